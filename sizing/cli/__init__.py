@@ -1,0 +1,55 @@
+"""`llm-sizing`: the command-line adapter over the sizing core.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``; the parser it
+adds sets ``func(args) -> int``. Bad input (argparse or SizingError) exits 2 with one
+line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sizing.errors import SizingError
+
+# Subcommand modules, in help order. A module that is missing is skipped so a partial
+# checkout still runs; a module that fails to import is a bug and raises.
+SUBCOMMANDS = ("estimate", "fit", "plan", "gpus", "detect", "verify", "finetune")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="llm-sizing",
+        description="Can I run this language model on this hardware, and how fast?",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"sizing.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"sizing.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SizingError as exc:
+        print(f"llm-sizing: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("llm-sizing: interrupted", file=sys.stderr)
+        return 130
