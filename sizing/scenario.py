@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.models.arch import ModelArch
+from sizing.models.tensors import TensorSpec
 
 Backend = Literal["cpu", "cuda", "metal", "rocm", "vulkan", "sycl"]
 BACKENDS: tuple[str, ...] = ("cpu", "cuda", "metal", "rocm", "vulkan", "sycl")
@@ -26,6 +27,9 @@ class Scenario(BaseModel):
 
     model: ModelArch
     quant: str = "Q4_K_M"
+    # Exact tensors (from a GGUF header). None: generate them from the architecture
+    # and let the quant recipe assign types.
+    tensors: tuple[TensorSpec, ...] | None = None
     ctx: int = Field(4096, gt=0, le=MAX_CTX)
     kv_type_k: str = "f16"
     kv_type_v: str = "f16"
