@@ -1,7 +1,5 @@
-"""Streamlit entry point: mounts the pages in sizing/ui. Run with `make run`."""
+"""Streamlit entry point: `make run` (or `streamlit run app.py`). Pages live in sizing/ui."""
 
-import streamlit as st
+from sizing.ui.navigation import main
 
-st.set_page_config(page_title="llm-sizing", page_icon="🧮", layout="wide")
-st.title("llm-sizing")
-st.write("Can I run this language model on this hardware, and how fast?")
+main()

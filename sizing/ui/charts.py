@@ -1,0 +1,180 @@
+"""Plotly figures for the pages. They draw numbers the core produced; they compute none.
+
+Kept free of Streamlit so they can be built (and checked) outside a running app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+GIB = 1024**3
+PART_COLORS = {
+    "Weights": "#4C78A8",
+    "KV cache": "#F58518",
+    "Compute": "#54A24B",
+    "Overhead": "#B279A2",
+}
+FIT_COLORS = {"fits": "#2e9e44", "tight": "#e0a526", "no": "#d1495b"}
+
+
+def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        **kw,
+    )
+    return fig
+
+
+def memory_bars(devices: Sequence[dict]) -> go.Figure:
+    """Stacked bar of memory parts per device, with each device's capacity as a marker.
+
+    ``devices``: dicts with ``name``, ``capacity_bytes`` (or None) and the four part sizes
+    ``weights_bytes, kv_cache_bytes, compute_bytes, overhead_bytes``.
+    """
+    names = [d["name"] for d in devices]
+    fig = go.Figure()
+    for label, key in (
+        ("Weights", "weights_bytes"),
+        ("KV cache", "kv_cache_bytes"),
+        ("Compute", "compute_bytes"),
+        ("Overhead", "overhead_bytes"),
+    ):
+        vals = [d.get(key, 0) / GIB for d in devices]
+        fig.add_bar(
+            y=names,
+            x=vals,
+            name=label,
+            orientation="h",
+            marker_color=PART_COLORS[label],
+            hovertemplate=f"{label}: %{{x:.2f}} GiB<extra>%{{y}}</extra>",
+        )
+    caps = [(d["name"], d.get("capacity_bytes")) for d in devices if d.get("capacity_bytes")]
+    if caps:
+        fig.add_scatter(
+            y=[n for n, _ in caps],
+            x=[c / GIB for _, c in caps],
+            mode="markers",
+            name="Capacity",
+            marker=dict(symbol="line-ns-open", size=28, line=dict(width=3, color="#222")),
+            hovertemplate="Capacity: %{x:.1f} GiB<extra>%{y}</extra>",
+        )
+    fig.update_layout(barmode="stack", xaxis_title="GiB")
+    return _layout(fig, height=140 + 60 * len(devices))
+
+
+def fit_map(
+    quants: Sequence[str],
+    ctxs: Sequence[int],
+    status: Sequence[Sequence[str]],
+    totals_bytes: Sequence[Sequence[float | None]],
+) -> go.Figure:
+    """Quant × context grid; each cell coloured fits/tight/no and labelled with its total."""
+    z = [[{"fits": 2, "tight": 1, "no": 0}.get(s, 0) for s in row] for row in status]
+    text = [[("—" if t is None else f"{t / GIB:.1f}") for t in row] for row in totals_bytes]
+    hover = [
+        [f"{q} · {c:,} tokens: {s}<br>{txt} GiB" for c, s, txt in zip(ctxs, srow, trow)]
+        for q, srow, trow in zip(quants, status, text)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[_ctx_label(c) for c in ctxs],
+            y=list(quants),
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            zmin=0,
+            zmax=2,
+            colorscale=[
+                [0.0, FIT_COLORS["no"]],
+                [0.33, FIT_COLORS["no"]],
+                [0.34, FIT_COLORS["tight"]],
+                [0.66, FIT_COLORS["tight"]],
+                [0.67, FIT_COLORS["fits"]],
+                [1.0, FIT_COLORS["fits"]],
+            ],
+            showscale=False,
+            xgap=2,
+            ygap=2,
+        )
+    )
+    fig.update_xaxes(title="context (tokens)", type="category")
+    fig.update_yaxes(title="quant", type="category", autorange="reversed")
+    return _layout(fig, height=80 + 28 * len(quants))
+
+
+def _ctx_label(c: int) -> str:
+    return f"{c // 1024}k" if c >= 1024 and c % 1024 == 0 else str(c)
+
+
+def price_speed_scatter(rows: Sequence[dict], pareto_names: set[str]) -> go.Figure:
+    """Price × tokens/s, one point per option; the Pareto front drawn as a line."""
+    fig = go.Figure()
+    others = [r for r in rows if r["name"] not in pareto_names]
+    front = sorted((r for r in rows if r["name"] in pareto_names), key=lambda r: r["price"])
+    fig.add_scatter(
+        x=[r["price"] for r in others],
+        y=[r["tps"] for r in others],
+        text=[r["name"] for r in others],
+        mode="markers",
+        name="Options",
+        marker=dict(color="#9aa5b1", size=9),
+        hovertemplate="%{text}<br>$%{x:,.0f} · %{y:.1f} tok/s<extra></extra>",
+    )
+    fig.add_scatter(
+        x=[r["price"] for r in front],
+        y=[r["tps"] for r in front],
+        text=[r["name"] for r in front],
+        mode="lines+markers+text",
+        textposition="top center",
+        name="Pareto front",
+        marker=dict(color="#d1495b", size=11),
+        line=dict(color="#d1495b", dash="dot"),
+        hovertemplate="%{text}<br>$%{x:,.0f} · %{y:.1f} tok/s<extra></extra>",
+    )
+    fig.update_xaxes(title="price (USD)")
+    fig.update_yaxes(title="decode tokens/s")
+    return _layout(fig, height=380)
+
+
+def cost_lines(months: Sequence[float], local: Sequence[float], cloud: Sequence[float], breakeven: float | None) -> go.Figure:
+    """Cumulative cost of buying versus renting, with the break-even month marked."""
+    fig = go.Figure()
+    fig.add_scatter(x=list(months), y=list(local), name="Buy (local)", mode="lines")
+    fig.add_scatter(x=list(months), y=list(cloud), name="Rent (cloud)", mode="lines")
+    if breakeven is not None:
+        fig.add_vline(x=breakeven, line_dash="dash", annotation_text=f"break-even: {breakeven:.1f} months")
+    fig.update_xaxes(title="months")
+    fig.update_yaxes(title="cumulative cost (USD)")
+    return _layout(fig, height=320)
+
+
+def bars(names: Sequence[str], values: Sequence[float], title: str, colors: Sequence[str] | None = None,
+         errors: tuple[Sequence[float], Sequence[float]] | None = None) -> go.Figure:
+    """Horizontal bars (e.g. tokens/s per GPU), optional asymmetric error ranges."""
+    kw = {}
+    if errors is not None:
+        lo, hi = errors
+        kw["error_x"] = dict(type="data", symmetric=False,
+                             array=[h - v for h, v in zip(hi, values)],
+                             arrayminus=[v - l for l, v in zip(lo, values)])
+    fig = go.Figure(go.Bar(y=list(names), x=list(values), orientation="h",
+                           marker_color=list(colors) if colors else "#4C78A8", **kw))
+    fig.update_xaxes(title=title)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, height=120 + 26 * len(names))
+
+
+def measured_vs_estimated(labels: Sequence[str], estimated: Sequence[float], measured: Sequence[float], unit: str) -> go.Figure:
+    """Grouped bars: what we estimated against what llama.cpp measured."""
+    fig = go.Figure()
+    fig.add_bar(x=list(labels), y=list(estimated), name="Estimated", marker_color="#4C78A8")
+    fig.add_bar(x=list(labels), y=list(measured), name="Measured", marker_color="#F58518")
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title=unit)
+    return _layout(fig, height=320)

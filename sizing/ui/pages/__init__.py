@@ -1,0 +1,1 @@
+"""One module per page, each exposing ``render()``; mounted by sizing.ui.navigation."""

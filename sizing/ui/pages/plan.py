@@ -1,0 +1,9 @@
+"""Page: plan."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+
+def render() -> None:
+    st.title("plan")

@@ -1,0 +1,40 @@
+"""Can I run it? — one model, one set of run settings, one hardware choice: the answer."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sizing.ui import answer, inputs
+from sizing.ui.config import load_config
+from sizing.ui.feedback import guard
+from sizing.ui.state import PageState, copy_link_button
+
+URL_PATH = "run"
+
+
+def page_state() -> PageState:
+    cfg = load_config()
+    return PageState("run", inputs.model_params() + inputs.run_params() + inputs.hardware_params(cfg))
+
+
+def render() -> None:
+    cfg = load_config()
+    ps = page_state()
+    ps.load()
+    head, link = st.columns([5, 1])
+    head.title("Can I run it?")
+    ps.show_warnings()
+    choice = None
+    with st.container(border=True):
+        with guard("read the model"):
+            choice = inputs.model_input(ps, cfg)
+        inputs.run_inputs(ps)
+    with st.container(border=True):
+        hw = inputs.hardware_input(ps, cfg)
+    ps.sync()
+    with link:
+        copy_link_button(ps, URL_PATH)
+    if choice is None:
+        return
+    with guard("size this model"):
+        answer.render(choice, ps.values(), hw)

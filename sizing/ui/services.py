@@ -1,0 +1,155 @@
+"""The UI's only door into the sizing core.
+
+Every number on a page comes from a call made here; the pages format and draw, they do
+not compute. Each core piece is imported lazily: a piece that is not installed (or not
+written yet, in a partial checkout) raises :class:`Unavailable` with a sentence saying
+what is missing, and the page shows that sentence in place of the section.
+
+Results are cached per input (``st.cache_data``/``st.cache_resource``) so a rerun after
+a widget change only recomputes what changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from sizing.errors import SizingError
+from sizing.ui.feedback import Unavailable
+
+log = logging.getLogger("sizing.ui")
+
+
+def _core(module: str, attr: str, what: str) -> Callable[..., Any]:
+    """Import ``module.attr`` or raise Unavailable naming the missing piece."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            raise Unavailable(f"{what} is not available in this build yet (`{module}` is missing).") from None
+        raise
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        raise Unavailable(f"{what} is not available in this build yet (`{module}.{attr}` is missing).") from None
+
+
+def has(module: str, attr: str | None = None) -> bool:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return False
+    return attr is None or hasattr(mod, attr)
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def catalog() -> Any:
+    return _core("sizing.models.catalog", "load_catalog", "The model catalog")()
+
+
+def catalog_ids() -> list[str]:
+    """Catalog model ids, for the model picker and URL validation ([] when absent)."""
+    return list(catalog_names())
+
+
+def catalog_names() -> dict[str, str]:
+    """id -> display name; empty when the catalog cannot be loaded (the page says so)."""
+    try:
+        return {m.id: m.name for m in catalog().models}
+    except Exception:
+        log.warning("model catalog unavailable: %s", sys.exc_info()[1])
+        return {}
+
+
+def catalog_get(name: str) -> Any:
+    return catalog().get(name)
+
+
+def hf_offline() -> bool | None:
+    """Hub look-ups follow HF_HUB_OFFLINE; tests and air-gapped servers set it."""
+    v = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return True if v in ("1", "true", "yes", "on") else None
+
+
+@st.cache_resource(show_spinner="Resolving model…", max_entries=64)
+def resolve(spec: str) -> Any:
+    """A catalog id/alias or a Hugging Face repo id -> ResolvedModel (never a path)."""
+    fn = _core("sizing.models.resolve", "resolve_model", "Model resolution (catalog, Hugging Face)")
+    return fn(spec, offline=hf_offline())
+
+
+def read_gguf_header(data: bytes, name: str) -> Any:
+    """Parse an uploaded GGUF header (already capped) without keeping the file around."""
+    fn = _core("sizing.models.gguf_reader", "read_gguf", "Reading GGUF files")
+    if not data.startswith(b"GGUF"):
+        raise SizingError(f"{name}: not a GGUF file (it does not start with the GGUF magic)")
+    with tempfile.TemporaryDirectory(prefix="llm-sizing-upload-") as tmp:
+        path = Path(tmp) / "upload.gguf"
+        path.write_bytes(data)
+        return fn(path)
+
+
+def read_gguf_file(path: Path) -> Any:
+    """A GGUF file from a configured directory (the caller checked the directory)."""
+    return _core("sizing.models.gguf_reader", "read_gguf", "Reading GGUF files")(path)
+
+
+def file_quants() -> list[str]:
+    try:
+        return list(_core("sizing.quant", "FILE_QUANTS", "The quantization table"))
+    except Exception:
+        return []
+
+
+def kv_types() -> list[str]:
+    try:
+        return list(_core("sizing.quant", "KV_TYPES", "The KV cache types"))
+    except Exception:
+        return []
+
+
+# --- hardware --------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def gpu_db() -> Any:
+    return _core("sizing.hardware.db", "load_gpus", "The GPU database")()
+
+
+def gpu_ids() -> list[str]:
+    """GPU database ids; empty when the database cannot be loaded (the page says so)."""
+    try:
+        return [g.id for g in gpu_db().all]
+    except Exception:
+        log.warning("GPU database unavailable: %s", sys.exc_info()[1])
+        return []
+
+
+def gpu(gpu_id: str) -> Any:
+    for g in gpu_db().all:
+        if g.id == gpu_id:
+            return g
+    raise SizingError(f"unknown GPU {gpu_id!r}")
+
+
+@st.cache_resource(show_spinner="Detecting this machine…")
+def machine() -> Any:
+    return _core("sizing.hardware.detect", "detect_machine", "Hardware detection")()
+
+
+# --- estimates -------------------------------------------------------------------------
+
+
+def estimate_fn() -> Callable[..., Any]:
+    return _core("sizing.estimate", "estimate", "The memory estimator")

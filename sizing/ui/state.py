@@ -1,0 +1,291 @@
+"""Page inputs that live in the URL, so a copied link reproduces the view exactly.
+
+Every input of every page is declared once as a :class:`Param`. A :class:`PageState`
+reads the query string into ``st.session_state`` (the widgets' keys) with validation,
+and after the widgets have run writes their values back, leaving defaults out. A value
+that does not parse (unknown model, ``ctx=-5``, ``quant=<script>``, a 10 KB string)
+falls back to its default and the page shows one warning naming the parameter; nothing
+in the query string can raise.
+
+Links never carry local file paths: string parameters that look like a path are refused
+on the way in and never written on the way out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+MAX_RAW_LEN = 200  # longer query values are tampering, not input: nothing we accept is this long
+MAX_LIST_ITEMS = 16
+
+# A Hugging Face repo id or a catalog id/alias: letters, digits and . _ - with at most
+# one slash, never starting with a dot or slash (so never a path).
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._\-]{0,95})?$")
+_PATH_HINTS = (".gguf", ".json", ".safetensors", "\\", "~", "..")
+
+
+class ParamError(ValueError):
+    """A query value that cannot be used; the message is shown to the user."""
+
+
+def looks_like_path(text: str) -> bool:
+    """True for anything that could name a local file: such values never enter a link."""
+    t = text.strip()
+    return (
+        t.startswith(("/", ".", "~"))
+        or any(h in t.lower() for h in _PATH_HINTS)
+        or t.count("/") > 1
+        or bool(re.match(r"^[A-Za-z]:", t))
+    )
+
+
+def safe_name(text: str) -> str:
+    """Validate a model or device name typed by a user or read from a URL."""
+    t = text.strip()
+    if looks_like_path(t):
+        raise ParamError("local file paths are not accepted in links")
+    if not _NAME_RE.match(t):
+        raise ParamError("not a valid name (letters, digits, '.', '_', '-', one '/')")
+    return t
+
+
+def _short(raw: str, n: int = 40) -> str:
+    """A value quoted in a warning: shortened, and markdown/HTML inert."""
+    s = raw if len(raw) <= n else raw[:n] + "…"
+    return "`" + s.replace("`", "'") + "`"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One input of a page, as it appears in the URL.
+
+    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``list`` (comma-separated
+    strings). ``choices`` (a sequence or a zero-argument callable returning one) limits
+    the allowed values; ``check`` validates further and raises :class:`ParamError`.
+    """
+
+    name: str
+    default: Any
+    kind: str = "str"
+    choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None
+    lo: float | None = None
+    hi: float | None = None
+    check: Callable[[Any], Any] | None = None
+
+    def allowed(self) -> Sequence[Any] | None:
+        return self.choices() if callable(self.choices) else self.choices
+
+    # --- URL text -> value --------------------------------------------------------------
+    def parse(self, raw: str) -> Any:
+        if len(raw) > MAX_RAW_LEN:
+            raise ParamError(f"value is {len(raw)} characters long")
+        if self.kind == "int":
+            try:
+                value: Any = int(raw)
+            except ValueError:
+                raise ParamError("not a whole number") from None
+        elif self.kind == "float":
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ParamError("not a number") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ParamError("not a finite number")
+        elif self.kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                value = True
+            elif raw.lower() in ("0", "false", "no", "off"):
+                value = False
+            else:
+                raise ParamError("not true/false")
+        elif self.kind == "list":
+            value = [v.strip() for v in raw.split(",") if v.strip()]
+            if len(value) > MAX_LIST_ITEMS:
+                raise ParamError(f"more than {MAX_LIST_ITEMS} items")
+        else:
+            value = raw
+        return self.validate(value)
+
+    def validate(self, value: Any) -> Any:
+        if self.kind in ("int", "float"):
+            if self.lo is not None and value < self.lo:
+                raise ParamError(f"{value} is below the minimum {self.lo:g}")
+            if self.hi is not None and value > self.hi:
+                raise ParamError(f"{value} is above the maximum {self.hi:g}")
+        allowed = self.allowed()
+        if allowed is not None:
+            items = value if self.kind == "list" else [value]
+            bad = [v for v in items if v not in allowed]
+            if bad:
+                raise ParamError(f"{_short(str(bad[0]))} is not one of the known values")
+        if self.check is not None:
+            value = self.check(value)
+        return value
+
+    # --- value -> URL text ---------------------------------------------------------------
+    def dump(self, value: Any) -> str:
+        if self.kind == "bool":
+            return "1" if value else "0"
+        if self.kind == "list":
+            return ",".join(str(v) for v in value)
+        if self.kind == "float":
+            return f"{value:g}"
+        return str(value)
+
+
+@dataclass
+class PageState:
+    """The URL-bound inputs of one page.
+
+    Usage in a page::
+
+        ps = PageState("run", PARAMS)
+        ps.load()                       # URL -> st.session_state[ps.key(name)]
+        st.selectbox("Quant", opts, key=ps.key("quant"))
+        ...
+        ps.sync()                       # st.session_state -> URL, defaults omitted
+    """
+
+    page: str
+    params: list[Param]
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_name = {p.name: p for p in self.params}
+
+    def key(self, name: str) -> str:
+        """The widget key (and session_state key) of a parameter."""
+        return f"{self.page}.{name}"
+
+    def __getitem__(self, name: str) -> Any:
+        return st.session_state.get(self.key(name), self._by_name[name].default)
+
+    def set(self, name: str, value: Any) -> None:
+        st.session_state[self.key(name)] = value
+
+    @property
+    def _written_key(self) -> str:
+        return f"_url.{self.page}"
+
+    def _url_view(self) -> dict[str, str]:
+        """The query values this page owns, as currently in the URL."""
+        qp = st.query_params
+        return {p.name: qp[p.name] for p in self.params if p.name in qp}
+
+    def load(self) -> list[str]:
+        """Fill session state from the URL when the URL is new to this session.
+
+        The URL is authoritative when it differs from what this page last wrote (a shared
+        link, a link from another page, the browser's back button). Returns (and keeps in
+        ``self.warnings``) one message per rejected parameter.
+        """
+        url = self._url_view()
+        written = st.session_state.get(self._written_key)
+        if written is not None and (url == written or not url):
+            # Our own write, or a return to this page (Streamlit clears the query string
+            # on navigation): restore what this page last showed.
+            for p in self.params:
+                # (Streamlit drops a widget's state while its page is not shown.)
+                if self.key(p.name) not in st.session_state:
+                    st.session_state[self.key(p.name)] = self._value_from(written, p)
+            self.warnings = list(st.session_state.get(f"_warn.{self.page}", []))
+            return self.warnings
+        warnings: list[str] = []
+        for p in self.params:
+            raw = url.get(p.name)
+            value = p.default
+            if raw is not None:
+                try:
+                    value = p.parse(raw)
+                except ParamError as exc:
+                    warnings.append(f"Ignored URL parameter `{p.name}`: {exc}. Using the default.")
+                except Exception:  # a check that failed unexpectedly is still bad input
+                    warnings.append(f"Ignored URL parameter `{p.name}`: invalid value. Using the default.")
+            st.session_state[self.key(p.name)] = value
+        st.session_state[f"_warn.{self.page}"] = warnings
+        st.session_state[self._written_key] = None  # force the next sync to write
+        self.warnings = warnings
+        return warnings
+
+    def _value_from(self, written: dict[str, str], p: Param) -> Any:
+        if p.name not in written:
+            return p.default
+        try:
+            return p.parse(written[p.name])
+        except Exception:
+            return p.default
+
+    def values(self) -> dict[str, Any]:
+        return {p.name: self[p.name] for p in self.params}
+
+    def encoded(self) -> dict[str, str]:
+        """Non-default values as URL text. Path-like strings are never included."""
+        out: dict[str, str] = {}
+        for p in self.params:
+            value = self[p.name]
+            if value == p.default or value is None:
+                continue
+            text = p.dump(value)
+            if p.kind in ("str", "list") and looks_like_path(text):
+                continue
+            out[p.name] = text
+        return out
+
+    def sync(self) -> None:
+        """Write the widgets' values to the URL, omitting defaults and foreign keys."""
+        enc = self.encoded()
+        written = st.session_state.get(self._written_key)
+        if written is not None and written != enc:
+            # The user changed an input: the load-time warnings are stale now.
+            st.session_state[f"_warn.{self.page}"] = []
+        qp = st.query_params
+        for k in list(qp.keys()):
+            if k not in enc:
+                del qp[k]
+        for k, v in enc.items():
+            if qp.get(k) != v:
+                qp[k] = v
+        st.session_state[self._written_key] = enc
+
+    def query_string(self) -> str:
+        enc = self.encoded()
+        return ("?" + urlencode(enc)) if enc else ""
+
+    def show_warnings(self) -> None:
+        for w in self.warnings:
+            st.warning(w, icon="⚠️")
+
+
+def share_link(ps: PageState, url_path: str) -> str:
+    """The full link to this view: the server's address when known, else a relative one."""
+    base = ""
+    try:
+        url = st.context.url
+    except Exception:
+        url = None
+    if url:
+        base = url.split("?", 1)[0].rstrip("/")
+        # st.context.url is the page's own address; keep only scheme://host[:port]/prefix
+        if base.endswith("/" + url_path):
+            base = base[: -len(url_path) - 1]
+    return f"{base}/{url_path}{ps.query_string()}"
+
+
+def copy_link_button(ps: PageState, url_path: str) -> None:
+    """A 'Copy link' control: the link in a code block whose copy icon puts it on the clipboard."""
+    link = share_link(ps, url_path)
+    with st.popover("🔗 Copy link", help="A link that reproduces this view exactly"):
+        st.code(link, language=None, wrap_lines=True)
+        st.caption(
+            "Use the copy icon. Default values are left out; uploaded or local files are never part of a link."
+        )
+
+
+def names_of(items: Iterable[Any]) -> list[str]:
+    return [str(i) for i in items]
