@@ -228,7 +228,7 @@ def hardware_input(ps: PageState, cfg: UIConfig) -> HardwareChoice:
         ids = services.gpu_ids()
         if ids:
             db = services.gpu_db()
-            names = {g.id: f"{g.name} ({g.memory_gb:g} GB)" for g in db.all}
+            names = {g.id: f"{g.name} ({g.memory_gb:g} GB)" if g.memory_gb else g.name for g in db.all}
             c1, c2, c3 = st.columns([4, 1, 1])
             c1.multiselect("GPUs", ids, format_func=lambda i: names.get(i, i), key=ps.key("gpu"))
             c2.number_input("× each", min_value=1, max_value=16, key=ps.key("count"))

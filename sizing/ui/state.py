@@ -194,6 +194,9 @@ class PageState:
                 # (Streamlit drops a widget's state while its page is not shown.)
                 if self.key(p.name) not in st.session_state:
                     st.session_state[self.key(p.name)] = self._value_from(written, p)
+            if self.encoded() != written:
+                # The user changed an input: the load-time warnings are stale now.
+                st.session_state[f"_warn.{self.page}"] = []
             self.warnings = list(st.session_state.get(f"_warn.{self.page}", []))
             return self.warnings
         warnings: list[str] = []
@@ -240,10 +243,6 @@ class PageState:
     def sync(self) -> None:
         """Write the widgets' values to the URL, omitting defaults and foreign keys."""
         enc = self.encoded()
-        written = st.session_state.get(self._written_key)
-        if written is not None and written != enc:
-            # The user changed an input: the load-time warnings are stale now.
-            st.session_state[f"_warn.{self.page}"] = []
         qp = st.query_params
         for k in list(qp.keys()):
             if k not in enc:
