@@ -1,0 +1,97 @@
+"""Accuracy of the speed model against public llama-bench results (data/llama_bench.yaml).
+
+Prints, per backend, the median and 90th-percentile relative error of predicted decode
+(tg128) and prefill (pp512) speed, on the rows the calibration was fitted to and on the
+third of rows held out from the fit, side by side with the popular
+"0.55 × bandwidth ÷ model size" rule for decode. Rows run on slow hosts (Raspberry Pi,
+RISC-V boards) are reported separately: the fit leaves them out.
+
+Run: .venv/bin/python bench/accuracy_speed.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sizing.calibration import GIB, fit_from_files, load_bench, predict_decode, predict_prefill, split_rows  # noqa: E402
+from sizing.errors import SizingError  # noqa: E402
+from sizing.speed import rule_of_thumb_tokens_per_s  # noqa: E402
+
+
+def rel(pred: float, meas: float) -> float:
+    return abs(pred - meas) / meas
+
+
+def p90(xs: list[float]) -> float:
+    if len(xs) < 2:
+        return xs[0] if xs else float("nan")
+    return statistics.quantiles(xs, n=10, method="inclusive")[-1]
+
+
+def fmt(xs: list[float]) -> str:
+    if not xs:
+        return "      -        -    (n=0) "
+    return f"{100 * statistics.median(xs):6.1f}% {100 * p90(xs):6.1f}%  (n={len(xs):2d})"
+
+
+def main() -> int:
+    data = load_bench()
+    calib = fit_from_files()
+    fit_rows, held = split_rows(data.rows)
+    groups = {"fit": fit_rows, "held-out": held}
+    backends = sorted({r.backend for r in data.rows})
+    print(f"calibration {calib.name}; {len(data.rows)} rows, {len(held)} held out\n")
+    print("error = |predicted - measured| / measured; columns: median, P90 (n rows)")
+    for what in ("decode", "prefill"):
+        print(f"\n== {what} ({'tg128' if what == 'decode' else 'pp512'})")
+        header = f"{'backend':8} {'set':9} {'model':26}"
+        if what == "decode":
+            header += f" {'0.55 x bw / size rule':26}"
+        print(header)
+        totals: dict[str, tuple[list[float], list[float]]] = {}
+        for backend in backends + ["ALL"]:
+            for name, rows in groups.items():
+                ours, rule = [], []
+                for r in rows:
+                    if backend != "ALL" and r.backend != backend:
+                        continue
+                    if r.host_limited:
+                        continue
+                    d = data.devices[r.device]
+                    try:
+                        if what == "decode" and r.tg128:
+                            ours.append(rel(predict_decode(r, d, calib), r.tg128))
+                            size = r.size_gib * GIB * r.active_fraction
+                            rule.append(rel(rule_of_thumb_tokens_per_s(size, d.bandwidth_gbs), r.tg128))
+                        elif what == "prefill" and r.pp512:
+                            ours.append(rel(predict_prefill(r, d, calib), r.pp512))
+                    except SizingError:
+                        continue
+                line = f"{backend:8} {name:9} {fmt(ours):26}"
+                if what == "decode":
+                    line += f" {fmt(rule):26}"
+                print(line)
+                totals[f"{backend}/{name}"] = (ours, rule)
+    slow = [r for r in data.rows if r.host_limited]
+    if slow:
+        print("\n== slow-host rows (not fitted): measured vs predicted")
+        for r in slow:
+            d = data.devices[r.device]
+            parts = []
+            if r.tg128:
+                parts.append(f"tg {r.tg128:.1f} vs {predict_decode(r, d, calib):.1f}")
+            if r.pp512:
+                try:
+                    parts.append(f"pp {r.pp512:.0f} vs {predict_prefill(r, d, calib):.0f}")
+                except SizingError:
+                    pass
+            print(f"  {r.id:34} {'; '.join(parts)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""Calibration of the speed model against public llama-bench results.
+
+``data/llama_bench.yaml`` holds cited llama-bench rows (tg128 and pp512) and the
+datasheet figures of the devices they ran on. This module validates that file, splits it
+reproducibly into fit rows and held-out rows (within each backend, sorted by id, every
+third row is held out), fits per-backend factors on the fit rows only, and writes them to
+``data/speed_calibration.yaml`` with their provenance (the data file's SHA-256, the
+method, the held-out ids). The speed model (``sizing.speed``) reads that file; nothing
+fits at run time.
+
+Decode fit, per backend: 1/tg = (bytes ÷ bandwidth) / efficiency + overhead, a linear
+least-squares problem in (1/efficiency, overhead) weighted so that it minimises
+*relative* error. Prefill fit: the median ratio of achieved FLOP/s to the device's matrix
+peak (or, where no official peak exists, to its bandwidth; per thread on CPUs). Ranges
+are the 10th and 90th percentiles of measured ÷ predicted on the fit rows.
+
+Regenerate with ``python -m sizing.calibration``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sizing import DATA_DIR
+from sizing.errors import SizingError
+from sizing.speed import BackendCalibration, CalibrationSet, DeviceRate, DeviceWork, decode_step_seconds, prefill_seconds
+
+BENCH_FILE = DATA_DIR / "llama_bench.yaml"
+CALIBRATION_FILE = DATA_DIR / "speed_calibration.yaml"
+GIB = 1024**3
+
+MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
+MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %
+
+
+class BenchDevice(BaseModel):
+    """Datasheet figures of a device a llama-bench row ran on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: Literal["gpu", "cpu", "unified"]
+    bandwidth_gbs: float = Field(gt=0)
+    matmul_tflops: float | None = Field(None, gt=0)
+    source: str = Field(min_length=8)
+
+
+class BenchRow(BaseModel):
+    """One model on one device with one backend: llama-bench's pp512 and/or tg128."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    device: str
+    backend: Literal["cuda", "metal", "rocm", "vulkan", "sycl", "cpu"]
+    model: str
+    quant: str
+    size_gib: float = Field(gt=0)
+    params_b: float = Field(gt=0)
+    active_params_b: float | None = Field(None, gt=0)
+    pp512: float | None = Field(None, gt=0)
+    tg128: float | None = Field(None, gt=0)
+    decode_test: str = "tg128"
+    threads: int | None = Field(None, gt=0)
+    host_limited: bool = False
+    source: str = Field(min_length=8)
+
+    @property
+    def active_fraction(self) -> float:
+        return (self.active_params_b / self.params_b) if self.active_params_b else 1.0
+
+    @property
+    def active_params(self) -> float:
+        return (self.active_params_b or self.params_b) * 1e9
+
+
+class BenchData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    devices: dict[str, BenchDevice]
+    rows: tuple[BenchRow, ...]
+
+
+def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
+    """Validate the parsed YAML; errors name the file, the entry and the field."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list) or not isinstance(
+        raw.get("devices"), dict
+    ):
+        raise SizingError(f"{path}: expected a mapping with 'devices' and 'rows'")
+    devices: dict[str, BenchDevice] = {}
+    for key, entry in raw["devices"].items():
+        try:
+            devices[key] = BenchDevice.model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
+            raise SizingError(f"{path}: device {key!r}, field {field}: {err['msg']}") from None
+    rows: list[BenchRow] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw["rows"]):
+        rid = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
+        try:
+            row = BenchRow.model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
+            raise SizingError(f"{path}: row {rid!r}, field {field}: {err['msg']}") from None
+        if row.id in seen:
+            raise SizingError(f"{path}: row {row.id!r} appears twice")
+        if row.device not in devices:
+            raise SizingError(f"{path}: row {row.id!r}, field device: unknown device {row.device!r}")
+        if row.pp512 is None and row.tg128 is None:
+            raise SizingError(f"{path}: row {row.id!r} has neither pp512 nor tg128")
+        seen.add(row.id)
+        rows.append(row)
+    return BenchData(devices=devices, rows=tuple(rows))
+
+
+@cache
+def load_bench(path: Path = BENCH_FILE) -> BenchData:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SizingError(f"{path}: cannot read: {exc}") from None
+    return parse_bench(raw, path)
+
+
+def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow]) -> tuple[list[BenchRow], list[BenchRow]]:
+    """(fit, held-out): within each backend, sorted by id, every third row is held out."""
+    fit: list[BenchRow] = []
+    held: list[BenchRow] = []
+    by_backend: dict[str, list[BenchRow]] = {}
+    for r in rows:
+        by_backend.setdefault(r.backend, []).append(r)
+    for backend in sorted(by_backend):
+        for i, r in enumerate(sorted(by_backend[backend], key=lambda r: r.id)):
+            (held if i % 3 == 2 else fit).append(r)
+    return fit, held
+
+
+# --------------------------------------------------------------------------------------
+# a row as work on one device
+
+
+def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
+    return DeviceRate(
+        name=dev.name,
+        kind=dev.kind,
+        backend=row.backend,
+        bandwidth_gbs=dev.bandwidth_gbs,
+        matmul_tflops=dev.matmul_tflops,
+        threads=row.threads,
+    )
+
+
+def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
+    """The whole model on one device, as llama-bench ran it (ngl 99 or CPU)."""
+    size = row.size_gib * GIB
+    if row.active_params_b:
+        # MoE: only active experts are read; attention/shared parts are in the active share
+        dense, experts, frac = size * row.active_fraction, size * (1 - row.active_fraction), 0.0
+    else:
+        dense, experts, frac = size, 0.0, 0.0
+    return DeviceWork(
+        device=row_device(row, dev),
+        layers=1,
+        dense_bytes=dense,
+        expert_bytes=experts,
+        expert_fraction=frac,
+        flops_per_token=2.0 * row.active_params,
+    )
+
+
+def _decode_x(row: BenchRow, dev: BenchDevice) -> float:
+    """Seconds per token at 100 % of the datasheet bandwidth."""
+    return row.size_gib * GIB * row.active_fraction / (dev.bandwidth_gbs * 1e9)
+
+
+def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, float]:
+    """(efficiency, overhead seconds) minimising relative error of the time per token."""
+    x = np.array([_decode_x(r, d) for r, d in rows])
+    y = np.array([r.tg128 for r, _ in rows])
+    A = np.column_stack([y * x, y])
+    (a, o), *_ = np.linalg.lstsq(A, np.ones_like(y), rcond=None)
+    if o < 0:
+        o = 0.0
+        a = float((y * x) @ np.ones_like(y) / ((y * x) @ (y * x)))
+    if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the overhead
+        a = 1.0
+        o = max(0.0, float(np.mean(1.0 / y - x)))
+    return 1.0 / a, float(o)
+
+
+def _prefill_rate(row: BenchRow) -> float:
+    return 2.0 * row.active_params * row.pp512  # FLOP/s achieved (attention neglected)
+
+
+def _quantiles(ratios: list[float]) -> tuple[float, float]:
+    if len(ratios) < 2:
+        return MIN_SPREAD
+    qs = statistics.quantiles(ratios, n=10, method="inclusive")
+    lo, hi = qs[0], qs[-1]
+    return (round(min(lo, MIN_SPREAD[0]), 3), round(max(hi, MIN_SPREAD[1]), 3))
+
+
+def _fit_backend(
+    backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False
+) -> BackendCalibration:
+    dec = [(r, d) for r, d in rows if r.tg128 and not r.host_limited]
+    pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
+    if not dec:
+        raise SizingError(f"no decode rows to fit for {backend}")
+    eff, over = _fit_decode(dec)
+    with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
+    per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
+    per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
+    calib = BackendCalibration(
+        backend=backend,
+        decode_efficiency=round(min(eff, 1.0), 4),
+        decode_overhead_ms=round(over * 1000, 4),
+        prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
+        prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
+        prefill_gflops_per_thread=round(statistics.median(per_thread), 3) if per_thread else None,
+        n_decode=len(dec),
+        n_prefill=max(len(with_peak), len(per_bw), len(per_thread)),
+        pooled=pooled,
+    )
+    # spreads: measured ÷ predicted on the fit rows
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends={backend: calib}, pooled=calib
+    )
+    dr = [r.tg128 / predict_decode(r, d, one) for r, d in dec]
+    pr = []
+    for r, d in pre:
+        try:
+            pr.append(r.pp512 / predict_prefill(r, d, one))
+        except SizingError:
+            continue
+    return calib.model_copy(update={"decode_spread": _quantiles(dr), "prefill_spread": _quantiles(pr)})
+
+
+def predict_decode(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
+    """Predicted tg (tokens/s) for a row, at depth 64 (the middle of tg128)."""
+    s, _ = decode_step_seconds([row_work(row, dev)], calib, depth=0)
+    return 1.0 / s
+
+
+def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
+    """Predicted pp512 (tokens/s) for a row."""
+    return 512.0 / prefill_seconds([row_work(row, dev)], calib, 512, n_ubatch=512)
+
+
+def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "") -> CalibrationSet:
+    """Fit every backend on the fit rows; backends with too few rows use the pooled fit."""
+    fit_rows, held = split_rows(data.rows)
+    pairs = [(r, data.devices[r.device]) for r in fit_rows]
+    pooled = _fit_backend("all", pairs, pooled=True)
+    gpu_pairs = [(r, d) for r, d in pairs if d.kind != "cpu"]
+    pooled_gpu = _fit_backend("all-gpu", gpu_pairs, pooled=True) if gpu_pairs else pooled
+    backends: dict[str, BackendCalibration] = {}
+    for backend in sorted({r.backend for r in fit_rows}):
+        mine = [(r, d) for r, d in pairs if r.backend == backend]
+        n_dec = sum(1 for r, _ in mine if r.tg128 and not r.host_limited)
+        if n_dec >= MIN_ROWS:
+            c = _fit_backend(backend, mine)
+            if c.prefill_efficiency is None and c.prefill_gflops_per_gbs is None and backend != "cpu":
+                c = c.model_copy(update={"prefill_gflops_per_gbs": pooled_gpu.prefill_gflops_per_gbs})
+        else:
+            base = pooled if backend == "cpu" else pooled_gpu
+            wide = (round(base.decode_spread[0] * 0.9, 3), round(base.decode_spread[1] * 1.1, 3))
+            c = base.model_copy(update={"backend": backend, "pooled": True, "decode_spread": wide})
+        backends[backend] = c
+    return CalibrationSet(
+        name="llama-bench-fit-v1",
+        data_file=data_file,
+        data_sha256=sha256,
+        method=(
+            "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
+            "error; prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per CPU thread"
+        ),
+        holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
+        backends=backends,
+        pooled=pooled_gpu.model_copy(update={"backend": "pooled"}),
+        holdout_ids=tuple(r.id for r in held),
+    )
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def fit_from_files(path: Path = BENCH_FILE) -> CalibrationSet:
+    data = load_bench(path)
+    return fit(data, data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+
+
+def dump_calibration(calib: CalibrationSet) -> str:
+    header = (
+        "# Generated by `python -m sizing.calibration` from data/llama_bench.yaml; do not edit.\n"
+        "# Provenance: data_sha256 is the SHA-256 of the data file the factors were fitted to.\n"
+    )
+    return header + yaml.safe_dump(calib.model_dump(mode="json"), sort_keys=False)
+
+
+@cache
+def load_calibration(path: Path = CALIBRATION_FILE) -> CalibrationSet:
+    """The stored calibration; validated, so a hand-edited file fails with its field named."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SizingError(f"{path}: cannot read: {exc}") from None
+    try:
+        return CalibrationSet.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(entry)"
+        raise SizingError(f"{path}: field {field}: {err['msg']}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    calib = fit_from_files()
+    CALIBRATION_FILE.write_text(dump_calibration(calib))
+    print(f"wrote {CALIBRATION_FILE} ({len(calib.backends)} backends, {len(calib.holdout_ids)} held-out rows)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
