@@ -50,6 +50,15 @@ class ModelArch(BaseModel):
     qk_norm: bool = False  # Qwen3, Gemma-3, OLMo-2: per-head RMSNorm on q and k
     post_norms: bool = False  # Gemma-2/3: extra norms after attention and FFN
     attn_sinks: bool = False  # gpt-oss: one learned sink logit per head
+    rope_dim: int = Field(0, ge=0, description="rotary dims per head; 0 means head_dim_k")
+    rope_factor_tensors: tuple[str, ...] = Field(
+        (),
+        description=(
+            "llama.cpp's per-model RoPE tensors, each of rope_dim/2 floats: "
+            "('rope_freqs',) for Llama-3.1 scaling, ('rope_factors_long', 'rope_factors_short') "
+            "for Phi-3 LongRoPE"
+        ),
+    )
 
     # --- mixture of experts ------------------------------------------------------------
     n_experts: int = Field(0, ge=0)
@@ -59,6 +68,7 @@ class ModelArch(BaseModel):
     shared_expert_ffn_size: int = Field(0, ge=0, description="per shared expert")
     n_dense_leading_layers: int = Field(0, ge=0, description="first N layers use the dense FFN")
     expert_bias: bool = False  # gpt-oss: biases on router and expert projections
+    expert_score_bias: bool = False  # DeepSeek-V3: router score-correction bias (exp_probs_b)
 
     # --- sliding-window attention ----------------------------------------------------
     sliding_window: int | None = Field(None, gt=0)

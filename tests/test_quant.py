@@ -1,0 +1,51 @@
+"""Quant recipes against the per-tensor types of real GGUF files made by llama-quantize."""
+
+from __future__ import annotations
+
+import gguf
+import pytest
+from gguf_header import arch_from_header, reader
+
+from sizing.errors import SizingError
+from sizing.quant import (
+    FILE_QUANTS, GGML_TYPES, KV_TYPES, apply_recipe, kv_bytes_per_element, tensor_bytes,
+    weights_bytes,
+)
+from sizing.models.tensors import TensorSpec, tensors_for
+
+
+@pytest.mark.parametrize("fixture,quant", [("smollm2_gguf", "Q4_1"), ("gemma3_gguf", "Q4_K_M")])
+def test_recipe_reproduces_every_tensor_type_and_size(fixture, quant, request):
+    path = request.getfixturevalue(fixture)
+    r = reader(path)
+    real = {t.name: (t.tensor_type.name, int(t.n_bytes)) for t in r.tensors}
+    arch = arch_from_header(path)
+    mine = {t.name: (t.ggml_type, tensor_bytes(t)) for t in apply_recipe(arch, tensors_for(arch), quant)}
+    assert mine == real
+    assert weights_bytes(arch, quant) == sum(b for _, b in real.values())
+
+
+def test_ggml_types_come_from_gguf():
+    for t, (bs, ts) in gguf.constants.GGML_QUANT_SIZES.items():
+        assert GGML_TYPES[t.name] == (bs, ts)
+    assert TensorSpec(name="x", shape=(256, 10), ggml_type="Q4_K").n_elements == 2560
+    assert tensor_bytes(TensorSpec(name="x", shape=(256, 10), ggml_type="Q4_K")) == 1440
+
+
+def test_kv_types():
+    assert kv_bytes_per_element("f16") == 2
+    assert kv_bytes_per_element("Q8_0") == 34 / 32
+    assert set(KV_TYPES) >= {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"}
+    with pytest.raises(SizingError, match="q8_0"):
+        kv_bytes_per_element("q7")
+
+
+def test_unknown_quant_lists_valid_names():
+    with pytest.raises(SizingError, match="Q4_K_M"):
+        weights_bytes(None, "Q4_K_Z")  # type: ignore[arg-type]
+
+
+def test_every_file_quant_types_a_model(smollm2_gguf):
+    arch = arch_from_header(smollm2_gguf)
+    sizes = {q: weights_bytes(arch, q) for q in FILE_QUANTS}
+    assert sizes["F32"] > sizes["F16"] == sizes["BF16"] > sizes["Q8_0"] > sizes["Q4_K_M"] > sizes["Q2_K"]
