@@ -28,13 +28,13 @@ def guard(what: str) -> Iterator[None]:
     try:
         yield
     except Unavailable as exc:
-        st.info(f"{exc}", icon="🚧")
+        st.info(f"{exc}", icon=":material/construction:")
     except SizingError as exc:
-        st.error(str(exc), icon="🚫")
+        st.error(str(exc), icon=":material/block:")
     except Exception as exc:  # a bug: keep the page alive, keep the traceback server-side
         log.exception("UI section failed: %s", what)
         st.error(
             f"Could not {what}: an internal error occurred ({type(exc).__name__}). "
             "The rest of the page still works; please report this with the page link.",
-            icon="💥",
+            icon=":material/error:",
         )

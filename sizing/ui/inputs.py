@@ -234,7 +234,7 @@ def hardware_input(ps: PageState, cfg: UIConfig) -> HardwareChoice:
             c2.number_input("× each", min_value=1, max_value=16, key=ps.key("count"))
             c3.number_input("System RAM (GB)", min_value=0.0, max_value=65536.0, key=ps.key("ram"))
         else:
-            st.info("The GPU database is not available in this build yet; use Custom.", icon="🚧")
+            st.info("The GPU database is not available in this build yet; use Custom.", icon=":material/construction:")
     elif mode == "custom":
         c1, c2, c3 = st.columns(3)
         c1.number_input("Device memory (GB)", min_value=0.5, max_value=4096.0, key=ps.key("mem"))

@@ -10,26 +10,38 @@ from sizing.ui import services
 from sizing.ui.feedback import guard
 
 # (module under sizing.ui.pages, title, icon, url path)
+# Icons are Material Symbols (rendered from Streamlit's own font, so they show on any
+# system); emoji would need a colour-emoji font on the viewer's machine.
 PAGES = (
-    ("run", "Can I run it?", "❓", "run"),
-    ("plan", "Plan a purchase", "🛒", "plan"),
-    ("machine", "This machine", "💻", "machine"),
-    ("compare", "Compare", "⚖️", "compare"),
+    ("run", "Can I run it?", ":material/help:", "run"),
+    ("plan", "Plan a purchase", ":material/shopping_cart:", "plan"),
+    ("machine", "This machine", ":material/computer:", "machine"),
+    ("compare", "Compare", ":material/compare_arrows:", "compare"),
 )
 
 
 def _page(module: str, title: str, icon: str, url_path: str, default: bool = False) -> st.Page:
     render = importlib.import_module(f"sizing.ui.pages.{module}").render
-    return st.Page(render, title=title, icon=icon, url_path=url_path, default=default)
+    # The default page lives at "/", so it gets its own (unused) path; "/run" is an alias.
+    path = f"{url_path}-home" if default else url_path
+    return st.Page(render, title=title, icon=icon, url_path=path, default=default)
 
 
 def pages() -> list[st.Page]:
     out = [_page(*spec, default=(i == 0)) for i, spec in enumerate(PAGES)]
+    # The default page is served at "/"; keep "/run" working too (older or typed links).
+    first = out[0]
+
+    def run_alias() -> None:
+        importlib.import_module(f"sizing.ui.pages.{PAGES[0][0]}").render()
+
+    out.append(st.Page(run_alias, title=PAGES[0][1], url_path=PAGES[0][3], visibility="hidden"))
+    del first
     # The fine-tuning page is owned by another module; mount it when it exists.
     if services.has("sizing.ui.finetune", "render"):
         from sizing.ui import finetune
 
-        out.append(st.Page(finetune.render, title="Fine-tune", icon="🎛️", url_path="finetune"))
+        out.append(st.Page(finetune.render, title="Fine-tune", icon=":material/tune:", url_path="finetune"))
     return out
 
 

@@ -258,7 +258,7 @@ class PageState:
 
     def show_warnings(self) -> None:
         for w in self.warnings:
-            st.warning(w, icon="⚠️")
+            st.warning(w, icon=":material/warning:")
 
 
 def share_link(ps: PageState, url_path: str) -> str:
@@ -279,7 +279,7 @@ def share_link(ps: PageState, url_path: str) -> str:
 def copy_link_button(ps: PageState, url_path: str) -> None:
     """A 'Copy link' control: the link in a code block whose copy icon puts it on the clipboard."""
     link = share_link(ps, url_path)
-    with st.popover("🔗 Copy link", help="A link that reproduces this view exactly"):
+    with st.popover("Copy link", icon=":material/link:", help="A link that reproduces this view exactly"):
         st.code(link, language=None, wrap_lines=True)
         st.caption(
             "Use the copy icon. Default values are left out; uploaded or local files are never part of a link."

@@ -1,0 +1,93 @@
+"""The app in a real browser: `streamlit run app.py` driven by Playwright on Debian's
+chromium (never a downloaded browser). Share links render, inputs rewrite the URL,
+tampered links warn and the app keeps working."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+ARTIFACTS = Path(os.environ.get("LLM_SIZING_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(45_000)
+    yield pg
+    ctx.close()
+
+
+def _wait_idle(page) -> None:
+    """Wait until Streamlit has finished the current run (no 'Running…' indicator)."""
+    page.wait_for_selector('[data-testid="stApp"]')
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+
+
+def test_shared_link_renders_verdict_and_chart(server, page):
+    page.goto(f"{server}/run?quant=Q8_0&ctx=8192&hw=custom&mem=24&bw=1000")
+    _wait_idle(page)
+    page.get_by_text("Verdict", exact=False).first.wait_for()
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 1
+    # the link's values are in the widgets
+    assert page.get_by_label("Context (tokens)").input_value() == "8192"
+    assert not page.locator('[data-testid="stException"]').count()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-run.png"), full_page=True)
+
+
+def test_changing_an_input_changes_the_url(server, page):
+    page.goto(f"{server}/run?hw=custom")
+    _wait_idle(page)
+    box = page.get_by_label("Context (tokens)")
+    box.fill("16384")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"ctx=16384"))
+    _wait_idle(page)
+    assert "hw=custom" in page.url
+
+
+def test_tampered_link_warns_and_the_app_keeps_working(server, page):
+    page.goto(f"{server}/run?ctx=-5&quant=%3Cscript%3Ealert(1)%3C/script%3E&model=" + "x" * 10_000)
+    _wait_idle(page)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="Ignored URL parameter")
+    alert.first.wait_for()
+    assert alert.count() == 3
+    assert not page.locator('[data-testid="stException"]').count()
+    assert "ctx=" not in page.url and "script" not in page.url
+    # the page still answers an input change
+    box = page.get_by_label("Context (tokens)")
+    box.fill("2048")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"ctx=2048"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-tampered.png"), full_page=True)
