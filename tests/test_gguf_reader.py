@@ -1,0 +1,160 @@
+"""read_gguf on real files (checked against gguf's own GGUFReader) and on hostile ones."""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+
+import pytest
+from gguf_header import reader
+
+from sizing.errors import SizingError
+from sizing.models.gguf_reader import GGUFArray, read_gguf
+from sizing.models.tensors import param_counts, tensors_for
+from sizing.quant import apply_recipe
+
+
+@pytest.mark.parametrize("fixture,quant", [("smollm2_gguf", "Q4_1"), ("gemma3_gguf", "Q4_K_M")])
+def test_real_file_matches_gguf_reader(fixture, quant, request):
+    path = request.getfixturevalue(fixture)
+    m = read_gguf(path)
+    r = reader(path)
+    assert m.file_type == quant
+    assert m.file_size == os.path.getsize(path)
+    assert m.data_offset == r.data_offset
+    ref = {t.name: (tuple(int(x) for x in t.shape), t.tensor_type.name) for t in r.tensors}
+    assert {t.name: (t.shape, t.ggml_type) for t in m.tensors} == ref
+    for key, field in r.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        mine = m.metadata[key]
+        if isinstance(mine, GGUFArray):
+            assert mine.length == len(field.data)
+            if mine.values is not None:
+                assert list(mine.values) == list(field.contents())
+        elif isinstance(mine, float):
+            assert mine == pytest.approx(field.contents())
+        else:
+            assert mine == field.contents()
+
+
+def test_gemma3_header_maps_to_its_architecture(gemma3_gguf):
+    a = read_gguf(gemma3_gguf).arch
+    # values published in google/gemma-3-270m config.json
+    assert (a.arch, a.n_layers, a.hidden_size, a.n_heads, a.n_kv_heads) == ("gemma3", 18, 640, 4, 1)
+    assert (a.head_dim_k, a.ffn_size, a.vocab_size, a.sliding_window) == (256, 2048, 262144, 512)
+    assert a.swa_flags.count(False) == 3  # layers 5, 11, 17 are global
+    assert a.tied_embeddings and a.qk_norm and a.post_norms
+
+
+@pytest.mark.parametrize("fixture", ["smollm2_gguf", "gemma3_gguf"])
+def test_generated_layout_and_recipe_equal_the_file(fixture, request):
+    m = read_gguf(request.getfixturevalue(fixture))
+    assert tuple(apply_recipe(m.arch, tensors_for(m.arch), m.file_type)) == m.tensors
+    assert param_counts(m.arch)[0] == sum(t.n_elements for t in m.tensors)
+
+
+def test_reading_a_big_vocabulary_is_fast(gemma3_gguf):
+    t = time.perf_counter()
+    read_gguf(gemma3_gguf)
+    assert time.perf_counter() - t < 3.0
+
+
+# --- hostile input -----------------------------------------------------------------------
+
+
+def _s(text: str | bytes) -> bytes:
+    b = text.encode() if isinstance(text, str) else text
+    return struct.pack("<Q", len(b)) + b
+
+
+def _header(n_tensors: int = 0, n_kv: int = 1, body: bytes | None = None, version: int = 3) -> bytes:
+    if body is None:
+        body = _s("general.architecture") + struct.pack("<I", 8) + _s("llama")
+    return b"GGUF" + struct.pack("<IQQ", version, n_tensors, n_kv) + body + b"\0" * 64
+
+
+def _expect(tmp_path, name: str, data: bytes, match: str) -> None:
+    p = tmp_path / name
+    p.write_bytes(data)
+    t = time.perf_counter()
+    with pytest.raises(SizingError, match=match) as e:
+        read_gguf(p)
+    assert time.perf_counter() - t < 2.0
+    assert str(p) in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SizingError, match="no such file"):
+        read_gguf(tmp_path / "nope.gguf")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(SizingError, match="directory"):
+        read_gguf(tmp_path)
+
+
+def test_empty_file(tmp_path):
+    _expect(tmp_path, "empty.gguf", b"", "empty")
+
+
+def test_random_bytes(tmp_path):
+    _expect(tmp_path, "random.gguf", os.urandom(4096).replace(b"GGUF", b"GGUX"), "not a GGUF file")
+
+
+def test_text_file(tmp_path):
+    _expect(tmp_path, "config.gguf", b'{"model_type": "llama"}', "not a GGUF file")
+
+
+def test_bad_version(tmp_path):
+    _expect(tmp_path, "v9.gguf", _header(version=9), "version 9")
+
+
+def test_10_to_the_12_tensors(tmp_path):
+    _expect(tmp_path, "many.gguf", _header(n_tensors=10**12), "1000000000000 tensors")
+
+
+def test_huge_kv_count(tmp_path):
+    _expect(tmp_path, "kv.gguf", _header(n_kv=2**62), "metadata entries")
+
+
+def test_2_to_the_60_byte_string(tmp_path):
+    body = _s("general.architecture") + struct.pack("<I", 8) + struct.pack("<Q", 2**60) + b"llama"
+    _expect(tmp_path, "string.gguf", _header(body=body), "truncated or corrupt")
+
+
+def test_2_to_the_60_byte_key(tmp_path):
+    body = struct.pack("<Q", 2**60) + b"general"
+    _expect(tmp_path, "key.gguf", _header(body=body), "limit")
+
+
+def test_huge_array(tmp_path):
+    body = _s("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2**61)
+    _expect(tmp_path, "array.gguf", _header(body=body), "items of")
+
+
+def test_unknown_value_type(tmp_path):
+    body = _s("general.architecture") + struct.pack("<I", 77) + _s("llama")
+    _expect(tmp_path, "type.gguf", _header(body=body), "unknown value type 77")
+
+
+def test_truncated_header(smollm2_gguf, tmp_path):
+    _expect(tmp_path, "cut.gguf", smollm2_gguf.read_bytes()[:5000], "truncated")
+
+
+def test_truncated_data(smollm2_gguf, tmp_path):
+    data = smollm2_gguf.read_bytes()
+    _expect(tmp_path, "short.gguf", data[: len(data) - 4096], "truncated GGUF file: tensor")
+
+
+def test_absurd_tensor_dims(tmp_path):
+    meta = _s("general.architecture") + struct.pack("<I", 8) + _s("llama")
+    info = _s("token_embd.weight") + struct.pack("<I", 9) + struct.pack("<Q", 1) * 9 + struct.pack("<IQ", 0, 0)
+    _expect(tmp_path, "dims.gguf", _header(n_tensors=1, body=meta + info), "9 dimensions")
+
+
+def test_tensor_beyond_file(tmp_path):
+    meta = _s("general.architecture") + struct.pack("<I", 8) + _s("llama")
+    info = _s("token_embd.weight") + struct.pack("<I", 2) + struct.pack("<QQ", 4096, 2**40) + struct.pack("<IQ", 0, 0)
+    _expect(tmp_path, "big.gguf", _header(n_tensors=1, body=meta + info), "impossibly large|truncated")
