@@ -1,4 +1,8 @@
-"""The answer section of "Can I run it?": verdict, memory, speed, limits, fit map, commands."""
+"""The answer section of "Can I run it?": verdict, memory, speed, limits, fit map, commands.
+
+Everything drawn here is read from the core's ``Estimate`` (through ``services``); this
+module only chooses words, colours and layout.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,183 @@ from typing import Any
 
 import streamlit as st
 
-from sizing.ui import services
+from sizing.ui import charts, fmt, report, services
+from sizing.ui.feedback import guard
 from sizing.ui.inputs import HardwareChoice, ModelChoice
 
 
 def render(choice: ModelChoice, values: dict[str, Any], hw: HardwareChoice) -> None:
-    services.estimate_fn()
+    est = services.estimate(choice, values, hw)
+    data = est.to_json()
+    verdict(data)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown("##### Memory per device")
+        devices = data.get("devices") or [_total_as_device(data)]
+        st.plotly_chart(charts.memory_bars(devices), width="stretch", config={"displayModeBar": False})
+        parts_table(data)
+    with right:
+        speed(data)
+    with guard("find the largest context and best quant"):
+        limits(choice, values, hw)
+    with guard("draw the fit map"):
+        fit_map(choice, values, hw)
+    with guard("build the launch commands"):
+        commands(data)
+    basis(data)
+    downloads(data, choice, values, hw)
+
+
+def _total_as_device(data: dict) -> dict:
+    return {
+        "name": "total",
+        "weights_bytes": data.get("weights_bytes", 0),
+        "kv_cache_bytes": data.get("kv_cache_bytes", 0),
+        "compute_bytes": data.get("compute_bytes", 0),
+        "overhead_bytes": data.get("overhead_bytes", 0),
+        "capacity_bytes": None,
+    }
+
+
+def verdict_words(data: dict) -> tuple[str, str]:
+    """(level, sentence): level is 'yes', 'partly' or 'no'."""
+    total = fmt.gb(data.get("total_bytes"))
+    fits = data.get("fits")
+    how = data.get("how") or ""
+    decode = (data.get("decode_tokens_per_s") or {}).get("expected")
+    speed_txt = f" at about {fmt.rate(decode)}" if decode else ""
+    if fits is None:
+        return "unknown", f"Needs about {total} in total. (No hardware to compare with.)"
+    if not fits:
+        short = data.get("shortfall_bytes")
+        more = f", {fmt.gb(short)} more than there is" if short else ""
+        return "no", f"No — it needs about {total}{more}. {how}".strip()
+    if data.get("all_on_gpu") is False or (data.get("gpu_layers") is not None and data.get("offloaded")):
+        return "partly", f"Partly — it fits by keeping some layers in system RAM{speed_txt}. {how}".strip()
+    return "yes", f"Yes — it fits ({total}){speed_txt}. {how}".strip()
+
+
+def verdict(data: dict) -> None:
+    level, text = verdict_words(data)
+    st.markdown("### Verdict")
+    {"yes": st.success, "partly": st.warning, "no": st.error}.get(level, st.info)(
+        text,
+        icon={"yes": ":material/check_circle:", "partly": ":material/error:", "no": ":material/cancel:"}.get(
+            level, ":material/info:"
+        ),
+    )
+
+
+def parts_table(data: dict) -> None:
+    rows = [
+        {"part": "Weights", "size": fmt.gb(data.get("weights_bytes"))},
+        {"part": "KV cache", "size": fmt.gb(data.get("kv_cache_bytes"))},
+        {"part": "Compute buffers", "size": fmt.gb(data.get("compute_bytes"))},
+        {"part": "Overhead", "size": fmt.gb(data.get("overhead_bytes"))},
+        {"part": "Total", "size": fmt.gb(data.get("total_bytes"))},
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(
+        f"{data.get('model', '')} · {data.get('quant', '')} · {fmt.ctx(data.get('ctx'))} context · "
+        f"{fmt.count(data.get('params'))} parameters"
+        + (
+            f" ({fmt.count(data.get('active_params'))} active)"
+            if data.get("active_params") and data.get("active_params") != data.get("params")
+            else ""
+        )
+    )
+
+
+def speed(data: dict) -> None:
+    st.markdown("##### Speed")
+    dec = data.get("decode_tokens_per_s")
+    pre = data.get("prefill_tokens_per_s")
+    if not dec:
+        st.info("Speed estimates need a hardware choice and the speed model.", icon=":material/speed:")
+        return
+    st.metric(
+        "Generation",
+        fmt.rate(dec.get("expected")),
+        help="decode tokens per second for one user",
+    )
+    st.caption(f"range {fmt.rate(dec.get('low'))} – {fmt.rate(dec.get('high'))}")
+    if pre:
+        st.metric("Prompt processing", fmt.rate(pre.get("expected")))
+        st.caption(f"range {fmt.rate(pre.get('low'))} – {fmt.rate(pre.get('high'))}")
+    ttft = data.get("ttft_s")
+    if isinstance(ttft, dict):
+        st.metric("Time to first token", fmt.seconds(ttft.get("expected")), help="for a full-context prompt")
+        st.caption(f"range {fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
+    elif ttft is not None:
+        st.metric("Time to first token", fmt.seconds(ttft))
+
+
+def limits(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
+    lim = services.limits(choice, values, hw)
+    c1, c2 = st.columns(2)
+    c1.metric("Largest context that fits", fmt.ctx(lim.get("max_ctx")), help=f"at {values['quant']}")
+    c2.metric("Best quant that fits", lim.get("best_quant") or "none", help=f"at {fmt.ctx(values['ctx'])} context")
+
+
+def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
+    st.markdown("##### Fit map: quant × context")
+    grid = services.fit_grid(choice, values, hw)
+    st.plotly_chart(
+        charts.fit_map(grid["quants"], grid["ctxs"], grid["status"], grid["totals"]),
+        width="stretch",
+        config={"displayModeBar": False},
+    )
+    st.caption("Green: fits with room to spare · amber: fits, under 10 % free · red: does not fit. Cells show total GiB.")
+
+
+def commands(data: dict) -> None:
+    cmds = data.get("commands")
+    if not cmds:
+        return
+    st.markdown("##### Launch commands")
+    items = cmds.items() if isinstance(cmds, dict) else enumerate(cmds)
+    for name, cmd in items:
+        text = cmd.get("command") if isinstance(cmd, dict) else str(cmd)
+        label = cmd.get("name", name) if isinstance(cmd, dict) else name
+        if isinstance(label, str):
+            st.caption(label)
+        st.code(text, language="bash", wrap_lines=True)
+
+
+def basis(data: dict) -> None:
+    with st.expander("Where these numbers come from", icon=":material/fact_check:"):
+        b = data.get("basis")
+        if not b:
+            st.write("No basis was recorded for this estimate.")
+            return
+        items = b if isinstance(b, list) else [b]
+        for item in items:
+            if isinstance(item, dict):
+                what = item.get("what") or item.get("name") or ""
+                st.markdown(
+                    f"- **{what or 'estimate'}** — {'measured' if item.get('measured') else 'estimated'}; "
+                    f"source: {item.get('source', '—')}; method: {item.get('method', '—')}"
+                    + (f"; calibration: {item['calibration']}" if item.get("calibration") else "")
+                )
+            else:
+                st.markdown(f"- {item}")
+
+
+def downloads(data: dict, choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Estimate as JSON",
+        report.to_json(data),
+        file_name="estimate.json",
+        mime="application/json",
+        icon=":material/download:",
+        key="dl.est.json",
+    )
+    c2.download_button(
+        "Estimate as Markdown",
+        report.estimate_markdown(data),
+        file_name="estimate.md",
+        mime="text/markdown",
+        icon=":material/download:",
+        key="dl.est.md",
+    )

@@ -24,7 +24,7 @@ PREFERRED_MODELS = (
     "meta-llama/Llama-3.1-8B-Instruct",
     "Qwen/Qwen3-4B",
 )
-PREFERRED_GPUS = ("nvidia-geforce-rtx-4090", "rtx-4090", "nvidia-rtx-4090")
+PREFERRED_GPUS = ("nvidia-rtx-4090", "nvidia-rtx-3090")
 FALLBACK_QUANT = "Q4_K_M"
 CTX_STEPS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576)
 

@@ -152,4 +152,33 @@ def machine() -> Any:
 
 
 def estimate_fn() -> Callable[..., Any]:
-    return _core("sizing.estimate", "estimate", "The memory estimator")
+    return _core("sizing.estimate", "estimate", "The estimator")
+
+
+def estimate(choice: Any, values: dict, hw: Any) -> Any:
+    """The core's Estimate for a model choice, run settings and hardware choice."""
+    estimate_fn()
+    raise Unavailable("The estimator with hardware is not available in this build yet.")
+
+
+def limits(choice: Any, values: dict, hw: Any) -> dict:
+    raise Unavailable("The fit solver (largest context, best quant) is not available in this build yet.")
+
+
+def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
+    raise Unavailable("The fit map needs the fit solver, which is not available in this build yet.")
+
+
+def plan(values: dict) -> dict:
+    _core("sizing.planner", "plan_purchase", "The purchase planner")
+    raise Unavailable("The purchase planner is not available in this build yet.")
+
+
+def compare(values: dict) -> list[dict]:
+    estimate_fn()
+    raise Unavailable("Comparisons need the estimator with hardware, not available in this build yet.")
+
+
+def what_runs_here(machine: Any, *, ctx: int, quality: str) -> list[dict]:
+    estimate_fn()
+    raise Unavailable("Ranking the catalog needs the estimator with hardware, not available in this build yet.")

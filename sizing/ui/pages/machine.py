@@ -1,9 +1,139 @@
-"""Page: machine."""
+"""This machine — what was detected, what runs here, and live checks against llama.cpp."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
+
+from sizing.ui import fmt, live_ui, services
+from sizing.ui.config import load_config
+from sizing.ui.feedback import guard
+from sizing.ui.state import PageState, Param, copy_link_button
+
+URL_PATH = "machine"
+CTX_CHOICES = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
+
+
+def page_state() -> PageState:
+    return PageState(
+        "machine",
+        [
+            Param("ctx", 8192, kind="int", choices=CTX_CHOICES),
+            Param("quality", "any", choices=("any", "q4", "q8")),
+        ],
+    )
 
 
 def render() -> None:
-    st.title("machine")
+    cfg = load_config()
+    ps = page_state()
+    ps.load()
+    head, link = st.columns([5, 1])
+    head.title("This machine")
+    ps.show_warnings()
+    if cfg.web_mode:
+        st.info(
+            "This page describes the server the app runs on, so it is off in web mode. "
+            "Use **Can I run it?** with your GPU from the database, or run the app locally.",
+            icon=":material/public:",
+        )
+        ps.sync()
+        return
+    machine = None
+    with guard("detect this machine"):
+        machine = services.machine()
+        detected(machine)
+    st.subheader("What runs here")
+    c1, c2 = st.columns(2)
+    c1.select_slider("Context to plan for", CTX_CHOICES, format_func=fmt.ctx, key=ps.key("ctx"))
+    c2.radio(
+        "Quality floor",
+        ("any", "q4", "q8"),
+        format_func={"any": "Any quant", "q4": "Q4 or better", "q8": "Q8 or better"}.get,
+        horizontal=True,
+        key=ps.key("quality"),
+    )
+    ps.sync()
+    with link:
+        copy_link_button(ps, URL_PATH)
+    if machine is not None:
+        with guard("rank the catalog for this machine"):
+            what_runs_here(machine, ps["ctx"], ps["quality"])
+    st.subheader("Live check")
+    with guard("run a live check"):
+        live_ui.render(machine)
+
+
+def detected(machine) -> None:
+    """The detected hardware and its database matches, as read (no estimates here)."""
+    cpu = machine.cpu
+    c1, c2, c3 = st.columns(3)
+    c1.metric("OS", machine.os)
+    c2.metric("CPU", f"{cpu.cores or '?'} cores / {cpu.threads or '?'} threads", help=cpu.model)
+    c3.metric(
+        "RAM",
+        fmt.gb(cpu.ram_total_bytes),
+        help=f"{fmt.gb(cpu.ram_available_bytes)} available now",
+    )
+    st.caption(f"CPU: {cpu.model} ({cpu.arch}); ISA: {', '.join(cpu.flags) or 'n/a'}")
+    if cpu.bandwidth is not None:
+        b = cpu.bandwidth
+        st.caption(
+            f"RAM bandwidth measured: {b.gbs:.1f} GB/s (min {b.min_gbs:.1f}, max {b.max_gbs:.1f}, {b.runs} runs, {b.method})"
+        )
+    if machine.gpus:
+        rows = [
+            {
+                "GPU": g.name,
+                "vendor": g.vendor,
+                "memory": fmt.gb(g.memory_total_bytes),
+                "free": fmt.gb(g.memory_free_bytes),
+                "usable": fmt.gb(g.usable_memory_bytes),
+                "database match": g.db_id or "—",
+                "match": g.match_status,
+                "read from": g.source,
+            }
+            for g in machine.gpus
+        ]
+        st.dataframe(rows, hide_index=True, width="stretch")
+        for g in machine.gpus:
+            if g.match_status != "matched":
+                st.caption(
+                    f"{g.name}: {g.match_status} in the GPU database"
+                    + (f" (candidates: {', '.join(g.candidates)})" if g.candidates else "")
+                    + "; detected memory is used as is."
+                )
+            for n in g.notes:
+                st.caption(f"{g.name}: {n}")
+    else:
+        st.info("No GPU detected: models run on the CPU from system RAM.", icon=":material/memory:")
+    for n in machine.notes:
+        st.caption(n)
+
+
+def what_runs_here(machine, ctx: int, quality: str) -> None:
+    """The catalog ranked by what fits here; a click opens the model in 'Can I run it?'."""
+    rows = services.what_runs_here(machine, ctx=ctx, quality=quality)
+    if not rows:
+        st.warning("Nothing in the catalog fits this machine at this context.", icon=":material/warning:")
+        return
+    st.dataframe(
+        [
+            {
+                "model": r["name"],
+                "best quant": r["quant"],
+                "memory": fmt.gb(r["total_bytes"]),
+                "tokens/s": fmt.rate(r.get("decode")),
+                "largest context": fmt.ctx(r["max_ctx"]) if r.get("max_ctx") else "—",
+                "runs on": r.get("where", ""),
+                "open": "run?" + urlencode({"model": r["id"], "quant": r["quant"], "ctx": ctx, "hw": "machine"}),
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "open": st.column_config.LinkColumn("open", display_text="Can I run it? ↗", help="Open in “Can I run it?”"),
+        },
+    )

@@ -1,0 +1,86 @@
+"""Downloads: an estimate or a plan as JSON (the CLI's --json fields) or Markdown."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sizing.ui import fmt
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def _rng(d: Any, f=fmt.rate) -> str:
+    if isinstance(d, dict):
+        return f"{f(d.get('expected'))} (range {f(d.get('low'))} – {f(d.get('high'))})"
+    return f(d) if d is not None else "—"
+
+
+def estimate_markdown(data: dict) -> str:
+    """A human-readable estimate: the inputs, each part, the verdict, and where it came from."""
+    lines = [
+        f"# {data.get('model', 'model')} — {data.get('quant', '')}, {fmt.ctx(data.get('ctx'))} context",
+        "",
+        "| part | size |",
+        "|---|---|",
+    ]
+    for label, key in (
+        ("Weights", "weights_bytes"),
+        ("KV cache", "kv_cache_bytes"),
+        ("Compute buffers", "compute_bytes"),
+        ("Overhead", "overhead_bytes"),
+        ("**Total**", "total_bytes"),
+    ):
+        lines.append(f"| {label} | {fmt.gb(data.get(key))} |")
+    if data.get("devices"):
+        lines += ["", "| device | used | capacity | fits |", "|---|---|---|---|"]
+        for d in data["devices"]:
+            lines.append(
+                f"| {d.get('name')} | {fmt.gb(d.get('total_bytes'))} | {fmt.gb(d.get('capacity_bytes'))} | "
+                f"{'yes' if d.get('fits') else 'no'} |"
+            )
+    if "fits" in data:
+        lines += ["", f"**Fits:** {'yes' if data['fits'] else 'no'}" + (f" — {data['how']}" if data.get("how") else "")]
+    if data.get("decode_tokens_per_s"):
+        lines += [
+            "",
+            f"- Generation: {_rng(data.get('decode_tokens_per_s'))}",
+            f"- Prompt processing: {_rng(data.get('prefill_tokens_per_s'))}",
+            f"- Time to first token: {_rng(data.get('ttft_s'), fmt.seconds)}",
+        ]
+    cmds = data.get("commands")
+    if cmds:
+        lines += ["", "## Launch commands", ""]
+        items = cmds.items() if isinstance(cmds, dict) else enumerate(cmds)
+        for _, c in items:
+            text = c.get("command") if isinstance(c, dict) else str(c)
+            lines += ["```bash", text, "```"]
+    b = data.get("basis")
+    if b:
+        lines += ["", "## Basis", ""]
+        for item in b if isinstance(b, list) else [b]:
+            if isinstance(item, dict):
+                lines.append(
+                    f"- {item.get('what', 'estimate')}: {'measured' if item.get('measured') else 'estimated'}, "
+                    f"source {item.get('source', '—')}, method {item.get('method', '—')}"
+                    + (f", calibration {item['calibration']}" if item.get("calibration") else "")
+                )
+            else:
+                lines.append(f"- {item}")
+    return "\n".join(lines) + "\n"
+
+
+def table_markdown(title: str, rows: list[dict], note: str = "") -> str:
+    """Any ranked table (a purchase plan, a comparison) as a Markdown table."""
+    if not rows:
+        return f"# {title}\n\nNo options.\n"
+    cols = list(rows[0])
+    out = [f"# {title}", ""]
+    if note:
+        out += [note, ""]
+    out += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(str(r.get(c, "")).replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(out) + "\n"
