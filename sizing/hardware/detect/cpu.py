@@ -1,0 +1,190 @@
+"""The CPU and its RAM: model, cores, ISA features llama.cpp uses, and RAM bandwidth.
+
+On a CPU-only machine decode speed is bounded by RAM bandwidth, and theoretical
+figures (channels x MT/s) are often far from what a box delivers, so we measure it: a
+short multi-threaded numpy copy over a buffer much larger than the caches, repeated
+to report a median and a spread. The result is cached so the UI does not pay for it
+twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+from sizing.hardware.detect.machine import BandwidthProbe, CPUInfo
+
+# /proc/cpuinfo (x86 "flags", ARM "Features") names -> names people know.
+_FLAG_NAMES = {
+    "avx": "AVX",
+    "avx2": "AVX2",
+    "fma": "FMA",
+    "f16c": "F16C",
+    "avx512f": "AVX512F",
+    "avx512bw": "AVX512BW",
+    "avx512_vnni": "AVX512_VNNI",
+    "avx512_bf16": "AVX512_BF16",
+    "avx_vnni": "AVX_VNNI",
+    "amx_tile": "AMX",
+    "amx_int8": "AMX_INT8",
+    "amx_bf16": "AMX_BF16",
+    "asimd": "NEON",
+    "asimddp": "DOTPROD",
+    "i8mm": "I8MM",
+    "sve": "SVE",
+    "sve2": "SVE2",
+    "bf16": "BF16",
+}
+CACHE_MAX_AGE_S = 7 * 24 * 3600
+
+
+def cache_dir() -> Path:
+    """Where cached probe results live (``LLM_SIZING_CACHE_DIR`` overrides)."""
+    env = os.environ.get("LLM_SIZING_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llm-sizing"
+
+
+def parse_cpuinfo(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """Model name and known ISA flags from /proc/cpuinfo text (x86 or ARM)."""
+    model = None
+    raw: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "hardware", "cpu model") and model is None and value.strip():
+            model = value.strip()
+        elif key in ("flags", "features"):
+            raw.update(value.split())
+    flags = tuple(sorted({_FLAG_NAMES[f] for f in raw if f in _FLAG_NAMES}))
+    return model, flags
+
+
+def _run(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _model_and_flags() -> tuple[str, tuple[str, ...]]:
+    system = platform.system()
+    if system == "Linux":
+        try:
+            model, flags = parse_cpuinfo(Path("/proc/cpuinfo").read_text())
+        except OSError:
+            model, flags = None, ()
+        return model or platform.processor() or platform.machine(), flags
+    if system == "Darwin":
+        brand = (_run(["sysctl", "-n", "machdep.cpu.brand_string"]) or "").strip()
+        flags: list[str] = []
+        if platform.machine() == "arm64":
+            flags.append("NEON")
+            feats = _run(["sysctl", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM",
+                          "hw.optional.arm.FEAT_BF16"]) or ""
+            for line in feats.splitlines():
+                name, _, val = line.partition(":")
+                if val.strip() == "1":
+                    flags.append(name.rsplit("FEAT_", 1)[-1].upper())
+        return brand or platform.machine(), tuple(sorted(flags))
+    return platform.processor() or platform.machine(), ()
+
+
+def _copy_bandwidth(runs: int, buffer_bytes: int, threads: int) -> BandwidthProbe:
+    import numpy as np
+
+    n = buffer_bytes // 8
+    src = np.ones(n, dtype=np.float64)
+    dst = np.empty_like(src)
+    chunks = [(i * n // threads, (i + 1) * n // threads) for i in range(threads)]
+
+    def copy(bounds: tuple[int, int]) -> None:
+        a, b = bounds
+        np.copyto(dst[a:b], src[a:b])  # releases the GIL: threads stream in parallel
+
+    rates: list[float] = []
+    t_start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(copy, chunks))  # warm-up: fault in the pages
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            list(pool.map(copy, chunks))
+            dt = time.perf_counter() - t0
+            rates.append(2 * n * 8 / dt / 1e9)  # each byte read once and written once
+    med = statistics.median(rates)
+    return BandwidthProbe(
+        gbs=round(med, 2),
+        min_gbs=round(min(rates), 2),
+        max_gbs=round(max(rates), 2),
+        spread_pct=round((max(rates) - min(rates)) / med * 100, 1),
+        runs=runs,
+        buffer_bytes=2 * n * 8,
+        seconds=round(time.perf_counter() - t_start, 3),
+        method=f"numpy copy, {threads} threads, read+write bytes counted",
+    )
+
+
+def _cache_key(model: str) -> str:
+    return f"{model}|{psutil.virtual_memory().total}|{os.cpu_count()}"
+
+
+def probe_bandwidth(
+    model: str, *, runs: int = 7, buffer_bytes: int = 256 << 20, refresh: bool = False
+) -> BandwidthProbe:
+    """Measure (or reuse a cached measurement of) RAM bandwidth for this machine."""
+    path = cache_dir() / "ram_bandwidth.json"
+    key = _cache_key(model)
+    if not refresh:
+        cached = read_cached_bandwidth(model)
+        if cached is not None:
+            return cached
+    threads = max(1, min(psutil.cpu_count(logical=False) or 1, 16))
+    # Keep the buffer inside free RAM on small machines.
+    avail = psutil.virtual_memory().available
+    buffer_bytes = int(min(buffer_bytes, max(16 << 20, avail // 8)))
+    result = _copy_bandwidth(runs, buffer_bytes, threads)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"key": key, "time": time.time(), "probe": result.model_dump()}))
+    except OSError:
+        pass  # a read-only home only costs us the cache
+    return result
+
+
+def read_cached_bandwidth(model: str) -> BandwidthProbe | None:
+    path = cache_dir() / "ram_bandwidth.json"
+    try:
+        data = json.loads(path.read_text())
+        if data.get("key") != _cache_key(model) or time.time() - data["time"] > CACHE_MAX_AGE_S:
+            return None
+        return BandwidthProbe.model_validate({**data["probe"], "cached": True})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def detect_cpu(*, probe: bool = False) -> CPUInfo:
+    """CPU facts; with ``probe`` measure RAM bandwidth, else reuse a cached probe if any."""
+    model, flags = _model_and_flags()
+    vm = psutil.virtual_memory()
+    bandwidth = probe_bandwidth(model) if probe else read_cached_bandwidth(model)
+    return CPUInfo(
+        model=model,
+        arch=platform.machine(),
+        cores=psutil.cpu_count(logical=False),
+        threads=psutil.cpu_count(logical=True),
+        flags=flags,
+        ram_total_bytes=vm.total,
+        ram_available_bytes=vm.available,
+        bandwidth=bandwidth,
+    )

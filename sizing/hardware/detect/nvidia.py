@@ -1,0 +1,124 @@
+"""NVIDIA GPUs through NVML (the ``pynvml`` module of ``nvidia-ml-py``).
+
+NVML is what ``nvidia-smi`` uses: it needs no CUDA toolkit, only the driver. Anything can
+go wrong on a real machine (no library, driver not loaded, library/driver mismatch, a GPU
+falling off the bus mid-query), so every failure becomes a note and the caller falls
+back to what remains, never a traceback. Optional facts (PCIe link, power limit,
+processes) that a device does not support are simply left unknown.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+from sizing.hardware.detect.machine import DetectedGPU, ProcessMemory
+
+# Error codes (pynvml.NVML_ERROR_*) worth explaining in words.
+_EXPLAIN = {
+    12: "NVML library not found (no NVIDIA driver installed)",  # LIBRARY_NOT_FOUND
+    9: "NVIDIA driver not loaded",  # DRIVER_NOT_LOADED
+    18: "NVIDIA driver/library version mismatch (reboot after a driver update?)",  # LIB_RM_VERSION_MISMATCH
+    15: "GPU is lost (fell off the bus)",  # GPU_IS_LOST
+    4: "no permission to query NVML",  # NO_PERMISSION
+    6: "no NVIDIA GPU found",  # NOT_FOUND
+}
+
+
+def _explain(exc: Exception) -> str:
+    value = getattr(exc, "value", None)
+    words = _EXPLAIN.get(value) if isinstance(value, int) else None
+    return f"{words} [{exc}]" if words else f"NVML error: {exc}"
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _optional(nvml: ModuleType, fn: str, *args: Any) -> Any:
+    """Call an NVML getter whose failure only means 'unknown' (NOT_SUPPORTED and the like).
+
+    A lost GPU is not optional: it propagates so the device is dropped.
+    """
+    try:
+        return getattr(nvml, fn)(*args)
+    except nvml.NVMLError as exc:
+        if getattr(exc, "value", None) == nvml.NVML_ERROR_GPU_IS_LOST:
+            raise
+        return None
+
+
+def _processes(nvml: ModuleType, handle: Any, own_pid: int) -> tuple[ProcessMemory, ...]:
+    seen: dict[int, ProcessMemory] = {}
+    for fn in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
+        for p in _optional(nvml, fn, handle) or ():
+            if p.pid == own_pid or p.pid in seen:
+                continue
+            name = _optional(nvml, "nvmlSystemGetProcessName", p.pid)
+            used = p.usedGpuMemory if isinstance(p.usedGpuMemory, int) else None
+            seen[p.pid] = ProcessMemory(pid=p.pid, name=_text(name) if name else None, used_bytes=used)
+    return tuple(seen.values())
+
+
+def _device(nvml: ModuleType, i: int, driver: str | None, cuda: str | None) -> DetectedGPU:
+    handle = nvml.nvmlDeviceGetHandleByIndex(i)
+    name = _text(nvml.nvmlDeviceGetName(handle))
+    mem = nvml.nvmlDeviceGetMemoryInfo(handle)
+    cc = _optional(nvml, "nvmlDeviceGetCudaComputeCapability", handle)
+    power_mw = _optional(nvml, "nvmlDeviceGetPowerManagementLimit", handle)
+    uuid = _optional(nvml, "nvmlDeviceGetUUID", handle)
+    return DetectedGPU(
+        index=i,
+        vendor="nvidia",
+        name=name,
+        source="nvml",
+        memory_total_bytes=int(mem.total),
+        memory_free_bytes=int(mem.free),
+        memory_used_bytes=int(mem.used),
+        usable_memory_bytes=int(mem.free),
+        uuid=_text(uuid) if uuid else None,
+        driver_version=driver,
+        cuda_version=cuda,
+        compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
+        pcie_gen=_optional(nvml, "nvmlDeviceGetCurrPcieLinkGeneration", handle),
+        pcie_width=_optional(nvml, "nvmlDeviceGetCurrPcieLinkWidth", handle),
+        power_limit_w=power_mw / 1000 if power_mw else None,
+        other_processes=_processes(nvml, handle, os.getpid()),
+    )
+
+
+def detect_nvidia(nvml: ModuleType | None = None) -> tuple[list[DetectedGPU], list[str]]:
+    """Read every NVIDIA GPU; returns (devices, notes). Never raises."""
+    notes: list[str] = []
+    if nvml is None:
+        try:
+            import pynvml as nvml  # type: ignore[no-redef]
+        except ImportError:
+            return [], ["nvidia-ml-py is not installed: NVIDIA GPUs not checked"]
+    try:
+        nvml.nvmlInit()
+    except nvml.NVMLError as exc:
+        return [], [_explain(exc)]
+    except Exception as exc:  # noqa: BLE001 - a broken binding must not crash detection
+        return [], [f"NVML failed to start: {exc!r}"]
+    devices: list[DetectedGPU] = []
+    try:
+        driver = _optional(nvml, "nvmlSystemGetDriverVersion")
+        cuda_int = _optional(nvml, "nvmlSystemGetCudaDriverVersion")
+        driver = _text(driver) if driver else None
+        cuda = f"{cuda_int // 1000}.{cuda_int % 1000 // 10}" if cuda_int else None
+        count = nvml.nvmlDeviceGetCount()
+        for i in range(count):
+            try:
+                devices.append(_device(nvml, i, driver, cuda))
+            except nvml.NVMLError as exc:
+                notes.append(f"NVIDIA GPU {i} skipped: {_explain(exc)}")
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"NVIDIA GPUs not read: {_explain(exc)}")
+    finally:
+        try:
+            nvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001,S110 - shutting down a failed NVML is best effort
+            pass
+    return devices, notes
