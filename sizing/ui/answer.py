@@ -15,26 +15,25 @@ from sizing.ui.feedback import guard
 from sizing.ui.inputs import HardwareChoice, ModelChoice
 
 
-def render(choice: ModelChoice, values: dict[str, Any], hw: HardwareChoice) -> None:
+def render(choice: ModelChoice, values: dict[str, Any], hw: HardwareChoice, summary: Any = None) -> None:
+    """Draw the answer; the headline parts go into ``summary`` (a column) when given."""
     est = services.estimate(choice, values, hw)
-    data = est.to_json()
-    verdict(data)
-    left, right = st.columns([3, 2], gap="large")
-    with left:
+    data = services.as_json(est)
+    with summary if summary is not None else st.container():
+        verdict(data)
+        speed(data)
         st.markdown("##### Memory per device")
         devices = data.get("devices") or [_total_as_device(data)]
         st.plotly_chart(charts.memory_bars(devices), width="stretch", config={"displayModeBar": False})
         parts_table(data)
-    with right:
-        speed(data)
-    with guard("find the largest context and best quant"):
-        limits(choice, values, hw)
+        with guard("find the largest context and best quant"):
+            limits(choice, values, hw)
     with guard("draw the fit map"):
         fit_map(choice, values, hw)
     with guard("build the launch commands"):
         commands(data)
     basis(data)
-    downloads(data, choice, values, hw)
+    downloads(data)
 
 
 def _total_as_device(data: dict) -> dict:
@@ -85,7 +84,8 @@ def parts_table(data: dict) -> None:
         {"part": "Overhead", "size": fmt.gb(data.get("overhead_bytes"))},
         {"part": "Total", "size": fmt.gb(data.get("total_bytes"))},
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    with st.expander("Memory parts", icon=":material/table:"):
+        st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(
         f"{data.get('model', '')} · {data.get('quant', '')} · {fmt.ctx(data.get('ctx'))} context · "
         f"{fmt.count(data.get('params'))} parameters"
@@ -98,27 +98,23 @@ def parts_table(data: dict) -> None:
 
 
 def speed(data: dict) -> None:
-    st.markdown("##### Speed")
     dec = data.get("decode_tokens_per_s")
-    pre = data.get("prefill_tokens_per_s")
     if not dec:
         st.info("Speed estimates need a hardware choice and the speed model.", icon=":material/speed:")
         return
-    st.metric(
-        "Generation",
-        fmt.rate(dec.get("expected")),
-        help="decode tokens per second for one user",
-    )
-    st.caption(f"range {fmt.rate(dec.get('low'))} – {fmt.rate(dec.get('high'))}")
-    if pre:
-        st.metric("Prompt processing", fmt.rate(pre.get("expected")))
-        st.caption(f"range {fmt.rate(pre.get('low'))} – {fmt.rate(pre.get('high'))}")
+    pre = data.get("prefill_tokens_per_s") or {}
     ttft = data.get("ttft_s")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Generation", fmt.rate(dec.get("expected")), help="decode tokens per second, one user")
+    c1.caption(f"range {fmt.rate(dec.get('low'))} – {fmt.rate(dec.get('high'))}")
+    c2.metric("Prompt", fmt.rate(pre.get("expected")), help="prompt processing (prefill) tokens per second")
+    if pre:
+        c2.caption(f"range {fmt.rate(pre.get('low'))} – {fmt.rate(pre.get('high'))}")
     if isinstance(ttft, dict):
-        st.metric("Time to first token", fmt.seconds(ttft.get("expected")), help="for a full-context prompt")
-        st.caption(f"range {fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
-    elif ttft is not None:
-        st.metric("Time to first token", fmt.seconds(ttft))
+        c3.metric("First token", fmt.seconds(ttft.get("expected")), help="time to first token for a full-context prompt")
+        c3.caption(f"range {fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
+    else:
+        c3.metric("First token", fmt.seconds(ttft), help="time to first token for a full-context prompt")
 
 
 def limits(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
@@ -172,7 +168,7 @@ def basis(data: dict) -> None:
                 st.markdown(f"- {item}")
 
 
-def downloads(data: dict, choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
+def downloads(data: dict) -> None:
     c1, c2 = st.columns(2)
     c1.download_button(
         "Estimate as JSON",

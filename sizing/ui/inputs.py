@@ -168,16 +168,17 @@ def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
 
 def run_inputs(ps: PageState) -> None:
     """Quant, context, KV cache type, parallel users, flash attention."""
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2 = st.columns(2)
     quants = services.file_quants()
     if quants:
         c1.selectbox("Quant", quants, key=ps.key("quant"))
     else:
         c1.text_input("Quant", key=ps.key("quant"))
     c2.number_input("Context (tokens)", min_value=1, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
+    c3, c4 = st.columns(2)
     kvs = services.kv_types()
     if kvs:
-        c3.selectbox("KV cache type", kvs, key=ps.key("kv"), help="Quantized V cache needs flash attention")
+        c3.selectbox("KV cache type", kvs, key=ps.key("kv"), help="A quantized V cache needs flash attention")
     else:
         c3.text_input("KV cache type", key=ps.key("kv"))
     c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"))
@@ -229,15 +230,16 @@ def hardware_input(ps: PageState, cfg: UIConfig) -> HardwareChoice:
         if ids:
             db = services.gpu_db()
             names = {g.id: f"{g.name} ({g.memory_gb:g} GB)" if g.memory_gb else g.name for g in db.all}
-            c1, c2, c3 = st.columns([4, 1, 1])
-            c1.multiselect("GPUs", ids, format_func=lambda i: names.get(i, i), key=ps.key("gpu"))
-            c2.number_input("× each", min_value=1, max_value=16, key=ps.key("count"))
+            st.multiselect("GPUs", ids, format_func=lambda i: names.get(i, i), key=ps.key("gpu"),
+                           placeholder="Type to search the GPU database")
+            c2, c3 = st.columns(2)
+            c2.number_input("Cards of each", min_value=1, max_value=16, key=ps.key("count"))
             c3.number_input("System RAM (GB)", min_value=0.0, max_value=65536.0, key=ps.key("ram"))
         else:
             st.info("The GPU database is not available in this build yet; use Custom.", icon=":material/construction:")
     elif mode == "custom":
-        c1, c2, c3 = st.columns(3)
+        c1, c2 = st.columns(2)
         c1.number_input("Device memory (GB)", min_value=0.5, max_value=4096.0, key=ps.key("mem"))
         c2.number_input("Memory bandwidth (GB/s)", min_value=1.0, max_value=100000.0, key=ps.key("bw"))
-        c3.number_input("System RAM (GB)", min_value=0.0, max_value=65536.0, key=ps.key("ram"))
+        st.number_input("System RAM (GB)", min_value=0.0, max_value=65536.0, key=ps.key("ram"))
     return HardwareChoice(mode, list(ps["gpu"]), int(ps["count"]), float(ps["mem"]), float(ps["bw"]), float(ps["ram"]))

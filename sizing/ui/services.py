@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -90,14 +91,38 @@ def resolve(spec: str) -> Any:
 
 
 def read_gguf_header(data: bytes, name: str) -> Any:
-    """Parse an uploaded GGUF header (already capped) without keeping the file around."""
+    """Parse an uploaded GGUF header (already capped) without keeping the file around.
+
+    An upload is only the first megabytes of a model file. The reader checks that every
+    tensor lies inside the file, so the prefix is written to a temporary file that is
+    then extended, sparsely (no disk used), to a size no model reaches; only the uploaded
+    bytes are ever read. The result names the upload, never the temporary path.
+    """
     fn = _core("sizing.models.gguf_reader", "read_gguf", "Reading GGUF files")
     if not data.startswith(b"GGUF"):
         raise SizingError(f"{name}: not a GGUF file (it does not start with the GGUF magic)")
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120].removesuffix(".gguf") or "upload"
     with tempfile.TemporaryDirectory(prefix="llm-sizing-upload-") as tmp:
-        path = Path(tmp) / "upload.gguf"
+        path = Path(tmp) / f"{stem}.gguf"
         path.write_bytes(data)
-        return fn(path)
+        for exp in (42, 40, 38, 36):
+            try:
+                os.truncate(path, 2**exp)
+                break
+            except OSError:
+                continue
+        try:
+            model = fn(path)
+        except SizingError as exc:  # name the upload, not the server's temporary path
+            msg = str(exc).replace(str(path), Path(name).name)
+            raise SizingError(f"{msg} (uploads are read as a header: send at least the first 16 MB)") from None
+    if getattr(model, "data_offset", 0) > len(data):
+        raise SizingError(
+            f"{name}: the upload holds {len(data):,} bytes but the GGUF header needs {model.data_offset:,}; "
+            "upload more of the file"
+        )
+    arch = model.arch.model_copy(update={"source": f"GGUF header of the uploaded file {Path(name).name}"})
+    return model.model_copy(update={"arch": arch, "path": Path(name).name, "file_size": len(data)})
 
 
 def read_gguf_file(path: Path) -> Any:
@@ -153,6 +178,15 @@ def machine() -> Any:
 
 def estimate_fn() -> Callable[..., Any]:
     return _core("sizing.estimate", "estimate", "The estimator")
+
+
+def as_json(obj: Any) -> Any:
+    """A core result as plain data (its own ``to_json`` when it has one)."""
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    return obj
 
 
 def estimate(choice: Any, values: dict, hw: Any) -> Any:

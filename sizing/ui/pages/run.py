@@ -21,20 +21,22 @@ def render() -> None:
     cfg = load_config()
     ps = page_state()
     ps.load()
-    head, link = st.columns([5, 1])
+    head, link = st.columns([5, 1], vertical_alignment="bottom")
     head.title("Can I run it?")
     ps.show_warnings()
+    left, right = st.columns([2, 3], gap="large")
     choice = None
-    with st.container(border=True):
-        with guard("read the model"):
-            choice = inputs.model_input(ps, cfg)
-        inputs.run_inputs(ps)
-    with st.container(border=True):
-        hw = inputs.hardware_input(ps, cfg)
+    with left:
+        with st.container(border=True):
+            with guard("read the model"):
+                choice = inputs.model_input(ps, cfg)
+            inputs.run_inputs(ps)
+        with st.container(border=True):
+            hw = inputs.hardware_input(ps, cfg)
     ps.sync()
     with link:
         copy_link_button(ps, URL_PATH)
     if choice is None:
         return
     with guard("size this model"):
-        answer.render(choice, ps.values(), hw)
+        answer.render(choice, ps.values(), hw, summary=right)
