@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 from sizing.errors import SizingError
 from sizing.models.catalog import DEFAULT_PATH, load_catalog, parse_catalog
 
-MIN_MODELS = 15
+MIN_MODELS = 40
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,7 @@ def test_catalog_loads_and_covers_the_kinds(catalog):
     kinds = {
         "moe": any(m.is_moe for m in catalog.models),
         "swa": any(m.is_swa for m in catalog.models),
+        "mla": any(m.is_mla for m in catalog.models),
         "dense": any(not m.is_moe for m in catalog.models),
     }
     assert all(kinds.values()), kinds
@@ -96,19 +98,28 @@ def test_bad_entries_fail_naming_file_entry_and_field(tmp_path):
 
 # --- independent truth: real GGUF headers written by llama.cpp's converter -------------------
 
-def _gguf_hparams(path: Path) -> dict:
-    import gguf
+def _gguf(path: Path) -> dict:
+    """Hyper-parameters and tensor shapes as the gguf package reads them (not our reader)."""
+    from gguf_header import header_tensors, reader
 
-    r = gguf.GGUFReader(path)
+    r = reader(path)
     arch = r.fields["general.architecture"].contents()
     kv = {k.split(".", 1)[1]: f.contents() for k, f in r.fields.items() if k.startswith(arch + ".")}
-    names = {t.name for t in r.tensors}
-    tok_embd = next(t for t in r.tensors if t.name == "token_embd.weight")
-    return dict(arch=arch, kv=kv, tied="output.weight" not in names,
-                vocab=int(tok_embd.shape[1]))
+    tensors = header_tensors(path)
+    return dict(arch=arch, kv=kv, tensors=tensors, tied="output.weight" not in tensors,
+                vocab=tensors["token_embd.weight"][1])
 
 
-def _check_against_gguf(model, h):
+@pytest.mark.parametrize("alias, fixture", [
+    ("smollm2-135m", "smollm2_gguf"),
+    ("gemma3-270m", "gemma3_gguf"),
+])
+def test_entry_matches_the_real_gguf_header(catalog, alias, fixture, request):
+    """The catalog's config.json-derived architecture is the one llama.cpp wrote to the file."""
+    from sizing.models.tensors import param_counts, tensors_for
+
+    model = catalog.get(alias)
+    h = _gguf(request.getfixturevalue(fixture))
     kv = h["kv"]
     assert model.arch == h["arch"]
     assert model.n_layers == kv["block_count"]
@@ -121,7 +132,50 @@ def _check_against_gguf(model, h):
     assert model.vocab_size == h["vocab"]
     assert model.tied_embeddings == h["tied"]
     assert model.sliding_window == kv.get("attention.sliding_window")
+    # every tensor llama.cpp wrote, with its shape, follows from the catalog entry
+    assert {t.name: t.shape for t in tensors_for(model)} == h["tensors"]
+    total, _ = param_counts(model)
+    assert total == sum(math.prod(s) for s in h["tensors"].values())
 
 
-def test_smollm2_entry_matches_the_real_gguf_header(catalog, smollm2_gguf):
-    _check_against_gguf(catalog.get("smollm2-135m"), _gguf_hparams(smollm2_gguf))
+def test_entry_matches_our_gguf_reader(catalog, smollm2_gguf):
+    gguf_reader = pytest.importorskip("sizing.models.gguf_reader", reason="H-weights' reader not landed yet")
+    from_file = gguf_reader.read_gguf(smollm2_gguf).arch
+    entry = catalog.get("smollm2-135m")
+    for field in ("arch", "n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim_k",
+                  "head_dim_v", "ffn_size", "vocab_size", "tied_embeddings", "max_context",
+                  "sliding_window", "n_experts"):
+        assert getattr(from_file, field) == getattr(entry, field), field
+
+
+# --- independent truth: parameter counts the model publishers state --------------------------
+
+TOTAL_TOLERANCE = 0.01  # published totals are exact counts or rounded to 3 significant digits
+ACTIVE_TOLERANCE = 0.02  # MoE "active" figures are quoted to 2-3 digits
+
+
+def _with_params(catalog):
+    return [m for m in catalog.models if catalog.entries[m.id].params]
+
+
+def test_enough_entries_carry_a_published_count(catalog):
+    assert len(_with_params(catalog)) >= 35
+
+
+@pytest.mark.parametrize("model_id", [m.id for m in _with_params(load_catalog())])
+def test_parameter_count_matches_the_published_one(catalog, model_id):
+    """Our tensor list (H-weights' tensors_for over the catalog entry) against the publisher.
+
+    A wrong layer count, FFN size, vocabulary, tie or expert count moves these by far
+    more than the tolerance.
+    """
+    from sizing.models.tensors import param_counts
+
+    model = catalog.get(model_id)
+    pub = catalog.entries[model_id].params
+    total, active = param_counts(model)
+    assert total == pytest.approx(pub.total, rel=TOTAL_TOLERANCE), pub.source
+    if pub.active:
+        if pub.active_excludes_embedding:
+            active -= model.vocab_size * model.hidden_size
+        assert active == pytest.approx(pub.active, rel=ACTIVE_TOLERANCE), pub.source

@@ -102,6 +102,8 @@ def test_deepseek_v3_mla_moe_fields():
     assert (a.n_experts, a.n_experts_used, a.expert_ffn_size) == (256, 8, 2048)
     assert (a.n_shared_experts, a.shared_expert_ffn_size, a.n_dense_leading_layers) == (1, 2048, 3)
     assert not a.is_moe_layer(2) and a.is_moe_layer(3)
+    assert a.expert_score_bias  # noaux_tc routing: llama.cpp's exp_probs_b tensor
+    assert a.extra["nextn_predict_layers"] == 1
     # DeepSeek-V2-Lite has no q LoRA: q_lora_rank null
     lite = conv({**cfg, "model_type": "deepseek_v2", "q_lora_rank": None})
     assert lite.q_lora_rank == 0 and lite.is_mla
@@ -163,3 +165,19 @@ def test_arch_from_path_errors(tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(SizingError, match="JSON object"):
         arch_from_path(bad)
+
+
+def test_rope_tensors_llama3_and_longrope():
+    base = {"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+            "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 128256,
+            "max_position_embeddings": 131072, "tie_word_embeddings": True}
+    assert conv(base).rope_factor_tensors == ()
+    l31 = conv({**base, "rope_scaling": {"factor": 32.0, "rope_type": "llama3"}})
+    assert l31.rope_factor_tensors == ("rope_freqs",)
+    phi = conv({"model_type": "phi3", "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 32,
+                "num_attention_heads": 24, "num_key_value_heads": 8, "vocab_size": 200064,
+                "max_position_embeddings": 131072, "tie_word_embeddings": True, "partial_rotary_factor": 0.75,
+                "rope_scaling": {"type": "longrope", "long_factor": [1.0], "short_factor": [1.0]},
+                "sliding_window": 262144})
+    assert phi.rope_factor_tensors == ("rope_factors_long", "rope_factors_short")
+    assert phi.rope_dim == 96 and phi.sliding_window is None  # llama.cpp disables Phi-3 SWA

@@ -33,6 +33,10 @@ class PublishedParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     total: int = Field(gt=0)
+    active: int | None = Field(None, gt=0, description="MoE: parameters used per token")
+    active_excludes_embedding: bool = Field(
+        False, description="the publisher's active count leaves out the token-embedding lookup"
+    )
     source: str = Field(min_length=1)
 
 

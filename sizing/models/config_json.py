@@ -250,15 +250,25 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             head_dim_v=get_int("v_head_dim"),
         )
         head_dim_k, head_dim_v = fields["head_dim_k"], fields["head_dim_v"]
-        extra: dict[str, Any] = {}
         if cfg.get("num_nextn_predict_layers"):
             # multi-token-prediction layers: llama.cpp's converter drops them
-            extra["nextn_predict_layers"] = int(cfg["num_nextn_predict_layers"])
+            fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
         if cfg.get("topk_method") == "noaux_tc":
-            extra["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
-        if extra:
-            fields["extra"] = extra
+            fields["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
     fields["head_dim_k"], fields["head_dim_v"] = head_dim_k, head_dim_v
+
+    # --- RoPE tensors llama.cpp's converter adds ------------------------------------------
+    rope_scaling = cfg.get("rope_scaling")
+    rope_type = None
+    if isinstance(rope_scaling, dict):
+        rope_type = rope_scaling.get("rope_type") or rope_scaling.get("type")
+    if arch == "llama" and rope_type == "llama3":
+        fields["rope_factor_tensors"] = ("rope_freqs",)  # Llama-3.1 frequency factors
+    if arch == "phi3" and rope_type in ("longrope", "su"):
+        fields["rope_factor_tensors"] = ("rope_factors_long", "rope_factors_short")
+    partial = cfg.get("partial_rotary_factor")
+    if partial and partial != 1 and arch != "deepseek2":
+        fields["rope_dim"] = int(head_dim_k * float(partial))
 
     # --- sliding-window attention ----------------------------------------------------------
     if arch in _SWA_PATTERN:
