@@ -65,7 +65,7 @@ def test_bandwidth_probe_is_fast_repeatable_and_cached(tmp_path, monkeypatch):
     first = probe_bandwidth("test-cpu", refresh=True)
     assert first.seconds < 2.0
     assert first.min_gbs <= first.gbs <= first.max_gbs
-    assert first.spread_pct >= 0 and first.runs >= 5 and not first.cached
+    assert first.spread_pct >= 0 and first.runs >= 3 and not first.cached
     again = probe_bandwidth("test-cpu", refresh=True)
     # repeatable: two independent probes agree within a factor of two on a busy box
     assert 0.5 < again.gbs / first.gbs < 2.0

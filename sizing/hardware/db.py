@@ -29,6 +29,7 @@ Kind = Literal["datacenter", "workstation", "consumer", "laptop", "apu", "soc", 
 LlamaBackend = Literal["cuda", "rocm", "metal", "vulkan", "sycl", "cpu"]
 
 GPUS_FILE = DATA_DIR / "gpus.yaml"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster to parse
 
 
 class Sources(BaseModel):
@@ -175,7 +176,7 @@ def load_gpus_file(path: Path | str) -> GPUDatabase:
     except OSError as exc:
         raise SizingError(f"{path}: cannot read GPU database: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C-accelerated
     except yaml.YAMLError as exc:
         raise SizingError(f"{path}: not valid YAML: {exc}") from None
     return GPUDatabase(parse_gpus(raw, path), path)
