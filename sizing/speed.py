@@ -33,6 +33,7 @@ from sizing.scenario import Basis
 DeviceKind = Literal["gpu", "cpu", "unified"]
 
 DEFAULT_DEPTHS: tuple[int, ...] = (0, 4096, 16384, 32768, 65536, 131072)
+OFFLOAD_MIN_BATCH = 32  # llama.cpp's CUDA backend offloads host matmuls from this batch size
 
 
 # --------------------------------------------------------------------------------------
@@ -124,6 +125,13 @@ class DeviceWork(BaseModel):
     )
     flops_per_token: float = 0.0
     attn_flops_per_cell: float = 0.0
+    offload_link_gbs: float | None = Field(
+        None,
+        description=(
+            "host layers next to a GPU: llama.cpp copies their weights over this link to run "
+            "large prompt batches on the GPU, so prefill here is never slower than that copy"
+        ),
+    )
 
     def weight_read_bytes(self, n_tokens: int = 1) -> float:
         touched = 0.0
@@ -467,7 +475,10 @@ def prefill_seconds(
             flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
             t_cmp = flops / effective_compute(w.device, calib)
             t_mem = (w.weight_read_bytes(u) + u * w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
-            total += max(t_cmp, t_mem)
+            t = max(t_cmp, t_mem)
+            if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
+                t = min(t, w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9))
+            total += t
         done += u
     return total
 

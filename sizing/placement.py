@@ -1,0 +1,772 @@
+"""Placement: which layers and buffers land on which device, the way llama.cpp does it.
+
+llama.cpp splits a model by whole layers. With ``-ngl N`` it treats the output projection
+as layer ``n_layer`` and puts layers ``i ≥ n_layer + 1 − N`` on GPUs; the token
+embeddings stay in host memory. Across several GPUs the offloaded layers are cut by
+cumulative ``--tensor-split`` fractions (default: each card's free memory). Each layer's
+KV cache lives with the layer. ``--n-cpu-moe K`` keeps the routed experts of the first
+K layers in host memory (``-ot exps=CPU`` / ``--cpu-moe``: all of them). Every GPU keeps
+``--fit-target`` (1 GiB by default) free.
+
+Unified memory (Apple, Strix Halo, DGX Spark) has one pool: what the GPU holds is taken
+from the same RAM as what the host holds, so the two are checked together and never
+counted twice. On Apple the GPU may also not exceed macOS's working-set limit
+(``recommendedMaxWorkingSetSize``), which ``iogpu.wired_limit_mb`` overrides.
+
+Serving engines (vLLM) split every layer across cards instead (tensor parallelism);
+that mode is modelled too, for plans bigger than one card.
+
+The result carries each device's memory parts and the work a decoded token puts on it,
+which ``sizing.speed`` turns into tokens/s. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.errors import SizingError
+from sizing.scenario import MemoryParts
+from sizing.speed import DeviceKind, DeviceRate, DeviceWork, LayerTraffic, ModelTraffic, work_for_layers
+
+MIB = 1024**2
+GIB = 1024**3
+FIT_MARGIN_BYTES = 1024 * MIB  # llama.cpp common.h: fit_params_target default, per device
+
+# PCIe payload bandwidth per lane and direction, GB/s (PCI-SIG base specifications:
+# 8, 16, 32 GT/s with 128b/130b encoding for gen 3, 4, 5).
+PCIE_LANE_GBS = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.877}
+
+
+def pcie_gbs(gen: int | None, lanes: int | None) -> float | None:
+    if not gen or not lanes:
+        return None
+    return PCIE_LANE_GBS.get(gen, 0.0) * lanes or None
+
+# macOS lets the GPU wire only part of RAM. Measured recommendedMaxWorkingSetSize:
+# 11.84 of 16 GB on an M3 (https://github.com/AlexsJones/llmfit/pull/754) and 107.52 of
+# 128 GiB on M4/M5 Max (https://github.com/antirez/ds4/pull/893); between and beyond
+# those points we interpolate linearly in RAM size and clamp.
+APPLE_WORKING_SET_POINTS: tuple[tuple[float, float], ...] = ((16.0, 11.84 / 16.0), (128.0, 107.52 / 128.0))
+
+SplitMode = Literal["layer", "tensor"]
+
+
+class Device(BaseModel):
+    """A memory pool with its rates: a GPU, a unified-memory chip, or the host CPU + RAM."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    kind: DeviceKind
+    backend: str
+    memory_bytes: int = Field(gt=0, description="what llama.cpp may allocate here (before the margin)")
+    bandwidth_gbs: float = Field(gt=0)
+    matmul_tflops: float | None = Field(None, gt=0)
+    threads: int | None = Field(None, gt=0)
+    tdp_w: float | None = None
+    link_gbs: float | None = Field(None, gt=0, description="host link (PCIe) bandwidth, GB/s")
+
+    def rate(self) -> DeviceRate:
+        return DeviceRate(
+            name=self.name,
+            kind=self.kind,
+            backend=self.backend,
+            bandwidth_gbs=self.bandwidth_gbs,
+            matmul_tflops=self.matmul_tflops,
+            threads=self.threads,
+        )
+
+
+class Hardware(BaseModel):
+    """One machine: its accelerators (main GPU first) and its host."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    gpus: tuple[Device, ...] = ()
+    host: Device
+    unified: bool = Field(False, description="GPU memory is carved from host RAM")
+    margin_bytes: int = FIT_MARGIN_BYTES
+    notes: tuple[str, ...] = ()
+
+
+class PlacementOptions(BaseModel):
+    """The llama.cpp knobs that move things between devices."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n_gpu_layers: int | None = Field(None, ge=0, description="None: as many as fit")
+    tensor_split: tuple[float, ...] | None = None
+    n_cpu_moe: int | None = Field(None, ge=0, description="None: choose (MoE only)")
+    cpu_moe: bool = Field(False, description="-ot exps=CPU: every routed expert on the host")
+    split_mode: SplitMode = "layer"
+    n_ubatch: int = 512
+
+
+class DevicePlacement(BaseModel):
+    """What one device holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    kind: DeviceKind
+    backend: str
+    layers: int = 0
+    first_layer: int | None = None
+    last_layer: int | None = None
+    holds_output: bool = False
+    expert_layers: int = Field(0, description="layers whose routed experts live here")
+    parts: MemoryParts
+    capacity_bytes: int = Field(description="usable: memory minus llama.cpp's free margin")
+
+    @property
+    def used_bytes(self) -> int:
+        return self.parts.total_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.used_bytes <= self.capacity_bytes
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "backend": self.backend,
+            "layers": self.layers,
+            "holds_output": self.holds_output,
+            "expert_layers": self.expert_layers,
+            "weights_bytes": self.parts.weights_bytes,
+            "kv_cache_bytes": self.parts.kv_cache_bytes,
+            "compute_bytes": self.parts.compute_bytes,
+            "overhead_bytes": self.parts.overhead_bytes,
+            "total_bytes": self.used_bytes,
+            "capacity_bytes": self.capacity_bytes,
+            "fits": self.fits,
+        }
+
+
+class Placement(BaseModel):
+    """A complete plan: per-device memory, whether it fits, and how."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fits: bool
+    how: str
+    n_layers: int
+    gpu_layers: int = Field(description="as llama.cpp's -ngl counts them (output = one layer)")
+    n_cpu_moe: int = 0
+    cpu_moe: bool = False
+    tensor_split: tuple[float, ...] = ()
+    split_mode: SplitMode = "layer"
+    devices: tuple[DevicePlacement, ...]
+    works: tuple[DeviceWork, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def all_on_gpu(self) -> bool:
+        return self.gpu_layers >= self.n_layers + 1 and not self.n_cpu_moe and not self.cpu_moe
+
+    @property
+    def shortfall_bytes(self) -> int:
+        return sum(max(0, d.used_bytes - d.capacity_bytes) for d in self.devices)
+
+
+# --------------------------------------------------------------------------------------
+# building hardware
+
+
+def apple_working_set_fraction(ram_gib: float) -> float:
+    """macOS's default GPU working-set share of RAM (interpolated between measurements)."""
+    (x0, y0), (x1, y1) = APPLE_WORKING_SET_POINTS
+    if ram_gib <= x0:
+        return y0
+    if ram_gib >= x1:
+        return y1
+    return y0 + (y1 - y0) * (ram_gib - x0) / (x1 - x0)
+
+
+def unified_hardware(
+    name: str,
+    *,
+    ram_bytes: int,
+    bandwidth_gbs: float,
+    backend: str,
+    matmul_tflops: float | None = None,
+    threads: int | None = None,
+    apple: bool = False,
+    wired_limit_mb: int | None = None,
+    tdp_w: float | None = None,
+    device_id: str = "unified",
+) -> Hardware:
+    """One pool of RAM shared by CPU and GPU.
+
+    Apple: the GPU may use macOS's working set (or ``wired_limit_mb`` if raised with
+    ``sudo sysctl iogpu.wired_limit_mb=…``). Others (Strix Halo under Linux GTT, DGX
+    Spark): the GPU may use any RAM the host does not.
+    """
+    if ram_bytes <= 0 or bandwidth_gbs <= 0:
+        raise SizingError("unified memory needs RAM > 0 and bandwidth > 0")
+    notes = []
+    if apple:
+        if wired_limit_mb is not None:
+            if wired_limit_mb <= 0 or wired_limit_mb * MIB > ram_bytes:
+                raise SizingError(f"wired limit {wired_limit_mb} MiB must be between 1 and the RAM size")
+            gpu_bytes = wired_limit_mb * MIB
+            notes.append(f"GPU working set raised to {wired_limit_mb} MiB (iogpu.wired_limit_mb)")
+        else:
+            frac = apple_working_set_fraction(ram_bytes / GIB)
+            gpu_bytes = int(ram_bytes * frac)
+            notes.append(
+                f"macOS lets the GPU use about {frac:.0%} of RAM; raise it with sudo sysctl iogpu.wired_limit_mb"
+            )
+    else:
+        gpu_bytes = ram_bytes
+        notes.append("GPU and CPU share one RAM pool; each byte is counted once")
+    gpu = Device(
+        id=device_id,
+        name=name,
+        kind="unified",
+        backend=backend,
+        memory_bytes=gpu_bytes,
+        bandwidth_gbs=bandwidth_gbs,
+        matmul_tflops=matmul_tflops,
+        tdp_w=tdp_w,
+    )
+    host = Device(
+        id="host",
+        name=f"{name} (CPU)",
+        kind="cpu",
+        backend="cpu",
+        memory_bytes=ram_bytes,
+        bandwidth_gbs=bandwidth_gbs,
+        threads=threads,
+    )
+    return Hardware(name=name, gpus=(gpu,), host=host, unified=True, notes=tuple(notes))
+
+
+def cpu_hardware(name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int) -> Hardware:
+    if ram_bytes <= 0 or bandwidth_gbs <= 0 or threads <= 0:
+        raise SizingError("a CPU machine needs RAM > 0, bandwidth > 0 and threads > 0")
+    host = Device(
+        id="host", name=name, kind="cpu", backend="cpu", memory_bytes=ram_bytes, bandwidth_gbs=bandwidth_gbs, threads=threads
+    )
+    return Hardware(name=name, host=host)
+
+
+# --------------------------------------------------------------------------------------
+# the layer split
+
+
+def kv_per_layer(traffic: ModelTraffic, kv_total: int, ctx: int, n_ubatch: int = 512) -> list[int]:
+    """Split the KV total (from the memory estimate) over layers by their cache size."""
+    weights = []
+    for layer in traffic.layers:
+        cells = ctx if layer.window is None else min(ctx, layer.window + n_ubatch)
+        weights.append(layer.kv_bytes_per_cell * cells)
+    s = sum(weights)
+    if s <= 0 or kv_total <= 0:
+        return [0] * len(weights)
+    out = [int(kv_total * w / s) for w in weights]
+    out[-1] += kv_total - sum(out)
+    return out
+
+
+def _layer_gpu(il: int, i_gpu_start: int, act_gpu_layers: int, splits: list[float]) -> int:
+    """llama.cpp: upper_bound(splits, (il - i_gpu_start) / act_gpu_layers)."""
+    return min(bisect.bisect_right(splits, (il - i_gpu_start) / act_gpu_layers), len(splits) - 1)
+
+
+def _cumulative(split: Sequence[float]) -> list[float]:
+    total = sum(split)
+    if total <= 0:
+        raise SizingError("tensor split must have a positive sum")
+    acc, out = 0.0, []
+    for s in split:
+        acc += s / total
+        out.append(acc)
+    return out
+
+
+def place(
+    traffic: ModelTraffic,
+    memory: MemoryParts,
+    hardware: Hardware,
+    options: PlacementOptions | None = None,
+    *,
+    ctx: int,
+    is_moe: bool | None = None,
+) -> Placement:
+    """Place a model on a machine; with ``n_gpu_layers=None`` find the most that fits.
+
+    ``memory`` is the whole-model estimate (weights, KV, compute, overhead) from
+    ``sizing.memory``; weights are split per tensor, KV per layer, and every GPU that
+    runs layers gets the compute buffer and the backend overhead.
+    """
+    opts = options or PlacementOptions()
+    n = len(traffic.layers)
+    moe = is_moe if is_moe is not None else any(layer.expert_bytes for layer in traffic.layers)
+    if opts.split_mode == "tensor":
+        return _place_tensor_parallel(traffic, memory, hardware, ctx=ctx, opts=opts)
+    if not hardware.gpus:
+        return _assign(traffic, memory, hardware, opts, ngl=0, n_cpu_moe=0, ctx=ctx)
+    if opts.n_gpu_layers is not None:
+        ngl = min(opts.n_gpu_layers, n + 1)
+        ncm = opts.n_cpu_moe or 0
+        if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
+            return _best_moe(traffic, memory, hardware, opts, ngl, ctx)
+        return _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=ncm, ctx=ctx)
+
+    full = _assign(traffic, memory, hardware, opts, ngl=n + 1, n_cpu_moe=opts.n_cpu_moe or 0, ctx=ctx)
+    if full.fits:
+        return full
+    if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
+        p = _best_moe(traffic, memory, hardware, opts, n + 1, ctx)
+        if p.fits:
+            return p
+    # the most layers the GPUs hold (GPU use grows with -ngl, host use shrinks with it)
+    ncm = opts.n_cpu_moe or 0
+    lo, hi = 0, n  # ngl = n + 1 does not fit the GPUs
+    best = _assign(traffic, memory, hardware, opts, ngl=0, n_cpu_moe=ncm, ctx=ctx)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        p = _assign(traffic, memory, hardware, opts, ngl=mid, n_cpu_moe=ncm, ctx=ctx)
+        if _gpus_fit(p):
+            lo, best = mid, p
+        else:
+            hi = mid - 1
+    return best if best.fits or not full.fits else full
+
+
+def _gpus_fit(p: Placement) -> bool:
+    return all(d.fits for d in p.devices if d.kind != "cpu")
+
+
+def _best_moe(traffic, memory, hardware, opts, ngl, ctx) -> Placement:
+    """Keep attention and shared weights on the GPU; move the fewest expert layers to RAM."""
+    n = len(traffic.layers)
+    first = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=0, ctx=ctx)
+    if first.fits:
+        return first
+    last = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=n, ctx=ctx)
+    if not _gpus_fit(last):
+        return last
+    lo, hi, best = 1, n, last  # fewest expert layers on the host that lets the GPUs fit
+    while lo < hi:
+        mid = (lo + hi) // 2
+        p = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=mid, ctx=ctx)
+        if _gpus_fit(p):
+            hi, best = mid, p
+        else:
+            lo = mid + 1
+    return best if best.n_cpu_moe == lo else _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=lo, ctx=ctx)
+
+
+def _assign(
+    traffic: ModelTraffic,
+    memory: MemoryParts,
+    hw: Hardware,
+    opts: PlacementOptions,
+    *,
+    ngl: int,
+    n_cpu_moe: int,
+    ctx: int,
+) -> Placement:
+    n = len(traffic.layers)
+    gpus = hw.gpus
+    kv = kv_per_layer(traffic, memory.kv_cache_bytes, ctx, opts.n_ubatch)
+    n_cpu_moe = n if opts.cpu_moe else min(n_cpu_moe, n)
+    i_gpu_start = max(n + 1 - ngl, 0) if gpus else n + 1
+    act = (n + 1) - i_gpu_start  # offloaded layers, output included
+    split = opts.tensor_split
+    if split is not None and len(split) != len(gpus):
+        raise SizingError(f"tensor split has {len(split)} values for {len(gpus)} GPUs")
+    if split is None and gpus:
+        split = tuple(float(max(g.memory_bytes - hw.margin_bytes, 1)) for g in gpus)
+    splits = _cumulative(split) if gpus else []
+
+    owner: list[int] = []  # -1 = host, else GPU index; index n = output layer
+    for il in range(n + 1):
+        owner.append(-1 if (il < i_gpu_start or not gpus) else _layer_gpu(il, i_gpu_start, act, splits))
+
+    k = len(gpus)
+    w = [0] * (k + 1)  # last slot: host
+    kvb = [0] * (k + 1)
+    layers_on: list[list[LayerTraffic]] = [[] for _ in range(k + 1)]
+    experts_on: list[list[LayerTraffic]] = [[] for _ in range(k + 1)]
+    for i, layer in enumerate(traffic.layers):
+        slot = k if owner[i] < 0 else owner[i]
+        layers_on[slot].append(layer)
+        w[slot] += layer.dense_bytes
+        kvb[slot] += kv[i]
+        eslot = k if i < n_cpu_moe else slot
+        if layer.expert_bytes:
+            experts_on[eslot].append(layer)
+            w[eslot] += layer.expert_bytes
+    out_slot = k if owner[n] < 0 else owner[n]
+    w[out_slot] += traffic.output_bytes + traffic.other_bytes
+    w[k] += traffic.embd_bytes + traffic.idle_bytes  # token embeddings stay in host memory
+
+    parts: list[MemoryParts] = []
+    for s in range(k + 1):
+        used = bool(layers_on[s] or experts_on[s]) or s == out_slot
+        if s < k:
+            parts.append(
+                MemoryParts(
+                    weights_bytes=w[s],
+                    kv_cache_bytes=kvb[s],
+                    compute_bytes=memory.compute_bytes if used else 0,
+                    overhead_bytes=memory.overhead_bytes if used else 0,
+                )
+            )
+        else:
+            host_compute = memory.compute_bytes if layers_on[s] else 0
+            parts.append(MemoryParts(weights_bytes=w[s], kv_cache_bytes=kvb[s], compute_bytes=host_compute))
+
+    placements: list[DevicePlacement] = []
+    gpu_used_total = 0
+    for s, g in enumerate(gpus):
+        idx = [layer.index for layer in layers_on[s]]
+        cap = max(0, g.memory_bytes - hw.margin_bytes)
+        gpu_used_total += parts[s].total_bytes
+        placements.append(
+            DevicePlacement(
+                id=g.id,
+                name=g.name,
+                kind=g.kind,
+                backend=g.backend,
+                layers=len(idx),
+                first_layer=min(idx) if idx else None,
+                last_layer=max(idx) if idx else None,
+                holds_output=out_slot == s,
+                expert_layers=len(experts_on[s]),
+                parts=parts[s],
+                capacity_bytes=cap,
+            )
+        )
+    host = hw.host
+    host_cap = host.memory_bytes - hw.margin_bytes
+    if hw.unified:
+        host_cap -= gpu_used_total  # one pool: what the GPU holds the host cannot
+    idx = [layer.index for layer in layers_on[k]]
+    placements.append(
+        DevicePlacement(
+            id=host.id,
+            name=host.name,
+            kind="cpu",
+            backend="cpu",
+            layers=len(idx),
+            first_layer=min(idx) if idx else None,
+            last_layer=max(idx) if idx else None,
+            holds_output=out_slot == k,
+            expert_layers=len(experts_on[k]),
+            parts=parts[k],
+            capacity_bytes=max(0, host_cap),
+        )
+    )
+
+    works: list[DeviceWork] = []
+    host_rate = host.rate()
+    # pipeline order: host layers come first (layers 0..), then GPUs in split order
+    if layers_on[k] or experts_on[k] or out_slot == k:
+        dense_host = work_for_layers(traffic, host_rate, layers_on[k], with_output=out_slot == k, experts=False)
+        exp_host = work_for_layers(traffic, host_rate, experts_on[k], experts=True, dense=False)
+        merged = _merge(dense_host, exp_host)
+        links = [g.link_gbs for g in gpus if g.link_gbs and g.kind == "gpu"]
+        if links:
+            merged = merged.model_copy(update={"offload_link_gbs": links[0]})
+        works.append(merged)
+    for s, g in enumerate(gpus):
+        if not (layers_on[s] or out_slot == s):
+            continue
+        rate = g.rate()
+        dense = work_for_layers(traffic, rate, layers_on[s], with_output=out_slot == s, experts=False)
+        exp = work_for_layers(traffic, rate, experts_on[s], experts=True, dense=False)
+        works.append(_merge(dense, exp))
+
+    fits = all(p.fits for p in placements)
+    gpu_layers = act if gpus else 0
+    how = _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, opts.cpu_moe, fits)
+    return Placement(
+        fits=fits,
+        how=how,
+        n_layers=n,
+        gpu_layers=gpu_layers,
+        n_cpu_moe=n_cpu_moe if not opts.cpu_moe else n,
+        cpu_moe=opts.cpu_moe,
+        tensor_split=tuple(round(x, 4) for x in (split or ())),
+        split_mode="layer",
+        devices=tuple(placements),
+        works=tuple(works),
+        notes=hw.notes,
+    )
+
+
+def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
+    return DeviceWork(
+        device=a.device,
+        layers=a.layers,
+        dense_bytes=a.dense_bytes + b.dense_bytes,
+        expert_bytes=a.expert_bytes + b.expert_bytes,
+        expert_fraction=max(a.expert_fraction, b.expert_fraction),
+        kv_full_per_cell=a.kv_full_per_cell,
+        kv_windowed=a.kv_windowed,
+        flops_per_token=a.flops_per_token + b.flops_per_token,
+        attn_flops_per_cell=a.attn_flops_per_cell,
+    )
+
+
+def _gib(b: int) -> str:
+    return f"{b / GIB:.1f} GiB"
+
+
+def _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, cpu_moe, fits) -> str:
+    n = len(traffic.layers)
+    gpus = [p for p in placements if p.kind != "cpu"]
+    host = placements[-1]
+    if not fits:
+        over = [f"{p.name} needs {_gib(p.used_bytes)} of {_gib(p.capacity_bytes)}" for p in placements if not p.fits]
+        return "does not fit: " + "; ".join(over)
+    if not gpus:
+        return f"all {n} layers on the CPU ({_gib(host.used_bytes)} of RAM)"
+    names = ", ".join(f"{p.layers} on {p.name}" for p in gpus if p.layers or p.holds_output)
+    if gpu_layers >= n + 1 and not n_cpu_moe:
+        where = f"all {n} layers on {gpus[0].name}" if len(gpus) == 1 else f"all {n} layers split {names}"
+        return f"{where} ({_gib(sum(p.used_bytes for p in gpus))} of {_gib(sum(p.capacity_bytes for p in gpus))})"
+    parts = []
+    if gpu_layers < n + 1:
+        parts.append(f"{min(gpu_layers, n)}/{n} layers on GPU ({names}), {host.layers} on the CPU")
+    else:
+        parts.append(f"all {n} layers on GPU ({names})")
+    if cpu_moe:
+        parts.append("all routed experts in system RAM (-ot exps=CPU)")
+    elif n_cpu_moe:
+        parts.append(f"experts of the first {n_cpu_moe} layers in system RAM (--n-cpu-moe {n_cpu_moe})")
+    return "; ".join(parts)
+
+
+def _place_tensor_parallel(traffic, memory, hw: Hardware, *, ctx: int, opts: PlacementOptions) -> Placement:
+    """vLLM-style: every layer split across all cards; per-card share 1/N."""
+    gpus = hw.gpus
+    if not gpus:
+        raise SizingError("tensor parallelism needs GPUs")
+    k = len(gpus)
+    per_w = (traffic.total_bytes - traffic.embd_bytes) // k + traffic.embd_bytes // k
+    per_kv = memory.kv_cache_bytes // k
+    placements = []
+    for g in gpus:
+        parts = MemoryParts(
+            weights_bytes=per_w, kv_cache_bytes=per_kv, compute_bytes=memory.compute_bytes, overhead_bytes=memory.overhead_bytes
+        )
+        placements.append(
+            DevicePlacement(
+                id=g.id, name=g.name, kind=g.kind, backend=g.backend, layers=len(traffic.layers),
+                first_layer=0, last_layer=len(traffic.layers) - 1, holds_output=True,
+                expert_layers=sum(1 for layer in traffic.layers if layer.expert_bytes),
+                parts=parts, capacity_bytes=max(0, g.memory_bytes - hw.margin_bytes),
+            )
+        )
+    host = hw.host
+    placements.append(
+        DevicePlacement(
+            id=host.id, name=host.name, kind="cpu", backend="cpu", parts=MemoryParts(),
+            capacity_bytes=max(0, host.memory_bytes - hw.margin_bytes),
+        )
+    )
+    slowest = min(gpus, key=lambda g: g.bandwidth_gbs)
+    combined = DeviceRate(
+        name=f"{k}× {slowest.name} (tensor parallel)",
+        kind=slowest.kind,
+        backend=slowest.backend,
+        bandwidth_gbs=slowest.bandwidth_gbs * k,
+        matmul_tflops=(slowest.matmul_tflops * k) if slowest.matmul_tflops else None,
+    )
+    work = work_for_layers(traffic, combined, traffic.layers, with_output=True)
+    fits = all(p.fits for p in placements)
+    how = (
+        f"tensor parallel over {k} GPUs, {_gib(placements[0].used_bytes)} per card"
+        if fits
+        else "does not fit: " + "; ".join(f"{p.name} needs {_gib(p.used_bytes)} of {_gib(p.capacity_bytes)}" for p in placements if not p.fits)
+    )
+    return Placement(
+        fits=fits,
+        how=how,
+        n_layers=len(traffic.layers),
+        gpu_layers=len(traffic.layers) + 1,
+        tensor_split=tuple(1.0 for _ in gpus),
+        split_mode="tensor",
+        devices=tuple(placements),
+        works=(work,),
+        notes=hw.notes + ("tensor-parallel speed scales the llama.cpp calibration; not fitted to vLLM",),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# machines from database entries
+
+
+class HostSpec(BaseModel):
+    """The CPU side of a machine: RAM, its bandwidth, threads for CPU layers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = "host CPU"
+    ram_bytes: int = Field(gt=0)
+    bandwidth_gbs: float = Field(gt=0)
+    threads: int = Field(gt=0)
+    assumed: bool = Field(False, description="not measured or stated: a default the user can change")
+
+
+# When the user names only a GPU: a typical desktop host, stated as an assumption.
+# 2 channels x 8 bytes x 5600 MT/s = 89.6 GB/s (JEDEC DDR5-5600).
+DEFAULT_HOST = HostSpec(
+    name="assumed host (64 GiB dual-channel DDR5-5600, 8 threads)",
+    ram_bytes=64 * GIB,
+    bandwidth_gbs=89.6,
+    threads=8,
+    assumed=True,
+)
+
+
+def _pick_backend(backends: Sequence[str], vendor: str, override: str | None) -> str:
+    if override:
+        if backends and override not in backends and override != "cpu":
+            raise SizingError(f"backend {override!r} is not available for this device (has: {', '.join(backends)})")
+        return override
+    for b in backends:
+        if b != "cpu":
+            return b
+    return {"nvidia": "cuda", "amd": "rocm", "apple": "metal", "intel": "sycl"}.get(vendor, "vulkan")
+
+
+def machine_from_gpu(
+    gpu,  # sizing.hardware.db.GPU (not imported: placement stays independent of the DB)
+    count: int = 1,
+    *,
+    host: HostSpec = DEFAULT_HOST,
+    backend: str | None = None,
+    wired_limit_mb: int | None = None,
+) -> Hardware:
+    """A machine with ``count`` identical GPUs from the database (or one unified chip)."""
+    if count < 1:
+        raise SizingError("GPU count must be ≥ 1")
+    if gpu.memory_bandwidth_gbs is None:
+        raise SizingError(f"{gpu.name}: memory bandwidth unknown; give --bandwidth-gbs")
+    be = _pick_backend(gpu.backends, gpu.vendor, backend)
+    if gpu.unified_memory:
+        if count != 1:
+            raise SizingError(f"{gpu.name} is a unified-memory chip; use one per machine")
+        if gpu.memory_gb is None:
+            raise SizingError(f"{gpu.name}: memory size unknown; give --memory-gb")
+        return unified_hardware(
+            gpu.name,
+            ram_bytes=int(gpu.memory_gb * GIB),
+            bandwidth_gbs=gpu.memory_bandwidth_gbs,
+            backend=be,
+            matmul_tflops=gpu.fp16_tflops,
+            threads=host.threads,
+            apple=gpu.vendor == "apple",
+            wired_limit_mb=wired_limit_mb,
+            tdp_w=gpu.tdp_w,
+            device_id=gpu.id,
+        )
+    if gpu.memory_gb is None:
+        raise SizingError(f"{gpu.name}: memory size unknown")
+    link = pcie_gbs(gpu.pcie_gen, gpu.pcie_lanes)
+    gpus = tuple(
+        Device(
+            id=f"{gpu.id}#{i}" if count > 1 else gpu.id,
+            name=f"{gpu.name} #{i}" if count > 1 else gpu.name,
+            kind="gpu",
+            backend=be,
+            memory_bytes=int(gpu.memory_gb * GIB),
+            bandwidth_gbs=gpu.memory_bandwidth_gbs,
+            matmul_tflops=gpu.fp16_tflops,
+            tdp_w=gpu.tdp_w,
+            link_gbs=link,
+        )
+        for i in range(count)
+    )
+    return _with_host(f"{count}× {gpu.name}" if count > 1 else gpu.name, gpus, host)
+
+
+def machine_from_gpus(gpus_list: Sequence, *, host: HostSpec = DEFAULT_HOST, backend: str | None = None) -> Hardware:
+    """Several (possibly different) discrete GPUs in one machine, main GPU first."""
+    if not gpus_list:
+        raise SizingError("no GPUs given")
+    if len(gpus_list) == 1:
+        return machine_from_gpu(gpus_list[0], host=host, backend=backend)
+    devices = []
+    for i, g in enumerate(gpus_list):
+        if g.unified_memory:
+            raise SizingError(f"{g.name} is a unified-memory chip and cannot be combined with other GPUs")
+        one = machine_from_gpu(g, host=host, backend=backend).gpus[0]
+        devices.append(one.model_copy(update={"id": f"{one.id}#{i}", "name": f"{one.name} #{i}"}))
+    backends = {d.backend for d in devices}
+    if len(backends) > 1 and backend is None:
+        # llama.cpp can mix backends, but one build usually drives all cards: prefer Vulkan
+        devices = [d.model_copy(update={"backend": "vulkan"}) for d in devices]
+    name = " + ".join(d.name.rsplit(" #", 1)[0] for d in devices)
+    return _with_host(name, tuple(devices), host)
+
+
+def _with_host(name: str, gpus: tuple[Device, ...], host: HostSpec) -> Hardware:
+    h = Device(
+        id="host",
+        name=host.name,
+        kind="cpu",
+        backend="cpu",
+        memory_bytes=host.ram_bytes,
+        bandwidth_gbs=host.bandwidth_gbs,
+        threads=host.threads,
+    )
+    notes = (f"host not given: {host.name}",) if host.assumed else ()
+    return Hardware(name=name, gpus=gpus, host=h, notes=notes)
+
+
+def custom_machine(
+    *,
+    memory_gb: float,
+    bandwidth_gbs: float,
+    backend: str = "cuda",
+    matmul_tflops: float | None = None,
+    count: int = 1,
+    unified: bool = False,
+    host: HostSpec = DEFAULT_HOST,
+) -> Hardware:
+    """Hardware from bare numbers (--memory-gb / --bandwidth-gbs)."""
+    if memory_gb <= 0:
+        raise SizingError(f"memory must be > 0 GB, got {memory_gb}")
+    if bandwidth_gbs <= 0:
+        raise SizingError(f"bandwidth must be > 0 GB/s, got {bandwidth_gbs}")
+    if backend == "cpu":
+        return cpu_hardware("custom CPU", ram_bytes=int(memory_gb * GIB), bandwidth_gbs=bandwidth_gbs, threads=host.threads)
+    if unified:
+        return unified_hardware(
+            "custom unified-memory device",
+            ram_bytes=int(memory_gb * GIB),
+            bandwidth_gbs=bandwidth_gbs,
+            backend=backend,
+            matmul_tflops=matmul_tflops,
+            threads=host.threads,
+            apple=backend == "metal",
+        )
+    gpus = tuple(
+        Device(
+            id=f"custom#{i}",
+            name=f"custom GPU #{i}" if count > 1 else "custom GPU",
+            kind="gpu",
+            backend=backend,
+            memory_bytes=int(memory_gb * GIB),
+            bandwidth_gbs=bandwidth_gbs,
+            matmul_tflops=matmul_tflops,
+        )
+        for i in range(count)
+    )
+    return _with_host("custom GPU" if count == 1 else f"{count}× custom GPU", gpus, host)
