@@ -1,0 +1,133 @@
+"""`llm-sizing finetune`: memory and time to fine-tune a model (full, LoRA, QLoRA).
+
+A thin adapter: it resolves the model and the GPU names, builds a ``FinetuneScenario``
+and prints ``sizing.finetune_report.finetune_report``; it computes no number itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sizing.errors import SizingError
+from sizing.finetune import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
+from sizing.finetune_report import FinetuneReport, finetune_report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "finetune",
+        help="memory and time to fine-tune a model (full, LoRA, QLoRA)",
+        description="Per-GPU memory of one training step (weights, gradients, optimizer, "
+        "activations, overhead), whether it fits, and training tokens/s.",
+    )
+    p.add_argument("--model", required=True, metavar="M", help="catalog id/alias, HF repo id, .gguf or config.json")
+    p.add_argument("--method", default="lora", help="full, lora or qlora (default lora)")
+    p.add_argument("--precision", default="mixed_bf16", choices=PRECISIONS, help="full fine-tuning only")
+    p.add_argument("--rank", type=int, default=16, metavar="R", help="LoRA rank (default 16)")
+    p.add_argument("--targets", default="q,k,v,o", metavar="LIST",
+                   help=f"LoRA target modules, comma-separated from {','.join(TARGET_MODULES)} (or 'all')")
+    p.add_argument("--seq-len", type=int, default=2048, metavar="N")
+    p.add_argument("--micro-batch", type=int, default=1, metavar="B")
+    p.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
+    p.add_argument("--grad-checkpointing", action="store_true")
+    p.add_argument("--no-flash-attn", action="store_true", help="eager attention (saves the s x s scores)")
+    p.add_argument("--gpu", nargs="+", default=[], metavar="NAME", help="GPU name(s) from the database")
+    p.add_argument("--gpus", type=int, default=1, metavar="N", help="GPUs per run (data parallel)")
+    p.add_argument("--sharding", default=None, choices=SHARDINGS, help="with --gpus > 1 (default ddp)")
+    p.add_argument("--dataset-tokens", type=int, default=None, metavar="N", help="tokens per epoch, for time")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def _gpus(names: list[str]):
+    if not names:
+        return []
+    from sizing.hardware.db import load_gpus
+
+    db = load_gpus()
+    out = []
+    for name in names:
+        r = db.match(name)
+        if not r.matched:
+            raise SizingError(r.message())
+        out.append(r.gpu)
+    return out
+
+
+def _targets(text: str) -> tuple[str, ...]:
+    if text.strip().lower() == "all":
+        return TARGET_MODULES
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _gib(n: int | None) -> str:
+    return "—" if n is None else f"{n / 2**30:.2f} GiB"
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def render(r: FinetuneReport) -> str:
+    s, m = r.scenario, r.memory
+    how = {"full": f"full fine-tuning ({s.precision})", "lora": f"LoRA r={s.rank} on {','.join(s.target_modules)}",
+           "qlora": f"QLoRA (NF4) r={s.rank} on {','.join(s.target_modules)}"}[s.method]
+    lines = [
+        f"{s.model.name}: {how}, seq {s.seq_len} x micro-batch {s.micro_batch}, {s.optimizer}"
+        + (", gradient checkpointing" if s.grad_checkpointing else "")
+        + (f", {s.n_gpus} GPUs {s.sharding}" if s.n_gpus > 1 else ""),
+        f"  parameters: {m.params / 1e6:,.1f} M, trainable {m.trainable_params / 1e6:,.2f} M",
+    ]
+    for name, v in m.parts().items():
+        lines.append(f"  {name:<12}{_gib(v):>12}")
+    lines.append(f"  {'total/GPU':<12}{_gib(m.total_bytes):>12}  (peak at {m.peak_phase.replace('_', ' ')})")
+    for w in m.warnings:
+        lines.append(f"  ! {w}")
+    for g in r.gpus:
+        verdict = "fits" if g.fits else ("not supported" if not g.supported else "does not fit")
+        line = f"  {g.gpu_name} ({_gib(g.memory_bytes)}): {verdict}"
+        if g.throughput:
+            t = g.throughput.tokens_per_s
+            line += f"; {t['low']:,.0f}–{t['high']:,.0f} tokens/s (expected {t['expected']:,.0f})"
+        if g.epoch_s:
+            line += f"; epoch {_human(g.epoch_s['expected'])} ({_human(g.epoch_s['high'])}–{_human(g.epoch_s['low'])})"
+        lines.append(line)
+    if r.largest_micro_batch is not None:
+        lines.append(f"  largest micro-batch that fits: {r.largest_micro_batch}; largest sequence: {r.largest_seq_len}")
+        fit = [f.method for f in r.methods if f.fits]
+        lines.append(f"  methods that fit: {', '.join(fit) or 'none'}")
+    lines.append(f"  basis: {m.basis.method}; {m.basis.calibration}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sizing.models.resolve import resolve_model
+
+    arch = resolve_model(args.model).arch
+    sharding = args.sharding or ("ddp" if args.gpus > 1 else "none")
+    if args.gpus < 1:
+        raise SizingError(f"--gpus must be at least 1, got {args.gpus}")
+    if args.dataset_tokens is not None and args.dataset_tokens <= 0:
+        raise SizingError(f"--dataset-tokens must be positive, got {args.dataset_tokens}")
+    s = FinetuneScenario.build(
+        model=arch,
+        method=args.method,
+        precision=args.precision,
+        rank=args.rank,
+        target_modules=_targets(args.targets),
+        seq_len=args.seq_len,
+        micro_batch=args.micro_batch,
+        optimizer=args.optimizer,
+        grad_checkpointing=args.grad_checkpointing,
+        flash_attn=not args.no_flash_attn,
+        n_gpus=args.gpus,
+        sharding=sharding,
+    )
+    report = finetune_report(s, _gpus(args.gpu), args.dataset_tokens)
+    print(json.dumps(report.to_json(), indent=2) if args.json else render(report))
+    return 0

@@ -1,0 +1,295 @@
+"""Fine-tuning memory: what one training step holds on each GPU, part by part.
+
+A training step holds the weights, the gradients of what is trained, the optimizer's
+states, the activations autograd saves for the backward pass (plus the transient
+tensors of the backward itself), and framework overhead. We size each from the
+architecture, the way PyTorch + ``transformers`` (+ ``peft``) actually lay it out, and
+check the sum against real training steps (``sizing.finetune_probe``,
+``tests/test_finetune_truth.py``).
+
+The step's peak is the largest of three moments in the steady state (the optimizer's
+states exist from the first step on; gradients are freed between steps):
+
+* the start of backward: every saved activation, plus the loss's gradient over the
+  vocabulary and the output layer's gradient;
+* the end of backward: all gradients, activations gone;
+* the optimizer step: all gradients plus the optimizer's temporaries.
+
+Pure core: no I/O. Activations live in ``finetune_activations``, parameter counts in
+``finetune_params``, time in ``finetune_time``, the planner in ``finetune_plan``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sizing.errors import SizingError
+from sizing.finetune_activations import ActivationParts, activation_parts
+from sizing.finetune_params import ParamBreakdown, param_breakdown
+from sizing.models.arch import ModelArch
+from sizing.scenario import BACKENDS, Backend, Basis
+
+Method = Literal["full", "lora", "qlora"]
+Precision = Literal["fp32", "mixed_bf16"]
+Optimizer = Literal["adamw", "adamw8bit", "sgd"]
+Sharding = Literal["none", "ddp", "zero1", "zero2", "zero3", "fsdp"]
+AdapterDtype = Literal["fp32", "bf16"]
+
+METHODS: tuple[str, ...] = ("full", "lora", "qlora")
+PRECISIONS: tuple[str, ...] = ("fp32", "mixed_bf16")
+OPTIMIZERS: tuple[str, ...] = ("adamw", "adamw8bit", "sgd")
+SHARDINGS: tuple[str, ...] = ("none", "ddp", "zero1", "zero2", "zero3", "fsdp")
+TARGET_MODULES: tuple[str, ...] = ("q", "k", "v", "o", "gate", "up", "down")
+DEFAULT_TARGETS: tuple[str, ...] = ("q", "k", "v", "o")
+
+# Backends where bitsandbytes' 4-bit kernels (QLoRA) run: CUDA, and ROCm builds.
+BNB_BACKENDS: frozenset[str] = frozenset({"cuda", "rocm"})
+
+# Optimizer state bytes per trainable parameter.
+#  AdamW: two fp32 moments (PyTorch torch.optim.AdamW keeps exp_avg and exp_avg_sq).
+#  8-bit AdamW (bitsandbytes, Dettmers et al. 2021, arXiv:2110.02861): two uint8 moments
+#   plus one fp32 absmax per block of 256 values each -> 2 + 2*4/256 bytes.
+#  SGD with momentum: one fp32 momentum buffer.
+OPTIMIZER_STATE_BYTES: dict[str, float] = {"adamw": 8.0, "adamw8bit": 2.0 + 8.0 / 256, "sgd": 4.0}
+
+# NF4 with double quantization (Dettmers et al. 2023, QLoRA, arXiv:2305.14314 §3):
+# 4 bits per weight, an 8-bit absmax per block of 64, and an fp32 constant per 256
+# absmax blocks -> 0.5 + 1/64 + 4/(64*256) bytes per parameter.
+NF4_DQ_BYTES_PER_PARAM = 0.5 + 1.0 / 64 + 4.0 / (64 * 256)
+
+# CUDA context and kernels resident outside PyTorch's allocator, and the caching
+# allocator's reserve above what tensors hold. These are not in the measured CPU peak.
+CUDA_CONTEXT_BYTES = 500 * 2**20
+ALLOCATOR_RESERVE_FRACTION = 0.05
+
+
+class FinetuneScenario(BaseModel):
+    """One fine-tuning run: model, method, the knobs that change memory, the GPUs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: ModelArch
+    method: Method = "lora"
+    precision: Precision = "mixed_bf16"  # full fine-tuning only; LoRA's base is bf16, QLoRA's NF4
+    rank: int = 16
+    target_modules: tuple[str, ...] = DEFAULT_TARGETS
+    adapter_dtype: AdapterDtype | None = None  # None: peft's default (fp32) for LoRA, bf16 for QLoRA
+    seq_len: int = 2048
+    micro_batch: int = 1
+    optimizer: Optimizer = "adamw"
+    grad_checkpointing: bool = False
+    flash_attn: bool = True
+    n_gpus: int = Field(1, ge=1)
+    sharding: Sharding = "none"
+    backend: Backend = "cuda"
+
+    @classmethod
+    def build(cls, **kwargs) -> "FinetuneScenario":
+        """Validate user input with one clear ``SizingError`` per mistake."""
+        method = kwargs.get("method", "lora")
+        if method not in METHODS:
+            raise SizingError(f"unknown fine-tuning method {method!r}: use one of {', '.join(METHODS)}")
+        for key, allowed in (("precision", PRECISIONS), ("optimizer", OPTIMIZERS),
+                             ("sharding", SHARDINGS), ("backend", BACKENDS)):
+            if key in kwargs and kwargs[key] not in allowed:
+                raise SizingError(f"unknown {key} {kwargs[key]!r}: use one of {', '.join(allowed)}")
+        try:
+            s = cls(**kwargs)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "scenario"
+            raise SizingError(f"fine-tuning {where}: {err['msg']}") from None
+        s.check()
+        return s
+
+    def check(self) -> None:
+        """Raise ``SizingError`` for values no training run can have."""
+        m = self.model
+        if self.method != "full":
+            if self.rank <= 0:
+                raise SizingError(f"LoRA rank must be a positive integer, got {self.rank}")
+            if self.rank > m.hidden_size:
+                raise SizingError(f"LoRA rank {self.rank} exceeds the hidden size {m.hidden_size} of {m.id}")
+            if not self.target_modules:
+                raise SizingError("LoRA needs at least one target module")
+            bad = [t for t in self.target_modules if t not in TARGET_MODULES]
+            if bad:
+                raise SizingError(
+                    f"unknown LoRA target module(s) {', '.join(bad)}: use {', '.join(TARGET_MODULES)}"
+                )
+        if self.seq_len <= 0:
+            raise SizingError(f"sequence length must be positive, got {self.seq_len}")
+        if self.seq_len > m.max_context:
+            raise SizingError(
+                f"sequence length {self.seq_len} is beyond {m.id}'s limit of {m.max_context} tokens"
+            )
+        if self.micro_batch <= 0:
+            raise SizingError(f"micro-batch must be positive, got {self.micro_batch}")
+        if self.sharding in ("none",) and self.n_gpus > 1:
+            raise SizingError(f"{self.n_gpus} GPUs need a sharding: ddp, zero1, zero2, zero3 or fsdp")
+
+    @property
+    def adapter_bytes(self) -> int:
+        dtype = self.adapter_dtype or ("bf16" if self.method == "qlora" else "fp32")
+        return 4 if dtype == "fp32" else 2
+
+    @property
+    def tokens(self) -> int:
+        return self.seq_len * self.micro_batch
+
+
+class FinetuneMemory(BaseModel):
+    """Per-GPU bytes of one training step, by part, with how each was sized."""
+
+    model_config = ConfigDict(frozen=True)
+
+    params: int
+    trainable_params: int
+    weights_bytes: int
+    gradients_bytes: int
+    optimizer_bytes: int
+    activations_bytes: int = Field(description="saved activations plus backward transients at the peak")
+    overhead_bytes: int
+    total_bytes: int = Field(description="the step's peak on one GPU")
+    peak_phase: Literal["backward_start", "backward_end", "optimizer_step"]
+    activations: ActivationParts
+    n_gpus: int
+    sharding: str
+    supported: bool = True
+    warnings: tuple[str, ...] = ()
+    basis: Basis
+
+    def parts(self) -> dict[str, int]:
+        return {
+            "weights": self.weights_bytes,
+            "gradients": self.gradients_bytes,
+            "optimizer": self.optimizer_bytes,
+            "activations": self.activations_bytes,
+            "overhead": self.overhead_bytes,
+        }
+
+
+def _weights_bytes(s: FinetuneScenario, p: ParamBreakdown) -> tuple[int, int]:
+    """(resident weight bytes, the largest layer's weights as materialised for compute)."""
+    if s.method == "full":
+        per = 4  # fp32 weights; AMP keeps fp32 masters and casts per op
+        w = p.total * per
+        if s.precision == "mixed_bf16":
+            # autocast caches one bf16 copy of every trainable weight used by a matmul
+            # for the duration of the forward/backward.
+            w += p.matmul_weights * 2
+        return w, p.largest_layer * 2
+    lora = p.lora_params(s.rank, s.target_modules) * s.adapter_bytes
+    if s.method == "lora":
+        return p.total * 2 + lora, 0
+    # QLoRA: nn.Linear weights of the blocks in NF4; embeddings, output head and norms in bf16.
+    quantized = p.block_linear
+    w = int(quantized * NF4_DQ_BYTES_PER_PARAM) + (p.total - quantized) * 2 + lora
+    return w, p.largest_linear * 2  # one weight dequantized to bf16 at a time
+
+
+def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
+    """Peak bytes per GPU of one steady-state training step of ``s``."""
+    s.check()
+    p = param_breakdown(s.model)
+    trainable = p.total if s.method == "full" else p.lora_params(s.rank, s.target_modules)
+    weights, dequant = _weights_bytes(s, p)
+    grad_bytes_per = 4 if (s.method == "full" or s.adapter_bytes == 4) else 2
+    grads = trainable * grad_bytes_per
+    opt = int(trainable * OPTIMIZER_STATE_BYTES[s.optimizer])
+    if s.method == "full" and s.precision == "mixed_bf16" and s.sharding.startswith("zero"):
+        # DeepSpeed's layout (ZeRO paper, Rajbhandari et al. 2020, §3): bf16 weights and
+        # gradients, fp32 master weights in the (sharded) optimizer states.
+        weights, grads, opt = p.total * 2, trainable * 2, opt + trainable * 4
+
+    n = s.n_gpus
+    shard_opt = s.sharding in ("zero1", "zero2", "zero3", "fsdp")
+    shard_grad = s.sharding in ("zero2", "zero3", "fsdp")
+    shard_w = s.sharding in ("zero3", "fsdp")
+    gathered = 0
+    if n > 1:
+        if shard_opt:
+            opt //= n
+        if shard_grad:
+            grads //= n
+        if shard_w:
+            weights //= n
+            gathered = p.largest_layer * (2 if s.method != "full" or s.precision == "mixed_bf16" else 4) * 2
+        if s.sharding == "ddp":
+            # DDP's reducer copies gradients into its own buckets (gradient_as_bucket_view=False).
+            grads *= 2
+
+    act = activation_parts(s, p)
+    # Optimizer temporaries: the foreach implementation (CUDA default) materialises one
+    # update-sized list; the CPU path works one tensor at a time.
+    step_temp = (trainable // (n if shard_opt else 1)) * 4 if s.backend != "cpu" else p.largest_tensor * 4 * 2
+    if s.method != "full":
+        step_temp = min(step_temp, trainable * 4 * 2)
+    head_grad = p.output_head * 4 if s.method == "full" else 0
+
+    phases = {
+        # The loss's two vocabulary-sized gradients are gone (with the saved log-softmax)
+        # by the time the output layer's weight gradient is made, so the three don't stack.
+        "backward_start": act.saved_bytes
+        + max(act.loss_transient_bytes, act.layer_transient_bytes, head_grad)
+        + dequant + gathered,
+        "backward_end": grads + act.last_layer_bytes + dequant + gathered,
+        "optimizer_step": grads + step_temp,
+    }
+    phase = max(phases, key=phases.get)  # type: ignore[arg-type]
+    peak_extra = phases[phase]
+    # Report gradients as resident only when the peak is where they all exist.
+    grad_part = grads if phase != "backward_start" else head_grad // (n if shard_grad else 1)
+    act_part = peak_extra - grad_part
+    overhead = 0
+    if s.backend != "cpu":
+        overhead = CUDA_CONTEXT_BYTES + int(ALLOCATOR_RESERVE_FRACTION * (weights + opt + peak_extra))
+    total = weights + opt + peak_extra + overhead
+
+    warnings: list[str] = []
+    supported = True
+    if s.method == "qlora" and s.backend not in BNB_BACKENDS:
+        supported = False
+        warnings.append(
+            f"QLoRA needs bitsandbytes' 4-bit CUDA kernels; the {s.backend} backend cannot run it "
+            "(use LoRA on a bf16 base instead)"
+        )
+    if s.optimizer == "adamw8bit" and s.backend not in BNB_BACKENDS:
+        supported = False
+        warnings.append(f"8-bit AdamW comes from bitsandbytes, which does not run on the {s.backend} backend")
+    if s.model.is_moe:
+        warnings.append("MoE: activations sized as if every token ran through its experts' share; router buffers not modelled")
+
+    measured = s.method != "qlora" and s.model.arch in ("llama", "qwen2", "qwen3", "mistral")
+    return FinetuneMemory(
+        params=p.total,
+        trainable_params=trainable,
+        weights_bytes=int(weights),
+        gradients_bytes=int(grad_part),
+        optimizer_bytes=int(opt),
+        activations_bytes=int(act_part),
+        overhead_bytes=int(overhead),
+        total_bytes=int(total),
+        peak_phase=phase,  # type: ignore[arg-type]
+        activations=act,
+        n_gpus=n,
+        sharding=s.sharding,
+        supported=supported,
+        warnings=tuple(warnings),
+        basis=Basis(
+            source=f"architecture of {s.model.id} ({s.model.source})",
+            method=(
+                "per-op count of the tensors PyTorch autograd saves in a transformers decoder layer "
+                f"({'SDPA/flash' if s.flash_attn else 'eager'} attention"
+                f"{', gradient checkpointing' if s.grad_checkpointing else ''}), "
+                "peak over backward start/end and optimizer step"
+            ),
+            calibration=(
+                "checked against peak RSS of real PyTorch CPU training steps (tests/test_finetune_truth.py)"
+                if measured else "not measured here (QLoRA needs CUDA + bitsandbytes)"
+            ),
+            measured=False,
+        ),
+    )
