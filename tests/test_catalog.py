@@ -86,6 +86,14 @@ def test_bad_entries_fail_naming_file_entry_and_field(tmp_path):
     with pytest.raises(SizingError, match=r"entry 1 \(a/b\): field aliases: 'smollm2-135m' already names"):
         parse_catalog(p)
 
+    p = _write(tmp_path, [_good(id="a/c")])
+    with pytest.raises(SizingError, match=r"entry 0 \(a/c\): Value error, source must be this repo's config.json"):
+        parse_catalog(p)
+
+    p = _write(tmp_path, [_good(llama_cpp={"vocab_size": 3})])
+    with pytest.raises(SizingError, match="llama_cpp_note"):
+        parse_catalog(p)
+
     p = _write(tmp_path, [_good(llama_cpp={"n_layers": 3}, llama_cpp_note="why")])
     with pytest.raises(SizingError, match="field llama_cpp"):
         parse_catalog(p)

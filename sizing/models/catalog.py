@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
@@ -70,14 +70,21 @@ class CatalogEntry(BaseModel):
             raise ValueError(f"cannot override {sorted(unknown)}; allowed: {sorted(_OVERRIDABLE)}")
         return v
 
+    @model_validator(mode="after")
+    def _source_is_this_repo(self) -> "CatalogEntry":
+        expected = f"https://huggingface.co/{self.id}/blob/main/config.json"
+        if self.source != expected:
+            raise ValueError(f"source must be this repo's config.json, {expected}")
+        if self.llama_cpp and not self.llama_cpp_note:
+            raise ValueError("llama_cpp overrides need a llama_cpp_note saying why")
+        return self
+
     def to_arch(self) -> ModelArch:
         arch = arch_from_config(
             self.config, repo_id=self.id, source=self.source, name=self.name,
             aliases=tuple(self.aliases),
         )
         if self.llama_cpp:
-            if not self.llama_cpp_note:
-                raise SizingError("llama_cpp overrides need a llama_cpp_note saying why")
             arch = arch.model_copy(update=self.llama_cpp)
             arch = ModelArch.model_validate(arch.model_dump())
         return arch
@@ -179,10 +186,9 @@ def parse_catalog(path: Path | str) -> Catalog:
             entries.append(CatalogEntry.model_validate(item))
         except ValidationError as e:
             err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "entry"
-            raise SizingError(
-                f"{path}: entry {i} ({label}): field {loc}: {err['msg']}"
-            ) from None
+            loc = ".".join(str(p) for p in err["loc"])
+            what = f"field {loc}: {err['msg']}" if loc else err["msg"]
+            raise SizingError(f"{path}: entry {i} ({label}): {what}") from None
     return Catalog(entries, path)
 
 

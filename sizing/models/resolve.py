@@ -55,6 +55,8 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
         return ResolvedModel(arch=arch_from_path(path), kind="config")
     if path.is_file():
         raise SizingError(f"{s}: not a .gguf file or a config.json")
+    if s.lower().endswith(".json"):
+        raise SizingError(f"{s}: no such file")
 
     catalog = load_catalog()
     arch = catalog.find(s)
@@ -67,6 +69,6 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
         m = load_hf_model(s, offline=offline)
         return ResolvedModel(arch=m.arch, kind="hf", published_params=m.params)
 
-    if s.lower().endswith(".json") or "/" in s or "\\" in s:
+    if "/" in s or "\\" in s:
         raise SizingError(f"{s}: no such file or folder; {unknown_model_message(s, catalog.suggest(s))}")
     raise SizingError(unknown_model_message(s, catalog.suggest(s)))
