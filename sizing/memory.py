@@ -1,0 +1,287 @@
+"""Memory llama.cpp needs for one scenario: weights, KV cache, compute, overhead.
+
+Pure function of a :class:`~sizing.scenario.Scenario`. Each part is computed the way
+llama.cpp sizes the buffer it logs, so ``tests/test_memory_truth.py`` can hold every part
+against llama.cpp's own numbers:
+
+* weights: every tensor's exact bytes (from a GGUF header, or typed by the quant recipe),
+  each padded to the GGUF data alignment; on the CPU backend llama.cpp also copies the
+  matrices of some types into a ``CPU_REPACK`` buffer, reported as its own item;
+* KV cache: :mod:`sizing.kv_cache`;
+* compute: :mod:`sizing.compute_buffer`, plus the logits (output) buffer;
+* overhead: :mod:`sizing.overhead` (driver context, process heap).
+
+With a GPU backend the scenario means full offload: every weight except the token
+embeddings (which llama.cpp keeps on the host) and all of KV and compute go to the device.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sizing.errors import SizingError
+from sizing.compute_buffer import ComputeEstimate, estimate_compute_buffer
+from sizing.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
+from sizing.models.arch import ModelArch
+from sizing.models.tensors import TensorSpec, count_params, tensors_for
+from sizing.overhead import load_overheads
+from sizing.quant import apply_recipe, file_quant, tensor_bytes
+from sizing.scenario import Basis, MemoryParts, Scenario
+
+GGUF_ALIGNMENT = 32  # general.alignment default: each tensor's data starts on it
+# ggml-cpu "extra" buffer type on x86-64 with AVX2 (ggml-cpu/repack.cpp): matrices of these
+# types are copied into interleaved layouts when their row count divides by 8.
+REPACK_TYPES = frozenset({"Q4_0", "Q4_K", "IQ4_NL", "MXFP4"})
+REPACK_ROWS = 8
+
+Part = Literal["weights", "kv_cache", "compute", "overhead"]
+Device = Literal["host", "gpu"]
+
+
+class MemoryItem(BaseModel):
+    """One buffer (or group of buffers) and the part and device it counts toward."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    part: Part
+    device: Device
+    bytes: int
+    note: str = ""
+
+
+class MemoryEstimate(BaseModel):
+    """Estimated memory of one scenario, by part, device and buffer, with its basis."""
+
+    model_config = ConfigDict(frozen=True)
+
+    params: int
+    active_params: int
+    parts: MemoryParts
+    devices: dict[str, MemoryParts]
+    items: tuple[MemoryItem, ...]
+    basis: tuple[Basis, ...]
+    context: ContextSize
+    kv: KVCacheEstimate
+    compute: ComputeEstimate
+
+    @property
+    def total_bytes(self) -> int:
+        return self.parts.total_bytes
+
+    @property
+    def weights_bytes(self) -> int:
+        return self.parts.weights_bytes
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return self.parts.kv_cache_bytes
+
+    @property
+    def compute_bytes(self) -> int:
+        return self.parts.compute_bytes
+
+    @property
+    def overhead_bytes(self) -> int:
+        return self.parts.overhead_bytes
+
+    def item(self, name: str) -> MemoryItem | None:
+        return next((i for i in self.items if i.name == name), None)
+
+
+# --- weights ------------------------------------------------------------------------------
+
+class WeightsSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    total: int  # every tensor, aligned as in the file
+    token_embd: int
+    repack: int  # what the CPU backend copies again
+    params: int
+    active_params: int
+    typed_by: str  # 'GGUF header' or 'recipe'
+
+
+def _aligned(n: int) -> int:
+    return (n + GGUF_ALIGNMENT - 1) // GGUF_ALIGNMENT * GGUF_ALIGNMENT
+
+
+def _repackable(t: TensorSpec) -> bool:
+    return (
+        t.ggml_type in REPACK_TYPES
+        and len(t.shape) >= 2
+        and t.shape[1] % REPACK_ROWS == 0
+        and t.name.endswith(".weight")
+        and t.name != "token_embd.weight"
+        and "_norm" not in t.name
+    )
+
+
+def summarize_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...] | list[TensorSpec],
+                      typed_by: str) -> WeightsSummary:
+    total = embd = repack = 0
+    has_output = False
+    embd_spec = None
+    for t in tensors:
+        b = tensor_bytes(t)
+        total += _aligned(b)
+        if t.name == "token_embd.weight":
+            embd, embd_spec = b, t
+        elif t.name == "output.weight":
+            has_output = True
+        if _repackable(t):
+            repack += b
+    # tied embeddings: llama.cpp loads the embedding matrix a second time as the output
+    # projection (a mat-mul weight), so that copy may be repacked too
+    if not has_output and embd_spec is not None and embd_spec.ggml_type in REPACK_TYPES \
+            and embd_spec.shape[1] % REPACK_ROWS == 0:
+        repack += embd
+    params, active = count_params(tuple(tensors), arch.n_experts, arch.n_experts_used)
+    return WeightsSummary(total=total, token_embd=_aligned(embd), repack=repack, params=params,
+                          active_params=active, typed_by=typed_by)
+
+
+# Typing a catalog model's ~300-3000 tensors takes milliseconds; sweeps ask for the same
+# (architecture, quant) thousands of times. ModelArch holds a dict (``extra``) so it is not
+# hashable: key on identity and keep a reference, so an id is never reused while cached.
+_WEIGHTS_CACHE: OrderedDict[tuple[int, str], tuple[ModelArch, WeightsSummary]] = OrderedDict()
+_WEIGHTS_CACHE_MAX = 512
+
+
+def recipe_weights(arch: ModelArch, quant: str) -> WeightsSummary:
+    """Weights of ``arch`` quantized as ``quant`` by llama.cpp's recipe (memoized)."""
+    key = (id(arch), quant)
+    hit = _WEIGHTS_CACHE.get(key)
+    if hit is not None and hit[0] is arch:
+        _WEIGHTS_CACHE.move_to_end(key)
+        return hit[1]
+    typed = apply_recipe(arch, tensors_for(arch), quant)
+    summary = summarize_weights(arch, typed, "recipe")
+    _WEIGHTS_CACHE[key] = (arch, summary)
+    if len(_WEIGHTS_CACHE) > _WEIGHTS_CACHE_MAX:
+        _WEIGHTS_CACHE.popitem(last=False)
+    return summary
+
+
+_TENSOR_CACHE: OrderedDict[int, tuple[tuple[TensorSpec, ...], ModelArch, WeightsSummary]] = OrderedDict()
+
+
+def _file_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSummary:
+    hit = _TENSOR_CACHE.get(id(tensors))
+    if hit is not None and hit[0] is tensors and hit[1] is arch:
+        return hit[2]
+    summary = summarize_weights(arch, tensors, "GGUF header")
+    _TENSOR_CACHE[id(tensors)] = (tensors, arch, summary)
+    if len(_TENSOR_CACHE) > 64:
+        _TENSOR_CACHE.popitem(last=False)
+    return summary
+
+
+# --- the estimate -------------------------------------------------------------------------
+
+def estimate_memory(scenario: Scenario) -> MemoryEstimate:
+    """Memory llama.cpp allocates for ``scenario``, by part, device and buffer."""
+    s = scenario
+    a = s.model
+    if not s.flash_attn and s.kv_type_v.lower() not in ("f32", "f16", "bf16"):
+        raise SizingError(
+            f"a quantized V cache ({s.kv_type_v}) needs flash attention: llama.cpp refuses "
+            "it otherwise; use --flash-attn on or an f16 V cache"
+        )
+    if s.tensors is not None:
+        w = _file_weights(a, s.tensors)
+        weights_basis = Basis(source=f"GGUF header of {a.source}",
+                              method="exact bytes of every tensor as stored in the file")
+    else:
+        quant = file_quant(s.quant)
+        w = recipe_weights(a, quant)
+        weights_basis = Basis(
+            source=a.source,
+            method=f"tensor list of llama.cpp's '{a.arch}' layout, typed by llama-quantize's "
+                   f"{quant} recipe (sizing.quant)",
+        )
+    kv = estimate_kv_cache(a, s.ctx, kv_type_k=s.kv_type_k, kv_type_v=s.kv_type_v,
+                           n_parallel=s.n_parallel, kv_unified=s.kv_unified,
+                           n_batch=s.n_batch, n_ubatch=s.n_ubatch)
+    comp = estimate_compute_buffer(a, kv, flash_attn=s.flash_attn, n_seq=s.n_parallel)
+    oh = load_overheads()[s.backend]
+
+    gpu: Device = "host" if s.backend == "cpu" else "gpu"
+    items: list[MemoryItem] = []
+    if s.backend == "cpu":
+        items.append(MemoryItem(name="model (CPU_Mapped)", part="weights", device="host",
+                                bytes=w.total, note="the GGUF's tensor data, memory-mapped"))
+        if w.repack:
+            items.append(MemoryItem(
+                name="model (CPU_REPACK)", part="weights", device="host", bytes=w.repack,
+                note="second copy of Q4_0/Q4_K/IQ4_NL/MXFP4 matrices in the layout the "
+                     "x86 AVX2 kernels read (ggml-cpu repack)"))
+    else:
+        items.append(MemoryItem(name="model (token embeddings, host)", part="weights",
+                                device="host", bytes=w.token_embd,
+                                note="llama.cpp keeps the input embeddings on the CPU"))
+        items.append(MemoryItem(name="model (device)", part="weights", device="gpu",
+                                bytes=w.total - w.token_embd, note="all layers offloaded"))
+    for p in kv.parts:
+        label = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
+                 "swa": "KV cache (sliding window)", "recurrent": "recurrent state"}[p.kind]
+        items.append(MemoryItem(
+            name=label, part="kv_cache", device=gpu, bytes=p.bytes,
+            note=f"{p.layers} layers × {p.cells} cells × {p.streams} stream(s); "
+                 f"K {p.k_type} {p.k_bytes} B, V {p.v_type} {p.v_bytes} B"))
+    items.append(MemoryItem(name="compute buffer", part="compute", device=gpu, bytes=comp.bytes,
+                            note=f"peak set by the {comp.branch} for {comp.n_tokens} tokens"))
+    items.append(MemoryItem(name="output buffer (logits)", part="compute", device="host",
+                            bytes=comp.output_bytes,
+                            note=f"{s.n_parallel} row(s) of {a.vocab_size} F32 logits"))
+    items.append(MemoryItem(name="runtime (host)", part="overhead", device="host",
+                            bytes=oh.host_bytes(a.vocab_size),
+                            note="process heap: tokenizer tables, graph metadata, threads"))
+    if gpu == "gpu" and oh.device_bytes():
+        items.append(MemoryItem(name=f"runtime ({s.backend} context)", part="overhead",
+                                device="gpu", bytes=oh.device_bytes(),
+                                note="driver context and library workspaces"))
+
+    devices: dict[str, MemoryParts] = {}
+    for dev in ("host", "gpu"):
+        sel = [i for i in items if i.device == dev]
+        if sel or dev == "host":
+            devices[dev] = _sum_parts(sel)
+    parts = _sum_parts(items)
+
+    basis = [
+        weights_basis,
+        Basis(source="llama.cpp src/llama-context.cpp, src/llama-kv-cache*.cpp",
+              method="cells × layers × row bytes of the cache type, with llama.cpp's context "
+                     "padding (256) and sliding-window cache size",
+              calibration="checked against llama.cpp (xllamacpp 2026.10) buffer logs"),
+        Basis(source="llama.cpp graph reserve (ggml-alloc), CPU backend",
+              method="largest live set of one layer's tensors plus attention masks",
+              calibration="per-token coefficients fitted to llama.cpp compute-buffer logs of "
+                          "synthetic and real GGUFs (xllamacpp 2026.10, CPU)"
+                          + ("" if s.backend == "cpu" else
+                             "; assumed to carry over to the " + s.backend + " backend")),
+        Basis(source="data/backend_overhead.yaml", method=f"{s.backend}: {oh.source}"),
+    ]
+    return MemoryEstimate(
+        params=w.params,
+        active_params=w.active_params,
+        parts=parts,
+        devices=devices,
+        items=tuple(items),
+        basis=tuple(basis),
+        context=kv.context,
+        kv=kv,
+        compute=comp,
+    )
+
+
+def _sum_parts(items: list[MemoryItem]) -> MemoryParts:
+    acc = {"weights": 0, "kv_cache": 0, "compute": 0, "overhead": 0}
+    for i in items:
+        acc[i.part] += i.bytes
+    return MemoryParts(weights_bytes=acc["weights"], kv_cache_bytes=acc["kv_cache"],
+                       compute_bytes=acc["compute"], overhead_bytes=acc["overhead"])
