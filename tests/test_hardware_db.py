@@ -124,3 +124,27 @@ def test_duplicate_id_and_bad_documents(tmp_path, raw):
         load_gpus_file(bad)
     with pytest.raises(SizingError, match="cannot read"):
         load_gpus_file(tmp_path / "missing.yaml")
+
+
+# ----------------------------------------------------------------------------- CPU platforms
+def test_cpu_platforms_load_and_cover_classes():
+    from sizing.hardware.cpus import load_cpus
+
+    db = load_cpus()
+    kinds = {p.kind for p in db.all}
+    assert {"desktop", "hedt", "server"} <= kinds
+    genoa = db.get("server-epyc-9004-genoa")
+    assert (genoa.channels, genoa.speed_mts, genoa.bandwidth_gbs) == (12, 4800, 460.8)
+    assert db.get("desktop-ddr5-6000-2ch").bandwidth_gbs == 96.0
+
+
+def test_cpu_bandwidth_typo_is_caught(tmp_path):
+    from sizing.hardware.cpus import CPUS_FILE, load_cpus_file
+
+    doc = yaml.safe_load(CPUS_FILE.read_text())
+    entry = next(e for e in doc["cpus"] if e["id"] == "server-epyc-9005-turin")
+    entry["bandwidth_gbs"] = 641.4  # digits swapped
+    path = tmp_path / "cpus.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SizingError, match=r"cpus.yaml: entry 'server-epyc-9005-turin': field \(entry\): .*614.4"):
+        load_cpus_file(path)

@@ -143,43 +143,51 @@ def _field_path(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "(entry)"
 
 
-def parse_gpus(raw: object, path: Path | str) -> list[GPU]:
-    """Validate the parsed YAML document; errors name file, entry and field."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("gpus"), list):
-        raise SizingError(f"{path}: expected a mapping with a 'gpus' list")
-    gpus: list[GPU] = []
+def parse_entries(raw: object, key: str, model: type[BaseModel], path: Path | str) -> list:
+    """Validate a ``{key: [entries]}`` document; errors name file, entry and field."""
+    if not isinstance(raw, dict) or not isinstance(raw.get(key), list):
+        raise SizingError(f"{path}: expected a mapping with a '{key}' list")
+    out: list = []
     seen: set[str] = set()
-    for i, entry in enumerate(raw["gpus"]):
+    for i, entry in enumerate(raw[key]):
         entry_id = entry.get("id") if isinstance(entry, dict) else None
         label = f"entry {entry_id!r}" if entry_id else f"entry #{i}"
         if not isinstance(entry, dict):
             raise SizingError(f"{path}: {label}: expected a mapping")
         try:
-            gpu = GPU.model_validate(entry)
+            item = model.model_validate(entry)
         except ValidationError as exc:
             err = exc.errors()[0]
             raise SizingError(
                 f"{path}: {label}: field {_field_path(err['loc'])}: {err['msg']}"
             ) from None
-        if gpu.id in seen:
+        if item.id in seen:
             raise SizingError(f"{path}: {label}: field id: duplicate id")
-        seen.add(gpu.id)
-        gpus.append(gpu)
-    return gpus
+        seen.add(item.id)
+        out.append(item)
+    return out
 
 
-def load_gpus_file(path: Path | str) -> GPUDatabase:
-    """Load and validate one GPU YAML file (uncached; for tests and tools)."""
+def parse_gpus(raw: object, path: Path | str) -> list[GPU]:
+    return parse_entries(raw, "gpus", GPU, path)
+
+
+def read_yaml(path: Path | str, what: str) -> object:
+    """Parse one data file; unreadable or invalid YAML is a SizingError naming the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SizingError(f"{path}: cannot read GPU database: {exc.strerror}") from None
+        raise SizingError(f"{path}: cannot read {what}: {exc.strerror}") from None
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C-accelerated
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C-accelerated
     except yaml.YAMLError as exc:
         raise SizingError(f"{path}: not valid YAML: {exc}") from None
-    return GPUDatabase(parse_gpus(raw, path), path)
+
+
+def load_gpus_file(path: Path | str) -> GPUDatabase:
+    """Load and validate one GPU YAML file (uncached; for tests and tools)."""
+    return GPUDatabase(parse_gpus(read_yaml(path, "GPU database"), path), Path(path))
 
 
 @cache
