@@ -181,3 +181,13 @@ def test_rope_tensors_llama3_and_longrope():
                 "sliding_window": 262144})
     assert phi.rope_factor_tensors == ("rope_factors_long", "rope_factors_short")
     assert phi.rope_dim == 96 and phi.sliding_window is None  # llama.cpp disables Phi-3 SWA
+
+
+def test_llama_attention_bias_adds_output_bias_too():
+    cfg = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "vocab_size": 10, "max_position_embeddings": 64}
+    assert not conv(cfg).attn_qkv_bias
+    biased = conv({**cfg, "attention_bias": True})
+    assert biased.attn_qkv_bias and biased.attn_out_bias
+    with pytest.raises(SizingError, match="'head_dim' must be an integer"):
+        conv({**cfg, "head_dim": "16"})

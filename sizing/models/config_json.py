@@ -44,8 +44,6 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "deepseek_v2": "deepseek2",
     "deepseek_v3": "deepseek2",
     "gpt_oss": "gpt-oss",
-    "olmo2": "olmo2",
-    "granite": "granite",
 }
 
 # Defaults of the transformers config classes (transformers 4.5x/5.x
@@ -81,8 +79,6 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "deepseek_v2": {"tie_word_embeddings": False, "first_k_dense_replace": 0, "n_shared_experts": 0},
     "deepseek_v3": {"tie_word_embeddings": False, "first_k_dense_replace": 3, "n_shared_experts": 1},
     "gpt_oss": {"tie_word_embeddings": False, "attention_bias": True, "sliding_window": 128},
-    "olmo2": {"tie_word_embeddings": False, "attention_bias": False},
-    "granite": {"tie_word_embeddings": True, "attention_bias": False, "mlp_bias": False},
 }
 
 # llama.cpp architectures whose graphs use a sliding-window KV cache, with the layer
@@ -167,6 +163,8 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         raise SizingError(f"{source}: num_hidden_layers, hidden_size and num_attention_heads must be > 0")
     n_kv = get_int("num_key_value_heads", default=n_heads)
     head_dim = get("head_dim", default=None)
+    if head_dim is not None and (isinstance(head_dim, bool) or not isinstance(head_dim, int)):
+        raise SizingError(f"{source}: config field 'head_dim' must be an integer, got {head_dim!r}")
     if head_dim is None:
         if hidden % n_heads:
             raise SizingError(
@@ -199,13 +197,15 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     # --- architecture-specific small tensors --------------------------------------------
     if model_type in ("qwen2", "qwen2_moe"):
         fields["attn_qkv_bias"] = True  # Qwen2 always has q/k/v biases (not a config field)
-    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "olmo2"):
+    if model_type in ("llama", "mistral", "mixtral", "gpt_oss"):
+        # llama.cpp loads bq/bk/bv and bo together when the checkpoint has attention biases
+        fields["attn_out_bias"] = fields["attn_qkv_bias"]
+    if model_type in ("qwen3", "qwen3_moe", "gemma3_text"):
         fields["qk_norm"] = True
-    if model_type in ("gemma2", "gemma3_text", "olmo2"):
+    if model_type in ("gemma2", "gemma3_text"):
         fields["post_norms"] = True
     if model_type == "gpt_oss":
         fields["attn_sinks"] = True
-        fields["attn_out_bias"] = bool(get("attention_bias"))
         fields["expert_bias"] = True
 
     # --- mixture of experts --------------------------------------------------------------
