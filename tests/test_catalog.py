@@ -187,3 +187,12 @@ def test_parameter_count_matches_the_published_one(catalog, model_id):
         if pub.active_excludes_embedding:
             active -= model.vocab_size * model.hidden_size
         assert active == pytest.approx(pub.active, rel=ACTIVE_TOLERANCE), pub.source
+
+
+def test_every_entry_has_a_llama_cpp_tensor_layout(catalog):
+    from sizing.models.tensors import tensors_for
+
+    for model in catalog.models:
+        names = {t.name for t in tensors_for(model)}
+        assert "token_embd.weight" in names, model.id
+        assert ("output.weight" in names) != model.tied_embeddings, model.id

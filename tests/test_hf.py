@@ -186,3 +186,15 @@ def test_missing_repo_message(fake_hub):
 def test_repo_without_config_message(fake_hub):
     with pytest.raises(SizingError, match="has no config.json"):
         hf.fetch_config("org/gguf-only", offline=False)
+
+
+def test_hub_config_and_catalog_entry_convert_the_same(hub_cache):
+    """One converter: the catalog's stored config, served from a hub cache, gives the same model."""
+    from sizing.models.catalog import load_catalog
+
+    entry = load_catalog().entries["Qwen/Qwen3-30B-A3B"]
+    make_hub_cache(hub_cache, "Qwen/Qwen3-30B-A3B", {"config.json": json.dumps(entry.config).encode()})
+    from_hub = hf.load_hf_model("Qwen/Qwen3-30B-A3B").arch
+    from_catalog = entry.to_arch()
+    skip = {"name", "aliases", "source"}
+    assert from_hub.model_dump(exclude=skip) == from_catalog.model_dump(exclude=skip)
