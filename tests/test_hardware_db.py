@@ -59,7 +59,7 @@ def test_vendor_figures_override_known_table_errors():
     assert db.get("amd-mi300a").memory_gb == 128
     assert db.get("amd-mi325x").memory_gb == 256
     b200 = db.get("nvidia-b200-180gb")
-    assert (b200.memory_gb, b200.memory_bandwidth_gbs) == (180, 8000)
+    assert (b200.memory_gb, b200.memory_bandwidth_gbs) == (180, 7700)
     # dense, not sparse: H100 SXM is 989 TFLOPS dense (1979 with sparsity)
     assert db.get("nvidia-h100-sxm5-80gb").fp16_tflops < 1000
 
