@@ -26,7 +26,8 @@ class FakeGPU:
     total: int
     used: int = 0
     cc: tuple[int, int] = (8, 9)
-    pcie: tuple[int, int] | None = (4, 16)  # None -> NOT_SUPPORTED
+    pcie: tuple[int, int] | None = (4, 16)  # max (device and slot); None -> NOT_SUPPORTED
+    pcie_current: tuple[int, int] = (1, 16)  # idle GPUs downshift the link
     power_mw: int | None = 450_000
     uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
     procs: list[tuple[int, int]] = field(default_factory=list)  # (pid, used bytes)
@@ -142,19 +143,24 @@ class FakeNVMLLibrary:
             major._obj.value, minor._obj.value = gpu.cc
         return err
 
-    def c_nvmlDeviceGetCurrPcieLinkGeneration(self, handle, ref):
-        gpu, err = self._dev("nvmlDeviceGetCurrPcieLinkGeneration", handle)
+    def _link(self, name, handle, ref, pick):
+        gpu, err = self._dev(name, handle)
         if err or gpu.pcie is None:
             return err or pynvml.NVML_ERROR_NOT_SUPPORTED
-        ref._obj.value = gpu.pcie[0]
+        ref._obj.value = pick(gpu)
         return SUCCESS
 
+    def c_nvmlDeviceGetMaxPcieLinkGeneration(self, handle, ref):
+        return self._link("nvmlDeviceGetMaxPcieLinkGeneration", handle, ref, lambda g: g.pcie[0])
+
+    def c_nvmlDeviceGetMaxPcieLinkWidth(self, handle, ref):
+        return self._link("nvmlDeviceGetMaxPcieLinkWidth", handle, ref, lambda g: g.pcie[1])
+
+    def c_nvmlDeviceGetCurrPcieLinkGeneration(self, handle, ref):
+        return self._link("nvmlDeviceGetCurrPcieLinkGeneration", handle, ref, lambda g: g.pcie_current[0])
+
     def c_nvmlDeviceGetCurrPcieLinkWidth(self, handle, ref):
-        gpu, err = self._dev("nvmlDeviceGetCurrPcieLinkWidth", handle)
-        if err or gpu.pcie is None:
-            return err or pynvml.NVML_ERROR_NOT_SUPPORTED
-        ref._obj.value = gpu.pcie[1]
-        return SUCCESS
+        return self._link("nvmlDeviceGetCurrPcieLinkWidth", handle, ref, lambda g: g.pcie_current[1])
 
     def c_nvmlDeviceGetPowerManagementLimit(self, handle, ref):
         gpu, err = self._dev("nvmlDeviceGetPowerManagementLimit", handle)

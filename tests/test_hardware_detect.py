@@ -168,7 +168,7 @@ def test_gpu_lost_mid_query_drops_that_gpu(monkeypatch, tmp_path):
 
     ok = FakeGPU("NVIDIA L4", total=23034 * MIB, pcie=(4, 16), power_mw=72_000)
     lost_later = FakeGPU("NVIDIA L4", total=23034 * MIB,
-                         errors={"nvmlDeviceGetCurrPcieLinkWidth": pynvml.NVML_ERROR_GPU_IS_LOST})
+                         errors={"nvmlDeviceGetMaxPcieLinkWidth": pynvml.NVML_ERROR_GPU_IS_LOST})
     m = _nvml_machine(monkeypatch, tmp_path, FakeNVMLLibrary([ok, lost_later]))
     assert [g.db_id for g in m.gpus] == ["nvidia-l4"]
     assert any("GPU 1 skipped" in n for n in m.notes)

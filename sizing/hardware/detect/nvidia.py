@@ -81,8 +81,11 @@ def _device(nvml: ModuleType, i: int, driver: str | None, cuda: str | None) -> D
         driver_version=driver,
         cuda_version=cuda,
         compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
-        pcie_gen=_optional(nvml, "nvmlDeviceGetCurrPcieLinkGeneration", handle),
-        pcie_width=_optional(nvml, "nvmlDeviceGetCurrPcieLinkWidth", handle),
+        # The link the device and slot allow; an idle GPU downshifts its current link.
+        pcie_gen=_optional(nvml, "nvmlDeviceGetMaxPcieLinkGeneration", handle)
+        or _optional(nvml, "nvmlDeviceGetCurrPcieLinkGeneration", handle),
+        pcie_width=_optional(nvml, "nvmlDeviceGetMaxPcieLinkWidth", handle)
+        or _optional(nvml, "nvmlDeviceGetCurrPcieLinkWidth", handle),
         power_limit_w=power_mw / 1000 if power_mw else None,
         other_processes=_processes(nvml, handle, os.getpid()),
     )
