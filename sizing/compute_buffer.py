@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.fastmodel import build
+
 from sizing.kv_cache import KVCacheEstimate
 from sizing.models.arch import ModelArch
 
@@ -102,7 +104,7 @@ def estimate_compute_buffer(
     branches["output"] = n_out * a.vocab_size * F32 + 2 * t * e * F32
 
     name, peak = max(branches.items(), key=lambda kv_: kv_[1])
-    return ComputeEstimate(
+    return build(ComputeEstimate, 
         bytes=peak + mask_bytes + inputs,
         output_bytes=n_seq * a.vocab_size * F32,
         branch=name,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.fastmodel import build
+
 from sizing.models.arch import ModelArch
 from sizing.quant import kv_block_size, row_bytes
 from sizing.errors import SizingError
@@ -57,8 +59,9 @@ def context_size(ctx: int, *, n_parallel: int = 1, kv_unified: bool = True,
     # llama.cpp clamps the logical batch to the requested context, the micro-batch to the batch
     nb = min(n_batch, ctx)
     nub = min(n_ubatch, nb)
-    return ContextSize(n_ctx=n_ctx, n_ctx_seq=n_ctx_seq, n_stream=n_stream, n_seq=n_parallel,
-                       n_batch=nb, n_ubatch=nub)
+    # model_construct: every field is computed here from validated ints (hot path of sweeps)
+    return build(ContextSize, n_ctx=n_ctx, n_ctx_seq=n_ctx_seq, n_stream=n_stream,
+                                       n_seq=n_parallel, n_batch=nb, n_ubatch=nub)
 
 
 class KVCachePart(BaseModel):
@@ -143,16 +146,14 @@ def estimate_kv_cache(
     _check_type(kv_type_v, nv, "V")
     rk = row_bytes(kv_type_k.upper(), nk) if nk else 0
     rv = row_bytes(kv_type_v.upper(), nv) if nv else 0
-    rec = arch.recurrent_flags
-    swa = arch.swa_flags
-    attn_layers = [i for i in range(arch.n_layers) if not rec[i]]
-    n_swa = sum(1 for i in attn_layers if swa[i])
-    n_full = len(attn_layers) - n_swa
+    n_attn, n_swa = _layer_counts(arch)
+    n_full = n_attn - n_swa
 
     def part(kind: str, layers: int, cells: int) -> KVCachePart:
         n = layers * cells * cs.n_stream
-        return KVCachePart(kind=kind, cells=cells, streams=cs.n_stream, layers=layers,
-                           k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=n * rv)
+        return build(KVCachePart, kind=kind, cells=cells, streams=cs.n_stream,
+                                           layers=layers, k_type=kv_type_k, v_type=kv_type_v,
+                                           k_bytes=n * rk, v_bytes=n * rv)
 
     parts: list[KVCachePart] = []
     if arch.is_swa and n_swa and not swa_full:
@@ -161,11 +162,28 @@ def estimate_kv_cache(
         swa_cells = _pad(min(cs.n_ctx_seq, window * seqs_in_stream + cs.n_ubatch), SWA_PAD)
         parts.append(part("non-swa", n_full, cs.n_ctx_seq))
         parts.append(part("swa", n_swa, swa_cells))
-    elif attn_layers:
-        parts.append(part("kv", len(attn_layers), cs.n_ctx_seq))
+    elif n_attn:
+        parts.append(part("kv", n_attn, cs.n_ctx_seq))
     if arch.recurrent_layers:
         parts.append(_recurrent_state(arch, n_parallel))
-    return KVCacheEstimate(context=cs, parts=tuple(parts))
+    return build(KVCacheEstimate, context=cs, parts=tuple(parts))
+
+
+_LAYER_COUNTS: dict[int, tuple[ModelArch, tuple[int, int]]] = {}
+
+
+def _layer_counts(arch: ModelArch) -> tuple[int, int]:
+    """(attention layers, windowed attention layers), memoized per architecture object."""
+    hit = _LAYER_COUNTS.get(id(arch))
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    rec, swa = arch.recurrent_flags, arch.swa_flags
+    attn = [i for i in range(arch.n_layers) if not rec[i]]
+    counts = (len(attn), sum(1 for i in attn if swa[i]))
+    if len(_LAYER_COUNTS) > 1024:
+        _LAYER_COUNTS.clear()
+    _LAYER_COUNTS[id(arch)] = (arch, counts)
+    return counts
 
 
 def _recurrent_state(arch: ModelArch, n_seq: int) -> KVCachePart:

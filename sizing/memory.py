@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.fastmodel import build
+
 from sizing.errors import SizingError
 from sizing.compute_buffer import ComputeEstimate, estimate_compute_buffer
 from sizing.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
@@ -193,16 +195,10 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
         )
     if s.tensors is not None:
         w = _file_weights(a, s.tensors)
-        weights_basis = Basis(source=f"GGUF header of {a.source}",
-                              method="exact bytes of every tensor as stored in the file")
+        quant = s.quant
     else:
         quant = file_quant(s.quant)
         w = recipe_weights(a, quant)
-        weights_basis = Basis(
-            source=a.source,
-            method=f"tensor list of llama.cpp's '{a.arch}' layout, typed by llama-quantize's "
-                   f"{quant} recipe (sizing.quant)",
-        )
     kv = estimate_kv_cache(a, s.ctx, kv_type_k=s.kv_type_k, kv_type_v=s.kv_type_v,
                            n_parallel=s.n_parallel, kv_unified=s.kv_unified,
                            n_batch=s.n_batch, n_ubatch=s.n_ubatch)
@@ -212,36 +208,36 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     gpu: Device = "host" if s.backend == "cpu" else "gpu"
     items: list[MemoryItem] = []
     if s.backend == "cpu":
-        items.append(MemoryItem(name="model (CPU_Mapped)", part="weights", device="host",
+        items.append(build(MemoryItem, name="model (CPU_Mapped)", part="weights", device="host",
                                 bytes=w.total, note="the GGUF's tensor data, memory-mapped"))
         if w.repack:
-            items.append(MemoryItem(
+            items.append(build(MemoryItem, 
                 name="model (CPU_REPACK)", part="weights", device="host", bytes=w.repack,
                 note="second copy of Q4_0/Q4_K/IQ4_NL/MXFP4 matrices in the layout the "
                      "x86 AVX2 kernels read (ggml-cpu repack)"))
     else:
-        items.append(MemoryItem(name="model (token embeddings, host)", part="weights",
+        items.append(build(MemoryItem, name="model (token embeddings, host)", part="weights",
                                 device="host", bytes=w.token_embd,
                                 note="llama.cpp keeps the input embeddings on the CPU"))
-        items.append(MemoryItem(name="model (device)", part="weights", device="gpu",
+        items.append(build(MemoryItem, name="model (device)", part="weights", device="gpu",
                                 bytes=w.total - w.token_embd, note="all layers offloaded"))
     for p in kv.parts:
         label = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
                  "swa": "KV cache (sliding window)", "recurrent": "recurrent state"}[p.kind]
-        items.append(MemoryItem(
+        items.append(build(MemoryItem, 
             name=label, part="kv_cache", device=gpu, bytes=p.bytes,
             note=f"{p.layers} layers × {p.cells} cells × {p.streams} stream(s); "
                  f"K {p.k_type} {p.k_bytes} B, V {p.v_type} {p.v_bytes} B"))
-    items.append(MemoryItem(name="compute buffer", part="compute", device=gpu, bytes=comp.bytes,
+    items.append(build(MemoryItem, name="compute buffer", part="compute", device=gpu, bytes=comp.bytes,
                             note=f"peak set by the {comp.branch} for {comp.n_tokens} tokens"))
-    items.append(MemoryItem(name="output buffer (logits)", part="compute", device="host",
+    items.append(build(MemoryItem, name="output buffer (logits)", part="compute", device="host",
                             bytes=comp.output_bytes,
                             note=f"{s.n_parallel} row(s) of {a.vocab_size} F32 logits"))
-    items.append(MemoryItem(name="runtime (host)", part="overhead", device="host",
+    items.append(build(MemoryItem, name="runtime (host)", part="overhead", device="host",
                             bytes=oh.host_bytes(a.vocab_size),
                             note="process heap: tokenizer tables, graph metadata, threads"))
     if gpu == "gpu" and oh.device_bytes():
-        items.append(MemoryItem(name=f"runtime ({s.backend} context)", part="overhead",
+        items.append(build(MemoryItem, name=f"runtime ({s.backend} context)", part="overhead",
                                 device="gpu", bytes=oh.device_bytes(),
                                 note="driver context and library workspaces"))
 
@@ -252,21 +248,8 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
             devices[dev] = _sum_parts(sel)
     parts = _sum_parts(items)
 
-    basis = [
-        weights_basis,
-        Basis(source="llama.cpp src/llama-context.cpp, src/llama-kv-cache*.cpp",
-              method="cells × layers × row bytes of the cache type, with llama.cpp's context "
-                     "padding (256) and sliding-window cache size",
-              calibration="checked against llama.cpp (xllamacpp 2026.10) buffer logs"),
-        Basis(source="llama.cpp graph reserve (ggml-alloc), CPU backend",
-              method="largest live set of one layer's tensors plus attention masks",
-              calibration="per-token coefficients fitted to llama.cpp compute-buffer logs of "
-                          "synthetic and real GGUFs (xllamacpp 2026.10, CPU)"
-                          + ("" if s.backend == "cpu" else
-                             "; assumed to carry over to the " + s.backend + " backend")),
-        Basis(source="data/backend_overhead.yaml", method=f"{s.backend}: {oh.source}"),
-    ]
-    return MemoryEstimate(
+    basis = _basis(a, quant, s.backend, w.typed_by, oh.source)
+    return build(MemoryEstimate, 
         params=w.params,
         active_params=w.active_params,
         parts=parts,
@@ -279,9 +262,45 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     )
 
 
+_BASIS_CACHE: dict[tuple[int, str, str, str], tuple[ModelArch, tuple[Basis, ...]]] = {}
+
+
+def _basis(a: ModelArch, quant: str, backend: str, typed_by: str, overhead_source: str) -> tuple[Basis, ...]:
+    """Where each part comes from (memoized: it only depends on model, quant and backend)."""
+    key = (id(a), quant, backend, typed_by)
+    hit = _BASIS_CACHE.get(key)
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    if typed_by == "GGUF header":
+        weights = Basis(source=f"GGUF header of {a.source}",
+                        method="exact bytes of every tensor as stored in the file")
+    else:
+        weights = Basis(source=a.source,
+                        method=f"tensor list of llama.cpp's '{a.arch}' layout, typed by "
+                               f"llama-quantize's {quant} recipe (sizing.quant)")
+    basis = (
+        weights,
+        Basis(source="llama.cpp src/llama-context.cpp, src/llama-kv-cache*.cpp",
+              method="cells × layers × row bytes of the cache type, with llama.cpp's context "
+                     "padding (256) and sliding-window cache size",
+              calibration="checked against llama.cpp (xllamacpp 2026.10) buffer logs"),
+        Basis(source="llama.cpp graph reserve (ggml-alloc), CPU backend",
+              method="largest live set of one layer's tensors plus attention masks",
+              calibration="per-token coefficients fitted to llama.cpp compute-buffer logs of "
+                          "synthetic and real GGUFs (xllamacpp 2026.10, CPU)"
+                          + ("" if backend == "cpu" else
+                             "; assumed to carry over to the " + backend + " backend")),
+        Basis(source="data/backend_overhead.yaml", method=f"{backend}: {overhead_source}"),
+    )
+    if len(_BASIS_CACHE) > 4096:
+        _BASIS_CACHE.clear()
+    _BASIS_CACHE[key] = (a, basis)
+    return basis
+
+
 def _sum_parts(items: list[MemoryItem]) -> MemoryParts:
     acc = {"weights": 0, "kv_cache": 0, "compute": 0, "overhead": 0}
     for i in items:
         acc[i.part] += i.bytes
-    return MemoryParts(weights_bytes=acc["weights"], kv_cache_bytes=acc["kv_cache"],
-                       compute_bytes=acc["compute"], overhead_bytes=acc["overhead"])
+    return build(MemoryParts, weights_bytes=acc["weights"], kv_cache_bytes=acc["kv_cache"],
+                                       compute_bytes=acc["compute"], overhead_bytes=acc["overhead"])

@@ -1,0 +1,127 @@
+"""`llm-sizing estimate`: memory llama.cpp needs for a model, quant and context.
+
+A thin adapter: parse flags, call :func:`sizing.estimate.estimate`, print a table (or one
+JSON object with ``--json``). It computes nothing itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from sizing.estimate import Estimate, estimate
+from sizing.quant import KV_TYPES
+from sizing.scenario import BACKENDS
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "estimate",
+        help="memory needed to run a model with llama.cpp",
+        description="Estimate the memory llama.cpp allocates for a model at a quant and "
+                    "context: weights, KV cache, compute buffer and runtime overhead.",
+    )
+    add_estimate_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
+    """The model/run flags, shared with subcommands that build on an estimate."""
+    p.add_argument("--model", "-m", required=True,
+                   help="catalog id or alias, Hugging Face repo id, .gguf path or config.json path")
+    p.add_argument("--quant", "-q", default=None,
+                   help="file quant, e.g. Q4_K_M, Q8_0, F16 (default: the GGUF's own, else Q4_K_M)")
+    p.add_argument("--ctx", "-c", type=int, default=4096, help="context length in tokens (default 4096)")
+    p.add_argument("--kv-type", default="f16", metavar="T",
+                   help=f"KV cache type for K and V: {', '.join(KV_TYPES)} (default f16)")
+    p.add_argument("--kv-type-k", default=None, metavar="T", help="K cache type (overrides --kv-type)")
+    p.add_argument("--kv-type-v", default=None, metavar="T", help="V cache type (overrides --kv-type)")
+    p.add_argument("--batch", "-b", type=int, default=2048, help="logical batch, llama.cpp -b (default 2048)")
+    p.add_argument("--ubatch", "-ub", type=int, default=512, help="micro-batch, llama.cpp -ub (default 512)")
+    p.add_argument("--parallel", "-np", type=int, default=1, help="parallel sequences (default 1)")
+    p.add_argument("--no-kv-unified", dest="kv_unified", action="store_false",
+                   help="one KV stream per sequence (llama.cpp without --kv-unified)")
+    p.add_argument("--flash-attn", "-fa", choices=("on", "off"), default="on",
+                   help="flash attention (default on; a quantized V cache needs it)")
+    p.add_argument("--backend", choices=BACKENDS, default="cpu",
+                   help="llama.cpp backend holding the model (default cpu; others mean full offload)")
+    p.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def estimate_from_args(args: argparse.Namespace) -> Estimate:
+    return estimate(
+        args.model, args.quant, args.ctx,
+        kv_type=args.kv_type, kv_type_k=args.kv_type_k, kv_type_v=args.kv_type_v,
+        batch=args.batch, ubatch=args.ubatch, parallel=args.parallel,
+        kv_unified=args.kv_unified, flash_attn=args.flash_attn == "on",
+        backend=args.backend, offline=True if args.offline else None,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    est = estimate_from_args(args)
+    if args.json:
+        print(json.dumps(est.to_json()))
+    else:
+        print(render(est))
+    return 0
+
+
+def human_bytes(n: int) -> str:
+    if n >= GIB:
+        return f"{n / GIB:.2f} GiB"
+    return f"{n / MIB:.1f} MiB"
+
+
+def _count(n: int) -> str:
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if n >= div:
+            return f"{n / div:.2f}{unit}"
+    return f"{n:,}"
+
+
+def render(est: Estimate) -> str:
+    """A readable table of the parts, the buffers behind them, and the basis."""
+    kv = est.kv_type_k if est.kv_type_k == est.kv_type_v else f"K {est.kv_type_k} / V {est.kv_type_v}"
+    params = _count(est.params)
+    if est.active_params != est.params:
+        params += f" ({_count(est.active_params)} active per token)"
+    lines = [
+        f"{est.model_name}  [{est.model}, {est.arch}]",
+        f"  {params} parameters · {est.quant} · context {est.ctx:,}"
+        + (f" (llama.cpp pads to {est.n_ctx:,})" if est.n_ctx != est.ctx else "")
+        + f" · KV {kv} · batch {est.n_batch}/{est.n_ubatch} · {est.n_parallel} seq"
+        + f" · flash attention {'on' if est.flash_attn else 'off'} · {est.backend}",
+        "",
+    ]
+    rows = [(i.name, i.part.replace("_", " "), i.device, human_bytes(i.bytes), i.note) for i in est.items]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines.append(f"  {'buffer':<{w0}}  {'part':<{w1}}  {'device':<6}  {'size':>11}")
+    for name, part, dev, size, note in rows:
+        lines.append(f"  {name:<{w0}}  {part:<{w1}}  {dev:<6}  {size:>11}   {note}")
+    lines.append("")
+    for label, value in (("weights", est.weights_bytes), ("KV cache", est.kv_cache_bytes),
+                         ("compute", est.compute_bytes), ("overhead", est.overhead_bytes)):
+        lines.append(f"  {label:<10} {human_bytes(value):>11}")
+    lines.append(f"  {'total':<10} {human_bytes(est.total_bytes):>11}")
+    if len(est.memory_by_device) > 1:
+        for dev, parts in est.memory_by_device.items():
+            lines.append(f"    on {dev}: {human_bytes(parts.total_bytes)}")
+    if est.warnings:
+        lines.append("")
+        lines.extend(f"  warning: {w}" for w in est.warnings)
+    lines.append("")
+    lines.append("Basis:")
+    for b in est.basis:
+        line = f"  - {b.method} [{b.source}]"
+        if b.calibration:
+            line += f"; {b.calibration}"
+        lines.append(line)
+    return "\n".join(lines)

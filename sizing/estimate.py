@@ -1,0 +1,206 @@
+"""The one estimate API the CLI and the UI call: model + settings in, an ``Estimate`` out.
+
+``estimate()`` resolves what the user named (catalog id, Hugging Face repo, GGUF file,
+config.json), checks every setting with one clear message per mistake, builds a
+:class:`~sizing.scenario.Scenario` and asks the pure core (:func:`sizing.memory.estimate_memory`)
+for the numbers. Hardware, placement and speed fields are optional and stay ``None`` until
+the modules that compute them fill them in, so one JSON shape serves every caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.errors import SizingError
+from sizing.memory import MemoryEstimate, MemoryItem, estimate_memory
+from sizing.models.arch import ModelArch
+from sizing.models.resolve import ResolvedModel, resolve_model
+from sizing.quant import FILE_QUANTS, KV_TYPES, apply_recipe, file_quant
+from sizing.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
+
+DEFAULT_QUANT = "Q4_K_M"
+
+
+class Estimate(BaseModel):
+    """An answer with its parts and basis; ``to_json()`` is the CLI's ``--json`` object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # what was asked
+    model: str
+    model_name: str
+    model_source: str
+    model_kind: str  # catalog | hf | gguf | config | arch
+    arch: str
+    quant: str
+    ctx: int
+    n_ctx: int  # as llama.cpp pads it
+    kv_type_k: str
+    kv_type_v: str
+    n_batch: int
+    n_ubatch: int
+    n_parallel: int
+    kv_unified: bool
+    flash_attn: bool
+    backend: str
+    # the answer
+    params: int
+    active_params: int
+    weights_bytes: int
+    kv_cache_bytes: int
+    compute_bytes: int
+    overhead_bytes: int
+    total_bytes: int
+    parts: MemoryParts
+    memory_by_device: dict[str, MemoryParts]
+    items: tuple[MemoryItem, ...]
+    basis: tuple[Basis, ...]
+    warnings: tuple[str, ...] = ()
+    # filled in by hardware / placement / speed (None until then)
+    fits: bool | None = None
+    gpu_layers: int | None = None
+    devices: list[dict[str, Any]] | None = None
+    decode_tokens_per_s: dict[str, float] | None = None
+    prefill_tokens_per_s: dict[str, float] | None = None
+    ttft_s: float | None = None
+    commands: dict[str, str] | None = None
+    # inputs for callers that go further (not serialized)
+    scenario: Scenario = Field(exclude=True, repr=False)
+    memory: MemoryEstimate = Field(exclude=True, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: the flat figures first, then parts, items and basis."""
+        return self.model_dump(mode="json")
+
+
+def _positive(name: str, value: Any, flag: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SizingError(f"{flag} must be a whole number, got {value!r}")
+    if value <= 0:
+        raise SizingError(f"{flag} must be positive, got {value}")
+    return value
+
+
+def _kv(t: str, flag: str) -> str:
+    key = str(t).strip().lower()
+    if key not in KV_TYPES:
+        raise SizingError(f"unknown KV cache type {t!r} for {flag}; valid: {', '.join(KV_TYPES)}")
+    return key
+
+
+def _resolve(model: str | ModelArch | ResolvedModel, offline: bool | None) -> ResolvedModel:
+    if isinstance(model, ResolvedModel):
+        return model
+    if isinstance(model, ModelArch):
+        return ResolvedModel(arch=model, kind="catalog")
+    if isinstance(model, str):
+        return resolve_model(model, offline=offline)
+    raise SizingError(f"model must be a name, a path or an architecture, got {type(model).__name__}")
+
+
+def build_scenario(
+    model: str | ModelArch | ResolvedModel,
+    quant: str | None = None,
+    ctx: int = 4096,
+    *,
+    kv_type: str = "f16",
+    kv_type_k: str | None = None,
+    kv_type_v: str | None = None,
+    batch: int = 2048,
+    ubatch: int = 512,
+    parallel: int = 1,
+    kv_unified: bool = True,
+    flash_attn: bool = True,
+    backend: str = "cpu",
+    offline: bool | None = None,
+) -> tuple[Scenario, ResolvedModel, list[str]]:
+    """Validate the settings and resolve the model into a Scenario (plus warnings)."""
+    ctx = _positive("ctx", ctx, "--ctx (context length)")
+    if ctx > MAX_CTX:
+        raise SizingError(f"--ctx {ctx} is absurdly large: no model reaches {MAX_CTX:,} tokens")
+    batch = _positive("batch", batch, "--batch")
+    ubatch = _positive("ubatch", ubatch, "--ubatch")
+    parallel = _positive("parallel", parallel, "--parallel")
+    if parallel > 1024:
+        raise SizingError(f"--parallel {parallel} is more sequences than llama.cpp supports (1024)")
+    k = _kv(kv_type_k or kv_type, "--kv-type-k" if kv_type_k else "--kv-type")
+    v = _kv(kv_type_v or kv_type, "--kv-type-v" if kv_type_v else "--kv-type")
+    if not flash_attn and v not in ("f32", "f16", "bf16"):
+        raise SizingError(
+            f"a quantized V cache ({v}) needs flash attention: llama.cpp refuses it otherwise; "
+            "use --flash-attn on or an f16 V cache"
+        )
+    if backend not in BACKENDS:
+        raise SizingError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+
+    rm = _resolve(model, offline)
+    arch = rm.arch
+    warnings: list[str] = []
+    tensors = rm.tensors
+    if quant is None:
+        # a file is sized as it is; anything else at the most common quant
+        q = (rm.file_type or "as in file") if tensors is not None else DEFAULT_QUANT
+    else:
+        q = file_quant(quant)
+        if tensors is not None and q != rm.file_type:
+            # another quant of this file: re-type its tensors by llama.cpp's recipe
+            tensors = tuple(apply_recipe(arch, [t.model_copy(update={"ggml_type": None}) for t in tensors], q))
+            warnings.append(f"the file is {rm.file_type or 'of unknown type'}; weights are estimated "
+                            f"for {q} by llama.cpp's quantization recipe")
+    if ctx > arch.max_context:
+        warnings.append(f"context {ctx:,} exceeds the model's trained maximum of {arch.max_context:,} tokens")
+    scenario = Scenario(
+        model=arch, quant=q, tensors=tensors, ctx=ctx, kv_type_k=k, kv_type_v=v, n_batch=batch,
+        n_ubatch=ubatch, n_parallel=parallel, kv_unified=kv_unified, flash_attn=flash_attn,
+        backend=backend,  # type: ignore[arg-type]
+    )
+    return scenario, rm, warnings
+
+
+def estimate_scenario(scenario: Scenario, *, kind: str = "arch", warnings: list[str] | tuple[str, ...] = ()) -> Estimate:
+    """The Estimate of an already-built Scenario (for sweeps that vary one knob)."""
+    m = estimate_memory(scenario)
+    a = scenario.model
+    return Estimate(
+        model=a.id, model_name=a.name, model_source=a.source, model_kind=kind, arch=a.arch,
+        quant=scenario.quant, ctx=scenario.ctx, n_ctx=m.context.n_ctx,
+        kv_type_k=scenario.kv_type_k, kv_type_v=scenario.kv_type_v,
+        n_batch=scenario.n_batch, n_ubatch=scenario.n_ubatch, n_parallel=scenario.n_parallel,
+        kv_unified=scenario.kv_unified, flash_attn=scenario.flash_attn, backend=scenario.backend,
+        params=m.params, active_params=m.active_params,
+        weights_bytes=m.weights_bytes, kv_cache_bytes=m.kv_cache_bytes,
+        compute_bytes=m.compute_bytes, overhead_bytes=m.overhead_bytes, total_bytes=m.total_bytes,
+        parts=m.parts, memory_by_device=m.devices, items=m.items, basis=m.basis,
+        warnings=tuple(warnings), scenario=scenario, memory=m,
+    )
+
+
+def estimate(
+    model: str | ModelArch | ResolvedModel,
+    quant: str | None = None,
+    ctx: int = 4096,
+    *,
+    kv_type: str = "f16",
+    kv_type_k: str | None = None,
+    kv_type_v: str | None = None,
+    batch: int = 2048,
+    ubatch: int = 512,
+    parallel: int = 1,
+    kv_unified: bool = True,
+    flash_attn: bool = True,
+    backend: str = "cpu",
+    offline: bool | None = None,
+) -> Estimate:
+    """Memory llama.cpp needs to run ``model`` at ``quant`` with a ``ctx``-token context.
+
+    ``quant`` defaults to the GGUF's own type for a file, else Q4_K_M. ``kv_type`` sets
+    both caches; ``kv_type_k``/``kv_type_v`` override one. Raises SizingError on bad input.
+    """
+    scenario, rm, warnings = build_scenario(
+        model, quant, ctx, kv_type=kv_type, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
+        batch=batch, ubatch=ubatch, parallel=parallel, kv_unified=kv_unified,
+        flash_attn=flash_attn, backend=backend, offline=offline,
+    )
+    return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
