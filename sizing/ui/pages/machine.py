@@ -69,8 +69,8 @@ def detected(machine) -> None:
     """The detected hardware and its database matches, as read (no estimates here)."""
     cpu = machine.cpu
     c1, c2, c3 = st.columns(3)
-    c1.metric("OS", machine.os)
-    c2.metric("CPU", f"{cpu.cores or '?'} cores / {cpu.threads or '?'} threads", help=cpu.model)
+    c1.metric("OS", machine.os.split()[0] if machine.os else "?", help=machine.os)
+    c2.metric("CPU cores", f"{cpu.cores or '?'}", help=f"{cpu.model}, {cpu.threads or '?'} threads")
     c3.metric(
         "RAM",
         fmt.gb(cpu.ram_total_bytes),
