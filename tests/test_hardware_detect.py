@@ -281,6 +281,19 @@ def test_amd_rocm_smi_json(tmp_path):
         "VRAM Total Memory (B)": "25753026560", "VRAM Total Used Memory (B)": "1073741824"}})
     devices, _ = detect_amd(root=tmp_path, run=lambda cmd: out if cmd[0] == "rocm-smi" else None)
     assert devices[0].source == "rocm-smi" and devices[0].memory_total_bytes == 25753026560
+    assert devices[0].llvm_target == "gfx1100"
+
+
+def test_amd_rocm_smi_pci_ids_style_name_is_resolved_by_memory_and_target(tmp_path):
+    # older rocm-smi: 'Card series' is the pci.ids string naming several boards
+    out = json.dumps({"card0": {
+        "Card series": "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900M]", "Card model": "0x744c",
+        "GFX Version": "gfx1100",
+        "VRAM Total Memory (B)": "21458059264", "VRAM Total Used Memory (B)": "4096"}})
+    m = detect_machine(sysfs_root=tmp_path, run=lambda cmd: out if cmd[0] == "rocm-smi" else None, is_mac=False)
+    (g,) = m.gpus
+    assert g.name == "Radeon RX 7900 XT" and "Radeon RX 7900 XTX" in g.alt_names
+    assert g.db_id == "amd-rx-7900-xt"  # 20 GB: the XT, not the 24 GB XTX
 
 
 class FakeAmdSmi:

@@ -109,7 +109,9 @@ def from_rocm_smi(run: Runner = _run) -> list[DetectedGPU] | None:
     cards = sorted((k for k in data if k.lower().startswith("card")), key=lambda k: int(k[4:] or 0))
     for i, key in enumerate(cards):
         card = {k.lower(): v for k, v in data[key].items()}
-        name = card.get("card series") or card.get("card model") or "AMD GPU"
+        series = str(card.get("card series") or card.get("card model") or "AMD GPU")
+        # older rocm-smi prints the pci.ids string: "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900M]"
+        names = sysfs.bracketed_names(series) if "[" in series else [series]
         total = _num(card.get("vram total memory (b)"))
         used = _num(card.get("vram total used memory (b)"))
         gfx = card.get("gfx version")
@@ -117,7 +119,8 @@ def from_rocm_smi(run: Runner = _run) -> list[DetectedGPU] | None:
             DetectedGPU(
                 index=i,
                 vendor="amd",
-                name=str(name),
+                name=names[0],
+                alt_names=tuple(names[1:]),
                 source="rocm-smi",
                 memory_total_bytes=total,
                 memory_used_bytes=used,
