@@ -329,7 +329,8 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     rope_t = tuple(n for n in ("rope_freqs", "rope_factors_long", "rope_factors_short") if has(f"{n}.weight"))
     if rope_t:
         fields["rope_factor_tensors"] = rope_t
-        fields["rope_dim"] = 2 * by_name[f"{rope_t[0]}.weight"].shape[0]
+        if 2 * by_name[f"{rope_t[0]}.weight"].shape[0] != hd_k:
+            fields["rope_dim"] = 2 * by_name[f"{rope_t[0]}.weight"].shape[0]
     elif rope_dim and rope_dim != hd_k and not kv_lora:
         fields["rope_dim"] = rope_dim
     dense0 = next((i for i in range(k("block_count", 0)) if has(f"blk.{i}.ffn_up.weight")), None)

@@ -247,8 +247,7 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
 SUPPORTED_ARCHS: tuple[str, ...] = tuple(sorted(_LAYOUTS))
 
 
-def tensors_for(arch: ModelArch) -> list[TensorSpec]:
-    """Every weight tensor llama.cpp loads for ``arch``, untyped, in llama.cpp's order."""
+def _build(arch: ModelArch) -> list[TensorSpec]:
     layout = _LAYOUTS.get(arch.arch)
     if layout is None:
         raise SizingError(
@@ -257,7 +256,30 @@ def tensors_for(arch: ModelArch) -> list[TensorSpec]:
         )
     b = _Builder(arch)
     layout(b)
-    return llama_order(b.out)
+    return b.out
+
+
+def tensors_for(arch: ModelArch) -> list[TensorSpec]:
+    """Every weight tensor llama.cpp loads for ``arch``, untyped, in llama.cpp's order."""
+    return llama_order(_build(arch))
+
+
+def file_order(arch: ModelArch, tensors: list[TensorSpec]) -> list[TensorSpec]:
+    """``tensors`` in the order a converter writes them: embeddings, blocks, output last.
+
+    The order matters to llama.cpp's memory report: with mmap, a model buffer spans the
+    file range from its first to its last tensor, so the order of tensors in the file
+    (not only their sizes) sets the reported CPU_Mapped size when some are repacked.
+    """
+    rank = {t.name: i for i, t in enumerate(_build(arch))}
+    tail = {"output_norm.weight": 1, "output.weight": 2}
+
+    def key(t: TensorSpec) -> tuple[int, int, int]:
+        if t.name in tail:
+            return (2, tail[t.name], 0)
+        return (0 if t.layer < 0 else 1, t.layer, rank.get(t.name, len(rank)))
+
+    return sorted(tensors, key=key)
 
 
 def count_params(tensors: list[TensorSpec] | tuple[TensorSpec, ...], n_experts: int, n_experts_used: int) -> tuple[int, int]:

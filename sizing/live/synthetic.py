@@ -1,0 +1,161 @@
+"""Synthetic GGUF files: a real header over a sparse hole, for models we cannot download.
+
+llama.cpp sizes its buffers from the header alone (architecture keys, tensor shapes and
+types, token count), so a file whose header is real but whose tensor data is a hole
+loads, allocates and reports exactly what the real model would, while costing only the
+header on disk (a few MB at any size: the data region is never written, the file is
+just extended). The weights are zeros; the numbers are real.
+
+The header follows what llama.cpp's loader reads (``load_hparams`` /
+``load_arch_hparams`` per model in ggml-org/llama.cpp), the tensors come from
+``tensors_for`` and the types from the quant recipe. The tokenizer is SentencePiece
+style (``llama``) with tokens, scores and token types: a ``gpt2`` tokenizer would also
+need merges.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from gguf import GGUFWriter
+from gguf.constants import GGMLQuantizationType, TokenType
+
+from sizing.errors import SizingError
+from sizing.models.arch import ModelArch
+from sizing.models.tensors import TensorSpec, file_order, tensors_for
+from sizing.quant import FILE_QUANTS, apply_recipe, file_quant, tensor_bytes
+
+ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT
+
+
+def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
+    """The architecture keys llama.cpp's loader needs for ``a``."""
+    p = a.arch
+    u32 = lambda k, v: w.add_uint32(f"{p}.{k}", int(v))  # noqa: E731
+    f32 = lambda k, v: w.add_float32(f"{p}.{k}", float(v))  # noqa: E731
+    u32("context_length", a.max_context)
+    u32("embedding_length", a.hidden_size)
+    u32("block_count", a.n_layers)
+    ffn = a.ffn_size
+    if a.arch == "llama" and a.is_moe:  # llama's MoE tensors use feed_forward_length
+        ffn = a.expert_ffn_size
+    u32("feed_forward_length", ffn)
+    u32("attention.head_count", a.n_heads)
+    f32("attention.layer_norm_rms_epsilon", 1e-6)
+    f32("rope.freq_base", 10000.0)
+    u32("vocab_size", n_vocab)
+    if a.is_mla:
+        # the MLA layout of current converters: one latent KV head holding kv_lora_rank
+        # (+ the rope part for K); the *_mla keys give the decompressed head sizes
+        u32("attention.head_count_kv", 1)
+        u32("attention.key_length", a.kv_lora_rank + a.qk_rope_head_dim)
+        u32("attention.value_length", a.kv_lora_rank)
+        u32("attention.key_length_mla", a.qk_nope_head_dim + a.qk_rope_head_dim)
+        u32("attention.value_length_mla", a.head_dim_v)
+        u32("rope.dimension_count", a.qk_rope_head_dim)
+        u32("attention.kv_lora_rank", a.kv_lora_rank)
+        if a.q_lora_rank:
+            u32("attention.q_lora_rank", a.q_lora_rank)
+    else:
+        u32("attention.head_count_kv", a.n_kv_heads)
+        u32("attention.key_length", a.head_dim_k)
+        u32("attention.value_length", a.head_dim_v)
+        u32("rope.dimension_count", a.rope_dim or a.head_dim_k)
+    if a.is_moe:
+        u32("expert_count", a.n_experts)
+        u32("expert_used_count", a.n_experts_used)
+        u32("expert_feed_forward_length", a.expert_ffn_size)
+        if a.n_shared_experts:
+            u32("expert_shared_count", a.n_shared_experts)
+            u32("expert_shared_feed_forward_length", a.shared_expert_ffn_size)
+        if a.n_dense_leading_layers:
+            u32("leading_dense_block_count", a.n_dense_leading_layers)
+        if a.arch == "deepseek2":
+            f32("expert_weights_scale", 1.0)
+            w.add_bool(f"{p}.expert_weights_norm", True)
+            u32("expert_gating_func", 2 if a.expert_score_bias else 1)  # sigmoid (V3) / softmax
+    if a.sliding_window:
+        u32("attention.sliding_window", a.sliding_window)
+        if a.swa_layers is not None:
+            w.add_array(f"{p}.attention.sliding_window_pattern", list(a.swa_flags))
+
+
+def _tokenizer(w: GGUFWriter, n_vocab: int) -> None:
+    """A SentencePiece-style vocabulary of ``n_vocab`` unique tokens (content is irrelevant)."""
+    specials = ["<unk>", "<s>", "</s>"]
+    byte_tokens = [f"<0x{b:02X}>" for b in range(256)] if n_vocab >= 3 + 256 + 1 else []
+    head = specials[: min(3, n_vocab)] + byte_tokens
+    tokens = head + [f"\u2581t{i}" for i in range(len(head), n_vocab)]
+    types = (
+        [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL][: min(3, n_vocab)]
+        + [TokenType.BYTE] * len(byte_tokens)
+        + [TokenType.NORMAL] * (n_vocab - len(head))
+    )
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores(np.zeros(n_vocab, dtype=np.float32).tolist())
+    w.add_token_types([int(t) for t in types])
+    if n_vocab >= 3:
+        w.add_unk_token_id(0)
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(2)
+
+
+def synthetic_tensors(arch: ModelArch, quant: str) -> list[TensorSpec]:
+    """The typed tensor list a synthetic file of ``arch`` at ``quant`` carries, in file order."""
+    return file_order(arch, apply_recipe(arch, tensors_for(arch), quant))
+
+
+def write_synthetic_gguf(
+    arch: ModelArch,
+    quant: str,
+    path: str | os.PathLike,
+    *,
+    n_vocab_tokens: int | None = None,
+) -> Path:
+    """Write a loadable GGUF for ``arch`` at ``quant`` whose tensor data is a sparse hole.
+
+    ``n_vocab_tokens`` shrinks the vocabulary (token list *and* embedding/output rows)
+    when a test wants a smaller file; by default the model's own vocabulary is used.
+    """
+    q = file_quant(quant)
+    if n_vocab_tokens is not None:
+        if n_vocab_tokens < 1:
+            raise SizingError(f"n_vocab_tokens must be positive, got {n_vocab_tokens}")
+        arch = arch.model_copy(update={"vocab_size": n_vocab_tokens})
+    n_vocab = arch.vocab_size
+    tensors = synthetic_tensors(arch, q)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    w = GGUFWriter(out, arch.arch)
+    # general.name stays neutral: llama.cpp's vocabulary loader patches tokens by model
+    # name (a name containing "phi-3" makes it look up tokens our vocabulary lacks)
+    w.add_name(f"sizing synthetic {q}")
+    w.add_description(f"synthetic header of {arch.id} ({arch.arch}, {q}); tensor data is a sparse hole")
+    w.add_type("model")
+    w.add_file_type(int(FILE_QUANTS[q]))
+    w.add_quantization_version(2)
+    _hparams(w, arch, n_vocab)
+    _tokenizer(w, n_vocab)
+    data = 0
+    for t in tensors:
+        nbytes = tensor_bytes(t)
+        # shapes go in numpy order (the writer reverses them into ggml order)
+        w.add_tensor_info(t.name, tuple(reversed(t.shape)), np.dtype(np.float32), nbytes,
+                          raw_dtype=GGMLQuantizationType[t.ggml_type])
+        data += (nbytes + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+    try:
+        w.write_header_to_file(out)
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        assert w.fout is not None
+        header_end = w.fout[0].tell()
+    finally:
+        w.close()
+    data_start = (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+    # extend without writing: the data region becomes a hole that costs no disk blocks
+    os.truncate(out, data_start + data)
+    return out
