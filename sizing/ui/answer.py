@@ -21,6 +21,8 @@ def render(choice: ModelChoice, values: dict[str, Any], hw: HardwareChoice, summ
     data = services.as_json(est)
     with summary if summary is not None else st.container():
         verdict(data)
+        for w in data.get("warnings") or ():
+            st.caption(f":material/info: {w}")
         speed(data)
         st.markdown("##### Memory per device")
         devices = data.get("devices") or [_total_as_device(data)]
@@ -149,23 +151,46 @@ def commands(data: dict) -> None:
         st.code(text, language="bash", wrap_lines=True)
 
 
+BASIS_LABELS = ("Weights", "KV cache", "Compute buffers", "Overhead")
+
+
 def basis(data: dict) -> None:
+    """Where every number came from: source, method, calibration, measured or estimated."""
     with st.expander("Where these numbers come from", icon=":material/fact_check:"):
         b = data.get("basis")
         if not b:
             st.write("No basis was recorded for this estimate.")
             return
         items = b if isinstance(b, list) else [b]
-        for item in items:
-            if isinstance(item, dict):
-                what = item.get("what") or item.get("name") or ""
-                st.markdown(
-                    f"- **{what or 'estimate'}** — {'measured' if item.get('measured') else 'estimated'}; "
-                    f"source: {item.get('source', '—')}; method: {item.get('method', '—')}"
-                    + (f"; calibration: {item['calibration']}" if item.get("calibration") else "")
-                )
-            else:
-                st.markdown(f"- {item}")
+        rows = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                rows.append({"number": str(item)})
+                continue
+            rows.append(
+                {
+                    "number": item.get("what") or (BASIS_LABELS[i] if i < len(BASIS_LABELS) else f"#{i + 1}"),
+                    "kind": "measured" if item.get("measured") else "estimated",
+                    "source": item.get("source", "—"),
+                    "method": item.get("method", "—"),
+                    "calibration": item.get("calibration") or "—",
+                }
+            )
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"source": st.column_config.TextColumn(width="medium"),
+                                    "method": st.column_config.TextColumn(width="large")})
+        detail = data.get("items") or []
+        if detail:
+            st.markdown("**Every buffer llama.cpp allocates**")
+            st.dataframe(
+                [
+                    {"buffer": it.get("name"), "part": it.get("part"), "device": it.get("device"),
+                     "size": fmt.gb(it.get("bytes")), "why": it.get("note") or ""}
+                    for it in detail
+                ],
+                hide_index=True,
+                width="stretch",
+            )
 
 
 def downloads(data: dict) -> None:

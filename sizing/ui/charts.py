@@ -23,7 +23,7 @@ def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, traceorder="normal"),
         **kw,
     )
     return fig

@@ -189,10 +189,34 @@ def as_json(obj: Any) -> Any:
     return obj
 
 
+def resolved(choice: Any) -> Any:
+    """The ResolvedModel for a model choice: a catalog/HF spec, or a GGUF header read here."""
+    if choice.gguf is not None:
+        rm_cls = _core("sizing.models.resolve", "ResolvedModel", "Model resolution")
+        g = choice.gguf
+        return rm_cls(arch=g.arch, tensors=g.tensors, kind="gguf", file_type=g.file_type)
+    return resolve(choice.spec)
+
+
+def estimate_kwargs(choice: Any, values: dict) -> dict:
+    """The estimate() keywords for the run settings on a page (names as the core spells them)."""
+    quant = values.get("quant")
+    if choice.gguf is not None and quant in (None, "file"):
+        quant = None  # the file's own quant
+    return dict(
+        quant=quant,
+        ctx=int(values["ctx"]),
+        kv_type=values.get("kv", "f16"),
+        parallel=int(values.get("np", 1)),
+        flash_attn=bool(values.get("fa", True)),
+        offline=hf_offline(),
+    )
+
+
 def estimate(choice: Any, values: dict, hw: Any) -> Any:
     """The core's Estimate for a model choice, run settings and hardware choice."""
-    estimate_fn()
-    raise Unavailable("The estimator with hardware is not available in this build yet.")
+    fn = estimate_fn()
+    return fn(resolved(choice), **estimate_kwargs(choice, values))
 
 
 def limits(choice: Any, values: dict, hw: Any) -> dict:
