@@ -1,0 +1,189 @@
+"""The embedded runner: llama.cpp from the ``xllamacpp`` wheel that installs with the app.
+
+Nothing to compile and nothing to find on PATH, so a live check works right after
+``pip install``. Which llama.cpp a user gets depends on the platform's wheel on PyPI
+(checked for xllamacpp 2026.10.11549):
+
+* Linux x86-64 and aarch64 (manylinux2014): CPU build, without ``-march=native``
+  (no AVX-512/AMX/SVE), so CPU speeds are a little below a native build;
+* macOS 13+ arm64 and x86-64: Metal + natively optimised CPU build;
+* Windows x86-64 (win_amd64): CPU build;
+* CUDA 12.8/13.2, ROCm and Vulkan wheels are published on the project's own index
+  (https://xorbitsai.github.io/xllamacpp/whl/<variant>), not on PyPI.
+
+The model is loaded in a child process (``sizing.live.embedded_child``), never in the
+app: llama.cpp's aborts and the OOM killer take the child, not the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from functools import cached_property
+
+from sizing.live.isolation import ChildResult, run_child
+from sizing.live.logparse import build_from_log, memory_from_log, speeds_from_log
+from sizing.live.runner import (
+    Check,
+    GpuSampler,
+    Measurement,
+    ProgressCallback,
+    ProgressRelay,
+    RunnerInfo,
+    log_tail,
+)
+
+
+def embedded_available() -> bool:
+    """True when the xllamacpp wheel is importable (checked without loading it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("xllamacpp") is not None
+
+
+class EmbeddedRunner:
+    """Runs checks through xllamacpp in a child Python process."""
+
+    name = "embedded"
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+
+    @cached_property
+    def version(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"xllamacpp {version('xllamacpp')}"
+        except PackageNotFoundError:
+            return "xllamacpp (not installed)"
+
+    @cached_property
+    def backend(self) -> str:
+        """The accelerator the installed wheel drives, from its device list (in a child)."""
+        code = (
+            "import xllamacpp as x, json;"
+            "print(json.dumps([d['name'] for d in x.get_device_info()]))"
+        )
+        res = run_child([self.python, "-c", code], timeout_s=60)
+        try:
+            names = json.loads(res.stdout_lines[-1])
+        except (IndexError, ValueError):
+            return "unknown"
+        return backend_of(names)
+
+    def info(self) -> RunnerInfo:
+        return RunnerInfo(name=self.name, version=self.version, backend=self.backend)
+
+    def run(
+        self,
+        check: Check,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Measurement:
+        relay = ProgressRelay(progress)
+        events: dict[str, dict] = {}
+
+        def on_line(line: str) -> None:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                return
+            name = ev.get("event")
+            events[name] = ev
+            if name in ("loading", "prompt", "generation"):
+                relay(name)
+
+        relay("queued")
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        argv = [self.python, "-m", "sizing.live.embedded_child", check.model_dump_json()]
+        with GpuSampler() as gpu:
+            child = run_child(argv, timeout_s=check.timeout_s, on_line=on_line, cancel=cancel, env=env)
+        if child.returncode == 0 and "result" in events:
+            relay("done")
+        return build_measurement(
+            check, child, events, self.info(), relay.stages, gpu.delta, build_from_log(child.stderr)
+        )
+
+
+def backend_of(device_names: list[str]) -> str:
+    """'cuda', 'metal', 'rocm', 'vulkan' or 'cpu' from llama.cpp's device names."""
+    joined = " ".join(device_names).lower()
+    for key, backend in (("cuda", "cuda"), ("metal", "metal"), ("mtl", "metal"),
+                         ("rocm", "rocm"), ("hip", "rocm"), ("vulkan", "vulkan"),
+                         ("sycl", "sycl")):
+        if key in joined:
+            return backend
+    return "cpu"
+
+
+def build_measurement(
+    check: Check,
+    child: ChildResult,
+    events: dict[str, dict],
+    runner: RunnerInfo,
+    stages,
+    gpu_delta,
+    build: str | None = None,
+) -> Measurement:
+    """Combine what the child said, what its log shows and how it ended."""
+    mem = memory_from_log(child.stderr)
+    result = events.get("result", {})
+    error = events.get("error")
+    if child.returncode == 0 and result:
+        status, message = "ok", "finished"
+    elif child.timed_out:
+        status, message = "timeout", f"llama.cpp {child.describe()} (limit {check.timeout_s:.0f} s)"
+    elif child.cancelled:
+        status, message = "cancelled", "cancelled by the user"
+    elif error:
+        status = "crashed" if (error.get("returncode") or 0) < 0 else "failed"
+        message = f"llama.cpp failed while {error.get('stage', 'running')}: {error.get('message', '')}"
+        hint = _failure_hint(child.stderr)
+        if hint:
+            message += f" — {hint}"
+    else:
+        status, message = "crashed", f"llama.cpp {child.describe()}"
+        hint = _failure_hint(child.stderr)
+        if hint:
+            message += f" — {hint}"
+    load_s = result.get("load_s") or events.get("loaded", {}).get("load_s")
+    if result.get("from_log"):  # llama-cli: timings only in its log
+        result = {**speeds_from_log(child.stderr), **result}
+    peaks = [v for v in (child.peak_rss_bytes, result.get("peak_rss_bytes")) if v]
+    if build and not build.startswith("b0-"):  # the wheel reports no real build number
+        runner = runner.model_copy(update={"version": f"{runner.version} ({build})"})
+    return Measurement(
+        status=status,
+        message=message,
+        runner=runner,
+        model_path=check.model_path,
+        ctx=check.ctx,
+        weights_bytes=mem["weights_bytes"],
+        kv_cache_bytes=mem["kv_cache_bytes"],
+        compute_bytes=mem["compute_bytes"],
+        output_bytes=mem["output_bytes"],
+        devices=mem["devices"],
+        peak_rss_bytes=max(peaks) if peaks else None,
+        gpu_memory_delta_bytes=gpu_delta,
+        load_s=load_s,
+        n_prompt=result.get("n_prompt"),
+        n_gen=result.get("n_gen"),
+        prefill_tokens_per_s=result.get("prefill_tokens_per_s"),
+        decode_tokens_per_s=result.get("decode_tokens_per_s"),
+        wall_s=child.wall_s,
+        stages=tuple(stages),
+        log_tail=log_tail(child.stderr),
+    )
+
+
+def _failure_hint(log: str) -> str:
+    """The most telling line of a failed llama.cpp log (an error or assertion), if any."""
+    for line in reversed(log.splitlines()):
+        low = line.lower()
+        if any(k in low for k in ("ggml_assert", "error", "failed", "abort", "out of memory")):
+            return line.strip()[:300]
+    return ""

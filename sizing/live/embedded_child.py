@@ -1,0 +1,127 @@
+"""The child process of the embedded runner: load a GGUF with xllamacpp, time it, exit.
+
+Run as ``python -m sizing.live.embedded_child '<Check JSON>'``. It speaks one JSON
+object per line on its stdout (the progress protocol: ``loading``, ``prompt``,
+``generation``, then ``result`` or ``error``); everything native code prints goes to
+stderr, which the parent parses for llama.cpp's buffer sizes. Keeping this in its own
+process is the point: whatever llama.cpp does here, the app survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def _events_channel():
+    """A private copy of stdout for events; fd 1 then points at stderr.
+
+    Native code (llama.cpp, the server's template dump) writes to fd 1 too, and would
+    otherwise corrupt the event stream.
+    """
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    return os.fdopen(fd, "w", buffering=1, encoding="utf-8")
+
+
+def main(argv: list[str]) -> int:
+    out = _events_channel()
+
+    def emit(event: str, **data) -> None:
+        out.write(json.dumps({"event": event, **data}) + "\n")
+        out.flush()
+
+    check = json.loads(argv[0])
+    emit("loading")
+    import xllamacpp as xl
+
+    p = xl.CommonParams()
+    p.model.path = check["model_path"]
+    p.n_ctx = int(check["ctx"])
+    p.n_batch = int(check["n_batch"])
+    p.n_ubatch = int(check["n_ubatch"])
+    p.n_parallel = int(check["n_parallel"])
+    p.kv_unified = bool(check["kv_unified"])
+    p.cache_type_k = getattr(xl.ggml_type, f"GGML_TYPE_{check['kv_type_k'].upper()}")
+    p.cache_type_v = getattr(xl.ggml_type, f"GGML_TYPE_{check['kv_type_v'].upper()}")
+    p.flash_attn_type = (
+        xl.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
+        if check["flash_attn"]
+        else xl.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    )
+    ngl = int(check["n_gpu_layers"])
+    p.n_gpu_layers = 999 if ngl < 0 else ngl
+    p.fit_params = False  # measure the scenario as given, not what llama.cpp would shrink it to
+    p.cache_ram_mib = 0  # no prompt cache: it would add to RSS and is not what we size
+    p.verbosity = 4  # INFO: every buffer size, without the debug flood
+    if check.get("n_threads"):
+        p.cpuparams.n_threads = int(check["n_threads"])
+        p.cpuparams_batch.n_threads = int(check["n_threads"])
+
+    t0 = time.perf_counter()
+    try:
+        server = xl.Server(p)
+    except Exception as exc:  # llama.cpp reports a failed load as a RuntimeError
+        emit("error", stage="loading", message=str(exc))
+        return 3
+    load_s = time.perf_counter() - t0
+    emit("loaded", load_s=load_s)
+
+    # Leave room in the context for the generated tokens.
+    n_gen = int(check["n_gen"])
+    n_prompt = max(1, min(int(check["n_prompt"]), p.n_ctx // int(check["n_parallel"]) - n_gen - 1))
+    # Ordinary token ids (byte-level pieces in every real vocabulary), never special ones.
+    prompt = [256 + (i % 256) for i in range(n_prompt)]
+    timings: dict = {}
+    started = [False]
+
+    def on_chunk(chunk) -> bool:
+        if not started[0]:
+            started[0] = True
+            emit("generation")
+        if isinstance(chunk, dict) and "timings" in chunk:
+            timings.update(chunk["timings"])
+        return False  # keep going
+
+    emit("prompt", n_prompt=n_prompt)
+    if n_gen > 0:
+        request = {
+            "prompt": prompt,
+            "n_predict": n_gen,
+            "ignore_eos": True,
+            "cache_prompt": False,
+            "stream": True,
+            "top_k": 1,
+            "samplers": ["top_k"],
+        }
+        result = server.handle_completions(request, on_chunk)
+        if isinstance(result, dict) and "error" in result:
+            emit("error", stage="prompt", message=json.dumps(result["error"]))
+            return 4
+
+    try:
+        import resource
+
+        scale = 1 if sys.platform == "darwin" else 1024
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    except ImportError:  # Windows: the parent's polling covers it
+        peak = None
+    emit(
+        "result",
+        load_s=load_s,
+        n_prompt=timings.get("prompt_n"),
+        n_gen=timings.get("predicted_n"),
+        prefill_tokens_per_s=timings.get("prompt_per_second"),
+        decode_tokens_per_s=timings.get("predicted_per_second"),
+        peak_rss_bytes=peak,
+    )
+    # Skip the server's destructor: it can hang in this binding, and the OS frees all.
+    out.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
