@@ -13,12 +13,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sizing.hardware.db import GPU
+from sizing.hardware.db import GPU
 
 # Words that carry no identity ("NVIDIA", "(R)", "Graphics").
 NOISE = frozenset(
@@ -38,12 +37,12 @@ _CPU_CORES = re.compile(r"(\d+)\s*-?\s*(?:core|c)\s*cpu")
 class MatchResult(BaseModel):
     """The outcome of matching one name: a unique entry, candidates, or nothing."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True)
 
     query: str
     status: Literal["matched", "ambiguous", "unknown"]
-    gpu: object | None = None  # GPU when matched (object: avoids a pydantic import cycle)
-    candidates: tuple[object, ...] = ()
+    gpu: GPU | None = None
+    candidates: tuple[GPU, ...] = ()
     suggestions: tuple[str, ...] = ()  # closest names when unknown
 
     @property
@@ -52,10 +51,10 @@ class MatchResult(BaseModel):
 
     def message(self) -> str:
         """One line a CLI or UI can show."""
-        if self.status == "matched":
-            return f"{self.query!r} is {self.gpu.name} ({self.gpu.id})"  # type: ignore[union-attr]
+        if self.gpu is not None:
+            return f"{self.query!r} is {self.gpu.name} ({self.gpu.id})"
         if self.status == "ambiguous":
-            names = ", ".join(f"{c.id}" for c in self.candidates[:12])  # type: ignore[attr-defined]
+            names = ", ".join(c.id for c in self.candidates[:12])
             more = f" (+{len(self.candidates) - 12} more)" if len(self.candidates) > 12 else ""
             return f"{self.query!r} matches several devices: {names}{more}"
         hint = f"; closest: {', '.join(self.suggestions)}" if self.suggestions else ""

@@ -52,9 +52,9 @@ def match_device(dev: DetectedGPU, db: GPUDatabase) -> DetectedGPU:
     for name in (dev.name, *dev.alt_names):
         r = db.match(name, memory_gb=mem, gpu_cores=dev.gpu_cores)
         if r.matched:
-            matched[r.gpu.id] = r.gpu  # type: ignore[union-attr]
+            matched[r.gpu.id] = r.gpu
         for c in r.candidates:
-            candidates[c.id] = c  # type: ignore[attr-defined]
+            candidates[c.id] = c
     pool = list(matched.values()) if matched else list(candidates.values())
     # Driver-reported chip identity narrows what names cannot.
     if dev.llvm_target:
