@@ -215,6 +215,7 @@ def make_drm_card(
     device: int,
     vram_total: int | None = None,
     vram_used: int | None = None,
+    gtt_total: int | None = None,
     render_minor: int | None = None,
     product_name: str | None = None,
     bus_id: str | None = None,
@@ -230,6 +231,8 @@ def make_drm_card(
     if vram_total is not None:
         (dev / "mem_info_vram_total").write_text(f"{vram_total}\n")
         (dev / "mem_info_vram_used").write_text(f"{vram_used or 0}\n")
+    if gtt_total is not None:
+        (dev / "mem_info_gtt_total").write_text(f"{gtt_total}\n")
     if product_name is not None:
         (dev / "product_name").write_text(product_name + "\n")
     if render_minor is not None:

@@ -264,13 +264,16 @@ def test_amd_sysfs_radeon_instinct_and_apu(tmp_path):
                   vram_used=0, render_minor=129)
     make_kfd_node(tmp_path, 2, gfx_target_version=90402, render_minor=129)
     make_drm_card(tmp_path, 2, vendor=0x1002, device=0x15BF, vram_total=512 * MIB,
-                  vram_used=100 * MIB, render_minor=130)
+                  vram_used=100 * MIB, gtt_total=15 * GIB, render_minor=130)
     make_kfd_node(tmp_path, 3, gfx_target_version=110003, render_minor=130)
     m = detect_machine(sysfs_root=tmp_path, run=lambda cmd: None, is_mac=False)
     by = {g.index: g for g in m.gpus}
     assert by[0].source == "sysfs" and by[0].llvm_target == "gfx1100"
     assert by[0].memory_free_bytes == 25753026560 - 1073741824
     assert (by[0].db_id, by[1].db_id, by[2].db_id) == ("amd-rx-7900-xtx", "amd-mi300x", "amd-radeon-780m")
+    apu = by[2]
+    assert apu.unified_memory and not by[0].unified_memory
+    assert any("GTT" in n and "15.0 GiB" in n for n in apu.notes)
 
 
 def test_amd_rocm_smi_json(tmp_path):

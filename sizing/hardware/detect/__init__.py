@@ -66,7 +66,11 @@ def match_device(dev: DetectedGPU, db: GPUDatabase) -> DetectedGPU:
     if dev.compute_capability and len(pool) > 1:
         pool = [g for g in pool if g.compute_capability in (None, dev.compute_capability)] or pool
     if len(pool) == 1:
-        return dev.model_copy(update={"db_id": pool[0].id, "match_status": "matched", "candidates": ()})
+        update: dict = {"db_id": pool[0].id, "match_status": "matched", "candidates": ()}
+        if pool[0].unified_memory and not dev.unified_memory:
+            update["unified_memory"] = True
+            update["notes"] = (*dev.notes, "integrated GPU: shares system RAM with the CPU")
+        return dev.model_copy(update=update)
     if pool:
         ids = tuple(sorted(g.id for g in pool))
         note = f"several database entries fit {dev.name!r}: {', '.join(ids)}"

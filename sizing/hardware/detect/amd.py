@@ -78,6 +78,11 @@ def from_sysfs(root: Path = Path("/")) -> list[DetectedGPU]:
         total = sysfs.read_int(dev / "mem_info_vram_total")
         used = sysfs.read_int(dev / "mem_info_vram_used")
         minor = _render_minor(dev)
+        gtt = sysfs.read_int(dev / "mem_info_gtt_total")
+        notes = ()
+        if gtt and total is not None and gtt > total:
+            # an APU's VRAM is a small BIOS carve-out; GTT is system RAM the GPU can map
+            notes = (f"GTT (system RAM the GPU can map): {gtt / 1024**3:.1f} GiB",)
         devices.append(
             DetectedGPU(
                 index=i,
@@ -91,6 +96,7 @@ def from_sysfs(root: Path = Path("/")) -> list[DetectedGPU]:
                 usable_memory_bytes=total - used if total is not None and used is not None else None,
                 llvm_target=targets.get(minor) if minor is not None else None,
                 pci_bus_id=dev.resolve().name if dev.exists() else None,
+                notes=notes,
             )
         )
     return devices
