@@ -78,6 +78,8 @@ def run_params() -> list[Param]:
     kvs = services.kv_types() or None
     return [
         Param("quant", FALLBACK_QUANT, choices=quants),
+        # For a GGUF file: its own quant ("file") or another one by llama.cpp's recipe.
+        Param("fq", "file", choices=(["file", *quants] if quants else None)),
         Param("ctx", 4096, kind="int", lo=1, hi=MAX_CTX),
         Param("kv", "f16", choices=kvs),
         Param("np", 1, kind="int", lo=1, hi=256),
@@ -170,7 +172,10 @@ def run_inputs(ps: PageState) -> None:
     """Quant, context, KV cache type, parallel users, flash attention."""
     c1, c2 = st.columns(2)
     quants = services.file_quants()
-    if quants:
+    if quants and ps["src"] == "file":
+        c1.selectbox("Quant", ["file", *quants], key=ps.key("fq"),
+                     format_func=lambda q: "As in the file" if q == "file" else q)
+    elif quants:
         c1.selectbox("Quant", quants, key=ps.key("quant"))
     else:
         c1.text_input("Quant", key=ps.key("quant"))

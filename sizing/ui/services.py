@@ -201,8 +201,10 @@ def resolved(choice: Any) -> Any:
 def estimate_kwargs(choice: Any, values: dict) -> dict:
     """The estimate() keywords for the run settings on a page (names as the core spells them)."""
     quant = values.get("quant")
-    if choice.gguf is not None and quant in (None, "file"):
-        quant = None  # the file's own quant
+    if choice.gguf is not None:
+        quant = values.get("fq", "file")
+        if quant == "file":
+            quant = None  # the file's own quant
     return dict(
         quant=quant,
         ctx=int(values["ctx"]),
