@@ -340,3 +340,20 @@ def test_intel_arc_is_a_gpu_but_an_igpu_is_not(tmp_path):
     m = detect_machine(sysfs_root=tmp_path, run=lambda cmd: None, is_mac=False)
     assert [g.db_id for g in m.gpus] == ["intel-arc-b580"]
     assert any("Iris Xe" in n and "ignored" in n for n in m.notes)
+
+
+def test_macos_cpu_model_and_arm_features(monkeypatch):
+    from sizing.hardware.detect import cpu
+
+    outputs = {
+        ("sysctl", "-n", "machdep.cpu.brand_string"): "Apple M2 Pro\n",
+        # `sysctl name...` prints "name: value" per line
+        ("sysctl", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM", "hw.optional.arm.FEAT_BF16"):
+            "hw.optional.arm.FEAT_DotProd: 1\nhw.optional.arm.FEAT_I8MM: 1\nhw.optional.arm.FEAT_BF16: 1\n",
+    }
+    monkeypatch.setattr(cpu, "_run", lambda cmd: outputs.get(tuple(cmd)))
+    monkeypatch.setattr(cpu.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(cpu.platform, "machine", lambda: "arm64")
+    model, flags = cpu._model_and_flags()
+    assert model == "Apple M2 Pro"
+    assert flags == ("BF16", "DOTPROD", "I8MM", "NEON")
