@@ -49,3 +49,64 @@ def test_every_file_quant_types_a_model(smollm2_gguf):
     arch = arch_from_header(smollm2_gguf)
     sizes = {q: weights_bytes(arch, q) for q in FILE_QUANTS}
     assert sizes["F32"] > sizes["F16"] == sizes["BF16"] > sizes["Q8_0"] > sizes["Q4_K_M"] > sizes["Q2_K"]
+
+
+# --- published GGUF sizes ------------------------------------------------------------------
+
+import yaml  # noqa: E402
+from pydantic import BaseModel, ConfigDict  # noqa: E402
+
+from pathlib import Path  # noqa: E402
+
+PUBLISHED = Path(__file__).parent / "data" / "published_sizes.yaml"
+HEADER_BYTES_PER_TOKEN = 40  # see the file's header comment
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quant: str
+    file: str
+    size: float
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    repo: str
+    quantizer: str
+    imatrix: bool
+    llama_cpp: str | None = None
+    source: str
+    source_note: str | None = None
+    unit: str
+    resolution: float
+    files: list[_File]
+
+
+def _published() -> list[tuple[_Entry, _File]]:
+    raw = yaml.safe_load(PUBLISHED.read_text())
+    entries = [_Entry.model_validate(e) for e in raw["entries"]]
+    return [(e, f) for e in entries for f in e.files]
+
+
+_ROWS = _published()
+
+
+def test_published_table_is_broad():
+    quants = {f.quant for _, f in _ROWS}
+    assert {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "IQ4_XS", "MXFP4"} <= quants
+    assert len({e.model for e, _ in _ROWS}) >= 6
+
+
+@pytest.mark.parametrize("entry,row", _ROWS, ids=[f"{e.model.split('/')[-1]}-{f.quant}" for e, f in _ROWS])
+def test_weights_match_published_file_sizes(entry, row):
+    from sizing.models.catalog import load_catalog
+
+    arch = load_catalog().get(entry.model)
+    unit = {"GB": 1e9, "GiB": 2**30}[entry.unit]
+    published = row.size * unit
+    expected = weights_bytes(arch, row.quant, imatrix=entry.imatrix) + HEADER_BYTES_PER_TOKEN * arch.vocab_size
+    tolerance = 0.005 * published + entry.resolution * unit / 2
+    assert abs(expected - published) <= tolerance, (
+        f"{entry.repo}/{row.file}: ours {expected / unit:.3f} {entry.unit}, published {row.size}"
+    )
