@@ -1,0 +1,363 @@
+"""A whole live check, as the CLI and the UI call it: ``run_check(model, ...)``.
+
+1. Decide what to run: a GGUF the user has (a path, or a name found in the configured
+   model directories and the Hugging Face / Ollama / LM Studio caches), or, for a
+   catalog id, a synthetic GGUF of that architecture and quant (marked synthetic).
+2. Estimate it with the same core the rest of the app uses (``sizing.estimate``), and,
+   on CPU, predict its speed with ``sizing.speed`` from this machine's probed bandwidth.
+3. Refuse, before anything loads, a run the estimate says will not fit in free RAM or
+   VRAM, or a synthetic file the disk cannot take; hold the one-run-per-machine lock.
+4. Run it through a Runner (separate process, timeout, cancellable, progress events).
+5. Compare part by part, store the run, refit this machine's speed factors, and report
+   the speed error before and after.
+
+Web mode: model paths must resolve inside the allowed directories and catalog ids
+never write files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sizing.errors import SizingError
+from sizing.live import calibrate, store
+from sizing.live.isolation import (
+    FreeMemory,
+    MemoryNeed,
+    free_disk_bytes,
+    free_memory,
+    machine_lock,
+    memory_guard,
+)
+from sizing.live.models import find_local_gguf, require_gguf
+from sizing.live.runner import Check, Measurement, ProgressCallback, Runner, RunnerInfo, select_runner
+from sizing.live.safety import require_allowed_path
+
+MiB = 1024 * 1024
+# Disk a synthetic file may need beyond its header: the writer's buffers, the filesystem.
+SYNTHETIC_DISK_MARGIN = 64 * MiB
+
+
+class VerifyResult(BaseModel):
+    """Estimate, measurement, their differences, and what this machine learned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    model_path: str | None
+    synthetic: bool
+    synthetic_disk_bytes: int | None = None
+    estimate: dict[str, Any]
+    measured: Measurement | None
+    comparison: tuple[calibrate.PartComparison, ...] = ()
+    errors: dict[str, float | None] = {}
+    runner: RunnerInfo | None = None
+    refused: str | None = None
+    calibration: calibrate.CalibrationReport | None = None
+    calibrated_speed: dict[str, float | str] | None = None
+    stored_in: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.refused:
+            return "refused"
+        return self.measured.status if self.measured else "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's ``--json`` object."""
+        m = self.measured
+        measured = None
+        if m is not None:
+            parts = calibrate.measured_parts(m.model_dump())
+            measured = {
+                **parts,
+                "output_bytes": m.output_bytes,
+                "peak_rss_bytes": m.peak_rss_bytes,
+                "gpu_memory_delta_bytes": m.gpu_memory_delta_bytes,
+                "load_s": m.load_s,
+                "prefill_tokens_per_s": m.prefill_tokens_per_s,
+                "decode_tokens_per_s": m.decode_tokens_per_s,
+                "n_prompt": m.n_prompt,
+                "n_gen": m.n_gen,
+                "ctx": m.ctx,
+                "devices": [d.model_dump() for d in m.devices],
+                "status": m.status,
+                "message": m.message,
+                "partial": m.partial,
+            }
+        return {
+            "model": self.model,
+            "model_path": self.model_path,
+            "status": self.status,
+            "refused": self.refused,
+            "synthetic": self.synthetic,
+            "synthetic_disk_bytes": self.synthetic_disk_bytes,
+            "runner": self.runner.model_dump() if self.runner else None,
+            "estimate": self.estimate,
+            "measured": measured,
+            "errors": self.errors,
+            "comparison": [
+                {**c.model_dump(), "within_tolerance": c.within} for c in self.comparison
+            ],
+            "calibration": self.calibration.model_dump() if self.calibration else None,
+            "calibrated_speed": self.calibrated_speed,
+            "stored_in": self.stored_in,
+        }
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.lower().endswith(".gguf") or os.sep in spec or spec.startswith((".", "~")) or Path(spec).exists()
+
+
+def locate_model(
+    spec: str, *, synthetic: bool = False, web_mode: bool = False,
+    allowed_dirs: list[Path] | None = None,
+) -> tuple[Path | None, str]:
+    """(GGUF path or None for synthetic, catalog id or path string) for what the user named."""
+    if web_mode:
+        if _looks_like_path(spec):
+            return require_gguf(require_allowed_path(spec, allowed_dirs or [])), spec
+        return None, spec  # a catalog id: synthetic, checked against the catalog later
+    if synthetic:
+        return None, spec
+    if _looks_like_path(spec):
+        return require_gguf(Path(spec).expanduser()), spec
+    found = find_local_gguf(spec) if "/" not in spec else None
+    if found is not None:
+        return require_gguf(found), str(found)
+    return None, spec
+
+
+def hardware_summary() -> tuple[dict[str, Any], Any]:
+    """What the run store records about this machine, and the CPU DeviceRate for speed."""
+    from sizing.hardware.detect import detect_machine
+    from sizing.speed import DeviceRate
+
+    m = detect_machine(probe_bandwidth=True)
+    bw = m.cpu.bandwidth.gbs if m.cpu.bandwidth else None
+    hw = {
+        "os": m.os,
+        "cpu": m.cpu.model,
+        "threads": m.cpu.threads,
+        "ram_bytes": m.cpu.ram_total_bytes,
+        "ram_bandwidth_gbs": bw,
+        "gpus": [g.name for g in m.gpus],
+    }
+    rate = None
+    if bw:
+        rate = DeviceRate(name=m.cpu.model, kind="cpu", backend="cpu", bandwidth_gbs=bw,
+                          threads=m.cpu.threads or os.cpu_count() or 1)
+    return hw, rate
+
+
+def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] | None:
+    """Expected decode and prefill tokens/s on ``rate`` (a CPU DeviceRate), or None."""
+    if rate is None:
+        return None
+    from sizing.calibration import load_calibration
+    from sizing.models.tensors import tensors_for
+    from sizing.quant import apply_recipe
+    from sizing.speed import estimate_speed, model_traffic, single_device_work
+
+    sc = est.scenario
+    tensors = sc.tensors
+    if tensors is None or any(t.ggml_type is None for t in tensors):
+        tensors = apply_recipe(sc.model, tensors_for(sc.model), sc.quant)
+    calib = calib or load_calibration()
+    traffic = model_traffic(sc.model, tensors, sc.kv_type_k, sc.kv_type_v)
+    work = single_device_work(traffic, rate)
+    sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
+    return {"decode_tokens_per_s": sp.decode_tokens_per_s.expected,
+            "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
+            "calibration": sp.calibration}
+
+
+def _samples(runs: list[store.RunRecord], hw: dict, backend: str) -> list[calibrate.SpeedSample]:
+    """Speed samples of stored runs on this hardware and backend that finished."""
+    out = []
+    for r in runs:
+        if r.status != "ok" or r.runner.get("backend") != backend:
+            continue
+        if r.hardware.get("cpu") != hw.get("cpu") or r.hardware.get("gpus") != hw.get("gpus"):
+            continue
+        out.append(calibrate.SpeedSample(
+            predicted_decode=r.estimate.get("predicted_decode_tokens_per_s"),
+            measured_decode=r.measured.get("decode_tokens_per_s"),
+            predicted_prefill=r.estimate.get("predicted_prefill_tokens_per_s"),
+            measured_prefill=r.measured.get("prefill_tokens_per_s"),
+        ))
+    return out
+
+
+def run_check(
+    model: str,
+    *,
+    quant: str | None = None,
+    ctx: int = 4096,
+    runner: str | Runner = "auto",
+    timeout_s: float = 300.0,
+    n_prompt: int = 512,
+    n_gen: int = 128,
+    kv_type: str = "f16",
+    batch: int = 2048,
+    ubatch: int = 512,
+    flash_attn: bool = True,
+    n_gpu_layers: int = 0,
+    n_threads: int | None = None,
+    synthetic: bool = False,
+    keep_synthetic: bool = False,
+    save: bool = True,
+    web_mode: bool = False,
+    allowed_dirs: list[Path] | None = None,
+    data_directory: Path | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    free: FreeMemory | None = None,
+) -> VerifyResult:
+    """Run one live check end to end. Bad input raises SizingError; llama.cpp failures don't.
+
+    ``free`` overrides the measured free memory (the UI and tests pass what they know);
+    a refusal is returned as ``VerifyResult.refused`` with the estimate's numbers.
+    """
+    from sizing.estimate import estimate
+    from sizing.models.catalog import load_catalog
+
+    if timeout_s <= 0:
+        raise SizingError(f"--timeout must be positive, got {timeout_s:g}")
+    path, label = locate_model(model, synthetic=synthetic, web_mode=web_mode, allowed_dirs=allowed_dirs)
+    run_synthetic = path is None
+    if run_synthetic:
+        arch = load_catalog().get(model)  # raises "unknown model … closest: …"
+        est = estimate(arch, quant, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
+                       flash_attn=flash_attn, offline=True)
+        label = arch.id
+    else:
+        est = estimate(str(path), None, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
+                       flash_attn=flash_attn, offline=True)
+        if quant is not None and quant.upper() != str(est.quant).upper():
+            raise SizingError(
+                f"--quant {quant}: {path.name} is {est.quant}; a file runs as it is "
+                "(pass a catalog id to run a synthetic model at another quant)"
+            )
+    est_json = est.to_json()
+    for key in ("items", "basis", "parts", "memory_by_device"):
+        est_json.pop(key, None)
+
+    the_runner = select_runner(runner) if isinstance(runner, str) else runner
+    hw, rate = hardware_summary()
+    if rate is not None and n_threads:
+        rate = rate.model_copy(update={"threads": n_threads})
+    backend = the_runner.backend
+    on_cpu = backend == "cpu" or n_gpu_layers == 0
+    base_speed = predict_speed(est, rate, n_prompt=n_prompt) if on_cpu else None
+    if base_speed:
+        est_json["predicted_decode_tokens_per_s"] = base_speed["decode_tokens_per_s"]
+        est_json["predicted_prefill_tokens_per_s"] = base_speed["prefill_tokens_per_s"]
+        est_json["speed_calibration"] = base_speed["calibration"]
+        est_json["decode_tokens_per_s"] = base_speed["decode_tokens_per_s"]
+        est_json["prefill_tokens_per_s"] = base_speed["prefill_tokens_per_s"]
+
+    # --- the guard: nothing loads (and no synthetic file is written) unless it fits
+    free = free or free_memory()
+    if n_gpu_layers == 0 or not free.devices:
+        need = MemoryNeed(host_bytes=est.total_bytes, basis=f"estimate for {label} at ctx {ctx}")
+    else:
+        first = next(iter(free.devices))
+        need = MemoryNeed(host_bytes=est.overhead_bytes, devices={first: est.total_bytes - est.overhead_bytes},
+                          basis=f"estimate for {label} at ctx {ctx}")
+    reason = memory_guard(need, free)
+    data_dir = data_directory or store.data_dir()
+    base = dict(model=label, synthetic=run_synthetic, estimate=est_json, runner=the_runner.info())
+    if reason:
+        return VerifyResult(model_path=str(path) if path else None, measured=None, refused=reason, **base)
+
+    with machine_lock(data_dir):
+        tmp: tempfile.TemporaryDirectory | None = None
+        disk_bytes = None
+        try:
+            if run_synthetic:
+                if web_mode:
+                    raise SizingError("synthetic models are not written on a web server; run the check locally")
+                path, disk_bytes, tmp = _make_synthetic(est, data_dir, keep_synthetic)
+            check = Check(
+                model_path=str(path), ctx=ctx, n_batch=batch, n_ubatch=ubatch, kv_type_k=est.kv_type_k,
+                kv_type_v=est.kv_type_v, flash_attn=flash_attn, n_gpu_layers=n_gpu_layers,
+                n_prompt=n_prompt, n_gen=n_gen, n_threads=n_threads, timeout_s=timeout_s,
+            )
+            measured = the_runner.run(check, progress=progress, cancel=cancel)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+    measured = measured.model_copy(update={"synthetic": run_synthetic})
+    rows = calibrate.compare(est_json, measured.model_dump())
+    errors = calibrate.errors_of(rows)
+
+    stored_in = None
+    report = None
+    calibrated = None
+    if save:
+        record = store.RunRecord(
+            model=label, quant=str(est.quant), synthetic=run_synthetic,
+            scenario={"ctx": ctx, "kv_type_k": est.kv_type_k, "kv_type_v": est.kv_type_v,
+                      "n_batch": batch, "n_ubatch": ubatch, "flash_attn": flash_attn,
+                      "n_gpu_layers": n_gpu_layers, "n_prompt": n_prompt, "n_gen": n_gen,
+                      "n_threads": n_threads},
+            runner=measured.runner.model_dump(), hardware=hw, estimate=est_json,
+            measured=measured.model_dump(exclude={"log_tail"}), errors=errors,
+            status=measured.status, message=measured.message,
+        )
+        stored_in = str(store.append_run(record, data_dir))
+        samples = _samples(store.load_runs(data_dir), hw, measured.runner.backend)
+        if samples:
+            report = calibrate.calibration_report(samples)
+            if base_speed and rate is not None:
+                from sizing.calibration import load_calibration
+
+                new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), report.factors)
+                calibrated = predict_speed(est, new_rate, n_prompt=n_prompt, calib=new_calib)
+    return VerifyResult(
+        model_path=str(path) if not run_synthetic else None,
+        synthetic_disk_bytes=disk_bytes,
+        measured=measured, comparison=tuple(rows), errors=errors, calibration=report,
+        calibrated_speed=calibrated, stored_in=stored_in,
+        **{**base, "runner": measured.runner},
+    )
+
+
+def _make_synthetic(est, data_dir: Path, keep: bool):
+    """Write the synthetic GGUF (after checking the disk); returns (path, disk bytes, tmpdir)."""
+    from sizing.live.synthetic import write_synthetic_gguf
+
+    sc = est.scenario
+    safe = sc.model.id.replace("/", "--")
+    if keep:
+        folder = data_dir / "synthetic"
+        tmp = None
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="llm-sizing-synthetic-")
+        folder = Path(tmp.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    free_disk = free_disk_bytes(folder)
+    if free_disk < SYNTHETIC_DISK_MARGIN:
+        if tmp is not None:
+            tmp.cleanup()
+        raise SizingError(
+            f"not enough free disk for a synthetic model in {folder}: {free_disk / MiB:.0f} MiB free, "
+            f"needs about {SYNTHETIC_DISK_MARGIN / MiB:.0f} MiB (the header; the data is a sparse hole)"
+        )
+    path = folder / f"{safe}.{sc.quant}.synthetic.gguf"
+    try:
+        write_synthetic_gguf(sc.model, sc.quant, path)
+    except BaseException:
+        if tmp is not None:
+            tmp.cleanup()
+        raise
+    st = path.stat()
+    disk = getattr(st, "st_blocks", 0) * 512 or st.st_size
+    return path, disk, tmp
