@@ -99,9 +99,9 @@ def apple_entries() -> list[dict]:
                 sources = {
                     "memory": f"{spec['src']}; {APPLE_SPECS_URL}",
                     "release": spec["src"],
-                    "note": "Unified memory: the GPU may wire about 2/3 (<=36 GB) or 3/4 "
-                    "of it by default (Metal recommendedMaxWorkingSetSize); "
-                    "sysctl iogpu.wired_limit_mb raises the limit",
+                    "note": "Unified memory: by default macOS lets the GPU wire only part of "
+                    "it (Metal recommendedMaxWorkingSetSize; see sizing.placement for the "
+                    "measured share); sysctl iogpu.wired_limit_mb raises the limit",
                 }
                 if tflops:
                     sources["compute"] = f"{spec['src']} (GPU FP32 TFLOPS as stated by Apple)"
@@ -178,6 +178,10 @@ def build_entry(dev: dict, refs: dict[str, str]) -> dict:
     sources: dict[str, str] = {}
     if "tpu" in dev:
         fields, tpu_src = tpu_fields(dev["tpu"])
+        if dev["kind"] in ("apu", "soc", "embedded"):
+            # an on-die GPU has no PCIe link of its own; TechPowerUp lists the chip's lanes
+            fields.pop("pcie_gen", None)
+            fields.pop("pcie_lanes", None)
         entry.update({k: v for k, v in fields.items() if v is not None})
         for group, names in GROUPS.items():
             if any(entry.get(n) is not None for n in names):
