@@ -1,0 +1,95 @@
+"""'This machine' through real Streamlit (AppTest): the detected hardware as detection read
+it, the web-mode lock-out, and a real live check (xllamacpp) with progress and cancel."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sizing.ui import fmt
+
+PAGE = "from sizing.ui.pages.machine import render\nrender()"
+
+
+@pytest.fixture(autouse=True)
+def _local(monkeypatch):
+    monkeypatch.delenv("LLM_SIZING_WEB_MODE", raising=False)
+    monkeypatch.setenv("LLM_SIZING_RUNNER", "embedded")
+
+
+def _texts(at: AppTest) -> str:
+    kinds = ("success", "warning", "error", "info", "markdown", "caption", "metric")
+    return "\n".join(str(getattr(e, "value", "")) for k in kinds for e in at.get(k))
+
+
+def test_detected_hardware_is_shown_as_read():
+    at = AppTest.from_string(PAGE, default_timeout=120).run()
+    assert not at.exception
+    ram = [m for m in at.metric if m.label == "RAM"]
+    assert ram and ram[0].value == fmt.gb(psutil.virtual_memory().total)
+    cores = [m for m in at.metric if m.label == "CPU cores"]
+    assert cores and cores[0].value == str(psutil.cpu_count(logical=False))
+
+
+def test_url_state_round_trips_and_tampering_warns():
+    at = AppTest.from_string(PAGE, default_timeout=120)
+    at.query_params["ctx"] = "32768"
+    at.query_params["quality"] = "q8"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.select_slider(key="machine.ctx").value == 32768
+    assert dict(at.query_params) == {"ctx": "32768", "quality": "q8"}
+    at2 = AppTest.from_string(PAGE, default_timeout=120)
+    at2.query_params["ctx"] = "12345"
+    at2.run()
+    assert any("`ctx`" in w.value for w in at2.warning)
+
+
+def test_web_mode_does_not_describe_the_server(monkeypatch):
+    monkeypatch.setenv("LLM_SIZING_WEB_MODE", "1")
+    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert "off in web mode" in _texts(at)
+    assert not at.metric
+
+
+def _poll(at: AppTest, done, timeout_s: float = 180) -> AppTest:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        at.run()
+        if done(at):
+            return at
+        time.sleep(1.0)
+    raise AssertionError("live check did not finish in time:\n" + _texts(at))
+
+
+@pytest.mark.live
+def test_live_check_runs_llama_cpp_and_compares_with_the_estimate():
+    at = AppTest.from_string(PAGE, default_timeout=120).run()
+    at.selectbox(key="live.ctx").select(1024)
+    at.number_input(key="live.ngen").set_value(16)
+    next(b for b in at.button if b.label == "Run live check").click().run()
+    _poll(at, lambda a: "Calibration history" in _texts(a))
+    assert not at.exception
+    text = _texts(at)
+    assert "Measured against estimated" in text
+    assert at.get("plotly_chart")
+    frames = at.dataframe
+    assert frames, "history table missing"
+    hist = frames[-1].value
+    assert hist.iloc[0]["status"] == "ok" and hist.iloc[0]["context"] == "1k"
+
+
+@pytest.mark.live
+def test_live_check_can_be_cancelled():
+    at = AppTest.from_string(PAGE, default_timeout=120).run()
+    at.number_input(key="live.ngen").set_value(1024)
+    next(b for b in at.button if b.label == "Run live check").click().run()
+    cancel = [b for b in at.button if b.label == "Cancel"]
+    assert cancel, "no cancel button while running"
+    cancel[0].click().run()
+    _poll(at, lambda a: "cancelled" in _texts(a) or "Calibration history" in _texts(a), timeout_s=120)
+    assert "cancelled" in _texts(at)
