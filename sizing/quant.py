@@ -237,9 +237,11 @@ def _use_more_bits(i: int, n: int) -> bool:
 
 
 class _State:
-    def __init__(self, arch: ModelArch, tensors: Sequence[TensorSpec], imatrix: bool) -> None:
+    def __init__(self, arch: ModelArch, tensors: Sequence[TensorSpec], imatrix: bool,
+                 fused_qkv_own_rule: bool = False) -> None:
         self.arch = arch
         self.imatrix = imatrix
+        self.fused_qkv_own_rule = fused_qkv_own_rule
         self.n_attention_wv = sum(1 for t in tensors if _category(t.name) in _ATTN_V_LIKE)
         self.n_layer = arch.n_layers
         self.i_attention_wv = 0
@@ -298,6 +300,17 @@ def _impl(s: _State, new: str, t: TensorSpec, ft: LlamaFileType, cat: str) -> st
                 new = "IQ2_XXS"
             elif ft in (F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M):
                 new = "IQ3_S"
+        return new
+    if cat in ("attn_qkv", "attn_kv_b") and s.fused_qkv_own_rule:
+        # llama.cpp before its tensor-category refactor: fused QKV had its own rule and
+        # attn_kv_b none; both still counted in n_attention_wv but never advanced i_attention_wv
+        if cat == "attn_qkv":
+            if ft in (F.MOSTLY_Q3_K_M, F.MOSTLY_Q3_K_L, F.MOSTLY_IQ3_M):
+                return "Q4_K"
+            if ft == F.MOSTLY_Q4_K_M:
+                return "Q5_K"
+            if ft == F.MOSTLY_Q5_K_M:
+                return "Q6_K"
         return new
     if cat in _ATTN_V_LIKE:
         gqa4 = s.n_gqa >= 4
@@ -379,8 +392,6 @@ def _impl(s: _State, new: str, t: TensorSpec, ft: LlamaFileType, cat: str) -> st
             new = {F.MOSTLY_Q2_K: "Q3_K", F.MOSTLY_IQ3_XXS: "IQ3_S", F.MOSTLY_Q3_K_M: "Q4_K",
                    F.MOSTLY_Q3_K_L: "Q5_K", F.MOSTLY_IQ3_M: "Q4_K"}.get(ft, new)
         return new
-    if cat == "attn_qkv":  # (unreachable: attn_qkv is attn_v-like above; kept for clarity)
-        return new
     if cat in ("ffn_gate", "ffn_up"):
         counter = s.i_ffn_gate if cat == "ffn_gate" else s.i_ffn_up
         i, n = s.layer_of(counter, t), s.n_layer
@@ -400,11 +411,16 @@ def apply_recipe(
     quant: str,
     *,
     imatrix: bool | None = None,
+    fused_qkv_own_rule: bool = False,
 ) -> list[TensorSpec]:
     """Type every tensor as ``llama-quantize <quant>`` would, in llama.cpp's tensor order.
 
     ``imatrix``: whether an importance matrix was used (it changes a few choices for
     Q4_0/Q5_0, IQ3_XXS and IQ4_*); default: only for quants that require one.
+    ``fused_qkv_own_rule``: llama.cpp as it was before its tensor-category refactor
+    (builds of 2024-2025, e.g. b4456), which gave a fused ``attn_qkv`` (Phi-3/Phi-4) its
+    own rule (Q4_K_M -> Q5_K, Q5_K_M -> Q6_K on every layer, nothing for IQ4_*/Q4_K_S)
+    instead of attn_v's schedule; files published then follow it. Default: current rule.
     Tensors llama.cpp never quantizes (1-D, norms, routers, biases) stay F32, as the
     converter writes them.
     """
@@ -412,7 +428,8 @@ def apply_recipe(
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
     ordered = llama_order(list(tensors))
-    s = _State(arch, ordered, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX)
+    s = _State(arch, ordered, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
+               fused_qkv_own_rule)
     out: list[TensorSpec] = []
     for t in ordered:
         if not _quantizable(t):

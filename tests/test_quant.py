@@ -75,6 +75,7 @@ class _Entry(BaseModel):
     repo: str
     quantizer: str
     imatrix: bool
+    fused_qkv_own_rule: bool = False
     llama_cpp: str | None = None
     source: str
     source_note: str | None = None
@@ -105,7 +106,9 @@ def test_weights_match_published_file_sizes(entry, row):
     arch = load_catalog().get(entry.model)
     unit = {"GB": 1e9, "GiB": 2**30}[entry.unit]
     published = row.size * unit
-    expected = weights_bytes(arch, row.quant, imatrix=entry.imatrix) + HEADER_BYTES_PER_TOKEN * arch.vocab_size
+    weights = weights_bytes(arch, row.quant, imatrix=entry.imatrix,
+                            fused_qkv_own_rule=entry.fused_qkv_own_rule)
+    expected = weights + HEADER_BYTES_PER_TOKEN * arch.vocab_size
     tolerance = 0.005 * published + entry.resolution * unit / 2
     assert abs(expected - published) <= tolerance, (
         f"{entry.repo}/{row.file}: ours {expected / unit:.3f} {entry.unit}, published {row.size}"
