@@ -15,9 +15,10 @@ PAGE = "from sizing.ui.pages.machine import render\nrender()"
 
 
 @pytest.fixture(autouse=True)
-def _local(monkeypatch):
+def _local(monkeypatch, tmp_path):
     monkeypatch.delenv("LLM_SIZING_WEB_MODE", raising=False)
     monkeypatch.setenv("LLM_SIZING_RUNNER", "embedded")
+    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))  # the run store of this test only
 
 
 def _texts(at: AppTest) -> str:
@@ -77,9 +78,11 @@ def test_live_check_runs_llama_cpp_and_compares_with_the_estimate():
     text = _texts(at)
     assert "Measured against estimated" in text
     assert at.get("plotly_chart")
-    frames = at.dataframe
-    assert frames, "history table missing"
-    hist = frames[-1].value
+    comparison = at.dataframe[-2].value
+    weights = comparison[comparison[""] == "Weights"].iloc[0]
+    assert weights["measured"] != "—" and weights["estimated"] != "—"
+    hist = at.dataframe[-1].value
+    assert len(hist) == 1
     assert hist.iloc[0]["status"] == "ok" and hist.iloc[0]["context"] == "1k"
 
 

@@ -61,13 +61,22 @@ def bundled_models() -> list[Path]:
     return found
 
 
-def _worker(job: Job, n_gen: int) -> None:
+def _worker(job: Job, n_gen: int, cfg: Any) -> None:
+    """Runs in a thread: the whole check (estimate, guard, run, compare, store) in the core."""
     try:
-        from sizing.live.runner import Check, select_runner
+        from sizing.live.check import run_check
 
-        runner = select_runner(os.environ.get("LLM_SIZING_RUNNER", "auto"))
-        check = Check(model_path=job.path, ctx=job.ctx, n_prompt=min(512, job.ctx // 2), n_gen=n_gen)
-        job.result = runner.run(check, progress=job.events.append, cancel=job.cancel)
+        job.result = run_check(
+            job.path,
+            ctx=job.ctx,
+            n_prompt=min(512, job.ctx // 2),
+            n_gen=n_gen,
+            runner=os.environ.get("LLM_SIZING_RUNNER", "auto"),
+            web_mode=cfg.web_mode,
+            allowed_dirs=list(cfg.model_dirs),
+            progress=job.events.append,
+            cancel=job.cancel,
+        )
     except Exception as exc:  # shown as one line on the page; never a traceback
         job.error = str(exc) or type(exc).__name__
 
@@ -77,38 +86,58 @@ def render(machine: Any) -> None:
     if cfg.web_mode:
         st.info("Live checks run llama.cpp on the server; they are off in web mode.", icon=":material/public:")
         return
-    if not services.has("sizing.live.runner", "select_runner"):
-        raise Unavailable("Live checks are not available in this build yet (`sizing.live.runner` is missing).")
-    files = bundled_models() + cfg.local_gguf_files()
+    if not services.has("sizing.live.check", "run_check"):
+        raise Unavailable("Live checks are not available in this build yet (`sizing.live.check` is missing).")
+    files = bundled_models() + _found_models(cfg)
     st.caption(
-        "Runs llama.cpp on a GGUF file here and measures what it allocates and how fast it runs. "
-        "Files come from the bundled demo models and `LLM_SIZING_MODEL_DIRS`."
+        "Runs llama.cpp on a model here and measures what it allocates and how fast it runs. "
+        "A GGUF file is run as it is; a catalog model runs as a synthetic file of its architecture "
+        "(real header, empty weights): memory is exact, speed is not meaningful."
     )
+    ids = services.catalog_ids()
+    choices: list[str] = [str(p) for p in files] + [f"catalog:{i}" for i in ids]
+
+    def label(c: str) -> str:
+        if c == "other":
+            return "Another file…"
+        if c.startswith("catalog:"):
+            return f"{c.removeprefix('catalog:')} (synthetic)"
+        return Path(c).name
+
     c1, c2, c3 = st.columns([3, 1, 1])
-    choices: list[str] = [str(p) for p in files]
-    path = c1.selectbox(
-        "Model file", choices + ["other"], format_func=lambda p: "Another file…" if p == "other" else Path(p).name,
-        key="live.file",
-    )
-    if path == "other":
+    pick = c1.selectbox("Model", choices + ["other"], format_func=label, key="live.file")
+    path: str | None = pick
+    if pick == "other":
         typed = st.text_input("Path to a GGUF file on this machine", key="live.path", max_chars=1000)
         path = typed.strip() or None
+    elif pick and pick.startswith("catalog:"):
+        path = pick.removeprefix("catalog:")
     ctx = c2.selectbox("Context", CTX_CHOICES, index=2, format_func=fmt.ctx, key="live.ctx")
     n_gen = c3.number_input("Tokens to generate", min_value=8, max_value=1024, value=64, step=8, key="live.ngen")
     job: Job | None = st.session_state.get(JOB_KEY)
-    start = st.button("Run live check", icon=":material/play_arrow:", disabled=bool(job and job.running) or not path,
-                      type="primary")
-    if start and path:
-        p = Path(path).expanduser()
-        if p.suffix.lower() != ".gguf" or not p.is_file():
-            st.error(f"{p.name or path!r}: not a GGUF file on this machine.")
-        else:
-            job = Job(path=str(p), label=p.name, ctx=int(ctx))
-            job.thread = threading.Thread(target=_worker, args=(job, int(n_gen)), daemon=True, name="live-check")
+    busy = bool(job and job.running)
+    if st.button("Run live check", icon=":material/play_arrow:", disabled=busy or not path, type="primary"):
+        if pick == "other" and path and Path(path).expanduser().suffix.lower() != ".gguf":
+            st.error("Give the path of a .gguf file.")
+        elif path:
+            job = Job(path=path, label=label(pick) if pick != "other" else Path(path).name, ctx=int(ctx))
+            job.thread = threading.Thread(target=_worker, args=(job, int(n_gen), cfg), daemon=True,
+                                          name="live-check")
             job.thread.start()
             st.session_state[JOB_KEY] = job
     progress_panel()
+    result()
     history()
+
+
+def _found_models(cfg: Any) -> list[Path]:
+    """GGUF files in the configured directories and the usual caches (HF, Ollama, LM Studio)."""
+    try:
+        from sizing.live.models import list_local_gguf
+
+        return list_local_gguf(list(cfg.model_dirs) or None, limit=200)
+    except Exception:
+        return cfg.local_gguf_files()
 
 
 @st.fragment(run_every=1.0)
@@ -127,71 +156,116 @@ def progress_panel() -> None:
             job.cancel.set()
             st.toast("Cancelling…")
         return
-    if not getattr(job, "_recorded", False):
-        job._recorded = True  # type: ignore[attr-defined]
-        if job.result is not None:
-            st.session_state.setdefault(HISTORY_KEY, []).append(job)
-        st.rerun()  # redraw the whole page once: the history and chart below change
+    if not getattr(job, "_shown", False):
+        job._shown = True  # type: ignore[attr-defined]
+        st.rerun()  # redraw the whole page once: the result and history below change
 
 
-def _estimate_for(job: Job) -> dict | None:
-    """What the estimator says for the same file and context on this machine (CPU)."""
-    from sizing.ui.inputs import HardwareChoice, ModelChoice
+PART_LABELS = {
+    "weights_bytes": "Weights",
+    "kv_cache_bytes": "KV cache",
+    "compute_bytes": "Compute",
+    "overhead_bytes": "Overhead",
+    "prefill_tokens_per_s": "Prompt tok/s",
+    "decode_tokens_per_s": "Generation tok/s",
+}
 
-    try:
-        model = services.read_gguf_file(Path(job.path))
-        est = services.estimate(
-            ModelChoice(gguf=model, label=job.label),
-            {"quant": model.file_type, "ctx": job.ctx, "kv": "f16", "np": 1, "fa": True},
-            HardwareChoice("machine", [], 1, 0.0, 0.0, 0.0),
+
+def result() -> None:
+    """The last finished check: measured against estimated, part by part."""
+    job: Job | None = st.session_state.get(JOB_KEY)
+    if job is None or job.running:
+        return
+    if job.error:
+        st.error(f"Live check failed: {job.error}", icon=":material/error:")
+        return
+    r = job.result
+    if r is None:
+        return
+    if r.refused:
+        st.warning(f"Not run: {r.refused}", icon=":material/block:")
+        return
+    m = r.measured
+    if m is not None and m.status != "ok":
+        st.warning(f"{job.label}: {m.status}. {m.message}", icon=":material/warning:")
+    mem = [c for c in r.comparison if c.part.endswith("_bytes") and c.measured is not None]
+    if mem:
+        st.markdown(f"##### Measured against estimated — {job.label}, {fmt.ctx(job.ctx)} context")
+        st.plotly_chart(
+            charts.measured_vs_estimated(
+                [PART_LABELS.get(c.part, c.part) for c in mem],
+                [(c.estimated or 0) / charts.GIB for c in mem],
+                [(c.measured or 0) / charts.GIB for c in mem],
+                "GiB",
+            ),
+            width="stretch",
+            config={"displayModeBar": False},
         )
-        return services.as_json(est)
-    except Exception:
-        return None
+    rows = []
+    for c in r.comparison:
+        is_bytes = c.part.endswith("_bytes")
+        show = fmt.gb if is_bytes else fmt.rate
+        rows.append(
+            {
+                "": PART_LABELS.get(c.part, c.part),
+                "estimated": show(c.estimated),
+                "measured": show(c.measured),
+                "error": "—" if c.rel_error is None else f"{c.rel_error:+.1%}",
+                "within claimed tolerance": {True: "yes", False: "no", None: "—"}[c.within],
+            }
+        )
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    if r.synthetic:
+        st.caption("Synthetic model: memory is what llama.cpp allocates for this architecture; "
+                   "speed on empty weights is not meaningful.")
+    if r.calibration is not None:
+        c = r.calibration
+        st.caption(
+            f"Calibration on this machine ({c.n_runs} runs): {c.factors.label()}. "
+            f"Decode error {_pct(c.decode_error_before)} before, {_pct(c.decode_error_after)} after; "
+            f"prefill {_pct(c.prefill_error_before)} before, {_pct(c.prefill_error_after)} after."
+        )
+    if r.runner is not None:
+        st.caption(f"Runner: {r.runner.name} {r.runner.version} ({r.runner.backend}). "
+                   + (f"Stored in {r.stored_in}." if r.stored_in else ""))
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
 
 
 def history() -> None:
-    jobs: list[Job] = st.session_state.get(HISTORY_KEY, [])
-    current: Job | None = st.session_state.get(JOB_KEY)
-    if current is not None and not current.running and current.error:
-        st.error(f"Live check failed: {current.error}", icon=":material/error:")
-    if not jobs:
+    """Every stored run on this machine (the run store the CLI's `verify` writes too)."""
+    try:
+        from sizing.live.store import load_runs
+
+        runs = load_runs()
+    except Exception:
         return
-    last = jobs[-1]
-    m = last.result
-    if m.status != "ok":
-        st.warning(f"{last.label}: {m.status} — {m.message}", icon=":material/warning:")
-    with guard("compare the measurement with the estimate"):
-        est = _estimate_for(last)
-        labels, e_vals, m_vals = [], [], []
-        for label, key in (("Weights", "weights_bytes"), ("KV cache", "kv_cache_bytes"), ("Compute", "compute_bytes")):
-            mv = getattr(m, key, None)
-            if mv is not None:
-                labels.append(label)
-                m_vals.append(mv / charts.GIB)
-                e_vals.append(((est or {}).get(key) or 0) / charts.GIB)
-        if labels:
-            st.markdown(f"##### Measured against estimated — {last.label}, {fmt.ctx(last.ctx)} context")
-            st.plotly_chart(charts.measured_vs_estimated(labels, e_vals, m_vals, "GiB"), width="stretch",
-                            config={"displayModeBar": False})
-            if est is None:
-                st.caption("No estimate to compare with yet: the estimator is not available in this build.")
-    st.markdown("##### Calibration history (this session)")
-    st.dataframe(
-        [
+    if not runs:
+        return
+    st.markdown("##### Calibration history")
+    rows = []
+    for r in reversed(runs[-200:]):
+        meas, est = r.measured or {}, r.estimate or {}
+        rows.append(
             {
-                "model": j.label,
-                "context": fmt.ctx(j.ctx),
-                "status": j.result.status,
-                "runner": f"{j.result.runner.name} {j.result.runner.version} ({j.result.runner.backend})",
-                "weights": fmt.gb(j.result.weights_bytes),
-                "KV cache": fmt.gb(j.result.kv_cache_bytes),
-                "compute": fmt.gb(j.result.compute_bytes),
-                "prefill": fmt.rate(j.result.prefill_tokens_per_s),
-                "decode": fmt.rate(j.result.decode_tokens_per_s),
+                "when": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.time)),
+                "model": Path(r.model).name if "/" in r.model and r.model.endswith(".gguf") else r.model,
+                "quant": r.quant or "",
+                "context": fmt.ctx((r.scenario or {}).get("ctx")),
+                "status": r.status,
+                "runner": f"{r.runner.get('name', '')} ({r.runner.get('backend', '')})",
+                "memory error": _pct(_total_err(r.errors)),
+                "decode measured": fmt.rate(meas.get("decode_tokens_per_s")),
+                "decode predicted": fmt.rate(est.get("predicted_decode_tokens_per_s")),
             }
-            for j in reversed(jobs)
-        ],
-        hide_index=True,
-        width="stretch",
-    )
+        )
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _total_err(errors: dict) -> float | None:
+    """The largest memory-part error of a run (what a user most needs to know)."""
+    vals = [v for k, v in (errors or {}).items() if k.endswith("_bytes") and v is not None]
+    return max(vals, key=abs) if vals else None
