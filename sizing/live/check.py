@@ -112,7 +112,9 @@ class VerifyResult(BaseModel):
 
 
 def _looks_like_path(spec: str) -> bool:
-    return spec.lower().endswith(".gguf") or os.sep in spec or spec.startswith((".", "~")) or Path(spec).exists()
+    """A file path rather than a catalog id ('org/name' ids contain a slash too)."""
+    return (spec.lower().endswith(".gguf") or spec.startswith((".", "~", "/", "\\"))
+            or (len(spec) > 1 and spec[1] == ":") or Path(spec).exists())
 
 
 def locate_model(
@@ -230,6 +232,7 @@ def run_check(
 
     if timeout_s <= 0:
         raise SizingError(f"--timeout must be positive, got {timeout_s:g}")
+    the_runner = select_runner(runner) if isinstance(runner, str) else runner
     path, label = locate_model(model, synthetic=synthetic, web_mode=web_mode, allowed_dirs=allowed_dirs)
     run_synthetic = path is None
     if run_synthetic:
@@ -249,7 +252,6 @@ def run_check(
     for key in ("items", "basis", "parts", "memory_by_device"):
         est_json.pop(key, None)
 
-    the_runner = select_runner(runner) if isinstance(runner, str) else runner
     hw, rate = hardware_summary()
     if rate is not None and n_threads:
         rate = rate.model_copy(update={"threads": n_threads})

@@ -40,7 +40,10 @@ def embedded_available() -> bool:
     """True when the xllamacpp wheel is importable (checked without loading it)."""
     import importlib.util
 
-    return importlib.util.find_spec("xllamacpp") is not None
+    try:
+        return importlib.util.find_spec("xllamacpp") is not None
+    except (ImportError, ValueError):  # blocked or half-installed
+        return False
 
 
 class EmbeddedRunner:

@@ -93,12 +93,15 @@ class ExternalRunner:
 
     @cached_property
     def _probe(self) -> str:
-        """``--version`` output of the first binary that answers (build and backends)."""
-        for key in ("server", "cli", "bench"):
+        """``--version`` output of llama-server or llama-cli (build and backends).
+
+        llama-bench is not asked: it reports its build in its JSON output instead.
+        """
+        for key in ("server", "cli"):
             exe = self.binaries.get(key)
             if exe is None:
                 continue
-            res = run_child([exe, "--version"], timeout_s=20)
+            res = run_child([exe, "--version"], timeout_s=10)
             text = "\n".join(res.stdout_lines) + "\n" + res.stderr
             if res.returncode == 0 and text.strip():
                 return text
@@ -197,9 +200,11 @@ class ExternalRunner:
             speeds = parse_bench_json(stdout)
         except ValueError as exc:
             return Measurement(status="failed", message=f"llama-bench output unreadable: {exc}", **base)
-        if speeds.get("version"):
-            base["runner"] = info.model_copy(update={"version": speeds.pop("version")})
+        update = {k: speeds.pop(k) for k in ("version", "backend") if speeds.get(k)}
         speeds.pop("version", None)
+        speeds.pop("backend", None)
+        if update:
+            base["runner"] = info.model_copy(update=update)
         return Measurement(status="ok", message="finished", **base, **speeds)
 
 
@@ -235,6 +240,8 @@ def parse_bench_json(text: str) -> dict:
             out["prefill_tokens_per_s"], out["n_prompt"] = ts, n_prompt
         elif n_gen and not n_prompt:
             out["decode_tokens_per_s"], out["n_gen"] = ts, n_gen
+        if row.get("backends"):
+            out["backend"] = backend_of([str(row["backends"])])
         if row.get("build_number") is not None:
             out["version"] = f"llama.cpp b{row['build_number']} ({row.get('build_commit', '?')})"
     return out

@@ -1,0 +1,248 @@
+"""Isolation of live checks: real child processes that crash, hang, hog memory or compete.
+
+The external-runner tests put small executable scripts named ``llama-bench`` /
+``llama-server`` on a temporary PATH: real processes at the external-binary boundary
+that abort, segfault or hang the way a broken llama.cpp build does.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sizing.errors import SizingError
+from sizing.live.external import ExternalRunner, find_llama_binaries, parse_bench_json
+from sizing.live.isolation import (
+    GiB,
+    FreeMemory,
+    LiveCheckBusy,
+    MemoryNeed,
+    machine_lock,
+    memory_guard,
+    run_child,
+)
+from sizing.live.runner import Check, select_runner
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and scripts")
+
+
+def _script(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+# ----------------------------------------------------------------------------- run_child
+
+
+def test_child_abort_is_reported_not_raised():
+    res = run_child([sys.executable, "-c", "import os; print('started', flush=True); os.abort()"], timeout_s=30)
+    assert res.returncode is not None and res.returncode < 0
+    assert res.signal_name == "SIGABRT"
+    assert "aborted" in res.describe()
+    assert res.stdout_lines == ["started"]  # what it said before dying is kept
+
+
+def test_child_hang_is_killed_at_the_timeout():
+    start = time.monotonic()
+    res = run_child([sys.executable, "-c", "import time; time.sleep(60)"], timeout_s=1.0)
+    took = time.monotonic() - start
+    assert res.timed_out and took < 10
+    assert "timed out" in res.describe()
+
+
+def test_child_and_its_children_die_on_timeout(tmp_path):
+    # A hung llama-server started by a driver must not survive the driver.
+    pidfile = tmp_path / "grandchild.pid"
+    code = (
+        "import subprocess, sys, time;"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid)); time.sleep(60)"
+    )
+    res = run_child([sys.executable, "-c", code], timeout_s=2.0)
+    assert res.timed_out
+    pid = int(pidfile.read_text())
+    time.sleep(0.3)
+    import psutil
+
+    try:  # gone, or a zombie waiting for init to reap it: either way not running
+        assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        pass
+
+
+def test_child_can_be_cancelled():
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    res = run_child([sys.executable, "-c", "import time; time.sleep(60)"], timeout_s=60, cancel=cancel)
+    assert res.cancelled and not res.timed_out
+    assert res.wall_s < 10
+
+
+def test_peak_rss_of_the_child_is_measured():
+    code = "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('ok')"
+    res = run_child([sys.executable, "-c", code], timeout_s=60)
+    assert res.returncode == 0
+    assert res.peak_rss_bytes >= 300 * 1024 * 1024
+
+
+def test_missing_program_is_a_clear_error():
+    with pytest.raises(SizingError, match="cannot start"):
+        run_child(["/nonexistent/llama-bench"], timeout_s=5)
+
+
+# ---------------------------------------------------------------------------------- lock
+
+
+def test_one_live_check_per_machine(tmp_path):
+    # Another *process* holds the lock, as a second app instance would.
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
+         f"with machine_lock(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LiveCheckBusy, match=rf"pid {holder.pid}"):
+            with machine_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with machine_lock(tmp_path):  # released with the process, no stale lock
+        pass
+
+
+# -------------------------------------------------------------------------- memory guard
+
+
+def test_guard_refuses_with_the_estimates_numbers():
+    need = MemoryNeed(host_bytes=40 * GiB, basis="estimate for X at ctx 4096")
+    reason = memory_guard(need, FreeMemory(host_bytes=16 * GiB))
+    assert reason is not None
+    assert "estimate for X at ctx 4096" in reason
+    assert "40.00 GiB" in reason and "16.00 GiB free" in reason
+
+
+def test_guard_checks_each_gpu_and_passes_what_fits():
+    need = MemoryNeed(host_bytes=1 * GiB, devices={"CUDA0": 20 * GiB})
+    assert memory_guard(need, FreeMemory(host_bytes=8 * GiB, devices={"CUDA0": 24 * GiB})) is None
+    reason = memory_guard(need, FreeMemory(host_bytes=8 * GiB, devices={"CUDA0": 12 * GiB}))
+    assert "CUDA0 VRAM" in reason and "12.00 GiB free" in reason
+    assert "no such device" in memory_guard(need, FreeMemory(host_bytes=8 * GiB))
+
+
+# ------------------------------------------------------------------- external binaries
+
+
+@pytest.fixture
+def bin_dir(tmp_path, monkeypatch):
+    d = tmp_path / "bin"
+    d.mkdir()
+    monkeypatch.setenv("PATH", f"{d}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    return d
+
+
+def _check(tmp_path, **kw) -> Check:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + b"\0" * 60)
+    return Check(model_path=str(model), ctx=512, n_prompt=16, n_gen=4, **kw)
+
+
+def test_auto_finds_llama_bench_on_path(bin_dir):
+    _script(bin_dir, "llama-bench", "exit 0\n")
+    runner = select_runner("auto")
+    assert isinstance(runner, ExternalRunner)
+    assert runner.binaries["bench"] == str(bin_dir / "llama-bench")
+
+
+@pytest.mark.parametrize("sig", ["SEGV", "ABRT"])
+def test_external_runner_that_crashes(bin_dir, tmp_path, sig):
+    _script(bin_dir, "llama-bench", f"""
+        echo "llama_model_loader: loaded meta data with 3 key-value pairs" >&2
+        echo "load_tensors:          CPU model buffer size =    12.50 MiB" >&2
+        kill -{sig} $$
+    """)
+    events = []
+    m = select_runner(str(bin_dir / "llama-bench")).run(_check(tmp_path, timeout_s=30), progress=events.append)
+    assert m.status == "crashed"
+    assert f"SIG{sig}" in m.message
+    # the partial result (the weights it had loaded) is reported
+    assert m.weights_bytes == round(12.5 * 1024 * 1024)
+    assert m.partial
+    assert [e.stage for e in events][:2] == ["queued", "loading"]
+
+
+def test_external_runner_that_hangs_past_the_timeout(bin_dir, tmp_path):
+    _script(bin_dir, "llama-bench", "sleep 60\n")
+    start = time.monotonic()
+    m = select_runner(str(bin_dir)).run(_check(tmp_path, timeout_s=2))
+    assert m.status == "timeout"
+    assert "limit 2 s" in m.message
+    assert time.monotonic() - start < 20
+
+
+def test_external_server_that_crashes_while_loading(bin_dir, tmp_path):
+    _script(bin_dir, "llama-server", """
+        case "$1" in --version) echo "version: 4321 (abcdef1)"; echo "built with cc for x86_64"; exit 0;; esac
+        echo "error: failed to load model" >&2
+        kill -SEGV $$
+    """)
+    runner = select_runner(str(bin_dir / "llama-server"))
+    assert runner.version == "llama.cpp b4321 (abcdef1)"
+    m = runner.run(_check(tmp_path, timeout_s=30))
+    assert m.status == "crashed"
+    assert "failed to load model" in m.message or "failed while loading" in m.message
+
+
+def test_llama_bench_json_is_read():
+    # llama-bench -o json prints an array of tests; pp and tg rows give the two speeds.
+    text = (
+        '[{"build_commit": "abc1234", "build_number": 4500, "n_prompt": 512, "n_gen": 0,'
+        ' "avg_ts": 812.5}, {"build_commit": "abc1234", "build_number": 4500,'
+        ' "n_prompt": 0, "n_gen": 128, "avg_ts": 41.25}]'
+    )
+    out = parse_bench_json("some banner\n" + text)
+    assert out["prefill_tokens_per_s"] == 812.5 and out["n_prompt"] == 512
+    assert out["decode_tokens_per_s"] == 41.25 and out["n_gen"] == 128
+    assert out["version"] == "llama.cpp b4500 (abc1234)"
+    with pytest.raises(ValueError):
+        parse_bench_json("no json here")
+
+
+def test_binaries_are_found_next_to_each_other(bin_dir):
+    _script(bin_dir, "llama-server", "exit 0\n")
+    _script(bin_dir, "llama-bench", "exit 0\n")
+    found = find_llama_binaries(str(bin_dir / "llama-server"))
+    assert set(found) == {"server", "bench"}
+
+
+def test_missing_runner_says_how_to_get_one(tmp_path):
+    # No llama.cpp on PATH and the xllamacpp package blocked at import: a clean machine.
+    code = textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "xllamacpp":
+                    raise ModuleNotFoundError("blocked")
+        sys.meta_path.insert(0, Block())
+        from sizing.cli import main
+        sys.exit(main(["verify", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--ctx", "1024"]))
+    """)
+    env = {**os.environ, "PATH": str(tmp_path), "LLM_SIZING_HOME": str(tmp_path / "home")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1
+    assert "no llama.cpp runner found" in err[0]
+    assert "pip install xllamacpp" in err[0] and "llama-bench" in err[0]
