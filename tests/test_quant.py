@@ -95,7 +95,7 @@ _ROWS = _published()
 
 def test_published_table_is_broad():
     quants = {f.quant for _, f in _ROWS}
-    assert {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "IQ4_XS", "MXFP4"} <= quants
+    assert {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "IQ4_XS", "MXFP4"} <= quants
     assert len({e.model for e, _ in _ROWS}) >= 6
 
 
