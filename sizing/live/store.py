@@ -71,8 +71,14 @@ def append_run(record: RunRecord, directory: Path | None = None) -> Path:
     path = runs_path(directory)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(record.model_dump_json() + "\n")
+        with open(path, "a+b") as fh:
+            # A torn last line (a crash mid-write) must not swallow this record.
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
+            fh.write((record.model_dump_json() + "\n").encode("utf-8"))
     except OSError as exc:
         raise SizingError(f"cannot write the run store {path}: {exc.strerror or exc}") from exc
     return path
