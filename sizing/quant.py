@@ -13,6 +13,7 @@ never typed by hand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
@@ -202,13 +203,16 @@ _NOT_QUANTIZED = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per
                   "ssm_conv1d", "shortconv.conv.weight", "attn_rel_b.weight")
 
 
+_NOT_QUANTIZED_RE = re.compile("|".join(re.escape(s) for s in _NOT_QUANTIZED))
+
+
 def _quantizable(t: TensorSpec) -> bool:
     """llama.cpp quantizes only 2-D/3-D ``*weight`` tensors that are not norms or routers."""
-    if sum(1 for d in t.shape[1:] if d > 1) == 0:  # ggml_n_dims < 2
+    if len(t.shape) < 2 or max(t.shape[1:]) <= 1:  # ggml_n_dims < 2
         return False
     if not t.name.endswith("weight"):
         return False
-    return not any(s in t.name for s in _NOT_QUANTIZED)
+    return _NOT_QUANTIZED_RE.search(t.name) is None
 
 
 def _fallback(ncols: int, target: str) -> str:
@@ -439,7 +443,7 @@ def apply_recipe(
         else:
             typ = _impl(s, default, t, ft, _category(t.name))
             typ = _fallback(t.shape[0], typ)
-        out.append(t.model_copy(update={"ggml_type": typ}))
+        out.append(TensorSpec.model_construct(name=t.name, shape=t.shape, ggml_type=typ))
     return out
 
 

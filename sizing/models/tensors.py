@@ -68,7 +68,9 @@ class _Builder:
         self.out: list[TensorSpec] = []
 
     def add(self, name: str, *shape: int) -> None:
-        self.out.append(TensorSpec(name=name, shape=tuple(int(s) for s in shape)))
+        # model_construct: the builder's own values need no validation, and an estimate
+        # of a 61-layer MoE model creates over a thousand of these
+        self.out.append(TensorSpec.model_construct(name=name, shape=tuple(int(s) for s in shape), ggml_type=None))
 
     def blk(self, i: int, name: str, *shape: int) -> None:
         self.add(f"blk.{i}.{name}", *shape)
