@@ -158,3 +158,32 @@ def test_tensor_beyond_file(tmp_path):
     meta = _s("general.architecture") + struct.pack("<I", 8) + _s("llama")
     info = _s("token_embd.weight") + struct.pack("<I", 2) + struct.pack("<QQ", 4096, 2**40) + struct.pack("<IQ", 0, 0)
     _expect(tmp_path, "big.gguf", _header(n_tensors=1, body=meta + info), "impossibly large|truncated")
+
+
+def test_split_model_is_read_whole(tmp_path):
+    """gguf-split layout (written by gguf's own writer): any part gives the whole model."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    w = GGUFWriter(tmp_path / "tiny.gguf", "llama", split_max_tensors=2)
+    for k, v in {"block_count": 1, "embedding_length": 64, "attention.head_count": 2,
+                 "attention.head_count_kv": 2, "feed_forward_length": 128, "context_length": 256}.items():
+        w.add_uint32(f"llama.{k}", v)
+    names = ["token_embd.weight", "output_norm.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight"]
+    shapes = [(100, 64), (64,), (64,), (64, 64)]  # numpy order
+    for n, sh in zip(names, shapes):
+        w.add_tensor(n, np.zeros(sh, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    parts = sorted(tmp_path.glob("tiny-*-of-*.gguf"))
+    assert len(parts) == 2
+    for part in parts:
+        m = read_gguf(part)
+        assert {t.name for t in m.tensors} == set(names)
+        assert m.file_size == sum(q.stat().st_size for q in parts)
+        assert m.arch.hidden_size == 64 and m.arch.vocab_size == 100
+    parts[1].unlink()
+    with pytest.raises(SizingError, match="missing part"):
+        read_gguf(parts[0])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 import struct
 from collections import Counter
 from pathlib import Path
@@ -382,14 +383,53 @@ def _file_type(meta: dict[str, Any], tensors: list[TensorSpec]) -> str:
     return f"mostly {mostly.most_common(1)[0][0]}"
 
 
+_SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
+
+
+def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_offset: int,
+                 size: int) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
+    """A model split by gguf-split: read every part's header and join the tensor tables.
+
+    Parts are named ``<prefix>-00001-of-0000N.gguf``; the first holds the metadata.
+    """
+    count = meta.get("split.count")
+    if not isinstance(count, int) or count <= 1:
+        return meta, tensors, data_offset, size
+    m = _SPLIT_NAME.match(p.name)
+    if m is None or int(m.group("count")) != count:
+        raise SizingError(
+            f"{p}: part of a model split in {count} files, but its name does not follow "
+            "<name>-00001-of-0000N.gguf, so the other parts cannot be found"
+        )
+    parts = [p.with_name(f"{m.group('prefix')}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+    missing = [q.name for q in parts if not q.is_file()]
+    if missing:
+        raise SizingError(f"{p}: split model is missing part(s) {', '.join(missing)} next to it")
+    all_tensors: list[TensorSpec] = []
+    first_meta, first_offset, total = meta, data_offset, 0
+    for i, q in enumerate(parts):
+        qm, qt, qoff, qsize = (meta, tensors, data_offset, size) if q == p else read_gguf_header(q)
+        if i == 0:
+            first_meta, first_offset = qm, qoff
+        all_tensors.extend(qt)
+        total += qsize
+    want = first_meta.get("split.tensors.count")
+    if isinstance(want, int) and want != len(all_tensors):
+        raise SizingError(f"{p}: split model declares {want} tensors, its parts hold {len(all_tensors)}")
+    return first_meta, all_tensors, first_offset, total
+
+
 def read_gguf(path: str | os.PathLike) -> GGUFModel:
     """Architecture, typed tensors (llama.cpp order), file quant and size of a GGUF file.
 
-    Any problem (missing, empty, a directory, not GGUF, truncated, corrupt counts or
-    lengths) raises one SizingError naming the file and what is wrong.
+    A model split in parts (``…-00001-of-00003.gguf``) is read whole from any of its parts;
+    ``file_size`` is then the sum of the parts. Any problem (missing, empty, a directory,
+    not GGUF, truncated, corrupt counts or lengths, a missing part) raises one SizingError
+    naming the file and what is wrong.
     """
     p = Path(path)
     meta, tensors, data_offset, size = read_gguf_header(p)
+    meta, tensors, data_offset, size = _read_splits(p, meta, tensors, data_offset, size)
     arch = arch_from_header(meta, tensors, id=p.stem, source=f"GGUF header of {p}")
     return GGUFModel(
         path=str(p),
