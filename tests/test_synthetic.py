@@ -110,3 +110,32 @@ def test_llama_cpp_loads_it_and_maps_our_weight_bytes(arch, quant, tmp_path):
     expected = weights_bytes(arch, quant)
     n = len(tensors_for(arch))
     assert expected - 6 * 1024 <= mapped <= expected + 32 * n + 6 * 1024
+
+
+def _reduced(model_id: str) -> ModelArch:
+    """A catalog model cut to two blocks and at most 8 experts (every width kept)."""
+    from sizing.models.catalog import load_catalog
+
+    a = load_catalog().get(model_id)
+    upd: dict = {"n_layers": min(a.n_layers, a.n_dense_leading_layers + 2)}
+    if a.is_moe:
+        upd["n_experts"] = max(a.n_experts_used, min(a.n_experts, 8))
+    return a.model_copy(update=upd)
+
+
+# shapes not covered above: Qwen-MoE shared expert with its gate, Phi-4-mini's partial
+# rotary with LongRoPE factor tensors and tied embeddings
+CATALOG_CASES = ["Qwen/Qwen1.5-MoE-A2.7B", "microsoft/Phi-4-mini-instruct"]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("model_id", CATALOG_CASES)
+def test_catalog_layouts_load_in_llama_cpp(model_id, tmp_path):
+    from sizing.live.probe import probe_memory
+
+    arch = _reduced(model_id)
+    p = write_synthetic_gguf(arch, "Q8_0", tmp_path / "m.gguf", n_vocab_tokens=2048)
+    mm = probe_memory(p, ctx=512, n_batch=512, n_ubatch=512, timeout_s=300)
+    small = arch.model_copy(update={"vocab_size": 2048})
+    expected = weights_bytes(small, "Q8_0")
+    assert abs(mm.model_buffers["CPU_Mapped"] - expected) <= 32 * len(tensors_for(small)) + 6 * 1024
