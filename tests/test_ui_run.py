@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from sizing.calibration import load_calibration
 from sizing.estimate import estimate
+from sizing.models.catalog import load_catalog
+from sizing.placement import DEFAULT_HOST, custom_machine
+from sizing.solver import solve
 from sizing.ui import fmt
 
 PAGE = "from sizing.ui.pages.run import render\nrender()"
@@ -20,6 +24,16 @@ def _run(**params: str) -> AppTest:
     for k, v in params.items():
         at.query_params[k] = v
     return at.run()
+
+
+def _core_plan(model: str, quant: str, ctx: int, mem_gb: float = 24.0, bw: float = 1000.0, kv: str = "f16"):
+    """What the core says for a custom GPU, asked directly (not through the UI)."""
+    hw = custom_machine(memory_gb=mem_gb, bandwidth_gbs=bw, host=DEFAULT_HOST)
+    return solve(load_catalog().get(model), quant, ctx, hw, load_calibration(), kv_type_k=kv, kv_type_v=kv)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
 
 
 def _texts(at: AppTest) -> str:
@@ -36,11 +50,14 @@ def _offline(monkeypatch):
 def test_default_view_shows_verdict_chart_and_core_numbers():
     at = _run(hw="custom")
     assert not at.exception
-    est = estimate("Qwen/Qwen3-8B", "Q4_K_M", 4096)
+    est = estimate("Qwen/Qwen3-8B", "Q4_K_M", 4096, backend="cuda")
+    plan = _core_plan("Qwen/Qwen3-8B", "Q4_K_M", 4096)
     text = _texts(at)
-    assert "Verdict" in text
+    assert "Verdict" in text and "Yes" in text and plan.fits
     assert fmt.gb(est.total_bytes) in text
-    assert at.get("plotly_chart"), "memory chart missing"
+    assert _metrics(at)["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
+    assert len(at.get("plotly_chart")) >= 2, "memory chart or fit map missing"
+    assert any("llama-server" in c.value for c in at.code), "launch command missing"
     assert not at.warning
     assert dict(at.query_params) == {"hw": "custom"}  # defaults stay out of the link
 
@@ -56,8 +73,10 @@ def test_shared_link_reproduces_the_view():
     assert at.selectbox(key="run.kv").value == "q8_0"
     assert at.number_input(key="run.mem").value == 48.0
     assert dict(at.query_params) == params
-    est = estimate(params["model"], "Q8_0", 16384, kv_type="q8_0")
+    est = estimate(params["model"], "Q8_0", 16384, kv_type="q8_0", backend="cuda")
     assert fmt.gb(est.total_bytes) in _texts(at)
+    plan = _core_plan(params["model"], "Q8_0", 16384, mem_gb=48, kv="q8_0")
+    assert _metrics(at)["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
 
 
 def test_changing_an_input_changes_the_numbers_and_the_url():
@@ -66,11 +85,23 @@ def test_changing_an_input_changes_the_numbers_and_the_url():
     at.selectbox(key="run.quant").select("Q8_0").run()
     assert at.query_params["quant"] == "Q8_0"
     after = _texts(at)
-    est = estimate("Qwen/Qwen3-8B", "Q8_0", 4096)
+    est = estimate("Qwen/Qwen3-8B", "Q8_0", 4096, backend="cuda")
     assert fmt.gb(est.total_bytes) in after and after != before
     at.number_input(key="run.ctx").set_value(32768).run()
     assert at.query_params["ctx"] == "32768"
-    assert fmt.gb(estimate("Qwen/Qwen3-8B", "Q8_0", 32768).total_bytes) in _texts(at)
+    assert fmt.gb(estimate("Qwen/Qwen3-8B", "Q8_0", 32768, backend="cuda").total_bytes) in _texts(at)
+
+
+def test_a_model_too_big_for_the_hardware_says_no_and_why():
+    at = _run(model="meta-llama/Llama-3.1-70B-Instruct", quant="Q8_0", hw="custom", mem="8", ram="16")
+    assert not at.exception
+    plan = solve(load_catalog().get("meta-llama/Llama-3.1-70B-Instruct"), "Q8_0", 4096,
+                 custom_machine(memory_gb=8, bandwidth_gbs=1000,
+                                host=DEFAULT_HOST.model_copy(update={"ram_bytes": 16 * 1024**3})),
+                 load_calibration())
+    assert not plan.fits
+    assert at.error and at.error[0].value.startswith("**No")
+    assert "Generation (tok/s)" not in _metrics(at)
 
 
 @pytest.mark.parametrize(
@@ -101,12 +132,12 @@ def test_gguf_header_upload_is_sized_and_never_enters_the_link(smollm2_gguf: Pat
     assert not at.exception
     text = _texts(at)
     # the file's own quant and parameter count, as the core reads the full file
-    full = estimate(str(smollm2_gguf), None, 4096)
+    full = estimate(str(smollm2_gguf), None, 4096, backend="cuda")
     assert "Q4_1" in text
     # another quant of the same file: re-typed by the core's recipe
     at.selectbox(key="run.fq").select("Q8_0").run()
     assert at.query_params["fq"] == "Q8_0"
-    assert fmt.gb(estimate(str(smollm2_gguf), "Q8_0", 4096).total_bytes) in _texts(at)
+    assert fmt.gb(estimate(str(smollm2_gguf), "Q8_0", 4096, backend="cuda").total_bytes) in _texts(at)
     assert fmt.count(full.params) in text
     assert fmt.gb(full.total_bytes) in text  # header-only read sizes exactly like the whole file
     assert "gguf" not in str(dict(at.query_params)).lower().replace("src", "")

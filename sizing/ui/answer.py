@@ -17,8 +17,7 @@ from sizing.ui.inputs import HardwareChoice, ModelChoice
 
 def render(choice: ModelChoice, values: dict[str, Any], hw: HardwareChoice, summary: Any = None) -> None:
     """Draw the answer; the headline parts go into ``summary`` (a column) when given."""
-    est = services.estimate(choice, values, hw)
-    data = services.as_json(est)
+    data = services.answer(choice, values, hw)
     with summary if summary is not None else st.container():
         verdict(data)
         for w in data.get("warnings") or ():
@@ -50,32 +49,40 @@ def _total_as_device(data: dict) -> dict:
 
 
 def verdict_words(data: dict) -> tuple[str, str]:
-    """(level, sentence): level is 'yes', 'partly' or 'no'."""
+    """(level, sentence): level is 'yes', 'partly', 'no' or 'unknown'."""
     total = fmt.gb(data.get("total_bytes"))
     fits = data.get("fits")
-    how = data.get("how") or ""
     decode = (data.get("decode_tokens_per_s") or {}).get("expected")
-    speed_txt = f" at about {fmt.rate(decode)}" if decode else ""
+    speed_txt = f", at about {fmt.rate(decode)}" if decode else ""
+    where = data.get("hardware") or "this hardware"
     if fits is None:
-        return "unknown", f"Needs about {total} in total. (No hardware to compare with.)"
+        return "unknown", f"Needs about {total} in total."
     if not fits:
         short = data.get("shortfall_bytes")
-        more = f", {fmt.gb(short)} more than there is" if short else ""
-        return "no", f"No — it needs about {total}{more}. {how}".strip()
-    if data.get("all_on_gpu") is False or (data.get("gpu_layers") is not None and data.get("offloaded")):
-        return "partly", f"Partly — it fits by keeping some layers in system RAM{speed_txt}. {how}".strip()
-    return "yes", f"Yes — it fits ({total}){speed_txt}. {how}".strip()
+        more = f": {fmt.gb(short)} short" if short else ""
+        return "no", f"No — it needs about {total} and does not fit on {where}{more}."
+    if data.get("all_on_gpu") is False and data.get("devices") and any(
+        d.get("kind") != "cpu" for d in data["devices"]
+    ):
+        return "partly", f"Partly — it runs on {where} only with some layers in system RAM{speed_txt}."
+    return "yes", f"Yes — it fits on {where} ({total}){speed_txt}."
 
 
 def verdict(data: dict) -> None:
     level, text = verdict_words(data)
     st.markdown("### Verdict")
+    how = data.get("how")
+    body = f"**{text}**" + (f"  \n{how[:1].upper() + how[1:]}" if how else "")
     {"yes": st.success, "partly": st.warning, "no": st.error}.get(level, st.info)(
-        text,
+        body,
         icon={"yes": ":material/check_circle:", "partly": ":material/error:", "no": ":material/cancel:"}.get(
             level, ":material/info:"
         ),
     )
+    if data.get("hardware_note"):
+        st.caption(data["hardware_note"])
+    for n in data.get("hardware_notes") or ():
+        st.caption(f":material/info: {n}")
 
 
 def parts_table(data: dict) -> None:
@@ -102,21 +109,26 @@ def parts_table(data: dict) -> None:
 def speed(data: dict) -> None:
     dec = data.get("decode_tokens_per_s")
     if not dec:
-        st.info("Speed estimates need a hardware choice and the speed model.", icon=":material/speed:")
+        if data.get("fits") is False:
+            st.caption("No speed: it does not fit.")
         return
     pre = data.get("prefill_tokens_per_s") or {}
     ttft = data.get("ttft_s")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Generation", fmt.rate(dec.get("expected")), help="decode tokens per second, one user")
-    c1.caption(f"range {fmt.rate(dec.get('low'))} – {fmt.rate(dec.get('high'))}")
-    c2.metric("Prompt", fmt.rate(pre.get("expected")), help="prompt processing (prefill) tokens per second")
+    c1.metric("Generation (tok/s)", fmt.num(dec.get("expected")), help="decode tokens per second, one user")
+    c1.caption(f"{fmt.num(dec.get('low'))} – {fmt.num(dec.get('high'))}")
+    c2.metric("Prompt (tok/s)", fmt.num(pre.get("expected")),
+              help=f"prompt processing (prefill) tokens per second, {data.get('prompt_tokens') or ''} token prompt")
     if pre:
-        c2.caption(f"range {fmt.rate(pre.get('low'))} – {fmt.rate(pre.get('high'))}")
+        c2.caption(f"{fmt.num(pre.get('low'))} – {fmt.num(pre.get('high'))}")
     if isinstance(ttft, dict):
-        c3.metric("First token", fmt.seconds(ttft.get("expected")), help="time to first token for a full-context prompt")
-        c3.caption(f"range {fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
+        c3.metric("First token", fmt.seconds(ttft.get("expected")),
+                  help=f"time to first token for a {data.get('prompt_tokens') or ''} token prompt")
+        c3.caption(f"{fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
     else:
-        c3.metric("First token", fmt.seconds(ttft), help="time to first token for a full-context prompt")
+        c3.metric("First token", fmt.seconds(ttft))
+    if data.get("speed_calibration"):
+        st.caption(f"Ranges from the calibration: {data['speed_calibration']}")
 
 
 def limits(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
@@ -134,7 +146,16 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
         width="stretch",
         config={"displayModeBar": False},
     )
-    st.caption("Green: fits with room to spare · amber: fits, under 10 % free · red: does not fit. Cells show total GiB.")
+    st.caption("Green: fits on the accelerator · amber: fits only with layers in system RAM (slower) · "
+               "red: does not fit. Cells show the total memory in GiB.")
+
+
+COMMAND_LABELS = {
+    "llama_server": "llama.cpp server",
+    "ollama": "Ollama (after writing the Modelfile below)",
+    "ollama_modelfile": "Ollama Modelfile",
+    "vllm": "vLLM",
+}
 
 
 def commands(data: dict) -> None:
@@ -142,13 +163,14 @@ def commands(data: dict) -> None:
     if not cmds:
         return
     st.markdown("##### Launch commands")
-    items = cmds.items() if isinstance(cmds, dict) else enumerate(cmds)
-    for name, cmd in items:
-        text = cmd.get("command") if isinstance(cmd, dict) else str(cmd)
-        label = cmd.get("name", name) if isinstance(cmd, dict) else name
-        if isinstance(label, str):
-            st.caption(label)
-        st.code(text, language="bash", wrap_lines=True)
+    for name, text in cmds.items():
+        st.caption(COMMAND_LABELS.get(name, name))
+        st.code(text, language="dockerfile" if name == "ollama_modelfile" else "bash", wrap_lines=True)
+    w = data.get("weights_source") or {}
+    if w.get("hf_url"):
+        st.caption(f"Weights: [{w.get('hf_repo') or w['hf_url']}]({w['hf_url']})" + (f" — {w['note']}" if w.get("note") else ""))
+    elif w.get("note"):
+        st.caption(f"Weights: {w['note']}")
 
 
 BASIS_LABELS = ("Weights", "KV cache", "Compute buffers", "Overhead")

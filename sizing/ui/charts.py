@@ -35,7 +35,7 @@ def memory_bars(devices: Sequence[dict]) -> go.Figure:
     ``devices``: dicts with ``name``, ``capacity_bytes`` (or None) and the four part sizes
     ``weights_bytes, kv_cache_bytes, compute_bytes, overhead_bytes``.
     """
-    names = [d["name"] for d in devices]
+    names = [_short(d["name"]) for d in devices]
     fig = go.Figure()
     for label, key in (
         ("Weights", "weights_bytes"),
@@ -52,7 +52,7 @@ def memory_bars(devices: Sequence[dict]) -> go.Figure:
             marker_color=PART_COLORS[label],
             hovertemplate=f"{label}: %{{x:.2f}} GiB<extra>%{{y}}</extra>",
         )
-    caps = [(d["name"], d.get("capacity_bytes")) for d in devices if d.get("capacity_bytes")]
+    caps = [(_short(d["name"]), d.get("capacity_bytes")) for d in devices if d.get("capacity_bytes")]
     if caps:
         fig.add_scatter(
             y=[n for n, _ in caps],
@@ -63,7 +63,15 @@ def memory_bars(devices: Sequence[dict]) -> go.Figure:
             hovertemplate="Capacity: %{x:.1f} GiB<extra>%{y}</extra>",
         )
     fig.update_layout(barmode="stack", xaxis_title="GiB")
-    return _layout(fig, height=140 + 60 * len(devices))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, height=160 + 56 * len(devices))
+
+
+def _short(name: str, n: int = 26) -> str:
+    """Axis labels stay short; the hover shows the full name."""
+    if name.startswith("assumed host"):
+        return "host RAM (assumed)"
+    return name if len(name) <= n else name[: n - 1] + "…"
 
 
 def fit_map(

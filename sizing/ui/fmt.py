@@ -49,3 +49,16 @@ def count(n: int | float | None) -> str:
     if n >= 1e9:
         return f"{n / 1e9:.2f} B"
     return f"{n / 1e6:.0f} M"
+
+
+def num(v: float | None) -> str:
+    """A rate without its unit (the label carries it): 195, 14.2k, 3.4."""
+    if v is None:
+        return "—"
+    if v >= 10_000:
+        return f"{v / 1000:.0f}k"
+    if v >= 1000:
+        return f"{v / 1000:.1f}k"
+    if v >= 100:
+        return f"{v:.0f}"
+    return f"{v:.1f}"

@@ -216,29 +216,202 @@ def estimate_kwargs(choice: Any, values: dict) -> dict:
 
 
 def estimate(choice: Any, values: dict, hw: Any) -> Any:
-    """The core's Estimate for a model choice, run settings and hardware choice."""
+    """The core's memory Estimate for a model choice and run settings.
+
+    "Context" on the pages is per user, as the solver counts it: llama.cpp's ``-c`` is
+    that times the parallel users, so the estimate is asked for the product.
+    """
     fn = estimate_fn()
-    return fn(resolved(choice), **estimate_kwargs(choice, values))
+    kw = estimate_kwargs(choice, values)
+    kw["ctx"] = kw["ctx"] * kw["parallel"]
+    kw["backend"] = backend_of(hw)
+    return fn(resolved(choice), **kw)
+
+
+def backend_of(hw: Any) -> str:
+    """The llama.cpp backend of the main device (buffers differ: CPU repacks, GPUs don't)."""
+    if hw is None:
+        return "cpu"
+    try:
+        h = hardware(hw)
+    except Unavailable:
+        return "cpu"
+    return h.gpus[0].backend if h.gpus else "cpu"
+
+
+# --- hardware, placement, speed ------------------------------------------------------------
+
+
+def _placement(attr: str) -> Any:
+    return _core("sizing.placement", attr, "Hardware placement")
+
+
+def host_spec(ram_gb: float) -> Any:
+    """The CPU side: the RAM the user gave, other figures the core's stated assumptions."""
+    default = _placement("DEFAULT_HOST")
+    if not ram_gb or abs(ram_gb * 1024**3 - default.ram_bytes) < 1024**2:
+        return default
+    return default.model_copy(update={"ram_bytes": int(ram_gb * 1024**3),
+                                      "name": f"assumed host ({ram_gb:g} GiB RAM, {default.bandwidth_gbs:g} GB/s)"})
+
+
+@st.cache_resource(show_spinner="Detecting this machine…")
+def detected_hardware() -> Any:
+    """This machine as a placement Hardware (free GPU memory, measured RAM bandwidth)."""
+    from types import SimpleNamespace
+
+    fn = _core("sizing.cli.hardware_args", "detected_hardware", "Hardware detection")
+    return fn(SimpleNamespace(threads=None, backend=None, wired_limit_mb=None))
+
+
+def hardware(hw: Any) -> Any:
+    """A HardwareChoice from a page -> the core's ``sizing.placement.Hardware``."""
+    if hw.mode == "machine":
+        return detected_hardware()
+    host = host_spec(hw.ram_gb)
+    if hw.mode == "custom":
+        return _placement("custom_machine")(memory_gb=hw.mem_gb, bandwidth_gbs=hw.bw_gbs, host=host)
+    if not hw.gpu_ids:
+        raise SizingError("pick at least one GPU from the database")
+    db = gpu_db()
+    entries = [db.get(i) for i in hw.gpu_ids]
+    if len(entries) == 1:
+        return _placement("machine_from_gpu")(entries[0], hw.count, host=host)
+    return _placement("machine_from_gpus")([e for e in entries for _ in range(hw.count)], host=host)
+
+
+@st.cache_resource(show_spinner=False)
+def calibration() -> Any:
+    return _core("sizing.calibration", "load_calibration", "The speed calibration")()
+
+
+def _quant_and_tensors(rm: Any, est: Any) -> tuple[str, Any]:
+    """The quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
+    sc = est.scenario
+    return sc.quant, sc.tensors
+
+
+def solve(choice: Any, values: dict, hw: Any, est: Any) -> Any:
+    """Placement and speed of this estimate on this hardware (``sizing.solver.solve``)."""
+    fn = _core("sizing.solver", "solve", "The fit solver")
+    quant, tensors = _quant_and_tensors(None, est)
+    sc = est.scenario
+    return fn(
+        sc.model, quant, int(values["ctx"]), hardware(hw), calibration(),
+        tensors=tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
+        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch,
+    )
+
+
+def answer(choice: Any, values: dict, hw: Any) -> dict:
+    """Everything 'Can I run it?' shows, as one JSON-ready dict.
+
+    The memory estimate's fields (``Estimate.to_json()``), plus, when the hardware and
+    speed pieces are present, what the solver says: fits, how, devices, speed ranges and
+    launch commands. Nothing is computed here; fields are copied from core results.
+    """
+    est = estimate(choice, values, hw)
+    data = as_json(est)
+    try:
+        plan = solve(choice, values, hw, est)
+    except Unavailable as exc:
+        data["hardware_note"] = str(exc)
+        return data
+    pl = plan.placement
+    hwm = hardware(hw)
+    data.update(
+        hardware=hwm.name,
+        hardware_notes=list(dict.fromkeys([*hwm.notes, *pl.notes])),
+        fits=pl.fits,
+        how=pl.how,
+        all_on_gpu=pl.all_on_gpu,
+        gpu_layers=pl.gpu_layers,
+        n_layers=pl.n_layers,
+        shortfall_bytes=pl.shortfall_bytes,
+        devices=[d.to_json() for d in pl.devices],
+    )
+    if plan.speed is not None:
+        sp = plan.speed
+        data.update(
+            decode_tokens_per_s=sp.decode_tokens_per_s.rounded(),
+            prefill_tokens_per_s=sp.prefill_tokens_per_s.rounded(),
+            ttft_s=sp.ttft_s.rounded(3),
+            prompt_tokens=sp.prompt_tokens,
+            speed_calibration=sp.calibration,
+        )
+        data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
+    try:
+        cmds = _core("sizing.commands", "launch_commands", "Launch commands")(
+            est.model, plan.quant, pl, ctx=int(values["ctx"]) * plan.n_parallel, n_parallel=plan.n_parallel,
+            kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
+            model_path=(f"./{choice.label}" if choice.gguf is not None else None),
+        )
+        data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
+        data["weights_source"] = as_json(cmds.weights)
+    except Unavailable:
+        pass
+    return data
 
 
 def limits(choice: Any, values: dict, hw: Any) -> dict:
-    raise Unavailable("The fit solver (largest context, best quant) is not available in this build yet.")
+    """Largest context at this quant, and the best quant at this context (the solver's)."""
+    best_quant = _core("sizing.solver", "best_quant", "The fit solver")
+    largest = _core("sizing.solver", "largest_context", "The fit solver")
+    est = estimate(choice, values, hw)
+    sc = est.scenario
+    hwm, cal = hardware(hw), calibration()
+    kw = dict(n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn)
+    lim = largest(sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **kw)
+    bq = None
+    if choice.gguf is None:  # a file's quant is what it is; the ladder is for catalog/HF models
+        plan = best_quant(sc.model, int(values["ctx"]), hwm, cal, **kw)
+        bq = plan.quant if plan is not None else None
+    return {"max_ctx": lim.on_gpu or lim.with_offload, "max_ctx_on_gpu": lim.on_gpu,
+            "max_ctx_with_offload": lim.with_offload, "model_max": lim.model_max, "best_quant": bq}
+
+
+FIT_QUANTS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
+FIT_CTXS = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 
 
 def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
-    raise Unavailable("The fit map needs the fit solver, which is not available in this build yet.")
+    """Quant × context: the solver's verdict per cell and its total bytes.
+
+    'fits': everything on the accelerator(s) (or, CPU-only, in RAM); 'tight': it fits only
+    with layers kept in system RAM (slower); 'no': it does not fit.
+    """
+    fn = _core("sizing.solver", "solve", "The fit solver")
+    est = estimate(choice, values, hw)
+    sc = est.scenario
+    hwm, cal = hardware(hw), calibration()
+    ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
+    status, totals = [], []
+    for q in FIT_QUANTS:
+        srow, trow = [], []
+        for c in ctxs:
+            p = fn(sc.model, q, c, hwm, cal, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k,
+                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False)
+            pl = p.placement
+            if not pl.fits:
+                srow.append("no")
+            elif hwm.gpus and not pl.all_on_gpu:
+                srow.append("tight")
+            else:
+                srow.append("fits")
+            trow.append(p.memory.total_bytes)
+        status.append(srow)
+        totals.append(trow)
+    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals}
 
 
 def plan(values: dict) -> dict:
     _core("sizing.planner", "plan_purchase", "The purchase planner")
-    raise Unavailable("The purchase planner is not available in this build yet.")
+    raise Unavailable("The purchase planner is being wired in.")
 
 
 def compare(values: dict) -> list[dict]:
-    estimate_fn()
-    raise Unavailable("Comparisons need the estimator with hardware, not available in this build yet.")
+    raise Unavailable("Comparisons are being wired in.")
 
 
 def what_runs_here(machine: Any, *, ctx: int, quality: str) -> list[dict]:
-    estimate_fn()
-    raise Unavailable("Ranking the catalog needs the estimator with hardware, not available in this build yet.")
+    raise Unavailable("Ranking the catalog is being wired in.")
