@@ -93,7 +93,7 @@ def test_seed_script_reproduces_committed_file():
         (lambda e: e.update(colour="green"), "colour", "Extra inputs"),
         (lambda e: e["sources"].pop("memory"), "sources.memory", "Field required"),
         (lambda e: e["sources"].pop("compute"), "(entry)", "sources.compute is required"),
-        (lambda e: e.update(street_price_usd=999), "(entry)", "street_price_date"),
+        (lambda e: (e.update(street_price_usd=999), e.pop("street_price_date", None)), "(entry)", "street_price_date"),
         (lambda e: e.update(backends=["directx"]), "backends.0", "'cuda'"),
     ],
 )
@@ -208,3 +208,11 @@ def test_desktop_nvidia_tensor_cards_have_dense_compute():
         cc = float(g.compute_capability or 0)
         if g.kind in ("consumer", "workstation", "datacenter") and cc >= 7.0 and g.id not in unknown_on_purpose:
             assert g.fp16_tflops and g.int8_tops or g.id.startswith("nvidia-v100"), g.id
+
+
+def test_street_prices_are_dated_and_sourced():
+    priced = [g for g in load_gpus().all if g.street_price_usd]
+    assert priced, "at least one dated street price"
+    for g in priced:
+        assert g.street_price_date and g.sources.street_price
+        assert "http" in g.sources.street_price and ("USED" in g.sources.street_price or "NEW" in g.sources.street_price)
