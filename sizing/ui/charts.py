@@ -139,7 +139,8 @@ def price_speed_scatter(rows: Sequence[dict], pareto_names: set[str]) -> go.Figu
         y=[r["tps"] for r in front],
         text=[r["name"] for r in front],
         mode="lines+markers+text",
-        textposition="top center",
+        textposition="top left",
+        textfont=dict(size=10),
         name="Pareto front",
         marker=dict(color="#d1495b", size=11),
         line=dict(color="#d1495b", dash="dot"),
@@ -150,16 +151,16 @@ def price_speed_scatter(rows: Sequence[dict], pareto_names: set[str]) -> go.Figu
     return _layout(fig, height=380)
 
 
-def cost_lines(months: Sequence[float], local: Sequence[float], cloud: Sequence[float], breakeven: float | None) -> go.Figure:
-    """Cumulative cost of buying versus renting, with the break-even month marked."""
+def monthly_costs(hw_month: float, power_month: float, cloud_month: float, cloud_name: str) -> go.Figure:
+    """Monthly cost of owning (hardware spread over its life + electricity) against an API."""
     fig = go.Figure()
-    fig.add_scatter(x=list(months), y=list(local), name="Buy (local)", mode="lines")
-    fig.add_scatter(x=list(months), y=list(cloud), name="Rent (cloud)", mode="lines")
-    if breakeven is not None:
-        fig.add_vline(x=breakeven, line_dash="dash", annotation_text=f"break-even: {breakeven:.1f} months")
-    fig.update_xaxes(title="months")
-    fig.update_yaxes(title="cumulative cost (USD)")
-    return _layout(fig, height=320)
+    fig.add_bar(y=["Buy (local)"], x=[hw_month], name="hardware, spread", orientation="h", marker_color="#4C78A8")
+    fig.add_bar(y=["Buy (local)"], x=[power_month], name="electricity", orientation="h", marker_color="#F58518")
+    fig.add_bar(y=[f"Rent: {cloud_name}"[:40]], x=[cloud_month], name="API", orientation="h", marker_color="#54A24B")
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title="USD per month")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, height=220)
 
 
 def bars(names: Sequence[str], values: Sequence[float], title: str, colors: Sequence[str] | None = None,

@@ -404,9 +404,69 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals}
 
 
+@st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
 def plan(values: dict) -> dict:
-    _core("sizing.planner", "plan_purchase", "The purchase planner")
-    raise Unavailable("The purchase planner is being wired in.")
+    """The purchase planner's ranked options (``sizing.planner.plan_purchase``), as data."""
+    fn = _core("sizing.planner", "plan_purchase", "The purchase planner")
+    cat = catalog()
+    models = [cat.get(m) for m in values["models"]]
+    p = fn(
+        models,
+        quant=values["quant"],
+        ctx=int(values["ctx"]),
+        calib=calibration(),
+        gpus=gpu_db().all,
+        target_tps=values["tps"] or None,
+        budget_usd=values["budget"] or None,
+        power_cap_w=values["watts"] or None,
+        limit=200,
+    )
+    out = as_json(p)
+    out["met"] = p.met
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cloud_providers() -> dict[str, str]:
+    try:
+        return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
+                for c in _core("sizing.planner", "cloud_prices", "Cloud prices")()}
+    except Unavailable:
+        return {}
+
+
+def _known_watts(option: dict) -> float:
+    if not option.get("watts"):
+        raise SizingError(f"{option['label']}: its power draw is not in the database, so electricity cannot be costed")
+    return float(option["watts"])
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def local_vs_cloud(values: dict, option: dict) -> dict:
+    """Buying ``option`` against renting an API for the same tokens (``sizing.planner``)."""
+    fn = _core("sizing.planner", "local_vs_cloud", "The cost comparison")
+    solve_fn = _core("sizing.solver", "solve", "The fit solver")
+    m_from_gpu = _placement("machine_from_gpu")
+    cloud = {c.id: c for c in _core("sizing.planner", "cloud_prices", "Cloud prices")()}.get(values["cloud"])
+    if cloud is None:
+        raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
+    model = catalog().get(values["models"][0])
+    hw = m_from_gpu(gpu_db().get(option["gpu_id"]), option["count"])
+    plan_ = solve_fn(model, values["quant"], min(int(values["ctx"]), model.max_context), hw, calibration())
+    if plan_.speed is None:
+        raise SizingError(f"{option['label']}: no speed estimate (the model does not fit)")
+    c = fn(
+        tokens_in_per_day=values["tin"] * 1e6,
+        tokens_out_per_day=values["tout"] * 1e6,
+        hardware_price_usd=option["price_usd"],
+        years=values["years"],
+        watts=_known_watts(option),
+        power_price_per_kwh=values["kwh"],
+        decode_tokens_per_s=plan_.speed.decode_tokens_per_s.expected,
+        prefill_tokens_per_s=plan_.speed.prefill_tokens_per_s.expected,
+        cloud=cloud,
+    )
+    return as_json(c)
 
 
 def compare(values: dict) -> list[dict]:
