@@ -410,8 +410,15 @@ def _assign(
             experts_on[eslot].append(layer)
             w[eslot] += layer.expert_bytes
     out_slot = k if owner[n] < 0 else owner[n]
-    w[out_slot] += traffic.output_bytes + traffic.other_bytes
     w[k] += traffic.embd_bytes + traffic.idle_bytes  # token embeddings stay in host memory
+    w[out_slot] += traffic.other_bytes
+    if not traffic.output_tied:
+        w[out_slot] += traffic.output_bytes
+    elif out_slot != k:
+        w[out_slot] += traffic.output_bytes  # tied output: a second copy where it runs
+    if not gpus:
+        # CPU only: the estimate's weights include the CPU backend's repacked copies
+        w[k] = max(w[k], memory.weights_bytes)
 
     parts: list[MemoryParts] = []
     for s in range(k + 1):
@@ -541,7 +548,9 @@ def _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, cpu_moe, fits) -> 
         return f"{where} ({_gib(sum(p.used_bytes for p in gpus))} of {_gib(sum(p.capacity_bytes for p in gpus))})"
     parts = []
     if gpu_layers < n + 1:
-        parts.append(f"{min(gpu_layers, n)}/{n} layers on GPU ({names}), {host.layers} on the CPU")
+        on_gpu = sum(p.layers for p in gpus)
+        out = " + output" if any(p.holds_output for p in gpus) else ""
+        parts.append(f"{on_gpu}/{n} layers{out} on GPU ({names}), {host.layers} in system RAM")
     else:
         parts.append(f"all {n} layers on GPU ({names})")
     if cpu_moe:

@@ -90,10 +90,19 @@ class ModelTraffic(BaseModel):
     output_params: int = 0
     other_bytes: int = Field(0, description="final norm and other model-level tensors")
     idle_bytes: int = Field(0, description="resident but not run while decoding (e.g. MTP blocks)")
+    output_tied: bool = Field(
+        False,
+        description=(
+            "the output projection is the embedding matrix: llama.cpp loads it a second time "
+            "(TENSOR_DUPLICATED) where the output layer runs"
+        ),
+    )
 
     @property
     def total_bytes(self) -> int:
-        return self.embd_bytes + self.output_bytes + self.other_bytes + self.idle_bytes + sum(
+        """Bytes of the file's tensors (the tied output counted once)."""
+        out = 0 if self.output_tied else self.output_bytes
+        return self.embd_bytes + out + self.other_bytes + self.idle_bytes + sum(
             layer.total_bytes for layer in self.layers
         )
 
@@ -183,10 +192,11 @@ def model_traffic(
             idle += b
         else:
             other += b
-    if not output and arch.tied_embeddings:
-        output_params = tied_params  # the embedding matrix doubles as the output projection
-        output = embd  # read in full each token; still resident once
-        embd = 0
+    tied = False
+    if not output:  # no output.weight: llama.cpp reuses token_embd as the output projection
+        output_params = tied_params
+        output = embd  # read in full each token, from its own copy where the output runs
+        tied = True
 
     bk, bv = kv_bytes_per_element(kv_type_k), kv_bytes_per_element(kv_type_v)
     swa = arch.swa_flags
@@ -221,6 +231,7 @@ def model_traffic(
         output_params=output_params,
         other_bytes=other,
         idle_bytes=idle,
+        output_tied=tied,
     )
 
 

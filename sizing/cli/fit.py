@@ -1,0 +1,117 @@
+"""`llm-sizing fit`: what runs on this hardware.
+
+Without ``--model``: every catalog model, ranked by the best quant that fits, its
+expected tokens/s and its largest context. With ``--model``: that model's best quant at
+``--ctx``, its largest context at ``--quant``, and (with ``--min-tps``) how many parallel
+users it can serve. An adapter over ``sizing.solver``; it computes nothing itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sizing.cli.hardware_args import add_hardware_args, hardware_from_args
+from sizing.errors import SizingError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "fit",
+        help="which models (and which quant, context, users) fit on a machine",
+        description="Rank the catalog for a machine, or answer fit questions for one model.",
+    )
+    add_hardware_args(p, placement=False)
+    p.add_argument("--model", metavar="M", help="one model (catalog id/alias, HF repo, .gguf, config.json)")
+    p.add_argument("--ctx", type=int, default=4096, help="context for the best-quant question (default 4096)")
+    p.add_argument("--quant", metavar="Q", help="quant for the largest-context / users questions (default: best)")
+    p.add_argument("--min-tps", type=float, metavar="X", help="parallel users: minimum tokens/s each must see")
+    p.add_argument("--limit", type=int, default=0, help="show only the first N catalog models")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sizing.calibration import load_calibration
+
+    if args.ctx <= 0:
+        raise SizingError(f"--ctx must be > 0, got {args.ctx}")
+    if args.min_tps is not None and args.min_tps <= 0:
+        raise SizingError(f"--min-tps must be > 0, got {args.min_tps:g}")
+    hw = hardware_from_args(args)
+    calib = load_calibration()
+    if args.model:
+        return _one(args, hw, calib)
+    from sizing.models.catalog import load_catalog
+    from sizing.solver import rank_catalog
+
+    rows = rank_catalog(load_catalog().models, hw, calib, ctx=args.ctx)
+    if args.limit and args.limit > 0:
+        rows = rows[: args.limit]
+    if args.json:
+        print(json.dumps({"hardware": hw.name, "ctx": args.ctx, "calibration": calib.name, "notes": list(hw.notes),
+                          "models": [r.model_dump() for r in rows]}, indent=2))
+        return 0
+    print(f"{hw.name} — catalog models at context {args.ctx} ({calib.name})")
+    for n in hw.notes:
+        print(f"  note: {n}")
+    table = [("model", "params", "best quant", "tok/s (low–high)", "largest ctx", "where")]
+    for r in rows:
+        tps = "—" if r.decode_tokens_per_s is None else (
+            f"{r.decode_tokens_per_s:.0f} ({r.decode_range[0]:.0f}–{r.decode_range[1]:.0f})" if r.decode_range else f"{r.decode_tokens_per_s:.0f}"
+        )
+        where = "GPU" if r.on_gpu else ("GPU+RAM" if r.fits else "does not fit")
+        table.append((r.model_id, f"{r.params_b:.1f}B", r.quant or "—", tps, str(r.largest_context or "—"), where))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _one(args: argparse.Namespace, hw, calib) -> int:
+    from sizing.models.resolve import resolve_model
+    from sizing.solver import QUANT_LADDER, best_quant, largest_context, max_parallel_users
+
+    r = resolve_model(args.model)
+    ctx = min(args.ctx, r.arch.max_context)
+    kw = {"tensors": r.tensors} if r.tensors else {}
+    quants = (r.file_type,) if (r.tensors and r.file_type) else QUANT_LADDER  # a GGUF has one quant
+    best = best_quant(r.arch, ctx, hw, calib, quants=quants, **kw)
+    quant = args.quant or (best.quant if best else None) or (r.file_type or "Q4_K_M")
+    limit = largest_context(r.arch, quant, hw, calib, **kw)
+    users = None
+    if args.min_tps is not None:
+        users = max_parallel_users(r.arch, quant, ctx, hw, calib, min_tokens_per_s=args.min_tps, **kw)
+    out = {
+        "model": r.arch.id,
+        "hardware": hw.name,
+        "ctx": ctx,
+        "best_quant": best.quant if best else None,
+        "fits": bool(best and best.fits),
+        "how": best.placement.how if best else "no quant fits",
+        "decode_tokens_per_s": best.speed.decode_tokens_per_s.rounded() if best and best.speed else None,
+        "largest_context": limit.model_dump(),
+        "parallel_users": None if users is None else {
+            "users": users.users, "per_user_tokens_per_s": round(users.per_user_tokens_per_s, 2), "min_tokens_per_s": users.min_tokens_per_s,
+        },
+        "calibration": calib.name,
+        "notes": list(hw.notes),
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{r.arch.name} on {hw.name}")
+    if best:
+        s = best.speed
+        print(f"  best quant at ctx {ctx}: {best.quant} — {best.placement.how}")
+        if s:
+            d = s.decode_tokens_per_s
+            print(f"  decode: {d.expected:.1f} tok/s (range {d.low:.1f}–{d.high:.1f}), calibration {s.calibration}")
+    else:
+        print(f"  no quant fits at ctx {ctx}")
+    print(f"  largest context at {quant}: on GPU {limit.on_gpu or '—'}, with RAM offload {limit.with_offload or '—'} (model max {limit.model_max})")
+    if users is not None:
+        print(f"  parallel users at ≥ {args.min_tps:g} tok/s each: {users.users} ({users.per_user_tokens_per_s:.1f} tok/s each)")
+    for n in hw.notes:
+        print(f"  note: {n}")
+    return 0

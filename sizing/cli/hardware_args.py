@@ -1,0 +1,195 @@
+"""Hardware options shared by `estimate`, `fit` and `plan`: flags in, a `Hardware` out.
+
+An adapter: it reads flags, the GPU database and (for ``--hardware this``) the detected
+machine, and hands the core a ``sizing.placement.Hardware``. It computes no estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sizing.errors import SizingError
+from sizing.placement import (
+    DEFAULT_HOST,
+    GIB,
+    Hardware,
+    HostSpec,
+    PlacementOptions,
+    cpu_hardware,
+    custom_machine,
+    machine_from_gpu,
+    machine_from_gpus,
+    unified_hardware,
+)
+
+BACKENDS = ("cuda", "metal", "rocm", "vulkan", "sycl", "cpu")
+
+
+def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True) -> None:
+    g = p.add_argument_group("hardware")
+    g.add_argument("--gpu", action="append", metavar="NAME", default=[],
+                   help='a GPU from the database (repeat for several, e.g. --gpu "RTX 4090" --gpu "RTX 3090"); '
+                   'NAME×N or N×NAME for N identical cards, e.g. "2x RTX 3090"')
+    g.add_argument("--hardware", metavar="this", help="'this': the detected machine")
+    g.add_argument("--memory-gb", type=float, metavar="GB", help="custom accelerator memory (GiB)")
+    g.add_argument("--bandwidth-gbs", type=float, metavar="GB/s", help="custom accelerator memory bandwidth")
+    g.add_argument("--tflops", type=float, metavar="TF", help="custom accelerator dense FP16 TFLOPS (optional)")
+    g.add_argument("--unified", action="store_true", help="custom device shares system RAM (Apple, Strix Halo, DGX Spark)")
+    g.add_argument("--backend", choices=BACKENDS, help="llama.cpp backend (default: the device's usual one)")
+    g.add_argument("--ram-gb", type=float, metavar="GB", help="host RAM (default: 64, assumed)")
+    g.add_argument("--ram-bandwidth-gbs", type=float, metavar="GB/s", help="host RAM bandwidth (default: 89.6, assumed)")
+    g.add_argument("--threads", type=int, metavar="N", help="CPU threads for layers in RAM (default: 8, assumed)")
+    g.add_argument("--wired-limit-mb", type=int, metavar="MB", help="Apple: iogpu.wired_limit_mb if raised")
+    if placement:
+        g.add_argument("--ngl", "--n-gpu-layers", dest="ngl", type=int, metavar="N", help="layers on GPU (default: most that fit)")
+        g.add_argument("--tensor-split", metavar="A,B", help="multi-GPU proportions, e.g. 3,1")
+        g.add_argument("--n-cpu-moe", type=int, metavar="N", help="MoE: experts of the first N layers in RAM")
+        g.add_argument("--cpu-moe", action="store_true", help="MoE: all experts in RAM (-ot exps=CPU)")
+        g.add_argument("--tensor-parallel", action="store_true", help="serving-engine tensor parallelism (vLLM)")
+
+
+def has_hardware(args: argparse.Namespace) -> bool:
+    return bool(args.gpu or args.hardware or args.memory_gb is not None or args.bandwidth_gbs is not None
+                or (args.backend == "cpu"))
+
+
+def _host(args: argparse.Namespace) -> HostSpec:
+    for name in ("ram_gb", "ram_bandwidth_gbs"):
+        v = getattr(args, name, None)
+        if v is not None and v <= 0:
+            raise SizingError(f"--{name.replace('_', '-')} must be > 0, got {v:g}")
+    if args.threads is not None and args.threads <= 0:
+        raise SizingError(f"--threads must be > 0, got {args.threads}")
+    if args.ram_gb is None and args.ram_bandwidth_gbs is None and args.threads is None:
+        return DEFAULT_HOST
+    return HostSpec(
+        name="host CPU",
+        ram_bytes=int((args.ram_gb or DEFAULT_HOST.ram_bytes / GIB) * GIB),
+        bandwidth_gbs=args.ram_bandwidth_gbs or DEFAULT_HOST.bandwidth_gbs,
+        threads=args.threads or DEFAULT_HOST.threads,
+        assumed=args.ram_gb is None or args.ram_bandwidth_gbs is None,
+    )
+
+
+def _split_count(name: str) -> tuple[str, int]:
+    s = name.strip()
+    for sep in ("x ", "× ", "X "):
+        head, _, tail = s.partition(sep)
+        if tail and head.strip().isdigit():
+            return tail.strip(), int(head)
+    for sep in (" x", " ×", " X"):
+        head, _, tail = s.rpartition(sep)
+        if head and tail.strip().isdigit():
+            return head.strip(), int(tail)
+    return s, 1
+
+
+def hardware_from_args(args: argparse.Namespace) -> Hardware:
+    """Build the machine the flags describe; one clear error for a bad combination."""
+    host = _host(args)
+    if args.memory_gb is not None or args.bandwidth_gbs is not None:
+        if args.gpu or args.hardware:
+            raise SizingError("give either --gpu/--hardware or --memory-gb/--bandwidth-gbs, not both")
+        if args.memory_gb is None or args.bandwidth_gbs is None:
+            raise SizingError("custom hardware needs both --memory-gb and --bandwidth-gbs")
+        return custom_machine(
+            memory_gb=args.memory_gb,
+            bandwidth_gbs=args.bandwidth_gbs,
+            backend=args.backend or ("metal" if args.unified else "cuda"),
+            matmul_tflops=args.tflops,
+            unified=args.unified,
+            host=host,
+        )
+    if args.hardware:
+        if args.hardware.strip().lower() != "this":
+            raise SizingError(f"--hardware takes 'this' (the detected machine), got {args.hardware!r}")
+        if args.gpu:
+            raise SizingError("give either --hardware this or --gpu, not both")
+        return detected_hardware(args)
+    if args.gpu:
+        from sizing.hardware.db import load_gpus
+
+        db = load_gpus()
+        entries = []
+        for raw in args.gpu:
+            name, n = _split_count(raw)
+            if n < 1 or n > 64:
+                raise SizingError(f"--gpu {raw!r}: count must be 1..64")
+            m = db.match(name)
+            if not m.matched:
+                raise SizingError(f"--gpu {raw!r}: {m.message}")
+            entries += [m.gpu] * n
+        if len(entries) > 1 and len({e.id for e in entries}) == 1:
+            return machine_from_gpu(entries[0], len(entries), host=host, backend=args.backend)
+        if len(entries) == 1:
+            return machine_from_gpu(entries[0], host=host, backend=args.backend, wired_limit_mb=args.wired_limit_mb)
+        return machine_from_gpus(entries, host=host, backend=args.backend)
+    if args.backend == "cpu":
+        return cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=host.bandwidth_gbs, threads=host.threads)
+    raise SizingError("no hardware given: use --gpu NAME, --hardware this, or --memory-gb with --bandwidth-gbs")
+
+
+def detected_hardware(args: argparse.Namespace) -> Hardware:
+    """This machine, as detection reports it (free GPU memory, measured RAM bandwidth)."""
+    from sizing.hardware.db import load_gpus
+    from sizing.hardware.detect import detect_machine
+
+    m = detect_machine(probe_bandwidth=True)
+    cpu = m.cpu
+    ram = cpu.ram_available_bytes or cpu.ram_total_bytes
+    bw = cpu.bandwidth.gbs if cpu.bandwidth else None
+    if not ram or not bw:
+        raise SizingError("could not read this machine's RAM size or bandwidth; give --ram-gb and --ram-bandwidth-gbs")
+    threads = args.threads or cpu.cores or cpu.threads or 1
+    host = HostSpec(name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads)
+    if not m.gpus:
+        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads)
+        return hw.model_copy(update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")})
+    db = load_gpus()
+    entries = []
+    for d in m.gpus:
+        if d.db_id is None:
+            raise SizingError(f"detected {d.name!r} is not in the GPU database; use --memory-gb and --bandwidth-gbs")
+        entries.append((d, db.get(d.db_id)))
+    if entries[0][1].unified_memory:
+        d, g = entries[0]
+        apple = g.vendor == "apple"
+        default_backend = "metal" if apple else next((b for b in g.backends if b != "cpu"), "vulkan")
+        return unified_hardware(
+            g.name,
+            ram_bytes=int(d.memory_total_bytes or (g.memory_gb or 0) * GIB) or int(ram),
+            bandwidth_gbs=g.memory_bandwidth_gbs or bw,
+            backend=args.backend or default_backend,
+            matmul_tflops=g.fp16_tflops,
+            threads=threads,
+            apple=apple,
+            wired_limit_mb=args.wired_limit_mb,
+        )
+    hw = machine_from_gpus([g for _, g in entries], host=host, backend=args.backend)
+    gpus = tuple(
+        dev.model_copy(update={"memory_bytes": int(d.usable_memory_bytes or d.memory_free_bytes or dev.memory_bytes)})
+        for dev, (d, _) in zip(hw.gpus, entries)
+    )
+    return hw.model_copy(update={"gpus": gpus, "notes": ("detected: free GPU memory used as capacity",)})
+
+
+def placement_options(args: argparse.Namespace) -> PlacementOptions:
+    split = None
+    if getattr(args, "tensor_split", None):
+        try:
+            split = tuple(float(x) for x in args.tensor_split.split(","))
+        except ValueError:
+            raise SizingError(f"--tensor-split {args.tensor_split!r}: expected numbers like 3,1") from None
+        if any(x < 0 for x in split) or sum(split) <= 0:
+            raise SizingError(f"--tensor-split {args.tensor_split!r}: proportions must be ≥ 0 with a positive sum")
+    if getattr(args, "ngl", None) is not None and args.ngl < 0:
+        raise SizingError(f"--ngl must be ≥ 0, got {args.ngl}")
+    if getattr(args, "n_cpu_moe", None) is not None and args.n_cpu_moe < 0:
+        raise SizingError(f"--n-cpu-moe must be ≥ 0, got {args.n_cpu_moe}")
+    return PlacementOptions(
+        n_gpu_layers=getattr(args, "ngl", None),
+        tensor_split=split,
+        n_cpu_moe=getattr(args, "n_cpu_moe", None),
+        cpu_moe=bool(getattr(args, "cpu_moe", False)),
+        split_mode="tensor" if getattr(args, "tensor_parallel", False) else "layer",
+    )

@@ -1,0 +1,98 @@
+"""Solver answers, checked for consistency with the placement they come from."""
+
+from __future__ import annotations
+
+import pytest
+
+from sizing.calibration import load_calibration
+from sizing.errors import SizingError
+from sizing.hardware.db import load_gpus
+from sizing.models.catalog import load_catalog
+from sizing.placement import GIB, HostSpec, machine_from_gpu
+from sizing.solver import (
+    CTX_STEP,
+    QUANT_LADDER,
+    best_quant,
+    largest_context,
+    max_parallel_users,
+    rank_catalog,
+    solve,
+)
+
+HOST = HostSpec(name="test host", ram_bytes=64 * GIB, bandwidth_gbs=89.6, threads=8)
+
+
+@pytest.fixture(scope="module")
+def calib():
+    return load_calibration()
+
+
+@pytest.fixture(scope="module")
+def db():
+    return load_gpus()
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog()
+
+
+def hw(db, name, n=1):
+    return machine_from_gpu(db.match(name).gpu, n, host=HOST)
+
+
+def test_best_quant_is_the_highest_that_fits_and_the_next_does_not(db, cat, calib):
+    arch = cat.get("Qwen/Qwen3-14B")
+    machine = hw(db, "RTX 4080")  # 16 GB
+    plan = best_quant(arch, 8192, machine, calib)
+    assert plan and plan.fits and plan.placement.all_on_gpu and plan.speed
+    i = QUANT_LADDER.index(plan.quant)
+    assert i > 0  # F16 of a 14B model cannot fit 16 GB
+    better = solve(arch, QUANT_LADDER[i - 1], 8192, machine, calib, with_speed=False)
+    assert not (better.fits and better.placement.all_on_gpu)
+
+
+def test_more_memory_never_gives_a_worse_quant(db, cat, calib):
+    arch = cat.get("meta-llama/Llama-3.1-8B-Instruct")
+    order = [QUANT_LADDER.index(best_quant(arch, 8192, hw(db, n), calib).quant) for n in ("RTX 4060", "RTX 4080", "RTX 4090")]
+    assert order == sorted(order, reverse=True)
+
+
+def test_largest_context_fits_and_one_step_more_does_not(db, cat, calib):
+    arch = cat.get("meta-llama/Llama-3.1-8B-Instruct")
+    machine = hw(db, "RTX 4060")  # 8 GB
+    lim = largest_context(arch, "Q4_K_M", machine, calib)
+    assert lim.on_gpu and lim.on_gpu % CTX_STEP == 0 and lim.on_gpu < arch.max_context
+    at = solve(arch, "Q4_K_M", lim.on_gpu, machine, calib, with_speed=False)
+    over = solve(arch, "Q4_K_M", lim.on_gpu + CTX_STEP, machine, calib, with_speed=False)
+    assert at.placement.all_on_gpu and not (over.fits and over.placement.all_on_gpu)
+    assert lim.with_offload >= lim.on_gpu
+
+
+def test_parallel_users_meet_the_floor_and_one_more_does_not(db, cat, calib):
+    arch = cat.get("meta-llama/Llama-3.1-8B-Instruct")
+    machine = hw(db, "RTX 4090")
+    r = max_parallel_users(arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=20)
+    assert r.users >= 2 and r.per_user_tokens_per_s >= 20
+    more = max_parallel_users(arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=r.per_user_tokens_per_s + 0.01, limit=r.users)
+    assert more.users <= r.users
+    with pytest.raises(SizingError):
+        max_parallel_users(arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=0)
+
+
+def test_context_beyond_the_model_is_refused(db, cat, calib):
+    arch = cat.get("meta-llama/Llama-3.2-1B-Instruct")
+    with pytest.raises(SizingError, match="maximum"):
+        solve(arch, "Q4_K_M", arch.max_context + 1, hw(db, "RTX 4090"), calib)
+
+
+def test_catalog_ranking_puts_gpu_fits_first(db, cat, calib):
+    models = [cat.get(m) for m in ("meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-3.1-70B-Instruct",
+                                   "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-405B-Instruct")]
+    rows = rank_catalog(models, hw(db, "RTX 4090"), calib, ctx=4096, with_context=False)
+    flags = [(r.fits, r.on_gpu) for r in rows]
+    assert flags == sorted(flags, reverse=True)
+    by = {r.model_id: r for r in rows}
+    assert by["Qwen/Qwen3-8B"].on_gpu and by["meta-llama/Llama-3.2-1B-Instruct"].on_gpu
+    assert not by["meta-llama/Llama-3.1-405B-Instruct"].fits
+    assert by["meta-llama/Llama-3.2-1B-Instruct"].decode_tokens_per_s > by["Qwen/Qwen3-8B"].decode_tokens_per_s

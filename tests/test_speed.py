@@ -1,0 +1,178 @@
+"""Speed model against independent truth: public llama-bench rows held out of the fit."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import yaml
+
+from sizing.calibration import (
+    BENCH_FILE,
+    fit_from_files,
+    load_bench,
+    load_calibration,
+    parse_bench,
+    predict_decode,
+    predict_prefill,
+    split_rows,
+)
+from sizing.errors import SizingError
+from sizing.models.catalog import load_catalog
+from sizing.placement import Device, Hardware, place
+from sizing.solver import traffic_for
+from sizing.speed import DeviceRate, estimate_speed, rule_of_thumb_tokens_per_s, single_device_work
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_bench()
+
+
+@pytest.fixture(scope="module")
+def calib():
+    return load_calibration()
+
+
+def _errors(rows, data, calib, what):
+    out = []
+    for r in rows:
+        if r.host_limited:
+            continue
+        d = data.devices[r.device]
+        if what == "decode" and r.tg128:
+            out.append(abs(predict_decode(r, d, calib) - r.tg128) / r.tg128)
+        elif what == "prefill" and r.pp512:
+            try:
+                out.append(abs(predict_prefill(r, d, calib) - r.pp512) / r.pp512)
+            except SizingError:  # CPU row without a thread count: no prefill prediction
+                continue
+    return out
+
+
+def test_data_file_is_large_cited_and_covers_every_backend(data):
+    assert len(data.rows) >= 55
+    assert {r.backend for r in data.rows} >= {"cuda", "metal", "rocm", "vulkan", "cpu"}
+    for r in data.rows:
+        assert r.source.startswith("https://"), r.id
+    for key, d in data.devices.items():
+        assert "http" in d.source, key
+
+
+def test_stored_calibration_is_the_fit_of_the_data_file(calib):
+    """The factors in data/speed_calibration.yaml are reproducible from the data file."""
+    refit = fit_from_files()
+    assert refit.data_sha256 == calib.data_sha256
+    assert refit.model_dump() == calib.model_dump()
+
+
+def test_held_out_decode_median_error_within_15_percent(data, calib):
+    _, held = split_rows(data.rows)
+    assert set(calib.holdout_ids) == {r.id for r in held}
+    errs = _errors(held, data, calib, "decode")
+    assert len(errs) >= 8
+    assert statistics.median(errs) <= 0.15
+
+
+def test_held_out_prefill_median_error_within_25_percent(data, calib):
+    _, held = split_rows(data.rows)
+    errs = _errors(held, data, calib, "prefill")
+    assert len(errs) >= 8
+    assert statistics.median(errs) <= 0.25
+
+
+def test_beats_the_bandwidth_rule_of_thumb_on_held_out_rows(data, calib):
+    _, held = split_rows(data.rows)
+    ours = _errors(held, data, calib, "decode")
+    rule = []
+    for r in held:
+        if r.tg128 and not r.host_limited:
+            d = data.devices[r.device]
+            size = r.size_gib * 1024**3 * r.active_fraction
+            rule.append(abs(rule_of_thumb_tokens_per_s(size, d.bandwidth_gbs) - r.tg128) / r.tg128)
+    assert statistics.median(ours) < statistics.median(rule)
+
+
+def test_ranges_bracket_most_held_out_measurements(data, calib):
+    """low ≤ measured ≤ high for most held-out decode rows (the range means something)."""
+    from sizing.calibration import row_work
+
+    _, held = split_rows(data.rows)
+    inside = total = 0
+    for r in held:
+        if not r.tg128 or r.host_limited:
+            continue
+        est = estimate_speed([row_work(r, data.devices[r.device])], calib, ctx=512)
+        total += 1
+        inside += est.decode_tokens_per_s.low <= r.tg128 <= est.decode_tokens_per_s.high
+    assert inside / total >= 0.6
+
+
+def test_bad_row_is_reported_with_file_entry_and_field():
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    raw["rows"][3]["tg128"] = -5
+    with pytest.raises(SizingError) as e:
+        parse_bench(raw, "data/llama_bench.yaml")
+    msg = str(e.value)
+    assert "llama_bench.yaml" in msg and raw["rows"][3]["id"] in msg and "tg128" in msg
+
+
+def test_unknown_device_is_rejected():
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    raw["rows"][0]["device"] = "no-such-gpu"
+    with pytest.raises(SizingError, match="unknown device"):
+        parse_bench(raw)
+
+
+# --- the model on real architectures ---------------------------------------------------
+
+
+def _gpu(bw=1008.0, mem_gib=24):
+    return Device(id="g", name="GPU", kind="gpu", backend="cuda", memory_bytes=mem_gib * 1024**3,
+                  bandwidth_gbs=bw, matmul_tflops=165.2)
+
+
+def test_decode_slows_as_the_context_fills(calib):
+    arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
+    tr = traffic_for(arch, "Q4_K_M")
+    w = single_device_work(tr, _gpu().rate())
+    est = estimate_speed([w], calib, ctx=131072)
+    speeds = [est.decode_at_depth[d].expected for d in sorted(est.decode_at_depth)]
+    assert speeds == sorted(speeds, reverse=True) and speeds[0] > speeds[-1] * 1.5
+    assert est.calibration.startswith("llama-bench-fit-v1: cuda")
+
+
+def test_moe_reads_only_active_experts(calib):
+    cat = load_catalog()
+    moe = traffic_for(cat.get("Qwen/Qwen3-30B-A3B"), "Q4_K_M")
+    dense = traffic_for(cat.get("Qwen/Qwen3-32B"), "Q4_K_M")
+    assert moe.read_bytes_per_token < 0.25 * moe.total_bytes
+    fast = estimate_speed([single_device_work(moe, _gpu(mem_gib=48).rate())], calib, ctx=4096)
+    slow = estimate_speed([single_device_work(dense, _gpu(mem_gib=48).rate())], calib, ctx=4096)
+    assert fast.decode_tokens_per_s.expected > 3 * slow.decode_tokens_per_s.expected
+
+
+def test_sliding_window_layers_stop_growing_past_the_window(calib):
+    arch = load_catalog().get("google/gemma-3-27b-it")
+    w = single_device_work(traffic_for(arch, "Q4_K_M"), _gpu(mem_gib=48).rate())
+    window = arch.sliding_window
+    full_only = w.kv_full_per_cell
+    grow = w.kv_read_bytes(4 * window) - w.kv_read_bytes(2 * window)
+    assert grow == pytest.approx(full_only * 2 * window)
+
+
+def test_prefill_and_ttft_are_consistent(calib):
+    arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
+    w = single_device_work(traffic_for(arch, "Q4_K_M"), _gpu().rate())
+    est = estimate_speed([w], calib, ctx=8192, prompt_tokens=4096)
+    assert est.ttft_s.expected == pytest.approx(
+        4096 / est.prefill_tokens_per_s.expected + 1 / est.decode_at_depth[4096].expected, rel=0.02
+    )
+    assert est.ttft_s.low <= est.ttft_s.expected <= est.ttft_s.high
+
+
+def test_zero_bandwidth_is_refused():
+    with pytest.raises(ValueError):
+        DeviceRate(name="x", kind="gpu", backend="cuda", bandwidth_gbs=0)
+    with pytest.raises(SizingError):
+        rule_of_thumb_tokens_per_s(1e9, 0)
