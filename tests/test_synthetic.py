@@ -21,7 +21,7 @@ def _m(**kw) -> ModelArch:
 
 
 # Shapes from each model's config.json on Hugging Face; "_s" variants keep every width
-# and cut the layer count (and DeepSeek's expert count) so llama.cpp loads them in seconds.
+# and cut the layer count (and DeepSeek's expert count, 256 -> 12) so llama.cpp loads them in seconds.
 LLAMA31_8B = _m(id="meta-llama/Llama-3.1-8B", arch="llama", n_layers=32, hidden_size=4096,
                 n_heads=32, n_kv_heads=8, head_dim_k=128, head_dim_v=128, ffn_size=14336,
                 vocab_size=128256, max_context=131072, rope_factor_tensors=("rope_freqs",))
@@ -48,9 +48,9 @@ GPT_OSS_20B_S = _m(id="openai/gpt-oss-20b", arch="gpt-oss", n_layers=4, hidden_s
                    vocab_size=201088, attn_qkv_bias=True, attn_out_bias=True, attn_sinks=True,
                    n_experts=32, n_experts_used=4, expert_ffn_size=2880, expert_bias=True,
                    sliding_window=128, swa_pattern=2, max_context=131072)
-DEEPSEEK_V3_S = _m(id="deepseek-ai/DeepSeek-V3", arch="deepseek2", n_layers=5, hidden_size=7168,
+DEEPSEEK_V3_S = _m(id="deepseek-ai/DeepSeek-V3", arch="deepseek2", n_layers=4, hidden_size=7168,
                    n_heads=128, n_kv_heads=128, head_dim_k=192, head_dim_v=128, ffn_size=18432,
-                   vocab_size=129280, n_experts=16, n_experts_used=8, expert_ffn_size=2048,
+                   vocab_size=129280, n_experts=12, n_experts_used=8, expert_ffn_size=2048,
                    n_shared_experts=1, shared_expert_ffn_size=2048, n_dense_leading_layers=3,
                    q_lora_rank=1536, kv_lora_rank=512, qk_rope_head_dim=64, qk_nope_head_dim=128,
                    expert_score_bias=True, max_context=163840)
