@@ -174,13 +174,9 @@ class FinetuneMemory(BaseModel):
 def _weights_bytes(s: FinetuneScenario, p: ParamBreakdown) -> tuple[int, int]:
     """(resident weight bytes, the largest layer's weights as materialised for compute)."""
     if s.method == "full":
-        per = 4  # fp32 weights; AMP keeps fp32 masters and casts per op
-        w = p.total * per
-        if s.precision == "mixed_bf16":
-            # autocast caches one bf16 copy of every trainable weight used by a matmul
-            # for the duration of the forward/backward.
-            w += p.matmul_weights * 2
-        return w, p.largest_layer * 2
+        # fp32 weights; under AMP these are the masters, and the bf16 copies autocast
+        # makes for each matmul are saved activations (freed during backward).
+        return p.total * 4, 0
     lora = p.lora_params(s.rank, s.target_modules) * s.adapter_bytes
     if s.method == "lora":
         return p.total * 2 + lora, 0

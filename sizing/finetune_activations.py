@@ -18,6 +18,8 @@ token, per unit of width:
 * **LoRA** (peft): each adapted layer casts its input to the adapter dtype (a copy per
   layer when the dtypes differ) and saves the rank-sized output of A.
 * **Loss**: the fp32 log-softmax over the vocabulary; its backward makes two more.
+* **Autocast** (mixed bf16) casts every weight to bf16 once per forward; the matmuls
+  save those copies, so 2 bytes per matmul weight live until backward passes them.
 * **Gradient checkpointing** keeps only each layer's input and recomputes one layer at a
   time during backward.
 
@@ -133,14 +135,18 @@ def activation_parts(s: "FinetuneScenario", p: ParamBreakdown) -> ActivationPart
     if not s.flash_attn:
         temps += 2 * 4 * nh * s.seq_len * T
 
+    # Autocast casts each weight to bf16 once per forward; the matmuls save those
+    # copies for their input gradients, so they live until backward has passed them.
+    weight_casts = 2 * p.matmul_weights if regime == "amp" else 0
+
     if s.grad_checkpointing:
         ckpt = res * h * T
-        saved = L * ckpt + non_layer
+        saved = L * ckpt + non_layer + weight_casts
         layer_transient = per_layer + temps
         last_layer = ckpt + per_layer + temps
     else:
         ckpt = 0
-        saved = L * per_layer - first_layer_saving + non_layer
+        saved = L * per_layer - first_layer_saving + non_layer + weight_casts
         layer_transient = temps
         last_layer = per_layer + temps
     mb = 1  # parts are already for the whole micro-batch (T = seq_len x micro_batch)

@@ -1,9 +1,11 @@
 """Measure the peak memory of real training steps, to check the fine-tuning estimate.
 
 An adapter, not core: it builds a randomly initialised model from a ``ModelArch`` with
-``transformers`` (``peft`` for LoRA), runs training steps in a *fresh child process* and
-reports the peak resident memory above the baseline taken just before the model is
-built. A child process is needed because ``ru_maxrss`` is a per-process high-water mark.
+``transformers`` (``peft`` for LoRA) and runs training steps. One fresh Python imports
+and warms up once, then forks a process per configuration, because ``ru_maxrss`` is a
+per-process high-water mark: each fork resets it (``/proc/self/clear_refs``) and reports
+its peak resident memory (``VmHWM``) above its resident size at the start. The same steps then run again under PyTorch's profiler for
+the peak of the allocator itself (what the estimate sizes: tensors only).
 
 The child runs with glibc's mmap threshold pinned at 64 KiB (``MALLOC_MMAP_THRESHOLD_``):
 every tensor buffer is then its own mapping, returned to the OS when freed, so resident
@@ -11,8 +13,8 @@ memory follows what PyTorch holds instead of what glibc's heap kept from earlier
 Two steps run, so the peak is the steady state (the optimizer's states exist from the
 first step on, and gradients are freed with ``zero_grad(set_to_none=True)``).
 
-Where CUDA exists the same step runs on the GPU and ``torch.cuda.max_memory_allocated``
-is reported as well.
+With ``device="cuda"`` the steps run on the GPU and ``torch.cuda.max_memory_allocated``
+is the peak.
 
 Needs the ``finetune`` extra (torch, transformers, peft).
 """
@@ -51,6 +53,7 @@ class ProbeSpec(BaseModel):
     flash_attn: bool = True
     steps: int = 2
     threads: int = 1
+    profile: bool = True  # also measure the allocator's peak with the profiler (CPU only)
     device: Literal["cpu", "cuda"] = "cpu"
 
 
@@ -58,6 +61,7 @@ class ProbeResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     peak_bytes: int  # CPU: peak RSS above baseline; CUDA: max_memory_allocated
+    allocated_peak_bytes: int | None = None  # CPU: peak of PyTorch's allocator (profiler)
     baseline_bytes: int
     params: int
     trainable_params: int
@@ -97,48 +101,125 @@ _LORA_NAMES = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj",
                "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
 
 
-def _child(spec: ProbeSpec) -> dict:
-    """Runs inside the child process: build, train ``spec.steps`` steps, report peaks."""
-    import resource
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
+
+def _hwm() -> int:
+    """Peak resident bytes since the last reset (``VmHWM``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _warm_up(specs: list[ProbeSpec], transformers) -> None:
+    """Train a tiny model of each kind once, so lazily imported modules, kernels and
+    thread pools are resident before any baseline is taken."""
     import torch
-    import transformers
 
-    torch.set_num_threads(spec.threads)
-    torch.manual_seed(0)
-    dev = torch.device(spec.device)
-    page = os.sysconf("SC_PAGE_SIZE")
+    seen = set()
+    for spec in specs:
+        key = (spec.arch.arch, spec.method, spec.precision, spec.flash_attn, spec.grad_checkpointing, spec.device)
+        if key in seen:
+            continue
+        seen.add(key)
+        tiny = spec.arch.model_copy(
+            update={"n_layers": 1, "hidden_size": 64, "n_heads": 2, "n_kv_heads": 1,
+                    "head_dim_k": 32, "head_dim_v": 32, "ffn_size": 64, "vocab_size": 256}
+        )
+        _train(spec.model_copy(update={"arch": tiny, "seq_len": 16}), torch.device(spec.device), transformers)
 
-    def rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * page
 
-    # Warm up on a tiny model of the same kind, so the lazily imported modules, kernels
-    # and thread pools are resident before the baseline is taken.
-    tiny = spec.arch.model_copy(
-        update={"n_layers": 1, "hidden_size": 64, "n_heads": 2, "n_kv_heads": 1,
-                "head_dim_k": 32, "head_dim_v": 32, "ffn_size": 64, "vocab_size": 256}
-    )
-    _train(spec.model_copy(update={"arch": tiny, "seq_len": 16}), torch.device(spec.device),
-           transformers)
+def _one(spec: ProbeSpec, transformers) -> dict:
+    """Measure ``spec`` in this (freshly forked) process."""
     import gc
 
+    import torch
+
+    torch.manual_seed(0)
+    dev = torch.device(spec.device)
+    # A fork maps the parent's shared libraries lazily: warm up again here so the code
+    # pages this step runs are resident before the baseline, not counted in its peak.
+    _warm_up([spec], transformers)
     gc.collect()
-    baseline = rss()
+    # A forked child inherits its parent's high-water mark; reset it to the current
+    # resident size (Linux >= 4.0, proc(5) clear_refs "5") so the peak is this step's own.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    baseline = _rss()
     model, params, trainable, seconds = _train(spec, dev, transformers)
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated()
         baseline = 0
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline
+        peak = _hwm() - baseline
+    del model
+    gc.collect()
+    allocated = _profiled_peak(spec, dev, transformers) if (spec.profile and dev.type == "cpu") else None
     return {
         "peak_bytes": int(peak),
+        "allocated_peak_bytes": allocated,
         "baseline_bytes": int(baseline),
         "params": int(params),
         "trainable_params": int(trainable),
         "seconds": seconds,
         "device": spec.device,
     }
+
+
+def _child(specs: list[ProbeSpec]) -> list[dict]:
+    """Runs inside the fresh child: import and warm up once, then fork one process per
+    spec so each has its own resident-memory high-water mark."""
+    import torch
+    import transformers
+
+    torch.set_num_threads(specs[0].threads)
+    _warm_up(specs, transformers)
+    out = []
+    for spec in specs:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # grandchild: measure, report through the pipe, exit without cleanup
+            os.close(r)
+            code = 0
+            try:
+                payload = json.dumps(_one(spec, transformers))
+            except BaseException as exc:  # reported to the parent, which raises
+                payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+                code = 1
+            with os.fdopen(w, "w") as f:
+                f.write(payload)
+            os._exit(code)
+        os.close(w)
+        with os.fdopen(r) as f:
+            text = f.read()
+        os.waitpid(pid, 0)
+        out.append(json.loads(text) if text else {"error": "measuring process died"})
+    return out
+
+
+def _profiled_peak(spec: ProbeSpec, dev, transformers) -> int:
+    """Peak bytes held by PyTorch's allocator over the steps, from the profiler's memory
+    events (CPU's counterpart of ``torch.cuda.max_memory_allocated``)."""
+    import tempfile
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        _train(spec, dev, transformers)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    return max(
+        (e["args"]["Total Allocated"] for e in events
+         if e.get("name") == "[memory]" and "Total Allocated" in e.get("args", {})),
+        default=0,
+    )
 
 
 def _train(spec: ProbeSpec, dev, transformers):
@@ -190,14 +271,16 @@ def _train(spec: ProbeSpec, dev, transformers):
     return model, params, sum(p.numel() for p in trainable), seconds
 
 
-def measure_step(spec: ProbeSpec, timeout_s: float = 300) -> ProbeResult:
-    """Run ``spec`` in a fresh Python process and return its measured peak."""
+def measure_steps(specs: list[ProbeSpec], timeout_s: float = 600) -> list[ProbeResult]:
+    """Measure each spec in its own process forked from one fresh, warmed-up Python."""
+    if not specs:
+        return []
     env = dict(os.environ)
     env["MALLOC_MMAP_THRESHOLD_"] = "65536"
-    env["OMP_NUM_THREADS"] = str(spec.threads)
+    env["OMP_NUM_THREADS"] = str(specs[0].threads)
     proc = subprocess.run(
         [sys.executable, "-m", "sizing.finetune_probe"],
-        input=spec.model_dump_json(),
+        input=json.dumps([s.model_dump(mode="json") for s in specs]),
         capture_output=True,
         text=True,
         env=env,
@@ -206,8 +289,18 @@ def measure_step(spec: ProbeSpec, timeout_s: float = 300) -> ProbeResult:
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-5:]
         raise RuntimeError("training probe failed: " + " | ".join(tail))
-    return ProbeResult.model_validate_json(proc.stdout.strip().splitlines()[-1])
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    for spec, r in zip(specs, results):
+        if "error" in r:
+            raise RuntimeError(f"training probe failed for {spec.arch.id} {spec.method}: {r['error']}")
+    return [ProbeResult.model_validate(r) for r in results]
 
 
-if __name__ == "__main__":  # child entry point: spec JSON on stdin, result JSON on stdout
-    print(json.dumps(_child(ProbeSpec.model_validate_json(sys.stdin.read()))))
+def measure_step(spec: ProbeSpec, timeout_s: float = 300) -> ProbeResult:
+    """Run ``spec`` in a fresh Python process and return its measured peak."""
+    return measure_steps([spec], timeout_s)[0]
+
+
+if __name__ == "__main__":  # child entry point: spec list JSON on stdin, results JSON on stdout
+    _specs = [ProbeSpec.model_validate(d) for d in json.loads(sys.stdin.read())]
+    print(json.dumps(_child(_specs)))

@@ -1,0 +1,119 @@
+"""Truth for the fine-tuning estimate: real PyTorch training steps on CPU.
+
+Each case builds a randomly initialised model of a real architecture (a SmolLM2-style
+Llama and a Qwen3 with q/k norms, shrunk in width and depth so a step takes seconds)
+from its config with ``transformers``, adds ``peft`` LoRA adapters where asked, and runs
+two AdamW steps (``sizing.finetune_probe``: one warmed-up child, a fork per case).
+Two measurements:
+
+* the peak of PyTorch's CPU allocator over the steps, from the profiler's memory events
+  (the CPU counterpart of ``torch.cuda.max_memory_allocated``): the estimate must be
+  within ALLOCATED_TOL — it sizes exactly these tensors;
+* the process's peak resident memory above its pre-model baseline: within RSS_TOL
+  (this also holds what PyTorch keeps outside tensors: oneDNN scratch, autograd nodes).
+
+The estimate is computed from the same ``ModelArch`` the model is built from; the model's
+parameter counts, full and trainable, must match exactly.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from sizing.finetune import FinetuneScenario, estimate_finetune_memory  # noqa: E402
+from sizing.finetune_probe import ProbeSpec, hf_config, measure_steps  # noqa: E402
+from sizing.models.arch import ModelArch  # noqa: E402
+
+pytestmark = pytest.mark.finetune
+
+ALLOCATED_TOL = 0.03
+RSS_TOL = 0.10
+
+# SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json: GQA 3:1 heads of 64,
+# tied embeddings, vocab 49152), shrunk to 4 layers of width 256.
+SMOL = ModelArch(
+    id="test/smollm2-shrunk", name="SmolLM2-style (shrunk)", arch="llama", source="test",
+    n_layers=4, hidden_size=256, n_heads=4, n_kv_heads=2, head_dim_k=64, head_dim_v=64,
+    ffn_size=768, vocab_size=49152, tied_embeddings=True, max_context=8192,
+)
+# Qwen3's shape (Qwen/Qwen3-0.6B config.json: q/k RMSNorm, head_dim 128 decoupled from
+# width, untied output), shrunk to 6 layers of width 256 and a 32k vocabulary.
+QWEN3 = ModelArch(
+    id="test/qwen3-shrunk", name="Qwen3-style (shrunk)", arch="qwen3", source="test",
+    n_layers=6, hidden_size=256, n_heads=4, n_kv_heads=2, head_dim_k=128, head_dim_v=128,
+    ffn_size=1024, vocab_size=32000, tied_embeddings=False, qk_norm=True, max_context=8192,
+)
+
+CASES = [
+    pytest.param(SMOL, {}, id="llama-full-fp32"),
+    pytest.param(SMOL, {"grad_checkpointing": True}, id="llama-full-gradckpt"),
+    pytest.param(SMOL, {"method": "lora", "rank": 8}, id="llama-lora-qkvo"),
+    pytest.param(SMOL, {"flash_attn": False, "seq_len": 384}, id="llama-full-eager"),
+    pytest.param(QWEN3, {}, id="qwen3-full-fp32"),
+    pytest.param(QWEN3, {"precision": "mixed_bf16"}, id="qwen3-full-amp-bf16"),
+    pytest.param(QWEN3, {"method": "lora", "rank": 16, "target_modules": ("q", "k", "v", "o", "gate", "up", "down"),
+                         "grad_checkpointing": True, "seq_len": 512}, id="qwen3-lora-all-gradckpt"),
+]
+
+
+def _scenario(spec: ProbeSpec) -> FinetuneScenario:
+    return FinetuneScenario.build(
+        model=spec.arch, method=spec.method, precision=spec.precision, rank=spec.rank,
+        target_modules=spec.target_modules, seq_len=spec.seq_len, micro_batch=spec.micro_batch,
+        optimizer=spec.optimizer, grad_checkpointing=spec.grad_checkpointing,
+        flash_attn=spec.flash_attn, backend="cpu",
+    )
+
+
+def _spec(arch: ModelArch, kw: dict) -> ProbeSpec:
+    return ProbeSpec(arch=arch, **{"seq_len": 256, **kw})
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, object]:
+    """All cases measured in one warmed-up child (a fork per case), by case id."""
+    specs = [_spec(*c.values) for c in CASES]
+    return dict(zip((c.id for c in CASES), measure_steps(specs)))
+
+
+@pytest.mark.parametrize("arch, kw", CASES)
+def test_training_step_peak_matches_estimate(request, measured, arch, kw):
+    spec = _spec(arch, kw)
+    m = measured[request.node.callspec.id]
+    est = estimate_finetune_memory(_scenario(spec))
+
+    assert est.params == m.params - (m.trainable_params if spec.method == "lora" else 0)
+    assert est.trainable_params == m.trainable_params
+
+    alloc_err = est.total_bytes / m.allocated_peak_bytes - 1
+    rss_err = est.total_bytes / m.peak_bytes - 1
+    detail = (
+        f"estimate {est.total_bytes / 2**20:.1f} MiB ({est.peak_phase}), allocator peak "
+        f"{m.allocated_peak_bytes / 2**20:.1f} MiB ({alloc_err:+.1%}), "
+        f"RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})"
+    )
+    assert abs(alloc_err) <= ALLOCATED_TOL, detail
+    assert abs(rss_err) <= RSS_TOL, detail
+
+
+def test_parameter_counts_match_transformers_for_real_configs():
+    """Full-size SmolLM2-135M and Qwen3-0.6B from the catalog, built on the meta device."""
+    import torch
+    import transformers
+
+    from sizing.models.catalog import load_catalog
+
+    cat = load_catalog()
+    for model_id in ("HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen3-0.6B"):
+        arch = cat.get(model_id)
+        cfg = hf_config(arch)
+        config = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+        with torch.device("meta"):
+            model = transformers.AutoModelForCausalLM.from_config(config)
+        real = sum(p.numel() for p in model.parameters())
+        est = estimate_finetune_memory(FinetuneScenario.build(model=arch, method="full", seq_len=512))
+        assert est.params == real, model_id
