@@ -469,9 +469,77 @@ def local_vs_cloud(values: dict, option: dict) -> dict:
     return as_json(c)
 
 
+@st.cache_data(show_spinner="Comparing…", max_entries=32)
 def compare(values: dict) -> list[dict]:
-    raise Unavailable("Comparisons are being wired in.")
+    """One model on many GPUs, or many models on one GPU: the solver's answer for each pair."""
+    solve_fn = _core("sizing.solver", "solve", "The fit solver")
+    m_from_gpu = _placement("machine_from_gpu")
+    cat, db = catalog(), gpu_db()
+    if values["mode"] == "gpus":
+        pairs = [(values["model"], g) for g in values["gpus"]]
+    else:
+        pairs = [(m, values["gpu"]) for m in values["models"]]
+    rows = []
+    for model_id, gpu_id in pairs:
+        arch, g = cat.get(model_id), db.get(gpu_id)
+        ctx = min(int(values["ctx"]), arch.max_context)
+        plan_ = solve_fn(arch, values["quant"], ctx, m_from_gpu(g), calibration())
+        pl, sp = plan_.placement, plan_.speed
+        gpu_devs = [d for d in pl.devices if d.kind != "cpu"]
+        rows.append(
+            {
+                "label": g.name if values["mode"] == "gpus" else arch.name,
+                "model": arch.id,
+                "gpu": g.id,
+                "ctx": ctx,
+                "fits": pl.fits,
+                "all_on_gpu": pl.all_on_gpu,
+                "how": pl.how,
+                "total_bytes": plan_.memory.total_bytes,
+                "capacity_bytes": gpu_devs[0].capacity_bytes if gpu_devs else None,
+                "decode": sp.decode_tokens_per_s.expected if sp else None,
+                "decode_low": sp.decode_tokens_per_s.low if sp else None,
+                "decode_high": sp.decode_tokens_per_s.high if sp else None,
+                "ttft_s": sp.ttft_s.expected if sp else None,
+            }
+        )
+    return rows
 
 
-def what_runs_here(machine: Any, *, ctx: int, quality: str) -> list[dict]:
-    raise Unavailable("Ranking the catalog is being wired in.")
+CONTEXT_ROWS = 8
+QUALITY_LADDERS = {
+    "any": ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"),
+    "q4": ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M"),
+    "q8": ("F16", "Q8_0"),
+}
+
+
+@st.cache_data(show_spinner="Ranking the catalog for this machine…", max_entries=16)
+def what_runs_here(_machine: Any, *, ctx: int, quality: str, with_context: bool = False) -> list[dict]:
+    """The catalog ranked on the detected hardware (``sizing.solver.rank_catalog``)."""
+    fn = _core("sizing.solver", "rank_catalog", "Ranking the catalog")
+    largest = _core("sizing.solver", "largest_context", "The fit solver")
+    hw, cal, cat = detected_hardware(), calibration(), catalog()
+    # The largest-context search is the slow part: ask it only for the top rows.
+    fits = fn(cat.models, hw, cal, ctx=ctx, quants=QUALITY_LADDERS[quality], with_context=False)
+    top = [f.model_id for f in fits if f.fits and f.quant][:CONTEXT_ROWS] if with_context else []
+    limit = {}
+    for f in fits:
+        if f.model_id in top:
+            lim = largest(cat.get(f.model_id), f.quant, hw, cal)
+            limit[f.model_id] = lim.on_gpu or lim.with_offload
+    return [
+        {
+            "id": f.model_id,
+            "name": f.name,
+            "params_b": f.params_b,
+            "quant": f.quant,
+            "fits": f.fits,
+            "on_gpu": f.on_gpu,
+            "decode": f.decode_tokens_per_s,
+            "decode_range": f.decode_range,
+            "max_ctx": limit.get(f.model_id),
+            "where": f.how,
+        }
+        for f in fits
+    ]

@@ -79,18 +79,18 @@ def results(v: dict) -> None:
     if not rows:
         st.info("Pick something to compare.")
         return
-    colors = [charts.FIT_COLORS["fits" if r["fits"] else "no"] for r in rows]
+    colors = [charts.FIT_COLORS["no" if not r["fits"] else "fits" if r["all_on_gpu"] else "tight"] for r in rows]
     st.plotly_chart(
         charts.bars([r["label"] for r in rows], [r["decode"] or 0 for r in rows], "decode tokens/s", colors,
                     errors=([r["decode_low"] or 0 for r in rows], [r["decode_high"] or 0 for r in rows])),
         width="stretch",
         config={"displayModeBar": False},
     )
-    st.caption("Green: fits in device memory · red: does not fit (speed shown with offload to system RAM, if any).")
+    st.caption("Green: fits in device memory · amber: fits only with layers in system RAM · red: does not fit.")
     table = [
         {
             "": r["label"],
-            "fits": "yes" if r["fits"] else "no",
+            "fits": ("yes" if r["all_on_gpu"] else "with offload") if r["fits"] else "no",
             "memory": f"{fmt.gb(r['total_bytes'])} of {fmt.gb(r.get('capacity_bytes'))}",
             "tokens/s": fmt.rate(r["decode"]),
             "range": f"{fmt.rate(r['decode_low'])} – {fmt.rate(r['decode_high'])}",

@@ -21,6 +21,7 @@ def page_state() -> PageState:
         [
             Param("ctx", 8192, kind="int", choices=CTX_CHOICES),
             Param("quality", "any", choices=("any", "q4", "q8")),
+            Param("lc", False, kind="bool"),
         ],
     )
 
@@ -54,12 +55,13 @@ def render() -> None:
         horizontal=True,
         key=ps.key("quality"),
     )
+    st.toggle(f"Also find the largest context (first {services.CONTEXT_ROWS} models, slower)", key=ps.key("lc"))
     ps.sync()
     with link:
         copy_link_button(ps, URL_PATH)
     if machine is not None:
         with guard("rank the catalog for this machine"):
-            what_runs_here(machine, ps["ctx"], ps["quality"])
+            what_runs_here(machine, ps["ctx"], ps["quality"], ps["lc"])
     st.subheader("Live check")
     with guard("run a live check"):
         live_ui.render(machine)
@@ -112,28 +114,32 @@ def detected(machine) -> None:
         st.caption(n)
 
 
-def what_runs_here(machine, ctx: int, quality: str) -> None:
-    """The catalog ranked by what fits here; a click opens the model in 'Can I run it?'."""
-    rows = services.what_runs_here(machine, ctx=ctx, quality=quality)
-    if not rows:
+def what_runs_here(machine, ctx: int, quality: str, with_context: bool) -> None:
+    """The catalog ranked by what fits here; one click opens a model in 'Can I run it?'."""
+    rows = services.what_runs_here(machine, ctx=ctx, quality=quality, with_context=with_context)
+    runs = [r for r in rows if r["fits"]]
+    if not runs:
         st.warning("Nothing in the catalog fits this machine at this context.", icon=":material/warning:")
-        return
     st.dataframe(
         [
             {
                 "model": r["name"],
-                "best quant": r["quant"],
-                "memory": fmt.gb(r["total_bytes"]),
-                "tokens/s": fmt.rate(r.get("decode")),
-                "largest context": fmt.ctx(r["max_ctx"]) if r.get("max_ctx") else "—",
-                "runs on": r.get("where", ""),
-                "open": "run?" + urlencode({"model": r["id"], "quant": r["quant"], "ctx": ctx, "hw": "machine"}),
+                "size": f"{r['params_b']:.1f} B",
+                "best quant": r["quant"] or "—",
+                "tokens/s": fmt.num(r.get("decode")),
+                "largest context": fmt.ctx(r.get("max_ctx")) if r.get("max_ctx") else "",
+                "how": r.get("where", ""),
+                "open": "run?" + urlencode({"model": r["id"], "quant": r["quant"] or "Q4_K_M", "ctx": ctx}),
             }
             for r in rows
         ],
         hide_index=True,
         width="stretch",
         column_config={
-            "open": st.column_config.LinkColumn("open", display_text="Can I run it? ↗", help="Open in “Can I run it?”"),
+            "open": st.column_config.LinkColumn("open", display_text="Can I run it? ↗",
+                                                help="Open this model in “Can I run it?” on this machine"),
+            "how": st.column_config.TextColumn(width="large"),
         },
     )
+    st.caption(f"{len(runs)} of {len(rows)} catalog models run here at {fmt.ctx(ctx)} context, "
+               "best first: on the accelerator, then larger models, then faster.")
