@@ -148,8 +148,12 @@ _DEFAULT_TYPE: dict[LlamaFileType, str] = {
     F.MOSTLY_IQ3_S: "IQ3_S", F.MOSTLY_IQ3_M: "IQ3_S",
 }
 
-#: the very-low-bit quants llama-quantize refuses to make without an importance matrix
-_NEEDS_IMATRIX = frozenset({F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ2_S, F.MOSTLY_IQ1_S, F.MOSTLY_IQ1_M, F.MOSTLY_Q2_K_S})
+#: quants llama-quantize refuses to make without an importance matrix: they type some
+#: tensors IQ1_*, IQ2_* or IQ3_XXS (tensor_requires_imatrix), or are Q2_K_S
+_NEEDS_IMATRIX = frozenset({
+    F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_S,
+    F.MOSTLY_IQ1_M, F.MOSTLY_IQ3_XXS, F.MOSTLY_IQ3_XS, F.MOSTLY_Q2_K_S,
+})
 
 # quants whose "2-bit family" branch runs in the recipe
 _IQ12 = frozenset({F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M})
