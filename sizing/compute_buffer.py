@@ -37,6 +37,8 @@ from sizing.models.arch import ModelArch
 
 F32 = 4
 F16 = 2
+# llama.cpp archs whose MoE feeds the raw top-k probabilities (no renormalization)
+_UNNORMALIZED_MOE = frozenset({"qwen2moe"})
 INPUT_BYTES_PER_TOKEN = 40  # token ids, positions, output ids and alignment slack (measured)
 
 
@@ -84,8 +86,13 @@ def estimate_compute_buffer(
     if a.is_moe:
         k = a.n_experts_used
         shared = 3 * a.n_shared_experts * a.shared_expert_ffn_size
-        branches["MoE FFN"] = t * F32 * (3 * k * a.expert_ffn_size + 2 * k * e + 5 * e
-                                         + 2 * a.n_experts + shared)
+        f = a.expert_ffn_size
+        moe = 3 * k * f + 5 * e  # gate, up and their product for each selected expert
+        if a.arch not in _UNNORMALIZED_MOE:
+            # with renormalized expert weights the down-projected rows of every selected
+            # expert are alive twice (before and after weighting): measured on qwen3moe
+            moe = max(moe, 2 * k * e + 256 * k + 5 * e)
+        branches["MoE FFN"] = t * F32 * (moe + shared)
     ffn = max(branches.values(), default=0)
     if not flash_attn:
         # the F32 mask is copied once more while the FFN runs (measured)
@@ -94,7 +101,14 @@ def estimate_compute_buffer(
 
     # attention
     if flash_attn:
-        branches["attention"] = t * F32 * max(2 * q + 5 * e, 2 * q + 3 * e + 2 * kvw)
+        if a.is_mla:
+            # absorbed MLA: Q is projected into the latent space (kv_lora + rope per head)
+            # and alive next to the attention output of the same width and the full Q
+            q_lat = a.n_heads * (a.kv_lora_rank + a.qk_rope_head_dim)
+            q_full = a.n_heads * (a.qk_nope_head_dim + a.qk_rope_head_dim)
+            branches["attention"] = t * F32 * (2 * q_lat + q_full + 5 * e)
+        else:
+            branches["attention"] = t * F32 * max(2 * q + 5 * e, 2 * q + 3 * e + 2 * kvw)
     else:
         n_kv = max(masks, default=0)
         branches["attention (K·Q scores)"] = t * F32 * (4 * e + 2 * q + 2 * kvw) + n_kv * t * heads * F32
