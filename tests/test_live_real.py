@@ -131,3 +131,66 @@ def test_cli_json_object(smollm2_gguf, home, tmp_path):
                          env={**__import__("os").environ, "LLM_SIZING_HOME": str(home)})
     assert res.returncode == 0, res.stderr
     assert json.loads(export.read_text())["runs"][0]["model"] == str(smollm2_gguf)
+
+
+# A `llama-server` for a machine that has none: the real llama.cpp (xllamacpp) behind
+# llama-server's command line, /health and /completion API and log, so the external
+# runner's driver (spawn, port, health wait, request, shutdown, log parsing) runs for real.
+FAKE_SERVER = r'''#!{python}
+import argparse, json, os, signal, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+if "--version" in sys.argv:
+    print("version: 1 (0000000)"); print("built with xllamacpp for x86_64 (CPU)"); sys.exit(0)
+ap = argparse.ArgumentParser()
+for flag in ("-m", "-c", "-b", "-ub", "-ctk", "-ctv", "-fa", "-ngl", "-np", "--host", "--port", "-t"):
+    ap.add_argument(flag)
+ap.add_argument("-v", action="store_true")
+a = ap.parse_args()
+import xllamacpp as xl
+p = xl.CommonParams()
+p.model.path = a.m; p.n_ctx = int(a.c); p.n_batch = int(a.b); p.n_ubatch = int(a.ub)
+p.n_parallel = int(a.np); p.n_gpu_layers = int(a.ngl); p.fit_params = False; p.verbosity = 4
+p.cache_type_k = getattr(xl.ggml_type, "GGML_TYPE_" + a.ctk.upper())
+p.cache_type_v = getattr(xl.ggml_type, "GGML_TYPE_" + a.ctv.upper())
+fa = xl.llama_flash_attn_type
+p.flash_attn_type = fa.LLAMA_FLASH_ATTN_TYPE_ENABLED if a.fa == "on" else fa.LLAMA_FLASH_ATTN_TYPE_DISABLED
+if a.t:
+    p.cpuparams.n_threads = int(a.t); p.cpuparams_batch.n_threads = int(a.t)
+server = xl.Server(p)
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def _send(self, obj):
+        body = json.dumps(obj).encode(); self.send_response(200)
+        self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def do_GET(self):
+        self._send({{"status": "ok"}})
+    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        r = server.handle_completions({{**req, "stream": False}})
+        self._send({{"content": r["choices"][0]["text"], "timings": r.get("timings") or r["__verbose"]["timings"]}})
+signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+ThreadingHTTPServer((a.host, int(a.port)), H).serve_forever()
+'''
+
+
+def test_external_llama_server_runner(smollm2_gguf, home, tmp_path):
+    import stat
+
+    from sizing.live.runner import select_runner
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "llama-server"
+    exe.write_text(FAKE_SERVER.format(python=sys.executable))
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    runner = select_runner(str(exe))
+    assert runner.version == "llama.cpp b1 (0000000)" and runner.backend == "cpu"
+    stages = []
+    r = run_check(str(smollm2_gguf), ctx=2048, progress=lambda e: stages.append(e.stage),
+                  **{**SMALL, "runner": runner})
+    assert r.status == "ok", r.measured.message + r.measured.log_tail
+    assert r.runner.name == "external:server"
+    _assert_parts_within_tolerance(r)
+    assert r.measured.decode_tokens_per_s > 0 and r.measured.n_gen == 8
+    assert stages == ["queued", "loading", "prompt", "generation", "done"]
