@@ -270,7 +270,6 @@ class _State:
 
 def _impl(s: _State, new: str, t: TensorSpec, ft: LlamaFileType, cat: str) -> str:
     """llama_tensor_get_type_impl: adjust the default type by role, layer and model."""
-    a = s.arch
     if cat == "output" or (s.tied and cat == "token_embd"):
         nx = t.shape[0]
         if ft == F.MOSTLY_MXFP4_MOE:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gguf
 import pytest
+import yaml
 from gguf_header import arch_from_header, reader
+from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
 from sizing.quant import (
@@ -52,11 +56,6 @@ def test_every_file_quant_types_a_model(smollm2_gguf):
 
 
 # --- published GGUF sizes ------------------------------------------------------------------
-
-import yaml  # noqa: E402
-from pydantic import BaseModel, ConfigDict  # noqa: E402
-
-from pathlib import Path  # noqa: E402
 
 PUBLISHED = Path(__file__).parent / "data" / "published_sizes.yaml"
 HEADER_BYTES_PER_TOKEN = 40  # see the file's header comment

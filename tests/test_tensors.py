@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gguf
 import pytest
 from gguf_header import arch_from_header, header_tensors, reader
 
