@@ -30,19 +30,27 @@ def _page(module: str, title: str, icon: str, url_path: str, default: bool = Fal
 def pages() -> list[st.Page]:
     out = [_page(*spec, default=(i == 0)) for i, spec in enumerate(PAGES)]
     # The default page is served at "/"; keep "/run" working too (older or typed links).
-    first = out[0]
-
     def run_alias() -> None:
         importlib.import_module(f"sizing.ui.pages.{PAGES[0][0]}").render()
 
     out.append(st.Page(run_alias, title=PAGES[0][1], url_path=PAGES[0][3], visibility="hidden"))
-    del first
     # The fine-tuning page is owned by another module; mount it when it exists.
-    if services.has("sizing.ui.finetune", "render"):
-        from sizing.ui import finetune
-
-        out.append(st.Page(finetune.render, title="Fine-tune", icon=":material/tune:", url_path="finetune"))
+    ft = finetune_page()
+    if ft is not None:
+        out.append(st.Page(ft, title="Fine-tune", icon=":material/tune:", url_path="finetune"))
     return out
+
+
+def finetune_page():
+    """sizing.ui.finetune's page function (``render``, ``page`` or ``main``), if that module exists."""
+    if not services.has("sizing.ui.finetune"):
+        return None
+    mod = importlib.import_module("sizing.ui.finetune")
+    for name in ("render", "page", "main"):
+        fn = getattr(mod, name, None)
+        if callable(fn):
+            return fn
+    return None
 
 
 def main() -> None:

@@ -44,9 +44,13 @@ def _core(module: str, attr: str, what: str) -> Callable[..., Any]:
 
 
 def has(module: str, attr: str | None = None) -> bool:
+    """Is this core piece importable (and does it have ``attr``)? A broken one is logged."""
     try:
         mod = importlib.import_module(module)
     except ImportError:
+        return False
+    except Exception:
+        log.warning("%s failed to import: %s", module, sys.exc_info()[1])
         return False
     return attr is None or hasattr(mod, attr)
 
