@@ -4,6 +4,7 @@ own estimate() for the same inputs: the page must show what the core computed.""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,27 @@ def test_web_mode_hides_this_machine(monkeypatch):
     assert not at.exception
     assert "machine" not in at.radio(key="run.hw").options
     assert any("`hw`" in w.value for w in at.warning)
+
+
+def test_web_mode_reads_model_files_only_from_configured_directories(monkeypatch, tmp_path, smollm2_gguf):
+    allowed = tmp_path / "models"
+    allowed.mkdir()
+    shutil.copyfile(smollm2_gguf, allowed / "small.gguf")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copyfile(smollm2_gguf, outside / "secret.gguf")
+    (allowed / "escape.gguf").symlink_to(outside / "secret.gguf")  # a link out of the directory
+    monkeypatch.setenv("LLM_SIZING_WEB_MODE", "1")
+    monkeypatch.setenv("LLM_SIZING_MODEL_DIRS", str(allowed))
+    at = _run(src="file")
+    assert not at.exception
+    box = at.selectbox(key="run.localfile")
+    names = [str(o) for o in box.options]
+    assert any("small.gguf" in n for n in names)
+    assert not any("secret" in n or "escape" in n for n in names)
+    at.selectbox(key="run.localfile").select_index(1).run()
+    assert not at.exception
+    text = _texts(at)
+    assert "Verdict" in text and "Q4_1" in text
+    assert str(tmp_path) not in text  # no server path on the page
+    assert all(str(tmp_path) not in v for v in at.query_params.values())

@@ -146,10 +146,10 @@ def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         key=ps.key("upload"),
         max_upload_size=cfg.upload_cap_mb,
     )
-    files = cfg.local_gguf_files() if cfg.model_dirs else []
+    files = services.local_gguf_files(cfg)
     if files:
         pick = st.selectbox(
-            "…or a GGUF from the server's model directories",
+            "…or a GGUF on this machine" if not cfg.web_mode else "…or a GGUF from the server's model directories",
             [None, *files],
             format_func=lambda p: "—" if p is None else p.name,
             key=ps.key("localfile"),
@@ -160,7 +160,7 @@ def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         data = up.getvalue()[: cfg.upload_cap_mb * 1024 * 1024]
         return ModelChoice(gguf=services.read_gguf_header(data, up.name), label=up.name)
     if pick is not None:
-        if not cfg.allowed_file(pick):
+        if cfg.web_mode and not cfg.allowed_file(pick):
             st.error("That file is outside the configured model directories.")
             return None
         return ModelChoice(gguf=services.read_gguf_file(pick), label=pick.name)

@@ -130,8 +130,26 @@ def read_gguf_header(data: bytes, name: str) -> Any:
 
 
 def read_gguf_file(path: Path) -> Any:
-    """A GGUF file from a configured directory (the caller checked the directory)."""
-    return _core("sizing.models.gguf_reader", "read_gguf", "Reading GGUF files")(path)
+    """A GGUF file on this machine (in web mode the caller checked the directory).
+
+    The result names the file, not its directory: pages and downloads never show a path.
+    """
+    model = _core("sizing.models.gguf_reader", "read_gguf", "Reading GGUF files")(path)
+    arch = model.arch.model_copy(update={"source": f"GGUF header of {path.name}"})
+    return model.model_copy(update={"arch": arch, "path": path.name})
+
+
+def local_gguf_files(cfg: Any) -> list[Path]:
+    """GGUF files the app may read: web mode, only the configured directories; locally,
+    also the Hugging Face / Ollama / LM Studio caches (``sizing.live.models``)."""
+    if cfg.web_mode:
+        return cfg.local_gguf_files()
+    try:
+        from sizing.live.models import list_local_gguf
+
+        return list_local_gguf(list(cfg.model_dirs) or None, limit=200)
+    except Exception:
+        return cfg.local_gguf_files()
 
 
 def file_quants() -> list[str]:
