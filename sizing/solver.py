@@ -197,10 +197,12 @@ def solve(
     if ctx > arch.max_context:
         raise SizingError(f"context {ctx} exceeds {arch.name}'s maximum of {arch.max_context}")
     backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
+    # typed tensors (memoised) spare the memory estimate a second run of the quant recipe
+    typed = tuple(tensors) if tensors is not None else _typed(_remember(arch), quant)
     scenario = Scenario(
         model=arch,
         quant=quant,
-        tensors=tuple(tensors) if tensors is not None else None,
+        tensors=typed,
         ctx=ctx * n_parallel,
         kv_type_k=kv_type_k,
         kv_type_v=kv_type_v,
@@ -247,20 +249,44 @@ def best_quant(
     If no quant fits there, the best one that fits with layers in system RAM, but no
     higher than Q4_K_M: offloaded layers run at RAM speed, so a bigger quant only buys
     a slower answer (llama.cpp's README calls Q4_K_M the balanced choice).
+    Quants are tried by bisection: each step down the ladder is smaller.
     """
     ladder = list(quants)
-    floor = ladder.index(OFFLOAD_CEILING) if OFFLOAD_CEILING in ladder else 0
-    fallback: Plan | None = None
-    fallback_index = -1
-    for i, q in enumerate(ladder):
-        p = solve(arch, q, ctx, hardware, calib, memory_fn=memory_fn, with_speed=False, **kw)
-        if p.fits and (p.placement.all_on_gpu or not hardware.gpus):
-            return solve(arch, q, ctx, hardware, calib, memory_fn=memory_fn, **kw)
-        if p.fits and (fallback is None or (fallback_index < floor <= i)):
-            fallback, fallback_index = p, i
-    if fallback is not None:
-        return solve(arch, fallback.quant, ctx, hardware, calib, memory_fn=memory_fn, **kw)
-    return None
+    if not ladder:
+        raise SizingError("no quants to choose from")
+    memo: dict[str, Plan] = {}
+
+    def trial(i: int) -> Plan:
+        q = ladder[i]
+        if q not in memo:
+            memo[q] = solve(arch, q, ctx, hardware, calib, memory_fn=memory_fn, with_speed=False, **kw)
+        return memo[q]
+
+    def first(pred) -> int | None:
+        lo, hi = 0, len(ladder) - 1
+        if not pred(trial(hi)):
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if pred(trial(mid)):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    on_gpu = first(lambda p: p.fits and (p.placement.all_on_gpu or not hardware.gpus))
+    if on_gpu is not None:
+        return solve(arch, ladder[on_gpu], ctx, hardware, calib, memory_fn=memory_fn, **kw)
+    any_fit = first(lambda p: p.fits)
+    if any_fit is None:
+        return None
+    if OFFLOAD_CEILING in ladder:
+        any_fit = max(any_fit, ladder.index(OFFLOAD_CEILING))
+        while any_fit < len(ladder) and not trial(any_fit).fits:
+            any_fit += 1
+        if any_fit == len(ladder):
+            return None
+    return solve(arch, ladder[any_fit], ctx, hardware, calib, memory_fn=memory_fn, **kw)
 
 
 def largest_context(
