@@ -16,6 +16,8 @@ xllamacpp 2026.10 by ``tests/test_memory_truth.py``):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pydantic import BaseModel, ConfigDict
 
 from sizing.fastmodel import build
@@ -118,12 +120,17 @@ def kv_row_dims(arch: ModelArch) -> tuple[int, int]:
     return arch.n_kv_heads * arch.head_dim_k, arch.n_kv_heads * arch.head_dim_v
 
 
-def _check_type(t: str, n: int, what: str) -> None:
-    if n and n % kv_block_size(t):
+@lru_cache(maxsize=1024)
+def cache_row_bytes(t: str, n: int, what: str = "K") -> int:
+    """Bytes one token adds to one layer's K (or V) cache of type ``t`` (ggml_row_size)."""
+    if not n:
+        return 0
+    if n % kv_block_size(t):
         raise SizingError(
             f"KV cache type {t} needs rows that are a multiple of {kv_block_size(t)} elements; "
             f"this model's {what} rows have {n}"
         )
+    return row_bytes(t.upper(), n)
 
 
 def estimate_kv_cache(
@@ -142,10 +149,8 @@ def estimate_kv_cache(
     cs = context_size(ctx, n_parallel=n_parallel, kv_unified=kv_unified, n_batch=n_batch,
                       n_ubatch=n_ubatch)
     nk, nv = kv_row_dims(arch)
-    _check_type(kv_type_k, nk, "K")
-    _check_type(kv_type_v, nv, "V")
-    rk = row_bytes(kv_type_k.upper(), nk) if nk else 0
-    rv = row_bytes(kv_type_v.upper(), nv) if nv else 0
+    rk = cache_row_bytes(kv_type_k, nk, "K")
+    rv = cache_row_bytes(kv_type_v, nv, "V")
     n_attn, n_swa = _layer_counts(arch)
     n_full = n_attn - n_swa
 

@@ -241,13 +241,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
                                 device="gpu", bytes=oh.device_bytes(),
                                 note="driver context and library workspaces"))
 
-    devices: dict[str, MemoryParts] = {}
-    for dev in ("host", "gpu"):
-        sel = [i for i in items if i.device == dev]
-        if sel or dev == "host":
-            devices[dev] = _sum_parts(sel)
-    parts = _sum_parts(items)
-
+    devices, parts = _sum_parts(items)
     basis = _basis(a, quant, s.backend, w.typed_by, oh.source)
     return build(MemoryEstimate, 
         params=w.params,
@@ -298,9 +292,18 @@ def _basis(a: ModelArch, quant: str, backend: str, typed_by: str, overhead_sourc
     return basis
 
 
-def _sum_parts(items: list[MemoryItem]) -> MemoryParts:
-    acc = {"weights": 0, "kv_cache": 0, "compute": 0, "overhead": 0}
+def _sum_parts(items: list[MemoryItem]) -> tuple[dict[str, MemoryParts], MemoryParts]:
+    """Per device and overall sums of the items, by part (one pass: this is the hot path)."""
+    acc = {"host": [0, 0, 0, 0], "gpu": [0, 0, 0, 0]}
+    idx = {"weights": 0, "kv_cache": 1, "compute": 2, "overhead": 3}
     for i in items:
-        acc[i.part] += i.bytes
-    return build(MemoryParts, weights_bytes=acc["weights"], kv_cache_bytes=acc["kv_cache"],
-                                       compute_bytes=acc["compute"], overhead_bytes=acc["overhead"])
+        acc[i.device][idx[i.part]] += i.bytes
+
+    def parts(v: list[int]) -> MemoryParts:
+        return build(MemoryParts, weights_bytes=v[0], kv_cache_bytes=v[1], compute_bytes=v[2],
+                     overhead_bytes=v[3])
+
+    devices = {"host": parts(acc["host"])}
+    if any(acc["gpu"]):
+        devices["gpu"] = parts(acc["gpu"])
+    return devices, parts([h + g for h, g in zip(acc["host"], acc["gpu"])])
