@@ -779,3 +779,94 @@ def custom_machine(
         for i in range(count)
     )
     return _with_host("custom GPU" if count == 1 else f"{count}× custom GPU", gpus, host)
+
+
+# --------------------------------------------------------------------------------------
+# many single-GPU machines at once (the sweep; same rules as `place`, vectorised)
+
+
+class ManyPlacements(BaseModel):
+    """Results of `place_many`, one entry per GPU (numpy arrays as tuples)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fits: tuple[bool, ...]
+    gpu_layers: tuple[int, ...]
+    n_cpu_moe: tuple[int, ...]
+    gpu_read_bytes: tuple[float, ...] = Field(description="weights + KV(depth 0) one token reads on the GPU")
+    host_read_bytes: tuple[float, ...]
+
+
+def place_many(
+    traffic: ModelTraffic,
+    memory: MemoryParts,
+    capacities: Sequence[int],
+    *,
+    host_capacity: int | Sequence[int],
+    unified: Sequence[bool] | None = None,
+    ctx: int,
+    n_ubatch: int = 512,
+    margin_bytes: int = FIT_MARGIN_BYTES,
+) -> ManyPlacements:
+    """`place` for one GPU + host, evaluated for many machines at once.
+
+    Same rules: all layers if they fit; else (MoE) the fewest expert layers in RAM; else
+    the most ``-ngl`` units (output first, then the last layers) that fit.
+    """
+    import numpy as np
+
+    n = len(traffic.layers)
+    kv = np.array(kv_per_layer(traffic, memory.kv_cache_bytes, ctx, n_ubatch), dtype=float)
+    dense = np.array([layer.dense_bytes for layer in traffic.layers], dtype=float)
+    expert = np.array([layer.expert_bytes for layer in traffic.layers], dtype=float)
+    frac = max((layer.expert_fraction for layer in traffic.layers), default=0.0)
+    cap = np.asarray(capacities, dtype=float) - margin_bytes
+    fixed = memory.compute_bytes + memory.overhead_bytes
+    out_bytes = traffic.output_bytes + traffic.other_bytes
+    host_base = traffic.embd_bytes + traffic.idle_bytes
+
+    # units from the end: output, then layer n-1, n-2, ...
+    unit = np.concatenate([[out_bytes], (dense + expert + kv)[::-1]])
+    cum = fixed + np.cumsum(unit)  # GPU use with j+1 units (compute/overhead once a unit is there)
+    full_use = cum[-1]
+    ngl = np.searchsorted(cum, cap, side="right")  # units that fit (0..n+1)
+    ncm = np.zeros_like(ngl)
+    all_fit = full_use <= cap
+    ngl = np.where(all_fit, n + 1, ngl)
+    if expert.any():
+        saved = np.cumsum(expert)  # experts of the first k layers moved to RAM
+        need = full_use - cap  # bytes to move
+        k = np.searchsorted(saved, need, side="left") + 1
+        moe_ok = (~all_fit) & (full_use - saved[-1] <= cap)
+        ncm = np.where(moe_ok, np.minimum(k, n), 0)
+        ngl = np.where(moe_ok, n + 1, ngl)
+    # memory on each side
+    whole = dense + expert + kv
+    n_gpu = np.clip(ngl - 1, 0, n)  # repeating layers on the GPU (the last ones)
+    tail = np.concatenate([[0.0], np.cumsum(whole[::-1])])
+    moved = np.concatenate([[0.0], np.cumsum(expert)])[ncm]  # experts of the first ncm layers
+    gpu_use = np.where(ngl >= 1, fixed + out_bytes + tail[n_gpu], 0.0) - moved
+    host_out = 0.0 if traffic.output_tied else traffic.output_bytes
+    host_use = (
+        host_base
+        + whole.sum() - tail[n_gpu] + moved
+        + np.where(ngl >= 1, 0.0, traffic.other_bytes + host_out)
+        + np.where(n_gpu < n, memory.compute_bytes, 0.0)
+    )
+    host_cap = np.asarray(host_capacity, dtype=float) - margin_bytes
+    if unified is not None:  # one RAM pool: what the GPU holds the host cannot
+        host_cap = np.where(np.asarray(unified, dtype=bool), host_cap - gpu_use, host_cap)
+    fits = (gpu_use <= cap) & (host_use <= host_cap)
+    # bytes one token reads on each side (depth 0)
+    read = dense + expert * frac
+    rtail = np.concatenate([[0.0], np.cumsum(read[::-1])])
+    rmoved = np.concatenate([[0.0], np.cumsum(expert * frac)])[ncm]
+    gpu_read = np.where(ngl >= 1, out_bytes, 0.0) + rtail[n_gpu] - rmoved
+    host_read = out_bytes + read.sum() - gpu_read
+    return ManyPlacements(
+        fits=tuple(bool(x) for x in fits),
+        gpu_layers=tuple(int(x) for x in ngl),
+        n_cpu_moe=tuple(int(x) for x in ncm),
+        gpu_read_bytes=tuple(float(x) for x in gpu_read),
+        host_read_bytes=tuple(float(x) for x in host_read),
+    )

@@ -583,3 +583,27 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
 def kv_bytes_at(works: Sequence[DeviceWork], depth: int) -> float:
     """Total KV bytes one sequence reads at ``depth`` (all devices)."""
     return math.fsum(w.kv_read_bytes(depth) for w in works)
+
+
+def decode_tokens_per_s_many(
+    gpu_read_bytes,
+    host_read_bytes,
+    gpu_bandwidth_gbs,
+    host_bandwidth_gbs,
+    gpu_backends: Sequence[str],
+    calib: CalibrationSet,
+):
+    """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine."""
+    import numpy as np
+
+    eff = np.array([calib.get(b).decode_efficiency for b in gpu_backends])
+    over = np.array([calib.get(b).decode_overhead_ms for b in gpu_backends]) / 1000.0
+    cpu = calib.get("cpu")
+    host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
+    gpu_read = np.asarray(gpu_read_bytes, dtype=float)
+    host_read = np.asarray(host_read_bytes, dtype=float)
+    t = gpu_read / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff)
+    t = t + host_read / (host_bw * 1e9 * cpu.decode_efficiency)
+    # the fixed cost is the main backend's; a CPU-only run pays the CPU's
+    t = t + np.where(gpu_read > 0, over, cpu.decode_overhead_ms / 1000.0)
+    return 1.0 / t

@@ -21,6 +21,7 @@ from sizing.placement import (
     apple_working_set_fraction,
     machine_from_gpu,
     place,
+    place_many,
     unified_hardware,
 )
 from sizing.quant import tensor_bytes
@@ -192,3 +193,26 @@ def test_tensor_parallel_splits_every_layer(llama8b):
     assert p.fits and p.split_mode == "tensor"
     per = [d.parts.weights_bytes for d in p.devices if d.kind == "gpu"]
     assert max(per) - min(per) == 0 and sum(per) <= tr.total_bytes
+
+
+def test_vectorised_sweep_agrees_with_place():
+    """place_many (the sweep) makes the same decisions as place, and the same speed."""
+    from sizing.calibration import load_calibration
+    from sizing.speed import decode_step_seconds, decode_tokens_per_s_many
+
+    calib = load_calibration()
+    cat = load_catalog()
+    caps = [4 * GIB, 8 * GIB, 12 * GIB, 16 * GIB, 24 * GIB, 48 * GIB, 96 * GIB]
+    for mid, q, ctx in (("meta-llama/Llama-3.1-8B-Instruct", "Q8_0", 8192), ("Qwen/Qwen3-30B-A3B", "Q4_K_M", 8192),
+                        ("google/gemma-3-27b-it", "Q4_K_M", 32768), ("HuggingFaceTB/SmolLM2-135M-Instruct", "Q8_0", 2048)):
+        arch = cat.get(mid)
+        tr = traffic_for(arch, q)
+        mem = _mem(arch, q, ctx)
+        many = place_many(tr, mem, caps, host_capacity=64 * GIB, ctx=ctx)
+        tps = decode_tokens_per_s_many(many.gpu_read_bytes, many.host_read_bytes, [1000.0] * len(caps),
+                                       [89.6] * len(caps), ["cuda"] * len(caps), calib)
+        for i, c in enumerate(caps):
+            one = place(tr, mem, Hardware(name="t", gpus=(_gpu(mem=c),), host=_host()), ctx=ctx)
+            assert (many.fits[i], many.gpu_layers[i], many.n_cpu_moe[i]) == (one.fits, one.gpu_layers, one.n_cpu_moe), (mid, c)
+            s, _ = decode_step_seconds(one.works, calib)
+            assert tps[i] == pytest.approx(1 / s, rel=1e-6), (mid, c)
