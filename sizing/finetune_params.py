@@ -9,6 +9,8 @@ FSDP gather one at a time), and the shapes LoRA adapts.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pydantic import BaseModel, ConfigDict
 
 from sizing.models.arch import ModelArch
@@ -54,6 +56,13 @@ class ParamBreakdown(BaseModel):
 
 
 def param_breakdown(arch: ModelArch) -> ParamBreakdown:
+    """Counts for ``arch`` (memoised: the planner asks for the same model many times)."""
+    return _breakdown(arch.model_dump_json())
+
+
+@lru_cache(maxsize=64)
+def _breakdown(arch_json: str) -> ParamBreakdown:
+    arch = ModelArch.model_validate_json(arch_json)
     tensors = tensors_for(arch)
     stem_target = {stem: target for target, stems in LORA_STEMS.items() for stem in stems}
     total = block_linear = experts = 0
