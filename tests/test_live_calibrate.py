@@ -97,3 +97,47 @@ def test_default_data_dir_follows_xdg(monkeypatch, tmp_path):
 
     if sys.platform.startswith("linux"):
         assert store.data_dir() == tmp_path / "xdg" / "llm-sizing"
+
+
+def _machine_samples(bw_bytes_s: float, overhead_s: float, assumed: float):
+    """Runs of three model sizes on a machine whose decode step is bytes/bw + overhead."""
+    out = []
+    for read in (1.0e8, 4.0e8, 1.6e9):
+        measured = 1.0 / (read / bw_bytes_s + overhead_s)
+        predicted = 1.0 / (read / assumed + 0.002)
+        out.append(calibrate.SpeedSample(predicted_decode=predicted, measured_decode=measured,
+                                         decode_read_bytes=read, assumed_bandwidth=assumed))
+    return out
+
+
+def test_decode_line_recovers_bandwidth_and_overhead():
+    samples = _machine_samples(bw_bytes_s=12e9, overhead_s=0.030, assumed=20e9)
+    f = calibrate.fit_factors(samples)
+    assert f.effective_bandwidth_gbs == pytest.approx(12.0, rel=1e-6)
+    assert f.decode_overhead_ms == pytest.approx(30.0, rel=1e-6)
+    assert f.bandwidth_factor == pytest.approx(0.6, rel=1e-6)
+    rep = calibrate.calibration_report(samples)
+    assert rep.decode_error_before > 0.5
+    # leave-one-out with 2 remaining sizes still pins the line down exactly
+    assert rep.decode_error_after == pytest.approx(0.0, abs=1e-9)
+
+
+def test_one_model_size_falls_back_to_a_ratio():
+    s = _machine_samples(12e9, 0.030, 20e9)[:1] * 3
+    f = calibrate.fit_factors(s)
+    assert f.effective_bandwidth_gbs is None and f.decode_overhead_ms is None
+    assert f.bandwidth_factor == pytest.approx(s[0].measured_decode / s[0].predicted_decode)
+
+
+def test_fitted_line_drives_the_real_speed_model():
+    from sizing.calibration import load_calibration
+
+    calib = load_calibration()
+    est = estimate("Qwen/Qwen2.5-0.5B-Instruct", "Q4_K_M", 2048, offline=True)
+    rate = DeviceRate(name="test CPU", kind="cpu", backend="cpu", bandwidth_gbs=40.0, threads=8)
+    base = predict_speed(est, rate, n_prompt=128)
+    factors = calibrate.MachineFactors(effective_bandwidth_gbs=9.0, decode_overhead_ms=25.0, n_decode=3)
+    new_rate, new_calib = calibrate.apply_factors(rate, calib, factors)
+    after = predict_speed(est, new_rate, n_prompt=128, calib=new_calib)
+    expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025)
+    assert after["decode_tokens_per_s"] == pytest.approx(expected, rel=1e-6)

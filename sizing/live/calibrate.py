@@ -11,15 +11,18 @@ Speed: the speed model (``sizing.speed``) predicts tokens/s from a device's data
 bandwidth and compute with factors fitted to public llama-bench results. A machine is
 never exactly the average machine, so from its own runs we fit two factors:
 
-* ``bandwidth_factor``: measured ÷ predicted decode tokens/s (decode streams the
-  weights, so this is the ratio of effective to assumed memory bandwidth);
-* ``compute_factor``: measured ÷ predicted prefill tokens/s (prefill is arithmetic).
+* decode: the speed model's own form, seconds per token = bytes read ÷ effective
+  bandwidth + a fixed per-token overhead, fitted by least squares to the runs' bytes
+  read per token and measured seconds per token. That gives this machine's effective
+  bandwidth (reported as ``bandwidth_factor``, relative to what the model assumed) and
+  its per-token overhead. With runs of only one model size the two cannot be told apart,
+  and the fit falls back to one factor: the geometric mean of measured ÷ predicted;
+* prefill: ``compute_factor``, the geometric mean of measured ÷ predicted prefill
+  tokens/s (prefill is arithmetic, so this scales the effective compute).
 
-Each is the geometric mean of the per-run ratios (speed errors are multiplicative).
-``apply_factors`` feeds them back into the speed model: it scales the device's bandwidth
-and the calibration's per-token overhead so a decode step takes exactly 1/factor as
-long, and scales the effective compute by the compute factor. The error before and
-after is computed leave-one-out, so a single lucky run cannot flatter the fit.
+``apply_factors`` feeds them back into the speed model (device bandwidth, per-token
+overhead, effective compute). The error before and after is computed leave-one-out, so
+a single lucky run cannot flatter the fit.
 """
 
 from __future__ import annotations
@@ -133,6 +136,9 @@ class SpeedSample(BaseModel):
     measured_decode: float | None = None
     predicted_prefill: float | None = None
     measured_prefill: float | None = None
+    # what the prediction assumed: bytes read per decoded token, effective bytes/s
+    decode_read_bytes: float | None = None
+    assumed_bandwidth: float | None = None
 
 
 class MachineFactors(BaseModel):
@@ -144,10 +150,23 @@ class MachineFactors(BaseModel):
     compute_factor: float = 1.0
     n_decode: int = 0
     n_prefill: int = 0
+    # from the two-parameter decode fit (None: one-factor fallback)
+    effective_bandwidth_gbs: float | None = None
+    decode_overhead_ms: float | None = None
 
     def label(self) -> str:
-        return (f"this machine: bandwidth ×{self.bandwidth_factor:.2f} ({self.n_decode} runs), "
+        bw = (f"effective bandwidth {self.effective_bandwidth_gbs:.1f} GB/s + "
+              f"{self.decode_overhead_ms:.1f} ms/token" if self.effective_bandwidth_gbs
+              else f"bandwidth ×{self.bandwidth_factor:.2f}")
+        return (f"this machine: {bw} ({self.n_decode} runs), "
                 f"compute ×{self.compute_factor:.2f} ({self.n_prefill} runs)")
+
+    def decode_tokens_per_s(self, sample: SpeedSample) -> float | None:
+        """The calibrated decode prediction for a run."""
+        if self.effective_bandwidth_gbs and sample.decode_read_bytes:
+            step = sample.decode_read_bytes / (self.effective_bandwidth_gbs * 1e9) + (self.decode_overhead_ms or 0) / 1e3
+            return 1.0 / step
+        return sample.predicted_decode * self.bandwidth_factor if sample.predicted_decode else None
 
 
 def _geomean(xs: Sequence[float]) -> float:
@@ -163,15 +182,53 @@ def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
     return out
 
 
+def _line_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least-squares y = a·x + b with a > 0 and b ≥ 0, or None when x does not vary enough.
+
+    Points are weighted by 1/y² so every run counts by its *relative* error (a small
+    model's millisecond steps would otherwise not count at all).
+    """
+    xs = [x for x, _ in points]
+    if len(points) < 2 or max(xs) < 1.5 * min(xs):  # one model size: slope and intercept confound
+        return None
+    w = [1.0 / (y * y) for _, y in points]
+    sw = sum(w)
+    mx = sum(wi * x for wi, (x, _) in zip(w, points)) / sw
+    my = sum(wi * y for wi, (_, y) in zip(w, points)) / sw
+    sxx = sum(wi * (x - mx) ** 2 for wi, (x, _) in zip(w, points))
+    sxy = sum(wi * (x - mx) * (y - my) for wi, (x, y) in zip(w, points))
+    a = sxy / sxx if sxx > 0 else 0.0
+    b = my - a * mx
+    if b < 0:  # no negative overhead: through the origin
+        b = 0.0
+        a = sum(wi * x * y for wi, (x, y) in zip(w, points)) / sum(wi * x * x for wi, (x, _) in zip(w, points))
+    if a <= 0:
+        return None
+    return a, b
+
+
 def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
-    """Geometric-mean ratio of measured to predicted speed, for decode and for prefill."""
+    """This machine's decode line (effective bandwidth + overhead) and prefill compute factor."""
     d, p = _ratios(samples, "decode"), _ratios(samples, "prefill")
-    return MachineFactors(
+    factors = MachineFactors(
         bandwidth_factor=_geomean(d) if d else 1.0,
         compute_factor=_geomean(p) if p else 1.0,
         n_decode=len(d),
         n_prefill=len(p),
     )
+    pts = [(s.decode_read_bytes, 1.0 / s.measured_decode) for s in samples
+           if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth]
+    line = _line_fit(pts)
+    if line is not None:
+        a, b = line
+        assumed = sorted(s.assumed_bandwidth for s in samples if s.assumed_bandwidth)
+        eff = 1.0 / a
+        factors = factors.model_copy(update={
+            "effective_bandwidth_gbs": eff / 1e9,
+            "decode_overhead_ms": b * 1e3,
+            "bandwidth_factor": eff / assumed[len(assumed) // 2],
+        })
+    return factors
 
 
 class CalibrationReport(BaseModel):
@@ -203,14 +260,14 @@ def calibration_report(samples: Sequence[SpeedSample]) -> CalibrationReport:
     for i, s in enumerate(samples):
         rest = [x for j, x in enumerate(samples) if j != i]
         f = fit_factors(rest)
-        for kind, factor, n in (("decode", f.bandwidth_factor, f.n_decode),
-                                ("prefill", f.compute_factor, f.n_prefill)):
+        for kind, n in (("decode", f.n_decode), ("prefill", f.n_prefill)):
             p, m = getattr(s, f"predicted_{kind}"), getattr(s, f"measured_{kind}")
             if not (p and m):
                 continue
             before[kind].append((p - m) / m)
             if n:
-                after[kind].append((p * factor - m) / m)
+                q = f.decode_tokens_per_s(s) if kind == "decode" else p * f.compute_factor
+                after[kind].append((q - m) / m)
     return CalibrationReport(
         factors=fit_factors(samples),
         n_runs=len(samples),
@@ -218,22 +275,31 @@ def calibration_report(samples: Sequence[SpeedSample]) -> CalibrationReport:
         decode_error_after=_mean_abs(after["decode"]),
         prefill_error_before=_mean_abs(before["prefill"]),
         prefill_error_after=_mean_abs(after["prefill"]),
-        method="mean |relative error| of tokens/s; after: leave-one-out geometric-mean factors",
+        method="mean |relative error| of tokens/s; after: each run predicted from a fit to the others "
+               "(decode: bytes/bandwidth + overhead line, else a ratio; prefill: a ratio)",
     )
 
 
 def apply_factors(rate, calib, factors: MachineFactors):
     """(DeviceRate, CalibrationSet) with this machine's factors folded in — pure.
 
-    Decode: bandwidth × f and the per-token overhead ÷ f, so a decode step takes exactly
-    1/f as long. Prefill: the effective compute × g (per-thread rate on CPUs, efficiency
-    on accelerators), and its memory floor moves with the bandwidth.
+    Decode with a fitted line: the device bandwidth is set so bandwidth × the backend's
+    efficiency equals the fitted effective bandwidth, and the per-token overhead is the
+    fitted one. With one factor: bandwidth × f and the overhead ÷ f, so a decode step
+    takes exactly 1/f as long. Prefill: the effective compute × g (per-thread rate on
+    CPUs, efficiency on accelerators); its memory floor moves with the bandwidth.
     """
-    f, g = factors.bandwidth_factor, factors.compute_factor
-    new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
+    g = factors.compute_factor
     backend = rate.backend
     c = calib.get(backend)
-    update: dict[str, object] = {"decode_overhead_ms": c.decode_overhead_ms / f}
+    if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
+        f = factors.effective_bandwidth_gbs / (rate.bandwidth_gbs * c.decode_efficiency)
+        overhead = factors.decode_overhead_ms
+    else:
+        f = factors.bandwidth_factor
+        overhead = c.decode_overhead_ms / f
+    new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
+    update: dict[str, object] = {"decode_overhead_ms": overhead}
     for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
         v = getattr(c, key)
         if v is not None:
