@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
@@ -59,7 +60,7 @@ def test_shared_link_renders_verdict_and_chart(server, page):
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
     assert page.locator(".js-plotly-plot").count() >= 1
     # the link's values are in the widgets
-    assert page.get_by_label("Context (tokens)").input_value() == "8192"
+    expect(page.get_by_label("Context (tokens)")).to_have_value("8192", timeout=30_000)
     assert not page.locator('[data-testid="stException"]').count()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-run.png"), full_page=True)
@@ -91,3 +92,20 @@ def test_tampered_link_warns_and_the_app_keeps_working(server, page):
     page.wait_for_url(re.compile(r"ctx=2048"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-tampered.png"), full_page=True)
+
+
+def test_copy_link_reproduces_the_view(server, browser, page):
+    page.goto(f"{server}/?quant=Q8_0&ctx=8192&hw=custom&mem=48")
+    _wait_idle(page)
+    page.get_by_role("button", name="Copy link").click()
+    code = page.locator('[data-testid="stPopoverBody"] code').first
+    code.wait_for()
+    link = code.inner_text().strip()
+    assert link.startswith(server) and "quant=Q8_0" in link and "mem=48" in link
+    other = browser.new_page(viewport={"width": 390, "height": 844})  # a phone opens the shared link
+    other.goto(link)
+    other.get_by_text("Verdict").first.wait_for(timeout=60_000)
+    _wait_idle(other)
+    expect(other.get_by_label("Context (tokens)")).to_have_value("8192", timeout=30_000)
+    expect(other.get_by_label("Device memory (GB)")).to_have_value("48.00", timeout=30_000)
+    other.close()
