@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"wall {time.perf_counter() - t0:.1f} s")
             if r8.synthetic_disk_bytes is not None:
                 print(f"model file on disk: {r8.synthetic_disk_bytes / MiB:.2f} MiB (target < 10 MB); "
-                      f"weights it stands for: {r8.estimate['weights_bytes'] / MiB:,.0f} MiB")
+                      f"weights it stands for (incl. the CPU repack copy): {r8.estimate['weights_bytes'] / MiB:,.0f} MiB")
             if r8.measured and r8.measured.ok:
                 print(f"memory error vs estimate: {_parts(r8)}; decode "
                       f"{r8.measured.decode_tokens_per_s:.2f} tok/s")

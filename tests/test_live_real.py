@@ -194,3 +194,51 @@ def test_external_llama_server_runner(smollm2_gguf, home, tmp_path):
     _assert_parts_within_tolerance(r)
     assert r.measured.decode_tokens_per_s > 0 and r.measured.n_gen == 8
     assert stages == ["queued", "loading", "prompt", "generation", "done"]
+
+
+# The same for `llama-bench -o json`: real llama.cpp timings in llama-bench's JSON rows,
+# with its context sized as prompt + generated tokens, as llama-bench does.
+FAKE_BENCH = r'''#!{python}
+import argparse, json, os, sys
+ap = argparse.ArgumentParser()
+for flag in ("-m", "-p", "-n", "-b", "-ub", "-ctk", "-ctv", "-fa", "-ngl", "-r", "-o", "-t"):
+    ap.add_argument(flag)
+ap.add_argument("-v", action="store_true")
+a = ap.parse_args()
+import xllamacpp as xl
+p = xl.CommonParams()
+p.model.path = a.m; p.n_ctx = int(a.p) + int(a.n); p.n_batch = int(a.b); p.n_ubatch = int(a.ub)
+p.fit_params = False; p.verbosity = 4; p.n_gpu_layers = int(a.ngl)
+p.cache_type_k = getattr(xl.ggml_type, "GGML_TYPE_" + a.ctk.upper())
+p.cache_type_v = getattr(xl.ggml_type, "GGML_TYPE_" + a.ctv.upper())
+fa = xl.llama_flash_attn_type
+p.flash_attn_type = fa.LLAMA_FLASH_ATTN_TYPE_ENABLED if a.fa == "1" else fa.LLAMA_FLASH_ATTN_TYPE_DISABLED
+if a.t:
+    p.cpuparams.n_threads = int(a.t); p.cpuparams_batch.n_threads = int(a.t)
+server = xl.Server(p)
+r = server.handle_completions({{"prompt": [300] * int(a.p), "n_predict": int(a.n), "ignore_eos": True}})
+t = r.get("timings") or r["__verbose"]["timings"]
+row = {{"build_commit": "0000000", "build_number": 1, "backends": "CPU", "model_filename": a.m}}
+print(json.dumps([{{**row, "n_prompt": int(a.p), "n_gen": 0, "avg_ts": t["prompt_per_second"]}},
+                  {{**row, "n_prompt": 0, "n_gen": int(a.n), "avg_ts": t["predicted_per_second"]}}]), flush=True)
+os._exit(0)
+'''
+
+
+def test_external_llama_bench_runner(smollm2_gguf, home, tmp_path):
+    import stat
+
+    from sizing.live.runner import select_runner
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "llama-bench"
+    exe.write_text(FAKE_BENCH.format(python=sys.executable))
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    r = run_check(str(smollm2_gguf), ctx=4096, **{**SMALL, "runner": select_runner(str(bin_dir))})
+    assert r.status == "ok", r.measured.message + r.measured.log_tail
+    assert r.runner.version == "llama.cpp b1 (0000000)" and r.runner.backend == "cpu"
+    assert r.measured.ctx == 40  # llama-bench's own context: 32 prompt + 8 generated
+    assert r.estimate["measured_at_ctx"] == 40
+    _assert_parts_within_tolerance(r)  # compared at the context that was measured
+    assert r.measured.prefill_tokens_per_s > 0 and r.measured.n_gen == 8

@@ -149,8 +149,10 @@ def render(result) -> str:
         def pct(x):
             return "—" if x is None else f"{x * 100:.0f}%"
         f = cal["factors"]
+        bw = (f"effective bandwidth {f['effective_bandwidth_gbs']:.1f} GB/s + {f['decode_overhead_ms']:.1f} ms/token"
+              if f.get("effective_bandwidth_gbs") else f"bandwidth ×{f['bandwidth_factor']:.2f}")
         lines.append(
-            f"this machine ({cal['n_runs']} runs): bandwidth ×{f['bandwidth_factor']:.2f}, compute ×{f['compute_factor']:.2f}; "
+            f"this machine ({cal['n_runs']} runs): {bw}, compute ×{f['compute_factor']:.2f}; "
             f"speed error decode {pct(cal['decode_error_before'])} → {pct(cal['decode_error_after'])}, "
             f"prefill {pct(cal['prefill_error_before'])} → {pct(cal['prefill_error_after'])} (leave-one-out)"
         )

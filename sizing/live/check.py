@@ -306,6 +306,15 @@ def run_check(
     expected = {**est_json,
                 "decode_tokens_per_s": est_json.get("predicted_decode_tokens_per_s"),
                 "prefill_tokens_per_s": est_json.get("predicted_prefill_tokens_per_s")}
+    if measured.ctx != ctx and measured.weights_bytes is not None:
+        # llama-bench alone sizes its context as prompt + generated tokens: compare the
+        # memory with the estimate at the context that was actually measured.
+        from sizing.estimate import estimate_scenario
+
+        at = estimate_scenario(est.scenario.model_copy(update={"ctx": measured.ctx}))
+        expected.update(weights_bytes=at.weights_bytes, kv_cache_bytes=at.kv_cache_bytes,
+                        compute_bytes=at.compute_bytes)
+        est_json["measured_at_ctx"] = measured.ctx
     rows = calibrate.compare(expected, measured.model_dump())
     errors = calibrate.errors_of(rows)
 
