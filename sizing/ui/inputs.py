@@ -180,14 +180,18 @@ def run_inputs(ps: PageState) -> None:
     else:
         c1.text_input("Quant", key=ps.key("quant"))
     c2.number_input("Context (tokens)", min_value=1, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
-    c3, c4 = st.columns(2)
-    kvs = services.kv_types()
-    if kvs:
-        c3.selectbox("KV cache type", kvs, key=ps.key("kv"), help="A quantized V cache needs flash attention")
-    else:
-        c3.text_input("KV cache type", key=ps.key("kv"))
-    c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"))
-    st.toggle("Flash attention", key=ps.key("fa"))
+    defaults = {p.name: p.default for p in ps.params}
+    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa"))
+    with st.expander("KV cache, parallel users, flash attention", expanded=changed):
+        c3, c4 = st.columns(2)
+        kvs = services.kv_types()
+        if kvs:
+            c3.selectbox("KV cache type", kvs, key=ps.key("kv"), help="A quantized V cache needs flash attention")
+        else:
+            c3.text_input("KV cache type", key=ps.key("kv"))
+        c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"),
+                        help="llama-server -np: each user gets the context above")
+        st.toggle("Flash attention", key=ps.key("fa"))
 
 
 # --- hardware --------------------------------------------------------------------------
