@@ -62,7 +62,7 @@ def sweep(models, calib, m):
             typed = _typed(_remember(arch), q)
             for ctx in CONTEXTS:
                 c = min(ctx, arch.max_context)
-                mem = memory_for(Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"))
+                mem = memory_for(Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"), tensors_key="recipe")
                 r = place_many(traffic, mem, cap, host_capacity=host_cap, unified=unified, ctx=c)
                 tps = decode_tokens_per_s_many(r.gpu_read_bytes, r.host_read_bytes, bw, host_bw, backend, calib)
                 count += len(cap)

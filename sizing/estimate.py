@@ -66,6 +66,15 @@ class Estimate(BaseModel):
     prefill_tokens_per_s: dict[str, float] | None = None
     ttft_s: float | None = None
     commands: dict[str, str] | None = None
+    # hardware detail (H-speed, additive)
+    hardware: str | None = None
+    placement: str | None = None
+    n_cpu_moe: int | None = None
+    tensor_split: list[float] | None = None
+    decode_at_depth: dict[str, dict[str, float]] | None = None
+    ttft_range_s: dict[str, float] | None = None
+    speed_calibration: str | None = None
+    hardware_notes: list[str] | None = None
     # inputs for callers that go further (not serialized)
     scenario: Scenario = Field(exclude=True, repr=False)
     memory: MemoryEstimate = Field(exclude=True, repr=False)
@@ -204,3 +213,59 @@ def estimate(
         flash_attn=flash_attn, backend=backend, offline=offline,
     )
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
+
+
+# --- hardware, placement and speed (H-speed; additive) ----------------------------------
+
+
+def with_hardware(
+    est: Estimate,
+    hardware: Any,
+    *,
+    options: Any = None,
+    prompt_tokens: int | None = None,
+    model_path: str | None = None,
+) -> Estimate:
+    """Fill the hardware fields of ``est``: does it fit, where, how fast, what to run.
+
+    ``hardware`` is a :class:`sizing.placement.Hardware`; placement, speed and commands
+    come from ``sizing.solver`` / ``sizing.speed`` / ``sizing.commands`` (pure)."""
+    from sizing.calibration import load_calibration
+    from sizing.commands import launch_commands
+    from sizing.solver import plan_for_scenario
+
+    calib = load_calibration()
+    plan = plan_for_scenario(est.scenario, est.parts, hardware, calib, options=options, prompt_tokens=prompt_tokens)
+    pl = plan.placement
+    sp = plan.speed
+    cmds = launch_commands(
+        est.model, est.quant, pl, ctx=plan.ctx, n_parallel=est.n_parallel, model_path=model_path,
+        kv_type_k=est.kv_type_k, kv_type_v=est.kv_type_v, flash_attn=est.flash_attn,
+    )
+    commands = {"llama_server": cmds.llama_server}
+    if cmds.ollama:
+        commands["ollama"] = cmds.ollama
+        commands["ollama_modelfile"] = cmds.ollama_modelfile or ""
+    if cmds.vllm:
+        commands["vllm"] = cmds.vllm
+    if cmds.weights.hf_url:
+        commands["weights"] = cmds.weights.hf_url
+    if cmds.weights.ollama_tag:
+        commands["ollama_tag"] = cmds.weights.ollama_tag
+    return est.model_copy(update={
+        "fits": pl.fits,
+        "gpu_layers": pl.gpu_layers,
+        "devices": [d.to_json() for d in pl.devices],
+        "decode_tokens_per_s": sp.decode_tokens_per_s.rounded() if sp else None,
+        "prefill_tokens_per_s": sp.prefill_tokens_per_s.rounded() if sp else None,
+        "ttft_s": round(sp.ttft_s.expected, 4) if sp else None,
+        "commands": commands,
+        "hardware": hardware.name,
+        "placement": pl.how,
+        "n_cpu_moe": pl.n_cpu_moe,
+        "tensor_split": list(pl.tensor_split),
+        "decode_at_depth": {str(k): v.rounded() for k, v in sp.decode_at_depth.items()} if sp else None,
+        "ttft_range_s": sp.ttft_s.rounded(4) if sp else None,
+        "speed_calibration": sp.calibration if sp else None,
+        "hardware_notes": list(pl.notes),
+    })

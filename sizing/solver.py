@@ -95,13 +95,18 @@ def traffic_for(
 _MEMO: dict[tuple, MemoryParts] = {}
 
 
-def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None) -> MemoryParts:
-    """The memory estimate of a scenario, memoised: the sweep asks for each many times."""
+def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors_key: object = None) -> MemoryParts:
+    """The memory estimate of a scenario, memoised: the sweep asks for each many times.
+
+    ``tensors_key`` names the scenario's tensors ("recipe" when they are the quant
+    recipe's, else the caller's own identity for a GGUF's tensors)."""
     fn = memory_fn or default_memory_fn
     s = scenario
+    if s.tensors is not None and tensors_key is None:
+        tensors_key = hash(s.tensors)
     key = (
         _remember(s.model), s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
-        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, id(s.tensors) if s.tensors else None, fn,
+        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, tensors_key, fn,
     )
     hit = _MEMO.get(key)
     if hit is None:
@@ -211,7 +216,7 @@ def solve(
         flash_attn=flash_attn,
         backend=backend,  # type: ignore[arg-type]
     )
-    mem = memory_for(scenario, memory_fn)
+    mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
     traffic = traffic_for(arch, quant, tensors=tensors, kv_type_k=kv_type_k, kv_type_v=kv_type_v)
     opts = options or PlacementOptions(n_ubatch=n_ubatch)
     placement = place(traffic, mem, hardware, opts, ctx=ctx * n_parallel, is_moe=arch.is_moe)
@@ -420,3 +425,33 @@ def rank_catalog(
         )
     out.sort(key=lambda f: (not f.fits, not f.on_gpu, -f.params_b, -(f.decode_tokens_per_s or 0)))
     return out
+
+
+def plan_for_scenario(
+    scenario: Scenario,
+    memory: MemoryParts,
+    hardware: Hardware,
+    calib: CalibrationSet,
+    *,
+    options: PlacementOptions | None = None,
+    prompt_tokens: int | None = None,
+) -> Plan:
+    """Place and time an already-estimated scenario (what ``llm-sizing estimate`` asks).
+
+    The scenario's ctx is the whole KV (all parallel sequences); the speed is per
+    sequence at ctx ÷ n_parallel."""
+    s = scenario
+    typed = s.tensors if s.tensors is not None else _typed(_remember(s.model), s.quant)
+    traffic = _traffic(_remember(s.model), s.quant, typed if s.tensors is not None else None, s.kv_type_k, s.kv_type_v)
+    opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
+    placement = place(traffic, memory, hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
+    per_seq = max(1, s.ctx // s.n_parallel)
+    speed = None
+    if placement.fits:
+        speed = estimate_speed(
+            placement.works, calib, ctx=per_seq, prompt_tokens=prompt_tokens, n_ubatch=s.n_ubatch, n_parallel=s.n_parallel
+        )
+    return Plan(
+        model_id=s.model.id, quant=s.quant, ctx=per_seq, n_parallel=s.n_parallel, kv_type_k=s.kv_type_k,
+        kv_type_v=s.kv_type_v, flash_attn=s.flash_attn, memory=memory, placement=placement, speed=speed,
+    )

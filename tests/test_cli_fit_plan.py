@@ -83,3 +83,40 @@ def test_plan_with_cloud_comparison(capsys):
     assert code == 0, err
     cost = json.loads(out)["cost"]
     assert cost["cloud_monthly_usd"] > 0 and cost["local_monthly_usd"] > 0
+
+
+def test_estimate_with_a_gpu_adds_fit_speed_and_commands(capsys):
+    code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.1-8B-Instruct", "-c", "8192",
+                         "--gpu", "RTX 4090", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["fits"] is True and d["gpu_layers"] == 33 and d["backend"] == "cuda"
+    for key in ("decode_tokens_per_s", "prefill_tokens_per_s"):
+        assert 0 < d[key]["low"] <= d[key]["expected"] <= d[key]["high"]
+    assert d["ttft_s"] > 0
+    gpu = d["devices"][0]
+    assert gpu["total_bytes"] <= gpu["capacity_bytes"]
+    assert "llama-server" in d["commands"]["llama_server"] and "-ngl 33" in d["commands"]["llama_server"]
+
+
+def test_estimate_multi_gpu_and_offload(capsys):
+    code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.1-70B-Instruct", "-c", "8192",
+                         "--gpu", "RTX 3090", "--gpu", "RTX 3060 12GB", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert len([x for x in d["devices"] if x["kind"] == "gpu"]) == 2
+    assert d["fits"] and d["gpu_layers"] < 81  # 36 GB of cards cannot hold ~40 GiB: some layers in RAM
+    assert "-ts" in d["commands"]["llama_server"]
+
+
+def test_estimate_without_hardware_is_unchanged(capsys):
+    code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.2-1B-Instruct", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["fits"] is None and d["backend"] == "cpu"
+
+
+def test_estimate_bad_hardware_exits_2(capsys):
+    code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.2-1B-Instruct",
+                         "--memory-gb", "8", "--bandwidth-gbs", "0")
+    assert code == 2 and "bandwidth" in err and len(err.strip().splitlines()) == 1

@@ -10,7 +10,8 @@ import argparse
 import json
 from typing import Any
 
-from sizing.estimate import Estimate, estimate
+from sizing.cli.hardware_args import add_hardware_args, hardware_from_args, has_hardware, placement_options
+from sizing.estimate import Estimate, estimate, with_hardware
 from sizing.quant import KV_TYPES
 from sizing.scenario import BACKENDS
 
@@ -48,24 +49,36 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
                    help="one KV stream per sequence (llama.cpp without --kv-unified)")
     p.add_argument("--flash-attn", "-fa", choices=("on", "off"), default="on",
                    help="flash attention (default on; a quantized V cache needs it)")
-    p.add_argument("--backend", choices=BACKENDS, default="cpu",
-                   help="llama.cpp backend holding the model (default cpu; others mean full offload)")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="llama.cpp backend holding the model (default: the hardware's usual one, "
+                        "else cpu; without hardware, others mean full offload)")
     p.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    # hardware, placement and speed (H-speed)
+    add_hardware_args(p, backend=False)
+    p.add_argument("--prompt-tokens", type=int, default=None, metavar="N",
+                   help="prompt length for prefill speed and time to first token (default min(ctx, 512))")
 
 
-def estimate_from_args(args: argparse.Namespace) -> Estimate:
+def estimate_from_args(args: argparse.Namespace, backend: str | None = None) -> Estimate:
     return estimate(
         args.model, args.quant, args.ctx,
         kv_type=args.kv_type, kv_type_k=args.kv_type_k, kv_type_v=args.kv_type_v,
         batch=args.batch, ubatch=args.ubatch, parallel=args.parallel,
         kv_unified=args.kv_unified, flash_attn=args.flash_attn == "on",
-        backend=args.backend, offline=True if args.offline else None,
+        backend=backend or args.backend or "cpu", offline=True if args.offline else None,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    est = estimate_from_args(args)
+    hw = None
+    if has_hardware(args):  # --gpu / --hardware this / --memory-gb + --bandwidth-gbs (H-speed)
+        hw = hardware_from_args(args)
+    backend = args.backend or (hw.gpus[0].backend if hw is not None and hw.gpus else None)
+    est = estimate_from_args(args, backend)
+    if hw is not None:
+        est = with_hardware(est, hw, options=placement_options(args), prompt_tokens=args.prompt_tokens,
+                            model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
     if args.json:
         print(json.dumps(est.to_json()))
     else:
@@ -117,6 +130,7 @@ def render(est: Estimate) -> str:
     if est.warnings:
         lines.append("")
         lines.extend(f"  warning: {w}" for w in est.warnings)
+    lines.extend(render_hardware(est))
     lines.append("")
     lines.append("Basis:")
     for b in est.basis:
@@ -125,3 +139,31 @@ def render(est: Estimate) -> str:
             line += f"; {b.calibration}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def render_hardware(est: Estimate) -> list[str]:
+    """Fit, placement, speed and commands, when hardware was given (H-speed)."""
+    if est.fits is None:
+        return []
+    lines = ["", f"On {est.hardware}: {'fits' if est.fits else 'does NOT fit'} — {est.placement}"]
+    for d in est.devices or []:
+        lines.append(f"  {d['name']:<32} {human_bytes(d['total_bytes']):>11} of {human_bytes(d['capacity_bytes']):>11}"
+                     f"  (weights {human_bytes(d['weights_bytes'])}, KV {human_bytes(d['kv_cache_bytes'])})")
+    if est.decode_tokens_per_s:
+        d, p = est.decode_tokens_per_s, est.prefill_tokens_per_s or {}
+        lines.append(f"  decode  {d['expected']:.1f} tok/s (range {d['low']:.1f}–{d['high']:.1f})")
+        if p:
+            lines.append(f"  prefill {p['expected']:.0f} tok/s (range {p['low']:.0f}–{p['high']:.0f}); "
+                         f"time to first token {est.ttft_s:.2f} s")
+        for depth, r in (est.decode_at_depth or {}).items():
+            if depth != "0":
+                lines.append(f"    decode at depth {int(depth):>7,}: {r['expected']:.1f} tok/s")
+        lines.append(f"  calibration: {est.speed_calibration}")
+    for n in est.hardware_notes or []:
+        lines.append(f"  note: {n}")
+    if est.commands:
+        lines.append("")
+        for k in ("llama_server", "ollama", "vllm", "weights", "ollama_tag"):
+            if k in est.commands:
+                lines.append(f"  {k}: {est.commands[k]}")
+    return lines

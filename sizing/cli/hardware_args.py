@@ -25,7 +25,7 @@ from sizing.placement import (
 BACKENDS = ("cuda", "metal", "rocm", "vulkan", "sycl", "cpu")
 
 
-def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True) -> None:
+def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, backend: bool = True) -> None:
     g = p.add_argument_group("hardware")
     g.add_argument("--gpu", action="append", metavar="NAME", default=[],
                    help='a GPU from the database (repeat for several, e.g. --gpu "RTX 4090" --gpu "RTX 3090"); '
@@ -35,7 +35,8 @@ def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True) -> 
     g.add_argument("--bandwidth-gbs", type=float, metavar="GB/s", help="custom accelerator memory bandwidth")
     g.add_argument("--tflops", type=float, metavar="TF", help="custom accelerator dense FP16 TFLOPS (optional)")
     g.add_argument("--unified", action="store_true", help="custom device shares system RAM (Apple, Strix Halo, DGX Spark)")
-    g.add_argument("--backend", choices=BACKENDS, help="llama.cpp backend (default: the device's usual one)")
+    if backend:
+        g.add_argument("--backend", choices=BACKENDS, help="llama.cpp backend (default: the device's usual one)")
     g.add_argument("--ram-gb", type=float, metavar="GB", help="host RAM (default: 64, assumed)")
     g.add_argument("--ram-bandwidth-gbs", type=float, metavar="GB/s", help="host RAM bandwidth (default: 89.6, assumed)")
     g.add_argument("--threads", type=int, metavar="N", help="CPU threads for layers in RAM (default: 8, assumed)")
@@ -49,8 +50,8 @@ def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True) -> 
 
 
 def has_hardware(args: argparse.Namespace) -> bool:
-    return bool(args.gpu or args.hardware or args.memory_gb is not None or args.bandwidth_gbs is not None
-                or (args.backend == "cpu"))
+    """Was a machine named (a GPU, this machine, or custom memory/bandwidth)?"""
+    return bool(args.gpu or args.hardware or args.memory_gb is not None or args.bandwidth_gbs is not None)
 
 
 def _host(args: argparse.Namespace) -> HostSpec:
