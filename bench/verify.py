@@ -124,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         def pct(x):
             return "n/a" if x is None else f"{x * 100:.0f}%"
 
-        print(f"runs: {rep.n_runs}; factors: bandwidth ×{rep.factors.bandwidth_factor:.2f}, "
-              f"compute ×{rep.factors.compute_factor:.2f}")
+        f = rep.factors
+        line = (f"effective bandwidth {f.effective_bandwidth_gbs:.1f} GB/s + {f.decode_overhead_ms:.1f} ms/token, "
+                if f.effective_bandwidth_gbs else "")
+        print(f"runs: {rep.n_runs}; fitted: {line}bandwidth ×{f.bandwidth_factor:.2f}, "
+              f"compute ×{f.compute_factor:.2f}")
         print(f"decode speed error:  before {pct(rep.decode_error_before)}, after {pct(rep.decode_error_after)}")
         print(f"prefill speed error: before {pct(rep.prefill_error_before)}, after {pct(rep.prefill_error_after)}")
         print(f"({rep.method}; {len(load_runs())} runs stored)")
