@@ -64,6 +64,10 @@ def test_smollm2_memory_matches_and_speed_is_measured(smollm2_gguf, home):
     assert rec["measured"]["decode_tokens_per_s"] == m.decode_tokens_per_s
     assert r.calibration is not None and r.calibration.n_runs == 1
     assert r.calibrated_speed["decode_tokens_per_s"] == pytest.approx(m.decode_tokens_per_s, rel=1e-6)
+    from sizing.live.check import machine_factors
+
+    f = machine_factors("cpu", home)
+    assert f.n_decode == 1 and f.bandwidth_factor == pytest.approx(r.calibration.factors.bandwidth_factor)
 
 
 def test_gemma3_sliding_window_memory_matches(gemma3_gguf, home):

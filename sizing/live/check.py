@@ -381,3 +381,14 @@ def _make_synthetic(est, data_dir: Path, keep: bool):
     st = path.stat()
     disk = getattr(st, "st_blocks", 0) * 512 or st.st_size
     return path, disk, tmp
+
+
+def machine_factors(backend: str = "cpu", data_directory: Path | None = None) -> calibrate.MachineFactors | None:
+    """This machine's fitted speed factors from its stored runs, or None before any run.
+
+    Callers feed them into the speed model with ``calibrate.apply_factors(rate, calib,
+    factors)`` (pure), e.g. before ``sizing.speed.estimate_speed``.
+    """
+    hw, _ = hardware_summary()
+    samples = _samples(store.load_runs(data_directory), hw, backend)
+    return calibrate.fit_factors(samples) if samples else None
