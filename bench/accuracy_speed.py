@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sizing.calibration import GIB, fit_from_files, load_bench, predict_decode, predict_prefill, split_rows  # noqa: E402
+from sizing.calibration import GIB, fit_from_files, load_bench_with_db, predict_decode, predict_prefill, split_rows  # noqa: E402
 from sizing.errors import SizingError  # noqa: E402
 from sizing.speed import rule_of_thumb_tokens_per_s  # noqa: E402
 
@@ -39,7 +39,7 @@ def fmt(xs: list[float]) -> str:
 
 
 def main() -> int:
-    data = load_bench()
+    data = load_bench_with_db()
     calib = fit_from_files()
     fit_rows, held = split_rows(data.rows)
     groups = {"fit": fit_rows, "held-out": held}

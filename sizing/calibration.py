@@ -48,6 +48,7 @@ class BenchDevice(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
+    db_id: str | None = Field(None, description="the same device in data/gpus.yaml")
     kind: Literal["gpu", "cpu", "unified"]
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
@@ -298,9 +299,36 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
+    """Fill matmul_tflops from the GPU database where this file has none (same figure
+    the speed model will use at run time for that device)."""
+    devices = {}
+    for key, d in data.devices.items():
+        g = gpus_by_id.get(d.db_id) if d.db_id else None
+        if d.matmul_tflops is None and g is not None and g.fp16_tflops:
+            d = d.model_copy(update={"matmul_tflops": g.fp16_tflops})
+        devices[key] = d
+    return data.model_copy(update={"devices": devices})
+
+
 def fit_from_files(path: Path = BENCH_FILE) -> CalibrationSet:
+    from sizing.hardware.db import load_gpus
+
     data = load_bench(path)
+    db = load_gpus()
+    for d in data.devices.values():
+        if d.db_id and d.db_id not in {g.id for g in db.all}:
+            raise SizingError(f"{path}: device {d.name!r}: db_id {d.db_id!r} is not in data/gpus.yaml")
+    data = with_db_compute(data, {g.id: g for g in db.all})
     return fit(data, data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+
+
+@cache
+def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
+    """The data file with compute figures from the GPU database filled in."""
+    from sizing.hardware.db import load_gpus
+
+    return with_db_compute(load_bench(path), {g.id: g for g in load_gpus().all})
 
 
 def dump_calibration(calib: CalibrationSet) -> str:

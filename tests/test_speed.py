@@ -10,7 +10,7 @@ import yaml
 from sizing.calibration import (
     BENCH_FILE,
     fit_from_files,
-    load_bench,
+    load_bench_with_db,
     load_calibration,
     parse_bench,
     predict_decode,
@@ -26,7 +26,7 @@ from sizing.speed import DeviceRate, estimate_speed, rule_of_thumb_tokens_per_s,
 
 @pytest.fixture(scope="module")
 def data():
-    return load_bench()
+    return load_bench_with_db()
 
 
 @pytest.fixture(scope="module")
