@@ -57,6 +57,8 @@ CASES: list[tuple[str, ModelArch, dict]] = [
     ("llama full sgd", SMOL, {"optimizer": "sgd"}),
     ("llama lora r8 qkvo", SMOL, {"method": "lora", "rank": 8}),
     ("llama lora r8 gradckpt", SMOL, {"method": "lora", "rank": 8, "grad_checkpointing": True}),
+    ("llama lora r8 bf16 adapters", SMOL, {"method": "lora", "rank": 8, "adapter_dtype": "bf16"}),
+    ("llama full amp-bf16 gradckpt", SMOL, {"precision": "mixed_bf16", "grad_checkpointing": True}),
     ("qwen3 full fp32", QWEN3, {}),
     ("qwen3 full amp-bf16", QWEN3, {"precision": "mixed_bf16"}),
     ("qwen3 full eager", QWEN3, {"flash_attn": False}),
@@ -74,7 +76,7 @@ def scenario(spec: ProbeSpec, backend: str) -> FinetuneScenario:
         model=spec.arch, method=spec.method, precision=spec.precision, rank=spec.rank,
         target_modules=spec.target_modules, seq_len=spec.seq_len, micro_batch=spec.micro_batch,
         optimizer=spec.optimizer, grad_checkpointing=spec.grad_checkpointing,
-        flash_attn=spec.flash_attn, backend=backend,
+        flash_attn=spec.flash_attn, backend=backend, adapter_dtype=spec.adapter_dtype,
     )
 
 

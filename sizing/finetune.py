@@ -59,10 +59,11 @@ OPTIMIZER_STATE_BYTES: dict[str, float] = {"adamw": 8.0, "adamw8bit": 2.0 + 8.0 
 # absmax blocks -> 0.5 + 1/64 + 4/(64*256) bytes per parameter.
 NF4_DQ_BYTES_PER_PARAM = 0.5 + 1.0 / 64 + 4.0 / (64 * 256)
 
-# CUDA context and kernels resident outside PyTorch's allocator, and the caching
-# allocator's reserve above what tensors hold. These are not in the measured CPU peak.
-CUDA_CONTEXT_BYTES = 500 * 2**20
-ALLOCATOR_RESERVE_FRACTION = 0.05
+# The CUDA context (driver state and loaded kernels) lives outside PyTorch's allocator:
+# 723 MiB after the first CUDA call in https://discuss.pytorch.org/t/73021 and "~700+MB
+# depending on the CUDA version" in https://discuss.pytorch.org/t/81330. The caching
+# allocator's fragmentation on top of this is not modelled (see FinetuneMemory.warnings).
+CUDA_CONTEXT_BYTES = 700 * 2**20
 
 
 class FinetuneScenario(BaseModel):
@@ -81,6 +82,7 @@ class FinetuneScenario(BaseModel):
     optimizer: Optimizer = "adamw"
     grad_checkpointing: bool = False
     flash_attn: bool = True
+    fused_optimizer: bool = True  # GPU: fused AdamW (HF Trainer default); False: torch's foreach
     n_gpus: int = Field(1, ge=1)
     sharding: Sharding = "none"
     backend: Backend = "cuda"
@@ -186,6 +188,22 @@ def _weights_bytes(s: FinetuneScenario, p: ParamBreakdown) -> tuple[int, int]:
     return w, p.largest_linear * 2  # one weight dequantized to bf16 at a time
 
 
+def _optimizer_temporaries(s: FinetuneScenario, p: ParamBreakdown, trainable: int, shards: int) -> int:
+    """Bytes the optimizer step allocates on top of its states.
+
+    On CPU torch.optim runs one tensor at a time (sqrt of the second moment and the
+    update for the largest tensor). On a GPU the fused AdamW kernel (the Hugging Face
+    Trainer's default since torch 2.8, ``adamw_torch_fused``) updates in place; the
+    foreach path (plain ``torch.optim.AdamW()``) materialises sqrt(v) for every tensor
+    at once. SGD's and bitsandbytes' 8-bit updates are in place.
+    """
+    if s.optimizer != "adamw":
+        return 0
+    if s.backend == "cpu":
+        return min(p.largest_tensor, trainable) * 4 * 2
+    return 0 if s.fused_optimizer else (trainable // shards) * 4
+
+
 def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
     """Peak bytes per GPU of one steady-state training step of ``s``."""
     s.check()
@@ -194,7 +212,10 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
     weights, dequant = _weights_bytes(s, p)
     grad_bytes_per = 4 if (s.method == "full" or s.adapter_bytes == 4) else 2
     grads = trainable * grad_bytes_per
-    opt = int(trainable * OPTIMIZER_STATE_BYTES[s.optimizer])
+    opt = trainable * OPTIMIZER_STATE_BYTES[s.optimizer]
+    if s.method != "full" and s.adapter_bytes == 2 and s.optimizer != "adamw8bit":
+        opt /= 2  # torch.optim keeps its states in the parameter's dtype (bf16 adapters)
+    opt = int(opt)
     if s.method == "full" and s.precision == "mixed_bf16" and s.sharding.startswith("zero"):
         # DeepSpeed's layout (ZeRO paper, Rajbhandari et al. 2020, §3): bf16 weights and
         # gradients, fp32 master weights in the (sharded) optimizer states.
@@ -218,31 +239,26 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
             grads *= 2
 
     act = activation_parts(s, p)
-    # Optimizer temporaries: the foreach implementation (CUDA default) materialises one
-    # update-sized list; the CPU path works one tensor at a time.
-    step_temp = (trainable // (n if shard_opt else 1)) * 4 if s.backend != "cpu" else p.largest_tensor * 4 * 2
-    if s.method != "full":
-        step_temp = min(step_temp, trainable * 4 * 2)
-    head_grad = p.output_head * 4 if s.method == "full" else 0
+    step_temp = _optimizer_temporaries(s, p, trainable, n if shard_opt else 1)
+    head_grad = p.output_head * grad_bytes_per if s.method == "full" else 0
 
+    # Each phase's parts on top of the resident weights: (gradients, optimizer, activations).
     phases = {
         # The loss's two vocabulary-sized gradients are gone (with the saved log-softmax)
         # by the time the output layer's weight gradient is made, so the three don't stack.
-        "backward_start": act.saved_bytes
-        + max(act.loss_transient_bytes, act.layer_transient_bytes, head_grad)
-        + dequant + gathered,
-        "backward_end": grads + act.last_layer_bytes + dequant + gathered,
-        "optimizer_step": grads + step_temp,
+        "backward_start": (
+            0,
+            opt,
+            act.saved_bytes + max(act.loss_transient_bytes, act.layer_transient_bytes, head_grad)
+            + dequant + gathered,
+        ),
+        "backward_end": (grads, opt, act.last_layer_bytes + dequant + gathered),
+        "optimizer_step": (grads, opt + step_temp, 0),
     }
-    phase = max(phases, key=phases.get)  # type: ignore[arg-type]
-    peak_extra = phases[phase]
-    # Report gradients as resident only when the peak is where they all exist.
-    grad_part = grads if phase != "backward_start" else head_grad // (n if shard_grad else 1)
-    act_part = peak_extra - grad_part
-    overhead = 0
-    if s.backend != "cpu":
-        overhead = CUDA_CONTEXT_BYTES + int(ALLOCATOR_RESERVE_FRACTION * (weights + opt + peak_extra))
-    total = weights + opt + peak_extra + overhead
+    phase = max(phases, key=lambda k: sum(phases[k]))
+    grad_part, opt_part, act_part = phases[phase]
+    overhead = CUDA_CONTEXT_BYTES if s.backend in ("cuda", "rocm") else 0
+    total = weights + grad_part + opt_part + act_part + overhead
 
     warnings: list[str] = []
     supported = True
@@ -264,7 +280,7 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
         trainable_params=trainable,
         weights_bytes=int(weights),
         gradients_bytes=int(grad_part),
-        optimizer_bytes=int(opt),
+        optimizer_bytes=int(opt_part),
         activations_bytes=int(act_part),
         overhead_bytes=int(overhead),
         total_bytes=int(total),
@@ -283,8 +299,11 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
                 "peak over backward start/end and optimizer step"
             ),
             calibration=(
-                "checked against peak RSS of real PyTorch CPU training steps (tests/test_finetune_truth.py)"
-                if measured else "not measured here (QLoRA needs CUDA + bitsandbytes)"
+                ("checked against the allocator peak and peak RSS of real PyTorch CPU training steps "
+                 "(tests/test_finetune_truth.py, bench/accuracy_finetune.py)"
+                 if measured else "not measured here (QLoRA needs CUDA + bitsandbytes)")
+                + ("; GPU: allocated peak plus the CUDA context, the caching allocator's fragmentation "
+                   "is not included (leave a few % spare)" if s.backend in ("cuda", "rocm") else "")
             ),
             measured=False,
         ),

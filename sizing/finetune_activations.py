@@ -137,7 +137,13 @@ def activation_parts(s: "FinetuneScenario", p: ParamBreakdown) -> ActivationPart
 
     # Autocast casts each weight to bf16 once per forward; the matmuls save those
     # copies for their input gradients, so they live until backward has passed them.
-    weight_casts = 2 * p.matmul_weights if regime == "amp" else 0
+    # Not under ZeRO/FSDP, whose working weights are already bf16; under checkpointing
+    # only the output head's copy is saved, a layer's own casts live while it recomputes.
+    amp_casts = regime == "amp" and s.sharding in ("none", "ddp")
+    weight_casts = 2 * p.matmul_weights if amp_casts and not s.grad_checkpointing else 0
+    if amp_casts and s.grad_checkpointing:
+        weight_casts = 2 * p.output_head
+        temps += 2 * p.largest_layer
 
     if s.grad_checkpointing:
         ckpt = res * h * T
@@ -149,9 +155,8 @@ def activation_parts(s: "FinetuneScenario", p: ParamBreakdown) -> ActivationPart
         saved = L * per_layer - first_layer_saving + non_layer + weight_casts
         layer_transient = temps
         last_layer = per_layer + temps
-    mb = 1  # parts are already for the whole micro-batch (T = seq_len x micro_batch)
-    return ActivationParts(
-        per_layer_bytes=per_layer * mb,
+    return ActivationParts(  # T = seq_len x micro_batch: every part is for the whole micro-batch
+        per_layer_bytes=per_layer,
         checkpoint_bytes=ckpt,
         non_layer_bytes=int(non_layer),
         logits_bytes=logits,

@@ -45,6 +45,7 @@ class ProbeSpec(BaseModel):
     method: Literal["full", "lora"] = "full"
     precision: Literal["fp32", "mixed_bf16"] = "fp32"
     rank: int = 8
+    adapter_dtype: Literal["fp32", "bf16"] = "fp32"  # peft's default upcasts adapters to fp32
     target_modules: tuple[str, ...] = ("q", "k", "v", "o")
     seq_len: int = 256
     micro_batch: int = 1
@@ -244,7 +245,7 @@ def _train(spec: ProbeSpec, dev, transformers):
             lora_dropout=0.0,
             target_modules=[_LORA_NAMES[t] for t in spec.target_modules],
         )
-        model = peft.get_peft_model(model, lcfg)
+        model = peft.get_peft_model(model, lcfg, autocast_adapter_dtype=spec.adapter_dtype == "fp32")
     model.to(dev)
     model.train()
     if spec.grad_checkpointing:

@@ -53,10 +53,11 @@ CASES = [
     pytest.param(SMOL, {"grad_checkpointing": True}, id="llama-full-gradckpt"),
     pytest.param(SMOL, {"method": "lora", "rank": 8}, id="llama-lora-qkvo"),
     pytest.param(SMOL, {"flash_attn": False, "seq_len": 384}, id="llama-full-eager"),
-    pytest.param(QWEN3, {}, id="qwen3-full-fp32"),
+    pytest.param(SMOL, {"precision": "mixed_bf16", "grad_checkpointing": True}, id="llama-full-amp-gradckpt"),
     pytest.param(QWEN3, {"precision": "mixed_bf16"}, id="qwen3-full-amp-bf16"),
     pytest.param(QWEN3, {"method": "lora", "rank": 16, "target_modules": ("q", "k", "v", "o", "gate", "up", "down"),
-                         "grad_checkpointing": True, "seq_len": 512}, id="qwen3-lora-all-gradckpt"),
+                         "adapter_dtype": "bf16", "grad_checkpointing": True, "seq_len": 512},
+                 id="qwen3-lora-all-bf16-gradckpt"),
 ]
 
 
@@ -65,7 +66,7 @@ def _scenario(spec: ProbeSpec) -> FinetuneScenario:
         model=spec.arch, method=spec.method, precision=spec.precision, rank=spec.rank,
         target_modules=spec.target_modules, seq_len=spec.seq_len, micro_batch=spec.micro_batch,
         optimizer=spec.optimizer, grad_checkpointing=spec.grad_checkpointing,
-        flash_attn=spec.flash_attn, backend="cpu",
+        flash_attn=spec.flash_attn, backend="cpu", adapter_dtype=spec.adapter_dtype,
     )
 
 
