@@ -79,6 +79,13 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
     best = best_quant(r.arch, ctx, hw, calib, quants=quants, **kw)
     quant = args.quant or (best.quant if best else None) or (r.file_type or "Q4_K_M")
     limit = largest_context(r.arch, quant, hw, calib, **kw)
+    commands = None
+    if best is not None and best.fits:
+        from sizing.commands import launch_commands
+
+        c = launch_commands(r.arch.id, best.quant, best.placement, ctx=ctx,
+                            model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
+        commands = {"llama_server": c.llama_server, "ollama": c.ollama, "vllm": c.vllm}
     users = None
     if args.min_tps is not None:
         users = max_parallel_users(r.arch, quant, ctx, hw, calib, min_tokens_per_s=args.min_tps, **kw)
@@ -90,6 +97,10 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
         "fits": bool(best and best.fits),
         "how": best.placement.how if best else "no quant fits",
         "decode_tokens_per_s": best.speed.decode_tokens_per_s.rounded() if best and best.speed else None,
+        "gpu_layers": best.placement.gpu_layers if best else None,
+        "n_cpu_moe": best.placement.n_cpu_moe if best else None,
+        "tensor_split": list(best.placement.tensor_split) if best else None,
+        "commands": commands,
         "largest_context": limit.model_dump(),
         "parallel_users": None if users is None else {
             "users": users.users, "per_user_tokens_per_s": round(users.per_user_tokens_per_s, 2), "min_tokens_per_s": users.min_tokens_per_s,
@@ -112,6 +123,8 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
     print(f"  largest context at {quant}: on GPU {limit.on_gpu or '—'}, with RAM offload {limit.with_offload or '—'} (model max {limit.model_max})")
     if users is not None:
         print(f"  parallel users at ≥ {args.min_tps:g} tok/s each: {users.users} ({users.per_user_tokens_per_s:.1f} tok/s each)")
+    if commands:
+        print(f"  run: {commands['llama_server']}")
     for n in hw.notes:
         print(f"  note: {n}")
     return 0
