@@ -196,11 +196,12 @@ def solve(
     memory_fn: MemoryFn | None = None,
     with_speed: bool = True,
 ) -> Plan:
-    """Does it fit, and how; with speed when it does."""
+    """Does it fit, and how; with speed when it does.
+
+    A context beyond the model's trained maximum is sized as asked (llama.cpp allows it
+    with a warning; the memory estimate carries that warning)."""
     if ctx <= 0:
         raise SizingError(f"context must be positive, got {ctx}")
-    if ctx > arch.max_context:
-        raise SizingError(f"context {ctx} exceeds {arch.name}'s maximum of {arch.max_context}")
     backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
     # typed tensors (memoised) spare the memory estimate a second run of the quant recipe
     typed = tuple(tensors) if tensors is not None else _typed(_remember(arch), quant)

@@ -80,10 +80,15 @@ def test_parallel_users_meet_the_floor_and_one_more_does_not(db, cat, calib):
         max_parallel_users(arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=0)
 
 
-def test_context_beyond_the_model_is_refused(db, cat, calib):
+def test_context_beyond_the_model_is_sized_but_never_proposed(db, cat, calib):
     arch = cat.get("meta-llama/Llama-3.2-1B-Instruct")
-    with pytest.raises(SizingError, match="maximum"):
-        solve(arch, "Q4_K_M", arch.max_context + 1, hw(db, "RTX 4090"), calib)
+    machine = hw(db, "RTX 4090")
+    over = solve(arch, "Q4_K_M", arch.max_context + CTX_STEP, machine, calib, with_speed=False)
+    at = solve(arch, "Q4_K_M", arch.max_context, machine, calib, with_speed=False)
+    assert over.memory.kv_cache_bytes > at.memory.kv_cache_bytes
+    assert largest_context(arch, "Q4_K_M", machine, calib).with_offload <= arch.max_context
+    with pytest.raises(SizingError):
+        solve(arch, "Q4_K_M", 0, machine, calib)
 
 
 def test_catalog_ranking_puts_gpu_fits_first(db, cat, calib):
