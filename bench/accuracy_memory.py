@@ -95,38 +95,16 @@ def speed() -> None:
 
 def overhead() -> None:
     """Host memory a loaded llama.cpp holds beyond the buffers it logs (data/backend_overhead.yaml)."""
-    import json
-    import subprocess
-
-    child = r"""
-import json, os, sys, time
-def anon():
-    for line in open('/proc/self/status'):
-        if line.startswith('RssAnon'):
-            return int(line.split()[1]) * 1024
-import xllamacpp as x
-before = anon()
-p = x.CommonParams(); p.model.path = sys.argv[1]; p.n_ctx = 512; p.warmup = True
-p.fit_params = False; p.verbosity = 0; p.cache_ram_mib = 0
-p.flash_attn_type = x.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
-s = x.Server(p); time.sleep(1.0)
-print(json.dumps({"grew": anon() - before}), flush=True)
-os._exit(0)
-"""
-    from sizing.live.probe import probe_memory
+    from sizing.live.probe import probe_host_heap
     from sizing.live.truth_cases import real_file
+    from sizing.overhead import load_overheads
 
+    cpu = load_overheads()["cpu"]
     print("\n== host heap beyond llama.cpp's buffers (RssAnon growth - KV - compute - output - repack)")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("smollm2", "gemma3"):
-            path = real_file(name, Path(tmp))
-            r = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True,
-                               timeout=300)
-            grew = json.loads(r.stdout.strip().splitlines()[-1])["grew"]
-            m = probe_memory(path, ctx=512)
-            buffers = m.kv_cache_bytes + m.compute_bytes + m.output_bytes + m.repack_bytes
-            print(f"  {name}: RssAnon +{grew / MIB:.1f} MiB, buffers {buffers / MIB:.1f} MiB, "
-                  f"beyond them {(grew - buffers) / MIB:.1f} MiB")
+        for name, vocab in (("smollm2", 49152), ("gemma3", 262144)):
+            heap = probe_host_heap(real_file(name, Path(tmp)))
+            print(f"  {name}: measured {heap / MIB:.1f} MiB, estimated {cpu.host_bytes(vocab) / MIB:.1f} MiB")
 
 
 def main() -> int:

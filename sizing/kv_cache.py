@@ -12,6 +12,8 @@ xllamacpp 2026.10 by ``tests/test_memory_truth.py``):
   ``pad256(min(cells, window × (unified ? n_seq : 1) + n_ubatch))`` cells.
 * MLA (DeepSeek-V2/V3): one latent row of ``kv_lora_rank + rope dim`` per token, all in K.
 * Recurrent layers hold no KV; they keep a fixed state per sequence (``llama_memory_recurrent``).
+  No catalog model has them yet, so this part is modelled from the code but not yet held
+  against a llama.cpp load.
 """
 
 from __future__ import annotations

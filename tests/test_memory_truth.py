@@ -35,6 +35,18 @@ def test_estimate_matches_llama_cpp(case, workdir):
         # llama.cpp agrees with us on the context it built and the caches it made
         assert meas.n_ctx == est.context.n_ctx
         assert [c.cells for c in meas.kv_caches] == [p.cells for p in est.kv.parts if p.kind != "recurrent"]
+        # and on the parameter count ("model params = 8.03 B": printed to 3-4 digits)
+        assert abs(est.params - meas.model_params) <= 0.001 * meas.model_params
         rows.append((cfg, compare(est, meas)))
     bad = [c for _, checks in rows for c in checks if not c.ok]
     assert not bad, f"{case.name} ({case.note}):\n{_table(rows)}"
+
+
+@pytest.mark.live
+def test_cpu_overhead_matches_the_measured_heap(smollm2_gguf):
+    from sizing.estimate import estimate
+    from sizing.live.probe import probe_host_heap
+
+    heap = probe_host_heap(smollm2_gguf)
+    est = estimate(str(smollm2_gguf), ctx=512).overhead_bytes
+    assert abs(est - heap) <= max(0.5 * heap, 4 * 2**20), (est, heap)

@@ -27,6 +27,7 @@ def test_parser_skips_the_fit_pass_and_reads_every_buffer():
     assert (mm.n_ctx, mm.n_batch, mm.n_ubatch, mm.kv_unified) == (4096, 2048, 512, False)
     assert mm.breakdown["Host"] == {"self": 200, "model": 92, "context": 90, "compute": 18}
     assert mm.backends == ["CPU"] and mm.devices == ["CPU (AMD EPYC)"]
+    assert mm.model_params == 134_520_000  # "model params = 134.52 M"
     assert mm.total_bytes == mm.weights_bytes + mm.kv_cache_bytes + mm.compute_bytes + mm.output_bytes
 
 

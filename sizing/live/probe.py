@@ -80,6 +80,8 @@ class MeasuredMemory(BaseModel):
     n_ubatch: int | None = None
     flash_attn: str | None = None
     kv_unified: bool | None = None
+    # "model params = 134.52 M": llama.cpp's own parameter count (3 significant decimals)
+    model_params: int | None = None
     # identity of the llama.cpp that measured
     llama_build: str | None = None
     backends: list[str] = Field(default_factory=list)
@@ -160,6 +162,8 @@ _RE_DEVICE = [
 ]
 _RE_BREAKDOWN_ROW = re.compile(r"memory_breakdown_print: \|\s+-\s+(.+?)\s+\|([^|]*)\|")
 _RE_LOAD_START = re.compile(r"llama_model_loader: loaded meta data")
+_RE_PARAMS = re.compile(r"print_info: model params\s*=\s*" + _NUM + r" ([KMBT])")
+_UNITS = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 
 
 def _mib(s: str) -> int:
@@ -269,7 +273,9 @@ def parse_llama_log(text: str) -> MeasuredMemory:
         if len(nums) >= 4:
             breakdown[m.group(1)] = dict(zip(cols, nums[-4:]))
     kv_unified = ctx.get("kv_unified")
+    pm = _RE_PARAMS.search(seg)
     return MeasuredMemory(
+        model_params=round(float(pm.group(1)) * _UNITS[pm.group(2)]) if pm else None,
         model_buffers=model,
         kv_buffers=kv_buf,
         kv_caches=caches,
@@ -461,6 +467,42 @@ def probe_memory(
                kv_type_v=kv_type_v, flash_attn=flash_attn, n_parallel=n_parallel,
                kv_unified=kv_unified, n_gpu_layers=n_gpu_layers)
     return probe_many(gguf_path, [cfg], timeout_s=timeout_s)[0]
+
+
+_HEAP_CHILD = r"""
+import json, os, sys, time
+def anon():
+    for line in open('/proc/self/status'):
+        if line.startswith('RssAnon'):
+            return int(line.split()[1]) * 1024
+import xllamacpp as x
+before = anon()
+p = x.CommonParams(); p.model.path = sys.argv[1]; p.n_ctx = int(sys.argv[2]); p.warmup = True
+p.fit_params = False; p.verbosity = 0; p.cache_ram_mib = 0
+p.flash_attn_type = x.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
+s = x.Server(p); time.sleep(1.0)
+print(json.dumps({"grew": anon() - before}), flush=True)
+os._exit(0)
+"""
+
+
+def probe_host_heap(gguf_path: str | Path, *, ctx: int = 512, timeout_s: float = 120) -> int:
+    """Host memory a loaded llama.cpp holds beyond the buffers it logs (Linux only).
+
+    Loads the file (with a warm-up run, so the compute buffer is touched) in a child and
+    returns its anonymous resident memory growth minus KV, compute, output and repack
+    buffers: the tokenizer tables, graph metadata and thread pool llama.cpp never logs.
+    The mmapped weights are file-backed and not in that figure.
+    """
+    path = Path(gguf_path)
+    try:
+        r = subprocess.run([sys.executable, "-c", _HEAP_CHILD, str(path), str(ctx)],
+                           capture_output=True, text=True, timeout=timeout_s)
+        grew = json.loads(r.stdout.strip().splitlines()[-1])["grew"]
+    except (subprocess.TimeoutExpired, IndexError, ValueError, KeyError) as exc:
+        raise SizingError(f"{path}: could not measure llama.cpp's heap: {exc}") from None
+    m = probe_memory(path, ctx=ctx, timeout_s=timeout_s)
+    return grew - (m.kv_cache_bytes + m.compute_bytes + m.output_bytes + m.repack_bytes)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python -m sizing.live.probe FILE CTX
