@@ -84,6 +84,10 @@ def activation_parts(s: "FinetuneScenario", p: ParamBreakdown) -> ActivationPart
     else:
         norms = 2 * 4 * h
     norms += 2 * 4  # rsqrt per token
+    if m.post_norms:
+        # Gemma-2/3's extra norms after attention and MLP feed the residual, not a
+        # projection: the fp32 input, and the normalised value when the weight trains.
+        norms += 2 * ((4 + 4) * h if trained else 4 * h) + 2 * 4
 
     if s.flash_attn:
         attn = nh * (a * dk + a * dv + 4) + nkv * (a * dk + a * dv)

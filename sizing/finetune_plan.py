@@ -40,7 +40,8 @@ class GPUVerdict(BaseModel):
     reasons: tuple[str, ...] = ()
     throughput: Throughput | None = None
     epoch_s: dict[str, float] | None = None
-    price_usd: float | None = None  # street price x n (to buy)
+    price_usd: float | None = None  # price to buy x n: street price, else launch price
+    price_basis: str | None = None  # "street" | "launch"
 
 
 def backend_for(gpu: GPU) -> str:
@@ -69,7 +70,9 @@ def verdict(s: FinetuneScenario, gpu: GPU, dataset_tokens: int | None = None) ->
     else:
         reasons.append(f"{gpu.name}: no published peak for this precision; time unknown")
     ep = epoch_seconds(dataset_tokens, tp.tokens_per_s) if (tp and dataset_tokens) else None
-    price = gpu.street_price_usd * s.n_gpus if gpu.street_price_usd else None
+    unit = gpu.street_price_usd or gpu.launch_price_usd
+    price = unit * s.n_gpus if unit else None
+    price_basis = "street" if gpu.street_price_usd else ("launch" if gpu.launch_price_usd else None)
     return GPUVerdict(
         gpu_id=gpu.id,
         gpu_name=gpu.name,
@@ -82,6 +85,7 @@ def verdict(s: FinetuneScenario, gpu: GPU, dataset_tokens: int | None = None) ->
         throughput=tp,
         epoch_s=ep,
         price_usd=price,
+        price_basis=price_basis,
     )
 
 

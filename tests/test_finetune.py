@@ -219,3 +219,26 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_cli_rank_gpus_json(capsys):
+    rc = main(["finetune", "--model", "Qwen/Qwen3-1.7B", "--method", "lora", "--rank-gpus", "cost",
+               "--top", "5", "--dataset-tokens", "20000000", "--json"])
+    assert rc == 0
+    rows = json.loads(capsys.readouterr().out)["ranked_gpus"]
+    assert len(rows) == 5
+    assert all(r["total_bytes"] <= r["memory_bytes"] for r in rows)
+    prices = [r["price_usd"] for r in rows]
+    assert None not in prices and prices == sorted(prices)
+
+
+def test_bf16_adapters_halve_adapter_state(qwen06):
+    fp32 = estimate_finetune_memory(scenario(qwen06, method="lora", adapter_dtype="fp32"))
+    bf16 = estimate_finetune_memory(scenario(qwen06, method="lora", adapter_dtype="bf16"))
+    assert bf16.optimizer_bytes * 2 == pytest.approx(fp32.optimizer_bytes, rel=1e-6)
+
+
+def test_foreach_adamw_needs_more_than_fused_on_gpu(llama8b):
+    fused = estimate_finetune_memory(scenario(llama8b, method="full", backend="cuda"))
+    foreach = estimate_finetune_memory(scenario(llama8b, method="full", backend="cuda", fused_optimizer=False))
+    assert foreach.total_bytes > fused.total_bytes

@@ -36,6 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus", type=int, default=1, metavar="N", help="GPUs per run (data parallel)")
     p.add_argument("--sharding", default=None, choices=SHARDINGS, help="with --gpus > 1 (default ddp)")
     p.add_argument("--dataset-tokens", type=int, default=None, metavar="N", help="tokens per epoch, for time")
+    p.add_argument("--rank-gpus", choices=("time", "cost"), default=None,
+                   help="rank every GPU in the database where the run fits, fastest or cheapest first")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="rows of --rank-gpus (default 10)")
+    p.add_argument("--adapter-dtype", choices=("fp32", "bf16"), default=None,
+                   help="LoRA/QLoRA adapter dtype (default: fp32 for LoRA as peft does, bf16 for QLoRA)")
+    p.add_argument("--foreach-optimizer", action="store_true",
+                   help="GPU: torch.optim.AdamW's foreach path instead of the fused kernel (more memory)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -127,7 +134,44 @@ def run(args: argparse.Namespace) -> int:
         flash_attn=not args.no_flash_attn,
         n_gpus=args.gpus,
         sharding=sharding,
+        adapter_dtype=args.adapter_dtype,
+        fused_optimizer=not args.foreach_optimizer,
     )
     report = finetune_report(s, _gpus(args.gpu), args.dataset_tokens)
-    print(json.dumps(report.to_json(), indent=2) if args.json else render(report))
+    ranked = None
+    if args.rank_gpus:
+        from sizing.finetune_plan import rank_gpus
+        from sizing.hardware.db import load_gpus
+
+        if args.top < 1:
+            raise SizingError(f"--top must be at least 1, got {args.top}")
+        tokens = args.dataset_tokens or 100_000_000
+        ranked = rank_gpus(s, load_gpus().all, tokens, by=args.rank_gpus)[: args.top]
+    if args.json:
+        out = report.to_json()
+        if ranked is not None:
+            out["ranked_gpus"] = [
+                {"id": r.gpu_id, "name": r.gpu_name, "total_bytes": r.needed_bytes, "memory_bytes": r.memory_bytes,
+                 "tokens_per_s": r.throughput.tokens_per_s if r.throughput else None, "epoch_s": r.epoch_s,
+                 "price_usd": r.price_usd}
+                for r in ranked
+            ]
+        print(json.dumps(out, indent=2))
+    else:
+        print(render(report))
+        if ranked is not None:
+            print(render_ranking(ranked, args.rank_gpus, args.dataset_tokens or 100_000_000))
     return 0
+
+
+def render_ranking(rows, by: str, tokens: int) -> str:
+    head = f"GPUs where it fits, {'fastest' if by == 'time' else 'cheapest to buy'} first ({tokens:,} tokens per epoch):"
+    lines = [head]
+    if not rows:
+        lines.append("  none in the database")
+    for i, r in enumerate(rows, 1):
+        price = f"${r.price_usd:,.0f} ({r.price_basis})" if r.price_usd else "price unknown"
+        ep = _human(r.epoch_s["expected"]) if r.epoch_s else "—"
+        lines.append(f"  {i:>2}. {r.gpu_name:<40} needs {_gib(r.needed_bytes)} of {_gib(r.memory_bytes)}; "
+                     f"epoch {ep}; {price}")
+    return "\n".join(lines)

@@ -16,6 +16,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from sizing.errors import SizingError
+from sizing.finetune import FinetuneScenario, estimate_finetune_memory
+from sizing.finetune_plan import backend_for, fits_in, rank_gpus
+from sizing.finetune_report import finetune_report
 from sizing.ui import fmt, inputs, services
 from sizing.ui.config import load_config
 from sizing.ui.feedback import guard
@@ -86,9 +89,8 @@ def training_inputs(ps: PageState) -> None:
                     key=ps.key("tokens"))
 
 
-def scenario(arch: Any, v: dict, n_gpus: int = 1) -> Any:
-    fs = services._core("sizing.finetune", "FinetuneScenario", "Fine-tuning sizing")
-    return fs.build(
+def scenario(arch: Any, v: dict, n_gpus: int = 1) -> FinetuneScenario:
+    return FinetuneScenario.build(
         model=arch,
         method=v["method"] or "lora",
         precision=v["prec"],
@@ -194,10 +196,8 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
     arch = services.resolved(choice).arch
     gpus, count, others = _targets_of(hw)
     s = scenario(arch, v, n_gpus=count)
-    report_fn = services._core("sizing.finetune_report", "finetune_report", "Fine-tuning sizing")
     dataset = int(float(v["tokens"]) * 1e6)
-    rep = report_fn(s, gpus, dataset)
-    plan = services._core("sizing.finetune_plan", "fits_in", "Fine-tuning planner")
+    rep = finetune_report(s, gpus, dataset)
     mem = rep.memory
 
     for w in mem.warnings:
@@ -210,7 +210,7 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
     for name, cap, backend in others:
         sb = s.model_copy(update={"backend": backend})
         mo = _memory(sb)
-        rows.append({"name": name, "capacity_bytes": cap, "parts": mo.parts(), "fits": plan(sb, cap),
+        rows.append({"name": name, "capacity_bytes": cap, "parts": mo.parts(), "fits": fits_in(sb, cap),
                      "supported": mo.supported})
     if not rows:
         rows = [{"name": "per GPU", "capacity_bytes": None, "parts": mem.parts(), "fits": None,
@@ -265,13 +265,11 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
                        file_name="finetune.json", mime="application/json", icon=":material/download:")
 
 
-def _memory(s: Any) -> Any:
-    fn = services._core("sizing.finetune", "estimate_finetune_memory", "Fine-tuning sizing")
-    return fn(s)
+def _memory(s: FinetuneScenario) -> Any:
+    return estimate_finetune_memory(s)
 
 
-def _parts_for(s: Any, gpu_id: str) -> dict[str, int]:
-    backend_for = services._core("sizing.finetune_plan", "backend_for", "Fine-tuning planner")
+def _parts_for(s: FinetuneScenario, gpu_id: str) -> dict[str, int]:
     return _memory(s.model_copy(update={"backend": backend_for(services.gpu(gpu_id))})).parts()
 
 
@@ -292,8 +290,7 @@ def ranking(ps: PageState, s: Any, dataset: int) -> None:
     by = st.segmented_control("Rank by", ["time", "cost"], key=ps.key("rankby"),
                               format_func={"time": "Fastest epoch", "cost": "Cheapest to buy"}.get)
     ps.sync()
-    rank = services._core("sizing.finetune_plan", "rank_gpus", "Fine-tuning planner")
-    rows = rank(s, services.gpu_db().all, dataset, by=by or "time")
+    rows = rank_gpus(s, services.gpu_db().all, dataset, by=by or "time")
     if not rows:
         st.info("No GPU in the database fits this run; try LoRA/QLoRA, gradient checkpointing or a shorter sequence.")
         return
@@ -306,7 +303,7 @@ def ranking(ps: PageState, s: Any, dataset: int) -> None:
                 "needs": fmt.gb(r.needed_bytes),
                 "tokens/s": fmt.num(r.throughput.tokens_per_s["expected"]) if r.throughput else "—",
                 "epoch": _duration(r.epoch_s["expected"]) if r.epoch_s else "—",
-                "price": fmt.usd(r.price_usd),
+                "price": fmt.usd(r.price_usd) + (" (launch)" if r.price_basis == "launch" else ""),
             }
             for i, r in enumerate(rows[:RANK_ROWS])
         ],
@@ -314,7 +311,7 @@ def ranking(ps: PageState, s: Any, dataset: int) -> None:
         width="stretch",
     )
     st.caption(f"{len(rows)} GPUs fit. Time from the compute roofline at typical training efficiency; "
-               "price is the street price to buy, where known.")
+               "price is the street price to buy, else the launch price, where known.")
 
 
 page = render  # the name the app's navigation also looks for
