@@ -120,3 +120,16 @@ def test_estimate_bad_hardware_exits_2(capsys):
     code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.2-1B-Instruct",
                          "--memory-gb", "8", "--bandwidth-gbs", "0")
     assert code == 2 and "bandwidth" in err and len(err.strip().splitlines()) == 1
+
+
+def test_estimate_on_this_machine(capsys):
+    """--hardware this: detection (no GPU here) gives a CPU-only plan with measured bandwidth."""
+    code, out, err = run(capsys, "estimate", "-m", "HuggingFaceTB/SmolLM2-135M-Instruct", "-c", "2048",
+                         "--hardware", "this", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["fits"] and d["backend"] in ("cpu", "cuda", "rocm", "metal", "vulkan", "sycl")
+    if d["backend"] == "cpu":
+        assert d["gpu_layers"] == 0 and [x["kind"] for x in d["devices"]] == ["cpu"]
+        assert any("bandwidth measured" in n for n in d["hardware_notes"])
+        assert "-ngl 0" in d["commands"]["llama_server"]
