@@ -36,6 +36,7 @@ class FinetuneReport(BaseModel):
 
     @property
     def fits(self) -> bool | None:
+        """True when the run fits on every GPU option given (None without GPUs)."""
         return all(g.fits for g in self.gpus) if self.gpus else None
 
     def to_json(self) -> dict:
@@ -76,6 +77,7 @@ class FinetuneReport(BaseModel):
                 {
                     "id": g.gpu_id,
                     "name": g.gpu_name,
+                    "count": g.n_gpus,
                     "memory_bytes": g.memory_bytes,
                     "total_bytes": g.needed_bytes,
                     "fits": g.fits,
@@ -90,11 +92,28 @@ class FinetuneReport(BaseModel):
         }
 
 
+def with_gpus(s: FinetuneScenario, n: int) -> FinetuneScenario:
+    """``s`` on ``n`` GPUs: one GPU needs no sharding; several default to DDP."""
+    if n == s.n_gpus:
+        return s
+    sharding = "none" if n == 1 else ("ddp" if s.sharding == "none" else s.sharding)
+    return s.model_copy(update={"n_gpus": n, "sharding": sharding})
+
+
 def finetune_report(
-    s: FinetuneScenario, gpus: list[GPU] | tuple[GPU, ...] = (), dataset_tokens: int | None = None
+    s: FinetuneScenario,
+    gpus: list[GPU] | tuple[GPU, ...] = (),
+    dataset_tokens: int | None = None,
+    counts: list[int] | tuple[int, ...] | None = None,
 ) -> FinetuneReport:
-    """Everything about ``s`` on ``gpus`` (each times ``s.n_gpus``)."""
-    verdicts = tuple(verdict(s, g, dataset_tokens) for g in gpus)
+    """Everything about ``s`` on each of ``gpus`` (alternatives), each times its count
+    (``counts``, default ``s.n_gpus``); the planner's answers are for the first."""
+    counts = tuple(counts) if counts is not None else (s.n_gpus,) * len(gpus)
+    if len(counts) != len(gpus):
+        raise ValueError("counts must match gpus")
+    if gpus:
+        s = with_gpus(s, counts[0])
+    verdicts = tuple(verdict(with_gpus(s, n), g, dataset_tokens) for g, n in zip(gpus, counts))
     mb = sl = None
     methods: tuple[MethodFit, ...] = ()
     if verdicts and verdicts[0].memory_bytes:

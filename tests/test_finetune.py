@@ -242,3 +242,15 @@ def test_foreach_adamw_needs_more_than_fused_on_gpu(llama8b):
     fused = estimate_finetune_memory(scenario(llama8b, method="full", backend="cuda"))
     foreach = estimate_finetune_memory(scenario(llama8b, method="full", backend="cuda", fused_optimizer=False))
     assert foreach.total_bytes > fused.total_bytes
+
+
+def test_cli_gpu_counts_shard_per_option(capsys):
+    rc = main(["finetune", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--method", "full", "--gpu", "8x H100 SXM",
+               "RTX 4090", "--sharding", "zero3", "--grad-checkpointing", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    h100, rtx = out["gpus"]
+    assert (h100["count"], rtx["count"]) == (8, 1)
+    assert h100["fits"] is True and rtx["fits"] is False
+    assert h100["total_bytes"] < rtx["total_bytes"] / 4  # ZeRO-3 over 8 against one unsharded card
+    assert out["fits"] is False  # not on every option

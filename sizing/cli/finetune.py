@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from sizing.errors import SizingError
 from sizing.finetune import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
@@ -32,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
     p.add_argument("--grad-checkpointing", action="store_true")
     p.add_argument("--no-flash-attn", action="store_true", help="eager attention (saves the s x s scores)")
-    p.add_argument("--gpu", nargs="+", default=[], metavar="NAME", help="GPU name(s) from the database")
-    p.add_argument("--gpus", type=int, default=1, metavar="N", help="GPUs per run (data parallel)")
+    p.add_argument("--gpu", nargs="+", action="extend", default=[], metavar="NAME",
+                   help='GPU(s) from the database, each sized as an option; "2x RTX 3090" for 2 cards '
+                        '(data parallel). fits is true when the run fits on every option')
+    p.add_argument("--gpus", type=int, default=1, metavar="N", help="cards per option when NAME has no count")
     p.add_argument("--sharding", default=None, choices=SHARDINGS, help="with --gpus > 1 (default ddp)")
     p.add_argument("--dataset-tokens", type=int, default=None, metavar="N", help="tokens per epoch, for time")
     p.add_argument("--rank-gpus", choices=("time", "cost"), default=None,
@@ -47,19 +50,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _gpus(names: list[str]):
+# "2x RTX 3090", "2 x RTX 3090", "RTX 3090 x2", "RTX 3090×2" (not the X of "RTX 4090")
+_COUNT = re.compile(r"^\s*(\d+)\s*[x×]\s+(.+)$|^(.+?)(?:\s+[x×]|×)\s*(\d+)\s*$", re.IGNORECASE)
+
+
+def _gpus(names: list[str], default_count: int) -> tuple[list, list[int]]:
+    """Database entries and card counts for ``--gpu`` values ("RTX 4090", "2x RTX 3090")."""
     if not names:
-        return []
+        return [], []
     from sizing.hardware.db import load_gpus
 
     db = load_gpus()
-    out = []
-    for name in names:
-        r = db.match(name)
+    gpus, counts = [], []
+    for raw in names:
+        name, n = raw, default_count
+        m = _COUNT.match(raw)
+        if m:
+            name, n = (m.group(2), int(m.group(1))) if m.group(1) else (m.group(3), int(m.group(4)))
+        if not 1 <= n <= 64:
+            raise SizingError(f"--gpu {raw!r}: count must be 1..64")
+        r = db.match(name.strip())
         if not r.matched:
-            raise SizingError(r.message())
-        out.append(r.gpu)
-    return out
+            raise SizingError(f"--gpu {raw!r}: {r.message()}")
+        gpus.append(r.gpu)
+        counts.append(n)
+    return gpus, counts
 
 
 def _targets(text: str) -> tuple[str, ...]:
@@ -97,7 +112,8 @@ def render(r: FinetuneReport) -> str:
         lines.append(f"  ! {w}")
     for g in r.gpus:
         verdict = "fits" if g.fits else ("not supported" if not g.supported else "does not fit")
-        line = f"  {g.gpu_name} ({_gib(g.memory_bytes)}): {verdict}"
+        cards = f"{g.n_gpus}x " if g.n_gpus > 1 else ""
+        line = f"  {cards}{g.gpu_name} ({_gib(g.memory_bytes)} each): {verdict}"
         if g.throughput:
             t = g.throughput.tokens_per_s
             line += f"; {t['low']:,.0f}–{t['high']:,.0f} tokens/s (expected {t['expected']:,.0f})"
@@ -137,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         adapter_dtype=args.adapter_dtype,
         fused_optimizer=not args.foreach_optimizer,
     )
-    report = finetune_report(s, _gpus(args.gpu), args.dataset_tokens)
+    gpus, counts = _gpus(args.gpu, args.gpus)
+    report = finetune_report(s, gpus, args.dataset_tokens, counts)
     ranked = None
     if args.rank_gpus:
         from sizing.finetune_plan import rank_gpus
