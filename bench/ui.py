@@ -26,11 +26,12 @@ sys.path.insert(0, str(ROOT))
 from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
 SHOTS = ROOT / "docs" / "screenshots"
+# page -> (address, text that appears once its answer is drawn)
 PAGES = {
-    "run": "/?model=Qwen/Qwen3-30B-A3B&hw=db&gpu=nvidia-rtx-4090&ctx=32768",
-    "plan": "/plan",
-    "machine": "/machine",
-    "compare": "/compare",
+    "run": ("/?model=Qwen/Qwen3-30B-A3B&hw=db&gpu=nvidia-rtx-4090&ctx=32768", "Launch commands"),
+    "plan": ("/plan", "Buy or rent?"),
+    "machine": ("/machine", "catalog models run here"),
+    "compare": ("/compare", "Green: fits in device memory"),
 }
 WIDTHS = {"desktop": 1280, "phone": 390}
 
@@ -57,6 +58,8 @@ def rerun_times(runs: int) -> dict[str, float]:
         samples.append(time.perf_counter() - t0)
         quant = at.selectbox(key="run.quant")
         ctx = at.number_input(key="run.ctx")
+    if at.exception or not any("Verdict" in m.value for m in at.markdown):
+        raise SystemExit("the rerun did not draw a verdict")
     return {"first_run_s": first, "median_s": statistics.median(samples), "max_s": max(samples), "n": runs}
 
 
@@ -84,6 +87,27 @@ def cold_start() -> float:
     return elapsed
 
 
+HEIGHT_JS = (
+    "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+    " return m ? m.scrollHeight : document.body.scrollHeight; }"
+)
+
+
+def _settled_height(page, timeout_s: float = 90.0) -> int:
+    """Height of the page's scrolling area once it has stopped growing (charts drawn)."""
+    deadline = time.monotonic() + timeout_s
+    last, stable = -1, 0
+    while time.monotonic() < deadline:
+        h = int(page.evaluate(HEIGHT_JS))
+        busy = page.evaluate("() => !!document.querySelector('[data-testid=\"stStatusWidget\"]')")
+        stable = stable + 1 if (h == last and not busy) else 0
+        if stable >= 4:
+            return h
+        last = h
+        time.sleep(0.5)
+    return last
+
+
 def _compress(path: Path) -> None:
     """Palette PNG: screenshots are flat UI colours, so 128 colours lose nothing visible."""
     try:
@@ -104,16 +128,11 @@ def screenshots() -> list[Path]:
         for width_name, width in WIDTHS.items():
             ctx = browser.new_context(viewport={"width": width, "height": 900}, device_scale_factor=1)
             page = ctx.new_page()
-            for name, path in PAGES.items():
+            for name, (path, ready) in PAGES.items():
                 page.goto(url + path)
+                page.get_by_text(ready).first.wait_for(timeout=180_000)
                 _wait_rendered(page)
-                time.sleep(1.5)  # plotly animates its first draw
-                _wait_rendered(page)
-                # Streamlit scrolls an inner container, so size the window to the tallest one.
-                height = page.evaluate(
-                    "() => Math.max(...Array.from(document.querySelectorAll('section, div'))"
-                    ".map(e => e.scrollHeight))"
-                )
+                height = _settled_height(page)
                 page.set_viewport_size({"width": width, "height": min(max(int(height), 900), 4000)})
                 time.sleep(0.8)
                 file = SHOTS / f"{name}-{width_name}.png"

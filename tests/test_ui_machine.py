@@ -96,3 +96,32 @@ def test_live_check_can_be_cancelled():
     cancel[0].click().run()
     _poll(at, lambda a: "cancelled" in _texts(a) or "Calibration history" in _texts(a), timeout_s=120)
     assert "cancelled" in _texts(at)
+
+
+def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
+    from types import SimpleNamespace
+    from urllib.parse import parse_qs, urlparse
+
+    from sizing.calibration import load_calibration
+    from sizing.cli.hardware_args import detected_hardware
+    from sizing.models.catalog import load_catalog
+    from sizing.solver import rank_catalog
+
+    at = AppTest.from_string(PAGE, default_timeout=180).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    hw = detected_hardware(SimpleNamespace(threads=None, backend=None, wired_limit_mb=None))
+    core = rank_catalog(load_catalog().models, hw, load_calibration(), ctx=8192, with_context=False)
+    assert list(table["model"][:5]) == [f.name for f in core[:5]]
+    assert table["best quant"][0] == (core[0].quant or "—")
+    link = urlparse(table["open"][0])
+    assert link.path == "run"
+    q = {k: v[0] for k, v in parse_qs(link.query).items()}
+    assert q["model"] == core[0].model_id and q["ctx"] == "8192"
+    # following the link: 'Can I run it?' opens on that model and quant
+    run = AppTest.from_string("from sizing.ui.pages.run import render\nrender()", default_timeout=120)
+    run.query_params.update(q)
+    run.run()
+    assert not run.exception and not run.warning
+    assert run.selectbox(key="run.model").value == core[0].model_id
+    assert run.selectbox(key="run.quant").value == q["quant"]

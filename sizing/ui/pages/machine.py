@@ -120,25 +120,25 @@ def what_runs_here(machine, ctx: int, quality: str, with_context: bool) -> None:
     runs = [r for r in rows if r["fits"]]
     if not runs:
         st.warning("Nothing in the catalog fits this machine at this context.", icon=":material/warning:")
+    table = []
+    for r in rows:
+        row = {
+            "model": r["name"],
+            "open": "run?" + urlencode({"model": r["id"], "quant": r["quant"] or "Q4_K_M", "ctx": ctx}),
+            "best quant": r["quant"] or "—",
+            "tokens/s": fmt.num(r.get("decode")),
+        }
+        if with_context:
+            row["largest context"] = fmt.ctx(r.get("max_ctx")) if r.get("max_ctx") else ""
+        row.update({"size": f"{r['params_b']:.1f} B", "how": r.get("where", "")})
+        table.append(row)
     st.dataframe(
-        [
-            {
-                "model": r["name"],
-                "size": f"{r['params_b']:.1f} B",
-                "best quant": r["quant"] or "—",
-                "tokens/s": fmt.num(r.get("decode")),
-                "largest context": fmt.ctx(r.get("max_ctx")) if r.get("max_ctx") else "",
-                "how": r.get("where", ""),
-                "open": "run?" + urlencode({"model": r["id"], "quant": r["quant"] or "Q4_K_M", "ctx": ctx}),
-            }
-            for r in rows
-        ],
+        table,
         hide_index=True,
         width="stretch",
         column_config={
             "open": st.column_config.LinkColumn("open", display_text="Can I run it? ↗",
                                                 help="Open this model in “Can I run it?” on this machine"),
-            "how": st.column_config.TextColumn(width="large"),
         },
     )
     st.caption(f"{len(runs)} of {len(rows)} catalog models run here at {fmt.ctx(ctx)} context, "
