@@ -16,7 +16,7 @@ Pure: the database entries, prices and a memory estimator are passed in.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 

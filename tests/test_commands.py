@@ -110,7 +110,7 @@ def test_weights_and_ollama(tmp_path):
     assert w.hf_spec.endswith(":Q5_K_M") and w.ollama_hf == f"hf.co/{w.hf_repo}:Q5_K_M" and w.ollama_tag
     p = _plan("meta-llama/Llama-3.1-8B-Instruct", "RTX 4090")
     c = launch_commands("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", p.placement, ctx=8192)
-    assert f"PARAMETER num_ctx 8192" in c.ollama_modelfile
+    assert "PARAMETER num_ctx 8192" in c.ollama_modelfile
     assert f"PARAMETER num_gpu {p.placement.gpu_layers}" in c.ollama_modelfile
     unknown = weights_for("someone/unknown-model", "Q4_K_M")
     assert unknown.hf_spec is None and "search" in unknown.note

@@ -19,7 +19,7 @@ from sizing.calibration import (
 )
 from sizing.errors import SizingError
 from sizing.models.catalog import load_catalog
-from sizing.placement import Device, Hardware, place
+from sizing.placement import Device
 from sizing.solver import traffic_for
 from sizing.speed import DeviceRate, estimate_speed, rule_of_thumb_tokens_per_s, single_device_work
 
