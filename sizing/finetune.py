@@ -62,7 +62,7 @@ NF4_DQ_BYTES_PER_PARAM = 0.5 + 1.0 / 64 + 4.0 / (64 * 256)
 # The CUDA context (driver state and loaded kernels) lives outside PyTorch's allocator:
 # 723 MiB after the first CUDA call in https://discuss.pytorch.org/t/73021 and "~700+MB
 # depending on the CUDA version" in https://discuss.pytorch.org/t/81330. The caching
-# allocator's fragmentation on top of this is not modelled (see FinetuneMemory.warnings).
+# allocator's fragmentation on top of this is not modelled (the basis says so).
 CUDA_CONTEXT_BYTES = 700 * 2**20
 
 
@@ -225,7 +225,7 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
     shard_opt = s.sharding in ("zero1", "zero2", "zero3", "fsdp")
     shard_grad = s.sharding in ("zero2", "zero3", "fsdp")
     shard_w = s.sharding in ("zero3", "fsdp")
-    gathered = 0
+    gathered = buckets = 0
     if n > 1:
         if shard_opt:
             opt //= n
@@ -235,8 +235,9 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
             weights //= n
             gathered = p.largest_layer * (2 if s.method != "full" or s.precision == "mixed_bf16" else 4) * 2
         if s.sharding == "ddp":
-            # DDP's reducer copies gradients into its own buckets (gradient_as_bucket_view=False).
-            grads *= 2
+            # DDP's reducer keeps its own flat bucket copy of every gradient for the whole
+            # run (gradient_as_bucket_view=False, the default).
+            buckets = grads
 
     act = activation_parts(s, p)
     step_temp = _optimizer_temporaries(s, p, trainable, n if shard_opt else 1)
@@ -247,13 +248,13 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
         # The loss's two vocabulary-sized gradients are gone (with the saved log-softmax)
         # by the time the output layer's weight gradient is made, so the three don't stack.
         "backward_start": (
-            0,
+            buckets,
             opt,
             act.saved_bytes + max(act.loss_transient_bytes, act.layer_transient_bytes, head_grad)
             + dequant + gathered,
         ),
-        "backward_end": (grads, opt, act.last_layer_bytes + dequant + gathered),
-        "optimizer_step": (grads, opt + step_temp, 0),
+        "backward_end": (grads + buckets, opt, act.last_layer_bytes + dequant + gathered),
+        "optimizer_step": (grads + buckets, opt + step_temp, 0),
     }
     phase = max(phases, key=lambda k: sum(phases[k]))
     grad_part, opt_part, act_part = phases[phase]
