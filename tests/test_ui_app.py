@@ -35,3 +35,15 @@ def test_every_page_renders_without_an_exception(module, monkeypatch):
     assert not at.exception, at.exception
     assert at.title
     assert not at.error, [e.value for e in at.error]
+
+
+def test_fine_tune_page_is_mounted_when_its_module_exists():
+    import importlib.util
+
+    fn = navigation.finetune_page()
+    if importlib.util.find_spec("sizing.ui.finetune") is None:
+        assert fn is None
+    else:
+        from sizing.ui import finetune
+
+        assert fn is finetune.render

@@ -45,12 +45,6 @@ def default_gpu() -> list[str]:
     return [ids[0]] if ids else []
 
 
-def _model_check(value: str) -> str:
-    """A catalog id/alias, or a well-formed Hugging Face repo id: never a path."""
-    value = safe_name(value)
-    return value
-
-
 def _catalog_check(value: str) -> str:
     ids = services.catalog_ids()
     if ids and value not in ids:
@@ -65,7 +59,6 @@ def _catalog_check(value: str) -> str:
 
 
 def model_params() -> list[Param]:
-    quants = services.file_quants() or None
     return [
         Param("src", "catalog", choices=("catalog", "hf", "file")),
         Param("model", default_model(), check=_catalog_check),

@@ -20,11 +20,10 @@ import streamlit as st
 
 from sizing.ui import charts, fmt, services
 from sizing.ui.config import load_config
-from sizing.ui.feedback import Unavailable, guard
+from sizing.ui.feedback import Unavailable
 
 STAGES = ("queued", "loading", "prompt", "generation", "done")
 CTX_CHOICES = (512, 1024, 2048, 4096, 8192, 16384, 32768)
-HISTORY_KEY = "live.history"
 JOB_KEY = "live.job"
 
 

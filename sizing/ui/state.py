@@ -14,7 +14,7 @@ on the way in and never written on the way out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -284,7 +284,3 @@ def copy_link_button(ps: PageState, url_path: str) -> None:
         st.caption(
             "Use the copy icon. Default values are left out; uploaded or local files are never part of a link."
         )
-
-
-def names_of(items: Iterable[Any]) -> list[str]:
-    return [str(i) for i in items]
