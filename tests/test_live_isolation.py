@@ -246,3 +246,42 @@ def test_missing_runner_says_how_to_get_one(tmp_path):
     assert len(err) == 1
     assert "no llama.cpp runner found" in err[0]
     assert "pip install xllamacpp" in err[0] and "llama-bench" in err[0]
+
+
+# ------------------------------------------------------------------------- NVML (no GPU here)
+
+
+def test_gpu_memory_delta_and_free_vram_through_nvml(monkeypatch):
+    """With a GPU, the sampler reports the peak rise in used VRAM during a run.
+
+    This machine has no NVIDIA driver, so libnvidia-ml is replaced by the project's
+    fake of the C library (tests/hardware_fakes.py); pynvml itself is the real one.
+    """
+    from hardware_fakes import FakeGPU, FakeNVMLLibrary, install_fake_nvml
+
+    from sizing.live.isolation import free_memory, nvml_free
+    from sizing.live.runner import GpuSampler
+
+    gpu = FakeGPU(name="NVIDIA GeForce RTX 4090", total=24 * GiB, used=1 * GiB)
+    install_fake_nvml(monkeypatch, FakeNVMLLibrary([gpu]))
+    assert nvml_free() == {"CUDA0": 23 * GiB}
+    assert free_memory().devices == {"CUDA0": 23 * GiB}
+    with GpuSampler(period_s=0.02) as sampler:
+        gpu.used = 9 * GiB  # llama.cpp loads the model...
+        time.sleep(0.2)
+        gpu.used = 2 * GiB  # ...and frees most of it before the run ends
+        time.sleep(0.1)
+    assert sampler.delta == {"CUDA0": 8 * GiB}
+
+
+def test_no_nvidia_driver_skips_the_gpu_delta(monkeypatch):
+    from hardware_fakes import install_fake_nvml
+
+    from sizing.live.isolation import nvml_free
+    from sizing.live.runner import GpuSampler
+
+    install_fake_nvml(monkeypatch, None)  # the real "library not found" path
+    assert nvml_free() == {}
+    with GpuSampler() as sampler:
+        pass
+    assert sampler.delta is None
