@@ -188,3 +188,19 @@ def test_web_mode_reads_model_files_only_from_configured_directories(monkeypatch
     assert "Verdict" in text and "Q4_1" in text
     assert str(tmp_path) not in text  # no server path on the page
     assert all(str(tmp_path) not in v for v in at.query_params.values())
+
+
+def test_every_number_shows_its_basis():
+    from sizing.hardware.db import load_gpus
+
+    at = _run(hw="db", gpu="nvidia-rtx-4090")
+    assert not at.exception
+    basis = next(df.value for df in at.dataframe if "number" in df.value.columns)
+    rows = {r["number"]: r for _, r in basis.iterrows()}
+    gpu = load_gpus().get("nvidia-rtx-4090")
+    assert rows[gpu.name]["source"] == gpu.sources.memory
+    assert rows["Speed"]["calibration"] not in ("", "—")
+    assert rows["Weights"]["source"] == load_catalog().get("Qwen/Qwen3-8B").source
+    assert set(basis["kind"]) <= {"measured", "estimated"}
+    # the per-buffer detail lists what llama.cpp allocates
+    assert any("buffer" in df.value.columns for df in at.dataframe)

@@ -352,6 +352,7 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         shortfall_bytes=pl.shortfall_bytes,
         devices=[d.to_json() for d in pl.devices],
     )
+    data["basis"] = list(data.get("basis") or []) + hardware_basis(hw)
     if plan.speed is not None:
         sp = plan.speed
         data.update(
@@ -373,6 +374,24 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
     except Unavailable:
         pass
     return data
+
+
+def hardware_basis(hw: Any) -> list[dict]:
+    """Where the hardware figures came from: the database's sources, detection, or the user."""
+    if hw.mode == "custom":
+        return [{"what": "Hardware", "source": "typed on this page", "method": "memory and bandwidth as given",
+                 "calibration": None, "measured": False}]
+    if hw.mode == "machine":
+        return [{"what": "Hardware", "source": "detected on this machine (sizing.hardware.detect)",
+                 "method": "free memory per device; RAM bandwidth measured by a streaming probe",
+                 "calibration": None, "measured": True}]
+    db = gpu_db()
+    out = []
+    for gid in hw.gpu_ids:
+        g = db.get(gid)
+        out.append({"what": g.name, "source": g.sources.memory, "method": "GPU database entry (data/gpus.yaml)",
+                    "calibration": None, "measured": False})
+    return out
 
 
 def limits(choice: Any, values: dict, hw: Any) -> dict:

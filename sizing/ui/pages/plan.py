@@ -88,6 +88,7 @@ def _row(i: int, o: dict) -> dict:
         "free memory": "—" if o.get("headroom") is None else f"{o['headroom']:.0%}",
         "Pareto": "★" if o.get("pareto") else "",
         "short of target": o.get("shortfall") or "",
+        "price source": o.get("price_source") or "",
     }
 
 
@@ -99,7 +100,9 @@ def results(ps: PageState, v: dict) -> None:
         return
     st.subheader("Ranked options" if p["met"] else "Closest options")
     table = [_row(i, o) for i, o in enumerate(options[:TABLE_ROWS])]
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "price source": st.column_config.LinkColumn("price source", display_text="source"),
+    })
     for n in p.get("notes") or ():
         st.caption(n)
     priced = [o for o in options if o.get("price_usd") and o.get("decode_tokens_per_s")]
