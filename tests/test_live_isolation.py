@@ -285,3 +285,22 @@ def test_no_nvidia_driver_skips_the_gpu_delta(monkeypatch):
     with GpuSampler() as sampler:
         pass
     assert sampler.delta is None
+
+
+def test_gpu_run_refused_on_the_gpus_numbers(bin_dir, tmp_path, monkeypatch):
+    """A CUDA llama.cpp with too little free VRAM: refused before anything loads or is written."""
+    from sizing.live.check import run_check
+
+    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path / "home"))
+    _script(bin_dir, "llama-server", """
+        case "$1" in --version) echo "version: 5000 (1234abc)"; echo "built with CUDA 12.4"; exit 0;; esac
+        echo "must not be started" >&2; exit 1
+    """)
+    runner = select_runner(str(bin_dir / "llama-server"))
+    assert runner.backend == "cuda"
+    r = run_check("meta-llama/Llama-3.1-8B-Instruct", quant="Q4_K_M", ctx=8192, n_gpu_layers=-1,
+                  runner=runner, free=FreeMemory(host_bytes=64 * GiB, devices={"CUDA0": 4 * GiB}))
+    assert r.status == "refused"
+    assert "CUDA0 VRAM: needs" in r.refused and "4.00 GiB free" in r.refused
+    assert "host RAM" not in r.refused  # the host part fits
+    assert not (tmp_path / "home" / "live_runs.jsonl").exists()

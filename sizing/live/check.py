@@ -238,15 +238,17 @@ def run_check(
         raise SizingError(f"--timeout must be positive, got {timeout_s:g}")
     the_runner = select_runner(runner) if isinstance(runner, str) else runner
     path, label = locate_model(model, synthetic=synthetic, web_mode=web_mode, allowed_dirs=allowed_dirs)
+    # Offloaded layers are sized for the runner's GPU backend (no CPU repack copy there).
+    est_backend = the_runner.backend if n_gpu_layers != 0 and the_runner.backend != "cpu" else "cpu"
     run_synthetic = path is None
     if run_synthetic:
         arch = load_catalog().get(model)  # raises "unknown model … closest: …"
         est = estimate(arch, quant, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
-                       flash_attn=flash_attn, offline=True)
+                       flash_attn=flash_attn, backend=est_backend, offline=True)
         label = arch.id
     else:
         est = estimate(str(path), None, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
-                       flash_attn=flash_attn, offline=True)
+                       flash_attn=flash_attn, backend=est_backend, offline=True)
         if quant is not None and quant.upper() != str(est.quant).upper():
             raise SizingError(
                 f"--quant {quant}: {path.name} is {est.quant}; a file runs as it is "
@@ -271,12 +273,15 @@ def run_check(
 
     # --- the guard: nothing loads (and no synthetic file is written) unless it fits
     free = free or free_memory()
-    if n_gpu_layers == 0 or not free.devices:
-        need = MemoryNeed(host_bytes=est.total_bytes, basis=f"estimate for {label} at ctx {ctx}")
+    basis = f"estimate for {label} at ctx {ctx}"
+    if est_backend == "cpu" or not free.devices:
+        need = MemoryNeed(host_bytes=est.total_bytes, basis=basis)
     else:
-        first = next(iter(free.devices))
-        need = MemoryNeed(host_bytes=est.overhead_bytes, devices={first: est.total_bytes - est.overhead_bytes},
-                          basis=f"estimate for {label} at ctx {ctx}")
+        # The estimate places every offloaded part on one GPU (conservative for a
+        # partial --gpu-layers); the host keeps what it lists under 'host'.
+        by_dev = {k: v.total_bytes for k, v in est.memory_by_device.items()}
+        host = by_dev.pop("host", 0)
+        need = MemoryNeed(host_bytes=host, devices={next(iter(free.devices)): sum(by_dev.values())}, basis=basis)
     reason = memory_guard(need, free)
     data_dir = data_directory or store.data_dir()
     base = dict(model=label, synthetic=run_synthetic, estimate=est_json, runner=the_runner.info())
