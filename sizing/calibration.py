@@ -280,6 +280,14 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
             wide = (round(base.decode_spread[0] * 0.9, 3), round(base.decode_spread[1] * 1.1, 3))
             c = base.model_copy(update={"backend": backend, "pooled": True, "decode_spread": wide})
         backends[backend] = c
+        # device classes (discrete GPU vs unified memory) with enough rows of their own
+        for kind in ("gpu", "unified"):
+            part = [(r, d) for r, d in mine if d.kind == kind]
+            if sum(1 for r, _ in part if r.tg128 and not r.host_limited) >= MIN_ROWS and len(part) < len(mine):
+                ck = _fit_backend(f"{backend}/{kind}", part)
+                if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
+                    ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
+                backends[f"{backend}/{kind}"] = ck
     return CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,

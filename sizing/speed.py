@@ -331,15 +331,20 @@ class CalibrationSet(BaseModel):
     pooled: BackendCalibration
     holdout_ids: tuple[str, ...] = ()
 
-    def get(self, backend: str) -> BackendCalibration:
+    def get(self, backend: str, kind: str | None = None) -> BackendCalibration:
+        """Factors for a backend, refined by device class ("cuda/gpu", "vulkan/unified")
+        where the data had enough rows of that class."""
+        if kind is not None and f"{backend}/{kind}" in self.backends:
+            return self.backends[f"{backend}/{kind}"]
         return self.backends.get(backend, self.pooled)
 
-    def label(self, backend: str) -> str:
-        c = self.get(backend)
+    def label(self, backend: str, kind: str | None = None) -> str:
+        key = f"{backend}/{kind}" if kind is not None and f"{backend}/{kind}" in self.backends else backend
+        c = self.get(backend, kind)
         how = "pooled over all backends" if c.pooled or backend not in self.backends else (
             f"{c.n_decode} decode / {c.n_prefill} prefill rows"
         )
-        return f"{self.name}: {backend} ({how})"
+        return f"{self.name}: {key} ({how})"
 
 
 # --------------------------------------------------------------------------------------
@@ -404,13 +409,13 @@ class SpeedEstimate(BaseModel):
 
 
 def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
-    c = calib.get(work.device.backend)
+    c = calib.get(work.device.backend, work.device.kind)
     return work.device.bandwidth_gbs * 1e9 * c.decode_efficiency
 
 
 def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     """FLOP/s llama.cpp reaches on this device's matrix multiplications (fitted)."""
-    c = calib.get(device.backend)
+    c = calib.get(device.backend, device.kind)
     p = calib.pooled
     if device.kind == "cpu":
         per_thread = c.prefill_gflops_per_thread or calib.get("cpu").prefill_gflops_per_thread
@@ -427,11 +432,16 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     return device.bandwidth_gbs * ratio * 1e9
 
 
-def _main_backend(works: Sequence[DeviceWork]) -> str:
+def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None]:
+    """(backend, device class) of the device that drives the run: the first accelerator."""
     for w in works:
         if w.device.kind != "cpu" and w.layers:
-            return w.device.backend
-    return works[0].device.backend if works else "cpu"
+            return w.device.backend, w.device.kind
+    return (works[0].device.backend, works[0].device.kind) if works else ("cpu", "cpu")
+
+
+def _main_backend(works: Sequence[DeviceWork]) -> str:
+    return _main_device(works)[0]
 
 
 def decode_step_seconds(
@@ -461,7 +471,7 @@ def decode_step_seconds(
         per.append(
             DeviceTime(name=w.device.name, backend=w.device.backend, layers=w.layers, read_bytes=read, seconds=t)
         )
-    total += calib.get(_main_backend(works)).decode_overhead_ms / 1000.0
+    total += calib.get(*_main_device(works)).decode_overhead_ms / 1000.0
     return total, per
 
 
@@ -517,8 +527,8 @@ def estimate_speed(
     for w in works:
         if w.device.bandwidth_gbs <= 0:
             raise SizingError(f"bandwidth of {w.device.name} must be > 0")
-    backend = _main_backend(works)
-    c = calib.get(backend)
+    backend, kind = _main_device(works)
+    c = calib.get(backend, kind)
     p = prompt_tokens if prompt_tokens is not None else min(ctx, 512)
     p = max(1, min(p, ctx))
 
@@ -542,7 +552,7 @@ def estimate_speed(
         s, _ = decode_step_seconds(works, calib, depth=0, n_seq=n_parallel)
         aggregate = Range.around(n_parallel / s, c.decode_spread)
 
-    name = calib.label(backend)
+    name = calib.label(backend, kind)
     return SpeedEstimate(
         decode_tokens_per_s=decode,
         prefill_tokens_per_s=prefill,
@@ -592,12 +602,15 @@ def decode_tokens_per_s_many(
     host_bandwidth_gbs,
     gpu_backends: Sequence[str],
     calib: CalibrationSet,
+    gpu_kinds: Sequence[str] | None = None,
 ):
     """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine."""
     import numpy as np
 
-    eff = np.array([calib.get(b).decode_efficiency for b in gpu_backends])
-    over = np.array([calib.get(b).decode_overhead_ms for b in gpu_backends]) / 1000.0
+    kinds = list(gpu_kinds) if gpu_kinds is not None else ["gpu"] * len(gpu_backends)
+    cs = [calib.get(b, k) for b, k in zip(gpu_backends, kinds)]
+    eff = np.array([c.decode_efficiency for c in cs])
+    over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
     cpu = calib.get("cpu")
     host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
