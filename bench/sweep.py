@@ -54,6 +54,7 @@ def machines():
 def sweep(models, calib, m):
     cap, host_cap, unified, bw, backend, names = m
     host_bw = [DEFAULT_HOST.bandwidth_gbs if not u else b for u, b in zip(unified, bw)]
+    kinds = ["unified" if u else "gpu" for u in unified]
     count = fits = 0
     best = {}
     for arch in models:
@@ -64,7 +65,7 @@ def sweep(models, calib, m):
                 c = min(ctx, arch.max_context)
                 mem = memory_for(Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"), tensors_key="recipe")
                 r = place_many(traffic, mem, cap, host_capacity=host_cap, unified=unified, ctx=c)
-                tps = decode_tokens_per_s_many(r.gpu_read_bytes, r.host_read_bytes, bw, host_bw, backend, calib)
+                tps = decode_tokens_per_s_many(r.gpu_read_bytes, r.host_read_bytes, bw, host_bw, backend, calib, kinds)
                 count += len(cap)
                 fits += sum(r.fits)
                 if q == "Q4_K_M" and ctx == 8192:
