@@ -150,21 +150,13 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
                "red: does not fit. Cells show the total memory in GiB.")
 
 
-COMMAND_LABELS = {
-    "llama_server": "llama.cpp server",
-    "ollama": "Ollama (after writing the Modelfile below)",
-    "ollama_modelfile": "Ollama Modelfile",
-    "vllm": "vLLM",
-}
-
-
 def commands(data: dict) -> None:
     cmds = data.get("commands")
     if not cmds:
         return
     st.markdown("##### Launch commands")
     for name, text in cmds.items():
-        st.caption(COMMAND_LABELS.get(name, name))
+        st.caption(report.COMMAND_LABELS.get(name, name))
         st.code(text, language="dockerfile" if name == "ollama_modelfile" else "bash", wrap_lines=True)
     w = data.get("weights_source") or {}
     if w.get("hf_url"):
@@ -173,31 +165,13 @@ def commands(data: dict) -> None:
         st.caption(f"Weights: {w['note']}")
 
 
-BASIS_LABELS = ("Weights", "KV cache", "Compute buffers", "Overhead")
-
-
 def basis(data: dict) -> None:
     """Where every number came from: source, method, calibration, measured or estimated."""
     with st.expander("Where these numbers come from", icon=":material/fact_check:"):
-        b = data.get("basis")
-        if not b:
+        rows = report.basis_rows(data)
+        if not rows:
             st.write("No basis was recorded for this estimate.")
             return
-        items = b if isinstance(b, list) else [b]
-        rows = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                rows.append({"number": str(item)})
-                continue
-            rows.append(
-                {
-                    "number": item.get("what") or (BASIS_LABELS[i] if i < len(BASIS_LABELS) else f"#{i + 1}"),
-                    "kind": "measured" if item.get("measured") else "estimated",
-                    "source": item.get("source", "—"),
-                    "method": item.get("method", "—"),
-                    "calibration": item.get("calibration") or "—",
-                }
-            )
         st.dataframe(rows, hide_index=True, width="stretch",
                      column_config={"source": st.column_config.TextColumn(width="medium"),
                                     "method": st.column_config.TextColumn(width="large")})

@@ -8,6 +8,39 @@ from typing import Any
 from sizing.ui import fmt
 
 
+BASIS_LABELS = ("Weights", "KV cache", "Compute buffers", "Overhead")
+COMMAND_LABELS = {
+    "llama_server": "llama.cpp server",
+    "ollama": "Ollama (after writing the Modelfile below)",
+    "ollama_modelfile": "Ollama Modelfile",
+    "vllm": "vLLM",
+}
+
+
+def basis_rows(data: dict) -> list[dict]:
+    """The estimate's basis as rows: which number, measured or estimated, source, method, calibration.
+
+    The memory estimator lists its basis in part order (weights, KV, compute, overhead);
+    entries added by the UI's service layer carry their own ``what``.
+    """
+    b = data.get("basis") or []
+    rows = []
+    for i, item in enumerate(b if isinstance(b, list) else [b]):
+        if not isinstance(item, dict):
+            rows.append({"number": str(item), "kind": "", "source": "", "method": "", "calibration": ""})
+            continue
+        rows.append(
+            {
+                "number": item.get("what") or (BASIS_LABELS[i] if i < len(BASIS_LABELS) else f"#{i + 1}"),
+                "kind": "measured" if item.get("measured") else "estimated",
+                "source": item.get("source") or "—",
+                "method": item.get("method") or "—",
+                "calibration": item.get("calibration") or "—",
+            }
+        )
+    return rows
+
+
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
 
@@ -52,23 +85,18 @@ def estimate_markdown(data: dict) -> str:
         ]
     cmds = data.get("commands")
     if cmds:
-        lines += ["", "## Launch commands", ""]
-        items = cmds.items() if isinstance(cmds, dict) else enumerate(cmds)
-        for _, c in items:
-            text = c.get("command") if isinstance(c, dict) else str(c)
-            lines += ["```bash", text, "```"]
-    b = data.get("basis")
-    if b:
-        lines += ["", "## Basis", ""]
-        for item in b if isinstance(b, list) else [b]:
-            if isinstance(item, dict):
-                lines.append(
-                    f"- {item.get('what', 'estimate')}: {'measured' if item.get('measured') else 'estimated'}, "
-                    f"source {item.get('source', '—')}, method {item.get('method', '—')}"
-                    + (f", calibration {item['calibration']}" if item.get("calibration") else "")
-                )
-            else:
-                lines.append(f"- {item}")
+        lines += ["", "## Launch commands"]
+        for name, text in cmds.items():
+            lang = "dockerfile" if name == "ollama_modelfile" else "bash"
+            lines += ["", f"{COMMAND_LABELS.get(name, name)}:", "", f"```{lang}", str(text).rstrip(), "```"]
+    rows = basis_rows(data)
+    if rows:
+        lines += ["", "## Where the numbers come from", ""]
+        for r in rows:
+            lines.append(
+                f"- **{r['number']}** ({r['kind']}): source {r['source']}; method {r['method']}"
+                + (f"; calibration {r['calibration']}" if r["calibration"] not in ("", "—") else "")
+            )
     return "\n".join(lines) + "\n"
 
 
