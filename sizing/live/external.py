@@ -29,7 +29,7 @@ import time
 from functools import cached_property
 from pathlib import Path
 
-from sizing.live.embedded import backend_of, build_measurement
+from sizing.live.measure import backend_of, build_measurement
 from sizing.live.isolation import run_child
 from sizing.live.logparse import memory_from_log
 from sizing.live.runner import (
