@@ -186,10 +186,16 @@ def _decode_x(row: BenchRow, dev: BenchDevice) -> float:
     return row.size_gib * GIB * row.active_fraction / (dev.bandwidth_gbs * 1e9)
 
 
-def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, float]:
-    """(efficiency, overhead seconds) minimising relative error of the time per token."""
+def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None) -> tuple[float, float]:
+    """(efficiency, overhead seconds) minimising relative error of the time per token.
+
+    With ``overhead`` given, only the efficiency is fitted (device classes borrow their
+    backend's per-token cost: one slow device class cannot pin it down)."""
     x = np.array([_decode_x(r, d) for r, d in rows])
     y = np.array([r.tg128 for r, _ in rows])
+    if overhead is not None:
+        a = float((y * x) @ (1.0 - y * overhead) / ((y * x) @ (y * x)))
+        return 1.0 / max(a, 1.0), overhead
     A = np.column_stack([y * x, y])
     (a, o), *_ = np.linalg.lstsq(A, np.ones_like(y), rcond=None)
     if o < 0:
@@ -214,13 +220,13 @@ def _quantiles(ratios: list[float]) -> tuple[float, float]:
 
 
 def _fit_backend(
-    backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False
+    backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False, overhead: float | None = None
 ) -> BackendCalibration:
     dec = [(r, d) for r, d in rows if r.tg128 and not r.host_limited]
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     if not dec:
         raise SizingError(f"no decode rows to fit for {backend}")
-    eff, over = _fit_decode(dec)
+    eff, over = _fit_decode(dec, overhead)
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
     per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
@@ -284,7 +290,7 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
             if sum(1 for r, _ in part if r.tg128 and not r.host_limited) >= MIN_ROWS and len(part) < len(mine):
-                ck = _fit_backend(f"{backend}/{kind}", part)
+                ck = _fit_backend(f"{backend}/{kind}", part, overhead=c.decode_overhead_ms / 1000)
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
