@@ -304,3 +304,27 @@ def test_gpu_run_refused_on_the_gpus_numbers(bin_dir, tmp_path, monkeypatch):
     assert "CUDA0 VRAM: needs" in r.refused and "4.00 GiB free" in r.refused
     assert "host RAM" not in r.refused  # the host part fits
     assert not (tmp_path / "home" / "live_runs.jsonl").exists()
+
+
+def test_verify_while_another_check_runs(tmp_path, smollm2_gguf):
+    """A second verify on the same machine gets one clear line, not a second llama.cpp."""
+    home = tmp_path / "home"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
+         f"with machine_lock(Path({str(home)!r})):\n    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = subprocess.run(
+            [sys.executable, "-m", "sizing", "verify", "--model", str(smollm2_gguf), "--ctx", "1024",
+             "--prompt-tokens", "16", "--gen-tokens", "4", "--runner", "embedded"],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "LLM_SIZING_HOME": str(home)},
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another live check is running" in lines[0], res.stderr
