@@ -79,6 +79,7 @@ class LaunchCommands(BaseModel):
     vllm_argv: tuple[str, ...] | None = None
     vllm: str | None = None
     weights: Weights
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -88,6 +89,7 @@ class LaunchCommands(BaseModel):
             "ollama_options": self.ollama_options,
             "vllm": self.vllm,
             "weights": self.weights.model_dump(),
+            "notes": list(self.notes),
         }
 
 
@@ -247,7 +249,14 @@ def launch_commands(
             pipeline_parallel=max(1, nodes),
             kv_type=kv_type_k,
         )
+    notes: list[str] = []
+    if v_argv and quant.upper() not in ("F16", "BF16"):
+        notes.append(
+            f"vllm serves the Hugging Face weights ({model_id}, BF16 unless you point it at an "
+            f"AWQ/GPTQ/FP8 repository), not the {quant} GGUF: size that plan with --quant F16"
+        )
     return LaunchCommands(
+        notes=tuple(notes),
         llama_server_argv=tuple(argv),
         llama_server=shlex.join(argv),
         ollama_modelfile=modelfile,

@@ -248,6 +248,8 @@ def with_hardware(
         commands["ollama_modelfile"] = cmds.ollama_modelfile or ""
     if cmds.vllm:
         commands["vllm"] = cmds.vllm
+        if cmds.notes:
+            commands["vllm_note"] = " ".join(cmds.notes)
     if cmds.weights.hf_url:
         commands["weights"] = cmds.weights.hf_url
     if cmds.weights.ollama_tag:
