@@ -6,8 +6,9 @@
    time from the call to the answer, load included (target: under 30 s).
 2. A synthetic Llama-3.1-8B Q4_K_M check: disk used by the model file (target: under
    10 MB) and the memory parts against the estimate. ``--skip-8b`` only writes the file.
-3. Calibration: several real and synthetic checks into a fresh run store, then the
-   speed error before and after fitting this machine's factors (leave-one-out).
+3. Calibration: several real and synthetic checks (median of 3 timed runs each) into a
+   fresh run store, then the speed error before and after fitting this machine's factors
+   (leave-one-out).
 
 Runs use a temporary data directory, so the user's own run store is untouched.
 """
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for model, quant, ctx, synth in cases:
             rc = run_check(model, quant=quant, ctx=ctx, n_prompt=128, n_gen=32, runner="embedded",
-                           synthetic=synth, n_threads=args.threads)
+                           synthetic=synth, n_threads=args.threads, repetitions=3)
             mm = rc.measured
             name = Path(model).name if model.endswith(".gguf") else f"{model} {quant} (synthetic)"
             print(f"  {name}: {rc.status}; decode {mm.decode_tokens_per_s or 0:.1f} tok/s "

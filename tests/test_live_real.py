@@ -71,9 +71,17 @@ def test_smollm2_memory_matches_and_speed_is_measured(smollm2_gguf, home):
 
 
 def test_gemma3_sliding_window_memory_matches(gemma3_gguf, home):
-    r = run_check(str(gemma3_gguf), ctx=4096, **SMALL)
+    r = run_check(str(gemma3_gguf), ctx=4096, repetitions=3, **SMALL)
     assert r.status == "ok", r.measured.message
     _assert_parts_within_tolerance(r)
+    assert r.measured.decode_tokens_per_s > 0  # the median of three timed runs
+
+
+def test_prefill_only_check(smollm2_gguf, home):
+    r = run_check(str(smollm2_gguf), ctx=1024, **{**SMALL, "n_gen": 0})
+    assert r.status == "ok", r.measured.message
+    assert r.measured.prefill_tokens_per_s > 0 and r.measured.n_prompt == 32
+    assert r.measured.decode_tokens_per_s is None and r.errors["decode_tokens_per_s"] is None
 
 
 def test_synthetic_llama_1b_without_download(home):
@@ -192,7 +200,7 @@ def test_external_llama_server_runner(smollm2_gguf, home, tmp_path):
     assert runner.version == "llama.cpp b1 (0000000)" and runner.backend == "cpu"
     stages = []
     r = run_check(str(smollm2_gguf), ctx=2048, progress=lambda e: stages.append(e.stage),
-                  **{**SMALL, "runner": runner})
+                  repetitions=2, **{**SMALL, "runner": runner})
     assert r.status == "ok", r.measured.message + r.measured.log_tail
     assert r.runner.name == "external:server"
     _assert_parts_within_tolerance(r)

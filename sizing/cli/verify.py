@@ -43,6 +43,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--flash-attn", choices=("on", "off"), default="on")
     p.add_argument("--gpu-layers", type=int, default=0, metavar="N", help="layers on the GPU (-1: all)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads")
+    p.add_argument("--repetitions", "-r", type=int, default=1, metavar="N",
+                   help="timed runs; speeds are their median (1)")
     p.add_argument("--synthetic", action="store_true", help="always run a synthetic model of --model")
     p.add_argument("--keep-synthetic", action="store_true", help="keep the synthetic file in the data dir")
     p.add_argument("--no-store", action="store_true", help="do not record this run")
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, quant=args.quant, ctx=args.ctx, runner=args.runner, timeout_s=args.timeout,
         n_prompt=args.prompt_tokens, n_gen=args.gen_tokens, kv_type=args.kv_type, batch=args.batch,
         ubatch=args.ubatch, flash_attn=args.flash_attn == "on", n_gpu_layers=args.gpu_layers,
-        n_threads=args.threads, synthetic=args.synthetic, keep_synthetic=args.keep_synthetic,
+        n_threads=args.threads, repetitions=args.repetitions, synthetic=args.synthetic, keep_synthetic=args.keep_synthetic,
         save=not args.no_store, progress=progress,
     )
     if args.json:

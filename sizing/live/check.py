@@ -216,6 +216,7 @@ def run_check(
     flash_attn: bool = True,
     n_gpu_layers: int = 0,
     n_threads: int | None = None,
+    repetitions: int = 1,
     synthetic: bool = False,
     keep_synthetic: bool = False,
     save: bool = True,
@@ -236,6 +237,8 @@ def run_check(
 
     if timeout_s <= 0:
         raise SizingError(f"--timeout must be positive, got {timeout_s:g}")
+    if not 1 <= repetitions <= 20:
+        raise SizingError(f"--repetitions must be 1 to 20, got {repetitions}")
     the_runner = select_runner(runner) if isinstance(runner, str) else runner
     path, label = locate_model(model, synthetic=synthetic, web_mode=web_mode, allowed_dirs=allowed_dirs)
     # Offloaded layers are sized for the runner's GPU backend (no CPU repack copy there).
@@ -299,7 +302,8 @@ def run_check(
             check = Check(
                 model_path=str(path), ctx=ctx, n_batch=batch, n_ubatch=ubatch, kv_type_k=est.kv_type_k,
                 kv_type_v=est.kv_type_v, flash_attn=flash_attn, n_gpu_layers=n_gpu_layers,
-                n_prompt=n_prompt, n_gen=n_gen, n_threads=n_threads, timeout_s=timeout_s,
+                n_prompt=n_prompt, n_gen=n_gen, n_threads=n_threads, repetitions=repetitions,
+                timeout_s=timeout_s,
             )
             measured = the_runner.run(check, progress=progress, cancel=cancel)
         finally:
@@ -332,7 +336,7 @@ def run_check(
             scenario={"ctx": ctx, "kv_type_k": est.kv_type_k, "kv_type_v": est.kv_type_v,
                       "n_batch": batch, "n_ubatch": ubatch, "flash_attn": flash_attn,
                       "n_gpu_layers": n_gpu_layers, "n_prompt": n_prompt, "n_gen": n_gen,
-                      "n_threads": n_threads},
+                      "n_threads": n_threads, "repetitions": repetitions},
             runner=measured.runner.model_dump(), hardware=hw, estimate=est_json,
             measured=measured.model_dump(exclude={"log_tail"}), errors=errors,
             status=measured.status, message=measured.message,

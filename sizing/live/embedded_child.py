@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
     n_prompt = max(1, min(int(check["n_prompt"]), p.n_ctx // int(check["n_parallel"]) - n_gen - 1))
     # Ordinary token ids (byte-level pieces in every real vocabulary), never special ones.
     prompt = [256 + (i % 256) for i in range(n_prompt)]
-    timings: dict = {}
+    runs: list[dict] = []
     started = [False]
 
     def on_chunk(chunk) -> bool:
@@ -82,24 +82,34 @@ def main(argv: list[str]) -> int:
             started[0] = True
             emit("generation")
         if isinstance(chunk, dict) and "timings" in chunk:
-            timings.update(chunk["timings"])
+            runs[-1].update(chunk["timings"])
         return False  # keep going
 
     emit("prompt", n_prompt=n_prompt)
-    if n_gen > 0:
-        request = {
-            "prompt": prompt,
-            "n_predict": n_gen,
-            "ignore_eos": True,
-            "cache_prompt": False,
-            "stream": True,
-            "top_k": 1,
-            "samplers": ["top_k"],
-        }
+    request = {
+        "prompt": prompt,
+        "n_predict": max(1, n_gen),
+        "ignore_eos": True,
+        "cache_prompt": False,
+        "stream": True,
+        "top_k": 1,
+        "samplers": ["top_k"],
+    }
+    # Repetitions, like llama-bench's -r: the median resists a noisy neighbour.
+    for _ in range(max(1, int(check.get("repetitions", 1)))):
+        runs.append({})
         result = server.handle_completions(request, on_chunk)
         if isinstance(result, dict) and "error" in result:
             emit("error", stage="prompt", message=json.dumps(result["error"]))
             return 4
+
+    def median(key: str):
+        vals = sorted(r[key] for r in runs if r.get(key) is not None)
+        return vals[len(vals) // 2] if vals else None
+
+    timings = {"prompt_n": runs[-1].get("prompt_n"), "predicted_n": runs[-1].get("predicted_n") if n_gen > 0 else 0,
+               "prompt_per_second": median("prompt_per_second"),
+               "predicted_per_second": median("predicted_per_second") if n_gen > 0 else None}
 
     try:
         import resource

@@ -209,14 +209,14 @@ class ExternalRunner:
 
 
 def bench_argv(exe: str, check: Check) -> list[str]:
-    """llama-bench's command line for a check: one repetition, JSON out, verbose log."""
+    """llama-bench's command line for a check: the check's repetitions, JSON out, verbose log."""
     ngl = 999 if check.n_gpu_layers < 0 else check.n_gpu_layers
     argv = [
         exe, "-m", check.model_path, "-p", str(check.n_prompt), "-n", str(check.n_gen),
         "-b", str(check.n_batch), "-ub", str(check.n_ubatch),
         "-ctk", check.kv_type_k, "-ctv", check.kv_type_v,
         "-fa", "1" if check.flash_attn else "0", "-ngl", str(ngl),
-        "-r", "1", "-o", "json", "-v",
+        "-r", str(check.repetitions), "-o", "json", "-v",
     ]
     if check.n_threads:
         argv += ["-t", str(check.n_threads)]

@@ -86,17 +86,23 @@ def _run_server(exe: str, check: dict, emit) -> int:
         }).encode()
         req = urllib.request.Request(base + "/completion", data=body,
                                      headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req) as r:
-                result = json.loads(r.read())
-        except (urllib.error.URLError, OSError) as exc:
-            emit("error", stage="prompt", message=f"request failed: {exc}")
-            return 4
-        emit("generation")
-        t = result.get("timings", {})
-        emit("result", load_s=load_s, n_prompt=t.get("prompt_n"), n_gen=t.get("predicted_n"),
-             prefill_tokens_per_s=t.get("prompt_per_second"),
-             decode_tokens_per_s=t.get("predicted_per_second"))
+        runs = []
+        for _ in range(max(1, int(check.get("repetitions", 1)))):
+            try:
+                with urllib.request.urlopen(req) as r:
+                    runs.append(json.loads(r.read()).get("timings", {}))
+            except (urllib.error.URLError, OSError) as exc:
+                emit("error", stage="prompt", message=f"request failed: {exc}")
+                return 4
+            emit("generation")
+
+        def median(key):
+            vals = sorted(t[key] for t in runs if t.get(key) is not None)
+            return vals[len(vals) // 2] if vals else None
+
+        emit("result", load_s=load_s, n_prompt=runs[-1].get("prompt_n"), n_gen=runs[-1].get("predicted_n"),
+             prefill_tokens_per_s=median("prompt_per_second"),
+             decode_tokens_per_s=median("predicted_per_second") if n_gen > 0 else None)
         return 0
     finally:
         if proc.poll() is None:

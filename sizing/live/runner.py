@@ -51,6 +51,7 @@ class Check(BaseModel):
     n_prompt: int = Field(512, ge=0, description="prompt tokens timed for prefill speed")
     n_gen: int = Field(128, ge=0, description="tokens generated (ignoring EOS) for decode speed")
     n_threads: int | None = None
+    repetitions: int = Field(1, ge=1, le=20, description="timed runs; speeds are their median")
     timeout_s: float = Field(300.0, gt=0)
 
 
