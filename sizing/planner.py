@@ -316,9 +316,14 @@ def plan_purchase(
         )
     # nothing meets it: the closest, by how much of the target they reach per dollar
     def closeness(o: Option) -> tuple:
-        reach = (o.decode_tokens_per_s or 0) / target_tps if target_tps else (1.0 if o.fits else 0.0)
+        """Fits first; then how much of the speed and latency targets it reaches; then price."""
+        reach = 1.0 if o.fits else 0.0
+        if target_tps:
+            reach *= min((o.decode_tokens_per_s or 0) / target_tps, 1.0)
+        if target_ttft_s and o.ttft_s:
+            reach *= min(target_ttft_s / o.ttft_s, 1.0)
         over_budget = (o.price_usd or math.inf) / budget_usd if budget_usd else 1.0
-        return (not o.fits, -min(reach, 1.0), over_budget, o.price_usd or math.inf)
+        return (not o.fits, -reach, over_budget, o.price_usd or math.inf)
 
     closest = sorted(options, key=closeness)[:5]
     closest = [o.model_copy(update={"pareto": o.label in _pareto([x for x in options if x.fits])}) for o in closest]
