@@ -325,7 +325,14 @@ def plan_purchase(
         over_budget = (o.price_usd or math.inf) / budget_usd if budget_usd else 1.0
         return (not o.fits, -reach, over_budget, o.price_usd or math.inf)
 
-    closest = sorted(options, key=closeness)[:5]
+    closest, seen = [], set()
+    for o in sorted(options, key=closeness):  # one line per device: more of a card that is
+        if o.gpu_id in seen:                  # already too slow is not a closer option
+            continue
+        seen.add(o.gpu_id)
+        closest.append(o)
+        if len(closest) == 5:
+            break
     closest = [o.model_copy(update={"pareto": o.label in _pareto([x for x in options if x.fits])}) for o in closest]
     return PurchasePlan(
         options=(),
