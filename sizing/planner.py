@@ -323,7 +323,7 @@ def plan_purchase(
         if target_ttft_s and o.ttft_s:
             reach *= min(target_ttft_s / o.ttft_s, 1.0)
         over_budget = (o.price_usd or math.inf) / budget_usd if budget_usd else 1.0
-        return (not o.fits, -reach, over_budget, o.price_usd or math.inf)
+        return (not o.fits, -round(reach, 3), over_budget, o.price_usd or math.inf)
 
     closest, seen = [], set()
     for o in sorted(options, key=closeness):  # one line per device: more of a card that is
