@@ -73,10 +73,19 @@ class BenchRow(BaseModel):
     decode_test: str = "tg128"
     threads: int | None = Field(None, gt=0)
     host_limited: bool = False
+    # MoE: the file's layout, so the bytes a token reads can be computed from the
+    # architecture (catalog id) typed as the file is; checked against size_gib
+    arch_id: str | None = None
+    expert_type: str | None = None
+    rest_type: str | None = None
+    read_fraction: float | None = Field(None, gt=0, le=1, description="computed, not read from the file")
     source: str = Field(min_length=8)
 
     @property
     def active_fraction(self) -> float:
+        """Share of the file one token reads: computed from the layout, else by parameters."""
+        if self.read_fraction is not None:
+            return self.read_fraction
         return (self.active_params_b / self.params_b) if self.active_params_b else 1.0
 
     @property
@@ -328,21 +337,54 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
 def fit_from_files(path: Path = BENCH_FILE) -> CalibrationSet:
     from sizing.hardware.db import load_gpus
 
-    data = load_bench(path)
     db = load_gpus()
-    for d in data.devices.values():
+    for d in load_bench(path).devices.values():
         if d.db_id and d.db_id not in {g.id for g in db.all}:
             raise SizingError(f"{path}: device {d.name!r}: db_id {d.db_id!r} is not in data/gpus.yaml")
-    data = with_db_compute(data, {g.id: g for g in db.all})
-    return fit(data, data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+    return fit(load_bench_with_db(path), data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+
+
+def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
+    """For MoE rows with a layout: the share of the file a token reads, from the
+    architecture's tensors typed as the file is. The typed total must match the row's
+    size (so the layout is the file's), else the row is rejected."""
+    from sizing.models.tensors import tensors_for
+    from sizing.speed import model_traffic
+
+    rows = []
+    for r in data.rows:
+        if r.arch_id:
+            arch = archs.get(r.arch_id)
+            if arch is None or not (r.expert_type and r.rest_type):
+                raise SizingError(f"row {r.id!r}: layout needs a catalog arch_id, expert_type and rest_type")
+            typed = []
+            for t in tensors_for(arch):
+                if t.is_expert and t.name.endswith(".weight"):
+                    typ = r.expert_type
+                elif len(t.shape) == 1 or not t.name.endswith(".weight") or t.name.endswith("ffn_gate_inp.weight"):
+                    typ = "F32"  # norms, biases, sinks, routers stay F32 in every llama.cpp file
+                else:
+                    typ = r.rest_type
+                typed.append(t.model_copy(update={"ggml_type": typ}))
+            tr = model_traffic(arch, typed)
+            total_gib = tr.total_bytes / GIB
+            if abs(total_gib - r.size_gib) > 0.02 * r.size_gib:
+                raise SizingError(f"row {r.id!r}: layout gives {total_gib:.2f} GiB, the file is {r.size_gib} GiB")
+            r = r.model_copy(update={"read_fraction": tr.read_bytes_per_token / tr.total_bytes})
+        rows.append(r)
+    return data.model_copy(update={"rows": tuple(rows)})
 
 
 @cache
 def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
-    """The data file with compute figures from the GPU database filled in."""
+    """The data file with compute figures from the GPU database and MoE read shares filled in."""
     from sizing.hardware.db import load_gpus
+    from sizing.models.catalog import load_catalog
 
-    return with_db_compute(load_bench(path), {g.id: g for g in load_gpus().all})
+    data = with_db_compute(load_bench(path), {g.id: g for g in load_gpus().all})
+    cat = load_catalog()
+    archs = {r.arch_id: cat.get(r.arch_id) for r in data.rows if r.arch_id}
+    return with_read_fractions(data, archs)
 
 
 def dump_calibration(calib: CalibrationSet) -> str:

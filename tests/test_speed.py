@@ -206,3 +206,17 @@ def test_cpu_prediction_against_a_real_llama_cpp_run(smollm2_gguf):
     est = estimate_speed([w], load_calibration(), ctx=512, prompt_tokens=128)
     assert 0.5 <= m.decode_tokens_per_s / est.decode_tokens_per_s.expected <= 2.0
     assert 0.5 <= m.prefill_tokens_per_s / est.prefill_tokens_per_s.expected <= 2.0
+
+
+def test_moe_bytes_read_per_token_explain_a_measured_moe(data, calib):
+    """gpt-oss-20b on Strix Halo: the architecture typed as the file is (MXFP4 experts,
+    F16 rest) reproduces llama-bench's 12.83 GiB, and the bytes a token reads from it
+    (active experts + attention + embeddings) predict the measured tg128; counting only
+    active *parameters* (the usual shortcut) does not."""
+    row = next(r for r in data.rows if r.id == "vulkan-8060s-gptoss20b-mxfp4")
+    dev = data.devices[row.device]
+    assert row.read_fraction is not None and row.read_fraction > row.active_params_b / row.params_b
+    ours = predict_decode(row, dev, calib)
+    naive = predict_decode(row.model_copy(update={"read_fraction": None}), dev, calib)
+    assert abs(ours - row.tg128) / row.tg128 < 0.15
+    assert abs(naive - row.tg128) / row.tg128 > 0.3
