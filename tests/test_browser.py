@@ -109,3 +109,15 @@ def test_copy_link_reproduces_the_view(server, browser, page):
     expect(other.get_by_label("Context (tokens)")).to_have_value("8192", timeout=30_000)
     expect(other.get_by_label("Device memory (GB)")).to_have_value("48.00", timeout=30_000)
     other.close()
+
+
+def test_leaving_a_page_and_coming_back_keeps_its_inputs(server, page):
+    page.goto(f"{server}/?quant=Q8_0&hw=custom")
+    page.get_by_text("Verdict").first.wait_for()
+    page.get_by_role("link", name="Compare").click()
+    page.wait_for_url(re.compile(r"/compare"))
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.get_by_role("link", name="Can I run it?").click()
+    page.get_by_text("Verdict").first.wait_for()
+    page.wait_for_url(re.compile(r"quant=Q8_0"))
+    assert "hw=custom" in page.url
