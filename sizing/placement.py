@@ -251,8 +251,9 @@ def unified_hardware(
     return Hardware(name=name, gpus=(gpu,), host=host, unified=True, notes=tuple(notes))
 
 
-def cpu_hardware(name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int) -> Hardware:
-    if ram_bytes <= 0 or bandwidth_gbs <= 0 or threads <= 0:
+def cpu_hardware(name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int | None) -> Hardware:
+    """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill)."""
+    if ram_bytes <= 0 or bandwidth_gbs <= 0 or (threads is not None and threads <= 0):
         raise SizingError("a CPU machine needs RAM > 0, bandwidth > 0 and threads > 0")
     host = Device(
         id="host", name=name, kind="cpu", backend="cpu", memory_bytes=ram_bytes, bandwidth_gbs=bandwidth_gbs, threads=threads

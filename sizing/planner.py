@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sizing import DATA_DIR
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
-from sizing.placement import DEFAULT_HOST, Hardware, HostSpec, machine_from_gpu
+from sizing.placement import DEFAULT_HOST, GIB, Hardware, HostSpec, machine_from_gpu
 from sizing.solver import MemoryFn, solve
-from sizing.speed import CalibrationSet
+from sizing.speed import CalibrationSet, decode_step_seconds
 
 COUNTS: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
 DAYS_PER_MONTH = 365.25 / 12
@@ -104,6 +104,7 @@ class Candidate(BaseModel):
     price_source: str
     watts: float | None
     hardware: Hardware
+    cpu_only: bool = False
 
 
 class ModelResult(BaseModel):
@@ -203,6 +204,35 @@ def candidates(
     return out
 
 
+def cpu_candidates(platforms: Iterable) -> list[Candidate]:
+    """CPU-only servers from data/cpus.yaml (RAM bandwidth per platform, RAM as needed).
+
+    The data has no prices, power or core counts: these options show decode speed and
+    fit, and say so for the rest."""
+    from sizing.placement import cpu_hardware
+
+    out = []
+    for p in platforms:
+        if getattr(p, "kind", None) != "server":
+            continue
+        ram = (p.max_memory_gb or 0) * GIB
+        if ram <= 0:
+            continue
+        out.append(
+            Candidate(
+                label=f"CPU-only: {p.name}",
+                gpu_id=p.id,
+                count=getattr(p, "sockets", 1),
+                price_usd=None,
+                price_source="no price in data/cpus.yaml",
+                watts=None,
+                hardware=cpu_hardware(p.name, ram_bytes=int(ram), bandwidth_gbs=p.bandwidth_gbs, threads=None),
+                cpu_only=True,
+            )
+        )
+    return out
+
+
 def _headroom(placement) -> float | None:
     devs = [d for d in placement.devices if d.used_bytes > 0 and d.capacity_bytes > 0]
     if not devs:
@@ -227,6 +257,7 @@ def plan_purchase(
     machine_price_list: Sequence[MachinePrice] | None = None,
     memory_fn: MemoryFn | None = None,
     limit: int = 20,
+    cpus: Iterable = (),
 ) -> PurchasePlan:
     """Rank machines that run every model in ``models`` at ``quant`` and ``ctx``."""
     if not models:
@@ -242,26 +273,34 @@ def plan_purchase(
     if ctx <= 0:
         raise SizingError(f"context must be > 0, got {ctx}")
     prices = machine_prices() if machine_price_list is None else machine_price_list
-    cands = candidates(gpus, counts=counts, host=host, machine_price_list=prices)
+    cands = candidates(gpus, counts=counts, host=host, machine_price_list=prices) + cpu_candidates(cpus)
     options: list[Option] = []
     for c in cands:
         results: list[ModelResult] = []
         for arch in models:
             c_ctx = min(ctx, arch.max_context)
-            plan = solve(arch, quant, c_ctx, c.hardware, calib, memory_fn=memory_fn, prompt_tokens=prompt_tokens)
+            plan = solve(arch, quant, c_ctx, c.hardware, calib, memory_fn=memory_fn, prompt_tokens=prompt_tokens,
+                         with_speed=not c.cpu_only)
             pl = plan.placement
             # a purchase should hold the model on its accelerators: offload to RAM does not count
             on_acc = pl.fits and (pl.all_on_gpu or not c.hardware.gpus)
             sp = plan.speed
+            decode = low = ttft = None
+            if on_acc and sp:
+                decode, low, ttft = sp.decode_tokens_per_s.expected, sp.decode_tokens_per_s.low, sp.ttft_s.expected
+            elif on_acc and c.cpu_only:  # no thread count: decode (bandwidth-bound) only
+                step, _ = decode_step_seconds(pl.works, calib)
+                decode = 1.0 / step
+                low = decode * min(calib.get("cpu", "cpu").decode_spread[0], 1.0)
             results.append(
                 ModelResult(
                     model_id=arch.id,
                     fits=on_acc,
                     how=pl.how,
-                    decode_tokens_per_s=sp.decode_tokens_per_s.expected if (sp and on_acc) else None,
-                    decode_low=sp.decode_tokens_per_s.low if (sp and on_acc) else None,
-                    ttft_s=sp.ttft_s.expected if (sp and on_acc) else None,
-                    headroom=_headroom(pl) if on_acc else None,
+                    decode_tokens_per_s=decode,
+                    decode_low=low,
+                    ttft_s=ttft,
+                    headroom=_headroom(pl) if on_acc and not c.cpu_only else None,
                 )
             )
         fits = all(r.fits for r in results)
@@ -275,6 +314,10 @@ def plan_purchase(
             short.append(f"{tps:.1f} tok/s < {target_tps:g}")
         if fits and target_ttft_s and ttft is not None and ttft > target_ttft_s:
             short.append(f"TTFT {ttft:.2f} s > {target_ttft_s:g} s")
+        if fits and target_ttft_s and ttft is None:
+            short.append("TTFT unknown (no core count in the data)")
+        if budget_usd is not None and c.price_usd is None:
+            short.append("price unknown")
         if budget_usd is not None and c.price_usd is not None and c.price_usd > budget_usd:
             short.append(f"${c.price_usd:,.0f} > budget ${budget_usd:,.0f}")
         if power_cap_w is not None and c.watts is not None and c.watts > power_cap_w:
@@ -304,7 +347,8 @@ def plan_purchase(
     front = _pareto(good)
     good = [o.model_copy(update={"pareto": o.label in front}) for o in good]
     notes = (
-        "prices: GPU cards at launch (or street) price, host not included; Apple machines as sold",
+        "prices: GPU cards at launch (or street) price, host not included; Apple machines as sold"
+        + ("; CPU-only servers: no price, power or core count in the data (decode speed only)" if cpus else ""),
         f"candidates: {len(cands)} priced configurations (1–8 identical GPUs, unified-memory machines)",
     ) + ((f"host for multi-GPU and offload: {host.name}",) if host.assumed else ())
     if good:

@@ -93,3 +93,21 @@ def test_local_vs_cloud_break_even():
     with pytest.raises(SizingError):
         local_vs_cloud(tokens_in_per_day=1, tokens_out_per_day=1, hardware_price_usd=0, years=3, watts=1,
                        power_price_per_kwh=0.1, decode_tokens_per_s=1, prefill_tokens_per_s=1, cloud=cloud)
+
+
+def test_cpu_only_servers_are_candidates(ctx):
+    from sizing.hardware.cpus import load_cpus
+
+    arch = ctx["cat"].get("meta-llama/Llama-3.1-70B-Instruct")
+    r = plan_purchase([arch], quant="Q4_K_M", ctx=8192, calib=ctx["calib"], gpus=(), cpus=load_cpus().all,
+                      target_tps=3, limit=100)
+    cpu = [o for o in r.options if o.label.startswith("CPU-only")]
+    assert cpu and all(o.price_usd is None and o.decode_tokens_per_s >= 3 for o in cpu)
+    # more RAM bandwidth, faster decode (bandwidth-bound)
+    plats = {p.id: p for p in load_cpus().all}
+    by_bw = sorted(cpu, key=lambda o: plats[o.gpu_id].bandwidth_gbs)
+    speeds = [o.decode_tokens_per_s for o in by_bw]
+    assert speeds == sorted(speeds)
+    with_budget = plan_purchase([arch], quant="Q4_K_M", ctx=8192, calib=ctx["calib"], gpus=(), cpus=load_cpus().all,
+                                budget_usd=10000)
+    assert not with_budget.options and all("price unknown" in o.shortfall for o in with_budget.closest)

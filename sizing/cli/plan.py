@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sizing.calibration import load_calibration
+    from sizing.hardware.cpus import load_cpus
     from sizing.hardware.db import load_gpus
     from sizing.models.resolve import resolve_model
     from sizing.planner import cloud_prices, local_vs_cloud, plan_purchase
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         power_cap_w=args.power_cap,
         prompt_tokens=args.prompt_tokens,
         limit=args.limit,
+        cpus=load_cpus().all,
     )
     cost = None
     if args.tokens_in_per_day is not None or args.tokens_out_per_day is not None:
