@@ -55,6 +55,8 @@ def finetune_page():
 
 def main() -> None:
     st.set_page_config(page_title="llm-sizing", page_icon="🧮", layout="wide")
+    # Less empty space above the title: the answer should be on the first screen.
+    st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
     nav = st.navigation(pages())
     with st.sidebar:
         st.caption("**llm-sizing** — can I run this model on this hardware, and how fast? "
