@@ -117,3 +117,11 @@ def test_web_mode_refuses_a_path_outside_the_allowed_dirs(tmp_path, home, smollm
         require_allowed_path("../../../../etc/passwd", [allowed])
     with pytest.raises(SizingError, match="no model directories"):
         require_allowed_path(str(smollm2_gguf), [])
+
+
+def test_web_mode_never_writes_a_synthetic_model(tmp_path, home):
+    allowed = tmp_path / "models"
+    allowed.mkdir()
+    with pytest.raises(SizingError, match="only files in the allowed model directories"):
+        run_check("meta-llama/Llama-3.2-1B-Instruct", ctx=512, runner="embedded", web_mode=True,
+                  allowed_dirs=[allowed])

@@ -244,6 +244,9 @@ def run_check(
     # Offloaded layers are sized for the runner's GPU backend (no CPU repack copy there).
     est_backend = the_runner.backend if n_gpu_layers != 0 and the_runner.backend != "cpu" else "cpu"
     run_synthetic = path is None
+    if run_synthetic and web_mode:
+        raise SizingError(f"{model!r}: on a web server only files in the allowed model directories "
+                          "are run; synthetic models are written only when you run the check locally")
     if run_synthetic:
         arch = load_catalog().get(model)  # raises "unknown model … closest: …"
         est = estimate(arch, quant, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
@@ -296,8 +299,6 @@ def run_check(
         disk_bytes = None
         try:
             if run_synthetic:
-                if web_mode:
-                    raise SizingError("synthetic models are not written on a web server; run the check locally")
                 path, disk_bytes, tmp = _make_synthetic(est, data_dir, keep_synthetic)
             check = Check(
                 model_path=str(path), ctx=ctx, n_batch=batch, n_ubatch=ubatch, kv_type_k=est.kv_type_k,
