@@ -35,8 +35,9 @@ def test_estimate_matches_llama_cpp(case, workdir):
         # llama.cpp agrees with us on the context it built and the caches it made
         assert meas.n_ctx == est.context.n_ctx
         assert [c.cells for c in meas.kv_caches] == [p.cells for p in est.kv.parts if p.kind != "recurrent"]
-        # and on the parameter count ("model params = 8.03 B": printed to 3-4 digits)
-        assert abs(est.params - meas.model_params) <= 0.001 * meas.model_params
+        # and on the parameter count, which llama.cpp prints as "%.2f" K/M/B/T
+        unit = max(u for u in (1e3, 1e6, 1e9, 1e12) if u <= meas.model_params)
+        assert abs(est.params - meas.model_params) <= 0.005 * unit
         rows.append((cfg, compare(est, meas)))
     bad = [c for _, checks in rows for c in checks if not c.ok]
     assert not bad, f"{case.name} ({case.note}):\n{_table(rows)}"
