@@ -51,3 +51,39 @@ def test_cpu_overhead_matches_the_measured_heap(smollm2_gguf):
     heap = probe_host_heap(smollm2_gguf)
     est = estimate(str(smollm2_gguf), ctx=512).overhead_bytes
     assert abs(est - heap) <= max(0.5 * heap, 4 * 2**20), (est, heap)
+
+
+SETTINGS = [
+    dict(ctx=4096, n_parallel=4, kv_unified=True),
+    dict(ctx=5000, n_parallel=3, kv_unified=False),
+    dict(ctx=4096, n_ubatch=128),
+    dict(ctx=3000, n_batch=256, n_ubatch=256, kv_type_k="q8_0", kv_type_v="q4_0"),
+    dict(ctx=8192, flash_attn=False),
+]
+
+
+@pytest.mark.live
+def test_run_settings_match_llama_cpp(gemma3_gguf):
+    """Parallel sequences (unified or not), micro-batches, mixed cache types, no flash
+    attention: on the real Gemma-3 file, whose sliding-window cache depends on all of them."""
+    from sizing.estimate import build_scenario
+    from sizing.live.probe import probe_many
+    from sizing.memory import estimate_memory
+    from sizing.models.resolve import resolve_model
+
+    rm = resolve_model(str(gemma3_gguf))
+    rows = []
+    for cfg, meas in zip(SETTINGS, probe_many(gemma3_gguf, SETTINGS)):
+        sc, _, _ = build_scenario(
+            rm, None, cfg["ctx"], kv_type_k=cfg.get("kv_type_k", "f16"),
+            kv_type_v=cfg.get("kv_type_v", "f16"), batch=cfg.get("n_batch", 2048),
+            ubatch=cfg.get("n_ubatch", 512), parallel=cfg.get("n_parallel", 1),
+            kv_unified=cfg.get("kv_unified", True), flash_attn=cfg.get("flash_attn", True))
+        est = estimate_memory(sc)
+        assert (meas.n_ctx, meas.n_ctx_seq) == (est.context.n_ctx, est.context.n_ctx_seq), cfg
+        assert [c.cells for c in meas.kv_caches] == [p.cells for p in est.kv.parts], cfg
+        assert all(c.seqs == sc.n_parallel for c in meas.kv_caches), cfg
+        checks = compare(est, meas, flash_attn=sc.flash_attn)
+        rows.append((dict(cfg, kv_type_k=sc.kv_type_k), checks))
+    bad = [c for _, checks in rows for c in checks if not c.ok]
+    assert not bad, _table(rows)
