@@ -37,6 +37,7 @@ from sizing.overhead import load_overheads
 from sizing.quant import apply_recipe, file_quant, tensor_bytes
 from sizing.scenario import Basis, MemoryParts, Scenario
 
+MIB = 1024 * 1024
 GGUF_ALIGNMENT = 32  # general.alignment default: each tensor's data starts on it
 # ggml-cpu "extra" buffer type on x86-64 with AVX2 (ggml-cpu/repack.cpp): matrices of these
 # types are copied into interleaved layouts when their row count divides by 8.
@@ -231,7 +232,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
         items.append(build(MemoryItem, 
             name=label, part="kv_cache", device=gpu, bytes=p.bytes,
             note=f"{p.layers} layers × {p.cells} cells × {p.streams} stream(s); "
-                 f"K {p.k_type} {p.k_bytes} B, V {p.v_type} {p.v_bytes} B"))
+                 f"K {p.k_type} {p.k_bytes / MIB:.1f} MiB, V {p.v_type} {p.v_bytes / MIB:.1f} MiB"))
     items.append(build(MemoryItem, name="compute buffer", part="compute", device=gpu, bytes=comp.bytes,
                             note=f"peak set by the {comp.branch} for {comp.n_tokens} tokens"))
     items.append(build(MemoryItem, name="output buffer (logits)", part="compute", device="host",
