@@ -118,7 +118,8 @@ def estimate_compute_buffer(
     branches["output"] = n_out * a.vocab_size * F32 + 2 * t * e * F32
 
     name, peak = max(branches.items(), key=lambda kv_: kv_[1])
-    return build(ComputeEstimate, 
+    return build(
+        ComputeEstimate,
         bytes=peak + mask_bytes + inputs,
         output_bytes=n_seq * a.vocab_size * F32,
         branch=name,

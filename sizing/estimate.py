@@ -17,7 +17,7 @@ from sizing.errors import SizingError
 from sizing.memory import MemoryEstimate, MemoryItem, estimate_memory
 from sizing.models.arch import ModelArch
 from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.quant import FILE_QUANTS, KV_TYPES, apply_recipe, file_quant
+from sizing.quant import KV_TYPES, apply_recipe, file_quant
 from sizing.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
 
 DEFAULT_QUANT = "Q4_K_M"

@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict
 
 from sizing.fastmodel import build
 
+from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
 from sizing.quant import kv_block_size, row_bytes
-from sizing.errors import SizingError
 
 CTX_PAD = 256  # llama_context pads n_ctx (per sequence) to this
 SWA_PAD = 256  # llama_kv_cache_iswa pads the windowed cache to this
@@ -63,9 +63,9 @@ def context_size(ctx: int, *, n_parallel: int = 1, kv_unified: bool = True,
     # llama.cpp clamps the logical batch to the requested context, the micro-batch to the batch
     nb = min(n_batch, ctx)
     nub = min(n_ubatch, nb)
-    # model_construct: every field is computed here from validated ints (hot path of sweeps)
+    # build(): every field is computed here from validated ints (hot path of sweeps)
     return build(ContextSize, n_ctx=n_ctx, n_ctx_seq=n_ctx_seq, n_stream=n_stream,
-                                       n_seq=n_parallel, n_batch=nb, n_ubatch=nub)
+                 n_seq=n_parallel, n_batch=nb, n_ubatch=nub)
 
 
 class KVCachePart(BaseModel):
@@ -158,9 +158,8 @@ def estimate_kv_cache(
 
     def part(kind: str, layers: int, cells: int) -> KVCachePart:
         n = layers * cells * cs.n_stream
-        return build(KVCachePart, kind=kind, cells=cells, streams=cs.n_stream,
-                                           layers=layers, k_type=kv_type_k, v_type=kv_type_v,
-                                           k_bytes=n * rk, v_bytes=n * rv)
+        return build(KVCachePart, kind=kind, cells=cells, streams=cs.n_stream, layers=layers,
+                     k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=n * rv)
 
     parts: list[KVCachePart] = []
     if arch.is_swa and n_swa and not swa_full:

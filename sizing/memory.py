@@ -26,10 +26,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from sizing.fastmodel import build
-
-from sizing.errors import SizingError
 from sizing.compute_buffer import ComputeEstimate, estimate_compute_buffer
+from sizing.errors import SizingError
+from sizing.fastmodel import build
 from sizing.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
 from sizing.models.arch import ModelArch
 from sizing.models.tensors import TensorSpec, count_params, tensors_for
@@ -189,6 +188,10 @@ def _file_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSu
 
 # --- the estimate -------------------------------------------------------------------------
 
+_KV_LABELS = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
+              "swa": "KV cache (sliding window)", "recurrent": "recurrent state"}
+
+
 def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     """Memory llama.cpp allocates for ``scenario``, by part, device and buffer."""
     s = scenario
@@ -212,43 +215,38 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
 
     gpu: Device = "host" if s.backend == "cpu" else "gpu"
     items: list[MemoryItem] = []
+
+    def add(name: str, part: Part, device: Device, nbytes: int, note: str) -> None:
+        items.append(build(MemoryItem, name=name, part=part, device=device, bytes=nbytes, note=note))
+
     if s.backend == "cpu":
-        items.append(build(MemoryItem, name="model (CPU_Mapped)", part="weights", device="host",
-                                bytes=w.total, note="the GGUF's tensor data, memory-mapped"))
+        add("model (CPU_Mapped)", "weights", "host", w.total, "the GGUF's tensor data, memory-mapped")
         if w.repack:
-            items.append(build(MemoryItem, 
-                name="model (CPU_REPACK)", part="weights", device="host", bytes=w.repack,
-                note="second copy of Q4_0/Q4_K/IQ4_NL/MXFP4 matrices in the layout the "
-                     "x86 AVX2 kernels read (ggml-cpu repack)"))
+            add("model (CPU_REPACK)", "weights", "host", w.repack,
+                "second copy of Q4_0/Q4_K/IQ4_NL/MXFP4 matrices in the layout the x86 AVX2 "
+                "kernels read (ggml-cpu repack)")
     else:
-        items.append(build(MemoryItem, name="model (token embeddings, host)", part="weights",
-                                device="host", bytes=w.token_embd,
-                                note="llama.cpp keeps the input embeddings on the CPU"))
-        items.append(build(MemoryItem, name="model (device)", part="weights", device="gpu",
-                                bytes=w.total - w.token_embd, note="all layers offloaded"))
+        add("model (token embeddings, host)", "weights", "host", w.token_embd,
+            "llama.cpp keeps the input embeddings on the CPU")
+        add("model (device)", "weights", "gpu", w.total - w.token_embd, "all layers offloaded")
     for p in kv.parts:
-        label = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
-                 "swa": "KV cache (sliding window)", "recurrent": "recurrent state"}[p.kind]
-        items.append(build(MemoryItem, 
-            name=label, part="kv_cache", device=gpu, bytes=p.bytes,
-            note=f"{p.layers} layers × {p.cells} cells × {p.streams} stream(s); "
-                 f"K {p.k_type} {p.k_bytes / MIB:.1f} MiB, V {p.v_type} {p.v_bytes / MIB:.1f} MiB"))
-    items.append(build(MemoryItem, name="compute buffer", part="compute", device=gpu, bytes=comp.bytes,
-                            note=f"peak set by the {comp.branch} for {comp.n_tokens} tokens"))
-    items.append(build(MemoryItem, name="output buffer (logits)", part="compute", device="host",
-                            bytes=comp.output_bytes,
-                            note=f"{s.n_parallel} row(s) of {a.vocab_size} F32 logits"))
-    items.append(build(MemoryItem, name="runtime (host)", part="overhead", device="host",
-                            bytes=oh.host_bytes(a.vocab_size),
-                            note="process heap: tokenizer tables, graph metadata, threads"))
+        add(_KV_LABELS[p.kind], "kv_cache", gpu, p.bytes,
+            f"{p.layers} layers × {p.cells} cells × {p.streams} stream(s); "
+            f"K {p.k_type} {p.k_bytes / MIB:.1f} MiB, V {p.v_type} {p.v_bytes / MIB:.1f} MiB")
+    add("compute buffer", "compute", gpu, comp.bytes,
+        f"peak set by the {comp.branch} for {comp.n_tokens} tokens")
+    add("output buffer (logits)", "compute", "host", comp.output_bytes,
+        f"{s.n_parallel} row(s) of {a.vocab_size} F32 logits")
+    add("runtime (host)", "overhead", "host", oh.host_bytes(a.vocab_size),
+        "process heap: tokenizer tables, graph metadata, threads")
     if gpu == "gpu" and oh.device_bytes():
-        items.append(build(MemoryItem, name=f"runtime ({s.backend} context)", part="overhead",
-                                device="gpu", bytes=oh.device_bytes(),
-                                note="driver context and library workspaces"))
+        add(f"runtime ({s.backend} context)", "overhead", "gpu", oh.device_bytes(),
+            "driver context and library workspaces")
 
     devices, parts = _sum_parts(items)
     basis = _basis(a, quant, s.backend, w.typed_by, oh.source)
-    return build(MemoryEstimate, 
+    return build(
+        MemoryEstimate,
         params=w.params,
         active_params=w.active_params,
         parts=parts,
