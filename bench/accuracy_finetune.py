@@ -7,6 +7,8 @@ with transformers (+ peft), runs two AdamW/SGD steps in a forked, warmed-up proc
 * the CPU allocator's peak (PyTorch profiler memory events) — what the estimate sizes;
 * the process's peak resident memory above its baseline (VmHWM), which also holds
   non-tensor memory (oneDNN scratch, autograd nodes);
+* two CPU ranks under DDP and FSDP2 (gloo): each rank's peak RSS against the per-GPU
+  figure;
 * where CUDA exists, ``torch.cuda.max_memory_allocated`` of the same steps on the GPU,
   against the estimate without its overhead part (context and allocator reserve are
   outside what that counter reports).
@@ -24,7 +26,7 @@ import sys
 import time
 
 from sizing.finetune import FinetuneScenario, estimate_finetune_memory
-from sizing.finetune_probe import ProbeSpec, measure_steps
+from sizing.finetune_probe import ProbeSpec, measure_sharded, measure_steps
 from sizing.models.arch import ModelArch
 
 MIB = 2**20
@@ -88,6 +90,31 @@ def summary(label: str, errors: list[float]) -> str:
     return f"{label}: median |error| {med:.1%}, max |error| {abs(worst):.1%} ({worst:+.1%}), n={len(errors)}"
 
 
+SHARDED = [
+    ("llama full fp32", SMOL, {}),
+    ("llama lora r8", SMOL, {"method": "lora"}),
+    ("qwen3 full fp32", QWEN3, {}),
+    ("qwen3 lora r8", QWEN3, {"method": "lora"}),
+]
+
+
+def sharding_section() -> None:
+    """Two CPU ranks (gloo) under DDP and FSDP2: each rank's peak RSS against the per-GPU estimate."""
+    print("\nData parallel on CPU, 2 ranks (gloo): per-rank peak RSS against the per-GPU estimate")
+    errors = []
+    for sharding in ("ddp", "fsdp"):
+        for name, arch, kw in SHARDED:
+            spec = ProbeSpec(arch=arch, **{"seq_len": 256, **kw})
+            ranks = measure_sharded(spec, sharding, world=2)
+            peak = max(r.peak_bytes for r in ranks)
+            est = estimate_finetune_memory(
+                scenario(spec, "cpu").model_copy(update={"n_gpus": 2, "sharding": sharding}))
+            e = est.total_bytes / peak - 1
+            errors.append(e)
+            print(f"{sharding + ' ' + name:<34}{est.total_bytes / MIB:>8.1f}Mi{peak / MIB:>10.1f}Mi{e:>+8.1%}")
+    print(summary("vs per-rank peak RSS (DDP, FSDP2)", errors))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="four cases only")
@@ -114,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(summary("vs CPU allocator peak (profiler)", alloc_err))
     print(summary("vs CPU peak RSS (VmHWM delta)   ", rss_err))
+
+    if not args.quick:
+        sharding_section()
 
     try:
         import torch

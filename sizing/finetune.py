@@ -233,7 +233,17 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
             grads //= n
         if shard_w:
             weights //= n
-            gathered = p.largest_layer * (2 if s.method != "full" or s.precision == "mixed_bf16" else 4) * 2
+            wb = 2 if s.method != "full" or s.precision == "mixed_bf16" else 4
+            if s.sharding == "fsdp":
+                # FSDP2 keeps the root's parameters (embeddings, head, final norm) unsharded
+                # from forward through backward (torch fully_shard: "for the root, do not
+                # reshard after forward"), plus the current and the prefetched layer.
+                root = p.total - p.block_params
+                gathered = root * wb * (n - 1) // n + 2 * p.largest_layer * wb
+            else:
+                # ZeRO-3 gathers module by module (the embedding and head are modules too),
+                # with the next one prefetched.
+                gathered = 2 * max(p.largest_layer, p.output_head) * wb
         if s.sharding == "ddp":
             # DDP's reducer keeps its own flat bucket copy of every gradient for the whole
             # run (gradient_as_bucket_view=False, the default).

@@ -44,6 +44,7 @@ class ParamBreakdown(BaseModel):
     matmul_weights: int  # weights used by a matmul: block linears and the output head
     output_head: int  # vocab x hidden (the tied embedding when tied)
     expert_params: int  # routed experts' weights (a token uses n_experts_used of them)
+    block_params: int  # everything inside the decoder blocks (the rest: embeddings, head, final norm)
     largest_layer: int  # parameters of the largest block
     largest_linear: int
     largest_tensor: int
@@ -91,6 +92,7 @@ def _breakdown(arch_json: str) -> ParamBreakdown:
         matmul_weights=block_linear + head,
         output_head=head,
         expert_params=experts,
+        block_params=sum(per_layer.values()),
         largest_layer=max(per_layer.values(), default=0),
         largest_linear=largest_linear,
         largest_tensor=largest_tensor,

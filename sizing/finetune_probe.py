@@ -223,7 +223,7 @@ def _profiled_peak(spec: ProbeSpec, dev, transformers) -> int:
     )
 
 
-def _train(spec: ProbeSpec, dev, transformers):
+def _train(spec: ProbeSpec, dev, transformers, wrap=None):
     """Build the model of ``spec`` and run its training steps; returns (model, counts, s)."""
     import time
 
@@ -252,6 +252,8 @@ def _train(spec: ProbeSpec, dev, transformers):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if spec.method == "lora":
             model.enable_input_require_grads()
+    if wrap is not None:
+        model = wrap(model)
     params = sum(p.numel() for p in model.parameters())
     trainable = [p for p in model.parameters() if p.requires_grad]
     if spec.optimizer == "adamw":
@@ -302,6 +304,77 @@ def measure_step(spec: ProbeSpec, timeout_s: float = 300) -> ProbeResult:
     return measure_steps([spec], timeout_s)[0]
 
 
-if __name__ == "__main__":  # child entry point: spec list JSON on stdin, results JSON on stdout
-    _specs = [ProbeSpec.model_validate(d) for d in json.loads(sys.stdin.read())]
-    print(json.dumps(_child(_specs)))
+def _sharded_child(spec: ProbeSpec, sharding: str, rank: int, world: int, port: int) -> dict:
+    """One rank of a data-parallel run on CPU (gloo): its own peak resident memory."""
+    import gc
+
+    import torch
+    import torch.distributed as dist
+    import transformers
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.set_num_threads(spec.threads)
+
+    def wrap(model):
+        if sharding == "ddp":
+            return torch.nn.parallel.DistributedDataParallel(model)
+        from torch.distributed.fsdp import fully_shard
+
+        for module in list(model.modules()):
+            if type(module).__name__.endswith("DecoderLayer"):
+                fully_shard(module)
+        return fully_shard(model)
+
+    try:
+        _train(spec.model_copy(update={"steps": 1}), torch.device("cpu"), transformers, wrap)  # warm-up
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        baseline = _rss()
+        model, params, trainable, seconds = _train(spec, torch.device("cpu"), transformers, wrap)
+        peak = _hwm() - baseline
+    finally:
+        dist.destroy_process_group()
+    return {"peak_bytes": int(peak), "baseline_bytes": int(baseline), "params": int(params),
+            "trainable_params": int(trainable), "seconds": seconds, "device": "cpu"}
+
+
+def measure_sharded(spec: ProbeSpec, sharding: Literal["ddp", "fsdp"], world: int = 2,
+                    timeout_s: float = 600) -> list[ProbeResult]:
+    """Peak resident memory of each rank of a ``world``-process DDP or FSDP2 run on CPU."""
+    import socket
+
+    with socket.socket() as sock:  # a free local port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", OMP_NUM_THREADS=str(spec.threads))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sizing.finetune_probe", sharding, str(rank), str(world), str(port),
+             spec.model_dump_json()],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for rank in range(world)
+    ]
+    outs = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=timeout_s)
+            if p.returncode != 0:
+                raise RuntimeError("sharded training probe failed: " + " | ".join(err.strip().splitlines()[-5:]))
+            outs.append(ProbeResult.model_validate_json(out.strip().splitlines()[-1]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return outs
+
+
+if __name__ == "__main__":  # child entry points: results JSON on stdout
+    if len(sys.argv) == 6:  # <ddp|fsdp> <rank> <world> <port> <spec JSON>
+        _spec = ProbeSpec.model_validate_json(sys.argv[5])
+        print(json.dumps(_sharded_child(_spec, sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))
+    else:  # spec list JSON on stdin
+        _specs = [ProbeSpec.model_validate(d) for d in json.loads(sys.stdin.read())]
+        print(json.dumps(_child(_specs)))

@@ -25,7 +25,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from sizing.finetune import FinetuneScenario, estimate_finetune_memory  # noqa: E402
-from sizing.finetune_probe import ProbeSpec, hf_config, measure_steps  # noqa: E402
+from sizing.finetune_probe import ProbeSpec, hf_config, measure_sharded, measure_steps  # noqa: E402
 from sizing.models.arch import ModelArch  # noqa: E402
 
 pytestmark = pytest.mark.finetune
@@ -99,6 +99,19 @@ def test_training_step_peak_matches_estimate(request, measured, arch, kw):
     )
     assert abs(alloc_err) <= ALLOCATED_TOL, detail
     assert abs(rss_err) <= RSS_TOL, detail
+
+
+def test_ddp_per_rank_peak_matches_estimate():
+    """Two CPU ranks (gloo) under DDP: each rank holds the model, its gradients, DDP's
+    bucket copy of them, the optimizer and its own activations."""
+    spec = _spec(SMOL, {})
+    ranks = measure_sharded(spec, "ddp", world=2)
+    est = estimate_finetune_memory(_scenario(spec).model_copy(update={"n_gpus": 2, "sharding": "ddp"}))
+    single = estimate_finetune_memory(_scenario(spec))
+    assert est.total_bytes > single.total_bytes
+    for r in ranks:
+        err = est.total_bytes / r.peak_bytes - 1
+        assert abs(err) <= RSS_TOL, f"rank RSS peak {r.peak_bytes / 2**20:.1f} MiB, estimate {err:+.1%}"
 
 
 def test_parameter_counts_match_transformers_for_real_configs():
