@@ -14,7 +14,9 @@ whole graph (the attention masks):
   activations, or K and V when they are larger;
 * attention without flash attention: the K·Q score matrix, ``n_kv × n_ubatch × n_head``
   F32, which dominates at long context;
-* output: the logits of the rows the server keeps (``n_outputs``, one per sequence).
+* output: the logits of the rows the server keeps (``n_outputs``, one per sequence). This
+  is llama-server's setting in the measured build (it reserves one output per sequence);
+  tools that keep logits for a whole batch (perplexity, embeddings) reserve more.
 
 Masks: one per attention cache (full and windowed), ``n_kv × n_ubatch``, F16 with flash
 attention and F32 without.
