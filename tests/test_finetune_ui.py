@@ -89,3 +89,22 @@ def test_qlora_on_apple_is_flagged_not_sized_silently():
     assert not at.exception
     assert any("bitsandbytes" in w.value for w in at.warning)
     assert any("cannot run on Apple M3 Max" in e.value for e in at.error)
+
+
+def test_several_cards_are_sharded_as_chosen():
+    at = run({"model": "meta-llama/Llama-3.1-8B-Instruct", "method": "full", "gpu": "nvidia-h100-sxm5-80gb",
+              "count": "4", "shard": "zero3", "gc": "1"})
+    assert not at.exception and not at.error
+    s = FinetuneScenario.build(model=load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), method="full",
+                               grad_checkpointing=True, n_gpus=4, sharding="zero3")
+    rep = finetune_report(s, [load_gpus().get("nvidia-h100-sxm5-80gb")], 10_000_000)
+    assert {m.label: m.value for m in at.metric}["Memory per GPU"] == fmt.gb(rep.gpus[0].needed_bytes)
+    assert at.query_params["shard"] == "zero3" and at.query_params["count"] == "4"
+
+
+def test_custom_memory_gives_a_verdict_without_speed():
+    at = run({"model": "Qwen/Qwen3-0.6B", "hw": "custom", "mem": "8"})
+    assert not at.exception
+    labels = {m.label for m in at.metric}
+    assert "Memory per GPU" in labels and "Training tokens/s" not in labels
+    assert any("does not fit" in e.value for e in at.error)
