@@ -94,14 +94,22 @@ def test_tampered_link_warns_and_the_app_keeps_working(server, page):
     page.screenshot(path=str(ARTIFACTS / "browser-tampered.png"), full_page=True)
 
 
-def test_copy_link_reproduces_the_view(server, browser, page):
+def test_copy_link_reproduces_the_view(server, browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page = ctx.new_page()
+    page.set_default_timeout(45_000)
     page.goto(f"{server}/?quant=Q8_0&ctx=8192&hw=custom&mem=48")
     _wait_idle(page)
-    page.get_by_role("button", name="Copy link").click()
-    code = page.locator('[data-testid="stPopoverBody"] code').first
-    code.wait_for()
-    link = code.inner_text().strip()
+    button = page.frame_locator('[data-testid="stIFrame"]').first.locator("#b")
+    expect(button).to_have_text("Copy link", timeout=30_000)
+    page.wait_for_timeout(500)  # the button's script is attached once its frame has loaded
+    button.click()
+    expect(button).to_have_text("Link copied", timeout=10_000)
+    link = page.evaluate("navigator.clipboard.readText()")
     assert link.startswith(server) and "quant=Q8_0" in link and "mem=48" in link
+    page.get_by_role("button", name="Show link").click()
+    assert page.locator('[data-testid="stPopoverBody"] code').first.inner_text().strip() == link
     other = browser.new_page(viewport={"width": 390, "height": 844})  # a phone opens the shared link
     other.goto(link)
     other.get_by_text("Verdict").first.wait_for(timeout=60_000)
@@ -109,6 +117,7 @@ def test_copy_link_reproduces_the_view(server, browser, page):
     expect(other.get_by_label("Context (tokens)")).to_have_value("8192", timeout=30_000)
     expect(other.get_by_label("Device memory (GB)")).to_have_value("48.00", timeout=30_000)
     other.close()
+    ctx.close()
 
 
 def test_leaving_a_page_and_coming_back_keeps_its_inputs(server, page):

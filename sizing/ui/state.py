@@ -276,11 +276,41 @@ def share_link(ps: PageState, url_path: str) -> str:
     return f"{base}/{url_path}{ps.query_string()}"
 
 
+COPY_BUTTON_HTML = """
+<button id="b" title="Copy a link that reproduces this view">Copy link</button>
+<style>
+  body { margin: 0; font-family: "Source Sans 3", "Source Sans Pro", system-ui, sans-serif; }
+  #b { width: 100%%; height: 38px; border-radius: 8px; border: 1px solid rgba(49,51,63,0.2);
+       background: #fff; color: rgb(49,51,63); font-size: 14px; cursor: pointer; }
+  #b:hover { border-color: #ff4b4b; color: #ff4b4b; }
+</style>
+<script>
+  const link = %s;
+  const b = document.getElementById("b");
+  function done(ok) { b.textContent = ok ? "Link copied" : "Copy failed: use Show link"; 
+                      setTimeout(() => { b.textContent = "Copy link"; }, 2500); }
+  function fallback() {
+    const t = document.createElement("textarea"); t.value = link; document.body.appendChild(t);
+    t.select(); let ok = false; try { ok = document.execCommand("copy"); } catch (e) {}
+    t.remove(); done(ok);
+  }
+  b.addEventListener("click", () => {
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(link).then(() => done(true), fallback);
+    } else { fallback(); }
+  });
+</script>
+"""
+
+
 def copy_link_button(ps: PageState, url_path: str) -> None:
-    """A 'Copy link' control: the link in a code block whose copy icon puts it on the clipboard."""
+    """'Copy link': one click puts the link on the clipboard; 'Show link' shows it."""
+    import json
+
+    import streamlit.components.v1 as components
+
     link = share_link(ps, url_path)
-    with st.popover("Copy link", icon=":material/link:", help="A link that reproduces this view exactly"):
+    components.html(COPY_BUTTON_HTML % json.dumps(link), height=40)
+    with st.popover("Show link", icon=":material/link:", help="A link that reproduces this view exactly"):
         st.code(link, language=None, wrap_lines=True)
-        st.caption(
-            "Use the copy icon. Default values are left out; uploaded or local files are never part of a link."
-        )
+        st.caption("Default values are left out; uploaded or local files are never part of a link.")

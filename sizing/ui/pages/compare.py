@@ -44,7 +44,7 @@ def page_state() -> PageState:
 def render() -> None:
     ps = page_state()
     ps.load()
-    head, link = st.columns([5, 1])
+    head, link = st.columns([5, 1], vertical_alignment="bottom")
     head.title("Compare")
     ps.show_warnings()
     names = services.catalog_names()

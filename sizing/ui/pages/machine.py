@@ -30,7 +30,7 @@ def render() -> None:
     cfg = load_config()
     ps = page_state()
     ps.load()
-    head, link = st.columns([5, 1])
+    head, link = st.columns([5, 1], vertical_alignment="bottom")
     head.title("This machine")
     ps.show_warnings()
     if cfg.web_mode:
