@@ -50,7 +50,7 @@ def test_cpu_overhead_matches_the_measured_heap(smollm2_gguf):
 
     heap = probe_host_heap(smollm2_gguf)
     est = estimate(str(smollm2_gguf), ctx=512).overhead_bytes
-    assert abs(est - heap) <= max(0.5 * heap, 4 * 2**20), (est, heap)
+    assert abs(est - heap) <= max(0.5 * heap, 8 * 2**20), (est, heap)
 
 
 SETTINGS = [
