@@ -115,6 +115,7 @@ def test_a_model_too_big_for_the_hardware_says_no_and_why():
         ({"hw": "mainframe"}, "hw"),
         ({"gpu": "nvidia-rtx-4090,not-a-gpu"}, "gpu"),
         ({"model": "/home/me/models/secret.gguf"}, "model"),
+        ({"model": "[click me](https://evil.example)"}, "model"),
     ],
 )
 def test_tampered_link_falls_back_with_a_warning(params, name):
@@ -124,6 +125,7 @@ def test_tampered_link_falls_back_with_a_warning(params, name):
     assert any(f"`{name}`" in w for w in warnings), warnings
     assert "Verdict" in _texts(at)  # the page still answers, with the default
     assert name not in at.query_params
+    assert "evil.example" not in " ".join(warnings)  # nothing clickable is echoed back
 
 
 def test_gguf_header_upload_is_sized_and_never_enters_the_link(smollm2_gguf: Path):
@@ -204,3 +206,9 @@ def test_every_number_shows_its_basis():
     assert set(basis["kind"]) <= {"measured", "estimated"}
     # the per-buffer detail lists what llama.cpp allocates
     assert any("buffer" in df.value.columns for df in at.dataframe)
+
+
+def test_unknown_model_in_a_link_suggests_the_closest():
+    at = _run(model="Qwen/Qwen3-8", hw="custom")
+    w = [x.value for x in at.warning]
+    assert w and "unknown model `Qwen/Qwen3-8`" in w[0] and "closest:" in w[0]

@@ -46,13 +46,18 @@ def default_gpu() -> list[str]:
 
 
 def _catalog_check(value: str) -> str:
+    """A catalog id or alias (normalised to the id). The name is checked for shape first,
+    so nothing but a plain name is ever echoed back in a warning."""
+    value = safe_name(value)
     ids = services.catalog_ids()
     if ids and value not in ids:
         try:
             return services.catalog_get(value).id  # an alias: normalise to the id
-        except (SizingError, Unavailable) as exc:
-            raise ParamError(f"unknown model {value[:60]!r}") from exc
-    return safe_name(value)
+        except (SizingError, Unavailable):
+            close = services.catalog_suggest(value)
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            raise ParamError(f"unknown model `{value}`{hint}") from None
+    return value
 
 
 # --- model -----------------------------------------------------------------------------

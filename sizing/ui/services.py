@@ -81,6 +81,13 @@ def catalog_get(name: str) -> Any:
     return catalog().get(name)
 
 
+def catalog_suggest(name: str, n: int = 3) -> list[str]:
+    try:
+        return list(catalog().suggest(name, n=n))
+    except Exception:
+        return []
+
+
 def hf_offline() -> bool | None:
     """Hub look-ups follow HF_HUB_OFFLINE; tests and air-gapped servers set it."""
     v = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
