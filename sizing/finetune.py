@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sizing.errors import SizingError
 from sizing.finetune_activations import ActivationParts, activation_parts
+from sizing.finetune_data import FinetuneData, load_finetune_data
 from sizing.finetune_params import ParamBreakdown, param_breakdown
 from sizing.models.arch import ModelArch
 from sizing.scenario import BACKENDS, Backend, Basis
@@ -59,11 +60,6 @@ OPTIMIZER_STATE_BYTES: dict[str, float] = {"adamw": 8.0, "adamw8bit": 2.0 + 8.0 
 # absmax blocks -> 0.5 + 1/64 + 4/(64*256) bytes per parameter.
 NF4_DQ_BYTES_PER_PARAM = 0.5 + 1.0 / 64 + 4.0 / (64 * 256)
 
-# The CUDA context (driver state and loaded kernels) lives outside PyTorch's allocator:
-# 723 MiB after the first CUDA call in https://discuss.pytorch.org/t/73021 and "~700+MB
-# depending on the CUDA version" in https://discuss.pytorch.org/t/81330. The caching
-# allocator's fragmentation on top of this is not modelled (the basis says so).
-CUDA_CONTEXT_BYTES = 700 * 2**20
 
 
 class FinetuneScenario(BaseModel):
@@ -204,9 +200,13 @@ def _optimizer_temporaries(s: FinetuneScenario, p: ParamBreakdown, trainable: in
     return 0 if s.fused_optimizer else (trainable // shards) * 4
 
 
-def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
-    """Peak bytes per GPU of one steady-state training step of ``s``."""
+def estimate_finetune_memory(s: FinetuneScenario, data: FinetuneData | None = None) -> FinetuneMemory:
+    """Peak bytes per GPU of one steady-state training step of ``s``.
+
+    ``data``: the figures of ``data/finetune.yaml`` (the CUDA context); loaded when omitted.
+    """
     s.check()
+    data = data or load_finetune_data()
     p = param_breakdown(s.model)
     trainable = p.total if s.method == "full" else p.lora_params(s.rank, s.target_modules)
     weights, dequant = _weights_bytes(s, p)
@@ -268,7 +268,9 @@ def estimate_finetune_memory(s: FinetuneScenario) -> FinetuneMemory:
     }
     phase = max(phases, key=lambda k: sum(phases[k]))
     grad_part, opt_part, act_part = phases[phase]
-    overhead = CUDA_CONTEXT_BYTES if s.backend in ("cuda", "rocm") else 0
+    # The CUDA context lives outside PyTorch's allocator; the caching allocator's
+    # fragmentation on top is not modelled (the basis says so).
+    overhead = data.cuda_context_bytes if s.backend in ("cuda", "rocm") else 0
     total = weights + grad_part + opt_part + act_part + overhead
 
     warnings: list[str] = []

@@ -8,15 +8,10 @@ gradient checkpointing repeats the forward (+2 x params). Attention over the seq
 adds 2 x layers x seq x heads x (dk + dv) per token forward (half of it under a causal
 flash kernel, which skips masked blocks).
 
-Achieved throughput is a fraction of peak (model FLOPs utilisation, MFU). The range we
-use is from published large-scale bf16 training: Llama 3 reports 38–43 % MFU on H100
-(Dubey et al. 2024, arXiv:2407.21783, Table 4); PaLM 46.2 % on TPU v4 (Chowdhery et al.
-2022, arXiv:2204.02311, §4.1); single-GPU fine-tuning at small micro-batches runs lower,
-so the low end is half of those. QLoRA dequantizes every weight on every pass: Raschka
-measured a 39 % longer run than LoRA for the same Llama-2-7B fine-tune ("Practical Tips
-for Finetuning LLMs Using LoRA", 2023,
-https://magazine.sebastianraschka.com/p/practical-tips-for-finetuning-llms), so its
-throughput is LoRA's / 1.39. None of this is measured here (no GPU on the build machine).
+Achieved throughput is a fraction of peak (model FLOPs utilisation, MFU); the range, and
+QLoRA's slowdown against LoRA (it dequantizes every weight on every pass), are in
+``data/finetune.yaml`` with their sources. None of this is measured here (no GPU on the
+build machine).
 """
 
 from __future__ import annotations
@@ -24,10 +19,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from sizing.finetune import FinetuneScenario
+from sizing.finetune_data import FinetuneData, load_finetune_data
 from sizing.finetune_params import param_breakdown
 
-MFU_RANGE = {"low": 0.20, "expected": 0.35, "high": 0.45}
-QLORA_MFU_FACTOR = 1 / 1.39
 
 
 class Throughput(BaseModel):
@@ -59,18 +53,23 @@ def flops_per_token(s: FinetuneScenario) -> float:
     return float(total)
 
 
-def training_throughput(s: FinetuneScenario, peak_tflops: float) -> Throughput:
-    """Tokens/s over all ``s.n_gpus`` GPUs of ``peak_tflops`` dense bf16 each."""
+def training_throughput(s: FinetuneScenario, peak_tflops: float, data: FinetuneData | None = None) -> Throughput:
+    """Tokens/s over all ``s.n_gpus`` GPUs of ``peak_tflops`` dense bf16 each.
+
+    ``data``: the MFU range and QLoRA slowdown of ``data/finetune.yaml``; loaded when omitted.
+    """
+    data = data or load_finetune_data()
+    mfu = data.mfu.as_dict()
     f = flops_per_token(s)
-    factor = QLORA_MFU_FACTOR if s.method == "qlora" else 1.0
-    tps = {k: peak_tflops * 1e12 * s.n_gpus * v * factor / f for k, v in MFU_RANGE.items()}
+    factor = 1 / data.qlora_slowdown.value if s.method == "qlora" else 1.0
+    tps = {k: peak_tflops * 1e12 * s.n_gpus * v * factor / f for k, v in mfu.items()}
     return Throughput(
         flops_per_token=f,
         tokens_per_s=tps,
         peak_tflops=peak_tflops,
         basis=(
-            f"roofline: {f / 1e9:.2f} GFLOP/token at {MFU_RANGE['low']:.0%}–{MFU_RANGE['high']:.0%} MFU"
-            + (f" x {QLORA_MFU_FACTOR:.2f} for NF4 dequantization" if s.method == "qlora" else "")
+            f"roofline: {f / 1e9:.2f} GFLOP/token at {mfu['low']:.0%}–{mfu['high']:.0%} MFU"
+            + (f", / {data.qlora_slowdown.value:g} for NF4 dequantization" if s.method == "qlora" else "")
         ),
     )
 

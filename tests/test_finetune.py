@@ -254,3 +254,34 @@ def test_cli_gpu_counts_shard_per_option(capsys):
     assert h100["fits"] is True and rtx["fits"] is False
     assert h100["total_bytes"] < rtx["total_bytes"] / 4  # ZeRO-3 over 8 against one unsharded card
     assert out["fits"] is False  # not on every option
+
+
+# --- data/finetune.yaml ------------------------------------------------------------------
+
+
+def test_shipped_finetune_data_loads_with_sources():
+    from sizing.finetune_data import load_finetune_data
+
+    d = load_finetune_data()
+    assert d.mfu.low < d.mfu.expected < d.mfu.high <= 1
+    assert all(x.source for x in (d.mfu, d.qlora_slowdown, d.cuda_context_mib))
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("mfu: {low: 0.5, expected: 0.3, high: 0.4, source: x}\nqlora_slowdown: {value: 1.4, source: x}\n"
+         "cuda_context_mib: {value: 700, source: x}\n", "field mfu"),
+        ("mfu: {low: 0.2, expected: 0.3, high: 0.4, source: x}\nqlora_slowdown: {value: 1.4}\n"
+         "cuda_context_mib: {value: 700, source: x}\n", "field qlora_slowdown.source"),
+        ("mfu: [1, 2\n", "not valid YAML"),
+    ],
+)
+def test_bad_finetune_data_names_file_and_field(tmp_path, text, field):
+    from sizing.finetune_data import load_finetune_data_file
+
+    path = tmp_path / "finetune.yaml"
+    path.write_text(text)
+    with pytest.raises(SizingError, match=field) as exc:
+        load_finetune_data_file(path)
+    assert str(path) in str(exc.value)

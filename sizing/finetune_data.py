@@ -1,0 +1,78 @@
+"""Figures the fine-tuning estimate takes from ``data/finetune.yaml``, validated on load.
+
+Training efficiency, QLoRA's slowdown and the CUDA context are measured facts about
+software and hardware, not about a model, so they live in data with their sources.
+A malformed file fails with the file and the field named.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sizing import DATA_DIR
+from sizing.errors import SizingError
+
+FINETUNE_FILE = DATA_DIR / "finetune.yaml"
+
+
+class MFURange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    low: float = Field(gt=0, le=1)
+    expected: float = Field(gt=0, le=1)
+    high: float = Field(gt=0, le=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "MFURange":
+        if not self.low <= self.expected <= self.high:
+            raise ValueError("low <= expected <= high does not hold")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {"low": self.low, "expected": self.expected, "high": self.high}
+
+
+class Sourced(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: float = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
+class FinetuneData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mfu: MFURange
+    qlora_slowdown: Sourced
+    cuda_context_mib: Sourced
+
+    @property
+    def cuda_context_bytes(self) -> int:
+        return int(self.cuda_context_mib.value * 2**20)
+
+
+def load_finetune_data_file(path: Path | str) -> FinetuneData:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SizingError(f"{path}: cannot read fine-tuning data: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SizingError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return FinetuneData.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(document)"
+        raise SizingError(f"{path}: field {field}: {err['msg']}") from None
+
+
+@cache
+def load_finetune_data() -> FinetuneData:
+    """The shipped ``data/finetune.yaml``, loaded once per process."""
+    return load_finetune_data_file(FINETUNE_FILE)
