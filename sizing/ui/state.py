@@ -307,10 +307,11 @@ def copy_link_button(ps: PageState, url_path: str) -> None:
     """'Copy link': one click puts the link on the clipboard; 'Show link' shows it."""
     import json
 
-    import streamlit.components.v1 as components
-
     link = share_link(ps, url_path)
-    components.html(COPY_BUTTON_HTML % json.dumps(link), height=40)
+    # The link goes into a script as a JSON string; <, > and & are escaped so that no
+    # value can close the script tag (values are validated anyway).
+    js_link = json.dumps(link).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    st.iframe(COPY_BUTTON_HTML % js_link, height=40)
     with st.popover("Show link", icon=":material/link:", help="A link that reproduces this view exactly"):
         st.code(link, language=None, wrap_lines=True)
         st.caption("Default values are left out; uploaded or local files are never part of a link.")
