@@ -106,7 +106,10 @@ def sharding_section() -> None:
         for name, arch, kw in SHARDED:
             spec = ProbeSpec(arch=arch, **{"seq_len": 256, **kw})
             ranks = measure_sharded(spec, sharding, world=2)
-            peak = max(r.peak_bytes for r in ranks)
+            peak = max(r.peak_bytes or 0 for r in ranks)
+            if not peak:
+                print(f"{sharding} {name}: RSS high-water mark cannot be reset here; skipped")
+                continue
             est = estimate_finetune_memory(
                 scenario(spec, "cpu").model_copy(update={"n_gpus": 2, "sharding": sharding}))
             e = est.total_bytes / peak - 1
@@ -133,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     for (name, _, _), spec, m in zip(cases, specs, cpu):
         est = estimate_finetune_memory(scenario(spec, "cpu"))
         ea = est.total_bytes / m.allocated_peak_bytes - 1
-        er = est.total_bytes / m.peak_bytes - 1
+        er = est.total_bytes / m.peak_bytes - 1 if m.peak_bytes else float("nan")
         alloc_err.append(ea)
-        rss_err.append(er)
+        if m.peak_bytes:
+            rss_err.append(er)
         print(f"{name:<34}{est.total_bytes / MIB:>8.1f}Mi{m.allocated_peak_bytes / MIB:>10.1f}Mi{ea:>+8.1%}"
-              f"{m.peak_bytes / MIB:>9.1f}Mi{er:>+8.1%}  {est.peak_phase}")
+              f"{(m.peak_bytes or 0) / MIB:>9.1f}Mi{er:>+8.1%}  {est.peak_phase}")
     print()
     print(summary("vs CPU allocator peak (profiler)", alloc_err))
     print(summary("vs CPU peak RSS (VmHWM delta)   ", rss_err))

@@ -4,8 +4,9 @@ An adapter, not core: it builds a randomly initialised model from a ``ModelArch`
 ``transformers`` (``peft`` for LoRA) and runs training steps. One fresh Python imports
 and warms up once, then forks a process per configuration, because ``ru_maxrss`` is a
 per-process high-water mark: each fork resets it (``/proc/self/clear_refs``) and reports
-its peak resident memory (``VmHWM``) above its resident size at the start. The same steps then run again under PyTorch's profiler for
-the peak of the allocator itself (what the estimate sizes: tensors only).
+its peak resident memory (``VmHWM``) above its resident size at the start. The same
+steps then run again under PyTorch's profiler for the peak of the allocator itself
+(what the estimate sizes: tensors only).
 
 The child runs with glibc's mmap threshold pinned at 64 KiB (``MALLOC_MMAP_THRESHOLD_``):
 every tensor buffer is then its own mapping, returned to the OS when freed, so resident
@@ -61,7 +62,9 @@ class ProbeSpec(BaseModel):
 class ProbeResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    peak_bytes: int  # CPU: peak RSS above baseline; CUDA: max_memory_allocated
+    # CPU: peak RSS above baseline (None where the high-water mark cannot be reset);
+    # CUDA: max_memory_allocated
+    peak_bytes: int | None
     allocated_peak_bytes: int | None = None  # CPU: peak of PyTorch's allocator (profiler)
     baseline_bytes: int
     params: int
@@ -107,6 +110,17 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _reset_hwm() -> bool:
+    """Reset the peak resident size to the current one (Linux >= 4.0, proc(5) clear_refs
+    "5"); False where the kernel or a sandbox does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _hwm() -> int:
     """Peak resident bytes since the last reset (``VmHWM``)."""
     with open("/proc/self/status") as f:
@@ -147,21 +161,20 @@ def _one(spec: ProbeSpec, transformers) -> dict:
     _warm_up([spec], transformers)
     gc.collect()
     # A forked child inherits its parent's high-water mark; reset it to the current
-    # resident size (Linux >= 4.0, proc(5) clear_refs "5") so the peak is this step's own.
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
+    # resident size so the peak is this step's own.
+    reset = _reset_hwm()
     baseline = _rss()
     model, params, trainable, seconds = _train(spec, dev, transformers)
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated()
         baseline = 0
     else:
-        peak = _hwm() - baseline
+        peak = _hwm() - baseline if reset else None
     del model
     gc.collect()
     allocated = _profiled_peak(spec, dev, transformers) if (spec.profile and dev.type == "cpu") else None
     return {
-        "peak_bytes": int(peak),
+        "peak_bytes": None if peak is None else int(peak),
         "allocated_peak_bytes": allocated,
         "baseline_bytes": int(baseline),
         "params": int(params),
@@ -329,14 +342,13 @@ def _sharded_child(spec: ProbeSpec, sharding: str, rank: int, world: int, port: 
     try:
         _train(spec.model_copy(update={"steps": 1}), torch.device("cpu"), transformers, wrap)  # warm-up
         gc.collect()
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
+        reset = _reset_hwm()
         baseline = _rss()
         model, params, trainable, seconds = _train(spec, torch.device("cpu"), transformers, wrap)
-        peak = _hwm() - baseline
+        peak = _hwm() - baseline if reset else None
     finally:
         dist.destroy_process_group()
-    return {"peak_bytes": int(peak), "baseline_bytes": int(baseline), "params": int(params),
+    return {"peak_bytes": peak, "baseline_bytes": int(baseline), "params": int(params),
             "trainable_params": int(trainable), "seconds": seconds, "device": "cpu"}
 
 

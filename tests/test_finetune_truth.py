@@ -91,14 +91,14 @@ def test_training_step_peak_matches_estimate(request, measured, arch, kw):
     assert est.trainable_params == m.trainable_params
 
     alloc_err = est.total_bytes / m.allocated_peak_bytes - 1
-    rss_err = est.total_bytes / m.peak_bytes - 1
     detail = (
         f"estimate {est.total_bytes / 2**20:.1f} MiB ({est.peak_phase}), allocator peak "
-        f"{m.allocated_peak_bytes / 2**20:.1f} MiB ({alloc_err:+.1%}), "
-        f"RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})"
+        f"{m.allocated_peak_bytes / 2**20:.1f} MiB ({alloc_err:+.1%})"
     )
     assert abs(alloc_err) <= ALLOCATED_TOL, detail
-    assert abs(rss_err) <= RSS_TOL, detail
+    assert m.peak_bytes is not None, "this kernel does not let the probe reset its RSS high-water mark"
+    rss_err = est.total_bytes / m.peak_bytes - 1
+    assert abs(rss_err) <= RSS_TOL, detail + f", RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})"
 
 
 def test_ddp_per_rank_peak_matches_estimate():
@@ -110,6 +110,7 @@ def test_ddp_per_rank_peak_matches_estimate():
     single = estimate_finetune_memory(_scenario(spec))
     assert est.total_bytes > single.total_bytes
     for r in ranks:
+        assert r.peak_bytes is not None, "this kernel does not let the probe reset its RSS high-water mark"
         err = est.total_bytes / r.peak_bytes - 1
         assert abs(err) <= RSS_TOL, f"rank RSS peak {r.peak_bytes / 2**20:.1f} MiB, estimate {err:+.1%}"
 
