@@ -84,6 +84,7 @@ def test_live_check_runs_llama_cpp_and_compares_with_the_estimate():
     hist = at.dataframe[-1].value
     assert len(hist) == 1
     assert hist.iloc[0]["status"] == "ok" and hist.iloc[0]["context"] == "1k"
+    assert len(at.get("plotly_chart")) >= 2  # this run, and the stored history scatter
 
 
 @pytest.mark.live

@@ -187,3 +187,29 @@ def measured_vs_estimated(labels: Sequence[str], estimated: Sequence[float], mea
     fig.update_layout(barmode="group")
     fig.update_yaxes(title=unit)
     return _layout(fig, height=320)
+
+
+def history_scatter(points: Sequence[dict]) -> go.Figure:
+    """Every stored live check, part by part: estimated (x) against measured (y), in GiB.
+
+    ``points``: dicts with ``part``, ``estimated``, ``measured`` (bytes) and ``label``.
+    Points on the diagonal are exact; above it the estimate was low.
+    """
+    fig = go.Figure()
+    top = max([max(p["estimated"], p["measured"]) for p in points] or [1]) / GIB
+    fig.add_scatter(x=[0, top * 1.05], y=[0, top * 1.05], mode="lines", name="exact",
+                    line=dict(color="#9aa5b1", dash="dot"), hoverinfo="skip")
+    for part in dict.fromkeys(p["part"] for p in points):
+        pts = [p for p in points if p["part"] == part]
+        fig.add_scatter(
+            x=[p["estimated"] / GIB for p in pts],
+            y=[p["measured"] / GIB for p in pts],
+            text=[p["label"] for p in pts],
+            mode="markers",
+            name=part,
+            marker=dict(size=9, color=PART_COLORS.get(part)),
+            hovertemplate="%{text}<br>estimated %{x:.3f} GiB<br>measured %{y:.3f} GiB<extra>" + part + "</extra>",
+        )
+    fig.update_xaxes(title="estimated (GiB)", rangemode="tozero")
+    fig.update_yaxes(title="measured by llama.cpp (GiB)", rangemode="tozero")
+    return _layout(fig, height=360)

@@ -245,6 +245,17 @@ def history() -> None:
     if not runs:
         return
     st.markdown("##### Calibration history")
+    points = []
+    for r in runs[-200:]:
+        meas, est = r.measured or {}, r.estimate or {}
+        label = f"{Path(r.model).name} · {fmt.ctx((r.scenario or {}).get('ctx'))}"
+        for key, part in (("weights_bytes", "Weights"), ("kv_cache_bytes", "KV cache"), ("compute_bytes", "Compute")):
+            if meas.get(key) is not None and est.get(key) is not None:
+                points.append({"part": part, "estimated": est[key], "measured": meas[key], "label": label})
+    if points:
+        st.plotly_chart(charts.history_scatter(points), width="stretch", config={"displayModeBar": False})
+        st.caption("Each stored run, part by part: on the dotted line the estimate matched what llama.cpp "
+                   "allocated; above it the estimate was low.")
     rows = []
     for r in reversed(runs[-200:]):
         meas, est = r.measured or {}, r.estimate or {}
