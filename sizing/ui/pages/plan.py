@@ -93,7 +93,8 @@ def _row(i: int, o: dict) -> dict:
 
 
 def results(ps: PageState, v: dict) -> None:
-    p = services.plan(v)
+    # only the planner's own inputs: changing the cost inputs below must not re-plan
+    p = services.plan({k: v[k] for k in ("models", "quant", "ctx", "tps", "budget", "watts")})
     options = list(p["options"]) or list(p["closest"])
     (st.success if p["met"] else st.warning)(p["message"], icon=":material/shopping_cart:")
     if not options:
