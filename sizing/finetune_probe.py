@@ -14,8 +14,9 @@ memory follows what PyTorch holds instead of what glibc's heap kept from earlier
 Two steps run, so the peak is the steady state (the optimizer's states exist from the
 first step on, and gradients are freed with ``zero_grad(set_to_none=True)``).
 
-With ``device="cuda"`` the steps run on the GPU and ``torch.cuda.max_memory_allocated``
-is the peak.
+With ``device="cuda"`` the steps run on the GPU, one spec after another in the same
+process (CUDA does not survive a fork), and ``torch.cuda.max_memory_allocated`` (reset
+per spec) is the peak.
 
 Needs the ``finetune`` extra (torch, transformers, peft).
 """
@@ -194,6 +195,12 @@ def _child(specs: list[ProbeSpec]) -> list[dict]:
     _warm_up(specs, transformers)
     out = []
     for spec in specs:
+        if spec.device == "cuda":
+            # CUDA cannot be used in a forked child; its allocator's peak can be reset
+            # instead, so each spec runs here in turn.
+            torch.cuda.empty_cache()
+            out.append(_one(spec, transformers))
+            continue
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # grandchild: measure, report through the pipe, exit without cleanup
