@@ -28,9 +28,10 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from sizing import DATA_DIR
+from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.speed import BackendCalibration, CalibrationSet, DeviceRate, DeviceWork, decode_step_seconds, prefill_seconds
 
@@ -108,22 +109,12 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
         raise SizingError(f"{path}: expected a mapping with 'devices' and 'rows'")
     devices: dict[str, BenchDevice] = {}
     for key, entry in raw["devices"].items():
-        try:
-            devices[key] = BenchDevice.model_validate(entry)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-            raise SizingError(f"{path}: device {key!r}, field {field}: {err['msg']}") from None
+        devices[key] = validate(BenchDevice, entry, f"{path}: device {key!r},")
     rows: list[BenchRow] = []
     seen: set[str] = set()
     for i, entry in enumerate(raw["rows"]):
         rid = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
-        try:
-            row = BenchRow.model_validate(entry)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-            raise SizingError(f"{path}: row {rid!r}, field {field}: {err['msg']}") from None
+        row = validate(BenchRow, entry, f"{path}: row {rid!r},")
         if row.id in seen:
             raise SizingError(f"{path}: row {row.id!r} appears twice")
         if row.device not in devices:
@@ -137,11 +128,7 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
 
 @cache
 def load_bench(path: Path = BENCH_FILE) -> BenchData:
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SizingError(f"{path}: cannot read: {exc}") from None
-    return parse_bench(raw, path)
+    return parse_bench(read_yaml(path, "benchmark data"), path)
 
 
 def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow]) -> tuple[list[BenchRow], list[BenchRow]]:
@@ -398,16 +385,7 @@ def dump_calibration(calib: CalibrationSet) -> str:
 @cache
 def load_calibration(path: Path = CALIBRATION_FILE) -> CalibrationSet:
     """The stored calibration; validated, so a hand-edited file fails with its field named."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SizingError(f"{path}: cannot read: {exc}") from None
-    try:
-        return CalibrationSet.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-        raise SizingError(f"{path}: field {field}: {err['msg']}") from None
+    return validate(CalibrationSet, read_yaml(path, "calibration"), f"{path}:")
 
 
 def main(argv: list[str] | None = None) -> int:

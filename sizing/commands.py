@@ -15,10 +15,10 @@ import shlex
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from sizing import DATA_DIR
+from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.placement import Placement
 
@@ -38,19 +38,11 @@ class WeightsSource(BaseModel):
 
 @cache
 def weights_sources(path: Path = SOURCES_FILE) -> dict[str, WeightsSource]:
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SizingError(f"{path}: cannot read: {exc}") from None
-    out: dict[str, WeightsSource] = {}
-    for key, entry in (raw.get("models") or {}).items():
-        try:
-            out[key] = WeightsSource.model_validate(entry)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-            raise SizingError(f"{path}: model {key!r}, field {field}: {err['msg']}") from None
-    return out
+    raw = read_yaml(path, "weights sources") or {}
+    return {
+        key: validate(WeightsSource, entry, f"{path}: model {key!r},")
+        for key, entry in (raw.get("models") or {}).items()
+    }
 
 
 class Weights(BaseModel):

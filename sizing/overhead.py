@@ -9,10 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from sizing.errors import SizingError
+from sizing.datafile import read_yaml, validate
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "backend_overhead.yaml"
 MIB = 1024 * 1024
@@ -43,13 +42,4 @@ class _File(BaseModel):
 def load_overheads(path: str | None = None) -> dict[str, BackendOverhead]:
     """Backend name -> overhead; SizingError naming file, entry and field if invalid."""
     p = Path(path) if path else DATA
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SizingError(f"{p}: cannot read backend overheads: {exc}") from None
-    try:
-        return _File.model_validate(raw).backends
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise SizingError(f"{p}: entry {where}: {err['msg']}") from None
+    return validate(_File, read_yaml(p, "backend overheads"), f"{p}:").backends

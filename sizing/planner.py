@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from sizing import DATA_DIR
+from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
 from sizing.placement import DEFAULT_HOST, GIB, Hardware, HostSpec, machine_from_gpu
@@ -62,19 +62,11 @@ class CloudPrice(BaseModel):
 
 
 def _load_list(path: Path, key: str, model: type[BaseModel]) -> list:
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SizingError(f"{path}: cannot read: {exc}") from None
+    raw = read_yaml(path, "price list") or {}
     out = []
     for i, entry in enumerate(raw.get(key) or []):
-        try:
-            out.append(model.model_validate(entry))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-            name = entry.get("id") or entry.get("gpu_id") if isinstance(entry, dict) else None
-            raise SizingError(f"{path}: entry {name or i!r}, field {field}: {err['msg']}") from None
+        name = entry.get("id") or entry.get("gpu_id") if isinstance(entry, dict) else None
+        out.append(validate(model, entry, f"{path}: entry {name or i!r},"))
     return out
 
 

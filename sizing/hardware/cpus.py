@@ -17,8 +17,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sizing import DATA_DIR
+from sizing.datafile import parse_entries, read_yaml
 from sizing.errors import SizingError
-from sizing.hardware.db import parse_entries, read_yaml
 
 CPUS_FILE = DATA_DIR / "cpus.yaml"
 

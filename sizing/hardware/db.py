@@ -15,10 +15,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sizing import DATA_DIR
+from sizing.datafile import parse_entries, read_yaml
 from sizing.errors import SizingError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +29,6 @@ Kind = Literal["datacenter", "workstation", "consumer", "laptop", "apu", "soc", 
 LlamaBackend = Literal["cuda", "rocm", "metal", "vulkan", "sycl", "cpu"]
 
 GPUS_FILE = DATA_DIR / "gpus.yaml"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster to parse
 
 
 class Sources(BaseModel):
@@ -139,50 +138,8 @@ class GPUDatabase:
         return self._matcher.match(name, memory_gb=memory_gb, gpu_cores=gpu_cores)
 
 
-def _field_path(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(entry)"
-
-
-def parse_entries(raw: object, key: str, model: type[BaseModel], path: Path | str) -> list:
-    """Validate a ``{key: [entries]}`` document; errors name file, entry and field."""
-    if not isinstance(raw, dict) or not isinstance(raw.get(key), list):
-        raise SizingError(f"{path}: expected a mapping with a '{key}' list")
-    out: list = []
-    seen: set[str] = set()
-    for i, entry in enumerate(raw[key]):
-        entry_id = entry.get("id") if isinstance(entry, dict) else None
-        label = f"entry {entry_id!r}" if entry_id else f"entry #{i}"
-        if not isinstance(entry, dict):
-            raise SizingError(f"{path}: {label}: expected a mapping")
-        try:
-            item = model.model_validate(entry)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise SizingError(
-                f"{path}: {label}: field {_field_path(err['loc'])}: {err['msg']}"
-            ) from None
-        if item.id in seen:
-            raise SizingError(f"{path}: {label}: field id: duplicate id")
-        seen.add(item.id)
-        out.append(item)
-    return out
-
-
 def parse_gpus(raw: object, path: Path | str) -> list[GPU]:
     return parse_entries(raw, "gpus", GPU, path)
-
-
-def read_yaml(path: Path | str, what: str) -> object:
-    """Parse one data file; unreadable or invalid YAML is a SizingError naming the file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SizingError(f"{path}: cannot read {what}: {exc.strerror}") from None
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C-accelerated
-    except yaml.YAMLError as exc:
-        raise SizingError(f"{path}: not valid YAML: {exc}") from None
 
 
 def load_gpus_file(path: Path | str) -> GPUDatabase:

@@ -14,9 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
 from sizing.models.config_json import arch_from_config
@@ -171,24 +171,13 @@ def unknown_model_message(name: str, matches: list[str]) -> str:
 def parse_catalog(path: Path | str) -> Catalog:
     """Read and validate a catalog file; any bad entry fails naming file, entry and field."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise SizingError(f"{path}: cannot read model catalog ({e})") from None
-    except yaml.YAMLError as e:
-        raise SizingError(f"{path}: not valid YAML ({e})") from None
+    raw = read_yaml(path, "model catalog")
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
         raise SizingError(f"{path}: expected a mapping with a 'models' list")
     entries = []
     for i, item in enumerate(raw["models"]):
         label = item.get("id", "?") if isinstance(item, dict) else "?"
-        try:
-            entries.append(CatalogEntry.model_validate(item))
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            what = f"field {loc}: {err['msg']}" if loc else err["msg"]
-            raise SizingError(f"{path}: entry {i} ({label}): {what}") from None
+        entries.append(validate(CatalogEntry, item, f"{path}: entry {i} ({label}):", default=None))
     return Catalog(entries, path)
 
 
