@@ -100,18 +100,17 @@ def test_live_check_can_be_cancelled():
 
 
 def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
-    from types import SimpleNamespace
     from urllib.parse import parse_qs, urlparse
 
     from sizing.calibration import load_calibration
-    from sizing.cli.hardware_args import detected_hardware
+    from sizing.hardware.this_machine import detect_hardware
     from sizing.models.catalog import load_catalog
     from sizing.solver import rank_catalog
 
     at = AppTest.from_string(PAGE, default_timeout=180).run()
     assert not at.exception
     table = at.dataframe[0].value
-    hw = detected_hardware(SimpleNamespace(threads=None, backend=None, wired_limit_mb=None))
+    hw = detect_hardware()
     core = rank_catalog(load_catalog().models, hw, load_calibration(), ctx=8192, with_context=False)
     assert list(table["model"][:5]) == [f.name for f in core[:5]]
     assert table["best quant"][0] == (core[0].quant or "—")

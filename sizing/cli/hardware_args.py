@@ -131,47 +131,10 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
 
 
 def detected_hardware(args: argparse.Namespace) -> Hardware:
-    """This machine, as detection reports it (free GPU memory, measured RAM bandwidth)."""
-    from sizing.hardware.db import load_gpus
-    from sizing.hardware.detect import detect_machine
+    """This machine, as detection reports it (``sizing.hardware.this_machine``)."""
+    from sizing.hardware.this_machine import detect_hardware
 
-    m = detect_machine(probe_bandwidth=True)
-    cpu = m.cpu
-    ram = cpu.ram_available_bytes or cpu.ram_total_bytes
-    bw = cpu.bandwidth.gbs if cpu.bandwidth else None
-    if not ram or not bw:
-        raise SizingError("could not read this machine's RAM size or bandwidth; give --ram-gb and --ram-bandwidth-gbs")
-    threads = args.threads or cpu.cores or cpu.threads or 1
-    host = HostSpec(name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads)
-    if not m.gpus:
-        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads)
-        return hw.model_copy(update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")})
-    db = load_gpus()
-    entries = []
-    for d in m.gpus:
-        if d.db_id is None:
-            raise SizingError(f"detected {d.name!r} is not in the GPU database; use --memory-gb and --bandwidth-gbs")
-        entries.append((d, db.get(d.db_id)))
-    if entries[0][1].unified_memory:
-        d, g = entries[0]
-        apple = g.vendor == "apple"
-        default_backend = "metal" if apple else next((b for b in g.backends if b != "cpu"), "vulkan")
-        return unified_hardware(
-            g.name,
-            ram_bytes=int(d.memory_total_bytes or (g.memory_gb or 0) * GIB) or int(ram),
-            bandwidth_gbs=g.memory_bandwidth_gbs or bw,
-            backend=args.backend or default_backend,
-            matmul_tflops=g.fp16_tflops,
-            threads=threads,
-            apple=apple,
-            wired_limit_mb=args.wired_limit_mb,
-        )
-    hw = machine_from_gpus([g for _, g in entries], host=host, backend=args.backend)
-    gpus = tuple(
-        dev.model_copy(update={"memory_bytes": int(d.usable_memory_bytes or d.memory_free_bytes or dev.memory_bytes)})
-        for dev, (d, _) in zip(hw.gpus, entries)
-    )
-    return hw.model_copy(update={"gpus": gpus, "notes": ("detected: free GPU memory used as capacity",)})
+    return detect_hardware(threads=args.threads, backend=args.backend, wired_limit_mb=args.wired_limit_mb)
 
 
 def placement_options(args: argparse.Namespace) -> PlacementOptions:

@@ -287,10 +287,9 @@ def host_spec(ram_gb: float) -> Any:
 @st.cache_resource(show_spinner="Detecting this machine…")
 def detected_hardware() -> Any:
     """This machine as a placement Hardware (free GPU memory, measured RAM bandwidth)."""
-    from types import SimpleNamespace
+    from sizing.hardware.this_machine import detect_hardware
 
-    fn = _core("sizing.cli.hardware_args", "detected_hardware", "Hardware detection")
-    return fn(SimpleNamespace(threads=None, backend=None, wired_limit_mb=None))
+    return detect_hardware()
 
 
 def hardware(hw: Any) -> Any:

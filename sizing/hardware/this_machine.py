@@ -1,0 +1,78 @@
+"""This machine as the placement core sees it: a detected ``Machine`` -> a ``Hardware``.
+
+Detection (``sizing.hardware.detect``) reports what the drivers say; placement
+(``sizing.placement``) needs capacities and rates. ``hardware_from_machine`` is the pure
+translation between them, shared by every adapter that offers "this machine" (the
+CLI's ``--hardware this``, the UI's "This machine"), so they cannot drift apart.
+Capacity is what is free now (a GPU's free memory, RAM available), because that is
+what a model loaded now can use.
+"""
+
+from __future__ import annotations
+
+from sizing.errors import SizingError
+from sizing.hardware.db import GPUDatabase
+from sizing.hardware.detect.machine import Machine
+from sizing.placement import GIB, Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+
+
+def hardware_from_machine(
+    machine: Machine,
+    db: GPUDatabase,
+    *,
+    threads: int | None = None,
+    backend: str | None = None,
+    wired_limit_mb: int | None = None,
+) -> Hardware:
+    """The placement ``Hardware`` of a detected machine (pure; raises SizingError when
+    detection lacks a figure the estimate needs, naming the flags that supply it)."""
+    cpu = machine.cpu
+    ram = cpu.ram_available_bytes or cpu.ram_total_bytes
+    bw = cpu.bandwidth.gbs if cpu.bandwidth else None
+    if not ram or not bw:
+        raise SizingError("could not read this machine's RAM size or bandwidth; give --ram-gb and --ram-bandwidth-gbs")
+    threads = threads or cpu.cores or cpu.threads or 1
+    host = HostSpec(name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads)
+    if not machine.gpus:
+        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads)
+        return hw.model_copy(update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")})
+    entries = []
+    for d in machine.gpus:
+        if d.db_id is None:
+            raise SizingError(f"detected {d.name!r} is not in the GPU database; use --memory-gb and --bandwidth-gbs")
+        entries.append((d, db.get(d.db_id)))
+    if entries[0][1].unified_memory:
+        d, g = entries[0]
+        apple = g.vendor == "apple"
+        default_backend = "metal" if apple else next((b for b in g.backends if b != "cpu"), "vulkan")
+        return unified_hardware(
+            g.name,
+            ram_bytes=int(d.memory_total_bytes or (g.memory_gb or 0) * GIB) or int(ram),
+            bandwidth_gbs=g.memory_bandwidth_gbs or bw,
+            backend=backend or default_backend,
+            matmul_tflops=g.fp16_tflops,
+            threads=threads,
+            apple=apple,
+            wired_limit_mb=wired_limit_mb,
+        )
+    hw = machine_from_gpus([g for _, g in entries], host=host, backend=backend)
+    gpus = tuple(
+        dev.model_copy(update={"memory_bytes": int(d.usable_memory_bytes or d.memory_free_bytes or dev.memory_bytes)})
+        for dev, (d, _) in zip(hw.gpus, entries)
+    )
+    return hw.model_copy(update={"gpus": gpus, "notes": ("detected: free GPU memory used as capacity",)})
+
+
+def detect_hardware(
+    *,
+    threads: int | None = None,
+    backend: str | None = None,
+    wired_limit_mb: int | None = None,
+) -> Hardware:
+    """Detect this machine (RAM bandwidth probed, under 2 s, cached) and translate it."""
+    from sizing.hardware.db import load_gpus
+    from sizing.hardware.detect import detect_machine
+
+    db = load_gpus()
+    machine = detect_machine(probe_bandwidth=True, db=db)
+    return hardware_from_machine(machine, db, threads=threads, backend=backend, wired_limit_mb=wired_limit_mb)
