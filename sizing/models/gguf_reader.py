@@ -186,9 +186,9 @@ def _parse(path: Path, buf, size: int) -> tuple[int, dict[str, Any], list[Tensor
     # info is name length + 1 byte + n_dims + one dim + type + offset
     left = size - c.pos
     if n_kv * 14 > left:
-        raise c.fail(f"corrupt GGUF header: declares {n_kv} metadata entries, more than {size} bytes can hold")
+        raise c.fail(f"truncated or corrupt GGUF header: declares {n_kv} metadata entries, more than {size} bytes can hold")
     if n_tensors * 33 > left:
-        raise c.fail(f"corrupt GGUF header: declares {n_tensors} tensors, more than {size} bytes can hold")
+        raise c.fail(f"truncated or corrupt GGUF header: declares {n_tensors} tensors, more than {size} bytes can hold")
 
     meta: dict[str, Any] = {}
     for i in range(n_kv):

