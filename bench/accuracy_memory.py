@@ -27,8 +27,8 @@ from sizing.estimate import build_scenario
 from sizing.live.truth_cases import CASES, TOL_TOTAL, TOL_TOTAL_ABS, compare, run_case
 from sizing.memory import estimate_memory
 from sizing.models.catalog import load_catalog
+from sizing.units import MIB
 
-MIB = 2**20
 
 
 def naive_bytes(params: int, quant: str) -> int:

@@ -20,10 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sizing.calibration import load_calibration  # noqa: E402
 from sizing.hardware.db import load_gpus  # noqa: E402
 from sizing.models.catalog import load_catalog  # noqa: E402
-from sizing.placement import DEFAULT_HOST, GIB, apple_working_set_fraction, place_many  # noqa: E402
+from sizing.placement import DEFAULT_HOST, apple_working_set_fraction, place_many  # noqa: E402
 from sizing.scenario import Scenario  # noqa: E402
 from sizing.solver import _remember, _typed, memory_for, traffic_for  # noqa: E402
 from sizing.speed import decode_tokens_per_s_many  # noqa: E402
+from sizing.units import GIB  # noqa: E402
 
 QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 CONTEXTS = (2048, 8192, 32768, 131072)

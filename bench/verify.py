@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from sizing.live.packaged import gemma3_path, smollm2_path
+from sizing.units import MIB
 
-MiB = 1024 * 1024
 
 
 def _smollm2() -> Path:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print("== verify SmolLM2-135M Q4_1, ctx 4096, pp512 + tg128")
         print(f"status {r.status}; wall {wall:.1f} s (target < 30 s), load {m.load_s:.2f} s")
         print(f"prefill {m.prefill_tokens_per_s:.1f} tok/s, decode {m.decode_tokens_per_s:.1f} tok/s, "
-              f"peak RSS {m.peak_rss_bytes / MiB:.0f} MiB")
+              f"peak RSS {m.peak_rss_bytes / MIB:.0f} MiB")
         print(f"memory error vs estimate: {_parts(r)}")
 
         # 2. synthetic Llama-3.1-8B Q4_K_M
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             p = write_synthetic_gguf(load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), "Q4_K_M",
                                      Path(tmp) / "llama8b.gguf")
             st = p.stat()
-            print(f"file {st.st_size / MiB:,.0f} MiB apparent, {st.st_blocks * 512 / MiB:.2f} MiB on disk "
+            print(f"file {st.st_size / MIB:,.0f} MiB apparent, {st.st_blocks * 512 / MIB:.2f} MiB on disk "
                   "(target < 10 MB)")
         else:
             t0 = time.perf_counter()
@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"status {r8.status}{' — ' + r8.refused if r8.refused else ''}; "
                   f"wall {time.perf_counter() - t0:.1f} s")
             if r8.synthetic_disk_bytes is not None:
-                print(f"model file on disk: {r8.synthetic_disk_bytes / MiB:.2f} MiB (target < 10 MB); "
-                      f"weights it stands for (incl. the CPU repack copy): {r8.estimate['weights_bytes'] / MiB:,.0f} MiB")
+                print(f"model file on disk: {r8.synthetic_disk_bytes / MIB:.2f} MiB (target < 10 MB); "
+                      f"weights it stands for (incl. the CPU repack copy): {r8.estimate['weights_bytes'] / MIB:,.0f} MiB")
             if r8.measured and r8.measured.ok:
                 print(f"memory error vs estimate: {_parts(r8)}; decode "
                       f"{r8.measured.decode_tokens_per_s:.2f} tok/s")

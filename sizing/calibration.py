@@ -34,10 +34,10 @@ from sizing import DATA_DIR
 from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.speed import BackendCalibration, CalibrationSet, DeviceRate, DeviceWork, decode_step_seconds, prefill_seconds
+from sizing.units import GIB
 
 BENCH_FILE = DATA_DIR / "llama_bench.yaml"
 CALIBRATION_FILE = DATA_DIR / "speed_calibration.yaml"
-GIB = 1024**3
 
 MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
 MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %

@@ -35,8 +35,8 @@ from sizing.models.tensors import TensorSpec, count_params, tensors_for
 from sizing.overhead import load_overheads
 from sizing.quant import apply_recipe, file_quant, tensor_bytes
 from sizing.scenario import Basis, MemoryParts, Scenario
+from sizing.units import MIB
 
-MIB = 1024 * 1024
 GGUF_ALIGNMENT = 32  # general.alignment default: each tensor's data starts on it
 # ggml-cpu "extra" buffer type on x86-64 with AVX2 (ggml-cpu/repack.cpp): matrices of these
 # types are copied into interleaved layouts when their row count divides by 8.

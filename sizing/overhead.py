@@ -12,9 +12,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.datafile import read_yaml, validate
+from sizing.units import MIB
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "backend_overhead.yaml"
-MIB = 1024 * 1024
 
 
 class BackendOverhead(BaseModel):

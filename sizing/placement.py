@@ -31,9 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.errors import SizingError
 from sizing.scenario import MemoryParts
 from sizing.speed import DeviceKind, DeviceRate, DeviceWork, LayerTraffic, ModelTraffic, work_for_layers
+from sizing.units import GIB, MIB, gib
 
-MIB = 1024**2
-GIB = 1024**3
 FIT_MARGIN_BYTES = 1024 * MIB  # llama.cpp common.h: fit_params_target default, per device
 
 # PCIe payload bandwidth per lane and direction, GB/s (PCI-SIG base specifications:
@@ -530,23 +529,19 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
     )
 
 
-def _gib(b: int) -> str:
-    return f"{b / GIB:.1f} GiB"
-
-
 def _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, cpu_moe, fits) -> str:
     n = len(traffic.layers)
     gpus = [p for p in placements if p.kind != "cpu"]
     host = placements[-1]
     if not fits:
-        over = [f"{p.name} needs {_gib(p.used_bytes)} of {_gib(p.capacity_bytes)}" for p in placements if not p.fits]
+        over = [f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits]
         return "does not fit: " + "; ".join(over)
     if not gpus:
-        return f"all {n} layers on the CPU ({_gib(host.used_bytes)} of RAM)"
+        return f"all {n} layers on the CPU ({gib(host.used_bytes)} of RAM)"
     names = ", ".join(f"{p.layers} on {p.name}" for p in gpus if p.layers or p.holds_output)
     if gpu_layers >= n + 1 and not n_cpu_moe:
         where = f"all {n} layers on {gpus[0].name}" if len(gpus) == 1 else f"all {n} layers split {names}"
-        return f"{where} ({_gib(sum(p.used_bytes for p in gpus))} of {_gib(sum(p.capacity_bytes for p in gpus))})"
+        return f"{where} ({gib(sum(p.used_bytes for p in gpus))} of {gib(sum(p.capacity_bytes for p in gpus))})"
     parts = []
     if gpu_layers < n + 1:
         on_gpu = sum(p.layers for p in gpus)
@@ -600,9 +595,9 @@ def _place_tensor_parallel(traffic, memory, hw: Hardware, *, ctx: int, opts: Pla
     work = work_for_layers(traffic, combined, traffic.layers, with_output=True)
     fits = all(p.fits for p in placements)
     how = (
-        f"tensor parallel over {k} GPUs, {_gib(placements[0].used_bytes)} per card"
+        f"tensor parallel over {k} GPUs, {gib(placements[0].used_bytes)} per card"
         if fits
-        else "does not fit: " + "; ".join(f"{p.name} needs {_gib(p.used_bytes)} of {_gib(p.capacity_bytes)}" for p in placements if not p.fits)
+        else "does not fit: " + "; ".join(f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits)
     )
     return Placement(
         fits=fits,

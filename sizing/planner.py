@@ -26,9 +26,10 @@ from sizing import DATA_DIR
 from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
-from sizing.placement import DEFAULT_HOST, GIB, Hardware, HostSpec, machine_from_gpu
+from sizing.placement import DEFAULT_HOST, Hardware, HostSpec, machine_from_gpu
 from sizing.solver import MemoryFn, solve
 from sizing.speed import CalibrationSet, decode_step_seconds
+from sizing.units import GIB
 
 COUNTS: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
 DAYS_PER_MONTH = 365.25 / 12

@@ -11,6 +11,7 @@ import json
 import sys
 
 from sizing.hardware.detect import detect_machine
+from sizing.units import gib
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _gb(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1024**3:.1f} GiB"
+    return "?" if n is None else gib(n)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sizing.errors import SizingError
+from sizing.units import MIB
 
-MIB = 1024**2
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:

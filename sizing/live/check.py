@@ -38,10 +38,10 @@ from sizing.live.isolation import (
 from sizing.live.models import find_local_gguf, require_gguf
 from sizing.live.runner import Check, Measurement, ProgressCallback, Runner, RunnerInfo, select_runner
 from sizing.live.safety import require_allowed_path
+from sizing.units import MIB
 
-MiB = 1024 * 1024
 # Disk a synthetic file may need beyond its header: the writer's buffers, the filesystem.
-SYNTHETIC_DISK_MARGIN = 64 * MiB
+SYNTHETIC_DISK_MARGIN = 64 * MIB
 
 
 class VerifyResult(BaseModel):
@@ -378,8 +378,8 @@ def _make_synthetic(est, data_dir: Path, keep: bool):
         if tmp is not None:
             tmp.cleanup()
         raise SizingError(
-            f"not enough free disk for a synthetic model in {folder}: {free_disk / MiB:.0f} MiB free, "
-            f"needs about {SYNTHETIC_DISK_MARGIN / MiB:.0f} MiB (the header; the data is a sparse hole)"
+            f"not enough free disk for a synthetic model in {folder}: {free_disk / MIB:.0f} MiB free, "
+            f"needs about {SYNTHETIC_DISK_MARGIN / MIB:.0f} MiB (the header; the data is a sparse hole)"
         )
     path = folder / f"{safe}.{sc.quant}.synthetic.gguf"
     try:

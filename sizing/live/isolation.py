@@ -32,9 +32,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
+from sizing.units import GIB as GiB, MIB as MiB, gib  # noqa: F401 - tests import GiB from here
 
-MiB = 1024 * 1024
-GiB = 1024 * MiB
 
 # Memory left for the OS, the app and llama.cpp's small unaccounted allocations
 # (threads, tokenizer, graph metadata) on top of what the estimate counts.
@@ -310,27 +309,23 @@ def memory_guard(
     problems = []
     if need.host_bytes + host_reserve > free.host_bytes:
         problems.append(
-            f"host RAM: needs {_gib(need.host_bytes)} + {_gib(host_reserve)} reserve, "
-            f"{_gib(free.host_bytes)} free"
+            f"host RAM: needs {gib(need.host_bytes, 2)} + {gib(host_reserve, 2)} reserve, "
+            f"{gib(free.host_bytes, 2)} free"
         )
     for dev, nbytes in need.devices.items():
         avail = free.devices.get(dev)
         if avail is None:
-            problems.append(f"{dev}: needs {_gib(nbytes)}, but no such device is visible")
+            problems.append(f"{dev}: needs {gib(nbytes, 2)}, but no such device is visible")
         elif nbytes + device_reserve > avail:
             problems.append(
-                f"{dev} VRAM: needs {_gib(nbytes)} + {_gib(device_reserve)} reserve, "
-                f"{_gib(avail)} free"
+                f"{dev} VRAM: needs {gib(nbytes, 2)} + {gib(device_reserve, 2)} reserve, "
+                f"{gib(avail, 2)} free"
             )
     if not problems:
         return None
     return f"refused before loading: the {need.basis} says this run won't fit — " + "; ".join(
         problems
     )
-
-
-def _gib(n: int) -> str:
-    return f"{n / GiB:.2f} GiB"
 
 
 def free_memory() -> FreeMemory:

@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
+from sizing.units import MIB
 
-MIB = 1024 * 1024
 
 # KV cache types the probe can ask llama.cpp for (its --cache-type-k/-v names).
 PROBE_KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1")

@@ -20,10 +20,11 @@ from pydantic import BaseModel, ConfigDict
 
 from sizing.estimate import build_scenario
 from sizing.live.packaged import gemma3_path, smollm2_path
-from sizing.live.probe import MIB, MeasuredMemory, probe_many
+from sizing.live.probe import MeasuredMemory, probe_many
 from sizing.memory import MemoryEstimate, estimate_memory
 from sizing.models.resolve import ResolvedModel, resolve_model
 from sizing.scenario import Scenario
+from sizing.units import MIB
 
 # llama.cpp logs buffers in MiB with two decimals: a figure is only known to ±0.005 MiB
 LOG_RESOLUTION = int(0.006 * MIB)

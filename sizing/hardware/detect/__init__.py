@@ -29,6 +29,7 @@ from sizing.hardware.detect.machine import (
     ProcessMemory,
 )
 from sizing.hardware.detect.nvidia import detect_nvidia
+from sizing.units import GIB
 
 __all__ = [
     "BandwidthProbe",
@@ -41,7 +42,6 @@ __all__ = [
     "match_device",
 ]
 
-GIB = 1024**3
 
 
 def match_device(dev: DetectedGPU, db: GPUDatabase) -> DetectedGPU:

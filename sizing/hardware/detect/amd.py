@@ -17,6 +17,7 @@ from types import ModuleType
 
 from sizing.hardware.detect import sysfs
 from sizing.hardware.detect.machine import DetectedGPU
+from sizing.units import gib
 
 AMD_VENDOR = 0x1002
 Runner = Callable[[list[str]], "str | None"]
@@ -82,7 +83,7 @@ def from_sysfs(root: Path = Path("/")) -> list[DetectedGPU]:
         notes = ()
         if gtt and total is not None and gtt > total:
             # an APU's VRAM is a small BIOS carve-out; GTT is system RAM the GPU can map
-            notes = (f"GTT (system RAM the GPU can map): {gtt / 1024**3:.1f} GiB",)
+            notes = (f"GTT (system RAM the GPU can map): {gib(gtt)}",)
         devices.append(
             DetectedGPU(
                 index=i,

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Callable
 
 from sizing.hardware.detect.machine import DetectedGPU
+from sizing.units import GIB, gib
 
 Runner = Callable[[list[str]], "str | None"]
 
@@ -38,7 +39,7 @@ def metal_working_set(ram_bytes: int, wired_limit_mb: int | None) -> tuple[int |
         from sizing.placement import apple_working_set_fraction
     except ImportError:
         return None, "macOS default GPU share unknown (placement core unavailable)"
-    share = apple_working_set_fraction(ram_bytes / 1024**3)
+    share = apple_working_set_fraction(ram_bytes / GIB)
     return int(ram_bytes * share), (
         f"macOS default GPU working set, about {share:.0%} of RAM "
         "(raise it with 'sudo sysctl iogpu.wired_limit_mb=N')"
@@ -88,7 +89,7 @@ def detect_apple(run: Runner = _run, *, is_mac: bool | None = None) -> tuple[lis
             unified_memory=True,
             gpu_cores=cores,
             notes=(
-                f"GPU working-set limit {usable / 1024**3:.1f} GiB: {how}" if usable else how,
+                f"GPU working-set limit {gib(usable)}: {how}" if usable else how,
             ),
         )
     ], notes
