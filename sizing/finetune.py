@@ -237,9 +237,10 @@ def estimate_finetune_memory(s: FinetuneScenario, data: FinetuneData | None = No
             if s.sharding == "fsdp":
                 # FSDP2 keeps the root's parameters (embeddings, head, final norm) unsharded
                 # from forward through backward (torch fully_shard: "for the root, do not
-                # reshard after forward"), plus the current and the prefetched layer.
+                # reshard after forward"), plus the current and the prefetched layer; the
+                # gathered copies are separate tensors next to the shards.
                 root = p.total - p.block_params
-                gathered = root * wb * (n - 1) // n + 2 * p.largest_layer * wb
+                gathered = root * wb + 2 * p.largest_layer * wb
             else:
                 # ZeRO-3 gathers module by module (the embedding and head are modules too),
                 # with the next one prefetched.

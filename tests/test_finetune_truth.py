@@ -101,14 +101,19 @@ def test_training_step_peak_matches_estimate(request, measured, arch, kw):
     assert abs(rss_err) <= RSS_TOL, detail + f", RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})"
 
 
-def test_ddp_per_rank_peak_matches_estimate():
-    """Two CPU ranks (gloo) under DDP: each rank holds the model, its gradients, DDP's
-    bucket copy of them, the optimizer and its own activations."""
-    spec = _spec(SMOL, {})
-    ranks = measure_sharded(spec, "ddp", world=2)
-    est = estimate_finetune_memory(_scenario(spec).model_copy(update={"n_gpus": 2, "sharding": "ddp"}))
+@pytest.mark.parametrize(
+    "arch, sharding",
+    [pytest.param(SMOL, "ddp", id="llama-ddp"), pytest.param(QWEN3, "fsdp", id="qwen3-fsdp2")],
+)
+def test_data_parallel_per_rank_peak_matches_estimate(arch, sharding):
+    """Two CPU ranks (gloo). DDP: each rank holds the model, its gradients, DDP's bucket
+    copy of them, the optimizer and its activations. FSDP2: shards of weights, gradients
+    and optimizer, plus the unsharded root (embeddings, head) and gathered layers."""
+    spec = _spec(arch, {})
+    ranks = measure_sharded(spec, sharding, world=2)
+    est = estimate_finetune_memory(_scenario(spec).model_copy(update={"n_gpus": 2, "sharding": sharding}))
     single = estimate_finetune_memory(_scenario(spec))
-    assert est.total_bytes > single.total_bytes
+    assert (est.total_bytes > single.total_bytes) == (sharding == "ddp")
     for r in ranks:
         assert r.peak_bytes is not None, "this kernel does not let the probe reset its RSS high-water mark"
         err = est.total_bytes / r.peak_bytes - 1
