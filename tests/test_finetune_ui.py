@@ -108,3 +108,12 @@ def test_custom_memory_gives_a_verdict_without_speed():
     labels = {m.label for m in at.metric}
     assert "Memory per GPU" in labels and "Training tokens/s" not in labels
     assert any("does not fit" in e.value for e in at.error)
+
+
+def test_this_machine_mode_never_raises():
+    """The detected machine (real detection): a verdict with its GPUs, or a notice without one."""
+    at = run({"model": "Qwen/Qwen3-0.6B", "hw": "machine"})
+    assert not at.exception
+    notices = [i.value for i in at.info] + [s.value for s in at.success] + [e.value for e in at.error]
+    assert any("No GPU detected" in n or "fit" in n for n in notices)
+    assert {m.label for m in at.metric} >= {"Memory per GPU"}
