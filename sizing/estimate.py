@@ -225,16 +225,24 @@ def with_hardware(
     options: Any = None,
     prompt_tokens: int | None = None,
     model_path: str | None = None,
+    calibration: Any = None,
+    machine_calibration: Any = None,
 ) -> Estimate:
     """Fill the hardware fields of ``est``: does it fit, where, how fast, what to run.
 
     ``hardware`` is a :class:`sizing.placement.Hardware`; placement, speed and commands
-    come from ``sizing.solver`` / ``sizing.speed`` / ``sizing.commands`` (pure)."""
+    come from ``sizing.solver`` / ``sizing.speed`` / ``sizing.commands`` (pure).
+    ``calibration`` is the public speed calibration (default: the shipped fit);
+    ``machine_calibration`` (a :class:`sizing.machine_calibration.MachineCalibration`,
+    which adapters fit from this machine's stored live checks) refines it for the devices
+    it was measured on. The speed's basis names whichever was used."""
     from sizing.calibration import load_calibration
     from sizing.commands import launch_commands
+    from sizing.machine_calibration import calibrate_hardware
     from sizing.solver import plan_for_scenario
 
-    calib = load_calibration()
+    public = calibration or load_calibration()
+    hardware, calib = calibrate_hardware(hardware, public, machine_calibration)
     plan = plan_for_scenario(est.scenario, est.parts, hardware, calib, options=options, prompt_tokens=prompt_tokens)
     pl = plan.placement
     sp = plan.speed
@@ -254,7 +262,17 @@ def with_hardware(
         commands["weights"] = cmds.weights.hf_url
     if cmds.weights.ollama_tag:
         commands["ollama_tag"] = cmds.weights.ollama_tag
+    basis = est.basis
+    if sp is not None:
+        sb = sp.basis
+        if calib is not public:  # this machine's factors were applied
+            sb = sb.model_copy(update={
+                "source": f"{sb.source}, refitted to {machine_calibration.n_runs} live checks stored on this machine",
+                "measured": True,
+            })
+        basis = (*basis, sb)
     return est.model_copy(update={
+        "basis": basis,
         "fits": pl.fits,
         "gpu_layers": pl.gpu_layers,
         "devices": [d.to_json() for d in pl.devices],

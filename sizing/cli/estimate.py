@@ -10,7 +10,13 @@ import argparse
 import json
 from typing import Any
 
-from sizing.cli.hardware_args import add_hardware_args, hardware_from_args, has_hardware, placement_options
+from sizing.cli.hardware_args import (
+    add_hardware_args,
+    hardware_from_args,
+    has_hardware,
+    machine_calibration,
+    placement_options,
+)
 from sizing.estimate import Estimate, estimate, with_hardware
 from sizing.quant import KV_TYPES
 from sizing.scenario import BACKENDS
@@ -78,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     est = estimate_from_args(args, backend)
     if hw is not None:
         est = with_hardware(est, hw, options=placement_options(args), prompt_tokens=args.prompt_tokens,
-                            model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
+                            model_path=args.model if str(args.model).lower().endswith(".gguf") else None,
+                            machine_calibration=machine_calibration(args, hw))
     if args.json:
         print(json.dumps(est.to_json()))
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sizing.cli.hardware_args import add_hardware_args, hardware_from_args
+from sizing.cli.hardware_args import add_hardware_args, hardware_from_args, machine_calibration
 from sizing.errors import SizingError
 
 
@@ -38,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
         raise SizingError(f"--ctx must be > 0, got {args.ctx}")
     if args.min_tps is not None and args.min_tps <= 0:
         raise SizingError(f"--min-tps must be > 0, got {args.min_tps:g}")
+    from sizing.machine_calibration import calibrate_hardware
+
     hw = hardware_from_args(args)
-    calib = load_calibration()
+    hw, calib = calibrate_hardware(hw, load_calibration(), machine_calibration(args, hw))
     if args.model:
         return _one(args, hw, calib)
     from sizing.models.catalog import load_catalog

@@ -19,7 +19,6 @@ from sizing.placement import (
     custom_machine,
     machine_from_gpu,
     machine_from_gpus,
-    unified_hardware,
 )
 
 BACKENDS = ("cuda", "metal", "rocm", "vulkan", "sycl", "cpu")
@@ -118,7 +117,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
                 raise SizingError(f"--gpu {raw!r}: count must be 1..64")
             m = db.match(name)
             if not m.matched:
-                raise SizingError(f"--gpu {raw!r}: {m.message}")
+                raise SizingError(f"--gpu {raw!r}: {m.message()}")
             entries += [m.gpu] * n
         if len(entries) > 1 and len({e.id for e in entries}) == 1:
             return machine_from_gpu(entries[0], len(entries), host=host, backend=args.backend)
@@ -135,6 +134,20 @@ def detected_hardware(args: argparse.Namespace) -> Hardware:
     from sizing.hardware.this_machine import detect_hardware
 
     return detect_hardware(threads=args.threads, backend=args.backend, wired_limit_mb=args.wired_limit_mb)
+
+
+def is_this_machine(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "hardware", None)) and args.hardware.strip().lower() == "this"
+
+
+def machine_calibration(args: argparse.Namespace, hw: Hardware):
+    """For ``--hardware this``: the speed factors fitted to this machine's stored live
+    checks (``llm-sizing verify``), or None (then the public calibration is used)."""
+    if not is_this_machine(args):
+        return None
+    from sizing.live.this_machine import stored_calibration
+
+    return stored_calibration(hw)
 
 
 def placement_options(args: argparse.Namespace) -> PlacementOptions:

@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.machine_calibration import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
+
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
 
 # The relative error each part of the memory estimate is claimed to stay within for a
@@ -139,34 +141,6 @@ class SpeedSample(BaseModel):
     # what the prediction assumed: bytes read per decoded token, effective bytes/s
     decode_read_bytes: float | None = None
     assumed_bandwidth: float | None = None
-
-
-class MachineFactors(BaseModel):
-    """This machine's speed relative to what the speed model assumes (1.0 = as assumed)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    bandwidth_factor: float = 1.0
-    compute_factor: float = 1.0
-    n_decode: int = 0
-    n_prefill: int = 0
-    # from the two-parameter decode fit (None: one-factor fallback)
-    effective_bandwidth_gbs: float | None = None
-    decode_overhead_ms: float | None = None
-
-    def label(self) -> str:
-        bw = (f"effective bandwidth {self.effective_bandwidth_gbs:.1f} GB/s + "
-              f"{self.decode_overhead_ms:.1f} ms/token" if self.effective_bandwidth_gbs
-              else f"bandwidth ×{self.bandwidth_factor:.2f}")
-        return (f"this machine: {bw} ({self.n_decode} runs), "
-                f"compute ×{self.compute_factor:.2f} ({self.n_prefill} runs)")
-
-    def decode_tokens_per_s(self, sample: SpeedSample) -> float | None:
-        """The calibrated decode prediction for a run."""
-        if self.effective_bandwidth_gbs and sample.decode_read_bytes:
-            step = sample.decode_read_bytes / (self.effective_bandwidth_gbs * 1e9) + (self.decode_overhead_ms or 0) / 1e3
-            return 1.0 / step
-        return sample.predicted_decode * self.bandwidth_factor if sample.predicted_decode else None
 
 
 def _geomean(xs: Sequence[float]) -> float:
@@ -278,42 +252,3 @@ def calibration_report(samples: Sequence[SpeedSample]) -> CalibrationReport:
         method="mean |relative error| of tokens/s; after: each run predicted from a fit to the others "
                "(decode: bytes/bandwidth + overhead line, else a ratio; prefill: a ratio)",
     )
-
-
-def apply_factors(rate, calib, factors: MachineFactors):
-    """(DeviceRate, CalibrationSet) with this machine's factors folded in — pure.
-
-    Decode with a fitted line: the device bandwidth is set so bandwidth × the backend's
-    efficiency equals the fitted effective bandwidth, and the per-token overhead is the
-    fitted one. With one factor: bandwidth × f and the overhead ÷ f, so a decode step
-    takes exactly 1/f as long. Prefill: the effective compute × g (per-thread rate on
-    CPUs, efficiency on accelerators); its memory floor moves with the bandwidth.
-    """
-    g = factors.compute_factor
-    backend = rate.backend
-    c = calib.get(backend)
-    if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
-        f = factors.effective_bandwidth_gbs / (rate.bandwidth_gbs * c.decode_efficiency)
-        overhead = factors.decode_overhead_ms
-    else:
-        f = factors.bandwidth_factor
-        overhead = c.decode_overhead_ms / f
-    new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
-    update: dict[str, object] = {"decode_overhead_ms": overhead}
-    for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
-        v = getattr(c, key)
-        if v is not None:
-            # gflops_per_gbs is multiplied by the (already scaled) bandwidth: undo that.
-            update[key] = v * g / (f if key == "prefill_gflops_per_gbs" else 1.0)
-    if c.prefill_gflops_per_thread is None and rate.kind == "cpu":
-        cpu = calib.get("cpu").prefill_gflops_per_thread
-        if cpu is not None:
-            update["prefill_gflops_per_thread"] = cpu * g
-    new_c = c.model_copy(update=update)
-    backends = dict(calib.backends)
-    backends[backend] = new_c
-    new_calib = calib.model_copy(update={
-        "backends": backends,
-        "name": f"{calib.name} + {factors.label()}",
-    })
-    return new_rate, new_calib

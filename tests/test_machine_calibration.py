@@ -1,0 +1,102 @@
+"""This machine's calibration reaches the speed estimate.
+
+A real live check (SmolLM2-135M through the embedded llama.cpp) is stored in a temporary
+``LLM_SIZING_HOME`` by the real runner and store; ``estimate``/``fit --hardware this``
+must then use the factors fitted to it and say so. Without stored runs they name the
+public calibration. The pure step (``calibrate_hardware``) is checked on its own too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from sizing.calibration import load_calibration
+from sizing.cli import main
+from sizing.live.calibrate import MachineFactors
+from sizing.machine_calibration import MachineCalibration, calibrate_hardware
+from sizing.placement import DEFAULT_HOST, custom_machine
+
+CTX = 512
+
+
+def _estimate(capsys, model: str) -> dict:
+    assert main(["estimate", "--model", model, "--ctx", str(CTX), "--hardware", "this", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def stored_run(smollm2_gguf, tmp_path_factory):
+    """One real check of SmolLM2 at CTX, stored where LLM_SIZING_HOME points."""
+    from sizing.live.check import run_check
+
+    home = tmp_path_factory.mktemp("home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LLM_SIZING_HOME", str(home))
+    try:
+        result = run_check(str(smollm2_gguf), ctx=CTX, n_prompt=64, n_gen=32, timeout_s=180)
+    finally:
+        mp.undo()
+    assert result.status == "ok", result.measured.message
+    assert result.stored_in is not None
+    return home, result
+
+
+@pytest.mark.live
+def test_estimate_on_this_machine_uses_its_stored_runs(capsys, monkeypatch, tmp_path, smollm2_gguf, stored_run):
+    home, result = stored_run
+    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path / "empty"))
+    public = _estimate(capsys, str(smollm2_gguf))
+    assert "this machine" not in public["speed_calibration"]
+    assert public["speed_calibration"].startswith(load_calibration().name)
+    assert "public llama-bench" in public["basis"][-1]["source"]
+
+    monkeypatch.setenv("LLM_SIZING_HOME", str(home))
+    mine = _estimate(capsys, str(smollm2_gguf))
+    today = datetime.now(UTC).date().isoformat()
+    assert f"this machine: 1 run, last on {today}" in mine["speed_calibration"]
+    speed_basis = mine["basis"][-1]
+    assert "this machine" in speed_basis["calibration"] and speed_basis["measured"] is True
+    # One run: the fitted factor is measured ÷ predicted, so the same scenario on the same
+    # machine is now predicted as llama.cpp measured it (decode does not depend on threads).
+    measured = result.measured.decode_tokens_per_s
+    assert mine["decode_tokens_per_s"]["expected"] == pytest.approx(measured, rel=0.03)
+    ratio = measured / public["decode_tokens_per_s"]["expected"]
+    assert mine["decode_tokens_per_s"]["expected"] / public["decode_tokens_per_s"]["expected"] == pytest.approx(
+        ratio, rel=0.03)
+    # memory does not depend on the calibration
+    assert mine["total_bytes"] == public["total_bytes"]
+
+
+@pytest.mark.live
+def test_fit_on_this_machine_names_the_calibration(capsys, monkeypatch, tmp_path, stored_run):
+    home, _ = stored_run
+    for env, expect in ((str(home), True), (str(tmp_path / "empty"), False)):
+        monkeypatch.setenv("LLM_SIZING_HOME", env)
+        assert main(["fit", "--model", "smollm2-135m", "--ctx", str(CTX), "--hardware", "this", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert ("this machine: 1 run" in out["calibration"]) is expect
+        assert out["calibration"].startswith(load_calibration().name)
+
+
+def _factors(backend: str) -> MachineCalibration:
+    return MachineCalibration(backend=backend, n_runs=3, last_run="2026-01-02",
+                              factors=MachineFactors(bandwidth_factor=0.5, compute_factor=2.0, n_decode=3, n_prefill=3))
+
+
+def test_factors_apply_only_to_devices_of_their_backend():
+    calib = load_calibration()
+    hw = custom_machine(memory_gb=24, bandwidth_gbs=1000, backend="cuda", host=DEFAULT_HOST)
+    # CPU runs: the host is recalibrated, the GPU keeps its datasheet rate
+    new_hw, new_calib = calibrate_hardware(hw, calib, _factors("cpu"))
+    assert new_hw.gpus[0].bandwidth_gbs == hw.gpus[0].bandwidth_gbs
+    assert new_hw.host.bandwidth_gbs == pytest.approx(hw.host.bandwidth_gbs * 0.5)
+    assert new_calib.get("cuda") == calib.get("cuda")
+    assert new_calib.get("cpu").decode_overhead_ms == pytest.approx(calib.get("cpu").decode_overhead_ms / 0.5)
+    assert "this machine: 3 runs, last on 2026-01-02" in new_calib.name
+    # runs with a backend this hardware does not use change nothing, and say nothing
+    same_hw, same_calib = calibrate_hardware(hw, calib, _factors("metal"))
+    assert same_hw == hw and same_calib is calib
+    assert calibrate_hardware(hw, calib, None) == (hw, calib)
