@@ -639,6 +639,27 @@ DEFAULT_HOST = HostSpec(
 )
 
 
+def host_spec(ram_gb: float | None = None, bandwidth_gbs: float | None = None, threads: int | None = None) -> HostSpec:
+    """The CPU side from what the user stated; what they did not state is DEFAULT_HOST's,
+    and the name then says the host is assumed (pages and notes show it as such)."""
+    for what, v in (("RAM", ram_gb), ("RAM bandwidth", bandwidth_gbs), ("threads", threads)):
+        if v is not None and v <= 0:
+            raise SizingError(f"host {what} must be > 0, got {v:g}")
+    if bandwidth_gbs is None and threads is None and (ram_gb is None or abs(ram_gb * GIB - DEFAULT_HOST.ram_bytes) < MIB):
+        return DEFAULT_HOST  # nothing stated, or only the default's own RAM size
+    ram = ram_gb if ram_gb is not None else DEFAULT_HOST.ram_bytes / GIB
+    bw = bandwidth_gbs or DEFAULT_HOST.bandwidth_gbs
+    n = threads or DEFAULT_HOST.threads
+    assumed = ram_gb is None or bandwidth_gbs is None
+    return HostSpec(
+        name=f"{'assumed host' if assumed else 'host CPU'} ({ram:g} GiB RAM, {bw:g} GB/s, {n} threads)",
+        ram_bytes=int(ram * GIB),
+        bandwidth_gbs=bw,
+        threads=n,
+        assumed=assumed,
+    )
+
+
 def _pick_backend(backends: Sequence[str], vendor: str, override: str | None) -> str:
     if override:
         if backends and override not in backends and override != "cpu":
@@ -731,7 +752,7 @@ def _with_host(name: str, gpus: tuple[Device, ...], host: HostSpec) -> Hardware:
         bandwidth_gbs=host.bandwidth_gbs,
         threads=host.threads,
     )
-    notes = (f"host not given: {host.name}",) if host.assumed else ()
+    notes = (f"host figures not given are assumed: {host.name}",) if host.assumed else ()
     return Hardware(name=name, gpus=gpus, host=h, notes=notes)
 
 

@@ -216,3 +216,25 @@ def test_vectorised_sweep_agrees_with_place():
             assert (many.fits[i], many.gpu_layers[i], many.n_cpu_moe[i]) == (one.fits, one.gpu_layers, one.n_cpu_moe), (mid, c)
             s, _ = decode_step_seconds(one.works, calib)
             assert tps[i] == pytest.approx(1 / s, rel=1e-6), (mid, c)
+
+
+def test_host_spec_states_what_is_assumed_and_ram_decides_offload():
+    from sizing.calibration import load_calibration
+    from sizing.hardware.db import load_gpus
+    from sizing.placement import DEFAULT_HOST, host_spec, machine_from_gpu
+    from sizing.solver import solve
+
+    assert host_spec() is DEFAULT_HOST and host_spec(64) is DEFAULT_HOST
+    small = host_spec(16)
+    assert small.assumed and small.ram_bytes == 16 * 1024**3 and small.bandwidth_gbs == DEFAULT_HOST.bandwidth_gbs
+    assert small.name.startswith("assumed host (16 GiB RAM")
+    stated = host_spec(96, 120.0, 16)
+    assert not stated.assumed and stated.threads == 16 and stated.name.startswith("host CPU")
+    with pytest.raises(SizingError, match="RAM bandwidth must be > 0"):
+        host_spec(32, -1.0)
+    # a 70B Q4_K_M on one 24 GB card spills ~20 GiB of layers into host RAM
+    model, gpu = load_catalog().get("llama-3.1-70b"), load_gpus().match("RTX 4090").gpu
+    tight = solve(model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=small), load_calibration(), with_speed=False)
+    roomy = solve(model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=host_spec(128)), load_calibration(), with_speed=False)
+    assert not tight.placement.fits and "assumed host (16 GiB" in tight.placement.how
+    assert roomy.placement.fits and not roomy.placement.all_on_gpu

@@ -10,13 +10,12 @@ import argparse
 
 from sizing.errors import SizingError
 from sizing.placement import (
-    DEFAULT_HOST,
-    GIB,
     Hardware,
     HostSpec,
     PlacementOptions,
     cpu_hardware,
     custom_machine,
+    host_spec,
     machine_from_gpu,
     machine_from_gpus,
 )
@@ -60,15 +59,7 @@ def _host(args: argparse.Namespace) -> HostSpec:
             raise SizingError(f"--{name.replace('_', '-')} must be > 0, got {v:g}")
     if args.threads is not None and args.threads <= 0:
         raise SizingError(f"--threads must be > 0, got {args.threads}")
-    if args.ram_gb is None and args.ram_bandwidth_gbs is None and args.threads is None:
-        return DEFAULT_HOST
-    return HostSpec(
-        name="host CPU",
-        ram_bytes=int((args.ram_gb or DEFAULT_HOST.ram_bytes / GIB) * GIB),
-        bandwidth_gbs=args.ram_bandwidth_gbs or DEFAULT_HOST.bandwidth_gbs,
-        threads=args.threads or DEFAULT_HOST.threads,
-        assumed=args.ram_gb is None or args.ram_bandwidth_gbs is None,
-    )
+    return host_spec(args.ram_gb, args.ram_bandwidth_gbs, args.threads)
 
 
 def _split_count(name: str) -> tuple[str, int]:
