@@ -241,8 +241,7 @@ def with_hardware(
     from sizing.machine_calibration import calibrate_hardware
     from sizing.solver import plan_for_scenario
 
-    public = calibration or load_calibration()
-    hardware, calib = calibrate_hardware(hardware, public, machine_calibration)
+    hardware, calib = calibrate_hardware(hardware, calibration or load_calibration(), machine_calibration)
     plan = plan_for_scenario(est.scenario, est.parts, hardware, calib, options=options, prompt_tokens=prompt_tokens)
     pl = plan.placement
     sp = plan.speed
@@ -262,17 +261,8 @@ def with_hardware(
         commands["weights"] = cmds.weights.hf_url
     if cmds.weights.ollama_tag:
         commands["ollama_tag"] = cmds.weights.ollama_tag
-    basis = est.basis
-    if sp is not None:
-        sb = sp.basis
-        if calib is not public:  # this machine's factors were applied
-            sb = sb.model_copy(update={
-                "source": f"{sb.source}, refitted to {machine_calibration.n_runs} live checks stored on this machine",
-                "measured": True,
-            })
-        basis = (*basis, sb)
     return est.model_copy(update={
-        "basis": basis,
+        "basis": (*est.basis, sp.basis) if sp else est.basis,
         "fits": pl.fits,
         "gpu_layers": pl.gpu_layers,
         "devices": [d.to_json() for d in pl.devices],

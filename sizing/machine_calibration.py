@@ -121,7 +121,8 @@ def calibrate_hardware(
     if not matching:
         return hardware, calib
     _, new_calib = apply_factors(matching[0].rate(), calib, machine.factors)
-    new_calib = new_calib.model_copy(update={"name": f"{calib.name} + {machine.label()}"})
+    runs = f"{machine.n_runs} live check{'s' if machine.n_runs != 1 else ''} stored on this machine"
+    new_calib = new_calib.model_copy(update={"name": f"{calib.name} + {machine.label()}", "machine": runs})
 
     def scaled(d):
         if d.backend != machine.backend:

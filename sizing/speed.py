@@ -330,6 +330,7 @@ class CalibrationSet(BaseModel):
     backends: dict[str, BackendCalibration]
     pooled: BackendCalibration
     holdout_ids: tuple[str, ...] = ()
+    machine: str | None = Field(None, description="set when refitted to this machine's own runs: what they are")
 
     def get(self, backend: str, kind: str | None = None) -> BackendCalibration:
         """Factors for a backend, refined by device class ("cuda/gpu", "vulkan/unified")
@@ -564,13 +565,15 @@ def estimate_speed(
         per_device=tuple(per),
         calibration=name,
         basis=Basis(
-            source=f"fit to public llama-bench results ({calib.data_file})",
+            source=f"fit to public llama-bench results ({calib.data_file})"
+            + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over "
                 "devices + fitted per-token overhead; prefill: FLOPs ÷ fitted effective "
                 "compute, floored by one weight read per micro-batch"
             ),
             calibration=name,
+            measured=calib.machine is not None,
         ),
     )
 

@@ -51,7 +51,8 @@ def test_estimate_on_this_machine_uses_its_stored_runs(capsys, monkeypatch, tmp_
     public = _estimate(capsys, str(smollm2_gguf))
     assert "this machine" not in public["speed_calibration"]
     assert public["speed_calibration"].startswith(load_calibration().name)
-    assert "public llama-bench" in public["basis"][-1]["source"]
+    assert public["basis"][-1]["source"].startswith("fit to public llama-bench results")
+    assert "refitted" not in public["basis"][-1]["source"] and public["basis"][-1]["measured"] is False
 
     monkeypatch.setenv("LLM_SIZING_HOME", str(home))
     mine = _estimate(capsys, str(smollm2_gguf))
@@ -59,6 +60,7 @@ def test_estimate_on_this_machine_uses_its_stored_runs(capsys, monkeypatch, tmp_
     assert f"this machine: 1 run, last on {today}" in mine["speed_calibration"]
     speed_basis = mine["basis"][-1]
     assert "this machine" in speed_basis["calibration"] and speed_basis["measured"] is True
+    assert speed_basis["source"].endswith("refitted to 1 live check stored on this machine")
     # One run: the fitted factor is measured ÷ predicted, so the same scenario on the same
     # machine is now predicted as llama.cpp measured it (decode does not depend on threads).
     measured = result.measured.decode_tokens_per_s
@@ -96,6 +98,7 @@ def test_factors_apply_only_to_devices_of_their_backend():
     assert new_calib.get("cuda") == calib.get("cuda")
     assert new_calib.get("cpu").decode_overhead_ms == pytest.approx(calib.get("cpu").decode_overhead_ms / 0.5)
     assert "this machine: 3 runs, last on 2026-01-02" in new_calib.name
+    assert new_calib.machine == "3 live checks stored on this machine" and calib.machine is None
     # runs with a backend this hardware does not use change nothing, and say nothing
     same_hw, same_calib = calibrate_hardware(hw, calib, _factors("metal"))
     assert same_hw == hw and same_calib is calib
