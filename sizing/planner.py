@@ -233,6 +233,11 @@ def _headroom(placement) -> float | None:
     return min((d.capacity_bytes - d.used_bytes) / d.capacity_bytes for d in devs)
 
 
+def _positive(v: float) -> bool:
+    """A finite number above zero (NaN and infinity are refused, not compared)."""
+    return v > 0 and math.isfinite(v)
+
+
 def plan_purchase(
     models: Sequence[ModelArch],
     *,
@@ -255,16 +260,14 @@ def plan_purchase(
     """Rank machines that run every model in ``models`` at ``quant`` and ``ctx``."""
     if not models:
         raise SizingError("give at least one model to plan for")
-    if budget_usd is not None and budget_usd <= 0:
-        raise SizingError(f"budget must be > 0 USD, got {budget_usd:g}")
-    if power_cap_w is not None and power_cap_w <= 0:
-        raise SizingError(f"power cap must be > 0 W, got {power_cap_w:g}")
-    if target_tps is not None and target_tps <= 0:
-        raise SizingError(f"target tokens/s must be > 0, got {target_tps:g}")
-    if target_ttft_s is not None and target_ttft_s <= 0:
-        raise SizingError(f"target time to first token must be > 0 s, got {target_ttft_s:g}")
+    for what, v in (("budget", budget_usd), ("power cap", power_cap_w), ("target tokens/s", target_tps),
+                    ("target time to first token", target_ttft_s)):
+        if v is not None and not _positive(v):
+            raise SizingError(f"{what} must be a number > 0, got {v:g}")
     if ctx <= 0:
         raise SizingError(f"context must be > 0, got {ctx}")
+    if prompt_tokens is not None and prompt_tokens <= 0:
+        raise SizingError(f"prompt tokens must be > 0, got {prompt_tokens}")
     prices = machine_prices() if machine_price_list is None else machine_price_list
     cands = candidates(gpus, counts=counts, host=host, machine_price_list=prices) + cpu_candidates(cpus)
     options: list[Option] = []
@@ -440,8 +443,8 @@ def local_vs_cloud(
         ("power price", power_price_per_kwh),
         ("idle watts", idle_watts),
     ):
-        if v < 0:
-            raise SizingError(f"{name} must be ≥ 0, got {v:g}")
+        if not (v >= 0 and math.isfinite(v)):
+            raise SizingError(f"{name} must be a number ≥ 0, got {v:g}")
     for name, v in (
         ("hardware price", hardware_price_usd),
         ("years", years),
@@ -449,14 +452,14 @@ def local_vs_cloud(
         ("decode tokens/s", decode_tokens_per_s),
         ("prefill tokens/s", prefill_tokens_per_s),
     ):
-        if v <= 0:
-            raise SizingError(f"{name} must be > 0, got {v:g}")
+        if not _positive(v):
+            raise SizingError(f"{name} must be a number > 0, got {v:g}")
     if cloud is None and (api_input_per_m is None or api_output_per_m is None):
         raise SizingError("give a cloud provider or both API prices per million tokens")
     pin = api_input_per_m if api_input_per_m is not None else cloud.input_per_m  # type: ignore[union-attr]
     pout = api_output_per_m if api_output_per_m is not None else cloud.output_per_m  # type: ignore[union-attr]
-    if pin < 0 or pout < 0:
-        raise SizingError("API prices must be ≥ 0")
+    if not (pin >= 0 and pout >= 0 and math.isfinite(pin) and math.isfinite(pout)):
+        raise SizingError(f"API prices must be numbers ≥ 0, got {pin:g} in, {pout:g} out")
     name = cloud.name if cloud is not None and api_input_per_m is None else "custom API price"
 
     busy_s = tokens_in_per_day / prefill_tokens_per_s + tokens_out_per_day / decode_tokens_per_s

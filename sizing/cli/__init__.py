@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 
@@ -43,13 +44,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reject_non_finite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse's ``type=float`` takes "nan" and "inf"; no flag of ours means either, and
+    NaN slips through every ``x <= 0`` check, so refuse them here for every subcommand."""
+    for key, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                flag = "--" + key.replace("_", "-")
+                parser.exit(2, f"llm-sizing: error: {flag} must be a finite number, got {v}\n")
+
+
+def _one_line(message: str) -> str:
+    """Keep the promise of one stderr line even if a message spans several."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _reject_non_finite(parser, args)
     try:
         return int(args.func(args) or 0)
     except SizingError as exc:
-        print(f"llm-sizing: error: {exc}", file=sys.stderr)
+        print(f"llm-sizing: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("llm-sizing: interrupted", file=sys.stderr)

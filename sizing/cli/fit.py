@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.ctx <= 0:
         raise SizingError(f"--ctx must be > 0, got {args.ctx}")
+    if args.limit < 0:
+        raise SizingError(f"--limit must be ≥ 0 (0: all models), got {args.limit}")
     if args.min_tps is not None and args.min_tps <= 0:
         raise SizingError(f"--min-tps must be > 0, got {args.min_tps:g}")
     from sizing.machine_calibration import calibrate_hardware

@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         if args.export == "-":
             print(text)
         else:
-            Path(args.export).write_text(text + "\n")
+            try:
+                Path(args.export).write_text(text + "\n")
+            except OSError as e:
+                raise SizingError(f"--export {args.export}: cannot write ({e.strerror or e})") from None
             print(f"wrote {len(store.load_runs())} runs to {args.export}", file=sys.stderr)
         return 0
     _check_flags(args)

@@ -235,10 +235,17 @@ def run_check(
     from sizing.estimate import estimate
     from sizing.models.catalog import load_catalog
 
-    if timeout_s <= 0:
-        raise SizingError(f"--timeout must be positive, got {timeout_s:g}")
+    if not 0 < timeout_s < float("inf"):  # NaN fails this too
+        raise SizingError(f"--timeout must be a positive number of seconds, got {timeout_s:g}")
     if not 1 <= repetitions <= 20:
         raise SizingError(f"--repetitions must be 1 to 20, got {repetitions}")
+    if n_gpu_layers < -1:
+        raise SizingError(f"--gpu-layers must be -1 (all) or a layer count ≥ 0, got {n_gpu_layers}")
+    if n_threads is not None and n_threads <= 0:
+        raise SizingError(f"--threads must be positive, got {n_threads}")
+    for flag, v in (("--prompt-tokens", n_prompt), ("--gen-tokens", n_gen)):
+        if v < 0:
+            raise SizingError(f"{flag} must be zero or more, got {v}")
     the_runner = select_runner(runner) if isinstance(runner, str) else runner
     path, label = locate_model(model, synthetic=synthetic, web_mode=web_mode, allowed_dirs=allowed_dirs)
     # Offloaded layers are sized for the runner's GPU backend (no CPU repack copy there).

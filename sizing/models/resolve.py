@@ -32,6 +32,10 @@ class ResolvedModel(BaseModel):
     published_params: int | None = None
 
 
+#: longer than any path or repo id; a longer "name" is refused before it is echoed or matched
+MAX_SPEC_CHARS = 1024
+
+
 def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
     """Resolve a catalog id/alias, HF repo id, GGUF path or config.json/folder path."""
     from sizing.models.catalog import load_catalog, unknown_model_message
@@ -39,21 +43,27 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
     if not isinstance(spec, str) or not spec.strip():
         raise SizingError("no model given: pass a catalog id, a Hugging Face repo id, a .gguf or a config.json")
     s = spec.strip()
+    if len(s) > MAX_SPEC_CHARS:
+        raise SizingError(f"model name too long ({len(s):,} characters, at most {MAX_SPEC_CHARS}): {s[:60]!r}…")
     path = Path(s).expanduser()
+    try:
+        is_file, is_dir, exists = path.is_file(), path.is_dir(), path.exists()
+    except OSError:  # not a usable path (too long a component, …): treat it as a name
+        is_file = is_dir = exists = False
 
     if s.lower().endswith(".gguf"):
-        if not path.is_file():
-            raise SizingError(f"{s}: no such GGUF file")
+        if not is_file:
+            raise SizingError(f"{s}: not a regular file" if exists else f"{s}: no such GGUF file")
         from sizing.models.gguf_reader import read_gguf  # H-weights' module, imported lazily
 
         g = read_gguf(path)
         return ResolvedModel(arch=g.arch, tensors=tuple(g.tensors), kind="gguf", file_type=g.file_type)
 
-    if path.is_dir() or (path.is_file() and path.suffix.lower() == ".json"):
+    if is_dir or (is_file and path.suffix.lower() == ".json"):
         from sizing.models.config_json import arch_from_path
 
         return ResolvedModel(arch=arch_from_path(path), kind="config")
-    if path.is_file():
+    if is_file:
         raise SizingError(f"{s}: not a .gguf file or a config.json")
     if s.lower().endswith(".json"):
         raise SizingError(f"{s}: no such file")
