@@ -93,10 +93,16 @@ def fetch_config(repo_id: str, *, offline: bool | None = None, revision: str | N
                 f"({cache}){_suggestion(repo_id)}"
             )
     else:
+        unreachable = _unreachable(_endpoint())
+        if unreachable is not None:
+            path = _cached_or_unreachable(repo_id, cache, revision, unreachable)
+            config = _read_config(repo_id, path)
+            return config, str(path)
         try:
-            path = hub.hf_hub_download(
-                repo_id, "config.json", revision=revision, cache_dir=cache, endpoint=_endpoint()
-            )
+            with _quiet_hub():
+                path = hub.hf_hub_download(
+                    repo_id, "config.json", revision=revision, cache_dir=cache, endpoint=_endpoint()
+                )
         except errors.GatedRepoError:
             raise SizingError(
                 f"{repo_id} is a gated repo: accept its licence on https://huggingface.co/{repo_id} "
@@ -116,11 +122,51 @@ def fetch_config(repo_id: str, *, offline: bool | None = None, revision: str | N
             ) from None
         except (errors.HfHubHTTPError, OSError) as e:
             path = _cached_or_unreachable(repo_id, cache, revision, e)
+    return _read_config(repo_id, path), str(path)
+
+
+def _read_config(repo_id: str, path: Any) -> dict[str, Any]:
     try:
-        config = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise SizingError(f"{repo_id}: cached config.json {path} is unreadable ({e})") from None
-    return config, str(path)
+
+
+def _unreachable(endpoint: str | None, timeout_s: float = 3.0) -> OSError | None:
+    """Why the Hub cannot be reached, or None. One short TCP connect, tried first so that a
+    machine without network answers in seconds: huggingface_hub itself retries for about
+    25 s (and logs each retry). Skipped behind a proxy, where a direct connect proves nothing."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                                       "ALL_PROXY", "all_proxy")):
+        return None
+    from huggingface_hub import constants
+
+    url = urlsplit(endpoint or constants.ENDPOINT)
+    if not url.hostname:
+        return None
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError as e:
+        return e
+    return None
+
+
+class _quiet_hub:
+    """Silence huggingface_hub's per-retry warnings: the outcome is reported as one line."""
+
+    def __enter__(self) -> None:
+        import logging
+
+        self.logger = logging.getLogger("huggingface_hub")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.setLevel(self.level)
 
 
 def _cached_or_unreachable(repo_id: str, cache: Path, revision: str | None, e: Exception) -> str:
@@ -128,9 +174,10 @@ def _cached_or_unreachable(repo_id: str, cache: Path, revision: str | None, e: E
 
     path = hub.try_to_load_from_cache(repo_id, "config.json", cache_dir=cache, revision=revision)
     if not isinstance(path, str):
+        why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
         raise SizingError(
-            f"{repo_id}: cannot reach Hugging Face ({type(e).__name__}) and its "
-            f"config.json is not cached{_suggestion(repo_id)}"
+            f"{repo_id}: cannot reach Hugging Face ({why}) and its config.json is not cached "
+            f"(use --offline or HF_HUB_OFFLINE=1 to skip the Hub){_suggestion(repo_id)}"
         ) from None
     return path
 
