@@ -23,6 +23,7 @@ which ``sizing.speed`` turns into tokens/s. Pure: no I/O.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -191,6 +192,11 @@ def apple_working_set_fraction(ram_gib: float) -> float:
     return y0 + (y1 - y0) * (ram_gib - x0) / (x1 - x0)
 
 
+def _finite_positive(v: float) -> bool:
+    """Above zero and finite: NaN slips through a plain ``v <= 0`` check."""
+    return v > 0 and math.isfinite(v)
+
+
 def unified_hardware(
     name: str,
     *,
@@ -210,7 +216,7 @@ def unified_hardware(
     ``sudo sysctl iogpu.wired_limit_mb=…``). Others (Strix Halo under Linux GTT, DGX
     Spark): the GPU may use any RAM the host does not.
     """
-    if ram_bytes <= 0 or bandwidth_gbs <= 0:
+    if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)):
         raise SizingError("unified memory needs RAM > 0 and bandwidth > 0")
     notes = []
     if apple:
@@ -252,7 +258,7 @@ def unified_hardware(
 
 def cpu_hardware(name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int | None) -> Hardware:
     """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill)."""
-    if ram_bytes <= 0 or bandwidth_gbs <= 0 or (threads is not None and threads <= 0):
+    if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)) or (threads is not None and threads <= 0):
         raise SizingError("a CPU machine needs RAM > 0, bandwidth > 0 and threads > 0")
     host = Device(
         id="host", name=name, kind="cpu", backend="cpu", memory_bytes=ram_bytes, bandwidth_gbs=bandwidth_gbs, threads=threads
@@ -643,7 +649,7 @@ def host_spec(ram_gb: float | None = None, bandwidth_gbs: float | None = None, t
     """The CPU side from what the user stated; what they did not state is DEFAULT_HOST's,
     and the name then says the host is assumed (pages and notes show it as such)."""
     for what, v in (("RAM", ram_gb), ("RAM bandwidth", bandwidth_gbs), ("threads", threads)):
-        if v is not None and v <= 0:
+        if v is not None and not _finite_positive(v):
             raise SizingError(f"host {what} must be > 0, got {v:g}")
     if bandwidth_gbs is None and threads is None and (ram_gb is None or abs(ram_gb * GIB - DEFAULT_HOST.ram_bytes) < MIB):
         return DEFAULT_HOST  # nothing stated, or only the default's own RAM size
@@ -767,10 +773,12 @@ def custom_machine(
     host: HostSpec = DEFAULT_HOST,
 ) -> Hardware:
     """Hardware from bare numbers (--memory-gb / --bandwidth-gbs)."""
-    if memory_gb <= 0:
+    if not _finite_positive(memory_gb):
         raise SizingError(f"memory must be > 0 GB, got {memory_gb}")
-    if bandwidth_gbs <= 0:
+    if not _finite_positive(bandwidth_gbs):
         raise SizingError(f"bandwidth must be > 0 GB/s, got {bandwidth_gbs}")
+    if matmul_tflops is not None and not _finite_positive(matmul_tflops):
+        raise SizingError(f"compute must be > 0 TFLOPS, got {matmul_tflops}")
     if backend == "cpu":
         return cpu_hardware("custom CPU", ram_bytes=int(memory_gb * GIB), bandwidth_gbs=bandwidth_gbs, threads=host.threads)
     if unified:
