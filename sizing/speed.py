@@ -522,6 +522,8 @@ def estimate_speed(
     """
     if ctx <= 0:
         raise SizingError(f"context must be positive, got {ctx}")
+    if prompt_tokens is not None and prompt_tokens <= 0:
+        raise SizingError(f"prompt tokens must be positive, got {prompt_tokens}")
     works = [w for w in works if w.layers or w.dense_bytes or w.expert_bytes]
     if not works:
         raise SizingError("nothing placed on any device")
