@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from sizing.live.xlparams import common_params
+
 
 def _events_channel():
     """A private copy of stdout for events; fd 1 then points at stderr.
@@ -37,24 +39,13 @@ def main(argv: list[str]) -> int:
     emit("loading")
     import xllamacpp as xl
 
-    p = xl.CommonParams()
-    p.model.path = check["model_path"]
-    p.n_ctx = int(check["ctx"])
-    p.n_batch = int(check["n_batch"])
-    p.n_ubatch = int(check["n_ubatch"])
-    p.n_parallel = int(check["n_parallel"])
-    p.kv_unified = bool(check["kv_unified"])
-    p.cache_type_k = getattr(xl.ggml_type, f"GGML_TYPE_{check['kv_type_k'].upper()}")
-    p.cache_type_v = getattr(xl.ggml_type, f"GGML_TYPE_{check['kv_type_v'].upper()}")
-    p.flash_attn_type = (
-        xl.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
-        if check["flash_attn"]
-        else xl.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
-    )
     ngl = int(check["n_gpu_layers"])
-    p.n_gpu_layers = 999 if ngl < 0 else ngl
-    p.fit_params = False  # measure the scenario as given, not what llama.cpp would shrink it to
-    p.cache_ram_mib = 0  # no prompt cache: it would add to RSS and is not what we size
+    p = common_params(
+        check["model_path"], ctx=check["ctx"], n_batch=check["n_batch"], n_ubatch=check["n_ubatch"],
+        n_parallel=check["n_parallel"], kv_unified=check["kv_unified"], kv_type_k=check["kv_type_k"],
+        kv_type_v=check["kv_type_v"], flash_attn=bool(check["flash_attn"]),
+        n_gpu_layers=999 if ngl < 0 else ngl,
+    )
     p.verbosity = 4  # INFO: every buffer size, without the debug flood
     if check.get("n_threads"):
         p.cpuparams.n_threads = int(check["n_threads"])

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
+from sizing.live.xlparams import common_params
 from sizing.units import MIB
 
 
@@ -309,27 +310,10 @@ def _child_main() -> None:  # pragma: no cover - runs in the child, its output i
 
     req = json.loads(sys.stdin.read())
     os.write(2, f"xllamacpp_version: {x.__version__}\n".encode())
-    fa = {
-        True: x.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED,
-        False: x.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED,
-        None: x.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_AUTO,
-    }
     for cfg in req["configs"]:
-        p = x.CommonParams()
-        p.model.path = req["path"]
+        p = common_params(req["path"], **cfg)
         p.verbosity = 10
         p.warmup = False
-        p.fit_params = bool(cfg.get("fit", False))
-        p.n_ctx = cfg["ctx"]
-        p.n_batch = cfg["n_batch"]
-        p.n_ubatch = cfg["n_ubatch"]
-        p.n_parallel = cfg["n_parallel"]
-        p.kv_unified = cfg["kv_unified"]
-        p.n_gpu_layers = cfg["n_gpu_layers"]
-        p.flash_attn_type = fa[cfg["flash_attn"]]
-        p.cache_type_k = getattr(x.ggml_type, "GGML_TYPE_" + cfg["kv_type_k"].upper())
-        p.cache_type_v = getattr(x.ggml_type, "GGML_TYPE_" + cfg["kv_type_v"].upper())
-        p.cache_ram_mib = 0
         server = x.Server(p)
         # Buffers are all logged before the server reports "model loaded". Give the
         # asynchronous log worker time to drain, and the server loop time to start:
