@@ -19,7 +19,6 @@ Everything here is pure: numbers and pydantic models in, pydantic models out.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -441,10 +440,6 @@ def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None]:
     return (works[0].device.backend, works[0].device.kind) if works else ("cpu", "cpu")
 
 
-def _main_backend(works: Sequence[DeviceWork]) -> str:
-    return _main_device(works)[0]
-
-
 def decode_step_seconds(
     works: Sequence[DeviceWork], calib: CalibrationSet, depth: int = 0, n_seq: int = 1
 ) -> tuple[float, list[DeviceTime]]:
@@ -593,11 +588,6 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
     if model_bytes <= 0 or bandwidth_gbs <= 0:
         raise SizingError("model size and bandwidth must be > 0")
     return factor * bandwidth_gbs * 1e9 / model_bytes
-
-
-def kv_bytes_at(works: Sequence[DeviceWork], depth: int) -> float:
-    """Total KV bytes one sequence reads at ``depth`` (all devices)."""
-    return math.fsum(w.kv_read_bytes(depth) for w in works)
 
 
 def decode_tokens_per_s_many(
