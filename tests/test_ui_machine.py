@@ -125,3 +125,44 @@ def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
     assert not run.exception and not run.warning
     assert run.selectbox(key="run.model").value == core[0].model_id
     assert run.selectbox(key="run.quant").value == q["quant"]
+
+
+@pytest.mark.live
+def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf):
+    """A real stored check (in this test's LLM_SIZING_HOME) moves 'This machine' speeds to
+    this machine's calibration, on 'Can I run it?' and in the ranking; before it, public."""
+    from datetime import UTC, datetime
+
+    from sizing.calibration import load_calibration
+    from sizing.hardware.this_machine import detect_hardware
+    from sizing.live.check import run_check
+    from sizing.live.this_machine import stored_calibration
+    from sizing.machine_calibration import calibrate_hardware
+    from sizing.models.catalog import load_catalog
+    from sizing.solver import solve
+
+    run_page = "from sizing.ui.pages.run import render\nrender()"
+    params = {"model": "smollm2-135m", "ctx": "2048", "hw": "machine"}
+
+    def speeds() -> tuple[dict, str, str]:
+        at = AppTest.from_string(run_page, default_timeout=120)
+        at.query_params.update(params)
+        at.run()
+        assert not at.exception
+        page = AppTest.from_string(PAGE, default_timeout=180).run()
+        return {m.label: m.value for m in at.metric}, _texts(at), _texts(page)
+
+    metrics, text, page = speeds()
+    assert "this machine:" not in text and f"calibration: {load_calibration().name}" in text
+    assert "public llama-bench calibration" in page
+
+    result = run_check(str(smollm2_gguf), ctx=512, n_prompt=64, n_gen=32, timeout_s=180)
+    assert result.status == "ok" and result.stored_in
+    metrics2, text2, page2 = speeds()
+    today = datetime.now(UTC).date().isoformat()
+    assert f"this machine: 1 run, last on {today}" in text2
+    assert f"Speeds use this machine's own calibration: this machine: 1 run, last on {today}" in page2
+    hw, cal = calibrate_hardware(detect_hardware(), load_calibration(), stored_calibration(detect_hardware()))
+    plan = solve(load_catalog().get("smollm2-135m"), "Q4_K_M", 2048, hw, cal)
+    assert metrics2["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
+    assert metrics2["Generation (tok/s)"] != metrics["Generation (tok/s)"]

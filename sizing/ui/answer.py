@@ -79,8 +79,6 @@ def verdict(data: dict) -> None:
             level, ":material/info:"
         ),
     )
-    if data.get("hardware_note"):
-        st.caption(data["hardware_note"])
     for n in data.get("hardware_notes") or ():
         st.caption(f":material/info: {n}")
 

@@ -1,7 +1,6 @@
 """Turn any failure inside a page section into one clear message, never a traceback.
 
-A section that depends on a core piece which has not landed yet shows an info notice;
-bad user input (``SizingError``) shows its own message; anything else is a bug, logged
+Bad user input (``SizingError``) shows its own message; anything else is a bug, logged
 on the server with its traceback and shown to the user as one line.
 """
 
@@ -18,17 +17,11 @@ from sizing.errors import SizingError
 log = logging.getLogger("sizing.ui")
 
 
-class Unavailable(Exception):
-    """A core piece this section needs is not installed or not written yet."""
-
-
 @contextmanager
 def guard(what: str) -> Iterator[None]:
     """Run a page section; show what went wrong in words if it fails."""
     try:
         yield
-    except Unavailable as exc:
-        st.info(f"{exc}", icon=":material/construction:")
     except SizingError as exc:
         st.error(str(exc), icon=":material/block:")
     except Exception as exc:  # a bug: keep the page alive, keep the traceback server-side

@@ -16,7 +16,6 @@ from sizing.errors import SizingError
 from sizing.scenario import MAX_CTX
 from sizing.ui import services
 from sizing.ui.config import UIConfig
-from sizing.ui.feedback import Unavailable
 from sizing.ui.state import PageState, Param, ParamError, safe_name
 
 PREFERRED_MODELS = (
@@ -53,7 +52,7 @@ def _catalog_check(value: str) -> str:
     if ids and value not in ids:
         try:
             return services.catalog_get(value).id  # an alias: normalise to the id
-        except (SizingError, Unavailable):
+        except SizingError:
             close = services.catalog_suggest(value)
             hint = f"; closest: {', '.join(close)}" if close else ""
             raise ParamError(f"unknown model `{value}`{hint}") from None
@@ -243,7 +242,7 @@ def hardware_input(ps: PageState, cfg: UIConfig) -> HardwareChoice:
             c2.number_input("Cards of each", min_value=1, max_value=16, key=ps.key("count"))
             c3.number_input("System RAM (GB)", min_value=0.0, max_value=65536.0, key=ps.key("ram"))
         else:
-            st.info("The GPU database is not available in this build yet; use Custom.", icon=":material/construction:")
+            st.info("The GPU database could not be loaded (see the server log); use Custom.", icon=":material/construction:")
     elif mode == "custom":
         c1, c2 = st.columns(2)
         c1.number_input("Device memory (GB)", min_value=0.5, max_value=4096.0, key=ps.key("mem"))

@@ -21,7 +21,6 @@ import streamlit as st
 from sizing.ui import charts, fmt, services
 from sizing.live.packaged import bundled_models
 from sizing.ui.config import load_config
-from sizing.ui.feedback import Unavailable
 
 STAGES = ("queued", "loading", "prompt", "generation", "done")
 CTX_CHOICES = (512, 1024, 2048, 4096, 8192, 16384, 32768)
@@ -74,8 +73,6 @@ def render(machine: Any) -> None:
     if cfg.web_mode:
         st.info("Live checks run llama.cpp on the server; they are off in web mode.", icon=":material/public:")
         return
-    if not services.has("sizing.live.check", "run_check"):
-        raise Unavailable("Live checks are not available in this build yet (`sizing.live.check` is missing).")
     files = bundled_models() + _found_models(cfg)
     st.caption(
         "Runs llama.cpp on a model here and measures what it allocates and how fast it runs. "

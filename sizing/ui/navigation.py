@@ -6,7 +6,7 @@ import importlib
 
 import streamlit as st
 
-from sizing.ui import services
+from sizing.ui import finetune
 from sizing.ui.feedback import guard
 
 # (module under sizing.ui.pages, title, icon, url path)
@@ -34,23 +34,13 @@ def pages() -> list[st.Page]:
         importlib.import_module(f"sizing.ui.pages.{PAGES[0][0]}").render()
 
     out.append(st.Page(run_alias, title=PAGES[0][1], url_path=PAGES[0][3], visibility="hidden"))
-    # The fine-tuning page is owned by another module; mount it when it exists.
-    ft = finetune_page()
-    if ft is not None:
-        out.append(st.Page(ft, title="Fine-tune", icon=":material/tune:", url_path="finetune"))
+    out.append(st.Page(finetune_page(), title="Fine-tune", icon=":material/tune:", url_path="finetune"))
     return out
 
 
 def finetune_page():
-    """sizing.ui.finetune's page function (``render``, ``page`` or ``main``), if that module exists."""
-    if not services.has("sizing.ui.finetune"):
-        return None
-    mod = importlib.import_module("sizing.ui.finetune")
-    for name in ("render", "page", "main"):
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn
-    return None
+    """The fine-tuning page (``sizing.ui.finetune.render``)."""
+    return finetune.render
 
 
 def main() -> None:

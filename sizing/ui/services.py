@@ -1,9 +1,8 @@
 """The UI's only door into the sizing core.
 
 Every number on a page comes from a call made here; the pages format and draw, they do
-not compute. Each core piece is imported lazily: a piece that is not installed (or not
-written yet, in a partial checkout) raises :class:`Unavailable` with a sentence saying
-what is missing, and the page shows that sentence in place of the section.
+not compute. A failure (bad input as ``SizingError``, or a bug) propagates to the page
+section's ``feedback.guard``, which shows it as one message.
 
 Results are cached per input (``st.cache_data``/``st.cache_resource``) so a rerun after
 a widget change only recomputes what changed.
@@ -11,48 +10,33 @@ a widget change only recomputes what changed.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from sizing import planner, solver
+from sizing.calibration import load_calibration
+from sizing.commands import launch_commands
 from sizing.errors import SizingError
-from sizing.ui.feedback import Unavailable
+from sizing.estimate import estimate as core_estimate
+from sizing.hardware.db import load_gpus
+from sizing.hardware.detect import detect_machine
+from sizing.hardware.this_machine import hardware_from_machine
+from sizing.live.this_machine import stored_calibration
+from sizing.machine_calibration import calibrate_hardware
+from sizing.models.catalog import load_catalog
+from sizing.models.gguf_reader import read_gguf
+from sizing.models.resolve import ResolvedModel, resolve_model
+from sizing.placement import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
+from sizing.quant import FILE_QUANTS, KV_TYPES
 
 log = logging.getLogger("sizing.ui")
-
-
-def _core(module: str, attr: str, what: str) -> Callable[..., Any]:
-    """Import ``module.attr`` or raise Unavailable naming the missing piece."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            raise Unavailable(f"{what} is not available in this build yet (`{module}` is missing).") from None
-        raise
-    try:
-        return getattr(mod, attr)
-    except AttributeError:
-        raise Unavailable(f"{what} is not available in this build yet (`{module}.{attr}` is missing).") from None
-
-
-def has(module: str, attr: str | None = None) -> bool:
-    """Is this core piece importable (and does it have ``attr``)? A broken one is logged."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return False
-    except Exception:
-        log.warning("%s failed to import: %s", module, sys.exc_info()[1])
-        return False
-    return attr is None or hasattr(mod, attr)
 
 
 # --- models ----------------------------------------------------------------------------
@@ -60,7 +44,7 @@ def has(module: str, attr: str | None = None) -> bool:
 
 @st.cache_resource(show_spinner=False)
 def catalog() -> Any:
-    return _core("sizing.models.catalog", "load_catalog", "The model catalog")()
+    return load_catalog()
 
 
 def catalog_ids() -> list[str]:
@@ -97,8 +81,7 @@ def hf_offline() -> bool | None:
 @st.cache_resource(show_spinner="Resolving model…", max_entries=64)
 def resolve(spec: str) -> Any:
     """A catalog id/alias or a Hugging Face repo id -> ResolvedModel (never a path)."""
-    fn = _core("sizing.models.resolve", "resolve_model", "Model resolution (catalog, Hugging Face)")
-    return fn(spec, offline=hf_offline())
+    return resolve_model(spec, offline=hf_offline())
 
 
 def read_gguf_header(data: bytes, name: str) -> Any:
@@ -109,7 +92,6 @@ def read_gguf_header(data: bytes, name: str) -> Any:
     then extended, sparsely (no disk used), to a size no model reaches; only the uploaded
     bytes are ever read. The result names the upload, never the temporary path.
     """
-    fn = _core("sizing.models.gguf_reader", "read_gguf", "Reading GGUF files")
     if not data.startswith(b"GGUF"):
         raise SizingError(f"{name}: not a GGUF file (it does not start with the GGUF magic)")
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120].removesuffix(".gguf") or "upload"
@@ -123,7 +105,7 @@ def read_gguf_header(data: bytes, name: str) -> Any:
             except OSError:
                 continue
         try:
-            model = fn(path)
+            model = read_gguf(path)
         except SizingError as exc:  # name the upload, not the server's temporary path
             msg = str(exc).replace(str(path), Path(name).name)
             raise SizingError(f"{msg} (uploads are read as a header: send at least the first 16 MB)") from None
@@ -141,7 +123,7 @@ def read_gguf_file(path: Path) -> Any:
 
     The result names the file, not its directory: pages and downloads never show a path.
     """
-    model = _core("sizing.models.gguf_reader", "read_gguf", "Reading GGUF files")(path)
+    model = read_gguf(path)
     arch = model.arch.model_copy(update={"source": f"GGUF header of {path.name}"})
     return model.model_copy(update={"arch": arch, "path": path.name})
 
@@ -160,17 +142,11 @@ def local_gguf_files(cfg: Any) -> list[Path]:
 
 
 def file_quants() -> list[str]:
-    try:
-        return list(_core("sizing.quant", "FILE_QUANTS", "The quantization table"))
-    except Exception:
-        return []
+    return list(FILE_QUANTS)
 
 
 def kv_types() -> list[str]:
-    try:
-        return list(_core("sizing.quant", "KV_TYPES", "The KV cache types"))
-    except Exception:
-        return []
+    return list(KV_TYPES)
 
 
 # --- hardware --------------------------------------------------------------------------
@@ -178,7 +154,7 @@ def kv_types() -> list[str]:
 
 @st.cache_resource(show_spinner=False)
 def gpu_db() -> Any:
-    return _core("sizing.hardware.db", "load_gpus", "The GPU database")()
+    return load_gpus()
 
 
 def gpu_ids() -> list[str]:
@@ -199,14 +175,11 @@ def gpu(gpu_id: str) -> Any:
 
 @st.cache_resource(show_spinner="Detecting this machine…")
 def machine() -> Any:
-    return _core("sizing.hardware.detect", "detect_machine", "Hardware detection")()
+    """This machine as detection reports it (RAM bandwidth probed: under 2 s, then cached)."""
+    return detect_machine(probe_bandwidth=True, db=gpu_db())
 
 
 # --- estimates -------------------------------------------------------------------------
-
-
-def estimate_fn() -> Callable[..., Any]:
-    return _core("sizing.estimate", "estimate", "The estimator")
 
 
 def as_json(obj: Any) -> Any:
@@ -221,9 +194,8 @@ def as_json(obj: Any) -> Any:
 def resolved(choice: Any) -> Any:
     """The ResolvedModel for a model choice: a catalog/HF spec, or a GGUF header read here."""
     if choice.gguf is not None:
-        rm_cls = _core("sizing.models.resolve", "ResolvedModel", "Model resolution")
         g = choice.gguf
-        return rm_cls(arch=g.arch, tensors=g.tensors, kind="gguf", file_type=g.file_type)
+        return ResolvedModel(arch=g.arch, tensors=g.tensors, kind="gguf", file_type=g.file_type)
     return resolve(choice.spec)
 
 
@@ -250,83 +222,74 @@ def estimate(choice: Any, values: dict, hw: Any) -> Any:
     "Context" on the pages is per user, as the solver counts it: llama.cpp's ``-c`` is
     that times the parallel users, so the estimate is asked for the product.
     """
-    fn = estimate_fn()
     kw = estimate_kwargs(choice, values)
     kw["ctx"] = kw["ctx"] * kw["parallel"]
     kw["backend"] = backend_of(hw)
-    return fn(resolved(choice), **kw)
+    return core_estimate(resolved(choice), **kw)
 
 
 def backend_of(hw: Any) -> str:
     """The llama.cpp backend of the main device (buffers differ: CPU repacks, GPUs don't)."""
     if hw is None:
         return "cpu"
-    try:
-        h = hardware(hw)
-    except Unavailable:
-        return "cpu"
+    h = hardware(hw)
     return h.gpus[0].backend if h.gpus else "cpu"
 
 
 # --- hardware, placement, speed ------------------------------------------------------------
 
 
-def _placement(attr: str) -> Any:
-    return _core("sizing.placement", attr, "Hardware placement")
-
-
-def host_spec(ram_gb: float) -> Any:
-    """The CPU side: the RAM the user gave, other figures the core's stated assumptions."""
-    default = _placement("DEFAULT_HOST")
-    if not ram_gb or abs(ram_gb * 1024**3 - default.ram_bytes) < 1024**2:
-        return default
-    return default.model_copy(update={"ram_bytes": int(ram_gb * 1024**3),
-                                      "name": f"assumed host ({ram_gb:g} GiB RAM, {default.bandwidth_gbs:g} GB/s)"})
-
-
 @st.cache_resource(show_spinner="Detecting this machine…")
 def detected_hardware() -> Any:
     """This machine as a placement Hardware (free GPU memory, measured RAM bandwidth)."""
-    from sizing.hardware.this_machine import detect_hardware
+    return hardware_from_machine(machine(), gpu_db())
 
-    return detect_hardware()
+
+def machine_calibration() -> Any:
+    """This machine's speed factors from its stored live checks, or None before any.
+
+    Not cached: the store is one small file, and a check run a moment ago must count."""
+    return stored_calibration(detected_hardware(), machine())
 
 
 def hardware(hw: Any) -> Any:
     """A HardwareChoice from a page -> the core's ``sizing.placement.Hardware``."""
     if hw.mode == "machine":
         return detected_hardware()
-    host = host_spec(hw.ram_gb)
+    host = host_spec(hw.ram_gb or None)
     if hw.mode == "custom":
-        return _placement("custom_machine")(memory_gb=hw.mem_gb, bandwidth_gbs=hw.bw_gbs, host=host)
+        return custom_machine(memory_gb=hw.mem_gb, bandwidth_gbs=hw.bw_gbs, host=host)
     if not hw.gpu_ids:
         raise SizingError("pick at least one GPU from the database")
     db = gpu_db()
     entries = [db.get(i) for i in hw.gpu_ids]
     if len(entries) == 1:
-        return _placement("machine_from_gpu")(entries[0], hw.count, host=host)
-    return _placement("machine_from_gpus")([e for e in entries for _ in range(hw.count)], host=host)
+        return machine_from_gpu(entries[0], hw.count, host=host)
+    return machine_from_gpus([e for e in entries for _ in range(hw.count)], host=host)
 
 
 @st.cache_resource(show_spinner=False)
 def calibration() -> Any:
-    return _core("sizing.calibration", "load_calibration", "The speed calibration")()
+    """The public speed calibration (llama-bench fit)."""
+    return load_calibration()
 
 
-def _quant_and_tensors(rm: Any, est: Any) -> tuple[str, Any]:
-    """The quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
+def hardware_and_calibration(hw: Any) -> tuple[Any, Any]:
+    """The hardware and speed calibration for a page's choice: on this machine, its own
+    fitted factors when it has stored live checks; otherwise the public calibration."""
+    h, cal = hardware(hw), calibration()
+    if hw.mode == "machine":
+        return calibrate_hardware(h, cal, machine_calibration())
+    return h, cal
+
+
+def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
+    """Placement and speed of this estimate on this hardware (``sizing.solver.solve``),
+    with the quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
     sc = est.scenario
-    return sc.quant, sc.tensors
-
-
-def solve(choice: Any, values: dict, hw: Any, est: Any) -> Any:
-    """Placement and speed of this estimate on this hardware (``sizing.solver.solve``)."""
-    fn = _core("sizing.solver", "solve", "The fit solver")
-    quant, tensors = _quant_and_tensors(None, est)
-    sc = est.scenario
-    return fn(
-        sc.model, quant, int(values["ctx"]), hardware(hw), calibration(),
-        tensors=tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
+    return solver.solve(
+        sc.model, sc.quant, int(values["ctx"]), hwm, cal,
+        tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
         flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch,
     )
 
@@ -334,19 +297,15 @@ def solve(choice: Any, values: dict, hw: Any, est: Any) -> Any:
 def answer(choice: Any, values: dict, hw: Any) -> dict:
     """Everything 'Can I run it?' shows, as one JSON-ready dict.
 
-    The memory estimate's fields (``Estimate.to_json()``), plus, when the hardware and
-    speed pieces are present, what the solver says: fits, how, devices, speed ranges and
-    launch commands. Nothing is computed here; fields are copied from core results.
+    The memory estimate's fields (``Estimate.to_json()``), plus what the solver says:
+    fits, how, devices, speed ranges (with the calibration used) and launch commands.
+    Nothing is computed here; fields are copied from core results.
     """
     est = estimate(choice, values, hw)
     data = as_json(est)
-    try:
-        plan = solve(choice, values, hw, est)
-    except Unavailable as exc:
-        data["hardware_note"] = str(exc)
-        return data
+    hwm, cal = hardware_and_calibration(hw)
+    plan = solve(values, hwm, cal, est)
     pl = plan.placement
-    hwm = hardware(hw)
     data.update(
         hardware=hwm.name,
         hardware_notes=list(dict.fromkeys([*hwm.notes, *pl.notes])),
@@ -369,16 +328,13 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
             speed_calibration=sp.calibration,
         )
         data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
-    try:
-        cmds = _core("sizing.commands", "launch_commands", "Launch commands")(
-            est.model, plan.quant, pl, ctx=int(values["ctx"]) * plan.n_parallel, n_parallel=plan.n_parallel,
-            kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
-            model_path=(f"./{choice.label}" if choice.gguf is not None else None),
-        )
-        data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
-        data["weights_source"] = as_json(cmds.weights)
-    except Unavailable:
-        pass
+    cmds = launch_commands(
+        est.model, plan.quant, pl, ctx=int(values["ctx"]) * plan.n_parallel, n_parallel=plan.n_parallel,
+        kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
+        model_path=(f"./{choice.label}" if choice.gguf is not None else None),
+    )
+    data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
+    data["weights_source"] = as_json(cmds.weights)
     return data
 
 
@@ -402,16 +358,14 @@ def hardware_basis(hw: Any) -> list[dict]:
 
 def limits(choice: Any, values: dict, hw: Any) -> dict:
     """Largest context at this quant, and the best quant at this context (the solver's)."""
-    best_quant = _core("sizing.solver", "best_quant", "The fit solver")
-    largest = _core("sizing.solver", "largest_context", "The fit solver")
     est = estimate(choice, values, hw)
     sc = est.scenario
-    hwm, cal = hardware(hw), calibration()
+    hwm, cal = hardware_and_calibration(hw)
     kw = dict(n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn)
-    lim = largest(sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **kw)
+    lim = solver.largest_context(sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **kw)
     bq = None
     if choice.gguf is None:  # a file's quant is what it is; the ladder is for catalog/HF models
-        plan = best_quant(sc.model, int(values["ctx"]), hwm, cal, **kw)
+        plan = solver.best_quant(sc.model, int(values["ctx"]), hwm, cal, **kw)
         bq = plan.quant if plan is not None else None
     return {"max_ctx": lim.on_gpu or lim.with_offload, "max_ctx_on_gpu": lim.on_gpu,
             "max_ctx_with_offload": lim.with_offload, "model_max": lim.model_max, "best_quant": bq}
@@ -427,16 +381,15 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     'fits': everything on the accelerator(s) (or, CPU-only, in RAM); 'tight': it fits only
     with layers kept in system RAM (slower); 'no': it does not fit.
     """
-    fn = _core("sizing.solver", "solve", "The fit solver")
     est = estimate(choice, values, hw)
     sc = est.scenario
-    hwm, cal = hardware(hw), calibration()
+    hwm, cal = hardware_and_calibration(hw)
     ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
     status, totals = [], []
     for q in FIT_QUANTS:
         srow, trow = [], []
         for c in ctxs:
-            p = fn(sc.model, q, c, hwm, cal, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k,
+            p = solver.solve(sc.model, q, c, hwm, cal, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k,
                    kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False)
             pl = p.placement
             if not pl.fits:
@@ -454,10 +407,9 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
 @st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
 def plan(values: dict) -> dict:
     """The purchase planner's ranked options (``sizing.planner.plan_purchase``), as data."""
-    fn = _core("sizing.planner", "plan_purchase", "The purchase planner")
     cat = catalog()
     models = [cat.get(m) for m in values["models"]]
-    p = fn(
+    p = planner.plan_purchase(
         models,
         quant=values["quant"],
         ctx=int(values["ctx"]),
@@ -475,11 +427,8 @@ def plan(values: dict) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cloud_providers() -> dict[str, str]:
-    try:
-        return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
-                for c in _core("sizing.planner", "cloud_prices", "Cloud prices")()}
-    except Unavailable:
-        return {}
+    return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
+            for c in planner.cloud_prices()}
 
 
 def _known_watts(option: dict) -> float:
@@ -491,18 +440,15 @@ def _known_watts(option: dict) -> float:
 @st.cache_data(show_spinner=False, max_entries=64)
 def local_vs_cloud(values: dict, option: dict) -> dict:
     """Buying ``option`` against renting an API for the same tokens (``sizing.planner``)."""
-    fn = _core("sizing.planner", "local_vs_cloud", "The cost comparison")
-    solve_fn = _core("sizing.solver", "solve", "The fit solver")
-    m_from_gpu = _placement("machine_from_gpu")
-    cloud = {c.id: c for c in _core("sizing.planner", "cloud_prices", "Cloud prices")()}.get(values["cloud"])
+    cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
     if cloud is None:
         raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
     model = catalog().get(values["models"][0])
-    hw = m_from_gpu(gpu_db().get(option["gpu_id"]), option["count"])
-    plan_ = solve_fn(model, values["quant"], min(int(values["ctx"]), model.max_context), hw, calibration())
+    hw = machine_from_gpu(gpu_db().get(option["gpu_id"]), option["count"])
+    plan_ = solver.solve(model, values["quant"], min(int(values["ctx"]), model.max_context), hw, calibration())
     if plan_.speed is None:
         raise SizingError(f"{option['label']}: no speed estimate (the model does not fit)")
-    c = fn(
+    c = planner.local_vs_cloud(
         tokens_in_per_day=values["tin"] * 1e6,
         tokens_out_per_day=values["tout"] * 1e6,
         hardware_price_usd=option["price_usd"],
@@ -519,8 +465,6 @@ def local_vs_cloud(values: dict, option: dict) -> dict:
 @st.cache_data(show_spinner="Comparing…", max_entries=32)
 def compare(values: dict) -> list[dict]:
     """One model on many GPUs, or many models on one GPU: the solver's answer for each pair."""
-    solve_fn = _core("sizing.solver", "solve", "The fit solver")
-    m_from_gpu = _placement("machine_from_gpu")
     cat, db = catalog(), gpu_db()
     if values["mode"] == "gpus":
         pairs = [(values["model"], g) for g in values["gpus"]]
@@ -530,7 +474,7 @@ def compare(values: dict) -> list[dict]:
     for model_id, gpu_id in pairs:
         arch, g = cat.get(model_id), db.get(gpu_id)
         ctx = min(int(values["ctx"]), arch.max_context)
-        plan_ = solve_fn(arch, values["quant"], ctx, m_from_gpu(g), calibration())
+        plan_ = solver.solve(arch, values["quant"], ctx, machine_from_gpu(g), calibration())
         pl, sp = plan_.placement, plan_.speed
         gpu_devs = [d for d in pl.devices if d.kind != "cpu"]
         rows.append(
@@ -561,19 +505,25 @@ QUALITY_LADDERS = {
 }
 
 
-@st.cache_data(show_spinner="Ranking the catalog for this machine…", max_entries=16)
 def what_runs_here(_machine: Any, *, ctx: int, quality: str, with_context: bool = False) -> list[dict]:
-    """The catalog ranked on the detected hardware (``sizing.solver.rank_catalog``)."""
-    fn = _core("sizing.solver", "rank_catalog", "Ranking the catalog")
-    largest = _core("sizing.solver", "largest_context", "The fit solver")
-    hw, cal, cat = detected_hardware(), calibration(), catalog()
+    """The catalog ranked on the detected hardware (``sizing.solver.rank_catalog``), at
+    this machine's own speed calibration when it has stored live checks."""
+    mc = machine_calibration()
+    return _ranked(mc.label() if mc else "", mc, ctx=ctx, quality=quality, with_context=with_context)
+
+
+@st.cache_data(show_spinner="Ranking the catalog for this machine…", max_entries=16)
+def _ranked(calibration_key: str, _mc: Any, *, ctx: int, quality: str, with_context: bool) -> list[dict]:
+    """Cached per calibration: a new stored check re-ranks."""
+    hw, cal = calibrate_hardware(detected_hardware(), calibration(), _mc)
+    cat = catalog()
     # The largest-context search is the slow part: ask it only for the top rows.
-    fits = fn(cat.models, hw, cal, ctx=ctx, quants=QUALITY_LADDERS[quality], with_context=False)
+    fits = solver.rank_catalog(cat.models, hw, cal, ctx=ctx, quants=QUALITY_LADDERS[quality], with_context=False)
     top = [f.model_id for f in fits if f.fits and f.quant][:CONTEXT_ROWS] if with_context else []
     limit = {}
     for f in fits:
         if f.model_id in top:
-            lim = largest(cat.get(f.model_id), f.quant, hw, cal)
+            lim = solver.largest_context(cat.get(f.model_id), f.quant, hw, cal)
             limit[f.model_id] = lim.on_gpu or lim.with_offload
     return [
         {

@@ -143,3 +143,6 @@ def what_runs_here(machine, ctx: int, quality: str, with_context: bool) -> None:
     )
     st.caption(f"{len(runs)} of {len(rows)} catalog models run here at {fmt.ctx(ctx)} context, "
                "best first: on the accelerator, then larger models, then faster.")
+    mc = services.machine_calibration()
+    st.caption("Speeds use this machine's own calibration: " + mc.label() if mc is not None else
+               "Speeds use the public llama-bench calibration; run a live check below to calibrate this machine.")

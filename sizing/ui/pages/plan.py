@@ -53,7 +53,7 @@ def render() -> None:
                 help="Every model must fit in accelerator memory; the speed target applies to the slowest",
             )
         else:
-            st.info("The model catalog is not available in this build yet.", icon=":material/construction:")
+            st.info("The model catalog could not be loaded (see the server log).", icon=":material/construction:")
         c = st.columns(5)
         quants = services.file_quants()
         if quants:
