@@ -56,7 +56,7 @@ class MatchResult(BaseModel):
         if self.status == "ambiguous":
             names = ", ".join(c.id for c in self.candidates[:12])
             more = f" (+{len(self.candidates) - 12} more)" if len(self.candidates) > 12 else ""
-            return f"{self.query!r} matches several devices: {names}{more}"
+            return f"{self.query!r} is ambiguous: it matches several devices: {names}{more}"
         hint = f"; closest: {', '.join(self.suggestions)}" if self.suggestions else ""
         return f"unknown device {self.query!r}{hint}"
 
