@@ -172,16 +172,22 @@ def recipe_weights(arch: ModelArch, quant: str) -> WeightsSummary:
     return summary
 
 
-_TENSOR_CACHE: OrderedDict[int, tuple[tuple[TensorSpec, ...], ModelArch, WeightsSummary]] = OrderedDict()
+# Keyed on the identity of every tensor, not of the tuple: validating a Scenario copies
+# its tensor tuple, so a sweep hands in a new tuple of the same TensorSpecs for every
+# context. The cached tuple keeps those specs alive, so their ids are never reused.
+_TENSOR_CACHE: OrderedDict[tuple, tuple[tuple[TensorSpec, ...], ModelArch, WeightsSummary]] = OrderedDict()
+_TENSOR_CACHE_MAX = 512
 
 
 def _file_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSummary:
-    hit = _TENSOR_CACHE.get(id(tensors))
-    if hit is not None and hit[0] is tensors and hit[1] is arch:
+    key = (id(arch), *map(id, tensors))
+    hit = _TENSOR_CACHE.get(key)
+    if hit is not None and hit[1] is arch:
+        _TENSOR_CACHE.move_to_end(key)
         return hit[2]
     summary = summarize_weights(arch, tensors, "GGUF header")
-    _TENSOR_CACHE[id(tensors)] = (tensors, arch, summary)
-    if len(_TENSOR_CACHE) > 64:
+    _TENSOR_CACHE[key] = (tuple(tensors), arch, summary)
+    if len(_TENSOR_CACHE) > _TENSOR_CACHE_MAX:
         _TENSOR_CACHE.popitem(last=False)
     return summary
 

@@ -14,13 +14,16 @@ never typed by hand.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from math import prod
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
 
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
-from sizing.models.tensors import TensorSpec, llama_order, tensors_for
+from sizing.models.tensors import TensorSpec, _spec, llama_order, tensors_for
 
 # --------------------------------------------------------------------------------------
 # ggml tensor types
@@ -60,10 +63,17 @@ def tensor_bytes(spec: TensorSpec) -> int:
     """Exact bytes of a typed tensor, as ggml_nbytes computes them."""
     if spec.ggml_type is None:
         raise SizingError(f"tensor {spec.name!r} has no ggml type; apply a quant recipe first")
-    if not spec.shape:
-        return _type(spec.ggml_type)[1]
-    rows = spec.n_elements // spec.shape[0]
-    return rows * row_bytes(spec.ggml_type, spec.shape[0])
+    return _nbytes(spec.ggml_type, spec.shape)
+
+
+@lru_cache(maxsize=65536)
+def _nbytes(ggml_type: str, shape: tuple[int, ...]) -> int:
+    """Bytes of a tensor of this type and shape (cached: a model repeats a few shapes
+    hundreds of times, and sweeps total the same tensors for every context)."""
+    if not shape:
+        return _type(ggml_type)[1]
+    rows = prod(shape) // shape[0]
+    return rows * row_bytes(ggml_type, shape[0])
 
 
 # --------------------------------------------------------------------------------------
@@ -180,6 +190,7 @@ def file_quant_from_ftype(ftype: int) -> str | None:
 # the recipe
 
 
+@lru_cache(maxsize=65536)
 def _category(name: str) -> str:
     """Broad role of a tensor, matched by name the way llama-quant.cpp does."""
     if name == "output.weight":
@@ -214,9 +225,12 @@ def _quantizable(t: TensorSpec) -> bool:
     """llama.cpp quantizes only 2-D/3-D ``*weight`` tensors that are not norms or routers."""
     if len(t.shape) < 2 or max(t.shape[1:]) <= 1:  # ggml_n_dims < 2
         return False
-    if not t.name.endswith("weight"):
-        return False
-    return _NOT_QUANTIZED_RE.search(t.name) is None
+    return _quantizable_name(t.name)
+
+
+@lru_cache(maxsize=65536)
+def _quantizable_name(name: str) -> bool:
+    return name.endswith("weight") and _NOT_QUANTIZED_RE.search(name) is None
 
 
 def _fallback(ncols: int, target: str) -> str:
@@ -244,17 +258,47 @@ def _use_more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
+class _Prepared:
+    """What the recipe needs of a tensor list whatever the quant: llama.cpp's order, and
+    each tensor's role and whether it is quantized at all."""
+
+    def __init__(self, tensors: Sequence[TensorSpec]) -> None:
+        self.tensors = tuple(tensors)  # keeps the specs alive: the cache keys on their ids
+        ordered = llama_order(list(tensors))
+        self.entries = tuple((t, _quantizable(t), _category(t.name)) for t in ordered)
+        self.n_attention_wv = sum(1 for _, _, cat in self.entries if cat in _ATTN_V_LIKE)
+        self.tied = not any(t.name == "output.weight" for t in ordered)
+
+
+# A sweep types the same tensor list once per quant; a model's list is built once
+# (sizing.models.tensors caches it), so its specs' identities name it.
+_PREPARED: OrderedDict[tuple[int, ...], _Prepared] = OrderedDict()
+_PREPARED_MAX = 256
+
+
+def _prepare(tensors: Sequence[TensorSpec]) -> _Prepared:
+    key = tuple(map(id, tensors))
+    hit = _PREPARED.get(key)
+    if hit is not None:
+        _PREPARED.move_to_end(key)
+        return hit
+    prep = _PREPARED[key] = _Prepared(tensors)
+    if len(_PREPARED) > _PREPARED_MAX:
+        _PREPARED.popitem(last=False)
+    return prep
+
+
 class _State:
-    def __init__(self, arch: ModelArch, tensors: Sequence[TensorSpec], imatrix: bool,
+    def __init__(self, arch: ModelArch, prep: _Prepared, imatrix: bool,
                  fused_qkv_own_rule: bool = False) -> None:
         self.arch = arch
         self.imatrix = imatrix
         self.fused_qkv_own_rule = fused_qkv_own_rule
-        self.n_attention_wv = sum(1 for t in tensors if _category(t.name) in _ATTN_V_LIKE)
+        self.n_attention_wv = prep.n_attention_wv
         self.n_layer = arch.n_layers
         self.i_attention_wv = 0
         self.i_ffn_down = self.i_ffn_gate = self.i_ffn_up = 0
-        self.tied = not any(t.name == "output.weight" for t in tensors)
+        self.tied = prep.tied
         self.n_expert = arch.n_experts
         # what llama.cpp reads back from the GGUF: MLA files store one KV head
         n_kv = 1 if arch.is_mla else arch.n_kv_heads
@@ -434,19 +478,20 @@ def apply_recipe(
     name = file_quant(quant)
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
-    ordered = llama_order(list(tensors))
-    s = _State(arch, ordered, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
+    prep = _prepare(tensors if isinstance(tensors, (list, tuple)) else list(tensors))
+    s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
                fused_qkv_own_rule)
+    quantized = is_quantized(default)
     out: list[TensorSpec] = []
-    for t in ordered:
-        if not _quantizable(t):
+    append = out.append
+    for t, quantizable, cat in prep.entries:
+        if not quantizable:
             typ = "F32"
-        elif not is_quantized(default):
+        elif not quantized:
             typ = default
         else:
-            typ = _impl(s, default, t, ft, _category(t.name))
-            typ = _fallback(t.shape[0], typ)
-        out.append(TensorSpec.model_construct(name=t.name, shape=t.shape, ggml_type=typ))
+            typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat))
+        append(_spec(t.name, t.shape, typ))
     return out
 
 

@@ -11,12 +11,15 @@ Shapes are ggml order: ``ne0`` (the row length, the one quant blocks run along) 
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from functools import lru_cache
 from math import prod
 from typing import Callable
 
 from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
+from sizing.fastmodel import build
 from sizing.models.arch import ModelArch
 
 
@@ -36,11 +39,7 @@ class TensorSpec(BaseModel):
     @property
     def layer(self) -> int:
         """Block index (``blk.N.``), or -1 for model-level tensors."""
-        if self.name.startswith("blk."):
-            head = self.name[4:].split(".", 1)[0]
-            if head.isdigit():
-                return int(head)
-        return -1
+        return layer_of(self.name)
 
     @property
     def is_expert(self) -> bool:
@@ -48,12 +47,31 @@ class TensorSpec(BaseModel):
         return "_exps." in self.name
 
 
+@lru_cache(maxsize=65536)
+def layer_of(name: str) -> int:
+    """Block index in a tensor name (``blk.N.``), or -1. Cached: every model repeats the
+    same few thousand names, and the recipe, the sort and the traffic model all ask."""
+    if name.startswith("blk."):
+        head = name[4:].split(".", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return -1
+
+
+@lru_cache(maxsize=1 << 16)
+def _spec(name: str, shape: tuple[int, ...], ggml_type: str | None) -> TensorSpec:
+    """A TensorSpec from values already known valid, without pydantic's validation, and
+    shared (it is frozen): a catalog sweep types ~150k tensors but only ~60k distinct ones,
+    since quants and sibling models repeat the same name, shape and type."""
+    return build(TensorSpec, name=name, shape=shape, ggml_type=ggml_type)
+
+
 def llama_order(tensors: list[TensorSpec]) -> list[TensorSpec]:
     """Sort like llama.cpp's ``weight_name_comparer``: by block number, then name.
 
     The quantizer walks tensors in this order, and its per-layer schedules count in it.
     """
-    return sorted(tensors, key=lambda t: (t.layer, t.name))
+    return sorted(tensors, key=lambda t: (layer_of(t.name), t.name))
 
 
 # --------------------------------------------------------------------------------------
@@ -68,9 +86,9 @@ class _Builder:
         self.out: list[TensorSpec] = []
 
     def add(self, name: str, *shape: int) -> None:
-        # model_construct: the builder's own values need no validation, and an estimate
-        # of a 61-layer MoE model creates over a thousand of these
-        self.out.append(TensorSpec.model_construct(name=name, shape=tuple(int(s) for s in shape), ggml_type=None))
+        # the builder's own values need no validation, and an estimate of a 61-layer MoE
+        # model creates over a thousand of these
+        self.out.append(_spec(name, tuple(int(s) for s in shape), None))
 
     def blk(self, i: int, name: str, *shape: int) -> None:
         self.add(f"blk.{i}.{name}", *shape)
@@ -261,9 +279,26 @@ def _build(arch: ModelArch) -> list[TensorSpec]:
     return b.out
 
 
+# Building a 61-layer MoE model's tensor list takes milliseconds, and sweeps ask for the
+# same architecture once per quant and context. ModelArch holds a dict (``extra``) so it is
+# not hashable: key on identity and keep a reference, so an id is never reused while cached.
+_TENSORS_CACHE: OrderedDict[int, tuple[ModelArch, tuple[TensorSpec, ...]]] = OrderedDict()
+_TENSORS_CACHE_MAX = 256
+
+
 def tensors_for(arch: ModelArch) -> list[TensorSpec]:
-    """Every weight tensor llama.cpp loads for ``arch``, untyped, in llama.cpp's order."""
-    return llama_order(_build(arch))
+    """Every weight tensor llama.cpp loads for ``arch``, untyped, in llama.cpp's order.
+
+    A new list each call (callers may reorder it); the frozen TensorSpecs are shared."""
+    hit = _TENSORS_CACHE.get(id(arch))
+    if hit is not None and hit[0] is arch:
+        _TENSORS_CACHE.move_to_end(id(arch))
+        return list(hit[1])
+    specs = tuple(llama_order(_build(arch)))
+    _TENSORS_CACHE[id(arch)] = (arch, specs)
+    if len(_TENSORS_CACHE) > _TENSORS_CACHE_MAX:
+        _TENSORS_CACHE.popitem(last=False)
+    return list(specs)
 
 
 def file_order(arch: ModelArch, tensors: list[TensorSpec]) -> list[TensorSpec]:

@@ -1,0 +1,109 @@
+"""The memoised tensor and recipe path (what makes a catalog sweep fast) gives exactly
+what a cold, uncached computation gives, and never serves one model's or one list's
+result for another.
+
+"Cold" here means every cache emptied and every input a fresh, fully validated copy, so
+no identity-keyed cache can hit; "warm" is the same call again, served from the caches.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import sizing.memory as memory
+import sizing.models.tensors as tensors_mod
+import sizing.quant as quant
+from sizing.memory import estimate_memory
+from sizing.models.catalog import load_catalog
+from sizing.models.tensors import TensorSpec, tensors_for
+from sizing.quant import FILE_QUANTS, apply_recipe, tensor_bytes, weights_bytes
+from sizing.scenario import Scenario
+
+
+def _clear_caches() -> None:
+    tensors_mod._TENSORS_CACHE.clear()
+    tensors_mod._spec.cache_clear()
+    tensors_mod.layer_of.cache_clear()
+    quant._PREPARED.clear()
+    quant._nbytes.cache_clear()
+    quant._category.cache_clear()
+    quant._quantizable_name.cache_clear()
+    memory._TENSOR_CACHE.clear()
+    memory._WEIGHTS_CACHE.clear()
+
+
+def _rows(specs):
+    return [(t.name, t.shape, t.ggml_type, tensor_bytes(t)) for t in specs]
+
+
+def _fresh(specs):
+    """Validated copies: equal values, new identities (no identity-keyed cache can hit)."""
+    return [TensorSpec(name=t.name, shape=t.shape, ggml_type=t.ggml_type) for t in specs]
+
+
+def test_every_catalog_model_and_file_quant_types_the_same_cold_and_warm():
+    models = load_catalog().models
+    cold: dict[tuple[str, str], list] = {}
+    for arch in models:
+        for q in FILE_QUANTS:
+            _clear_caches()
+            fresh_arch = arch.model_copy()
+            try:
+                cold[arch.id, q] = _rows(apply_recipe(fresh_arch, _fresh(tensors_for(fresh_arch)), q))
+            except Exception as exc:  # e.g. a quant whose blocks fit no tensor: same error warm
+                cold[arch.id, q] = repr(exc)
+    for arch in models:
+        untyped = tensors_for(arch)
+        for q in FILE_QUANTS:
+            try:
+                warm = _rows(apply_recipe(arch, untyped, q))
+                warm_bytes = weights_bytes(arch, q)
+            except Exception as exc:
+                warm = warm_bytes = repr(exc)
+            assert warm == cold[arch.id, q], (arch.id, q)
+            if not isinstance(warm, str):
+                assert warm_bytes == sum(r[3] for r in warm)
+
+
+def test_tensor_list_cache_follows_the_architecture_not_its_name():
+    arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
+    full = tensors_for(arch)
+    smaller = arch.model_copy(update={"n_layers": 2})
+    assert len(tensors_for(smaller)) < len(full)
+    assert len(tensors_for(arch)) == len(full)
+    # the caller owns the list it gets: changing it leaves the next answer alone
+    full.pop()
+    full.reverse()
+    assert tensors_for(arch) == sorted(tensors_for(arch), key=lambda t: (t.layer, t.name))
+    assert len(tensors_for(arch)) == len(full) + 1
+
+
+def test_recipe_cache_keys_on_the_list_given():
+    arch = load_catalog().get("Qwen/Qwen3-30B-A3B")
+    base = tensors_for(arch)
+    typed = apply_recipe(arch, base, "Q4_K_M")
+    # a list missing its output matrix is a different (tied) model to the recipe
+    without_output = [t for t in base if t.name != "output.weight"]
+    typed_tied = apply_recipe(arch, without_output, "Q4_K_M")
+    assert len(typed_tied) == len(typed) - 1
+    embd = {t.name: t.ggml_type for t in typed_tied}["token_embd.weight"]
+    assert embd == "Q6_K"  # tied: the embedding doubles as output and gets its type
+    assert {t.name: t.ggml_type for t in typed}["token_embd.weight"] == "Q4_K"
+    # order of the input does not matter: llama.cpp's order is restored
+    assert apply_recipe(arch, list(reversed(base)), "Q4_K_M") == typed
+
+
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+def test_memory_of_given_tensors_changes_when_one_tensor_does(backend):
+    arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
+    typed = tuple(apply_recipe(arch, tensors_for(arch), "Q4_K_M"))
+    first = estimate_memory(Scenario(model=arch, quant="Q4_K_M", tensors=typed, ctx=4096, backend=backend))
+    again = estimate_memory(Scenario(model=arch, quant="Q4_K_M", tensors=tuple(_fresh(typed)), ctx=4096,
+                                     backend=backend))
+    assert again == first
+    i = next(k for k, t in enumerate(typed) if t.name == "output.weight")
+    changed = typed[:i] + (TensorSpec(name="output.weight", shape=typed[i].shape, ggml_type="Q8_0"),) + typed[i + 1:]
+    other = estimate_memory(Scenario(model=arch, quant="Q4_K_M", tensors=changed, ctx=4096, backend=backend))
+    delta = tensor_bytes(changed[i]) - tensor_bytes(typed[i])
+    assert delta > 0
+    assert other.parts.weights_bytes == first.parts.weights_bytes + delta
