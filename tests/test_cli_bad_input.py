@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from sizing.live.packaged import smollm2_path
 from sizing.models.gguf_reader import read_gguf
 
 TIMEOUT_S = 60
+QUICK_S = 20  # no bad input takes longer to refuse (huggingface_hub's own retries took ~25 s)
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
@@ -30,11 +32,11 @@ class Case:
     id: str
     argv: tuple[str, ...]
     needles: tuple[str, ...]  # each must appear in the stderr line (case-insensitive)
-    offline: bool = False  # HF_HUB_OFFLINE=1 and an empty hub cache
+    env: str = "plain"  # "offline": HF_HUB_OFFLINE=1, empty hub cache; "unreachable": Hub endpoint refuses
 
 
-def C(id: str, argv: str | list[str], *needles: str, offline: bool = False) -> Case:
-    return Case(id, tuple(argv.split() if isinstance(argv, str) else argv), needles, offline)
+def C(id: str, argv: str | list[str], *needles: str, env: str = "plain") -> Case:
+    return Case(id, tuple(argv.split() if isinstance(argv, str) else argv), needles, env)
 
 
 EST = ["estimate", "--model", SMOLLM]
@@ -52,7 +54,14 @@ CASES = [
     C("bad-json-config", "estimate --model {badjson}", "config.json", "json"),
     C("unsupported-model-type", "estimate --model {badtype}", "frobnicator"),
     C("offline-uncached-repo", "estimate --model someorg/some-uncached-model-7B", "someorg/some-uncached-model-7B",
-      "offline", offline=True),
+      "offline", env="offline"),
+    C("unreachable-hub-repo", "estimate --model someorg/Qwen3-8B-finetune", "someorg/Qwen3-8B-finetune",
+      "cannot reach", "Qwen/Qwen3-8B", env="unreachable"),
+    C("fifo-gguf", "estimate --model {fifo}", "fifo.gguf", "not a regular file"),
+    C("config-json-list", "estimate --model {listcfg}", "config.json", "JSON object"),
+    C("config-missing-field", "estimate --model {nofield}", "config.json", "num_hidden_layers"),
+    C("model-name-10k", ["estimate", "--model", "x" * 10_000], "too long"),
+    C("model-name-newline", ["estimate", "--model", "foo\nbar"], "unknown model"),
     # estimate: numbers and names
     C("ctx-0", EST + ["--ctx", "0"], "ctx", "0"),
     C("ctx-negative", EST + ["--ctx", "-5"], "ctx", "-5"),
@@ -70,6 +79,13 @@ CASES = [
     # hardware flags
     C("gpu-unknown", EST + ["--gpu", "Frobtron 9000"], "Frobtron 9000", "unknown"),
     C("gpu-ambiguous", EST + ["--gpu", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb", "nvidia-a100-sxm4-80gb"),
+    C("memory-gb-nan", EST + ["--memory-gb", "nan", "--bandwidth-gbs", "100"], "--memory-gb", "nan"),
+    C("bandwidth-gbs-inf", EST + ["--memory-gb", "24", "--bandwidth-gbs", "inf"], "--bandwidth-gbs", "inf"),
+    C("prompt-tokens-negative", EST + ["--gpu", "RTX 4090", "--prompt-tokens", "-1"], "prompt tokens", "-1"),
+    C("ngl-negative", EST + ["--gpu", "RTX 4090", "--ngl", "-1"], "--ngl", "-1"),
+    C("tensor-split-text", EST + ["--gpu", "RTX 4090", "--tensor-split", "abc"], "--tensor-split", "abc"),
+    C("gpu-count-0", EST + ["--gpu", "0x RTX 4090"], "0x RTX 4090", "count"),
+    C("hardware-not-this", EST + ["--hardware", "mine"], "--hardware", "mine"),
     C("memory-gb-0", EST + ["--memory-gb", "0", "--bandwidth-gbs", "100"], "memory", "0"),
     C("bandwidth-gbs-0", EST + ["--memory-gb", "24", "--bandwidth-gbs", "0"], "bandwidth", "0"),
     # fit
@@ -77,6 +93,8 @@ CASES = [
     C("fit-ctx-0", ["fit", "--gpu", "RTX 4090", "--ctx", "0"], "ctx", "0"),
     C("fit-bandwidth-0", ["fit", "--memory-gb", "24", "--bandwidth-gbs", "0"], "bandwidth", "0"),
     C("fit-gpu-unknown", ["fit", "--gpu", "Frobtron 9000"], "Frobtron 9000"),
+    C("fit-limit-negative", ["fit", "--gpu", "RTX 4090", "--limit", "-1"], "--limit", "-1"),
+    C("fit-min-tps-inf", ["fit", "--gpu", "RTX 4090", "--model", SMOLLM, "--min-tps", "inf"], "--min-tps", "inf"),
     C("fit-unknown-quant", ["fit", "--gpu", "RTX 4090", "--model", SMOLLM, "--quant", "Q9_X"], "Q9_X"),
     # plan
     C("plan-budget-0", ["plan", "--model", SMOLLM, "--budget", "0"], "budget", "0"),
@@ -85,6 +103,10 @@ CASES = [
     C("plan-ctx-negative", ["plan", "--model", SMOLLM, "--ctx", "-5"], "ctx", "-5"),
     C("plan-unknown-quant", ["plan", "--model", SMOLLM, "--quant", "Q9_X"], "Q9_X"),
     C("plan-target-tps-0", ["plan", "--model", SMOLLM, "--target-tps", "0"], "target", "0"),
+    C("plan-budget-nan", ["plan", "--model", SMOLLM, "--budget", "nan"], "--budget", "nan"),
+    C("plan-prompt-tokens-negative", ["plan", "--model", SMOLLM, "--prompt-tokens", "-5"], "prompt tokens", "-5"),
+    C("plan-unknown-cloud", ["plan", "--model", SMOLLM, "--tokens-in-per-day", "1000", "--cloud", "acme"], "acme"),
+    C("plan-years-0", ["plan", "--model", SMOLLM, "--tokens-in-per-day", "1000", "--years", "0"], "years", "0"),
     # gpus
     C("gpus-match-unknown", ["gpus", "--match", "Frobtron 9000"], "Frobtron 9000", "unknown"),
     C("gpus-match-ambiguous", ["gpus", "--match", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb",
@@ -100,11 +122,21 @@ CASES = [
     C("verify-missing-runner", ["verify", "--model", "{smollm}", "--runner", "/nonexistent", "--no-store"],
       "/nonexistent"),
     C("verify-timeout-negative", ["verify", "--model", "{smollm}", "--timeout", "-1", "--no-store"], "timeout", "-1"),
+    C("verify-timeout-nan", ["verify", "--model", "{smollm}", "--timeout", "nan", "--no-store"], "timeout", "nan"),
+    C("verify-gpu-layers-negative", ["verify", "--model", "{smollm}", "--gpu-layers", "-5", "--no-store"],
+      "--gpu-layers", "-5"),
+    C("verify-repetitions-0", ["verify", "--model", "{smollm}", "--repetitions", "0", "--no-store"], "repetitions", "0"),
+    C("verify-export-unwritable", ["verify", "--export", "/nonexistent/dir/runs.json"], "/nonexistent/dir/runs.json"),
+    C("verify-quantized-v-without-fa", ["verify", "--model", "{smollm}", "--kv-type", "q8_0", "--flash-attn", "off",
+                                        "--no-store"], "flash attention"),
     C("verify-ctx-0", ["verify", "--model", "{smollm}", "--ctx", "0", "--no-store"], "ctx", "0"),
     # finetune
     C("finetune-rank-0", ["finetune", "--model", SMOLLM, "--rank", "0"], "rank", "0"),
     C("finetune-method-foo", ["finetune", "--model", SMOLLM, "--method", "foo"], "method", "foo"),
     C("finetune-seq-len-too-long", ["finetune", "--model", SMOLLM, "--seq-len", "100000000"], "seq", "100000000"),
+    C("finetune-micro-batch-0", ["finetune", "--model", SMOLLM, "--micro-batch", "0"], "micro-batch", "0"),
+    C("finetune-targets-unknown", ["finetune", "--model", SMOLLM, "--targets", "foo"], "foo"),
+    C("finetune-gpus-0", ["finetune", "--model", SMOLLM, "--gpus", "0"], "--gpus", "0"),
     C("finetune-unknown-model", ["finetune", "--model", "Qwen3-9B"], "unknown model", "Qwen/Qwen3-8B"),
     C("finetune-gpu-unknown", ["finetune", "--model", SMOLLM, "--gpu", "Frobtron 9000"], "Frobtron 9000"),
 ]
@@ -124,6 +156,11 @@ def _files(root: Path) -> dict[str, str]:
     (root / "empty.gguf").write_bytes(b"")
     (root / "notgguf.txt").write_text("hello world\n" * 100)
     (root / "adir").mkdir()
+    os.mkfifo(root / "fifo.gguf")  # opening it would block: it must be refused unopened
+    (root / "listcfg").mkdir()
+    (root / "listcfg" / "config.json").write_text("[1, 2]")
+    (root / "nofield").mkdir()
+    (root / "nofield" / "config.json").write_text(json.dumps({"model_type": "llama"}))
     (root / "badjson").mkdir()
     (root / "badjson" / "config.json").write_text('{"model_type": "llama", ')
     (root / "badtype").mkdir()
@@ -133,16 +170,19 @@ def _files(root: Path) -> dict[str, str]:
         "trunc": str(root / "trunc.gguf"), "trunc_infos": str(root / "trunc_infos.gguf"),
         "trunc_data": str(root / "trunc_data.gguf"), "random": str(root / "random.gguf"), "empty": str(root / "empty.gguf"),
         "notgguf": str(root / "notgguf.txt"), "adir": str(root / "adir"), "missing": str(root / "missing.gguf"),
+        "fifo": str(root / "fifo.gguf"), "listcfg": str(root / "listcfg"), "nofield": str(root / "nofield"),
         "badjson": str(root / "badjson"), "badtype": str(root / "badtype"), "smollm": str(real),
     }
 
 
-def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def _run(argv: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.monotonic()
     try:
-        return subprocess.run([sys.executable, "-m", "sizing", *argv], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "sizing", *argv], capture_output=True, text=True,
                               timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
-        return subprocess.CompletedProcess(argv, -9, exc.stdout or "", f"HANG: no answer in {TIMEOUT_S} s")
+        proc = subprocess.CompletedProcess(argv, -9, str(exc.stdout or ""), f"HANG: no answer in {TIMEOUT_S} s")
+    return proc, time.monotonic() - start
 
 
 @pytest.fixture(scope="module")
@@ -153,11 +193,18 @@ def results(tmp_path_factory) -> dict[str, tuple[Case, subprocess.CompletedProce
     empty_cache.mkdir()
     base = dict(os.environ)
     base["LLM_SIZING_HOME"] = str(root / "data")  # a verify run never writes the user's store
-    offline = dict(base, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(empty_cache), HF_HOME=str(root / "hf-home"))
+    for k in ("HF_HUB_OFFLINE", "HF_ENDPOINT", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        base.pop(k, None)
+    hub = dict(base, HF_HUB_CACHE=str(empty_cache), HF_HOME=str(root / "hf-home"))
+    envs = {
+        "plain": base,
+        "offline": dict(hub, HF_HUB_OFFLINE="1"),
+        "unreachable": dict(hub, HF_ENDPOINT="http://127.0.0.1:9"),  # discard port: connection refused
+    }
 
     def one(case: Case):
         argv = [a.format(**files) for a in case.argv]
-        return case.id, (case, _run(argv, offline if case.offline else base))
+        return case.id, (case, *_run(argv, envs[case.env]))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(one, CASES))
@@ -165,8 +212,9 @@ def results(tmp_path_factory) -> dict[str, tuple[Case, subprocess.CompletedProce
 
 @pytest.mark.parametrize("case_id", [c.id for c in CASES])
 def test_bad_input_is_one_clear_line(results, case_id):
-    case, proc = results[case_id]
-    where = f"argv={list(case.argv)}\nrc={proc.returncode}\nstdout={proc.stdout!r}\nstderr={proc.stderr!r}"
+    case, proc, seconds = results[case_id]
+    where = (f"argv={[a[:80] for a in case.argv]}\nrc={proc.returncode} in {seconds:.1f} s\n"
+             f"stdout={proc.stdout[:2000]!r}\nstderr={proc.stderr[-3000:]!r}")
     assert "Traceback" not in proc.stderr + proc.stdout, where
     assert proc.returncode == 2, where
     assert proc.stdout == "", where  # nothing half-printed before the error
@@ -174,19 +222,22 @@ def test_bad_input_is_one_clear_line(results, case_id):
     assert len(lines) == 1, where
     line = lines[0]
     assert line.startswith("llm-sizing"), where
+    assert len(line) < 1000, where  # a message, not a dump of the input
+    assert "<bound method" not in line and " object at 0x" not in line, where  # no Python repr leaks
+    assert seconds < QUICK_S, where
     for needle in case.needles:
         assert needle.lower() in line.lower(), f"{needle!r} not in the message\n{where}"
 
 
 def test_unknown_model_lists_several_catalog_matches(results):
-    _, proc = results["unknown-model"]
+    _, proc, _ = results["unknown-model"]
     line = proc.stderr.strip()
     assert "closest" in line.lower()
     assert sum(m.id in line for m in _catalog()) >= 2, line
 
 
 def test_offline_uncached_repo_suggests_catalog_ids(results):
-    _, proc = results["offline-uncached-repo"]
+    _, proc, _ = results["offline-uncached-repo"]
     line = proc.stderr.strip()
     assert any(m.id in line for m in _catalog()), line
 
@@ -200,7 +251,7 @@ def _catalog():
 def test_impossible_plan_says_so_with_the_closest_options():
     """Issue 4: an impossible target is an answer ("no configuration meets this" and the
     closest options), not a usage error, so it exits 0 with the options on stdout."""
-    proc = _run(["plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000",
+    proc, _ = _run(["plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000",
                  "--budget", "500", "--json"], dict(os.environ))
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     assert proc.returncode == 0, proc.stderr
