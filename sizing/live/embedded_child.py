@@ -14,27 +14,12 @@ import os
 import sys
 import time
 
+from sizing.live.child import completion_request, event_channel, median
 from sizing.live.xlparams import common_params
 
 
-def _events_channel():
-    """A private copy of stdout for events; fd 1 then points at stderr.
-
-    Native code (llama.cpp, the server's template dump) writes to fd 1 too, and would
-    otherwise corrupt the event stream.
-    """
-    fd = os.dup(1)
-    os.dup2(2, 1)
-    return os.fdopen(fd, "w", buffering=1, encoding="utf-8")
-
-
 def main(argv: list[str]) -> int:
-    out = _events_channel()
-
-    def emit(event: str, **data) -> None:
-        out.write(json.dumps({"event": event, **data}) + "\n")
-        out.flush()
-
+    emit = event_channel()
     check = json.loads(argv[0])
     emit("loading")
     import xllamacpp as xl
@@ -63,8 +48,6 @@ def main(argv: list[str]) -> int:
     # Leave room in the context for the generated tokens.
     n_gen = int(check["n_gen"])
     n_prompt = max(1, min(int(check["n_prompt"]), p.n_ctx // int(check["n_parallel"]) - n_gen - 1))
-    # Ordinary token ids (byte-level pieces in every real vocabulary), never special ones.
-    prompt = [256 + (i % 256) for i in range(n_prompt)]
     runs: list[dict] = []
     started = [False]
 
@@ -77,15 +60,7 @@ def main(argv: list[str]) -> int:
         return False  # keep going
 
     emit("prompt", n_prompt=n_prompt)
-    request = {
-        "prompt": prompt,
-        "n_predict": max(1, n_gen),
-        "ignore_eos": True,
-        "cache_prompt": False,
-        "stream": True,
-        "top_k": 1,
-        "samplers": ["top_k"],
-    }
+    request = {**completion_request(n_prompt, n_gen), "stream": True, "samplers": ["top_k"]}
     # Repetitions, like llama-bench's -r: the median resists a noisy neighbour.
     for _ in range(max(1, int(check.get("repetitions", 1)))):
         runs.append({})
@@ -94,13 +69,9 @@ def main(argv: list[str]) -> int:
             emit("error", stage="prompt", message=json.dumps(result["error"]))
             return 4
 
-    def median(key: str):
-        vals = sorted(r[key] for r in runs if r.get(key) is not None)
-        return vals[len(vals) // 2] if vals else None
-
     timings = {"prompt_n": runs[-1].get("prompt_n"), "predicted_n": runs[-1].get("predicted_n") if n_gen > 0 else 0,
-               "prompt_per_second": median("prompt_per_second"),
-               "predicted_per_second": median("predicted_per_second") if n_gen > 0 else None}
+               "prompt_per_second": median(runs, "prompt_per_second"),
+               "predicted_per_second": median(runs, "predicted_per_second") if n_gen > 0 else None}
 
     try:
         import resource
@@ -119,7 +90,6 @@ def main(argv: list[str]) -> int:
         peak_rss_bytes=peak,
     )
     # Skip the server's destructor: it can hang in this binding, and the OS frees all.
-    out.flush()
     sys.stderr.flush()
     os._exit(0)
 

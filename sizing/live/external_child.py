@@ -10,7 +10,6 @@ stops it too. Without ``llama-server`` it runs ``llama-cli`` once, non-interacti
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,6 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+from sizing.live.child import completion_request, event_channel, median
 
 
 def _free_port() -> int:
@@ -40,13 +41,7 @@ def _common_args(check: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
-    os.dup2(2, 1)
-
-    def emit(event: str, **data) -> None:
-        out.write(json.dumps({"event": event, **data}) + "\n")
-        out.flush()
-
+    emit = event_channel()
     payload = json.loads(argv[0])
     check, binaries = payload["check"], payload["binaries"]
     if "server" in binaries:
@@ -80,10 +75,7 @@ def _run_server(exe: str, check: dict, emit) -> int:
         n_gen = int(check["n_gen"])
         n_prompt = max(1, min(int(check["n_prompt"]), int(check["ctx"]) - n_gen - 1))
         emit("prompt", n_prompt=n_prompt)
-        body = json.dumps({
-            "prompt": [256 + (i % 256) for i in range(n_prompt)], "n_predict": max(1, n_gen),
-            "ignore_eos": True, "cache_prompt": False, "top_k": 1,
-        }).encode()
+        body = json.dumps(completion_request(n_prompt, n_gen)).encode()
         req = urllib.request.Request(base + "/completion", data=body,
                                      headers={"Content-Type": "application/json"})
         runs = []
@@ -96,13 +88,9 @@ def _run_server(exe: str, check: dict, emit) -> int:
                 return 4
             emit("generation")
 
-        def median(key):
-            vals = sorted(t[key] for t in runs if t.get(key) is not None)
-            return vals[len(vals) // 2] if vals else None
-
         emit("result", load_s=load_s, n_prompt=runs[-1].get("prompt_n"), n_gen=runs[-1].get("predicted_n"),
-             prefill_tokens_per_s=median("prompt_per_second"),
-             decode_tokens_per_s=median("predicted_per_second") if n_gen > 0 else None)
+             prefill_tokens_per_s=median(runs, "prompt_per_second"),
+             decode_tokens_per_s=median(runs, "predicted_per_second") if n_gen > 0 else None)
         return 0
     finally:
         if proc.poll() is None:
