@@ -136,21 +136,27 @@ def locate_model(
     return None, spec
 
 
+def machine_record(m: Any) -> dict[str, Any]:
+    """What the run store records about a detected machine; calibration keeps the runs
+    whose ``cpu`` and ``gpus`` match this machine's."""
+    return {
+        "os": m.os,
+        "cpu": m.cpu.model,
+        "threads": m.cpu.threads,
+        "ram_bytes": m.cpu.ram_total_bytes,
+        "ram_bandwidth_gbs": m.cpu.bandwidth.gbs if m.cpu.bandwidth else None,
+        "gpus": [g.name for g in m.gpus],
+    }
+
+
 def hardware_summary() -> tuple[dict[str, Any], Any]:
     """What the run store records about this machine, and the CPU DeviceRate for speed."""
     from sizing.hardware.detect import detect_machine
     from sizing.speed import DeviceRate
 
     m = detect_machine(probe_bandwidth=True)
-    bw = m.cpu.bandwidth.gbs if m.cpu.bandwidth else None
-    hw = {
-        "os": m.os,
-        "cpu": m.cpu.model,
-        "threads": m.cpu.threads,
-        "ram_bytes": m.cpu.ram_total_bytes,
-        "ram_bandwidth_gbs": bw,
-        "gpus": [g.name for g in m.gpus],
-    }
+    hw = machine_record(m)
+    bw = hw["ram_bandwidth_gbs"]
     rate = None
     if bw:
         rate = DeviceRate(name=m.cpu.model, kind="cpu", backend="cpu", bandwidth_gbs=bw,

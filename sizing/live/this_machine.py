@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sizing.hardware.detect.machine import Machine
 from sizing.live import calibrate, store
-from sizing.live.check import _samples
+from sizing.live.check import _samples, machine_record
 from sizing.machine_calibration import MachineCalibration
 from sizing.placement import Hardware
 
@@ -29,7 +29,7 @@ def stored_calibration(
         from sizing.hardware.detect import detect_machine
 
         machine = detect_machine()
-    hw = {"cpu": machine.cpu.model, "gpus": [g.name for g in machine.gpus]}  # as check.hardware_summary stores it
+    hw = machine_record(machine)
     runs = store.load_runs(directory)
     for backend in dict.fromkeys([*(d.backend for d in hardware.gpus), hardware.host.backend]):
         mine = [r for r in runs if _samples([r], hw, backend)]
