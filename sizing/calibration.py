@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 import sys
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -182,6 +183,29 @@ def _decode_x(row: BenchRow, dev: BenchDevice) -> float:
     return row.size_gib * GIB * row.active_fraction / (dev.bandwidth_gbs * 1e9)
 
 
+def fit_time_line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares ``t = a·x + b`` with ``b >= 0`` (else through the origin).
+
+    Seconds per decoded token against bytes read (or seconds at full bandwidth): ``a`` is
+    the inverse effective bandwidth, ``b`` the fixed per-token cost. Each point is weighted
+    by 1/t² so it counts by its *relative* error (a small model's millisecond steps would
+    otherwise not count at all). The public calibration (llama-bench rows) and this
+    machine's (``sizing.live.calibrate``, stored live checks) both fit this line.
+    """
+    w = [1.0 / (t * t) for _, t in points]
+    sw = sum(w)
+    mx = sum(wi * x for wi, (x, _) in zip(w, points)) / sw
+    mt = sum(wi * t for wi, (_, t) in zip(w, points)) / sw
+    sxx = sum(wi * (x - mx) ** 2 for wi, (x, _) in zip(w, points))
+    sxt = sum(wi * (x - mx) * (t - mt) for wi, (x, t) in zip(w, points))
+    a = sxt / sxx if sxx > 0 else 0.0
+    b = mt - a * mx
+    if b < 0:  # no negative overhead: through the origin
+        b = 0.0
+        a = sum(wi * x * t for wi, (x, t) in zip(w, points)) / sum(wi * x * x for wi, (x, _) in zip(w, points))
+    return a, b
+
+
 def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None) -> tuple[float, float]:
     """(efficiency, overhead seconds) minimising relative error of the time per token.
 
@@ -192,11 +216,7 @@ def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None
     if overhead is not None:
         a = float((y * x) @ (1.0 - y * overhead) / ((y * x) @ (y * x)))
         return 1.0 / max(a, 1.0), overhead
-    A = np.column_stack([y * x, y])
-    (a, o), *_ = np.linalg.lstsq(A, np.ones_like(y), rcond=None)
-    if o < 0:
-        o = 0.0
-        a = float((y * x) @ np.ones_like(y) / ((y * x) @ (y * x)))
+    a, o = fit_time_line([(float(xi), 1.0 / float(yi)) for xi, yi in zip(x, y)])
     if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the overhead
         a = 1.0
         o = max(0.0, float(np.mean(1.0 / y - x)))

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.calibration import fit_time_line
 from sizing.machine_calibration import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
@@ -157,25 +158,12 @@ def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
 
 
 def _line_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least-squares y = a·x + b with a > 0 and b ≥ 0, or None when x does not vary enough.
-
-    Points are weighted by 1/y² so every run counts by its *relative* error (a small
-    model's millisecond steps would otherwise not count at all).
-    """
+    """``fit_time_line`` (weighted by relative error, b ≥ 0) when it gives a > 0, or None
+    when x does not vary enough to tell slope from intercept."""
     xs = [x for x, _ in points]
     if len(points) < 2 or max(xs) < 1.5 * min(xs):  # one model size: slope and intercept confound
         return None
-    w = [1.0 / (y * y) for _, y in points]
-    sw = sum(w)
-    mx = sum(wi * x for wi, (x, _) in zip(w, points)) / sw
-    my = sum(wi * y for wi, (_, y) in zip(w, points)) / sw
-    sxx = sum(wi * (x - mx) ** 2 for wi, (x, _) in zip(w, points))
-    sxy = sum(wi * (x - mx) * (y - my) for wi, (x, y) in zip(w, points))
-    a = sxy / sxx if sxx > 0 else 0.0
-    b = my - a * mx
-    if b < 0:  # no negative overhead: through the origin
-        b = 0.0
-        a = sum(wi * x * y for wi, (x, y) in zip(w, points)) / sum(wi * x * x for wi, (x, _) in zip(w, points))
+    a, b = fit_time_line(points)
     if a <= 0:
         return None
     return a, b
