@@ -16,7 +16,8 @@ from types import ModuleType
 
 from sizing.hardware.db import GPU, GPUDatabase, load_gpus
 from sizing.hardware.detect.amd import detect_amd
-from sizing.hardware.detect.apple import Runner, detect_apple
+from sizing.hardware.detect.apple import detect_apple
+from sizing.hardware.detect.command import Runner
 from sizing.hardware.detect.cpu import detect_cpu
 from sizing.hardware.detect.disk import detect_disk
 from sizing.hardware.detect.intel import detect_intel

@@ -9,28 +9,15 @@ the marketing name is missing.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 from sizing.hardware.detect import sysfs
+from sizing.hardware.detect.command import Runner, run_command
 from sizing.hardware.detect.machine import DetectedGPU
 from sizing.units import gib
 
 AMD_VENDOR = 0x1002
-Runner = Callable[[list[str]], "str | None"]
-
-
-def _run(cmd: list[str]) -> str | None:
-    if shutil.which(cmd[0]) is None:
-        return None
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
 
 
 def gfx_name(version: int) -> str:
@@ -103,7 +90,7 @@ def from_sysfs(root: Path = Path("/")) -> list[DetectedGPU]:
     return devices
 
 
-def from_rocm_smi(run: Runner = _run) -> list[DetectedGPU] | None:
+def from_rocm_smi(run: Runner = run_command) -> list[DetectedGPU] | None:
     """Parse ``rocm-smi --showproductname --showmeminfo vram --json``; None when absent."""
     out = run(["rocm-smi", "--showproductname", "--showmeminfo", "vram", "--json"])
     if not out:
@@ -176,7 +163,7 @@ def _num(value: object) -> int | None:
 
 
 def detect_amd(
-    *, root: Path = Path("/"), run: Runner = _run, amdsmi: ModuleType | None = None
+    *, root: Path = Path("/"), run: Runner = run_command, amdsmi: ModuleType | None = None
 ) -> tuple[list[DetectedGPU], list[str]]:
     """AMD GPUs from the best source present; returns (devices, notes). Never raises."""
     notes: list[str] = []

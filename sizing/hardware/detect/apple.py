@@ -10,21 +10,10 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
-from collections.abc import Callable
 
+from sizing.hardware.detect.command import Runner, run_command
 from sizing.hardware.detect.machine import DetectedGPU
 from sizing.units import GIB, gib
-
-Runner = Callable[[list[str]], "str | None"]
-
-
-def _run(cmd: list[str]) -> str | None:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
 
 
 def metal_working_set(ram_bytes: int, wired_limit_mb: int | None) -> tuple[int | None, str]:
@@ -53,7 +42,7 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-def detect_apple(run: Runner = _run, *, is_mac: bool | None = None) -> tuple[list[DetectedGPU], list[str]]:
+def detect_apple(run: Runner = run_command, *, is_mac: bool | None = None) -> tuple[list[DetectedGPU], list[str]]:
     """The Apple GPU (one per Mac); returns (devices, notes). Never raises."""
     if is_mac is None:
         is_mac = platform.system() == "Darwin" and platform.machine() == "arm64"

@@ -13,13 +13,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 
+from sizing.hardware.detect.command import run_command
 from sizing.hardware.detect.machine import BandwidthProbe, CPUInfo
 
 # /proc/cpuinfo (x86 "flags", ARM "Features") names -> names people know.
@@ -71,11 +71,7 @@ def parse_cpuinfo(text: str) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _run(cmd: list[str]) -> str | None:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
+    return run_command(cmd, timeout_s=5)
 
 
 def _model_and_flags() -> tuple[str, tuple[str, ...]]:
