@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FFNActivation = Literal["gated", "plain"]
 
+#: llama.cpp's own limit (LLAMA_MAX_LAYERS in src/llama-hparams.h). A header or config
+#: declaring more cannot load there, and would make every per-layer walk here endless.
+MAX_LAYERS = 512
+
 
 class ModelArch(BaseModel):
     """A transformer (dense, MoE, SWA, MLA or hybrid) as llama.cpp lays it out."""
@@ -32,7 +36,7 @@ class ModelArch(BaseModel):
     aliases: tuple[str, ...] = ()
 
     # --- core shape -----------------------------------------------------------------
-    n_layers: int = Field(gt=0)
+    n_layers: int = Field(gt=0, le=MAX_LAYERS)
     hidden_size: int = Field(gt=0)
     n_heads: int = Field(gt=0)
     n_kv_heads: int = Field(gt=0)
