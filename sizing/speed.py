@@ -20,13 +20,15 @@ Everything here is pure: numbers and pydantic models in, pydantic models out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from math import prod
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
-from sizing.models.tensors import TensorSpec
+from sizing.fastmodel import build
+from sizing.models.tensors import TensorSpec, layer_of
 from sizing.scenario import Basis
 
 DeviceKind = Literal["gpu", "cpu", "unified"]
@@ -173,14 +175,14 @@ def model_traffic(
     tied_params = 0
     for t in tensors:
         b = tensor_bytes(t)
-        i = t.layer
+        i = layer_of(t.name)
         if 0 <= i < n:
             if t.is_expert:
                 expert[i] += b
-                params[i] += t.n_elements * frac if t.name.endswith(".weight") else 0
+                params[i] += prod(t.shape) * frac if t.name.endswith(".weight") else 0
             else:
                 dense[i] += b
-                params[i] += t.n_elements if t.name.endswith(".weight") else 0
+                params[i] += prod(t.shape) if t.name.endswith(".weight") else 0
         elif t.name.startswith("token_embd"):
             embd += b
             tied_params = t.n_elements
@@ -211,8 +213,9 @@ def model_traffic(
         else:
             kv_cell = arch.n_kv_heads * (arch.head_dim_k * bk + arch.head_dim_v * bv)
             attn = 2.0 * arch.n_heads * (arch.head_dim_k + arch.head_dim_v)
-        layers.append(
-            LayerTraffic(
+        layers.append(  # every field given, each already of its type: no validation needed
+            build(
+                LayerTraffic,
                 index=i,
                 dense_bytes=dense[i],
                 expert_bytes=expert[i],

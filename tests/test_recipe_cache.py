@@ -107,3 +107,26 @@ def test_memory_of_given_tensors_changes_when_one_tensor_does(backend):
     delta = tensor_bytes(changed[i]) - tensor_bytes(typed[i])
     assert delta > 0
     assert other.parts.weights_bytes == first.parts.weights_bytes + delta
+
+
+def test_built_objects_share_no_state_a_caller_can_change():
+    """fastmodel.build shares one all-fields set per class; copies and edits stay apart."""
+    from pydantic import BaseModel
+
+    from sizing.fastmodel import build
+
+    class Mutable(BaseModel):
+        a: int
+        b: str = "x"
+
+    one, two = build(Mutable, a=1, b="y"), build(Mutable, a=2, b="z")
+    one.a = 5  # assignment on a non-frozen model
+    copied = two.model_copy(update={"a": 7})
+    assert (one.a, two.a, copied.a) == (5, 2, 7)
+    assert one.model_fields_set == two.model_fields_set == copied.model_fields_set == {"a", "b"}
+    partial = build(Mutable, a=3)  # not every field given: its own set
+    assert partial.model_fields_set == {"a"}
+    assert Mutable.model_validate(one.model_dump()) == one
+    spec = build(TensorSpec, name="w", shape=(32, 2), ggml_type="Q8_0")
+    assert spec == TensorSpec(name="w", shape=(32, 2), ggml_type="Q8_0")
+    assert hash(spec) == hash(TensorSpec(name="w", shape=(32, 2), ggml_type="Q8_0"))
