@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -59,6 +60,9 @@ CASES = [
       "cannot reach", "Qwen/Qwen3-8B", env="unreachable"),
     C("fifo-gguf", "estimate --model {fifo}", "fifo.gguf", "not a regular file"),
     C("config-json-list", "estimate --model {listcfg}", "config.json", "JSON object"),
+    C("config-a-billion-layers", "estimate --model {manylayers}", "n_layers", "512"),
+    C("gguf-10e12-tensors", "estimate --model {hugecount}", "hugecount.gguf", "10000000000000"),
+    C("gguf-2e60-byte-string", "estimate --model {hugestring}", "hugestring.gguf", str(2**60)),
     C("config-missing-field", "estimate --model {nofield}", "config.json", "num_hidden_layers"),
     C("model-name-10k", ["estimate", "--model", "x" * 10_000], "too long"),
     C("model-name-newline", ["estimate", "--model", "foo\nbar"], "unknown model"),
@@ -159,6 +163,13 @@ def _files(root: Path) -> dict[str, str]:
     os.mkfifo(root / "fifo.gguf")  # opening it would block: it must be refused unopened
     (root / "listcfg").mkdir()
     (root / "listcfg" / "config.json").write_text("[1, 2]")
+    (root / "manylayers").mkdir()
+    (root / "manylayers" / "config.json").write_text(json.dumps({
+        "model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
+        "vocab_size": 100, "max_position_embeddings": 4096, "num_hidden_layers": 10**9}))
+    gguf_v3 = b"GGUF" + struct.pack("<I", 3)
+    (root / "hugecount.gguf").write_bytes(gguf_v3 + struct.pack("<QQ", 10**13, 0))
+    (root / "hugestring.gguf").write_bytes(gguf_v3 + struct.pack("<QQQ", 0, 1, 2**60) + b"general.architecture")
     (root / "nofield").mkdir()
     (root / "nofield" / "config.json").write_text(json.dumps({"model_type": "llama"}))
     (root / "badjson").mkdir()
@@ -170,7 +181,8 @@ def _files(root: Path) -> dict[str, str]:
         "trunc": str(root / "trunc.gguf"), "trunc_infos": str(root / "trunc_infos.gguf"),
         "trunc_data": str(root / "trunc_data.gguf"), "random": str(root / "random.gguf"), "empty": str(root / "empty.gguf"),
         "notgguf": str(root / "notgguf.txt"), "adir": str(root / "adir"), "missing": str(root / "missing.gguf"),
-        "fifo": str(root / "fifo.gguf"), "listcfg": str(root / "listcfg"), "nofield": str(root / "nofield"),
+        "fifo": str(root / "fifo.gguf"), "listcfg": str(root / "listcfg"), "manylayers": str(root / "manylayers"),
+        "hugecount": str(root / "hugecount.gguf"), "hugestring": str(root / "hugestring.gguf"), "nofield": str(root / "nofield"),
         "badjson": str(root / "badjson"), "badtype": str(root / "badtype"), "smollm": str(real),
     }
 
