@@ -43,6 +43,11 @@ def C(id: str, argv: str | list[str], *needles: str, env: str = "plain") -> Case
 EST = ["estimate", "--model", SMOLLM]
 
 CASES = [
+    # the dispatcher
+    C("no-subcommand", [], "required", "command"),
+    C("unknown-subcommand", ["frobnicate"], "frobnicate", "invalid choice"),
+    C("estimate-without-model", ["estimate"], "--model"),
+    C("unknown-model-json", "estimate --model Qwen3-9B --json", "unknown model", "Qwen/Qwen3-8B"),
     # estimate: model names and files
     C("unknown-model", "estimate --model Qwen3-9B", "unknown model", "Qwen3-9B", "Qwen/Qwen3-8B"),
     C("truncated-in-metadata", "estimate --model {trunc}", "trunc.gguf", "truncated"),
@@ -115,6 +120,8 @@ CASES = [
     C("gpus-match-unknown", ["gpus", "--match", "Frobtron 9000"], "Frobtron 9000", "unknown"),
     C("gpus-match-ambiguous", ["gpus", "--match", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb",
       "nvidia-a100-sxm4-80gb"),
+    C("gpus-vendor-mismatch", ["gpus", "--vendor", "apple", "--match", "RTX 4090"], "RTX 4090", "no apple device",
+      "nvidia-rtx-4090"),
     C("gpus-vendor-unknown", ["gpus", "--vendor", "acme"], "acme"),
     # detect
     C("detect-unknown-flag", ["detect", "--frobnicate"], "--frobnicate"),
