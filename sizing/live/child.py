@@ -1,7 +1,7 @@
 """What the two runner children share (``embedded_child``, ``external_child``).
 
-Both speak the same JSON-lines progress protocol on a private copy of stdout, and both
-time the same request: ordinary prompt tokens, greedy decoding, no prompt cache, the
+Both speak the same JSON-lines progress protocol on a private copy of stdout (written by
+``event_channel``, read in the parent by ``event_reader``), and both time the same request: ordinary prompt tokens, greedy decoding, no prompt cache, the
 median over repetitions. Defining these once keeps a timing from the embedded binding
 comparable with one from the user's own ``llama-server``.
 """
@@ -27,6 +27,24 @@ def event_channel() -> Callable[..., None]:
         out.flush()
 
     return emit
+
+
+def event_reader(relay: Callable[[str], None]) -> tuple[dict[str, dict], Callable[[str], None]]:
+    """The parent's end: ``(events, on_line)``; ``on_line`` keeps each event's last payload
+    by name and relays the progress stages. Lines that are not JSON are ignored."""
+    events: dict[str, dict] = {}
+
+    def on_line(line: str) -> None:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            return
+        name = ev.get("event")
+        events[name] = ev
+        if name in ("loading", "prompt", "generation"):
+            relay(name)
+
+    return events, on_line
 
 
 def completion_request(n_prompt: int, n_gen: int) -> dict:

@@ -23,6 +23,7 @@ import sys
 import threading
 from functools import cached_property
 
+from sizing.live.child import event_reader
 from sizing.live.isolation import run_child
 from sizing.live.logparse import build_from_log
 from sizing.live.measure import backend_of, build_measurement
@@ -87,18 +88,7 @@ class EmbeddedRunner:
         cancel: threading.Event | None = None,
     ) -> Measurement:
         relay = ProgressRelay(progress)
-        events: dict[str, dict] = {}
-
-        def on_line(line: str) -> None:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                return
-            name = ev.get("event")
-            events[name] = ev
-            if name in ("loading", "prompt", "generation"):
-                relay(name)
-
+        events, on_line = event_reader(relay)
         relay("queued")
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")

@@ -29,6 +29,7 @@ import time
 from functools import cached_property
 from pathlib import Path
 
+from sizing.live.child import event_reader
 from sizing.live.measure import backend_of, build_measurement
 from sizing.live.isolation import run_child
 from sizing.live.logparse import memory_from_log
@@ -155,17 +156,7 @@ class ExternalRunner:
     # -- llama-server / llama-cli through the driver child ------------------------------
 
     def _run_driver(self, check: Check, relay: ProgressRelay, cancel) -> Measurement:
-        events: dict[str, dict] = {}
-
-        def on_line(line: str) -> None:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                return
-            events[ev.get("event")] = ev
-            if ev.get("event") in ("loading", "prompt", "generation"):
-                relay(ev["event"])
-
+        events, on_line = event_reader(relay)
         payload = json.dumps({"check": check.model_dump(), "binaries": self.binaries})
         argv = [sys.executable, "-m", "sizing.live.external_child", payload]
         child = run_child(argv, timeout_s=check.timeout_s, on_line=on_line, cancel=cancel)
