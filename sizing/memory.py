@@ -138,14 +138,14 @@ def summarize_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...] | list[Te
             embd, embd_spec = b, t
         elif t.name == "output.weight":
             has_output = True
-        if _repackable(t):
+        if t.ggml_type in REPACK_TYPES and _repackable(t):
             repack += b
     # tied embeddings: llama.cpp loads the embedding matrix a second time as the output
     # projection (a mat-mul weight), so that copy may be repacked too
     if not has_output and embd_spec is not None and embd_spec.ggml_type in REPACK_TYPES \
             and embd_spec.shape[1] % REPACK_ROWS == 0:
         repack += embd
-    params, active = count_params(tuple(tensors), arch.n_experts, arch.n_experts_used)
+    params, active = count_params(tensors, arch.n_experts, arch.n_experts_used)
     return WeightsSummary(total=total, token_embd=_aligned(embd), repack=repack, params=params,
                           active_params=active, typed_by=typed_by)
 

@@ -265,8 +265,13 @@ class _Prepared:
     def __init__(self, tensors: Sequence[TensorSpec]) -> None:
         self.tensors = tuple(tensors)  # keeps the specs alive: the cache keys on their ids
         ordered = llama_order(list(tensors))
-        self.entries = tuple((t, _quantizable(t), _category(t.name)) for t in ordered)
-        self.n_attention_wv = sum(1 for _, _, cat in self.entries if cat in _ATTN_V_LIKE)
+        # (tensor, role, its typed specs by type): a quantizable tensor's table fills as
+        # quants type it; one that is never quantized is F32 whatever the quant
+        self.entries = tuple(
+            (t, _category(t.name), {} if _quantizable(t) else None) for t in ordered
+        )
+        self.f32 = {id(t): _spec(t.name, t.shape, "F32") for t, _, typed in self.entries if typed is None}
+        self.n_attention_wv = sum(1 for _, cat, _ in self.entries if cat in _ATTN_V_LIKE)
         self.tied = not any(t.name == "output.weight" for t in ordered)
 
 
@@ -482,16 +487,18 @@ def apply_recipe(
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
                fused_qkv_own_rule)
     quantized = is_quantized(default)
+    f32 = prep.f32
     out: list[TensorSpec] = []
     append = out.append
-    for t, quantizable, cat in prep.entries:
-        if not quantizable:
-            typ = "F32"
-        elif not quantized:
-            typ = default
-        else:
-            typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat))
-        append(_spec(t.name, t.shape, typ))
+    for t, cat, typed in prep.entries:
+        if typed is None:  # not quantizable: stays F32
+            append(f32[id(t)])
+            continue
+        typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
+        spec = typed.get(typ)
+        if spec is None:
+            spec = typed[typ] = _spec(t.name, t.shape, typ)
+        append(spec)
     return out
 
 

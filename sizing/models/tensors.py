@@ -88,7 +88,7 @@ class _Builder:
     def add(self, name: str, *shape: int) -> None:
         # the builder's own values need no validation, and an estimate of a 61-layer MoE
         # model creates over a thousand of these
-        self.out.append(_spec(name, tuple(int(s) for s in shape), None))
+        self.out.append(_spec(name, tuple(map(int, shape)), None))
 
     def blk(self, i: int, name: str, *shape: int) -> None:
         self.add(f"blk.{i}.{name}", *shape)
@@ -327,9 +327,9 @@ def count_params(tensors: list[TensorSpec] | tuple[TensorSpec, ...], n_experts: 
     """
     total = active = 0
     for t in tensors:
-        n = t.n_elements
+        n = prod(t.shape)
         total += n
-        if t.is_expert and n_experts > 0:
+        if n_experts > 0 and t.is_expert:
             active += n * n_experts_used // n_experts
         else:
             active += n
