@@ -132,6 +132,8 @@ CASES = [
     C("verify-missing-model", ["verify", "--model", "{missing}", "--no-store"], "missing.gguf"),
     C("verify-missing-runner", ["verify", "--model", "{smollm}", "--runner", "/nonexistent", "--no-store"],
       "/nonexistent"),
+    C("verify-runner-not-executable", ["verify", "--model", "{smollm}", "--runner", "{notgguf}", "--no-store"],
+      "notgguf.txt", "not an executable"),
     C("verify-timeout-negative", ["verify", "--model", "{smollm}", "--timeout", "-1", "--no-store"], "timeout", "-1"),
     C("verify-timeout-nan", ["verify", "--model", "{smollm}", "--timeout", "nan", "--no-store"], "timeout", "nan"),
     C("verify-gpu-layers-negative", ["verify", "--model", "{smollm}", "--gpu-layers", "-5", "--no-store"],

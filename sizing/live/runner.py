@@ -18,6 +18,7 @@ a message and whatever was measured before it happened.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import threading
 import time
@@ -185,6 +186,9 @@ def select_runner(spec: str = "auto") -> Runner:
     path = Path(spec).expanduser()
     if not path.exists() and shutil.which(spec) is None:
         raise SizingError(f"--runner {spec}: no such file or program; {HOW_TO_GET_A_RUNNER}")
+    if path.is_file() and not os.access(path, os.X_OK):
+        raise SizingError(f"--runner {spec}: not an executable program (give llama.cpp's llama-bench, "
+                          "llama-server or the folder holding them)")
     found = find_llama_binaries(spec)
     if not found:
         raise SizingError(
