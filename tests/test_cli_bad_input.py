@@ -281,3 +281,17 @@ def test_impossible_plan_says_so_with_the_closest_options():
     assert "no configuration meets this" in out["message"].lower()
     assert out["options"] == [] and len(out["closest"]) >= 1
     assert all(o["shortfall"] for o in out["closest"])
+
+
+@pytest.mark.parametrize("argv", [["estimate", "--model", "Qwen3-9B"], ["estimate"],
+                                  ["plan", "--model", SMOLLM, "--budget", "nan"]])
+def test_installed_llm_sizing_script_answers_the_same(argv):
+    """The `llm-sizing` console script (pyproject's entry point) behaves like `python -m sizing`."""
+    script = Path(sys.executable).parent / "llm-sizing"
+    if not script.exists():
+        pytest.skip("the package is not installed with its console script")
+    proc = subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=TIMEOUT_S,
+                          stdin=subprocess.DEVNULL)
+    ref, _ = _run(argv, dict(os.environ))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", ref.stderr)
+    assert ref.returncode == 2 and len(ref.stderr.splitlines()) == 1
