@@ -27,7 +27,7 @@ from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
 from sizing.placement import DEFAULT_HOST, Hardware, HostSpec, machine_from_gpu
-from sizing.solver import MemoryFn, solve
+from sizing.solver import MemoryFn, check_context, solve
 from sizing.speed import CalibrationSet, decode_step_seconds
 from sizing.units import GIB
 
@@ -264,8 +264,7 @@ def plan_purchase(
                     ("target time to first token", target_ttft_s)):
         if v is not None and not _positive(v):
             raise SizingError(f"{what} must be a number > 0, got {v:g}")
-    if ctx <= 0:
-        raise SizingError(f"context must be > 0, got {ctx}")
+    check_context(ctx)
     if prompt_tokens is not None and prompt_tokens <= 0:
         raise SizingError(f"prompt tokens must be > 0, got {prompt_tokens}")
     prices = machine_prices() if machine_price_list is None else machine_price_list

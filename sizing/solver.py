@@ -21,7 +21,7 @@ from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
 from sizing.models.tensors import TensorSpec
 from sizing.placement import Hardware, Placement, PlacementOptions, place
-from sizing.scenario import MemoryParts, Scenario
+from sizing.scenario import MAX_CTX, MemoryParts, Scenario
 from sizing.speed import CalibrationSet, ModelTraffic, SpeedEstimate, estimate_speed, model_traffic, per_user_tokens_per_s
 
 # Best first: the order in which "the best quant that fits" is looked for.
@@ -178,6 +178,15 @@ class CatalogFit(BaseModel):
 # the questions
 
 
+def check_context(ctx: int) -> None:
+    """The context rule every question shares: positive, and not beyond what any model has
+    (callers clamp a context to the model's maximum, which would hide an absurd one)."""
+    if ctx <= 0:
+        raise SizingError(f"context must be positive, got {ctx}")
+    if ctx > MAX_CTX:
+        raise SizingError(f"context {ctx} is absurdly large: no model reaches {MAX_CTX:,} tokens")
+
+
 def solve(
     arch: ModelArch,
     quant: str,
@@ -200,8 +209,7 @@ def solve(
 
     A context beyond the model's trained maximum is sized as asked (llama.cpp allows it
     with a warning; the memory estimate carries that warning)."""
-    if ctx <= 0:
-        raise SizingError(f"context must be positive, got {ctx}")
+    check_context(ctx)
     backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
     # typed tensors (memoised) spare the memory estimate a second run of the quant recipe
     typed = tuple(tensors) if tensors is not None else _typed(_remember(arch), quant)
@@ -396,6 +404,7 @@ def rank_catalog(
     """
     from sizing.models.tensors import param_counts
 
+    check_context(ctx)
     out: list[CatalogFit] = []
     ladder = list(quants)
     for arch in models:

@@ -100,6 +100,8 @@ CASES = [
     # fit
     C("fit-unknown-model", ["fit", "--gpu", "RTX 4090", "--model", "Qwen3-9B"], "unknown model", "Qwen/Qwen3-8B"),
     C("fit-ctx-0", ["fit", "--gpu", "RTX 4090", "--ctx", "0"], "ctx", "0"),
+    C("fit-ctx-huge", ["fit", "--gpu", "RTX 4090", "--ctx", str(10**12)], "context", str(10**12), "absurd"),
+    C("fit-model-ctx-huge", ["fit", "--gpu", "RTX 4090", "--model", SMOLLM, "--ctx", str(10**12)], str(10**12)),
     C("fit-bandwidth-0", ["fit", "--memory-gb", "24", "--bandwidth-gbs", "0"], "bandwidth", "0"),
     C("fit-gpu-unknown", ["fit", "--gpu", "Frobtron 9000"], "Frobtron 9000"),
     C("fit-limit-negative", ["fit", "--gpu", "RTX 4090", "--limit", "-1"], "--limit", "-1"),
@@ -110,6 +112,7 @@ CASES = [
     C("plan-budget-negative", ["plan", "--model", SMOLLM, "--budget", "-100"], "budget", "-100"),
     C("plan-unknown-model", ["plan", "--model", "Qwen3-9B"], "unknown model", "Qwen/Qwen3-8B"),
     C("plan-ctx-negative", ["plan", "--model", SMOLLM, "--ctx", "-5"], "ctx", "-5"),
+    C("plan-ctx-huge", ["plan", "--model", SMOLLM, "--ctx", str(10**12)], "context", str(10**12), "absurd"),
     C("plan-unknown-quant", ["plan", "--model", SMOLLM, "--quant", "Q9_X"], "Q9_X"),
     C("plan-target-tps-0", ["plan", "--model", SMOLLM, "--target-tps", "0"], "target", "0"),
     C("plan-budget-nan", ["plan", "--model", SMOLLM, "--budget", "nan"], "--budget", "nan"),

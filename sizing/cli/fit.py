@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.ctx <= 0:
         raise SizingError(f"--ctx must be > 0, got {args.ctx}")
+    from sizing.solver import check_context
+
+    check_context(args.ctx)  # before a model's maximum clamps it
     if args.limit < 0:
         raise SizingError(f"--limit must be ≥ 0 (0: all models), got {args.limit}")
     if args.min_tps is not None and args.min_tps <= 0:
