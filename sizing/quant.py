@@ -23,7 +23,7 @@ from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
 
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
-from sizing.models.tensors import TensorSpec, _spec, llama_order, tensors_for
+from sizing.models.tensors import TensorSpec, llama_order, shared_spec, tensors_for
 
 # --------------------------------------------------------------------------------------
 # ggml tensor types
@@ -270,7 +270,7 @@ class _Prepared:
         self.entries = tuple(
             (t, _category(t.name), {} if _quantizable(t) else None) for t in ordered
         )
-        self.f32 = {id(t): _spec(t.name, t.shape, "F32") for t, _, typed in self.entries if typed is None}
+        self.f32 = {id(t): shared_spec(t.name, t.shape, "F32") for t, _, typed in self.entries if typed is None}
         self.n_attention_wv = sum(1 for _, cat, _ in self.entries if cat in _ATTN_V_LIKE)
         self.tied = not any(t.name == "output.weight" for t in ordered)
 
@@ -497,7 +497,7 @@ def apply_recipe(
         typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
         spec = typed.get(typ)
         if spec is None:
-            spec = typed[typ] = _spec(t.name, t.shape, typ)
+            spec = typed[typ] = shared_spec(t.name, t.shape, typ)
         append(spec)
     return out
 

@@ -22,7 +22,7 @@ from sizing.scenario import Scenario
 
 def _clear_caches() -> None:
     tensors_mod._TENSORS_CACHE.clear()
-    tensors_mod._spec.cache_clear()
+    tensors_mod.shared_spec.cache_clear()
     tensors_mod.layer_of.cache_clear()
     quant._PREPARED.clear()
     quant._nbytes.cache_clear()

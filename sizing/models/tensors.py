@@ -59,7 +59,7 @@ def layer_of(name: str) -> int:
 
 
 @lru_cache(maxsize=1 << 16)
-def _spec(name: str, shape: tuple[int, ...], ggml_type: str | None) -> TensorSpec:
+def shared_spec(name: str, shape: tuple[int, ...], ggml_type: str | None) -> TensorSpec:
     """A TensorSpec from values already known valid, without pydantic's validation, and
     shared (it is frozen): a catalog sweep types ~150k tensors but only ~60k distinct ones,
     since quants and sibling models repeat the same name, shape and type."""
@@ -88,7 +88,7 @@ class _Builder:
     def add(self, name: str, *shape: int) -> None:
         # the builder's own values need no validation, and an estimate of a 61-layer MoE
         # model creates over a thousand of these
-        self.out.append(_spec(name, tuple(map(int, shape)), None))
+        self.out.append(shared_spec(name, tuple(map(int, shape)), None))
 
     def blk(self, i: int, name: str, *shape: int) -> None:
         self.add(f"blk.{i}.{name}", *shape)
