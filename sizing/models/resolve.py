@@ -65,6 +65,8 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
         return ResolvedModel(arch=arch_from_path(path), kind="config")
     if is_file:
         raise SizingError(f"{s}: not a .gguf file or a config.json")
+    if exists:  # a device, a pipe, a socket: never opened (reading one could block)
+        raise SizingError(f"{s}: not a regular file or folder")
     if s.lower().endswith(".json"):
         raise SizingError(f"{s}: no such file")
 
