@@ -593,6 +593,29 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
     return factor * bandwidth_gbs * 1e9 / model_bytes
 
 
+# A sweep times the same machines thousands of times: look their factors up once.
+_FACTORS: dict[tuple, tuple[CalibrationSet, object, object]] = {}
+
+
+def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...]):
+    """Per-machine decode efficiency and fixed cost (s) arrays (memoised; the calibration
+    is kept with them, so its id is not reused while cached)."""
+    import numpy as np
+
+    key = (id(calib), backends, kinds)
+    hit = _FACTORS.get(key)
+    if hit is not None and hit[0] is calib:
+        return hit[1], hit[2]
+    cs = [calib.get(b, k) for b, k in zip(backends, kinds)]
+    eff = np.array([c.decode_efficiency for c in cs])
+    over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
+    eff.flags.writeable = over.flags.writeable = False  # shared between calls
+    if len(_FACTORS) > 256:
+        _FACTORS.clear()
+    _FACTORS[key] = (calib, eff, over)
+    return eff, over
+
+
 def decode_tokens_per_s_many(
     gpu_read_bytes,
     host_read_bytes,
@@ -605,10 +628,8 @@ def decode_tokens_per_s_many(
     """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine."""
     import numpy as np
 
-    kinds = list(gpu_kinds) if gpu_kinds is not None else ["gpu"] * len(gpu_backends)
-    cs = [calib.get(b, k) for b, k in zip(gpu_backends, kinds)]
-    eff = np.array([c.decode_efficiency for c in cs])
-    over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
+    kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
+    eff, over = _decode_factors(calib, tuple(gpu_backends), kinds)
     cpu = calib.get("cpu")
     host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
