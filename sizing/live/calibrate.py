@@ -32,35 +32,15 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.accuracy import MEMORY_TOLERANCE
 from sizing.calibration import fit_time_line
 from sizing.machine_calibration import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
 
-# The relative error each part of the memory estimate is claimed to stay within for a
-# model whose tensors come from its GGUF header. Weights are exact byte sums and the KV
-# cache exact cell arithmetic, both logged by llama.cpp with two decimals of MiB; the
-# compute buffer is a fitted model of ggml's graph allocator (sizing.compute_buffer),
-# whose fit residuals stay within a few per cent on the models it was fitted to.
-DEFAULT_TOLERANCE: dict[str, float] = {
-    "weights_bytes": 0.01,
-    "kv_cache_bytes": 0.01,
-    "compute_bytes": 0.10,
-}
-
-
 def claimed_tolerance() -> dict[str, float]:
-    """The estimator's own claim if it publishes one (``sizing.memory.TOLERANCE``), else ours."""
-    try:
-        from sizing import memory
-
-        claim = getattr(memory, "TOLERANCE", None)
-    except ImportError:  # pragma: no cover
-        claim = None
-    out = dict(DEFAULT_TOLERANCE)
-    if isinstance(claim, Mapping):
-        out.update({k: float(v) for k, v in claim.items() if k in out})
-    return out
+    """The memory estimate's own claim (sizing.accuracy), per part a live check compares."""
+    return {k: MEMORY_TOLERANCE[k] for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes")}
 
 
 def rel_error(estimated: float | None, measured: float | None) -> float | None:
