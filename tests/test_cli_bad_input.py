@@ -87,6 +87,7 @@ CASES = [
     C("quantized-v-without-fa", EST + ["--kv-type", "q8_0", "--flash-attn", "off"], "flash attention", "q8_0"),
     # hardware flags
     C("gpu-unknown", EST + ["--gpu", "Frobtron 9000"], "Frobtron 9000", "unknown"),
+    C("gpu-name-10k", EST + ["--gpu", "y" * 10_000], "--gpu", "unknown device"),
     C("gpu-ambiguous", EST + ["--gpu", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb", "nvidia-a100-sxm4-80gb"),
     C("memory-gb-nan", EST + ["--memory-gb", "nan", "--bandwidth-gbs", "100"], "--memory-gb", "nan"),
     C("bandwidth-gbs-inf", EST + ["--memory-gb", "24", "--bandwidth-gbs", "inf"], "--bandwidth-gbs", "inf"),
@@ -123,6 +124,7 @@ CASES = [
     C("gpus-match-unknown", ["gpus", "--match", "Frobtron 9000"], "Frobtron 9000", "unknown"),
     C("gpus-match-ambiguous", ["gpus", "--match", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb",
       "nvidia-a100-sxm4-80gb"),
+    C("gpus-match-10k", ["gpus", "--match", "y" * 10_000], "unknown device", "yyyy"),
     C("gpus-vendor-mismatch", ["gpus", "--vendor", "apple", "--match", "RTX 4090"], "RTX 4090", "no apple device",
       "nvidia-rtx-4090"),
     C("gpus-vendor-unknown", ["gpus", "--vendor", "acme"], "acme"),
@@ -132,6 +134,7 @@ CASES = [
     C("verify-non-gguf", ["verify", "--model", "{notgguf}", "--no-store"], "notgguf.txt"),
     C("verify-random-gguf", ["verify", "--model", "{random}", "--no-store"], "random.gguf", "not a GGUF"),
     C("verify-truncated-gguf", ["verify", "--model", "{trunc_data}", "--no-store"], "trunc_data.gguf", "truncated"),
+    C("verify-fifo", ["verify", "--model", "{fifo}", "--no-store"], "fifo.gguf", "not a file"),
     C("verify-missing-model", ["verify", "--model", "{missing}", "--no-store"], "missing.gguf"),
     C("verify-missing-runner", ["verify", "--model", "{smollm}", "--runner", "/nonexistent", "--no-store"],
       "/nonexistent"),

@@ -55,9 +55,16 @@ def _reject_non_finite(parser: argparse.ArgumentParser, args: argparse.Namespace
                 parser.exit(2, f"llm-sizing: error: {flag} must be a finite number, got {v}\n")
 
 
+MAX_MESSAGE = 900  # characters of the message, after "llm-sizing: error: "
+
+
 def _one_line(message: str) -> str:
-    """Keep the promise of one stderr line even if a message spans several."""
-    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    """Keep the promise of one readable stderr line even if a message spans several lines
+    or echoes a huge input: the middle of an over-long message is cut."""
+    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    if len(line) > MAX_MESSAGE:
+        line = f"{line[:MAX_MESSAGE - 300]} … {line[-280:]}"
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:

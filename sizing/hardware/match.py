@@ -50,15 +50,16 @@ class MatchResult(BaseModel):
         return self.status == "matched"
 
     def message(self) -> str:
-        """One line a CLI or UI can show."""
+        """One line a CLI or UI can show (a long query is shortened, not echoed whole)."""
+        q = repr(self.query if len(self.query) <= 80 else self.query[:80] + "…")
         if self.gpu is not None:
-            return f"{self.query!r} is {self.gpu.name} ({self.gpu.id})"
+            return f"{q} is {self.gpu.name} ({self.gpu.id})"
         if self.status == "ambiguous":
             names = ", ".join(c.id for c in self.candidates[:12])
             more = f" (+{len(self.candidates) - 12} more)" if len(self.candidates) > 12 else ""
-            return f"{self.query!r} is ambiguous: it matches several devices: {names}{more}"
+            return f"{q} is ambiguous: it matches several devices: {names}{more}"
         hint = f"; closest: {', '.join(self.suggestions)}" if self.suggestions else ""
-        return f"unknown device {self.query!r}{hint}"
+        return f"unknown device {q}{hint}"
 
 
 class Parsed(BaseModel):
