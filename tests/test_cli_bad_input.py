@@ -156,6 +156,7 @@ CASES = [
     C("finetune-micro-batch-0", ["finetune", "--model", SMOLLM, "--micro-batch", "0"], "micro-batch", "0"),
     C("finetune-targets-unknown", ["finetune", "--model", SMOLLM, "--targets", "foo"], "foo"),
     C("finetune-gpus-0", ["finetune", "--model", SMOLLM, "--gpus", "0"], "--gpus", "0"),
+    C("finetune-gpus-million", ["finetune", "--model", SMOLLM, "--gpus", "1000000"], "--gpus", "1000000"),
     C("finetune-unknown-model", ["finetune", "--model", "Qwen3-9B"], "unknown model", "Qwen/Qwen3-8B"),
     C("finetune-gpu-unknown", ["finetune", "--model", SMOLLM, "--gpu", "Frobtron 9000"], "Frobtron 9000"),
 ]

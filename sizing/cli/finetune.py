@@ -133,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
 
     arch = resolve_model(args.model).arch
     sharding = args.sharding or ("ddp" if args.gpus > 1 else "none")
-    if args.gpus < 1:
-        raise SizingError(f"--gpus must be at least 1, got {args.gpus}")
+    if not 1 <= args.gpus <= 64:  # as for "N x NAME" in --gpu
+        raise SizingError(f"--gpus must be 1 to 64, got {args.gpus}")
     if args.dataset_tokens is not None and args.dataset_tokens <= 0:
         raise SizingError(f"--dataset-tokens must be positive, got {args.dataset_tokens}")
     s = FinetuneScenario.build(
