@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -55,7 +56,7 @@ CASES = [
     C("truncated-in-data", "estimate --model {trunc_data}", "trunc_data.gguf", "truncated"),
     C("random-gguf", "estimate --model {random}", "random.gguf", "not a GGUF"),
     C("empty-gguf", "estimate --model {empty}", "empty.gguf", "empty"),
-    C("directory", "estimate --model {adir}", "adir"),
+    C("directory", "estimate --model {adir}", "adir", "config.json"),
     C("missing-path", "estimate --model {missing}", "missing.gguf"),
     C("bad-json-config", "estimate --model {badjson}", "config.json", "json"),
     C("unsupported-model-type", "estimate --model {badtype}", "frobnicator"),
@@ -172,7 +173,7 @@ def _files(root: Path) -> dict[str, str]:
     (root / "trunc.gguf").write_bytes(head[:5000])  # stops inside the metadata (the token list)
     (root / "trunc_infos.gguf").write_bytes(head[: header - 200])  # inside the tensor infos
     (root / "trunc_data.gguf").write_bytes(head)  # a whole header, most tensor data missing
-    (root / "random.gguf").write_bytes(os.urandom(4096))
+    (root / "random.gguf").write_bytes(random.Random(0).randbytes(4096))
     (root / "empty.gguf").write_bytes(b"")
     (root / "notgguf.txt").write_text("hello world\n" * 100)
     (root / "adir").mkdir()
