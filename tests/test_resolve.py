@@ -46,7 +46,6 @@ def test_uncached_repo_offline(tmp_path, monkeypatch):
 
 
 def test_gguf_file(smollm2_gguf):
-    pytest.importorskip("sizing.models.gguf_reader", reason="H-weights' GGUF reader not landed yet")
     r = resolve_model(str(smollm2_gguf))
     assert r.kind == "gguf" and r.file_type and r.tensors
     assert r.arch.n_layers == 30
