@@ -60,6 +60,9 @@ OPTIMIZER_STATE_BYTES: dict[str, float] = {"adamw": 8.0, "adamw8bit": 2.0 + 8.0 
 # absmax blocks -> 0.5 + 1/64 + 4/(64*256) bytes per parameter.
 NF4_DQ_BYTES_PER_PARAM = 0.5 + 1.0 / 64 + 4.0 / (64 * 256)
 
+# Sequences per optimizer micro-step: beyond any real run; larger is a typo, not a plan.
+MAX_MICRO_BATCH = 65536
+
 
 
 class FinetuneScenario(BaseModel):
@@ -125,6 +128,8 @@ class FinetuneScenario(BaseModel):
             )
         if self.micro_batch <= 0:
             raise SizingError(f"micro-batch must be positive, got {self.micro_batch}")
+        if self.micro_batch > MAX_MICRO_BATCH:
+            raise SizingError(f"micro-batch {self.micro_batch} is absurd: at most {MAX_MICRO_BATCH} sequences a step")
         if self.sharding in ("none",) and self.n_gpus > 1:
             raise SizingError(f"{self.n_gpus} GPUs need a sharding: ddp, zero1, zero2, zero3 or fsdp")
 

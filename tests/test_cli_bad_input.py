@@ -155,6 +155,7 @@ CASES = [
     C("finetune-method-foo", ["finetune", "--model", SMOLLM, "--method", "foo"], "method", "foo"),
     C("finetune-seq-len-too-long", ["finetune", "--model", SMOLLM, "--seq-len", "100000000"], "seq", "100000000"),
     C("finetune-micro-batch-0", ["finetune", "--model", SMOLLM, "--micro-batch", "0"], "micro-batch", "0"),
+    C("finetune-micro-batch-absurd", ["finetune", "--model", SMOLLM, "--micro-batch", "1000000000000"], "micro-batch", "1000000000000"),
     C("finetune-targets-unknown", ["finetune", "--model", SMOLLM, "--targets", "foo"], "foo"),
     C("finetune-gpus-0", ["finetune", "--model", SMOLLM, "--gpus", "0"], "--gpus", "0"),
     C("finetune-gpus-million", ["finetune", "--model", SMOLLM, "--gpus", "1000000"], "--gpus", "1000000"),
