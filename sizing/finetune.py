@@ -274,9 +274,15 @@ def estimate_finetune_memory(s: FinetuneScenario, data: FinetuneData | None = No
     }
     phase = max(phases, key=lambda k: sum(phases[k]))
     grad_part, opt_part, act_part = phases[phase]
-    # The CUDA context lives outside PyTorch's allocator; the caching allocator's
-    # fragmentation on top is not modelled (the basis says so).
-    overhead = data.cuda_context_bytes if s.backend in ("cuda", "rocm") else 0
+    # Framework overhead lives outside PyTorch's allocator: the CUDA context on a GPU
+    # (the caching allocator's fragmentation on top is not modelled; the basis says so),
+    # PyTorch's own host memory on the CPU backend (measured, data/finetune.yaml).
+    if s.backend in ("cuda", "rocm"):
+        overhead = data.cuda_context_bytes
+    elif s.backend == "cpu":
+        overhead = data.cpu_runtime_bytes(bf16=s.method != "full" or s.precision == "mixed_bf16")
+    else:
+        overhead = 0
     total = weights + grad_part + opt_part + act_part + overhead
 
     warnings: list[str] = []

@@ -50,10 +50,15 @@ class FinetuneData(BaseModel):
     mfu: MFURange
     qlora_slowdown: Sourced
     cuda_context_mib: Sourced
+    cpu_runtime_fp32_mib: Sourced
+    cpu_runtime_bf16_mib: Sourced
 
     @property
     def cuda_context_bytes(self) -> int:
         return int(self.cuda_context_mib.value * 2**20)
+
+    def cpu_runtime_bytes(self, bf16: bool) -> int:
+        return int((self.cpu_runtime_bf16_mib if bf16 else self.cpu_runtime_fp32_mib).value * 2**20)
 
 
 def load_finetune_data_file(path: Path | str) -> FinetuneData:

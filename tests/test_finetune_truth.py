@@ -90,15 +90,19 @@ def test_training_step_peak_matches_estimate(request, measured, arch, kw):
     assert est.params == m.params - (m.trainable_params if spec.method == "lora" else 0)
     assert est.trainable_params == m.trainable_params
 
-    alloc_err = est.total_bytes / m.allocated_peak_bytes - 1
+    # The allocator sees the tensors; the framework overhead (PyTorch's host memory
+    # outside it) shows only in the RSS, which is compared with the whole estimate.
+    tensors = est.total_bytes - est.overhead_bytes
+    alloc_err = tensors / m.allocated_peak_bytes - 1
     detail = (
-        f"estimate {est.total_bytes / 2**20:.1f} MiB ({est.peak_phase}), allocator peak "
+        f"estimate {tensors / 2**20:.1f} MiB of tensors ({est.peak_phase}), allocator peak "
         f"{m.allocated_peak_bytes / 2**20:.1f} MiB ({alloc_err:+.1%})"
     )
     assert abs(alloc_err) <= ALLOCATED_TOL, detail
     assert m.peak_bytes is not None, "this kernel does not let the probe reset its RSS high-water mark"
     rss_err = est.total_bytes / m.peak_bytes - 1
-    assert abs(rss_err) <= RSS_TOL, detail + f", RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})"
+    assert abs(rss_err) <= RSS_TOL, detail + (
+        f"; estimate {est.total_bytes / 2**20:.1f} MiB with overhead, RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})")
 
 
 @pytest.mark.parametrize(
