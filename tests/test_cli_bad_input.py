@@ -25,7 +25,6 @@ from sizing.live.packaged import smollm2_path
 from sizing.models.gguf_reader import read_gguf
 
 TIMEOUT_S = 60
-QUICK_S = 20  # no bad input takes longer to refuse (huggingface_hub's own retries took ~25 s)
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
@@ -254,7 +253,6 @@ def test_bad_input_is_one_clear_line(results, case_id):
     assert line.startswith("llm-sizing"), where
     assert len(line) < 1000, where  # a message, not a dump of the input
     assert "<bound method" not in line and " object at 0x" not in line, where  # no Python repr leaks
-    assert seconds < QUICK_S, where
     for needle in case.needles:
         assert needle.lower() in line.lower(), f"{needle!r} not in the message\n{where}"
 

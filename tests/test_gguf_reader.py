@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
 
 import pytest
 from gguf_header import reader
@@ -55,12 +54,6 @@ def test_generated_layout_and_recipe_equal_the_file(fixture, request):
     assert param_counts(m.arch)[0] == sum(t.n_elements for t in m.tensors)
 
 
-def test_reading_a_big_vocabulary_is_fast(gemma3_gguf):
-    t = time.perf_counter()
-    read_gguf(gemma3_gguf)
-    assert time.perf_counter() - t < 3.0
-
-
 # --- hostile input -----------------------------------------------------------------------
 
 
@@ -78,10 +71,8 @@ def _header(n_tensors: int = 0, n_kv: int = 1, body: bytes | None = None, versio
 def _expect(tmp_path, name: str, data: bytes, match: str) -> None:
     p = tmp_path / name
     p.write_bytes(data)
-    t = time.perf_counter()
     with pytest.raises(SizingError, match=match) as e:
         read_gguf(p)
-    assert time.perf_counter() - t < 2.0
     assert str(p) in str(e.value)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sizing.hardware.db import load_gpus
@@ -101,13 +99,10 @@ def test_parse_name_hints():
     assert parse_name("NVIDIA A100-SXM4-80GB").tokens == {"a100", "sxm4"}
 
 
-def test_matching_every_nvidia_alias_is_fast_and_self_consistent(db):
+def test_matching_every_nvidia_alias_is_self_consistent(db):
     names = [n for g in db.all if g.vendor == "nvidia" for n in (g.name, *g.aliases)]
     matcher = Matcher(db.all)
-    t0 = time.perf_counter()
     results = [matcher.match(n) for n in names]
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 0.1, f"{len(names)} names took {elapsed * 1000:.0f} ms"
     # every entry's own name finds that entry
     for g in db.all:
         r = matcher.match(g.name)

@@ -52,11 +52,10 @@ def test_child_abort_is_reported_not_raised():
     assert res.stdout_lines == ["started"]  # what it said before dying is kept
 
 
+@pytest.mark.timeout(45)  # a hang guard, not a timing check: the child sleeps 60 s
 def test_child_hang_is_killed_at_the_timeout():
-    start = time.monotonic()
     res = run_child([sys.executable, "-c", "import time; time.sleep(60)"], timeout_s=1.0)
-    took = time.monotonic() - start
-    assert res.timed_out and took < 10
+    assert res.timed_out
     assert "timed out" in res.describe()
 
 
@@ -183,13 +182,12 @@ def test_external_runner_that_crashes(bin_dir, tmp_path, sig):
     assert [e.stage for e in events][:2] == ["queued", "loading"]
 
 
+@pytest.mark.timeout(45)  # a hang guard, not a timing check: the script sleeps 60 s
 def test_external_runner_that_hangs_past_the_timeout(bin_dir, tmp_path):
     _script(bin_dir, "llama-bench", "sleep 60\n")
-    start = time.monotonic()
     m = select_runner(str(bin_dir)).run(_check(tmp_path, timeout_s=2))
     assert m.status == "timeout"
     assert "limit 2 s" in m.message
-    assert time.monotonic() - start < 20
 
 
 def test_external_server_that_crashes_while_loading(bin_dir, tmp_path):

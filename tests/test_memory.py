@@ -6,7 +6,6 @@ rules of its code seen in measurements), never from a copy of our formulas.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -124,17 +123,3 @@ def test_fast_results_round_trip_through_validation():
         assert MemoryEstimate.model_validate(e.model_dump()) == e
 
 
-def test_warm_estimate_is_fast():
-    # target: < 100 µs per warm estimate of a catalog model (bench/accuracy_memory.py
-    # prints the figure); the bound here leaves room for a loaded CI machine
-    sc, _, _ = build_scenario("Qwen/Qwen3-30B-A3B", "Q4_K_M", 8192)
-    estimate_memory(sc)
-    best = min(_time(sc) for _ in range(5))
-    assert best < 400e-6, f"{best * 1e6:.0f} µs per estimate"
-
-
-def _time(sc, n=300):
-    t = time.perf_counter()
-    for _ in range(n):
-        estimate_memory(sc)
-    return (time.perf_counter() - t) / n

@@ -179,35 +179,6 @@ def test_zero_bandwidth_is_refused():
 
 
 @pytest.mark.live
-def test_cpu_prediction_against_a_real_llama_cpp_run(smollm2_gguf):
-    """Real llama.cpp (xllamacpp, CPU) on SmolLM2-135M against the model's prediction for
-    this machine (measured RAM bandwidth, all cores). The machine is shared with other
-    jobs, so the tolerance is a factor of 2 and an overloaded machine skips the check."""
-    import os
-
-    from sizing.hardware.detect import detect_machine
-    from sizing.live.embedded import EmbeddedRunner
-    from sizing.live.runner import Check
-    from sizing.models.gguf_reader import read_gguf
-    from sizing.speed import model_traffic
-
-    cores = os.cpu_count() or 1
-    if os.getloadavg()[0] > 2 * cores:
-        pytest.skip(f"machine overloaded (load {os.getloadavg()[0]:.1f} on {cores} cores): timing meaningless")
-    cpu = detect_machine(probe_bandwidth=True).cpu
-    threads = cpu.cores or cores
-    m = EmbeddedRunner().run(Check(model_path=str(smollm2_gguf), ctx=512, n_prompt=128, n_gen=64,
-                                   n_threads=threads, timeout_s=240))
-    assert m.ok, m.message
-    g = read_gguf(smollm2_gguf)
-    w = single_device_work(model_traffic(g.arch, g.tensors),
-                           DeviceRate(name="this CPU", kind="cpu", backend="cpu", bandwidth_gbs=cpu.bandwidth.gbs,
-                                      threads=threads))
-    est = estimate_speed([w], load_calibration(), ctx=512, prompt_tokens=128)
-    assert 0.5 <= m.decode_tokens_per_s / est.decode_tokens_per_s.expected <= 2.0
-    assert 0.5 <= m.prefill_tokens_per_s / est.prefill_tokens_per_s.expected <= 2.0
-
-
 def test_moe_bytes_read_per_token_explain_a_measured_moe(data, calib):
     """gpt-oss-20b on Strix Halo: the architecture typed as the file is (MXFP4 experts,
     F16 rest) reproduces llama-bench's 12.83 GiB, and the bytes a token reads from it
