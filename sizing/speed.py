@@ -312,6 +312,13 @@ class BackendCalibration(BaseModel):
         None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
+    decode_gbs_per_thread: float | None = Field(
+        None, gt=0,
+        description=(
+            "CPU: bytes one thread dequantises and multiplies per second while decoding; a CPU "
+            "with few threads is limited by this, not by its RAM bandwidth"
+        ),
+    )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
     prefill_spread: tuple[float, float] = (0.7, 1.3)
     n_decode: int = 0
@@ -411,9 +418,23 @@ class SpeedEstimate(BaseModel):
 # the model
 
 
+def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
+    """Bytes/s a decode step streams on this device (fitted).
+
+    On a GPU: datasheet bandwidth × the backend's efficiency. On a CPU, also never more
+    than its threads can dequantise and multiply: a few cores of a server CPU cannot
+    drain its memory channels (llama.cpp's matrix-vector kernels run about as fast per
+    thread as a core can load), so a 2-thread run is thread-bound, not RAM-bound.
+    """
+    c = calib.get(device.backend, device.kind)
+    bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
+    if device.kind == "cpu" and c.decode_gbs_per_thread and device.threads:
+        bw = min(bw, device.threads * c.decode_gbs_per_thread * 1e9)
+    return bw
+
+
 def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
-    c = calib.get(work.device.backend, work.device.kind)
-    return work.device.bandwidth_gbs * 1e9 * c.decode_efficiency
+    return effective_bandwidth(work.device, calib)
 
 
 def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:

@@ -100,9 +100,10 @@ def test_default_data_dir_follows_xdg(monkeypatch, tmp_path):
 
 
 def _machine_samples(bw_bytes_s: float, overhead_s: float, assumed: float):
-    """Runs of three model sizes on a machine whose decode step is bytes/bw + overhead."""
+    """Runs of four model sizes (two bandwidth-bound) on a machine whose decode step is
+    bytes/bw + overhead."""
     out = []
-    for read in (1.0e8, 4.0e8, 1.6e9):
+    for read in (1.0e8, 4.0e8, 1.6e9, 3.2e9):
         measured = 1.0 / (read / bw_bytes_s + overhead_s)
         predicted = 1.0 / (read / assumed + 0.002)
         out.append(calibrate.SpeedSample(predicted_decode=predicted, measured_decode=measured,
@@ -118,15 +119,25 @@ def test_decode_line_recovers_bandwidth_and_overhead():
     assert f.bandwidth_factor == pytest.approx(0.6, rel=1e-6)
     rep = calibrate.calibration_report(samples)
     assert rep.decode_error_before > 0.5
-    # leave-one-out with 2 remaining sizes still pins the line down exactly
+    # leave-one-out: the other bandwidth-bound run and the other small one pin it down exactly
     assert rep.decode_error_after == pytest.approx(0.0, abs=1e-9)
 
 
-def test_one_model_size_falls_back_to_a_ratio():
-    s = _machine_samples(12e9, 0.030, 20e9)[:1] * 3
+def test_small_models_fit_the_overhead_never_the_bandwidth():
+    """A 135M model's speed is mostly per-token overhead: it must not move the bandwidth."""
+    small = _machine_samples(12e9, 0.030, 20e9)[:2]
+    f = calibrate.fit_factors(small)
+    assert f.n_bandwidth_bound == 0
+    assert f.effective_bandwidth_gbs == pytest.approx(20.0) and f.bandwidth_factor == pytest.approx(1.0)
+    # the miss goes to the per-token overhead: those runs are predicted far better than before
+    for s in small:
+        assert abs(f.decode_tokens_per_s(s) / s.measured_decode - 1) < 0.15 < abs(s.predicted_decode / s.measured_decode - 1)
+
+
+def test_ratios_alone_fall_back_to_their_median():
+    s = [calibrate.SpeedSample(predicted_decode=100.0, measured_decode=m) for m in (50.0, 60.0, 300.0)]
     f = calibrate.fit_factors(s)
-    assert f.effective_bandwidth_gbs is None and f.decode_overhead_ms is None
-    assert f.bandwidth_factor == pytest.approx(s[0].measured_decode / s[0].predicted_decode)
+    assert f.effective_bandwidth_gbs is None and f.bandwidth_factor == pytest.approx(0.6)
 
 
 def test_fitted_line_drives_the_real_speed_model():

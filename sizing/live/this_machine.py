@@ -2,7 +2,8 @@
 
 The adapter half of calibration: it reads the run store, keeps the runs made on this
 machine (same CPU and GPUs) with a backend the hardware uses, fits their factors
-(``sizing.live.calibrate.fit_factors``) and hands the core a
+(screened: runs under contention, synthetic runs and outliers are left out with the
+reason, ``sizing.live.calibrate.screen``) and hands the core a
 :class:`sizing.machine_calibration.MachineCalibration`. The CLI (``--hardware this``) and
 the UI ("This machine") pass it to the estimate; without stored runs they get None and
 the estimate keeps the public calibration.
@@ -14,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sizing.hardware.detect.machine import Machine
-from sizing.live import calibrate, store
-from sizing.live.check import _samples, machine_record
+from sizing.live import store
+from sizing.live.check import machine_record, machine_runs, screened_report
 from sizing.machine_calibration import MachineCalibration
 from sizing.placement import Hardware
 
@@ -30,12 +31,18 @@ def stored_calibration(
 
         machine = detect_machine()
     hw = machine_record(machine)
-    runs = store.load_runs(directory)
+    contents = store.read_store(directory)
+    runs = list(contents.runs)
     for backend in dict.fromkeys([*(d.backend for d in hardware.gpus), hardware.host.backend]):
-        mine = [r for r in runs if _samples([r], hw, backend)]
-        if not mine:
+        mine = machine_runs(runs, hw, backend)
+        report = screened_report(mine, hw, backend)
+        if report is None or not report.n_runs:
             continue
-        last = datetime.fromtimestamp(max(r.time for r in mine), tz=UTC).date().isoformat()
-        return MachineCalibration(backend=backend, factors=calibrate.fit_factors(_samples(mine, hw, backend)),
-                                  n_runs=len(mine), last_run=last)
+        used = {v.id for v in report.verdicts if v.used}
+        last = datetime.fromtimestamp(max(r.time for r in mine if r.id in used), tz=UTC).date().isoformat()
+        return MachineCalibration(
+            backend=backend, factors=report.factors, n_runs=report.n_runs, last_run=last,
+            excluded=tuple(f"{v.label}: {v.reason}" for v in report.excluded),
+            store_warnings=tuple(contents.warnings()),
+        )
     return None
