@@ -17,7 +17,7 @@ from sizing.errors import SizingError
 
 # Subcommand modules, in help order. A module that is missing is skipped so a partial
 # checkout still runs; a module that fails to import is a bug and raises.
-SUBCOMMANDS = ("estimate", "fit", "plan", "gpus", "detect", "verify", "finetune")
+SUBCOMMANDS = ("estimate", "fit", "plan", "gpus", "detect", "verify", "calibrate", "finetune")
 
 
 class _Parser(argparse.ArgumentParser):
