@@ -223,6 +223,35 @@ def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None
     return 1.0 / a, float(o)
 
 
+def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, float, float | None]:
+    """(efficiency, overhead seconds, GB/s per thread) for CPU rows.
+
+    A CPU decodes at min(bandwidth × efficiency, threads × per-thread rate): a few
+    threads of a big CPU are limited by how fast each core dequantises and multiplies,
+    not by the RAM. A grid over the per-thread rate, each point with the two-parameter
+    line fit on the resulting effective rates; the best relative error wins. Rows
+    without a thread count only see the bandwidth.
+    """
+    y = np.array([r.tg128 for r, _ in rows])
+    size = np.array([r.size_gib * GIB * r.active_fraction for r, _ in rows])
+    bw = np.array([d.bandwidth_gbs * 1e9 for _, d in rows])
+    thr = np.array([float(r.threads or 0) for r, _ in rows])
+    best: tuple[float, float, float, float | None] | None = None
+    for per_thread in [None, *np.arange(2.0, 40.01, 0.25)]:
+        for eff in np.arange(0.30, 1.0001, 0.01):
+            rate = bw * eff
+            if per_thread is not None:
+                rate = np.where(thr > 0, np.minimum(rate, thr * per_thread * 1e9), rate)
+            x = size / rate
+            # overhead minimising sum((y (x + o) - 1)^2), never negative
+            o = max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
+            err = float(np.sum((y * (x + o) - 1.0) ** 2))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, float(eff), o, None if per_thread is None else float(per_thread))
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
 def _prefill_rate(row: BenchRow) -> float:
     return 2.0 * row.active_params * row.pp512  # FLOP/s achieved (attention neglected)
 
@@ -242,19 +271,24 @@ def _fit_backend(
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     if not dec:
         raise SizingError(f"no decode rows to fit for {backend}")
-    eff, over = _fit_decode(dec, overhead)
+    per_thread = None
+    if backend == "cpu" and overhead is None:
+        eff, over, per_thread = _fit_cpu_decode(dec)
+    else:
+        eff, over = _fit_decode(dec, overhead)
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
-    per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
+    flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     calib = BackendCalibration(
         backend=backend,
         decode_efficiency=round(min(eff, 1.0), 4),
         decode_overhead_ms=round(over * 1000, 4),
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
-        prefill_gflops_per_thread=round(statistics.median(per_thread), 3) if per_thread else None,
+        prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
+        decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
         n_decode=len(dec),
-        n_prefill=max(len(with_peak), len(per_bw), len(per_thread)),
+        n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread)),
         pooled=pooled,
     )
     # spreads: measured ÷ predicted on the fit rows

@@ -515,7 +515,9 @@ def prefill_seconds(
                 continue
             flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
             t_cmp = flops / effective_compute(w.device, calib)
-            t_mem = (w.weight_read_bytes(u) + u * w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
+            # a micro-batch reads the weights once and the cached K/V once (attention runs
+            # over the whole batch of queries per tile), not once per token
+            t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
             t = max(t_cmp, t_mem)
             if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
                 t = min(t, w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9))
