@@ -81,6 +81,8 @@ def run_params() -> list[Param]:
         Param("kv", "f16", choices=kvs),
         Param("np", 1, kind="int", lo=1, hi=256),
         Param("fa", True, kind="bool"),
+        # the prompt the speed at this context assumes; 0: a quarter of the context
+        Param("prompt", 0, kind="int", lo=0, hi=MAX_CTX),
     ]
 
 
@@ -178,8 +180,8 @@ def run_inputs(ps: PageState) -> None:
         c1.text_input("Quant", key=ps.key("quant"))
     c2.number_input("Context (tokens)", min_value=1, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
     defaults = {p.name: p.default for p in ps.params}
-    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa"))
-    with st.expander("KV cache, parallel users, flash attention", expanded=changed):
+    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa", "prompt"))
+    with st.expander("KV cache, parallel users, flash attention, prompt", expanded=changed):
         c3, c4 = st.columns(2)
         kvs = services.kv_types()
         if kvs:
@@ -189,6 +191,8 @@ def run_inputs(ps: PageState) -> None:
         c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"),
                         help="llama-server -np: each user gets the context above")
         st.toggle("Flash attention", key=ps.key("fa"))
+        st.number_input("Your prompt (tokens)", min_value=0, max_value=MAX_CTX, step=512, key=ps.key("prompt"),
+                        help="for the time to first token at your context; 0: a quarter of the context")
 
 
 # --- hardware --------------------------------------------------------------------------
