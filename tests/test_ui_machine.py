@@ -128,7 +128,7 @@ def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
 
 
 @pytest.mark.live
-def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf):
+def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf, quiet_machine):
     """A real stored check (in this test's LLM_SIZING_HOME) moves 'This machine' speeds to
     this machine's calibration, on 'Can I run it?' and in the ranking; before it, public."""
     from datetime import UTC, datetime

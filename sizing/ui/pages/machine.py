@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from sizing.ui import fmt, live_ui, services
+from sizing.ui import calibration_ui, fmt, live_ui, services
 from sizing.ui.config import load_config
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button
@@ -65,6 +65,8 @@ def render() -> None:
     st.subheader("Live check")
     with guard("run a live check"):
         live_ui.render(machine)
+    with guard("read this machine's calibration"):
+        calibration_ui.render(machine)
 
 
 def detected(machine) -> None:
