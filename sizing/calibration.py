@@ -54,6 +54,7 @@ class BenchDevice(BaseModel):
     kind: Literal["gpu", "cpu", "unified"]
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
+    family: str | None = Field(None, description="GPU architecture; filled from data/gpus.yaml by db_id")
     source: str = Field(min_length=8)
 
 
@@ -157,6 +158,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         bandwidth_gbs=dev.bandwidth_gbs,
         matmul_tflops=dev.matmul_tflops,
         threads=row.threads,
+        family=dev.family,
     )
 
 
@@ -336,6 +338,23 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
             wide = (round(base.decode_spread[0] * 0.9, 3), round(base.decode_spread[1] * 1.1, 3))
             c = base.model_copy(update={"backend": backend, "pooled": True, "decode_spread": wide})
         backends[backend] = c
+        # GPU architectures (Alchemist vs Battlemage, Ampere vs Ada): each with rows of its
+        # own gets its own efficiency (the backend's per-token cost); the spread is widened
+        # when only one or two rows pin it
+        fams = {d.family for r, d in mine if d.family and r.tg128 and not r.host_limited}
+        if len(fams) > 1:
+            for fam in sorted(fams):
+                part = [(r, d) for r, d in mine if d.family == fam]
+                cf = _fit_backend(f"{backend}/{fam}", part, overhead=c.decode_overhead_ms / 1000)
+                if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
+                    cf = cf.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
+                                               "prefill_efficiency": c.prefill_efficiency})
+                n = sum(1 for r, _ in part if r.tg128 and not r.host_limited)
+                if n < MIN_ROWS:
+                    lo, hi = c.decode_spread
+                    cf = cf.model_copy(update={"decode_spread": (round(min(lo, cf.decode_spread[0]) * 0.95, 3),
+                                                                 round(max(hi, cf.decode_spread[1]) * 1.05, 3))})
+                backends[f"{backend}/{fam}"] = cf
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
@@ -371,6 +390,10 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
         g = gpus_by_id.get(d.db_id) if d.db_id else None
         if d.matmul_tflops is None and g is not None and g.fp16_tflops:
             d = d.model_copy(update={"matmul_tflops": g.fp16_tflops})
+        if d.family is None and g is not None and g.architecture:
+            from sizing.placement import family_of
+
+            d = d.model_copy(update={"family": family_of(g.architecture)})
         devices[key] = d
     return data.model_copy(update={"devices": devices})
 

@@ -66,7 +66,7 @@ def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFacto
     """
     g = factors.compute_factor
     backend = rate.backend
-    c = calib.get(backend, rate.kind)
+    c = calib.for_device(rate)
     if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
         f = factors.effective_bandwidth_gbs * 1e9 / effective_bandwidth(rate, calib)
         overhead = factors.decode_overhead_ms
@@ -89,8 +89,9 @@ def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFacto
     new_c = c.model_copy(update=update)
     backends = dict(calib.backends)
     backends[backend] = new_c
-    if f"{backend}/{rate.kind}" in backends:  # the device class's own entry is what get() finds
-        backends[f"{backend}/{rate.kind}"] = new_c
+    key = calib.key(backend, rate.kind, rate.family)
+    if key != backend:  # the device class's or architecture's own entry is what get() finds
+        backends[key] = new_c
     new_calib = calib.model_copy(update={
         "backends": backends,
         "name": f"{calib.name} + {factors.label()}",

@@ -70,6 +70,7 @@ class Device(BaseModel):
     threads: int | None = Field(None, gt=0)
     tdp_w: float | None = None
     link_gbs: float | None = Field(None, gt=0, description="host link (PCIe) bandwidth, GB/s")
+    family: str | None = Field(None, description="GPU architecture (speed factors differ by generation)")
 
     def rate(self) -> DeviceRate:
         return DeviceRate(
@@ -79,6 +80,7 @@ class Device(BaseModel):
             bandwidth_gbs=self.bandwidth_gbs,
             matmul_tflops=self.matmul_tflops,
             threads=self.threads,
+            family=self.family,
         )
 
 
@@ -722,10 +724,16 @@ def machine_from_gpu(
             matmul_tflops=gpu.fp16_tflops,
             tdp_w=gpu.tdp_w,
             link_gbs=link,
+            family=family_of(gpu.architecture),
         )
         for i in range(count)
     )
     return _with_host(f"{count}× {gpu.name}" if count > 1 else gpu.name, gpus, host)
+
+
+def family_of(architecture: str | None) -> str | None:
+    """The speed calibration's name for a GPU architecture: 'Xe-HPG' -> 'xe-hpg'."""
+    return architecture.strip().lower().replace(" ", "-") if architecture else None
 
 
 def machine_from_gpus(gpus_list: Sequence, *, host: HostSpec = DEFAULT_HOST, backend: str | None = None) -> Hardware:

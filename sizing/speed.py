@@ -52,6 +52,7 @@ class DeviceRate(BaseModel):
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0, description="dense FP16 matrix peak")
     threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
+    family: str | None = Field(None, description="GPU architecture, e.g. 'xe-hpg' (Alchemist)")
 
 
 class LayerTraffic(BaseModel):
@@ -341,16 +342,25 @@ class CalibrationSet(BaseModel):
     holdout_ids: tuple[str, ...] = ()
     machine: str | None = Field(None, description="set when refitted to this machine's own runs: what they are")
 
-    def get(self, backend: str, kind: str | None = None) -> BackendCalibration:
-        """Factors for a backend, refined by device class ("cuda/gpu", "vulkan/unified")
-        where the data had enough rows of that class."""
-        if kind is not None and f"{backend}/{kind}" in self.backends:
-            return self.backends[f"{backend}/{kind}"]
-        return self.backends.get(backend, self.pooled)
+    def key(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
+        """The most specific entry the data has: architecture ("sycl/xe-hpg"), then device
+        class ("vulkan/unified"), then the backend."""
+        for k in (f"{backend}/{family}" if family else None, f"{backend}/{kind}" if kind else None):
+            if k is not None and k in self.backends:
+                return k
+        return backend
 
-    def label(self, backend: str, kind: str | None = None) -> str:
-        key = f"{backend}/{kind}" if kind is not None and f"{backend}/{kind}" in self.backends else backend
-        c = self.get(backend, kind)
+    def get(self, backend: str, kind: str | None = None, family: str | None = None) -> BackendCalibration:
+        """Factors for a backend, refined by GPU architecture or device class where the
+        data had rows of its own for it."""
+        return self.backends.get(self.key(backend, kind, family), self.pooled)
+
+    def for_device(self, device: DeviceRate) -> BackendCalibration:
+        return self.get(device.backend, device.kind, device.family)
+
+    def label(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
+        key = self.key(backend, kind, family)
+        c = self.get(backend, kind, family)
         how = "pooled over all backends" if c.pooled or backend not in self.backends else (
             f"{c.n_decode} decode / {c.n_prefill} prefill rows"
         )
@@ -426,7 +436,7 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     drain its memory channels (llama.cpp's matrix-vector kernels run about as fast per
     thread as a core can load), so a 2-thread run is thread-bound, not RAM-bound.
     """
-    c = calib.get(device.backend, device.kind)
+    c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
     if device.kind == "cpu" and c.decode_gbs_per_thread and device.threads:
         bw = min(bw, device.threads * c.decode_gbs_per_thread * 1e9)
@@ -439,7 +449,7 @@ def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
 
 def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     """FLOP/s llama.cpp reaches on this device's matrix multiplications (fitted)."""
-    c = calib.get(device.backend, device.kind)
+    c = calib.for_device(device)
     p = calib.pooled
     if device.kind == "cpu":
         per_thread = c.prefill_gflops_per_thread or calib.get("cpu").prefill_gflops_per_thread
@@ -456,12 +466,13 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     return device.bandwidth_gbs * ratio * 1e9
 
 
-def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None]:
-    """(backend, device class) of the device that drives the run: the first accelerator."""
+def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | None]:
+    """(backend, device class, architecture) of the device that drives the run: the first
+    accelerator."""
     for w in works:
         if w.device.kind != "cpu" and w.layers:
-            return w.device.backend, w.device.kind
-    return (works[0].device.backend, works[0].device.kind) if works else ("cpu", "cpu")
+            return w.device.backend, w.device.kind, w.device.family
+    return (works[0].device.backend, works[0].device.kind, works[0].device.family) if works else ("cpu", "cpu", None)
 
 
 def decode_step_seconds(
@@ -551,8 +562,8 @@ def estimate_speed(
     for w in works:
         if w.device.bandwidth_gbs <= 0:
             raise SizingError(f"bandwidth of {w.device.name} must be > 0")
-    backend, kind = _main_device(works)
-    c = calib.get(backend, kind)
+    backend, kind, family = _main_device(works)
+    c = calib.get(backend, kind, family)
     p = prompt_tokens if prompt_tokens is not None else min(ctx, 512)
     p = max(1, min(p, ctx))
 
@@ -576,7 +587,7 @@ def estimate_speed(
         s, _ = decode_step_seconds(works, calib, depth=0, n_seq=n_parallel)
         aggregate = Range.around(n_parallel / s, c.decode_spread)
 
-    name = calib.label(backend, kind)
+    name = calib.label(backend, kind, family)
     return SpeedEstimate(
         decode_tokens_per_s=decode,
         prefill_tokens_per_s=prefill,
