@@ -658,8 +658,11 @@ def decode_tokens_per_s_many(
     gpu_backends: Sequence[str],
     calib: CalibrationSet,
     gpu_kinds: Sequence[str] | None = None,
+    host_threads=None,
 ):
-    """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine."""
+    """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine
+    (``host_threads``: the host's CPU threads, which cap its decode rate as in
+    :func:`effective_bandwidth`)."""
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
@@ -669,7 +672,10 @@ def decode_tokens_per_s_many(
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
     host_read = np.asarray(host_read_bytes, dtype=float)
     t = gpu_read / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff)
-    t = t + host_read / (host_bw * 1e9 * cpu.decode_efficiency)
+    host_rate = host_bw * 1e9 * cpu.decode_efficiency
+    if host_threads is not None and cpu.decode_gbs_per_thread:
+        host_rate = np.minimum(host_rate, np.asarray(host_threads, dtype=float) * cpu.decode_gbs_per_thread * 1e9)
+    t = t + host_read / host_rate
     # the fixed cost is the main backend's; a CPU-only run pays the CPU's
     t = t + np.where(gpu_read > 0, over, cpu.decode_overhead_ms / 1000.0)
     return 1.0 / t
