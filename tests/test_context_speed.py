@@ -78,4 +78,4 @@ def test_cli_prints_and_serialises_the_speed_at_context(capsys):
     assert "at your context (16,384 tokens; prompt default: a quarter of the context (4,096 of 16,384 tokens))" in out
     assert main([*args, "--context-prompt", "20000"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--context-prompt must be 1 to --ctx (16384)" in err
+    assert err.count("\n") == 1 and "--context-prompt: prompt tokens must be 1 to --ctx (16384)" in err

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         hw = hardware_from_args(args)
     for flag, v in (("--prompt-tokens", args.prompt_tokens), ("--context-prompt", args.context_prompt)):
         if v is not None and not 0 < v <= args.ctx:
-            raise SizingError(f"{flag} must be 1 to --ctx ({args.ctx}), got {v}")
+            raise SizingError(f"{flag}: prompt tokens must be 1 to --ctx ({args.ctx}), got {v}")
     backend = args.backend or (hw.gpus[0].backend if hw is not None and hw.gpus else None)
     est = estimate_from_args(args, backend)
     if hw is not None:
