@@ -146,6 +146,8 @@ def calibrate_hardware(
     new_hw = hardware.model_copy(update={
         "gpus": tuple(scaled(d) for d in hardware.gpus),
         "host": scaled(hardware.host),
-        "notes": (*hardware.notes, f"speed calibrated to {machine.label()}"),
+        "notes": (*hardware.notes, f"speed calibrated to {machine.label()}",
+                  *(f"calibration left out {x}" for x in machine.excluded[:5]),
+                  *(f"run store {w}" for w in machine.store_warnings[:5])),
     })
     return new_hw, new_calib

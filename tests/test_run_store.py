@@ -146,3 +146,32 @@ def test_a_record_from_the_future_is_refused_but_todays_is_kept(tmp_path):
     path.write_bytes(_line(time=time.time() + 86400 * 365) + b"\n" + _line(time=time.time()) + b"\n")
     got = store.read_store(tmp_path)
     assert len(got.runs) == 1 and got.skipped[0].line == 1
+
+
+def test_a_corrupt_store_does_not_break_estimate_on_this_machine(tmp_path, monkeypatch, capsys):
+    """The case from the field: one invalid-UTF-8 line, a string speed and a 1e300
+    timestamp among good runs; `estimate --hardware this` answers and names the lines."""
+    import json as _json
+
+    from sizing.cli import main
+    from sizing.hardware.detect import detect_machine
+    from sizing.live.check import machine_record
+
+    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))
+    hw = machine_record(detect_machine(probe_bandwidth=True))
+    good = store.RunRecord(model="smollm2.gguf", quant="Q4_1", hardware=hw,
+                           runner={"name": "embedded", "version": "x", "backend": "cpu"},
+                           scenario={"n_threads": 2},
+                           estimate={"predicted_decode_tokens_per_s": 150.0, "predicted_decode_read_bytes": 9.6e7,
+                                     "assumed_effective_bandwidth": 1.4e10},
+                           measured={"decode_tokens_per_s": 120.0})
+    store.append_run(good, tmp_path)
+    with open(store.runs_path(tmp_path), "ab") as fh:
+        for what in ("invalid UTF-8", "a string speed", "timestamp 1e300"):
+            fh.write(BAD_LINES[what] + b"\n")
+    assert main(["estimate", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--ctx", "2048",
+                 "--hardware", "this", "--json"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert "this machine: 1 run" in out["speed_calibration"]
+    notes = " ".join(out["hardware_notes"])
+    assert "line 2: skipped (invalid UTF-8" in notes and "line 4: skipped (field time: timestamp 1e+300" in notes

@@ -201,7 +201,8 @@ def parse_line(raw_line: bytes) -> RunRecord | str:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err.get("loc", ())) or "record"
-        return f"field {field}: {err.get('msg', 'invalid')}"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        return f"field {field}: {msg}"
 
 
 def read_store(directory: Path | None = None) -> StoreContents:
