@@ -437,7 +437,8 @@ class HeaderRead(BaseModel):
 
 def _contiguous(src: _Source, label: str):
     """Parse the header from a prefix that grows until the parser stops asking for more."""
-    have = min(FIRST_READ, src.total or FIRST_READ)
+    have = max([FIRST_READ] + [len(b) for st, b in src.pieces if st == 0])  # all a cache already holds
+    have = min(have, src.total or have)
     while True:
         data = src.read(0, have)
         assert src.total is not None
@@ -531,6 +532,14 @@ def _info_at(buf: bytes, o: int, align: int, total: int):
     return name.decode(), shape, gt.name, off, elems // bs * ts, p + 12
 
 
+_INFO_START = re.compile(rb"(?s)[\x01-\xff]\x00{7}(?=[A-Za-z0-9_]+\.)")
+
+
+def _candidates(buf: bytes, lo: int = 0, hi: int | None = None) -> list[int]:
+    """Offsets in ``buf`` where a tensor info could start: a small name length, then a name."""
+    return [m.start() for m in _INFO_START.finditer(buf, lo, len(buf) if hi is None else hi)]
+
+
 def _aligned(n: int, align: int) -> int:
     return (n + align - 1) // align * align
 
@@ -595,7 +604,7 @@ def _skip_tokenizer(src: _Source, label: str):
             if b >= total:
                 break
             win = src.read(b, _PROBE)
-            for o in range(0, max(0, len(win) - _MIN_INFO)):
+            for o in _candidates(win):
                 e = _info_at(win, o, align, total)
                 if e is None:
                     continue
@@ -615,7 +624,7 @@ def _skip_tokenizer(src: _Source, label: str):
             src.read(max(p, at - _BLOCK), at - max(p, at - _BLOCK))
         back = src.read(lo, at - lo)
         prev = None
-        for o in range(len(back) - _MIN_INFO, -1, -1):
+        for o in reversed(_candidates(back)):
             e = _info_at(back, o, align, total)
             if e is not None and e[5] == len(back) and e[3] + _aligned(e[4], align) == entry[3]:
                 prev = (lo + o, e)
