@@ -778,7 +778,7 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
     import huggingface_hub as hub
     from huggingface_hub import errors
 
-    from sizing.models.hf import is_repo_id
+    from sizing.models.hf import _quiet_hub, _unreachable, is_repo_id
 
     if not is_repo_id(repo):
         raise SizingError(f"{repo!r} is not a Hugging Face repo id (expected owner/name)")
@@ -786,10 +786,15 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
         raise SizingError("in web mode only Hugging Face hosts are read")
     if _offline():
         raise SizingError(f"{repo}: offline; listing its GGUF files needs the Hub")
+    down = _unreachable(_endpoint())  # one short connect: the Hub client would retry for long
+    if down is not None:
+        why = down.strerror or type(down).__name__
+        raise SizingError(f"{repo}: cannot list its files: cannot reach Hugging Face ({why})")
     try:
         api = hub.HfApi(endpoint=_endpoint())
-        entries = [e for e in api.list_repo_tree(repo, revision=revision, recursive=True)
-                   if getattr(e, "path", "").lower().endswith(".gguf")]
+        with _quiet_hub():
+            entries = [e for e in api.list_repo_tree(repo, revision=revision, recursive=True)
+                       if getattr(e, "path", "").lower().endswith(".gguf")]
     except errors.GatedRepoError:
         raise SizingError(f"{repo}: gated repo: accept its licence on Hugging Face and log in") from None
     except errors.RepositoryNotFoundError:
