@@ -24,8 +24,8 @@ from remote_server import Files, serve  # noqa: E402
 
 from sizing.live.packaged import gemma3_path, smollm2_path  # noqa: E402
 from sizing.live.synthetic import write_synthetic_gguf  # noqa: E402
-from sizing.models import remote_gguf as rg  # noqa: E402
-from sizing.models.catalog import load_catalog  # noqa: E402
+from sizing.sources import remote_gguf as rg  # noqa: E402
+from sizing.sources.catalog import load_catalog  # noqa: E402
 
 MiB = 1024 * 1024
 SYNTHETIC = [  # ~100 GB files, vocabularies from 129k to 163k tokens

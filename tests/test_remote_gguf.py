@@ -18,8 +18,8 @@ import pytest
 
 from remote_server import Files, serve
 from sizing.errors import SizingError
-from sizing.models import remote_gguf as rg
-from sizing.models.gguf_reader import read_gguf, read_gguf_header
+from sizing.sources import remote_gguf as rg
+from sizing.sources.gguf_reader import read_gguf, read_gguf_header
 
 MiB = 1024 * 1024
 
@@ -114,7 +114,7 @@ def test_redirect_is_followed(env, smollm2_gguf):
 @pytest.fixture(scope="module")
 def big_gguf(tmp_path_factory):
     from sizing.live.synthetic import write_synthetic_gguf
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     arch = load_catalog().get("Qwen/Qwen3-235B-A22B")
     return write_synthetic_gguf(arch, "Q3_K_M", tmp_path_factory.mktemp("big") / "qwen3-235b-Q3_K_M.gguf")
@@ -235,7 +235,7 @@ def test_names_resolve_to_the_file(hub_repo, smollm2_gguf, spec):
 
 
 def test_https_url_and_resolve(hub_repo, smollm2_gguf):
-    from sizing.models.resolve import resolve_model
+    from sizing.sources.resolve import resolve_model
 
     repo, _, base, _ = hub_repo
     url = f"{base}/{repo}/resolve/main/SmolLM2-135M-Instruct-Q4_1.gguf"

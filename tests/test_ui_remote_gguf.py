@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from remote_server import Files, serve
-from sizing.models.gguf_reader import read_gguf
+from sizing.sources.gguf_reader import read_gguf
 
 PAGE = "from sizing.ui.pages.run import render\nrender()"
 REPO = "someone/SmolLM2-GGUF"
