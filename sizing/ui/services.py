@@ -540,3 +540,22 @@ def _ranked(calibration_key: str, _mc: Any, *, ctx: int, quality: str, with_cont
         }
         for f in fits
     ]
+
+
+@st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)
+def repo_ggufs(repo: str) -> tuple[list[dict], str | None]:
+    """The GGUF quants a Hugging Face repo publishes (as plain dicts), or why none are listed."""
+    from sizing.sources.remote_gguf import list_repo_ggufs
+
+    try:
+        return [g.model_dump() for g in list_repo_ggufs(repo)], None
+    except SizingError as exc:
+        return [], str(exc)
+
+
+@st.cache_resource(show_spinner="Reading the GGUF header (range requests)…", max_entries=32)
+def remote_gguf(spec: str) -> Any:
+    """A published GGUF's header model (``owner/repo:QUANT``), read without downloading the file."""
+    from sizing.sources.remote_gguf import load_remote_gguf
+
+    return load_remote_gguf(spec).model
