@@ -7,14 +7,15 @@ import json
 
 import pytest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.cli import main
-from sizing.context_speed import DEFAULT_PROMPT_SHARE, context_speed
+from sizing.core.speed.context import DEFAULT_PROMPT_SHARE, context_speed
 from sizing.errors import SizingError
 from sizing.estimate import estimate
-from sizing.models.tensors import tensors_for
-from sizing.quant import apply_recipe
-from sizing.speed import DeviceRate, decode_step_seconds, model_traffic, single_device_work
+from sizing.core.quant import apply_recipe
+from sizing.core.speed.estimate import decode_step_seconds
+from sizing.core.tensors import tensors_for
+from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
 
 GPU = DeviceRate(name="test GPU", kind="gpu", backend="cuda", bandwidth_gbs=1008, matmul_tflops=165)
 

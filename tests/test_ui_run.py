@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.estimate import estimate
-from sizing.models.catalog import load_catalog
-from sizing.placement import DEFAULT_HOST, custom_machine
-from sizing.solver import solve
+from sizing.sources.catalog import load_catalog
+from sizing.core.machine import DEFAULT_HOST, custom_machine
+from sizing.core.solver import solve
 from sizing.ui import fmt
 
 PAGE = "from sizing.ui.pages.run import render\nrender()"
@@ -217,7 +217,7 @@ def test_unknown_model_in_a_link_suggests_the_closest():
 def test_speed_at_your_context_is_the_cores_with_a_chart():
     """The run page shows decode as the context fills, when full, and the first token for
     the prompt (a quarter of the context by default, or the one in the link)."""
-    from sizing.context_speed import context_speed
+    from sizing.core.speed.context import context_speed
 
     plan = _core_plan("Qwen/Qwen3-8B", "Q4_K_M", 16384)
     core = context_speed(plan.placement.works, load_calibration(), ctx=16384)

@@ -12,7 +12,7 @@ another machine) and nothing is written. Fields are llama-bench's own: ``model_t
 ``build_commit``, ``build_number``, ``test_time``.
 
 A result's prediction uses the same single-device work as the public calibration's
-rows (``sizing.calibration.row_work``: the file's bytes, its parameters), on this
+rows (the file's bytes read per token, its parameters' FLOPs), on this
 machine's device for that backend. Mixture-of-experts results are skipped: llama-bench
 does not report how many experts a token reads.
 """
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sizing.errors import SizingError
 from sizing.live.store import EARLIEST, RunRecord
+
 
 MAX_FILE_BYTES = 16 << 20
 BACKENDS = (("cuda", "cuda"), ("metal", "metal"), ("rocm", "rocm"), ("hip", "rocm"), ("vulkan", "vulkan"),
@@ -166,9 +167,8 @@ def records_from_results(results: list[BenchResult], hw_record: dict, rate_for, 
     """Stored runs for the results (decode and prefill of one model and setting joined),
     and a note for each result left out. ``rate_for(backend, threads)`` gives this
     machine's DeviceRate for a backend (pure given it)."""
-    from sizing.calibration import BenchDevice, BenchRow, predict_decode, predict_prefill
-    from sizing.speed import effective_bandwidth
-    from sizing.units import GIB
+    from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds
+    from sizing.core.traffic import DeviceWork
 
     notes: list[str] = []
     groups: dict[tuple, dict[str, BenchResult]] = {}
@@ -189,28 +189,27 @@ def records_from_results(results: list[BenchResult], hw_record: dict, rate_for, 
     for (model, size, backend, threads, ngl), tests in groups.items():
         first = tests.get("tg") or tests["pp"]
         rate = rate_for(backend, threads)
-        dev = BenchDevice(name=rate.name, kind=rate.kind, bandwidth_gbs=rate.bandwidth_gbs,
-                          matmul_tflops=rate.matmul_tflops, source="this machine (detected)")
-        row = BenchRow(id="import", device="this", backend=backend if backend in
-                       ("cuda", "metal", "rocm", "vulkan", "sycl", "cpu") else "vulkan",
-                       model=first.model_type, quant=first.quant, size_gib=size / GIB,
-                       params_b=first.model_n_params / 1e9, threads=threads if backend == "cpu" else None,
-                       pp512=1.0, tg128=1.0, source=f"imported from {name}")
+        if backend != "cpu":
+            rate = rate.model_copy(update={"threads": None})
+        # the whole file on one device, as llama-bench ran it (the public fit's rows too)
+        work = DeviceWork(device=rate, layers=1, dense_bytes=float(size),
+                          flops_per_token=2.0 * first.model_n_params)
         est: dict[str, Any] = {"speed_calibration": calib.name}
         meas: dict[str, Any] = {}
         if "tg" in tests:
-            est["predicted_decode_tokens_per_s"] = predict_decode(row, dev, calib)
+            est["predicted_decode_tokens_per_s"] = 1.0 / decode_step_seconds([work], calib)[0]
             est["predicted_decode_read_bytes"] = float(size)
-            est["assumed_effective_bandwidth"] = effective_bandwidth(rate.model_copy(update={"backend": row.backend}), calib)
+            est["assumed_effective_bandwidth"] = effective_bandwidth(rate, calib)
             meas["decode_tokens_per_s"] = tests["tg"].avg_ts
             meas["n_gen"] = tests["tg"].n_gen
         if "pp" in tests:
+            n = tests["pp"].n_prompt
             try:
-                est["predicted_prefill_tokens_per_s"] = predict_prefill(row, dev, calib)
+                est["predicted_prefill_tokens_per_s"] = n / prefill_seconds([work], calib, n, n_ubatch=512)
             except SizingError:
                 pass
             meas["prefill_tokens_per_s"] = tests["pp"].avg_ts
-            meas["n_prompt"] = tests["pp"].n_prompt
+            meas["n_prompt"] = n
         when = _time_of(first)
         if when is not None and not (EARLIEST <= when <= time.time()):
             when = None
@@ -219,7 +218,7 @@ def records_from_results(results: list[BenchResult], hw_record: dict, rate_for, 
             model=str(model), quant=first.quant, source="import",
             scenario={"n_threads": threads, "n_gpu_layers": ngl, "n_prompt": meas.get("n_prompt"),
                       "n_gen": meas.get("n_gen"), "imported_from": name},
-            runner={"name": "llama-bench (imported)", "version": build, "backend": row.backend},
+            runner={"name": "llama-bench (imported)", "version": build, "backend": backend},
             hardware=hw_record, estimate=est, measured=meas, status="ok",
             message=f"imported from {name}: {first.cpu_info if backend == 'cpu' else first.gpu_info}",
             **({"time": when} if when else {}),

@@ -4,7 +4,7 @@ The adapter half of calibration: it reads the run store, keeps the runs made on 
 machine (same CPU and GPUs) with a backend the hardware uses, fits their factors
 (screened: runs under contention, synthetic runs and outliers are left out with the
 reason, ``sizing.live.calibrate.screen``) and hands the core a
-:class:`sizing.machine_calibration.MachineCalibration`. The CLI (``--hardware this``) and
+:class:`sizing.core.speed.machine.MachineCalibration`. The CLI (``--hardware this``) and
 the UI ("This machine") pass it to the estimate; without stored runs they get None and
 the estimate keeps the public calibration.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 from sizing.hardware.detect.machine import Machine
 from sizing.live import store
 from sizing.live.check import machine_record, machine_runs, screened_report
-from sizing.machine_calibration import MachineCalibration
-from sizing.placement import Hardware
+from sizing.core.speed.machine import MachineCalibration
+from sizing.core.machine import Hardware
 
 
 def stored_calibration(
@@ -88,7 +88,7 @@ def machine_status(directory: Path | None = None, machine: Machine | None = None
 def import_llama_bench(data: bytes, name: str, directory: Path | None = None) -> tuple[list[store.RunRecord], list[str]]:
     """Check a llama-bench JSON/JSONL file against this machine and store its results as
     runs; nothing is stored unless the whole file is good. Returns (stored, notes)."""
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
     from sizing.errors import SizingError
     from sizing.hardware.db import load_gpus
     from sizing.hardware.detect import detect_machine
