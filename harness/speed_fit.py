@@ -54,6 +54,7 @@ class BenchDevice(BaseModel):
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
     family: str | None = Field(None, description="GPU architecture; filled from data/gpus.yaml by db_id")
+    gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
     source: str = Field(min_length=8)
 
 
@@ -154,6 +155,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         matmul_tflops=dev.matmul_tflops,
         threads=row.threads,
         family=dev.family,
+        gpu_cores=dev.gpu_cores,
     )
 
 
@@ -252,6 +254,7 @@ def _fit_backend(
         eff, over = _fit_decode(dec, overhead)
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
+    per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     calib = BackendCalibration(
         backend=backend,
@@ -261,6 +264,7 @@ def _fit_backend(
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
         prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
+        prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
         n_decode=len(dec),
         n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread)),
         pooled=pooled,
@@ -318,6 +322,8 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
             for fam in sorted(fams):
                 part = [(r, d) for r, d in mine if d.family == fam]
                 cf = _fit_backend(f"{backend}/{fam}", part, overhead=c.decode_overhead_ms / 1000)
+                if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
+                    cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
                 if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
                     cf = cf.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
                                                "prefill_efficiency": c.prefill_efficiency})
@@ -362,6 +368,8 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
         g = gpus_by_id.get(d.db_id) if d.db_id else None
         if d.matmul_tflops is None and g is not None and g.fp16_tflops:
             d = d.model_copy(update={"matmul_tflops": g.fp16_tflops})
+        if d.gpu_cores is None and g is not None and getattr(g, "gpu_cores", None) and g.vendor == "apple":
+            d = d.model_copy(update={"gpu_cores": g.gpu_cores})
         if d.family is None and g is not None and g.architecture:
             from sizing.core.machine import family_of
 

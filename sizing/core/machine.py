@@ -58,6 +58,7 @@ class Device(BaseModel):
     tdp_w: float | None = None
     link_gbs: float | None = Field(None, gt=0, description="host link (PCIe) bandwidth, GB/s")
     family: str | None = Field(None, description="GPU architecture (speed factors differ by generation)")
+    gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores: prefill compute scales with them")
 
     def rate(self) -> DeviceRate:
         return DeviceRate(
@@ -68,6 +69,7 @@ class Device(BaseModel):
             matmul_tflops=self.matmul_tflops,
             threads=self.threads,
             family=self.family,
+            gpu_cores=self.gpu_cores,
         )
 
 
@@ -111,6 +113,7 @@ def unified_hardware(
     wired_limit_mb: int | None = None,
     tdp_w: float | None = None,
     device_id: str = "unified",
+    gpu_cores: int | None = None,
 ) -> Hardware:
     """One pool of RAM shared by CPU and GPU.
 
@@ -145,6 +148,7 @@ def unified_hardware(
         bandwidth_gbs=bandwidth_gbs,
         matmul_tflops=matmul_tflops,
         tdp_w=tdp_w,
+        gpu_cores=gpu_cores if apple else None,
     )
     host = Device(
         id="host",
@@ -253,6 +257,7 @@ def machine_from_gpu(
             wired_limit_mb=wired_limit_mb,
             tdp_w=gpu.tdp_w,
             device_id=gpu.id,
+            gpu_cores=getattr(gpu, "gpu_cores", None),
         )
     if gpu.memory_gb is None:
         raise SizingError(f"{gpu.name}: memory size unknown")

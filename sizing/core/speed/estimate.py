@@ -50,6 +50,8 @@ class BackendCalibration(BaseModel):
         None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
+    prefill_gflops_per_core: float | None = Field(
+        None, gt=0, description="Apple GPUs (no published matrix peak): effective GFLOP/s per GPU core")
     decode_gbs_per_thread: float | None = Field(
         None, gt=0,
         description=(
@@ -202,6 +204,8 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
         eff = c.prefill_efficiency or p.prefill_efficiency
         if eff:
             return device.matmul_tflops * 1e12 * eff
+    if device.gpu_cores and c.prefill_gflops_per_core:
+        return device.gpu_cores * c.prefill_gflops_per_core * 1e9
     ratio = c.prefill_gflops_per_gbs or p.prefill_gflops_per_gbs
     if not ratio:
         raise SizingError(f"calibration {calib.name} has no prefill factor for {device.backend}")
