@@ -219,20 +219,26 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
             if k != mid[0]:
                 verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=True,
                                             reason=f"repeat: the median of {len(ok)} runs is fitted")
-    # a run the others disagree with (needs at least two others to judge)
-    if len(kept) >= 3:
-        far = []
-        for k, s in kept:
-            rest = [x for kk, x in kept if kk != k]
-            q = fit_factors(rest).decode_tokens_per_s(s) if s.measured_decode else None
-            if q and abs(q - s.measured_decode) / s.measured_decode > FAR_FROM_OTHERS:
-                far.append((k, s, q))
-        if len(far) < len(kept) / 2:  # a minority disagrees: leave it out; else the model is off
-            for k, s, q in far:
-                verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=(
-                    f"far from this machine's other runs: measured {s.measured_decode:.1f} tok/s, "
-                    f"the others predict {q:.1f}"))
-            kept = [(k, s) for k, s in kept if k not in {f[0] for f in far}]
+    # a run the others disagree with: the worst leave-one-out miss, left out only when the
+    # rest then agree among themselves (so one odd run cannot drag good ones out with it)
+    def miss(s: SpeedSample, others: list[SpeedSample]) -> float:
+        q = fit_factors(others).decode_tokens_per_s(s) if s.measured_decode else None
+        return abs(q - s.measured_decode) / s.measured_decode if q else 0.0
+
+    while len(kept) >= 4:
+        misses = {k: (miss(s, [x for kk, x in kept if kk != k]), s) for k, s in kept}
+        worst = max(misses, key=lambda k: misses[k][0])
+        err, ws = misses[worst]
+        if err <= FAR_FROM_OTHERS:
+            break
+        rest = [(k, s) for k, s in kept if k != worst]
+        if any(miss(s, [x for kk, x in rest if kk != k]) > FAR_FROM_OTHERS for k, s in rest):
+            break  # the others disagree too: the model, not one run, is off
+        q = fit_factors([s for _, s in rest]).decode_tokens_per_s(ws)
+        verdicts[worst] = SampleVerdict(id=ws.id, label=ws.label, used=False, reason=(
+            f"far from this machine's other runs: measured {ws.measured_decode:.1f} tok/s, "
+            f"the others predict {q:.1f}"))
+        kept = rest
     for k, s in kept:
         verdicts.setdefault(k, SampleVerdict(id=s.id, label=s.label, used=True))
     return [s for _, s in kept], [verdicts[k] for k in order]
