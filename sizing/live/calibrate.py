@@ -9,16 +9,21 @@ so it is added to the measured compute buffer before comparing.
 
 Speed: the speed model (``sizing.core.speed.estimate``) predicts tokens/s from a device's datasheet
 bandwidth and compute with factors fitted to public llama-bench results. A machine is
-never exactly the average machine, so from its own runs we fit two factors:
+never exactly the average machine, so from its own runs we fit its factors — but only
+from runs that can be trusted, each for the regime it describes:
 
+* screening (:func:`screen`): synthetic models, runs taken while other processes kept
+  the CPU busy (or the hypervisor stole it, or the GPU was busy), a repeat well below the
+  others of its group, and a run the others disagree with are left out, each with its
+  reason; repeats count once, as their median;
 * decode: the speed model's own form, seconds per token = bytes read ÷ effective
-  bandwidth + a fixed per-token overhead, fitted by least squares to the runs' bytes
-  read per token and measured seconds per token. That gives this machine's effective
-  bandwidth (reported as ``bandwidth_factor``, relative to what the model assumed) and
-  its per-token overhead. With runs of only one model size the two cannot be told apart,
-  and the fit falls back to one factor: the geometric mean of measured ÷ predicted;
-* prefill: ``compute_factor``, the geometric mean of measured ÷ predicted prefill
-  tokens/s (prefill is arithmetic, so this scales the effective compute).
+  bandwidth + a fixed per-token overhead. The bandwidth comes only from runs reading
+  ≥ 1 GiB a token (streaming from RAM, overhead a small share); the overhead from the
+  smaller runs (a 135M model is mostly overhead); medians, not means. With no
+  bandwidth-bound run the bandwidth stays as published; with only ratios, the median of
+  measured ÷ predicted;
+* prefill: ``compute_factor``, the median of measured ÷ predicted prefill tokens/s
+  (prefill is arithmetic, so this scales the effective compute).
 
 ``apply_factors`` feeds them back into the speed model (device bandwidth, per-token
 overhead, effective compute). The error before and after is computed leave-one-out, so
