@@ -150,7 +150,9 @@ def render(result) -> str:
     if extra:
         lines.append("; ".join(extra))
     cal = j["calibration"]
-    if cal:
+    if cal and not cal["n_runs"]:
+        lines.append("this machine: no usable run yet, speeds keep the public calibration")
+    elif cal:
         def pct(x):
             return "—" if x is None else f"{x * 100:.0f}%"
         f = cal["factors"]
