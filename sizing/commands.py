@@ -21,6 +21,7 @@ from sizing import DATA_DIR
 from sizing.datafile import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.placement import Placement
+from sizing.quant import REQUANT_SUFFIX, split_quant
 
 SOURCES_FILE = DATA_DIR / "weights_sources.yaml"
 
@@ -86,7 +87,13 @@ class LaunchCommands(BaseModel):
 
 
 def weights_for(model_id: str, quant: str, sources: dict[str, WeightsSource] | None = None) -> Weights:
+    quant, requant = split_quant(quant)
     src = (sources if sources is not None else weights_sources()).get(model_id)
+    if requant:  # the common repositories keep the native tensors: no known file
+        return Weights(ollama_tag=None, note=(
+            f"{quant}{REQUANT_SUFFIX}: the common {model_id.split('/')[-1]} GGUFs keep the natively "
+            f"quantized experts; make this file with llama-quantize --allow-requantize or find a "
+            f"publisher that requantizes them"))
     if src is None or not src.gguf_repo:
         return Weights(
             ollama_tag=src.ollama if src else None,
@@ -214,7 +221,7 @@ def launch_commands(
     """All commands for a plan. vLLM is included when the plan spans several GPUs or nodes."""
     w = weights_for(model_id, quant, sources)
     if model_path is None and w.hf_spec is None:
-        model_path = f"./{model_id.split('/')[-1]}-{quant}.gguf"
+        model_path = f"./{model_id.split('/')[-1]}-{quant.replace(REQUANT_SUFFIX, '-requant')}.gguf"
     argv = llama_server_argv(
         placement,
         model_path=model_path,

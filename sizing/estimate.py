@@ -17,7 +17,7 @@ from sizing.errors import SizingError
 from sizing.memory import MemoryEstimate, MemoryItem, estimate_memory
 from sizing.models.arch import ModelArch
 from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.quant import KV_TYPES, apply_recipe, file_quant
+from sizing.quant import KV_TYPES, apply_recipe, file_quant, native_note
 from sizing.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
 
 DEFAULT_QUANT = "Q4_K_M"
@@ -158,6 +158,8 @@ def build_scenario(
             tensors = tuple(apply_recipe(arch, [t.model_copy(update={"ggml_type": None}) for t in tensors], q))
             warnings.append(f"the file is {rm.file_type or 'of unknown type'}; weights are estimated "
                             f"for {q} by llama.cpp's quantization recipe")
+    if tensors is None and (native := native_note(arch, q)):
+        warnings.append(native)
     if ctx > arch.max_context:
         warnings.append(f"context {ctx:,} exceeds the model's trained maximum of {arch.max_context:,} tokens")
     scenario = Scenario(

@@ -33,7 +33,7 @@ from sizing.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
 from sizing.models.arch import ModelArch
 from sizing.models.tensors import TensorSpec, count_params, tensors_for
 from sizing.overhead import load_overheads
-from sizing.quant import apply_recipe, file_quant, tensor_bytes
+from sizing.quant import apply_recipe, file_quant, native_note, tensor_bytes
 from sizing.scenario import Basis, MemoryParts, Scenario
 from sizing.units import MIB
 
@@ -278,9 +278,11 @@ def _basis(a: ModelArch, quant: str, backend: str, typed_by: str, overhead_sourc
         weights = Basis(source=f"GGUF header of {a.source}",
                         method="exact bytes of every tensor as stored in the file")
     else:
+        native = native_note(a, quant)
         weights = Basis(source=a.source,
                         method=f"tensor list of llama.cpp's '{a.arch}' layout, typed by "
-                               f"llama-quantize's {quant} recipe (sizing.quant)")
+                               f"llama-quantize's {quant} recipe (sizing.quant)"
+                               + (f"; {native}" if native else ""))
     basis = (
         weights,
         Basis(source="llama.cpp src/llama-context.cpp, src/llama-kv-cache*.cpp",
