@@ -57,6 +57,7 @@ class MemoryItem(BaseModel):
     device: Device
     bytes: int
     note: str = ""
+    reclaimable: int = 0  # of these bytes, clean file pages the OS may drop
 
 
 class MemoryEstimate(BaseModel):
@@ -93,6 +94,14 @@ class MemoryEstimate(BaseModel):
     @property
     def overhead_bytes(self) -> int:
         return self.parts.overhead_bytes
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return self.parts.reclaimable_bytes
+
+    @property
+    def resident_bytes(self) -> int:
+        return self.parts.resident_bytes
 
     def item(self, name: str) -> MemoryItem | None:
         return next((i for i in self.items if i.name == name), None)
@@ -222,15 +231,28 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     gpu: Device = "host" if s.backend == "cpu" else "gpu"
     items: list[MemoryItem] = []
 
-    def add(name: str, part: Part, device: Device, nbytes: int, note: str) -> None:
-        items.append(build(MemoryItem, name=name, part=part, device=device, bytes=nbytes, note=note))
+    def add(name: str, part: Part, device: Device, nbytes: int, note: str, reclaimable: int = 0) -> None:
+        items.append(build(MemoryItem, name=name, part=part, device=device, bytes=nbytes, note=note,
+                           reclaimable=reclaimable))
 
     if s.backend == "cpu":
-        add("model (CPU_Mapped)", "weights", "host", w.total, "the GGUF's tensor data, memory-mapped")
-        if w.repack:
-            add("model (CPU_REPACK)", "weights", "host", w.repack,
+        repack = w.repack if s.repack else 0
+        if s.mmap:
+            # the file pages behind repacked tensors are read once, then never again: clean
+            # page cache the kernel drops under pressure, unless --mlock pins them
+            reclaim = 0 if s.mlock else repack
+            add("model (CPU_Mapped)", "weights", "host", w.total,
+                "the GGUF's tensor data, memory-mapped" + (
+                    f"; {reclaim / 2**30:,.2f} GiB of it are the file pages behind the repacked copy, "
+                    "reclaimable" if reclaim else "") + ("; pinned by --mlock" if s.mlock else ""),
+                reclaimable=reclaim)
+        else:
+            add("model (CPU)", "weights", "host", w.total - repack,
+                "tensor data read into RAM (--no-mmap); repacked tensors go straight to CPU_REPACK")
+        if repack:
+            add("model (CPU_REPACK)", "weights", "host", repack,
                 "second copy of Q4_0/Q4_K/IQ4_NL/MXFP4 matrices in the layout the x86 AVX2 "
-                "kernels read (ggml-cpu repack)")
+                "kernels read (ggml-cpu repack; --no-repack skips it)")
     else:
         add("model (token embeddings, host)", "weights", "host", w.token_embd,
             "llama.cpp keeps the input embeddings on the CPU")
@@ -305,14 +327,15 @@ def _basis(a: ModelArch, quant: str, backend: str, typed_by: str, overhead_sourc
 
 def _sum_parts(items: list[MemoryItem]) -> tuple[dict[str, MemoryParts], MemoryParts]:
     """Per device and overall sums of the items, by part (one pass: this is the hot path)."""
-    acc = {"host": [0, 0, 0, 0], "gpu": [0, 0, 0, 0]}
+    acc = {"host": [0, 0, 0, 0, 0], "gpu": [0, 0, 0, 0, 0]}
     idx = {"weights": 0, "kv_cache": 1, "compute": 2, "overhead": 3}
     for i in items:
         acc[i.device][idx[i.part]] += i.bytes
+        acc[i.device][4] += i.reclaimable
 
     def parts(v: list[int]) -> MemoryParts:
         return build(MemoryParts, weights_bytes=v[0], kv_cache_bytes=v[1], compute_bytes=v[2],
-                     overhead_bytes=v[3])
+                     overhead_bytes=v[3], reclaimable_bytes=v[4])
 
     devices = {"host": parts(acc["host"])}
     if any(acc["gpu"]):

@@ -134,7 +134,8 @@ class DevicePlacement(BaseModel):
 
     @property
     def used_bytes(self) -> int:
-        return self.parts.total_bytes
+        """What must stay in memory here (reclaimable file pages left out)."""
+        return self.parts.resident_bytes
 
     @property
     def fits(self) -> bool:
@@ -153,6 +154,7 @@ class DevicePlacement(BaseModel):
             "kv_cache_bytes": self.parts.kv_cache_bytes,
             "compute_bytes": self.parts.compute_bytes,
             "overhead_bytes": self.parts.overhead_bytes,
+            "reclaimable_bytes": self.parts.reclaimable_bytes,
             "total_bytes": self.used_bytes,
             "capacity_bytes": self.capacity_bytes,
             "fits": self.fits,
@@ -480,7 +482,8 @@ def _assign(
             )
         else:
             host_compute = memory.compute_bytes if layers_on[s] else 0
-            parts.append(MemoryParts(weights_bytes=w[s], kv_cache_bytes=kvb[s], compute_bytes=host_compute))
+            parts.append(MemoryParts(weights_bytes=w[s], kv_cache_bytes=kvb[s], compute_bytes=host_compute,
+                                     reclaimable_bytes=0 if gpus else memory.reclaimable_bytes))
 
     placements: list[DevicePlacement] = []
     gpu_used_total = 0
@@ -583,7 +586,9 @@ def _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, cpu_moe, fits) -> 
         over = [f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits]
         return "does not fit: " + "; ".join(over)
     if not gpus:
-        return f"all {n} layers on the CPU ({gib(host.used_bytes)} of RAM)"
+        spare = host.parts.reclaimable_bytes
+        return f"all {n} layers on the CPU ({gib(host.used_bytes)} of RAM" + (
+            f", plus {gib(spare)} of reclaimable file pages)" if spare else ")")
     names = ", ".join(f"{p.layers} on {p.name}" for p in gpus if p.layers or p.holds_output)
     if gpu_layers >= n + 1 and not n_cpu_moe:
         where = f"all {n} layers on {gpus[0].name}" if len(gpus) == 1 else f"all {n} layers split {names}"

@@ -213,11 +213,12 @@ def native_note(arch: ModelArch, quant: str) -> str | None:
     if not arch.native_types:
         return None
     base, requant = split_quant(quant)
-    what = ", ".join(f"{p.strip('._')} in {t}" for p, t in arch.native_types)
+    what = ", ".join(f"{'the routed experts' if p == '_exps.weight' else p.strip('._')} in {t}"
+                     for p, t in arch.native_types)
     if requant:
         return (f"{base}{REQUANT_SUFFIX}: the natively quantized tensors ({what}) are requantized to "
                 f"{base}, as a few publishers do; the common files keep them")
-    return (f"{what} as the model ships them, kept by the common GGUFs (ggml-org, unsloth, "
+    return (f"{what} as the model ships them: kept by the common GGUFs (ggml-org, unsloth, "
             f"bartowski, lmstudio-community) whatever the file's label; {base} applies to the "
             f"rest (ask for {base}{REQUANT_SUFFIX} for files that requantize them)")
 

@@ -106,7 +106,7 @@ def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors
         tensors_key = hash(s.tensors)
     key = (
         _remember(s.model), s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
-        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, tensors_key, fn,
+        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, s.mmap, s.repack, s.mlock, tensors_key, fn,
     )
     hit = _MEMO.get(key)
     if hit is None:
@@ -204,6 +204,9 @@ def solve(
     prompt_tokens: int | None = None,
     memory_fn: MemoryFn | None = None,
     with_speed: bool = True,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
 ) -> Plan:
     """Does it fit, and how; with speed when it does.
 
@@ -224,6 +227,9 @@ def solve(
         n_parallel=n_parallel,
         flash_attn=flash_attn,
         backend=backend,  # type: ignore[arg-type]
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
     )
     mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
     traffic = traffic_for(arch, quant, tensors=tensors, kv_type_k=kv_type_k, kv_type_v=kv_type_v)

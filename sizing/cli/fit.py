@@ -91,6 +91,7 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
         from sizing.commands import launch_commands
 
         c = launch_commands(r.arch.id, best.quant, best.placement, ctx=ctx,
+                            n_heads=r.arch.n_heads, n_kv_heads=r.arch.n_kv_heads,
                             model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
         commands = {"llama_server": c.llama_server, "ollama": c.ollama, "vllm": c.vllm}
     users = None

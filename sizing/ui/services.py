@@ -290,7 +290,7 @@ def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
     return solver.solve(
         sc.model, sc.quant, int(values["ctx"]), hwm, cal,
         tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
-        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch,
+        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock,
     )
 
 
@@ -329,8 +329,11 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         )
         data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
     cmds = launch_commands(
-        est.model, plan.quant, pl, ctx=int(values["ctx"]) * plan.n_parallel, n_parallel=plan.n_parallel,
+        est.model, plan.quant, pl, ctx=plan.ctx, n_parallel=plan.n_parallel,
         kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
+        kv_unified=est.scenario.kv_unified, n_batch=est.scenario.n_batch, n_ubatch=est.scenario.n_ubatch,
+        mmap=est.scenario.mmap, repack=est.scenario.repack, mlock=est.scenario.mlock,
+        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
         model_path=(f"./{choice.label}" if choice.gguf is not None else None),
     )
     data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
