@@ -218,31 +218,23 @@ def unified_hardware(
     wired_limit_mb: int | None = None,
     tdp_w: float | None = None,
     device_id: str = "unified",
+    gpu_id: str | None = None,
 ) -> Hardware:
-    """One pool of RAM shared by CPU and GPU.
-
-    Apple: the GPU may use macOS's working set (or ``wired_limit_mb`` if raised with
-    ``sudo sysctl iogpu.wired_limit_mb=…``). Others (Strix Halo under Linux GTT, DGX
-    Spark): the GPU may use any RAM the host does not.
+    """One pool of RAM shared by CPU and GPU, of which the GPU may use its platform's limit
+    (sizing.unified_limits: DGX Spark as its OS sees it, Strix Halo's GTT, macOS's working
+    set), or ``wired_limit_mb`` as the user raised it (iogpu.wired_limit_mb, GTT size).
     """
+    from sizing.unified_limits import gpu_limit
+
     if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)):
         raise SizingError("unified memory needs RAM > 0 and bandwidth > 0")
-    notes = []
-    if apple:
-        if wired_limit_mb is not None:
-            if wired_limit_mb <= 0 or wired_limit_mb * MIB > ram_bytes:
-                raise SizingError(f"wired limit {wired_limit_mb} MiB must be between 1 and the RAM size")
-            gpu_bytes = wired_limit_mb * MIB
-            notes.append(f"GPU working set raised to {wired_limit_mb} MiB (iogpu.wired_limit_mb)")
-        else:
-            frac = apple_working_set_fraction(ram_bytes / GIB)
-            gpu_bytes = int(ram_bytes * frac)
-            notes.append(
-                f"macOS lets the GPU use about {frac:.0%} of RAM; raise it with sudo sysctl iogpu.wired_limit_mb"
-            )
-    else:
-        gpu_bytes = ram_bytes
-        notes.append("GPU and CPU share one RAM pool; each byte is counted once")
+    if wired_limit_mb is not None and (wired_limit_mb <= 0 or wired_limit_mb * MIB > ram_bytes):
+        raise SizingError(f"GPU limit {wired_limit_mb} MiB must be between 1 and the RAM size")
+    lim = gpu_limit(gpu_id=gpu_id if gpu_id else (None if device_id == "unified" else device_id),
+                    vendor="apple" if apple else None, ram_bytes=ram_bytes, raised_mb=wired_limit_mb,
+                    apple_fraction=apple_working_set_fraction(ram_bytes / GIB) if apple else None)
+    ram_bytes, gpu_bytes = lim.ram_bytes, lim.gpu_bytes
+    notes = [lim.note, "GPU and CPU share one RAM pool; each byte is counted once"]
     gpu = Device(
         id=device_id,
         name=name,
