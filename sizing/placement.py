@@ -748,21 +748,30 @@ def machine_from_gpu(
     if gpu.memory_gb is None:
         raise SizingError(f"{gpu.name}: memory size unknown")
     link = pcie_gbs(gpu.pcie_gen, gpu.pcie_lanes)
+    # a board the driver shows as several devices (MI250/MI250X: two GCDs) is that many
+    # devices to llama.cpp, each with its share of memory, bandwidth and compute
+    per = getattr(gpu, "devices_per_board", 1) or 1
+    n = count * per
     gpus = tuple(
         Device(
-            id=f"{gpu.id}#{i}" if count > 1 else gpu.id,
-            name=f"{gpu.name} #{i}" if count > 1 else gpu.name,
+            id=f"{gpu.id}#{i}" if n > 1 else gpu.id,
+            name=(f"{gpu.name} #{i // per}" + (f" GCD {i % per}" if per > 1 else "")) if n > 1 else gpu.name,
             kind="gpu",
             backend=be,
-            memory_bytes=int(gpu.memory_gb * GIB),
-            bandwidth_gbs=gpu.memory_bandwidth_gbs,
-            matmul_tflops=gpu.fp16_tflops,
-            tdp_w=gpu.tdp_w,
+            memory_bytes=int(gpu.memory_gb * GIB / per),
+            bandwidth_gbs=gpu.memory_bandwidth_gbs / per,
+            matmul_tflops=gpu.fp16_tflops / per if gpu.fp16_tflops else None,
+            tdp_w=gpu.tdp_w / per if gpu.tdp_w else None,
             link_gbs=link,
         )
-        for i in range(count)
+        for i in range(n)
     )
-    return _with_host(f"{count}× {gpu.name}" if count > 1 else gpu.name, gpus, host)
+    hw = _with_host(f"{count}× {gpu.name}" if count > 1 else gpu.name, gpus, host)
+    if per > 1:
+        hw = hw.model_copy(update={"notes": hw.notes + (
+            f"{gpu.name}: the driver shows {per} devices per board, each "
+            f"{gpu.memory_gb / per:g} GB at {gpu.memory_bandwidth_gbs / per:g} GB/s",)})
+    return hw
 
 
 def machine_from_gpus(gpus_list: Sequence, *, host: HostSpec = DEFAULT_HOST, backend: str | None = None) -> Hardware:

@@ -239,3 +239,13 @@ def test_host_spec_states_what_is_assumed_and_ram_decides_offload():
     roomy = solve(model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=host_spec(128)), load_calibration(), with_speed=False)
     assert not tight.placement.fits and "assumed host (16 GiB" in tight.placement.how
     assert roomy.placement.fits and not roomy.placement.all_on_gpu
+
+
+def test_mi250_is_two_devices_with_half_the_bandwidth_each():
+    from sizing.hardware.db import load_gpus
+
+    g = load_gpus().get("amd-mi250x")
+    hw = machine_from_gpu(g, 2, host=HOST)
+    assert len(hw.gpus) == 4
+    assert all(d.memory_bytes == 64 * GIB and d.bandwidth_gbs == g.memory_bandwidth_gbs / 2 for d in hw.gpus)
+    assert any("2 devices per board" in n for n in hw.notes)
