@@ -172,6 +172,7 @@ class CatalogFit(BaseModel):
     decode_range: tuple[float, float] | None = None
     largest_context: int | None = None
     on_gpu: bool = False
+    n_cpu_moe: int = Field(0, description="layers whose routed experts stay in RAM (--n-cpu-moe)")
 
 
 # --------------------------------------------------------------------------------------
@@ -437,6 +438,7 @@ def rank_catalog(
                 decode_range=(sp.decode_tokens_per_s.low, sp.decode_tokens_per_s.high) if sp else None,
                 largest_context=(limit.on_gpu or limit.with_offload) if limit else None,
                 on_gpu=plan.placement.all_on_gpu,
+                n_cpu_moe=plan.placement.n_cpu_moe if plan.placement.gpu_layers > plan.placement.n_layers else 0,
             )
         )
     out.sort(key=lambda f: (not f.fits, not f.on_gpu, -f.params_b, -(f.decode_tokens_per_s or 0)))
