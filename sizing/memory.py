@@ -201,6 +201,24 @@ def _file_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSu
     return summary
 
 
+def repack_explanation(*, backend: str, repack: bool, mmap: bool, mlock: bool, reclaimable: int) -> str | None:
+    """Why, on the CPU, a lower quant can need more RAM than a higher one (for the fit map)."""
+    if backend != "cpu":
+        return None
+    if not repack:
+        return "CPU repack off (--no-repack): each weight is held once; the kernels read the file's layout."
+    head = ("On the CPU, llama.cpp keeps a second, repacked copy (CPU_REPACK) of Q4_0, Q4_K, IQ4_NL and "
+            "MXFP4 matrices for its faster kernels, so Q4_K_M can need more RAM than Q6_K, whose type is "
+            "not repacked.")
+    if not mmap:
+        return head + " With --no-mmap the repacked tensors are read straight into that copy: nothing is held twice."
+    if mlock:
+        return head + " --mlock pins the mapped file too, so both copies stay resident."
+    return head + (" The file pages behind the copy are clean and reclaimable (up to "
+                   f"{reclaimable / 2**30:.1f} GiB here): the verdict counts only what must stay resident. "
+                   "--no-mmap or --no-repack removes the duplicate.")
+
+
 # --- the estimate -------------------------------------------------------------------------
 
 _KV_LABELS = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
