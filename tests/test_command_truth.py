@@ -18,8 +18,8 @@ import pytest
 from sizing.estimate import estimate, with_hardware
 from sizing.live.probe import probe_many
 from sizing.live.server_args import probe_config, read_server_argv
-from sizing.live.truth_cases import compare
-from sizing.placement import cpu_hardware
+from harness.truth_cases import compare
+from sizing.core.machine import cpu_hardware
 from sizing.units import GIB
 
 CASES = {

@@ -12,10 +12,10 @@ import pytest
 
 from sizing.errors import SizingError
 from sizing.estimate import estimate
-from sizing.models.catalog import load_catalog
-from sizing.models.config_json import arch_from_config
-from sizing.models.tensors import tensors_for
-from sizing.quant import apply_recipe, file_quant, split_quant, weights_bytes
+from sizing.sources.catalog import load_catalog
+from sizing.sources.config_json import arch_from_config
+from sizing.core.tensors import tensors_for
+from sizing.core.quant import apply_recipe, file_quant, split_quant, weights_bytes
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from sizing.calibration import load_calibration
-from sizing.commands import llama_server_argv
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.commands import llama_server_argv
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.offload_builds import offload_candidates, ram_price
-from sizing.planner import plan_purchase
+from sizing.sources.catalog import load_catalog
+from sizing.core.offload_builds import offload_candidates, ram_price
+from sizing.core.planner import plan_purchase
 from sizing.units import GIB
 
 
@@ -51,7 +51,7 @@ def test_offload_build_memory_both_sides(ctx):
     builds = offload_candidates([gpu], [arch], quant="Q4_K_M", ctx=32768, calib=ctx["calib"])
     assert len(builds) == 1
     b = builds[0]
-    from sizing.solver import solve
+    from sizing.core.solver import solve
 
     plan = solve(arch, "Q4_K_M", 32768, b.hardware, ctx["calib"])
     gpu_side, host = plan.placement.devices[0], plan.placement.devices[-1]

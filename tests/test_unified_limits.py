@@ -6,8 +6,8 @@ import pytest
 
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
-from sizing.placement import DEFAULT_HOST, custom_machine, machine_from_gpu
-from sizing.unified_limits import platform_limits
+from sizing.core.machine import DEFAULT_HOST, custom_machine, machine_from_gpu
+from sizing.core.unified_limits import platform_limits
 from sizing.units import GIB, MIB
 
 

@@ -20,21 +20,21 @@ from typing import Any
 
 import streamlit as st
 
-from sizing import planner, solver
-from sizing.calibration import load_calibration
-from sizing.commands import launch_commands
+from sizing.core import planner, solver
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.commands import launch_commands
 from sizing.errors import SizingError
 from sizing.estimate import estimate as core_estimate
 from sizing.hardware.db import load_gpus
 from sizing.hardware.detect import detect_machine
 from sizing.hardware.this_machine import hardware_from_machine
 from sizing.live.this_machine import stored_calibration
-from sizing.machine_calibration import calibrate_hardware
-from sizing.models.catalog import load_catalog
-from sizing.models.gguf_reader import read_gguf
-from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.placement import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
-from sizing.quant import FILE_QUANTS, KV_TYPES
+from sizing.core.speed.machine import calibrate_hardware
+from sizing.sources.catalog import load_catalog
+from sizing.sources.gguf_reader import read_gguf
+from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
+from sizing.core.quant import FILE_QUANTS, KV_TYPES
 
 log = logging.getLogger("sizing.ui")
 
@@ -256,7 +256,7 @@ def machine_calibration() -> Any:
 
 
 def hardware(hw: Any) -> Any:
-    """A HardwareChoice from a page -> the core's ``sizing.placement.Hardware``."""
+    """A HardwareChoice from a page -> the core's ``sizing.core.machine.Hardware``."""
     if hw.mode == "machine":
         return detected_hardware()
     host = host_spec(hw.ram_gb or None)
@@ -287,7 +287,7 @@ def hardware_and_calibration(hw: Any) -> tuple[Any, Any]:
 
 
 def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
-    """Placement and speed of this estimate on this hardware (``sizing.solver.solve``),
+    """Placement and speed of this estimate on this hardware (``sizing.core.solver.solve``),
     with the quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
     sc = est.scenario
     return solver.solve(
@@ -411,7 +411,7 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
             trow.append(p.memory.total_bytes)
         status.append(srow)
         totals.append(trow)
-    from sizing.memory import repack_explanation
+    from sizing.core.memory.estimate import repack_explanation
 
     explain = repack_explanation(backend=sc.backend, repack=sc.repack, mmap=sc.mmap, mlock=sc.mlock,
                                  reclaimable=reclaim)
@@ -420,7 +420,7 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
 
 @st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
 def plan(values: dict) -> dict:
-    """The purchase planner's ranked options (``sizing.planner.plan_purchase``), as data."""
+    """The purchase planner's ranked options (``sizing.core.planner.plan_purchase``), as data."""
     cat = catalog()
     models = [cat.get(m) for m in values["models"]]
     p = planner.plan_purchase(
@@ -453,7 +453,7 @@ def _known_watts(option: dict) -> float:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def local_vs_cloud(values: dict, option: dict) -> dict:
-    """Buying ``option`` against renting an API for the same tokens (``sizing.planner``)."""
+    """Buying ``option`` against renting an API for the same tokens (``sizing.core.planner``)."""
     cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
     if cloud is None:
         raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
@@ -520,7 +520,7 @@ QUALITY_LADDERS = {
 
 
 def what_runs_here(_machine: Any, *, ctx: int, quality: str, with_context: bool = False) -> list[dict]:
-    """The catalog ranked on the detected hardware (``sizing.solver.rank_catalog``), at
+    """The catalog ranked on the detected hardware (``sizing.core.solver.rank_catalog``), at
     this machine's own speed calibration when it has stored live checks."""
     mc = machine_calibration()
     return _ranked(mc.label() if mc else "", mc, ctx=ctx, quality=quality, with_context=with_context)
