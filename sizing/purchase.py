@@ -289,7 +289,7 @@ def plan(
             break
     return PurchasePlan(
         objective=objective, options=(), closest=tuple(closest),
-        message="no build meets this; the closest builds follow", considered=len(rows),
+        message="no configuration meets this: the closest builds follow", considered=len(rows),
         refused_physically=refused_physically, notes=base_notes,
     )
 
