@@ -24,8 +24,9 @@ from sizing.errors import SizingError
 from sizing.prices import Price
 
 PLATFORMS_FILE = DATA_DIR / "platforms.yaml"
-# A PSU should not run above this share of its rating under sustained load.
-PSU_HEADROOM = 0.9
+# Summed TDP may not exceed the PSU rating; above this share of it the row says so (multi-GPU
+# rigs on one PSU commonly run there, often with the cards power-limited).
+PSU_WARN_SHARE = 0.9
 # Wall power of the rest of the box under load (board, RAM, fans, drives), beyond CPU and cards.
 BASE_LOAD_W = 50.0
 
@@ -121,11 +122,11 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         reasons.append(f"{gpu.name}: board power unknown, so the PSU cannot be checked")
     else:
         load = gpu.tdp_w * count + platform.cpu_w + BASE_LOAD_W
-        if load > platform.psu_w * PSU_HEADROOM:
-            reasons.append(
-                f"{count}× {gpu.tdp_w:.0f} W + CPU {platform.cpu_w:.0f} W + {BASE_LOAD_W:.0f} W = {load:.0f} W "
-                f"> {PSU_HEADROOM:.0%} of the {platform.psu_w:.0f} W PSU"
-            )
+        sums = f"{count}× {gpu.tdp_w:.0f} W + CPU {platform.cpu_w:.0f} W + {BASE_LOAD_W:.0f} W = {load:.0f} W"
+        if load > platform.psu_w:
+            reasons.append(f"{sums} > the {platform.psu_w:.0f} W PSU")
+        elif load > platform.psu_w * PSU_WARN_SHARE:
+            notes.append(f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)")
     lanes = tuple(platform.slot_lanes[:count])
     if lanes and min(lanes) < 8:
         notes.append(f"cards run at x{min(lanes)}: fine for layer split, slow to load and no tensor parallel")
