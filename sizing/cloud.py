@@ -199,3 +199,70 @@ def break_even(local: LocalCost, rent: RentOption, work: Workload) -> BreakEven:
         return BreakEven(against=rent.name)
     months = local.price_usd / saving
     return BreakEven(against=rent.name, months=months, tokens=months * DAYS_PER_MONTH * work.tokens_out_per_day)
+
+
+class BuyOrRent(BaseModel):
+    """One build against every way to rent the same work."""
+
+    model_config = ConfigDict(frozen=True)
+
+    build_id: str
+    model: str
+    local: LocalCost
+    rent: tuple[RentOption, ...]
+    break_even: tuple[BreakEven, ...]
+    local_monthly_usd: float
+    cloud_monthly_usd: float | None = Field(None, description="the cheapest like-for-like way to rent")
+    cloud_name: str | None = None
+
+
+def buy_or_rent(*, row, model, quant: str, ctx: int, calib, gpus, work: Workload, years: float, usd_per_kwh: float,
+                apis, rentals, solve_fn) -> BuyOrRent:
+    """``row``: a ``purchase.Row`` (its price, power and the first model's speed);
+    ``apis``: the API prices to compare (``planner.CloudPrice``); ``rentals``:
+    ``CloudGPU`` entries, each timed on the fewest of its GPUs that hold ``model``
+    (``solve_fn(model, quant, ctx, hardware)``)."""
+    from sizing.placement import machine_from_gpu
+
+    first = row.models[0]
+    if not first.decode_tokens_per_s:
+        raise SizingError(f"{row.label}: no speed for {first.model_id}, so it cannot be costed against the cloud")
+    local = local_cost(build=row.label, price_usd=row.price_usd, load_w=row.load_w, idle_w=row.idle_w,
+                       decode_tps=first.decode_tokens_per_s, prefill_tps=first.prefill_tokens_per_s or 1e-9,
+                       work=work, years=years, usd_per_kwh=usd_per_kwh)
+    rent = [api_option(p, work) for p in apis]
+    db = {g.id: g for g in gpus}
+    for c in rentals:
+        g = db.get(c.gpu_id)
+        if g is None:
+            continue
+        for n in (1, 2, 4, 8):
+            p = solve_fn(model, quant, min(ctx, model.max_context), machine_from_gpu(g, n))
+            if p.placement.fits and p.placement.all_on_gpu and p.speed:
+                rent += gpu_rent_options(c, count=n, decode_tps=p.speed.decode_tokens_per_s.expected,
+                                         prefill_tps=p.speed.prefill_tokens_per_s.expected, work=work, gpu_name=g.name)
+                break
+    rent.sort(key=lambda o: (o.reference_only, o.monthly_usd))
+    like = next((o for o in rent if not o.reference_only), None)
+    return BuyOrRent(
+        build_id=row.build_id, model=model.id, local=local, rent=tuple(rent),
+        break_even=tuple(break_even(local, o, work) for o in rent), local_monthly_usd=local.monthly_usd,
+        cloud_monthly_usd=like.monthly_usd if like else None, cloud_name=like.name if like else None,
+    )
+
+
+def apis_for(model_id: str, providers, *, pick: str | None = None, custom: tuple[float, float] | None = None,
+             today: str = "2026-01-01") -> list:
+    """The API prices to compare: a custom price, one named provider, or every provider
+    serving this open model plus the proprietary ones as reference."""
+    from sizing.planner import CloudPrice
+
+    if custom is not None:
+        return [CloudPrice(id="custom", name="custom API price", kind="open", input_per_m=custom[0],
+                           output_per_m=custom[1], date=today, source="https://user.override/api")]
+    by_id = {p.id: p for p in providers}
+    if pick:
+        if pick not in by_id:
+            raise SizingError(f"unknown API provider {pick[:60]!r}; known: {', '.join(by_id)}")
+        return [by_id[pick]]
+    return [p for p in providers if model_id in p.serves] + [p for p in providers if p.kind == "proprietary"]

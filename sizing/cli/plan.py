@@ -149,66 +149,27 @@ def _cpu_ram_gb(models, quant: str, ctx: int) -> float:
 
 
 def _buy_or_rent(args, result, builds, models, calib, gpus, kwh: float) -> dict:
-    from sizing.cloud import Workload, api_option, break_even, cloud_gpus, gpu_rent_options, local_cost
-    from sizing.placement import machine_from_gpu
-    from sizing.planner import CloudPrice, cloud_prices
+    from sizing.cloud import Workload, apis_for, buy_or_rent, cloud_gpus
+    from sizing.planner import cloud_prices
     from sizing.solver import solve
 
     rows = list(result.options) + list(result.closest)
     row = next((r for r in rows if r.build_id == args.build), None) if args.build else (rows[0] if rows else None)
     if args.build and row is None:
-        build = next((b for b in builds if b.id == args.build), None)
-        if build is None:
+        if not any(b.id == args.build for b in builds):
             raise SizingError(f"unknown --build {args.build[:60]!r}; use a build_id from the plan")
         raise SizingError(f"--build {args.build!r} is not among the rows shown; raise --limit or relax the target")
     if row is None or not row.decode_tokens_per_s:
         raise SizingError("no priced build runs these models, so there is nothing to compare with the cloud")
-    first = row.models[0]
+    if (args.api_in is None) != (args.api_out is None):
+        raise SizingError("give both --api-in and --api-out")
+    custom = (args.api_in, args.api_out) if args.api_in is not None else None
+    apis = apis_for(models[0].id, cloud_prices(), pick=args.cloud, custom=custom, today=dt.date.today().isoformat())
     work = Workload(tokens_in_per_day=args.tokens_in_per_day or 0.0, tokens_out_per_day=args.tokens_out_per_day or 0.0)
-    local = local_cost(build=row.label, price_usd=row.price_usd, load_w=row.load_w, idle_w=row.idle_w,
-                       decode_tps=first.decode_tokens_per_s, prefill_tps=first.prefill_tokens_per_s or 1e-9,
-                       work=work, years=args.years, usd_per_kwh=kwh)
-    providers = {p.id: p for p in cloud_prices()}
-    apis = []
-    if args.api_in is not None or args.api_out is not None:
-        if args.api_in is None or args.api_out is None:
-            raise SizingError("give both --api-in and --api-out")
-        apis.append(CloudPrice(id="custom", name="custom API price", kind="open", input_per_m=args.api_in,
-                               output_per_m=args.api_out, date=dt.date.today().isoformat(),
-                               source="https://user.override/api"))
-    elif args.cloud:
-        if args.cloud not in providers:
-            raise SizingError(f"unknown --cloud {args.cloud[:60]!r}; known: {', '.join(providers)}")
-        apis.append(providers[args.cloud])
-    else:
-        apis = [p for p in providers.values() if models[0].id in p.serves] + [
-            p for p in providers.values() if p.kind == "proprietary"]
-    rent = [api_option(p, work) for p in apis]
-    db = {g.id: g for g in gpus}
-    for c in cloud_gpus():
-        g = db.get(c.gpu_id)
-        if g is None:
-            continue
-        for n in (1, 2, 4, 8):
-            p = solve(models[0], args.quant, min(args.ctx, models[0].max_context), machine_from_gpu(g, n), calib)
-            if p.placement.fits and p.placement.all_on_gpu and p.speed:
-                rent += gpu_rent_options(c, count=n, decode_tps=p.speed.decode_tokens_per_s.expected,
-                                         prefill_tps=p.speed.prefill_tokens_per_s.expected, work=work, gpu_name=g.name)
-                break
-    rent.sort(key=lambda o: (o.reference_only, o.monthly_usd))
-    be = [break_even(local, o, work).model_dump() for o in rent]
-    like = next((o for o in rent if not o.reference_only), rent[0] if rent else None)
-    return {
-        "build_id": row.build_id,
-        "model": models[0].id,
-        "local": local.model_dump(),
-        "rent": [o.model_dump() for o in rent],
-        "break_even": be,
-        # the like-for-like headline: the cheapest non-reference way to rent
-        "local_monthly_usd": local.monthly_usd,
-        "cloud_monthly_usd": like.monthly_usd if like else None,
-        "cloud_name": like.name if like else None,
-    }
+    res = buy_or_rent(row=row, model=models[0], quant=args.quant, ctx=args.ctx, calib=calib, gpus=gpus, work=work,
+                      years=args.years, usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
+                      solve_fn=lambda m, q, c, hw: solve(m, q, c, hw, calib))
+    return res.model_dump()
 
 
 def _print(result, cost: dict | None) -> None:
