@@ -425,6 +425,68 @@ def plan(values: dict) -> dict:
     return out
 
 
+@st.cache_data(show_spinner="Pricing every whole build…", max_entries=32)
+def purchase(values: dict) -> dict:
+    """Whole builds ranked by the objective (``sizing.builds`` + ``sizing.purchase``), as data."""
+    import datetime as dt
+
+    from sizing.builds import all_builds, priced_ids
+    from sizing.calibration import load_bench
+    from sizing.cli.plan import _cpu_ram_gb
+    from sizing.cloud import electricity
+    from sizing.prices import parse_overrides
+    from sizing.purchase import Usage
+    from sizing.purchase import plan as rank
+
+    cat, gpus = catalog(), gpu_db().all
+    models = [cat.get(m) for m in values["models"]]
+    today = dt.date.today()
+    overrides = parse_overrides(values.get("prices") or [], priced_ids(gpus))
+    kwh = values["kwh"] or electricity().usd_per_kwh(values["region"])
+    usage = Usage(years=values["years"], hours_per_day=values["hours"], usd_per_kwh=kwh)
+    builds, refused = all_builds(gpus, used=values["used"], overrides=overrides, today=today,
+                                 ram_need_gb=_cpu_ram_gb(models, values["quant"], int(values["ctx"])))
+    p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(), bench=load_bench(),
+             today=today, objective=values["objective"], target_tps=values["tps"] or None,
+             budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused)
+    out = as_json(p)
+    out["met"] = p.met
+    out["usd_per_kwh"] = kwh
+    return out
+
+
+def regions() -> dict[str, str]:
+    from sizing.cloud import electricity
+
+    e = electricity()
+    return {r.id: f"{r.name}: {e.usd_per_kwh(r.id):.3f} USD/kWh ({r.date})" for r in e.regions}
+
+
+def priced_item_ids() -> set[str]:
+    from sizing.builds import priced_ids
+
+    return priced_ids(gpu_db().all)
+
+
+@st.cache_data(show_spinner="Comparing with renting…", max_entries=32)
+def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
+    """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.cloud``)."""
+    import datetime as dt
+
+    from sizing.cloud import Workload, apis_for, buy_or_rent as compare, cloud_gpus
+    from sizing.purchase import Row
+
+    r = Row.model_validate(row)
+    model = catalog().get(values["models"][0])
+    cal = calibration()
+    apis = apis_for(model.id, planner.cloud_prices(), today=dt.date.today().isoformat())
+    res = compare(row=r, model=model, quant=values["quant"], ctx=int(values["ctx"]), calib=cal, gpus=gpu_db().all,
+                  work=Workload(tokens_in_per_day=values["tin"] * 1e6, tokens_out_per_day=values["tout"] * 1e6),
+                  years=values["years"], usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
+                  solve_fn=lambda m, q, c, hw: solver.solve(m, q, c, hw, cal))
+    return as_json(res)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def cloud_providers() -> dict[str, str]:
     return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
