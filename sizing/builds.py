@@ -76,7 +76,8 @@ def _host(platform: Platform, ram_gb: float) -> HostSpec:
                     threads=platform.threads, assumed=False)
 
 
-def _ram_lines(platform: Platform, need_gb: float, book: PriceBook) -> tuple[list[PriceLine], float, list[str]] | None:
+def _ram_lines(platform: Platform, need_gb: float, book: PriceBook, overrides: PriceOverrides = PriceOverrides(),
+               today: dt.date | None = None) -> tuple[list[PriceLine], float, list[str]] | None:
     """RAM beyond what the platform includes, rounded up; None when it cannot be had."""
     target = max(platform.ram_included_gb, math.ceil(need_gb / RAM_STEP_GB) * RAM_STEP_GB)
     if target > platform.max_ram_gb:
@@ -88,8 +89,10 @@ def _ram_lines(platform: Platform, need_gb: float, book: PriceBook) -> tuple[lis
     if rp is None:
         return None
     unit = Price(usd=rp.usd_per_gb, kind=rp.kind, date=rp.date, source=rp.source, note=rp.note)
+    if today is not None:
+        unit = overrides.price(f"ram-{platform.ram_type}", unit, today) or unit  # USD per GB
     line = PriceLine(item=f"{extra:.0f} GB {platform.ram_type.upper()}", item_id=f"ram-{platform.ram_type}",
-                     qty=extra, unit=unit, usd=extra * rp.usd_per_gb)
+                     qty=extra, unit=unit, usd=extra * unit.usd)
     notes = [f"RAM priced per GB: {rp.note}"] if rp.note and "stand" in rp.note else []
     return [line], target, notes
 
@@ -125,7 +128,7 @@ def gpu_builds(
                 if not fit.ok:
                     refused += 1
                     continue
-                ram = _ram_lines(p, GPU_BUILD_RAM_GB, book)
+                ram = _ram_lines(p, GPU_BUILD_RAM_GB, book, overrides, today)
                 if ram is None:
                     continue
                 ram_lines, ram_gb, ram_notes = ram
@@ -198,7 +201,7 @@ def cpu_builds(platforms: Sequence[Platform], book: PriceBook, *, ram_need_gb: f
     """Platforms run CPU-only, with the RAM the models need (priced per GB)."""
     out = []
     for p in platforms:
-        ram = _ram_lines(p, ram_need_gb, book)
+        ram = _ram_lines(p, ram_need_gb, book, overrides, today)
         if ram is None:
             continue
         ram_lines, ram_gb, ram_notes = ram
@@ -242,4 +245,4 @@ def priced_ids(gpus: Sequence) -> set[str]:
 
     platforms, systems = load_platforms()
     return {g.id for g in gpus} | {p.id for p in platforms} | {s.id for s in systems} | {
-        f"machine:{m.gpu_id}" for m in machine_prices()}
+        f"machine:{m.gpu_id}" for m in machine_prices()} | {"ram-ddr4", "ram-ddr5", "ram-ddr5-rdimm"}

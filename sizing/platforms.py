@@ -41,7 +41,7 @@ class Platform(BaseModel):
     gpu_slots: int = Field(ge=0, le=16)
     slot_lanes: tuple[int, ...]
     pcie_gen: int = Field(ge=3, le=6)
-    ram_type: Literal["ddr4", "ddr5"]
+    ram_type: Literal["ddr4", "ddr5", "ddr5-rdimm"]
     ram_channels: int = Field(ge=1, le=24)
     ram_bandwidth_gbs: float = Field(gt=0)
     ram_included_gb: float = Field(ge=0)
@@ -127,6 +127,8 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
             reasons.append(f"{sums} > the {platform.psu_w:.0f} W PSU")
         elif load > platform.psu_w * PSU_WARN_SHARE:
             notes.append(f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)")
+    if getattr(gpu, "kind", None) == "datacenter" and platform.klass == "desktop":
+        notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or use a server chassis)")
     lanes = tuple(platform.slot_lanes[:count])
     if lanes and min(lanes) < 8:
         notes.append(f"cards run at x{min(lanes)}: fine for layer split, slow to load and no tensor parallel")

@@ -67,7 +67,7 @@ class CardPrice(BaseModel):
 class RamPrice(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    type: Literal["ddr4", "ddr5"]
+    type: Literal["ddr4", "ddr5", "ddr5-rdimm"]
     kind: PriceKind
     usd_per_gb: float = Field(gt=0)
     date: str = Field(pattern=DATE_RE)
