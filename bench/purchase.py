@@ -23,12 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sizing.builds import all_builds  # noqa: E402
 from sizing.calibration import load_bench, load_calibration  # noqa: E402
-from sizing.cli.plan import _cpu_ram_gb  # noqa: E402
 from sizing.cloud import electricity  # noqa: E402
 from sizing.hardware.db import load_gpus  # noqa: E402
 from sizing.models.catalog import load_catalog  # noqa: E402
 from sizing.prices import PriceOverrides  # noqa: E402
-from sizing.purchase import Usage, plan  # noqa: E402
+from sizing.purchase import Usage, memory_need, plan  # noqa: E402
 
 MODELS = {
     "Qwen/Qwen3-30B-A3B": 30.0,
@@ -55,12 +54,15 @@ def main() -> int:
     for mid, target in MODELS.items():
         arch = cat.get(mid)
         t0 = time.perf_counter()
+        need = memory_need([arch], a.quant, a.ctx, calib)
         builds, refused = all_builds(gpus, used=a.used, overrides=PriceOverrides(), today=today,
-                                     ram_need_gb=_cpu_ram_gb([arch], a.quant, a.ctx))
+                                     ram_need_gb=need.cpu_ram_gib, offload=arch.is_moe,
+                                     model_gb=need.core_gib)
         for objective, kw in (("cheapest", {"target_tps": target}), ("cost-per-token", {"target_tps": target}),
                               ("fastest", {"budget_usd": FASTEST_BUDGET})):
             r = plan([arch], builds, quant=a.quant, ctx=a.ctx, calib=calib, bench=bench, today=today,
-                     objective=objective, usage=usage, limit=a.top, refused_physically=refused, **kw)
+                     objective=objective, usage=usage, limit=a.top, refused_physically=refused,
+                     core_gib=need.core_gib, **kw)
             cond = f"≥ {target:g} tok/s" if "target_tps" in kw else f"≤ ${FASTEST_BUDGET:,.0f}"
             print(f"\n== {mid} — {objective} ({cond}) — {r.message}")
             print(f"   {r.considered} builds placed, {r.refused_physically} card/platform/count combinations "

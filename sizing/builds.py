@@ -149,6 +149,79 @@ def gpu_builds(
     return out, refused
 
 
+def offload_builds(
+    gpus: Iterable,
+    platforms: Sequence[Platform],
+    book: PriceBook,
+    *,
+    ram_need_gb: float,
+    model_gb: float,
+    used: bool = False,
+    overrides: PriceOverrides = PriceOverrides(),
+    today: dt.date,
+    counts: Sequence[int] = (1, 2),
+) -> list[Build]:
+    """"1-2 cards + N GB RAM": a MoE model's routed experts in system RAM (--n-cpu-moe),
+    the rest on the cards. Same physical checks and whole-build price as ``gpu_builds``,
+    with the RAM the whole model needs. Only where the cards cannot hold the model
+    (``model_gb``) and only cards no other card beats on price, memory, bandwidth,
+    compute and power at once."""
+    out: list[Build] = []
+    cards = []
+    for g in gpus:
+        if g.unified_memory or g.memory_gb is None or g.memory_bandwidth_gbs is None or g.memory_gb < 8:
+            continue
+        if g.kind in ("embedded", "apu", "soc", "laptop"):
+            continue
+        card = overrides.price(g.id, book.for_card(g.id, used=used), today)
+        if card is not None:
+            cards.append((g, card))
+    for g, card in _undominated(cards):
+        for p in platforms:
+            ram = _ram_lines(p, ram_need_gb, book, overrides, today)
+            if ram is None:
+                continue
+            ram_lines, ram_gb, ram_notes = ram
+            plat_price = overrides.price(p.id, p.price, today)
+            for n in counts:
+                fit = physical_fit(p, g, n)
+                if not fit.ok or n * g.memory_gb >= model_gb:
+                    continue
+                lines = [
+                    PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat_price, usd=plat_price.usd),
+                    *ram_lines,
+                    PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
+                ]
+                what = f"{n}× {g.name}" if n > 1 else g.name
+                out.append(Build(
+                    id=f"{p.id}+{n}x{g.id}+ram{ram_gb:.0f}", label=f"{what} + {ram_gb:.0f} GB RAM on {p.name} "
+                    "(experts in RAM)", kind="offload", gpu_id=g.id, count=n, platform_id=p.id,
+                    lines=tuple(lines), total_usd=sum(ln.usd for ln in lines),
+                    load_w=fit.load_w or 0.0, idle_w=p.idle_w + CARD_IDLE_W * n,
+                    hardware=machine_from_gpu(g, n, host=_host(p, ram_gb)), ram_gb=ram_gb,
+                    notes=(*fit.notes, *ram_notes, "MoE expert offload: routed experts in system RAM "
+                           "(llama.cpp --n-cpu-moe)", f"idle {p.idle_w:.0f} W host + {CARD_IDLE_W:.0f} W per card "
+                           "is an estimate"),
+                ))
+    return out
+
+
+def _undominated(cards: list) -> list:
+    """Cards no other card matches or beats on price, memory, bandwidth, compute and power
+    at once (a dominated card cannot rank first by any objective)."""
+    def key(g, price) -> tuple:
+        return (-price.usd, g.memory_gb, g.memory_bandwidth_gbs, g.fp16_tflops or 0.0, -(g.tdp_w or 1e9))
+
+    keys = [key(g, p) for g, p in cards]
+    out = []
+    for i, c in enumerate(cards):
+        ki = keys[i]
+        beaten = any(j != i and all(a >= b for a, b in zip(kj, ki)) and kj != ki for j, kj in enumerate(keys))
+        if not beaten:
+            out.append(c)
+    return out
+
+
 def system_builds(systems: Sequence[System], gpus_by_id: dict, *, overrides: PriceOverrides = PriceOverrides(),
                   today: dt.date) -> list[Build]:
     """Boxes sold whole with N discrete cards (tinybox and the like)."""
@@ -219,9 +292,10 @@ def cpu_builds(platforms: Sequence[Platform], book: PriceBook, *, ram_need_gb: f
 
 
 def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: dt.date, ram_need_gb: float,
-               cpu_only: bool = True) -> tuple[list[Build], int]:
+               cpu_only: bool = True, offload: bool = False, model_gb: float = 0.0) -> tuple[list[Build], int]:
     """Every build the data can price: GPU builds on each platform, complete systems,
-    unified-memory machines and (with ``cpu_only``) CPU-only servers. Loads the data files."""
+    unified-memory machines, (with ``cpu_only``) CPU-only servers and (with ``offload``,
+    for MoE models) cards + RAM with the experts in RAM. Loads the data files."""
     from sizing.planner import machine_prices
     from sizing.platforms import load_platforms
     from sizing.prices import price_book
@@ -232,6 +306,9 @@ def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: 
     builds, refused = gpu_builds(gpus, platforms, book, used=used, overrides=overrides, today=today)
     builds += system_builds(systems, by_id, overrides=overrides, today=today)
     builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today)
+    if offload:
+        builds += offload_builds(gpus, platforms, book, ram_need_gb=ram_need_gb, model_gb=model_gb or ram_need_gb,
+                                 used=used, overrides=overrides, today=today)
     if cpu_only:
         builds += cpu_builds([p for p in platforms if p.klass != "desktop"], book, ram_need_gb=ram_need_gb,
                              overrides=overrides, today=today)

@@ -29,6 +29,9 @@ PLATFORMS_FILE = DATA_DIR / "platforms.yaml"
 PSU_WARN_SHARE = 0.9
 # Wall power of the rest of the box under load (board, RAM, fans, drives), beyond CPU and cards.
 BASE_LOAD_W = 50.0
+# Passively cooled datacenter cards up to this board power (P40, V100, MI50 class) are run in
+# desktops with a fan shroud; hotter ones (A100, H100, L40S) are left to server chassis.
+PASSIVE_DESKTOP_MAX_W = 250.0
 
 
 class Platform(BaseModel):
@@ -128,7 +131,11 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         elif load > platform.psu_w * PSU_WARN_SHARE:
             notes.append(f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)")
     if getattr(gpu, "kind", None) == "datacenter" and platform.klass == "desktop":
-        notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or use a server chassis)")
+        if (gpu.tdp_w or 0) > PASSIVE_DESKTOP_MAX_W:
+            reasons.append(f"{gpu.name} is a passively cooled {gpu.tdp_w:.0f} W datacenter card: it needs a server "
+                           "chassis's airflow, not a desktop case")
+        else:
+            notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or a server chassis)")
     lanes = tuple(platform.slot_lanes[:count])
     if lanes and min(lanes) < 8:
         notes.append(f"cards run at x{min(lanes)}: fine for layer split, slow to load and no tensor parallel")

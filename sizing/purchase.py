@@ -148,6 +148,33 @@ def _positive(v: float) -> bool:
     return v > 0 and math.isfinite(v)
 
 
+class MemoryNeed(BaseModel):
+    """What the largest target model needs, before any placement."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cpu_ram_gib: float = Field(description="a CPU-only run: the whole estimate on the CPU backend, plus 16 GiB")
+    core_gib: float = Field(description="weights + KV cache: a lower bound on any machine's memory for it")
+
+
+def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet) -> MemoryNeed:
+    """Each model typed at ``quant`` as the solver types it: the whole estimate on the CPU
+    backend (a CPU-only server's RAM), and weights + KV on a GPU backend (a lower bound
+    for any accelerator build)."""
+    from sizing.placement import cpu_hardware, custom_machine
+
+    host = cpu_hardware("sizing", ram_bytes=1 << 50, bandwidth_gbs=1.0, threads=1)
+    card = custom_machine(memory_gb=1 << 20, bandwidth_gbs=1.0, backend="cuda")
+    cpu = core = 0.0
+    for arch in models:
+        c = min(ctx, arch.max_context)
+        m = solve(arch, quant, c, host, calib, with_speed=False).memory
+        g = solve(arch, quant, c, card, calib, with_speed=False).memory
+        cpu = max(cpu, m.total_bytes / 2**30)
+        core = max(core, (g.weights_bytes + g.kv_cache_bytes) / 2**30)
+    return MemoryNeed(cpu_ram_gib=cpu + 16.0, core_gib=core)
+
+
 def _speed_key(b: Build) -> tuple:
     """Builds whose models sit wholly on the same cards run at the same speed whatever the
     host: solve once per card and count (hosts differ only in RAM and threads)."""
@@ -157,8 +184,13 @@ def _speed_key(b: Build) -> tuple:
 
 
 def _runs(build: Build, models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet,
-          memory_fn: MemoryFn | None, prompt_tokens: int | None) -> tuple[list[ModelRun], list]:
+          memory_fn: MemoryFn | None, prompt_tokens: int | None, core_gib: float = 0.0) -> tuple[list[ModelRun], list]:
     runs, plans = [], []
+    cap = sum(d.memory_bytes for d in build.hardware.gpus) / 2**30 if build.hardware.gpus else None
+    if build.kind in ("gpu-build", "system", "unified") and cap is not None and cap < core_gib:
+        # weights + KV alone exceed the accelerators: no placement can hold it there
+        how = f"needs ≥ {core_gib:.0f} GiB for weights + KV, the accelerators hold {cap:.0f} GiB"
+        return [ModelRun(model_id=a.id, fits=False, how=how) for a in models], [None] * len(models)
     for arch in models:
         c_ctx = min(ctx, arch.max_context)
         p = solve(arch, quant, c_ctx, build.hardware, calib, memory_fn=memory_fn, prompt_tokens=prompt_tokens)
@@ -196,8 +228,11 @@ def plan(
     limit: int = 10,
     refused_physically: int = 0,
     notes: Sequence[str] = (),
+    core_gib: float = 0.0,
 ) -> PurchasePlan:
-    """Rank ``builds`` for ``models`` by ``objective``; see the module docstring."""
+    """Rank ``builds`` for ``models`` by ``objective``; see the module docstring.
+    ``core_gib`` (``memory_need(...).core_gib``): builds whose accelerators hold less are
+    answered "does not fit" without a placement search."""
     if not models:
         raise SizingError("give at least one model to plan for")
     if objective not in OBJECTIVES:
@@ -212,7 +247,7 @@ def plan(
     for b in builds:
         key = _speed_key(b)
         if key not in cache:
-            cache[key] = _runs(b, models, quant, ctx, calib, memory_fn, prompt_tokens)
+            cache[key] = _runs(b, models, quant, ctx, calib, memory_fn, prompt_tokens, core_gib)
         runs, plans = cache[key]
         plans_by_id[b.id] = plans
         fits = all(r.fits for r in runs)
@@ -330,7 +365,7 @@ def _with_commands(r: Row, plans: list, quant: str, ctx: int, models: Sequence[M
     runs = []
     for run, p, arch in zip(r.models, plans, models):
         cmd = None
-        if run.fits:
+        if run.fits and p is not None:
             try:
                 cmd = launch_commands(arch.id, quant, p.placement, ctx=min(ctx, arch.max_context)).llama_server
             except SizingError:

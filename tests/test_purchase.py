@@ -106,6 +106,11 @@ def test_physical_fit_refuses_too_many_cards_and_an_overloaded_psu():
     assert physical_fit(epyc, r3090, 4).ok
     sxm = physical_fit(epyc, db.get("nvidia-v100-sxm2-32gb"), 1)
     assert not sxm.ok and "SXM" in sxm.reasons[0]
+    # a 300 W passive A100 belongs in a server, a 250 W P40 goes in a desktop with a shroud
+    assert not physical_fit(am5, db.get("nvidia-a100-pcie-80gb"), 1).ok
+    assert physical_fit(epyc, db.get("nvidia-a100-pcie-80gb"), 1).ok
+    p40 = physical_fit(am5, db.get("nvidia-tesla-p40"), 1)
+    assert p40.ok and any("shroud" in n for n in p40.notes)
 
 
 @pytest.fixture(scope="module")

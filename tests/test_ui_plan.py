@@ -12,12 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 from sizing.builds import all_builds
 from sizing.calibration import load_bench, load_calibration
-from sizing.cli.plan import _cpu_ram_gb
 from sizing.cloud import electricity
 from sizing.hardware.db import load_gpus
 from sizing.models.catalog import load_catalog
 from sizing.prices import PriceOverrides
-from sizing.purchase import Usage, plan
+from sizing.purchase import Usage, memory_need, plan
 
 PAGE = "from sizing.ui.pages.plan import render\nrender()"
 MODEL = "Qwen/Qwen3-8B"
@@ -35,7 +34,7 @@ def test_ranked_table_is_the_cores_ranking(default_run):
     assert not at.exception, at.exception
     arch = load_catalog().get(MODEL)
     builds, refused = all_builds(load_gpus().all, used=False, overrides=PriceOverrides(), today=dt.date.today(),
-                                 ram_need_gb=_cpu_ram_gb([arch], "Q4_K_M", 8192))
+                                 ram_need_gb=memory_need([arch], "Q4_K_M", 8192, load_calibration()).cpu_ram_gib)
     core = plan([arch], builds, quant="Q4_K_M", ctx=8192, calib=load_calibration(), bench=load_bench(),
                 today=dt.date.today(), objective="cheapest", target_tps=20, budget_usd=5000,
                 usage=Usage(usd_per_kwh=electricity().usd_per_kwh("EU")), limit=50)

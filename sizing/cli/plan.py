@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from sizing.hardware.db import load_gpus
     from sizing.models.resolve import resolve_model
     from sizing.prices import parse_overrides
-    from sizing.purchase import Usage, plan
+    from sizing.purchase import Usage, memory_need, plan
 
     _check(args)
     today = dt.date.today()
@@ -102,13 +102,14 @@ def run(args: argparse.Namespace) -> int:
     usage = Usage(years=args.years, hours_per_day=args.hours_per_day, usd_per_kwh=kwh)
     models = [resolve_model(m).arch for m in args.model]
     calib = load_calibration()
-    ram_need = _cpu_ram_gb(models, args.quant, args.ctx)
-    builds, refused = all_builds(gpus, used=args.used, overrides=overrides, today=today, ram_need_gb=ram_need,
-                                 cpu_only=not args.no_cpu_only)
+    need = memory_need(models, args.quant, args.ctx, calib)
+    builds, refused = all_builds(gpus, used=args.used, overrides=overrides, today=today, ram_need_gb=need.cpu_ram_gib,
+                                 cpu_only=not args.no_cpu_only, offload=any(m.is_moe for m in models),
+                                 model_gb=need.core_gib)
     result = plan(
         models, builds, quant=args.quant, ctx=args.ctx, calib=calib, bench=load_bench(), today=today,
         objective=args.objective, target_tps=args.target_tps, budget_usd=args.budget, usage=usage,
-        prompt_tokens=args.prompt_tokens, limit=args.limit, refused_physically=refused,
+        prompt_tokens=args.prompt_tokens, limit=args.limit, refused_physically=refused, core_gib=need.core_gib,
         notes=(f"electricity: {region.name} {kwh:.3f} USD/kWh ({region.date}, {region.source})"
                if args.power_price is None else f"electricity: {kwh:g} USD/kWh (given)",),
     )
@@ -134,18 +135,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print(result, cost)
     return 0
-
-
-def _cpu_ram_gb(models, quant: str, ctx: int) -> float:
-    """RAM a CPU-only server needs: the largest model's weights + KV + buffers, plus 16 GB."""
-    from sizing.scenario import Scenario
-    from sizing.solver import memory_for
-
-    need = 0.0
-    for arch in models:
-        sc = Scenario(model=arch, quant=quant, ctx=min(ctx, arch.max_context), backend="cpu")
-        need = max(need, memory_for(sc).total_bytes / 2**30)
-    return need + 16.0
 
 
 def _buy_or_rent(args, result, builds, models, calib, gpus, kwh: float) -> dict:

@@ -432,10 +432,9 @@ def purchase(values: dict) -> dict:
 
     from sizing.builds import all_builds, priced_ids
     from sizing.calibration import load_bench
-    from sizing.cli.plan import _cpu_ram_gb
     from sizing.cloud import electricity
     from sizing.prices import parse_overrides
-    from sizing.purchase import Usage
+    from sizing.purchase import Usage, memory_need
     from sizing.purchase import plan as rank
 
     cat, gpus = catalog(), gpu_db().all
@@ -444,11 +443,14 @@ def purchase(values: dict) -> dict:
     overrides = parse_overrides(values.get("prices") or [], priced_ids(gpus))
     kwh = values["kwh"] or electricity().usd_per_kwh(values["region"])
     usage = Usage(years=values["years"], hours_per_day=values["hours"], usd_per_kwh=kwh)
+    need = memory_need(models, values["quant"], int(values["ctx"]), calibration())
     builds, refused = all_builds(gpus, used=values["used"], overrides=overrides, today=today,
-                                 ram_need_gb=_cpu_ram_gb(models, values["quant"], int(values["ctx"])))
+                                 ram_need_gb=need.cpu_ram_gib, offload=any(m.is_moe for m in models),
+                                 model_gb=need.core_gib)
     p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(), bench=load_bench(),
              today=today, objective=values["objective"], target_tps=values["tps"] or None,
-             budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused)
+             budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused,
+             core_gib=need.core_gib)
     out = as_json(p)
     out["met"] = p.met
     out["usd_per_kwh"] = kwh
