@@ -21,13 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sizing.builds import all_builds  # noqa: E402
-from sizing.calibration import load_bench, load_calibration  # noqa: E402
-from sizing.cloud import electricity  # noqa: E402
-from sizing.hardware.db import load_gpus  # noqa: E402
-from sizing.models.catalog import load_catalog  # noqa: E402
-from sizing.prices import PriceOverrides  # noqa: E402
-from sizing.purchase import Usage, memory_need, plan  # noqa: E402
+from sizing.core.builds import all_builds
+from sizing.core.cloud import electricity
+from sizing.core.prices import PriceOverrides
+from sizing.core.purchase import Usage, memory_need, plan
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.coverage import bench_coverage
+from sizing.hardware.db import load_gpus
+from sizing.sources.catalog import load_catalog
 
 MODELS = {
     "Qwen/Qwen3-30B-A3B": 30.0,
@@ -47,7 +48,7 @@ def main() -> int:
     ap.add_argument("--region", default="EU")
     a = ap.parse_args()
     today = dt.date.today()
-    gpus, cat, calib, bench = load_gpus().all, load_catalog(), load_calibration(), load_bench()
+    gpus, cat, calib, coverage = load_gpus().all, load_catalog(), load_calibration(), bench_coverage()
     usage = Usage(years=3, hours_per_day=8, usd_per_kwh=electricity().usd_per_kwh(a.region))
     print(f"purchase bench: ctx {a.ctx}, {a.quant}, {'used allowed' if a.used else 'new only'}, "
           f"{a.region} electricity {usage.usd_per_kwh:.3f} USD/kWh, 8 h/day, 3 years, today {today}")
@@ -60,7 +61,7 @@ def main() -> int:
                                      model_gb=need.core_gib)
         for objective, kw in (("cheapest", {"target_tps": target}), ("cost-per-token", {"target_tps": target}),
                               ("fastest", {"budget_usd": FASTEST_BUDGET})):
-            r = plan([arch], builds, quant=a.quant, ctx=a.ctx, calib=calib, bench=bench, today=today,
+            r = plan([arch], builds, quant=a.quant, ctx=a.ctx, calib=calib, coverage=coverage, today=today,
                      objective=objective, usage=usage, limit=a.top, refused_physically=refused,
                      core_gib=need.core_gib, **kw)
             cond = f"≥ {target:g} tok/s" if "target_tps" in kw else f"≤ ${FASTEST_BUDGET:,.0f}"

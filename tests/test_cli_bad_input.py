@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sizing.live.packaged import smollm2_path
-from sizing.models.gguf_reader import read_gguf
+from sizing.sources.gguf_reader import read_gguf
 
 TIMEOUT_S = 60
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -271,7 +271,7 @@ def test_offline_uncached_repo_suggests_catalog_ids(results):
 
 
 def _catalog():
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     return load_catalog().models
 

@@ -1,24 +1,30 @@
-"""Whole builds, dated prices, objective ranking and buy-or-rent (sizing.prices/platforms/builds/purchase/cloud)."""
+"""Whole builds, dated prices, objective ranking and buy-or-rent (sizing.core.prices/platforms/builds/purchase/cloud)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from importlib.resources import files
 
 import pytest
 import yaml
 
-from sizing import DATA_DIR
-from sizing.builds import all_builds, priced_ids
-from sizing.calibration import load_bench, load_calibration
-from sizing.cloud import Workload, break_even, cloud_gpus, electricity, local_cost
+from sizing.core.builds import all_builds, priced_ids
+from sizing.core.cloud import Workload, break_even, cloud_gpus, electricity, local_cost
+from sizing.core.planner import cloud_prices, machine_prices
+from sizing.core.platforms import load_platforms, physical_fit
+from sizing.core.prices import (
+    PriceOverrides,
+    load_price_file,
+    parse_overrides,
+    price_book,
+)
+from sizing.core.purchase import Usage, own_cost_per_m, plan
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.coverage import bench_coverage
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.planner import cloud_prices, machine_prices
-from sizing.platforms import load_platforms, physical_fit
-from sizing.prices import PriceOverrides, load_price_file, parse_overrides, price_book
-from sizing.purchase import Usage, own_cost_per_m, plan
+from sizing.sources.catalog import load_catalog
 
 TODAY = dt.date(2026, 12, 1)
 URL = re.compile(r"^https://\S+$")
@@ -40,10 +46,13 @@ def _walk(node, path=""):
 PRICE_KEYS = ("usd", "price_usd", "usd_per_gb")
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in DATA_DIR.glob("*.yaml") if p.name != "gpus.yaml"))
+DATA = files("sizing") / "data"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.iterdir() if p.name.endswith(".yaml") and p.name != "gpus.yaml"))
 def test_every_price_in_data_has_a_source_url_a_kind_and_a_date(name):
     """Any mapping with a price field must carry kind, date and an https source beside it."""
-    raw = yaml.safe_load((DATA_DIR / name).read_text())
+    raw = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
     for where, m in _walk(raw):
         if not any(k in m for k in PRICE_KEYS):
             continue
@@ -117,7 +126,7 @@ def test_physical_fit_refuses_too_many_cards_and_an_overloaded_psu():
 def ctx():
     gpus = load_gpus().all
     builds, refused = all_builds(gpus, used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=64)
-    return {"gpus": gpus, "builds": builds, "refused": refused, "calib": load_calibration(), "bench": load_bench(),
+    return {"gpus": gpus, "builds": builds, "refused": refused, "calib": load_calibration(), "coverage": bench_coverage(),
             "cat": load_catalog()}
 
 
@@ -142,7 +151,7 @@ def test_builds_are_physically_possible_and_priced_whole(ctx):
 def _plan(ctx, model, **kw):
     arch = ctx["cat"].get(model)
     return plan([arch], ctx["builds"], quant="Q4_K_M", ctx=kw.pop("ctx_len", 8192), calib=ctx["calib"],
-                bench=ctx["bench"], today=TODAY, **kw)
+                coverage=ctx["coverage"], today=TODAY, **kw)
 
 
 def test_cheapest_meets_the_target_within_budget_and_says_why(ctx):
@@ -207,7 +216,7 @@ def test_break_even_in_months_and_tokens():
     assert loc.busy_hours_per_day == pytest.approx(busy)
     kwh_day = (400 * busy + 60 * (24 - busy)) / 1000
     assert loc.power_monthly_usd == pytest.approx(kwh_day * 0.3 * 365.25 / 12)
-    from sizing.cloud import RentOption
+    from sizing.core.cloud import RentOption
 
     rent = RentOption(name="r", kind="api-open", monthly_usd=200.0, basis="", date="2026-01", source="https://x.y")
     be = break_even(loc, rent, work)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-import sizing.memory as memory
-import sizing.models.tensors as tensors_mod
-import sizing.quant as quant
-from sizing.memory import estimate_memory
-from sizing.models.catalog import load_catalog
-from sizing.models.tensors import TensorSpec, tensors_for
-from sizing.quant import FILE_QUANTS, apply_recipe, tensor_bytes, weights_bytes
-from sizing.scenario import Scenario
+import sizing.core.memory.estimate as memory
+import sizing.core.tensors as tensors_mod
+import sizing.core.quant as quant
+from sizing.core.memory.estimate import estimate_memory
+from sizing.sources.catalog import load_catalog
+from sizing.core.tensors import TensorSpec, tensors_for
+from sizing.core.quant import FILE_QUANTS, apply_recipe, tensor_bytes, weights_bytes
+from sizing.core.scenario import Scenario
 
 
 def _clear_caches() -> None:
@@ -113,7 +113,7 @@ def test_built_objects_share_no_state_a_caller_can_change():
     """fastmodel.build shares one all-fields set per class; copies and edits stay apart."""
     from pydantic import BaseModel
 
-    from sizing.fastmodel import build
+    from sizing.core.fastmodel import build
 
     class Mutable(BaseModel):
         a: int

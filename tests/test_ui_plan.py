@@ -10,13 +10,14 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing.builds import all_builds
-from sizing.calibration import load_bench, load_calibration
-from sizing.cloud import electricity
+from sizing.core.builds import all_builds
+from sizing.core.cloud import electricity
+from sizing.core.prices import PriceOverrides
+from sizing.core.purchase import Usage, memory_need, plan
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.coverage import bench_coverage
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.prices import PriceOverrides
-from sizing.purchase import Usage, memory_need, plan
+from sizing.sources.catalog import load_catalog
 
 PAGE = "from sizing.ui.pages.plan import render\nrender()"
 MODEL = "Qwen/Qwen3-8B"
@@ -33,9 +34,9 @@ def test_ranked_table_is_the_cores_ranking(default_run):
     at = default_run
     assert not at.exception, at.exception
     arch = load_catalog().get(MODEL)
-    builds, refused = all_builds(load_gpus().all, used=False, overrides=PriceOverrides(), today=dt.date.today(),
+    builds, _ = all_builds(load_gpus().all, used=False, overrides=PriceOverrides(), today=dt.date.today(),
                                  ram_need_gb=memory_need([arch], "Q4_K_M", 8192, load_calibration()).cpu_ram_gib)
-    core = plan([arch], builds, quant="Q4_K_M", ctx=8192, calib=load_calibration(), bench=load_bench(),
+    core = plan([arch], builds, quant="Q4_K_M", ctx=8192, calib=load_calibration(), coverage=bench_coverage(),
                 today=dt.date.today(), objective="cheapest", target_tps=20, budget_usd=5000,
                 usage=Usage(usd_per_kwh=electricity().usd_per_kwh("EU")), limit=50)
     table = at.dataframe[0].value

@@ -1,8 +1,8 @@
 """`llm-sizing plan`: what to buy to run these models at this context and speed, priced whole.
 
-An adapter over ``sizing.builds`` (whole builds: platform + RAM + cards, complete
-systems, CPU-only servers) and ``sizing.purchase`` (ranking by objective). With
-``--tokens-in-per-day/--tokens-out-per-day`` it adds buy-or-rent (``sizing.cloud``):
+An adapter over ``sizing.core.builds`` (whole builds: platform + RAM + cards, complete
+systems, CPU-only servers) and ``sizing.core.purchase`` (ranking by objective). With
+``--tokens-in-per-day/--tokens-out-per-day`` it adds buy-or-rent (``sizing.core.cloud``):
 the chosen build (``--build``, else the top row) against cloud GPUs by the hour at their
 predicted speed and APIs serving the same open model, with the break-even in months and
 tokens. Bad input is one line on stderr and exit 2; a target no build meets is an answer
@@ -84,13 +84,14 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sizing.builds import all_builds, priced_ids
-    from sizing.calibration import load_bench, load_calibration
-    from sizing.cloud import electricity
+    from sizing.core.builds import all_builds, priced_ids
+    from sizing.core.cloud import electricity
+    from sizing.core.prices import parse_overrides
+    from sizing.core.purchase import Usage, memory_need, plan
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.coverage import bench_coverage
     from sizing.hardware.db import load_gpus
-    from sizing.models.resolve import resolve_model
-    from sizing.prices import parse_overrides
-    from sizing.purchase import Usage, memory_need, plan
+    from sizing.sources.resolve import resolve_model
 
     _check(args)
     today = dt.date.today()
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                                  cpu_only=not args.no_cpu_only, offload=any(m.is_moe for m in models),
                                  model_gb=need.core_gib)
     result = plan(
-        models, builds, quant=args.quant, ctx=args.ctx, calib=calib, bench=load_bench(), today=today,
+        models, builds, quant=args.quant, ctx=args.ctx, calib=calib, coverage=bench_coverage(), today=today,
         objective=args.objective, target_tps=args.target_tps, budget_usd=args.budget, usage=usage,
         prompt_tokens=args.prompt_tokens, limit=args.limit, refused_physically=refused, core_gib=need.core_gib,
         notes=(f"electricity: {region.name} {kwh:.3f} USD/kWh ({region.date}, {region.source})"
@@ -138,9 +139,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _buy_or_rent(args, result, builds, models, calib, gpus, kwh: float) -> dict:
-    from sizing.cloud import Workload, apis_for, buy_or_rent, cloud_gpus
-    from sizing.planner import cloud_prices
-    from sizing.solver import solve
+    from sizing.core.cloud import Workload, apis_for, buy_or_rent, cloud_gpus
+    from sizing.core.planner import cloud_prices
+    from sizing.core.solver import solve
 
     rows = list(result.options) + list(result.closest)
     row = next((r for r in rows if r.build_id == args.build), None) if args.build else (rows[0] if rows else None)

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from sizing.errors import SizingError
-from sizing.scenario import MAX_CTX
+from sizing.core.scenario import MAX_CTX
 from sizing.ui import services
 from sizing.ui.config import UIConfig
 from sizing.ui.state import PageState, Param, ParamError, safe_name

@@ -20,21 +20,21 @@ from typing import Any
 
 import streamlit as st
 
-from sizing import planner, solver
-from sizing.calibration import load_calibration
-from sizing.commands import launch_commands
+from sizing.core import planner, solver
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.commands import launch_commands
 from sizing.errors import SizingError
 from sizing.estimate import estimate as core_estimate
 from sizing.hardware.db import load_gpus
 from sizing.hardware.detect import detect_machine
 from sizing.hardware.this_machine import hardware_from_machine
 from sizing.live.this_machine import stored_calibration
-from sizing.machine_calibration import calibrate_hardware
-from sizing.models.catalog import load_catalog
-from sizing.models.gguf_reader import read_gguf
-from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.placement import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
-from sizing.quant import FILE_QUANTS, KV_TYPES
+from sizing.core.speed.machine import calibrate_hardware
+from sizing.sources.catalog import load_catalog
+from sizing.sources.gguf_reader import read_gguf
+from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
+from sizing.core.quant import FILE_QUANTS, KV_TYPES
 
 log = logging.getLogger("sizing.ui")
 
@@ -253,7 +253,7 @@ def machine_calibration() -> Any:
 
 
 def hardware(hw: Any) -> Any:
-    """A HardwareChoice from a page -> the core's ``sizing.placement.Hardware``."""
+    """A HardwareChoice from a page -> the core's ``sizing.core.machine.Hardware``."""
     if hw.mode == "machine":
         return detected_hardware()
     host = host_spec(hw.ram_gb or None)
@@ -284,7 +284,7 @@ def hardware_and_calibration(hw: Any) -> tuple[Any, Any]:
 
 
 def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
-    """Placement and speed of this estimate on this hardware (``sizing.solver.solve``),
+    """Placement and speed of this estimate on this hardware (``sizing.core.solver.solve``),
     with the quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
     sc = est.scenario
     return solver.solve(
@@ -404,38 +404,17 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals}
 
 
-@st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
-def plan(values: dict) -> dict:
-    """The purchase planner's ranked options (``sizing.planner.plan_purchase``), as data."""
-    cat = catalog()
-    models = [cat.get(m) for m in values["models"]]
-    p = planner.plan_purchase(
-        models,
-        quant=values["quant"],
-        ctx=int(values["ctx"]),
-        calib=calibration(),
-        gpus=gpu_db().all,
-        target_tps=values["tps"] or None,
-        budget_usd=values["budget"] or None,
-        power_cap_w=values["watts"] or None,
-        limit=200,
-    )
-    out = as_json(p)
-    out["met"] = p.met
-    return out
-
-
 @st.cache_data(show_spinner="Pricing every whole build…", max_entries=32)
 def purchase(values: dict) -> dict:
-    """Whole builds ranked by the objective (``sizing.builds`` + ``sizing.purchase``), as data."""
+    """Whole builds ranked by the objective (``sizing.core.builds`` + ``sizing.core.purchase``), as data."""
     import datetime as dt
 
-    from sizing.builds import all_builds, priced_ids
-    from sizing.calibration import load_bench
-    from sizing.cloud import electricity
-    from sizing.prices import parse_overrides
-    from sizing.purchase import Usage, memory_need
-    from sizing.purchase import plan as rank
+    from sizing.core.builds import all_builds, priced_ids
+    from sizing.core.cloud import electricity
+    from sizing.core.prices import parse_overrides
+    from sizing.core.purchase import Usage, memory_need
+    from sizing.core.purchase import plan as rank
+    from sizing.core.speed.coverage import bench_coverage
 
     cat, gpus = catalog(), gpu_db().all
     models = [cat.get(m) for m in values["models"]]
@@ -447,8 +426,8 @@ def purchase(values: dict) -> dict:
     builds, refused = all_builds(gpus, used=values["used"], overrides=overrides, today=today,
                                  ram_need_gb=need.cpu_ram_gib, offload=any(m.is_moe for m in models),
                                  model_gb=need.core_gib)
-    p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(), bench=load_bench(),
-             today=today, objective=values["objective"], target_tps=values["tps"] or None,
+    p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(),
+             coverage=bench_coverage(), today=today, objective=values["objective"], target_tps=values["tps"] or None,
              budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused,
              core_gib=need.core_gib)
     out = as_json(p)
@@ -458,25 +437,26 @@ def purchase(values: dict) -> dict:
 
 
 def regions() -> dict[str, str]:
-    from sizing.cloud import electricity
+    from sizing.core.cloud import electricity
 
     e = electricity()
     return {r.id: f"{r.name}: {e.usd_per_kwh(r.id):.3f} USD/kWh ({r.date})" for r in e.regions}
 
 
 def priced_item_ids() -> set[str]:
-    from sizing.builds import priced_ids
+    from sizing.core.builds import priced_ids
 
     return priced_ids(gpu_db().all)
 
 
 @st.cache_data(show_spinner="Comparing with renting…", max_entries=32)
 def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
-    """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.cloud``)."""
+    """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.core.cloud``)."""
     import datetime as dt
 
-    from sizing.cloud import Workload, apis_for, buy_or_rent as compare, cloud_gpus
-    from sizing.purchase import Row
+    from sizing.core.cloud import Workload, apis_for, cloud_gpus
+    from sizing.core.cloud import buy_or_rent as compare
+    from sizing.core.purchase import Row
 
     r = Row.model_validate(row)
     model = catalog().get(values["models"][0])
@@ -487,43 +467,6 @@ def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
                   years=values["years"], usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
                   solve_fn=lambda m, q, c, hw: solver.solve(m, q, c, hw, cal))
     return as_json(res)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def cloud_providers() -> dict[str, str]:
-    return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
-            for c in planner.cloud_prices()}
-
-
-def _known_watts(option: dict) -> float:
-    if not option.get("watts"):
-        raise SizingError(f"{option['label']}: its power draw is not in the database, so electricity cannot be costed")
-    return float(option["watts"])
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def local_vs_cloud(values: dict, option: dict) -> dict:
-    """Buying ``option`` against renting an API for the same tokens (``sizing.planner``)."""
-    cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
-    if cloud is None:
-        raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
-    model = catalog().get(values["models"][0])
-    hw = machine_from_gpu(gpu_db().get(option["gpu_id"]), option["count"])
-    plan_ = solver.solve(model, values["quant"], min(int(values["ctx"]), model.max_context), hw, calibration())
-    if plan_.speed is None:
-        raise SizingError(f"{option['label']}: no speed estimate (the model does not fit)")
-    c = planner.local_vs_cloud(
-        tokens_in_per_day=values["tin"] * 1e6,
-        tokens_out_per_day=values["tout"] * 1e6,
-        hardware_price_usd=option["price_usd"],
-        years=values["years"],
-        watts=_known_watts(option),
-        power_price_per_kwh=values["kwh"],
-        decode_tokens_per_s=plan_.speed.decode_tokens_per_s.expected,
-        prefill_tokens_per_s=plan_.speed.prefill_tokens_per_s.expected,
-        cloud=cloud,
-    )
-    return as_json(c)
 
 
 @st.cache_data(show_spinner="Comparing…", max_entries=32)
@@ -570,7 +513,7 @@ QUALITY_LADDERS = {
 
 
 def what_runs_here(_machine: Any, *, ctx: int, quality: str, with_context: bool = False) -> list[dict]:
-    """The catalog ranked on the detected hardware (``sizing.solver.rank_catalog``), at
+    """The catalog ranked on the detected hardware (``sizing.core.solver.rank_catalog``), at
     this machine's own speed calibration when it has stored live checks."""
     mc = machine_calibration()
     return _ranked(mc.label() if mc else "", mc, ctx=ctx, quality=quality, with_context=with_context)

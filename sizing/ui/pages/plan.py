@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sizing.core.scenario import MAX_CTX
 from sizing.errors import SizingError
-from sizing.scenario import MAX_CTX
-from sizing.ui import charts, fmt, report, services
-from sizing.ui import inputs
+from sizing.ui import charts, fmt, inputs, report, services
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, ParamError, copy_link_button, safe_name
 
@@ -28,7 +27,7 @@ def _models_check(v: list[str]) -> list[str]:
 
 def _prices_check(v: list[str]) -> list[str]:
     """ID=USD items: a price that is not a positive number, or an unknown id, is refused."""
-    from sizing.prices import parse_overrides
+    from sizing.core.prices import parse_overrides
 
     try:
         parse_overrides(v, services.priced_item_ids())
