@@ -236,3 +236,26 @@ def test_machine_prices_name_real_unified_chips():
     assert all(m.gpu_id in ids for m in machine_prices())
     systems = load_platforms()[1]
     assert all(s.gpu_id in ids for s in systems)
+
+
+def test_expert_offload_builds_compete_for_moe_models(ctx):
+    """'1-2 cards + N GB RAM' for a MoE model the cards cannot hold: every layer on the cards,
+    routed experts in RAM; priced with the RAM; ranked with the rest. None for a dense model."""
+    from sizing.core.purchase import memory_need
+
+    arch = ctx["cat"].get("Qwen/Qwen3-235B-A22B")
+    need = memory_need([arch], "Q4_K_M", 8192, ctx["calib"])
+    builds, _ = all_builds(ctx["gpus"], used=True, overrides=PriceOverrides(), today=TODAY,
+                           ram_need_gb=need.cpu_ram_gib, offload=True, model_gb=need.core_gib)
+    off = [b for b in builds if b.kind == "offload"]
+    db = {g.id: g for g in ctx["gpus"]}
+    assert off and all(b.ram_gb >= need.cpu_ram_gib and b.count * db[b.gpu_id].memory_gb < need.core_gib for b in off)
+    assert all(any(ln.item_id.startswith("ram-") for ln in b.lines) for b in off if b.ram_gb > 32)
+    r = plan([arch], builds, quant="Q4_K_M", ctx=8192, calib=ctx["calib"], coverage=ctx["coverage"], today=TODAY,
+             objective="fastest", budget_usd=10_000, core_gib=need.core_gib, limit=50)
+    ranked = [o for o in r.options if o.kind == "offload"]
+    assert ranked, [o.label for o in r.options]
+    for o in ranked:
+        assert "--n-cpu-moe" in o.models[0].llama_server or "exps" in o.models[0].llama_server
+    dense = ctx["cat"].get("meta-llama/Llama-3.3-70B-Instruct")
+    assert not dense.is_moe  # the CLI and UI build offload candidates only for MoE models

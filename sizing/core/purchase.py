@@ -193,8 +193,11 @@ def _runs(build: Build, models: Sequence[ModelArch], quant: str, ctx: int, calib
         c_ctx = min(ctx, arch.max_context)
         p = solve(arch, quant, c_ctx, build.hardware, calib, memory_fn=memory_fn, prompt_tokens=prompt_tokens)
         pl = p.placement
-        # a GPU purchase must hold the model on its cards; offload builds are their own kind
-        ok = pl.fits and (pl.all_on_gpu or build.kind in ("cpu-only", "offload") or not build.hardware.gpus)
+        # a GPU purchase must hold the model on its cards; an offload build keeps every layer
+        # on its cards and only routed experts in RAM (--n-cpu-moe), never whole layers
+        experts_only = pl.gpu_layers >= pl.n_layers + 1 and (pl.cpu_moe or pl.n_cpu_moe > 0)
+        ok = pl.fits and (pl.all_on_gpu or build.kind == "cpu-only" or not build.hardware.gpus
+                          or (build.kind == "offload" and experts_only))
         sp = p.speed if ok else None
         runs.append(ModelRun(
             model_id=arch.id, fits=ok, how=pl.how,
