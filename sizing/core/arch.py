@@ -73,6 +73,14 @@ class ModelArch(BaseModel):
     n_dense_leading_layers: int = Field(0, ge=0, description="first N layers use the dense FFN")
     expert_bias: bool = False  # gpt-oss: biases on router and expert projections
     expert_score_bias: bool = False  # DeepSeek-V3: router score-correction bias (exp_probs_b)
+    native_types: tuple[tuple[str, str], ...] = Field(
+        (),
+        description=(
+            "tensors the checkpoint ships already quantized, as (name part, ggml type): "
+            "gpt-oss's experts are MXFP4 in the release itself, the converter writes them "
+            "as is, and the published GGUFs keep them so at every file quant"
+        ),
+    )
 
     # --- sliding-window attention ----------------------------------------------------
     sliding_window: int | None = Field(None, gt=0)
@@ -103,6 +111,12 @@ class ModelArch(BaseModel):
 
     # --- free-form facts a specific arch needs (documented where used) --------------------
     extra: dict[str, int | float | bool | str] = Field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        """By value, so ``functools`` caches key on the architecture itself (bounded, no
+        identity tricks); ``extra`` is a dict, hashed by its sorted items."""
+        d = self.__dict__
+        return hash(tuple(tuple(sorted(d[n].items())) if n == "extra" else d[n] for n in _FIELDS))
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelArch":
@@ -156,3 +170,6 @@ class ModelArch(BaseModel):
 
     def is_moe_layer(self, layer: int) -> bool:
         return self.is_moe and layer >= self.n_dense_leading_layers
+
+
+_FIELDS: tuple[str, ...] = tuple(ModelArch.model_fields)

@@ -14,7 +14,6 @@ never typed by hand.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from math import prod
@@ -169,13 +168,58 @@ _NEEDS_IMATRIX = frozenset({
 _IQ12 = frozenset({F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M})
 
 
+#: a quant name with this suffix requantizes the tensors a model ships already quantized
+#: (gpt-oss's MXFP4 experts) instead of keeping them as the common files do
+REQUANT_SUFFIX = "+requant"
+
+
 def file_quant(quant: str) -> str:
-    """Canonical user-facing name of a file quant; SizingError listing valid names if unknown."""
+    """Canonical user-facing name of a file quant; SizingError listing valid names if unknown.
+
+    ``Q8_0+requant`` names the variant whose natively quantized tensors are requantized too."""
     key = str(quant).strip().upper().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in FILE_QUANTS:
-        raise SizingError(f"unknown quant {quant!r}; valid: {', '.join(FILE_QUANTS)}")
-    return key
+    key, plus, tail = key.partition("+")
+    key = _ALIASES.get(key.strip(), key.strip())
+    if key not in FILE_QUANTS or (plus and tail.strip() != "REQUANT"):
+        raise SizingError(f"unknown quant {quant!r}; valid: {', '.join(FILE_QUANTS)} "
+                          f"(add {REQUANT_SUFFIX} to requantize natively quantized experts)")
+    return key + (REQUANT_SUFFIX if plus else "")
+
+
+def split_quant(quant: str) -> tuple[str, bool]:
+    """(base file quant, whether natively quantized tensors are requantized)."""
+    name = file_quant(quant)
+    if name.endswith(REQUANT_SUFFIX):
+        return name[: -len(REQUANT_SUFFIX)], True
+    return name, False
+
+
+def base_quant(quant: str) -> str:
+    """The llama-quantize type name of a quant (without the requant suffix)."""
+    return split_quant(quant)[0]
+
+
+def native_type(arch: ModelArch, name: str) -> str | None:
+    """The type a tensor ships in when the checkpoint itself is quantized (else None)."""
+    for part, typ in arch.native_types:
+        if part in name:
+            return typ
+    return None
+
+
+def native_note(arch: ModelArch, quant: str) -> str | None:
+    """One line saying which tensors keep their native type under ``quant`` (None: none)."""
+    if not arch.native_types:
+        return None
+    base, requant = split_quant(quant)
+    what = ", ".join(f"{'the routed experts' if p == '_exps.weight' else p.strip('._')} in {t}"
+                     for p, t in arch.native_types)
+    if requant:
+        return (f"{base}{REQUANT_SUFFIX}: the natively quantized tensors ({what}) are requantized to "
+                f"{base}, as a few publishers do; the common files keep them")
+    return (f"{what} as the model ships them: kept by the common GGUFs (ggml-org, unsloth, "
+            f"bartowski, lmstudio-community) whatever the file's label; {base} applies to the "
+            f"rest (ask for {base}{REQUANT_SUFFIX} for files that requantize them)")
 
 
 def file_quant_from_ftype(ftype: int) -> str | None:
@@ -263,7 +307,7 @@ class _Prepared:
     each tensor's role and whether it is quantized at all."""
 
     def __init__(self, tensors: Sequence[TensorSpec]) -> None:
-        self.tensors = tuple(tensors)  # keeps the specs alive: the cache keys on their ids
+        self.tensors = tuple(tensors)
         ordered = llama_order(list(tensors))
         # (tensor, role, its typed specs by type): a quantizable tensor's table fills as
         # quants type it; one that is never quantized is F32 whatever the quant
@@ -275,22 +319,10 @@ class _Prepared:
         self.tied = not any(t.name == "output.weight" for t in ordered)
 
 
-# A sweep types the same tensor list once per quant; a model's list is built once
-# (sizing.core.tensors caches it), so its specs' identities name it.
-_PREPARED: OrderedDict[tuple[int, ...], _Prepared] = OrderedDict()
-_PREPARED_MAX = 256
-
-
-def _prepare(tensors: Sequence[TensorSpec]) -> _Prepared:
-    key = tuple(map(id, tensors))
-    hit = _PREPARED.get(key)
-    if hit is not None:
-        _PREPARED.move_to_end(key)
-        return hit
-    prep = _PREPARED[key] = _Prepared(tensors)
-    if len(_PREPARED) > _PREPARED_MAX:
-        _PREPARED.popitem(last=False)
-    return prep
+# A sweep types the same tensor list once per quant: prepare it once (bounded, by value).
+@lru_cache(maxsize=256)
+def _prepare(tensors: tuple[TensorSpec, ...]) -> _Prepared:
+    return _Prepared(tensors)
 
 
 class _State:
@@ -478,12 +510,14 @@ def apply_recipe(
     own rule (Q4_K_M -> Q5_K, Q5_K_M -> Q6_K on every layer, nothing for IQ4_*/Q4_K_S)
     instead of attn_v's schedule; files published then follow it. Default: current rule.
     Tensors llama.cpp never quantizes (1-D, norms, routers, biases) stay F32, as the
-    converter writes them.
+    converter writes them. Tensors the model ships already quantized (``arch.native_types``,
+    gpt-oss's MXFP4 experts) keep that type, unless the quant ends in ``+requant``.
     """
-    name = file_quant(quant)
+    name, requant = split_quant(quant)
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
-    prep = _prepare(tensors if isinstance(tensors, (list, tuple)) else list(tensors))
+    native = () if requant else arch.native_types
+    prep = _prepare(tuple(tensors))
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
                fused_qkv_own_rule)
     quantized = is_quantized(default)
@@ -494,7 +528,11 @@ def apply_recipe(
         if typed is None:  # not quantizable: stays F32
             append(f32[id(t)])
             continue
-        typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
+        keep = native and native_type(arch, t.name)
+        if keep:  # shipped quantized: the files keep it as it is
+            typ = keep
+        else:
+            typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
         spec = typed.get(typ)
         if spec is None:
             spec = typed[typ] = shared_spec(t.name, t.shape, typ)
