@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sizing.core.builds import all_builds
 from sizing.core.cloud import electricity
 from sizing.core.prices import PriceOverrides
-from sizing.core.purchase import Usage, memory_need, plan
+from sizing.core.purchase import Usage, memory_need, offload_ram_sizer, plan
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.coverage import bench_coverage
 from sizing.hardware.db import load_gpus
@@ -58,7 +58,7 @@ def main() -> int:
         need = memory_need([arch], a.quant, a.ctx, calib)
         builds, refused = all_builds(gpus, used=a.used, overrides=PriceOverrides(), today=today,
                                      ram_need_gb=need.cpu_ram_gib, offload=arch.is_moe,
-                                     model_gb=need.core_gib)
+                                     model_gb=need.core_gib, ram_for=offload_ram_sizer([arch], a.quant, a.ctx, calib))
         for objective, kw in (("cheapest", {"target_tps": target}), ("cost-per-token", {"target_tps": target}),
                               ("fastest", {"budget_usd": FASTEST_BUDGET})):
             r = plan([arch], builds, quant=a.quant, ctx=a.ctx, calib=calib, coverage=coverage, today=today,

@@ -64,10 +64,18 @@ def test_every_price_in_data_has_a_source_url_a_kind_and_a_date(name):
 def test_gpu_database_prices_are_dated_and_cited():
     """gpus.yaml's launch prices are dated by launch year and cited by the release source;
     its street prices by their own date and source (kind read from the source: NEW/USED)."""
-    book = price_book(load_gpus().all)
+    gpus = load_gpus().all
+    for g in gpus:  # every price field in gpus.yaml carries its date and an https source
+        if g.launch_price_usd is not None:
+            assert g.year and "https://" in (g.sources.release or ""), (g.id, "launch price without year/source")
+        if g.street_price_usd is not None:
+            assert g.street_price_date and "https://" in (g.sources.street_price or ""), (g.id, "street price")
+    book = price_book(gpus)
     for gid, prices in book.cards.items():
         for p in prices:
             assert p.kind in KINDS and DATE.match(p.date) and URL.match(p.source), (gid, p)
+    n_launch = sum(1 for g in gpus if g.launch_price_usd is not None)
+    assert sum(1 for ps in book.cards.values() for p in ps if p.kind == "msrp") == n_launch
 
 
 def test_cloud_and_electricity_prices_are_dated_and_cited():

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from sizing.core.builds import all_builds, priced_ids
     from sizing.core.cloud import electricity
     from sizing.core.prices import parse_overrides
-    from sizing.core.purchase import Usage, memory_need, plan
+    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer, plan
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.speed.coverage import bench_coverage
     from sizing.hardware.db import load_gpus
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     need = memory_need(models, args.quant, args.ctx, calib)
     builds, refused = all_builds(gpus, used=args.used, overrides=overrides, today=today, ram_need_gb=need.cpu_ram_gib,
                                  cpu_only=not args.no_cpu_only, offload=any(m.is_moe for m in models),
-                                 model_gb=need.core_gib)
+                                 model_gb=need.core_gib, ram_for=offload_ram_sizer(models, args.quant, args.ctx, calib))
     result = plan(
         models, builds, quant=args.quant, ctx=args.ctx, calib=calib, coverage=bench_coverage(), today=today,
         objective=args.objective, target_tps=args.target_tps, budget_usd=args.budget, usage=usage,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -166,12 +166,14 @@ def offload_builds(
     overrides: PriceOverrides = NO_OVERRIDES,
     today: dt.date,
     counts: Sequence[int] = (1, 2),
+    ram_for: Callable[[object, int], float | None] | None = None,
 ) -> list[Build]:
     """"1-2 cards + N GB RAM": a MoE model's routed experts in system RAM (--n-cpu-moe),
-    the rest on the cards. Same physical checks and whole-build price as ``gpu_builds``,
-    with the RAM the whole model needs. Only where the cards cannot hold the model
-    (``model_gb``) and only cards no other card beats on price, memory, bandwidth,
-    compute and power at once."""
+    the rest on the cards. Same physical checks and whole-build price as ``gpu_builds``.
+    RAM: ``ram_for(card, count)`` GiB when given (None: that card cannot keep every layer
+    while its experts sit in RAM), else ``ram_need_gb``. Only where the cards cannot hold
+    the model (``model_gb``) and only cards no other card beats on price, memory,
+    bandwidth, compute and power at once."""
     out: list[Build] = []
     cards = []
     for g in gpus:
@@ -183,16 +185,21 @@ def offload_builds(
         if card is not None:
             cards.append((g, card))
     for g, card in _undominated(cards):
-        for p in platforms:
-            ram = _ram_lines(p, ram_need_gb, book, overrides, today)
-            if ram is None:
+        for n in counts:
+            if n * g.memory_gb >= model_gb:
                 continue
-            ram_lines, ram_gb, ram_notes = ram
-            plat_price = overrides.price(p.id, p.price, today)
-            for n in counts:
+            need = ram_for(g, n) if ram_for is not None else ram_need_gb
+            if need is None:
+                continue
+            for p in platforms:
                 fit = physical_fit(p, g, n)
-                if not fit.ok or n * g.memory_gb >= model_gb:
+                if not fit.ok:
                     continue
+                ram = _ram_lines(p, need, book, overrides, today)
+                if ram is None:
+                    continue
+                ram_lines, ram_gb, ram_notes = ram
+                plat_price = overrides.price(p.id, p.price, today)
                 lines = [
                     PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat_price, usd=plat_price.usd),
                     *ram_lines,
@@ -298,7 +305,8 @@ def cpu_builds(platforms: Sequence[Platform], book: PriceBook, *, ram_need_gb: f
 
 
 def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: dt.date, ram_need_gb: float,
-               cpu_only: bool = True, offload: bool = False, model_gb: float = 0.0) -> tuple[list[Build], int]:
+               cpu_only: bool = True, offload: bool = False, model_gb: float = 0.0,
+               ram_for: Callable[[object, int], float | None] | None = None) -> tuple[list[Build], int]:
     """Every build the data can price: GPU builds on each platform, complete systems,
     unified-memory machines, (with ``cpu_only``) CPU-only servers and (with ``offload``,
     for MoE models) cards + RAM with the experts in RAM. Loads the data files."""
@@ -314,7 +322,7 @@ def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: 
     builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today)
     if offload:
         builds += offload_builds(gpus, platforms, book, ram_need_gb=ram_need_gb, model_gb=model_gb or ram_need_gb,
-                                 used=used, overrides=overrides, today=today)
+                                 used=used, overrides=overrides, today=today, ram_for=ram_for)
     if cpu_only:
         builds += cpu_builds([p for p in platforms if p.klass != "desktop"], book, ram_need_gb=ram_need_gb,
                              overrides=overrides, today=today)

@@ -173,6 +173,37 @@ def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: Calibr
     return MemoryNeed(cpu_ram_gib=cpu + 16.0, core_gib=core)
 
 
+def offload_ram_sizer(models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet,
+                      memory_fn: MemoryFn | None = None):
+    """``(card, count) -> GiB of RAM`` an expert-offload build needs: every model placed on
+    the cards with unbounded RAM, what the host side then holds, plus the OS reserve the
+    MoE placement work uses; None when a model cannot keep every layer on the cards."""
+    from sizing.core.machine import HostSpec, machine_from_gpu
+    from sizing.core.offload_builds import OS_RESERVE_GB, experts_offloaded
+
+    big = HostSpec(name="sizing host", ram_bytes=1 << 50, bandwidth_gbs=100.0, threads=16, assumed=False)
+    seen: dict[tuple, float | None] = {}
+
+    def need(gpu, count: int) -> float | None:
+        key = (gpu.id, count)
+        if key not in seen:
+            gib = 0.0
+            for arch in models:
+                if not arch.is_moe:
+                    gib = -1.0
+                    break
+                pl = solve(arch, quant, min(ctx, arch.max_context), machine_from_gpu(gpu, count, host=big), calib,
+                           memory_fn=memory_fn, with_speed=False).placement
+                if not experts_offloaded(pl):
+                    gib = -1.0
+                    break
+                gib = max(gib, pl.devices[-1].used_bytes / 2**30)
+            seen[key] = gib + OS_RESERVE_GB if gib > 0 else None
+        return seen[key]
+
+    return need
+
+
 def _speed_key(b: Build) -> tuple:
     """Builds whose models sit wholly on the same cards run at the same speed whatever the
     host: solve once per card and count (hosts differ only in RAM and threads)."""

@@ -426,7 +426,7 @@ def purchase(values: dict) -> dict:
     from sizing.core.builds import all_builds, priced_ids
     from sizing.core.cloud import electricity
     from sizing.core.prices import parse_overrides
-    from sizing.core.purchase import Usage, memory_need
+    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer
     from sizing.core.purchase import plan as rank
     from sizing.core.speed.coverage import bench_coverage
 
@@ -439,7 +439,8 @@ def purchase(values: dict) -> dict:
     need = memory_need(models, values["quant"], int(values["ctx"]), calibration())
     builds, refused = all_builds(gpus, used=values["used"], overrides=overrides, today=today,
                                  ram_need_gb=need.cpu_ram_gib, offload=any(m.is_moe for m in models),
-                                 model_gb=need.core_gib)
+                                 model_gb=need.core_gib,
+                                 ram_for=offload_ram_sizer(models, values["quant"], int(values["ctx"]), calibration()))
     p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(),
              coverage=bench_coverage(), today=today, objective=values["objective"], target_tps=values["tps"] or None,
              budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused,
