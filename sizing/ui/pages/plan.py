@@ -106,6 +106,11 @@ def results(ps: PageState, v: dict) -> None:
     })
     for n in p.get("notes") or ():
         st.caption(n)
+    runs = [(o["label"], m["command"]) for o in options[:TABLE_ROWS] for m in o.get("models") or () if m.get("command")]
+    if runs:  # "1 GPU + N GB RAM" builds: how to run them (experts in RAM)
+        label, cmd = runs[0]
+        st.caption(f"How to run the first 1 GPU + RAM build ({label}); the others differ only in --n-cpu-moe:")
+        st.code(cmd, language="bash", wrap_lines=True)
     priced = [o for o in options if o.get("price_usd") and o.get("decode_tokens_per_s")]
     if priced:
         st.subheader("Price against speed")
