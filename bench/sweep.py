@@ -21,9 +21,9 @@ from sizing.core.speed.calibration import load_calibration  # noqa: E402
 from sizing.hardware.db import load_gpus  # noqa: E402
 from sizing.sources.catalog import load_catalog  # noqa: E402
 from sizing.core.placement import place_many  # noqa: E402
-from sizing.core.machine import DEFAULT_HOST, apple_working_set_fraction
+from sizing.core.machine import DEFAULT_HOST, apple_working_set_fraction  # noqa: E402
 from sizing.core.scenario import Scenario  # noqa: E402
-from sizing.core.solver import _remember, _typed, memory_for, traffic_for  # noqa: E402
+from sizing.core.solver import memory_for, traffic_for, typed_tensors  # noqa: E402
 from sizing.core.speed.estimate import decode_tokens_per_s_many  # noqa: E402
 from sizing.units import GIB  # noqa: E402
 
@@ -62,7 +62,7 @@ def sweep(models, calib, m):
     for arch in models:
         for q in QUANTS:
             traffic = traffic_for(arch, q)
-            typed = _typed(_remember(arch), q)
+            typed = typed_tensors(arch, q)
             for ctx in CONTEXTS:
                 c = min(ctx, arch.max_context)
                 mem = memory_for(Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"), tensors_key="recipe")

@@ -2,8 +2,8 @@
 what a cold, uncached computation gives, and never serves one model's or one list's
 result for another.
 
-"Cold" here means every cache emptied and every input a fresh, fully validated copy, so
-no identity-keyed cache can hit; "warm" is the same call again, served from the caches.
+"Cold" here means every cache emptied and every input a fresh, fully validated copy;
+"warm" is the same call again, served from the caches.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from sizing.core.scenario import Scenario
 
 
 def _clear_caches() -> None:
-    tensors_mod._TENSORS_CACHE.clear()
+    tensors_mod._tensors.cache_clear()
     tensors_mod.shared_spec.cache_clear()
     tensors_mod.layer_of.cache_clear()
-    quant._PREPARED.clear()
+    quant._prepare.cache_clear()
     quant._nbytes.cache_clear()
     quant._category.cache_clear()
     quant._quantizable_name.cache_clear()
-    memory._TENSOR_CACHE.clear()
-    memory._WEIGHTS_CACHE.clear()
+    memory._file_weights.cache_clear()
+    memory.recipe_weights.cache_clear()
 
 
 def _rows(specs):
@@ -37,7 +37,7 @@ def _rows(specs):
 
 
 def _fresh(specs):
-    """Validated copies: equal values, new identities (no identity-keyed cache can hit)."""
+    """Validated copies: equal values, new identities."""
     return [TensorSpec(name=t.name, shape=t.shape, ggml_type=t.ggml_type) for t in specs]
 
 

@@ -112,6 +112,12 @@ class ModelArch(BaseModel):
     # --- free-form facts a specific arch needs (documented where used) --------------------
     extra: dict[str, int | float | bool | str] = Field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        """By value, so ``functools`` caches key on the architecture itself (bounded, no
+        identity tricks); ``extra`` is a dict, hashed by its sorted items."""
+        d = self.__dict__
+        return hash(tuple(tuple(sorted(d[n].items())) if n == "extra" else d[n] for n in _FIELDS))
+
     @model_validator(mode="after")
     def _consistent(self) -> "ModelArch":
         if self.n_heads % self.n_kv_heads:
@@ -164,3 +170,6 @@ class ModelArch(BaseModel):
 
     def is_moe_layer(self, layer: int) -> bool:
         return self.is_moe and layer >= self.n_dense_leading_layers
+
+
+_FIELDS: tuple[str, ...] = tuple(ModelArch.model_fields)

@@ -14,7 +14,6 @@ never typed by hand.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from math import prod
@@ -308,7 +307,7 @@ class _Prepared:
     each tensor's role and whether it is quantized at all."""
 
     def __init__(self, tensors: Sequence[TensorSpec]) -> None:
-        self.tensors = tuple(tensors)  # keeps the specs alive: the cache keys on their ids
+        self.tensors = tuple(tensors)
         ordered = llama_order(list(tensors))
         # (tensor, role, its typed specs by type): a quantizable tensor's table fills as
         # quants type it; one that is never quantized is F32 whatever the quant
@@ -320,22 +319,10 @@ class _Prepared:
         self.tied = not any(t.name == "output.weight" for t in ordered)
 
 
-# A sweep types the same tensor list once per quant; a model's list is built once
-# (sizing.core.tensors caches it), so its specs' identities name it.
-_PREPARED: OrderedDict[tuple[int, ...], _Prepared] = OrderedDict()
-_PREPARED_MAX = 256
-
-
-def _prepare(tensors: Sequence[TensorSpec]) -> _Prepared:
-    key = tuple(map(id, tensors))
-    hit = _PREPARED.get(key)
-    if hit is not None:
-        _PREPARED.move_to_end(key)
-        return hit
-    prep = _PREPARED[key] = _Prepared(tensors)
-    if len(_PREPARED) > _PREPARED_MAX:
-        _PREPARED.popitem(last=False)
-    return prep
+# A sweep types the same tensor list once per quant: prepare it once (bounded, by value).
+@lru_cache(maxsize=256)
+def _prepare(tensors: tuple[TensorSpec, ...]) -> _Prepared:
+    return _Prepared(tensors)
 
 
 class _State:
@@ -530,7 +517,7 @@ def apply_recipe(
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
     native = () if requant else arch.native_types
-    prep = _prepare(tensors if isinstance(tensors, (list, tuple)) else list(tensors))
+    prep = _prepare(tuple(tensors))
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
                fused_qkv_own_rule)
     quantized = is_quantized(default)

@@ -23,11 +23,10 @@ from sizing.core.tensors import TensorSpec
 from sizing.core.placement import Placement, PlacementOptions, place
 from sizing.core.machine import Hardware
 from sizing.core.scenario import MAX_CTX, MemoryParts, Scenario
-from sizing.core.speed.estimate import SpeedEstimate, estimate_speed, per_user_tokens_per_s
+from sizing.core.speed.estimate import CalibrationSet, SpeedEstimate, estimate_speed, per_user_tokens_per_s
+from sizing.core.traffic import ModelTraffic, model_traffic
 
 # Best first: the order in which "the best quant that fits" is looked for.
-from sizing.core.speed.estimate import CalibrationSet
-from sizing.core.traffic import ModelTraffic, model_traffic
 QUANT_LADDER: tuple[str, ...] = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 CTX_STEP = 256  # contexts are searched in llama.cpp's KV padding unit
 OFFLOAD_CEILING = "Q4_K_M"  # with layers in system RAM, do not recommend more bits than this
@@ -59,32 +58,18 @@ def default_memory_fn(scenario: Scenario) -> MemoryParts:
     return _parts_of(estimate_memory(scenario))
 
 
-def _arch_key(arch: ModelArch) -> tuple:
-    return (arch.id, arch.name, arch.arch, arch.n_layers, arch.hidden_size, arch.vocab_size, arch.n_experts, id(arch))
-
-
-_ARCHES: dict[tuple, ModelArch] = {}
-
-
-def _remember(arch: ModelArch) -> tuple:
-    key = _arch_key(arch)
-    _ARCHES[key] = arch
-    return key
-
-
-@lru_cache(maxsize=4096)
-def _typed(key: tuple, quant: str) -> tuple[TensorSpec, ...]:
-    from sizing.core.tensors import tensors_for
+@lru_cache(maxsize=256)
+def typed_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
+    """``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded)."""
     from sizing.core.quant import apply_recipe
+    from sizing.core.tensors import tensors_for
 
-    arch = _ARCHES[key]
     return tuple(apply_recipe(arch, tensors_for(arch), quant))
 
 
-@lru_cache(maxsize=4096)
-def _traffic(key: tuple, quant: str, tensors: tuple[TensorSpec, ...] | None, kv_k: str, kv_v: str) -> ModelTraffic:
-    arch = _ARCHES[key]
-    typed = tensors if tensors is not None else _typed(key, quant)
+@lru_cache(maxsize=1024)
+def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None, kv_k: str, kv_v: str) -> ModelTraffic:
+    typed = tensors if tensors is not None else typed_tensors(arch, quant)
     return model_traffic(arch, typed, kv_k, kv_v)
 
 
@@ -92,29 +77,48 @@ def traffic_for(
     arch: ModelArch, quant: str, *, tensors: Sequence[TensorSpec] | None = None, kv_type_k: str = "f16", kv_type_v: str = "f16"
 ) -> ModelTraffic:
     """Per-layer traffic, memoised per (model, quant, KV types)."""
-    return _traffic(_remember(arch), quant, tuple(tensors) if tensors is not None else None, kv_type_k, kv_type_v)
+    return _traffic(arch, quant, tuple(tensors) if tensors is not None else None, kv_type_k, kv_type_v)
 
 
-_MEMO: dict[tuple, MemoryParts] = {}
+class _Keyed:
+    """A scenario as a cache key: its settings plus a short name for its tensors, so a
+    lookup does not hash thousands of tensor specs. The scenario itself is dropped once
+    estimated, so the cache holds keys and results, never tensor lists."""
+
+    __slots__ = ("key", "scenario")
+
+    def __init__(self, key: tuple, scenario: Scenario | None) -> None:
+        self.key = key
+        self.scenario = scenario
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and self.key == other.key
+
+
+@lru_cache(maxsize=8192)
+def _memory(k: _Keyed, fn: MemoryFn) -> MemoryParts:
+    scenario, k.scenario = k.scenario, None
+    assert scenario is not None
+    return fn(scenario)
 
 
 def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors_key: object = None) -> MemoryParts:
-    """The memory estimate of a scenario, memoised: the sweep asks for each many times.
+    """The memory estimate of a scenario, memoised (bounded): the sweep asks for each many times.
 
     ``tensors_key`` names the scenario's tensors ("recipe" when they are the quant
-    recipe's, else the caller's own identity for a GGUF's tensors)."""
+    recipe's; by default the hash of a GGUF's own tensors)."""
     fn = memory_fn or default_memory_fn
     s = scenario
     if s.tensors is not None and tensors_key is None:
         tensors_key = hash(s.tensors)
     key = (
-        _remember(s.model), s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
-        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, s.mmap, s.repack, s.mlock, tensors_key, fn,
+        s.model, s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
+        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, s.mmap, s.repack, s.mlock, tensors_key,
     )
-    hit = _MEMO.get(key)
-    if hit is None:
-        hit = _MEMO[key] = fn(s)
-    return hit
+    return _memory(_Keyed(key, s), fn)
 
 
 # --------------------------------------------------------------------------------------
@@ -219,7 +223,7 @@ def solve(
     check_context(ctx)
     backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
     # typed tensors (memoised) spare the memory estimate a second run of the quant recipe
-    typed = tuple(tensors) if tensors is not None else _typed(_remember(arch), quant)
+    typed = tuple(tensors) if tensors is not None else typed_tensors(arch, quant)
     scenario = Scenario(
         model=arch,
         quant=quant,
@@ -462,8 +466,7 @@ def plan_for_scenario(
     The scenario's ctx is the whole KV (all parallel sequences); the speed is per
     sequence at ctx ÷ n_parallel."""
     s = scenario
-    typed = s.tensors if s.tensors is not None else _typed(_remember(s.model), s.quant)
-    traffic = _traffic(_remember(s.model), s.quant, typed if s.tensors is not None else None, s.kv_type_k, s.kv_type_v)
+    traffic = _traffic(s.model, s.quant, s.tensors, s.kv_type_k, s.kv_type_v)
     opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
     placement = place(traffic, memory, hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)

@@ -11,7 +11,6 @@ Shapes are ggml order: ``ne0`` (the row length, the one quant blocks run along) 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from functools import lru_cache
 from math import prod
 from typing import Callable
@@ -280,25 +279,17 @@ def _build(arch: ModelArch) -> list[TensorSpec]:
 
 
 # Building a 61-layer MoE model's tensor list takes milliseconds, and sweeps ask for the
-# same architecture once per quant and context. ModelArch holds a dict (``extra``) so it is
-# not hashable: key on identity and keep a reference, so an id is never reused while cached.
-_TENSORS_CACHE: OrderedDict[int, tuple[ModelArch, tuple[TensorSpec, ...]]] = OrderedDict()
-_TENSORS_CACHE_MAX = 256
+# same architecture once per quant and context: keep the last few hundred (bounded).
+@lru_cache(maxsize=256)
+def _tensors(arch: ModelArch) -> tuple[TensorSpec, ...]:
+    return tuple(llama_order(_build(arch)))
 
 
 def tensors_for(arch: ModelArch) -> list[TensorSpec]:
     """Every weight tensor llama.cpp loads for ``arch``, untyped, in llama.cpp's order.
 
     A new list each call (callers may reorder it); the frozen TensorSpecs are shared."""
-    hit = _TENSORS_CACHE.get(id(arch))
-    if hit is not None and hit[0] is arch:
-        _TENSORS_CACHE.move_to_end(id(arch))
-        return list(hit[1])
-    specs = tuple(llama_order(_build(arch)))
-    _TENSORS_CACHE[id(arch)] = (arch, specs)
-    if len(_TENSORS_CACHE) > _TENSORS_CACHE_MAX:
-        _TENSORS_CACHE.popitem(last=False)
-    return list(specs)
+    return list(_tensors(arch))
 
 
 def file_order(arch: ModelArch, tensors: list[TensorSpec]) -> list[TensorSpec]:

@@ -418,62 +418,70 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
 
 
-@st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
-def plan(values: dict) -> dict:
-    """The purchase planner's ranked options (``sizing.core.planner.plan_purchase``), as data."""
-    cat = catalog()
+@st.cache_data(show_spinner="Pricing every whole build…", max_entries=32)
+def purchase(values: dict) -> dict:
+    """Whole builds ranked by the objective (``sizing.core.builds`` + ``sizing.core.purchase``), as data."""
+    import datetime as dt
+
+    from sizing.core.builds import all_builds, priced_ids
+    from sizing.core.cloud import electricity
+    from sizing.core.prices import parse_overrides
+    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer
+    from sizing.core.purchase import plan as rank
+    from sizing.core.speed.coverage import bench_coverage
+
+    cat, gpus = catalog(), gpu_db().all
     models = [cat.get(m) for m in values["models"]]
-    p = planner.plan_purchase(
-        models,
-        quant=values["quant"],
-        ctx=int(values["ctx"]),
-        calib=calibration(),
-        gpus=gpu_db().all,
-        target_tps=values["tps"] or None,
-        budget_usd=values["budget"] or None,
-        power_cap_w=values["watts"] or None,
-        limit=200,
-    )
+    today = dt.date.today()
+    overrides = parse_overrides(values.get("prices") or [], priced_ids(gpus))
+    kwh = values["kwh"] or electricity().usd_per_kwh(values["region"])
+    usage = Usage(years=values["years"], hours_per_day=values["hours"], usd_per_kwh=kwh)
+    need = memory_need(models, values["quant"], int(values["ctx"]), calibration())
+    builds, refused = all_builds(gpus, used=values["used"], overrides=overrides, today=today,
+                                 ram_need_gb=need.cpu_ram_gib, offload=any(m.is_moe for m in models),
+                                 model_gb=need.core_gib,
+                                 ram_for=offload_ram_sizer(models, values["quant"], int(values["ctx"]), calibration()))
+    p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(),
+             coverage=bench_coverage(), today=today, objective=values["objective"], target_tps=values["tps"] or None,
+             budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused,
+             core_gib=need.core_gib)
     out = as_json(p)
     out["met"] = p.met
+    out["usd_per_kwh"] = kwh
     return out
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cloud_providers() -> dict[str, str]:
-    return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
-            for c in planner.cloud_prices()}
+def regions() -> dict[str, str]:
+    from sizing.core.cloud import electricity
+
+    e = electricity()
+    return {r.id: f"{r.name}: {e.usd_per_kwh(r.id):.3f} USD/kWh ({r.date})" for r in e.regions}
 
 
-def _known_watts(option: dict) -> float:
-    if not option.get("watts"):
-        raise SizingError(f"{option['label']}: its power draw is not in the database, so electricity cannot be costed")
-    return float(option["watts"])
+def priced_item_ids() -> set[str]:
+    from sizing.core.builds import priced_ids
+
+    return priced_ids(gpu_db().all)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def local_vs_cloud(values: dict, option: dict) -> dict:
-    """Buying ``option`` against renting an API for the same tokens (``sizing.core.planner``)."""
-    cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
-    if cloud is None:
-        raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
+@st.cache_data(show_spinner="Comparing with renting…", max_entries=32)
+def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
+    """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.core.cloud``)."""
+    import datetime as dt
+
+    from sizing.core.cloud import Workload, apis_for, cloud_gpus
+    from sizing.core.cloud import buy_or_rent as compare
+    from sizing.core.purchase import Row
+
+    r = Row.model_validate(row)
     model = catalog().get(values["models"][0])
-    hw = machine_from_gpu(gpu_db().get(option["gpu_id"]), option["count"])
-    plan_ = solver.solve(model, values["quant"], min(int(values["ctx"]), model.max_context), hw, calibration())
-    if plan_.speed is None:
-        raise SizingError(f"{option['label']}: no speed estimate (the model does not fit)")
-    c = planner.local_vs_cloud(
-        tokens_in_per_day=values["tin"] * 1e6,
-        tokens_out_per_day=values["tout"] * 1e6,
-        hardware_price_usd=option["price_usd"],
-        years=values["years"],
-        watts=_known_watts(option),
-        power_price_per_kwh=values["kwh"],
-        decode_tokens_per_s=plan_.speed.decode_tokens_per_s.expected,
-        prefill_tokens_per_s=plan_.speed.prefill_tokens_per_s.expected,
-        cloud=cloud,
-    )
-    return as_json(c)
+    cal = calibration()
+    apis = apis_for(model.id, planner.cloud_prices(), today=dt.date.today().isoformat())
+    res = compare(row=r, model=model, quant=values["quant"], ctx=int(values["ctx"]), calib=cal, gpus=gpu_db().all,
+                  work=Workload(tokens_in_per_day=values["tin"] * 1e6, tokens_out_per_day=values["tout"] * 1e6),
+                  years=values["years"], usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
+                  solve_fn=lambda m, q, c, hw: solver.solve(m, q, c, hw, cal))
+    return as_json(res)
 
 
 @st.cache_data(show_spinner="Comparing…", max_entries=32)
@@ -554,3 +562,22 @@ def _ranked(calibration_key: str, _mc: Any, *, ctx: int, quality: str, with_cont
         }
         for f in fits
     ]
+
+
+@st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)
+def repo_ggufs(repo: str) -> tuple[list[dict], str | None]:
+    """The GGUF quants a Hugging Face repo publishes (as plain dicts), or why none are listed."""
+    from sizing.sources.remote_gguf import list_repo_ggufs
+
+    try:
+        return [g.model_dump() for g in list_repo_ggufs(repo)], None
+    except SizingError as exc:
+        return [], str(exc)
+
+
+@st.cache_resource(show_spinner="Reading the GGUF header (range requests)…", max_entries=32)
+def remote_gguf(spec: str) -> Any:
+    """A published GGUF's header model (``owner/repo:QUANT``), read without downloading the file."""
+    from sizing.sources.remote_gguf import load_remote_gguf
+
+    return load_remote_gguf(spec).model

@@ -21,7 +21,7 @@ embeddings (which llama.cpp keeps on the host) and all of KV and compute go to t
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -160,45 +160,18 @@ def summarize_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...] | list[Te
 
 
 # Typing a catalog model's ~300-3000 tensors takes milliseconds; sweeps ask for the same
-# (architecture, quant) thousands of times. ModelArch holds a dict (``extra``) so it is not
-# hashable: key on identity and keep a reference, so an id is never reused while cached.
-_WEIGHTS_CACHE: OrderedDict[tuple[int, str], tuple[ModelArch, WeightsSummary]] = OrderedDict()
-_WEIGHTS_CACHE_MAX = 512
-
-
+# (architecture, quant) thousands of times. Bounded caches, keyed by value.
+@lru_cache(maxsize=512)
 def recipe_weights(arch: ModelArch, quant: str) -> WeightsSummary:
     """Weights of ``arch`` quantized as ``quant`` by llama.cpp's recipe (memoized)."""
-    key = (id(arch), quant)
-    hit = _WEIGHTS_CACHE.get(key)
-    if hit is not None and hit[0] is arch:
-        _WEIGHTS_CACHE.move_to_end(key)
-        return hit[1]
     typed = apply_recipe(arch, tensors_for(arch), quant)
-    summary = summarize_weights(arch, typed, "recipe")
-    _WEIGHTS_CACHE[key] = (arch, summary)
-    if len(_WEIGHTS_CACHE) > _WEIGHTS_CACHE_MAX:
-        _WEIGHTS_CACHE.popitem(last=False)
-    return summary
+    return summarize_weights(arch, typed, "recipe")
 
 
-# Keyed on the identity of every tensor, not of the tuple: validating a Scenario copies
-# its tensor tuple, so a sweep hands in a new tuple of the same TensorSpecs for every
-# context. The cached tuple keeps those specs alive, so their ids are never reused.
-_TENSOR_CACHE: OrderedDict[tuple, tuple[tuple[TensorSpec, ...], ModelArch, WeightsSummary]] = OrderedDict()
-_TENSOR_CACHE_MAX = 512
-
-
+@lru_cache(maxsize=128)
 def _file_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSummary:
-    key = (id(arch), *map(id, tensors))
-    hit = _TENSOR_CACHE.get(key)
-    if hit is not None and hit[1] is arch:
-        _TENSOR_CACHE.move_to_end(key)
-        return hit[2]
-    summary = summarize_weights(arch, tensors, "GGUF header")
-    _TENSOR_CACHE[key] = (tuple(tensors), arch, summary)
-    if len(_TENSOR_CACHE) > _TENSOR_CACHE_MAX:
-        _TENSOR_CACHE.popitem(last=False)
-    return summary
+    """Weights of a file's own tensors; a sweep over contexts asks for the same ones."""
+    return summarize_weights(arch, tensors, "GGUF header")
 
 
 def repack_explanation(*, backend: str, repack: bool, mmap: bool, mlock: bool, reclaimable: int) -> str | None:
@@ -290,7 +263,8 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
             "driver context and library workspaces")
 
     devices, parts = _sum_parts(items)
-    basis = _basis(a, quant, s.backend, w.typed_by, oh.source)
+    basis = _basis(a.source, a.arch, quant, s.backend, w.typed_by, oh.source,
+                   None if w.typed_by == "GGUF header" else native_note(a, quant))
     return build(
         MemoryEstimate,
         params=w.params,
@@ -305,22 +279,17 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     )
 
 
-_BASIS_CACHE: dict[tuple[int, str, str, str], tuple[ModelArch, tuple[Basis, ...]]] = {}
-
-
-def _basis(a: ModelArch, quant: str, backend: str, typed_by: str, overhead_source: str) -> tuple[Basis, ...]:
-    """Where each part comes from (memoized: it only depends on model, quant and backend)."""
-    key = (id(a), quant, backend, typed_by)
-    hit = _BASIS_CACHE.get(key)
-    if hit is not None and hit[0] is a:
-        return hit[1]
+@lru_cache(maxsize=1024)
+def _basis(source: str, arch: str, quant: str, backend: str, typed_by: str, overhead_source: str,
+           native: str | None = None) -> tuple[Basis, ...]:
+    """Where each part comes from (memoized: it depends on the model's source and layout
+    name, the quant and the backend, not on the numbers)."""
     if typed_by == "GGUF header":
-        weights = Basis(source=f"GGUF header of {a.source}",
+        weights = Basis(source=f"GGUF header of {source}",
                         method="exact bytes of every tensor as stored in the file")
     else:
-        native = native_note(a, quant)
-        weights = Basis(source=a.source,
-                        method=f"tensor list of llama.cpp's '{a.arch}' layout, typed by "
+        weights = Basis(source=source,
+                        method=f"tensor list of llama.cpp's '{arch}' layout, typed by "
                                f"llama-quantize's {quant} recipe (sizing.core.quant)"
                                + (f"; {native}" if native else ""))
     basis = (
@@ -337,9 +306,6 @@ def _basis(a: ModelArch, quant: str, backend: str, typed_by: str, overhead_sourc
                              "; assumed to carry over to the " + backend + " backend")),
         Basis(source="data/backend_overhead.yaml", method=f"{backend}: {overhead_source}"),
     )
-    if len(_BASIS_CACHE) > 4096:
-        _BASIS_CACHE.clear()
-    _BASIS_CACHE[key] = (a, basis)
     return basis
 
 

@@ -20,6 +20,7 @@ Everything here is pure: numbers and pydantic models in, pydantic models out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,6 +71,11 @@ class CalibrationSet(BaseModel):
     pooled: BackendCalibration
     holdout_ids: tuple[str, ...] = ()
     machine: str | None = Field(None, description="set when refitted to this machine's own runs: what they are")
+
+    def __hash__(self) -> int:
+        """By value (``backends`` is a dict, hashed by its sorted items), so caches key on it."""
+        d = self.__dict__
+        return hash(tuple(tuple(sorted(d[n].items())) if n == "backends" else d[n] for n in type(self).model_fields))
 
     def get(self, backend: str, kind: str | None = None) -> BackendCalibration:
         """Factors for a backend, refined by device class ("cuda/gpu", "vulkan/unified")
@@ -331,25 +337,15 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
 
 
 # A sweep times the same machines thousands of times: look their factors up once.
-_FACTORS: dict[tuple, tuple[CalibrationSet, object, object]] = {}
-
-
+@lru_cache(maxsize=256)
 def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...]):
-    """Per-machine decode efficiency and fixed cost (s) arrays (memoised; the calibration
-    is kept with them, so its id is not reused while cached)."""
+    """Per-machine decode efficiency and fixed cost (s) arrays (memoised, bounded)."""
     import numpy as np
 
-    key = (id(calib), backends, kinds)
-    hit = _FACTORS.get(key)
-    if hit is not None and hit[0] is calib:
-        return hit[1], hit[2]
     cs = [calib.get(b, k) for b, k in zip(backends, kinds)]
     eff = np.array([c.decode_efficiency for c in cs])
     over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
     eff.flags.writeable = over.flags.writeable = False  # shared between calls
-    if len(_FACTORS) > 256:
-        _FACTORS.clear()
-    _FACTORS[key] = (calib, eff, over)
     return eff, over
 
 
