@@ -228,6 +228,12 @@ def launch_commands(
     gpus = [d for d in placement.devices if d.kind != "cpu"]
     num_gpu = placement.gpu_layers if gpus else 0
     src = w.ollama_hf or (model_path if model_path else None)
+    notes: list[str] = []
+    if src and not src.isprintable():
+        # A Modelfile is line-based: a line break in a file name would add instructions.
+        notes.append("the model file's name holds a line break or control character: "
+                     "no Ollama Modelfile is written for it (rename the file)")
+        src = None
     modelfile = ollama_modelfile(src, ctx=ctx, num_gpu=num_gpu) if src else None
     name = shlex.quote(f"{model_id.split('/')[-1].lower()}-{quant.lower()}-{ctx}")
     ollama = f"ollama create {name} -f Modelfile && ollama run {name}" if modelfile else None
@@ -241,7 +247,6 @@ def launch_commands(
             pipeline_parallel=max(1, nodes),
             kv_type=kv_type_k,
         )
-    notes: list[str] = []
     if v_argv and quant.upper() not in ("F16", "BF16"):
         notes.append(
             f"vllm serves the Hugging Face weights ({model_id}, BF16 unless you point it at an "

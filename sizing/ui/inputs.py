@@ -16,6 +16,7 @@ from sizing.errors import SizingError
 from sizing.scenario import MAX_CTX
 from sizing.ui import services
 from sizing.ui.config import UIConfig
+from sizing.ui.echo import inert
 from sizing.ui.state import PageState, Param, ParamError, safe_name
 
 PREFERRED_MODELS = (
@@ -126,7 +127,7 @@ def model_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         try:
             spec = safe_name(text)
         except ParamError as exc:
-            st.error(f"Repo id {text[:60]!r}: {exc}.")
+            st.error(f"Repo id “{inert(text, 60)}”: {exc}.")
             return None
         return ModelChoice(spec=spec, label=spec)
     return _file_input(ps, cfg)
@@ -155,12 +156,14 @@ def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         pick = None
     if up is not None:
         data = up.getvalue()[: cfg.upload_cap_mb * 1024 * 1024]
-        return ModelChoice(gguf=services.read_gguf_header(data, up.name), label=up.name)
+        gguf = services.read_gguf_header(data, up.name)
+        return ModelChoice(gguf=gguf, label=gguf.path)
     if pick is not None:
         if cfg.web_mode and not cfg.allowed_file(pick):
             st.error("That file is outside the configured model directories.")
             return None
-        return ModelChoice(gguf=services.read_gguf_file(pick), label=pick.name)
+        return ModelChoice(gguf=services.read_gguf_file(pick, allowed=cfg.allowed_file if cfg.web_mode else None),
+                           label=pick.name)
     st.info("Upload a GGUF header to size it.")
     return None
 
