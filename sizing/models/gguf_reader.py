@@ -353,8 +353,11 @@ def _int_value(v: Any, key: str, source: str) -> int | None:
         items = (v,)
     bad = next((x for x in items if isinstance(x, bool) or not isinstance(x, int)), None)
     if bad is not None or (isinstance(v, GGUFArray) and v.item_type not in _INT_ITEM_TYPES):
-        shown = bad if bad is not None else v.item_type
-        raise SizingError(f"{source}: {key} is {_shown(shown)}, expected a whole number")
+        if isinstance(v, GGUFArray):
+            what = f"an array holding {_shown(bad) if bad is not None else v.item_type + ' values'}"
+        else:
+            what = _shown(bad)
+        raise SizingError(f"{source}: {key} is {what}, expected a whole number")
     value, low = max(items), min(items)
     hi = _INT_LIMITS.get(key.split(".", 1)[-1], 1 << 32)
     if low < 0 or value > hi:
