@@ -7,6 +7,7 @@ GPU database); when a piece is missing the widget degrades to a plain text field
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from sizing.ui import services
 from sizing.ui.config import UIConfig
 from sizing.ui.echo import inert
 from sizing.ui.state import PageState, Param, ParamError, safe_name
+
+log = logging.getLogger("sizing.ui")
 
 PREFERRED_MODELS = (
     "Qwen/Qwen3-8B",
@@ -133,7 +136,23 @@ def model_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
     return _file_input(ps, cfg)
 
 
+def _server_takes_more_than(cap_mb: int) -> bool:
+    """Was the server started without the cap (not through ``sizing.ui.serve``)? Then it
+    would accept and hold uploads larger than the page announces."""
+    try:
+        return int(st.get_option("server.maxUploadSize")) > cap_mb
+    except Exception:
+        return False
+
+
 def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
+    if cfg.web_mode and _server_takes_more_than(cfg.upload_cap_mb):
+        log.error("server.maxUploadSize is above LLM_SIZING_UPLOAD_CAP_MB=%s: uploads are off; "
+                  "start the app with `python -m sizing.ui.serve`", cfg.upload_cap_mb)
+        st.warning("Uploads are off on this server (it was started without its upload cap); "
+                   "pick a GGUF from the server's model folders, or a catalog or Hugging Face model.",
+                   icon=":material/block:")
+        return _local_file_input(ps, cfg, None)
     st.caption(
         f"Only the header is read. Upload the first megabytes of a GGUF (at most {cfg.upload_cap_mb} MB), "
         "e.g. `head -c 16M model.gguf > header.gguf`. Files are never part of a share link."
@@ -144,6 +163,10 @@ def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         key=ps.key("upload"),
         max_upload_size=cfg.upload_cap_mb,
     )
+    return _local_file_input(ps, cfg, up)
+
+
+def _local_file_input(ps: PageState, cfg: UIConfig, up: Any) -> ModelChoice | None:
     files = services.local_gguf_files(cfg)
     if files:
         pick = st.selectbox(
