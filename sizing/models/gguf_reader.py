@@ -44,6 +44,9 @@ KEEP_ARRAY_VALUES = 4_096  # numeric arrays up to this length are kept (per-laye
 # it) and far below what a crafted header can declare: tables this long are refused
 # before they are walked, so a header costs bounded CPU and memory.
 MAX_TENSORS = 65_536
+#: An upload holds the header, not the data, so a tensor's size cannot be checked against
+#: it: 2^44 elements (a 4 TB tensor at 2 bits) is beyond any model and far from overflow.
+MAX_UPLOAD_TENSOR_ELEMENTS = 1 << 44
 MAX_METADATA = 65_536
 
 _SCALAR = {
@@ -175,8 +178,13 @@ class _Cursor:
         raise self.fail(f"corrupt GGUF header: {what} has unsupported type {vt.name}")
 
 
-def _parse(path: Path, buf, size: int) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+def _parse(path: Path, buf, size: int, max_elements: int | None = None,
+           ) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+    """Walk the header. A tensor may not hold more than ``max_elements`` elements; by
+    default what the file's bytes could hold (even 1-bit types need a byte per 8)."""
     c = _Cursor(buf, size, path)
+    if max_elements is None:
+        max_elements = size * 256
     if size < 4 or bytes(buf[:4]) != GGUF_MAGIC:
         head = bytes(buf[: min(size, 4)])
         raise c.fail(f"not a GGUF file (starts with {head!r}, expected {GGUF_MAGIC!r})")
@@ -225,7 +233,7 @@ def _parse(path: Path, buf, size: int) -> tuple[int, dict[str, Any], list[Tensor
         n = 1
         for d in shape:
             n *= d
-            if n > size * 256:  # even 1-bit types need a byte per 8 elements
+            if n > max_elements:
                 raise c.fail(f"corrupt GGUF header: tensor {name!r} shape {list(shape)} is impossibly large")
         tensors.append(TensorSpec(name=name, shape=shape, ggml_type=tname))
         offsets.append(off)
@@ -258,7 +266,7 @@ def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
     label = Path(name).name or "upload"
     if not data:
         raise SizingError(f"{label}: empty file, not a GGUF file")
-    data_offset, meta, tensors, _ = _parse(Path(label), memoryview(data), len(data))
+    data_offset, meta, tensors, _ = _parse(Path(label), memoryview(data), len(data), MAX_UPLOAD_TENSOR_ELEMENTS)
     count = meta.get("split.count")
     if isinstance(count, int) and count > 1:
         raise SizingError(
