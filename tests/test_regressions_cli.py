@@ -48,3 +48,11 @@ def test_a_large_models_header_is_accepted_as_an_upload():
                                                                           (2048, 7168, 256), 12)]
     m = read_gguf_bytes(header(kvs, tensors), "big.gguf")
     assert m.arch.hidden_size == 7168 and len(m.tensors) == 4
+
+
+def test_control_characters_in_a_flag_stay_off_the_terminal():
+    """Form feeds, record separators and escape sequences in an argument do not break
+    the one-line error or reach the terminal as control codes."""
+    r = _cli("finetune", "--model", "Qwen/Qwen3-8B", "x\x0cy\x1ez\x1b[2J")
+    assert r.returncode == 2
+    assert len(r.stderr.splitlines()) == 1 and "\x1b" not in r.stderr and "\x0c" not in r.stderr, repr(r.stderr)

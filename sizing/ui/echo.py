@@ -14,7 +14,8 @@ HTML, LaTeX, ``:directive:``, autolink (``https://``, ``www.``, e-mail) or table
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from sizing.text import plain
 
 #: inline Markdown syntax: links and images, emphasis, code, HTML and autolinks, LaTeX,
 #: Streamlit's :icon: and :colour[...] directives, entities, tables
@@ -25,17 +26,9 @@ _WWW = re.compile(r"(?i)(www)\.")
 _BLOCK_START = re.compile(r"^([-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$))|-[-\s]*$|=[=\s]*$)")
 
 
-def plain(text: object, limit: int | None = None) -> str:
-    """``text`` on one line: control and format characters (``\\n``, ``\\r``, ``\\t``,
-    escape sequences, bidi overrides) become spaces; cut to ``limit`` characters."""
-    s = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in str(text))
-    if limit is not None and len(s) > limit:
-        s = s[: max(0, limit - 1)] + "…"
-    return s
-
-
 def inert(text: object, limit: int | None = None) -> str:
-    """``text`` as Markdown that renders as exactly these characters, on one line."""
+    """``text`` as Markdown that renders as exactly these characters, on one line
+    (``plain``: control characters become spaces)."""
     s = plain(text, limit).strip()
     s = _WWW.sub(r"\1\\.", _INLINE.sub(r"\\\1", s))
     m = _BLOCK_START.match(s)

@@ -36,7 +36,7 @@ from sizing.models.gguf_reader import read_gguf, read_gguf_bytes
 from sizing.models.resolve import ResolvedModel, resolve_name
 from sizing.placement import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
 from sizing.quant import FILE_QUANTS, KV_TYPES
-from sizing.ui.echo import plain
+from sizing.text import plain
 
 log = logging.getLogger("sizing.ui")
 
