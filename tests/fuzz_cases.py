@@ -112,8 +112,8 @@ def gguf_headers(draw) -> bytes:
 def check_header(data: bytes) -> str:
     """Read an uploaded header and size what it describes: an answer or one SizingError."""
     from sizing.estimate import estimate
-    from sizing.models.gguf_reader import read_gguf_bytes
-    from sizing.models.resolve import ResolvedModel
+    from sizing.sources.gguf_reader import read_gguf_bytes
+    from sizing.sources.resolve import ResolvedModel
 
     try:
         g = read_gguf_bytes(data, "fuzz.gguf")

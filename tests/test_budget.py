@@ -13,7 +13,7 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing.models.catalog import load_catalog
+from sizing.sources.catalog import load_catalog
 
 PAGE = "from sizing.ui.navigation import within_budget\nfrom sizing.ui.pages.plan import render\nwithin_budget(render)"
 

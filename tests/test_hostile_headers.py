@@ -19,7 +19,7 @@ from crafted_gguf import (
 from streamlit.testing.v1 import AppTest
 
 from sizing.errors import SizingError
-from sizing.models.gguf_reader import MAX_TENSORS, read_gguf, read_gguf_bytes
+from sizing.sources.gguf_reader import MAX_TENSORS, read_gguf, read_gguf_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 

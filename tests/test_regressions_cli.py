@@ -10,7 +10,7 @@ from pathlib import Path
 
 from crafted_gguf import header, llama_kvs, tensor
 
-from sizing.models.gguf_reader import read_gguf_bytes
+from sizing.sources.gguf_reader import read_gguf_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from crafted_gguf import tiny_llama
 
-from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from harness.devserver import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from sizing.ui.serve import streamlit_argv
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]

@@ -6,8 +6,8 @@ import importlib
 
 import streamlit as st
 
-from sizing.ui import finetune
 from sizing.ui.budget import BudgetExceeded, cpu_budget, rerun_cpu_s
+from sizing.ui.pages import finetune
 from sizing.ui.feedback import guard
 
 # (module under sizing.ui.pages, title, icon, url path)
@@ -40,7 +40,7 @@ def pages() -> list[st.Page]:
 
 
 def finetune_page():
-    """The fine-tuning page (``sizing.ui.finetune.render``)."""
+    """The fine-tuning page (``sizing.ui.pages.finetune.render``)."""
     return finetune.render
 
 
