@@ -23,7 +23,7 @@ from sizing.ui.echo import inert, plain
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = "from sizing.ui.pages.run import render\nrender()"
-FINETUNE = "from sizing.ui.finetune import render\nrender()"
+FINETUNE = "from sizing.ui.pages.finetune import render\nrender()"
 MD = MarkdownIt("commonmark", {"html": False})
 
 SIGN_IN = "\n\n[Sign in again](https://evil.example)"  # /?kv=%0A%0A%5BSign+in+again%5D%28https%3A%2F%2Fevil.example%29
@@ -64,10 +64,9 @@ def test_a_link_cannot_inject_markdown(param, payload):
     assert not at.exception
     shown = _shown(at)
     assert any(f"`{param}`" in s for s in shown), shown  # the parameter is named in a warning
-    for s in shown:
+    for s in shown:  # the app's own links may be there; none the visitor brought
         rendered = _html(s)
-        assert "<a " not in rendered and "<img" not in rendered, s
-        assert "evil.example" not in s or "\\(" in s or "\\:" in s, s
+        assert not re.search(r'(href|src)="[^"]*evil', rendered), s
 
 
 def test_the_kv_link_of_the_report_renders_as_plain_text():
@@ -83,7 +82,7 @@ def test_an_uploaded_file_name_is_echoed_inert():
     at.get("file_uploader")[0].upload("[Sign in](https:__evil.example).gguf", b"not a model").run()
     assert not at.exception
     (err,) = [e.value for e in at.error]
-    assert "<a " not in _html(err) and "not a GGUF file" in err
+    assert not re.search(r'(href|src)="[^"]*evil', _html(err)) and "not a GGUF file" in err
 
 
 @pytest.mark.parametrize("text", [SIGN_IN, IMAGE, "`code`", "**bold** _it_", ":material/home: :red[x]",
@@ -142,6 +141,7 @@ def _split_model(folder: Path) -> list[Path]:
     from gguf import GGUFWriter
 
     w = GGUFWriter(folder / "tiny.gguf", "llama", split_max_tensors=2)
+    w.add_file_type(0)  # all F32
     for k, v in {"block_count": 1, "embedding_length": 64, "attention.head_count": 2,
                  "attention.head_count_kv": 2, "feed_forward_length": 128, "context_length": 256}.items():
         w.add_uint32(f"llama.{k}", v)
