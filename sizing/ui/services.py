@@ -10,11 +10,12 @@ a widget change only recomputes what changed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import re
 import sys
-import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,11 @@ from sizing.hardware.this_machine import hardware_from_machine
 from sizing.live.this_machine import stored_calibration
 from sizing.core.speed.machine import calibrate_hardware
 from sizing.sources.catalog import load_catalog
-from sizing.sources.gguf_reader import read_gguf
-from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.sources.gguf_reader import read_gguf, read_gguf_bytes
+from sizing.sources.resolve import ResolvedModel, resolve_name
 from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
 from sizing.core.quant import FILE_QUANTS, KV_TYPES
+from sizing.text import plain
 
 log = logging.getLogger("sizing.ui")
 
@@ -80,50 +82,80 @@ def hf_offline() -> bool | None:
 
 @st.cache_resource(show_spinner="Resolving model…", max_entries=64)
 def resolve(spec: str) -> Any:
-    """A catalog id/alias or a Hugging Face repo id -> ResolvedModel (never a path)."""
-    return resolve_model(spec, offline=hf_offline())
+    """A catalog id/alias or a Hugging Face repo id -> ResolvedModel (never a path: what
+    a visitor types is not looked up on the server's disk)."""
+    return resolve_name(spec, offline=hf_offline())
+
+
+class _UploadCache:
+    """Parsed uploads by content hash: a rerun with the same file reuses the parse.
+
+    Bounded by entries and by the bytes they came from (a parse's size follows its
+    header's); a refused upload is remembered too, with its message.
+    """
+
+    def __init__(self, max_entries: int = 8, max_bytes: int = 96 * 1024 * 1024) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._items: OrderedDict[tuple[str, str], tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, data: bytes, name: str) -> Any:
+        key = (hashlib.sha256(data).hexdigest(), name)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+        if hit is None:
+            try:
+                value: Any = _parse_upload(data, name)
+            except SizingError as exc:
+                value = exc
+            with self._lock:
+                self._items[key] = (len(data), value)
+                while len(self._items) > self.max_entries or (
+                    len(self._items) > 1 and sum(n for n, _ in self._items.values()) > self.max_bytes
+                ):
+                    self._items.popitem(last=False)
+            hit = (len(data), value)
+        if isinstance(hit[1], SizingError):
+            raise SizingError(str(hit[1]))
+        return hit[1]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+UPLOADS = _UploadCache()
+
+
+def _parse_upload(data: bytes, name: str) -> Any:
+    shown = plain(Path(plain(name)).name, 120) or "upload"
+    if not data.startswith(b"GGUF"):
+        raise SizingError(f"{shown}: not a GGUF file (it does not start with the GGUF magic)")
+    try:
+        return read_gguf_bytes(data, shown)
+    except SizingError as exc:
+        if "truncated" in str(exc):
+            raise SizingError(f"{exc} (uploads are read as a header: send at least the first 16 MB)") from None
+        raise
 
 
 def read_gguf_header(data: bytes, name: str) -> Any:
-    """Parse an uploaded GGUF header (already capped) without keeping the file around.
+    """Parse an uploaded GGUF header (already capped) from the bytes received.
 
-    An upload is only the first megabytes of a model file. The reader checks that every
-    tensor lies inside the file, so the prefix is written to a temporary file that is
-    then extended, sparsely (no disk used), to a size no model reaches; only the uploaded
-    bytes are ever read. The result names the upload, never the temporary path.
+    Only the uploaded bytes are read: every count in the header is checked against them.
+    The result names the upload; parses are cached by content (``UPLOADS``).
     """
-    if not data.startswith(b"GGUF"):
-        raise SizingError(f"{name}: not a GGUF file (it does not start with the GGUF magic)")
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120].removesuffix(".gguf") or "upload"
-    with tempfile.TemporaryDirectory(prefix="llm-sizing-upload-") as tmp:
-        path = Path(tmp) / f"{stem}.gguf"
-        path.write_bytes(data)
-        for exp in (42, 40, 38, 36):
-            try:
-                os.truncate(path, 2**exp)
-                break
-            except OSError:
-                continue
-        try:
-            model = read_gguf(path)
-        except SizingError as exc:  # name the upload, not the server's temporary path
-            msg = str(exc).replace(str(path), Path(name).name)
-            raise SizingError(f"{msg} (uploads are read as a header: send at least the first 16 MB)") from None
-    if getattr(model, "data_offset", 0) > len(data):
-        raise SizingError(
-            f"{name}: the upload holds {len(data):,} bytes but the GGUF header needs {model.data_offset:,}; "
-            "upload more of the file"
-        )
-    arch = model.arch.model_copy(update={"source": f"GGUF header of the uploaded file {Path(name).name}"})
-    return model.model_copy(update={"arch": arch, "path": Path(name).name, "file_size": len(data)})
+    return UPLOADS.get(data, name)
 
 
-def read_gguf_file(path: Path) -> Any:
-    """A GGUF file on this machine (in web mode the caller checked the directory).
+def read_gguf_file(path: Path, allowed: Any = None) -> Any:
+    """A GGUF file on this machine (in web mode the caller checked the directory, and
+    ``allowed`` vets the other parts of a split model the same way).
 
     The result names the file, not its directory: pages and downloads never show a path.
     """
-    model = read_gguf(path)
+    model = read_gguf(path, allowed=allowed)
     arch = model.arch.model_copy(update={"source": f"GGUF header of {path.name}"})
     return model.model_copy(update={"arch": arch, "path": path.name})
 

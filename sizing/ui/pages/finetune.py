@@ -22,6 +22,7 @@ from sizing.core.finetune.plan import backend_for, fits_in, rank_gpus
 from sizing.core.finetune.report import finetune_report
 from sizing.ui import fmt, inputs, services
 from sizing.ui.config import load_config
+from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button
 
@@ -204,7 +205,7 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
     mem = rep.memory
 
     for w in mem.warnings:
-        st.warning(w, icon=":material/warning:")
+        st.warning(inert(w), icon=":material/warning:")
     rows = [
         {"name": g.gpu_name, "capacity_bytes": g.memory_bytes, "parts": _parts_for(s, g.gpu_id), "fits": g.fits,
          "supported": g.supported}
@@ -221,7 +222,7 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
 
     fits = [r["fits"] for r in rows if r["fits"] is not None]
     verdict = "fits" if fits and all(fits) else ("does not fit" if fits else "")
-    label = f"{METHODS[s.method]} of {arch.name}"
+    label = f"{METHODS[s.method]} of {inert(arch.name)}"
     need = fmt.gb(sum(rows[0]["parts"].values()))
     unsupported = [r["name"] for r in rows if r.get("supported") is False]
     if unsupported:
