@@ -29,7 +29,7 @@ install: $(VENV)/.app
 install-test: $(VENV)/.test
 
 run: $(VENV)/.app
-	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+	$(PY) -m sizing.ui.serve --port $(PORT)   # passes server.maxUploadSize from LLM_SIZING_UPLOAD_CAP_MB
 
 test: $(VENV)/.test
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium could not be installed: browser tests will fail"

@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from sizing.ui import charts, fmt, report, services
+from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
 from sizing.ui.inputs import HardwareChoice, ModelChoice
 
@@ -21,7 +22,7 @@ def render(choice: ModelChoice, values: dict[str, Any], hw: HardwareChoice, summ
     with summary if summary is not None else st.container():
         verdict(data)
         for w in data.get("warnings") or ():
-            st.caption(f":material/info: {w}")
+            st.caption(f":material/info: {inert(w)}")
         speed(data)
         st.markdown("##### Memory per device")
         devices = data.get("devices") or [_total_as_device(data)]
@@ -50,7 +51,8 @@ def _total_as_device(data: dict) -> dict:
 
 def verdict_words(data: dict) -> tuple[str, str]:
     """(level, sentence): level is 'yes', 'partly', 'no' or 'unknown'."""
-    total = fmt.gb(data.get("total_bytes"))
+    # reclaimable file pages (behind a CPU repack) are not memory the run must keep
+    total = fmt.gb(data.get("resident_bytes") if data.get("reclaimable_bytes") else data.get("total_bytes"))
     fits = data.get("fits")
     decode = (data.get("decode_tokens_per_s") or {}).get("expected")
     speed_txt = f", at about {fmt.rate(decode)}" if decode else ""
@@ -64,6 +66,9 @@ def verdict_words(data: dict) -> tuple[str, str]:
     if data.get("all_on_gpu") is False and data.get("devices") and any(
         d.get("kind") != "cpu" for d in data["devices"]
     ):
+        if data.get("n_cpu_moe") and (data.get("gpu_layers") or 0) > (data.get("n_layers") or 0):
+            return "partly", (f"Partly — it runs on {where} with the experts of {data['n_cpu_moe']} layers "
+                              f"in system RAM{speed_txt}.")
         return "partly", f"Partly — it runs on {where} only with some layers in system RAM{speed_txt}."
     return "yes", f"Yes — it fits on {where} ({total}){speed_txt}."
 
@@ -80,7 +85,7 @@ def verdict(data: dict) -> None:
         ),
     )
     for n in data.get("hardware_notes") or ():
-        st.caption(f":material/info: {n}")
+        st.caption(f":material/info: {inert(n)}")
 
 
 def parts_table(data: dict) -> None:
@@ -91,10 +96,15 @@ def parts_table(data: dict) -> None:
         {"part": "Overhead", "size": fmt.gb(data.get("overhead_bytes"))},
         {"part": "Total", "size": fmt.gb(data.get("total_bytes"))},
     ]
+    if data.get("reclaimable_bytes"):
+        rows += [
+            {"part": "of which resident", "size": fmt.gb(data.get("resident_bytes"))},
+            {"part": "of which reclaimable file pages", "size": fmt.gb(data.get("reclaimable_bytes"))},
+        ]
     with st.expander("Memory parts", icon=":material/table:"):
         st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(
-        f"{data.get('model', '')} · {data.get('quant', '')} · {fmt.ctx(data.get('ctx'))} context · "
+        f"{inert(data.get('model', ''))} · {inert(data.get('quant', ''))} · {fmt.ctx(data.get('ctx'))} context · "
         f"{fmt.count(data.get('params'))} parameters"
         + (
             f" ({fmt.count(data.get('active_params'))} active)"
@@ -169,6 +179,8 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
     )
     st.caption("Green: fits on the accelerator · amber: fits only with layers in system RAM (slower) · "
                "red: does not fit. Cells show the total memory in GiB.")
+    if grid.get("explain"):
+        st.caption(f":material/info: {grid['explain']}")
 
 
 def commands(data: dict) -> None:

@@ -7,6 +7,7 @@ GPU database); when a piece is missing the widget degrades to a plain text field
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,11 @@ from sizing.errors import SizingError
 from sizing.core.scenario import MAX_CTX
 from sizing.ui import services
 from sizing.ui.config import UIConfig
+from sizing.ui.echo import inert
+from sizing.ui.redact import shown_error
 from sizing.ui.state import PageState, Param, ParamError, safe_name
+
+log = logging.getLogger("sizing.ui")
 
 PREFERRED_MODELS = (
     "Qwen/Qwen3-8B",
@@ -90,6 +95,10 @@ def run_params() -> list[Param]:
         Param("kv", "f16", choices=kvs),
         Param("np", 1, kind="int", lo=1, hi=256),
         Param("fa", True, kind="bool"),
+        # how llama.cpp holds the weights in RAM: --no-mmap, --no-repack, --mlock
+        Param("mmap", True, kind="bool"),
+        Param("repack", True, kind="bool"),
+        Param("mlock", False, kind="bool"),
         # the prompt the speed at this context assumes; 0: a quarter of the context
         Param("prompt", 0, kind="int", lo=0, hi=MAX_CTX),
     ]
@@ -137,7 +146,7 @@ def model_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         try:
             spec = safe_name(text)
         except ParamError as exc:
-            st.error(f"Repo id {text[:60]!r}: {exc}.")
+            st.error(f"Repo id “{inert(text, 60)}”: {exc}.")
             return None
         return _repo_gguf_input(ps, spec) or ModelChoice(spec=spec, label=spec)
     return _file_input(ps, cfg)
@@ -149,12 +158,12 @@ def _repo_gguf_input(ps: PageState, repo: str) -> ModelChoice | None:
     files, why = services.repo_ggufs(repo)
     if not files:
         if why:
-            st.caption(f"No GGUF quants listed ({why}); sizing from config.json.")
+            st.caption(f"No GGUF quants listed ({inert(shown_error(why))}); sizing from config.json.")
         return None
     quants = [f["quant"] for f in files]
     sizes = {f["quant"]: f.get("size") for f in files}
     if ps["gq"] and ps["gq"] not in quants:
-        st.warning(f"`{ps['gq']}` is not a GGUF in {repo}; it has {', '.join(quants)}.")
+        st.warning(f"“{inert(ps['gq'], 40)}” is not a GGUF in {inert(repo)}; it has {inert(', '.join(quants))}.")
     options = ["", *quants]
     st.selectbox(
         "GGUF quant in this repo", options,
@@ -169,12 +178,28 @@ def _repo_gguf_input(ps: PageState, repo: str) -> ModelChoice | None:
     try:
         g = services.remote_gguf(f"{repo}:{q}")
     except SizingError as exc:
-        st.error(str(exc))
+        st.error(inert(shown_error(str(exc))))
         return None
     return ModelChoice(gguf=g, label=f"{repo}:{q}")
 
 
+def _server_takes_more_than(cap_mb: int) -> bool:
+    """Was the server started without the cap (not through ``sizing.ui.serve``)? Then it
+    would accept and hold uploads larger than the page announces."""
+    try:
+        return int(st.get_option("server.maxUploadSize")) > cap_mb
+    except Exception:
+        return False
+
+
 def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
+    if cfg.web_mode and _server_takes_more_than(cfg.upload_cap_mb):
+        log.error("server.maxUploadSize is above LLM_SIZING_UPLOAD_CAP_MB=%s: uploads are off; "
+                  "start the app with `python -m sizing.ui.serve`", cfg.upload_cap_mb)
+        st.warning("Uploads are off on this server (it was started without its upload cap); "
+                   "pick a GGUF from the server's model folders, or a catalog or Hugging Face model.",
+                   icon=":material/block:")
+        return _local_file_input(ps, cfg, None)
     st.caption(
         f"Only the header is read. Upload the first megabytes of a GGUF (at most {cfg.upload_cap_mb} MB), "
         "e.g. `head -c 16M model.gguf > header.gguf`. Files are never part of a share link."
@@ -185,6 +210,10 @@ def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         key=ps.key("upload"),
         max_upload_size=cfg.upload_cap_mb,
     )
+    return _local_file_input(ps, cfg, up)
+
+
+def _local_file_input(ps: PageState, cfg: UIConfig, up: Any) -> ModelChoice | None:
     files = services.local_gguf_files(cfg)
     if files:
         pick = st.selectbox(
@@ -197,12 +226,14 @@ def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         pick = None
     if up is not None:
         data = up.getvalue()[: cfg.upload_cap_mb * 1024 * 1024]
-        return ModelChoice(gguf=services.read_gguf_header(data, up.name), label=up.name)
+        gguf = services.read_gguf_header(data, up.name)
+        return ModelChoice(gguf=gguf, label=gguf.path)
     if pick is not None:
         if cfg.web_mode and not cfg.allowed_file(pick):
             st.error("That file is outside the configured model directories.")
             return None
-        return ModelChoice(gguf=services.read_gguf_file(pick), label=pick.name)
+        return ModelChoice(gguf=services.read_gguf_file(pick, allowed=cfg.allowed_file if cfg.web_mode else None),
+                           label=pick.name)
     st.info("Upload a GGUF header to size it.")
     return None
 
@@ -220,8 +251,8 @@ def run_inputs(ps: PageState) -> None:
         c1.text_input("Quant", key=ps.key("quant"))
     c2.number_input("Context (tokens)", min_value=1, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
     defaults = {p.name: p.default for p in ps.params}
-    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa", "prompt"))
-    with st.expander("KV cache, parallel users, flash attention, prompt", expanded=changed):
+    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa", "mmap", "repack", "mlock", "prompt"))
+    with st.expander("KV cache, parallel users, flash attention, weights in RAM, prompt", expanded=changed):
         c3, c4 = st.columns(2)
         kvs = services.kv_types()
         if kvs:
@@ -231,6 +262,14 @@ def run_inputs(ps: PageState) -> None:
         c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"),
                         help="llama-server -np: each user gets the context above")
         st.toggle("Flash attention", key=ps.key("fa"))
+        c5, c6, c7 = st.columns(3)
+        c5.toggle("Memory-map the file", key=ps.key("mmap"),
+                  help="off: llama-server --no-mmap reads the weights into RAM (no file pages kept twice)")
+        c6.toggle("CPU repack", key=ps.key("repack"),
+                  help="off: --no-repack; on the CPU, Q4_0/Q4_K/IQ4_NL/MXFP4 weights otherwise get a second, "
+                       "repacked copy for faster kernels")
+        c7.toggle("Lock in RAM", key=ps.key("mlock"),
+                  help="--mlock: pins the weights; mapped file pages are then never reclaimed")
         st.number_input("Your prompt (tokens)", min_value=0, max_value=MAX_CTX, step=512, key=ps.key("prompt"),
                         help="for the time to first token at your context; 0: a quarter of the context")
 

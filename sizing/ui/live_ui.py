@@ -21,6 +21,7 @@ import streamlit as st
 from sizing.ui import charts, fmt, services
 from sizing.live.packaged import bundled_models
 from sizing.ui.config import load_config
+from sizing.ui.echo import inert
 
 STAGES = ("queued", "loading", "prompt", "generation", "done")
 CTX_CHOICES = (512, 1024, 2048, 4096, 8192, 16384, 32768)
@@ -162,20 +163,20 @@ def result() -> None:
     if job is None or job.running:
         return
     if job.error:
-        st.error(f"Live check failed: {job.error}", icon=":material/error:")
+        st.error(f"Live check failed: {inert(job.error)}", icon=":material/error:")
         return
     r = job.result
     if r is None:
         return
     if r.refused:
-        st.warning(f"Not run: {r.refused}", icon=":material/block:")
+        st.warning(f"Not run: {inert(r.refused)}", icon=":material/block:")
         return
     m = r.measured
     if m is not None and m.status != "ok":
-        st.warning(f"{job.label}: {m.status}. {m.message}", icon=":material/warning:")
+        st.warning(f"{inert(job.label)}: {m.status}. {inert(m.message)}", icon=":material/warning:")
     mem = [c for c in r.comparison if c.part.endswith("_bytes") and c.measured is not None]
     if mem:
-        st.markdown(f"##### Measured against estimated — {job.label}, {fmt.ctx(job.ctx)} context")
+        st.markdown(f"##### Measured against estimated — {inert(job.label)}, {fmt.ctx(job.ctx)} context")
         st.plotly_chart(
             charts.measured_vs_estimated(
                 [PART_LABELS.get(c.part, c.part) for c in mem],

@@ -21,6 +21,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from sizing.ui.echo import inert
+
 MAX_RAW_LEN = 200  # longer query values are tampering, not input: nothing we accept is this long
 MAX_LIST_ITEMS = 16
 
@@ -56,9 +58,8 @@ def safe_name(text: str) -> str:
 
 
 def _short(raw: str, n: int = 40) -> str:
-    """A value quoted in a warning: shortened, and markdown/HTML inert."""
-    s = raw if len(raw) <= n else raw[:n] + "…"
-    return "`" + s.replace("`", "'") + "`"
+    """A value quoted in a warning: shortened, on one line, and Markdown-inert."""
+    return "“" + inert(raw, n) + "”"
 
 
 @dataclass(frozen=True)
