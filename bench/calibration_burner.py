@@ -112,6 +112,18 @@ def main() -> int:
               f"({(pred_after / pred_before - 1) * 100:+.1f}%)")
     v = busy.verdict
     print(f"burner run: {'REJECTED: ' + v.reason if v and not v.used else 'used (not rejected)'}")
+    # for comparison: what fitting every stored run, unscreened, would have done
+    from sizing.live import calibrate, store
+    from sizing.live.check import sample_of
+
+    runs = store.load_runs(home)
+    raw_before = calibrate.fit_factors([sample_of(r) for r in runs[:-1]])
+    raw_after = calibrate.fit_factors([sample_of(r) for r in runs])
+    probe = sample_of(runs[0])
+    pb, pa = raw_before.decode_tokens_per_s(probe), raw_after.decode_tokens_per_s(probe)
+    if pb and pa:
+        print(f"unscreened (every run fitted, as before this change): decode prediction {pb:.1f} -> {pa:.1f} tok/s "
+              f"({(pa / pb - 1) * 100:+.1f}%)")
     return 0
 
 
