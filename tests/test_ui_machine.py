@@ -105,14 +105,16 @@ def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
     from sizing.calibration import load_calibration
     from sizing.hardware.this_machine import detect_hardware
     from sizing.models.catalog import load_catalog
-    from sizing.solver import rank_catalog
+    from sizing.runs_well import rank_for_hardware
 
     at = AppTest.from_string(PAGE, default_timeout=180).run()
     assert not at.exception
     table = at.dataframe[0].value
     hw = detect_hardware()
-    core = rank_catalog(load_catalog().models, hw, load_calibration(), ctx=8192, with_context=False)
+    core = rank_for_hardware(load_catalog().models, hw, load_calibration(), ctx=8192)
     assert list(table["model"][:5]) == [f.name for f in core[:5]]
+    if not hw.gpus:  # a CPU-only machine: every row that runs says so
+        assert set(table["where"]) <= {"CPU", "does not fit"}
     assert table["best quant"][0] == (core[0].quant or "—")
     link = urlparse(table["open"][0])
     assert link.path == "run"

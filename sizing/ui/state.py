@@ -60,6 +60,11 @@ def safe_name(text: str) -> str:
     return t
 
 
+def _readable(x: float) -> str:
+    """A bound as people write it: 16,777,216 rather than 1.67772e+07."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.4g}"
+
+
 def _short(raw: str, n: int = 40) -> str:
     """A value quoted in a warning: shortened, and markdown/HTML inert."""
     s = raw if len(raw) <= n else raw[:n] + "…"
@@ -141,9 +146,9 @@ class Param:
         if numeric:
             for v in value if self.kind == "list" else [value]:
                 if self.lo is not None and v < self.lo:
-                    raise ParamError(f"{v} is below the minimum {self.lo:g}")
+                    raise ParamError(f"{_readable(v)} is below the minimum {_readable(self.lo)}")
                 if self.hi is not None and v > self.hi:
-                    raise ParamError(f"{v} is above the maximum {self.hi:g}")
+                    raise ParamError(f"{_readable(v)} is above the maximum {_readable(self.hi)}")
         allowed = self.allowed()
         if allowed is not None:
             items = value if self.kind == "list" else [value]
@@ -168,7 +173,7 @@ class Param:
         if kind == "bool":
             return "1" if value else "0"
         if kind == "float":
-            return f"{value:g}"
+            return f"{value:.12g}"  # 10000000, not 1e+07
         return str(value)
 
 

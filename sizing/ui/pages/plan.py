@@ -35,6 +35,9 @@ def page_state() -> PageState:
             Param("tout", 0.5, kind="float", lo=0, hi=100000),
             Param("years", 3.0, kind="float", lo=0.5, hi=10),
             Param("kwh", 0.30, kind="float", lo=0, hi=10),
+            # the machine weighed in "Buy or rent?": a database id and its card count
+            Param("buy", "", choices=([""] + services.gpu_ids()) if services.gpu_ids() else None),
+            Param("buyn", 1, kind="int", lo=1, hi=16),
         ],
     )
 
@@ -127,21 +130,48 @@ def results(ps: PageState, v: dict) -> None:
                        file_name="plan.md", mime="text/markdown", icon=":material/download:")
 
 
+PICK_KEY = "plan.pick"
+
+
+def _option_key(o: dict) -> str:
+    """The widget's own value for an option (the link holds its parts: buy and buyn)."""
+    return f"{o['gpu_id']}*{int(o['count'])}"
+
+
+def _on_pick(ps: PageState, first: str) -> None:
+    key = st.session_state[PICK_KEY]
+    gpu_id, n = key.rsplit("*", 1)
+    # the first option is the default: a link without 'buy' shows it
+    ps.set("buy", "" if key == first else gpu_id)
+    ps.set("buyn", 1 if key == first else int(n))
+
+
 def cloud_section(ps: PageState, v: dict, priced: list[dict]) -> None:
     clouds = services.cloud_providers()
     if not priced or not clouds:
         return
     st.subheader("Buy or rent?")
     c = st.columns(5)
-    labels = [o["label"] for o in priced]
-    pick = c[0].selectbox("Machine", labels, key="plan.pick", help="from the options above")
+    keys = [_option_key(o) for o in priced]
+    labels = dict(zip(keys, (o["label"] for o in priced)))
+    wanted = f"{ps['buy']}*{int(ps['buyn'])}"
+    if ps["buy"] and wanted not in keys:
+        st.caption(f"The machine in the link ({int(ps['buyn'])} × {ps['buy']}) is not among the options above; "
+                   "showing the first.")
+    current = wanted if wanted in keys else keys[0]
+    if st.session_state.get(PICK_KEY) != current:
+        st.session_state[PICK_KEY] = current  # the widget shows the URL's machine
+    c[0].selectbox("Machine", keys, format_func=lambda k: labels.get(k, k), key=PICK_KEY, help="from the options above",
+                   on_change=_on_pick, args=(ps, keys[0]))
+    pick_key = st.session_state[PICK_KEY]
+    pick = labels[pick_key]
     c[1].selectbox("API", list(clouds), format_func=clouds.get, key=ps.key("cloud"))
     c[2].number_input("Tokens in per day (M)", min_value=0.0, max_value=100000.0, step=0.5, key=ps.key("tin"))
     c[3].number_input("Tokens out per day (M)", min_value=0.0, max_value=100000.0, step=0.1, key=ps.key("tout"))
     c[4].number_input("Electricity (USD/kWh)", min_value=0.0, max_value=10.0, step=0.05, key=ps.key("kwh"))
     st.slider("Years to spread the purchase over", 0.5, 10.0, step=0.5, key=ps.key("years"))
     ps.sync()
-    option = next(o for o in priced if o["label"] == pick)
+    option = next(o for o in priced if _option_key(o) == pick_key)
     cost = services.local_vs_cloud(ps.values(), option)
     m = st.columns(3)
     m[0].metric("Local, per month", fmt.usd(cost["local_monthly_usd"]),
