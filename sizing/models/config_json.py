@@ -46,6 +46,11 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "gpt_oss": "gpt-oss",
 }
 
+#: model_types whose checkpoints are another type's architecture under a new name. Kimi K2
+#: ships ``"model_type": "kimi_k2"`` on DeepseekV3ForCausalLM weights; its deployment guide
+#: (moonshotai/Kimi-K2 docs/deploy_guidance.md) says setting it to ``deepseek_v3`` runs it.
+SAME_ARCHITECTURE: dict[str, str] = {"kimi_k2": "deepseek_v3"}
+
 # Defaults of the transformers config classes (transformers 4.5x/5.x
 # ``configuration_<type>.py``) for fields a published config may omit. Only fields that
 # real configs leave out are listed; anything else missing is an error.
@@ -131,6 +136,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         raise SizingError(f"{source}: config field 'model_type' is missing")
     cfg = _text_config(config)
     model_type = cfg.get("model_type", outer_type)
+    model_type = SAME_ARCHITECTURE.get(model_type, model_type)
     arch = ARCH_BY_MODEL_TYPE.get(model_type)
     if arch is None:
         supported = ", ".join(sorted(ARCH_BY_MODEL_TYPE))
