@@ -131,3 +131,12 @@ def test_cli_fit_on_a_cpu_only_machine_says_cpu(capsys):
     assert code == 0, err
     rows = out.splitlines()[3:]
     assert rows and all(" CPU " in line for line in rows) and "GPU+RAM" not in out
+
+
+def test_the_code_filter_finds_the_catalogs_coder_models(capsys):
+    cat = load_catalog()
+    code, out, err = _cli(capsys, "fit", "--gpu", "RTX 3090", "--task", "code", "--json")
+    assert code == 0, err
+    ids = [m["model_id"] for m in json.loads(out)["models"]]
+    assert ids and set(ids) == set(cat.ids_for("code"))
+    assert "Qwen/Qwen2.5-Coder-32B-Instruct" in ids[:2]  # usable on a 24 GB card: near the top

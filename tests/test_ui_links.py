@@ -162,3 +162,11 @@ def test_tampered_new_parameters_warn_and_the_page_answers(page, params, name):
     assert any(f"`{name}`" in w for w in warnings), warnings
     assert name not in at.query_params
     assert "<b>" not in " ".join(warnings).replace("`<b>", "")
+
+
+def test_runs_well_task_filter_uses_the_catalog_tags():
+    at = _app(RUNS_WELL, hw="db", gpu="nvidia-rtx-3090", task="code")
+    assert not at.exception and not at.warning
+    names = set(at.dataframe[0].value["model"])
+    cat = load_catalog()
+    assert names == {cat.get(i).name for i in cat.ids_for("code")}

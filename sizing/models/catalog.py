@@ -214,5 +214,5 @@ def load_catalog(path: str | None = None) -> Catalog:
 
 
 def catalog_tasks(catalog: "Catalog") -> dict[str, tuple[str, ...]]:
-    """Model id -> the tasks its catalog entry is tagged for (empty when untagged)."""
-    return {mid: tuple(getattr(e, "tasks", None) or ()) for mid, e in catalog.entries.items()}
+    """Model id -> the tasks its catalog entry is tagged for (empty for a base checkpoint)."""
+    return {mid: catalog.tasks(mid) for mid in catalog.entries}
