@@ -1,17 +1,17 @@
-"""Serving entry point: the app (app.py) plus the small HTTP routes a server needs.
+"""Serving entry point: the app (app.py) plus what a server needs.
 
-``streamlit run serve.py`` (what ``make run`` and the Dockerfile use) or
+``streamlit run serve.py`` (what ``make run`` and the Dockerfile run) or
 ``uvicorn serve:app`` serve the same pages as ``streamlit run app.py``, and add:
 
 - ``/healthz``: 200 "ok" while the Streamlit runtime accepts sessions, else 503 — what a
-  load balancer or orchestrator probes (the same check as Streamlit's /_stcore/health).
-- ``/<page>/_stcore/health`` and ``/<page>/_stcore/host-config``: a page opened by its own
-  address (``/compare?...``) makes the browser try these under the page's path before the
-  root ones; answering them here keeps deep links from logging 404s.
+  load balancer or orchestrator probes (the same check as Streamlit's ``/_stcore/health``,
+  under the name such tools expect);
+- deep links (``/compare?…``) that find the server at once instead of first probing
+  ``/compare/_stcore/health`` (a 404 in every browser console and proxy log).
 """
 
 from streamlit.starlette import App
 
-from sizing.ui.web_routes import routes
+from sizing.ui.web_routes import middleware, routes
 
-app = App("app.py", routes=routes())
+app = App("app.py", routes=routes(), middleware=middleware())

@@ -38,16 +38,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 60.0) -> Iterator[str]:
-    """Run ``streamlit run app.py`` headless on 127.0.0.1; yield ``http://127.0.0.1:PORT``."""
+def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 60.0,
+                     script: str = "serve.py") -> Iterator[str]:
+    """Run ``streamlit run serve.py`` (what ``make run`` runs, with .streamlit/config.toml's
+    settings) headless on 127.0.0.1; yield ``http://127.0.0.1:PORT``."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(ROOT / script),
         "--server.headless", "true",
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
     ]
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)

@@ -317,12 +317,13 @@ def gpu_picker(ps: PageState) -> list[tuple[str, int]]:
             st.session_state[_row_key(ps, "gpu", i)] = gid
         if st.session_state.get(_row_key(ps, "count", i)) != n:
             st.session_state[_row_key(ps, "count", i)] = n
-        c1, c2, c3 = st.columns([6, 2, 1], vertical_alignment="bottom")
-        c1.selectbox("GPU" if i == 0 else f"GPU {i + 1}", ids, format_func=lambda x: names.get(x, x),
+        # the card on its own line (its full name readable), its count and removal below
+        st.selectbox("GPU" if i == 0 else f"GPU {i + 1}", ids, format_func=lambda x: names.get(x, x),
                      key=_row_key(ps, "gpu", i), on_change=_on_row_gpu, args=(ps, i))
-        c2.number_input("Cards", min_value=1, max_value=16, step=1, key=_row_key(ps, "count", i),
+        c1, c2 = st.columns(2, vertical_alignment="bottom")
+        c1.number_input("Cards of this GPU", min_value=1, max_value=16, step=1, key=_row_key(ps, "count", i),
                         on_change=_on_row_count, args=(ps, i), help="How many of this card the machine has")
-        c3.button("", icon=":material/close:", key=_row_key(ps, "rm", i), help="Remove this GPU",
+        c2.button("Remove", icon=":material/close:", key=_row_key(ps, "rm", i), help="Remove this GPU",
                   on_click=_on_remove, args=(ps, i))
     if len(cards) < MAX_GPU_ROWS:
         if _row_key(ps, "gpu", "new") not in st.session_state:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from sizing.runs_well import READING_SPEED_TPS, TASKS
 from sizing.scenario import MAX_CTX
-from sizing.ui import fmt, inputs, services
+from sizing.ui import fmt, inputs, report, services
 from sizing.ui.config import load_config
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button
@@ -106,3 +106,5 @@ def table(hw: inputs.HardwareChoice, v: dict, hw_link: dict, *, quality: str = "
                f"{fmt.ctx(ctx)} context. Ranked by usefulness: at least that speed first, then the largest "
                "model, each at the best quant that keeps the speed (no more than Q4_K_M with layers in "
                "system RAM); quants below Q4_K_M rank after those; slower models last, fastest first.")
+    st.download_button("List as JSON", report.to_json(rows), file_name="runs-well.json", mime="application/json",
+                       icon=":material/download:", key=f"dl.runswell.{hw.mode}")
