@@ -67,7 +67,8 @@ class Session:
         import websockets
 
         self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=2**26,
-                                           origin=self.origin, open_timeout=60)
+                                           origin=self.origin, open_timeout=60,
+                                           ping_interval=None)  # a browser does not ping; a busy server must not be cut off
 
     async def rerun(self, query: str, timeout_s: float = 180) -> float:
         from streamlit.proto.BackMsg_pb2 import BackMsg
