@@ -20,7 +20,6 @@ COPY sizing/__init__.py sizing/__init__.py
 RUN pip install . && pip uninstall -y llm-sizing
 COPY app.py serve.py ./
 COPY .streamlit .streamlit
-COPY data data
 COPY sizing sizing
 RUN useradd --create-home --uid 10001 app
 USER app

@@ -34,7 +34,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sizing.ui.devserver import streamlit_server  # noqa: E402
+from harness.devserver import streamlit_server  # noqa: E402
 
 GPUS = ("nvidia-rtx-3090", "nvidia-rtx-4090", "nvidia-rtx-4060-ti-16gb", "amd-rx-7900-xtx",
         "apple-m4-max-40c-64gb", "nvidia-a100-pcie-80gb", "nvidia-h100-pcie-80gb", "nvidia-rtx-3060-12gb")
@@ -42,7 +42,7 @@ QUANTS = ("Q4_K_M", "Q8_0", "Q5_K_M", "Q6_K", "Q3_K_M")
 
 
 def _models() -> list[str]:
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     return [m.id for m in load_catalog().models]
 

@@ -29,7 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from harness.devserver import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 
 def start_make_run(port: int) -> subprocess.Popen:

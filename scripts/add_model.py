@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write a cited catalog entry (data/models.yaml) from a model's own config.json.
+"""Write a cited catalog entry (sizing/data/models.yaml) from a model's own config.json.
 
     scripts/add_model.py Qwen/Qwen3-8B --task chat --task reasoning          # from the Hub
     scripts/add_model.py ./config.json --id org/name --verified "where I checked it"
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import yaml  # noqa: E402
 
 from sizing.errors import SizingError  # noqa: E402
-from sizing.models.catalog import DEFAULT_PATH, TASKS, CatalogEntry, parse_catalog  # noqa: E402
-from sizing.models.config_json import arch_from_config  # noqa: E402
+from sizing.sources.catalog import DEFAULT_PATH, TASKS, CatalogEntry, parse_catalog  # noqa: E402
+from sizing.sources.config_json import arch_from_config  # noqa: E402
 
 #: Fields a config may carry that the converter reads (top level and in ``text_config``).
 #: Anything else (token ids, dropout, initialiser ranges…) is left out of the entry.
@@ -62,7 +62,7 @@ def _arch_fields(config: dict[str, Any]) -> dict[str, Any]:
 
 def load_config(spec: str, repo_id: str | None, offline: bool | None) -> tuple[dict[str, Any], str, str]:
     """(config, repo id, how it was obtained) for a config.json path or a Hub repo id."""
-    from sizing.models.hf import fetch_config, is_repo_id
+    from sizing.sources.hf import fetch_config, is_repo_id
 
     if repo_id is not None and not is_repo_id(repo_id):
         raise BadInput(f"--id {repo_id!r} is not a Hugging Face repo id (expected org/name)")
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verified", help="where the config values were checked (default: how it was read, today)")
     p.add_argument("--offline", action="store_true", help="use only the Hugging Face cache")
     p.add_argument("--write", action="store_true", help="append the entry to the catalog")
-    p.add_argument("--catalog", type=Path, default=DEFAULT_PATH, help="catalog file (default: data/models.yaml)")
+    p.add_argument("--catalog", type=Path, default=DEFAULT_PATH, help="catalog file (default: sizing/data/models.yaml)")
     try:
         args = p.parse_args(argv)
         config, repo_id, how = load_config(args.spec, args.repo_id, True if args.offline else None)

@@ -2,7 +2,7 @@
 
 ``estimate()`` resolves what the user named (catalog id, Hugging Face repo, GGUF file,
 config.json), checks every setting with one clear message per mistake, builds a
-:class:`~sizing.scenario.Scenario` and asks the pure core (:func:`sizing.memory.estimate_memory`)
+:class:`~sizing.core.scenario.Scenario` and asks the pure core (:func:`sizing.core.memory.estimate.estimate_memory`)
 for the numbers. Hardware, placement and speed fields are optional and stay ``None`` until
 the modules that compute them fill them in, so one JSON shape serves every caller.
 """
@@ -14,11 +14,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
-from sizing.memory import MemoryEstimate, MemoryItem, estimate_memory
-from sizing.models.arch import ModelArch
-from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.quant import KV_TYPES, apply_recipe, file_quant
-from sizing.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
+from sizing.core.memory.estimate import MemoryEstimate, MemoryItem, estimate_memory
+from sizing.core.arch import ModelArch
+from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.core.quant import KV_TYPES, apply_recipe, file_quant
+from sizing.core.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
 
 DEFAULT_QUANT = "Q4_K_M"
 
@@ -230,16 +230,16 @@ def with_hardware(
 ) -> Estimate:
     """Fill the hardware fields of ``est``: does it fit, where, how fast, what to run.
 
-    ``hardware`` is a :class:`sizing.placement.Hardware`; placement, speed and commands
-    come from ``sizing.solver`` / ``sizing.speed`` / ``sizing.commands`` (pure).
+    ``hardware`` is a :class:`sizing.core.machine.Hardware`; placement, speed and commands
+    come from ``sizing.core.solver`` / ``sizing.core.speed.estimate`` / ``sizing.core.commands`` (pure).
     ``calibration`` is the public speed calibration (default: the shipped fit);
-    ``machine_calibration`` (a :class:`sizing.machine_calibration.MachineCalibration`,
+    ``machine_calibration`` (a :class:`sizing.core.speed.machine.MachineCalibration`,
     which adapters fit from this machine's stored live checks) refines it for the devices
     it was measured on. The speed's basis names whichever was used."""
-    from sizing.calibration import load_calibration
-    from sizing.commands import launch_commands
-    from sizing.machine_calibration import calibrate_hardware
-    from sizing.solver import plan_for_scenario
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.commands import launch_commands
+    from sizing.core.speed.machine import calibrate_hardware
+    from sizing.core.solver import plan_for_scenario
 
     hardware, calib = calibrate_hardware(hardware, calibration or load_calibration(), machine_calibration)
     plan = plan_for_scenario(est.scenario, est.parts, hardware, calib, options=options, prompt_tokens=prompt_tokens)

@@ -13,7 +13,7 @@ import huggingface_hub.constants  # noqa: F401  (the fake_hub fixture patches it
 import pytest
 import yaml
 
-from sizing.models.catalog import DEFAULT_PATH, parse_catalog
+from sizing.sources.catalog import DEFAULT_PATH, parse_catalog
 from test_hf import SMOL_CONFIG, fake_hub, hub_cache, make_hub_cache  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def test_local_config_gives_an_entry_the_catalog_loads(tmp_path, add_model):
     # only the fields the converter reads are stored, and they give the same model as the file
     assert "initializer_range" not in entry.config and "bos_token_id" not in entry.config
     assert entry.config["torch_dtype"] == "bfloat16"
-    from sizing.models.config_json import arch_from_config
+    from sizing.sources.config_json import arch_from_config
 
     whole = arch_from_config(FULL_CONFIG, repo_id="someone/Smol-Copy", source=entry.source)
     assert entry.to_arch().model_dump(exclude={"name", "aliases"}) == whole.model_dump(exclude={"name", "aliases"})

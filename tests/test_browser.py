@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from harness.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 expect.set_options(timeout=30_000)  # a rerun on a busy machine takes seconds, not milliseconds

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sizing.errors import SizingError
-from sizing.models.catalog import DEFAULT_PATH, load_catalog, parse_catalog
+from sizing.sources.catalog import DEFAULT_PATH, load_catalog, parse_catalog
 
 MIN_MODELS = 40
 
@@ -55,7 +55,7 @@ def test_unknown_model_names_closest_matches(catalog):
 
 
 def test_task_tags_filter_the_catalog(catalog):
-    from sizing.models.catalog import TASKS
+    from sizing.sources.catalog import TASKS
 
     assert TASKS == ("chat", "code", "reasoning", "vision")
     assert catalog.tasks("google/gemma-3-27b-it") == ("chat", "vision")
@@ -156,7 +156,7 @@ def _gguf(path: Path) -> dict:
 ])
 def test_entry_matches_the_real_gguf_header(catalog, alias, fixture, request):
     """The catalog's config.json-derived architecture is the one llama.cpp wrote to the file."""
-    from sizing.models.tensors import param_counts, tensors_for
+    from sizing.core.tensors import param_counts, tensors_for
 
     model = catalog.get(alias)
     h = _gguf(request.getfixturevalue(fixture))
@@ -179,7 +179,7 @@ def test_entry_matches_the_real_gguf_header(catalog, alias, fixture, request):
 
 
 def test_entry_matches_our_gguf_reader(catalog, smollm2_gguf):
-    from sizing.models.gguf_reader import read_gguf
+    from sizing.sources.gguf_reader import read_gguf
 
     from_file = read_gguf(smollm2_gguf).arch
     entry = catalog.get("smollm2-135m")
@@ -210,7 +210,7 @@ def test_parameter_count_matches_the_published_one(catalog, model_id):
     A wrong layer count, FFN size, vocabulary, tie or expert count moves these by far
     more than the tolerance.
     """
-    from sizing.models.tensors import param_counts
+    from sizing.core.tensors import param_counts
 
     model = catalog.get(model_id)
     pub = catalog.entries[model_id].params
@@ -223,7 +223,7 @@ def test_parameter_count_matches_the_published_one(catalog, model_id):
 
 
 def test_every_entry_has_a_llama_cpp_tensor_layout(catalog):
-    from sizing.models.tensors import tensors_for
+    from sizing.core.tensors import tensors_for
 
     for model in catalog.models:
         names = {t.name for t in tensors_for(model)}

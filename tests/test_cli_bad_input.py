@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sizing.live.packaged import smollm2_path
-from sizing.models.gguf_reader import read_gguf
+from sizing.sources.gguf_reader import read_gguf
 
 TIMEOUT_S = 60
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -64,6 +64,15 @@ CASES = [
     C("unreachable-hub-repo", "estimate --model someorg/Qwen3-8B-finetune", "someorg/Qwen3-8B-finetune",
       "cannot reach", "Qwen/Qwen3-8B", env="unreachable"),
     C("fifo-gguf", "estimate --model {fifo}", "fifo.gguf", "not a regular file"),
+    # remote GGUF names: a malformed name, a non-GGUF URL, and no network behind a valid one
+    C("remote-hf-uri-without-file", "estimate --model hf://only-owner", "hf://owner/repo/file.gguf"),
+    C("remote-url-not-gguf", "estimate --model https://example.org/model.bin", "not a .gguf URL"),
+    C("remote-quant-offline", "estimate --model someorg/Some-GGUF:Q4_K_M", "someorg/Some-GGUF", "offline",
+      env="offline"),
+    C("remote-quant-unreachable", "estimate --model someorg/Some-GGUF:Q4_K_M", "someorg/Some-GGUF",
+      "cannot list", env="unreachable"),
+    C("remote-file-unreachable", "estimate --model hf://someorg/Some-GGUF/m-Q4_K_M.gguf", "m-Q4_K_M.gguf",
+      "cannot reach", env="unreachable"),
     C("config-json-list", "estimate --model {listcfg}", "config.json", "JSON object"),
     C("config-a-billion-layers", "estimate --model {manylayers}", "n_layers", "512"),
     C("gguf-10e12-tensors", "estimate --model {hugecount}", "hugecount.gguf", "10000000000000"),
@@ -271,7 +280,7 @@ def test_offline_uncached_repo_suggests_catalog_ids(results):
 
 
 def _catalog():
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     return load_catalog().models
 

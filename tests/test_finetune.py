@@ -15,17 +15,18 @@ import pytest
 
 from sizing.cli import main
 from sizing.errors import SizingError
-from sizing.finetune import FinetuneScenario, estimate_finetune_memory
-from sizing.finetune_plan import (
+from sizing.core.finetune.memory import estimate_finetune_memory
+from sizing.core.finetune.scenario import FinetuneScenario
+from sizing.core.finetune.plan import (
     fits_in,
     largest_micro_batch,
     largest_seq_len,
     methods_that_fit,
     rank_gpus,
 )
-from sizing.finetune_time import training_throughput
+from sizing.core.finetune.time import training_throughput
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
+from sizing.sources.catalog import load_catalog
 
 GIB = 2**30
 
@@ -89,7 +90,7 @@ def test_qlora_on_cuda_is_supported(llama8b):
 
 def test_qlora_flag_reaches_gpu_verdict(llama8b):
     apple = load_gpus().get("apple-m2-ultra-76c-192gb")
-    from sizing.finetune_plan import verdict
+    from sizing.core.finetune.plan import verdict
 
     v = verdict(scenario(llama8b, method="qlora"), apple)
     assert not v.fits and not v.supported
@@ -260,7 +261,7 @@ def test_cli_gpu_counts_shard_per_option(capsys):
 
 
 def test_shipped_finetune_data_loads_with_sources():
-    from sizing.finetune_data import load_finetune_data
+    from sizing.core.finetune.data import load_finetune_data
 
     d = load_finetune_data()
     assert d.mfu.low < d.mfu.expected < d.mfu.high <= 1
@@ -278,7 +279,7 @@ def test_shipped_finetune_data_loads_with_sources():
     ],
 )
 def test_bad_finetune_data_names_file_and_field(tmp_path, text, field):
-    from sizing.finetune_data import load_finetune_data_file
+    from sizing.core.finetune.data import load_finetune_data_file
 
     path = tmp_path / "finetune.yaml"
     path.write_text(text)

@@ -1,4 +1,4 @@
-"""What runs well on a machine (sizing.runs_well): the ranking's rules checked against the
+"""What runs well on a machine (sizing.core.runs_well): the ranking's rules checked against the
 solver's own answers for the same model, quant and machine (real catalog, GPU database and
 public calibration)."""
 
@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.cli import main
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.placement import cpu_hardware, machine_from_gpu
-from sizing.runs_well import GOOD_QUANTS, rank_for_hardware
-from sizing.solver import QUANT_LADDER, solve
+from sizing.sources.catalog import load_catalog
+from sizing.core.machine import cpu_hardware, machine_from_gpu
+from sizing.core.runs_well import GOOD_QUANTS, rank_for_hardware
+from sizing.core.solver import QUANT_LADDER, solve
 
 GIB = 1024**3
 

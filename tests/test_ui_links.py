@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.placement import machine_from_gpu, machine_from_gpus
-from sizing.runs_well import rank_for_hardware
-from sizing.solver import solve
+from sizing.sources.catalog import load_catalog
+from sizing.core.machine import machine_from_gpu, machine_from_gpus
+from sizing.core.runs_well import rank_for_hardware
+from sizing.core.solver import solve
 from sizing.ui import fmt
 
 RUN = "from sizing.ui.pages.run import render\nrender()"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.estimate import estimate
-from sizing.models.catalog import load_catalog
-from sizing.placement import DEFAULT_HOST, custom_machine
-from sizing.solver import solve
+from sizing.sources.catalog import load_catalog
+from sizing.core.machine import DEFAULT_HOST, custom_machine
+from sizing.core.solver import solve
 from sizing.ui import fmt
 
 PAGE = "from sizing.ui.pages.run import render\nrender()"

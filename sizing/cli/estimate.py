@@ -18,8 +18,8 @@ from sizing.cli.hardware_args import (
     placement_options,
 )
 from sizing.estimate import Estimate, estimate, with_hardware
-from sizing.quant import KV_TYPES
-from sizing.scenario import BACKENDS
+from sizing.core.quant import KV_TYPES
+from sizing.core.scenario import BACKENDS
 
 GIB = 1024**3
 MIB = 1024**2

@@ -1,7 +1,7 @@
 """`llm-sizing finetune`: memory and time to fine-tune a model (full, LoRA, QLoRA).
 
 A thin adapter: it resolves the model and the GPU names, builds a ``FinetuneScenario``
-and prints ``sizing.finetune_report.finetune_report``; it computes no number itself.
+and prints ``sizing.core.finetune.report.finetune_report``; it computes no number itself.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 import re
 
 from sizing.errors import SizingError
-from sizing.finetune import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
-from sizing.finetune_report import FinetuneReport, finetune_report
+from sizing.core.finetune.scenario import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
+from sizing.core.finetune.report import FinetuneReport, finetune_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,7 +129,7 @@ def render(r: FinetuneReport) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sizing.models.resolve import resolve_model
+    from sizing.sources.resolve import resolve_model
 
     arch = resolve_model(args.model).arch
     sharding = args.sharding or ("ddp" if args.gpus > 1 else "none")
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     report = finetune_report(s, gpus, args.dataset_tokens, counts)
     ranked = None
     if args.rank_gpus:
-        from sizing.finetune_plan import rank_gpus
+        from sizing.core.finetune.plan import rank_gpus
         from sizing.hardware.db import load_gpus
 
         if args.top < 1:

@@ -1,11 +1,11 @@
 """`llm-sizing fit`: what runs on this hardware.
 
 Without ``--model``: what runs well here — the catalog ranked by usefulness
-(``sizing.runs_well``): a usable speed floor first (``--min-tps``, default reading
+(``sizing.core.runs_well``): a usable speed floor first (``--min-tps``, default reading
 speed), then the largest model, each at the best quant that keeps the speed; ``--task``
 keeps the models tagged for a task. With ``--model``: that model's best quant at
 ``--ctx``, its largest context at ``--quant``, and (with ``--min-tps``) how many parallel
-users it can serve. An adapter over ``sizing.solver``; it computes nothing itself.
+users it can serve. An adapter over ``sizing.core.solver``; it computes nothing itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 
 from sizing.cli.hardware_args import add_hardware_args, hardware_from_args, machine_calibration
 from sizing.errors import SizingError
-from sizing.runs_well import READING_SPEED_TPS, TASKS
+from sizing.core.runs_well import READING_SPEED_TPS, TASKS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,11 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
 
     if args.ctx <= 0:
         raise SizingError(f"--ctx must be > 0, got {args.ctx}")
-    from sizing.solver import check_context
+    from sizing.core.solver import check_context
 
     check_context(args.ctx)  # before a model's maximum clamps it
     if args.limit < 0:
@@ -51,14 +51,14 @@ def run(args: argparse.Namespace) -> int:
         raise SizingError(f"--min-tps must be a finite number ≥ 0, got {args.min_tps:g}")
     if args.model and args.min_tps == 0:
         raise SizingError("--min-tps must be > 0 with --model (the tokens/s each user must see)")
-    from sizing.machine_calibration import calibrate_hardware
+    from sizing.core.speed.machine import calibrate_hardware
 
     hw = hardware_from_args(args)
     hw, calib = calibrate_hardware(hw, load_calibration(), machine_calibration(args, hw))
     if args.model:
         return _one(args, hw, calib)
-    from sizing.models.catalog import catalog_tasks, load_catalog
-    from sizing.runs_well import rank_for_hardware
+    from sizing.core.runs_well import rank_for_hardware
+    from sizing.sources.catalog import catalog_tasks, load_catalog
 
     cat = load_catalog()
     floor = READING_SPEED_TPS if args.min_tps is None else args.min_tps
@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one(args: argparse.Namespace, hw, calib) -> int:
-    from sizing.models.resolve import resolve_model
-    from sizing.solver import QUANT_LADDER, best_quant, largest_context, max_parallel_users
+    from sizing.sources.resolve import resolve_model
+    from sizing.core.solver import QUANT_LADDER, best_quant, largest_context, max_parallel_users
 
     r = resolve_model(args.model)
     ctx = min(args.ctx, r.arch.max_context)
@@ -105,7 +105,7 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
     limit = largest_context(r.arch, quant, hw, calib, **kw)
     commands = None
     if best is not None and best.fits:
-        from sizing.commands import launch_commands
+        from sizing.core.commands import launch_commands
 
         c = launch_commands(r.arch.id, best.quant, best.placement, ctx=ctx,
                             model_path=args.model if str(args.model).lower().endswith(".gguf") else None)

@@ -23,9 +23,9 @@ from gguf import GGUFWriter
 from gguf.constants import GGMLQuantizationType, TokenType
 
 from sizing.errors import SizingError
-from sizing.models.arch import ModelArch
-from sizing.models.tensors import TensorSpec, file_order, tensors_for
-from sizing.quant import FILE_QUANTS, apply_recipe, file_quant, tensor_bytes
+from sizing.core.arch import ModelArch
+from sizing.core.tensors import TensorSpec, file_order, tensors_for
+from sizing.core.quant import FILE_QUANTS, apply_recipe, file_quant, tensor_bytes
 
 ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT
 

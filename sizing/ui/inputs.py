@@ -7,13 +7,14 @@ GPU database); when a piece is missing the widget degrades to a plain text field
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from sizing.errors import SizingError
-from sizing.scenario import MAX_CTX
+from sizing.core.scenario import MAX_CTX
 from sizing.ui import services
 from sizing.ui.config import UIConfig
 from sizing.ui.state import PageState, Param, ParamError, safe_name
@@ -62,7 +63,15 @@ def model_params(sources: tuple[str, ...] = SOURCES) -> list[Param]:
         Param("src", "catalog", choices=sources),
         Param("model", default_model(), check=_catalog_check),
         Param("repo", "", check=lambda v: safe_name(v) if v else v),
+        # a GGUF quant published in that repo ("" = size from its config.json)
+        Param("gq", "", check=_quant_check),
     ]
+
+
+def _quant_check(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", value):
+        raise ParamError("not a quant name")
+    return value
 
 
 def run_params() -> list[Param]:
@@ -124,8 +133,39 @@ def model_input(ps: PageState, cfg: UIConfig, sources: tuple[str, ...] = SOURCES
         except ParamError as exc:
             st.error(f"Repo id {text[:60]!r}: {exc}.")
             return None
-        return ModelChoice(spec=spec, label=spec)
+        return _repo_gguf_input(ps, spec) or ModelChoice(spec=spec, label=spec)
     return _file_input(ps, cfg)
+
+
+def _repo_gguf_input(ps: PageState, repo: str) -> ModelChoice | None:
+    """A repo that publishes GGUF files offers its quants; one picked is sized from its
+    header alone (range requests, nothing downloaded). None: size from config.json."""
+    files, why = services.repo_ggufs(repo)
+    if not files:
+        if why:
+            st.caption(f"No GGUF quants listed ({why}); sizing from config.json.")
+        return None
+    quants = [f["quant"] for f in files]
+    sizes = {f["quant"]: f.get("size") for f in files}
+    if ps["gq"] and ps["gq"] not in quants:
+        st.warning(f"`{ps['gq']}` is not a GGUF in {repo}; it has {', '.join(quants)}.")
+    options = ["", *quants]
+    st.selectbox(
+        "GGUF quant in this repo", options,
+        format_func=lambda q: "— size from config.json —" if not q else
+        (f"{q}  ·  {sizes[q] / 1e9:.1f} GB" if sizes.get(q) else q),
+        key=ps.key("gq"),
+        help="Read from the file's header only, with HTTP range requests: nothing is downloaded",
+    )
+    q = ps["gq"]
+    if not q or q not in quants:
+        return None
+    try:
+        g = services.remote_gguf(f"{repo}:{q}")
+    except SizingError as exc:
+        st.error(str(exc))
+        return None
+    return ModelChoice(gguf=g, label=f"{repo}:{q}")
 
 
 def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
@@ -165,7 +205,7 @@ def run_inputs(ps: PageState) -> None:
     """Quant, context, KV cache type, parallel users, flash attention."""
     c1, c2 = st.columns(2)
     quants = services.file_quants()
-    if quants and ps["src"] == "file":
+    if quants and (ps["src"] == "file" or (ps["src"] == "hf" and ps["gq"])):
         c1.selectbox("Quant", ["file", *quants], key=ps.key("fq"),
                      format_func=lambda q: "As in the file" if q == "file" else q)
     elif quants:

@@ -20,21 +20,21 @@ from typing import Any
 
 import streamlit as st
 
-from sizing import planner, solver
-from sizing.calibration import load_calibration
-from sizing.commands import launch_commands
+from sizing.core import planner, solver
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.commands import launch_commands
 from sizing.errors import SizingError
 from sizing.estimate import estimate as core_estimate
 from sizing.hardware.db import load_gpus
 from sizing.hardware.detect import detect_machine
 from sizing.hardware.this_machine import hardware_from_machine
 from sizing.live.this_machine import stored_calibration
-from sizing.machine_calibration import calibrate_hardware
-from sizing.models.catalog import load_catalog
-from sizing.models.gguf_reader import read_gguf
-from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.placement import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
-from sizing.quant import FILE_QUANTS, KV_TYPES
+from sizing.core.speed.machine import calibrate_hardware
+from sizing.sources.catalog import load_catalog
+from sizing.sources.gguf_reader import read_gguf
+from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
+from sizing.core.quant import FILE_QUANTS, KV_TYPES
 
 log = logging.getLogger("sizing.ui")
 
@@ -253,7 +253,7 @@ def machine_calibration() -> Any:
 
 
 def hardware(hw: Any) -> Any:
-    """A HardwareChoice from a page -> the core's ``sizing.placement.Hardware``."""
+    """A HardwareChoice from a page -> the core's ``sizing.core.machine.Hardware``."""
     if hw.mode == "machine":
         return detected_hardware()
     host = host_spec(hw.ram_gb or None)
@@ -287,7 +287,7 @@ def hardware_and_calibration(hw: Any) -> tuple[Any, Any]:
 
 
 def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
-    """Placement and speed of this estimate on this hardware (``sizing.solver.solve``),
+    """Placement and speed of this estimate on this hardware (``sizing.core.solver.solve``),
     with the quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
     sc = est.scenario
     return solver.solve(
@@ -409,7 +409,7 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
 
 @st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
 def plan(values: dict) -> dict:
-    """The purchase planner's ranked options (``sizing.planner.plan_purchase``), as data."""
+    """The purchase planner's ranked options (``sizing.core.planner.plan_purchase``), as data."""
     cat = catalog()
     models = [cat.get(m) for m in values["models"]]
     p = planner.plan_purchase(
@@ -442,7 +442,7 @@ def _known_watts(option: dict) -> float:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def local_vs_cloud(values: dict, option: dict) -> dict:
-    """Buying ``option`` against renting an API for the same tokens (``sizing.planner``)."""
+    """Buying ``option`` against renting an API for the same tokens (``sizing.core.planner``)."""
     cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
     if cloud is None:
         raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
@@ -510,7 +510,7 @@ QUALITY_LADDERS = {
 
 def runs_well(hw: Any, *, ctx: int, min_tps: float, task: str | None = None, quality: str = "any",
               with_context: bool = False) -> list[dict]:
-    """What runs well on a page's hardware choice (``sizing.runs_well.rank_for_hardware``):
+    """What runs well on a page's hardware choice (``sizing.core.runs_well.rank_for_hardware``):
     on this machine at its own speed calibration when it has stored live checks."""
     key = ""
     if hw.mode == "machine":
@@ -523,8 +523,8 @@ def runs_well(hw: Any, *, ctx: int, min_tps: float, task: str | None = None, qua
 def _runs_well(calibration_key: str, hw: Any, *, ctx: int, min_tps: float, task: str | None, quality: str,
                with_context: bool) -> list[dict]:
     """Cached per hardware and calibration: a new stored check re-ranks."""
-    from sizing.models.catalog import catalog_tasks
-    from sizing.runs_well import rank_for_hardware
+    from sizing.core.runs_well import rank_for_hardware
+    from sizing.sources.catalog import catalog_tasks
 
     hwm, cal = hardware_and_calibration(hw)
     cat = catalog()
@@ -548,7 +548,7 @@ def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dic
     weights, then the prompt and the generation at the speeds the estimator predicts here."""
     from pathlib import Path as _P
 
-    hwm, cal = hardware_and_calibration(_machine_choice())
+    hwm, cal = calibrate_hardware(detected_hardware(), calibration(), machine_calibration())
     if spec.lower().endswith(".gguf"):
         est = core_estimate(str(_P(spec)), None, ctx, backend="cpu", offline=True)
         arch, quant, tensors, load_bytes = est.scenario.model, est.scenario.quant, est.scenario.tensors, est.weights_bytes
@@ -569,7 +569,21 @@ def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dic
     return {"total_s": load_s + run_s, "load_s": load_s, "run_s": run_s, "basis": ", ".join(parts)}
 
 
-def _machine_choice() -> Any:
-    from sizing.ui.inputs import HardwareChoice
 
-    return HardwareChoice("machine", [], 1, 24.0, 1000.0, 64.0)
+@st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)
+def repo_ggufs(repo: str) -> tuple[list[dict], str | None]:
+    """The GGUF quants a Hugging Face repo publishes (as plain dicts), or why none are listed."""
+    from sizing.sources.remote_gguf import list_repo_ggufs
+
+    try:
+        return [g.model_dump() for g in list_repo_ggufs(repo)], None
+    except SizingError as exc:
+        return [], str(exc)
+
+
+@st.cache_resource(show_spinner="Reading the GGUF header (range requests)…", max_entries=32)
+def remote_gguf(spec: str) -> Any:
+    """A published GGUF's header model (``owner/repo:QUANT``), read without downloading the file."""
+    from sizing.sources.remote_gguf import load_remote_gguf
+
+    return load_remote_gguf(spec).model

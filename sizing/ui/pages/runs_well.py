@@ -1,5 +1,5 @@
 """What runs well — for this machine, GPUs from the database (Apple chips included) or
-custom memory and bandwidth: the catalog ranked by usefulness (``sizing.runs_well``)."""
+custom memory and bandwidth: the catalog ranked by usefulness (``sizing.core.runs_well``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from sizing.runs_well import READING_SPEED_TPS, TASKS
-from sizing.scenario import MAX_CTX
+from sizing.core.runs_well import READING_SPEED_TPS, TASKS
+from sizing.core.scenario import MAX_CTX
 from sizing.ui import fmt, inputs, report, services
 from sizing.ui.config import load_config
 from sizing.ui.feedback import guard

