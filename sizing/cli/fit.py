@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
             else f"{r.decode_tokens_per_s:.0f}"
         )
         size = f"{r.params_b:.1f}B" + (f" ({r.active_params_b:.1f}B active)" if r.active_params_b < 0.95 * r.params_b else "")
-        table.append((r.model_id, size, r.quant or "—", tps, r.where, r.reason))
+        where = f"GPU, experts of {r.n_cpu_moe} layers in RAM" if r.n_cpu_moe else r.where
+        table.append((r.model_id, size, r.quant or "—", tps, where, r.reason))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -108,6 +109,7 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
         from sizing.core.commands import launch_commands
 
         c = launch_commands(r.arch.id, best.quant, best.placement, ctx=ctx,
+                            n_heads=r.arch.n_heads, n_kv_heads=r.arch.n_kv_heads,
                             model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
         commands = {"llama_server": c.llama_server, "ollama": c.ollama, "vllm": c.vllm}
     users = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,7 @@ from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.core.machine import DEFAULT_HOST, Hardware, HostSpec, machine_from_gpu
+from sizing.core.offload_builds import experts_offloaded, offload_candidates
 from sizing.core.solver import MemoryFn, check_context, solve
 from sizing.core.speed.estimate import decode_step_seconds
 from sizing.core.speed.estimate import CalibrationSet
@@ -49,9 +50,10 @@ class MachinePrice(BaseModel):
 
     gpu_id: str
     name: str
+    kind: Literal["msrp", "street", "used"]
     price_usd: float = Field(gt=0)
-    date: str
-    source: str = Field(min_length=8)
+    date: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    source: str = Field(pattern=r"^https://\S+$")
 
 
 class CloudPrice(BaseModel):
@@ -59,10 +61,13 @@ class CloudPrice(BaseModel):
 
     id: str
     name: str
+    kind: Literal["open", "proprietary"] = Field(description="open: serves an open-weight model (like for like)")
+    serves: tuple[str, ...] = Field((), description="catalog ids of the open model it serves")
     input_per_m: float = Field(ge=0)
     output_per_m: float = Field(ge=0)
-    date: str
-    source: str = Field(min_length=8)
+    date: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    date_basis: Literal["stated", "read"] = "stated"
+    source: str = Field(pattern=r"^https://\S+$")
 
 
 def _load_list(path: DataPath, key: str, model: type[BaseModel]) -> list:
@@ -101,6 +106,7 @@ class Candidate(BaseModel):
     watts: float | None
     hardware: Hardware
     cpu_only: bool = False
+    expert_offload: bool = Field(False, description="1 GPU + RAM: MoE experts may stay in RAM")
 
 
 class ModelResult(BaseModel):
@@ -113,6 +119,7 @@ class ModelResult(BaseModel):
     decode_low: float | None = None
     ttft_s: float | None = None
     headroom: float | None = Field(None, description="free share of the tightest device's usable memory")
+    command: str | None = Field(None, description="llama-server command of an expert-offload build")
 
 
 class Option(BaseModel):
@@ -272,6 +279,7 @@ def plan_purchase(
         raise SizingError(f"prompt tokens must be > 0, got {prompt_tokens}")
     prices = machine_prices() if machine_price_list is None else machine_price_list
     cands = candidates(gpus, counts=counts, host=host, machine_price_list=prices) + cpu_candidates(cpus)
+    cands += _offload(gpus, models, quant=quant, ctx=ctx, calib=calib, host=host, memory_fn=memory_fn)
     options: list[Option] = []
     for c in cands:
         results: list[ModelResult] = []
@@ -281,7 +289,8 @@ def plan_purchase(
                          with_speed=not c.cpu_only)
             pl = plan.placement
             # a purchase should hold the model on its accelerators: offload to RAM does not count
-            on_acc = pl.fits and (pl.all_on_gpu or not c.hardware.gpus)
+            on_acc = pl.fits and (pl.all_on_gpu or not c.hardware.gpus
+                                  or (c.expert_offload and experts_offloaded(pl)))
             sp = plan.speed
             decode = low = ttft = None
             if on_acc and sp:
@@ -299,6 +308,7 @@ def plan_purchase(
                     decode_low=low,
                     ttft_s=ttft,
                     headroom=_headroom(pl) if on_acc and not c.cpu_only else None,
+                    command=_command(arch, quant, c_ctx, pl) if on_acc and c.expert_offload else None,
                 )
             )
         fits = all(r.fits for r in results)
@@ -347,7 +357,8 @@ def plan_purchase(
     notes = (
         "prices: GPU cards at launch (or street) price, host not included; Apple machines as sold"
         + ("; CPU-only servers: no price, power or core count in the data (decode speed only)" if cpus else ""),
-        f"candidates: {len(cands)} priced configurations (1–8 identical GPUs, unified-memory machines)",
+        f"candidates: {len(cands)} priced configurations (1–8 identical GPUs, unified-memory machines, "
+        "1 GPU + RAM for MoE experts)",
     ) + ((f"host for multi-GPU and offload: {host.name}",) if host.assumed else ())
     if good:
         return PurchasePlan(
@@ -383,6 +394,19 @@ def plan_purchase(
         considered=len(options),
         notes=notes,
     )
+
+
+def _offload(gpus, models, **kw) -> list[Candidate]:
+    """"1 GPU + N GB RAM" builds (sizing.offload_builds) as planner candidates."""
+    return [Candidate(label=b.label, gpu_id=b.gpu_id, count=1, price_usd=b.price_usd, price_source=b.price_source,
+                      watts=b.watts, hardware=b.hardware, expert_offload=True)
+            for b in offload_candidates(gpus, models, **kw)]
+
+
+def _command(arch: ModelArch, quant: str, ctx: int, placement) -> str:
+    from sizing.core.commands import launch_commands
+
+    return launch_commands(arch.id, quant, placement, ctx=ctx).llama_server
 
 
 def _pareto(options: Sequence[Option]) -> set[str]:

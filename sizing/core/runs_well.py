@@ -49,6 +49,7 @@ class RunsWell(BaseModel):
     decode_range: tuple[float, float] | None = None
     total_bytes: int | None = None
     where: Where
+    n_cpu_moe: int | None = Field(None, description="MoE: layers whose routed experts sit in system RAM")
     how: str
     reason: str = Field(description="why this row sits where it does, in a few words")
 
@@ -174,7 +175,7 @@ def rank_for_hardware(
             decode_tokens_per_s=tps if sp else None,
             decode_range=(sp.decode_tokens_per_s.low, sp.decode_tokens_per_s.high) if sp else None,
             total_bytes=plan.memory.total_bytes, where=where_it_runs(plan, hardware),
-            how=plan.placement.how, reason=reason,
+            n_cpu_moe=plan.placement.n_cpu_moe or None, how=plan.placement.how, reason=reason,
         ))
     rows.sort(key=_usefulness)
     return rows

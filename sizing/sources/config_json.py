@@ -213,6 +213,11 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type == "gpt_oss":
         fields["attn_sinks"] = True
         fields["expert_bias"] = True
+    qc = cfg.get("quantization_config") or config.get("quantization_config")
+    if isinstance(qc, dict) and str(qc.get("quant_method", "")).lower() == "mxfp4":
+        # the release's experts are MXFP4 (everything in modules_to_not_convert is not):
+        # convert_hf_to_gguf.py writes them unchanged as ggml MXFP4
+        fields["native_types"] = (("_exps.weight", "MXFP4"),)
 
     # --- mixture of experts --------------------------------------------------------------
     n_experts = get("num_local_experts", "num_experts", "n_routed_experts", default=0) or 0

@@ -85,6 +85,10 @@ def run_params() -> list[Param]:
         Param("kv", "f16", choices=kvs),
         Param("np", 1, kind="int", lo=1, hi=256),
         Param("fa", True, kind="bool"),
+        # how llama.cpp holds the weights in RAM: --no-mmap, --no-repack, --mlock
+        Param("mmap", True, kind="bool"),
+        Param("repack", True, kind="bool"),
+        Param("mlock", False, kind="bool"),
     ]
 
 
@@ -214,8 +218,8 @@ def run_inputs(ps: PageState) -> None:
         c1.text_input("Quant", key=ps.key("quant"))
     c2.number_input("Context (tokens)", min_value=1, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
     defaults = {p.name: p.default for p in ps.params}
-    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa"))
-    with st.expander("KV cache, parallel users, flash attention", expanded=changed):
+    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa", "mmap", "repack", "mlock"))
+    with st.expander("KV cache, parallel users, flash attention, weights in RAM", expanded=changed):
         c3, c4 = st.columns(2)
         kvs = services.kv_types()
         if kvs:
@@ -225,6 +229,14 @@ def run_inputs(ps: PageState) -> None:
         c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"),
                         help="llama-server -np: each user gets the context above")
         st.toggle("Flash attention", key=ps.key("fa"))
+        c5, c6, c7 = st.columns(3)
+        c5.toggle("Memory-map the file", key=ps.key("mmap"),
+                  help="off: llama-server --no-mmap reads the weights into RAM (no file pages kept twice)")
+        c6.toggle("CPU repack", key=ps.key("repack"),
+                  help="off: --no-repack; on the CPU, Q4_0/Q4_K/IQ4_NL/MXFP4 weights otherwise get a second, "
+                       "repacked copy for faster kernels")
+        c7.toggle("Lock in RAM", key=ps.key("mlock"),
+                  help="--mlock: pins the weights; mapped file pages are then never reclaimed")
 
 
 # --- hardware --------------------------------------------------------------------------

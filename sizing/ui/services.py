@@ -212,6 +212,9 @@ def estimate_kwargs(choice: Any, values: dict) -> dict:
         kv_type=values.get("kv", "f16"),
         parallel=int(values.get("np", 1)),
         flash_attn=bool(values.get("fa", True)),
+        mmap=bool(values.get("mmap", True)),
+        repack=bool(values.get("repack", True)),
+        mlock=bool(values.get("mlock", False)),
         offline=hf_offline(),
     )
 
@@ -293,7 +296,7 @@ def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
     return solver.solve(
         sc.model, sc.quant, int(values["ctx"]), hwm, cal,
         tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
-        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch,
+        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock,
     )
 
 
@@ -317,6 +320,7 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         all_on_gpu=pl.all_on_gpu,
         gpu_layers=pl.gpu_layers,
         n_layers=pl.n_layers,
+        n_cpu_moe=pl.n_cpu_moe,
         shortfall_bytes=pl.shortfall_bytes,
         devices=[d.to_json() for d in pl.devices],
     )
@@ -332,8 +336,11 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         )
         data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
     cmds = launch_commands(
-        est.model, plan.quant, pl, ctx=int(values["ctx"]) * plan.n_parallel, n_parallel=plan.n_parallel,
+        est.model, plan.quant, pl, ctx=plan.ctx, n_parallel=plan.n_parallel,
         kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
+        kv_unified=est.scenario.kv_unified, n_batch=est.scenario.n_batch, n_ubatch=est.scenario.n_ubatch,
+        mmap=est.scenario.mmap, repack=est.scenario.repack, mlock=est.scenario.mlock,
+        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
         model_path=(f"./{choice.label}" if choice.gguf is not None else None),
     )
     data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
@@ -389,11 +396,14 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     hwm, cal = hardware_and_calibration(hw)
     ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
     status, totals = [], []
+    reclaim = 0
     for q in FIT_QUANTS:
         srow, trow = [], []
         for c in ctxs:
             p = solver.solve(sc.model, q, c, hwm, cal, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k,
-                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False)
+                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False,
+                   mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock)
+            reclaim = max(reclaim, p.memory.reclaimable_bytes)
             pl = p.placement
             if not pl.fits:
                 srow.append("no")
@@ -404,65 +414,77 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
             trow.append(p.memory.total_bytes)
         status.append(srow)
         totals.append(trow)
-    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals}
+    from sizing.core.memory.estimate import repack_explanation
+
+    explain = repack_explanation(backend=sc.backend, repack=sc.repack, mmap=sc.mmap, mlock=sc.mlock,
+                                 reclaimable=reclaim)
+    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
 
 
-@st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
-def plan(values: dict) -> dict:
-    """The purchase planner's ranked options (``sizing.core.planner.plan_purchase``), as data."""
-    cat = catalog()
+@st.cache_data(show_spinner="Pricing every whole build…", max_entries=32)
+def purchase(values: dict) -> dict:
+    """Whole builds ranked by the objective (``sizing.core.builds`` + ``sizing.core.purchase``), as data."""
+    import datetime as dt
+
+    from sizing.core.builds import all_builds, priced_ids
+    from sizing.core.cloud import electricity
+    from sizing.core.prices import parse_overrides
+    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer
+    from sizing.core.purchase import plan as rank
+    from sizing.core.speed.coverage import bench_coverage
+
+    cat, gpus = catalog(), gpu_db().all
     models = [cat.get(m) for m in values["models"]]
-    p = planner.plan_purchase(
-        models,
-        quant=values["quant"],
-        ctx=int(values["ctx"]),
-        calib=calibration(),
-        gpus=gpu_db().all,
-        target_tps=values["tps"] or None,
-        budget_usd=values["budget"] or None,
-        power_cap_w=values["watts"] or None,
-        limit=200,
-    )
+    today = dt.date.today()
+    overrides = parse_overrides(values.get("prices") or [], priced_ids(gpus))
+    kwh = values["kwh"] or electricity().usd_per_kwh(values["region"])
+    usage = Usage(years=values["years"], hours_per_day=values["hours"], usd_per_kwh=kwh)
+    need = memory_need(models, values["quant"], int(values["ctx"]), calibration())
+    builds, refused = all_builds(gpus, used=values["used"], overrides=overrides, today=today,
+                                 ram_need_gb=need.cpu_ram_gib, offload=any(m.is_moe for m in models),
+                                 model_gb=need.core_gib,
+                                 ram_for=offload_ram_sizer(models, values["quant"], int(values["ctx"]), calibration()))
+    p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(),
+             coverage=bench_coverage(), today=today, objective=values["objective"], target_tps=values["tps"] or None,
+             budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused,
+             core_gib=need.core_gib)
     out = as_json(p)
     out["met"] = p.met
+    out["usd_per_kwh"] = kwh
     return out
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cloud_providers() -> dict[str, str]:
-    return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
-            for c in planner.cloud_prices()}
+def regions() -> dict[str, str]:
+    from sizing.core.cloud import electricity
+
+    e = electricity()
+    return {r.id: f"{r.name}: {e.usd_per_kwh(r.id):.3f} USD/kWh ({r.date})" for r in e.regions}
 
 
-def _known_watts(option: dict) -> float:
-    if not option.get("watts"):
-        raise SizingError(f"{option['label']}: its power draw is not in the database, so electricity cannot be costed")
-    return float(option["watts"])
+def priced_item_ids() -> set[str]:
+    from sizing.core.builds import priced_ids
+
+    return priced_ids(gpu_db().all)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def local_vs_cloud(values: dict, option: dict) -> dict:
-    """Buying ``option`` against renting an API for the same tokens (``sizing.core.planner``)."""
-    cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
-    if cloud is None:
-        raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
+@st.cache_data(show_spinner="Comparing with renting…", max_entries=32)
+def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
+    """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.core.cloud``)."""
+    import datetime as dt
+
+    from sizing.core.cloud import Workload, apis_for, cloud_gpus
+    from sizing.core.cloud import buy_or_rent as compare
+    from sizing.core.purchase import Row
+
+    r = Row.model_validate(row)
     model = catalog().get(values["models"][0])
-    hw = machine_from_gpu(gpu_db().get(option["gpu_id"]), option["count"])
-    plan_ = solver.solve(model, values["quant"], min(int(values["ctx"]), model.max_context), hw, calibration())
-    if plan_.speed is None:
-        raise SizingError(f"{option['label']}: no speed estimate (the model does not fit)")
-    c = planner.local_vs_cloud(
-        tokens_in_per_day=values["tin"] * 1e6,
-        tokens_out_per_day=values["tout"] * 1e6,
-        hardware_price_usd=option["price_usd"],
-        years=values["years"],
-        watts=_known_watts(option),
-        power_price_per_kwh=values["kwh"],
-        decode_tokens_per_s=plan_.speed.decode_tokens_per_s.expected,
-        prefill_tokens_per_s=plan_.speed.prefill_tokens_per_s.expected,
-        cloud=cloud,
-    )
-    return as_json(c)
+    cal = calibration()
+    apis = apis_for(model.id, planner.cloud_prices(), today=dt.date.today().isoformat())
+    res = compare(row=r, model=model, quant=values["quant"], ctx=int(values["ctx"]), calib=cal, gpus=gpu_db().all,
+                  work=Workload(tokens_in_per_day=values["tin"] * 1e6, tokens_out_per_day=values["tout"] * 1e6),
+                  years=values["years"], usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
+                  solve_fn=lambda m, q, c, hw: solver.solve(m, q, c, hw, cal))
+    return as_json(res)
 
 
 @st.cache_data(show_spinner="Comparing…", max_entries=32)
