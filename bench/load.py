@@ -92,19 +92,35 @@ class Session:
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+            self.ws = None
 
 
 async def _level(url: str, n: int, seconds: float, think: float, models, gpus) -> dict:
     samples: list[float] = []
     errors: list[str] = []
-    stop = time.monotonic() + seconds
+    opened = 0
+    all_open = asyncio.Event()
+    clock: list[float] = []
 
     async def one(i: int) -> None:
+        nonlocal opened
         rng = random.Random(i)
         s = Session(url)
         try:
             await s.open()
             await s.rerun(_query(rng, models, gpus))  # the page's first render: not counted
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}"[:200])
+            await s.close()
+            return
+        finally:
+            opened += 1
+            if opened == n:
+                clock.append(time.monotonic())
+                all_open.set()
+        try:
+            await all_open.wait()  # the clock runs once every session is open
+            stop = time.monotonic() + seconds
             await asyncio.sleep(rng.random() * think)
             while time.monotonic() < stop:
                 samples.append(await s.rerun(_query(rng, models, gpus)))
@@ -114,9 +130,8 @@ async def _level(url: str, n: int, seconds: float, think: float, models, gpus) -
         finally:
             await s.close()
 
-    t0 = time.monotonic()
     await asyncio.gather(*(one(i) for i in range(n)))
-    wall = time.monotonic() - t0
+    wall = time.monotonic() - clock[0]
     q = statistics.quantiles(samples, n=20) if len(samples) >= 2 else [float("nan")] * 19
     return {"n": n, "reruns": len(samples), "p50": statistics.median(samples) if samples else float("nan"),
             "p95": q[18], "per_s": len(samples) / wall, "errors": errors}
