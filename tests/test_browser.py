@@ -231,25 +231,26 @@ def test_compare_models_link_keeps_every_model(server, browser):
     ctx2.close()
 
 
-def test_plan_link_keeps_targets_and_the_machine_weighed(server, browser):
+def test_plan_link_keeps_targets_and_the_build_weighed(server, browser):
     ctx, page = _open(browser, f"{server}/plan?models=Qwen%2FQwen3-8B&models=google%2Fgemma-3-4b-it")
     page.get_by_text("Buy or rent?").first.wait_for()
-    box = page.get_by_label("Machine", exact=True)
+    first = parse_qs(urlparse(page.url).query)["pick"]
+    box = page.get_by_label("Build", exact=True)
     box.click()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     _settle(page)
-    page.wait_for_url(re.compile(r"buy="))
+    page.wait_for_function("f => !location.search.includes('pick=' + encodeURIComponent(f))", arg=first[0])
     chosen = box.input_value() if box.evaluate("e => e.tagName") == "INPUT" else box.inner_text()
     link = _show_link(page)
     q = parse_qs(urlparse(link).query)
-    assert q["models"] == ["Qwen/Qwen3-8B", "google/gemma-3-4b-it"] and q["buy"]
+    assert q["models"] == ["Qwen/Qwen3-8B", "google/gemma-3-4b-it"] and q["pick"] != first
     want = _metric(page, "Local, per month"), _metric(page, "Break-even")
     ctx.close()
     ctx2, fresh = _open(browser, link)
     fresh.get_by_text("Buy or rent?").first.wait_for()
-    fbox = fresh.get_by_label("Machine", exact=True)
+    fbox = fresh.get_by_label("Build", exact=True)
     got = fbox.input_value() if fbox.evaluate("e => e.tagName") == "INPUT" else fbox.inner_text()
     assert got == chosen
     assert (_metric(fresh, "Local, per month"), _metric(fresh, "Break-even")) == want
