@@ -353,6 +353,11 @@ def launch_commands(
     base, _ = split_quant(quant)
     if w.ollama_tag and base == w.ollama_quant.upper():
         src = w.ollama_tag  # the library tag serves this very quant
+    if src and not src.isprintable():
+        # A Modelfile is line-based: a line break in a file name would add instructions.
+        notes.append("the model file's name holds a line break or control character: "
+                     "no Ollama Modelfile is written for it (rename the file)")
+        src = None
     modelfile = ollama_modelfile(src, ctx=ctx, num_gpu=num_gpu) if src else None
     env, env_notes = ollama_env(n_parallel=n_parallel, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
                                 flash_attn=flash_attn)
