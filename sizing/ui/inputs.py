@@ -52,7 +52,7 @@ def _catalog_check(value: str) -> str:
         except SizingError:
             close = services.catalog_suggest(value)
             hint = f"; closest: {', '.join(close)}" if close else ""
-            raise ParamError(f"unknown model `{value}`{hint}") from None
+            raise ParamError(f"unknown model “{value}”{hint}") from None
     return value
 
 
@@ -140,7 +140,7 @@ def model_input(ps: PageState, cfg: UIConfig, sources: tuple[str, ...] = SOURCES
         try:
             spec = safe_name(text)
         except ParamError as exc:
-            st.error(f"Repo id “{inert(text, 60)}”: {exc}.")
+            st.error(f"Repo id “{inert(text, 60)}”: {inert(exc)}.")
             return None
         return _repo_gguf_input(ps, spec) or ModelChoice(spec=spec, label=spec)
     return _file_input(ps, cfg)
