@@ -28,6 +28,7 @@ $(VENV)/.test: $(VENV)/.app
 install: $(VENV)/.app
 install-test: $(VENV)/.test
 
+# serve.py is app.py plus /healthz (see README, "Serve it for your team")
 run: $(VENV)/.app
 	$(PY) -m sizing.ui.serve --port $(PORT)   # passes server.maxUploadSize from LLM_SIZING_UPLOAD_CAP_MB
 

@@ -281,7 +281,7 @@ def with_hardware(
         est.model, est.quant, pl, ctx=plan.ctx, n_parallel=est.n_parallel, model_path=model_path,
         kv_type_k=est.kv_type_k, kv_type_v=est.kv_type_v, flash_attn=est.flash_attn,
         kv_unified=est.kv_unified, mmap=est.mmap, repack=est.repack, mlock=est.mlock,
-        n_batch=est.n_batch, n_ubatch=est.n_ubatch,
+        n_batch=est.n_batch, n_ubatch=est.n_ubatch, total_ctx=est.ctx,
         n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
     )
     commands = {"llama_server": cmds.llama_server}

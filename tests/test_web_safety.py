@@ -69,6 +69,17 @@ def test_a_link_cannot_inject_markdown(param, payload):
         assert not re.search(r'(href|src)="[^"]*evil', rendered), s
 
 
+@pytest.mark.timeout(180)
+def test_a_plan_price_override_cannot_inject_markdown():
+    """A value whose check quotes it back (an unknown price id) is inert too."""
+    at = _page("from sizing.ui.pages.plan import render\nrender()", prices=SIGN_IN.strip() + "=5," + IMAGE.strip() + "=1")
+    assert not at.exception
+    shown = _shown(at)
+    assert any("`prices`" in s for s in shown), shown
+    for s in shown:
+        assert not re.search(r'(href|src)="[^"]*evil', _html(s)), s
+
+
 def test_the_kv_link_of_the_report_renders_as_plain_text():
     at = _page(RUN, hw="custom", kv=SIGN_IN)
     warning = next(w.value for w in at.warning if "`kv`" in w.value)
@@ -163,7 +174,7 @@ def test_a_split_part_linked_out_of_the_folder_is_refused(monkeypatch, tmp_path)
     shutil.move(part2, outside / part2.name)
     part2.symlink_to(outside / part2.name)
     _web(monkeypatch, [models])
-    at = _page(RUN, src="file", hw="db")
+    at = _page(RUN, src="file", hw="db", gpu="nvidia-rtx-4090")
     box = at.selectbox(key="run.localfile")
     assert [o for o in box.options if "00001" in str(o)], box.options
     box.select_index([i for i, o in enumerate(box.options) if "00001" in str(o)][0]).run()
@@ -179,7 +190,7 @@ def test_the_same_split_model_inside_the_folder_is_read(monkeypatch, tmp_path):
     models.mkdir()
     _split_model(models)
     _web(monkeypatch, [models])
-    at = _page(RUN, src="file", hw="db")
+    at = _page(RUN, src="file", hw="db", gpu="nvidia-rtx-4090")
     box = at.selectbox(key="run.localfile")
     box.select_index([i for i, o in enumerate(box.options) if "00001" in str(o)][0]).run()
     assert not at.exception and not at.error
@@ -192,7 +203,7 @@ def test_web_mode_errors_name_no_server_path(monkeypatch, tmp_path):
     models.mkdir()
     (models / "broken.gguf").write_bytes(b"GGUF" + b"\3\0\0\0" + b"\xff" * 40)
     _web(monkeypatch, [models])
-    at = _page(RUN, src="file", hw="db")
+    at = _page(RUN, src="file", hw="db", gpu="nvidia-rtx-4090")
     at.selectbox(key="run.localfile").select_index(1).run()
     assert not at.exception
     errors = [e.value for e in at.error]

@@ -152,12 +152,14 @@ def llama_server_argv(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    total_ctx: int | None = None,
     host: str | None = None,
     port: int | None = None,
 ) -> list[str]:
     """``llama-server`` arguments that allocate what the plan estimated.
 
-    ``ctx`` is per sequence; ``-c`` is the whole KV cache, ctx × n_parallel. ``-np`` is
+    ``ctx`` is per sequence; ``-c`` is the whole KV cache, ctx × n_parallel (or
+    ``total_ctx``, the estimate's own, when it does not divide by the slots). ``-np`` is
     always given: llama-server's default (auto) opens 4 slots with a unified cache.
     ``--kv-unified`` is given when several slots share one cache, as estimated (with an
     explicit ``-np`` llama-server gives each slot its own stream otherwise).
@@ -166,7 +168,7 @@ def llama_server_argv(
         raise SizingError("give exactly one of a model path (-m) or a Hugging Face REPO:QUANT (-hf)")
     argv = ["llama-server"]
     argv += ["-m", model_path] if model_path else ["-hf", hf_spec]  # type: ignore[list-item]
-    argv += ["-c", str(ctx * n_parallel), "-np", str(n_parallel)]
+    argv += ["-c", str(total_ctx or ctx * n_parallel), "-np", str(n_parallel)]
     if kv_unified and n_parallel > 1:
         argv += ["--kv-unified"]
     gpus = [d for d in placement.devices if d.kind != "cpu"]
@@ -310,6 +312,7 @@ def launch_commands(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    total_ctx: int | None = None,
     nodes: int = 1,
     n_heads: int | None = None,
     n_kv_heads: int | None = None,
@@ -335,6 +338,7 @@ def launch_commands(
         mmap=mmap,
         repack=repack,
         mlock=mlock,
+        total_ctx=total_ctx,
     )
     notes: list[str] = []
     gpus = [d for d in placement.devices if d.kind != "cpu"]

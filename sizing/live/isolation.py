@@ -147,9 +147,8 @@ def run_child(
             # so the guardian sees end-of-file the moment this process dies.
             watch_r, watch_w = os.pipe()
             held = _CHILD_HOLDS.get()
-            # -P: the guardian is run by path, and its folder (sizing/live, which has a
-            # select.py) must not shadow the standard library on sys.path
-            cmd = [sys.executable, "-P", str(GUARDIAN), str(watch_r), json.dumps(list(held.remove)), "--", *cmd]
+            # -I: standard library only, and its own folder (which has a select.py) not on sys.path
+            cmd = [sys.executable, "-I", str(GUARDIAN), str(watch_r), json.dumps(list(held.remove)), "--", *cmd]
             pass_fds = (watch_r, *held.fds)
         try:
             proc = subprocess.Popen(

@@ -185,7 +185,7 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
 
 def commands(data: dict) -> None:
     cmds = data.get("commands")
-    if not cmds:
+    if not cmds or data.get("fits") is False:  # no command to launch what does not fit
         return
     st.markdown("##### Launch commands")
     for name, text in cmds.items():

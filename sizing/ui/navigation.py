@@ -16,6 +16,7 @@ from sizing.ui.feedback import guard
 PAGES = (
     ("run", "Can I run it?", ":material/help:", "run"),
     ("plan", "Plan a purchase", ":material/shopping_cart:", "plan"),
+    ("runs_well", "What runs well", ":material/leaderboard:", "runs-well"),
     ("machine", "This machine", ":material/computer:", "machine"),
     ("compare", "Compare", ":material/compare_arrows:", "compare"),
 )

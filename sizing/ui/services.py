@@ -293,14 +293,17 @@ def hardware(hw: Any) -> Any:
         return detected_hardware()
     host = host_spec(hw.ram_gb or None)
     if hw.mode == "custom":
+        if getattr(hw, "unified", False):
+            # one pool: the memory typed is the machine's RAM, shared with the device
+            return custom_machine(memory_gb=hw.mem_gb, bandwidth_gbs=hw.bw_gbs, unified=True, host=host)
         return custom_machine(memory_gb=hw.mem_gb, bandwidth_gbs=hw.bw_gbs, host=host)
-    if not hw.gpu_ids:
-        raise SizingError("pick at least one GPU from the database")
+    cards = hw.cards
+    if not cards:
+        raise SizingError("pick a GPU from the database")
     db = gpu_db()
-    entries = [db.get(i) for i in hw.gpu_ids]
-    if len(entries) == 1:
-        return machine_from_gpu(entries[0], hw.count, host=host)
-    return machine_from_gpus([e for e in entries for _ in range(hw.count)], host=host)
+    if len(cards) == 1:
+        return machine_from_gpu(db.get(cards[0][0]), cards[0][1], host=host)
+    return machine_from_gpus([db.get(g) for g, n in cards for _ in range(n)], host=host)
 
 
 @st.cache_resource(show_spinner=False)
@@ -576,41 +579,66 @@ QUALITY_LADDERS = {
 }
 
 
-def what_runs_here(_machine: Any, *, ctx: int, quality: str, with_context: bool = False) -> list[dict]:
-    """The catalog ranked on the detected hardware (``sizing.core.solver.rank_catalog``), at
-    this machine's own speed calibration when it has stored live checks."""
-    mc = machine_calibration()
-    return _ranked(mc.label() if mc else "", mc, ctx=ctx, quality=quality, with_context=with_context)
+def runs_well(hw: Any, *, ctx: int, min_tps: float, task: str | None = None, quality: str = "any",
+              with_context: bool = False) -> list[dict]:
+    """What runs well on a page's hardware choice (``sizing.core.runs_well.rank_for_hardware``):
+    on this machine at its own speed calibration when it has stored live checks."""
+    key = ""
+    if hw.mode == "machine":
+        mc = machine_calibration()
+        key = mc.label() if mc else ""
+    return _runs_well(key, hw, ctx=ctx, min_tps=min_tps, task=task, quality=quality, with_context=with_context)
 
 
-@st.cache_data(show_spinner="Ranking the catalog for this machine…", max_entries=16)
-def _ranked(calibration_key: str, _mc: Any, *, ctx: int, quality: str, with_context: bool) -> list[dict]:
-    """Cached per calibration: a new stored check re-ranks."""
-    hw, cal = calibrate_hardware(detected_hardware(), calibration(), _mc)
+@st.cache_data(show_spinner="Ranking the catalog for this hardware…", max_entries=32)
+def _runs_well(calibration_key: str, hw: Any, *, ctx: int, min_tps: float, task: str | None, quality: str,
+               with_context: bool) -> list[dict]:
+    """Cached per hardware and calibration: a new stored check re-ranks."""
+    from sizing.core.runs_well import rank_for_hardware
+    from sizing.sources.catalog import catalog_tasks
+
+    hwm, cal = hardware_and_calibration(hw)
     cat = catalog()
+    rows = rank_for_hardware(cat.models, hwm, cal, ctx=ctx, min_tps=min_tps, task=task,
+                             tasks_of=catalog_tasks(cat), quants=QUALITY_LADDERS[quality])
     # The largest-context search is the slow part: ask it only for the top rows.
-    fits = solver.rank_catalog(cat.models, hw, cal, ctx=ctx, quants=QUALITY_LADDERS[quality], with_context=False)
-    top = [f.model_id for f in fits if f.fits and f.quant][:CONTEXT_ROWS] if with_context else []
+    top = [r.model_id for r in rows if r.fits and r.quant][:CONTEXT_ROWS] if with_context else []
     limit = {}
-    for f in fits:
-        if f.model_id in top:
-            lim = solver.largest_context(cat.get(f.model_id), f.quant, hw, cal)
-            limit[f.model_id] = lim.on_gpu or lim.with_offload
-    return [
-        {
-            "id": f.model_id,
-            "name": f.name,
-            "params_b": f.params_b,
-            "quant": f.quant,
-            "fits": f.fits,
-            "on_gpu": f.on_gpu,
-            "decode": f.decode_tokens_per_s,
-            "decode_range": f.decode_range,
-            "max_ctx": limit.get(f.model_id),
-            "where": f.how,
-        }
-        for f in fits
-    ]
+    for r in rows:
+        if r.model_id in top:
+            lim = solver.largest_context(cat.get(r.model_id), r.quant, hwm, cal)
+            limit[r.model_id] = lim.on_gpu or lim.with_offload
+    return [{**r.model_dump(), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
+
+
+LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page cache makes it faster)
+
+
+def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dict | None:
+    """How long a live check should take on this machine, before it starts: loading the
+    weights, then the prompt and the generation at the speeds the estimator predicts here."""
+    from pathlib import Path as _P
+
+    hwm, cal = calibrate_hardware(detected_hardware(), calibration(), machine_calibration())
+    if spec.lower().endswith(".gguf"):
+        est = core_estimate(str(_P(spec)), None, ctx, backend="cpu", offline=True)
+        arch, quant, tensors, load_bytes = est.scenario.model, est.scenario.quant, est.scenario.tensors, est.weights_bytes
+    else:
+        arch, quant, tensors = catalog().get(spec), "Q4_K_M", None
+        load_bytes = 0  # a synthetic file is a sparse hole: nothing to read
+    plan_ = solver.solve(arch, quant, ctx, hwm, cal, tensors=tensors, prompt_tokens=max(1, n_prompt))
+    sp = plan_.speed
+    load_s = 2.0 + load_bytes / (LOAD_GBS * 1e9)
+    run_s = 0.0
+    if sp is not None:
+        run_s = n_prompt / sp.prefill_tokens_per_s.expected + n_gen / sp.decode_tokens_per_s.expected
+    parts = [f"loading {load_s:.0f} s"]
+    if n_prompt or n_gen:
+        parts.append(f"{n_prompt} prompt + {n_gen} generated tokens {run_s:.0f} s")
+    else:
+        parts.append("memory only")
+    return {"total_s": load_s + run_s, "load_s": load_s, "run_s": run_s, "basis": ", ".join(parts)}
+
 
 
 @st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)

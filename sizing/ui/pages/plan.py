@@ -7,13 +7,16 @@ reproduces the ranking and the break-even.
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from sizing.core.scenario import MAX_CTX
 from sizing.errors import SizingError
 from sizing.ui import charts, fmt, inputs, report, services
+from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
-from sizing.ui.state import PageState, Param, ParamError, copy_link_button, safe_name
+from sizing.ui.state import PageState, Param, ParamError, copy_link_button, looks_like_path, safe_name
 
 URL_PATH = "plan"
 TABLE_ROWS = 20
@@ -36,6 +39,16 @@ def _prices_check(v: list[str]) -> list[str]:
     return v
 
 
+_BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]{0,150}$")
+
+
+def _pick_check(v: str) -> str:
+    """A build id (platform+NxGPU, database ids joined by '+'), never a path or markup."""
+    if v and (looks_like_path(v) or not _BUILD_ID.match(v)):
+        raise ParamError("not a build id")
+    return v
+
+
 def page_state() -> PageState:
     ids = services.catalog_ids()
     regions = list(services.regions())
@@ -55,7 +68,7 @@ def page_state() -> PageState:
             Param("hours", 8.0, kind="float", lo=0.5, hi=24),
             Param("years", 3.0, kind="float", lo=0.5, hi=10),
             # buy or rent
-            Param("pick", ""),
+            Param("pick", "", check=_pick_check),
             Param("tin", 2.0, kind="float", lo=0, hi=100000),
             Param("tout", 0.5, kind="float", lo=0, hi=100000),
         ],
@@ -119,7 +132,7 @@ def _overrides_input(ps: PageState) -> None:
         try:
             ps.set("prices", _prices_check(items))
         except ParamError as exc:
-            st.error(f"Price override not applied: {exc}", icon=":material/error:")
+            st.error(f"Price override not applied: {inert(exc)}", icon=":material/error:")
 
 
 def _age(line: dict) -> str:
