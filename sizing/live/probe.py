@@ -145,8 +145,9 @@ _RE_KV_SIZE = re.compile(
     r"size\s*=\s*" + _NUM + r" MiB \(\s*(\d+) cells,\s*(\d+) layers,\s*(\d+)(?:/\d+)? seqs\),"
     r"\s*K \((\w+)\):\s*" + _NUM + r" MiB,\s*V \((\w+)\):\s*" + _NUM + r" MiB"
 )
+# the embedded build adds "N rs_seq" inside the parentheses and a P (f32) part after S
 _RE_RS_SIZE = re.compile(
-    r"size\s*=\s*" + _NUM + r" MiB \(\s*(\d+) cells,\s*(\d+) layers,\s*(\d+)(?:/\d+)? seqs\),"
+    r"size\s*=\s*" + _NUM + r" MiB \(\s*(\d+) cells,\s*(\d+) layers,\s*(\d+)(?:/\d+)? seqs[^)]*\),"
     r"\s*R \((\w+)\):\s*" + _NUM + r" MiB,\s*S \((\w+)\):\s*" + _NUM + r" MiB"
 )
 _RE_ISWA = re.compile(r"creating\s+(non-SWA|SWA) KV cache")

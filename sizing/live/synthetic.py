@@ -41,9 +41,15 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
     ffn = a.ffn_size
     if a.arch == "llama" and a.is_moe:  # llama's MoE tensors use feed_forward_length
         ffn = a.expert_ffn_size
-    u32("feed_forward_length", ffn)
+    if a.ffn_only_layers:  # nemotron_h: the FFN width marks the FFN-only blocks
+        only = set(a.ffn_only_layers)
+        w.add_array(f"{p}.feed_forward_length", [ffn if i in only else 0 for i in range(a.n_layers)])
+    else:
+        u32("feed_forward_length", ffn)
     u32("attention.head_count", a.n_heads)
     f32("attention.layer_norm_rms_epsilon", 1e-6)
+    if a.arch.startswith("nemotron_h"):  # its loader also requires the LayerNorm epsilon
+        f32("attention.layer_norm_epsilon", 1e-5)
     f32("rope.freq_base", 10000.0)
     u32("vocab_size", n_vocab)
     if a.is_mla:
@@ -59,7 +65,11 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         if a.q_lora_rank:
             u32("attention.q_lora_rank", a.q_lora_rank)
     else:
-        u32("attention.head_count_kv", a.n_kv_heads)
+        att = a.attention_flags
+        if all(att) or a.recurrent_kind == "gated_delta":  # qwen3next: an interval key instead
+            u32("attention.head_count_kv", a.n_kv_heads)
+        else:  # hybrids: 0 KV heads marks a recurrent or FFN-only block, as converters write it
+            w.add_array(f"{p}.attention.head_count_kv", [a.n_kv_heads if f else 0 for f in att])
         u32("attention.key_length", a.head_dim_k)
         u32("attention.value_length", a.head_dim_v)
         u32("rope.dimension_count", a.rope_dim or a.head_dim_k)
@@ -76,10 +86,36 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
             f32("expert_weights_scale", 1.0)
             w.add_bool(f"{p}.expert_weights_norm", True)
             u32("expert_gating_func", 2 if a.expert_score_bias else 1)  # sigmoid (V3) / softmax
+    _recurrent_hparams(w, a)
+    if a.arch == "llama4" and a.is_moe:
+        u32("interleave_moe_layer_step", a.moe_layer_step)
     if a.sliding_window:
         u32("attention.sliding_window", a.sliding_window)
         if a.swa_layers is not None:
             w.add_array(f"{p}.attention.sliding_window_pattern", list(a.swa_flags))
+
+
+def _recurrent_hparams(w: GGUFWriter, a: ModelArch) -> None:
+    """The ``ssm.*`` / ``shortconv.*`` keys llama.cpp reads for recurrent layers
+    (``LLM_KV_SSM_*`` in src/llama-arch.cpp; each model's load_arch_hparams)."""
+    p = a.arch
+    if a.recurrent_kind in ("mamba2", "gated_delta"):
+        w.add_uint32(f"{p}.ssm.conv_kernel", a.ssm_d_conv)
+        w.add_uint32(f"{p}.ssm.inner_size", a.ssm_d_inner)
+        w.add_uint32(f"{p}.ssm.state_size", a.ssm_d_state)
+        w.add_uint32(f"{p}.ssm.time_step_rank", a.ssm_dt_rank)
+        w.add_uint32(f"{p}.ssm.group_count", a.ssm_n_group)
+    if a.recurrent_kind == "gated_delta":
+        rec = a.recurrent_flags
+        n = next((k for k in range(1, a.n_layers + 1)
+                  if all(rec[i] == ((i + 1) % k != 0) for i in range(a.n_layers))), None)
+        if n is None:
+            raise SizingError(f"{a.id}: delta-net layers do not follow a full-attention interval")
+        w.add_uint32(f"{p}.full_attention_interval", n)
+        if a.arch in ("qwen35", "qwen35moe"):
+            w.add_array(f"{p}.rope.dimension_sections", [11, 11, 10, 0])
+    if a.recurrent_kind == "shortconv":
+        w.add_uint32(f"{p}.shortconv.l_cache", a.ssm_d_conv)
 
 
 def _tokenizer(w: GGUFWriter, n_vocab: int) -> None:

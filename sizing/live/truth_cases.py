@@ -109,11 +109,23 @@ def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = Tru
     Overhead is not in llama.cpp's log and is left out of the total on both sides.
     """
     e_total = est.weights_bytes + est.kv_cache_bytes + est.compute_bytes
+    rec = est.kv.part("recurrent")
+    if rec is not None or meas.rs_buffers:
+        # a hybrid model: the attention KV cache and the recurrent state, each on its own
+        e_rec = rec.bytes if rec is not None else 0
+        state = [
+            PartCheck(part="kv_cache", estimate=est.kv_cache_bytes - e_rec,
+                      measured=sum(meas.kv_buffers.values()), tolerance=TOL_KV),
+            PartCheck(part="recurrent", estimate=e_rec, measured=sum(meas.rs_buffers.values()),
+                      tolerance=TOL_KV),
+        ]
+    else:
+        state = [PartCheck(part="kv_cache", estimate=est.kv_cache_bytes,
+                           measured=meas.kv_cache_bytes, tolerance=TOL_KV)]
     return [
         PartCheck(part="weights", estimate=est.weights_bytes, measured=meas.weights_bytes,
                   tolerance=TOL_WEIGHTS),
-        PartCheck(part="kv_cache", estimate=est.kv_cache_bytes, measured=meas.kv_cache_bytes,
-                  tolerance=TOL_KV),
+        *state,
         PartCheck(part="compute", estimate=est.compute_bytes,
                   measured=meas.compute_bytes + meas.output_bytes,
                   tolerance=TOL_COMPUTE if flash_attn else COMPUTE_TOLERANCE_NO_FLASH_ATTN),
