@@ -66,6 +66,32 @@ def _dims(a: ModelArch) -> tuple[int, int, int, int]:
             a.n_kv_heads * a.head_dim_k, a.n_heads)
 
 
+def _recurrent_branch(a: ModelArch, t: int, n_seq: int) -> int:
+    """Peak bytes of one recurrent layer's graph, fitted to llama.cpp's compute buffer.
+
+    Mamba-2 (``build_mamba2_layer``): the in-projection, the convolution input with its
+    carried state, its output and the scan's output are alive together: per token about
+    ``7.5·d_inner + 6·n_group·d_state + n_heads`` F32, plus one SSM state per sequence.
+    Gated delta-net (``build_layer_attn_linear``, chunked): per token about
+    ``5.8·key_dim + 3.6·value_dim`` F32 (q and k repeated to the value heads, the chunked
+    decay matrices), plus the state and per-chunk copies of it, which grow with the
+    value-to-key head ratio. Short convolutions (LFM2) stay below the FFN and are not a
+    branch. Coefficients: least squares over synthetic loads of four shapes each
+    (xllamacpp 2026.10, CPU), residuals under 0.1%.
+    """
+    if not a.recurrent_layers:
+        return 0
+    if a.recurrent_kind == "mamba2":
+        per_tok = 7.5 * a.ssm_d_inner + 6 * max(a.ssm_n_group, 1) * a.ssm_d_state + a.ssm_dt_rank
+        return int(t * F32 * per_tok) + F32 * a.ssm_d_state * a.ssm_d_inner * n_seq
+    if a.recurrent_kind == "gated_delta":
+        key_dim = a.ssm_d_state * a.ssm_n_group
+        state = F32 * a.ssm_d_state * a.ssm_d_inner * n_seq
+        ratio = a.ssm_dt_rank / max(a.ssm_n_group, 1)
+        return int(t * F32 * (5.8 * key_dim + 3.575 * a.ssm_d_inner) + state * (0.2 + 0.45 * ratio))
+    return 0
+
+
 def estimate_compute_buffer(
     a: ModelArch,
     kv: KVCacheEstimate,
@@ -100,6 +126,10 @@ def estimate_compute_buffer(
         # the F32 mask is copied once more while the FFN runs (measured)
         for name in list(branches):
             branches[name] = ffn + mask_el * F32
+
+    rec = _recurrent_branch(a, t, n_seq)
+    if rec:
+        branches[f"{a.recurrent_kind} layer"] = rec
 
     # attention
     if flash_attn:

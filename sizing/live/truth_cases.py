@@ -23,6 +23,7 @@ from sizing.estimate import build_scenario
 from sizing.live.packaged import gemma3_path, smollm2_path
 from sizing.live.probe import MeasuredMemory, probe_many
 from sizing.memory import MemoryEstimate, estimate_memory
+from sizing.models.arch import ModelArch
 from sizing.models.resolve import ResolvedModel, resolve_model
 from sizing.scenario import Scenario
 from sizing.units import MIB
@@ -38,6 +39,7 @@ TOL_TOTAL_ABS = TOTAL_TOLERANCE_ABS
 TOL_COMPUTE = MEMORY_TOLERANCE["compute_bytes"]
 
 CONTEXTS = (1000, 4096, 16384)
+COMPUTE_TOLERANCE_ABS = 16 * MIB  # with a case's own compute tolerance: "5% or 16 MiB"
 KV_TYPES = ("f16", "q8_0")
 
 
@@ -53,7 +55,74 @@ class TruthCase:
     kind: str = "synthetic"  # or 'real'
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    arch: dict[str, Any] | None = None  # a shape given inline instead of a catalog entry
+    compute_tolerance: float | None = None  # tighter than the general claim where held to it
 
+
+_V = dict(max_context=131072, vocab_size=32000)
+_NEW = 0.05  # the new architectures are held to 5% (or 16 MiB) of llama.cpp's compute buffer
+
+#: 2025-26 architectures, as shapes of their own (cut to a few layers, a 32k vocabulary):
+#: each exercises the memory llama.cpp builds for that family (chunked attention, hybrid
+#: recurrent state, FFN-only blocks, short convolutions, gated attention)
+NEW_ARCH_CASES: tuple[TruthCase, ...] = (
+    TruthCase("llama4 (chunked attention) Q8_0", "llama4-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="llama4", n_layers=4, hidden_size=5120, n_heads=40, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=16384, n_experts=16, n_experts_used=1,
+                        expert_ffn_size=8192, n_shared_experts=1, shared_expert_ffn_size=8192,
+                        sliding_window=8192, swa_pattern=4, rope_factor_tensors=("rope_freqs",), **_V),
+              contexts=(4096, 16384, 32768),
+              note="Llama-4-Scout widths, 16 experts; chunks of 8192 on 3 of 4 layers; 4 layers"),
+    TruthCase("qwen3next (delta-net + MoE) Q8_0", "qwen3next-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="qwen3next", n_layers=4, hidden_size=2048, n_heads=16, n_kv_heads=2,
+                        head_dim_k=256, head_dim_v=256, ffn_size=5120, qk_norm=True, n_experts=32,
+                        n_experts_used=10, expert_ffn_size=512, n_shared_experts=1,
+                        shared_expert_ffn_size=512, recurrent_layers=(0, 1, 2), recurrent_kind="gated_delta",
+                        ssm_d_state=128, ssm_d_conv=4, ssm_d_inner=4096, ssm_n_group=16, ssm_dt_rank=32, **_V),
+              note="Qwen3-Next-80B-A3B widths, 32 of 512 experts; 3 delta-net + 1 gated attention layer"),
+    TruthCase("qwen35 (delta-net, dense) Q8_0", "qwen35-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="qwen35", n_layers=4, hidden_size=2560, n_heads=16, n_kv_heads=4,
+                        head_dim_k=256, head_dim_v=256, ffn_size=9216, qk_norm=True,
+                        recurrent_layers=(0, 1, 2), recurrent_kind="gated_delta", ssm_d_state=128,
+                        ssm_d_conv=4, ssm_d_inner=4096, ssm_n_group=16, ssm_dt_rank=32, **_V),
+              note="3 delta-net layers (a recurrent state per sequence) + 1 full attention layer"),
+    TruthCase("glm4moe Q8_0", "glm4moe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="glm4moe", n_layers=3, hidden_size=4096, n_heads=96, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=10944, attn_qkv_bias=True, n_experts=16,
+                        n_experts_used=8, expert_ffn_size=1408, n_shared_experts=1, shared_expert_ffn_size=1408,
+                        n_dense_leading_layers=1, expert_score_bias=True, rope_dim=64, **_V),
+              note="GLM-4.5-Air widths, 16 of 128 experts; 1 dense + 2 MoE layers"),
+    TruthCase("granitehybrid (Mamba-2 + attention) Q8_0", "granitehybrid-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="granitehybrid", n_layers=4, hidden_size=1536, n_heads=12, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=4096, recurrent_layers=(0, 1, 2),
+                        recurrent_kind="mamba2", ssm_d_state=128, ssm_d_conv=4, ssm_d_inner=3072,
+                        ssm_n_group=1, ssm_dt_rank=48, **_V),
+              note="Granite-4.0-H widths; 3 Mamba-2 + 1 attention layer, each with an FFN"),
+    TruthCase("nemotron_h (Mamba-2, attention, FFN blocks) Q8_0", "nemotron_h-shape", "Q8_0",
+              compute_tolerance=_NEW,
+              arch=dict(arch="nemotron_h", n_layers=6, hidden_size=2048, n_heads=16, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=8192, ffn_activation="plain",
+                        recurrent_layers=(0, 2, 4), ffn_only_layers=(1, 5), recurrent_kind="mamba2",
+                        ssm_d_state=128, ssm_d_conv=4, ssm_d_inner=4096, ssm_n_group=8, ssm_dt_rank=64, **_V),
+              note="3 Mamba-2, 2 FFN-only and 1 attention block (per-layer head_count_kv and FFN arrays)"),
+    TruthCase("lfm2 (short convolutions) Q8_0", "lfm2-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="lfm2", n_layers=6, hidden_size=2048, n_heads=32, n_kv_heads=8,
+                        head_dim_k=64, head_dim_v=64, ffn_size=8192, qk_norm=True, tied_embeddings=True,
+                        recurrent_layers=(0, 1, 3, 4), recurrent_kind="shortconv", ssm_d_conv=3, **_V),
+              note="LFM2-1.2B widths; 4 short-convolution + 2 attention layers"),
+    TruthCase("smollm3 Q8_0", "smollm3-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="smollm3", n_layers=4, hidden_size=2048, n_heads=16, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=11008, tied_embeddings=True, **_V),
+              note="SmolLM3-3B widths (NoPE layers change no buffer); 4 layers"),
+    TruthCase("mistral3 Q8_0", "mistral3-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="mistral3", n_layers=4, hidden_size=3072, n_heads=32, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=9216, **_V),
+              note="Ministral-3 text widths; 4 layers (the vision tower is a separate mmproj file)"),
+    TruthCase("seed_oss Q8_0", "seed_oss-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="seed_oss", n_layers=4, hidden_size=5120, n_heads=80, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=27648, attn_qkv_bias=True, **_V),
+              note="Seed-OSS-36B widths; 4 layers"),
+)
 
 CASES: tuple[TruthCase, ...] = (
     TruthCase("SmolLM2-135M Q4_1 (real file)", "smollm2", kind="real",
@@ -79,6 +148,7 @@ CASES: tuple[TruthCase, ...] = (
               note="dense GQA, K-quant without repack; 4 of 32 layers"),
     TruthCase("Phi-3-mini Q8_0", "microsoft/Phi-3-mini-4k-instruct", "Q8_0", layers=4,
               note="fused QKV and gate/up projections, no GQA; 4 of 32 layers"),
+    *NEW_ARCH_CASES,
 )
 
 
@@ -103,7 +173,8 @@ class PartCheck(BaseModel):
         return abs(self.estimate - self.measured) <= allowed
 
 
-def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = True) -> list[PartCheck]:
+def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = True,
+            compute_tolerance: float | None = None) -> list[PartCheck]:
     """Weights, KV, compute (buffer + logits) and their total, estimate vs llama.cpp.
 
     Overhead is not in llama.cpp's log and is left out of the total on both sides.
@@ -128,7 +199,8 @@ def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = Tru
         *state,
         PartCheck(part="compute", estimate=est.compute_bytes,
                   measured=meas.compute_bytes + meas.output_bytes,
-                  tolerance=TOL_COMPUTE if flash_attn else COMPUTE_TOLERANCE_NO_FLASH_ATTN),
+                  tolerance=compute_tolerance or (TOL_COMPUTE if flash_attn else COMPUTE_TOLERANCE_NO_FLASH_ATTN),
+                  tolerance_abs=COMPUTE_TOLERANCE_ABS if compute_tolerance else 0),
         PartCheck(part="total", estimate=e_total, measured=meas.total_bytes, tolerance=TOL_TOTAL,
                   tolerance_abs=TOL_TOTAL_ABS),
     ]
@@ -142,7 +214,10 @@ def case_file(case: TruthCase, workdir: Path) -> tuple[Path, ResolvedModel]:
         from sizing.live.synthetic import write_synthetic_gguf
         from sizing.models.catalog import load_catalog
 
-        arch = load_catalog().get(case.model)
+        if case.arch is not None:
+            arch = ModelArch(id=case.model, name=case.name, source="truth case shape", **case.arch)
+        else:
+            arch = load_catalog().get(case.model)
         upd: dict[str, Any] = {}
         if case.layers:
             upd["n_layers"] = case.layers
