@@ -135,6 +135,17 @@ def estimate_compute_buffer(
             # (hidden 1024-2048, 4-10 of 32-64 experts of width 512-1024) the residuals
             # are 0%, -12.5%, +7% and +12.5%.
             moe, shared = 2 * k * e + e * 5 // 2, 0
+        elif a.arch == "nemotron_h_moe":
+            # experts without a gate (squared ReLU of up): each selected expert's up row
+            # and its weighted output, five hidden rows; the shared expert does not add.
+            # Fitted to five synthetic shapes (hidden 2048-4096, 4-8 of 16 experts of
+            # width 1024-2048, shared 2048-4096): exact.
+            moe, shared = k * (f + e) + 5 * e, 0
+        elif a.arch == "glm4moe":
+            # the shared expert runs once the routed rows are freed: on the GLM-4.5-Air
+            # shape the general form without it is 1.2% high; on a small one (hidden 2048)
+            # ggml packs the routed rows tighter and it is 29% high
+            shared = 0
         branches["MoE FFN"] = t * F32 * (moe + shared)
     ffn = max(branches.values(), default=0)
     if not flash_attn:

@@ -82,11 +82,16 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
             u32("expert_shared_feed_forward_length", a.shared_expert_ffn_size)
         if a.n_dense_leading_layers:
             u32("leading_dense_block_count", a.n_dense_leading_layers)
+        if a.arch in ("lfm2moe", "glm4moe", "nemotron_h_moe"):  # sigmoid routers with a score bias
+            u32("expert_gating_func", 2)
+            w.add_bool(f"{p}.expert_weights_norm", True)
         if a.arch == "deepseek2":
             f32("expert_weights_scale", 1.0)
             w.add_bool(f"{p}.expert_weights_norm", True)
             u32("expert_gating_func", 2 if a.expert_score_bias else 1)  # sigmoid (V3) / softmax
     _recurrent_hparams(w, a)
+    if a.arch in ("qwen3vl", "qwen3vlmoe"):  # M-RoPE sections (time, height, width)
+        w.add_array(f"{p}.rope.dimension_sections", [24, 20, 20, 0])
     if a.arch == "llama4" and a.is_moe:
         u32("interleave_moe_layer_step", a.moe_layer_step)
     if a.sliding_window:
