@@ -127,6 +127,7 @@ def llama_server_argv(
     flash_attn: bool = True,
     host: str | None = None,
     port: int | None = None,
+    mmproj_path: str | None = None,
 ) -> list[str]:
     """``llama-server`` arguments reproducing the placement.
 
@@ -152,6 +153,8 @@ def llama_server_argv(
     if kv_type_v != "f16":
         argv += ["-ctv", kv_type_v]
     argv += ["-fa", "on" if flash_attn else "off"]
+    if mmproj_path:
+        argv += ["--mmproj", mmproj_path]
     if host:
         argv += ["--host", host]
     if port:
@@ -210,6 +213,7 @@ def launch_commands(
     flash_attn: bool = True,
     nodes: int = 1,
     sources: dict[str, WeightsSource] | None = None,
+    mmproj_path: str | None = None,
 ) -> LaunchCommands:
     """All commands for a plan. vLLM is included when the plan spans several GPUs or nodes."""
     w = weights_for(model_id, quant, sources)
@@ -224,6 +228,7 @@ def launch_commands(
         kv_type_k=kv_type_k,
         kv_type_v=kv_type_v,
         flash_attn=flash_attn,
+        mmproj_path=mmproj_path,
     )
     gpus = [d for d in placement.devices if d.kind != "cpu"]
     num_gpu = placement.gpu_layers if gpus else 0

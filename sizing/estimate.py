@@ -124,6 +124,7 @@ def build_scenario(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
+    mmproj: str | None = None,
 ) -> tuple[Scenario, ResolvedModel, list[str]]:
     """Validate the settings and resolve the model into a Scenario (plus warnings)."""
     ctx = _positive("ctx", ctx, "--ctx (context length)")
@@ -160,10 +161,15 @@ def build_scenario(
                             f"for {q} by llama.cpp's quantization recipe")
     if ctx > arch.max_context:
         warnings.append(f"context {ctx:,} exceeds the model's trained maximum of {arch.max_context:,} tokens")
+    projector = None
+    if mmproj:
+        from sizing.models.mmproj import read_mmproj
+
+        projector = read_mmproj(mmproj)
     scenario = Scenario(
         model=arch, quant=q, tensors=tensors, ctx=ctx, kv_type_k=k, kv_type_v=v, n_batch=batch,
         n_ubatch=ubatch, n_parallel=parallel, kv_unified=kv_unified, flash_attn=flash_attn,
-        backend=backend,  # type: ignore[arg-type]
+        backend=backend, mmproj=projector,  # type: ignore[arg-type]
     )
     return scenario, rm, warnings
 
@@ -201,16 +207,19 @@ def estimate(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
+    mmproj: str | None = None,
 ) -> Estimate:
     """Memory llama.cpp needs to run ``model`` at ``quant`` with a ``ctx``-token context.
 
     ``quant`` defaults to the GGUF's own type for a file, else Q4_K_M. ``kv_type`` sets
-    both caches; ``kv_type_k``/``kv_type_v`` override one. Raises SizingError on bad input.
+    both caches; ``kv_type_k``/``kv_type_v`` override one. ``mmproj``: a multimodal
+    projector GGUF loaded next to the model (its weights and compute buffer are added).
+    Raises SizingError on bad input.
     """
     scenario, rm, warnings = build_scenario(
         model, quant, ctx, kv_type=kv_type, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
         batch=batch, ubatch=ubatch, parallel=parallel, kv_unified=kv_unified,
-        flash_attn=flash_attn, backend=backend, offline=offline,
+        flash_attn=flash_attn, backend=backend, offline=offline, mmproj=mmproj,
     )
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
 
@@ -248,6 +257,7 @@ def with_hardware(
     cmds = launch_commands(
         est.model, est.quant, pl, ctx=plan.ctx, n_parallel=est.n_parallel, model_path=model_path,
         kv_type_k=est.kv_type_k, kv_type_v=est.kv_type_v, flash_attn=est.flash_attn,
+        mmproj_path=est.scenario.mmproj.path if est.scenario.mmproj else None,
     )
     commands = {"llama_server": cmds.llama_server}
     if cmds.ollama:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.models.arch import ModelArch
+from sizing.models.mmproj import Projector
 from sizing.models.tensors import TensorSpec
 
 Backend = Literal["cpu", "cuda", "metal", "rocm", "vulkan", "sycl"]
@@ -39,6 +40,8 @@ class Scenario(BaseModel):
     kv_unified: bool = True
     flash_attn: bool = True
     backend: Backend = "cpu"
+    # a multimodal projector (mmproj GGUF) loaded next to the model, or None
+    mmproj: Projector | None = None
 
 
 class Basis(BaseModel):

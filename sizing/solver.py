@@ -454,7 +454,12 @@ def plan_for_scenario(
     typed = s.tensors if s.tensors is not None else _typed(_remember(s.model), s.quant)
     traffic = _traffic(_remember(s.model), s.quant, typed if s.tensors is not None else None, s.kv_type_k, s.kv_type_v)
     opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
-    placement = place(traffic, memory, hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
+    placed = memory
+    if s.mmproj is not None:
+        # the projector's weights are not in the model's layer traffic: they sit whole on
+        # the first device, next to the compute buffer (whose part already counts its own)
+        placed = memory.model_copy(update={"overhead_bytes": memory.overhead_bytes + s.mmproj.weights_bytes})
+    placement = place(traffic, placed, hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None
     if placement.fits:

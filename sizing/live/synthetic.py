@@ -200,3 +200,76 @@ def write_synthetic_gguf(
     # extend without writing: the data region becomes a hole that costs no disk blocks
     os.truncate(out, data_start + data)
     return out
+
+
+def write_synthetic_mmproj(
+    path: str | os.PathLike,
+    *,
+    n_text: int,
+    image_size: int = 896,
+    patch_size: int = 14,
+    n_embd: int = 1152,
+    n_ff: int = 4304,
+    n_layers: int = 27,
+    n_heads: int = 16,
+) -> Path:
+    """A Gemma-3-style vision projector (SigLIP ViT + ``gemma3`` projector) over a hole.
+
+    The keys and tensors are those clip.cpp (tools/mtmd/clip.cpp, ``load_hparams`` /
+    ``load_tensors`` for ``PROJECTOR_TYPE_GEMMA3``) reads; ``n_text`` must equal the
+    language model's embedding width, which mtmd checks.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    w = GGUFWriter(out, "clip")
+    w.add_bool("clip.has_vision_encoder", True)
+    w.add_string("clip.projector_type", "gemma3")
+    for key, v in (("image_size", image_size), ("patch_size", patch_size), ("embedding_length", n_embd),
+                   ("feed_forward_length", n_ff), ("block_count", n_layers), ("projection_dim", n_text),
+                   ("attention.head_count", n_heads)):
+        w.add_uint32(f"clip.vision.{key}", v)
+    w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-6)
+    w.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
+    w.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
+    w.add_bool("clip.use_gelu", True)
+    w.add_file_type(1)  # F16
+    specs: list[tuple[str, tuple[int, ...], str]] = []
+
+    def t(name: str, *shape: int, typ: str = "F16") -> None:
+        specs.append((name, shape, typ))
+
+    d = n_embd
+    t("v.patch_embd.weight", patch_size, patch_size, 3, d)
+    t("v.patch_embd.bias", d, typ="F32")
+    t("v.position_embd.weight", d, (image_size // patch_size) ** 2)
+    for i in range(n_layers):
+        for n in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            t(f"v.blk.{i}.{n}.weight", d, d)
+            t(f"v.blk.{i}.{n}.bias", d, typ="F32")
+        for n in ("ln1", "ln2"):
+            t(f"v.blk.{i}.{n}.weight", d, typ="F32")
+            t(f"v.blk.{i}.{n}.bias", d, typ="F32")
+        t(f"v.blk.{i}.ffn_up.weight", d, n_ff)
+        t(f"v.blk.{i}.ffn_up.bias", n_ff, typ="F32")
+        t(f"v.blk.{i}.ffn_down.weight", n_ff, d)
+        t(f"v.blk.{i}.ffn_down.bias", d, typ="F32")
+    t("v.post_ln.weight", d, typ="F32")
+    t("v.post_ln.bias", d, typ="F32")
+    t("mm.input_projection.weight", n_text, d)
+    t("mm.soft_emb_norm.weight", d, typ="F32")
+    data = 0
+    for name, shape, typ in specs:
+        nbytes = tensor_bytes(TensorSpec(name=name, shape=shape, ggml_type=typ))
+        w.add_tensor_info(name, tuple(reversed(shape)), np.dtype(np.float32), nbytes,
+                          raw_dtype=GGMLQuantizationType[typ])
+        data += (nbytes + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+    try:
+        w.write_header_to_file(out)
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        assert w.fout is not None
+        header_end = w.fout[0].tell()
+    finally:
+        w.close()
+    os.truncate(out, (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT + data)
+    return out

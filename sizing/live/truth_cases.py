@@ -224,11 +224,25 @@ def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = Tru
     else:
         state = [PartCheck(part="kv_cache", estimate=est.kv_cache_bytes,
                            measured=meas.kv_cache_bytes, tolerance=TOL_KV)]
+    mm_checks: list[PartCheck] = []
+    mw, mc = est.item("mmproj weights"), est.item("mmproj compute buffer")
+    if mw is not None or meas.mmproj_weights_bytes is not None:
+        # the projector is logged by clip apart from the model's buffers
+        e_mw, e_mc = (mw.bytes if mw else 0), (mc.bytes if mc else 0)
+        m_mc = sum(meas.mmproj_compute_buffers.values())
+        mm_checks = [
+            PartCheck(part="mmproj weights", estimate=e_mw, measured=meas.mmproj_weights_bytes or 0,
+                      tolerance=TOL_WEIGHTS),
+            PartCheck(part="mmproj compute", estimate=e_mc, measured=m_mc, tolerance=0.05,
+                      tolerance_abs=COMPUTE_TOLERANCE_ABS),
+        ]
+        e_total -= e_mw + e_mc
     return [
-        PartCheck(part="weights", estimate=est.weights_bytes, measured=meas.weights_bytes,
-                  tolerance=TOL_WEIGHTS),
+        *mm_checks,
+        PartCheck(part="weights", estimate=est.weights_bytes - sum(c.estimate for c in mm_checks[:1]),
+                  measured=meas.weights_bytes, tolerance=TOL_WEIGHTS),
         *state,
-        PartCheck(part="compute", estimate=est.compute_bytes,
+        PartCheck(part="compute", estimate=est.compute_bytes - sum(c.estimate for c in mm_checks[1:]),
                   measured=meas.compute_bytes + meas.output_bytes,
                   tolerance=compute_tolerance or (TOL_COMPUTE if flash_attn else COMPUTE_TOLERANCE_NO_FLASH_ATTN),
                   tolerance_abs=COMPUTE_TOLERANCE_ABS if compute_tolerance else 0),

@@ -26,6 +26,7 @@ def common_params(
     flash_attn: bool | None,
     n_gpu_layers: int,
     fit: bool = False,
+    mmproj: str | Path | None = None,
 ) -> Any:
     """``CommonParams`` for the scenario; ``flash_attn=None`` lets llama.cpp decide."""
     import xllamacpp as xl
@@ -48,4 +49,6 @@ def common_params(
     p.n_gpu_layers = int(n_gpu_layers)
     p.fit_params = bool(fit)  # measure the scenario as given unless asked to let llama.cpp shrink it
     p.cache_ram_mib = 0  # no prompt cache: it would add to RSS and is not what we size
+    if mmproj:  # the multimodal projector, loaded (and sized) next to the model
+        p.mmproj.path = str(mmproj)
     return p
