@@ -41,6 +41,10 @@ F32 = 4
 F16 = 2
 # llama.cpp archs whose MoE feeds the raw top-k probabilities (no renormalization)
 _UNNORMALIZED_MOE = frozenset({"qwen2moe"})
+# 2025-26 MoE graphs whose shared expert does not add to the MoE peak
+_SHARED_AFTER_ROUTED = frozenset({"glm4moe", "hunyuan-moe", "ernie4_5-moe"})
+# ... and whose selected experts' down-projected rows are not held twice (measured)
+_NO_DOUBLE_ROWS = frozenset({"minimax-m2", "hunyuan-moe"})
 # MoE graphs of the delta-net families (qwen3next, qwen35moe)
 _GATED_DELTA_MOE = frozenset({"qwen3next", "qwen35moe"})
 INPUT_BYTES_PER_TOKEN = 40  # token ids, positions, output ids and alignment slack (measured)
@@ -118,7 +122,7 @@ def estimate_compute_buffer(
         shared = 3 * a.n_shared_experts * a.shared_expert_ffn_size
         f = a.expert_ffn_size
         moe = 3 * k * f + 5 * e  # gate, up and their product for each selected expert
-        if a.arch not in _UNNORMALIZED_MOE:
+        if a.arch not in _UNNORMALIZED_MOE and a.arch not in _NO_DOUBLE_ROWS:
             # with renormalized expert weights the down-projected rows of every selected
             # expert are alive twice (before and after weighting): measured on qwen3moe
             moe = max(moe, 2 * k * e + 256 * k + 5 * e)
@@ -141,10 +145,11 @@ def estimate_compute_buffer(
             # Fitted to five synthetic shapes (hidden 2048-4096, 4-8 of 16 experts of
             # width 1024-2048, shared 2048-4096): exact.
             moe, shared = k * (f + e) + 5 * e, 0
-        elif a.arch == "glm4moe":
-            # the shared expert runs once the routed rows are freed: on the GLM-4.5-Air
-            # shape the general form without it is 1.2% high; on a small one (hidden 2048)
-            # ggml packs the routed rows tighter and it is 29% high
+        elif a.arch in _SHARED_AFTER_ROUTED:
+            # the shared expert runs once the routed rows are freed, so it adds nothing
+            # to the peak (measured on glm4moe and hunyuan-moe; on the GLM-4.5-Air shape
+            # this is 1.2% high, on a small one, hidden 2048, ggml packs the routed rows
+            # tighter and it is 29% high)
             shared = 0
         branches["MoE FFN"] = t * F32 * (moe + shared)
     ffn = max(branches.values(), default=0)

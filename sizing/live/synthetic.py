@@ -79,10 +79,11 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         u32("expert_feed_forward_length", a.expert_ffn_size)
         if a.n_shared_experts:
             u32("expert_shared_count", a.n_shared_experts)
-            u32("expert_shared_feed_forward_length", a.shared_expert_ffn_size)
+            # the width of all shared experts together, as llama.cpp's loaders read it
+            u32("expert_shared_feed_forward_length", a.shared_expert_ffn_size * a.n_shared_experts)
         if a.n_dense_leading_layers:
             u32("leading_dense_block_count", a.n_dense_leading_layers)
-        if a.arch in ("lfm2moe", "glm4moe", "nemotron_h_moe"):  # sigmoid routers with a score bias
+        if a.arch in ("lfm2moe", "glm4moe", "nemotron_h_moe", "minimax-m2"):  # sigmoid routers, score bias
             u32("expert_gating_func", 2)
             w.add_bool(f"{p}.expert_weights_norm", True)
         if a.arch == "deepseek2":
@@ -92,7 +93,7 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
     _recurrent_hparams(w, a)
     if a.arch in ("qwen3vl", "qwen3vlmoe"):  # M-RoPE sections (time, height, width)
         w.add_array(f"{p}.rope.dimension_sections", [24, 20, 20, 0])
-    if a.arch == "llama4" and a.is_moe:
+    if a.arch in ("llama4", "ernie4_5-moe") and a.is_moe:
         u32("interleave_moe_layer_step", a.moe_layer_step)
     if a.sliding_window:
         u32("attention.sliding_window", a.sliding_window)

@@ -471,7 +471,7 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
             expert_bias=any(n.endswith("ffn_gate_exps.bias") for n in by_name),
             expert_score_bias=any(n.endswith("exp_probs_b.bias") for n in by_name),
         )
-        if a == "llama4":
+        if a in ("llama4", "ernie4_5-moe"):
             fields["moe_layer_step"] = k("interleave_moe_layer_step", 1) or 1
         n_sh = k("expert_shared_count", 0)
         sh = next((t for n, t in by_name.items() if n.endswith("ffn_up_shexp.weight")), None)

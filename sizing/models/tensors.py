@@ -421,6 +421,24 @@ def _lfm2(b: _Builder) -> None:
             b.attention(i)
 
 
+def _minimax_m2(b: _Builder) -> None:
+    """minimax-m2: q/k norms over the whole projection (not per head), sigmoid-routed
+    experts with a score bias, no shared expert."""
+    a = b.a
+    h = a.hidden_size
+    b.embeddings()
+    for i in range(a.n_layers):
+        b.blk(i, "attn_norm.weight", h)
+        b.blk(i, "attn_q.weight", h, a.n_heads * a.head_dim_k)
+        b.blk(i, "attn_k.weight", h, a.n_kv_heads * a.head_dim_k)
+        b.blk(i, "attn_v.weight", h, a.n_kv_heads * a.head_dim_v)
+        b.blk(i, "attn_output.weight", a.n_heads * a.head_dim_v, h)
+        b.blk(i, "attn_q_norm.weight", a.n_heads * a.head_dim_k)
+        b.blk(i, "attn_k_norm.weight", a.n_kv_heads * a.head_dim_k)
+        b.blk(i, "ffn_norm.weight", h)
+        b.ffn(i)
+
+
 _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "llama": _llama_like,
     "mistral": _llama_like,
@@ -448,6 +466,9 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "qwen35moe": _qwen3next,
     "lfm2": _lfm2,
     "lfm2moe": _lfm2,
+    "ernie4_5-moe": _llama_like,
+    "hunyuan-moe": _llama_like,
+    "minimax-m2": _minimax_m2,
 }
 
 SUPPORTED_ARCHS: tuple[str, ...] = tuple(sorted(_LAYOUTS))
