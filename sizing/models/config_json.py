@@ -58,7 +58,13 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "granitemoehybrid": "granitehybrid",
     "nemotron_h": "nemotron_h",
     "lfm2": "lfm2",
+    "kimi_k2": "deepseek2",
+    "ernie4_5_moe": "ernie4_5-moe",
+    "minimax_m2": "minimax-m2",
 }
+
+#: model types that are another one under a new name (Kimi K2 is a DeepSeek-V3)
+_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
@@ -115,6 +121,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
                          "mamba_conv_bias": True, "shared_intermediate_size": 0, "num_local_experts": 0},
     "nemotron_h": {"tie_word_embeddings": False, "conv_kernel": 4},
     "lfm2": {"tie_word_embeddings": True, "conv_L_cache": 3},
+    "ernie4_5_moe": {"tie_word_embeddings": True, "moe_num_shared_experts": 0, "moe_layer_start_index": 0,
+                     "moe_layer_interval": 1, "use_bias": False},
+    "minimax_m2": {"tie_word_embeddings": False, "use_qk_norm": True},
 }
 
 # llama.cpp architectures whose graphs use a sliding-window KV cache, with the layer
@@ -194,6 +203,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             f"{source}: config field 'model_type' is {model_type!r}, which is not modelled here "
             f"(closest supported: {closest})"
         )
+    model_type = _TYPE_ALIASES.get(model_type, model_type)
     defaults = _DEFAULTS.get(model_type, {})
 
     def get(key: str, *alts: str, default: Any = ...) -> Any:
@@ -266,15 +276,15 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         fields["expert_bias"] = True
 
     # --- mixture of experts --------------------------------------------------------------
-    n_experts = get("num_local_experts", "num_experts", "n_routed_experts", default=0) or 0
+    n_experts = get("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
     if model_type in ("nemotron_h", "lfm2"):
         n_experts = 0  # their MoE variants are other model types, refused above
     if model_type in ("mixtral", "gpt_oss"):
         n_experts = get_int("num_local_experts")
     if n_experts:
         fields["n_experts"] = int(n_experts)
-        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token")
-        if model_type in ("mixtral", "gpt_oss", "granitemoehybrid", "llama4_text"):
+        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token", "moe_k")
+        if model_type in ("mixtral", "gpt_oss", "granitemoehybrid", "llama4_text", "minimax_m2"):
             fields["expert_ffn_size"] = get_int("intermediate_size")
         else:
             fields["expert_ffn_size"] = get_int("moe_intermediate_size")
@@ -446,6 +456,17 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
             ff = m * ((ff + m - 1) // m)
         fields.update(ffn_size=ff, recurrent_kind="shortconv", ssm_d_conv=get_int("conv_L_cache"),
                       recurrent_layers=tuple(i for i, t in enumerate(types) if t != "full_attention"))
+    elif model_type == "ernie4_5_moe" and fields.get("n_experts"):
+        n_sh = get_int("moe_num_shared_experts")
+        fields.update(n_dense_leading_layers=get_int("moe_layer_start_index"),
+                      moe_layer_step=get_int("moe_layer_interval"), expert_score_bias=True)
+        if n_sh:
+            fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=fields["expert_ffn_size"])
+    elif model_type == "minimax_m2":
+        fields["expert_score_bias"] = bool(get("use_routing_bias", default=True))
+        rot = get("rotary_dim", default=None)
+        if isinstance(rot, int) and rot != fields["head_dim_k"]:
+            fields["rope_dim"] = rot
     elif model_type == "glm4_moe":
         if cfg.get("num_nextn_predict_layers"):
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
