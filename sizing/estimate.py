@@ -124,7 +124,7 @@ def build_scenario(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
-    mmproj: str | None = None,
+    mmproj: Any = None,
 ) -> tuple[Scenario, ResolvedModel, list[str]]:
     """Validate the settings and resolve the model into a Scenario (plus warnings)."""
     ctx = _positive("ctx", ctx, "--ctx (context length)")
@@ -162,7 +162,9 @@ def build_scenario(
     if ctx > arch.max_context:
         warnings.append(f"context {ctx:,} exceeds the model's trained maximum of {arch.max_context:,} tokens")
     projector = None
-    if mmproj:
+    if mmproj is not None and not isinstance(mmproj, str):
+        projector = mmproj  # an already-read Projector (e.g. an upload)
+    elif mmproj:
         from sizing.models.mmproj import read_mmproj
 
         projector = read_mmproj(mmproj)
@@ -207,7 +209,7 @@ def estimate(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
-    mmproj: str | None = None,
+    mmproj: Any = None,
 ) -> Estimate:
     """Memory llama.cpp needs to run ``model`` at ``quant`` with a ``ctx``-token context.
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.models.arch import ModelArch
+from sizing.models.mmproj import Projector
 from sizing.models.tensors import TensorSpec
 from sizing.placement import Hardware, Placement, PlacementOptions, place
 from sizing.scenario import MAX_CTX, MemoryParts, Scenario
@@ -95,6 +96,15 @@ def traffic_for(
 _MEMO: dict[tuple, MemoryParts] = {}
 
 
+def _with_projector(memory: MemoryParts, mmproj: Projector | None) -> MemoryParts:
+    """The parts placement lays out: a projector's weights are not in the model's layer
+    traffic, so they ride with the fixed bytes of the first device (next to the compute
+    buffer, whose part already counts the projector's own)."""
+    if mmproj is None:
+        return memory
+    return memory.model_copy(update={"overhead_bytes": memory.overhead_bytes + mmproj.weights_bytes})
+
+
 def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors_key: object = None) -> MemoryParts:
     """The memory estimate of a scenario, memoised: the sweep asks for each many times.
 
@@ -107,6 +117,7 @@ def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors
     key = (
         _remember(s.model), s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
         s.n_parallel, s.kv_unified, s.flash_attn, s.backend, tensors_key, fn,
+        None if s.mmproj is None else (s.mmproj.path, s.mmproj.weights_bytes),
     )
     hit = _MEMO.get(key)
     if hit is None:
@@ -204,8 +215,12 @@ def solve(
     prompt_tokens: int | None = None,
     memory_fn: MemoryFn | None = None,
     with_speed: bool = True,
+    mmproj: Projector | None = None,
 ) -> Plan:
     """Does it fit, and how; with speed when it does.
+
+    ``mmproj``: a multimodal projector (sizing.models.mmproj.Projector) loaded with the
+    model; its weights and compute buffer count on the first device.
 
     A context beyond the model's trained maximum is sized as asked (llama.cpp allows it
     with a warning; the memory estimate carries that warning)."""
@@ -224,11 +239,13 @@ def solve(
         n_parallel=n_parallel,
         flash_attn=flash_attn,
         backend=backend,  # type: ignore[arg-type]
+        mmproj=mmproj,
     )
     mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
     traffic = traffic_for(arch, quant, tensors=tensors, kv_type_k=kv_type_k, kv_type_v=kv_type_v)
     opts = options or PlacementOptions(n_ubatch=n_ubatch)
-    placement = place(traffic, mem, hardware, opts, ctx=ctx * n_parallel, is_moe=arch.is_moe)
+    placement = place(traffic, _with_projector(mem, mmproj), hardware, opts, ctx=ctx * n_parallel,
+                      is_moe=arch.is_moe)
     speed = None
     if with_speed and placement.fits:
         speed = estimate_speed(
@@ -454,12 +471,8 @@ def plan_for_scenario(
     typed = s.tensors if s.tensors is not None else _typed(_remember(s.model), s.quant)
     traffic = _traffic(_remember(s.model), s.quant, typed if s.tensors is not None else None, s.kv_type_k, s.kv_type_v)
     opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
-    placed = memory
-    if s.mmproj is not None:
-        # the projector's weights are not in the model's layer traffic: they sit whole on
-        # the first device, next to the compute buffer (whose part already counts its own)
-        placed = memory.model_copy(update={"overhead_bytes": memory.overhead_bytes + s.mmproj.weights_bytes})
-    placement = place(traffic, placed, hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
+    placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx,
+                      is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None
     if placement.fits:

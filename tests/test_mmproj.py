@@ -87,3 +87,34 @@ def test_projector_matches_clip_in_llama_cpp(smollm2_gguf, mmproj):
     assert meas.mmproj_weights_bytes and meas.mmproj_compute_buffers
     bad = [f"{c.part}: est {c.estimate} llama.cpp {c.measured} ({c.error:+.2%})" for c in checks.values() if not c.ok]
     assert not bad, bad
+
+
+def test_run_page_counts_an_uploaded_projector_and_can_leave_it_out(smollm2_gguf, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from sizing.ui import fmt
+
+    # Gemma-3's own vision tower size (27 blocks, 896 px): ~0.8 GiB, so the totals differ visibly
+    mmproj = write_synthetic_mmproj(tmp_path / "mmproj-g3.gguf", n_text=SMOLLM2_EMBD)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("LLM_SIZING_WEB_MODE", raising=False)
+    at = AppTest.from_string("from sizing.ui.pages.run import render\nrender()", default_timeout=60)
+    at.query_params["src"] = "file"
+    at.query_params["hw"] = "custom"
+    at.run()
+    at.get("file_uploader")[0].upload("SmolLM2-135M-Instruct.Q4_1.gguf", smollm2_gguf.read_bytes()[: 8 << 20]).run()
+    at.get("file_uploader")[1].upload("mmproj.gguf", mmproj.read_bytes()[: 8 << 20]).run()
+    assert not at.exception
+
+    def text() -> str:
+        return "\n".join(str(e.value) for kind in ("markdown", "caption", "success", "warning", "error", "info")
+                         for e in at.get(kind))
+
+    with_mm = estimate(str(smollm2_gguf), None, 4096, backend="cuda", mmproj=str(mmproj))
+    plain = estimate(str(smollm2_gguf), None, 4096, backend="cuda")
+    assert "each image takes 256 context cells" in text()
+    assert fmt.gb(with_mm.total_bytes) != fmt.gb(plain.total_bytes)
+    assert fmt.gb(with_mm.total_bytes) in text()
+    at.toggle(key="run.mmproj_on").set_value(False).run()
+    assert fmt.gb(plain.total_bytes) in text()
+    assert "mmproj" not in str(dict(at.query_params))

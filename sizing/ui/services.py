@@ -118,6 +118,24 @@ def read_gguf_header(data: bytes, name: str) -> Any:
     return model.model_copy(update={"arch": arch, "path": Path(name).name, "file_size": len(data)})
 
 
+def read_mmproj_header(data: bytes, name: str) -> Any:
+    """An uploaded mmproj header -> Projector (read as a model header is: capped, sparse file)."""
+    from sizing.models.mmproj import read_mmproj
+
+    if not data.startswith(b"GGUF"):
+        raise SizingError(f"{name}: not a GGUF file (it does not start with the GGUF magic)")
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120].removesuffix(".gguf") or "mmproj"
+    with tempfile.TemporaryDirectory(prefix="llm-sizing-upload-") as tmp:
+        path = Path(tmp) / f"{stem}.gguf"
+        path.write_bytes(data)
+        os.truncate(path, 2**36)
+        try:
+            proj = read_mmproj(path)
+        except SizingError as exc:
+            raise SizingError(str(exc).replace(str(path), Path(name).name)) from None
+    return proj.model_copy(update={"path": Path(name).name})
+
+
 def read_gguf_file(path: Path) -> Any:
     """A GGUF file on this machine (in web mode the caller checked the directory).
 
@@ -225,6 +243,8 @@ def estimate(choice: Any, values: dict, hw: Any) -> Any:
     kw = estimate_kwargs(choice, values)
     kw["ctx"] = kw["ctx"] * kw["parallel"]
     kw["backend"] = backend_of(hw)
+    if getattr(choice, "mmproj", None) is not None:
+        kw["mmproj"] = choice.mmproj
     return core_estimate(resolved(choice), **kw)
 
 
@@ -290,7 +310,7 @@ def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
     return solver.solve(
         sc.model, sc.quant, int(values["ctx"]), hwm, cal,
         tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
-        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch,
+        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmproj=sc.mmproj,
     )
 
 
