@@ -158,6 +158,12 @@ def estimate_compute_buffer(
         for name in list(branches):
             branches[name] = ffn + mask_el * F32
 
+    if a.arch == "gemma3n":
+        # the FFN runs while the per-layer inputs of every layer (n_embd_altup x n_layers)
+        # and the AltUp streams and predictions (n_altup hidden rows each) stay alive
+        pl = int(a.extra.get("n_embd_altup", 256)) * a.n_layers
+        alt = int(a.extra.get("n_altup", 4))
+        branches["dense FFN"] = int(t * F32 * (3 * a.ffn_size + pl + (2 * alt + 4.75) * e))
     rec = _recurrent_branch(a, t, n_seq)
     if rec:
         branches[f"{a.recurrent_kind} layer"] = rec

@@ -95,8 +95,8 @@ def _header(tmp_path, arch: str, kv_heads, ffn=4096, extra=None):
 
 
 def test_unmodelled_architecture_is_refused_with_the_closest(tmp_path):
-    path = _header(tmp_path, "gemma3n", [8, 8])
-    with pytest.raises(SizingError, match=r"'gemma3n' is not modelled.*closest supported: gemma3"):
+    path = _header(tmp_path, "gemma4", [8, 8])
+    with pytest.raises(SizingError, match=r"'gemma4' is not modelled.*closest supported: gemma3"):
         read_gguf(path)
 
 
@@ -119,12 +119,12 @@ def test_hybrid_without_its_ssm_keys_is_refused(tmp_path):
 
 
 def test_cli_refuses_an_unmodelled_gguf_with_exit_2(tmp_path):
-    path = _header(tmp_path, "gemma3n", [8, 8])
+    path = _header(tmp_path, "gemma4", [8, 8])
     proc = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--model", str(path), "--ctx", "4096"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
-    assert "gemma3n" in proc.stderr and "closest supported: gemma3" in proc.stderr
+    assert "gemma4" in proc.stderr and "closest supported: gemma3" in proc.stderr
 
 
 QWEN3_NEXT = dict(  # the fields of Qwen/Qwen3-Next-80B-A3B-Instruct's config.json that sizing reads
@@ -147,8 +147,8 @@ def test_qwen3_next_config_every_fourth_layer_attends():
 
 
 def test_unmodelled_model_type_names_the_closest():
-    with pytest.raises(SizingError, match=r"'gemma3n'.*closest supported: gemma3_text"):
-        arch_from_config({"model_type": "gemma3n"}, repo_id="x", source="test")
+    with pytest.raises(SizingError, match=r"'gemma4'.*closest supported: gemma3_text"):
+        arch_from_config({"model_type": "gemma4"}, repo_id="x", source="test")
 
 
 def test_nemotron_h_pattern_gives_mamba_attention_and_ffn_blocks():

@@ -65,7 +65,8 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         if a.q_lora_rank:
             u32("attention.q_lora_rank", a.q_lora_rank)
     else:
-        att = a.attention_flags
+        rec, ffn_only = a.recurrent_flags, set(a.ffn_only_layers)
+        att = [not rec[i] and i not in ffn_only for i in range(a.n_layers)]  # KV-sharing layers attend
         if all(att) or a.recurrent_kind == "gated_delta":  # qwen3next: an interval key instead
             u32("attention.head_count_kv", a.n_kv_heads)
         else:  # hybrids: 0 KV heads marks a recurrent or FFN-only block, as converters write it

@@ -113,6 +113,11 @@ class ModelArch(BaseModel):
     ffn_only_layers: tuple[int, ...] = Field(
         (), description="blocks that are only an FFN, no attention nor recurrence (nemotron_h)"
     )
+    n_kv_layers: int | None = Field(
+        None, gt=0,
+        description="only the first N layers hold KV; later ones reuse it (llama.cpp "
+                    "n_layer_kv_from_start: gemma3n keeps 20)",
+    )
     moe_layer_step: int = Field(
         1, ge=1, description="MoE on layer i iff (i + 1) % step == 0, dense otherwise (llama4)"
     )
@@ -183,7 +188,8 @@ class ModelArch(BaseModel):
     def attention_flags(self) -> tuple[bool, ...]:
         """Per layer: does it attend (and so hold KV cells)? Not a recurrent or FFN-only block."""
         rec, ffn_only = self.recurrent_flags, set(self.ffn_only_layers)
-        return tuple(not rec[i] and i not in ffn_only for i in range(self.n_layers))
+        n_kv = self.n_kv_layers or self.n_layers
+        return tuple(not rec[i] and i not in ffn_only and i < n_kv for i in range(self.n_layers))
 
     def is_moe_layer(self, layer: int) -> bool:
         return (self.is_moe and layer >= self.n_dense_leading_layers

@@ -61,6 +61,8 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "kimi_k2": "deepseek2",
     "ernie4_5_moe": "ernie4_5-moe",
     "minimax_m2": "minimax-m2",
+    "gemma3n": "gemma3n",
+    "gemma3n_text": "gemma3n",
 }
 
 #: model types that are another one under a new name (Kimi K2 is a DeepSeek-V3)
@@ -68,7 +70,7 @@ _TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
-    "gemma3n": "gemma3_text", "gemma3n_text": "gemma3_text", "gemma4": "gemma3_text",
+    "gemma4": "gemma3_text",
     "gemma4_text": "gemma3_text", "qwen3_5": "qwen3_next", "qwen3_5_moe": "qwen3_next",
     "deepseek_v32": "deepseek_v3", "kimi_k2": "deepseek_v3", "lfm2_moe": "lfm2",
     "nemotron_h_moe": "nemotron_h", "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
@@ -124,6 +126,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "ernie4_5_moe": {"tie_word_embeddings": True, "moe_num_shared_experts": 0, "moe_layer_start_index": 0,
                      "moe_layer_interval": 1, "use_bias": False},
     "minimax_m2": {"tie_word_embeddings": False, "use_qk_norm": True},
+    "gemma3n_text": {"tie_word_embeddings": True, "altup_num_inputs": 4, "laurel_rank": 64,
+                     "hidden_size_per_layer_input": 256, "sliding_window": 512},
 }
 
 # llama.cpp architectures whose graphs use a sliding-window KV cache, with the layer
@@ -133,7 +137,7 @@ _SWA_PATTERN: dict[str, int] = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
 
 
 #: multimodal configs that nest the language model in text_config, with its default type
-_NESTED_TEXT = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral3",
+_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mistral3": "mistral3",
                 "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text"}
 
 
@@ -148,6 +152,18 @@ def _text_config(config: dict[str, Any]) -> dict[str, Any]:
             text["model_type"] = _NESTED_TEXT[outer]
         return text
     return config
+
+
+def _ffn_width(v: Any, source: str) -> int:
+    """intermediate_size: one width, or one per layer (Gemma-3n) that must all agree."""
+    if isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        if len(set(v)) > 1:
+            raise SizingError(f"{source}: config field 'intermediate_size' differs between layers "
+                              f"({', '.join(map(str, sorted(set(v))))}); that is not modelled")
+        return v[0]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SizingError(f"{source}: config field 'intermediate_size' must be an integer, got {v!r}")
+    return v
 
 
 def _layer_types(cfg: dict[str, Any], key: str, n_layers: int, source: str) -> list[str]:
@@ -250,7 +266,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         hidden_size=hidden,
         n_heads=n_heads,
         n_kv_heads=n_kv,
-        ffn_size=get_int("intermediate_size", "block_ff_dim"),
+        ffn_size=_ffn_width(get("intermediate_size", "block_ff_dim"), source),
         vocab_size=get_int("vocab_size"),
         tied_embeddings=bool(get("tie_word_embeddings", default=False)),
         max_context=get_int("max_position_embeddings"),
@@ -266,10 +282,10 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type in ("llama", "mistral", "mixtral", "gpt_oss"):
         # llama.cpp loads bq/bk/bv and bo together when the checkpoint has attention biases
         fields["attn_out_bias"] = fields["attn_qkv_bias"]
-    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "qwen3_next", "lfm2", "qwen3_vl_text",
+    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "qwen3_next", "lfm2", "qwen3_vl_text",
                       "qwen3_vl_moe_text") or (model_type == "glm4_moe" and get("use_qk_norm")):
         fields["qk_norm"] = True
-    if model_type in ("gemma2", "gemma3_text"):
+    if model_type in ("gemma2", "gemma3_text", "gemma3n_text"):
         fields["post_norms"] = True
     if model_type == "gpt_oss":
         fields["attn_sinks"] = True
@@ -467,6 +483,17 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         rot = get("rotary_dim", default=None)
         if isinstance(rot, int) and rot != fields["head_dim_k"]:
             fields["rope_dim"] = rot
+    elif model_type == "gemma3n_text":
+        # llama.cpp keeps KV on the first 20 layers (n_layer_kv_from_start), windows 4 of
+        # every 5 (set_swa_pattern(5)); AltUp/LAuReL widths as the config gives them
+        fields.update(sliding_window=get_int("sliding_window"), swa_pattern=5,
+                      n_kv_layers=min(20, n_layers),
+                      extra={"n_altup": get_int("altup_num_inputs"), "laurel_rank": get_int("laurel_rank"),
+                             "n_embd_altup": get_int("hidden_size_per_layer_input")})
+        # the converter keeps the text vocabulary of the per-layer embeddings for both tables
+        per_layer_vocab = get("vocab_size_per_layer_input", default=None)
+        if isinstance(per_layer_vocab, int) and per_layer_vocab > 0:
+            fields["vocab_size"] = per_layer_vocab
     elif model_type == "glm4_moe":
         if cfg.get("num_nextn_predict_layers"):
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}

@@ -267,7 +267,10 @@ def read_gguf_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[Tens
 # header -> ModelArch
 
 #: llama.cpp hard-codes the sliding-window layer pattern for these (set_swa_pattern)
-_SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "cohere2": 4}
+_SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "cohere2": 4, "gemma3n": 5}
+#: gemma3n: only the first 20 layers hold KV, later ones reuse it (src/models/gemma3n.cpp,
+#: n_layer_kv_from_start)
+GEMMA3N_KV_LAYERS = 20
 #: llama4: chunked attention of 8192 tokens on 3 of every 4 layers, unless the header sets
 #: sliding_window to 0 (llama.cpp src/models/llama4.cpp, load_arch_hparams)
 LLAMA4_CHUNK = 8192
@@ -493,6 +496,13 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     elif window and a in ("lfm2", "lfm2moe"):  # every attention layer is windowed
         att = [i for i in range(n_layers) if i not in set(fields.get("recurrent_layers", ()))]
         fields.update(sliding_window=window, swa_layers=tuple(att))
+    if a == "gemma3n":
+        alt, lau, gate = by_name.get("altup_proj.weight"), by_name.get("blk.0.laurel_l.weight"), by_name.get("blk.0.inp_gate.weight")
+        if alt is None or lau is None or gate is None or len(alt.shape) < 3:
+            raise SizingError(f"{source}: gemma3n header lacks its AltUp/LAuReL tensors")
+        fields["n_kv_layers"] = min(GEMMA3N_KV_LAYERS, n_layers)
+        fields["extra"] = {**fields.get("extra", {}), "n_altup": alt.shape[2] + 1,
+                           "laurel_rank": lau.shape[1], "n_embd_altup": gate.shape[1]}
     rope_t = tuple(n for n in ("rope_freqs", "rope_factors_long", "rope_factors_short") if has(f"{n}.weight"))
     if rope_t:
         fields["rope_factor_tensors"] = rope_t

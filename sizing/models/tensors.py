@@ -439,6 +439,40 @@ def _minimax_m2(b: _Builder) -> None:
         b.ffn(i)
 
 
+def _gemma3n(b: _Builder) -> None:
+    """gemma3n: Gemma-3 blocks with AltUp (``n_altup`` parallel streams), LAuReL low-rank
+    residuals and per-layer token embeddings (``n_embd_altup`` wide per layer), from
+    llama.cpp src/models/gemma3n.cpp load_arch_tensors. ``extra`` holds n_altup,
+    laurel_rank and n_embd_altup (llama.cpp's defaults 4, 64, 256)."""
+    a = b.a
+    h, n = a.hidden_size, a.n_layers
+    alt, rank, pl = int(a.extra.get("n_altup", 4)), int(a.extra.get("laurel_rank", 64)), int(a.extra.get("n_embd_altup", 256))
+    b.embeddings()
+    b.add("altup_proj.weight", h, h, alt - 1)
+    b.add("altup_unembd_proj.weight", h, h, alt - 1)
+    b.add("per_layer_token_embd.weight", pl * n, a.vocab_size)
+    b.add("per_layer_model_proj.weight", h, pl * n)
+    b.add("per_layer_proj_norm.weight", pl)
+    for i in range(n):
+        b.blk(i, "attn_norm.weight", h)
+        b.attention(i)
+        b.blk(i, "post_attention_norm.weight", h)
+        b.blk(i, "ffn_norm.weight", h)
+        b.dense_ffn(i)
+        b.blk(i, "post_ffw_norm.weight", h)
+        b.blk(i, "inp_gate.weight", h, pl)
+        b.blk(i, "proj.weight", pl, h)
+        b.blk(i, "post_norm.weight", h)
+        b.blk(i, "altup_correct_coef.weight", alt, alt)
+        b.blk(i, "altup_correct_scale.weight", h)
+        b.blk(i, "altup_predict_coef.weight", alt, alt * alt)
+        b.blk(i, "altup_router.weight", h, alt)
+        b.blk(i, "altup_router_norm.weight", h)
+        b.blk(i, "laurel_l.weight", h, rank)
+        b.blk(i, "laurel_r.weight", rank, h)
+        b.blk(i, "laurel_post_norm.weight", h)
+
+
 _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "llama": _llama_like,
     "mistral": _llama_like,
@@ -469,6 +503,7 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "ernie4_5-moe": _llama_like,
     "hunyuan-moe": _llama_like,
     "minimax-m2": _minimax_m2,
+    "gemma3n": _gemma3n,
 }
 
 SUPPORTED_ARCHS: tuple[str, ...] = tuple(sorted(_LAYOUTS))
