@@ -37,7 +37,10 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
     f32 = lambda k, v: w.add_float32(f"{p}.{k}", float(v))  # noqa: E731
     u32("context_length", a.max_context)
     u32("embedding_length", a.hidden_size)
-    u32("block_count", a.n_layers)
+    nextn = int(a.extra.get("nextn_predict_layers", 0)) if a.arch == "glm4moe" else 0
+    u32("block_count", a.n_layers + nextn)  # glm4moe counts its kept MTP blocks
+    if nextn:
+        u32("nextn_predict_layers", nextn)
     ffn = a.ffn_size
     if a.arch == "llama" and a.is_moe:  # llama's MoE tensors use feed_forward_length
         ffn = a.expert_ffn_size

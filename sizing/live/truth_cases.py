@@ -121,8 +121,10 @@ NEW_ARCH_CASES: tuple[TruthCase, ...] = (
               arch=dict(arch="glm4moe", n_layers=3, hidden_size=4096, n_heads=96, n_kv_heads=8,
                         head_dim_k=128, head_dim_v=128, ffn_size=10944, attn_qkv_bias=True, n_experts=16,
                         n_experts_used=8, expert_ffn_size=1408, n_shared_experts=1, shared_expert_ffn_size=1408,
-                        n_dense_leading_layers=1, expert_score_bias=True, rope_dim=64, **_V),
-              note="GLM-4.5-Air widths, 16 of 128 experts; 1 dense + 2 MoE layers"),
+                        n_dense_leading_layers=1, expert_score_bias=True, rope_dim=64,
+                        extra={"nextn_predict_layers": 1}, **_V),
+              note="GLM-4.5-Air widths, 16 of 128 experts; 1 dense + 2 MoE layers + the kept MTP "
+                   "block (weights, no KV)"),
     TruthCase("granitehybrid (Mamba-2 + attention) Q8_0", "granitehybrid-shape", "Q8_0", compute_tolerance=_NEW,
               arch=dict(arch="granitehybrid", n_layers=4, hidden_size=1536, n_heads=12, n_kv_heads=4,
                         head_dim_k=128, head_dim_v=128, ffn_size=4096, recurrent_layers=(0, 1, 2),

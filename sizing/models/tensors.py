@@ -267,14 +267,25 @@ def _llama4(b: _Builder) -> None:
 def _glm4moe(b: _Builder) -> None:
     """glm4moe (GLM-4.5/4.6/4.7, -Air): biased q/k/v, optional q/k norms, the post-attention
     norm feeds the FFN (no ffn_norm), sigmoid router with score bias, shared experts
-    (llama.cpp src/models/glm4-moe.cpp, load_arch_tensors)."""
-    h = b.a.hidden_size
+    (llama.cpp src/models/glm4-moe.cpp, load_arch_tensors). The converter keeps the
+    multi-token-prediction blocks (``extra['nextn_predict_layers']``) after the last
+    layer: a full MoE block plus its NextN projection and norms, loaded but never run."""
+    a = b.a
+    h = a.hidden_size
     b.embeddings()
-    for i in range(b.a.n_layers):
+    nextn = int(a.extra.get("nextn_predict_layers", 0)) if a.arch == "glm4moe" else 0
+    for i in range(a.n_layers + nextn):
         b.blk(i, "attn_norm.weight", h)
         b.attention(i)
         b.blk(i, "post_attention_norm.weight", h)
-        b.ffn(i)
+        if i < a.n_layers:
+            b.ffn(i)
+        else:
+            b.moe_ffn(i)
+            b.blk(i, "nextn.eh_proj.weight", 2 * h, h)
+            b.blk(i, "nextn.enorm.weight", h)
+            b.blk(i, "nextn.hnorm.weight", h)
+            b.blk(i, "nextn.shared_head_norm.weight", h)
 
 
 def _seed_oss(b: _Builder) -> None:
