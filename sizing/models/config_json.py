@@ -63,6 +63,10 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "minimax_m2": "minimax-m2",
     "gemma3n": "gemma3n",
     "gemma3n_text": "gemma3n",
+    "qwen3_5": "qwen35",
+    "qwen3_5_text": "qwen35",
+    "qwen3_5_moe": "qwen35moe",
+    "qwen3_5_moe_text": "qwen35moe",
 }
 
 #: model types that are another one under a new name (Kimi K2 is a DeepSeek-V3)
@@ -71,8 +75,7 @@ _TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
     "gemma4": "gemma3_text",
-    "gemma4_text": "gemma3_text", "qwen3_5": "qwen3_next", "qwen3_5_moe": "qwen3_next",
-    "deepseek_v32": "deepseek_v3", "kimi_k2": "deepseek_v3", "lfm2_moe": "lfm2",
+    "gemma4_text": "gemma3_text", "deepseek_v32": "deepseek_v3", "kimi_k2": "deepseek_v3", "lfm2_moe": "lfm2",
     "nemotron_h_moe": "nemotron_h", "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
     "minimax_m2": "qwen3_moe", "granitemoe": "qwen3_moe", "granite": "llama", "mamba2": "granitemoehybrid",
     "falcon_h1": "granitemoehybrid", "glm4": "glm4_moe", "mistral": "llama",
@@ -117,6 +120,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "glm4_moe": {"tie_word_embeddings": False, "first_k_dense_replace": 1, "n_shared_experts": 1,
                  "attention_bias": False, "use_qk_norm": False, "partial_rotary_factor": 0.5},
     "qwen3_next": {"tie_word_embeddings": False, "full_attention_interval": 4, "linear_conv_kernel_dim": 4},
+    "qwen3_5_text": {"tie_word_embeddings": False, "full_attention_interval": 4, "linear_conv_kernel_dim": 4},
+    "qwen3_5_moe_text": {"tie_word_embeddings": False, "full_attention_interval": 4,
+                         "linear_conv_kernel_dim": 4,
+                         "intermediate_size": 0},  # every layer is MoE: no dense FFN width
     "qwen3_vl_text": {"tie_word_embeddings": False, "attention_bias": False},
     "qwen3_vl_moe_text": {"tie_word_embeddings": False, "attention_bias": False},
     "granitemoehybrid": {"tie_word_embeddings": False, "mamba_d_conv": 4, "mamba_n_groups": 1,
@@ -137,7 +144,8 @@ _SWA_PATTERN: dict[str, int] = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
 
 
 #: multimodal configs that nest the language model in text_config, with its default type
-_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "llama4": "llama4_text", "mistral3": "mistral3",
+_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "qwen3_5": "qwen3_5_text",
+                "qwen3_5_moe": "qwen3_5_moe_text", "llama4": "llama4_text", "mistral3": "mistral3",
                 "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text"}
 
 
@@ -282,7 +290,8 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type in ("llama", "mistral", "mixtral", "gpt_oss"):
         # llama.cpp loads bq/bk/bv and bo together when the checkpoint has attention biases
         fields["attn_out_bias"] = fields["attn_qkv_bias"]
-    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "qwen3_next", "lfm2", "qwen3_vl_text",
+    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "qwen3_next", "qwen3_5_text",
+                      "qwen3_5_moe_text", "lfm2", "qwen3_vl_text",
                       "qwen3_vl_moe_text") or (model_type == "glm4_moe" and get("use_qk_norm")):
         fields["qk_norm"] = True
     if model_type in ("gemma2", "gemma3_text", "gemma3n_text"):
@@ -304,7 +313,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             fields["expert_ffn_size"] = get_int("intermediate_size")
         else:
             fields["expert_ffn_size"] = get_int("moe_intermediate_size")
-        if model_type in ("qwen2_moe", "qwen3_next"):
+        if model_type in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):
             shared = get_int("shared_expert_intermediate_size", default=0)
             if shared:
                 fields["n_shared_experts"] = 1
@@ -357,6 +366,8 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if arch == "phi3" and rope_type in ("longrope", "su"):
         fields["rope_factor_tensors"] = ("rope_factors_long", "rope_factors_short")
     partial = cfg.get("partial_rotary_factor")
+    if partial is None and isinstance(cfg.get("rope_parameters"), dict):
+        partial = cfg["rope_parameters"].get("partial_rotary_factor")
     if partial and partial != 1 and arch != "deepseek2":
         fields["rope_dim"] = int(head_dim_k * float(partial))
 
@@ -447,7 +458,7 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
                       ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c == "-"),
                       ssm_d_state=get_int("ssm_state_size"), ssm_d_conv=get_int("conv_kernel"),
                       ssm_d_inner=heads * dhead, ssm_n_group=get_int("n_groups"), ssm_dt_rank=heads)
-    elif model_type == "qwen3_next":
+    elif model_type in ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"):
         n = get_int("full_attention_interval")
         nk, nv = get_int("linear_num_key_heads"), get_int("linear_num_value_heads")
         dk, dv = get_int("linear_key_head_dim"), get_int("linear_value_head_dim")
