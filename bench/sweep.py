@@ -3,7 +3,7 @@ each placed (llama.cpp's layer split, MoE expert offload, unified memory) and ti
 
 Memory estimates and typed tensors are memoised per (model, quant, ctx); placement and
 decode speed for all GPUs of one (model, quant, ctx) are evaluated together
-(sizing.placement.place_many). Prints the wall time, cold (first run, includes typing
+(sizing.core.placement.place_many). Prints the wall time, cold (first run, includes typing
 every model's tensors with the quant recipe) and warm (memoised), and a few results.
 
 Run: .venv/bin/python bench/sweep.py
@@ -17,13 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sizing.calibration import load_calibration  # noqa: E402
+from sizing.core.speed.calibration import load_calibration  # noqa: E402
 from sizing.hardware.db import load_gpus  # noqa: E402
-from sizing.models.catalog import load_catalog  # noqa: E402
-from sizing.placement import DEFAULT_HOST, apple_working_set_fraction, place_many  # noqa: E402
-from sizing.scenario import Scenario  # noqa: E402
-from sizing.solver import _remember, _typed, memory_for, traffic_for  # noqa: E402
-from sizing.speed import decode_tokens_per_s_many  # noqa: E402
+from sizing.sources.catalog import load_catalog  # noqa: E402
+from sizing.core.placement import place_many  # noqa: E402
+from sizing.core.machine import DEFAULT_HOST, apple_working_set_fraction  # noqa: E402
+from sizing.core.scenario import Scenario  # noqa: E402
+from sizing.core.solver import memory_for, traffic_for, typed_tensors  # noqa: E402
+from sizing.core.speed.estimate import decode_tokens_per_s_many  # noqa: E402
 from sizing.units import GIB  # noqa: E402
 
 QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
@@ -61,7 +62,7 @@ def sweep(models, calib, m):
     for arch in models:
         for q in QUANTS:
             traffic = traffic_for(arch, q)
-            typed = _typed(_remember(arch), q)
+            typed = typed_tensors(arch, q)
             for ctx in CONTEXTS:
                 c = min(ctx, arch.max_context)
                 mem = memory_for(Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"), tensors_key="recipe")

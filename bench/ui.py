@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from harness.devserver import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
 SHOTS = ROOT / "docs" / "screenshots"
 # page -> (address, text that appears once its answer is drawn)

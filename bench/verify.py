@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print("== synthetic meta-llama/Llama-3.1-8B-Instruct Q4_K_M")
         if args.skip_8b:
             from sizing.live.synthetic import write_synthetic_gguf
-            from sizing.models.catalog import load_catalog
+            from sizing.sources.catalog import load_catalog
 
             p = write_synthetic_gguf(load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), "Q4_K_M",
                                      Path(tmp) / "llama8b.gguf")

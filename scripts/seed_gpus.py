@@ -20,7 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CURATED = ROOT / "scripts" / "gpu_curated.yaml"
-OUT = ROOT / "data" / "gpus.yaml"
+OUT = ROOT / "sizing" / "data" / "gpus.yaml"
 
 DEFAULT_BACKENDS = {
     "nvidia": ["cuda", "vulkan", "cpu"],
@@ -37,7 +37,7 @@ GROUPS = {
 }
 FIELD_ORDER = (
     "id name aliases vendor kind architecture compute_capability llvm_target gpu_cores "
-    "memory_gb memory_type memory_bandwidth_gbs unified_memory fp16_tflops int8_tops "
+    "memory_gb memory_type memory_bandwidth_gbs unified_memory devices_per_board fp16_tflops int8_tops "
     "fp32_tflops tdp_w year launch_price_usd street_price_usd street_price_date pcie_gen "
     "pcie_lanes nvlink_gbs backends sources"
 ).split()
@@ -115,7 +115,7 @@ def apple_entries() -> list[dict]:
                     "memory": f"{spec['src']}; {APPLE_SPECS_URL}; checked against: {spec['check']}",
                     "release": spec["src"],
                     "note": "Unified memory: by default macOS lets the GPU wire only part of "
-                    "it (Metal recommendedMaxWorkingSetSize; see sizing.placement for the "
+                    "it (Metal recommendedMaxWorkingSetSize; see sizing.core.machine for the "
                     "measured share); sysctl iogpu.wired_limit_mb raises the limit",
                 }
                 if tflops:

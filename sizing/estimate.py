@@ -2,7 +2,7 @@
 
 ``estimate()`` resolves what the user named (catalog id, Hugging Face repo, GGUF file,
 config.json), checks every setting with one clear message per mistake, builds a
-:class:`~sizing.scenario.Scenario` and asks the pure core (:func:`sizing.memory.estimate_memory`)
+:class:`~sizing.core.scenario.Scenario` and asks the pure core (:func:`sizing.core.memory.estimate.estimate_memory`)
 for the numbers. Hardware, placement and speed fields are optional and stay ``None`` until
 the modules that compute them fill them in, so one JSON shape serves every caller.
 """
@@ -14,11 +14,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
-from sizing.memory import MemoryEstimate, MemoryItem, estimate_memory
-from sizing.models.arch import ModelArch
-from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.quant import KV_TYPES, apply_recipe, file_quant
-from sizing.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
+from sizing.core.memory.estimate import MemoryEstimate, MemoryItem, estimate_memory
+from sizing.core.arch import ModelArch
+from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.core.quant import KV_TYPES, apply_recipe, file_quant, native_note
+from sizing.core.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
 
 DEFAULT_QUANT = "Q4_K_M"
 
@@ -45,6 +45,9 @@ class Estimate(BaseModel):
     kv_unified: bool
     flash_attn: bool
     backend: str
+    mmap: bool = True
+    repack: bool = True
+    mlock: bool = False
     # the answer
     params: int
     active_params: int
@@ -53,6 +56,8 @@ class Estimate(BaseModel):
     compute_bytes: int
     overhead_bytes: int
     total_bytes: int
+    resident_bytes: int = 0
+    reclaimable_bytes: int = 0
     parts: MemoryParts
     memory_by_device: dict[str, MemoryParts]
     items: tuple[MemoryItem, ...]
@@ -124,6 +129,9 @@ def build_scenario(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
     mmproj: Any = None,
 ) -> tuple[Scenario, ResolvedModel, list[str]]:
     """Validate the settings and resolve the model into a Scenario (plus warnings)."""
@@ -159,19 +167,27 @@ def build_scenario(
             tensors = tuple(apply_recipe(arch, [t.model_copy(update={"ggml_type": None}) for t in tensors], q))
             warnings.append(f"the file is {rm.file_type or 'of unknown type'}; weights are estimated "
                             f"for {q} by llama.cpp's quantization recipe")
+    if k != v:
+        warnings.append(
+            f"mixed K/V cache types ({k} K, {v} V): stock CUDA builds compile flash-attention kernels "
+            "only for matching types (GGML_CUDA_FA_ALL_QUANTS off) and run these on the CPU; use one "
+            "type for both, or a build with -DGGML_CUDA_FA_ALL_QUANTS=ON")
+    if tensors is None and (native := native_note(arch, q)):
+        warnings.append(native)
     if ctx > arch.max_context:
         warnings.append(f"context {ctx:,} exceeds the model's trained maximum of {arch.max_context:,} tokens")
     projector = None
     if mmproj is not None and not isinstance(mmproj, str):
         projector = mmproj  # an already-read Projector (e.g. an upload)
     elif mmproj:
-        from sizing.models.mmproj import read_mmproj
+        from sizing.sources.mmproj import read_mmproj
 
         projector = read_mmproj(mmproj)
     scenario = Scenario(
         model=arch, quant=q, tensors=tensors, ctx=ctx, kv_type_k=k, kv_type_v=v, n_batch=batch,
         n_ubatch=ubatch, n_parallel=parallel, kv_unified=kv_unified, flash_attn=flash_attn,
-        backend=backend, mmproj=projector,  # type: ignore[arg-type]
+        backend=backend,  # type: ignore[arg-type]
+        mmap=mmap, repack=repack, mlock=mlock, mmproj=projector,
     )
     return scenario, rm, warnings
 
@@ -186,6 +202,8 @@ def estimate_scenario(scenario: Scenario, *, kind: str = "arch", warnings: list[
         kv_type_k=scenario.kv_type_k, kv_type_v=scenario.kv_type_v,
         n_batch=scenario.n_batch, n_ubatch=scenario.n_ubatch, n_parallel=scenario.n_parallel,
         kv_unified=scenario.kv_unified, flash_attn=scenario.flash_attn, backend=scenario.backend,
+        mmap=scenario.mmap, repack=scenario.repack, mlock=scenario.mlock,
+        resident_bytes=m.resident_bytes, reclaimable_bytes=m.reclaimable_bytes,
         params=m.params, active_params=m.active_params,
         weights_bytes=m.weights_bytes, kv_cache_bytes=m.kv_cache_bytes,
         compute_bytes=m.compute_bytes, overhead_bytes=m.overhead_bytes, total_bytes=m.total_bytes,
@@ -209,6 +227,9 @@ def estimate(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
     mmproj: Any = None,
 ) -> Estimate:
     """Memory llama.cpp needs to run ``model`` at ``quant`` with a ``ctx``-token context.
@@ -221,7 +242,8 @@ def estimate(
     scenario, rm, warnings = build_scenario(
         model, quant, ctx, kv_type=kv_type, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
         batch=batch, ubatch=ubatch, parallel=parallel, kv_unified=kv_unified,
-        flash_attn=flash_attn, backend=backend, offline=offline, mmproj=mmproj,
+        flash_attn=flash_attn, backend=backend, offline=offline, mmap=mmap, repack=repack, mlock=mlock,
+        mmproj=mmproj,
     )
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
 
@@ -241,16 +263,16 @@ def with_hardware(
 ) -> Estimate:
     """Fill the hardware fields of ``est``: does it fit, where, how fast, what to run.
 
-    ``hardware`` is a :class:`sizing.placement.Hardware`; placement, speed and commands
-    come from ``sizing.solver`` / ``sizing.speed`` / ``sizing.commands`` (pure).
+    ``hardware`` is a :class:`sizing.core.machine.Hardware`; placement, speed and commands
+    come from ``sizing.core.solver`` / ``sizing.core.speed.estimate`` / ``sizing.core.commands`` (pure).
     ``calibration`` is the public speed calibration (default: the shipped fit);
-    ``machine_calibration`` (a :class:`sizing.machine_calibration.MachineCalibration`,
+    ``machine_calibration`` (a :class:`sizing.core.speed.machine.MachineCalibration`,
     which adapters fit from this machine's stored live checks) refines it for the devices
     it was measured on. The speed's basis names whichever was used."""
-    from sizing.calibration import load_calibration
-    from sizing.commands import launch_commands
-    from sizing.machine_calibration import calibrate_hardware
-    from sizing.solver import plan_for_scenario
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.commands import launch_commands
+    from sizing.core.speed.machine import calibrate_hardware
+    from sizing.core.solver import plan_for_scenario
 
     hardware, calib = calibrate_hardware(hardware, calibration or load_calibration(), machine_calibration)
     plan = plan_for_scenario(est.scenario, est.parts, hardware, calib, options=options, prompt_tokens=prompt_tokens)
@@ -259,16 +281,20 @@ def with_hardware(
     cmds = launch_commands(
         est.model, est.quant, pl, ctx=plan.ctx, n_parallel=est.n_parallel, model_path=model_path,
         kv_type_k=est.kv_type_k, kv_type_v=est.kv_type_v, flash_attn=est.flash_attn,
+        kv_unified=est.kv_unified, mmap=est.mmap, repack=est.repack, mlock=est.mlock,
+        n_batch=est.n_batch, n_ubatch=est.n_ubatch,
+        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
         mmproj_path=est.scenario.mmproj.path if est.scenario.mmproj else None,
     )
     commands = {"llama_server": cmds.llama_server}
     if cmds.ollama:
+        commands["ollama_serve"] = cmds.ollama_serve or "ollama serve"
         commands["ollama"] = cmds.ollama
         commands["ollama_modelfile"] = cmds.ollama_modelfile or ""
     if cmds.vllm:
         commands["vllm"] = cmds.vllm
-        if cmds.notes:
-            commands["vllm_note"] = " ".join(cmds.notes)
+    if cmds.notes:
+        commands["notes"] = " | ".join(cmds.notes)
     if cmds.weights.hf_url:
         commands["weights"] = cmds.weights.hf_url
     if cmds.weights.ollama_tag:

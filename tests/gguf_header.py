@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import gguf
 
-from sizing.models.arch import ModelArch
+from sizing.core.arch import ModelArch
 
 
 @lru_cache(maxsize=8)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from sizing.ui.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from harness.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 

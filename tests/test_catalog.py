@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sizing.errors import SizingError
-from sizing.models.catalog import DEFAULT_PATH, load_catalog, parse_catalog
+from sizing.sources.catalog import DEFAULT_PATH, load_catalog, parse_catalog
 
 MIN_MODELS = 40
 
@@ -52,6 +52,24 @@ def test_unknown_model_names_closest_matches(catalog):
     assert "meta-llama/Llama-3.1-8B-Instruct" in msg
     assert catalog.suggest("gemma2-9b", n=3)[0] == "google/gemma-2-9b-it"
     assert catalog.suggest("") == []
+
+
+def test_task_tags_filter_the_catalog(catalog):
+    from sizing.sources.catalog import TASKS
+
+    assert TASKS == ("chat", "code", "reasoning", "vision")
+    assert catalog.tasks("google/gemma-3-27b-it") == ("chat", "vision")
+    assert catalog.tasks("meta-llama/Llama-2-7b-hf") == ()  # a base checkpoint
+    vision = catalog.ids_for("vision")
+    assert "google/gemma-3-4b-it" in vision and "google/gemma-3-1b-it" not in vision
+    both = catalog.ids_for("chat", "reasoning")
+    assert "openai/gpt-oss-20b" in both and "Qwen/Qwen2.5-7B-Instruct" not in both
+    assert set(catalog.ids_for()) == set(catalog.ids)
+    for task in TASKS:  # every tag is in use, so a filter never comes up empty
+        assert catalog.ids_for(task), task
+    assert "Qwen/Qwen3-Coder-30B-A3B-Instruct" in catalog.ids_for("code")
+    with pytest.raises(SizingError, match="unknown task 'poetry'; known tasks: chat, code, reasoning, vision"):
+        catalog.ids_for("poetry")
 
 
 def _write(tmp_path: Path, models) -> Path:
@@ -98,6 +116,20 @@ def test_bad_entries_fail_naming_file_entry_and_field(tmp_path):
     with pytest.raises(SizingError, match="field llama_cpp"):
         parse_catalog(p)
 
+    p = _write(tmp_path, [_good(tasks=["chat", "poetry"])])
+    with pytest.raises(SizingError, match=r"entry 0 .*field tasks\.1: Input should be 'chat', 'code', 'reasoning' or 'vision'"):
+        parse_catalog(p)
+
+    p = _write(tmp_path, [_good(tasks=["chat", "chat"])])
+    with pytest.raises(SizingError, match=r"entry 0 .*field tasks: Value error, a task is listed twice"):
+        parse_catalog(p)
+
+    no_tasks = _good()
+    del no_tasks["tasks"]
+    p = _write(tmp_path, [no_tasks])
+    with pytest.raises(SizingError, match=r"entry 0 .*field tasks: Field required"):
+        parse_catalog(p)
+
     p = tmp_path / "broken.yaml"
     p.write_text("models: [\n")
     with pytest.raises(SizingError, match="broken.yaml: not valid YAML"):
@@ -124,7 +156,7 @@ def _gguf(path: Path) -> dict:
 ])
 def test_entry_matches_the_real_gguf_header(catalog, alias, fixture, request):
     """The catalog's config.json-derived architecture is the one llama.cpp wrote to the file."""
-    from sizing.models.tensors import param_counts, tensors_for
+    from sizing.core.tensors import param_counts, tensors_for
 
     model = catalog.get(alias)
     h = _gguf(request.getfixturevalue(fixture))
@@ -147,7 +179,7 @@ def test_entry_matches_the_real_gguf_header(catalog, alias, fixture, request):
 
 
 def test_entry_matches_our_gguf_reader(catalog, smollm2_gguf):
-    from sizing.models.gguf_reader import read_gguf
+    from sizing.sources.gguf_reader import read_gguf
 
     from_file = read_gguf(smollm2_gguf).arch
     entry = catalog.get("smollm2-135m")
@@ -178,7 +210,7 @@ def test_parameter_count_matches_the_published_one(catalog, model_id):
     A wrong layer count, FFN size, vocabulary, tie or expert count moves these by far
     more than the tolerance.
     """
-    from sizing.models.tensors import param_counts
+    from sizing.core.tensors import param_counts
 
     model = catalog.get(model_id)
     pub = catalog.entries[model_id].params
@@ -191,7 +223,7 @@ def test_parameter_count_matches_the_published_one(catalog, model_id):
 
 
 def test_every_entry_has_a_llama_cpp_tensor_layout(catalog):
-    from sizing.models.tensors import tensors_for
+    from sizing.core.tensors import tensors_for
 
     for model in catalog.models:
         names = {t.name for t in tensors_for(model)}

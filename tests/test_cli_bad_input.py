@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sizing.live.packaged import smollm2_path
-from sizing.models.gguf_reader import read_gguf
+from sizing.sources.gguf_reader import read_gguf
 
 TIMEOUT_S = 60
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -64,6 +64,15 @@ CASES = [
     C("unreachable-hub-repo", "estimate --model someorg/Qwen3-8B-finetune", "someorg/Qwen3-8B-finetune",
       "cannot reach", "Qwen/Qwen3-8B", env="unreachable"),
     C("fifo-gguf", "estimate --model {fifo}", "fifo.gguf", "not a regular file"),
+    # remote GGUF names: a malformed name, a non-GGUF URL, and no network behind a valid one
+    C("remote-hf-uri-without-file", "estimate --model hf://only-owner", "hf://owner/repo/file.gguf"),
+    C("remote-url-not-gguf", "estimate --model https://example.org/model.bin", "not a .gguf URL"),
+    C("remote-quant-offline", "estimate --model someorg/Some-GGUF:Q4_K_M", "someorg/Some-GGUF", "offline",
+      env="offline"),
+    C("remote-quant-unreachable", "estimate --model someorg/Some-GGUF:Q4_K_M", "someorg/Some-GGUF",
+      "cannot list", env="unreachable"),
+    C("remote-file-unreachable", "estimate --model hf://someorg/Some-GGUF/m-Q4_K_M.gguf", "m-Q4_K_M.gguf",
+      "cannot reach", env="unreachable"),
     C("config-json-list", "estimate --model {listcfg}", "config.json", "JSON object"),
     C("config-a-billion-layers", "estimate --model {manylayers}", "n_layers", "512"),
     C("gguf-10e12-tensors", "estimate --model {hugecount}", "hugecount.gguf", "10000000000000"),
@@ -93,6 +102,12 @@ CASES = [
     C("bandwidth-gbs-inf", EST + ["--memory-gb", "24", "--bandwidth-gbs", "inf"], "--bandwidth-gbs", "inf"),
     C("prompt-tokens-negative", EST + ["--gpu", "RTX 4090", "--prompt-tokens", "-1"], "prompt tokens", "-1"),
     C("ngl-negative", EST + ["--gpu", "RTX 4090", "--ngl", "-1"], "--ngl", "-1"),
+    C("n-cpu-moe-dense", EST + ["--gpu", "RTX 4090", "--n-cpu-moe", "3"], "--n-cpu-moe 3", "dense"),
+    C("cpu-moe-dense", EST + ["--gpu", "RTX 4090", "--cpu-moe"], "--cpu-moe", "dense"),
+    C("n-cpu-moe-beyond-layers", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090",
+                                  "--n-cpu-moe", "99"], "--n-cpu-moe 99", "24 layers"),
+    C("n-cpu-moe-negative", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090",
+                             "--n-cpu-moe", "-2"], "--n-cpu-moe", "-2"),
     C("tensor-split-text", EST + ["--gpu", "RTX 4090", "--tensor-split", "abc"], "--tensor-split", "abc"),
     C("gpu-count-0", EST + ["--gpu", "0x RTX 4090"], "0x RTX 4090", "count"),
     C("hardware-not-this", EST + ["--hardware", "mine"], "--hardware", "mine"),
@@ -271,7 +286,7 @@ def test_offline_uncached_repo_suggests_catalog_ids(results):
 
 
 def _catalog():
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     return load_catalog().models
 

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from sizing.calibration import load_calibration
-from sizing.commands import launch_commands, llama_server_argv, vllm_argv, weights_for, weights_sources
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.commands import launch_commands, llama_server_argv, vllm_argv, weights_for, weights_sources
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.placement import GIB, HostSpec, PlacementOptions, machine_from_gpu
-from sizing.solver import solve
+from sizing.sources.catalog import load_catalog
+from sizing.core.placement import PlacementOptions
+from sizing.units import GIB
+from sizing.core.machine import HostSpec, machine_from_gpu
+from sizing.core.solver import solve
 
 HOST = HostSpec(name="test host", ram_bytes=64 * GIB, bandwidth_gbs=89.6, threads=8)
 

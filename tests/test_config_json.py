@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sizing.errors import SizingError
-from sizing.models.config_json import arch_from_config, arch_from_path
+from sizing.sources.config_json import arch_from_config, arch_from_path
 
 
 def conv(cfg, **kw):

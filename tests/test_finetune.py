@@ -15,17 +15,18 @@ import pytest
 
 from sizing.cli import main
 from sizing.errors import SizingError
-from sizing.finetune import FinetuneScenario, estimate_finetune_memory
-from sizing.finetune_plan import (
+from sizing.core.finetune.memory import estimate_finetune_memory
+from sizing.core.finetune.scenario import FinetuneScenario
+from sizing.core.finetune.plan import (
     fits_in,
     largest_micro_batch,
     largest_seq_len,
     methods_that_fit,
     rank_gpus,
 )
-from sizing.finetune_time import training_throughput
+from sizing.core.finetune.time import training_throughput
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
+from sizing.sources.catalog import load_catalog
 
 GIB = 2**30
 
@@ -89,7 +90,7 @@ def test_qlora_on_cuda_is_supported(llama8b):
 
 def test_qlora_flag_reaches_gpu_verdict(llama8b):
     apple = load_gpus().get("apple-m2-ultra-76c-192gb")
-    from sizing.finetune_plan import verdict
+    from sizing.core.finetune.plan import verdict
 
     v = verdict(scenario(llama8b, method="qlora"), apple)
     assert not v.fits and not v.supported
@@ -123,10 +124,19 @@ def test_sharding_never_costs_more_per_gpu(llama8b):
     assert z3.weights_bytes < one.weights_bytes / 4
 
 
+def test_checkpointing_is_on_by_default_for_adapters_only(qwen06):
+    # the LoRA/QLoRA recipes people use (PEFT, TRL, Unsloth, Axolotl) turn it on
+    assert scenario(qwen06, method="lora").grad_checkpointing
+    assert scenario(qwen06, method="qlora").grad_checkpointing
+    assert not scenario(qwen06, method="full").grad_checkpointing
+    assert not scenario(qwen06, method="lora", grad_checkpointing=False).grad_checkpointing
+
+
 def test_checkpointing_and_flash_cut_activations(qwen06):
-    base = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096))
+    base = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096, grad_checkpointing=False))
     gc = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096, grad_checkpointing=True))
-    eager = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096, flash_attn=False))
+    eager = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096, flash_attn=False,
+                                              grad_checkpointing=False))
     assert gc.activations.saved_bytes < base.activations.saved_bytes / 2
     assert eager.activations.saved_bytes > base.activations.saved_bytes
 
@@ -177,7 +187,7 @@ def test_rank_gpus_by_time_and_cost(qwen06):
 
 def test_lora_trains_faster_than_full(qwen06):
     full = training_throughput(scenario(qwen06, method="full"), 100).tokens_per_s["expected"]
-    lora = training_throughput(scenario(qwen06, method="lora"), 100).tokens_per_s["expected"]
+    lora = training_throughput(scenario(qwen06, method="lora", grad_checkpointing=False), 100).tokens_per_s["expected"]
     gc = training_throughput(scenario(qwen06, method="lora", grad_checkpointing=True), 100)
     assert lora > full and gc.tokens_per_s["expected"] < lora
     assert gc.tokens_per_s["low"] < gc.tokens_per_s["expected"] < gc.tokens_per_s["high"]
@@ -260,7 +270,7 @@ def test_cli_gpu_counts_shard_per_option(capsys):
 
 
 def test_shipped_finetune_data_loads_with_sources():
-    from sizing.finetune_data import load_finetune_data
+    from sizing.core.finetune.data import load_finetune_data
 
     d = load_finetune_data()
     assert d.mfu.low < d.mfu.expected < d.mfu.high <= 1
@@ -278,7 +288,7 @@ def test_shipped_finetune_data_loads_with_sources():
     ],
 )
 def test_bad_finetune_data_names_file_and_field(tmp_path, text, field):
-    from sizing.finetune_data import load_finetune_data_file
+    from sizing.core.finetune.data import load_finetune_data_file
 
     path = tmp_path / "finetune.yaml"
     path.write_text(text)

@@ -3,7 +3,7 @@
 Each case builds a randomly initialised model of a real architecture (a SmolLM2-style
 Llama and a Qwen3 with q/k norms, shrunk in width and depth so a step takes seconds)
 from its config with ``transformers``, adds ``peft`` LoRA adapters where asked, and runs
-two AdamW steps (``sizing.finetune_probe``: one warmed-up child, a fork per case).
+two AdamW steps (``harness.finetune_probe``: one warmed-up child, a fork per case).
 Two measurements:
 
 * the peak of PyTorch's CPU allocator over the steps, from the profiler's memory events
@@ -24,9 +24,11 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from sizing.finetune import FinetuneScenario, estimate_finetune_memory  # noqa: E402
-from sizing.finetune_probe import ProbeSpec, hf_config, measure_sharded, measure_steps  # noqa: E402
-from sizing.models.arch import ModelArch  # noqa: E402
+from sizing.core.finetune.memory import estimate_finetune_memory  # noqa: E402
+
+from sizing.core.finetune.scenario import FinetuneScenario  # noqa: E402
+from harness.finetune_probe import ProbeSpec, hf_config, measure_sharded, measure_steps  # noqa: E402
+from sizing.core.arch import ModelArch  # noqa: E402
 
 pytestmark = pytest.mark.finetune
 
@@ -129,7 +131,7 @@ def test_parameter_counts_match_transformers_for_real_configs():
     import torch
     import transformers
 
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     cat = load_catalog()
     for model_id in ("HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen3-0.6B"):

@@ -8,13 +8,13 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing.finetune import FinetuneScenario
-from sizing.finetune_report import finetune_report
+from sizing.core.finetune.scenario import FinetuneScenario
+from sizing.core.finetune.report import finetune_report
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
+from sizing.sources.catalog import load_catalog
 from sizing.ui import fmt
 
-PAGE = "from sizing.ui.finetune import render\nrender()"
+PAGE = "from sizing.ui.pages.finetune import render\nrender()"
 
 
 def run(params: dict[str, str]) -> AppTest:
@@ -103,7 +103,7 @@ def test_several_cards_are_sharded_as_chosen():
 
 
 def test_custom_memory_gives_a_verdict_without_speed():
-    at = run({"model": "Qwen/Qwen3-0.6B", "hw": "custom", "mem": "8"})
+    at = run({"model": "Qwen/Qwen3-0.6B", "hw": "custom", "mem": "1"})
     assert not at.exception
     labels = {m.label for m in at.metric}
     assert "Memory per GPU" in labels and "Training tokens/s" not in labels

@@ -9,9 +9,9 @@ import pytest
 from gguf_header import reader
 
 from sizing.errors import SizingError
-from sizing.models.gguf_reader import GGUFArray, read_gguf
-from sizing.models.tensors import param_counts, tensors_for
-from sizing.quant import apply_recipe
+from sizing.sources.gguf_reader import GGUFArray, read_gguf
+from sizing.core.tensors import param_counts, tensors_for
+from sizing.core.quant import apply_recipe
 
 
 @pytest.mark.parametrize("fixture,quant", [("smollm2_gguf", "Q4_1"), ("gemma3_gguf", "Q4_K_M")])

@@ -15,7 +15,7 @@ import huggingface_hub
 import pytest
 
 from sizing.errors import SizingError
-from sizing.models import hf
+from sizing.sources import hf
 
 SMOL_CONFIG = {  # HuggingFaceTB/SmolLM2-135M config.json (architecture fields)
     "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 576,
@@ -190,7 +190,7 @@ def test_repo_without_config_message(fake_hub):
 
 def test_hub_config_and_catalog_entry_convert_the_same(hub_cache):
     """One converter: the catalog's stored config, served from a hub cache, gives the same model."""
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     entry = load_catalog().entries["Qwen/Qwen3-30B-A3B"]
     make_hub_cache(hub_cache, "Qwen/Qwen3-30B-A3B", {"config.json": json.dumps(entry.config).encode()})

@@ -16,13 +16,13 @@ import pytest
 from gguf import GGUFWriter
 
 from sizing.errors import SizingError
-from sizing.kv_cache import estimate_kv_cache
+from sizing.core.memory.kv_cache import estimate_kv_cache
 from sizing.live.synthetic import write_synthetic_gguf
-from sizing.live.truth_cases import NEW_ARCH_CASES
-from sizing.models.arch import ModelArch
-from sizing.models.config_json import arch_from_config
-from sizing.models.gguf_reader import read_gguf
-from sizing.models.tensors import tensors_for
+from harness.truth_cases import NEW_ARCH_CASES
+from sizing.core.arch import ModelArch
+from sizing.sources.config_json import arch_from_config
+from sizing.sources.gguf_reader import read_gguf
+from sizing.core.tensors import tensors_for
 
 _CASES = {c.model: c for c in NEW_ARCH_CASES}
 

@@ -9,7 +9,7 @@ import pytest
 from sizing.estimate import estimate
 from sizing.live import calibrate, store
 from sizing.live.check import predict_speed
-from sizing.speed import DeviceRate
+from sizing.core.traffic import DeviceRate
 
 
 def test_compare_puts_output_buffer_into_compute_and_flags_tolerance():
@@ -60,7 +60,7 @@ def test_after_error_is_leave_one_out():
 
 def test_factors_feed_back_into_the_speed_model():
     """apply_factors changes the real speed estimate by exactly the decode factor."""
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
 
     est = estimate("meta-llama/Llama-3.2-1B-Instruct", "Q4_K_M", 2048, offline=True)
     rate = DeviceRate(name="test CPU", kind="cpu", backend="cpu", bandwidth_gbs=40.0, threads=8)
@@ -130,7 +130,7 @@ def test_one_model_size_falls_back_to_a_ratio():
 
 
 def test_fitted_line_drives_the_real_speed_model():
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
 
     calib = load_calibration()
     est = estimate("Qwen/Qwen2.5-0.5B-Instruct", "Q4_K_M", 2048, offline=True)

@@ -29,7 +29,8 @@ from sizing.live.isolation import (
     memory_guard,
     run_child,
 )
-from sizing.live.runner import Check, select_runner
+from sizing.live.runner import Check
+from sizing.live.select import select_runner
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and scripts")
 

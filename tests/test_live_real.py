@@ -189,7 +189,7 @@ ThreadingHTTPServer((a.host, int(a.port)), H).serve_forever()
 def test_external_llama_server_runner(smollm2_gguf, home, tmp_path):
     import stat
 
-    from sizing.live.runner import select_runner
+    from sizing.live.select import select_runner
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -240,7 +240,7 @@ os._exit(0)
 def test_external_llama_bench_runner(smollm2_gguf, home, tmp_path):
     import stat
 
-    from sizing.live.runner import select_runner
+    from sizing.live.select import select_runner
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.cli import main
 from sizing.live.calibrate import MachineFactors
-from sizing.machine_calibration import MachineCalibration, calibrate_hardware
-from sizing.placement import DEFAULT_HOST, custom_machine
+from sizing.core.speed.machine import MachineCalibration, calibrate_hardware
+from sizing.core.machine import DEFAULT_HOST, custom_machine
 
 CTX = 512
 

@@ -13,9 +13,9 @@ import pytest
 from sizing.errors import SizingError
 from sizing.estimate import build_scenario, estimate
 from sizing.live.probe import parse_llama_log
-from sizing.live.truth_cases import compare
-from sizing.memory import MemoryEstimate, estimate_memory
-from sizing.models.catalog import load_catalog
+from harness.truth_cases import compare
+from sizing.core.memory.estimate import MemoryEstimate, estimate_memory
+from sizing.sources.catalog import load_catalog
 
 LOGS = Path(__file__).parent / "data" / "llama_logs"
 
@@ -47,7 +47,7 @@ def test_gemma3_sliding_window_matches_captured_llama_log(gemma3_gguf):
 
 def test_context_padding_and_streams_seen_in_llama_cpp():
     # xllamacpp 2026.10: ctx 1000 -> 1024 cells; 3 non-unified sequences of ctx 5000 ->
-    # 3 streams of 1792 cells (n_ctx 5376); see sizing/kv_cache.py
+    # 3 streams of 1792 cells (n_ctx 5376); see sizing/core/memory/kv_cache.py
     a = load_catalog().get("HuggingFaceTB/SmolLM2-135M-Instruct")
     e = estimate(a, "Q8_0", 1000)
     assert e.n_ctx == 1024

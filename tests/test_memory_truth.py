@@ -3,7 +3,7 @@
 Each case loads one GGUF (a real one from PyPI, or a synthetic one with the real
 architecture's header over a sparse hole) in xllamacpp at 3 contexts × 2 KV cache types
 (f16 and q8_0, flash attention on), all in one child process, and holds every part of
-the estimate to the tolerance the estimator claims (sizing.live.truth_cases). Synthetic
+the estimate to the tolerance the estimator claims (harness.truth_cases). Synthetic
 cases cut layer counts; each case's note says how.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from sizing.live.truth_cases import CASES, compare, run_case
+from harness.truth_cases import CASES, compare, run_case
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def test_run_settings_match_llama_cpp(gemma3_gguf):
     attention: on the real Gemma-3 file, whose sliding-window cache depends on all of them."""
     from sizing.estimate import build_scenario
     from sizing.live.probe import probe_many
-    from sizing.memory import estimate_memory
-    from sizing.models.resolve import resolve_model
+    from sizing.core.memory.estimate import estimate_memory
+    from sizing.sources.resolve import resolve_model
 
     rm = resolve_model(str(gemma3_gguf))
     rows = []

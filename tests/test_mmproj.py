@@ -16,7 +16,7 @@ import pytest
 from sizing.errors import SizingError
 from sizing.estimate import estimate
 from sizing.live.synthetic import write_synthetic_mmproj
-from sizing.models.mmproj import read_mmproj
+from sizing.sources.mmproj import read_mmproj
 
 SMOLLM2_EMBD = 576
 
@@ -77,9 +77,9 @@ def test_cli_refuses_a_missing_mmproj_with_one_line(smollm2_gguf, tmp_path):
 def test_projector_matches_clip_in_llama_cpp(smollm2_gguf, mmproj):
     from sizing.estimate import build_scenario
     from sizing.live.probe import probe_many
-    from sizing.live.truth_cases import compare
-    from sizing.memory import estimate_memory
-    from sizing.models.resolve import resolve_model
+    from harness.truth_cases import compare
+    from sizing.core.memory.estimate import estimate_memory
+    from sizing.sources.resolve import resolve_model
 
     meas = probe_many(smollm2_gguf, [dict(ctx=4096, mmproj=str(mmproj))], timeout_s=300)[0]
     sc, _, _ = build_scenario(resolve_model(str(smollm2_gguf)), None, 4096, mmproj=str(mmproj))

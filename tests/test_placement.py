@@ -8,26 +8,16 @@ import math
 import pytest
 
 from sizing.errors import SizingError
-from sizing.memory import estimate_memory
-from sizing.models.catalog import load_catalog
-from sizing.models.gguf_reader import read_gguf
-from sizing.placement import (
-    GIB,
-    MIB,
-    Device,
-    Hardware,
-    HostSpec,
-    PlacementOptions,
-    apple_working_set_fraction,
-    machine_from_gpu,
-    place,
-    place_many,
-    unified_hardware,
-)
-from sizing.quant import tensor_bytes
-from sizing.scenario import MemoryParts, Scenario
-from sizing.solver import traffic_for
-from sizing.speed import model_traffic
+from sizing.core.memory.estimate import estimate_memory
+from sizing.sources.catalog import load_catalog
+from sizing.sources.gguf_reader import read_gguf
+from sizing.core.placement import PlacementOptions, place, place_many
+from sizing.units import GIB, MIB
+from sizing.core.machine import Device, Hardware, HostSpec, apple_working_set_fraction, machine_from_gpu, unified_hardware
+from sizing.core.quant import tensor_bytes
+from sizing.core.scenario import MemoryParts, Scenario
+from sizing.core.solver import traffic_for
+from sizing.core.traffic import model_traffic
 
 HOST = HostSpec(name="test host", ram_bytes=64 * GIB, bandwidth_gbs=89.6, threads=8)
 
@@ -179,7 +169,8 @@ def test_dgx_spark_and_multi_gpu_from_the_database(llama8b):
 
     db = load_gpus()
     spark = machine_from_gpu(db.get("nvidia-dgx-spark-128gb"), host=HOST)
-    assert spark.unified and spark.gpus[0].memory_bytes == 128 * GIB
+    # as DGX OS sees it, not the nameplate (sizing.unified_limits)
+    assert spark.unified and spark.gpus[0].memory_bytes == int(121.69 * GIB) == spark.host.memory_bytes
     two = machine_from_gpu(db.match("RTX 3090").gpu, 2, host=HOST)
     assert len(two.gpus) == 2 and two.gpus[0].link_gbs and not two.unified
 
@@ -197,8 +188,8 @@ def test_tensor_parallel_splits_every_layer(llama8b):
 
 def test_vectorised_sweep_agrees_with_place():
     """place_many (the sweep) makes the same decisions as place, and the same speed."""
-    from sizing.calibration import load_calibration
-    from sizing.speed import decode_step_seconds, decode_tokens_per_s_many
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.estimate import decode_step_seconds, decode_tokens_per_s_many
 
     calib = load_calibration()
     cat = load_catalog()
@@ -219,10 +210,10 @@ def test_vectorised_sweep_agrees_with_place():
 
 
 def test_host_spec_states_what_is_assumed_and_ram_decides_offload():
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
     from sizing.hardware.db import load_gpus
-    from sizing.placement import DEFAULT_HOST, host_spec, machine_from_gpu
-    from sizing.solver import solve
+    from sizing.core.machine import DEFAULT_HOST, host_spec, machine_from_gpu
+    from sizing.core.solver import solve
 
     assert host_spec() is DEFAULT_HOST and host_spec(64) is DEFAULT_HOST
     small = host_spec(16)
@@ -238,3 +229,13 @@ def test_host_spec_states_what_is_assumed_and_ram_decides_offload():
     roomy = solve(model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=host_spec(128)), load_calibration(), with_speed=False)
     assert not tight.placement.fits and "assumed host (16 GiB" in tight.placement.how
     assert roomy.placement.fits and not roomy.placement.all_on_gpu
+
+
+def test_mi250_is_two_devices_with_half_the_bandwidth_each():
+    from sizing.hardware.db import load_gpus
+
+    g = load_gpus().get("amd-mi250x")
+    hw = machine_from_gpu(g, 2, host=HOST)
+    assert len(hw.gpus) == 4
+    assert all(d.memory_bytes == 64 * GIB and d.bandwidth_gbs == g.memory_bandwidth_gbs / 2 for d in hw.gpus)
+    assert any("2 devices per board" in n for n in hw.notes)

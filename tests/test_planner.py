@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.planner import cloud_prices, local_vs_cloud, machine_prices, plan_purchase
+from sizing.sources.catalog import load_catalog
+from sizing.core.planner import cloud_prices, local_vs_cloud, machine_prices, plan_purchase
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from gguf_header import arch_from_header, reader
 from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
-from sizing.quant import (
+from sizing.core.quant import (
     FILE_QUANTS, GGML_TYPES, KV_TYPES, apply_recipe, kv_bytes_per_element, tensor_bytes,
     weights_bytes,
 )
-from sizing.models.tensors import TensorSpec, tensors_for
+from sizing.core.tensors import TensorSpec, tensors_for
 
 
 @pytest.mark.parametrize("fixture,quant", [("smollm2_gguf", "Q4_1"), ("gemma3_gguf", "Q4_K_M")])
@@ -100,7 +100,7 @@ def test_published_table_is_broad():
 
 @pytest.mark.parametrize("entry,row", _ROWS, ids=[f"{e.model.split('/')[-1]}-{f.quant}" for e, f in _ROWS])
 def test_weights_match_published_file_sizes(entry, row):
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     arch = load_catalog().get(entry.model)
     unit = {"GB": 1e9, "GiB": 2**30}[entry.unit]

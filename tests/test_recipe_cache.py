@@ -2,34 +2,34 @@
 what a cold, uncached computation gives, and never serves one model's or one list's
 result for another.
 
-"Cold" here means every cache emptied and every input a fresh, fully validated copy, so
-no identity-keyed cache can hit; "warm" is the same call again, served from the caches.
+"Cold" here means every cache emptied and every input a fresh, fully validated copy;
+"warm" is the same call again, served from the caches.
 """
 
 from __future__ import annotations
 
 import pytest
 
-import sizing.memory as memory
-import sizing.models.tensors as tensors_mod
-import sizing.quant as quant
-from sizing.memory import estimate_memory
-from sizing.models.catalog import load_catalog
-from sizing.models.tensors import TensorSpec, tensors_for
-from sizing.quant import FILE_QUANTS, apply_recipe, tensor_bytes, weights_bytes
-from sizing.scenario import Scenario
+import sizing.core.memory.estimate as memory
+import sizing.core.tensors as tensors_mod
+import sizing.core.quant as quant
+from sizing.core.memory.estimate import estimate_memory
+from sizing.sources.catalog import load_catalog
+from sizing.core.tensors import TensorSpec, tensors_for
+from sizing.core.quant import FILE_QUANTS, apply_recipe, tensor_bytes, weights_bytes
+from sizing.core.scenario import Scenario
 
 
 def _clear_caches() -> None:
-    tensors_mod._TENSORS_CACHE.clear()
+    tensors_mod._tensors.cache_clear()
     tensors_mod.shared_spec.cache_clear()
     tensors_mod.layer_of.cache_clear()
-    quant._PREPARED.clear()
+    quant._prepare.cache_clear()
     quant._nbytes.cache_clear()
     quant._category.cache_clear()
     quant._quantizable_name.cache_clear()
-    memory._TENSOR_CACHE.clear()
-    memory._WEIGHTS_CACHE.clear()
+    memory._file_weights.cache_clear()
+    memory.recipe_weights.cache_clear()
 
 
 def _rows(specs):
@@ -37,7 +37,7 @@ def _rows(specs):
 
 
 def _fresh(specs):
-    """Validated copies: equal values, new identities (no identity-keyed cache can hit)."""
+    """Validated copies: equal values, new identities."""
     return [TensorSpec(name=t.name, shape=t.shape, ggml_type=t.ggml_type) for t in specs]
 
 
@@ -113,7 +113,7 @@ def test_built_objects_share_no_state_a_caller_can_change():
     """fastmodel.build shares one all-fields set per class; copies and edits stay apart."""
     from pydantic import BaseModel
 
-    from sizing.fastmodel import build
+    from sizing.core.fastmodel import build
 
     class Mutable(BaseModel):
         a: int

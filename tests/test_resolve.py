@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sizing.errors import SizingError
-from sizing.models.resolve import resolve_model
+from sizing.sources.resolve import resolve_model
 from test_hf import SMOL_CONFIG, make_hub_cache
 
 

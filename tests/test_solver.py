@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.placement import GIB, HostSpec, machine_from_gpu
-from sizing.solver import (
+from sizing.sources.catalog import load_catalog
+from sizing.units import GIB
+from sizing.core.machine import HostSpec, machine_from_gpu
+from sizing.core.solver import (
     CTX_STEP,
     QUANT_LADDER,
     best_quant,

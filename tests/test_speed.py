@@ -7,21 +7,22 @@ import statistics
 import pytest
 import yaml
 
-from sizing.calibration import (
+from harness.speed_fit import (
     BENCH_FILE,
     fit_from_files,
     load_bench_with_db,
-    load_calibration,
     parse_bench,
     predict_decode,
     predict_prefill,
     split_rows,
 )
+from sizing.core.speed.calibration import load_calibration
 from sizing.errors import SizingError
-from sizing.models.catalog import load_catalog
-from sizing.placement import Device
-from sizing.solver import traffic_for
-from sizing.speed import DeviceRate, estimate_speed, rule_of_thumb_tokens_per_s, single_device_work
+from sizing.sources.catalog import load_catalog
+from sizing.core.machine import Device
+from sizing.core.solver import traffic_for
+from sizing.core.speed.estimate import estimate_speed, rule_of_thumb_tokens_per_s
+from sizing.core.traffic import DeviceRate, single_device_work
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_beats_the_bandwidth_rule_of_thumb_on_held_out_rows(data, calib):
 
 def test_ranges_bracket_most_held_out_measurements(data, calib):
     """low ≤ measured ≤ high for most held-out decode rows (the range means something)."""
-    from sizing.calibration import row_work
+    from harness.speed_fit import row_work
 
     _, held = split_rows(data.rows)
     inside = total = 0

@@ -8,10 +8,10 @@ import pytest
 
 from sizing.errors import SizingError
 from sizing.live.synthetic import write_synthetic_gguf
-from sizing.models.arch import ModelArch
-from sizing.models.gguf_reader import read_gguf
-from sizing.models.tensors import tensors_for
-from sizing.quant import apply_recipe, tensor_bytes, weights_bytes
+from sizing.core.arch import ModelArch
+from sizing.sources.gguf_reader import read_gguf
+from sizing.core.tensors import tensors_for
+from sizing.core.quant import apply_recipe, tensor_bytes, weights_bytes
 
 
 def _m(**kw) -> ModelArch:
@@ -114,7 +114,7 @@ def test_llama_cpp_loads_it_and_maps_our_weight_bytes(arch, quant, tmp_path):
 
 def _reduced(model_id: str) -> ModelArch:
     """A catalog model cut to two blocks and at most 8 experts (every width kept)."""
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     a = load_catalog().get(model_id)
     upd: dict = {"n_layers": min(a.n_layers, a.n_dense_leading_layers + 2)}

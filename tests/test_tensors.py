@@ -6,8 +6,8 @@ import pytest
 from gguf_header import arch_from_header, header_tensors, reader
 
 from sizing.errors import SizingError
-from sizing.models.arch import ModelArch
-from sizing.models.tensors import param_counts, tensors_for
+from sizing.core.arch import ModelArch
+from sizing.core.tensors import param_counts, tensors_for
 
 
 @pytest.mark.parametrize("fixture", ["smollm2_gguf", "gemma3_gguf"])

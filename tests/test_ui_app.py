@@ -41,9 +41,9 @@ def test_fine_tune_page_is_mounted_when_its_module_exists():
     import importlib.util
 
     fn = navigation.finetune_page()
-    if importlib.util.find_spec("sizing.ui.finetune") is None:
+    if importlib.util.find_spec("sizing.ui.pages.finetune") is None:
         assert fn is None
     else:
-        from sizing.ui import finetune
+        from sizing.ui.pages import finetune
 
         assert fn is finetune.render

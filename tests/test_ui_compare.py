@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.placement import machine_from_gpu
-from sizing.solver import solve
+from sizing.sources.catalog import load_catalog
+from sizing.core.machine import machine_from_gpu
+from sizing.core.solver import solve
 from sizing.ui import fmt
 
 PAGE = "from sizing.ui.pages.compare import render\nrender()"

@@ -102,10 +102,10 @@ def test_live_check_can_be_cancelled():
 def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
     from urllib.parse import parse_qs, urlparse
 
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
     from sizing.hardware.this_machine import detect_hardware
-    from sizing.models.catalog import load_catalog
-    from sizing.solver import rank_catalog
+    from sizing.sources.catalog import load_catalog
+    from sizing.core.solver import rank_catalog
 
     at = AppTest.from_string(PAGE, default_timeout=180).run()
     assert not at.exception
@@ -133,13 +133,13 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf):
     this machine's calibration, on 'Can I run it?' and in the ranking; before it, public."""
     from datetime import UTC, datetime
 
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
     from sizing.hardware.this_machine import detect_hardware
     from sizing.live.check import run_check
     from sizing.live.this_machine import stored_calibration
-    from sizing.machine_calibration import calibrate_hardware
-    from sizing.models.catalog import load_catalog
-    from sizing.solver import solve
+    from sizing.core.speed.machine import calibrate_hardware
+    from sizing.sources.catalog import load_catalog
+    from sizing.core.solver import solve
 
     run_page = "from sizing.ui.pages.run import render\nrender()"
     params = {"model": "smollm2-135m", "ctx": "2048", "hw": "machine"}

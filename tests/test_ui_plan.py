@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sizing.calibration import load_calibration
+from sizing.core.speed.calibration import load_calibration
 from sizing.hardware.db import load_gpus
-from sizing.models.catalog import load_catalog
-from sizing.planner import plan_purchase
+from sizing.sources.catalog import load_catalog
+from sizing.core.planner import plan_purchase
 from sizing.ui import fmt
 
 PAGE = "from sizing.ui.pages.plan import render\nrender()"

@@ -1,7 +1,7 @@
 """`llm-sizing finetune`: memory and time to fine-tune a model (full, LoRA, QLoRA).
 
 A thin adapter: it resolves the model and the GPU names, builds a ``FinetuneScenario``
-and prints ``sizing.finetune_report.finetune_report``; it computes no number itself.
+and prints ``sizing.core.finetune.report.finetune_report``; it computes no number itself.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 import re
 
 from sizing.errors import SizingError
-from sizing.finetune import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
-from sizing.finetune_report import FinetuneReport, finetune_report
+from sizing.core.finetune.scenario import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
+from sizing.core.finetune.report import FinetuneReport, finetune_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=2048, metavar="N")
     p.add_argument("--micro-batch", type=int, default=1, metavar="B")
     p.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
-    p.add_argument("--grad-checkpointing", action="store_true")
+    p.add_argument("--grad-checkpointing", action=argparse.BooleanOptionalAction, default=None,
+                   help="recompute activations in the backward pass (default: on for LoRA/QLoRA, as "
+                        "the PEFT/TRL/Unsloth/Axolotl recipes do; off for full fine-tuning)")
     p.add_argument("--no-flash-attn", action="store_true", help="eager attention (saves the s x s scores)")
     p.add_argument("--gpu", nargs="+", action="extend", default=[], metavar="NAME",
                    help='GPU(s) from the database, each sized as an option; "2x RTX 3090" for 2 cards '
@@ -101,7 +103,7 @@ def render(r: FinetuneReport) -> str:
            "qlora": f"QLoRA (NF4) r={s.rank} on {','.join(s.target_modules)}"}[s.method]
     lines = [
         f"{s.model.name}: {how}, seq {s.seq_len} x micro-batch {s.micro_batch}, {s.optimizer}"
-        + (", gradient checkpointing" if s.grad_checkpointing else "")
+        + (", gradient checkpointing on" if s.grad_checkpointing else ", gradient checkpointing off")
         + (f", {s.n_gpus} GPUs {s.sharding}" if s.n_gpus > 1 else ""),
         f"  parameters: {m.params / 1e6:,.1f} M, trainable {m.trainable_params / 1e6:,.2f} M",
     ]
@@ -129,7 +131,7 @@ def render(r: FinetuneReport) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sizing.models.resolve import resolve_model
+    from sizing.sources.resolve import resolve_model
 
     arch = resolve_model(args.model).arch
     sharding = args.sharding or ("ddp" if args.gpus > 1 else "none")
@@ -157,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     report = finetune_report(s, gpus, args.dataset_tokens, counts)
     ranked = None
     if args.rank_gpus:
-        from sizing.finetune_plan import rank_gpus
+        from sizing.core.finetune.plan import rank_gpus
         from sizing.hardware.db import load_gpus
 
         if args.top < 1:

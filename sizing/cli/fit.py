@@ -3,7 +3,7 @@
 Without ``--model``: every catalog model, ranked by the best quant that fits, its
 expected tokens/s and its largest context. With ``--model``: that model's best quant at
 ``--ctx``, its largest context at ``--quant``, and (with ``--min-tps``) how many parallel
-users it can serve. An adapter over ``sizing.solver``; it computes nothing itself.
+users it can serve. An adapter over ``sizing.core.solver``; it computes nothing itself.
 """
 
 from __future__ import annotations
@@ -32,25 +32,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
 
     if args.ctx <= 0:
         raise SizingError(f"--ctx must be > 0, got {args.ctx}")
-    from sizing.solver import check_context
+    from sizing.core.solver import check_context
 
     check_context(args.ctx)  # before a model's maximum clamps it
     if args.limit < 0:
         raise SizingError(f"--limit must be ≥ 0 (0: all models), got {args.limit}")
     if args.min_tps is not None and args.min_tps <= 0:
         raise SizingError(f"--min-tps must be > 0, got {args.min_tps:g}")
-    from sizing.machine_calibration import calibrate_hardware
+    from sizing.core.speed.machine import calibrate_hardware
 
     hw = hardware_from_args(args)
     hw, calib = calibrate_hardware(hw, load_calibration(), machine_calibration(args, hw))
     if args.model:
         return _one(args, hw, calib)
-    from sizing.models.catalog import load_catalog
-    from sizing.solver import rank_catalog
+    from sizing.sources.catalog import load_catalog
+    from sizing.core.solver import rank_catalog
 
     rows = rank_catalog(load_catalog().models, hw, calib, ctx=args.ctx)
     if args.limit and args.limit > 0:
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         tps = "—" if r.decode_tokens_per_s is None else (
             f"{r.decode_tokens_per_s:.0f} ({r.decode_range[0]:.0f}–{r.decode_range[1]:.0f})" if r.decode_range else f"{r.decode_tokens_per_s:.0f}"
         )
-        where = "GPU" if r.on_gpu else ("GPU+RAM" if r.fits else "does not fit")
+        where = ("GPU" if r.on_gpu else (f"GPU, experts of {r.n_cpu_moe} layers in RAM" if r.n_cpu_moe
+                 else "GPU+RAM" if r.fits else "does not fit"))
         table.append((r.model_id, f"{r.params_b:.1f}B", r.quant or "—", tps, str(r.largest_context or "—"), where))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
@@ -76,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one(args: argparse.Namespace, hw, calib) -> int:
-    from sizing.models.resolve import resolve_model
-    from sizing.solver import QUANT_LADDER, best_quant, largest_context, max_parallel_users
+    from sizing.sources.resolve import resolve_model
+    from sizing.core.solver import QUANT_LADDER, best_quant, largest_context, max_parallel_users
 
     r = resolve_model(args.model)
     ctx = min(args.ctx, r.arch.max_context)
@@ -88,9 +89,10 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
     limit = largest_context(r.arch, quant, hw, calib, **kw)
     commands = None
     if best is not None and best.fits:
-        from sizing.commands import launch_commands
+        from sizing.core.commands import launch_commands
 
         c = launch_commands(r.arch.id, best.quant, best.placement, ctx=ctx,
+                            n_heads=r.arch.n_heads, n_kv_heads=r.arch.n_kv_heads,
                             model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
         commands = {"llama_server": c.llama_server, "ollama": c.ollama, "vllm": c.vllm}
     users = None

@@ -12,7 +12,8 @@ import json
 import sys
 
 from sizing.errors import SizingError
-from sizing.hardware.db import GPU, load_gpus
+from sizing.core.gpu import GPU
+from sizing.hardware.db import load_gpus
 
 VENDORS = ("nvidia", "amd", "intel", "apple")
 

@@ -1,7 +1,7 @@
 """Hardware options shared by `estimate`, `fit` and `plan`: flags in, a `Hardware` out.
 
 An adapter: it reads flags, the GPU database and (for ``--hardware this``) the detected
-machine, and hands the core a ``sizing.placement.Hardware``. It computes no estimate.
+machine, and hands the core a ``sizing.core.machine.Hardware``. It computes no estimate.
 """
 
 from __future__ import annotations
@@ -9,16 +9,8 @@ from __future__ import annotations
 import argparse
 
 from sizing.errors import SizingError
-from sizing.placement import (
-    Hardware,
-    HostSpec,
-    PlacementOptions,
-    cpu_hardware,
-    custom_machine,
-    host_spec,
-    machine_from_gpu,
-    machine_from_gpus,
-)
+from sizing.core.placement import PlacementOptions
+from sizing.core.machine import Hardware, HostSpec, cpu_hardware, custom_machine, host_spec, machine_from_gpu, machine_from_gpus
 
 BACKENDS = ("cuda", "metal", "rocm", "vulkan", "sycl", "cpu")
 

@@ -1,6 +1,6 @@
 """`llm-sizing plan`: what to buy to run these models at this context and speed.
 
-An adapter over ``sizing.planner``: it resolves the models, loads the GPU database and
+An adapter over ``sizing.core.planner``: it resolves the models, loads the GPU database and
 the calibration, and prints the ranked configurations (or "no configuration meets
 this" with the closest options). With ``--tokens-per-day-in/out`` it adds the monthly
 cost against an API and the break-even point.
@@ -43,11 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sizing.calibration import load_calibration
+    from sizing.core.speed.calibration import load_calibration
     from sizing.hardware.cpus import load_cpus
     from sizing.hardware.db import load_gpus
-    from sizing.models.resolve import resolve_model
-    from sizing.planner import cloud_prices, local_vs_cloud, plan_purchase
+    from sizing.sources.resolve import resolve_model
+    from sizing.core.planner import cloud_prices, local_vs_cloud, plan_purchase
 
     if args.budget is not None and args.budget <= 0:
         raise SizingError(f"--budget must be > 0 USD, got {args.budget:g}")
@@ -127,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    shown = set()
+    for o in rows:  # the expert-offload builds: how to run them (one line per distinct command)
+        for m in o.models:
+            if m.command and m.command not in shown and len(shown) < 3:
+                shown.add(m.command)
+                print(f"run on {o.label}: {m.command}")
     for n in result.notes:
         print(f"note: {n}")
     if cost:

@@ -16,11 +16,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sizing import DATA_DIR
-from sizing.datafile import parse_entries, read_yaml
+from sizing.core.tables import data_file, parse_entries, read_yaml
 from sizing.errors import SizingError
 
-CPUS_FILE = DATA_DIR / "cpus.yaml"
+CPUS_FILE = data_file("cpus.yaml")
 
 
 class CPUSources(BaseModel):

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from sizing.hardware.db import GPU
+from sizing.core.gpu import GPU
 
 # Words that carry no identity ("NVIDIA", "(R)", "Graphics").
 NOISE = frozenset(

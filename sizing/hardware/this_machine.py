@@ -1,7 +1,7 @@
 """This machine as the placement core sees it: a detected ``Machine`` -> a ``Hardware``.
 
 Detection (``sizing.hardware.detect``) reports what the drivers say; placement
-(``sizing.placement``) needs capacities and rates. ``hardware_from_machine`` is the pure
+(``sizing.core.placement``) needs capacities and rates. ``hardware_from_machine`` is the pure
 translation between them, shared by every adapter that offers "this machine" (the
 CLI's ``--hardware this``, the UI's "This machine"), so they cannot drift apart.
 Capacity is what is free now (a GPU's free memory, RAM available), because that is
@@ -13,7 +13,8 @@ from __future__ import annotations
 from sizing.errors import SizingError
 from sizing.hardware.db import GPUDatabase
 from sizing.hardware.detect.machine import Machine
-from sizing.placement import GIB, Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+from sizing.units import GIB
+from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
 
 
 def hardware_from_machine(

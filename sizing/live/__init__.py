@@ -1,7 +1,7 @@
 """Live checks: run llama.cpp on this machine and compare it with the estimate.
 
 Entry points: ``sizing.live.check.run_check`` (the whole check, as the CLI and UI call
-it), ``sizing.live.runner.select_runner`` / ``Runner`` / ``Check`` / ``Measurement``
+it), ``sizing.live.select.select_runner``, ``sizing.live.runner.Runner`` / ``Check`` / ``Measurement``
 (one run through llama.cpp in a child process), ``sizing.live.safety`` (web-mode path
 checks), ``sizing.live.store`` (the JSON-lines run store) and ``sizing.live.calibrate``
 (comparison and this machine's speed factors). Nothing is imported here, so importing

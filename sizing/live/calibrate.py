@@ -7,7 +7,7 @@ Memory: each part (weights, KV cache, compute) is set side by side with its rela
 error. llama.cpp's output (logits) buffer is part of the estimator's ``compute`` part,
 so it is added to the measured compute buffer before comparing.
 
-Speed: the speed model (``sizing.speed``) predicts tokens/s from a device's datasheet
+Speed: the speed model (``sizing.core.speed.estimate``) predicts tokens/s from a device's datasheet
 bandwidth and compute with factors fitted to public llama-bench results. A machine is
 never exactly the average machine, so from its own runs we fit two factors:
 
@@ -32,14 +32,14 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from sizing.accuracy import MEMORY_TOLERANCE
-from sizing.calibration import fit_time_line
-from sizing.machine_calibration import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
+from sizing.core.accuracy import MEMORY_TOLERANCE
+from sizing.core.speed.calibration import fit_time_line
+from sizing.core.speed.machine import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
 
 def claimed_tolerance() -> dict[str, float]:
-    """The memory estimate's own claim (sizing.accuracy), per part a live check compares."""
+    """The memory estimate's own claim (sizing.core.accuracy), per part a live check compares."""
     return {k: MEMORY_TOLERANCE[k] for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes")}
 
 

@@ -4,7 +4,7 @@
    model directories and the Hugging Face / Ollama / LM Studio caches), or, for a
    catalog id, a synthetic GGUF of that architecture and quant (marked synthetic).
 2. Estimate it with the same core the rest of the app uses (``sizing.estimate``), and,
-   on CPU, predict its speed with ``sizing.speed`` from this machine's probed bandwidth.
+   on CPU, predict its speed with ``sizing.core.speed.estimate`` from this machine's probed bandwidth.
 3. Refuse, before anything loads, a run the estimate says will not fit in free RAM or
    VRAM, or a synthetic file the disk cannot take; hold the one-run-per-machine lock.
 4. Run it through a Runner (separate process, timeout, cancellable, progress events).
@@ -36,7 +36,8 @@ from sizing.live.isolation import (
     memory_guard,
 )
 from sizing.live.models import find_local_gguf, require_gguf
-from sizing.live.runner import Check, Measurement, ProgressCallback, Runner, RunnerInfo, select_runner
+from sizing.live.runner import Check, Measurement, ProgressCallback, Runner, RunnerInfo
+from sizing.live.select import select_runner
 from sizing.live.safety import require_allowed_path
 from sizing.units import MIB
 
@@ -152,7 +153,7 @@ def machine_record(m: Any) -> dict[str, Any]:
 def hardware_summary() -> tuple[dict[str, Any], Any]:
     """What the run store records about this machine, and the CPU DeviceRate for speed."""
     from sizing.hardware.detect import detect_machine
-    from sizing.speed import DeviceRate
+    from sizing.core.traffic import DeviceRate
 
     m = detect_machine(probe_bandwidth=True)
     hw = machine_record(m)
@@ -168,10 +169,11 @@ def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] |
     """Expected decode and prefill tokens/s on ``rate`` (a CPU DeviceRate), or None."""
     if rate is None:
         return None
-    from sizing.calibration import load_calibration
-    from sizing.models.tensors import tensors_for
-    from sizing.quant import apply_recipe
-    from sizing.speed import estimate_speed, model_traffic, single_device_work
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.tensors import tensors_for
+    from sizing.core.quant import apply_recipe
+    from sizing.core.speed.estimate import estimate_speed
+    from sizing.core.traffic import model_traffic, single_device_work
 
     sc = est.scenario
     tensors = sc.tensors
@@ -239,7 +241,7 @@ def run_check(
     a refusal is returned as ``VerifyResult.refused`` with the estimate's numbers.
     """
     from sizing.estimate import estimate
-    from sizing.models.catalog import load_catalog
+    from sizing.sources.catalog import load_catalog
 
     if not 0 < timeout_s < float("inf"):  # NaN fails this too
         raise SizingError(f"--timeout must be a positive number of seconds, got {timeout_s:g}")
@@ -360,7 +362,7 @@ def run_check(
         if samples:
             report = calibrate.calibration_report(samples)
             if base_speed and rate is not None:
-                from sizing.calibration import load_calibration
+                from sizing.core.speed.calibration import load_calibration
 
                 new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), report.factors)
                 calibrated = predict_speed(est, new_rate, n_prompt=n_prompt, calib=new_calib)
@@ -410,7 +412,7 @@ def machine_factors(backend: str = "cpu", data_directory: Path | None = None) ->
     """This machine's fitted speed factors from its stored runs, or None before any run.
 
     Callers feed them into the speed model with ``calibrate.apply_factors(rate, calib,
-    factors)`` (pure), e.g. before ``sizing.speed.estimate_speed``.
+    factors)`` (pure), e.g. before ``sizing.core.speed.estimate.estimate_speed``.
     """
     hw, _ = hardware_summary()
     samples = _samples(store.load_runs(data_directory), hw, backend)

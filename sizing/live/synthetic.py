@@ -23,9 +23,9 @@ from gguf import GGUFWriter
 from gguf.constants import GGMLQuantizationType, TokenType
 
 from sizing.errors import SizingError
-from sizing.models.arch import ModelArch
-from sizing.models.tensors import TensorSpec, file_order, tensors_for
-from sizing.quant import FILE_QUANTS, apply_recipe, file_quant, tensor_bytes
+from sizing.core.arch import ModelArch
+from sizing.core.tensors import TensorSpec, file_order, tensors_for
+from sizing.core.quant import FILE_QUANTS, apply_recipe, file_quant, tensor_bytes
 
 ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT
 
@@ -182,7 +182,7 @@ def write_synthetic_gguf(
     w.add_name(f"sizing synthetic {q}")
     w.add_description(f"synthetic header of {arch.id} ({arch.arch}, {q}); tensor data is a sparse hole")
     w.add_type("model")
-    w.add_file_type(int(FILE_QUANTS[q]))
+    w.add_file_type(int(FILE_QUANTS[q.split('+')[0]]))
     w.add_quantization_version(2)
     _hparams(w, arch, n_vocab)
     _tokenizer(w, n_vocab)

@@ -3,7 +3,7 @@
 The adapter half of calibration: it reads the run store, keeps the runs made on this
 machine (same CPU and GPUs) with a backend the hardware uses, fits their factors
 (``sizing.live.calibrate.fit_factors``) and hands the core a
-:class:`sizing.machine_calibration.MachineCalibration`. The CLI (``--hardware this``) and
+:class:`sizing.core.speed.machine.MachineCalibration`. The CLI (``--hardware this``) and
 the UI ("This machine") pass it to the estimate; without stored runs they get None and
 the estimate keeps the public calibration.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 from sizing.hardware.detect.machine import Machine
 from sizing.live import calibrate, store
 from sizing.live.check import _samples, machine_record
-from sizing.machine_calibration import MachineCalibration
-from sizing.placement import Hardware
+from sizing.core.speed.machine import MachineCalibration
+from sizing.core.machine import Hardware
 
 
 def stored_calibration(

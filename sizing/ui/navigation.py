@@ -6,7 +6,7 @@ import importlib
 
 import streamlit as st
 
-from sizing.ui import finetune
+from sizing.ui.pages import finetune
 from sizing.ui.feedback import guard
 
 # (module under sizing.ui.pages, title, icon, url path)
@@ -39,7 +39,7 @@ def pages() -> list[st.Page]:
 
 
 def finetune_page():
-    """The fine-tuning page (``sizing.ui.finetune.render``)."""
+    """The fine-tuning page (``sizing.ui.pages.finetune.render``)."""
     return finetune.render
 
 

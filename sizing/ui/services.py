@@ -20,21 +20,21 @@ from typing import Any
 
 import streamlit as st
 
-from sizing import planner, solver
-from sizing.calibration import load_calibration
-from sizing.commands import launch_commands
+from sizing.core import planner, solver
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.commands import launch_commands
 from sizing.errors import SizingError
 from sizing.estimate import estimate as core_estimate
 from sizing.hardware.db import load_gpus
 from sizing.hardware.detect import detect_machine
 from sizing.hardware.this_machine import hardware_from_machine
 from sizing.live.this_machine import stored_calibration
-from sizing.machine_calibration import calibrate_hardware
-from sizing.models.catalog import load_catalog
-from sizing.models.gguf_reader import read_gguf
-from sizing.models.resolve import ResolvedModel, resolve_model
-from sizing.placement import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
-from sizing.quant import FILE_QUANTS, KV_TYPES
+from sizing.core.speed.machine import calibrate_hardware
+from sizing.sources.catalog import load_catalog
+from sizing.sources.gguf_reader import read_gguf
+from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
+from sizing.core.quant import FILE_QUANTS, KV_TYPES
 
 log = logging.getLogger("sizing.ui")
 
@@ -120,7 +120,7 @@ def read_gguf_header(data: bytes, name: str) -> Any:
 
 def read_mmproj_header(data: bytes, name: str) -> Any:
     """An uploaded mmproj header -> Projector (read as a model header is: capped, sparse file)."""
-    from sizing.models.mmproj import read_mmproj
+    from sizing.sources.mmproj import read_mmproj
 
     if not data.startswith(b"GGUF"):
         raise SizingError(f"{name}: not a GGUF file (it does not start with the GGUF magic)")
@@ -230,6 +230,9 @@ def estimate_kwargs(choice: Any, values: dict) -> dict:
         kv_type=values.get("kv", "f16"),
         parallel=int(values.get("np", 1)),
         flash_attn=bool(values.get("fa", True)),
+        mmap=bool(values.get("mmap", True)),
+        repack=bool(values.get("repack", True)),
+        mlock=bool(values.get("mlock", False)),
         offline=hf_offline(),
     )
 
@@ -273,7 +276,7 @@ def machine_calibration() -> Any:
 
 
 def hardware(hw: Any) -> Any:
-    """A HardwareChoice from a page -> the core's ``sizing.placement.Hardware``."""
+    """A HardwareChoice from a page -> the core's ``sizing.core.machine.Hardware``."""
     if hw.mode == "machine":
         return detected_hardware()
     host = host_spec(hw.ram_gb or None)
@@ -304,13 +307,14 @@ def hardware_and_calibration(hw: Any) -> tuple[Any, Any]:
 
 
 def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
-    """Placement and speed of this estimate on this hardware (``sizing.solver.solve``),
+    """Placement and speed of this estimate on this hardware (``sizing.core.solver.solve``),
     with the quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
     sc = est.scenario
     return solver.solve(
         sc.model, sc.quant, int(values["ctx"]), hwm, cal,
         tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
-        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmproj=sc.mmproj,
+        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock,
+        mmproj=sc.mmproj,
     )
 
 
@@ -334,6 +338,7 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         all_on_gpu=pl.all_on_gpu,
         gpu_layers=pl.gpu_layers,
         n_layers=pl.n_layers,
+        n_cpu_moe=pl.n_cpu_moe,
         shortfall_bytes=pl.shortfall_bytes,
         devices=[d.to_json() for d in pl.devices],
     )
@@ -349,8 +354,11 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         )
         data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
     cmds = launch_commands(
-        est.model, plan.quant, pl, ctx=int(values["ctx"]) * plan.n_parallel, n_parallel=plan.n_parallel,
+        est.model, plan.quant, pl, ctx=plan.ctx, n_parallel=plan.n_parallel,
         kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
+        kv_unified=est.scenario.kv_unified, n_batch=est.scenario.n_batch, n_ubatch=est.scenario.n_ubatch,
+        mmap=est.scenario.mmap, repack=est.scenario.repack, mlock=est.scenario.mlock,
+        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
         model_path=(f"./{choice.label}" if choice.gguf is not None else None),
     )
     data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
@@ -406,11 +414,14 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     hwm, cal = hardware_and_calibration(hw)
     ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
     status, totals = [], []
+    reclaim = 0
     for q in FIT_QUANTS:
         srow, trow = [], []
         for c in ctxs:
             p = solver.solve(sc.model, q, c, hwm, cal, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k,
-                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False)
+                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False,
+                   mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock)
+            reclaim = max(reclaim, p.memory.reclaimable_bytes)
             pl = p.placement
             if not pl.fits:
                 srow.append("no")
@@ -421,12 +432,16 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
             trow.append(p.memory.total_bytes)
         status.append(srow)
         totals.append(trow)
-    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals}
+    from sizing.core.memory.estimate import repack_explanation
+
+    explain = repack_explanation(backend=sc.backend, repack=sc.repack, mmap=sc.mmap, mlock=sc.mlock,
+                                 reclaimable=reclaim)
+    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
 
 
 @st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
 def plan(values: dict) -> dict:
-    """The purchase planner's ranked options (``sizing.planner.plan_purchase``), as data."""
+    """The purchase planner's ranked options (``sizing.core.planner.plan_purchase``), as data."""
     cat = catalog()
     models = [cat.get(m) for m in values["models"]]
     p = planner.plan_purchase(
@@ -459,7 +474,7 @@ def _known_watts(option: dict) -> float:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def local_vs_cloud(values: dict, option: dict) -> dict:
-    """Buying ``option`` against renting an API for the same tokens (``sizing.planner``)."""
+    """Buying ``option`` against renting an API for the same tokens (``sizing.core.planner``)."""
     cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
     if cloud is None:
         raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
@@ -526,7 +541,7 @@ QUALITY_LADDERS = {
 
 
 def what_runs_here(_machine: Any, *, ctx: int, quality: str, with_context: bool = False) -> list[dict]:
-    """The catalog ranked on the detected hardware (``sizing.solver.rank_catalog``), at
+    """The catalog ranked on the detected hardware (``sizing.core.solver.rank_catalog``), at
     this machine's own speed calibration when it has stored live checks."""
     mc = machine_calibration()
     return _ranked(mc.label() if mc else "", mc, ctx=ctx, quality=quality, with_context=with_context)
@@ -560,3 +575,22 @@ def _ranked(calibration_key: str, _mc: Any, *, ctx: int, quality: str, with_cont
         }
         for f in fits
     ]
+
+
+@st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)
+def repo_ggufs(repo: str) -> tuple[list[dict], str | None]:
+    """The GGUF quants a Hugging Face repo publishes (as plain dicts), or why none are listed."""
+    from sizing.sources.remote_gguf import list_repo_ggufs
+
+    try:
+        return [g.model_dump() for g in list_repo_ggufs(repo)], None
+    except SizingError as exc:
+        return [], str(exc)
+
+
+@st.cache_resource(show_spinner="Reading the GGUF header (range requests)…", max_entries=32)
+def remote_gguf(spec: str) -> Any:
+    """A published GGUF's header model (``owner/repo:QUANT``), read without downloading the file."""
+    from sizing.sources.remote_gguf import load_remote_gguf
+
+    return load_remote_gguf(spec).model

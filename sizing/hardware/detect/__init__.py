@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from sizing.hardware.db import GPU, GPUDatabase, load_gpus
+from sizing.core.gpu import GPU
+from sizing.hardware.db import GPUDatabase, load_gpus
 from sizing.hardware.detect.amd import detect_amd
 from sizing.hardware.detect.apple import detect_apple
 from sizing.hardware.detect.command import Runner

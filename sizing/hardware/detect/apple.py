@@ -20,12 +20,12 @@ def metal_working_set(ram_bytes: int, wired_limit_mb: int | None) -> tuple[int |
     """Bytes the GPU may use, and how we know.
 
     The default share is the measured curve kept with the placement core
-    (``sizing.placement.apple_working_set_fraction``), so detection and estimates agree.
+    (``sizing.core.machine.apple_working_set_fraction``), so detection and estimates agree.
     """
     if wired_limit_mb and wired_limit_mb > 0:
         return wired_limit_mb * 1024**2, f"iogpu.wired_limit_mb = {wired_limit_mb}"
     try:
-        from sizing.placement import apple_working_set_fraction
+        from sizing.core.machine import apple_working_set_fraction
     except ImportError:
         return None, "macOS default GPU share unknown (placement core unavailable)"
     share = apple_working_set_fraction(ram_bytes / GIB)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sizing.scenario import MAX_CTX
+from sizing.core.scenario import MAX_CTX
 from sizing.ui import charts, fmt, inputs, report, services
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button, safe_name

@@ -1,0 +1,386 @@
+"""The offline fit of the speed model to public llama-bench results (not shipped).
+
+``data/llama_bench.yaml`` holds cited llama-bench rows (tg128 and pp512) and the
+datasheet figures of the devices they ran on. This module validates that file, splits it
+reproducibly into fit rows and held-out rows (within each backend, sorted by id, every
+third row is held out), fits per-backend factors on the fit rows only, and writes them to
+``data/speed_calibration.yaml`` with their provenance (the data file's SHA-256, the
+method, the held-out ids). The speed model (``sizing.core.speed.estimate``) reads that file; nothing
+fits at run time.
+
+Decode fit, per backend: 1/tg = (bytes ÷ bandwidth) / efficiency + overhead, a linear
+least-squares problem in (1/efficiency, overhead) weighted so that it minimises
+*relative* error. Prefill fit: the median ratio of achieved FLOP/s to the device's matrix
+peak (or, where no official peak exists, to its bandwidth; per thread on CPUs). Ranges
+are the 10th and 90th percentiles of measured ÷ predicted on the fit rows.
+
+Regenerate with ``python -m harness.speed_fit`` (from the repository root).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.core.speed.calibration import CALIBRATION_FILE, fit_time_line
+from sizing.core.speed.estimate import decode_step_seconds, prefill_seconds
+from sizing.core.speed.estimate import BackendCalibration, CalibrationSet
+from sizing.core.traffic import DeviceRate, DeviceWork
+from sizing.core.tables import data_file, read_yaml, validate
+from sizing.errors import SizingError
+from sizing.units import GIB
+
+BENCH_FILE = data_file("llama_bench.yaml")
+MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
+MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %
+
+
+class BenchDevice(BaseModel):
+    """Datasheet figures of a device a llama-bench row ran on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    db_id: str | None = Field(None, description="the same device in data/gpus.yaml")
+    kind: Literal["gpu", "cpu", "unified"]
+    bandwidth_gbs: float = Field(gt=0)
+    matmul_tflops: float | None = Field(None, gt=0)
+    source: str = Field(min_length=8)
+
+
+class BenchRow(BaseModel):
+    """One model on one device with one backend: llama-bench's pp512 and/or tg128."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    device: str
+    backend: Literal["cuda", "metal", "rocm", "vulkan", "sycl", "cpu"]
+    model: str
+    quant: str
+    size_gib: float = Field(gt=0)
+    params_b: float = Field(gt=0)
+    active_params_b: float | None = Field(None, gt=0)
+    pp512: float | None = Field(None, gt=0)
+    tg128: float | None = Field(None, gt=0)
+    decode_test: str = "tg128"
+    threads: int | None = Field(None, gt=0)
+    host_limited: bool = False
+    # MoE: the file's layout, so the bytes a token reads can be computed from the
+    # architecture (catalog id) typed as the file is; checked against size_gib
+    arch_id: str | None = None
+    expert_type: str | None = None
+    rest_type: str | None = None
+    read_fraction: float | None = Field(None, gt=0, le=1, description="computed, not read from the file")
+    source: str = Field(min_length=8)
+
+    @property
+    def active_fraction(self) -> float:
+        """Share of the file one token reads: computed from the layout, else by parameters."""
+        if self.read_fraction is not None:
+            return self.read_fraction
+        return (self.active_params_b / self.params_b) if self.active_params_b else 1.0
+
+    @property
+    def active_params(self) -> float:
+        return (self.active_params_b or self.params_b) * 1e9
+
+
+class BenchData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    devices: dict[str, BenchDevice]
+    rows: tuple[BenchRow, ...]
+
+
+def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
+    """Validate the parsed YAML; errors name the file, the entry and the field."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list) or not isinstance(
+        raw.get("devices"), dict
+    ):
+        raise SizingError(f"{path}: expected a mapping with 'devices' and 'rows'")
+    devices: dict[str, BenchDevice] = {}
+    for key, entry in raw["devices"].items():
+        devices[key] = validate(BenchDevice, entry, f"{path}: device {key!r},")
+    rows: list[BenchRow] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw["rows"]):
+        rid = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
+        row = validate(BenchRow, entry, f"{path}: row {rid!r},")
+        if row.id in seen:
+            raise SizingError(f"{path}: row {row.id!r} appears twice")
+        if row.device not in devices:
+            raise SizingError(f"{path}: row {row.id!r}, field device: unknown device {row.device!r}")
+        if row.pp512 is None and row.tg128 is None:
+            raise SizingError(f"{path}: row {row.id!r} has neither pp512 nor tg128")
+        seen.add(row.id)
+        rows.append(row)
+    return BenchData(devices=devices, rows=tuple(rows))
+
+
+@cache
+def load_bench(path: Path = BENCH_FILE) -> BenchData:
+    return parse_bench(read_yaml(path, "benchmark data"), path)
+
+
+def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow]) -> tuple[list[BenchRow], list[BenchRow]]:
+    """(fit, held-out): within each backend, sorted by id, every third row is held out."""
+    fit: list[BenchRow] = []
+    held: list[BenchRow] = []
+    by_backend: dict[str, list[BenchRow]] = {}
+    for r in rows:
+        by_backend.setdefault(r.backend, []).append(r)
+    for backend in sorted(by_backend):
+        for i, r in enumerate(sorted(by_backend[backend], key=lambda r: r.id)):
+            (held if i % 3 == 2 else fit).append(r)
+    return fit, held
+
+
+def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
+    return DeviceRate(
+        name=dev.name,
+        kind=dev.kind,
+        backend=row.backend,
+        bandwidth_gbs=dev.bandwidth_gbs,
+        matmul_tflops=dev.matmul_tflops,
+        threads=row.threads,
+    )
+
+
+def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
+    """The whole model on one device, as llama-bench ran it (ngl 99 or CPU)."""
+    size = row.size_gib * GIB
+    if row.active_params_b:
+        # MoE: only active experts are read; attention/shared parts are in the active share
+        dense, experts, frac = size * row.active_fraction, size * (1 - row.active_fraction), 0.0
+    else:
+        dense, experts, frac = size, 0.0, 0.0
+    return DeviceWork(
+        device=row_device(row, dev),
+        layers=1,
+        dense_bytes=dense,
+        expert_bytes=experts,
+        expert_fraction=frac,
+        flops_per_token=2.0 * row.active_params,
+    )
+
+
+def _decode_x(row: BenchRow, dev: BenchDevice) -> float:
+    """Seconds per token at 100 % of the datasheet bandwidth."""
+    return row.size_gib * GIB * row.active_fraction / (dev.bandwidth_gbs * 1e9)
+
+
+def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None) -> tuple[float, float]:
+    """(efficiency, overhead seconds) minimising relative error of the time per token.
+
+    With ``overhead`` given, only the efficiency is fitted (device classes borrow their
+    backend's per-token cost: one slow device class cannot pin it down)."""
+    x = np.array([_decode_x(r, d) for r, d in rows])
+    y = np.array([r.tg128 for r, _ in rows])
+    if overhead is not None:
+        a = float((y * x) @ (1.0 - y * overhead) / ((y * x) @ (y * x)))
+        return 1.0 / max(a, 1.0), overhead
+    a, o = fit_time_line([(float(xi), 1.0 / float(yi)) for xi, yi in zip(x, y)])
+    if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the overhead
+        a = 1.0
+        o = max(0.0, float(np.mean(1.0 / y - x)))
+    return 1.0 / a, float(o)
+
+
+def _prefill_rate(row: BenchRow) -> float:
+    return 2.0 * row.active_params * row.pp512  # FLOP/s achieved (attention neglected)
+
+
+def _quantiles(ratios: list[float]) -> tuple[float, float]:
+    if len(ratios) < 2:
+        return MIN_SPREAD
+    qs = statistics.quantiles(ratios, n=10, method="inclusive")
+    lo, hi = qs[0], qs[-1]
+    return (round(min(lo, MIN_SPREAD[0]), 3), round(max(hi, MIN_SPREAD[1]), 3))
+
+
+def _fit_backend(
+    backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False, overhead: float | None = None
+) -> BackendCalibration:
+    dec = [(r, d) for r, d in rows if r.tg128 and not r.host_limited]
+    pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
+    if not dec:
+        raise SizingError(f"no decode rows to fit for {backend}")
+    eff, over = _fit_decode(dec, overhead)
+    with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
+    per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
+    per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
+    calib = BackendCalibration(
+        backend=backend,
+        decode_efficiency=round(min(eff, 1.0), 4),
+        decode_overhead_ms=round(over * 1000, 4),
+        prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
+        prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
+        prefill_gflops_per_thread=round(statistics.median(per_thread), 3) if per_thread else None,
+        n_decode=len(dec),
+        n_prefill=max(len(with_peak), len(per_bw), len(per_thread)),
+        pooled=pooled,
+    )
+    # spreads: measured ÷ predicted on the fit rows
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends={backend: calib}, pooled=calib
+    )
+    dr = [r.tg128 / predict_decode(r, d, one) for r, d in dec]
+    pr = []
+    for r, d in pre:
+        try:
+            pr.append(r.pp512 / predict_prefill(r, d, one))
+        except SizingError:
+            continue
+    return calib.model_copy(update={"decode_spread": _quantiles(dr), "prefill_spread": _quantiles(pr)})
+
+
+def predict_decode(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
+    """Predicted tg (tokens/s) for a row, at depth 64 (the middle of tg128)."""
+    s, _ = decode_step_seconds([row_work(row, dev)], calib, depth=0)
+    return 1.0 / s
+
+
+def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
+    """Predicted pp512 (tokens/s) for a row."""
+    return 512.0 / prefill_seconds([row_work(row, dev)], calib, 512, n_ubatch=512)
+
+
+def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "") -> CalibrationSet:
+    """Fit every backend on the fit rows; backends with too few rows use the pooled fit."""
+    fit_rows, held = split_rows(data.rows)
+    pairs = [(r, data.devices[r.device]) for r in fit_rows]
+    pooled = _fit_backend("all", pairs, pooled=True)
+    gpu_pairs = [(r, d) for r, d in pairs if d.kind != "cpu"]
+    pooled_gpu = _fit_backend("all-gpu", gpu_pairs, pooled=True) if gpu_pairs else pooled
+    backends: dict[str, BackendCalibration] = {}
+    for backend in sorted({r.backend for r in fit_rows}):
+        mine = [(r, d) for r, d in pairs if r.backend == backend]
+        n_dec = sum(1 for r, _ in mine if r.tg128 and not r.host_limited)
+        if n_dec >= MIN_ROWS:
+            c = _fit_backend(backend, mine)
+            if c.prefill_efficiency is None and c.prefill_gflops_per_gbs is None and backend != "cpu":
+                c = c.model_copy(update={"prefill_gflops_per_gbs": pooled_gpu.prefill_gflops_per_gbs})
+        else:
+            base = pooled if backend == "cpu" else pooled_gpu
+            wide = (round(base.decode_spread[0] * 0.9, 3), round(base.decode_spread[1] * 1.1, 3))
+            c = base.model_copy(update={"backend": backend, "pooled": True, "decode_spread": wide})
+        backends[backend] = c
+        # device classes (discrete GPU vs unified memory) with enough rows of their own
+        for kind in ("gpu", "unified"):
+            part = [(r, d) for r, d in mine if d.kind == kind]
+            if sum(1 for r, _ in part if r.tg128 and not r.host_limited) >= MIN_ROWS and len(part) < len(mine):
+                ck = _fit_backend(f"{backend}/{kind}", part, overhead=c.decode_overhead_ms / 1000)
+                if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
+                    ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
+                backends[f"{backend}/{kind}"] = ck
+    return CalibrationSet(
+        name="llama-bench-fit-v1",
+        data_file=data_file,
+        data_sha256=sha256,
+        method=(
+            "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
+            "error; prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per CPU thread"
+        ),
+        holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
+        backends=backends,
+        pooled=pooled_gpu.model_copy(update={"backend": "pooled"}),
+        holdout_ids=tuple(r.id for r in held),
+    )
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
+    """Fill matmul_tflops from the GPU database where this file has none (same figure
+    the speed model will use at run time for that device)."""
+    devices = {}
+    for key, d in data.devices.items():
+        g = gpus_by_id.get(d.db_id) if d.db_id else None
+        if d.matmul_tflops is None and g is not None and g.fp16_tflops:
+            d = d.model_copy(update={"matmul_tflops": g.fp16_tflops})
+        devices[key] = d
+    return data.model_copy(update={"devices": devices})
+
+
+def fit_from_files(path: Path = BENCH_FILE) -> CalibrationSet:
+    from sizing.hardware.db import load_gpus
+
+    db = load_gpus()
+    for d in load_bench(path).devices.values():
+        if d.db_id and d.db_id not in {g.id for g in db.all}:
+            raise SizingError(f"{path}: device {d.name!r}: db_id {d.db_id!r} is not in data/gpus.yaml")
+    return fit(load_bench_with_db(path), data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+
+
+def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
+    """For MoE rows with a layout: the share of the file a token reads, from the
+    architecture's tensors typed as the file is. The typed total must match the row's
+    size (so the layout is the file's), else the row is rejected."""
+    from sizing.core.tensors import tensors_for
+    from sizing.core.traffic import model_traffic
+
+    rows = []
+    for r in data.rows:
+        if r.arch_id:
+            arch = archs.get(r.arch_id)
+            if arch is None or not (r.expert_type and r.rest_type):
+                raise SizingError(f"row {r.id!r}: layout needs a catalog arch_id, expert_type and rest_type")
+            typed = []
+            for t in tensors_for(arch):
+                if t.is_expert and t.name.endswith(".weight"):
+                    typ = r.expert_type
+                elif len(t.shape) == 1 or not t.name.endswith(".weight") or t.name.endswith("ffn_gate_inp.weight"):
+                    typ = "F32"  # norms, biases, sinks, routers stay F32 in every llama.cpp file
+                else:
+                    typ = r.rest_type
+                typed.append(t.model_copy(update={"ggml_type": typ}))
+            tr = model_traffic(arch, typed)
+            total_gib = tr.total_bytes / GIB
+            if abs(total_gib - r.size_gib) > 0.02 * r.size_gib:
+                raise SizingError(f"row {r.id!r}: layout gives {total_gib:.2f} GiB, the file is {r.size_gib} GiB")
+            r = r.model_copy(update={"read_fraction": tr.read_bytes_per_token / tr.total_bytes})
+        rows.append(r)
+    return data.model_copy(update={"rows": tuple(rows)})
+
+
+@cache
+def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
+    """The data file with compute figures from the GPU database and MoE read shares filled in."""
+    from sizing.hardware.db import load_gpus
+    from sizing.sources.catalog import load_catalog
+
+    data = with_db_compute(load_bench(path), {g.id: g for g in load_gpus().all})
+    cat = load_catalog()
+    archs = {r.arch_id: cat.get(r.arch_id) for r in data.rows if r.arch_id}
+    return with_read_fractions(data, archs)
+
+
+def dump_calibration(calib: CalibrationSet) -> str:
+    header = (
+        "# Generated by `python -m harness.speed_fit` from data/llama_bench.yaml; do not edit.\n"
+        "# Provenance: data_sha256 is the SHA-256 of the data file the factors were fitted to.\n"
+    )
+    return header + yaml.safe_dump(calib.model_dump(mode="json"), sort_keys=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    calib = fit_from_files()
+    CALIBRATION_FILE.write_text(dump_calibration(calib))
+    print(f"wrote {CALIBRATION_FILE} ({len(calib.backends)} backends, {len(calib.holdout_ids)} held-out rows)")
+    return 0
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Fine-tuning: memory per GPU, activations, parameter counts, time and the planner."""

@@ -1,0 +1,499 @@
+"""Solver: the questions people ask once they know how a model is placed.
+
+Does it fit, and how? Which quant is the best one that fits at context N? What is the
+largest context at quant Q? Which ``-ngl`` / tensor split? How many users can share the
+machine at a minimum tokens/s? And, for a machine, what runs on it from the catalog?
+
+Each answer is a search over the same two pure functions: the memory estimate
+(``sizing.core.memory.estimate``, memoised per model, quant and context) and the placement
+(``sizing.core.placement``), timed by ``sizing.core.speed.estimate``. Pure: the memory estimator is passed
+in (default: ``sizing.core.memory.estimate.estimate_memory``) and nothing here reads files or clocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.errors import SizingError
+from sizing.core.arch import ModelArch
+from sizing.core.projector import Projector
+from sizing.core.tensors import TensorSpec
+from sizing.core.placement import Placement, PlacementOptions, place
+from sizing.core.machine import Hardware
+from sizing.core.scenario import MAX_CTX, MemoryParts, Scenario
+from sizing.core.speed.estimate import CalibrationSet, SpeedEstimate, estimate_speed, per_user_tokens_per_s
+from sizing.core.traffic import ModelTraffic, model_traffic
+
+# Best first: the order in which "the best quant that fits" is looked for.
+QUANT_LADDER: tuple[str, ...] = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
+CTX_STEP = 256  # contexts are searched in llama.cpp's KV padding unit
+OFFLOAD_CEILING = "Q4_K_M"  # with layers in system RAM, do not recommend more bits than this
+
+MemoryFn = Callable[[Scenario], MemoryParts]
+
+
+def _parts_of(est: object) -> MemoryParts:
+    """Read weights/KV/compute/overhead from a memory estimate, whatever its wrapper."""
+    if isinstance(est, MemoryParts):
+        return est
+    parts = getattr(est, "parts", None)
+    if isinstance(parts, MemoryParts):
+        return parts
+    try:
+        return MemoryParts(
+            weights_bytes=int(getattr(est, "weights_bytes")),
+            kv_cache_bytes=int(getattr(est, "kv_cache_bytes")),
+            compute_bytes=int(getattr(est, "compute_bytes")),
+            overhead_bytes=int(getattr(est, "overhead_bytes", 0)),
+        )
+    except AttributeError as exc:  # pragma: no cover - a wrong estimator is a bug
+        raise TypeError(f"memory estimate {type(est).__name__} lacks {exc}") from None
+
+
+def default_memory_fn(scenario: Scenario) -> MemoryParts:
+    from sizing.core.memory.estimate import estimate_memory
+
+    return _parts_of(estimate_memory(scenario))
+
+
+@lru_cache(maxsize=256)
+def typed_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
+    """``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded)."""
+    from sizing.core.quant import apply_recipe
+    from sizing.core.tensors import tensors_for
+
+    return tuple(apply_recipe(arch, tensors_for(arch), quant))
+
+
+@lru_cache(maxsize=1024)
+def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None, kv_k: str, kv_v: str) -> ModelTraffic:
+    typed = tensors if tensors is not None else typed_tensors(arch, quant)
+    return model_traffic(arch, typed, kv_k, kv_v)
+
+
+def traffic_for(
+    arch: ModelArch, quant: str, *, tensors: Sequence[TensorSpec] | None = None, kv_type_k: str = "f16", kv_type_v: str = "f16"
+) -> ModelTraffic:
+    """Per-layer traffic, memoised per (model, quant, KV types)."""
+    return _traffic(arch, quant, tuple(tensors) if tensors is not None else None, kv_type_k, kv_type_v)
+
+
+class _Keyed:
+    """A scenario as a cache key: its settings plus a short name for its tensors, so a
+    lookup does not hash thousands of tensor specs. The scenario itself is dropped once
+    estimated, so the cache holds keys and results, never tensor lists."""
+
+    __slots__ = ("key", "scenario")
+
+    def __init__(self, key: tuple, scenario: Scenario | None) -> None:
+        self.key = key
+        self.scenario = scenario
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and self.key == other.key
+
+
+@lru_cache(maxsize=8192)
+def _memory(k: _Keyed, fn: MemoryFn) -> MemoryParts:
+    scenario, k.scenario = k.scenario, None
+    assert scenario is not None
+    return fn(scenario)
+
+
+def _with_projector(memory: MemoryParts, mmproj: Projector | None) -> MemoryParts:
+    """The parts placement lays out: a projector's weights are not in the model's layer
+    traffic, so they ride with the fixed bytes of the first device (next to the compute
+    buffer, whose part already counts the projector's own)."""
+    if mmproj is None:
+        return memory
+    return memory.model_copy(update={"overhead_bytes": memory.overhead_bytes + mmproj.weights_bytes})
+
+
+def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors_key: object = None) -> MemoryParts:
+    """The memory estimate of a scenario, memoised (bounded): the sweep asks for each many times.
+
+    ``tensors_key`` names the scenario's tensors ("recipe" when they are the quant
+    recipe's; by default the hash of a GGUF's own tensors)."""
+    fn = memory_fn or default_memory_fn
+    s = scenario
+    if s.tensors is not None and tensors_key is None:
+        tensors_key = hash(s.tensors)
+    key = (
+        s.model, s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
+        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, s.mmap, s.repack, s.mlock, tensors_key,
+        s.mmproj,
+    )
+    return _memory(_Keyed(key, s), fn)
+
+
+# --------------------------------------------------------------------------------------
+# results
+
+
+class Plan(BaseModel):
+    """One model, quant and context on one machine: memory, placement, speed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_id: str
+    quant: str
+    ctx: int
+    n_parallel: int = 1
+    kv_type_k: str = "f16"
+    kv_type_v: str = "f16"
+    flash_attn: bool = True
+    memory: MemoryParts
+    placement: Placement
+    speed: SpeedEstimate | None = None
+
+    @property
+    def fits(self) -> bool:
+        return self.placement.fits
+
+
+class ContextLimit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    quant: str
+    on_gpu: int | None = Field(None, description="largest context with every layer on the GPU(s)")
+    with_offload: int | None = Field(None, description="largest context that fits at all")
+    model_max: int
+
+
+class ParallelUsers(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    users: int
+    per_user_tokens_per_s: float
+    min_tokens_per_s: float
+    plan: Plan | None = None
+
+
+class CatalogFit(BaseModel):
+    """One catalog model on a machine: its best quant, speed and largest context."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_id: str
+    name: str
+    params_b: float
+    quant: str | None
+    fits: bool
+    how: str
+    decode_tokens_per_s: float | None = None
+    decode_range: tuple[float, float] | None = None
+    largest_context: int | None = None
+    on_gpu: bool = False
+    n_cpu_moe: int = Field(0, description="layers whose routed experts stay in RAM (--n-cpu-moe)")
+
+
+# --------------------------------------------------------------------------------------
+# the questions
+
+
+def check_context(ctx: int) -> None:
+    """The context rule every question shares: positive, and not beyond what any model has
+    (callers clamp a context to the model's maximum, which would hide an absurd one)."""
+    if ctx <= 0:
+        raise SizingError(f"context must be positive, got {ctx}")
+    if ctx > MAX_CTX:
+        raise SizingError(f"context {ctx} is absurdly large: no model reaches {MAX_CTX:,} tokens")
+
+
+def solve(
+    arch: ModelArch,
+    quant: str,
+    ctx: int,
+    hardware: Hardware,
+    calib: CalibrationSet,
+    *,
+    options: PlacementOptions | None = None,
+    tensors: Sequence[TensorSpec] | None = None,
+    n_parallel: int = 1,
+    kv_type_k: str = "f16",
+    kv_type_v: str = "f16",
+    flash_attn: bool = True,
+    n_ubatch: int = 512,
+    prompt_tokens: int | None = None,
+    memory_fn: MemoryFn | None = None,
+    with_speed: bool = True,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
+    mmproj: Projector | None = None,
+) -> Plan:
+    """Does it fit, and how; with speed when it does.
+
+    ``mmproj``: a multimodal projector (sizing.core.projector.Projector) loaded with the
+    model; its weights and compute buffer count on the first device.
+
+    A context beyond the model's trained maximum is sized as asked (llama.cpp allows it
+    with a warning; the memory estimate carries that warning)."""
+    check_context(ctx)
+    backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
+    # typed tensors (memoised) spare the memory estimate a second run of the quant recipe
+    typed = tuple(tensors) if tensors is not None else typed_tensors(arch, quant)
+    scenario = Scenario(
+        model=arch,
+        quant=quant,
+        tensors=typed,
+        ctx=ctx * n_parallel,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        n_ubatch=n_ubatch,
+        n_parallel=n_parallel,
+        flash_attn=flash_attn,
+        backend=backend,  # type: ignore[arg-type]
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
+        mmproj=mmproj,
+    )
+    mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
+    traffic = traffic_for(arch, quant, tensors=tensors, kv_type_k=kv_type_k, kv_type_v=kv_type_v)
+    opts = options or PlacementOptions(n_ubatch=n_ubatch)
+    placement = place(traffic, _with_projector(mem, mmproj), hardware, opts, ctx=ctx * n_parallel,
+                      is_moe=arch.is_moe)
+    speed = None
+    if with_speed and placement.fits:
+        speed = estimate_speed(
+            placement.works, calib, ctx=ctx, prompt_tokens=prompt_tokens, n_ubatch=n_ubatch, n_parallel=n_parallel
+        )
+    return Plan(
+        model_id=arch.id,
+        quant=quant,
+        ctx=ctx,
+        n_parallel=n_parallel,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        flash_attn=flash_attn,
+        memory=mem,
+        placement=placement,
+        speed=speed,
+    )
+
+
+def best_quant(
+    arch: ModelArch,
+    ctx: int,
+    hardware: Hardware,
+    calib: CalibrationSet,
+    *,
+    quants: Iterable[str] = QUANT_LADDER,
+    memory_fn: MemoryFn | None = None,
+    **kw,
+) -> Plan | None:
+    """The highest-quality quant that fits at ``ctx`` entirely on the GPU(s).
+
+    If no quant fits there, the best one that fits with layers in system RAM, but no
+    higher than Q4_K_M: offloaded layers run at RAM speed, so a bigger quant only buys
+    a slower answer (llama.cpp's README calls Q4_K_M the balanced choice).
+    Quants are tried by bisection: each step down the ladder is smaller.
+    """
+    ladder = list(quants)
+    if not ladder:
+        raise SizingError("no quants to choose from")
+    memo: dict[str, Plan] = {}
+
+    def trial(i: int) -> Plan:
+        q = ladder[i]
+        if q not in memo:
+            memo[q] = solve(arch, q, ctx, hardware, calib, memory_fn=memory_fn, with_speed=False, **kw)
+        return memo[q]
+
+    def first(pred) -> int | None:
+        lo, hi = 0, len(ladder) - 1
+        if not pred(trial(hi)):
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if pred(trial(mid)):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    on_gpu = first(lambda p: p.fits and (p.placement.all_on_gpu or not hardware.gpus))
+    if on_gpu is not None:
+        return solve(arch, ladder[on_gpu], ctx, hardware, calib, memory_fn=memory_fn, **kw)
+    any_fit = first(lambda p: p.fits)
+    if any_fit is None:
+        return None
+    if OFFLOAD_CEILING in ladder:
+        any_fit = max(any_fit, ladder.index(OFFLOAD_CEILING))
+        while any_fit < len(ladder) and not trial(any_fit).fits:
+            any_fit += 1
+        if any_fit == len(ladder):
+            return None
+    return solve(arch, ladder[any_fit], ctx, hardware, calib, memory_fn=memory_fn, **kw)
+
+
+def largest_context(
+    arch: ModelArch,
+    quant: str,
+    hardware: Hardware,
+    calib: CalibrationSet,
+    *,
+    memory_fn: MemoryFn | None = None,
+    **kw,
+) -> ContextLimit:
+    """The largest context (a multiple of 256, up to the model's maximum) that fits,
+    entirely on the GPU(s) and at all."""
+    top = arch.max_context
+
+    def fits(ctx: int, gpu_only: bool) -> bool:
+        p = solve(arch, quant, ctx, hardware, calib, memory_fn=memory_fn, with_speed=False, **kw)
+        return p.fits and (p.placement.all_on_gpu or not gpu_only or not hardware.gpus)
+
+    def search(gpu_only: bool) -> int | None:
+        lo_ctx = min(CTX_STEP, top)
+        if not fits(lo_ctx, gpu_only):
+            return None
+        if fits(top, gpu_only):
+            return top
+        lo, hi = lo_ctx // CTX_STEP, top // CTX_STEP  # lo fits, hi (×256) may exceed
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if fits(mid * CTX_STEP, gpu_only):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo * CTX_STEP
+
+    return ContextLimit(quant=quant, on_gpu=search(True), with_offload=search(False), model_max=top)
+
+
+def max_parallel_users(
+    arch: ModelArch,
+    quant: str,
+    ctx: int,
+    hardware: Hardware,
+    calib: CalibrationSet,
+    *,
+    min_tokens_per_s: float,
+    limit: int = 256,
+    memory_fn: MemoryFn | None = None,
+    **kw,
+) -> ParallelUsers:
+    """Most concurrent sequences, each with ``ctx`` tokens of context, that fit and each
+    still decode at ``min_tokens_per_s`` or faster (at full context depth)."""
+    if min_tokens_per_s <= 0:
+        raise SizingError("minimum tokens/s must be > 0")
+
+    def check(n: int) -> tuple[bool, float, Plan | None]:
+        p = solve(arch, quant, ctx, hardware, calib, n_parallel=n, memory_fn=memory_fn, with_speed=False, **kw)
+        if not p.fits:
+            return False, 0.0, p
+        tps = per_user_tokens_per_s(p.placement.works, calib, n, depth=ctx)
+        return tps >= min_tokens_per_s, tps, p
+
+    ok, tps, plan = check(1)
+    if not ok:
+        return ParallelUsers(users=0, per_user_tokens_per_s=tps, min_tokens_per_s=min_tokens_per_s, plan=plan)
+    lo, hi, best = 1, limit, (tps, plan)
+    # grow by doubling, then bisect
+    n = 2
+    while n <= limit:
+        ok, t, p = check(n)
+        if not ok:
+            hi = n - 1
+            break
+        lo, best = n, (t, p)
+        n *= 2
+    else:
+        hi = limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        ok, t, p = check(mid)
+        if ok:
+            lo, best = mid, (t, p)
+        else:
+            hi = mid - 1
+    return ParallelUsers(users=lo, per_user_tokens_per_s=best[0], min_tokens_per_s=min_tokens_per_s, plan=best[1])
+
+
+def rank_catalog(
+    models: Iterable[ModelArch],
+    hardware: Hardware,
+    calib: CalibrationSet,
+    *,
+    ctx: int = 4096,
+    quants: Iterable[str] = QUANT_LADDER,
+    memory_fn: MemoryFn | None = None,
+    with_context: bool = True,
+) -> list[CatalogFit]:
+    """Every model: best quant that fits at ``ctx``, expected tokens/s, largest context.
+
+    Ranked: models that fit entirely on the accelerator first, then larger models first
+    (more capable), then faster.
+    """
+    from sizing.core.tensors import param_counts
+
+    check_context(ctx)
+    out: list[CatalogFit] = []
+    ladder = list(quants)
+    for arch in models:
+        total, _active = param_counts(arch)
+        c = min(ctx, arch.max_context)
+        plan = best_quant(arch, c, hardware, calib, quants=ladder, memory_fn=memory_fn)
+        if plan is None or not plan.fits:
+            smallest = solve(arch, ladder[-1], c, hardware, calib, memory_fn=memory_fn, with_speed=False)
+            out.append(
+                CatalogFit(model_id=arch.id, name=arch.name, params_b=total / 1e9, quant=None, fits=False, how=smallest.placement.how)
+            )
+            continue
+        limit = largest_context(arch, plan.quant, hardware, calib, memory_fn=memory_fn) if with_context else None
+        sp = plan.speed
+        out.append(
+            CatalogFit(
+                model_id=arch.id,
+                name=arch.name,
+                params_b=total / 1e9,
+                quant=plan.quant,
+                fits=True,
+                how=plan.placement.how,
+                decode_tokens_per_s=sp.decode_tokens_per_s.expected if sp else None,
+                decode_range=(sp.decode_tokens_per_s.low, sp.decode_tokens_per_s.high) if sp else None,
+                largest_context=(limit.on_gpu or limit.with_offload) if limit else None,
+                on_gpu=plan.placement.all_on_gpu,
+                n_cpu_moe=plan.placement.n_cpu_moe if plan.placement.gpu_layers > plan.placement.n_layers else 0,
+            )
+        )
+    out.sort(key=lambda f: (not f.fits, not f.on_gpu, -f.params_b, -(f.decode_tokens_per_s or 0)))
+    return out
+
+
+def plan_for_scenario(
+    scenario: Scenario,
+    memory: MemoryParts,
+    hardware: Hardware,
+    calib: CalibrationSet,
+    *,
+    options: PlacementOptions | None = None,
+    prompt_tokens: int | None = None,
+) -> Plan:
+    """Place and time an already-estimated scenario (what ``llm-sizing estimate`` asks).
+
+    The scenario's ctx is the whole KV (all parallel sequences); the speed is per
+    sequence at ctx ÷ n_parallel."""
+    s = scenario
+    traffic = _traffic(s.model, s.quant, s.tensors, s.kv_type_k, s.kv_type_v)
+    opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
+    placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx,
+                      is_moe=s.model.is_moe)
+    per_seq = max(1, s.ctx // s.n_parallel)
+    speed = None
+    if placement.fits:
+        speed = estimate_speed(
+            placement.works, calib, ctx=per_seq, prompt_tokens=prompt_tokens, n_ubatch=s.n_ubatch, n_parallel=s.n_parallel
+        )
+    return Plan(
+        model_id=s.model.id, quant=s.quant, ctx=per_seq, n_parallel=s.n_parallel, kv_type_k=s.kv_type_k,
+        kv_type_v=s.kv_type_v, flash_attn=s.flash_attn, memory=memory, placement=placement, speed=speed,
+    )

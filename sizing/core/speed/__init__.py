@@ -1,0 +1,1 @@
+"""Tokens per second: the traffic-based speed estimate and its calibration."""

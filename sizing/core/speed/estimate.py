@@ -1,0 +1,374 @@
+"""Speed: decode tokens/s, prefill tokens/s and time to first token, as ranges.
+
+Decoding one token streams every weight that token touches, plus the KV cache at the
+current depth, through each device's memory once. So the time per token is, per device,
+bytes read ÷ effective bandwidth, summed over the devices a layer-split pipeline visits,
+plus a fixed per-token cost (kernel launches, synchronisation, sampling) that dominates
+small models on fast GPUs. A mixture-of-experts model reads only its active experts.
+
+Prefill runs a micro-batch of tokens through each weight at once, so it is set by
+arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
+micro-batch (the memory floor).
+
+The efficiencies and the fixed cost are not guessed: they come from a fit to public
+llama-bench results (``sizing.core.speed.calibration``), per backend. Every answer is a range whose
+ends are that fit's residual spread, and it names the calibration it used.
+
+Everything here is pure: numbers and pydantic models in, pydantic models out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.errors import SizingError
+from sizing.core.scenario import Basis
+from sizing.core.traffic import DeviceRate, DeviceWork
+
+
+DEFAULT_DEPTHS: tuple[int, ...] = (0, 4096, 16384, 32768, 65536, 131072)
+OFFLOAD_MIN_BATCH = 32  # llama.cpp's CUDA backend offloads host matmuls from this batch size
+
+
+# --------------------------------------------------------------------------------------
+# calibration values (fitted offline by harness/speed_fit.py, stored in data/speed_calibration.yaml)
+
+
+class BackendCalibration(BaseModel):
+    """Effective factors for one backend, fitted to llama-bench rows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: str
+    decode_efficiency: float = Field(gt=0, le=1, description="fraction of datasheet bandwidth")
+    decode_overhead_ms: float = Field(ge=0, description="fixed cost per decoded token")
+    prefill_efficiency: float | None = Field(None, gt=0, description="fraction of matmul_tflops")
+    prefill_gflops_per_gbs: float | None = Field(
+        None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
+    )
+    prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
+    decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
+    prefill_spread: tuple[float, float] = (0.7, 1.3)
+    n_decode: int = 0
+    n_prefill: int = 0
+    pooled: bool = Field(False, description="too few rows: borrowed from all backends")
+
+
+class CalibrationSet(BaseModel):
+    """All backends' factors plus where they came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    data_file: str
+    data_sha256: str
+    method: str
+    holdout: str
+    backends: dict[str, BackendCalibration]
+    pooled: BackendCalibration
+    holdout_ids: tuple[str, ...] = ()
+    machine: str | None = Field(None, description="set when refitted to this machine's own runs: what they are")
+
+    def __hash__(self) -> int:
+        """By value (``backends`` is a dict, hashed by its sorted items), so caches key on it."""
+        d = self.__dict__
+        return hash(tuple(tuple(sorted(d[n].items())) if n == "backends" else d[n] for n in type(self).model_fields))
+
+    def get(self, backend: str, kind: str | None = None) -> BackendCalibration:
+        """Factors for a backend, refined by device class ("cuda/gpu", "vulkan/unified")
+        where the data had enough rows of that class."""
+        if kind is not None and f"{backend}/{kind}" in self.backends:
+            return self.backends[f"{backend}/{kind}"]
+        return self.backends.get(backend, self.pooled)
+
+    def label(self, backend: str, kind: str | None = None) -> str:
+        key = f"{backend}/{kind}" if kind is not None and f"{backend}/{kind}" in self.backends else backend
+        c = self.get(backend, kind)
+        how = "pooled over all backends" if c.pooled or backend not in self.backends else (
+            f"{c.n_decode} decode / {c.n_prefill} prefill rows"
+        )
+        return f"{self.name}: {key} ({how})"
+
+
+# --------------------------------------------------------------------------------------
+# outputs
+
+
+class Range(BaseModel):
+    """A low / expected / high triple; low ≤ expected ≤ high."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: float
+    expected: float
+    high: float
+
+    @classmethod
+    def around(cls, expected: float, spread: tuple[float, float]) -> Range:
+        lo, hi = spread
+        return cls(low=expected * min(lo, 1.0), expected=expected, high=expected * max(hi, 1.0))
+
+    def inverse(self) -> Range:
+        """For times from rates: the fast end becomes the short time."""
+        return Range(low=1.0 / self.high, expected=1.0 / self.expected, high=1.0 / self.low)
+
+    def rounded(self, digits: int = 2) -> dict[str, float]:
+        return {k: round(getattr(self, k), digits) for k in ("low", "expected", "high")}
+
+
+class DeviceTime(BaseModel):
+    """One device's share of a decoded token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    backend: str
+    layers: int
+    read_bytes: float
+    seconds: float
+
+
+class SpeedEstimate(BaseModel):
+    """Tokens/s and time to first token, each a range, with the calibration named."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decode_tokens_per_s: Range
+    prefill_tokens_per_s: Range
+    ttft_s: Range
+    prompt_tokens: int
+    decode_at_depth: dict[int, Range]
+    n_parallel: int = 1
+    aggregate_tokens_per_s: Range | None = Field(
+        None, description="all parallel sequences together (n_parallel > 1)"
+    )
+    per_device: tuple[DeviceTime, ...] = ()
+    calibration: str
+    basis: Basis
+
+
+# --------------------------------------------------------------------------------------
+# the model
+
+
+def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
+    c = calib.get(work.device.backend, work.device.kind)
+    return work.device.bandwidth_gbs * 1e9 * c.decode_efficiency
+
+
+def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
+    """FLOP/s llama.cpp reaches on this device's matrix multiplications (fitted)."""
+    c = calib.get(device.backend, device.kind)
+    p = calib.pooled
+    if device.kind == "cpu":
+        per_thread = c.prefill_gflops_per_thread or calib.get("cpu").prefill_gflops_per_thread
+        if not (per_thread and device.threads):
+            raise SizingError(f"CPU prefill needs a thread count and a per-thread factor ({device.name})")
+        return device.threads * per_thread * 1e9
+    if device.matmul_tflops:
+        eff = c.prefill_efficiency or p.prefill_efficiency
+        if eff:
+            return device.matmul_tflops * 1e12 * eff
+    ratio = c.prefill_gflops_per_gbs or p.prefill_gflops_per_gbs
+    if not ratio:
+        raise SizingError(f"calibration {calib.name} has no prefill factor for {device.backend}")
+    return device.bandwidth_gbs * ratio * 1e9
+
+
+def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None]:
+    """(backend, device class) of the device that drives the run: the first accelerator."""
+    for w in works:
+        if w.device.kind != "cpu" and w.layers:
+            return w.device.backend, w.device.kind
+    return (works[0].device.backend, works[0].device.kind) if works else ("cpu", "cpu")
+
+
+def decode_step_seconds(
+    works: Sequence[DeviceWork], calib: CalibrationSet, depth: int = 0, n_seq: int = 1
+) -> tuple[float, list[DeviceTime]]:
+    """Expected seconds for one decode step of ``n_seq`` sequences at ``depth``.
+
+    Devices run one after another (llama.cpp's layer split), so their times add up. With
+    several sequences the weights are read once per step, the KV once per sequence, and
+    a device turns compute-bound once the batch outgrows its bandwidth.
+    """
+    if not works:
+        raise SizingError("nothing placed on any device")
+    total = 0.0
+    per: list[DeviceTime] = []
+    for w in works:
+        if not (w.dense_bytes or w.expert_bytes or w.layers):
+            continue
+        read = w.weight_read_bytes(n_seq) + n_seq * w.kv_read_bytes(depth)
+        t_mem = read / _bandwidth(w, calib)
+        t_cmp = 0.0
+        if n_seq > 1:
+            flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
+            t_cmp = flops / effective_compute(w.device, calib)
+        t = max(t_mem, t_cmp)
+        total += t
+        per.append(
+            DeviceTime(name=w.device.name, backend=w.device.backend, layers=w.layers, read_bytes=read, seconds=t)
+        )
+    total += calib.get(*_main_device(works)).decode_overhead_ms / 1000.0
+    return total, per
+
+
+def prefill_seconds(
+    works: Sequence[DeviceWork], calib: CalibrationSet, n_tokens: int, n_ubatch: int = 512, depth: int = 0
+) -> float:
+    """Expected seconds to process a prompt of ``n_tokens`` after ``depth`` cached tokens.
+
+    Per micro-batch each device either computes (FLOPs ÷ effective compute) or, for small
+    batches, streams its weights once (the memory floor), whichever is slower.
+    """
+    if n_tokens <= 0:
+        return 0.0
+    total = 0.0
+    done = 0
+    while done < n_tokens:
+        u = min(n_ubatch, n_tokens - done)
+        mid_depth = depth + done + u / 2.0
+        for w in works:
+            if not (w.dense_bytes or w.expert_bytes or w.layers):
+                continue
+            flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
+            t_cmp = flops / effective_compute(w.device, calib)
+            t_mem = (w.weight_read_bytes(u) + u * w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
+            t = max(t_cmp, t_mem)
+            if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
+                t = min(t, w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9))
+            total += t
+        done += u
+    return total
+
+
+def estimate_speed(
+    works: Sequence[DeviceWork],
+    calib: CalibrationSet,
+    *,
+    ctx: int,
+    prompt_tokens: int | None = None,
+    n_ubatch: int = 512,
+    n_parallel: int = 1,
+    depths: Iterable[int] = DEFAULT_DEPTHS,
+) -> SpeedEstimate:
+    """Decode and prefill speed for work already placed on devices.
+
+    ``prompt_tokens`` (default: min(ctx, 512), like llama-bench's pp512) sets the prompt
+    for prefill speed and time to first token; ``depths`` beyond ``ctx`` are dropped.
+    """
+    if ctx <= 0:
+        raise SizingError(f"context must be positive, got {ctx}")
+    if prompt_tokens is not None and prompt_tokens <= 0:
+        raise SizingError(f"prompt tokens must be positive, got {prompt_tokens}")
+    works = [w for w in works if w.layers or w.dense_bytes or w.expert_bytes]
+    if not works:
+        raise SizingError("nothing placed on any device")
+    for w in works:
+        if w.device.bandwidth_gbs <= 0:
+            raise SizingError(f"bandwidth of {w.device.name} must be > 0")
+    backend, kind = _main_device(works)
+    c = calib.get(backend, kind)
+    p = prompt_tokens if prompt_tokens is not None else min(ctx, 512)
+    p = max(1, min(p, ctx))
+
+    step, per = decode_step_seconds(works, calib, depth=0)
+    decode = Range.around(1.0 / step, c.decode_spread)
+    at_depth: dict[int, Range] = {}
+    for d in sorted(set(depths)):
+        if 0 <= d < ctx:
+            s, _ = decode_step_seconds(works, calib, depth=d)
+            at_depth[d] = Range.around(1.0 / s, c.decode_spread)
+
+    t_pp = prefill_seconds(works, calib, p, n_ubatch=n_ubatch)
+    prefill = Range.around(p / t_pp, c.prefill_spread)
+    first, _ = decode_step_seconds(works, calib, depth=p)
+    ttft_expected = t_pp + first
+    lo, hi = c.prefill_spread
+    ttft = Range(low=ttft_expected / max(hi, 1.0), expected=ttft_expected, high=ttft_expected / min(lo, 1.0))
+
+    aggregate = None
+    if n_parallel > 1:
+        s, _ = decode_step_seconds(works, calib, depth=0, n_seq=n_parallel)
+        aggregate = Range.around(n_parallel / s, c.decode_spread)
+
+    name = calib.label(backend, kind)
+    return SpeedEstimate(
+        decode_tokens_per_s=decode,
+        prefill_tokens_per_s=prefill,
+        ttft_s=ttft,
+        prompt_tokens=p,
+        decode_at_depth=at_depth,
+        n_parallel=n_parallel,
+        aggregate_tokens_per_s=aggregate,
+        per_device=tuple(per),
+        calibration=name,
+        basis=Basis(
+            source=f"fit to public llama-bench results ({calib.data_file})"
+            + (f", refitted to {calib.machine}" if calib.machine else ""),
+            method=(
+                "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over "
+                "devices + fitted per-token overhead; prefill: FLOPs ÷ fitted effective "
+                "compute, floored by one weight read per micro-batch"
+            ),
+            calibration=name,
+            measured=calib.machine is not None,
+        ),
+    )
+
+
+def per_user_tokens_per_s(
+    works: Sequence[DeviceWork], calib: CalibrationSet, n_seq: int, depth: int = 0
+) -> float:
+    """Expected tokens/s each of ``n_seq`` concurrent sequences sees."""
+    s, _ = decode_step_seconds(works, calib, depth=depth, n_seq=n_seq)
+    return 1.0 / s
+
+
+def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor: float = 0.55) -> float:
+    """The popular calculators' rule: factor × bandwidth ÷ model size (for comparison)."""
+    if model_bytes <= 0 or bandwidth_gbs <= 0:
+        raise SizingError("model size and bandwidth must be > 0")
+    return factor * bandwidth_gbs * 1e9 / model_bytes
+
+
+# A sweep times the same machines thousands of times: look their factors up once.
+@lru_cache(maxsize=256)
+def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...]):
+    """Per-machine decode efficiency and fixed cost (s) arrays (memoised, bounded)."""
+    import numpy as np
+
+    cs = [calib.get(b, k) for b, k in zip(backends, kinds)]
+    eff = np.array([c.decode_efficiency for c in cs])
+    over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
+    eff.flags.writeable = over.flags.writeable = False  # shared between calls
+    return eff, over
+
+
+def decode_tokens_per_s_many(
+    gpu_read_bytes,
+    host_read_bytes,
+    gpu_bandwidth_gbs,
+    host_bandwidth_gbs,
+    gpu_backends: Sequence[str],
+    calib: CalibrationSet,
+    gpu_kinds: Sequence[str] | None = None,
+):
+    """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine."""
+    import numpy as np
+
+    kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
+    eff, over = _decode_factors(calib, tuple(gpu_backends), kinds)
+    cpu = calib.get("cpu")
+    host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
+    gpu_read = np.asarray(gpu_read_bytes, dtype=float)
+    host_read = np.asarray(host_read_bytes, dtype=float)
+    t = gpu_read / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff)
+    t = t + host_read / (host_bw * 1e9 * cpu.decode_efficiency)
+    # the fixed cost is the main backend's; a CPU-only run pays the CPU's
+    t = t + np.where(gpu_read > 0, over, cpu.decode_overhead_ms / 1000.0)
+    return 1.0 / t

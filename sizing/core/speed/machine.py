@@ -1,0 +1,139 @@
+"""This machine's own speed calibration, folded into the speed model — pure.
+
+The speed model (``sizing.core.speed.estimate``) is calibrated on public llama-bench results: the
+average machine of each backend. Live checks (``sizing.live``) measure this machine,
+and ``sizing.live.calibrate`` fits its factors from the stored runs. This module is the
+core side of that loop: the factors as data (:class:`MachineFactors`), what they were
+fitted from (:class:`MachineCalibration`: how many runs, the last one's date), and the
+pure functions that turn a public calibration plus those factors into the calibration
+and device rates an estimate uses. Loading the runs is the adapters' job; nothing here
+reads a file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.core.machine import Hardware
+from sizing.core.speed.estimate import CalibrationSet
+from sizing.core.traffic import DeviceRate
+
+
+class MachineFactors(BaseModel):
+    """This machine's speed relative to what the speed model assumes (1.0 = as assumed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bandwidth_factor: float = 1.0
+    compute_factor: float = 1.0
+    n_decode: int = 0
+    n_prefill: int = 0
+    # from the two-parameter decode fit (None: one-factor fallback)
+    effective_bandwidth_gbs: float | None = None
+    decode_overhead_ms: float | None = None
+
+    def detail(self) -> str:
+        bw = (f"effective bandwidth {self.effective_bandwidth_gbs:.1f} GB/s + "
+              f"{self.decode_overhead_ms:.1f} ms/token" if self.effective_bandwidth_gbs
+              else f"bandwidth ×{self.bandwidth_factor:.2f}")
+        return f"{bw} ({self.n_decode} runs), compute ×{self.compute_factor:.2f} ({self.n_prefill} runs)"
+
+    def label(self) -> str:
+        return f"this machine: {self.detail()}"
+
+    def decode_tokens_per_s(self, sample: Any) -> float | None:
+        """The calibrated decode prediction for a run (a ``sizing.live.calibrate.SpeedSample``)."""
+        if self.effective_bandwidth_gbs and sample.decode_read_bytes:
+            step = sample.decode_read_bytes / (self.effective_bandwidth_gbs * 1e9) + (self.decode_overhead_ms or 0) / 1e3
+            return 1.0 / step
+        return sample.predicted_decode * self.bandwidth_factor if sample.predicted_decode else None
+
+
+def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFactors) -> tuple[DeviceRate, CalibrationSet]:
+    """(DeviceRate, CalibrationSet) with this machine's factors folded in — pure.
+
+    Decode with a fitted line: the device bandwidth is set so bandwidth × the backend's
+    efficiency equals the fitted effective bandwidth, and the per-token overhead is the
+    fitted one. With one factor: bandwidth × f and the overhead ÷ f, so a decode step
+    takes exactly 1/f as long. Prefill: the effective compute × g (per-thread rate on
+    CPUs, efficiency on accelerators); its memory floor moves with the bandwidth.
+    """
+    g = factors.compute_factor
+    backend = rate.backend
+    c = calib.get(backend)
+    if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
+        f = factors.effective_bandwidth_gbs / (rate.bandwidth_gbs * c.decode_efficiency)
+        overhead = factors.decode_overhead_ms
+    else:
+        f = factors.bandwidth_factor
+        overhead = c.decode_overhead_ms / f
+    new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
+    update: dict[str, object] = {"decode_overhead_ms": overhead}
+    for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
+        v = getattr(c, key)
+        if v is not None:
+            # gflops_per_gbs is multiplied by the (already scaled) bandwidth: undo that.
+            update[key] = v * g / (f if key == "prefill_gflops_per_gbs" else 1.0)
+    if c.prefill_gflops_per_thread is None and rate.kind == "cpu":
+        cpu = calib.get("cpu").prefill_gflops_per_thread
+        if cpu is not None:
+            update["prefill_gflops_per_thread"] = cpu * g
+    new_c = c.model_copy(update=update)
+    backends = dict(calib.backends)
+    backends[backend] = new_c
+    new_calib = calib.model_copy(update={
+        "backends": backends,
+        "name": f"{calib.name} + {factors.label()}",
+    })
+    return new_rate, new_calib
+
+
+class MachineCalibration(BaseModel):
+    """This machine's fitted factors for one llama.cpp backend, and what they rest on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: str = Field(description="the backend the runs used (the devices it applies to)")
+    factors: MachineFactors
+    n_runs: int = Field(gt=0)
+    last_run: str = Field(description="date of the newest run, YYYY-MM-DD (UTC)")
+
+    def label(self) -> str:
+        runs = f"{self.n_runs} run{'s' if self.n_runs != 1 else ''}"
+        return f"this machine: {runs}, last on {self.last_run} ({self.backend}: {self.factors.detail()})"
+
+
+def calibrate_hardware(
+    hardware: Hardware, calib: CalibrationSet, machine: MachineCalibration | None
+) -> tuple[Hardware, CalibrationSet]:
+    """The hardware and calibration an estimate on this machine should use.
+
+    The factors apply to the devices that run the calibrated backend (effective
+    bandwidth per device, per-token overhead and effective compute for the backend);
+    the calibration's name then says so. Without factors, or when no device runs that
+    backend, both come back unchanged and the public calibration keeps its name.
+    """
+    if machine is None:
+        return hardware, calib
+    devices = [*hardware.gpus, hardware.host]
+    matching = [d for d in devices if d.backend == machine.backend]
+    if not matching:
+        return hardware, calib
+    _, new_calib = apply_factors(matching[0].rate(), calib, machine.factors)
+    runs = f"{machine.n_runs} live check{'s' if machine.n_runs != 1 else ''} stored on this machine"
+    new_calib = new_calib.model_copy(update={"name": f"{calib.name} + {machine.label()}", "machine": runs})
+
+    def scaled(d):
+        if d.backend != machine.backend:
+            return d
+        rate, _ = apply_factors(d.rate(), calib, machine.factors)
+        return d.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs})
+
+    new_hw = hardware.model_copy(update={
+        "gpus": tuple(scaled(d) for d in hardware.gpus),
+        "host": scaled(hardware.host),
+        "notes": (*hardware.notes, f"speed calibrated to {machine.label()}"),
+    })
+    return new_hw, new_calib

@@ -1,0 +1,280 @@
+"""The traffic model: what a decoded token reads and computes, per layer and per device.
+
+Placement assigns layers and experts to devices; speed turns each device's work into
+time. Both need the same per-layer bytes and FLOPs, so they live here, below both.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from math import prod
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.errors import SizingError
+from sizing.core.arch import ModelArch
+from sizing.core.fastmodel import build
+from sizing.core.tensors import TensorSpec, layer_of
+
+
+DeviceKind = Literal["gpu", "cpu", "unified"]
+
+
+class DeviceRate(BaseModel):
+    """What a device can stream and compute, as its datasheet states it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: DeviceKind
+    backend: str = Field(description="llama.cpp backend driving it: cuda, metal, rocm, …")
+    bandwidth_gbs: float = Field(gt=0)
+    matmul_tflops: float | None = Field(None, gt=0, description="dense FP16 matrix peak")
+    threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
+
+
+class LayerTraffic(BaseModel):
+    """One transformer block: what it holds, what a token reads, what a token costs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    dense_bytes: int = Field(description="attention, dense/shared FFN, norms: read every token")
+    expert_bytes: int = Field(0, description="all routed experts (resident)")
+    expert_fraction: float = Field(0.0, description="n_experts_used / n_experts")
+    kv_bytes_per_cell: float = Field(0.0, description="K+V bytes per cached token, one sequence")
+    window: int | None = Field(None, description="sliding window: cells read are capped here")
+    active_params: float = Field(description="parameters one token multiplies by")
+    attn_flops_per_cell: float = Field(0.0, description="attention FLOPs per cached token")
+
+    @property
+    def total_bytes(self) -> int:
+        return self.dense_bytes + self.expert_bytes
+
+    def expert_read_bytes(self, n_tokens: int = 1) -> float:
+        """Expert bytes a step of ``n_tokens`` touches: distinct experts hit by the batch."""
+        if not self.expert_bytes:
+            return 0.0
+        touched = 1.0 - (1.0 - self.expert_fraction) ** max(1, n_tokens)
+        return self.expert_bytes * touched
+
+
+class ModelTraffic(BaseModel):
+    """A model as per-layer traffic, which placement splits across devices."""
+
+    model_config = ConfigDict(frozen=True)
+
+    layers: tuple[LayerTraffic, ...]
+    embd_bytes: int = Field(0, description="token embeddings: resident, one row read per token")
+    output_bytes: int = Field(0, description="output projection (or tied embeddings): read every token")
+    output_params: int = 0
+    other_bytes: int = Field(0, description="final norm and other model-level tensors")
+    idle_bytes: int = Field(0, description="resident but not run while decoding (e.g. MTP blocks)")
+    hidden_size: int = Field(0, description="n_embd: sizes the activations devices pass on")
+    output_tied: bool = Field(
+        False,
+        description=(
+            "the output projection is the embedding matrix: llama.cpp loads it a second time "
+            "(TENSOR_DUPLICATED) where the output layer runs"
+        ),
+    )
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of the file's tensors (the tied output counted once)."""
+        out = 0 if self.output_tied else self.output_bytes
+        return self.embd_bytes + out + self.other_bytes + self.idle_bytes + sum(
+            layer.total_bytes for layer in self.layers
+        )
+
+    @property
+    def active_params(self) -> float:
+        return self.output_params + sum(layer.active_params for layer in self.layers)
+
+    @property
+    def read_bytes_per_token(self) -> float:
+        """Weight bytes one decoded token reads (embedding: one row, neglected)."""
+        return self.output_bytes + self.other_bytes + sum(
+            layer.dense_bytes + layer.expert_read_bytes(1) for layer in self.layers
+        )
+
+
+class DeviceWork(BaseModel):
+    """The share of one token's work that lands on one device."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: DeviceRate
+    layers: int = 0
+    dense_bytes: float = Field(0.0, description="weights read every token")
+    expert_bytes: float = Field(0.0, description="routed-expert weights resident here")
+    expert_fraction: float = 0.0
+    kv_full_per_cell: float = Field(0.0, description="KV bytes per cached token (full-attention layers)")
+    kv_windowed: tuple[tuple[float, int], ...] = Field(
+        (), description="(KV bytes per cell, window) for sliding-window layers"
+    )
+    flops_per_token: float = 0.0
+    attn_flops_per_cell: float = 0.0
+    offload_link_gbs: float | None = Field(
+        None,
+        description=(
+            "host layers next to a GPU: llama.cpp copies their weights over this link to run "
+            "large prompt batches on the GPU, so prefill here is never slower than that copy"
+        ),
+    )
+
+    def weight_read_bytes(self, n_tokens: int = 1) -> float:
+        touched = 0.0
+        if self.expert_bytes:
+            touched = self.expert_bytes * (1.0 - (1.0 - self.expert_fraction) ** max(1, n_tokens))
+        return self.dense_bytes + touched
+
+    def kv_read_bytes(self, depth: int) -> float:
+        """KV bytes one sequence reads to attend over ``depth`` cached tokens."""
+        total = self.kv_full_per_cell * depth
+        for per_cell, window in self.kv_windowed:
+            total += per_cell * min(depth, window)
+        return total
+
+
+def model_traffic(
+    arch: ModelArch, tensors: Sequence[TensorSpec], kv_type_k: str = "f16", kv_type_v: str = "f16"
+) -> ModelTraffic:
+    """Per-layer traffic from typed tensors (from a GGUF header or the quant recipe)."""
+    from sizing.core.quant import kv_bytes_per_element, tensor_bytes
+
+    if any(t.ggml_type is None for t in tensors):
+        raise SizingError("model_traffic needs typed tensors (apply the quant recipe first)")
+    n = arch.n_layers
+    dense = [0] * n
+    expert = [0] * n
+    params = [0.0] * n
+    frac = arch.n_experts_used / arch.n_experts if arch.is_moe else 0.0
+    embd = output = other = idle = 0
+    output_params = 0
+    tied_params = 0
+    for t in tensors:
+        b = tensor_bytes(t)
+        i = layer_of(t.name)
+        if 0 <= i < n:
+            if t.is_expert:
+                expert[i] += b
+                params[i] += prod(t.shape) * frac if t.name.endswith(".weight") else 0
+            else:
+                dense[i] += b
+                params[i] += prod(t.shape) if t.name.endswith(".weight") else 0
+        elif t.name.startswith("token_embd"):
+            embd += b
+            tied_params = t.n_elements
+        elif t.name.startswith("output.weight"):
+            output += b
+            output_params = t.n_elements
+        elif i >= n:  # e.g. multi-token-prediction blocks: resident, not run while decoding
+            idle += b
+        else:
+            other += b
+    tied = False
+    if not output:  # no output.weight: llama.cpp reuses token_embd as the output projection
+        output_params = tied_params
+        output = embd  # read in full each token, from its own copy where the output runs
+        tied = True
+
+    bk, bv = kv_bytes_per_element(kv_type_k), kv_bytes_per_element(kv_type_v)
+    swa = arch.swa_flags
+    att = arch.attention_flags  # recurrent and FFN-only blocks read no KV
+    layers = []
+    for i in range(n):
+        if not att[i]:
+            kv_cell, attn = 0.0, 0.0
+        elif arch.is_mla:
+            width = arch.kv_lora_rank + arch.qk_rope_head_dim
+            kv_cell = width * bk
+            attn = 2.0 * arch.n_heads * (width + arch.kv_lora_rank)
+        else:
+            kv_cell = arch.n_kv_heads * (arch.head_dim_k * bk + arch.head_dim_v * bv)
+            attn = 2.0 * arch.n_heads * (arch.head_dim_k + arch.head_dim_v)
+        layers.append(  # every field given, each already of its type: no validation needed
+            build(
+                LayerTraffic,
+                index=i,
+                dense_bytes=dense[i],
+                expert_bytes=expert[i],
+                expert_fraction=frac if expert[i] else 0.0,
+                kv_bytes_per_cell=kv_cell,
+                window=arch.sliding_window if swa[i] else None,
+                active_params=params[i],
+                attn_flops_per_cell=attn,
+            )
+        )
+    return ModelTraffic(
+        layers=tuple(layers),
+        embd_bytes=embd,
+        output_bytes=output,
+        output_params=output_params,
+        other_bytes=other,
+        idle_bytes=idle,
+        output_tied=tied,
+        hidden_size=arch.hidden_size,
+    )
+
+
+def single_device_work(traffic: ModelTraffic, device: DeviceRate) -> DeviceWork:
+    """Everything on one device (a GPU that holds the whole model, a Mac, a CPU)."""
+    return work_for_layers(traffic, device, traffic.layers, with_output=True)
+
+
+def work_for_layers(
+    traffic: ModelTraffic,
+    device: DeviceRate,
+    layers: Iterable[LayerTraffic],
+    *,
+    with_output: bool = False,
+    experts: bool = True,
+    dense: bool = True,
+) -> DeviceWork:
+    """The work of some layers (optionally only their dense or only their expert part)."""
+    d = e = kv_full = flops = attn = 0.0
+    frac = 0.0
+    windowed: dict[int, float] = {}
+    count = 0
+    for layer in layers:
+        count += 1
+        if dense:
+            d += layer.dense_bytes
+            dense_params = layer.active_params - _expert_active_params(layer)
+            flops += 2.0 * dense_params
+            attn += layer.attn_flops_per_cell
+            if layer.window is None:
+                kv_full += layer.kv_bytes_per_cell
+            else:
+                windowed[layer.window] = windowed.get(layer.window, 0.0) + layer.kv_bytes_per_cell
+        if experts and layer.expert_bytes:
+            e += layer.expert_bytes
+            frac = layer.expert_fraction
+            flops += 2.0 * _expert_active_params(layer)
+    if with_output:
+        d += traffic.output_bytes + traffic.other_bytes
+        flops += 2.0 * traffic.output_params
+    return DeviceWork(
+        device=device,
+        layers=count,
+        dense_bytes=d,
+        expert_bytes=e,
+        expert_fraction=frac,
+        kv_full_per_cell=kv_full,
+        kv_windowed=tuple((v, w) for w, v in sorted(windowed.items())),
+        flops_per_token=flops,
+        attn_flops_per_cell=attn,
+    )
+
+
+def _expert_active_params(layer: LayerTraffic) -> float:
+    """Active expert parameters of a layer, from its share of bytes (same quant per layer)."""
+    if not layer.expert_bytes:
+        return 0.0
+    total = layer.dense_bytes + layer.expert_read_bytes(1)
+    return layer.active_params * layer.expert_read_bytes(1) / total if total else 0.0
