@@ -33,6 +33,11 @@ class Projector(BaseModel):
     merge: int
 
     @property
+    def file_name(self) -> str:
+        """The file's name without its folder (notes never show a path)."""
+        return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+    @property
     def n_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2 if self.patch_size else 0
 

@@ -22,7 +22,6 @@ embeddings (which llama.cpp keeps on the host) and all of KV and compute go to t
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -260,7 +259,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     if s.mmproj is not None:
         mp = s.mmproj
         add("mmproj weights", "weights", gpu, mp.weights_bytes,
-            f"{mp.projector_type} {'/'.join(mp.modalities)} encoder ({PurePath(mp.path).name}): its own GGUF")
+            f"{mp.projector_type} {'/'.join(mp.modalities)} encoder ({mp.file_name}): its own GGUF")
         add("mmproj compute buffer", "compute", gpu, mp.compute_bytes(),
             f"one {mp.image_size}x{mp.image_size} image ({mp.n_patches} patches); each image "
             f"takes {mp.image_tokens} context cells")
