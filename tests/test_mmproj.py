@@ -65,6 +65,13 @@ def test_cli_carries_mmproj_into_the_launch_command(smollm2_gguf, mmproj):
     assert f"--mmproj {mmproj}" in out["commands"]["llama_server"]
 
 
+def test_a_projector_given_as_the_model_says_what_it_is(mmproj):
+    proc = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--model", str(mmproj)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "multimodal projector" in proc.stderr and "--mmproj" in proc.stderr
+
+
 def test_cli_refuses_a_missing_mmproj_with_one_line(smollm2_gguf, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sizing", "estimate", "--model", str(smollm2_gguf),

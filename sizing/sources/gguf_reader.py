@@ -432,6 +432,10 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     if not isinstance(a, str) or not a:
         raise SizingError(f"{source}: GGUF header has no general.architecture")
     supported = supported_gguf_archs()
+    if a == "clip":
+        raise SizingError(
+            f"{source}: this is a multimodal projector (mmproj), not a language model; give the "
+            "model with --model and this file with --mmproj")
     if a not in supported:
         raise SizingError(
             f"{source}: llama.cpp architecture {a!r} is not modelled here, so its memory "
