@@ -28,8 +28,9 @@ $(VENV)/.test: $(VENV)/.app
 install: $(VENV)/.app
 install-test: $(VENV)/.test
 
+# serve.py is app.py plus /healthz (see README, "Serve it for your team")
 run: $(VENV)/.app
-	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+	$(PY) -m sizing.ui.serve --port $(PORT)   # passes server.maxUploadSize from LLM_SIZING_UPLOAD_CAP_MB
 
 test: $(VENV)/.test
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium could not be installed: browser tests will fail"

@@ -23,7 +23,7 @@ def test_app_opens_on_can_i_run_it(monkeypatch):
 
 def test_navigation_lists_the_pages():
     titles = [t for _, t, _, _ in navigation.PAGES]
-    assert titles == ["Can I run it?", "Plan a purchase", "This machine", "Compare"]
+    assert titles == ["Can I run it?", "Plan a purchase", "What runs well", "This machine", "Compare"]
     paths = [p for _, _, _, p in navigation.PAGES]
     assert len(set(paths)) == len(paths)
 
@@ -47,3 +47,10 @@ def test_fine_tune_page_is_mounted_when_its_module_exists():
         from sizing.ui.pages import finetune
 
         assert fn is finetune.render
+
+
+def test_the_server_answers_health_under_every_page_address():
+    from sizing.ui.web_routes import PAGE_PATHS
+
+    paths = {p for *_, p in navigation.PAGES} | {f"{navigation.PAGES[0][3]}-home", "finetune"}
+    assert set(PAGE_PATHS) == paths

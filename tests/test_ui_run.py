@@ -178,7 +178,7 @@ def test_web_mode_reads_model_files_only_from_configured_directories(monkeypatch
     (allowed / "escape.gguf").symlink_to(outside / "secret.gguf")  # a link out of the directory
     monkeypatch.setenv("LLM_SIZING_WEB_MODE", "1")
     monkeypatch.setenv("LLM_SIZING_MODEL_DIRS", str(allowed))
-    at = _run(src="file")
+    at = _run(src="file", gpu="nvidia-rtx-3090")
     assert not at.exception
     box = at.selectbox(key="run.localfile")
     names = [str(o) for o in box.options]

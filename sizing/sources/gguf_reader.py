@@ -22,6 +22,7 @@ import os
 import re
 import struct
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,14 @@ MAX_TENSOR_NAME = 1_024  # ggml allows 64; leave room, but not gigabytes
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_ARRAY_NESTING = 2
 KEEP_ARRAY_VALUES = 4_096  # numeric arrays up to this length are kept (per-layer values)
+# Far above any published model (a 512-layer model with per-expert tensors stays under
+# it) and far below what a crafted header can declare: tables this long are refused
+# before they are walked, so a header costs bounded CPU and memory.
+MAX_TENSORS = 65_536
+#: An upload holds the header, not the data, so a tensor's size cannot be checked against
+#: it: 2^44 elements (a 4 TB tensor at 2 bits) is beyond any model and far from overflow.
+MAX_UPLOAD_TENSOR_ELEMENTS = 1 << 44
+MAX_METADATA = 65_536
 
 _SCALAR = {
     GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b",
@@ -186,8 +195,13 @@ class _Cursor:
         raise self.fail(f"corrupt GGUF header: {what} has unsupported type {vt.name}")
 
 
-def _parse(path, buf, size: int, avail: int | None = None) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+def _parse(path, buf, size: int, avail: int | None = None, max_elements: int | None = None,
+           ) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+    """Walk the header. A tensor may not hold more than ``max_elements`` elements; by
+    default what the file's bytes could hold (even 1-bit types need a byte per 8)."""
     c = _Cursor(buf, size, path, avail)
+    if max_elements is None:
+        max_elements = size * 256
     if size < 4 or c.avail < 4 or bytes(buf[:4]) != GGUF_MAGIC:
         head = bytes(buf[: min(c.avail, 4)])
         raise c.fail(f"not a GGUF file (starts with {head!r}, expected {GGUF_MAGIC!r})")
@@ -199,6 +213,10 @@ def _parse(path, buf, size: int, avail: int | None = None) -> tuple[int, dict[st
         raise c.fail(f"unsupported GGUF version {version} (supported: 2, 3)")
     n_tensors = c.u64("tensor count")
     n_kv = c.u64("metadata count")
+    if n_tensors > MAX_TENSORS:
+        raise c.fail(f"corrupt GGUF header: declares {n_tensors} tensors (at most {MAX_TENSORS} are read)")
+    if n_kv > MAX_METADATA:
+        raise c.fail(f"corrupt GGUF header: declares {n_kv} metadata entries (at most {MAX_METADATA} are read)")
     # the smallest possible entries: a KV is key length + 1 byte + type + 1 byte; a tensor
     # info is name length + 1 byte + n_dims + one dim + type + offset
     left = size - c.pos
@@ -232,7 +250,7 @@ def _parse(path, buf, size: int, avail: int | None = None) -> tuple[int, dict[st
         n = 1
         for d in shape:
             n *= d
-            if n > size * 256:  # even 1-bit types need a byte per 8 elements
+            if n > max_elements:
                 raise c.fail(f"corrupt GGUF header: tensor {name!r} shape {list(shape)} is impossibly large")
         tensors.append(TensorSpec(name=name, shape=shape, ggml_type=tname))
         offsets.append(off)
@@ -253,6 +271,37 @@ def _check_data(path, size: int, data_offset: int, tensors, offsets) -> None:
                 f"{path}: truncated GGUF file: tensor {t.name!r} ends at byte {end}, "
                 f"but the file has {size} bytes"
             )
+
+
+def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
+    """A GGUF header held in memory: an upload, which is the first megabytes of a file.
+
+    Every count and length is checked against these bytes, the ones actually received;
+    the tensor data is not expected to be here, so ``file_size`` is the bytes given. A
+    part of a split model is refused: its other parts cannot be read from an upload.
+    """
+    label = Path(name).name or "upload"
+    if not data:
+        raise SizingError(f"{label}: empty file, not a GGUF file")
+    data_offset, meta, tensors, _ = _parse(Path(label), memoryview(data), len(data),
+                                           max_elements=MAX_UPLOAD_TENSOR_ELEMENTS)
+    count = meta.get("split.count")
+    if isinstance(count, int) and count > 1:
+        raise SizingError(
+            f"{label}: one part of a model split in {count} files; an upload is read alone, "
+            "so size the model from its catalog or Hugging Face id instead"
+        )
+    stem = label[:-5] if label.lower().endswith(".gguf") else label
+    arch = arch_from_header(meta, tensors, id=stem or "upload", source=f"GGUF header of the uploaded file {label}")
+    return GGUFModel(
+        path=label,
+        arch=arch,
+        tensors=tuple(llama_order(tensors)),
+        file_type=_file_type(meta, tensors),
+        file_size=len(data),
+        data_offset=data_offset,
+        metadata=meta,
+    )
 
 
 def read_gguf_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
@@ -337,17 +386,6 @@ def closest_supported(name: str, supported: tuple[str, ...] | None = None) -> st
     return best[0] if best else pool[0]
 
 
-def _scalar(v: Any) -> Any:
-    """An array value's single value: arrays of one repeated value collapse to it; None if
-    the values differ (the caller then reads them per layer or refuses)."""
-    if isinstance(v, GGUFArray):
-        if not v.values:
-            return None
-        vals = set(v.values)
-        return v.values[0] if len(vals) == 1 else None
-    return v
-
-
 def _per_layer(meta: dict[str, Any], key: str, n_layers: int, default: int, source: str) -> tuple[int, ...]:
     """A hyperparameter llama.cpp reads with ``get_key_or_arr``: one value, or one per layer."""
     v = meta.get(key, default)
@@ -358,8 +396,9 @@ def _per_layer(meta: dict[str, Any], key: str, n_layers: int, default: int, sour
         vals = v.values
     else:
         vals = (v,) * n_layers
-    if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in vals):
-        raise SizingError(f"{source}: {key} must hold non-negative integers")
+    hi = _INT_LIMITS.get(key.split(".", 1)[-1], 1 << 32)
+    if any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= hi for x in vals):
+        raise SizingError(f"{source}: {key} must hold whole numbers from 0 to {hi:,}")
     return tuple(int(x) for x in vals)
 
 
@@ -413,10 +452,87 @@ def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...
 
 def _int_key(meta: dict[str, Any], key: str, source: str) -> int:
     v = meta.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise SizingError(f"{source}: {key} is missing or not a non-negative integer; "
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 24:
+        raise SizingError(f"{source}: {key} is missing or not a whole number up to {1 << 24:,}; "
                           "without it the recurrent state cannot be sized")
     return v
+
+
+
+
+#: Upper bounds for the header's counts and sizes: far above any published model, and
+#: low enough that nothing downstream loops or allocates without bound on a crafted value.
+_INT_LIMITS = {
+    "block_count": MAX_LAYERS,
+    "leading_dense_block_count": MAX_LAYERS,
+    "context_length": 1 << 32,
+    "embedding_length": 1 << 20,
+    "feed_forward_length": 1 << 24,
+    "expert_feed_forward_length": 1 << 24,
+    "expert_count": 1 << 16,
+    "expert_used_count": 1 << 16,
+    "expert_shared_count": 1 << 16,
+    "vocab_size": 1 << 24,
+    "attention.head_count": 1 << 16,
+    "attention.head_count_kv": 1 << 16,
+    "attention.key_length": 1 << 16,
+    "attention.value_length": 1 << 16,
+    "attention.key_length_mla": 1 << 16,
+    "attention.value_length_mla": 1 << 16,
+    "attention.kv_lora_rank": 1 << 20,
+    "attention.q_lora_rank": 1 << 20,
+    "attention.sliding_window": 1 << 32,
+    "rope.dimension_count": 1 << 16,
+}
+
+
+def _int_value(v: Any, key: str, source: str) -> int | None:
+    """A whole-number field: a scalar, or a per-layer array of them (its largest value).
+
+    Anything else (a string, a float, an array of strings, nested arrays, a value out of
+    range) is refused naming the field, before it is used in a loop or a size.
+    """
+    if v is None:
+        return None
+    if isinstance(v, GGUFArray):
+        if v.values is None or not v.values:
+            raise SizingError(f"{source}: {key} is an array of {v.length:,} {v.item_type} items, "
+                              "expected a whole number (or a short per-layer list of them)")
+        items = v.values
+    else:
+        items = (v,)
+    bad = next((x for x in items if isinstance(x, bool) or not isinstance(x, int)), None)
+    if bad is not None or (isinstance(v, GGUFArray) and v.item_type not in _INT_ITEM_TYPES):
+        if isinstance(v, GGUFArray):
+            what = f"an array holding {_shown(bad) if bad is not None else v.item_type + ' values'}"
+        else:
+            what = _shown(bad)
+        raise SizingError(f"{source}: {key} is {what}, expected a whole number")
+    value, low = max(items), min(items)
+    hi = _INT_LIMITS.get(key.split(".", 1)[-1], 1 << 32)
+    if low < 0 or value > hi:
+        raise SizingError(f"{source}: {key} is {value if value > hi else low:,}, expected 0 to {hi:,}")
+    return value
+
+
+_INT_ITEM_TYPES = {t.name for t in _SCALAR if t not in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64, GGUFValueType.BOOL)}
+
+
+def _shown(v: Any) -> str:
+    """A header value quoted in a message: its type, and a short repr."""
+    if isinstance(v, GGUFArray):
+        return f"an array of {v.item_type}"
+    text = repr(v)
+    return f"{type(v).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
+
+
+def _dim(t: TensorSpec | None, i: int, source: str) -> int | None:
+    """Dimension ``i`` of a tensor the mapping needs, or a message naming the tensor."""
+    if t is None:
+        return None
+    if len(t.shape) <= i:
+        raise SizingError(f"{source}: tensor {t.name!r} has shape {list(t.shape)}, expected at least {i + 1} dimensions")
+    return t.shape[i]
 
 
 def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str, source: str) -> ModelArch:
@@ -431,6 +547,8 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     a = meta.get("general.architecture")
     if not isinstance(a, str) or not a:
         raise SizingError(f"{source}: GGUF header has no general.architecture")
+    if len(a) > 64:
+        raise SizingError(f"{source}: general.architecture is {len(a):,} characters long, not an architecture name")
     supported = supported_gguf_archs()
     if a == "clip":
         raise SizingError(
@@ -442,9 +560,9 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
             f"cannot be sized (closest supported: {closest_supported(a, supported)})")
 
     def k(key: str, default: Any = None) -> Any:
-        raw = meta.get(f"{a}.{key}", default)
-        v = _scalar(raw)
-        if v is None and isinstance(raw, GGUFArray) and raw.values:
+        raw = meta.get(f"{a}.{key}")
+        v = _int_value(raw, f"{a}.{key}", source)  # type and range checked first
+        if isinstance(raw, GGUFArray) and raw.values and len(set(raw.values)) > 1:
             raise SizingError(
                 f"{source}: {a}.{key} differs between layers; that is not modelled, so this "
                 "file cannot be sized")
@@ -461,8 +579,10 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     if not isinstance(nextn, int) or not 0 <= nextn < n_all:
         raise SizingError(f"{source}: {a}.nextn_predict_layers {nextn!r} must be below block_count")
     n_layers = n_all - nextn  # multi-token-prediction blocks: loaded, never run, no KV
-    kv_arr = _per_layer(meta, f"{a}.attention.head_count_kv", n_all,
-                        _scalar(meta.get(f"{a}.attention.head_count", 0)) or 0, source)[:n_layers]
+    head_default = meta.get(f"{a}.attention.head_count", 0)
+    if isinstance(head_default, GGUFArray):  # per-layer head counts: KV defaults to each
+        head_default = _int_value(head_default, f"{a}.attention.head_count", source)
+    kv_arr = _per_layer(meta, f"{a}.attention.head_count_kv", n_all, head_default or 0, source)[:n_layers]
     ff_arr = _per_layer(meta, f"{a}.feed_forward_length", n_all, 0, source)[:n_layers]
     nh_arr = _per_layer(meta, f"{a}.attention.head_count", n_all, 0, source)[:n_layers]
     n_heads = _uniform(nh_arr, f"{a}.attention.head_count", source)
@@ -490,7 +610,7 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         fields.update(
             n_experts=n_exp,
             n_experts_used=k("expert_used_count", 0),
-            expert_ffn_size=k("expert_feed_forward_length", gate.shape[1] if gate else 0),
+            expert_ffn_size=k("expert_feed_forward_length", _dim(gate, 1, source) or 0),
             n_dense_leading_layers=lead,
             expert_bias=any(n.endswith("ffn_gate_exps.bias") for n in by_name),
             expert_score_bias=any(n.endswith("exp_probs_b.bias") for n in by_name),
@@ -501,7 +621,7 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         sh = next((t for n, t in by_name.items() if n.endswith("ffn_up_shexp.weight")), None)
         if sh is not None:
             n_sh = n_sh or 1
-            fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=sh.shape[1] // n_sh)
+            fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=_dim(sh, 1, source) // n_sh)
     window = k("attention.sliding_window", 0)
     pat = meta.get(f"{a}.attention.sliding_window_pattern")
     if a == "llama4":
@@ -535,6 +655,8 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     plain = dense0 is not None and not has(f"blk.{dense0}.ffn_gate.weight") and a != "phi3"
     att0 = next((i for i in range(n_layers) if kv_arr[i] and i not in set(fields.get("recurrent_layers", ()))), 0)
     name = meta.get("general.name")
+    if isinstance(name, str):  # shown as a title: one printable line
+        name = "".join(ch if ch.isprintable() else " " for ch in name[:200]).strip()
     try:
         return ModelArch(
             id=id,
@@ -585,10 +707,13 @@ _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gg
 
 
 def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_offset: int,
-                 size: int) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
+                 size: int, allowed: Callable[[Path], bool] | None = None,
+                 ) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
     """A model split by gguf-split: read every part's header and join the tensor tables.
 
     Parts are named ``<prefix>-00001-of-0000N.gguf``; the first holds the metadata.
+    ``allowed`` vets every other part as the first was vetted (web mode: inside the
+    model folders after resolving links), so a part cannot lead out of the folder.
     """
     count = meta.get("split.count")
     if not isinstance(count, int) or count <= 1:
@@ -603,6 +728,10 @@ def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_
     missing = [q.name for q in parts if not q.is_file()]
     if missing:
         raise SizingError(f"{p}: split model is missing part(s) {', '.join(missing)} next to it")
+    if allowed is not None:
+        outside = [q.name for q in parts if q != p and not allowed(q)]
+        if outside:
+            raise SizingError(f"{p}: split model part(s) {', '.join(outside)} are outside the allowed model folders")
     all_tensors: list[TensorSpec] = []
     first_meta, first_offset, total = meta, data_offset, 0
     for i, q in enumerate(parts):
@@ -617,17 +746,18 @@ def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_
     return first_meta, all_tensors, first_offset, total
 
 
-def read_gguf(path: str | os.PathLike) -> GGUFModel:
+def read_gguf(path: str | os.PathLike, *, allowed: Callable[[Path], bool] | None = None) -> GGUFModel:
     """Architecture, typed tensors (llama.cpp order), file quant and size of a GGUF file.
 
     A model split in parts (``…-00001-of-00003.gguf``) is read whole from any of its parts;
     ``file_size`` is then the sum of the parts. Any problem (missing, empty, a directory,
     not GGUF, truncated, corrupt counts or lengths, a missing part) raises one SizingError
-    naming the file and what is wrong.
+    naming the file and what is wrong. ``allowed`` (web mode) must accept every other
+    part of a split model too.
     """
     p = Path(path)
     meta, tensors, data_offset, size = read_gguf_header(p)
-    meta, tensors, data_offset, size = _read_splits(p, meta, tensors, data_offset, size)
+    meta, tensors, data_offset, size = _read_splits(p, meta, tensors, data_offset, size, allowed)
     arch = arch_from_header(meta, tensors, id=p.stem, source=f"GGUF header of {p}")
     return GGUFModel(
         path=str(p),
