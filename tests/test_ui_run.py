@@ -211,7 +211,7 @@ def test_every_number_shows_its_basis():
 def test_unknown_model_in_a_link_suggests_the_closest():
     at = _run(model="Qwen/Qwen3-8", hw="custom")
     w = [x.value for x in at.warning]
-    assert w and "unknown model `Qwen/Qwen3-8`" in w[0] and "closest:" in w[0]
+    assert w and "unknown model “Qwen/Qwen3-8”" in w[0] and "closest" in w[0]
 
 
 def test_cpu_fit_map_explains_the_repacked_copy_and_the_ram_options_reach_the_command():

@@ -69,6 +69,17 @@ def test_a_link_cannot_inject_markdown(param, payload):
         assert not re.search(r'(href|src)="[^"]*evil', rendered), s
 
 
+@pytest.mark.timeout(180)
+def test_a_plan_price_override_cannot_inject_markdown():
+    """A value whose check quotes it back (an unknown price id) is inert too."""
+    at = _page("from sizing.ui.pages.plan import render\nrender()", prices=SIGN_IN.strip() + "=5," + IMAGE.strip() + "=1")
+    assert not at.exception
+    shown = _shown(at)
+    assert any("`prices`" in s for s in shown), shown
+    for s in shown:
+        assert not re.search(r'(href|src)="[^"]*evil', _html(s)), s
+
+
 def test_the_kv_link_of_the_report_renders_as_plain_text():
     at = _page(RUN, hw="custom", kv=SIGN_IN)
     warning = next(w.value for w in at.warning if "`kv`" in w.value)

@@ -152,12 +152,15 @@ def llama_server_argv(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    total_ctx: int | None = None,
     host: str | None = None,
     port: int | None = None,
+    mmproj_path: str | None = None,
 ) -> list[str]:
     """``llama-server`` arguments that allocate what the plan estimated.
 
-    ``ctx`` is per sequence; ``-c`` is the whole KV cache, ctx × n_parallel. ``-np`` is
+    ``ctx`` is per sequence; ``-c`` is the whole KV cache, ctx × n_parallel (or
+    ``total_ctx``, the estimate's own, when it does not divide by the slots). ``-np`` is
     always given: llama-server's default (auto) opens 4 slots with a unified cache.
     ``--kv-unified`` is given when several slots share one cache, as estimated (with an
     explicit ``-np`` llama-server gives each slot its own stream otherwise).
@@ -166,7 +169,7 @@ def llama_server_argv(
         raise SizingError("give exactly one of a model path (-m) or a Hugging Face REPO:QUANT (-hf)")
     argv = ["llama-server"]
     argv += ["-m", model_path] if model_path else ["-hf", hf_spec]  # type: ignore[list-item]
-    argv += ["-c", str(ctx * n_parallel), "-np", str(n_parallel)]
+    argv += ["-c", str(total_ctx or ctx * n_parallel), "-np", str(n_parallel)]
     if kv_unified and n_parallel > 1:
         argv += ["--kv-unified"]
     gpus = [d for d in placement.devices if d.kind != "cpu"]
@@ -189,6 +192,8 @@ def llama_server_argv(
         argv += ["--load-mode", {(False, False): "none", (False, True): "mlock", (True, True): "mmap+mlock"}[(mmap, mlock)]]
     if not repack:
         argv += ["--no-repack"]
+    if mmproj_path:  # the multimodal projector llama-server loads next to the model
+        argv += ["--mmproj", mmproj_path]
     if host:
         argv += ["--host", host]
     if port:
@@ -310,10 +315,12 @@ def launch_commands(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    total_ctx: int | None = None,
     nodes: int = 1,
     n_heads: int | None = None,
     n_kv_heads: int | None = None,
     sources: dict[str, WeightsSource] | None = None,
+    mmproj_path: str | None = None,
 ) -> LaunchCommands:
     """All commands for a plan (``ctx`` per sequence). vLLM is included when the plan
     spans several GPUs or nodes; ``n_heads``/``n_kv_heads`` choose its parallel sizes."""
@@ -335,6 +342,8 @@ def launch_commands(
         mmap=mmap,
         repack=repack,
         mlock=mlock,
+        total_ctx=total_ctx,
+        mmproj_path=mmproj_path,
     )
     notes: list[str] = []
     gpus = [d for d in placement.devices if d.kind != "cpu"]

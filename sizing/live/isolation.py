@@ -147,9 +147,8 @@ def run_child(
             # so the guardian sees end-of-file the moment this process dies.
             watch_r, watch_w = os.pipe()
             held = _CHILD_HOLDS.get()
-            # -P: the guardian's folder (sizing/live) must not go first on sys.path, where its
-            # select.py would stand in for the standard library's select (subprocess needs it)
-            cmd = [sys.executable, "-P", str(GUARDIAN), str(watch_r), json.dumps(list(held.remove)), "--", *cmd]
+            # -I: standard library only, and its own folder (which has a select.py) not on sys.path
+            cmd = [sys.executable, "-I", str(GUARDIAN), str(watch_r), json.dumps(list(held.remove)), "--", *cmd]
             pass_fds = (watch_r, *held.fds)
         try:
             proc = subprocess.Popen(

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from sizing.text import plain
 from sizing.ui.echo import inert
 
 MAX_RAW_LEN = 200  # longer query values are tampering, not input: nothing we accept is this long
@@ -68,8 +69,9 @@ def _readable(x: float) -> str:
 
 
 def _short(raw: str, n: int = 40) -> str:
-    """A value quoted in a warning: shortened, on one line, and Markdown-inert."""
-    return "“" + inert(raw, n) + "”"
+    """A value quoted in a message: shortened and on one line (the message as a whole is
+    made Markdown-inert where it is shown)."""
+    return "“" + plain(raw, n) + "”"
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,7 @@ class PageState:
                 try:
                     value = p.parse(raw)
                 except ParamError as exc:
-                    warnings.append(f"Ignored URL parameter `{p.name}`: {exc}. Using the default.")
+                    warnings.append(f"Ignored URL parameter `{p.name}`: {inert(exc)}. Using the default.")
                 except Exception:  # a check that failed unexpectedly is still bad input
                     warnings.append(f"Ignored URL parameter `{p.name}`: invalid value. Using the default.")
             st.session_state[self.key(p.name)] = value

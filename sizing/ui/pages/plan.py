@@ -14,6 +14,7 @@ import streamlit as st
 from sizing.core.scenario import MAX_CTX
 from sizing.errors import SizingError
 from sizing.ui import charts, fmt, inputs, report, services
+from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, ParamError, copy_link_button, looks_like_path, safe_name
 
@@ -131,7 +132,7 @@ def _overrides_input(ps: PageState) -> None:
         try:
             ps.set("prices", _prices_check(items))
         except ParamError as exc:
-            st.error(f"Price override not applied: {exc}", icon=":material/error:")
+            st.error(f"Price override not applied: {inert(exc)}", icon=":material/error:")
 
 
 def _age(line: dict) -> str:
