@@ -22,6 +22,7 @@ from sizing.core.accuracy import COMPUTE_TOLERANCE_NO_FLASH_ATTN, MEMORY_TOLERAN
 from sizing.estimate import build_scenario
 from sizing.live.packaged import gemma3_path, smollm2_path
 from sizing.live.probe import MeasuredMemory, probe_many
+from sizing.core.arch import ModelArch
 from sizing.core.memory.estimate import MemoryEstimate, estimate_memory
 from sizing.sources.resolve import ResolvedModel, resolve_model
 from sizing.core.scenario import Scenario
@@ -38,6 +39,7 @@ TOL_TOTAL_ABS = TOTAL_TOLERANCE_ABS
 TOL_COMPUTE = MEMORY_TOLERANCE["compute_bytes"]
 
 CONTEXTS = (1000, 4096, 16384)
+COMPUTE_TOLERANCE_ABS = 16 * MIB  # with a case's own compute tolerance: "5% or 16 MiB"
 KV_TYPES = ("f16", "q8_0")
 
 
@@ -53,7 +55,131 @@ class TruthCase:
     kind: str = "synthetic"  # or 'real'
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    arch: dict[str, Any] | None = None  # a shape given inline instead of a catalog entry
+    compute_tolerance: float | None = None  # tighter than the general claim where held to it
 
+
+_V = dict(max_context=131072, vocab_size=32000)
+_NEW = 0.05  # the new architectures are held to 5% (or 16 MiB) of llama.cpp's compute buffer
+
+#: 2025-26 architectures, as shapes of their own (cut to a few layers, a 32k vocabulary):
+#: each exercises the memory llama.cpp builds for that family (chunked attention, hybrid
+#: recurrent state, FFN-only blocks, short convolutions, gated attention)
+NEW_ARCH_CASES: tuple[TruthCase, ...] = (
+    TruthCase("llama4 (chunked attention) Q8_0", "llama4-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="llama4", n_layers=4, hidden_size=5120, n_heads=40, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=16384, n_experts=16, n_experts_used=1,
+                        expert_ffn_size=8192, n_shared_experts=1, shared_expert_ffn_size=8192,
+                        sliding_window=8192, swa_pattern=4, rope_factor_tensors=("rope_freqs",), **_V),
+              contexts=(4096, 16384, 32768),
+              note="Llama-4-Scout widths, 16 experts; chunks of 8192 on 3 of 4 layers; 4 layers"),
+    TruthCase("qwen3next (delta-net + MoE) Q8_0", "qwen3next-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="qwen3next", n_layers=4, hidden_size=2048, n_heads=16, n_kv_heads=2,
+                        head_dim_k=256, head_dim_v=256, ffn_size=5120, qk_norm=True, n_experts=32,
+                        n_experts_used=10, expert_ffn_size=512, n_shared_experts=1,
+                        shared_expert_ffn_size=512, recurrent_layers=(0, 1, 2), recurrent_kind="gated_delta",
+                        ssm_d_state=128, ssm_d_conv=4, ssm_d_inner=4096, ssm_n_group=16, ssm_dt_rank=32, **_V),
+              note="Qwen3-Next-80B-A3B widths, 32 of 512 experts; 3 delta-net + 1 gated attention layer"),
+    TruthCase("qwen35 (delta-net, dense) Q8_0", "qwen35-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="qwen35", n_layers=4, hidden_size=2560, n_heads=16, n_kv_heads=4,
+                        head_dim_k=256, head_dim_v=256, ffn_size=9216, qk_norm=True,
+                        recurrent_layers=(0, 1, 2), recurrent_kind="gated_delta", ssm_d_state=128,
+                        ssm_d_conv=4, ssm_d_inner=4096, ssm_n_group=16, ssm_dt_rank=32, **_V),
+              note="3 delta-net layers (a recurrent state per sequence) + 1 full attention layer"),
+    TruthCase("qwen35moe (delta-net + MoE) Q8_0", "qwen35moe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="qwen35moe", n_layers=4, hidden_size=2048, n_heads=16, n_kv_heads=2,
+                        head_dim_k=256, head_dim_v=256, ffn_size=512, qk_norm=True, n_experts=32,
+                        n_experts_used=8, expert_ffn_size=512, n_shared_experts=1, shared_expert_ffn_size=512,
+                        recurrent_layers=(0, 1, 2), recurrent_kind="gated_delta", ssm_d_state=128,
+                        ssm_d_conv=4, ssm_d_inner=4096, ssm_n_group=16, ssm_dt_rank=32, **_V),
+              note="Qwen3.5 MoE: split beta/alpha projections, 32 experts (8 used) + a shared one"),
+    TruthCase("nemotron_h_moe Q8_0", "nemotron_h_moe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="nemotron_h_moe", n_layers=6, hidden_size=2688, n_heads=32, n_kv_heads=2,
+                        head_dim_k=128, head_dim_v=128, ffn_size=1856, ffn_activation="plain", n_experts=16,
+                        n_experts_used=6, expert_ffn_size=1856, n_shared_experts=1, shared_expert_ffn_size=3712,
+                        expert_score_bias=True, recurrent_layers=(0, 2, 4), ffn_only_layers=(1, 5),
+                        recurrent_kind="mamba2", ssm_d_state=128, ssm_d_conv=4, ssm_d_inner=4096,
+                        ssm_n_group=8, ssm_dt_rank=64, **_V),
+              note="Nemotron-3-Nano-like: Mamba-2, attention and gate-less MoE blocks; 16 of 128 experts"),
+    TruthCase("lfm2moe Q8_0", "lfm2moe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="lfm2moe", n_layers=6, hidden_size=2048, n_heads=32, n_kv_heads=8,
+                        head_dim_k=64, head_dim_v=64, ffn_size=7168, qk_norm=True, tied_embeddings=True,
+                        n_experts=32, n_experts_used=4, expert_ffn_size=1792, n_dense_leading_layers=2,
+                        expert_score_bias=True, recurrent_layers=(0, 1, 3, 4), recurrent_kind="shortconv",
+                        ssm_d_conv=3, **_V),
+              note="LFM2-8B-A1B widths: 2 dense then MoE layers, 32 experts"),
+    TruthCase("qwen3vl (text) Q8_0", "qwen3vl-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="qwen3vl", n_layers=4, hidden_size=2560, n_heads=32, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=9728, qk_norm=True, tied_embeddings=True, **_V),
+              note="Qwen3-VL-4B text widths, M-RoPE sections; 4 layers"),
+    TruthCase("qwen3vlmoe (text) Q8_0", "qwen3vlmoe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="qwen3vlmoe", n_layers=4, hidden_size=2048, n_heads=32, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=6144, qk_norm=True, n_experts=32,
+                        n_experts_used=8, expert_ffn_size=768, **_V),
+              note="Qwen3-VL-30B-A3B text widths, 32 of 128 experts; 4 layers"),
+    TruthCase("glm4moe Q8_0", "glm4moe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="glm4moe", n_layers=3, hidden_size=4096, n_heads=96, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=10944, attn_qkv_bias=True, n_experts=16,
+                        n_experts_used=8, expert_ffn_size=1408, n_shared_experts=1, shared_expert_ffn_size=1408,
+                        n_dense_leading_layers=1, expert_score_bias=True, rope_dim=64,
+                        extra={"nextn_predict_layers": 1}, **_V),
+              note="GLM-4.5-Air widths, 16 of 128 experts; 1 dense + 2 MoE layers + the kept MTP "
+                   "block (weights, no KV)"),
+    TruthCase("granitehybrid (Mamba-2 + attention) Q8_0", "granitehybrid-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="granitehybrid", n_layers=4, hidden_size=1536, n_heads=12, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=4096, recurrent_layers=(0, 1, 2),
+                        recurrent_kind="mamba2", ssm_d_state=128, ssm_d_conv=4, ssm_d_inner=3072,
+                        ssm_n_group=1, ssm_dt_rank=48, **_V),
+              note="Granite-4.0-H widths; 3 Mamba-2 + 1 attention layer, each with an FFN"),
+    TruthCase("nemotron_h (Mamba-2, attention, FFN blocks) Q8_0", "nemotron_h-shape", "Q8_0",
+              compute_tolerance=_NEW,
+              arch=dict(arch="nemotron_h", n_layers=6, hidden_size=2048, n_heads=16, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=8192, ffn_activation="plain",
+                        recurrent_layers=(0, 2, 4), ffn_only_layers=(1, 5), recurrent_kind="mamba2",
+                        ssm_d_state=128, ssm_d_conv=4, ssm_d_inner=4096, ssm_n_group=8, ssm_dt_rank=64, **_V),
+              note="3 Mamba-2, 2 FFN-only and 1 attention block (per-layer head_count_kv and FFN arrays)"),
+    TruthCase("lfm2 (short convolutions) Q8_0", "lfm2-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="lfm2", n_layers=6, hidden_size=2048, n_heads=32, n_kv_heads=8,
+                        head_dim_k=64, head_dim_v=64, ffn_size=8192, qk_norm=True, tied_embeddings=True,
+                        recurrent_layers=(0, 1, 3, 4), recurrent_kind="shortconv", ssm_d_conv=3, **_V),
+              note="LFM2-1.2B widths; 4 short-convolution + 2 attention layers"),
+    TruthCase("ernie4_5-moe Q8_0", "ernie4_5-moe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="ernie4_5-moe", n_layers=4, hidden_size=2560, n_heads=20, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=12288, n_experts=16, n_experts_used=6,
+                        expert_ffn_size=1536, n_shared_experts=2, shared_expert_ffn_size=1536,
+                        n_dense_leading_layers=1, expert_score_bias=True, **_V),
+              note="ERNIE-4.5-21B-A3B widths, 16 of 64 experts, 2 shared; 1 dense + 3 MoE layers"),
+    TruthCase("hunyuan-moe Q8_0", "hunyuan-moe-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="hunyuan-moe", n_layers=4, hidden_size=4096, n_heads=32, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=3072, qk_norm=True, n_experts=16,
+                        n_experts_used=8, expert_ffn_size=3072, n_shared_experts=1, shared_expert_ffn_size=3072,
+                        **_V),
+              note="Hunyuan-A13B widths, 16 of 64 experts + a shared one; 4 layers"),
+    TruthCase("minimax-m2 Q8_0", "minimax-m2-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="minimax-m2", n_layers=4, hidden_size=3072, n_heads=48, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=1536, n_experts=32, n_experts_used=8,
+                        expert_ffn_size=1536, expert_score_bias=True, rope_dim=64, **_V),
+              note="MiniMax-M2 widths, 32 of 256 experts, whole-projection q/k norms; 4 layers"),
+    TruthCase("gemma3n (per-layer embeddings, shared KV) Q8_0", "gemma3n-shape", "Q8_0",
+              compute_tolerance=_NEW,
+              arch=dict(arch="gemma3n", n_layers=30, hidden_size=2048, n_heads=8, n_kv_heads=2,
+                        head_dim_k=256, head_dim_v=256, ffn_size=8192, qk_norm=True, tied_embeddings=True,
+                        post_norms=True, sliding_window=512, swa_pattern=5, n_kv_layers=20,
+                        extra={"n_altup": 4, "laurel_rank": 64, "n_embd_altup": 256}, **_V),
+              note="Gemma-3n-E2B widths, all 30 layers: KV on the first 20 only, 4 of 5 windowed"),
+    TruthCase("smollm3 Q8_0", "smollm3-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="smollm3", n_layers=4, hidden_size=2048, n_heads=16, n_kv_heads=4,
+                        head_dim_k=128, head_dim_v=128, ffn_size=11008, tied_embeddings=True, **_V),
+              note="SmolLM3-3B widths (NoPE layers change no buffer); 4 layers"),
+    TruthCase("mistral3 Q8_0", "mistral3-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="mistral3", n_layers=4, hidden_size=3072, n_heads=32, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=9216, **_V),
+              note="Ministral-3 text widths; 4 layers (the vision tower is a separate mmproj file)"),
+    TruthCase("seed_oss Q8_0", "seed_oss-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="seed_oss", n_layers=4, hidden_size=5120, n_heads=80, n_kv_heads=8,
+                        head_dim_k=128, head_dim_v=128, ffn_size=27648, attn_qkv_bias=True, **_V),
+              note="Seed-OSS-36B widths; 4 layers"),
+)
 
 CASES: tuple[TruthCase, ...] = (
     TruthCase("SmolLM2-135M Q4_1 (real file)", "smollm2", kind="real",
@@ -79,6 +205,7 @@ CASES: tuple[TruthCase, ...] = (
               note="dense GQA, K-quant without repack; 4 of 32 layers"),
     TruthCase("Phi-3-mini Q8_0", "microsoft/Phi-3-mini-4k-instruct", "Q8_0", layers=4,
               note="fused QKV and gate/up projections, no GQA; 4 of 32 layers"),
+    *NEW_ARCH_CASES,
 )
 
 
@@ -103,20 +230,48 @@ class PartCheck(BaseModel):
         return abs(self.estimate - self.measured) <= allowed
 
 
-def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = True) -> list[PartCheck]:
+def compare(est: MemoryEstimate, meas: MeasuredMemory, *, flash_attn: bool = True,
+            compute_tolerance: float | None = None) -> list[PartCheck]:
     """Weights, KV, compute (buffer + logits) and their total, estimate vs llama.cpp.
 
     Overhead is not in llama.cpp's log and is left out of the total on both sides.
     """
     e_total = est.weights_bytes + est.kv_cache_bytes + est.compute_bytes
+    rec = est.kv.part("recurrent")
+    if rec is not None or meas.rs_buffers:
+        # a hybrid model: the attention KV cache and the recurrent state, each on its own
+        e_rec = rec.bytes if rec is not None else 0
+        state = [
+            PartCheck(part="kv_cache", estimate=est.kv_cache_bytes - e_rec,
+                      measured=sum(meas.kv_buffers.values()), tolerance=TOL_KV),
+            PartCheck(part="recurrent", estimate=e_rec, measured=sum(meas.rs_buffers.values()),
+                      tolerance=TOL_KV),
+        ]
+    else:
+        state = [PartCheck(part="kv_cache", estimate=est.kv_cache_bytes,
+                           measured=meas.kv_cache_bytes, tolerance=TOL_KV)]
+    mm_checks: list[PartCheck] = []
+    mw, mc = est.item("mmproj weights"), est.item("mmproj compute buffer")
+    if mw is not None or meas.mmproj_weights_bytes is not None:
+        # the projector is logged by clip apart from the model's buffers
+        e_mw, e_mc = (mw.bytes if mw else 0), (mc.bytes if mc else 0)
+        m_mc = sum(meas.mmproj_compute_buffers.values())
+        mm_checks = [
+            PartCheck(part="mmproj weights", estimate=e_mw, measured=meas.mmproj_weights_bytes or 0,
+                      tolerance=TOL_WEIGHTS),
+            PartCheck(part="mmproj compute", estimate=e_mc, measured=m_mc, tolerance=0.05,
+                      tolerance_abs=COMPUTE_TOLERANCE_ABS),
+        ]
+        e_total -= e_mw + e_mc
     return [
-        PartCheck(part="weights", estimate=est.weights_bytes, measured=meas.weights_bytes,
-                  tolerance=TOL_WEIGHTS),
-        PartCheck(part="kv_cache", estimate=est.kv_cache_bytes, measured=meas.kv_cache_bytes,
-                  tolerance=TOL_KV),
-        PartCheck(part="compute", estimate=est.compute_bytes,
+        *mm_checks,
+        PartCheck(part="weights", estimate=est.weights_bytes - sum(c.estimate for c in mm_checks[:1]),
+                  measured=meas.weights_bytes, tolerance=TOL_WEIGHTS),
+        *state,
+        PartCheck(part="compute", estimate=est.compute_bytes - sum(c.estimate for c in mm_checks[1:]),
                   measured=meas.compute_bytes + meas.output_bytes,
-                  tolerance=TOL_COMPUTE if flash_attn else COMPUTE_TOLERANCE_NO_FLASH_ATTN),
+                  tolerance=compute_tolerance or (TOL_COMPUTE if flash_attn else COMPUTE_TOLERANCE_NO_FLASH_ATTN),
+                  tolerance_abs=COMPUTE_TOLERANCE_ABS if compute_tolerance else 0),
         PartCheck(part="total", estimate=e_total, measured=meas.total_bytes, tolerance=TOL_TOTAL,
                   tolerance_abs=TOL_TOTAL_ABS),
     ]
@@ -130,7 +285,10 @@ def case_file(case: TruthCase, workdir: Path) -> tuple[Path, ResolvedModel]:
         from sizing.live.synthetic import write_synthetic_gguf
         from sizing.sources.catalog import load_catalog
 
-        arch = load_catalog().get(case.model)
+        if case.arch is not None:
+            arch = ModelArch(id=case.model, name=case.name, source="truth case shape", **case.arch)
+        else:
+            arch = load_catalog().get(case.model)
         upd: dict[str, Any] = {}
         if case.layers:
             upd["n_layers"] = case.layers

@@ -133,6 +133,7 @@ def build_scenario(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    mmproj: Any = None,
 ) -> tuple[Scenario, ResolvedModel, list[str]]:
     """Validate the settings and resolve the model into a Scenario (plus warnings)."""
     ctx = _positive("ctx", ctx, "--ctx (context length)")
@@ -176,11 +177,18 @@ def build_scenario(
         warnings.append(native)
     if ctx > arch.max_context:
         warnings.append(f"context {ctx:,} exceeds the model's trained maximum of {arch.max_context:,} tokens")
+    projector = None
+    if mmproj is not None and not isinstance(mmproj, str):
+        projector = mmproj  # an already-read Projector (e.g. an upload)
+    elif mmproj:
+        from sizing.sources.mmproj import read_mmproj
+
+        projector = read_mmproj(mmproj)
     scenario = Scenario(
         model=arch, quant=q, tensors=tensors, ctx=ctx, kv_type_k=k, kv_type_v=v, n_batch=batch,
         n_ubatch=ubatch, n_parallel=parallel, kv_unified=kv_unified, flash_attn=flash_attn,
         backend=backend,  # type: ignore[arg-type]
-        mmap=mmap, repack=repack, mlock=mlock,
+        mmap=mmap, repack=repack, mlock=mlock, mmproj=projector,
     )
     return scenario, rm, warnings
 
@@ -223,16 +231,20 @@ def estimate(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    mmproj: Any = None,
 ) -> Estimate:
     """Memory llama.cpp needs to run ``model`` at ``quant`` with a ``ctx``-token context.
 
     ``quant`` defaults to the GGUF's own type for a file, else Q4_K_M. ``kv_type`` sets
-    both caches; ``kv_type_k``/``kv_type_v`` override one. Raises SizingError on bad input.
+    both caches; ``kv_type_k``/``kv_type_v`` override one. ``mmproj``: a multimodal
+    projector GGUF loaded next to the model (its weights and compute buffer are added).
+    Raises SizingError on bad input.
     """
     scenario, rm, warnings = build_scenario(
         model, quant, ctx, kv_type=kv_type, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
         batch=batch, ubatch=ubatch, parallel=parallel, kv_unified=kv_unified,
         flash_attn=flash_attn, backend=backend, offline=offline, mmap=mmap, repack=repack, mlock=mlock,
+        mmproj=mmproj,
     )
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
 
@@ -283,6 +295,7 @@ def with_hardware(
         kv_unified=est.kv_unified, mmap=est.mmap, repack=est.repack, mlock=est.mlock,
         n_batch=est.n_batch, n_ubatch=est.n_ubatch, total_ctx=est.ctx,
         n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
+        mmproj_path=est.scenario.mmproj.path if est.scenario.mmproj else None,
     )
     commands = {"llama_server": cmds.llama_server}
     if cmds.ollama:

@@ -38,7 +38,7 @@ def test_estimate_matches_llama_cpp(case, workdir):
         # and on the parameter count, which llama.cpp prints as "%.2f" K/M/B/T
         unit = max(u for u in (1e3, 1e6, 1e9, 1e12) if u <= meas.model_params)
         assert abs(est.params - meas.model_params) <= 0.005 * unit
-        rows.append((cfg, compare(est, meas)))
+        rows.append((cfg, compare(est, meas, compute_tolerance=case.compute_tolerance)))
     bad = [c for _, checks in rows for c in checks if not c.ok]
     assert not bad, f"{case.name} ({case.note}):\n{_table(rows)}"
 

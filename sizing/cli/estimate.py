@@ -65,6 +65,9 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="llama.cpp backend holding the model (default: the hardware's usual one, "
                         "else cpu; without hardware, others mean full offload)")
+    p.add_argument("--mmproj", default=None, metavar="FILE",
+                   help="multimodal projector GGUF (vision/audio encoder) loaded with the model: "
+                        "adds its weights and compute buffer, and says how many context cells an image takes")
     p.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # hardware, placement and speed (H-speed)
@@ -84,6 +87,7 @@ def estimate_from_args(args: argparse.Namespace, backend: str | None = None) -> 
         kv_unified=args.kv_unified, flash_attn=args.flash_attn == "on",
         backend=backend or args.backend or "cpu", offline=True if args.offline else None,
         mmap=args.mmap, repack=args.repack, mlock=args.mlock,
+        mmproj=getattr(args, "mmproj", None),
     )
 
 

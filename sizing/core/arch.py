@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FFNActivation = Literal["gated", "plain"]
+RecurrentKind = Literal["mamba2", "gated_delta", "shortconv"]
 
 #: llama.cpp's own limit (LLAMA_MAX_LAYERS in src/llama-hparams.h). A header or config
 #: declaring more cannot load there, and would make every per-layer walk here endless.
@@ -102,12 +103,32 @@ class ModelArch(BaseModel):
     qk_rope_head_dim: int = Field(0, ge=0)
     qk_nope_head_dim: int = Field(0, ge=0)
 
-    # --- recurrent / hybrid layers (Mamba-2 style) -----------------------------------
+    # --- recurrent / hybrid layers ------------------------------------------------------
     recurrent_layers: tuple[int, ...] = ()
+    recurrent_kind: RecurrentKind | None = Field(
+        None,
+        description=(
+            "what the recurrent layers are: 'mamba2' (granitehybrid, nemotron_h), "
+            "'gated_delta' (qwen3next, qwen35: gated delta-net linear attention), "
+            "'shortconv' (lfm2: a gated short convolution, ssm_d_conv is its L cache)"
+        ),
+    )
     ssm_d_state: int = Field(0, ge=0)
     ssm_d_conv: int = Field(0, ge=0)
     ssm_d_inner: int = Field(0, ge=0)
     ssm_n_group: int = Field(0, ge=0)
+    ssm_dt_rank: int = Field(0, ge=0, description="Mamba-2 heads / delta-net value heads")
+    ffn_only_layers: tuple[int, ...] = Field(
+        (), description="blocks that are only an FFN, no attention nor recurrence (nemotron_h)"
+    )
+    n_kv_layers: int | None = Field(
+        None, gt=0,
+        description="only the first N layers hold KV; later ones reuse it (llama.cpp "
+                    "n_layer_kv_from_start: gemma3n keeps 20)",
+    )
+    moe_layer_step: int = Field(
+        1, ge=1, description="MoE on layer i iff (i + 1) % step == 0, dense otherwise (llama4)"
+    )
 
     # --- free-form facts a specific arch needs (documented where used) --------------------
     extra: dict[str, int | float | bool | str] = Field(default_factory=dict)
@@ -137,6 +158,15 @@ class ModelArch(BaseModel):
             raise ValueError("swa_layers names a layer beyond n_layers")
         if self.recurrent_layers and max(self.recurrent_layers) >= self.n_layers:
             raise ValueError("recurrent_layers names a layer beyond n_layers")
+        if self.ffn_only_layers and max(self.ffn_only_layers) >= self.n_layers:
+            raise ValueError("ffn_only_layers names a layer beyond n_layers")
+        if self.recurrent_layers and self.recurrent_kind is None:
+            raise ValueError("recurrent_layers given without recurrent_kind")
+        if self.recurrent_kind in ("mamba2", "gated_delta") and self.recurrent_layers and not (
+                self.ssm_d_state and self.ssm_d_conv and self.ssm_d_inner and self.ssm_dt_rank):
+            raise ValueError("recurrent layers need ssm_d_state, ssm_d_conv, ssm_d_inner and ssm_dt_rank")
+        if self.recurrent_kind == "shortconv" and self.recurrent_layers and self.ssm_d_conv < 2:
+            raise ValueError("short-convolution layers need ssm_d_conv (the L cache) of at least 2")
         return self
 
     # --- derived views ------------------------------------------------------------------
@@ -168,8 +198,16 @@ class ModelArch(BaseModel):
         s = set(self.recurrent_layers)
         return tuple(i in s for i in range(self.n_layers))
 
+    @cached_property
+    def attention_flags(self) -> tuple[bool, ...]:
+        """Per layer: does it attend (and so hold KV cells)? Not a recurrent or FFN-only block."""
+        rec, ffn_only = self.recurrent_flags, set(self.ffn_only_layers)
+        n_kv = self.n_kv_layers or self.n_layers
+        return tuple(not rec[i] and i not in ffn_only and i < n_kv for i in range(self.n_layers))
+
     def is_moe_layer(self, layer: int) -> bool:
-        return self.is_moe and layer >= self.n_dense_leading_layers
+        return (self.is_moe and layer >= self.n_dense_leading_layers
+                and (layer + 1) % self.moe_layer_step == 0)
 
 
 _FIELDS: tuple[str, ...] = tuple(ModelArch.model_fields)

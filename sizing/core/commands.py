@@ -155,6 +155,7 @@ def llama_server_argv(
     total_ctx: int | None = None,
     host: str | None = None,
     port: int | None = None,
+    mmproj_path: str | None = None,
 ) -> list[str]:
     """``llama-server`` arguments that allocate what the plan estimated.
 
@@ -191,6 +192,8 @@ def llama_server_argv(
         argv += ["--load-mode", {(False, False): "none", (False, True): "mlock", (True, True): "mmap+mlock"}[(mmap, mlock)]]
     if not repack:
         argv += ["--no-repack"]
+    if mmproj_path:  # the multimodal projector llama-server loads next to the model
+        argv += ["--mmproj", mmproj_path]
     if host:
         argv += ["--host", host]
     if port:
@@ -317,6 +320,7 @@ def launch_commands(
     n_heads: int | None = None,
     n_kv_heads: int | None = None,
     sources: dict[str, WeightsSource] | None = None,
+    mmproj_path: str | None = None,
 ) -> LaunchCommands:
     """All commands for a plan (``ctx`` per sequence). vLLM is included when the plan
     spans several GPUs or nodes; ``n_heads``/``n_kv_heads`` choose its parallel sizes."""
@@ -339,6 +343,7 @@ def launch_commands(
         repack=repack,
         mlock=mlock,
         total_ctx=total_ctx,
+        mmproj_path=mmproj_path,
     )
     notes: list[str] = []
     gpus = [d for d in placement.devices if d.kind != "cpu"]

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.arch import ModelArch
+from sizing.core.projector import Projector
 from sizing.core.tensors import TensorSpec
 
 Backend = Literal["cpu", "cuda", "metal", "rocm", "vulkan", "sycl"]
@@ -43,6 +44,8 @@ class Scenario(BaseModel):
     mmap: bool = True
     repack: bool = True
     mlock: bool = False
+    # a multimodal projector (mmproj GGUF) loaded next to the model, or None
+    mmproj: Projector | None = None
 
 
 class Basis(BaseModel):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
+from sizing.core.projector import Projector
 from sizing.core.tensors import TensorSpec
 from sizing.core.placement import Placement, PlacementOptions, place
 from sizing.core.machine import Hardware
@@ -105,6 +106,15 @@ def _memory(k: _Keyed, fn: MemoryFn) -> MemoryParts:
     return fn(scenario)
 
 
+def _with_projector(memory: MemoryParts, mmproj: Projector | None) -> MemoryParts:
+    """The parts placement lays out: a projector's weights are not in the model's layer
+    traffic, so they ride with the fixed bytes of the first device (next to the compute
+    buffer, whose part already counts the projector's own)."""
+    if mmproj is None:
+        return memory
+    return memory.model_copy(update={"overhead_bytes": memory.overhead_bytes + mmproj.weights_bytes})
+
+
 def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors_key: object = None) -> MemoryParts:
     """The memory estimate of a scenario, memoised (bounded): the sweep asks for each many times.
 
@@ -117,6 +127,7 @@ def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors
     key = (
         s.model, s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
         s.n_parallel, s.kv_unified, s.flash_attn, s.backend, s.mmap, s.repack, s.mlock, tensors_key,
+        s.mmproj,
     )
     return _memory(_Keyed(key, s), fn)
 
@@ -215,8 +226,12 @@ def solve(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    mmproj: Projector | None = None,
 ) -> Plan:
     """Does it fit, and how; with speed when it does.
+
+    ``mmproj``: a multimodal projector (sizing.core.projector.Projector) loaded with the
+    model; its weights and compute buffer count on the first device.
 
     A context beyond the model's trained maximum is sized as asked (llama.cpp allows it
     with a warning; the memory estimate carries that warning)."""
@@ -238,11 +253,13 @@ def solve(
         mmap=mmap,
         repack=repack,
         mlock=mlock,
+        mmproj=mmproj,
     )
     mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
     traffic = traffic_for(arch, quant, tensors=tensors, kv_type_k=kv_type_k, kv_type_v=kv_type_v)
     opts = options or PlacementOptions(n_ubatch=n_ubatch)
-    placement = place(traffic, mem, hardware, opts, ctx=ctx * n_parallel, is_moe=arch.is_moe)
+    placement = place(traffic, _with_projector(mem, mmproj), hardware, opts, ctx=ctx * n_parallel,
+                      is_moe=arch.is_moe)
     speed = None
     if with_speed and placement.fits:
         speed = estimate_speed(
@@ -468,7 +485,8 @@ def plan_for_scenario(
     s = scenario
     traffic = _traffic(s.model, s.quant, s.tensors, s.kv_type_k, s.kv_type_v)
     opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
-    placement = place(traffic, memory, hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
+    placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx,
+                      is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None
     if placement.fits:

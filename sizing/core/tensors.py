@@ -249,6 +249,240 @@ def _gpt_oss(b: _Builder) -> None:
         b.ffn(i)
 
 
+def _llama4(b: _Builder) -> None:
+    """llama4: MoE every ``moe_layer_step``-th layer with one shared expert of the experts'
+    width, dense FFN (``ffn_size``) elsewhere (llama.cpp ``LLM_ARCH_LLAMA4`` in
+    src/llama-model.cpp: ``n_moe_layer_step``, ``n_ff_exp`` for the shared expert)."""
+    a = b.a
+    h = a.hidden_size
+    b.embeddings()
+    for i in range(a.n_layers):
+        b.blk(i, "attn_norm.weight", h)
+        b.attention(i)
+        b.blk(i, "ffn_norm.weight", h)
+        b.ffn(i)
+
+
+def _glm4moe(b: _Builder) -> None:
+    """glm4moe (GLM-4.5/4.6/4.7, -Air): biased q/k/v, optional q/k norms, the post-attention
+    norm feeds the FFN (no ffn_norm), sigmoid router with score bias, shared experts
+    (llama.cpp src/models/glm4-moe.cpp, load_arch_tensors). The converter keeps the
+    multi-token-prediction blocks (``extra['nextn_predict_layers']``) after the last
+    layer: a full MoE block plus its NextN projection and norms, loaded but never run."""
+    a = b.a
+    h = a.hidden_size
+    b.embeddings()
+    nextn = int(a.extra.get("nextn_predict_layers", 0)) if a.arch == "glm4moe" else 0
+    for i in range(a.n_layers + nextn):
+        b.blk(i, "attn_norm.weight", h)
+        b.attention(i)
+        b.blk(i, "post_attention_norm.weight", h)
+        if i < a.n_layers:
+            b.ffn(i)
+        else:
+            b.moe_ffn(i)
+            b.blk(i, "nextn.eh_proj.weight", 2 * h, h)
+            b.blk(i, "nextn.enorm.weight", h)
+            b.blk(i, "nextn.hnorm.weight", h)
+            b.blk(i, "nextn.shared_head_norm.weight", h)
+
+
+def _seed_oss(b: _Builder) -> None:
+    """seed_oss: llama-like blocks whose FFN norm is named post_attention_norm."""
+    _glm4moe(b)
+
+
+def _mamba2_mixer(b: _Builder, i: int) -> None:
+    """A Mamba-2 block (llama.cpp granite-hybrid.cpp / nemotron-h.cpp load_arch_tensors):
+    in-projection to z, x, B, C and dt; a depthwise convolution over x, B, C; per-head
+    A, D and dt bias; a grouped RMS norm; the out-projection."""
+    a = b.a
+    h, di, ds, g, nh = a.hidden_size, a.ssm_d_inner, a.ssm_d_state, max(a.ssm_n_group, 1), a.ssm_dt_rank
+    conv_ch = di + 2 * g * ds
+    b.blk(i, "ssm_in.weight", h, 2 * di + 2 * g * ds + nh)
+    b.blk(i, "ssm_conv1d.weight", a.ssm_d_conv, conv_ch)
+    b.blk(i, "ssm_conv1d.bias", conv_ch)
+    b.blk(i, "ssm_dt.bias", nh)
+    b.blk(i, "ssm_a", 1, nh)
+    b.blk(i, "ssm_d", 1, nh)
+    b.blk(i, "ssm_norm.weight", di // g, g)
+    b.blk(i, "ssm_out.weight", di, h)
+
+
+def _granitehybrid(b: _Builder) -> None:
+    """granitehybrid (Granite 4.0-H): Mamba-2 or attention, then an FFN in every block."""
+    a = b.a
+    h = a.hidden_size
+    rec = a.recurrent_flags
+    b.embeddings()
+    for i in range(a.n_layers):
+        b.blk(i, "attn_norm.weight", h)
+        if rec[i]:
+            _mamba2_mixer(b, i)
+        else:
+            b.attention(i)
+        b.blk(i, "ffn_norm.weight", h)
+        b.ffn(i)
+
+
+def _nemotron_h(b: _Builder) -> None:
+    """nemotron_h / nemotron_h_moe: each block is one of Mamba-2, attention or an FFN
+    (squared-ReLU up/down; for the MoE variant routed experts without a gate, a sigmoid
+    router with score bias and a shared up/down expert). src/models/nemotron-h.cpp."""
+    a = b.a
+    h = a.hidden_size
+    rec, ffn_only = a.recurrent_flags, set(a.ffn_only_layers)
+    b.embeddings()
+    for i in range(a.n_layers):
+        b.blk(i, "attn_norm.weight", h)
+        if rec[i]:
+            _mamba2_mixer(b, i)
+        elif i not in ffn_only:
+            b.attention(i)
+        elif a.is_moe:
+            e, fe, fs = a.n_experts, a.expert_ffn_size, a.shared_expert_ffn_size * max(a.n_shared_experts, 1)
+            b.blk(i, "ffn_gate_inp.weight", h, e)
+            b.blk(i, "exp_probs_b.bias", e)
+            b.blk(i, "ffn_up_exps.weight", h, fe, e)
+            b.blk(i, "ffn_down_exps.weight", fe, h, e)
+            b.blk(i, "ffn_up_shexp.weight", h, fs)
+            b.blk(i, "ffn_down_shexp.weight", fs, h)
+        else:
+            b.blk(i, "ffn_up.weight", h, a.ffn_size)
+            b.blk(i, "ffn_down.weight", a.ffn_size, h)
+
+
+def _delta_net(b: _Builder, i: int, fused_ba: bool) -> None:
+    """A gated delta-net block (qwen3next / qwen35 load_arch_tensors): q, k, v in one
+    projection and the output gate z in another, a convolution over q, k, v, per-head
+    decay (A) and dt bias, beta and alpha projections (one fused ``ssm_ba`` in Qwen3-Next
+    files), a per-head-width norm and the out-projection."""
+    a = b.a
+    h, dk, nk, nv = a.hidden_size, a.ssm_d_state, a.ssm_n_group, a.ssm_dt_rank
+    key_dim, value_dim = dk * nk, a.ssm_d_inner
+    b.blk(i, "attn_qkv.weight", h, 2 * key_dim + value_dim)
+    b.blk(i, "attn_gate.weight", h, value_dim)
+    b.blk(i, "ssm_conv1d.weight", a.ssm_d_conv, 2 * key_dim + value_dim)
+    b.blk(i, "ssm_dt.bias", nv)
+    b.blk(i, "ssm_a", nv)
+    if fused_ba:
+        b.blk(i, "ssm_ba.weight", h, 2 * nv)
+    else:
+        b.blk(i, "ssm_beta.weight", h, nv)
+        b.blk(i, "ssm_alpha.weight", h, nv)
+    b.blk(i, "ssm_norm.weight", value_dim // nv)
+    b.blk(i, "ssm_out.weight", value_dim, h)
+
+
+def _gated_attention(b: _Builder, i: int) -> None:
+    """Qwen3-Next / Qwen3.5 full attention: Q projected at twice its width (query and a
+    sigmoid output gate), per-head q/k norms."""
+    a = b.a
+    h, hd = a.hidden_size, a.head_dim_k
+    b.blk(i, "attn_q.weight", h, 2 * a.n_heads * hd)
+    b.blk(i, "attn_k.weight", h, a.n_kv_heads * hd)
+    b.blk(i, "attn_v.weight", h, a.n_kv_heads * a.head_dim_v)
+    b.blk(i, "attn_output.weight", a.n_heads * a.head_dim_v, h)
+    b.blk(i, "attn_q_norm.weight", hd)
+    b.blk(i, "attn_k_norm.weight", hd)
+
+
+def _qwen3next(b: _Builder) -> None:
+    """qwen3next / qwen35 / qwen35moe: three delta-net blocks, then one gated full-attention
+    block; the post-attention norm feeds the FFN (routed experts plus a sigmoid-gated
+    shared expert, or a dense FFN for qwen35)."""
+    a = b.a
+    h = a.hidden_size
+    rec = a.recurrent_flags
+    b.embeddings()
+    for i in range(a.n_layers):
+        b.blk(i, "attn_norm.weight", h)
+        b.blk(i, "post_attention_norm.weight", h)
+        if rec[i]:
+            _delta_net(b, i, fused_ba=a.arch == "qwen3next")
+        else:
+            _gated_attention(b, i)
+        if a.is_moe:
+            b.moe_ffn(i)
+            b.blk(i, "ffn_gate_inp_shexp.weight", h)
+        else:
+            b.dense_ffn(i)
+
+
+def _lfm2(b: _Builder) -> None:
+    """lfm2 / lfm2moe: gated short-convolution blocks and attention blocks with q/k norms;
+    the final norm is ``token_embd_norm`` (src/models/lfm2.cpp load_arch_tensors)."""
+    a = b.a
+    h = a.hidden_size
+    rec = a.recurrent_flags
+    b.add("token_embd.weight", h, a.vocab_size)
+    b.add("token_embd_norm.weight", h)
+    if not a.tied_embeddings:
+        b.add("output.weight", h, a.vocab_size)
+    for i in range(a.n_layers):
+        b.blk(i, "ffn_norm.weight", h)
+        b.ffn(i)
+        b.blk(i, "attn_norm.weight", h)
+        if rec[i]:
+            b.blk(i, "shortconv.conv.weight", a.ssm_d_conv, h)
+            b.blk(i, "shortconv.in_proj.weight", h, 3 * h)
+            b.blk(i, "shortconv.out_proj.weight", h, h)
+        else:
+            b.attention(i)
+
+
+def _minimax_m2(b: _Builder) -> None:
+    """minimax-m2: q/k norms over the whole projection (not per head), sigmoid-routed
+    experts with a score bias, no shared expert."""
+    a = b.a
+    h = a.hidden_size
+    b.embeddings()
+    for i in range(a.n_layers):
+        b.blk(i, "attn_norm.weight", h)
+        b.blk(i, "attn_q.weight", h, a.n_heads * a.head_dim_k)
+        b.blk(i, "attn_k.weight", h, a.n_kv_heads * a.head_dim_k)
+        b.blk(i, "attn_v.weight", h, a.n_kv_heads * a.head_dim_v)
+        b.blk(i, "attn_output.weight", a.n_heads * a.head_dim_v, h)
+        b.blk(i, "attn_q_norm.weight", a.n_heads * a.head_dim_k)
+        b.blk(i, "attn_k_norm.weight", a.n_kv_heads * a.head_dim_k)
+        b.blk(i, "ffn_norm.weight", h)
+        b.ffn(i)
+
+
+def _gemma3n(b: _Builder) -> None:
+    """gemma3n: Gemma-3 blocks with AltUp (``n_altup`` parallel streams), LAuReL low-rank
+    residuals and per-layer token embeddings (``n_embd_altup`` wide per layer), from
+    llama.cpp src/models/gemma3n.cpp load_arch_tensors. ``extra`` holds n_altup,
+    laurel_rank and n_embd_altup (llama.cpp's defaults 4, 64, 256)."""
+    a = b.a
+    h, n = a.hidden_size, a.n_layers
+    alt, rank, pl = int(a.extra.get("n_altup", 4)), int(a.extra.get("laurel_rank", 64)), int(a.extra.get("n_embd_altup", 256))
+    b.embeddings()
+    b.add("altup_proj.weight", h, h, alt - 1)
+    b.add("altup_unembd_proj.weight", h, h, alt - 1)
+    b.add("per_layer_token_embd.weight", pl * n, a.vocab_size)
+    b.add("per_layer_model_proj.weight", h, pl * n)
+    b.add("per_layer_proj_norm.weight", pl)
+    for i in range(n):
+        b.blk(i, "attn_norm.weight", h)
+        b.attention(i)
+        b.blk(i, "post_attention_norm.weight", h)
+        b.blk(i, "ffn_norm.weight", h)
+        b.dense_ffn(i)
+        b.blk(i, "post_ffw_norm.weight", h)
+        b.blk(i, "inp_gate.weight", h, pl)
+        b.blk(i, "proj.weight", pl, h)
+        b.blk(i, "post_norm.weight", h)
+        b.blk(i, "altup_correct_coef.weight", alt, alt)
+        b.blk(i, "altup_correct_scale.weight", h)
+        b.blk(i, "altup_predict_coef.weight", alt, alt * alt)
+        b.blk(i, "altup_router.weight", h, alt)
+        b.blk(i, "altup_router_norm.weight", h)
+        b.blk(i, "laurel_l.weight", h, rank)
+        b.blk(i, "laurel_r.weight", rank, h)
+        b.blk(i, "laurel_post_norm.weight", h)
+
+
 _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "llama": _llama_like,
     "mistral": _llama_like,
@@ -261,6 +495,25 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "phi3": _phi3,
     "deepseek2": _deepseek2,
     "gpt-oss": _gpt_oss,
+    "llama4": _llama4,
+    "mistral3": _llama_like,
+    "smollm3": _llama_like,
+    "qwen3vl": _llama_like,
+    "qwen3vlmoe": _llama_like,
+    "glm4moe": _glm4moe,
+    "seed_oss": _seed_oss,
+    "granitehybrid": _granitehybrid,
+    "nemotron_h": _nemotron_h,
+    "nemotron_h_moe": _nemotron_h,
+    "qwen3next": _qwen3next,
+    "qwen35": _qwen3next,
+    "qwen35moe": _qwen3next,
+    "lfm2": _lfm2,
+    "lfm2moe": _lfm2,
+    "ernie4_5-moe": _llama_like,
+    "hunyuan-moe": _llama_like,
+    "minimax-m2": _minimax_m2,
+    "gemma3n": _gemma3n,
 }
 
 SUPPORTED_ARCHS: tuple[str, ...] = tuple(sorted(_LAYOUTS))

@@ -187,10 +187,10 @@ def model_traffic(
 
     bk, bv = kv_bytes_per_element(kv_type_k), kv_bytes_per_element(kv_type_v)
     swa = arch.swa_flags
-    rec = arch.recurrent_flags
+    att = arch.attention_flags  # recurrent and FFN-only blocks read no KV
     layers = []
     for i in range(n):
-        if rec[i]:
+        if not att[i]:
             kv_cell, attn = 0.0, 0.0
         elif arch.is_mla:
             width = arch.kv_lora_rank + arch.qk_rope_head_dim

@@ -73,6 +73,9 @@ class MeasuredMemory(BaseModel):
     recurrent: list[RecurrentMeasure] = Field(default_factory=list)
     compute_buffers: dict[str, int] = Field(default_factory=dict)
     output_buffers: dict[str, int] = Field(default_factory=dict)
+    # the multimodal projector (mmproj), when one was loaded: clip's own log lines
+    mmproj_weights_bytes: int | None = None
+    mmproj_compute_buffers: dict[str, int] = Field(default_factory=dict)
     # llama_context settings as llama.cpp applied them (after its own padding)
     n_ctx: int | None = None
     n_ctx_seq: int | None = None
@@ -145,10 +148,14 @@ _RE_KV_SIZE = re.compile(
     r"size\s*=\s*" + _NUM + r" MiB \(\s*(\d+) cells,\s*(\d+) layers,\s*(\d+)(?:/\d+)? seqs\),"
     r"\s*K \((\w+)\):\s*" + _NUM + r" MiB,\s*V \((\w+)\):\s*" + _NUM + r" MiB"
 )
+# the embedded build adds "N rs_seq" inside the parentheses and a P (f32) part after S
 _RE_RS_SIZE = re.compile(
-    r"size\s*=\s*" + _NUM + r" MiB \(\s*(\d+) cells,\s*(\d+) layers,\s*(\d+)(?:/\d+)? seqs\),"
+    r"size\s*=\s*" + _NUM + r" MiB \(\s*(\d+) cells,\s*(\d+) layers,\s*(\d+)(?:/\d+)? seqs[^)]*\),"
     r"\s*R \((\w+)\):\s*" + _NUM + r" MiB,\s*S \((\w+)\):\s*" + _NUM + r" MiB"
 )
+# clip (the mmproj loader): "load_hparams: model size: X MiB" and the buffer its warm-up reserves
+_RE_MMPROJ_SIZE = re.compile(r"load_hparams:\s+model size:\s*" + _NUM + r" MiB")
+_RE_MMPROJ_COMPUTE = re.compile(r"reserve_compute_meta:\s+(\S+) compute buffer size\s*=\s*" + _NUM + r" MiB")
 _RE_ISWA = re.compile(r"creating\s+(non-SWA|SWA) KV cache")
 _RE_CTX_KV = re.compile(r"llama_context: (n_ctx|n_ctx_seq|n_seq_max|n_batch|n_ubatch)\s*=\s*(\d+)")
 _RE_CTX_STR = re.compile(r"llama_context: (flash_attn|kv_unified)\s*=\s*(\S+)")
@@ -206,8 +213,14 @@ def parse_llama_log(text: str) -> MeasuredMemory:
     recurrent: list[RecurrentMeasure] = []
     ctx: dict[str, Any] = {}
     pending_kind = "kv"
+    mm_weights: int | None = None
+    mm_compute: dict[str, int] = {}
     for line in seg.splitlines():
-        if m := _RE_MODEL_BUF.search(line):
+        if m := _RE_MMPROJ_SIZE.search(line):
+            mm_weights = _mib(m.group(1))
+        elif m := _RE_MMPROJ_COMPUTE.search(line):
+            mm_compute[m.group(1)] = _mib(m.group(2))
+        elif m := _RE_MODEL_BUF.search(line):
             model[m.group(1)] = model.get(m.group(1), 0) + _mib(m.group(2))
         elif m := _RE_ISWA.search(line):
             pending_kind = m.group(1).lower()
@@ -284,6 +297,8 @@ def parse_llama_log(text: str) -> MeasuredMemory:
         recurrent=recurrent,
         compute_buffers=compute,
         output_buffers=out_buf,
+        mmproj_weights_bytes=mm_weights,
+        mmproj_compute_buffers=mm_compute,
         n_ctx=ctx.get("n_ctx"),
         n_ctx_seq=ctx.get("n_ctx_seq"),
         n_seq_max=ctx.get("n_seq_max"),
@@ -313,19 +328,24 @@ def _child_main() -> None:  # pragma: no cover - runs in the child, its output i
     for cfg in req["configs"]:
         p = common_params(req["path"], **cfg)
         p.verbosity = 10
-        p.warmup = False
+        # the projector reserves (and logs) its compute buffer only in its warm-up pass
+        p.warmup = bool(cfg.get("mmproj"))
         server = x.Server(p)
         # Buffers are all logged before the server reports "model loaded". Give the
         # asynchronous log worker time to drain, and the server loop time to start:
         # destroying a Server before its loop waits can hang (seen with xllamacpp 2026.10).
         time.sleep(0.5)
+        if cfg.get("mmproj"):
+            # the projector's compute buffer is reserved during its warm-up pass (one
+            # image of the largest size), after the model: wait for its log line
+            time.sleep(float(os.environ.get("SIZING_MMPROJ_WAIT_S", "15")))
         os.write(2, f"\n{_MARKER}\n".encode())
         del server
     os._exit(0)  # skip interpreter teardown of the C++ objects
 
 
 def _config(ctx, n_batch, n_ubatch, kv_type_k, kv_type_v, flash_attn, n_parallel, kv_unified,
-            n_gpu_layers, fit=False, mmap=True, repack=True, mlock=False) -> dict[str, Any]:
+            n_gpu_layers, fit=False, mmap=True, repack=True, mlock=False, mmproj=None) -> dict[str, Any]:
     for name, t in (("K", kv_type_k), ("V", kv_type_v)):
         if t not in PROBE_KV_TYPES:
             raise SizingError(f"unknown {name} cache type {t!r}; known: {', '.join(PROBE_KV_TYPES)}")
@@ -334,7 +354,7 @@ def _config(ctx, n_batch, n_ubatch, kv_type_k, kv_type_v, flash_attn, n_parallel
     return dict(ctx=ctx, n_batch=n_batch, n_ubatch=n_ubatch, kv_type_k=kv_type_k,
                 kv_type_v=kv_type_v, flash_attn=flash_attn, n_parallel=n_parallel,
                 kv_unified=kv_unified, n_gpu_layers=n_gpu_layers, fit=fit, mmap=mmap, repack=repack,
-                mlock=mlock)
+                mlock=mlock, mmproj=str(mmproj) if mmproj else None)
 
 
 def _run_child(path: Path, configs: list[dict[str, Any]], timeout_s: float

@@ -37,13 +37,22 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
     f32 = lambda k, v: w.add_float32(f"{p}.{k}", float(v))  # noqa: E731
     u32("context_length", a.max_context)
     u32("embedding_length", a.hidden_size)
-    u32("block_count", a.n_layers)
+    nextn = int(a.extra.get("nextn_predict_layers", 0)) if a.arch == "glm4moe" else 0
+    u32("block_count", a.n_layers + nextn)  # glm4moe counts its kept MTP blocks
+    if nextn:
+        u32("nextn_predict_layers", nextn)
     ffn = a.ffn_size
     if a.arch == "llama" and a.is_moe:  # llama's MoE tensors use feed_forward_length
         ffn = a.expert_ffn_size
-    u32("feed_forward_length", ffn)
+    if a.ffn_only_layers:  # nemotron_h: the FFN width marks the FFN-only blocks
+        only = set(a.ffn_only_layers)
+        w.add_array(f"{p}.feed_forward_length", [ffn if i in only else 0 for i in range(a.n_layers)])
+    else:
+        u32("feed_forward_length", ffn)
     u32("attention.head_count", a.n_heads)
     f32("attention.layer_norm_rms_epsilon", 1e-6)
+    if a.arch.startswith("nemotron_h"):  # its loader also requires the LayerNorm epsilon
+        f32("attention.layer_norm_epsilon", 1e-5)
     f32("rope.freq_base", 10000.0)
     u32("vocab_size", n_vocab)
     if a.is_mla:
@@ -59,7 +68,12 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         if a.q_lora_rank:
             u32("attention.q_lora_rank", a.q_lora_rank)
     else:
-        u32("attention.head_count_kv", a.n_kv_heads)
+        rec, ffn_only = a.recurrent_flags, set(a.ffn_only_layers)
+        att = [not rec[i] and i not in ffn_only for i in range(a.n_layers)]  # KV-sharing layers attend
+        if all(att) or a.recurrent_kind == "gated_delta":  # qwen3next: an interval key instead
+            u32("attention.head_count_kv", a.n_kv_heads)
+        else:  # hybrids: 0 KV heads marks a recurrent or FFN-only block, as converters write it
+            w.add_array(f"{p}.attention.head_count_kv", [a.n_kv_heads if f else 0 for f in att])
         u32("attention.key_length", a.head_dim_k)
         u32("attention.value_length", a.head_dim_v)
         u32("rope.dimension_count", a.rope_dim or a.head_dim_k)
@@ -69,17 +83,49 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         u32("expert_feed_forward_length", a.expert_ffn_size)
         if a.n_shared_experts:
             u32("expert_shared_count", a.n_shared_experts)
-            u32("expert_shared_feed_forward_length", a.shared_expert_ffn_size)
+            # the width of all shared experts together, as llama.cpp's loaders read it
+            u32("expert_shared_feed_forward_length", a.shared_expert_ffn_size * a.n_shared_experts)
         if a.n_dense_leading_layers:
             u32("leading_dense_block_count", a.n_dense_leading_layers)
+        if a.arch in ("lfm2moe", "glm4moe", "nemotron_h_moe", "minimax-m2"):  # sigmoid routers, score bias
+            u32("expert_gating_func", 2)
+            w.add_bool(f"{p}.expert_weights_norm", True)
         if a.arch == "deepseek2":
             f32("expert_weights_scale", 1.0)
             w.add_bool(f"{p}.expert_weights_norm", True)
             u32("expert_gating_func", 2 if a.expert_score_bias else 1)  # sigmoid (V3) / softmax
+    _recurrent_hparams(w, a)
+    if a.arch in ("qwen3vl", "qwen3vlmoe"):  # M-RoPE sections (time, height, width)
+        w.add_array(f"{p}.rope.dimension_sections", [24, 20, 20, 0])
+    if a.arch in ("llama4", "ernie4_5-moe") and a.is_moe:
+        u32("interleave_moe_layer_step", a.moe_layer_step)
     if a.sliding_window:
         u32("attention.sliding_window", a.sliding_window)
         if a.swa_layers is not None:
             w.add_array(f"{p}.attention.sliding_window_pattern", list(a.swa_flags))
+
+
+def _recurrent_hparams(w: GGUFWriter, a: ModelArch) -> None:
+    """The ``ssm.*`` / ``shortconv.*`` keys llama.cpp reads for recurrent layers
+    (``LLM_KV_SSM_*`` in src/llama-arch.cpp; each model's load_arch_hparams)."""
+    p = a.arch
+    if a.recurrent_kind in ("mamba2", "gated_delta"):
+        w.add_uint32(f"{p}.ssm.conv_kernel", a.ssm_d_conv)
+        w.add_uint32(f"{p}.ssm.inner_size", a.ssm_d_inner)
+        w.add_uint32(f"{p}.ssm.state_size", a.ssm_d_state)
+        w.add_uint32(f"{p}.ssm.time_step_rank", a.ssm_dt_rank)
+        w.add_uint32(f"{p}.ssm.group_count", a.ssm_n_group)
+    if a.recurrent_kind == "gated_delta":
+        rec = a.recurrent_flags
+        n = next((k for k in range(1, a.n_layers + 1)
+                  if all(rec[i] == ((i + 1) % k != 0) for i in range(a.n_layers))), None)
+        if n is None:
+            raise SizingError(f"{a.id}: delta-net layers do not follow a full-attention interval")
+        w.add_uint32(f"{p}.full_attention_interval", n)
+        if a.arch in ("qwen35", "qwen35moe"):
+            w.add_array(f"{p}.rope.dimension_sections", [11, 11, 10, 0])
+    if a.recurrent_kind == "shortconv":
+        w.add_uint32(f"{p}.shortconv.l_cache", a.ssm_d_conv)
 
 
 def _tokenizer(w: GGUFWriter, n_vocab: int) -> None:
@@ -158,4 +204,77 @@ def write_synthetic_gguf(
     data_start = (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
     # extend without writing: the data region becomes a hole that costs no disk blocks
     os.truncate(out, data_start + data)
+    return out
+
+
+def write_synthetic_mmproj(
+    path: str | os.PathLike,
+    *,
+    n_text: int,
+    image_size: int = 896,
+    patch_size: int = 14,
+    n_embd: int = 1152,
+    n_ff: int = 4304,
+    n_layers: int = 27,
+    n_heads: int = 16,
+) -> Path:
+    """A Gemma-3-style vision projector (SigLIP ViT + ``gemma3`` projector) over a hole.
+
+    The keys and tensors are those clip.cpp (tools/mtmd/clip.cpp, ``load_hparams`` /
+    ``load_tensors`` for ``PROJECTOR_TYPE_GEMMA3``) reads; ``n_text`` must equal the
+    language model's embedding width, which mtmd checks.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    w = GGUFWriter(out, "clip")
+    w.add_bool("clip.has_vision_encoder", True)
+    w.add_string("clip.projector_type", "gemma3")
+    for key, v in (("image_size", image_size), ("patch_size", patch_size), ("embedding_length", n_embd),
+                   ("feed_forward_length", n_ff), ("block_count", n_layers), ("projection_dim", n_text),
+                   ("attention.head_count", n_heads)):
+        w.add_uint32(f"clip.vision.{key}", v)
+    w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-6)
+    w.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
+    w.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
+    w.add_bool("clip.use_gelu", True)
+    w.add_file_type(1)  # F16
+    specs: list[tuple[str, tuple[int, ...], str]] = []
+
+    def t(name: str, *shape: int, typ: str = "F16") -> None:
+        specs.append((name, shape, typ))
+
+    d = n_embd
+    t("v.patch_embd.weight", patch_size, patch_size, 3, d)
+    t("v.patch_embd.bias", d, typ="F32")
+    t("v.position_embd.weight", d, (image_size // patch_size) ** 2)
+    for i in range(n_layers):
+        for n in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            t(f"v.blk.{i}.{n}.weight", d, d)
+            t(f"v.blk.{i}.{n}.bias", d, typ="F32")
+        for n in ("ln1", "ln2"):
+            t(f"v.blk.{i}.{n}.weight", d, typ="F32")
+            t(f"v.blk.{i}.{n}.bias", d, typ="F32")
+        t(f"v.blk.{i}.ffn_up.weight", d, n_ff)
+        t(f"v.blk.{i}.ffn_up.bias", n_ff, typ="F32")
+        t(f"v.blk.{i}.ffn_down.weight", n_ff, d)
+        t(f"v.blk.{i}.ffn_down.bias", d, typ="F32")
+    t("v.post_ln.weight", d, typ="F32")
+    t("v.post_ln.bias", d, typ="F32")
+    t("mm.input_projection.weight", n_text, d)
+    t("mm.soft_emb_norm.weight", d, typ="F32")
+    data = 0
+    for name, shape, typ in specs:
+        nbytes = tensor_bytes(TensorSpec(name=name, shape=shape, ggml_type=typ))
+        w.add_tensor_info(name, tuple(reversed(shape)), np.dtype(np.float32), nbytes,
+                          raw_dtype=GGMLQuantizationType[typ])
+        data += (nbytes + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+    try:
+        w.write_header_to_file(out)
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        assert w.fout is not None
+        header_end = w.fout[0].tell()
+    finally:
+        w.close()
+    os.truncate(out, (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT + data)
     return out

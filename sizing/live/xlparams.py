@@ -29,6 +29,7 @@ def common_params(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    mmproj: str | Path | None = None,
 ) -> Any:
     """``CommonParams`` for the scenario; ``flash_attn=None`` lets llama.cpp decide."""
     import xllamacpp as xl
@@ -57,4 +58,6 @@ def common_params(
     if not (mmap and not mlock):  # the default (auto) maps the file
         p.load_mode = {(True, True): lm.LLAMA_LOAD_MODE_MMAP_MLOCK, (False, True): lm.LLAMA_LOAD_MODE_MLOCK,
                        (False, False): lm.LLAMA_LOAD_MODE_NONE}[(mmap, mlock)]
+    if mmproj:  # the multimodal projector, loaded (and sized) next to the model
+        p.mmproj.path = str(mmproj)
     return p

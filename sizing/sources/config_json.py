@@ -44,6 +44,37 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "deepseek_v2": "deepseek2",
     "deepseek_v3": "deepseek2",
     "gpt_oss": "gpt-oss",
+    "smollm3": "smollm3",
+    "mistral3": "mistral3",
+    "seed_oss": "seed_oss",
+    "llama4": "llama4",
+    "llama4_text": "llama4",
+    "glm4_moe": "glm4moe",
+    "qwen3_next": "qwen3next",
+    "qwen3_vl": "qwen3vl",
+    "qwen3_vl_text": "qwen3vl",
+    "qwen3_vl_moe": "qwen3vlmoe",
+    "qwen3_vl_moe_text": "qwen3vlmoe",
+    "granitemoehybrid": "granitehybrid",
+    "nemotron_h": "nemotron_h",
+    "lfm2": "lfm2",
+    "ernie4_5_moe": "ernie4_5-moe",
+    "minimax_m2": "minimax-m2",
+    "gemma3n": "gemma3n",
+    "gemma3n_text": "gemma3n",
+    "qwen3_5": "qwen35",
+    "qwen3_5_text": "qwen35",
+    "qwen3_5_moe": "qwen35moe",
+    "qwen3_5_moe_text": "qwen35moe",
+}
+
+#: Hugging Face model_type of a family we do not model -> the closest one we do
+_CLOSEST_TYPE: dict[str, str] = {
+    "gemma4": "gemma3_text",
+    "gemma4_text": "gemma3_text", "deepseek_v32": "deepseek_v3", "lfm2_moe": "lfm2",
+    "nemotron_h_moe": "nemotron_h", "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
+    "minimax_m2": "qwen3_moe", "granitemoe": "qwen3_moe", "granite": "llama", "mamba2": "granitemoehybrid",
+    "falcon_h1": "granitemoehybrid", "glm4": "glm4_moe", "mistral": "llama",
 }
 
 #: model_types whose checkpoints are another type's architecture under a new name. Kimi K2
@@ -84,6 +115,27 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "deepseek_v2": {"tie_word_embeddings": False, "first_k_dense_replace": 0, "n_shared_experts": 0},
     "deepseek_v3": {"tie_word_embeddings": False, "first_k_dense_replace": 3, "n_shared_experts": 1},
     "gpt_oss": {"tie_word_embeddings": False, "attention_bias": True, "sliding_window": 128},
+    "smollm3": {"tie_word_embeddings": True, "attention_bias": False},
+    "seed_oss": {"tie_word_embeddings": False},
+    "llama4_text": {"tie_word_embeddings": False, "interleave_moe_layer_step": 1, "head_dim": 128},
+    "glm4_moe": {"tie_word_embeddings": False, "first_k_dense_replace": 1, "n_shared_experts": 1,
+                 "attention_bias": False, "use_qk_norm": False, "partial_rotary_factor": 0.5},
+    "qwen3_next": {"tie_word_embeddings": False, "full_attention_interval": 4, "linear_conv_kernel_dim": 4},
+    "qwen3_5_text": {"tie_word_embeddings": False, "full_attention_interval": 4, "linear_conv_kernel_dim": 4},
+    "qwen3_5_moe_text": {"tie_word_embeddings": False, "full_attention_interval": 4,
+                         "linear_conv_kernel_dim": 4,
+                         "intermediate_size": 0},  # every layer is MoE: no dense FFN width
+    "qwen3_vl_text": {"tie_word_embeddings": False, "attention_bias": False},
+    "qwen3_vl_moe_text": {"tie_word_embeddings": False, "attention_bias": False},
+    "granitemoehybrid": {"tie_word_embeddings": False, "mamba_d_conv": 4, "mamba_n_groups": 1,
+                         "mamba_conv_bias": True, "shared_intermediate_size": 0, "num_local_experts": 0},
+    "nemotron_h": {"tie_word_embeddings": False, "conv_kernel": 4},
+    "lfm2": {"tie_word_embeddings": True, "conv_L_cache": 3},
+    "ernie4_5_moe": {"tie_word_embeddings": True, "moe_num_shared_experts": 0, "moe_layer_start_index": 0,
+                     "moe_layer_interval": 1, "use_bias": False},
+    "minimax_m2": {"tie_word_embeddings": False, "use_qk_norm": True},
+    "gemma3n_text": {"tie_word_embeddings": True, "altup_num_inputs": 4, "laurel_rank": 64,
+                     "hidden_size_per_layer_input": 256, "sliding_window": 512},
 }
 
 # llama.cpp architectures whose graphs use a sliding-window KV cache, with the layer
@@ -92,13 +144,43 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 _SWA_PATTERN: dict[str, int] = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
 
 
+#: multimodal configs that nest the language model in text_config, with its default type
+_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "qwen3_5": "qwen3_5_text",
+                "qwen3_5_moe": "qwen3_5_moe_text", "llama4": "llama4_text", "mistral3": "mistral3",
+                "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text"}
+
+
 def _text_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The language-model part of a config (multimodal Gemma-3 nests it in text_config)."""
-    if config.get("model_type") == "gemma3" and isinstance(config.get("text_config"), dict):
+    """The language-model part of a config (multimodal models nest it in text_config)."""
+    outer = config.get("model_type")
+    if outer in _NESTED_TEXT and isinstance(config.get("text_config"), dict):
         text = dict(config["text_config"])
-        text.setdefault("model_type", "gemma3_text")
+        inner = text.get("model_type")
+        # Mistral-3 nests a plain "mistral" text model; llama.cpp names the whole "mistral3"
+        if outer == "mistral3" or not inner:
+            text["model_type"] = _NESTED_TEXT[outer]
         return text
     return config
+
+
+def _ffn_width(v: Any, source: str) -> int:
+    """intermediate_size: one width, or one per layer (Gemma-3n) that must all agree."""
+    if isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        if len(set(v)) > 1:
+            raise SizingError(f"{source}: config field 'intermediate_size' differs between layers "
+                              f"({', '.join(map(str, sorted(set(v))))}); that is not modelled")
+        return v[0]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SizingError(f"{source}: config field 'intermediate_size' must be an integer, got {v!r}")
+    return v
+
+
+def _layer_types(cfg: dict[str, Any], key: str, n_layers: int, source: str) -> list[str]:
+    v = cfg.get(key)
+    if not isinstance(v, list) or len(v) != n_layers or not all(isinstance(x, str) for x in v):
+        raise SizingError(f"{source}: config field {key!r} must list one layer type per layer "
+                          f"({n_layers})")
+    return v
 
 
 def _swa_from_layer_types(layer_types: list[str], n_layers: int) -> tuple[int, ...]:
@@ -139,10 +221,13 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     model_type = SAME_ARCHITECTURE.get(model_type, model_type)
     arch = ARCH_BY_MODEL_TYPE.get(model_type)
     if arch is None:
-        supported = ", ".join(sorted(ARCH_BY_MODEL_TYPE))
+        import difflib
+
+        closest = _CLOSEST_TYPE.get(str(model_type)) or next(
+            iter(difflib.get_close_matches(str(model_type), list(ARCH_BY_MODEL_TYPE), n=1, cutoff=0.0)), "llama")
         raise SizingError(
-            f"{source}: config field 'model_type' is {model_type!r}, which is not supported "
-            f"(supported: {supported})"
+            f"{source}: config field 'model_type' is {model_type!r}, which is not modelled here "
+            f"(closest supported: {closest})"
         )
     defaults = _DEFAULTS.get(model_type, {})
 
@@ -190,7 +275,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         hidden_size=hidden,
         n_heads=n_heads,
         n_kv_heads=n_kv,
-        ffn_size=get_int("intermediate_size"),
+        ffn_size=_ffn_width(get("intermediate_size", "block_ff_dim"), source),
         vocab_size=get_int("vocab_size"),
         tied_embeddings=bool(get("tie_word_embeddings", default=False)),
         max_context=get_int("max_position_embeddings"),
@@ -206,9 +291,11 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type in ("llama", "mistral", "mixtral", "gpt_oss"):
         # llama.cpp loads bq/bk/bv and bo together when the checkpoint has attention biases
         fields["attn_out_bias"] = fields["attn_qkv_bias"]
-    if model_type in ("qwen3", "qwen3_moe", "gemma3_text"):
+    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "qwen3_next", "qwen3_5_text",
+                      "qwen3_5_moe_text", "lfm2", "qwen3_vl_text",
+                      "qwen3_vl_moe_text") or (model_type == "glm4_moe" and get("use_qk_norm")):
         fields["qk_norm"] = True
-    if model_type in ("gemma2", "gemma3_text"):
+    if model_type in ("gemma2", "gemma3_text", "gemma3n_text"):
         fields["post_norms"] = True
     if model_type == "gpt_oss":
         fields["attn_sinks"] = True
@@ -220,22 +307,24 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         fields["native_types"] = (("_exps.weight", "MXFP4"),)
 
     # --- mixture of experts --------------------------------------------------------------
-    n_experts = get("num_local_experts", "num_experts", "n_routed_experts", default=0) or 0
+    n_experts = get("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
+    if model_type in ("nemotron_h", "lfm2"):
+        n_experts = 0  # their MoE variants are other model types, refused above
     if model_type in ("mixtral", "gpt_oss"):
         n_experts = get_int("num_local_experts")
     if n_experts:
         fields["n_experts"] = int(n_experts)
-        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token")
-        if model_type in ("mixtral", "gpt_oss"):
+        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token", "moe_k")
+        if model_type in ("mixtral", "gpt_oss", "granitemoehybrid", "llama4_text", "minimax_m2"):
             fields["expert_ffn_size"] = get_int("intermediate_size")
         else:
             fields["expert_ffn_size"] = get_int("moe_intermediate_size")
-        if model_type == "qwen2_moe":
+        if model_type in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):
             shared = get_int("shared_expert_intermediate_size", default=0)
             if shared:
                 fields["n_shared_experts"] = 1
                 fields["shared_expert_ffn_size"] = shared
-        if model_type in ("deepseek_v2", "deepseek_v3"):
+        if model_type in ("deepseek_v2", "deepseek_v3", "glm4_moe"):
             n_shared = get_int("n_shared_experts")
             if n_shared:
                 fields["n_shared_experts"] = n_shared
@@ -266,7 +355,12 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
         if cfg.get("topk_method") == "noaux_tc":
             fields["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
+    if model_type == "glm4_moe" and n_experts:
+        fields["expert_score_bias"] = True  # e_score_correction_bias, as DeepSeek-V3
     fields["head_dim_k"], fields["head_dim_v"] = head_dim_k, head_dim_v
+
+    # --- 2025-26 families: MoE interleave, hybrid layers ---------------------------------
+    _new_families(model_type, cfg, fields, get, get_int, n_layers, source)
 
     # --- RoPE tensors llama.cpp's converter adds ------------------------------------------
     rope_scaling = cfg.get("rope_scaling")
@@ -278,6 +372,8 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if arch == "phi3" and rope_type in ("longrope", "su"):
         fields["rope_factor_tensors"] = ("rope_factors_long", "rope_factors_short")
     partial = cfg.get("partial_rotary_factor")
+    if partial is None and isinstance(cfg.get("rope_parameters"), dict):
+        partial = cfg["rope_parameters"].get("partial_rotary_factor")
     if partial and partial != 1 and arch != "deepseek2":
         fields["rope_dim"] = int(head_dim_k * float(partial))
 
@@ -329,3 +425,92 @@ def arch_from_path(path: str | Path) -> ModelArch:
         raise SizingError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
     name = p.parent.name or p.stem
     return arch_from_config(config, repo_id=name, source=str(p.resolve()), name=name)
+
+
+def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], get, get_int,
+                  n_layers: int, source: str) -> None:
+    """Fields of the 2025-26 families, as llama.cpp's converter (convert_hf_to_gguf.py)
+    turns their configs into GGUF keys and llama.cpp's loader reads them back."""
+    if model_type == "llama4_text":
+        # experts are `intermediate_size` wide with one shared expert of that width; the
+        # dense layers between MoE ones use `intermediate_size_mlp`; chunked attention of
+        # 8192 tokens on 3 of 4 layers (src/models/llama4.cpp)
+        fields["ffn_size"] = get_int("intermediate_size_mlp")
+        fields["n_shared_experts"] = 1
+        fields["shared_expert_ffn_size"] = get_int("intermediate_size")
+        fields["moe_layer_step"] = get_int("interleave_moe_layer_step")
+        fields["sliding_window"], fields["swa_pattern"] = 8192, 4
+    elif model_type == "granitemoehybrid":
+        types = _layer_types(cfg, "layer_types", n_layers, source)
+        fields["recurrent_layers"] = tuple(i for i, t in enumerate(types) if t == "mamba")
+        heads, dhead = get_int("mamba_n_heads"), get_int("mamba_d_head")
+        fields.update(recurrent_kind="mamba2", ssm_d_state=get_int("mamba_d_state"),
+                      ssm_d_conv=get_int("mamba_d_conv"), ssm_d_inner=heads * dhead,
+                      ssm_n_group=get_int("mamba_n_groups"), ssm_dt_rank=heads)
+        shared = get_int("shared_intermediate_size")
+        if fields.get("n_experts"):
+            if shared:
+                fields.update(n_shared_experts=1, shared_expert_ffn_size=shared)
+        else:
+            fields["ffn_size"] = shared or fields["ffn_size"]
+    elif model_type == "nemotron_h":
+        pattern = get("hybrid_override_pattern")
+        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-"):
+            raise SizingError(f"{source}: config field 'hybrid_override_pattern' must give one of "
+                              f"M, * or - for each of the {n_layers} layers")
+        heads, dhead = get_int("mamba_num_heads"), get_int("mamba_head_dim")
+        fields.update(recurrent_kind="mamba2", ffn_activation="plain",
+                      recurrent_layers=tuple(i for i, c in enumerate(pattern) if c == "M"),
+                      ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c == "-"),
+                      ssm_d_state=get_int("ssm_state_size"), ssm_d_conv=get_int("conv_kernel"),
+                      ssm_d_inner=heads * dhead, ssm_n_group=get_int("n_groups"), ssm_dt_rank=heads)
+    elif model_type in ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"):
+        n = get_int("full_attention_interval")
+        nk, nv = get_int("linear_num_key_heads"), get_int("linear_num_value_heads")
+        dk, dv = get_int("linear_key_head_dim"), get_int("linear_value_head_dim")
+        if dk != dv:
+            raise SizingError(f"{source}: linear_key_head_dim {dk} != linear_value_head_dim {dv}: "
+                              "llama.cpp's qwen3next needs them equal")
+        fields.update(recurrent_kind="gated_delta",
+                      recurrent_layers=tuple(i for i in range(n_layers) if (i + 1) % n != 0),
+                      ssm_d_state=dk, ssm_d_conv=get_int("linear_conv_kernel_dim"),
+                      ssm_d_inner=dv * nv, ssm_n_group=nk, ssm_dt_rank=nv)
+    elif model_type == "lfm2":
+        types = _layer_types(cfg, "layer_types", n_layers, source)
+        ff = get_int("block_ff_dim", "intermediate_size")
+        if get("block_auto_adjust_ff_dim", default=False):
+            # LFM2's own sizing rule (modeling_lfm2.py): 2/3 of the width, times the
+            # multiplier, rounded up to a multiple of block_multiple_of
+            ff = int(2 * ff / 3)
+            mult = get("block_ffn_dim_multiplier", default=None)
+            if mult:
+                ff = int(float(mult) * ff)
+            m = get_int("block_multiple_of", default=256)
+            ff = m * ((ff + m - 1) // m)
+        fields.update(ffn_size=ff, recurrent_kind="shortconv", ssm_d_conv=get_int("conv_L_cache"),
+                      recurrent_layers=tuple(i for i, t in enumerate(types) if t != "full_attention"))
+    elif model_type == "ernie4_5_moe" and fields.get("n_experts"):
+        n_sh = get_int("moe_num_shared_experts")
+        fields.update(n_dense_leading_layers=get_int("moe_layer_start_index"),
+                      moe_layer_step=get_int("moe_layer_interval"), expert_score_bias=True)
+        if n_sh:
+            fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=fields["expert_ffn_size"])
+    elif model_type == "minimax_m2":
+        fields["expert_score_bias"] = bool(get("use_routing_bias", default=True))
+        rot = get("rotary_dim", default=None)
+        if isinstance(rot, int) and rot != fields["head_dim_k"]:
+            fields["rope_dim"] = rot
+    elif model_type == "gemma3n_text":
+        # llama.cpp keeps KV on the first 20 layers (n_layer_kv_from_start), windows 4 of
+        # every 5 (set_swa_pattern(5)); AltUp/LAuReL widths as the config gives them
+        fields.update(sliding_window=get_int("sliding_window"), swa_pattern=5,
+                      n_kv_layers=min(20, n_layers),
+                      extra={"n_altup": get_int("altup_num_inputs"), "laurel_rank": get_int("laurel_rank"),
+                             "n_embd_altup": get_int("hidden_size_per_layer_input")})
+        # the converter keeps the text vocabulary of the per-layer embeddings for both tables
+        per_layer_vocab = get("vocab_size_per_layer_input", default=None)
+        if isinstance(per_layer_vocab, int) and per_layer_vocab > 0:
+            fields["vocab_size"] = per_layer_vocab
+    elif model_type == "glm4_moe":
+        if cfg.get("num_nextn_predict_layers"):
+            fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}

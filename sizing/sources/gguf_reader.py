@@ -333,7 +333,131 @@ def read_gguf_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[Tens
 # header -> ModelArch
 
 #: llama.cpp hard-codes the sliding-window layer pattern for these (set_swa_pattern)
-_SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "cohere2": 4}
+_SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "cohere2": 4, "gemma3n": 5}
+#: gemma3n: only the first 20 layers hold KV, later ones reuse it (src/models/gemma3n.cpp,
+#: n_layer_kv_from_start)
+GEMMA3N_KV_LAYERS = 20
+#: llama4: chunked attention of 8192 tokens on 3 of every 4 layers, unless the header sets
+#: sliding_window to 0 (llama.cpp src/models/llama4.cpp, load_arch_hparams)
+LLAMA4_CHUNK = 8192
+LLAMA4_CHUNK_PATTERN = 4
+
+#: how llama.cpp tells a recurrent block from an attention block, per architecture
+#: (each model's load_arch_hparams): by zero KV heads, by zero KV heads *and* zero FFN
+#: width (nemotron_h: zero KV heads with an FFN is an FFN-only block), or by a full
+#: attention interval (qwen3next, qwen35: every n-th layer attends, default 4)
+_RECURRENT_BY = {
+    "granitehybrid": ("kv0", "mamba2"),
+    "nemotron_h": ("kv0_ff0", "mamba2"),
+    "nemotron_h_moe": ("kv0_ff0", "mamba2"),
+    "lfm2": ("kv0", "shortconv"),
+    "lfm2moe": ("kv0", "shortconv"),
+    "qwen3next": ("interval", "gated_delta"),
+    "qwen35": ("interval", "gated_delta"),
+    "qwen35moe": ("interval", "gated_delta"),
+}
+
+#: families whose nearest modelled relative is not the closest spelling
+_CLOSEST = {
+    "gemma3n": "gemma3", "gemma4": "gemma3", "gemma-embedding": "gemma3", "mamba": "granitehybrid",
+    "mamba2": "granitehybrid", "falcon-h1": "granitehybrid", "plamo2": "granitehybrid",
+    "jamba": "granitehybrid", "deepseek32": "deepseek2", "deepseek": "deepseek2",
+    "kimi-linear": "qwen3next", "minimax-m2": "qwen3moe", "ernie4_5-moe": "qwen3moe",
+    "hunyuan-moe": "qwen3moe", "glm4": "glm4moe", "olmo2": "llama", "granite": "llama",
+    "granitemoe": "qwen3moe", "phimoe": "phi3", "exaone4": "llama", "cohere2": "gemma2",
+}
+
+
+def supported_gguf_archs() -> tuple[str, ...]:
+    """llama.cpp architectures whose headers we size: the ones with a tensor layout here."""
+    from sizing.core.tensors import SUPPORTED_ARCHS
+
+    return SUPPORTED_ARCHS
+
+
+def closest_supported(name: str, supported: tuple[str, ...] | None = None) -> str:
+    """The modelled architecture nearest to ``name``: a known relative, else the closest spelling."""
+    import difflib
+
+    pool = supported or supported_gguf_archs()
+    if name in _CLOSEST and _CLOSEST[name] in pool:
+        return _CLOSEST[name]
+    best = difflib.get_close_matches(name, pool, n=1, cutoff=0.0)
+    return best[0] if best else pool[0]
+
+
+def _per_layer(meta: dict[str, Any], key: str, n_layers: int, default: int, source: str) -> tuple[int, ...]:
+    """A hyperparameter llama.cpp reads with ``get_key_or_arr``: one value, or one per layer."""
+    v = meta.get(key, default)
+    if isinstance(v, GGUFArray):
+        if v.values is None or len(v.values) != n_layers:
+            raise SizingError(
+                f"{source}: {key} has {v.length} entries, but block_count is {n_layers}")
+        vals = v.values
+    else:
+        vals = (v,) * n_layers
+    hi = _INT_LIMITS.get(key.split(".", 1)[-1], 1 << 32)
+    if any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= hi for x in vals):
+        raise SizingError(f"{source}: {key} must hold whole numbers from 0 to {hi:,}")
+    return tuple(int(x) for x in vals)
+
+
+def _uniform(vals: tuple[int, ...], key: str, source: str) -> int:
+    """The one non-zero value of a per-layer array; layers that differ are not modelled."""
+    nz = sorted({x for x in vals if x})
+    if len(nz) > 1:
+        raise SizingError(
+            f"{source}: {key} differs between layers ({', '.join(map(str, nz))}); per-layer "
+            "widths other than zero are not modelled, so this file cannot be sized")
+    return nz[0] if nz else 0
+
+
+def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...],
+                 ff: tuple[int, ...], source: str) -> dict[str, Any]:
+    """Recurrent and FFN-only blocks, and the recurrent state's dimensions, as llama.cpp reads them."""
+    how = _RECURRENT_BY.get(a)
+    if how is None:
+        if 0 in kv:
+            raise SizingError(
+                f"{source}: {a}.attention.head_count_kv is 0 on some layers, a layer kind "
+                f"(recurrent or attention-free) this architecture is not modelled with")
+        return {}
+    rule, kind = how
+    fields: dict[str, Any] = {"recurrent_kind": kind}
+    if rule == "kv0":
+        fields["recurrent_layers"] = tuple(i for i in range(n_layers) if kv[i] == 0)
+    elif rule == "kv0_ff0":
+        fields["recurrent_layers"] = tuple(i for i in range(n_layers) if kv[i] == 0 and ff[i] == 0)
+        fields["ffn_only_layers"] = tuple(i for i in range(n_layers) if kv[i] == 0 and ff[i] > 0)
+    else:
+        arr = meta.get(f"{a}.attention.recurrent_layers")
+        if isinstance(arr, GGUFArray):
+            if arr.values is None or len(arr.values) < n_layers:
+                raise SizingError(f"{source}: {a}.attention.recurrent_layers does not cover every layer")
+            fields["recurrent_layers"] = tuple(i for i in range(n_layers) if arr.values[i])
+        else:
+            n = meta.get(f"{a}.full_attention_interval", 4)
+            if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+                raise SizingError(f"{source}: {a}.full_attention_interval must be a positive integer")
+            fields["recurrent_layers"] = tuple(i for i in range(n_layers) if (i + 1) % n != 0)
+    if kind == "shortconv":
+        fields["ssm_d_conv"] = _int_key(meta, f"{a}.shortconv.l_cache", source)
+    else:
+        for f, key in (("ssm_d_conv", "conv_kernel"), ("ssm_d_inner", "inner_size"),
+                       ("ssm_d_state", "state_size"), ("ssm_dt_rank", "time_step_rank"),
+                       ("ssm_n_group", "group_count")):
+            fields[f] = _int_key(meta, f"{a}.ssm.{key}", source)
+    return fields
+
+
+def _int_key(meta: dict[str, Any], key: str, source: str) -> int:
+    v = meta.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 24:
+        raise SizingError(f"{source}: {key} is missing or not a whole number up to {1 << 24:,}; "
+                          "without it the recurrent state cannot be sized")
+    return v
+
+
 
 
 #: Upper bounds for the header's counts and sizes: far above any published model, and
@@ -414,30 +538,63 @@ def _dim(t: TensorSpec | None, i: int, source: str) -> int | None:
 def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str, source: str) -> ModelArch:
     """Map GGUF metadata keys (``{arch}.block_count`` …) and tensor shapes to a ModelArch.
 
-    Every field used is checked for type and range first (the message names it), so a
-    crafted header is refused before any loop over its values.
+    Per-layer arrays (``head_count_kv``, ``feed_forward_length``, ``head_count``,
+    ``sliding_window_pattern``) are read layer by layer: zeros mark recurrent or FFN-only
+    blocks where the architecture has them, and non-zero values that differ between
+    layers are refused rather than collapsed. An architecture without a model here is
+    refused with the closest one that has.
     """
     a = meta.get("general.architecture")
     if not isinstance(a, str) or not a:
         raise SizingError(f"{source}: GGUF header has no general.architecture")
     if len(a) > 64:
         raise SizingError(f"{source}: general.architecture is {len(a):,} characters long, not an architecture name")
+    supported = supported_gguf_archs()
+    if a == "clip":
+        raise SizingError(
+            f"{source}: this is a multimodal projector (mmproj), not a language model; give the "
+            "model with --model and this file with --mmproj")
+    if a not in supported:
+        raise SizingError(
+            f"{source}: llama.cpp architecture {a!r} is not modelled here, so its memory "
+            f"cannot be sized (closest supported: {closest_supported(a, supported)})")
 
     def k(key: str, default: Any = None) -> Any:
-        v = _int_value(meta.get(f"{a}.{key}"), f"{a}.{key}", source)
+        raw = meta.get(f"{a}.{key}")
+        v = _int_value(raw, f"{a}.{key}", source)  # type and range checked first
+        if isinstance(raw, GGUFArray) and raw.values and len(set(raw.values)) > 1:
+            raise SizingError(
+                f"{source}: {a}.{key} differs between layers; that is not modelled, so this "
+                "file cannot be sized")
         return default if v is None else v
 
     by_name = {t.name: t for t in tensors}
     has = by_name.__contains__
     emb = by_name.get("token_embd.weight")
-    n_layers = k("block_count", 0)
-    n_heads = k("attention.head_count", 0)
+    n_all = k("block_count", 0)
+    if isinstance(n_all, bool) or not isinstance(n_all, int) or not 0 < n_all <= MAX_LAYERS:
+        raise SizingError(f"{source}: {a}.block_count {n_all!r} is not a layer count llama.cpp loads "
+                          f"(1..{MAX_LAYERS})")
+    nextn = k("nextn_predict_layers", 0)
+    if not isinstance(nextn, int) or not 0 <= nextn < n_all:
+        raise SizingError(f"{source}: {a}.nextn_predict_layers {nextn!r} must be below block_count")
+    n_layers = n_all - nextn  # multi-token-prediction blocks: loaded, never run, no KV
+    head_default = meta.get(f"{a}.attention.head_count", 0)
+    if isinstance(head_default, GGUFArray):  # per-layer head counts: KV defaults to each
+        head_default = _int_value(head_default, f"{a}.attention.head_count", source)
+    kv_arr = _per_layer(meta, f"{a}.attention.head_count_kv", n_all, head_default or 0, source)[:n_layers]
+    ff_arr = _per_layer(meta, f"{a}.feed_forward_length", n_all, 0, source)[:n_layers]
+    nh_arr = _per_layer(meta, f"{a}.attention.head_count", n_all, 0, source)[:n_layers]
+    n_heads = _uniform(nh_arr, f"{a}.attention.head_count", source)
     hidden = k("embedding_length", 0)
-    n_kv = k("attention.head_count_kv", n_heads) or n_heads
+    n_kv = _uniform(kv_arr, f"{a}.attention.head_count_kv", source) or n_heads
+    ffn_size = _uniform(ff_arr, f"{a}.feed_forward_length", source)
     hd_k = k("attention.key_length", hidden // n_heads if n_heads else 0)
     hd_v = k("attention.value_length", hd_k)
     rope_dim = k("rope.dimension_count", 0)
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = _layer_kinds(a, meta, n_layers, kv_arr, ff_arr, source)
+    if nextn:
+        fields["extra"] = {"nextn_predict_layers": nextn}
     kv_lora = k("attention.kv_lora_rank", 0)
     if kv_lora:  # MLA: the *_mla keys hold the real per-head sizes; one latent KV "head"
         hd_k = k("attention.key_length_mla", hd_k)
@@ -447,28 +604,46 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
                       qk_rope_head_dim=rope_dim, qk_nope_head_dim=hd_k - rope_dim)
     n_exp = k("expert_count", 0)
     if n_exp:
-        n_dense = k("leading_dense_block_count", 0)
-        gate = by_name.get(f"blk.{n_dense}.ffn_up_exps.weight")
+        lead = k("leading_dense_block_count", 0)
+        gate = by_name.get("blk.%d.ffn_up_exps.weight" % lead) or next(
+            (t for n, t in by_name.items() if n.endswith("ffn_up_exps.weight")), None)
         fields.update(
             n_experts=n_exp,
             n_experts_used=k("expert_used_count", 0),
             expert_ffn_size=k("expert_feed_forward_length", _dim(gate, 1, source) or 0),
-            n_dense_leading_layers=n_dense,
+            n_dense_leading_layers=lead,
             expert_bias=any(n.endswith("ffn_gate_exps.bias") for n in by_name),
             expert_score_bias=any(n.endswith("exp_probs_b.bias") for n in by_name),
         )
+        if a in ("llama4", "ernie4_5-moe"):
+            fields["moe_layer_step"] = k("interleave_moe_layer_step", 1) or 1
         n_sh = k("expert_shared_count", 0)
         sh = next((t for n, t in by_name.items() if n.endswith("ffn_up_shexp.weight")), None)
         if sh is not None:
             n_sh = n_sh or 1
             fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=_dim(sh, 1, source) // n_sh)
     window = k("attention.sliding_window", 0)
-    if window and a in _SWA_PATTERN:
-        pat = meta.get(f"{a}.attention.sliding_window_pattern")
+    pat = meta.get(f"{a}.attention.sliding_window_pattern")
+    if a == "llama4":
+        if meta.get(f"{a}.attention.sliding_window") != 0:
+            fields.update(sliding_window=LLAMA4_CHUNK, swa_pattern=LLAMA4_CHUNK_PATTERN)
+    elif window and (a in _SWA_PATTERN or isinstance(pat, GGUFArray)):
         if isinstance(pat, GGUFArray) and pat.values:
-            fields.update(sliding_window=window, swa_layers=tuple(i for i, s in enumerate(pat.values) if s))
+            if len(pat.values) < n_layers:
+                raise SizingError(f"{source}: {a}.attention.sliding_window_pattern does not cover every layer")
+            fields.update(sliding_window=window, swa_layers=tuple(i for i, s in enumerate(pat.values[:n_layers]) if s))
         else:
             fields.update(sliding_window=window, swa_pattern=_SWA_PATTERN[a])
+    elif window and a in ("lfm2", "lfm2moe"):  # every attention layer is windowed
+        att = [i for i in range(n_layers) if i not in set(fields.get("recurrent_layers", ()))]
+        fields.update(sliding_window=window, swa_layers=tuple(att))
+    if a == "gemma3n":
+        alt, lau, gate = by_name.get("altup_proj.weight"), by_name.get("blk.0.laurel_l.weight"), by_name.get("blk.0.inp_gate.weight")
+        if alt is None or lau is None or gate is None or len(alt.shape) < 3:
+            raise SizingError(f"{source}: gemma3n header lacks its AltUp/LAuReL tensors")
+        fields["n_kv_layers"] = min(GEMMA3N_KV_LAYERS, n_layers)
+        fields["extra"] = {**fields.get("extra", {}), "n_altup": alt.shape[2] + 1,
+                           "laurel_rank": lau.shape[1], "n_embd_altup": gate.shape[1]}
     rope_t = tuple(n for n in ("rope_freqs", "rope_factors_long", "rope_factors_short") if has(f"{n}.weight"))
     if rope_t:
         fields["rope_factor_tensors"] = rope_t
@@ -478,6 +653,7 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         fields["rope_dim"] = rope_dim
     dense0 = next((i for i in range(n_layers) if has(f"blk.{i}.ffn_up.weight")), None)
     plain = dense0 is not None and not has(f"blk.{dense0}.ffn_gate.weight") and a != "phi3"
+    att0 = next((i for i in range(n_layers) if kv_arr[i] and i not in set(fields.get("recurrent_layers", ()))), 0)
     name = meta.get("general.name")
     if isinstance(name, str):  # shown as a title: one printable line
         name = "".join(ch if ch.isprintable() else " " for ch in name[:200]).strip()
@@ -493,16 +669,16 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
             n_kv_heads=n_kv,
             head_dim_k=hd_k,
             head_dim_v=hd_v,
-            ffn_size=k("feed_forward_length", 0),
+            ffn_size=ffn_size,
             ffn_activation="plain" if plain else "gated",
             vocab_size=emb.shape[1] if emb is not None and len(emb.shape) > 1 else k("vocab_size", 0),
             tied_embeddings=not has("output.weight"),
             max_context=k("context_length", 0),
-            attn_qkv_bias=has("blk.0.attn_q.bias") or has("blk.0.attn_qkv.bias"),
-            attn_out_bias=has("blk.0.attn_output.bias"),
-            qk_norm=has("blk.0.attn_q_norm.weight"),
-            post_norms=has("blk.0.post_ffw_norm.weight"),
-            attn_sinks=has("blk.0.attn_sinks.weight"),
+            attn_qkv_bias=has(f"blk.{att0}.attn_q.bias") or has(f"blk.{att0}.attn_qkv.bias"),
+            attn_out_bias=has(f"blk.{att0}.attn_output.bias"),
+            qk_norm=has(f"blk.{att0}.attn_q_norm.weight"),
+            post_norms=has(f"blk.{att0}.post_ffw_norm.weight"),
+            attn_sinks=has(f"blk.{att0}.attn_sinks.weight"),
             **fields,
         )
     except ValidationError as e:

@@ -106,6 +106,7 @@ class ModelChoice:
     spec: str | None = None  # catalog id or HF repo id
     gguf: Any = None  # GGUFModel read from an upload or a configured directory
     label: str = ""
+    mmproj: Any = None  # a multimodal projector (sizing.core.projector.Projector) to load with it
 
 
 def model_input(ps: PageState, cfg: UIConfig, sources: tuple[str, ...] = SOURCES) -> ModelChoice | None:
@@ -220,18 +221,38 @@ def _local_file_input(ps: PageState, cfg: UIConfig, up: Any) -> ModelChoice | No
         )
     else:
         pick = None
+    choice = None
     if up is not None:
         data = up.getvalue()[: cfg.upload_cap_mb * 1024 * 1024]
         gguf = services.read_gguf_header(data, up.name)
-        return ModelChoice(gguf=gguf, label=gguf.path)
-    if pick is not None:
+        choice = ModelChoice(gguf=gguf, label=gguf.path)
+    elif pick is not None:
         if cfg.web_mode and not cfg.allowed_file(pick):
             st.error("That file is outside the configured model directories.")
             return None
-        return ModelChoice(gguf=services.read_gguf_file(pick, allowed=cfg.allowed_file if cfg.web_mode else None),
-                           label=pick.name)
-    st.info("Upload a GGUF header to size it.")
-    return None
+        choice = ModelChoice(gguf=services.read_gguf_file(pick, allowed=cfg.allowed_file if cfg.web_mode else None),
+                             label=pick.name)
+    if choice is None:
+        st.info("Upload a GGUF header to size it.")
+        return None
+    choice.mmproj = _mmproj_input(ps, cfg)
+    return choice
+
+
+def _mmproj_input(ps: PageState, cfg: UIConfig) -> Any:
+    """An optional vision/audio projector (mmproj GGUF) and whether to count it."""
+    with st.expander("Vision / audio projector (mmproj)"):
+        mm = st.file_uploader("mmproj GGUF header", type=["gguf"], key=ps.key("mmproj_upload"),
+                              max_upload_size=cfg.upload_cap_mb,
+                              help="The projector llama-server loads with --mmproj: its weights, its "
+                                   "compute buffer and the context each image takes are added")
+        include = st.toggle("Include the projector", value=True, key=ps.key("mmproj_on"))
+        if mm is None:
+            return None
+        proj = services.read_mmproj_header(mm.getvalue()[: cfg.upload_cap_mb * 1024 * 1024], mm.name)
+        st.caption(f"{proj.projector_type} {'/'.join(proj.modalities)} encoder: each image takes "
+                   f"{proj.image_tokens} context cells")
+        return proj if include else None
 
 
 def run_inputs(ps: PageState) -> None:

@@ -149,6 +149,13 @@ def read_gguf_header(data: bytes, name: str) -> Any:
     return UPLOADS.get(data, name)
 
 
+def read_mmproj_header(data: bytes, name: str) -> Any:
+    """An uploaded mmproj header -> Projector (read as a model upload is: in memory, capped)."""
+    from sizing.sources.mmproj import read_mmproj_bytes
+
+    return read_mmproj_bytes(data, name)
+
+
 def read_gguf_file(path: Path, allowed: Any = None) -> Any:
     """A GGUF file on this machine (in web mode the caller checked the directory, and
     ``allowed`` vets the other parts of a split model the same way).
@@ -260,6 +267,8 @@ def estimate(choice: Any, values: dict, hw: Any) -> Any:
     kw = estimate_kwargs(choice, values)
     kw["ctx"] = kw["ctx"] * kw["parallel"]
     kw["backend"] = backend_of(hw)
+    if getattr(choice, "mmproj", None) is not None:
+        kw["mmproj"] = choice.mmproj
     return core_estimate(resolved(choice), **kw)
 
 
@@ -329,6 +338,7 @@ def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
         sc.model, sc.quant, int(values["ctx"]), hwm, cal,
         tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
         flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock,
+        mmproj=sc.mmproj,
     )
 
 

@@ -41,6 +41,12 @@ F32 = 4
 F16 = 2
 # llama.cpp archs whose MoE feeds the raw top-k probabilities (no renormalization)
 _UNNORMALIZED_MOE = frozenset({"qwen2moe"})
+# 2025-26 MoE graphs whose shared expert does not add to the MoE peak
+_SHARED_AFTER_ROUTED = frozenset({"glm4moe", "hunyuan-moe", "ernie4_5-moe"})
+# ... and whose selected experts' down-projected rows are not held twice (measured)
+_NO_DOUBLE_ROWS = frozenset({"minimax-m2", "hunyuan-moe"})
+# MoE graphs of the delta-net families (qwen3next, qwen35moe)
+_GATED_DELTA_MOE = frozenset({"qwen3next", "qwen35moe"})
 INPUT_BYTES_PER_TOKEN = 40  # token ids, positions, output ids and alignment slack (measured)
 
 
@@ -64,6 +70,32 @@ def _dims(a: ModelArch) -> tuple[int, int, int, int]:
         return a.hidden_size, q, kv, a.n_heads
     return (a.hidden_size, a.n_heads * max(a.head_dim_k, a.head_dim_v),
             a.n_kv_heads * a.head_dim_k, a.n_heads)
+
+
+def _recurrent_branch(a: ModelArch, t: int, n_seq: int) -> int:
+    """Peak bytes of one recurrent layer's graph, fitted to llama.cpp's compute buffer.
+
+    Mamba-2 (``build_mamba2_layer``): the in-projection, the convolution input with its
+    carried state, its output and the scan's output are alive together: per token about
+    ``7.5·d_inner + 6·n_group·d_state + n_heads`` F32, plus one SSM state per sequence.
+    Gated delta-net (``build_layer_attn_linear``, chunked): per token about
+    ``5.8·key_dim + 3.6·value_dim`` F32 (q and k repeated to the value heads, the chunked
+    decay matrices), plus the state and per-chunk copies of it, which grow with the
+    value-to-key head ratio. Short convolutions (LFM2) stay below the FFN and are not a
+    branch. Coefficients: least squares over synthetic loads of four shapes each
+    (xllamacpp 2026.10, CPU), residuals under 0.1%.
+    """
+    if not a.recurrent_layers:
+        return 0
+    if a.recurrent_kind == "mamba2":
+        per_tok = 7.5 * a.ssm_d_inner + 6 * max(a.ssm_n_group, 1) * a.ssm_d_state + a.ssm_dt_rank
+        return int(t * F32 * per_tok) + F32 * a.ssm_d_state * a.ssm_d_inner * n_seq
+    if a.recurrent_kind == "gated_delta":
+        key_dim = a.ssm_d_state * a.ssm_n_group
+        state = F32 * a.ssm_d_state * a.ssm_d_inner * n_seq
+        ratio = a.ssm_dt_rank / max(a.ssm_n_group, 1)
+        return int(t * F32 * (5.8 * key_dim + 3.575 * a.ssm_d_inner) + state * (0.2 + 0.45 * ratio))
+    return 0
 
 
 def estimate_compute_buffer(
@@ -90,16 +122,51 @@ def estimate_compute_buffer(
         shared = 3 * a.n_shared_experts * a.shared_expert_ffn_size
         f = a.expert_ffn_size
         moe = 3 * k * f + 5 * e  # gate, up and their product for each selected expert
-        if a.arch not in _UNNORMALIZED_MOE:
+        if a.arch not in _UNNORMALIZED_MOE and a.arch not in _NO_DOUBLE_ROWS:
             # with renormalized expert weights the down-projected rows of every selected
             # expert are alive twice (before and after weighting): measured on qwen3moe
             moe = max(moe, 2 * k * e + 256 * k + 5 * e)
+        if a.arch == "llama4":
+            # each selected expert's gate, up, product and weighted output row, then
+            # three hidden-size rows and the attention's Q twice; the shared expert runs
+            # once the routed rows are freed. Fitted to five synthetic shapes (hidden
+            # 2048-5120, experts 8-32 of width 4096-8192, 1-2 used), residuals < 0.1%.
+            moe, shared = k * (3 * f + e) + 3 * e + 2 * q, 0
+        elif a.arch in _GATED_DELTA_MOE:
+            # the down-projected rows of every selected expert alive twice, plus half the
+            # hidden rows the other MoE models keep; the sigmoid-gated shared expert does
+            # not add. ggml's packing is not monotonic here: over four synthetic shapes
+            # (hidden 1024-2048, 4-10 of 32-64 experts of width 512-1024) the residuals
+            # are 0%, -12.5%, +7% and +12.5%.
+            moe, shared = 2 * k * e + e * 5 // 2, 0
+        elif a.arch == "nemotron_h_moe":
+            # experts without a gate (squared ReLU of up): each selected expert's up row
+            # and its weighted output, five hidden rows; the shared expert does not add.
+            # Fitted to five synthetic shapes (hidden 2048-4096, 4-8 of 16 experts of
+            # width 1024-2048, shared 2048-4096): exact.
+            moe, shared = k * (f + e) + 5 * e, 0
+        elif a.arch in _SHARED_AFTER_ROUTED:
+            # the shared expert runs once the routed rows are freed, so it adds nothing
+            # to the peak (measured on glm4moe and hunyuan-moe; on the GLM-4.5-Air shape
+            # this is 1.2% high, on a small one, hidden 2048, ggml packs the routed rows
+            # tighter and it is 29% high)
+            shared = 0
         branches["MoE FFN"] = t * F32 * (moe + shared)
     ffn = max(branches.values(), default=0)
     if not flash_attn:
         # the F32 mask is copied once more while the FFN runs (measured)
         for name in list(branches):
             branches[name] = ffn + mask_el * F32
+
+    if a.arch == "gemma3n":
+        # the FFN runs while the per-layer inputs of every layer (n_embd_altup x n_layers)
+        # and the AltUp streams and predictions (n_altup hidden rows each) stay alive
+        pl = int(a.extra.get("n_embd_altup", 256)) * a.n_layers
+        alt = int(a.extra.get("n_altup", 4))
+        branches["dense FFN"] = int(t * F32 * (3 * a.ffn_size + pl + (2 * alt + 4.75) * e))
+    rec = _recurrent_branch(a, t, n_seq)
+    if rec:
+        branches[f"{a.recurrent_kind} layer"] = rec
 
     # attention
     if flash_attn:

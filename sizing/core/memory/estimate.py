@@ -256,6 +256,13 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
         f"peak set by the {comp.branch} for {comp.n_tokens} tokens")
     add("output buffer (logits)", "compute", "host", comp.output_bytes,
         f"{s.n_parallel} row(s) of {a.vocab_size} F32 logits")
+    if s.mmproj is not None:
+        mp = s.mmproj
+        add("mmproj weights", "weights", gpu, mp.weights_bytes,
+            f"{mp.projector_type} {'/'.join(mp.modalities)} encoder ({mp.file_name}): its own GGUF")
+        add("mmproj compute buffer", "compute", gpu, mp.compute_bytes(),
+            f"one {mp.image_size}x{mp.image_size} image ({mp.n_patches} patches); each image "
+            f"takes {mp.image_tokens} context cells")
     add("runtime (host)", "overhead", "host", oh.host_bytes(a.vocab_size),
         "process heap: tokenizer tables, graph metadata, threads")
     if gpu == "gpu" and oh.device_bytes():

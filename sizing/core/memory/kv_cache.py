@@ -11,9 +11,9 @@ xllamacpp 2026.10 by ``tests/test_memory_truth.py``):
 * ``llama_kv_cache_iswa``: windowed layers get their own cache of
   ``pad256(min(cells, window × (unified ? n_seq : 1) + n_ubatch))`` cells.
 * MLA (DeepSeek-V2/V3): one latent row of ``kv_lora_rank + rope dim`` per token, all in K.
-* Recurrent layers hold no KV; they keep a fixed state per sequence (``llama_memory_recurrent``).
-  No catalog model has them yet, so this part is modelled from the code but not yet held
-  against a llama.cpp load.
+* Recurrent layers (Mamba-2, gated delta-net, short convolution) and FFN-only blocks hold
+  no KV; the recurrent ones keep a fixed F32 state per sequence (``llama_memory_recurrent``,
+  one cell per sequence), held against llama.cpp's ``RS buffer`` by the truth tests.
 """
 
 from __future__ import annotations
@@ -183,8 +183,8 @@ def _layer_counts(arch: ModelArch) -> tuple[int, int]:
     hit = _LAYER_COUNTS.get(id(arch))
     if hit is not None and hit[0] is arch:
         return hit[1]
-    rec, swa = arch.recurrent_flags, arch.swa_flags
-    attn = [i for i in range(arch.n_layers) if not rec[i]]
+    att, swa = arch.attention_flags, arch.swa_flags
+    attn = [i for i in range(arch.n_layers) if att[i]]
     counts = (len(attn), sum(1 for i in attn if swa[i]))
     if len(_LAYER_COUNTS) > 1024:
         _LAYER_COUNTS.clear()
@@ -192,15 +192,26 @@ def _layer_counts(arch: ModelArch) -> tuple[int, int]:
     return counts
 
 
-def _recurrent_state(arch: ModelArch, n_seq: int) -> KVCachePart:
-    """Mamba-2 style state per recurrent layer and sequence, in F32 (llama_memory_recurrent).
+def recurrent_row_dims(arch: ModelArch) -> tuple[int, int]:
+    """F32 elements of one sequence's (R, S) state in one recurrent layer.
 
-    R holds the convolution's last ``d_conv - 1`` inputs of ``d_inner + 2·groups·d_state``
-    channels; S the SSM state of ``d_state × d_inner``.
+    llama.cpp's ``llama_hparams::n_embd_r`` / ``n_embd_s`` (src/llama-hparams.cpp):
+    R keeps the convolution's last ``d_conv - 1`` inputs. For Mamba-2 and the gated
+    delta-net those inputs are ``d_inner + 2·n_group·d_state`` channels wide (x, B and C;
+    q, k and v for the delta-net), and S is ``d_state × d_inner`` (the SSM state; the
+    delta-net's per-head ``d_k × d_v`` matrices). A short convolution (LFM2) keeps
+    ``L - 1`` inputs of ``n_embd`` channels and no S.
     """
-    n = len(arch.recurrent_layers)
+    if arch.recurrent_kind == "shortconv":
+        return arch.hidden_size * (arch.ssm_d_conv - 1), 0
     conv_ch = arch.ssm_d_inner + 2 * arch.ssm_n_group * arch.ssm_d_state
-    r = max(arch.ssm_d_conv - 1, 0) * conv_ch * 4
-    s = arch.ssm_d_state * arch.ssm_d_inner * 4
+    return max(arch.ssm_d_conv - 1, 0) * conv_ch, arch.ssm_d_state * arch.ssm_d_inner
+
+
+def _recurrent_state(arch: ModelArch, n_seq: int) -> KVCachePart:
+    """The recurrent layers' state: one F32 cell per sequence (``llama_memory_recurrent``
+    sizes its cache to ``max(1, n_seq_max)`` cells, whatever the context)."""
+    n = len(arch.recurrent_layers)
+    r, s = recurrent_row_dims(arch)
     return KVCachePart(kind="recurrent", cells=n_seq, streams=1, layers=n, k_type="f32",
-                       v_type="f32", k_bytes=r * n * n_seq, v_bytes=s * n * n_seq)
+                       v_type="f32", k_bytes=4 * r * n * n_seq, v_bytes=4 * s * n * n_seq)

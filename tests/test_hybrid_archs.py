@@ -1,0 +1,165 @@
+"""The 2025-26 architectures: headers read layer by layer, recurrent state, refusals.
+
+Files are synthetic GGUFs (sizing.live.synthetic: real headers, the layouts llama.cpp
+loads, as the live truth tests confirm) and hand-made headers for what a converter could
+write but we do not model. The memory these give is held against llama.cpp itself in
+tests/test_memory_truth.py (NEW_ARCH_CASES).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from gguf import GGUFWriter
+
+from sizing.errors import SizingError
+from sizing.core.memory.kv_cache import estimate_kv_cache
+from sizing.live.synthetic import write_synthetic_gguf
+from harness.truth_cases import NEW_ARCH_CASES
+from sizing.core.arch import ModelArch
+from sizing.sources.config_json import arch_from_config
+from sizing.sources.gguf_reader import read_gguf
+from sizing.core.tensors import tensors_for
+
+_CASES = {c.model: c for c in NEW_ARCH_CASES}
+
+
+def _arch(model: str) -> ModelArch:
+    c = _CASES[model]
+    return ModelArch(id=model, name=c.name, source="test", **(c.arch or {}))
+
+
+@pytest.mark.parametrize("model", sorted(_CASES))
+def test_synthetic_header_reads_back_the_same_layers(model, tmp_path):
+    """What we write as llama.cpp's converter would, we read back: layer kinds, state, tensors."""
+    a = _arch(model)
+    path = write_synthetic_gguf(a, "Q8_0", tmp_path / f"{model}.gguf")
+    m = read_gguf(path)
+    b = m.arch
+    assert b.arch == a.arch and b.n_layers == a.n_layers
+    assert b.recurrent_layers == a.recurrent_layers
+    assert b.recurrent_kind == a.recurrent_kind
+    assert b.ffn_only_layers == a.ffn_only_layers
+    assert b.attention_flags == a.attention_flags
+    assert b.swa_flags == a.swa_flags
+    assert {t.name: t.shape for t in m.tensors} == {t.name: t.shape for t in tensors_for(a)}
+    for ctx in (1000, 32768):
+        assert estimate_kv_cache(b, ctx).parts == estimate_kv_cache(a, ctx).parts
+
+
+def test_granitehybrid_kv_only_on_attention_layers_plus_recurrent_state(tmp_path):
+    """The bug this replaces: a granitehybrid GGUF sized KV for every layer and no state."""
+    a = _arch("granitehybrid-shape")
+    m = read_gguf(write_synthetic_gguf(a, "Q8_0", tmp_path / "g.gguf"))
+    kv = estimate_kv_cache(m.arch, 8192)
+    full, rec = kv.part("kv"), kv.part("recurrent")
+    assert full.layers == 1 and full.cells == 8192
+    # R: (d_conv - 1) x (d_inner + 2 n_group d_state) F32; S: d_state x d_inner F32 per layer
+    assert rec.layers == 3 and rec.cells == 1
+    assert rec.k_bytes == 3 * 4 * 3 * (3072 + 2 * 128)
+    assert rec.v_bytes == 3 * 4 * 128 * 3072
+    # the state is per sequence, not per token
+    assert estimate_kv_cache(m.arch, 65536).part("recurrent") == rec
+    assert estimate_kv_cache(m.arch, 8192, n_parallel=4).part("recurrent").bytes == 4 * rec.bytes
+
+
+def test_llama4_chunked_attention_caps_three_of_four_layers():
+    a = _arch("llama4-shape")
+    kv = estimate_kv_cache(a, 131072)
+    assert (kv.part("non-swa").layers, kv.part("swa").layers) == (1, 3)
+    assert kv.part("swa").cells == 8192 + 512  # chunk + micro-batch, padded to 256
+    assert kv.part("non-swa").cells == 131072
+
+
+def _header(tmp_path, arch: str, kv_heads, ffn=4096, extra=None):
+    """A minimal loadable-looking header: a few keys and one tensor."""
+    path = tmp_path / f"{arch}.gguf"
+    w = GGUFWriter(path, arch)
+    w.add_uint32(f"{arch}.block_count", len(kv_heads))
+    w.add_uint32(f"{arch}.embedding_length", 1024)
+    w.add_uint32(f"{arch}.context_length", 4096)
+    w.add_uint32(f"{arch}.attention.head_count", 16)
+    w.add_array(f"{arch}.attention.head_count_kv", list(kv_heads))
+    w.add_uint32(f"{arch}.feed_forward_length", ffn)
+    for k, v in (extra or {}).items():
+        w.add_uint32(f"{arch}.{k}", v)
+    w.add_tensor("token_embd.weight", np.zeros((32, 1024), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_unmodelled_architecture_is_refused_with_the_closest(tmp_path):
+    path = _header(tmp_path, "gemma4", [8, 8])
+    with pytest.raises(SizingError, match=r"'gemma4' is not modelled.*closest supported: gemma3"):
+        read_gguf(path)
+
+
+def test_per_layer_kv_heads_that_differ_are_refused_not_collapsed(tmp_path):
+    path = _header(tmp_path, "llama", [8, 4, 8, 8])
+    with pytest.raises(SizingError, match="head_count_kv differs between layers"):
+        read_gguf(path)
+
+
+def test_zero_kv_heads_on_an_attention_only_arch_is_refused(tmp_path):
+    path = _header(tmp_path, "llama", [8, 0, 8, 8])
+    with pytest.raises(SizingError, match="head_count_kv is 0 on some layers"):
+        read_gguf(path)
+
+
+def test_hybrid_without_its_ssm_keys_is_refused(tmp_path):
+    path = _header(tmp_path, "granitehybrid", [0, 0, 0, 4])
+    with pytest.raises(SizingError, match=r"ssm\.conv_kernel is missing"):
+        read_gguf(path)
+
+
+def test_cli_refuses_an_unmodelled_gguf_with_exit_2(tmp_path):
+    path = _header(tmp_path, "gemma4", [8, 8])
+    proc = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--model", str(path), "--ctx", "4096"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "gemma4" in proc.stderr and "closest supported: gemma3" in proc.stderr
+
+
+QWEN3_NEXT = dict(  # the fields of Qwen/Qwen3-Next-80B-A3B-Instruct's config.json that sizing reads
+    model_type="qwen3_next", hidden_size=2048, num_hidden_layers=48, num_attention_heads=16,
+    num_key_value_heads=2, head_dim=256, intermediate_size=5120, moe_intermediate_size=512,
+    shared_expert_intermediate_size=512, num_experts=512, num_experts_per_tok=10,
+    linear_conv_kernel_dim=4, linear_key_head_dim=128, linear_value_head_dim=128,
+    linear_num_key_heads=16, linear_num_value_heads=32, vocab_size=151936,
+    max_position_embeddings=262144, full_attention_interval=4, partial_rotary_factor=0.25)
+
+
+def test_qwen3_next_config_every_fourth_layer_attends():
+    a = arch_from_config(QWEN3_NEXT, repo_id="q", source="test")
+    assert a.arch == "qwen3next" and a.recurrent_kind == "gated_delta"
+    assert [i for i, f in enumerate(a.attention_flags) if f] == list(range(3, 48, 4))
+    kv = estimate_kv_cache(a, 262144)
+    assert kv.part("kv").layers == 12 and kv.part("recurrent").layers == 36
+    # per delta-net layer: conv state 3 x (2*16*128 + 32*128), S = 128 x (32*128), F32
+    assert kv.part("recurrent").bytes == 36 * 4 * (3 * (4096 + 4096) + 128 * 4096)
+
+
+def test_unmodelled_model_type_names_the_closest():
+    with pytest.raises(SizingError, match=r"'gemma4'.*closest supported: gemma3_text"):
+        arch_from_config({"model_type": "gemma4"}, repo_id="x", source="test")
+
+
+def test_nemotron_h_pattern_gives_mamba_attention_and_ffn_blocks():
+    cfg = dict(model_type="nemotron_h", hidden_size=4480, num_hidden_layers=8, num_attention_heads=40,
+               num_key_value_heads=8, head_dim=128, intermediate_size=15680, mamba_num_heads=128,
+               mamba_head_dim=80, ssm_state_size=128, n_groups=8, conv_kernel=4,
+               hybrid_override_pattern="M-M-M*-M", vocab_size=131072, max_position_embeddings=131072)
+    a = arch_from_config(cfg, repo_id="n", source="test")
+    assert a.recurrent_layers == (0, 2, 4, 7) and a.ffn_only_layers == (1, 3, 6)
+    assert [i for i, f in enumerate(a.attention_flags) if f] == [5]
+    names = {t.name for t in tensors_for(a)}
+    assert "blk.1.ffn_up.weight" in names and "blk.1.attn_q.weight" not in names
+    assert "blk.5.attn_q.weight" in names and "blk.5.ffn_up.weight" not in names
+    assert "blk.0.ssm_in.weight" in names
