@@ -17,7 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.speed_fit import fit_from_files, load_bench_with_db, predict_decode, predict_prefill, split_rows  # noqa: E402
+from harness.speed_fit import (  # noqa: E402
+    fit_from_files, load_bench_with_db, predict_decode, predict_prefill, row_device, split_rows,
+)
 from sizing.units import GIB  # noqa: E402
 from sizing.errors import SizingError  # noqa: E402
 from sizing.core.speed.estimate import rule_of_thumb_tokens_per_s  # noqa: E402
@@ -77,6 +79,27 @@ def main() -> int:
                     line += f" {fmt(rule):26}"
                 print(line)
                 totals[f"{backend}/{name}"] = (ours, rule)
+    # held-out rows by the calibration entry that predicts them (backend / class / architecture)
+    print("\n== held-out rows by backend and device class (the calibration entry used)")
+    print(f"{'entry':24} {'decode median, P90 (n)':28} {'prefill median, P90 (n)':28}")
+    by_key: dict[str, tuple[list[float], list[float]]] = {}
+    for r in held:
+        if r.host_limited:
+            continue
+        d = data.devices[r.device]
+        dev = row_device(r, d)
+        key = calib.key(dev.backend, dev.kind, dev.family)
+        dec, pre = by_key.setdefault(key, ([], []))
+        if r.tg128:
+            dec.append(rel(predict_decode(r, d, calib), r.tg128))
+        if r.pp512:
+            try:
+                pre.append(rel(predict_prefill(r, d, calib), r.pp512))
+            except SizingError:
+                pass
+    for key in sorted(by_key):
+        dec, pre = by_key[key]
+        print(f"{key:24} {fmt(dec):28} {fmt(pre):28}")
     slow = [r for r in data.rows if r.host_limited]
     if slow:
         print("\n== slow-host rows (not fitted): measured vs predicted")

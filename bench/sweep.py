@@ -67,7 +67,8 @@ def sweep(models, calib, m):
                 c = min(ctx, arch.max_context)
                 mem = memory_for(Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"), tensors_key="recipe")
                 r = place_many(traffic, mem, cap, host_capacity=host_cap, unified=unified, ctx=c)
-                tps = decode_tokens_per_s_many(r.gpu_read_bytes, r.host_read_bytes, bw, host_bw, backend, calib, kinds)
+                tps = decode_tokens_per_s_many(r.gpu_read_bytes, r.host_read_bytes, bw, host_bw, backend, calib, kinds,
+                                               host_threads=DEFAULT_HOST.threads)
                 count += len(cap)
                 fits += sum(r.fits)
                 if q == "Q4_K_M" and ctx == 8192:

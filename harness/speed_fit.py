@@ -53,6 +53,8 @@ class BenchDevice(BaseModel):
     kind: Literal["gpu", "cpu", "unified"]
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
+    family: str | None = Field(None, description="GPU architecture; filled from data/gpus.yaml by db_id")
+    gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
     source: str = Field(min_length=8)
 
 
@@ -152,6 +154,8 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         bandwidth_gbs=dev.bandwidth_gbs,
         matmul_tflops=dev.matmul_tflops,
         threads=row.threads,
+        family=dev.family,
+        gpu_cores=dev.gpu_cores,
     )
 
 
@@ -195,6 +199,35 @@ def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None
     return 1.0 / a, float(o)
 
 
+def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, float, float | None]:
+    """(efficiency, overhead seconds, GB/s per thread) for CPU rows.
+
+    A CPU decodes at min(bandwidth × efficiency, threads × per-thread rate): a few
+    threads of a big CPU are limited by how fast each core dequantises and multiplies,
+    not by the RAM. A grid over the per-thread rate, each point with the two-parameter
+    line fit on the resulting effective rates; the best relative error wins. Rows
+    without a thread count only see the bandwidth.
+    """
+    y = np.array([r.tg128 for r, _ in rows])
+    size = np.array([r.size_gib * GIB * r.active_fraction for r, _ in rows])
+    bw = np.array([d.bandwidth_gbs * 1e9 for _, d in rows])
+    thr = np.array([float(r.threads or 0) for r, _ in rows])
+    best: tuple[float, float, float, float | None] | None = None
+    for per_thread in [None, *np.arange(2.0, 40.01, 0.25)]:
+        for eff in np.arange(0.30, 1.0001, 0.01):
+            rate = bw * eff
+            if per_thread is not None:
+                rate = np.where(thr > 0, np.minimum(rate, thr * per_thread * 1e9), rate)
+            x = size / rate
+            # overhead minimising sum((y (x + o) - 1)^2), never negative
+            o = max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
+            err = float(np.sum((y * (x + o) - 1.0) ** 2))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, float(eff), o, None if per_thread is None else float(per_thread))
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
 def _prefill_rate(row: BenchRow) -> float:
     return 2.0 * row.active_params * row.pp512  # FLOP/s achieved (attention neglected)
 
@@ -214,19 +247,26 @@ def _fit_backend(
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     if not dec:
         raise SizingError(f"no decode rows to fit for {backend}")
-    eff, over = _fit_decode(dec, overhead)
+    per_thread = None
+    if backend == "cpu" and overhead is None:
+        eff, over, per_thread = _fit_cpu_decode(dec)
+    else:
+        eff, over = _fit_decode(dec, overhead)
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
-    per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
+    per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
+    flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     calib = BackendCalibration(
         backend=backend,
         decode_efficiency=round(min(eff, 1.0), 4),
         decode_overhead_ms=round(over * 1000, 4),
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
-        prefill_gflops_per_thread=round(statistics.median(per_thread), 3) if per_thread else None,
+        prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
+        decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
+        prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
         n_decode=len(dec),
-        n_prefill=max(len(with_peak), len(per_bw), len(per_thread)),
+        n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread)),
         pooled=pooled,
     )
     # spreads: measured ÷ predicted on the fit rows
@@ -274,6 +314,25 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
             wide = (round(base.decode_spread[0] * 0.9, 3), round(base.decode_spread[1] * 1.1, 3))
             c = base.model_copy(update={"backend": backend, "pooled": True, "decode_spread": wide})
         backends[backend] = c
+        # GPU architectures (Alchemist vs Battlemage, Ampere vs Ada): each with rows of its
+        # own gets its own efficiency (the backend's per-token cost); the spread is widened
+        # when only one or two rows pin it
+        fams = {d.family for r, d in mine if d.family and r.tg128 and not r.host_limited}
+        if len(fams) > 1:
+            for fam in sorted(fams):
+                part = [(r, d) for r, d in mine if d.family == fam]
+                cf = _fit_backend(f"{backend}/{fam}", part, overhead=c.decode_overhead_ms / 1000)
+                if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
+                    cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
+                if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
+                    cf = cf.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
+                                               "prefill_efficiency": c.prefill_efficiency})
+                n = sum(1 for r, _ in part if r.tg128 and not r.host_limited)
+                if n < MIN_ROWS:
+                    lo, hi = c.decode_spread
+                    cf = cf.model_copy(update={"decode_spread": (round(min(lo, cf.decode_spread[0]) * 0.95, 3),
+                                                                 round(max(hi, cf.decode_spread[1]) * 1.05, 3))})
+                backends[f"{backend}/{fam}"] = cf
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
@@ -309,6 +368,12 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
         g = gpus_by_id.get(d.db_id) if d.db_id else None
         if d.matmul_tflops is None and g is not None and g.fp16_tflops:
             d = d.model_copy(update={"matmul_tflops": g.fp16_tflops})
+        if d.gpu_cores is None and g is not None and getattr(g, "gpu_cores", None) and g.vendor == "apple":
+            d = d.model_copy(update={"gpu_cores": g.gpu_cores})
+        if d.family is None and g is not None and g.architecture:
+            from sizing.core.machine import family_of
+
+            d = d.model_copy(update={"family": family_of(g.architecture)})
         devices[key] = d
     return data.model_copy(update={"devices": devices})
 

@@ -78,6 +78,7 @@ class Estimate(BaseModel):
     tensor_split: list[float] | None = None
     decode_at_depth: dict[str, dict[str, float]] | None = None
     ttft_range_s: dict[str, float] | None = None
+    at_context: dict[str, Any] | None = None
     speed_calibration: str | None = None
     hardware_notes: list[str] | None = None
     # inputs for callers that go further (not serialized)
@@ -260,6 +261,7 @@ def with_hardware(
     model_path: str | None = None,
     calibration: Any = None,
     machine_calibration: Any = None,
+    context_prompt_tokens: int | None = None,
 ) -> Estimate:
     """Fill the hardware fields of ``est``: does it fit, where, how fast, what to run.
 
@@ -268,7 +270,9 @@ def with_hardware(
     ``calibration`` is the public speed calibration (default: the shipped fit);
     ``machine_calibration`` (a :class:`sizing.core.speed.machine.MachineCalibration`,
     which adapters fit from this machine's stored live checks) refines it for the devices
-    it was measured on. The speed's basis names whichever was used."""
+    it was measured on. The speed's basis names whichever was used. ``at_context`` is the
+    speed at the chosen context (``sizing.core.speed.context``) for ``context_prompt_tokens``
+    (default: ``prompt_tokens`` if given, else a quarter of the context)."""
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.commands import launch_commands
     from sizing.core.speed.machine import calibrate_hardware
@@ -278,6 +282,13 @@ def with_hardware(
     plan = plan_for_scenario(est.scenario, est.parts, hardware, calib, options=options, prompt_tokens=prompt_tokens)
     pl = plan.placement
     sp = plan.speed
+    at_ctx = None
+    if sp is not None and pl.works:
+        from sizing.core.speed.context import context_speed
+
+        cp = context_prompt_tokens or prompt_tokens
+        at_ctx = context_speed(pl.works, calib, ctx=plan.ctx, prompt_tokens=min(cp, plan.ctx) if cp else None,
+                               n_ubatch=est.scenario.n_ubatch)
     cmds = launch_commands(
         est.model, est.quant, pl, ctx=plan.ctx, n_parallel=est.n_parallel, model_path=model_path,
         kv_type_k=est.kv_type_k, kv_type_v=est.kv_type_v, flash_attn=est.flash_attn,
@@ -314,6 +325,20 @@ def with_hardware(
         "tensor_split": list(pl.tensor_split),
         "decode_at_depth": {str(k): v.rounded() for k, v in sp.decode_at_depth.items()} if sp else None,
         "ttft_range_s": sp.ttft_s.rounded(4) if sp else None,
+        "at_context": _context_json(at_ctx) if at_ctx else None,
         "speed_calibration": sp.calibration if sp else None,
         "hardware_notes": list(pl.notes),
     })
+
+
+def _context_json(cs: Any) -> dict[str, Any]:
+    return {
+        "ctx": cs.ctx,
+        "prompt_tokens": cs.prompt_tokens,
+        "prompt_basis": cs.prompt_basis,
+        "decode_mean_tokens_per_s": cs.decode_mean.rounded(),
+        "decode_full_tokens_per_s": cs.decode_full.rounded(),
+        "ttft_s": cs.ttft_s.rounded(3),
+        "curve": [p.model_dump() for p in cs.curve],
+        "method": cs.method,
+    }

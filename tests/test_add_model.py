@@ -82,7 +82,7 @@ def test_printed_entry_is_yaml_for_the_catalog(tmp_path, add_model, capsys):
     (["nothing-here"], "neither a config.json file nor a Hugging Face repo id"),
     (["{cfg}"], "needs --id ORG/NAME"),
     (["{bad}", "--id", "a/b"], "not valid JSON"),
-    (["{unsupported}", "--id", "a/b"], "'model_type' is 'mamba', which is not supported"),
+    (["{unsupported}", "--id", "a/b"], "'model_type' is 'mamba', which is not modelled here (closest supported: llama)"),
     (["{cfg}", "--id", "not a repo"], "is not a Hugging Face repo id"),
     (["{cfg}", "--id", "a/b", "--task", "poetry"], "invalid choice: 'poetry'"),
 ])

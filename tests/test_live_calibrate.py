@@ -100,9 +100,10 @@ def test_default_data_dir_follows_xdg(monkeypatch, tmp_path):
 
 
 def _machine_samples(bw_bytes_s: float, overhead_s: float, assumed: float):
-    """Runs of three model sizes on a machine whose decode step is bytes/bw + overhead."""
+    """Runs of four model sizes (two bandwidth-bound) on a machine whose decode step is
+    bytes/bw + overhead."""
     out = []
-    for read in (1.0e8, 4.0e8, 1.6e9):
+    for read in (1.0e8, 4.0e8, 1.6e9, 3.2e9):
         measured = 1.0 / (read / bw_bytes_s + overhead_s)
         predicted = 1.0 / (read / assumed + 0.002)
         out.append(calibrate.SpeedSample(predicted_decode=predicted, measured_decode=measured,
@@ -118,15 +119,25 @@ def test_decode_line_recovers_bandwidth_and_overhead():
     assert f.bandwidth_factor == pytest.approx(0.6, rel=1e-6)
     rep = calibrate.calibration_report(samples)
     assert rep.decode_error_before > 0.5
-    # leave-one-out with 2 remaining sizes still pins the line down exactly
+    # leave-one-out: the other bandwidth-bound run and the other small one pin it down exactly
     assert rep.decode_error_after == pytest.approx(0.0, abs=1e-9)
 
 
-def test_one_model_size_falls_back_to_a_ratio():
-    s = _machine_samples(12e9, 0.030, 20e9)[:1] * 3
+def test_small_models_fit_the_overhead_never_the_bandwidth():
+    """A 135M model's speed is mostly per-token overhead: it must not move the bandwidth."""
+    small = _machine_samples(12e9, 0.030, 20e9)[:2]
+    f = calibrate.fit_factors(small)
+    assert f.n_bandwidth_bound == 0
+    assert f.effective_bandwidth_gbs == pytest.approx(20.0) and f.bandwidth_factor == pytest.approx(1.0)
+    # the miss goes to the per-token overhead: those runs are predicted far better than before
+    for s in small:
+        assert abs(f.decode_tokens_per_s(s) / s.measured_decode - 1) < 0.15 < abs(s.predicted_decode / s.measured_decode - 1)
+
+
+def test_ratios_alone_fall_back_to_their_median():
+    s = [calibrate.SpeedSample(predicted_decode=100.0, measured_decode=m) for m in (50.0, 60.0, 300.0)]
     f = calibrate.fit_factors(s)
-    assert f.effective_bandwidth_gbs is None and f.decode_overhead_ms is None
-    assert f.bandwidth_factor == pytest.approx(s[0].measured_decode / s[0].predicted_decode)
+    assert f.effective_bandwidth_gbs is None and f.bandwidth_factor == pytest.approx(0.6)
 
 
 def test_fitted_line_drives_the_real_speed_model():
@@ -141,3 +152,68 @@ def test_fitted_line_drives_the_real_speed_model():
     after = predict_speed(est, new_rate, n_prompt=128, calib=new_calib)
     expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025)
     assert after["decode_tokens_per_s"] == pytest.approx(expected, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def _s(id_, decode, *, group="g", others=0.0, spare=0.0, synthetic=False, read=9.6e7, steal=0.0):
+    return calibrate.SpeedSample(id=id_, label=id_, group=group, predicted_decode=150.0, measured_decode=decode,
+                                 decode_read_bytes=read, assumed_bandwidth=1.4e10, synthetic=synthetic,
+                                 others_busy_cores=others, spare_cores=spare, steal_share=steal)
+
+
+def test_screen_leaves_out_contended_synthetic_and_slow_repeats_with_reasons():
+    samples = [_s("a", 120.0), _s("b", 118.0), _s("c", 121.0),
+               _s("busy", 30.0, others=1.6), _s("stolen", 60.0, steal=0.2),
+               _s("synthetic", 10.0, group="s", synthetic=True),
+               _s("slow-repeat", 70.0)]
+    kept, verdicts = calibrate.screen(samples)
+    why = {v.id: v for v in verdicts}
+    assert [v.id for v in verdicts] == [s.id for s in samples]  # every run gets a verdict, in order
+    assert "machine busy" in why["busy"].reason and not why["busy"].used
+    assert "steal" in why["stolen"].reason and not why["stolen"].used
+    assert "synthetic" in why["synthetic"].reason and not why["synthetic"].used
+    assert "below the other runs of the same model" in why["slow-repeat"].reason
+    # the three good repeats count once, as their median
+    assert [s.id for s in kept] == ["a"] and why["b"].used and "median of 3" in why["b"].reason
+
+
+def test_a_run_left_free_cores_is_not_contended_by_load_on_them():
+    kept, verdicts = calibrate.screen([_s("x", 100.0, others=0.9, spare=1.0)])
+    assert verdicts[0].used and kept
+
+
+def test_one_busy_run_does_not_move_the_calibration():
+    """The field case: runs at 30, 8.7 and 0.8 tok/s under load next to quiet ones at ~120."""
+    quiet = [_s("q1", 120.0, group="smol"), _s("q2", 40.0, group="gemma", read=2.5e8),
+             _s("q3", 12.0, group="big", read=1.2e9)]
+    before = calibrate.fit_factors(calibrate.screen(quiet)[0])
+    busy = [_s("b1", 30.0, group="smol", others=1.2), _s("b2", 8.7, group="smol", others=1.5),
+            _s("b3", 0.8, group="big", read=1.2e9, others=1.9)]
+    kept, verdicts = calibrate.screen(quiet + busy)
+    after = calibrate.fit_factors(kept)
+    assert all(not v.used for v in verdicts if v.id.startswith("b"))
+    assert after.effective_bandwidth_gbs == pytest.approx(before.effective_bandwidth_gbs)
+    assert after.decode_overhead_ms == pytest.approx(before.decode_overhead_ms)
+
+
+def test_a_run_the_others_disagree_with_is_left_out():
+    # four quiet runs of different models on one consistent machine, and one far off
+    bw, over = 12e9, 0.002
+    runs = [_s(f"m{i}", 1 / (r / bw + over), group=f"m{i}", read=r) for i, r in enumerate((1e8, 3e8, 1.2e9, 2.4e9))]
+    odd = _s("odd", 0.5 / (6e8 / bw + over), group="odd", read=6e8)
+    kept, verdicts = calibrate.screen([*runs, odd])
+    why = {v.id: v for v in verdicts}
+    assert not why["odd"].used and "far from this machine's other runs" in why["odd"].reason
+    assert all(why[r.id].used for r in runs)
+
+
+def test_load_window_counts_other_processes_not_this_one():
+    from sizing.live import load
+
+    a = load._Mark(wall=0.0, busy=10.0, steal=1.0, total=100.0, mine=2.0)
+    b = load._Mark(wall=2.0, busy=13.0, steal=1.4, total=104.0, mine=3.0)
+    w = load._window(a, b, None)
+    assert w.others_busy_cores == pytest.approx(1.0)  # 3 busy core-seconds, 1 of them ours, over 2 s
+    assert w.steal_share == pytest.approx(0.1)

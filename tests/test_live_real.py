@@ -24,7 +24,7 @@ SMALL = dict(n_prompt=32, n_gen=8, n_threads=1, runner="embedded", timeout_s=240
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, quiet_machine):
     monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path / "data"))
     return tmp_path / "data"
 

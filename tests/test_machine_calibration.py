@@ -35,6 +35,9 @@ def stored_run(smollm2_gguf, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     mp = pytest.MonkeyPatch()
     mp.setenv("LLM_SIZING_HOME", str(home))
+    from conftest import _QuietLoad
+
+    mp.setattr("sizing.live.check.LoadMonitor", _QuietLoad)
     try:
         result = run_check(str(smollm2_gguf), ctx=CTX, n_prompt=64, n_gen=32, timeout_s=180)
     finally:

@@ -201,7 +201,8 @@ def test_vectorised_sweep_agrees_with_place():
         mem = _mem(arch, q, ctx)
         many = place_many(tr, mem, caps, host_capacity=64 * GIB, ctx=ctx)
         tps = decode_tokens_per_s_many(many.gpu_read_bytes, many.host_read_bytes, [1000.0] * len(caps),
-                                       [89.6] * len(caps), ["cuda"] * len(caps), calib)
+                                       [89.6] * len(caps), ["cuda"] * len(caps), calib,
+                                       host_threads=[_host().threads] * len(caps))
         for i, c in enumerate(caps):
             one = place(tr, mem, Hardware(name="t", gpus=(_gpu(mem=c),), host=_host()), ctx=ctx)
             assert (many.fits[i], many.gpu_layers[i], many.n_cpu_moe[i]) == (one.fits, one.gpu_layers, one.n_cpu_moe), (mid, c)

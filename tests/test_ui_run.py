@@ -214,6 +214,29 @@ def test_unknown_model_in_a_link_suggests_the_closest():
     assert w and "unknown model “Qwen/Qwen3-8”" in w[0] and "closest" in w[0]
 
 
+def test_speed_at_your_context_is_the_cores_with_a_chart():
+    """The run page shows decode as the context fills, when full, and the first token for
+    the prompt (a quarter of the context by default, or the one in the link)."""
+    from sizing.core.speed.context import context_speed
+
+    plan = _core_plan("Qwen/Qwen3-8B", "Q4_K_M", 16384)
+    core = context_speed(plan.placement.works, load_calibration(), ctx=16384)
+    at = _run(hw="custom", ctx="16384")
+    assert not at.exception
+    m = _metrics(at)
+    assert m["Generation, average"] == fmt.num(core.decode_mean.expected)
+    assert m["Generation, context full"] == fmt.num(core.decode_full.expected)
+    assert m["First token, your prompt"] == fmt.seconds(core.ttft_s.expected)
+    assert "a quarter of the context (4,096 of 16,384 tokens)" in _texts(at)
+    charts = at.get("plotly_chart")
+    assert any("tokens in the context" in c.proto.spec for c in charts)
+    set_prompt = _run(hw="custom", ctx="16384", prompt="12000")
+    core_12k = context_speed(plan.placement.works, load_calibration(), ctx=16384, prompt_tokens=12000)
+    assert "set: 12,000 tokens" in _texts(set_prompt)
+    assert _metrics(set_prompt)["First token, your prompt"] == fmt.seconds(core_12k.ttft_s.expected)
+    assert set_prompt.query_params["prompt"] in ("12000", ["12000"])
+
+
 def test_cpu_fit_map_explains_the_repacked_copy_and_the_ram_options_reach_the_command():
     """On this (CPU-only) machine a Q4_K model gets a CPU_REPACK copy: the page says why
     Q4_K_M can need more RAM than Q6_K, and --no-repack reaches the verdict and command."""

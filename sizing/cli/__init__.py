@@ -18,7 +18,7 @@ from sizing.text import plain
 
 # Subcommand modules, in help order. A module that is missing is skipped so a partial
 # checkout still runs; a module that fails to import is a bug and raises.
-SUBCOMMANDS = ("estimate", "fit", "plan", "gpus", "detect", "verify", "finetune")
+SUBCOMMANDS = ("estimate", "fit", "plan", "gpus", "detect", "verify", "calibrate", "finetune")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -17,6 +17,7 @@ from sizing.cli.hardware_args import (
     machine_calibration,
     placement_options,
 )
+from sizing.errors import SizingError
 from sizing.estimate import Estimate, estimate, with_hardware
 from sizing.core.quant import KV_TYPES
 from sizing.core.scenario import BACKENDS
@@ -73,6 +74,9 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
     add_hardware_args(p, backend=False)
     p.add_argument("--prompt-tokens", type=int, default=None, metavar="N",
                    help="prompt length for prefill speed and time to first token (default min(ctx, 512))")
+    p.add_argument("--context-prompt", type=int, default=None, metavar="N",
+                   help="your prompt length for the speed at your context (default: --prompt-tokens if "
+                        "given, else a quarter of the context)")
 
 
 def estimate_from_args(args: argparse.Namespace, backend: str | None = None) -> Estimate:
@@ -91,12 +95,16 @@ def run(args: argparse.Namespace) -> int:
     hw = None
     if has_hardware(args):  # --gpu / --hardware this / --memory-gb + --bandwidth-gbs (H-speed)
         hw = hardware_from_args(args)
+    for flag, v in (("--prompt-tokens", args.prompt_tokens), ("--context-prompt", args.context_prompt)):
+        if v is not None and not 0 < v <= args.ctx:
+            raise SizingError(f"{flag}: prompt tokens must be 1 to --ctx ({args.ctx}), got {v}")
     backend = args.backend or (hw.gpus[0].backend if hw is not None and hw.gpus else None)
     est = estimate_from_args(args, backend)
     if hw is not None:
         est = with_hardware(est, hw, options=placement_options(args), prompt_tokens=args.prompt_tokens,
                             model_path=args.model if str(args.model).lower().endswith(".gguf") else None,
-                            machine_calibration=machine_calibration(args, hw))
+                            machine_calibration=machine_calibration(args, hw),
+                            context_prompt_tokens=args.context_prompt)
     if args.json:
         print(json.dumps(est.to_json()))
     else:
@@ -181,6 +189,14 @@ def render_hardware(est: Estimate) -> list[str]:
         for depth, r in (est.decode_at_depth or {}).items():
             if depth != "0":
                 lines.append(f"    decode at depth {int(depth):>7,}: {r['expected']:.1f} tok/s")
+        ac = est.at_context
+        if ac:
+            m, f, t = ac["decode_mean_tokens_per_s"], ac["decode_full_tokens_per_s"], ac["ttft_s"]
+            lines.append(f"  at your context ({ac['ctx']:,} tokens; prompt {ac['prompt_basis']}):")
+            lines.append(f"    decode {m['expected']:.1f} tok/s on average as the context fills "
+                         f"(range {m['low']:.1f}–{m['high']:.1f}), {f['expected']:.1f} tok/s when full")
+            lines.append(f"    time to first token {t['expected']:.2f} s for the {ac['prompt_tokens']:,}-token prompt "
+                         f"(range {t['low']:.2f}–{t['high']:.2f} s)")
         lines.append(f"  calibration: {est.speed_calibration}")
     for n in est.hardware_notes or []:
         lines.append(f"  note: {n}")

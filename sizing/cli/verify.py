@@ -158,17 +158,30 @@ def render(result) -> str:
     if extra:
         lines.append("; ".join(extra))
     cal = j["calibration"]
-    if cal:
+    if cal and not cal["n_runs"]:
+        lines.append("this machine: no usable run yet, speeds keep the public calibration")
+    elif cal:
         def pct(x):
             return "—" if x is None else f"{x * 100:.0f}%"
         f = cal["factors"]
         bw = (f"effective bandwidth {f['effective_bandwidth_gbs']:.1f} GB/s + {f['decode_overhead_ms']:.1f} ms/token"
               if f.get("effective_bandwidth_gbs") else f"bandwidth ×{f['bandwidth_factor']:.2f}")
         lines.append(
-            f"this machine ({cal['n_runs']} runs): {bw}, compute ×{f['compute_factor']:.2f}; "
+            f"this machine ({cal['n_runs']} runs used): {bw}, compute ×{f['compute_factor']:.2f}; "
             f"speed error decode {pct(cal['decode_error_before'])} → {pct(cal['decode_error_after'])}, "
             f"prefill {pct(cal['prefill_error_before'])} → {pct(cal['prefill_error_after'])} (leave-one-out)"
         )
+    ld = (j.get("load") or {}).get("during")
+    if ld:
+        lines.append(f"machine load during the run: other processes {ld['others_busy_cores']:.1f} of "
+                     f"{ld['cpus']} cores, steal {ld['steal_share']:.0%}, load average {ld['load_average'] or 0:.1f}")
+    v = j.get("calibration_verdict")
+    if v and not v["used"]:
+        lines.append(f"this run is left out of the calibration: {v['reason']}")
+    if cal:
+        for ex in cal.get("verdicts", []):
+            if not ex["used"] and (not v or ex["id"] != v["id"]):
+                lines.append(f"  left out: {ex['label']}: {ex['reason']}")
     cs = j["calibrated_speed"]
     if cs:
         lines.append(f"calibrated estimate: decode {cs['decode_tokens_per_s']:.1f} tok/s, "

@@ -57,6 +57,8 @@ class Device(BaseModel):
     threads: int | None = Field(None, gt=0)
     tdp_w: float | None = None
     link_gbs: float | None = Field(None, gt=0, description="host link (PCIe) bandwidth, GB/s")
+    family: str | None = Field(None, description="GPU architecture (speed factors differ by generation)")
+    gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores: prefill compute scales with them")
 
     def rate(self) -> DeviceRate:
         return DeviceRate(
@@ -66,6 +68,8 @@ class Device(BaseModel):
             bandwidth_gbs=self.bandwidth_gbs,
             matmul_tflops=self.matmul_tflops,
             threads=self.threads,
+            family=self.family,
+            gpu_cores=self.gpu_cores,
         )
 
 
@@ -110,6 +114,7 @@ def unified_hardware(
     tdp_w: float | None = None,
     device_id: str = "unified",
     gpu_id: str | None = None,
+    gpu_cores: int | None = None,
 ) -> Hardware:
     """One pool of RAM shared by CPU and GPU, of which the GPU may use its platform's limit
     (sizing.core.unified_limits: DGX Spark as its OS sees it, Strix Halo's GTT, macOS's
@@ -135,6 +140,7 @@ def unified_hardware(
         bandwidth_gbs=bandwidth_gbs,
         matmul_tflops=matmul_tflops,
         tdp_w=tdp_w,
+        gpu_cores=gpu_cores if apple else None,
     )
     host = Device(
         id="host",
@@ -243,6 +249,7 @@ def machine_from_gpu(
             wired_limit_mb=wired_limit_mb,
             tdp_w=gpu.tdp_w,
             device_id=gpu.id,
+            gpu_cores=getattr(gpu, "gpu_cores", None),
         )
     if gpu.memory_gb is None:
         raise SizingError(f"{gpu.name}: memory size unknown")
@@ -262,6 +269,7 @@ def machine_from_gpu(
             matmul_tflops=gpu.fp16_tflops / per if gpu.fp16_tflops else None,
             tdp_w=gpu.tdp_w / per if gpu.tdp_w else None,
             link_gbs=link,
+            family=family_of(gpu.architecture),
         )
         for i in range(n)
     )
@@ -271,6 +279,11 @@ def machine_from_gpu(
             f"{gpu.name}: the driver shows {per} devices per board, each "
             f"{gpu.memory_gb / per:g} GB at {gpu.memory_bandwidth_gbs / per:g} GB/s",)})
     return hw
+
+
+def family_of(architecture: str | None) -> str | None:
+    """The speed calibration's name for a GPU architecture: 'Xe-HPG' -> 'xe-hpg'."""
+    return architecture.strip().lower().replace(" ", "-") if architecture else None
 
 
 def machine_from_gpus(gpus_list: Sequence, *, host: HostSpec = DEFAULT_HOST, backend: str | None = None) -> Hardware:

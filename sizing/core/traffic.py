@@ -35,6 +35,8 @@ class DeviceRate(BaseModel):
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0, description="dense FP16 matrix peak")
     threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
+    family: str | None = Field(None, description="GPU architecture, e.g. 'xe-hpg' (Alchemist)")
+    gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores (prefill scales with them)")
 
 
 class LayerTraffic(BaseModel):

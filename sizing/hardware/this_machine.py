@@ -55,6 +55,7 @@ def hardware_from_machine(
             threads=threads,
             apple=apple,
             wired_limit_mb=wired_limit_mb,
+            gpu_cores=g.gpu_cores,
         )
     hw = machine_from_gpus([g for _, g in entries], host=host, backend=backend)
     gpus = tuple(

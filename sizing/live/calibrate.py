@@ -9,16 +9,21 @@ so it is added to the measured compute buffer before comparing.
 
 Speed: the speed model (``sizing.core.speed.estimate``) predicts tokens/s from a device's datasheet
 bandwidth and compute with factors fitted to public llama-bench results. A machine is
-never exactly the average machine, so from its own runs we fit two factors:
+never exactly the average machine, so from its own runs we fit its factors — but only
+from runs that can be trusted, each for the regime it describes:
 
+* screening (:func:`screen`): synthetic models, runs taken while other processes kept
+  the CPU busy (or the hypervisor stole it, or the GPU was busy), a repeat well below the
+  others of its group, and a run the others disagree with are left out, each with its
+  reason; repeats count once, as their median;
 * decode: the speed model's own form, seconds per token = bytes read ÷ effective
-  bandwidth + a fixed per-token overhead, fitted by least squares to the runs' bytes
-  read per token and measured seconds per token. That gives this machine's effective
-  bandwidth (reported as ``bandwidth_factor``, relative to what the model assumed) and
-  its per-token overhead. With runs of only one model size the two cannot be told apart,
-  and the fit falls back to one factor: the geometric mean of measured ÷ predicted;
-* prefill: ``compute_factor``, the geometric mean of measured ÷ predicted prefill
-  tokens/s (prefill is arithmetic, so this scales the effective compute).
+  bandwidth + a fixed per-token overhead. The bandwidth comes only from runs reading
+  ≥ 1 GiB a token (streaming from RAM, overhead a small share); the overhead from the
+  smaller runs (a 135M model is mostly overhead); medians, not means. With no
+  bandwidth-bound run the bandwidth stays as published; with only ratios, the median of
+  measured ÷ predicted;
+* prefill: ``compute_factor``, the median of measured ÷ predicted prefill tokens/s
+  (prefill is arithmetic, so this scales the effective compute).
 
 ``apply_factors`` feeds them back into the speed model (device bandwidth, per-token
 overhead, effective compute). The error before and after is computed leave-one-out, so
@@ -27,13 +32,12 @@ a single lucky run cannot flatter the fit.
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.accuracy import MEMORY_TOLERANCE
-from sizing.core.speed.calibration import fit_time_line
 from sizing.core.speed.machine import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
@@ -109,12 +113,25 @@ def errors_of(rows: Sequence[PartComparison]) -> dict[str, float | None]:
 
 # --------------------------------------------------------------------------- speed fit
 
+# A run reading at least this much per token streams from RAM, far beyond any CPU cache,
+# and its per-token overhead is a small share of the step: only such runs fit the
+# bandwidth. Smaller runs (a 135M model) fit the per-token overhead only.
+BANDWIDTH_BOUND_BYTES = 1 << 30
+CONTENTION_CORES = 0.25  # others' CPU demand beyond the cores the run left free
+STEAL_LIMIT = 0.05  # share of CPU time the hypervisor gave to other guests
+GPU_BUSY_LIMIT = 0.10  # GPU utilisation before a GPU run starts
+REPEAT_SPREAD = 0.25  # a repeat this far below its group's reference is contended
+FAR_FROM_OTHERS = 0.35  # leave-one-out miss beyond which a run disagrees with the rest
+
 
 class SpeedSample(BaseModel):
-    """One run's uncalibrated prediction and what was measured (tokens/s)."""
+    """One run's uncalibrated prediction, what was measured, and how busy the machine was."""
 
     model_config = ConfigDict(frozen=True)
 
+    id: str = ""
+    label: str = ""
+    group: str = Field("", description="runs of the same model and settings: repeats of one measurement")
     predicted_decode: float | None = None
     measured_decode: float | None = None
     predicted_prefill: float | None = None
@@ -122,10 +139,118 @@ class SpeedSample(BaseModel):
     # what the prediction assumed: bytes read per decoded token, effective bytes/s
     decode_read_bytes: float | None = None
     assumed_bandwidth: float | None = None
+    synthetic: bool = False
+    others_busy_cores: float | None = Field(None, description="max over before/during the run")
+    spare_cores: float | None = Field(None, description="CPUs the run left free (cpus - threads)")
+    steal_share: float | None = None
+    gpu_busy: float | None = Field(None, description="highest GPU utilisation before the run (GPU runs)")
+
+    @property
+    def bandwidth_bound(self) -> bool:
+        return bool(self.decode_read_bytes and self.decode_read_bytes >= BANDWIDTH_BOUND_BYTES)
 
 
-def _geomean(xs: Sequence[float]) -> float:
-    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+class SampleVerdict(BaseModel):
+    """Whether a stored run feeds this machine's calibration, and why not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    label: str
+    used: bool
+    reason: str = ""
+
+
+def _contention(s: SpeedSample) -> str | None:
+    if s.others_busy_cores is not None:
+        spare = max(0.0, s.spare_cores or 0.0)
+        if s.others_busy_cores > spare + CONTENTION_CORES:
+            return (f"machine busy: other processes kept {s.others_busy_cores:.1f} CPU cores busy "
+                    f"({spare:.0f} left free by the run)")
+    if s.steal_share is not None and s.steal_share > STEAL_LIMIT:
+        return f"CPU steal {s.steal_share:.0%}: the hypervisor ran other guests"
+    if s.gpu_busy is not None and s.gpu_busy > GPU_BUSY_LIMIT:
+        return f"GPU {s.gpu_busy:.0%} busy before the run"
+    return None
+
+
+def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[SampleVerdict]]:
+    """The runs that may calibrate this machine, and a verdict for every run.
+
+    Left out, with the reason: synthetic models (a sparse file's speed is not this
+    machine's), runs under contention (load recorded before and during the run), a
+    repeat well below the others of its group (contention only ever slows a run), and
+    a run the others predict badly (leave-one-out). Repeats of one measurement are
+    collapsed to their median, so ten runs of one model do not outvote one of another.
+    """
+    verdicts: dict[str, SampleVerdict] = {}
+    order = [s.id or str(i) for i, s in enumerate(samples)]
+    keyed = {k: s for k, s in zip(order, samples)}
+    pool: list[tuple[str, SpeedSample]] = []
+    for k, s in keyed.items():
+        if s.synthetic:
+            why = "synthetic model: speed on a sparse file is not this machine's speed"
+        elif not (s.measured_decode or s.measured_prefill):
+            why = "no speed measured"
+        else:
+            why = _contention(s)
+        if why:
+            verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=why)
+        else:
+            pool.append((k, s))
+    # repeats: the reference is the median (3+ runs) or the faster of two
+    groups: dict[str, list[tuple[str, SpeedSample]]] = {}
+    for k, s in pool:
+        groups.setdefault(s.group or k, []).append((k, s))
+    kept: list[tuple[str, SpeedSample]] = []
+    for members in groups.values():
+        speeds = sorted(s.measured_decode or s.measured_prefill or 0.0 for _, s in members)
+        ref = statistics.median(speeds) if len(speeds) >= 3 else speeds[-1]
+        ok = []
+        for k, s in members:
+            v = s.measured_decode or s.measured_prefill or 0.0
+            if ref and v < ref * (1 - REPEAT_SPREAD):
+                verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=(
+                    f"{v:.1f} tok/s, {1 - v / ref:.0%} below the other runs of the same model "
+                    f"({ref:.1f}): contention"))
+            else:
+                ok.append((k, s))
+        if not ok:
+            continue
+        ok.sort(key=lambda ks: ks[1].measured_decode or ks[1].measured_prefill or 0.0)
+        mid = ok[(len(ok) - 1) // 2]
+        kept.append(mid)
+        for k, s in ok:
+            if k != mid[0]:
+                verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=True,
+                                            reason=f"repeat: the median of {len(ok)} runs is fitted")
+    # a run the others disagree with: the worst leave-one-out miss, left out only when the
+    # rest then agree among themselves (so one odd run cannot drag good ones out with it)
+    def miss(s: SpeedSample, others: list[SpeedSample]) -> float:
+        q = fit_factors(others).decode_tokens_per_s(s) if s.measured_decode else None
+        return abs(q - s.measured_decode) / s.measured_decode if q else 0.0
+
+    while len(kept) >= 4:
+        misses = {k: (miss(s, [x for kk, x in kept if kk != k]), s) for k, s in kept}
+        worst = max(misses, key=lambda k: misses[k][0])
+        err, ws = misses[worst]
+        if err <= FAR_FROM_OTHERS:
+            break
+        rest = [(k, s) for k, s in kept if k != worst]
+        if any(miss(s, [x for kk, x in rest if kk != k]) > FAR_FROM_OTHERS for k, s in rest):
+            break  # the others disagree too: the model, not one run, is off
+        q = fit_factors([s for _, s in rest]).decode_tokens_per_s(ws)
+        verdicts[worst] = SampleVerdict(id=ws.id, label=ws.label, used=False, reason=(
+            f"far from this machine's other runs: measured {ws.measured_decode:.1f} tok/s, "
+            f"the others predict {q:.1f}"))
+        kept = rest
+    for k, s in kept:
+        verdicts.setdefault(k, SampleVerdict(id=s.id, label=s.label, used=True))
+    return [s for _, s in kept], [verdicts[k] for k in order]
+
+
+def _median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs))
 
 
 def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
@@ -137,40 +262,47 @@ def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
     return out
 
 
-def _line_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
-    """``fit_time_line`` (weighted by relative error, b ≥ 0) when it gives a > 0, or None
-    when x does not vary enough to tell slope from intercept."""
-    xs = [x for x, _ in points]
-    if len(points) < 2 or max(xs) < 1.5 * min(xs):  # one model size: slope and intercept confound
-        return None
-    a, b = fit_time_line(points)
-    if a <= 0:
-        return None
-    return a, b
-
-
 def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
-    """This machine's decode line (effective bandwidth + overhead) and prefill compute factor."""
+    """This machine's decode line (effective bandwidth + per-token overhead) and prefill
+    compute factor, each fitted only from the runs whose regime it describes.
+
+    Bandwidth: the median of bytes read × measured tokens/s over bandwidth-bound runs
+    (≥ 1 GiB a token), after the per-token overhead. Overhead: the median time per token
+    beyond bytes ÷ bandwidth over the smaller runs. With no bandwidth-bound run the
+    bandwidth stays as the public calibration assumes; with only ratios (no bytes), the
+    median of measured ÷ predicted. Prefill: the median of measured ÷ predicted.
+    """
     d, p = _ratios(samples, "decode"), _ratios(samples, "prefill")
     factors = MachineFactors(
-        bandwidth_factor=_geomean(d) if d else 1.0,
-        compute_factor=_geomean(p) if p else 1.0,
+        bandwidth_factor=_median(d) if d else 1.0,
+        compute_factor=_median(p) if p else 1.0,
         n_decode=len(d),
         n_prefill=len(p),
     )
-    pts = [(s.decode_read_bytes, 1.0 / s.measured_decode) for s in samples
-           if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth]
-    line = _line_fit(pts)
-    if line is not None:
-        a, b = line
-        assumed = sorted(s.assumed_bandwidth for s in samples if s.assumed_bandwidth)
-        eff = 1.0 / a
-        factors = factors.model_copy(update={
-            "effective_bandwidth_gbs": eff / 1e9,
-            "decode_overhead_ms": b * 1e3,
-            "bandwidth_factor": eff / assumed[len(assumed) // 2],
-        })
-    return factors
+    with_bytes = [s for s in samples if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth
+                  and s.predicted_decode]
+    if not with_bytes:
+        return factors
+    assumed = _median([s.assumed_bandwidth for s in with_bytes])
+    # the public model's per-token overhead, implied by its own prediction
+    public_over = _median([max(0.0, 1 / s.predicted_decode - s.decode_read_bytes / s.assumed_bandwidth)
+                           for s in with_bytes])
+    big = [s for s in with_bytes if s.bandwidth_bound]
+    small = [s for s in with_bytes if not s.bandwidth_bound]
+    bw, over = assumed, public_over
+    for _ in range(200):  # each regime pins its own parameter; alternate until both settle
+        if big:
+            bw = _median([s.decode_read_bytes / max(1e-9, 1 / s.measured_decode - over) for s in big])
+        new = _median([max(0.0, 1 / s.measured_decode - s.decode_read_bytes / bw) for s in small]) if small else over
+        if abs(new - over) < 1e-15:
+            break
+        over = new
+    return factors.model_copy(update={
+        "effective_bandwidth_gbs": bw / 1e9,
+        "decode_overhead_ms": over * 1e3,
+        "bandwidth_factor": bw / assumed,
+        "n_bandwidth_bound": len(big),
+    })
 
 
 class CalibrationReport(BaseModel):
@@ -185,17 +317,24 @@ class CalibrationReport(BaseModel):
     prefill_error_before: float | None
     prefill_error_after: float | None
     method: str
+    verdicts: tuple[SampleVerdict, ...] = ()
+
+    @property
+    def excluded(self) -> list[SampleVerdict]:
+        return [v for v in self.verdicts if not v.used]
 
 
 def _mean_abs(xs: list[float]) -> float | None:
     return sum(abs(x) for x in xs) / len(xs) if xs else None
 
 
-def calibration_report(samples: Sequence[SpeedSample]) -> CalibrationReport:
+def calibration_report(samples: Sequence[SpeedSample], verdicts: Sequence[SampleVerdict] = ()) -> CalibrationReport:
     """Mean absolute relative speed error before and after fitting this machine's factors.
 
     After-errors are leave-one-out: each run is predicted with factors fitted to the
     others. With a single run there is nothing to leave out, so its after-error is None.
+    ``samples`` are the screened runs (:func:`screen`); ``verdicts`` are kept with the
+    report so the reasons runs were left out can be shown.
     """
     before = {"decode": [], "prefill": []}  # type: dict[str, list[float]]
     after = {"decode": [], "prefill": []}  # type: dict[str, list[float]]
@@ -218,5 +357,7 @@ def calibration_report(samples: Sequence[SpeedSample]) -> CalibrationReport:
         prefill_error_before=_mean_abs(before["prefill"]),
         prefill_error_after=_mean_abs(after["prefill"]),
         method="mean |relative error| of tokens/s; after: each run predicted from a fit to the others "
-               "(decode: bytes/bandwidth + overhead line, else a ratio; prefill: a ratio)",
+               "(decode: bandwidth from runs reading >= 1 GiB a token, per-token overhead from the "
+               "smaller ones, else a median ratio; prefill: a median ratio)",
+        verdicts=tuple(verdicts),
     )

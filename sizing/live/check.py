@@ -38,6 +38,7 @@ from sizing.live.isolation import (
     machine_lock,
     memory_guard,
 )
+from sizing.live.load import LoadMonitor
 from sizing.live.models import find_local_gguf, require_gguf
 from sizing.live.runner import Check, Measurement, ProgressCallback, Runner, RunnerInfo
 from sizing.live.select import select_runner
@@ -66,6 +67,15 @@ class VerifyResult(BaseModel):
     calibration: calibrate.CalibrationReport | None = None
     calibrated_speed: dict[str, float | str] | None = None
     stored_in: str | None = None
+    run_id: str | None = None
+    load: dict[str, Any] | None = None
+
+    @property
+    def verdict(self) -> calibrate.SampleVerdict | None:
+        """Whether this run feeds the calibration, and why not."""
+        if self.calibration is None or self.run_id is None:
+            return None
+        return next((v for v in self.calibration.verdicts if v.id == self.run_id), None)
 
     @property
     def status(self) -> str:
@@ -112,6 +122,9 @@ class VerifyResult(BaseModel):
             "calibration": self.calibration.model_dump() if self.calibration else None,
             "calibrated_speed": self.calibrated_speed,
             "stored_in": self.stored_in,
+            "run_id": self.run_id,
+            "load": self.load,
+            "calibration_verdict": self.verdict.model_dump() if self.verdict else None,
         }
 
 
@@ -175,7 +188,7 @@ def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] |
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.tensors import tensors_for
     from sizing.core.quant import apply_recipe
-    from sizing.core.speed.estimate import estimate_speed
+    from sizing.core.speed.estimate import effective_bandwidth, estimate_speed
     from sizing.core.traffic import model_traffic, single_device_work
 
     sc = est.scenario
@@ -189,27 +202,68 @@ def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] |
     return {"decode_tokens_per_s": sp.decode_tokens_per_s.expected,
             "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
             "decode_read_bytes": sum(d.read_bytes for d in sp.per_device),
-            "assumed_bandwidth": rate.bandwidth_gbs * 1e9 * calib.get(rate.backend).decode_efficiency,
+            "assumed_bandwidth": effective_bandwidth(rate, calib),
             "calibration": sp.calibration}
+
+
+def _load_of(r: store.RunRecord) -> dict[str, float | None]:
+    """Contention figures of a stored run: the worse of before and during."""
+    load = r.load or {}
+    windows = [w for w in (load.get("before"), load.get("during")) if isinstance(w, dict)]
+    if not windows:
+        return {}
+    def worst(key: str) -> float | None:
+        vals = [w.get(key) for w in windows if isinstance(w.get(key), int | float)]
+        return max(vals) if vals else None
+    gpu = [v for v in ((load.get("before") or {}).get("gpu_utilisation") or {}).values() if isinstance(v, int | float)]
+    cpus = worst("cpus")
+    threads = (r.scenario or {}).get("n_threads") or r.hardware.get("threads") or cpus
+    return {
+        "others_busy_cores": worst("others_busy_cores"),
+        "steal_share": worst("steal_share"),
+        "spare_cores": (cpus - threads) if isinstance(cpus, int | float) and isinstance(threads, int | float) else None,
+        "gpu_busy": max(gpu) if gpu and r.runner.get("backend") != "cpu" else None,
+    }
+
+
+def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
+    """A stored run as a speed sample: prediction, measurement, load, and its group of repeats."""
+    sc = r.scenario or {}
+    threads = sc.get("n_threads") or r.hardware.get("threads")
+    label = f"{Path(r.model).name} {r.quant or ''} ({threads or '?'} threads, {r.runner.get('backend', '?')})"
+    group = "|".join(str(x) for x in (r.model, r.quant, threads, sc.get("n_gpu_layers"), sc.get("n_prompt"),
+                                       sc.get("n_gen"), r.runner.get("backend")))
+    return calibrate.SpeedSample(
+        id=r.id, label=label.replace("  ", " "), group=group, synthetic=r.synthetic,
+        predicted_decode=r.estimate.get("predicted_decode_tokens_per_s"),
+        measured_decode=r.measured.get("decode_tokens_per_s"),
+        predicted_prefill=r.estimate.get("predicted_prefill_tokens_per_s"),
+        measured_prefill=r.measured.get("prefill_tokens_per_s"),
+        decode_read_bytes=r.estimate.get("predicted_decode_read_bytes"),
+        assumed_bandwidth=r.estimate.get("assumed_effective_bandwidth"),
+        **_load_of(r),
+    )
+
+
+def machine_runs(runs: list[store.RunRecord], hw: dict, backend: str) -> list[store.RunRecord]:
+    """Stored runs that finished on this hardware with this backend."""
+    return [r for r in runs if r.status == "ok" and r.runner.get("backend") == backend
+            and r.hardware.get("cpu") == hw.get("cpu") and r.hardware.get("gpus") == hw.get("gpus")]
 
 
 def _samples(runs: list[store.RunRecord], hw: dict, backend: str) -> list[calibrate.SpeedSample]:
     """Speed samples of stored runs on this hardware and backend that finished."""
-    out = []
-    for r in runs:
-        if r.status != "ok" or r.runner.get("backend") != backend:
-            continue
-        if r.hardware.get("cpu") != hw.get("cpu") or r.hardware.get("gpus") != hw.get("gpus"):
-            continue
-        out.append(calibrate.SpeedSample(
-            predicted_decode=r.estimate.get("predicted_decode_tokens_per_s"),
-            measured_decode=r.measured.get("decode_tokens_per_s"),
-            predicted_prefill=r.estimate.get("predicted_prefill_tokens_per_s"),
-            measured_prefill=r.measured.get("prefill_tokens_per_s"),
-            decode_read_bytes=r.estimate.get("predicted_decode_read_bytes"),
-            assumed_bandwidth=r.estimate.get("assumed_effective_bandwidth"),
-        ))
-    return out
+    return [sample_of(r) for r in machine_runs(runs, hw, backend)]
+
+
+def screened_report(runs: list[store.RunRecord], hw: dict, backend: str) -> calibrate.CalibrationReport | None:
+    """This machine's calibration from its stored runs: screened (contention, synthetic,
+    outliers, repeats), fitted, and judged leave-one-out; None before any run."""
+    samples = _samples(runs, hw, backend)
+    if not samples:
+        return None
+    kept, verdicts = calibrate.screen(samples)
+    return calibrate.calibration_report(kept, verdicts)
 
 
 def run_check(
@@ -327,7 +381,9 @@ def run_check(
             )
             # If this process dies, the child's guardian removes the synthetic model.
             with child_holds(remove=[tmp.name] if tmp is not None else []):
+                monitor = LoadMonitor().before()
                 measured = the_runner.run(check, progress=progress, cancel=cancel)
+                load = monitor.after()
         finally:
             if tmp is not None:
                 tmp.cleanup()
@@ -360,13 +416,12 @@ def run_check(
                       "n_gpu_layers": n_gpu_layers, "n_prompt": n_prompt, "n_gen": n_gen,
                       "n_threads": n_threads, "repetitions": repetitions},
             runner=measured.runner.model_dump(), hardware=hw, estimate=est_json,
-            measured=measured.model_dump(exclude={"log_tail"}), errors=errors,
+            measured=measured.model_dump(exclude={"log_tail"}), errors=errors, load=load,
             status=measured.status, message=measured.message,
         )
         stored_in = str(store.append_run(record, data_dir))
-        samples = _samples(store.load_runs(data_dir), hw, measured.runner.backend)
-        if samples:
-            report = calibrate.calibration_report(samples)
+        report = screened_report(store.load_runs(data_dir), hw, measured.runner.backend)
+        if report is not None and report.n_runs:
             if base_speed and rate is not None:
                 from sizing.core.speed.calibration import load_calibration
 
@@ -376,7 +431,7 @@ def run_check(
         model_path=str(path) if not run_synthetic else None,
         synthetic_disk_bytes=disk_bytes,
         measured=measured, comparison=tuple(rows), errors=errors, calibration=report,
-        calibrated_speed=calibrated, stored_in=stored_in,
+        calibrated_speed=calibrated, stored_in=stored_in, run_id=record.id if save else None, load=load,
         **{**base, "runner": measured.runner},
     )
 
@@ -440,5 +495,5 @@ def machine_factors(backend: str = "cpu", data_directory: Path | None = None) ->
     factors)`` (pure), e.g. before ``sizing.core.speed.estimate.estimate_speed``.
     """
     hw, _ = hardware_summary()
-    samples = _samples(store.load_runs(data_directory), hw, backend)
-    return calibrate.fit_factors(samples) if samples else None
+    report = screened_report(store.load_runs(data_directory), hw, backend)
+    return report.factors if report is not None and report.n_runs else None

@@ -137,6 +137,29 @@ def speed(data: dict) -> None:
         c3.metric("First token", fmt.seconds(ttft))
     if data.get("speed_calibration"):
         st.caption(f"Ranges from the calibration: {data['speed_calibration']}")
+    at_context(data)
+
+
+def at_context(data: dict) -> None:
+    """Speed at the chosen context: as the cache fills, when full, first token for the prompt."""
+    ac = data.get("at_context")
+    if not ac:
+        return
+    st.markdown(f"##### At your context ({fmt.ctx(ac['ctx'])})")
+    c1, c2, c3 = st.columns(3)
+    m, f, t = ac["decode_mean"], ac["decode_full"], ac["ttft_s"]
+    c1.metric("Generation, average", fmt.num(m["expected"]),
+              help="tokens per second averaged while the conversation fills the context from your prompt")
+    c1.caption(f"{fmt.num(m['low'])} – {fmt.num(m['high'])}")
+    c2.metric("Generation, context full", fmt.num(f["expected"]), help="tokens per second with the context full")
+    c2.caption(f"{fmt.num(f['low'])} – {fmt.num(f['high'])}")
+    c3.metric("First token, your prompt", fmt.seconds(t["expected"]),
+              help=f"time to first token for a {ac['prompt_tokens']:,}-token prompt")
+    c3.caption(f"{fmt.seconds(t['low'])} – {fmt.seconds(t['high'])}")
+    st.caption(f"Prompt: {ac['prompt_basis']} (change it under the run settings).")
+    if ac.get("curve"):
+        st.plotly_chart(charts.speed_vs_context(ac["curve"], ac["ctx"], ac["prompt_tokens"]), width="stretch",
+                        config={"displayModeBar": False})
 
 
 def limits(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:

@@ -87,3 +87,4 @@ def cpu_budget(seconds: float, poll_s: float = 0.05) -> Iterator[None]:
             done.set()
             if fired:  # fired but not raised yet: it must not surface after this block
                 _raise_in(ident, None)
+        watcher.join(timeout=1.0)  # the watchdog ends with the rerun

@@ -213,3 +213,27 @@ def history_scatter(points: Sequence[dict]) -> go.Figure:
     fig.update_xaxes(title="estimated (GiB)", rangemode="tozero")
     fig.update_yaxes(title="measured by llama.cpp (GiB)", rangemode="tozero")
     return _layout(fig, height=360)
+
+
+def speed_vs_context(curve: Sequence[dict], ctx: int, prompt_tokens: int) -> go.Figure:
+    """Decode tokens/s (left axis) and time to first token (right axis) against depth.
+
+    ``curve``: dicts with ``depth``, ``decode_tokens_per_s`` and ``ttft_s`` (the core's
+    ``ContextPoint``s); the user's prompt length is marked.
+    """
+    fig = go.Figure()
+    x = [p["depth"] for p in curve]
+    fig.add_scatter(x=x, y=[p["decode_tokens_per_s"] for p in curve], mode="lines+markers",
+                    name="Generation (tok/s) with this many tokens cached", line=dict(color="#4C78A8"),
+                    hovertemplate="%{x:,} tokens cached<br>%{y:.1f} tok/s<extra></extra>")
+    fig.add_scatter(x=x, y=[p["ttft_s"] for p in curve], mode="lines+markers", yaxis="y2",
+                    name="First token (s) for a prompt this long", line=dict(color="#F58518", dash="dash"),
+                    hovertemplate="%{x:,}-token prompt<br>%{y:.2f} s<extra></extra>")
+    fig.add_vline(x=prompt_tokens, line=dict(color="#9aa5b1", dash="dot"),
+                  annotation_text=f"your prompt ({prompt_tokens:,})", annotation_position="top left")
+    fig.update_xaxes(title="tokens in the context", range=[0, ctx * 1.02])
+    fig.update_layout(
+        yaxis=dict(title="tok/s", rangemode="tozero"),
+        yaxis2=dict(title="seconds", overlaying="y", side="right", rangemode="tozero", showgrid=False),
+    )
+    return _layout(fig, height=320)

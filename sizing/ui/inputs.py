@@ -94,6 +94,8 @@ def run_params() -> list[Param]:
         Param("mmap", True, kind="bool"),
         Param("repack", True, kind="bool"),
         Param("mlock", False, kind="bool"),
+        # the prompt the speed at this context assumes; 0: a quarter of the context
+        Param("prompt", 0, kind="int", lo=0, hi=MAX_CTX),
     ]
 
 
@@ -266,8 +268,8 @@ def run_inputs(ps: PageState) -> None:
         c1.text_input("Quant", key=ps.key("quant"))
     c2.number_input("Context (tokens)", min_value=1, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
     defaults = {p.name: p.default for p in ps.params}
-    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa", "mmap", "repack", "mlock"))
-    with st.expander("KV cache, parallel users, flash attention, weights in RAM", expanded=changed):
+    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa", "mmap", "repack", "mlock", "prompt"))
+    with st.expander("KV cache, parallel users, flash attention, weights in RAM, prompt", expanded=changed):
         c3, c4 = st.columns(2)
         kvs = services.kv_types()
         if kvs:
@@ -285,6 +287,8 @@ def run_inputs(ps: PageState) -> None:
                        "repacked copy for faster kernels")
         c7.toggle("Lock in RAM", key=ps.key("mlock"),
                   help="--mlock: pins the weights; mapped file pages are then never reclaimed")
+        st.number_input("Your prompt (tokens)", min_value=0, max_value=MAX_CTX, step=512, key=ps.key("prompt"),
+                        help="for the time to first token at your context; 0: a quarter of the context")
 
 
 # --- hardware --------------------------------------------------------------------------

@@ -219,6 +219,10 @@ def result() -> None:
     if r.synthetic:
         st.caption("Synthetic model: memory is what llama.cpp allocates for this architecture; "
                    "speed on empty weights is not meaningful.")
+    v = r.verdict
+    if v is not None and not v.used:
+        st.warning(f"This run is left out of this machine's speed calibration: {v.reason}.",
+                   icon=":material/block:")
     if r.calibration is not None:
         c = r.calibration
         st.caption(

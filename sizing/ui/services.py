@@ -377,6 +377,7 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
             speed_calibration=sp.calibration,
         )
         data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
+        data["at_context"] = context_answer(pl.works, cal, int(values["ctx"]), values.get("prompt"), est)
     cmds = launch_commands(
         est.model, plan.quant, pl, ctx=plan.ctx, n_parallel=plan.n_parallel,
         kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
@@ -388,6 +389,22 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
     data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
     data["weights_source"] = as_json(cmds.weights)
     return data
+
+
+def context_answer(works: Any, cal: Any, ctx: int, prompt: Any, est: Any) -> dict | None:
+    """The core's speed at this context (``sizing.core.speed.context``) as JSON; ``prompt`` 0 or
+    None: the core's default share of the context; a prompt longer than the context is
+    capped at the context (the basis says so)."""
+    from sizing.core.speed.context import context_speed
+
+    if not works:
+        return None
+    p = int(prompt) if prompt else None
+    cs = context_speed(works, cal, ctx=ctx, prompt_tokens=min(p, ctx) if p else None, n_ubatch=est.n_ubatch)
+    out = cs.model_dump(mode="json")
+    if p and p > ctx:
+        out["prompt_basis"] = f"set: {p:,} tokens, capped at the context ({ctx:,})"
+    return out
 
 
 def hardware_basis(hw: Any) -> list[dict]:

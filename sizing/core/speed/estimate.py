@@ -50,6 +50,15 @@ class BackendCalibration(BaseModel):
         None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
+    prefill_gflops_per_core: float | None = Field(
+        None, gt=0, description="Apple GPUs (no published matrix peak): effective GFLOP/s per GPU core")
+    decode_gbs_per_thread: float | None = Field(
+        None, gt=0,
+        description=(
+            "CPU: bytes one thread dequantises and multiplies per second while decoding; a CPU "
+            "with few threads is limited by this, not by its RAM bandwidth"
+        ),
+    )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
     prefill_spread: tuple[float, float] = (0.7, 1.3)
     n_decode: int = 0
@@ -77,16 +86,25 @@ class CalibrationSet(BaseModel):
         d = self.__dict__
         return hash(tuple(tuple(sorted(d[n].items())) if n == "backends" else d[n] for n in type(self).model_fields))
 
-    def get(self, backend: str, kind: str | None = None) -> BackendCalibration:
-        """Factors for a backend, refined by device class ("cuda/gpu", "vulkan/unified")
-        where the data had enough rows of that class."""
-        if kind is not None and f"{backend}/{kind}" in self.backends:
-            return self.backends[f"{backend}/{kind}"]
-        return self.backends.get(backend, self.pooled)
+    def key(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
+        """The most specific entry the data has: architecture ("sycl/xe-hpg"), then device
+        class ("vulkan/unified"), then the backend."""
+        for k in (f"{backend}/{family}" if family else None, f"{backend}/{kind}" if kind else None):
+            if k is not None and k in self.backends:
+                return k
+        return backend
 
-    def label(self, backend: str, kind: str | None = None) -> str:
-        key = f"{backend}/{kind}" if kind is not None and f"{backend}/{kind}" in self.backends else backend
-        c = self.get(backend, kind)
+    def get(self, backend: str, kind: str | None = None, family: str | None = None) -> BackendCalibration:
+        """Factors for a backend, refined by GPU architecture or device class where the
+        data had rows of its own for it."""
+        return self.backends.get(self.key(backend, kind, family), self.pooled)
+
+    def for_device(self, device: DeviceRate) -> BackendCalibration:
+        return self.get(device.backend, device.kind, device.family)
+
+    def label(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
+        key = self.key(backend, kind, family)
+        c = self.get(backend, kind, family)
         how = "pooled over all backends" if c.pooled or backend not in self.backends else (
             f"{c.n_decode} decode / {c.n_prefill} prefill rows"
         )
@@ -154,14 +172,28 @@ class SpeedEstimate(BaseModel):
 # the model
 
 
+def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
+    """Bytes/s a decode step streams on this device (fitted).
+
+    On a GPU: datasheet bandwidth × the backend's efficiency. On a CPU, also never more
+    than its threads can dequantise and multiply: a few cores of a server CPU cannot
+    drain its memory channels (llama.cpp's matrix-vector kernels run about as fast per
+    thread as a core can load), so a 2-thread run is thread-bound, not RAM-bound.
+    """
+    c = calib.for_device(device)
+    bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
+    if device.kind == "cpu" and c.decode_gbs_per_thread and device.threads:
+        bw = min(bw, device.threads * c.decode_gbs_per_thread * 1e9)
+    return bw
+
+
 def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
-    c = calib.get(work.device.backend, work.device.kind)
-    return work.device.bandwidth_gbs * 1e9 * c.decode_efficiency
+    return effective_bandwidth(work.device, calib)
 
 
 def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     """FLOP/s llama.cpp reaches on this device's matrix multiplications (fitted)."""
-    c = calib.get(device.backend, device.kind)
+    c = calib.for_device(device)
     p = calib.pooled
     if device.kind == "cpu":
         per_thread = c.prefill_gflops_per_thread or calib.get("cpu").prefill_gflops_per_thread
@@ -172,18 +204,21 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
         eff = c.prefill_efficiency or p.prefill_efficiency
         if eff:
             return device.matmul_tflops * 1e12 * eff
+    if device.gpu_cores and c.prefill_gflops_per_core:
+        return device.gpu_cores * c.prefill_gflops_per_core * 1e9
     ratio = c.prefill_gflops_per_gbs or p.prefill_gflops_per_gbs
     if not ratio:
         raise SizingError(f"calibration {calib.name} has no prefill factor for {device.backend}")
     return device.bandwidth_gbs * ratio * 1e9
 
 
-def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None]:
-    """(backend, device class) of the device that drives the run: the first accelerator."""
+def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | None]:
+    """(backend, device class, architecture) of the device that drives the run: the first
+    accelerator."""
     for w in works:
         if w.device.kind != "cpu" and w.layers:
-            return w.device.backend, w.device.kind
-    return (works[0].device.backend, works[0].device.kind) if works else ("cpu", "cpu")
+            return w.device.backend, w.device.kind, w.device.family
+    return (works[0].device.backend, works[0].device.kind, works[0].device.family) if works else ("cpu", "cpu", None)
 
 
 def decode_step_seconds(
@@ -237,7 +272,9 @@ def prefill_seconds(
                 continue
             flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
             t_cmp = flops / effective_compute(w.device, calib)
-            t_mem = (w.weight_read_bytes(u) + u * w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
+            # a micro-batch reads the weights once and the cached K/V once (attention runs
+            # over the whole batch of queries per tile), not once per token
+            t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
             t = max(t_cmp, t_mem)
             if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
                 t = min(t, w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9))
@@ -271,8 +308,8 @@ def estimate_speed(
     for w in works:
         if w.device.bandwidth_gbs <= 0:
             raise SizingError(f"bandwidth of {w.device.name} must be > 0")
-    backend, kind = _main_device(works)
-    c = calib.get(backend, kind)
+    backend, kind, family = _main_device(works)
+    c = calib.get(backend, kind, family)
     p = prompt_tokens if prompt_tokens is not None else min(ctx, 512)
     p = max(1, min(p, ctx))
 
@@ -296,7 +333,7 @@ def estimate_speed(
         s, _ = decode_step_seconds(works, calib, depth=0, n_seq=n_parallel)
         aggregate = Range.around(n_parallel / s, c.decode_spread)
 
-    name = calib.label(backend, kind)
+    name = calib.label(backend, kind, family)
     return SpeedEstimate(
         decode_tokens_per_s=decode,
         prefill_tokens_per_s=prefill,
@@ -357,8 +394,11 @@ def decode_tokens_per_s_many(
     gpu_backends: Sequence[str],
     calib: CalibrationSet,
     gpu_kinds: Sequence[str] | None = None,
+    host_threads=None,
 ):
-    """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine."""
+    """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine
+    (``host_threads``: the host's CPU threads, which cap its decode rate as in
+    :func:`effective_bandwidth`)."""
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
@@ -368,7 +408,10 @@ def decode_tokens_per_s_many(
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
     host_read = np.asarray(host_read_bytes, dtype=float)
     t = gpu_read / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff)
-    t = t + host_read / (host_bw * 1e9 * cpu.decode_efficiency)
+    host_rate = host_bw * 1e9 * cpu.decode_efficiency
+    if host_threads is not None and cpu.decode_gbs_per_thread:
+        host_rate = np.minimum(host_rate, np.asarray(host_threads, dtype=float) * cpu.decode_gbs_per_thread * 1e9)
+    t = t + host_read / host_rate
     # the fixed cost is the main backend's; a CPU-only run pays the CPU's
     t = t + np.where(gpu_read > 0, over, cpu.decode_overhead_ms / 1000.0)
     return 1.0 / t

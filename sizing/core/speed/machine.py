@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.machine import Hardware
-from sizing.core.speed.estimate import CalibrationSet
+from sizing.core.speed.estimate import CalibrationSet, effective_bandwidth
 from sizing.core.traffic import DeviceRate
 
 
@@ -33,11 +33,16 @@ class MachineFactors(BaseModel):
     # from the two-parameter decode fit (None: one-factor fallback)
     effective_bandwidth_gbs: float | None = None
     decode_overhead_ms: float | None = None
+    n_bandwidth_bound: int = Field(0, description="runs large enough to fit the bandwidth")
 
     def detail(self) -> str:
-        bw = (f"effective bandwidth {self.effective_bandwidth_gbs:.1f} GB/s + "
-              f"{self.decode_overhead_ms:.1f} ms/token" if self.effective_bandwidth_gbs
-              else f"bandwidth ×{self.bandwidth_factor:.2f}")
+        if self.effective_bandwidth_gbs:
+            src = (f"from {self.n_bandwidth_bound} bandwidth-bound run{'s' if self.n_bandwidth_bound != 1 else ''}"
+                   if self.n_bandwidth_bound else "as published: no bandwidth-bound run yet")
+            bw = (f"effective bandwidth {self.effective_bandwidth_gbs:.1f} GB/s ({src}) + "
+                  f"{self.decode_overhead_ms:.2f} ms/token")
+        else:
+            bw = f"bandwidth ×{self.bandwidth_factor:.2f}"
         return f"{bw} ({self.n_decode} runs), compute ×{self.compute_factor:.2f} ({self.n_prefill} runs)"
 
     def label(self) -> str:
@@ -62,15 +67,17 @@ def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFacto
     """
     g = factors.compute_factor
     backend = rate.backend
-    c = calib.get(backend)
+    c = calib.for_device(rate)
     if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
-        f = factors.effective_bandwidth_gbs / (rate.bandwidth_gbs * c.decode_efficiency)
+        f = factors.effective_bandwidth_gbs * 1e9 / effective_bandwidth(rate, calib)
         overhead = factors.decode_overhead_ms
     else:
         f = factors.bandwidth_factor
         overhead = c.decode_overhead_ms / f
     new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
     update: dict[str, object] = {"decode_overhead_ms": overhead}
+    if c.decode_gbs_per_thread is not None:  # the thread-limited rate moves with the bandwidth
+        update["decode_gbs_per_thread"] = c.decode_gbs_per_thread * f
     for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
         v = getattr(c, key)
         if v is not None:
@@ -83,6 +90,9 @@ def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFacto
     new_c = c.model_copy(update=update)
     backends = dict(calib.backends)
     backends[backend] = new_c
+    key = calib.key(backend, rate.kind, rate.family)
+    if key != backend:  # the device class's or architecture's own entry is what get() finds
+        backends[key] = new_c
     new_calib = calib.model_copy(update={
         "backends": backends,
         "name": f"{calib.name} + {factors.label()}",
@@ -97,12 +107,15 @@ class MachineCalibration(BaseModel):
 
     backend: str = Field(description="the backend the runs used (the devices it applies to)")
     factors: MachineFactors
-    n_runs: int = Field(gt=0)
-    last_run: str = Field(description="date of the newest run, YYYY-MM-DD (UTC)")
+    n_runs: int = Field(gt=0, description="runs fitted (after screening)")
+    last_run: str = Field(description="date of the newest fitted run, YYYY-MM-DD (UTC)")
+    excluded: tuple[str, ...] = Field((), description="runs left out, each with the reason")
+    store_warnings: tuple[str, ...] = Field((), description="run-store lines skipped, each named")
 
     def label(self) -> str:
         runs = f"{self.n_runs} run{'s' if self.n_runs != 1 else ''}"
-        return f"this machine: {runs}, last on {self.last_run} ({self.backend}: {self.factors.detail()})"
+        left = f", {len(self.excluded)} left out" if self.excluded else ""
+        return f"this machine: {runs}{left}, last on {self.last_run} ({self.backend}: {self.factors.detail()})"
 
 
 def calibrate_hardware(
@@ -134,6 +147,8 @@ def calibrate_hardware(
     new_hw = hardware.model_copy(update={
         "gpus": tuple(scaled(d) for d in hardware.gpus),
         "host": scaled(hardware.host),
-        "notes": (*hardware.notes, f"speed calibrated to {machine.label()}"),
+        "notes": (*hardware.notes, f"speed calibrated to {machine.label()}",
+                  *(f"calibration left out {x}" for x in machine.excluded[:5]),
+                  *(f"run store {w}" for w in machine.store_warnings[:5])),
     })
     return new_hw, new_calib

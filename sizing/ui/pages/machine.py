@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sizing.ui import fmt, inputs, live_ui, services
+from sizing.ui import calibration_ui, fmt, inputs, live_ui, services
 from sizing.ui.pages import runs_well
 from sizing.ui.config import load_config
 from sizing.ui.feedback import guard
@@ -66,6 +66,8 @@ def render() -> None:
     st.subheader("Live check")
     with guard("run a live check"):
         live_ui.render(machine)
+    with guard("read this machine's calibration"):
+        calibration_ui.render(machine)
 
 
 def detected(machine) -> None:
