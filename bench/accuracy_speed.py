@@ -100,6 +100,26 @@ def main() -> int:
     for key in sorted(by_key):
         dec, pre = by_key[key]
         print(f"{key:24} {fmt(dec):28} {fmt(pre):28}")
+    # the worst held-out rows, with the llama.cpp build and day they were measured: an old
+    # build explains some misses the hardware does not
+    worst = []
+    for r in held:
+        if r.host_limited:
+            continue
+        d = data.devices[r.device]
+        for test, meas, pred in (("decode", r.tg128, predict_decode), ("prefill", r.pp512, predict_prefill)):
+            if not meas:
+                continue
+            try:
+                p = pred(r, d, calib)
+            except SizingError:
+                continue
+            worst.append((rel(p, meas), r, test, meas, p))
+    worst.sort(key=lambda w: -w[0])
+    print("\n== worst held-out rows: measured vs predicted (llama.cpp build, date)")
+    for err, r, test, meas, p in worst[:8]:
+        when = ", ".join(x for x in (r.build, r.date and r.date.isoformat()) if x) or "build not stated"
+        print(f"  {r.id:34} {test:7} {meas:8.1f} vs {p:8.1f} ({100 * err:5.1f}%)  [{when}]")
     slow = [r for r in data.rows if r.host_limited]
     if slow:
         print("\n== slow-host rows (not fitted): measured vs predicted")

@@ -19,6 +19,7 @@ Regenerate with ``python -m harness.speed_fit`` (from the repository root).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import statistics
 import sys
@@ -28,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sizing.core.speed.calibration import CALIBRATION_FILE, fit_time_line
 from sizing.core.speed.estimate import decode_step_seconds, prefill_seconds
@@ -74,6 +75,7 @@ class BenchRow(BaseModel):
     pp512: float | None = Field(None, gt=0)
     tg128: float | None = Field(None, gt=0)
     decode_test: str = "tg128"
+    prefill_test: str = "pp512"  # the llama-bench test `pp512` holds, when the source ran another length
     threads: int | None = Field(None, gt=0)
     host_limited: bool = False
     # MoE: the file's layout, so the bytes a token reads can be computed from the
@@ -82,7 +84,23 @@ class BenchRow(BaseModel):
     expert_type: str | None = None
     rest_type: str | None = None
     read_fraction: float | None = Field(None, gt=0, le=1, description="computed, not read from the file")
+    # when and with what llama.cpp the figure was measured, as the source states it: speed
+    # changes a lot between builds, so an old row can be told from a recent one
+    build: str | None = Field(
+        None,
+        pattern=r"^([0-9a-f]{7,40}( \(\d+\))?|b\d+|PR #\d+( [\w./-]+( [\w./-]+)*)?)$",
+        description="llama-bench's 'build: <commit> (<number>)', a release tag bNNNN, or 'PR #N <branch>'",
+    )
+    date: dt.date | None = Field(None, description="the day the source posted the figure")
     source: str = Field(min_length=8)
+
+    @field_validator("date")
+    @classmethod
+    def _date_in_llama_cpp_era(cls, v: dt.date | None) -> dt.date | None:
+        # llama.cpp's first commit is 2023-03-10; a later day than today is a typo
+        if v is not None and not dt.date(2023, 3, 10) <= v <= dt.date.today():
+            raise ValueError(f"{v} is outside llama.cpp's lifetime (2023-03-10 to today)")
+        return v
 
     @property
     def active_fraction(self) -> float:

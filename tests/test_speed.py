@@ -118,6 +118,21 @@ def test_bad_row_is_reported_with_file_entry_and_field():
     assert "llama_bench.yaml" in msg and raw["rows"][3]["id"] in msg and "tg128" in msg
 
 
+def test_build_and_date_are_validated_on_load():
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    dated = [r for r in raw["rows"] if r.get("date")]
+    built = [r for r in raw["rows"] if r.get("build")]
+    assert len(dated) >= 10 and len(built) >= 25  # the data file states them where its sources do
+    data = parse_bench(raw)
+    assert {r.id: r.build for r in data.rows}["cuda-3090ti-llama7b-q4_0"] == "32d9f7d9 (1786)"
+    for field, bad in (("date", "2031-02-30"), ("date", "2019-05-01"), ("build", "latest master!")):
+        broken = yaml.safe_load(BENCH_FILE.read_text())
+        broken["rows"][2][field] = bad
+        with pytest.raises(SizingError) as e:
+            parse_bench(broken, "data/llama_bench.yaml")
+        assert broken["rows"][2]["id"] in str(e.value) and field in str(e.value)
+
+
 def test_unknown_device_is_rejected():
     raw = yaml.safe_load(BENCH_FILE.read_text())
     raw["rows"][0]["device"] = "no-such-gpu"
