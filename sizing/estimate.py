@@ -66,7 +66,7 @@ class Estimate(BaseModel):
     prefill_tokens_per_s: dict[str, float] | None = None
     ttft_s: float | None = None
     commands: dict[str, str] | None = None
-    # hardware detail (H-speed, additive)
+    # hardware detail
     hardware: str | None = None
     placement: str | None = None
     n_cpu_moe: int | None = None
@@ -215,7 +215,7 @@ def estimate(
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
 
 
-# --- hardware, placement and speed (H-speed; additive) ----------------------------------
+# --- hardware, placement and speed ---------------------------------------------------
 
 
 def with_hardware(

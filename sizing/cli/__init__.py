@@ -8,16 +8,15 @@ line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import os
 import sys
 
+from sizing.cli import detect, estimate, finetune, fit, gpus, plan, verify
 from sizing.errors import SizingError
 
-# Subcommand modules, in help order. A module that is missing is skipped so a partial
-# checkout still runs; a module that fails to import is a bug and raises.
-SUBCOMMANDS = ("estimate", "fit", "plan", "gpus", "detect", "verify", "finetune")
+# Subcommand modules, in help order.
+SUBCOMMANDS = (estimate, fit, plan, gpus, detect, verify, finetune)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Can I run this language model on this hardware, and how fast?",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"sizing.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sizing.cli.{name}":
-                raise
-            continue
+    for module in SUBCOMMANDS:
         module.register(sub)
     return parser
 

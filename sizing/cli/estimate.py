@@ -20,9 +20,7 @@ from sizing.cli.hardware_args import (
 from sizing.estimate import Estimate, estimate, with_hardware
 from sizing.core.quant import KV_TYPES
 from sizing.core.scenario import BACKENDS
-
-GIB = 1024**3
-MIB = 1024**2
+from sizing.units import GIB, MIB
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -60,7 +58,7 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
                         "else cpu; without hardware, others mean full offload)")
     p.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    # hardware, placement and speed (H-speed)
+    # hardware, placement and speed
     add_hardware_args(p, backend=False)
     p.add_argument("--prompt-tokens", type=int, default=None, metavar="N",
                    help="prompt length for prefill speed and time to first token (default min(ctx, 512))")
@@ -78,7 +76,7 @@ def estimate_from_args(args: argparse.Namespace, backend: str | None = None) -> 
 
 def run(args: argparse.Namespace) -> int:
     hw = None
-    if has_hardware(args):  # --gpu / --hardware this / --memory-gb + --bandwidth-gbs (H-speed)
+    if has_hardware(args):  # --gpu / --hardware this / --memory-gb + --bandwidth-gbs
         hw = hardware_from_args(args)
     backend = args.backend or (hw.gpus[0].backend if hw is not None and hw.gpus else None)
     est = estimate_from_args(args, backend)
@@ -149,7 +147,7 @@ def render(est: Estimate) -> str:
 
 
 def render_hardware(est: Estimate) -> list[str]:
-    """Fit, placement, speed and commands, when hardware was given (H-speed)."""
+    """Fit, placement, speed and commands, when hardware was given."""
     if est.fits is None:
         return []
     lines = ["", f"On {est.hardware}: {'fits' if est.fits else 'does NOT fit'} — {est.placement}"]

@@ -10,9 +10,9 @@ import argparse
 
 from sizing.errors import SizingError
 from sizing.core.placement import PlacementOptions
+from sizing.core.scenario import BACKENDS
 from sizing.core.machine import Hardware, HostSpec, cpu_hardware, custom_machine, host_spec, machine_from_gpu, machine_from_gpus
 
-BACKENDS = ("cuda", "metal", "rocm", "vulkan", "sycl", "cpu")
 
 
 def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, backend: bool = True) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-GIB = 1024**3
+from sizing.units import GIB
 PART_COLORS = {
     "Weights": "#4C78A8",
     "KV cache": "#F58518",

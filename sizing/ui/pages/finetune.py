@@ -24,9 +24,9 @@ from sizing.ui import fmt, inputs, services
 from sizing.ui.config import load_config
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button
+from sizing.units import GIB
 
 URL_PATH = "finetune"
-GIB = 1024**3
 RANK_ROWS = 15
 
 METHODS = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit NF4 base)"}
