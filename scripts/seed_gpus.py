@@ -37,7 +37,7 @@ GROUPS = {
 }
 FIELD_ORDER = (
     "id name aliases vendor kind architecture compute_capability llvm_target gpu_cores "
-    "memory_gb memory_type memory_bandwidth_gbs unified_memory fp16_tflops int8_tops "
+    "memory_gb memory_type memory_bandwidth_gbs unified_memory devices_per_board fp16_tflops int8_tops "
     "fp32_tflops tdp_w year launch_price_usd street_price_usd street_price_date pcie_gen "
     "pcie_lanes nvlink_gbs backends sources"
 ).split()

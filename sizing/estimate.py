@@ -17,7 +17,7 @@ from sizing.errors import SizingError
 from sizing.core.memory.estimate import MemoryEstimate, MemoryItem, estimate_memory
 from sizing.core.arch import ModelArch
 from sizing.sources.resolve import ResolvedModel, resolve_model
-from sizing.core.quant import KV_TYPES, apply_recipe, file_quant
+from sizing.core.quant import KV_TYPES, apply_recipe, file_quant, native_note
 from sizing.core.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
 
 DEFAULT_QUANT = "Q4_K_M"
@@ -45,6 +45,9 @@ class Estimate(BaseModel):
     kv_unified: bool
     flash_attn: bool
     backend: str
+    mmap: bool = True
+    repack: bool = True
+    mlock: bool = False
     # the answer
     params: int
     active_params: int
@@ -53,6 +56,8 @@ class Estimate(BaseModel):
     compute_bytes: int
     overhead_bytes: int
     total_bytes: int
+    resident_bytes: int = 0
+    reclaimable_bytes: int = 0
     parts: MemoryParts
     memory_by_device: dict[str, MemoryParts]
     items: tuple[MemoryItem, ...]
@@ -124,6 +129,9 @@ def build_scenario(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
 ) -> tuple[Scenario, ResolvedModel, list[str]]:
     """Validate the settings and resolve the model into a Scenario (plus warnings)."""
     ctx = _positive("ctx", ctx, "--ctx (context length)")
@@ -158,12 +166,20 @@ def build_scenario(
             tensors = tuple(apply_recipe(arch, [t.model_copy(update={"ggml_type": None}) for t in tensors], q))
             warnings.append(f"the file is {rm.file_type or 'of unknown type'}; weights are estimated "
                             f"for {q} by llama.cpp's quantization recipe")
+    if k != v:
+        warnings.append(
+            f"mixed K/V cache types ({k} K, {v} V): stock CUDA builds compile flash-attention kernels "
+            "only for matching types (GGML_CUDA_FA_ALL_QUANTS off) and run these on the CPU; use one "
+            "type for both, or a build with -DGGML_CUDA_FA_ALL_QUANTS=ON")
+    if tensors is None and (native := native_note(arch, q)):
+        warnings.append(native)
     if ctx > arch.max_context:
         warnings.append(f"context {ctx:,} exceeds the model's trained maximum of {arch.max_context:,} tokens")
     scenario = Scenario(
         model=arch, quant=q, tensors=tensors, ctx=ctx, kv_type_k=k, kv_type_v=v, n_batch=batch,
         n_ubatch=ubatch, n_parallel=parallel, kv_unified=kv_unified, flash_attn=flash_attn,
         backend=backend,  # type: ignore[arg-type]
+        mmap=mmap, repack=repack, mlock=mlock,
     )
     return scenario, rm, warnings
 
@@ -178,6 +194,8 @@ def estimate_scenario(scenario: Scenario, *, kind: str = "arch", warnings: list[
         kv_type_k=scenario.kv_type_k, kv_type_v=scenario.kv_type_v,
         n_batch=scenario.n_batch, n_ubatch=scenario.n_ubatch, n_parallel=scenario.n_parallel,
         kv_unified=scenario.kv_unified, flash_attn=scenario.flash_attn, backend=scenario.backend,
+        mmap=scenario.mmap, repack=scenario.repack, mlock=scenario.mlock,
+        resident_bytes=m.resident_bytes, reclaimable_bytes=m.reclaimable_bytes,
         params=m.params, active_params=m.active_params,
         weights_bytes=m.weights_bytes, kv_cache_bytes=m.kv_cache_bytes,
         compute_bytes=m.compute_bytes, overhead_bytes=m.overhead_bytes, total_bytes=m.total_bytes,
@@ -201,6 +219,9 @@ def estimate(
     flash_attn: bool = True,
     backend: str = "cpu",
     offline: bool | None = None,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
 ) -> Estimate:
     """Memory llama.cpp needs to run ``model`` at ``quant`` with a ``ctx``-token context.
 
@@ -210,7 +231,7 @@ def estimate(
     scenario, rm, warnings = build_scenario(
         model, quant, ctx, kv_type=kv_type, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
         batch=batch, ubatch=ubatch, parallel=parallel, kv_unified=kv_unified,
-        flash_attn=flash_attn, backend=backend, offline=offline,
+        flash_attn=flash_attn, backend=backend, offline=offline, mmap=mmap, repack=repack, mlock=mlock,
     )
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
 
@@ -248,15 +269,19 @@ def with_hardware(
     cmds = launch_commands(
         est.model, est.quant, pl, ctx=plan.ctx, n_parallel=est.n_parallel, model_path=model_path,
         kv_type_k=est.kv_type_k, kv_type_v=est.kv_type_v, flash_attn=est.flash_attn,
+        kv_unified=est.kv_unified, mmap=est.mmap, repack=est.repack, mlock=est.mlock,
+        n_batch=est.n_batch, n_ubatch=est.n_ubatch,
+        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
     )
     commands = {"llama_server": cmds.llama_server}
     if cmds.ollama:
+        commands["ollama_serve"] = cmds.ollama_serve or "ollama serve"
         commands["ollama"] = cmds.ollama
         commands["ollama_modelfile"] = cmds.ollama_modelfile or ""
     if cmds.vllm:
         commands["vllm"] = cmds.vllm
-        if cmds.notes:
-            commands["vllm_note"] = " ".join(cmds.notes)
+    if cmds.notes:
+        commands["notes"] = " | ".join(cmds.notes)
     if cmds.weights.hf_url:
         commands["weights"] = cmds.weights.hf_url
     if cmds.weights.ollama_tag:

@@ -54,6 +54,24 @@ def test_unknown_model_names_closest_matches(catalog):
     assert catalog.suggest("") == []
 
 
+def test_task_tags_filter_the_catalog(catalog):
+    from sizing.sources.catalog import TASKS
+
+    assert TASKS == ("chat", "code", "reasoning", "vision")
+    assert catalog.tasks("google/gemma-3-27b-it") == ("chat", "vision")
+    assert catalog.tasks("meta-llama/Llama-2-7b-hf") == ()  # a base checkpoint
+    vision = catalog.ids_for("vision")
+    assert "google/gemma-3-4b-it" in vision and "google/gemma-3-1b-it" not in vision
+    both = catalog.ids_for("chat", "reasoning")
+    assert "openai/gpt-oss-20b" in both and "Qwen/Qwen2.5-7B-Instruct" not in both
+    assert set(catalog.ids_for()) == set(catalog.ids)
+    for task in TASKS:  # every tag is in use, so a filter never comes up empty
+        assert catalog.ids_for(task), task
+    assert "Qwen/Qwen3-Coder-30B-A3B-Instruct" in catalog.ids_for("code")
+    with pytest.raises(SizingError, match="unknown task 'poetry'; known tasks: chat, code, reasoning, vision"):
+        catalog.ids_for("poetry")
+
+
 def _write(tmp_path: Path, models) -> Path:
     p = tmp_path / "models.yaml"
     p.write_text(yaml.safe_dump({"models": models}))
@@ -96,6 +114,20 @@ def test_bad_entries_fail_naming_file_entry_and_field(tmp_path):
 
     p = _write(tmp_path, [_good(llama_cpp={"n_layers": 3}, llama_cpp_note="why")])
     with pytest.raises(SizingError, match="field llama_cpp"):
+        parse_catalog(p)
+
+    p = _write(tmp_path, [_good(tasks=["chat", "poetry"])])
+    with pytest.raises(SizingError, match=r"entry 0 .*field tasks\.1: Input should be 'chat', 'code', 'reasoning' or 'vision'"):
+        parse_catalog(p)
+
+    p = _write(tmp_path, [_good(tasks=["chat", "chat"])])
+    with pytest.raises(SizingError, match=r"entry 0 .*field tasks: Value error, a task is listed twice"):
+        parse_catalog(p)
+
+    no_tasks = _good()
+    del no_tasks["tasks"]
+    p = _write(tmp_path, [no_tasks])
+    with pytest.raises(SizingError, match=r"entry 0 .*field tasks: Field required"):
         parse_catalog(p)
 
     p = tmp_path / "broken.yaml"

@@ -103,7 +103,7 @@ def test_several_cards_are_sharded_as_chosen():
 
 
 def test_custom_memory_gives_a_verdict_without_speed():
-    at = run({"model": "Qwen/Qwen3-0.6B", "hw": "custom", "mem": "8"})
+    at = run({"model": "Qwen/Qwen3-0.6B", "hw": "custom", "mem": "1"})
     assert not at.exception
     labels = {m.label for m in at.metric}
     assert "Memory per GPU" in labels and "Training tokens/s" not in labels

@@ -169,7 +169,8 @@ def test_dgx_spark_and_multi_gpu_from_the_database(llama8b):
 
     db = load_gpus()
     spark = machine_from_gpu(db.get("nvidia-dgx-spark-128gb"), host=HOST)
-    assert spark.unified and spark.gpus[0].memory_bytes == 128 * GIB
+    # as DGX OS sees it, not the nameplate (sizing.unified_limits)
+    assert spark.unified and spark.gpus[0].memory_bytes == int(121.69 * GIB) == spark.host.memory_bytes
     two = machine_from_gpu(db.match("RTX 3090").gpu, 2, host=HOST)
     assert len(two.gpus) == 2 and two.gpus[0].link_gbs and not two.unified
 
@@ -228,3 +229,13 @@ def test_host_spec_states_what_is_assumed_and_ram_decides_offload():
     roomy = solve(model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=host_spec(128)), load_calibration(), with_speed=False)
     assert not tight.placement.fits and "assumed host (16 GiB" in tight.placement.how
     assert roomy.placement.fits and not roomy.placement.all_on_gpu
+
+
+def test_mi250_is_two_devices_with_half_the_bandwidth_each():
+    from sizing.hardware.db import load_gpus
+
+    g = load_gpus().get("amd-mi250x")
+    hw = machine_from_gpu(g, 2, host=HOST)
+    assert len(hw.gpus) == 4
+    assert all(d.memory_bytes == 64 * GIB and d.bandwidth_gbs == g.memory_bandwidth_gbs / 2 for d in hw.gpus)
+    assert any("2 devices per board" in n for n in hw.notes)

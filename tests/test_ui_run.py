@@ -212,3 +212,24 @@ def test_unknown_model_in_a_link_suggests_the_closest():
     at = _run(model="Qwen/Qwen3-8", hw="custom")
     w = [x.value for x in at.warning]
     assert w and "unknown model `Qwen/Qwen3-8`" in w[0] and "closest:" in w[0]
+
+
+def test_cpu_fit_map_explains_the_repacked_copy_and_the_ram_options_reach_the_command():
+    """On this (CPU-only) machine a Q4_K model gets a CPU_REPACK copy: the page says why
+    Q4_K_M can need more RAM than Q6_K, and --no-repack reaches the verdict and command."""
+    from sizing.ui import services
+
+    at = _run(hw="machine", model="meta-llama/Llama-3.2-1B-Instruct", quant="Q4_K_M", ctx="2048")
+    assert not at.exception
+    from sizing.ui.inputs import HardwareChoice
+
+    if services.backend_of(HardwareChoice("machine", [], 1, 24.0, 1000.0, 64.0)) != "cpu":
+        pytest.skip("this machine has a GPU backend: no CPU repack to explain")
+    text = _texts(at)
+    assert "Q4_K_M can need more RAM than Q6_K" in text and "reclaimable" in text
+    codes = "\n".join(c.value for c in at.get("code"))
+    assert "--no-repack" not in codes
+    off = _run(hw="machine", model="meta-llama/Llama-3.2-1B-Instruct", quant="Q4_K_M", ctx="2048", repack="false")
+    assert not off.exception
+    assert "--no-repack" in "\n".join(c.value for c in off.get("code"))
+    assert "CPU repack off" in _texts(off)

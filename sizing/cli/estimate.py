@@ -53,6 +53,12 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
                    help="one KV stream per sequence (llama.cpp without --kv-unified)")
     p.add_argument("--flash-attn", "-fa", choices=("on", "off"), default="on",
                    help="flash attention (default on; a quantized V cache needs it)")
+    p.add_argument("--no-mmap", dest="mmap", action="store_false",
+                   help="read the weights into RAM instead of mapping the file (llama.cpp --no-mmap)")
+    p.add_argument("--no-repack", dest="repack", action="store_false",
+                   help="CPU: no second, repacked copy of Q4_0/Q4_K/IQ4_NL/MXFP4 weights (llama.cpp --no-repack)")
+    p.add_argument("--mlock", action="store_true",
+                   help="pin the weights in RAM (llama.cpp --mlock): mapped file pages stop being reclaimable")
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="llama.cpp backend holding the model (default: the hardware's usual one, "
                         "else cpu; without hardware, others mean full offload)")
@@ -71,6 +77,7 @@ def estimate_from_args(args: argparse.Namespace, backend: str | None = None) -> 
         batch=args.batch, ubatch=args.ubatch, parallel=args.parallel,
         kv_unified=args.kv_unified, flash_attn=args.flash_attn == "on",
         backend=backend or args.backend or "cpu", offline=True if args.offline else None,
+        mmap=args.mmap, repack=args.repack, mlock=args.mlock,
     )
 
 
@@ -129,6 +136,11 @@ def render(est: Estimate) -> str:
                          ("compute", est.compute_bytes), ("overhead", est.overhead_bytes)):
         lines.append(f"  {label:<10} {human_bytes(value):>11}")
     lines.append(f"  {'total':<10} {human_bytes(est.total_bytes):>11}")
+    if est.reclaimable_bytes:
+        lines.append(f"  {'resident':<10} {human_bytes(est.resident_bytes):>11}   must stay in RAM")
+        lines.append(f"  {'reclaimable':<10} {human_bytes(est.reclaimable_bytes):>11}   clean file pages behind "
+                     "the repacked copy: the kernel drops them under pressure (--no-mmap or --no-repack "
+                     "removes the duplicate, --mlock pins it)")
     if len(est.memory_by_device) > 1:
         for dev, parts in est.memory_by_device.items():
             lines.append(f"    on {dev}: {human_bytes(parts.total_bytes)}")
@@ -168,7 +180,13 @@ def render_hardware(est: Estimate) -> list[str]:
         lines.append(f"  note: {n}")
     if est.commands:
         lines.append("")
-        for k in ("llama_server", "ollama", "vllm", "weights", "ollama_tag"):
+        for k in ("llama_server", "ollama_serve", "ollama", "vllm", "weights", "ollama_tag"):
             if k in est.commands:
                 lines.append(f"  {k}: {est.commands[k]}")
+        if est.commands.get("ollama_modelfile"):
+            lines.append("  Modelfile:")
+            lines.extend(f"    {ln}" for ln in est.commands["ollama_modelfile"].splitlines())
+        for n in (est.commands.get("notes") or "").split(" | "):
+            if n:
+                lines.append(f"  note: {n}")
     return lines

@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=2048, metavar="N")
     p.add_argument("--micro-batch", type=int, default=1, metavar="B")
     p.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
-    p.add_argument("--grad-checkpointing", action="store_true")
+    p.add_argument("--grad-checkpointing", action=argparse.BooleanOptionalAction, default=None,
+                   help="recompute activations in the backward pass (default: on for LoRA/QLoRA, as "
+                        "the PEFT/TRL/Unsloth/Axolotl recipes do; off for full fine-tuning)")
     p.add_argument("--no-flash-attn", action="store_true", help="eager attention (saves the s x s scores)")
     p.add_argument("--gpu", nargs="+", action="extend", default=[], metavar="NAME",
                    help='GPU(s) from the database, each sized as an option; "2x RTX 3090" for 2 cards '
@@ -101,7 +103,7 @@ def render(r: FinetuneReport) -> str:
            "qlora": f"QLoRA (NF4) r={s.rank} on {','.join(s.target_modules)}"}[s.method]
     lines = [
         f"{s.model.name}: {how}, seq {s.seq_len} x micro-batch {s.micro_batch}, {s.optimizer}"
-        + (", gradient checkpointing" if s.grad_checkpointing else "")
+        + (", gradient checkpointing on" if s.grad_checkpointing else ", gradient checkpointing off")
         + (f", {s.n_gpus} GPUs {s.sharding}" if s.n_gpus > 1 else ""),
         f"  parameters: {m.params / 1e6:,.1f} M, trainable {m.trainable_params / 1e6:,.2f} M",
     ]

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         tps = "—" if r.decode_tokens_per_s is None else (
             f"{r.decode_tokens_per_s:.0f} ({r.decode_range[0]:.0f}–{r.decode_range[1]:.0f})" if r.decode_range else f"{r.decode_tokens_per_s:.0f}"
         )
-        where = "GPU" if r.on_gpu else ("GPU+RAM" if r.fits else "does not fit")
+        where = ("GPU" if r.on_gpu else (f"GPU, experts of {r.n_cpu_moe} layers in RAM" if r.n_cpu_moe
+                 else "GPU+RAM" if r.fits else "does not fit"))
         table.append((r.model_id, f"{r.params_b:.1f}B", r.quant or "—", tps, str(r.largest_context or "—"), where))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
@@ -91,6 +92,7 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
         from sizing.core.commands import launch_commands
 
         c = launch_commands(r.arch.id, best.quant, best.placement, ctx=ctx,
+                            n_heads=r.arch.n_heads, n_kv_heads=r.arch.n_kv_heads,
                             model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
         commands = {"llama_server": c.llama_server, "ollama": c.ollama, "vllm": c.vllm}
     users = None

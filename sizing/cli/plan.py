@@ -127,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    shown = set()
+    for o in rows:  # the expert-offload builds: how to run them (one line per distinct command)
+        for m in o.models:
+            if m.command and m.command not in shown and len(shown) < 3:
+                shown.add(m.command)
+                print(f"run on {o.label}: {m.command}")
     for n in result.notes:
         print(f"note: {n}")
     if cost:

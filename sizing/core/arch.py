@@ -73,6 +73,14 @@ class ModelArch(BaseModel):
     n_dense_leading_layers: int = Field(0, ge=0, description="first N layers use the dense FFN")
     expert_bias: bool = False  # gpt-oss: biases on router and expert projections
     expert_score_bias: bool = False  # DeepSeek-V3: router score-correction bias (exp_probs_b)
+    native_types: tuple[tuple[str, str], ...] = Field(
+        (),
+        description=(
+            "tensors the checkpoint ships already quantized, as (name part, ggml type): "
+            "gpt-oss's experts are MXFP4 in the release itself, the converter writes them "
+            "as is, and the published GGUFs keep them so at every file quant"
+        ),
+    )
 
     # --- sliding-window attention ----------------------------------------------------
     sliding_window: int | None = Field(None, gt=0)

@@ -1,16 +1,21 @@
 """Runnable commands for a placement: llama-server, Ollama and vLLM, plus where the weights are.
 
-A plan is only useful if it can be typed in. These functions turn a ``Placement`` into
-argument vectors (and shell-quoted strings) for llama.cpp's ``llama-server``, an Ollama
-Modelfile with ``num_ctx``/``num_gpu``, and, for plans bigger than one machine or one
-card, ``vllm serve`` with tensor/pipeline parallelism. Every value comes from the plan;
-every string is quoted with ``shlex`` so a path with spaces stays one argument.
+A plan is only useful if it can be typed in, and only honest if the command allocates
+what we estimated. So every setting that changes memory is spelled out rather than left
+to a default that differs from the estimate's: llama-server's slots (``-np``: without it
+the server opens 4 slots over a unified cache, which multiplies a sliding-window cache),
+the total context, ``--kv-unified``, both cache types, flash attention, expert offload,
+the tensor split and how the weights are held (``--no-mmap``, ``--no-repack``,
+``--mlock``). Ollama gets its server environment (flash attention, KV type, parallel
+slots) and a Modelfile; vLLM a tensor-parallel size its head counts allow and the memory
+share our fit assumed. Every string is quoted with ``shlex``.
 
 Pure, except ``weights_sources()`` which reads ``data/weights_sources.yaml`` once.
 """
 
 from __future__ import annotations
 
+import math
 import shlex
 from functools import cache
 from typing import TYPE_CHECKING
@@ -19,15 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
+from sizing.core.machine import FIT_MARGIN_BYTES
 from sizing.core.placement import Placement
+from sizing.core.quant import REQUANT_SUFFIX, split_quant
 
 if TYPE_CHECKING:
     from sizing.core.tables import DataPath
 
 SOURCES_FILE = data_file("weights_sources.yaml")
 
-# llama.cpp KV type -> vLLM --kv-cache-dtype (vLLM quantises the cache to fp8 only)
-_VLLM_KV = {"f16": "auto", "bf16": "auto", "f32": "auto"}
 
 
 class WeightsSource(BaseModel):
@@ -35,6 +40,7 @@ class WeightsSource(BaseModel):
 
     gguf_repo: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+$")
     ollama: str | None = Field(None, pattern=r"^[\w.-]+(:[\w.-]+)?$")
+    ollama_quant: str = Field("Q4_K_M", description="the quant the library tag serves")
     source: str = Field(min_length=8)
 
 
@@ -56,6 +62,7 @@ class Weights(BaseModel):
     hf_spec: str | None = Field(None, description="REPO:QUANT, as llama-server -hf takes it")
     hf_url: str | None = None
     ollama_tag: str | None = Field(None, description="Ollama library tag (library default quant)")
+    ollama_quant: str = Field("Q4_K_M", description="the quant the library tag serves")
     ollama_hf: str | None = Field(None, description="hf.co/REPO:QUANT: this exact quant through Ollama")
     note: str | None = None
 
@@ -69,6 +76,8 @@ class LaunchCommands(BaseModel):
     llama_server: str
     ollama_modelfile: str | None = None
     ollama: str | None = None
+    ollama_serve: str | None = Field(None, description="the Ollama server with the environment the plan needs")
+    ollama_env: dict[str, str] = {}
     ollama_options: dict[str, int] = {}
     vllm_argv: tuple[str, ...] | None = None
     vllm: str | None = None
@@ -78,8 +87,10 @@ class LaunchCommands(BaseModel):
     def to_json(self) -> dict:
         return {
             "llama_server": self.llama_server,
+            "ollama_serve": self.ollama_serve,
             "ollama": self.ollama,
             "ollama_modelfile": self.ollama_modelfile,
+            "ollama_env": self.ollama_env,
             "ollama_options": self.ollama_options,
             "vllm": self.vllm,
             "weights": self.weights.model_dump(),
@@ -88,10 +99,17 @@ class LaunchCommands(BaseModel):
 
 
 def weights_for(model_id: str, quant: str, sources: dict[str, WeightsSource] | None = None) -> Weights:
+    quant, requant = split_quant(quant)
     src = (sources if sources is not None else weights_sources()).get(model_id)
+    if requant:  # the common repositories keep the native tensors: no known file
+        return Weights(ollama_tag=None, note=(
+            f"{quant}{REQUANT_SUFFIX}: the common {model_id.split('/')[-1]} GGUFs keep the natively "
+            f"quantized experts; make this file with llama-quantize --allow-requantize or find a "
+            f"publisher that requantizes them"))
     if src is None or not src.gguf_repo:
         return Weights(
             ollama_tag=src.ollama if src else None,
+            ollama_quant=src.ollama_quant if src else "Q4_K_M",
             note=(
                 f"no known GGUF repository for {model_id}; search "
                 f"https://huggingface.co/models?search={model_id.split('/')[-1]}%20gguf for a {quant} file"
@@ -102,6 +120,7 @@ def weights_for(model_id: str, quant: str, sources: dict[str, WeightsSource] | N
         hf_spec=f"{src.gguf_repo}:{quant}",
         hf_url=f"https://huggingface.co/{src.gguf_repo}",
         ollama_tag=src.ollama,
+        ollama_quant=src.ollama_quant,
         ollama_hf=f"hf.co/{src.gguf_repo}:{quant}",
     )
 
@@ -127,20 +146,29 @@ def llama_server_argv(
     kv_type_k: str = "f16",
     kv_type_v: str = "f16",
     flash_attn: bool = True,
+    kv_unified: bool = True,
+    n_batch: int = 2048,
+    n_ubatch: int = 512,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
     host: str | None = None,
     port: int | None = None,
 ) -> list[str]:
-    """``llama-server`` arguments reproducing the placement.
+    """``llama-server`` arguments that allocate what the plan estimated.
 
-    ``-c`` is the whole KV cache, shared by the ``-np`` slots, so it is ctx × n_parallel.
+    ``ctx`` is per sequence; ``-c`` is the whole KV cache, ctx × n_parallel. ``-np`` is
+    always given: llama-server's default (auto) opens 4 slots with a unified cache.
+    ``--kv-unified`` is given when several slots share one cache, as estimated (with an
+    explicit ``-np`` llama-server gives each slot its own stream otherwise).
     """
     if bool(model_path) == bool(hf_spec):
         raise SizingError("give exactly one of a model path (-m) or a Hugging Face REPO:QUANT (-hf)")
     argv = ["llama-server"]
     argv += ["-m", model_path] if model_path else ["-hf", hf_spec]  # type: ignore[list-item]
-    argv += ["-c", str(ctx * n_parallel)]
-    if n_parallel > 1:
-        argv += ["-np", str(n_parallel)]
+    argv += ["-c", str(ctx * n_parallel), "-np", str(n_parallel)]
+    if kv_unified and n_parallel > 1:
+        argv += ["--kv-unified"]
     gpus = [d for d in placement.devices if d.kind != "cpu"]
     argv += ["-ngl", str(placement.gpu_layers if gpus else 0)]
     if len(gpus) > 1 and placement.split_mode == "layer":
@@ -149,11 +177,18 @@ def llama_server_argv(
         argv += ["-ot", "exps=CPU"]
     elif placement.n_cpu_moe:
         argv += ["--n-cpu-moe", str(placement.n_cpu_moe)]
-    if kv_type_k != "f16":
-        argv += ["-ctk", kv_type_k]
-    if kv_type_v != "f16":
-        argv += ["-ctv", kv_type_v]
+    argv += ["-ctk", kv_type_k, "-ctv", kv_type_v]
     argv += ["-fa", "on" if flash_attn else "off"]
+    if n_batch != 2048:
+        argv += ["-b", str(n_batch)]
+    if n_ubatch != 512:
+        argv += ["-ub", str(n_ubatch)]
+    if not mmap:
+        argv += ["--no-mmap"]
+    if not repack:
+        argv += ["--no-repack"]
+    if mlock:
+        argv += ["--mlock"]
     if host:
         argv += ["--host", host]
     if port:
@@ -161,10 +196,64 @@ def llama_server_argv(
     return argv
 
 
-def ollama_modelfile(source: str, *, ctx: int, num_gpu: int, n_parallel: int = 1) -> str:
-    """A Modelfile pinning context and offloaded layers (Ollama's num_ctx / num_gpu)."""
-    lines = [f"FROM {source}", f"PARAMETER num_ctx {ctx}", f"PARAMETER num_gpu {num_gpu}"]
+# what OLLAMA_KV_CACHE_TYPE accepts (ollama docs/faq.md, "How can I set the quantization type
+# for the K/V cache?"): one type for K and V, and only with flash attention
+OLLAMA_KV_TYPES = ("f16", "q8_0", "q4_0")
+
+
+def ollama_modelfile(source: str, *, ctx: int, num_gpu: int | None, n_parallel: int = 1) -> str:
+    """A Modelfile pinning the context per request (num_ctx) and, when whole layers say it
+    all, the offloaded layers (num_gpu). ``num_gpu=None``: Ollama places layers itself."""
+    lines = [f"FROM {source}", f"PARAMETER num_ctx {ctx}"]
+    if num_gpu is not None:
+        lines.append(f"PARAMETER num_gpu {num_gpu}")
     return "\n".join(lines) + "\n"
+
+
+def ollama_env(*, n_parallel: int, kv_type_k: str, kv_type_v: str, flash_attn: bool) -> tuple[dict[str, str], list[str]]:
+    """The Ollama server environment that matches the plan, and what it cannot express."""
+    env: dict[str, str] = {}
+    notes: list[str] = []
+    if flash_attn:
+        env["OLLAMA_FLASH_ATTENTION"] = "1"
+    if kv_type_k != "f16" or kv_type_v != "f16":
+        if kv_type_k != kv_type_v:
+            notes.append(f"Ollama has one KV type for K and V; {kv_type_k}/{kv_type_v} cannot be expressed")
+        kv = kv_type_k if kv_type_k == kv_type_v else max(kv_type_k, kv_type_v, key=lambda t: t == "f16")
+        if kv in OLLAMA_KV_TYPES:
+            env["OLLAMA_KV_CACHE_TYPE"] = kv
+            if not flash_attn:
+                notes.append("Ollama quantizes the KV cache only with flash attention on")
+        else:
+            notes.append(f"Ollama's KV cache types are {', '.join(OLLAMA_KV_TYPES)}; {kv} cannot be expressed")
+    if n_parallel > 1:
+        env["OLLAMA_NUM_PARALLEL"] = str(n_parallel)  # Ollama allocates num_ctx × this
+    return env, notes
+
+
+def vllm_parallel(n_gpus: int, n_heads: int | None, n_kv_heads: int | None) -> tuple[int, int]:
+    """(tensor, pipeline) parallel sizes vLLM accepts on ``n_gpus`` cards of one node.
+
+    vLLM splits attention heads across tensor-parallel ranks: the size must divide the
+    query heads, and divide the KV heads or be a multiple of them (KV heads replicate).
+    The largest such size wins; the rest of the cards become pipeline stages when they
+    divide evenly, else they stay unused."""
+    if n_heads is None or n_kv_heads is None:
+        return n_gpus, 1
+    for tp in range(n_gpus, 0, -1):
+        if n_heads % tp == 0 and (n_kv_heads % tp == 0 or tp % n_kv_heads == 0) and n_gpus % tp == 0:
+            return tp, n_gpus // tp
+    return 1, n_gpus
+
+
+def _vllm_kv(kv_type: str) -> tuple[str, str | None]:
+    """vLLM's --kv-cache-dtype for a llama.cpp KV type, and a note when it is not the same size."""
+    k = kv_type.lower()
+    if k in ("f16", "bf16", "f32"):
+        return "auto", None
+    if k == "q8_0":
+        return "fp8", None
+    return "fp8", f"vLLM has no {k} KV cache; fp8 is its smallest, about {8 / (4.5 if k.startswith('q4') or k == 'iq4_nl' else 5.5):.1f}× the bytes of {k}"
 
 
 def vllm_argv(
@@ -181,7 +270,7 @@ def vllm_argv(
         raise SizingError("tensor and pipeline parallel sizes must be ≥ 1")
     if not 0 < gpu_memory_utilization <= 1:
         raise SizingError("gpu memory utilization must be in (0, 1]")
-    kv = _VLLM_KV.get(kv_type.lower(), "fp8")
+    kv, _ = _vllm_kv(kv_type)
     return [
         "vllm",
         "serve",
@@ -199,6 +288,11 @@ def vllm_argv(
     ]
 
 
+def _ollama_name(model_id: str, quant: str, ctx: int) -> str:
+    raw = f"{model_id.split('/')[-1].lower()}-{quant.lower().replace(REQUANT_SUFFIX, '-requant')}-{ctx}"
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw)
+
+
 def launch_commands(
     model_id: str,
     quant: str,
@@ -210,13 +304,22 @@ def launch_commands(
     kv_type_k: str = "f16",
     kv_type_v: str = "f16",
     flash_attn: bool = True,
+    kv_unified: bool = True,
+    n_batch: int = 2048,
+    n_ubatch: int = 512,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
     nodes: int = 1,
+    n_heads: int | None = None,
+    n_kv_heads: int | None = None,
     sources: dict[str, WeightsSource] | None = None,
 ) -> LaunchCommands:
-    """All commands for a plan. vLLM is included when the plan spans several GPUs or nodes."""
+    """All commands for a plan (``ctx`` per sequence). vLLM is included when the plan
+    spans several GPUs or nodes; ``n_heads``/``n_kv_heads`` choose its parallel sizes."""
     w = weights_for(model_id, quant, sources)
     if model_path is None and w.hf_spec is None:
-        model_path = f"./{model_id.split('/')[-1]}-{quant}.gguf"
+        model_path = f"./{model_id.split('/')[-1]}-{quant.replace(REQUANT_SUFFIX, '-requant')}.gguf"
     argv = llama_server_argv(
         placement,
         model_path=model_path,
@@ -226,36 +329,70 @@ def launch_commands(
         kv_type_k=kv_type_k,
         kv_type_v=kv_type_v,
         flash_attn=flash_attn,
+        kv_unified=kv_unified,
+        n_batch=n_batch,
+        n_ubatch=n_ubatch,
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
     )
+    notes: list[str] = []
     gpus = [d for d in placement.devices if d.kind != "cpu"]
-    num_gpu = placement.gpu_layers if gpus else 0
+    # Ollama offloads whole layers (num_gpu); it has no per-layer expert override, so a plan
+    # with experts in RAM cannot be pinned: leave num_gpu to Ollama's own placement
+    experts_in_ram = placement.cpu_moe or placement.n_cpu_moe > 0
+    num_gpu: int | None = (placement.gpu_layers if gpus else 0) if not experts_in_ram else None
+    if experts_in_ram:
+        notes.append("Ollama cannot keep experts in RAM (no --n-cpu-moe equivalent): it offloads whole "
+                     "layers itself, so num_gpu is left unset; expect it slower than llama-server here")
     src = w.ollama_hf or (model_path if model_path else None)
+    base, _ = split_quant(quant)
+    if w.ollama_tag and base == w.ollama_quant.upper():
+        src = w.ollama_tag  # the library tag serves this very quant
     modelfile = ollama_modelfile(src, ctx=ctx, num_gpu=num_gpu) if src else None
-    name = shlex.quote(f"{model_id.split('/')[-1].lower()}-{quant.lower()}-{ctx}")
+    env, env_notes = ollama_env(n_parallel=n_parallel, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
+                                flash_attn=flash_attn)
+    notes += env_notes
+    name = _ollama_name(model_id, quant, ctx)
     ollama = f"ollama create {name} -f Modelfile && ollama run {name}" if modelfile else None
+    serve = " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), "ollama", "serve"])
     v_argv = None
     if len(gpus) > 1 or nodes > 1 or placement.split_mode == "tensor":
         per_node = max(1, len(gpus))
+        tp, pp_node = vllm_parallel(per_node, n_heads, n_kv_heads)
+        if tp != per_node:
+            notes.append(f"vLLM: tensor parallel {tp} (it must divide the {n_heads} attention and "
+                         f"{n_kv_heads} KV heads), {pp_node} pipeline stage(s) per node")
+        # our fit keeps llama.cpp's margin free on each card; ask vLLM for the same share
+        caps = [d.capacity_bytes for d in gpus] or [0]
+        util = min(caps) / (min(caps) + FIT_MARGIN_BYTES) if min(caps) > 0 else 0.9
         v_argv = vllm_argv(
             model_id,
             ctx=ctx,
-            tensor_parallel=per_node,
-            pipeline_parallel=max(1, nodes),
+            tensor_parallel=tp,
+            pipeline_parallel=pp_node * max(1, nodes),
+            gpu_memory_utilization=math.floor(util * 100) / 100,
             kv_type=kv_type_k,
         )
-    notes: list[str] = []
-    if v_argv and quant.upper() not in ("F16", "BF16"):
-        notes.append(
-            f"vllm serves the Hugging Face weights ({model_id}, BF16 unless you point it at an "
-            f"AWQ/GPTQ/FP8 repository), not the {quant} GGUF: size that plan with --quant F16"
-        )
+        _, kv_note = _vllm_kv(kv_type_k)
+        if kv_note:
+            notes.append(kv_note)
+        notes.append("vLLM captures CUDA graphs (a few hundred MiB to ~1 GiB per GPU) and profiles "
+                     "activations at start-up; neither is in this estimate (--enforce-eager skips the graphs)")
+        if base not in ("F16", "BF16"):
+            notes.append(
+                f"vLLM serves the Hugging Face weights ({model_id}, BF16 unless you point it at an "
+                f"AWQ/GPTQ/FP8 repository), not the {quant} GGUF: size that plan with --quant F16"
+            )
     return LaunchCommands(
         notes=tuple(notes),
         llama_server_argv=tuple(argv),
         llama_server=shlex.join(argv),
         ollama_modelfile=modelfile,
         ollama=ollama,
-        ollama_options={"num_ctx": ctx, "num_gpu": num_gpu},
+        ollama_serve=serve,
+        ollama_env=env,
+        ollama_options={"num_ctx": ctx, **({"num_gpu": num_gpu} if num_gpu is not None else {})},
         vllm_argv=tuple(v_argv) if v_argv else None,
         vllm=shlex.join(v_argv) if v_argv else None,
         weights=w,

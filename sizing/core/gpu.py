@@ -52,6 +52,9 @@ class GPU(BaseModel):
     memory_type: str | None = None
     memory_bandwidth_gbs: float | None = Field(None, gt=0)
     unified_memory: bool = False
+    devices_per_board: int = Field(1, ge=1, le=8, description=(
+        "devices the driver shows per board, each with its share of memory and bandwidth "
+        "(MI250/MI250X: two GCDs of 64 GB)"))
 
     fp16_tflops: float | None = Field(None, gt=0, description="dense FP16/BF16 tensor, FP32 acc.")
     int8_tops: float | None = Field(None, gt=0, description="dense INT8 tensor")

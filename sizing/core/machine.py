@@ -109,31 +109,23 @@ def unified_hardware(
     wired_limit_mb: int | None = None,
     tdp_w: float | None = None,
     device_id: str = "unified",
+    gpu_id: str | None = None,
 ) -> Hardware:
-    """One pool of RAM shared by CPU and GPU.
-
-    Apple: the GPU may use macOS's working set (or ``wired_limit_mb`` if raised with
-    ``sudo sysctl iogpu.wired_limit_mb=…``). Others (Strix Halo under Linux GTT, DGX
-    Spark): the GPU may use any RAM the host does not.
+    """One pool of RAM shared by CPU and GPU, of which the GPU may use its platform's limit
+    (sizing.core.unified_limits: DGX Spark as its OS sees it, Strix Halo's GTT, macOS's
+    working set), or ``wired_limit_mb`` as the user raised it (iogpu.wired_limit_mb, GTT).
     """
+    from sizing.core.unified_limits import gpu_limit
+
     if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)):
         raise SizingError("unified memory needs RAM > 0 and bandwidth > 0")
-    notes = []
-    if apple:
-        if wired_limit_mb is not None:
-            if wired_limit_mb <= 0 or wired_limit_mb * MIB > ram_bytes:
-                raise SizingError(f"wired limit {wired_limit_mb} MiB must be between 1 and the RAM size")
-            gpu_bytes = wired_limit_mb * MIB
-            notes.append(f"GPU working set raised to {wired_limit_mb} MiB (iogpu.wired_limit_mb)")
-        else:
-            frac = apple_working_set_fraction(ram_bytes / GIB)
-            gpu_bytes = int(ram_bytes * frac)
-            notes.append(
-                f"macOS lets the GPU use about {frac:.0%} of RAM; raise it with sudo sysctl iogpu.wired_limit_mb"
-            )
-    else:
-        gpu_bytes = ram_bytes
-        notes.append("GPU and CPU share one RAM pool; each byte is counted once")
+    if wired_limit_mb is not None and (wired_limit_mb <= 0 or wired_limit_mb * MIB > ram_bytes):
+        raise SizingError(f"GPU limit {wired_limit_mb} MiB must be between 1 and the RAM size")
+    lim = gpu_limit(gpu_id=gpu_id if gpu_id else (None if device_id == "unified" else device_id),
+                    vendor="apple" if apple else None, ram_bytes=ram_bytes, raised_mb=wired_limit_mb,
+                    apple_fraction=apple_working_set_fraction(ram_bytes / GIB) if apple else None)
+    ram_bytes, gpu_bytes = lim.ram_bytes, lim.gpu_bytes
+    notes = [lim.note, "GPU and CPU share one RAM pool; each byte is counted once"]
     gpu = Device(
         id=device_id,
         name=name,
@@ -255,21 +247,30 @@ def machine_from_gpu(
     if gpu.memory_gb is None:
         raise SizingError(f"{gpu.name}: memory size unknown")
     link = pcie_gbs(gpu.pcie_gen, gpu.pcie_lanes)
+    # a board the driver shows as several devices (MI250/MI250X: two GCDs) is that many
+    # devices to llama.cpp, each with its share of memory, bandwidth and compute
+    per = getattr(gpu, "devices_per_board", 1) or 1
+    n = count * per
     gpus = tuple(
         Device(
-            id=f"{gpu.id}#{i}" if count > 1 else gpu.id,
-            name=f"{gpu.name} #{i}" if count > 1 else gpu.name,
+            id=f"{gpu.id}#{i}" if n > 1 else gpu.id,
+            name=(f"{gpu.name} #{i // per}" + (f" GCD {i % per}" if per > 1 else "")) if n > 1 else gpu.name,
             kind="gpu",
             backend=be,
-            memory_bytes=int(gpu.memory_gb * GIB),
-            bandwidth_gbs=gpu.memory_bandwidth_gbs,
-            matmul_tflops=gpu.fp16_tflops,
-            tdp_w=gpu.tdp_w,
+            memory_bytes=int(gpu.memory_gb * GIB / per),
+            bandwidth_gbs=gpu.memory_bandwidth_gbs / per,
+            matmul_tflops=gpu.fp16_tflops / per if gpu.fp16_tflops else None,
+            tdp_w=gpu.tdp_w / per if gpu.tdp_w else None,
             link_gbs=link,
         )
-        for i in range(count)
+        for i in range(n)
     )
-    return _with_host(f"{count}× {gpu.name}" if count > 1 else gpu.name, gpus, host)
+    hw = _with_host(f"{count}× {gpu.name}" if count > 1 else gpu.name, gpus, host)
+    if per > 1:
+        hw = hw.model_copy(update={"notes": hw.notes + (
+            f"{gpu.name}: the driver shows {per} devices per board, each "
+            f"{gpu.memory_gb / per:g} GB at {gpu.memory_bandwidth_gbs / per:g} GB/s",)})
+    return hw
 
 
 def machine_from_gpus(gpus_list: Sequence, *, host: HostSpec = DEFAULT_HOST, backend: str | None = None) -> Hardware:

@@ -31,6 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.errors import SizingError
 from sizing.core.scenario import MemoryParts
 from sizing.core.machine import FIT_MARGIN_BYTES, Hardware
+from sizing.core.offload_compute import (
+    OP_OFFLOAD_MIN_BATCH,
+    SCHED_MAX_COPIES,
+    pipeline_copy_bytes,
+    pipeline_parallel,
+    weight_copy_bytes,
+)
 from sizing.core.traffic import DeviceKind, DeviceRate, DeviceWork, LayerTraffic, ModelTraffic, work_for_layers
 from sizing.units import gib
 
@@ -71,7 +78,8 @@ class DevicePlacement(BaseModel):
 
     @property
     def used_bytes(self) -> int:
-        return self.parts.total_bytes
+        """What must stay in memory here (reclaimable file pages left out)."""
+        return self.parts.resident_bytes
 
     @property
     def fits(self) -> bool:
@@ -90,6 +98,7 @@ class DevicePlacement(BaseModel):
             "kv_cache_bytes": self.parts.kv_cache_bytes,
             "compute_bytes": self.parts.compute_bytes,
             "overhead_bytes": self.parts.overhead_bytes,
+            "reclaimable_bytes": self.parts.reclaimable_bytes,
             "total_bytes": self.used_bytes,
             "capacity_bytes": self.capacity_bytes,
             "fits": self.fits,
@@ -174,6 +183,7 @@ def place(
     opts = options or PlacementOptions()
     n = len(traffic.layers)
     moe = is_moe if is_moe is not None else any(layer.expert_bytes for layer in traffic.layers)
+    check_expert_options(opts, moe=moe, n_layers=n)
     if opts.split_mode == "tensor":
         return _place_tensor_parallel(traffic, memory, hardware, ctx=ctx, opts=opts)
     if not hardware.gpus:
@@ -204,6 +214,16 @@ def place(
         else:
             hi = mid - 1
     return best if best.fits or not full.fits else full
+
+
+def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) -> None:
+    """--n-cpu-moe / --cpu-moe only mean something for an MoE model, and N counts layers."""
+    asked = opts.n_cpu_moe is not None and opts.n_cpu_moe > 0
+    if (asked or opts.cpu_moe) and not moe:
+        flag = "--cpu-moe" if opts.cpu_moe else f"--n-cpu-moe {opts.n_cpu_moe}"
+        raise SizingError(f"{flag}: this is a dense model; it has no routed experts to keep in RAM")
+    if opts.n_cpu_moe is not None and opts.n_cpu_moe > n_layers:
+        raise SizingError(f"--n-cpu-moe {opts.n_cpu_moe}: the model has only {n_layers} layers")
 
 
 def _gpus_fit(p: Placement) -> bool:
@@ -282,6 +302,28 @@ def _assign(
         # CPU only: the estimate's weights include the CPU backend's repacked copies
         w[k] = max(w[k], memory.weights_bytes)
 
+    # what llama.cpp's scheduler adds to GPU compute buffers (sizing.offload_compute)
+    extra = [0] * k
+    sched_notes: list[str] = []
+    if gpus:
+        copy = weight_copy_bytes(layers_on[k], experts_on[k], backend=gpus[0].backend,
+                                 n_ubatch=opts.n_ubatch, unified=hw.unified)
+        if copy:
+            extra[0] += copy
+            sched_notes.append(
+                f"{gpus[0].name}'s compute buffer holds a copy of the largest RAM-resident layer's "
+                f"weights ({gib(copy)}): llama.cpp runs batches of ≥{OP_OFFLOAD_MIN_BATCH} tokens on the "
+                "GPU (PR #6083); -ub below 32 avoids it at a prompt-speed cost")
+        if pipeline_parallel(k, all_layers_on_gpu=i_gpu_start == 0, split_mode="layer",
+                             tensor_overrides=bool(n_cpu_moe), unified=hw.unified):
+            for s in range(k):
+                if layers_on[s]:
+                    extra[s] += pipeline_copy_bytes(layers_on[s], hidden_size=traffic.hidden_size,
+                                                    ctx=ctx, n_ubatch=opts.n_ubatch)
+            sched_notes.append(
+                f"pipeline parallel over {k} GPUs: each keeps {SCHED_MAX_COPIES} copies of its graph "
+                "inputs (GGML_SCHED_MAX_COPIES)")
+
     parts: list[MemoryParts] = []
     for s in range(k + 1):
         used = bool(layers_on[s] or experts_on[s]) or s == out_slot
@@ -290,13 +332,14 @@ def _assign(
                 MemoryParts(
                     weights_bytes=w[s],
                     kv_cache_bytes=kvb[s],
-                    compute_bytes=memory.compute_bytes if used else 0,
+                    compute_bytes=(memory.compute_bytes + extra[s]) if used else 0,
                     overhead_bytes=memory.overhead_bytes if used else 0,
                 )
             )
         else:
             host_compute = memory.compute_bytes if layers_on[s] else 0
-            parts.append(MemoryParts(weights_bytes=w[s], kv_cache_bytes=kvb[s], compute_bytes=host_compute))
+            parts.append(MemoryParts(weights_bytes=w[s], kv_cache_bytes=kvb[s], compute_bytes=host_compute,
+                                     reclaimable_bytes=0 if gpus else memory.reclaimable_bytes))
 
     placements: list[DevicePlacement] = []
     gpu_used_total = 0
@@ -373,7 +416,7 @@ def _assign(
         split_mode="layer",
         devices=tuple(placements),
         works=tuple(works),
-        notes=hw.notes,
+        notes=hw.notes + tuple(sched_notes),
     )
 
 
@@ -399,7 +442,9 @@ def _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, cpu_moe, fits) -> 
         over = [f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits]
         return "does not fit: " + "; ".join(over)
     if not gpus:
-        return f"all {n} layers on the CPU ({gib(host.used_bytes)} of RAM)"
+        spare = host.parts.reclaimable_bytes
+        return f"all {n} layers on the CPU ({gib(host.used_bytes)} of RAM" + (
+            f", plus {gib(spare)} of reclaimable file pages)" if spare else ")")
     names = ", ".join(f"{p.layers} on {p.name}" for p in gpus if p.layers or p.holds_output)
     if gpu_layers >= n + 1 and not n_cpu_moe:
         where = f"all {n} layers on {gpus[0].name}" if len(gpus) == 1 else f"all {n} layers split {names}"
@@ -500,11 +545,14 @@ def place_many(
     ctx: int,
     n_ubatch: int = 512,
     margin_bytes: int = FIT_MARGIN_BYTES,
+    op_offload: bool = True,
 ) -> ManyPlacements:
     """`place` for one GPU + host, evaluated for many machines at once.
 
     Same rules: all layers if they fit; else (MoE) the fewest expert layers in RAM; else
-    the most ``-ngl`` units (output first, then the last layers) that fit.
+    the most ``-ngl`` units (output first, then the last layers) that fit. ``op_offload``:
+    the GPU backend copies RAM-resident weights for large batches (CUDA, ROCm, Vulkan,
+    SYCL; see sizing.offload_compute), which discrete GPUs pay in compute buffer.
     """
     import numpy as np
 
@@ -522,15 +570,26 @@ def place_many(
     unit = np.concatenate([[out_bytes], (dense + expert + kv)[::-1]])
     cum = fixed + np.cumsum(unit)  # GPU use with j+1 units (compute/overhead once a unit is there)
     full_use = cum[-1]
-    ngl = np.searchsorted(cum, cap, side="right")  # units that fit (0..n+1)
+    copies = op_offload and n_ubatch >= OP_OFFLOAD_MIN_BATCH
+    discrete = np.ones_like(cap, dtype=bool) if unified is None else ~np.asarray(unified, dtype=bool)
+    # with j+1 units on the GPU, layers 0..n-j-1 stay in RAM: the largest is copied per batch
+    whole_max = np.maximum.accumulate(dense + expert)  # largest of layers 0..m
+    host_max = np.concatenate([[whole_max[n - 1 - j] if n - 1 - j >= 0 else 0.0 for j in range(n)], [0.0]])
+    use_j = cum + (host_max if copies else 0.0)
+    ngl_copy = np.searchsorted(np.maximum.accumulate(use_j), cap, side="right")
+    ngl = np.where(discrete, ngl_copy, np.searchsorted(cum, cap, side="right"))  # units that fit
     ncm = np.zeros_like(ngl)
     all_fit = full_use <= cap
     ngl = np.where(all_fit, n + 1, ngl)
     if expert.any():
         saved = np.cumsum(expert)  # experts of the first k layers moved to RAM
-        need = full_use - cap  # bytes to move
-        k = np.searchsorted(saved, need, side="left") + 1
-        moe_ok = (~all_fit) & (full_use - saved[-1] <= cap)
+        moved_max = np.maximum.accumulate(expert) if copies else np.zeros(n)
+        need_k = np.minimum.accumulate(full_use - saved + moved_max)  # GPU use with k = 1..n
+        need_plain = full_use - saved
+        k_copy = np.searchsorted(-need_k, -cap, side="left") + 1
+        k_plain = np.searchsorted(saved, full_use - cap, side="left") + 1
+        k = np.where(discrete, k_copy, k_plain)
+        moe_ok = (~all_fit) & np.where(discrete, need_k[-1] <= cap, need_plain[-1] <= cap)
         ncm = np.where(moe_ok, np.minimum(k, n), 0)
         ngl = np.where(moe_ok, n + 1, ngl)
     # memory on each side
@@ -539,6 +598,10 @@ def place_many(
     tail = np.concatenate([[0.0], np.cumsum(whole[::-1])])
     moved = np.concatenate([[0.0], np.cumsum(expert)])[ncm]  # experts of the first ncm layers
     gpu_use = np.where(ngl >= 1, fixed + out_bytes + tail[n_gpu], 0.0) - moved
+    if copies:  # the compute buffer's copy of the largest RAM-resident layer (or its experts)
+        host_whole = np.where(n_gpu < n, whole_max[np.clip(n - 1 - n_gpu, 0, n - 1)], 0.0)
+        host_exp = np.where(ncm > 0, np.maximum.accumulate(expert)[np.clip(ncm - 1, 0, n - 1)], 0.0)
+        gpu_use = gpu_use + np.where(discrete & (ngl >= 1), np.maximum(host_whole, host_exp), 0.0)
     host_out = 0.0 if traffic.output_tied else traffic.output_bytes
     host_use = (
         host_base

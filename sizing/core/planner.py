@@ -26,6 +26,7 @@ from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.core.machine import DEFAULT_HOST, Hardware, HostSpec, machine_from_gpu
+from sizing.core.offload_builds import experts_offloaded, offload_candidates
 from sizing.core.solver import MemoryFn, check_context, solve
 from sizing.core.speed.estimate import decode_step_seconds
 from sizing.core.speed.estimate import CalibrationSet
@@ -101,6 +102,7 @@ class Candidate(BaseModel):
     watts: float | None
     hardware: Hardware
     cpu_only: bool = False
+    expert_offload: bool = Field(False, description="1 GPU + RAM: MoE experts may stay in RAM")
 
 
 class ModelResult(BaseModel):
@@ -113,6 +115,7 @@ class ModelResult(BaseModel):
     decode_low: float | None = None
     ttft_s: float | None = None
     headroom: float | None = Field(None, description="free share of the tightest device's usable memory")
+    command: str | None = Field(None, description="llama-server command of an expert-offload build")
 
 
 class Option(BaseModel):
@@ -272,6 +275,7 @@ def plan_purchase(
         raise SizingError(f"prompt tokens must be > 0, got {prompt_tokens}")
     prices = machine_prices() if machine_price_list is None else machine_price_list
     cands = candidates(gpus, counts=counts, host=host, machine_price_list=prices) + cpu_candidates(cpus)
+    cands += _offload(gpus, models, quant=quant, ctx=ctx, calib=calib, host=host, memory_fn=memory_fn)
     options: list[Option] = []
     for c in cands:
         results: list[ModelResult] = []
@@ -281,7 +285,8 @@ def plan_purchase(
                          with_speed=not c.cpu_only)
             pl = plan.placement
             # a purchase should hold the model on its accelerators: offload to RAM does not count
-            on_acc = pl.fits and (pl.all_on_gpu or not c.hardware.gpus)
+            on_acc = pl.fits and (pl.all_on_gpu or not c.hardware.gpus
+                                  or (c.expert_offload and experts_offloaded(pl)))
             sp = plan.speed
             decode = low = ttft = None
             if on_acc and sp:
@@ -299,6 +304,7 @@ def plan_purchase(
                     decode_low=low,
                     ttft_s=ttft,
                     headroom=_headroom(pl) if on_acc and not c.cpu_only else None,
+                    command=_command(arch, quant, c_ctx, pl) if on_acc and c.expert_offload else None,
                 )
             )
         fits = all(r.fits for r in results)
@@ -347,7 +353,8 @@ def plan_purchase(
     notes = (
         "prices: GPU cards at launch (or street) price, host not included; Apple machines as sold"
         + ("; CPU-only servers: no price, power or core count in the data (decode speed only)" if cpus else ""),
-        f"candidates: {len(cands)} priced configurations (1–8 identical GPUs, unified-memory machines)",
+        f"candidates: {len(cands)} priced configurations (1–8 identical GPUs, unified-memory machines, "
+        "1 GPU + RAM for MoE experts)",
     ) + ((f"host for multi-GPU and offload: {host.name}",) if host.assumed else ())
     if good:
         return PurchasePlan(
@@ -383,6 +390,19 @@ def plan_purchase(
         considered=len(options),
         notes=notes,
     )
+
+
+def _offload(gpus, models, **kw) -> list[Candidate]:
+    """"1 GPU + N GB RAM" builds (sizing.offload_builds) as planner candidates."""
+    return [Candidate(label=b.label, gpu_id=b.gpu_id, count=1, price_usd=b.price_usd, price_source=b.price_source,
+                      watts=b.watts, hardware=b.hardware, expert_offload=True)
+            for b in offload_candidates(gpus, models, **kw)]
+
+
+def _command(arch: ModelArch, quant: str, ctx: int, placement) -> str:
+    from sizing.core.commands import launch_commands
+
+    return launch_commands(arch.id, quant, placement, ctx=ctx).llama_server
 
 
 def _pareto(options: Sequence[Option]) -> set[str]:

@@ -168,13 +168,58 @@ _NEEDS_IMATRIX = frozenset({
 _IQ12 = frozenset({F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M})
 
 
+#: a quant name with this suffix requantizes the tensors a model ships already quantized
+#: (gpt-oss's MXFP4 experts) instead of keeping them as the common files do
+REQUANT_SUFFIX = "+requant"
+
+
 def file_quant(quant: str) -> str:
-    """Canonical user-facing name of a file quant; SizingError listing valid names if unknown."""
+    """Canonical user-facing name of a file quant; SizingError listing valid names if unknown.
+
+    ``Q8_0+requant`` names the variant whose natively quantized tensors are requantized too."""
     key = str(quant).strip().upper().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in FILE_QUANTS:
-        raise SizingError(f"unknown quant {quant!r}; valid: {', '.join(FILE_QUANTS)}")
-    return key
+    key, plus, tail = key.partition("+")
+    key = _ALIASES.get(key.strip(), key.strip())
+    if key not in FILE_QUANTS or (plus and tail.strip() != "REQUANT"):
+        raise SizingError(f"unknown quant {quant!r}; valid: {', '.join(FILE_QUANTS)} "
+                          f"(add {REQUANT_SUFFIX} to requantize natively quantized experts)")
+    return key + (REQUANT_SUFFIX if plus else "")
+
+
+def split_quant(quant: str) -> tuple[str, bool]:
+    """(base file quant, whether natively quantized tensors are requantized)."""
+    name = file_quant(quant)
+    if name.endswith(REQUANT_SUFFIX):
+        return name[: -len(REQUANT_SUFFIX)], True
+    return name, False
+
+
+def base_quant(quant: str) -> str:
+    """The llama-quantize type name of a quant (without the requant suffix)."""
+    return split_quant(quant)[0]
+
+
+def native_type(arch: ModelArch, name: str) -> str | None:
+    """The type a tensor ships in when the checkpoint itself is quantized (else None)."""
+    for part, typ in arch.native_types:
+        if part in name:
+            return typ
+    return None
+
+
+def native_note(arch: ModelArch, quant: str) -> str | None:
+    """One line saying which tensors keep their native type under ``quant`` (None: none)."""
+    if not arch.native_types:
+        return None
+    base, requant = split_quant(quant)
+    what = ", ".join(f"{'the routed experts' if p == '_exps.weight' else p.strip('._')} in {t}"
+                     for p, t in arch.native_types)
+    if requant:
+        return (f"{base}{REQUANT_SUFFIX}: the natively quantized tensors ({what}) are requantized to "
+                f"{base}, as a few publishers do; the common files keep them")
+    return (f"{what} as the model ships them: kept by the common GGUFs (ggml-org, unsloth, "
+            f"bartowski, lmstudio-community) whatever the file's label; {base} applies to the "
+            f"rest (ask for {base}{REQUANT_SUFFIX} for files that requantize them)")
 
 
 def file_quant_from_ftype(ftype: int) -> str | None:
@@ -465,11 +510,13 @@ def apply_recipe(
     own rule (Q4_K_M -> Q5_K, Q5_K_M -> Q6_K on every layer, nothing for IQ4_*/Q4_K_S)
     instead of attn_v's schedule; files published then follow it. Default: current rule.
     Tensors llama.cpp never quantizes (1-D, norms, routers, biases) stay F32, as the
-    converter writes them.
+    converter writes them. Tensors the model ships already quantized (``arch.native_types``,
+    gpt-oss's MXFP4 experts) keep that type, unless the quant ends in ``+requant``.
     """
-    name = file_quant(quant)
+    name, requant = split_quant(quant)
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
+    native = () if requant else arch.native_types
     prep = _prepare(tuple(tensors))
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
                fused_qkv_own_rule)
@@ -481,7 +528,11 @@ def apply_recipe(
         if typed is None:  # not quantizable: stays F32
             append(f32[id(t)])
             continue
-        typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
+        keep = native and native_type(arch, t.name)
+        if keep:  # shipped quantized: the files keep it as it is
+            typ = keep
+        else:
+            typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
         spec = typed.get(typ)
         if spec is None:
             spec = typed[typ] = shared_spec(t.name, t.shape, typ)

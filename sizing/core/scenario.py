@@ -39,6 +39,10 @@ class Scenario(BaseModel):
     kv_unified: bool = True
     flash_attn: bool = True
     backend: Backend = "cpu"
+    # how the weights are held in RAM (llama.cpp --no-mmap, --no-repack, --mlock)
+    mmap: bool = True
+    repack: bool = True
+    mlock: bool = False
 
 
 class Basis(BaseModel):
@@ -61,7 +65,15 @@ class MemoryParts(BaseModel):
     kv_cache_bytes: int = 0
     compute_bytes: int = 0
     overhead_bytes: int = 0
+    reclaimable_bytes: int = Field(
+        0, description="of the weights: clean file pages the OS may drop under pressure (mmapped "
+                       "pages behind CPU_REPACK copies), counted in total but not in resident")
 
     @property
     def total_bytes(self) -> int:
         return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.overhead_bytes
+
+    @property
+    def resident_bytes(self) -> int:
+        """What must stay in memory: the total less the reclaimable file pages."""
+        return self.total_bytes - self.reclaimable_bytes

@@ -116,7 +116,7 @@ def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors
         tensors_key = hash(s.tensors)
     key = (
         s.model, s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
-        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, tensors_key,
+        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, s.mmap, s.repack, s.mlock, tensors_key,
     )
     return _memory(_Keyed(key, s), fn)
 
@@ -179,6 +179,7 @@ class CatalogFit(BaseModel):
     decode_range: tuple[float, float] | None = None
     largest_context: int | None = None
     on_gpu: bool = False
+    n_cpu_moe: int = Field(0, description="layers whose routed experts stay in RAM (--n-cpu-moe)")
 
 
 # --------------------------------------------------------------------------------------
@@ -211,6 +212,9 @@ def solve(
     prompt_tokens: int | None = None,
     memory_fn: MemoryFn | None = None,
     with_speed: bool = True,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
 ) -> Plan:
     """Does it fit, and how; with speed when it does.
 
@@ -231,6 +235,9 @@ def solve(
         n_parallel=n_parallel,
         flash_attn=flash_attn,
         backend=backend,  # type: ignore[arg-type]
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
     )
     mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
     traffic = traffic_for(arch, quant, tensors=tensors, kv_type_k=kv_type_k, kv_type_v=kv_type_v)
@@ -438,6 +445,7 @@ def rank_catalog(
                 decode_range=(sp.decode_tokens_per_s.low, sp.decode_tokens_per_s.high) if sp else None,
                 largest_context=(limit.on_gpu or limit.with_offload) if limit else None,
                 on_gpu=plan.placement.all_on_gpu,
+                n_cpu_moe=plan.placement.n_cpu_moe if plan.placement.gpu_layers > plan.placement.n_layers else 0,
             )
         )
     out.sort(key=lambda f: (not f.fits, not f.on_gpu, -f.params_b, -(f.decode_tokens_per_s or 0)))

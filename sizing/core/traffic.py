@@ -74,6 +74,7 @@ class ModelTraffic(BaseModel):
     output_params: int = 0
     other_bytes: int = Field(0, description="final norm and other model-level tensors")
     idle_bytes: int = Field(0, description="resident but not run while decoding (e.g. MTP blocks)")
+    hidden_size: int = Field(0, description="n_embd: sizes the activations devices pass on")
     output_tied: bool = Field(
         False,
         description=(
@@ -217,6 +218,7 @@ def model_traffic(
         other_bytes=other,
         idle_bytes=idle,
         output_tied=tied,
+        hidden_size=arch.hidden_size,
     )
 
 

@@ -325,7 +325,7 @@ def _child_main() -> None:  # pragma: no cover - runs in the child, its output i
 
 
 def _config(ctx, n_batch, n_ubatch, kv_type_k, kv_type_v, flash_attn, n_parallel, kv_unified,
-            n_gpu_layers, fit=False) -> dict[str, Any]:
+            n_gpu_layers, fit=False, mmap=True, repack=True, mlock=False) -> dict[str, Any]:
     for name, t in (("K", kv_type_k), ("V", kv_type_v)):
         if t not in PROBE_KV_TYPES:
             raise SizingError(f"unknown {name} cache type {t!r}; known: {', '.join(PROBE_KV_TYPES)}")
@@ -333,7 +333,8 @@ def _config(ctx, n_batch, n_ubatch, kv_type_k, kv_type_v, flash_attn, n_parallel
         raise SizingError("ctx, n_batch, n_ubatch and n_parallel must be positive")
     return dict(ctx=ctx, n_batch=n_batch, n_ubatch=n_ubatch, kv_type_k=kv_type_k,
                 kv_type_v=kv_type_v, flash_attn=flash_attn, n_parallel=n_parallel,
-                kv_unified=kv_unified, n_gpu_layers=n_gpu_layers, fit=fit)
+                kv_unified=kv_unified, n_gpu_layers=n_gpu_layers, fit=fit, mmap=mmap, repack=repack,
+                mlock=mlock)
 
 
 def _run_child(path: Path, configs: list[dict[str, Any]], timeout_s: float

@@ -136,7 +136,7 @@ def write_synthetic_gguf(
     w.add_name(f"sizing synthetic {q}")
     w.add_description(f"synthetic header of {arch.id} ({arch.arch}, {q}); tensor data is a sparse hole")
     w.add_type("model")
-    w.add_file_type(int(FILE_QUANTS[q]))
+    w.add_file_type(int(FILE_QUANTS[q.split('+')[0]]))
     w.add_quantization_version(2)
     _hparams(w, arch, n_vocab)
     _tokenizer(w, n_vocab)

@@ -26,6 +26,9 @@ def common_params(
     flash_attn: bool | None,
     n_gpu_layers: int,
     fit: bool = False,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
 ) -> Any:
     """``CommonParams`` for the scenario; ``flash_attn=None`` lets llama.cpp decide."""
     import xllamacpp as xl
@@ -48,4 +51,10 @@ def common_params(
     p.n_gpu_layers = int(n_gpu_layers)
     p.fit_params = bool(fit)  # measure the scenario as given unless asked to let llama.cpp shrink it
     p.cache_ram_mib = 0  # no prompt cache: it would add to RSS and is not what we size
+    # --no-repack is common_params.no_extra_bufts; --no-mmap / --mlock are its load mode
+    p.no_extra_bufts = not repack
+    lm = xl.llama_load_mode
+    if not (mmap and not mlock):  # the default (auto) maps the file
+        p.load_mode = {(True, True): lm.LLAMA_LOAD_MODE_MMAP_MLOCK, (False, True): lm.LLAMA_LOAD_MODE_MLOCK,
+                       (False, False): lm.LLAMA_LOAD_MODE_NONE}[(mmap, mlock)]
     return p

@@ -1,4 +1,4 @@
-"""The embedded model catalog (``data/models.yaml``): well-known models, usable offline.
+"""The embedded model catalog (``sizing/data/models.yaml``): well-known models, usable offline.
 
 Each entry stores the architecture fields of the model's own published ``config.json``
 verbatim, with its Hugging Face URL and where the numbers were checked, and becomes a
@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,6 +22,13 @@ from sizing.core.arch import ModelArch
 from sizing.sources.config_json import arch_from_config
 
 DEFAULT_PATH = data_file("models.yaml")
+
+#: What a model is for, so pages can filter the catalog. ``chat``: instruction-tuned for
+#: conversation; ``code``: trained or tuned for programming; ``reasoning``: writes a
+#: thinking trace before answering; ``vision``: the checkpoint takes images. A base
+#: (pretrained-only) checkpoint has none.
+Task = Literal["chat", "code", "reasoning", "vision"]
+TASKS: tuple[str, ...] = get_args(Task)
 
 #: ModelArch fields an entry may override because llama.cpp's converter changes them;
 #: each override must say why (``llama_cpp_note``).
@@ -41,13 +48,14 @@ class PublishedParams(BaseModel):
 
 
 class CatalogEntry(BaseModel):
-    """One model as stored in data/models.yaml."""
+    """One model as stored in sizing/data/models.yaml."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", description="Hugging Face repo id")
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
+    tasks: list[Task] = Field(description="what the model is for; empty for a base checkpoint")
     source: str = Field(pattern=r"^https://huggingface\.co/.+/config\.json$")
     verified: str = Field(min_length=10, description="where the config values were checked")
     config: dict[str, Any]
@@ -60,6 +68,13 @@ class CatalogEntry(BaseModel):
     def _has_model_type(cls, v: dict[str, Any]) -> dict[str, Any]:
         if "model_type" not in v:
             raise ValueError("config must contain model_type")
+        return v
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_once(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"a task is listed twice: {v}")
         return v
 
     @field_validator("llama_cpp")
@@ -127,6 +142,17 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self._archs)
+
+    def tasks(self, name: str) -> tuple[str, ...]:
+        """What the model named by an id or alias is for (see ``TASKS``)."""
+        return tuple(self.entry(name).tasks)
+
+    def ids_for(self, *tasks: str) -> list[str]:
+        """Catalog ids tagged with every one of ``tasks`` (all ids when none is given)."""
+        unknown = sorted(set(tasks) - set(TASKS))
+        if unknown:
+            raise SizingError(f"unknown task {unknown[0]!r}; known tasks: {', '.join(TASKS)}")
+        return [i for i, e in self.entries.items() if set(tasks) <= set(e.tasks)]
 
     def find(self, name: str) -> ModelArch | None:
         """The model for an id or alias, or None."""

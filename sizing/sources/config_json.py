@@ -46,6 +46,11 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "gpt_oss": "gpt-oss",
 }
 
+#: model_types whose checkpoints are another type's architecture under a new name. Kimi K2
+#: ships ``"model_type": "kimi_k2"`` on DeepseekV3ForCausalLM weights; its deployment guide
+#: (moonshotai/Kimi-K2 docs/deploy_guidance.md) says setting it to ``deepseek_v3`` runs it.
+SAME_ARCHITECTURE: dict[str, str] = {"kimi_k2": "deepseek_v3"}
+
 # Defaults of the transformers config classes (transformers 4.5x/5.x
 # ``configuration_<type>.py``) for fields a published config may omit. Only fields that
 # real configs leave out are listed; anything else missing is an error.
@@ -131,6 +136,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         raise SizingError(f"{source}: config field 'model_type' is missing")
     cfg = _text_config(config)
     model_type = cfg.get("model_type", outer_type)
+    model_type = SAME_ARCHITECTURE.get(model_type, model_type)
     arch = ARCH_BY_MODEL_TYPE.get(model_type)
     if arch is None:
         supported = ", ".join(sorted(ARCH_BY_MODEL_TYPE))
@@ -207,6 +213,11 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type == "gpt_oss":
         fields["attn_sinks"] = True
         fields["expert_bias"] = True
+    qc = cfg.get("quantization_config") or config.get("quantization_config")
+    if isinstance(qc, dict) and str(qc.get("quant_method", "")).lower() == "mxfp4":
+        # the release's experts are MXFP4 (everything in modules_to_not_convert is not):
+        # convert_hf_to_gguf.py writes them unchanged as ggml MXFP4
+        fields["native_types"] = (("_exps.weight", "MXFP4"),)
 
     # --- mixture of experts --------------------------------------------------------------
     n_experts = get("num_local_experts", "num_experts", "n_routed_experts", default=0) or 0

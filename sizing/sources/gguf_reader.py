@@ -79,11 +79,26 @@ class GGUFModel(BaseModel):
         return self.data_offset
 
 
-class _Cursor:
-    """Bounded reads over the mapped header: every length is checked before it is used."""
+class NeedMoreBytes(Exception):
+    """The header goes on past the bytes read so far (a remote read fetches more and retries)."""
 
-    def __init__(self, buf, size: int, path: Path) -> None:
+    def __init__(self, needed: int) -> None:
+        super().__init__(needed)
+        self.needed = needed
+
+
+class _Cursor:
+    """Bounded reads over the mapped header: every length is checked before it is used.
+
+    ``size`` is the whole file's size (what every declared count and length is checked
+    against); ``avail`` is how many of its first bytes ``buf`` holds, less than ``size``
+    for a header read in part over HTTP: reading past it raises ``NeedMoreBytes``, so a
+    partial header is never taken for a whole one.
+    """
+
+    def __init__(self, buf, size: int, path, avail: int | None = None) -> None:
         self.buf, self.size, self.path, self.pos = buf, size, path, 0
+        self.avail = size if avail is None else avail
 
     def fail(self, what: str) -> SizingError:
         return SizingError(f"{self.path}: {what}")
@@ -94,6 +109,8 @@ class _Cursor:
                 f"truncated or corrupt GGUF header: {what} needs {n} bytes at offset {self.pos}, "
                 f"but the file has {self.size} bytes"
             )
+        if self.pos + n > self.avail:
+            raise NeedMoreBytes(self.pos + n)
 
     def unpack(self, fmt: str, what: str):
         n = struct.calcsize(fmt)
@@ -169,10 +186,10 @@ class _Cursor:
         raise self.fail(f"corrupt GGUF header: {what} has unsupported type {vt.name}")
 
 
-def _parse(path: Path, buf, size: int) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
-    c = _Cursor(buf, size, path)
-    if size < 4 or bytes(buf[:4]) != GGUF_MAGIC:
-        head = bytes(buf[: min(size, 4)])
+def _parse(path, buf, size: int, avail: int | None = None) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+    c = _Cursor(buf, size, path, avail)
+    if size < 4 or c.avail < 4 or bytes(buf[:4]) != GGUF_MAGIC:
+        head = bytes(buf[: min(c.avail, 4)])
         raise c.fail(f"not a GGUF file (starts with {head!r}, expected {GGUF_MAGIC!r})")
     c.pos = 4
     version = c.u32("version")
@@ -226,7 +243,7 @@ def _parse(path: Path, buf, size: int) -> tuple[int, dict[str, Any], list[Tensor
     return data_offset, meta, tensors, offsets
 
 
-def _check_data(path: Path, size: int, data_offset: int, tensors, offsets) -> None:
+def _check_data(path, size: int, data_offset: int, tensors, offsets) -> None:
     for t, off in zip(tensors, offsets):
         bs, ts = GGML_QUANT_SIZES[GGMLQuantizationType[t.ggml_type]]
         nbytes = t.n_elements // bs * ts

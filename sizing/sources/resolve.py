@@ -1,8 +1,9 @@
 """Turn whatever the user typed for "model" into an architecture, most exact source first.
 
-Order: a GGUF file (exact tensor types and sizes), a ``config.json`` or model folder, a
-catalog id or alias (offline, curated), then anything shaped like ``org/name`` on the
-Hugging Face Hub. Anything else is "unknown model" with the closest catalog ids.
+Order: a GGUF file (exact tensor types and sizes), a remote GGUF read from its header
+alone (``hf://owner/repo/file.gguf``, ``owner/repo:QUANT``, an ``https://`` URL), a
+``config.json`` or model folder, a catalog id or alias (offline, curated), then anything
+shaped like ``org/name`` on the Hugging Face Hub. Anything else is "unknown model" with the closest catalog ids.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
         is_file, is_dir, exists = path.is_file(), path.is_dir(), path.exists()
     except OSError:  # not a usable path (too long a component, …): treat it as a name
         is_file = is_dir = exists = False
+
+    from sizing.sources.remote_gguf import is_remote_spec
+
+    if not exists and is_remote_spec(s):
+        from sizing.sources.remote_gguf import load_remote_gguf
+
+        g = load_remote_gguf(s).model
+        return ResolvedModel(arch=g.arch, tensors=tuple(g.tensors), kind="gguf", file_type=g.file_type)
 
     if s.lower().endswith(".gguf"):
         if not is_file:

@@ -50,7 +50,8 @@ def _total_as_device(data: dict) -> dict:
 
 def verdict_words(data: dict) -> tuple[str, str]:
     """(level, sentence): level is 'yes', 'partly', 'no' or 'unknown'."""
-    total = fmt.gb(data.get("total_bytes"))
+    # reclaimable file pages (behind a CPU repack) are not memory the run must keep
+    total = fmt.gb(data.get("resident_bytes") if data.get("reclaimable_bytes") else data.get("total_bytes"))
     fits = data.get("fits")
     decode = (data.get("decode_tokens_per_s") or {}).get("expected")
     speed_txt = f", at about {fmt.rate(decode)}" if decode else ""
@@ -64,6 +65,9 @@ def verdict_words(data: dict) -> tuple[str, str]:
     if data.get("all_on_gpu") is False and data.get("devices") and any(
         d.get("kind") != "cpu" for d in data["devices"]
     ):
+        if data.get("n_cpu_moe") and (data.get("gpu_layers") or 0) > (data.get("n_layers") or 0):
+            return "partly", (f"Partly — it runs on {where} with the experts of {data['n_cpu_moe']} layers "
+                              f"in system RAM{speed_txt}.")
         return "partly", f"Partly — it runs on {where} only with some layers in system RAM{speed_txt}."
     return "yes", f"Yes — it fits on {where} ({total}){speed_txt}."
 
@@ -91,6 +95,11 @@ def parts_table(data: dict) -> None:
         {"part": "Overhead", "size": fmt.gb(data.get("overhead_bytes"))},
         {"part": "Total", "size": fmt.gb(data.get("total_bytes"))},
     ]
+    if data.get("reclaimable_bytes"):
+        rows += [
+            {"part": "of which resident", "size": fmt.gb(data.get("resident_bytes"))},
+            {"part": "of which reclaimable file pages", "size": fmt.gb(data.get("reclaimable_bytes"))},
+        ]
     with st.expander("Memory parts", icon=":material/table:"):
         st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(
@@ -146,6 +155,8 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
     )
     st.caption("Green: fits on the accelerator · amber: fits only with layers in system RAM (slower) · "
                "red: does not fit. Cells show the total memory in GiB.")
+    if grid.get("explain"):
+        st.caption(f":material/info: {grid['explain']}")
 
 
 def commands(data: dict) -> None:

@@ -7,6 +7,7 @@ GPU database); when a piece is missing the widget degrades to a plain text field
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,15 @@ def model_params() -> list[Param]:
         Param("src", "catalog", choices=("catalog", "hf", "file")),
         Param("model", default_model(), check=_catalog_check),
         Param("repo", "", check=lambda v: safe_name(v) if v else v),
+        # a GGUF quant published in that repo ("" = size from its config.json)
+        Param("gq", "", check=_quant_check),
     ]
+
+
+def _quant_check(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", value):
+        raise ParamError("not a quant name")
+    return value
 
 
 def run_params() -> list[Param]:
@@ -81,6 +90,10 @@ def run_params() -> list[Param]:
         Param("kv", "f16", choices=kvs),
         Param("np", 1, kind="int", lo=1, hi=256),
         Param("fa", True, kind="bool"),
+        # how llama.cpp holds the weights in RAM: --no-mmap, --no-repack, --mlock
+        Param("mmap", True, kind="bool"),
+        Param("repack", True, kind="bool"),
+        Param("mlock", False, kind="bool"),
     ]
 
 
@@ -129,8 +142,39 @@ def model_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
         except ParamError as exc:
             st.error(f"Repo id {text[:60]!r}: {exc}.")
             return None
-        return ModelChoice(spec=spec, label=spec)
+        return _repo_gguf_input(ps, spec) or ModelChoice(spec=spec, label=spec)
     return _file_input(ps, cfg)
+
+
+def _repo_gguf_input(ps: PageState, repo: str) -> ModelChoice | None:
+    """A repo that publishes GGUF files offers its quants; one picked is sized from its
+    header alone (range requests, nothing downloaded). None: size from config.json."""
+    files, why = services.repo_ggufs(repo)
+    if not files:
+        if why:
+            st.caption(f"No GGUF quants listed ({why}); sizing from config.json.")
+        return None
+    quants = [f["quant"] for f in files]
+    sizes = {f["quant"]: f.get("size") for f in files}
+    if ps["gq"] and ps["gq"] not in quants:
+        st.warning(f"`{ps['gq']}` is not a GGUF in {repo}; it has {', '.join(quants)}.")
+    options = ["", *quants]
+    st.selectbox(
+        "GGUF quant in this repo", options,
+        format_func=lambda q: "— size from config.json —" if not q else
+        (f"{q}  ·  {sizes[q] / 1e9:.1f} GB" if sizes.get(q) else q),
+        key=ps.key("gq"),
+        help="Read from the file's header only, with HTTP range requests: nothing is downloaded",
+    )
+    q = ps["gq"]
+    if not q or q not in quants:
+        return None
+    try:
+        g = services.remote_gguf(f"{repo}:{q}")
+    except SizingError as exc:
+        st.error(str(exc))
+        return None
+    return ModelChoice(gguf=g, label=f"{repo}:{q}")
 
 
 def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
@@ -170,7 +214,7 @@ def run_inputs(ps: PageState) -> None:
     """Quant, context, KV cache type, parallel users, flash attention."""
     c1, c2 = st.columns(2)
     quants = services.file_quants()
-    if quants and ps["src"] == "file":
+    if quants and (ps["src"] == "file" or (ps["src"] == "hf" and ps["gq"])):
         c1.selectbox("Quant", ["file", *quants], key=ps.key("fq"),
                      format_func=lambda q: "As in the file" if q == "file" else q)
     elif quants:
@@ -179,8 +223,8 @@ def run_inputs(ps: PageState) -> None:
         c1.text_input("Quant", key=ps.key("quant"))
     c2.number_input("Context (tokens)", min_value=1, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
     defaults = {p.name: p.default for p in ps.params}
-    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa"))
-    with st.expander("KV cache, parallel users, flash attention", expanded=changed):
+    changed = any(ps[k] != defaults[k] for k in ("kv", "np", "fa", "mmap", "repack", "mlock"))
+    with st.expander("KV cache, parallel users, flash attention, weights in RAM", expanded=changed):
         c3, c4 = st.columns(2)
         kvs = services.kv_types()
         if kvs:
@@ -190,6 +234,14 @@ def run_inputs(ps: PageState) -> None:
         c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"),
                         help="llama-server -np: each user gets the context above")
         st.toggle("Flash attention", key=ps.key("fa"))
+        c5, c6, c7 = st.columns(3)
+        c5.toggle("Memory-map the file", key=ps.key("mmap"),
+                  help="off: llama-server --no-mmap reads the weights into RAM (no file pages kept twice)")
+        c6.toggle("CPU repack", key=ps.key("repack"),
+                  help="off: --no-repack; on the CPU, Q4_0/Q4_K/IQ4_NL/MXFP4 weights otherwise get a second, "
+                       "repacked copy for faster kernels")
+        c7.toggle("Lock in RAM", key=ps.key("mlock"),
+                  help="--mlock: pins the weights; mapped file pages are then never reclaimed")
 
 
 # --- hardware --------------------------------------------------------------------------

@@ -212,6 +212,9 @@ def estimate_kwargs(choice: Any, values: dict) -> dict:
         kv_type=values.get("kv", "f16"),
         parallel=int(values.get("np", 1)),
         flash_attn=bool(values.get("fa", True)),
+        mmap=bool(values.get("mmap", True)),
+        repack=bool(values.get("repack", True)),
+        mlock=bool(values.get("mlock", False)),
         offline=hf_offline(),
     )
 
@@ -290,7 +293,7 @@ def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
     return solver.solve(
         sc.model, sc.quant, int(values["ctx"]), hwm, cal,
         tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
-        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch,
+        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock,
     )
 
 
@@ -314,6 +317,7 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         all_on_gpu=pl.all_on_gpu,
         gpu_layers=pl.gpu_layers,
         n_layers=pl.n_layers,
+        n_cpu_moe=pl.n_cpu_moe,
         shortfall_bytes=pl.shortfall_bytes,
         devices=[d.to_json() for d in pl.devices],
     )
@@ -329,8 +333,11 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
         )
         data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
     cmds = launch_commands(
-        est.model, plan.quant, pl, ctx=int(values["ctx"]) * plan.n_parallel, n_parallel=plan.n_parallel,
+        est.model, plan.quant, pl, ctx=plan.ctx, n_parallel=plan.n_parallel,
         kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
+        kv_unified=est.scenario.kv_unified, n_batch=est.scenario.n_batch, n_ubatch=est.scenario.n_ubatch,
+        mmap=est.scenario.mmap, repack=est.scenario.repack, mlock=est.scenario.mlock,
+        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
         model_path=(f"./{choice.label}" if choice.gguf is not None else None),
     )
     data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
@@ -386,11 +393,14 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     hwm, cal = hardware_and_calibration(hw)
     ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
     status, totals = [], []
+    reclaim = 0
     for q in FIT_QUANTS:
         srow, trow = [], []
         for c in ctxs:
             p = solver.solve(sc.model, q, c, hwm, cal, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k,
-                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False)
+                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False,
+                   mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock)
+            reclaim = max(reclaim, p.memory.reclaimable_bytes)
             pl = p.placement
             if not pl.fits:
                 srow.append("no")
@@ -401,7 +411,11 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
             trow.append(p.memory.total_bytes)
         status.append(srow)
         totals.append(trow)
-    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals}
+    from sizing.core.memory.estimate import repack_explanation
+
+    explain = repack_explanation(backend=sc.backend, repack=sc.repack, mmap=sc.mmap, mlock=sc.mlock,
+                                 reclaimable=reclaim)
+    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
 
 
 @st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
@@ -540,3 +554,22 @@ def _ranked(calibration_key: str, _mc: Any, *, ctx: int, quality: str, with_cont
         }
         for f in fits
     ]
+
+
+@st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)
+def repo_ggufs(repo: str) -> tuple[list[dict], str | None]:
+    """The GGUF quants a Hugging Face repo publishes (as plain dicts), or why none are listed."""
+    from sizing.sources.remote_gguf import list_repo_ggufs
+
+    try:
+        return [g.model_dump() for g in list_repo_ggufs(repo)], None
+    except SizingError as exc:
+        return [], str(exc)
+
+
+@st.cache_resource(show_spinner="Reading the GGUF header (range requests)…", max_entries=32)
+def remote_gguf(spec: str) -> Any:
+    """A published GGUF's header model (``owner/repo:QUANT``), read without downloading the file."""
+    from sizing.sources.remote_gguf import load_remote_gguf
+
+    return load_remote_gguf(spec).model

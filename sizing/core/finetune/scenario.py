@@ -57,6 +57,9 @@ class FinetuneScenario(BaseModel):
     def build(cls, **kwargs) -> "FinetuneScenario":
         """Validate user input with one clear ``SizingError`` per mistake."""
         method = kwargs.get("method", "lora")
+        if kwargs.get("grad_checkpointing") is None:
+            # the recipes people use for adapters (PEFT, TRL, Unsloth, Axolotl) turn it on
+            kwargs["grad_checkpointing"] = method in ("lora", "qlora")
         if method not in METHODS:
             raise SizingError(f"unknown fine-tuning method {method!r}: use one of {', '.join(METHODS)}")
         for key, allowed in (("precision", PRECISIONS), ("optimizer", OPTIMIZERS),

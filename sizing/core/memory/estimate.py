@@ -33,7 +33,7 @@ from sizing.core.memory.kv_cache import ContextSize, KVCacheEstimate, estimate_k
 from sizing.core.arch import ModelArch
 from sizing.core.tensors import TensorSpec, count_params, tensors_for
 from sizing.core.memory.overhead import load_overheads
-from sizing.core.quant import apply_recipe, file_quant, tensor_bytes
+from sizing.core.quant import apply_recipe, file_quant, native_note, tensor_bytes
 from sizing.core.scenario import Basis, MemoryParts, Scenario
 from sizing.units import MIB
 
@@ -57,6 +57,7 @@ class MemoryItem(BaseModel):
     device: Device
     bytes: int
     note: str = ""
+    reclaimable: int = 0  # of these bytes, clean file pages the OS may drop
 
 
 class MemoryEstimate(BaseModel):
@@ -93,6 +94,14 @@ class MemoryEstimate(BaseModel):
     @property
     def overhead_bytes(self) -> int:
         return self.parts.overhead_bytes
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return self.parts.reclaimable_bytes
+
+    @property
+    def resident_bytes(self) -> int:
+        return self.parts.resident_bytes
 
     def item(self, name: str) -> MemoryItem | None:
         return next((i for i in self.items if i.name == name), None)
@@ -165,6 +174,24 @@ def _file_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSu
     return summarize_weights(arch, tensors, "GGUF header")
 
 
+def repack_explanation(*, backend: str, repack: bool, mmap: bool, mlock: bool, reclaimable: int) -> str | None:
+    """Why, on the CPU, a lower quant can need more RAM than a higher one (for the fit map)."""
+    if backend != "cpu":
+        return None
+    if not repack:
+        return "CPU repack off (--no-repack): each weight is held once; the kernels read the file's layout."
+    head = ("On the CPU, llama.cpp keeps a second, repacked copy (CPU_REPACK) of Q4_0, Q4_K, IQ4_NL and "
+            "MXFP4 matrices for its faster kernels, so Q4_K_M can need more RAM than Q6_K, whose type is "
+            "not repacked.")
+    if not mmap:
+        return head + " With --no-mmap the repacked tensors are read straight into that copy: nothing is held twice."
+    if mlock:
+        return head + " --mlock pins the mapped file too, so both copies stay resident."
+    return head + (" The file pages behind the copy are clean and reclaimable (up to "
+                   f"{reclaimable / 2**30:.1f} GiB here): the verdict counts only what must stay resident. "
+                   "--no-mmap or --no-repack removes the duplicate.")
+
+
 # --- the estimate -------------------------------------------------------------------------
 
 _KV_LABELS = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
@@ -195,15 +222,28 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     gpu: Device = "host" if s.backend == "cpu" else "gpu"
     items: list[MemoryItem] = []
 
-    def add(name: str, part: Part, device: Device, nbytes: int, note: str) -> None:
-        items.append(build(MemoryItem, name=name, part=part, device=device, bytes=nbytes, note=note))
+    def add(name: str, part: Part, device: Device, nbytes: int, note: str, reclaimable: int = 0) -> None:
+        items.append(build(MemoryItem, name=name, part=part, device=device, bytes=nbytes, note=note,
+                           reclaimable=reclaimable))
 
     if s.backend == "cpu":
-        add("model (CPU_Mapped)", "weights", "host", w.total, "the GGUF's tensor data, memory-mapped")
-        if w.repack:
-            add("model (CPU_REPACK)", "weights", "host", w.repack,
+        repack = w.repack if s.repack else 0
+        if s.mmap:
+            # the file pages behind repacked tensors are read once, then never again: clean
+            # page cache the kernel drops under pressure, unless --mlock pins them
+            reclaim = 0 if s.mlock else repack
+            add("model (CPU_Mapped)", "weights", "host", w.total,
+                "the GGUF's tensor data, memory-mapped" + (
+                    f"; {reclaim / 2**30:,.2f} GiB of it are the file pages behind the repacked copy, "
+                    "reclaimable" if reclaim else "") + ("; pinned by --mlock" if s.mlock else ""),
+                reclaimable=reclaim)
+        else:
+            add("model (CPU)", "weights", "host", w.total - repack,
+                "tensor data read into RAM (--no-mmap); repacked tensors go straight to CPU_REPACK")
+        if repack:
+            add("model (CPU_REPACK)", "weights", "host", repack,
                 "second copy of Q4_0/Q4_K/IQ4_NL/MXFP4 matrices in the layout the x86 AVX2 "
-                "kernels read (ggml-cpu repack)")
+                "kernels read (ggml-cpu repack; --no-repack skips it)")
     else:
         add("model (token embeddings, host)", "weights", "host", w.token_embd,
             "llama.cpp keeps the input embeddings on the CPU")
@@ -223,7 +263,8 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
             "driver context and library workspaces")
 
     devices, parts = _sum_parts(items)
-    basis = _basis(a.source, a.arch, quant, s.backend, w.typed_by, oh.source)
+    basis = _basis(a.source, a.arch, quant, s.backend, w.typed_by, oh.source,
+                   None if w.typed_by == "GGUF header" else native_note(a, quant))
     return build(
         MemoryEstimate,
         params=w.params,
@@ -239,7 +280,8 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
 
 
 @lru_cache(maxsize=1024)
-def _basis(source: str, arch: str, quant: str, backend: str, typed_by: str, overhead_source: str) -> tuple[Basis, ...]:
+def _basis(source: str, arch: str, quant: str, backend: str, typed_by: str, overhead_source: str,
+           native: str | None = None) -> tuple[Basis, ...]:
     """Where each part comes from (memoized: it depends on the model's source and layout
     name, the quant and the backend, not on the numbers)."""
     if typed_by == "GGUF header":
@@ -248,7 +290,8 @@ def _basis(source: str, arch: str, quant: str, backend: str, typed_by: str, over
     else:
         weights = Basis(source=source,
                         method=f"tensor list of llama.cpp's '{arch}' layout, typed by "
-                               f"llama-quantize's {quant} recipe (sizing.core.quant)")
+                               f"llama-quantize's {quant} recipe (sizing.core.quant)"
+                               + (f"; {native}" if native else ""))
     basis = (
         weights,
         Basis(source="llama.cpp src/llama-context.cpp, src/llama-kv-cache*.cpp",
@@ -268,14 +311,15 @@ def _basis(source: str, arch: str, quant: str, backend: str, typed_by: str, over
 
 def _sum_parts(items: list[MemoryItem]) -> tuple[dict[str, MemoryParts], MemoryParts]:
     """Per device and overall sums of the items, by part (one pass: this is the hot path)."""
-    acc = {"host": [0, 0, 0, 0], "gpu": [0, 0, 0, 0]}
+    acc = {"host": [0, 0, 0, 0, 0], "gpu": [0, 0, 0, 0, 0]}
     idx = {"weights": 0, "kv_cache": 1, "compute": 2, "overhead": 3}
     for i in items:
         acc[i.device][idx[i.part]] += i.bytes
+        acc[i.device][4] += i.reclaimable
 
     def parts(v: list[int]) -> MemoryParts:
         return build(MemoryParts, weights_bytes=v[0], kv_cache_bytes=v[1], compute_bytes=v[2],
-                     overhead_bytes=v[3])
+                     overhead_bytes=v[3], reclaimable_bytes=v[4])
 
     devices = {"host": parts(acc["host"])}
     if any(acc["gpu"]):

@@ -52,7 +52,7 @@ def finetune_params() -> list[Param]:
         Param("seq", 2048, kind="int", lo=1, hi=1_048_576),
         Param("mb", 1, kind="int", lo=1, hi=1024),
         Param("opt", "adamw", choices=tuple(OPTIMIZERS)),
-        Param("gc", False, kind="bool"),
+        Param("gc", True, kind="bool"),  # on, as the adapter recipes (PEFT, TRL, Unsloth, Axolotl) run
         Param("fa", True, kind="bool"),
         Param("shard", "ddp", choices=tuple(SHARDINGS)),
         Param("tokens", 10.0, kind="float", lo=0.001, hi=1_000_000),  # dataset, millions of tokens
@@ -81,7 +81,9 @@ def training_inputs(ps: PageState) -> None:
     c4.number_input("Micro-batch", min_value=1, max_value=1024, step=1, key=ps.key("mb"))
     c5.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key=ps.key("opt"))
     c6, c7 = st.columns(2)
-    c6.toggle("Gradient checkpointing", key=ps.key("gc"), help="Keep one tensor per layer; recompute the rest")
+    c6.toggle("Gradient checkpointing", key=ps.key("gc"),
+              help="Keep one tensor per layer; recompute the rest. On by default, as the LoRA/QLoRA "
+                   "recipes of PEFT, TRL, Unsloth and Axolotl run")
     c7.toggle("Flash attention (SDPA)", key=ps.key("fa"), help="Off: eager attention saves the s × s scores")
     c8, c9 = st.columns(2)
     c8.selectbox("Multi-GPU sharding", list(SHARDINGS), format_func=SHARDINGS.get, key=ps.key("shard"),
