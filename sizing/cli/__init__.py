@@ -12,11 +12,11 @@ import math
 import os
 import sys
 
-from sizing.cli import detect, estimate, finetune, fit, gpus, plan, verify
+from sizing.cli import detect, estimate, finetune, fit, gpus, plan, schema, verify
 from sizing.errors import SizingError
 
 # Subcommand modules, in help order.
-SUBCOMMANDS = (estimate, fit, plan, gpus, detect, verify, finetune)
+SUBCOMMANDS = (estimate, fit, plan, gpus, detect, verify, finetune, schema)
 
 
 class _Parser(argparse.ArgumentParser):
