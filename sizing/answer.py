@@ -146,10 +146,29 @@ class Answer(BaseModel):
         return self.model_dump(mode="json")
 
 
-_ESTIMATE_FIELDS = tuple(f for f in Answer.model_fields if f in Estimate.model_fields and f not in (
-    "hardware", "hardware_notes", "fits", "placement", "gpu_layers", "n_cpu_moe", "tensor_split", "devices",
-    "decode_tokens_per_s", "prefill_tokens_per_s", "ttft_s", "ttft_range_s", "decode_at_depth",
-    "speed_calibration", "commands"))
+_ESTIMATE_FIELDS = tuple(
+    f
+    for f in Answer.model_fields
+    if f in Estimate.model_fields
+    and f
+    not in (
+        "hardware",
+        "hardware_notes",
+        "fits",
+        "placement",
+        "gpu_layers",
+        "n_cpu_moe",
+        "tensor_split",
+        "devices",
+        "decode_tokens_per_s",
+        "prefill_tokens_per_s",
+        "ttft_s",
+        "ttft_range_s",
+        "decode_at_depth",
+        "speed_calibration",
+        "commands",
+    )
+)
 
 
 def _rounded(r: Range, digits: int = 2) -> Range:
@@ -181,10 +200,23 @@ def answer_for(
     plan = plan_for_scenario(sc, est.parts, hw, calib, options=options, prompt_tokens=prompt_tokens)
     pl, sp = plan.placement, plan.speed
     cmds = launch_commands(
-        est.model, est.quant, pl, ctx=sc.ctx, n_parallel=sc.n_parallel, model_path=model_path,
-        kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn,
-        kv_unified=sc.kv_unified, mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock,
-        n_batch=sc.n_batch, n_ubatch=sc.n_ubatch, n_heads=sc.model.n_heads, n_kv_heads=sc.model.n_kv_heads,
+        est.model,
+        est.quant,
+        pl,
+        ctx=sc.ctx,
+        n_parallel=sc.n_parallel,
+        model_path=model_path,
+        kv_type_k=sc.kv_type_k,
+        kv_type_v=sc.kv_type_v,
+        flash_attn=sc.flash_attn,
+        kv_unified=sc.kv_unified,
+        mmap=sc.mmap,
+        repack=sc.repack,
+        mlock=sc.mlock,
+        n_batch=sc.n_batch,
+        n_ubatch=sc.n_ubatch,
+        n_heads=sc.model.n_heads,
+        n_kv_heads=sc.model.n_kv_heads,
     )
     basis = (*est.basis, *hardware_basis)
     if sp is not None:
@@ -209,9 +241,14 @@ def answer_for(
         ttft_range_s=_rounded(sp.ttft_s, 4) if sp else None,
         decode_at_depth={str(k): _rounded(v) for k, v in sp.decode_at_depth.items()} if sp else None,
         speed_calibration=sp.calibration if sp else None,
-        commands=Commands(llama_server=cmds.llama_server, ollama=cmds.ollama,
-                          ollama_serve=cmds.ollama_serve or ("ollama serve" if cmds.ollama else None),
-                          ollama_modelfile=cmds.ollama_modelfile, vllm=cmds.vllm, notes=cmds.notes),
+        commands=Commands(
+            llama_server=cmds.llama_server,
+            ollama=cmds.ollama,
+            ollama_serve=cmds.ollama_serve or ("ollama serve" if cmds.ollama else None),
+            ollama_modelfile=cmds.ollama_modelfile,
+            vllm=cmds.vllm,
+            notes=cmds.notes,
+        ),
         weights_source=cmds.weights,
     )
 
@@ -252,13 +289,33 @@ def estimate(
     if backend is None:
         backend = hardware.gpus[0].backend if hardware is not None and hardware.gpus else "cpu"
     est = estimate_memory_of(
-        model, quant, ctx, kv_type=kv_type, kv_type_k=kv_type_k, kv_type_v=kv_type_v, batch=batch,
-        ubatch=ubatch, parallel=parallel, kv_unified=kv_unified, flash_attn=flash_attn, backend=backend,
-        offline=offline, mmap=mmap, repack=repack, mlock=mlock,
+        model,
+        quant,
+        ctx,
+        kv_type=kv_type,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        batch=batch,
+        ubatch=ubatch,
+        parallel=parallel,
+        kv_unified=kv_unified,
+        flash_attn=flash_attn,
+        backend=backend,
+        offline=offline,
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
     )
-    return answer_for(est, hardware, options=options, prompt_tokens=prompt_tokens, model_path=model_path,
-                      calibration=calibration, machine_calibration=machine_calibration,
-                      hardware_basis=hardware_basis)
+    return answer_for(
+        est,
+        hardware,
+        options=options,
+        prompt_tokens=prompt_tokens,
+        model_path=model_path,
+        calibration=calibration,
+        machine_calibration=machine_calibration,
+        hardware_basis=hardware_basis,
+    )
 
 
 def json_schema() -> dict:

@@ -21,8 +21,21 @@ def _cli(capsys, *argv: str) -> dict:
 @pytest.mark.parametrize("users, gpus", [(1, 1), (2, 2)])
 def test_cli_json_and_ui_answer_are_one_object(capsys, users, gpus):
     """Per-user context 8192 with N users on the page is llama.cpp -c 8192·N on the CLI."""
-    cli = _cli(capsys, "--model", "Qwen/Qwen3-8B", "--quant", "Q4_K_M", "--ctx", str(8192 * users),
-               "--parallel", str(users), "--gpu", f"{gpus}x RTX 3090", "--ram-gb", "64")
+    cli = _cli(
+        capsys,
+        "--model",
+        "Qwen/Qwen3-8B",
+        "--quant",
+        "Q4_K_M",
+        "--ctx",
+        str(8192 * users),
+        "--parallel",
+        str(users),
+        "--gpu",
+        f"{gpus}x RTX 3090",
+        "--ram-gb",
+        "64",
+    )
     ui = services.answer(
         ModelChoice(spec="Qwen/Qwen3-8B", label="Qwen/Qwen3-8B"),
         {"quant": "Q4_K_M", "ctx": 8192, "kv": "f16", "np": users, "fa": True},

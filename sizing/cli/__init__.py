@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SizingError as exc:
-        print(f"llm-sizing: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"llm-sizing: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("llm-sizing: interrupted", file=sys.stderr)

@@ -142,8 +142,8 @@ def render(est: Answer) -> str:
                      "the repacked copy: the kernel drops them under pressure (--no-mmap or --no-repack "
                      "removes the duplicate, --mlock pins it)")
     if len(est.memory_by_device) > 1:
-        for dev, parts in est.memory_by_device.items():
-            lines.append(f"    on {dev}: {human_bytes(parts.total_bytes)}")
+        for device, parts in est.memory_by_device.items():
+            lines.append(f"    on {device}: {human_bytes(parts.total_bytes)}")
     if est.warnings:
         lines.append("")
         lines.extend(f"  warning: {w}" for w in est.warnings)

@@ -411,7 +411,7 @@ def _pareto(options: Sequence[Option]) -> set[str]:
     pts = [(o.price_usd or math.inf, -(o.decode_tokens_per_s or 0), o.label) for o in options]
     pts.sort()
     best_speed = math.inf
-    for price, neg_speed, label in pts:
+    for _price, neg_speed, label in pts:
         if neg_speed < best_speed:
             front.add(label)
             best_speed = neg_speed

@@ -43,9 +43,9 @@ def _parts_of(est: object) -> MemoryParts:
         return parts
     try:
         return MemoryParts(
-            weights_bytes=int(getattr(est, "weights_bytes")),
-            kv_cache_bytes=int(getattr(est, "kv_cache_bytes")),
-            compute_bytes=int(getattr(est, "compute_bytes")),
+            weights_bytes=int(est.weights_bytes),  # type: ignore[attr-defined]
+            kv_cache_bytes=int(est.kv_cache_bytes),  # type: ignore[attr-defined]
+            compute_bytes=int(est.compute_bytes),  # type: ignore[attr-defined]
             overhead_bytes=int(getattr(est, "overhead_bytes", 0)),
         )
     except AttributeError as exc:  # pragma: no cover - a wrong estimator is a bug

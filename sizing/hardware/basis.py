@@ -13,12 +13,17 @@ from sizing.core.gpu import GPU
 from sizing.core.scenario import Basis
 
 TYPED = Basis(what="Hardware", source="typed by the user", method="memory and bandwidth as given")
-DETECTED = Basis(what="Hardware", source="detected on this machine (sizing.hardware.detect)",
-                 method="free memory per device; RAM bandwidth measured by a streaming probe", measured=True)
+DETECTED = Basis(
+    what="Hardware",
+    source="detected on this machine (sizing.hardware.detect)",
+    method="free memory per device; RAM bandwidth measured by a streaming probe",
+    measured=True,
+)
 
 
 def database_basis(gpus: Iterable[GPU]) -> list[Basis]:
     """One entry per distinct database GPU, in the order given."""
     seen = {g.id: g for g in gpus}
-    return [Basis(what=g.name, source=g.sources.memory, method="GPU database entry (data/gpus.yaml)")
-            for g in seen.values()]
+    return [
+        Basis(what=g.name, source=g.sources.memory, method="GPU database entry (data/gpus.yaml)") for g in seen.values()
+    ]
