@@ -28,12 +28,13 @@ $(VENV)/.test: $(VENV)/.app
 install: $(VENV)/.app
 install-test: $(VENV)/.test
 
+# serve.py is app.py plus /healthz (see README, "Serve it for your team")
 run: $(VENV)/.app
-	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+	$(PY) -m sizing.ui.serve --port $(PORT)   # passes server.maxUploadSize from LLM_SIZING_UPLOAD_CAP_MB
 
 lint: $(VENV)/.test
-	$(VENV)/bin/ruff check sizing harness bench tests scripts app.py
-	$(VENV)/bin/ruff format --check sizing harness bench tests scripts app.py
+	$(VENV)/bin/ruff check sizing harness bench tests scripts app.py serve.py
+	$(VENV)/bin/ruff format --check sizing harness bench tests scripts app.py serve.py
 	$(VENV)/bin/mypy
 
 test: $(VENV)/.test lint

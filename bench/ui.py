@@ -30,7 +30,7 @@ SHOTS = ROOT / "docs" / "screenshots"
 PAGES = {
     "run": ("/?model=Qwen/Qwen3-30B-A3B&hw=db&gpu=nvidia-rtx-4090&ctx=32768", "Launch commands"),
     "plan": ("/plan", "Buy or rent?"),
-    "machine": ("/machine", "catalog models run here"),
+    "machine": ("/machine", "models reach"),
     "compare": ("/compare", "Green: fits in device memory"),
 }
 WIDTHS = {"desktop": 1280, "phone": 390}

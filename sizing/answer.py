@@ -203,7 +203,8 @@ def answer_for(
         est.model,
         est.quant,
         pl,
-        ctx=sc.ctx,
+        ctx=plan.ctx,  # per slot; -c is the whole context
+        total_ctx=sc.ctx,
         n_parallel=sc.n_parallel,
         model_path=model_path,
         kv_type_k=sc.kv_type_k,

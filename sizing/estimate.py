@@ -150,7 +150,7 @@ def build_scenario(
             tensors = tuple(apply_recipe(arch, [t.model_copy(update={"ggml_type": None}) for t in tensors], q))
             warnings.append(f"the file is {rm.file_type or 'of unknown type'}; weights are estimated "
                             f"for {q} by llama.cpp's quantization recipe")
-    if k != v:
+    if k != v and backend in ("cuda", "rocm"):  # ggml-cuda (HIP shares it)
         warnings.append(
             f"mixed K/V cache types ({k} K, {v} V): stock CUDA builds compile flash-attention kernels "
             "only for matching types (GGML_CUDA_FA_ALL_QUANTS off) and run these on the CPU; use one "

@@ -104,6 +104,8 @@ CASES = [
     C("ngl-negative", EST + ["--gpu", "RTX 4090", "--ngl", "-1"], "--ngl", "-1"),
     C("n-cpu-moe-dense", EST + ["--gpu", "RTX 4090", "--n-cpu-moe", "3"], "--n-cpu-moe 3", "dense"),
     C("cpu-moe-dense", EST + ["--gpu", "RTX 4090", "--cpu-moe"], "--cpu-moe", "dense"),
+    C("cpu-moe-and-n-cpu-moe", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090", "--cpu-moe",
+                                "--n-cpu-moe", "3"], "--cpu-moe", "contradict"),
     C("n-cpu-moe-beyond-layers", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090",
                                   "--n-cpu-moe", "99"], "--n-cpu-moe 99", "24 layers"),
     C("n-cpu-moe-negative", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090",

@@ -70,7 +70,7 @@ def test_printed_llama_server_commands_allocate_the_estimate(gemma3_gguf):
 def test_reading_a_command_line_follows_llama_server():
     s = read_server_argv(["llama-server", "-m", "a.gguf", "-c", "8192"])
     assert (s["n_parallel"], s["kv_unified"], s["flash_attn"]) == (4, True, None)  # the server's auto
-    s = read_server_argv(shlex.split("llama-server -m a.gguf -c 8192 -np 2 -ctk q8_0 -ctv q8_0 -fa on --no-mmap"))
+    s = read_server_argv(shlex.split("llama-server -m a.gguf -c 8192 -np 2 -ctk q8_0 -ctv q8_0 -fa on --load-mode none"))
     assert (s["n_parallel"], s["kv_unified"], s["kv_type_k"], s["flash_attn"], s["mmap"]) == (2, False, "q8_0", True, False)
     from sizing.errors import SizingError
 

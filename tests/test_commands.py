@@ -131,3 +131,69 @@ def test_vllm_for_plans_bigger_than_one_card():
     assert float(opts["--gpu-memory-utilization"]) <= 1
     with pytest.raises(SizingError):
         vllm_argv("x/y", ctx=1, tensor_parallel=0)
+
+
+def test_vllm_tensor_parallel_divides_the_heads():
+    from sizing.core.commands import vllm_parallel
+
+    assert vllm_parallel(3, 64, 8) == (1, 3)  # vLLM refuses TP 3 for 64 heads
+    assert vllm_parallel(4, 64, 8) == (4, 1)
+    assert vllm_parallel(6, 64, 8) == (2, 3)
+    assert vllm_parallel(8, 32, 4) == (8, 1)  # 8 is a multiple of 4 KV heads: they replicate
+    p = _plan("meta-llama/Llama-3.1-70B-Instruct", "RTX 3090", 3, options=PlacementOptions(split_mode="tensor"))
+    c = launch_commands("meta-llama/Llama-3.1-70B-Instruct", "F16", p.placement, ctx=8192, n_heads=64, n_kv_heads=8)
+    opts = dict(zip(c.vllm_argv[3::2], c.vllm_argv[4::2]))
+    assert opts["--tensor-parallel-size"] == "1" and opts["--pipeline-parallel-size"] == "3"
+    # the share our fit leaves free on each card (llama.cpp's 1 GiB margin), not a fixed 0.90
+    cap = p.placement.devices[0].capacity_bytes
+    assert float(opts["--gpu-memory-utilization"]) == pytest.approx(cap / (cap + GIB), abs=0.011)
+    assert any("CUDA graphs" in n for n in c.notes)
+
+
+def test_vllm_kv_dtype_is_honest():
+    p = _plan("meta-llama/Llama-3.1-70B-Instruct", "RTX 3090", 2, options=PlacementOptions(split_mode="tensor"))
+    c = launch_commands("meta-llama/Llama-3.1-70B-Instruct", "F16", p.placement, ctx=8192, kv_type_k="q4_0",
+                        kv_type_v="q4_0", n_heads=64, n_kv_heads=8)
+    assert "fp8" in c.vllm and any("no q4_0 KV cache" in n for n in c.notes)
+
+
+def test_ollama_environment_modelfile_and_library_tags():
+    p = _plan("Qwen/Qwen3-30B-A3B", "RTX 4060 Ti 16GB")
+    assert p.placement.n_cpu_moe > 0
+    c = launch_commands("Qwen/Qwen3-30B-A3B", "Q4_K_M", p.placement, ctx=8192, n_parallel=2,
+                        kv_type_k="q8_0", kv_type_v="q8_0")
+    # experts in RAM cannot be said to Ollama: num_gpu must not force them onto the card
+    assert "num_gpu" not in c.ollama_modelfile and "num_gpu" not in c.ollama_options
+    assert c.ollama_modelfile.startswith("FROM qwen3:30b")  # the library tag serves Q4_K_M
+    assert c.ollama_env == {"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "q8_0", "OLLAMA_NUM_PARALLEL": "2"}
+    assert c.ollama_serve.endswith("ollama serve") and "OLLAMA_KV_CACHE_TYPE=q8_0" in c.ollama_serve
+    oss = launch_commands("openai/gpt-oss-120b", "MXFP4", p.placement, ctx=8192)
+    assert "gpt-oss:120b" in oss.ollama_modelfile
+
+
+def test_llama_server_spells_out_every_memory_setting():
+    p = _plan("meta-llama/Llama-3.1-8B-Instruct", "RTX 4090")
+    argv = llama_server_argv(p.placement, model_path="m.gguf", ctx=4096)
+    opts = dict(zip(argv[1::2], argv[2::2]))
+    assert opts["-np"] == "1" and opts["-ctk"] == "f16" and opts["-ctv"] == "f16" and opts["-fa"] == "on"
+    argv = llama_server_argv(p.placement, model_path="m.gguf", ctx=4096, n_parallel=4, mmap=False, repack=False,
+                             mlock=True, n_ubatch=256)
+    assert "--kv-unified" in argv and "--no-repack" in argv and "-ub" in argv
+    assert argv[argv.index("--load-mode") + 1] == "mlock"  # no mmap, locked
+    argv = llama_server_argv(p.placement, model_path="m.gguf", ctx=4096, n_parallel=4, kv_unified=False)
+    assert "--kv-unified" not in argv
+
+
+def test_new_flags_exist_in_llama_cpp(llama_flags):
+    for f in ("--kv-unified", "--load-mode", "--no-repack", "-ub", "-b"):
+        assert f in llama_flags, f
+
+
+def test_mixed_kv_types_warn():
+    from sizing.estimate import estimate
+
+    est = estimate("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4096, kv_type_k="q8_0", kv_type_v="q4_0",
+                   backend="cuda")
+    assert any("mixed K/V cache types" in w for w in est.warnings)
+    assert not any("mixed" in w for w in estimate("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4096,
+                                                    kv_type="q8_0", backend="cuda").warnings)

@@ -23,7 +23,7 @@ def test_app_opens_on_can_i_run_it(monkeypatch):
 
 def test_navigation_lists_the_pages():
     titles = [t for _, t, _, _ in navigation.PAGES]
-    assert titles == ["Can I run it?", "Plan a purchase", "This machine", "Compare", "Fine-tune"]
+    assert titles == ["Can I run it?", "Plan a purchase", "What runs well", "This machine", "Compare", "Fine-tune"]
     paths = [p for _, _, _, p in navigation.PAGES]
     assert len(set(paths)) == len(paths)
 
@@ -54,3 +54,10 @@ def test_fine_tune_page_is_mounted_at_its_address(monkeypatch):
     assert not at.exception, at.exception
     assert at.session_state["mounted"]["finetune"] == "Fine-tune"
     assert [t.value for t in at.title] == ["Fine-tune"]
+
+
+def test_the_server_answers_health_under_every_page_address():
+    from sizing.ui.web_routes import PAGE_PATHS
+
+    paths = {p for *_, p in navigation.PAGES} | {f"{navigation.PAGES[0][3]}-home", "finetune"}
+    assert set(PAGE_PATHS) == paths

@@ -104,15 +104,17 @@ def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
 
     from sizing.core.speed.calibration import load_calibration
     from sizing.hardware.this_machine import detect_hardware
+    from sizing.core.runs_well import rank_for_hardware
     from sizing.sources.catalog import load_catalog
-    from sizing.core.solver import rank_catalog
 
     at = AppTest.from_string(PAGE, default_timeout=180).run()
     assert not at.exception
     table = at.dataframe[0].value
     hw = detect_hardware()
-    core = rank_catalog(load_catalog().models, hw, load_calibration(), ctx=8192, with_context=False)
+    core = rank_for_hardware(load_catalog().models, hw, load_calibration(), ctx=8192)
     assert list(table["model"][:5]) == [f.name for f in core[:5]]
+    if not hw.gpus:  # a CPU-only machine: every row that runs says so
+        assert set(table["where"]) <= {"CPU", "does not fit"}
     assert table["best quant"][0] == (core[0].quant or "—")
     link = urlparse(table["open"][0])
     assert link.path == "run"
@@ -166,3 +168,24 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf):
     plan = solve(load_catalog().get("smollm2-135m"), "Q4_K_M", 2048, hw, cal)
     assert metrics2["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
     assert metrics2["Generation (tok/s)"] != metrics["Generation (tok/s)"]
+
+
+def test_live_check_says_how_long_it_will_take_and_a_synthetic_model_measures_memory_only():
+    at = AppTest.from_string(PAGE, default_timeout=180).run()
+    assert not at.exception
+    box = at.selectbox(key="live.file")
+    synthetic = next(o for o in box.options if "(synthetic)" in str(o))
+    box.select(f"catalog:{synthetic.removesuffix(' (synthetic)')}").run()
+    text = _texts(at)
+    assert "Expected: about" in text and "memory only" in text
+    at.toggle(key="live.timed").set_value(True).run()
+    timed = _texts(at)
+    assert "Expected: about" in timed and "generated tokens" in timed and "memory only" not in timed
+
+
+def test_a_cancelled_check_says_so_once():
+    from sizing.ui.live_ui import status_line
+
+    line = status_line("SmolLM2", "cancelled", "cancelled by the user")
+    assert line == "SmolLM2: cancelled by the user." and line.count("cancelled") == 1
+    assert status_line("x", "timeout", "no answer in 300 s") == "x: timeout. no answer in 300 s."

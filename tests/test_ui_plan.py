@@ -1,71 +1,107 @@
-"""'Plan a purchase' through real Streamlit (AppTest): the page shows what the core's
-planner ranks, draws the price × speed scatter and the cost comparison, and its inputs
-live in the URL."""
+"""'Plan a purchase' through real Streamlit (AppTest): the page shows the core's ranking of
+whole builds, each build's dated price lines and launch commands, buy-or-rent with the
+break-even, and every input (objective, used, overrides, region, the build picked) lives
+in the URL."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from sizing.core.builds import all_builds
+from sizing.core.cloud import electricity
+from sizing.core.prices import PriceOverrides
+from sizing.core.purchase import Usage, memory_need, plan
 from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.coverage import bench_coverage
 from sizing.hardware.db import load_gpus
 from sizing.sources.catalog import load_catalog
-from sizing.core.planner import plan_purchase
-from sizing.ui import fmt
 
 PAGE = "from sizing.ui.pages.plan import render\nrender()"
+MODEL = "Qwen/Qwen3-8B"
 
 
 @pytest.fixture(scope="module")
 def default_run() -> AppTest:
-    return AppTest.from_string(PAGE, default_timeout=120).run()
+    at = AppTest.from_string(PAGE, default_timeout=300)
+    at.query_params.update({"models": MODEL})
+    return at.run()
 
 
-def test_ranked_table_is_the_planners_ranking(default_run):
+def test_ranked_table_is_the_cores_ranking(default_run):
     at = default_run
-    assert not at.exception
-    core = plan_purchase([load_catalog().get("Qwen/Qwen3-8B")], quant="Q4_K_M", ctx=8192,
-                         calib=load_calibration(), gpus=load_gpus().all, target_tps=20, budget_usd=5000, limit=200)
+    assert not at.exception, at.exception
+    arch = load_catalog().get(MODEL)
+    builds, _ = all_builds(load_gpus().all, used=False, overrides=PriceOverrides(), today=dt.date.today(),
+                                 ram_need_gb=memory_need([arch], "Q4_K_M", 8192, load_calibration()).cpu_ram_gib)
+    core = plan([arch], builds, quant="Q4_K_M", ctx=8192, calib=load_calibration(), coverage=bench_coverage(),
+                today=dt.date.today(), objective="cheapest", target_tps=20, budget_usd=5000,
+                usage=Usage(usd_per_kwh=electricity().usd_per_kwh("EU")), limit=50)
     table = at.dataframe[0].value
-    assert list(table["hardware"][:5]) == [o.label for o in core.options[:5]]
-    assert table["tokens/s"][0] == fmt.num(core.options[0].decode_tokens_per_s)
+    assert list(table["build id"][:5]) == [o.build_id for o in core.options[:5]]
     assert at.success and core.message in at.success[0].value
+    assert all(w for w in table["why"])
 
 
-def test_scatter_with_pareto_front_and_cost_comparison(default_run):
+def test_build_details_buy_or_rent_and_the_pick_in_the_link(default_run):
     at = default_run
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 2  # price × speed, monthly costs
+    pick = at.query_params["pick"]
+    assert pick == at.dataframe[0].value["build id"][0]
+    lines = at.dataframe[1].value
+    assert set(lines["kind"]) <= {"msrp", "street", "used"} and all(s.startswith("https://") for s in lines["source"])
+    assert any("llama-server" in c.value for c in at.code)
     labels = {m.label for m in at.metric}
     assert {"Local, per month", "Cloud, per month", "Break-even"} <= labels
+    rent = at.dataframe[2].value
+    assert any("gpu-" in k for k in rent["kind"]) and any("reference only" in r for r in rent["rent"])
     assert [b.label for b in at.get("download_button")] == ["Plan as JSON", "Plan as Markdown"]
 
 
 def test_inputs_round_trip_through_the_url():
-    at = AppTest.from_string(PAGE, default_timeout=120)
-    at.query_params.update({"models": "Qwen/Qwen3-8B,google/gemma-3-4b-it", "ctx": "16384", "tps": "40",
-                            "budget": "3000", "watts": "450"})
+    at = AppTest.from_string(PAGE, default_timeout=300)
+    at.query_params.update({"models": MODEL, "objective": "cost-per-token", "used": "1", "region": "DE",
+                            "hours": "4", "prices": "nvidia-rtx-3060-12gb=150", "tout": "1"})
     at.run()
-    assert not at.exception and not at.warning
-    assert at.multiselect(key="plan.models").value == ["Qwen/Qwen3-8B", "google/gemma-3-4b-it"]
-    assert at.query_params["ctx"] == "16384" and at.query_params["watts"] == "450"
-    at.number_input(key="plan.budget").set_value(1500.0).run()
-    assert at.query_params["budget"] == "1500"
+    assert not at.exception and not [w for w in at.warning if "URL" in w.value]
+    assert at.selectbox(key="plan.objective").value == "cost-per-token"
+    assert at.toggle(key="plan.used").value is True
+    assert at.query_params["region"] == "DE" and at.query_params["prices"] == "nvidia-rtx-3060-12gb=150"
+    table = at.dataframe[0].value
+    costs = [float(x.strip("$")) for x in table["$ / M tokens"]]
+    assert costs == sorted(costs)
+    # picking another build keeps it in the link
+    other = table["build id"][1]
+    at.selectbox(key="plan.pick").set_value(other).run()
+    assert at.query_params["pick"] == other
+
+
+def test_bad_price_override_is_one_message_and_not_applied():
+    at = AppTest.from_string(PAGE, default_timeout=300)
+    at.query_params.update({"models": MODEL, "prices": "nvidia-rtx-3090=-5"})
+    at.run()
+    assert not at.exception
+    assert any("`prices`" in w.value and "positive" in w.value for w in at.warning)
+    assert "prices" not in at.query_params
+    at.text_input(key="plan.prices_text").set_value("nvidia-rtx-3090=abc").run()
+    assert any("not applied" in e.value for e in at.error)
+    assert "prices" not in at.query_params
 
 
 def test_impossible_target_says_so_and_lists_the_closest():
-    at = AppTest.from_string(PAGE, default_timeout=120)
+    at = AppTest.from_string(PAGE, default_timeout=300)
     at.query_params.update({"models": "meta-llama/Llama-3.1-70B-Instruct", "tps": "500", "budget": "300"})
     at.run()
     assert not at.exception
-    assert at.warning and "no configuration meets" in at.warning[0].value
-    assert at.dataframe  # the closest options
+    assert any("no configuration meets" in w.value for w in at.warning)
+    assert at.dataframe  # the closest builds
 
 
 def test_tampered_plan_link_warns():
-    at = AppTest.from_string(PAGE, default_timeout=120)
-    at.query_params.update({"budget": "-1", "models": "evil/<b>model</b>"})
+    at = AppTest.from_string(PAGE, default_timeout=300)
+    at.query_params.update({"budget": "-1", "models": "evil/<b>model</b>", "region": "Mars"})
     at.run()
     assert not at.exception
     texts = " ".join(w.value for w in at.warning)
-    assert "`budget`" in texts and "`models`" in texts
+    assert "`budget`" in texts and "`models`" in texts and "`region`" in texts

@@ -178,7 +178,7 @@ def test_web_mode_reads_model_files_only_from_configured_directories(monkeypatch
     (allowed / "escape.gguf").symlink_to(outside / "secret.gguf")  # a link out of the directory
     monkeypatch.setenv("LLM_SIZING_WEB_MODE", "1")
     monkeypatch.setenv("LLM_SIZING_MODEL_DIRS", str(allowed))
-    at = _run(src="file")
+    at = _run(src="file", gpu="nvidia-rtx-3090")
     assert not at.exception
     box = at.selectbox(key="run.localfile")
     names = [str(o) for o in box.options]
@@ -211,7 +211,7 @@ def test_every_number_shows_its_basis():
 def test_unknown_model_in_a_link_suggests_the_closest():
     at = _run(model="Qwen/Qwen3-8", hw="custom")
     w = [x.value for x in at.warning]
-    assert w and "unknown model `Qwen/Qwen3-8`" in w[0] and "closest:" in w[0]
+    assert w and "unknown model “Qwen/Qwen3-8”" in w[0] and "closest" in w[0]
 
 
 def test_cpu_fit_map_explains_the_repacked_copy_and_the_ram_options_reach_the_command():

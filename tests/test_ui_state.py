@@ -17,6 +17,8 @@ ps = PageState("t", [
     Param("fa", True, kind="bool"),
     Param("gpus", ["a"], kind="list", choices=("a", "b", "c")),
     Param("repo", "", check=lambda v: safe_name(v) if v else v),
+    Param("models", ["Qwen/Qwen3-8B"], kind="list", check=lambda v: [safe_name(x) for x in v]),
+    Param("n", [1], kind="list", item="int", lo=1, hi=16),
 ])
 ps.load()
 ps.show_warnings()
@@ -25,6 +27,8 @@ st.number_input("Context", min_value=1, max_value=1_000_000, key=ps.key("ctx"))
 st.toggle("FA", key=ps.key("fa"))
 st.multiselect("GPUs", ["a", "b", "c"], key=ps.key("gpus"))
 st.text_input("Repo", key=ps.key("repo"))
+st.multiselect("Models", ["Qwen/Qwen3-8B", "Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-32B"], key=ps.key("models"))
+st.write(ps.query_string())
 ps.sync()
 """
 
@@ -44,7 +48,7 @@ def test_defaults_are_left_out_of_the_url():
 
 
 def test_url_values_fill_the_widgets_and_round_trip():
-    at = _app(quant="Q8_0", ctx="32768", fa="0", gpus="b,c", repo="Qwen/Qwen3-8B")
+    at = _app(quant="Q8_0", ctx="32768", fa="0", gpus=["b", "c"], repo="Qwen/Qwen3-8B")
     assert not at.warning
     assert at.selectbox[0].value == "Q8_0"
     assert at.number_input[0].value == 32768
@@ -52,8 +56,50 @@ def test_url_values_fill_the_widgets_and_round_trip():
     assert at.multiselect[0].value == ["b", "c"]
     assert at.text_input[0].value == "Qwen/Qwen3-8B"
     assert dict(at.query_params) == {
-        "quant": "Q8_0", "ctx": "32768", "fa": "0", "gpus": "b,c", "repo": "Qwen/Qwen3-8B"
+        "quant": "Q8_0", "ctx": "32768", "fa": "0", "gpus": ["b", "c"], "repo": "Qwen/Qwen3-8B"
     }
+
+
+def test_a_list_of_repo_ids_travels_element_by_element():
+    """Two Hub repo ids hold two slashes between them: each is checked on its own, so the
+    list is neither refused as a path nor dropped from the link."""
+    at = _app(models=["Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-32B"])
+    assert not at.warning
+    assert at.multiselect[1].value == ["Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-32B"]
+    assert at.query_params["models"] == ["Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-32B"]
+    link = at.markdown[0].value
+    assert link == "?models=Qwen%2FQwen3-30B-A3B&models=Qwen%2FQwen3-32B"
+
+
+def test_the_older_comma_form_is_read_and_rewritten_as_repeated_values():
+    at = _app(models="Qwen/Qwen3-30B-A3B,Qwen/Qwen3-32B")
+    assert not at.warning
+    assert at.multiselect[1].value == ["Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-32B"]
+    assert at.query_params["models"] == ["Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-32B"]
+
+
+def test_an_emptied_list_stays_empty_in_the_link():
+    at = _app()
+    at.multiselect[1].set_value([]).run()
+    assert at.query_params["models"] == ""
+    at.selectbox[0].select("F16").run()  # another change keeps the empty list
+    assert at.multiselect[1].value == []
+    again = _app(models="")
+    assert again.multiselect[1].value == [] and not again.warning
+
+
+def test_a_value_given_twice_for_a_one_value_parameter_is_refused_not_cut():
+    at = _app(quant=["Q8_0", "F16"])
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and "`quant`" in warnings[0] and "given 2 times" in warnings[0]
+    assert at.selectbox[0].value == "Q4_K_M"
+
+
+def test_whole_number_lists():
+    at = _app(n=["2", "3"])
+    assert not at.warning and at.query_params["n"] == ["2", "3"]
+    bad = _app(n=["2", "99"])
+    assert any("`n`" in w.value and "above the maximum" in w.value for w in bad.warning)
 
 
 def test_widget_change_updates_the_url_and_back_to_default_removes_it():
@@ -76,6 +122,11 @@ def test_widget_change_updates_the_url_and_back_to_default_removes_it():
         ("quant", "Q" * 10_000, "10000 characters"),
         ("fa", "maybe", "not true/false"),
         ("gpus", "a,zzz", "not one of the known values"),
+        ("gpus", ["a", "zzz"], "not one of the known values"),
+        ("gpus", ["a"] * 17, "more than 16 items"),
+        ("models", ["Qwen/Qwen3-8B", "/etc/passwd"], "local file paths"),
+        ("models", ["Qwen/Qwen3-8B", "a/b/c"], "local file paths"),
+        ("n", ["1", "x"], "not a whole number"),
         ("repo", "/etc/passwd", "local file paths"),
         ("repo", "../../secret.gguf", "local file paths"),
     ],

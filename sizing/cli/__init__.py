@@ -14,6 +14,7 @@ import sys
 
 from sizing.cli import detect, estimate, finetune, fit, gpus, plan, schema, verify
 from sizing.errors import SizingError
+from sizing.text import plain
 
 # Subcommand modules, in help order.
 SUBCOMMANDS = (estimate, fit, plan, gpus, detect, verify, finetune, schema)
@@ -23,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exits 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +55,7 @@ MAX_MESSAGE = 900  # characters of the message, after "llm-sizing: error: "
 def _one_line(message: str) -> str:
     """Keep the promise of one readable stderr line even if a message spans several lines
     or echoes a huge input: the middle of an over-long message is cut."""
-    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    line = " ".join(part.strip() for part in plain(message).split() if part.strip())
     if len(line) > MAX_MESSAGE:
         line = f"{line[:MAX_MESSAGE - 300]} … {line[-280:]}"
     return line

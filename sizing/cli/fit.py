@@ -1,7 +1,9 @@
 """`llm-sizing fit`: what runs on this hardware.
 
-Without ``--model``: every catalog model, ranked by the best quant that fits, its
-expected tokens/s and its largest context. With ``--model``: that model's best quant at
+Without ``--model``: what runs well here — the catalog ranked by usefulness
+(``sizing.core.runs_well``): a usable speed floor first (``--min-tps``, default reading
+speed), then the largest model, each at the best quant that keeps the speed; ``--task``
+keeps the models tagged for a task. With ``--model``: that model's best quant at
 ``--ctx``, its largest context at ``--quant``, and (with ``--min-tps``) how many parallel
 users it can serve. An adapter over ``sizing.core.solver``; it computes nothing itself.
 """
@@ -13,6 +15,7 @@ import json
 
 from sizing.cli.hardware_args import add_hardware_args, hardware_from_args, machine_calibration
 from sizing.errors import SizingError
+from sizing.core.runs_well import READING_SPEED_TPS, TASKS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="M", help="one model (catalog id/alias, HF repo, .gguf, config.json)")
     p.add_argument("--ctx", type=int, default=4096, help="context for the best-quant question (default 4096)")
     p.add_argument("--quant", metavar="Q", help="quant for the largest-context / users questions (default: best)")
-    p.add_argument("--min-tps", type=float, metavar="X", help="parallel users: minimum tokens/s each must see")
+    p.add_argument("--min-tps", type=float, metavar="X",
+                   help="catalog: the usable speed floor (default 10 tok/s, reading speed; 0: none); "
+                   "with --model: the minimum tokens/s each parallel user must see")
+    p.add_argument("--task", choices=TASKS, help="catalog: only models tagged for this task")
     p.add_argument("--limit", type=int, default=0, help="show only the first N catalog models")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
@@ -41,35 +47,46 @@ def run(args: argparse.Namespace) -> int:
     check_context(args.ctx)  # before a model's maximum clamps it
     if args.limit < 0:
         raise SizingError(f"--limit must be ≥ 0 (0: all models), got {args.limit}")
-    if args.min_tps is not None and args.min_tps <= 0:
-        raise SizingError(f"--min-tps must be > 0, got {args.min_tps:g}")
+    if args.min_tps is not None and not (0 <= args.min_tps < float("inf")):
+        raise SizingError(f"--min-tps must be a finite number ≥ 0, got {args.min_tps:g}")
+    if args.model and args.min_tps == 0:
+        raise SizingError("--min-tps must be > 0 with --model (the tokens/s each user must see)")
     from sizing.core.speed.machine import calibrate_hardware
 
     hw = hardware_from_args(args)
     hw, calib = calibrate_hardware(hw, load_calibration(), machine_calibration(args, hw))
     if args.model:
         return _one(args, hw, calib)
-    from sizing.sources.catalog import load_catalog
-    from sizing.core.solver import rank_catalog
+    from sizing.core.runs_well import rank_for_hardware
+    from sizing.sources.catalog import catalog_tasks, load_catalog
 
-    rows = rank_catalog(load_catalog().models, hw, calib, ctx=args.ctx)
+    cat = load_catalog()
+    floor = READING_SPEED_TPS if args.min_tps is None else args.min_tps
+    rows = rank_for_hardware(cat.models, hw, calib, ctx=args.ctx, min_tps=floor, task=args.task,
+                             tasks_of=catalog_tasks(cat))
     if args.limit and args.limit > 0:
         rows = rows[: args.limit]
     if args.json:
-        print(json.dumps({"hardware": hw.name, "ctx": args.ctx, "calibration": calib.name, "notes": list(hw.notes),
+        print(json.dumps({"hardware": hw.name, "ctx": args.ctx, "min_tps": floor, "task": args.task,
+                          "calibration": calib.name, "notes": list(hw.notes),
                           "models": [r.model_dump() for r in rows]}, indent=2))
         return 0
-    print(f"{hw.name} — catalog models at context {args.ctx} ({calib.name})")
+    task = f", task {args.task}" if args.task else ""
+    print(f"What runs well on {hw.name} — context {args.ctx}, at least {floor:g} tok/s{task} ({calib.name})")
     for n in hw.notes:
         print(f"  note: {n}")
-    table = [("model", "params", "best quant", "tok/s (low–high)", "largest ctx", "where")]
+    if not rows:
+        print("  no catalog model is tagged for this task")
+        return 0
+    table = [("model", "params", "best quant", "tok/s (low–high)", "where", "why here")]
     for r in rows:
         tps = "—" if r.decode_tokens_per_s is None else (
-            f"{r.decode_tokens_per_s:.0f} ({r.decode_range[0]:.0f}–{r.decode_range[1]:.0f})" if r.decode_range else f"{r.decode_tokens_per_s:.0f}"
+            f"{r.decode_tokens_per_s:.0f} ({r.decode_range[0]:.0f}–{r.decode_range[1]:.0f})" if r.decode_range
+            else f"{r.decode_tokens_per_s:.0f}"
         )
-        where = ("GPU" if r.on_gpu else (f"GPU, experts of {r.n_cpu_moe} layers in RAM" if r.n_cpu_moe
-                 else "GPU+RAM" if r.fits else "does not fit"))
-        table.append((r.model_id, f"{r.params_b:.1f}B", r.quant or "—", tps, str(r.largest_context or "—"), where))
+        size = f"{r.params_b:.1f}B" + (f" ({r.active_params_b:.1f}B active)" if r.active_params_b < 0.95 * r.params_b else "")
+        where = f"GPU, experts of {r.n_cpu_moe} layers in RAM" if r.n_cpu_moe else r.where
+        table.append((r.model_id, size, r.quant or "—", tps, where, r.reason))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

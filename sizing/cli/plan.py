@@ -1,14 +1,18 @@
-"""`llm-sizing plan`: what to buy to run these models at this context and speed.
+"""`llm-sizing plan`: what to buy to run these models at this context and speed, priced whole.
 
-An adapter over ``sizing.core.planner``: it resolves the models, loads the GPU database and
-the calibration, and prints the ranked configurations (or "no configuration meets
-this" with the closest options). With ``--tokens-per-day-in/out`` it adds the monthly
-cost against an API and the break-even point.
+An adapter over ``sizing.core.builds`` (whole builds: platform + RAM + cards, complete
+systems, CPU-only servers) and ``sizing.core.purchase`` (ranking by objective). With
+``--tokens-in-per-day/--tokens-out-per-day`` it adds buy-or-rent (``sizing.core.cloud``):
+the chosen build (``--build``, else the top row) against cloud GPUs by the hour at their
+predicted speed and APIs serving the same open model, with the break-even in months and
+tokens. Bad input is one line on stderr and exit 2; a target no build meets is an answer
+(the closest builds), exit 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 
 from sizing.errors import SizingError
@@ -17,130 +21,179 @@ from sizing.errors import SizingError
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "plan",
-        help="purchase planner: ranked hardware for target models, context and speed",
-        description="Rank machines (1-8 identical GPUs, Apple and other unified-memory machines) "
-        "that hold the models on their accelerators, within budget and power cap.",
+        help="purchase planner: whole builds ranked for target models, context and speed",
+        description="Rank whole builds (a host platform with 1-8 cards that physically fit it, complete systems "
+        "such as Mac Studio, Strix Halo boxes, DGX Spark and prebuilt multi-GPU boxes, CPU-only servers), "
+        "priced whole with dated, cited prices, by the objective you choose.",
     )
     p.add_argument("--model", action="append", required=True, metavar="M", help="target model (repeatable)")
     p.add_argument("--quant", default="Q4_K_M", help="quant (default Q4_K_M)")
     p.add_argument("--ctx", type=int, default=8192, help="context per request (default 8192)")
-    p.add_argument("--target-tps", type=float, metavar="X", help="minimum decode tokens/s")
-    p.add_argument("--target-ttft", type=float, metavar="S", help="maximum time to first token, seconds")
+    p.add_argument("--objective", default="cheapest", choices=("cheapest", "fastest", "cost-per-token"),
+                   help="cheapest that meets the target (default), fastest within budget, or lowest cost per "
+                        "million tokens")
+    p.add_argument("--target-tps", type=float, metavar="X", help="minimum decode tokens/s (slowest model)")
     p.add_argument("--prompt-tokens", type=int, metavar="N", help="prompt length for TTFT (default min(ctx, 512))")
-    p.add_argument("--budget", type=float, metavar="USD", help="maximum price")
-    p.add_argument("--power-cap", type=float, metavar="W", help="maximum board power")
-    p.add_argument("--limit", type=int, default=10, help="options to show (default 10)")
-    c = p.add_argument_group("local against cloud")
+    p.add_argument("--budget", type=float, metavar="USD", help="maximum price of the whole build")
+    p.add_argument("--used", action="store_true", help="allow used cards where a used price is cited")
+    p.add_argument("--price", action="append", default=[], metavar="ID=USD",
+                   help="override a price (a GPU, platform, system or machine:GPU id); repeatable")
+    p.add_argument("--no-cpu-only", action="store_true", help="leave CPU-only servers out")
+    p.add_argument("--limit", type=int, default=10, help="rows to show (default 10)")
+    u = p.add_argument_group("use and running cost")
+    u.add_argument("--region", default="EU", help="electricity price region from data/electricity.yaml (default EU)")
+    u.add_argument("--power-price", type=float, metavar="USD/kWh", help="override the region's electricity price")
+    u.add_argument("--hours-per-day", type=float, default=8.0, help="hours a day the machine generates (default 8)")
+    u.add_argument("--years", type=float, default=3.0, help="years to spread the purchase over (default 3)")
+    c = p.add_argument_group("buy or rent")
     c.add_argument("--tokens-in-per-day", type=float, metavar="N")
     c.add_argument("--tokens-out-per-day", type=float, metavar="N")
-    c.add_argument("--years", type=float, default=3.0, help="years of use (default 3)")
-    c.add_argument("--power-price", type=float, default=0.30, metavar="USD/kWh", help="default 0.30")
-    c.add_argument("--cloud", default="openai-gpt-4o-mini", help="provider id from data/cloud_prices.yaml")
-    c.add_argument("--api-in", type=float, metavar="USD/M", help="override API input price per million tokens")
-    c.add_argument("--api-out", type=float, metavar="USD/M", help="override API output price per million tokens")
+    c.add_argument("--build", metavar="ID", help="build id to compare with the cloud (default: the top row)")
+    c.add_argument("--cloud", metavar="ID", help="API provider id from data/cloud_prices.yaml (default: every "
+                                                  "provider serving the first model; proprietary ones as reference)")
+    c.add_argument("--api-in", type=float, metavar="USD/M", help="custom API input price per million tokens")
+    c.add_argument("--api-out", type=float, metavar="USD/M", help="custom API output price per million tokens")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from sizing.core.speed.calibration import load_calibration
-    from sizing.hardware.cpus import load_cpus
-    from sizing.hardware.db import load_gpus
-    from sizing.sources.resolve import resolve_model
-    from sizing.core.planner import cloud_prices, local_vs_cloud, plan_purchase
+def _check(args: argparse.Namespace) -> None:
+    import math
 
-    if args.budget is not None and args.budget <= 0:
-        raise SizingError(f"--budget must be > 0 USD, got {args.budget:g}")
-    if args.power_cap is not None and args.power_cap <= 0:
-        raise SizingError(f"--power-cap must be > 0 W, got {args.power_cap:g}")
+    def pos(name: str, v: float | None) -> None:
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise SizingError(f"{name} must be > 0, got {v:g}")
+
+    pos("--budget", args.budget)
+    pos("--target-tps", args.target_tps)
+    pos("--years", args.years)
     if args.ctx <= 0:
         raise SizingError(f"--ctx must be > 0, got {args.ctx}")
     if args.limit <= 0:
         raise SizingError(f"--limit must be > 0, got {args.limit}")
+    if not (0 < args.hours_per_day <= 24):
+        raise SizingError(f"--hours-per-day must be in (0, 24], got {args.hours_per_day:g}")
+    if args.prompt_tokens is not None and args.prompt_tokens <= 0:
+        raise SizingError(f"prompt tokens must be > 0, got {args.prompt_tokens}")
+    if args.power_price is not None and not (args.power_price >= 0 and math.isfinite(args.power_price)):
+        raise SizingError(f"--power-price must be ≥ 0 USD/kWh, got {args.power_price:g}")
+    for name in ("tokens_in_per_day", "tokens_out_per_day", "api_in", "api_out"):
+        v = getattr(args, name)
+        if v is not None and not (v >= 0 and math.isfinite(v)):
+            raise SizingError(f"--{name.replace('_', '-')} must be ≥ 0, got {v:g}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sizing.core.builds import all_builds, priced_ids
+    from sizing.core.cloud import electricity
+    from sizing.core.prices import parse_overrides
+    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer, plan
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.coverage import bench_coverage
+    from sizing.hardware.db import load_gpus
+    from sizing.sources.resolve import resolve_model
+
+    _check(args)
+    today = dt.date.today()
+    gpus = load_gpus().all
+    overrides = parse_overrides(args.price, priced_ids(gpus))
+    elec = electricity()
+    region = elec.region(args.region)
+    kwh = args.power_price if args.power_price is not None else elec.usd_per_kwh(region.id)
+    usage = Usage(years=args.years, hours_per_day=args.hours_per_day, usd_per_kwh=kwh)
     models = [resolve_model(m).arch for m in args.model]
     calib = load_calibration()
-    result = plan_purchase(
-        models,
-        quant=args.quant,
-        ctx=args.ctx,
-        calib=calib,
-        gpus=load_gpus().all,
-        target_tps=args.target_tps,
-        target_ttft_s=args.target_ttft,
-        budget_usd=args.budget,
-        power_cap_w=args.power_cap,
-        prompt_tokens=args.prompt_tokens,
-        limit=args.limit,
-        cpus=load_cpus().all,
+    need = memory_need(models, args.quant, args.ctx, calib)
+    builds, refused = all_builds(gpus, used=args.used, overrides=overrides, today=today, ram_need_gb=need.cpu_ram_gib,
+                                 cpu_only=not args.no_cpu_only, offload=any(m.is_moe for m in models),
+                                 model_gb=need.core_gib, ram_for=offload_ram_sizer(models, args.quant, args.ctx, calib))
+    result = plan(
+        models, builds, quant=args.quant, ctx=args.ctx, calib=calib, coverage=bench_coverage(), today=today,
+        objective=args.objective, target_tps=args.target_tps, budget_usd=args.budget, usage=usage,
+        prompt_tokens=args.prompt_tokens, limit=args.limit, refused_physically=refused, core_gib=need.core_gib,
+        notes=(f"electricity: {region.name} {kwh:.3f} USD/kWh ({region.date}, {region.source})"
+               if args.power_price is None else f"electricity: {kwh:g} USD/kWh (given)",),
     )
     cost = None
     if args.tokens_in_per_day is not None or args.tokens_out_per_day is not None:
-        best = (result.options or result.closest or (None,))[0]
-        if best is None or not best.decode_tokens_per_s or best.price_usd is None:
-            raise SizingError("no priced configuration runs these models, so there is nothing to compare with the cloud")
-        providers = {p.id: p for p in cloud_prices()}
-        if args.cloud not in providers and (args.api_in is None or args.api_out is None):
-            raise SizingError(f"unknown --cloud {args.cloud!r}; known: {', '.join(providers)}")
-        slowest = min((m for m in best.models if m.decode_tokens_per_s), key=lambda m: m.decode_tokens_per_s)
-        prefill = (args.prompt_tokens or min(args.ctx, 512)) / max(1e-9, (slowest.ttft_s or 1e-9))
-        cost = local_vs_cloud(
-            tokens_in_per_day=args.tokens_in_per_day or 0.0,
-            tokens_out_per_day=args.tokens_out_per_day or 0.0,
-            hardware_price_usd=best.price_usd,
-            years=args.years,
-            watts=best.watts or 0.0 or _no_watts(best.label),
-            power_price_per_kwh=args.power_price,
-            decode_tokens_per_s=slowest.decode_tokens_per_s,
-            prefill_tokens_per_s=prefill,
-            cloud=providers.get(args.cloud),
-            api_input_per_m=args.api_in,
-            api_output_per_m=args.api_out,
-        )
+        cost = _buy_or_rent(args, result, builds, models, calib, gpus, kwh)
     if args.json:
         out = {
             "message": result.message,
             "met": result.met,
-            "options": [o.to_json() for o in result.options],
-            "closest": [o.to_json() for o in result.closest],
+            "objective": result.objective,
+            "options": [o.model_dump() for o in result.options],
+            "closest": [o.model_dump() for o in result.closest],
             "considered": result.considered,
+            "refused_physically": result.refused_physically,
             "notes": list(result.notes),
             "calibration": calib.name,
-            "cost": cost.model_dump() if cost else None,
+            "region": region.id,
+            "usd_per_kwh": kwh,
+            "cost": cost,
         }
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2, default=str))
         return 0
+    _print(result, cost)
+    return 0
+
+
+def _buy_or_rent(args, result, builds, models, calib, gpus, kwh: float) -> dict:
+    from sizing.core.cloud import Workload, apis_for, buy_or_rent, cloud_gpus
+    from sizing.core.planner import cloud_prices
+    from sizing.core.solver import solve
+
+    rows = list(result.options) + list(result.closest)
+    row = next((r for r in rows if r.build_id == args.build), None) if args.build else (rows[0] if rows else None)
+    if args.build and row is None:
+        if not any(b.id == args.build for b in builds):
+            raise SizingError(f"unknown --build {args.build[:60]!r}; use a build_id from the plan")
+        raise SizingError(f"--build {args.build!r} is not among the rows shown; raise --limit or relax the target")
+    if row is None or not row.decode_tokens_per_s:
+        raise SizingError("no priced build runs these models, so there is nothing to compare with the cloud")
+    if (args.api_in is None) != (args.api_out is None):
+        raise SizingError("give both --api-in and --api-out")
+    custom = (args.api_in, args.api_out) if args.api_in is not None else None
+    apis = apis_for(models[0].id, cloud_prices(), pick=args.cloud, custom=custom, today=dt.date.today().isoformat())
+    work = Workload(tokens_in_per_day=args.tokens_in_per_day or 0.0, tokens_out_per_day=args.tokens_out_per_day or 0.0)
+    res = buy_or_rent(row=row, model=models[0], quant=args.quant, ctx=args.ctx, calib=calib, gpus=gpus, work=work,
+                      years=args.years, usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
+                      solve_fn=lambda m, q, c, hw: solve(m, q, c, hw, calib))
+    return res.model_dump()
+
+
+def _print(result, cost: dict | None) -> None:
     print(result.message)
     rows = result.options or result.closest
-    table = [("configuration", "price", "tok/s", "$/(tok/s)", "TTFT s", "watts", "headroom", "pareto", "")]
+    table = [("#", "build", "price", "tok/s", "$/M tok", "load W", "calibration", "why / short of target")]
     for o in rows:
         table.append((
-            o.label,
-            "—" if o.price_usd is None else f"${o.price_usd:,.0f}",
+            str(o.rank), o.label, f"${o.price_usd:,.0f}",
             "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
-            "—" if o.usd_per_token_s is None else f"{o.usd_per_token_s:,.0f}",
-            "—" if o.ttft_s is None else f"{o.ttft_s:.2f}",
-            "—" if o.watts is None else f"{o.watts:.0f}",
-            "—" if o.headroom is None else f"{o.headroom:.0%}",
-            "*" if o.pareto else "",
-            o.shortfall or "",
+            "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
+            f"{o.load_w:.0f}", f"{o.calibration.device_class} {o.calibration.class_rows} rows"
+            + (" WEAK" if o.calibration.weak else ""),
+            o.why if result.options else (o.shortfall or ""),
         ))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-    shown = set()
-    for o in rows:  # the expert-offload builds: how to run them (one line per distinct command)
+    for o in rows[:3]:
+        print(f"\n#{o.rank} {o.label}  [build id: {o.build_id}]")
+        for ln in o.lines:
+            stale = "  (over 6 months old)" if ln["stale"] else ""
+            print(f"  {ln['qty']:g} × {ln['item']}: ${ln['usd']:,.0f} — {ln['kind']}, {ln['date']}{stale}, {ln['source']}")
+        print(f"  speed basis: {o.speed_basis}")
+        print(f"  calibration: {o.calibration.label}")
         for m in o.models:
-            if m.command and m.command not in shown and len(shown) < 3:
-                shown.add(m.command)
-                print(f"run on {o.label}: {m.command}")
+            if m.llama_server:
+                print(f"  launch ({m.model_id}): {m.llama_server}")
     for n in result.notes:
         print(f"note: {n}")
     if cost:
-        be = "never" if cost.break_even_months is None else f"{cost.break_even_months:.1f} months"
-        print(f"local ${cost.local_monthly_usd:,.2f}/month vs {cost.cloud_name} ${cost.cloud_monthly_usd:,.2f}/month; break-even: {be}")
-        print(f"  ({cost.basis})")
-    return 0
-
-
-def _no_watts(label: str) -> float:
-    raise SizingError(f"{label}: power draw unknown, so its electricity cost cannot be computed")
+        loc = cost["local"]
+        print(f"\nbuy {cost['build_id']}: ${loc['monthly_usd']:,.2f}/month ({loc['basis']})")
+        for o, b in zip(cost["rent"], cost["break_even"]):
+            be = "never" if b["months"] is None else f"{b['months']:.1f} months ({b['tokens'] / 1e6:,.0f}M output tokens)"
+            ref = " [reference only]" if o["reference_only"] else ""
+            print(f"  rent {o['name']}{ref}: ${o['monthly_usd']:,.2f}/month ({o['basis']}, {o['date']}); break-even {be}")

@@ -88,24 +88,32 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {len(store.load_runs())} runs to {args.export}", file=sys.stderr)
         return 0
     _check_flags(args)
-    from sizing.live.check import run_check
 
     def progress(ev) -> None:
         if not args.json:
             print(f"  [{ev.elapsed_s:6.1f} s] {ev.stage}", file=sys.stderr, flush=True)
 
-    result = run_check(
+    from sizing.live.isolation import terminate_as_interrupt
+
+    with terminate_as_interrupt():  # `kill` stops llama.cpp and removes its files too
+        result = _run_check(args, progress)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(render(result))
+    return 0 if result.status == "ok" else 1
+
+
+def _run_check(args: argparse.Namespace, progress):
+    from sizing.live.check import run_check
+
+    return run_check(
         args.model, quant=args.quant, ctx=args.ctx, runner=args.runner, timeout_s=args.timeout,
         n_prompt=args.prompt_tokens, n_gen=args.gen_tokens, kv_type=args.kv_type, batch=args.batch,
         ubatch=args.ubatch, flash_attn=args.flash_attn == "on", n_gpu_layers=args.gpu_layers,
         n_threads=args.threads, repetitions=args.repetitions, synthetic=args.synthetic, keep_synthetic=args.keep_synthetic,
         save=not args.no_store, progress=progress,
     )
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-    else:
-        print(render(result))
-    return 0 if result.status == "ok" else 1
 
 
 def _fmt(part: str, v: float | None) -> str:

@@ -5,8 +5,8 @@ what we estimated. So every setting that changes memory is spelled out rather th
 to a default that differs from the estimate's: llama-server's slots (``-np``: without it
 the server opens 4 slots over a unified cache, which multiplies a sliding-window cache),
 the total context, ``--kv-unified``, both cache types, flash attention, expert offload,
-the tensor split and how the weights are held (``--no-mmap``, ``--no-repack``,
-``--mlock``). Ollama gets its server environment (flash attention, KV type, parallel
+the tensor split and how the weights are held (``--load-mode none|mlock|mmap+mlock``,
+which older builds spell ``--no-mmap`` / ``--mlock``, and ``--no-repack``). Ollama gets its server environment (flash attention, KV type, parallel
 slots) and a Modelfile; vLLM a tensor-parallel size its head counts allow and the memory
 share our fit assumed. Every string is quoted with ``shlex``.
 
@@ -152,12 +152,14 @@ def llama_server_argv(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    total_ctx: int | None = None,
     host: str | None = None,
     port: int | None = None,
 ) -> list[str]:
     """``llama-server`` arguments that allocate what the plan estimated.
 
-    ``ctx`` is per sequence; ``-c`` is the whole KV cache, ctx × n_parallel. ``-np`` is
+    ``ctx`` is per sequence; ``-c`` is the whole KV cache, ctx × n_parallel (or
+    ``total_ctx``, the estimate's own, when it does not divide by the slots). ``-np`` is
     always given: llama-server's default (auto) opens 4 slots with a unified cache.
     ``--kv-unified`` is given when several slots share one cache, as estimated (with an
     explicit ``-np`` llama-server gives each slot its own stream otherwise).
@@ -166,7 +168,7 @@ def llama_server_argv(
         raise SizingError("give exactly one of a model path (-m) or a Hugging Face REPO:QUANT (-hf)")
     argv = ["llama-server"]
     argv += ["-m", model_path] if model_path else ["-hf", hf_spec]  # type: ignore[list-item]
-    argv += ["-c", str(ctx * n_parallel), "-np", str(n_parallel)]
+    argv += ["-c", str(total_ctx or ctx * n_parallel), "-np", str(n_parallel)]
     if kv_unified and n_parallel > 1:
         argv += ["--kv-unified"]
     gpus = [d for d in placement.devices if d.kind != "cpu"]
@@ -183,12 +185,12 @@ def llama_server_argv(
         argv += ["-b", str(n_batch)]
     if n_ubatch != 512:
         argv += ["-ub", str(n_ubatch)]
-    if not mmap:
-        argv += ["--no-mmap"]
+    if not (mmap and not mlock):
+        # llama.cpp's --load-mode (llama_load_mode_from_str); builds before it spelled
+        # these --no-mmap and --mlock
+        argv += ["--load-mode", {(False, False): "none", (False, True): "mlock", (True, True): "mmap+mlock"}[(mmap, mlock)]]
     if not repack:
         argv += ["--no-repack"]
-    if mlock:
-        argv += ["--mlock"]
     if host:
         argv += ["--host", host]
     if port:
@@ -310,6 +312,7 @@ def launch_commands(
     mmap: bool = True,
     repack: bool = True,
     mlock: bool = False,
+    total_ctx: int | None = None,
     nodes: int = 1,
     n_heads: int | None = None,
     n_kv_heads: int | None = None,
@@ -335,6 +338,7 @@ def launch_commands(
         mmap=mmap,
         repack=repack,
         mlock=mlock,
+        total_ctx=total_ctx,
     )
     notes: list[str] = []
     gpus = [d for d in placement.devices if d.kind != "cpu"]
@@ -349,6 +353,11 @@ def launch_commands(
     base, _ = split_quant(quant)
     if w.ollama_tag and base == w.ollama_quant.upper():
         src = w.ollama_tag  # the library tag serves this very quant
+    if src and not src.isprintable():
+        # A Modelfile is line-based: a line break in a file name would add instructions.
+        notes.append("the model file's name holds a line break or control character: "
+                     "no Ollama Modelfile is written for it (rename the file)")
+        src = None
     modelfile = ollama_modelfile(src, ctx=ctx, num_gpu=num_gpu) if src else None
     env, env_notes = ollama_env(n_parallel=n_parallel, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
                                 flash_attn=flash_attn)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Literal, TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,7 +38,8 @@ OS_RESERVE_GB = 8  # the OS, the desktop and llama-server's own heap stay in RAM
 class RamPrice(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: str
+    memory: str
+    kind: Literal["msrp", "street", "used"]
     usd_per_gb: float = Field(gt=0)
     date: str
     source: str = Field(min_length=8)
@@ -126,7 +127,7 @@ def offload_candidates(
             gpu_id=g.id,
             ram_gb=size,
             price_usd=card + size * price.usd_per_gb,
-            price_source=f"card: {src}; RAM {price.kind} ${price.usd_per_gb:g}/GB ({price.date}): {price.source}",
+            price_source=f"card: {src}; RAM {price.memory} ({price.kind}) ${price.usd_per_gb:g}/GB ({price.date}): {price.source}",
             watts=g.tdp_w,
             hardware=machine_from_gpu(g, host=_host(size, host)),
         ))

@@ -219,6 +219,9 @@ def place(
 def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) -> None:
     """--n-cpu-moe / --cpu-moe only mean something for an MoE model, and N counts layers."""
     asked = opts.n_cpu_moe is not None and opts.n_cpu_moe > 0
+    if asked and opts.cpu_moe:
+        raise SizingError(f"--cpu-moe and --n-cpu-moe {opts.n_cpu_moe} contradict each other: give one "
+                          "(--cpu-moe is every layer's experts)")
     if (asked or opts.cpu_moe) and not moe:
         flag = "--cpu-moe" if opts.cpu_moe else f"--n-cpu-moe {opts.n_cpu_moe}"
         raise SizingError(f"{flag}: this is a dense model; it has no routed experts to keep in RAM")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,9 +50,10 @@ class MachinePrice(BaseModel):
 
     gpu_id: str
     name: str
+    kind: Literal["msrp", "street", "used"]
     price_usd: float = Field(gt=0)
-    date: str
-    source: str = Field(min_length=8)
+    date: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    source: str = Field(pattern=r"^https://\S+$")
 
 
 class CloudPrice(BaseModel):
@@ -60,10 +61,13 @@ class CloudPrice(BaseModel):
 
     id: str
     name: str
+    kind: Literal["open", "proprietary"] = Field(description="open: serves an open-weight model (like for like)")
+    serves: tuple[str, ...] = Field((), description="catalog ids of the open model it serves")
     input_per_m: float = Field(ge=0)
     output_per_m: float = Field(ge=0)
-    date: str
-    source: str = Field(min_length=8)
+    date: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    date_basis: Literal["stated", "read"] = "stated"
+    source: str = Field(pattern=r"^https://\S+$")
 
 
 def _load_list(path: DataPath, key: str, model: type[BaseModel]) -> list:

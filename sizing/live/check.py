@@ -17,7 +17,9 @@ never write files.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -32,6 +34,7 @@ from sizing.live.isolation import (
     MemoryNeed,
     free_disk_bytes,
     free_memory,
+    child_holds,
     machine_lock,
     memory_guard,
 )
@@ -314,6 +317,7 @@ def run_check(
         disk_bytes = None
         try:
             if run_synthetic:
+                sweep_synthetic()
                 path, disk_bytes, tmp = _make_synthetic(est, data_dir, keep_synthetic)
             check = Check(
                 model_path=str(path), ctx=ctx, n_batch=batch, n_ubatch=ubatch, kv_type_k=est.kv_type_k,
@@ -321,7 +325,9 @@ def run_check(
                 n_prompt=n_prompt, n_gen=n_gen, n_threads=n_threads, repetitions=repetitions,
                 timeout_s=timeout_s,
             )
-            measured = the_runner.run(check, progress=progress, cancel=cancel)
+            # If this process dies, the child's guardian removes the synthetic model.
+            with child_holds(remove=[tmp.name] if tmp is not None else []):
+                measured = the_runner.run(check, progress=progress, cancel=cancel)
         finally:
             if tmp is not None:
                 tmp.cleanup()
@@ -375,6 +381,25 @@ def run_check(
     )
 
 
+SYNTHETIC_PREFIX = "llm-sizing-synthetic-"
+
+
+def sweep_synthetic(folder: Path | None = None) -> list[Path]:
+    """Remove synthetic models left by checks whose process is gone (killed before its
+    guardian could clean up); the folder name carries the owner's pid. Returns them."""
+    import psutil
+
+    gone = []
+    root = Path(folder or tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for d in root.glob(f"{SYNTHETIC_PREFIX}*-*"):
+            pid = d.name[len(SYNTHETIC_PREFIX):].split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)) and d.is_dir():
+                shutil.rmtree(d, ignore_errors=True)
+                gone.append(d)
+    return gone
+
+
 def _make_synthetic(est, data_dir: Path, keep: bool):
     """Write the synthetic GGUF (after checking the disk); returns (path, disk bytes, tmpdir)."""
     from sizing.live.synthetic import write_synthetic_gguf
@@ -385,7 +410,7 @@ def _make_synthetic(est, data_dir: Path, keep: bool):
         folder = data_dir / "synthetic"
         tmp = None
     else:
-        tmp = tempfile.TemporaryDirectory(prefix="llm-sizing-synthetic-")
+        tmp = tempfile.TemporaryDirectory(prefix=f"{SYNTHETIC_PREFIX}{os.getpid()}-")
         folder = Path(tmp.name)
     folder.mkdir(parents=True, exist_ok=True)
     free_disk = free_disk_bytes(folder)

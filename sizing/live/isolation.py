@@ -18,7 +18,10 @@ This module owns the process boundary:
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,71 +133,110 @@ def run_child(
     if not argv:
         raise ValueError("empty command")
     stdout_lines: list[str] = []
+    guarded = sys.platform != "win32"
+    watch_r = watch_w = -1
     with tempfile.TemporaryFile(mode="w+b", prefix="llm-sizing-log-") as err:
         start = time.monotonic()
+        cmd, pass_fds = list(argv), ()
+        if guarded and shutil.which(cmd[0], path=(env or os.environ).get("PATH")) is None:
+            # (the guardian would start fine and then fail: say it here, as Popen would)
+            why = "not an executable program" if os.path.exists(cmd[0]) else "no such program"
+            raise SizingError(f"cannot start {argv[0]!r}: {why}")
+        if guarded:
+            # The guardian watches the read end; only this process holds the write end,
+            # so the guardian sees end-of-file the moment this process dies.
+            watch_r, watch_w = os.pipe()
+            held = _CHILD_HOLDS.get()
+            # -I: standard library only, and its own folder (which has a select.py) not on sys.path
+            cmd = [sys.executable, "-I", str(GUARDIAN), str(watch_r), json.dumps(list(held.remove)), "--", *cmd]
+            pass_fds = (watch_r, *held.fds)
         try:
             proc = subprocess.Popen(
-                list(argv),
+                cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=err,
                 env=env,
                 cwd=cwd,
-                start_new_session=(sys.platform != "win32"),
+                start_new_session=guarded,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
+            if guarded:
+                os.close(watch_r)
+                os.close(watch_w)
             raise SizingError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                stdout_lines.append(line)
-                if on_line is not None:
-                    try:
-                        on_line(line)
-                    except Exception:  # a broken callback must not leak the child
-                        pass
-
-        reader = threading.Thread(target=pump, name="llm-sizing-child-stdout", daemon=True)
-        reader.start()
-
-        timed_out = cancelled = False
-        peak_polled = 0
-        returncode: int | None = None
-        peak_kernel: int | None = None
-        next_rss = 0.0
-        while True:
-            if hasattr(os, "wait4"):
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid == proc.pid:
-                    returncode = os.waitstatus_to_exitcode(status)
-                    proc.returncode = returncode  # tell Popen it is reaped
-                    # ru_maxrss is KiB on Linux, bytes on macOS.
-                    scale = 1 if sys.platform == "darwin" else 1024
-                    peak_kernel = int(usage.ru_maxrss) * scale
-                    break
-            else:  # pragma: no cover - Windows
-                returncode = proc.poll()
-                if returncode is not None:
-                    break
-            now = time.monotonic()
-            if now >= next_rss:
-                peak_polled = max(peak_polled, _rss_of_tree(proc.pid))
-                next_rss = now + 0.2
-            if cancel is not None and cancel.is_set():
-                cancelled = True
+        if guarded:
+            os.close(watch_r)
+        try:
+            return _supervise(proc, err, start, stdout_lines, timeout_s=timeout_s, on_line=on_line,
+                              cancel=cancel, poll_s=poll_s)
+        finally:
+            # Whatever ends this call (Ctrl-C, SIGTERM turned into SystemExit, a bug), the
+            # child goes first: killed, then reaped, before the lock can be released.
+            if proc.returncode is None:
                 _kill_group(proc)
-            elif now - start > timeout_s:
-                timed_out = True
-                _kill_group(proc)
-            time.sleep(poll_s)
-        # Grandchildren may still hold the pipe open; make sure they are gone too.
-        _kill_group(proc)
-        reader.join(timeout=2.0)
-        wall = time.monotonic() - start
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
+                with contextlib.suppress(Exception):
+                    proc.wait(timeout=10)
+            if guarded:
+                os.close(watch_w)
+
+
+def _supervise(proc: subprocess.Popen, err, start: float, stdout_lines: list[str], *, timeout_s: float,
+               on_line: Callable[[str], None] | None, cancel: threading.Event | None,
+               poll_s: float) -> ChildResult:
+    """Pump the child's stdout, enforce the deadline and cancellation, reap it."""
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            stdout_lines.append(line)
+            if on_line is not None:
+                try:
+                    on_line(line)
+                except Exception:  # a broken callback must not leak the child
+                    pass
+
+    reader = threading.Thread(target=pump, name="llm-sizing-child-stdout", daemon=True)
+    reader.start()
+
+    timed_out = cancelled = False
+    peak_polled = 0
+    returncode: int | None = None
+    peak_kernel: int | None = None
+    next_rss = 0.0
+    while True:
+        if hasattr(os, "wait4"):
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid:
+                returncode = os.waitstatus_to_exitcode(status)
+                proc.returncode = returncode  # tell Popen it is reaped
+                # ru_maxrss is KiB on Linux, bytes on macOS.
+                scale = 1 if sys.platform == "darwin" else 1024
+                peak_kernel = int(usage.ru_maxrss) * scale
+                break
+        else:  # pragma: no cover - Windows
+            returncode = proc.poll()
+            if returncode is not None:
+                break
+        now = time.monotonic()
+        if now >= next_rss:
+            peak_polled = max(peak_polled, _rss_of_tree(proc.pid))
+            next_rss = now + 0.2
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            _kill_group(proc)
+        elif now - start > timeout_s:
+            timed_out = True
+            _kill_group(proc)
+        time.sleep(poll_s)
+    # Grandchildren may still hold the pipe open; make sure they are gone too.
+    _kill_group(proc)
+    reader.join(timeout=2.0)
+    wall = time.monotonic() - start
+    err.seek(0)
+    stderr = err.read().decode("utf-8", "replace")
     peaks = [p for p in (peak_kernel, peak_polled) if p]
     return ChildResult(
         returncode=returncode,
@@ -212,6 +254,51 @@ def run_child(
 
 class LiveCheckBusy(SizingError):
     """Another live check holds this machine."""
+
+
+@dataclass(frozen=True)
+class _Holds:
+    """What a live check hands to its child's guardian: descriptors to keep open (the run
+    lock) and paths to remove if the check dies first (a synthetic model)."""
+
+    fds: tuple[int, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+_CHILD_HOLDS: contextvars.ContextVar[_Holds] = contextvars.ContextVar("llm_sizing_child_holds", default=_Holds())  # noqa: B039
+GUARDIAN = Path(__file__).with_name("guardian.py")
+
+
+@contextlib.contextmanager
+def child_holds(*, fds: Sequence[int] = (), remove: Sequence[str | os.PathLike[str]] = ()) -> Iterator[None]:
+    """Within this block, children started by ``run_child`` keep ``fds`` open for as long
+    as they live and remove ``remove`` if this process dies before them."""
+    cur = _CHILD_HOLDS.get()
+    token = _CHILD_HOLDS.set(_Holds(cur.fds + tuple(fds), cur.remove + tuple(str(p) for p in remove)))
+    try:
+        yield
+    finally:
+        _CHILD_HOLDS.reset(token)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) raise ``SystemExit`` in the main thread, as Ctrl-C raises
+    KeyboardInterrupt, so every ``finally`` runs: children killed, files removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    sigs = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    old = {s: signal.signal(s, stop) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @contextlib.contextmanager
@@ -244,7 +331,10 @@ def machine_lock(lock_dir: Path, *, wait_s: float = 0.0) -> Iterator[None]:
         fh.truncate()
         fh.write(str(os.getpid()))
         fh.flush()
-        yield
+        # A child started under the lock inherits it (same open file), so the lock holds
+        # until that child is gone, even if this process is killed first.
+        with child_holds(fds=(fh.fileno(),) if sys.platform != "win32" else ()):
+            yield
     finally:
         with contextlib.suppress(OSError):
             _unlock(fh)

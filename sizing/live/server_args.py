@@ -28,7 +28,11 @@ _VALUE = {
     "-ctk": "kv_type_k", "--cache-type-k": "kv_type_k", "-ctv": "kv_type_v", "--cache-type-v": "kv_type_v",
     "-fa": "flash_attn", "--flash-attn": "flash_attn", "-b": "n_batch", "--batch-size": "n_batch",
     "-ub": "n_ubatch", "--ubatch-size": "n_ubatch", "--host": "host", "--port": "port",
+    "--load-mode": "load_mode",
 }
+# llama_load_mode_from_str's names -> (mmap, mlock)
+_LOAD_MODES = {"auto": (True, False), "mmap": (True, False), "none": (False, False), "dio": (False, False),
+               "mlock": (False, True), "mmap+mlock": (True, True)}
 _SWITCH = {
     "-kvu": ("kv_unified", True), "--kv-unified": ("kv_unified", True),
     "--no-mmap": ("mmap", False), "--mmap": ("mmap", True),
@@ -70,6 +74,10 @@ def read_server_argv(argv: Sequence[str]) -> dict[str, Any]:
     if n_par == -1:  # the server's auto: 4 slots over one unified cache
         n_par, unified = SERVER_AUTO_SLOTS, True
     fa = {"on": True, "off": False, "auto": None}.get(str(got.get("flash_attn", "auto")))
+    if "load_mode" in got:
+        if got["load_mode"] not in _LOAD_MODES:
+            raise SizingError(f"--load-mode {got['load_mode']!r}: one of {', '.join(_LOAD_MODES)}")
+        got["mmap"], got["mlock"] = _LOAD_MODES[got["load_mode"]]
     return dict(
         model=got.get("model"), hf=got.get("hf"), ctx=got.get("ctx", 0), n_parallel=n_par,
         kv_unified=unified, n_gpu_layers=got.get("n_gpu_layers", -1),

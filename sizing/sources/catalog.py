@@ -211,3 +211,8 @@ def parse_catalog(path: Path | str) -> Catalog:
 def load_catalog(path: str | None = None) -> Catalog:
     """The embedded catalog (cached; pass a path to load another file)."""
     return parse_catalog(path or DEFAULT_PATH)
+
+
+def catalog_tasks(catalog: "Catalog") -> dict[str, tuple[str, ...]]:
+    """Model id -> the tasks its catalog entry is tagged for (empty for a base checkpoint)."""
+    return {mid: catalog.tasks(mid) for mid in catalog.entries}

@@ -22,6 +22,7 @@ import os
 import re
 import struct
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sizing.errors import SizingError
-from sizing.core.arch import ModelArch
+from sizing.core.arch import MAX_LAYERS, ModelArch
 from sizing.core.tensors import TensorSpec, llama_order
 from sizing.core.quant import file_quant_from_ftype
 
@@ -39,6 +40,14 @@ MAX_TENSOR_NAME = 1_024  # ggml allows 64; leave room, but not gigabytes
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_ARRAY_NESTING = 2
 KEEP_ARRAY_VALUES = 4_096  # numeric arrays up to this length are kept (per-layer values)
+# Far above any published model (a 512-layer model with per-expert tensors stays under
+# it) and far below what a crafted header can declare: tables this long are refused
+# before they are walked, so a header costs bounded CPU and memory.
+MAX_TENSORS = 65_536
+#: An upload holds the header, not the data, so a tensor's size cannot be checked against
+#: it: 2^44 elements (a 4 TB tensor at 2 bits) is beyond any model and far from overflow.
+MAX_UPLOAD_TENSOR_ELEMENTS = 1 << 44
+MAX_METADATA = 65_536
 
 _SCALAR = {
     GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b",
@@ -186,8 +195,13 @@ class _Cursor:
         raise self.fail(f"corrupt GGUF header: {what} has unsupported type {vt.name}")
 
 
-def _parse(path, buf, size: int, avail: int | None = None) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+def _parse(path, buf, size: int, avail: int | None = None, max_elements: int | None = None,
+           ) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+    """Walk the header. A tensor may not hold more than ``max_elements`` elements; by
+    default what the file's bytes could hold (even 1-bit types need a byte per 8)."""
     c = _Cursor(buf, size, path, avail)
+    if max_elements is None:
+        max_elements = size * 256
     if size < 4 or c.avail < 4 or bytes(buf[:4]) != GGUF_MAGIC:
         head = bytes(buf[: min(c.avail, 4)])
         raise c.fail(f"not a GGUF file (starts with {head!r}, expected {GGUF_MAGIC!r})")
@@ -199,6 +213,10 @@ def _parse(path, buf, size: int, avail: int | None = None) -> tuple[int, dict[st
         raise c.fail(f"unsupported GGUF version {version} (supported: 2, 3)")
     n_tensors = c.u64("tensor count")
     n_kv = c.u64("metadata count")
+    if n_tensors > MAX_TENSORS:
+        raise c.fail(f"corrupt GGUF header: declares {n_tensors} tensors (at most {MAX_TENSORS} are read)")
+    if n_kv > MAX_METADATA:
+        raise c.fail(f"corrupt GGUF header: declares {n_kv} metadata entries (at most {MAX_METADATA} are read)")
     # the smallest possible entries: a KV is key length + 1 byte + type + 1 byte; a tensor
     # info is name length + 1 byte + n_dims + one dim + type + offset
     left = size - c.pos
@@ -232,7 +250,7 @@ def _parse(path, buf, size: int, avail: int | None = None) -> tuple[int, dict[st
         n = 1
         for d in shape:
             n *= d
-            if n > size * 256:  # even 1-bit types need a byte per 8 elements
+            if n > max_elements:
                 raise c.fail(f"corrupt GGUF header: tensor {name!r} shape {list(shape)} is impossibly large")
         tensors.append(TensorSpec(name=name, shape=shape, ggml_type=tname))
         offsets.append(off)
@@ -253,6 +271,37 @@ def _check_data(path, size: int, data_offset: int, tensors, offsets) -> None:
                 f"{path}: truncated GGUF file: tensor {t.name!r} ends at byte {end}, "
                 f"but the file has {size} bytes"
             )
+
+
+def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
+    """A GGUF header held in memory: an upload, which is the first megabytes of a file.
+
+    Every count and length is checked against these bytes, the ones actually received;
+    the tensor data is not expected to be here, so ``file_size`` is the bytes given. A
+    part of a split model is refused: its other parts cannot be read from an upload.
+    """
+    label = Path(name).name or "upload"
+    if not data:
+        raise SizingError(f"{label}: empty file, not a GGUF file")
+    data_offset, meta, tensors, _ = _parse(Path(label), memoryview(data), len(data),
+                                           max_elements=MAX_UPLOAD_TENSOR_ELEMENTS)
+    count = meta.get("split.count")
+    if isinstance(count, int) and count > 1:
+        raise SizingError(
+            f"{label}: one part of a model split in {count} files; an upload is read alone, "
+            "so size the model from its catalog or Hugging Face id instead"
+        )
+    stem = label[:-5] if label.lower().endswith(".gguf") else label
+    arch = arch_from_header(meta, tensors, id=stem or "upload", source=f"GGUF header of the uploaded file {label}")
+    return GGUFModel(
+        path=label,
+        arch=arch,
+        tensors=tuple(llama_order(tensors)),
+        file_type=_file_type(meta, tensors),
+        file_size=len(data),
+        data_offset=data_offset,
+        metadata=meta,
+    )
 
 
 def read_gguf_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
@@ -287,26 +336,101 @@ def read_gguf_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[Tens
 _SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "cohere2": 4}
 
 
-def _scalar(v: Any) -> Any:
-    """A per-layer array collapses to its largest value (our schema has one per model)."""
+#: Upper bounds for the header's counts and sizes: far above any published model, and
+#: low enough that nothing downstream loops or allocates without bound on a crafted value.
+_INT_LIMITS = {
+    "block_count": MAX_LAYERS,
+    "leading_dense_block_count": MAX_LAYERS,
+    "context_length": 1 << 32,
+    "embedding_length": 1 << 20,
+    "feed_forward_length": 1 << 24,
+    "expert_feed_forward_length": 1 << 24,
+    "expert_count": 1 << 16,
+    "expert_used_count": 1 << 16,
+    "expert_shared_count": 1 << 16,
+    "vocab_size": 1 << 24,
+    "attention.head_count": 1 << 16,
+    "attention.head_count_kv": 1 << 16,
+    "attention.key_length": 1 << 16,
+    "attention.value_length": 1 << 16,
+    "attention.key_length_mla": 1 << 16,
+    "attention.value_length_mla": 1 << 16,
+    "attention.kv_lora_rank": 1 << 20,
+    "attention.q_lora_rank": 1 << 20,
+    "attention.sliding_window": 1 << 32,
+    "rope.dimension_count": 1 << 16,
+}
+
+
+def _int_value(v: Any, key: str, source: str) -> int | None:
+    """A whole-number field: a scalar, or a per-layer array of them (its largest value).
+
+    Anything else (a string, a float, an array of strings, nested arrays, a value out of
+    range) is refused naming the field, before it is used in a loop or a size.
+    """
+    if v is None:
+        return None
     if isinstance(v, GGUFArray):
-        return max(v.values) if v.values else None
-    return v
+        if v.values is None or not v.values:
+            raise SizingError(f"{source}: {key} is an array of {v.length:,} {v.item_type} items, "
+                              "expected a whole number (or a short per-layer list of them)")
+        items = v.values
+    else:
+        items = (v,)
+    bad = next((x for x in items if isinstance(x, bool) or not isinstance(x, int)), None)
+    if bad is not None or (isinstance(v, GGUFArray) and v.item_type not in _INT_ITEM_TYPES):
+        if isinstance(v, GGUFArray):
+            what = f"an array holding {_shown(bad) if bad is not None else v.item_type + ' values'}"
+        else:
+            what = _shown(bad)
+        raise SizingError(f"{source}: {key} is {what}, expected a whole number")
+    value, low = max(items), min(items)
+    hi = _INT_LIMITS.get(key.split(".", 1)[-1], 1 << 32)
+    if low < 0 or value > hi:
+        raise SizingError(f"{source}: {key} is {value if value > hi else low:,}, expected 0 to {hi:,}")
+    return value
+
+
+_INT_ITEM_TYPES = {t.name for t in _SCALAR if t not in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64, GGUFValueType.BOOL)}
+
+
+def _shown(v: Any) -> str:
+    """A header value quoted in a message: its type, and a short repr."""
+    if isinstance(v, GGUFArray):
+        return f"an array of {v.item_type}"
+    text = repr(v)
+    return f"{type(v).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
+
+
+def _dim(t: TensorSpec | None, i: int, source: str) -> int | None:
+    """Dimension ``i`` of a tensor the mapping needs, or a message naming the tensor."""
+    if t is None:
+        return None
+    if len(t.shape) <= i:
+        raise SizingError(f"{source}: tensor {t.name!r} has shape {list(t.shape)}, expected at least {i + 1} dimensions")
+    return t.shape[i]
 
 
 def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str, source: str) -> ModelArch:
-    """Map GGUF metadata keys (``{arch}.block_count`` …) and tensor shapes to a ModelArch."""
+    """Map GGUF metadata keys (``{arch}.block_count`` …) and tensor shapes to a ModelArch.
+
+    Every field used is checked for type and range first (the message names it), so a
+    crafted header is refused before any loop over its values.
+    """
     a = meta.get("general.architecture")
     if not isinstance(a, str) or not a:
         raise SizingError(f"{source}: GGUF header has no general.architecture")
+    if len(a) > 64:
+        raise SizingError(f"{source}: general.architecture is {len(a):,} characters long, not an architecture name")
 
     def k(key: str, default: Any = None) -> Any:
-        v = _scalar(meta.get(f"{a}.{key}", default))
+        v = _int_value(meta.get(f"{a}.{key}"), f"{a}.{key}", source)
         return default if v is None else v
 
     by_name = {t.name: t for t in tensors}
     has = by_name.__contains__
     emb = by_name.get("token_embd.weight")
+    n_layers = k("block_count", 0)
     n_heads = k("attention.head_count", 0)
     hidden = k("embedding_length", 0)
     n_kv = k("attention.head_count_kv", n_heads) or n_heads
@@ -323,12 +447,13 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
                       qk_rope_head_dim=rope_dim, qk_nope_head_dim=hd_k - rope_dim)
     n_exp = k("expert_count", 0)
     if n_exp:
-        gate = by_name.get("blk.%d.ffn_up_exps.weight" % k("leading_dense_block_count", 0))
+        n_dense = k("leading_dense_block_count", 0)
+        gate = by_name.get(f"blk.{n_dense}.ffn_up_exps.weight")
         fields.update(
             n_experts=n_exp,
             n_experts_used=k("expert_used_count", 0),
-            expert_ffn_size=k("expert_feed_forward_length", gate.shape[1] if gate else 0),
-            n_dense_leading_layers=k("leading_dense_block_count", 0),
+            expert_ffn_size=k("expert_feed_forward_length", _dim(gate, 1, source) or 0),
+            n_dense_leading_layers=n_dense,
             expert_bias=any(n.endswith("ffn_gate_exps.bias") for n in by_name),
             expert_score_bias=any(n.endswith("exp_probs_b.bias") for n in by_name),
         )
@@ -336,7 +461,7 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         sh = next((t for n, t in by_name.items() if n.endswith("ffn_up_shexp.weight")), None)
         if sh is not None:
             n_sh = n_sh or 1
-            fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=sh.shape[1] // n_sh)
+            fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=_dim(sh, 1, source) // n_sh)
     window = k("attention.sliding_window", 0)
     if window and a in _SWA_PATTERN:
         pat = meta.get(f"{a}.attention.sliding_window_pattern")
@@ -351,16 +476,18 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
             fields["rope_dim"] = 2 * by_name[f"{rope_t[0]}.weight"].shape[0]
     elif rope_dim and rope_dim != hd_k and not kv_lora:
         fields["rope_dim"] = rope_dim
-    dense0 = next((i for i in range(k("block_count", 0)) if has(f"blk.{i}.ffn_up.weight")), None)
+    dense0 = next((i for i in range(n_layers) if has(f"blk.{i}.ffn_up.weight")), None)
     plain = dense0 is not None and not has(f"blk.{dense0}.ffn_gate.weight") and a != "phi3"
     name = meta.get("general.name")
+    if isinstance(name, str):  # shown as a title: one printable line
+        name = "".join(ch if ch.isprintable() else " " for ch in name[:200]).strip()
     try:
         return ModelArch(
             id=id,
             name=name if isinstance(name, str) and name else id,
             arch=a,
             source=source,
-            n_layers=k("block_count", 0),
+            n_layers=n_layers,
             hidden_size=hidden,
             n_heads=n_heads,
             n_kv_heads=n_kv,
@@ -404,10 +531,13 @@ _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gg
 
 
 def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_offset: int,
-                 size: int) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
+                 size: int, allowed: Callable[[Path], bool] | None = None,
+                 ) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
     """A model split by gguf-split: read every part's header and join the tensor tables.
 
     Parts are named ``<prefix>-00001-of-0000N.gguf``; the first holds the metadata.
+    ``allowed`` vets every other part as the first was vetted (web mode: inside the
+    model folders after resolving links), so a part cannot lead out of the folder.
     """
     count = meta.get("split.count")
     if not isinstance(count, int) or count <= 1:
@@ -422,6 +552,10 @@ def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_
     missing = [q.name for q in parts if not q.is_file()]
     if missing:
         raise SizingError(f"{p}: split model is missing part(s) {', '.join(missing)} next to it")
+    if allowed is not None:
+        outside = [q.name for q in parts if q != p and not allowed(q)]
+        if outside:
+            raise SizingError(f"{p}: split model part(s) {', '.join(outside)} are outside the allowed model folders")
     all_tensors: list[TensorSpec] = []
     first_meta, first_offset, total = meta, data_offset, 0
     for i, q in enumerate(parts):
@@ -436,17 +570,18 @@ def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_
     return first_meta, all_tensors, first_offset, total
 
 
-def read_gguf(path: str | os.PathLike) -> GGUFModel:
+def read_gguf(path: str | os.PathLike, *, allowed: Callable[[Path], bool] | None = None) -> GGUFModel:
     """Architecture, typed tensors (llama.cpp order), file quant and size of a GGUF file.
 
     A model split in parts (``…-00001-of-00003.gguf``) is read whole from any of its parts;
     ``file_size`` is then the sum of the parts. Any problem (missing, empty, a directory,
     not GGUF, truncated, corrupt counts or lengths, a missing part) raises one SizingError
-    naming the file and what is wrong.
+    naming the file and what is wrong. ``allowed`` (web mode) must accept every other
+    part of a split model too.
     """
     p = Path(path)
     meta, tensors, data_offset, size = read_gguf_header(p)
-    meta, tensors, data_offset, size = _read_splits(p, meta, tensors, data_offset, size)
+    meta, tensors, data_offset, size = _read_splits(p, meta, tensors, data_offset, size, allowed)
     arch = arch_from_header(meta, tensors, id=p.stem, source=f"GGUF header of {p}")
     return GGUFModel(
         path=str(p),

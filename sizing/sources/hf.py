@@ -47,6 +47,21 @@ def is_repo_id(spec: str) -> bool:
     return bool(REPO_ID.match(spec)) and ".." not in spec
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Refuse what the Hub itself would refuse (length over 96, bad characters), in one line."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        shown = repo_id if len(repo_id) <= 60 else repo_id[:60] + "…"
+        raise SizingError(
+            f"{shown!r} ({len(repo_id)} characters) is not a valid Hugging Face repo id: letters, digits, "
+            "'-', '_' and '.', not starting or ending with '-' or '.', at most 96 characters"
+        ) from None
+
+
 def hub_cache_dir() -> Path:
     """The hub cache in use now (``HF_HUB_CACHE``, ``HF_HOME``, or the default)."""
     if os.environ.get("HF_HUB_CACHE"):
@@ -221,6 +236,7 @@ def fetch_param_counts(repo_id: str, *, offline: bool | None = None) -> dict[str
 
 def load_hf_model(repo_id: str, *, offline: bool | None = None, revision: str | None = None) -> HFModel:
     """A repo's architecture (through the shared converter) and its published parameter counts."""
+    check_repo_id(repo_id)
     config, path = fetch_config(repo_id, offline=offline, revision=revision)
     arch = arch_from_config(
         config, repo_id=repo_id, source=f"https://huggingface.co/{repo_id}/blob/main/config.json"

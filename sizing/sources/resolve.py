@@ -39,8 +39,6 @@ MAX_SPEC_CHARS = 1024
 
 def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
     """Resolve a catalog id/alias, HF repo id, GGUF path or config.json/folder path."""
-    from sizing.sources.catalog import load_catalog, unknown_model_message
-
     if not isinstance(spec, str) or not spec.strip():
         raise SizingError("no model given: pass a catalog id, a Hugging Face repo id, a .gguf or a config.json")
     s = spec.strip()
@@ -78,7 +76,35 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
         raise SizingError(f"{s}: not a regular file or folder")
     if s.lower().endswith(".json"):
         raise SizingError(f"{s}: no such file")
+    from sizing.sources.hf import is_repo_id
 
+    try:
+        return resolve_name(s, offline=offline)
+    except SizingError as exc:
+        if ("/" in s or "\\" in s) and not is_repo_id(s):  # meant as a path, most likely
+            raise SizingError(f"{s}: no such file or folder; {exc}") from None
+        raise
+
+
+def resolve_name(spec: str, *, offline: bool | None = None) -> ResolvedModel:
+    """Resolve a catalog id/alias or a Hugging Face repo id, never touching a local path.
+
+    What a web visitor types goes here: the name is matched against the catalog and the
+    Hub, so ``Makefile`` or ``sizing/models`` is an unknown model, not a file that exists.
+    """
+    from sizing.sources.catalog import load_catalog, unknown_model_message
+    from sizing.sources.remote_gguf import is_remote_spec
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise SizingError("no model given: pass a catalog id or a Hugging Face repo id")
+    s = spec.strip()
+    if len(s) > MAX_SPEC_CHARS:
+        raise SizingError(f"model name too long ({len(s):,} characters, at most {MAX_SPEC_CHARS}): {s[:60]!r}…")
+    if is_remote_spec(s):  # a published GGUF (hf://, owner/repo:QUANT, https://): its header, read remotely
+        from sizing.sources.remote_gguf import load_remote_gguf
+
+        g = load_remote_gguf(s).model
+        return ResolvedModel(arch=g.arch, tensors=tuple(g.tensors), kind="gguf", file_type=g.file_type)
     catalog = load_catalog()
     arch = catalog.find(s)
     if arch is not None:
@@ -90,6 +116,4 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
         m = load_hf_model(s, offline=offline)
         return ResolvedModel(arch=m.arch, kind="hf", published_params=m.params)
 
-    if "/" in s or "\\" in s:
-        raise SizingError(f"{s}: no such file or folder; {unknown_model_message(s, catalog.suggest(s))}")
     raise SizingError(unknown_model_message(s, catalog.suggest(s)))

@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from sizing.ui import charts, fmt, report, services
+from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
 from sizing.ui.inputs import HardwareChoice, ModelChoice
 
@@ -21,7 +22,7 @@ def render(choice: ModelChoice, values: dict[str, Any], hw: HardwareChoice, summ
     with summary if summary is not None else st.container():
         verdict(data)
         for w in data.get("warnings") or ():
-            st.caption(f":material/info: {w}")
+            st.caption(f":material/info: {inert(w)}")
         speed(data)
         st.markdown("##### Memory per device")
         devices = data.get("devices") or [_total_as_device(data)]
@@ -84,7 +85,7 @@ def verdict(data: dict) -> None:
         ),
     )
     for n in data.get("hardware_notes") or ():
-        st.caption(f":material/info: {n}")
+        st.caption(f":material/info: {inert(n)}")
 
 
 def parts_table(data: dict) -> None:
@@ -103,7 +104,7 @@ def parts_table(data: dict) -> None:
     with st.expander("Memory parts", icon=":material/table:"):
         st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(
-        f"{data.get('model', '')} · {data.get('quant', '')} · {fmt.ctx(data.get('ctx'))} context · "
+        f"{inert(data.get('model', ''))} · {inert(data.get('quant', ''))} · {fmt.ctx(data.get('ctx'))} context · "
         f"{fmt.count(data.get('params'))} parameters"
         + (
             f" ({fmt.count(data.get('active_params'))} active)"
@@ -159,7 +160,7 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
 
 def commands(data: dict) -> None:
     cmds = report.shell_commands(data)
-    if not cmds:
+    if not cmds or data.get("fits") is False:  # no command to launch what does not fit
         return
     st.markdown("##### Launch commands")
     for name, text in cmds.items():

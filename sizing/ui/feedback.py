@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import streamlit as st
 
 from sizing.errors import SizingError
+from sizing.ui.echo import inert
+from sizing.ui.redact import shown_error
 
 log = logging.getLogger("sizing.ui")
 
@@ -23,7 +25,7 @@ def guard(what: str) -> Iterator[None]:
     try:
         yield
     except SizingError as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(inert(shown_error(str(exc))), icon=":material/block:")
     except Exception as exc:  # a bug: keep the page alive, keep the traceback server-side
         log.exception("UI section failed: %s", what)
         st.error(

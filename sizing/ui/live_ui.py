@@ -21,6 +21,7 @@ import streamlit as st
 from sizing.ui import charts, fmt, services
 from sizing.live.packaged import bundled_models
 from sizing.ui.config import load_config
+from sizing.ui.echo import inert
 
 STAGES = ("queued", "loading", "prompt", "generation", "done")
 CTX_CHOICES = (512, 1024, 2048, 4096, 8192, 16384, 32768)
@@ -48,7 +49,7 @@ class Job:
 
 
 
-def _worker(job: Job, n_gen: int, cfg: Any) -> None:
+def _worker(job: Job, n_prompt: int, n_gen: int, cfg: Any) -> None:
     """Runs in a thread: the whole check (estimate, guard, run, compare, store) in the core."""
     try:
         from sizing.live.check import run_check
@@ -56,7 +57,7 @@ def _worker(job: Job, n_gen: int, cfg: Any) -> None:
         job.result = run_check(
             job.path,
             ctx=job.ctx,
-            n_prompt=min(512, job.ctx // 2),
+            n_prompt=n_prompt,
             n_gen=n_gen,
             runner=os.environ.get("LLM_SIZING_RUNNER", "auto"),
             web_mode=cfg.web_mode,
@@ -99,6 +100,20 @@ def render(machine: Any) -> None:
         path = pick.removeprefix("catalog:")
     ctx = c2.selectbox("Context", CTX_CHOICES, index=2, format_func=fmt.ctx, key="live.ctx")
     n_gen = c3.number_input("Tokens to generate", min_value=8, max_value=1024, value=64, step=8, key="live.ngen")
+    synthetic = bool(pick and pick.startswith("catalog:"))
+    timed = True
+    if synthetic:
+        # Empty weights: what llama.cpp allocates is exact, its speed says little, so by
+        # default the check only loads the model (seconds instead of minutes).
+        timed = st.toggle("Also time prompt and generation (slow: runs the whole model on empty weights)",
+                          key="live.timed", value=False)
+    n_prompt = min(512, int(ctx) // 2) if timed else 0
+    n_gen_run = int(n_gen) if timed else 0
+    if path and pick != "other":
+        with _quiet():
+            eta = services.live_expected_seconds(path, int(ctx), n_prompt, n_gen_run)
+        if eta is not None:
+            st.caption(f"Expected: about {_duration(eta['total_s'])} ({eta['basis']}).")
     job: Job | None = st.session_state.get(JOB_KEY)
     busy = bool(job and job.running)
     if st.button("Run live check", icon=":material/play_arrow:", disabled=busy or not path, type="primary"):
@@ -106,7 +121,7 @@ def render(machine: Any) -> None:
             st.error("Give the path of a .gguf file.")
         elif path:
             job = Job(path=path, label=label(pick) if pick != "other" else Path(path).name, ctx=int(ctx))
-            job.thread = threading.Thread(target=_worker, args=(job, int(n_gen), cfg), daemon=True,
+            job.thread = threading.Thread(target=_worker, args=(job, n_prompt, n_gen_run, cfg), daemon=True,
                                           name="live-check")
             job.thread.start()
             st.session_state[JOB_KEY] = job
@@ -162,20 +177,20 @@ def result() -> None:
     if job is None or job.running:
         return
     if job.error:
-        st.error(f"Live check failed: {job.error}", icon=":material/error:")
+        st.error(f"Live check failed: {inert(job.error)}", icon=":material/error:")
         return
     r = job.result
     if r is None:
         return
     if r.refused:
-        st.warning(f"Not run: {r.refused}", icon=":material/block:")
+        st.warning(f"Not run: {inert(r.refused)}", icon=":material/block:")
         return
     m = r.measured
     if m is not None and m.status != "ok":
-        st.warning(f"{job.label}: {m.status}. {m.message}", icon=":material/warning:")
+        st.warning(inert(status_line(job.label, m.status, m.message)), icon=":material/warning:")
     mem = [c for c in r.comparison if c.part.endswith("_bytes") and c.measured is not None]
     if mem:
-        st.markdown(f"##### Measured against estimated — {job.label}, {fmt.ctx(job.ctx)} context")
+        st.markdown(f"##### Measured against estimated — {inert(job.label)}, {fmt.ctx(job.ctx)} context")
         st.plotly_chart(
             charts.measured_vs_estimated(
                 [PART_LABELS.get(c.part, c.part) for c in mem],
@@ -214,6 +229,28 @@ def result() -> None:
     if r.runner is not None:
         st.caption(f"Runner: {r.runner.name} {r.runner.version} ({r.runner.backend}). "
                    + (f"Stored in {r.stored_in}." if r.stored_in else ""))
+
+
+def status_line(label: str, status: str, message: str | None) -> str:
+    """'label: cancelled.' — the status once, with the runner's message only when it adds to it."""
+    msg = (message or "").strip().rstrip(".")
+    if not msg or msg.lower().startswith(status.lower()):
+        return f"{label}: {msg or status}."
+    return f"{label}: {status}. {msg}."
+
+
+class _quiet:
+    """An estimate for the expected time must not break the page: errors mean 'no estimate'."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return exc[0] is not None and issubclass(exc[0], Exception)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _pct(x: float | None) -> str:

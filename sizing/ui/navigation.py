@@ -6,6 +6,7 @@ import importlib
 
 import streamlit as st
 
+from sizing.ui.budget import BudgetExceeded, cpu_budget, rerun_cpu_s
 from sizing.ui.feedback import guard
 
 # (module under sizing.ui.pages, title, icon, url path)
@@ -14,6 +15,7 @@ from sizing.ui.feedback import guard
 PAGES = (
     ("run", "Can I run it?", ":material/help:", "run"),
     ("plan", "Plan a purchase", ":material/shopping_cart:", "plan"),
+    ("runs_well", "What runs well", ":material/leaderboard:", "runs-well"),
     ("machine", "This machine", ":material/computer:", "machine"),
     ("compare", "Compare", ":material/compare_arrows:", "compare"),
     ("finetune", "Fine-tune", ":material/tune:", "finetune"),
@@ -45,5 +47,14 @@ def main() -> None:
     with st.sidebar:
         st.caption("**llm-sizing** — can I run this model on this hardware, and how fast? "
                    "Numbers are checked against llama.cpp.")
-    with guard("show this page"):
-        nav.run()
+    within_budget(nav.run)
+
+
+def within_budget(render) -> None:
+    """Run one page under the per-rerun CPU budget (``sizing.ui.budget``): past it, the
+    page stops and says so in one message."""
+    try:
+        with cpu_budget(rerun_cpu_s()), guard("show this page"):
+            render()
+    except BudgetExceeded as exc:
+        st.error(exc.message(), icon=":material/timer_off:")

@@ -10,11 +10,12 @@ a widget change only recomputes what changed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import re
 import sys
-import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,11 @@ from sizing.hardware.this_machine import hardware_from_machine
 from sizing.live.this_machine import stored_calibration
 from sizing.core.speed.machine import calibrate_hardware
 from sizing.sources.catalog import load_catalog
-from sizing.sources.gguf_reader import read_gguf
-from sizing.sources.resolve import ResolvedModel, resolve_model
+from sizing.sources.gguf_reader import read_gguf, read_gguf_bytes
+from sizing.sources.resolve import ResolvedModel, resolve_name
 from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
 from sizing.core.quant import FILE_QUANTS, KV_TYPES
+from sizing.text import plain
 
 log = logging.getLogger("sizing.ui")
 
@@ -82,50 +84,80 @@ def hf_offline() -> bool | None:
 
 @st.cache_resource(show_spinner="Resolving model…", max_entries=64)
 def resolve(spec: str) -> Any:
-    """A catalog id/alias or a Hugging Face repo id -> ResolvedModel (never a path)."""
-    return resolve_model(spec, offline=hf_offline())
+    """A catalog id/alias or a Hugging Face repo id -> ResolvedModel (never a path: what
+    a visitor types is not looked up on the server's disk)."""
+    return resolve_name(spec, offline=hf_offline())
+
+
+class _UploadCache:
+    """Parsed uploads by content hash: a rerun with the same file reuses the parse.
+
+    Bounded by entries and by the bytes they came from (a parse's size follows its
+    header's); a refused upload is remembered too, with its message.
+    """
+
+    def __init__(self, max_entries: int = 8, max_bytes: int = 96 * 1024 * 1024) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._items: OrderedDict[tuple[str, str], tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, data: bytes, name: str) -> Any:
+        key = (hashlib.sha256(data).hexdigest(), name)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+        if hit is None:
+            try:
+                value: Any = _parse_upload(data, name)
+            except SizingError as exc:
+                value = exc
+            with self._lock:
+                self._items[key] = (len(data), value)
+                while len(self._items) > self.max_entries or (
+                    len(self._items) > 1 and sum(n for n, _ in self._items.values()) > self.max_bytes
+                ):
+                    self._items.popitem(last=False)
+            hit = (len(data), value)
+        if isinstance(hit[1], SizingError):
+            raise SizingError(str(hit[1]))
+        return hit[1]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+UPLOADS = _UploadCache()
+
+
+def _parse_upload(data: bytes, name: str) -> Any:
+    shown = plain(Path(plain(name)).name, 120) or "upload"
+    if not data.startswith(b"GGUF"):
+        raise SizingError(f"{shown}: not a GGUF file (it does not start with the GGUF magic)")
+    try:
+        return read_gguf_bytes(data, shown)
+    except SizingError as exc:
+        if "truncated" in str(exc):
+            raise SizingError(f"{exc} (uploads are read as a header: send at least the first 16 MB)") from None
+        raise
 
 
 def read_gguf_header(data: bytes, name: str) -> Any:
-    """Parse an uploaded GGUF header (already capped) without keeping the file around.
+    """Parse an uploaded GGUF header (already capped) from the bytes received.
 
-    An upload is only the first megabytes of a model file. The reader checks that every
-    tensor lies inside the file, so the prefix is written to a temporary file that is
-    then extended, sparsely (no disk used), to a size no model reaches; only the uploaded
-    bytes are ever read. The result names the upload, never the temporary path.
+    Only the uploaded bytes are read: every count in the header is checked against them.
+    The result names the upload; parses are cached by content (``UPLOADS``).
     """
-    if not data.startswith(b"GGUF"):
-        raise SizingError(f"{name}: not a GGUF file (it does not start with the GGUF magic)")
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:120].removesuffix(".gguf") or "upload"
-    with tempfile.TemporaryDirectory(prefix="llm-sizing-upload-") as tmp:
-        path = Path(tmp) / f"{stem}.gguf"
-        path.write_bytes(data)
-        for exp in (42, 40, 38, 36):
-            try:
-                os.truncate(path, 2**exp)
-                break
-            except OSError:
-                continue
-        try:
-            model = read_gguf(path)
-        except SizingError as exc:  # name the upload, not the server's temporary path
-            msg = str(exc).replace(str(path), Path(name).name)
-            raise SizingError(f"{msg} (uploads are read as a header: send at least the first 16 MB)") from None
-    if getattr(model, "data_offset", 0) > len(data):
-        raise SizingError(
-            f"{name}: the upload holds {len(data):,} bytes but the GGUF header needs {model.data_offset:,}; "
-            "upload more of the file"
-        )
-    arch = model.arch.model_copy(update={"source": f"GGUF header of the uploaded file {Path(name).name}"})
-    return model.model_copy(update={"arch": arch, "path": Path(name).name, "file_size": len(data)})
+    return UPLOADS.get(data, name)
 
 
-def read_gguf_file(path: Path) -> Any:
-    """A GGUF file on this machine (in web mode the caller checked the directory).
+def read_gguf_file(path: Path, allowed: Any = None) -> Any:
+    """A GGUF file on this machine (in web mode the caller checked the directory, and
+    ``allowed`` vets the other parts of a split model the same way).
 
     The result names the file, not its directory: pages and downloads never show a path.
     """
-    model = read_gguf(path)
+    model = read_gguf(path, allowed=allowed)
     arch = model.arch.model_copy(update={"source": f"GGUF header of {path.name}"})
     return model.model_copy(update={"arch": arch, "path": path.name})
 
@@ -263,14 +295,17 @@ def hardware(hw: Any) -> Any:
         return detected_hardware()
     host = host_spec(hw.ram_gb or None)
     if hw.mode == "custom":
+        if getattr(hw, "unified", False):
+            # one pool: the memory typed is the machine's RAM, shared with the device
+            return custom_machine(memory_gb=hw.mem_gb, bandwidth_gbs=hw.bw_gbs, unified=True, host=host)
         return custom_machine(memory_gb=hw.mem_gb, bandwidth_gbs=hw.bw_gbs, host=host)
-    if not hw.gpu_ids:
-        raise SizingError("pick at least one GPU from the database")
+    cards = hw.cards
+    if not cards:
+        raise SizingError("pick a GPU from the database")
     db = gpu_db()
-    entries = [db.get(i) for i in hw.gpu_ids]
-    if len(entries) == 1:
-        return machine_from_gpu(entries[0], hw.count, host=host)
-    return machine_from_gpus([e for e in entries for _ in range(hw.count)], host=host)
+    if len(cards) == 1:
+        return machine_from_gpu(db.get(cards[0][0]), cards[0][1], host=host)
+    return machine_from_gpus([db.get(g) for g, n in cards for _ in range(n)], host=host)
 
 
 @st.cache_resource(show_spinner=False)
@@ -368,62 +403,70 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
 
 
-@st.cache_data(show_spinner="Pricing every configuration in the database…", max_entries=32)
-def plan(values: dict) -> dict:
-    """The purchase planner's ranked options (``sizing.core.planner.plan_purchase``), as data."""
-    cat = catalog()
+@st.cache_data(show_spinner="Pricing every whole build…", max_entries=32)
+def purchase(values: dict) -> dict:
+    """Whole builds ranked by the objective (``sizing.core.builds`` + ``sizing.core.purchase``), as data."""
+    import datetime as dt
+
+    from sizing.core.builds import all_builds, priced_ids
+    from sizing.core.cloud import electricity
+    from sizing.core.prices import parse_overrides
+    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer
+    from sizing.core.purchase import plan as rank
+    from sizing.core.speed.coverage import bench_coverage
+
+    cat, gpus = catalog(), gpu_db().all
     models = [cat.get(m) for m in values["models"]]
-    p = planner.plan_purchase(
-        models,
-        quant=values["quant"],
-        ctx=int(values["ctx"]),
-        calib=calibration(),
-        gpus=gpu_db().all,
-        target_tps=values["tps"] or None,
-        budget_usd=values["budget"] or None,
-        power_cap_w=values["watts"] or None,
-        limit=200,
-    )
+    today = dt.date.today()
+    overrides = parse_overrides(values.get("prices") or [], priced_ids(gpus))
+    kwh = values["kwh"] or electricity().usd_per_kwh(values["region"])
+    usage = Usage(years=values["years"], hours_per_day=values["hours"], usd_per_kwh=kwh)
+    need = memory_need(models, values["quant"], int(values["ctx"]), calibration())
+    builds, refused = all_builds(gpus, used=values["used"], overrides=overrides, today=today,
+                                 ram_need_gb=need.cpu_ram_gib, offload=any(m.is_moe for m in models),
+                                 model_gb=need.core_gib,
+                                 ram_for=offload_ram_sizer(models, values["quant"], int(values["ctx"]), calibration()))
+    p = rank(models, builds, quant=values["quant"], ctx=int(values["ctx"]), calib=calibration(),
+             coverage=bench_coverage(), today=today, objective=values["objective"], target_tps=values["tps"] or None,
+             budget_usd=values["budget"] or None, usage=usage, limit=50, refused_physically=refused,
+             core_gib=need.core_gib)
     out = as_json(p)
     out["met"] = p.met
+    out["usd_per_kwh"] = kwh
     return out
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cloud_providers() -> dict[str, str]:
-    return {c.id: f"{c.name} (${c.input_per_m:g} in / ${c.output_per_m:g} out per M, {c.date})"
-            for c in planner.cloud_prices()}
+def regions() -> dict[str, str]:
+    from sizing.core.cloud import electricity
+
+    e = electricity()
+    return {r.id: f"{r.name}: {e.usd_per_kwh(r.id):.3f} USD/kWh ({r.date})" for r in e.regions}
 
 
-def _known_watts(option: dict) -> float:
-    if not option.get("watts"):
-        raise SizingError(f"{option['label']}: its power draw is not in the database, so electricity cannot be costed")
-    return float(option["watts"])
+def priced_item_ids() -> set[str]:
+    from sizing.core.builds import priced_ids
+
+    return priced_ids(gpu_db().all)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def local_vs_cloud(values: dict, option: dict) -> dict:
-    """Buying ``option`` against renting an API for the same tokens (``sizing.core.planner``)."""
-    cloud = {c.id: c for c in planner.cloud_prices()}.get(values["cloud"])
-    if cloud is None:
-        raise SizingError(f"unknown cloud price list entry {values['cloud']!r}")
+@st.cache_data(show_spinner="Comparing with renting…", max_entries=32)
+def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
+    """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.core.cloud``)."""
+    import datetime as dt
+
+    from sizing.core.cloud import Workload, apis_for, cloud_gpus
+    from sizing.core.cloud import buy_or_rent as compare
+    from sizing.core.purchase import Row
+
+    r = Row.model_validate(row)
     model = catalog().get(values["models"][0])
-    hw = machine_from_gpu(gpu_db().get(option["gpu_id"]), option["count"])
-    plan_ = solver.solve(model, values["quant"], min(int(values["ctx"]), model.max_context), hw, calibration())
-    if plan_.speed is None:
-        raise SizingError(f"{option['label']}: no speed estimate (the model does not fit)")
-    c = planner.local_vs_cloud(
-        tokens_in_per_day=values["tin"] * 1e6,
-        tokens_out_per_day=values["tout"] * 1e6,
-        hardware_price_usd=option["price_usd"],
-        years=values["years"],
-        watts=_known_watts(option),
-        power_price_per_kwh=values["kwh"],
-        decode_tokens_per_s=plan_.speed.decode_tokens_per_s.expected,
-        prefill_tokens_per_s=plan_.speed.prefill_tokens_per_s.expected,
-        cloud=cloud,
-    )
-    return as_json(c)
+    cal = calibration()
+    apis = apis_for(model.id, planner.cloud_prices(), today=dt.date.today().isoformat())
+    res = compare(row=r, model=model, quant=values["quant"], ctx=int(values["ctx"]), calib=cal, gpus=gpu_db().all,
+                  work=Workload(tokens_in_per_day=values["tin"] * 1e6, tokens_out_per_day=values["tout"] * 1e6),
+                  years=values["years"], usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
+                  solve_fn=lambda m, q, c, hw: solver.solve(m, q, c, hw, cal))
+    return as_json(res)
 
 
 @st.cache_data(show_spinner="Comparing…", max_entries=32)
@@ -469,41 +512,66 @@ QUALITY_LADDERS = {
 }
 
 
-def what_runs_here(_machine: Any, *, ctx: int, quality: str, with_context: bool = False) -> list[dict]:
-    """The catalog ranked on the detected hardware (``sizing.core.solver.rank_catalog``), at
-    this machine's own speed calibration when it has stored live checks."""
-    mc = machine_calibration()
-    return _ranked(mc.label() if mc else "", mc, ctx=ctx, quality=quality, with_context=with_context)
+def runs_well(hw: Any, *, ctx: int, min_tps: float, task: str | None = None, quality: str = "any",
+              with_context: bool = False) -> list[dict]:
+    """What runs well on a page's hardware choice (``sizing.core.runs_well.rank_for_hardware``):
+    on this machine at its own speed calibration when it has stored live checks."""
+    key = ""
+    if hw.mode == "machine":
+        mc = machine_calibration()
+        key = mc.label() if mc else ""
+    return _runs_well(key, hw, ctx=ctx, min_tps=min_tps, task=task, quality=quality, with_context=with_context)
 
 
-@st.cache_data(show_spinner="Ranking the catalog for this machine…", max_entries=16)
-def _ranked(calibration_key: str, _mc: Any, *, ctx: int, quality: str, with_context: bool) -> list[dict]:
-    """Cached per calibration: a new stored check re-ranks."""
-    hw, cal = calibrate_hardware(detected_hardware(), calibration(), _mc)
+@st.cache_data(show_spinner="Ranking the catalog for this hardware…", max_entries=32)
+def _runs_well(calibration_key: str, hw: Any, *, ctx: int, min_tps: float, task: str | None, quality: str,
+               with_context: bool) -> list[dict]:
+    """Cached per hardware and calibration: a new stored check re-ranks."""
+    from sizing.core.runs_well import rank_for_hardware
+    from sizing.sources.catalog import catalog_tasks
+
+    hwm, cal = hardware_and_calibration(hw)
     cat = catalog()
+    rows = rank_for_hardware(cat.models, hwm, cal, ctx=ctx, min_tps=min_tps, task=task,
+                             tasks_of=catalog_tasks(cat), quants=QUALITY_LADDERS[quality])
     # The largest-context search is the slow part: ask it only for the top rows.
-    fits = solver.rank_catalog(cat.models, hw, cal, ctx=ctx, quants=QUALITY_LADDERS[quality], with_context=False)
-    top = [f.model_id for f in fits if f.fits and f.quant][:CONTEXT_ROWS] if with_context else []
+    top = [r.model_id for r in rows if r.fits and r.quant][:CONTEXT_ROWS] if with_context else []
     limit = {}
-    for f in fits:
-        if f.model_id in top:
-            lim = solver.largest_context(cat.get(f.model_id), f.quant, hw, cal)
-            limit[f.model_id] = lim.on_gpu or lim.with_offload
-    return [
-        {
-            "id": f.model_id,
-            "name": f.name,
-            "params_b": f.params_b,
-            "quant": f.quant,
-            "fits": f.fits,
-            "on_gpu": f.on_gpu,
-            "decode": f.decode_tokens_per_s,
-            "decode_range": f.decode_range,
-            "max_ctx": limit.get(f.model_id),
-            "where": f.how,
-        }
-        for f in fits
-    ]
+    for r in rows:
+        if r.model_id in top:
+            lim = solver.largest_context(cat.get(r.model_id), r.quant, hwm, cal)
+            limit[r.model_id] = lim.on_gpu or lim.with_offload
+    return [{**r.model_dump(), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
+
+
+LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page cache makes it faster)
+
+
+def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dict | None:
+    """How long a live check should take on this machine, before it starts: loading the
+    weights, then the prompt and the generation at the speeds the estimator predicts here."""
+    from pathlib import Path as _P
+
+    hwm, cal = calibrate_hardware(detected_hardware(), calibration(), machine_calibration())
+    if spec.lower().endswith(".gguf"):
+        est = core_estimate(str(_P(spec)), None, ctx, backend="cpu", offline=True)
+        arch, quant, tensors, load_bytes = est.scenario.model, est.scenario.quant, est.scenario.tensors, est.weights_bytes
+    else:
+        arch, quant, tensors = catalog().get(spec), "Q4_K_M", None
+        load_bytes = 0  # a synthetic file is a sparse hole: nothing to read
+    plan_ = solver.solve(arch, quant, ctx, hwm, cal, tensors=tensors, prompt_tokens=max(1, n_prompt))
+    sp = plan_.speed
+    load_s = 2.0 + load_bytes / (LOAD_GBS * 1e9)
+    run_s = 0.0
+    if sp is not None:
+        run_s = n_prompt / sp.prefill_tokens_per_s.expected + n_gen / sp.decode_tokens_per_s.expected
+    parts = [f"loading {load_s:.0f} s"]
+    if n_prompt or n_gen:
+        parts.append(f"{n_prompt} prompt + {n_gen} generated tokens {run_s:.0f} s")
+    else:
+        parts.append("memory only")
+    return {"total_s": load_s + run_s, "load_s": load_s, "run_s": run_s, "basis": ", ".join(parts)}
+
 
 
 @st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)

@@ -7,6 +7,11 @@ that does not parse (unknown model, ``ctx=-5``, ``quant=<script>``, a 10 KB stri
 falls back to its default and the page shows one warning naming the parameter; nothing
 in the query string can raise.
 
+Lists travel element by element (``models=A&models=B``), so each element is checked on
+its own: a list of Hugging Face repo ids is not one string with several slashes. The
+older comma form (``models=A,B``) is still read. A parameter that holds one value but is
+given several times is refused with a warning rather than silently reduced to the last.
+
 Links never carry local file paths: string parameters that look like a path are refused
 on the way in and never written on the way out.
 """
@@ -20,6 +25,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+
+from sizing.text import plain
+from sizing.ui.echo import inert
 
 MAX_RAW_LEN = 200  # longer query values are tampering, not input: nothing we accept is this long
 MAX_LIST_ITEMS = 16
@@ -55,19 +63,25 @@ def safe_name(text: str) -> str:
     return t
 
 
+def _readable(x: float) -> str:
+    """A bound as people write it: 16,777,216 rather than 1.67772e+07."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.4g}"
+
+
 def _short(raw: str, n: int = 40) -> str:
-    """A value quoted in a warning: shortened, and markdown/HTML inert."""
-    s = raw if len(raw) <= n else raw[:n] + "…"
-    return "`" + s.replace("`", "'") + "`"
+    """A value quoted in a message: shortened and on one line (the message as a whole is
+    made Markdown-inert where it is shown)."""
+    return "“" + plain(raw, n) + "”"
 
 
 @dataclass(frozen=True)
 class Param:
     """One input of a page, as it appears in the URL.
 
-    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``list`` (comma-separated
-    strings). ``choices`` (a sequence or a zero-argument callable returning one) limits
-    the allowed values; ``check`` validates further and raises :class:`ParamError`.
+    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``list`` (a repeated
+    parameter; ``item`` is the kind of its elements, ``str`` or ``int``). ``choices`` (a
+    sequence or a zero-argument callable returning one) limits the allowed values;
+    ``check`` validates further and raises :class:`ParamError`.
     """
 
     name: str
@@ -77,47 +91,67 @@ class Param:
     lo: float | None = None
     hi: float | None = None
     check: Callable[[Any], Any] | None = None
+    item: str = "str"
 
     def allowed(self) -> Sequence[Any] | None:
         return self.choices() if callable(self.choices) else self.choices
 
     # --- URL text -> value --------------------------------------------------------------
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: str | Sequence[str]) -> Any:
+        """One URL value (or, for a list, the repeated values) -> a validated value."""
+        if self.kind == "list":
+            given = [raw] if isinstance(raw, str) else list(raw)
+            if len(given) > MAX_LIST_ITEMS:
+                raise ParamError(f"more than {MAX_LIST_ITEMS} items")
+            items: list[str] = []
+            for one in given:
+                if len(one) > MAX_RAW_LEN:
+                    raise ParamError(f"value is {len(one)} characters long")
+                # the older comma form: models=A,B
+                items.extend(v.strip() for v in one.split(",") if v.strip())
+            if len(items) > MAX_LIST_ITEMS:
+                raise ParamError(f"more than {MAX_LIST_ITEMS} items")
+            return self.validate([self._scalar(v, self.item) for v in items])
+        if not isinstance(raw, str):
+            values = list(raw)
+            if len(values) != 1:
+                raise ParamError(f"given {len(values)} times; it takes one value")
+            raw = values[0]
         if len(raw) > MAX_RAW_LEN:
             raise ParamError(f"value is {len(raw)} characters long")
-        if self.kind == "int":
+        return self.validate(self._scalar(raw, self.kind))
+
+    @staticmethod
+    def _scalar(raw: str, kind: str) -> Any:
+        if kind == "int":
             try:
-                value: Any = int(raw)
+                return int(raw)
             except ValueError:
                 raise ParamError("not a whole number") from None
-        elif self.kind == "float":
+        if kind == "float":
             try:
                 value = float(raw)
             except ValueError:
                 raise ParamError("not a number") from None
             if value != value or value in (float("inf"), float("-inf")):
                 raise ParamError("not a finite number")
-        elif self.kind == "bool":
+            return value
+        if kind == "bool":
             if raw.lower() in ("1", "true", "yes", "on"):
-                value = True
-            elif raw.lower() in ("0", "false", "no", "off"):
-                value = False
-            else:
-                raise ParamError("not true/false")
-        elif self.kind == "list":
-            value = [v.strip() for v in raw.split(",") if v.strip()]
-            if len(value) > MAX_LIST_ITEMS:
-                raise ParamError(f"more than {MAX_LIST_ITEMS} items")
-        else:
-            value = raw
-        return self.validate(value)
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ParamError("not true/false")
+        return raw
 
     def validate(self, value: Any) -> Any:
-        if self.kind in ("int", "float"):
-            if self.lo is not None and value < self.lo:
-                raise ParamError(f"{value} is below the minimum {self.lo:g}")
-            if self.hi is not None and value > self.hi:
-                raise ParamError(f"{value} is above the maximum {self.hi:g}")
+        numeric = self.kind in ("int", "float") or (self.kind == "list" and self.item in ("int", "float"))
+        if numeric:
+            for v in value if self.kind == "list" else [value]:
+                if self.lo is not None and v < self.lo:
+                    raise ParamError(f"{_readable(v)} is below the minimum {_readable(self.lo)}")
+                if self.hi is not None and v > self.hi:
+                    raise ParamError(f"{_readable(v)} is above the maximum {_readable(self.hi)}")
         allowed = self.allowed()
         if allowed is not None:
             items = value if self.kind == "list" else [value]
@@ -129,13 +163,20 @@ class Param:
         return value
 
     # --- value -> URL text ---------------------------------------------------------------
-    def dump(self, value: Any) -> str:
-        if self.kind == "bool":
-            return "1" if value else "0"
+    def dump(self, value: Any) -> str | list[str]:
+        """URL text: a string, or for a list one string per element (a repeated parameter)."""
         if self.kind == "list":
-            return ",".join(str(v) for v in value)
-        if self.kind == "float":
-            return f"{value:g}"
+            # an emptied list is written as one blank value (``models=``), so that the link
+            # says "none" rather than falling back to the default
+            return [self._dump_scalar(v, self.item) for v in value] or [""]
+        return self._dump_scalar(value, self.kind)
+
+    @staticmethod
+    def _dump_scalar(value: Any, kind: str) -> str:
+        if kind == "bool":
+            return "1" if value else "0"
+        if kind == "float":
+            return f"{value:.12g}"  # 10000000, not 1e+07
         return str(value)
 
 
@@ -173,10 +214,17 @@ class PageState:
     def _written_key(self) -> str:
         return f"_url.{self.page}"
 
-    def _url_view(self) -> dict[str, str]:
-        """The query values this page owns, as currently in the URL."""
+    def _url_view(self) -> dict[str, str | list[str]]:
+        """The query values this page owns, as currently in the URL: a list for a list
+        parameter or a repeated one, else a string (the shape :meth:`encoded` writes)."""
         qp = st.query_params
-        return {p.name: qp[p.name] for p in self.params if p.name in qp}
+        out: dict[str, str | list[str]] = {}
+        for p in self.params:
+            if p.name not in qp:
+                continue
+            values = qp.get_all(p.name)
+            out[p.name] = values if (p.kind == "list" or len(values) != 1) else values[0]
+        return out
 
     def load(self) -> list[str]:
         """Fill session state from the URL when the URL is new to this session.
@@ -207,7 +255,7 @@ class PageState:
                 try:
                     value = p.parse(raw)
                 except ParamError as exc:
-                    warnings.append(f"Ignored URL parameter `{p.name}`: {exc}. Using the default.")
+                    warnings.append(f"Ignored URL parameter `{p.name}`: {inert(exc)}. Using the default.")
                 except Exception:  # a check that failed unexpectedly is still bad input
                     warnings.append(f"Ignored URL parameter `{p.name}`: invalid value. Using the default.")
             st.session_state[self.key(p.name)] = value
@@ -216,7 +264,7 @@ class PageState:
         self.warnings = warnings
         return warnings
 
-    def _value_from(self, written: dict[str, str], p: Param) -> Any:
+    def _value_from(self, written: dict[str, str | list[str]], p: Param) -> Any:
         if p.name not in written:
             return p.default
         try:
@@ -227,15 +275,21 @@ class PageState:
     def values(self) -> dict[str, Any]:
         return {p.name: self[p.name] for p in self.params}
 
-    def encoded(self) -> dict[str, str]:
-        """Non-default values as URL text. Path-like strings are never included."""
-        out: dict[str, str] = {}
+    def encoded(self) -> dict[str, str | list[str]]:
+        """Non-default values as URL text (a list for a list parameter). A path-like
+        string is never included; in a list, each element is checked on its own."""
+        out: dict[str, str | list[str]] = {}
         for p in self.params:
             value = self[p.name]
             if value == p.default or value is None:
                 continue
             text = p.dump(value)
-            if p.kind in ("str", "list") and looks_like_path(text):
+            if isinstance(text, list):
+                if p.item == "str":
+                    text = [t for t in text if not looks_like_path(t)]
+                if not text and value:
+                    continue
+            elif p.kind == "str" and looks_like_path(text):
                 continue
             out[p.name] = text
         return out
@@ -248,13 +302,14 @@ class PageState:
             if k not in enc:
                 del qp[k]
         for k, v in enc.items():
-            if qp.get(k) != v:
+            now = qp.get_all(k)
+            if now != (v if isinstance(v, list) else [v]):
                 qp[k] = v
         st.session_state[self._written_key] = enc
 
     def query_string(self) -> str:
         enc = self.encoded()
-        return ("?" + urlencode(enc)) if enc else ""
+        return ("?" + urlencode(enc, doseq=True)) if enc else ""
 
     def show_warnings(self) -> None:
         for w in self.warnings:

@@ -10,6 +10,7 @@ from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button, safe_name
 
 URL_PATH = "compare"
+ONE_GPU = "nvidia-rtx-4090"
 DEFAULT_GPUS = ("nvidia-rtx-3090", "nvidia-rtx-4090", "amd-rx-7900-xtx", "apple-m3-max-40c-64gb",
                 "nvidia-rtx-6000-ada", "nvidia-a100-pcie-80gb")
 
@@ -34,7 +35,8 @@ def page_state() -> PageState:
             Param("model", inputs.default_model(), choices=cat or None, check=safe_name),
             Param("gpus", default_gpus(), kind="list", choices=ids or None, check=_names),
             Param("models", cat[:6], kind="list", choices=cat or None, check=_names),
-            Param("gpu", (inputs.default_gpu() or [""])[0], choices=ids or None),
+            # "Many models × one GPU" needs a card to start from (older links leave it out)
+            Param("gpu", ONE_GPU if ONE_GPU in ids else (ids[0] if ids else ""), choices=ids or None),
             Param("quant", inputs.FALLBACK_QUANT, choices=services.file_quants() or None),
             Param("ctx", 8192, kind="int", lo=1, hi=MAX_CTX),
         ],

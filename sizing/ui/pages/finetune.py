@@ -22,11 +22,13 @@ from sizing.core.finetune.plan import backend_for, fits_in, rank_gpus
 from sizing.core.finetune.report import finetune_report
 from sizing.ui import fmt, inputs, services
 from sizing.ui.config import load_config
+from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button
 from sizing.units import GIB
 
 URL_PATH = "finetune"
+SOURCES = ("catalog", "hf")  # fine-tuning starts from the model's weights; a GGUF is an inference format
 RANK_ROWS = 15
 
 METHODS = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit NF4 base)"}
@@ -62,7 +64,7 @@ def finetune_params() -> list[Param]:
 
 def page_state() -> PageState:
     cfg = load_config()
-    return PageState("finetune", inputs.model_params() + finetune_params() + inputs.hardware_params(cfg))
+    return PageState("finetune", inputs.model_params(SOURCES) + finetune_params() + inputs.hardware_params(cfg))
 
 
 def training_inputs(ps: PageState) -> None:
@@ -76,19 +78,19 @@ def training_inputs(ps: PageState) -> None:
         c1.number_input("LoRA rank", min_value=1, max_value=4096, step=8, key=ps.key("rank"))
         c2.multiselect("Target modules", list(TARGETS), key=ps.key("targets"),
                        help="Projections that get adapters: attention q/k/v/o, MLP gate/up/down")
-    c3, c4, c5 = st.columns(3)
+    # two per row at most: in the left column at 1280 px a third box cuts its label and value
+    c3, c4 = st.columns(2)
     c3.number_input("Sequence length", min_value=1, max_value=1_048_576, step=512, key=ps.key("seq"))
     c4.number_input("Micro-batch", min_value=1, max_value=1024, step=1, key=ps.key("mb"))
-    c5.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key=ps.key("opt"))
+    st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key=ps.key("opt"))
     c6, c7 = st.columns(2)
     c6.toggle("Gradient checkpointing", key=ps.key("gc"),
               help="Keep one tensor per layer; recompute the rest. On by default, as the LoRA/QLoRA "
                    "recipes of PEFT, TRL, Unsloth and Axolotl run")
     c7.toggle("Flash attention (SDPA)", key=ps.key("fa"), help="Off: eager attention saves the s × s scores")
-    c8, c9 = st.columns(2)
-    c8.selectbox("Multi-GPU sharding", list(SHARDINGS), format_func=SHARDINGS.get, key=ps.key("shard"),
+    st.selectbox("Multi-GPU sharding", list(SHARDINGS), format_func=SHARDINGS.get, key=ps.key("shard"),
                  help="Used when more than one card is chosen")
-    c9.number_input("Dataset (million tokens per epoch)", min_value=0.001, max_value=1_000_000.0, step=10.0,
+    st.number_input("Dataset (million tokens per epoch)", min_value=0.001, max_value=1_000_000.0, step=10.0,
                     key=ps.key("tokens"))
 
 
@@ -180,7 +182,7 @@ def render() -> None:
     with left:
         with st.container(border=True):
             with guard("read the model"):
-                choice = inputs.model_input(ps, cfg)
+                choice = inputs.model_input(ps, cfg, SOURCES)
         with st.container(border=True):
             training_inputs(ps)
         with st.container(border=True):
@@ -204,7 +206,7 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
     mem = rep.memory
 
     for w in mem.warnings:
-        st.warning(w, icon=":material/warning:")
+        st.warning(inert(w), icon=":material/warning:")
     rows = [
         {"name": g.gpu_name, "capacity_bytes": g.memory_bytes, "parts": _parts_for(s, g.gpu_id), "fits": g.fits,
          "supported": g.supported}
@@ -221,7 +223,7 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
 
     fits = [r["fits"] for r in rows if r["fits"] is not None]
     verdict = "fits" if fits and all(fits) else ("does not fit" if fits else "")
-    label = f"{METHODS[s.method]} of {arch.name}"
+    label = f"{METHODS[s.method]} of {inert(arch.name)}"
     need = fmt.gb(sum(rows[0]["parts"].values()))
     unsupported = [r["name"] for r in rows if r.get("supported") is False]
     if unsupported:
@@ -233,7 +235,7 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
     elif verdict:
         st.error(f"{label} does not fit: it needs {need} per GPU.", icon=":material/block:")
 
-    m = st.columns(4)
+    m = [*st.columns(2), *st.columns(2)]  # 2 × 2: four in a row cut values at 1280 px
     m[0].metric("Memory per GPU", fmt.gb(sum(rows[0]["parts"].values())))
     m[1].metric("Trainable parameters", fmt.count(mem.trainable_params), help=f"of {fmt.count(mem.params)}")
     first = rep.gpus[0] if rep.gpus else None

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import streamlit as st
 
-from sizing.ui import fmt, live_ui, services
+from sizing.ui import fmt, inputs, live_ui, services
+from sizing.ui.pages import runs_well
 from sizing.ui.config import load_config
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button
@@ -22,6 +21,7 @@ def page_state() -> PageState:
             Param("ctx", 8192, kind="int", choices=CTX_CHOICES),
             Param("quality", "any", choices=("any", "q4", "q8")),
             Param("lc", False, kind="bool"),
+            *runs_well.floor_params(),
         ],
     )
 
@@ -45,7 +45,7 @@ def render() -> None:
     with guard("detect this machine"):
         machine = services.machine()
         detected(machine)
-    st.subheader("What runs here")
+    st.subheader("What runs well here")
     c1, c2 = st.columns(2)
     c1.select_slider("Context to plan for", CTX_CHOICES, format_func=fmt.ctx, key=ps.key("ctx"))
     c2.radio(
@@ -55,13 +55,14 @@ def render() -> None:
         horizontal=True,
         key=ps.key("quality"),
     )
+    runs_well.floor_inputs(ps)
     st.toggle(f"Also find the largest context (first {services.CONTEXT_ROWS} models, slower)", key=ps.key("lc"))
     ps.sync()
     with link:
         copy_link_button(ps, URL_PATH)
     if machine is not None:
         with guard("rank the catalog for this machine"):
-            what_runs_here(machine, ps["ctx"], ps["quality"], ps["lc"])
+            what_runs_here(ps)
     st.subheader("Live check")
     with guard("run a live check"):
         live_ui.render(machine)
@@ -114,35 +115,11 @@ def detected(machine) -> None:
         st.caption(n)
 
 
-def what_runs_here(machine, ctx: int, quality: str, with_context: bool) -> None:
-    """The catalog ranked by what fits here; one click opens a model in 'Can I run it?'."""
-    rows = services.what_runs_here(machine, ctx=ctx, quality=quality, with_context=with_context)
-    runs = [r for r in rows if r["fits"]]
-    if not runs:
-        st.warning("Nothing in the catalog fits this machine at this context.", icon=":material/warning:")
-    table = []
-    for r in rows:
-        row = {
-            "model": r["name"],
-            "open": "run?" + urlencode({"model": r["id"], "quant": r["quant"] or "Q4_K_M", "ctx": ctx}),
-            "best quant": r["quant"] or "—",
-            "tokens/s": fmt.num(r.get("decode")),
-        }
-        if with_context:
-            row["largest context"] = fmt.ctx(r.get("max_ctx")) if r.get("max_ctx") else ""
-        row.update({"size": f"{r['params_b']:.1f} B", "how": r.get("where", "")})
-        table.append(row)
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "open": st.column_config.LinkColumn("open", display_text="Can I run it? ↗",
-                                                help="Open this model in “Can I run it?” on this machine"),
-        },
-    )
-    st.caption(f"{len(runs)} of {len(rows)} catalog models run here at {fmt.ctx(ctx)} context, "
-               "best first: on the accelerator, then larger models, then faster.")
+def what_runs_here(ps: PageState) -> None:
+    """The catalog ranked by usefulness on the detected machine (the 'What runs well' page's
+    table); one click opens a model in 'Can I run it?' on this machine."""
+    hw = inputs.HardwareChoice("machine", [], 1, 24.0, 1000.0, 64.0)
+    runs_well.table(hw, ps.values(), {"hw": "machine"}, quality=ps["quality"], with_context=ps["lc"])
     mc = services.machine_calibration()
     st.caption("Speeds use this machine's own calibration: " + mc.label() if mc is not None else
                "Speeds use the public llama-bench calibration; run a live check below to calibrate this machine.")

@@ -1,40 +1,76 @@
-"""Plan a purchase — which hardware runs the target models at the speed wanted, for the money."""
+"""Plan a purchase — whole builds that run the target models at the speed wanted, priced whole.
+
+Every input is in the link, including the objective, used prices, the price overrides,
+the region and hours of use, and the build picked for "buy or rent", so a shared link
+reproduces the ranking and the break-even.
+"""
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
 from sizing.core.scenario import MAX_CTX
+from sizing.errors import SizingError
 from sizing.ui import charts, fmt, inputs, report, services
+from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
-from sizing.ui.state import PageState, Param, copy_link_button, safe_name
+from sizing.ui.state import PageState, Param, ParamError, copy_link_button, looks_like_path, safe_name
 
 URL_PATH = "plan"
 TABLE_ROWS = 20
+OBJECTIVES = {"cheapest": "Cheapest that meets the target", "fastest": "Fastest within budget",
+              "cost-per-token": "Lowest cost per million tokens"}
 
 
 def _models_check(v: list[str]) -> list[str]:
     return [safe_name(x) for x in v]
 
 
+def _prices_check(v: list[str]) -> list[str]:
+    """ID=USD items: a price that is not a positive number, or an unknown id, is refused."""
+    from sizing.core.prices import parse_overrides
+
+    try:
+        parse_overrides(v, services.priced_item_ids())
+    except SizingError as exc:
+        raise ParamError(str(exc)) from None
+    return v
+
+
+_BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]{0,150}$")
+
+
+def _pick_check(v: str) -> str:
+    """A build id (platform+NxGPU, database ids joined by '+'), never a path or markup."""
+    if v and (looks_like_path(v) or not _BUILD_ID.match(v)):
+        raise ParamError("not a build id")
+    return v
+
+
 def page_state() -> PageState:
     ids = services.catalog_ids()
-    clouds = list(services.cloud_providers())
+    regions = list(services.regions())
     return PageState(
         "plan",
         [
             Param("models", [inputs.default_model()], kind="list", choices=ids or None, check=_models_check),
             Param("quant", inputs.FALLBACK_QUANT, choices=services.file_quants() or None),
             Param("ctx", 8192, kind="int", lo=256, hi=MAX_CTX),
+            Param("objective", "cheapest", choices=list(OBJECTIVES)),
             Param("tps", 20.0, kind="float", lo=0, hi=100000),
             Param("budget", 5000.0, kind="float", lo=0, hi=10_000_000),
-            Param("watts", 0.0, kind="float", lo=0, hi=100000),
-            # local against cloud
-            Param("cloud", clouds[0] if clouds else "", choices=clouds or None),
+            Param("used", False, kind="bool"),
+            Param("prices", [], kind="list", check=_prices_check),
+            Param("region", "EU", choices=regions or None),
+            Param("kwh", 0.0, kind="float", lo=0, hi=10),
+            Param("hours", 8.0, kind="float", lo=0.5, hi=24),
+            Param("years", 3.0, kind="float", lo=0.5, hi=10),
+            # buy or rent
+            Param("pick", "", check=_pick_check),
             Param("tin", 2.0, kind="float", lo=0, hi=100000),
             Param("tout", 0.5, kind="float", lo=0, hi=100000),
-            Param("years", 3.0, kind="float", lo=0.5, hi=10),
-            Param("kwh", 0.30, kind="float", lo=0, hi=10),
         ],
     )
 
@@ -50,21 +86,31 @@ def render() -> None:
         if names:
             st.multiselect(
                 "Target model(s)", list(names), format_func=lambda i: names.get(i, i), key=ps.key("models"),
-                help="Every model must fit in accelerator memory; the speed target applies to the slowest",
+                help="Every model must fit; the speed target applies to the slowest",
             )
         else:
             st.info("The model catalog could not be loaded (see the server log).", icon=":material/construction:")
-        c = st.columns(5)
+        c = st.columns(4)
         quants = services.file_quants()
         if quants:
             c[0].selectbox("Quant", quants, key=ps.key("quant"))
         c[1].number_input("Context (tokens)", min_value=256, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
         c[2].number_input("Tokens/s wanted", min_value=0.0, max_value=100000.0, step=5.0, key=ps.key("tps"),
                           help="0: no speed target")
-        c[3].number_input("Budget (USD)", min_value=0.0, max_value=10_000_000.0, step=500.0, key=ps.key("budget"),
-                          help="0: no budget")
-        c[4].number_input("Power cap (W)", min_value=0.0, max_value=100000.0, step=50.0, key=ps.key("watts"),
-                          help="0: no cap")
+        c[3].number_input("Budget (USD, whole build)", min_value=0.0, max_value=10_000_000.0, step=500.0,
+                          key=ps.key("budget"), help="0: no budget")
+        c = st.columns([2, 1, 2])
+        c[0].selectbox("Objective", list(OBJECTIVES), format_func=OBJECTIVES.get, key=ps.key("objective"))
+        c[1].toggle("Used cards", key=ps.key("used"), help="price a card used where a used price is cited")
+        regions = services.regions()
+        c[2].selectbox("Electricity region", list(regions), format_func=regions.get, key=ps.key("region"))
+        c = st.columns(3)
+        c[0].number_input("Electricity (USD/kWh, 0 = region)", min_value=0.0, max_value=10.0, step=0.05,
+                          key=ps.key("kwh"))
+        c[1].number_input("Hours a day generating", min_value=0.5, max_value=24.0, step=1.0, key=ps.key("hours"))
+        c[2].number_input("Years to spread the purchase over", min_value=0.5, max_value=10.0, step=0.5,
+                          key=ps.key("years"))
+        _overrides_input(ps)
     ps.sync()
     with link:
         copy_link_button(ps, URL_PATH)
@@ -76,50 +122,80 @@ def render() -> None:
         results(ps, v)
 
 
-def _row(i: int, o: dict) -> dict:
+def _overrides_input(ps: PageState) -> None:
+    """Price overrides as ID=USD, kept in the link; a bad one is one message, not applied."""
+    current = ", ".join(ps["prices"])
+    text = st.text_input("Your prices (ID=USD, comma-separated)", value=current, key="plan.prices_text",
+                         help="e.g. nvidia-rtx-3090=650, desktop-am5=1300 — ids are shown in each build's price lines")
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if items != list(ps["prices"]):
+        try:
+            ps.set("prices", _prices_check(items))
+        except ParamError as exc:
+            st.error(f"Price override not applied: {inert(exc)}", icon=":material/error:")
+
+
+def _age(line: dict) -> str:
+    return f"{line['age_months']:.0f} mo" + (" ⚠" if line["stale"] else "")
+
+
+def _row(o: dict) -> dict:
+    cal = o["calibration"]
+    oldest = max(o["lines"], key=lambda ln: ln["age_months"])
     return {
-        "rank": i + 1,
-        "hardware": o["label"],
-        "price": fmt.usd(o.get("price_usd")),
+        "rank": o["rank"],
+        "build": o["label"],
+        "price": fmt.usd(o["price_usd"]),
         "tokens/s": fmt.num(o.get("decode_tokens_per_s")),
-        "first token": fmt.seconds(o.get("ttft_s")),
-        "$ per tok/s": fmt.usd(o.get("usd_per_token_s")),
-        "power": f"{o['watts']:.0f} W" if o.get("watts") else "—",
-        "free memory": "—" if o.get("headroom") is None else f"{o['headroom']:.0%}",
-        "Pareto": "★" if o.get("pareto") else "",
-        "short of target": o.get("shortfall") or "",
-        "price source": o.get("price_source") or "",
+        "$ / M tokens": "—" if o.get("usd_per_m_tokens") is None else f"${o['usd_per_m_tokens']:.2f}",
+        "power": f"{o['load_w']:.0f} W",
+        "calibration": f"{cal['class_rows']} rows ({cal['device_class']})" + (" · weak" if cal["weak"] else ""),
+        "oldest price": f"{oldest['date']} ({_age(oldest)})",
+        "why": o.get("why") or o.get("shortfall") or "",
+        "build id": o["build_id"],
     }
 
 
 def results(ps: PageState, v: dict) -> None:
-    # only the planner's own inputs: changing the cost inputs below must not re-plan
-    p = services.plan({k: v[k] for k in ("models", "quant", "ctx", "tps", "budget", "watts")})
+    keys = ("models", "quant", "ctx", "objective", "tps", "budget", "used", "prices", "region", "kwh", "hours", "years")
+    p = services.purchase({k: v[k] for k in keys})
     options = list(p["options"]) or list(p["closest"])
     (st.success if p["met"] else st.warning)(p["message"], icon=":material/shopping_cart:")
     if not options:
         return
-    st.subheader("Ranked options" if p["met"] else "Closest options")
-    table = [_row(i, o) for i, o in enumerate(options[:TABLE_ROWS])]
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "price source": st.column_config.LinkColumn("price source", display_text="source"),
-    })
+    st.subheader("Ranked builds" if p["met"] else "Closest builds")
+    table = [_row(o) for o in options[:TABLE_ROWS]]
+    st.dataframe(table, hide_index=True, width="stretch")
+    stale = sum(1 for o in options[:TABLE_ROWS] for ln in o["lines"] if ln["stale"])
+    if stale:
+        st.warning(f"{stale} price lines in these builds are over 6 months old (⚠): check them, or enter your "
+                   "own price above.", icon=":material/schedule:")
+    st.caption(f"{p['considered']} builds placed; {p['refused_physically']} card × platform × count combinations "
+               "left out as not physically buildable (slots, PSU, SXM modules).")
     for n in p.get("notes") or ():
         st.caption(n)
-    priced = [o for o in options if o.get("price_usd") and o.get("decode_tokens_per_s")]
+    ids = [o["build_id"] for o in options]
+    labels = {o["build_id"]: f"#{o['rank']} {o['label']}" for o in options}
+    if ps["pick"] not in ids:
+        ps.set("pick", ids[0])
+    st.selectbox("Build", ids, format_func=labels.get, key=ps.key("pick"),
+                 help="its price lines, launch commands and the buy-or-rent comparison below")
+    ps.sync()
+    row = next(o for o in options if o["build_id"] == ps["pick"])
+    _details(row)
+    priced = [o for o in options if o.get("decode_tokens_per_s")]
     if priced:
         st.subheader("Price against speed")
         st.plotly_chart(
             charts.price_speed_scatter(
-                [{"name": o["label"], "price": o["price_usd"], "tps": o["decode_tokens_per_s"]} for o in priced],
-                {o["label"] for o in priced if o.get("pareto")},
+                [{"name": o["label"], "price": o["price_usd"], "tps": o["decode_tokens_per_s"]} for o in priced[:30]],
+                set(),
             ),
             width="stretch",
             config={"displayModeBar": False},
         )
-        st.caption("The Pareto front joins the options that nothing else beats on both price and speed.")
     with guard("compare buying with renting"):
-        cloud_section(ps, v, priced)
+        cloud_section(ps, row, p["usd_per_kwh"])
     c1, c2 = st.columns(2)
     c1.download_button("Plan as JSON", report.to_json(p), file_name="plan.json", mime="application/json",
                        icon=":material/download:")
@@ -127,36 +203,59 @@ def results(ps: PageState, v: dict) -> None:
                        file_name="plan.md", mime="text/markdown", icon=":material/download:")
 
 
-def cloud_section(ps: PageState, v: dict, priced: list[dict]) -> None:
-    clouds = services.cloud_providers()
-    if not priced or not clouds:
-        return
-    st.subheader("Buy or rent?")
-    c = st.columns(5)
-    labels = [o["label"] for o in priced]
-    pick = c[0].selectbox("Machine", labels, key="plan.pick", help="from the options above")
-    c[1].selectbox("API", list(clouds), format_func=clouds.get, key=ps.key("cloud"))
-    c[2].number_input("Tokens in per day (M)", min_value=0.0, max_value=100000.0, step=0.5, key=ps.key("tin"))
-    c[3].number_input("Tokens out per day (M)", min_value=0.0, max_value=100000.0, step=0.1, key=ps.key("tout"))
-    c[4].number_input("Electricity (USD/kWh)", min_value=0.0, max_value=10.0, step=0.05, key=ps.key("kwh"))
-    st.slider("Years to spread the purchase over", 0.5, 10.0, step=0.5, key=ps.key("years"))
-    ps.sync()
-    option = next(o for o in priced if o["label"] == pick)
-    cost = services.local_vs_cloud(ps.values(), option)
-    m = st.columns(3)
-    m[0].metric("Local, per month", fmt.usd(cost["local_monthly_usd"]),
-                help=f"hardware {fmt.usd(cost['local_hardware_monthly_usd'])} + electricity "
-                     f"{fmt.usd(cost['local_power_monthly_usd'])}")
-    m[1].metric("Cloud, per month", fmt.usd(cost["cloud_monthly_usd"]), help=cost["cloud_name"])
-    be = cost.get("break_even_months")
-    m[2].metric("Break-even", "never" if be is None else f"{be:.1f} months")
-    st.plotly_chart(
-        charts.monthly_costs(cost["local_hardware_monthly_usd"], cost["local_power_monthly_usd"],
-                             cost["cloud_monthly_usd"], cost["cloud_name"]),
-        width="stretch",
-        config={"displayModeBar": False},
+def _details(o: dict) -> None:
+    st.markdown(f"**{o['label']}** — {o.get('why') or o.get('shortfall') or ''}")
+    st.dataframe(
+        [{"item": ln["item"], "id": ln["id"], "qty": f"{ln['qty']:g}", "unit": fmt.usd(ln["unit_usd"]),
+          "total": fmt.usd(ln["usd"]), "kind": ln["kind"], "date": ln["date"], "age": _age(ln),
+          "source": ln["source"]} for ln in o["lines"]],
+        hide_index=True, width="stretch",
+        column_config={"source": st.column_config.LinkColumn("source", display_text="source")},
     )
-    if not cost.get("feasible", True):
-        st.warning(f"{pick} cannot process that many tokens in a day "
-                   f"({cost['local_hours_per_day']:.1f} hours of work).", icon=":material/warning:")
-    st.caption(cost.get("basis", ""))
+    st.caption(f"Speed basis: {o['speed_basis']}. Calibration: {o['calibration']['label']}.")
+    for n in o.get("notes") or ():
+        st.caption(n)
+    for m in o["models"]:
+        if m.get("llama_server"):
+            st.code(m["llama_server"], language="bash")
+
+
+def cloud_section(ps: PageState, row: dict, kwh: float) -> None:
+    st.subheader("Buy or rent?")
+    c = st.columns(2)
+    c[0].number_input("Tokens in per day (M)", min_value=0.0, max_value=100000.0, step=0.5, key=ps.key("tin"))
+    c[1].number_input("Tokens out per day (M)", min_value=0.0, max_value=100000.0, step=0.1, key=ps.key("tout"))
+    ps.sync()
+    v = ps.values()
+    if not row.get("decode_tokens_per_s"):
+        st.info("This build does not run the models, so there is nothing to compare.")
+        return
+    cost = services.buy_or_rent({k: v[k] for k in ("models", "quant", "ctx", "tin", "tout", "years")}, row, kwh)
+    loc = cost["local"]
+    like = cost.get("cloud_name")
+    be = next((b for b, o in zip(cost["break_even"], cost["rent"]) if o["name"] == like), None)
+    m = st.columns(3)
+    m[0].metric("Local, per month", fmt.usd(loc["monthly_usd"]),
+                help=f"hardware {fmt.usd(loc['hardware_monthly_usd'])} + electricity {fmt.usd(loc['power_monthly_usd'])}")
+    m[1].metric("Cloud, per month", fmt.usd(cost.get("cloud_monthly_usd")), help=like or "")
+    m[2].metric("Break-even", "never" if not be or be["months"] is None else f"{be['months']:.1f} months",
+                help=None if not be or be["tokens"] is None else f"{be['tokens'] / 1e6:,.0f}M output tokens by then")
+    if not loc["feasible"]:
+        st.warning(f"This build cannot process that many tokens in a day ({loc['busy_hours_per_day']:.1f} hours "
+                   "of work).", icon=":material/warning:")
+    st.caption(loc["basis"])
+    st.plotly_chart(
+        charts.monthly_costs(loc["hardware_monthly_usd"], loc["power_monthly_usd"], cost.get("cloud_monthly_usd") or 0,
+                             like or "cloud"),
+        width="stretch", config={"displayModeBar": False},
+    )
+    st.dataframe(
+        [{"rent": o["name"] + (" (reference only)" if o["reference_only"] else ""), "kind": o["kind"],
+          "per month": fmt.usd(o["monthly_usd"]),
+          "break-even": "never" if b["months"] is None else f"{b['months']:.1f} months",
+          "tokens by then": "—" if b["tokens"] is None else f"{b['tokens'] / 1e6:,.0f}M",
+          "basis": o["basis"], "date": o["date"], "source": o["source"]}
+         for o, b in zip(cost["rent"], cost["break_even"])],
+        hide_index=True, width="stretch",
+        column_config={"source": st.column_config.LinkColumn("source", display_text="source")},
+    )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from sizing.ui import answer, inputs
 from sizing.ui.config import load_config
+from sizing.ui.device import is_phone
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, copy_link_button
 
@@ -24,7 +25,14 @@ def render() -> None:
     head, link = st.columns([5, 1], vertical_alignment="bottom")
     head.title("Can I run it?")
     ps.show_warnings()
-    left, right = st.columns([2, 3], gap="large")
+    phone = is_phone()
+    if phone:
+        # On a phone the columns would stack, putting the verdict below every input: the
+        # inputs fold into one expander above the answer instead.
+        left = st.expander("Model, context and hardware", icon=":material/tune:", expanded=False)
+        right = st.container()
+    else:
+        left, right = st.columns([2, 3], gap="large")
     choice = None
     with left:
         with st.container(border=True):
@@ -37,6 +45,10 @@ def render() -> None:
     with link:
         copy_link_button(ps, URL_PATH)
     if choice is None:
+        return
+    if hw.mode == "db" and not hw.gpu_ids:
+        right.info("Pick a GPU from the database (type to search), and how many cards of it.",
+                   icon=":material/memory:")
         return
     with guard("size this model"):
         answer.render(choice, ps.values(), hw, summary=right)

@@ -1,0 +1,339 @@
+"""Whole machines to price: a host platform with N cards, a box sold whole, or a CPU-only server.
+
+A card's price is not what a buyer pays: they need a board with the slots and lanes, a
+CPU, RAM, a PSU that carries the cards, a case. A build here is one of
+- a platform from ``data/platforms.yaml`` with N identical cards that physically fit it
+  (``platforms.physical_fit``), priced as platform + RAM the build needs beyond what the
+  platform includes + N cards;
+- a complete system priced as sold (a unified-memory machine, a prebuilt multi-GPU box);
+- a platform on its own with the RAM a CPU-only run needs.
+Each carries its price lines (every one dated, with its kind and source), its power at
+load and idle, and the ``Hardware`` the solver places models on.
+
+Pure: data and prices are passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpu
+from sizing.core.platforms import Platform, System, physical_fit
+from sizing.core.prices import (
+    NO_OVERRIDES,
+    Price,
+    PriceBook,
+    PriceOverrides,
+    observed_on,
+)
+from sizing.units import GIB
+
+COUNTS: tuple[int, ...] = (1, 2, 3, 4, 6, 7, 8)
+GPU_BUILD_RAM_GB = 32.0  # host RAM a GPU build should have: OS, llama.cpp, staging the weights
+CARD_IDLE_W = 15.0       # a desktop/datacenter card idling with a model loaded (estimate)
+UNIFIED_IDLE_SHARE = 0.1  # idle draw of a unified-memory box as a share of its rated power (estimate)
+RAM_STEP_GB = 32.0
+
+
+class PriceLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    item_id: str
+    qty: float
+    unit: Price
+    usd: float
+
+
+class Build(BaseModel):
+    """One machine a buyer can order, priced whole."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    id: str = Field(description="stable id, kept in links: PLATFORM+NxGPU, system:ID, machine:GPU, cpu:PLATFORM")
+    label: str
+    kind: str = Field(description="gpu-build | system | unified | cpu-only | offload")
+    gpu_id: str | None = None
+    count: int = 0
+    platform_id: str | None = None
+    lines: tuple[PriceLine, ...]
+    total_usd: float
+    load_w: float
+    idle_w: float
+    hardware: Hardware
+    ram_gb: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def oldest_price(self) -> str:
+        return min((ln.unit.date for ln in self.lines), key=observed_on)
+
+    @property
+    def price_kinds(self) -> tuple[str, ...]:
+        return tuple(sorted({ln.unit.kind for ln in self.lines}))
+
+
+def _host(platform: Platform, ram_gb: float) -> HostSpec:
+    return HostSpec(name=platform.name, ram_bytes=int(ram_gb * GIB), bandwidth_gbs=platform.ram_bandwidth_gbs,
+                    threads=platform.threads, assumed=False)
+
+
+def _ram_lines(platform: Platform, need_gb: float, book: PriceBook, overrides: PriceOverrides = NO_OVERRIDES,
+               today: dt.date | None = None) -> tuple[list[PriceLine], float, list[str]] | None:
+    """RAM beyond what the platform includes, rounded up; None when it cannot be had."""
+    target = max(platform.ram_included_gb, math.ceil(need_gb / RAM_STEP_GB) * RAM_STEP_GB)
+    if target > platform.max_ram_gb:
+        return None
+    extra = target - platform.ram_included_gb
+    if extra <= 0:
+        return [], target, []
+    rp = book.ram.get(platform.ram_type)
+    if rp is None:
+        return None
+    unit = Price(usd=rp.usd_per_gb, kind=rp.kind, date=rp.date, source=rp.source, note=rp.note)
+    if today is not None:
+        unit = overrides.price(f"ram-{platform.ram_type}", unit, today) or unit  # USD per GB
+    line = PriceLine(item=f"{extra:.0f} GB {platform.ram_type.upper()}", item_id=f"ram-{platform.ram_type}",
+                     qty=extra, unit=unit, usd=extra * unit.usd)
+    notes = [f"RAM priced per GB: {rp.note}"] if rp.note and "stand" in rp.note else []
+    return [line], target, notes
+
+
+def gpu_builds(
+    gpus: Iterable,
+    platforms: Sequence[Platform],
+    book: PriceBook,
+    *,
+    used: bool = False,
+    overrides: PriceOverrides = NO_OVERRIDES,
+    today: dt.date,
+    counts: Sequence[int] = COUNTS,
+) -> tuple[list[Build], int]:
+    """Every platform × card × count that physically fits and has every price cited.
+    Returns the builds and how many combinations were refused as physically impossible."""
+    out: list[Build] = []
+    refused = 0
+    for g in gpus:
+        if g.unified_memory or g.memory_gb is None or g.memory_bandwidth_gbs is None:
+            continue
+        if g.kind in ("embedded", "apu", "soc", "laptop"):
+            continue
+        card = overrides.price(g.id, book.for_card(g.id, used=used), today)
+        if card is None:
+            continue
+        for p in platforms:
+            if p.gpu_slots == 0:
+                continue
+            plat_price = overrides.price(p.id, p.price, today)
+            for n in counts:
+                fit = physical_fit(p, g, n)
+                if not fit.ok:
+                    refused += 1
+                    continue
+                ram = _ram_lines(p, GPU_BUILD_RAM_GB, book, overrides, today)
+                if ram is None:
+                    continue
+                ram_lines, ram_gb, ram_notes = ram
+                lines = [
+                    PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat_price, usd=plat_price.usd),
+                    *ram_lines,
+                    PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
+                ]
+                hw = machine_from_gpu(g, n, host=_host(p, ram_gb))
+                label = f"{n}× {g.name} on {p.name}" if n > 1 else f"{g.name} on {p.name}"
+                out.append(Build(
+                    id=f"{p.id}+{n}x{g.id}", label=label, kind="gpu-build", gpu_id=g.id, count=n, platform_id=p.id,
+                    lines=tuple(lines), total_usd=sum(ln.usd for ln in lines),
+                    load_w=fit.load_w or 0.0, idle_w=p.idle_w + CARD_IDLE_W * n, hardware=hw, ram_gb=ram_gb,
+                    notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()),
+                           f"idle {p.idle_w:.0f} W host + {CARD_IDLE_W:.0f} W per card is an estimate"),
+                ))
+    return out, refused
+
+
+def offload_builds(
+    gpus: Iterable,
+    platforms: Sequence[Platform],
+    book: PriceBook,
+    *,
+    ram_need_gb: float,
+    model_gb: float,
+    used: bool = False,
+    overrides: PriceOverrides = NO_OVERRIDES,
+    today: dt.date,
+    counts: Sequence[int] = (1, 2),
+    ram_for: Callable[[object, int], float | None] | None = None,
+) -> list[Build]:
+    """"1-2 cards + N GB RAM": a MoE model's routed experts in system RAM (--n-cpu-moe),
+    the rest on the cards. Same physical checks and whole-build price as ``gpu_builds``.
+    RAM: ``ram_for(card, count)`` GiB when given (None: that card cannot keep every layer
+    while its experts sit in RAM), else ``ram_need_gb``. Only where the cards cannot hold
+    the model (``model_gb``) and only cards no other card beats on price, memory,
+    bandwidth, compute and power at once."""
+    out: list[Build] = []
+    cards = []
+    for g in gpus:
+        if g.unified_memory or g.memory_gb is None or g.memory_bandwidth_gbs is None or g.memory_gb < 8:
+            continue
+        if g.kind in ("embedded", "apu", "soc", "laptop"):
+            continue
+        card = overrides.price(g.id, book.for_card(g.id, used=used), today)
+        if card is not None:
+            cards.append((g, card))
+    for g, card in _undominated(cards):
+        for n in counts:
+            if n * g.memory_gb >= model_gb:
+                continue
+            need = ram_for(g, n) if ram_for is not None else ram_need_gb
+            if need is None:
+                continue
+            for p in platforms:
+                fit = physical_fit(p, g, n)
+                if not fit.ok:
+                    continue
+                ram = _ram_lines(p, need, book, overrides, today)
+                if ram is None:
+                    continue
+                ram_lines, ram_gb, ram_notes = ram
+                plat_price = overrides.price(p.id, p.price, today)
+                lines = [
+                    PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat_price, usd=plat_price.usd),
+                    *ram_lines,
+                    PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
+                ]
+                what = f"{n}× {g.name}" if n > 1 else g.name
+                out.append(Build(
+                    id=f"{p.id}+{n}x{g.id}+ram{ram_gb:.0f}", label=f"{what} + {ram_gb:.0f} GB RAM on {p.name} "
+                    "(experts in RAM)", kind="offload", gpu_id=g.id, count=n, platform_id=p.id,
+                    lines=tuple(lines), total_usd=sum(ln.usd for ln in lines),
+                    load_w=fit.load_w or 0.0, idle_w=p.idle_w + CARD_IDLE_W * n,
+                    hardware=machine_from_gpu(g, n, host=_host(p, ram_gb)), ram_gb=ram_gb,
+                    notes=(*fit.notes, *ram_notes,
+                           "MoE expert offload: routed experts in system RAM (llama.cpp --n-cpu-moe)",
+                           f"idle {p.idle_w:.0f} W host + {CARD_IDLE_W:.0f} W per card is an estimate"),
+                ))
+    return out
+
+
+def _undominated(cards: list) -> list:
+    """Cards no other card matches or beats on price, memory, bandwidth, compute and power
+    at once (a dominated card cannot rank first by any objective)."""
+    def key(g, price) -> tuple:
+        return (-price.usd, g.memory_gb, g.memory_bandwidth_gbs, g.fp16_tflops or 0.0, -(g.tdp_w or 1e9))
+
+    keys = [key(g, p) for g, p in cards]
+    out = []
+    for i, c in enumerate(cards):
+        ki = keys[i]
+        beaten = any(j != i and all(a >= b for a, b in zip(kj, ki)) and kj != ki for j, kj in enumerate(keys))
+        if not beaten:
+            out.append(c)
+    return out
+
+
+def system_builds(systems: Sequence[System], gpus_by_id: dict, *, overrides: PriceOverrides = NO_OVERRIDES,
+                  today: dt.date) -> list[Build]:
+    """Boxes sold whole with N discrete cards (tinybox and the like)."""
+    out = []
+    for s in systems:
+        g = gpus_by_id.get(s.gpu_id)
+        if g is None or g.memory_gb is None or g.memory_bandwidth_gbs is None:
+            continue
+        price = overrides.price(s.id, s.price, today)
+        host = HostSpec(name=f"{s.name} host", ram_bytes=int(s.host_ram_gb * GIB), bandwidth_gbs=s.host_bandwidth_gbs,
+                        threads=s.threads, assumed=False)
+        hw = machine_from_gpu(g, s.count, host=host)
+        load = (g.tdp_w or 0) * s.count + 300.0
+        out.append(Build(
+            id=f"system:{s.id}", label=s.name, kind="system", gpu_id=g.id, count=s.count,
+            lines=(PriceLine(item=s.name, item_id=s.id, qty=1, unit=price, usd=price.usd),),
+            total_usd=price.usd, load_w=load, idle_w=s.idle_w, hardware=hw, ram_gb=s.host_ram_gb,
+            notes=("complete system priced as sold", "load power: cards' TDP + 300 W host (estimate)"),
+        ))
+    return out
+
+
+def unified_builds(machine_prices: Sequence, gpus_by_id: dict, *, overrides: PriceOverrides = NO_OVERRIDES,
+                   today: dt.date) -> list[Build]:
+    """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark)."""
+    out = []
+    best: dict[str, object] = {}
+    for m in machine_prices:  # one line per chip: the cheapest citable price of it
+        if m.gpu_id not in best or m.price_usd < best[m.gpu_id].price_usd:  # type: ignore[attr-defined]
+            best[m.gpu_id] = m
+    for gid, m in best.items():
+        g = gpus_by_id.get(gid)
+        if g is None or not g.unified_memory or g.memory_gb is None or g.memory_bandwidth_gbs is None:
+            continue
+        base = Price(usd=m.price_usd, kind=m.kind, date=m.date, source=m.source)  # type: ignore[attr-defined]
+        price = overrides.price(f"machine:{gid}", base, today)
+        load = g.tdp_w or 0.0
+        idle = max(8.0, UNIFIED_IDLE_SHARE * load)
+        out.append(Build(
+            id=f"machine:{gid}", label=m.name, kind="unified", gpu_id=gid, count=1,  # type: ignore[attr-defined]
+            lines=(PriceLine(item=m.name, item_id=f"machine:{gid}", qty=1, unit=price, usd=price.usd),),  # type: ignore[attr-defined]
+            total_usd=price.usd, load_w=load, idle_w=idle, hardware=machine_from_gpu(g), ram_gb=g.memory_gb,
+            notes=("complete system priced as sold", f"idle {idle:.0f} W is an estimate"),
+        ))
+    return out
+
+
+def cpu_builds(platforms: Sequence[Platform], book: PriceBook, *, ram_need_gb: float,
+               overrides: PriceOverrides = NO_OVERRIDES, today: dt.date) -> list[Build]:
+    """Platforms run CPU-only, with the RAM the models need (priced per GB)."""
+    out = []
+    for p in platforms:
+        ram = _ram_lines(p, ram_need_gb, book, overrides, today)
+        if ram is None:
+            continue
+        ram_lines, ram_gb, ram_notes = ram
+        plat = overrides.price(p.id, p.price, today)
+        lines = (PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat, usd=plat.usd), *ram_lines)
+        hw = cpu_hardware(f"CPU-only: {p.name}", ram_bytes=int(ram_gb * GIB), bandwidth_gbs=p.ram_bandwidth_gbs,
+                          threads=p.threads)
+        out.append(Build(
+            id=f"cpu:{p.id}", label=f"CPU-only: {p.name}, {ram_gb:.0f} GB", kind="cpu-only", platform_id=p.id,
+            lines=lines, total_usd=sum(ln.usd for ln in lines), load_w=p.cpu_w + 50.0, idle_w=p.idle_w,
+            hardware=hw, ram_gb=ram_gb,
+            notes=(*ram_notes, *((p.note,) if p.note else ()), f"idle {p.idle_w:.0f} W is an estimate"),
+        ))
+    return out
+
+
+def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: dt.date, ram_need_gb: float,
+               cpu_only: bool = True, offload: bool = False, model_gb: float = 0.0,
+               ram_for: Callable[[object, int], float | None] | None = None) -> tuple[list[Build], int]:
+    """Every build the data can price: GPU builds on each platform, complete systems,
+    unified-memory machines, (with ``cpu_only``) CPU-only servers and (with ``offload``,
+    for MoE models) cards + RAM with the experts in RAM. Loads the data files."""
+    from sizing.core.planner import machine_prices
+    from sizing.core.platforms import load_platforms
+    from sizing.core.prices import price_book
+
+    platforms, systems = load_platforms()
+    book = price_book(gpus)
+    by_id = {g.id: g for g in gpus}
+    builds, refused = gpu_builds(gpus, platforms, book, used=used, overrides=overrides, today=today)
+    builds += system_builds(systems, by_id, overrides=overrides, today=today)
+    builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today)
+    if offload:
+        builds += offload_builds(gpus, platforms, book, ram_need_gb=ram_need_gb, model_gb=model_gb or ram_need_gb,
+                                 used=used, overrides=overrides, today=today, ram_for=ram_for)
+    if cpu_only:
+        builds += cpu_builds([p for p in platforms if p.klass != "desktop"], book, ram_need_gb=ram_need_gb,
+                             overrides=overrides, today=today)
+    return builds, refused
+
+
+def priced_ids(gpus: Sequence) -> set[str]:
+    """Every id a price override may name."""
+    from sizing.core.planner import machine_prices
+    from sizing.core.platforms import load_platforms
+
+    platforms, systems = load_platforms()
+    return {g.id for g in gpus} | {p.id for p in platforms} | {s.id for s in systems} | {
+        f"machine:{m.gpu_id}" for m in machine_prices()} | {"ram-ddr4", "ram-ddr5", "ram-ddr5-rdimm"}

@@ -1,0 +1,146 @@
+"""Host platforms and complete systems, and whether N cards physically fit a platform.
+
+Eight cards need eight slots, the lanes to feed them and a power supply that carries
+them; a plan that ignores this recommends machines nobody can build. Platforms come from
+``data/platforms.yaml`` (price with kind/date/source, slots and lanes, RAM channels and
+bandwidth, maximum RAM, PSU, CPU and idle power); complete systems priced as sold (a
+box with N cards, or a unified-memory machine) from the same file and
+``data/machine_prices.yaml``.
+
+Pure apart from the cached loader.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.core.tables import data_file, read_yaml, validate
+from sizing.errors import SizingError
+
+if TYPE_CHECKING:
+    from sizing.core.tables import DataPath
+from sizing.core.prices import Price
+
+PLATFORMS_FILE = data_file("platforms.yaml")
+# Summed TDP may not exceed the PSU rating; above this share of it the row says so (multi-GPU
+# rigs on one PSU commonly run there, often with the cards power-limited).
+PSU_WARN_SHARE = 0.9
+# Wall power of the rest of the box under load (board, RAM, fans, drives), beyond CPU and cards.
+BASE_LOAD_W = 50.0
+# Passively cooled datacenter cards up to this board power (P40, V100, MI50 class) are run in
+# desktops with a fan shroud; hotter ones (A100, H100, L40S) are left to server chassis.
+PASSIVE_DESKTOP_MAX_W = 250.0
+
+
+class Platform(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    name: str
+    klass: Literal["desktop", "hedt", "server"] = Field(alias="class")
+    price: Price
+    gpu_slots: int = Field(ge=0, le=16)
+    slot_lanes: tuple[int, ...]
+    pcie_gen: int = Field(ge=3, le=6)
+    ram_type: Literal["ddr4", "ddr5", "ddr5-rdimm"]
+    ram_channels: int = Field(ge=1, le=24)
+    ram_bandwidth_gbs: float = Field(gt=0)
+    ram_included_gb: float = Field(ge=0)
+    max_ram_gb: float = Field(gt=0)
+    threads: int = Field(gt=0)
+    psu_w: float = Field(gt=0)
+    psu_assumed: bool = False
+    cpu_w: float = Field(gt=0)
+    idle_w: float = Field(gt=0)
+    idle_source: str | None = None
+    spec_source: str = Field(min_length=8)
+    note: str | None = None
+
+    def model_post_init(self, _ctx: object) -> None:
+        if len(self.slot_lanes) != self.gpu_slots:
+            raise ValueError(f"slot_lanes lists {len(self.slot_lanes)} slots, gpu_slots says {self.gpu_slots}")
+        if self.ram_included_gb > self.max_ram_gb:
+            raise ValueError("ram_included_gb exceeds max_ram_gb")
+
+
+class System(BaseModel):
+    """A box sold whole with ``count`` of one accelerator."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    name: str
+    gpu_id: str
+    count: int = Field(ge=1, le=16)
+    price: Price
+    host_ram_gb: float = Field(gt=0)
+    host_bandwidth_gbs: float = Field(gt=0)
+    threads: int = Field(gt=0)
+    idle_w: float = Field(gt=0)
+
+
+@cache
+def load_platforms(path: DataPath = PLATFORMS_FILE) -> tuple[tuple[Platform, ...], tuple[System, ...]]:
+    raw = read_yaml(path, "platform list") or {}
+    if not isinstance(raw, dict):
+        raise SizingError(f"{path}: expected a mapping with 'platforms' and 'systems'")
+
+    def name(e: object, i: int) -> str:
+        return repr(e.get("id", i)) if isinstance(e, dict) else repr(i)
+
+    plats = tuple(validate(Platform, e, f"{path}: platform {name(e, i)},") for i, e in enumerate(raw.get("platforms") or []))
+    systems = tuple(validate(System, e, f"{path}: system {name(e, i)},") for i, e in enumerate(raw.get("systems") or []))
+    ids = [p.id for p in plats] + [s.id for s in systems]
+    dup = {x for x in ids if ids.count(x) > 1}
+    if dup:
+        raise SizingError(f"{path}: duplicate ids {sorted(dup)}")
+    return plats, systems
+
+
+class Fit(BaseModel):
+    """Whether ``count`` cards go into a platform, and what limits it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    load_w: float | None = Field(None, description="cards' TDP + CPU TDP + the rest of the box")
+    lanes: tuple[int, ...] = ()
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def physical_fit(platform: Platform, gpu, count: int) -> Fit:
+    """Slots, PSU against summed TDP, and form factor. Lanes per card are reported (a
+    build on x1 risers works for layer split, slowly to load) rather than refused."""
+    reasons: list[str] = []
+    notes: list[str] = []
+    if "sxm" in gpu.id:
+        reasons.append(f"{gpu.name} is an SXM module, not a PCIe card: it needs an SXM carrier board")
+    if count > platform.gpu_slots:
+        reasons.append(f"{count} cards > {platform.gpu_slots} usable slots")
+    load = None
+    if gpu.tdp_w is None:
+        reasons.append(f"{gpu.name}: board power unknown, so the PSU cannot be checked")
+    else:
+        load = gpu.tdp_w * count + platform.cpu_w + BASE_LOAD_W
+        sums = f"{count}× {gpu.tdp_w:.0f} W + CPU {platform.cpu_w:.0f} W + {BASE_LOAD_W:.0f} W = {load:.0f} W"
+        if load > platform.psu_w:
+            reasons.append(f"{sums} > the {platform.psu_w:.0f} W PSU")
+        elif load > platform.psu_w * PSU_WARN_SHARE:
+            notes.append(f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)")
+    if getattr(gpu, "kind", None) == "datacenter" and platform.klass == "desktop":
+        if (gpu.tdp_w or 0) > PASSIVE_DESKTOP_MAX_W:
+            reasons.append(f"{gpu.name} is a passively cooled {gpu.tdp_w:.0f} W datacenter card: it needs a server "
+                           "chassis's airflow, not a desktop case")
+        else:
+            notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or a server chassis)")
+    lanes = tuple(platform.slot_lanes[:count])
+    if lanes and min(lanes) < 8:
+        notes.append(f"cards run at x{min(lanes)}: fine for layer split, slow to load and no tensor parallel")
+    notes.append("card width is not in the data: check that the cards fit the slot spacing (or use risers)")
+    if platform.psu_assumed:
+        notes.append(f"PSU {platform.psu_w:.0f} W is assumed (the cited build does not state it)")
+    return Fit(ok=not reasons, load_w=load, lanes=lanes, reasons=tuple(reasons), notes=tuple(notes))

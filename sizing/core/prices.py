@@ -1,0 +1,217 @@
+"""What a card, a host platform or a complete system costs, with what kind of price it is.
+
+A buyer can act on a price only if they know whether it is the launch list price, what a
+new one costs today, or what a used one sells for, and how old the figure is. Every price
+here carries its kind, the date it was observed and the page that states it; a figure
+without all three does not load. Prices come from ``data/prices.yaml`` (street and used
+card prices, RAM per GB), ``data/gpus.yaml`` (launch MSRP dated by launch year, and a
+street price whose source says NEW or USED) and ``data/machine_prices.yaml`` (complete
+systems as sold). The user can override any of them (``PriceOverrides``).
+
+Pure apart from the cached loaders; ``age_months`` takes "today" as an argument.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.core.tables import data_file, read_yaml, validate
+from sizing.errors import SizingError
+
+if TYPE_CHECKING:
+    from sizing.core.tables import DataPath
+
+PRICES_FILE = data_file("prices.yaml")
+PriceKind = Literal["msrp", "street", "used"]
+STALE_MONTHS = 6
+DATE_RE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+KIND_WORDS = {"msrp": "launch MSRP", "street": "new (street)", "used": "used market"}
+
+
+class Price(BaseModel):
+    """One dated, cited price."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    usd: float = Field(gt=0)
+    kind: PriceKind
+    date: str = Field(pattern=DATE_RE, description="when the price was observed: YYYY, YYYY-MM or YYYY-MM-DD")
+    source: str = Field(pattern=r"^https://\S+$")
+    note: str | None = None
+
+    def describe(self) -> str:
+        return f"${self.usd:,.0f} {KIND_WORDS[self.kind]}, {self.date}"
+
+
+class CardPrice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu_id: str
+    kind: PriceKind
+    usd: float = Field(gt=0)
+    date: str = Field(pattern=DATE_RE)
+    source: str = Field(pattern=r"^https://\S+$")
+    note: str | None = None
+
+    @property
+    def price(self) -> Price:
+        return Price(usd=self.usd, kind=self.kind, date=self.date, source=self.source, note=self.note)
+
+
+class RamPrice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["ddr4", "ddr5", "ddr5-rdimm"]
+    kind: PriceKind
+    usd_per_gb: float = Field(gt=0)
+    date: str = Field(pattern=DATE_RE)
+    source: str = Field(pattern=r"^https://\S+$")
+    note: str | None = None
+
+
+class PriceBook(BaseModel):
+    """Every card price by GPU id (all kinds), and RAM per GB by type."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cards: dict[str, tuple[Price, ...]]
+    ram: dict[str, RamPrice]
+
+    def for_card(self, gpu_id: str, *, used: bool) -> Price | None:
+        """The price a buyer would pay: new (street, else MSRP); with ``used``, the used
+        price where one is cited and cheaper, else new."""
+        have = self.cards.get(gpu_id, ())
+        new = next((p for p in have if p.kind == "street"), None) or next((p for p in have if p.kind == "msrp"), None)
+        if not used:
+            return new
+        second = next((p for p in have if p.kind == "used"), None)
+        if second is not None and (new is None or second.usd < new.usd):
+            return second
+        return new
+
+
+def _first_url(text: str | None) -> str | None:
+    m = re.search(r"https://\S+", text or "")
+    return m.group(0).rstrip("'\");,") if m else None
+
+
+def gpu_db_prices(gpus: Iterable) -> dict[str, list[Price]]:
+    """Prices data/gpus.yaml carries: launch MSRP (dated by launch year, cited by the
+    release source) and a street price whose source text says NEW or USED."""
+    out: dict[str, list[Price]] = {}
+    for g in gpus:
+        if g.launch_price_usd and g.year and _first_url(g.sources.release):
+            out.setdefault(g.id, []).append(
+                Price(usd=g.launch_price_usd, kind="msrp", date=str(g.year), source=_first_url(g.sources.release))
+            )
+        if g.street_price_usd and _first_url(g.sources.street_price):
+            text = g.sources.street_price or ""
+            kind: PriceKind = "used" if text.strip().upper().startswith("USED") else "street"
+            out.setdefault(g.id, []).append(
+                Price(usd=g.street_price_usd, kind=kind, date=g.street_price_date, source=_first_url(text), note=text)
+            )
+    return out
+
+
+@cache
+def load_price_file(path: DataPath = PRICES_FILE) -> tuple[tuple[CardPrice, ...], tuple[RamPrice, ...]]:
+    raw = read_yaml(path, "price list") or {}
+    if not isinstance(raw, dict):
+        raise SizingError(f"{path}: expected a mapping with 'cards' and 'ram'")
+    cards = tuple(
+        validate(CardPrice, e, f"{path}: card {e.get('gpu_id', i) if isinstance(e, dict) else i!r},")
+        for i, e in enumerate(raw.get("cards") or [])
+    )
+    ram = tuple(
+        validate(RamPrice, e, f"{path}: ram {e.get('type', i) if isinstance(e, dict) else i!r},")
+        for i, e in enumerate(raw.get("ram") or [])
+    )
+    return cards, ram
+
+
+def price_book(gpus: Iterable, path: DataPath = PRICES_FILE) -> PriceBook:
+    """All card prices: the price file's street/used figures first, then gpus.yaml's."""
+    cards, ram = load_price_file(path)
+    merged: dict[str, list[Price]] = {}
+    for c in cards:
+        merged.setdefault(c.gpu_id, []).append(c.price)
+    for gid, ps in gpu_db_prices(gpus).items():
+        for p in ps:
+            if not any(q.kind == p.kind for q in merged.get(gid, [])):
+                merged.setdefault(gid, []).append(p)
+    return PriceBook(cards={k: tuple(v) for k, v in merged.items()}, ram={r.type: r for r in ram})
+
+
+# --------------------------------------------------------------------------------------
+# age
+
+
+def observed_on(date: str) -> dt.date:
+    """The earliest day a price's date can mean ("2026" -> 2026-01-01), so its age is
+    never understated."""
+    parts = [int(x) for x in date.split("-")]
+    return dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+
+
+def age_months(date: str, today: dt.date) -> float:
+    return max(0.0, (today - observed_on(date)).days / (365.25 / 12))
+
+
+def is_stale(date: str, today: dt.date) -> bool:
+    return age_months(date, today) > STALE_MONTHS
+
+
+# --------------------------------------------------------------------------------------
+# overrides
+
+
+class PriceOverrides(BaseModel):
+    """Prices the user typed in, by item id (a GPU id, a platform id or a system id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    usd: dict[str, float] = {}
+
+    def price(self, item_id: str, fallback: Price | None, today: dt.date) -> Price | None:
+        if item_id not in self.usd:
+            return fallback
+        return Price(usd=self.usd[item_id], kind=fallback.kind if fallback else "street", date=today.isoformat(),
+                     source="https://user.override/" + item_id, note="price entered by the user")
+
+
+NO_OVERRIDES = PriceOverrides()
+
+
+def parse_overrides(items: Iterable[str] | Mapping[str, object], known: Iterable[str] = ()) -> PriceOverrides:
+    """``ID=USD`` strings (or a mapping) to overrides; a non-positive or non-numeric price,
+    or an id nothing is priced under, is refused with one message."""
+    pairs: list[tuple[str, object]]
+    if isinstance(items, Mapping):
+        pairs = list(items.items())
+    else:
+        pairs = []
+        for it in items:
+            if "=" not in it:
+                raise SizingError(f"price override {it[:60]!r}: expected ID=USD, e.g. nvidia-rtx-3090=700")
+            k, v = it.split("=", 1)
+            pairs.append((k.strip(), v.strip()))
+    ids = set(known)
+    out: dict[str, float] = {}
+    for k, v in pairs:
+        try:
+            usd = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise SizingError(f"price override for {k[:60]!r} must be a positive number of USD, got {str(v)[:40]!r}") from None
+        if not (usd > 0 and math.isfinite(usd)):
+            raise SizingError(f"price override for {k[:60]!r} must be a positive number of USD, got {str(v)[:40]}")
+        if ids and k not in ids:
+            raise SizingError(f"price override: nothing is priced under {k[:60]!r} (use a GPU, platform or system id)")
+        out[k] = usd
+    return PriceOverrides(usd=out)

@@ -1,0 +1,407 @@
+"""What to buy: whole builds ranked by the buyer's objective, each saying why it ranks there.
+
+``plan`` places and times every target model on every build (``sizing.builds``) and ranks
+those that hold the models by one of three objectives:
+- ``cheapest``: the lowest whole-build price that meets the speed target within budget;
+- ``fastest``: the highest decode speed (slowest model) within budget;
+- ``cost-per-token``: the lowest cost per million generated tokens over the build's life
+  (purchase + electricity at load for the hours used, idle the rest of the day).
+Every row carries its priced lines (kind, date, source), its speed basis and how many
+public llama-bench rows back that device class, and its launch commands. A build on weak
+calibration is marked, and meets a speed target only if its low estimate does. When no build meets the target, the closest are returned instead.
+
+Pure: models, data, prices and "today" are passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sizing.core.arch import ModelArch
+from sizing.core.builds import Build
+from sizing.core.commands import launch_commands
+from sizing.core.prices import age_months, is_stale
+from sizing.core.solver import MemoryFn, check_context, solve
+from sizing.core.speed.coverage import BenchCoverage
+from sizing.core.speed.estimate import CalibrationSet
+from sizing.errors import SizingError
+
+Objective = Literal["cheapest", "fastest", "cost-per-token"]
+OBJECTIVES: tuple[str, ...] = ("cheapest", "fastest", "cost-per-token")
+WEAK_CLASS_ROWS = 5  # fewer public rows than this behind a device class: weak calibration
+
+
+class Calibration(BaseModel):
+    """How many public llama-bench rows back the speed of this build's device class."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device_class: str
+    class_rows: int
+    device_rows: int
+    weak: bool
+    label: str
+
+
+def calibration_strength(hardware, gpu_id: str | None, coverage: BenchCoverage) -> Calibration:
+    """Public llama-bench rows with this build's backend and device kind, and rows on this
+    very device (by its data/gpus.yaml id)."""
+    dev = hardware.gpus[0] if hardware.gpus else hardware.host
+    cls = f"{dev.backend}/{dev.kind}"
+    class_rows = coverage.rows(dev.backend, dev.kind)
+    device_rows = coverage.by_gpu.get(gpu_id, 0) if gpu_id else 0
+    weak = class_rows < WEAK_CLASS_ROWS
+    label = f"{cls}: {class_rows} public llama-bench rows ({device_rows} on this device)" + (
+        " — weak calibration" if weak else "")
+    return Calibration(device_class=cls, class_rows=class_rows, device_rows=device_rows, weak=weak, label=label)
+
+
+class ModelRun(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model_id: str
+    fits: bool
+    how: str
+    decode_tokens_per_s: float | None = None
+    decode_low: float | None = None
+    prefill_tokens_per_s: float | None = None
+    ttft_s: float | None = None
+    speed_basis: str | None = None
+    llama_server: str | None = None
+
+
+class Row(BaseModel):
+    """One build, priced whole, with its speed, cost and the reason for its rank."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rank: int = 0
+    build_id: str
+    label: str
+    kind: str
+    gpu_id: str | None
+    count: int
+    platform_id: str | None
+    price_usd: float
+    lines: tuple[dict, ...]
+    oldest_price: str
+    stale_prices: tuple[str, ...] = ()
+    load_w: float
+    idle_w: float
+    ram_gb: float
+    fits: bool
+    meets_target: bool
+    decode_tokens_per_s: float | None = Field(None, description="slowest target model, expected")
+    decode_low: float | None = None
+    ttft_s: float | None = None
+    usd_per_m_tokens: float | None = Field(None, description="own cost per million output tokens over the build's life")
+    calibration: Calibration
+    speed_basis: str
+    why: str = ""
+    shortfall: str | None = None
+    notes: tuple[str, ...] = ()
+    models: tuple[ModelRun, ...]
+
+
+class PurchasePlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    objective: str
+    options: tuple[Row, ...]
+    closest: tuple[Row, ...] = ()
+    message: str
+    considered: int
+    refused_physically: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def met(self) -> bool:
+        return bool(self.options)
+
+
+class Usage(BaseModel):
+    """How the machine would be used: for cost per token and the cloud comparison."""
+
+    model_config = ConfigDict(frozen=True)
+
+    years: float = Field(3.0, gt=0, le=20)
+    hours_per_day: float = Field(8.0, gt=0, le=24)
+    usd_per_kwh: float = Field(0.30, ge=0, le=10)
+
+
+def own_cost_per_m(price_usd: float, load_w: float, idle_w: float, tps: float, usage: Usage) -> float:
+    """USD per million generated tokens: purchase spread over its life plus electricity,
+    generating ``hours_per_day`` and idle the rest of the day."""
+    per_day = price_usd / (usage.years * 365.25) + (
+        load_w * usage.hours_per_day + idle_w * (24 - usage.hours_per_day)) / 1000 * usage.usd_per_kwh
+    return per_day / (tps * 3600 * usage.hours_per_day) * 1e6
+
+
+def _positive(v: float) -> bool:
+    return v > 0 and math.isfinite(v)
+
+
+class MemoryNeed(BaseModel):
+    """What the largest target model needs, before any placement."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cpu_ram_gib: float = Field(description="a CPU-only run: the whole estimate on the CPU backend, plus 16 GiB")
+    core_gib: float = Field(description="weights + KV cache: a lower bound on any machine's memory for it")
+
+
+def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet) -> MemoryNeed:
+    """Each model typed at ``quant`` as the solver types it: the whole estimate on the CPU
+    backend (a CPU-only server's RAM), and weights + KV on a GPU backend (a lower bound
+    for any accelerator build)."""
+    from sizing.core.machine import cpu_hardware, custom_machine
+
+    host = cpu_hardware("sizing", ram_bytes=1 << 50, bandwidth_gbs=1.0, threads=1)
+    card = custom_machine(memory_gb=1 << 20, bandwidth_gbs=1.0, backend="cuda")
+    cpu = core = 0.0
+    for arch in models:
+        c = min(ctx, arch.max_context)
+        m = solve(arch, quant, c, host, calib, with_speed=False).memory
+        g = solve(arch, quant, c, card, calib, with_speed=False).memory
+        cpu = max(cpu, m.total_bytes / 2**30)
+        core = max(core, (g.weights_bytes + g.kv_cache_bytes) / 2**30)
+    return MemoryNeed(cpu_ram_gib=cpu + 16.0, core_gib=core)
+
+
+def offload_ram_sizer(models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet,
+                      memory_fn: MemoryFn | None = None):
+    """``(card, count) -> GiB of RAM`` an expert-offload build needs: every model placed on
+    the cards with unbounded RAM, what the host side then holds, plus the OS reserve the
+    MoE placement work uses; None when a model cannot keep every layer on the cards."""
+    from sizing.core.machine import HostSpec, machine_from_gpu
+    from sizing.core.offload_builds import OS_RESERVE_GB, experts_offloaded
+
+    big = HostSpec(name="sizing host", ram_bytes=1 << 50, bandwidth_gbs=100.0, threads=16, assumed=False)
+    seen: dict[tuple, float | None] = {}
+
+    def need(gpu, count: int) -> float | None:
+        key = (gpu.id, count)
+        if key not in seen:
+            gib = 0.0
+            for arch in models:
+                if not arch.is_moe:
+                    gib = -1.0
+                    break
+                pl = solve(arch, quant, min(ctx, arch.max_context), machine_from_gpu(gpu, count, host=big), calib,
+                           memory_fn=memory_fn, with_speed=False).placement
+                if not experts_offloaded(pl):
+                    gib = -1.0
+                    break
+                gib = max(gib, pl.devices[-1].used_bytes / 2**30)
+            seen[key] = gib + OS_RESERVE_GB if gib > 0 else None
+        return seen[key]
+
+    return need
+
+
+def _speed_key(b: Build) -> tuple:
+    """Builds whose models sit wholly on the same cards run at the same speed whatever the
+    host: solve once per card and count (hosts differ only in RAM and threads)."""
+    if b.kind == "gpu-build":
+        return ("gpu", b.gpu_id, b.count)
+    return ("build", b.id)
+
+
+def _runs(build: Build, models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet,
+          memory_fn: MemoryFn | None, prompt_tokens: int | None, core_gib: float = 0.0) -> tuple[list[ModelRun], list]:
+    runs, plans = [], []
+    cap = sum(d.memory_bytes for d in build.hardware.gpus) / 2**30 if build.hardware.gpus else None
+    if build.kind in ("gpu-build", "system", "unified") and cap is not None and cap < core_gib:
+        # weights + KV alone exceed the accelerators: no placement can hold it there
+        how = f"needs ≥ {core_gib:.0f} GiB for weights + KV, the accelerators hold {cap:.0f} GiB"
+        return [ModelRun(model_id=a.id, fits=False, how=how) for a in models], [None] * len(models)
+    for arch in models:
+        c_ctx = min(ctx, arch.max_context)
+        p = solve(arch, quant, c_ctx, build.hardware, calib, memory_fn=memory_fn, prompt_tokens=prompt_tokens)
+        pl = p.placement
+        # a GPU purchase must hold the model on its cards; an offload build keeps every layer
+        # on its cards and only routed experts in RAM (--n-cpu-moe), never whole layers
+        experts_only = pl.gpu_layers >= pl.n_layers + 1 and (pl.cpu_moe or pl.n_cpu_moe > 0)
+        ok = pl.fits and (pl.all_on_gpu or build.kind == "cpu-only" or not build.hardware.gpus
+                          or (build.kind == "offload" and experts_only))
+        sp = p.speed if ok else None
+        runs.append(ModelRun(
+            model_id=arch.id, fits=ok, how=pl.how,
+            decode_tokens_per_s=sp.decode_tokens_per_s.expected if sp else None,
+            decode_low=sp.decode_tokens_per_s.low if sp else None,
+            prefill_tokens_per_s=sp.prefill_tokens_per_s.expected if sp else None,
+            ttft_s=sp.ttft_s.expected if sp else None,
+            speed_basis=(f"{sp.basis.method}; {sp.calibration}" if sp else None),
+        ))
+        plans.append(p)
+    return runs, plans
+
+
+def plan(
+    models: Sequence[ModelArch],
+    builds: Iterable[Build],
+    *,
+    quant: str,
+    ctx: int,
+    calib: CalibrationSet,
+    coverage: BenchCoverage,
+    today: dt.date,
+    objective: str = "cheapest",
+    target_tps: float | None = None,
+    budget_usd: float | None = None,
+    usage: Usage | None = None,
+    prompt_tokens: int | None = None,
+    memory_fn: MemoryFn | None = None,
+    limit: int = 10,
+    refused_physically: int = 0,
+    notes: Sequence[str] = (),
+    core_gib: float = 0.0,
+) -> PurchasePlan:
+    """Rank ``builds`` for ``models`` by ``objective``; see the module docstring.
+    ``core_gib`` (``memory_need(...).core_gib``): builds whose accelerators hold less are
+    answered "does not fit" without a placement search."""
+    if not models:
+        raise SizingError("give at least one model to plan for")
+    if objective not in OBJECTIVES:
+        raise SizingError(f"unknown objective {objective!r}; one of {', '.join(OBJECTIVES)}")
+    for what, v in (("budget", budget_usd), ("target tokens/s", target_tps)):
+        if v is not None and not _positive(v):
+            raise SizingError(f"{what} must be a number > 0, got {v:g}")
+    check_context(ctx)
+    usage = usage or Usage()
+    cache: dict[tuple, tuple[list[ModelRun], list]] = {}
+    rows: list[Row] = []
+    plans_by_id: dict[str, list] = {}
+    for b in builds:
+        key = _speed_key(b)
+        if key not in cache:
+            cache[key] = _runs(b, models, quant, ctx, calib, memory_fn, prompt_tokens, core_gib)
+        runs, plans = cache[key]
+        plans_by_id[b.id] = plans
+        fits = all(r.fits for r in runs)
+        speeds = [r for r in runs if r.decode_tokens_per_s]
+        slow = min(speeds, key=lambda r: r.decode_tokens_per_s) if fits and speeds else None
+        tps = slow.decode_tokens_per_s if slow else None
+        short = []
+        if not fits:
+            bad = [r.model_id for r in runs if not r.fits]
+            short.append(f"does not hold {', '.join(bad)} " + ("in RAM" if b.kind == "cpu-only" else "on its accelerators"))
+        cal = calibration_strength(b.hardware, b.gpu_id, coverage)
+        if fits and target_tps and (tps or 0) < target_tps:
+            short.append(f"{(tps or 0):.1f} tok/s < {target_tps:g}")
+        elif fits and target_tps and cal.weak and slow and (slow.decode_low or 0) < target_tps:
+            # a speed few public runs back must reach the target even at its low estimate
+            short.append(f"weak calibration: low estimate {(slow.decode_low or 0):.1f} tok/s < {target_tps:g}")
+        if budget_usd is not None and b.total_usd > budget_usd:
+            short.append(f"${b.total_usd:,.0f} > budget ${budget_usd:,.0f}")
+        stale = tuple(f"{ln.item}: {ln.unit.date} ({age_months(ln.unit.date, today):.0f} months old)"
+                      for ln in b.lines if is_stale(ln.unit.date, today))
+        rows.append(Row(
+            build_id=b.id, label=b.label, kind=b.kind, gpu_id=b.gpu_id, count=b.count, platform_id=b.platform_id,
+            price_usd=b.total_usd,
+            lines=tuple({"item": ln.item, "id": ln.item_id, "qty": ln.qty, "usd": ln.usd, "unit_usd": ln.unit.usd,
+                         "kind": ln.unit.kind, "date": ln.unit.date, "source": ln.unit.source,
+                         "age_months": round(age_months(ln.unit.date, today), 1),
+                         "stale": is_stale(ln.unit.date, today), "note": ln.unit.note} for ln in b.lines),
+            oldest_price=b.oldest_price, stale_prices=stale, load_w=b.load_w, idle_w=b.idle_w, ram_gb=b.ram_gb,
+            fits=fits, meets_target=not short, decode_tokens_per_s=tps,
+            decode_low=slow.decode_low if slow else None,
+            ttft_s=max((r.ttft_s for r in runs if r.ttft_s is not None), default=None) if fits else None,
+            usd_per_m_tokens=own_cost_per_m(b.total_usd, b.load_w, b.idle_w, tps, usage) if tps else None,
+            calibration=cal,
+            speed_basis=(slow.speed_basis if slow and slow.speed_basis else "no speed: the models do not fit"),
+            shortfall="; ".join(short) or None, notes=b.notes, models=tuple(runs),
+        ))
+    sort_key = {
+        "cheapest": lambda r: (r.price_usd, -(r.decode_tokens_per_s or 0)),
+        "fastest": lambda r: (-(r.decode_tokens_per_s or 0), r.price_usd),
+        "cost-per-token": lambda r: (r.usd_per_m_tokens or math.inf, r.price_usd),
+    }[objective]
+    good = sorted((r for r in rows if r.meets_target), key=sort_key)
+    base_notes = (
+        ("prices: whole builds (platform + RAM the build needs + cards) or complete systems as sold; "
+         "each line has its kind (launch MSRP / new street / used), date and source"),
+        (f"cost per million tokens: purchase over {usage.years:g} years + electricity at "
+         f"${usage.usd_per_kwh:.3f}/kWh, {usage.hours_per_day:g} h/day at load, idle the rest"),
+        *notes,
+    )
+    if good:
+        top = [_with_commands(r.model_copy(update={"rank": i + 1, "why": _why(i, r, good, rows, objective, target_tps,
+                                                                                budget_usd, usage)}),
+                              plans_by_id[r.build_id], quant, ctx, models)
+               for i, r in enumerate(good[:limit])]
+        return PurchasePlan(
+            objective=objective, options=tuple(top),
+            message=f"{len(good)} builds meet the target; {_objective_words(objective)}: {top[0].label}",
+            considered=len(rows), refused_physically=refused_physically, notes=base_notes,
+        )
+
+    def closeness(r: Row) -> tuple:
+        reach = 1.0 if r.fits else 0.0
+        if target_tps:
+            reach *= min((r.decode_tokens_per_s or 0) / target_tps, 1.0)
+        over = r.price_usd / budget_usd if budget_usd else 1.0
+        return (not r.fits, -round(reach, 2), max(over, 1.0), r.price_usd)
+
+    closest, seen = [], set()
+    for r in sorted(rows, key=closeness):
+        key = (r.gpu_id, r.kind) if r.kind == "gpu-build" else (r.build_id,)
+        if key in seen:
+            continue
+        seen.add(key)
+        closest.append(_with_commands(r.model_copy(update={"rank": len(closest) + 1, "why": "closest: " + (
+            r.shortfall or "")}), plans_by_id[r.build_id], quant, ctx, models))
+        if len(closest) == 5:
+            break
+    return PurchasePlan(
+        objective=objective, options=(), closest=tuple(closest),
+        message="no configuration meets this: the closest builds follow", considered=len(rows),
+        refused_physically=refused_physically, notes=base_notes,
+    )
+
+
+def _objective_words(objective: str) -> str:
+    return {"cheapest": "cheapest", "fastest": "fastest", "cost-per-token": "lowest cost per token"}[objective]
+
+
+def _why(i: int, r: Row, good: list[Row], rows: list[Row], objective: str, target: float | None,
+         budget: float | None, usage: Usage) -> str:
+    cond = []
+    if target:
+        cond.append(f"≥ {target:g} tok/s")
+    if budget:
+        cond.append(f"≤ ${budget:,.0f}")
+    within = f" of {len(good)} builds that hold the models" + (f" at {' and '.join(cond)}" if cond else "")
+    if objective == "cheapest":
+        head = f"#{i + 1} by price{within}"
+        if i == 0:
+            cheaper = [x for x in rows if x.price_usd < r.price_usd and not x.meets_target and x.fits]
+            if cheaper:
+                c = min(cheaper, key=lambda x: -x.price_usd)
+                head += f"; the next cheaper build ({c.label}, ${c.price_usd:,.0f}) misses: {c.shortfall}"
+    elif objective == "fastest":
+        head = f"#{i + 1} by speed{within}"
+    else:
+        head = (f"#{i + 1} by cost per million tokens ({usage.hours_per_day:g} h/day, {usage.years:g} years)"
+                f"{within}")
+    if r.calibration.weak:
+        head += "; speed rests on weak calibration" + (" (meets the target even at its low estimate)" if target else "")
+    return head
+
+
+def _with_commands(r: Row, plans: list, quant: str, ctx: int, models: Sequence[ModelArch]) -> Row:
+    runs = []
+    for run, p, arch in zip(r.models, plans, models):
+        cmd = None
+        if run.fits and p is not None:
+            try:
+                cmd = launch_commands(arch.id, quant, p.placement, ctx=min(ctx, arch.max_context)).llama_server
+            except SizingError:
+                cmd = None
+        runs.append(run.model_copy(update={"llama_server": cmd}))
+    return r.model_copy(update={"models": tuple(runs)})

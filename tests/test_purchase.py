@@ -1,0 +1,269 @@
+"""Whole builds, dated prices, objective ranking and buy-or-rent (sizing.core.prices/platforms/builds/purchase/cloud)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from importlib.resources import files
+
+import pytest
+import yaml
+
+from sizing.core.builds import all_builds, priced_ids
+from sizing.core.cloud import Workload, break_even, cloud_gpus, electricity, local_cost
+from sizing.core.planner import cloud_prices, machine_prices
+from sizing.core.platforms import load_platforms, physical_fit
+from sizing.core.prices import (
+    PriceOverrides,
+    load_price_file,
+    parse_overrides,
+    price_book,
+)
+from sizing.core.purchase import Usage, own_cost_per_m, plan
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.coverage import bench_coverage
+from sizing.errors import SizingError
+from sizing.hardware.db import load_gpus
+from sizing.sources.catalog import load_catalog
+
+TODAY = dt.date(2026, 12, 1)
+URL = re.compile(r"^https://\S+$")
+DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+KINDS = {"msrp", "street", "used"}
+
+
+def _walk(node, path=""):
+    """Every mapping in a YAML tree, with where it sits."""
+    if isinstance(node, dict):
+        yield path, node
+        for k, v in node.items():
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, f"{path}[{i}]")
+
+
+PRICE_KEYS = ("usd", "price_usd", "usd_per_gb")
+
+
+DATA = files("sizing") / "data"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.iterdir() if p.name.endswith(".yaml") and p.name != "gpus.yaml"))
+def test_every_price_in_data_has_a_source_url_a_kind_and_a_date(name):
+    """Any mapping with a price field must carry kind, date and an https source beside it."""
+    raw = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    for where, m in _walk(raw):
+        if not any(k in m for k in PRICE_KEYS):
+            continue
+        assert m.get("kind") in KINDS, f"{name}{where}: price without a kind (msrp|street|used)"
+        assert DATE.match(str(m.get("date", ""))), f"{name}{where}: price without a date"
+        assert URL.match(str(m.get("source", ""))), f"{name}{where}: price without a source URL"
+
+
+def test_gpu_database_prices_are_dated_and_cited():
+    """gpus.yaml's launch prices are dated by launch year and cited by the release source;
+    its street prices by their own date and source (kind read from the source: NEW/USED)."""
+    gpus = load_gpus().all
+    for g in gpus:  # every price field in gpus.yaml carries its date and an https source
+        if g.launch_price_usd is not None:
+            assert g.year and "https://" in (g.sources.release or ""), (g.id, "launch price without year/source")
+        if g.street_price_usd is not None:
+            assert g.street_price_date and "https://" in (g.sources.street_price or ""), (g.id, "street price")
+    book = price_book(gpus)
+    for gid, prices in book.cards.items():
+        for p in prices:
+            assert p.kind in KINDS and DATE.match(p.date) and URL.match(p.source), (gid, p)
+    n_launch = sum(1 for g in gpus if g.launch_price_usd is not None)
+    assert sum(1 for ps in book.cards.values() for p in ps if p.kind == "msrp") == n_launch
+
+
+def test_cloud_and_electricity_prices_are_dated_and_cited():
+    for p in cloud_prices():
+        assert URL.match(p.source) and DATE.match(p.date) and p.kind in ("open", "proprietary")
+        assert p.kind == "proprietary" or p.serves, p.id
+    for c in cloud_gpus():
+        assert URL.match(c.source) and DATE.match(c.date) and c.on_demand > 0
+    e = electricity()
+    assert URL.match(e.usd_per_eur.source)
+    for r in e.regions:
+        assert URL.match(r.source) and DATE.match(r.date) and e.usd_per_kwh(r.id) > 0
+
+
+def test_required_cards_are_priced_new_and_the_used_ones_cited():
+    book = price_book(load_gpus().all)
+    for gid in ("nvidia-rtx-3090", "nvidia-rtx-3090-ti", "nvidia-rtx-4090", "nvidia-rtx-5090",
+                "nvidia-rtx-4060-ti-16gb", "nvidia-rtx-5060-ti-16gb", "nvidia-rtx-a6000", "amd-rx-7900-xtx"):
+        assert book.for_card(gid, used=False) is not None, gid
+    for gid in ("nvidia-rtx-3090", "nvidia-rtx-4090", "nvidia-tesla-p40", "nvidia-rtx-a6000"):
+        p = book.for_card(gid, used=True)
+        assert p is not None and p.kind == "used", gid
+    # new only: never a used price
+    assert all(book.for_card(g, used=False).kind != "used" for g in book.cards if book.for_card(g, used=False))
+
+
+def test_a_bad_price_entry_is_refused_with_its_file_and_entry(tmp_path):
+    bad = tmp_path / "prices.yaml"
+    bad.write_text("cards:\n  - {gpu_id: nvidia-rtx-3090, kind: used, usd: 700, date: '2026-05'}\n")
+    with pytest.raises(SizingError, match="nvidia-rtx-3090.*source"):
+        load_price_file(bad)
+
+
+def test_physical_fit_refuses_too_many_cards_and_an_overloaded_psu():
+    plats = {p.id: p for p in load_platforms()[0]}
+    db = load_gpus()
+    am5, epyc = plats["desktop-am5"], plats["server-epyc-rome"]
+    r3090 = db.get("nvidia-rtx-3090")
+    assert physical_fit(am5, r3090, 2).ok
+    three = physical_fit(am5, r3090, 3)
+    assert not three.ok and any("slots" in x for x in three.reasons)
+    # 7 slots, but 5× 350 W + CPU do not fit a 1600 W PSU
+    five = physical_fit(epyc, r3090, 5)
+    assert not five.ok and any("PSU" in x for x in five.reasons)
+    assert physical_fit(epyc, r3090, 4).ok
+    sxm = physical_fit(epyc, db.get("nvidia-v100-sxm2-32gb"), 1)
+    assert not sxm.ok and "SXM" in sxm.reasons[0]
+    # a 300 W passive A100 belongs in a server, a 250 W P40 goes in a desktop with a shroud
+    assert not physical_fit(am5, db.get("nvidia-a100-pcie-80gb"), 1).ok
+    assert physical_fit(epyc, db.get("nvidia-a100-pcie-80gb"), 1).ok
+    p40 = physical_fit(am5, db.get("nvidia-tesla-p40"), 1)
+    assert p40.ok and any("shroud" in n for n in p40.notes)
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    gpus = load_gpus().all
+    builds, refused = all_builds(gpus, used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=64)
+    return {"gpus": gpus, "builds": builds, "refused": refused, "calib": load_calibration(), "coverage": bench_coverage(),
+            "cat": load_catalog()}
+
+
+def test_builds_are_physically_possible_and_priced_whole(ctx):
+    plats = {p.id: p for p in load_platforms()[0]}
+    db = {g.id: g for g in ctx["gpus"]}
+    assert ctx["refused"] > 0
+    kinds = {b.kind for b in ctx["builds"]}
+    assert {"gpu-build", "unified", "system", "cpu-only"} <= kinds
+    for b in ctx["builds"]:
+        assert b.total_usd == pytest.approx(sum(ln.usd for ln in b.lines))
+        if b.kind == "gpu-build":
+            p, g = plats[b.platform_id], db[b.gpu_id]
+            assert b.count <= p.gpu_slots and physical_fit(p, g, b.count).ok
+            assert b.lines[0].item_id == p.id and b.lines[-1].qty == b.count  # platform and the cards both paid
+            assert b.total_usd > p.price.usd
+    ids = [b.id for b in ctx["builds"]]
+    assert len(ids) == len(set(ids))
+    assert not any(b.count > 7 and b.platform_id for b in ctx["builds"])
+
+
+def _plan(ctx, model, **kw):
+    arch = ctx["cat"].get(model)
+    return plan([arch], ctx["builds"], quant="Q4_K_M", ctx=kw.pop("ctx_len", 8192), calib=ctx["calib"],
+                coverage=ctx["coverage"], today=TODAY, **kw)
+
+
+def test_cheapest_meets_the_target_within_budget_and_says_why(ctx):
+    r = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="cheapest", target_tps=40, budget_usd=2000)
+    assert r.met and r.options
+    prices = [o.price_usd for o in r.options]
+    assert prices == sorted(prices)
+    for o in r.options:
+        assert o.decode_tokens_per_s >= 40 and o.price_usd <= 2000 and o.fits
+        assert o.why.startswith(f"#{o.rank} by price") and o.speed_basis and o.calibration.class_rows >= 0
+        assert o.models[0].llama_server and "llama-server" in o.models[0].llama_server
+        assert all(ln["source"].startswith("https://") and ln["kind"] in KINDS for ln in o.lines)
+    weak = [o for o in r.options if o.calibration.weak]
+    assert all("weak calibration" in o.why for o in weak)
+
+
+def test_fastest_and_cost_per_token_orders(ctx):
+    fast = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="fastest", budget_usd=5000, limit=20)
+    speeds = [o.decode_tokens_per_s for o in fast.options]
+    assert speeds == sorted(speeds, reverse=True) and all(o.price_usd <= 5000 for o in fast.options)
+    usage = Usage(years=3, hours_per_day=8, usd_per_kwh=0.3)
+    cpt = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="cost-per-token", usage=usage, limit=20)
+    costs = [o.usd_per_m_tokens for o in cpt.options]
+    assert costs == sorted(costs)
+    o = cpt.options[0]
+    assert o.usd_per_m_tokens == pytest.approx(
+        own_cost_per_m(o.price_usd, o.load_w, o.idle_w, o.decode_tokens_per_s, usage))
+
+
+def test_unified_boxes_compete_on_the_same_ranking(ctx):
+    r = _plan(ctx, "openai/gpt-oss-120b", objective="cheapest", limit=200)
+    kinds = {o.kind for o in r.options}
+    assert "unified" in kinds and "gpu-build" in kinds
+    # 120B at MXFP4 (~61 GiB) never ranks a single 24 GB card
+    assert not any(o.kind == "gpu-build" and o.count == 1 and "3090" in (o.gpu_id or "") for o in r.options)
+
+
+def test_no_build_meets_an_impossible_target_and_the_closest_are_given(ctx):
+    r = _plan(ctx, "meta-llama/Llama-3.1-405B-Instruct", target_tps=1000, budget_usd=500)
+    assert not r.met and 1 <= len(r.closest) <= 5
+    assert all(o.shortfall and o.why.startswith("closest") for o in r.closest)
+
+
+def test_price_overrides_change_the_whole_build_and_bad_ones_are_refused(ctx):
+    ids = priced_ids(ctx["gpus"])
+    o = parse_overrides(["nvidia-rtx-3090=500"], ids)
+    builds, _ = all_builds(ctx["gpus"], used=True, overrides=o, today=TODAY, ram_need_gb=64)
+    b = next(b for b in builds if b.id == "desktop-am5+2xnvidia-rtx-3090")
+    assert b.lines[-1].usd == 1000 and b.lines[-1].unit.note == "price entered by the user"
+    for bad, msg in ((["nvidia-rtx-3090=0"], "positive"), (["nvidia-rtx-3090=-5"], "positive"),
+                     (["nvidia-rtx-3090=abc"], "positive"), (["nvidia-rtx-3090=nan"], "positive"),
+                     (["acme-card=300"], "nothing is priced"), (["3090"], "ID=USD")):
+        with pytest.raises(SizingError, match=msg):
+            parse_overrides(bad, ids)
+
+
+def test_break_even_in_months_and_tokens():
+    work = Workload(tokens_in_per_day=2e6, tokens_out_per_day=5e5)
+    loc = local_cost(build="x", price_usd=2000, load_w=400, idle_w=60, decode_tps=50, prefill_tps=2000, work=work,
+                     years=3, usd_per_kwh=0.3)
+    busy = (2e6 / 2000 + 5e5 / 50) / 3600
+    assert loc.busy_hours_per_day == pytest.approx(busy)
+    kwh_day = (400 * busy + 60 * (24 - busy)) / 1000
+    assert loc.power_monthly_usd == pytest.approx(kwh_day * 0.3 * 365.25 / 12)
+    from sizing.core.cloud import RentOption
+
+    rent = RentOption(name="r", kind="api-open", monthly_usd=200.0, basis="", date="2026-01", source="https://x.y")
+    be = break_even(loc, rent, work)
+    assert be.months == pytest.approx(2000 / (200 - loc.power_monthly_usd))
+    assert be.tokens == pytest.approx(be.months * 365.25 / 12 * 5e5)
+    cheap = RentOption(name="c", kind="api-open", monthly_usd=1.0, basis="", date="2026-01", source="https://x.y")
+    assert break_even(loc, cheap, work).months is None
+
+
+def test_unknown_region_is_one_clear_message():
+    with pytest.raises(SizingError, match="unknown region 'Mars'.*EU"):
+        electricity().region("Mars")
+
+
+def test_machine_prices_name_real_unified_chips():
+    ids = {g.id for g in load_gpus().all}
+    assert all(m.gpu_id in ids for m in machine_prices())
+    systems = load_platforms()[1]
+    assert all(s.gpu_id in ids for s in systems)
+
+
+def test_expert_offload_builds_compete_for_moe_models(ctx):
+    """'1-2 cards + N GB RAM' for a MoE model the cards cannot hold: every layer on the cards,
+    routed experts in RAM; priced with the RAM; ranked with the rest. None for a dense model."""
+    from sizing.core.purchase import memory_need
+
+    arch = ctx["cat"].get("Qwen/Qwen3-235B-A22B")
+    need = memory_need([arch], "Q4_K_M", 8192, ctx["calib"])
+    builds, _ = all_builds(ctx["gpus"], used=True, overrides=PriceOverrides(), today=TODAY,
+                           ram_need_gb=need.cpu_ram_gib, offload=True, model_gb=need.core_gib)
+    off = [b for b in builds if b.kind == "offload"]
+    db = {g.id: g for g in ctx["gpus"]}
+    assert off and all(b.ram_gb >= need.cpu_ram_gib and b.count * db[b.gpu_id].memory_gb < need.core_gib for b in off)
+    assert all(any(ln.item_id.startswith("ram-") for ln in b.lines) for b in off if b.ram_gb > 32)
+    r = plan([arch], builds, quant="Q4_K_M", ctx=8192, calib=ctx["calib"], coverage=ctx["coverage"], today=TODAY,
+             objective="fastest", budget_usd=10_000, core_gib=need.core_gib, limit=50)
+    ranked = [o for o in r.options if o.kind == "offload"]
+    assert ranked, [o.label for o in r.options]
+    for o in ranked:
+        assert "--n-cpu-moe" in o.models[0].llama_server or "exps" in o.models[0].llama_server
+    dense = ctx["cat"].get("meta-llama/Llama-3.3-70B-Instruct")
+    assert not dense.is_moe  # the CLI and UI build offload candidates only for MoE models
