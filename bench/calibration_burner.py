@@ -61,16 +61,19 @@ def main() -> int:
     model = args.model or str(smollm2_path())
     home = Path(tempfile.mkdtemp(prefix="llm-sizing-burner-"))
     os.environ["LLM_SIZING_HOME"] = str(home)
-    kw = dict(ctx=1024, n_prompt=64, n_gen=64, n_threads=args.threads, runner="embedded", timeout_s=600,
-              data_directory=home)
+    kw = dict(
+        ctx=1024, n_prompt=64, n_gen=64, n_threads=args.threads, runner="embedded", timeout_s=600, data_directory=home
+    )
 
     def check(tag: str):
         r = run_check(model, **kw)
         d = (r.load or {}).get("during") or {}
         v = r.verdict
-        print(f"  {tag}: decode {r.measured.decode_tokens_per_s or 0:.1f} tok/s, other processes "
-              f"{d.get('others_busy_cores', float('nan')):.2f} cores busy; "
-              + ("used" if v and v.used else f"LEFT OUT: {v.reason if v else 'no verdict'}"))
+        print(
+            f"  {tag}: decode {r.measured.decode_tokens_per_s or 0:.1f} tok/s, other processes "
+            f"{d.get('others_busy_cores', float('nan')):.2f} cores busy; "
+            + ("used" if v and v.used else f"LEFT OUT: {v.reason if v else 'no verdict'}")
+        )
         return r
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; store {home}")
@@ -108,8 +111,10 @@ def main() -> int:
 
     print("moved: " + "; ".join(move(k) for k in ("effective_bandwidth_gbs", "decode_overhead_ms")))
     if pred_before and pred_after:
-        print(f"calibrated decode prediction for {Path(model).name}: {pred_before:.1f} -> {pred_after:.1f} tok/s "
-              f"({(pred_after / pred_before - 1) * 100:+.1f}%)")
+        print(
+            f"calibrated decode prediction for {Path(model).name}: {pred_before:.1f} -> {pred_after:.1f} tok/s "
+            f"({(pred_after / pred_before - 1) * 100:+.1f}%)"
+        )
     v = busy.verdict
     print(f"burner run: {'REJECTED: ' + v.reason if v and not v.used else 'used (not rejected)'}")
     # for comparison: what fitting every stored run, unscreened, would have done
@@ -122,8 +127,10 @@ def main() -> int:
     probe = sample_of(runs[0])
     pb, pa = raw_before.decode_tokens_per_s(probe), raw_after.decode_tokens_per_s(probe)
     if pb and pa:
-        print(f"unscreened (every run fitted, as before this change): decode prediction {pb:.1f} -> {pa:.1f} tok/s "
-              f"({(pa / pb - 1) * 100:+.1f}%)")
+        print(
+            f"unscreened (every run fitted, as before this change): decode prediction {pb:.1f} -> {pa:.1f} tok/s "
+            f"({(pa / pb - 1) * 100:+.1f}%)"
+        )
     return 0
 
 

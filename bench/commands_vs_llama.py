@@ -19,7 +19,8 @@ from pathlib import Path
 
 from harness.truth_cases import compare
 from sizing.core.machine import cpu_hardware
-from sizing.estimate import estimate, with_hardware
+from sizing.answer import answer_for
+from sizing.estimate import estimate
 from sizing.live.packaged import gemma3_path, smollm2_path
 from sizing.live.probe import probe_many
 from sizing.live.server_args import probe_config, read_server_argv
@@ -45,8 +46,10 @@ def main() -> int:
             return 1
         runs = []
         for name, key, kw in SCENARIOS:
-            est = with_hardware(estimate(str(files[key]), None, **kw), hw, model_path=str(files[key]))
-            runs.append((name, key, est, shlex.split(est.commands["llama_server"])))
+            est = estimate(str(files[key]), None, **kw)
+            ans = answer_for(est, hw, model_path=str(files[key]))
+            assert ans.commands is not None
+            runs.append((name, key, est, shlex.split(ans.commands.llama_server)))
         old = [a for a in runs[0][3] if a not in ("-np", "1")]
         runs.append(("  same, command without -np (as printed before)", "gemma3", runs[0][2], old))
         print(f"{'scenario / command':<52} {'part':<9} {'estimate MiB':>13} {'llama.cpp MiB':>14} {'error':>8}")

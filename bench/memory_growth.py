@@ -51,12 +51,17 @@ def rss_mib() -> float:
 
 def main(reruns: int = 1000) -> None:
     cat = load_catalog()
-    models = [cat.get(m) for m in ("Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct", "google/gemma-3-4b-it")
-              if m in {a.id for a in cat.models}] or list(cat.models[:3])
+    models = [
+        cat.get(m)
+        for m in ("Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct", "google/gemma-3-4b-it")
+        if m in {a.id for a in cat.models}
+    ] or list(cat.models[:3])
     hw = machine_from_gpu(load_gpus().get("nvidia-rtx-4090"))
     calib = load_calibration()
-    print(f"{reruns} reruns over {len(models)} models on {hw.name}; a new ModelArch each rerun, "
-          "every fifth with its own tensor list (an upload)")
+    print(
+        f"{reruns} reruns over {len(models)} models on {hw.name}; a new ModelArch each rerun, "
+        "every fifth with its own tensor list (an upload)"
+    )
     print(f"{'rerun':>6} {'RSS MiB':>9}  cache sizes")
     base = rss_mib()
     for i in range(reruns + 1):

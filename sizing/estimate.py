@@ -1,10 +1,11 @@
-"""The one estimate API the CLI and the UI call: model + settings in, an ``Estimate`` out.
+"""The first steps of the composition: resolve the model, build the Scenario, estimate memory.
 
 ``estimate()`` resolves what the user named (catalog id, Hugging Face repo, GGUF file,
 config.json), checks every setting with one clear message per mistake, builds a
-:class:`~sizing.core.scenario.Scenario` and asks the pure core (:func:`sizing.core.memory.estimate.estimate_memory`)
-for the numbers. Hardware, placement and speed fields are optional and stay ``None`` until
-the modules that compute them fill them in, so one JSON shape serves every caller.
+:class:`~sizing.core.scenario.Scenario` and asks the pure core
+(:func:`sizing.core.memory.estimate.estimate_memory`) for the numbers. ``sizing.answer``
+takes this ``Estimate`` on to placement, speed and commands; callers that want the whole
+answer use ``sizing.estimate`` (the function), which returns an ``Answer``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ DEFAULT_QUANT = "Q4_K_M"
 
 
 class Estimate(BaseModel):
-    """An answer with its parts and basis; ``to_json()`` is the CLI's ``--json`` object."""
+    """The memory of one scenario with its parts and basis (``sizing.answer.Answer`` adds the machine)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -63,24 +64,6 @@ class Estimate(BaseModel):
     items: tuple[MemoryItem, ...]
     basis: tuple[Basis, ...]
     warnings: tuple[str, ...] = ()
-    # filled in by hardware / placement / speed (None until then)
-    fits: bool | None = None
-    gpu_layers: int | None = None
-    devices: list[dict[str, Any]] | None = None
-    decode_tokens_per_s: dict[str, float] | None = None
-    prefill_tokens_per_s: dict[str, float] | None = None
-    ttft_s: float | None = None
-    commands: dict[str, str] | None = None
-    # hardware detail (H-speed, additive)
-    hardware: str | None = None
-    placement: str | None = None
-    n_cpu_moe: int | None = None
-    tensor_split: list[float] | None = None
-    decode_at_depth: dict[str, dict[str, float]] | None = None
-    ttft_range_s: dict[str, float] | None = None
-    at_context: dict[str, Any] | None = None
-    speed_calibration: str | None = None
-    hardware_notes: list[str] | None = None
     # inputs for callers that go further (not serialized)
     scenario: Scenario = Field(exclude=True, repr=False)
     memory: MemoryEstimate = Field(exclude=True, repr=False)
@@ -247,98 +230,3 @@ def estimate(
         mmproj=mmproj,
     )
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)
-
-
-# --- hardware, placement and speed (H-speed; additive) ----------------------------------
-
-
-def with_hardware(
-    est: Estimate,
-    hardware: Any,
-    *,
-    options: Any = None,
-    prompt_tokens: int | None = None,
-    model_path: str | None = None,
-    calibration: Any = None,
-    machine_calibration: Any = None,
-    context_prompt_tokens: int | None = None,
-) -> Estimate:
-    """Fill the hardware fields of ``est``: does it fit, where, how fast, what to run.
-
-    ``hardware`` is a :class:`sizing.core.machine.Hardware`; placement, speed and commands
-    come from ``sizing.core.solver`` / ``sizing.core.speed.estimate`` / ``sizing.core.commands`` (pure).
-    ``calibration`` is the public speed calibration (default: the shipped fit);
-    ``machine_calibration`` (a :class:`sizing.core.speed.machine.MachineCalibration`,
-    which adapters fit from this machine's stored live checks) refines it for the devices
-    it was measured on. The speed's basis names whichever was used. ``at_context`` is the
-    speed at the chosen context (``sizing.core.speed.context``) for ``context_prompt_tokens``
-    (default: ``prompt_tokens`` if given, else a quarter of the context)."""
-    from sizing.core.speed.calibration import load_calibration
-    from sizing.core.commands import launch_commands
-    from sizing.core.speed.machine import calibrate_hardware
-    from sizing.core.solver import plan_for_scenario
-
-    hardware, calib = calibrate_hardware(hardware, calibration or load_calibration(), machine_calibration)
-    plan = plan_for_scenario(est.scenario, est.parts, hardware, calib, options=options, prompt_tokens=prompt_tokens)
-    pl = plan.placement
-    sp = plan.speed
-    at_ctx = None
-    if sp is not None and pl.works:
-        from sizing.core.speed.context import context_speed
-
-        cp = context_prompt_tokens or prompt_tokens
-        at_ctx = context_speed(pl.works, calib, ctx=plan.ctx, prompt_tokens=min(cp, plan.ctx) if cp else None,
-                               n_ubatch=est.scenario.n_ubatch)
-    cmds = launch_commands(
-        est.model, est.quant, pl, ctx=plan.ctx, n_parallel=est.n_parallel, model_path=model_path,
-        kv_type_k=est.kv_type_k, kv_type_v=est.kv_type_v, flash_attn=est.flash_attn,
-        kv_unified=est.kv_unified, mmap=est.mmap, repack=est.repack, mlock=est.mlock,
-        n_batch=est.n_batch, n_ubatch=est.n_ubatch, total_ctx=est.ctx,
-        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
-        mmproj_path=est.scenario.mmproj.path if est.scenario.mmproj else None,
-    )
-    commands = {"llama_server": cmds.llama_server}
-    if cmds.ollama:
-        commands["ollama_serve"] = cmds.ollama_serve or "ollama serve"
-        commands["ollama"] = cmds.ollama
-        commands["ollama_modelfile"] = cmds.ollama_modelfile or ""
-    if cmds.vllm:
-        commands["vllm"] = cmds.vllm
-    if cmds.notes:
-        commands["notes"] = " | ".join(cmds.notes)
-    if cmds.weights.hf_url:
-        commands["weights"] = cmds.weights.hf_url
-    if cmds.weights.ollama_tag:
-        commands["ollama_tag"] = cmds.weights.ollama_tag
-    return est.model_copy(update={
-        "basis": (*est.basis, sp.basis) if sp else est.basis,
-        "fits": pl.fits,
-        "gpu_layers": pl.gpu_layers,
-        "devices": [d.to_json() for d in pl.devices],
-        "decode_tokens_per_s": sp.decode_tokens_per_s.rounded() if sp else None,
-        "prefill_tokens_per_s": sp.prefill_tokens_per_s.rounded() if sp else None,
-        "ttft_s": round(sp.ttft_s.expected, 4) if sp else None,
-        "commands": commands,
-        "hardware": hardware.name,
-        "placement": pl.how,
-        "n_cpu_moe": pl.n_cpu_moe,
-        "tensor_split": list(pl.tensor_split),
-        "decode_at_depth": {str(k): v.rounded() for k, v in sp.decode_at_depth.items()} if sp else None,
-        "ttft_range_s": sp.ttft_s.rounded(4) if sp else None,
-        "at_context": _context_json(at_ctx) if at_ctx else None,
-        "speed_calibration": sp.calibration if sp else None,
-        "hardware_notes": list(pl.notes),
-    })
-
-
-def _context_json(cs: Any) -> dict[str, Any]:
-    return {
-        "ctx": cs.ctx,
-        "prompt_tokens": cs.prompt_tokens,
-        "prompt_basis": cs.prompt_basis,
-        "decode_mean_tokens_per_s": cs.decode_mean.rounded(),
-        "decode_full_tokens_per_s": cs.decode_full.rounded(),
-        "ttft_s": cs.ttft_s.rounded(3),
-        "curve": [p.model_dump() for p in cs.curve],
-        "method": cs.method,
-    }

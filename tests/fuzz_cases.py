@@ -13,7 +13,7 @@ import io
 import json
 import struct
 
-from crafted_gguf import ARRAY, BOOL, F32, F64, I8, I16, I32, I64, STRING, U8, U16, U32, U64, kv, s, tensor
+from crafted_gguf import ARRAY, BOOL, F32, F64, I8, I16, I32, I64, STRING, U8, U16, U32, U64, kv, tensor
 from hypothesis import strategies as st
 
 from sizing.errors import SizingError

@@ -27,15 +27,41 @@ def cpu_model() -> str:
 
 def _result(cpu: str, n_prompt: int, n_gen: int, avg_ts: float, **kw) -> dict:
     base = {
-        "build_commit": "5e6229a8", "build_number": 6250, "cpu_info": cpu, "gpu_info": "",
-        "backends": "CPU", "model_filename": "/models/Llama-3.2-1B-Instruct-Q4_K_M.gguf",
-        "model_type": "llama 1B Q4_K - Medium", "model_size": 799862912, "model_n_params": 1235814432,
-        "n_batch": 2048, "n_ubatch": 512, "n_threads": 2, "cpu_mask": "0x0", "cpu_strict": False, "poll": 50,
-        "type_k": "f16", "type_v": "f16", "n_gpu_layers": 99, "split_mode": "layer", "main_gpu": 0,
-        "no_kv_offload": False, "flash_attn": False, "tensor_split": "0.00", "use_mmap": True,
-        "embeddings": False, "n_prompt": n_prompt, "n_gen": n_gen, "n_depth": 0,
-        "test_time": "2025-08-20T10:11:12Z", "avg_ns": int(1e9 * max(n_prompt, n_gen) / avg_ts),
-        "stddev_ns": 1000, "avg_ts": avg_ts, "stddev_ts": 0.1, "samples_ns": [1, 2], "samples_ts": [avg_ts, avg_ts],
+        "build_commit": "5e6229a8",
+        "build_number": 6250,
+        "cpu_info": cpu,
+        "gpu_info": "",
+        "backends": "CPU",
+        "model_filename": "/models/Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+        "model_type": "llama 1B Q4_K - Medium",
+        "model_size": 799862912,
+        "model_n_params": 1235814432,
+        "n_batch": 2048,
+        "n_ubatch": 512,
+        "n_threads": 2,
+        "cpu_mask": "0x0",
+        "cpu_strict": False,
+        "poll": 50,
+        "type_k": "f16",
+        "type_v": "f16",
+        "n_gpu_layers": 99,
+        "split_mode": "layer",
+        "main_gpu": 0,
+        "no_kv_offload": False,
+        "flash_attn": False,
+        "tensor_split": "0.00",
+        "use_mmap": True,
+        "embeddings": False,
+        "n_prompt": n_prompt,
+        "n_gen": n_gen,
+        "n_depth": 0,
+        "test_time": "2025-08-20T10:11:12Z",
+        "avg_ns": int(1e9 * max(n_prompt, n_gen) / avg_ts),
+        "stddev_ns": 1000,
+        "avg_ts": avg_ts,
+        "stddev_ts": 0.1,
+        "samples_ns": [1, 2],
+        "samples_ts": [avg_ts, avg_ts],
     }
     return {**base, **kw}
 
@@ -67,8 +93,23 @@ def test_llama_bench_output_becomes_this_machines_runs(tmp_path, home, capsys, c
     cpu = out["calibration"]["backends"]["cpu"]
     assert cpu["n_used"] == 1 and cpu["runs"][0]["used"] and cpu["runs"][0]["source"] == "import"
     # the run now calibrates: an estimate here names this machine's calibration
-    assert main(["estimate", "--model", "meta-llama/Llama-3.2-1B-Instruct", "--quant", "Q4_K_M", "--ctx", "2048",
-                 "--hardware", "this", "--json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "--model",
+                "meta-llama/Llama-3.2-1B-Instruct",
+                "--quant",
+                "Q4_K_M",
+                "--ctx",
+                "2048",
+                "--hardware",
+                "this",
+                "--json",
+            ]
+        )
+        == 0
+    )
     est = json.loads(capsys.readouterr().out)
     assert "this machine: 1 run" in est["speed_calibration"]
 

@@ -205,7 +205,7 @@ def test_enough_entries_carry_a_published_count(catalog):
 
 @pytest.mark.parametrize("model_id", [m.id for m in _with_params(load_catalog())])
 def test_parameter_count_matches_the_published_one(catalog, model_id):
-    """Our tensor list (H-weights' tensors_for over the catalog entry) against the publisher.
+    """Our tensor list (tensors_for over the catalog entry) against the publisher.
 
     A wrong layer count, FFN size, vocabulary, tie or expert count moves these by far
     more than the tolerance.

@@ -96,7 +96,7 @@ def test_buy_or_rent_like_for_like_keeps_the_build(capsys):
     assert any(o["kind"].startswith("gpu-") for o in cost["rent"])  # a GPU by the hour
     assert not cost["cloud_name"].startswith("OpenAI")            # proprietary only as reference
     assert all(o["reference_only"] == o["kind"].endswith("proprietary") for o in cost["rent"])
-    for o, b in zip(cost["rent"], cost["break_even"]):
+    for _rent, b in zip(cost["rent"], cost["break_even"]):
         assert b["months"] is None or (b["months"] > 0 and b["tokens"] > 0)
     # the same comparison for another build, named by id
     other = d["options"][1]["build_id"]

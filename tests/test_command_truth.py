@@ -15,7 +15,8 @@ import shlex
 
 import pytest
 
-from sizing.estimate import estimate, with_hardware
+from sizing.answer import answer_for
+from sizing.estimate import estimate
 from sizing.live.probe import probe_many
 from sizing.live.server_args import probe_config, read_server_argv
 from harness.truth_cases import compare
@@ -35,8 +36,9 @@ CASES = {
 def _command(path, kw) -> tuple[object, list[str]]:
     est = estimate(str(path), None, **kw)
     hw = cpu_hardware("test host", ram_bytes=64 * GIB, bandwidth_gbs=60.0, threads=4)
-    est = with_hardware(est, hw)
-    return est, shlex.split(est.commands["llama_server"])
+    ans = answer_for(est, hw)
+    assert ans.commands is not None
+    return est, shlex.split(ans.commands.llama_server)
 
 
 @pytest.mark.live

@@ -120,20 +120,39 @@ def test_hybrid_without_its_ssm_keys_is_refused(tmp_path):
 
 def test_cli_refuses_an_unmodelled_gguf_with_exit_2(tmp_path):
     path = _header(tmp_path, "gemma4", [8, 8])
-    proc = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--model", str(path), "--ctx", "4096"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sizing", "estimate", "--model", str(path), "--ctx", "4096"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "gemma4" in proc.stderr and "closest supported: gemma3" in proc.stderr
 
 
 QWEN3_NEXT = dict(  # the fields of Qwen/Qwen3-Next-80B-A3B-Instruct's config.json that sizing reads
-    model_type="qwen3_next", hidden_size=2048, num_hidden_layers=48, num_attention_heads=16,
-    num_key_value_heads=2, head_dim=256, intermediate_size=5120, moe_intermediate_size=512,
-    shared_expert_intermediate_size=512, num_experts=512, num_experts_per_tok=10,
-    linear_conv_kernel_dim=4, linear_key_head_dim=128, linear_value_head_dim=128,
-    linear_num_key_heads=16, linear_num_value_heads=32, vocab_size=151936,
-    max_position_embeddings=262144, full_attention_interval=4, partial_rotary_factor=0.25)
+    model_type="qwen3_next",
+    hidden_size=2048,
+    num_hidden_layers=48,
+    num_attention_heads=16,
+    num_key_value_heads=2,
+    head_dim=256,
+    intermediate_size=5120,
+    moe_intermediate_size=512,
+    shared_expert_intermediate_size=512,
+    num_experts=512,
+    num_experts_per_tok=10,
+    linear_conv_kernel_dim=4,
+    linear_key_head_dim=128,
+    linear_value_head_dim=128,
+    linear_num_key_heads=16,
+    linear_num_value_heads=32,
+    vocab_size=151936,
+    max_position_embeddings=262144,
+    full_attention_interval=4,
+    partial_rotary_factor=0.25,
+)
 
 
 def test_qwen3_next_config_every_fourth_layer_attends():
@@ -152,10 +171,23 @@ def test_unmodelled_model_type_names_the_closest():
 
 
 def test_nemotron_h_pattern_gives_mamba_attention_and_ffn_blocks():
-    cfg = dict(model_type="nemotron_h", hidden_size=4480, num_hidden_layers=8, num_attention_heads=40,
-               num_key_value_heads=8, head_dim=128, intermediate_size=15680, mamba_num_heads=128,
-               mamba_head_dim=80, ssm_state_size=128, n_groups=8, conv_kernel=4,
-               hybrid_override_pattern="M-M-M*-M", vocab_size=131072, max_position_embeddings=131072)
+    cfg = dict(
+        model_type="nemotron_h",
+        hidden_size=4480,
+        num_hidden_layers=8,
+        num_attention_heads=40,
+        num_key_value_heads=8,
+        head_dim=128,
+        intermediate_size=15680,
+        mamba_num_heads=128,
+        mamba_head_dim=80,
+        ssm_state_size=128,
+        n_groups=8,
+        conv_kernel=4,
+        hybrid_override_pattern="M-M-M*-M",
+        vocab_size=131072,
+        max_position_embeddings=131072,
+    )
     a = arch_from_config(cfg, repo_id="n", source="test")
     assert a.recurrent_layers == (0, 2, 4, 7) and a.ffn_only_layers == (1, 3, 6)
     assert [i for i, f in enumerate(a.attention_flags) if f] == [5]

@@ -20,10 +20,34 @@ PACKAGE = ROOT / "sizing"
 CORE = PACKAGE / "core"
 
 PURE_STDLIB = {
-    "__future__", "abc", "bisect", "collections", "contextlib", "copy", "dataclasses", "datetime",
-    "decimal", "difflib", "enum", "fractions", "functools", "hashlib", "heapq", "itertools", "json",
-    "math", "numbers", "operator", "re", "shlex", "statistics", "string", "textwrap", "types",
-    "typing", "warnings",
+    "__future__",
+    "abc",
+    "bisect",
+    "collections",
+    "contextlib",
+    "copy",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "difflib",
+    "enum",
+    "fractions",
+    "functools",
+    "hashlib",
+    "heapq",
+    "itertools",
+    "json",
+    "math",
+    "numbers",
+    "operator",
+    "re",
+    "shlex",
+    "statistics",
+    "string",
+    "textwrap",
+    "types",
+    "typing",
+    "warnings",
 }
 THIRD_PARTY = {"pydantic", "numpy", "gguf.constants"}
 OWN = {"sizing.core", "sizing.errors", "sizing.units"}
@@ -86,27 +110,45 @@ CORE_FILES = sorted(CORE.rglob("*.py"))
 
 def test_the_core_has_modules():
     names = {_module_name(p) for p in CORE_FILES}
-    assert {"sizing.core.arch", "sizing.core.placement", "sizing.core.memory.estimate",
-            "sizing.core.speed.estimate", "sizing.core.solver"} <= names
+    assert {
+        "sizing.core.arch",
+        "sizing.core.placement",
+        "sizing.core.memory.estimate",
+        "sizing.core.speed.estimate",
+        "sizing.core.solver",
+    } <= names
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_core_imports_stay_inside_the_wall(path):
-    bad = [f"{path.relative_to(ROOT)}:{line}: {name}" for line, name in imports(path)
-           if not _allowed_in_core(name, path)]
+    bad = [
+        f"{path.relative_to(ROOT)}:{line}: {name}" for line, name in imports(path) if not _allowed_in_core(name, path)
+    ]
     assert not bad, "the core imports outside its wall:\n" + "\n".join(bad)
 
 
 def test_the_wall_check_catches_what_it_forbids(tmp_path):
     """The check itself: each kind of forbidden import, written into a core-shaped file, is caught."""
     fake = CORE / "speed" / "example.py"
-    forbidden = ["os", "subprocess", "socket", "pathlib", "streamlit", "huggingface_hub",
-                 "sizing.live.runner", "sizing.cli", "sizing.ui.services", "sizing.sources.hf",
-                 "sizing.hardware.detect", "yaml", "gguf.gguf_reader"]
+    forbidden = [
+        "os",
+        "subprocess",
+        "socket",
+        "pathlib",
+        "streamlit",
+        "huggingface_hub",
+        "sizing.live.runner",
+        "sizing.cli",
+        "sizing.ui.services",
+        "sizing.sources.hf",
+        "sizing.hardware.detect",
+        "yaml",
+        "gguf.gguf_reader",
+    ]
     for name in forbidden:
         src = tmp_path / "example.py"
         src.write_text(f"def f():\n    import {name}\n")
-        (line, found), = imports(src)
+        ((line, found),) = imports(src)
         assert found == name and not _allowed_in_core(found, fake), name
     src.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\n")
     assert [n for _, n in imports(src)] == ["typing.TYPE_CHECKING"]
@@ -189,8 +231,13 @@ def test_the_cycle_check_finds_a_cycle():
 def test_the_core_never_imports_the_adapters():
     """Arrows go down: nothing in the core imports a module outside it, but sizing.errors/units."""
     graph = import_graph()
-    up = [f"{m} -> {d}" for m, deps in graph.items() if m.startswith("sizing.core")
-          for d in deps if not d.startswith("sizing.core") and d not in ("sizing.errors", "sizing.units")]
+    up = [
+        f"{m} -> {d}"
+        for m, deps in graph.items()
+        if m.startswith("sizing.core")
+        for d in deps
+        if not d.startswith("sizing.core") and d not in ("sizing.errors", "sizing.units")
+    ]
     assert not up, up
 
 

@@ -31,7 +31,7 @@ def _table(rows) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_estimate_matches_llama_cpp(case, workdir):
     rows = []
-    for cfg, scenario, est, meas in run_case(case, workdir):
+    for cfg, _scenario, est, meas in run_case(case, workdir):
         # llama.cpp agrees with us on the context it built and the caches it made
         assert meas.n_ctx == est.context.n_ctx
         assert [c.cells for c in meas.kv_caches] == [p.cells for p in est.kv.parts if p.kind != "recurrent"]

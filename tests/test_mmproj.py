@@ -23,8 +23,9 @@ SMOLLM2_EMBD = 576
 
 @pytest.fixture(scope="module")
 def mmproj(tmp_path_factory):
-    return write_synthetic_mmproj(tmp_path_factory.mktemp("mm") / "mmproj.gguf", n_text=SMOLLM2_EMBD,
-                                  image_size=448, n_layers=2)
+    return write_synthetic_mmproj(
+        tmp_path_factory.mktemp("mm") / "mmproj.gguf", n_text=SMOLLM2_EMBD, image_size=448, n_layers=2
+    )
 
 
 def test_header_gives_weights_and_image_tokens(mmproj):
@@ -57,25 +58,57 @@ def test_a_model_file_given_as_mmproj_is_refused(smollm2_gguf):
 
 def test_cli_carries_mmproj_into_the_launch_command(smollm2_gguf, mmproj):
     proc = subprocess.run(
-        [sys.executable, "-m", "sizing", "estimate", "--model", str(smollm2_gguf), "--mmproj", str(mmproj),
-         "--ctx", "4096", "--gpu", "RTX 4090", "--json"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "sizing",
+            "estimate",
+            "--model",
+            str(smollm2_gguf),
+            "--mmproj",
+            str(mmproj),
+            "--ctx",
+            "4096",
+            "--gpu",
+            "RTX 4090",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert f"--mmproj {mmproj}" in out["commands"]["llama_server"]
 
 
 def test_a_projector_given_as_the_model_says_what_it_is(mmproj):
-    proc = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--model", str(mmproj)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sizing", "estimate", "--model", str(mmproj)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "multimodal projector" in proc.stderr and "--mmproj" in proc.stderr
 
 
 def test_cli_refuses_a_missing_mmproj_with_one_line(smollm2_gguf, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "sizing", "estimate", "--model", str(smollm2_gguf),
-         "--mmproj", str(tmp_path / "nope.gguf")], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "sizing",
+            "estimate",
+            "--model",
+            str(smollm2_gguf),
+            "--mmproj",
+            str(tmp_path / "nope.gguf"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "nope.gguf" in proc.stderr
 
@@ -114,8 +147,11 @@ def test_run_page_counts_an_uploaded_projector_and_can_leave_it_out(smollm2_gguf
     assert not at.exception
 
     def text() -> str:
-        return "\n".join(str(e.value) for kind in ("markdown", "caption", "success", "warning", "error", "info")
-                         for e in at.get(kind))
+        return "\n".join(
+            str(e.value)
+            for kind in ("markdown", "caption", "success", "warning", "error", "info")
+            for e in at.get(kind)
+        )
 
     with_mm = estimate(str(smollm2_gguf), None, 4096, backend="cuda", mmproj=str(mmproj))
     plain = estimate(str(smollm2_gguf), None, 4096, backend="cuda")

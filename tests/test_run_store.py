@@ -15,8 +15,13 @@ from sizing.live import store
 
 
 def _good(model: str = "a", **kw) -> store.RunRecord:
-    return store.RunRecord(model=model, runner={"name": "embedded", "version": "x", "backend": "cpu"},
-                           hardware={"cpu": "Test CPU"}, measured={"decode_tokens_per_s": 50.0}, **kw)
+    return store.RunRecord(
+        model=model,
+        runner={"name": "embedded", "version": "x", "backend": "cpu"},
+        hardware={"cpu": "Test CPU"},
+        measured={"decode_tokens_per_s": 50.0},
+        **kw,
+    )
 
 
 def _line(**fields) -> bytes:
@@ -63,8 +68,12 @@ def test_a_bad_line_is_skipped_named_and_the_rest_kept(tmp_path, what):
 def test_the_reasons_say_what_is_wrong(tmp_path):
     path = store.runs_path(tmp_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\n".join(BAD_LINES[k] for k in ("invalid UTF-8", "invalid JSON", "not finite",
-                                                        "a string speed", "timestamp 1e300")) + b"\n")
+    path.write_bytes(
+        b"\n".join(
+            BAD_LINES[k] for k in ("invalid UTF-8", "invalid JSON", "not finite", "a string speed", "timestamp 1e300")
+        )
+        + b"\n"
+    )
     reasons = [s.reason for s in store.read_store(tmp_path).skipped]
     assert "UTF-8" in reasons[0]
     assert reasons[1].startswith("invalid JSON")
@@ -159,18 +168,38 @@ def test_a_corrupt_store_does_not_break_estimate_on_this_machine(tmp_path, monke
 
     monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))
     hw = machine_record(detect_machine(probe_bandwidth=True))
-    good = store.RunRecord(model="smollm2.gguf", quant="Q4_1", hardware=hw,
-                           runner={"name": "embedded", "version": "x", "backend": "cpu"},
-                           scenario={"n_threads": 2},
-                           estimate={"predicted_decode_tokens_per_s": 150.0, "predicted_decode_read_bytes": 9.6e7,
-                                     "assumed_effective_bandwidth": 1.4e10},
-                           measured={"decode_tokens_per_s": 120.0})
+    good = store.RunRecord(
+        model="smollm2.gguf",
+        quant="Q4_1",
+        hardware=hw,
+        runner={"name": "embedded", "version": "x", "backend": "cpu"},
+        scenario={"n_threads": 2},
+        estimate={
+            "predicted_decode_tokens_per_s": 150.0,
+            "predicted_decode_read_bytes": 9.6e7,
+            "assumed_effective_bandwidth": 1.4e10,
+        },
+        measured={"decode_tokens_per_s": 120.0},
+    )
     store.append_run(good, tmp_path)
     with open(store.runs_path(tmp_path), "ab") as fh:
         for what in ("invalid UTF-8", "a string speed", "timestamp 1e300"):
             fh.write(BAD_LINES[what] + b"\n")
-    assert main(["estimate", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--ctx", "2048",
-                 "--hardware", "this", "--json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "--model",
+                "HuggingFaceTB/SmolLM2-135M-Instruct",
+                "--ctx",
+                "2048",
+                "--hardware",
+                "this",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = _json.loads(capsys.readouterr().out)
     assert "this machine: 1 run" in out["speed_calibration"]
     notes = " ".join(out["hardware_notes"])

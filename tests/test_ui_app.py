@@ -23,7 +23,7 @@ def test_app_opens_on_can_i_run_it(monkeypatch):
 
 def test_navigation_lists_the_pages():
     titles = [t for _, t, _, _ in navigation.PAGES]
-    assert titles == ["Can I run it?", "Plan a purchase", "What runs well", "This machine", "Compare"]
+    assert titles == ["Can I run it?", "Plan a purchase", "What runs well", "This machine", "Compare", "Fine-tune"]
     paths = [p for _, _, _, p in navigation.PAGES]
     assert len(set(paths)) == len(paths)
 
@@ -37,16 +37,23 @@ def test_every_page_renders_without_an_exception(module, monkeypatch):
     assert not at.error, [e.value for e in at.error]
 
 
-def test_fine_tune_page_is_mounted_when_its_module_exists():
-    import importlib.util
-
-    fn = navigation.finetune_page()
-    if importlib.util.find_spec("sizing.ui.pages.finetune") is None:
-        assert fn is None
-    else:
-        from sizing.ui.pages import finetune
-
-        assert fn is finetune.render
+def test_fine_tune_page_is_mounted_at_its_address(monkeypatch):
+    """The app's navigation serves /finetune, and that page is the fine-tuning page."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    script = (
+        "import streamlit as st\n"
+        "from sizing.ui import navigation\n"
+        "pages = {p.url_path: p for p in navigation.pages()}\n"
+        "st.session_state['mounted'] = {k: p.title for k, p in pages.items()}\n"
+        "nav = st.navigation(list(pages.values()))\n"
+        "if nav.url_path != 'finetune':\n"
+        "    st.switch_page(pages['finetune'])\n"
+        "nav.run()\n"
+    )
+    at = AppTest.from_string(script, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert at.session_state["mounted"]["finetune"] == "Fine-tune"
+    assert [t.value for t in at.title] == ["Fine-tune"]
 
 
 def test_the_server_answers_health_under_every_page_address():

@@ -32,11 +32,18 @@ def home(tmp_path, monkeypatch):
 def _run_record(hw: dict, model: str, decode: float, others: float) -> store.RunRecord:
     window = {"seconds": 5.0, "cpus": 2, "load_average": 1.0, "others_busy_cores": others, "steal_share": 0.0}
     return store.RunRecord(
-        model=model, quant="Q4_1", runner={"name": "embedded", "version": "x", "backend": "cpu"}, hardware=hw,
+        model=model,
+        quant="Q4_1",
+        runner={"name": "embedded", "version": "x", "backend": "cpu"},
+        hardware=hw,
         scenario={"n_threads": 2, "n_prompt": 64, "n_gen": 32},
-        estimate={"predicted_decode_tokens_per_s": 150.0, "predicted_decode_read_bytes": 9.6e7,
-                  "assumed_effective_bandwidth": 1.4e10},
-        measured={"decode_tokens_per_s": decode}, load={"before": window, "during": window},
+        estimate={
+            "predicted_decode_tokens_per_s": 150.0,
+            "predicted_decode_read_bytes": 9.6e7,
+            "assumed_effective_bandwidth": 1.4e10,
+        },
+        measured={"decode_tokens_per_s": decode},
+        load={"before": window, "during": window},
     )
 
 

@@ -124,7 +124,9 @@ def test_plan_keeps_the_build_weighed_in_buy_or_rent():
     assert not again.exception and not [w for w in again.warning if "URL parameter" in w.value]
     assert again.selectbox(key="plan.pick").index == 1
     assert _all(again, "models") == ["Qwen/Qwen3-8B", "google/gemma-3-4b-it"]
-    metrics = lambda a: {m.label: m.value for m in a.metric}
+    def metrics(a):
+        return {m.label: m.value for m in a.metric}
+
     assert metrics(again) == metrics(at)
 
 

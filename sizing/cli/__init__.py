@@ -8,17 +8,16 @@ line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import os
 import sys
 
+from sizing.cli import calibrate, detect, estimate, finetune, fit, gpus, plan, schema, verify
 from sizing.errors import SizingError
 from sizing.text import plain
 
-# Subcommand modules, in help order. A module that is missing is skipped so a partial
-# checkout still runs; a module that fails to import is a bug and raises.
-SUBCOMMANDS = ("estimate", "fit", "plan", "gpus", "detect", "verify", "calibrate", "finetune")
+# Subcommand modules, in help order.
+SUBCOMMANDS = (estimate, fit, plan, gpus, detect, verify, calibrate, finetune, schema)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,13 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Can I run this language model on this hardware, and how fast?",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"sizing.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sizing.cli.{name}":
-                raise
-            continue
+    for module in SUBCOMMANDS:
         module.register(sub)
     return parser
 
@@ -75,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SizingError as exc:
-        print(f"llm-sizing: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"llm-sizing: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("llm-sizing: interrupted", file=sys.stderr)

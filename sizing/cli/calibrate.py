@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "calibrate",
         help="show, undo, reset or import this machine's speed calibration",
         description="This machine's speed calibration: the stored runs it is fitted from, which are "
-                    "left out and why; forget one run, reset, or import llama-bench results.",
+        "left out and why; forget one run, reset, or import llama-bench results.",
     )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--list", action="store_true", help="show the calibration and every stored run (default)")
-    g.add_argument("--import", dest="import_file", metavar="FILE",
-                   help="store the results of `llama-bench -o json` or `-o jsonl` run on this machine")
+    g.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="store the results of `llama-bench -o json` or `-o jsonl` run on this machine",
+    )
     g.add_argument("--forget", metavar="ID", help="remove one stored run (its id from --list)")
     g.add_argument("--reset", action="store_true", help="set every stored run aside (needs --yes)")
     p.add_argument("--yes", action="store_true", help="confirm --reset")
@@ -75,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
         name = Path(args.import_file).name
         records, notes = import_llama_bench(_read(args.import_file), name)
         if args.json:
-            print(json.dumps({"imported": [r.id for r in records], "notes": notes,
-                              "calibration": machine_status()}, indent=2))
+            print(
+                json.dumps(
+                    {"imported": [r.id for r in records], "notes": notes, "calibration": machine_status()}, indent=2
+                )
+            )
             return 0
         print(f"imported {len(records)} result{'s' if len(records) != 1 else ''} from {name}")
         for n in notes:
@@ -94,8 +100,10 @@ def render(status: dict) -> str:
     for w in status["skipped_lines"]:
         lines.append(f"  {w}")
     if not status["backends"]:
-        lines.append("no runs on this machine yet: `llm-sizing verify --model ...` or "
-                     "`llm-sizing calibrate --import llama-bench.json`")
+        lines.append(
+            "no runs on this machine yet: `llm-sizing verify --model ...` or "
+            "`llm-sizing calibrate --import llama-bench.json`"
+        )
     for backend, b in status["backends"].items():
         lines.append(f"{backend}: {b['detail']} — {b['n_used']} used")
         for r in b["runs"]:

@@ -1,7 +1,8 @@
 """`llm-sizing estimate`: memory llama.cpp needs for a model, quant and context.
 
-A thin adapter: parse flags, call :func:`sizing.estimate.estimate`, print a table (or one
-JSON object with ``--json``). It computes nothing itself.
+A thin adapter: parse flags, call the one composition (:func:`sizing.answer.estimate`),
+print its Answer as a table (or, with ``--json``, as one JSON object carrying
+``schema_version``; ``llm-sizing schema`` prints its JSON Schema). It computes nothing itself.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from typing import Any
 from sizing.cli.hardware_args import (
     add_hardware_args,
     hardware_from_args,
+    hardware_basis,
     has_hardware,
     machine_calibration,
     placement_options,
 )
+from sizing.answer import Answer, estimate
 from sizing.errors import SizingError
-from sizing.estimate import Estimate, estimate, with_hardware
 from sizing.core.quant import KV_TYPES
 from sizing.core.scenario import BACKENDS
-
-GIB = 1024**3
-MIB = 1024**2
+from sizing.units import GIB, MIB
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -70,7 +70,7 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
                         "adds its weights and compute buffer, and says how many context cells an image takes")
     p.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    # hardware, placement and speed (H-speed)
+    # hardware, placement and speed
     add_hardware_args(p, backend=False)
     p.add_argument("--prompt-tokens", type=int, default=None, metavar="N",
                    help="prompt length for prefill speed and time to first token (default min(ctx, 512))")
@@ -79,36 +79,34 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
                         "given, else a quarter of the context)")
 
 
-def estimate_from_args(args: argparse.Namespace, backend: str | None = None) -> Estimate:
+def answer_from_args(args: argparse.Namespace) -> Answer:
+    """The Answer for the model, run and hardware flags of ``args``."""
+    hw = hardware_from_args(args) if has_hardware(args) else None  # --gpu / --hardware this / --memory-gb ...
     return estimate(
-        args.model, args.quant, args.ctx,
+        args.model, args.quant, args.ctx, hardware=hw,
         kv_type=args.kv_type, kv_type_k=args.kv_type_k, kv_type_v=args.kv_type_v,
         batch=args.batch, ubatch=args.ubatch, parallel=args.parallel,
         kv_unified=args.kv_unified, flash_attn=args.flash_attn == "on",
-        backend=backend or args.backend or "cpu", offline=True if args.offline else None,
+        backend=args.backend, offline=True if args.offline else None,
         mmap=args.mmap, repack=args.repack, mlock=args.mlock,
         mmproj=getattr(args, "mmproj", None),
+        options=placement_options(args) if hw is not None else None, prompt_tokens=args.prompt_tokens,
+        context_prompt_tokens=getattr(args, "context_prompt", None),
+        model_path=args.model if str(args.model).lower().endswith(".gguf") else None,
+        machine_calibration=machine_calibration(args, hw) if hw is not None else None,
+        hardware_basis=hardware_basis(args) if hw is not None else (),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    hw = None
-    if has_hardware(args):  # --gpu / --hardware this / --memory-gb + --bandwidth-gbs (H-speed)
-        hw = hardware_from_args(args)
     for flag, v in (("--prompt-tokens", args.prompt_tokens), ("--context-prompt", args.context_prompt)):
         if v is not None and not 0 < v <= args.ctx:
             raise SizingError(f"{flag}: prompt tokens must be 1 to --ctx ({args.ctx}), got {v}")
-    backend = args.backend or (hw.gpus[0].backend if hw is not None and hw.gpus else None)
-    est = estimate_from_args(args, backend)
-    if hw is not None:
-        est = with_hardware(est, hw, options=placement_options(args), prompt_tokens=args.prompt_tokens,
-                            model_path=args.model if str(args.model).lower().endswith(".gguf") else None,
-                            machine_calibration=machine_calibration(args, hw),
-                            context_prompt_tokens=args.context_prompt)
+    ans = answer_from_args(args)
     if args.json:
-        print(json.dumps(est.to_json()))
+        print(json.dumps(ans.to_json()))
     else:
-        print(render(est))
+        print(render(ans))
     return 0
 
 
@@ -125,7 +123,7 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def render(est: Estimate) -> str:
+def render(est: Answer) -> str:
     """A readable table of the parts, the buffers behind them, and the basis."""
     kv = est.kv_type_k if est.kv_type_k == est.kv_type_v else f"K {est.kv_type_k} / V {est.kv_type_v}"
     params = _count(est.params)
@@ -156,8 +154,8 @@ def render(est: Estimate) -> str:
                      "the repacked copy: the kernel drops them under pressure (--no-mmap or --no-repack "
                      "removes the duplicate, --mlock pins it)")
     if len(est.memory_by_device) > 1:
-        for dev, parts in est.memory_by_device.items():
-            lines.append(f"    on {dev}: {human_bytes(parts.total_bytes)}")
+        for device, parts in est.memory_by_device.items():
+            lines.append(f"    on {device}: {human_bytes(parts.total_bytes)}")
     if est.warnings:
         lines.append("")
         lines.extend(f"  warning: {w}" for w in est.warnings)
@@ -172,43 +170,44 @@ def render(est: Estimate) -> str:
     return "\n".join(lines)
 
 
-def render_hardware(est: Estimate) -> list[str]:
-    """Fit, placement, speed and commands, when hardware was given (H-speed)."""
+def render_hardware(est: Answer) -> list[str]:
+    """Fit, placement, speed and commands, when hardware was given."""
     if est.fits is None:
         return []
     lines = ["", f"On {est.hardware}: {'fits' if est.fits else 'does NOT fit'} — {est.placement}"]
-    for d in est.devices or []:
-        lines.append(f"  {d['name']:<32} {human_bytes(d['total_bytes']):>11} of {human_bytes(d['capacity_bytes']):>11}"
-                     f"  (weights {human_bytes(d['weights_bytes'])}, KV {human_bytes(d['kv_cache_bytes'])})")
-    if est.decode_tokens_per_s:
-        d, p = est.decode_tokens_per_s, est.prefill_tokens_per_s or {}
-        lines.append(f"  decode  {d['expected']:.1f} tok/s (range {d['low']:.1f}–{d['high']:.1f})")
-        if p:
-            lines.append(f"  prefill {p['expected']:.0f} tok/s (range {p['low']:.0f}–{p['high']:.0f}); "
+    for dev in est.devices or ():
+        lines.append(f"  {dev.name:<32} {human_bytes(dev.total_bytes):>11} of {human_bytes(dev.capacity_bytes):>11}"
+                     f"  (weights {human_bytes(dev.weights_bytes)}, KV {human_bytes(dev.kv_cache_bytes)})")
+    d, p = est.decode_tokens_per_s, est.prefill_tokens_per_s
+    if d is not None:
+        lines.append(f"  decode  {d.expected:.1f} tok/s (range {d.low:.1f}–{d.high:.1f})")
+        if p is not None:
+            lines.append(f"  prefill {p.expected:.0f} tok/s (range {p.low:.0f}–{p.high:.0f}); "
                          f"time to first token {est.ttft_s:.2f} s")
         for depth, r in (est.decode_at_depth or {}).items():
             if depth != "0":
-                lines.append(f"    decode at depth {int(depth):>7,}: {r['expected']:.1f} tok/s")
+                lines.append(f"    decode at depth {int(depth):>7,}: {r.expected:.1f} tok/s")
         ac = est.at_context
         if ac:
-            m, f, t = ac["decode_mean_tokens_per_s"], ac["decode_full_tokens_per_s"], ac["ttft_s"]
-            lines.append(f"  at your context ({ac['ctx']:,} tokens; prompt {ac['prompt_basis']}):")
-            lines.append(f"    decode {m['expected']:.1f} tok/s on average as the context fills "
-                         f"(range {m['low']:.1f}–{m['high']:.1f}), {f['expected']:.1f} tok/s when full")
-            lines.append(f"    time to first token {t['expected']:.2f} s for the {ac['prompt_tokens']:,}-token prompt "
-                         f"(range {t['low']:.2f}–{t['high']:.2f} s)")
+            m, f, t = ac.decode_mean, ac.decode_full, ac.ttft_s
+            lines.append(f"  at your context ({ac.ctx:,} tokens; prompt {ac.prompt_basis}):")
+            lines.append(f"    decode {m.expected:.1f} tok/s on average as the context fills "
+                         f"(range {m.low:.1f}–{m.high:.1f}), {f.expected:.1f} tok/s when full")
+            lines.append(f"    time to first token {t.expected:.2f} s for the {ac.prompt_tokens:,}-token prompt "
+                         f"(range {t.low:.2f}–{t.high:.2f} s)")
         lines.append(f"  calibration: {est.speed_calibration}")
-    for n in est.hardware_notes or []:
+    for n in est.hardware_notes:
         lines.append(f"  note: {n}")
-    if est.commands:
+    c, w = est.commands, est.weights_source
+    if c is not None:
         lines.append("")
+        shown = {**c.shell(), "weights": w.hf_url if w else None, "ollama_tag": w.ollama_tag if w else None}
         for k in ("llama_server", "ollama_serve", "ollama", "vllm", "weights", "ollama_tag"):
-            if k in est.commands:
-                lines.append(f"  {k}: {est.commands[k]}")
-        if est.commands.get("ollama_modelfile"):
+            if shown.get(k):
+                lines.append(f"  {k}: {shown[k]}")
+        if c.ollama_modelfile:
             lines.append("  Modelfile:")
-            lines.extend(f"    {ln}" for ln in est.commands["ollama_modelfile"].splitlines())
-        for n in (est.commands.get("notes") or "").split(" | "):
-            if n:
-                lines.append(f"  note: {n}")
+            lines.extend(f"    {ln}" for ln in c.ollama_modelfile.splitlines())
+        for n in c.notes:
+            lines.append(f"  note: {n}")
     return lines

@@ -10,9 +10,10 @@ import argparse
 
 from sizing.errors import SizingError
 from sizing.core.placement import PlacementOptions
+from sizing.core.scenario import BACKENDS, Basis
+from sizing.hardware import basis as hw_basis
 from sizing.core.machine import Hardware, HostSpec, cpu_hardware, custom_machine, host_spec, machine_from_gpu, machine_from_gpus
 
-BACKENDS = ("cuda", "metal", "rocm", "vulkan", "sycl", "cpu")
 
 
 def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, backend: bool = True) -> None:
@@ -110,6 +111,20 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
     if args.backend == "cpu":
         return cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=host.bandwidth_gbs, threads=host.threads)
     raise SizingError("no hardware given: use --gpu NAME, --hardware this, or --memory-gb with --bandwidth-gbs")
+
+
+def hardware_basis(args: argparse.Namespace) -> list[Basis]:
+    """Where the flags' hardware figures come from (as the UI says it for the same choice)."""
+    if args.memory_gb is not None or args.bandwidth_gbs is not None:
+        return [hw_basis.TYPED]
+    if args.hardware:
+        return [hw_basis.DETECTED]
+    if args.gpu:
+        from sizing.hardware.db import load_gpus
+
+        db = load_gpus()
+        return hw_basis.database_basis(db.match(_split_count(raw)[0]).gpu for raw in args.gpu)
+    return []
 
 
 def detected_hardware(args: argparse.Namespace) -> Hardware:

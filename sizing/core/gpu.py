@@ -13,9 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sizing.core.scenario import Backend
+
 Vendor = Literal["nvidia", "amd", "intel", "apple"]
 Kind = Literal["datacenter", "workstation", "consumer", "laptop", "apu", "soc", "embedded"]
-LlamaBackend = Literal["cuda", "rocm", "metal", "vulkan", "sycl", "cpu"]
 
 class Sources(BaseModel):
     """Where each group of figures comes from (a URL, or a document and section)."""
@@ -68,7 +69,7 @@ class GPU(BaseModel):
     pcie_gen: int | None = Field(None, ge=1, le=6)
     pcie_lanes: int | None = Field(None, ge=1, le=16)
     nvlink_gbs: float | None = Field(None, gt=0, description="total NVLink/Infinity Fabric GB/s")
-    backends: tuple[LlamaBackend, ...] = ()
+    backends: tuple[Backend, ...] = ()
     sources: Sources
 
     @model_validator(mode="after")

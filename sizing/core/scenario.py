@@ -57,6 +57,7 @@ class Basis(BaseModel):
     method: str = Field(description="e.g. 'per-tensor recipe of llama.cpp Q4_K_M'")
     calibration: str | None = None
     measured: bool = False
+    what: str | None = Field(None, description="the number this is the basis of, when its place does not say")
 
 
 class MemoryParts(BaseModel):

@@ -44,9 +44,9 @@ def _parts_of(est: object) -> MemoryParts:
         return parts
     try:
         return MemoryParts(
-            weights_bytes=int(getattr(est, "weights_bytes")),
-            kv_cache_bytes=int(getattr(est, "kv_cache_bytes")),
-            compute_bytes=int(getattr(est, "compute_bytes")),
+            weights_bytes=int(est.weights_bytes),  # type: ignore[attr-defined]
+            kv_cache_bytes=int(est.kv_cache_bytes),  # type: ignore[attr-defined]
+            compute_bytes=int(est.compute_bytes),  # type: ignore[attr-defined]
             overhead_bytes=int(getattr(est, "overhead_bytes", 0)),
         )
     except AttributeError as exc:  # pragma: no cover - a wrong estimator is a bug
@@ -256,27 +256,8 @@ def solve(
         mmproj=mmproj,
     )
     mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
-    traffic = traffic_for(arch, quant, tensors=tensors, kv_type_k=kv_type_k, kv_type_v=kv_type_v)
-    opts = options or PlacementOptions(n_ubatch=n_ubatch)
-    placement = place(traffic, _with_projector(mem, mmproj), hardware, opts, ctx=ctx * n_parallel,
-                      is_moe=arch.is_moe)
-    speed = None
-    if with_speed and placement.fits:
-        speed = estimate_speed(
-            placement.works, calib, ctx=ctx, prompt_tokens=prompt_tokens, n_ubatch=n_ubatch, n_parallel=n_parallel
-        )
-    return Plan(
-        model_id=arch.id,
-        quant=quant,
-        ctx=ctx,
-        n_parallel=n_parallel,
-        kv_type_k=kv_type_k,
-        kv_type_v=kv_type_v,
-        flash_attn=flash_attn,
-        memory=mem,
-        placement=placement,
-        speed=speed,
-    )
+    return plan_for_scenario(scenario, mem, hardware, calib, options=options, prompt_tokens=prompt_tokens,
+                             with_speed=with_speed, recipe_tensors=tensors is None)
 
 
 def best_quant(
@@ -477,19 +458,22 @@ def plan_for_scenario(
     *,
     options: PlacementOptions | None = None,
     prompt_tokens: int | None = None,
+    with_speed: bool = True,
+    recipe_tensors: bool = False,
 ) -> Plan:
-    """Place and time an already-estimated scenario (what ``llm-sizing estimate`` asks).
+    """Place and time an already-estimated scenario: the one path every question takes.
 
     The scenario's ctx is the whole KV (all parallel sequences); the speed is per
-    sequence at ctx ÷ n_parallel."""
+    sequence at ctx ÷ n_parallel. ``recipe_tensors``: the scenario's tensors are the quant
+    recipe's, so the traffic cache keys on (model, quant) instead of hashing them."""
     s = scenario
-    traffic = _traffic(s.model, s.quant, s.tensors, s.kv_type_k, s.kv_type_v)
+    traffic = _traffic(s.model, s.quant, None if recipe_tensors else s.tensors, s.kv_type_k, s.kv_type_v)
     opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
     placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx,
                       is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None
-    if placement.fits:
+    if with_speed and placement.fits:
         speed = estimate_speed(
             placement.works, calib, ctx=per_seq, prompt_tokens=prompt_tokens, n_ubatch=s.n_ubatch, n_parallel=s.n_parallel
         )

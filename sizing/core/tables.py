@@ -88,8 +88,8 @@ def parse_entries(raw: object, key: str, model: type[M], path: DataPath) -> list
         if not isinstance(entry, dict):
             raise SizingError(f"{path}: {label}: expected a mapping")
         item = validate(model, entry, f"{path}: {label}:")
-        if item.id in seen:
+        if entry_id in seen:  # the model validated it: a string id
             raise SizingError(f"{path}: {label}: field id: duplicate id")
-        seen.add(item.id)
+        seen.add(entry_id)
         out.append(item)
     return out

@@ -33,8 +33,16 @@ from sizing.live.store import EARLIEST, RunRecord
 
 
 MAX_FILE_BYTES = 16 << 20
-BACKENDS = (("cuda", "cuda"), ("metal", "metal"), ("rocm", "rocm"), ("hip", "rocm"), ("vulkan", "vulkan"),
-            ("sycl", "sycl"), ("blas", "cpu"), ("cpu", "cpu"))
+BACKENDS = (
+    ("cuda", "cuda"),
+    ("metal", "metal"),
+    ("rocm", "rocm"),
+    ("hip", "rocm"),
+    ("vulkan", "vulkan"),
+    ("sycl", "sycl"),
+    ("blas", "cpu"),
+    ("cpu", "cpu"),
+)
 
 
 class BenchResult(BaseModel):
@@ -93,7 +101,9 @@ def _entries(text: str, name: str) -> list[tuple[str, Any]]:
             try:
                 out.append((f"line {n}", json.loads(line, parse_constant=_no_constant)))
             except (ValueError, RecursionError) as exc:
-                raise SizingError(f"{name}, line {n}: not valid JSON ({_msg(exc)}); expected `llama-bench -o jsonl` output") from None
+                raise SizingError(
+                    f"{name}, line {n}: not valid JSON ({_msg(exc)}); expected `llama-bench -o jsonl` output"
+                ) from None
         return out
     raise SizingError(f"{name}: not llama-bench output: expected the JSON of `llama-bench -o json` or `-o jsonl`")
 
@@ -144,14 +154,18 @@ def check_machine(results: list[BenchResult], cpu_model: str | None, gpu_names: 
     for r in results:
         if r.backend == "cpu":
             if not (cpu_model and _same_name(r.cpu_info, cpu_model)):
-                raise SizingError(f"{name}: measured on CPU {r.cpu_info!r}, this machine has {cpu_model!r}: "
-                                  "nothing stored (import results from this machine only)")
+                raise SizingError(
+                    f"{name}: measured on CPU {r.cpu_info!r}, this machine has {cpu_model!r}: "
+                    "nothing stored (import results from this machine only)"
+                )
         else:
             gpus = [g.strip() for g in r.gpu_info.split(",") if g.strip()]
             if not gpus or not any(_same_name(g, mine) for g in gpus for mine in gpu_names):
                 have = ", ".join(gpu_names) or "no GPU"
-                raise SizingError(f"{name}: measured on GPU {r.gpu_info or '(none named)'!r}, this machine has "
-                                  f"{have}: nothing stored (import results from this machine only)")
+                raise SizingError(
+                    f"{name}: measured on GPU {r.gpu_info or '(none named)'!r}, this machine has "
+                    f"{have}: nothing stored (import results from this machine only)"
+                )
 
 
 def _time_of(r: BenchResult) -> float | None:
@@ -163,7 +177,9 @@ def _time_of(r: BenchResult) -> float | None:
         return None
 
 
-def records_from_results(results: list[BenchResult], hw_record: dict, rate_for, calib, name: str) -> tuple[list[RunRecord], list[str]]:
+def records_from_results(
+    results: list[BenchResult], hw_record: dict, rate_for, calib, name: str
+) -> tuple[list[RunRecord], list[str]]:
     """Stored runs for the results (decode and prefill of one model and setting joined),
     and a note for each result left out. ``rate_for(backend, threads)`` gives this
     machine's DeviceRate for a backend (pure given it)."""
@@ -192,8 +208,7 @@ def records_from_results(results: list[BenchResult], hw_record: dict, rate_for, 
         if backend != "cpu":
             rate = rate.model_copy(update={"threads": None})
         # the whole file on one device, as llama-bench ran it (the public fit's rows too)
-        work = DeviceWork(device=rate, layers=1, dense_bytes=float(size),
-                          flops_per_token=2.0 * first.model_n_params)
+        work = DeviceWork(device=rate, layers=1, dense_bytes=float(size), flops_per_token=2.0 * first.model_n_params)
         est: dict[str, Any] = {"speed_calibration": calib.name}
         meas: dict[str, Any] = {}
         if "tg" in tests:
@@ -215,11 +230,21 @@ def records_from_results(results: list[BenchResult], hw_record: dict, rate_for, 
             when = None
         build = f"{first.build_commit} ({first.build_number})" if first.build_number is not None else first.build_commit
         rec = RunRecord(
-            model=str(model), quant=first.quant, source="import",
-            scenario={"n_threads": threads, "n_gpu_layers": ngl, "n_prompt": meas.get("n_prompt"),
-                      "n_gen": meas.get("n_gen"), "imported_from": name},
+            model=str(model),
+            quant=first.quant,
+            source="import",
+            scenario={
+                "n_threads": threads,
+                "n_gpu_layers": ngl,
+                "n_prompt": meas.get("n_prompt"),
+                "n_gen": meas.get("n_gen"),
+                "imported_from": name,
+            },
             runner={"name": "llama-bench (imported)", "version": build, "backend": backend},
-            hardware=hw_record, estimate=est, measured=meas, status="ok",
+            hardware=hw_record,
+            estimate=est,
+            measured=meas,
+            status="ok",
             message=f"imported from {name}: {first.cpu_info if backend == 'cpu' else first.gpu_info}",
             **({"time": when} if when else {}),
         )

@@ -265,7 +265,7 @@ class _Holds:
     remove: tuple[str, ...] = ()
 
 
-_CHILD_HOLDS: contextvars.ContextVar[_Holds] = contextvars.ContextVar("llm_sizing_child_holds", default=_Holds())
+_CHILD_HOLDS: contextvars.ContextVar[_Holds] = contextvars.ContextVar("llm_sizing_child_holds", default=_Holds())  # noqa: B039
 GUARDIAN = Path(__file__).with_name("guardian.py")
 
 

@@ -34,7 +34,8 @@ class LoadWindow(BaseModel):
     cpus: int = Field(gt=0)
     load_average: float | None = Field(None, description="1-minute load average at the end")
     others_busy_cores: float = Field(
-        0.0, description="CPU cores kept busy by other processes, averaged over the window")
+        0.0, description="CPU cores kept busy by other processes, averaged over the window"
+    )
     steal_share: float = Field(0.0, description="share of CPU time the hypervisor gave to other guests")
     gpu_utilisation: dict[str, float] | None = Field(None, description="NVML utilisation per GPU, 0..1")
 
@@ -106,9 +107,9 @@ def _window(a: _Mark, b: _Mark, gpu: dict[str, float] | None) -> LoadWindow:
 class LoadMonitor:
     """Measure the load over a window before a run and over the run itself::
 
-        mon = LoadMonitor().before()   # samples BEFORE_WINDOW_S
-        ...run...
-        record = mon.after()           # {"before": {...}, "during": {...}}
+    mon = LoadMonitor().before()   # samples BEFORE_WINDOW_S
+    ...run...
+    record = mon.after()           # {"before": {...}, "during": {...}}
     """
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep, before_s: float = BEFORE_WINDOW_S):

@@ -1,6 +1,6 @@
 """Measured memory and speed out of a llama.cpp log, in the shape a Measurement needs.
 
-The buffer parsing itself is H-memory's ``sizing.live.probe.parse_llama_log`` (one
+The buffer parsing itself is ``sizing.live.probe.parse_llama_log`` (one
 parser for the whole project); this module maps its per-buffer-type figures onto
 devices (host RAM vs each GPU) and adds the timing lines a memory probe does not need.
 Both the embedded runner and the user's own binaries print the same lines.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sizing.hardware.detect.machine import Machine
 from sizing.live import store
@@ -59,8 +60,10 @@ def machine_status(directory: Path | None = None, machine: Machine | None = None
     hw = machine_record(machine)
     contents = store.read_store(directory)
     runs = list(contents.runs)
-    backends = sorted({r.runner.get("backend") for r in runs if isinstance(r.runner.get("backend"), str)})
-    out = {"store": contents.path, "skipped_lines": contents.warnings(), "backends": {}, "other_machines": 0}
+    backends = sorted({b for r in runs if isinstance(b := r.runner.get("backend"), str)})
+    per_backend: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {"store": contents.path, "skipped_lines": contents.warnings(), "backends": per_backend,
+                           "other_machines": 0}
     mine_ids: set[str] = set()
     for backend in backends:
         mine = machine_runs(runs, hw, backend)
@@ -69,7 +72,7 @@ def machine_status(directory: Path | None = None, machine: Machine | None = None
         if report is None:
             continue
         by_id = {r.id: r for r in mine}
-        out["backends"][backend] = {
+        per_backend[backend] = {
             "factors": report.factors.model_dump() if report.n_runs else None,
             "detail": report.factors.detail() if report.n_runs else "no usable run",
             "n_used": report.n_runs,

@@ -14,8 +14,16 @@ from sizing.core.projector import Projector
 from sizing.errors import SizingError
 
 #: clip.cpp's pooling per projector type when the header gives no merge factor
-_DEFAULT_MERGE = {"gemma3": 4, "qwen2vl_merger": 2, "qwen25vl": 2, "qwen3vl_merger": 2,
-                  "pixtral": 1, "idefics3": 3, "lfm2": 2, "llama4": 2}
+_DEFAULT_MERGE = {
+    "gemma3": 4,
+    "qwen2vl_merger": 2,
+    "qwen25vl": 2,
+    "qwen3vl_merger": 2,
+    "pixtral": 1,
+    "idefics3": 3,
+    "lfm2": 2,
+    "llama4": 2,
+}
 
 
 def _int(meta: dict[str, Any], key: str, default: int = 0) -> int:
@@ -33,14 +41,21 @@ def projector_from_header(meta: dict[str, Any], tensors: list, *, path: str, sou
     if arch != "clip":
         raise SizingError(
             f"{source}: not a multimodal projector (general.architecture is {str(arch)[:64]!r}, "
-            "expected 'clip'); give the language model with --model and its mmproj file with --mmproj")
-    modalities = tuple(m for m, key in (("vision", "clip.has_vision_encoder"), ("audio", "clip.has_audio_encoder"))
-                       if meta.get(key) is True)
+            "expected 'clip'); give the language model with --model and its mmproj file with --mmproj"
+        )
+    modalities = tuple(
+        m
+        for m, key in (("vision", "clip.has_vision_encoder"), ("audio", "clip.has_audio_encoder"))
+        if meta.get(key) is True
+    )
     if not modalities:
         raise SizingError(f"{source}: this projector declares neither a vision nor an audio encoder")
     ptype = meta.get("clip.vision.projector_type") or meta.get("clip.projector_type") or "unknown"
-    merge = (_int(meta, "clip.vision.projector.scale_factor") or _int(meta, "clip.vision.spatial_merge_size")
-             or _DEFAULT_MERGE.get(str(ptype), 1))
+    merge = (
+        _int(meta, "clip.vision.projector.scale_factor")
+        or _int(meta, "clip.vision.spatial_merge_size")
+        or _DEFAULT_MERGE.get(str(ptype), 1)
+    )
     return Projector(
         path=path,
         projector_type=str(ptype)[:64],

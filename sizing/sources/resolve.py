@@ -61,7 +61,7 @@ def resolve_model(spec: str, *, offline: bool | None = None) -> ResolvedModel:
     if s.lower().endswith(".gguf"):
         if not is_file:
             raise SizingError(f"{s}: not a regular file" if exists else f"{s}: no such GGUF file")
-        from sizing.sources.gguf_reader import read_gguf  # H-weights' module, imported lazily
+        from sizing.sources.gguf_reader import read_gguf  # imported lazily: only files need it
 
         g = read_gguf(path)
         return ResolvedModel(arch=g.arch, tensors=tuple(g.tensors), kind="gguf", file_type=g.file_type)

@@ -76,7 +76,7 @@ def verdict_words(data: dict) -> tuple[str, str]:
 def verdict(data: dict) -> None:
     level, text = verdict_words(data)
     st.markdown("### Verdict")
-    how = data.get("how")
+    how = data.get("placement")
     body = f"**{text}**" + (f"  \n{how[:1].upper() + how[1:]}" if how else "")
     {"yes": st.success, "partly": st.warning, "no": st.error}.get(level, st.info)(
         body,
@@ -121,7 +121,7 @@ def speed(data: dict) -> None:
             st.caption("No speed: it does not fit.")
         return
     pre = data.get("prefill_tokens_per_s") or {}
-    ttft = data.get("ttft_s")
+    ttft = data.get("ttft_range_s") or {}
     c1, c2, c3 = st.columns(3)
     c1.metric("Generation (tok/s)", fmt.num(dec.get("expected")), help="decode tokens per second, one user")
     c1.caption(f"{fmt.num(dec.get('low'))} – {fmt.num(dec.get('high'))}")
@@ -129,12 +129,10 @@ def speed(data: dict) -> None:
               help=f"prompt processing (prefill) tokens per second, {data.get('prompt_tokens') or ''} token prompt")
     if pre:
         c2.caption(f"{fmt.num(pre.get('low'))} – {fmt.num(pre.get('high'))}")
-    if isinstance(ttft, dict):
-        c3.metric("First token", fmt.seconds(ttft.get("expected")),
-                  help=f"time to first token for a {data.get('prompt_tokens') or ''} token prompt")
+    c3.metric("First token", fmt.seconds(data.get("ttft_s")),
+              help=f"time to first token for a {data.get('prompt_tokens') or ''} token prompt")
+    if ttft:
         c3.caption(f"{fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
-    else:
-        c3.metric("First token", fmt.seconds(ttft))
     if data.get("speed_calibration"):
         st.caption(f"Ranges from the calibration: {data['speed_calibration']}")
     at_context(data)
@@ -184,7 +182,7 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
 
 
 def commands(data: dict) -> None:
-    cmds = data.get("commands")
+    cmds = report.shell_commands(data)
     if not cmds or data.get("fits") is False:  # no command to launch what does not fit
         return
     st.markdown("##### Launch commands")

@@ -28,31 +28,64 @@ def render(machine: Any) -> None:
     for w in status["skipped_lines"]:
         st.warning(f"Run store: {w}", icon=":material/report:")
     if not status["backends"]:
-        st.caption("No stored runs from this machine yet: run a live check above, or upload llama-bench "
-                   "results below. Until then speeds use the public calibration.")
+        st.caption(
+            "No stored runs from this machine yet: run a live check above, or upload llama-bench "
+            "results below. Until then speeds use the public calibration."
+        )
     for backend, b in status["backends"].items():
         st.markdown(f"**{backend}**: {b['detail']} · {b['n_used']} used")
-        rows = [{"id": r["id"], "when": r.get("time") or "", "run": r["label"],
-                 "decode tok/s": round(r["decode_tokens_per_s"], 1) if r.get("decode_tokens_per_s") else None,
-                 "used": "yes" if r["used"] else "left out", "why": r["reason"] or "",
-                 "from": r.get("source") or ""} for r in b["runs"]]
+        rows = [
+            {
+                "id": r["id"],
+                "when": r.get("time") or "",
+                "run": r["label"],
+                "decode tok/s": round(r["decode_tokens_per_s"], 1) if r.get("decode_tokens_per_s") else None,
+                "used": "yes" if r["used"] else "left out",
+                "why": r["reason"] or "",
+                "from": r.get("source") or "",
+            }
+            for r in b["runs"]
+        ]
         st.dataframe(rows, hide_index=True, width="stretch")
     ids = [r["id"] for b in status["backends"].values() for r in b["runs"]]
     if ids:
         c1, c2 = st.columns(2)
         with c1:
-            gone = st.selectbox("Undo one run", ["", *ids], key="calib_forget_id",
-                                help="removes that run from the store; the calibration is refitted without it")
-            st.button("Remove this run", disabled=not gone, key="calib_forget", on_click=_act,
-                      args=(lambda: _forget(st.session_state["calib_forget_id"]),))
+            gone = st.selectbox(
+                "Undo one run",
+                ["", *ids],
+                key="calib_forget_id",
+                help="removes that run from the store; the calibration is refitted without it",
+            )
+            st.button(
+                "Remove this run",
+                disabled=not gone,
+                key="calib_forget",
+                on_click=_act,
+                args=(lambda: _forget(st.session_state["calib_forget_id"]),),
+            )
         with c2:
             confirm = st.checkbox("Yes, set every stored run aside", key="calib_reset_confirm")
-            st.button("Reset the calibration", disabled=not confirm, key="calib_reset",
-                      help="the runs are renamed aside, not deleted", on_click=_act, args=(_reset,))
-    upload = st.file_uploader("Import llama-bench results (llama-bench -o json or -o jsonl, run on this machine)",
-                              type=["json", "jsonl"], key="calib_upload")
-    st.button("Import", key="calib_import", disabled=upload is None, on_click=_act,
-              args=(lambda: _import(st.session_state["calib_upload"]),))
+            st.button(
+                "Reset the calibration",
+                disabled=not confirm,
+                key="calib_reset",
+                help="the runs are renamed aside, not deleted",
+                on_click=_act,
+                args=(_reset,),
+            )
+    upload = st.file_uploader(
+        "Import llama-bench results (llama-bench -o json or -o jsonl, run on this machine)",
+        type=["json", "jsonl"],
+        key="calib_upload",
+    )
+    st.button(
+        "Import",
+        key="calib_import",
+        disabled=upload is None,
+        on_click=_act,
+        args=(lambda: _import(st.session_state["calib_upload"]),),
+    )
 
 
 def _act(fn) -> None:
@@ -87,6 +120,3 @@ def _import(upload: Any) -> str:
     records, notes = import_llama_bench(upload.getvalue(), upload.name)
     extra = f" ({'; '.join(notes)})" if notes else ""
     return f"Imported {len(records)} result{'s' if len(records) != 1 else ''} from {upload.name}{extra}."
-
-
-

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-GIB = 1024**3
+from sizing.units import GIB
 PART_COLORS = {
     "Weights": "#4C78A8",
     "KV cache": "#F58518",
@@ -171,7 +171,7 @@ def bars(names: Sequence[str], values: Sequence[float], title: str, colors: Sequ
         lo, hi = errors
         kw["error_x"] = dict(type="data", symmetric=False,
                              array=[h - v for h, v in zip(hi, values)],
-                             arrayminus=[v - l for l, v in zip(lo, values)])
+                             arrayminus=[v - lo_ for lo_, v in zip(lo, values)])
     fig = go.Figure(go.Bar(y=list(names), x=list(values), orientation="h",
                            marker_color=list(colors) if colors else "#4C78A8", **kw))
     fig.update_xaxes(title=title)

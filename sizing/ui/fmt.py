@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-GIB = 1024**3
+from sizing.units import GIB
 
 
 def gb(n: float | int | None) -> str:

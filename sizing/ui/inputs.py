@@ -131,7 +131,8 @@ def model_input(ps: PageState, cfg: UIConfig, sources: tuple[str, ...] = SOURCES
             )
         else:
             st.text_input("Model (catalog id)", key=ps.key("model"))
-            st.caption("The model catalog is not available in this build yet.")
+            st.caption("The model catalog could not be loaded (the server log says why): type a catalog id, "
+                       "or pick a Hugging Face repo or a GGUF file.")
         return ModelChoice(spec=ps["model"], label=ps["model"])
     if src == "hf":
         text = st.text_input(

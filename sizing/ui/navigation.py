@@ -7,7 +7,6 @@ import importlib
 import streamlit as st
 
 from sizing.ui.budget import BudgetExceeded, cpu_budget, rerun_cpu_s
-from sizing.ui.pages import finetune
 from sizing.ui.feedback import guard
 
 # (module under sizing.ui.pages, title, icon, url path)
@@ -19,6 +18,7 @@ PAGES = (
     ("runs_well", "What runs well", ":material/leaderboard:", "runs-well"),
     ("machine", "This machine", ":material/computer:", "machine"),
     ("compare", "Compare", ":material/compare_arrows:", "compare"),
+    ("finetune", "Fine-tune", ":material/tune:", "finetune"),
 )
 
 
@@ -36,13 +36,7 @@ def pages() -> list[st.Page]:
         importlib.import_module(f"sizing.ui.pages.{PAGES[0][0]}").render()
 
     out.append(st.Page(run_alias, title=PAGES[0][1], url_path=PAGES[0][3], visibility="hidden"))
-    out.append(st.Page(finetune_page(), title="Fine-tune", icon=":material/tune:", url_path="finetune"))
     return out
-
-
-def finetune_page():
-    """The fine-tuning page (``sizing.ui.pages.finetune.render``)."""
-    return finetune.render
 
 
 def main() -> None:

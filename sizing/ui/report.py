@@ -41,6 +41,11 @@ def basis_rows(data: dict) -> list[dict]:
     return rows
 
 
+def shell_commands(data: dict) -> dict[str, str]:
+    """The answer's launch commands that are there, by name (notes and empty ones left out)."""
+    return {k: v for k, v in (data.get("commands") or {}).items() if isinstance(v, str) and v}
+
+
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
 
@@ -75,15 +80,15 @@ def estimate_markdown(data: dict) -> str:
                 f"{'yes' if d.get('fits') else 'no'} |"
             )
     if "fits" in data:
-        lines += ["", f"**Fits:** {'yes' if data['fits'] else 'no'}" + (f" — {data['how']}" if data.get("how") else "")]
+        lines += ["", f"**Fits:** {'yes' if data['fits'] else 'no'}" + (f" — {data['placement']}" if data.get("placement") else "")]
     if data.get("decode_tokens_per_s"):
         lines += [
             "",
             f"- Generation: {_rng(data.get('decode_tokens_per_s'))}",
             f"- Prompt processing: {_rng(data.get('prefill_tokens_per_s'))}",
-            f"- Time to first token: {_rng(data.get('ttft_s'), fmt.seconds)}",
+            f"- Time to first token: {_rng(data.get('ttft_range_s') or data.get('ttft_s'), fmt.seconds)}",
         ]
-    cmds = data.get("commands")
+    cmds = shell_commands(data)
     if cmds:
         lines += ["", "## Launch commands"]
         for name, text in cmds.items():

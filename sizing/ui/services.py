@@ -23,9 +23,11 @@ import streamlit as st
 
 from sizing.core import solver
 from sizing.core.speed.calibration import load_calibration
-from sizing.core.commands import launch_commands
 from sizing.errors import SizingError
+from sizing.answer import estimate as core_answer
+from sizing.core.scenario import Basis
 from sizing.estimate import estimate as core_estimate
+from sizing.hardware import basis as hw_basis
 from sizing.hardware.db import load_gpus
 from sizing.hardware.detect import detect_machine
 from sizing.hardware.this_machine import hardware_from_machine
@@ -330,99 +332,33 @@ def hardware_and_calibration(hw: Any) -> tuple[Any, Any]:
     return h, cal
 
 
-def solve(values: dict, hwm: Any, cal: Any, est: Any) -> Any:
-    """Placement and speed of this estimate on this hardware (``sizing.core.solver.solve``),
-    with the quant and exact tensors the estimate used (a GGUF's own, or a recipe's)."""
-    sc = est.scenario
-    return solver.solve(
-        sc.model, sc.quant, int(values["ctx"]), hwm, cal,
-        tensors=sc.tensors, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v,
-        flash_attn=sc.flash_attn, n_ubatch=sc.n_ubatch, mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock,
-        mmproj=sc.mmproj,
-    )
-
-
 def answer(choice: Any, values: dict, hw: Any) -> dict:
-    """Everything 'Can I run it?' shows, as one JSON-ready dict.
+    """Everything 'Can I run it?' shows: the one composition's Answer (``sizing.estimate``),
+    as the JSON object ``llm-sizing estimate --json`` prints for the same inputs.
 
-    The memory estimate's fields (``Estimate.to_json()``), plus what the solver says:
-    fits, how, devices, speed ranges (with the calibration used) and launch commands.
-    Nothing is computed here; fields are copied from core results.
-    """
-    est = estimate(choice, values, hw)
-    data = as_json(est)
+    "Context" on the pages is per user; llama.cpp's ``-c`` is that times the users."""
+    kw = estimate_kwargs(choice, values)
+    kw["ctx"] = kw["ctx"] * kw["parallel"]
+    if getattr(choice, "mmproj", None) is not None:
+        kw["mmproj"] = choice.mmproj
+    prompt = values.get("prompt")
+    kw["context_prompt_tokens"] = int(prompt) if prompt else None  # 0 or unset: the core's default share
     hwm, cal = hardware_and_calibration(hw)
-    plan = solve(values, hwm, cal, est)
-    pl = plan.placement
-    data.update(
-        hardware=hwm.name,
-        hardware_notes=list(dict.fromkeys([*hwm.notes, *pl.notes])),
-        fits=pl.fits,
-        how=pl.how,
-        all_on_gpu=pl.all_on_gpu,
-        gpu_layers=pl.gpu_layers,
-        n_layers=pl.n_layers,
-        n_cpu_moe=pl.n_cpu_moe,
-        shortfall_bytes=pl.shortfall_bytes,
-        devices=[d.to_json() for d in pl.devices],
+    ans = core_answer(
+        resolved(choice), hardware=hwm, calibration=cal, hardware_basis=hardware_basis(hw),
+        model_path=(f"./{choice.label}" if choice.gguf is not None else None), **kw,
     )
-    data["basis"] = list(data.get("basis") or []) + hardware_basis(hw)
-    if plan.speed is not None:
-        sp = plan.speed
-        data.update(
-            decode_tokens_per_s=sp.decode_tokens_per_s.rounded(),
-            prefill_tokens_per_s=sp.prefill_tokens_per_s.rounded(),
-            ttft_s=sp.ttft_s.rounded(3),
-            prompt_tokens=sp.prompt_tokens,
-            speed_calibration=sp.calibration,
-        )
-        data["basis"] = list(data.get("basis") or []) + [{**as_json(sp.basis), "what": "Speed"}]
-        data["at_context"] = context_answer(pl.works, cal, int(values["ctx"]), values.get("prompt"), est)
-    cmds = launch_commands(
-        est.model, plan.quant, pl, ctx=plan.ctx, n_parallel=plan.n_parallel,
-        kv_type_k=plan.kv_type_k, kv_type_v=plan.kv_type_v, flash_attn=plan.flash_attn,
-        kv_unified=est.scenario.kv_unified, n_batch=est.scenario.n_batch, n_ubatch=est.scenario.n_ubatch,
-        mmap=est.scenario.mmap, repack=est.scenario.repack, mlock=est.scenario.mlock,
-        n_heads=est.scenario.model.n_heads, n_kv_heads=est.scenario.model.n_kv_heads,
-        model_path=(f"./{choice.label}" if choice.gguf is not None else None),
-    )
-    data["commands"] = {k: v for k, v in cmds.to_json().items() if isinstance(v, str) and v}
-    data["weights_source"] = as_json(cmds.weights)
-    return data
+    return ans.to_json()
 
 
-def context_answer(works: Any, cal: Any, ctx: int, prompt: Any, est: Any) -> dict | None:
-    """The core's speed at this context (``sizing.core.speed.context``) as JSON; ``prompt`` 0 or
-    None: the core's default share of the context; a prompt longer than the context is
-    capped at the context (the basis says so)."""
-    from sizing.core.speed.context import context_speed
-
-    if not works:
-        return None
-    p = int(prompt) if prompt else None
-    cs = context_speed(works, cal, ctx=ctx, prompt_tokens=min(p, ctx) if p else None, n_ubatch=est.n_ubatch)
-    out = cs.model_dump(mode="json")
-    if p and p > ctx:
-        out["prompt_basis"] = f"set: {p:,} tokens, capped at the context ({ctx:,})"
-    return out
-
-
-def hardware_basis(hw: Any) -> list[dict]:
+def hardware_basis(hw: Any) -> list[Basis]:
     """Where the hardware figures came from: the database's sources, detection, or the user."""
     if hw.mode == "custom":
-        return [{"what": "Hardware", "source": "typed on this page", "method": "memory and bandwidth as given",
-                 "calibration": None, "measured": False}]
+        return [hw_basis.TYPED]
     if hw.mode == "machine":
-        return [{"what": "Hardware", "source": "detected on this machine (sizing.hardware.detect)",
-                 "method": "free memory per device; RAM bandwidth measured by a streaming probe",
-                 "calibration": None, "measured": True}]
+        return [hw_basis.DETECTED]
     db = gpu_db()
-    out = []
-    for gid in hw.gpu_ids:
-        g = db.get(gid)
-        out.append({"what": g.name, "source": g.sources.memory, "method": "GPU database entry (data/gpus.yaml)",
-                    "calibration": None, "measured": False})
-    return out
+    return hw_basis.database_basis(db.get(gid) for gid in hw.gpu_ids)
 
 
 def limits(choice: Any, values: dict, hw: Any) -> dict:

@@ -18,8 +18,8 @@ from sizing.core.finetune.memory import FinetuneMemory, estimate_finetune_memory
 from sizing.core.finetune.scenario import FinetuneScenario
 from sizing.core.finetune.time import Throughput, epoch_seconds, training_throughput
 from sizing.core.gpu import GPU
+from sizing.units import GIB
 
-GIB = 2**30
 
 
 def gpu_bytes(gpu: GPU) -> int | None:

@@ -25,10 +25,10 @@ from sizing.ui.config import load_config
 from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
 from sizing.ui.state import PageState, Param, copy_link_button
+from sizing.units import GIB
 
 URL_PATH = "finetune"
 SOURCES = ("catalog", "hf")  # fine-tuning starts from the model's weights; a GGUF is an inference format
-GIB = 1024**3
 RANK_ROWS = 15
 
 METHODS = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit NF4 base)"}
