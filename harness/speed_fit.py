@@ -262,6 +262,10 @@ def _fit_backend(
     backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False, overhead: float | None = None
 ) -> BackendCalibration:
     dec = [(r, d) for r, d in rows if r.tg128 and not r.host_limited]
+    # the decode line is bytes over bandwidth; a MoE's decode also pays per active expert,
+    # which that line does not describe, so MoE rows would only drag the efficiency down
+    dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
+    dec = dense_dec or dec
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     if not dec:
         raise SizingError(f"no decode rows to fit for {backend}")
