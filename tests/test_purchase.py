@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from sizing.core.builds import all_builds, priced_ids
-from sizing.core.cloud import Workload, break_even, cloud_gpus, electricity, local_cost
-from sizing.core.planner import cloud_prices, machine_prices
+from sizing.core.cloud import Workload, break_even, cloud_gpus, cloud_prices, electricity, local_cost
 from sizing.core.platforms import load_platforms, physical_fit
 from sizing.core.prices import (
     PriceOverrides,
     load_price_file,
+    machine_prices,
     parse_overrides,
     price_book,
 )
@@ -195,6 +195,32 @@ def test_unified_boxes_compete_on_the_same_ranking(ctx):
     assert "unified" in kinds and "gpu-build" in kinds
     # 120B at MXFP4 (~61 GiB) never ranks a single 24 GB card
     assert not any(o.kind == "gpu-build" and o.count == 1 and "3090" in (o.gpu_id or "") for o in r.options)
+
+
+def test_multi_gpu_builds_hold_what_one_card_cannot(ctx):
+    r = _plan(ctx, "meta-llama/Llama-3.1-70B-Instruct", limit=1000)
+    assert all(o.fits for o in r.options)
+    assert any(o.kind == "unified" and ("Mac Studio" in o.label or "DGX Spark" in o.label) for o in r.options)
+    r4090 = {o.count for o in r.options if o.kind == "gpu-build" and o.gpu_id == "nvidia-rtx-4090"}
+    # 70B at Q4_K_M (~40 GiB) cannot live on one 24 GB card, it does on two
+    assert 1 not in r4090 and 2 in r4090
+
+
+@pytest.mark.parametrize("kw", [{"budget_usd": 0}, {"budget_usd": -100}, {"target_tps": -1},
+                                {"target_tps": float("nan")}, {"objective": "prettiest"}])
+def test_bad_targets_are_refused(ctx, kw):
+    with pytest.raises(SizingError):
+        _plan(ctx, "meta-llama/Llama-3.2-1B-Instruct", ctx_len=4096, **kw)
+
+
+def test_cpu_only_servers_decode_faster_with_more_ram_bandwidth(ctx):
+    r = _plan(ctx, "meta-llama/Llama-3.1-70B-Instruct", limit=1000)
+    plats = {p.id: p for p in load_platforms()[0]}
+    cpu = sorted((o for o in r.options if o.kind == "cpu-only"), key=lambda o: plats[o.platform_id].ram_bandwidth_gbs)
+    assert len({plats[o.platform_id].ram_bandwidth_gbs for o in cpu}) >= 2
+    assert all(o.price_usd > 0 and o.decode_tokens_per_s for o in cpu)
+    speeds = [o.decode_tokens_per_s for o in cpu]
+    assert speeds == sorted(speeds)  # decode is bandwidth-bound
 
 
 def test_no_build_meets_an_impossible_target_and_the_closest_are_given(ctx):

@@ -139,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _buy_or_rent(args, result, builds, models, calib, gpus, kwh: float) -> dict:
-    from sizing.core.cloud import Workload, apis_for, buy_or_rent, cloud_gpus
-    from sizing.core.planner import cloud_prices
+    from sizing.core.cloud import Workload, apis_for, buy_or_rent, cloud_gpus, cloud_prices
     from sizing.core.solver import solve
 
     rows = list(result.options) + list(result.closest)

@@ -310,9 +310,8 @@ def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: 
     """Every build the data can price: GPU builds on each platform, complete systems,
     unified-memory machines, (with ``cpu_only``) CPU-only servers and (with ``offload``,
     for MoE models) cards + RAM with the experts in RAM. Loads the data files."""
-    from sizing.core.planner import machine_prices
     from sizing.core.platforms import load_platforms
-    from sizing.core.prices import price_book
+    from sizing.core.prices import machine_prices, price_book
 
     platforms, systems = load_platforms()
     book = price_book(gpus)
@@ -331,8 +330,8 @@ def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: 
 
 def priced_ids(gpus: Sequence) -> set[str]:
     """Every id a price override may name."""
-    from sizing.core.planner import machine_prices
     from sizing.core.platforms import load_platforms
+    from sizing.core.prices import machine_prices
 
     platforms, systems = load_platforms()
     return {g.id for g in gpus} | {p.id for p in platforms} | {s.id for s in systems} | {

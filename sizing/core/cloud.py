@@ -26,9 +26,33 @@ if TYPE_CHECKING:
     from sizing.core.tables import DataPath
 from sizing.core.prices import DATE_RE
 
+CLOUD_FILE = data_file("cloud_prices.yaml")
 CLOUD_GPUS_FILE = data_file("cloud_gpus.yaml")
 ELECTRICITY_FILE = data_file("electricity.yaml")
 DAYS_PER_MONTH = 365.25 / 12
+
+
+class CloudPrice(BaseModel):
+    """An API's per-token price, and whether it serves an open model (like for like)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    kind: Literal["open", "proprietary"] = Field(description="open: serves an open-weight model (like for like)")
+    serves: tuple[str, ...] = Field((), description="catalog ids of the open model it serves")
+    input_per_m: float = Field(ge=0)
+    output_per_m: float = Field(ge=0)
+    date: str = Field(pattern=DATE_RE)
+    date_basis: Literal["stated", "read"] = "stated"
+    source: str = Field(pattern=r"^https://\S+$")
+
+
+@cache
+def cloud_prices(path: DataPath = CLOUD_FILE) -> tuple[CloudPrice, ...]:
+    raw = read_yaml(path, "price list") or {}
+    return tuple(validate(CloudPrice, e, f"{path}: entry {e.get('id', i) if isinstance(e, dict) else i!r},")
+                 for i, e in enumerate(raw.get("providers") or []))
 
 
 class CloudGPU(BaseModel):
@@ -163,7 +187,7 @@ def local_cost(*, build: str, price_usd: float, load_w: float, idle_w: float, de
 
 
 def api_option(p, work: Workload) -> RentOption:
-    """An API provider's monthly bill for the workload (``p``: planner.CloudPrice)."""
+    """An API provider's monthly bill for the workload (``p``: a ``CloudPrice``)."""
     monthly = DAYS_PER_MONTH * (work.tokens_in_per_day * p.input_per_m + work.tokens_out_per_day * p.output_per_m) / 1e6
     return RentOption(
         name=p.name, kind=f"api-{p.kind}", monthly_usd=monthly, usd_per_m_out=p.output_per_m,
@@ -220,7 +244,7 @@ class BuyOrRent(BaseModel):
 def buy_or_rent(*, row, model, quant: str, ctx: int, calib, gpus, work: Workload, years: float, usd_per_kwh: float,
                 apis, rentals, solve_fn) -> BuyOrRent:
     """``row``: a ``purchase.Row`` (its price, power and the first model's speed);
-    ``apis``: the API prices to compare (``planner.CloudPrice``); ``rentals``:
+    ``apis``: the API prices to compare (``CloudPrice``); ``rentals``:
     ``CloudGPU`` entries, each timed on the fewest of its GPUs that hold ``model``
     (``solve_fn(model, quant, ctx, hardware)``)."""
     from sizing.core.machine import machine_from_gpu
@@ -256,8 +280,6 @@ def apis_for(model_id: str, providers, *, pick: str | None = None, custom: tuple
              today: str = "2026-01-01") -> list:
     """The API prices to compare: a custom price, one named provider, or every provider
     serving this open model plus the proprietary ones as reference."""
-    from sizing.core.planner import CloudPrice
-
     if custom is not None:
         return [CloudPrice(id="custom", name="custom API price", kind="open", input_per_m=custom[0],
                            output_per_m=custom[1], date=today, source="https://user.override/api")]

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sizing.core.tables import DataPath
 
 PRICES_FILE = data_file("prices.yaml")
+MACHINES_FILE = data_file("machine_prices.yaml")
 PriceKind = Literal["msrp", "street", "used"]
 STALE_MONTHS = 6
 DATE_RE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
@@ -74,6 +75,19 @@ class RamPrice(BaseModel):
     date: str = Field(pattern=DATE_RE)
     source: str = Field(pattern=r"^https://\S+$")
     note: str | None = None
+
+
+class MachinePrice(BaseModel):
+    """A complete system as sold (unified-memory machines: Mac mini/Studio, DGX Spark)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu_id: str
+    name: str
+    kind: PriceKind
+    price_usd: float = Field(gt=0)
+    date: str = Field(pattern=DATE_RE)
+    source: str = Field(pattern=r"^https://\S+$")
 
 
 class PriceBook(BaseModel):
@@ -134,6 +148,13 @@ def load_price_file(path: DataPath = PRICES_FILE) -> tuple[tuple[CardPrice, ...]
         for i, e in enumerate(raw.get("ram") or [])
     )
     return cards, ram
+
+
+@cache
+def machine_prices(path: DataPath = MACHINES_FILE) -> tuple[MachinePrice, ...]:
+    raw = read_yaml(path, "price list") or {}
+    return tuple(validate(MachinePrice, e, f"{path}: entry {e.get('gpu_id', i) if isinstance(e, dict) else i!r},")
+                 for i, e in enumerate(raw.get("machines") or []))
 
 
 def price_book(gpus: Iterable, path: DataPath = PRICES_FILE) -> PriceBook:

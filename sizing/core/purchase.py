@@ -35,6 +35,7 @@ Objective = Literal["cheapest", "fastest", "cost-per-token"]
 OBJECTIVES: tuple[str, ...] = ("cheapest", "fastest", "cost-per-token")
 WEAK_CLASS_ROWS = 5  # fewer public rows than this behind a device class: weak calibration
 WEAK_MOE_ROWS = 3  # fewer public MoE rows than this: weak calibration for a MoE model
+OS_RESERVE_GB = 8  # the OS, the desktop and llama-server's own heap stay in RAM beside the experts
 
 
 class Calibration(BaseModel):
@@ -187,13 +188,19 @@ def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: Calibr
     return MemoryNeed(cpu_ram_gib=cpu + 16.0, core_gib=core)
 
 
+def experts_offloaded(placement) -> bool:
+    """Every layer on the cards, only routed experts in RAM (``--n-cpu-moe`` / ``-ot exps=CPU``):
+    what an expert-offload build is bought for, never whole layers in RAM."""
+    return placement.fits and placement.gpu_layers >= placement.n_layers + 1 and (
+        placement.cpu_moe or placement.n_cpu_moe > 0)
+
+
 def offload_ram_sizer(models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet,
                       memory_fn: MemoryFn | None = None):
     """``(card, count) -> GiB of RAM`` an expert-offload build needs: every model placed on
     the cards with unbounded RAM, what the host side then holds, plus the OS reserve the
     MoE placement work uses; None when a model cannot keep every layer on the cards."""
     from sizing.core.machine import HostSpec, machine_from_gpu
-    from sizing.core.offload_builds import OS_RESERVE_GB, experts_offloaded
 
     big = HostSpec(name="sizing host", ram_bytes=1 << 50, bandwidth_gbs=100.0, threads=16, assumed=False)
     seen: dict[tuple, float | None] = {}
@@ -238,11 +245,9 @@ def _runs(build: Build, models: Sequence[ModelArch], quant: str, ctx: int, calib
         c_ctx = min(ctx, arch.max_context)
         p = solve(arch, quant, c_ctx, build.hardware, calib, memory_fn=memory_fn, prompt_tokens=prompt_tokens)
         pl = p.placement
-        # a GPU purchase must hold the model on its cards; an offload build keeps every layer
-        # on its cards and only routed experts in RAM (--n-cpu-moe), never whole layers
-        experts_only = pl.gpu_layers >= pl.n_layers + 1 and (pl.cpu_moe or pl.n_cpu_moe > 0)
+        # a GPU purchase must hold the model on its cards; an offload build may keep routed experts in RAM
         ok = pl.fits and (pl.all_on_gpu or build.kind == "cpu-only" or not build.hardware.gpus
-                          or (build.kind == "offload" and experts_only))
+                          or (build.kind == "offload" and experts_offloaded(pl)))
         sp = p.speed if ok else None
         runs.append(ModelRun(
             model_id=arch.id, fits=ok, how=pl.how,

@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from sizing.core import planner, solver
+from sizing.core import solver
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.commands import launch_commands
 from sizing.errors import SizingError
@@ -531,14 +531,14 @@ def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
     """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.core.cloud``)."""
     import datetime as dt
 
-    from sizing.core.cloud import Workload, apis_for, cloud_gpus
+    from sizing.core.cloud import Workload, apis_for, cloud_gpus, cloud_prices
     from sizing.core.cloud import buy_or_rent as compare
     from sizing.core.purchase import Row
 
     r = Row.model_validate(row)
     model = catalog().get(values["models"][0])
     cal = calibration()
-    apis = apis_for(model.id, planner.cloud_prices(), today=dt.date.today().isoformat())
+    apis = apis_for(model.id, cloud_prices(), today=dt.date.today().isoformat())
     res = compare(row=r, model=model, quant=values["quant"], ctx=int(values["ctx"]), calib=cal, gpus=gpu_db().all,
                   work=Workload(tokens_in_per_day=values["tin"] * 1e6, tokens_out_per_day=values["tout"] * 1e6),
                   years=values["years"], usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
