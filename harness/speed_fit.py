@@ -32,7 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sizing.core.speed.calibration import CALIBRATION_FILE, fit_time_line
-from sizing.core.speed.estimate import decode_step_seconds, prefill_seconds
+from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds
 from sizing.core.speed.estimate import BackendCalibration, CalibrationSet
 from sizing.core.traffic import DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
@@ -84,6 +84,8 @@ class BenchRow(BaseModel):
     expert_type: str | None = None
     rest_type: str | None = None
     read_fraction: float | None = Field(None, gt=0, le=1, description="computed, not read from the file")
+    routed_fraction: float | None = Field(
+        None, ge=0, le=1, description="computed: share of the file in the routed experts one token reads")
     # when and with what llama.cpp the figure was measured, as the source states it: speed
     # changes a lot between builds, so an old row can be told from a recent one
     build: str | None = Field(
@@ -180,7 +182,11 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
 def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
     """The whole model on one device, as llama-bench ran it (ngl 99 or CPU)."""
     size = row.size_gib * GIB
-    if row.active_params_b:
+    if row.active_params_b and row.routed_fraction:
+        # MoE with a known layout: the routed experts one token reads apart from the rest
+        routed = size * row.routed_fraction
+        dense, experts, frac = size * row.active_fraction - routed, routed, 1.0
+    elif row.active_params_b:
         # MoE: only active experts are read; attention/shared parts are in the active share
         dense, experts, frac = size * row.active_fraction, size * (1 - row.active_fraction), 0.0
     else:
@@ -262,6 +268,10 @@ def _fit_backend(
     backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False, overhead: float | None = None
 ) -> BackendCalibration:
     dec = [(r, d) for r, d in rows if r.tg128 and not r.host_limited]
+    # the decode line is bytes over bandwidth; a MoE's decode also pays per active expert,
+    # which that line does not describe, so MoE rows would only drag the efficiency down
+    dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
+    dec = dense_dec or dec
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     if not dec:
         raise SizingError(f"no decode rows to fit for {backend}")
@@ -359,19 +369,54 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
+    backends = _with_moe_factors(backends, pairs, pooled_gpu)
     return CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,
         data_sha256=sha256,
         method=(
             "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
-            "error; prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per CPU thread"
+            "error, on dense rows; MoE: median factor on routed-expert bytes implied by the MoE fit "
+            "rows per backend (GPU backends without any: the median over all GPU MoE rows); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per CPU thread"
         ),
         holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
         backends=backends,
         pooled=pooled_gpu.model_copy(update={"backend": "pooled"}),
         holdout_ids=tuple(r.id for r in held),
     )
+
+
+def _moe_factor(row: BenchRow, dev: BenchDevice, c: BackendCalibration) -> float | None:
+    """The routed-expert factor one MoE row implies, given its class's dense fit:
+    1/tg = (dense + factor × routed) / effective bandwidth + overhead."""
+    if not (row.tg128 and row.routed_fraction and not row.host_limited):
+        return None
+    one = CalibrationSet(name="tmp", data_file="", data_sha256="", method="", holdout="",
+                         backends={row.backend: c}, pooled=c)
+    w = row_work(row, dev)
+    bw = effective_bandwidth(w.device, one)
+    t = 1.0 / row.tg128 - c.decode_overhead_ms / 1000.0
+    return (t * bw - w.dense_bytes) / w.expert_bytes
+
+
+def _with_moe_factors(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
+    """Per backend, the median factor its MoE fit rows imply (never below 1); a GPU backend
+    without MoE rows borrows the median over all GPU MoE rows; CPUs keep 1."""
+    one = CalibrationSet(name="tmp", data_file="", data_sha256="", method="", holdout="",
+                         backends=backends, pooled=pooled_gpu)
+    by_backend: dict[str, list[float]] = {}
+    for r, d in pairs:
+        k = _moe_factor(r, d, one.for_device(row_device(r, d)))
+        if k is not None:
+            by_backend.setdefault(r.backend, []).append(k)
+    every = [k for b, ks in by_backend.items() if b != "cpu" for k in ks]
+    out = {}
+    for key, c in backends.items():
+        backend = key.split("/")[0]
+        ks = by_backend.get(backend) or ([] if backend == "cpu" else every)
+        k = max(1.0, statistics.median(ks)) if ks else 1.0
+        out[key] = c.model_copy(update={"moe_expert_factor": round(k, 3)})
+    return out
 
 
 def file_sha256(path: Path) -> str:
@@ -432,7 +477,9 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
             total_gib = tr.total_bytes / GIB
             if abs(total_gib - r.size_gib) > 0.02 * r.size_gib:
                 raise SizingError(f"row {r.id!r}: layout gives {total_gib:.2f} GiB, the file is {r.size_gib} GiB")
-            r = r.model_copy(update={"read_fraction": tr.read_bytes_per_token / tr.total_bytes})
+            routed = sum(layer.expert_read_bytes(1) for layer in tr.layers)
+            r = r.model_copy(update={"read_fraction": tr.read_bytes_per_token / tr.total_bytes,
+                                     "routed_fraction": routed / tr.total_bytes})
         rows.append(r)
     return data.model_copy(update={"rows": tuple(rows)})
 

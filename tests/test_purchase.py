@@ -293,3 +293,40 @@ def test_expert_offload_builds_compete_for_moe_models(ctx):
         assert "--n-cpu-moe" in o.models[0].llama_server or "exps" in o.models[0].llama_server
     dense = ctx["cat"].get("meta-llama/Llama-3.3-70B-Instruct")
     assert not dense.is_moe  # the CLI and UI build offload candidates only for MoE models
+
+
+def test_moe_rows_are_counted_apart_per_device_class(tmp_path):
+    """A row naming its active parameters is a MoE row; host-limited rows count for nothing."""
+    f = tmp_path / "bench.yaml"
+    f.write_text(yaml.safe_dump({
+        "devices": {"g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"}, "u": {"kind": "unified"}},
+        "rows": [
+            {"device": "g", "backend": "cuda"},
+            {"device": "g", "backend": "cuda", "active_params_b": 3.3},
+            {"device": "u", "backend": "rocm", "active_params_b": 5.1},
+            {"device": "u", "backend": "rocm", "active_params_b": 3.3, "host_limited": True},
+        ],
+    }))
+    cov = bench_coverage(f)
+    assert (cov.rows("cuda", "gpu"), cov.moe_rows("cuda", "gpu")) == (2, 1)
+    assert (cov.rows("rocm", "unified"), cov.moe_rows("rocm", "unified")) == (1, 1)
+    assert cov.moe_rows("metal", "unified") == 0
+
+
+def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
+    """A speed for a MoE model on a class fitted on dense rows only is marked weak, and so
+    must reach the target at its low estimate; the same build for a dense model is not."""
+    from sizing.core.purchase import WEAK_CLASS_ROWS, WEAK_MOE_ROWS
+
+    cov = ctx["coverage"]
+    assert cov.rows("cuda", "gpu") >= WEAK_CLASS_ROWS and cov.moe_rows("cuda", "gpu") < WEAK_MOE_ROWS
+    moe = _plan(ctx, "Qwen/Qwen3-30B-A3B", target_tps=30, limit=50)
+    cuda = [o for o in moe.options if o.calibration.device_class == "cuda/gpu"]
+    assert cuda
+    for o in cuda:
+        assert o.calibration.weak and o.calibration.moe_rows == cov.moe_rows("cuda", "gpu")
+        assert "weak calibration for MoE models" in o.calibration.label
+        assert o.decode_low >= 30  # a weak speed meets the target only at its low end
+    dense = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", target_tps=30, limit=50)
+    cuda = [o for o in dense.options if o.calibration.device_class == "cuda/gpu"]
+    assert cuda and not any(o.calibration.weak or o.calibration.moe_rows is not None for o in cuda)

@@ -207,3 +207,25 @@ def test_moe_bytes_read_per_token_explain_a_measured_moe(data, calib):
     naive = predict_decode(row.model_copy(update={"read_fraction": None}), dev, calib)
     assert abs(ours - row.tg128) / row.tg128 < 0.15
     assert abs(naive - row.tg128) / row.tg128 > 0.3
+
+
+def test_routed_experts_cost_more_than_dense_bytes_where_moe_rows_show_it():
+    """The fitted MoE factor comes from the MoE fit rows of that backend: with it, the
+    fine-grained Qwen3-30B-A3B row on ROCm is predicted closer than by bandwidth over its
+    active bytes alone; a dense model's decode does not change."""
+    from harness.speed_fit import load_bench_with_db, predict_decode, split_rows
+
+    data = load_bench_with_db()
+    calib = load_calibration()
+    fit_ids = {r.id for r in split_rows(data.rows)[0]}
+    row = next(r for r in data.rows if r.id == "rocm-8060s-qwen3-30b-a3b-q4_k_m")
+    assert row.id in fit_ids and row.routed_fraction and 0 < row.routed_fraction < row.active_fraction
+    dev = data.devices[row.device]
+    k = calib.get("rocm", "unified").moe_expert_factor
+    assert k > 1.0
+    flat = calib.model_copy(update={"backends": {
+        key: c.model_copy(update={"moe_expert_factor": 1.0}) for key, c in calib.backends.items()}})
+    assert abs(predict_decode(row, dev, calib) - row.tg128) < abs(predict_decode(row, dev, flat) - row.tg128)
+    dense = next(r for r in data.rows if r.backend == "rocm" and not r.active_params_b and r.tg128)
+    ddev = data.devices[dense.device]
+    assert predict_decode(dense, ddev, calib) == pytest.approx(predict_decode(dense, ddev, flat))

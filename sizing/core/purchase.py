@@ -34,6 +34,7 @@ from sizing.errors import SizingError
 Objective = Literal["cheapest", "fastest", "cost-per-token"]
 OBJECTIVES: tuple[str, ...] = ("cheapest", "fastest", "cost-per-token")
 WEAK_CLASS_ROWS = 5  # fewer public rows than this behind a device class: weak calibration
+WEAK_MOE_ROWS = 3  # fewer public MoE rows than this: weak calibration for a MoE model
 OS_RESERVE_GB = 8  # the OS, the desktop and llama-server's own heap stay in RAM beside the experts
 
 
@@ -45,21 +46,34 @@ class Calibration(BaseModel):
     device_class: str
     class_rows: int
     device_rows: int
+    moe_rows: int | None = Field(None, description="MoE rows in the class, when a planned model is MoE")
     weak: bool
     label: str
 
 
-def calibration_strength(hardware, gpu_id: str | None, coverage: BenchCoverage) -> Calibration:
+def calibration_strength(hardware, gpu_id: str | None, coverage: BenchCoverage, moe: bool = False) -> Calibration:
     """Public llama-bench rows with this build's backend and device kind, and rows on this
-    very device (by its data/gpus.yaml id)."""
+    very device (by its data/gpus.yaml id).
+
+    With ``moe`` (a planned model is a mixture of experts) the class also needs MoE rows of
+    its own: a fit on dense models reads a MoE's decode as bandwidth over its active bytes
+    and misses the per-expert cost of fine-grained MoEs, so such a speed is flagged weak."""
     dev = hardware.gpus[0] if hardware.gpus else hardware.host
     cls = f"{dev.backend}/{dev.kind}"
     class_rows = coverage.rows(dev.backend, dev.kind)
     device_rows = coverage.by_gpu.get(gpu_id, 0) if gpu_id else 0
-    weak = class_rows < WEAK_CLASS_ROWS
-    label = f"{cls}: {class_rows} public llama-bench rows ({device_rows} on this device)" + (
-        " — weak calibration" if weak else "")
-    return Calibration(device_class=cls, class_rows=class_rows, device_rows=device_rows, weak=weak, label=label)
+    moe_rows = coverage.moe_rows(dev.backend, dev.kind) if moe else None
+    weak_moe = moe_rows is not None and moe_rows < WEAK_MOE_ROWS
+    weak = class_rows < WEAK_CLASS_ROWS or weak_moe
+    label = f"{cls}: {class_rows} public llama-bench rows ({device_rows} on this device)"
+    if moe_rows is not None:
+        label += f", {moe_rows} of MoE models"
+    if class_rows < WEAK_CLASS_ROWS:
+        label += " — weak calibration"
+    elif weak_moe:
+        label += " — weak calibration for MoE models"
+    return Calibration(device_class=cls, class_rows=class_rows, device_rows=device_rows, moe_rows=moe_rows,
+                       weak=weak, label=label)
 
 
 class ModelRun(BaseModel):
@@ -279,6 +293,7 @@ def plan(
             raise SizingError(f"{what} must be a number > 0, got {v:g}")
     check_context(ctx)
     usage = usage or Usage()
+    any_moe = any(m.is_moe for m in models)
     cache: dict[tuple, tuple[list[ModelRun], list]] = {}
     rows: list[Row] = []
     plans_by_id: dict[str, list] = {}
@@ -296,7 +311,7 @@ def plan(
         if not fits:
             bad = [r.model_id for r in runs if not r.fits]
             short.append(f"does not hold {', '.join(bad)} " + ("in RAM" if b.kind == "cpu-only" else "on its accelerators"))
-        cal = calibration_strength(b.hardware, b.gpu_id, coverage)
+        cal = calibration_strength(b.hardware, b.gpu_id, coverage, moe=any_moe)
         if fits and target_tps and (tps or 0) < target_tps:
             short.append(f"{(tps or 0):.1f} tok/s < {target_tps:g}")
         elif fits and target_tps and cal.weak and slow and (slow.decode_low or 0) < target_tps:

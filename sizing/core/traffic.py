@@ -130,10 +130,13 @@ class DeviceWork(BaseModel):
     )
 
     def weight_read_bytes(self, n_tokens: int = 1) -> float:
-        touched = 0.0
-        if self.expert_bytes:
-            touched = self.expert_bytes * (1.0 - (1.0 - self.expert_fraction) ** max(1, n_tokens))
-        return self.dense_bytes + touched
+        return self.dense_bytes + self.expert_read_bytes(n_tokens)
+
+    def expert_read_bytes(self, n_tokens: int = 1) -> float:
+        """Routed-expert bytes a step of ``n_tokens`` touches: distinct experts hit by the batch."""
+        if not self.expert_bytes:
+            return 0.0
+        return self.expert_bytes * (1.0 - (1.0 - self.expert_fraction) ** max(1, n_tokens))
 
     def kv_read_bytes(self, depth: int) -> float:
         """KV bytes one sequence reads to attend over ``depth`` cached tokens."""

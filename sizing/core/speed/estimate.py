@@ -4,7 +4,9 @@ Decoding one token streams every weight that token touches, plus the KV cache at
 current depth, through each device's memory once. So the time per token is, per device,
 bytes read ÷ effective bandwidth, summed over the devices a layer-split pipeline visits,
 plus a fixed per-token cost (kernel launches, synchronisation, sampling) that dominates
-small models on fast GPUs. A mixture-of-experts model reads only its active experts.
+small models on fast GPUs. A mixture-of-experts model reads only its active experts, but
+those small gathered matrices stream slower than dense ones: a fitted factor per backend
+weighs their bytes.
 
 Prefill runs a micro-batch of tokens through each weight at once, so it is set by
 arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
@@ -57,6 +59,14 @@ class BackendCalibration(BaseModel):
         description=(
             "CPU: bytes one thread dequantises and multiplies per second while decoding; a CPU "
             "with few threads is limited by this, not by its RAM bandwidth"
+        ),
+    )
+    moe_expert_factor: float = Field(
+        1.0, ge=1.0,
+        description=(
+            "decode: routed-expert bytes cost this many times dense bytes; each active expert's "
+            "matrices are small and gathered by expert id, so they stream well below the rate "
+            "whole dense matrices reach (fine-grained MoEs with many small experts pay most)"
         ),
     )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
@@ -238,7 +248,8 @@ def decode_step_seconds(
         if not (w.dense_bytes or w.expert_bytes or w.layers):
             continue
         read = w.weight_read_bytes(n_seq) + n_seq * w.kv_read_bytes(depth)
-        t_mem = read / _bandwidth(w, calib)
+        slow_experts = (calib.for_device(w.device).moe_expert_factor - 1.0) * w.expert_read_bytes(n_seq)
+        t_mem = (read + slow_experts) / _bandwidth(w, calib)
         t_cmp = 0.0
         if n_seq > 1:
             flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
@@ -348,8 +359,8 @@ def estimate_speed(
             source=f"fit to public llama-bench results ({calib.data_file})"
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
-                "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over "
-                "devices + fitted per-token overhead; prefill: FLOPs ÷ fitted effective "
+                "decode: bytes read per token (routed-expert bytes × fitted MoE factor) ÷ "
+                "(bandwidth × fitted efficiency) summed over devices + fitted per-token overhead; prefill: FLOPs ÷ fitted effective "
                 "compute, floored by one weight read per micro-batch"
             ),
             calibration=name,
