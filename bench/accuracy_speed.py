@@ -18,7 +18,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.speed_fit import (  # noqa: E402
-    fit_from_files, load_bench_with_db, predict_decode, predict_prefill, row_device, split_rows,
+    fit_from_files,
+    load_bench_with_db,
+    predict_decode,
+    predict_prefill,
+    row_device,
+    split_rows,
 )
 from sizing.units import GIB  # noqa: E402
 from sizing.errors import SizingError  # noqa: E402

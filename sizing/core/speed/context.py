@@ -113,8 +113,11 @@ def context_speed(
     points: tuple[ContextPoint, ...] = ()
     if curve:
         points = tuple(
-            ContextPoint(depth=d, decode_tokens_per_s=1.0 / step(min(d, end)),
-                         ttft_s=(prefill_seconds(works, calib, d, n_ubatch=n_ubatch) + step(min(d, end))) if d else step(0))
+            ContextPoint(
+                depth=d,
+                decode_tokens_per_s=1.0 / step(min(d, end)),
+                ttft_s=(prefill_seconds(works, calib, d, n_ubatch=n_ubatch) + step(min(d, end))) if d else step(0),
+            )
             for d in _curve_depths(ctx)
         )
     return ContextSpeed(
@@ -125,7 +128,9 @@ def context_speed(
         decode_full=Range.around(1.0 / full, c.decode_spread),
         ttft_s=ttft,
         curve=points,
-        method=("decode: the speed model's time per token with the KV cache read up to each depth, "
-                "averaged from the prompt to the full context; first token: prefill of the prompt "
-                "(each micro-batch attending to the tokens before it) plus one decode step"),
+        method=(
+            "decode: the speed model's time per token with the KV cache read up to each depth, "
+            "averaged from the prompt to the full context; first token: prefill of the prompt "
+            "(each micro-batch attending to the tokens before it) plus one decode step"
+        ),
     )
