@@ -64,13 +64,18 @@ def test_estimate_on_this_machine_uses_its_stored_runs(capsys, monkeypatch, tmp_
     speed_basis = mine["basis"][-1]
     assert "this machine" in speed_basis["calibration"] and speed_basis["measured"] is True
     assert speed_basis["source"].endswith("refitted to 1 live check stored on this machine")
-    # One run: the fitted factor is measured ÷ predicted, so the same scenario on the same
-    # machine is now predicted as llama.cpp measured it (decode does not depend on threads).
+    # One small-model run describes the per-token overhead, not the bandwidth (a 135M model
+    # is not bandwidth-bound): a run slower than the published bandwidth allows is explained
+    # by its overhead, so the same scenario is now predicted as llama.cpp measured it; a run
+    # faster than that bound cannot raise the bandwidth, so the prediction stays at the bound
+    # and the calibration says no bandwidth-bound run has been seen yet.
     measured = result.measured.decode_tokens_per_s
-    assert mine["decode_tokens_per_s"]["expected"] == pytest.approx(measured, rel=0.03)
-    ratio = measured / public["decode_tokens_per_s"]["expected"]
-    assert mine["decode_tokens_per_s"]["expected"] / public["decode_tokens_per_s"]["expected"] == pytest.approx(
-        ratio, rel=0.03)
+    bound = result.estimate["predicted_decode_tokens_per_s"]
+    if measured <= bound:
+        assert mine["decode_tokens_per_s"]["expected"] == pytest.approx(measured, rel=0.03)
+    else:
+        assert mine["decode_tokens_per_s"]["expected"] == pytest.approx(bound, rel=0.03)
+        assert "no bandwidth-bound run yet" in mine["speed_calibration"]
     # memory does not depend on the calibration
     assert mine["total_bytes"] == public["total_bytes"]
 

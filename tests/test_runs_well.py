@@ -139,4 +139,7 @@ def test_the_code_filter_finds_the_catalogs_coder_models(capsys):
     assert code == 0, err
     ids = [m["model_id"] for m in json.loads(out)["models"]]
     assert ids and set(ids) == set(cat.ids_for("code"))
-    assert "Qwen/Qwen2.5-Coder-32B-Instruct" in ids[:2]  # usable on a 24 GB card: near the top
+    # usable on a 24 GB card: near the top (only the larger Code Llama 34B pair may stand above
+    # it: the ranking goes by size, and the catalog carries no quality score)
+    above = ids[: ids.index("Qwen/Qwen2.5-Coder-32B-Instruct")]
+    assert set(above) <= {"codellama/CodeLlama-34b-Instruct-hf", "codellama/CodeLlama-34b-hf"}
