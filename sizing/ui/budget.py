@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 DEFAULT_RERUN_CPU_S = 20.0
+MAX_RAISES = 10  # interruptions per rerun before the watchdog gives up
 
 
 class BudgetExceeded(BaseException):
@@ -31,8 +32,10 @@ class BudgetExceeded(BaseException):
     seconds: float = DEFAULT_RERUN_CPU_S
 
     def message(self) -> str:
-        return (f"This page needed more than {self.seconds:g} s of computing and was stopped. "
-                "Ask for less at once (fewer models or GPUs, a smaller context) and try again.")
+        return (
+            f"This page needed more than {self.seconds:g} s of computing and was stopped. "
+            "Ask for less at once (fewer models or GPUs, a smaller context) and try again."
+        )
 
 
 def rerun_cpu_s() -> float:
@@ -69,14 +72,18 @@ def cpu_budget(seconds: float, poll_s: float = 0.05) -> Iterator[None]:
     fired = False
 
     def watch() -> None:
+        # Raised again at each poll while the rerun goes on (a few times at most): an
+        # asynchronous exception that lands in a garbage-collector callback (a weakref's)
+        # is printed and dropped by Python, and the rerun would run on.
         nonlocal fired
-        while not done.wait(poll_s):
+        raises = 0
+        while raises < MAX_RAISES and not done.wait(poll_s):
             if clock() - start > seconds:
                 with lock:
                     if not done.is_set():
                         _raise_in(ident, exc)
                         fired = True
-                return
+                        raises += 1
 
     watcher = threading.Thread(target=watch, name="llm-sizing-cpu-budget", daemon=True)
     watcher.start()
