@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from sizing.core.accuracy import COMPUTE_TOLERANCE_NO_FLASH_ATTN, MEMORY_TOLERANCE, TOTAL_TOLERANCE_ABS
 from sizing.estimate import build_scenario
 from sizing.live.packaged import gemma3_path, smollm2_path
-from sizing.live.probe import MeasuredMemory, probe_many
+from sizing.live.llamacpp_log import MeasuredMemory
+from sizing.live.probe import probe_many
 from sizing.core.arch import ModelArch
 from sizing.core.memory.estimate import MemoryEstimate, estimate_memory
 from sizing.sources.resolve import ResolvedModel, resolve_model

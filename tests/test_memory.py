@@ -12,7 +12,7 @@ import pytest
 
 from sizing.errors import SizingError
 from sizing.estimate import build_scenario, estimate
-from sizing.live.probe import parse_llama_log
+from sizing.live.llamacpp_log import parse_llama_log
 from harness.truth_cases import compare
 from sizing.core.memory.estimate import MemoryEstimate, estimate_memory
 from sizing.sources.catalog import load_catalog

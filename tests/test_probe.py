@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from sizing.errors import SizingError
-from sizing.live.probe import MIB, parse_llama_log, probe_many, probe_memory
+from sizing.live.llamacpp_log import parse_llama_log
+from sizing.live.probe import probe_many, probe_memory
+from sizing.units import MIB
 
 LOGS = Path(__file__).parent / "data" / "llama_logs"
 

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sizing.errors import SizingError
+from sizing.live.llamacpp_log import build_from_bench_row
 from sizing.live.store import EARLIEST, RunRecord
 
 
@@ -228,7 +229,8 @@ def records_from_results(
         when = _time_of(first)
         if when is not None and not (EARLIEST <= when <= time.time()):
             when = None
-        build = f"{first.build_commit} ({first.build_number})" if first.build_number is not None else first.build_commit
+        bench_build = build_from_bench_row(first.model_dump())
+        build = str(bench_build) if bench_build else first.build_commit
         rec = RunRecord(
             model=str(model),
             quant=first.quant,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import threading
@@ -32,7 +31,7 @@ from pathlib import Path
 from sizing.live.child import event_reader
 from sizing.live.measure import backend_of, build_measurement
 from sizing.live.isolation import run_child
-from sizing.live.logparse import memory_from_log
+from sizing.live.llamacpp_log import build_from_bench_row, build_from_log, memory_from_log
 from sizing.live.runner import (
     Check,
     GpuSampler,
@@ -110,8 +109,8 @@ class ExternalRunner:
 
     @cached_property
     def version(self) -> str:
-        m = re.search(r"version:\s*(\d+)\s*\(([0-9a-f]+)\)", self._probe)
-        return f"llama.cpp b{m[1]} ({m[2]})" if m else "llama.cpp (version unknown)"
+        build = build_from_log(self._probe)
+        return str(build) if build else "llama.cpp (version unknown)"
 
     @cached_property
     def backend(self) -> str:
@@ -233,8 +232,8 @@ def parse_bench_json(text: str) -> dict:
             out["decode_tokens_per_s"], out["n_gen"] = ts, n_gen
         if row.get("backends"):
             out["backend"] = backend_of([str(row["backends"])])
-        if row.get("build_number") is not None:
-            out["version"] = f"llama.cpp b{row['build_number']} ({row.get('build_commit', '?')})"
+        if (build := build_from_bench_row(row)) is not None:
+            out["version"] = str(build)
     return out
 
 

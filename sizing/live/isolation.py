@@ -121,12 +121,14 @@ def run_child(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     poll_s: float = 0.05,
+    idle_s: float | None = None,
 ) -> ChildResult:
     """Run ``argv`` in its own process group; never raise for what the child does.
 
     stdout is read line by line and handed to ``on_line`` as it arrives; stderr goes to
     a temporary file (llama.cpp's verbose log is long) and comes back whole. The child is
-    killed when ``timeout_s`` passes or ``cancel`` is set. Peak RSS comes from the
+    killed when ``timeout_s`` passes, when it prints no stdout line for ``idle_s`` (a
+    child that reports each step of a long batch), or when ``cancel`` is set. Peak RSS comes from the
     kernel's accounting of the reaped child (``wait4``) where available, else from
     polling, whichever is larger.
     """
@@ -170,7 +172,7 @@ def run_child(
             os.close(watch_r)
         try:
             return _supervise(proc, err, start, stdout_lines, timeout_s=timeout_s, on_line=on_line,
-                              cancel=cancel, poll_s=poll_s)
+                              cancel=cancel, poll_s=poll_s, idle_s=idle_s)
         finally:
             # Whatever ends this call (Ctrl-C, SIGTERM turned into SystemExit, a bug), the
             # child goes first: killed, then reaped, before the lock can be released.
@@ -184,13 +186,16 @@ def run_child(
 
 def _supervise(proc: subprocess.Popen, err, start: float, stdout_lines: list[str], *, timeout_s: float,
                on_line: Callable[[str], None] | None, cancel: threading.Event | None,
-               poll_s: float) -> ChildResult:
+               poll_s: float, idle_s: float | None = None) -> ChildResult:
     """Pump the child's stdout, enforce the deadline and cancellation, reap it."""
+
+    last_line = [start]  # when the child last printed a line (for ``idle_s``)
 
     def pump() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            last_line[0] = time.monotonic()
             stdout_lines.append(line)
             if on_line is not None:
                 try:
@@ -227,7 +232,7 @@ def _supervise(proc: subprocess.Popen, err, start: float, stdout_lines: list[str
         if cancel is not None and cancel.is_set():
             cancelled = True
             _kill_group(proc)
-        elif now - start > timeout_s:
+        elif now - start > timeout_s or (idle_s is not None and now - last_line[0] > idle_s):
             timed_out = True
             _kill_group(proc)
         time.sleep(poll_s)

@@ -1,7 +1,7 @@
 """Turn what a llama.cpp child did into a Measurement: its events, its log, its end.
 
 Shared by both runners: the JSON-lines progress events a driver child printed, the
-buffer sizes in llama.cpp's log (``sizing.live.logparse``), and how the process ended
+buffer sizes in llama.cpp's log (``sizing.live.llamacpp_log``), and how the process ended
 (``sizing.live.isolation.ChildResult``) become one Measurement with a status and a
 message a user can act on, keeping whatever was measured before a failure.
 """
@@ -9,7 +9,7 @@ message a user can act on, keeping whatever was measured before a failure.
 from __future__ import annotations
 
 from sizing.live.isolation import ChildResult
-from sizing.live.logparse import memory_from_log, speeds_from_log
+from sizing.live.llamacpp_log import LlamaBuild, memory_from_log, runner_version, speeds_from_log
 from sizing.live.runner import Check, Measurement, RunnerInfo, log_tail
 
 
@@ -31,7 +31,7 @@ def build_measurement(
     runner: RunnerInfo,
     stages,
     gpu_delta,
-    build: str | None = None,
+    build: LlamaBuild | None = None,
 ) -> Measurement:
     """Combine what the child said, what its log shows and how it ended."""
     mem = memory_from_log(child.stderr)
@@ -58,8 +58,8 @@ def build_measurement(
     if result.get("from_log"):  # llama-cli: timings only in its log
         result = {**speeds_from_log(child.stderr), **result}
     peaks = [v for v in (child.peak_rss_bytes, result.get("peak_rss_bytes")) if v]
-    if build and not build.startswith("b0-"):  # the wheel reports no real build number
-        runner = runner.model_copy(update={"version": f"{runner.version} ({build})"})
+    if build is not None and build.known:  # the wheel reports no real build number
+        runner = runner.model_copy(update={"version": runner_version(runner.version, build)})
     return Measurement(
         status=status,
         message=message,
