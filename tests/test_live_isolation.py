@@ -258,12 +258,13 @@ def test_gpu_memory_delta_and_free_vram_through_nvml(monkeypatch):
     """
     from hardware_fakes import FakeGPU, FakeNVMLLibrary, install_fake_nvml
 
-    from sizing.live.isolation import free_memory, nvml_free
+    from sizing.hardware.detect.nvidia import memory_free
+    from sizing.live.isolation import free_memory
     from sizing.live.runner import GpuSampler
 
     gpu = FakeGPU(name="NVIDIA GeForce RTX 4090", total=24 * GiB, used=1 * GiB)
     install_fake_nvml(monkeypatch, FakeNVMLLibrary([gpu]))
-    assert nvml_free() == {"CUDA0": 23 * GiB}
+    assert memory_free() == {"CUDA0": 23 * GiB}
     assert free_memory().devices == {"CUDA0": 23 * GiB}
     with GpuSampler(period_s=0.02) as sampler:
         gpu.used = 9 * GiB  # llama.cpp loads the model...
@@ -276,11 +277,11 @@ def test_gpu_memory_delta_and_free_vram_through_nvml(monkeypatch):
 def test_no_nvidia_driver_skips_the_gpu_delta(monkeypatch):
     from hardware_fakes import install_fake_nvml
 
-    from sizing.live.isolation import nvml_free
+    from sizing.hardware.detect.nvidia import memory_free
     from sizing.live.runner import GpuSampler
 
     install_fake_nvml(monkeypatch, None)  # the real "library not found" path
-    assert nvml_free() == {}
+    assert memory_free() == {}
     with GpuSampler() as sampler:
         pass
     assert sampler.delta is None

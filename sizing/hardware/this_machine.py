@@ -1,20 +1,49 @@
-"""This machine as the placement core sees it: a detected ``Machine`` -> a ``Hardware``.
+"""This machine, as every adapter sees it: a detected ``Machine`` -> a ``Hardware``, a run record, a CPU rate.
 
 Detection (``sizing.hardware.detect``) reports what the drivers say; placement
 (``sizing.core.placement``) needs capacities and rates. ``hardware_from_machine`` is the pure
 translation between them, shared by every adapter that offers "this machine" (the
-CLI's ``--hardware this``, the UI's "This machine"), so they cannot drift apart.
-Capacity is what is free now (a GPU's free memory, RAM available), because that is
-what a model loaded now can use.
+CLI's ``--hardware this``, the UI's "This machine", the live check), so they cannot
+drift apart. Capacity is what is free now (a GPU's free memory, RAM available), because
+that is what a model loaded now can use. ``machine_record`` is what a stored live run
+keeps about the machine (calibration matches runs on it), and ``cpu_rate`` the CPU as
+the speed model sees a live check's CPU run.
 """
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+from sizing.core.traffic import DeviceRate
 from sizing.errors import SizingError
 from sizing.hardware.db import GPUDatabase
 from sizing.hardware.detect.machine import Machine
 from sizing.units import GIB
-from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+
+
+def machine_record(m: Machine) -> dict[str, Any]:
+    """What the run store records about a detected machine; calibration keeps the runs
+    whose ``cpu`` and ``gpus`` match this machine's."""
+    return {
+        "os": m.os,
+        "cpu": m.cpu.model,
+        "threads": m.cpu.threads,
+        "ram_bytes": m.cpu.ram_total_bytes,
+        "ram_bandwidth_gbs": m.cpu.bandwidth.gbs if m.cpu.bandwidth else None,
+        "gpus": [g.name for g in m.gpus],
+    }
+
+
+def cpu_rate(m: Machine) -> DeviceRate | None:
+    """The CPU as a live check runs on it (all its threads, its measured RAM bandwidth);
+    None when the bandwidth was not measured."""
+    bw = m.cpu.bandwidth.gbs if m.cpu.bandwidth else None
+    if not bw:
+        return None
+    return DeviceRate(name=m.cpu.model or "CPU", kind="cpu", backend="cpu", bandwidth_gbs=bw,
+                      threads=m.cpu.threads or os.cpu_count() or 1)
 
 
 def hardware_from_machine(

@@ -27,7 +27,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.core.traffic import DeviceRate
 from sizing.errors import SizingError
+from sizing.hardware.this_machine import cpu_rate, machine_record
 from sizing.live import calibrate, store
 from sizing.live.isolation import (
     FreeMemory,
@@ -153,32 +155,12 @@ def locate_model(
     return None, spec
 
 
-def machine_record(m: Any) -> dict[str, Any]:
-    """What the run store records about a detected machine; calibration keeps the runs
-    whose ``cpu`` and ``gpus`` match this machine's."""
-    return {
-        "os": m.os,
-        "cpu": m.cpu.model,
-        "threads": m.cpu.threads,
-        "ram_bytes": m.cpu.ram_total_bytes,
-        "ram_bandwidth_gbs": m.cpu.bandwidth.gbs if m.cpu.bandwidth else None,
-        "gpus": [g.name for g in m.gpus],
-    }
-
-
-def hardware_summary() -> tuple[dict[str, Any], Any]:
+def hardware_summary() -> tuple[dict[str, Any], DeviceRate | None]:
     """What the run store records about this machine, and the CPU DeviceRate for speed."""
     from sizing.hardware.detect import detect_machine
-    from sizing.core.traffic import DeviceRate
 
     m = detect_machine(probe_bandwidth=True)
-    hw = machine_record(m)
-    bw = hw["ram_bandwidth_gbs"]
-    rate = None
-    if bw:
-        rate = DeviceRate(name=m.cpu.model, kind="cpu", backend="cpu", bandwidth_gbs=bw,
-                          threads=m.cpu.threads or os.cpu_count() or 1)
-    return hw, rate
+    return machine_record(m), cpu_rate(m)
 
 
 def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] | None:

@@ -427,53 +427,9 @@ def free_memory() -> FreeMemory:
     """Ask the OS for available RAM and NVML for each NVIDIA GPU's free VRAM."""
     import psutil
 
-    return FreeMemory(host_bytes=int(psutil.virtual_memory().available), devices=nvml_free())
+    from sizing.hardware.detect.nvidia import memory_free
 
-
-def nvml_free() -> dict[str, int]:
-    """Free VRAM per NVIDIA GPU as {'CUDA0': bytes, ...}; {} where NVML or a GPU is absent."""
-    try:
-        import pynvml
-    except ImportError:
-        return {}
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return {}
-    try:
-        out = {}
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            out[f"CUDA{i}"] = int(pynvml.nvmlDeviceGetMemoryInfo(handle).free)
-        return out
-    except pynvml.NVMLError:
-        return {}
-    finally:
-        with contextlib.suppress(pynvml.NVMLError):
-            pynvml.nvmlShutdown()
-
-
-def nvml_used() -> dict[str, int] | None:
-    """Used VRAM per NVIDIA GPU, or None without NVML/GPU (the delta is then skipped)."""
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return None
-    try:
-        out = {}
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            out[f"CUDA{i}"] = int(pynvml.nvmlDeviceGetMemoryInfo(handle).used)
-        return out or None
-    except pynvml.NVMLError:
-        return None
-    finally:
-        with contextlib.suppress(pynvml.NVMLError):
-            pynvml.nvmlShutdown()
+    return FreeMemory(host_bytes=int(psutil.virtual_memory().available), devices=memory_free())
 
 
 def free_disk_bytes(path: Path) -> int:

@@ -175,11 +175,11 @@ class GpuSampler:
     """Peak NVML used-memory increase per GPU while a child runs; None without a GPU."""
 
     def __init__(self, period_s: float = 0.2) -> None:
-        from sizing.live.isolation import nvml_used
+        from sizing.hardware.detect.nvidia import memory_used
 
-        self._read = nvml_used
+        self._read = memory_used
         self.period_s = period_s
-        self.baseline = nvml_used()
+        self.baseline = memory_used()
         self.peak: dict[str, int] = dict(self.baseline or {})
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

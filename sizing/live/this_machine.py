@@ -17,7 +17,8 @@ from typing import Any
 
 from sizing.hardware.detect.machine import Machine
 from sizing.live import store
-from sizing.live.check import machine_record, machine_runs, screened_report
+from sizing.hardware.this_machine import hardware_from_machine, machine_record
+from sizing.live.check import machine_runs, screened_report
 from sizing.core.speed.machine import MachineCalibration
 from sizing.core.machine import Hardware
 
@@ -95,7 +96,6 @@ def import_llama_bench(data: bytes, name: str, directory: Path | None = None) ->
     from sizing.errors import SizingError
     from sizing.hardware.db import load_gpus
     from sizing.hardware.detect import detect_machine
-    from sizing.hardware.this_machine import hardware_from_machine
     from sizing.live.bench_import import check_machine, parse_llama_bench, records_from_results
 
     results = parse_llama_bench(data, name)
