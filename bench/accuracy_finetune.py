@@ -30,8 +30,8 @@ from sizing.core.finetune.memory import estimate_finetune_memory
 from sizing.core.finetune.scenario import FinetuneScenario  # noqa: E402
 from harness.finetune_probe import ProbeSpec, measure_sharded, measure_steps
 from sizing.core.arch import ModelArch
+from sizing.units import MIB
 
-MIB = 2**20
 
 SMOL = ModelArch(
     id="bench/smollm2-shrunk", name="SmolLM2-style", arch="llama", source="bench",

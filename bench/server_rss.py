@@ -28,8 +28,9 @@ import psutil  # noqa: E402
 from crafted_gguf import ARRAY, U32, U64, header, llama_kvs, tiny_llama  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from sizing.units import MIB  # noqa: E402
+
 PAGE = "from sizing.ui.pages.run import render\nrender()"
-MIB = 1024**2
 
 
 def uploads() -> list[tuple[str, bytes]]:

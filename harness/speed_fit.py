@@ -35,11 +35,11 @@ from sizing.core.speed.calibration import CALIBRATION_FILE, fit_time_line
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds
 from sizing.core.speed.estimate import BackendCalibration, CalibrationSet
 from sizing.core.traffic import DeviceRate, DeviceWork
-from sizing.core.tables import data_file, read_yaml, validate
+from sizing.core.speed.coverage import BENCH_FILE
+from sizing.core.tables import read_yaml, validate
 from sizing.errors import SizingError
 from sizing.units import GIB
 
-BENCH_FILE = data_file("llama_bench.yaml")
 MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
 MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %
 

@@ -21,7 +21,6 @@ import pytest
 from sizing.errors import SizingError
 from sizing.live.external import ExternalRunner, find_llama_binaries, parse_bench_json
 from sizing.live.isolation import (
-    GiB,
     FreeMemory,
     LiveCheckBusy,
     MemoryNeed,
@@ -30,6 +29,7 @@ from sizing.live.isolation import (
     run_child,
 )
 from sizing.live.runner import Check
+from sizing.units import GIB as GiB
 from sizing.live.select import select_runner
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and scripts")

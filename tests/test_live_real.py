@@ -16,7 +16,8 @@ import pytest
 
 from sizing.live.calibrate import claimed_tolerance
 from sizing.live.check import run_check
-from sizing.live.isolation import FreeMemory, GiB
+from sizing.live.isolation import FreeMemory
+from sizing.units import GIB as GiB
 
 pytestmark = pytest.mark.live
 

@@ -11,6 +11,7 @@ import json
 import re
 
 from sizing.errors import SizingError
+from sizing.units import gib
 from sizing.core.finetune.scenario import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
 from sizing.core.finetune.report import FinetuneReport, finetune_report
 
@@ -86,7 +87,7 @@ def _targets(text: str) -> tuple[str, ...]:
 
 
 def _gib(n: int | None) -> str:
-    return "—" if n is None else f"{n / 2**30:.2f} GiB"
+    return "—" if n is None else gib(n, 2)
 
 
 def _human(seconds: float) -> str:

@@ -29,21 +29,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sizing.errors import SizingError
-from sizing.live.llamacpp_log import build_from_bench_row
+from sizing.live.llamacpp_log import backend_of, build_from_bench_row
 from sizing.live.store import EARLIEST, RunRecord
+from sizing.units import MIB
 
 
-MAX_FILE_BYTES = 16 << 20
-BACKENDS = (
-    ("cuda", "cuda"),
-    ("metal", "metal"),
-    ("rocm", "rocm"),
-    ("hip", "rocm"),
-    ("vulkan", "vulkan"),
-    ("sycl", "sycl"),
-    ("blas", "cpu"),
-    ("cpu", "cpu"),
-)
+MAX_FILE_BYTES = 16 * MIB
 
 
 class BenchResult(BaseModel):
@@ -70,11 +61,8 @@ class BenchResult(BaseModel):
 
     @property
     def backend(self) -> str:
-        low = self.backends.lower()
-        gpu = [b for key, b in BACKENDS if key in low and b != "cpu"]
-        if gpu and self.n_gpu_layers != 0:
-            return gpu[0]
-        return "cpu"
+        gpu = backend_of([self.backends])
+        return gpu if self.n_gpu_layers != 0 else "cpu"
 
     @property
     def is_moe(self) -> bool:

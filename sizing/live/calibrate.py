@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.accuracy import MEMORY_TOLERANCE
 from sizing.core.speed.machine import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
+from sizing.units import GIB
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
 
@@ -116,7 +117,7 @@ def errors_of(rows: Sequence[PartComparison]) -> dict[str, float | None]:
 # A run reading at least this much per token streams from RAM, far beyond any CPU cache,
 # and its per-token overhead is a small share of the step: only such runs fit the
 # bandwidth. Smaller runs (a 135M model) fit the per-token overhead only.
-BANDWIDTH_BOUND_BYTES = 1 << 30
+BANDWIDTH_BOUND_BYTES = GIB
 CONTENTION_CORES = 0.25  # others' CPU demand beyond the cores the run left free
 STEAL_LIMIT = 0.05  # share of CPU time the hypervisor gave to other guests
 GPU_BUSY_LIMIT = 0.10  # GPU utilisation before a GPU run starts

@@ -25,8 +25,8 @@ from functools import cached_property
 
 from sizing.live.child import event_reader
 from sizing.live.isolation import run_child
-from sizing.live.llamacpp_log import build_from_log
-from sizing.live.measure import backend_of, build_measurement
+from sizing.live.llamacpp_log import backend_of, build_from_log
+from sizing.live.measure import build_measurement
 from sizing.live.runner import (
     Check,
     GpuSampler,

@@ -29,9 +29,9 @@ from functools import cached_property
 from pathlib import Path
 
 from sizing.live.child import event_reader
-from sizing.live.measure import backend_of, build_measurement
+from sizing.live.measure import build_measurement
 from sizing.live.isolation import run_child
-from sizing.live.llamacpp_log import build_from_bench_row, build_from_log, memory_from_log
+from sizing.live.llamacpp_log import backend_of, build_from_bench_row, build_from_log, memory_from_log
 from sizing.live.runner import (
     Check,
     GpuSampler,

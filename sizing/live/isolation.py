@@ -35,13 +35,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
-from sizing.units import GIB as GiB, MIB as MiB, gib  # noqa: F401 - tests import GiB from here
+from sizing.units import MIB, gib
 
 
 # Memory left for the OS, the app and llama.cpp's small unaccounted allocations
 # (threads, tokenizer, graph metadata) on top of what the estimate counts.
-HOST_RESERVE_BYTES = 512 * MiB
-DEVICE_RESERVE_BYTES = 256 * MiB
+HOST_RESERVE_BYTES = 512 * MIB
+DEVICE_RESERVE_BYTES = 256 * MIB
 
 
 # --------------------------------------------------------------------------- children

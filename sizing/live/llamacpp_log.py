@@ -75,6 +75,25 @@ def runner_version(runner: str, build: LlamaBuild | None) -> str:
     return f"{runner} ({build})" if build is not None and build.known else runner
 
 
+# llama.cpp's device and backend names (``CUDA0``, ``MTL0``, ``ROCm0``, ``Vulkan0``, a
+# llama-bench ``backends`` field such as ``CUDA,BLAS``) -> the backend we size for
+_BACKEND_KEYS = (
+    ("cuda", "cuda"),
+    ("metal", "metal"),
+    ("mtl", "metal"),
+    ("rocm", "rocm"),
+    ("hip", "rocm"),
+    ("vulkan", "vulkan"),
+    ("sycl", "sycl"),
+)
+
+
+def backend_of(device_names: list[str]) -> str:
+    """'cuda', 'metal', 'rocm', 'vulkan', 'sycl' or 'cpu' from llama.cpp's device or backend names."""
+    joined = " ".join(device_names).lower()
+    return next((backend for key, backend in _BACKEND_KEYS if key in joined), "cpu")
+
+
 # --- the buffers -------------------------------------------------------------------------
 
 

@@ -13,17 +13,6 @@ from sizing.live.llamacpp_log import LlamaBuild, memory_from_log, runner_version
 from sizing.live.runner import Check, Measurement, RunnerInfo, log_tail
 
 
-def backend_of(device_names: list[str]) -> str:
-    """'cuda', 'metal', 'rocm', 'vulkan' or 'cpu' from llama.cpp's device names."""
-    joined = " ".join(device_names).lower()
-    for key, backend in (("cuda", "cuda"), ("metal", "metal"), ("mtl", "metal"),
-                         ("rocm", "rocm"), ("hip", "rocm"), ("vulkan", "vulkan"),
-                         ("sycl", "sycl")):
-        if key in joined:
-            return backend
-    return "cpu"
-
-
 def build_measurement(
     check: Check,
     child: ChildResult,

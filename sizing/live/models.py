@@ -21,8 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sizing.errors import SizingError
-
-GGUF_MAGIC = b"GGUF"
+from sizing.sources.gguf_reader import GGUF_MAGIC
 
 
 def configured_model_dirs() -> list[Path]:

@@ -39,10 +39,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sizing.errors import SizingError
+from sizing.units import MIB
 
 RUNS_FILE = "live_runs.jsonl"
 SCHEMA = 1
-MAX_LINE_BYTES = 1 << 20  # a run is a few KiB; a megabyte line is not one
+MAX_LINE_BYTES = MIB  # a run is a few KiB; a megabyte line is not one
 EARLIEST = 1.5e9  # 2017-07: before any llm-sizing run
 FUTURE_SLACK_S = 2 * 86400  # clocks differ; a run "from the day after tomorrow" is not real
 

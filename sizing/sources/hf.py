@@ -20,12 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.env import hf_offline
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.sources.config_json import arch_from_config
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
-_TRUE = {"1", "true", "yes", "on"}
 
 
 class HFModel(BaseModel):
@@ -81,7 +81,7 @@ def _endpoint() -> str | None:
 def is_offline(offline: bool | None = None) -> bool:
     if offline is not None:
         return offline
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+    return hf_offline()
 
 
 def _suggestion(repo_id: str) -> str:

@@ -32,7 +32,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.env import web_mode
 from sizing.errors import SizingError
+from sizing.units import MIB
 from sizing.sources.gguf_reader import (
     GGUFModel,
     NeedMoreBytes,
@@ -45,13 +47,12 @@ from sizing.core.tensors import TensorSpec, llama_order
 
 FIRST_READ = 256 * 1024  # most headers of small-vocabulary models fit here
 GROWTH = 1.5  # each further read asks for half again what is held (at most that much waste)
-MAX_HEADER_BYTES = 96 * 1024 * 1024  # far above any real header (262k-token vocabularies: ~8 MB)
+MAX_HEADER_BYTES = 96 * MIB  # far above any real header (262k-token vocabularies: ~8 MB)
 MAX_PARTS = 512
 TIMEOUT_S = 20.0
 MAX_REDIRECTS = 5
-CACHE_MAX_BYTES = 256 * 1024 * 1024
+CACHE_MAX_BYTES = 256 * MIB
 HF_HOSTS = ("huggingface.co", "hf.co")
-_TRUE = {"1", "true", "yes", "on"}
 
 _SPLIT = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.I)
 _QUANT = re.compile(
@@ -83,10 +84,6 @@ class RepoGGUF(BaseModel):
     filename: str
     parts: int
     size: int | None = None
-
-
-def web_mode() -> bool:
-    return os.environ.get("LLM_SIZING_WEB_MODE", "").strip().lower() in _TRUE
 
 
 def _endpoint() -> str:
@@ -446,7 +443,7 @@ def _contiguous(src: _Source, label: str):
             return _parse(label, data, src.total, avail=len(data))
         except NeedMoreBytes as more:
             if more.needed > MAX_HEADER_BYTES:
-                raise SizingError(f"{label}: GGUF header larger than {MAX_HEADER_BYTES // 2**20} MiB; refused") from None
+                raise SizingError(f"{label}: GGUF header larger than {MAX_HEADER_BYTES // MIB} MiB; refused") from None
             have = min(max(more.needed, int(len(data) * GROWTH)), src.total)
 
 
