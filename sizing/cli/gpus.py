@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     result = db.match(args.match)
     vendor = args.vendor.strip().lower() if args.vendor else None
     candidates = [c for c in result.candidates if not vendor or c.vendor == vendor]
-    if result.matched and (not vendor or result.gpu.vendor == vendor):
+    if result.gpu is not None and (not vendor or result.gpu.vendor == vendor):
         if args.json:
             json.dump(entry_json(result.gpu), sys.stdout, indent=1)
             print()
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
               + ", ".join(c.id for c in candidates), file=sys.stderr)
     elif vendor and (result.matched or result.candidates):
         # the name is known, but not for this vendor: say what it is instead
-        found = result.gpu.id if result.matched else ", ".join(c.id for c in result.candidates)
+        found = result.gpu.id if result.gpu is not None else ", ".join(c.id for c in result.candidates)
         print(f"llm-sizing: {args.match!r} matches no {vendor} device (it is {found})", file=sys.stderr)
     else:
         print(f"llm-sizing: {result.message()}", file=sys.stderr)

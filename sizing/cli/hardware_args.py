@@ -100,7 +100,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
             if n < 1 or n > 64:
                 raise SizingError(f"--gpu {raw!r}: count must be 1..64")
             m = db.match(name)
-            if not m.matched:
+            if m.gpu is None:
                 raise SizingError(f"--gpu {raw!r}: {m.message()}")
             entries += [m.gpu] * n
         if len(entries) > 1 and len({e.id for e in entries}) == 1:
@@ -123,7 +123,8 @@ def hardware_basis(args: argparse.Namespace) -> list[Basis]:
         from sizing.hardware.db import load_gpus
 
         db = load_gpus()
-        return hw_basis.database_basis(db.match(_split_count(raw)[0]).gpu for raw in args.gpu)
+        matches = (db.match(_split_count(raw)[0]).gpu for raw in args.gpu)
+        return hw_basis.database_basis(g for g in matches if g is not None)
     return []
 
 

@@ -11,13 +11,15 @@ real machine comes from ``sizing.hardware.detect.cpu``.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sizing.core.tables import data_file, parse_entries, read_yaml
 from sizing.errors import SizingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sizing.core.tables import DataPath
 
 CPUS_FILE = data_file("cpus.yaml")
 
@@ -75,7 +77,7 @@ class CPUDatabase:
             raise SizingError(f"unknown CPU platform {platform_id!r}") from None
 
 
-def load_cpus_file(path: Path | str) -> CPUDatabase:
+def load_cpus_file(path: DataPath) -> CPUDatabase:
     return CPUDatabase(parse_entries(read_yaml(path, "CPU platforms"), "cpus", CPUPlatform, path))
 
 

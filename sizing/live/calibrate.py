@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,10 +102,10 @@ def compare(
         rows.append(PartComparison(part=key, estimated=e, measured=m,  # type: ignore[arg-type]
                                    rel_error=rel_error(e, m), tolerance=tol.get(key)))  # type: ignore[arg-type]
     for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
-        e, m = estimate.get(key), measured.get(key)
-        if e is not None or m is not None:
-            rows.append(PartComparison(part=key, estimated=e, measured=m,  # type: ignore[arg-type]
-                                       rel_error=rel_error(e, m)))  # type: ignore[arg-type]
+        est_speed, meas_speed = estimate.get(key), measured.get(key)
+        if est_speed is not None or meas_speed is not None:
+            rows.append(PartComparison(part=key, estimated=est_speed, measured=meas_speed,  # type: ignore[arg-type]
+                                       rel_error=rel_error(est_speed, meas_speed)))  # type: ignore[arg-type]
     return rows
 
 
@@ -189,6 +190,7 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
     keyed = {k: s for k, s in zip(order, samples)}
     pool: list[tuple[str, SpeedSample]] = []
     for k, s in keyed.items():
+        why: str | None
         if s.synthetic:
             why = "synthetic model: speed on a sparse file is not this machine's speed"
         elif not (s.measured_decode or s.measured_prefill):
@@ -228,8 +230,11 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
     # a run the others disagree with: the worst leave-one-out miss, left out only when the
     # rest then agree among themselves (so one odd run cannot drag good ones out with it)
     def miss(s: SpeedSample, others: list[SpeedSample]) -> float:
-        q = fit_factors(others).decode_tokens_per_s(s) if s.measured_decode else None
-        return abs(q - s.measured_decode) / s.measured_decode if q else 0.0
+        measured = s.measured_decode
+        if not measured:
+            return 0.0
+        q = fit_factors(others).decode_tokens_per_s(s)
+        return abs(q - measured) / measured if q else 0.0
 
     while len(kept) >= 4:
         misses = {k: (miss(s, [x for kk, x in kept if kk != k]), s) for k, s in kept}
@@ -263,6 +268,16 @@ def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
     return out
 
 
+class _DecodeRun(NamedTuple):
+    """The decode figures of a run that has them all (the line fit needs every one)."""
+
+    read_bytes: float
+    measured: float
+    assumed_bandwidth: float
+    predicted: float
+    bandwidth_bound: bool
+
+
 def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     """This machine's decode line (effective bandwidth + per-token overhead) and prefill
     compute factor, each fitted only from the runs whose regime it describes.
@@ -280,21 +295,23 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
         n_decode=len(d),
         n_prefill=len(p),
     )
-    with_bytes = [s for s in samples if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth
-                  and s.predicted_decode]
+    with_bytes = [
+        _DecodeRun(s.decode_read_bytes, s.measured_decode, s.assumed_bandwidth, s.predicted_decode, s.bandwidth_bound)
+        for s in samples
+        if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth and s.predicted_decode
+    ]
     if not with_bytes:
         return factors
     assumed = _median([s.assumed_bandwidth for s in with_bytes])
     # the public model's per-token overhead, implied by its own prediction
-    public_over = _median([max(0.0, 1 / s.predicted_decode - s.decode_read_bytes / s.assumed_bandwidth)
-                           for s in with_bytes])
+    public_over = _median([max(0.0, 1 / s.predicted - s.read_bytes / s.assumed_bandwidth) for s in with_bytes])
     big = [s for s in with_bytes if s.bandwidth_bound]
     small = [s for s in with_bytes if not s.bandwidth_bound]
     bw, over = assumed, public_over
     for _ in range(200):  # each regime pins its own parameter; alternate until both settle
         if big:
-            bw = _median([s.decode_read_bytes / max(1e-9, 1 / s.measured_decode - over) for s in big])
-        new = _median([max(0.0, 1 / s.measured_decode - s.decode_read_bytes / bw) for s in small]) if small else over
+            bw = _median([s.read_bytes / max(1e-9, 1 / s.measured - over) for s in big])
+        new = _median([max(0.0, 1 / s.measured - s.read_bytes / bw) for s in small]) if small else over
         if abs(new - over) < 1e-15:
             break
         over = new

@@ -163,7 +163,7 @@ def hardware_summary() -> tuple[dict[str, Any], DeviceRate | None]:
     return machine_record(m), cpu_rate(m)
 
 
-def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] | None:
+def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, Any] | None:
     """Expected decode and prefill tokens/s on ``rate`` (a CPU DeviceRate), or None."""
     if rate is None:
         return None
@@ -195,7 +195,7 @@ def _load_of(r: store.RunRecord) -> dict[str, float | None]:
     if not windows:
         return {}
     def worst(key: str) -> float | None:
-        vals = [w.get(key) for w in windows if isinstance(w.get(key), int | float)]
+        vals = [v for w in windows if isinstance(v := w.get(key), int | float)]
         return max(vals) if vals else None
     gpu = [v for v in ((load.get("before") or {}).get("gpu_utilisation") or {}).values() if isinstance(v, int | float)]
     cpus = worst("cpus")
@@ -301,7 +301,7 @@ def run_check(
     if run_synthetic and web_mode:
         raise SizingError(f"{model!r}: on a web server only files in the allowed model directories "
                           "are run; synthetic models are written only when you run the check locally")
-    if run_synthetic:
+    if path is None:  # run_synthetic
         arch = load_catalog().get(model)  # raises "unknown model … closest: …"
         est = estimate(arch, quant, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
                        flash_attn=flash_attn, backend=est_backend, offline=True)

@@ -139,7 +139,8 @@ def run_child(
     watch_r = watch_w = -1
     with tempfile.TemporaryFile(mode="w+b", prefix="llm-sizing-log-") as err:
         start = time.monotonic()
-        cmd, pass_fds = list(argv), ()
+        cmd = list(argv)
+        pass_fds: tuple[int, ...] = ()
         if guarded and shutil.which(cmd[0], path=(env or os.environ).get("PATH")) is None:
             # (the guardian would start fine and then fail: say it here, as Popen would)
             why = "not an executable program" if os.path.exists(cmd[0]) else "no such program"

@@ -61,13 +61,14 @@ def read_server_argv(argv: Sequence[str]) -> dict[str, Any]:
             raise SizingError(f"llama-server flag {a!r} is not one this reader knows")
         if i + 1 >= len(args):
             raise SizingError(f"llama-server flag {a} needs a value")
-        key, val = _VALUE[a], args[i + 1]
+        key, text = _VALUE[a], args[i + 1]
         if key in _INT:
             try:
-                val = int(val)
+                got[key] = int(text)
             except ValueError:
-                raise SizingError(f"llama-server flag {a} takes a whole number, got {val!r}") from None
-        got[key] = val
+                raise SizingError(f"llama-server flag {a} takes a whole number, got {text!r}") from None
+        else:
+            got[key] = text
         i += 2
     n_par = got.get("n_parallel", -1)
     unified = got.get("kv_unified", False)

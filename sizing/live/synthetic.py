@@ -188,6 +188,8 @@ def write_synthetic_gguf(
     _tokenizer(w, n_vocab)
     data = 0
     for t in tensors:
+        if t.ggml_type is None:
+            raise SizingError(f"{t.name}: no tensor type assigned (the quant recipe gives every tensor one)")
         nbytes = tensor_bytes(t)
         # shapes go in numpy order (the writer reverses them into ggml order)
         w.add_tensor_info(t.name, tuple(reversed(t.shape)), np.dtype(np.float32), nbytes,

@@ -24,7 +24,7 @@ import struct
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -180,18 +180,18 @@ class _Cursor:
             # every item takes at least 8 bytes (a string length or an array header)
             self.need(n * 8, f"{n} items of {what}")
             keep = n <= 64
-            vals = []
+            items: list[Any] = []
             for k in range(n):
                 if it == GGUFValueType.STRING:
                     if keep:
-                        vals.append(self.string(f"item {k} of {what}"))
+                        items.append(self.string(f"item {k} of {what}"))
                     else:
                         self.skip_string(f"item {k} of {what}")
                 else:
                     v = self.value(it, f"item {k} of {what}", depth + 1)
                     if keep:
-                        vals.append(v)
-            return GGUFArray(item_type=it.name, length=n, values=tuple(vals) if keep else None)
+                        items.append(v)
+            return GGUFArray(item_type=it.name, length=n, values=tuple(items) if keep else None)
         raise self.fail(f"corrupt GGUF header: {what} has unsupported type {vt.name}")
 
 
@@ -526,6 +526,10 @@ def _shown(v: Any) -> str:
     return f"{type(v).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
 
 
+@overload
+def _dim(t: TensorSpec, i: int, source: str) -> int: ...
+@overload
+def _dim(t: TensorSpec | None, i: int, source: str) -> int | None: ...
 def _dim(t: TensorSpec | None, i: int, source: str) -> int | None:
     """Dimension ``i`` of a tensor the mapping needs, or a message naming the tensor."""
     if t is None:
@@ -697,7 +701,7 @@ def _file_type(meta: dict[str, Any], tensors: list[TensorSpec]) -> str:
             return name
     if not tensors:
         return "unknown"
-    mostly = Counter()
+    mostly: Counter[str | None] = Counter()
     for t in tensors:
         mostly[t.ggml_type] += t.n_elements
     return f"mostly {mostly.most_common(1)[0][0]}"

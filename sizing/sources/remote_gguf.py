@@ -32,7 +32,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from sizing.env import web_mode
+from sizing.env import hf_offline, web_mode
 from sizing.errors import SizingError
 from sizing.units import MIB
 from sizing.sources.gguf_reader import (
@@ -239,12 +239,12 @@ class _Fetcher:
                     if r.status_code != 206:
                         raise SizingError(f"{label}: HTTP {r.status_code} from {host}")
                     total = _content_range_total(r.headers.get("Content-Range"), start, label)
-                    data = bytearray()
+                    got = bytearray()
                     for chunk in r.iter_bytes():
-                        data += chunk
-                        if len(data) >= length:
+                        got += chunk
+                        if len(got) >= length:
                             break
-                    data = bytes(data[:length])
+                    data = bytes(got[:length])
             except SizingError:
                 raise
             except httpx.TimeoutException:
@@ -329,12 +329,6 @@ def _cache_put(url: str, pieces: list[tuple[int, bytes]], total: int) -> None:
         pass  # a cache that cannot be written only costs a re-read
 
 
-def _offline() -> bool:
-    from sizing.sources.hf import is_offline
-
-    return is_offline(None)
-
-
 class _Source:
     """The file's bytes as far as they have been read: cached ranges first, then the network."""
 
@@ -356,7 +350,7 @@ class _Source:
 
     def _fetch(self, start: int, length: int) -> bytes:
         if self.fetcher is None:
-            if _offline():
+            if hf_offline():
                 raise SizingError(f"{self.ref.label}: offline and its header is not cached "
                                   "(unset HF_HUB_OFFLINE to read it)")
             self.fetcher = _Fetcher(self.ref, self.timeout_s)
@@ -781,7 +775,7 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
         raise SizingError(f"{repo!r} is not a Hugging Face repo id (expected owner/name)")
     if web_mode() and not is_hf_host(urlsplit(_endpoint()).hostname):
         raise SizingError("in web mode only Hugging Face hosts are read")
-    if _offline():
+    if hf_offline():
         raise SizingError(f"{repo}: offline; listing its GGUF files needs the Hub")
     down = _unreachable(_endpoint())  # one short connect: the Hub client would retry for long
     if down is not None:
@@ -798,8 +792,8 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
         raise SizingError(f"{repo}: no such repo on Hugging Face (or it is private)") from None
     except errors.RevisionNotFoundError:
         raise SizingError(f"{repo}: revision {revision!r} not found") from None
-    except (errors.HfHubHTTPError, OSError) as e:
-        raise SizingError(f"{repo}: cannot list its files ({type(e).__name__})") from None
+    except (errors.HfHubHTTPError, OSError) as exc:
+        raise SizingError(f"{repo}: cannot list its files ({type(exc).__name__})") from None
     found: dict[str, RepoGGUF] = {}
     for e in sorted(entries, key=lambda e: e.path):
         name = e.path.rsplit("/", 1)[-1]
@@ -815,7 +809,8 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
             prefix = e.path[: len(e.path) - len(name)] + m.group("prefix")
             sizes = [getattr(x, "size", None) for x in entries
                      if x.path.startswith(prefix + "-") and _SPLIT.match(x.path.rsplit("/", 1)[-1])]
-            size = sum(sizes) if sizes and all(isinstance(s, int) for s in sizes) else None
+            known = [s for s in sizes if isinstance(s, int)]
+            size = sum(known) if sizes and len(known) == len(sizes) else None
         key = quant.upper()
         if key in found:
             key = f"{key} ({e.path})"

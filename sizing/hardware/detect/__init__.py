@@ -53,7 +53,7 @@ def match_device(dev: DetectedGPU, db: GPUDatabase) -> DetectedGPU:
     candidates: dict[str, GPU] = {}
     for name in (dev.name, *dev.alt_names):
         r = db.match(name, memory_gb=mem, gpu_cores=dev.gpu_cores)
-        if r.matched:
+        if r.gpu is not None:
             matched[r.gpu.id] = r.gpu
         for c in r.candidates:
             candidates[c.id] = c
@@ -108,10 +108,9 @@ def detect_machine(
     found, n = detect_nvidia(nvml)
     gpus += found
     notes += n
-    amd_kwargs = {"root": sysfs_root, "amdsmi": amdsmi}
-    if run is not None:
-        amd_kwargs["run"] = run
-    found, n = detect_amd(**amd_kwargs)
+    found, n = (
+        detect_amd(root=sysfs_root, amdsmi=amdsmi, run=run) if run is not None else detect_amd(root=sysfs_root, amdsmi=amdsmi)
+    )
     gpus += found
     notes += n
     found, n = detect_apple(run, is_mac=is_mac) if run is not None else detect_apple(is_mac=is_mac)

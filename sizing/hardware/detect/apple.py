@@ -13,7 +13,7 @@ import platform
 
 from sizing.hardware.detect.command import Runner, run_command
 from sizing.hardware.detect.machine import DetectedGPU
-from sizing.units import GIB, gib
+from sizing.units import GIB, MIB, gib
 
 
 def metal_working_set(ram_bytes: int, wired_limit_mb: int | None) -> tuple[int | None, str]:
@@ -23,7 +23,7 @@ def metal_working_set(ram_bytes: int, wired_limit_mb: int | None) -> tuple[int |
     (``sizing.core.machine.apple_working_set_fraction``), so detection and estimates agree.
     """
     if wired_limit_mb and wired_limit_mb > 0:
-        return wired_limit_mb * 1024**2, f"iogpu.wired_limit_mb = {wired_limit_mb}"
+        return wired_limit_mb * MIB, f"iogpu.wired_limit_mb = {wired_limit_mb}"
     try:
         from sizing.core.machine import apple_working_set_fraction
     except ImportError:
