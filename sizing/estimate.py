@@ -24,8 +24,9 @@ from sizing.core.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
 DEFAULT_QUANT = "Q4_K_M"
 
 
-class Estimate(BaseModel):
-    """The memory of one scenario with its parts and basis (``sizing.answer.Answer`` adds the machine)."""
+class EstimateFields(BaseModel):
+    """What was asked and the memory it takes: the fields an ``Estimate`` and an
+    ``sizing.answer.Answer`` share, defined once so the two cannot drift apart."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -33,11 +34,11 @@ class Estimate(BaseModel):
     model: str
     model_name: str
     model_source: str
-    model_kind: str  # catalog | hf | gguf | config | arch
+    model_kind: str = Field(description="catalog | hf | gguf | config | arch")
     arch: str
     quant: str
-    ctx: int
-    n_ctx: int  # as llama.cpp pads it
+    ctx: int = Field(description="llama.cpp -c: the KV cache over all parallel sequences")
+    n_ctx: int = Field(description="the context as llama.cpp pads it")
     kv_type_k: str
     kv_type_v: str
     n_batch: int
@@ -64,6 +65,11 @@ class Estimate(BaseModel):
     items: tuple[MemoryItem, ...]
     basis: tuple[Basis, ...]
     warnings: tuple[str, ...] = ()
+
+
+class Estimate(EstimateFields):
+    """The memory of one scenario with its parts and basis (``sizing.answer.Answer`` adds the machine)."""
+
     # inputs for callers that go further (not serialized)
     scenario: Scenario = Field(exclude=True, repr=False)
     memory: MemoryEstimate = Field(exclude=True, repr=False)

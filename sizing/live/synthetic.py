@@ -16,6 +16,7 @@ need merges.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,16 @@ def write_synthetic_gguf(
     w.add_quantization_version(2)
     _hparams(w, arch, n_vocab)
     _tokenizer(w, n_vocab)
+    return _write_over_hole(w, out, tensors)
+
+
+def _aligned(n: int) -> int:
+    return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def _write_over_hole(w: GGUFWriter, out: Path, tensors: Iterable[TensorSpec]) -> Path:
+    """Write the header (its keys already added to ``w``) with ``tensors``' table, then
+    extend the file over their data without writing it: a hole that costs no disk blocks."""
     data = 0
     for t in tensors:
         if t.ggml_type is None:
@@ -194,7 +205,7 @@ def write_synthetic_gguf(
         # shapes go in numpy order (the writer reverses them into ggml order)
         w.add_tensor_info(t.name, tuple(reversed(t.shape)), np.dtype(np.float32), nbytes,
                           raw_dtype=GGMLQuantizationType[t.ggml_type])
-        data += (nbytes + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+        data += _aligned(nbytes)
     try:
         w.write_header_to_file(out)
         w.write_kv_data_to_file()
@@ -203,9 +214,7 @@ def write_synthetic_gguf(
         header_end = w.fout[0].tell()
     finally:
         w.close()
-    data_start = (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-    # extend without writing: the data region becomes a hole that costs no disk blocks
-    os.truncate(out, data_start + data)
+    os.truncate(out, _aligned(header_end) + data)
     return out
 
 
@@ -264,19 +273,4 @@ def write_synthetic_mmproj(
     t("v.post_ln.bias", d, typ="F32")
     t("mm.input_projection.weight", n_text, d)
     t("mm.soft_emb_norm.weight", d, typ="F32")
-    data = 0
-    for name, shape, typ in specs:
-        nbytes = tensor_bytes(TensorSpec(name=name, shape=shape, ggml_type=typ))
-        w.add_tensor_info(name, tuple(reversed(shape)), np.dtype(np.float32), nbytes,
-                          raw_dtype=GGMLQuantizationType[typ])
-        data += (nbytes + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-    try:
-        w.write_header_to_file(out)
-        w.write_kv_data_to_file()
-        w.write_ti_data_to_file()
-        assert w.fout is not None
-        header_end = w.fout[0].tell()
-    finally:
-        w.close()
-    os.truncate(out, (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT + data)
-    return out
+    return _write_over_hole(w, out, (TensorSpec(name=n, shape=s, ggml_type=typ) for n, s, typ in specs))
