@@ -37,8 +37,16 @@ sys.path.insert(0, str(ROOT))
 from harness.devserver import streamlit_server  # noqa: E402
 from sizing.units import MIB  # noqa: E402
 
-GPUS = ("nvidia-rtx-3090", "nvidia-rtx-4090", "nvidia-rtx-4060-ti-16gb", "amd-rx-7900-xtx",
-        "apple-m4-max-40c-64gb", "nvidia-a100-pcie-80gb", "nvidia-h100-pcie-80gb", "nvidia-rtx-3060-12gb")
+GPUS = (
+    "nvidia-rtx-3090",
+    "nvidia-rtx-4090",
+    "nvidia-rtx-4060-ti-16gb",
+    "amd-rx-7900-xtx",
+    "apple-m4-max-40c-64gb",
+    "nvidia-a100-pcie-80gb",
+    "nvidia-h100-pcie-80gb",
+    "nvidia-rtx-3060-12gb",
+)
 QUANTS = ("Q4_K_M", "Q8_0", "Q5_K_M", "Q6_K", "Q3_K_M")
 
 
@@ -51,8 +59,14 @@ def _models() -> list[str]:
 def _query(rng: random.Random, models: list[str], gpus: list[str]) -> str:
     """One view a user might ask for on 'Can I run it?'."""
     ctx = rng.choice((2048, 4096, 8192, 16384, 32768)) + rng.randrange(0, 8) * 256
-    q = {"model": rng.choice(models), "quant": rng.choice(QUANTS), "ctx": ctx, "hw": "db",
-         "gpu": rng.choice(gpus), "count": rng.choice((1, 1, 2))}
+    q = {
+        "model": rng.choice(models),
+        "quant": rng.choice(QUANTS),
+        "ctx": ctx,
+        "hw": "db",
+        "gpu": rng.choice(gpus),
+        "count": rng.choice((1, 1, 2)),
+    }
     return urlencode(q)
 
 
@@ -67,9 +81,14 @@ class Session:
     async def open(self) -> None:
         import websockets
 
-        self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=2**26,
-                                           origin=self.origin, open_timeout=60,
-                                           ping_interval=None)  # a browser does not ping; a busy server must not be cut off
+        self.ws = await websockets.connect(
+            self.ws_url,
+            subprotocols=["streamlit"],
+            max_size=2**26,
+            origin=self.origin,
+            open_timeout=60,
+            ping_interval=None,
+        )  # a browser does not ping; a busy server must not be cut off
 
     async def rerun(self, query: str, timeout_s: float = 180) -> float:
         from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -134,8 +153,14 @@ async def _level(url: str, n: int, seconds: float, think: float, models, gpus) -
     await asyncio.gather(*(one(i) for i in range(n)))
     wall = time.monotonic() - clock[0]
     q = statistics.quantiles(samples, n=20) if len(samples) >= 2 else [float("nan")] * 19
-    return {"n": n, "reruns": len(samples), "p50": statistics.median(samples) if samples else float("nan"),
-            "p95": q[18], "per_s": len(samples) / wall, "errors": errors}
+    return {
+        "n": n,
+        "reruns": len(samples),
+        "p50": statistics.median(samples) if samples else float("nan"),
+        "p95": q[18],
+        "per_s": len(samples) / wall,
+        "errors": errors,
+    }
 
 
 async def _many(url: str, total: int, models, gpus, sessions: int = 10) -> int:
@@ -212,20 +237,28 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_level(url, 1, 5, 0.2, models, gpus))  # warm the server's caches and imports
         for n in args.sessions:
             r = asyncio.run(_level(url, n, args.seconds, args.think, models, gpus))
-            print(f"{n:3d} sessions: rerun p50 {r['p50'] * 1000:6.0f} ms, p95 {r['p95'] * 1000:6.0f} ms, "
-                  f"{r['reruns']} reruns ({r['per_s']:.1f}/s), {len(r['errors'])} errors", flush=True)
+            print(
+                f"{n:3d} sessions: rerun p50 {r['p50'] * 1000:6.0f} ms, p95 {r['p95'] * 1000:6.0f} ms, "
+                f"{r['reruns']} reruns ({r['per_s']:.1f}/s), {len(r['errors'])} errors",
+                flush=True,
+            )
             for e in r["errors"][:3]:
                 print(f"    error: {e}")
         if args.reruns:
             before = _server_rss_mib(port)
             done = asyncio.run(_many(url, args.reruns, models, gpus))
             after = _server_rss_mib(port)
-            print(f"server RSS over {done} reruns (different models, quants, contexts, GPUs): "
-                  f"{before:.0f} MiB before, {after:.0f} MiB after ({after - before:+.0f} MiB)", flush=True)
+            print(
+                f"server RSS over {done} reruns (different models, quants, contexts, GPUs): "
+                f"{before:.0f} MiB before, {after:.0f} MiB after ({after - before:+.0f} MiB)",
+                flush=True,
+            )
     if args.uploads:
         b, a, g = uploads_rss(args.uploads)
-        print(f"RSS over {args.uploads} GGUF-header uploads (in process, AppTest): {b:.0f} MiB before, "
-              f"{a:.0f} MiB after ({a - b:+.0f} MiB; {g - b:+.0f} MiB after a GC)")
+        print(
+            f"RSS over {args.uploads} GGUF-header uploads (in process, AppTest): {b:.0f} MiB before, "
+            f"{a:.0f} MiB after ({a - b:+.0f} MiB; {g - b:+.0f} MiB after a GC)"
+        )
     return 0
 
 

@@ -50,7 +50,9 @@ def main() -> None:
             todo.append((label, path))
     server = serve(files)
     base = f"http://127.0.0.1:{server.server_port}"
-    print(f"{'file':44} {'size GB':>8} {'header MiB':>10} {'sent MiB':>9} {'requests':>8} {'cold s':>7} {'cached s':>8}")
+    print(
+        f"{'file':44} {'size GB':>8} {'header MiB':>10} {'sent MiB':>9} {'requests':>8} {'cold s':>7} {'cached s':>8}"
+    )
     for label, path in todo:
         files.add(path.name, path)
         ref = rg.RemoteRef(url=f"{base}/{path.name}", label=path.name)
@@ -63,8 +65,10 @@ def main() -> None:
         rg.read_remote_gguf(ref)
         warm = time.perf_counter() - t0
         flag = "" if r.model.file_size < 50e9 or sent < 2 * MIB else "  OVER 2 MiB"
-        print(f"{label:44} {r.model.file_size / 1e9:8.1f} {r.model.data_offset / MIB:10.2f} {sent / MIB:9.3f} "
-              f"{r.requests:8d} {cold:7.2f} {warm:8.2f}{flag}")
+        print(
+            f"{label:44} {r.model.file_size / 1e9:8.1f} {r.model.data_offset / MIB:10.2f} {sent / MIB:9.3f} "
+            f"{r.requests:8d} {cold:7.2f} {warm:8.2f}{flag}"
+        )
     server.shutdown()
 
 

@@ -80,8 +80,10 @@ def main() -> int:
         elif base is not None and (i + 1 - a.warmup) % 100 == 0:
             gc.collect()
             rss = proc.memory_info().rss
-            print(f"rerun {i + 1 - a.warmup:5d}: RSS {rss / MIB:.0f} MiB ({(rss - base) / MIB:+.0f} MiB), "
-                  f"{(time.perf_counter() - t0) / (i + 1) * 1000:.0f} ms/rerun")
+            print(
+                f"rerun {i + 1 - a.warmup:5d}: RSS {rss / MIB:.0f} MiB ({(rss - base) / MIB:+.0f} MiB), "
+                f"{(time.perf_counter() - t0) / (i + 1) * 1000:.0f} ms/rerun"
+            )
     gc.collect()
     grow = (proc.memory_info().rss - base) / MIB
     print(f"growth over {a.reruns} reruns with uploads: {grow:+.0f} MiB (target: within 50 MiB)")

@@ -85,7 +85,8 @@ class BenchRow(BaseModel):
     rest_type: str | None = None
     read_fraction: float | None = Field(None, gt=0, le=1, description="computed, not read from the file")
     routed_fraction: float | None = Field(
-        None, ge=0, le=1, description="computed: share of the file in the routed experts one token reads")
+        None, ge=0, le=1, description="computed: share of the file in the routed experts one token reads"
+    )
     # when and with what llama.cpp the figure was measured, as the source states it: speed
     # changes a lot between builds, so an old row can be told from a recent one
     build: str | None = Field(
@@ -125,9 +126,7 @@ class BenchData(BaseModel):
 
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
     """Validate the parsed YAML; errors name the file, the entry and the field."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list) or not isinstance(
-        raw.get("devices"), dict
-    ):
+    if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list) or not isinstance(raw.get("devices"), dict):
         raise SizingError(f"{path}: expected a mapping with 'devices' and 'rows'")
     devices: dict[str, BenchDevice] = {}
     for key, entry in raw["devices"].items():
@@ -353,13 +352,23 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
                 if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
                     cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
                 if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
-                    cf = cf.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
-                                               "prefill_efficiency": c.prefill_efficiency})
+                    cf = cf.model_copy(
+                        update={
+                            "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
+                            "prefill_efficiency": c.prefill_efficiency,
+                        }
+                    )
                 n = sum(1 for r, _ in part if r.tg128 and not r.host_limited)
                 if n < MIN_ROWS:
                     lo, hi = c.decode_spread
-                    cf = cf.model_copy(update={"decode_spread": (round(min(lo, cf.decode_spread[0]) * 0.95, 3),
-                                                                 round(max(hi, cf.decode_spread[1]) * 1.05, 3))})
+                    cf = cf.model_copy(
+                        update={
+                            "decode_spread": (
+                                round(min(lo, cf.decode_spread[0]) * 0.95, 3),
+                                round(max(hi, cf.decode_spread[1]) * 1.05, 3),
+                            )
+                        }
+                    )
                 backends[f"{backend}/{fam}"] = cf
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
@@ -391,8 +400,9 @@ def _moe_factor(row: BenchRow, dev: BenchDevice, c: BackendCalibration) -> float
     1/tg = (dense + factor × routed) / effective bandwidth + overhead."""
     if not (row.tg128 and row.routed_fraction and not row.host_limited):
         return None
-    one = CalibrationSet(name="tmp", data_file="", data_sha256="", method="", holdout="",
-                         backends={row.backend: c}, pooled=c)
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends={row.backend: c}, pooled=c
+    )
     w = row_work(row, dev)
     bw = effective_bandwidth(w.device, one)
     t = 1.0 / row.tg128 - c.decode_overhead_ms / 1000.0
@@ -402,8 +412,9 @@ def _moe_factor(row: BenchRow, dev: BenchDevice, c: BackendCalibration) -> float
 def _with_moe_factors(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
     """Per backend, the median factor its MoE fit rows imply (never below 1); a GPU backend
     without MoE rows borrows the median over all GPU MoE rows; CPUs keep 1."""
-    one = CalibrationSet(name="tmp", data_file="", data_sha256="", method="", holdout="",
-                         backends=backends, pooled=pooled_gpu)
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
+    )
     by_backend: dict[str, list[float]] = {}
     for r, d in pairs:
         k = _moe_factor(r, d, one.for_device(row_device(r, d)))
@@ -478,8 +489,12 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
             if abs(total_gib - r.size_gib) > 0.02 * r.size_gib:
                 raise SizingError(f"row {r.id!r}: layout gives {total_gib:.2f} GiB, the file is {r.size_gib} GiB")
             routed = sum(layer.expert_read_bytes(1) for layer in tr.layers)
-            r = r.model_copy(update={"read_fraction": tr.read_bytes_per_token / tr.total_bytes,
-                                     "routed_fraction": routed / tr.total_bytes})
+            r = r.model_copy(
+                update={
+                    "read_fraction": tr.read_bytes_per_token / tr.total_bytes,
+                    "routed_fraction": routed / tr.total_bytes,
+                }
+            )
         rows.append(r)
     return data.model_copy(update={"rows": tuple(rows)})
 
@@ -509,7 +524,6 @@ def main(argv: list[str] | None = None) -> int:
     CALIBRATION_FILE.write_text(dump_calibration(calib))
     print(f"wrote {CALIBRATION_FILE} ({len(calib.backends)} backends, {len(calib.holdout_ids)} held-out rows)")
     return 0
-
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -106,10 +106,14 @@ def test_missing_program_is_a_clear_error():
 def test_one_live_check_per_machine(tmp_path):
     # Another *process* holds the lock, as a second app instance would.
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
-         f"with machine_lock(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
+            f"with machine_lock(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -168,11 +172,15 @@ def test_auto_finds_llama_bench_on_path(bin_dir):
 
 @pytest.mark.parametrize("sig", ["SEGV", "ABRT"])
 def test_external_runner_that_crashes(bin_dir, tmp_path, sig):
-    _script(bin_dir, "llama-bench", f"""
+    _script(
+        bin_dir,
+        "llama-bench",
+        f"""
         echo "llama_model_loader: loaded meta data with 3 key-value pairs" >&2
         echo "load_tensors:          CPU model buffer size =    12.50 MiB" >&2
         kill -{sig} $$
-    """)
+    """,
+    )
     events = []
     m = select_runner(str(bin_dir / "llama-bench")).run(_check(tmp_path, timeout_s=30), progress=events.append)
     assert m.status == "crashed"
@@ -192,11 +200,15 @@ def test_external_runner_that_hangs_past_the_timeout(bin_dir, tmp_path):
 
 
 def test_external_server_that_crashes_while_loading(bin_dir, tmp_path):
-    _script(bin_dir, "llama-server", """
+    _script(
+        bin_dir,
+        "llama-server",
+        """
         case "$1" in --version) echo "version: 4321 (abcdef1)"; echo "built with cc for x86_64"; exit 0;; esac
         echo "error: failed to load model" >&2
         kill -SEGV $$
-    """)
+    """,
+    )
     runner = select_runner(str(bin_dir / "llama-server"))
     assert runner.version == "llama.cpp b4321 (abcdef1)"
     m = runner.run(_check(tmp_path, timeout_s=30))
@@ -292,14 +304,24 @@ def test_gpu_run_refused_on_the_gpus_numbers(bin_dir, tmp_path, monkeypatch):
     from sizing.live.check import run_check
 
     monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path / "home"))
-    _script(bin_dir, "llama-server", """
+    _script(
+        bin_dir,
+        "llama-server",
+        """
         case "$1" in --version) echo "version: 5000 (1234abc)"; echo "built with CUDA 12.4"; exit 0;; esac
         echo "must not be started" >&2; exit 1
-    """)
+    """,
+    )
     runner = select_runner(str(bin_dir / "llama-server"))
     assert runner.backend == "cuda"
-    r = run_check("meta-llama/Llama-3.1-8B-Instruct", quant="Q4_K_M", ctx=8192, n_gpu_layers=-1,
-                  runner=runner, free=FreeMemory(host_bytes=64 * GiB, devices={"CUDA0": 4 * GiB}))
+    r = run_check(
+        "meta-llama/Llama-3.1-8B-Instruct",
+        quant="Q4_K_M",
+        ctx=8192,
+        n_gpu_layers=-1,
+        runner=runner,
+        free=FreeMemory(host_bytes=64 * GiB, devices={"CUDA0": 4 * GiB}),
+    )
     assert r.status == "refused"
     assert "CUDA0 VRAM: needs" in r.refused and "4.00 GiB free" in r.refused
     assert "host RAM" not in r.refused  # the host part fits
@@ -310,17 +332,38 @@ def test_verify_while_another_check_runs(tmp_path, smollm2_gguf):
     """A second verify on the same machine gets one clear line, not a second llama.cpp."""
     home = tmp_path / "home"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
-         f"with machine_lock(Path({str(home)!r})):\n    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
+            f"with machine_lock(Path({str(home)!r})):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
         res = subprocess.run(
-            [sys.executable, "-m", "sizing", "verify", "--model", str(smollm2_gguf), "--ctx", "1024",
-             "--prompt-tokens", "16", "--gen-tokens", "4", "--runner", "embedded"],
-            capture_output=True, text=True, timeout=120, env={**os.environ, "LLM_SIZING_HOME": str(home)},
+            [
+                sys.executable,
+                "-m",
+                "sizing",
+                "verify",
+                "--model",
+                str(smollm2_gguf),
+                "--ctx",
+                "1024",
+                "--prompt-tokens",
+                "16",
+                "--gen-tokens",
+                "4",
+                "--runner",
+                "embedded",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "LLM_SIZING_HOME": str(home)},
         )
     finally:
         holder.kill()

@@ -56,9 +56,7 @@ class CPUPlatform(BaseModel):
     def _bandwidth_matches_channels(self) -> CPUPlatform:
         expected = self.channels * 8 * self.speed_mts / 1000
         if abs(self.bandwidth_gbs - expected) > 0.005 * expected + 0.05:
-            raise ValueError(
-                f"bandwidth_gbs {self.bandwidth_gbs} != channels x 8 B x MT/s = {expected:.1f}"
-            )
+            raise ValueError(f"bandwidth_gbs {self.bandwidth_gbs} != channels x 8 B x MT/s = {expected:.1f}")
         return self
 
 

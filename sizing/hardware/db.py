@@ -47,9 +47,7 @@ class GPUDatabase:
         v = vendor.strip().lower()
         return tuple(g for g in self.all if g.vendor == v)
 
-    def match(
-        self, name: str, *, memory_gb: float | None = None, gpu_cores: int | None = None
-    ) -> MatchResult:
+    def match(self, name: str, *, memory_gb: float | None = None, gpu_cores: int | None = None) -> MatchResult:
         from sizing.hardware.match import Matcher
 
         if self._matcher is None:

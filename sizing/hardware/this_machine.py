@@ -42,8 +42,13 @@ def cpu_rate(m: Machine) -> DeviceRate | None:
     bw = m.cpu.bandwidth.gbs if m.cpu.bandwidth else None
     if not bw:
         return None
-    return DeviceRate(name=m.cpu.model or "CPU", kind="cpu", backend="cpu", bandwidth_gbs=bw,
-                      threads=m.cpu.threads or os.cpu_count() or 1)
+    return DeviceRate(
+        name=m.cpu.model or "CPU",
+        kind="cpu",
+        backend="cpu",
+        bandwidth_gbs=bw,
+        threads=m.cpu.threads or os.cpu_count() or 1,
+    )
 
 
 def hardware_from_machine(
@@ -62,10 +67,14 @@ def hardware_from_machine(
     if not ram or not bw:
         raise SizingError("could not read this machine's RAM size or bandwidth; give --ram-gb and --ram-bandwidth-gbs")
     threads = threads or cpu.cores or cpu.threads or 1
-    host = HostSpec(name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads)
+    host = HostSpec(
+        name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads
+    )
     if not machine.gpus:
         hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads)
-        return hw.model_copy(update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")})
+        return hw.model_copy(
+            update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")}
+        )
     entries = []
     for d in machine.gpus:
         if d.db_id is None:

@@ -44,6 +44,7 @@ from sizing.units import GIB
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
 
+
 def claimed_tolerance() -> dict[str, float]:
     """The memory estimate's own claim (sizing.core.accuracy), per part a live check compares."""
     return {k: MEMORY_TOLERANCE[k] for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes")}
@@ -74,13 +75,17 @@ class PartComparison(BaseModel):
         return abs(self.rel_error) <= self.tolerance
 
 
+def _figure(value: object) -> float | None:
+    """A figure of an estimate or a measurement dump: its number, or None when it has none."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def measured_parts(measured: Mapping[str, object]) -> dict[str, float | None]:
     """Measured figures in the estimator's part definitions (compute includes the output buffer)."""
-    out: dict[str, float | None] = {}
-    for key in PARTS:
-        out[key] = measured.get(key)  # type: ignore[assignment]
-    if out["compute_bytes"] is not None and measured.get("output_bytes") is not None:
-        out["compute_bytes"] = out["compute_bytes"] + measured["output_bytes"]  # type: ignore[operator]
+    out = {key: _figure(measured.get(key)) for key in PARTS}
+    compute, output = out["compute_bytes"], _figure(measured.get("output_bytes"))
+    if compute is not None and output is not None:
+        out["compute_bytes"] = compute + output
     return out
 
 
@@ -98,14 +103,18 @@ def compare(
     mparts = measured_parts(measured)
     rows = []
     for key in PARTS:
-        e, m = estimate.get(key), mparts.get(key)
-        rows.append(PartComparison(part=key, estimated=e, measured=m,  # type: ignore[arg-type]
-                                   rel_error=rel_error(e, m), tolerance=tol.get(key)))  # type: ignore[arg-type]
+        e, m = _figure(estimate.get(key)), mparts.get(key)
+        rows.append(
+            PartComparison(part=key, estimated=e, measured=m, rel_error=rel_error(e, m), tolerance=tol.get(key))
+        )
     for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
-        est_speed, meas_speed = estimate.get(key), measured.get(key)
+        est_speed, meas_speed = _figure(estimate.get(key)), _figure(measured.get(key))
         if est_speed is not None or meas_speed is not None:
-            rows.append(PartComparison(part=key, estimated=est_speed, measured=meas_speed,  # type: ignore[arg-type]
-                                       rel_error=rel_error(est_speed, meas_speed)))  # type: ignore[arg-type]
+            rows.append(
+                PartComparison(
+                    part=key, estimated=est_speed, measured=meas_speed, rel_error=rel_error(est_speed, meas_speed)
+                )
+            )
     return rows
 
 
@@ -167,8 +176,10 @@ def _contention(s: SpeedSample) -> str | None:
     if s.others_busy_cores is not None:
         spare = max(0.0, s.spare_cores or 0.0)
         if s.others_busy_cores > spare + CONTENTION_CORES:
-            return (f"machine busy: other processes kept {s.others_busy_cores:.1f} CPU cores busy "
-                    f"({spare:.0f} left free by the run)")
+            return (
+                f"machine busy: other processes kept {s.others_busy_cores:.1f} CPU cores busy "
+                f"({spare:.0f} left free by the run)"
+            )
     if s.steal_share is not None and s.steal_share > STEAL_LIMIT:
         return f"CPU steal {s.steal_share:.0%}: the hypervisor ran other guests"
     if s.gpu_busy is not None and s.gpu_busy > GPU_BUSY_LIMIT:
@@ -213,9 +224,15 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         for k, s in members:
             v = s.measured_decode or s.measured_prefill or 0.0
             if ref and v < ref * (1 - REPEAT_SPREAD):
-                verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=(
-                    f"{v:.1f} tok/s, {1 - v / ref:.0%} below the other runs of the same model "
-                    f"({ref:.1f}): contention"))
+                verdicts[k] = SampleVerdict(
+                    id=s.id,
+                    label=s.label,
+                    used=False,
+                    reason=(
+                        f"{v:.1f} tok/s, {1 - v / ref:.0%} below the other runs of the same model "
+                        f"({ref:.1f}): contention"
+                    ),
+                )
             else:
                 ok.append((k, s))
         if not ok:
@@ -225,8 +242,10 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         kept.append(mid)
         for k, s in ok:
             if k != mid[0]:
-                verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=True,
-                                            reason=f"repeat: the median of {len(ok)} runs is fitted")
+                verdicts[k] = SampleVerdict(
+                    id=s.id, label=s.label, used=True, reason=f"repeat: the median of {len(ok)} runs is fitted"
+                )
+
     # a run the others disagree with: the worst leave-one-out miss, left out only when the
     # rest then agree among themselves (so one odd run cannot drag good ones out with it)
     def miss(s: SpeedSample, others: list[SpeedSample]) -> float:
@@ -246,9 +265,15 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         if any(miss(s, [x for kk, x in rest if kk != k]) > FAR_FROM_OTHERS for k, s in rest):
             break  # the others disagree too: the model, not one run, is off
         q = fit_factors([s for _, s in rest]).decode_tokens_per_s(ws)
-        verdicts[worst] = SampleVerdict(id=ws.id, label=ws.label, used=False, reason=(
-            f"far from this machine's other runs: measured {ws.measured_decode:.1f} tok/s, "
-            f"the others predict {q:.1f}"))
+        verdicts[worst] = SampleVerdict(
+            id=ws.id,
+            label=ws.label,
+            used=False,
+            reason=(
+                f"far from this machine's other runs: measured {ws.measured_decode:.1f} tok/s, "
+                f"the others predict {q:.1f}"
+            ),
+        )
         kept = rest
     for k, s in kept:
         verdicts.setdefault(k, SampleVerdict(id=s.id, label=s.label, used=True))
@@ -315,12 +340,14 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
         if abs(new - over) < 1e-15:
             break
         over = new
-    return factors.model_copy(update={
-        "effective_bandwidth_gbs": bw / 1e9,
-        "decode_overhead_ms": over * 1e3,
-        "bandwidth_factor": bw / assumed,
-        "n_bandwidth_bound": len(big),
-    })
+    return factors.model_copy(
+        update={
+            "effective_bandwidth_gbs": bw / 1e9,
+            "decode_overhead_ms": over * 1e3,
+            "bandwidth_factor": bw / assumed,
+            "n_bandwidth_bound": len(big),
+        }
+    )
 
 
 class CalibrationReport(BaseModel):
@@ -375,7 +402,7 @@ def calibration_report(samples: Sequence[SpeedSample], verdicts: Sequence[Sample
         prefill_error_before=_mean_abs(before["prefill"]),
         prefill_error_after=_mean_abs(after["prefill"]),
         method="mean |relative error| of tokens/s; after: each run predicted from a fit to the others "
-               "(decode: bandwidth from runs reading >= 1 GiB a token, per-token overhead from the "
-               "smaller ones, else a median ratio; prefill: a median ratio)",
+        "(decode: bandwidth from runs reading >= 1 GiB a token, per-token overhead from the "
+        "smaller ones, else a median ratio; prefill: a median ratio)",
         verdicts=tuple(verdicts),
     )

@@ -67,10 +67,7 @@ class EmbeddedRunner:
     @cached_property
     def backend(self) -> str:
         """The accelerator the installed wheel drives, from its device list (in a child)."""
-        code = (
-            "import xllamacpp as x, json;"
-            "print(json.dumps([d['name'] for d in x.get_device_info()]))"
-        )
+        code = "import xllamacpp as x, json;print(json.dumps([d['name'] for d in x.get_device_info()]))"
         res = run_child([self.python, "-c", code], timeout_s=60)
         try:
             names = json.loads(res.stdout_lines[-1])

@@ -117,8 +117,9 @@ class ExternalRunner:
         return backend_of([self._probe])
 
     def info(self) -> RunnerInfo:
-        return RunnerInfo(name=f"external:{'+'.join(sorted(self.binaries))}", version=self.version,
-                          backend=self.backend)
+        return RunnerInfo(
+            name=f"external:{'+'.join(sorted(self.binaries))}", version=self.version, backend=self.backend
+        )
 
     def run(
         self,
@@ -141,16 +142,17 @@ class ExternalRunner:
                 if measured is None or not bench.ok:
                     measured = bench
                 else:  # memory from the server at the real ctx, speed from llama-bench
-                    measured = measured.model_copy(update={
-                        k: getattr(bench, k)
-                        for k in ("prefill_tokens_per_s", "decode_tokens_per_s", "n_prompt", "n_gen")
-                        if getattr(bench, k) is not None
-                    })
+                    measured = measured.model_copy(
+                        update={
+                            k: getattr(bench, k)
+                            for k in ("prefill_tokens_per_s", "decode_tokens_per_s", "n_prompt", "n_gen")
+                            if getattr(bench, k) is not None
+                        }
+                    )
         assert measured is not None
         if measured.ok:
             relay("done")
-        return measured.model_copy(update={"gpu_memory_delta_bytes": gpu.delta,
-                                           "stages": tuple(relay.stages)})
+        return measured.model_copy(update={"gpu_memory_delta_bytes": gpu.delta, "stages": tuple(relay.stages)})
 
     # -- llama-server / llama-cli through the driver child ------------------------------
 
@@ -171,21 +173,29 @@ class ExternalRunner:
         info = self.info()
         mem = memory_from_log(child.stderr)
         base = dict(
-            runner=info, model_path=check.model_path, ctx=check.n_prompt + check.n_gen,
-            peak_rss_bytes=child.peak_rss_bytes, wall_s=child.wall_s,
-            stages=tuple(relay.stages), log_tail=log_tail(child.stderr),
-            weights_bytes=mem["weights_bytes"], kv_cache_bytes=mem["kv_cache_bytes"],
-            compute_bytes=mem["compute_bytes"], output_bytes=mem["output_bytes"],
+            runner=info,
+            model_path=check.model_path,
+            ctx=check.n_prompt + check.n_gen,
+            peak_rss_bytes=child.peak_rss_bytes,
+            wall_s=child.wall_s,
+            stages=tuple(relay.stages),
+            log_tail=log_tail(child.stderr),
+            weights_bytes=mem["weights_bytes"],
+            kv_cache_bytes=mem["kv_cache_bytes"],
+            compute_bytes=mem["compute_bytes"],
+            output_bytes=mem["output_bytes"],
             devices=mem["devices"],
         )
         if child.timed_out:
-            return Measurement(status="timeout", message=f"llama-bench {child.describe()} "
-                               f"(limit {check.timeout_s:.0f} s)", **base)
+            return Measurement(
+                status="timeout", message=f"llama-bench {child.describe()} (limit {check.timeout_s:.0f} s)", **base
+            )
         if child.cancelled:
             return Measurement(status="cancelled", message="cancelled by the user", **base)
         if child.returncode != 0:
-            return Measurement(status="crashed", message=f"llama-bench {child.describe()}: "
-                               f"{_last_line(child.stderr)}", **base)
+            return Measurement(
+                status="crashed", message=f"llama-bench {child.describe()}: {_last_line(child.stderr)}", **base
+            )
         try:
             speeds = parse_bench_json(stdout)
         except ValueError as exc:
@@ -202,11 +212,30 @@ def bench_argv(exe: str, check: Check) -> list[str]:
     """llama-bench's command line for a check: the check's repetitions, JSON out, verbose log."""
     ngl = 999 if check.n_gpu_layers < 0 else check.n_gpu_layers
     argv = [
-        exe, "-m", check.model_path, "-p", str(check.n_prompt), "-n", str(check.n_gen),
-        "-b", str(check.n_batch), "-ub", str(check.n_ubatch),
-        "-ctk", check.kv_type_k, "-ctv", check.kv_type_v,
-        "-fa", "1" if check.flash_attn else "0", "-ngl", str(ngl),
-        "-r", str(check.repetitions), "-o", "json", "-v",
+        exe,
+        "-m",
+        check.model_path,
+        "-p",
+        str(check.n_prompt),
+        "-n",
+        str(check.n_gen),
+        "-b",
+        str(check.n_batch),
+        "-ub",
+        str(check.n_ubatch),
+        "-ctk",
+        check.kv_type_k,
+        "-ctv",
+        check.kv_type_v,
+        "-fa",
+        "1" if check.flash_attn else "0",
+        "-ngl",
+        str(ngl),
+        "-r",
+        str(check.repetitions),
+        "-o",
+        "json",
+        "-v",
     ]
     if check.n_threads:
         argv += ["-t", str(check.n_threads)]

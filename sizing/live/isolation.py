@@ -172,8 +172,17 @@ def run_child(
         if guarded:
             os.close(watch_r)
         try:
-            return _supervise(proc, err, start, stdout_lines, timeout_s=timeout_s, on_line=on_line,
-                              cancel=cancel, poll_s=poll_s, idle_s=idle_s)
+            return _supervise(
+                proc,
+                err,
+                start,
+                stdout_lines,
+                timeout_s=timeout_s,
+                on_line=on_line,
+                cancel=cancel,
+                poll_s=poll_s,
+                idle_s=idle_s,
+            )
         finally:
             # Whatever ends this call (Ctrl-C, SIGTERM turned into SystemExit, a bug), the
             # child goes first: killed, then reaped, before the lock can be released.
@@ -185,9 +194,18 @@ def run_child(
                 os.close(watch_w)
 
 
-def _supervise(proc: subprocess.Popen, err, start: float, stdout_lines: list[str], *, timeout_s: float,
-               on_line: Callable[[str], None] | None, cancel: threading.Event | None,
-               poll_s: float, idle_s: float | None = None) -> ChildResult:
+def _supervise(
+    proc: subprocess.Popen,
+    err,
+    start: float,
+    stdout_lines: list[str],
+    *,
+    timeout_s: float,
+    on_line: Callable[[str], None] | None,
+    cancel: threading.Event | None,
+    poll_s: float,
+    idle_s: float | None = None,
+) -> ChildResult:
     """Pump the child's stdout, enforce the deadline and cancellation, reap it."""
 
     last_line = [start]  # when the child last printed a line (for ``idle_s``)
@@ -414,14 +432,11 @@ def memory_guard(
             problems.append(f"{dev}: needs {gib(nbytes, 2)}, but no such device is visible")
         elif nbytes + device_reserve > avail:
             problems.append(
-                f"{dev} VRAM: needs {gib(nbytes, 2)} + {gib(device_reserve, 2)} reserve, "
-                f"{gib(avail, 2)} free"
+                f"{dev} VRAM: needs {gib(nbytes, 2)} + {gib(device_reserve, 2)} reserve, {gib(avail, 2)} free"
             )
     if not problems:
         return None
-    return f"refused before loading: the {need.basis} says this run won't fit — " + "; ".join(
-        problems
-    )
+    return f"refused before loading: the {need.basis} says this run won't fit — " + "; ".join(problems)
 
 
 def free_memory() -> FreeMemory:

@@ -253,7 +253,7 @@ def _last_load(text: str) -> str:
         if re.search(r"print_info: no_alloc\s*=\s*1", seg[:200_000]):
             continue
         return seg
-    return text[starts[-1]:]
+    return text[starts[-1] :]
 
 
 def parse_llama_log(text: str) -> MeasuredMemory:
@@ -397,7 +397,13 @@ def memory_from_log(text: str) -> dict[str, Any]:
     try:
         mm = parse_llama_log(text)
     except SizingError:
-        return {"weights_bytes": None, "kv_cache_bytes": None, "compute_bytes": None, "output_bytes": None, "devices": ()}
+        return {
+            "weights_bytes": None,
+            "kv_cache_bytes": None,
+            "compute_bytes": None,
+            "output_bytes": None,
+            "devices": (),
+        }
     per_dev: dict[str, dict[str, int]] = {}
 
     def add(buffers: dict[str, int], column: str) -> None:

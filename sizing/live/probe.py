@@ -23,35 +23,62 @@ from sizing.live.llamacpp_log import MeasuredMemory, build_from_log, parse_llama
 from sizing.live.probe_child import MARKER
 
 
-def _config(ctx, n_batch, n_ubatch, kv_type_k, kv_type_v, flash_attn, n_parallel, kv_unified,
-            n_gpu_layers, fit=False, mmap=True, repack=True, mlock=False, mmproj=None) -> dict[str, Any]:
+def _config(
+    ctx,
+    n_batch,
+    n_ubatch,
+    kv_type_k,
+    kv_type_v,
+    flash_attn,
+    n_parallel,
+    kv_unified,
+    n_gpu_layers,
+    fit=False,
+    mmap=True,
+    repack=True,
+    mlock=False,
+    mmproj=None,
+) -> dict[str, Any]:
     for name, t in (("K", kv_type_k), ("V", kv_type_v)):
         if t not in KV_TYPES:
             raise SizingError(f"unknown {name} cache type {t!r}; known: {', '.join(KV_TYPES)}")
     if ctx <= 0 or n_batch <= 0 or n_ubatch <= 0 or n_parallel <= 0:
         raise SizingError("ctx, n_batch, n_ubatch and n_parallel must be positive")
-    return dict(ctx=ctx, n_batch=n_batch, n_ubatch=n_ubatch, kv_type_k=kv_type_k,
-                kv_type_v=kv_type_v, flash_attn=flash_attn, n_parallel=n_parallel,
-                kv_unified=kv_unified, n_gpu_layers=n_gpu_layers, fit=fit, mmap=mmap, repack=repack,
-                mlock=mlock, mmproj=str(mmproj) if mmproj else None)
+    return dict(
+        ctx=ctx,
+        n_batch=n_batch,
+        n_ubatch=n_ubatch,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        flash_attn=flash_attn,
+        n_parallel=n_parallel,
+        kv_unified=kv_unified,
+        n_gpu_layers=n_gpu_layers,
+        fit=fit,
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
+        mmproj=str(mmproj) if mmproj else None,
+    )
 
 
-def _run_child(path: Path, configs: list[dict[str, Any]], timeout_s: float
-               ) -> tuple[list[str], str, int | None, bool]:
+def _run_child(path: Path, configs: list[dict[str, Any]], timeout_s: float) -> tuple[list[str], str, int | None, bool]:
     """Run the child on ``configs``; return the logs of the runs it completed.
 
     ``timeout_s`` bounds each run: a child that reports no finished load for that long
     is killed, and what it completed so far is kept.
     """
     req = json.dumps({"path": str(path.resolve()), "configs": configs})
-    child = run_child([sys.executable, "-m", "sizing.live.probe_child", req],
-                      timeout_s=timeout_s * len(configs) + 10, idle_s=timeout_s)
+    child = run_child(
+        [sys.executable, "-m", "sizing.live.probe_child", req],
+        timeout_s=timeout_s * len(configs) + 10,
+        idle_s=timeout_s,
+    )
     parts = child.stderr.split(MARKER)
     return parts[:-1], child.stderr, child.returncode, child.timed_out
 
 
-def probe_many(gguf_path: str | Path, configs: list[dict[str, Any]], *,
-               timeout_s: float = 120) -> list[MeasuredMemory]:
+def probe_many(gguf_path: str | Path, configs: list[dict[str, Any]], *, timeout_s: float = 120) -> list[MeasuredMemory]:
     """Measure several configurations of one GGUF in a single child process.
 
     Each config is a dict with the keyword arguments of ``probe_memory`` (without the
@@ -60,13 +87,21 @@ def probe_many(gguf_path: str | Path, configs: list[dict[str, Any]], *,
     path = Path(gguf_path)
     if not path.is_file():
         raise SizingError(f"{path}: no such GGUF file")
-    defaults = dict(n_batch=2048, n_ubatch=512, kv_type_k="f16", kv_type_v="f16",
-                    flash_attn=True, n_parallel=1, kv_unified=True, n_gpu_layers=0)
+    defaults = dict(
+        n_batch=2048,
+        n_ubatch=512,
+        kv_type_k="f16",
+        kv_type_v="f16",
+        flash_attn=True,
+        n_parallel=1,
+        kv_unified=True,
+        n_gpu_layers=0,
+    )
     full = [_config(**{**defaults, **c}) for c in configs]
     runs: list[str] = []
     log = ""
     while len(runs) < len(full):
-        done, log, rc, timed_out = _run_child(path, full[len(runs):], timeout_s)
+        done, log, rc, timed_out = _run_child(path, full[len(runs) :], timeout_s)
         runs.extend(done)
         if len(runs) == len(full):
             break
@@ -74,9 +109,7 @@ def probe_many(gguf_path: str | Path, configs: list[dict[str, Any]], *,
             if timed_out:
                 raise SizingError(f"{path}: llama.cpp did not finish loading within {timeout_s:g} s")
             tail = [ln for ln in log.strip().splitlines() if ln.strip()][-1:] or ["(no output)"]
-            raise SizingError(
-                f"{path}: llama.cpp failed to load it (exit {rc}): {tail[0].strip()[:300]}"
-            )
+            raise SizingError(f"{path}: llama.cpp failed to load it (exit {rc}): {tail[0].strip()[:300]}")
         # a hang or crash after some runs (e.g. while tearing a server down): go on afresh
     version = re.search(r"xllamacpp_version: (\S+)", log)
     out = []
@@ -108,9 +141,17 @@ def probe_memory(
     ``flash_attn=None`` lets llama.cpp decide ('auto'). Raises SizingError when the file
     is missing, llama.cpp refuses it, or the load exceeds ``timeout_s``.
     """
-    cfg = dict(ctx=ctx, n_batch=n_batch, n_ubatch=n_ubatch, kv_type_k=kv_type_k,
-               kv_type_v=kv_type_v, flash_attn=flash_attn, n_parallel=n_parallel,
-               kv_unified=kv_unified, n_gpu_layers=n_gpu_layers)
+    cfg = dict(
+        ctx=ctx,
+        n_batch=n_batch,
+        n_ubatch=n_ubatch,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        flash_attn=flash_attn,
+        n_parallel=n_parallel,
+        kv_unified=kv_unified,
+        n_gpu_layers=n_gpu_layers,
+    )
     return probe_many(gguf_path, [cfg], timeout_s=timeout_s)[0]
 
 
@@ -123,8 +164,9 @@ def probe_host_heap(gguf_path: str | Path, *, ctx: int = 512, timeout_s: float =
     The mmapped weights are file-backed and not in that figure.
     """
     path = Path(gguf_path)
-    child = run_child([sys.executable, "-m", "sizing.live.probe_child", "heap", str(path), str(ctx)],
-                      timeout_s=timeout_s)
+    child = run_child(
+        [sys.executable, "-m", "sizing.live.probe_child", "heap", str(path), str(ctx)], timeout_s=timeout_s
+    )
     events, on_line = event_reader(lambda stage: None)
     for line in child.stdout_lines:
         on_line(line)

@@ -122,9 +122,7 @@ class Measurement(BaseModel):
     @property
     def partial(self) -> bool:
         """A run that failed but measured something before it did."""
-        return not self.ok and any(
-            v is not None for v in (self.weights_bytes, self.kv_cache_bytes, self.load_s)
-        )
+        return not self.ok and any(v is not None for v in (self.weights_bytes, self.kv_cache_bytes, self.load_s))
 
 
 @runtime_checkable
@@ -166,9 +164,7 @@ class ProgressRelay:
         self.stages.append(stage)
         if self.callback is not None:
             with contextlib.suppress(Exception):
-                self.callback(
-                    ProgressEvent(stage=stage, elapsed_s=time.monotonic() - self.start, detail=detail)
-                )
+                self.callback(ProgressEvent(stage=stage, elapsed_s=time.monotonic() - self.start, detail=detail))
 
 
 class GpuSampler:

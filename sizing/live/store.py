@@ -50,10 +50,21 @@ FUTURE_SLACK_S = 2 * 86400  # clocks differ; a run "from the day after tomorrow"
 # Numbers in a run that must be finite and positive where present: the speed
 # calibration divides by them, and the UI prints them.
 POSITIVE_FIELDS = {
-    "measured": ("decode_tokens_per_s", "prefill_tokens_per_s", "weights_bytes", "kv_cache_bytes",
-                 "compute_bytes", "peak_rss_bytes", "wall_s"),
-    "estimate": ("predicted_decode_tokens_per_s", "predicted_prefill_tokens_per_s",
-                 "predicted_decode_read_bytes", "assumed_effective_bandwidth"),
+    "measured": (
+        "decode_tokens_per_s",
+        "prefill_tokens_per_s",
+        "weights_bytes",
+        "kv_cache_bytes",
+        "compute_bytes",
+        "peak_rss_bytes",
+        "wall_s",
+    ),
+    "estimate": (
+        "predicted_decode_tokens_per_s",
+        "predicted_prefill_tokens_per_s",
+        "predicted_decode_read_bytes",
+        "assumed_effective_bandwidth",
+    ),
 }
 
 
@@ -218,7 +229,9 @@ def read_store(directory: Path | None = None) -> StoreContents:
     except FileNotFoundError:
         return StoreContents(path=str(path))
     except OSError as exc:
-        return StoreContents(path=str(path), skipped=(SkippedLine(line=0, reason=f"cannot read: {exc.strerror or exc}"),))
+        return StoreContents(
+            path=str(path), skipped=(SkippedLine(line=0, reason=f"cannot read: {exc.strerror or exc}"),)
+        )
     runs: list[RunRecord] = []
     skipped: list[SkippedLine] = []
     seen: set[str] = set()
@@ -339,7 +352,6 @@ def reset_store(directory: Path | None = None) -> Path | None:
 def export_runs(runs: list[RunRecord]) -> str:
     """The runs as one shareable JSON document."""
     return json.dumps(
-        {"format": "llm-sizing live runs", "schema_version": SCHEMA,
-         "runs": [r.model_dump(mode="json") for r in runs]},
+        {"format": "llm-sizing live runs", "schema_version": SCHEMA, "runs": [r.model_dump(mode="json") for r in runs]},
         indent=2,
     )

@@ -118,8 +118,9 @@ def _recurrent_hparams(w: GGUFWriter, a: ModelArch) -> None:
         w.add_uint32(f"{p}.ssm.group_count", a.ssm_n_group)
     if a.recurrent_kind == "gated_delta":
         rec = a.recurrent_flags
-        n = next((k for k in range(1, a.n_layers + 1)
-                  if all(rec[i] == ((i + 1) % k != 0) for i in range(a.n_layers))), None)
+        n = next(
+            (k for k in range(1, a.n_layers + 1) if all(rec[i] == ((i + 1) % k != 0) for i in range(a.n_layers))), None
+        )
         if n is None:
             raise SizingError(f"{a.id}: delta-net layers do not follow a full-attention interval")
         w.add_uint32(f"{p}.full_attention_interval", n)
@@ -183,7 +184,7 @@ def write_synthetic_gguf(
     w.add_name(f"sizing synthetic {q}")
     w.add_description(f"synthetic header of {arch.id} ({arch.arch}, {q}); tensor data is a sparse hole")
     w.add_type("model")
-    w.add_file_type(int(FILE_QUANTS[q.split('+')[0]]))
+    w.add_file_type(int(FILE_QUANTS[q.split("+")[0]]))
     w.add_quantization_version(2)
     _hparams(w, arch, n_vocab)
     _tokenizer(w, n_vocab)
@@ -203,8 +204,9 @@ def _write_over_hole(w: GGUFWriter, out: Path, tensors: Iterable[TensorSpec]) ->
             raise SizingError(f"{t.name}: no tensor type assigned (the quant recipe gives every tensor one)")
         nbytes = tensor_bytes(t)
         # shapes go in numpy order (the writer reverses them into ggml order)
-        w.add_tensor_info(t.name, tuple(reversed(t.shape)), np.dtype(np.float32), nbytes,
-                          raw_dtype=GGMLQuantizationType[t.ggml_type])
+        w.add_tensor_info(
+            t.name, tuple(reversed(t.shape)), np.dtype(np.float32), nbytes, raw_dtype=GGMLQuantizationType[t.ggml_type]
+        )
         data += _aligned(nbytes)
     try:
         w.write_header_to_file(out)
@@ -240,9 +242,15 @@ def write_synthetic_mmproj(
     w = GGUFWriter(out, "clip")
     w.add_bool("clip.has_vision_encoder", True)
     w.add_string("clip.projector_type", "gemma3")
-    for key, v in (("image_size", image_size), ("patch_size", patch_size), ("embedding_length", n_embd),
-                   ("feed_forward_length", n_ff), ("block_count", n_layers), ("projection_dim", n_text),
-                   ("attention.head_count", n_heads)):
+    for key, v in (
+        ("image_size", image_size),
+        ("patch_size", patch_size),
+        ("embedding_length", n_embd),
+        ("feed_forward_length", n_ff),
+        ("block_count", n_layers),
+        ("projection_dim", n_text),
+        ("attention.head_count", n_heads),
+    ):
         w.add_uint32(f"clip.vision.{key}", v)
     w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-6)
     w.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])

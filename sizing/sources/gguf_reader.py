@@ -50,11 +50,16 @@ MAX_UPLOAD_TENSOR_ELEMENTS = 1 << 44
 MAX_METADATA = 65_536
 
 _SCALAR = {
-    GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b",
-    GGUFValueType.UINT16: "<H", GGUFValueType.INT16: "<h",
-    GGUFValueType.UINT32: "<I", GGUFValueType.INT32: "<i",
-    GGUFValueType.FLOAT32: "<f", GGUFValueType.BOOL: "<?",
-    GGUFValueType.UINT64: "<Q", GGUFValueType.INT64: "<q",
+    GGUFValueType.UINT8: "<B",
+    GGUFValueType.INT8: "<b",
+    GGUFValueType.UINT16: "<H",
+    GGUFValueType.INT16: "<h",
+    GGUFValueType.UINT32: "<I",
+    GGUFValueType.INT32: "<i",
+    GGUFValueType.FLOAT32: "<f",
+    GGUFValueType.BOOL: "<?",
+    GGUFValueType.UINT64: "<Q",
+    GGUFValueType.INT64: "<q",
     GGUFValueType.FLOAT64: "<d",
 }
 _TYPE_NAMES = {int(t): t.name for t in GGMLQuantizationType}
@@ -195,8 +200,13 @@ class _Cursor:
         raise self.fail(f"corrupt GGUF header: {what} has unsupported type {vt.name}")
 
 
-def _parse(path, buf, size: int, avail: int | None = None, max_elements: int | None = None,
-           ) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+def _parse(
+    path,
+    buf,
+    size: int,
+    avail: int | None = None,
+    max_elements: int | None = None,
+) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
     """Walk the header. A tensor may not hold more than ``max_elements`` elements; by
     default what the file's bytes could hold (even 1-bit types need a byte per 8)."""
     c = _Cursor(buf, size, path, avail)
@@ -221,7 +231,9 @@ def _parse(path, buf, size: int, avail: int | None = None, max_elements: int | N
     # info is name length + 1 byte + n_dims + one dim + type + offset
     left = size - c.pos
     if n_kv * 14 > left:
-        raise c.fail(f"truncated or corrupt GGUF header: declares {n_kv} metadata entries, more than {size} bytes can hold")
+        raise c.fail(
+            f"truncated or corrupt GGUF header: declares {n_kv} metadata entries, more than {size} bytes can hold"
+        )
     if n_tensors * 33 > left:
         raise c.fail(f"truncated or corrupt GGUF header: declares {n_tensors} tensors, more than {size} bytes can hold")
 
@@ -268,8 +280,7 @@ def _check_data(path, size: int, data_offset: int, tensors, offsets) -> None:
         end = data_offset + off + nbytes
         if end > size:
             raise SizingError(
-                f"{path}: truncated GGUF file: tensor {t.name!r} ends at byte {end}, "
-                f"but the file has {size} bytes"
+                f"{path}: truncated GGUF file: tensor {t.name!r} ends at byte {end}, but the file has {size} bytes"
             )
 
 
@@ -283,8 +294,9 @@ def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
     label = Path(name).name or "upload"
     if not data:
         raise SizingError(f"{label}: empty file, not a GGUF file")
-    data_offset, meta, tensors, _ = _parse(Path(label), memoryview(data), len(data),
-                                           max_elements=MAX_UPLOAD_TENSOR_ELEMENTS)
+    data_offset, meta, tensors, _ = _parse(
+        Path(label), memoryview(data), len(data), max_elements=MAX_UPLOAD_TENSOR_ELEMENTS
+    )
     count = meta.get("split.count")
     if isinstance(count, int) and count > 1:
         raise SizingError(
@@ -359,12 +371,27 @@ _RECURRENT_BY = {
 
 #: families whose nearest modelled relative is not the closest spelling
 _CLOSEST = {
-    "gemma3n": "gemma3", "gemma4": "gemma3", "gemma-embedding": "gemma3", "mamba": "granitehybrid",
-    "mamba2": "granitehybrid", "falcon-h1": "granitehybrid", "plamo2": "granitehybrid",
-    "jamba": "granitehybrid", "deepseek32": "deepseek2", "deepseek": "deepseek2",
-    "kimi-linear": "qwen3next", "minimax-m2": "qwen3moe", "ernie4_5-moe": "qwen3moe",
-    "hunyuan-moe": "qwen3moe", "glm4": "glm4moe", "olmo2": "llama", "granite": "llama",
-    "granitemoe": "qwen3moe", "phimoe": "phi3", "exaone4": "llama", "cohere2": "gemma2",
+    "gemma3n": "gemma3",
+    "gemma4": "gemma3",
+    "gemma-embedding": "gemma3",
+    "mamba": "granitehybrid",
+    "mamba2": "granitehybrid",
+    "falcon-h1": "granitehybrid",
+    "plamo2": "granitehybrid",
+    "jamba": "granitehybrid",
+    "deepseek32": "deepseek2",
+    "deepseek": "deepseek2",
+    "kimi-linear": "qwen3next",
+    "minimax-m2": "qwen3moe",
+    "ernie4_5-moe": "qwen3moe",
+    "hunyuan-moe": "qwen3moe",
+    "glm4": "glm4moe",
+    "olmo2": "llama",
+    "granite": "llama",
+    "granitemoe": "qwen3moe",
+    "phimoe": "phi3",
+    "exaone4": "llama",
+    "cohere2": "gemma2",
 }
 
 
@@ -391,8 +418,7 @@ def _per_layer(meta: dict[str, Any], key: str, n_layers: int, default: int, sour
     v = meta.get(key, default)
     if isinstance(v, GGUFArray):
         if v.values is None or len(v.values) != n_layers:
-            raise SizingError(
-                f"{source}: {key} has {v.length} entries, but block_count is {n_layers}")
+            raise SizingError(f"{source}: {key} has {v.length} entries, but block_count is {n_layers}")
         vals = v.values
     else:
         vals = (v,) * n_layers
@@ -408,19 +434,22 @@ def _uniform(vals: tuple[int, ...], key: str, source: str) -> int:
     if len(nz) > 1:
         raise SizingError(
             f"{source}: {key} differs between layers ({', '.join(map(str, nz))}); per-layer "
-            "widths other than zero are not modelled, so this file cannot be sized")
+            "widths other than zero are not modelled, so this file cannot be sized"
+        )
     return nz[0] if nz else 0
 
 
-def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...],
-                 ff: tuple[int, ...], source: str) -> dict[str, Any]:
+def _layer_kinds(
+    a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...], ff: tuple[int, ...], source: str
+) -> dict[str, Any]:
     """Recurrent and FFN-only blocks, and the recurrent state's dimensions, as llama.cpp reads them."""
     how = _RECURRENT_BY.get(a)
     if how is None:
         if 0 in kv:
             raise SizingError(
                 f"{source}: {a}.attention.head_count_kv is 0 on some layers, a layer kind "
-                f"(recurrent or attention-free) this architecture is not modelled with")
+                f"(recurrent or attention-free) this architecture is not modelled with"
+            )
         return {}
     rule, kind = how
     fields: dict[str, Any] = {"recurrent_kind": kind}
@@ -443,9 +472,13 @@ def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...
     if kind == "shortconv":
         fields["ssm_d_conv"] = _int_key(meta, f"{a}.shortconv.l_cache", source)
     else:
-        for f, key in (("ssm_d_conv", "conv_kernel"), ("ssm_d_inner", "inner_size"),
-                       ("ssm_d_state", "state_size"), ("ssm_dt_rank", "time_step_rank"),
-                       ("ssm_n_group", "group_count")):
+        for f, key in (
+            ("ssm_d_conv", "conv_kernel"),
+            ("ssm_d_inner", "inner_size"),
+            ("ssm_d_state", "state_size"),
+            ("ssm_dt_rank", "time_step_rank"),
+            ("ssm_n_group", "group_count"),
+        ):
             fields[f] = _int_key(meta, f"{a}.ssm.{key}", source)
     return fields
 
@@ -453,11 +486,11 @@ def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...
 def _int_key(meta: dict[str, Any], key: str, source: str) -> int:
     v = meta.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 24:
-        raise SizingError(f"{source}: {key} is missing or not a whole number up to {1 << 24:,}; "
-                          "without it the recurrent state cannot be sized")
+        raise SizingError(
+            f"{source}: {key} is missing or not a whole number up to {1 << 24:,}; "
+            "without it the recurrent state cannot be sized"
+        )
     return v
-
-
 
 
 #: Upper bounds for the header's counts and sizes: far above any published model, and
@@ -496,8 +529,10 @@ def _int_value(v: Any, key: str, source: str) -> int | None:
         return None
     if isinstance(v, GGUFArray):
         if v.values is None or not v.values:
-            raise SizingError(f"{source}: {key} is an array of {v.length:,} {v.item_type} items, "
-                              "expected a whole number (or a short per-layer list of them)")
+            raise SizingError(
+                f"{source}: {key} is an array of {v.length:,} {v.item_type} items, "
+                "expected a whole number (or a short per-layer list of them)"
+            )
         items = v.values
     else:
         items = (v,)
@@ -515,7 +550,9 @@ def _int_value(v: Any, key: str, source: str) -> int | None:
     return value
 
 
-_INT_ITEM_TYPES = {t.name for t in _SCALAR if t not in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64, GGUFValueType.BOOL)}
+_INT_ITEM_TYPES = {
+    t.name for t in _SCALAR if t not in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64, GGUFValueType.BOOL)
+}
 
 
 def _shown(v: Any) -> str:
@@ -535,7 +572,9 @@ def _dim(t: TensorSpec | None, i: int, source: str) -> int | None:
     if t is None:
         return None
     if len(t.shape) <= i:
-        raise SizingError(f"{source}: tensor {t.name!r} has shape {list(t.shape)}, expected at least {i + 1} dimensions")
+        raise SizingError(
+            f"{source}: tensor {t.name!r} has shape {list(t.shape)}, expected at least {i + 1} dimensions"
+        )
     return t.shape[i]
 
 
@@ -557,19 +596,21 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     if a == "clip":
         raise SizingError(
             f"{source}: this is a multimodal projector (mmproj), not a language model; give the "
-            "model with --model and this file with --mmproj")
+            "model with --model and this file with --mmproj"
+        )
     if a not in supported:
         raise SizingError(
             f"{source}: llama.cpp architecture {a!r} is not modelled here, so its memory "
-            f"cannot be sized (closest supported: {closest_supported(a, supported)})")
+            f"cannot be sized (closest supported: {closest_supported(a, supported)})"
+        )
 
     def k(key: str, default: Any = None) -> Any:
         raw = meta.get(f"{a}.{key}")
         v = _int_value(raw, f"{a}.{key}", source)  # type and range checked first
         if isinstance(raw, GGUFArray) and raw.values and len(set(raw.values)) > 1:
             raise SizingError(
-                f"{source}: {a}.{key} differs between layers; that is not modelled, so this "
-                "file cannot be sized")
+                f"{source}: {a}.{key} differs between layers; that is not modelled, so this file cannot be sized"
+            )
         return default if v is None else v
 
     by_name = {t.name: t for t in tensors}
@@ -577,8 +618,7 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     emb = by_name.get("token_embd.weight")
     n_all = k("block_count", 0)
     if isinstance(n_all, bool) or not isinstance(n_all, int) or not 0 < n_all <= MAX_LAYERS:
-        raise SizingError(f"{source}: {a}.block_count {n_all!r} is not a layer count llama.cpp loads "
-                          f"(1..{MAX_LAYERS})")
+        raise SizingError(f"{source}: {a}.block_count {n_all!r} is not a layer count llama.cpp loads (1..{MAX_LAYERS})")
     nextn = k("nextn_predict_layers", 0)
     if not isinstance(nextn, int) or not 0 <= nextn < n_all:
         raise SizingError(f"{source}: {a}.nextn_predict_layers {nextn!r} must be below block_count")
@@ -604,13 +644,18 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         hd_k = k("attention.key_length_mla", hd_k)
         hd_v = k("attention.value_length_mla", hd_v)
         n_kv = n_heads
-        fields.update(kv_lora_rank=kv_lora, q_lora_rank=k("attention.q_lora_rank", 0),
-                      qk_rope_head_dim=rope_dim, qk_nope_head_dim=hd_k - rope_dim)
+        fields.update(
+            kv_lora_rank=kv_lora,
+            q_lora_rank=k("attention.q_lora_rank", 0),
+            qk_rope_head_dim=rope_dim,
+            qk_nope_head_dim=hd_k - rope_dim,
+        )
     n_exp = k("expert_count", 0)
     if n_exp:
         lead = k("leading_dense_block_count", 0)
         gate = by_name.get("blk.%d.ffn_up_exps.weight" % lead) or next(
-            (t for n, t in by_name.items() if n.endswith("ffn_up_exps.weight")), None)
+            (t for n, t in by_name.items() if n.endswith("ffn_up_exps.weight")), None
+        )
         fields.update(
             n_experts=n_exp,
             n_experts_used=k("expert_used_count", 0),
@@ -642,12 +687,20 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         att = [i for i in range(n_layers) if i not in set(fields.get("recurrent_layers", ()))]
         fields.update(sliding_window=window, swa_layers=tuple(att))
     if a == "gemma3n":
-        alt, lau, gate = by_name.get("altup_proj.weight"), by_name.get("blk.0.laurel_l.weight"), by_name.get("blk.0.inp_gate.weight")
+        alt, lau, gate = (
+            by_name.get("altup_proj.weight"),
+            by_name.get("blk.0.laurel_l.weight"),
+            by_name.get("blk.0.inp_gate.weight"),
+        )
         if alt is None or lau is None or gate is None or len(alt.shape) < 3:
             raise SizingError(f"{source}: gemma3n header lacks its AltUp/LAuReL tensors")
         fields["n_kv_layers"] = min(GEMMA3N_KV_LAYERS, n_layers)
-        fields["extra"] = {**fields.get("extra", {}), "n_altup": alt.shape[2] + 1,
-                           "laurel_rank": lau.shape[1], "n_embd_altup": gate.shape[1]}
+        fields["extra"] = {
+            **fields.get("extra", {}),
+            "n_altup": alt.shape[2] + 1,
+            "laurel_rank": lau.shape[1],
+            "n_embd_altup": gate.shape[1],
+        }
     rope_t = tuple(n for n in ("rope_freqs", "rope_factors_long", "rope_factors_short") if has(f"{n}.weight"))
     if rope_t:
         fields["rope_factor_tensors"] = rope_t
@@ -710,9 +763,14 @@ def _file_type(meta: dict[str, Any], tensors: list[TensorSpec]) -> str:
 _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 
 
-def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_offset: int,
-                 size: int, allowed: Callable[[Path], bool] | None = None,
-                 ) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
+def _read_splits(
+    p: Path,
+    meta: dict[str, Any],
+    tensors: list[TensorSpec],
+    data_offset: int,
+    size: int,
+    allowed: Callable[[Path], bool] | None = None,
+) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
     """A model split by gguf-split: read every part's header and join the tensor tables.
 
     Parts are named ``<prefix>-00001-of-0000N.gguf``; the first holds the metadata.

@@ -87,8 +87,12 @@ def _model_and_flags() -> tuple[str, tuple[str, ...]]:
         found: list[str] = []
         if platform.machine() == "arm64":
             found.append("NEON")
-            feats = _run(["sysctl", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM",
-                          "hw.optional.arm.FEAT_BF16"]) or ""
+            feats = (
+                _run(
+                    ["sysctl", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM", "hw.optional.arm.FEAT_BF16"]
+                )
+                or ""
+            )
             for line in feats.splitlines():
                 name, _, val = line.partition(":")
                 if val.strip() == "1":
