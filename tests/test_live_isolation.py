@@ -60,6 +60,15 @@ def test_child_hang_is_killed_at_the_timeout():
     assert "timed out" in res.describe()
 
 
+def test_child_silent_past_its_idle_limit_is_stopped_keeping_what_it_said():
+    # a batch child (the memory probe) reports each finished step; one that stops
+    # reporting is stopped long before its whole-batch deadline
+    code = "import time; print('step 1 done', flush=True); time.sleep(600)"
+    res = run_child([sys.executable, "-c", code], timeout_s=600, idle_s=10)
+    assert res.timed_out and res.stdout_lines == ["step 1 done"]
+    assert "timed out" in res.describe()
+
+
 def test_child_and_its_children_die_on_timeout(tmp_path):
     # A hung llama-server started by a driver must not survive the driver.
     pidfile = tmp_path / "grandchild.pid"
@@ -286,14 +295,30 @@ def test_gpu_memory_delta_and_free_vram_through_nvml(monkeypatch):
     assert sampler.delta == {"CUDA0": 8 * GiB}
 
 
+def test_load_records_each_gpus_utilisation_through_nvml(monkeypatch):
+    from hardware_fakes import FakeGPU, FakeNVMLLibrary, install_fake_nvml
+
+    from sizing.hardware.detect.nvidia import memory_used, utilisation
+    from sizing.live.load import LoadMonitor
+
+    busy = FakeGPU(name="NVIDIA GeForce RTX 4090", total=24 * GiB, used=3 * GiB, utilisation=37)
+    idle = FakeGPU(name="NVIDIA GeForce RTX 3090", total=24 * GiB, used=0)
+    install_fake_nvml(monkeypatch, FakeNVMLLibrary([busy, idle]))
+    assert utilisation() == {"GPU0": 0.37, "GPU1": 0.0}
+    assert memory_used() == {"CUDA0": 3 * GiB, "CUDA1": 0}
+    record = LoadMonitor(sleep=lambda s: None).after()
+    assert record["before"]["gpu_utilisation"] == record["during"]["gpu_utilisation"] == {"GPU0": 0.37, "GPU1": 0.0}
+
+
 def test_no_nvidia_driver_skips_the_gpu_delta(monkeypatch):
     from hardware_fakes import install_fake_nvml
 
-    from sizing.hardware.detect.nvidia import memory_free
+    from sizing.hardware.detect.nvidia import memory_free, memory_used, utilisation
     from sizing.live.runner import GpuSampler
 
     install_fake_nvml(monkeypatch, None)  # the real "library not found" path
     assert memory_free() == {}
+    assert memory_used() is None and utilisation() is None
     with GpuSampler() as sampler:
         pass
     assert sampler.delta is None

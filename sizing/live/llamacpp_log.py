@@ -26,9 +26,9 @@ from sizing.units import MIB
 class LlamaBuild(BaseModel):
     """A llama.cpp build: its build number and commit, as ``llama.cpp b4567 (abc1234)``.
 
-    llama.cpp prints it three ways (``build_info: b4567-abc1234`` from the server,
-    ``build: 4567 (abc1234)`` from the common arguments, ``version: 4567 (abc1234)`` from
-    ``--version``) and llama-bench stores ``build_number`` and ``build_commit``; all are
+    llama.cpp prints it several ways (``build_info: b4567-abc1234`` from the server,
+    ``build: 4567 (abc1234)`` or, in older builds, ``build = 4567 (abc1234)`` from the common
+    arguments, ``version: 4567 (abc1234)`` from ``--version``) and llama-bench stores ``build_number`` and ``build_commit``; all are
     read into this one type so a stored run names its build the same way whoever ran it.
     """
 
@@ -48,7 +48,7 @@ class LlamaBuild(BaseModel):
 
 _RE_BUILDS = (
     re.compile(r"build(?:_info)?:\s*b(\d+)-([0-9a-f]+|unknown)"),
-    re.compile(r"\bbuild:?\s+(\d+)\s+\(([0-9a-f]+|unknown)\)"),
+    re.compile(r"\bbuild\s*[:=]?\s*(\d+)\s+\(([0-9a-f]+|unknown)\)"),
     re.compile(r"\bversion:\s*(\d+)\s*\(([0-9a-f]+|unknown)\)"),
 )
 
