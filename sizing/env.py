@@ -6,6 +6,7 @@ Read on each call, not at import: a test, or a server's launcher, may set them l
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 #: the spellings of "on" (case-insensitive), as huggingface_hub accepts them for HF_HUB_OFFLINE
 TRUE_VALUES = ("1", "true", "yes", "on")
@@ -24,3 +25,10 @@ def web_mode() -> bool:
 def hf_offline() -> bool:
     """``HF_HUB_OFFLINE``: read only the local Hugging Face cache."""
     return flag("HF_HUB_OFFLINE")
+
+
+def model_dirs() -> list[Path]:
+    """``LLM_SIZING_MODEL_DIRS`` (``os.pathsep``-separated): where the user keeps GGUF files,
+    and in web mode the only places a model file may be read from."""
+    raw = os.environ.get("LLM_SIZING_MODEL_DIRS", "")
+    return [Path(d).expanduser() for d in raw.split(os.pathsep) if d.strip()]
