@@ -23,22 +23,28 @@ from sizing.live.llamacpp_log import MeasuredMemory, build_from_log, parse_llama
 from sizing.live.probe_child import MARKER
 
 
-def _config(
-    ctx,
-    n_batch,
-    n_ubatch,
-    kv_type_k,
-    kv_type_v,
-    flash_attn,
-    n_parallel,
-    kv_unified,
-    n_gpu_layers,
-    fit=False,
-    mmap=True,
-    repack=True,
-    mlock=False,
-    mmproj=None,
+def probe_settings(
+    *,
+    ctx: int,
+    n_batch: int = 2048,
+    n_ubatch: int = 512,
+    kv_type_k: str = "f16",
+    kv_type_v: str = "f16",
+    flash_attn: bool | None = True,
+    n_parallel: int = 1,
+    kv_unified: bool = True,
+    n_gpu_layers: int = 0,
+    fit: bool = False,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
+    mmproj: str | Path | None = None,
 ) -> dict[str, Any]:
+    """One load's settings, checked, with llama-server's defaults for those not given.
+
+    ``flash_attn=None`` lets llama.cpp decide ('auto'); ``fit`` lets llama.cpp shrink the
+    scenario to the device as its fit step does; ``mmproj`` loads a projector beside it.
+    """
     for name, t in (("K", kv_type_k), ("V", kv_type_v)):
         if t not in KV_TYPES:
             raise SizingError(f"unknown {name} cache type {t!r}; known: {', '.join(KV_TYPES)}")
@@ -81,23 +87,13 @@ def _run_child(path: Path, configs: list[dict[str, Any]], timeout_s: float) -> t
 def probe_many(gguf_path: str | Path, configs: list[dict[str, Any]], *, timeout_s: float = 120) -> list[MeasuredMemory]:
     """Measure several configurations of one GGUF in a single child process.
 
-    Each config is a dict with the keyword arguments of ``probe_memory`` (without the
-    path and timeout); missing keys take ``probe_memory``'s defaults.
+    Each config is a dict of ``probe_settings``' keyword arguments; missing keys take
+    its defaults.
     """
     path = Path(gguf_path)
     if not path.is_file():
         raise SizingError(f"{path}: no such GGUF file")
-    defaults = dict(
-        n_batch=2048,
-        n_ubatch=512,
-        kv_type_k="f16",
-        kv_type_v="f16",
-        flash_attn=True,
-        n_parallel=1,
-        kv_unified=True,
-        n_gpu_layers=0,
-    )
-    full = [_config(**{**defaults, **c}) for c in configs]
+    full = [probe_settings(**c) for c in configs]
     runs: list[str] = []
     log = ""
     while len(runs) < len(full):
@@ -122,37 +118,13 @@ def probe_many(gguf_path: str | Path, configs: list[dict[str, Any]], *, timeout_
     return out
 
 
-def probe_memory(
-    gguf_path: str | Path,
-    *,
-    ctx: int,
-    n_batch: int = 2048,
-    n_ubatch: int = 512,
-    kv_type_k: str = "f16",
-    kv_type_v: str = "f16",
-    flash_attn: bool | None = True,
-    n_parallel: int = 1,
-    kv_unified: bool = True,
-    n_gpu_layers: int = 0,
-    timeout_s: float = 120,
-) -> MeasuredMemory:
+def probe_memory(gguf_path: str | Path, *, timeout_s: float = 120, **settings: Any) -> MeasuredMemory:
     """Load ``gguf_path`` in llama.cpp (child process) and return what it allocated.
 
-    ``flash_attn=None`` lets llama.cpp decide ('auto'). Raises SizingError when the file
-    is missing, llama.cpp refuses it, or the load exceeds ``timeout_s``.
+    ``settings`` are ``probe_settings``' keyword arguments (``ctx`` at least). Raises
+    SizingError when the file is missing, llama.cpp refuses it, or the load exceeds ``timeout_s``.
     """
-    cfg = dict(
-        ctx=ctx,
-        n_batch=n_batch,
-        n_ubatch=n_ubatch,
-        kv_type_k=kv_type_k,
-        kv_type_v=kv_type_v,
-        flash_attn=flash_attn,
-        n_parallel=n_parallel,
-        kv_unified=kv_unified,
-        n_gpu_layers=n_gpu_layers,
-    )
-    return probe_many(gguf_path, [cfg], timeout_s=timeout_s)[0]
+    return probe_many(gguf_path, [settings], timeout_s=timeout_s)[0]
 
 
 def probe_host_heap(gguf_path: str | Path, *, ctx: int = 512, timeout_s: float = 120) -> int:
