@@ -29,7 +29,8 @@ def _probe(request: dict) -> None:
     import xllamacpp as x
 
     os.write(2, f"xllamacpp_version: {x.__version__}\n".encode())
-    for i, cfg in enumerate(request["configs"]):
+    configs = request["configs"]
+    for i, cfg in enumerate(configs):
         p = common_params(request["path"], **cfg)
         p.verbosity = 10
         # the projector reserves (and logs) its compute buffer only in its warm-up pass
@@ -45,7 +46,8 @@ def _probe(request: dict) -> None:
             time.sleep(float(os.environ.get("SIZING_MMPROJ_WAIT_S", "15")))
         os.write(2, f"\n{MARKER}\n".encode())
         emit("probed", index=i)
-        del server
+        if i < len(configs) - 1:  # the last one goes with the process: its teardown can hang
+            del server
 
 
 def _anon_bytes() -> int:
