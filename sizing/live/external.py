@@ -31,7 +31,14 @@ from pathlib import Path
 from sizing.live.child import event_reader
 from sizing.live.measure import build_measurement
 from sizing.live.isolation import run_child
-from sizing.live.llamacpp_log import backend_of, build_from_bench_row, build_from_log, memory_from_log
+from sizing.live.llamacpp_log import (
+    backend_of,
+    build_from_bench_row,
+    build_from_log,
+    last_line,
+    log_tail,
+    memory_from_log,
+)
 from sizing.live.runner import (
     Check,
     GpuSampler,
@@ -39,7 +46,6 @@ from sizing.live.runner import (
     ProgressCallback,
     ProgressRelay,
     RunnerInfo,
-    log_tail,
 )
 
 BINARIES = {"bench": "llama-bench", "server": "llama-server", "cli": "llama-cli"}
@@ -194,7 +200,7 @@ class ExternalRunner:
             return Measurement(status="cancelled", message="cancelled by the user", **base)
         if child.returncode != 0:
             return Measurement(
-                status="crashed", message=f"llama-bench {child.describe()}: {_last_line(child.stderr)}", **base
+                status="crashed", message=f"llama-bench {child.describe()}: {last_line(child.stderr)}", **base
             )
         try:
             speeds = parse_bench_json(stdout)
@@ -264,8 +270,3 @@ def parse_bench_json(text: str) -> dict:
         if (build := build_from_bench_row(row)) is not None:
             out["version"] = str(build)
     return out
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "no output"

@@ -208,13 +208,13 @@ def _supervise(
 ) -> ChildResult:
     """Pump the child's stdout, enforce the deadline and cancellation, reap it."""
 
-    last_line = [start]  # when the child last printed a line (for ``idle_s``)
+    last_print = [start]  # when the child last printed a line (for ``idle_s``)
 
     def pump() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            last_line[0] = time.monotonic()
+            last_print[0] = time.monotonic()
             stdout_lines.append(line)
             if on_line is not None:
                 try:
@@ -251,7 +251,7 @@ def _supervise(
         if cancel is not None and cancel.is_set():
             cancelled = True
             _kill_group(proc)
-        elif now - start > timeout_s or (idle_s is not None and now - last_line[0] > idle_s):
+        elif now - start > timeout_s or (idle_s is not None and now - last_print[0] > idle_s):
             timed_out = True
             _kill_group(proc)
         time.sleep(poll_s)

@@ -370,6 +370,29 @@ def parse_llama_log(text: str) -> MeasuredMemory:
     )
 
 
+# --- what went wrong ---------------------------------------------------------------------
+
+
+def log_tail(text: str, n_lines: int = 30) -> str:
+    """The last lines of a llama.cpp log: where the reason for a failure usually is."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return "\n".join(lines[-n_lines:])
+
+
+def last_line(text: str, default: str = "no output") -> str:
+    """The last line a llama.cpp program printed (cut to 300 characters), or ``default``."""
+    return log_tail(text, 1).strip()[:300] or default
+
+
+def failure_line(text: str) -> str:
+    """The most telling line of a failed llama.cpp log (an error or assertion), if any."""
+    for line in reversed(text.splitlines()):
+        low = line.lower()
+        if any(k in low for k in ("ggml_assert", "error", "failed", "abort", "out of memory")):
+            return line.strip()[:300]
+    return ""
+
+
 # --- the buffers per device, and the timings ------------------------------------------
 
 # Buffer types that live in host RAM, whatever the compute device.

@@ -9,8 +9,15 @@ message a user can act on, keeping whatever was measured before a failure.
 from __future__ import annotations
 
 from sizing.live.isolation import ChildResult
-from sizing.live.llamacpp_log import LlamaBuild, memory_from_log, runner_version, speeds_from_log
-from sizing.live.runner import Check, Measurement, RunnerInfo, log_tail
+from sizing.live.llamacpp_log import (
+    LlamaBuild,
+    failure_line,
+    log_tail,
+    memory_from_log,
+    runner_version,
+    speeds_from_log,
+)
+from sizing.live.runner import Check, Measurement, RunnerInfo
 
 
 def build_measurement(
@@ -35,12 +42,12 @@ def build_measurement(
     elif error:
         status = "crashed" if (error.get("returncode") or 0) < 0 else "failed"
         message = f"llama.cpp failed while {error.get('stage', 'running')}: {error.get('message', '')}"
-        hint = _failure_hint(child.stderr)
+        hint = failure_line(child.stderr)
         if hint:
             message += f" — {hint}"
     else:
         status, message = "crashed", f"llama.cpp {child.describe()}"
-        hint = _failure_hint(child.stderr)
+        hint = failure_line(child.stderr)
         if hint:
             message += f" — {hint}"
     load_s = result.get("load_s") or events.get("loaded", {}).get("load_s")
@@ -71,12 +78,3 @@ def build_measurement(
         stages=tuple(stages),
         log_tail=log_tail(child.stderr),
     )
-
-
-def _failure_hint(log: str) -> str:
-    """The most telling line of a failed llama.cpp log (an error or assertion), if any."""
-    for line in reversed(log.splitlines()):
-        low = line.lower()
-        if any(k in low for k in ("ggml_assert", "error", "failed", "abort", "out of memory")):
-            return line.strip()[:300]
-    return ""

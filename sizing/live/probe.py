@@ -19,7 +19,7 @@ from sizing.core.quant import KV_TYPES
 from sizing.errors import SizingError
 from sizing.live.child import event_reader
 from sizing.live.isolation import run_child
-from sizing.live.llamacpp_log import MeasuredMemory, build_from_log, parse_llama_log, runner_version
+from sizing.live.llamacpp_log import MeasuredMemory, build_from_log, last_line, parse_llama_log, runner_version
 from sizing.live.probe_child import MARKER
 
 
@@ -104,8 +104,7 @@ def probe_many(gguf_path: str | Path, configs: list[dict[str, Any]], *, timeout_
         if not done:  # no progress at all: the load itself failed or hung
             if timed_out:
                 raise SizingError(f"{path}: llama.cpp did not finish loading within {timeout_s:g} s")
-            tail = [ln for ln in log.strip().splitlines() if ln.strip()][-1:] or ["(no output)"]
-            raise SizingError(f"{path}: llama.cpp failed to load it (exit {rc}): {tail[0].strip()[:300]}")
+            raise SizingError(f"{path}: llama.cpp failed to load it (exit {rc}): {last_line(log, '(no output)')}")
         # a hang or crash after some runs (e.g. while tearing a server down): go on afresh
     version = re.search(r"xllamacpp_version: (\S+)", log)
     out = []

@@ -202,9 +202,3 @@ class GpuSampler:
         if self.baseline is None:
             return None
         return {dev: max(0, self.peak.get(dev, 0) - base) for dev, base in self.baseline.items()}
-
-
-def log_tail(text: str, n_lines: int = 30) -> str:
-    """The last lines of a llama.cpp log: where the reason for a failure usually is."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    return "\n".join(lines[-n_lines:])
