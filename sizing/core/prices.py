@@ -88,6 +88,7 @@ class MachinePrice(BaseModel):
     price_usd: float = Field(gt=0)
     date: str = Field(pattern=DATE_RE)
     source: str = Field(pattern=r"^https://\S+$")
+    note: str | None = None
 
 
 class PriceBook(BaseModel):
