@@ -123,8 +123,10 @@ def test_unified_machines_use_apples_idle_figures_and_say_when_withdrawn(gpus):
     ultra = builds["apple-m3-ultra-80c-512gb"]
     assert ultra.total_usd == 9499 and ultra.idle_w == pytest.approx(8.3)
     assert any("withdrew" in n for n in ultra.notes) and any("thefilibusterblog" in n for n in ultra.notes)
-    spark = builds["nvidia-dgx-spark-128gb"]
-    assert any("estimate" in n for n in spark.notes)
+    assert ultra.load_w == 295 and any("load: 295 W" in n for n in ultra.notes)  # Apple's M2 Ultra max stands in
+    assert builds["nvidia-dgx-spark-128gb"].idle_w == 25
+    mini = builds["apple-m4-10c-16gb"]  # no idle or load figure cited: both said to be estimate / unknown
+    assert any("estimate" in n for n in mini.notes) and any("load power unknown" in n for n in mini.notes)
 
 
 def test_idle_draw_raises_the_cost_per_token_of_a_build_that_idles_hot(gpus):

@@ -284,14 +284,16 @@ def unified_builds(machine_prices: Sequence, gpus_by_id: dict, *, overrides: Pri
         base = Price(usd=m.price_usd, kind=m.kind, date=m.date, source=m.source,  # type: ignore[attr-defined]
                      note=getattr(m, "note", None))
         price = overrides.price(f"machine:{gid}", base, today)
-        load = g.tdp_w or 0.0
+        at_load = idle.machine_load(gid, g.tdp_w)
+        load = at_load.watts
         draw = idle.machine(gid, g.tdp_w)
         note = getattr(m, "note", None)
         out.append(Build(
             id=f"machine:{gid}", label=m.name, kind="unified", gpu_id=gid, count=1,  # type: ignore[attr-defined]
             lines=(PriceLine(item=m.name, item_id=f"machine:{gid}", qty=1, unit=price, usd=price.usd),),  # type: ignore[attr-defined]
             total_usd=price.usd, load_w=load, idle_w=draw.watts, hardware=machine_from_gpu(g), ram_gb=g.memory_gb,
-            notes=("complete system priced as sold", *((note,) if note else ()), f"idle: {draw.basis}"),
+            notes=("complete system priced as sold", *((note,) if note else ()), f"load: {at_load.basis}",
+                   f"idle: {draw.basis}"),
         ))
     return out
 

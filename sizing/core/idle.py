@@ -43,6 +43,10 @@ class CardIdle(_Cited):
 
 class MachineIdle(_Cited):
     gpu_prefix: str
+    load_w: float | None = Field(
+        None, gt=0, le=5000, description="wall power generating (the maker's or a measured figure)"
+    )
+    load_source: str | None = Field(None, pattern=r"^https://\S+$")
 
 
 class IdleDraw(BaseModel):
@@ -67,10 +71,24 @@ class IdleTable(BaseModel):
             return IdleDraw(watts=CARD_IDLE_W, cited=False, basis=f"{CARD_IDLE_W:.0f} W per card (estimate)")
         return IdleDraw(watts=c.idle_w, cited=True, basis=f"{c.idle_w:g} W per card ({c.date}, {c.source})")
 
-    def machine(self, gpu_id: str, rated_w: float | None) -> IdleDraw:
-        hit = max(
-            (m for m in self.machines if gpu_id.startswith(m.gpu_prefix)), key=lambda m: len(m.gpu_prefix), default=None
+    def _machine(self, gpu_id: str) -> MachineIdle | None:
+        hits = [m for m in self.machines if gpu_id.startswith(m.gpu_prefix)]
+        return max(hits, key=lambda m: len(m.gpu_prefix), default=None)
+
+    def machine_load(self, gpu_id: str, rated_w: float | None) -> IdleDraw:
+        """Wall power of a unified-memory machine generating: its rated power where the GPU
+        table has one, else the cited figure; unknown (0 W, said so) otherwise."""
+        if rated_w:
+            return IdleDraw(watts=rated_w, cited=True, basis=f"{rated_w:.0f} W rated")
+        hit = self._machine(gpu_id)
+        if hit is None or hit.load_w is None:
+            return IdleDraw(watts=0.0, cited=False, basis="load power unknown: electricity at load is not counted")
+        return IdleDraw(
+            watts=hit.load_w, cited=True, basis=f"{hit.load_w:g} W at load ({hit.load_source or hit.source})"
         )
+
+    def machine(self, gpu_id: str, rated_w: float | None) -> IdleDraw:
+        hit = self._machine(gpu_id)
         if hit is None:
             w = max(UNIFIED_IDLE_MIN_W, UNIFIED_IDLE_SHARE * (rated_w or 0.0))
             return IdleDraw(
