@@ -123,6 +123,8 @@ def test_unified_machines_use_apples_idle_figures_and_say_when_withdrawn(gpus):
     ultra = builds["apple-m3-ultra-80c-512gb"]
     assert ultra.total_usd == 9499 and ultra.idle_w == pytest.approx(8.3)
     assert any("withdrew" in n for n in ultra.notes) and any("thefilibusterblog" in n for n in ultra.notes)
+    new_only = {b.gpu_id for b in unified_builds(machine_prices(), by_id, today=TODAY, idle=idle_table(), used=False)}
+    assert "apple-m3-ultra-80c-512gb" not in new_only and "apple-m3-ultra-60c-96gb" in new_only
     assert ultra.load_w == 295 and any("load: 295 W" in n for n in ultra.notes)  # Apple's M2 Ultra max stands in
     assert builds["nvidia-dgx-spark-128gb"].idle_w == 25
     mini = builds["apple-m4-10c-16gb"]  # no idle or load figure cited: both said to be estimate / unknown

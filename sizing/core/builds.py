@@ -270,11 +270,14 @@ def system_builds(systems: Sequence[System], gpus_by_id: dict, *, overrides: Pri
 
 
 def unified_builds(machine_prices: Sequence, gpus_by_id: dict, *, overrides: PriceOverrides = NO_OVERRIDES,
-                   today: dt.date, idle: IdleTable = NO_IDLE_TABLE) -> list[Build]:
-    """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark)."""
+                   today: dt.date, idle: IdleTable = NO_IDLE_TABLE, used: bool = True) -> list[Build]:
+    """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark); a
+    configuration the maker no longer sells only when used machines are allowed."""
     out = []
     best: dict[str, object] = {}
     for m in machine_prices:  # one line per chip: the cheapest citable price of it
+        if not used and not getattr(m, "sold_new", True):
+            continue
         if m.gpu_id not in best or m.price_usd < best[m.gpu_id].price_usd:  # type: ignore[attr-defined]
             best[m.gpu_id] = m
     for gid, m in best.items():
@@ -337,7 +340,7 @@ def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: 
     by_id = {g.id: g for g in gpus}
     builds, refused = gpu_builds(gpus, platforms, book, used=used, overrides=overrides, today=today, idle=idle)
     builds += system_builds(systems, by_id, overrides=overrides, today=today)
-    builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today, idle=idle)
+    builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today, idle=idle, used=used)
     if offload:
         builds += offload_builds(gpus, platforms, book, ram_need_gb=ram_need_gb, model_gb=model_gb or ram_need_gb,
                                  used=used, overrides=overrides, today=today, ram_for=ram_for, idle=idle)

@@ -89,6 +89,7 @@ class MachinePrice(BaseModel):
     date: str = Field(pattern=DATE_RE)
     source: str = Field(pattern=r"^https://\S+$")
     note: str | None = None
+    sold_new: bool = Field(True, description="false: the maker no longer sells this configuration (used market only)")
 
 
 class PriceBook(BaseModel):
