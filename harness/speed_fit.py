@@ -33,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sizing.core.speed.calibration import CALIBRATION_FILE
-from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds
+from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
 from sizing.core.speed.estimate import BackendCalibration, CalibrationSet
 from sizing.core.traffic import DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
@@ -95,6 +95,10 @@ class BenchRow(BaseModel):
         None, ge=0, le=1, description="computed: share of the file in the routed experts one token reads"
     )
     moe_layers: int | None = Field(None, ge=0, description="computed: layers with routed experts")
+    expert_total_fraction: float | None = Field(
+        None, ge=0, le=1, description="computed: share of the file in all routed experts"
+    )
+    experts_used_share: float | None = Field(None, ge=0, le=1, description="computed: n_experts_used / n_experts")
     output_fraction: float | None = Field(
         None, ge=0, le=1, description="computed: share of the file in the output projection"
     )
@@ -135,11 +139,36 @@ class BenchRow(BaseModel):
         return (self.active_params_b or self.params_b) * 1e9
 
 
+class GraphPair(BaseModel):
+    """One model decoded on one GPU with llama.cpp's CUDA graphs off and on (same build):
+    what launching every kernel from the CPU costs a layer on a GPU that runs without them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    gpu: str
+    family: str = Field(description="GPU architecture, as data/gpus.yaml spells it after family_of")
+    model: str
+    layers: int = Field(gt=0)
+    moe: bool
+    tg_graphs_off: float = Field(gt=0)
+    tg_graphs_on: float = Field(gt=0)
+    build: str | None = None
+    date: dt.date | None = None
+    source: str = Field(min_length=8)
+
+    @property
+    def layer_seconds(self) -> float:
+        """Seconds per layer and token the graphs save."""
+        return (1.0 / self.tg_graphs_off - 1.0 / self.tg_graphs_on) / self.layers
+
+
 class BenchData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     devices: dict[str, BenchDevice]
     rows: tuple[BenchRow, ...]
+    graph_pairs: tuple[GraphPair, ...] = ()
 
 
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
@@ -164,7 +193,11 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
             raise SizingError(f"{path}: row {row.id!r} needs size_gib, or a layout (arch_id) to compute it from")
         seen.add(row.id)
         rows.append(row)
-    return BenchData(devices=devices, rows=tuple(rows))
+    pairs = raw.get("graph_pairs") or []
+    if not isinstance(pairs, list):
+        raise SizingError(f"{path}: 'graph_pairs' must be a list")
+    graph_pairs = tuple(validate(GraphPair, e, f"{path}: graph pair #{i},") for i, e in enumerate(pairs))
+    return BenchData(devices=devices, rows=tuple(rows), graph_pairs=graph_pairs)
 
 
 @cache
@@ -201,10 +234,13 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
 def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
     """The whole model on one device, as llama-bench ran it (ngl 99 or CPU)."""
     size = row.file_gib * GIB
-    if row.active_params_b and row.routed_fraction:
-        # MoE with a known layout: the routed experts one token reads apart from the rest
+    eflops = 0.0
+    if row.active_params_b and row.routed_fraction and row.expert_total_fraction and row.experts_used_share:
+        # MoE with a known layout: all routed experts resident, n_used / n_experts read per token
         routed = size * row.routed_fraction
-        dense, experts, frac = size * row.active_fraction - routed, routed, 1.0
+        dense = size * row.active_fraction - routed
+        experts, frac = size * row.expert_total_fraction, row.experts_used_share
+        eflops = 2.0 * row.active_params * row.routed_fraction / row.active_fraction
     elif row.active_params_b:
         # MoE: only active experts are read; attention/shared parts are in the active share
         dense, experts, frac = size * row.active_fraction, size * (1 - row.active_fraction), 0.0
@@ -221,6 +257,7 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         expert_bytes=experts,
         expert_fraction=frac,
         flops_per_token=2.0 * row.active_params,
+        expert_flops_per_token=eflops,
         moe_layers=row.moe_layers or 0,
     )
 
@@ -421,9 +458,17 @@ def predict_decode(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> fl
     return 1.0 / s
 
 
+def row_ubatch(row: BenchRow) -> int:
+    """The micro-batch the row's prompt test ran with (llama-bench's default 512 unless the
+    test says '-ub N')."""
+    m = re.search(r"-ub (\d+)", row.prefill_test)
+    return int(m.group(1)) if m else 512
+
+
 def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
-    """Predicted pp512 (tokens/s) for a row."""
-    return 512.0 / prefill_seconds([row_work(row, dev)], calib, 512, n_ubatch=512)
+    """Predicted pp512 (tokens/s) for a row (at its micro-batch)."""
+    u = row_ubatch(row)
+    return u / prefill_seconds([row_work(row, dev)], calib, u, n_ubatch=u)
 
 
 def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "") -> CalibrationSet:
@@ -485,6 +530,8 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
     backends = _with_moe_costs(backends, pairs, pooled_gpu)
+    backends = _with_launch_costs(backends, data.graph_pairs)
+    backends = _with_moe_prefill(backends, pairs, pooled_gpu)
     return CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,
@@ -493,7 +540,9 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
             "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
             "error, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
-            "the median over all GPU MoE rows); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per "
+            "the median over all GPU MoE rows), plus, on CUDA architectures llama.cpp runs without CUDA "
+            "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
+            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per "
             "CPU thread"
         ),
         holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
@@ -540,6 +589,65 @@ def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: 
     return out
 
 
+def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+    """The extra tokens per expert product one MoE prompt row implies: with t tokens per
+    expert the routed experts ran at share = t / (t + t0) of the dense rate, where
+    t_measured = (dense FLOPs + expert FLOPs / share) / effective compute."""
+    if not (row.pp512 and row.routed_fraction and row.experts_used_share and not row.host_limited):
+        return None
+    w = row_work(row, dev)
+    try:
+        compute = effective_compute(w.device, calib)
+    except SizingError:
+        return None
+    dense = w.flops_per_token - w.expert_flops_per_token
+    spare = compute / row.pp512 - dense  # FLOP-time left for the experts, per token
+    if spare <= 0:
+        return None
+    share = w.expert_flops_per_token / spare
+    t = row_ubatch(row) * row.experts_used_share
+    return t * (1.0 / share - 1.0)
+
+
+def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
+    """Each backend's extra tokens per expert product in prefill: the median its MoE prompt
+    rows imply (never below 0); a GPU backend without any takes the median over all GPU MoE
+    prompt rows; CPUs keep 0."""
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
+    )
+    by_backend: dict[str, list[float]] = {}
+    for r, d in pairs:
+        t0 = _moe_prefill_tokens(r, d, one)
+        if t0 is not None:
+            by_backend.setdefault(r.backend, []).append(t0)
+    every = [x for b, xs in by_backend.items() if b != "cpu" for x in xs]
+    out = {}
+    for key, c in backends.items():
+        backend = key.split("/")[0]
+        xs = by_backend.get(backend) or ([] if backend == "cpu" else every)
+        t0 = round(max(0.0, statistics.median(xs)), 2) if xs else 0.0
+        out[key] = c.model_copy(update={"moe_prefill_tokens": t0})
+    return out
+
+
+def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
+    """CUDA architectures on which llama.cpp runs without CUDA graphs: each MoE layer also
+    pays the median time the graphs save a MoE model's layer on such a GPU (measured with
+    graphs off and on, same build). Only architectures with such pairs get it."""
+    by_family: dict[str, list[float]] = {}
+    for p in graph_pairs:
+        if p.moe:
+            by_family.setdefault(p.family, []).append(p.layer_seconds)
+    out = dict(backends)
+    for fam, ts in by_family.items():
+        key = f"cuda/{fam}"
+        if key in out:
+            ms = round(max(0.0, statistics.median(ts)) * 1000.0, 4)
+            out[key] = out[key].model_copy(update={"moe_layer_launch_ms": ms})
+    return out
+
+
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -576,6 +684,7 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
     """For MoE rows with a layout: the share of the file a token reads, from the
     architecture's tensors typed as the file is. The typed total must match the row's
     size (so the layout is the file's), else the row is rejected."""
+    from sizing.core.quant import GGML_TYPES
     from sizing.core.tensors import tensors_for
     from sizing.core.traffic import model_traffic
 
@@ -597,6 +706,8 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
                     typ = r.output_type
                 else:
                     typ = r.rest_type
+                if t.shape[0] % GGML_TYPES[typ.upper()][0]:
+                    typ = "F32"  # rows that do not divide into the quant's blocks stay unquantized
                 typed.append(t.model_copy(update={"ggml_type": typ}))
             tr = model_traffic(arch, typed)
             total_gib = tr.total_bytes / GIB
@@ -609,6 +720,8 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
                     "routed_fraction": routed / tr.total_bytes,
                     "moe_layers": sum(1 for layer in tr.layers if layer.expert_bytes),
                     "output_fraction": tr.output_bytes / tr.total_bytes,
+                    "expert_total_fraction": sum(layer.expert_bytes for layer in tr.layers) / tr.total_bytes,
+                    "experts_used_share": arch.n_experts_used / arch.n_experts if arch.is_moe else None,
                     "size_gib": r.size_gib if r.size_gib is not None else round(total_gib, 2),
                 }
             )

@@ -450,6 +450,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         kv_windowed=a.kv_windowed,
         flops_per_token=a.flops_per_token + b.flops_per_token,
         attn_flops_per_cell=a.attn_flops_per_cell,
+        expert_flops_per_token=a.expert_flops_per_token + b.expert_flops_per_token,
         moe_layers=a.moe_layers + b.moe_layers,
     )
 

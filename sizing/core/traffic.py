@@ -123,6 +123,9 @@ class DeviceWork(BaseModel):
     )
     flops_per_token: float = 0.0
     attn_flops_per_cell: float = 0.0
+    expert_flops_per_token: float = Field(
+        0.0, ge=0, description="the routed-expert share of flops_per_token (small gathered matrix products)"
+    )
     moe_layers: int = Field(
         0,
         ge=0,
@@ -252,7 +255,7 @@ def work_for_layers(
     dense: bool = True,
 ) -> DeviceWork:
     """The work of some layers (optionally only their dense or only their expert part)."""
-    d = e = kv_full = flops = attn = 0.0
+    d = e = kv_full = flops = attn = eflops = 0.0
     frac = 0.0
     windowed: dict[int, float] = {}
     count = moe = 0
@@ -272,6 +275,7 @@ def work_for_layers(
             e += layer.expert_bytes
             frac = layer.expert_fraction
             flops += 2.0 * _expert_active_params(layer)
+            eflops += 2.0 * _expert_active_params(layer)
     if with_output:
         d += traffic.output_bytes + traffic.other_bytes
         flops += 2.0 * traffic.output_params
@@ -285,6 +289,7 @@ def work_for_layers(
         kv_windowed=tuple((v, w) for w, v in sorted(windowed.items())),
         flops_per_token=flops,
         attn_flops_per_cell=attn,
+        expert_flops_per_token=eflops,
         moe_layers=moe,
     )
 

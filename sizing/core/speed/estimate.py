@@ -76,6 +76,25 @@ class BackendCalibration(BaseModel):
             "whose time scales with the GPU's speed); fitted on MoE rows"
         ),
     )
+    moe_prefill_tokens: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "prefill: each routed expert's product costs as if it had this many more tokens "
+            "(tiles padded, the expert's weights loaded for the few tokens routed to it): with "
+            "t tokens per expert per micro-batch the experts run at t/(t + this) of the dense "
+            "rate; fitted on MoE prompt rows"
+        ),
+    )
+    moe_layer_launch_ms: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "decode, GPUs llama.cpp runs without CUDA graphs (Pascal): each MoE layer's many "
+            "small kernels are launched from the CPU one by one, a fixed time per layer on top "
+            "of moe_layer_mb; measured with graphs off and on"
+        ),
+    )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
     prefill_spread: tuple[float, float] = (0.7, 1.3)
     n_decode: int = 0
@@ -260,7 +279,8 @@ def decode_step_seconds(
         if n_seq > 1:
             flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
             t_cmp = flops / effective_compute(w.device, calib)
-        moe = w.moe_layers * calib.for_device(w.device).moe_layer_mb * 1e6 / _bandwidth(w, calib)
+        c = calib.for_device(w.device)
+        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
         t = max(t_mem, t_cmp) + moe
         total += t
         per.append(
@@ -289,7 +309,12 @@ def prefill_seconds(
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
             flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
-            t_cmp = flops / effective_compute(w.device, calib)
+            # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
+            slow = 0.0
+            if w.expert_flops_per_token and w.expert_fraction:
+                t0 = calib.for_device(w.device).moe_prefill_tokens
+                slow = u * w.expert_flops_per_token * t0 / (u * w.expert_fraction)
+            t_cmp = (flops + slow) / effective_compute(w.device, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
@@ -368,7 +393,8 @@ def estimate_speed(
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
                 "+ fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
-                "effective compute, floored by one weight read per micro-batch"
+                "effective compute (routed experts slowed by their few tokens each), floored by one weight read per "
+                "micro-batch"
             ),
             calibration=name,
             measured=calib.machine is not None,
@@ -400,8 +426,10 @@ def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tup
     eff = np.array([c.decode_efficiency for c in cs])
     over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
     moe = np.array([c.moe_layer_mb for c in cs]) * 1e6
-    eff.flags.writeable = over.flags.writeable = moe.flags.writeable = False  # shared between calls
-    return eff, over, moe
+    launch = np.array([c.moe_layer_launch_ms for c in cs]) / 1000.0
+    for a in (eff, over, moe, launch):
+        a.flags.writeable = False  # shared between calls
+    return eff, over, moe, launch
 
 
 def decode_tokens_per_s_many(
@@ -422,14 +450,13 @@ def decode_tokens_per_s_many(
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
-    eff, over, moe = _decode_factors(calib, tuple(gpu_backends), kinds)
+    eff, over, moe, launch = _decode_factors(calib, tuple(gpu_backends), kinds)
     cpu = calib.get("cpu")
     host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
     host_read = np.asarray(host_read_bytes, dtype=float)
-    if gpu_moe_layers is not None:
-        gpu_read = gpu_read + np.asarray(gpu_moe_layers, dtype=float) * moe
-    t = gpu_read / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff)
+    n_moe = np.asarray(gpu_moe_layers if gpu_moe_layers is not None else 0, dtype=float)
+    t = (gpu_read + n_moe * moe) / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff) + n_moe * launch
     host_rate = host_bw * 1e9 * cpu.decode_efficiency
     if host_threads is not None and cpu.decode_gbs_per_thread:
         host_rate = np.minimum(host_rate, np.asarray(host_threads, dtype=float) * cpu.decode_gbs_per_thread * 1e9)
