@@ -241,3 +241,41 @@ def test_moe_layer_cost_fitted_on_fit_rows_predicts_held_out_moe_rows():
     dense = next(r for r in fit_rows if r.backend == "cuda" and not r.active_params_b and r.tg128)
     ddev = data.devices[dense.device]
     assert predict_decode(dense, ddev, calib) == pytest.approx(predict_decode(dense, ddev, flat))
+
+
+def test_moe_prefill_and_pascal_launch_costs_predict_held_out_rows():
+    """Two MoE costs fitted without the rows they are checked on: the extra tokens per
+    expert product (from the fit's CUDA MoE prompt rows) brings the held-out fine-grained
+    MoE prompt rows on CUDA closer than dense efficiency alone, which over-predicts them
+    up to 2x; the launch cost per MoE layer on Pascal (fitted on CUDA graphs off/on pairs on
+    a GTX 1080, not on any P40 row) brings the P40 MoE decode row closer than the cost fitted
+    on CUDA MoE rows alone."""
+    from harness.speed_fit import load_bench_with_db, predict_decode, predict_prefill, split_rows
+
+    data = load_bench_with_db()
+    calib = load_calibration()
+    _, held = split_rows(data.rows)
+
+    def without(field):
+        return calib.model_copy(
+            update={"backends": {k: c.model_copy(update={field: 0.0}) for k, c in calib.backends.items()}}
+        )
+
+    def err(r, c, pred):
+        meas = r.pp512 if pred is predict_prefill else r.tg128
+        return abs(pred(r, data.devices[r.device], c) - meas) / meas
+
+    assert calib.get("cuda").moe_prefill_tokens > 0
+    pp = [r for r in held if r.backend == "cuda" and r.pp512 and r.routed_fraction]
+    assert pp
+    flat = without("moe_prefill_tokens")
+    for r in pp:
+        assert err(r, calib, predict_prefill) < err(r, flat, predict_prefill), r.id
+
+    assert calib.get("cuda", "gpu", "pascal").moe_layer_launch_ms > 0
+    assert calib.get("cuda", "gpu", "ampere").moe_layer_launch_ms == 0
+    p40 = [r for r in data.rows if r.device == "tesla-p40" and r.moe_layers and r.tg128]
+    assert p40
+    flat = without("moe_layer_launch_ms")
+    for r in p40:
+        assert err(r, calib, predict_decode) < err(r, flat, predict_decode), r.id
