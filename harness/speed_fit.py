@@ -540,7 +540,7 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
             "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
             "error, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
-            "the median over all GPU MoE rows), plus, on CUDA architectures llama.cpp runs without CUDA "
+            "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
             "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per "
             "CPU thread"
@@ -568,8 +568,9 @@ def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> flo
 
 def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
     """Each calibration entry's cost per MoE layer (MB at its effective bandwidth): the median
-    its backend's MoE fit rows imply, never below 0. A GPU backend without any takes the median
-    over all GPU MoE rows; CPUs without rows keep 0. (One size per backend, not per
+    its backend's MoE fit rows imply, never below 0. A GPU backend without any takes the
+    largest backend median (a MoE must not look faster on a backend nobody measured MoE on
+    than on one that was); CPUs without rows keep 0. (One size per backend, not per
     architecture: scaled by bandwidth it carries from one card to another, and few
     architectures have MoE rows of their own.)"""
     one = CalibrationSet(
@@ -580,12 +581,13 @@ def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: 
         mb = _moe_layer_mb(r, d, one)
         if mb is not None:
             by_backend.setdefault(r.backend, []).append(mb)
-    every = [mb for b, mbs in by_backend.items() if b != "cpu" for mb in mbs]
+    medians = {b: max(0.0, statistics.median(mbs)) for b, mbs in by_backend.items()}
+    borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
-        ts = by_backend.get(backend) or ([] if backend == "cpu" else every)
-        out[key] = c.model_copy(update={"moe_layer_mb": round(max(0.0, statistics.median(ts)), 3) if ts else 0.0})
+        mb = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
+        out[key] = c.model_copy(update={"moe_layer_mb": round(mb, 3)})
     return out
 
 
@@ -611,8 +613,8 @@ def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) 
 
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
     """Each backend's extra tokens per expert product in prefill: the median its MoE prompt
-    rows imply (never below 0); a GPU backend without any takes the median over all GPU MoE
-    prompt rows; CPUs keep 0."""
+    rows imply (never below 0); a GPU backend without any takes the largest backend median;
+    CPUs keep 0."""
     one = CalibrationSet(
         name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
     )
@@ -621,13 +623,13 @@ def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu
         t0 = _moe_prefill_tokens(r, d, one)
         if t0 is not None:
             by_backend.setdefault(r.backend, []).append(t0)
-    every = [x for b, xs in by_backend.items() if b != "cpu" for x in xs]
+    medians = {b: max(0.0, statistics.median(xs)) for b, xs in by_backend.items()}
+    borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
-        xs = by_backend.get(backend) or ([] if backend == "cpu" else every)
-        t0 = round(max(0.0, statistics.median(xs)), 2) if xs else 0.0
-        out[key] = c.model_copy(update={"moe_prefill_tokens": t0})
+        t0 = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
+        out[key] = c.model_copy(update={"moe_prefill_tokens": round(t0, 2)})
     return out
 
 
