@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.core.arch import ModelArch
 from sizing.core.traffic import DeviceRate
 from sizing.errors import SizingError
 from sizing.hardware.this_machine import cpu_rate, machine_record
@@ -333,35 +334,27 @@ def run_check(
         )
     if path is None:  # run_synthetic
         arch = load_catalog().get(model)  # raises "unknown model … closest: …"
-        est = estimate(
-            arch,
-            quant,
-            ctx,
-            kv_type=kv_type,
-            batch=batch,
-            ubatch=ubatch,
-            flash_attn=flash_attn,
-            backend=est_backend,
-            offline=True,
-        )
+        target: str | ModelArch = arch
         label = arch.id
     else:
-        est = estimate(
-            str(path),
-            None,
-            ctx,
-            kv_type=kv_type,
-            batch=batch,
-            ubatch=ubatch,
-            flash_attn=flash_attn,
-            backend=est_backend,
-            offline=True,
+        target = str(path)
+    # a file runs at its own quant; a synthetic model at the one asked for
+    est = estimate(
+        target,
+        quant if path is None else None,
+        ctx,
+        kv_type=kv_type,
+        batch=batch,
+        ubatch=ubatch,
+        flash_attn=flash_attn,
+        backend=est_backend,
+        offline=True,
+    )
+    if path is not None and quant is not None and quant.upper() != str(est.quant).upper():
+        raise SizingError(
+            f"--quant {quant}: {path.name} is {est.quant}; a file runs as it is "
+            "(pass a catalog id to run a synthetic model at another quant)"
         )
-        if quant is not None and quant.upper() != str(est.quant).upper():
-            raise SizingError(
-                f"--quant {quant}: {path.name} is {est.quant}; a file runs as it is "
-                "(pass a catalog id to run a synthetic model at another quant)"
-            )
     est_json = est.to_json()
     for key in ("items", "basis", "parts", "memory_by_device"):
         est_json.pop(key, None)
