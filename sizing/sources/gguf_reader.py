@@ -21,7 +21,6 @@ import mmap
 import os
 import re
 import struct
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sizing.errors import SizingError
 from sizing.core.arch import MAX_LAYERS, ModelArch
 from sizing.core.tensors import TensorSpec, llama_order
-from sizing.core.quant import file_quant_from_ftype
+from sizing.core.quant import file_quant_from_ftype, guess_file_quant
 
 GGUF_MAGIC = b"GGUF"
 MAX_KEY_BYTES = 65_535  # the spec's limit for a key
@@ -297,7 +296,7 @@ def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
         path=label,
         arch=arch,
         tensors=tuple(llama_order(tensors)),
-        file_type=_file_type(meta, tensors),
+        file_type=_file_type(meta, tensors, arch),
         file_size=len(data),
         data_offset=data_offset,
         metadata=meta,
@@ -689,18 +688,15 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         ) from None
 
 
-def _file_type(meta: dict[str, Any], tensors: list[TensorSpec]) -> str:
+def _file_type(meta: dict[str, Any], tensors: list[TensorSpec], arch: ModelArch) -> str:
+    """The file's quant, a name every page and command accepts: from ``general.file_type``,
+    else guessed from the tensor types (converters and some tools leave the key out)."""
     ft = meta.get("general.file_type")
     if isinstance(ft, int):
         name = file_quant_from_ftype(ft & ~1024)  # 1024 = LLAMA_FTYPE_GUESSED
         if name:
             return name
-    if not tensors:
-        return "unknown"
-    mostly = Counter()
-    for t in tensors:
-        mostly[t.ggml_type] += t.n_elements
-    return f"mostly {mostly.most_common(1)[0][0]}"
+    return guess_file_quant(arch, tensors) or "unknown"
 
 
 _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
@@ -763,7 +759,7 @@ def read_gguf(path: str | os.PathLike, *, allowed: Callable[[Path], bool] | None
         path=str(p),
         arch=arch,
         tensors=tuple(llama_order(tensors)),
-        file_type=_file_type(meta, tensors),
+        file_type=_file_type(meta, tensors, arch),
         file_size=size,
         data_offset=data_offset,
         metadata=meta,
