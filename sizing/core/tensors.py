@@ -483,6 +483,56 @@ def _gemma3n(b: _Builder) -> None:
         b.blk(i, "laurel_post_norm.weight", h)
 
 
+def _gemma4(b: _Builder) -> None:
+    """gemma4: Gemma blocks whose windowed and full-attention layers differ in head width
+    and KV heads; full layers may take V from K (no ``attn_v``: ``attention_k_eq_v``);
+    an optional MoE next to the dense FFN (a scaled router, fused gate+up experts, a
+    per-expert output scale and three more norms); optional per-layer embeddings; a
+    learned per-layer output scale; the full layers' proportional-RoPE factor table is
+    ``rope_factor_tensors``. llama.cpp src/models/gemma4.cpp load_arch_tensors, names from
+    gguf-py MODEL_TENSORS[GEMMA4]. ``extra``: n_embd_per_layer, attention_k_eq_v."""
+    a = b.a
+    h, n = a.hidden_size, a.n_layers
+    pl = int(a.extra.get("n_embd_per_layer", 0))
+    k_eq_v = bool(a.extra.get("attention_k_eq_v", False))
+    swa = a.swa_flags
+    b.embeddings()  # with rope_freqs (rope_factor_tensors), head_dim_k / 2 wide
+    if pl:
+        b.add("per_layer_token_embd.weight", pl * n, a.vocab_size)
+        b.add("per_layer_model_proj.weight", h, pl * n)
+        b.add("per_layer_proj_norm.weight", pl)
+    for i in range(n):
+        hd = (a.swa_head_dim or a.head_dim_k) if swa[i] else a.head_dim_k
+        kv = (a.swa_n_kv_heads or a.n_kv_heads) if swa[i] else a.n_kv_heads
+        b.blk(i, "attn_norm.weight", h)
+        b.blk(i, "attn_q.weight", h, a.n_heads * hd)
+        b.blk(i, "attn_k.weight", h, kv * hd)
+        if swa[i] or not k_eq_v:
+            b.blk(i, "attn_v.weight", h, kv * hd)
+        b.blk(i, "attn_output.weight", a.n_heads * hd, h)
+        b.blk(i, "attn_q_norm.weight", hd)
+        b.blk(i, "attn_k_norm.weight", hd)
+        b.blk(i, "post_attention_norm.weight", h)
+        b.blk(i, "layer_output_scale.weight", 1)
+        b.blk(i, "ffn_norm.weight", h)
+        b.dense_ffn(i)
+        b.blk(i, "post_ffw_norm.weight", h)
+        if a.is_moe_layer(i):
+            e, fe = a.n_experts, a.expert_ffn_size
+            b.blk(i, "ffn_gate_inp.weight", h, e)
+            b.blk(i, "ffn_gate_inp.scale", h)
+            b.blk(i, "pre_ffw_norm_2.weight", h)
+            b.blk(i, "post_ffw_norm_1.weight", h)
+            b.blk(i, "post_ffw_norm_2.weight", h)
+            b.blk(i, "ffn_gate_up_exps.weight", h, 2 * fe, e)
+            b.blk(i, "ffn_down_exps.weight", fe, h, e)
+            b.blk(i, "ffn_down_exps.scale", e)
+        if pl:
+            b.blk(i, "inp_gate.weight", h, pl)
+            b.blk(i, "proj.weight", pl, h)
+            b.blk(i, "post_norm.weight", h)
+
+
 _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "llama": _llama_like,
     "mistral": _llama_like,
@@ -514,6 +564,7 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "hunyuan-moe": _llama_like,
     "minimax-m2": _minimax_m2,
     "gemma3n": _gemma3n,
+    "gemma4": _gemma4,
 }
 
 SUPPORTED_ARCHS: tuple[str, ...] = tuple(sorted(_LAYOUTS))

@@ -66,12 +66,13 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "qwen3_5_text": "qwen35",
     "qwen3_5_moe": "qwen35moe",
     "qwen3_5_moe_text": "qwen35moe",
+    "gemma4": "gemma4",
+    "gemma4_text": "gemma4",
 }
 
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
-    "gemma4": "gemma3_text",
-    "gemma4_text": "gemma3_text", "deepseek_v32": "deepseek_v3", "lfm2_moe": "lfm2",
+    "deepseek_v32": "deepseek_v3", "lfm2_moe": "lfm2",
     "nemotron_h_moe": "nemotron_h", "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
     "minimax_m2": "qwen3_moe", "granitemoe": "qwen3_moe", "granite": "llama", "mamba2": "granitemoehybrid",
     "falcon_h1": "granitemoehybrid", "glm4": "glm4_moe", "mistral": "llama",
@@ -134,6 +135,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "ernie4_5_moe": {"tie_word_embeddings": True, "moe_num_shared_experts": 0, "moe_layer_start_index": 0,
                      "moe_layer_interval": 1, "use_bias": False},
     "minimax_m2": {"tie_word_embeddings": False, "use_qk_norm": True},
+    "gemma4_text": {"tie_word_embeddings": True, "attention_k_eq_v": False, "num_kv_shared_layers": 0,
+                    "hidden_size_per_layer_input": 0, "enable_moe_block": False, "use_double_wide_mlp": False},
     "gemma3n_text": {"tie_word_embeddings": True, "altup_num_inputs": 4, "laurel_rank": 64,
                      "hidden_size_per_layer_input": 256, "sliding_window": 512},
 }
@@ -145,7 +148,7 @@ _SWA_PATTERN: dict[str, int] = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
 
 
 #: multimodal configs that nest the language model in text_config, with its default type
-_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "qwen3_5": "qwen3_5_text",
+_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "qwen3_5": "qwen3_5_text",
                 "qwen3_5_moe": "qwen3_5_moe_text", "llama4": "llama4_text", "mistral3": "mistral3",
                 "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text"}
 
@@ -291,11 +294,11 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type in ("llama", "mistral", "mixtral", "gpt_oss"):
         # llama.cpp loads bq/bk/bv and bo together when the checkpoint has attention biases
         fields["attn_out_bias"] = fields["attn_qkv_bias"]
-    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "qwen3_next", "qwen3_5_text",
+    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "gemma4_text", "qwen3_next", "qwen3_5_text",
                       "qwen3_5_moe_text", "lfm2", "qwen3_vl_text",
                       "qwen3_vl_moe_text") or (model_type == "glm4_moe" and get("use_qk_norm")):
         fields["qk_norm"] = True
-    if model_type in ("gemma2", "gemma3_text", "gemma3n_text"):
+    if model_type in ("gemma2", "gemma3_text", "gemma3n_text", "gemma4_text"):
         fields["post_norms"] = True
     if model_type == "gpt_oss":
         fields["attn_sinks"] = True
@@ -310,11 +313,13 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     n_experts = get("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
     if model_type in ("nemotron_h", "lfm2"):
         n_experts = 0  # their MoE variants are other model types, refused above
+    if model_type == "gemma4_text" and not get("enable_moe_block"):
+        n_experts = 0
     if model_type in ("mixtral", "gpt_oss"):
         n_experts = get_int("num_local_experts")
     if n_experts:
         fields["n_experts"] = int(n_experts)
-        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token", "moe_k")
+        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token", "moe_k", "top_k_experts")
         if model_type in ("mixtral", "gpt_oss", "granitemoehybrid", "llama4_text", "minimax_m2"):
             fields["expert_ffn_size"] = get_int("intermediate_size")
         else:
@@ -511,6 +516,36 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         per_layer_vocab = get("vocab_size_per_layer_input", default=None)
         if isinstance(per_layer_vocab, int) and per_layer_vocab > 0:
             fields["vocab_size"] = per_layer_vocab
+    elif model_type == "gemma4_text":
+        # convert_hf_to_gguf.py (Gemma4Model): full layers are global_head_dim wide with
+        # num_global_key_value_heads, windowed ones head_dim with num_key_value_heads; the
+        # last num_kv_shared_layers reuse earlier KV; a proportional-RoPE factor table
+        types = _layer_types(cfg, "layer_types", n_layers, source)
+        swa = tuple(i for i, t in enumerate(types) if t == "sliding_attention")
+        hd_swa, hd_full = get_int("head_dim"), get_int("global_head_dim", default=get_int("head_dim"))
+        kv_swa = fields["n_kv_heads"]
+        kv_full = get_int("num_global_key_value_heads", default=kv_swa)
+        shared = get_int("num_kv_shared_layers")
+        if get("use_double_wide_mlp") and shared:
+            raise SizingError(f"{source}: use_double_wide_mlp doubles the FFN of the KV-shared layers; "
+                              "per-layer FFN widths are not modelled")
+        fields.update(head_dim_k=hd_full, head_dim_v=hd_full, n_kv_heads=kv_full,
+                      sliding_window=get_int("sliding_window"), rope_factor_tensors=("rope_freqs",))
+        if swa:
+            fields["swa_layers"] = swa
+        if hd_swa != hd_full:
+            fields["swa_head_dim"] = hd_swa
+        if kv_swa != kv_full:
+            fields["swa_n_kv_heads"] = kv_swa
+        if shared:
+            fields["n_kv_layers"] = n_layers - shared
+        extra: dict[str, int | bool] = {}
+        if get_int("hidden_size_per_layer_input"):
+            extra["n_embd_per_layer"] = get_int("hidden_size_per_layer_input")
+        if get("attention_k_eq_v"):
+            extra["attention_k_eq_v"] = True
+        if extra:
+            fields["extra"] = extra
     elif model_type == "glm4_moe":
         if cfg.get("num_nextn_predict_layers"):
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}

@@ -145,6 +145,10 @@ def estimate_compute_buffer(
             # Fitted to five synthetic shapes (hidden 2048-4096, 4-8 of 16 experts of
             # width 1024-2048, shared 2048-4096): exact.
             moe, shared = k * (f + e) + 5 * e, 0
+        elif a.arch == "gemma4":
+            # the dense FFN's output waits beside the routed experts; each selected
+            # expert's down-projected row alive twice, three hidden rows
+            moe, shared = 2 * k * e + 3 * e, 0
         elif a.arch in _SHARED_AFTER_ROUTED:
             # the shared expert runs once the routed rows are freed, so it adds nothing
             # to the peak (measured on glm4moe and hunyuan-moe; on the GLM-4.5-Air shape
@@ -187,6 +191,10 @@ def estimate_compute_buffer(
     branches["output"] = n_out * a.vocab_size * F32 + 2 * t * e * F32
 
     name, peak = max(branches.items(), key=lambda kv_: kv_[1])
+    if a.arch == "gemma4":
+        # per-layer embeddings: every layer's input slice ([n_embd_per_layer, t, n_layer])
+        # and its projection stay alive through the whole stack (measured: exact)
+        peak += 2 * t * F32 * int(a.extra.get("n_embd_per_layer", 0)) * a.n_layers
     return build(
         ComputeEstimate,
         bytes=peak + mask_bytes + inputs,

@@ -114,11 +114,15 @@ class KVCacheEstimate(BaseModel):
         return tuple(p.cells for p in self.parts if p.kind != "recurrent")
 
 
-def kv_row_dims(arch: ModelArch) -> tuple[int, int]:
-    """Elements one token adds to one layer's K and V rows."""
+def kv_row_dims(arch: ModelArch, windowed: bool = False) -> tuple[int, int]:
+    """Elements one token adds to one layer's K and V rows (``windowed``: on a
+    sliding-window layer, whose heads may be fewer or narrower: gemma4)."""
     if arch.is_mla:
         # llama.cpp caches the compressed latent plus the shared rope part, as K only
         return arch.kv_lora_rank + arch.qk_rope_head_dim, 0
+    if windowed and (arch.swa_head_dim or arch.swa_n_kv_heads):
+        n, d = arch.swa_n_kv_heads or arch.n_kv_heads, arch.swa_head_dim or arch.head_dim_k
+        return n * d, n * (arch.swa_head_dim or arch.head_dim_v)
     return arch.n_kv_heads * arch.head_dim_k, arch.n_kv_heads * arch.head_dim_v
 
 
@@ -150,13 +154,13 @@ def estimate_kv_cache(
     """Bytes of the KV cache (and recurrent state) llama.cpp allocates for this context."""
     cs = context_size(ctx, n_parallel=n_parallel, kv_unified=kv_unified, n_batch=n_batch,
                       n_ubatch=n_ubatch)
-    nk, nv = kv_row_dims(arch)
-    rk = cache_row_bytes(kv_type_k, nk, "K")
-    rv = cache_row_bytes(kv_type_v, nv, "V")
     n_attn, n_swa = _layer_counts(arch)
     n_full = n_attn - n_swa
 
     def part(kind: str, layers: int, cells: int) -> KVCachePart:
+        nk, nv = kv_row_dims(arch, windowed=kind == "swa")
+        rk = cache_row_bytes(kv_type_k, nk, "K")
+        rv = cache_row_bytes(kv_type_v, nv, "V")
         n = layers * cells * cs.n_stream
         return build(KVCachePart, kind=kind, cells=cells, streams=cs.n_stream, layers=layers,
                      k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=n * rv)
