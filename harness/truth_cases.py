@@ -184,6 +184,15 @@ NEW_ARCH_CASES: tuple[TruthCase, ...] = (
                         **_V),
               note="Gemma-4-E2B-like: per-layer embeddings of 256, KV on the first 5 of 10 layers "
                    "(the rest reuse it), 4 of 5 windowed"),
+    TruthCase("deepseek32 (MLA + DSA indexer) Q8_0", "deepseek32-shape", "Q8_0", compute_tolerance=_NEW,
+              arch=dict(arch="deepseek32", n_layers=4, hidden_size=7168, n_heads=128, n_kv_heads=128,
+                        head_dim_k=192, head_dim_v=128, ffn_size=18432, n_experts=16, n_experts_used=8,
+                        expert_ffn_size=2048, n_shared_experts=1, shared_expert_ffn_size=2048,
+                        n_dense_leading_layers=3, expert_score_bias=True, q_lora_rank=1536, kv_lora_rank=512,
+                        qk_rope_head_dim=64, qk_nope_head_dim=128,
+                        extra={"indexer_n_head": 64, "indexer_head_size": 128, "indexer_top_k": 2048}, **_V),
+              note="DeepSeek-V3.2 widths, 16 of 256 experts: the MLA latent cache plus the lightning "
+                   "indexer's key cache; 3 dense + 1 MoE layer"),
     TruthCase("smollm3 Q8_0", "smollm3-shape", "Q8_0", compute_tolerance=_NEW,
               arch=dict(arch="smollm3", n_layers=4, hidden_size=2048, n_heads=16, n_kv_heads=4,
                         head_dim_k=128, head_dim_v=128, ffn_size=11008, tied_embeddings=True, **_V),

@@ -247,3 +247,46 @@ GEMMA4_26B = dict(
         vocab_size=262144,
     ),
 )
+
+
+def test_deepseek_v32_config_adds_the_indexer_and_its_key_cache(tmp_path):
+    """DeepSeek-V3.2 (config.json as copied by ai-dynamo/aiconfigurator@095f58a51): MLA plus
+    the lightning indexer, whose keys (one head of 128 per token and layer) get a cache
+    of their own in the K type, as llama_kv_cache_dsa allocates it."""
+    cfg = dict(
+        model_type="deepseek_v32",
+        hidden_size=7168,
+        num_hidden_layers=61,
+        num_attention_heads=128,
+        num_key_value_heads=128,
+        intermediate_size=18432,
+        moe_intermediate_size=2048,
+        n_routed_experts=256,
+        n_shared_experts=1,
+        num_experts_per_tok=8,
+        first_k_dense_replace=3,
+        kv_lora_rank=512,
+        q_lora_rank=1536,
+        qk_nope_head_dim=128,
+        qk_rope_head_dim=64,
+        v_head_dim=128,
+        index_n_heads=64,
+        index_head_dim=128,
+        index_topk=2048,
+        topk_method="noaux_tc",
+        vocab_size=129280,
+        max_position_embeddings=163840,
+    )
+    a = arch_from_config(cfg, repo_id="d", source="test")
+    assert a.arch == "deepseek32" and a.is_mla
+    kv = estimate_kv_cache(a, 32768, kv_type_k="q8_0")
+    assert kv.part("indexer").k_bytes == 61 * 32768 * 128 // 32 * 34
+    assert kv.mask_sizes == (32768,)  # the indexer shares the attention mask
+    names = {t.name for t in tensors_for(a)}
+    assert {"blk.60.indexer.attn_q_b.weight", "blk.0.indexer.k_norm.bias"} <= names
+    small = arch_from_config(dict(cfg, num_hidden_layers=4), repo_id="d", source="test")
+    b = read_gguf(write_synthetic_gguf(small, "Q8_0", tmp_path / "d.gguf", n_vocab_tokens=1000)).arch
+    assert b.arch == "deepseek32" and {k: b.extra[k] for k in ("indexer_n_head", "indexer_head_size")} == {
+        "indexer_n_head": 64,
+        "indexer_head_size": 128,
+    }

@@ -235,7 +235,25 @@ def _deepseek2(b: _Builder) -> None:
         b.blk(i, "attn_v_b.weight", a.kv_lora_rank, a.head_dim_v, nh)
         b.blk(i, "attn_output.weight", nh * a.head_dim_v, h)
         b.blk(i, "ffn_norm.weight", h)
+        if a.arch == "deepseek32":
+            _dsa_indexer(b, i)
         b.ffn(i)
+
+
+def _dsa_indexer(b: _Builder, i: int) -> None:
+    """DeepSeek-V3.2's lightning indexer (DSA): one key head of ``indexer_head_size``
+    with a biased LayerNorm, per-head weights, and query heads from the q latent
+    (llama.cpp deepseek32 load_tensors, LLM_TENSOR_INDEXER_*). ``extra`` holds
+    indexer_n_head and indexer_head_size."""
+    a = b.a
+    nh, hd = int(a.extra.get("indexer_n_head", 0)), int(a.extra.get("indexer_head_size", 0))
+    if not (nh and hd and a.q_lora_rank):
+        raise SizingError(f"model {a.id!r}: deepseek32 needs q_lora_rank, indexer_n_head and indexer_head_size")
+    b.blk(i, "indexer.k_norm.weight", hd)
+    b.blk(i, "indexer.k_norm.bias", hd)
+    b.blk(i, "indexer.proj.weight", a.hidden_size, nh)
+    b.blk(i, "indexer.attn_k.weight", a.hidden_size, hd)
+    b.blk(i, "indexer.attn_q_b.weight", a.q_lora_rank, nh * hd)
 
 
 def _gpt_oss(b: _Builder) -> None:
@@ -544,6 +562,7 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "gemma3": _gemma,
     "phi3": _phi3,
     "deepseek2": _deepseek2,
+    "deepseek32": _deepseek2,
     "gpt-oss": _gpt_oss,
     "llama4": _llama4,
     "mistral3": _llama_like,

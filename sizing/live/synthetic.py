@@ -93,10 +93,14 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         if a.arch in ("lfm2moe", "glm4moe", "nemotron_h_moe", "minimax-m2"):  # sigmoid routers, score bias
             u32("expert_gating_func", 2)
             w.add_bool(f"{p}.expert_weights_norm", True)
-        if a.arch == "deepseek2":
+        if a.arch in ("deepseek2", "deepseek32"):
             f32("expert_weights_scale", 1.0)
             w.add_bool(f"{p}.expert_weights_norm", True)
             u32("expert_gating_func", 2 if a.expert_score_bias else 1)  # sigmoid (V3) / softmax
+    if a.arch == "deepseek32":  # the lightning indexer (DSA)
+        u32("attention.indexer.head_count", int(a.extra["indexer_n_head"]))
+        u32("attention.indexer.key_length", int(a.extra["indexer_head_size"]))
+        u32("attention.indexer.top_k", int(a.extra.get("indexer_top_k", 2048)))
     _recurrent_hparams(w, a)
     if a.arch in ("qwen3vl", "qwen3vlmoe"):  # M-RoPE sections (time, height, width)
         w.add_array(f"{p}.rope.dimension_sections", [24, 20, 20, 0])

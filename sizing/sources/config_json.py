@@ -43,6 +43,7 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "phi3": "phi3",
     "deepseek_v2": "deepseek2",
     "deepseek_v3": "deepseek2",
+    "deepseek_v32": "deepseek32",
     "gpt_oss": "gpt-oss",
     "smollm3": "smollm3",
     "mistral3": "mistral3",
@@ -72,7 +73,7 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
 
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
-    "deepseek_v32": "deepseek_v3", "lfm2_moe": "lfm2",
+    "lfm2_moe": "lfm2",
     "nemotron_h_moe": "nemotron_h", "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
     "minimax_m2": "qwen3_moe", "granitemoe": "qwen3_moe", "granite": "llama", "mamba2": "granitemoehybrid",
     "falcon_h1": "granitemoehybrid", "glm4": "glm4_moe", "mistral": "llama",
@@ -115,6 +116,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "phi3": {"tie_word_embeddings": False},
     "deepseek_v2": {"tie_word_embeddings": False, "first_k_dense_replace": 0, "n_shared_experts": 0},
     "deepseek_v3": {"tie_word_embeddings": False, "first_k_dense_replace": 3, "n_shared_experts": 1},
+    "deepseek_v32": {"tie_word_embeddings": False, "first_k_dense_replace": 3, "n_shared_experts": 1},
     "gpt_oss": {"tie_word_embeddings": False, "attention_bias": True, "sliding_window": 128},
     "smollm3": {"tie_word_embeddings": True, "attention_bias": False},
     "seed_oss": {"tie_word_embeddings": False},
@@ -329,7 +331,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             if shared:
                 fields["n_shared_experts"] = 1
                 fields["shared_expert_ffn_size"] = shared
-        if model_type in ("deepseek_v2", "deepseek_v3", "glm4_moe"):
+        if model_type in ("deepseek_v2", "deepseek_v3", "deepseek_v32", "glm4_moe"):
             n_shared = get_int("n_shared_experts")
             if n_shared:
                 fields["n_shared_experts"] = n_shared
@@ -343,7 +345,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
                 )
 
     # --- multi-head latent attention -------------------------------------------------------
-    if model_type in ("deepseek_v2", "deepseek_v3"):
+    if model_type in ("deepseek_v2", "deepseek_v3", "deepseek_v32"):
         rope = get_int("qk_rope_head_dim")
         nope = get_int("qk_nope_head_dim")
         fields.update(
@@ -360,6 +362,10 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
         if cfg.get("topk_method") == "noaux_tc":
             fields["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
+        if model_type == "deepseek_v32":  # the lightning indexer's heads (DSA)
+            fields["extra"] = {**fields.get("extra", {}), "indexer_n_head": get_int("index_n_heads"),
+                               "indexer_head_size": get_int("index_head_dim"),
+                               "indexer_top_k": get_int("index_topk")}
     if model_type == "glm4_moe" and n_experts:
         fields["expert_score_bias"] = True  # e_score_correction_bias, as DeepSeek-V3
     fields["head_dim_k"], fields["head_dim_v"] = head_dim_k, head_dim_v
@@ -379,7 +385,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     partial = cfg.get("partial_rotary_factor")
     if partial is None and isinstance(cfg.get("rope_parameters"), dict):
         partial = cfg["rope_parameters"].get("partial_rotary_factor")
-    if partial and partial != 1 and arch != "deepseek2":
+    if partial and partial != 1 and arch not in ("deepseek2", "deepseek32"):
         fields["rope_dim"] = int(head_dim_k * float(partial))
 
     # --- sliding-window attention ----------------------------------------------------------

@@ -524,6 +524,9 @@ _INT_LIMITS = {
     "attention.q_lora_rank": 1 << 20,
     "attention.sliding_window": 1 << 32,
     "rope.dimension_count": 1 << 16,
+    "attention.indexer.head_count": 1 << 16,
+    "attention.indexer.key_length": 1 << 16,
+    "attention.indexer.top_k": 1 << 24,
 }
 
 
@@ -647,6 +650,13 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         n_kv = n_heads
         fields.update(kv_lora_rank=kv_lora, q_lora_rank=k("attention.q_lora_rank", 0),
                       qk_rope_head_dim=rope_dim, qk_nope_head_dim=hd_k - rope_dim)
+    if a == "deepseek32":  # the lightning indexer (DSA): its heads size tensors and a key cache
+        extra = {"indexer_n_head": k("attention.indexer.head_count", 0),
+                 "indexer_head_size": k("attention.indexer.key_length", 0),
+                 "indexer_top_k": k("attention.indexer.top_k", 0)}
+        if not (extra["indexer_n_head"] and extra["indexer_head_size"]):
+            raise SizingError(f"{source}: deepseek32 header lacks its attention.indexer head_count/key_length")
+        fields["extra"] = {**fields.get("extra", {}), **extra}
     n_exp = k("expert_count", 0)
     if n_exp:
         lead = k("leading_dense_block_count", 0)

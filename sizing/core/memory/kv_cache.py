@@ -73,7 +73,7 @@ class KVCachePart(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: str  # 'kv' (single cache), 'non-swa', 'swa', 'recurrent'
+    kind: str  # 'kv' (single cache), 'non-swa', 'swa', 'indexer' (DSA keys), 'recurrent'
     cells: int  # per stream
     streams: int
     layers: int
@@ -111,7 +111,7 @@ class KVCacheEstimate(BaseModel):
     @property
     def mask_sizes(self) -> tuple[int, ...]:
         """KV cells one attention mask spans, one per attention cache (for the compute buffer)."""
-        return tuple(p.cells for p in self.parts if p.kind != "recurrent")
+        return tuple(p.cells for p in self.parts if p.kind not in ("recurrent", "indexer"))
 
 
 def kv_row_dims(arch: ModelArch, windowed: bool = False) -> tuple[int, int]:
@@ -174,6 +174,13 @@ def estimate_kv_cache(
         parts.append(part("swa", n_swa, swa_cells))
     elif n_attn:
         parts.append(part("kv", n_attn, cs.n_ctx_seq))
+    if arch.arch == "deepseek32" and n_attn:
+        # DSA: a second cache of the lightning indexer's keys, one head of
+        # indexer_head_size per token and layer, in the K cache type (llama_kv_cache_dsa)
+        rk = cache_row_bytes(kv_type_k, int(arch.extra.get("indexer_head_size", 0)), "indexer K")
+        n = n_attn * cs.n_ctx_seq * cs.n_stream
+        parts.append(build(KVCachePart, kind="indexer", cells=cs.n_ctx_seq, streams=cs.n_stream, layers=n_attn,
+                           k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=0))
     if arch.recurrent_layers:
         parts.append(_recurrent_state(arch, n_parallel))
     return build(KVCacheEstimate, context=cs, parts=tuple(parts))
