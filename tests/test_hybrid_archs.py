@@ -290,3 +290,35 @@ def test_deepseek_v32_config_adds_the_indexer_and_its_key_cache(tmp_path):
         "indexer_n_head": 64,
         "indexer_head_size": 128,
     }
+
+
+def test_nemotron_3_pattern_with_moe_blocks_is_nemotron_h_moe():
+    """Nemotron 3 Nano's config is model_type nemotron_h with 'E' (MoE) blocks in its
+    pattern; llama.cpp's converter writes it as nemotron_h_moe (catalog entry from
+    ai-dynamo/aiconfigurator@095f58a51)."""
+    from sizing.sources.catalog import load_catalog
+
+    a = load_catalog().get("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    assert a.arch == "nemotron_h_moe" and (a.n_experts, a.n_experts_used, a.n_shared_experts) == (128, 6, 1)
+    assert (len(a.recurrent_layers), len(a.ffn_only_layers), a.attention_flags.count(True)) == (23, 23, 6)
+    names = {t.name for t in tensors_for(a)}
+    assert "blk.1.ffn_up_exps.weight" in names and "blk.1.ffn_gate_exps.weight" not in names
+    with pytest.raises(SizingError, match="mixes dense"):
+        arch_from_config(
+            dict(
+                model_type="nemotron_h",
+                hybrid_override_pattern="M-E*",
+                num_hidden_layers=4,
+                hidden_size=64,
+                num_attention_heads=4,
+                intermediate_size=64,
+                vocab_size=100,
+                max_position_embeddings=64,
+                mamba_num_heads=4,
+                mamba_head_dim=16,
+                ssm_state_size=16,
+                n_groups=1,
+            ),
+            repo_id="n",
+            source="test",
+        )

@@ -74,7 +74,7 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
     "lfm2_moe": "lfm2",
-    "nemotron_h_moe": "nemotron_h", "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
+    "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
     "minimax_m2": "qwen3_moe", "granitemoe": "qwen3_moe", "granite": "llama", "mamba2": "granitemoehybrid",
     "falcon_h1": "granitemoehybrid", "glm4": "glm4_moe", "mistral": "llama",
 }
@@ -465,14 +465,24 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         else:
             fields["ffn_size"] = shared or fields["ffn_size"]
     elif model_type == "nemotron_h":
+        # the pattern: M Mamba-2, * attention, - dense FFN, E MoE FFN (Nemotron 3, which
+        # llama.cpp's converter writes as nemotron_h_moe)
         pattern = get("hybrid_override_pattern")
-        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-"):
+        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-E"):
             raise SizingError(f"{source}: config field 'hybrid_override_pattern' must give one of "
-                              f"M, * or - for each of the {n_layers} layers")
+                              f"M, *, - or E for each of the {n_layers} layers")
+        if "E" in pattern:
+            if "-" in pattern:
+                raise SizingError(f"{source}: 'hybrid_override_pattern' mixes dense (-) and MoE (E) FFN "
+                                  "blocks; llama.cpp's nemotron_h_moe has MoE ones only")
+            fields.update(arch="nemotron_h_moe", n_experts=get_int("n_routed_experts"),
+                          n_experts_used=get_int("num_experts_per_tok"),
+                          expert_ffn_size=get_int("moe_intermediate_size"), expert_score_bias=True,
+                          n_shared_experts=1, shared_expert_ffn_size=get_int("moe_shared_expert_intermediate_size"))
         heads, dhead = get_int("mamba_num_heads"), get_int("mamba_head_dim")
         fields.update(recurrent_kind="mamba2", ffn_activation="plain",
                       recurrent_layers=tuple(i for i, c in enumerate(pattern) if c == "M"),
-                      ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c == "-"),
+                      ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c in "-E"),
                       ssm_d_state=get_int("ssm_state_size"), ssm_d_conv=get_int("conv_kernel"),
                       ssm_d_inner=heads * dhead, ssm_n_group=get_int("n_groups"), ssm_dt_rank=heads)
     elif model_type in ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"):
