@@ -209,6 +209,7 @@ _KV_LABELS = {
     "kv": "KV cache",
     "non-swa": "KV cache (full attention)",
     "swa": "KV cache (sliding window)",
+    "indexer": "KV cache (DSA indexer keys)",
     "recurrent": "recurrent state",
 }
 
