@@ -54,7 +54,13 @@ class BenchDevice(BaseModel):
     kind: Literal["gpu", "cpu", "unified"]
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
-    family: str | None = Field(None, description="GPU architecture; filled from data/gpus.yaml by db_id")
+    family: str | None = Field(
+        None,
+        description=(
+            "GPU architecture (filled from data/gpus.yaml by db_id), or a CPU's vector ISA as the "
+            "row's llama.cpp build used it (sizing.core.speed.cpu: avx2, avx512, amx, neon-i8mm, ...)"
+        ),
+    )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
     source: str = Field(min_length=8)
 
@@ -116,11 +122,32 @@ class BenchRow(BaseModel):
         return (self.active_params_b or self.params_b) * 1e9
 
 
+class CpuKernelSpeeds(BaseModel):
+    """Prompt speed of llama.cpp's CPU matrix paths relative to repacked weights
+    (sizing.core.speed.cpu.kernel_class), measured with one llama.cpp build."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    speeds: dict[str, float] = Field(description="kernel class (repacked, sgemm, kquant, legacy) or ggml type -> speed")
+    isa: str = Field(description="the ISA the kernels ran on")
+    build: str = Field(min_length=3)
+    date: dt.date
+    source: str = Field(min_length=8)
+
+    @field_validator("speeds")
+    @classmethod
+    def _relative(cls, v: dict[str, float]) -> dict[str, float]:
+        if v.get("repacked") != 1.0 or not all(0 < x <= 1.5 for x in v.values()):
+            raise ValueError("speeds are relative to repacked = 1.0, each in (0, 1.5]")
+        return v
+
+
 class BenchData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     devices: dict[str, BenchDevice]
     rows: tuple[BenchRow, ...]
+    cpu_kernels: CpuKernelSpeeds | None = None
 
 
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
@@ -145,7 +172,10 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
             raise SizingError(f"{path}: row {row.id!r} has neither pp512 nor tg128")
         seen.add(row.id)
         rows.append(row)
-    return BenchData(devices=devices, rows=tuple(rows))
+    kernels = None
+    if raw.get("cpu_kernels") is not None:
+        kernels = validate(CpuKernelSpeeds, raw["cpu_kernels"], f"{path}: cpu_kernels,")
+    return BenchData(devices=devices, rows=tuple(rows), cpu_kernels=kernels)
 
 
 @cache
@@ -223,14 +253,17 @@ def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None
     return 1.0 / a, float(o)
 
 
-def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, float, float | None]:
+def _fit_cpu_decode(
+    rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None
+) -> tuple[float, float, float | None]:
     """(efficiency, overhead seconds, GB/s per thread) for CPU rows.
 
     A CPU decodes at min(bandwidth × efficiency, threads × per-thread rate): a few
-    threads of a big CPU are limited by how fast each core dequantises and multiplies,
-    not by the RAM. A grid over the per-thread rate, each point with the two-parameter
-    line fit on the resulting effective rates; the best relative error wins. Rows
-    without a thread count only see the bandwidth.
+    threads of a big CPU are limited by how fast each core dequantises and multiplies
+    (which its vector ISA sets), not by the RAM. A grid over the per-thread rate, each
+    point with the two-parameter line fit on the resulting effective rates; the best
+    relative error wins. Rows without a thread count only see the bandwidth. With
+    ``overhead`` given (an ISA class borrowing the CPU backend's), only the rates are fitted.
     """
     y = np.array([r.tg128 for r, _ in rows])
     size = np.array([r.size_gib * GIB * r.active_fraction for r, _ in rows])
@@ -244,7 +277,7 @@ def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, fl
                 rate = np.where(thr > 0, np.minimum(rate, thr * per_thread * 1e9), rate)
             x = size / rate
             # overhead minimising sum((y (x + o) - 1)^2), never negative
-            o = max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
+            o = overhead if overhead is not None else max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
             err = float(np.sum((y * (x + o) - 1.0) ** 2))
             if best is None or err < best[0] - 1e-12:
                 best = (err, float(eff), o, None if per_thread is None else float(per_thread))
@@ -276,8 +309,8 @@ def _fit_backend(
     if not dec:
         raise SizingError(f"no decode rows to fit for {backend}")
     per_thread = None
-    if backend == "cpu" and overhead is None:
-        eff, over, per_thread = _fit_cpu_decode(dec)
+    if backend.split("/")[0] == "cpu":  # the backend, or one vector ISA of it ("cpu/avx512")
+        eff, over, per_thread = _fit_cpu_decode(dec, overhead)
     else:
         eff, over = _fit_decode(dec, overhead)
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
@@ -370,6 +403,12 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
     backends = _with_moe_factors(backends, pairs, pooled_gpu)
+    if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
+        speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
+        backends = {
+            k: c.model_copy(update={"prefill_kernel_speed": speeds}) if k.split("/")[0] == "cpu" else c
+            for k, c in backends.items()
+        }
     return CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,
@@ -501,7 +540,11 @@ def dump_calibration(calib: CalibrationSet) -> str:
         "# Generated by `python -m harness.speed_fit` from data/llama_bench.yaml; do not edit.\n"
         "# Provenance: data_sha256 is the SHA-256 of the data file the factors were fitted to.\n"
     )
-    return header + yaml.safe_dump(calib.model_dump(mode="json"), sort_keys=False)
+    data = calib.model_dump(mode="json")
+    for entry in [*data["backends"].values(), data["pooled"]]:
+        if not entry.get("prefill_kernel_speed"):  # only CPU entries have one
+            entry.pop("prefill_kernel_speed", None)
+    return header + yaml.safe_dump(data, sort_keys=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,6 +85,14 @@ class ModelTraffic(BaseModel):
         ),
     )
 
+    matrix_types: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "share of the matrix multiplications' parameters per ggml type (blocks and output): "
+            "CPU kernels run at different speeds per type (sizing.core.speed.cpu)"
+        ),
+    )
+
     @property
     def total_bytes(self) -> int:
         """Bytes of the file's tensors (the tied output counted once)."""
@@ -121,6 +129,9 @@ class DeviceWork(BaseModel):
     )
     flops_per_token: float = 0.0
     attn_flops_per_cell: float = 0.0
+    matrix_types: tuple[tuple[str, float], ...] = Field(
+        (), description="share of the matrix parameters per ggml type (the model's mix)"
+    )
     offload_link_gbs: float | None = Field(
         None,
         description=(
@@ -162,9 +173,16 @@ def model_traffic(
     embd = output = other = idle = 0
     output_params = 0
     tied_params = 0
+    type_params: dict[str, float] = {}
+    embd_type = None
     for t in tensors:
         b = tensor_bytes(t)
         i = layer_of(t.name)
+        if len(t.shape) >= 2 and t.name.endswith(".weight") and (0 <= i < n or t.name.startswith("output.weight")):
+            share = frac if t.is_expert else 1.0  # a token multiplies by its active experts only
+            type_params[str(t.ggml_type)] = type_params.get(str(t.ggml_type), 0.0) + t.n_elements * share
+        if t.name.startswith("token_embd"):
+            embd_type = str(t.ggml_type)
         if 0 <= i < n:
             if t.is_expert:
                 expert[i] += b
@@ -187,6 +205,10 @@ def model_traffic(
         output_params = tied_params
         output = embd  # read in full each token, from its own copy where the output runs
         tied = True
+        if embd_type is not None:
+            type_params[embd_type] = type_params.get(embd_type, 0.0) + tied_params
+    all_params = sum(type_params.values())
+    mix = tuple(sorted((k, v / all_params) for k, v in type_params.items())) if all_params else ()
 
     bk, bv = kv_bytes_per_element(kv_type_k), kv_bytes_per_element(kv_type_v)
     swa = arch.swa_flags
@@ -224,6 +246,7 @@ def model_traffic(
         idle_bytes=idle,
         output_tied=tied,
         hidden_size=arch.hidden_size,
+        matrix_types=mix,
     )
 
 
@@ -274,6 +297,7 @@ def work_for_layers(
         kv_windowed=tuple((v, w) for w, v in sorted(windowed.items())),
         flops_per_token=flops,
         attn_flops_per_cell=attn,
+        matrix_types=traffic.matrix_types,
     )
 
 

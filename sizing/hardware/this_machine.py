@@ -14,6 +14,7 @@ from sizing.errors import SizingError
 from sizing.hardware.db import GPUDatabase
 from sizing.hardware.detect.machine import Machine
 from sizing.units import GIB
+from sizing.core.speed.cpu import isa_from_flags
 from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
 
 
@@ -33,9 +34,12 @@ def hardware_from_machine(
     if not ram or not bw:
         raise SizingError("could not read this machine's RAM size or bandwidth; give --ram-gb and --ram-bandwidth-gbs")
     threads = threads or cpu.cores or cpu.threads or 1
-    host = HostSpec(name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads)
+    isa = isa_from_flags(cpu.flags) if cpu.flags else None
+    host = HostSpec(
+        name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads, isa=isa
+    )
     if not machine.gpus:
-        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads)
+        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads, isa=isa)
         return hw.model_copy(update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")})
     entries = []
     for d in machine.gpus:

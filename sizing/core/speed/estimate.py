@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.core.scenario import Basis
+from sizing.core.speed.cpu import prefill_kernel_factor
 from sizing.core.traffic import DeviceRate, DeviceWork
 
 
@@ -74,6 +75,13 @@ class BackendCalibration(BaseModel):
     n_decode: int = 0
     n_prefill: int = 0
     pooled: bool = Field(False, description="too few rows: borrowed from all backends")
+    prefill_kernel_speed: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "CPU: prompt speed of each matrix-multiplication path relative to repacked weights "
+            "(sizing.core.speed.cpu.kernel_class); the per-thread rate is the repacked one"
+        ),
+    )
 
 
 class CalibrationSet(BaseModel):
@@ -222,6 +230,18 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     return device.bandwidth_gbs * ratio * 1e9
 
 
+def work_compute(work: DeviceWork, calib: CalibrationSet) -> float:
+    """FLOP/s a device reaches on this work's matrices: on a CPU, the per-thread rate (as
+    for repacked weights) × threads, scaled by how fast the model's weight types multiply
+    on the ISA that runs (sizing.core.speed.cpu)."""
+    rate = effective_compute(work.device, calib)
+    if work.device.kind == "cpu":
+        c = calib.for_device(work.device)
+        speeds = dict(c.prefill_kernel_speed or calib.get("cpu").prefill_kernel_speed)
+        rate *= prefill_kernel_factor(work.matrix_types, work.device.family, speeds)
+    return rate
+
+
 def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | None]:
     """(backend, device class, architecture) of the device that drives the run: the first
     accelerator."""
@@ -253,7 +273,7 @@ def decode_step_seconds(
         t_cmp = 0.0
         if n_seq > 1:
             flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
-            t_cmp = flops / effective_compute(w.device, calib)
+            t_cmp = flops / work_compute(w, calib)
         t = max(t_mem, t_cmp)
         total += t
         per.append(
@@ -282,7 +302,7 @@ def prefill_seconds(
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
             flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
-            t_cmp = flops / effective_compute(w.device, calib)
+            t_cmp = flops / work_compute(w, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
