@@ -254,7 +254,7 @@ def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None
 
 
 def _fit_cpu_decode(
-    rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None
+    rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None, efficiency: float | None = None
 ) -> tuple[float, float, float | None]:
     """(efficiency, overhead seconds, GB/s per thread) for CPU rows.
 
@@ -263,7 +263,10 @@ def _fit_cpu_decode(
     (which its vector ISA sets), not by the RAM. A grid over the per-thread rate, each
     point with the two-parameter line fit on the resulting effective rates; the best
     relative error wins. Rows without a thread count only see the bandwidth. With
-    ``overhead`` given (an ISA class borrowing the CPU backend's), only the rates are fitted.
+    ``overhead`` and ``efficiency`` given (an ISA class: how much of its RAM bandwidth a
+    machine reaches is its memory system's, not its vector unit's), only the per-thread
+    rate is fitted; a few threads of a big CPU never reach its RAM, so its rows alone
+    could not pin the efficiency.
     """
     y = np.array([r.tg128 for r, _ in rows])
     size = np.array([r.size_gib * GIB * r.active_fraction for r, _ in rows])
@@ -271,7 +274,7 @@ def _fit_cpu_decode(
     thr = np.array([float(r.threads or 0) for r, _ in rows])
     best: tuple[float, float, float, float | None] | None = None
     for per_thread in [None, *np.arange(2.0, 40.01, 0.25)]:
-        for eff in np.arange(0.30, 1.0001, 0.01):
+        for eff in [efficiency] if efficiency is not None else np.arange(0.30, 1.0001, 0.01):
             rate = bw * eff
             if per_thread is not None:
                 rate = np.where(thr > 0, np.minimum(rate, thr * per_thread * 1e9), rate)
@@ -298,7 +301,11 @@ def _quantiles(ratios: list[float]) -> tuple[float, float]:
 
 
 def _fit_backend(
-    backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False, overhead: float | None = None
+    backend: str,
+    rows: list[tuple[BenchRow, BenchDevice]],
+    pooled: bool = False,
+    overhead: float | None = None,
+    efficiency: float | None = None,
 ) -> BackendCalibration:
     dec = [(r, d) for r, d in rows if r.tg128 and not r.host_limited]
     # the decode line is bytes over bandwidth; a MoE's decode also pays per active expert,
@@ -310,7 +317,7 @@ def _fit_backend(
         raise SizingError(f"no decode rows to fit for {backend}")
     per_thread = None
     if backend.split("/")[0] == "cpu":  # the backend, or one vector ISA of it ("cpu/avx512")
-        eff, over, per_thread = _fit_cpu_decode(dec, overhead)
+        eff, over, per_thread = _fit_cpu_decode(dec, overhead, efficiency)
     else:
         eff, over = _fit_decode(dec, overhead)
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
@@ -382,7 +389,12 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
         if len(fams) > 1:
             for fam in sorted(fams):
                 part = [(r, d) for r, d in mine if d.family == fam]
-                cf = _fit_backend(f"{backend}/{fam}", part, overhead=c.decode_overhead_ms / 1000)
+                cf = _fit_backend(
+                    f"{backend}/{fam}",
+                    part,
+                    overhead=c.decode_overhead_ms / 1000,
+                    efficiency=c.decode_efficiency if backend == "cpu" else None,
+                )
                 if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
                     cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
                 if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:

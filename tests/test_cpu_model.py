@@ -139,3 +139,18 @@ def test_this_machines_host_carries_its_isa():
     m = m.model_copy(update={"cpu": m.cpu.model_copy(update={"bandwidth": probe})})
     hw = hardware_from_machine(m, load_gpus())
     assert hw.host.family == isa_from_flags(m.cpu.flags)
+
+
+def test_isa_entries_keep_the_backends_ram_efficiency():
+    """How much of its RAM bandwidth a machine reaches belongs to its memory system: an ISA
+    whose public rows all ran a few threads of a big CPU (never RAM-bound) must not pull it
+    down, and one whose rows never ran thread-bound still gets a per-thread limit."""
+    calib = load_calibration()
+    cpu = calib.backends["cpu"]
+    for key, c in calib.backends.items():
+        if key.startswith("cpu/"):
+            assert c.decode_efficiency == cpu.decode_efficiency, key
+    few = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx512")
+    from sizing.core.speed.estimate import effective_bandwidth
+
+    assert effective_bandwidth(few, calib) < 400e9 * cpu.decode_efficiency  # two threads cannot drain 400 GB/s

@@ -200,8 +200,11 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     """
     c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
-    if device.kind == "cpu" and c.decode_gbs_per_thread and device.threads:
-        bw = min(bw, device.threads * c.decode_gbs_per_thread * 1e9)
+    if device.kind == "cpu" and device.threads:
+        # an ISA whose rows never ran thread-bound borrows the CPU backend's per-thread rate
+        per_thread = c.decode_gbs_per_thread or calib.get("cpu").decode_gbs_per_thread
+        if per_thread:
+            bw = min(bw, device.threads * per_thread * 1e9)
     return bw
 
 
