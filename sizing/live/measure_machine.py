@@ -54,19 +54,17 @@ def bandwidth_model(available_ram: int, ctx: int = 1024) -> PlannedRun:
     from sizing.core.speed.estimate import estimate_speed
     from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
     from sizing.estimate import estimate
+    from sizing.live.synthetic import synthetic_tensors
     from sizing.sources.catalog import load_catalog
 
     rate = DeviceRate(name="probe", kind="cpu", backend="cpu", bandwidth_gbs=10.0, threads=1)
     tried = []
     for model_id, quant in BANDWIDTH_MODELS:
-        est = estimate(load_catalog().get(model_id), quant, ctx, backend="cpu", offline=True)
-        sc = est.scenario
-        assert sc.tensors is not None
-        read = (
-            estimate_speed([single_device_work(model_traffic(sc.model, sc.tensors), rate)], load_calibration(), ctx=ctx)
-            .per_device[0]
-            .read_bytes
-        )
+        arch = load_catalog().get(model_id)
+        est = estimate(arch, quant, ctx, backend="cpu", offline=True)
+        tensors = synthetic_tensors(arch, quant)  # exactly what the synthetic file carries
+        work = single_device_work(model_traffic(arch, tensors), rate)
+        read = estimate_speed([work], load_calibration(), ctx=ctx).per_device[0].read_bytes
         tried.append(f"{model_id} {quant}: {est.total_bytes / 2**30:.1f} GiB")
         if read >= BANDWIDTH_BOUND_BYTES and est.total_bytes <= RAM_SHARE * available_ram:
             return PlannedRun(
