@@ -154,3 +154,19 @@ def test_isa_entries_keep_the_backends_ram_efficiency():
     from sizing.core.speed.estimate import effective_bandwidth
 
     assert effective_bandwidth(few, calib) < 400e9 * cpu.decode_efficiency  # two threads cannot drain 400 GB/s
+
+
+def test_the_composition_carries_the_weight_types_to_the_cpu_prefill():
+    """sizing.estimate places a model on a CPU machine; its prompt speed per FLOP follows the
+    weight types (legacy Q4_1 dot products vs repacked Q4_0)."""
+    import sizing
+    from sizing.core.machine import cpu_hardware
+
+    hw = cpu_hardware("test CPU", ram_bytes=64 << 30, bandwidth_gbs=60.0, threads=8, isa="avx2")
+    rates = {}
+    for quant in ("Q4_0", "Q4_1"):
+        a = sizing.estimate("HuggingFaceTB/SmolLM2-135M-Instruct", quant, 2048, hardware=hw, offline=True)
+        rates[quant] = a.prefill_tokens_per_s.expected
+    speeds = dict(load_calibration().get("cpu", "cpu", "avx2").prefill_kernel_speed)
+    assert rates["Q4_1"] < rates["Q4_0"]
+    assert rates["Q4_1"] / rates["Q4_0"] < (1 + speeds["legacy"]) / 2  # most of its FLOPs take the slow path

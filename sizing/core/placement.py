@@ -434,6 +434,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         kv_windowed=a.kv_windowed,
         flops_per_token=a.flops_per_token + b.flops_per_token,
         attn_flops_per_cell=a.attn_flops_per_cell,
+        matrix_types=a.matrix_types or b.matrix_types,
     )
 
 
