@@ -9,9 +9,10 @@ llama.cpp reports) and by the CPU time the child used. With one thread and no sp
 peers, CPU time is what the run would take on an idle core, so the figures stay
 comparable while other processes share the machine (the wall-clock ones then say how
 much of a core the run got). It prints, per model: bytes read per decoded token, decode
-GB/s per thread, prefill GFLOP/s per thread; then the prompt speed of each CPU matrix
-path (repacked / tinyBLAS / generic dot products; ``sizing.core.speed.cpu``) relative to
-the repacked one, solved from the 1B runs of one type each, which is what
+GB/s per thread, prefill GFLOP/s per thread (the blocks' FLOPs per prompt token: the output projection
+runs for the last token only); then the prompt speed of each CPU matrix path (repacked /
+tinyBLAS / K-quant / legacy dot products; ``sizing.core.speed.cpu``) relative to the
+repacked one, from the 1B files whose blocks are all of one type, which is what
 ``cpu_kernels`` in ``sizing/data/llama_bench.yaml`` records.
 
 It also checks that a synthetic file runs at the real model's speed (SmolLM2 and
@@ -116,7 +117,7 @@ def main() -> int:
         f"{', '.join(feats) or 'unknown'} -> kernels {isa}; {args.threads} thread(s)"
     )
     one_b = "meta-llama/Llama-3.2-1B-Instruct"
-    singles = ("Q6_K", "Q4_0", "Q8_0", "F16", "Q4_1")  # Q6_K first: the others' tied output is Q6_K
+    singles = ("Q6_K", "Q4_0", "Q8_0", "F16", "Q4_1")
     specs: list[tuple[str, str | None, int]] = [(one_b, q, 16) for q in singles]
     if not args.quick:
         specs = [
@@ -160,7 +161,9 @@ def main() -> int:
         res = json.loads(line[0][7:])
         med = {k: statistics.median(x[k] for x in res) for k in res[0]}
         gbs = w.dense_bytes * med["tg_cpu"] / 1e9 / args.threads
-        gf = w.flops_per_token * med["pp_cpu"] / 1e9 / args.threads
+        # a prompt token multiplies by the blocks; the output projection runs for the last one only
+        gf = ((w.flops_per_token - w.output_flops_per_token) * med["pp_cpu"] + w.output_flops_per_token) / 1e9
+        gf /= args.threads
         mix = ", ".join(f"{t} {s:.0%}" for t, s in w.matrix_types)
         print(
             f"{name}: reads {w.dense_bytes / 1e6:.0f} MB/token; decode {med['tg_cpu']:.2f} tok/s by CPU time "
@@ -169,11 +172,7 @@ def main() -> int:
             f"per thread; matrices {mix}; load average {la:.1f}"
         )
         if model == one_b and quant in singles:
-            # 1/gf = sum(share / speed) over the file's types; all but this file's own type known
-            known = sum(sh / per_type[t] for t, sh in w.matrix_types if t != quant and t in per_type)
-            own = dict(w.matrix_types).get(quant, 0.0)
-            if own and 1.0 / gf > known and all(t == quant or t in per_type for t, _ in w.matrix_types):
-                per_type[quant] = own / (1.0 / gf - known)
+            per_type[quant] = gf  # each 1B file's blocks are all of one type
     if "Q4_0" in per_type:
         base = per_type["Q4_0"]  # repacked on every x86 ISA from AVX2 and on ARM with the dot product
         print("prompt GFLOP/s per thread by type: " + ", ".join(f"{t} {v:.1f}" for t, v in per_type.items()))

@@ -435,6 +435,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         flops_per_token=a.flops_per_token + b.flops_per_token,
         attn_flops_per_cell=a.attn_flops_per_cell,
         matrix_types=a.matrix_types or b.matrix_types,
+        output_flops_per_token=a.output_flops_per_token + b.output_flops_per_token,
     )
 
 

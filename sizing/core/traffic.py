@@ -88,8 +88,9 @@ class ModelTraffic(BaseModel):
     matrix_types: tuple[tuple[str, float], ...] = Field(
         (),
         description=(
-            "share of the matrix multiplications' parameters per ggml type (blocks and output): "
-            "CPU kernels run at different speeds per type (sizing.core.speed.cpu)"
+            "share of the blocks' matrix parameters per ggml type (what a prompt token multiplies "
+            "by; the output projection runs for the last token only): CPU kernels run at "
+            "different speeds per type (sizing.core.speed.cpu)"
         ),
     )
 
@@ -131,6 +132,14 @@ class DeviceWork(BaseModel):
     attn_flops_per_cell: float = 0.0
     matrix_types: tuple[tuple[str, float], ...] = Field(
         (), description="share of the matrix parameters per ggml type (the model's mix)"
+    )
+    output_flops_per_token: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "the output projection's share of flops_per_token: a prompt needs logits for its "
+            "last token only (llama.cpp computes n_outputs = 1), so prefill pays it once"
+        ),
     )
     offload_link_gbs: float | None = Field(
         None,
@@ -174,15 +183,12 @@ def model_traffic(
     output_params = 0
     tied_params = 0
     type_params: dict[str, float] = {}
-    embd_type = None
     for t in tensors:
         b = tensor_bytes(t)
         i = layer_of(t.name)
-        if len(t.shape) >= 2 and t.name.endswith(".weight") and (0 <= i < n or t.name.startswith("output.weight")):
+        if len(t.shape) >= 2 and t.name.endswith(".weight") and 0 <= i < n:
             share = frac if t.is_expert else 1.0  # a token multiplies by its active experts only
             type_params[str(t.ggml_type)] = type_params.get(str(t.ggml_type), 0.0) + t.n_elements * share
-        if t.name.startswith("token_embd"):
-            embd_type = str(t.ggml_type)
         if 0 <= i < n:
             if t.is_expert:
                 expert[i] += b
@@ -205,8 +211,6 @@ def model_traffic(
         output_params = tied_params
         output = embd  # read in full each token, from its own copy where the output runs
         tied = True
-        if embd_type is not None:
-            type_params[embd_type] = type_params.get(embd_type, 0.0) + tied_params
     all_params = sum(type_params.values())
     mix = tuple(sorted((k, v / all_params) for k, v in type_params.items())) if all_params else ()
 
@@ -284,9 +288,11 @@ def work_for_layers(
             e += layer.expert_bytes
             frac = layer.expert_fraction
             flops += 2.0 * _expert_active_params(layer)
+    out_flops = 0.0
     if with_output:
         d += traffic.output_bytes + traffic.other_bytes
-        flops += 2.0 * traffic.output_params
+        out_flops = 2.0 * traffic.output_params
+        flops += out_flops
     return DeviceWork(
         device=device,
         layers=count,
@@ -298,6 +304,7 @@ def work_for_layers(
         flops_per_token=flops,
         attn_flops_per_cell=attn,
         matrix_types=traffic.matrix_types,
+        output_flops_per_token=out_flops,
     )
 
 

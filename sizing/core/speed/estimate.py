@@ -304,7 +304,11 @@ def prefill_seconds(
         for w in works:
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
-            flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
+            per_token = w.flops_per_token
+            if w.device.kind == "cpu":
+                # only the prompt's last token needs logits: the output projection runs once
+                per_token -= w.output_flops_per_token * (1.0 - 1.0 / max(1, n_tokens))
+            flops = u * (per_token + w.attn_flops_per_cell * mid_depth)
             t_cmp = flops / work_compute(w, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
