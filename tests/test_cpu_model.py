@@ -170,3 +170,22 @@ def test_the_composition_carries_the_weight_types_to_the_cpu_prefill():
     speeds = dict(load_calibration().get("cpu", "cpu", "avx2").prefill_kernel_speed)
     assert rates["Q4_1"] < rates["Q4_0"]
     assert rates["Q4_1"] / rates["Q4_0"] < (1 + speeds["legacy"]) / 2  # most of its FLOPs take the slow path
+
+
+def test_a_prompt_multiplies_by_the_output_projection_once(gemma3_gguf):
+    """llama.cpp computes logits for a prompt's last token only: on a CPU, a 262k-token
+    vocabulary (most of Gemma-3-270M's FLOPs) barely slows prompt processing."""
+    from sizing.core.speed.estimate import prefill_seconds
+
+    g = read_gguf(gemma3_gguf)
+    cpu = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=20.0, threads=2, family="avx2")
+    w = single_device_work(model_traffic(g.arch, g.tensors), cpu)
+    assert w.output_flops_per_token > 0.5 * w.flops_per_token  # the tied 262k x 640 output
+    calib = load_calibration()
+    blocks_only = w.model_copy(
+        update={"flops_per_token": w.flops_per_token - w.output_flops_per_token, "output_flops_per_token": 0.0}
+    )
+    with_output = prefill_seconds([w], calib, 512)
+    assert with_output == pytest.approx(prefill_seconds([blocks_only], calib, 512), rel=0.05)
+    every_token = w.model_copy(update={"output_flops_per_token": 0.0})  # as if each token needed logits
+    assert prefill_seconds([every_token], calib, 512) > 2 * with_output
