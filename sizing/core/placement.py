@@ -42,7 +42,6 @@ from sizing.core.traffic import DeviceKind, DeviceRate, DeviceWork, LayerTraffic
 from sizing.units import gib
 
 
-
 SplitMode = Literal["layer", "tensor"]
 
 
@@ -220,8 +219,10 @@ def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) ->
     """--n-cpu-moe / --cpu-moe only mean something for an MoE model, and N counts layers."""
     asked = opts.n_cpu_moe is not None and opts.n_cpu_moe > 0
     if asked and opts.cpu_moe:
-        raise SizingError(f"--cpu-moe and --n-cpu-moe {opts.n_cpu_moe} contradict each other: give one "
-                          "(--cpu-moe is every layer's experts)")
+        raise SizingError(
+            f"--cpu-moe and --n-cpu-moe {opts.n_cpu_moe} contradict each other: give one "
+            "(--cpu-moe is every layer's experts)"
+        )
     if (asked or opts.cpu_moe) and not moe:
         flag = "--cpu-moe" if opts.cpu_moe else f"--n-cpu-moe {opts.n_cpu_moe}"
         raise SizingError(f"{flag}: this is a dense model; it has no routed experts to keep in RAM")
@@ -309,23 +310,32 @@ def _assign(
     extra = [0] * k
     sched_notes: list[str] = []
     if gpus:
-        copy = weight_copy_bytes(layers_on[k], experts_on[k], backend=gpus[0].backend,
-                                 n_ubatch=opts.n_ubatch, unified=hw.unified)
+        copy = weight_copy_bytes(
+            layers_on[k], experts_on[k], backend=gpus[0].backend, n_ubatch=opts.n_ubatch, unified=hw.unified
+        )
         if copy:
             extra[0] += copy
             sched_notes.append(
                 f"{gpus[0].name}'s compute buffer holds a copy of the largest RAM-resident layer's "
                 f"weights ({gib(copy)}): llama.cpp runs batches of ≥{OP_OFFLOAD_MIN_BATCH} tokens on the "
-                "GPU (PR #6083); -ub below 32 avoids it at a prompt-speed cost")
-        if pipeline_parallel(k, all_layers_on_gpu=i_gpu_start == 0, split_mode="layer",
-                             tensor_overrides=bool(n_cpu_moe), unified=hw.unified):
+                "GPU (PR #6083); -ub below 32 avoids it at a prompt-speed cost"
+            )
+        if pipeline_parallel(
+            k,
+            all_layers_on_gpu=i_gpu_start == 0,
+            split_mode="layer",
+            tensor_overrides=bool(n_cpu_moe),
+            unified=hw.unified,
+        ):
             for s in range(k):
                 if layers_on[s]:
-                    extra[s] += pipeline_copy_bytes(layers_on[s], hidden_size=traffic.hidden_size,
-                                                    ctx=ctx, n_ubatch=opts.n_ubatch)
+                    extra[s] += pipeline_copy_bytes(
+                        layers_on[s], hidden_size=traffic.hidden_size, ctx=ctx, n_ubatch=opts.n_ubatch
+                    )
             sched_notes.append(
                 f"pipeline parallel over {k} GPUs: each keeps {SCHED_MAX_COPIES} copies of its graph "
-                "inputs (GGML_SCHED_MAX_COPIES)")
+                "inputs (GGML_SCHED_MAX_COPIES)"
+            )
 
     parts: list[MemoryParts] = []
     for s in range(k + 1):
@@ -341,8 +351,14 @@ def _assign(
             )
         else:
             host_compute = memory.compute_bytes if layers_on[s] else 0
-            parts.append(MemoryParts(weights_bytes=w[s], kv_cache_bytes=kvb[s], compute_bytes=host_compute,
-                                     reclaimable_bytes=0 if gpus else memory.reclaimable_bytes))
+            parts.append(
+                MemoryParts(
+                    weights_bytes=w[s],
+                    kv_cache_bytes=kvb[s],
+                    compute_bytes=host_compute,
+                    reclaimable_bytes=0 if gpus else memory.reclaimable_bytes,
+                )
+            )
 
     placements: list[DevicePlacement] = []
     gpu_used_total = 0
@@ -436,6 +452,8 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         attn_flops_per_cell=a.attn_flops_per_cell,
         matrix_types=a.matrix_types or b.matrix_types,
         output_flops_per_token=a.output_flops_per_token + b.output_flops_per_token,
+        expert_flops_per_token=a.expert_flops_per_token + b.expert_flops_per_token,
+        moe_layers=a.moe_layers + b.moe_layers,
     )
 
 
@@ -449,7 +467,8 @@ def _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, cpu_moe, fits) -> 
     if not gpus:
         spare = host.parts.reclaimable_bytes
         return f"all {n} layers on the CPU ({gib(host.used_bytes)} of RAM" + (
-            f", plus {gib(spare)} of reclaimable file pages)" if spare else ")")
+            f", plus {gib(spare)} of reclaimable file pages)" if spare else ")"
+        )
     names = ", ".join(f"{p.layers} on {p.name}" for p in gpus if p.layers or p.holds_output)
     if gpu_layers >= n + 1 and not n_cpu_moe:
         where = f"all {n} layers on {gpus[0].name}" if len(gpus) == 1 else f"all {n} layers split {names}"
@@ -479,20 +498,34 @@ def _place_tensor_parallel(traffic, memory, hw: Hardware, *, ctx: int, opts: Pla
     placements = []
     for g in gpus:
         parts = MemoryParts(
-            weights_bytes=per_w, kv_cache_bytes=per_kv, compute_bytes=memory.compute_bytes, overhead_bytes=memory.overhead_bytes
+            weights_bytes=per_w,
+            kv_cache_bytes=per_kv,
+            compute_bytes=memory.compute_bytes,
+            overhead_bytes=memory.overhead_bytes,
         )
         placements.append(
             DevicePlacement(
-                id=g.id, name=g.name, kind=g.kind, backend=g.backend, layers=len(traffic.layers),
-                first_layer=0, last_layer=len(traffic.layers) - 1, holds_output=True,
+                id=g.id,
+                name=g.name,
+                kind=g.kind,
+                backend=g.backend,
+                layers=len(traffic.layers),
+                first_layer=0,
+                last_layer=len(traffic.layers) - 1,
+                holds_output=True,
                 expert_layers=sum(1 for layer in traffic.layers if layer.expert_bytes),
-                parts=parts, capacity_bytes=max(0, g.memory_bytes - hw.margin_bytes),
+                parts=parts,
+                capacity_bytes=max(0, g.memory_bytes - hw.margin_bytes),
             )
         )
     host = hw.host
     placements.append(
         DevicePlacement(
-            id=host.id, name=host.name, kind="cpu", backend="cpu", parts=MemoryParts(),
+            id=host.id,
+            name=host.name,
+            kind="cpu",
+            backend="cpu",
+            parts=MemoryParts(),
             capacity_bytes=max(0, host.memory_bytes - hw.margin_bytes),
         )
     )
@@ -509,7 +542,8 @@ def _place_tensor_parallel(traffic, memory, hw: Hardware, *, ctx: int, opts: Pla
     how = (
         f"tensor parallel over {k} GPUs, {gib(placements[0].used_bytes)} per card"
         if fits
-        else "does not fit: " + "; ".join(f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits)
+        else "does not fit: "
+        + "; ".join(f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits)
     )
     return Placement(
         fits=fits,
@@ -538,6 +572,7 @@ class ManyPlacements(BaseModel):
     n_cpu_moe: tuple[int, ...]
     gpu_read_bytes: tuple[float, ...] = Field(description="weights + KV(depth 0) one token reads on the GPU")
     host_read_bytes: tuple[float, ...]
+    gpu_moe_layers: tuple[int, ...] = Field((), description="layers whose routed experts run on the GPU")
 
 
 def place_many(
@@ -610,7 +645,9 @@ def place_many(
     host_out = 0.0 if traffic.output_tied else traffic.output_bytes
     host_use = (
         host_base
-        + whole.sum() - tail[n_gpu] + moved
+        + whole.sum()
+        - tail[n_gpu]
+        + moved
         + np.where(ngl >= 1, 0.0, traffic.other_bytes + host_out)
         + np.where(n_gpu < n, memory.compute_bytes, 0.0)
     )
@@ -624,10 +661,15 @@ def place_many(
     rmoved = np.concatenate([[0.0], np.cumsum(expert * frac)])[ncm]
     gpu_read = np.where(ngl >= 1, out_bytes, 0.0) + rtail[n_gpu] - rmoved
     host_read = out_bytes + read.sum() - gpu_read
+    # MoE layers on the GPU: those among the last n_gpu layers, less the first ncm whose
+    # experts went to RAM (ncm > 0 only when every layer is on the GPU)
+    is_moe = (expert > 0).astype(int)
+    gpu_moe = np.concatenate([[0], np.cumsum(is_moe[::-1])])[n_gpu] - np.concatenate([[0], np.cumsum(is_moe)])[ncm]
     return ManyPlacements(
         fits=tuple(bool(x) for x in fits),
         gpu_layers=tuple(int(x) for x in ngl),
         n_cpu_moe=tuple(int(x) for x in ncm),
         gpu_read_bytes=tuple(float(x) for x in gpu_read),
         host_read_bytes=tuple(float(x) for x in host_read),
+        gpu_moe_layers=tuple(int(x) for x in gpu_moe),
     )
