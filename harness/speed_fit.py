@@ -64,6 +64,10 @@ class BenchDevice(BaseModel):
         ),
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
+    vector_tflops: float | None = Field(
+        None, gt=0, description="FP32 vector peak of a GPU without matrix units llama.cpp uses (cited)"
+    )
+    vector_source: str | None = Field(None, min_length=8, description="where vector_tflops comes from")
     source: str = Field(min_length=8)
 
 
@@ -258,6 +262,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         threads=row.threads,
         family=dev.family,
         gpu_cores=dev.gpu_cores,
+        vector_tflops=dev.vector_tflops,
     )
 
 
@@ -459,6 +464,12 @@ def _fit_backend(
         peaked = []
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in peaked]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
+    # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
+    # prompt cost has its own term), over two devices at least like the matrix share
+    vec = [(r, d) for r, d in pre if d.vector_tflops and not d.matmul_tflops and not r.active_params_b]
+    if parent is None and len({d.name for _, d in vec}) < 2:
+        vec = []
+    per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
     per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     calib = BackendCalibration(
@@ -467,11 +478,12 @@ def _fit_backend(
         decode_overhead_ms=round(over * 1000, 4),
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
+        prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
         prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
         prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
         n_decode=len(dec),
-        n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread)),
+        n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread), len(per_vector)),
         pooled=pooled,
     )
     # spreads: measured ÷ predicted on the fit rows
@@ -572,6 +584,12 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
+    for key, c in list(backends.items()):
+        parent_key = key.split("/")[0]
+        if "/" in key and c.prefill_vector_efficiency is None:
+            backends[key] = c.model_copy(
+                update={"prefill_vector_efficiency": backends[parent_key].prefill_vector_efficiency}
+            )
     backends = _with_moe_costs(backends, pairs, pooled_gpu)
     backends = _with_launch_costs(backends, data.graph_pairs)
     backends = _with_moe_prefill(backends, pairs, pooled_gpu)

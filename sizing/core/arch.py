@@ -96,6 +96,16 @@ class ModelArch(BaseModel):
     swa_layers: tuple[int, ...] | None = Field(
         None, description="explicit list of windowed layers; overrides swa_pattern"
     )
+    swa_head_dim: int = Field(
+        0, ge=0,
+        description="K and V length per head on windowed layers where it differs from the "
+                    "full-attention layers' (gemma4: 256 windowed, 512 full); 0 means the same",
+    )
+    swa_n_kv_heads: int = Field(
+        0, ge=0,
+        description="KV heads on windowed layers where they differ (gemma4: 8 windowed, 2 full); "
+                    "0 means n_kv_heads",
+    )
 
     # --- multi-head latent attention (DeepSeek-V2/V3) -----------------------------------
     q_lora_rank: int = Field(0, ge=0)
@@ -154,6 +164,8 @@ class ModelArch(BaseModel):
             raise ValueError("n_experts_used/n_shared_experts set on a model without experts")
         if (self.swa_pattern is not None or self.swa_layers) and not self.sliding_window:
             raise ValueError("swa_pattern/swa_layers given without sliding_window")
+        if self.swa_n_kv_heads and self.n_heads % self.swa_n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of swa_n_kv_heads ({self.swa_n_kv_heads})")
         if self.swa_layers and max(self.swa_layers) >= self.n_layers:
             raise ValueError("swa_layers names a layer beyond n_layers")
         if self.recurrent_layers and max(self.recurrent_layers) >= self.n_layers:

@@ -37,6 +37,14 @@ class DeviceRate(BaseModel):
     threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
     family: str | None = Field(None, description="GPU architecture, e.g. 'xe-hpg' (Alchemist)")
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores (prefill scales with them)")
+    vector_tflops: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "FP32 vector peak (shaders × 2 × boost clock) of a GPU without matrix units that "
+            "llama.cpp uses: its matrix products run on the shader ALUs"
+        ),
+    )
 
 
 class LayerTraffic(BaseModel):

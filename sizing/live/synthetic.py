@@ -70,7 +70,10 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
     else:
         rec, ffn_only = a.recurrent_flags, set(a.ffn_only_layers)
         att = [not rec[i] and i not in ffn_only for i in range(a.n_layers)]  # KV-sharing layers attend
-        if all(att) or a.recurrent_kind == "gated_delta":  # qwen3next: an interval key instead
+        if a.swa_n_kv_heads:  # gemma4: one KV head count per layer, by its window
+            w.add_array(f"{p}.attention.head_count_kv",
+                        [a.swa_n_kv_heads if f else a.n_kv_heads for f in a.swa_flags])
+        elif all(att) or a.recurrent_kind == "gated_delta":  # qwen3next: an interval key instead
             u32("attention.head_count_kv", a.n_kv_heads)
         else:  # hybrids: 0 KV heads marks a recurrent or FFN-only block, as converters write it
             w.add_array(f"{p}.attention.head_count_kv", [a.n_kv_heads if f else 0 for f in att])
@@ -90,10 +93,14 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         if a.arch in ("lfm2moe", "glm4moe", "nemotron_h_moe", "minimax-m2"):  # sigmoid routers, score bias
             u32("expert_gating_func", 2)
             w.add_bool(f"{p}.expert_weights_norm", True)
-        if a.arch == "deepseek2":
+        if a.arch in ("deepseek2", "deepseek32"):
             f32("expert_weights_scale", 1.0)
             w.add_bool(f"{p}.expert_weights_norm", True)
             u32("expert_gating_func", 2 if a.expert_score_bias else 1)  # sigmoid (V3) / softmax
+    if a.arch == "deepseek32":  # the lightning indexer (DSA)
+        u32("attention.indexer.head_count", int(a.extra["indexer_n_head"]))
+        u32("attention.indexer.key_length", int(a.extra["indexer_head_size"]))
+        u32("attention.indexer.top_k", int(a.extra.get("indexer_top_k", 2048)))
     _recurrent_hparams(w, a)
     if a.arch in ("qwen3vl", "qwen3vlmoe"):  # M-RoPE sections (time, height, width)
         w.add_array(f"{p}.rope.dimension_sections", [24, 20, 20, 0])
@@ -101,8 +108,15 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         u32("interleave_moe_layer_step", a.moe_layer_step)
     if a.sliding_window:
         u32("attention.sliding_window", a.sliding_window)
-        if a.swa_layers is not None:
+        if a.swa_layers is not None or a.arch == "gemma4":
             w.add_array(f"{p}.attention.sliding_window_pattern", list(a.swa_flags))
+    if a.arch == "gemma4":  # windowed layers' own head width; per-layer embeddings; shared KV
+        u32("attention.key_length_swa", a.swa_head_dim or a.head_dim_k)
+        u32("attention.value_length_swa", a.swa_head_dim or a.head_dim_v)
+        u32("rope.dimension_count_swa", a.swa_head_dim or a.head_dim_k)
+        u32("embedding_length_per_layer_input", int(a.extra.get("n_embd_per_layer", 0)))
+        u32("attention.shared_kv_layers", a.n_layers - (a.n_kv_layers or a.n_layers))
+        f32("final_logit_softcapping", 30.0)
 
 
 def _recurrent_hparams(w: GGUFWriter, a: ModelArch) -> None:

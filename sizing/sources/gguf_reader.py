@@ -21,7 +21,6 @@ import mmap
 import os
 import re
 import struct
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sizing.errors import SizingError
 from sizing.core.arch import MAX_LAYERS, ModelArch
 from sizing.core.tensors import TensorSpec, llama_order
-from sizing.core.quant import file_quant_from_ftype
+from sizing.core.quant import file_quant_from_ftype, guess_file_quant
 
 GGUF_MAGIC = b"GGUF"
 MAX_KEY_BYTES = 65_535  # the spec's limit for a key
@@ -297,7 +296,7 @@ def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
         path=label,
         arch=arch,
         tensors=tuple(llama_order(tensors)),
-        file_type=_file_type(meta, tensors),
+        file_type=_file_type(meta, tensors, arch),
         file_size=len(data),
         data_offset=data_offset,
         metadata=meta,
@@ -450,6 +449,48 @@ def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...
     return fields
 
 
+def _gemma4_layers(meta: dict[str, Any], kv: tuple[int, ...], n_layers: int,
+                   by_name: dict[str, TensorSpec], source: str) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """gemma4's per-layer keys (src/models/gemma4.cpp load_arch_hparams): the window
+    pattern splits the layers; windowed ones have their own KV heads and head width
+    (``key_length_swa``); the last ``shared_kv_layers`` reuse earlier KV; full layers
+    without ``attn_v`` take V from K. Returns the fields and the full layers' KV heads."""
+    pat = meta.get("gemma4.attention.sliding_window_pattern")
+    if not isinstance(pat, GGUFArray) or pat.values is None or len(pat.values) < n_layers:
+        raise SizingError(f"{source}: gemma4.attention.sliding_window_pattern must give every layer")
+    swa = [bool(x) for x in pat.values[:n_layers]]
+    full_kv = {kv[i] for i in range(n_layers) if not swa[i]}
+    swa_kv = {kv[i] for i in range(n_layers) if swa[i]}
+    if len(full_kv) > 1 or len(swa_kv) > 1:
+        raise SizingError(f"{source}: gemma4.attention.head_count_kv differs within windowed or full "
+                          "layers; that is not modelled, so this file cannot be sized")
+    n_full = next(iter(full_kv), 0) or next(iter(swa_kv))
+    n_swa = next(iter(swa_kv), n_full)
+    fields: dict[str, Any] = {}
+    if n_swa != n_full:
+        fields["swa_n_kv_heads"] = n_swa
+    hd, hd_swa = (_int_value(meta.get(f"gemma4.attention.{x}"), f"gemma4.attention.{x}", source)
+                  for x in ("key_length", "key_length_swa"))
+    if hd_swa and hd_swa != hd:
+        fields["swa_head_dim"] = hd_swa
+    shared = _int_value(meta.get("gemma4.attention.shared_kv_layers"), "gemma4.attention.shared_kv_layers", source)
+    if shared:
+        if shared >= n_layers:
+            raise SizingError(f"{source}: gemma4.attention.shared_kv_layers {shared} leaves no layer its own KV")
+        fields["n_kv_layers"] = n_layers - shared
+    extra: dict[str, int | bool] = {}
+    pl = _int_value(meta.get("gemma4.embedding_length_per_layer_input"),
+                    "gemma4.embedding_length_per_layer_input", source)
+    if pl:
+        extra["n_embd_per_layer"] = pl
+    full0 = next((i for i in range(n_layers) if not swa[i]), None)
+    if full0 is not None and f"blk.{full0}.attn_v.weight" not in by_name:
+        extra["attention_k_eq_v"] = True
+    if extra:
+        fields["extra"] = extra
+    return fields, tuple(n_full for _ in kv)
+
+
 def _int_key(meta: dict[str, Any], key: str, source: str) -> int:
     v = meta.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 24:
@@ -483,6 +524,9 @@ _INT_LIMITS = {
     "attention.q_lora_rank": 1 << 20,
     "attention.sliding_window": 1 << 32,
     "rope.dimension_count": 1 << 16,
+    "attention.indexer.head_count": 1 << 16,
+    "attention.indexer.key_length": 1 << 16,
+    "attention.indexer.top_k": 1 << 24,
 }
 
 
@@ -587,14 +631,18 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     nh_arr = _per_layer(meta, f"{a}.attention.head_count", n_all, 0, source)[:n_layers]
     n_heads = _uniform(nh_arr, f"{a}.attention.head_count", source)
     hidden = k("embedding_length", 0)
+    g4: dict[str, Any] = {}
+    if a == "gemma4":  # windowed and full layers differ in KV heads and head width
+        g4, kv_arr = _gemma4_layers(meta, kv_arr, n_layers, by_name, source)
     n_kv = _uniform(kv_arr, f"{a}.attention.head_count_kv", source) or n_heads
     ffn_size = _uniform(ff_arr, f"{a}.feed_forward_length", source)
     hd_k = k("attention.key_length", hidden // n_heads if n_heads else 0)
     hd_v = k("attention.value_length", hd_k)
     rope_dim = k("rope.dimension_count", 0)
     fields: dict[str, Any] = _layer_kinds(a, meta, n_layers, kv_arr, ff_arr, source)
+    fields.update(g4)
     if nextn:
-        fields["extra"] = {"nextn_predict_layers": nextn}
+        fields["extra"] = {**fields.get("extra", {}), "nextn_predict_layers": nextn}
     kv_lora = k("attention.kv_lora_rank", 0)
     if kv_lora:  # MLA: the *_mla keys hold the real per-head sizes; one latent KV "head"
         hd_k = k("attention.key_length_mla", hd_k)
@@ -602,6 +650,13 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         n_kv = n_heads
         fields.update(kv_lora_rank=kv_lora, q_lora_rank=k("attention.q_lora_rank", 0),
                       qk_rope_head_dim=rope_dim, qk_nope_head_dim=hd_k - rope_dim)
+    if a == "deepseek32":  # the lightning indexer (DSA): its heads size tensors and a key cache
+        extra = {"indexer_n_head": k("attention.indexer.head_count", 0),
+                 "indexer_head_size": k("attention.indexer.key_length", 0),
+                 "indexer_top_k": k("attention.indexer.top_k", 0)}
+        if not (extra["indexer_n_head"] and extra["indexer_head_size"]):
+            raise SizingError(f"{source}: deepseek32 header lacks its attention.indexer head_count/key_length")
+        fields["extra"] = {**fields.get("extra", {}), **extra}
     n_exp = k("expert_count", 0)
     if n_exp:
         lead = k("leading_dense_block_count", 0)
@@ -689,18 +744,15 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         ) from None
 
 
-def _file_type(meta: dict[str, Any], tensors: list[TensorSpec]) -> str:
+def _file_type(meta: dict[str, Any], tensors: list[TensorSpec], arch: ModelArch) -> str:
+    """The file's quant, a name every page and command accepts: from ``general.file_type``,
+    else guessed from the tensor types (converters and some tools leave the key out)."""
     ft = meta.get("general.file_type")
     if isinstance(ft, int):
         name = file_quant_from_ftype(ft & ~1024)  # 1024 = LLAMA_FTYPE_GUESSED
         if name:
             return name
-    if not tensors:
-        return "unknown"
-    mostly = Counter()
-    for t in tensors:
-        mostly[t.ggml_type] += t.n_elements
-    return f"mostly {mostly.most_common(1)[0][0]}"
+    return guess_file_quant(arch, tensors) or "unknown"
 
 
 _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
@@ -763,7 +815,7 @@ def read_gguf(path: str | os.PathLike, *, allowed: Callable[[Path], bool] | None
         path=str(p),
         arch=arch,
         tensors=tuple(llama_order(tensors)),
-        file_type=_file_type(meta, tensors),
+        file_type=_file_type(meta, tensors, arch),
         file_size=size,
         data_offset=data_offset,
         metadata=meta,

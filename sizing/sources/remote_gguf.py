@@ -759,7 +759,7 @@ def read_remote_gguf(ref: RemoteRef, *, timeout_s: float = TIMEOUT_S) -> RemoteG
     model_id = f"{ref.repo}/{stem}" if ref.repo else stem
     arch = arch_from_header(meta, tensors, id=model_id, source=f"GGUF header of {ref.label}")
     model = GGUFModel(
-        path=ref.label, arch=arch, tensors=tuple(llama_order(tensors)), file_type=_file_type(meta, tensors),
+        path=ref.label, arch=arch, tensors=tuple(llama_order(tensors)), file_type=_file_type(meta, tensors, arch),
         file_size=total, data_offset=first.data_offset, metadata=meta,
     )
     return RemoteGGUF(model=model, parts=len(reads), bytes_read=sum(r.bytes_read for r in reads),

@@ -195,7 +195,8 @@ def repack_explanation(*, backend: str, repack: bool, mmap: bool, mlock: bool, r
 # --- the estimate -------------------------------------------------------------------------
 
 _KV_LABELS = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
-              "swa": "KV cache (sliding window)", "recurrent": "recurrent state"}
+              "swa": "KV cache (sliding window)", "indexer": "KV cache (DSA indexer keys)",
+              "recurrent": "recurrent state"}
 
 
 def estimate_memory(scenario: Scenario) -> MemoryEstimate:

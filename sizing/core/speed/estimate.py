@@ -13,7 +13,10 @@ old one, such as a Tesla P40, several times over.
 
 Prefill runs a micro-batch of tokens through each weight at once, so it is set by
 arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
-micro-batch (the memory floor).
+micro-batch (the memory floor). Effective compute is a share of the matrix peak where
+llama.cpp uses matrix units; a GPU without them (an old GCN or RDNA 2 card) multiplies on
+its shader ALUs, so its share is of its FP32 vector peak: a figure scaled from bandwidth
+would make a 512-bit GDDR5 card of 2013 prefill like a modern one.
 
 The efficiencies and the fixed cost are not guessed: they come from a fit to public
 llama-bench results (``sizing.core.speed.calibration``), per backend. Every answer is a range whose
@@ -54,6 +57,14 @@ class BackendCalibration(BaseModel):
     prefill_efficiency: float | None = Field(None, gt=0, description="fraction of matmul_tflops")
     prefill_gflops_per_gbs: float | None = Field(
         None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
+    )
+    prefill_vector_efficiency: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "fraction of the FP32 vector peak reached by GPUs without matrix units llama.cpp "
+            "uses (GCN, RDNA 1/2): their prompt products run on the shader ALUs"
+        ),
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
     prefill_gflops_per_core: float | None = Field(
@@ -251,6 +262,10 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
         eff = c.prefill_efficiency or p.prefill_efficiency
         if eff:
             return device.matmul_tflops * 1e12 * eff
+    if device.vector_tflops:
+        veff = c.prefill_vector_efficiency or p.prefill_vector_efficiency
+        if veff:
+            return device.vector_tflops * 1e12 * veff
     if device.gpu_cores and c.prefill_gflops_per_core:
         return device.gpu_cores * c.prefill_gflops_per_core * 1e9
     ratio = c.prefill_gflops_per_gbs or p.prefill_gflops_per_gbs
