@@ -322,3 +322,20 @@ def test_nemotron_3_pattern_with_moe_blocks_is_nemotron_h_moe():
             repo_id="n",
             source="test",
         )
+
+
+def test_a_copied_architecture_recomputes_its_per_layer_views():
+    """Truth cases and shrunk models are copies with other layer counts or patterns: a copy
+    must not keep the per-layer flags its original had already worked out."""
+    from sizing.core.arch import ModelArch
+    from sizing.core.memory.kv_cache import estimate_kv_cache
+    from sizing.sources.catalog import load_catalog
+
+    base = next(m for m in load_catalog().models if m.sliding_window and m.swa_pattern)
+    assert base.swa_flags and base.attention_flags  # worked out on the original first
+    for update in ({"n_layers": 3}, {"swa_pattern": base.swa_pattern + 1}, {"swa_layers": (0,)}):
+        copy = base.model_copy(update=update)
+        fresh = ModelArch(**copy.model_dump())
+        assert copy.swa_flags == fresh.swa_flags, update
+        assert copy.attention_flags == fresh.attention_flags, update
+        assert estimate_kv_cache(copy, 8192).bytes == estimate_kv_cache(fresh, 8192).bytes, update

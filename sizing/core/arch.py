@@ -12,7 +12,8 @@ stored, so they cannot drift from the shapes we size.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -217,9 +218,19 @@ class ModelArch(BaseModel):
         n_kv = self.n_kv_layers or self.n_layers
         return tuple(not rec[i] and i not in ffn_only and i < n_kv for i in range(self.n_layers))
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ModelArch:
+        """A copy whose per-layer views are computed afresh: pydantic copies the instance
+        dict, cached properties included, so a copy with other ``n_layers`` or
+        ``swa_layers`` would otherwise keep the original's flags."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _PER_LAYER_VIEWS:
+            copied.__dict__.pop(name, None)
+        return copied
+
     def is_moe_layer(self, layer: int) -> bool:
         return (self.is_moe and layer >= self.n_dense_leading_layers
                 and (layer + 1) % self.moe_layer_step == 0)
 
 
 _FIELDS: tuple[str, ...] = tuple(ModelArch.model_fields)
+_PER_LAYER_VIEWS = ("swa_flags", "recurrent_flags", "attention_flags")
