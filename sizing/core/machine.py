@@ -57,7 +57,13 @@ class Device(BaseModel):
     threads: int | None = Field(None, gt=0)
     tdp_w: float | None = None
     link_gbs: float | None = Field(None, gt=0, description="host link (PCIe) bandwidth, GB/s")
-    family: str | None = Field(None, description="GPU architecture (speed factors differ by generation)")
+    family: str | None = Field(
+        None,
+        description=(
+            "GPU architecture, or a CPU's vector ISA as llama.cpp's kernels use it "
+            "(sizing.core.speed.cpu): speed factors differ by generation"
+        ),
+    )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores: prefill compute scales with them")
     vector_tflops: float | None = Field(None, gt=0, description="FP32 vector peak (GPUs without matrix units)")
 
@@ -160,8 +166,11 @@ def unified_hardware(
     return Hardware(name=name, gpus=(gpu,), host=host, unified=True, notes=tuple(notes))
 
 
-def cpu_hardware(name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int | None) -> Hardware:
-    """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill)."""
+def cpu_hardware(
+    name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int | None, isa: str | None = None
+) -> Hardware:
+    """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill);
+    ``isa``: the vector ISA llama.cpp's kernels use (None: the CPU backend's average)."""
     if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)) or (threads is not None and threads <= 0):
         raise SizingError("a CPU machine needs RAM > 0, bandwidth > 0 and threads > 0")
     host = Device(
@@ -172,6 +181,7 @@ def cpu_hardware(name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: in
         memory_bytes=ram_bytes,
         bandwidth_gbs=bandwidth_gbs,
         threads=threads,
+        family=isa,
     )
     return Hardware(name=name, host=host)
 
@@ -186,6 +196,7 @@ class HostSpec(BaseModel):
     bandwidth_gbs: float = Field(gt=0)
     threads: int = Field(gt=0)
     assumed: bool = Field(False, description="not measured or stated: a default the user can change")
+    isa: str | None = Field(None, description="vector ISA llama.cpp's CPU kernels use (sizing.core.speed.cpu)")
 
 
 # When the user names only a GPU: a typical desktop host, stated as an assumption.
@@ -338,6 +349,7 @@ def _with_host(name: str, gpus: tuple[Device, ...], host: HostSpec) -> Hardware:
         memory_bytes=host.ram_bytes,
         bandwidth_gbs=host.bandwidth_gbs,
         threads=host.threads,
+        family=host.isa,
     )
     notes = (f"host figures not given are assumed: {host.name}",) if host.assumed else ()
     return Hardware(name=name, gpus=gpus, host=h, notes=notes)

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+from sizing.core.speed.cpu import isa_from_flags
 from sizing.core.traffic import DeviceRate
 from sizing.errors import SizingError
 from sizing.hardware.db import GPUDatabase
@@ -32,6 +33,7 @@ def machine_record(m: Machine) -> dict[str, Any]:
         "threads": m.cpu.threads,
         "ram_bytes": m.cpu.ram_total_bytes,
         "ram_bandwidth_gbs": m.cpu.bandwidth.gbs if m.cpu.bandwidth else None,
+        "cpu_flags": list(m.cpu.flags),
         "gpus": [g.name for g in m.gpus],
     }
 
@@ -67,11 +69,12 @@ def hardware_from_machine(
     if not ram or not bw:
         raise SizingError("could not read this machine's RAM size or bandwidth; give --ram-gb and --ram-bandwidth-gbs")
     threads = threads or cpu.cores or cpu.threads or 1
+    isa = isa_from_flags(cpu.flags) if cpu.flags else None
     host = HostSpec(
-        name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads
+        name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads, isa=isa
     )
     if not machine.gpus:
-        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads)
+        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads, isa=isa)
         return hw.model_copy(
             update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")}
         )

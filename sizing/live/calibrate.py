@@ -12,10 +12,13 @@ bandwidth and compute with factors fitted to public llama-bench results. A machi
 never exactly the average machine, so from its own runs we fit its factors — but only
 from runs that can be trusted, each for the regime it describes:
 
-* screening (:func:`screen`): synthetic models, runs taken while other processes kept
-  the CPU busy (or the hypervisor stole it, or the GPU was busy), a repeat well below the
-  others of its group, and a run the others disagree with are left out, each with its
-  reason; repeats count once, as their median;
+* screening (:func:`screen`): runs taken while other processes kept the CPU busy (their
+  busy time, or more runnable threads than cores in the load average), or the
+  hypervisor stole it, or the GPU was busy, a repeat well below the others of its group,
+  and a run the others disagree with are left out, each with its reason; repeats count
+  once, as their median. A synthetic model (a real header over a sparse hole) counts:
+  llama.cpp streams and multiplies its pages like any other, so it runs at the real
+  model's speed, and it is how a machine gets a model large enough to be bandwidth-bound;
 * decode: the speed model's own form, seconds per token = bytes read ÷ effective
   bandwidth + a fixed per-token overhead. The bandwidth comes only from runs reading
   ≥ 1 GiB a token (streaming from RAM, overhead a small share); the overhead from the
@@ -129,6 +132,7 @@ def errors_of(rows: Sequence[PartComparison]) -> dict[str, float | None]:
 # bandwidth. Smaller runs (a 135M model) fit the per-token overhead only.
 BANDWIDTH_BOUND_BYTES = GIB
 CONTENTION_CORES = 0.25  # others' CPU demand beyond the cores the run left free
+LOAD_MARGIN = 1.0  # runnable threads beyond the run's own and the cores it left free
 STEAL_LIMIT = 0.05  # share of CPU time the hypervisor gave to other guests
 GPU_BUSY_LIMIT = 0.10  # GPU utilisation before a GPU run starts
 REPEAT_SPREAD = 0.25  # a repeat this far below its group's reference is contended
@@ -155,6 +159,8 @@ class SpeedSample(BaseModel):
     spare_cores: float | None = Field(None, description="CPUs the run left free (cpus - threads)")
     steal_share: float | None = None
     gpu_busy: float | None = Field(None, description="highest GPU utilisation before the run (GPU runs)")
+    load_average: float | None = Field(None, description="highest 1-minute load average before/at the end of the run")
+    threads: int | None = Field(None, description="CPU threads the run used")
 
     @property
     def bandwidth_bound(self) -> bool:
@@ -180,6 +186,15 @@ def _contention(s: SpeedSample) -> str | None:
                 f"machine busy: other processes kept {s.others_busy_cores:.1f} CPU cores busy "
                 f"({spare:.0f} left free by the run)"
             )
+    if s.load_average is not None and s.threads:
+        # the 1-minute average counts the run's own threads (and a repeat's just before)
+        extra = s.load_average - s.threads
+        spare = max(0.0, s.spare_cores or 0.0)
+        if extra > spare + LOAD_MARGIN:
+            return (
+                f"machine busy: load average {s.load_average:.1f} with {s.threads} threads of this run "
+                f"({extra:.1f} more runnable threads than the {spare:.0f} cores it left free)"
+            )
     if s.steal_share is not None and s.steal_share > STEAL_LIMIT:
         return f"CPU steal {s.steal_share:.0%}: the hypervisor ran other guests"
     if s.gpu_busy is not None and s.gpu_busy > GPU_BUSY_LIMIT:
@@ -190,8 +205,8 @@ def _contention(s: SpeedSample) -> str | None:
 def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[SampleVerdict]]:
     """The runs that may calibrate this machine, and a verdict for every run.
 
-    Left out, with the reason: synthetic models (a sparse file's speed is not this
-    machine's), runs under contention (load recorded before and during the run), a
+    Left out, with the reason: runs under contention (load recorded before and during
+    the run: other processes' busy time, the load average, CPU steal, GPU use), a
     repeat well below the others of its group (contention only ever slows a run), and
     a run the others predict badly (leave-one-out). Repeats of one measurement are
     collapsed to their median, so ten runs of one model do not outvote one of another.
@@ -202,9 +217,7 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
     pool: list[tuple[str, SpeedSample]] = []
     for k, s in keyed.items():
         why: str | None
-        if s.synthetic:
-            why = "synthetic model: speed on a sparse file is not this machine's speed"
-        elif not (s.measured_decode or s.measured_prefill):
+        if not (s.measured_decode or s.measured_prefill):
             why = "no speed measured"
         else:
             why = _contention(s)

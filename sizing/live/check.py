@@ -161,6 +161,21 @@ def locate_model(
     return None, spec
 
 
+def kernel_isa(cpu_flags: list[str] | tuple[str, ...], runner: Any) -> str:
+    """The vector ISA llama.cpp's CPU kernels use in this runner on this CPU: the CPU's,
+    capped by what the embedded build was compiled for (an external llama.cpp is taken
+    as a native build)."""
+    from sizing.core.speed.cpu import isa_from_flags, usable_isa
+
+    build = None
+    if getattr(runner, "name", "") == "embedded":
+        from sizing.live.build_isa import embedded_build_features
+
+        feats = embedded_build_features()
+        build = isa_from_flags(feats) if feats else None
+    return usable_isa(isa_from_flags(cpu_flags), build)
+
+
 def hardware_summary() -> tuple[dict[str, Any], DeviceRate | None]:
     """What the run store records about this machine, and the CPU DeviceRate for speed."""
     from sizing.hardware.detect import detect_machine
@@ -211,6 +226,8 @@ def _load_of(r: store.RunRecord) -> dict[str, float | None]:
     cpus = worst("cpus")
     threads = (r.scenario or {}).get("n_threads") or r.hardware.get("threads") or cpus
     return {
+        "load_average": worst("load_average"),
+        "threads": int(threads) if isinstance(threads, int | float) and threads > 0 else None,
         "others_busy_cores": worst("others_busy_cores"),
         "steal_share": worst("steal_share"),
         "spare_cores": (cpus - threads) if isinstance(cpus, int | float) and isinstance(threads, int | float) else None,
@@ -360,8 +377,9 @@ def run_check(
         est_json.pop(key, None)
 
     hw, rate = hardware_summary()
-    if rate is not None and n_threads:
-        rate = rate.model_copy(update={"threads": n_threads})
+    hw["kernel_isa"] = kernel_isa(hw.get("cpu_flags") or (), the_runner)
+    if rate is not None:
+        rate = rate.model_copy(update={"family": hw["kernel_isa"], **({"threads": n_threads} if n_threads else {})})
     backend = the_runner.backend
     on_cpu = backend == "cpu" or n_gpu_layers == 0
     base_speed = predict_speed(est, rate, n_prompt=n_prompt) if on_cpu else None

@@ -2,7 +2,7 @@
 
 The adapter half of calibration: it reads the run store, keeps the runs made on this
 machine (same CPU and GPUs) with a backend the hardware uses, fits their factors
-(screened: runs under contention, synthetic runs and outliers are left out with the
+(screened: runs under contention and outliers are left out with the
 reason, ``sizing.live.calibrate.screen``) and hands the core a
 :class:`sizing.core.speed.machine.MachineCalibration`. The CLI (``--hardware this``) and
 the UI ("This machine") pass it to the estimate; without stored runs they get None and

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.core.scenario import Basis
+from sizing.core.speed.cpu import prefill_kernel_factor
 from sizing.core.traffic import DeviceRate, DeviceWork
 
 
@@ -111,6 +112,13 @@ class BackendCalibration(BaseModel):
     n_decode: int = 0
     n_prefill: int = 0
     pooled: bool = Field(False, description="too few rows: borrowed from all backends")
+    prefill_kernel_speed: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "CPU: prompt speed of each matrix-multiplication path relative to repacked weights "
+            "(sizing.core.speed.cpu.kernel_class); the per-thread rate is the repacked one"
+        ),
+    )
 
 
 class CalibrationSet(BaseModel):
@@ -229,8 +237,11 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     """
     c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
-    if device.kind == "cpu" and c.decode_gbs_per_thread and device.threads:
-        bw = min(bw, device.threads * c.decode_gbs_per_thread * 1e9)
+    if device.kind == "cpu" and device.threads:
+        # an ISA whose rows never ran thread-bound borrows the CPU backend's per-thread rate
+        per_thread = c.decode_gbs_per_thread or calib.get("cpu").decode_gbs_per_thread
+        if per_thread:
+            bw = min(bw, device.threads * per_thread * 1e9)
     return bw
 
 
@@ -263,6 +274,18 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     return device.bandwidth_gbs * ratio * 1e9
 
 
+def work_compute(work: DeviceWork, calib: CalibrationSet) -> float:
+    """FLOP/s a device reaches on this work's matrices: on a CPU, the per-thread rate (as
+    for repacked weights) × threads, scaled by how fast the model's weight types multiply
+    on the ISA that runs (sizing.core.speed.cpu)."""
+    rate = effective_compute(work.device, calib)
+    if work.device.kind == "cpu":
+        c = calib.for_device(work.device)
+        speeds = dict(c.prefill_kernel_speed or calib.get("cpu").prefill_kernel_speed)
+        rate *= prefill_kernel_factor(work.matrix_types, work.device.family, speeds)
+    return rate
+
+
 def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | None]:
     """(backend, device class, architecture) of the device that drives the run: the first
     accelerator."""
@@ -293,7 +316,7 @@ def decode_step_seconds(
         t_cmp = 0.0
         if n_seq > 1:
             flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
-            t_cmp = flops / effective_compute(w.device, calib)
+            t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
         t = max(t_mem, t_cmp) + moe
@@ -323,13 +346,17 @@ def prefill_seconds(
         for w in works:
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
-            flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
+            per_token = w.flops_per_token
+            if w.device.kind == "cpu":
+                # only the prompt's last token needs logits: the output projection runs once
+                per_token -= w.output_flops_per_token * (1.0 - 1.0 / max(1, n_tokens))
+            flops = u * (per_token + w.attn_flops_per_cell * mid_depth)
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
             if w.expert_flops_per_token and w.expert_fraction:
                 t0 = calib.for_device(w.device).moe_prefill_tokens
                 slow = u * w.expert_flops_per_token * t0 / (u * w.expert_fraction)
-            t_cmp = (flops + slow) / effective_compute(w.device, calib)
+            t_cmp = (flops + slow) / work_compute(w, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
