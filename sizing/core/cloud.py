@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sizing.core.tables import data_file, read_yaml, validate
+from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.errors import SizingError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class CloudPrice(BaseModel):
 
 @cache
 def cloud_prices(path: DataPath = CLOUD_FILE) -> tuple[CloudPrice, ...]:
-    raw = read_yaml(path, "price list") or {}
+    raw = read_yaml_mapping(path, "price list")
     return tuple(validate(CloudPrice, e, f"{path}: entry {e.get('id', i) if isinstance(e, dict) else i!r},")
                  for i, e in enumerate(raw.get("providers") or []))
 
@@ -104,13 +104,13 @@ class Electricity(BaseModel):
 
 @cache
 def cloud_gpus(path: DataPath = CLOUD_GPUS_FILE) -> tuple[CloudGPU, ...]:
-    raw = read_yaml(path, "cloud GPU prices") or {}
+    raw = read_yaml_mapping(path, "cloud GPU prices")
     return tuple(validate(CloudGPU, e, f"{path}: entry {i},") for i, e in enumerate(raw.get("gpus") or []))
 
 
 @cache
 def electricity(path: DataPath = ELECTRICITY_FILE) -> Electricity:
-    raw = read_yaml(path, "electricity prices") or {}
+    raw = read_yaml_mapping(path, "electricity prices")
     fx = validate(FxRate, raw.get("usd_per_eur") or {}, f"{path}: usd_per_eur,")
     regions = tuple(validate(Region, e, f"{path}: region {i},") for i, e in enumerate(raw.get("regions") or []))
     return Electricity(usd_per_eur=fx, regions=regions)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sizing.core.tables import data_file, read_yaml, validate
+from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.errors import SizingError
 from sizing.core.machine import FIT_MARGIN_BYTES
 from sizing.core.placement import Placement
@@ -46,7 +46,7 @@ class WeightsSource(BaseModel):
 
 @cache
 def weights_sources(path: DataPath = SOURCES_FILE) -> dict[str, WeightsSource]:
-    raw = read_yaml(path, "weights sources") or {}
+    raw = read_yaml_mapping(path, "weights sources")
     return {
         key: validate(WeightsSource, entry, f"{path}: model {key!r},")
         for key, entry in (raw.get("models") or {}).items()

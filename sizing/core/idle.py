@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sizing.core.tables import data_file, read_yaml, validate
+from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.errors import SizingError
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class IdleTable(BaseModel):
 
 @cache
 def idle_table(path: DataPath = IDLE_FILE) -> IdleTable:
-    raw = read_yaml(path, "idle power table") or {}
+    raw = read_yaml_mapping(path, "idle power table")
     if not isinstance(raw, dict):
         raise SizingError(f"{path}: expected a mapping with 'cards' and 'machines'")
 

@@ -275,7 +275,7 @@ def _assign(
         raise SizingError(f"tensor split has {len(split)} values for {len(gpus)} GPUs")
     if split is None and gpus:
         split = tuple(float(max(g.memory_bytes - hw.margin_bytes, 1)) for g in gpus)
-    splits = _cumulative(split) if gpus else []
+    splits = _cumulative(split) if split is not None and gpus else []
 
     owner: list[int] = []  # -1 = host, else GPU index; index n = output layer
     for il in range(n + 1):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sizing.core.tables import data_file, read_yaml, validate
+from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.errors import SizingError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class System(BaseModel):
 
 @cache
 def load_platforms(path: DataPath = PLATFORMS_FILE) -> tuple[tuple[Platform, ...], tuple[System, ...]]:
-    raw = read_yaml(path, "platform list") or {}
+    raw = read_yaml_mapping(path, "platform list")
     if not isinstance(raw, dict):
         raise SizingError(f"{path}: expected a mapping with 'platforms' and 'systems'")
 

@@ -18,11 +18,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sizing.core.tables import data_file, read_yaml, validate
+from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.errors import SizingError
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def gpu_db_prices(gpus: Iterable) -> dict[str, list[Price]]:
 
 @cache
 def load_price_file(path: DataPath = PRICES_FILE) -> tuple[tuple[CardPrice, ...], tuple[RamPrice, ...]]:
-    raw = read_yaml(path, "price list") or {}
+    raw = read_yaml_mapping(path, "price list")
     if not isinstance(raw, dict):
         raise SizingError(f"{path}: expected a mapping with 'cards' and 'ram'")
     cards = tuple(
@@ -158,14 +158,14 @@ def load_price_file(path: DataPath = PRICES_FILE) -> tuple[tuple[CardPrice, ...]
 
 @cache
 def machine_prices(path: DataPath = MACHINES_FILE) -> tuple[MachinePrice, ...]:
-    raw = read_yaml(path, "price list") or {}
+    raw = read_yaml_mapping(path, "price list")
     return tuple(validate(MachinePrice, e, f"{path}: entry {e.get('gpu_id', i) if isinstance(e, dict) else i!r},")
                  for i, e in enumerate(raw.get("machines") or []))
 
 
 def price_book(gpus: Iterable, path: DataPath = PRICES_FILE) -> PriceBook:
     """All card prices: the price file's street/used figures first, then gpus.yaml's."""
-    cards, ram = load_price_file(path)
+    cards, ram = load_price_file(path)  # type: ignore[arg-type]  # a DataPath is hashable
     merged: dict[str, list[Price]] = {}
     for c in cards:
         merged.setdefault(c.gpu_id, []).append(c.price)
@@ -206,6 +206,10 @@ class PriceOverrides(BaseModel):
 
     usd: dict[str, float] = {}
 
+    @overload
+    def price(self, item_id: str, fallback: Price, today: dt.date) -> Price: ...
+    @overload
+    def price(self, item_id: str, fallback: Price | None, today: dt.date) -> Price | None: ...
     def price(self, item_id: str, fallback: Price | None, today: dt.date) -> Price | None:
         if item_id not in self.usd:
             return fallback
@@ -227,8 +231,8 @@ def parse_overrides(items: Iterable[str] | Mapping[str, object], known: Iterable
         for it in items:
             if "=" not in it:
                 raise SizingError(f"price override {it[:60]!r}: expected ID=USD, e.g. nvidia-rtx-3090=700")
-            k, v = it.split("=", 1)
-            pairs.append((k.strip(), v.strip()))
+            key, text = it.split("=", 1)
+            pairs.append((key.strip(), text.strip()))
     ids = set(known)
     out: dict[str, float] = {}
     for k, v in pairs:

@@ -307,7 +307,7 @@ def plan(
         plans_by_id[b.id] = plans
         fits = all(r.fits for r in runs)
         speeds = [r for r in runs if r.decode_tokens_per_s]
-        slow = min(speeds, key=lambda r: r.decode_tokens_per_s) if fits and speeds else None
+        slow = min(speeds, key=lambda r: r.decode_tokens_per_s or 0.0) if fits and speeds else None
         tps = slow.decode_tokens_per_s if slow else None
         short = []
         if not fits:
@@ -370,7 +370,8 @@ def plan(
         over = r.price_usd / budget_usd if budget_usd else 1.0
         return (not r.fits, -round(reach, 2), max(over, 1.0), r.price_usd)
 
-    closest, seen = [], set()
+    closest: list[Row] = []
+    seen: set[tuple[str | None, ...]] = set()
     for r in sorted(rows, key=closeness):
         key = (r.gpu_id, r.kind) if r.kind == "gpu-build" else (r.build_id,)
         if key in seen:

@@ -311,7 +311,7 @@ class _Prepared:
         ordered = llama_order(list(tensors))
         # (tensor, role, its typed specs by type): a quantizable tensor's table fills as
         # quants type it; one that is never quantized is F32 whatever the quant
-        self.entries = tuple(
+        self.entries: tuple[tuple[TensorSpec, str, dict[str, TensorSpec] | None], ...] = tuple(
             (t, _category(t.name), {} if _quantizable(t) else None) for t in ordered
         )
         self.f32 = {id(t): shared_spec(t.name, t.shape, "F32") for t, _, typed in self.entries if typed is None}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -53,6 +53,16 @@ def read_yaml(path: DataPath, what: str = "data file") -> object:
         raise SizingError(f"{path}: not valid YAML: {exc}") from None
 
 
+def read_yaml_mapping(path: DataPath, what: str = "data file") -> dict[str, Any]:
+    """Parse a data file whose top level is a mapping (an empty file is an empty one)."""
+    raw = read_yaml(path, what)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SizingError(f"{path}: {what}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
 def field_error(exc: ValidationError, default: str | None = "(entry)") -> str:
     """``field a.b: message`` for pydantic's first error.
 
@@ -88,8 +98,8 @@ def parse_entries(raw: object, key: str, model: type[M], path: DataPath) -> list
         if not isinstance(entry, dict):
             raise SizingError(f"{path}: {label}: expected a mapping")
         item = validate(model, entry, f"{path}: {label}:")
-        if entry_id in seen:  # the model validated it: a string id
+        if str(entry_id) in seen:  # the model validated it: a string id
             raise SizingError(f"{path}: {label}: field id: duplicate id")
-        seen.add(entry_id)
+        seen.add(str(entry_id))
         out.append(item)
     return out

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sizing.core.tables import data_file, read_yaml, validate
+from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.units import GIB, MIB
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class GpuLimit(BaseModel):
 
 @cache
 def platform_limits(path: "DataPath" = LIMITS_FILE) -> tuple[PlatformLimit, ...]:
-    raw = read_yaml(path, "unified-memory limits") or {}
+    raw = read_yaml_mapping(path, "unified-memory limits")
     items = raw.get("platforms") if isinstance(raw, dict) else None
     return tuple(validate(PlatformLimit, e, f"{path}: platform {i},") for i, e in enumerate(items or []))
 

@@ -222,7 +222,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if outer_type is None:
         raise SizingError(f"{source}: config field 'model_type' is missing")
     cfg = _text_config(config)
-    model_type = cfg.get("model_type", outer_type)
+    model_type = str(cfg.get("model_type", outer_type))
     model_type = SAME_ARCHITECTURE.get(model_type, model_type)
     arch = ARCH_BY_MODEL_TYPE.get(model_type)
     if arch is None:

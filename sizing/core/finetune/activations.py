@@ -102,7 +102,7 @@ def activation_parts(s: "FinetuneScenario", p: ParamBreakdown) -> ActivationPart
     else:
         mlp = (3 if gated else 1) * a * ffn
 
-    lora = 0
+    lora = 0.0
     if s.method != "full":
         targets = set(s.target_modules)
         shapes = [(t, i) for t, i, _ in p.lora_shapes if t in targets]

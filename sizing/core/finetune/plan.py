@@ -140,9 +140,10 @@ def rank_gpus(
 ) -> list[GPUVerdict]:
     """GPUs where ``s`` fits, fastest (``by='time'``) or cheapest to buy (``by='cost'``) first."""
     rows = [verdict(s, g, dataset_tokens) for g in gpus]
-    rows = [r for r in rows if r.fits and r.epoch_s]
+    timed = [(r, r.epoch_s["expected"]) for r in rows if r.fits and r.epoch_s]
     if by == "cost":
-        rows.sort(key=lambda r: (r.price_usd is None, r.price_usd or 0, r.epoch_s["expected"]))
+        timed.sort(key=lambda rt: (rt[0].price_usd is None, rt[0].price_usd or 0, rt[1]))
     else:
-        rows.sort(key=lambda r: (r.epoch_s["expected"], r.price_usd or float("inf")))
+        timed.sort(key=lambda rt: (rt[1], rt[0].price_usd or float("inf")))
+    rows = [r for r, _ in timed]
     return rows

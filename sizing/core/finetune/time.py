@@ -36,7 +36,7 @@ class Throughput(BaseModel):
 def flops_per_token(s: FinetuneScenario) -> float:
     m = s.model
     p = param_breakdown(m)
-    dense_mm = p.block_linear - p.expert_params
+    dense_mm: float = p.block_linear - p.expert_params
     if m.is_moe:  # only the experts a token is routed through do work
         dense_mm += p.expert_params * m.n_experts_used / m.n_experts
     mm = dense_mm + p.output_head  # the output head is a matmul even when tied
