@@ -42,7 +42,6 @@ from sizing.core.traffic import DeviceKind, DeviceRate, DeviceWork, LayerTraffic
 from sizing.units import gib
 
 
-
 SplitMode = Literal["layer", "tensor"]
 
 
@@ -186,42 +185,50 @@ def place(
     check_expert_options(opts, moe=moe, n_layers=n)
     if opts.split_mode == "tensor":
         return _place_tensor_parallel(traffic, memory, hardware, ctx=ctx, opts=opts)
+    # the search compares memory layouts; only the chosen one is built into a Placement
+    kv = kv_per_layer(traffic, memory.kv_cache_bytes, ctx, opts.n_ubatch)
+
+    def lay(ngl: int, n_cpu_moe: int) -> _Layout:
+        return _layout(traffic, memory, hardware, opts, kv, ngl=ngl, n_cpu_moe=n_cpu_moe, ctx=ctx)
+
     if not hardware.gpus:
-        return _assign(traffic, memory, hardware, opts, ngl=0, n_cpu_moe=0, ctx=ctx)
+        return _build(lay(0, 0))
     if opts.n_gpu_layers is not None:
         ngl = min(opts.n_gpu_layers, n + 1)
         ncm = opts.n_cpu_moe or 0
         if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
-            return _best_moe(traffic, memory, hardware, opts, ngl, ctx)
-        return _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=ncm, ctx=ctx)
+            return _build(_best_moe(lay, n, ngl))
+        return _build(lay(ngl, ncm))
 
-    full = _assign(traffic, memory, hardware, opts, ngl=n + 1, n_cpu_moe=opts.n_cpu_moe or 0, ctx=ctx)
+    full = lay(n + 1, opts.n_cpu_moe or 0)
     if full.fits:
-        return full
+        return _build(full)
     if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
-        p = _best_moe(traffic, memory, hardware, opts, n + 1, ctx)
+        p = _best_moe(lay, n, n + 1)
         if p.fits:
-            return p
+            return _build(p)
     # the most layers the GPUs hold (GPU use grows with -ngl, host use shrinks with it)
     ncm = opts.n_cpu_moe or 0
     lo, hi = 0, n  # ngl = n + 1 does not fit the GPUs
-    best = _assign(traffic, memory, hardware, opts, ngl=0, n_cpu_moe=ncm, ctx=ctx)
+    best = lay(0, ncm)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        p = _assign(traffic, memory, hardware, opts, ngl=mid, n_cpu_moe=ncm, ctx=ctx)
-        if _gpus_fit(p):
+        p = lay(mid, ncm)
+        if p.gpus_fit:
             lo, best = mid, p
         else:
             hi = mid - 1
-    return best if best.fits or not full.fits else full
+    return _build(best if best.fits or not full.fits else full)
 
 
 def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) -> None:
     """--n-cpu-moe / --cpu-moe only mean something for an MoE model, and N counts layers."""
     asked = opts.n_cpu_moe is not None and opts.n_cpu_moe > 0
     if asked and opts.cpu_moe:
-        raise SizingError(f"--cpu-moe and --n-cpu-moe {opts.n_cpu_moe} contradict each other: give one "
-                          "(--cpu-moe is every layer's experts)")
+        raise SizingError(
+            f"--cpu-moe and --n-cpu-moe {opts.n_cpu_moe} contradict each other: give one "
+            "(--cpu-moe is every layer's experts)"
+        )
     if (asked or opts.cpu_moe) and not moe:
         flag = "--cpu-moe" if opts.cpu_moe else f"--n-cpu-moe {opts.n_cpu_moe}"
         raise SizingError(f"{flag}: this is a dense model; it has no routed experts to keep in RAM")
@@ -229,43 +236,69 @@ def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) ->
         raise SizingError(f"--n-cpu-moe {opts.n_cpu_moe}: the model has only {n_layers} layers")
 
 
-def _gpus_fit(p: Placement) -> bool:
-    return all(d.fits for d in p.devices if d.kind != "cpu")
-
-
-def _best_moe(traffic, memory, hardware, opts, ngl, ctx) -> Placement:
+def _best_moe(lay, n: int, ngl: int) -> _Layout:
     """Keep attention and shared weights on the GPU; move the fewest expert layers to RAM."""
-    n = len(traffic.layers)
-    first = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=0, ctx=ctx)
+    first = lay(ngl, 0)
     if first.fits:
         return first
-    last = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=n, ctx=ctx)
-    if not _gpus_fit(last):
+    last = lay(ngl, n)
+    if not last.gpus_fit:
         return last
     lo, hi, best = 1, n, last  # fewest expert layers on the host that lets the GPUs fit
     while lo < hi:
         mid = (lo + hi) // 2
-        p = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=mid, ctx=ctx)
-        if _gpus_fit(p):
+        p = lay(ngl, mid)
+        if p.gpus_fit:
             hi, best = mid, p
         else:
             lo = mid + 1
-    return best if best.n_cpu_moe == lo else _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=lo, ctx=ctx)
+    return best if best.n_cpu_moe == lo else lay(ngl, lo)
 
 
-def _assign(
+class _Layout:
+    """One candidate split: what each device holds and whether it fits, before the
+    per-device work and wording a Placement adds (the search tries many, keeps one)."""
+
+    __slots__ = (
+        "traffic",
+        "memory",
+        "hw",
+        "opts",
+        "ctx",
+        "k",
+        "n_cpu_moe",
+        "act",
+        "split",
+        "out_slot",
+        "layers_on",
+        "experts_on",
+        "parts",
+        "caps",
+        "notes",
+        "fits",
+        "gpus_fit",
+    )
+
+    def __init__(self, **kw) -> None:
+        for name, value in kw.items():
+            setattr(self, name, value)
+
+
+def _layout(
     traffic: ModelTraffic,
     memory: MemoryParts,
     hw: Hardware,
     opts: PlacementOptions,
+    kv: Sequence[int],
     *,
     ngl: int,
     n_cpu_moe: int,
     ctx: int,
-) -> Placement:
+) -> _Layout:
+    """Layers, buffers and memory per device for ``-ngl ngl`` and ``--n-cpu-moe n_cpu_moe``;
+    ``kv`` is the KV cache per layer (``kv_per_layer``)."""
     n = len(traffic.layers)
     gpus = hw.gpus
-    kv = kv_per_layer(traffic, memory.kv_cache_bytes, ctx, opts.n_ubatch)
     n_cpu_moe = n if opts.cpu_moe else min(n_cpu_moe, n)
     i_gpu_start = max(n + 1 - ngl, 0) if gpus else n + 1
     act = (n + 1) - i_gpu_start  # offloaded layers, output included
@@ -276,9 +309,13 @@ def _assign(
         split = tuple(float(max(g.memory_bytes - hw.margin_bytes, 1)) for g in gpus)
     splits = _cumulative(split) if gpus else []
 
-    owner: list[int] = []  # -1 = host, else GPU index; index n = output layer
-    for il in range(n + 1):
-        owner.append(-1 if (il < i_gpu_start or not gpus) else _layer_gpu(il, i_gpu_start, act, splits))
+    # -1 = host, else GPU index; index n = output layer
+    if not gpus:
+        owner = [-1] * (n + 1)
+    elif len(gpus) == 1:  # one card holds every offloaded layer
+        owner = [-1] * i_gpu_start + [0] * act
+    else:
+        owner = [-1 if il < i_gpu_start else _layer_gpu(il, i_gpu_start, act, splits) for il in range(n + 1)]
 
     k = len(gpus)
     w = [0] * (k + 1)  # last slot: host
@@ -309,23 +346,32 @@ def _assign(
     extra = [0] * k
     sched_notes: list[str] = []
     if gpus:
-        copy = weight_copy_bytes(layers_on[k], experts_on[k], backend=gpus[0].backend,
-                                 n_ubatch=opts.n_ubatch, unified=hw.unified)
+        copy = weight_copy_bytes(
+            layers_on[k], experts_on[k], backend=gpus[0].backend, n_ubatch=opts.n_ubatch, unified=hw.unified
+        )
         if copy:
             extra[0] += copy
             sched_notes.append(
                 f"{gpus[0].name}'s compute buffer holds a copy of the largest RAM-resident layer's "
                 f"weights ({gib(copy)}): llama.cpp runs batches of ≥{OP_OFFLOAD_MIN_BATCH} tokens on the "
-                "GPU (PR #6083); -ub below 32 avoids it at a prompt-speed cost")
-        if pipeline_parallel(k, all_layers_on_gpu=i_gpu_start == 0, split_mode="layer",
-                             tensor_overrides=bool(n_cpu_moe), unified=hw.unified):
+                "GPU (PR #6083); -ub below 32 avoids it at a prompt-speed cost"
+            )
+        if pipeline_parallel(
+            k,
+            all_layers_on_gpu=i_gpu_start == 0,
+            split_mode="layer",
+            tensor_overrides=bool(n_cpu_moe),
+            unified=hw.unified,
+        ):
             for s in range(k):
                 if layers_on[s]:
-                    extra[s] += pipeline_copy_bytes(layers_on[s], hidden_size=traffic.hidden_size,
-                                                    ctx=ctx, n_ubatch=opts.n_ubatch)
+                    extra[s] += pipeline_copy_bytes(
+                        layers_on[s], hidden_size=traffic.hidden_size, ctx=ctx, n_ubatch=opts.n_ubatch
+                    )
             sched_notes.append(
                 f"pipeline parallel over {k} GPUs: each keeps {SCHED_MAX_COPIES} copies of its graph "
-                "inputs (GGML_SCHED_MAX_COPIES)")
+                "inputs (GGML_SCHED_MAX_COPIES)"
+            )
 
     parts: list[MemoryParts] = []
     for s in range(k + 1):
@@ -341,15 +387,50 @@ def _assign(
             )
         else:
             host_compute = memory.compute_bytes if layers_on[s] else 0
-            parts.append(MemoryParts(weights_bytes=w[s], kv_cache_bytes=kvb[s], compute_bytes=host_compute,
-                                     reclaimable_bytes=0 if gpus else memory.reclaimable_bytes))
+            parts.append(
+                MemoryParts(
+                    weights_bytes=w[s],
+                    kv_cache_bytes=kvb[s],
+                    compute_bytes=host_compute,
+                    reclaimable_bytes=0 if gpus else memory.reclaimable_bytes,
+                )
+            )
 
+    caps = [max(0, g.memory_bytes - hw.margin_bytes) for g in gpus]
+    host_cap = hw.host.memory_bytes - hw.margin_bytes
+    if hw.unified:
+        host_cap -= sum(parts[s].total_bytes for s in range(k))  # one pool: what the GPU holds the host cannot
+    caps.append(max(0, host_cap))
+    # a device fits when what must stay resident (DevicePlacement.used_bytes) is within its capacity
+    gpus_fit = all(parts[s].resident_bytes <= caps[s] for s in range(k) if gpus[s].kind != "cpu")
+    return _Layout(
+        traffic=traffic,
+        memory=memory,
+        hw=hw,
+        opts=opts,
+        ctx=ctx,
+        k=k,
+        n_cpu_moe=n_cpu_moe,
+        act=act,
+        split=split,
+        out_slot=out_slot,
+        layers_on=layers_on,
+        experts_on=experts_on,
+        parts=parts,
+        caps=caps,
+        notes=tuple(sched_notes),
+        fits=gpus_fit and parts[k].resident_bytes <= caps[k],
+        gpus_fit=gpus_fit,
+    )
+
+
+def _build(lay: _Layout) -> Placement:
+    """The Placement of a layout: devices, the work a decoded token puts on each, and how."""
+    traffic, hw, opts, k = lay.traffic, lay.hw, lay.opts, lay.k
+    gpus, layers_on, experts_on, parts, out_slot = hw.gpus, lay.layers_on, lay.experts_on, lay.parts, lay.out_slot
     placements: list[DevicePlacement] = []
-    gpu_used_total = 0
     for s, g in enumerate(gpus):
         idx = [layer.index for layer in layers_on[s]]
-        cap = max(0, g.memory_bytes - hw.margin_bytes)
-        gpu_used_total += parts[s].total_bytes
         placements.append(
             DevicePlacement(
                 id=g.id,
@@ -362,13 +443,10 @@ def _assign(
                 holds_output=out_slot == s,
                 expert_layers=len(experts_on[s]),
                 parts=parts[s],
-                capacity_bytes=cap,
+                capacity_bytes=lay.caps[s],
             )
         )
     host = hw.host
-    host_cap = host.memory_bytes - hw.margin_bytes
-    if hw.unified:
-        host_cap -= gpu_used_total  # one pool: what the GPU holds the host cannot
     idx = [layer.index for layer in layers_on[k]]
     placements.append(
         DevicePlacement(
@@ -382,7 +460,7 @@ def _assign(
             holds_output=out_slot == k,
             expert_layers=len(experts_on[k]),
             parts=parts[k],
-            capacity_bytes=max(0, host_cap),
+            capacity_bytes=lay.caps[k],
         )
     )
 
@@ -406,20 +484,21 @@ def _assign(
         works.append(_merge(dense, exp))
 
     fits = all(p.fits for p in placements)
-    gpu_layers = act if gpus else 0
-    how = _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, opts.cpu_moe, fits)
+    gpu_layers = lay.act if gpus else 0
+    how = _describe(traffic, hw, placements, gpu_layers, lay.n_cpu_moe, opts.cpu_moe, fits)
+    n = len(traffic.layers)
     return Placement(
         fits=fits,
         how=how,
         n_layers=n,
         gpu_layers=gpu_layers,
-        n_cpu_moe=n_cpu_moe if not opts.cpu_moe else n,
+        n_cpu_moe=lay.n_cpu_moe if not opts.cpu_moe else n,
         cpu_moe=opts.cpu_moe,
-        tensor_split=tuple(round(x, 4) for x in (split or ())),
+        tensor_split=tuple(round(x, 4) for x in (lay.split or ())),
         split_mode="layer",
         devices=tuple(placements),
         works=tuple(works),
-        notes=hw.notes + tuple(sched_notes),
+        notes=hw.notes + lay.notes,
     )
 
 
@@ -447,7 +526,8 @@ def _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, cpu_moe, fits) -> 
     if not gpus:
         spare = host.parts.reclaimable_bytes
         return f"all {n} layers on the CPU ({gib(host.used_bytes)} of RAM" + (
-            f", plus {gib(spare)} of reclaimable file pages)" if spare else ")")
+            f", plus {gib(spare)} of reclaimable file pages)" if spare else ")"
+        )
     names = ", ".join(f"{p.layers} on {p.name}" for p in gpus if p.layers or p.holds_output)
     if gpu_layers >= n + 1 and not n_cpu_moe:
         where = f"all {n} layers on {gpus[0].name}" if len(gpus) == 1 else f"all {n} layers split {names}"
@@ -477,20 +557,34 @@ def _place_tensor_parallel(traffic, memory, hw: Hardware, *, ctx: int, opts: Pla
     placements = []
     for g in gpus:
         parts = MemoryParts(
-            weights_bytes=per_w, kv_cache_bytes=per_kv, compute_bytes=memory.compute_bytes, overhead_bytes=memory.overhead_bytes
+            weights_bytes=per_w,
+            kv_cache_bytes=per_kv,
+            compute_bytes=memory.compute_bytes,
+            overhead_bytes=memory.overhead_bytes,
         )
         placements.append(
             DevicePlacement(
-                id=g.id, name=g.name, kind=g.kind, backend=g.backend, layers=len(traffic.layers),
-                first_layer=0, last_layer=len(traffic.layers) - 1, holds_output=True,
+                id=g.id,
+                name=g.name,
+                kind=g.kind,
+                backend=g.backend,
+                layers=len(traffic.layers),
+                first_layer=0,
+                last_layer=len(traffic.layers) - 1,
+                holds_output=True,
                 expert_layers=sum(1 for layer in traffic.layers if layer.expert_bytes),
-                parts=parts, capacity_bytes=max(0, g.memory_bytes - hw.margin_bytes),
+                parts=parts,
+                capacity_bytes=max(0, g.memory_bytes - hw.margin_bytes),
             )
         )
     host = hw.host
     placements.append(
         DevicePlacement(
-            id=host.id, name=host.name, kind="cpu", backend="cpu", parts=MemoryParts(),
+            id=host.id,
+            name=host.name,
+            kind="cpu",
+            backend="cpu",
+            parts=MemoryParts(),
             capacity_bytes=max(0, host.memory_bytes - hw.margin_bytes),
         )
     )
@@ -507,7 +601,8 @@ def _place_tensor_parallel(traffic, memory, hw: Hardware, *, ctx: int, opts: Pla
     how = (
         f"tensor parallel over {k} GPUs, {gib(placements[0].used_bytes)} per card"
         if fits
-        else "does not fit: " + "; ".join(f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits)
+        else "does not fit: "
+        + "; ".join(f"{p.name} needs {gib(p.used_bytes)} of {gib(p.capacity_bytes)}" for p in placements if not p.fits)
     )
     return Placement(
         fits=fits,
@@ -608,7 +703,9 @@ def place_many(
     host_out = 0.0 if traffic.output_tied else traffic.output_bytes
     host_use = (
         host_base
-        + whole.sum() - tail[n_gpu] + moved
+        + whole.sum()
+        - tail[n_gpu]
+        + moved
         + np.where(ngl >= 1, 0.0, traffic.other_bytes + host_out)
         + np.where(n_gpu < n, memory.compute_bytes, 0.0)
     )
