@@ -28,9 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="M", help="one model (catalog id/alias, HF repo, .gguf, config.json)")
     p.add_argument("--ctx", type=int, default=4096, help="context for the best-quant question (default 4096)")
     p.add_argument("--quant", metavar="Q", help="quant for the largest-context / users questions (default: best)")
-    p.add_argument("--min-tps", type=float, metavar="X",
-                   help="catalog: the usable speed floor (default 10 tok/s, reading speed; 0: none); "
-                   "with --model: the minimum tokens/s each parallel user must see")
+    p.add_argument(
+        "--min-tps",
+        type=float,
+        metavar="X",
+        help="catalog: the usable speed floor (default 10 tok/s, reading speed; 0: none); "
+        "with --model: the minimum tokens/s each parallel user must see",
+    )
     p.add_argument("--task", choices=TASKS, help="catalog: only models tagged for this task")
     p.add_argument("--limit", type=int, default=0, help="show only the first N catalog models")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -59,17 +63,39 @@ def run(args: argparse.Namespace) -> int:
         return _one(args, hw, calib)
     from sizing.core.runs_well import rank_for_hardware
     from sizing.sources.catalog import catalog_tasks, load_catalog
+    from sizing.sources.releases import load_releases
 
     cat = load_catalog()
     floor = READING_SPEED_TPS if args.min_tps is None else args.min_tps
-    rows = rank_for_hardware(cat.models, hw, calib, ctx=args.ctx, min_tps=floor, task=args.task,
-                             tasks_of=catalog_tasks(cat))
+    releases = load_releases()
+    rows = rank_for_hardware(
+        cat.models,
+        hw,
+        calib,
+        ctx=args.ctx,
+        min_tps=floor,
+        task=args.task,
+        tasks_of=catalog_tasks(cat),
+        released_of=releases.dates(),
+        doubling_months=releases.doubling_months,
+    )
     if args.limit and args.limit > 0:
         rows = rows[: args.limit]
     if args.json:
-        print(json.dumps({"hardware": hw.name, "ctx": args.ctx, "min_tps": floor, "task": args.task,
-                          "calibration": calib.name, "notes": list(hw.notes),
-                          "models": [r.model_dump() for r in rows]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "hardware": hw.name,
+                    "ctx": args.ctx,
+                    "min_tps": floor,
+                    "task": args.task,
+                    "calibration": calib.name,
+                    "notes": list(hw.notes),
+                    "models": [r.model_dump(mode="json") for r in rows],
+                },
+                indent=2,
+            )
+        )
         return 0
     task = f", task {args.task}" if args.task else ""
     print(f"What runs well on {hw.name} — context {args.ctx}, at least {floor:g} tok/s{task} ({calib.name})")
@@ -80,11 +106,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = [("model", "params", "best quant", "tok/s (low–high)", "where", "why here")]
     for r in rows:
-        tps = "—" if r.decode_tokens_per_s is None else (
-            f"{r.decode_tokens_per_s:.0f} ({r.decode_range[0]:.0f}–{r.decode_range[1]:.0f})" if r.decode_range
-            else f"{r.decode_tokens_per_s:.0f}"
+        tps = (
+            "—"
+            if r.decode_tokens_per_s is None
+            else (
+                f"{r.decode_tokens_per_s:.0f} ({r.decode_range[0]:.0f}–{r.decode_range[1]:.0f})"
+                if r.decode_range
+                else f"{r.decode_tokens_per_s:.0f}"
+            )
         )
-        size = f"{r.params_b:.1f}B" + (f" ({r.active_params_b:.1f}B active)" if r.active_params_b < 0.95 * r.params_b else "")
+        size = f"{r.params_b:.1f}B" + (
+            f" ({r.active_params_b:.1f}B active)" if r.active_params_b < 0.95 * r.params_b else ""
+        )
         where = f"GPU, experts of {r.n_cpu_moe} layers in RAM" if r.n_cpu_moe else r.where
         table.append((r.model_id, size, r.quant or "—", tps, where, r.reason))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
@@ -108,9 +141,15 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
     if best is not None and best.fits:
         from sizing.core.commands import launch_commands
 
-        c = launch_commands(r.arch.id, best.quant, best.placement, ctx=ctx,
-                            n_heads=r.arch.n_heads, n_kv_heads=r.arch.n_kv_heads,
-                            model_path=args.model if str(args.model).lower().endswith(".gguf") else None)
+        c = launch_commands(
+            r.arch.id,
+            best.quant,
+            best.placement,
+            ctx=ctx,
+            n_heads=r.arch.n_heads,
+            n_kv_heads=r.arch.n_kv_heads,
+            model_path=args.model if str(args.model).lower().endswith(".gguf") else None,
+        )
         commands = {"llama_server": c.llama_server, "ollama": c.ollama, "vllm": c.vllm}
     users = None
     if args.min_tps is not None:
@@ -128,8 +167,12 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
         "tensor_split": list(best.placement.tensor_split) if best else None,
         "commands": commands,
         "largest_context": limit.model_dump(),
-        "parallel_users": None if users is None else {
-            "users": users.users, "per_user_tokens_per_s": round(users.per_user_tokens_per_s, 2), "min_tokens_per_s": users.min_tokens_per_s,
+        "parallel_users": None
+        if users is None
+        else {
+            "users": users.users,
+            "per_user_tokens_per_s": round(users.per_user_tokens_per_s, 2),
+            "min_tokens_per_s": users.min_tokens_per_s,
         },
         "calibration": calib.name,
         "notes": list(hw.notes),
@@ -146,9 +189,13 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
             print(f"  decode: {d.expected:.1f} tok/s (range {d.low:.1f}–{d.high:.1f}), calibration {s.calibration}")
     else:
         print(f"  no quant fits at ctx {ctx}")
-    print(f"  largest context at {quant}: on GPU {limit.on_gpu or '—'}, with RAM offload {limit.with_offload or '—'} (model max {limit.model_max})")
+    print(
+        f"  largest context at {quant}: on GPU {limit.on_gpu or '—'}, with RAM offload {limit.with_offload or '—'} (model max {limit.model_max})"
+    )
     if users is not None:
-        print(f"  parallel users at ≥ {args.min_tps:g} tok/s each: {users.users} ({users.per_user_tokens_per_s:.1f} tok/s each)")
+        print(
+            f"  parallel users at ≥ {args.min_tps:g} tok/s each: {users.users} ({users.per_user_tokens_per_s:.1f} tok/s each)"
+        )
     if commands:
         print(f"  run: {commands['llama_server']}")
     for n in hw.notes:

@@ -670,9 +670,11 @@ def _runs_well(
     """Cached per hardware and calibration: a new stored check re-ranks."""
     from sizing.core.runs_well import rank_for_hardware
     from sizing.sources.catalog import catalog_tasks
+    from sizing.sources.releases import load_releases
 
     hwm, cal = hardware_and_calibration(hw)
     cat = catalog()
+    releases = load_releases()
     rows = rank_for_hardware(
         cat.models,
         hwm,
@@ -681,6 +683,8 @@ def _runs_well(
         min_tps=min_tps,
         task=task,
         tasks_of=catalog_tasks(cat),
+        released_of=releases.dates(),
+        doubling_months=releases.doubling_months,
         quants=QUALITY_LADDERS[quality],
     )
     # The largest-context search is the slow part: ask it only for the top rows.
@@ -690,7 +694,7 @@ def _runs_well(
         if r.model_id in top:
             lim = solver.largest_context(cat.get(r.model_id), r.quant, hwm, cal)
             limit[r.model_id] = lim.on_gpu or lim.with_offload
-    return [{**r.model_dump(), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
+    return [{**r.model_dump(mode="json"), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
 
 
 LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page cache makes it faster)
