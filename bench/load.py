@@ -7,8 +7,10 @@ what a browser tab does on the wire: it opens ``/_stcore/stream`` and sends ``re
 messages (Streamlit's BackMsg protobuf) whose query string changes model, quant, context
 or GPU, as a user's input change or shared link does, and waits for ``script_finished``.
 Between reruns it waits ``--think`` seconds (0.5–1.5× at random), as a person would.
-Printed per level of concurrency: rerun p50/p95 (request sent to script finished) and
-reruns per second.
+Printed per level of concurrency: rerun p50/p95 (request sent to script finished),
+reruns per second, the server's CPU time per rerun (user + system, its whole process
+tree: what a rerun costs, little moved by other load on a shared machine) and the load
+average when the level started (on a shared machine, compare runs made side by side).
 
 Then the memory check: the server's RSS (its whole process tree) before and after
 ``--reruns`` reruns in 10 sessions, walking through different models, GPUs and contexts.
@@ -36,8 +38,16 @@ sys.path.insert(0, str(ROOT))
 
 from harness.devserver import streamlit_server  # noqa: E402
 
-GPUS = ("nvidia-rtx-3090", "nvidia-rtx-4090", "nvidia-rtx-4060-ti-16gb", "amd-rx-7900-xtx",
-        "apple-m4-max-40c-64gb", "nvidia-a100-pcie-80gb", "nvidia-h100-pcie-80gb", "nvidia-rtx-3060-12gb")
+GPUS = (
+    "nvidia-rtx-3090",
+    "nvidia-rtx-4090",
+    "nvidia-rtx-4060-ti-16gb",
+    "amd-rx-7900-xtx",
+    "apple-m4-max-40c-64gb",
+    "nvidia-a100-pcie-80gb",
+    "nvidia-h100-pcie-80gb",
+    "nvidia-rtx-3060-12gb",
+)
 QUANTS = ("Q4_K_M", "Q8_0", "Q5_K_M", "Q6_K", "Q3_K_M")
 
 
@@ -50,8 +60,14 @@ def _models() -> list[str]:
 def _query(rng: random.Random, models: list[str], gpus: list[str]) -> str:
     """One view a user might ask for on 'Can I run it?'."""
     ctx = rng.choice((2048, 4096, 8192, 16384, 32768)) + rng.randrange(0, 8) * 256
-    q = {"model": rng.choice(models), "quant": rng.choice(QUANTS), "ctx": ctx, "hw": "db",
-         "gpu": rng.choice(gpus), "count": rng.choice((1, 1, 2))}
+    q = {
+        "model": rng.choice(models),
+        "quant": rng.choice(QUANTS),
+        "ctx": ctx,
+        "hw": "db",
+        "gpu": rng.choice(gpus),
+        "count": rng.choice((1, 1, 2)),
+    }
     return urlencode(q)
 
 
@@ -66,9 +82,14 @@ class Session:
     async def open(self) -> None:
         import websockets
 
-        self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=2**26,
-                                           origin=self.origin, open_timeout=60,
-                                           ping_interval=None)  # a browser does not ping; a busy server must not be cut off
+        self.ws = await websockets.connect(
+            self.ws_url,
+            subprotocols=["streamlit"],
+            max_size=2**26,
+            origin=self.origin,
+            open_timeout=60,
+            ping_interval=None,
+        )  # a browser does not ping; a busy server must not be cut off
 
     async def rerun(self, query: str, timeout_s: float = 180) -> float:
         from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -133,8 +154,14 @@ async def _level(url: str, n: int, seconds: float, think: float, models, gpus) -
     await asyncio.gather(*(one(i) for i in range(n)))
     wall = time.monotonic() - clock[0]
     q = statistics.quantiles(samples, n=20) if len(samples) >= 2 else [float("nan")] * 19
-    return {"n": n, "reruns": len(samples), "p50": statistics.median(samples) if samples else float("nan"),
-            "p95": q[18], "per_s": len(samples) / wall, "errors": errors}
+    return {
+        "n": n,
+        "reruns": len(samples),
+        "p50": statistics.median(samples) if samples else float("nan"),
+        "p95": q[18],
+        "per_s": len(samples) / wall,
+        "errors": errors,
+    }
 
 
 async def _many(url: str, total: int, models, gpus, sessions: int = 10) -> int:
@@ -156,13 +183,23 @@ async def _many(url: str, total: int, models, gpus, sessions: int = 10) -> int:
     return done
 
 
-def _server_rss_mib(port: int) -> float:
-    """RSS of the process listening on ``port`` and its children."""
+def _server_tree(port: int) -> list[psutil.Process]:
+    """The process listening on ``port`` and its children."""
     for c in psutil.net_connections(kind="tcp"):
         if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid:
             p = psutil.Process(c.pid)
-            return sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 2**20
+            return [p, *p.children(recursive=True)]
     raise SystemExit(f"no server listening on port {port}")
+
+
+def _server_rss_mib(port: int) -> float:
+    """RSS of the server's process tree."""
+    return sum(x.memory_info().rss for x in _server_tree(port)) / 2**20
+
+
+def _server_cpu_s(port: int) -> float:
+    """CPU seconds (user + system) the server's process tree has used so far."""
+    return sum(sum(x.cpu_times()[:2]) for x in _server_tree(port))
 
 
 def uploads_rss(n: int = 200) -> tuple[float, float, float]:
@@ -210,21 +247,33 @@ def main(argv: list[str] | None = None) -> int:
         port = int(url.rsplit(":", 1)[1])
         asyncio.run(_level(url, 1, 5, 0.2, models, gpus))  # warm the server's caches and imports
         for n in args.sessions:
+            load1 = os.getloadavg()[0]
+            cpu0 = _server_cpu_s(port)
             r = asyncio.run(_level(url, n, args.seconds, args.think, models, gpus))
-            print(f"{n:3d} sessions: rerun p50 {r['p50'] * 1000:6.0f} ms, p95 {r['p95'] * 1000:6.0f} ms, "
-                  f"{r['reruns']} reruns ({r['per_s']:.1f}/s), {len(r['errors'])} errors", flush=True)
+            cpu = (_server_cpu_s(port) - cpu0) / max(1, r["reruns"] + n)  # each session's first render too
+            print(
+                f"{n:3d} sessions: rerun p50 {r['p50'] * 1000:6.0f} ms, p95 {r['p95'] * 1000:6.0f} ms, "
+                f"{r['reruns']} reruns ({r['per_s']:.1f}/s), server CPU {cpu * 1000:.0f} ms/rerun, "
+                f"load average {load1:.1f}, {len(r['errors'])} errors",
+                flush=True,
+            )
             for e in r["errors"][:3]:
                 print(f"    error: {e}")
         if args.reruns:
             before = _server_rss_mib(port)
             done = asyncio.run(_many(url, args.reruns, models, gpus))
             after = _server_rss_mib(port)
-            print(f"server RSS over {done} reruns (different models, quants, contexts, GPUs): "
-                  f"{before:.0f} MiB before, {after:.0f} MiB after ({after - before:+.0f} MiB)", flush=True)
+            print(
+                f"server RSS over {done} reruns (different models, quants, contexts, GPUs): "
+                f"{before:.0f} MiB before, {after:.0f} MiB after ({after - before:+.0f} MiB)",
+                flush=True,
+            )
     if args.uploads:
         b, a, g = uploads_rss(args.uploads)
-        print(f"RSS over {args.uploads} GGUF-header uploads (in process, AppTest): {b:.0f} MiB before, "
-              f"{a:.0f} MiB after ({a - b:+.0f} MiB; {g - b:+.0f} MiB after a GC)")
+        print(
+            f"RSS over {args.uploads} GGUF-header uploads (in process, AppTest): {b:.0f} MiB before, "
+            f"{a:.0f} MiB after ({a - b:+.0f} MiB; {g - b:+.0f} MiB after a GC)"
+        )
     return 0
 
 
