@@ -262,7 +262,7 @@ def estimate_kwargs(choice: Any, values: dict) -> dict:
 
 def estimate(choice: Any, values: dict, hw: Any) -> Any:
     """The core's memory Estimate for a model choice and run settings, computed once per
-    distinct input and shared by every section of a page (``Sized``).
+    distinct input and shared by every section of a page (the Answer, the limits, the fit map).
 
     "Context" on the pages is per user, as the solver counts it: llama.cpp's ``-c`` is
     that times the parallel users, so the estimate is asked for the product.
