@@ -237,8 +237,10 @@ def solve(
     with a warning; the memory estimate carries that warning)."""
     check_context(ctx)
     backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
-    # typed tensors (memoised) spare the memory estimate a second run of the quant recipe
-    typed = tuple(tensors) if tensors is not None else typed_tensors(arch, quant)
+    # A recipe-typed model carries no tensor list: the memory estimate and the traffic each
+    # cache their result by (model, quant), which a list of thousands of specs would have
+    # to be hashed for on every call (and every typed list kept alive to stay cached).
+    typed = tuple(tensors) if tensors is not None else None
     scenario = Scenario(
         model=arch,
         quant=quant,
