@@ -109,6 +109,7 @@ class MemoryEstimate(BaseModel):
 
 # --- weights ------------------------------------------------------------------------------
 
+
 class WeightsSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -135,8 +136,9 @@ def _repackable(t: TensorSpec) -> bool:
     )
 
 
-def summarize_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...] | list[TensorSpec],
-                      typed_by: str) -> WeightsSummary:
+def summarize_weights(
+    arch: ModelArch, tensors: tuple[TensorSpec, ...] | list[TensorSpec], typed_by: str
+) -> WeightsSummary:
     total = embd = repack = 0
     has_output = False
     embd_spec = None
@@ -151,12 +153,17 @@ def summarize_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...] | list[Te
             repack += b
     # tied embeddings: llama.cpp loads the embedding matrix a second time as the output
     # projection (a mat-mul weight), so that copy may be repacked too
-    if not has_output and embd_spec is not None and embd_spec.ggml_type in REPACK_TYPES \
-            and embd_spec.shape[1] % REPACK_ROWS == 0:
+    if (
+        not has_output
+        and embd_spec is not None
+        and embd_spec.ggml_type in REPACK_TYPES
+        and embd_spec.shape[1] % REPACK_ROWS == 0
+    ):
         repack += embd
     params, active = count_params(tensors, arch.n_experts, arch.n_experts_used)
-    return WeightsSummary(total=total, token_embd=_aligned(embd), repack=repack, params=params,
-                          active_params=active, typed_by=typed_by)
+    return WeightsSummary(
+        total=total, token_embd=_aligned(embd), repack=repack, params=params, active_params=active, typed_by=typed_by
+    )
 
 
 # Typing a catalog model's ~300-3000 tensors takes milliseconds; sweeps ask for the same
@@ -182,22 +189,30 @@ def repack_explanation(*, backend: str, repack: bool, mmap: bool, mlock: bool, r
         return None
     if not repack:
         return "CPU repack off (--no-repack): each weight is held once; the kernels read the file's layout."
-    head = ("On the CPU, llama.cpp keeps a second, repacked copy (CPU_REPACK) of Q4_0, Q4_K, IQ4_NL and "
-            "MXFP4 matrices for its faster kernels, so Q4_K_M can need more RAM than Q6_K, whose type is "
-            "not repacked.")
+    head = (
+        "On the CPU, llama.cpp keeps a second, repacked copy (CPU_REPACK) of Q4_0, Q4_K, IQ4_NL and "
+        "MXFP4 matrices for its faster kernels, so Q4_K_M can need more RAM than Q6_K, whose type is "
+        "not repacked."
+    )
     if not mmap:
         return head + " With --no-mmap the repacked tensors are read straight into that copy: nothing is held twice."
     if mlock:
         return head + " --mlock pins the mapped file too, so both copies stay resident."
-    return head + (" The file pages behind the copy are clean and reclaimable (up to "
-                   f"{reclaimable / 2**30:.1f} GiB here): the verdict counts only what must stay resident. "
-                   "--no-mmap or --no-repack removes the duplicate.")
+    return head + (
+        " The file pages behind the copy are clean and reclaimable (up to "
+        f"{reclaimable / 2**30:.1f} GiB here): the verdict counts only what must stay resident. "
+        "--no-mmap or --no-repack removes the duplicate."
+    )
 
 
 # --- the estimate -------------------------------------------------------------------------
 
-_KV_LABELS = {"kv": "KV cache", "non-swa": "KV cache (full attention)",
-              "swa": "KV cache (sliding window)", "recurrent": "recurrent state"}
+_KV_LABELS = {
+    "kv": "KV cache",
+    "non-swa": "KV cache (full attention)",
+    "swa": "KV cache (sliding window)",
+    "recurrent": "recurrent state",
+}
 
 
 def estimate_memory(scenario: Scenario) -> MemoryEstimate:
@@ -215,9 +230,16 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     else:
         quant = file_quant(s.quant)
         w = recipe_weights(a, quant)
-    kv = estimate_kv_cache(a, s.ctx, kv_type_k=s.kv_type_k, kv_type_v=s.kv_type_v,
-                           n_parallel=s.n_parallel, kv_unified=s.kv_unified,
-                           n_batch=s.n_batch, n_ubatch=s.n_ubatch)
+    kv = estimate_kv_cache(
+        a,
+        s.ctx,
+        kv_type_k=s.kv_type_k,
+        kv_type_v=s.kv_type_v,
+        n_parallel=s.n_parallel,
+        kv_unified=s.kv_unified,
+        n_batch=s.n_batch,
+        n_ubatch=s.n_ubatch,
+    )
     comp = estimate_compute_buffer(a, kv, flash_attn=s.flash_attn, n_seq=s.n_parallel)
     oh = load_overheads()[s.backend]
 
@@ -225,8 +247,9 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     items: list[MemoryItem] = []
 
     def add(name: str, part: Part, device: Device, nbytes: int, note: str, reclaimable: int = 0) -> None:
-        items.append(build(MemoryItem, name=name, part=part, device=device, bytes=nbytes, note=note,
-                           reclaimable=reclaimable))
+        items.append(
+            build(MemoryItem, name=name, part=part, device=device, bytes=nbytes, note=note, reclaimable=reclaimable)
+        )
 
     if s.backend == "cpu":
         repack = w.repack if s.repack else 0
@@ -234,46 +257,106 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
             # the file pages behind repacked tensors are read once, then never again: clean
             # page cache the kernel drops under pressure, unless --mlock pins them
             reclaim = 0 if s.mlock else repack
-            add("model (CPU_Mapped)", "weights", "host", w.total,
-                "the GGUF's tensor data, memory-mapped" + (
-                    f"; {reclaim / 2**30:,.2f} GiB of it are the file pages behind the repacked copy, "
-                    "reclaimable" if reclaim else "") + ("; pinned by --mlock" if s.mlock else ""),
-                reclaimable=reclaim)
+            add(
+                "model (CPU_Mapped)",
+                "weights",
+                "host",
+                w.total,
+                "the GGUF's tensor data, memory-mapped"
+                + (
+                    f"; {reclaim / 2**30:,.2f} GiB of it are the file pages behind the repacked copy, reclaimable"
+                    if reclaim
+                    else ""
+                )
+                + ("; pinned by --mlock" if s.mlock else ""),
+                reclaimable=reclaim,
+            )
         else:
-            add("model (CPU)", "weights", "host", w.total - repack,
-                "tensor data read into RAM (--no-mmap); repacked tensors go straight to CPU_REPACK")
+            add(
+                "model (CPU)",
+                "weights",
+                "host",
+                w.total - repack,
+                "tensor data read into RAM (--no-mmap); repacked tensors go straight to CPU_REPACK",
+            )
         if repack:
-            add("model (CPU_REPACK)", "weights", "host", repack,
+            add(
+                "model (CPU_REPACK)",
+                "weights",
+                "host",
+                repack,
                 "second copy of Q4_0/Q4_K/IQ4_NL/MXFP4 matrices in the layout the x86 AVX2 "
-                "kernels read (ggml-cpu repack; --no-repack skips it)")
+                "kernels read (ggml-cpu repack; --no-repack skips it)",
+            )
     else:
-        add("model (token embeddings, host)", "weights", "host", w.token_embd,
-            "llama.cpp keeps the input embeddings on the CPU")
+        add(
+            "model (token embeddings, host)",
+            "weights",
+            "host",
+            w.token_embd,
+            "llama.cpp keeps the input embeddings on the CPU",
+        )
         add("model (device)", "weights", "gpu", w.total - w.token_embd, "all layers offloaded")
     for p in kv.parts:
-        add(_KV_LABELS[p.kind], "kv_cache", gpu, p.bytes,
+        add(
+            _KV_LABELS[p.kind],
+            "kv_cache",
+            gpu,
+            p.bytes,
             f"{p.layers} layers × {p.cells} cells × {p.streams} stream(s); "
-            f"K {p.k_type} {p.k_bytes / MIB:.1f} MiB, V {p.v_type} {p.v_bytes / MIB:.1f} MiB")
-    add("compute buffer", "compute", gpu, comp.bytes,
-        f"peak set by the {comp.branch} for {comp.n_tokens} tokens")
-    add("output buffer (logits)", "compute", "host", comp.output_bytes,
-        f"{s.n_parallel} row(s) of {a.vocab_size} F32 logits")
+            f"K {p.k_type} {p.k_bytes / MIB:.1f} MiB, V {p.v_type} {p.v_bytes / MIB:.1f} MiB",
+        )
+    add("compute buffer", "compute", gpu, comp.bytes, f"peak set by the {comp.branch} for {comp.n_tokens} tokens")
+    add(
+        "output buffer (logits)",
+        "compute",
+        "host",
+        comp.output_bytes,
+        f"{s.n_parallel} row(s) of {a.vocab_size} F32 logits",
+    )
     if s.mmproj is not None:
         mp = s.mmproj
-        add("mmproj weights", "weights", gpu, mp.weights_bytes,
-            f"{mp.projector_type} {'/'.join(mp.modalities)} encoder ({mp.file_name}): its own GGUF")
-        add("mmproj compute buffer", "compute", gpu, mp.compute_bytes(),
+        add(
+            "mmproj weights",
+            "weights",
+            gpu,
+            mp.weights_bytes,
+            f"{mp.projector_type} {'/'.join(mp.modalities)} encoder ({mp.file_name}): its own GGUF",
+        )
+        add(
+            "mmproj compute buffer",
+            "compute",
+            gpu,
+            mp.compute_bytes(),
             f"one {mp.image_size}x{mp.image_size} image ({mp.n_patches} patches); each image "
-            f"takes {mp.image_tokens} context cells")
-    add("runtime (host)", "overhead", "host", oh.host_bytes(a.vocab_size),
-        "process heap: tokenizer tables, graph metadata, threads")
+            f"takes {mp.image_tokens} context cells",
+        )
+    add(
+        "runtime (host)",
+        "overhead",
+        "host",
+        oh.host_bytes(a.vocab_size),
+        "process heap: tokenizer tables, graph metadata, threads",
+    )
     if gpu == "gpu" and oh.device_bytes():
-        add(f"runtime ({s.backend} context)", "overhead", "gpu", oh.device_bytes(),
-            "driver context and library workspaces")
+        add(
+            f"runtime ({s.backend} context)",
+            "overhead",
+            "gpu",
+            oh.device_bytes(),
+            "driver context and library workspaces",
+        )
 
     devices, parts = _sum_parts(items)
-    basis = _basis(a.source, a.arch, quant, s.backend, w.typed_by, oh.source,
-                   None if w.typed_by == "GGUF header" else native_note(a, quant))
+    basis = _basis(
+        a.source,
+        a.arch,
+        quant,
+        s.backend,
+        w.typed_by,
+        oh.source,
+        None if w.typed_by == "GGUF header" else native_note(a, quant),
+    )
     return build(
         MemoryEstimate,
         params=w.params,
@@ -289,30 +372,34 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
 
 
 @lru_cache(maxsize=1024)
-def _basis(source: str, arch: str, quant: str, backend: str, typed_by: str, overhead_source: str,
-           native: str | None = None) -> tuple[Basis, ...]:
+def _basis(
+    source: str, arch: str, quant: str, backend: str, typed_by: str, overhead_source: str, native: str | None = None
+) -> tuple[Basis, ...]:
     """Where each part comes from (memoized: it depends on the model's source and layout
     name, the quant and the backend, not on the numbers)."""
     if typed_by == "GGUF header":
-        weights = Basis(source=f"GGUF header of {source}",
-                        method="exact bytes of every tensor as stored in the file")
+        weights = Basis(source=f"GGUF header of {source}", method="exact bytes of every tensor as stored in the file")
     else:
-        weights = Basis(source=source,
-                        method=f"tensor list of llama.cpp's '{arch}' layout, typed by "
-                               f"llama-quantize's {quant} recipe (sizing.core.quant)"
-                               + (f"; {native}" if native else ""))
+        weights = Basis(
+            source=source,
+            method=f"tensor list of llama.cpp's '{arch}' layout, typed by "
+            f"llama-quantize's {quant} recipe (sizing.core.quant)" + (f"; {native}" if native else ""),
+        )
     basis = (
         weights,
-        Basis(source="llama.cpp src/llama-context.cpp, src/llama-kv-cache*.cpp",
-              method="cells × layers × row bytes of the cache type, with llama.cpp's context "
-                     "padding (256) and sliding-window cache size",
-              calibration="checked against llama.cpp (xllamacpp 2026.10) buffer logs"),
-        Basis(source="llama.cpp graph reserve (ggml-alloc), CPU backend",
-              method="largest live set of one layer's tensors plus attention masks",
-              calibration="per-token coefficients fitted to llama.cpp compute-buffer logs of "
-                          "synthetic and real GGUFs (xllamacpp 2026.10, CPU)"
-                          + ("" if backend == "cpu" else
-                             "; assumed to carry over to the " + backend + " backend")),
+        Basis(
+            source="llama.cpp src/llama-context.cpp, src/llama-kv-cache*.cpp",
+            method="cells × layers × row bytes of the cache type, with llama.cpp's context "
+            "padding (256) and sliding-window cache size",
+            calibration="checked against llama.cpp (xllamacpp 2026.10) buffer logs",
+        ),
+        Basis(
+            source="llama.cpp graph reserve (ggml-alloc), CPU backend",
+            method="largest live set of one layer's tensors plus attention masks",
+            calibration="per-token coefficients fitted to llama.cpp compute-buffer logs of "
+            "synthetic and real GGUFs (xllamacpp 2026.10, CPU)"
+            + ("" if backend == "cpu" else "; assumed to carry over to the " + backend + " backend"),
+        ),
         Basis(source="data/backend_overhead.yaml", method=f"{backend}: {overhead_source}"),
     )
     return basis
@@ -327,8 +414,14 @@ def _sum_parts(items: list[MemoryItem]) -> tuple[dict[str, MemoryParts], MemoryP
         acc[i.device][4] += i.reclaimable
 
     def parts(v: list[int]) -> MemoryParts:
-        return build(MemoryParts, weights_bytes=v[0], kv_cache_bytes=v[1], compute_bytes=v[2],
-                     overhead_bytes=v[3], reclaimable_bytes=v[4])
+        return build(
+            MemoryParts,
+            weights_bytes=v[0],
+            kv_cache_bytes=v[1],
+            compute_bytes=v[2],
+            overhead_bytes=v[3],
+            reclaimable_bytes=v[4],
+        )
 
     devices = {"host": parts(acc["host"])}
     if any(acc["gpu"]):
