@@ -702,7 +702,25 @@ LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page
 
 def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dict | None:
     """How long a live check should take on this machine, before it starts: loading the
-    weights, then the prompt and the generation at the speeds the estimator predicts here."""
+    weights, then the prompt and the generation at the speeds the estimator predicts here.
+
+    Cached per input, this machine's stored calibration and the file's size and time (a
+    GGUF's header was read again on every rerun of the page)."""
+    mc = machine_calibration()
+    stamp = None
+    if spec.lower().endswith(".gguf"):
+        try:
+            st_ = os.stat(spec)
+            stamp = (st_.st_size, st_.st_mtime_ns)
+        except OSError:
+            stamp = None
+    return _live_expected_seconds(spec, ctx, n_prompt, n_gen, mc.label() if mc else "", stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _live_expected_seconds(
+    spec: str, ctx: int, n_prompt: int, n_gen: int, calibration_key: str, file_stamp: tuple | None
+) -> dict | None:
     from pathlib import Path as _P
 
     hwm, cal = calibrate_hardware(detected_hardware(), calibration(), machine_calibration())
