@@ -73,7 +73,7 @@ def main() -> int:
                     try:
                         if what == "decode" and r.tg128:
                             ours.append(rel(predict_decode(r, d, calib), r.tg128))
-                            size = r.size_gib * GIB * r.active_fraction
+                            size = r.file_gib * GIB * r.active_fraction
                             rule.append(rel(rule_of_thumb_tokens_per_s(size, d.bandwidth_gbs), r.tg128))
                         elif what == "prefill" and r.pp512:
                             ours.append(rel(predict_prefill(r, d, calib), r.pp512))

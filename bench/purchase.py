@@ -21,13 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sizing.core.builds import all_builds
-from sizing.core.cloud import electricity
-from sizing.core.prices import PriceOverrides
-from sizing.core.purchase import Usage, memory_need, offload_ram_sizer, plan
-from sizing.core.speed.calibration import load_calibration
-from sizing.core.speed.coverage import bench_coverage
-from sizing.hardware.db import load_gpus
+from sizing.plan import PlanRequest, plan_purchase
 from sizing.sources.catalog import load_catalog
 
 MODELS = {
@@ -48,32 +42,46 @@ def main() -> int:
     ap.add_argument("--region", default="EU")
     a = ap.parse_args()
     today = dt.date.today()
-    gpus, cat, calib, coverage = load_gpus().all, load_catalog(), load_calibration(), bench_coverage()
-    usage = Usage(years=3, hours_per_day=8, usd_per_kwh=electricity().usd_per_kwh(a.region))
-    print(f"purchase bench: ctx {a.ctx}, {a.quant}, {'used allowed' if a.used else 'new only'}, "
-          f"{a.region} electricity {usage.usd_per_kwh:.3f} USD/kWh, 8 h/day, 3 years, today {today}")
+    cat = load_catalog()
+    print(
+        f"purchase bench: ctx {a.ctx}, {a.quant}, {'used allowed' if a.used else 'new only'}, "
+        f"{a.region} electricity, 8 h/day, 3 years, today {today}"
+    )
     for mid, target in MODELS.items():
-        arch = cat.get(mid)
         t0 = time.perf_counter()
-        need = memory_need([arch], a.quant, a.ctx, calib)
-        builds, refused = all_builds(gpus, used=a.used, overrides=PriceOverrides(), today=today,
-                                     ram_need_gb=need.cpu_ram_gib, offload=arch.is_moe,
-                                     model_gb=need.core_gib, ram_for=offload_ram_sizer([arch], a.quant, a.ctx, calib))
-        for objective, kw in (("cheapest", {"target_tps": target}), ("cost-per-token", {"target_tps": target}),
-                              ("fastest", {"budget_usd": FASTEST_BUDGET})):
-            r = plan([arch], builds, quant=a.quant, ctx=a.ctx, calib=calib, coverage=coverage, today=today,
-                     objective=objective, usage=usage, limit=a.top, refused_physically=refused,
-                     core_gib=need.core_gib, **kw)
+        for objective, kw in (
+            ("cheapest", {"target_tps": target}),
+            ("cost-per-token", {"target_tps": target}),
+            ("fastest", {"budget_usd": FASTEST_BUDGET}),
+        ):
+            req = PlanRequest(
+                models=(mid,),
+                quant=a.quant,
+                ctx=a.ctx,
+                objective=objective,
+                used=a.used,
+                limit=a.top,
+                region=a.region,
+                hours_per_day=8,
+                years=3,
+                **kw,
+            )
+            r = plan_purchase(req, resolve=cat.get, today=today)
             cond = f"≥ {target:g} tok/s" if "target_tps" in kw else f"≤ ${FASTEST_BUDGET:,.0f}"
             print(f"\n== {mid} — {objective} ({cond}) — {r.message}")
-            print(f"   {r.considered} builds placed, {r.refused_physically} card/platform/count combinations "
-                  f"refused as not physically buildable")
-            for o in r.options or r.closest:
-                kinds = "/".join(sorted({ln['kind'] for ln in o.lines}))
+            print(
+                f"   {r.considered} builds placed, {r.refused_physically} card/platform/count combinations "
+                f"refused as not physically buildable; electricity {r.usd_per_kwh:.3f} USD/kWh"
+            )
+            for o in r.rows:
+                kinds = "/".join(sorted({ln["kind"] for ln in o.lines}))
                 tps = "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:6.1f}"
                 cpm = "—" if o.usd_per_m_tokens is None else f"${o.usd_per_m_tokens:.2f}/M"
-                print(f"  {o.rank}. ${o.price_usd:>8,.0f}  {tps} tok/s  {cpm:>9}  {o.label}")
-                print(f"       prices: {kinds}, oldest {o.oldest_price}; speed: {o.calibration.label}")
+                weak = "  [WEAK calibration]" if o.calibration.weak else ""
+                print(f"  {o.rank}. ${o.price_usd:>8,.0f}  {tps} tok/s  {cpm:>9}  {o.label}{weak}")
+                print(f"       prices: {kinds}, oldest {o.oldest_price}; load {o.load_w:.0f} W, idle {o.idle_w:.0f} W")
+                print(f"       speed: {o.speed_basis}")
+                print(f"       calibration: {o.calibration.label}")
                 if not r.options:
                     print(f"       short: {o.shortfall}")
         print(f"   ({time.perf_counter() - t0:.1f} s)")

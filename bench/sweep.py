@@ -65,16 +65,25 @@ def sweep(models, calib, m):
             typed = typed_tensors(arch, q)
             for ctx in CONTEXTS:
                 c = min(ctx, arch.max_context)
-                mem = memory_for(Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"), tensors_key="recipe")
+                mem = memory_for(
+                    Scenario(model=arch, quant=q, tensors=typed, ctx=c, backend="cuda"), tensors_key="recipe"
+                )
                 r = place_many(traffic, mem, cap, host_capacity=host_cap, unified=unified, ctx=c)
-                tps = decode_tokens_per_s_many(r.gpu_read_bytes, r.host_read_bytes, bw, host_bw, backend, calib, kinds,
-                                               host_threads=DEFAULT_HOST.threads)
+                tps = decode_tokens_per_s_many(
+                    r.gpu_read_bytes,
+                    r.host_read_bytes,
+                    bw,
+                    host_bw,
+                    backend,
+                    calib,
+                    kinds,
+                    host_threads=DEFAULT_HOST.threads,
+                    gpu_moe_layers=r.gpu_moe_layers,
+                )
                 count += len(cap)
                 fits += sum(r.fits)
                 if q == "Q4_K_M" and ctx == 8192:
-                    best[arch.id] = max(
-                        ((t, n) for t, n, f in zip(tps, names, r.fits) if f), default=(0.0, "—")
-                    )
+                    best[arch.id] = max(((t, n) for t, n, f in zip(tps, names, r.fits) if f), default=(0.0, "—"))
     return count, fits, best
 
 
@@ -88,8 +97,10 @@ def main() -> int:
     t0 = time.perf_counter()
     sweep(models, calib, m)
     warm = time.perf_counter() - t0
-    print(f"{len(models)} models × {len(m[0])} GPUs × {len(QUANTS)} quants × {len(CONTEXTS)} contexts "
-          f"= {count} placements, {fits} fit")
+    print(
+        f"{len(models)} models × {len(m[0])} GPUs × {len(QUANTS)} quants × {len(CONTEXTS)} contexts "
+        f"= {count} placements, {fits} fit"
+    )
     print(f"cold (typing tensors + memory estimates): {cold:.2f} s; warm (memoised): {warm:.2f} s (target < 2 s)")
     for mid in ("meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen3-30B-A3B", "meta-llama/Llama-3.1-70B-Instruct"):
         if mid in best:

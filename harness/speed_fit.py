@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import statistics
 import sys
 from functools import cache
@@ -31,8 +32,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sizing.core.speed.calibration import CALIBRATION_FILE, fit_time_line
-from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds
+from sizing.core.speed.calibration import CALIBRATION_FILE
+from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
 from sizing.core.speed.estimate import BackendCalibration, CalibrationSet
 from sizing.core.traffic import DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
@@ -42,6 +43,7 @@ from sizing.units import GIB
 BENCH_FILE = data_file("llama_bench.yaml")
 MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
 MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %
+RECENT_YEAR = 2025.0  # rows from here on count fully in the decode fit (see row_weight)
 
 
 class BenchDevice(BaseModel):
@@ -69,7 +71,9 @@ class BenchRow(BaseModel):
     backend: Literal["cuda", "metal", "rocm", "vulkan", "sycl", "cpu"]
     model: str
     quant: str
-    size_gib: float = Field(gt=0)
+    size_gib: float | None = Field(
+        None, gt=0, description="llama-bench's size column; computed from the layout where the source prints none"
+    )
     params_b: float = Field(gt=0)
     active_params_b: float | None = Field(None, gt=0)
     pp512: float | None = Field(None, gt=0)
@@ -83,9 +87,21 @@ class BenchRow(BaseModel):
     arch_id: str | None = None
     expert_type: str | None = None
     rest_type: str | None = None
+    output_type: str | None = Field(
+        None, description="output.weight's type where it differs from rest_type (llama-quantize keeps it at Q6_K)"
+    )
     read_fraction: float | None = Field(None, gt=0, le=1, description="computed, not read from the file")
     routed_fraction: float | None = Field(
-        None, ge=0, le=1, description="computed: share of the file in the routed experts one token reads")
+        None, ge=0, le=1, description="computed: share of the file in the routed experts one token reads"
+    )
+    moe_layers: int | None = Field(None, ge=0, description="computed: layers with routed experts")
+    expert_total_fraction: float | None = Field(
+        None, ge=0, le=1, description="computed: share of the file in all routed experts"
+    )
+    experts_used_share: float | None = Field(None, ge=0, le=1, description="computed: n_experts_used / n_experts")
+    output_fraction: float | None = Field(
+        None, ge=0, le=1, description="computed: share of the file in the output projection"
+    )
     # when and with what llama.cpp the figure was measured, as the source states it: speed
     # changes a lot between builds, so an old row can be told from a recent one
     build: str | None = Field(
@@ -105,6 +121,13 @@ class BenchRow(BaseModel):
         return v
 
     @property
+    def file_gib(self) -> float:
+        """The file's size: llama-bench's, or computed from the layout (``load_bench_with_db``)."""
+        if self.size_gib is None:
+            raise SizingError(f"row {self.id!r}: size not computed yet (load with load_bench_with_db)")
+        return self.size_gib
+
+    @property
     def active_fraction(self) -> float:
         """Share of the file one token reads: computed from the layout, else by parameters."""
         if self.read_fraction is not None:
@@ -116,18 +139,41 @@ class BenchRow(BaseModel):
         return (self.active_params_b or self.params_b) * 1e9
 
 
+class GraphPair(BaseModel):
+    """One model decoded on one GPU with llama.cpp's CUDA graphs off and on (same build):
+    what launching every kernel from the CPU costs a layer on a GPU that runs without them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    gpu: str
+    family: str = Field(description="GPU architecture, as data/gpus.yaml spells it after family_of")
+    model: str
+    layers: int = Field(gt=0)
+    moe: bool
+    tg_graphs_off: float = Field(gt=0)
+    tg_graphs_on: float = Field(gt=0)
+    build: str | None = None
+    date: dt.date | None = None
+    source: str = Field(min_length=8)
+
+    @property
+    def layer_seconds(self) -> float:
+        """Seconds per layer and token the graphs save."""
+        return (1.0 / self.tg_graphs_off - 1.0 / self.tg_graphs_on) / self.layers
+
+
 class BenchData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     devices: dict[str, BenchDevice]
     rows: tuple[BenchRow, ...]
+    graph_pairs: tuple[GraphPair, ...] = ()
 
 
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
     """Validate the parsed YAML; errors name the file, the entry and the field."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list) or not isinstance(
-        raw.get("devices"), dict
-    ):
+    if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list) or not isinstance(raw.get("devices"), dict):
         raise SizingError(f"{path}: expected a mapping with 'devices' and 'rows'")
     devices: dict[str, BenchDevice] = {}
     for key, entry in raw["devices"].items():
@@ -143,9 +189,15 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
             raise SizingError(f"{path}: row {row.id!r}, field device: unknown device {row.device!r}")
         if row.pp512 is None and row.tg128 is None:
             raise SizingError(f"{path}: row {row.id!r} has neither pp512 nor tg128")
+        if row.size_gib is None and not row.arch_id:
+            raise SizingError(f"{path}: row {row.id!r} needs size_gib, or a layout (arch_id) to compute it from")
         seen.add(row.id)
         rows.append(row)
-    return BenchData(devices=devices, rows=tuple(rows))
+    pairs = raw.get("graph_pairs") or []
+    if not isinstance(pairs, list):
+        raise SizingError(f"{path}: 'graph_pairs' must be a list")
+    graph_pairs = tuple(validate(GraphPair, e, f"{path}: graph pair #{i},") for i, e in enumerate(pairs))
+    return BenchData(devices=devices, rows=tuple(rows), graph_pairs=graph_pairs)
 
 
 @cache
@@ -181,16 +233,23 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
 
 def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
     """The whole model on one device, as llama-bench ran it (ngl 99 or CPU)."""
-    size = row.size_gib * GIB
-    if row.active_params_b and row.routed_fraction:
-        # MoE with a known layout: the routed experts one token reads apart from the rest
+    size = row.file_gib * GIB
+    eflops = 0.0
+    if row.active_params_b and row.routed_fraction and row.expert_total_fraction and row.experts_used_share:
+        # MoE with a known layout: all routed experts resident, n_used / n_experts read per token
         routed = size * row.routed_fraction
-        dense, experts, frac = size * row.active_fraction - routed, routed, 1.0
+        dense = size * row.active_fraction - routed
+        experts, frac = size * row.expert_total_fraction, row.experts_used_share
+        eflops = 2.0 * row.active_params * row.routed_fraction / row.active_fraction
     elif row.active_params_b:
         # MoE: only active experts are read; attention/shared parts are in the active share
         dense, experts, frac = size * row.active_fraction, size * (1 - row.active_fraction), 0.0
     else:
         dense, experts, frac = size, 0.0, 0.0
+    if row.decode_test.startswith("pp") and row.output_fraction:
+        # a prompt test run one token at a time computes logits for the last token only:
+        # the output projection is not read per token as it is while generating
+        dense -= size * row.output_fraction
     return DeviceWork(
         device=row_device(row, dev),
         layers=1,
@@ -198,29 +257,95 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         expert_bytes=experts,
         expert_fraction=frac,
         flops_per_token=2.0 * row.active_params,
+        expert_flops_per_token=eflops,
+        moe_layers=row.moe_layers or 0,
     )
 
 
 def _decode_x(row: BenchRow, dev: BenchDevice) -> float:
-    """Seconds per token at 100 % of the datasheet bandwidth."""
-    return row.size_gib * GIB * row.active_fraction / (dev.bandwidth_gbs * 1e9)
+    """Seconds per token at 100 % of the datasheet bandwidth (the bytes :func:`row_work` reads)."""
+    w = row_work(row, dev)
+    return w.weight_read_bytes(1) / (dev.bandwidth_gbs * 1e9)
+
+
+# llama.cpp's pull-request and build numbers grow with time: a row that names only its PR
+# or build still says roughly when it was measured. Anchors: rows of this file that state
+# both a number and a day (interpolated linearly between them).
+_PR_YEARS = (
+    (3084, 2023.69),
+    (4766, 2024.03),
+    (7487, 2024.39),
+    (13324, 2025.35),
+    (15525, 2025.64),
+    (16834, 2025.83),
+    (19053, 2026.09),
+)
+_BUILD_YEARS = ((1786, 2024.02), (4696, 2025.12), (6096, 2025.60), (6552, 2025.72), (7340, 2025.94), (7825, 2026.10))
+
+
+def _interp(n: int, anchors: tuple[tuple[int, float], ...]) -> float:
+    (n0, y0), (n1, y1) = anchors[0], anchors[-1]
+    for (a, ya), (b, yb) in zip(anchors, anchors[1:]):
+        if a <= n <= b:
+            (n0, y0), (n1, y1) = (a, ya), (b, yb)
+            break
+    else:
+        (n0, y0), (n1, y1) = anchors[:2] if n < anchors[0][0] else anchors[-2:]
+    return y0 + (y1 - y0) * (n - n0) / (n1 - n0)
+
+
+def row_year(row: BenchRow) -> float | None:
+    """When the row was measured, as a fractional year: its date, else its build or PR number."""
+    if row.date is not None:
+        return row.date.year + (row.date.timetuple().tm_yday - 1) / 365.0
+    if row.build:
+        m = re.search(r"\((\d+)\)", row.build) or re.fullmatch(r"b(\d+)", row.build)
+        if m:
+            return _interp(int(m.group(1)), _BUILD_YEARS)
+        m = re.match(r"PR #(\d+)", row.build)
+        if m:
+            return _interp(int(m.group(1)), _PR_YEARS)
+    return None
+
+
+def row_weight(row: BenchRow) -> float:
+    """Weight of a row in the decode fit: llama.cpp's decode kernels got much faster from
+    2024 to 2025 (an RTX 3090 ran Llama-2-7B Q4_0 at 120 tok/s in PR #4766, Llama-3-8B Q4_0
+    at 155 tok/s in PR #15802), and a plan is run on today's llama.cpp, so each year before
+    2025 halves a row's weight; a row whose date is not known counts as 2024's."""
+    year = row_year(row)
+    return 0.5 ** max(0.0, RECENT_YEAR - (year if year is not None else RECENT_YEAR - 1.0))
 
 
 def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None) -> tuple[float, float]:
-    """(efficiency, overhead seconds) minimising relative error of the time per token.
+    """(efficiency, overhead seconds) minimising the weighted relative error of the time
+    per token (weights: :func:`row_weight`).
 
     With ``overhead`` given, only the efficiency is fitted (device classes borrow their
     backend's per-token cost: one slow device class cannot pin it down)."""
     x = np.array([_decode_x(r, d) for r, d in rows])
     y = np.array([r.tg128 for r, _ in rows])
+    w = np.array([row_weight(r) for r, _ in rows])
     if overhead is not None:
-        a = float((y * x) @ (1.0 - y * overhead) / ((y * x) @ (y * x)))
+        a = float((w * y * x) @ (1.0 - y * overhead) / ((w * y * x) @ (y * x)))
         return 1.0 / max(a, 1.0), overhead
-    a, o = fit_time_line([(float(xi), 1.0 / float(yi)) for xi, yi in zip(x, y)])
+    a, o = _weighted_line(x, y, w)
     if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the overhead
         a = 1.0
-        o = max(0.0, float(np.mean(1.0 / y - x)))
+        o = max(0.0, float(np.sum(w * y * (1.0 - y * x)) / np.sum(w * y * y)))
     return 1.0 / a, float(o)
+
+
+def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """(a, o) minimising sum w (y (a x + o) - 1)^2 with o >= 0 (else through the origin):
+    1/tg = a x + o in relative error, each row weighted."""
+    sw = np.sqrt(w)
+    m = np.column_stack([sw * y * x, sw * y])
+    (a, o), *_ = np.linalg.lstsq(m, sw, rcond=None)
+    if o < 0:
+        a = float((w * y * x) @ np.ones_like(y) / ((w * y * x) @ (y * x)))
+        o = 0.0
+    return float(a), float(o)
 
 
 def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, float, float | None]:
@@ -233,7 +358,7 @@ def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, fl
     without a thread count only see the bandwidth.
     """
     y = np.array([r.tg128 for r, _ in rows])
-    size = np.array([r.size_gib * GIB * r.active_fraction for r, _ in rows])
+    size = np.array([r.file_gib * GIB * r.active_fraction for r, _ in rows])
     bw = np.array([d.bandwidth_gbs * 1e9 for _, d in rows])
     thr = np.array([float(r.threads or 0) for r, _ in rows])
     best: tuple[float, float, float, float | None] | None = None
@@ -265,22 +390,37 @@ def _quantiles(ratios: list[float]) -> tuple[float, float]:
 
 
 def _fit_backend(
-    backend: str, rows: list[tuple[BenchRow, BenchDevice]], pooled: bool = False, overhead: float | None = None
+    backend: str,
+    rows: list[tuple[BenchRow, BenchDevice]],
+    pooled: bool = False,
+    overhead: float | None = None,
+    parent: BackendCalibration | None = None,
 ) -> BackendCalibration:
+    """Factors for one backend (or, with ``parent``, one of its architectures or device
+    classes: those borrow the parent's decode line where they have no dense decode row)."""
     dec = [(r, d) for r, d in rows if r.tg128 and not r.host_limited]
-    # the decode line is bytes over bandwidth; a MoE's decode also pays per active expert,
-    # which that line does not describe, so MoE rows would only drag the efficiency down
+    # the decode line is bytes over bandwidth; a MoE's decode also pays a fixed cost per MoE
+    # layer (fitted apart), which that line does not describe
     dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
-    dec = dense_dec or dec
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
-    if not dec:
-        raise SizingError(f"no decode rows to fit for {backend}")
     per_thread = None
-    if backend == "cpu" and overhead is None:
-        eff, over, per_thread = _fit_cpu_decode(dec)
+    if parent is not None and not dense_dec:
+        eff, over = parent.decode_efficiency, parent.decode_overhead_ms / 1000.0
+        dec = []
     else:
-        eff, over = _fit_decode(dec, overhead)
-    with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
+        dec = dense_dec or dec
+        if not dec:
+            raise SizingError(f"no decode rows to fit for {backend}")
+        if backend == "cpu" and overhead is None:
+            eff, over, per_thread = _fit_cpu_decode(dec)
+        else:
+            eff, over = _fit_decode(dec, overhead)
+    peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
+    # a whole backend's matrix efficiency needs two devices at least: one chip's (say, an
+    # iGPU's) rate says little about another vendor's card on the same backend
+    if parent is None and len({d.name for _, d in peaked}) < 2:
+        peaked = []
+    with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in peaked]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
     per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
@@ -308,7 +448,8 @@ def _fit_backend(
             pr.append(r.pp512 / predict_prefill(r, d, one))
         except SizingError:
             continue
-    return calib.model_copy(update={"decode_spread": _quantiles(dr), "prefill_spread": _quantiles(pr)})
+    dspread = parent.decode_spread if (parent is not None and not dec) else _quantiles(dr)
+    return calib.model_copy(update={"decode_spread": dspread, "prefill_spread": _quantiles(pr)})
 
 
 def predict_decode(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
@@ -317,9 +458,17 @@ def predict_decode(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> fl
     return 1.0 / s
 
 
+def row_ubatch(row: BenchRow) -> int:
+    """The micro-batch the row's prompt test ran with (llama-bench's default 512 unless the
+    test says '-ub N')."""
+    m = re.search(r"-ub (\d+)", row.prefill_test)
+    return int(m.group(1)) if m else 512
+
+
 def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
-    """Predicted pp512 (tokens/s) for a row."""
-    return 512.0 / prefill_seconds([row_work(row, dev)], calib, 512, n_ubatch=512)
+    """Predicted pp512 (tokens/s) for a row (at its micro-batch)."""
+    u = row_ubatch(row)
+    return u / prefill_seconds([row_work(row, dev)], calib, u, n_ubatch=u)
 
 
 def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "") -> CalibrationSet:
@@ -349,35 +498,52 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
         if len(fams) > 1:
             for fam in sorted(fams):
                 part = [(r, d) for r, d in mine if d.family == fam]
-                cf = _fit_backend(f"{backend}/{fam}", part, overhead=c.decode_overhead_ms / 1000)
+                cf = _fit_backend(f"{backend}/{fam}", part, overhead=c.decode_overhead_ms / 1000, parent=c)
                 if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
                     cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
                 if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
-                    cf = cf.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
-                                               "prefill_efficiency": c.prefill_efficiency})
-                n = sum(1 for r, _ in part if r.tg128 and not r.host_limited)
+                    cf = cf.model_copy(
+                        update={
+                            "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
+                            "prefill_efficiency": c.prefill_efficiency,
+                        }
+                    )
+                n = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
                 if n < MIN_ROWS:
                     lo, hi = c.decode_spread
-                    cf = cf.model_copy(update={"decode_spread": (round(min(lo, cf.decode_spread[0]) * 0.95, 3),
-                                                                 round(max(hi, cf.decode_spread[1]) * 1.05, 3))})
+                    cf = cf.model_copy(
+                        update={
+                            "decode_spread": (
+                                round(min(lo, cf.decode_spread[0]) * 0.95, 3),
+                                round(max(hi, cf.decode_spread[1]) * 1.05, 3),
+                            )
+                        }
+                    )
                 backends[f"{backend}/{fam}"] = cf
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
-            if sum(1 for r, _ in part if r.tg128 and not r.host_limited) >= MIN_ROWS and len(part) < len(mine):
-                ck = _fit_backend(f"{backend}/{kind}", part, overhead=c.decode_overhead_ms / 1000)
+            n_dense = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
+            if n_dense >= MIN_ROWS and len(part) < len(mine):
+                ck = _fit_backend(f"{backend}/{kind}", part, overhead=c.decode_overhead_ms / 1000, parent=c)
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
-    backends = _with_moe_factors(backends, pairs, pooled_gpu)
+    backends = _with_moe_costs(backends, pairs, pooled_gpu)
+    backends = _with_launch_costs(backends, data.graph_pairs)
+    backends = _with_moe_prefill(backends, pairs, pooled_gpu)
     return CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,
         data_sha256=sha256,
         method=(
             "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
-            "error, on dense rows; MoE: median factor on routed-expert bytes implied by the MoE fit "
-            "rows per backend (GPU backends without any: the median over all GPU MoE rows); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per CPU thread"
+            "error, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
+            "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
+            "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
+            "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
+            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per "
+            "CPU thread"
         ),
         holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
         backends=backends,
@@ -386,36 +552,101 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
     )
 
 
-def _moe_factor(row: BenchRow, dev: BenchDevice, c: BackendCalibration) -> float | None:
-    """The routed-expert factor one MoE row implies, given its class's dense fit:
-    1/tg = (dense + factor × routed) / effective bandwidth + overhead."""
-    if not (row.tg128 and row.routed_fraction and not row.host_limited):
+def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+    """The cost per MoE layer one MoE row implies, given its class's dense fit, in MB
+    streamed at the device's effective bandwidth:
+    1/tg = (bytes + moe_layers × cost) / effective bandwidth + overhead."""
+    if not (row.tg128 and row.moe_layers and not row.host_limited):
         return None
-    one = CalibrationSet(name="tmp", data_file="", data_sha256="", method="", holdout="",
-                         backends={row.backend: c}, pooled=c)
     w = row_work(row, dev)
-    bw = effective_bandwidth(w.device, one)
-    t = 1.0 / row.tg128 - c.decode_overhead_ms / 1000.0
-    return (t * bw - w.dense_bytes) / w.expert_bytes
+    flat = calib.model_copy(
+        update={"backends": {k: c.model_copy(update={"moe_layer_mb": 0.0}) for k, c in calib.backends.items()}}
+    )
+    s, _ = decode_step_seconds([w], flat, depth=0)
+    return (1.0 / row.tg128 - s) * effective_bandwidth(w.device, flat) / row.moe_layers / 1e6
 
 
-def _with_moe_factors(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Per backend, the median factor its MoE fit rows imply (never below 1); a GPU backend
-    without MoE rows borrows the median over all GPU MoE rows; CPUs keep 1."""
-    one = CalibrationSet(name="tmp", data_file="", data_sha256="", method="", holdout="",
-                         backends=backends, pooled=pooled_gpu)
+def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
+    """Each calibration entry's cost per MoE layer (MB at its effective bandwidth): the median
+    its backend's MoE fit rows imply, never below 0. A GPU backend without any takes the
+    largest backend median (a MoE must not look faster on a backend nobody measured MoE on
+    than on one that was); CPUs without rows keep 0. (One size per backend, not per
+    architecture: scaled by bandwidth it carries from one card to another, and few
+    architectures have MoE rows of their own.)"""
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
+    )
     by_backend: dict[str, list[float]] = {}
     for r, d in pairs:
-        k = _moe_factor(r, d, one.for_device(row_device(r, d)))
-        if k is not None:
-            by_backend.setdefault(r.backend, []).append(k)
-    every = [k for b, ks in by_backend.items() if b != "cpu" for k in ks]
+        mb = _moe_layer_mb(r, d, one)
+        if mb is not None:
+            by_backend.setdefault(r.backend, []).append(mb)
+    medians = {b: max(0.0, statistics.median(mbs)) for b, mbs in by_backend.items()}
+    borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
-        ks = by_backend.get(backend) or ([] if backend == "cpu" else every)
-        k = max(1.0, statistics.median(ks)) if ks else 1.0
-        out[key] = c.model_copy(update={"moe_expert_factor": round(k, 3)})
+        mb = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
+        out[key] = c.model_copy(update={"moe_layer_mb": round(mb, 3)})
+    return out
+
+
+def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+    """The extra tokens per expert product one MoE prompt row implies: with t tokens per
+    expert the routed experts ran at share = t / (t + t0) of the dense rate, where
+    t_measured = (dense FLOPs + expert FLOPs / share) / effective compute."""
+    if not (row.pp512 and row.routed_fraction and row.experts_used_share and not row.host_limited):
+        return None
+    w = row_work(row, dev)
+    try:
+        compute = effective_compute(w.device, calib)
+    except SizingError:
+        return None
+    dense = w.flops_per_token - w.expert_flops_per_token
+    spare = compute / row.pp512 - dense  # FLOP-time left for the experts, per token
+    if spare <= 0:
+        return None
+    share = w.expert_flops_per_token / spare
+    t = row_ubatch(row) * row.experts_used_share
+    return t * (1.0 / share - 1.0)
+
+
+def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
+    """Each backend's extra tokens per expert product in prefill: the median its MoE prompt
+    rows imply (never below 0); a GPU backend without any takes the largest backend median;
+    CPUs keep 0."""
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
+    )
+    by_backend: dict[str, list[float]] = {}
+    for r, d in pairs:
+        t0 = _moe_prefill_tokens(r, d, one)
+        if t0 is not None:
+            by_backend.setdefault(r.backend, []).append(t0)
+    medians = {b: max(0.0, statistics.median(xs)) for b, xs in by_backend.items()}
+    borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
+    out = {}
+    for key, c in backends.items():
+        backend = key.split("/")[0]
+        t0 = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
+        out[key] = c.model_copy(update={"moe_prefill_tokens": round(t0, 2)})
+    return out
+
+
+def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
+    """CUDA architectures on which llama.cpp runs without CUDA graphs: each MoE layer also
+    pays the median time the graphs save a MoE model's layer on such a GPU (measured with
+    graphs off and on, same build). Only architectures with such pairs get it."""
+    by_family: dict[str, list[float]] = {}
+    for p in graph_pairs:
+        if p.moe:
+            by_family.setdefault(p.family, []).append(p.layer_seconds)
+    out = dict(backends)
+    for fam, ts in by_family.items():
+        key = f"cuda/{fam}"
+        if key in out:
+            ms = round(max(0.0, statistics.median(ts)) * 1000.0, 4)
+            out[key] = out[key].model_copy(update={"moe_layer_launch_ms": ms})
     return out
 
 
@@ -455,6 +686,7 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
     """For MoE rows with a layout: the share of the file a token reads, from the
     architecture's tensors typed as the file is. The typed total must match the row's
     size (so the layout is the file's), else the row is rejected."""
+    from sizing.core.quant import GGML_TYPES
     from sizing.core.tensors import tensors_for
     from sizing.core.traffic import model_traffic
 
@@ -462,24 +694,39 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
     for r in data.rows:
         if r.arch_id:
             arch = archs.get(r.arch_id)
-            if arch is None or not (r.expert_type and r.rest_type):
-                raise SizingError(f"row {r.id!r}: layout needs a catalog arch_id, expert_type and rest_type")
+            if arch is None or not r.rest_type or (arch.is_moe and not r.expert_type):
+                raise SizingError(
+                    f"row {r.id!r}: layout needs a catalog arch_id, rest_type (and expert_type for a MoE)"
+                )
             typed = []
             for t in tensors_for(arch):
                 if t.is_expert and t.name.endswith(".weight"):
                     typ = r.expert_type
                 elif len(t.shape) == 1 or not t.name.endswith(".weight") or t.name.endswith("ffn_gate_inp.weight"):
                     typ = "F32"  # norms, biases, sinks, routers stay F32 in every llama.cpp file
+                elif t.name == "output.weight" and r.output_type:
+                    typ = r.output_type
                 else:
                     typ = r.rest_type
+                if t.shape[0] % GGML_TYPES[typ.upper()][0]:
+                    typ = "F32"  # rows that do not divide into the quant's blocks stay unquantized
                 typed.append(t.model_copy(update={"ggml_type": typ}))
             tr = model_traffic(arch, typed)
             total_gib = tr.total_bytes / GIB
-            if abs(total_gib - r.size_gib) > 0.02 * r.size_gib:
+            if r.size_gib is not None and abs(total_gib - r.size_gib) > 0.02 * r.size_gib:
                 raise SizingError(f"row {r.id!r}: layout gives {total_gib:.2f} GiB, the file is {r.size_gib} GiB")
             routed = sum(layer.expert_read_bytes(1) for layer in tr.layers)
-            r = r.model_copy(update={"read_fraction": tr.read_bytes_per_token / tr.total_bytes,
-                                     "routed_fraction": routed / tr.total_bytes})
+            r = r.model_copy(
+                update={
+                    "read_fraction": tr.read_bytes_per_token / tr.total_bytes,
+                    "routed_fraction": routed / tr.total_bytes,
+                    "moe_layers": sum(1 for layer in tr.layers if layer.expert_bytes),
+                    "output_fraction": tr.output_bytes / tr.total_bytes,
+                    "expert_total_fraction": sum(layer.expert_bytes for layer in tr.layers) / tr.total_bytes,
+                    "experts_used_share": arch.n_experts_used / arch.n_experts if arch.is_moe else None,
+                    "size_gib": r.size_gib if r.size_gib is not None else round(total_gib, 2),
+                }
+            )
         rows.append(r)
     return data.model_copy(update={"rows": tuple(rows)})
 
@@ -509,7 +756,6 @@ def main(argv: list[str] | None = None) -> int:
     CALIBRATION_FILE.write_text(dump_calibration(calib))
     print(f"wrote {CALIBRATION_FILE} ({len(calib.backends)} backends, {len(calib.holdout_ids)} held-out rows)")
     return 0
-
 
 
 if __name__ == "__main__":  # pragma: no cover

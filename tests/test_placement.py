@@ -13,7 +13,14 @@ from sizing.sources.catalog import load_catalog
 from sizing.sources.gguf_reader import read_gguf
 from sizing.core.placement import PlacementOptions, place, place_many
 from sizing.units import GIB, MIB
-from sizing.core.machine import Device, Hardware, HostSpec, apple_working_set_fraction, machine_from_gpu, unified_hardware
+from sizing.core.machine import (
+    Device,
+    Hardware,
+    HostSpec,
+    apple_working_set_fraction,
+    machine_from_gpu,
+    unified_hardware,
+)
 from sizing.core.quant import tensor_bytes
 from sizing.core.scenario import MemoryParts, Scenario
 from sizing.core.solver import traffic_for
@@ -23,8 +30,16 @@ HOST = HostSpec(name="test host", ram_bytes=64 * GIB, bandwidth_gbs=89.6, thread
 
 
 def _gpu(i=0, mem=24 * GIB, bw=1000.0, name=None):
-    return Device(id=f"g{i}", name=name or f"GPU {i}", kind="gpu", backend="cuda", memory_bytes=mem,
-                  bandwidth_gbs=bw, matmul_tflops=100.0, link_gbs=31.5)
+    return Device(
+        id=f"g{i}",
+        name=name or f"GPU {i}",
+        kind="gpu",
+        backend="cuda",
+        memory_bytes=mem,
+        bandwidth_gbs=bw,
+        matmul_tflops=100.0,
+        link_gbs=31.5,
+    )
 
 
 def _host(ram=64 * GIB):
@@ -81,8 +96,13 @@ def test_layer_fit_agrees_with_an_independent_fit(smollm2_gguf):
 
     def ref(free_mib):
         return xllamacpp.estimate_gpu_layers(
-            [{"name": "CUDA", "memory_free": free_mib * MIB}], str(smollm2_gguf), [],
-            context_length=ctx, batch_size=512, num_parallel=1, kv_cache_type="f16",
+            [{"name": "CUDA", "memory_free": free_mib * MIB}],
+            str(smollm2_gguf),
+            [],
+            context_length=ctx,
+            batch_size=512,
+            num_parallel=1,
+            kv_cache_type="f16",
         )
 
     def ours(free_mib, graph):
@@ -121,11 +141,17 @@ def test_moe_offloads_experts_before_layers():
     host = p.devices[-1]
     assert host.expert_layers == p.n_cpu_moe and host.layers == 0
     # fewer expert layers could not fit: one less must overflow the GPU
-    tighter = place(tr, mem, Hardware(name="t", gpus=(_gpu(mem=12 * GIB),), host=_host()),
-                    PlacementOptions(n_gpu_layers=arch.n_layers + 1, n_cpu_moe=p.n_cpu_moe - 1), ctx=8192)
+    tighter = place(
+        tr,
+        mem,
+        Hardware(name="t", gpus=(_gpu(mem=12 * GIB),), host=_host()),
+        PlacementOptions(n_gpu_layers=arch.n_layers + 1, n_cpu_moe=p.n_cpu_moe - 1),
+        ctx=8192,
+    )
     assert not tighter.devices[0].fits
-    all_cpu = place(tr, mem, Hardware(name="t", gpus=(_gpu(mem=12 * GIB),), host=_host()),
-                    PlacementOptions(cpu_moe=True), ctx=8192)
+    all_cpu = place(
+        tr, mem, Hardware(name="t", gpus=(_gpu(mem=12 * GIB),), host=_host()), PlacementOptions(cpu_moe=True), ctx=8192
+    )
     assert all_cpu.devices[-1].expert_layers == arch.n_layers and all_cpu.cpu_moe
 
 
@@ -156,12 +182,21 @@ def test_unified_memory_is_counted_once_and_apple_working_set_applies(llama8b):
     # the host's room is what the GPU leaves of the same 16 GiB
     assert host.capacity_bytes == 16 * GIB - mac.margin_bytes - gpu.used_bytes
     assert gpu.used_bytes + host.used_bytes <= 16 * GIB
-    raised = unified_hardware("Mac 16 GB", ram_bytes=16 * GIB, bandwidth_gbs=120, backend="metal", apple=True,
-                              threads=8, wired_limit_mb=14 * 1024)
+    raised = unified_hardware(
+        "Mac 16 GB",
+        ram_bytes=16 * GIB,
+        bandwidth_gbs=120,
+        backend="metal",
+        apple=True,
+        threads=8,
+        wired_limit_mb=14 * 1024,
+    )
     assert raised.gpus[0].memory_bytes == 14 * GIB
     assert place(tr, mem, raised, ctx=8192).gpu_layers >= p.gpu_layers
     with pytest.raises(SizingError):
-        unified_hardware("Mac", ram_bytes=16 * GIB, bandwidth_gbs=120, backend="metal", apple=True, wired_limit_mb=20000)
+        unified_hardware(
+            "Mac", ram_bytes=16 * GIB, bandwidth_gbs=120, backend="metal", apple=True, wired_limit_mb=20000
+        )
 
 
 def test_dgx_spark_and_multi_gpu_from_the_database(llama8b):
@@ -194,18 +229,32 @@ def test_vectorised_sweep_agrees_with_place():
     calib = load_calibration()
     cat = load_catalog()
     caps = [4 * GIB, 8 * GIB, 12 * GIB, 16 * GIB, 24 * GIB, 48 * GIB, 96 * GIB]
-    for mid, q, ctx in (("meta-llama/Llama-3.1-8B-Instruct", "Q8_0", 8192), ("Qwen/Qwen3-30B-A3B", "Q4_K_M", 8192),
-                        ("google/gemma-3-27b-it", "Q4_K_M", 32768), ("HuggingFaceTB/SmolLM2-135M-Instruct", "Q8_0", 2048)):
+    for mid, q, ctx in (
+        ("meta-llama/Llama-3.1-8B-Instruct", "Q8_0", 8192),
+        ("Qwen/Qwen3-30B-A3B", "Q4_K_M", 8192),
+        ("google/gemma-3-27b-it", "Q4_K_M", 32768),
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "Q8_0", 2048),
+    ):
         arch = cat.get(mid)
         tr = traffic_for(arch, q)
         mem = _mem(arch, q, ctx)
         many = place_many(tr, mem, caps, host_capacity=64 * GIB, ctx=ctx)
-        tps = decode_tokens_per_s_many(many.gpu_read_bytes, many.host_read_bytes, [1000.0] * len(caps),
-                                       [89.6] * len(caps), ["cuda"] * len(caps), calib,
-                                       host_threads=[_host().threads] * len(caps))
+        tps = decode_tokens_per_s_many(
+            many.gpu_read_bytes,
+            many.host_read_bytes,
+            [1000.0] * len(caps),
+            [89.6] * len(caps),
+            ["cuda"] * len(caps),
+            calib,
+            host_threads=[_host().threads] * len(caps),
+            gpu_moe_layers=many.gpu_moe_layers,
+        )
         for i, c in enumerate(caps):
             one = place(tr, mem, Hardware(name="t", gpus=(_gpu(mem=c),), host=_host()), ctx=ctx)
-            assert (many.fits[i], many.gpu_layers[i], many.n_cpu_moe[i]) == (one.fits, one.gpu_layers, one.n_cpu_moe), (mid, c)
+            assert (many.fits[i], many.gpu_layers[i], many.n_cpu_moe[i]) == (one.fits, one.gpu_layers, one.n_cpu_moe), (
+                mid,
+                c,
+            )
             s, _ = decode_step_seconds(one.works, calib)
             assert tps[i] == pytest.approx(1 / s, rel=1e-6), (mid, c)
 
@@ -227,7 +276,9 @@ def test_host_spec_states_what_is_assumed_and_ram_decides_offload():
     # a 70B Q4_K_M on one 24 GB card spills ~20 GiB of layers into host RAM
     model, gpu = load_catalog().get("llama-3.1-70b"), load_gpus().match("RTX 4090").gpu
     tight = solve(model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=small), load_calibration(), with_speed=False)
-    roomy = solve(model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=host_spec(128)), load_calibration(), with_speed=False)
+    roomy = solve(
+        model, "Q4_K_M", 8192, machine_from_gpu(gpu, host=host_spec(128)), load_calibration(), with_speed=False
+    )
     assert not tight.placement.fits and "assumed host (16 GiB" in tight.placement.how
     assert roomy.placement.fits and not roomy.placement.all_on_gpu
 

@@ -1,7 +1,8 @@
 """`llm-sizing plan`: what to buy to run these models at this context and speed, priced whole.
 
-An adapter over ``sizing.core.builds`` (whole builds: platform + RAM + cards, complete
-systems, CPU-only servers) and ``sizing.core.purchase`` (ranking by objective). With
+An adapter over ``sizing.plan.plan_purchase`` (the one composition the UI and the bench
+call too): whole builds (platform + RAM + cards, complete systems, CPU-only servers)
+ranked by objective; ``--json`` prints its ``PlanAnswer``. With
 ``--tokens-in-per-day/--tokens-out-per-day`` it adds buy-or-rent (``sizing.core.cloud``):
 the chosen build (``--build``, else the top row) against cloud GPUs by the hour at their
 predicted speed and APIs serving the same open model, with the break-even in months and
@@ -12,8 +13,6 @@ tokens. Bad input is one line on stderr and exit 2; a target no build meets is a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 
 from sizing.errors import SizingError
 
@@ -29,15 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", action="append", required=True, metavar="M", help="target model (repeatable)")
     p.add_argument("--quant", default="Q4_K_M", help="quant (default Q4_K_M)")
     p.add_argument("--ctx", type=int, default=8192, help="context per request (default 8192)")
-    p.add_argument("--objective", default="cheapest", choices=("cheapest", "fastest", "cost-per-token"),
-                   help="cheapest that meets the target (default), fastest within budget, or lowest cost per "
-                        "million tokens")
+    p.add_argument(
+        "--objective",
+        default="cheapest",
+        choices=("cheapest", "fastest", "cost-per-token"),
+        help="cheapest that meets the target (default), fastest within budget, or lowest cost per million tokens",
+    )
     p.add_argument("--target-tps", type=float, metavar="X", help="minimum decode tokens/s (slowest model)")
     p.add_argument("--prompt-tokens", type=int, metavar="N", help="prompt length for TTFT (default min(ctx, 512))")
     p.add_argument("--budget", type=float, metavar="USD", help="maximum price of the whole build")
     p.add_argument("--used", action="store_true", help="allow used cards where a used price is cited")
-    p.add_argument("--price", action="append", default=[], metavar="ID=USD",
-                   help="override a price (a GPU, platform, system or machine:GPU id); repeatable")
+    p.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="ID=USD",
+        help="override a price (a GPU, platform, system or machine:GPU id); repeatable",
+    )
     p.add_argument("--no-cpu-only", action="store_true", help="leave CPU-only servers out")
     p.add_argument("--limit", type=int, default=10, help="rows to show (default 10)")
     u = p.add_argument_group("use and running cost")
@@ -49,8 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--tokens-in-per-day", type=float, metavar="N")
     c.add_argument("--tokens-out-per-day", type=float, metavar="N")
     c.add_argument("--build", metavar="ID", help="build id to compare with the cloud (default: the top row)")
-    c.add_argument("--cloud", metavar="ID", help="API provider id from data/cloud_prices.yaml (default: every "
-                                                  "provider serving the first model; proprietary ones as reference)")
+    c.add_argument(
+        "--cloud",
+        metavar="ID",
+        help="API provider id from data/cloud_prices.yaml (default: every "
+        "provider serving the first model; proprietary ones as reference)",
+    )
     c.add_argument("--api-in", type=float, metavar="USD/M", help="custom API input price per million tokens")
     c.add_argument("--api-out", type=float, metavar="USD/M", help="custom API output price per million tokens")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -84,96 +95,71 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sizing.core.builds import all_builds, priced_ids
-    from sizing.core.cloud import electricity
-    from sizing.core.prices import parse_overrides
-    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer, plan
-    from sizing.core.speed.calibration import load_calibration
-    from sizing.core.speed.coverage import bench_coverage
-    from sizing.hardware.db import load_gpus
-    from sizing.sources.resolve import resolve_model
+    from sizing.core.cloud import Workload
+    from sizing.plan import PlanRequest, plan_purchase
 
     _check(args)
-    today = dt.date.today()
-    gpus = load_gpus().all
-    overrides = parse_overrides(args.price, priced_ids(gpus))
-    elec = electricity()
-    region = elec.region(args.region)
-    kwh = args.power_price if args.power_price is not None else elec.usd_per_kwh(region.id)
-    usage = Usage(years=args.years, hours_per_day=args.hours_per_day, usd_per_kwh=kwh)
-    models = [resolve_model(m).arch for m in args.model]
-    calib = load_calibration()
-    need = memory_need(models, args.quant, args.ctx, calib)
-    builds, refused = all_builds(gpus, used=args.used, overrides=overrides, today=today, ram_need_gb=need.cpu_ram_gib,
-                                 cpu_only=not args.no_cpu_only, offload=any(m.is_moe for m in models),
-                                 model_gb=need.core_gib, ram_for=offload_ram_sizer(models, args.quant, args.ctx, calib))
-    result = plan(
-        models, builds, quant=args.quant, ctx=args.ctx, calib=calib, coverage=bench_coverage(), today=today,
-        objective=args.objective, target_tps=args.target_tps, budget_usd=args.budget, usage=usage,
-        prompt_tokens=args.prompt_tokens, limit=args.limit, refused_physically=refused, core_gib=need.core_gib,
-        notes=(f"electricity: {region.name} {kwh:.3f} USD/kWh ({region.date}, {region.source})"
-               if args.power_price is None else f"electricity: {kwh:g} USD/kWh (given)",),
+    if (args.api_in is None) != (args.api_out is None):
+        raise SizingError("give both --api-in and --api-out")
+    req = PlanRequest(
+        models=tuple(args.model),
+        quant=args.quant,
+        ctx=args.ctx,
+        objective=args.objective,
+        target_tps=args.target_tps,
+        budget_usd=args.budget,
+        used=args.used,
+        prices=tuple(args.price),
+        cpu_only=not args.no_cpu_only,
+        limit=args.limit,
+        prompt_tokens=args.prompt_tokens,
+        region=args.region,
+        usd_per_kwh=args.power_price,
+        hours_per_day=args.hours_per_day,
+        years=args.years,
     )
-    cost = None
+    work = None
     if args.tokens_in_per_day is not None or args.tokens_out_per_day is not None:
-        cost = _buy_or_rent(args, result, builds, models, calib, gpus, kwh)
+        work = Workload(
+            tokens_in_per_day=args.tokens_in_per_day or 0.0, tokens_out_per_day=args.tokens_out_per_day or 0.0
+        )
+    try:
+        answer = plan_purchase(
+            req,
+            workload=work,
+            build_id=args.build,
+            cloud=args.cloud,
+            api_price=(args.api_in, args.api_out) if args.api_in is not None else None,
+        )
+    except SizingError as exc:
+        if args.build and args.build in str(exc):
+            raise SizingError(f"--build: {exc}") from None
+        raise
     if args.json:
-        out = {
-            "message": result.message,
-            "met": result.met,
-            "objective": result.objective,
-            "options": [o.model_dump() for o in result.options],
-            "closest": [o.model_dump() for o in result.closest],
-            "considered": result.considered,
-            "refused_physically": result.refused_physically,
-            "notes": list(result.notes),
-            "calibration": calib.name,
-            "region": region.id,
-            "usd_per_kwh": kwh,
-            "cost": cost,
-        }
-        print(json.dumps(out, indent=2, default=str))
+        print(answer.to_json())
         return 0
-    _print(result, cost)
+    _print(answer)
     return 0
 
 
-def _buy_or_rent(args, result, builds, models, calib, gpus, kwh: float) -> dict:
-    from sizing.core.cloud import Workload, apis_for, buy_or_rent, cloud_gpus, cloud_prices
-    from sizing.core.solver import solve
-
-    rows = list(result.options) + list(result.closest)
-    row = next((r for r in rows if r.build_id == args.build), None) if args.build else (rows[0] if rows else None)
-    if args.build and row is None:
-        if not any(b.id == args.build for b in builds):
-            raise SizingError(f"unknown --build {args.build[:60]!r}; use a build_id from the plan")
-        raise SizingError(f"--build {args.build!r} is not among the rows shown; raise --limit or relax the target")
-    if row is None or not row.decode_tokens_per_s:
-        raise SizingError("no priced build runs these models, so there is nothing to compare with the cloud")
-    if (args.api_in is None) != (args.api_out is None):
-        raise SizingError("give both --api-in and --api-out")
-    custom = (args.api_in, args.api_out) if args.api_in is not None else None
-    apis = apis_for(models[0].id, cloud_prices(), pick=args.cloud, custom=custom, today=dt.date.today().isoformat())
-    work = Workload(tokens_in_per_day=args.tokens_in_per_day or 0.0, tokens_out_per_day=args.tokens_out_per_day or 0.0)
-    res = buy_or_rent(row=row, model=models[0], quant=args.quant, ctx=args.ctx, calib=calib, gpus=gpus, work=work,
-                      years=args.years, usd_per_kwh=kwh, apis=apis, rentals=cloud_gpus(),
-                      solve_fn=lambda m, q, c, hw: solve(m, q, c, hw, calib))
-    return res.model_dump()
-
-
-def _print(result, cost: dict | None) -> None:
+def _print(result) -> None:
     print(result.message)
-    rows = result.options or result.closest
+    rows = result.rows
     table = [("#", "build", "price", "tok/s", "$/M tok", "load W", "calibration", "why / short of target")]
     for o in rows:
-        table.append((
-            str(o.rank), o.label, f"${o.price_usd:,.0f}",
-            "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
-            "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
-            f"{o.load_w:.0f}", f"{o.calibration.device_class} {o.calibration.class_rows} rows"
-            + (" WEAK" if o.calibration.weak else ""),
-            o.why if result.options else (o.shortfall or ""),
-        ))
+        table.append(
+            (
+                str(o.rank),
+                o.label,
+                f"${o.price_usd:,.0f}",
+                "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
+                "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
+                f"{o.load_w:.0f}",
+                f"{o.calibration.device_class} {o.calibration.class_rows} rows"
+                + (" WEAK" if o.calibration.weak else ""),
+                o.why if result.options else (o.shortfall or ""),
+            )
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -181,7 +167,9 @@ def _print(result, cost: dict | None) -> None:
         print(f"\n#{o.rank} {o.label}  [build id: {o.build_id}]")
         for ln in o.lines:
             stale = "  (over 6 months old)" if ln["stale"] else ""
-            print(f"  {ln['qty']:g} × {ln['item']}: ${ln['usd']:,.0f} — {ln['kind']}, {ln['date']}{stale}, {ln['source']}")
+            print(
+                f"  {ln['qty']:g} × {ln['item']}: ${ln['usd']:,.0f} — {ln['kind']}, {ln['date']}{stale}, {ln['source']}"
+            )
         print(f"  speed basis: {o.speed_basis}")
         print(f"  calibration: {o.calibration.label}")
         for m in o.models:
@@ -189,10 +177,11 @@ def _print(result, cost: dict | None) -> None:
                 print(f"  launch ({m.model_id}): {m.llama_server}")
     for n in result.notes:
         print(f"note: {n}")
+    cost = result.cost
     if cost:
-        loc = cost["local"]
-        print(f"\nbuy {cost['build_id']}: ${loc['monthly_usd']:,.2f}/month ({loc['basis']})")
-        for o, b in zip(cost["rent"], cost["break_even"]):
-            be = "never" if b["months"] is None else f"{b['months']:.1f} months ({b['tokens'] / 1e6:,.0f}M output tokens)"
-            ref = " [reference only]" if o["reference_only"] else ""
-            print(f"  rent {o['name']}{ref}: ${o['monthly_usd']:,.2f}/month ({o['basis']}, {o['date']}); break-even {be}")
+        loc = cost.local
+        print(f"\nbuy {cost.build_id}: ${loc.monthly_usd:,.2f}/month ({loc.basis})")
+        for o, b in zip(cost.rent, cost.break_even):
+            be = "never" if b.months is None else f"{b.months:.1f} months ({(b.tokens or 0) / 1e6:,.0f}M output tokens)"
+            ref = " [reference only]" if o.reference_only else ""
+            print(f"  rent {o.name}{ref}: ${o.monthly_usd:,.2f}/month ({o.basis}, {o.date}); break-even {be}")

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sizing.core.idle import IdleTable
 from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpu
 from sizing.core.platforms import Platform, System, physical_fit
 from sizing.core.prices import (
@@ -34,8 +35,6 @@ from sizing.units import GIB
 
 COUNTS: tuple[int, ...] = (1, 2, 3, 4, 6, 7, 8)
 GPU_BUILD_RAM_GB = 32.0  # host RAM a GPU build should have: OS, llama.cpp, staging the weights
-CARD_IDLE_W = 15.0       # a desktop/datacenter card idling with a model loaded (estimate)
-UNIFIED_IDLE_SHARE = 0.1  # idle draw of a unified-memory box as a share of its rated power (estimate)
 RAM_STEP_GB = 32.0
 
 
@@ -82,6 +81,17 @@ def _host(platform: Platform, ram_gb: float) -> HostSpec:
                     threads=platform.threads, assumed=False)
 
 
+NO_IDLE_TABLE = IdleTable(cards={}, machines=())
+
+
+def _idle(platform: Platform, gpu, n: int, idle: IdleTable) -> tuple[float, str]:
+    """Host idle plus ``n`` cards idle with a model loaded, and what each figure rests on."""
+    card = idle.card(gpu.id)
+    host = (f"host {platform.idle_w:.0f} W ({platform.idle_source})" if platform.idle_source
+            else f"host {platform.idle_w:.0f} W (estimate)")
+    return platform.idle_w + card.watts * n, f"idle: {host} + {n}× {card.basis}"
+
+
 def _ram_lines(platform: Platform, need_gb: float, book: PriceBook, overrides: PriceOverrides = NO_OVERRIDES,
                today: dt.date | None = None) -> tuple[list[PriceLine], float, list[str]] | None:
     """RAM beyond what the platform includes, rounded up; None when it cannot be had."""
@@ -112,6 +122,7 @@ def gpu_builds(
     overrides: PriceOverrides = NO_OVERRIDES,
     today: dt.date,
     counts: Sequence[int] = COUNTS,
+    idle: IdleTable = NO_IDLE_TABLE,
 ) -> tuple[list[Build], int]:
     """Every platform × card × count that physically fits and has every price cited.
     Returns the builds and how many combinations were refused as physically impossible."""
@@ -144,13 +155,13 @@ def gpu_builds(
                     PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
                 ]
                 hw = machine_from_gpu(g, n, host=_host(p, ram_gb))
+                idle_w, idle_note = _idle(p, g, n, idle)
                 label = f"{n}× {g.name} on {p.name}" if n > 1 else f"{g.name} on {p.name}"
                 out.append(Build(
                     id=f"{p.id}+{n}x{g.id}", label=label, kind="gpu-build", gpu_id=g.id, count=n, platform_id=p.id,
                     lines=tuple(lines), total_usd=sum(ln.usd for ln in lines),
-                    load_w=fit.load_w or 0.0, idle_w=p.idle_w + CARD_IDLE_W * n, hardware=hw, ram_gb=ram_gb,
-                    notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()),
-                           f"idle {p.idle_w:.0f} W host + {CARD_IDLE_W:.0f} W per card is an estimate"),
+                    load_w=fit.load_w or 0.0, idle_w=idle_w, hardware=hw, ram_gb=ram_gb,
+                    notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()), idle_note),
                 ))
     return out, refused
 
@@ -167,6 +178,7 @@ def offload_builds(
     today: dt.date,
     counts: Sequence[int] = (1, 2),
     ram_for: Callable[[object, int], float | None] | None = None,
+    idle: IdleTable = NO_IDLE_TABLE,
 ) -> list[Build]:
     """"1-2 cards + N GB RAM": a MoE model's routed experts in system RAM (--n-cpu-moe),
     the rest on the cards. Same physical checks and whole-build price as ``gpu_builds``.
@@ -206,15 +218,15 @@ def offload_builds(
                     PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
                 ]
                 what = f"{n}× {g.name}" if n > 1 else g.name
+                idle_w, idle_note = _idle(p, g, n, idle)
                 out.append(Build(
                     id=f"{p.id}+{n}x{g.id}+ram{ram_gb:.0f}", label=f"{what} + {ram_gb:.0f} GB RAM on {p.name} "
                     "(experts in RAM)", kind="offload", gpu_id=g.id, count=n, platform_id=p.id,
                     lines=tuple(lines), total_usd=sum(ln.usd for ln in lines),
-                    load_w=fit.load_w or 0.0, idle_w=p.idle_w + CARD_IDLE_W * n,
+                    load_w=fit.load_w or 0.0, idle_w=idle_w,
                     hardware=machine_from_gpu(g, n, host=_host(p, ram_gb)), ram_gb=ram_gb,
                     notes=(*fit.notes, *ram_notes,
-                           "MoE expert offload: routed experts in system RAM (llama.cpp --n-cpu-moe)",
-                           f"idle {p.idle_w:.0f} W host + {CARD_IDLE_W:.0f} W per card is an estimate"),
+                           "MoE expert offload: routed experts in system RAM (llama.cpp --n-cpu-moe)", idle_note),
                 ))
     return out
 
@@ -258,26 +270,33 @@ def system_builds(systems: Sequence[System], gpus_by_id: dict, *, overrides: Pri
 
 
 def unified_builds(machine_prices: Sequence, gpus_by_id: dict, *, overrides: PriceOverrides = NO_OVERRIDES,
-                   today: dt.date) -> list[Build]:
-    """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark)."""
+                   today: dt.date, idle: IdleTable = NO_IDLE_TABLE, used: bool = True) -> list[Build]:
+    """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark); a
+    configuration the maker no longer sells only when used machines are allowed."""
     out = []
     best: dict[str, object] = {}
     for m in machine_prices:  # one line per chip: the cheapest citable price of it
+        if not used and not getattr(m, "sold_new", True):
+            continue
         if m.gpu_id not in best or m.price_usd < best[m.gpu_id].price_usd:  # type: ignore[attr-defined]
             best[m.gpu_id] = m
     for gid, m in best.items():
         g = gpus_by_id.get(gid)
         if g is None or not g.unified_memory or g.memory_gb is None or g.memory_bandwidth_gbs is None:
             continue
-        base = Price(usd=m.price_usd, kind=m.kind, date=m.date, source=m.source)  # type: ignore[attr-defined]
+        base = Price(usd=m.price_usd, kind=m.kind, date=m.date, source=m.source,  # type: ignore[attr-defined]
+                     note=getattr(m, "note", None))
         price = overrides.price(f"machine:{gid}", base, today)
-        load = g.tdp_w or 0.0
-        idle = max(8.0, UNIFIED_IDLE_SHARE * load)
+        at_load = idle.machine_load(gid, g.tdp_w)
+        load = at_load.watts
+        draw = idle.machine(gid, g.tdp_w)
+        note = getattr(m, "note", None)
         out.append(Build(
             id=f"machine:{gid}", label=m.name, kind="unified", gpu_id=gid, count=1,  # type: ignore[attr-defined]
             lines=(PriceLine(item=m.name, item_id=f"machine:{gid}", qty=1, unit=price, usd=price.usd),),  # type: ignore[attr-defined]
-            total_usd=price.usd, load_w=load, idle_w=idle, hardware=machine_from_gpu(g), ram_gb=g.memory_gb,
-            notes=("complete system priced as sold", f"idle {idle:.0f} W is an estimate"),
+            total_usd=price.usd, load_w=load, idle_w=draw.watts, hardware=machine_from_gpu(g), ram_gb=g.memory_gb,
+            notes=("complete system priced as sold", *((note,) if note else ()), f"load: {at_load.basis}",
+                   f"idle: {draw.basis}"),
         ))
     return out
 
@@ -299,7 +318,8 @@ def cpu_builds(platforms: Sequence[Platform], book: PriceBook, *, ram_need_gb: f
             id=f"cpu:{p.id}", label=f"CPU-only: {p.name}, {ram_gb:.0f} GB", kind="cpu-only", platform_id=p.id,
             lines=lines, total_usd=sum(ln.usd for ln in lines), load_w=p.cpu_w + 50.0, idle_w=p.idle_w,
             hardware=hw, ram_gb=ram_gb,
-            notes=(*ram_notes, *((p.note,) if p.note else ()), f"idle {p.idle_w:.0f} W is an estimate"),
+            notes=(*ram_notes, *((p.note,) if p.note else ()),
+                   f"idle {p.idle_w:.0f} W ({p.idle_source})" if p.idle_source else f"idle {p.idle_w:.0f} W (estimate)"),
         ))
     return out
 
@@ -310,18 +330,20 @@ def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: 
     """Every build the data can price: GPU builds on each platform, complete systems,
     unified-memory machines, (with ``cpu_only``) CPU-only servers and (with ``offload``,
     for MoE models) cards + RAM with the experts in RAM. Loads the data files."""
+    from sizing.core.idle import idle_table
     from sizing.core.platforms import load_platforms
     from sizing.core.prices import machine_prices, price_book
 
     platforms, systems = load_platforms()
     book = price_book(gpus)
+    idle = idle_table()
     by_id = {g.id: g for g in gpus}
-    builds, refused = gpu_builds(gpus, platforms, book, used=used, overrides=overrides, today=today)
+    builds, refused = gpu_builds(gpus, platforms, book, used=used, overrides=overrides, today=today, idle=idle)
     builds += system_builds(systems, by_id, overrides=overrides, today=today)
-    builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today)
+    builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today, idle=idle, used=used)
     if offload:
         builds += offload_builds(gpus, platforms, book, ram_need_gb=ram_need_gb, model_gb=model_gb or ram_need_gb,
-                                 used=used, overrides=overrides, today=today, ram_for=ram_for)
+                                 used=used, overrides=overrides, today=today, ram_for=ram_for, idle=idle)
     if cpu_only:
         builds += cpu_builds([p for p in platforms if p.klass != "desktop"], book, ram_need_gb=ram_need_gb,
                              overrides=overrides, today=today)

@@ -513,6 +513,8 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         kv_windowed=a.kv_windowed,
         flops_per_token=a.flops_per_token + b.flops_per_token,
         attn_flops_per_cell=a.attn_flops_per_cell,
+        expert_flops_per_token=a.expert_flops_per_token + b.expert_flops_per_token,
+        moe_layers=a.moe_layers + b.moe_layers,
     )
 
 
@@ -631,6 +633,7 @@ class ManyPlacements(BaseModel):
     n_cpu_moe: tuple[int, ...]
     gpu_read_bytes: tuple[float, ...] = Field(description="weights + KV(depth 0) one token reads on the GPU")
     host_read_bytes: tuple[float, ...]
+    gpu_moe_layers: tuple[int, ...] = Field((), description="layers whose routed experts run on the GPU")
 
 
 def place_many(
@@ -719,10 +722,15 @@ def place_many(
     rmoved = np.concatenate([[0.0], np.cumsum(expert * frac)])[ncm]
     gpu_read = np.where(ngl >= 1, out_bytes, 0.0) + rtail[n_gpu] - rmoved
     host_read = out_bytes + read.sum() - gpu_read
+    # MoE layers on the GPU: those among the last n_gpu layers, less the first ncm whose
+    # experts went to RAM (ncm > 0 only when every layer is on the GPU)
+    is_moe = (expert > 0).astype(int)
+    gpu_moe = np.concatenate([[0], np.cumsum(is_moe[::-1])])[n_gpu] - np.concatenate([[0], np.cumsum(is_moe)])[ncm]
     return ManyPlacements(
         fits=tuple(bool(x) for x in fits),
         gpu_layers=tuple(int(x) for x in ngl),
         n_cpu_moe=tuple(int(x) for x in ncm),
         gpu_read_bytes=tuple(float(x) for x in gpu_read),
         host_read_bytes=tuple(float(x) for x in host_read),
+        gpu_moe_layers=tuple(int(x) for x in gpu_moe),
     )

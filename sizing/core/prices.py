@@ -88,6 +88,8 @@ class MachinePrice(BaseModel):
     price_usd: float = Field(gt=0)
     date: str = Field(pattern=DATE_RE)
     source: str = Field(pattern=r"^https://\S+$")
+    note: str | None = None
+    sold_new: bool = Field(True, description="false: the maker no longer sells this configuration (used market only)")
 
 
 class PriceBook(BaseModel):
@@ -98,14 +100,18 @@ class PriceBook(BaseModel):
     cards: dict[str, tuple[Price, ...]]
     ram: dict[str, RamPrice]
 
+    def latest(self, gpu_id: str, kind: PriceKind) -> Price | None:
+        """The most recently observed price of this kind (a market moves; the newest figure wins)."""
+        return max((p for p in self.cards.get(gpu_id, ()) if p.kind == kind), key=lambda p: observed_on(p.date),
+                   default=None)
+
     def for_card(self, gpu_id: str, *, used: bool) -> Price | None:
-        """The price a buyer would pay: new (street, else MSRP); with ``used``, the used
-        price where one is cited and cheaper, else new."""
-        have = self.cards.get(gpu_id, ())
-        new = next((p for p in have if p.kind == "street"), None) or next((p for p in have if p.kind == "msrp"), None)
+        """The price a buyer would pay: new (the latest street price, else MSRP); with
+        ``used``, the latest used price where one is cited and cheaper, else new."""
+        new = self.latest(gpu_id, "street") or self.latest(gpu_id, "msrp")
         if not used:
             return new
-        second = next((p for p in have if p.kind == "used"), None)
+        second = self.latest(gpu_id, "used")
         if second is not None and (new is None or second.usd < new.usd):
             return second
         return new

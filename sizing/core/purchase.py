@@ -8,7 +8,9 @@ those that hold the models by one of three objectives:
   (purchase + electricity at load for the hours used, idle the rest of the day).
 Every row carries its priced lines (kind, date, source), its speed basis and how many
 public llama-bench rows back that device class, and its launch commands. A build on weak
-calibration is marked, and meets a speed target only if its low estimate does. When no build meets the target, the closest are returned instead.
+calibration is marked, and meets a speed target only if its low estimate does. Each set of
+cards is listed once, on its best-ranked host. When no build meets the target, the closest
+are returned instead.
 
 Pure: models, data, prices and "today" are passed in.
 """
@@ -339,10 +341,10 @@ def plan(
         ))
     sort_key = {
         "cheapest": lambda r: (r.price_usd, -(r.decode_tokens_per_s or 0)),
-        "fastest": lambda r: (-(r.decode_tokens_per_s or 0), r.price_usd),
+        "fastest": lambda r: (-speed_band(r.decode_tokens_per_s), r.price_usd),
         "cost-per-token": lambda r: (r.usd_per_m_tokens or math.inf, r.price_usd),
     }[objective]
-    good = sorted((r for r in rows if r.meets_target), key=sort_key)
+    good = _one_per_card_set(sorted((r for r in rows if r.meets_target), key=sort_key))
     base_notes = (
         ("prices: whole builds (platform + RAM the build needs + cards) or complete systems as sold; "
          "each line has its kind (launch MSRP / new street / used), date and source"),
@@ -383,6 +385,28 @@ def plan(
         message="no configuration meets this: the closest builds follow", considered=len(rows),
         refused_physically=refused_physically, notes=base_notes,
     )
+
+
+SPEED_TIE = 0.02  # speeds within 2% rank as equal: below what any speed estimate here can tell apart
+
+
+def speed_band(tps: float | None) -> int:
+    """Speeds grouped into 2% bands, so "fastest" breaks a near-tie on price (3 cards at
+    38.44 tok/s do not outrank 2 cards at 38.41 tok/s that cost $2,500 less)."""
+    return math.floor(math.log(tps) / math.log1p(SPEED_TIE)) if tps and tps > 0 else -(10**9)
+
+
+def _one_per_card_set(ranked: list[Row]) -> list[Row]:
+    """The best-ranked host for each set of cards: the same cards on a pricier host run at
+    the same speed, so listing them again would crowd out the real alternatives."""
+    seen: set[tuple] = set()
+    out = []
+    for r in ranked:
+        key = (r.kind, r.gpu_id, r.count) if r.kind in ("gpu-build", "offload") else (r.build_id,)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def _objective_words(objective: str) -> str:

@@ -89,8 +89,8 @@ class ModelTraffic(BaseModel):
     def total_bytes(self) -> int:
         """Bytes of the file's tensors (the tied output counted once)."""
         out = 0 if self.output_tied else self.output_bytes
-        return self.embd_bytes + out + self.other_bytes + self.idle_bytes + sum(
-            layer.total_bytes for layer in self.layers
+        return (
+            self.embd_bytes + out + self.other_bytes + self.idle_bytes + sum(layer.total_bytes for layer in self.layers)
         )
 
     @property
@@ -100,8 +100,10 @@ class ModelTraffic(BaseModel):
     @property
     def read_bytes_per_token(self) -> float:
         """Weight bytes one decoded token reads (embedding: one row, neglected)."""
-        return self.output_bytes + self.other_bytes + sum(
-            layer.dense_bytes + layer.expert_read_bytes(1) for layer in self.layers
+        return (
+            self.output_bytes
+            + self.other_bytes
+            + sum(layer.dense_bytes + layer.expert_read_bytes(1) for layer in self.layers)
         )
 
 
@@ -121,6 +123,17 @@ class DeviceWork(BaseModel):
     )
     flops_per_token: float = 0.0
     attn_flops_per_cell: float = 0.0
+    expert_flops_per_token: float = Field(
+        0.0, ge=0, description="the routed-expert share of flops_per_token (small gathered matrix products)"
+    )
+    moe_layers: int = Field(
+        0,
+        ge=0,
+        description=(
+            "layers whose routed experts run here: each pays a fixed cost per token (router, "
+            "top-k, gathered expert products, weighting) that its bytes do not describe"
+        ),
+    )
     offload_link_gbs: float | None = Field(
         None,
         description=(
@@ -242,10 +255,10 @@ def work_for_layers(
     dense: bool = True,
 ) -> DeviceWork:
     """The work of some layers (optionally only their dense or only their expert part)."""
-    d = e = kv_full = flops = attn = 0.0
+    d = e = kv_full = flops = attn = eflops = 0.0
     frac = 0.0
     windowed: dict[int, float] = {}
-    count = 0
+    count = moe = 0
     for layer in layers:
         count += 1
         if dense:
@@ -258,9 +271,11 @@ def work_for_layers(
             else:
                 windowed[layer.window] = windowed.get(layer.window, 0.0) + layer.kv_bytes_per_cell
         if experts and layer.expert_bytes:
+            moe += 1
             e += layer.expert_bytes
             frac = layer.expert_fraction
             flops += 2.0 * _expert_active_params(layer)
+            eflops += 2.0 * _expert_active_params(layer)
     if with_output:
         d += traffic.output_bytes + traffic.other_bytes
         flops += 2.0 * traffic.output_params
@@ -274,6 +289,8 @@ def work_for_layers(
         kv_windowed=tuple((v, w) for w, v in sorted(windowed.items())),
         flops_per_token=flops,
         attn_flops_per_cell=attn,
+        expert_flops_per_token=eflops,
+        moe_layers=moe,
     )
 
 

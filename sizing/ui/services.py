@@ -514,55 +514,34 @@ def _fit_grid(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _va
     return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
 
 
-@st.cache_data(show_spinner="Pricing every whole build…", max_entries=32)
-def purchase(values: dict) -> dict:
-    """Whole builds ranked by the objective (``sizing.core.builds`` + ``sizing.core.purchase``), as data."""
-    import datetime as dt
+def plan_request(values: dict) -> Any:
+    """The page's values as the composition's ``PlanRequest`` (one mapping, used by both calls)."""
+    from sizing.plan import PlanRequest
 
-    from sizing.core.builds import all_builds, priced_ids
-    from sizing.core.cloud import electricity
-    from sizing.core.prices import parse_overrides
-    from sizing.core.purchase import Usage, memory_need, offload_ram_sizer
-    from sizing.core.purchase import plan as rank
-    from sizing.core.speed.coverage import bench_coverage
-
-    cat, gpus = catalog(), gpu_db().all
-    models = [cat.get(m) for m in values["models"]]
-    today = dt.date.today()
-    overrides = parse_overrides(values.get("prices") or [], priced_ids(gpus))
-    kwh = values["kwh"] or electricity().usd_per_kwh(values["region"])
-    usage = Usage(years=values["years"], hours_per_day=values["hours"], usd_per_kwh=kwh)
-    need = memory_need(models, values["quant"], int(values["ctx"]), calibration())
-    builds, refused = all_builds(
-        gpus,
-        used=values["used"],
-        overrides=overrides,
-        today=today,
-        ram_need_gb=need.cpu_ram_gib,
-        offload=any(m.is_moe for m in models),
-        model_gb=need.core_gib,
-        ram_for=offload_ram_sizer(models, values["quant"], int(values["ctx"]), calibration()),
-    )
-    p = rank(
-        models,
-        builds,
+    return PlanRequest(
+        models=tuple(values["models"]),
         quant=values["quant"],
         ctx=int(values["ctx"]),
-        calib=calibration(),
-        coverage=bench_coverage(),
-        today=today,
         objective=values["objective"],
         target_tps=values["tps"] or None,
         budget_usd=values["budget"] or None,
-        usage=usage,
+        used=bool(values["used"]),
+        prices=tuple(values.get("prices") or ()),
         limit=50,
-        refused_physically=refused,
-        core_gib=need.core_gib,
+        region=values["region"],
+        usd_per_kwh=values["kwh"] or None,
+        hours_per_day=values["hours"],
+        years=values["years"],
     )
-    out = as_json(p)
-    out["met"] = p.met
-    out["usd_per_kwh"] = kwh
-    return out
+
+
+@st.cache_data(show_spinner="Pricing every whole build…", max_entries=32)
+def purchase(values: dict) -> dict:
+    """Whole builds ranked by the objective: ``sizing.plan.plan_purchase``'s answer, as data."""
+    from sizing.plan import plan_purchase
+
+    answer = plan_purchase(plan_request(values), resolve=lambda m: catalog().get(m))
+    return answer.model_dump(mode="json")
 
 
 def regions() -> dict[str, str]:
@@ -579,33 +558,16 @@ def priced_item_ids() -> set[str]:
 
 
 @st.cache_data(show_spinner="Comparing with renting…", max_entries=32)
-def buy_or_rent(values: dict, row: dict, kwh: float) -> dict:
-    """One build against cloud GPUs by the hour and APIs serving the same model (``sizing.core.cloud``)."""
-    import datetime as dt
-
-    from sizing.core.cloud import Workload, apis_for, cloud_gpus, cloud_prices
-    from sizing.core.cloud import buy_or_rent as compare
+def buy_or_rent(values: dict, row: dict, workload: dict) -> dict:
+    """One ranked build against cloud GPUs by the hour and APIs serving the same model
+    (``sizing.plan.buy_or_rent``); ``workload`` in millions of tokens a day."""
+    from sizing.core.cloud import Workload
     from sizing.core.purchase import Row
+    from sizing.plan import buy_or_rent as compare
 
-    r = Row.model_validate(row)
-    model = catalog().get(values["models"][0])
-    cal = calibration()
-    apis = apis_for(model.id, cloud_prices(), today=dt.date.today().isoformat())
-    res = compare(
-        row=r,
-        model=model,
-        quant=values["quant"],
-        ctx=int(values["ctx"]),
-        calib=cal,
-        gpus=gpu_db().all,
-        work=Workload(tokens_in_per_day=values["tin"] * 1e6, tokens_out_per_day=values["tout"] * 1e6),
-        years=values["years"],
-        usd_per_kwh=kwh,
-        apis=apis,
-        rentals=cloud_gpus(),
-        solve_fn=lambda m, q, c, hw: solver.solve(m, q, c, hw, cal),
-    )
-    return as_json(res)
+    work = Workload(tokens_in_per_day=workload["tin"] * 1e6, tokens_out_per_day=workload["tout"] * 1e6)
+    res = compare(plan_request(values), Row.model_validate(row), work, resolve=lambda m: catalog().get(m))
+    return res.model_dump(mode="json")
 
 
 @st.cache_data(show_spinner="Comparing…", max_entries=32)

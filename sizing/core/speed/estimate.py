@@ -5,8 +5,11 @@ current depth, through each device's memory once. So the time per token is, per 
 bytes read ÷ effective bandwidth, summed over the devices a layer-split pipeline visits,
 plus a fixed per-token cost (kernel launches, synchronisation, sampling) that dominates
 small models on fast GPUs. A mixture-of-experts model reads only its active experts, but
-those small gathered matrices stream slower than dense ones: a fitted factor per backend
-weighs their bytes.
+each of its MoE layers also runs a router, a top-k selection and gathered expert products
+that a dense layer does not. Those small kernels take longer on a slower GPU, so the fit
+expresses their cost per MoE layer as bytes streamed at the device's effective bandwidth
+(one size per backend): a fixed time per layer fitted on fast cards would under-predict an
+old one, such as a Tesla P40, several times over.
 
 Prefill runs a micro-batch of tokens through each weight at once, so it is set by
 arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
@@ -53,20 +56,43 @@ class BackendCalibration(BaseModel):
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
     prefill_gflops_per_core: float | None = Field(
-        None, gt=0, description="Apple GPUs (no published matrix peak): effective GFLOP/s per GPU core")
+        None, gt=0, description="Apple GPUs (no published matrix peak): effective GFLOP/s per GPU core"
+    )
     decode_gbs_per_thread: float | None = Field(
-        None, gt=0,
+        None,
+        gt=0,
         description=(
             "CPU: bytes one thread dequantises and multiplies per second while decoding; a CPU "
             "with few threads is limited by this, not by its RAM bandwidth"
         ),
     )
-    moe_expert_factor: float = Field(
-        1.0, ge=1.0,
+    moe_layer_mb: float = Field(
+        0.0,
+        ge=0,
         description=(
-            "decode: routed-expert bytes cost this many times dense bytes; each active expert's "
-            "matrices are small and gathered by expert id, so they stream well below the rate "
-            "whole dense matrices reach (fine-grained MoEs with many small experts pay most)"
+            "decode: each layer whose routed experts run on the device costs as much time as "
+            "streaming this many MB at its effective bandwidth (router product, top-k, gathered "
+            "expert matrix-vector products, weighting: small kernels a dense layer does not run, "
+            "whose time scales with the GPU's speed); fitted on MoE rows"
+        ),
+    )
+    moe_prefill_tokens: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "prefill: each routed expert's product costs as if it had this many more tokens "
+            "(tiles padded, the expert's weights loaded for the few tokens routed to it): with "
+            "t tokens per expert per micro-batch the experts run at t/(t + this) of the dense "
+            "rate; fitted on MoE prompt rows"
+        ),
+    )
+    moe_layer_launch_ms: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "decode, GPUs llama.cpp runs without CUDA graphs (Pascal): each MoE layer's many "
+            "small kernels are launched from the CPU one by one, a fixed time per layer on top "
+            "of moe_layer_mb; measured with graphs off and on"
         ),
     )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
@@ -115,8 +141,10 @@ class CalibrationSet(BaseModel):
     def label(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
         key = self.key(backend, kind, family)
         c = self.get(backend, kind, family)
-        how = "pooled over all backends" if c.pooled or backend not in self.backends else (
-            f"{c.n_decode} decode / {c.n_prefill} prefill rows"
+        how = (
+            "pooled over all backends"
+            if c.pooled or backend not in self.backends
+            else (f"{c.n_decode} decode / {c.n_prefill} prefill rows")
         )
         return f"{self.name}: {key} ({how})"
 
@@ -170,9 +198,7 @@ class SpeedEstimate(BaseModel):
     prompt_tokens: int
     decode_at_depth: dict[int, Range]
     n_parallel: int = 1
-    aggregate_tokens_per_s: Range | None = Field(
-        None, description="all parallel sequences together (n_parallel > 1)"
-    )
+    aggregate_tokens_per_s: Range | None = Field(None, description="all parallel sequences together (n_parallel > 1)")
     per_device: tuple[DeviceTime, ...] = ()
     calibration: str
     basis: Basis
@@ -248,13 +274,14 @@ def decode_step_seconds(
         if not (w.dense_bytes or w.expert_bytes or w.layers):
             continue
         read = w.weight_read_bytes(n_seq) + n_seq * w.kv_read_bytes(depth)
-        slow_experts = (calib.for_device(w.device).moe_expert_factor - 1.0) * w.expert_read_bytes(n_seq)
-        t_mem = (read + slow_experts) / _bandwidth(w, calib)
+        t_mem = read / _bandwidth(w, calib)
         t_cmp = 0.0
         if n_seq > 1:
             flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
             t_cmp = flops / effective_compute(w.device, calib)
-        t = max(t_mem, t_cmp)
+        c = calib.for_device(w.device)
+        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
+        t = max(t_mem, t_cmp) + moe
         total += t
         per.append(
             DeviceTime(name=w.device.name, backend=w.device.backend, layers=w.layers, read_bytes=read, seconds=t)
@@ -282,7 +309,12 @@ def prefill_seconds(
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
             flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
-            t_cmp = flops / effective_compute(w.device, calib)
+            # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
+            slow = 0.0
+            if w.expert_flops_per_token and w.expert_fraction:
+                t0 = calib.for_device(w.device).moe_prefill_tokens
+                slow = u * w.expert_flops_per_token * t0 / (u * w.expert_fraction)
+            t_cmp = (flops + slow) / effective_compute(w.device, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
@@ -359,9 +391,10 @@ def estimate_speed(
             source=f"fit to public llama-bench results ({calib.data_file})"
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
-                "decode: bytes read per token (routed-expert bytes × fitted MoE factor) ÷ "
-                "(bandwidth × fitted efficiency) summed over devices + fitted per-token overhead; prefill: FLOPs ÷ fitted effective "
-                "compute, floored by one weight read per micro-batch"
+                "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
+                "+ fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
+                "effective compute (routed experts slowed by their few tokens each), floored by one weight read per "
+                "micro-batch"
             ),
             calibration=name,
             measured=calib.machine is not None,
@@ -369,9 +402,7 @@ def estimate_speed(
     )
 
 
-def per_user_tokens_per_s(
-    works: Sequence[DeviceWork], calib: CalibrationSet, n_seq: int, depth: int = 0
-) -> float:
+def per_user_tokens_per_s(works: Sequence[DeviceWork], calib: CalibrationSet, n_seq: int, depth: int = 0) -> float:
     """Expected tokens/s each of ``n_seq`` concurrent sequences sees."""
     s, _ = decode_step_seconds(works, calib, depth=depth, n_seq=n_seq)
     return 1.0 / s
@@ -387,14 +418,18 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
 # A sweep times the same machines thousands of times: look their factors up once.
 @lru_cache(maxsize=256)
 def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...]):
-    """Per-machine decode efficiency and fixed cost (s) arrays (memoised, bounded)."""
+    """Per-machine decode efficiency, fixed cost (s) and MoE layer cost (bytes) arrays
+    (memoised, bounded)."""
     import numpy as np
 
     cs = [calib.get(b, k) for b, k in zip(backends, kinds)]
     eff = np.array([c.decode_efficiency for c in cs])
     over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
-    eff.flags.writeable = over.flags.writeable = False  # shared between calls
-    return eff, over
+    moe = np.array([c.moe_layer_mb for c in cs]) * 1e6
+    launch = np.array([c.moe_layer_launch_ms for c in cs]) / 1000.0
+    for a in (eff, over, moe, launch):
+        a.flags.writeable = False  # shared between calls
+    return eff, over, moe, launch
 
 
 def decode_tokens_per_s_many(
@@ -406,23 +441,26 @@ def decode_tokens_per_s_many(
     calib: CalibrationSet,
     gpu_kinds: Sequence[str] | None = None,
     host_threads=None,
+    gpu_moe_layers=None,
 ):
     """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine
     (``host_threads``: the host's CPU threads, which cap its decode rate as in
-    :func:`effective_bandwidth`)."""
+    :func:`effective_bandwidth`; ``gpu_moe_layers``: MoE layers whose experts run on the
+    GPU, each paying the backend's MoE layer cost)."""
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
-    eff, over = _decode_factors(calib, tuple(gpu_backends), kinds)
+    eff, over, moe, launch = _decode_factors(calib, tuple(gpu_backends), kinds)
     cpu = calib.get("cpu")
     host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
     host_read = np.asarray(host_read_bytes, dtype=float)
-    t = gpu_read / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff)
+    n_moe = np.asarray(gpu_moe_layers if gpu_moe_layers is not None else 0, dtype=float)
+    t = (gpu_read + n_moe * moe) / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff) + n_moe * launch
     host_rate = host_bw * 1e9 * cpu.decode_efficiency
     if host_threads is not None and cpu.decode_gbs_per_thread:
         host_rate = np.minimum(host_rate, np.asarray(host_threads, dtype=float) * cpu.decode_gbs_per_thread * 1e9)
     t = t + host_read / host_rate
     # the fixed cost is the main backend's; a CPU-only run pays the CPU's
-    t = t + np.where(gpu_read > 0, over, cpu.decode_overhead_ms / 1000.0)
+    t = t + np.where(np.asarray(gpu_read_bytes, dtype=float) > 0, over, cpu.decode_overhead_ms / 1000.0)
     return 1.0 / t

@@ -156,9 +156,12 @@ def _row(o: dict) -> dict:
     }
 
 
+PLAN_KEYS = ("models", "quant", "ctx", "objective", "tps", "budget", "used", "prices", "region", "kwh", "hours",
+             "years")
+
+
 def results(ps: PageState, v: dict) -> None:
-    keys = ("models", "quant", "ctx", "objective", "tps", "budget", "used", "prices", "region", "kwh", "hours", "years")
-    p = services.purchase({k: v[k] for k in keys})
+    p = services.purchase({k: v[k] for k in PLAN_KEYS})
     options = list(p["options"]) or list(p["closest"])
     (st.success if p["met"] else st.warning)(p["message"], icon=":material/shopping_cart:")
     if not options:
@@ -195,7 +198,7 @@ def results(ps: PageState, v: dict) -> None:
             config={"displayModeBar": False},
         )
     with guard("compare buying with renting"):
-        cloud_section(ps, row, p["usd_per_kwh"])
+        cloud_section(ps, row)
     c1, c2 = st.columns(2)
     c1.download_button("Plan as JSON", report.to_json(p), file_name="plan.json", mime="application/json",
                        icon=":material/download:")
@@ -220,7 +223,7 @@ def _details(o: dict) -> None:
             st.code(m["llama_server"], language="bash")
 
 
-def cloud_section(ps: PageState, row: dict, kwh: float) -> None:
+def cloud_section(ps: PageState, row: dict) -> None:
     st.subheader("Buy or rent?")
     c = st.columns(2)
     c[0].number_input("Tokens in per day (M)", min_value=0.0, max_value=100000.0, step=0.5, key=ps.key("tin"))
@@ -230,7 +233,7 @@ def cloud_section(ps: PageState, row: dict, kwh: float) -> None:
     if not row.get("decode_tokens_per_s"):
         st.info("This build does not run the models, so there is nothing to compare.")
         return
-    cost = services.buy_or_rent({k: v[k] for k in ("models", "quant", "ctx", "tin", "tout", "years")}, row, kwh)
+    cost = services.buy_or_rent({k: v[k] for k in PLAN_KEYS}, row, {"tin": v["tin"], "tout": v["tout"]})
     loc = cost["local"]
     like = cost.get("cloud_name")
     be = next((b for b, o in zip(cost["break_even"], cost["rent"]) if o["name"] == like), None)
