@@ -334,6 +334,8 @@ def test_a_narrow_screen_that_is_not_a_phone_also_shows_the_verdict_first(server
     verdict.wait_for()
     _wait_idle(page)
     memory = page.get_by_label("Device memory (GB)")
+    # the stacked layout settles after the last elements arrive: wait for the answer to move up
+    page.wait_for_function("(el) => el.getBoundingClientRect().top < 844", arg=verdict.element_handle())
     assert verdict.bounding_box()["y"] < 844 < memory.bounding_box()["y"]  # inputs follow the answer
     expect(memory).to_have_value("48.00")
     # wide, the same page keeps the inputs on the left of the answer
