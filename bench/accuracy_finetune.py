@@ -30,23 +30,58 @@ from sizing.core.finetune.memory import estimate_finetune_memory
 from sizing.core.finetune.scenario import FinetuneScenario  # noqa: E402
 from harness.finetune_probe import ProbeSpec, measure_sharded, measure_steps
 from sizing.core.arch import ModelArch
+from sizing.units import MIB
 
-MIB = 2**20
 
 SMOL = ModelArch(
-    id="bench/smollm2-shrunk", name="SmolLM2-style", arch="llama", source="bench",
-    n_layers=4, hidden_size=256, n_heads=4, n_kv_heads=2, head_dim_k=64, head_dim_v=64,
-    ffn_size=768, vocab_size=49152, tied_embeddings=True, max_context=8192,
+    id="bench/smollm2-shrunk",
+    name="SmolLM2-style",
+    arch="llama",
+    source="bench",
+    n_layers=4,
+    hidden_size=256,
+    n_heads=4,
+    n_kv_heads=2,
+    head_dim_k=64,
+    head_dim_v=64,
+    ffn_size=768,
+    vocab_size=49152,
+    tied_embeddings=True,
+    max_context=8192,
 )
 QWEN3 = ModelArch(
-    id="bench/qwen3-shrunk", name="Qwen3-style", arch="qwen3", source="bench",
-    n_layers=6, hidden_size=256, n_heads=4, n_kv_heads=2, head_dim_k=128, head_dim_v=128,
-    ffn_size=1024, vocab_size=32000, tied_embeddings=False, qk_norm=True, max_context=8192,
+    id="bench/qwen3-shrunk",
+    name="Qwen3-style",
+    arch="qwen3",
+    source="bench",
+    n_layers=6,
+    hidden_size=256,
+    n_heads=4,
+    n_kv_heads=2,
+    head_dim_k=128,
+    head_dim_v=128,
+    ffn_size=1024,
+    vocab_size=32000,
+    tied_embeddings=False,
+    qk_norm=True,
+    max_context=8192,
 )
 QWEN2 = ModelArch(  # Qwen2.5-style: q/k/v biases, untied head, wider MLP
-    id="bench/qwen2-shrunk", name="Qwen2-style", arch="qwen2", source="bench",
-    n_layers=4, hidden_size=384, n_heads=6, n_kv_heads=2, head_dim_k=64, head_dim_v=64,
-    ffn_size=1536, vocab_size=32000, tied_embeddings=False, attn_qkv_bias=True, max_context=8192,
+    id="bench/qwen2-shrunk",
+    name="Qwen2-style",
+    arch="qwen2",
+    source="bench",
+    n_layers=4,
+    hidden_size=384,
+    n_heads=6,
+    n_kv_heads=2,
+    head_dim_k=64,
+    head_dim_v=64,
+    ffn_size=1536,
+    vocab_size=32000,
+    tied_embeddings=False,
+    attn_qkv_bias=True,
+    max_context=8192,
 )
 
 ALL_TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
@@ -67,20 +102,35 @@ CASES: list[tuple[str, ModelArch, dict]] = [
     ("qwen3 full amp-bf16", QWEN3, {"precision": "mixed_bf16"}),
     ("qwen3 full eager", QWEN3, {"flash_attn": False}),
     ("qwen3 lora r16 all", QWEN3, {"method": "lora", "rank": 16, "target_modules": ALL_TARGETS}),
-    ("qwen3 lora r16 all gradckpt s512", QWEN3,
-     {"method": "lora", "rank": 16, "target_modules": ALL_TARGETS, "grad_checkpointing": True, "seq_len": 512}),
+    (
+        "qwen3 lora r16 all gradckpt s512",
+        QWEN3,
+        {"method": "lora", "rank": 16, "target_modules": ALL_TARGETS, "grad_checkpointing": True, "seq_len": 512},
+    ),
     ("qwen2 full fp32", QWEN2, {}),
-    ("qwen2 lora r32 all eager", QWEN2, {"method": "lora", "rank": 32, "target_modules": ALL_TARGETS, "flash_attn": False}),
+    (
+        "qwen2 lora r32 all eager",
+        QWEN2,
+        {"method": "lora", "rank": 32, "target_modules": ALL_TARGETS, "flash_attn": False},
+    ),
 ]
 QUICK = {"llama full fp32", "llama lora r8 qkvo", "qwen3 full amp-bf16", "qwen3 lora r16 all gradckpt s512"}
 
 
 def scenario(spec: ProbeSpec, backend: str) -> FinetuneScenario:
     return FinetuneScenario.build(
-        model=spec.arch, method=spec.method, precision=spec.precision, rank=spec.rank,
-        target_modules=spec.target_modules, seq_len=spec.seq_len, micro_batch=spec.micro_batch,
-        optimizer=spec.optimizer, grad_checkpointing=spec.grad_checkpointing,
-        flash_attn=spec.flash_attn, backend=backend, adapter_dtype=spec.adapter_dtype,
+        model=spec.arch,
+        method=spec.method,
+        precision=spec.precision,
+        rank=spec.rank,
+        target_modules=spec.target_modules,
+        seq_len=spec.seq_len,
+        micro_batch=spec.micro_batch,
+        optimizer=spec.optimizer,
+        grad_checkpointing=spec.grad_checkpointing,
+        flash_attn=spec.flash_attn,
+        backend=backend,
+        adapter_dtype=spec.adapter_dtype,
     )
 
 
@@ -112,8 +162,7 @@ def sharding_section() -> None:
             if not peak:
                 print(f"{sharding} {name}: RSS high-water mark cannot be reset here; skipped")
                 continue
-            est = estimate_finetune_memory(
-                scenario(spec, "cpu").model_copy(update={"n_gpus": 2, "sharding": sharding}))
+            est = estimate_finetune_memory(scenario(spec, "cpu").model_copy(update={"n_gpus": 2, "sharding": sharding}))
             e = est.total_bytes / peak - 1
             errors.append(e)
             print(f"{sharding + ' ' + name:<34}{est.total_bytes / MIB:>8.1f}Mi{peak / MIB:>10.1f}Mi{e:>+8.1%}")
@@ -129,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     cpu = measure_steps(specs)
-    print(f"CPU: {len(specs)} cases measured in {time.perf_counter() - t0:.0f} s "
-          "(PyTorch on CPU, two steps each, random-init models)\n")
+    print(
+        f"CPU: {len(specs)} cases measured in {time.perf_counter() - t0:.0f} s "
+        "(PyTorch on CPU, two steps each, random-init models)\n"
+    )
     head = f"{'case':<34}{'estimate':>10}{'alloc peak':>12}{'err':>8}{'RSS peak':>11}{'err':>8}  peak at"
     print(head)
     print("-" * len(head))
@@ -144,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         alloc_err.append(ea)
         if m.peak_bytes:
             rss_err.append(er)
-        print(f"{name:<34}{est.total_bytes / MIB:>8.1f}Mi{m.allocated_peak_bytes / MIB:>10.1f}Mi{ea:>+8.1%}"
-              f"{(m.peak_bytes or 0) / MIB:>9.1f}Mi{er:>+8.1%}  {est.peak_phase}")
+        print(
+            f"{name:<34}{est.total_bytes / MIB:>8.1f}Mi{m.allocated_peak_bytes / MIB:>10.1f}Mi{ea:>+8.1%}"
+            f"{(m.peak_bytes or 0) / MIB:>9.1f}Mi{er:>+8.1%}  {est.peak_phase}"
+        )
     print()
     print(summary("vs CPU allocator peak (profiler)", alloc_err))
     print(summary("vs CPU peak RSS (VmHWM delta)   ", rss_err))

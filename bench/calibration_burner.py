@@ -1,9 +1,11 @@
 """One busy run must not poison this machine's calibration (no assertion: figures).
 
-    .venv/bin/python bench/calibration_burner.py [--runs 3] [--model PATH] [--threads N]
+    .venv/bin/python bench/calibration_burner.py [--runs 3] [--model PATH] [--threads N] [--plan]
 
 In a fresh run store (a temporary LLM_SIZING_HOME) it runs the same live check (SmolLM2
-by default, embedded llama.cpp) ``--runs`` times on the machine as it is, prints the
+by default, embedded llama.cpp) ``--runs`` times on the machine as it is (with ``--plan``:
+the runs of ``llm-sizing calibrate --measure``, which give the calibration a fitted
+bandwidth as well as a per-token overhead), prints the
 calibration, then starts a CPU burner (one busy-looping process per core), runs the
 check once more, stops the burner, and prints:
 
@@ -54,6 +56,12 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--model", default=None)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument(
+        "--plan",
+        action="store_true",
+        help="baseline: the runs of `calibrate --measure` (SmolLM2, Gemma-3-270M and a bandwidth-bound "
+        "synthetic model), --runs times each, so the calibration has a fitted bandwidth to move",
+    )
     args = ap.parse_args()
     from sizing.live.check import run_check
     from sizing.live.packaged import smollm2_path
@@ -77,10 +85,21 @@ def main() -> int:
         return r
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; store {home}")
-    print(f"baseline: {args.runs} runs of {Path(model).name}")
     last = None
-    for i in range(args.runs):
-        last = check(f"run {i + 1}")
+    if args.plan:
+        from sizing.live.measure_machine import measure_machine
+
+        print(f"baseline: calibrate --measure, {args.runs} runs of each model")
+        results = measure_machine(
+            repeats=args.runs, n_threads=args.threads, data_directory=home, say=lambda x: print("  " + x)
+        )
+        last = next(
+            (r for r in reversed(results) if r.model_path and Path(r.model_path).name == Path(model).name), None
+        )
+    else:
+        print(f"baseline: {args.runs} runs of {Path(model).name}")
+        for i in range(args.runs):
+            last = check(f"run {i + 1}")
     before, line = _cpu_line(_status(home))
     pred_before = last.calibrated_speed["decode_tokens_per_s"] if last and last.calibrated_speed else None
     print(f"calibration before: {line}")

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.devserver import streamlit_server  # noqa: E402
+from sizing.units import MIB  # noqa: E402
 
 GPUS = (
     "nvidia-rtx-3090",
@@ -194,7 +195,7 @@ def _server_tree(port: int) -> list[psutil.Process]:
 
 def _server_rss_mib(port: int) -> float:
     """RSS of the server's process tree."""
-    return sum(x.memory_info().rss for x in _server_tree(port)) / 2**20
+    return sum(x.memory_info().rss for x in _server_tree(port)) / MIB
 
 
 def _server_cpu_s(port: int) -> float:
@@ -208,7 +209,7 @@ def uploads_rss(n: int = 200) -> tuple[float, float, float]:
 
     from sizing.live.packaged import smollm2_path
 
-    header = Path(smollm2_path()).read_bytes()[: 4 * 1024 * 1024]
+    header = Path(smollm2_path()).read_bytes()[: 4 * MIB]
     at = AppTest.from_string("from sizing.ui.pages.run import render\nrender()", default_timeout=120)
     at.query_params.update({"src": "file", "hw": "db", "gpu": "nvidia-rtx-3090"})
     at.run()
@@ -217,15 +218,15 @@ def uploads_rss(n: int = 200) -> tuple[float, float, float]:
     at.run()
     gc.collect()
     proc = psutil.Process()
-    before = proc.memory_info().rss / 2**20
+    before = proc.memory_info().rss / MIB
     for k in range(n):
         at.get("file_uploader")[0].upload(f"upload-{k}.gguf", header)
         at.run()
         if at.exception:
             raise SystemExit(f"upload {k}: {at.exception[0].value}")
-    after = proc.memory_info().rss / 2**20
+    after = proc.memory_info().rss / MIB
     gc.collect()
-    return before, after, proc.memory_info().rss / 2**20
+    return before, after, proc.memory_info().rss / MIB
 
 
 def main(argv: list[str] | None = None) -> int:

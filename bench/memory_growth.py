@@ -28,6 +28,7 @@ from sizing.core.quant import apply_recipe  # noqa: E402
 from sizing.core.scenario import Scenario  # noqa: E402
 from sizing.core.speed import estimate as speed  # noqa: E402
 from sizing.core.speed.calibration import load_calibration  # noqa: E402
+from sizing.units import MIB  # noqa: E402
 from sizing.hardware.db import load_gpus  # noqa: E402
 from sizing.sources.catalog import load_catalog  # noqa: E402
 
@@ -46,7 +47,7 @@ CACHES = {
 
 def rss_mib() -> float:
     gc.collect()
-    return psutil.Process().memory_info().rss / 2**20
+    return psutil.Process().memory_info().rss / MIB
 
 
 def main(reruns: int = 1000) -> None:

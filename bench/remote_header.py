@@ -25,9 +25,9 @@ from remote_server import Files, serve  # noqa: E402
 from sizing.live.packaged import gemma3_path, smollm2_path  # noqa: E402
 from sizing.live.synthetic import write_synthetic_gguf  # noqa: E402
 from sizing.sources import remote_gguf as rg  # noqa: E402
+from sizing.units import MIB  # noqa: E402
 from sizing.sources.catalog import load_catalog  # noqa: E402
 
-MiB = 1024 * 1024
 SYNTHETIC = [  # ~100 GB files, vocabularies from 129k to 163k tokens
     ("Qwen/Qwen3-235B-A22B", "Q3_K_M"),
     ("meta-llama/Llama-3.3-70B-Instruct", "Q8_0"),
@@ -50,7 +50,9 @@ def main() -> None:
             todo.append((label, path))
     server = serve(files)
     base = f"http://127.0.0.1:{server.server_port}"
-    print(f"{'file':44} {'size GB':>8} {'header MiB':>10} {'sent MiB':>9} {'requests':>8} {'cold s':>7} {'cached s':>8}")
+    print(
+        f"{'file':44} {'size GB':>8} {'header MiB':>10} {'sent MiB':>9} {'requests':>8} {'cold s':>7} {'cached s':>8}"
+    )
     for label, path in todo:
         files.add(path.name, path)
         ref = rg.RemoteRef(url=f"{base}/{path.name}", label=path.name)
@@ -62,9 +64,11 @@ def main() -> None:
         t0 = time.perf_counter()
         rg.read_remote_gguf(ref)
         warm = time.perf_counter() - t0
-        flag = "" if r.model.file_size < 50e9 or sent < 2 * MiB else "  OVER 2 MiB"
-        print(f"{label:44} {r.model.file_size / 1e9:8.1f} {r.model.data_offset / MiB:10.2f} {sent / MiB:9.3f} "
-              f"{r.requests:8d} {cold:7.2f} {warm:8.2f}{flag}")
+        flag = "" if r.model.file_size < 50e9 or sent < 2 * MIB else "  OVER 2 MiB"
+        print(
+            f"{label:44} {r.model.file_size / 1e9:8.1f} {r.model.data_offset / MIB:10.2f} {sent / MIB:9.3f} "
+            f"{r.requests:8d} {cold:7.2f} {warm:8.2f}{flag}"
+        )
     server.shutdown()
 
 

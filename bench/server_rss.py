@@ -28,8 +28,9 @@ import psutil  # noqa: E402
 from crafted_gguf import ARRAY, U32, U64, header, llama_kvs, tiny_llama  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from sizing.units import MIB  # noqa: E402
+
 PAGE = "from sizing.ui.pages.run import render\nrender()"
-MIB = 1024**2
 
 
 def uploads() -> list[tuple[str, bytes]]:
@@ -79,8 +80,10 @@ def main() -> int:
         elif base is not None and (i + 1 - a.warmup) % 100 == 0:
             gc.collect()
             rss = proc.memory_info().rss
-            print(f"rerun {i + 1 - a.warmup:5d}: RSS {rss / MIB:.0f} MiB ({(rss - base) / MIB:+.0f} MiB), "
-                  f"{(time.perf_counter() - t0) / (i + 1) * 1000:.0f} ms/rerun")
+            print(
+                f"rerun {i + 1 - a.warmup:5d}: RSS {rss / MIB:.0f} MiB ({(rss - base) / MIB:+.0f} MiB), "
+                f"{(time.perf_counter() - t0) / (i + 1) * 1000:.0f} ms/rerun"
+            )
     gc.collect()
     grow = (proc.memory_info().rss - base) / MIB
     print(f"growth over {a.reruns} reruns with uploads: {grow:+.0f} MiB (target: within 50 MiB)")

@@ -1,63 +1,117 @@
 """CPU speed prediction against real llama.cpp runs on this machine (no assertion: figures).
 
-    .venv/bin/python bench/speed_cpu.py [--threads N]
+    .venv/bin/python bench/speed_cpu.py [--threads N] [--repetitions R] [--synthetic]
 
 Runs the embedded llama.cpp (xllamacpp, CPU) on the packaged real GGUFs (SmolLM2-135M
-Q4_1, Gemma-3-270M Q4_K_M) and prints measured decode and prefill speed next to the
-uncalibrated prediction for this machine (measured RAM bandwidth, all cores), with the
-ratio, and the load other processes put on the machine during each run (a run under
-contention says more about the other processes than about the model).
+Q4_1, Gemma-3-270M Q4_K_M) and, with ``--synthetic``, on synthetic Llama 1B/3B/8B GGUFs
+(a real header over a sparse hole: they run at the real model's speed), and prints
+measured decode and prefill speed next to the uncalibrated prediction for this machine:
+measured RAM bandwidth, the threads used, and the vector ISA llama.cpp's kernels run
+(the CPU's, capped by what the embedded build was compiled for), with the ratio, and the
+load other processes put on the machine during each run (a run under contention says
+more about the other processes than about the model).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import tempfile
+from pathlib import Path
 
-from sizing.core.speed.calibration import load_calibration
-from sizing.hardware.detect import detect_machine
-from sizing.live.embedded import EmbeddedRunner
-from sizing.live.load import LoadMonitor
-from sizing.live.packaged import gemma3_path, smollm2_path
-from sizing.live.runner import Check
-from sizing.sources.gguf_reader import read_gguf
-from sizing.core.speed.estimate import effective_bandwidth, estimate_speed
-from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SYNTHETIC = (
+    ("meta-llama/Llama-3.2-1B-Instruct", "Q4_K_M"),
+    ("meta-llama/Llama-3.2-3B-Instruct", "Q4_K_M"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M"),
+)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--repetitions", "-r", type=int, default=3, help="timed runs; their median is printed")
+    ap.add_argument("--synthetic", action="store_true", help="also synthetic Llama 1B/3B/8B Q4_K_M")
     args = ap.parse_args()
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.cpu import ISA_LABELS, isa_from_flags
+    from sizing.core.speed.estimate import effective_bandwidth, estimate_speed
+    from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
+    from sizing.hardware.detect import detect_machine
+    from sizing.live.check import kernel_isa
+    from sizing.live.embedded import EmbeddedRunner
+    from sizing.live.load import LoadMonitor
+    from sizing.live.packaged import gemma3_path, smollm2_path
+    from sizing.live.runner import Check
+    from sizing.live.synthetic import write_synthetic_gguf
+    from sizing.sources.catalog import load_catalog
+    from sizing.sources.gguf_reader import read_gguf
+
     cpu = detect_machine(probe_bandwidth=True).cpu
     threads = args.threads or cpu.cores or os.cpu_count() or 1
+    runner = EmbeddedRunner()
+    isa = kernel_isa(cpu.flags, runner)
     calib = load_calibration()
-    rate = DeviceRate(name="this CPU", kind="cpu", backend="cpu", bandwidth_gbs=cpu.bandwidth.gbs, threads=threads)
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
-          f"RAM bandwidth {cpu.bandwidth.gbs:.1f} GB/s (probe{', cached' if cpu.bandwidth.cached else ''}); "
-          f"{threads} threads; decode streams at {effective_bandwidth(rate, calib) / 1e9:.1f} GB/s "
-          f"(min of bandwidth x {calib.get('cpu').decode_efficiency:.2f} and threads x "
-          f"{calib.get('cpu').decode_gbs_per_thread or float('inf'):.1f} GB/s)")
-    for name, path in (("SmolLM2-135M Q4_1", smollm2_path()), ("Gemma-3-270M Q4_K_M", gemma3_path())):
+    rate = DeviceRate(
+        name="this CPU", kind="cpu", backend="cpu", bandwidth_gbs=cpu.bandwidth.gbs, threads=threads, family=isa
+    )
+    c = calib.for_device(rate)
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {cpu.model}: "
+        f"{ISA_LABELS[isa_from_flags(cpu.flags)]}, the embedded build runs {ISA_LABELS[isa]} kernels "
+        f"(calibration {calib.key('cpu', 'cpu', isa)}); RAM bandwidth {cpu.bandwidth.gbs:.1f} GB/s "
+        f"(probe{', cached' if cpu.bandwidth.cached else ''}); {threads} threads; decode streams at "
+        f"{effective_bandwidth(rate, calib) / 1e9:.1f} GB/s (min of bandwidth x {c.decode_efficiency:.2f} and "
+        f"threads x {c.decode_gbs_per_thread or float('inf'):.2f} GB/s) + {c.decode_overhead_ms:.2f} ms/token; "
+        f"prefill {c.prefill_gflops_per_thread or 0:.1f} GFLOP/s per thread (repacked weights)"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="llm-sizing-speed-cpu-"))
+    models: list[tuple[str, Path | None, bool]] = [
+        ("SmolLM2-135M Q4_1", smollm2_path(), False),
+        ("Gemma-3-270M Q4_K_M", gemma3_path(), False),
+    ]
+    if args.synthetic:
+        for model_id, quant in SYNTHETIC:
+            path = tmp / f"{model_id.split('/')[-1]}.{quant}.gguf"
+            models.append((f"{model_id.split('/')[-1]} {quant} (synthetic)", path, True))
+    for (name, path, synthetic), spec in zip(models, [None, None, *SYNTHETIC]):
         if path is None:
             print(f"{name}: not installed (make install-test)")
             continue
+        if synthetic and spec is not None:
+            write_synthetic_gguf(load_catalog().get(spec[0]), spec[1], path)
         mon = LoadMonitor().before()
-        m = EmbeddedRunner().run(Check(model_path=str(path), ctx=512, n_prompt=128, n_gen=64,
-                                       n_threads=threads, timeout_s=240, repetitions=args.repetitions))
+        n_gen = 64 if not synthetic else 16
+        m = runner.run(
+            Check(
+                model_path=str(path),
+                ctx=512,
+                n_prompt=128,
+                n_gen=n_gen,
+                n_threads=threads,
+                timeout_s=900,
+                repetitions=args.repetitions,
+            )
+        )
         during = mon.after()["during"]
+        g = read_gguf(path)
+        if synthetic:
+            path.unlink()
         if not m.ok:
             print(f"{name}: run failed: {m.message}")
             continue
-        g = read_gguf(path)
         w = single_device_work(model_traffic(g.arch, g.tensors), rate)
         est = estimate_speed([w], calib, ctx=512, prompt_tokens=128)
         d_p, p_p = est.decode_tokens_per_s.expected, est.prefill_tokens_per_s.expected
-        print(f"{name}: decode measured {m.decode_tokens_per_s:.1f} predicted {d_p:.1f} "
-              f"(error {(d_p / m.decode_tokens_per_s - 1) * 100:+.0f}%); prefill measured "
-              f"{m.prefill_tokens_per_s:.1f} predicted {p_p:.1f} (error {(p_p / m.prefill_tokens_per_s - 1) * 100:+.0f}%); "
-              f"other processes busy {during['others_busy_cores']:.1f} cores during the run")
+        print(
+            f"{name}: reads {w.dense_bytes / 1e6:.0f} MB/token; decode measured {m.decode_tokens_per_s:.1f} "
+            f"predicted {d_p:.1f} (error {(d_p / m.decode_tokens_per_s - 1) * 100:+.0f}%); prefill measured "
+            f"{m.prefill_tokens_per_s:.1f} predicted {p_p:.1f} "
+            f"(error {(p_p / m.prefill_tokens_per_s - 1) * 100:+.0f}%); other processes busy "
+            f"{during['others_busy_cores']:.1f} cores, load average {during['load_average'] or 0:.1f} during the run"
+        )
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@
    time from the call to the answer, load included (target: under 30 s).
 2. A synthetic Llama-3.1-8B Q4_K_M check: disk used by the model file (target: under
    10 MB) and the memory parts against the estimate. ``--skip-8b`` only writes the file.
-3. Calibration: several real and synthetic checks (median of 3 timed runs each) into a
-   fresh run store, then the speed error before and after fitting this machine's factors
-   (leave-one-out).
+3. Calibration: the runs of ``llm-sizing calibrate --measure`` (SmolLM2 and Gemma-3-270M
+   for the per-token overhead, a synthetic model sized for this RAM for the bandwidth),
+   ``--repeats`` each, into a fresh run store; then per model the decode error before
+   calibration and after it, that model's own runs left out of the fit
+   (targets: <= 30 % before, <= 10 % after).
 
 Runs use a temporary data directory, so the user's own run store is untouched.
 """
@@ -51,6 +53,7 @@ def _parts(r) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-8b", action="store_true", help="write the 8B synthetic file but do not run it")
+    ap.add_argument("--repeats", type=int, default=3, help="calibration runs of each model")
     ap.add_argument("--threads", type=int, default=None,
                     help="CPU threads for llama.cpp (default: all, or 1 when the machine is already busy)")
     args = ap.parse_args(argv)
@@ -104,39 +107,48 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"memory error vs estimate: {_parts(r8)}; decode "
                       f"{r8.measured.decode_tokens_per_s:.2f} tok/s")
 
-        # 3. calibration over several runs
-        print("== calibration of this machine's speed factors")
-        cases = [
-            (str(_gemma3(Path(tmp))), None, 2048, False),
-            ("Qwen/Qwen2.5-0.5B-Instruct", "Q4_K_M", 2048, True),
-            ("meta-llama/Llama-3.2-1B-Instruct", "Q4_K_M", 2048, True),
-            (str(_smollm2()), None, 2048, False),
-            ("Qwen/Qwen2.5-0.5B-Instruct", "Q8_0", 2048, True),
-        ]
-        for model, quant, ctx, synth in cases:
-            rc = run_check(model, quant=quant, ctx=ctx, n_prompt=128, n_gen=32, runner="embedded",
-                           synthetic=synth, n_threads=args.threads, repetitions=3)
-            mm = rc.measured
-            name = Path(model).name if model.endswith(".gguf") else f"{model} {quant} (synthetic)"
-            print(f"  {name}: {rc.status}; decode {mm.decode_tokens_per_s or 0:.1f} tok/s "
-                  f"(predicted {rc.estimate.get('predicted_decode_tokens_per_s') or 0:.1f}), prefill "
-                  f"{mm.prefill_tokens_per_s or 0:.1f} (predicted {rc.estimate.get('predicted_prefill_tokens_per_s') or 0:.1f})")
+        # 3. calibration: the runs `calibrate --measure` makes (SmolLM2 and Gemma-3-270M for
+        # the per-token overhead, a synthetic model sized for this RAM for the bandwidth)
+        print("== calibration of this machine's speed factors (llm-sizing calibrate --measure)")
+        from sizing.live import calibrate
+        from sizing.live.check import sample_of
+        from sizing.live.measure_machine import measure_machine
+
+        results = measure_machine(repeats=args.repeats, n_threads=args.threads,
+                                  say=lambda line: print("  " + line))
+        rc = results[-1]
         rep = rc.calibration
         if rep is None:
             print("no finished runs to calibrate from")
             return 1
 
         def pct(x):
-            return "n/a" if x is None else f"{x * 100:.0f}%"
+            return "n/a" if x is None else f"{x * 100:+.0f}%"
 
         f = rep.factors
-        line = (f"effective bandwidth {f.effective_bandwidth_gbs:.1f} GB/s + {f.decode_overhead_ms:.1f} ms/token, "
-                if f.effective_bandwidth_gbs else "")
-        print(f"runs: {rep.n_runs}; fitted: {line}bandwidth ×{f.bandwidth_factor:.2f}, "
-              f"compute ×{f.compute_factor:.2f}")
-        print(f"decode speed error:  before {pct(rep.decode_error_before)}, after {pct(rep.decode_error_after)}")
-        print(f"prefill speed error: before {pct(rep.prefill_error_before)}, after {pct(rep.prefill_error_after)}")
-        print(f"({rep.method}; {len(load_runs())} runs stored)")
+        line = (f"effective bandwidth {f.effective_bandwidth_gbs:.1f} GB/s + {f.decode_overhead_ms:.2f} ms/token "
+                f"(from {f.n_bandwidth_bound} bandwidth-bound runs), " if f.effective_bandwidth_gbs else "")
+        print(f"runs used: {rep.n_runs} of {len(rep.verdicts)}; fitted: {line}compute x{f.compute_factor:.2f}")
+        for v in rep.excluded:
+            print(f"  left out: {v.label}: {v.reason}")
+        # per model: the uncalibrated error, and the calibrated one with that model's runs
+        # left out of the fit (so a model never predicts itself)
+        samples = [sample_of(r) for r in load_runs()]
+        kept, _ = calibrate.screen(samples)
+        for name in ("SmolLM2", "gemma-3-270m"):
+            mine = [s for s in kept if name.lower() in s.label.lower()]
+            if not mine:
+                print(f"{name}: no run used (all left out)")
+                continue
+            s = mine[0]
+            others = [x for x in kept if x.group != s.group]
+            after = calibrate.fit_factors(others).decode_tokens_per_s(s) if others else None
+            print(f"{name}: decode measured {s.measured_decode:.1f} tok/s; error before calibration "
+                  f"{pct(s.predicted_decode / s.measured_decode - 1)} (target <= 30%), after "
+                  f"{pct(after / s.measured_decode - 1) if after else 'n/a'} (target <= 10%, its own runs left out)")
+        print(f"all runs, mean |error|: decode before {pct(rep.decode_error_before)}, after "
+              f"{pct(rep.decode_error_after)}; prefill before {pct(rep.prefill_error_before)}, after "
+              f"{pct(rep.prefill_error_after)} ({len(load_runs())} runs stored)")
     return 0
 
 

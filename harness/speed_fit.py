@@ -56,8 +56,18 @@ class BenchDevice(BaseModel):
     kind: Literal["gpu", "cpu", "unified"]
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
-    family: str | None = Field(None, description="GPU architecture; filled from data/gpus.yaml by db_id")
+    family: str | None = Field(
+        None,
+        description=(
+            "GPU architecture (filled from data/gpus.yaml by db_id), or a CPU's vector ISA as the "
+            "row's llama.cpp build used it (sizing.core.speed.cpu: avx2, avx512, amx, neon-i8mm, ...)"
+        ),
+    )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
+    vector_tflops: float | None = Field(
+        None, gt=0, description="FP32 vector peak of a GPU without matrix units llama.cpp uses (cited)"
+    )
+    vector_source: str | None = Field(None, min_length=8, description="where vector_tflops comes from")
     source: str = Field(min_length=8)
 
 
@@ -139,6 +149,26 @@ class BenchRow(BaseModel):
         return (self.active_params_b or self.params_b) * 1e9
 
 
+class CpuKernelSpeeds(BaseModel):
+    """Prompt speed of llama.cpp's CPU matrix paths relative to repacked weights
+    (sizing.core.speed.cpu.kernel_class), measured with one llama.cpp build."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    speeds: dict[str, float] = Field(description="kernel class (repacked, sgemm, kquant, legacy) or ggml type -> speed")
+    isa: str = Field(description="the ISA the kernels ran on")
+    build: str = Field(min_length=3)
+    date: dt.date
+    source: str = Field(min_length=8)
+
+    @field_validator("speeds")
+    @classmethod
+    def _relative(cls, v: dict[str, float]) -> dict[str, float]:
+        if v.get("repacked") != 1.0 or not all(0 < x <= 1.5 for x in v.values()):
+            raise ValueError("speeds are relative to repacked = 1.0, each in (0, 1.5]")
+        return v
+
+
 class GraphPair(BaseModel):
     """One model decoded on one GPU with llama.cpp's CUDA graphs off and on (same build):
     what launching every kernel from the CPU costs a layer on a GPU that runs without them."""
@@ -168,6 +198,7 @@ class BenchData(BaseModel):
 
     devices: dict[str, BenchDevice]
     rows: tuple[BenchRow, ...]
+    cpu_kernels: CpuKernelSpeeds | None = None
     graph_pairs: tuple[GraphPair, ...] = ()
 
 
@@ -193,11 +224,14 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
             raise SizingError(f"{path}: row {row.id!r} needs size_gib, or a layout (arch_id) to compute it from")
         seen.add(row.id)
         rows.append(row)
+    kernels = None
+    if raw.get("cpu_kernels") is not None:
+        kernels = validate(CpuKernelSpeeds, raw["cpu_kernels"], f"{path}: cpu_kernels,")
     pairs = raw.get("graph_pairs") or []
     if not isinstance(pairs, list):
         raise SizingError(f"{path}: 'graph_pairs' must be a list")
     graph_pairs = tuple(validate(GraphPair, e, f"{path}: graph pair #{i},") for i, e in enumerate(pairs))
-    return BenchData(devices=devices, rows=tuple(rows), graph_pairs=graph_pairs)
+    return BenchData(devices=devices, rows=tuple(rows), graph_pairs=graph_pairs, cpu_kernels=kernels)
 
 
 @cache
@@ -228,6 +262,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         threads=row.threads,
         family=dev.family,
         gpu_cores=dev.gpu_cores,
+        vector_tflops=dev.vector_tflops,
     )
 
 
@@ -348,14 +383,20 @@ def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, 
     return float(a), float(o)
 
 
-def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, float, float | None]:
+def _fit_cpu_decode(
+    rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None, efficiency: float | None = None
+) -> tuple[float, float, float | None]:
     """(efficiency, overhead seconds, GB/s per thread) for CPU rows.
 
     A CPU decodes at min(bandwidth × efficiency, threads × per-thread rate): a few
-    threads of a big CPU are limited by how fast each core dequantises and multiplies,
-    not by the RAM. A grid over the per-thread rate, each point with the two-parameter
-    line fit on the resulting effective rates; the best relative error wins. Rows
-    without a thread count only see the bandwidth.
+    threads of a big CPU are limited by how fast each core dequantises and multiplies
+    (which its vector ISA sets), not by the RAM. A grid over the per-thread rate, each
+    point with the two-parameter line fit on the resulting effective rates; the best
+    relative error wins. Rows without a thread count only see the bandwidth. With
+    ``overhead`` and ``efficiency`` given (an ISA class: how much of its RAM bandwidth a
+    machine reaches is its memory system's, not its vector unit's), only the per-thread
+    rate is fitted; a few threads of a big CPU never reach its RAM, so its rows alone
+    could not pin the efficiency.
     """
     y = np.array([r.tg128 for r, _ in rows])
     size = np.array([r.file_gib * GIB * r.active_fraction for r, _ in rows])
@@ -363,13 +404,13 @@ def _fit_cpu_decode(rows: list[tuple[BenchRow, BenchDevice]]) -> tuple[float, fl
     thr = np.array([float(r.threads or 0) for r, _ in rows])
     best: tuple[float, float, float, float | None] | None = None
     for per_thread in [None, *np.arange(2.0, 40.01, 0.25)]:
-        for eff in np.arange(0.30, 1.0001, 0.01):
+        for eff in [efficiency] if efficiency is not None else np.arange(0.30, 1.0001, 0.01):
             rate = bw * eff
             if per_thread is not None:
                 rate = np.where(thr > 0, np.minimum(rate, thr * per_thread * 1e9), rate)
             x = size / rate
             # overhead minimising sum((y (x + o) - 1)^2), never negative
-            o = max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
+            o = overhead if overhead is not None else max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
             err = float(np.sum((y * (x + o) - 1.0) ** 2))
             if best is None or err < best[0] - 1e-12:
                 best = (err, float(eff), o, None if per_thread is None else float(per_thread))
@@ -394,6 +435,7 @@ def _fit_backend(
     rows: list[tuple[BenchRow, BenchDevice]],
     pooled: bool = False,
     overhead: float | None = None,
+    efficiency: float | None = None,
     parent: BackendCalibration | None = None,
 ) -> BackendCalibration:
     """Factors for one backend (or, with ``parent``, one of its architectures or device
@@ -411,8 +453,8 @@ def _fit_backend(
         dec = dense_dec or dec
         if not dec:
             raise SizingError(f"no decode rows to fit for {backend}")
-        if backend == "cpu" and overhead is None:
-            eff, over, per_thread = _fit_cpu_decode(dec)
+        if backend.split("/")[0] == "cpu":  # the backend, or one vector ISA of it ("cpu/avx512")
+            eff, over, per_thread = _fit_cpu_decode(dec, overhead, efficiency)
         else:
             eff, over = _fit_decode(dec, overhead)
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
@@ -422,6 +464,12 @@ def _fit_backend(
         peaked = []
     with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in peaked]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
+    # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
+    # prompt cost has its own term), over two devices at least like the matrix share
+    vec = [(r, d) for r, d in pre if d.vector_tflops and not d.matmul_tflops and not r.active_params_b]
+    if parent is None and len({d.name for _, d in vec}) < 2:
+        vec = []
+    per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
     per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     calib = BackendCalibration(
@@ -430,11 +478,12 @@ def _fit_backend(
         decode_overhead_ms=round(over * 1000, 4),
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
+        prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
         prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
         prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
         n_decode=len(dec),
-        n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread)),
+        n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread), len(per_vector)),
         pooled=pooled,
     )
     # spreads: measured ÷ predicted on the fit rows
@@ -498,7 +547,13 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
         if len(fams) > 1:
             for fam in sorted(fams):
                 part = [(r, d) for r, d in mine if d.family == fam]
-                cf = _fit_backend(f"{backend}/{fam}", part, overhead=c.decode_overhead_ms / 1000, parent=c)
+                cf = _fit_backend(
+                    f"{backend}/{fam}",
+                    part,
+                    overhead=c.decode_overhead_ms / 1000,
+                    parent=c,
+                    efficiency=c.decode_efficiency if backend == "cpu" else None,
+                )
                 if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
                     cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
                 if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
@@ -529,9 +584,21 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
+    for key, c in list(backends.items()):
+        parent_key = key.split("/")[0]
+        if "/" in key and c.prefill_vector_efficiency is None:
+            backends[key] = c.model_copy(
+                update={"prefill_vector_efficiency": backends[parent_key].prefill_vector_efficiency}
+            )
     backends = _with_moe_costs(backends, pairs, pooled_gpu)
     backends = _with_launch_costs(backends, data.graph_pairs)
     backends = _with_moe_prefill(backends, pairs, pooled_gpu)
+    if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
+        speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
+        backends = {
+            k: c.model_copy(update={"prefill_kernel_speed": speeds}) if k.split("/")[0] == "cpu" else c
+            for k, c in backends.items()
+        }
     return CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,
@@ -748,7 +815,11 @@ def dump_calibration(calib: CalibrationSet) -> str:
         "# Generated by `python -m harness.speed_fit` from data/llama_bench.yaml; do not edit.\n"
         "# Provenance: data_sha256 is the SHA-256 of the data file the factors were fitted to.\n"
     )
-    return header + yaml.safe_dump(calib.model_dump(mode="json"), sort_keys=False)
+    data = calib.model_dump(mode="json")
+    for entry in [*data["backends"].values(), data["pooled"]]:
+        if not entry.get("prefill_kernel_speed"):  # only CPU entries have one
+            entry.pop("prefill_kernel_speed", None)
+    return header + yaml.safe_dump(data, sort_keys=False)
 
 
 def main(argv: list[str] | None = None) -> int:

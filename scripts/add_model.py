@@ -45,6 +45,17 @@ ARCH_FIELDS = {
     "mlp_only_layers", "n_routed_experts", "n_shared_experts", "first_k_dense_replace",
     "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
     "topk_method", "num_nextn_predict_layers", "text_config",
+    # the 2025-26 families (sizing/sources/config_json.py _new_families)
+    "global_head_dim", "num_global_key_value_heads", "num_kv_shared_layers", "hidden_size_per_layer_input",
+    "vocab_size_per_layer_input", "attention_k_eq_v", "enable_moe_block", "top_k_experts",
+    "use_double_wide_mlp", "index_n_heads", "index_head_dim", "index_topk", "hybrid_override_pattern",
+    "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "conv_kernel",
+    "moe_shared_expert_intermediate_size", "mamba_n_heads", "mamba_d_head", "mamba_d_state", "mamba_d_conv",
+    "mamba_n_groups", "shared_intermediate_size", "block_ff_dim", "block_auto_adjust_ff_dim",
+    "block_ffn_dim_multiplier", "block_multiple_of", "conv_L_cache", "full_attention_interval",
+    "linear_conv_kernel_dim", "linear_key_head_dim", "linear_value_head_dim", "linear_num_key_heads",
+    "linear_num_value_heads", "intermediate_size_mlp", "interleave_moe_layer_step", "use_qk_norm",
+    "altup_num_inputs", "laurel_rank", "rotary_dim", "use_routing_bias", "quantization_config",
 }
 _HF_COMMIT = re.compile(r"/snapshots/([0-9a-f]{40})/")
 

@@ -19,15 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.core.arch import ModelArch
 from sizing.core.commands import Weights, launch_commands
 from sizing.core.machine import Hardware
-from sizing.core.memory.estimate import MemoryItem
 from sizing.core.placement import DevicePlacement, PlacementOptions
-from sizing.core.scenario import Basis, MemoryParts
+from sizing.core.scenario import Basis
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.context import ContextSpeed, context_speed
 from sizing.core.speed.estimate import CalibrationSet, Range
 from sizing.core.speed.machine import MachineCalibration, calibrate_hardware
 from sizing.core.solver import plan_for_scenario
-from sizing.estimate import Estimate
+from sizing.estimate import Estimate, EstimateFields
 from sizing.estimate import estimate as estimate_memory_of
 from sizing.sources.resolve import ResolvedModel
 
@@ -77,47 +76,11 @@ class Commands(BaseModel):
         return {k: v for k, v in self.model_dump().items() if isinstance(v, str) and v}
 
 
-class Answer(BaseModel):
-    """Everything the CLI prints and the UI shows for one model on one machine."""
-
-    model_config = ConfigDict(frozen=True)
+class Answer(EstimateFields):
+    """Everything the CLI prints and the UI shows for one model on one machine: what was
+    asked and its memory (``EstimateFields``), then placement, speed and commands."""
 
     schema_version: int = SCHEMA_VERSION
-    # what was asked
-    model: str
-    model_name: str
-    model_source: str
-    model_kind: str = Field(description="catalog | hf | gguf | config | arch")
-    arch: str
-    quant: str
-    ctx: int = Field(description="llama.cpp -c: the KV cache over all parallel sequences")
-    n_ctx: int = Field(description="the context as llama.cpp pads it")
-    kv_type_k: str
-    kv_type_v: str
-    n_batch: int
-    n_ubatch: int
-    n_parallel: int
-    kv_unified: bool
-    flash_attn: bool
-    backend: str
-    mmap: bool = True
-    repack: bool = True
-    mlock: bool = False
-    # memory
-    params: int
-    active_params: int
-    weights_bytes: int
-    kv_cache_bytes: int
-    compute_bytes: int
-    overhead_bytes: int
-    total_bytes: int
-    resident_bytes: int = 0
-    reclaimable_bytes: int = 0
-    parts: MemoryParts
-    memory_by_device: dict[str, MemoryParts]
-    items: tuple[MemoryItem, ...]
-    basis: tuple[Basis, ...]
-    warnings: tuple[str, ...] = ()
     # on a machine (None without hardware)
     hardware: str | None = None
     hardware_notes: tuple[str, ...] = ()
@@ -150,29 +113,7 @@ class Answer(BaseModel):
         return self.model_dump(mode="json")
 
 
-_ESTIMATE_FIELDS = tuple(
-    f
-    for f in Answer.model_fields
-    if f in Estimate.model_fields
-    and f
-    not in (
-        "hardware",
-        "hardware_notes",
-        "fits",
-        "placement",
-        "gpu_layers",
-        "n_cpu_moe",
-        "tensor_split",
-        "devices",
-        "decode_tokens_per_s",
-        "prefill_tokens_per_s",
-        "ttft_s",
-        "ttft_range_s",
-        "decode_at_depth",
-        "speed_calibration",
-        "commands",
-    )
-)
+_ESTIMATE_FIELDS = tuple(EstimateFields.model_fields)
 
 
 def _rounded(r: Range, digits: int = 2) -> Range:

@@ -24,8 +24,9 @@ from sizing.core.scenario import BACKENDS, MAX_CTX, Basis, MemoryParts, Scenario
 DEFAULT_QUANT = "Q4_K_M"
 
 
-class Estimate(BaseModel):
-    """The memory of one scenario with its parts and basis (``sizing.answer.Answer`` adds the machine)."""
+class EstimateFields(BaseModel):
+    """What was asked and the memory it takes: the fields an ``Estimate`` and an
+    ``sizing.answer.Answer`` share, defined once so the two cannot drift apart."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -33,11 +34,11 @@ class Estimate(BaseModel):
     model: str
     model_name: str
     model_source: str
-    model_kind: str  # catalog | hf | gguf | config | arch
+    model_kind: str = Field(description="catalog | hf | gguf | config | arch")
     arch: str
     quant: str
-    ctx: int
-    n_ctx: int  # as llama.cpp pads it
+    ctx: int = Field(description="llama.cpp -c: the KV cache over all parallel sequences")
+    n_ctx: int = Field(description="the context as llama.cpp pads it")
     kv_type_k: str
     kv_type_v: str
     n_batch: int
@@ -64,6 +65,11 @@ class Estimate(BaseModel):
     items: tuple[MemoryItem, ...]
     basis: tuple[Basis, ...]
     warnings: tuple[str, ...] = ()
+
+
+class Estimate(EstimateFields):
+    """The memory of one scenario with its parts and basis (``sizing.answer.Answer`` adds the machine)."""
+
     # inputs for callers that go further (not serialized)
     scenario: Scenario = Field(exclude=True, repr=False)
     memory: MemoryEstimate = Field(exclude=True, repr=False)
@@ -149,13 +155,16 @@ def build_scenario(
         if tensors is not None and q != rm.file_type:
             # another quant of this file: re-type its tensors by llama.cpp's recipe
             tensors = tuple(apply_recipe(arch, [t.model_copy(update={"ggml_type": None}) for t in tensors], q))
-            warnings.append(f"the file is {rm.file_type or 'of unknown type'}; weights are estimated "
-                            f"for {q} by llama.cpp's quantization recipe")
+            warnings.append(
+                f"the file is {rm.file_type or 'of unknown type'}; weights are estimated "
+                f"for {q} by llama.cpp's quantization recipe"
+            )
     if k != v and backend in ("cuda", "rocm"):  # ggml-cuda (HIP shares it)
         warnings.append(
             f"mixed K/V cache types ({k} K, {v} V): stock CUDA builds compile flash-attention kernels "
             "only for matching types (GGML_CUDA_FA_ALL_QUANTS off) and run these on the CPU; use one "
-            "type for both, or a build with -DGGML_CUDA_FA_ALL_QUANTS=ON")
+            "type for both, or a build with -DGGML_CUDA_FA_ALL_QUANTS=ON"
+        )
     if tensors is None and (native := native_note(arch, q)):
         warnings.append(native)
     if ctx > arch.max_context:
@@ -168,31 +177,68 @@ def build_scenario(
 
         projector = read_mmproj(mmproj)
     scenario = Scenario(
-        model=arch, quant=q, tensors=tensors, ctx=ctx, kv_type_k=k, kv_type_v=v, n_batch=batch,
-        n_ubatch=ubatch, n_parallel=parallel, kv_unified=kv_unified, flash_attn=flash_attn,
+        model=arch,
+        quant=q,
+        tensors=tensors,
+        ctx=ctx,
+        kv_type_k=k,
+        kv_type_v=v,
+        n_batch=batch,
+        n_ubatch=ubatch,
+        n_parallel=parallel,
+        kv_unified=kv_unified,
+        flash_attn=flash_attn,
         backend=backend,  # type: ignore[arg-type]
-        mmap=mmap, repack=repack, mlock=mlock, mmproj=projector,
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
+        mmproj=projector,
     )
     return scenario, rm, warnings
 
 
-def estimate_scenario(scenario: Scenario, *, kind: str = "arch", warnings: list[str] | tuple[str, ...] = ()) -> Estimate:
+def estimate_scenario(
+    scenario: Scenario, *, kind: str = "arch", warnings: list[str] | tuple[str, ...] = ()
+) -> Estimate:
     """The Estimate of an already-built Scenario (for sweeps that vary one knob)."""
     m = estimate_memory(scenario)
     a = scenario.model
     return Estimate(
-        model=a.id, model_name=a.name, model_source=a.source, model_kind=kind, arch=a.arch,
-        quant=scenario.quant, ctx=scenario.ctx, n_ctx=m.context.n_ctx,
-        kv_type_k=scenario.kv_type_k, kv_type_v=scenario.kv_type_v,
-        n_batch=scenario.n_batch, n_ubatch=scenario.n_ubatch, n_parallel=scenario.n_parallel,
-        kv_unified=scenario.kv_unified, flash_attn=scenario.flash_attn, backend=scenario.backend,
-        mmap=scenario.mmap, repack=scenario.repack, mlock=scenario.mlock,
-        resident_bytes=m.resident_bytes, reclaimable_bytes=m.reclaimable_bytes,
-        params=m.params, active_params=m.active_params,
-        weights_bytes=m.weights_bytes, kv_cache_bytes=m.kv_cache_bytes,
-        compute_bytes=m.compute_bytes, overhead_bytes=m.overhead_bytes, total_bytes=m.total_bytes,
-        parts=m.parts, memory_by_device=m.devices, items=m.items, basis=m.basis,
-        warnings=tuple(warnings), scenario=scenario, memory=m,
+        model=a.id,
+        model_name=a.name,
+        model_source=a.source,
+        model_kind=kind,
+        arch=a.arch,
+        quant=scenario.quant,
+        ctx=scenario.ctx,
+        n_ctx=m.context.n_ctx,
+        kv_type_k=scenario.kv_type_k,
+        kv_type_v=scenario.kv_type_v,
+        n_batch=scenario.n_batch,
+        n_ubatch=scenario.n_ubatch,
+        n_parallel=scenario.n_parallel,
+        kv_unified=scenario.kv_unified,
+        flash_attn=scenario.flash_attn,
+        backend=scenario.backend,
+        mmap=scenario.mmap,
+        repack=scenario.repack,
+        mlock=scenario.mlock,
+        resident_bytes=m.resident_bytes,
+        reclaimable_bytes=m.reclaimable_bytes,
+        params=m.params,
+        active_params=m.active_params,
+        weights_bytes=m.weights_bytes,
+        kv_cache_bytes=m.kv_cache_bytes,
+        compute_bytes=m.compute_bytes,
+        overhead_bytes=m.overhead_bytes,
+        total_bytes=m.total_bytes,
+        parts=m.parts,
+        memory_by_device=m.devices,
+        items=m.items,
+        basis=m.basis,
+        warnings=tuple(warnings),
+        scenario=scenario,
+        memory=m,
     )
 
 
@@ -224,9 +270,22 @@ def estimate(
     Raises SizingError on bad input.
     """
     scenario, rm, warnings = build_scenario(
-        model, quant, ctx, kv_type=kv_type, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
-        batch=batch, ubatch=ubatch, parallel=parallel, kv_unified=kv_unified,
-        flash_attn=flash_attn, backend=backend, offline=offline, mmap=mmap, repack=repack, mlock=mlock,
+        model,
+        quant,
+        ctx,
+        kv_type=kv_type,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        batch=batch,
+        ubatch=ubatch,
+        parallel=parallel,
+        kv_unified=kv_unified,
+        flash_attn=flash_attn,
+        backend=backend,
+        offline=offline,
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
         mmproj=mmproj,
     )
     return estimate_scenario(scenario, kind=rm.kind, warnings=warnings)

@@ -46,7 +46,7 @@ class _QuietLoad:
     def after(self):
         rec = self._real.after()
         for window in rec.values():
-            window.update(others_busy_cores=0.0, steal_share=0.0)
+            window.update(others_busy_cores=0.0, steal_share=0.0, load_average=0.0)
         return rec
 
 

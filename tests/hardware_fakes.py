@@ -31,6 +31,7 @@ class FakeGPU:
     power_mw: int | None = 450_000
     uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
     procs: list[tuple[int, int]] = field(default_factory=list)  # (pid, used bytes)
+    utilisation: int = 0  # percent of the last sample period the GPU was busy (nvmlUtilization_t.gpu)
     # C function name -> error code returned when pynvml calls it for this device
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -141,6 +142,13 @@ class FakeNVMLLibrary:
         gpu, err = self._dev("nvmlDeviceGetCudaComputeCapability", handle)
         if not err:
             major._obj.value, minor._obj.value = gpu.cc
+        return err
+
+    def c_nvmlDeviceGetUtilizationRates(self, handle, ref):
+        gpu, err = self._dev("nvmlDeviceGetUtilizationRates", handle)
+        if not err:
+            ref._obj.gpu = gpu.utilisation
+            ref._obj.memory = 0
         return err
 
     def _link(self, name, handle, ref, pick):

@@ -87,7 +87,7 @@ def test_llama_bench_output_becomes_this_machines_runs(tmp_path, home, capsys, c
     runs = store.load_runs(home)
     assert len(runs) == 1
     r = runs[0]
-    assert r.source == "import" and r.runner["backend"] == "cpu" and r.runner["version"] == "5e6229a8 (6250)"
+    assert r.source == "import" and r.runner["backend"] == "cpu" and r.runner["version"] == "llama.cpp b6250 (5e6229a8)"
     assert r.measured["decode_tokens_per_s"] == 19.8 and r.measured["prefill_tokens_per_s"] == 61.5
     assert r.estimate["predicted_decode_tokens_per_s"] > 0 and r.estimate["predicted_prefill_tokens_per_s"] > 0
     cpu = out["calibration"]["backends"]["cpu"]

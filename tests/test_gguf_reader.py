@@ -178,3 +178,38 @@ def test_split_model_is_read_whole(tmp_path):
     parts[1].unlink()
     with pytest.raises(SizingError, match="missing part"):
         read_gguf(parts[0])
+
+
+# --- a header without general.file_type --------------------------------------------------
+
+
+def _without_file_type(src, dst):
+    """A copy of a real GGUF with general.file_type removed, by gguf's own metadata tool."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(src), str(dst),
+                    "--remove-metadata", "general.file_type", "--force"],
+                   check=True, capture_output=True, timeout=300)
+    return dst
+
+
+@pytest.mark.parametrize("fixture,quant", [("smollm2_gguf", "Q4_1"), ("gemma3_gguf", "Q4_K_M")])
+def test_missing_file_type_is_read_from_the_tensor_types(fixture, quant, request, tmp_path):
+    """The run page failed on such a file with "unknown quant 'mostly F32'": the quant
+    is now the one its weight matrices are mostly in, as llama.cpp guesses it."""
+    path = _without_file_type(request.getfixturevalue(fixture), tmp_path / "nokey.gguf")
+    assert "general.file_type" not in reader(path).fields
+    m = read_gguf(path)
+    assert m.file_type == quant
+
+
+def test_cli_fit_accepts_a_file_without_file_type(smollm2_gguf, tmp_path):
+    import subprocess
+    import sys
+
+    path = _without_file_type(smollm2_gguf, tmp_path / "nokey.gguf")
+    proc = subprocess.run([sys.executable, "-m", "sizing", "fit", "--model", str(path), "--gpu", "rtx-4090"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Q4_1" in proc.stdout

@@ -95,8 +95,8 @@ def _header(tmp_path, arch: str, kv_heads, ffn=4096, extra=None):
 
 
 def test_unmodelled_architecture_is_refused_with_the_closest(tmp_path):
-    path = _header(tmp_path, "gemma4", [8, 8])
-    with pytest.raises(SizingError, match=r"'gemma4' is not modelled.*closest supported: gemma3"):
+    path = _header(tmp_path, "falcon-h1", [8, 8])
+    with pytest.raises(SizingError, match=r"'falcon-h1' is not modelled.*closest supported: granitehybrid"):
         read_gguf(path)
 
 
@@ -119,7 +119,7 @@ def test_hybrid_without_its_ssm_keys_is_refused(tmp_path):
 
 
 def test_cli_refuses_an_unmodelled_gguf_with_exit_2(tmp_path):
-    path = _header(tmp_path, "gemma4", [8, 8])
+    path = _header(tmp_path, "falcon-h1", [8, 8])
     proc = subprocess.run(
         [sys.executable, "-m", "sizing", "estimate", "--model", str(path), "--ctx", "4096"],
         capture_output=True,
@@ -128,7 +128,7 @@ def test_cli_refuses_an_unmodelled_gguf_with_exit_2(tmp_path):
     )
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
-    assert "gemma4" in proc.stderr and "closest supported: gemma3" in proc.stderr
+    assert "falcon-h1" in proc.stderr and "closest supported: granitehybrid" in proc.stderr
 
 
 QWEN3_NEXT = dict(  # the fields of Qwen/Qwen3-Next-80B-A3B-Instruct's config.json that sizing reads
@@ -166,8 +166,8 @@ def test_qwen3_next_config_every_fourth_layer_attends():
 
 
 def test_unmodelled_model_type_names_the_closest():
-    with pytest.raises(SizingError, match=r"'gemma4'.*closest supported: gemma3_text"):
-        arch_from_config({"model_type": "gemma4"}, repo_id="x", source="test")
+    with pytest.raises(SizingError, match=r"'falcon_h1'.*closest supported: granitemoehybrid"):
+        arch_from_config({"model_type": "falcon_h1"}, repo_id="x", source="test")
 
 
 def test_nemotron_h_pattern_gives_mamba_attention_and_ffn_blocks():
@@ -195,3 +195,147 @@ def test_nemotron_h_pattern_gives_mamba_attention_and_ffn_blocks():
     assert "blk.1.ffn_up.weight" in names and "blk.1.attn_q.weight" not in names
     assert "blk.5.attn_q.weight" in names and "blk.5.ffn_up.weight" not in names
     assert "blk.0.ssm_in.weight" in names
+
+
+def test_gemma4_config_gives_each_layer_kind_its_own_kv_rows(tmp_path):
+    """Gemma-4-26B-A4B (config.json as copied by ai-dynamo/aiconfigurator@095f58a51): windowed
+    layers cache 8 heads of 256, full ones 2 heads of 512 (V from K, still cached), and a
+    GGUF written from it reads back the same."""
+    a = arch_from_config(GEMMA4_26B, repo_id="g", source="test")
+    assert (a.arch, a.n_kv_heads, a.head_dim_k, a.swa_n_kv_heads, a.swa_head_dim) == ("gemma4", 2, 512, 8, 256)
+    assert a.swa_flags.count(False) == 5 and a.extra == {"attention_k_eq_v": True}
+    kv = estimate_kv_cache(a, 32768)
+    assert kv.part("non-swa").k_bytes == 5 * 32768 * 2 * 512 * 2
+    assert kv.part("swa").k_bytes == 25 * kv.part("swa").cells * 8 * 256 * 2
+    names = {t.name for t in tensors_for(a)}
+    assert "blk.5.attn_v.weight" not in names and "blk.4.attn_v.weight" in names
+    six = dict(
+        GEMMA4_26B,
+        text_config=dict(
+            GEMMA4_26B["text_config"], num_hidden_layers=6, layer_types=GEMMA4_26B["text_config"]["layer_types"][:6]
+        ),
+    )
+    a = arch_from_config(six, repo_id="g", source="test")
+    b = read_gguf(write_synthetic_gguf(a, "Q8_0", tmp_path / "g4.gguf", n_vocab_tokens=1000)).arch
+    assert (b.n_kv_heads, b.swa_n_kv_heads, b.head_dim_k, b.swa_head_dim, b.extra) == (2, 8, 512, 256, a.extra)
+
+
+GEMMA4_26B = dict(
+    model_type="gemma4",
+    text_config=dict(
+        model_type="gemma4_text",
+        attention_k_eq_v=True,
+        enable_moe_block=True,
+        global_head_dim=512,
+        head_dim=256,
+        hidden_size=2816,
+        hidden_size_per_layer_input=0,
+        intermediate_size=2112,
+        layer_types=(["sliding_attention"] * 5 + ["full_attention"]) * 5,
+        max_position_embeddings=262144,
+        moe_intermediate_size=704,
+        num_attention_heads=16,
+        num_experts=128,
+        num_global_key_value_heads=2,
+        num_hidden_layers=30,
+        num_key_value_heads=8,
+        num_kv_shared_layers=0,
+        sliding_window=1024,
+        tie_word_embeddings=True,
+        top_k_experts=8,
+        use_double_wide_mlp=False,
+        vocab_size=262144,
+    ),
+)
+
+
+def test_deepseek_v32_config_adds_the_indexer_and_its_key_cache(tmp_path):
+    """DeepSeek-V3.2 (config.json as copied by ai-dynamo/aiconfigurator@095f58a51): MLA plus
+    the lightning indexer, whose keys (one head of 128 per token and layer) get a cache
+    of their own in the K type, as llama_kv_cache_dsa allocates it."""
+    cfg = dict(
+        model_type="deepseek_v32",
+        hidden_size=7168,
+        num_hidden_layers=61,
+        num_attention_heads=128,
+        num_key_value_heads=128,
+        intermediate_size=18432,
+        moe_intermediate_size=2048,
+        n_routed_experts=256,
+        n_shared_experts=1,
+        num_experts_per_tok=8,
+        first_k_dense_replace=3,
+        kv_lora_rank=512,
+        q_lora_rank=1536,
+        qk_nope_head_dim=128,
+        qk_rope_head_dim=64,
+        v_head_dim=128,
+        index_n_heads=64,
+        index_head_dim=128,
+        index_topk=2048,
+        topk_method="noaux_tc",
+        vocab_size=129280,
+        max_position_embeddings=163840,
+    )
+    a = arch_from_config(cfg, repo_id="d", source="test")
+    assert a.arch == "deepseek32" and a.is_mla
+    kv = estimate_kv_cache(a, 32768, kv_type_k="q8_0")
+    assert kv.part("indexer").k_bytes == 61 * 32768 * 128 // 32 * 34
+    assert kv.mask_sizes == (32768,)  # the indexer shares the attention mask
+    names = {t.name for t in tensors_for(a)}
+    assert {"blk.60.indexer.attn_q_b.weight", "blk.0.indexer.k_norm.bias"} <= names
+    small = arch_from_config(dict(cfg, num_hidden_layers=4), repo_id="d", source="test")
+    b = read_gguf(write_synthetic_gguf(small, "Q8_0", tmp_path / "d.gguf", n_vocab_tokens=1000)).arch
+    assert b.arch == "deepseek32" and {k: b.extra[k] for k in ("indexer_n_head", "indexer_head_size")} == {
+        "indexer_n_head": 64,
+        "indexer_head_size": 128,
+    }
+
+
+def test_nemotron_3_pattern_with_moe_blocks_is_nemotron_h_moe():
+    """Nemotron 3 Nano's config is model_type nemotron_h with 'E' (MoE) blocks in its
+    pattern; llama.cpp's converter writes it as nemotron_h_moe (catalog entry from
+    ai-dynamo/aiconfigurator@095f58a51)."""
+    from sizing.sources.catalog import load_catalog
+
+    a = load_catalog().get("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    assert a.arch == "nemotron_h_moe" and (a.n_experts, a.n_experts_used, a.n_shared_experts) == (128, 6, 1)
+    assert (len(a.recurrent_layers), len(a.ffn_only_layers), a.attention_flags.count(True)) == (23, 23, 6)
+    names = {t.name for t in tensors_for(a)}
+    assert "blk.1.ffn_up_exps.weight" in names and "blk.1.ffn_gate_exps.weight" not in names
+    with pytest.raises(SizingError, match="mixes dense"):
+        arch_from_config(
+            dict(
+                model_type="nemotron_h",
+                hybrid_override_pattern="M-E*",
+                num_hidden_layers=4,
+                hidden_size=64,
+                num_attention_heads=4,
+                intermediate_size=64,
+                vocab_size=100,
+                max_position_embeddings=64,
+                mamba_num_heads=4,
+                mamba_head_dim=16,
+                ssm_state_size=16,
+                n_groups=1,
+            ),
+            repo_id="n",
+            source="test",
+        )
+
+
+def test_a_copied_architecture_recomputes_its_per_layer_views():
+    """Truth cases and shrunk models are copies with other layer counts or patterns: a copy
+    must not keep the per-layer flags its original had already worked out."""
+    from sizing.core.arch import ModelArch
+    from sizing.core.memory.kv_cache import estimate_kv_cache
+    from sizing.sources.catalog import load_catalog
+
+    base = next(m for m in load_catalog().models if m.sliding_window and m.swa_pattern)
+    assert base.swa_flags and base.attention_flags  # worked out on the original first
+    for update in ({"n_layers": 3}, {"swa_pattern": base.swa_pattern + 1}, {"swa_layers": (0,)}):
+        copy = base.model_copy(update=update)
+        fresh = ModelArch(**copy.model_dump())
+        assert copy.swa_flags == fresh.swa_flags, update
+        assert copy.attention_flags == fresh.attention_flags, update
+        assert estimate_kv_cache(copy, 8192).bytes == estimate_kv_cache(fresh, 8192).bytes, update

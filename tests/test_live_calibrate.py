@@ -157,26 +157,38 @@ def test_fitted_line_drives_the_real_speed_model():
 # --------------------------------------------------------------------------- screening
 
 
-def _s(id_, decode, *, group="g", others=0.0, spare=0.0, synthetic=False, read=9.6e7, steal=0.0):
+def _s(id_, decode, *, group="g", others=0.0, spare=0.0, synthetic=False, read=9.6e7, steal=0.0, load=None,
+       threads=None):
     return calibrate.SpeedSample(id=id_, label=id_, group=group, predicted_decode=150.0, measured_decode=decode,
                                  decode_read_bytes=read, assumed_bandwidth=1.4e10, synthetic=synthetic,
-                                 others_busy_cores=others, spare_cores=spare, steal_share=steal)
+                                 others_busy_cores=others, spare_cores=spare, steal_share=steal,
+                                 load_average=load, threads=threads)
 
 
-def test_screen_leaves_out_contended_synthetic_and_slow_repeats_with_reasons():
+def test_screen_leaves_out_contended_and_slow_repeats_with_reasons():
     samples = [_s("a", 120.0), _s("b", 118.0), _s("c", 121.0),
                _s("busy", 30.0, others=1.6), _s("stolen", 60.0, steal=0.2),
-               _s("synthetic", 10.0, group="s", synthetic=True),
+               _s("queued", 50.0, load=6.5, threads=2),
+               _s("synthetic", 10.0, group="s", synthetic=True, read=2.0e9),
                _s("slow-repeat", 70.0)]
     kept, verdicts = calibrate.screen(samples)
     why = {v.id: v for v in verdicts}
     assert [v.id for v in verdicts] == [s.id for s in samples]  # every run gets a verdict, in order
     assert "machine busy" in why["busy"].reason and not why["busy"].used
     assert "steal" in why["stolen"].reason and not why["stolen"].used
-    assert "synthetic" in why["synthetic"].reason and not why["synthetic"].used
+    assert "load average 6.5" in why["queued"].reason and not why["queued"].used
+    # a synthetic model streams and multiplies like the real one: it is how a machine gets a
+    # bandwidth-bound run, so it counts
+    assert why["synthetic"].used
     assert "below the other runs of the same model" in why["slow-repeat"].reason
     # the three good repeats count once, as their median
-    assert [s.id for s in kept] == ["a"] and why["b"].used and "median of 3" in why["b"].reason
+    assert [s.id for s in kept] == ["a", "synthetic"] and why["b"].used and "median of 3" in why["b"].reason
+
+
+def test_a_load_average_of_the_runs_own_threads_is_not_contention():
+    # back-to-back repeats: the 1-minute average still counts the previous run's threads
+    kept, verdicts = calibrate.screen([_s("x", 100.0, load=2.6, threads=2), _s("y", 99.0, load=1.9, threads=2)])
+    assert all(v.used for v in verdicts) and kept
 
 
 def test_a_run_left_free_cores_is_not_contended_by_load_on_them():

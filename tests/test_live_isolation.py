@@ -21,7 +21,6 @@ import pytest
 from sizing.errors import SizingError
 from sizing.live.external import ExternalRunner, find_llama_binaries, parse_bench_json
 from sizing.live.isolation import (
-    GiB,
     FreeMemory,
     LiveCheckBusy,
     MemoryNeed,
@@ -30,6 +29,7 @@ from sizing.live.isolation import (
     run_child,
 )
 from sizing.live.runner import Check
+from sizing.units import GIB as GiB
 from sizing.live.select import select_runner
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and scripts")
@@ -57,6 +57,15 @@ def test_child_abort_is_reported_not_raised():
 def test_child_hang_is_killed_at_the_timeout():
     res = run_child([sys.executable, "-c", "import time; time.sleep(60)"], timeout_s=1.0)
     assert res.timed_out
+    assert "timed out" in res.describe()
+
+
+def test_child_silent_past_its_idle_limit_is_stopped_keeping_what_it_said():
+    # a batch child (the memory probe) reports each finished step; one that stops
+    # reporting is stopped long before its whole-batch deadline
+    code = "import time; print('step 1 done', flush=True); time.sleep(600)"
+    res = run_child([sys.executable, "-c", code], timeout_s=600, idle_s=10)
+    assert res.timed_out and res.stdout_lines == ["step 1 done"]
     assert "timed out" in res.describe()
 
 
@@ -106,10 +115,14 @@ def test_missing_program_is_a_clear_error():
 def test_one_live_check_per_machine(tmp_path):
     # Another *process* holds the lock, as a second app instance would.
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
-         f"with machine_lock(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
+            f"with machine_lock(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -168,11 +181,15 @@ def test_auto_finds_llama_bench_on_path(bin_dir):
 
 @pytest.mark.parametrize("sig", ["SEGV", "ABRT"])
 def test_external_runner_that_crashes(bin_dir, tmp_path, sig):
-    _script(bin_dir, "llama-bench", f"""
+    _script(
+        bin_dir,
+        "llama-bench",
+        f"""
         echo "llama_model_loader: loaded meta data with 3 key-value pairs" >&2
         echo "load_tensors:          CPU model buffer size =    12.50 MiB" >&2
         kill -{sig} $$
-    """)
+    """,
+    )
     events = []
     m = select_runner(str(bin_dir / "llama-bench")).run(_check(tmp_path, timeout_s=30), progress=events.append)
     assert m.status == "crashed"
@@ -192,11 +209,15 @@ def test_external_runner_that_hangs_past_the_timeout(bin_dir, tmp_path):
 
 
 def test_external_server_that_crashes_while_loading(bin_dir, tmp_path):
-    _script(bin_dir, "llama-server", """
+    _script(
+        bin_dir,
+        "llama-server",
+        """
         case "$1" in --version) echo "version: 4321 (abcdef1)"; echo "built with cc for x86_64"; exit 0;; esac
         echo "error: failed to load model" >&2
         kill -SEGV $$
-    """)
+    """,
+    )
     runner = select_runner(str(bin_dir / "llama-server"))
     assert runner.version == "llama.cpp b4321 (abcdef1)"
     m = runner.run(_check(tmp_path, timeout_s=30))
@@ -258,12 +279,13 @@ def test_gpu_memory_delta_and_free_vram_through_nvml(monkeypatch):
     """
     from hardware_fakes import FakeGPU, FakeNVMLLibrary, install_fake_nvml
 
-    from sizing.live.isolation import free_memory, nvml_free
+    from sizing.hardware.detect.nvidia import memory_free
+    from sizing.live.isolation import free_memory
     from sizing.live.runner import GpuSampler
 
     gpu = FakeGPU(name="NVIDIA GeForce RTX 4090", total=24 * GiB, used=1 * GiB)
     install_fake_nvml(monkeypatch, FakeNVMLLibrary([gpu]))
-    assert nvml_free() == {"CUDA0": 23 * GiB}
+    assert memory_free() == {"CUDA0": 23 * GiB}
     assert free_memory().devices == {"CUDA0": 23 * GiB}
     with GpuSampler(period_s=0.02) as sampler:
         gpu.used = 9 * GiB  # llama.cpp loads the model...
@@ -273,14 +295,30 @@ def test_gpu_memory_delta_and_free_vram_through_nvml(monkeypatch):
     assert sampler.delta == {"CUDA0": 8 * GiB}
 
 
+def test_load_records_each_gpus_utilisation_through_nvml(monkeypatch):
+    from hardware_fakes import FakeGPU, FakeNVMLLibrary, install_fake_nvml
+
+    from sizing.hardware.detect.nvidia import memory_used, utilisation
+    from sizing.live.load import LoadMonitor
+
+    busy = FakeGPU(name="NVIDIA GeForce RTX 4090", total=24 * GiB, used=3 * GiB, utilisation=37)
+    idle = FakeGPU(name="NVIDIA GeForce RTX 3090", total=24 * GiB, used=0)
+    install_fake_nvml(monkeypatch, FakeNVMLLibrary([busy, idle]))
+    assert utilisation() == {"GPU0": 0.37, "GPU1": 0.0}
+    assert memory_used() == {"CUDA0": 3 * GiB, "CUDA1": 0}
+    record = LoadMonitor(sleep=lambda s: None).after()
+    assert record["before"]["gpu_utilisation"] == record["during"]["gpu_utilisation"] == {"GPU0": 0.37, "GPU1": 0.0}
+
+
 def test_no_nvidia_driver_skips_the_gpu_delta(monkeypatch):
     from hardware_fakes import install_fake_nvml
 
-    from sizing.live.isolation import nvml_free
+    from sizing.hardware.detect.nvidia import memory_free, memory_used, utilisation
     from sizing.live.runner import GpuSampler
 
     install_fake_nvml(monkeypatch, None)  # the real "library not found" path
-    assert nvml_free() == {}
+    assert memory_free() == {}
+    assert memory_used() is None and utilisation() is None
     with GpuSampler() as sampler:
         pass
     assert sampler.delta is None
@@ -291,14 +329,24 @@ def test_gpu_run_refused_on_the_gpus_numbers(bin_dir, tmp_path, monkeypatch):
     from sizing.live.check import run_check
 
     monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path / "home"))
-    _script(bin_dir, "llama-server", """
+    _script(
+        bin_dir,
+        "llama-server",
+        """
         case "$1" in --version) echo "version: 5000 (1234abc)"; echo "built with CUDA 12.4"; exit 0;; esac
         echo "must not be started" >&2; exit 1
-    """)
+    """,
+    )
     runner = select_runner(str(bin_dir / "llama-server"))
     assert runner.backend == "cuda"
-    r = run_check("meta-llama/Llama-3.1-8B-Instruct", quant="Q4_K_M", ctx=8192, n_gpu_layers=-1,
-                  runner=runner, free=FreeMemory(host_bytes=64 * GiB, devices={"CUDA0": 4 * GiB}))
+    r = run_check(
+        "meta-llama/Llama-3.1-8B-Instruct",
+        quant="Q4_K_M",
+        ctx=8192,
+        n_gpu_layers=-1,
+        runner=runner,
+        free=FreeMemory(host_bytes=64 * GiB, devices={"CUDA0": 4 * GiB}),
+    )
     assert r.status == "refused"
     assert "CUDA0 VRAM: needs" in r.refused and "4.00 GiB free" in r.refused
     assert "host RAM" not in r.refused  # the host part fits
@@ -309,17 +357,38 @@ def test_verify_while_another_check_runs(tmp_path, smollm2_gguf):
     """A second verify on the same machine gets one clear line, not a second llama.cpp."""
     home = tmp_path / "home"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
-         f"with machine_lock(Path({str(home)!r})):\n    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import time; from pathlib import Path; from sizing.live.isolation import machine_lock\n"
+            f"with machine_lock(Path({str(home)!r})):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
         res = subprocess.run(
-            [sys.executable, "-m", "sizing", "verify", "--model", str(smollm2_gguf), "--ctx", "1024",
-             "--prompt-tokens", "16", "--gen-tokens", "4", "--runner", "embedded"],
-            capture_output=True, text=True, timeout=120, env={**os.environ, "LLM_SIZING_HOME": str(home)},
+            [
+                sys.executable,
+                "-m",
+                "sizing",
+                "verify",
+                "--model",
+                str(smollm2_gguf),
+                "--ctx",
+                "1024",
+                "--prompt-tokens",
+                "16",
+                "--gen-tokens",
+                "4",
+                "--runner",
+                "embedded",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "LLM_SIZING_HOME": str(home)},
         )
     finally:
         holder.kill()

@@ -16,7 +16,8 @@ import pytest
 
 from sizing.live.calibrate import claimed_tolerance
 from sizing.live.check import run_check
-from sizing.live.isolation import FreeMemory, GiB
+from sizing.live.isolation import FreeMemory
+from sizing.units import GIB as GiB
 
 pytestmark = pytest.mark.live
 
@@ -85,8 +86,7 @@ def test_prefill_only_check(smollm2_gguf, home):
 
 
 def test_synthetic_llama_1b_without_download(home):
-    r = run_check("meta-llama/Llama-3.2-1B-Instruct", quant="Q4_K_M", ctx=1024,
-                  **{**SMALL, "n_prompt": 16, "n_gen": 4})
+    r = run_check("meta-llama/Llama-3.2-1B-Instruct", quant="Q4_K_M", ctx=1024, **{**SMALL, "n_prompt": 16, "n_gen": 4})
     assert r.status == "ok", r.measured.message
     assert r.synthetic and r.measured.synthetic
     assert r.estimate["params"] >= 1_000_000_000
@@ -124,23 +124,54 @@ def test_cancel_a_real_run(smollm2_gguf, home):
 
 def test_cli_json_object(smollm2_gguf, home, tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "sizing", "verify", "--model", str(smollm2_gguf), "--ctx", "1024",
-         "--prompt-tokens", "32", "--gen-tokens", "8", "--threads", "1", "--runner", "embedded", "--json"],
-        capture_output=True, text=True, timeout=240, env={**__import__("os").environ, "LLM_SIZING_HOME": str(home)},
+        [
+            sys.executable,
+            "-m",
+            "sizing",
+            "verify",
+            "--model",
+            str(smollm2_gguf),
+            "--ctx",
+            "1024",
+            "--prompt-tokens",
+            "32",
+            "--gen-tokens",
+            "8",
+            "--threads",
+            "1",
+            "--runner",
+            "embedded",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**__import__("os").environ, "LLM_SIZING_HOME": str(home)},
     )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    for key in ("weights_bytes", "kv_cache_bytes", "compute_bytes", "peak_rss_bytes", "load_s",
-                "prefill_tokens_per_s", "decode_tokens_per_s"):
+    for key in (
+        "weights_bytes",
+        "kv_cache_bytes",
+        "compute_bytes",
+        "peak_rss_bytes",
+        "load_s",
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+    ):
         assert out["measured"][key] is not None, key
     assert set(out["errors"]) >= {"weights_bytes", "kv_cache_bytes", "compute_bytes"}
     assert out["synthetic"] is False
     assert set(out["runner"]) == {"name", "version", "backend"}
     assert out["estimate"]["weights_bytes"] > 0
     export = tmp_path / "runs.json"
-    res = subprocess.run([sys.executable, "-m", "sizing", "verify", "--export", str(export)],
-                         capture_output=True, text=True, timeout=60,
-                         env={**__import__("os").environ, "LLM_SIZING_HOME": str(home)})
+    res = subprocess.run(
+        [sys.executable, "-m", "sizing", "verify", "--export", str(export)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "LLM_SIZING_HOME": str(home)},
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(export.read_text())["runs"][0]["model"] == str(smollm2_gguf)
 
@@ -148,7 +179,7 @@ def test_cli_json_object(smollm2_gguf, home, tmp_path):
 # A `llama-server` for a machine that has none: the real llama.cpp (xllamacpp) behind
 # llama-server's command line, /health and /completion API and log, so the external
 # runner's driver (spawn, port, health wait, request, shutdown, log parsing) runs for real.
-FAKE_SERVER = r'''#!{python}
+FAKE_SERVER = r"""#!{python}
 import argparse, json, os, signal, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 if "--version" in sys.argv:
@@ -183,7 +214,7 @@ class H(BaseHTTPRequestHandler):
         self._send({{"content": r["choices"][0]["text"], "timings": r.get("timings") or r["__verbose"]["timings"]}})
 signal.signal(signal.SIGINT, lambda *_: os._exit(0))
 ThreadingHTTPServer((a.host, int(a.port)), H).serve_forever()
-'''
+"""
 
 
 def test_external_llama_server_runner(smollm2_gguf, home, tmp_path):
@@ -199,8 +230,13 @@ def test_external_llama_server_runner(smollm2_gguf, home, tmp_path):
     runner = select_runner(str(exe))
     assert runner.version == "llama.cpp b1 (0000000)" and runner.backend == "cpu"
     stages = []
-    r = run_check(str(smollm2_gguf), ctx=2048, progress=lambda e: stages.append(e.stage),
-                  repetitions=2, **{**SMALL, "runner": runner})
+    r = run_check(
+        str(smollm2_gguf),
+        ctx=2048,
+        progress=lambda e: stages.append(e.stage),
+        repetitions=2,
+        **{**SMALL, "runner": runner},
+    )
     assert r.status == "ok", r.measured.message + r.measured.log_tail
     assert r.runner.name == "external:server"
     _assert_parts_within_tolerance(r)
@@ -210,7 +246,7 @@ def test_external_llama_server_runner(smollm2_gguf, home, tmp_path):
 
 # The same for `llama-bench -o json`: real llama.cpp timings in llama-bench's JSON rows,
 # with its context sized as prompt + generated tokens, as llama-bench does.
-FAKE_BENCH = r'''#!{python}
+FAKE_BENCH = r"""#!{python}
 import argparse, json, os, sys
 ap = argparse.ArgumentParser()
 for flag in ("-m", "-p", "-n", "-b", "-ub", "-ctk", "-ctv", "-fa", "-ngl", "-r", "-o", "-t"):
@@ -234,7 +270,7 @@ row = {{"build_commit": "0000000", "build_number": 1, "backends": "CPU", "model_
 print(json.dumps([{{**row, "n_prompt": int(a.p), "n_gen": 0, "avg_ts": t["prompt_per_second"]}},
                   {{**row, "n_prompt": 0, "n_gen": int(a.n), "avg_ts": t["predicted_per_second"]}}]), flush=True)
 os._exit(0)
-'''
+"""
 
 
 def test_external_llama_bench_runner(smollm2_gguf, home, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from sizing.errors import SizingError
 from sizing.estimate import build_scenario, estimate
-from sizing.live.probe import parse_llama_log
+from sizing.live.llamacpp_log import parse_llama_log
 from harness.truth_cases import compare
 from sizing.core.memory.estimate import MemoryEstimate, estimate_memory
 from sizing.sources.catalog import load_catalog
@@ -40,7 +40,8 @@ def test_gemma3_sliding_window_matches_captured_llama_log(gemma3_gguf):
     assert all(c.ok for c in checks), checks
     # the two caches llama.cpp made: full-attention layers at 8192 cells, windowed at 1024
     assert [(p.kind, p.cells, p.layers) for p in est.memory.kv.parts] == [
-        (c.kind, c.cells, c.layers) for c in meas.kv_caches]
+        (c.kind, c.cells, c.layers) for c in meas.kv_caches
+    ]
     repack = est.memory.item("model (CPU_REPACK)")
     assert repack is not None and abs(repack.bytes - meas.repack_bytes) < 0.006 * 2**20
 
@@ -92,24 +93,36 @@ def test_gpu_backend_keeps_token_embeddings_on_host_and_adds_a_context():
 def test_every_estimate_carries_parts_items_and_basis():
     e = estimate("google/gemma-3-4b-it", "Q5_K_M", 16384)
     j = e.to_json()
-    for key in ("model", "quant", "ctx", "params", "active_params", "weights_bytes",
-                "kv_cache_bytes", "compute_bytes", "overhead_bytes", "total_bytes"):
+    for key in (
+        "model",
+        "quant",
+        "ctx",
+        "params",
+        "active_params",
+        "weights_bytes",
+        "kv_cache_bytes",
+        "compute_bytes",
+        "overhead_bytes",
+        "total_bytes",
+    ):
         assert key in j
-    assert j["total_bytes"] == sum(j[k] for k in ("weights_bytes", "kv_cache_bytes",
-                                                  "compute_bytes", "overhead_bytes"))
+    assert j["total_bytes"] == sum(j[k] for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes", "overhead_bytes"))
     assert sum(i["bytes"] for i in j["items"]) == j["total_bytes"]
     assert len(j["basis"]) >= 4 and all(b["source"] and b["method"] for b in j["basis"])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(ctx=0), "must be positive"),
-    (dict(ctx=10**9), "absurdly large"),
-    (dict(kv_type="q3_k"), "unknown KV cache type"),
-    (dict(batch=-1), "--batch must be positive"),
-    (dict(kv_type="q8_0", flash_attn=False), "needs flash attention"),
-    (dict(quant="Q9_X"), "unknown quant"),
-    (dict(backend="tpu"), "unknown backend"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(ctx=0), "must be positive"),
+        (dict(ctx=10**9), "absurdly large"),
+        (dict(kv_type="q3_k"), "unknown KV cache type"),
+        (dict(batch=-1), "--batch must be positive"),
+        (dict(kv_type="q8_0", flash_attn=False), "needs flash attention"),
+        (dict(quant="Q9_X"), "unknown quant"),
+        (dict(backend="tpu"), "unknown backend"),
+    ],
+)
 def test_bad_settings_fail_with_one_clear_message(kwargs, message):
     args = dict(quant="Q4_K_M", ctx=4096) | kwargs
     with pytest.raises(SizingError, match=message):
@@ -121,5 +134,3 @@ def test_fast_results_round_trip_through_validation():
         sc, _, _ = build_scenario(mid, "Q4_K_M", 8192)
         e = estimate_memory(sc)
         assert MemoryEstimate.model_validate(e.model_dump()) == e
-
-

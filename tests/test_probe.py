@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from sizing.errors import SizingError
-from sizing.live.probe import MIB, parse_llama_log, probe_many, probe_memory
+from sizing.live.llamacpp_log import parse_llama_log
+from sizing.live.probe import probe_many, probe_memory
+from sizing.units import MIB
 
 LOGS = Path(__file__).parent / "data" / "llama_logs"
 
@@ -51,8 +53,7 @@ def test_parser_rejects_a_log_without_a_model():
 @pytest.mark.live
 def test_probe_smollm2_in_a_child(smollm2_gguf):
     # Two configs in one child; the context is padded by llama.cpp to a multiple of 256.
-    a, b = probe_many(smollm2_gguf, [dict(ctx=1000), dict(ctx=2048, kv_type_k="q8_0",
-                                                           kv_type_v="q8_0")])
+    a, b = probe_many(smollm2_gguf, [dict(ctx=1000), dict(ctx=2048, kv_type_k="q8_0", kv_type_v="q8_0")])
     assert a.n_ctx == 1024 and a.kv_caches[0].cells == 1024
     assert b.kv_caches[0].k_type == "q8_0" and b.kv_cache_bytes < 2 * a.kv_cache_bytes
     # the whole file is mapped: model buffer == tensor data size, within the 0.005 MiB print

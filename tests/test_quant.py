@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import gguf
 import pytest
@@ -75,6 +76,7 @@ class _Entry(BaseModel):
     quantizer: str
     imatrix: bool
     fused_qkv_own_rule: bool = False
+    check: Literal["test", "bench"] = "test"
     llama_cpp: str | None = None
     source: str
     source_note: str | None = None
@@ -86,7 +88,7 @@ class _Entry(BaseModel):
 def _published() -> list[tuple[_Entry, _File]]:
     raw = yaml.safe_load(PUBLISHED.read_text())
     entries = [_Entry.model_validate(e) for e in raw["entries"]]
-    return [(e, f) for e in entries for f in e.files]
+    return [(e, f) for e in entries for f in e.files if e.check == "test"]
 
 
 _ROWS = _published()

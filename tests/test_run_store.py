@@ -164,7 +164,7 @@ def test_a_corrupt_store_does_not_break_estimate_on_this_machine(tmp_path, monke
 
     from sizing.cli import main
     from sizing.hardware.detect import detect_machine
-    from sizing.live.check import machine_record
+    from sizing.hardware.this_machine import machine_record
 
     monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))
     hw = machine_record(detect_machine(probe_bandwidth=True))

@@ -17,7 +17,7 @@ PAGE = "from sizing.ui.calibration_ui import render\nfrom sizing.ui import servi
 @pytest.fixture(scope="module")
 def hw_record() -> dict:
     from sizing.hardware.detect import detect_machine
-    from sizing.live.check import machine_record
+    from sizing.hardware.this_machine import machine_record
 
     return machine_record(detect_machine(probe_bandwidth=True))
 

@@ -256,3 +256,21 @@ def test_cpu_fit_map_explains_the_repacked_copy_and_the_ram_options_reach_the_co
     assert not off.exception
     assert "--no-repack" in "\n".join(c.value for c in off.get("code"))
     assert "CPU repack off" in _texts(off)
+
+
+def test_a_header_without_file_type_is_sized_at_the_quant_its_tensors_hold(smollm2_gguf: Path, tmp_path: Path):
+    """It failed with "unknown quant 'mostly F32'": a header lacking general.file_type (here the
+    real SmolLM2 file stripped of the key by gguf's own metadata tool) now reads as the quant
+    whose recipe its tensor types follow, and the page answers."""
+    import subprocess
+    import sys
+
+    stripped = tmp_path / "SmolLM2-nokey.gguf"
+    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(smollm2_gguf), str(stripped),
+                    "--remove-metadata", "general.file_type", "--force"], check=True, capture_output=True, timeout=300)
+    at = _run(src="file", hw="custom")
+    at.get("file_uploader")[0].upload("SmolLM2-nokey.gguf", stripped.read_bytes()[: 8 * 1024 * 1024]).run()
+    assert not at.exception
+    text = _texts(at)
+    assert "unknown quant" not in text and "mostly" not in text
+    assert "Q4_1" in text and "Verdict" in text

@@ -2,7 +2,7 @@
 
 The calibration is fitted from the runs stored on this machine (live checks from
 ``verify``, or llama-bench results imported with ``--import``). Every run is listed
-with whether it feeds the fit and, if not, why (a busy machine, a synthetic model, a
+with whether it feeds the fit and, if not, why (a busy machine, the hypervisor, a
 repeat well below the others). ``--forget ID`` removes one run, ``--reset --yes`` sets
 all of them aside (renamed, not deleted).
 """
@@ -32,9 +32,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="FILE",
         help="store the results of `llama-bench -o json` or `-o jsonl` run on this machine",
     )
+    g.add_argument(
+        "--measure",
+        action="store_true",
+        help="run the calibration on this machine: the packaged small models (per-token overhead) and a "
+        "synthetic model sized for this machine's RAM (bandwidth), each --repeats times",
+    )
     g.add_argument("--forget", metavar="ID", help="remove one stored run (its id from --list)")
     g.add_argument("--reset", action="store_true", help="set every stored run aside (needs --yes)")
     p.add_argument("--yes", action="store_true", help="confirm --reset")
+    p.add_argument("--repeats", type=int, default=3, help="with --measure: runs of each model (median fitted)")
+    p.add_argument("--threads", type=int, default=None, help="with --measure: CPU threads (default: llama.cpp's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
     return p
@@ -66,6 +74,18 @@ def run(args: argparse.Namespace) -> int:
         where = store.reset_store()
         msg = f"stored runs set aside in {where}" if where else "no stored runs"
         print(json.dumps({"reset": str(where) if where else None}) if args.json else msg)
+        return 0
+    if args.measure:
+        import sys
+
+        from sizing.live.measure_machine import measure_machine
+
+        if args.threads is not None and args.threads <= 0:
+            raise SizingError(f"--threads must be positive, got {args.threads}")
+        say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+        measure_machine(repeats=args.repeats, n_threads=args.threads, say=say)
+        status = machine_status()
+        print(json.dumps(status, indent=2) if args.json else render(status))
         return 0
     if args.forget:
         gone = store.forget_run(args.forget)

@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     c = m.cpu
     print(f"OS: {m.os}")
     print(f"CPU: {c.model} ({c.arch}), {c.cores or '?'} cores / {c.threads or '?'} threads")
-    print(f"  ISA: {', '.join(c.flags) or 'n/a'}")
+    from sizing.core.speed.cpu import ISA_LABELS, isa_from_flags
+
+    print(f"  ISA: {', '.join(c.flags) or 'n/a'} (llama.cpp kernels: {ISA_LABELS[isa_from_flags(c.flags)]})")
     print(f"RAM: {_gb(c.ram_total_bytes)} total, {_gb(c.ram_available_bytes)} available")
     if c.bandwidth:
         b = c.bandwidth

@@ -11,6 +11,7 @@ import json
 import re
 
 from sizing.errors import SizingError
+from sizing.units import gib
 from sizing.core.finetune.scenario import OPTIMIZERS, PRECISIONS, SHARDINGS, TARGET_MODULES, FinetuneScenario
 from sizing.core.finetune.report import FinetuneReport, finetune_report
 
@@ -26,28 +27,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="lora", help="full, lora or qlora (default lora)")
     p.add_argument("--precision", default="mixed_bf16", choices=PRECISIONS, help="full fine-tuning only")
     p.add_argument("--rank", type=int, default=16, metavar="R", help="LoRA rank (default 16)")
-    p.add_argument("--targets", default="q,k,v,o", metavar="LIST",
-                   help=f"LoRA target modules, comma-separated from {','.join(TARGET_MODULES)} (or 'all')")
+    p.add_argument(
+        "--targets",
+        default="q,k,v,o",
+        metavar="LIST",
+        help=f"LoRA target modules, comma-separated from {','.join(TARGET_MODULES)} (or 'all')",
+    )
     p.add_argument("--seq-len", type=int, default=2048, metavar="N")
     p.add_argument("--micro-batch", type=int, default=1, metavar="B")
     p.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
-    p.add_argument("--grad-checkpointing", action=argparse.BooleanOptionalAction, default=None,
-                   help="recompute activations in the backward pass (default: on for LoRA/QLoRA, as "
-                        "the PEFT/TRL/Unsloth/Axolotl recipes do; off for full fine-tuning)")
+    p.add_argument(
+        "--grad-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="recompute activations in the backward pass (default: on for LoRA/QLoRA, as "
+        "the PEFT/TRL/Unsloth/Axolotl recipes do; off for full fine-tuning)",
+    )
     p.add_argument("--no-flash-attn", action="store_true", help="eager attention (saves the s x s scores)")
-    p.add_argument("--gpu", nargs="+", action="extend", default=[], metavar="NAME",
-                   help='GPU(s) from the database, each sized as an option; "2x RTX 3090" for 2 cards '
-                        '(data parallel). fits is true when the run fits on every option')
+    p.add_argument(
+        "--gpu",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help='GPU(s) from the database, each sized as an option; "2x RTX 3090" for 2 cards '
+        "(data parallel). fits is true when the run fits on every option",
+    )
     p.add_argument("--gpus", type=int, default=1, metavar="N", help="cards per option when NAME has no count")
     p.add_argument("--sharding", default=None, choices=SHARDINGS, help="with --gpus > 1 (default ddp)")
     p.add_argument("--dataset-tokens", type=int, default=None, metavar="N", help="tokens per epoch, for time")
-    p.add_argument("--rank-gpus", choices=("time", "cost"), default=None,
-                   help="rank every GPU in the database where the run fits, fastest or cheapest first")
+    p.add_argument(
+        "--rank-gpus",
+        choices=("time", "cost"),
+        default=None,
+        help="rank every GPU in the database where the run fits, fastest or cheapest first",
+    )
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows of --rank-gpus (default 10)")
-    p.add_argument("--adapter-dtype", choices=("fp32", "bf16"), default=None,
-                   help="LoRA/QLoRA adapter dtype (default: fp32 for LoRA as peft does, bf16 for QLoRA)")
-    p.add_argument("--foreach-optimizer", action="store_true",
-                   help="GPU: torch.optim.AdamW's foreach path instead of the fused kernel (more memory)")
+    p.add_argument(
+        "--adapter-dtype",
+        choices=("fp32", "bf16"),
+        default=None,
+        help="LoRA/QLoRA adapter dtype (default: fp32 for LoRA as peft does, bf16 for QLoRA)",
+    )
+    p.add_argument(
+        "--foreach-optimizer",
+        action="store_true",
+        help="GPU: torch.optim.AdamW's foreach path instead of the fused kernel (more memory)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -86,7 +112,7 @@ def _targets(text: str) -> tuple[str, ...]:
 
 
 def _gib(n: int | None) -> str:
-    return "—" if n is None else f"{n / 2**30:.2f} GiB"
+    return "—" if n is None else gib(n, 2)
 
 
 def _human(seconds: float) -> str:
@@ -99,8 +125,11 @@ def _human(seconds: float) -> str:
 
 def render(r: FinetuneReport) -> str:
     s, m = r.scenario, r.memory
-    how = {"full": f"full fine-tuning ({s.precision})", "lora": f"LoRA r={s.rank} on {','.join(s.target_modules)}",
-           "qlora": f"QLoRA (NF4) r={s.rank} on {','.join(s.target_modules)}"}[s.method]
+    how = {
+        "full": f"full fine-tuning ({s.precision})",
+        "lora": f"LoRA r={s.rank} on {','.join(s.target_modules)}",
+        "qlora": f"QLoRA (NF4) r={s.rank} on {','.join(s.target_modules)}",
+    }[s.method]
     lines = [
         f"{s.model.name}: {how}, seq {s.seq_len} x micro-batch {s.micro_batch}, {s.optimizer}"
         + (", gradient checkpointing on" if s.grad_checkpointing else ", gradient checkpointing off")
@@ -170,9 +199,15 @@ def run(args: argparse.Namespace) -> int:
         out = report.to_json()
         if ranked is not None:
             out["ranked_gpus"] = [
-                {"id": r.gpu_id, "name": r.gpu_name, "total_bytes": r.needed_bytes, "memory_bytes": r.memory_bytes,
-                 "tokens_per_s": r.throughput.tokens_per_s if r.throughput else None, "epoch_s": r.epoch_s,
-                 "price_usd": r.price_usd}
+                {
+                    "id": r.gpu_id,
+                    "name": r.gpu_name,
+                    "total_bytes": r.needed_bytes,
+                    "memory_bytes": r.memory_bytes,
+                    "tokens_per_s": r.throughput.tokens_per_s if r.throughput else None,
+                    "epoch_s": r.epoch_s,
+                    "price_usd": r.price_usd,
+                }
                 for r in ranked
             ]
         print(json.dumps(out, indent=2))
@@ -184,13 +219,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_ranking(rows, by: str, tokens: int) -> str:
-    head = f"GPUs where it fits, {'fastest' if by == 'time' else 'cheapest to buy'} first ({tokens:,} tokens per epoch):"
+    head = (
+        f"GPUs where it fits, {'fastest' if by == 'time' else 'cheapest to buy'} first ({tokens:,} tokens per epoch):"
+    )
     lines = [head]
     if not rows:
         lines.append("  none in the database")
     for i, r in enumerate(rows, 1):
         price = f"${r.price_usd:,.0f} ({r.price_basis})" if r.price_usd else "price unknown"
         ep = _human(r.epoch_s["expected"]) if r.epoch_s else "—"
-        lines.append(f"  {i:>2}. {r.gpu_name:<40} needs {_gib(r.needed_bytes)} of {_gib(r.memory_bytes)}; "
-                     f"epoch {ep}; {price}")
+        lines.append(
+            f"  {i:>2}. {r.gpu_name:<40} needs {_gib(r.needed_bytes)} of {_gib(r.memory_bytes)}; epoch {ep}; {price}"
+        )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from sizing.cli.hardware_args import add_hardware_args, hardware_from_args, machine_calibration
 from sizing.errors import SizingError
@@ -132,7 +133,7 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
 
     r = resolve_model(args.model)
     ctx = min(args.ctx, r.arch.max_context)
-    kw = {"tensors": r.tensors} if r.tensors else {}
+    kw: dict[str, Any] = {"tensors": r.tensors} if r.tensors else {}
     quants = (r.file_type,) if (r.tensors and r.file_type) else QUANT_LADDER  # a GGUF has one quant
     best = best_quant(r.arch, ctx, hw, calib, quants=quants, **kw)
     quant = args.quant or (best.quant if best else None) or (r.file_type or "Q4_K_M")

@@ -12,28 +12,46 @@ from sizing.errors import SizingError
 from sizing.core.placement import PlacementOptions
 from sizing.core.scenario import BACKENDS, Basis
 from sizing.hardware import basis as hw_basis
-from sizing.core.machine import Hardware, HostSpec, cpu_hardware, custom_machine, host_spec, machine_from_gpu, machine_from_gpus
-
+from sizing.core.machine import (
+    Hardware,
+    HostSpec,
+    cpu_hardware,
+    custom_machine,
+    host_spec,
+    machine_from_gpu,
+    machine_from_gpus,
+)
 
 
 def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, backend: bool = True) -> None:
     g = p.add_argument_group("hardware")
-    g.add_argument("--gpu", action="append", metavar="NAME", default=[],
-                   help='a GPU from the database (repeat for several, e.g. --gpu "RTX 4090" --gpu "RTX 3090"); '
-                   'NAME×N or N×NAME for N identical cards, e.g. "2x RTX 3090"')
+    g.add_argument(
+        "--gpu",
+        action="append",
+        metavar="NAME",
+        default=[],
+        help='a GPU from the database (repeat for several, e.g. --gpu "RTX 4090" --gpu "RTX 3090"); '
+        'NAME×N or N×NAME for N identical cards, e.g. "2x RTX 3090"',
+    )
     g.add_argument("--hardware", metavar="this", help="'this': the detected machine")
     g.add_argument("--memory-gb", type=float, metavar="GB", help="custom accelerator memory (GiB)")
     g.add_argument("--bandwidth-gbs", type=float, metavar="GB/s", help="custom accelerator memory bandwidth")
     g.add_argument("--tflops", type=float, metavar="TF", help="custom accelerator dense FP16 TFLOPS (optional)")
-    g.add_argument("--unified", action="store_true", help="custom device shares system RAM (Apple, Strix Halo, DGX Spark)")
+    g.add_argument(
+        "--unified", action="store_true", help="custom device shares system RAM (Apple, Strix Halo, DGX Spark)"
+    )
     if backend:
         g.add_argument("--backend", choices=BACKENDS, help="llama.cpp backend (default: the device's usual one)")
     g.add_argument("--ram-gb", type=float, metavar="GB", help="host RAM (default: 64, assumed)")
-    g.add_argument("--ram-bandwidth-gbs", type=float, metavar="GB/s", help="host RAM bandwidth (default: 89.6, assumed)")
+    g.add_argument(
+        "--ram-bandwidth-gbs", type=float, metavar="GB/s", help="host RAM bandwidth (default: 89.6, assumed)"
+    )
     g.add_argument("--threads", type=int, metavar="N", help="CPU threads for layers in RAM (default: 8, assumed)")
     g.add_argument("--wired-limit-mb", type=int, metavar="MB", help="Apple: iogpu.wired_limit_mb if raised")
     if placement:
-        g.add_argument("--ngl", "--n-gpu-layers", dest="ngl", type=int, metavar="N", help="layers on GPU (default: most that fit)")
+        g.add_argument(
+            "--ngl", "--n-gpu-layers", dest="ngl", type=int, metavar="N", help="layers on GPU (default: most that fit)"
+        )
         g.add_argument("--tensor-split", metavar="A,B", help="multi-GPU proportions, e.g. 3,1")
         g.add_argument("--n-cpu-moe", type=int, metavar="N", help="MoE: experts of the first N layers in RAM")
         g.add_argument("--cpu-moe", action="store_true", help="MoE: all experts in RAM (-ot exps=CPU)")
@@ -100,7 +118,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
             if n < 1 or n > 64:
                 raise SizingError(f"--gpu {raw!r}: count must be 1..64")
             m = db.match(name)
-            if not m.matched:
+            if m.gpu is None:
                 raise SizingError(f"--gpu {raw!r}: {m.message()}")
             entries += [m.gpu] * n
         if len(entries) > 1 and len({e.id for e in entries}) == 1:
@@ -123,7 +141,8 @@ def hardware_basis(args: argparse.Namespace) -> list[Basis]:
         from sizing.hardware.db import load_gpus
 
         db = load_gpus()
-        return hw_basis.database_basis(db.match(_split_count(raw)[0]).gpu for raw in args.gpu)
+        matches = (db.match(_split_count(raw)[0]).gpu for raw in args.gpu)
+        return hw_basis.database_basis(g for g in matches if g is not None)
     return []
 
 

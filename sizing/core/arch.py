@@ -12,7 +12,8 @@ stored, so they cannot drift from the shapes we size.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -96,6 +97,16 @@ class ModelArch(BaseModel):
     swa_layers: tuple[int, ...] | None = Field(
         None, description="explicit list of windowed layers; overrides swa_pattern"
     )
+    swa_head_dim: int = Field(
+        0, ge=0,
+        description="K and V length per head on windowed layers where it differs from the "
+                    "full-attention layers' (gemma4: 256 windowed, 512 full); 0 means the same",
+    )
+    swa_n_kv_heads: int = Field(
+        0, ge=0,
+        description="KV heads on windowed layers where they differ (gemma4: 8 windowed, 2 full); "
+                    "0 means n_kv_heads",
+    )
 
     # --- multi-head latent attention (DeepSeek-V2/V3) -----------------------------------
     q_lora_rank: int = Field(0, ge=0)
@@ -154,6 +165,8 @@ class ModelArch(BaseModel):
             raise ValueError("n_experts_used/n_shared_experts set on a model without experts")
         if (self.swa_pattern is not None or self.swa_layers) and not self.sliding_window:
             raise ValueError("swa_pattern/swa_layers given without sliding_window")
+        if self.swa_n_kv_heads and self.n_heads % self.swa_n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of swa_n_kv_heads ({self.swa_n_kv_heads})")
         if self.swa_layers and max(self.swa_layers) >= self.n_layers:
             raise ValueError("swa_layers names a layer beyond n_layers")
         if self.recurrent_layers and max(self.recurrent_layers) >= self.n_layers:
@@ -205,9 +218,19 @@ class ModelArch(BaseModel):
         n_kv = self.n_kv_layers or self.n_layers
         return tuple(not rec[i] and i not in ffn_only and i < n_kv for i in range(self.n_layers))
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ModelArch:
+        """A copy whose per-layer views are computed afresh: pydantic copies the instance
+        dict, cached properties included, so a copy with other ``n_layers`` or
+        ``swa_layers`` would otherwise keep the original's flags."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _PER_LAYER_VIEWS:
+            copied.__dict__.pop(name, None)
+        return copied
+
     def is_moe_layer(self, layer: int) -> bool:
         return (self.is_moe and layer >= self.n_dense_leading_layers
                 and (layer + 1) % self.moe_layer_step == 0)
 
 
 _FIELDS: tuple[str, ...] = tuple(ModelArch.model_fields)
+_PER_LAYER_VIEWS = ("swa_flags", "recurrent_flags", "attention_flags")

@@ -57,8 +57,15 @@ class Device(BaseModel):
     threads: int | None = Field(None, gt=0)
     tdp_w: float | None = None
     link_gbs: float | None = Field(None, gt=0, description="host link (PCIe) bandwidth, GB/s")
-    family: str | None = Field(None, description="GPU architecture (speed factors differ by generation)")
+    family: str | None = Field(
+        None,
+        description=(
+            "GPU architecture, or a CPU's vector ISA as llama.cpp's kernels use it "
+            "(sizing.core.speed.cpu): speed factors differ by generation"
+        ),
+    )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores: prefill compute scales with them")
+    vector_tflops: float | None = Field(None, gt=0, description="FP32 vector peak (GPUs without matrix units)")
 
     def rate(self) -> DeviceRate:
         return DeviceRate(
@@ -70,6 +77,7 @@ class Device(BaseModel):
             threads=self.threads,
             family=self.family,
             gpu_cores=self.gpu_cores,
+            vector_tflops=self.vector_tflops,
         )
 
 
@@ -126,9 +134,13 @@ def unified_hardware(
         raise SizingError("unified memory needs RAM > 0 and bandwidth > 0")
     if wired_limit_mb is not None and (wired_limit_mb <= 0 or wired_limit_mb * MIB > ram_bytes):
         raise SizingError(f"GPU limit {wired_limit_mb} MiB must be between 1 and the RAM size")
-    lim = gpu_limit(gpu_id=gpu_id if gpu_id else (None if device_id == "unified" else device_id),
-                    vendor="apple" if apple else None, ram_bytes=ram_bytes, raised_mb=wired_limit_mb,
-                    apple_fraction=apple_working_set_fraction(ram_bytes / GIB) if apple else None)
+    lim = gpu_limit(
+        gpu_id=gpu_id if gpu_id else (None if device_id == "unified" else device_id),
+        vendor="apple" if apple else None,
+        ram_bytes=ram_bytes,
+        raised_mb=wired_limit_mb,
+        apple_fraction=apple_working_set_fraction(ram_bytes / GIB) if apple else None,
+    )
     ram_bytes, gpu_bytes = lim.ram_bytes, lim.gpu_bytes
     notes = [lim.note, "GPU and CPU share one RAM pool; each byte is counted once"]
     gpu = Device(
@@ -154,12 +166,22 @@ def unified_hardware(
     return Hardware(name=name, gpus=(gpu,), host=host, unified=True, notes=tuple(notes))
 
 
-def cpu_hardware(name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int | None) -> Hardware:
-    """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill)."""
+def cpu_hardware(
+    name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int | None, isa: str | None = None
+) -> Hardware:
+    """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill);
+    ``isa``: the vector ISA llama.cpp's kernels use (None: the CPU backend's average)."""
     if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)) or (threads is not None and threads <= 0):
         raise SizingError("a CPU machine needs RAM > 0, bandwidth > 0 and threads > 0")
     host = Device(
-        id="host", name=name, kind="cpu", backend="cpu", memory_bytes=ram_bytes, bandwidth_gbs=bandwidth_gbs, threads=threads
+        id="host",
+        name=name,
+        kind="cpu",
+        backend="cpu",
+        memory_bytes=ram_bytes,
+        bandwidth_gbs=bandwidth_gbs,
+        threads=threads,
+        family=isa,
     )
     return Hardware(name=name, host=host)
 
@@ -174,6 +196,7 @@ class HostSpec(BaseModel):
     bandwidth_gbs: float = Field(gt=0)
     threads: int = Field(gt=0)
     assumed: bool = Field(False, description="not measured or stated: a default the user can change")
+    isa: str | None = Field(None, description="vector ISA llama.cpp's CPU kernels use (sizing.core.speed.cpu)")
 
 
 # When the user names only a GPU: a typical desktop host, stated as an assumption.
@@ -193,7 +216,11 @@ def host_spec(ram_gb: float | None = None, bandwidth_gbs: float | None = None, t
     for what, v in (("RAM", ram_gb), ("RAM bandwidth", bandwidth_gbs), ("threads", threads)):
         if v is not None and not _finite_positive(v):
             raise SizingError(f"host {what} must be > 0, got {v:g}")
-    if bandwidth_gbs is None and threads is None and (ram_gb is None or abs(ram_gb * GIB - DEFAULT_HOST.ram_bytes) < MIB):
+    if (
+        bandwidth_gbs is None
+        and threads is None
+        and (ram_gb is None or abs(ram_gb * GIB - DEFAULT_HOST.ram_bytes) < MIB)
+    ):
         return DEFAULT_HOST  # nothing stated, or only the default's own RAM size
     ram = ram_gb if ram_gb is not None else DEFAULT_HOST.ram_bytes / GIB
     bw = bandwidth_gbs or DEFAULT_HOST.bandwidth_gbs
@@ -267,6 +294,7 @@ def machine_from_gpu(
             memory_bytes=int(gpu.memory_gb * GIB / per),
             bandwidth_gbs=gpu.memory_bandwidth_gbs / per,
             matmul_tflops=gpu.fp16_tflops / per if gpu.fp16_tflops else None,
+            vector_tflops=gpu.fp32_tflops / per if gpu.fp32_tflops and not gpu.fp16_tflops else None,
             tdp_w=gpu.tdp_w / per if gpu.tdp_w else None,
             link_gbs=link,
             family=family_of(gpu.architecture),
@@ -275,9 +303,15 @@ def machine_from_gpu(
     )
     hw = _with_host(f"{count}× {gpu.name}" if count > 1 else gpu.name, gpus, host)
     if per > 1:
-        hw = hw.model_copy(update={"notes": hw.notes + (
-            f"{gpu.name}: the driver shows {per} devices per board, each "
-            f"{gpu.memory_gb / per:g} GB at {gpu.memory_bandwidth_gbs / per:g} GB/s",)})
+        hw = hw.model_copy(
+            update={
+                "notes": hw.notes
+                + (
+                    f"{gpu.name}: the driver shows {per} devices per board, each "
+                    f"{gpu.memory_gb / per:g} GB at {gpu.memory_bandwidth_gbs / per:g} GB/s",
+                )
+            }
+        )
     return hw
 
 
@@ -315,6 +349,7 @@ def _with_host(name: str, gpus: tuple[Device, ...], host: HostSpec) -> Hardware:
         memory_bytes=host.ram_bytes,
         bandwidth_gbs=host.bandwidth_gbs,
         threads=host.threads,
+        family=host.isa,
     )
     notes = (f"host figures not given are assumed: {host.name}",) if host.assumed else ()
     return Hardware(name=name, gpus=gpus, host=h, notes=notes)
@@ -338,7 +373,9 @@ def custom_machine(
     if matmul_tflops is not None and not _finite_positive(matmul_tflops):
         raise SizingError(f"compute must be > 0 TFLOPS, got {matmul_tflops}")
     if backend == "cpu":
-        return cpu_hardware("custom CPU", ram_bytes=int(memory_gb * GIB), bandwidth_gbs=bandwidth_gbs, threads=host.threads)
+        return cpu_hardware(
+            "custom CPU", ram_bytes=int(memory_gb * GIB), bandwidth_gbs=bandwidth_gbs, threads=host.threads
+        )
     if unified:
         return unified_hardware(
             "custom unified-memory device",

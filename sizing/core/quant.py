@@ -540,6 +540,23 @@ def apply_recipe(
     return out
 
 
+def guess_file_quant(arch: ModelArch, tensors: Sequence[TensorSpec]) -> str | None:
+    """The file quant of a GGUF whose header lacks ``general.file_type``: the one whose
+    llama.cpp recipe types the most of the file's weight elements as the file has them.
+
+    The dominant type alone misleads: Gemma-3-270M at Q4_K_M holds most of its elements
+    in a Q8_0 embedding and falls back to Q5_0 on its 640-wide rows. None if nothing fits.
+    """
+    have = {t.name: t.ggml_type for t in tensors}
+    untyped = [t.model_copy(update={"ggml_type": None}) if t.ggml_type else t for t in tensors]
+    best, best_n = None, 0
+    for name in FILE_QUANTS:
+        n = sum(t.n_elements for t in apply_recipe(arch, untyped, name) if have.get(t.name) == t.ggml_type)
+        if n > best_n:
+            best, best_n = name, n
+    return best
+
+
 def weights_bytes(arch: ModelArch, quant: str, **kw) -> int:
     """Bytes of all weight tensors of ``arch`` quantized as ``quant`` (no file header)."""
     file_quant(quant)

@@ -235,7 +235,25 @@ def _deepseek2(b: _Builder) -> None:
         b.blk(i, "attn_v_b.weight", a.kv_lora_rank, a.head_dim_v, nh)
         b.blk(i, "attn_output.weight", nh * a.head_dim_v, h)
         b.blk(i, "ffn_norm.weight", h)
+        if a.arch == "deepseek32":
+            _dsa_indexer(b, i)
         b.ffn(i)
+
+
+def _dsa_indexer(b: _Builder, i: int) -> None:
+    """DeepSeek-V3.2's lightning indexer (DSA): one key head of ``indexer_head_size``
+    with a biased LayerNorm, per-head weights, and query heads from the q latent
+    (llama.cpp deepseek32 load_tensors, LLM_TENSOR_INDEXER_*). ``extra`` holds
+    indexer_n_head and indexer_head_size."""
+    a = b.a
+    nh, hd = int(a.extra.get("indexer_n_head", 0)), int(a.extra.get("indexer_head_size", 0))
+    if not (nh and hd and a.q_lora_rank):
+        raise SizingError(f"model {a.id!r}: deepseek32 needs q_lora_rank, indexer_n_head and indexer_head_size")
+    b.blk(i, "indexer.k_norm.weight", hd)
+    b.blk(i, "indexer.k_norm.bias", hd)
+    b.blk(i, "indexer.proj.weight", a.hidden_size, nh)
+    b.blk(i, "indexer.attn_k.weight", a.hidden_size, hd)
+    b.blk(i, "indexer.attn_q_b.weight", a.q_lora_rank, nh * hd)
 
 
 def _gpt_oss(b: _Builder) -> None:
@@ -483,6 +501,56 @@ def _gemma3n(b: _Builder) -> None:
         b.blk(i, "laurel_post_norm.weight", h)
 
 
+def _gemma4(b: _Builder) -> None:
+    """gemma4: Gemma blocks whose windowed and full-attention layers differ in head width
+    and KV heads; full layers may take V from K (no ``attn_v``: ``attention_k_eq_v``);
+    an optional MoE next to the dense FFN (a scaled router, fused gate+up experts, a
+    per-expert output scale and three more norms); optional per-layer embeddings; a
+    learned per-layer output scale; the full layers' proportional-RoPE factor table is
+    ``rope_factor_tensors``. llama.cpp src/models/gemma4.cpp load_arch_tensors, names from
+    gguf-py MODEL_TENSORS[GEMMA4]. ``extra``: n_embd_per_layer, attention_k_eq_v."""
+    a = b.a
+    h, n = a.hidden_size, a.n_layers
+    pl = int(a.extra.get("n_embd_per_layer", 0))
+    k_eq_v = bool(a.extra.get("attention_k_eq_v", False))
+    swa = a.swa_flags
+    b.embeddings()  # with rope_freqs (rope_factor_tensors), head_dim_k / 2 wide
+    if pl:
+        b.add("per_layer_token_embd.weight", pl * n, a.vocab_size)
+        b.add("per_layer_model_proj.weight", h, pl * n)
+        b.add("per_layer_proj_norm.weight", pl)
+    for i in range(n):
+        hd = (a.swa_head_dim or a.head_dim_k) if swa[i] else a.head_dim_k
+        kv = (a.swa_n_kv_heads or a.n_kv_heads) if swa[i] else a.n_kv_heads
+        b.blk(i, "attn_norm.weight", h)
+        b.blk(i, "attn_q.weight", h, a.n_heads * hd)
+        b.blk(i, "attn_k.weight", h, kv * hd)
+        if swa[i] or not k_eq_v:
+            b.blk(i, "attn_v.weight", h, kv * hd)
+        b.blk(i, "attn_output.weight", a.n_heads * hd, h)
+        b.blk(i, "attn_q_norm.weight", hd)
+        b.blk(i, "attn_k_norm.weight", hd)
+        b.blk(i, "post_attention_norm.weight", h)
+        b.blk(i, "layer_output_scale.weight", 1)
+        b.blk(i, "ffn_norm.weight", h)
+        b.dense_ffn(i)
+        b.blk(i, "post_ffw_norm.weight", h)
+        if a.is_moe_layer(i):
+            e, fe = a.n_experts, a.expert_ffn_size
+            b.blk(i, "ffn_gate_inp.weight", h, e)
+            b.blk(i, "ffn_gate_inp.scale", h)
+            b.blk(i, "pre_ffw_norm_2.weight", h)
+            b.blk(i, "post_ffw_norm_1.weight", h)
+            b.blk(i, "post_ffw_norm_2.weight", h)
+            b.blk(i, "ffn_gate_up_exps.weight", h, 2 * fe, e)
+            b.blk(i, "ffn_down_exps.weight", fe, h, e)
+            b.blk(i, "ffn_down_exps.scale", e)
+        if pl:
+            b.blk(i, "inp_gate.weight", h, pl)
+            b.blk(i, "proj.weight", pl, h)
+            b.blk(i, "post_norm.weight", h)
+
+
 _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "llama": _llama_like,
     "mistral": _llama_like,
@@ -494,6 +562,7 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "gemma3": _gemma,
     "phi3": _phi3,
     "deepseek2": _deepseek2,
+    "deepseek32": _deepseek2,
     "gpt-oss": _gpt_oss,
     "llama4": _llama4,
     "mistral3": _llama_like,
@@ -514,6 +583,7 @@ _LAYOUTS: dict[str, Callable[[_Builder], None]] = {
     "hunyuan-moe": _llama_like,
     "minimax-m2": _minimax_m2,
     "gemma3n": _gemma3n,
+    "gemma4": _gemma4,
 }
 
 SUPPORTED_ARCHS: tuple[str, ...] = tuple(sorted(_LAYOUTS))

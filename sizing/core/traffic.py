@@ -37,6 +37,14 @@ class DeviceRate(BaseModel):
     threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
     family: str | None = Field(None, description="GPU architecture, e.g. 'xe-hpg' (Alchemist)")
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores (prefill scales with them)")
+    vector_tflops: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "FP32 vector peak (shaders × 2 × boost clock) of a GPU without matrix units that "
+            "llama.cpp uses: its matrix products run on the shader ALUs"
+        ),
+    )
 
 
 class LayerTraffic(BaseModel):
@@ -82,6 +90,15 @@ class ModelTraffic(BaseModel):
         description=(
             "the output projection is the embedding matrix: llama.cpp loads it a second time "
             "(TENSOR_DUPLICATED) where the output layer runs"
+        ),
+    )
+
+    matrix_types: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "share of the blocks' matrix parameters per ggml type (what a prompt token multiplies "
+            "by; the output projection runs for the last token only): CPU kernels run at "
+            "different speeds per type (sizing.core.speed.cpu)"
         ),
     )
 
@@ -134,6 +151,17 @@ class DeviceWork(BaseModel):
             "top-k, gathered expert products, weighting) that its bytes do not describe"
         ),
     )
+    matrix_types: tuple[tuple[str, float], ...] = Field(
+        (), description="share of the matrix parameters per ggml type (the model's mix)"
+    )
+    output_flops_per_token: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "the output projection's share of flops_per_token: a prompt needs logits for its "
+            "last token only (llama.cpp computes n_outputs = 1), so prefill pays it once"
+        ),
+    )
     offload_link_gbs: float | None = Field(
         None,
         description=(
@@ -175,9 +203,13 @@ def model_traffic(
     embd = output = other = idle = 0
     output_params = 0
     tied_params = 0
+    type_params: dict[str, float] = {}
     for t in tensors:
         b = tensor_bytes(t)
         i = layer_of(t.name)
+        if len(t.shape) >= 2 and t.name.endswith(".weight") and 0 <= i < n:
+            share = frac if t.is_expert else 1.0  # a token multiplies by its active experts only
+            type_params[str(t.ggml_type)] = type_params.get(str(t.ggml_type), 0.0) + t.n_elements * share
         if 0 <= i < n:
             if t.is_expert:
                 expert[i] += b
@@ -200,6 +232,8 @@ def model_traffic(
         output_params = tied_params
         output = embd  # read in full each token, from its own copy where the output runs
         tied = True
+    all_params = sum(type_params.values())
+    mix = tuple(sorted((k, v / all_params) for k, v in type_params.items())) if all_params else ()
 
     bk, bv = kv_bytes_per_element(kv_type_k), kv_bytes_per_element(kv_type_v)
     swa = arch.swa_flags
@@ -237,6 +271,7 @@ def model_traffic(
         idle_bytes=idle,
         output_tied=tied,
         hidden_size=arch.hidden_size,
+        matrix_types=mix,
     )
 
 
@@ -276,9 +311,11 @@ def work_for_layers(
             frac = layer.expert_fraction
             flops += 2.0 * _expert_active_params(layer)
             eflops += 2.0 * _expert_active_params(layer)
+    out_flops = 0.0
     if with_output:
         d += traffic.output_bytes + traffic.other_bytes
-        flops += 2.0 * traffic.output_params
+        out_flops = 2.0 * traffic.output_params
+        flops += out_flops
     return DeviceWork(
         device=device,
         layers=count,
@@ -289,6 +326,8 @@ def work_for_layers(
         kv_windowed=tuple((v, w) for w, v in sorted(windowed.items())),
         flops_per_token=flops,
         attn_flops_per_cell=attn,
+        matrix_types=traffic.matrix_types,
+        output_flops_per_token=out_flops,
         expert_flops_per_token=eflops,
         moe_layers=moe,
     )

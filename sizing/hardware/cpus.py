@@ -11,13 +11,15 @@ real machine comes from ``sizing.hardware.detect.cpu``.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sizing.core.tables import data_file, parse_entries, read_yaml
 from sizing.errors import SizingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sizing.core.tables import DataPath
 
 CPUS_FILE = data_file("cpus.yaml")
 
@@ -54,9 +56,7 @@ class CPUPlatform(BaseModel):
     def _bandwidth_matches_channels(self) -> CPUPlatform:
         expected = self.channels * 8 * self.speed_mts / 1000
         if abs(self.bandwidth_gbs - expected) > 0.005 * expected + 0.05:
-            raise ValueError(
-                f"bandwidth_gbs {self.bandwidth_gbs} != channels x 8 B x MT/s = {expected:.1f}"
-            )
+            raise ValueError(f"bandwidth_gbs {self.bandwidth_gbs} != channels x 8 B x MT/s = {expected:.1f}")
         return self
 
 
@@ -75,7 +75,7 @@ class CPUDatabase:
             raise SizingError(f"unknown CPU platform {platform_id!r}") from None
 
 
-def load_cpus_file(path: Path | str) -> CPUDatabase:
+def load_cpus_file(path: DataPath) -> CPUDatabase:
     return CPUDatabase(parse_entries(read_yaml(path, "CPU platforms"), "cpus", CPUPlatform, path))
 
 

@@ -12,7 +12,6 @@ person who edits ``data/gpus.yaml`` needs to know exactly which line to fix.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sizing.core.gpu import GPU
@@ -20,7 +19,8 @@ from sizing.core.tables import data_file, parse_entries, read_yaml
 from sizing.errors import SizingError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sizing.hardware.match import MatchResult
+    from sizing.core.tables import DataPath
+    from sizing.hardware.match import Matcher, MatchResult
 
 GPUS_FILE = data_file("gpus.yaml")
 
@@ -28,11 +28,11 @@ GPUS_FILE = data_file("gpus.yaml")
 class GPUDatabase:
     """All entries, with lookup by id and name matching (see ``sizing.hardware.match``)."""
 
-    def __init__(self, gpus: list[GPU], path: Path | None = None) -> None:
+    def __init__(self, gpus: list[GPU], path: DataPath | None = None) -> None:
         self.all: tuple[GPU, ...] = tuple(gpus)
         self.path = path
         self._by_id = {g.id: g for g in self.all}
-        self._matcher = None
+        self._matcher: Matcher | None = None
 
     def __len__(self) -> int:
         return len(self.all)
@@ -47,9 +47,7 @@ class GPUDatabase:
         v = vendor.strip().lower()
         return tuple(g for g in self.all if g.vendor == v)
 
-    def match(
-        self, name: str, *, memory_gb: float | None = None, gpu_cores: int | None = None
-    ) -> MatchResult:
+    def match(self, name: str, *, memory_gb: float | None = None, gpu_cores: int | None = None) -> MatchResult:
         from sizing.hardware.match import Matcher
 
         if self._matcher is None:
@@ -57,13 +55,13 @@ class GPUDatabase:
         return self._matcher.match(name, memory_gb=memory_gb, gpu_cores=gpu_cores)
 
 
-def parse_gpus(raw: object, path: Path | str) -> list[GPU]:
+def parse_gpus(raw: object, path: DataPath) -> list[GPU]:
     return parse_entries(raw, "gpus", GPU, path)
 
 
-def load_gpus_file(path: Path | str) -> GPUDatabase:
+def load_gpus_file(path: DataPath) -> GPUDatabase:
     """Load and validate one GPU YAML file (uncached; for tests and tools)."""
-    return GPUDatabase(parse_gpus(read_yaml(path, "GPU database"), path), Path(path))
+    return GPUDatabase(parse_gpus(read_yaml(path, "GPU database"), path), path)
 
 
 @cache

@@ -1,20 +1,56 @@
-"""This machine as the placement core sees it: a detected ``Machine`` -> a ``Hardware``.
+"""This machine, as every adapter sees it: a detected ``Machine`` -> a ``Hardware``, a run record, a CPU rate.
 
 Detection (``sizing.hardware.detect``) reports what the drivers say; placement
 (``sizing.core.placement``) needs capacities and rates. ``hardware_from_machine`` is the pure
 translation between them, shared by every adapter that offers "this machine" (the
-CLI's ``--hardware this``, the UI's "This machine"), so they cannot drift apart.
-Capacity is what is free now (a GPU's free memory, RAM available), because that is
-what a model loaded now can use.
+CLI's ``--hardware this``, the UI's "This machine", the live check), so they cannot
+drift apart. Capacity is what is free now (a GPU's free memory, RAM available), because
+that is what a model loaded now can use. ``machine_record`` is what a stored live run
+keeps about the machine (calibration matches runs on it), and ``cpu_rate`` the CPU as
+the speed model sees a live check's CPU run.
 """
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+from sizing.core.speed.cpu import isa_from_flags
+from sizing.core.traffic import DeviceRate
 from sizing.errors import SizingError
 from sizing.hardware.db import GPUDatabase
 from sizing.hardware.detect.machine import Machine
 from sizing.units import GIB
-from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+
+
+def machine_record(m: Machine) -> dict[str, Any]:
+    """What the run store records about a detected machine; calibration keeps the runs
+    whose ``cpu`` and ``gpus`` match this machine's."""
+    return {
+        "os": m.os,
+        "cpu": m.cpu.model,
+        "threads": m.cpu.threads,
+        "ram_bytes": m.cpu.ram_total_bytes,
+        "ram_bandwidth_gbs": m.cpu.bandwidth.gbs if m.cpu.bandwidth else None,
+        "cpu_flags": list(m.cpu.flags),
+        "gpus": [g.name for g in m.gpus],
+    }
+
+
+def cpu_rate(m: Machine) -> DeviceRate | None:
+    """The CPU as a live check runs on it (all its threads, its measured RAM bandwidth);
+    None when the bandwidth was not measured."""
+    bw = m.cpu.bandwidth.gbs if m.cpu.bandwidth else None
+    if not bw:
+        return None
+    return DeviceRate(
+        name=m.cpu.model or "CPU",
+        kind="cpu",
+        backend="cpu",
+        bandwidth_gbs=bw,
+        threads=m.cpu.threads or os.cpu_count() or 1,
+    )
 
 
 def hardware_from_machine(
@@ -33,10 +69,15 @@ def hardware_from_machine(
     if not ram or not bw:
         raise SizingError("could not read this machine's RAM size or bandwidth; give --ram-gb and --ram-bandwidth-gbs")
     threads = threads or cpu.cores or cpu.threads or 1
-    host = HostSpec(name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads)
+    isa = isa_from_flags(cpu.flags) if cpu.flags else None
+    host = HostSpec(
+        name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads, isa=isa
+    )
     if not machine.gpus:
-        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads)
-        return hw.model_copy(update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")})
+        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads, isa=isa)
+        return hw.model_copy(
+            update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")}
+        )
     entries = []
     for d in machine.gpus:
         if d.db_id is None:

@@ -29,20 +29,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sizing.errors import SizingError
+from sizing.live.llamacpp_log import backend_of, build_from_bench_row
 from sizing.live.store import EARLIEST, RunRecord
+from sizing.units import MIB
 
 
-MAX_FILE_BYTES = 16 << 20
-BACKENDS = (
-    ("cuda", "cuda"),
-    ("metal", "metal"),
-    ("rocm", "rocm"),
-    ("hip", "rocm"),
-    ("vulkan", "vulkan"),
-    ("sycl", "sycl"),
-    ("blas", "cpu"),
-    ("cpu", "cpu"),
-)
+MAX_FILE_BYTES = 16 * MIB
 
 
 class BenchResult(BaseModel):
@@ -69,11 +61,8 @@ class BenchResult(BaseModel):
 
     @property
     def backend(self) -> str:
-        low = self.backends.lower()
-        gpu = [b for key, b in BACKENDS if key in low and b != "cpu"]
-        if gpu and self.n_gpu_layers != 0:
-            return gpu[0]
-        return "cpu"
+        gpu = backend_of([self.backends])
+        return gpu if self.n_gpu_layers != 0 else "cpu"
 
     @property
     def is_moe(self) -> bool:
@@ -228,7 +217,8 @@ def records_from_results(
         when = _time_of(first)
         if when is not None and not (EARLIEST <= when <= time.time()):
             when = None
-        build = f"{first.build_commit} ({first.build_number})" if first.build_number is not None else first.build_commit
+        bench_build = build_from_bench_row(first.model_dump())
+        build = str(bench_build) if bench_build else first.build_commit
         rec = RunRecord(
             model=str(model),
             quant=first.quant,

@@ -12,10 +12,13 @@ bandwidth and compute with factors fitted to public llama-bench results. A machi
 never exactly the average machine, so from its own runs we fit its factors — but only
 from runs that can be trusted, each for the regime it describes:
 
-* screening (:func:`screen`): synthetic models, runs taken while other processes kept
-  the CPU busy (or the hypervisor stole it, or the GPU was busy), a repeat well below the
-  others of its group, and a run the others disagree with are left out, each with its
-  reason; repeats count once, as their median;
+* screening (:func:`screen`): runs taken while other processes kept the CPU busy (their
+  busy time, or more runnable threads than cores in the load average), or the
+  hypervisor stole it, or the GPU was busy, a repeat well below the others of its group,
+  and a run the others disagree with are left out, each with its reason; repeats count
+  once, as their median. A synthetic model (a real header over a sparse hole) counts:
+  llama.cpp streams and multiplies its pages like any other, so it runs at the real
+  model's speed, and it is how a machine gets a model large enough to be bandwidth-bound;
 * decode: the speed model's own form, seconds per token = bytes read ÷ effective
   bandwidth + a fixed per-token overhead. The bandwidth comes only from runs reading
   ≥ 1 GiB a token (streaming from RAM, overhead a small share); the overhead from the
@@ -34,13 +37,16 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.accuracy import MEMORY_TOLERANCE
 from sizing.core.speed.machine import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
+from sizing.units import GIB
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
+
 
 def claimed_tolerance() -> dict[str, float]:
     """The memory estimate's own claim (sizing.core.accuracy), per part a live check compares."""
@@ -72,13 +78,17 @@ class PartComparison(BaseModel):
         return abs(self.rel_error) <= self.tolerance
 
 
+def _figure(value: object) -> float | None:
+    """A figure of an estimate or a measurement dump: its number, or None when it has none."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def measured_parts(measured: Mapping[str, object]) -> dict[str, float | None]:
     """Measured figures in the estimator's part definitions (compute includes the output buffer)."""
-    out: dict[str, float | None] = {}
-    for key in PARTS:
-        out[key] = measured.get(key)  # type: ignore[assignment]
-    if out["compute_bytes"] is not None and measured.get("output_bytes") is not None:
-        out["compute_bytes"] = out["compute_bytes"] + measured["output_bytes"]  # type: ignore[operator]
+    out = {key: _figure(measured.get(key)) for key in PARTS}
+    compute, output = out["compute_bytes"], _figure(measured.get("output_bytes"))
+    if compute is not None and output is not None:
+        out["compute_bytes"] = compute + output
     return out
 
 
@@ -96,14 +106,18 @@ def compare(
     mparts = measured_parts(measured)
     rows = []
     for key in PARTS:
-        e, m = estimate.get(key), mparts.get(key)
-        rows.append(PartComparison(part=key, estimated=e, measured=m,  # type: ignore[arg-type]
-                                   rel_error=rel_error(e, m), tolerance=tol.get(key)))  # type: ignore[arg-type]
+        e, m = _figure(estimate.get(key)), mparts.get(key)
+        rows.append(
+            PartComparison(part=key, estimated=e, measured=m, rel_error=rel_error(e, m), tolerance=tol.get(key))
+        )
     for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
-        e, m = estimate.get(key), measured.get(key)
-        if e is not None or m is not None:
-            rows.append(PartComparison(part=key, estimated=e, measured=m,  # type: ignore[arg-type]
-                                       rel_error=rel_error(e, m)))  # type: ignore[arg-type]
+        est_speed, meas_speed = _figure(estimate.get(key)), _figure(measured.get(key))
+        if est_speed is not None or meas_speed is not None:
+            rows.append(
+                PartComparison(
+                    part=key, estimated=est_speed, measured=meas_speed, rel_error=rel_error(est_speed, meas_speed)
+                )
+            )
     return rows
 
 
@@ -116,8 +130,9 @@ def errors_of(rows: Sequence[PartComparison]) -> dict[str, float | None]:
 # A run reading at least this much per token streams from RAM, far beyond any CPU cache,
 # and its per-token overhead is a small share of the step: only such runs fit the
 # bandwidth. Smaller runs (a 135M model) fit the per-token overhead only.
-BANDWIDTH_BOUND_BYTES = 1 << 30
+BANDWIDTH_BOUND_BYTES = GIB
 CONTENTION_CORES = 0.25  # others' CPU demand beyond the cores the run left free
+LOAD_MARGIN = 1.0  # runnable threads beyond the run's own and the cores it left free
 STEAL_LIMIT = 0.05  # share of CPU time the hypervisor gave to other guests
 GPU_BUSY_LIMIT = 0.10  # GPU utilisation before a GPU run starts
 REPEAT_SPREAD = 0.25  # a repeat this far below its group's reference is contended
@@ -144,6 +159,8 @@ class SpeedSample(BaseModel):
     spare_cores: float | None = Field(None, description="CPUs the run left free (cpus - threads)")
     steal_share: float | None = None
     gpu_busy: float | None = Field(None, description="highest GPU utilisation before the run (GPU runs)")
+    load_average: float | None = Field(None, description="highest 1-minute load average before/at the end of the run")
+    threads: int | None = Field(None, description="CPU threads the run used")
 
     @property
     def bandwidth_bound(self) -> bool:
@@ -165,8 +182,19 @@ def _contention(s: SpeedSample) -> str | None:
     if s.others_busy_cores is not None:
         spare = max(0.0, s.spare_cores or 0.0)
         if s.others_busy_cores > spare + CONTENTION_CORES:
-            return (f"machine busy: other processes kept {s.others_busy_cores:.1f} CPU cores busy "
-                    f"({spare:.0f} left free by the run)")
+            return (
+                f"machine busy: other processes kept {s.others_busy_cores:.1f} CPU cores busy "
+                f"({spare:.0f} left free by the run)"
+            )
+    if s.load_average is not None and s.threads:
+        # the 1-minute average counts the run's own threads (and a repeat's just before)
+        extra = s.load_average - s.threads
+        spare = max(0.0, s.spare_cores or 0.0)
+        if extra > spare + LOAD_MARGIN:
+            return (
+                f"machine busy: load average {s.load_average:.1f} with {s.threads} threads of this run "
+                f"({extra:.1f} more runnable threads than the {spare:.0f} cores it left free)"
+            )
     if s.steal_share is not None and s.steal_share > STEAL_LIMIT:
         return f"CPU steal {s.steal_share:.0%}: the hypervisor ran other guests"
     if s.gpu_busy is not None and s.gpu_busy > GPU_BUSY_LIMIT:
@@ -177,8 +205,8 @@ def _contention(s: SpeedSample) -> str | None:
 def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[SampleVerdict]]:
     """The runs that may calibrate this machine, and a verdict for every run.
 
-    Left out, with the reason: synthetic models (a sparse file's speed is not this
-    machine's), runs under contention (load recorded before and during the run), a
+    Left out, with the reason: runs under contention (load recorded before and during
+    the run: other processes' busy time, the load average, CPU steal, GPU use), a
     repeat well below the others of its group (contention only ever slows a run), and
     a run the others predict badly (leave-one-out). Repeats of one measurement are
     collapsed to their median, so ten runs of one model do not outvote one of another.
@@ -188,9 +216,8 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
     keyed = {k: s for k, s in zip(order, samples)}
     pool: list[tuple[str, SpeedSample]] = []
     for k, s in keyed.items():
-        if s.synthetic:
-            why = "synthetic model: speed on a sparse file is not this machine's speed"
-        elif not (s.measured_decode or s.measured_prefill):
+        why: str | None
+        if not (s.measured_decode or s.measured_prefill):
             why = "no speed measured"
         else:
             why = _contention(s)
@@ -210,9 +237,15 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         for k, s in members:
             v = s.measured_decode or s.measured_prefill or 0.0
             if ref and v < ref * (1 - REPEAT_SPREAD):
-                verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=(
-                    f"{v:.1f} tok/s, {1 - v / ref:.0%} below the other runs of the same model "
-                    f"({ref:.1f}): contention"))
+                verdicts[k] = SampleVerdict(
+                    id=s.id,
+                    label=s.label,
+                    used=False,
+                    reason=(
+                        f"{v:.1f} tok/s, {1 - v / ref:.0%} below the other runs of the same model "
+                        f"({ref:.1f}): contention"
+                    ),
+                )
             else:
                 ok.append((k, s))
         if not ok:
@@ -222,13 +255,18 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         kept.append(mid)
         for k, s in ok:
             if k != mid[0]:
-                verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=True,
-                                            reason=f"repeat: the median of {len(ok)} runs is fitted")
+                verdicts[k] = SampleVerdict(
+                    id=s.id, label=s.label, used=True, reason=f"repeat: the median of {len(ok)} runs is fitted"
+                )
+
     # a run the others disagree with: the worst leave-one-out miss, left out only when the
     # rest then agree among themselves (so one odd run cannot drag good ones out with it)
     def miss(s: SpeedSample, others: list[SpeedSample]) -> float:
-        q = fit_factors(others).decode_tokens_per_s(s) if s.measured_decode else None
-        return abs(q - s.measured_decode) / s.measured_decode if q else 0.0
+        measured = s.measured_decode
+        if not measured:
+            return 0.0
+        q = fit_factors(others).decode_tokens_per_s(s)
+        return abs(q - measured) / measured if q else 0.0
 
     while len(kept) >= 4:
         misses = {k: (miss(s, [x for kk, x in kept if kk != k]), s) for k, s in kept}
@@ -240,9 +278,15 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         if any(miss(s, [x for kk, x in rest if kk != k]) > FAR_FROM_OTHERS for k, s in rest):
             break  # the others disagree too: the model, not one run, is off
         q = fit_factors([s for _, s in rest]).decode_tokens_per_s(ws)
-        verdicts[worst] = SampleVerdict(id=ws.id, label=ws.label, used=False, reason=(
-            f"far from this machine's other runs: measured {ws.measured_decode:.1f} tok/s, "
-            f"the others predict {q:.1f}"))
+        verdicts[worst] = SampleVerdict(
+            id=ws.id,
+            label=ws.label,
+            used=False,
+            reason=(
+                f"far from this machine's other runs: measured {ws.measured_decode:.1f} tok/s, "
+                f"the others predict {q:.1f}"
+            ),
+        )
         kept = rest
     for k, s in kept:
         verdicts.setdefault(k, SampleVerdict(id=s.id, label=s.label, used=True))
@@ -262,6 +306,16 @@ def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
     return out
 
 
+class _DecodeRun(NamedTuple):
+    """The decode figures of a run that has them all (the line fit needs every one)."""
+
+    read_bytes: float
+    measured: float
+    assumed_bandwidth: float
+    predicted: float
+    bandwidth_bound: bool
+
+
 def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     """This machine's decode line (effective bandwidth + per-token overhead) and prefill
     compute factor, each fitted only from the runs whose regime it describes.
@@ -279,30 +333,34 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
         n_decode=len(d),
         n_prefill=len(p),
     )
-    with_bytes = [s for s in samples if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth
-                  and s.predicted_decode]
+    with_bytes = [
+        _DecodeRun(s.decode_read_bytes, s.measured_decode, s.assumed_bandwidth, s.predicted_decode, s.bandwidth_bound)
+        for s in samples
+        if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth and s.predicted_decode
+    ]
     if not with_bytes:
         return factors
     assumed = _median([s.assumed_bandwidth for s in with_bytes])
     # the public model's per-token overhead, implied by its own prediction
-    public_over = _median([max(0.0, 1 / s.predicted_decode - s.decode_read_bytes / s.assumed_bandwidth)
-                           for s in with_bytes])
+    public_over = _median([max(0.0, 1 / s.predicted - s.read_bytes / s.assumed_bandwidth) for s in with_bytes])
     big = [s for s in with_bytes if s.bandwidth_bound]
     small = [s for s in with_bytes if not s.bandwidth_bound]
     bw, over = assumed, public_over
     for _ in range(200):  # each regime pins its own parameter; alternate until both settle
         if big:
-            bw = _median([s.decode_read_bytes / max(1e-9, 1 / s.measured_decode - over) for s in big])
-        new = _median([max(0.0, 1 / s.measured_decode - s.decode_read_bytes / bw) for s in small]) if small else over
+            bw = _median([s.read_bytes / max(1e-9, 1 / s.measured - over) for s in big])
+        new = _median([max(0.0, 1 / s.measured - s.read_bytes / bw) for s in small]) if small else over
         if abs(new - over) < 1e-15:
             break
         over = new
-    return factors.model_copy(update={
-        "effective_bandwidth_gbs": bw / 1e9,
-        "decode_overhead_ms": over * 1e3,
-        "bandwidth_factor": bw / assumed,
-        "n_bandwidth_bound": len(big),
-    })
+    return factors.model_copy(
+        update={
+            "effective_bandwidth_gbs": bw / 1e9,
+            "decode_overhead_ms": over * 1e3,
+            "bandwidth_factor": bw / assumed,
+            "n_bandwidth_bound": len(big),
+        }
+    )
 
 
 class CalibrationReport(BaseModel):
@@ -357,7 +415,7 @@ def calibration_report(samples: Sequence[SpeedSample], verdicts: Sequence[Sample
         prefill_error_before=_mean_abs(before["prefill"]),
         prefill_error_after=_mean_abs(after["prefill"]),
         method="mean |relative error| of tokens/s; after: each run predicted from a fit to the others "
-               "(decode: bandwidth from runs reading >= 1 GiB a token, per-token overhead from the "
-               "smaller ones, else a median ratio; prefill: a median ratio)",
+        "(decode: bandwidth from runs reading >= 1 GiB a token, per-token overhead from the "
+        "smaller ones, else a median ratio; prefill: a median ratio)",
         verdicts=tuple(verdicts),
     )

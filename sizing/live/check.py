@@ -27,7 +27,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.core.arch import ModelArch
+from sizing.core.traffic import DeviceRate
 from sizing.errors import SizingError
+from sizing.hardware.this_machine import cpu_rate, machine_record
 from sizing.live import calibrate, store
 from sizing.live.isolation import (
     FreeMemory,
@@ -116,9 +119,7 @@ class VerifyResult(BaseModel):
             "estimate": self.estimate,
             "measured": measured,
             "errors": self.errors,
-            "comparison": [
-                {**c.model_dump(), "within_tolerance": c.within} for c in self.comparison
-            ],
+            "comparison": [{**c.model_dump(), "within_tolerance": c.within} for c in self.comparison],
             "calibration": self.calibration.model_dump() if self.calibration else None,
             "calibrated_speed": self.calibrated_speed,
             "stored_in": self.stored_in,
@@ -130,12 +131,19 @@ class VerifyResult(BaseModel):
 
 def _looks_like_path(spec: str) -> bool:
     """A file path rather than a catalog id ('org/name' ids contain a slash too)."""
-    return (spec.lower().endswith(".gguf") or spec.startswith((".", "~", "/", "\\"))
-            or (len(spec) > 1 and spec[1] == ":") or Path(spec).exists())
+    return (
+        spec.lower().endswith(".gguf")
+        or spec.startswith((".", "~", "/", "\\"))
+        or (len(spec) > 1 and spec[1] == ":")
+        or Path(spec).exists()
+    )
 
 
 def locate_model(
-    spec: str, *, synthetic: bool = False, web_mode: bool = False,
+    spec: str,
+    *,
+    synthetic: bool = False,
+    web_mode: bool = False,
     allowed_dirs: list[Path] | None = None,
 ) -> tuple[Path | None, str]:
     """(GGUF path or None for synthetic, catalog id or path string) for what the user named."""
@@ -153,35 +161,30 @@ def locate_model(
     return None, spec
 
 
-def machine_record(m: Any) -> dict[str, Any]:
-    """What the run store records about a detected machine; calibration keeps the runs
-    whose ``cpu`` and ``gpus`` match this machine's."""
-    return {
-        "os": m.os,
-        "cpu": m.cpu.model,
-        "threads": m.cpu.threads,
-        "ram_bytes": m.cpu.ram_total_bytes,
-        "ram_bandwidth_gbs": m.cpu.bandwidth.gbs if m.cpu.bandwidth else None,
-        "gpus": [g.name for g in m.gpus],
-    }
+def kernel_isa(cpu_flags: list[str] | tuple[str, ...], runner: Any) -> str:
+    """The vector ISA llama.cpp's CPU kernels use in this runner on this CPU: the CPU's,
+    capped by what the embedded build was compiled for (an external llama.cpp is taken
+    as a native build)."""
+    from sizing.core.speed.cpu import isa_from_flags, usable_isa
+
+    build = None
+    if getattr(runner, "name", "") == "embedded":
+        from sizing.live.build_isa import embedded_build_features
+
+        feats = embedded_build_features()
+        build = isa_from_flags(feats) if feats else None
+    return usable_isa(isa_from_flags(cpu_flags), build)
 
 
-def hardware_summary() -> tuple[dict[str, Any], Any]:
+def hardware_summary() -> tuple[dict[str, Any], DeviceRate | None]:
     """What the run store records about this machine, and the CPU DeviceRate for speed."""
     from sizing.hardware.detect import detect_machine
-    from sizing.core.traffic import DeviceRate
 
     m = detect_machine(probe_bandwidth=True)
-    hw = machine_record(m)
-    bw = hw["ram_bandwidth_gbs"]
-    rate = None
-    if bw:
-        rate = DeviceRate(name=m.cpu.model, kind="cpu", backend="cpu", bandwidth_gbs=bw,
-                          threads=m.cpu.threads or os.cpu_count() or 1)
-    return hw, rate
+    return machine_record(m), cpu_rate(m)
 
 
-def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] | None:
+def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, Any] | None:
     """Expected decode and prefill tokens/s on ``rate`` (a CPU DeviceRate), or None."""
     if rate is None:
         return None
@@ -199,11 +202,13 @@ def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, float] |
     traffic = model_traffic(sc.model, tensors, sc.kv_type_k, sc.kv_type_v)
     work = single_device_work(traffic, rate)
     sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
-    return {"decode_tokens_per_s": sp.decode_tokens_per_s.expected,
-            "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
-            "decode_read_bytes": sum(d.read_bytes for d in sp.per_device),
-            "assumed_bandwidth": effective_bandwidth(rate, calib),
-            "calibration": sp.calibration}
+    return {
+        "decode_tokens_per_s": sp.decode_tokens_per_s.expected,
+        "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
+        "decode_read_bytes": sum(d.read_bytes for d in sp.per_device),
+        "assumed_bandwidth": effective_bandwidth(rate, calib),
+        "calibration": sp.calibration,
+    }
 
 
 def _load_of(r: store.RunRecord) -> dict[str, float | None]:
@@ -212,13 +217,17 @@ def _load_of(r: store.RunRecord) -> dict[str, float | None]:
     windows = [w for w in (load.get("before"), load.get("during")) if isinstance(w, dict)]
     if not windows:
         return {}
+
     def worst(key: str) -> float | None:
-        vals = [w.get(key) for w in windows if isinstance(w.get(key), int | float)]
+        vals = [v for w in windows if isinstance(v := w.get(key), int | float)]
         return max(vals) if vals else None
+
     gpu = [v for v in ((load.get("before") or {}).get("gpu_utilisation") or {}).values() if isinstance(v, int | float)]
     cpus = worst("cpus")
     threads = (r.scenario or {}).get("n_threads") or r.hardware.get("threads") or cpus
     return {
+        "load_average": worst("load_average"),
+        "threads": int(threads) if isinstance(threads, int | float) and threads > 0 else None,
         "others_busy_cores": worst("others_busy_cores"),
         "steal_share": worst("steal_share"),
         "spare_cores": (cpus - threads) if isinstance(cpus, int | float) and isinstance(threads, int | float) else None,
@@ -231,10 +240,23 @@ def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
     sc = r.scenario or {}
     threads = sc.get("n_threads") or r.hardware.get("threads")
     label = f"{Path(r.model).name} {r.quant or ''} ({threads or '?'} threads, {r.runner.get('backend', '?')})"
-    group = "|".join(str(x) for x in (r.model, r.quant, threads, sc.get("n_gpu_layers"), sc.get("n_prompt"),
-                                       sc.get("n_gen"), r.runner.get("backend")))
+    group = "|".join(
+        str(x)
+        for x in (
+            r.model,
+            r.quant,
+            threads,
+            sc.get("n_gpu_layers"),
+            sc.get("n_prompt"),
+            sc.get("n_gen"),
+            r.runner.get("backend"),
+        )
+    )
     return calibrate.SpeedSample(
-        id=r.id, label=label.replace("  ", " "), group=group, synthetic=r.synthetic,
+        id=r.id,
+        label=label.replace("  ", " "),
+        group=group,
+        synthetic=r.synthetic,
         predicted_decode=r.estimate.get("predicted_decode_tokens_per_s"),
         measured_decode=r.measured.get("decode_tokens_per_s"),
         predicted_prefill=r.estimate.get("predicted_prefill_tokens_per_s"),
@@ -247,8 +269,14 @@ def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
 
 def machine_runs(runs: list[store.RunRecord], hw: dict, backend: str) -> list[store.RunRecord]:
     """Stored runs that finished on this hardware with this backend."""
-    return [r for r in runs if r.status == "ok" and r.runner.get("backend") == backend
-            and r.hardware.get("cpu") == hw.get("cpu") and r.hardware.get("gpus") == hw.get("gpus")]
+    return [
+        r
+        for r in runs
+        if r.status == "ok"
+        and r.runner.get("backend") == backend
+        and r.hardware.get("cpu") == hw.get("cpu")
+        and r.hardware.get("gpus") == hw.get("gpus")
+    ]
 
 
 def _samples(runs: list[store.RunRecord], hw: dict, backend: str) -> list[calibrate.SpeedSample]:
@@ -317,28 +345,41 @@ def run_check(
     est_backend = the_runner.backend if n_gpu_layers != 0 and the_runner.backend != "cpu" else "cpu"
     run_synthetic = path is None
     if run_synthetic and web_mode:
-        raise SizingError(f"{model!r}: on a web server only files in the allowed model directories "
-                          "are run; synthetic models are written only when you run the check locally")
-    if run_synthetic:
+        raise SizingError(
+            f"{model!r}: on a web server only files in the allowed model directories "
+            "are run; synthetic models are written only when you run the check locally"
+        )
+    if path is None:  # run_synthetic
         arch = load_catalog().get(model)  # raises "unknown model … closest: …"
-        est = estimate(arch, quant, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
-                       flash_attn=flash_attn, backend=est_backend, offline=True)
+        target: str | ModelArch = arch
         label = arch.id
     else:
-        est = estimate(str(path), None, ctx, kv_type=kv_type, batch=batch, ubatch=ubatch,
-                       flash_attn=flash_attn, backend=est_backend, offline=True)
-        if quant is not None and quant.upper() != str(est.quant).upper():
-            raise SizingError(
-                f"--quant {quant}: {path.name} is {est.quant}; a file runs as it is "
-                "(pass a catalog id to run a synthetic model at another quant)"
-            )
+        target = str(path)
+    # a file runs at its own quant; a synthetic model at the one asked for
+    est = estimate(
+        target,
+        quant if path is None else None,
+        ctx,
+        kv_type=kv_type,
+        batch=batch,
+        ubatch=ubatch,
+        flash_attn=flash_attn,
+        backend=est_backend,
+        offline=True,
+    )
+    if path is not None and quant is not None and quant.upper() != str(est.quant).upper():
+        raise SizingError(
+            f"--quant {quant}: {path.name} is {est.quant}; a file runs as it is "
+            "(pass a catalog id to run a synthetic model at another quant)"
+        )
     est_json = est.to_json()
     for key in ("items", "basis", "parts", "memory_by_device"):
         est_json.pop(key, None)
 
     hw, rate = hardware_summary()
-    if rate is not None and n_threads:
-        rate = rate.model_copy(update={"threads": n_threads})
+    hw["kernel_isa"] = kernel_isa(hw.get("cpu_flags") or (), the_runner)
+    if rate is not None:
+        rate = rate.model_copy(update={"family": hw["kernel_isa"], **({"threads": n_threads} if n_threads else {})})
     backend = the_runner.backend
     on_cpu = backend == "cpu" or n_gpu_layers == 0
     base_speed = predict_speed(est, rate, n_prompt=n_prompt) if on_cpu else None
@@ -374,9 +415,18 @@ def run_check(
                 sweep_synthetic()
                 path, disk_bytes, tmp = _make_synthetic(est, data_dir, keep_synthetic)
             check = Check(
-                model_path=str(path), ctx=ctx, n_batch=batch, n_ubatch=ubatch, kv_type_k=est.kv_type_k,
-                kv_type_v=est.kv_type_v, flash_attn=flash_attn, n_gpu_layers=n_gpu_layers,
-                n_prompt=n_prompt, n_gen=n_gen, n_threads=n_threads, repetitions=repetitions,
+                model_path=str(path),
+                ctx=ctx,
+                n_batch=batch,
+                n_ubatch=ubatch,
+                kv_type_k=est.kv_type_k,
+                kv_type_v=est.kv_type_v,
+                flash_attn=flash_attn,
+                n_gpu_layers=n_gpu_layers,
+                n_prompt=n_prompt,
+                n_gen=n_gen,
+                n_threads=n_threads,
+                repetitions=repetitions,
                 timeout_s=timeout_s,
             )
             # If this process dies, the child's guardian removes the synthetic model.
@@ -390,17 +440,20 @@ def run_check(
     measured = measured.model_copy(update={"synthetic": run_synthetic})
     # Speeds are compared with the uncalibrated prediction (the estimate's own shape of
     # decode/prefill_tokens_per_s, a range, is left as the estimator made it).
-    expected = {**est_json,
-                "decode_tokens_per_s": est_json.get("predicted_decode_tokens_per_s"),
-                "prefill_tokens_per_s": est_json.get("predicted_prefill_tokens_per_s")}
+    expected = {
+        **est_json,
+        "decode_tokens_per_s": est_json.get("predicted_decode_tokens_per_s"),
+        "prefill_tokens_per_s": est_json.get("predicted_prefill_tokens_per_s"),
+    }
     if measured.ctx != ctx and measured.weights_bytes is not None:
         # llama-bench alone sizes its context as prompt + generated tokens: compare the
         # memory with the estimate at the context that was actually measured.
         from sizing.estimate import estimate_scenario
 
         at = estimate_scenario(est.scenario.model_copy(update={"ctx": measured.ctx}))
-        expected.update(weights_bytes=at.weights_bytes, kv_cache_bytes=at.kv_cache_bytes,
-                        compute_bytes=at.compute_bytes)
+        expected.update(
+            weights_bytes=at.weights_bytes, kv_cache_bytes=at.kv_cache_bytes, compute_bytes=at.compute_bytes
+        )
         est_json["measured_at_ctx"] = measured.ctx
     rows = calibrate.compare(expected, measured.model_dump())
     errors = calibrate.errors_of(rows)
@@ -410,14 +463,30 @@ def run_check(
     calibrated = None
     if save:
         record = store.RunRecord(
-            model=label, quant=str(est.quant), synthetic=run_synthetic,
-            scenario={"ctx": ctx, "kv_type_k": est.kv_type_k, "kv_type_v": est.kv_type_v,
-                      "n_batch": batch, "n_ubatch": ubatch, "flash_attn": flash_attn,
-                      "n_gpu_layers": n_gpu_layers, "n_prompt": n_prompt, "n_gen": n_gen,
-                      "n_threads": n_threads, "repetitions": repetitions},
-            runner=measured.runner.model_dump(), hardware=hw, estimate=est_json,
-            measured=measured.model_dump(exclude={"log_tail"}), errors=errors, load=load,
-            status=measured.status, message=measured.message,
+            model=label,
+            quant=str(est.quant),
+            synthetic=run_synthetic,
+            scenario={
+                "ctx": ctx,
+                "kv_type_k": est.kv_type_k,
+                "kv_type_v": est.kv_type_v,
+                "n_batch": batch,
+                "n_ubatch": ubatch,
+                "flash_attn": flash_attn,
+                "n_gpu_layers": n_gpu_layers,
+                "n_prompt": n_prompt,
+                "n_gen": n_gen,
+                "n_threads": n_threads,
+                "repetitions": repetitions,
+            },
+            runner=measured.runner.model_dump(),
+            hardware=hw,
+            estimate=est_json,
+            measured=measured.model_dump(exclude={"log_tail"}),
+            errors=errors,
+            load=load,
+            status=measured.status,
+            message=measured.message,
         )
         stored_in = str(store.append_run(record, data_dir))
         report = screened_report(store.load_runs(data_dir), hw, measured.runner.backend)
@@ -430,8 +499,14 @@ def run_check(
     return VerifyResult(
         model_path=str(path) if not run_synthetic else None,
         synthetic_disk_bytes=disk_bytes,
-        measured=measured, comparison=tuple(rows), errors=errors, calibration=report,
-        calibrated_speed=calibrated, stored_in=stored_in, run_id=record.id if save else None, load=load,
+        measured=measured,
+        comparison=tuple(rows),
+        errors=errors,
+        calibration=report,
+        calibrated_speed=calibrated,
+        stored_in=stored_in,
+        run_id=record.id if save else None,
+        load=load,
         **{**base, "runner": measured.runner},
     )
 
@@ -448,7 +523,7 @@ def sweep_synthetic(folder: Path | None = None) -> list[Path]:
     root = Path(folder or tempfile.gettempdir())
     with contextlib.suppress(OSError):
         for d in root.glob(f"{SYNTHETIC_PREFIX}*-*"):
-            pid = d.name[len(SYNTHETIC_PREFIX):].split("-", 1)[0]
+            pid = d.name[len(SYNTHETIC_PREFIX) :].split("-", 1)[0]
             if pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)) and d.is_dir():
                 shutil.rmtree(d, ignore_errors=True)
                 gone.append(d)

@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from typing import Literal
+
+#: the progress stages a child reports as it reaches them
+ProgressStage = Literal["loading", "prompt", "generation"]
 
 
 def event_channel() -> Callable[..., None]:
@@ -29,7 +33,9 @@ def event_channel() -> Callable[..., None]:
     return emit
 
 
-def event_reader(relay: Callable[[str], None]) -> tuple[dict[str, dict], Callable[[str], None]]:
+def event_reader(
+    relay: Callable[[ProgressStage], object],
+) -> tuple[dict[str, dict], Callable[[str], None]]:
     """The parent's end: ``(events, on_line)``; ``on_line`` keeps each event's last payload
     by name and relays the progress stages. Lines that are not JSON are ignored."""
     events: dict[str, dict] = {}

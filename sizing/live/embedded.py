@@ -25,8 +25,8 @@ from functools import cached_property
 
 from sizing.live.child import event_reader
 from sizing.live.isolation import run_child
-from sizing.live.logparse import build_from_log
-from sizing.live.measure import backend_of, build_measurement
+from sizing.live.llamacpp_log import backend_of, build_from_log
+from sizing.live.measure import build_measurement
 from sizing.live.runner import (
     Check,
     GpuSampler,
@@ -67,10 +67,7 @@ class EmbeddedRunner:
     @cached_property
     def backend(self) -> str:
         """The accelerator the installed wheel drives, from its device list (in a child)."""
-        code = (
-            "import xllamacpp as x, json;"
-            "print(json.dumps([d['name'] for d in x.get_device_info()]))"
-        )
+        code = "import xllamacpp as x, json;print(json.dumps([d['name'] for d in x.get_device_info()]))"
         res = run_child([self.python, "-c", code], timeout_s=60)
         try:
             names = json.loads(res.stdout_lines[-1])

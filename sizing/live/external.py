@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import threading
@@ -30,9 +29,16 @@ from functools import cached_property
 from pathlib import Path
 
 from sizing.live.child import event_reader
-from sizing.live.measure import backend_of, build_measurement
+from sizing.live.measure import build_measurement
 from sizing.live.isolation import run_child
-from sizing.live.logparse import memory_from_log
+from sizing.live.llamacpp_log import (
+    backend_of,
+    build_from_bench_row,
+    build_from_log,
+    last_line,
+    log_tail,
+    memory_from_log,
+)
 from sizing.live.runner import (
     Check,
     GpuSampler,
@@ -40,7 +46,6 @@ from sizing.live.runner import (
     ProgressCallback,
     ProgressRelay,
     RunnerInfo,
-    log_tail,
 )
 
 BINARIES = {"bench": "llama-bench", "server": "llama-server", "cli": "llama-cli"}
@@ -110,16 +115,17 @@ class ExternalRunner:
 
     @cached_property
     def version(self) -> str:
-        m = re.search(r"version:\s*(\d+)\s*\(([0-9a-f]+)\)", self._probe)
-        return f"llama.cpp b{m[1]} ({m[2]})" if m else "llama.cpp (version unknown)"
+        build = build_from_log(self._probe)
+        return str(build) if build else "llama.cpp (version unknown)"
 
     @cached_property
     def backend(self) -> str:
         return backend_of([self._probe])
 
     def info(self) -> RunnerInfo:
-        return RunnerInfo(name=f"external:{'+'.join(sorted(self.binaries))}", version=self.version,
-                          backend=self.backend)
+        return RunnerInfo(
+            name=f"external:{'+'.join(sorted(self.binaries))}", version=self.version, backend=self.backend
+        )
 
     def run(
         self,
@@ -142,16 +148,17 @@ class ExternalRunner:
                 if measured is None or not bench.ok:
                     measured = bench
                 else:  # memory from the server at the real ctx, speed from llama-bench
-                    measured = measured.model_copy(update={
-                        k: getattr(bench, k)
-                        for k in ("prefill_tokens_per_s", "decode_tokens_per_s", "n_prompt", "n_gen")
-                        if getattr(bench, k) is not None
-                    })
+                    measured = measured.model_copy(
+                        update={
+                            k: getattr(bench, k)
+                            for k in ("prefill_tokens_per_s", "decode_tokens_per_s", "n_prompt", "n_gen")
+                            if getattr(bench, k) is not None
+                        }
+                    )
         assert measured is not None
         if measured.ok:
             relay("done")
-        return measured.model_copy(update={"gpu_memory_delta_bytes": gpu.delta,
-                                           "stages": tuple(relay.stages)})
+        return measured.model_copy(update={"gpu_memory_delta_bytes": gpu.delta, "stages": tuple(relay.stages)})
 
     # -- llama-server / llama-cli through the driver child ------------------------------
 
@@ -172,21 +179,29 @@ class ExternalRunner:
         info = self.info()
         mem = memory_from_log(child.stderr)
         base = dict(
-            runner=info, model_path=check.model_path, ctx=check.n_prompt + check.n_gen,
-            peak_rss_bytes=child.peak_rss_bytes, wall_s=child.wall_s,
-            stages=tuple(relay.stages), log_tail=log_tail(child.stderr),
-            weights_bytes=mem["weights_bytes"], kv_cache_bytes=mem["kv_cache_bytes"],
-            compute_bytes=mem["compute_bytes"], output_bytes=mem["output_bytes"],
+            runner=info,
+            model_path=check.model_path,
+            ctx=check.n_prompt + check.n_gen,
+            peak_rss_bytes=child.peak_rss_bytes,
+            wall_s=child.wall_s,
+            stages=tuple(relay.stages),
+            log_tail=log_tail(child.stderr),
+            weights_bytes=mem["weights_bytes"],
+            kv_cache_bytes=mem["kv_cache_bytes"],
+            compute_bytes=mem["compute_bytes"],
+            output_bytes=mem["output_bytes"],
             devices=mem["devices"],
         )
         if child.timed_out:
-            return Measurement(status="timeout", message=f"llama-bench {child.describe()} "
-                               f"(limit {check.timeout_s:.0f} s)", **base)
+            return Measurement(
+                status="timeout", message=f"llama-bench {child.describe()} (limit {check.timeout_s:.0f} s)", **base
+            )
         if child.cancelled:
             return Measurement(status="cancelled", message="cancelled by the user", **base)
         if child.returncode != 0:
-            return Measurement(status="crashed", message=f"llama-bench {child.describe()}: "
-                               f"{_last_line(child.stderr)}", **base)
+            return Measurement(
+                status="crashed", message=f"llama-bench {child.describe()}: {last_line(child.stderr)}", **base
+            )
         try:
             speeds = parse_bench_json(stdout)
         except ValueError as exc:
@@ -203,11 +218,30 @@ def bench_argv(exe: str, check: Check) -> list[str]:
     """llama-bench's command line for a check: the check's repetitions, JSON out, verbose log."""
     ngl = 999 if check.n_gpu_layers < 0 else check.n_gpu_layers
     argv = [
-        exe, "-m", check.model_path, "-p", str(check.n_prompt), "-n", str(check.n_gen),
-        "-b", str(check.n_batch), "-ub", str(check.n_ubatch),
-        "-ctk", check.kv_type_k, "-ctv", check.kv_type_v,
-        "-fa", "1" if check.flash_attn else "0", "-ngl", str(ngl),
-        "-r", str(check.repetitions), "-o", "json", "-v",
+        exe,
+        "-m",
+        check.model_path,
+        "-p",
+        str(check.n_prompt),
+        "-n",
+        str(check.n_gen),
+        "-b",
+        str(check.n_batch),
+        "-ub",
+        str(check.n_ubatch),
+        "-ctk",
+        check.kv_type_k,
+        "-ctv",
+        check.kv_type_v,
+        "-fa",
+        "1" if check.flash_attn else "0",
+        "-ngl",
+        str(ngl),
+        "-r",
+        str(check.repetitions),
+        "-o",
+        "json",
+        "-v",
     ]
     if check.n_threads:
         argv += ["-t", str(check.n_threads)]
@@ -233,11 +267,6 @@ def parse_bench_json(text: str) -> dict:
             out["decode_tokens_per_s"], out["n_gen"] = ts, n_gen
         if row.get("backends"):
             out["backend"] = backend_of([str(row["backends"])])
-        if row.get("build_number") is not None:
-            out["version"] = f"llama.cpp b{row['build_number']} ({row.get('build_commit', '?')})"
+        if (build := build_from_bench_row(row)) is not None:
+            out["version"] = str(build)
     return out
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "no output"

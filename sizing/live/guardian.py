@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
     watcher.start()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         # Stopping the guardian stops the command first, then the guardian.
-        signal.signal(sig, lambda s, f: (proc.kill(), None))
+        signal.signal(sig, lambda s, f: proc.kill())
     code = proc.wait()
     done.set()
     if orphan.is_set():  # the watcher is cleaning up; it ends the process

@@ -35,13 +35,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
-from sizing.units import GIB as GiB, MIB as MiB, gib  # noqa: F401 - tests import GiB from here
+from sizing.units import MIB, gib
 
 
 # Memory left for the OS, the app and llama.cpp's small unaccounted allocations
 # (threads, tokenizer, graph metadata) on top of what the estimate counts.
-HOST_RESERVE_BYTES = 512 * MiB
-DEVICE_RESERVE_BYTES = 256 * MiB
+HOST_RESERVE_BYTES = 512 * MIB
+DEVICE_RESERVE_BYTES = 256 * MIB
 
 
 # --------------------------------------------------------------------------- children
@@ -121,12 +121,14 @@ def run_child(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     poll_s: float = 0.05,
+    idle_s: float | None = None,
 ) -> ChildResult:
     """Run ``argv`` in its own process group; never raise for what the child does.
 
     stdout is read line by line and handed to ``on_line`` as it arrives; stderr goes to
     a temporary file (llama.cpp's verbose log is long) and comes back whole. The child is
-    killed when ``timeout_s`` passes or ``cancel`` is set. Peak RSS comes from the
+    killed when ``timeout_s`` passes, when it prints no stdout line for ``idle_s`` (a
+    child that reports each step of a long batch), or when ``cancel`` is set. Peak RSS comes from the
     kernel's accounting of the reaped child (``wait4``) where available, else from
     polling, whichever is larger.
     """
@@ -137,7 +139,8 @@ def run_child(
     watch_r = watch_w = -1
     with tempfile.TemporaryFile(mode="w+b", prefix="llm-sizing-log-") as err:
         start = time.monotonic()
-        cmd, pass_fds = list(argv), ()
+        cmd = list(argv)
+        pass_fds: tuple[int, ...] = ()
         if guarded and shutil.which(cmd[0], path=(env or os.environ).get("PATH")) is None:
             # (the guardian would start fine and then fail: say it here, as Popen would)
             why = "not an executable program" if os.path.exists(cmd[0]) else "no such program"
@@ -169,8 +172,17 @@ def run_child(
         if guarded:
             os.close(watch_r)
         try:
-            return _supervise(proc, err, start, stdout_lines, timeout_s=timeout_s, on_line=on_line,
-                              cancel=cancel, poll_s=poll_s)
+            return _supervise(
+                proc,
+                err,
+                start,
+                stdout_lines,
+                timeout_s=timeout_s,
+                on_line=on_line,
+                cancel=cancel,
+                poll_s=poll_s,
+                idle_s=idle_s,
+            )
         finally:
             # Whatever ends this call (Ctrl-C, SIGTERM turned into SystemExit, a bug), the
             # child goes first: killed, then reaped, before the lock can be released.
@@ -182,15 +194,27 @@ def run_child(
                 os.close(watch_w)
 
 
-def _supervise(proc: subprocess.Popen, err, start: float, stdout_lines: list[str], *, timeout_s: float,
-               on_line: Callable[[str], None] | None, cancel: threading.Event | None,
-               poll_s: float) -> ChildResult:
+def _supervise(
+    proc: subprocess.Popen,
+    err,
+    start: float,
+    stdout_lines: list[str],
+    *,
+    timeout_s: float,
+    on_line: Callable[[str], None] | None,
+    cancel: threading.Event | None,
+    poll_s: float,
+    idle_s: float | None = None,
+) -> ChildResult:
     """Pump the child's stdout, enforce the deadline and cancellation, reap it."""
+
+    last_print = [start]  # when the child last printed a line (for ``idle_s``)
 
     def pump() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            last_print[0] = time.monotonic()
             stdout_lines.append(line)
             if on_line is not None:
                 try:
@@ -227,7 +251,7 @@ def _supervise(proc: subprocess.Popen, err, start: float, stdout_lines: list[str
         if cancel is not None and cancel.is_set():
             cancelled = True
             _kill_group(proc)
-        elif now - start > timeout_s:
+        elif now - start > timeout_s or (idle_s is not None and now - last_print[0] > idle_s):
             timed_out = True
             _kill_group(proc)
         time.sleep(poll_s)
@@ -408,67 +432,20 @@ def memory_guard(
             problems.append(f"{dev}: needs {gib(nbytes, 2)}, but no such device is visible")
         elif nbytes + device_reserve > avail:
             problems.append(
-                f"{dev} VRAM: needs {gib(nbytes, 2)} + {gib(device_reserve, 2)} reserve, "
-                f"{gib(avail, 2)} free"
+                f"{dev} VRAM: needs {gib(nbytes, 2)} + {gib(device_reserve, 2)} reserve, {gib(avail, 2)} free"
             )
     if not problems:
         return None
-    return f"refused before loading: the {need.basis} says this run won't fit — " + "; ".join(
-        problems
-    )
+    return f"refused before loading: the {need.basis} says this run won't fit — " + "; ".join(problems)
 
 
 def free_memory() -> FreeMemory:
     """Ask the OS for available RAM and NVML for each NVIDIA GPU's free VRAM."""
     import psutil
 
-    return FreeMemory(host_bytes=int(psutil.virtual_memory().available), devices=nvml_free())
+    from sizing.hardware.detect.nvidia import memory_free
 
-
-def nvml_free() -> dict[str, int]:
-    """Free VRAM per NVIDIA GPU as {'CUDA0': bytes, ...}; {} where NVML or a GPU is absent."""
-    try:
-        import pynvml
-    except ImportError:
-        return {}
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return {}
-    try:
-        out = {}
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            out[f"CUDA{i}"] = int(pynvml.nvmlDeviceGetMemoryInfo(handle).free)
-        return out
-    except pynvml.NVMLError:
-        return {}
-    finally:
-        with contextlib.suppress(pynvml.NVMLError):
-            pynvml.nvmlShutdown()
-
-
-def nvml_used() -> dict[str, int] | None:
-    """Used VRAM per NVIDIA GPU, or None without NVML/GPU (the delta is then skipped)."""
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return None
-    try:
-        out = {}
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            out[f"CUDA{i}"] = int(pynvml.nvmlDeviceGetMemoryInfo(handle).used)
-        return out or None
-    except pynvml.NVMLError:
-        return None
-    finally:
-        with contextlib.suppress(pynvml.NVMLError):
-            pynvml.nvmlShutdown()
+    return FreeMemory(host_bytes=int(psutil.virtual_memory().available), devices=memory_free())
 
 
 def free_disk_bytes(path: Path) -> int:

@@ -22,6 +22,8 @@ from typing import Any
 import psutil
 from pydantic import BaseModel, ConfigDict, Field
 
+from sizing.hardware.detect.nvidia import utilisation
+
 BEFORE_WINDOW_S = 0.5
 
 
@@ -59,29 +61,6 @@ def _mark() -> _Mark:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     mine = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
     return _Mark(wall=time.monotonic(), busy=total - idle - steal, steal=steal, total=total, mine=mine)
-
-
-def gpu_utilisation() -> dict[str, float] | None:
-    """NVML's utilisation per NVIDIA GPU (0..1), or None where NVML is absent."""
-    try:
-        import pynvml as nvml  # nvidia-ml-py
-
-        nvml.nvmlInit()
-    except Exception:
-        return None
-    try:
-        out = {}
-        for i in range(nvml.nvmlDeviceGetCount()):
-            h = nvml.nvmlDeviceGetHandleByIndex(i)
-            out[f"GPU{i}"] = nvml.nvmlDeviceGetUtilizationRates(h).gpu / 100.0
-        return out
-    except Exception:
-        return None
-    finally:
-        try:
-            nvml.nvmlShutdown()
-        except Exception:
-            pass
 
 
 def _window(a: _Mark, b: _Mark, gpu: dict[str, float] | None) -> LoadWindow:
@@ -122,7 +101,7 @@ class LoadMonitor:
         a = _mark()
         self._sleep(self._before_s)
         b = _mark()
-        self._before = _window(a, b, gpu_utilisation())
+        self._before = _window(a, b, utilisation())
         self._start = _mark()
         return self
 
@@ -130,5 +109,5 @@ class LoadMonitor:
         if self._start is None:
             self.before()
         assert self._start is not None and self._before is not None
-        during = _window(self._start, _mark(), gpu_utilisation())
+        during = _window(self._start, _mark(), utilisation())
         return {"before": self._before.model_dump(), "during": during.model_dump()}

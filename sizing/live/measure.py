@@ -1,7 +1,7 @@
 """Turn what a llama.cpp child did into a Measurement: its events, its log, its end.
 
 Shared by both runners: the JSON-lines progress events a driver child printed, the
-buffer sizes in llama.cpp's log (``sizing.live.logparse``), and how the process ended
+buffer sizes in llama.cpp's log (``sizing.live.llamacpp_log``), and how the process ended
 (``sizing.live.isolation.ChildResult``) become one Measurement with a status and a
 message a user can act on, keeping whatever was measured before a failure.
 """
@@ -9,19 +9,15 @@ message a user can act on, keeping whatever was measured before a failure.
 from __future__ import annotations
 
 from sizing.live.isolation import ChildResult
-from sizing.live.logparse import memory_from_log, speeds_from_log
-from sizing.live.runner import Check, Measurement, RunnerInfo, log_tail
-
-
-def backend_of(device_names: list[str]) -> str:
-    """'cuda', 'metal', 'rocm', 'vulkan' or 'cpu' from llama.cpp's device names."""
-    joined = " ".join(device_names).lower()
-    for key, backend in (("cuda", "cuda"), ("metal", "metal"), ("mtl", "metal"),
-                         ("rocm", "rocm"), ("hip", "rocm"), ("vulkan", "vulkan"),
-                         ("sycl", "sycl")):
-        if key in joined:
-            return backend
-    return "cpu"
+from sizing.live.llamacpp_log import (
+    LlamaBuild,
+    failure_line,
+    log_tail,
+    memory_from_log,
+    runner_version,
+    speeds_from_log,
+)
+from sizing.live.runner import Check, Measurement, RunnerInfo
 
 
 def build_measurement(
@@ -31,7 +27,7 @@ def build_measurement(
     runner: RunnerInfo,
     stages,
     gpu_delta,
-    build: str | None = None,
+    build: LlamaBuild | None = None,
 ) -> Measurement:
     """Combine what the child said, what its log shows and how it ended."""
     mem = memory_from_log(child.stderr)
@@ -46,20 +42,20 @@ def build_measurement(
     elif error:
         status = "crashed" if (error.get("returncode") or 0) < 0 else "failed"
         message = f"llama.cpp failed while {error.get('stage', 'running')}: {error.get('message', '')}"
-        hint = _failure_hint(child.stderr)
+        hint = failure_line(child.stderr)
         if hint:
             message += f" — {hint}"
     else:
         status, message = "crashed", f"llama.cpp {child.describe()}"
-        hint = _failure_hint(child.stderr)
+        hint = failure_line(child.stderr)
         if hint:
             message += f" — {hint}"
     load_s = result.get("load_s") or events.get("loaded", {}).get("load_s")
     if result.get("from_log"):  # llama-cli: timings only in its log
         result = {**speeds_from_log(child.stderr), **result}
     peaks = [v for v in (child.peak_rss_bytes, result.get("peak_rss_bytes")) if v]
-    if build and not build.startswith("b0-"):  # the wheel reports no real build number
-        runner = runner.model_copy(update={"version": f"{runner.version} ({build})"})
+    if build is not None and build.known:  # the wheel reports no real build number
+        runner = runner.model_copy(update={"version": runner_version(runner.version, build)})
     return Measurement(
         status=status,
         message=message,
@@ -82,12 +78,3 @@ def build_measurement(
         stages=tuple(stages),
         log_tail=log_tail(child.stderr),
     )
-
-
-def _failure_hint(log: str) -> str:
-    """The most telling line of a failed llama.cpp log (an error or assertion), if any."""
-    for line in reversed(log.splitlines()):
-        low = line.lower()
-        if any(k in low for k in ("ggml_assert", "error", "failed", "abort", "out of memory")):
-            return line.strip()[:300]
-    return ""

@@ -20,15 +20,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from sizing.env import model_dirs
 from sizing.errors import SizingError
-
-GGUF_MAGIC = b"GGUF"
-
-
-def configured_model_dirs() -> list[Path]:
-    """Directories the user configured in ``LLM_SIZING_MODEL_DIRS``."""
-    raw = os.environ.get("LLM_SIZING_MODEL_DIRS", "")
-    return [Path(d).expanduser() for d in raw.split(os.pathsep) if d.strip()]
+from sizing.sources.gguf_reader import GGUF_MAGIC
 
 
 def cache_dirs() -> dict[str, Path]:
@@ -48,7 +42,7 @@ def cache_dirs() -> dict[str, Path]:
 
 def search_dirs() -> list[Path]:
     """Configured directories first, then the caches that exist."""
-    return configured_model_dirs() + [p for p in cache_dirs().values() if p.is_dir()]
+    return model_dirs() + [p for p in cache_dirs().values() if p.is_dir()]
 
 
 def is_gguf(path: Path) -> bool:

@@ -122,9 +122,7 @@ class Measurement(BaseModel):
     @property
     def partial(self) -> bool:
         """A run that failed but measured something before it did."""
-        return not self.ok and any(
-            v is not None for v in (self.weights_bytes, self.kv_cache_bytes, self.load_s)
-        )
+        return not self.ok and any(v is not None for v in (self.weights_bytes, self.kv_cache_bytes, self.load_s))
 
 
 @runtime_checkable
@@ -166,20 +164,18 @@ class ProgressRelay:
         self.stages.append(stage)
         if self.callback is not None:
             with contextlib.suppress(Exception):
-                self.callback(
-                    ProgressEvent(stage=stage, elapsed_s=time.monotonic() - self.start, detail=detail)
-                )
+                self.callback(ProgressEvent(stage=stage, elapsed_s=time.monotonic() - self.start, detail=detail))
 
 
 class GpuSampler:
     """Peak NVML used-memory increase per GPU while a child runs; None without a GPU."""
 
     def __init__(self, period_s: float = 0.2) -> None:
-        from sizing.live.isolation import nvml_used
+        from sizing.hardware.detect.nvidia import memory_used
 
-        self._read = nvml_used
+        self._read = memory_used
         self.period_s = period_s
-        self.baseline = nvml_used()
+        self.baseline = memory_used()
         self.peak: dict[str, int] = dict(self.baseline or {})
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -206,9 +202,3 @@ class GpuSampler:
         if self.baseline is None:
             return None
         return {dev: max(0, self.peak.get(dev, 0) - base) for dev, base in self.baseline.items()}
-
-
-def log_tail(text: str, n_lines: int = 30) -> str:
-    """The last lines of a llama.cpp log: where the reason for a failure usually is."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    return "\n".join(lines[-n_lines:])

@@ -20,24 +20,56 @@ SERVER_AUTO_SLOTS = 4  # tools/server: n_parallel == -1 -> 4 slots, kv_unified =
 
 # flag spellings (short, long) -> setting; value flags take the next argument
 _VALUE = {
-    "-m": "model", "--model": "model", "-hf": "hf", "--hf-repo": "hf",
-    "-c": "ctx", "--ctx-size": "ctx", "-np": "n_parallel", "--parallel": "n_parallel",
-    "-ngl": "n_gpu_layers", "--n-gpu-layers": "n_gpu_layers", "--gpu-layers": "n_gpu_layers",
-    "-ts": "tensor_split", "--tensor-split": "tensor_split",
-    "-ncmoe": "n_cpu_moe", "--n-cpu-moe": "n_cpu_moe", "-ot": "override_tensor", "--override-tensor": "override_tensor",
-    "-ctk": "kv_type_k", "--cache-type-k": "kv_type_k", "-ctv": "kv_type_v", "--cache-type-v": "kv_type_v",
-    "-fa": "flash_attn", "--flash-attn": "flash_attn", "-b": "n_batch", "--batch-size": "n_batch",
-    "-ub": "n_ubatch", "--ubatch-size": "n_ubatch", "--host": "host", "--port": "port",
+    "-m": "model",
+    "--model": "model",
+    "-hf": "hf",
+    "--hf-repo": "hf",
+    "-c": "ctx",
+    "--ctx-size": "ctx",
+    "-np": "n_parallel",
+    "--parallel": "n_parallel",
+    "-ngl": "n_gpu_layers",
+    "--n-gpu-layers": "n_gpu_layers",
+    "--gpu-layers": "n_gpu_layers",
+    "-ts": "tensor_split",
+    "--tensor-split": "tensor_split",
+    "-ncmoe": "n_cpu_moe",
+    "--n-cpu-moe": "n_cpu_moe",
+    "-ot": "override_tensor",
+    "--override-tensor": "override_tensor",
+    "-ctk": "kv_type_k",
+    "--cache-type-k": "kv_type_k",
+    "-ctv": "kv_type_v",
+    "--cache-type-v": "kv_type_v",
+    "-fa": "flash_attn",
+    "--flash-attn": "flash_attn",
+    "-b": "n_batch",
+    "--batch-size": "n_batch",
+    "-ub": "n_ubatch",
+    "--ubatch-size": "n_ubatch",
+    "--host": "host",
+    "--port": "port",
     "--load-mode": "load_mode",
 }
 # llama_load_mode_from_str's names -> (mmap, mlock)
-_LOAD_MODES = {"auto": (True, False), "mmap": (True, False), "none": (False, False), "dio": (False, False),
-               "mlock": (False, True), "mmap+mlock": (True, True)}
+_LOAD_MODES = {
+    "auto": (True, False),
+    "mmap": (True, False),
+    "none": (False, False),
+    "dio": (False, False),
+    "mlock": (False, True),
+    "mmap+mlock": (True, True),
+}
 _SWITCH = {
-    "-kvu": ("kv_unified", True), "--kv-unified": ("kv_unified", True),
-    "--no-mmap": ("mmap", False), "--mmap": ("mmap", True),
-    "-nr": ("repack", False), "--no-repack": ("repack", False),
-    "--mlock": ("mlock", True), "-cmoe": ("cpu_moe", True), "--cpu-moe": ("cpu_moe", True),
+    "-kvu": ("kv_unified", True),
+    "--kv-unified": ("kv_unified", True),
+    "--no-mmap": ("mmap", False),
+    "--mmap": ("mmap", True),
+    "-nr": ("repack", False),
+    "--no-repack": ("repack", False),
+    "--mlock": ("mlock", True),
+    "-cmoe": ("cpu_moe", True),
+    "--cpu-moe": ("cpu_moe", True),
 }
 _INT = ("ctx", "n_parallel", "n_gpu_layers", "n_cpu_moe", "n_batch", "n_ubatch", "port")
 
@@ -61,13 +93,14 @@ def read_server_argv(argv: Sequence[str]) -> dict[str, Any]:
             raise SizingError(f"llama-server flag {a!r} is not one this reader knows")
         if i + 1 >= len(args):
             raise SizingError(f"llama-server flag {a} needs a value")
-        key, val = _VALUE[a], args[i + 1]
+        key, text = _VALUE[a], args[i + 1]
         if key in _INT:
             try:
-                val = int(val)
+                got[key] = int(text)
             except ValueError:
-                raise SizingError(f"llama-server flag {a} takes a whole number, got {val!r}") from None
-        got[key] = val
+                raise SizingError(f"llama-server flag {a} takes a whole number, got {text!r}") from None
+        else:
+            got[key] = text
         i += 2
     n_par = got.get("n_parallel", -1)
     unified = got.get("kv_unified", False)
@@ -79,12 +112,22 @@ def read_server_argv(argv: Sequence[str]) -> dict[str, Any]:
             raise SizingError(f"--load-mode {got['load_mode']!r}: one of {', '.join(_LOAD_MODES)}")
         got["mmap"], got["mlock"] = _LOAD_MODES[got["load_mode"]]
     return dict(
-        model=got.get("model"), hf=got.get("hf"), ctx=got.get("ctx", 0), n_parallel=n_par,
-        kv_unified=unified, n_gpu_layers=got.get("n_gpu_layers", -1),
-        kv_type_k=got.get("kv_type_k", "f16"), kv_type_v=got.get("kv_type_v", "f16"), flash_attn=fa,
-        n_batch=got.get("n_batch", 2048), n_ubatch=got.get("n_ubatch", 512),
-        n_cpu_moe=got.get("n_cpu_moe", 0), cpu_moe=got.get("cpu_moe", False) or got.get("override_tensor") == "exps=CPU",
-        tensor_split=got.get("tensor_split"), mmap=got.get("mmap", True), repack=got.get("repack", True),
+        model=got.get("model"),
+        hf=got.get("hf"),
+        ctx=got.get("ctx", 0),
+        n_parallel=n_par,
+        kv_unified=unified,
+        n_gpu_layers=got.get("n_gpu_layers", -1),
+        kv_type_k=got.get("kv_type_k", "f16"),
+        kv_type_v=got.get("kv_type_v", "f16"),
+        flash_attn=fa,
+        n_batch=got.get("n_batch", 2048),
+        n_ubatch=got.get("n_ubatch", 512),
+        n_cpu_moe=got.get("n_cpu_moe", 0),
+        cpu_moe=got.get("cpu_moe", False) or got.get("override_tensor") == "exps=CPU",
+        tensor_split=got.get("tensor_split"),
+        mmap=got.get("mmap", True),
+        repack=got.get("repack", True),
         mlock=got.get("mlock", False),
     )
 
@@ -96,8 +139,17 @@ def probe_config(settings: dict[str, Any]) -> dict[str, Any]:
     which the comparison accounts for by sizing the CPU backend."""
     if not settings["ctx"]:
         raise SizingError("the command leaves -c to the model's maximum; give the context")
-    return dict(ctx=settings["ctx"], n_batch=settings["n_batch"], n_ubatch=settings["n_ubatch"],
-                kv_type_k=settings["kv_type_k"], kv_type_v=settings["kv_type_v"],
-                flash_attn=settings["flash_attn"], n_parallel=settings["n_parallel"],
-                kv_unified=settings["kv_unified"], n_gpu_layers=0,
-                mmap=settings["mmap"], repack=settings["repack"], mlock=settings["mlock"])
+    return dict(
+        ctx=settings["ctx"],
+        n_batch=settings["n_batch"],
+        n_ubatch=settings["n_ubatch"],
+        kv_type_k=settings["kv_type_k"],
+        kv_type_v=settings["kv_type_v"],
+        flash_attn=settings["flash_attn"],
+        n_parallel=settings["n_parallel"],
+        kv_unified=settings["kv_unified"],
+        n_gpu_layers=0,
+        mmap=settings["mmap"],
+        repack=settings["repack"],
+        mlock=settings["mlock"],
+    )

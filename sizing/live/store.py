@@ -39,20 +39,32 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sizing.errors import SizingError
+from sizing.units import MIB
 
 RUNS_FILE = "live_runs.jsonl"
 SCHEMA = 1
-MAX_LINE_BYTES = 1 << 20  # a run is a few KiB; a megabyte line is not one
+MAX_LINE_BYTES = MIB  # a run is a few KiB; a megabyte line is not one
 EARLIEST = 1.5e9  # 2017-07: before any llm-sizing run
 FUTURE_SLACK_S = 2 * 86400  # clocks differ; a run "from the day after tomorrow" is not real
 
 # Numbers in a run that must be finite and positive where present: the speed
 # calibration divides by them, and the UI prints them.
 POSITIVE_FIELDS = {
-    "measured": ("decode_tokens_per_s", "prefill_tokens_per_s", "weights_bytes", "kv_cache_bytes",
-                 "compute_bytes", "peak_rss_bytes", "wall_s"),
-    "estimate": ("predicted_decode_tokens_per_s", "predicted_prefill_tokens_per_s",
-                 "predicted_decode_read_bytes", "assumed_effective_bandwidth"),
+    "measured": (
+        "decode_tokens_per_s",
+        "prefill_tokens_per_s",
+        "weights_bytes",
+        "kv_cache_bytes",
+        "compute_bytes",
+        "peak_rss_bytes",
+        "wall_s",
+    ),
+    "estimate": (
+        "predicted_decode_tokens_per_s",
+        "predicted_prefill_tokens_per_s",
+        "predicted_decode_read_bytes",
+        "assumed_effective_bandwidth",
+    ),
 }
 
 
@@ -217,7 +229,9 @@ def read_store(directory: Path | None = None) -> StoreContents:
     except FileNotFoundError:
         return StoreContents(path=str(path))
     except OSError as exc:
-        return StoreContents(path=str(path), skipped=(SkippedLine(line=0, reason=f"cannot read: {exc.strerror or exc}"),))
+        return StoreContents(
+            path=str(path), skipped=(SkippedLine(line=0, reason=f"cannot read: {exc.strerror or exc}"),)
+        )
     runs: list[RunRecord] = []
     skipped: list[SkippedLine] = []
     seen: set[str] = set()
@@ -338,7 +352,6 @@ def reset_store(directory: Path | None = None) -> Path | None:
 def export_runs(runs: list[RunRecord]) -> str:
     """The runs as one shareable JSON document."""
     return json.dumps(
-        {"format": "llm-sizing live runs", "schema_version": SCHEMA,
-         "runs": [r.model_dump(mode="json") for r in runs]},
+        {"format": "llm-sizing live runs", "schema_version": SCHEMA, "runs": [r.model_dump(mode="json") for r in runs]},
         indent=2,
     )

@@ -16,6 +16,7 @@ need merges.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,9 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
     else:
         rec, ffn_only = a.recurrent_flags, set(a.ffn_only_layers)
         att = [not rec[i] and i not in ffn_only for i in range(a.n_layers)]  # KV-sharing layers attend
-        if all(att) or a.recurrent_kind == "gated_delta":  # qwen3next: an interval key instead
+        if a.swa_n_kv_heads:  # gemma4: one KV head count per layer, by its window
+            w.add_array(f"{p}.attention.head_count_kv", [a.swa_n_kv_heads if f else a.n_kv_heads for f in a.swa_flags])
+        elif all(att) or a.recurrent_kind == "gated_delta":  # qwen3next: an interval key instead
             u32("attention.head_count_kv", a.n_kv_heads)
         else:  # hybrids: 0 KV heads marks a recurrent or FFN-only block, as converters write it
             w.add_array(f"{p}.attention.head_count_kv", [a.n_kv_heads if f else 0 for f in att])
@@ -90,10 +93,14 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         if a.arch in ("lfm2moe", "glm4moe", "nemotron_h_moe", "minimax-m2"):  # sigmoid routers, score bias
             u32("expert_gating_func", 2)
             w.add_bool(f"{p}.expert_weights_norm", True)
-        if a.arch == "deepseek2":
+        if a.arch in ("deepseek2", "deepseek32"):
             f32("expert_weights_scale", 1.0)
             w.add_bool(f"{p}.expert_weights_norm", True)
             u32("expert_gating_func", 2 if a.expert_score_bias else 1)  # sigmoid (V3) / softmax
+    if a.arch == "deepseek32":  # the lightning indexer (DSA)
+        u32("attention.indexer.head_count", int(a.extra["indexer_n_head"]))
+        u32("attention.indexer.key_length", int(a.extra["indexer_head_size"]))
+        u32("attention.indexer.top_k", int(a.extra.get("indexer_top_k", 2048)))
     _recurrent_hparams(w, a)
     if a.arch in ("qwen3vl", "qwen3vlmoe"):  # M-RoPE sections (time, height, width)
         w.add_array(f"{p}.rope.dimension_sections", [24, 20, 20, 0])
@@ -101,8 +108,15 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
         u32("interleave_moe_layer_step", a.moe_layer_step)
     if a.sliding_window:
         u32("attention.sliding_window", a.sliding_window)
-        if a.swa_layers is not None:
+        if a.swa_layers is not None or a.arch == "gemma4":
             w.add_array(f"{p}.attention.sliding_window_pattern", list(a.swa_flags))
+    if a.arch == "gemma4":  # windowed layers' own head width; per-layer embeddings; shared KV
+        u32("attention.key_length_swa", a.swa_head_dim or a.head_dim_k)
+        u32("attention.value_length_swa", a.swa_head_dim or a.head_dim_v)
+        u32("rope.dimension_count_swa", a.swa_head_dim or a.head_dim_k)
+        u32("embedding_length_per_layer_input", int(a.extra.get("n_embd_per_layer", 0)))
+        u32("attention.shared_kv_layers", a.n_layers - (a.n_kv_layers or a.n_layers))
+        f32("final_logit_softcapping", 30.0)
 
 
 def _recurrent_hparams(w: GGUFWriter, a: ModelArch) -> None:
@@ -117,8 +131,9 @@ def _recurrent_hparams(w: GGUFWriter, a: ModelArch) -> None:
         w.add_uint32(f"{p}.ssm.group_count", a.ssm_n_group)
     if a.recurrent_kind == "gated_delta":
         rec = a.recurrent_flags
-        n = next((k for k in range(1, a.n_layers + 1)
-                  if all(rec[i] == ((i + 1) % k != 0) for i in range(a.n_layers))), None)
+        n = next(
+            (k for k in range(1, a.n_layers + 1) if all(rec[i] == ((i + 1) % k != 0) for i in range(a.n_layers))), None
+        )
         if n is None:
             raise SizingError(f"{a.id}: delta-net layers do not follow a full-attention interval")
         w.add_uint32(f"{p}.full_attention_interval", n)
@@ -182,17 +197,30 @@ def write_synthetic_gguf(
     w.add_name(f"sizing synthetic {q}")
     w.add_description(f"synthetic header of {arch.id} ({arch.arch}, {q}); tensor data is a sparse hole")
     w.add_type("model")
-    w.add_file_type(int(FILE_QUANTS[q.split('+')[0]]))
+    w.add_file_type(int(FILE_QUANTS[q.split("+")[0]]))
     w.add_quantization_version(2)
     _hparams(w, arch, n_vocab)
     _tokenizer(w, n_vocab)
+    return _write_over_hole(w, out, tensors)
+
+
+def _aligned(n: int) -> int:
+    return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def _write_over_hole(w: GGUFWriter, out: Path, tensors: Iterable[TensorSpec]) -> Path:
+    """Write the header (its keys already added to ``w``) with ``tensors``' table, then
+    extend the file over their data without writing it: a hole that costs no disk blocks."""
     data = 0
     for t in tensors:
+        if t.ggml_type is None:
+            raise SizingError(f"{t.name}: no tensor type assigned (the quant recipe gives every tensor one)")
         nbytes = tensor_bytes(t)
         # shapes go in numpy order (the writer reverses them into ggml order)
-        w.add_tensor_info(t.name, tuple(reversed(t.shape)), np.dtype(np.float32), nbytes,
-                          raw_dtype=GGMLQuantizationType[t.ggml_type])
-        data += (nbytes + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+        w.add_tensor_info(
+            t.name, tuple(reversed(t.shape)), np.dtype(np.float32), nbytes, raw_dtype=GGMLQuantizationType[t.ggml_type]
+        )
+        data += _aligned(nbytes)
     try:
         w.write_header_to_file(out)
         w.write_kv_data_to_file()
@@ -201,9 +229,7 @@ def write_synthetic_gguf(
         header_end = w.fout[0].tell()
     finally:
         w.close()
-    data_start = (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-    # extend without writing: the data region becomes a hole that costs no disk blocks
-    os.truncate(out, data_start + data)
+    os.truncate(out, _aligned(header_end) + data)
     return out
 
 
@@ -229,9 +255,15 @@ def write_synthetic_mmproj(
     w = GGUFWriter(out, "clip")
     w.add_bool("clip.has_vision_encoder", True)
     w.add_string("clip.projector_type", "gemma3")
-    for key, v in (("image_size", image_size), ("patch_size", patch_size), ("embedding_length", n_embd),
-                   ("feed_forward_length", n_ff), ("block_count", n_layers), ("projection_dim", n_text),
-                   ("attention.head_count", n_heads)):
+    for key, v in (
+        ("image_size", image_size),
+        ("patch_size", patch_size),
+        ("embedding_length", n_embd),
+        ("feed_forward_length", n_ff),
+        ("block_count", n_layers),
+        ("projection_dim", n_text),
+        ("attention.head_count", n_heads),
+    ):
         w.add_uint32(f"clip.vision.{key}", v)
     w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-6)
     w.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
@@ -262,19 +294,4 @@ def write_synthetic_mmproj(
     t("v.post_ln.bias", d, typ="F32")
     t("mm.input_projection.weight", n_text, d)
     t("mm.soft_emb_norm.weight", d, typ="F32")
-    data = 0
-    for name, shape, typ in specs:
-        nbytes = tensor_bytes(TensorSpec(name=name, shape=shape, ggml_type=typ))
-        w.add_tensor_info(name, tuple(reversed(shape)), np.dtype(np.float32), nbytes,
-                          raw_dtype=GGMLQuantizationType[typ])
-        data += (nbytes + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-    try:
-        w.write_header_to_file(out)
-        w.write_kv_data_to_file()
-        w.write_ti_data_to_file()
-        assert w.fout is not None
-        header_end = w.fout[0].tell()
-    finally:
-        w.close()
-    os.truncate(out, (header_end + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT + data)
-    return out
+    return _write_over_hole(w, out, (TensorSpec(name=n, shape=s, ggml_type=typ) for n, s, typ in specs))

@@ -2,7 +2,7 @@
 
 The adapter half of calibration: it reads the run store, keeps the runs made on this
 machine (same CPU and GPUs) with a backend the hardware uses, fits their factors
-(screened: runs under contention, synthetic runs and outliers are left out with the
+(screened: runs under contention and outliers are left out with the
 reason, ``sizing.live.calibrate.screen``) and hands the core a
 :class:`sizing.core.speed.machine.MachineCalibration`. The CLI (``--hardware this``) and
 the UI ("This machine") pass it to the estimate; without stored runs they get None and
@@ -17,7 +17,8 @@ from typing import Any
 
 from sizing.hardware.detect.machine import Machine
 from sizing.live import store
-from sizing.live.check import machine_record, machine_runs, screened_report
+from sizing.hardware.this_machine import hardware_from_machine, machine_record
+from sizing.live.check import machine_runs, screened_report
 from sizing.core.speed.machine import MachineCalibration
 from sizing.core.machine import Hardware
 
@@ -42,7 +43,10 @@ def stored_calibration(
         used = {v.id for v in report.verdicts if v.used}
         last = datetime.fromtimestamp(max(r.time for r in mine if r.id in used), tz=UTC).date().isoformat()
         return MachineCalibration(
-            backend=backend, factors=report.factors, n_runs=report.n_runs, last_run=last,
+            backend=backend,
+            factors=report.factors,
+            n_runs=report.n_runs,
+            last_run=last,
             excluded=tuple(f"{v.label}: {v.reason}" for v in report.excluded),
             store_warnings=tuple(contents.warnings()),
         )
@@ -62,8 +66,12 @@ def machine_status(directory: Path | None = None, machine: Machine | None = None
     runs = list(contents.runs)
     backends = sorted({b for r in runs if isinstance(b := r.runner.get("backend"), str)})
     per_backend: dict[str, dict[str, Any]] = {}
-    out: dict[str, Any] = {"store": contents.path, "skipped_lines": contents.warnings(), "backends": per_backend,
-                           "other_machines": 0}
+    out: dict[str, Any] = {
+        "store": contents.path,
+        "skipped_lines": contents.warnings(),
+        "backends": per_backend,
+        "other_machines": 0,
+    }
     mine_ids: set[str] = set()
     for backend in backends:
         mine = machine_runs(runs, hw, backend)
@@ -77,10 +85,19 @@ def machine_status(directory: Path | None = None, machine: Machine | None = None
             "detail": report.factors.detail() if report.n_runs else "no usable run",
             "n_used": report.n_runs,
             "runs": [
-                {"id": v.id, "label": v.label, "used": v.used, "reason": v.reason,
-                 "source": by_id[v.id].source if v.id in by_id else None,
-                 "time": datetime.fromtimestamp(by_id[v.id].time, tz=UTC).strftime("%Y-%m-%d %H:%M") if v.id in by_id else None,
-                 "decode_tokens_per_s": (by_id[v.id].measured or {}).get("decode_tokens_per_s") if v.id in by_id else None}
+                {
+                    "id": v.id,
+                    "label": v.label,
+                    "used": v.used,
+                    "reason": v.reason,
+                    "source": by_id[v.id].source if v.id in by_id else None,
+                    "time": datetime.fromtimestamp(by_id[v.id].time, tz=UTC).strftime("%Y-%m-%d %H:%M")
+                    if v.id in by_id
+                    else None,
+                    "decode_tokens_per_s": (by_id[v.id].measured or {}).get("decode_tokens_per_s")
+                    if v.id in by_id
+                    else None,
+                }
                 for v in report.verdicts
             ],
         }
@@ -88,14 +105,15 @@ def machine_status(directory: Path | None = None, machine: Machine | None = None
     return out
 
 
-def import_llama_bench(data: bytes, name: str, directory: Path | None = None) -> tuple[list[store.RunRecord], list[str]]:
+def import_llama_bench(
+    data: bytes, name: str, directory: Path | None = None
+) -> tuple[list[store.RunRecord], list[str]]:
     """Check a llama-bench JSON/JSONL file against this machine and store its results as
     runs; nothing is stored unless the whole file is good. Returns (stored, notes)."""
     from sizing.core.speed.calibration import load_calibration
     from sizing.errors import SizingError
     from sizing.hardware.db import load_gpus
     from sizing.hardware.detect import detect_machine
-    from sizing.hardware.this_machine import hardware_from_machine
     from sizing.live.bench_import import check_machine, parse_llama_bench, records_from_results
 
     results = parse_llama_bench(data, name)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import difflib
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,6 +19,9 @@ from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.sources.config_json import arch_from_config
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sizing.core.tables import DataPath
 
 DEFAULT_PATH = data_file("models.yaml")
 
@@ -96,7 +98,10 @@ class CatalogEntry(BaseModel):
 
     def to_arch(self) -> ModelArch:
         arch = arch_from_config(
-            self.config, repo_id=self.id, source=self.source, name=self.name,
+            self.config,
+            repo_id=self.id,
+            source=self.source,
+            name=self.name,
             aliases=tuple(self.aliases),
         )
         if self.llama_cpp:
@@ -108,8 +113,8 @@ class CatalogEntry(BaseModel):
 class Catalog:
     """Models by repo id or alias (case-insensitive)."""
 
-    def __init__(self, entries: list[CatalogEntry], path: Path | str = DEFAULT_PATH):
-        self.path = Path(path)
+    def __init__(self, entries: list[CatalogEntry], path: DataPath = DEFAULT_PATH):
+        self.path = path
         self.entries: dict[str, CatalogEntry] = {}
         self._archs: dict[str, ModelArch] = {}
         self._index: dict[str, str] = {}
@@ -122,9 +127,7 @@ class Catalog:
             for key in (entry.id, *entry.aliases):
                 k = key.lower()
                 if k in self._index:
-                    raise SizingError(
-                        f"{where}: field aliases: {key!r} already names {self._index[k]}"
-                    )
+                    raise SizingError(f"{where}: field aliases: {key!r} already names {self._index[k]}")
                 self._index[k] = entry.id
             self.entries[entry.id] = entry
             self._archs[entry.id] = arch
@@ -194,9 +197,8 @@ def unknown_model_message(name: str, matches: list[str]) -> str:
     return f"unknown model {name!r}; closest catalog matches: {closest}"
 
 
-def parse_catalog(path: Path | str) -> Catalog:
+def parse_catalog(path: DataPath) -> Catalog:
     """Read and validate a catalog file; any bad entry fails naming file, entry and field."""
-    path = Path(path)
     raw = read_yaml(path, "model catalog")
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
         raise SizingError(f"{path}: expected a mapping with a 'models' list")

@@ -43,6 +43,7 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "phi3": "phi3",
     "deepseek_v2": "deepseek2",
     "deepseek_v3": "deepseek2",
+    "deepseek_v32": "deepseek32",
     "gpt_oss": "gpt-oss",
     "smollm3": "smollm3",
     "mistral3": "mistral3",
@@ -66,13 +67,14 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "qwen3_5_text": "qwen35",
     "qwen3_5_moe": "qwen35moe",
     "qwen3_5_moe_text": "qwen35moe",
+    "gemma4": "gemma4",
+    "gemma4_text": "gemma4",
 }
 
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
-    "gemma4": "gemma3_text",
-    "gemma4_text": "gemma3_text", "deepseek_v32": "deepseek_v3", "lfm2_moe": "lfm2",
-    "nemotron_h_moe": "nemotron_h", "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
+    "lfm2_moe": "lfm2",
+    "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
     "minimax_m2": "qwen3_moe", "granitemoe": "qwen3_moe", "granite": "llama", "mamba2": "granitemoehybrid",
     "falcon_h1": "granitemoehybrid", "glm4": "glm4_moe", "mistral": "llama",
 }
@@ -114,6 +116,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "phi3": {"tie_word_embeddings": False},
     "deepseek_v2": {"tie_word_embeddings": False, "first_k_dense_replace": 0, "n_shared_experts": 0},
     "deepseek_v3": {"tie_word_embeddings": False, "first_k_dense_replace": 3, "n_shared_experts": 1},
+    "deepseek_v32": {"tie_word_embeddings": False, "first_k_dense_replace": 3, "n_shared_experts": 1},
     "gpt_oss": {"tie_word_embeddings": False, "attention_bias": True, "sliding_window": 128},
     "smollm3": {"tie_word_embeddings": True, "attention_bias": False},
     "seed_oss": {"tie_word_embeddings": False},
@@ -134,6 +137,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "ernie4_5_moe": {"tie_word_embeddings": True, "moe_num_shared_experts": 0, "moe_layer_start_index": 0,
                      "moe_layer_interval": 1, "use_bias": False},
     "minimax_m2": {"tie_word_embeddings": False, "use_qk_norm": True},
+    "gemma4_text": {"tie_word_embeddings": True, "attention_k_eq_v": False, "num_kv_shared_layers": 0,
+                    "hidden_size_per_layer_input": 0, "enable_moe_block": False, "use_double_wide_mlp": False},
     "gemma3n_text": {"tie_word_embeddings": True, "altup_num_inputs": 4, "laurel_rank": 64,
                      "hidden_size_per_layer_input": 256, "sliding_window": 512},
 }
@@ -145,7 +150,7 @@ _SWA_PATTERN: dict[str, int] = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
 
 
 #: multimodal configs that nest the language model in text_config, with its default type
-_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "qwen3_5": "qwen3_5_text",
+_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "qwen3_5": "qwen3_5_text",
                 "qwen3_5_moe": "qwen3_5_moe_text", "llama4": "llama4_text", "mistral3": "mistral3",
                 "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text"}
 
@@ -291,11 +296,11 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type in ("llama", "mistral", "mixtral", "gpt_oss"):
         # llama.cpp loads bq/bk/bv and bo together when the checkpoint has attention biases
         fields["attn_out_bias"] = fields["attn_qkv_bias"]
-    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "qwen3_next", "qwen3_5_text",
+    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "gemma4_text", "qwen3_next", "qwen3_5_text",
                       "qwen3_5_moe_text", "lfm2", "qwen3_vl_text",
                       "qwen3_vl_moe_text") or (model_type == "glm4_moe" and get("use_qk_norm")):
         fields["qk_norm"] = True
-    if model_type in ("gemma2", "gemma3_text", "gemma3n_text"):
+    if model_type in ("gemma2", "gemma3_text", "gemma3n_text", "gemma4_text"):
         fields["post_norms"] = True
     if model_type == "gpt_oss":
         fields["attn_sinks"] = True
@@ -310,11 +315,13 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     n_experts = get("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
     if model_type in ("nemotron_h", "lfm2"):
         n_experts = 0  # their MoE variants are other model types, refused above
+    if model_type == "gemma4_text" and not get("enable_moe_block"):
+        n_experts = 0
     if model_type in ("mixtral", "gpt_oss"):
         n_experts = get_int("num_local_experts")
     if n_experts:
         fields["n_experts"] = int(n_experts)
-        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token", "moe_k")
+        fields["n_experts_used"] = get_int("num_experts_per_tok", "experts_per_token", "moe_k", "top_k_experts")
         if model_type in ("mixtral", "gpt_oss", "granitemoehybrid", "llama4_text", "minimax_m2"):
             fields["expert_ffn_size"] = get_int("intermediate_size")
         else:
@@ -324,7 +331,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             if shared:
                 fields["n_shared_experts"] = 1
                 fields["shared_expert_ffn_size"] = shared
-        if model_type in ("deepseek_v2", "deepseek_v3", "glm4_moe"):
+        if model_type in ("deepseek_v2", "deepseek_v3", "deepseek_v32", "glm4_moe"):
             n_shared = get_int("n_shared_experts")
             if n_shared:
                 fields["n_shared_experts"] = n_shared
@@ -338,7 +345,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
                 )
 
     # --- multi-head latent attention -------------------------------------------------------
-    if model_type in ("deepseek_v2", "deepseek_v3"):
+    if model_type in ("deepseek_v2", "deepseek_v3", "deepseek_v32"):
         rope = get_int("qk_rope_head_dim")
         nope = get_int("qk_nope_head_dim")
         fields.update(
@@ -355,6 +362,10 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
         if cfg.get("topk_method") == "noaux_tc":
             fields["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
+        if model_type == "deepseek_v32":  # the lightning indexer's heads (DSA)
+            fields["extra"] = {**fields.get("extra", {}), "indexer_n_head": get_int("index_n_heads"),
+                               "indexer_head_size": get_int("index_head_dim"),
+                               "indexer_top_k": get_int("index_topk")}
     if model_type == "glm4_moe" and n_experts:
         fields["expert_score_bias"] = True  # e_score_correction_bias, as DeepSeek-V3
     fields["head_dim_k"], fields["head_dim_v"] = head_dim_k, head_dim_v
@@ -374,7 +385,7 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     partial = cfg.get("partial_rotary_factor")
     if partial is None and isinstance(cfg.get("rope_parameters"), dict):
         partial = cfg["rope_parameters"].get("partial_rotary_factor")
-    if partial and partial != 1 and arch != "deepseek2":
+    if partial and partial != 1 and arch not in ("deepseek2", "deepseek32"):
         fields["rope_dim"] = int(head_dim_k * float(partial))
 
     # --- sliding-window attention ----------------------------------------------------------
@@ -454,14 +465,24 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         else:
             fields["ffn_size"] = shared or fields["ffn_size"]
     elif model_type == "nemotron_h":
+        # the pattern: M Mamba-2, * attention, - dense FFN, E MoE FFN (Nemotron 3, which
+        # llama.cpp's converter writes as nemotron_h_moe)
         pattern = get("hybrid_override_pattern")
-        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-"):
+        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-E"):
             raise SizingError(f"{source}: config field 'hybrid_override_pattern' must give one of "
-                              f"M, * or - for each of the {n_layers} layers")
+                              f"M, *, - or E for each of the {n_layers} layers")
+        if "E" in pattern:
+            if "-" in pattern:
+                raise SizingError(f"{source}: 'hybrid_override_pattern' mixes dense (-) and MoE (E) FFN "
+                                  "blocks; llama.cpp's nemotron_h_moe has MoE ones only")
+            fields.update(arch="nemotron_h_moe", n_experts=get_int("n_routed_experts"),
+                          n_experts_used=get_int("num_experts_per_tok"),
+                          expert_ffn_size=get_int("moe_intermediate_size"), expert_score_bias=True,
+                          n_shared_experts=1, shared_expert_ffn_size=get_int("moe_shared_expert_intermediate_size"))
         heads, dhead = get_int("mamba_num_heads"), get_int("mamba_head_dim")
         fields.update(recurrent_kind="mamba2", ffn_activation="plain",
                       recurrent_layers=tuple(i for i, c in enumerate(pattern) if c == "M"),
-                      ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c == "-"),
+                      ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c in "-E"),
                       ssm_d_state=get_int("ssm_state_size"), ssm_d_conv=get_int("conv_kernel"),
                       ssm_d_inner=heads * dhead, ssm_n_group=get_int("n_groups"), ssm_dt_rank=heads)
     elif model_type in ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"):
@@ -511,6 +532,36 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         per_layer_vocab = get("vocab_size_per_layer_input", default=None)
         if isinstance(per_layer_vocab, int) and per_layer_vocab > 0:
             fields["vocab_size"] = per_layer_vocab
+    elif model_type == "gemma4_text":
+        # convert_hf_to_gguf.py (Gemma4Model): full layers are global_head_dim wide with
+        # num_global_key_value_heads, windowed ones head_dim with num_key_value_heads; the
+        # last num_kv_shared_layers reuse earlier KV; a proportional-RoPE factor table
+        types = _layer_types(cfg, "layer_types", n_layers, source)
+        swa = tuple(i for i, t in enumerate(types) if t == "sliding_attention")
+        hd_swa, hd_full = get_int("head_dim"), get_int("global_head_dim", default=get_int("head_dim"))
+        kv_swa = fields["n_kv_heads"]
+        kv_full = get_int("num_global_key_value_heads", default=kv_swa)
+        shared = get_int("num_kv_shared_layers")
+        if get("use_double_wide_mlp") and shared:
+            raise SizingError(f"{source}: use_double_wide_mlp doubles the FFN of the KV-shared layers; "
+                              "per-layer FFN widths are not modelled")
+        fields.update(head_dim_k=hd_full, head_dim_v=hd_full, n_kv_heads=kv_full,
+                      sliding_window=get_int("sliding_window"), rope_factor_tensors=("rope_freqs",))
+        if swa:
+            fields["swa_layers"] = swa
+        if hd_swa != hd_full:
+            fields["swa_head_dim"] = hd_swa
+        if kv_swa != kv_full:
+            fields["swa_n_kv_heads"] = kv_swa
+        if shared:
+            fields["n_kv_layers"] = n_layers - shared
+        extra: dict[str, int | bool] = {}
+        if get_int("hidden_size_per_layer_input"):
+            extra["n_embd_per_layer"] = get_int("hidden_size_per_layer_input")
+        if get("attention_k_eq_v"):
+            extra["attention_k_eq_v"] = True
+        if extra:
+            fields["extra"] = extra
     elif model_type == "glm4_moe":
         if cfg.get("num_nextn_predict_layers"):
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}

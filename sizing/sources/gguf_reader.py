@@ -21,10 +21,9 @@ import mmap
 import os
 import re
 import struct
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -32,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sizing.errors import SizingError
 from sizing.core.arch import MAX_LAYERS, ModelArch
 from sizing.core.tensors import TensorSpec, llama_order
-from sizing.core.quant import file_quant_from_ftype
+from sizing.core.quant import file_quant_from_ftype, guess_file_quant
 
 GGUF_MAGIC = b"GGUF"
 MAX_KEY_BYTES = 65_535  # the spec's limit for a key
@@ -50,11 +49,16 @@ MAX_UPLOAD_TENSOR_ELEMENTS = 1 << 44
 MAX_METADATA = 65_536
 
 _SCALAR = {
-    GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b",
-    GGUFValueType.UINT16: "<H", GGUFValueType.INT16: "<h",
-    GGUFValueType.UINT32: "<I", GGUFValueType.INT32: "<i",
-    GGUFValueType.FLOAT32: "<f", GGUFValueType.BOOL: "<?",
-    GGUFValueType.UINT64: "<Q", GGUFValueType.INT64: "<q",
+    GGUFValueType.UINT8: "<B",
+    GGUFValueType.INT8: "<b",
+    GGUFValueType.UINT16: "<H",
+    GGUFValueType.INT16: "<h",
+    GGUFValueType.UINT32: "<I",
+    GGUFValueType.INT32: "<i",
+    GGUFValueType.FLOAT32: "<f",
+    GGUFValueType.BOOL: "<?",
+    GGUFValueType.UINT64: "<Q",
+    GGUFValueType.INT64: "<q",
     GGUFValueType.FLOAT64: "<d",
 }
 _TYPE_NAMES = {int(t): t.name for t in GGMLQuantizationType}
@@ -180,23 +184,28 @@ class _Cursor:
             # every item takes at least 8 bytes (a string length or an array header)
             self.need(n * 8, f"{n} items of {what}")
             keep = n <= 64
-            vals = []
+            items: list[Any] = []
             for k in range(n):
                 if it == GGUFValueType.STRING:
                     if keep:
-                        vals.append(self.string(f"item {k} of {what}"))
+                        items.append(self.string(f"item {k} of {what}"))
                     else:
                         self.skip_string(f"item {k} of {what}")
                 else:
                     v = self.value(it, f"item {k} of {what}", depth + 1)
                     if keep:
-                        vals.append(v)
-            return GGUFArray(item_type=it.name, length=n, values=tuple(vals) if keep else None)
+                        items.append(v)
+            return GGUFArray(item_type=it.name, length=n, values=tuple(items) if keep else None)
         raise self.fail(f"corrupt GGUF header: {what} has unsupported type {vt.name}")
 
 
-def _parse(path, buf, size: int, avail: int | None = None, max_elements: int | None = None,
-           ) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
+def _parse(
+    path,
+    buf,
+    size: int,
+    avail: int | None = None,
+    max_elements: int | None = None,
+) -> tuple[int, dict[str, Any], list[TensorSpec], list[int]]:
     """Walk the header. A tensor may not hold more than ``max_elements`` elements; by
     default what the file's bytes could hold (even 1-bit types need a byte per 8)."""
     c = _Cursor(buf, size, path, avail)
@@ -221,7 +230,9 @@ def _parse(path, buf, size: int, avail: int | None = None, max_elements: int | N
     # info is name length + 1 byte + n_dims + one dim + type + offset
     left = size - c.pos
     if n_kv * 14 > left:
-        raise c.fail(f"truncated or corrupt GGUF header: declares {n_kv} metadata entries, more than {size} bytes can hold")
+        raise c.fail(
+            f"truncated or corrupt GGUF header: declares {n_kv} metadata entries, more than {size} bytes can hold"
+        )
     if n_tensors * 33 > left:
         raise c.fail(f"truncated or corrupt GGUF header: declares {n_tensors} tensors, more than {size} bytes can hold")
 
@@ -268,8 +279,7 @@ def _check_data(path, size: int, data_offset: int, tensors, offsets) -> None:
         end = data_offset + off + nbytes
         if end > size:
             raise SizingError(
-                f"{path}: truncated GGUF file: tensor {t.name!r} ends at byte {end}, "
-                f"but the file has {size} bytes"
+                f"{path}: truncated GGUF file: tensor {t.name!r} ends at byte {end}, but the file has {size} bytes"
             )
 
 
@@ -283,8 +293,9 @@ def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
     label = Path(name).name or "upload"
     if not data:
         raise SizingError(f"{label}: empty file, not a GGUF file")
-    data_offset, meta, tensors, _ = _parse(Path(label), memoryview(data), len(data),
-                                           max_elements=MAX_UPLOAD_TENSOR_ELEMENTS)
+    data_offset, meta, tensors, _ = _parse(
+        Path(label), memoryview(data), len(data), max_elements=MAX_UPLOAD_TENSOR_ELEMENTS
+    )
     count = meta.get("split.count")
     if isinstance(count, int) and count > 1:
         raise SizingError(
@@ -297,7 +308,7 @@ def read_gguf_bytes(data: bytes, name: str) -> GGUFModel:
         path=label,
         arch=arch,
         tensors=tuple(llama_order(tensors)),
-        file_type=_file_type(meta, tensors),
+        file_type=_file_type(meta, tensors, arch),
         file_size=len(data),
         data_offset=data_offset,
         metadata=meta,
@@ -359,12 +370,27 @@ _RECURRENT_BY = {
 
 #: families whose nearest modelled relative is not the closest spelling
 _CLOSEST = {
-    "gemma3n": "gemma3", "gemma4": "gemma3", "gemma-embedding": "gemma3", "mamba": "granitehybrid",
-    "mamba2": "granitehybrid", "falcon-h1": "granitehybrid", "plamo2": "granitehybrid",
-    "jamba": "granitehybrid", "deepseek32": "deepseek2", "deepseek": "deepseek2",
-    "kimi-linear": "qwen3next", "minimax-m2": "qwen3moe", "ernie4_5-moe": "qwen3moe",
-    "hunyuan-moe": "qwen3moe", "glm4": "glm4moe", "olmo2": "llama", "granite": "llama",
-    "granitemoe": "qwen3moe", "phimoe": "phi3", "exaone4": "llama", "cohere2": "gemma2",
+    "gemma3n": "gemma3",
+    "gemma4": "gemma3",
+    "gemma-embedding": "gemma3",
+    "mamba": "granitehybrid",
+    "mamba2": "granitehybrid",
+    "falcon-h1": "granitehybrid",
+    "plamo2": "granitehybrid",
+    "jamba": "granitehybrid",
+    "deepseek32": "deepseek2",
+    "deepseek": "deepseek2",
+    "kimi-linear": "qwen3next",
+    "minimax-m2": "qwen3moe",
+    "ernie4_5-moe": "qwen3moe",
+    "hunyuan-moe": "qwen3moe",
+    "glm4": "glm4moe",
+    "olmo2": "llama",
+    "granite": "llama",
+    "granitemoe": "qwen3moe",
+    "phimoe": "phi3",
+    "exaone4": "llama",
+    "cohere2": "gemma2",
 }
 
 
@@ -391,8 +417,7 @@ def _per_layer(meta: dict[str, Any], key: str, n_layers: int, default: int, sour
     v = meta.get(key, default)
     if isinstance(v, GGUFArray):
         if v.values is None or len(v.values) != n_layers:
-            raise SizingError(
-                f"{source}: {key} has {v.length} entries, but block_count is {n_layers}")
+            raise SizingError(f"{source}: {key} has {v.length} entries, but block_count is {n_layers}")
         vals = v.values
     else:
         vals = (v,) * n_layers
@@ -408,19 +433,22 @@ def _uniform(vals: tuple[int, ...], key: str, source: str) -> int:
     if len(nz) > 1:
         raise SizingError(
             f"{source}: {key} differs between layers ({', '.join(map(str, nz))}); per-layer "
-            "widths other than zero are not modelled, so this file cannot be sized")
+            "widths other than zero are not modelled, so this file cannot be sized"
+        )
     return nz[0] if nz else 0
 
 
-def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...],
-                 ff: tuple[int, ...], source: str) -> dict[str, Any]:
+def _layer_kinds(
+    a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...], ff: tuple[int, ...], source: str
+) -> dict[str, Any]:
     """Recurrent and FFN-only blocks, and the recurrent state's dimensions, as llama.cpp reads them."""
     how = _RECURRENT_BY.get(a)
     if how is None:
         if 0 in kv:
             raise SizingError(
                 f"{source}: {a}.attention.head_count_kv is 0 on some layers, a layer kind "
-                f"(recurrent or attention-free) this architecture is not modelled with")
+                f"(recurrent or attention-free) this architecture is not modelled with"
+            )
         return {}
     rule, kind = how
     fields: dict[str, Any] = {"recurrent_kind": kind}
@@ -443,21 +471,73 @@ def _layer_kinds(a: str, meta: dict[str, Any], n_layers: int, kv: tuple[int, ...
     if kind == "shortconv":
         fields["ssm_d_conv"] = _int_key(meta, f"{a}.shortconv.l_cache", source)
     else:
-        for f, key in (("ssm_d_conv", "conv_kernel"), ("ssm_d_inner", "inner_size"),
-                       ("ssm_d_state", "state_size"), ("ssm_dt_rank", "time_step_rank"),
-                       ("ssm_n_group", "group_count")):
+        for f, key in (
+            ("ssm_d_conv", "conv_kernel"),
+            ("ssm_d_inner", "inner_size"),
+            ("ssm_d_state", "state_size"),
+            ("ssm_dt_rank", "time_step_rank"),
+            ("ssm_n_group", "group_count"),
+        ):
             fields[f] = _int_key(meta, f"{a}.ssm.{key}", source)
     return fields
+
+
+def _gemma4_layers(
+    meta: dict[str, Any], kv: tuple[int, ...], n_layers: int, by_name: dict[str, TensorSpec], source: str
+) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """gemma4's per-layer keys (src/models/gemma4.cpp load_arch_hparams): the window
+    pattern splits the layers; windowed ones have their own KV heads and head width
+    (``key_length_swa``); the last ``shared_kv_layers`` reuse earlier KV; full layers
+    without ``attn_v`` take V from K. Returns the fields and the full layers' KV heads."""
+    pat = meta.get("gemma4.attention.sliding_window_pattern")
+    if not isinstance(pat, GGUFArray) or pat.values is None or len(pat.values) < n_layers:
+        raise SizingError(f"{source}: gemma4.attention.sliding_window_pattern must give every layer")
+    swa = [bool(x) for x in pat.values[:n_layers]]
+    full_kv = {kv[i] for i in range(n_layers) if not swa[i]}
+    swa_kv = {kv[i] for i in range(n_layers) if swa[i]}
+    if len(full_kv) > 1 or len(swa_kv) > 1:
+        raise SizingError(
+            f"{source}: gemma4.attention.head_count_kv differs within windowed or full "
+            "layers; that is not modelled, so this file cannot be sized"
+        )
+    n_full = next(iter(full_kv), 0) or next(iter(swa_kv))
+    n_swa = next(iter(swa_kv), n_full)
+    fields: dict[str, Any] = {}
+    if n_swa != n_full:
+        fields["swa_n_kv_heads"] = n_swa
+    hd, hd_swa = (
+        _int_value(meta.get(f"gemma4.attention.{x}"), f"gemma4.attention.{x}", source)
+        for x in ("key_length", "key_length_swa")
+    )
+    if hd_swa and hd_swa != hd:
+        fields["swa_head_dim"] = hd_swa
+    shared = _int_value(meta.get("gemma4.attention.shared_kv_layers"), "gemma4.attention.shared_kv_layers", source)
+    if shared:
+        if shared >= n_layers:
+            raise SizingError(f"{source}: gemma4.attention.shared_kv_layers {shared} leaves no layer its own KV")
+        fields["n_kv_layers"] = n_layers - shared
+    extra: dict[str, int | bool] = {}
+    pl = _int_value(
+        meta.get("gemma4.embedding_length_per_layer_input"), "gemma4.embedding_length_per_layer_input", source
+    )
+    if pl:
+        extra["n_embd_per_layer"] = pl
+    full0 = next((i for i in range(n_layers) if not swa[i]), None)
+    if full0 is not None and f"blk.{full0}.attn_v.weight" not in by_name:
+        extra["attention_k_eq_v"] = True
+    if extra:
+        fields["extra"] = extra
+    return fields, tuple(n_full for _ in kv)
 
 
 def _int_key(meta: dict[str, Any], key: str, source: str) -> int:
     v = meta.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 24:
-        raise SizingError(f"{source}: {key} is missing or not a whole number up to {1 << 24:,}; "
-                          "without it the recurrent state cannot be sized")
+        raise SizingError(
+            f"{source}: {key} is missing or not a whole number up to {1 << 24:,}; "
+            "without it the recurrent state cannot be sized"
+        )
     return v
-
-
 
 
 #: Upper bounds for the header's counts and sizes: far above any published model, and
@@ -483,6 +563,9 @@ _INT_LIMITS = {
     "attention.q_lora_rank": 1 << 20,
     "attention.sliding_window": 1 << 32,
     "rope.dimension_count": 1 << 16,
+    "attention.indexer.head_count": 1 << 16,
+    "attention.indexer.key_length": 1 << 16,
+    "attention.indexer.top_k": 1 << 24,
 }
 
 
@@ -496,8 +579,10 @@ def _int_value(v: Any, key: str, source: str) -> int | None:
         return None
     if isinstance(v, GGUFArray):
         if v.values is None or not v.values:
-            raise SizingError(f"{source}: {key} is an array of {v.length:,} {v.item_type} items, "
-                              "expected a whole number (or a short per-layer list of them)")
+            raise SizingError(
+                f"{source}: {key} is an array of {v.length:,} {v.item_type} items, "
+                "expected a whole number (or a short per-layer list of them)"
+            )
         items = v.values
     else:
         items = (v,)
@@ -515,7 +600,9 @@ def _int_value(v: Any, key: str, source: str) -> int | None:
     return value
 
 
-_INT_ITEM_TYPES = {t.name for t in _SCALAR if t not in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64, GGUFValueType.BOOL)}
+_INT_ITEM_TYPES = {
+    t.name for t in _SCALAR if t not in (GGUFValueType.FLOAT32, GGUFValueType.FLOAT64, GGUFValueType.BOOL)
+}
 
 
 def _shown(v: Any) -> str:
@@ -526,12 +613,18 @@ def _shown(v: Any) -> str:
     return f"{type(v).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
 
 
+@overload
+def _dim(t: TensorSpec, i: int, source: str) -> int: ...
+@overload
+def _dim(t: TensorSpec | None, i: int, source: str) -> int | None: ...
 def _dim(t: TensorSpec | None, i: int, source: str) -> int | None:
     """Dimension ``i`` of a tensor the mapping needs, or a message naming the tensor."""
     if t is None:
         return None
     if len(t.shape) <= i:
-        raise SizingError(f"{source}: tensor {t.name!r} has shape {list(t.shape)}, expected at least {i + 1} dimensions")
+        raise SizingError(
+            f"{source}: tensor {t.name!r} has shape {list(t.shape)}, expected at least {i + 1} dimensions"
+        )
     return t.shape[i]
 
 
@@ -553,19 +646,21 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     if a == "clip":
         raise SizingError(
             f"{source}: this is a multimodal projector (mmproj), not a language model; give the "
-            "model with --model and this file with --mmproj")
+            "model with --model and this file with --mmproj"
+        )
     if a not in supported:
         raise SizingError(
             f"{source}: llama.cpp architecture {a!r} is not modelled here, so its memory "
-            f"cannot be sized (closest supported: {closest_supported(a, supported)})")
+            f"cannot be sized (closest supported: {closest_supported(a, supported)})"
+        )
 
     def k(key: str, default: Any = None) -> Any:
         raw = meta.get(f"{a}.{key}")
         v = _int_value(raw, f"{a}.{key}", source)  # type and range checked first
         if isinstance(raw, GGUFArray) and raw.values and len(set(raw.values)) > 1:
             raise SizingError(
-                f"{source}: {a}.{key} differs between layers; that is not modelled, so this "
-                "file cannot be sized")
+                f"{source}: {a}.{key} differs between layers; that is not modelled, so this file cannot be sized"
+            )
         return default if v is None else v
 
     by_name = {t.name: t for t in tensors}
@@ -573,8 +668,7 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     emb = by_name.get("token_embd.weight")
     n_all = k("block_count", 0)
     if isinstance(n_all, bool) or not isinstance(n_all, int) or not 0 < n_all <= MAX_LAYERS:
-        raise SizingError(f"{source}: {a}.block_count {n_all!r} is not a layer count llama.cpp loads "
-                          f"(1..{MAX_LAYERS})")
+        raise SizingError(f"{source}: {a}.block_count {n_all!r} is not a layer count llama.cpp loads (1..{MAX_LAYERS})")
     nextn = k("nextn_predict_layers", 0)
     if not isinstance(nextn, int) or not 0 <= nextn < n_all:
         raise SizingError(f"{source}: {a}.nextn_predict_layers {nextn!r} must be below block_count")
@@ -587,26 +681,44 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
     nh_arr = _per_layer(meta, f"{a}.attention.head_count", n_all, 0, source)[:n_layers]
     n_heads = _uniform(nh_arr, f"{a}.attention.head_count", source)
     hidden = k("embedding_length", 0)
+    g4: dict[str, Any] = {}
+    if a == "gemma4":  # windowed and full layers differ in KV heads and head width
+        g4, kv_arr = _gemma4_layers(meta, kv_arr, n_layers, by_name, source)
     n_kv = _uniform(kv_arr, f"{a}.attention.head_count_kv", source) or n_heads
     ffn_size = _uniform(ff_arr, f"{a}.feed_forward_length", source)
     hd_k = k("attention.key_length", hidden // n_heads if n_heads else 0)
     hd_v = k("attention.value_length", hd_k)
     rope_dim = k("rope.dimension_count", 0)
     fields: dict[str, Any] = _layer_kinds(a, meta, n_layers, kv_arr, ff_arr, source)
+    fields.update(g4)
     if nextn:
-        fields["extra"] = {"nextn_predict_layers": nextn}
+        fields["extra"] = {**fields.get("extra", {}), "nextn_predict_layers": nextn}
     kv_lora = k("attention.kv_lora_rank", 0)
     if kv_lora:  # MLA: the *_mla keys hold the real per-head sizes; one latent KV "head"
         hd_k = k("attention.key_length_mla", hd_k)
         hd_v = k("attention.value_length_mla", hd_v)
         n_kv = n_heads
-        fields.update(kv_lora_rank=kv_lora, q_lora_rank=k("attention.q_lora_rank", 0),
-                      qk_rope_head_dim=rope_dim, qk_nope_head_dim=hd_k - rope_dim)
+        fields.update(
+            kv_lora_rank=kv_lora,
+            q_lora_rank=k("attention.q_lora_rank", 0),
+            qk_rope_head_dim=rope_dim,
+            qk_nope_head_dim=hd_k - rope_dim,
+        )
+    if a == "deepseek32":  # the lightning indexer (DSA): its heads size tensors and a key cache
+        extra = {
+            "indexer_n_head": k("attention.indexer.head_count", 0),
+            "indexer_head_size": k("attention.indexer.key_length", 0),
+            "indexer_top_k": k("attention.indexer.top_k", 0),
+        }
+        if not (extra["indexer_n_head"] and extra["indexer_head_size"]):
+            raise SizingError(f"{source}: deepseek32 header lacks its attention.indexer head_count/key_length")
+        fields["extra"] = {**fields.get("extra", {}), **extra}
     n_exp = k("expert_count", 0)
     if n_exp:
         lead = k("leading_dense_block_count", 0)
         gate = by_name.get("blk.%d.ffn_up_exps.weight" % lead) or next(
-            (t for n, t in by_name.items() if n.endswith("ffn_up_exps.weight")), None)
+            (t for n, t in by_name.items() if n.endswith("ffn_up_exps.weight")), None
+        )
         fields.update(
             n_experts=n_exp,
             n_experts_used=k("expert_used_count", 0),
@@ -638,12 +750,20 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         att = [i for i in range(n_layers) if i not in set(fields.get("recurrent_layers", ()))]
         fields.update(sliding_window=window, swa_layers=tuple(att))
     if a == "gemma3n":
-        alt, lau, gate = by_name.get("altup_proj.weight"), by_name.get("blk.0.laurel_l.weight"), by_name.get("blk.0.inp_gate.weight")
+        alt, lau, gate = (
+            by_name.get("altup_proj.weight"),
+            by_name.get("blk.0.laurel_l.weight"),
+            by_name.get("blk.0.inp_gate.weight"),
+        )
         if alt is None or lau is None or gate is None or len(alt.shape) < 3:
             raise SizingError(f"{source}: gemma3n header lacks its AltUp/LAuReL tensors")
         fields["n_kv_layers"] = min(GEMMA3N_KV_LAYERS, n_layers)
-        fields["extra"] = {**fields.get("extra", {}), "n_altup": alt.shape[2] + 1,
-                           "laurel_rank": lau.shape[1], "n_embd_altup": gate.shape[1]}
+        fields["extra"] = {
+            **fields.get("extra", {}),
+            "n_altup": alt.shape[2] + 1,
+            "laurel_rank": lau.shape[1],
+            "n_embd_altup": gate.shape[1],
+        }
     rope_t = tuple(n for n in ("rope_freqs", "rope_factors_long", "rope_factors_short") if has(f"{n}.weight"))
     if rope_t:
         fields["rope_factor_tensors"] = rope_t
@@ -689,26 +809,28 @@ def arch_from_header(meta: dict[str, Any], tensors: list[TensorSpec], *, id: str
         ) from None
 
 
-def _file_type(meta: dict[str, Any], tensors: list[TensorSpec]) -> str:
+def _file_type(meta: dict[str, Any], tensors: list[TensorSpec], arch: ModelArch) -> str:
+    """The file's quant, a name every page and command accepts: from ``general.file_type``,
+    else guessed from the tensor types (converters and some tools leave the key out)."""
     ft = meta.get("general.file_type")
     if isinstance(ft, int):
         name = file_quant_from_ftype(ft & ~1024)  # 1024 = LLAMA_FTYPE_GUESSED
         if name:
             return name
-    if not tensors:
-        return "unknown"
-    mostly = Counter()
-    for t in tensors:
-        mostly[t.ggml_type] += t.n_elements
-    return f"mostly {mostly.most_common(1)[0][0]}"
+    return guess_file_quant(arch, tensors) or "unknown"
 
 
 _SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 
 
-def _read_splits(p: Path, meta: dict[str, Any], tensors: list[TensorSpec], data_offset: int,
-                 size: int, allowed: Callable[[Path], bool] | None = None,
-                 ) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
+def _read_splits(
+    p: Path,
+    meta: dict[str, Any],
+    tensors: list[TensorSpec],
+    data_offset: int,
+    size: int,
+    allowed: Callable[[Path], bool] | None = None,
+) -> tuple[dict[str, Any], list[TensorSpec], int, int]:
     """A model split by gguf-split: read every part's header and join the tensor tables.
 
     Parts are named ``<prefix>-00001-of-0000N.gguf``; the first holds the metadata.
@@ -763,7 +885,7 @@ def read_gguf(path: str | os.PathLike, *, allowed: Callable[[Path], bool] | None
         path=str(p),
         arch=arch,
         tensors=tuple(llama_order(tensors)),
-        file_type=_file_type(meta, tensors),
+        file_type=_file_type(meta, tensors, arch),
         file_size=size,
         data_offset=data_offset,
         metadata=meta,

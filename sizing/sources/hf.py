@@ -20,12 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.env import hf_offline
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.sources.config_json import arch_from_config
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
-_TRUE = {"1", "true", "yes", "on"}
 
 
 class HFModel(BaseModel):
@@ -81,7 +81,7 @@ def _endpoint() -> str | None:
 def is_offline(offline: bool | None = None) -> bool:
     if offline is not None:
         return offline
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+    return hf_offline()
 
 
 def _suggestion(repo_id: str) -> str:
@@ -91,7 +91,9 @@ def _suggestion(repo_id: str) -> str:
     return "; catalog ids that work offline: " + ", ".join(matches) if matches else ""
 
 
-def fetch_config(repo_id: str, *, offline: bool | None = None, revision: str | None = None) -> tuple[dict[str, Any], str]:
+def fetch_config(
+    repo_id: str, *, offline: bool | None = None, revision: str | None = None
+) -> tuple[dict[str, Any], str]:
     """The repo's ``config.json`` (parsed) and its local path, from the cache or the Hub."""
     import huggingface_hub as hub
     from huggingface_hub import errors
@@ -154,8 +156,9 @@ def _unreachable(endpoint: str | None, timeout_s: float = 3.0) -> OSError | None
     import socket
     from urllib.parse import urlsplit
 
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
-                                       "ALL_PROXY", "all_proxy")):
+    if any(
+        os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+    ):
         return None
     from huggingface_hub import constants
 
@@ -238,7 +241,5 @@ def load_hf_model(repo_id: str, *, offline: bool | None = None, revision: str | 
     """A repo's architecture (through the shared converter) and its published parameter counts."""
     check_repo_id(repo_id)
     config, path = fetch_config(repo_id, offline=offline, revision=revision)
-    arch = arch_from_config(
-        config, repo_id=repo_id, source=f"https://huggingface.co/{repo_id}/blob/main/config.json"
-    )
+    arch = arch_from_config(config, repo_id=repo_id, source=f"https://huggingface.co/{repo_id}/blob/main/config.json")
     return HFModel(arch=arch, config_path=path, params_by_dtype=fetch_param_counts(repo_id, offline=offline))

@@ -32,7 +32,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from sizing.env import hf_offline, web_mode
 from sizing.errors import SizingError
+from sizing.units import MIB
 from sizing.sources.gguf_reader import (
     GGUFModel,
     NeedMoreBytes,
@@ -45,21 +47,22 @@ from sizing.core.tensors import TensorSpec, llama_order
 
 FIRST_READ = 256 * 1024  # most headers of small-vocabulary models fit here
 GROWTH = 1.5  # each further read asks for half again what is held (at most that much waste)
-MAX_HEADER_BYTES = 96 * 1024 * 1024  # far above any real header (262k-token vocabularies: ~8 MB)
+MAX_HEADER_BYTES = 96 * MIB  # far above any real header (262k-token vocabularies: ~8 MB)
 MAX_PARTS = 512
 TIMEOUT_S = 20.0
 MAX_REDIRECTS = 5
-CACHE_MAX_BYTES = 256 * 1024 * 1024
+CACHE_MAX_BYTES = 256 * MIB
 HF_HOSTS = ("huggingface.co", "hf.co")
-_TRUE = {"1", "true", "yes", "on"}
 
 _SPLIT = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.I)
-_QUANT = re.compile(
-    r"(?i)(?:^|[-_.])((?:UD-)?(?:I?Q\d(?:_[A-Z0-9]+)*|TQ\d_\d|BF16|F16|F32|MXFP4(?:_MOE)?))$"
+_QUANT = re.compile(r"(?i)(?:^|[-_.])((?:UD-)?(?:I?Q\d(?:_[A-Z0-9]+)*|TQ\d_\d|BF16|F16|F32|MXFP4(?:_MOE)?))$")
+_HF_SHORT = re.compile(
+    r"^(?:(?:https?://)?(?:hf\.co|huggingface\.co)/)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+):(?P<quant>[\w.-]+)$"
 )
-_HF_SHORT = re.compile(r"^(?:(?:https?://)?(?:hf\.co|huggingface\.co)/)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+):(?P<quant>[\w.-]+)$")
 _HF_URI = re.compile(r"^hf://(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+?)(?:@(?P<rev>[\w.-]+))?/(?P<file>.+\.gguf)$", re.I)
-_HF_RESOLVE = re.compile(r"^/(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)/(?:resolve|blob)/(?P<rev>[^/]+)/(?P<file>.+\.gguf)$", re.I)
+_HF_RESOLVE = re.compile(
+    r"^/(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)/(?:resolve|blob)/(?P<rev>[^/]+)/(?P<file>.+\.gguf)$", re.I
+)
 
 
 class RemoteRef(BaseModel):
@@ -83,10 +86,6 @@ class RepoGGUF(BaseModel):
     filename: str
     parts: int
     size: int | None = None
-
-
-def web_mode() -> bool:
-    return os.environ.get("LLM_SIZING_WEB_MODE", "").strip().lower() in _TRUE
 
 
 def _endpoint() -> str:
@@ -141,8 +140,13 @@ def parse_spec(spec: str) -> RemoteRef | tuple[str, str]:
     m = _HF_URI.match(s)
     if m:
         repo, rev, filename = m.group("repo"), m.group("rev") or "main", m.group("file")
-        return RemoteRef(url=hf_file_url(repo, filename, rev), label=f"hf://{repo}/{filename}",
-                         repo=repo, filename=filename, revision=rev)
+        return RemoteRef(
+            url=hf_file_url(repo, filename, rev),
+            label=f"hf://{repo}/{filename}",
+            repo=repo,
+            filename=filename,
+            revision=rev,
+        )
     if s.lower().startswith("hf://"):
         raise SizingError(f"{s}: expected hf://owner/repo/file.gguf")
     m = _HF_SHORT.match(s)
@@ -179,8 +183,11 @@ def _hf_error(status: int, headers: Any, label: str) -> SizingError | None:
             )
         return SizingError(f"{label}: not authorised (HTTP {status}): a private or gated repo needs HF_TOKEN")
     if status == 404:
-        what = {"RepoNotFound": "no such repo", "EntryNotFound": "no such file in the repo",
-                "RevisionNotFound": "no such revision"}.get(code, "not found")
+        what = {
+            "RepoNotFound": "no such repo",
+            "EntryNotFound": "no such file in the repo",
+            "RevisionNotFound": "no such revision",
+        }.get(code, "not found")
         return SizingError(f"{label}: {what} (HTTP 404)")
     return None
 
@@ -221,8 +228,9 @@ class _Fetcher:
             with self._lock:
                 self.requests += 1
             try:
-                with session.stream("GET", url, headers=self._headers(start, end), follow_redirects=False,
-                                          timeout=self.timeout_s) as r:
+                with session.stream(
+                    "GET", url, headers=self._headers(start, end), follow_redirects=False, timeout=self.timeout_s
+                ) as r:
                     if r.status_code in (301, 302, 303, 307, 308):
                         loc = r.headers.get("Location")
                         if not loc:
@@ -242,12 +250,12 @@ class _Fetcher:
                     if r.status_code != 206:
                         raise SizingError(f"{label}: HTTP {r.status_code} from {host}")
                     total = _content_range_total(r.headers.get("Content-Range"), start, label)
-                    data = bytearray()
+                    got = bytearray()
                     for chunk in r.iter_bytes():
-                        data += chunk
-                        if len(data) >= length:
+                        got += chunk
+                        if len(got) >= length:
                             break
-                    data = bytes(data[:length])
+                    data = bytes(got[:length])
             except SizingError:
                 raise
             except httpx.TimeoutException:
@@ -261,10 +269,12 @@ class _Fetcher:
                 if known is None:
                     self.total = total
             if known is not None and total != known:
-                    raise SizingError(f"{label}: the file changed while its header was read ({known} -> {total} bytes)")
+                raise SizingError(f"{label}: the file changed while its header was read ({known} -> {total} bytes)")
             want = min(length, total - start)
             if len(data) < want:
-                raise SizingError(f"{label}: the server sent {len(data)} of {want} bytes asked for (transfer cut short)")
+                raise SizingError(
+                    f"{label}: the server sent {len(data)} of {want} bytes asked for (transfer cut short)"
+                )
             return data
         raise SizingError(f"{label}: more than {MAX_REDIRECTS} redirects")
 
@@ -300,7 +310,7 @@ def _cache_get(url: str) -> tuple[list[tuple[int, bytes]], int] | None:
             return None
         pieces, at = [], 0
         for start, length in meta["pieces"]:
-            pieces.append((int(start), blob[at: at + int(length)]))
+            pieces.append((int(start), blob[at : at + int(length)]))
             at += int(length)
         if at != len(blob):
             return None
@@ -317,8 +327,9 @@ def _cache_put(url: str, pieces: list[tuple[int, bytes]], total: int) -> None:
         d.mkdir(parents=True, exist_ok=True)
         key = _cache_key(url)
         (d / (key + ".bin")).write_bytes(b"".join(b for _, b in pieces))
-        (d / (key + ".json")).write_text(json.dumps({
-            "url": url, "total": total, "pieces": [[s, len(b)] for s, b in pieces], "stored": time.time()}))
+        (d / (key + ".json")).write_text(
+            json.dumps({"url": url, "total": total, "pieces": [[s, len(b)] for s, b in pieces], "stored": time.time()})
+        )
         newest = d / (key + ".bin")
         entries = sorted((p for p in d.glob("*.bin") if p != newest), key=lambda p: p.stat().st_mtime)
         used = sum(p.stat().st_size for p in entries) + newest.stat().st_size
@@ -332,17 +343,12 @@ def _cache_put(url: str, pieces: list[tuple[int, bytes]], total: int) -> None:
         pass  # a cache that cannot be written only costs a re-read
 
 
-def _offline() -> bool:
-    from sizing.sources.hf import is_offline
-
-    return is_offline(None)
-
-
 class _Source:
     """The file's bytes as far as they have been read: cached ranges first, then the network."""
 
-    def __init__(self, ref: RemoteRef, timeout_s: float, pieces: list[tuple[int, bytes]] | None = None,
-                 total: int | None = None) -> None:
+    def __init__(
+        self, ref: RemoteRef, timeout_s: float, pieces: list[tuple[int, bytes]] | None = None, total: int | None = None
+    ) -> None:
         self.ref = ref
         self.fetcher: _Fetcher | None = None
         self.timeout_s = timeout_s
@@ -359,9 +365,10 @@ class _Source:
 
     def _fetch(self, start: int, length: int) -> bytes:
         if self.fetcher is None:
-            if _offline():
-                raise SizingError(f"{self.ref.label}: offline and its header is not cached "
-                                  "(unset HF_HUB_OFFLINE to read it)")
+            if hf_offline():
+                raise SizingError(
+                    f"{self.ref.label}: offline and its header is not cached (unset HF_HUB_OFFLINE to read it)"
+                )
             self.fetcher = _Fetcher(self.ref, self.timeout_s)
         data = self.fetcher.get(start, length)
         if self.total is None:
@@ -376,7 +383,7 @@ class _Source:
             if merged and s <= merged[-1][0] + len(merged[-1][1]):
                 ms, mb = merged[-1]
                 if s + len(b) > ms + len(mb):
-                    mb = mb + b[ms + len(mb) - s:]
+                    mb = mb + b[ms + len(mb) - s :]
                 merged[-1] = (ms, mb)
             else:
                 merged.append((s, b))
@@ -387,8 +394,11 @@ class _Source:
         from concurrent.futures import ThreadPoolExecutor
 
         assert self.total is not None
-        todo = [(st, min(n, self.total - st)) for st, n in ranges
-                if st < self.total and not self.covers(st, min(st + n, self.total))]
+        todo = [
+            (st, min(n, self.total - st))
+            for st, n in ranges
+            if st < self.total and not self.covers(st, min(st + n, self.total))
+        ]
         if not todo:
             return
         if self.fetcher is None:
@@ -409,7 +419,7 @@ class _Source:
         length = max(0, min(length, self.total - start))
         for s, b in self.pieces:
             if s <= start < s + len(b):
-                have = b[start - s: start - s + length]
+                have = b[start - s : start - s + length]
                 if len(have) == length:
                     return have
                 self._add(start + len(have), self._fetch(start + len(have), length - len(have)))
@@ -446,7 +456,7 @@ def _contiguous(src: _Source, label: str):
             return _parse(label, data, src.total, avail=len(data))
         except NeedMoreBytes as more:
             if more.needed > MAX_HEADER_BYTES:
-                raise SizingError(f"{label}: GGUF header larger than {MAX_HEADER_BYTES // 2**20} MiB; refused") from None
+                raise SizingError(f"{label}: GGUF header larger than {MAX_HEADER_BYTES // MIB} MiB; refused") from None
             have = min(max(more.needed, int(len(data) * GROWTH)), src.total)
 
 
@@ -469,8 +479,16 @@ def read_remote_header(ref: RemoteRef, *, timeout_s: float = TIMEOUT_S, use_cach
     _check_data(ref.label, src.total, off, tensors, offsets)
     if use_cache and src.fetcher is not None:
         _cache_put(ref.url, src.pieces, src.total)
-    return HeaderRead(meta=meta, tensors=tensors, data_offset=off, file_size=src.total, bytes_read=src.bytes_read,
-                      requests=src.requests, cached=src.fetcher is None, skipped_entries=skipped)
+    return HeaderRead(
+        meta=meta,
+        tensors=tensors,
+        data_offset=off,
+        file_size=src.total,
+        bytes_read=src.bytes_read,
+        requests=src.requests,
+        cached=src.fetcher is None,
+        skipped_entries=skipped,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -509,7 +527,7 @@ def _info_at(buf: bytes, o: int, align: int, total: int):
     n = struct.unpack_from("<Q", buf, o)[0]
     if not 1 <= n <= 256 or o + 8 + n + 4 > len(buf):
         return None
-    name = buf[o + 8: o + 8 + n]
+    name = buf[o + 8 : o + 8 + n]
     if not _TENSOR_NAME.fullmatch(name):
         return None
     p = o + 8 + n
@@ -660,7 +678,9 @@ def _skip_tokenizer(src: _Source, label: str):
     # metadata entries between the skipped lists and the table, walked back from it
     after: list[tuple[str, Any]] = []
     arch = meta.get("general.architecture")
-    prefixes = (b"general.", b"tokenizer.", b"split.", b"quantize.") + ((arch.encode() + b".",) if isinstance(arch, str) else ())
+    prefixes = (b"general.", b"tokenizer.", b"split.", b"quantize.") + (
+        (arch.encode() + b".",) if isinstance(arch, str) else ()
+    )
     boundary = table
     remaining = n_kv - i_big - 1
     while remaining > 0:
@@ -671,7 +691,7 @@ def _skip_tokenizer(src: _Source, label: str):
             n = struct.unpack_from("<Q", back, o)[0]
             if not 1 <= n <= 256 or o + 8 + n > len(back):
                 continue
-            k = back[o + 8: o + 8 + n]
+            k = back[o + 8 : o + 8 + n]
             if not k.startswith(prefixes) or not _KEY.fullmatch(k):
                 continue
             kc = _Cursor(back, len(back), label)
@@ -759,11 +779,21 @@ def read_remote_gguf(ref: RemoteRef, *, timeout_s: float = TIMEOUT_S) -> RemoteG
     model_id = f"{ref.repo}/{stem}" if ref.repo else stem
     arch = arch_from_header(meta, tensors, id=model_id, source=f"GGUF header of {ref.label}")
     model = GGUFModel(
-        path=ref.label, arch=arch, tensors=tuple(llama_order(tensors)), file_type=_file_type(meta, tensors),
-        file_size=total, data_offset=first.data_offset, metadata=meta,
+        path=ref.label,
+        arch=arch,
+        tensors=tuple(llama_order(tensors)),
+        file_type=_file_type(meta, tensors, arch),
+        file_size=total,
+        data_offset=first.data_offset,
+        metadata=meta,
     )
-    return RemoteGGUF(model=model, parts=len(reads), bytes_read=sum(r.bytes_read for r in reads),
-                      requests=sum(r.requests for r in reads), cached=all(r.cached for r in reads))
+    return RemoteGGUF(
+        model=model,
+        parts=len(reads),
+        bytes_read=sum(r.bytes_read for r in reads),
+        requests=sum(r.requests for r in reads),
+        cached=all(r.cached for r in reads),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -784,7 +814,7 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
         raise SizingError(f"{repo!r} is not a Hugging Face repo id (expected owner/name)")
     if web_mode() and not is_hf_host(urlsplit(_endpoint()).hostname):
         raise SizingError("in web mode only Hugging Face hosts are read")
-    if _offline():
+    if hf_offline():
         raise SizingError(f"{repo}: offline; listing its GGUF files needs the Hub")
     down = _unreachable(_endpoint())  # one short connect: the Hub client would retry for long
     if down is not None:
@@ -793,16 +823,19 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
     try:
         api = hub.HfApi(endpoint=_endpoint())
         with _quiet_hub():
-            entries = [e for e in api.list_repo_tree(repo, revision=revision, recursive=True)
-                       if getattr(e, "path", "").lower().endswith(".gguf")]
+            entries = [
+                e
+                for e in api.list_repo_tree(repo, revision=revision, recursive=True)
+                if getattr(e, "path", "").lower().endswith(".gguf")
+            ]
     except errors.GatedRepoError:
         raise SizingError(f"{repo}: gated repo: accept its licence on Hugging Face and log in") from None
     except errors.RepositoryNotFoundError:
         raise SizingError(f"{repo}: no such repo on Hugging Face (or it is private)") from None
     except errors.RevisionNotFoundError:
         raise SizingError(f"{repo}: revision {revision!r} not found") from None
-    except (errors.HfHubHTTPError, OSError) as e:
-        raise SizingError(f"{repo}: cannot list its files ({type(e).__name__})") from None
+    except (errors.HfHubHTTPError, OSError) as exc:
+        raise SizingError(f"{repo}: cannot list its files ({type(exc).__name__})") from None
     found: dict[str, RepoGGUF] = {}
     for e in sorted(entries, key=lambda e: e.path):
         name = e.path.rsplit("/", 1)[-1]
@@ -816,9 +849,13 @@ def list_repo_ggufs(repo: str, *, revision: str = "main") -> list[RepoGGUF]:
         size = getattr(e, "size", None)
         if m:
             prefix = e.path[: len(e.path) - len(name)] + m.group("prefix")
-            sizes = [getattr(x, "size", None) for x in entries
-                     if x.path.startswith(prefix + "-") and _SPLIT.match(x.path.rsplit("/", 1)[-1])]
-            size = sum(sizes) if sizes and all(isinstance(s, int) for s in sizes) else None
+            sizes = [
+                getattr(x, "size", None)
+                for x in entries
+                if x.path.startswith(prefix + "-") and _SPLIT.match(x.path.rsplit("/", 1)[-1])
+            ]
+            known = [s for s in sizes if isinstance(s, int)]
+            size = sum(known) if sizes and len(known) == len(sizes) else None
         key = quant.upper()
         if key in found:
             key = f"{key} ({e.path})"
@@ -837,11 +874,18 @@ def resolve_quant(repo: str, quant: str, *, revision: str = "main") -> RemoteRef
         have = ", ".join(sorted({f.quant for f in files}))
         raise SizingError(f"{repo}: no {quant} GGUF; it has {have}")
     if len(match) > 1:
-        raise SizingError(f"{repo}: {quant} names {len(match)} files ({', '.join(f.filename for f in match)}); "
-                          "pass hf://{repo}/FILE".replace("{repo}", repo))
+        raise SizingError(
+            f"{repo}: {quant} names {len(match)} files ({', '.join(f.filename for f in match)}); "
+            "pass hf://{repo}/FILE".replace("{repo}", repo)
+        )
     f = match[0]
-    return RemoteRef(url=hf_file_url(repo, f.filename, revision), label=f"{repo}:{f.quant}",
-                     repo=repo, filename=f.filename, revision=revision)
+    return RemoteRef(
+        url=hf_file_url(repo, f.filename, revision),
+        label=f"{repo}:{f.quant}",
+        repo=repo,
+        filename=f.filename,
+        revision=revision,
+    )
 
 
 def load_remote_gguf(spec: str, *, timeout_s: float = TIMEOUT_S) -> RemoteGGUF:

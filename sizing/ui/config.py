@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sizing.env import model_dirs, web_mode
+
 DEFAULT_UPLOAD_CAP_MB = 32  # a GGUF header with its tensor table is well under this
 
 
@@ -45,16 +47,10 @@ class UIConfig:
         return found
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def load_config() -> UIConfig:
-    dirs = tuple(
-        Path(d).expanduser() for d in os.environ.get("LLM_SIZING_MODEL_DIRS", "").split(os.pathsep) if d.strip()
-    )
+    dirs = tuple(model_dirs())
     try:
         cap = int(os.environ.get("LLM_SIZING_UPLOAD_CAP_MB", DEFAULT_UPLOAD_CAP_MB))
     except ValueError:
         cap = DEFAULT_UPLOAD_CAP_MB
-    return UIConfig(web_mode=_flag("LLM_SIZING_WEB_MODE"), model_dirs=dirs, upload_cap_mb=max(1, min(cap, 200)))
+    return UIConfig(web_mode=web_mode(), model_dirs=dirs, upload_cap_mb=max(1, min(cap, 200)))

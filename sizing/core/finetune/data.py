@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sizing.core.tables import data_file, read_yaml, validate
+from sizing.units import MIB
 
 if TYPE_CHECKING:
     from sizing.core.tables import DataPath
@@ -56,10 +57,10 @@ class FinetuneData(BaseModel):
 
     @property
     def cuda_context_bytes(self) -> int:
-        return int(self.cuda_context_mib.value * 2**20)
+        return int(self.cuda_context_mib.value * MIB)
 
     def cpu_runtime_bytes(self, bf16: bool) -> int:
-        return int((self.cpu_runtime_bf16_mib if bf16 else self.cpu_runtime_fp32_mib).value * 2**20)
+        return int((self.cpu_runtime_bf16_mib if bf16 else self.cpu_runtime_fp32_mib).value * MIB)
 
 
 def load_finetune_data_file(path: DataPath) -> FinetuneData:

@@ -35,7 +35,7 @@ from sizing.core.tensors import TensorSpec, count_params, tensors_for
 from sizing.core.memory.overhead import load_overheads
 from sizing.core.quant import apply_recipe, file_quant, native_note, tensor_bytes
 from sizing.core.scenario import Basis, MemoryParts, Scenario
-from sizing.units import MIB
+from sizing.units import GIB, MIB
 
 GGUF_ALIGNMENT = 32  # general.alignment default: each tensor's data starts on it
 # ggml-cpu "extra" buffer type on x86-64 with AVX2 (ggml-cpu/repack.cpp): matrices of these
@@ -200,7 +200,7 @@ def repack_explanation(*, backend: str, repack: bool, mmap: bool, mlock: bool, r
         return head + " --mlock pins the mapped file too, so both copies stay resident."
     return head + (
         " The file pages behind the copy are clean and reclaimable (up to "
-        f"{reclaimable / 2**30:.1f} GiB here): the verdict counts only what must stay resident. "
+        f"{reclaimable / GIB:.1f} GiB here): the verdict counts only what must stay resident. "
         "--no-mmap or --no-repack removes the duplicate."
     )
 
@@ -211,6 +211,7 @@ _KV_LABELS = {
     "kv": "KV cache",
     "non-swa": "KV cache (full attention)",
     "swa": "KV cache (sliding window)",
+    "indexer": "KV cache (DSA indexer keys)",
     "recurrent": "recurrent state",
 }
 
@@ -264,7 +265,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
                 w.total,
                 "the GGUF's tensor data, memory-mapped"
                 + (
-                    f"; {reclaim / 2**30:,.2f} GiB of it are the file pages behind the repacked copy, reclaimable"
+                    f"; {reclaim / GIB:,.2f} GiB of it are the file pages behind the repacked copy, reclaimable"
                     if reclaim
                     else ""
                 )

@@ -73,7 +73,7 @@ class KVCachePart(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: str  # 'kv' (single cache), 'non-swa', 'swa', 'recurrent'
+    kind: str  # 'kv' (single cache), 'non-swa', 'swa', 'indexer' (DSA keys), 'recurrent'
     cells: int  # per stream
     streams: int
     layers: int
@@ -111,14 +111,18 @@ class KVCacheEstimate(BaseModel):
     @property
     def mask_sizes(self) -> tuple[int, ...]:
         """KV cells one attention mask spans, one per attention cache (for the compute buffer)."""
-        return tuple(p.cells for p in self.parts if p.kind != "recurrent")
+        return tuple(p.cells for p in self.parts if p.kind not in ("recurrent", "indexer"))
 
 
-def kv_row_dims(arch: ModelArch) -> tuple[int, int]:
-    """Elements one token adds to one layer's K and V rows."""
+def kv_row_dims(arch: ModelArch, windowed: bool = False) -> tuple[int, int]:
+    """Elements one token adds to one layer's K and V rows (``windowed``: on a
+    sliding-window layer, whose heads may be fewer or narrower: gemma4)."""
     if arch.is_mla:
         # llama.cpp caches the compressed latent plus the shared rope part, as K only
         return arch.kv_lora_rank + arch.qk_rope_head_dim, 0
+    if windowed and (arch.swa_head_dim or arch.swa_n_kv_heads):
+        n, d = arch.swa_n_kv_heads or arch.n_kv_heads, arch.swa_head_dim or arch.head_dim_k
+        return n * d, n * (arch.swa_head_dim or arch.head_dim_v)
     return arch.n_kv_heads * arch.head_dim_k, arch.n_kv_heads * arch.head_dim_v
 
 
@@ -150,13 +154,13 @@ def estimate_kv_cache(
     """Bytes of the KV cache (and recurrent state) llama.cpp allocates for this context."""
     cs = context_size(ctx, n_parallel=n_parallel, kv_unified=kv_unified, n_batch=n_batch,
                       n_ubatch=n_ubatch)
-    nk, nv = kv_row_dims(arch)
-    rk = cache_row_bytes(kv_type_k, nk, "K")
-    rv = cache_row_bytes(kv_type_v, nv, "V")
     n_attn, n_swa = _layer_counts(arch)
     n_full = n_attn - n_swa
 
     def part(kind: str, layers: int, cells: int) -> KVCachePart:
+        nk, nv = kv_row_dims(arch, windowed=kind == "swa")
+        rk = cache_row_bytes(kv_type_k, nk, "K")
+        rv = cache_row_bytes(kv_type_v, nv, "V")
         n = layers * cells * cs.n_stream
         return build(KVCachePart, kind=kind, cells=cells, streams=cs.n_stream, layers=layers,
                      k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=n * rv)
@@ -170,6 +174,13 @@ def estimate_kv_cache(
         parts.append(part("swa", n_swa, swa_cells))
     elif n_attn:
         parts.append(part("kv", n_attn, cs.n_ctx_seq))
+    if arch.arch == "deepseek32" and n_attn:
+        # DSA: a second cache of the lightning indexer's keys, one head of
+        # indexer_head_size per token and layer, in the K cache type (llama_kv_cache_dsa)
+        rk = cache_row_bytes(kv_type_k, int(arch.extra.get("indexer_head_size", 0)), "indexer K")
+        n = n_attn * cs.n_ctx_seq * cs.n_stream
+        parts.append(build(KVCachePart, kind="indexer", cells=cs.n_ctx_seq, streams=cs.n_stream, layers=n_attn,
+                           k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=0))
     if arch.recurrent_layers:
         parts.append(_recurrent_state(arch, n_parallel))
     return build(KVCacheEstimate, context=cs, parts=tuple(parts))

@@ -13,7 +13,10 @@ old one, such as a Tesla P40, several times over.
 
 Prefill runs a micro-batch of tokens through each weight at once, so it is set by
 arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
-micro-batch (the memory floor).
+micro-batch (the memory floor). Effective compute is a share of the matrix peak where
+llama.cpp uses matrix units; a GPU without them (an old GCN or RDNA 2 card) multiplies on
+its shader ALUs, so its share is of its FP32 vector peak: a figure scaled from bandwidth
+would make a 512-bit GDDR5 card of 2013 prefill like a modern one.
 
 The efficiencies and the fixed cost are not guessed: they come from a fit to public
 llama-bench results (``sizing.core.speed.calibration``), per backend. Every answer is a range whose
@@ -31,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.core.scenario import Basis
+from sizing.core.speed.cpu import prefill_kernel_factor
 from sizing.core.traffic import DeviceRate, DeviceWork
 
 
@@ -53,6 +57,14 @@ class BackendCalibration(BaseModel):
     prefill_efficiency: float | None = Field(None, gt=0, description="fraction of matmul_tflops")
     prefill_gflops_per_gbs: float | None = Field(
         None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
+    )
+    prefill_vector_efficiency: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "fraction of the FP32 vector peak reached by GPUs without matrix units llama.cpp "
+            "uses (GCN, RDNA 1/2): their prompt products run on the shader ALUs"
+        ),
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
     prefill_gflops_per_core: float | None = Field(
@@ -100,6 +112,13 @@ class BackendCalibration(BaseModel):
     n_decode: int = 0
     n_prefill: int = 0
     pooled: bool = Field(False, description="too few rows: borrowed from all backends")
+    prefill_kernel_speed: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "CPU: prompt speed of each matrix-multiplication path relative to repacked weights "
+            "(sizing.core.speed.cpu.kernel_class); the per-thread rate is the repacked one"
+        ),
+    )
 
 
 class CalibrationSet(BaseModel):
@@ -218,8 +237,11 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     """
     c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
-    if device.kind == "cpu" and c.decode_gbs_per_thread and device.threads:
-        bw = min(bw, device.threads * c.decode_gbs_per_thread * 1e9)
+    if device.kind == "cpu" and device.threads:
+        # an ISA whose rows never ran thread-bound borrows the CPU backend's per-thread rate
+        per_thread = c.decode_gbs_per_thread or calib.get("cpu").decode_gbs_per_thread
+        if per_thread:
+            bw = min(bw, device.threads * per_thread * 1e9)
     return bw
 
 
@@ -240,12 +262,28 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
         eff = c.prefill_efficiency or p.prefill_efficiency
         if eff:
             return device.matmul_tflops * 1e12 * eff
+    if device.vector_tflops:
+        veff = c.prefill_vector_efficiency or p.prefill_vector_efficiency
+        if veff:
+            return device.vector_tflops * 1e12 * veff
     if device.gpu_cores and c.prefill_gflops_per_core:
         return device.gpu_cores * c.prefill_gflops_per_core * 1e9
     ratio = c.prefill_gflops_per_gbs or p.prefill_gflops_per_gbs
     if not ratio:
         raise SizingError(f"calibration {calib.name} has no prefill factor for {device.backend}")
     return device.bandwidth_gbs * ratio * 1e9
+
+
+def work_compute(work: DeviceWork, calib: CalibrationSet) -> float:
+    """FLOP/s a device reaches on this work's matrices: on a CPU, the per-thread rate (as
+    for repacked weights) × threads, scaled by how fast the model's weight types multiply
+    on the ISA that runs (sizing.core.speed.cpu)."""
+    rate = effective_compute(work.device, calib)
+    if work.device.kind == "cpu":
+        c = calib.for_device(work.device)
+        speeds = dict(c.prefill_kernel_speed or calib.get("cpu").prefill_kernel_speed)
+        rate *= prefill_kernel_factor(work.matrix_types, work.device.family, speeds)
+    return rate
 
 
 def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | None]:
@@ -278,7 +316,7 @@ def decode_step_seconds(
         t_cmp = 0.0
         if n_seq > 1:
             flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
-            t_cmp = flops / effective_compute(w.device, calib)
+            t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
         t = max(t_mem, t_cmp) + moe
@@ -308,13 +346,17 @@ def prefill_seconds(
         for w in works:
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
-            flops = u * (w.flops_per_token + w.attn_flops_per_cell * mid_depth)
+            per_token = w.flops_per_token
+            if w.device.kind == "cpu":
+                # only the prompt's last token needs logits: the output projection runs once
+                per_token -= w.output_flops_per_token * (1.0 - 1.0 / max(1, n_tokens))
+            flops = u * (per_token + w.attn_flops_per_cell * mid_depth)
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
             if w.expert_flops_per_token and w.expert_fraction:
                 t0 = calib.for_device(w.device).moe_prefill_tokens
                 slow = u * w.expert_flops_per_token * t0 / (u * w.expert_fraction)
-            t_cmp = (flops + slow) / effective_compute(w.device, calib)
+            t_cmp = (flops + slow) / work_compute(w, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)

@@ -76,8 +76,9 @@ def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFacto
         overhead = c.decode_overhead_ms / f
     new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
     update: dict[str, object] = {"decode_overhead_ms": overhead}
-    if c.decode_gbs_per_thread is not None:  # the thread-limited rate moves with the bandwidth
-        update["decode_gbs_per_thread"] = c.decode_gbs_per_thread * f
+    per_thread = c.decode_gbs_per_thread or (calib.get("cpu").decode_gbs_per_thread if rate.kind == "cpu" else None)
+    if per_thread is not None:  # the thread-limited rate moves with the bandwidth
+        update["decode_gbs_per_thread"] = per_thread * f
     for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
         v = getattr(c, key)
         if v is not None:

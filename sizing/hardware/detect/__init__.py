@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 
-
 def match_device(dev: DetectedGPU, db: GPUDatabase) -> DetectedGPU:
     """Attach the database entry (or candidates) to a detected device."""
     mem = dev.memory_total_bytes / GIB if dev.memory_total_bytes else None
@@ -53,7 +52,7 @@ def match_device(dev: DetectedGPU, db: GPUDatabase) -> DetectedGPU:
     candidates: dict[str, GPU] = {}
     for name in (dev.name, *dev.alt_names):
         r = db.match(name, memory_gb=mem, gpu_cores=dev.gpu_cores)
-        if r.matched:
+        if r.gpu is not None:
             matched[r.gpu.id] = r.gpu
         for c in r.candidates:
             candidates[c.id] = c
@@ -76,9 +75,7 @@ def match_device(dev: DetectedGPU, db: GPUDatabase) -> DetectedGPU:
     if pool:
         ids = tuple(sorted(g.id for g in pool))
         note = f"several database entries fit {dev.name!r}: {', '.join(ids)}"
-        return dev.model_copy(
-            update={"match_status": "ambiguous", "candidates": ids, "notes": (*dev.notes, note)}
-        )
+        return dev.model_copy(update={"match_status": "ambiguous", "candidates": ids, "notes": (*dev.notes, note)})
     read = f"{dev.name!r}" + (f", {mem:.1f} GiB" if mem else "")
     note = f"not in the GPU database (read: {read}); the detected memory is used as is"
     return dev.model_copy(update={"match_status": "unknown", "notes": (*dev.notes, note)})
@@ -108,10 +105,11 @@ def detect_machine(
     found, n = detect_nvidia(nvml)
     gpus += found
     notes += n
-    amd_kwargs = {"root": sysfs_root, "amdsmi": amdsmi}
-    if run is not None:
-        amd_kwargs["run"] = run
-    found, n = detect_amd(**amd_kwargs)
+    found, n = (
+        detect_amd(root=sysfs_root, amdsmi=amdsmi, run=run)
+        if run is not None
+        else detect_amd(root=sysfs_root, amdsmi=amdsmi)
+    )
     gpus += found
     notes += n
     found, n = detect_apple(run, is_mac=is_mac) if run is not None else detect_apple(is_mac=is_mac)

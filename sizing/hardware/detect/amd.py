@@ -15,7 +15,7 @@ from types import ModuleType
 from sizing.hardware.detect import sysfs
 from sizing.hardware.detect.command import Runner, run_command
 from sizing.hardware.detect.machine import DetectedGPU
-from sizing.units import gib
+from sizing.units import MIB, gib
 
 AMD_VENDOR = 0x1002
 
@@ -58,16 +58,17 @@ def from_sysfs(root: Path = Path("/")) -> list[DetectedGPU]:
     devices = []
     for i, dev in enumerate(sysfs.drm_cards(root, AMD_VENDOR)):
         device_id = sysfs.read_int(dev / "device")
-        sub = (sysfs.read_int(dev / "subsystem_vendor"), sysfs.read_int(dev / "subsystem_device"))
+        sub_vendor, sub_device = sysfs.read_int(dev / "subsystem_vendor"), sysfs.read_int(dev / "subsystem_device")
+        sub = (sub_vendor, sub_device) if sub_vendor is not None and sub_device is not None else None
         product = sysfs.read(dev / "product_name")  # only some boards expose it
-        pci = sysfs.pci_name(root, AMD_VENDOR, device_id, sub if None not in sub else None) if device_id else None
+        pci = sysfs.pci_name(root, AMD_VENDOR, device_id, sub) if device_id else None
         alts = tuple(sysfs.bracketed_names(pci)) if pci else ()
         name = product or (alts[0] if alts else f"AMD GPU [1002:{device_id or 0:04x}]")
         total = sysfs.read_int(dev / "mem_info_vram_total")
         used = sysfs.read_int(dev / "mem_info_vram_used")
         minor = _render_minor(dev)
         gtt = sysfs.read_int(dev / "mem_info_gtt_total")
-        notes = ()
+        notes: tuple[str, ...] = ()
         if gtt and total is not None and gtt > total:
             # an APU's VRAM is a small BIOS carve-out; GTT is system RAM the GPU can map
             notes = (f"GTT (system RAM the GPU can map): {gib(gtt)}",)
@@ -134,8 +135,8 @@ def from_amdsmi(amdsmi: ModuleType) -> list[DetectedGPU]:
         for i, h in enumerate(amdsmi.amdsmi_get_processor_handles()):
             asic = amdsmi.amdsmi_get_gpu_asic_info(h)
             vram = amdsmi.amdsmi_get_gpu_vram_usage(h)  # MB
-            total = int(vram["vram_total"]) * 1024**2
-            used = int(vram["vram_used"]) * 1024**2
+            total = int(vram["vram_total"]) * MIB
+            used = int(vram["vram_used"]) * MIB
             gfx = str(asic.get("target_graphics_version") or "")
             devices.append(
                 DetectedGPU(

@@ -13,7 +13,7 @@ import platform
 
 from sizing.hardware.detect.command import Runner, run_command
 from sizing.hardware.detect.machine import DetectedGPU
-from sizing.units import GIB, gib
+from sizing.units import GIB, MIB, gib
 
 
 def metal_working_set(ram_bytes: int, wired_limit_mb: int | None) -> tuple[int | None, str]:
@@ -23,15 +23,14 @@ def metal_working_set(ram_bytes: int, wired_limit_mb: int | None) -> tuple[int |
     (``sizing.core.machine.apple_working_set_fraction``), so detection and estimates agree.
     """
     if wired_limit_mb and wired_limit_mb > 0:
-        return wired_limit_mb * 1024**2, f"iogpu.wired_limit_mb = {wired_limit_mb}"
+        return wired_limit_mb * MIB, f"iogpu.wired_limit_mb = {wired_limit_mb}"
     try:
         from sizing.core.machine import apple_working_set_fraction
     except ImportError:
         return None, "macOS default GPU share unknown (placement core unavailable)"
     share = apple_working_set_fraction(ram_bytes / GIB)
     return int(ram_bytes * share), (
-        f"macOS default GPU working set, about {share:.0%} of RAM "
-        "(raise it with 'sudo sysctl iogpu.wired_limit_mb=N')"
+        f"macOS default GPU working set, about {share:.0%} of RAM (raise it with 'sudo sysctl iogpu.wired_limit_mb=N')"
     )
 
 
@@ -56,9 +55,9 @@ def detect_apple(run: Runner = run_command, *, is_mac: bool | None = None) -> tu
     try:
         data = json.loads(run(["system_profiler", "SPDisplaysDataType", "-json"]) or "{}")
         for gpu in data.get("SPDisplaysDataType", []):
-            if "apple" in str(gpu.get("spdisplays_vendor", "")).lower() or str(
-                gpu.get("sppci_model", "")
-            ).startswith("Apple"):
+            if "apple" in str(gpu.get("spdisplays_vendor", "")).lower() or str(gpu.get("sppci_model", "")).startswith(
+                "Apple"
+            ):
                 chip = gpu.get("sppci_model") or chip
                 cores = _int(str(gpu.get("sppci_cores", "")))
                 break
@@ -77,8 +76,6 @@ def detect_apple(run: Runner = run_command, *, is_mac: bool | None = None) -> tu
             usable_memory_bytes=usable,
             unified_memory=True,
             gpu_cores=cores,
-            notes=(
-                f"GPU working-set limit {gib(usable)}: {how}" if usable else how,
-            ),
+            notes=(f"GPU working-set limit {gib(usable)}: {how}" if usable else how,),
         )
     ], notes

@@ -84,16 +84,20 @@ def _model_and_flags() -> tuple[str, tuple[str, ...]]:
         return model or platform.processor() or platform.machine(), flags
     if system == "Darwin":
         brand = (_run(["sysctl", "-n", "machdep.cpu.brand_string"]) or "").strip()
-        flags: list[str] = []
+        found: list[str] = []
         if platform.machine() == "arm64":
-            flags.append("NEON")
-            feats = _run(["sysctl", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM",
-                          "hw.optional.arm.FEAT_BF16"]) or ""
+            found.append("NEON")
+            feats = (
+                _run(
+                    ["sysctl", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM", "hw.optional.arm.FEAT_BF16"]
+                )
+                or ""
+            )
             for line in feats.splitlines():
                 name, _, val = line.partition(":")
                 if val.strip() == "1":
-                    flags.append(name.rsplit("FEAT_", 1)[-1].upper())
-        return brand or platform.machine(), tuple(sorted(flags))
+                    found.append(name.rsplit("FEAT_", 1)[-1].upper())
+        return brand or platform.machine(), tuple(sorted(found))
     return platform.processor() or platform.machine(), ()
 
 

@@ -1,19 +1,25 @@
-"""NVIDIA GPUs through NVML (the ``pynvml`` module of ``nvidia-ml-py``).
+"""NVIDIA GPUs through NVML (the ``pynvml`` module of ``nvidia-ml-py``): the one place we call it.
 
 NVML is what ``nvidia-smi`` uses: it needs no CUDA toolkit, only the driver. Anything can
 go wrong on a real machine (no library, driver not loaded, library/driver mismatch, a GPU
 falling off the bus mid-query), so every failure becomes a note and the caller falls
 back to what remains, never a traceback. Optional facts (PCIe link, power limit,
 processes) that a device does not support are simply left unknown.
+
+``detect_nvidia`` describes each GPU once; ``memory_free``, ``memory_used`` and
+``utilisation`` are the quick readings a live check takes before and while it runs.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from sizing.hardware.detect.machine import DetectedGPU, ProcessMemory
+
+T = TypeVar("T")
 
 # Error codes (pynvml.NVML_ERROR_*) worth explaining in words.
 _EXPLAIN = {
@@ -96,9 +102,10 @@ def detect_nvidia(nvml: ModuleType | None = None) -> tuple[list[DetectedGPU], li
     notes: list[str] = []
     if nvml is None:
         try:
-            import pynvml as nvml  # type: ignore[no-redef]
+            import pynvml
         except ImportError:
             return [], ["nvidia-ml-py is not installed: NVIDIA GPUs not checked"]
+        nvml = pynvml
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as exc:
@@ -125,3 +132,45 @@ def detect_nvidia(nvml: ModuleType | None = None) -> tuple[list[DetectedGPU], li
         except Exception:  # noqa: BLE001,S110 - shutting down a failed NVML is best effort
             pass
     return devices, notes
+
+
+def per_gpu(read: Callable[[ModuleType, Any], T]) -> dict[int, T] | None:
+    """``read(nvml, handle)`` for each NVIDIA GPU, by NVML index; None where NVML is
+    absent or fails (no driver, no GPU library, a query that errs). Never raises."""
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - no library or no driver: nothing to read
+        return None
+    try:
+        return {i: read(pynvml, pynvml.nvmlDeviceGetHandleByIndex(i)) for i in range(pynvml.nvmlDeviceGetCount())}
+    except Exception:  # noqa: BLE001 - a GPU lost mid-query: no reading rather than half of one
+        return None
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001,S110 - shutting down a failed NVML is best effort
+            pass
+
+
+def memory_free() -> dict[str, int]:
+    """Free VRAM per NVIDIA GPU as ``{'CUDA0': bytes, ...}`` (llama.cpp's device names); {} without NVML."""
+    got = per_gpu(lambda nvml, h: int(nvml.nvmlDeviceGetMemoryInfo(h).free))
+    return {f"CUDA{i}": v for i, v in (got or {}).items()}
+
+
+def memory_used() -> dict[str, int] | None:
+    """Used VRAM per NVIDIA GPU as ``{'CUDA0': bytes, ...}``, or None without NVML or a GPU."""
+    got = per_gpu(lambda nvml, h: int(nvml.nvmlDeviceGetMemoryInfo(h).used))
+    if not got:
+        return None
+    return {f"CUDA{i}": v for i, v in got.items()}
+
+
+def utilisation() -> dict[str, float] | None:
+    """NVML's utilisation per NVIDIA GPU (0..1) as ``{'GPU0': share, ...}``, or None without NVML."""
+    got = per_gpu(lambda nvml, h: nvml.nvmlDeviceGetUtilizationRates(h).gpu / 100.0)
+    return None if got is None else {f"GPU{i}": v for i, v in got.items()}

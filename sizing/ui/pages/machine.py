@@ -81,7 +81,12 @@ def detected(machine) -> None:
         fmt.gb(cpu.ram_total_bytes),
         help=f"{fmt.gb(cpu.ram_available_bytes)} available now",
     )
-    st.caption(f"CPU: {cpu.model} ({cpu.arch}); ISA: {', '.join(cpu.flags) or 'n/a'}")
+    from sizing.core.speed.cpu import ISA_LABELS, isa_from_flags
+
+    st.caption(
+        f"CPU: {cpu.model} ({cpu.arch}); ISA: {', '.join(cpu.flags) or 'n/a'}; llama.cpp's CPU kernels: "
+        f"{ISA_LABELS[isa_from_flags(cpu.flags)]} in a native build (speed factors: cpu/{isa_from_flags(cpu.flags)})"
+    )
     if cpu.bandwidth is not None:
         b = cpu.bandwidth
         st.caption(

@@ -1,0 +1,188 @@
+"""CPU speed per core, by model size and weight type, robust to a shared machine (figures, no assertion).
+
+    .venv/bin/python bench/cpu_kernels.py [--threads 1] [--quick]
+
+Runs the embedded llama.cpp (xllamacpp) on the packaged real models and on synthetic
+GGUFs (a real header over a sparse hole) of Llama-3.2-1B at several types and of 3B/8B,
+each in a child process, and times prefill and decode twice: by the wall clock (what
+llama.cpp reports) and by the CPU time the child used. With one thread and no spinning
+peers, CPU time is what the run would take on an idle core, so the figures stay
+comparable while other processes share the machine (the wall-clock ones then say how
+much of a core the run got). It prints, per model: bytes read per decoded token, decode
+GB/s per thread, prefill GFLOP/s per thread (the blocks' FLOPs per prompt token: the output projection
+runs for the last token only); then the prompt speed of each CPU matrix path (repacked /
+tinyBLAS / K-quant / legacy dot products; ``sizing.core.speed.cpu``) relative to the
+repacked one, from the 1B files whose blocks are all of one type, which is what
+``cpu_kernels`` in ``sizing/data/llama_bench.yaml`` records.
+
+It also checks that a synthetic file runs at the real model's speed (SmolLM2 and
+Gemma-3-270M, real next to synthetic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+N_PROMPT = 64
+
+
+def child(path: str, threads: int, n_gen: int, reps: int) -> None:
+    import xllamacpp as xl
+
+    from sizing.live.child import completion_request
+    from sizing.live.xlparams import common_params
+
+    p = common_params(
+        path,
+        ctx=512,
+        n_batch=512,
+        n_ubatch=512,
+        n_parallel=1,
+        kv_unified=True,
+        kv_type_k="f16",
+        kv_type_v="f16",
+        flash_attn=True,
+        n_gpu_layers=0,
+    )
+    p.cpuparams.n_threads = threads
+    p.cpuparams_batch.n_threads = threads
+    srv = xl.Server(p)
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    out = []
+    for _ in range(reps):
+        marks: dict = {}
+
+        def on_chunk(chunk, marks: dict = marks) -> bool:
+            if "first" not in marks:
+                marks["first"] = (time.perf_counter(), cpu())
+            if isinstance(chunk, dict) and "timings" in chunk:
+                marks["t"] = chunk["timings"]
+            return False
+
+        c0 = cpu()
+        srv.handle_completions({**completion_request(N_PROMPT, n_gen), "stream": True, "samplers": ["top_k"]}, on_chunk)
+        t1, c1 = time.perf_counter(), cpu()
+        tf, cf = marks["first"]
+        t = marks.get("t", {})
+        out.append(
+            {
+                "pp_wall": t.get("prompt_per_second"),
+                "tg_wall": t.get("predicted_per_second"),
+                "pp_cpu": N_PROMPT / max(cf - c0, 1e-9) * threads,
+                "tg_cpu": (n_gen - 1) / max(c1 - cf, 1e-9) * threads,
+                "core_share": (c1 - cf) / max(t1 - tf, 1e-9) / threads,
+            }
+        )
+    sys.stdout.write("RESULT " + json.dumps(out) + "\n")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="the 1B types only (no 3B/8B, no real-vs-synthetic)")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]), int(args.child[3]))
+    from sizing.core.speed.cpu import kernel_class
+    from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
+    from sizing.live.build_isa import embedded_build_features
+    from sizing.live.packaged import gemma3_path, smollm2_path
+    from sizing.live.synthetic import write_synthetic_gguf
+    from sizing.sources.catalog import load_catalog
+    from sizing.sources.gguf_reader import read_gguf
+    from sizing.core.speed.cpu import isa_from_flags
+
+    feats = embedded_build_features() or ()
+    isa = isa_from_flags(feats)
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; embedded llama.cpp build: "
+        f"{', '.join(feats) or 'unknown'} -> kernels {isa}; {args.threads} thread(s)"
+    )
+    one_b = "meta-llama/Llama-3.2-1B-Instruct"
+    singles = ("Q6_K", "Q4_0", "Q8_0", "F16", "Q4_1")
+    specs: list[tuple[str, str | None, int]] = [(one_b, q, 16) for q in singles]
+    if not args.quick:
+        specs = [
+            ("smol", None, 32),
+            ("HuggingFaceTB/SmolLM2-135M-Instruct", "Q4_1", 32),
+            ("gemma", None, 32),
+            ("google/gemma-3-270m-it", "Q4_K_M", 32),
+            *specs,
+            (one_b, "Q4_K_M", 16),
+            ("meta-llama/Llama-3.2-3B-Instruct", "Q4_K_M", 8),
+            ("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4),
+        ]
+    tmp = Path(tempfile.mkdtemp(prefix="llm-sizing-kernels-"))
+    rate = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=10.0, threads=args.threads)
+    per_type: dict[str, float] = {}  # GFLOP/s per thread of one type, solved from its file
+    for model, quant, n_gen in specs:
+        if quant is None:
+            path = smollm2_path() if model == "smol" else gemma3_path()
+            if path is None:
+                print(f"{model}: not installed")
+                continue
+            name = f"{path.name} (real)"
+        else:
+            path = write_synthetic_gguf(load_catalog().get(model), quant, tmp / f"m.{quant}.gguf")
+            name = f"{model.split('/')[-1]} {quant} (synthetic)"
+        g = read_gguf(path)
+        w = single_device_work(model_traffic(g.arch, g.tensors), rate)
+        la = os.getloadavg()[0]
+        r = subprocess.run(
+            [sys.executable, __file__, "--child", str(path), str(args.threads), str(n_gen), "3"],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        if quant is not None:
+            path.unlink()
+        line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
+        if not line:
+            print(f"{name}: failed: {r.stderr.strip().splitlines()[-1:] or r.returncode}")
+            continue
+        res = json.loads(line[0][7:])
+        med = {k: statistics.median(x[k] for x in res) for k in res[0]}
+        gbs = w.dense_bytes * med["tg_cpu"] / 1e9 / args.threads
+        # a prompt token multiplies by the blocks; the output projection runs for the last one only
+        gf = ((w.flops_per_token - w.output_flops_per_token) * med["pp_cpu"] + w.output_flops_per_token) / 1e9
+        gf /= args.threads
+        mix = ", ".join(f"{t} {s:.0%}" for t, s in w.matrix_types)
+        print(
+            f"{name}: reads {w.dense_bytes / 1e6:.0f} MB/token; decode {med['tg_cpu']:.2f} tok/s by CPU time "
+            f"({med['tg_wall']:.2f} wall, {med['core_share']:.0%} of the cores) = {gbs:.2f} GB/s per thread; "
+            f"prefill {med['pp_cpu']:.1f} tok/s by CPU time ({med['pp_wall']:.1f} wall) = {gf:.1f} GFLOP/s "
+            f"per thread; matrices {mix}; load average {la:.1f}"
+        )
+        if model == one_b and quant in singles:
+            per_type[quant] = gf  # each 1B file's blocks are all of one type
+    if "Q4_0" in per_type:
+        base = per_type["Q4_0"]  # repacked on every x86 ISA from AVX2 and on ARM with the dot product
+        print("prompt GFLOP/s per thread by type: " + ", ".join(f"{t} {v:.1f}" for t, v in per_type.items()))
+        for t, v in per_type.items():
+            print(
+                f"relative prompt speed {t} ({kernel_class(t, isa)} on {isa}) vs Q4_0 "
+                f"({kernel_class('Q4_0', isa)}): {v / base:.2f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Measure this machine for its speed calibration: the runs each factor needs, and only those.
+
+A CPU decode step is a fixed per-token cost plus bytes ÷ bandwidth. A 135M model reads
+about 100 MB a token, which a big last-level cache may hold and which the per-token cost
+dominates: it pins the overhead and says nothing about RAM bandwidth. The bandwidth needs
+a model that reads at least ``BANDWIDTH_BOUND_BYTES`` a token from RAM. Nobody should
+have to download one for that, so it is a synthetic GGUF (a real header over a sparse
+hole: llama.cpp pages, repacks and multiplies it like the real model, so it runs at the
+real model's speed), the smallest catalog model that is bandwidth-bound and whose
+estimated memory fits well inside the RAM available now.
+
+:func:`calibration_plan` picks the runs; :func:`measure_machine` runs them through
+``sizing.live.check.run_check`` (each run stored with its load, screened and fitted like
+any other), repeated so the screen can take the median.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from sizing.errors import SizingError
+from sizing.live.calibrate import BANDWIDTH_BOUND_BYTES
+
+# Candidates for the bandwidth-bound run, smallest first (catalog id, quant).
+BANDWIDTH_MODELS: tuple[tuple[str, str], ...] = (
+    ("meta-llama/Llama-3.2-3B-Instruct", "Q4_K_M"),
+    ("meta-llama/Llama-3.2-3B-Instruct", "Q8_0"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M"),
+)
+RAM_SHARE = 0.4  # of the RAM available now, at most, for the bandwidth run
+
+
+class PlannedRun(BaseModel):
+    """One model the calibration runs, and the factor it pins."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    quant: str | None = None
+    synthetic: bool
+    regime: str  # "overhead" or "bandwidth"
+    read_bytes: float | None = None
+    memory_bytes: int | None = None
+    n_gen: int = 32
+
+
+def bandwidth_model(available_ram: int, ctx: int = 1024) -> PlannedRun:
+    """The smallest candidate that reads ≥ BANDWIDTH_BOUND_BYTES a token and whose
+    estimated memory stays within RAM_SHARE of ``available_ram``."""
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.estimate import estimate_speed
+    from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
+    from sizing.estimate import estimate
+    from sizing.live.synthetic import synthetic_tensors
+    from sizing.sources.catalog import load_catalog
+
+    rate = DeviceRate(name="probe", kind="cpu", backend="cpu", bandwidth_gbs=10.0, threads=1)
+    tried = []
+    for model_id, quant in BANDWIDTH_MODELS:
+        arch = load_catalog().get(model_id)
+        est = estimate(arch, quant, ctx, backend="cpu", offline=True)
+        tensors = synthetic_tensors(arch, quant)  # exactly what the synthetic file carries
+        work = single_device_work(model_traffic(arch, tensors), rate)
+        read = estimate_speed([work], load_calibration(), ctx=ctx).per_device[0].read_bytes
+        tried.append(f"{model_id} {quant}: {est.total_bytes / 2**30:.1f} GiB")
+        if read >= BANDWIDTH_BOUND_BYTES and est.total_bytes <= RAM_SHARE * available_ram:
+            return PlannedRun(
+                model=model_id,
+                quant=quant,
+                synthetic=True,
+                regime="bandwidth",
+                read_bytes=read,
+                memory_bytes=est.total_bytes,
+                n_gen=16,
+            )
+    raise SizingError(
+        f"no bandwidth-bound model fits in {RAM_SHARE:.0%} of the {available_ram / 2**30:.1f} GiB of RAM "
+        f"available now ({'; '.join(tried)}): the bandwidth stays as published"
+    )
+
+
+def calibration_plan(available_ram: int, packaged: list[Path]) -> list[PlannedRun]:
+    """The packaged real models (per-token overhead) and one bandwidth-bound synthetic model."""
+    runs = [PlannedRun(model=str(p), synthetic=False, regime="overhead") for p in packaged]
+    runs.append(bandwidth_model(available_ram))
+    return runs
+
+
+def measure_machine(
+    *,
+    repeats: int = 3,
+    n_threads: int | None = None,
+    data_directory: Path | None = None,
+    say: Callable[[str], None] = print,
+    timeout_s: float = 600.0,
+) -> list:
+    """Run the calibration plan ``repeats`` times (each run stored, screened and fitted)."""
+    import psutil
+
+    from sizing.live.check import run_check
+    from sizing.live.packaged import gemma3_path, smollm2_path
+
+    if not 1 <= repeats <= 10:
+        raise SizingError(f"--repeats must be 1 to 10, got {repeats}")
+    packaged = [p for p in (smollm2_path(), gemma3_path()) if p is not None]
+    plan = calibration_plan(psutil.virtual_memory().available, packaged)
+    results = []
+    for i in range(repeats):
+        for run in plan:
+            name = Path(run.model).name if not run.synthetic else f"{run.model} (synthetic)"
+            say(f"[{i + 1}/{repeats}] {name}: {run.regime} run")
+            r = run_check(
+                run.model,
+                quant=run.quant,
+                synthetic=run.synthetic,
+                ctx=1024,
+                n_prompt=64,
+                n_gen=run.n_gen,
+                n_threads=n_threads,
+                runner="embedded",
+                timeout_s=timeout_s,
+                data_directory=data_directory,
+            )
+            v = r.verdict
+            speed = r.measured.decode_tokens_per_s if r.measured else None
+            verdict = "used" if v and v.used else f"left out: {v.reason if v else r.refused or r.status}"
+            say(f"    decode {speed or 0:.1f} tok/s; {verdict}")
+            results.append(r)
+    return results

@@ -1,0 +1,191 @@
+"""The CPU side of the speed model: the vector ISA from real CPU and llama.cpp build data,
+the weight types that take each matrix path, and the calibration entries per ISA.
+
+Speed figures are bench output (bench/speed_cpu.py, bench/cpu_kernels.py); these tests
+check behaviour only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.cpu import (
+    isa_from_flags,
+    kernel_class,
+    prefill_kernel_factor,
+    repacked_types,
+    usable_isa,
+)
+from sizing.core.speed.estimate import estimate_speed
+from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
+from sizing.hardware.detect.cpu import parse_cpuinfo
+from sizing.sources.gguf_reader import read_gguf
+
+
+def test_isa_of_this_cpu_follows_its_cpuinfo_flags():
+    text = open("/proc/cpuinfo").read()
+    _, flags = parse_cpuinfo(text)
+    raw = set(next((line for line in text.splitlines() if line.startswith(("flags", "Features"))), "").split())
+    isa = isa_from_flags(flags)
+    if {"avx512f", "avx512bw", "amx_int8"} <= raw:
+        assert isa == "amx"
+    elif {"avx512f", "avx512bw"} <= raw:
+        assert isa == "avx512"
+    elif {"avx2", "fma"} <= raw:
+        assert isa == "avx2"
+    assert isa_from_flags(()) == "generic"
+
+
+def test_arm_features_rank_by_what_the_kernels_use():
+    assert isa_from_flags(["NEON"]) == "neon"
+    assert isa_from_flags(["NEON", "DOTPROD"]) == "neon-dotprod"
+    assert isa_from_flags(["NEON", "DOTPROD", "I8MM"]) == "neon-i8mm"
+    assert isa_from_flags(["NEON", "DOTPROD", "I8MM", "SVE"]) == "sve"
+
+
+def test_the_embedded_build_caps_the_isa(tmp_path, monkeypatch):
+    """The real xllamacpp build reports its features; the kernels that run are the lower
+    of the build's and the CPU's."""
+    monkeypatch.setenv("LLM_SIZING_CACHE_DIR", str(tmp_path))
+    from sizing.live import build_isa
+
+    build_isa.embedded_build_features.cache_clear()
+    feats = build_isa.embedded_build_features()
+    assert feats is not None and "AVX2" in feats or "NEON" in (feats or ())
+    assert (tmp_path / "llama_build_features.json").is_file()  # asked once, then cached
+    build = isa_from_flags(feats)
+    _, flags = parse_cpuinfo(open("/proc/cpuinfo").read())
+    cpu = isa_from_flags(flags)
+    used = usable_isa(cpu, build)
+    order = ("generic", "avx", "avx2", "avx512", "amx")
+    if cpu in order and build in order:
+        assert order.index(used) == min(order.index(cpu), order.index(build))
+    assert usable_isa("amx", "avx2") == "avx2" and usable_isa("avx2", "amx") == "avx2"
+    assert usable_isa("avx512", None) == "avx512"  # a native build uses all of it
+    build_isa.embedded_build_features.cache_clear()
+
+
+def test_system_info_line_is_parsed():
+    from sizing.live.build_isa import parse_system_info
+
+    line = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | AVX512 = 0 | REPACK = 1 | "
+    feats = parse_system_info(line)
+    assert "AVX2" in feats and "AVX512" not in feats and isa_from_flags(feats) == "avx2"
+
+
+def test_repacked_types_depend_on_the_isa():
+    assert {"Q4_0", "Q4_K", "IQ4_NL"} <= repacked_types("avx2")
+    assert "Q2_K" in repacked_types("avx512") and "Q2_K" not in repacked_types("avx2")
+    assert repacked_types("neon") == frozenset() and "Q4_K" not in repacked_types("neon-dotprod")
+    assert kernel_class("Q4_K", "avx2") == "repacked"
+    assert kernel_class("Q8_0", "avx2") == "sgemm"
+    assert kernel_class("Q4_1", "avx2") == "legacy" and kernel_class("Q6_K", "avx2") == "kquant"
+    assert kernel_class("Q4_K", "neon") == "kquant" and kernel_class("Q4_0", "generic") == "legacy"
+
+
+@pytest.mark.parametrize("fixture", ["smollm2_gguf", "gemma3_gguf"])
+def test_matrix_mix_of_real_files(fixture, request):
+    g = read_gguf(request.getfixturevalue(fixture))
+    mix = dict(model_traffic(g.arch, g.tensors).matrix_types)
+    assert math.isclose(sum(mix.values()), 1.0, rel_tol=1e-9)
+    file_types = {t.ggml_type for t in g.tensors if len(t.shape) >= 2}
+    assert set(mix) <= file_types and "F32" not in mix  # norms are not matrices
+
+
+def test_prefill_factor_follows_the_types_and_the_isa(smollm2_gguf):
+    speeds = dict(load_calibration().get("cpu").prefill_kernel_speed)
+    assert speeds.get("repacked") == 1.0 and 0 < speeds["legacy"] < speeds["sgemm"] <= 1.0
+    assert prefill_kernel_factor([("Q4_0", 1.0)], "avx2", speeds) == 1.0
+    assert prefill_kernel_factor([("Q4_1", 1.0)], "avx2", speeds) == pytest.approx(speeds["legacy"])
+    assert prefill_kernel_factor([("F16", 1.0)], "avx2", speeds) == pytest.approx(speeds["F16"])  # a type's own
+    mixed = prefill_kernel_factor([("Q4_0", 0.8), ("Q4_1", 0.2)], "avx2", speeds)
+    assert speeds["legacy"] < mixed < 1.0
+    assert prefill_kernel_factor([], "avx2", speeds) == 1.0 == prefill_kernel_factor([("Q4_1", 1.0)], "avx2", None)
+    # the real SmolLM2 file (Q4_1 blocks, Q8_0 embeddings) multiplies slower than repacked weights
+    g = read_gguf(smollm2_gguf)
+    tr = model_traffic(g.arch, g.tensors)
+    cpu = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=20.0, threads=2, family="avx2")
+    as_q4_0 = tr.model_copy(update={"matrix_types": (("Q4_0", 1.0),)})
+    calib = load_calibration()
+    slow = estimate_speed([single_device_work(tr, cpu)], calib, ctx=512).prefill_tokens_per_s.expected
+    fast = estimate_speed([single_device_work(as_q4_0, cpu)], calib, ctx=512).prefill_tokens_per_s.expected
+    assert slow < fast
+
+
+def test_cpu_calibration_is_looked_up_by_isa():
+    calib = load_calibration()
+    assert {"cpu/avx2", "cpu/avx512"} <= set(calib.backends)
+    for isa in ("avx2", "avx512"):
+        dev = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=60.0, threads=8, family=isa)
+        assert calib.key("cpu", "cpu", isa) == f"cpu/{isa}"
+        assert calib.for_device(dev) == calib.backends[f"cpu/{isa}"]
+    # an ISA without rows of its own borrows the CPU backend's factors
+    assert calib.key("cpu", "cpu", "neon-i8mm") == "cpu"
+
+
+def test_this_machines_host_carries_its_isa():
+    from sizing.hardware.db import load_gpus
+    from sizing.hardware.detect import detect_machine
+    from sizing.hardware.detect.machine import BandwidthProbe
+    from sizing.hardware.this_machine import hardware_from_machine
+
+    m = detect_machine()
+    probe = BandwidthProbe(
+        gbs=20.0, min_gbs=20.0, max_gbs=20.0, spread_pct=0.0, runs=1, buffer_bytes=1, seconds=0.1, method="test"
+    )
+    m = m.model_copy(update={"cpu": m.cpu.model_copy(update={"bandwidth": probe})})
+    hw = hardware_from_machine(m, load_gpus())
+    assert hw.host.family == isa_from_flags(m.cpu.flags)
+
+
+def test_isa_entries_keep_the_backends_ram_efficiency():
+    """How much of its RAM bandwidth a machine reaches belongs to its memory system: an ISA
+    whose public rows all ran a few threads of a big CPU (never RAM-bound) must not pull it
+    down, and one whose rows never ran thread-bound still gets a per-thread limit."""
+    calib = load_calibration()
+    cpu = calib.backends["cpu"]
+    for key, c in calib.backends.items():
+        if key.startswith("cpu/"):
+            assert c.decode_efficiency == cpu.decode_efficiency, key
+    few = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx512")
+    from sizing.core.speed.estimate import effective_bandwidth
+
+    assert effective_bandwidth(few, calib) < 400e9 * cpu.decode_efficiency  # two threads cannot drain 400 GB/s
+
+
+def test_the_composition_carries_the_weight_types_to_the_cpu_prefill():
+    """sizing.estimate places a model on a CPU machine; its prompt speed per FLOP follows the
+    weight types (legacy Q4_1 dot products vs repacked Q4_0)."""
+    import sizing
+    from sizing.core.machine import cpu_hardware
+
+    hw = cpu_hardware("test CPU", ram_bytes=64 << 30, bandwidth_gbs=60.0, threads=8, isa="avx2")
+    rates = {}
+    for quant in ("Q4_0", "Q4_1"):
+        a = sizing.estimate("HuggingFaceTB/SmolLM2-135M-Instruct", quant, 2048, hardware=hw, offline=True)
+        rates[quant] = a.prefill_tokens_per_s.expected
+    speeds = dict(load_calibration().get("cpu", "cpu", "avx2").prefill_kernel_speed)
+    assert rates["Q4_1"] < rates["Q4_0"]
+    assert rates["Q4_1"] / rates["Q4_0"] < (1 + speeds["legacy"]) / 2  # most of its FLOPs take the slow path
+
+
+def test_a_prompt_multiplies_by_the_output_projection_once(gemma3_gguf):
+    """llama.cpp computes logits for a prompt's last token only: on a CPU, a 262k-token
+    vocabulary (most of Gemma-3-270M's FLOPs) barely slows prompt processing."""
+    from sizing.core.speed.estimate import prefill_seconds
+
+    g = read_gguf(gemma3_gguf)
+    cpu = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=20.0, threads=2, family="avx2")
+    w = single_device_work(model_traffic(g.arch, g.tensors), cpu)
+    assert w.output_flops_per_token > 0.5 * w.flops_per_token  # the tied 262k x 640 output
+    calib = load_calibration()
+    blocks_only = w.model_copy(
+        update={"flops_per_token": w.flops_per_token - w.output_flops_per_token, "output_flops_per_token": 0.0}
+    )
+    with_output = prefill_seconds([w], calib, 512)
+    assert with_output == pytest.approx(prefill_seconds([blocks_only], calib, 512), rel=0.05)
+    every_token = w.model_copy(update={"output_flops_per_token": 0.0})  # as if each token needed logits
+    assert prefill_seconds([every_token], calib, 512) > 2 * with_output
