@@ -7,8 +7,10 @@ what a browser tab does on the wire: it opens ``/_stcore/stream`` and sends ``re
 messages (Streamlit's BackMsg protobuf) whose query string changes model, quant, context
 or GPU, as a user's input change or shared link does, and waits for ``script_finished``.
 Between reruns it waits ``--think`` seconds (0.5–1.5× at random), as a person would.
-Printed per level of concurrency: rerun p50/p95 (request sent to script finished) and
-reruns per second.
+Printed per level of concurrency: rerun p50/p95 (request sent to script finished),
+reruns per second, the server's CPU time per rerun (user + system, its whole process
+tree: what a rerun costs, little moved by other load on a shared machine) and the load
+average when the level started (on a shared machine, compare runs made side by side).
 
 Then the memory check: the server's RSS (its whole process tree) before and after
 ``--reruns`` reruns in 10 sessions, walking through different models, GPUs and contexts.
@@ -182,13 +184,23 @@ async def _many(url: str, total: int, models, gpus, sessions: int = 10) -> int:
     return done
 
 
-def _server_rss_mib(port: int) -> float:
-    """RSS of the process listening on ``port`` and its children."""
+def _server_tree(port: int) -> list[psutil.Process]:
+    """The process listening on ``port`` and its children."""
     for c in psutil.net_connections(kind="tcp"):
         if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid:
             p = psutil.Process(c.pid)
-            return sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / MIB
+            return [p, *p.children(recursive=True)]
     raise SystemExit(f"no server listening on port {port}")
+
+
+def _server_rss_mib(port: int) -> float:
+    """RSS of the server's process tree."""
+    return sum(x.memory_info().rss for x in _server_tree(port)) / MIB
+
+
+def _server_cpu_s(port: int) -> float:
+    """CPU seconds (user + system) the server's process tree has used so far."""
+    return sum(sum(x.cpu_times()[:2]) for x in _server_tree(port))
 
 
 def uploads_rss(n: int = 200) -> tuple[float, float, float]:
@@ -236,10 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         port = int(url.rsplit(":", 1)[1])
         asyncio.run(_level(url, 1, 5, 0.2, models, gpus))  # warm the server's caches and imports
         for n in args.sessions:
+            load1 = os.getloadavg()[0]
+            cpu0 = _server_cpu_s(port)
             r = asyncio.run(_level(url, n, args.seconds, args.think, models, gpus))
+            cpu = (_server_cpu_s(port) - cpu0) / max(1, r["reruns"] + n)  # each session's first render too
             print(
                 f"{n:3d} sessions: rerun p50 {r['p50'] * 1000:6.0f} ms, p95 {r['p95'] * 1000:6.0f} ms, "
-                f"{r['reruns']} reruns ({r['per_s']:.1f}/s), {len(r['errors'])} errors",
+                f"{r['reruns']} reruns ({r['per_s']:.1f}/s), server CPU {cpu * 1000:.0f} ms/rerun, "
+                f"load average {load1:.1f}, {len(r['errors'])} errors",
                 flush=True,
             )
             for e in r["errors"][:3]:

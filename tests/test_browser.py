@@ -53,9 +53,7 @@ def page(browser):
 def _wait_idle(page) -> None:
     """Wait until Streamlit has finished the current run (no 'Running…' indicator)."""
     page.wait_for_selector('[data-testid="stApp"]')
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
 
 
 def test_shared_link_renders_verdict_and_chart(server, page):
@@ -139,8 +137,9 @@ def test_leaving_a_page_and_coming_back_keeps_its_inputs(server, page):
 
 # --- every page's link, opened in a fresh browser ---------------------------------------
 
-PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "Chrome/126.0 Mobile Safari/537.36")
+PHONE_UA = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
+)
 
 
 def _open(browser, url: str, **ctx_kw):
@@ -322,6 +321,28 @@ def test_on_a_phone_the_verdict_comes_first(server, browser):
     assert not page.get_by_label("Device memory (GB)").is_visible()  # folded away
     inputs.click()
     expect(page.get_by_label("Device memory (GB)")).to_have_value("48.00")
+    ctx.close()
+
+
+def test_a_narrow_screen_that_is_not_a_phone_also_shows_the_verdict_first(server, browser):
+    # a small desktop window (no "Mobi" in its User-Agent): the columns stack, answer first
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{server}/?hw=custom&mem=48")
+    verdict = page.get_by_text("Verdict").first
+    verdict.wait_for()
+    _wait_idle(page)
+    memory = page.get_by_label("Device memory (GB)")
+    # the stacked layout settles after the last elements arrive: wait for the answer to move up
+    page.wait_for_function("(el) => el.getBoundingClientRect().top < 844", arg=verdict.element_handle())
+    assert verdict.bounding_box()["y"] < 844 < memory.bounding_box()["y"]  # inputs follow the answer
+    expect(memory).to_have_value("48.00")
+    # wide, the same page keeps the inputs on the left of the answer
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _wait_idle(page)
+    assert memory.bounding_box()["x"] < verdict.bounding_box()["x"]
+    assert memory.bounding_box()["y"] < 900
     ctx.close()
 
 

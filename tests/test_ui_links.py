@@ -12,6 +12,7 @@ from sizing.hardware.db import load_gpus
 from sizing.sources.catalog import load_catalog
 from sizing.core.machine import machine_from_gpu, machine_from_gpus
 from sizing.core.runs_well import rank_for_hardware
+from sizing.sources.releases import load_releases
 from sizing.core.solver import solve
 from sizing.ui import fmt
 
@@ -61,8 +62,13 @@ def test_one_gpu_model_with_two_cards_is_a_two_card_machine():
     assert at.selectbox(key="run.gpu#0").value == "nvidia-rtx-3090"
     assert at.number_input(key="run.count#0").value == 2
     assert "= 2 cards" in _texts(at)
-    plan = solve(load_catalog().get("Qwen/Qwen3-8B"), "Q4_K_M", 4096,
-                 machine_from_gpu(load_gpus().get("nvidia-rtx-3090"), 2), load_calibration())
+    plan = solve(
+        load_catalog().get("Qwen/Qwen3-8B"),
+        "Q4_K_M",
+        4096,
+        machine_from_gpu(load_gpus().get("nvidia-rtx-3090"), 2),
+        load_calibration(),
+    )
     assert _gen(at) == fmt.num(plan.speed.decode_tokens_per_s.expected)
     assert _all(at, "gpu") == ["nvidia-rtx-3090"] and _all(at, "count") == ["2"]
 
@@ -124,6 +130,7 @@ def test_plan_keeps_the_build_weighed_in_buy_or_rent():
     assert not again.exception and not [w for w in again.warning if "URL parameter" in w.value]
     assert again.selectbox(key="plan.pick").index == 1
     assert _all(again, "models") == ["Qwen/Qwen3-8B", "google/gemma-3-4b-it"]
+
     def metrics(a):
         return {m.label: m.value for m in a.metric}
 
@@ -133,8 +140,14 @@ def test_plan_keeps_the_build_weighed_in_buy_or_rent():
 def test_runs_well_page_is_the_cores_ranking_and_round_trips():
     at = _app(RUNS_WELL, hw="db", gpu="nvidia-rtx-3090", tps="20", ctx="4096")
     assert not at.exception and not at.warning
-    core = rank_for_hardware(load_catalog().models, machine_from_gpu(load_gpus().get("nvidia-rtx-3090")),
-                             load_calibration(), ctx=4096, min_tps=20)
+    core = rank_for_hardware(
+        load_catalog().models,
+        machine_from_gpu(load_gpus().get("nvidia-rtx-3090")),
+        load_calibration(),
+        ctx=4096,
+        min_tps=20,
+        released_of=load_releases().dates(),
+    )
     table = at.dataframe[0].value
     assert list(table["model"]) == [r.name for r in core]
     assert table["best quant"][0] == core[0].quant

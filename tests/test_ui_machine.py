@@ -112,7 +112,11 @@ def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
     assert not at.exception
     table = at.dataframe[0].value
     hw = detect_hardware()
-    core = rank_for_hardware(load_catalog().models, hw, load_calibration(), ctx=8192)
+    from sizing.sources.releases import load_releases
+
+    core = rank_for_hardware(
+        load_catalog().models, hw, load_calibration(), ctx=8192, released_of=load_releases().dates()
+    )
     assert list(table["model"][:5]) == [f.name for f in core[:5]]
     if not hw.gpus:  # a CPU-only machine: every row that runs says so
         assert set(table["where"]) <= {"CPU", "does not fit"}

@@ -64,11 +64,21 @@ def run(args: argparse.Namespace) -> int:
         return _one(args, hw, calib)
     from sizing.core.runs_well import rank_for_hardware
     from sizing.sources.catalog import catalog_tasks, load_catalog
+    from sizing.sources.releases import load_releases
 
     cat = load_catalog()
     floor = READING_SPEED_TPS if args.min_tps is None else args.min_tps
+    releases = load_releases()
     rows = rank_for_hardware(
-        cat.models, hw, calib, ctx=args.ctx, min_tps=floor, task=args.task, tasks_of=catalog_tasks(cat)
+        cat.models,
+        hw,
+        calib,
+        ctx=args.ctx,
+        min_tps=floor,
+        task=args.task,
+        tasks_of=catalog_tasks(cat),
+        released_of=releases.dates(),
+        doubling_months=releases.doubling_months,
     )
     if args.limit and args.limit > 0:
         rows = rows[: args.limit]
@@ -82,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                     "task": args.task,
                     "calibration": calib.name,
                     "notes": list(hw.notes),
-                    "models": [r.model_dump() for r in rows],
+                    "models": [r.model_dump(mode="json") for r in rows],
                 },
                 indent=2,
             )

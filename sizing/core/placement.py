@@ -185,34 +185,40 @@ def place(
     check_expert_options(opts, moe=moe, n_layers=n)
     if opts.split_mode == "tensor":
         return _place_tensor_parallel(traffic, memory, hardware, ctx=ctx, opts=opts)
+    # the search compares memory layouts; only the chosen one is built into a Placement
+    kv = kv_per_layer(traffic, memory.kv_cache_bytes, ctx, opts.n_ubatch)
+
+    def lay(ngl: int, n_cpu_moe: int) -> _Layout:
+        return _layout(traffic, memory, hardware, opts, kv, ngl=ngl, n_cpu_moe=n_cpu_moe, ctx=ctx)
+
     if not hardware.gpus:
-        return _assign(traffic, memory, hardware, opts, ngl=0, n_cpu_moe=0, ctx=ctx)
+        return _build(lay(0, 0))
     if opts.n_gpu_layers is not None:
         ngl = min(opts.n_gpu_layers, n + 1)
         ncm = opts.n_cpu_moe or 0
         if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
-            return _best_moe(traffic, memory, hardware, opts, ngl, ctx)
-        return _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=ncm, ctx=ctx)
+            return _build(_best_moe(lay, n, ngl))
+        return _build(lay(ngl, ncm))
 
-    full = _assign(traffic, memory, hardware, opts, ngl=n + 1, n_cpu_moe=opts.n_cpu_moe or 0, ctx=ctx)
+    full = lay(n + 1, opts.n_cpu_moe or 0)
     if full.fits:
-        return full
+        return _build(full)
     if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
-        p = _best_moe(traffic, memory, hardware, opts, n + 1, ctx)
+        p = _best_moe(lay, n, n + 1)
         if p.fits:
-            return p
+            return _build(p)
     # the most layers the GPUs hold (GPU use grows with -ngl, host use shrinks with it)
     ncm = opts.n_cpu_moe or 0
     lo, hi = 0, n  # ngl = n + 1 does not fit the GPUs
-    best = _assign(traffic, memory, hardware, opts, ngl=0, n_cpu_moe=ncm, ctx=ctx)
+    best = lay(0, ncm)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        p = _assign(traffic, memory, hardware, opts, ngl=mid, n_cpu_moe=ncm, ctx=ctx)
-        if _gpus_fit(p):
+        p = lay(mid, ncm)
+        if p.gpus_fit:
             lo, best = mid, p
         else:
             hi = mid - 1
-    return best if best.fits or not full.fits else full
+    return _build(best if best.fits or not full.fits else full)
 
 
 def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) -> None:
@@ -230,43 +236,69 @@ def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) ->
         raise SizingError(f"--n-cpu-moe {opts.n_cpu_moe}: the model has only {n_layers} layers")
 
 
-def _gpus_fit(p: Placement) -> bool:
-    return all(d.fits for d in p.devices if d.kind != "cpu")
-
-
-def _best_moe(traffic, memory, hardware, opts, ngl, ctx) -> Placement:
+def _best_moe(lay, n: int, ngl: int) -> _Layout:
     """Keep attention and shared weights on the GPU; move the fewest expert layers to RAM."""
-    n = len(traffic.layers)
-    first = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=0, ctx=ctx)
+    first = lay(ngl, 0)
     if first.fits:
         return first
-    last = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=n, ctx=ctx)
-    if not _gpus_fit(last):
+    last = lay(ngl, n)
+    if not last.gpus_fit:
         return last
     lo, hi, best = 1, n, last  # fewest expert layers on the host that lets the GPUs fit
     while lo < hi:
         mid = (lo + hi) // 2
-        p = _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=mid, ctx=ctx)
-        if _gpus_fit(p):
+        p = lay(ngl, mid)
+        if p.gpus_fit:
             hi, best = mid, p
         else:
             lo = mid + 1
-    return best if best.n_cpu_moe == lo else _assign(traffic, memory, hardware, opts, ngl=ngl, n_cpu_moe=lo, ctx=ctx)
+    return best if best.n_cpu_moe == lo else lay(ngl, lo)
 
 
-def _assign(
+class _Layout:
+    """One candidate split: what each device holds and whether it fits, before the
+    per-device work and wording a Placement adds (the search tries many, keeps one)."""
+
+    __slots__ = (
+        "traffic",
+        "memory",
+        "hw",
+        "opts",
+        "ctx",
+        "k",
+        "n_cpu_moe",
+        "act",
+        "split",
+        "out_slot",
+        "layers_on",
+        "experts_on",
+        "parts",
+        "caps",
+        "notes",
+        "fits",
+        "gpus_fit",
+    )
+
+    def __init__(self, **kw) -> None:
+        for name, value in kw.items():
+            setattr(self, name, value)
+
+
+def _layout(
     traffic: ModelTraffic,
     memory: MemoryParts,
     hw: Hardware,
     opts: PlacementOptions,
+    kv: Sequence[int],
     *,
     ngl: int,
     n_cpu_moe: int,
     ctx: int,
-) -> Placement:
+) -> _Layout:
+    """Layers, buffers and memory per device for ``-ngl ngl`` and ``--n-cpu-moe n_cpu_moe``;
+    ``kv`` is the KV cache per layer (``kv_per_layer``)."""
     n = len(traffic.layers)
     gpus = hw.gpus
-    kv = kv_per_layer(traffic, memory.kv_cache_bytes, ctx, opts.n_ubatch)
     n_cpu_moe = n if opts.cpu_moe else min(n_cpu_moe, n)
     i_gpu_start = max(n + 1 - ngl, 0) if gpus else n + 1
     act = (n + 1) - i_gpu_start  # offloaded layers, output included
@@ -277,9 +309,13 @@ def _assign(
         split = tuple(float(max(g.memory_bytes - hw.margin_bytes, 1)) for g in gpus)
     splits = _cumulative(split) if split is not None and gpus else []
 
-    owner: list[int] = []  # -1 = host, else GPU index; index n = output layer
-    for il in range(n + 1):
-        owner.append(-1 if (il < i_gpu_start or not gpus) else _layer_gpu(il, i_gpu_start, act, splits))
+    # -1 = host, else GPU index; index n = output layer
+    if not gpus:
+        owner = [-1] * (n + 1)
+    elif len(gpus) == 1:  # one card holds every offloaded layer
+        owner = [-1] * i_gpu_start + [0] * act
+    else:
+        owner = [-1 if il < i_gpu_start else _layer_gpu(il, i_gpu_start, act, splits) for il in range(n + 1)]
 
     k = len(gpus)
     w = [0] * (k + 1)  # last slot: host
@@ -360,12 +396,41 @@ def _assign(
                 )
             )
 
+    caps = [max(0, g.memory_bytes - hw.margin_bytes) for g in gpus]
+    host_cap = hw.host.memory_bytes - hw.margin_bytes
+    if hw.unified:
+        host_cap -= sum(parts[s].total_bytes for s in range(k))  # one pool: what the GPU holds the host cannot
+    caps.append(max(0, host_cap))
+    # a device fits when what must stay resident (DevicePlacement.used_bytes) is within its capacity
+    gpus_fit = all(parts[s].resident_bytes <= caps[s] for s in range(k) if gpus[s].kind != "cpu")
+    return _Layout(
+        traffic=traffic,
+        memory=memory,
+        hw=hw,
+        opts=opts,
+        ctx=ctx,
+        k=k,
+        n_cpu_moe=n_cpu_moe,
+        act=act,
+        split=split,
+        out_slot=out_slot,
+        layers_on=layers_on,
+        experts_on=experts_on,
+        parts=parts,
+        caps=caps,
+        notes=tuple(sched_notes),
+        fits=gpus_fit and parts[k].resident_bytes <= caps[k],
+        gpus_fit=gpus_fit,
+    )
+
+
+def _build(lay: _Layout) -> Placement:
+    """The Placement of a layout: devices, the work a decoded token puts on each, and how."""
+    traffic, hw, opts, k = lay.traffic, lay.hw, lay.opts, lay.k
+    gpus, layers_on, experts_on, parts, out_slot = hw.gpus, lay.layers_on, lay.experts_on, lay.parts, lay.out_slot
     placements: list[DevicePlacement] = []
-    gpu_used_total = 0
     for s, g in enumerate(gpus):
         idx = [layer.index for layer in layers_on[s]]
-        cap = max(0, g.memory_bytes - hw.margin_bytes)
-        gpu_used_total += parts[s].total_bytes
         placements.append(
             DevicePlacement(
                 id=g.id,
@@ -378,13 +443,10 @@ def _assign(
                 holds_output=out_slot == s,
                 expert_layers=len(experts_on[s]),
                 parts=parts[s],
-                capacity_bytes=cap,
+                capacity_bytes=lay.caps[s],
             )
         )
     host = hw.host
-    host_cap = host.memory_bytes - hw.margin_bytes
-    if hw.unified:
-        host_cap -= gpu_used_total  # one pool: what the GPU holds the host cannot
     idx = [layer.index for layer in layers_on[k]]
     placements.append(
         DevicePlacement(
@@ -398,7 +460,7 @@ def _assign(
             holds_output=out_slot == k,
             expert_layers=len(experts_on[k]),
             parts=parts[k],
-            capacity_bytes=max(0, host_cap),
+            capacity_bytes=lay.caps[k],
         )
     )
 
@@ -422,20 +484,21 @@ def _assign(
         works.append(_merge(dense, exp))
 
     fits = all(p.fits for p in placements)
-    gpu_layers = act if gpus else 0
-    how = _describe(traffic, hw, placements, gpu_layers, n_cpu_moe, opts.cpu_moe, fits)
+    gpu_layers = lay.act if gpus else 0
+    how = _describe(traffic, hw, placements, gpu_layers, lay.n_cpu_moe, opts.cpu_moe, fits)
+    n = len(traffic.layers)
     return Placement(
         fits=fits,
         how=how,
         n_layers=n,
         gpu_layers=gpu_layers,
-        n_cpu_moe=n_cpu_moe if not opts.cpu_moe else n,
+        n_cpu_moe=lay.n_cpu_moe if not opts.cpu_moe else n,
         cpu_moe=opts.cpu_moe,
-        tensor_split=tuple(round(x, 4) for x in (split or ())),
+        tensor_split=tuple(round(x, 4) for x in (lay.split or ())),
         split_mode="layer",
         devices=tuple(placements),
         works=tuple(works),
-        notes=hw.notes + tuple(sched_notes),
+        notes=hw.notes + lay.notes,
     )
 
 

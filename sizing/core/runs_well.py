@@ -1,9 +1,17 @@
 """What runs well on a machine: the catalog ranked by usefulness, not by size alone.
 
 A model that fits but answers at 1 tok/s is not useful, so usefulness is: first, a
-speed the user can live with (a floor, by default reading speed); then the largest,
-most capable model; and for each model the highest-quality quant that still keeps that
-speed. Quants below Q4_K_M lose noticeably more quality (llama.cpp's quantize table
+speed the user can live with (a floor, by default reading speed); then the most capable
+model; and for each model the highest-quality quant that still keeps that speed.
+
+"Most capable" is size weighed by age. At equal size a newer model is better: the
+densing law (Xiao et al., Nature Machine Intelligence, 2025; ``sizing/data/releases.yaml``
+cites it) measured the best open models' capability per parameter doubling about every
+3.5 months. So each model's parameter count is scaled by that law to one date (the
+newest release in the table) before sizes are compared: CodeLlama-34B (August 2023)
+counts for less than Qwen2.5-Coder-32B (November 2024), and a 2023 70B for less than a
+2025 32B. A model with no known date is taken to be as old as the oldest dated one, so
+it never overtakes a model by being undated. Quants below Q4_K_M lose noticeably more quality (llama.cpp's quantize table
 lists their perplexity increase), so such a row ranks after every usable row at Q4_K_M
 or better. A model that cannot reach the floor is shown after all usable ones, at its
 fastest quant, never at a large one that barely moves.
@@ -15,6 +23,7 @@ each (model, quant) question; nothing here reads files, clocks or the UI. The CL
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -28,6 +37,8 @@ from sizing.core.speed.calibration import CalibrationSet
 READING_SPEED_TPS = 10.0  # about reading speed: slower output makes a person wait on every line
 GOOD_QUANTS = frozenset(("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M"))
 TASKS = ("chat", "code", "reasoning", "vision")
+DENSING_DOUBLING_MONTHS = 3.5  # Xiao et al., "Densing law of LLMs", Nature Machine Intelligence (2025)
+_DAYS_PER_MONTH = 365.25 / 12
 
 Where = Literal["GPU", "GPU+RAM", "CPU", "unified", "does not fit"]
 
@@ -42,6 +53,10 @@ class RunsWell(BaseModel):
     params_b: float = Field(description="total parameters, billions")
     active_params_b: float = Field(description="parameters read per token, billions (MoE: the active ones)")
     tasks: tuple[str, ...] = ()
+    released: dt.date | None = Field(None, description="first public release (None: unknown)")
+    rank_params_b: float = Field(
+        description="the size the ranking compares: parameters scaled by the densing law to the newest release date"
+    )
     quant: str | None = Field(None, description="the best quant that keeps the speed floor, else the fastest")
     fits: bool
     meets_floor: bool
@@ -132,23 +147,40 @@ def rank_for_hardware(
     min_tps: float = READING_SPEED_TPS,
     task: str | None = None,
     tasks_of: Mapping[str, Iterable[str]] | None = None,
+    released_of: Mapping[str, dt.date] | None = None,
+    doubling_months: float = DENSING_DOUBLING_MONTHS,
     quants: Iterable[str] = QUANT_LADDER,
     memory_fn: MemoryFn | None = None,
 ) -> list[RunsWell]:
     """The models that suit ``task`` (any when None), ranked by usefulness on ``hardware``.
 
-    Order: rows that keep ``min_tps`` at Q4_K_M or better, largest model first (then
-    faster); then rows that keep it only at a lower quant; then rows below the floor,
-    fastest first; then models that do not fit. ``tasks_of`` maps a model id to its
-    task tags (the catalog's); a model without tags is listed only when no task is asked.
+    Order: rows that keep ``min_tps`` at Q4_K_M or better, most capable first (the size
+    scaled by release date, ``rank_params_b``; then faster); then rows that keep it only at
+    a lower quant; then rows below the floor, fastest first; then models that do not fit.
+    ``tasks_of`` maps a model id to its task tags (the catalog's); a model without tags is
+    listed only when no task is asked. ``released_of`` maps a model id to its release
+    date (the catalog's ``releases.yaml``); without it, size alone ranks.
     """
     from sizing.core.tensors import param_counts
 
     check_context(ctx)
     if min_tps < 0 or min_tps != min_tps:
         raise ValueError(f"speed floor must be ≥ 0 tok/s, got {min_tps}")
+    if not doubling_months > 0:
+        raise ValueError(f"doubling time must be > 0 months, got {doubling_months}")
     ladder = list(quants)
     tags = {k: tuple(v) for k, v in (tasks_of or {}).items()}
+    dates = dict(released_of or {})
+    newest = max(dates.values(), default=None)
+    oldest = min(dates.values(), default=None)
+
+    def rank_size(params_b: float, released: dt.date | None) -> float:
+        when = released or oldest
+        if newest is None or when is None:
+            return params_b
+        months = (newest - when).days / _DAYS_PER_MONTH
+        return params_b / 2 ** (months / doubling_months)
+
     rows: list[RunsWell] = []
     for arch in models:
         mine = tags.get(arch.id, ())
@@ -157,26 +189,53 @@ def rank_for_hardware(
         total, active = param_counts(arch)
         c = min(ctx, arch.max_context)
         plan, meets = choose_quant(arch, c, hardware, calib, min_tps=min_tps, quants=ladder, memory_fn=memory_fn)
-        base = dict(model_id=arch.id, name=arch.name, params_b=total / 1e9, active_params_b=active / 1e9, tasks=mine)
+        released = dates.get(arch.id)
+        base = dict(
+            model_id=arch.id,
+            name=arch.name,
+            params_b=total / 1e9,
+            active_params_b=active / 1e9,
+            tasks=mine,
+            released=released,
+            rank_params_b=rank_size(total / 1e9, released),
+        )
         if plan is None:
             smallest = solve(arch, ladder[-1], c, hardware, calib, memory_fn=memory_fn, with_speed=False)
-            rows.append(RunsWell(**base, fits=False, meets_floor=False, where="does not fit",
-                                 how=smallest.placement.how, total_bytes=smallest.memory.total_bytes,
-                                 reason="too large even at " + ladder[-1]))
+            rows.append(
+                RunsWell(
+                    **base,
+                    fits=False,
+                    meets_floor=False,
+                    where="does not fit",
+                    how=smallest.placement.how,
+                    total_bytes=smallest.memory.total_bytes,
+                    reason="too large even at " + ladder[-1],
+                )
+            )
             continue
         sp = plan.speed
         tps = _speed(plan)
         if meets:
             reason = f"≥ {min_tps:g} tok/s at {plan.quant}" + ("" if plan.quant in GOOD_QUANTS else " (low-bit quant)")
+            if dates:
+                reason += f"; released {released:%Y-%m}" if released else "; release date unknown"
         else:
             reason = f"below {min_tps:g} tok/s even at its fastest quant"
-        rows.append(RunsWell(
-            **base, quant=plan.quant, fits=True, meets_floor=meets,
-            decode_tokens_per_s=tps if sp else None,
-            decode_range=(sp.decode_tokens_per_s.low, sp.decode_tokens_per_s.high) if sp else None,
-            total_bytes=plan.memory.total_bytes, where=where_it_runs(plan, hardware),
-            n_cpu_moe=plan.placement.n_cpu_moe or None, how=plan.placement.how, reason=reason,
-        ))
+        rows.append(
+            RunsWell(
+                **base,
+                quant=plan.quant,
+                fits=True,
+                meets_floor=meets,
+                decode_tokens_per_s=tps if sp else None,
+                decode_range=(sp.decode_tokens_per_s.low, sp.decode_tokens_per_s.high) if sp else None,
+                total_bytes=plan.memory.total_bytes,
+                where=where_it_runs(plan, hardware),
+                n_cpu_moe=plan.placement.n_cpu_moe or None,
+                how=plan.placement.how,
+                reason=reason,
+            )
+        )
     rows.sort(key=_usefulness)
     return rows
 
@@ -187,4 +246,4 @@ def _usefulness(r: RunsWell) -> tuple:
     if not r.meets_floor:
         return (2, -(r.decode_tokens_per_s or 0.0))
     tier = 0 if r.quant in GOOD_QUANTS else 1
-    return (tier, -round(r.params_b, 1), -(r.decode_tokens_per_s or 0.0))
+    return (tier, -float(f"{r.rank_params_b:.3g}"), -(r.decode_tokens_per_s or 0.0))

@@ -75,7 +75,12 @@ def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None
 
 
 def traffic_for(
-    arch: ModelArch, quant: str, *, tensors: Sequence[TensorSpec] | None = None, kv_type_k: str = "f16", kv_type_v: str = "f16"
+    arch: ModelArch,
+    quant: str,
+    *,
+    tensors: Sequence[TensorSpec] | None = None,
+    kv_type_k: str = "f16",
+    kv_type_v: str = "f16",
 ) -> ModelTraffic:
     """Per-layer traffic, memoised per (model, quant, KV types)."""
     return _traffic(arch, quant, tuple(tensors) if tensors is not None else None, kv_type_k, kv_type_v)
@@ -125,8 +130,21 @@ def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors
     if s.tensors is not None and tensors_key is None:
         tensors_key = hash(s.tensors)
     key = (
-        s.model, s.quant, s.ctx, s.kv_type_k, s.kv_type_v, s.n_batch, s.n_ubatch,
-        s.n_parallel, s.kv_unified, s.flash_attn, s.backend, s.mmap, s.repack, s.mlock, tensors_key,
+        s.model,
+        s.quant,
+        s.ctx,
+        s.kv_type_k,
+        s.kv_type_v,
+        s.n_batch,
+        s.n_ubatch,
+        s.n_parallel,
+        s.kv_unified,
+        s.flash_attn,
+        s.backend,
+        s.mmap,
+        s.repack,
+        s.mlock,
+        tensors_key,
         s.mmproj,
     )
     return _memory(_Keyed(key, s), fn)
@@ -237,8 +255,10 @@ def solve(
     with a warning; the memory estimate carries that warning)."""
     check_context(ctx)
     backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
-    # typed tensors (memoised) spare the memory estimate a second run of the quant recipe
-    typed = tuple(tensors) if tensors is not None else typed_tensors(arch, quant)
+    # A recipe-typed model carries no tensor list: the memory estimate and the traffic each
+    # cache their result by (model, quant), which a list of thousands of specs would have
+    # to be hashed for on every call (and every typed list kept alive to stay cached).
+    typed = tuple(tensors) if tensors is not None else None
     scenario = Scenario(
         model=arch,
         quant=quant,
@@ -256,8 +276,16 @@ def solve(
         mmproj=mmproj,
     )
     mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
-    return plan_for_scenario(scenario, mem, hardware, calib, options=options, prompt_tokens=prompt_tokens,
-                             with_speed=with_speed, recipe_tensors=tensors is None)
+    return plan_for_scenario(
+        scenario,
+        mem,
+        hardware,
+        calib,
+        options=options,
+        prompt_tokens=prompt_tokens,
+        with_speed=with_speed,
+        recipe_tensors=tensors is None,
+    )
 
 
 def best_quant(
@@ -426,7 +454,14 @@ def rank_catalog(
         if plan is None or not plan.fits:
             smallest = solve(arch, ladder[-1], c, hardware, calib, memory_fn=memory_fn, with_speed=False)
             out.append(
-                CatalogFit(model_id=arch.id, name=arch.name, params_b=total / 1e9, quant=None, fits=False, how=smallest.placement.how)
+                CatalogFit(
+                    model_id=arch.id,
+                    name=arch.name,
+                    params_b=total / 1e9,
+                    quant=None,
+                    fits=False,
+                    how=smallest.placement.how,
+                )
             )
             continue
         limit = largest_context(arch, plan.quant, hardware, calib, memory_fn=memory_fn) if with_context else None
@@ -469,15 +504,27 @@ def plan_for_scenario(
     s = scenario
     traffic = _traffic(s.model, s.quant, None if recipe_tensors else s.tensors, s.kv_type_k, s.kv_type_v)
     opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
-    placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx,
-                      is_moe=s.model.is_moe)
+    placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None
     if with_speed and placement.fits:
         speed = estimate_speed(
-            placement.works, calib, ctx=per_seq, prompt_tokens=prompt_tokens, n_ubatch=s.n_ubatch, n_parallel=s.n_parallel
+            placement.works,
+            calib,
+            ctx=per_seq,
+            prompt_tokens=prompt_tokens,
+            n_ubatch=s.n_ubatch,
+            n_parallel=s.n_parallel,
         )
     return Plan(
-        model_id=s.model.id, quant=s.quant, ctx=per_seq, n_parallel=s.n_parallel, kv_type_k=s.kv_type_k,
-        kv_type_v=s.kv_type_v, flash_attn=s.flash_attn, memory=memory, placement=placement, speed=speed,
+        model_id=s.model.id,
+        quant=s.quant,
+        ctx=per_seq,
+        n_parallel=s.n_parallel,
+        kv_type_k=s.kv_type_k,
+        kv_type_v=s.kv_type_v,
+        flash_attn=s.flash_attn,
+        memory=memory,
+        placement=placement,
+        speed=speed,
     )

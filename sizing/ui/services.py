@@ -24,7 +24,7 @@ import streamlit as st
 from sizing.core import solver
 from sizing.core.speed.calibration import load_calibration
 from sizing.errors import SizingError
-from sizing.answer import estimate as core_answer
+from sizing.answer import answer_for
 from sizing.core.scenario import Basis
 from sizing.estimate import estimate as core_estimate
 from sizing.hardware import basis as hw_basis
@@ -261,17 +261,63 @@ def estimate_kwargs(choice: Any, values: dict) -> dict:
 
 
 def estimate(choice: Any, values: dict, hw: Any) -> Any:
-    """The core's memory Estimate for a model choice and run settings.
+    """The core's memory Estimate for a model choice and run settings, computed once per
+    distinct input and shared by every section of a page (the Answer, the limits, the fit map).
 
     "Context" on the pages is per user, as the solver counts it: llama.cpp's ``-c`` is
     that times the parallel users, so the estimate is asked for the product.
     """
-    kw = estimate_kwargs(choice, values)
+    return _estimate(_model_key(choice), _run_key(choice, values), backend_of(hw), choice, values, hw)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _estimate(model_key: tuple, run_key: tuple, backend: str, _choice: Any, _values: dict, _hw: Any) -> Any:
+    """Cached by value: the model, the run settings and the backend (the keys are hashed,
+    the objects they were read from are not)."""
+    kw = estimate_kwargs(_choice, _values)
     kw["ctx"] = kw["ctx"] * kw["parallel"]
-    kw["backend"] = backend_of(hw)
-    if getattr(choice, "mmproj", None) is not None:
-        kw["mmproj"] = choice.mmproj
-    return core_estimate(resolved(choice), **kw)
+    kw["backend"] = backend
+    if getattr(_choice, "mmproj", None) is not None:
+        kw["mmproj"] = _choice.mmproj
+    return core_estimate(resolved(_choice), **kw)
+
+
+def _model_key(choice: Any) -> tuple:
+    """A model choice by value: its spec, or what identifies a GGUF header (and its projector)."""
+    mm = getattr(choice, "mmproj", None)
+    mm_key = None if mm is None else hash(mm)
+    g = choice.gguf
+    if g is None:
+        return ("spec", choice.spec, mm_key)
+    return (
+        "gguf",
+        choice.label,
+        g.path,
+        g.file_size,
+        g.data_offset,
+        g.file_type,
+        hash(g.arch),
+        hash(g.tensors),
+        mm_key,
+    )
+
+
+_RUN_KEYS = ("quant", "ctx", "kv_type", "parallel", "flash_attn", "mmap", "repack", "mlock")
+
+
+def _run_key(choice: Any, values: dict, drop: tuple[str, ...] = ()) -> tuple:
+    """The run settings the estimate reads, by value (``drop``: those a result does not depend on)."""
+    kw = estimate_kwargs(choice, values)
+    return tuple((k, kw[k]) for k in _RUN_KEYS if k not in drop)
+
+
+def _hw_key(hw: Any) -> tuple:
+    """A hardware choice by value; on this machine, with the stored calibration it is timed by."""
+    cal = ""
+    if hw.mode == "machine":
+        mc = machine_calibration()
+        cal = mc.label() if mc else ""
+    return (hw.mode, tuple(hw.cards), hw.mem_gb, hw.bw_gbs, hw.ram_gb, bool(getattr(hw, "unified", False)), cal)
 
 
 def backend_of(hw: Any) -> str:
@@ -333,20 +379,29 @@ def hardware_and_calibration(hw: Any) -> tuple[Any, Any]:
 
 
 def answer(choice: Any, values: dict, hw: Any) -> dict:
-    """Everything 'Can I run it?' shows: the one composition's Answer (``sizing.estimate``),
-    as the JSON object ``llm-sizing estimate --json`` prints for the same inputs.
+    """Everything 'Can I run it?' shows: the one composition's Answer (``sizing.answer``)
+    for the page's Estimate, as the JSON object ``llm-sizing estimate --json`` prints for
+    the same inputs. Cached per distinct input.
 
     "Context" on the pages is per user; llama.cpp's ``-c`` is that times the users."""
-    kw = estimate_kwargs(choice, values)
-    kw["ctx"] = kw["ctx"] * kw["parallel"]
-    if getattr(choice, "mmproj", None) is not None:
-        kw["mmproj"] = choice.mmproj
     prompt = values.get("prompt")
-    kw["context_prompt_tokens"] = int(prompt) if prompt else None  # 0 or unset: the core's default share
-    hwm, cal = hardware_and_calibration(hw)
-    ans = core_answer(
-        resolved(choice), hardware=hwm, calibration=cal, hardware_basis=hardware_basis(hw),
-        model_path=(f"./{choice.label}" if choice.gguf is not None else None), **kw,
+    prompt_tokens = int(prompt) if prompt else None  # 0 or unset: the core's default share
+    return _answer(_model_key(choice), _run_key(choice, values), _hw_key(hw), prompt_tokens, choice, values, hw)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _answer(
+    model_key: tuple, run_key: tuple, hw_key: tuple, prompt_tokens: int | None, _choice: Any, _values: dict, _hw: Any
+) -> dict:
+    est = estimate(_choice, _values, _hw)
+    hwm, cal = hardware_and_calibration(_hw)
+    ans = answer_for(
+        est,
+        hwm,
+        calibration=cal,
+        hardware_basis=hardware_basis(_hw),
+        context_prompt_tokens=prompt_tokens,
+        model_path=(f"./{_choice.label}" if _choice.gguf is not None else None),
     )
     return ans.to_json()
 
@@ -362,18 +417,41 @@ def hardware_basis(hw: Any) -> list[Basis]:
 
 
 def limits(choice: Any, values: dict, hw: Any) -> dict:
-    """Largest context at this quant, and the best quant at this context (the solver's)."""
-    est = estimate(choice, values, hw)
-    sc = est.scenario
-    hwm, cal = hardware_and_calibration(hw)
-    kw = dict(n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn)
-    lim = solver.largest_context(sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **kw)
+    """Largest context at this quant, and the best quant at this context (the solver's).
+
+    The two halves are cached apart: a context change keeps the largest context, a quant
+    change keeps the best quant."""
+    model, hwk = _model_key(choice), _hw_key(hw)
+    lim = _largest_context(model, _run_key(choice, values, drop=("ctx",)), hwk, choice, values, hw)
     bq = None
     if choice.gguf is None:  # a file's quant is what it is; the ladder is for catalog/HF models
-        plan = solver.best_quant(sc.model, int(values["ctx"]), hwm, cal, **kw)
-        bq = plan.quant if plan is not None else None
-    return {"max_ctx": lim.on_gpu or lim.with_offload, "max_ctx_on_gpu": lim.on_gpu,
-            "max_ctx_with_offload": lim.with_offload, "model_max": lim.model_max, "best_quant": bq}
+        bq = _best_quant(model, _run_key(choice, values, drop=("quant",)), hwk, choice, values, hw)
+    return {
+        "max_ctx": lim.on_gpu or lim.with_offload,
+        "max_ctx_on_gpu": lim.on_gpu,
+        "max_ctx_with_offload": lim.with_offload,
+        "model_max": lim.model_max,
+        "best_quant": bq,
+    }
+
+
+def _limit_kw(sc: Any) -> dict:
+    return dict(n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _largest_context(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> Any:
+    sc = estimate(_choice, _values, _hw).scenario
+    hwm, cal = hardware_and_calibration(_hw)
+    return solver.largest_context(sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **_limit_kw(sc))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _best_quant(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> str | None:
+    sc = estimate(_choice, _values, _hw).scenario
+    hwm, cal = hardware_and_calibration(_hw)
+    plan = solver.best_quant(sc.model, int(_values["ctx"]), hwm, cal, **_limit_kw(sc))
+    return plan.quant if plan is not None else None
 
 
 FIT_QUANTS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
@@ -384,20 +462,39 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     """Quant × context: the solver's verdict per cell and its total bytes.
 
     'fits': everything on the accelerator(s) (or, CPU-only, in RAM); 'tight': it fits only
-    with layers kept in system RAM (slower); 'no': it does not fit.
+    with layers kept in system RAM (slower); 'no': it does not fit. The grid does not
+    depend on the chosen quant, context or prompt, so changing those reuses it.
     """
-    est = estimate(choice, values, hw)
-    sc = est.scenario
-    hwm, cal = hardware_and_calibration(hw)
+    return _fit_grid(
+        _model_key(choice), _run_key(choice, values, drop=("quant", "ctx")), _hw_key(hw), choice, values, hw
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _fit_grid(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> dict:
+    sc = estimate(_choice, _values, _hw).scenario
+    hwm, cal = hardware_and_calibration(_hw)
     ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
     status, totals = [], []
     reclaim = 0
     for q in FIT_QUANTS:
         srow, trow = [], []
         for c in ctxs:
-            p = solver.solve(sc.model, q, c, hwm, cal, n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k,
-                   kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn, with_speed=False,
-                   mmap=sc.mmap, repack=sc.repack, mlock=sc.mlock)
+            p = solver.solve(
+                sc.model,
+                q,
+                c,
+                hwm,
+                cal,
+                n_parallel=sc.n_parallel,
+                kv_type_k=sc.kv_type_k,
+                kv_type_v=sc.kv_type_v,
+                flash_attn=sc.flash_attn,
+                with_speed=False,
+                mmap=sc.mmap,
+                repack=sc.repack,
+                mlock=sc.mlock,
+            )
             reclaim = max(reclaim, p.memory.reclaimable_bytes)
             pl = p.placement
             if not pl.fits:
@@ -411,8 +508,9 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
         totals.append(trow)
     from sizing.core.memory.estimate import repack_explanation
 
-    explain = repack_explanation(backend=sc.backend, repack=sc.repack, mmap=sc.mmap, mlock=sc.mlock,
-                                 reclaimable=reclaim)
+    explain = repack_explanation(
+        backend=sc.backend, repack=sc.repack, mmap=sc.mmap, mlock=sc.mlock, reclaimable=reclaim
+    )
     return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
 
 
@@ -421,10 +519,19 @@ def plan_request(values: dict) -> Any:
     from sizing.plan import PlanRequest
 
     return PlanRequest(
-        models=tuple(values["models"]), quant=values["quant"], ctx=int(values["ctx"]), objective=values["objective"],
-        target_tps=values["tps"] or None, budget_usd=values["budget"] or None, used=bool(values["used"]),
-        prices=tuple(values.get("prices") or ()), limit=50, region=values["region"],
-        usd_per_kwh=values["kwh"] or None, hours_per_day=values["hours"], years=values["years"],
+        models=tuple(values["models"]),
+        quant=values["quant"],
+        ctx=int(values["ctx"]),
+        objective=values["objective"],
+        target_tps=values["tps"] or None,
+        budget_usd=values["budget"] or None,
+        used=bool(values["used"]),
+        prices=tuple(values.get("prices") or ()),
+        limit=50,
+        region=values["region"],
+        usd_per_kwh=values["kwh"] or None,
+        hours_per_day=values["hours"],
+        years=values["years"],
     )
 
 
@@ -506,8 +613,9 @@ QUALITY_LADDERS = {
 }
 
 
-def runs_well(hw: Any, *, ctx: int, min_tps: float, task: str | None = None, quality: str = "any",
-              with_context: bool = False) -> list[dict]:
+def runs_well(
+    hw: Any, *, ctx: int, min_tps: float, task: str | None = None, quality: str = "any", with_context: bool = False
+) -> list[dict]:
     """What runs well on a page's hardware choice (``sizing.core.runs_well.rank_for_hardware``):
     on this machine at its own speed calibration when it has stored live checks."""
     key = ""
@@ -518,16 +626,29 @@ def runs_well(hw: Any, *, ctx: int, min_tps: float, task: str | None = None, qua
 
 
 @st.cache_data(show_spinner="Ranking the catalog for this hardware…", max_entries=32)
-def _runs_well(calibration_key: str, hw: Any, *, ctx: int, min_tps: float, task: str | None, quality: str,
-               with_context: bool) -> list[dict]:
+def _runs_well(
+    calibration_key: str, hw: Any, *, ctx: int, min_tps: float, task: str | None, quality: str, with_context: bool
+) -> list[dict]:
     """Cached per hardware and calibration: a new stored check re-ranks."""
     from sizing.core.runs_well import rank_for_hardware
     from sizing.sources.catalog import catalog_tasks
+    from sizing.sources.releases import load_releases
 
     hwm, cal = hardware_and_calibration(hw)
     cat = catalog()
-    rows = rank_for_hardware(cat.models, hwm, cal, ctx=ctx, min_tps=min_tps, task=task,
-                             tasks_of=catalog_tasks(cat), quants=QUALITY_LADDERS[quality])
+    releases = load_releases()
+    rows = rank_for_hardware(
+        cat.models,
+        hwm,
+        cal,
+        ctx=ctx,
+        min_tps=min_tps,
+        task=task,
+        tasks_of=catalog_tasks(cat),
+        released_of=releases.dates(),
+        doubling_months=releases.doubling_months,
+        quants=QUALITY_LADDERS[quality],
+    )
     # The largest-context search is the slow part: ask it only for the top rows.
     top = [r.model_id for r in rows if r.fits and r.quant][:CONTEXT_ROWS] if with_context else []
     limit = {}
@@ -535,7 +656,7 @@ def _runs_well(calibration_key: str, hw: Any, *, ctx: int, min_tps: float, task:
         if r.model_id in top:
             lim = solver.largest_context(cat.get(r.model_id), r.quant, hwm, cal)
             limit[r.model_id] = lim.on_gpu or lim.with_offload
-    return [{**r.model_dump(), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
+    return [{**r.model_dump(mode="json"), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
 
 
 LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page cache makes it faster)
@@ -543,13 +664,36 @@ LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page
 
 def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dict | None:
     """How long a live check should take on this machine, before it starts: loading the
-    weights, then the prompt and the generation at the speeds the estimator predicts here."""
+    weights, then the prompt and the generation at the speeds the estimator predicts here.
+
+    Cached per input, this machine's stored calibration and the file's size and time (a
+    GGUF's header was read again on every rerun of the page)."""
+    mc = machine_calibration()
+    stamp = None
+    if spec.lower().endswith(".gguf"):
+        try:
+            st_ = os.stat(spec)
+            stamp = (st_.st_size, st_.st_mtime_ns)
+        except OSError:
+            stamp = None
+    return _live_expected_seconds(spec, ctx, n_prompt, n_gen, mc.label() if mc else "", stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _live_expected_seconds(
+    spec: str, ctx: int, n_prompt: int, n_gen: int, calibration_key: str, file_stamp: tuple | None
+) -> dict | None:
     from pathlib import Path as _P
 
     hwm, cal = calibrate_hardware(detected_hardware(), calibration(), machine_calibration())
     if spec.lower().endswith(".gguf"):
         est = core_estimate(str(_P(spec)), None, ctx, backend="cpu", offline=True)
-        arch, quant, tensors, load_bytes = est.scenario.model, est.scenario.quant, est.scenario.tensors, est.weights_bytes
+        arch, quant, tensors, load_bytes = (
+            est.scenario.model,
+            est.scenario.quant,
+            est.scenario.tensors,
+            est.weights_bytes,
+        )
     else:
         arch, quant, tensors = catalog().get(spec), "Q4_K_M", None
         load_bytes = 0  # a synthetic file is a sparse hole: nothing to read
@@ -565,7 +709,6 @@ def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dic
     else:
         parts.append("memory only")
     return {"total_s": load_s + run_s, "load_s": load_s, "run_s": run_s, "basis": ", ".join(parts)}
-
 
 
 @st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)

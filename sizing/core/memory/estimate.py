@@ -167,8 +167,10 @@ def summarize_weights(
 
 
 # Typing a catalog model's ~300-3000 tensors takes milliseconds; sweeps ask for the same
-# (architecture, quant) thousands of times. Bounded caches, keyed by value.
-@lru_cache(maxsize=512)
+# (architecture, quant) thousands of times. Bounded caches, keyed by value. A summary is a
+# few integers, so the recipe cache holds every catalog model at every ladder quant (a
+# smaller one, walked in order by a ranking of the catalog, would miss every time).
+@lru_cache(maxsize=4096)
 def recipe_weights(arch: ModelArch, quant: str) -> WeightsSummary:
     """Weights of ``arch`` quantized as ``quant`` by llama.cpp's recipe (memoized)."""
     typed = apply_recipe(arch, tensors_for(arch), quant)

@@ -12,6 +12,13 @@ from sizing.ui.state import PageState, copy_link_button
 
 URL_PATH = "run"
 
+# A narrow screen that does not say it is a phone (a small desktop window, a tablet asking
+# for the desktop site) still stacks the two columns: put the answer's column first there.
+# 640 px is where Streamlit stacks columns.
+NARROW_ANSWER_FIRST = (
+    "<style>@media (max-width: 640px) { [data-testid='stColumn']:has(.st-key-run-answer) { order: -1; } }</style>"
+)
+
 
 def page_state() -> PageState:
     cfg = load_config()
@@ -32,7 +39,9 @@ def render() -> None:
         left = st.expander("Model, context and hardware", icon=":material/tune:", expanded=False)
         right = st.container()
     else:
-        left, right = st.columns([2, 3], gap="large")
+        st.html(NARROW_ANSWER_FIRST)
+        left, answer_column = st.columns([2, 3], gap="large")
+        right = answer_column.container(key="run-answer")
     choice = None
     with left:
         with st.container(border=True):
@@ -47,8 +56,7 @@ def render() -> None:
     if choice is None:
         return
     if hw.mode == "db" and not hw.gpu_ids:
-        right.info("Pick a GPU from the database (type to search), and how many cards of it.",
-                   icon=":material/memory:")
+        right.info("Pick a GPU from the database (type to search), and how many cards of it.", icon=":material/memory:")
         return
     with guard("size this model"):
         answer.render(choice, ps.values(), hw, summary=right)
