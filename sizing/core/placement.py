@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -279,7 +279,25 @@ class _Layout:
         "gpus_fit",
     )
 
-    def __init__(self, **kw) -> None:
+    traffic: ModelTraffic
+    memory: MemoryParts
+    hw: Hardware
+    opts: PlacementOptions
+    ctx: int
+    k: int
+    n_cpu_moe: int
+    act: int
+    split: tuple[float, ...] | None
+    out_slot: int
+    layers_on: list[list[LayerTraffic]]
+    experts_on: list[list[LayerTraffic]]
+    parts: list[MemoryParts]
+    caps: list[int]
+    notes: tuple[str, ...]
+    fits: bool
+    gpus_fit: bool
+
+    def __init__(self, **kw: Any) -> None:
         for name, value in kw.items():
             setattr(self, name, value)
 
