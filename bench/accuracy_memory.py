@@ -31,7 +31,6 @@ from sizing.sources.catalog import load_catalog
 from sizing.units import MIB
 
 
-
 def naive_bytes(params: int, quant: str) -> int:
     """params × bits ÷ 8 × 1.2, with the bit count the quant's name says (Q4_K_M -> 4)."""
     m = re.search(r"(\d+)", quant)
@@ -40,8 +39,14 @@ def naive_bytes(params: int, quant: str) -> int:
 
 
 def accuracy(cases) -> None:
-    errors: dict[str, list[float]] = {"weights": [], "kv_cache": [], "recurrent": [], "compute": [],
-                                      "total": [], "naive": []}
+    errors: dict[str, list[float]] = {
+        "weights": [],
+        "kv_cache": [],
+        "recurrent": [],
+        "compute": [],
+        "total": [],
+        "naive": [],
+    }
     within = naive_within = n = 0
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
@@ -51,22 +56,31 @@ def accuracy(cases) -> None:
                 checks = compare(est, meas, compute_tolerance=case.compute_tolerance)
                 for c in checks:
                     errors[c.part].append(abs(c.error))
-                    print(f"  {cfg['ctx']:>6} {cfg['kv_type_k']:<5} {c.part:<9} {c.estimate / MIB:>13.2f} "
-                          f"{c.measured / MIB:>14.2f} {c.error:>+8.2%}{'' if c.ok else '  (outside claim)'}")
+                    print(
+                        f"  {cfg['ctx']:>6} {cfg['kv_type_k']:<5} {c.part:<9} {c.estimate / MIB:>13.2f} "
+                        f"{c.measured / MIB:>14.2f} {c.error:>+8.2%}{'' if c.ok else '  (outside claim)'}"
+                    )
                 naive = naive_bytes(est.params, sc.quant)
                 total = meas.total_bytes
                 errors["naive"].append(abs(naive - total) / total)
-                print(f"  {cfg['ctx']:>6} {cfg['kv_type_k']:<5} {'naive':<9} {naive / MIB:>13.2f} "
-                      f"{total / MIB:>14.2f} {(naive - total) / total:>+8.2%}   params×bits÷8×1.2")
+                print(
+                    f"  {cfg['ctx']:>6} {cfg['kv_type_k']:<5} {'naive':<9} {naive / MIB:>13.2f} "
+                    f"{total / MIB:>14.2f} {(naive - total) / total:>+8.2%}   params×bits÷8×1.2"
+                )
                 allowed = max(TOL_TOTAL * total, TOL_TOTAL_ABS)
                 within += abs(checks[-1].estimate - total) <= allowed
                 naive_within += abs(naive - total) <= allowed
                 n += 1
     print("\n== relative error over all cases (|estimate - llama.cpp| / llama.cpp)")
     print(f"  {'part':<22} {'median':>8} {'max':>8}")
-    for part, label in (("weights", "weights"), ("kv_cache", "KV cache"), ("recurrent", "recurrent state"),
-                        ("compute", "compute (+logits)"),
-                        ("total", "total (ours)"), ("naive", "total (naive rule)")):
+    for part, label in (
+        ("weights", "weights"),
+        ("kv_cache", "KV cache"),
+        ("recurrent", "recurrent state"),
+        ("compute", "compute (+logits)"),
+        ("total", "total (ours)"),
+        ("naive", "total (naive rule)"),
+    ):
         v = errors[part]
         if not v:
             continue
@@ -94,8 +108,10 @@ def speed() -> None:
         per.append((best, arch.id))
     per.sort()
     us = [p[0] * 1e6 for p in per]
-    print(f"  {len(per)} models: median {statistics.median(us):.1f} µs, max {max(us):.1f} µs "
-          f"({per[-1][1]}), min {min(us):.1f} µs per estimate")
+    print(
+        f"  {len(per)} models: median {statistics.median(us):.1f} µs, max {max(us):.1f} µs "
+        f"({per[-1][1]}), min {min(us):.1f} µs per estimate"
+    )
 
 
 def overhead() -> None:

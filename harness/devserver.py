@@ -38,15 +38,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 60.0,
-                     script: str = "serve.py") -> Iterator[str]:
+def streamlit_server(
+    env: dict[str, str] | None = None, timeout_s: float = 60.0, script: str = "serve.py"
+) -> Iterator[str]:
     """Run ``streamlit run serve.py`` (what ``make run`` runs, with .streamlit/config.toml's
     settings) headless on 127.0.0.1; yield ``http://127.0.0.1:PORT``."""
     port = free_port()
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     # launched as `make run` launches it (sizing.ui.serve), with the same environment
-    cmd = [sys.executable, "-m", "sizing.ui.serve", "--script", script,
-           "--port", str(port), "--address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sizing.ui.serve",
+        "--script",
+        script,
+        "--port",
+        str(port),
+        "--address",
+        "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
+    ]
     log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -105,8 +105,15 @@ def hf_config(arch: ModelArch) -> dict:
     return cfg
 
 
-_LORA_NAMES = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj",
-               "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
+_LORA_NAMES = {
+    "q": "q_proj",
+    "k": "k_proj",
+    "v": "v_proj",
+    "o": "o_proj",
+    "gate": "gate_proj",
+    "up": "up_proj",
+    "down": "down_proj",
+}
 
 
 def _rss() -> int:
@@ -146,8 +153,16 @@ def _warm_up(specs: list[ProbeSpec], transformers) -> None:
             continue
         seen.add(key)
         tiny = spec.arch.model_copy(
-            update={"n_layers": 1, "hidden_size": 64, "n_heads": 2, "n_kv_heads": 1,
-                    "head_dim_k": 32, "head_dim_v": 32, "ffn_size": 64, "vocab_size": 256}
+            update={
+                "n_layers": 1,
+                "hidden_size": 64,
+                "n_heads": 2,
+                "n_kv_heads": 1,
+                "head_dim_k": 32,
+                "head_dim_v": 32,
+                "ffn_size": 64,
+                "vocab_size": 256,
+            }
         )
         _train(spec.model_copy(update={"arch": tiny, "seq_len": 16}), torch.device(spec.device), transformers)
 
@@ -240,8 +255,11 @@ def _profiled_peak(spec: ProbeSpec, dev, transformers) -> int:
         with open(path) as f:
             events = json.load(f)["traceEvents"]
     return max(
-        (e["args"]["Total Allocated"] for e in events
-         if e.get("name") == "[memory]" and "Total Allocated" in e.get("args", {})),
+        (
+            e["args"]["Total Allocated"]
+            for e in events
+            if e.get("name") == "[memory]" and "Total Allocated" in e.get("args", {})
+        ),
         default=0,
     )
 
@@ -359,12 +377,19 @@ def _sharded_child(spec: ProbeSpec, sharding: str, rank: int, world: int, port: 
         peak = _hwm() - baseline if reset else None
     finally:
         dist.destroy_process_group()
-    return {"peak_bytes": peak, "baseline_bytes": int(baseline), "params": int(params),
-            "trainable_params": int(trainable), "seconds": seconds, "device": "cpu"}
+    return {
+        "peak_bytes": peak,
+        "baseline_bytes": int(baseline),
+        "params": int(params),
+        "trainable_params": int(trainable),
+        "seconds": seconds,
+        "device": "cpu",
+    }
 
 
-def measure_sharded(spec: ProbeSpec, sharding: Literal["ddp", "fsdp"], world: int = 2,
-                    timeout_s: float = 600) -> list[ProbeResult]:
+def measure_sharded(
+    spec: ProbeSpec, sharding: Literal["ddp", "fsdp"], world: int = 2, timeout_s: float = 600
+) -> list[ProbeResult]:
     """Peak resident memory of each rank of a ``world``-process DDP or FSDP2 run on CPU."""
     import socket
 
@@ -374,9 +399,21 @@ def measure_sharded(spec: ProbeSpec, sharding: Literal["ddp", "fsdp"], world: in
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", OMP_NUM_THREADS=str(spec.threads))
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "harness.finetune_probe", sharding, str(rank), str(world), str(port),
-             spec.model_dump_json()],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "harness.finetune_probe",
+                sharding,
+                str(rank),
+                str(world),
+                str(port),
+                spec.model_dump_json(),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
         )
         for rank in range(world)
     ]

@@ -48,58 +48,134 @@ FIELD_ORDER = (
 # releases and the Mac tech-specs pages for each model that shipped the chip.
 APPLE_SPECS_URL = "https://support.apple.com/en-us/docs/mac (Apple Mac tech specs)"
 APPLE_CHIPS: dict[str, dict] = {
-    "M1": dict(year=2020, mem="LPDDR4X", bw=68.25, bins={7: [8, 16], 8: [8, 16]},
-               check="Tom's Hardware 2021-10-18 'Apple M1 Pro and M1 Max: everything we know' (M1: 7 or 8 GPU cores, 68.25 GB/s, up to 16 GB)",
-               src="Apple newsroom 2020-11-10 'Apple unleashes M1'; 128-bit LPDDR4X-4266 = 68.25 GB/s",
-               tflops={8: 2.6}),
-    "M1 Pro": dict(year=2021, mem="LPDDR5", bw=200, bins={14: [16, 32], 16: [16, 32]},
-                   check="Tom's Hardware 2021-10-18 (M1 Pro: 14 or 16 GPU cores, 200 GB/s, up to 32 GB); gadgetbond.com 2021-10-19 quoting Apple",
-                   src="Apple newsroom 2021-10-18 'Introducing M1 Pro and M1 Max' (200 GB/s)",
-                   tflops={16: 5.2}),
-    "M1 Max": dict(year=2021, mem="LPDDR5", bw=400, bins={24: [32, 64], 32: [32, 64]},
-                   check="Tom's Hardware 2021-10-18 (M1 Max: 24 or 32 GPU cores, 400 GB/s, up to 64 GB); bytebuys.com MacBook Pro 16 (2021) configurations (64 GB only with M1 Max)",
-                   src="Apple newsroom 2021-10-18 'Introducing M1 Pro and M1 Max' (400 GB/s)",
-                   tflops={32: 10.4}),
-    "M1 Ultra": dict(year=2022, mem="LPDDR5", bw=800, bins={48: [64, 128], 64: [64, 128]},
-                     check="thetechportal.com 2022-03-09 (M1 Ultra: 64-core GPU, up to 128 GB, 800 GB/s); the 48-core bin's memory options were not found in a checked source",
-                     src="Apple newsroom 2022-03-08 'Apple unveils M1 Ultra' (800 GB/s)",
-                     tflops={64: 21}),
-    "M2": dict(year=2022, mem="LPDDR5", bw=100, bins={8: [8, 16, 24], 10: [8, 16, 24]},
-               check='not re-checked this session: no tech-specs page for the M2 Macs was found through the search corpus',
-               src="Apple newsroom 2022-06-06 'Apple unveils M2' (100 GB/s)", tflops={10: 3.6}),
-    "M2 Pro": dict(year=2023, mem="LPDDR5", bw=200, bins={16: [16, 32], 19: [16, 32]},
-                   check='not re-checked this session: no tech-specs page for the M2 Pro Macs was found through the search corpus',
-                   src="Apple newsroom 2023-01-17 'Apple unveils M2 Pro and M2 Max' (200 GB/s)",
-                   tflops={19: 6.8}),
-    "M2 Max": dict(year=2023, mem="LPDDR5", bw=400, bins={30: [32, 64], 38: [32, 64, 96]},
-                   check="theapplewiki.com 'Mac Studio (2023)' (M2 Max 30- or 38-core GPU; 32, 64 or 96 GB LPDDR5-6400); iMore 2023-06-05. Whether 96 GB needs the 38-core GPU is not confirmed by these sources",
-                   src="Apple newsroom 2023-01-17 'Apple unveils M2 Pro and M2 Max' (400 GB/s, 96 GB)",
-                   tflops={38: 13.6}),
-    "M2 Ultra": dict(year=2023, mem="LPDDR5", bw=800, bins={60: [64, 128, 192], 76: [64, 128, 192]},
-                     check="theapplewiki.com 'Mac Studio (2023)' (M2 Ultra 60- or 76-core GPU; 64, 128 or 192 GB LPDDR5-6400, 819.2 GB/s); TechSpot 2023-06-05 (800 GB/s as Apple states it)",
-                     src="Apple newsroom 2023-06-05 'Apple introduces M2 Ultra' (800 GB/s, 192 GB)",
-                     tflops={76: 27.2}),
-    "M3": dict(year=2023, mem="LPDDR5", bw=100, bins={8: [8, 16, 24], 10: [8, 16, 24]},
-               check='appleosophy.com 2024-11-01 (M3 MacBook Pro configurable up to 24 GB, 100 GB/s; the M4 raised both)',
-               src="Apple newsroom 2023-10-30 'Apple unveils M3, M3 Pro, and M3 Max' (100 GB/s)"),
-    "M3 Pro": dict(year=2023, mem="LPDDR5", bw=150, bins={14: [18, 36], 18: [18, 36]},
-                   check='appleosophy.com 2024-11-01 (M3 Pro: 18 GB base, up to 36 GB, 150 GB/s); appmaster.io 2023-10-31 (up to 18-core GPU, 36 GB)',
-                   src="Apple newsroom 2023-10-30 'Apple unveils M3, M3 Pro, and M3 Max' (150 GB/s)"),
-    "M3 Max": dict(year=2023, mem="LPDDR5", bw={30: 300, 40: 400}, bins={30: [36, 96], 40: [48, 64, 128]},
-                   check='appmaster.io 2023-10-31 (M3 Max up to 40-core GPU and 128 GB); appleosophy.com 2024-11-01 (M3 Max up to 400 GB/s)',
-                   src="MacBook Pro (14-inch, Nov 2023) tech specs: 30-core GPU 300 GB/s, 40-core GPU 400 GB/s"),
-    "M3 Ultra": dict(year=2025, mem="LPDDR5", bw=819, bins={60: [96, 256], 80: [96, 256, 512]},
-                     check='Macworld via worldmagazine.it 2025-03 (Mac Studio: M3 Ultra 28-core CPU/60-core GPU with 96 GB, options 32-core CPU/80-core GPU and 512 GB, 819 GB/s); TechPowerUp news 2025-03',
-                     src="Apple newsroom 2025-03-05 'Apple reveals M3 Ultra' (819 GB/s, 512 GB)"),
-    "M4": dict(year=2024, mem="LPDDR5X", bw=120, bins={8: [16, 24, 32], 10: [16, 24, 32]},
-               check='appleosophy.com 2024-11-01 (M4 MacBook Pro 16 GB base, up to 32 GB, 120 GB/s); toolstac.com MacBook Air M4 (8-core or 10-core GPU)',
-               src="Apple newsroom 2024-05-07 'Apple introduces M4 chip' (120 GB/s)"),
-    "M4 Pro": dict(year=2024, mem="LPDDR5X", bw=273, bins={16: [24, 48, 64], 20: [24, 48, 64]},
-                   check='imaging-resource.com 2024-10-31 (Mac mini M4 Pro: up to 20-core GPU, up to 64 GB, 273 GB/s); apple.gadgetdb.win Mac mini M4 Pro 12-core CPU/16-core GPU (24 GB base)',
-                   src="Apple newsroom 2024-10-30 'Apple introduces M4 Pro and M4 Max' (273 GB/s)"),
-    "M4 Max": dict(year=2024, mem="LPDDR5X", bw={32: 410, 40: 546}, bins={32: [36], 40: [48, 64, 128]},
-                   check='Macworld via worldmagazine.it 2025-03 (Mac Studio M4 Max 14-core CPU/32-core GPU, 36 GB, 410 GB/s; 16-core CPU/40-core GPU up to 128 GB); appleosophy.com 2024-11-01 (546 GB/s)',
-                   src="MacBook Pro (14-inch, M4 Max, 2024) tech specs: 32-core GPU 410 GB/s, 40-core GPU 546 GB/s"),
+    "M1": dict(
+        year=2020,
+        mem="LPDDR4X",
+        bw=68.25,
+        bins={7: [8, 16], 8: [8, 16]},
+        check="Tom's Hardware 2021-10-18 'Apple M1 Pro and M1 Max: everything we know' (M1: 7 or 8 GPU cores, 68.25 GB/s, up to 16 GB)",
+        src="Apple newsroom 2020-11-10 'Apple unleashes M1'; 128-bit LPDDR4X-4266 = 68.25 GB/s",
+        tflops={8: 2.6},
+    ),
+    "M1 Pro": dict(
+        year=2021,
+        mem="LPDDR5",
+        bw=200,
+        bins={14: [16, 32], 16: [16, 32]},
+        check="Tom's Hardware 2021-10-18 (M1 Pro: 14 or 16 GPU cores, 200 GB/s, up to 32 GB); gadgetbond.com 2021-10-19 quoting Apple",
+        src="Apple newsroom 2021-10-18 'Introducing M1 Pro and M1 Max' (200 GB/s)",
+        tflops={16: 5.2},
+    ),
+    "M1 Max": dict(
+        year=2021,
+        mem="LPDDR5",
+        bw=400,
+        bins={24: [32, 64], 32: [32, 64]},
+        check="Tom's Hardware 2021-10-18 (M1 Max: 24 or 32 GPU cores, 400 GB/s, up to 64 GB); bytebuys.com MacBook Pro 16 (2021) configurations (64 GB only with M1 Max)",
+        src="Apple newsroom 2021-10-18 'Introducing M1 Pro and M1 Max' (400 GB/s)",
+        tflops={32: 10.4},
+    ),
+    "M1 Ultra": dict(
+        year=2022,
+        mem="LPDDR5",
+        bw=800,
+        bins={48: [64, 128], 64: [64, 128]},
+        check="thetechportal.com 2022-03-09 (M1 Ultra: 64-core GPU, up to 128 GB, 800 GB/s); the 48-core bin's memory options were not found in a checked source",
+        src="Apple newsroom 2022-03-08 'Apple unveils M1 Ultra' (800 GB/s)",
+        tflops={64: 21},
+    ),
+    "M2": dict(
+        year=2022,
+        mem="LPDDR5",
+        bw=100,
+        bins={8: [8, 16, 24], 10: [8, 16, 24]},
+        check="not re-checked this session: no tech-specs page for the M2 Macs was found through the search corpus",
+        src="Apple newsroom 2022-06-06 'Apple unveils M2' (100 GB/s)",
+        tflops={10: 3.6},
+    ),
+    "M2 Pro": dict(
+        year=2023,
+        mem="LPDDR5",
+        bw=200,
+        bins={16: [16, 32], 19: [16, 32]},
+        check="not re-checked this session: no tech-specs page for the M2 Pro Macs was found through the search corpus",
+        src="Apple newsroom 2023-01-17 'Apple unveils M2 Pro and M2 Max' (200 GB/s)",
+        tflops={19: 6.8},
+    ),
+    "M2 Max": dict(
+        year=2023,
+        mem="LPDDR5",
+        bw=400,
+        bins={30: [32, 64], 38: [32, 64, 96]},
+        check="theapplewiki.com 'Mac Studio (2023)' (M2 Max 30- or 38-core GPU; 32, 64 or 96 GB LPDDR5-6400); iMore 2023-06-05. Whether 96 GB needs the 38-core GPU is not confirmed by these sources",
+        src="Apple newsroom 2023-01-17 'Apple unveils M2 Pro and M2 Max' (400 GB/s, 96 GB)",
+        tflops={38: 13.6},
+    ),
+    "M2 Ultra": dict(
+        year=2023,
+        mem="LPDDR5",
+        bw=800,
+        bins={60: [64, 128, 192], 76: [64, 128, 192]},
+        check="theapplewiki.com 'Mac Studio (2023)' (M2 Ultra 60- or 76-core GPU; 64, 128 or 192 GB LPDDR5-6400, 819.2 GB/s); TechSpot 2023-06-05 (800 GB/s as Apple states it)",
+        src="Apple newsroom 2023-06-05 'Apple introduces M2 Ultra' (800 GB/s, 192 GB)",
+        tflops={76: 27.2},
+    ),
+    "M3": dict(
+        year=2023,
+        mem="LPDDR5",
+        bw=100,
+        bins={8: [8, 16, 24], 10: [8, 16, 24]},
+        check="appleosophy.com 2024-11-01 (M3 MacBook Pro configurable up to 24 GB, 100 GB/s; the M4 raised both)",
+        src="Apple newsroom 2023-10-30 'Apple unveils M3, M3 Pro, and M3 Max' (100 GB/s)",
+    ),
+    "M3 Pro": dict(
+        year=2023,
+        mem="LPDDR5",
+        bw=150,
+        bins={14: [18, 36], 18: [18, 36]},
+        check="appleosophy.com 2024-11-01 (M3 Pro: 18 GB base, up to 36 GB, 150 GB/s); appmaster.io 2023-10-31 (up to 18-core GPU, 36 GB)",
+        src="Apple newsroom 2023-10-30 'Apple unveils M3, M3 Pro, and M3 Max' (150 GB/s)",
+    ),
+    "M3 Max": dict(
+        year=2023,
+        mem="LPDDR5",
+        bw={30: 300, 40: 400},
+        bins={30: [36, 96], 40: [48, 64, 128]},
+        check="appmaster.io 2023-10-31 (M3 Max up to 40-core GPU and 128 GB); appleosophy.com 2024-11-01 (M3 Max up to 400 GB/s)",
+        src="MacBook Pro (14-inch, Nov 2023) tech specs: 30-core GPU 300 GB/s, 40-core GPU 400 GB/s",
+    ),
+    "M3 Ultra": dict(
+        year=2025,
+        mem="LPDDR5",
+        bw=819,
+        bins={60: [96, 256], 80: [96, 256, 512]},
+        check="Macworld via worldmagazine.it 2025-03 (Mac Studio: M3 Ultra 28-core CPU/60-core GPU with 96 GB, options 32-core CPU/80-core GPU and 512 GB, 819 GB/s); TechPowerUp news 2025-03",
+        src="Apple newsroom 2025-03-05 'Apple reveals M3 Ultra' (819 GB/s, 512 GB)",
+    ),
+    "M4": dict(
+        year=2024,
+        mem="LPDDR5X",
+        bw=120,
+        bins={8: [16, 24, 32], 10: [16, 24, 32]},
+        check="appleosophy.com 2024-11-01 (M4 MacBook Pro 16 GB base, up to 32 GB, 120 GB/s); toolstac.com MacBook Air M4 (8-core or 10-core GPU)",
+        src="Apple newsroom 2024-05-07 'Apple introduces M4 chip' (120 GB/s)",
+    ),
+    "M4 Pro": dict(
+        year=2024,
+        mem="LPDDR5X",
+        bw=273,
+        bins={16: [24, 48, 64], 20: [24, 48, 64]},
+        check="imaging-resource.com 2024-10-31 (Mac mini M4 Pro: up to 20-core GPU, up to 64 GB, 273 GB/s); apple.gadgetdb.win Mac mini M4 Pro 12-core CPU/16-core GPU (24 GB base)",
+        src="Apple newsroom 2024-10-30 'Apple introduces M4 Pro and M4 Max' (273 GB/s)",
+    ),
+    "M4 Max": dict(
+        year=2024,
+        mem="LPDDR5X",
+        bw={32: 410, 40: 546},
+        bins={32: [36], 40: [48, 64, 128]},
+        check="Macworld via worldmagazine.it 2025-03 (Mac Studio M4 Max 14-core CPU/32-core GPU, 36 GB, 410 GB/s; 16-core CPU/40-core GPU up to 128 GB); appleosophy.com 2024-11-01 (546 GB/s)",
+        src="MacBook Pro (14-inch, M4 Max, 2024) tech specs: 32-core GPU 410 GB/s, 40-core GPU 546 GB/s",
+    ),
 }
 
 
@@ -160,9 +236,7 @@ def tpu_fields(key: str) -> tuple[dict, str]:
         "architecture": spec.architecture,
         "memory_gb": spec.memory_size_gb or None,
         "memory_type": spec.memory_type if spec.memory_size_gb else None,
-        "memory_bandwidth_gbs": round(spec.memory_bandwidth_gb_s, 1)
-        if spec.memory_bandwidth_gb_s
-        else None,
+        "memory_bandwidth_gbs": round(spec.memory_bandwidth_gb_s, 1) if spec.memory_bandwidth_gb_s else None,
         "tdp_w": spec.thermal_design_power_w,
         "year": spec.release_date.year if spec.release_date else None,
     }
@@ -241,8 +315,12 @@ def build_entry(dev: dict, refs: dict[str, str], tensor_rates: dict | None = Non
                 sources[group] = tpu_src
     else:
         tpu_src = None
-    for key, target in (("architecture", "architecture"), ("cc", "compute_capability"),
-                        ("llvm", "llvm_target"), ("cores", "gpu_cores")):
+    for key, target in (
+        ("architecture", "architecture"),
+        ("cc", "compute_capability"),
+        ("llvm", "llvm_target"),
+        ("cores", "gpu_cores"),
+    ):
         if key in dev:
             entry[target] = dev[key]
     overrides = dev.get("set", {})
@@ -275,11 +353,7 @@ def build_entry(dev: dict, refs: dict[str, str], tensor_rates: dict | None = Non
 
 def _ordered(entry: dict) -> dict:
     # memory_gb is always written (null = shares system RAM); other unknowns are left out.
-    out = {
-        k: entry.get(k)
-        for k in FIELD_ORDER
-        if entry.get(k) is not None or k == "memory_gb"
-    }
+    out = {k: entry.get(k) for k in FIELD_ORDER if entry.get(k) is not None or k == "memory_gb"}
     if not out.get("aliases"):
         out.pop("aliases", None)
     return out

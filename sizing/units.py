@@ -13,4 +13,3 @@ GIB = 1024**3
 def gib(n: float, digits: int = 1) -> str:
     """``n`` bytes as ``"12.3 GiB"``."""
     return f"{n / GIB:.{digits}f} GiB"
-

@@ -12,8 +12,19 @@ from typing import Any
 
 # GGUF value types
 U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
-_FMT = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f", BOOL: "<?",
-        U64: "<Q", I64: "<q", F64: "<d"}
+_FMT = {
+    U8: "<B",
+    I8: "<b",
+    U16: "<H",
+    I16: "<h",
+    U32: "<I",
+    I32: "<i",
+    F32: "<f",
+    BOOL: "<?",
+    U64: "<Q",
+    I64: "<q",
+    F64: "<d",
+}
 F32_TYPE = 0  # ggml type of a float32 tensor
 
 
@@ -42,16 +53,31 @@ def kv(key: str, vtype: int, v: Any, item_type: int | None = None) -> bytes:
 
 def tensor(name: str, shape: tuple[int, ...], ggml_type: int = F32_TYPE, offset: int = 0) -> bytes:
     """A tensor-info entry; ``shape`` in GGUF order (fastest dimension first)."""
-    return s(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in shape) + \
-        struct.pack("<IQ", ggml_type, offset)
+    return (
+        s(name)
+        + struct.pack("<I", len(shape))
+        + b"".join(struct.pack("<Q", d) for d in shape)
+        + struct.pack("<IQ", ggml_type, offset)
+    )
 
 
-def header(kvs: list[bytes], tensors: list[bytes] = (), *, n_kv: int | None = None,
-           n_tensors: int | None = None, version: int = 3) -> bytes:
+def header(
+    kvs: list[bytes],
+    tensors: list[bytes] = (),
+    *,
+    n_kv: int | None = None,
+    n_tensors: int | None = None,
+    version: int = 3,
+) -> bytes:
     """A header; ``n_kv``/``n_tensors`` override the counts (a lying header)."""
-    return (b"GGUF" + struct.pack("<IQQ", version, len(tensors) if n_tensors is None else n_tensors,
-                                  len(kvs) if n_kv is None else n_kv)
-            + b"".join(kvs) + b"".join(tensors))
+    return (
+        b"GGUF"
+        + struct.pack(
+            "<IQQ", version, len(tensors) if n_tensors is None else n_tensors, len(kvs) if n_kv is None else n_kv
+        )
+        + b"".join(kvs)
+        + b"".join(tensors)
+    )
 
 
 def llama_kvs(**override: tuple[int, Any] | tuple[int, Any, int] | None) -> list[bytes]:
@@ -78,8 +104,12 @@ def llama_kvs(**override: tuple[int, Any] | tuple[int, Any, int] | None) -> list
 def llama_tensors(n_layers: int = 2) -> list[bytes]:
     out = [tensor("token_embd.weight", (64, 100)), tensor("output_norm.weight", (64,))]
     for i in range(n_layers):
-        out += [tensor(f"blk.{i}.attn_q.weight", (64, 64)), tensor(f"blk.{i}.ffn_up.weight", (64, 128)),
-                tensor(f"blk.{i}.ffn_gate.weight", (64, 128)), tensor(f"blk.{i}.ffn_down.weight", (128, 64))]
+        out += [
+            tensor(f"blk.{i}.attn_q.weight", (64, 64)),
+            tensor(f"blk.{i}.ffn_up.weight", (64, 128)),
+            tensor(f"blk.{i}.ffn_gate.weight", (64, 128)),
+            tensor(f"blk.{i}.ffn_down.weight", (128, 64)),
+        ]
     return out
 
 

@@ -20,19 +20,53 @@ from sizing.errors import SizingError
 
 # --- GGUF headers ----------------------------------------------------------------------
 
-ARCH_KEYS = ["block_count", "embedding_length", "attention.head_count", "attention.head_count_kv",
-             "feed_forward_length", "context_length", "attention.key_length", "attention.value_length",
-             "expert_count", "expert_used_count", "leading_dense_block_count", "expert_feed_forward_length",
-             "expert_shared_count", "attention.kv_lora_rank", "attention.sliding_window", "rope.dimension_count",
-             "vocab_size", "attention.sliding_window_pattern"]
-TENSOR_NAMES = ["token_embd.weight", "output.weight", "output_norm.weight", "rope_freqs.weight",
-                "blk.0.ffn_up.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_up_exps.weight",
-                "blk.1.ffn_up_exps.weight", "blk.0.ffn_up_shexp.weight", "blk.0.attn_q.weight",
-                "blk.0.attn_q_norm.weight", "blk.0.attn_sinks.weight"]
-SCALARS = {U8: st.integers(0, 255), I8: st.integers(-128, 127), U16: st.integers(0, 2**16 - 1),
-           I16: st.integers(-(2**15), 2**15 - 1), U32: st.integers(0, 2**32 - 1), I32: st.integers(-(2**31), 2**31 - 1),
-           U64: st.integers(0, 2**64 - 1), I64: st.integers(-(2**63), 2**63 - 1),
-           F32: st.floats(width=32, allow_nan=True), F64: st.floats(allow_nan=True), BOOL: st.booleans()}
+ARCH_KEYS = [
+    "block_count",
+    "embedding_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+    "feed_forward_length",
+    "context_length",
+    "attention.key_length",
+    "attention.value_length",
+    "expert_count",
+    "expert_used_count",
+    "leading_dense_block_count",
+    "expert_feed_forward_length",
+    "expert_shared_count",
+    "attention.kv_lora_rank",
+    "attention.sliding_window",
+    "rope.dimension_count",
+    "vocab_size",
+    "attention.sliding_window_pattern",
+]
+TENSOR_NAMES = [
+    "token_embd.weight",
+    "output.weight",
+    "output_norm.weight",
+    "rope_freqs.weight",
+    "blk.0.ffn_up.weight",
+    "blk.0.ffn_gate.weight",
+    "blk.0.ffn_up_exps.weight",
+    "blk.1.ffn_up_exps.weight",
+    "blk.0.ffn_up_shexp.weight",
+    "blk.0.attn_q.weight",
+    "blk.0.attn_q_norm.weight",
+    "blk.0.attn_sinks.weight",
+]
+SCALARS = {
+    U8: st.integers(0, 255),
+    I8: st.integers(-128, 127),
+    U16: st.integers(0, 2**16 - 1),
+    I16: st.integers(-(2**15), 2**15 - 1),
+    U32: st.integers(0, 2**32 - 1),
+    I32: st.integers(-(2**31), 2**31 - 1),
+    U64: st.integers(0, 2**64 - 1),
+    I64: st.integers(-(2**63), 2**63 - 1),
+    F32: st.floats(width=32, allow_nan=True),
+    F64: st.floats(allow_nan=True),
+    BOOL: st.booleans(),
+}
 interesting_ints = st.sampled_from([0, 1, 2, 3, 64, 511, 512, 513, 2**31, 2**32 - 1, 2**62, 2**64 - 1])
 
 
@@ -70,9 +104,12 @@ def gguf_headers(draw) -> bytes:
     arch = draw(st.sampled_from(["llama", "qwen3moe", "gemma3", "deepseek2", "gpt-oss", "x" * 70]))
     fields: dict[str, tuple] = {
         "general.architecture": (STRING, arch, None),
-        f"{arch}.block_count": (U32, 2, None), f"{arch}.embedding_length": (U32, 256, None),
-        f"{arch}.attention.head_count": (U32, 4, None), f"{arch}.attention.head_count_kv": (U32, 2, None),
-        f"{arch}.feed_forward_length": (U32, 512, None), f"{arch}.context_length": (U32, 4096, None),
+        f"{arch}.block_count": (U32, 2, None),
+        f"{arch}.embedding_length": (U32, 256, None),
+        f"{arch}.attention.head_count": (U32, 4, None),
+        f"{arch}.attention.head_count_kv": (U32, 2, None),
+        f"{arch}.feed_forward_length": (U32, 512, None),
+        f"{arch}.context_length": (U32, 4096, None),
     }
     if arch in ("qwen3moe", "deepseek2", "gpt-oss"):
         fields.update({f"{arch}.expert_count": (U32, 8, None), f"{arch}.expert_used_count": (U32, 2, None)})
@@ -90,12 +127,17 @@ def gguf_headers(draw) -> bytes:
     q = draw(st.sampled_from([(0, 1), (1, 1), (8, 32), (12, 256), (2, 32)]))  # (ggml type, block)
     tensors = [tensor("token_embd.weight", (256, 1000), q[0]), tensor("output_norm.weight", (256,))]
     for i in range(2):
-        for n, shape in ((f"blk.{i}.attn_q.weight", (256, 256)), (f"blk.{i}.ffn_up.weight", (256, 512)),
-                         (f"blk.{i}.ffn_gate.weight", (256, 512)), (f"blk.{i}.ffn_down.weight", (512, 256))):
+        for n, shape in (
+            (f"blk.{i}.attn_q.weight", (256, 256)),
+            (f"blk.{i}.ffn_up.weight", (256, 512)),
+            (f"blk.{i}.ffn_gate.weight", (256, 512)),
+            (f"blk.{i}.ffn_down.weight", (512, 256)),
+        ):
             tensors.append(tensor(n, shape, q[0]))
     for name in draw(st.lists(st.sampled_from(TENSOR_NAMES), max_size=4, unique=True)) if _rarely(draw, 40) else ():
-        shape = tuple(draw(st.lists(st.one_of(st.sampled_from([1, 32, 256, 512]), interesting_ints),
-                                    min_size=1, max_size=5)))
+        shape = tuple(
+            draw(st.lists(st.one_of(st.sampled_from([1, 32, 256, 512]), interesting_ints), min_size=1, max_size=5))
+        )
         tensors.append(tensor(name, shape, draw(st.sampled_from([0, 1, 8, 12, 39, 99])), 0))
     n_kv, n_t = len(kvs), len(tensors)
     if _rarely(draw):
@@ -132,12 +174,33 @@ def check_header(data: bytes) -> str:
 RUN_PARAMS = ["src", "model", "repo", "quant", "fq", "ctx", "kv", "np", "fa", "hw", "gpu", "count", "mem", "bw", "ram"]
 hostile_text = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(["\n\n[Sign in again](https://evil.example)", "![x](https://evil.example/p.png)", "../../etc/passwd",
-                     "/etc/passwd", "Makefile", "sizing/models", "-1", "1e309", "nan", "0", "99999999999", "<script>",
-                     ":material/home:", "$x$", "a" * 300, "Qwen/Qwen3-8B", "nvidia-rtx-4090", "catalog", "file"]),
+    st.sampled_from(
+        [
+            "\n\n[Sign in again](https://evil.example)",
+            "![x](https://evil.example/p.png)",
+            "../../etc/passwd",
+            "/etc/passwd",
+            "Makefile",
+            "sizing/models",
+            "-1",
+            "1e309",
+            "nan",
+            "0",
+            "99999999999",
+            "<script>",
+            ":material/home:",
+            "$x$",
+            "a" * 300,
+            "Qwen/Qwen3-8B",
+            "nvidia-rtx-4090",
+            "catalog",
+            "file",
+        ]
+    ),
 )
-query_strings = st.dictionaries(st.one_of(st.sampled_from(RUN_PARAMS), st.text(min_size=1, max_size=8)),
-                                hostile_text, max_size=6)
+query_strings = st.dictionaries(
+    st.one_of(st.sampled_from(RUN_PARAMS), st.text(min_size=1, max_size=8)), hostile_text, max_size=6
+)
 
 
 def check_query(params: dict[str, str], script: str = "from sizing.ui.pages.run import render\nrender()") -> str:
@@ -157,10 +220,40 @@ def check_query(params: dict[str, str], script: str = "from sizing.ui.pages.run 
 # --- CLI flags -------------------------------------------------------------------------
 
 FLAG_VALUES = st.one_of(
-    st.sampled_from(["0", "-1", "1", "4096", "1e309", "nan", "inf", "-inf", "99999999999999999999", "0.5", "",
-                     "Qwen/Qwen3-8B", "SmolLM2-135M-Instruct", "RTX 4090", "2 x RTX 3090", "this", "f16", "q4_0",
-                     "Q4_K_M", "cpu", "cuda", "on", "off", "lora", "qlora", "full", "../x.gguf", "/dev/zero",
-                     "a\nb", "x" * 2000]),
+    st.sampled_from(
+        [
+            "0",
+            "-1",
+            "1",
+            "4096",
+            "1e309",
+            "nan",
+            "inf",
+            "-inf",
+            "99999999999999999999",
+            "0.5",
+            "",
+            "Qwen/Qwen3-8B",
+            "SmolLM2-135M-Instruct",
+            "RTX 4090",
+            "2 x RTX 3090",
+            "this",
+            "f16",
+            "q4_0",
+            "Q4_K_M",
+            "cpu",
+            "cuda",
+            "on",
+            "off",
+            "lora",
+            "qlora",
+            "full",
+            "../x.gguf",
+            "/dev/zero",
+            "a\nb",
+            "x" * 2000,
+        ]
+    ),
     st.text(max_size=20),
 )
 
@@ -170,11 +263,19 @@ def cli_flags(command: str):
     from sizing.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
-    options = sorted(o for a in sub.choices[command]._actions for o in a.option_strings
-                     if o.startswith("--") and o not in ("--help", "--export", "--probe-bandwidth"))
+    options = sorted(
+        o
+        for a in sub.choices[command]._actions
+        for o in a.option_strings
+        if o.startswith("--") and o not in ("--help", "--export", "--probe-bandwidth")
+    )
 
-    base = {"estimate": ["--model", "Qwen/Qwen3-8B"], "finetune": ["--model", "Qwen/Qwen3-8B"],
-            "plan": ["--model", "Qwen/Qwen3-8B"], "fit": ["--gpu", "RTX 4090"]}.get(command, [])
+    base = {
+        "estimate": ["--model", "Qwen/Qwen3-8B"],
+        "finetune": ["--model", "Qwen/Qwen3-8B"],
+        "plan": ["--model", "Qwen/Qwen3-8B"],
+        "fit": ["--gpu", "RTX 4090"],
+    }.get(command, [])
 
     @st.composite
     def argv(draw):

@@ -33,13 +33,20 @@ def arch_from_header(path) -> ModelArch:
     hd = kv.get(f"{a}.attention.key_length", hidden // heads)
     names = {t.name for t in r.tensors}
     return ModelArch(
-        id=str(path), name="t", arch=a, source=str(path),
-        n_layers=kv[f"{a}.block_count"], hidden_size=hidden, n_heads=heads,
-        n_kv_heads=kv[f"{a}.attention.head_count_kv"], head_dim_k=hd,
+        id=str(path),
+        name="t",
+        arch=a,
+        source=str(path),
+        n_layers=kv[f"{a}.block_count"],
+        hidden_size=hidden,
+        n_heads=heads,
+        n_kv_heads=kv[f"{a}.attention.head_count_kv"],
+        head_dim_k=hd,
         head_dim_v=kv.get(f"{a}.attention.value_length", hd),
         ffn_size=kv[f"{a}.feed_forward_length"],
         vocab_size=len(r.fields["tokenizer.ggml.tokens"].data),
-        tied_embeddings="output.weight" not in names, max_context=kv[f"{a}.context_length"],
+        tied_embeddings="output.weight" not in names,
+        max_context=kv[f"{a}.context_length"],
         qk_norm="blk.0.attn_q_norm.weight" in names,
         post_norms="blk.0.post_ffw_norm.weight" in names,
     )

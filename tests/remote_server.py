@@ -53,8 +53,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _tree(self, repo: str) -> None:
         prefix = repo + "/resolve/main/"
-        items = [{"type": "file", "path": p[len(prefix):], "size": f.stat().st_size, "oid": "0" * 40}
-                 for p, f in sorted(self.files.files.items()) if p.startswith(prefix)]
+        items = [
+            {"type": "file", "path": p[len(prefix) :], "size": f.stat().st_size, "oid": "0" * 40}
+            for p, f in sorted(self.files.files.items())
+            if p.startswith(prefix)
+        ]
         if not items:
             return self._plain(404, b"{}", {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"})
         self._plain(200, json.dumps(items).encode(), {"Content-Type": "application/json"})
@@ -62,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: C901 - one branch per behaviour the tests need
         path = unquote(urlsplit(self.path).path).lstrip("/")
         if path.startswith("api/models/") and "/tree/" in path:
-            return self._tree(path[len("api/models/"):].split("/tree/")[0])
+            return self._tree(path[len("api/models/") :].split("/tree/")[0])
         mode, _, rest = path.partition("/")
         if mode == "redirect":
             return self._plain(302, b"", {"Location": "/" + rest})

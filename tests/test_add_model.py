@@ -33,8 +33,15 @@ def add_model():
 
 
 FULL_CONFIG = {  # a published config carries much the converter does not read
-    **SMOL_CONFIG, "bos_token_id": 1, "eos_token_id": 2, "initializer_range": 0.02, "rms_norm_eps": 1e-5,
-    "hidden_act": "silu", "use_cache": True, "transformers_version": "4.42.3", "torch_dtype": "bfloat16",
+    **SMOL_CONFIG,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "initializer_range": 0.02,
+    "rms_norm_eps": 1e-5,
+    "hidden_act": "silu",
+    "use_cache": True,
+    "transformers_version": "4.42.3",
+    "torch_dtype": "bfloat16",
 }
 
 
@@ -48,8 +55,20 @@ def test_local_config_gives_an_entry_the_catalog_loads(tmp_path, add_model):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(FULL_CONFIG))
     cat = _catalog_with(tmp_path)
-    rc = add_model.main([str(cfg), "--id", "someone/Smol-Copy", "--task", "chat", "--alias", "smol-copy",
-                         "--write", "--catalog", str(cat)])
+    rc = add_model.main(
+        [
+            str(cfg),
+            "--id",
+            "someone/Smol-Copy",
+            "--task",
+            "chat",
+            "--alias",
+            "smol-copy",
+            "--write",
+            "--catalog",
+            str(cat),
+        ]
+    )
     assert rc == 0
     loaded = parse_catalog(cat)
     entry = loaded.entries["someone/Smol-Copy"]
@@ -78,14 +97,20 @@ def test_printed_entry_is_yaml_for_the_catalog(tmp_path, add_model, capsys):
     assert entry["config"]["num_hidden_layers"] == 30
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nothing-here"], "neither a config.json file nor a Hugging Face repo id"),
-    (["{cfg}"], "needs --id ORG/NAME"),
-    (["{bad}", "--id", "a/b"], "not valid JSON"),
-    (["{unsupported}", "--id", "a/b"], "'model_type' is 'mamba', which is not modelled here (closest supported: llama)"),
-    (["{cfg}", "--id", "not a repo"], "is not a Hugging Face repo id"),
-    (["{cfg}", "--id", "a/b", "--task", "poetry"], "invalid choice: 'poetry'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nothing-here"], "neither a config.json file nor a Hugging Face repo id"),
+        (["{cfg}"], "needs --id ORG/NAME"),
+        (["{bad}", "--id", "a/b"], "not valid JSON"),
+        (
+            ["{unsupported}", "--id", "a/b"],
+            "'model_type' is 'mamba', which is not modelled here (closest supported: llama)",
+        ),
+        (["{cfg}", "--id", "not a repo"], "is not a Hugging Face repo id"),
+        (["{cfg}", "--id", "a/b", "--task", "poetry"], "invalid choice: 'poetry'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(FULL_CONFIG))

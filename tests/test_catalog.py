@@ -93,7 +93,9 @@ def test_bad_entries_fail_naming_file_entry_and_field(tmp_path):
     bad_cfg["config"] = {**bad_cfg["config"]}
     del bad_cfg["config"]["num_hidden_layers"]
     p = _write(tmp_path, [bad_cfg])
-    with pytest.raises(SizingError, match=r"entry 0 \(HuggingFaceTB/SmolLM2-135M-Instruct\).*'num_hidden_layers' is missing"):
+    with pytest.raises(
+        SizingError, match=r"entry 0 \(HuggingFaceTB/SmolLM2-135M-Instruct\).*'num_hidden_layers' is missing"
+    ):
         parse_catalog(p)
 
     p = _write(tmp_path, [_good(colour="blue")])
@@ -117,7 +119,9 @@ def test_bad_entries_fail_naming_file_entry_and_field(tmp_path):
         parse_catalog(p)
 
     p = _write(tmp_path, [_good(tasks=["chat", "poetry"])])
-    with pytest.raises(SizingError, match=r"entry 0 .*field tasks\.1: Input should be 'chat', 'code', 'reasoning' or 'vision'"):
+    with pytest.raises(
+        SizingError, match=r"entry 0 .*field tasks\.1: Input should be 'chat', 'code', 'reasoning' or 'vision'"
+    ):
         parse_catalog(p)
 
     p = _write(tmp_path, [_good(tasks=["chat", "chat"])])
@@ -138,6 +142,7 @@ def test_bad_entries_fail_naming_file_entry_and_field(tmp_path):
 
 # --- independent truth: real GGUF headers written by llama.cpp's converter -------------------
 
+
 def _gguf(path: Path) -> dict:
     """Hyper-parameters and tensor shapes as the gguf package reads them (not our reader)."""
     from gguf_header import header_tensors, reader
@@ -146,14 +151,18 @@ def _gguf(path: Path) -> dict:
     arch = r.fields["general.architecture"].contents()
     kv = {k.split(".", 1)[1]: f.contents() for k, f in r.fields.items() if k.startswith(arch + ".")}
     tensors = header_tensors(path)
-    return dict(arch=arch, kv=kv, tensors=tensors, tied="output.weight" not in tensors,
-                vocab=tensors["token_embd.weight"][1])
+    return dict(
+        arch=arch, kv=kv, tensors=tensors, tied="output.weight" not in tensors, vocab=tensors["token_embd.weight"][1]
+    )
 
 
-@pytest.mark.parametrize("alias, fixture", [
-    ("smollm2-135m", "smollm2_gguf"),
-    ("gemma3-270m", "gemma3_gguf"),
-])
+@pytest.mark.parametrize(
+    "alias, fixture",
+    [
+        ("smollm2-135m", "smollm2_gguf"),
+        ("gemma3-270m", "gemma3_gguf"),
+    ],
+)
 def test_entry_matches_the_real_gguf_header(catalog, alias, fixture, request):
     """The catalog's config.json-derived architecture is the one llama.cpp wrote to the file."""
     from sizing.core.tensors import param_counts, tensors_for
@@ -183,9 +192,21 @@ def test_entry_matches_our_gguf_reader(catalog, smollm2_gguf):
 
     from_file = read_gguf(smollm2_gguf).arch
     entry = catalog.get("smollm2-135m")
-    for field in ("arch", "n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim_k",
-                  "head_dim_v", "ffn_size", "vocab_size", "tied_embeddings", "max_context",
-                  "sliding_window", "n_experts"):
+    for field in (
+        "arch",
+        "n_layers",
+        "hidden_size",
+        "n_heads",
+        "n_kv_heads",
+        "head_dim_k",
+        "head_dim_v",
+        "ffn_size",
+        "vocab_size",
+        "tied_embeddings",
+        "max_context",
+        "sliding_window",
+        "n_experts",
+    ):
         assert getattr(from_file, field) == getattr(entry, field), field
 
 

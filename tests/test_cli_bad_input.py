@@ -59,20 +59,46 @@ CASES = [
     C("missing-path", "estimate --model {missing}", "missing.gguf"),
     C("bad-json-config", "estimate --model {badjson}", "config.json", "json"),
     C("unsupported-model-type", "estimate --model {badtype}", "frobnicator"),
-    C("offline-uncached-repo", "estimate --model someorg/some-uncached-model-7B", "someorg/some-uncached-model-7B",
-      "offline", env="offline"),
-    C("unreachable-hub-repo", "estimate --model someorg/Qwen3-8B-finetune", "someorg/Qwen3-8B-finetune",
-      "cannot reach", "Qwen/Qwen3-8B", env="unreachable"),
+    C(
+        "offline-uncached-repo",
+        "estimate --model someorg/some-uncached-model-7B",
+        "someorg/some-uncached-model-7B",
+        "offline",
+        env="offline",
+    ),
+    C(
+        "unreachable-hub-repo",
+        "estimate --model someorg/Qwen3-8B-finetune",
+        "someorg/Qwen3-8B-finetune",
+        "cannot reach",
+        "Qwen/Qwen3-8B",
+        env="unreachable",
+    ),
     C("fifo-gguf", "estimate --model {fifo}", "fifo.gguf", "not a regular file"),
     # remote GGUF names: a malformed name, a non-GGUF URL, and no network behind a valid one
     C("remote-hf-uri-without-file", "estimate --model hf://only-owner", "hf://owner/repo/file.gguf"),
     C("remote-url-not-gguf", "estimate --model https://example.org/model.bin", "not a .gguf URL"),
-    C("remote-quant-offline", "estimate --model someorg/Some-GGUF:Q4_K_M", "someorg/Some-GGUF", "offline",
-      env="offline"),
-    C("remote-quant-unreachable", "estimate --model someorg/Some-GGUF:Q4_K_M", "someorg/Some-GGUF",
-      "cannot list", env="unreachable"),
-    C("remote-file-unreachable", "estimate --model hf://someorg/Some-GGUF/m-Q4_K_M.gguf", "m-Q4_K_M.gguf",
-      "cannot reach", env="unreachable"),
+    C(
+        "remote-quant-offline",
+        "estimate --model someorg/Some-GGUF:Q4_K_M",
+        "someorg/Some-GGUF",
+        "offline",
+        env="offline",
+    ),
+    C(
+        "remote-quant-unreachable",
+        "estimate --model someorg/Some-GGUF:Q4_K_M",
+        "someorg/Some-GGUF",
+        "cannot list",
+        env="unreachable",
+    ),
+    C(
+        "remote-file-unreachable",
+        "estimate --model hf://someorg/Some-GGUF/m-Q4_K_M.gguf",
+        "m-Q4_K_M.gguf",
+        "cannot reach",
+        env="unreachable",
+    ),
     C("config-json-list", "estimate --model {listcfg}", "config.json", "JSON object"),
     C("config-a-billion-layers", "estimate --model {manylayers}", "n_layers", "512"),
     C("gguf-10e12-tensors", "estimate --model {hugecount}", "hugecount.gguf", "10000000000000"),
@@ -104,12 +130,24 @@ CASES = [
     C("ngl-negative", EST + ["--gpu", "RTX 4090", "--ngl", "-1"], "--ngl", "-1"),
     C("n-cpu-moe-dense", EST + ["--gpu", "RTX 4090", "--n-cpu-moe", "3"], "--n-cpu-moe 3", "dense"),
     C("cpu-moe-dense", EST + ["--gpu", "RTX 4090", "--cpu-moe"], "--cpu-moe", "dense"),
-    C("cpu-moe-and-n-cpu-moe", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090", "--cpu-moe",
-                                "--n-cpu-moe", "3"], "--cpu-moe", "contradict"),
-    C("n-cpu-moe-beyond-layers", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090",
-                                  "--n-cpu-moe", "99"], "--n-cpu-moe 99", "24 layers"),
-    C("n-cpu-moe-negative", ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090",
-                             "--n-cpu-moe", "-2"], "--n-cpu-moe", "-2"),
+    C(
+        "cpu-moe-and-n-cpu-moe",
+        ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090", "--cpu-moe", "--n-cpu-moe", "3"],
+        "--cpu-moe",
+        "contradict",
+    ),
+    C(
+        "n-cpu-moe-beyond-layers",
+        ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090", "--n-cpu-moe", "99"],
+        "--n-cpu-moe 99",
+        "24 layers",
+    ),
+    C(
+        "n-cpu-moe-negative",
+        ["estimate", "--model", "openai/gpt-oss-20b", "--gpu", "RTX 4090", "--n-cpu-moe", "-2"],
+        "--n-cpu-moe",
+        "-2",
+    ),
     C("tensor-split-text", EST + ["--gpu", "RTX 4090", "--tensor-split", "abc"], "--tensor-split", "abc"),
     C("gpu-count-0", EST + ["--gpu", "0x RTX 4090"], "0x RTX 4090", "count"),
     C("hardware-not-this", EST + ["--hardware", "mine"], "--hardware", "mine"),
@@ -139,11 +177,22 @@ CASES = [
     C("plan-years-0", ["plan", "--model", SMOLLM, "--tokens-in-per-day", "1000", "--years", "0"], "years", "0"),
     # gpus
     C("gpus-match-unknown", ["gpus", "--match", "Frobtron 9000"], "Frobtron 9000", "unknown"),
-    C("gpus-match-ambiguous", ["gpus", "--match", "A100"], "A100", "ambiguous", "nvidia-a100-pcie-40gb",
-      "nvidia-a100-sxm4-80gb"),
+    C(
+        "gpus-match-ambiguous",
+        ["gpus", "--match", "A100"],
+        "A100",
+        "ambiguous",
+        "nvidia-a100-pcie-40gb",
+        "nvidia-a100-sxm4-80gb",
+    ),
     C("gpus-match-10k", ["gpus", "--match", "y" * 10_000], "unknown device", "yyyy"),
-    C("gpus-vendor-mismatch", ["gpus", "--vendor", "apple", "--match", "RTX 4090"], "RTX 4090", "no apple device",
-      "nvidia-rtx-4090"),
+    C(
+        "gpus-vendor-mismatch",
+        ["gpus", "--vendor", "apple", "--match", "RTX 4090"],
+        "RTX 4090",
+        "no apple device",
+        "nvidia-rtx-4090",
+    ),
     C("gpus-vendor-unknown", ["gpus", "--vendor", "acme"], "acme"),
     # detect
     C("detect-unknown-flag", ["detect", "--frobnicate"], "--frobnicate"),
@@ -153,25 +202,49 @@ CASES = [
     C("verify-truncated-gguf", ["verify", "--model", "{trunc_data}", "--no-store"], "trunc_data.gguf", "truncated"),
     C("verify-fifo", ["verify", "--model", "{fifo}", "--no-store"], "fifo.gguf", "not a file"),
     C("verify-missing-model", ["verify", "--model", "{missing}", "--no-store"], "missing.gguf"),
-    C("verify-missing-runner", ["verify", "--model", "{smollm}", "--runner", "/nonexistent", "--no-store"],
-      "/nonexistent"),
-    C("verify-runner-not-executable", ["verify", "--model", "{smollm}", "--runner", "{notgguf}", "--no-store"],
-      "notgguf.txt", "not an executable"),
+    C(
+        "verify-missing-runner",
+        ["verify", "--model", "{smollm}", "--runner", "/nonexistent", "--no-store"],
+        "/nonexistent",
+    ),
+    C(
+        "verify-runner-not-executable",
+        ["verify", "--model", "{smollm}", "--runner", "{notgguf}", "--no-store"],
+        "notgguf.txt",
+        "not an executable",
+    ),
     C("verify-timeout-negative", ["verify", "--model", "{smollm}", "--timeout", "-1", "--no-store"], "timeout", "-1"),
     C("verify-timeout-nan", ["verify", "--model", "{smollm}", "--timeout", "nan", "--no-store"], "timeout", "nan"),
-    C("verify-gpu-layers-negative", ["verify", "--model", "{smollm}", "--gpu-layers", "-5", "--no-store"],
-      "--gpu-layers", "-5"),
-    C("verify-repetitions-0", ["verify", "--model", "{smollm}", "--repetitions", "0", "--no-store"], "repetitions", "0"),
+    C(
+        "verify-gpu-layers-negative",
+        ["verify", "--model", "{smollm}", "--gpu-layers", "-5", "--no-store"],
+        "--gpu-layers",
+        "-5",
+    ),
+    C(
+        "verify-repetitions-0",
+        ["verify", "--model", "{smollm}", "--repetitions", "0", "--no-store"],
+        "repetitions",
+        "0",
+    ),
     C("verify-export-unwritable", ["verify", "--export", "/nonexistent/dir/runs.json"], "/nonexistent/dir/runs.json"),
-    C("verify-quantized-v-without-fa", ["verify", "--model", "{smollm}", "--kv-type", "q8_0", "--flash-attn", "off",
-                                        "--no-store"], "flash attention"),
+    C(
+        "verify-quantized-v-without-fa",
+        ["verify", "--model", "{smollm}", "--kv-type", "q8_0", "--flash-attn", "off", "--no-store"],
+        "flash attention",
+    ),
     C("verify-ctx-0", ["verify", "--model", "{smollm}", "--ctx", "0", "--no-store"], "ctx", "0"),
     # finetune
     C("finetune-rank-0", ["finetune", "--model", SMOLLM, "--rank", "0"], "rank", "0"),
     C("finetune-method-foo", ["finetune", "--model", SMOLLM, "--method", "foo"], "method", "foo"),
     C("finetune-seq-len-too-long", ["finetune", "--model", SMOLLM, "--seq-len", "100000000"], "seq", "100000000"),
     C("finetune-micro-batch-0", ["finetune", "--model", SMOLLM, "--micro-batch", "0"], "micro-batch", "0"),
-    C("finetune-micro-batch-absurd", ["finetune", "--model", SMOLLM, "--micro-batch", "1000000000000"], "micro-batch", "1000000000000"),
+    C(
+        "finetune-micro-batch-absurd",
+        ["finetune", "--model", SMOLLM, "--micro-batch", "1000000000000"],
+        "micro-batch",
+        "1000000000000",
+    ),
     C("finetune-targets-unknown", ["finetune", "--model", SMOLLM, "--targets", "foo"], "foo"),
     C("finetune-gpus-0", ["finetune", "--model", SMOLLM, "--gpus", "0"], "--gpus", "0"),
     C("finetune-gpus-million", ["finetune", "--model", SMOLLM, "--gpus", "1000000"], "--gpus", "1000000"),
@@ -198,9 +271,19 @@ def _files(root: Path) -> dict[str, str]:
     (root / "listcfg").mkdir()
     (root / "listcfg" / "config.json").write_text("[1, 2]")
     (root / "manylayers").mkdir()
-    (root / "manylayers" / "config.json").write_text(json.dumps({
-        "model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
-        "vocab_size": 100, "max_position_embeddings": 4096, "num_hidden_layers": 10**9}))
+    (root / "manylayers" / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "hidden_size": 64,
+                "num_attention_heads": 4,
+                "intermediate_size": 128,
+                "vocab_size": 100,
+                "max_position_embeddings": 4096,
+                "num_hidden_layers": 10**9,
+            }
+        )
+    )
     gguf_v3 = b"GGUF" + struct.pack("<I", 3)
     (root / "hugecount.gguf").write_bytes(gguf_v3 + struct.pack("<QQ", 10**13, 0))
     (root / "hugestring.gguf").write_bytes(gguf_v3 + struct.pack("<QQQ", 0, 1, 2**60) + b"general.architecture")
@@ -210,22 +293,40 @@ def _files(root: Path) -> dict[str, str]:
     (root / "badjson" / "config.json").write_text('{"model_type": "llama", ')
     (root / "badtype").mkdir()
     (root / "badtype" / "config.json").write_text(
-        json.dumps({"model_type": "frobnicator", "hidden_size": 64, "num_hidden_layers": 2}))
+        json.dumps({"model_type": "frobnicator", "hidden_size": 64, "num_hidden_layers": 2})
+    )
     return {
-        "trunc": str(root / "trunc.gguf"), "trunc_infos": str(root / "trunc_infos.gguf"),
-        "trunc_data": str(root / "trunc_data.gguf"), "random": str(root / "random.gguf"), "empty": str(root / "empty.gguf"),
-        "notgguf": str(root / "notgguf.txt"), "adir": str(root / "adir"), "missing": str(root / "missing.gguf"),
-        "fifo": str(root / "fifo.gguf"), "listcfg": str(root / "listcfg"), "manylayers": str(root / "manylayers"),
-        "hugecount": str(root / "hugecount.gguf"), "hugestring": str(root / "hugestring.gguf"), "nofield": str(root / "nofield"),
-        "badjson": str(root / "badjson"), "badtype": str(root / "badtype"), "smollm": str(real),
+        "trunc": str(root / "trunc.gguf"),
+        "trunc_infos": str(root / "trunc_infos.gguf"),
+        "trunc_data": str(root / "trunc_data.gguf"),
+        "random": str(root / "random.gguf"),
+        "empty": str(root / "empty.gguf"),
+        "notgguf": str(root / "notgguf.txt"),
+        "adir": str(root / "adir"),
+        "missing": str(root / "missing.gguf"),
+        "fifo": str(root / "fifo.gguf"),
+        "listcfg": str(root / "listcfg"),
+        "manylayers": str(root / "manylayers"),
+        "hugecount": str(root / "hugecount.gguf"),
+        "hugestring": str(root / "hugestring.gguf"),
+        "nofield": str(root / "nofield"),
+        "badjson": str(root / "badjson"),
+        "badtype": str(root / "badtype"),
+        "smollm": str(real),
     }
 
 
 def _run(argv: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-m", "sizing", *argv], capture_output=True, text=True,
-                              timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sizing", *argv],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
         proc = subprocess.CompletedProcess(argv, -9, str(exc.stdout or ""), f"HANG: no answer in {TIMEOUT_S} s")
     return proc, time.monotonic() - start
@@ -259,8 +360,10 @@ def results(tmp_path_factory) -> dict[str, tuple[Case, subprocess.CompletedProce
 @pytest.mark.parametrize("case_id", [c.id for c in CASES])
 def test_bad_input_is_one_clear_line(results, case_id):
     case, proc, seconds = results[case_id]
-    where = (f"argv={[a[:80] for a in case.argv]}\nrc={proc.returncode} in {seconds:.1f} s\n"
-             f"stdout={proc.stdout[:2000]!r}\nstderr={proc.stderr[-3000:]!r}")
+    where = (
+        f"argv={[a[:80] for a in case.argv]}\nrc={proc.returncode} in {seconds:.1f} s\n"
+        f"stdout={proc.stdout[:2000]!r}\nstderr={proc.stderr[-3000:]!r}"
+    )
     assert "Traceback" not in proc.stderr + proc.stdout, where
     assert proc.returncode == 2, where
     assert proc.stdout == "", where  # nothing half-printed before the error
@@ -296,8 +399,10 @@ def _catalog():
 def test_impossible_plan_says_so_with_the_closest_options():
     """Issue 4: an impossible target is an answer ("no configuration meets this" and the
     closest options), not a usage error, so it exits 0 with the options on stdout."""
-    proc, _ = _run(["plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000",
-                 "--budget", "500", "--json"], dict(os.environ))
+    proc, _ = _run(
+        ["plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000", "--budget", "500", "--json"],
+        dict(os.environ),
+    )
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -307,15 +412,17 @@ def test_impossible_plan_says_so_with_the_closest_options():
     assert all(o["shortfall"] for o in out["closest"])
 
 
-@pytest.mark.parametrize("argv", [["estimate", "--model", "Qwen3-9B"], ["estimate"],
-                                  ["plan", "--model", SMOLLM, "--budget", "nan"]])
+@pytest.mark.parametrize(
+    "argv", [["estimate", "--model", "Qwen3-9B"], ["estimate"], ["plan", "--model", SMOLLM, "--budget", "nan"]]
+)
 def test_installed_llm_sizing_script_answers_the_same(argv):
     """The `llm-sizing` console script (pyproject's entry point) behaves like `python -m sizing`."""
     script = Path(sys.executable).parent / "llm-sizing"
     if not script.exists():
         pytest.skip("the package is not installed with its console script")
-    proc = subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=TIMEOUT_S,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(script), *argv], capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL
+    )
     ref, _ = _run(argv, dict(os.environ))
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", ref.stderr)
     assert ref.returncode == 2 and len(ref.stderr.splitlines()) == 1

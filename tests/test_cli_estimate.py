@@ -10,13 +10,35 @@ import pytest
 
 from sizing.cli import main
 
-FIELDS = ("model", "quant", "ctx", "params", "active_params", "weights_bytes",
-          "kv_cache_bytes", "compute_bytes", "overhead_bytes", "total_bytes")
+FIELDS = (
+    "model",
+    "quant",
+    "ctx",
+    "params",
+    "active_params",
+    "weights_bytes",
+    "kv_cache_bytes",
+    "compute_bytes",
+    "overhead_bytes",
+    "total_bytes",
+)
 
 
 def test_json_output_has_the_documented_fields(capsys):
-    rc = main(["estimate", "--model", "Qwen/Qwen3-30B-A3B", "--quant", "Q4_K_M", "--ctx", "32768",
-               "--kv-type", "q8_0", "--json"])
+    rc = main(
+        [
+            "estimate",
+            "--model",
+            "Qwen/Qwen3-30B-A3B",
+            "--quant",
+            "Q4_K_M",
+            "--ctx",
+            "32768",
+            "--kv-type",
+            "q8_0",
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     j = json.loads(out)
@@ -41,17 +63,20 @@ def test_gguf_path_uses_the_files_own_types(capsys, smollm2_gguf):
     assert rc == 0 and j["quant"] == "Q4_1" and j["model_kind"] == "gguf" and j["n_ctx"] == 1024
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "no-such-model-xyz"], "unknown model"),
-    (["--model", "llama-3.1-8b", "--ctx", "0"], "must be positive"),
-    (["--model", "llama-3.1-8b", "--ctx", "9999999999"], "absurdly large"),
-    (["--model", "llama-3.1-8b", "--quant", "Q7_K"], "unknown quant"),
-    (["--model", "llama-3.1-8b", "--kv-type", "fp8"], "unknown KV cache type"),
-    (["--model", "llama-3.1-8b", "--batch", "-4"], "--batch must be positive"),
-    (["--model", "llama-3.1-8b", "--kv-type", "q8_0", "--flash-attn", "off"], "needs flash attention"),
-    (["--model", "/nonexistent/model.gguf"], "no such GGUF"),
-    (["--model", "llama-3.1-8b", "--ctx", "lots"], "invalid int value"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "no-such-model-xyz"], "unknown model"),
+        (["--model", "llama-3.1-8b", "--ctx", "0"], "must be positive"),
+        (["--model", "llama-3.1-8b", "--ctx", "9999999999"], "absurdly large"),
+        (["--model", "llama-3.1-8b", "--quant", "Q7_K"], "unknown quant"),
+        (["--model", "llama-3.1-8b", "--kv-type", "fp8"], "unknown KV cache type"),
+        (["--model", "llama-3.1-8b", "--batch", "-4"], "--batch must be positive"),
+        (["--model", "llama-3.1-8b", "--kv-type", "q8_0", "--flash-attn", "off"], "needs flash attention"),
+        (["--model", "/nonexistent/model.gguf"], "no such GGUF"),
+        (["--model", "llama-3.1-8b", "--ctx", "lots"], "invalid int value"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):
     with pytest.raises(SystemExit) if "lots" in argv else _nothing():
         rc = main(["estimate", *argv])
@@ -76,8 +101,12 @@ def test_corrupt_gguf_is_one_clear_line(capsys, tmp_path):
 
 
 def test_module_entry_point_runs():
-    r = subprocess.run([sys.executable, "-m", "sizing", "estimate", "--model", "gemma-3-270m",
-                        "--ctx", "8192", "--json"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "sizing", "estimate", "--model", "gemma-3-270m", "--ctx", "8192", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["arch"] == "gemma3"
 

@@ -16,8 +16,19 @@ def run(capsys, *argv):
 
 
 def test_fit_one_model_json(capsys):
-    code, out, err = run(capsys, "fit", "--gpu", "RTX 4090", "--model", "meta-llama/Llama-3.1-8B-Instruct",
-                         "--ctx", "8192", "--min-tps", "30", "--json")
+    code, out, err = run(
+        capsys,
+        "fit",
+        "--gpu",
+        "RTX 4090",
+        "--model",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "--ctx",
+        "8192",
+        "--min-tps",
+        "30",
+        "--json",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["fits"] and d["best_quant"] in ("F16", "Q8_0")
@@ -62,8 +73,19 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, needle):
 
 
 def test_plan_json_ranked(capsys):
-    code, out, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--ctx", "8192",
-                         "--target-tps", "50", "--budget", "3000", "--json")
+    code, out, err = run(
+        capsys,
+        "plan",
+        "--model",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "--ctx",
+        "8192",
+        "--target-tps",
+        "50",
+        "--budget",
+        "3000",
+        "--json",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["met"] and d["options"]
@@ -71,23 +93,36 @@ def test_plan_json_ranked(capsys):
 
 
 def test_plan_impossible_target(capsys):
-    code, out, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-405B-Instruct",
-                         "--target-tps", "1000", "--budget", "500")
+    code, out, err = run(
+        capsys, "plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000", "--budget", "500"
+    )
     assert code == 0, err
     assert "no configuration meets this" in out
 
 
 def test_plan_with_cloud_comparison(capsys):
-    code, out, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--budget", "2000",
-                         "--tokens-in-per-day", "5000000", "--tokens-out-per-day", "1000000", "--json")
+    code, out, err = run(
+        capsys,
+        "plan",
+        "--model",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "--budget",
+        "2000",
+        "--tokens-in-per-day",
+        "5000000",
+        "--tokens-out-per-day",
+        "1000000",
+        "--json",
+    )
     assert code == 0, err
     cost = json.loads(out)["cost"]
     assert cost["cloud_monthly_usd"] > 0 and cost["local_monthly_usd"] > 0
 
 
 def test_estimate_with_a_gpu_adds_fit_speed_and_commands(capsys):
-    code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.1-8B-Instruct", "-c", "8192",
-                         "--gpu", "RTX 4090", "--json")
+    code, out, err = run(
+        capsys, "estimate", "-m", "meta-llama/Llama-3.1-8B-Instruct", "-c", "8192", "--gpu", "RTX 4090", "--json"
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["fits"] is True and d["gpu_layers"] == 33 and d["backend"] == "cuda"
@@ -100,8 +135,19 @@ def test_estimate_with_a_gpu_adds_fit_speed_and_commands(capsys):
 
 
 def test_estimate_multi_gpu_and_offload(capsys):
-    code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.1-70B-Instruct", "-c", "8192",
-                         "--gpu", "RTX 3090", "--gpu", "RTX 3060 12GB", "--json")
+    code, out, err = run(
+        capsys,
+        "estimate",
+        "-m",
+        "meta-llama/Llama-3.1-70B-Instruct",
+        "-c",
+        "8192",
+        "--gpu",
+        "RTX 3090",
+        "--gpu",
+        "RTX 3060 12GB",
+        "--json",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert len([x for x in d["devices"] if x["kind"] == "gpu"]) == 2
@@ -117,15 +163,17 @@ def test_estimate_without_hardware_is_unchanged(capsys):
 
 
 def test_estimate_bad_hardware_exits_2(capsys):
-    code, out, err = run(capsys, "estimate", "-m", "meta-llama/Llama-3.2-1B-Instruct",
-                         "--memory-gb", "8", "--bandwidth-gbs", "0")
+    code, out, err = run(
+        capsys, "estimate", "-m", "meta-llama/Llama-3.2-1B-Instruct", "--memory-gb", "8", "--bandwidth-gbs", "0"
+    )
     assert code == 2 and "bandwidth" in err and len(err.strip().splitlines()) == 1
 
 
 def test_estimate_on_this_machine(capsys):
     """--hardware this: detection (no GPU here) gives a CPU-only plan with measured bandwidth."""
-    code, out, err = run(capsys, "estimate", "-m", "HuggingFaceTB/SmolLM2-135M-Instruct", "-c", "2048",
-                         "--hardware", "this", "--json")
+    code, out, err = run(
+        capsys, "estimate", "-m", "HuggingFaceTB/SmolLM2-135M-Instruct", "-c", "2048", "--hardware", "this", "--json"
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["fits"] and d["backend"] in ("cpu", "cuda", "rocm", "metal", "vulkan", "sycl")

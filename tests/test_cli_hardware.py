@@ -70,7 +70,10 @@ def test_detect_human_with_probe_as_installed_script(tmp_path):
     env = {"LLM_SIZING_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
         [sys.executable, "-m", "sizing", "detect", "--probe-bandwidth"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "bandwidth:" in proc.stdout and "GB/s measured" in proc.stdout

@@ -52,8 +52,24 @@ class _nothing:
 
 
 def test_plan_cli_objectives_used_region_json(capsys):
-    code, out, err = run(capsys, "plan", "--model", M8B, "--objective", "cost-per-token", "--used",
-                         "--region", "DE", "--hours-per-day", "8", "--target-tps", "30", "--limit", "5", "--json")
+    code, out, err = run(
+        capsys,
+        "plan",
+        "--model",
+        M8B,
+        "--objective",
+        "cost-per-token",
+        "--used",
+        "--region",
+        "DE",
+        "--hours-per-day",
+        "8",
+        "--target-tps",
+        "30",
+        "--limit",
+        "5",
+        "--json",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["met"] and d["objective"] == "cost-per-token" and d["region"] == "DE"
@@ -64,43 +80,82 @@ def test_plan_cli_objectives_used_region_json(capsys):
     for o in rows:
         assert o["decode_tokens_per_s"] >= 30 and o["why"] and o["speed_basis"] and o["calibration"]["label"]
         assert o["models"][0]["llama_server"].startswith("llama-server")
-        assert all(ln["source"].startswith("https://") and ln["kind"] in ("msrp", "street", "used")
-                   for ln in o["lines"])
+        assert all(
+            ln["source"].startswith("https://") and ln["kind"] in ("msrp", "street", "used") for ln in o["lines"]
+        )
 
 
 def test_plan_price_override_is_used(capsys):
-    code, out, err = run(capsys, "plan", "--model", M8B, "--price", "nvidia-rtx-3060-12gb=1", "--limit", "50",
-                         "--target-tps", "20", "--json")
+    code, out, err = run(
+        capsys,
+        "plan",
+        "--model",
+        M8B,
+        "--price",
+        "nvidia-rtx-3060-12gb=1",
+        "--limit",
+        "50",
+        "--target-tps",
+        "20",
+        "--json",
+    )
     assert code == 0, err
     rows = [o for o in json.loads(out)["options"] if o["gpu_id"] == "nvidia-rtx-3060-12gb"]
     assert rows and all(ln["unit_usd"] == 1 for o in rows for ln in o["lines"] if ln["id"] == "nvidia-rtx-3060-12gb")
 
 
 def test_plan_target_nobody_meets_is_answered_with_the_closest(capsys):
-    code, out, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000",
-                         "--budget", "500")
+    code, out, err = run(
+        capsys, "plan", "--model", "meta-llama/Llama-3.1-405B-Instruct", "--target-tps", "1000", "--budget", "500"
+    )
     assert code == 0, err
     assert "no configuration meets this" in out and "#" in out
 
 
 def test_buy_or_rent_like_for_like_keeps_the_build(capsys):
-    code, out, err = run(capsys, "plan", "--model", "Qwen/Qwen3-30B-A3B", "--ctx", "8192", "--target-tps", "30",
-                         "--tokens-in-per-day", "2000000", "--tokens-out-per-day", "500000", "--json")
+    code, out, err = run(
+        capsys,
+        "plan",
+        "--model",
+        "Qwen/Qwen3-30B-A3B",
+        "--ctx",
+        "8192",
+        "--target-tps",
+        "30",
+        "--tokens-in-per-day",
+        "2000000",
+        "--tokens-out-per-day",
+        "500000",
+        "--json",
+    )
     assert code == 0, err
     d = json.loads(out)
     top = d["options"][0]["build_id"]
     cost = d["cost"]
     assert cost["build_id"] == top and cost["model"] == "Qwen/Qwen3-30B-A3B"
     names = [o["name"] for o in cost["rent"]]
-    assert any("Qwen3-30B-A3B" in n for n in names)            # an API serving the same model
+    assert any("Qwen3-30B-A3B" in n for n in names)  # an API serving the same model
     assert any(o["kind"].startswith("gpu-") for o in cost["rent"])  # a GPU by the hour
-    assert not cost["cloud_name"].startswith("OpenAI")            # proprietary only as reference
+    assert not cost["cloud_name"].startswith("OpenAI")  # proprietary only as reference
     assert all(o["reference_only"] == o["kind"].endswith("proprietary") for o in cost["rent"])
     for _rent, b in zip(cost["rent"], cost["break_even"]):
         assert b["months"] is None or (b["months"] > 0 and b["tokens"] > 0)
     # the same comparison for another build, named by id
     other = d["options"][1]["build_id"]
-    code, out, err = run(capsys, "plan", "--model", "Qwen/Qwen3-30B-A3B", "--ctx", "8192", "--target-tps", "30",
-                         "--tokens-out-per-day", "500000", "--build", other, "--json")
+    code, out, err = run(
+        capsys,
+        "plan",
+        "--model",
+        "Qwen/Qwen3-30B-A3B",
+        "--ctx",
+        "8192",
+        "--target-tps",
+        "30",
+        "--tokens-out-per-day",
+        "500000",
+        "--build",
+        other,
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["cost"]["build_id"] == other

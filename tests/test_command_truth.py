@@ -55,8 +55,10 @@ def test_printed_llama_server_commands_allocate_the_estimate(gemma3_gguf):
     for (name, est, argv), meas in zip(runs, measured):
         for c in compare(est.memory, meas):
             if not c.ok:
-                bad.append(f"{name}: {c.part} est {c.estimate:,} llama.cpp {c.measured:,} ({c.error:+.2%}) "
-                           f"[{shlex.join(argv)}]")
+                bad.append(
+                    f"{name}: {c.part} est {c.estimate:,} llama.cpp {c.measured:,} ({c.error:+.2%}) "
+                    f"[{shlex.join(argv)}]"
+                )
     assert not bad, "\n".join(bad)
     # the no-mmap run holds the weights in a plain CPU buffer, the no-repack run makes no copy
     assert "CPU_REPACK" not in measured[4].model_buffers and "CPU_Mapped" not in measured[5].model_buffers
@@ -70,8 +72,16 @@ def test_printed_llama_server_commands_allocate_the_estimate(gemma3_gguf):
 def test_reading_a_command_line_follows_llama_server():
     s = read_server_argv(["llama-server", "-m", "a.gguf", "-c", "8192"])
     assert (s["n_parallel"], s["kv_unified"], s["flash_attn"]) == (4, True, None)  # the server's auto
-    s = read_server_argv(shlex.split("llama-server -m a.gguf -c 8192 -np 2 -ctk q8_0 -ctv q8_0 -fa on --load-mode none"))
-    assert (s["n_parallel"], s["kv_unified"], s["kv_type_k"], s["flash_attn"], s["mmap"]) == (2, False, "q8_0", True, False)
+    s = read_server_argv(
+        shlex.split("llama-server -m a.gguf -c 8192 -np 2 -ctk q8_0 -ctv q8_0 -fa on --load-mode none")
+    )
+    assert (s["n_parallel"], s["kv_unified"], s["kv_type_k"], s["flash_attn"], s["mmap"]) == (
+        2,
+        False,
+        "q8_0",
+        True,
+        False,
+    )
     from sizing.errors import SizingError
 
     with pytest.raises(SizingError, match="--frobnicate"):

@@ -61,7 +61,9 @@ def _plan(model, gpu, n=1, ctx=8192, **kw):
 def test_every_llama_server_flag_exists_in_llama_cpp(llama_flags):
     p = _plan("Qwen/Qwen3-30B-A3B", "RTX 4060 Ti 16GB")
     assert p.placement.n_cpu_moe > 0  # exercises --n-cpu-moe
-    c = launch_commands("Qwen/Qwen3-30B-A3B", "Q4_K_M", p.placement, ctx=8192, n_parallel=2, kv_type_k="q8_0", kv_type_v="q8_0")
+    c = launch_commands(
+        "Qwen/Qwen3-30B-A3B", "Q4_K_M", p.placement, ctx=8192, n_parallel=2, kv_type_k="q8_0", kv_type_v="q8_0"
+    )
     multi = _plan("meta-llama/Llama-3.1-70B-Instruct", "RTX 3090", 2)
     c2 = launch_commands("meta-llama/Llama-3.1-70B-Instruct", "Q4_K_M", multi.placement, ctx=8192)
     allm = _plan("Qwen/Qwen3-30B-A3B", "RTX 4060 Ti 16GB", options=PlacementOptions(cpu_moe=True))
@@ -95,7 +97,9 @@ def test_values_load_into_llama_cpp_common_params():
 
 def test_quoting_keeps_a_path_with_spaces_one_argument():
     p = _plan("meta-llama/Llama-3.1-8B-Instruct", "RTX 4090")
-    c = launch_commands("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", p.placement, ctx=8192, model_path="/my models/it's.gguf")
+    c = launch_commands(
+        "meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", p.placement, ctx=8192, model_path="/my models/it's.gguf"
+    )
     assert shlex.split(c.llama_server) == list(c.llama_server_argv)
     assert "/my models/it's.gguf" in shlex.split(c.llama_server)
 
@@ -152,16 +156,25 @@ def test_vllm_tensor_parallel_divides_the_heads():
 
 def test_vllm_kv_dtype_is_honest():
     p = _plan("meta-llama/Llama-3.1-70B-Instruct", "RTX 3090", 2, options=PlacementOptions(split_mode="tensor"))
-    c = launch_commands("meta-llama/Llama-3.1-70B-Instruct", "F16", p.placement, ctx=8192, kv_type_k="q4_0",
-                        kv_type_v="q4_0", n_heads=64, n_kv_heads=8)
+    c = launch_commands(
+        "meta-llama/Llama-3.1-70B-Instruct",
+        "F16",
+        p.placement,
+        ctx=8192,
+        kv_type_k="q4_0",
+        kv_type_v="q4_0",
+        n_heads=64,
+        n_kv_heads=8,
+    )
     assert "fp8" in c.vllm and any("no q4_0 KV cache" in n for n in c.notes)
 
 
 def test_ollama_environment_modelfile_and_library_tags():
     p = _plan("Qwen/Qwen3-30B-A3B", "RTX 4060 Ti 16GB")
     assert p.placement.n_cpu_moe > 0
-    c = launch_commands("Qwen/Qwen3-30B-A3B", "Q4_K_M", p.placement, ctx=8192, n_parallel=2,
-                        kv_type_k="q8_0", kv_type_v="q8_0")
+    c = launch_commands(
+        "Qwen/Qwen3-30B-A3B", "Q4_K_M", p.placement, ctx=8192, n_parallel=2, kv_type_k="q8_0", kv_type_v="q8_0"
+    )
     # experts in RAM cannot be said to Ollama: num_gpu must not force them onto the card
     assert "num_gpu" not in c.ollama_modelfile and "num_gpu" not in c.ollama_options
     assert c.ollama_modelfile.startswith("FROM qwen3:30b")  # the library tag serves Q4_K_M
@@ -176,8 +189,9 @@ def test_llama_server_spells_out_every_memory_setting():
     argv = llama_server_argv(p.placement, model_path="m.gguf", ctx=4096)
     opts = dict(zip(argv[1::2], argv[2::2]))
     assert opts["-np"] == "1" and opts["-ctk"] == "f16" and opts["-ctv"] == "f16" and opts["-fa"] == "on"
-    argv = llama_server_argv(p.placement, model_path="m.gguf", ctx=4096, n_parallel=4, mmap=False, repack=False,
-                             mlock=True, n_ubatch=256)
+    argv = llama_server_argv(
+        p.placement, model_path="m.gguf", ctx=4096, n_parallel=4, mmap=False, repack=False, mlock=True, n_ubatch=256
+    )
     assert "--kv-unified" in argv and "--no-repack" in argv and "-ub" in argv
     assert argv[argv.index("--load-mode") + 1] == "mlock"  # no mmap, locked
     argv = llama_server_argv(p.placement, model_path="m.gguf", ctx=4096, n_parallel=4, kv_unified=False)
@@ -192,8 +206,11 @@ def test_new_flags_exist_in_llama_cpp(llama_flags):
 def test_mixed_kv_types_warn():
     from sizing.estimate import estimate
 
-    est = estimate("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4096, kv_type_k="q8_0", kv_type_v="q4_0",
-                   backend="cuda")
+    est = estimate(
+        "meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4096, kv_type_k="q8_0", kv_type_v="q4_0", backend="cuda"
+    )
     assert any("mixed K/V cache types" in w for w in est.warnings)
-    assert not any("mixed" in w for w in estimate("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4096,
-                                                    kv_type="q8_0", backend="cuda").warnings)
+    assert not any(
+        "mixed" in w
+        for w in estimate("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4096, kv_type="q8_0", backend="cuda").warnings
+    )

@@ -135,15 +135,18 @@ def test_checkpointing_is_on_by_default_for_adapters_only(qwen06):
 def test_checkpointing_and_flash_cut_activations(qwen06):
     base = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096, grad_checkpointing=False))
     gc = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096, grad_checkpointing=True))
-    eager = estimate_finetune_memory(scenario(qwen06, method="lora", seq_len=4096, flash_attn=False,
-                                              grad_checkpointing=False))
+    eager = estimate_finetune_memory(
+        scenario(qwen06, method="lora", seq_len=4096, flash_attn=False, grad_checkpointing=False)
+    )
     assert gc.activations.saved_bytes < base.activations.saved_bytes / 2
     assert eager.activations.saved_bytes > base.activations.saved_bytes
 
 
 def test_optimizers_order(qwen06):
-    opt = {o: estimate_finetune_memory(scenario(qwen06, method="full", optimizer=o)).optimizer_bytes
-           for o in ("adamw", "adamw8bit", "sgd")}
+    opt = {
+        o: estimate_finetune_memory(scenario(qwen06, method="full", optimizer=o)).optimizer_bytes
+        for o in ("adamw", "adamw8bit", "sgd")
+    }
     assert opt["adamw8bit"] < opt["sgd"] < opt["adamw"]
 
 
@@ -197,8 +200,24 @@ def test_lora_trains_faster_than_full(qwen06):
 
 
 def test_cli_json(capsys):
-    rc = main(["finetune", "--model", "Qwen/Qwen3-0.6B", "--method", "lora", "--rank", "8",
-               "--seq-len", "1024", "--gpu", "RTX 4090", "--json", "--dataset-tokens", "1000000"])
+    rc = main(
+        [
+            "finetune",
+            "--model",
+            "Qwen/Qwen3-0.6B",
+            "--method",
+            "lora",
+            "--rank",
+            "8",
+            "--seq-len",
+            "1024",
+            "--gpu",
+            "RTX 4090",
+            "--json",
+            "--dataset-tokens",
+            "1000000",
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     parts = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "overhead_bytes")
@@ -232,8 +251,22 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, argv, message):
 
 
 def test_cli_rank_gpus_json(capsys):
-    rc = main(["finetune", "--model", "Qwen/Qwen3-1.7B", "--method", "lora", "--rank-gpus", "cost",
-               "--top", "5", "--dataset-tokens", "20000000", "--json"])
+    rc = main(
+        [
+            "finetune",
+            "--model",
+            "Qwen/Qwen3-1.7B",
+            "--method",
+            "lora",
+            "--rank-gpus",
+            "cost",
+            "--top",
+            "5",
+            "--dataset-tokens",
+            "20000000",
+            "--json",
+        ]
+    )
     assert rc == 0
     rows = json.loads(capsys.readouterr().out)["ranked_gpus"]
     assert len(rows) == 5
@@ -255,8 +288,22 @@ def test_foreach_adamw_needs_more_than_fused_on_gpu(llama8b):
 
 
 def test_cli_gpu_counts_shard_per_option(capsys):
-    rc = main(["finetune", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--method", "full", "--gpu", "8x H100 SXM",
-               "RTX 4090", "--sharding", "zero3", "--grad-checkpointing", "--json"])
+    rc = main(
+        [
+            "finetune",
+            "--model",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "--method",
+            "full",
+            "--gpu",
+            "8x H100 SXM",
+            "RTX 4090",
+            "--sharding",
+            "zero3",
+            "--grad-checkpointing",
+            "--json",
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     h100, rtx = out["gpus"]
@@ -280,10 +327,16 @@ def test_shipped_finetune_data_loads_with_sources():
 @pytest.mark.parametrize(
     "text, field",
     [
-        ("mfu: {low: 0.5, expected: 0.3, high: 0.4, source: x}\nqlora_slowdown: {value: 1.4, source: x}\n"
-         "cuda_context_mib: {value: 700, source: x}\n", "field mfu"),
-        ("mfu: {low: 0.2, expected: 0.3, high: 0.4, source: x}\nqlora_slowdown: {value: 1.4}\n"
-         "cuda_context_mib: {value: 700, source: x}\n", "field qlora_slowdown.source"),
+        (
+            "mfu: {low: 0.5, expected: 0.3, high: 0.4, source: x}\nqlora_slowdown: {value: 1.4, source: x}\n"
+            "cuda_context_mib: {value: 700, source: x}\n",
+            "field mfu",
+        ),
+        (
+            "mfu: {low: 0.2, expected: 0.3, high: 0.4, source: x}\nqlora_slowdown: {value: 1.4}\n"
+            "cuda_context_mib: {value: 700, source: x}\n",
+            "field qlora_slowdown.source",
+        ),
         ("mfu: [1, 2\n", "not valid YAML"),
     ],
 )

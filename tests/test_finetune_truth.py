@@ -38,16 +38,39 @@ RSS_TOL = 0.10
 # SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json: GQA 3:1 heads of 64,
 # tied embeddings, vocab 49152), shrunk to 4 layers of width 256.
 SMOL = ModelArch(
-    id="test/smollm2-shrunk", name="SmolLM2-style (shrunk)", arch="llama", source="test",
-    n_layers=4, hidden_size=256, n_heads=4, n_kv_heads=2, head_dim_k=64, head_dim_v=64,
-    ffn_size=768, vocab_size=49152, tied_embeddings=True, max_context=8192,
+    id="test/smollm2-shrunk",
+    name="SmolLM2-style (shrunk)",
+    arch="llama",
+    source="test",
+    n_layers=4,
+    hidden_size=256,
+    n_heads=4,
+    n_kv_heads=2,
+    head_dim_k=64,
+    head_dim_v=64,
+    ffn_size=768,
+    vocab_size=49152,
+    tied_embeddings=True,
+    max_context=8192,
 )
 # Qwen3's shape (Qwen/Qwen3-0.6B config.json: q/k RMSNorm, head_dim 128 decoupled from
 # width, untied output), shrunk to 6 layers of width 256 and a 32k vocabulary.
 QWEN3 = ModelArch(
-    id="test/qwen3-shrunk", name="Qwen3-style (shrunk)", arch="qwen3", source="test",
-    n_layers=6, hidden_size=256, n_heads=4, n_kv_heads=2, head_dim_k=128, head_dim_v=128,
-    ffn_size=1024, vocab_size=32000, tied_embeddings=False, qk_norm=True, max_context=8192,
+    id="test/qwen3-shrunk",
+    name="Qwen3-style (shrunk)",
+    arch="qwen3",
+    source="test",
+    n_layers=6,
+    hidden_size=256,
+    n_heads=4,
+    n_kv_heads=2,
+    head_dim_k=128,
+    head_dim_v=128,
+    ffn_size=1024,
+    vocab_size=32000,
+    tied_embeddings=False,
+    qk_norm=True,
+    max_context=8192,
 )
 
 CASES = [
@@ -57,18 +80,35 @@ CASES = [
     pytest.param(SMOL, {"flash_attn": False, "seq_len": 384}, id="llama-full-eager"),
     pytest.param(SMOL, {"precision": "mixed_bf16", "grad_checkpointing": True}, id="llama-full-amp-gradckpt"),
     pytest.param(QWEN3, {"precision": "mixed_bf16"}, id="qwen3-full-amp-bf16"),
-    pytest.param(QWEN3, {"method": "lora", "rank": 16, "target_modules": ("q", "k", "v", "o", "gate", "up", "down"),
-                         "adapter_dtype": "bf16", "grad_checkpointing": True, "seq_len": 512},
-                 id="qwen3-lora-all-bf16-gradckpt"),
+    pytest.param(
+        QWEN3,
+        {
+            "method": "lora",
+            "rank": 16,
+            "target_modules": ("q", "k", "v", "o", "gate", "up", "down"),
+            "adapter_dtype": "bf16",
+            "grad_checkpointing": True,
+            "seq_len": 512,
+        },
+        id="qwen3-lora-all-bf16-gradckpt",
+    ),
 ]
 
 
 def _scenario(spec: ProbeSpec) -> FinetuneScenario:
     return FinetuneScenario.build(
-        model=spec.arch, method=spec.method, precision=spec.precision, rank=spec.rank,
-        target_modules=spec.target_modules, seq_len=spec.seq_len, micro_batch=spec.micro_batch,
-        optimizer=spec.optimizer, grad_checkpointing=spec.grad_checkpointing,
-        flash_attn=spec.flash_attn, backend="cpu", adapter_dtype=spec.adapter_dtype,
+        model=spec.arch,
+        method=spec.method,
+        precision=spec.precision,
+        rank=spec.rank,
+        target_modules=spec.target_modules,
+        seq_len=spec.seq_len,
+        micro_batch=spec.micro_batch,
+        optimizer=spec.optimizer,
+        grad_checkpointing=spec.grad_checkpointing,
+        flash_attn=spec.flash_attn,
+        backend="cpu",
+        adapter_dtype=spec.adapter_dtype,
     )
 
 
@@ -104,7 +144,8 @@ def test_training_step_peak_matches_estimate(request, measured, arch, kw):
     assert m.peak_bytes is not None, "this kernel does not let the probe reset its RSS high-water mark"
     rss_err = est.total_bytes / m.peak_bytes - 1
     assert abs(rss_err) <= RSS_TOL, detail + (
-        f"; estimate {est.total_bytes / 2**20:.1f} MiB with overhead, RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})")
+        f"; estimate {est.total_bytes / 2**20:.1f} MiB with overhead, RSS peak {m.peak_bytes / 2**20:.1f} MiB ({rss_err:+.1%})"
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,15 +25,29 @@ def run(params: dict[str, str]) -> AppTest:
 
 @pytest.fixture(scope="module")
 def qlora_h100() -> AppTest:
-    return run({"model": "meta-llama/Llama-3.1-8B-Instruct", "method": "qlora", "rank": "32", "seq": "4096",
-                "gc": "1", "gpu": "nvidia-h100-sxm5-80gb", "tokens": "50"})
+    return run(
+        {
+            "model": "meta-llama/Llama-3.1-8B-Instruct",
+            "method": "qlora",
+            "rank": "32",
+            "seq": "4096",
+            "gc": "1",
+            "gpu": "nvidia-h100-sxm5-80gb",
+            "tokens": "50",
+        }
+    )
 
 
 def test_page_shows_the_cores_answer(qlora_h100):
     at = qlora_h100
     assert not at.exception and not at.error
-    s = FinetuneScenario.build(model=load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), method="qlora",
-                               rank=32, seq_len=4096, grad_checkpointing=True)
+    s = FinetuneScenario.build(
+        model=load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"),
+        method="qlora",
+        rank=32,
+        seq_len=4096,
+        grad_checkpointing=True,
+    )
     rep = finetune_report(s, [load_gpus().get("nvidia-h100-sxm5-80gb")], 50_000_000)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Memory per GPU"] == fmt.gb(rep.gpus[0].needed_bytes)
@@ -92,11 +106,24 @@ def test_qlora_on_apple_is_flagged_not_sized_silently():
 
 
 def test_several_cards_are_sharded_as_chosen():
-    at = run({"model": "meta-llama/Llama-3.1-8B-Instruct", "method": "full", "gpu": "nvidia-h100-sxm5-80gb",
-              "count": "4", "shard": "zero3", "gc": "1"})
+    at = run(
+        {
+            "model": "meta-llama/Llama-3.1-8B-Instruct",
+            "method": "full",
+            "gpu": "nvidia-h100-sxm5-80gb",
+            "count": "4",
+            "shard": "zero3",
+            "gc": "1",
+        }
+    )
     assert not at.exception and not at.error
-    s = FinetuneScenario.build(model=load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"), method="full",
-                               grad_checkpointing=True, n_gpus=4, sharding="zero3")
+    s = FinetuneScenario.build(
+        model=load_catalog().get("meta-llama/Llama-3.1-8B-Instruct"),
+        method="full",
+        grad_checkpointing=True,
+        n_gpus=4,
+        sharding="zero3",
+    )
     rep = finetune_report(s, [load_gpus().get("nvidia-h100-sxm5-80gb")], 10_000_000)
     assert {m.label: m.value for m in at.metric}["Memory per GPU"] == fmt.gb(rep.gpus[0].needed_bytes)
     assert at.query_params["shard"] == "zero3" and at.query_params["count"] == "4"

@@ -10,10 +10,15 @@ import pytest
 from fuzz_cases import check_cli, check_header, check_query, cli_flags, gguf_headers, query_strings
 from hypothesis import HealthCheck, given, settings
 
+
 def fuzz(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                       HealthCheck.data_too_large])
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -157,8 +157,14 @@ def test_split_model_is_read_whole(tmp_path):
     from gguf import GGUFWriter
 
     w = GGUFWriter(tmp_path / "tiny.gguf", "llama", split_max_tensors=2)
-    for k, v in {"block_count": 1, "embedding_length": 64, "attention.head_count": 2,
-                 "attention.head_count_kv": 2, "feed_forward_length": 128, "context_length": 256}.items():
+    for k, v in {
+        "block_count": 1,
+        "embedding_length": 64,
+        "attention.head_count": 2,
+        "attention.head_count_kv": 2,
+        "feed_forward_length": 128,
+        "context_length": 256,
+    }.items():
         w.add_uint32(f"llama.{k}", v)
     names = ["token_embd.weight", "output_norm.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight"]
     shapes = [(100, 64), (64,), (64,), (64, 64)]  # numpy order
@@ -188,9 +194,21 @@ def _without_file_type(src, dst):
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(src), str(dst),
-                    "--remove-metadata", "general.file_type", "--force"],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gguf.scripts.gguf_new_metadata",
+            str(src),
+            str(dst),
+            "--remove-metadata",
+            "general.file_type",
+            "--force",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return dst
 
 
@@ -209,7 +227,11 @@ def test_cli_fit_accepts_a_file_without_file_type(smollm2_gguf, tmp_path):
     import sys
 
     path = _without_file_type(smollm2_gguf, tmp_path / "nokey.gguf")
-    proc = subprocess.run([sys.executable, "-m", "sizing", "fit", "--model", str(path), "--gpu", "rtx-4090"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sizing", "fit", "--model", str(path), "--gpu", "rtx-4090"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Q4_1" in proc.stdout

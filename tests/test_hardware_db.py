@@ -215,7 +215,9 @@ def test_street_prices_are_dated_and_sourced():
     assert priced, "at least one dated street price"
     for g in priced:
         assert g.street_price_date and g.sources.street_price
-        assert "http" in g.sources.street_price and ("USED" in g.sources.street_price or "NEW" in g.sources.street_price)
+        assert "http" in g.sources.street_price and (
+            "USED" in g.sources.street_price or "NEW" in g.sources.street_price
+        )
 
 
 @pytest.mark.parametrize(

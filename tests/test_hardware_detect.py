@@ -117,8 +117,9 @@ def test_single_gpu_all_fields(monkeypatch, tmp_path):
 
 
 def test_multi_gpu_h100(monkeypatch, tmp_path):
-    gpus = [FakeGPU("NVIDIA H100 80GB HBM3", total=81559 * MIB, cc=(9, 0), pcie=(5, 16), power_mw=700_000)
-            for _ in range(2)]
+    gpus = [
+        FakeGPU("NVIDIA H100 80GB HBM3", total=81559 * MIB, cc=(9, 0), pcie=(5, 16), power_mw=700_000) for _ in range(2)
+    ]
     m = _nvml_machine(monkeypatch, tmp_path, FakeNVMLLibrary(gpus))
     assert [g.index for g in m.gpus] == [0, 1]
     assert {g.db_id for g in m.gpus} == {"nvidia-h100-sxm5-80gb"}
@@ -160,15 +161,17 @@ def test_library_not_found_is_the_real_pynvml_failure(monkeypatch):
 
 
 def test_gpu_lost_mid_query_drops_that_gpu(monkeypatch, tmp_path):
-    lost = FakeGPU("NVIDIA GeForce RTX 4090", total=24 * GIB,
-                   errors={"nvmlDeviceGetMemoryInfo": pynvml.NVML_ERROR_GPU_IS_LOST})
+    lost = FakeGPU(
+        "NVIDIA GeForce RTX 4090", total=24 * GIB, errors={"nvmlDeviceGetMemoryInfo": pynvml.NVML_ERROR_GPU_IS_LOST}
+    )
     m = _nvml_machine(monkeypatch, tmp_path, FakeNVMLLibrary([lost]))
     assert m.cpu_only
     assert any("GPU 0 skipped" in n and "GPU is lost" in n for n in m.notes)
 
     ok = FakeGPU("NVIDIA L4", total=23034 * MIB, pcie=(4, 16), power_mw=72_000)
-    lost_later = FakeGPU("NVIDIA L4", total=23034 * MIB,
-                         errors={"nvmlDeviceGetMaxPcieLinkWidth": pynvml.NVML_ERROR_GPU_IS_LOST})
+    lost_later = FakeGPU(
+        "NVIDIA L4", total=23034 * MIB, errors={"nvmlDeviceGetMaxPcieLinkWidth": pynvml.NVML_ERROR_GPU_IS_LOST}
+    )
     m = _nvml_machine(monkeypatch, tmp_path, FakeNVMLLibrary([ok, lost_later]))
     assert [g.db_id for g in m.gpus] == ["nvidia-l4"]
     assert any("GPU 1 skipped" in n for n in m.notes)
@@ -183,8 +186,9 @@ def test_unsupported_optional_queries_leave_fields_unknown(monkeypatch, tmp_path
 
 
 def test_error_while_counting_gives_cpu_only(monkeypatch, tmp_path):
-    lib = FakeNVMLLibrary([FakeGPU("NVIDIA L4", total=24 * GIB)],
-                          errors={"nvmlDeviceGetCount_v2": pynvml.NVML_ERROR_UNKNOWN})
+    lib = FakeNVMLLibrary(
+        [FakeGPU("NVIDIA L4", total=24 * GIB)], errors={"nvmlDeviceGetCount_v2": pynvml.NVML_ERROR_UNKNOWN}
+    )
     m = _nvml_machine(monkeypatch, tmp_path, lib)
     assert m.cpu_only and any("NVIDIA GPUs not read" in n for n in m.notes)
 
@@ -196,16 +200,23 @@ def _mac(outputs: dict[tuple[str, ...], str]):
 
 def _profiler(model: str, cores: int) -> str:
     # shape of `system_profiler SPDisplaysDataType -json` on Apple Silicon
-    return json.dumps({"SPDisplaysDataType": [{
-        "_name": model,
-        "spdisplays_mtlgpufamilysupport": "spdisplays_metal3",
-        "spdisplays_ndrvs": [{"_name": "Color LCD", "spdisplays_main": "spdisplays_yes"}],
-        "spdisplays_vendor": "sppci_vendor_Apple",
-        "sppci_bus": "spdisplays_builtin",
-        "sppci_cores": str(cores),
-        "sppci_device_type": "spdisplays_gpu",
-        "sppci_model": model,
-    }]}, indent=2)
+    return json.dumps(
+        {
+            "SPDisplaysDataType": [
+                {
+                    "_name": model,
+                    "spdisplays_mtlgpufamilysupport": "spdisplays_metal3",
+                    "spdisplays_ndrvs": [{"_name": "Color LCD", "spdisplays_main": "spdisplays_yes"}],
+                    "spdisplays_vendor": "sppci_vendor_Apple",
+                    "sppci_bus": "spdisplays_builtin",
+                    "sppci_cores": str(cores),
+                    "sppci_device_type": "spdisplays_gpu",
+                    "sppci_model": model,
+                }
+            ]
+        },
+        indent=2,
+    )
 
 
 def _mac_outputs(chip: str, cores: int, ram: int, wired: str | None = "0\n"):
@@ -252,19 +263,32 @@ def test_apple_sysctl_missing_gives_no_device():
 # ----------------------------------------------------------------------------- AMD / Intel
 def test_gfx_names():
     assert [gfx_name(v) for v in (110000, 90402, 90010, 110501, 120001)] == [
-        "gfx1100", "gfx942", "gfx90a", "gfx1151", "gfx1201"]
+        "gfx1100",
+        "gfx942",
+        "gfx90a",
+        "gfx1151",
+        "gfx1201",
+    ]
 
 
 def test_amd_sysfs_radeon_instinct_and_apu(tmp_path):
     write_pci_ids(tmp_path)
-    make_drm_card(tmp_path, 0, vendor=0x1002, device=0x744C, vram_total=25753026560,
-                  vram_used=1073741824, render_minor=128)
+    make_drm_card(
+        tmp_path, 0, vendor=0x1002, device=0x744C, vram_total=25753026560, vram_used=1073741824, render_minor=128
+    )
     make_kfd_node(tmp_path, 1, gfx_target_version=110000, render_minor=128)
-    make_drm_card(tmp_path, 1, vendor=0x1002, device=0x74A1, vram_total=205822885888,
-                  vram_used=0, render_minor=129)
+    make_drm_card(tmp_path, 1, vendor=0x1002, device=0x74A1, vram_total=205822885888, vram_used=0, render_minor=129)
     make_kfd_node(tmp_path, 2, gfx_target_version=90402, render_minor=129)
-    make_drm_card(tmp_path, 2, vendor=0x1002, device=0x15BF, vram_total=512 * MIB,
-                  vram_used=100 * MIB, gtt_total=15 * GIB, render_minor=130)
+    make_drm_card(
+        tmp_path,
+        2,
+        vendor=0x1002,
+        device=0x15BF,
+        vram_total=512 * MIB,
+        vram_used=100 * MIB,
+        gtt_total=15 * GIB,
+        render_minor=130,
+    )
     make_kfd_node(tmp_path, 3, gfx_target_version=110003, render_minor=130)
     m = detect_machine(sysfs_root=tmp_path, run=lambda cmd: None, is_mac=False)
     by = {g.index: g for g in m.gpus}
@@ -277,11 +301,19 @@ def test_amd_sysfs_radeon_instinct_and_apu(tmp_path):
 
 
 def test_amd_rocm_smi_json(tmp_path):
-    out = json.dumps({"card0": {
-        "Card Series": "AMD Radeon RX 7900 XTX", "Card Model": "0x744c",
-        "Card Vendor": "Advanced Micro Devices, Inc. [AMD/ATI]", "Card SKU": "EXT94157",
-        "GFX Version": "gfx1100",
-        "VRAM Total Memory (B)": "25753026560", "VRAM Total Used Memory (B)": "1073741824"}})
+    out = json.dumps(
+        {
+            "card0": {
+                "Card Series": "AMD Radeon RX 7900 XTX",
+                "Card Model": "0x744c",
+                "Card Vendor": "Advanced Micro Devices, Inc. [AMD/ATI]",
+                "Card SKU": "EXT94157",
+                "GFX Version": "gfx1100",
+                "VRAM Total Memory (B)": "25753026560",
+                "VRAM Total Used Memory (B)": "1073741824",
+            }
+        }
+    )
     devices, _ = detect_amd(root=tmp_path, run=lambda cmd: out if cmd[0] == "rocm-smi" else None)
     assert devices[0].source == "rocm-smi" and devices[0].memory_total_bytes == 25753026560
     assert devices[0].llvm_target == "gfx1100"
@@ -289,10 +321,17 @@ def test_amd_rocm_smi_json(tmp_path):
 
 def test_amd_rocm_smi_pci_ids_style_name_is_resolved_by_memory_and_target(tmp_path):
     # older rocm-smi: 'Card series' is the pci.ids string naming several boards
-    out = json.dumps({"card0": {
-        "Card series": "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900M]", "Card model": "0x744c",
-        "GFX Version": "gfx1100",
-        "VRAM Total Memory (B)": "21458059264", "VRAM Total Used Memory (B)": "4096"}})
+    out = json.dumps(
+        {
+            "card0": {
+                "Card series": "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900M]",
+                "Card model": "0x744c",
+                "GFX Version": "gfx1100",
+                "VRAM Total Memory (B)": "21458059264",
+                "VRAM Total Used Memory (B)": "4096",
+            }
+        }
+    )
     m = detect_machine(sysfs_root=tmp_path, run=lambda cmd: out if cmd[0] == "rocm-smi" else None, is_mac=False)
     (g,) = m.gpus
     assert g.name == "Radeon RX 7900 XT" and "Radeon RX 7900 XTX" in g.alt_names
@@ -319,8 +358,12 @@ class FakeAmdSmi:
         return ["h0"]
 
     def amdsmi_get_gpu_asic_info(self, h):
-        return {"market_name": "AMD Instinct MI300X", "target_graphics_version": "gfx942",
-                "vendor_id": "0x1002", "device_id": "0x74a1"}
+        return {
+            "market_name": "AMD Instinct MI300X",
+            "target_graphics_version": "gfx942",
+            "vendor_id": "0x1002",
+            "device_id": "0x74a1",
+        }
 
     def amdsmi_get_gpu_vram_usage(self, h):
         return {"vram_total": 196592, "vram_used": 283}
@@ -348,8 +391,12 @@ def test_macos_cpu_model_and_arm_features(monkeypatch):
     outputs = {
         ("sysctl", "-n", "machdep.cpu.brand_string"): "Apple M2 Pro\n",
         # `sysctl name...` prints "name: value" per line
-        ("sysctl", "hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM", "hw.optional.arm.FEAT_BF16"):
-            "hw.optional.arm.FEAT_DotProd: 1\nhw.optional.arm.FEAT_I8MM: 1\nhw.optional.arm.FEAT_BF16: 1\n",
+        (
+            "sysctl",
+            "hw.optional.arm.FEAT_DotProd",
+            "hw.optional.arm.FEAT_I8MM",
+            "hw.optional.arm.FEAT_BF16",
+        ): "hw.optional.arm.FEAT_DotProd: 1\nhw.optional.arm.FEAT_I8MM: 1\nhw.optional.arm.FEAT_BF16: 1\n",
     }
     monkeypatch.setattr(cpu, "_run", lambda cmd: outputs.get(tuple(cmd)))
     monkeypatch.setattr(cpu.platform, "system", lambda: "Darwin")

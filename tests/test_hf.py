@@ -18,9 +18,15 @@ from sizing.errors import SizingError
 from sizing.sources import hf
 
 SMOL_CONFIG = {  # HuggingFaceTB/SmolLM2-135M config.json (architecture fields)
-    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 576,
-    "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
-    "num_key_value_heads": 3, "vocab_size": 49152, "max_position_embeddings": 8192,
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 576,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 30,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+    "vocab_size": 49152,
+    "max_position_embeddings": 8192,
     "tie_word_embeddings": True,
 }
 
@@ -79,6 +85,7 @@ def test_bad_repo_id():
 
 # --- online paths, against a loopback server that speaks the Hub's protocol ---------------
 
+
 def _safetensors_bytes(tensors: dict[str, tuple[str, list[int]]]) -> bytes:
     header, offset = {}, 0
     sizes = {"BF16": 2, "F32": 4}
@@ -116,7 +123,7 @@ class FakeHub(BaseHTTPRequestHandler):
             rng = self.headers.get("Range")
             if rng:
                 start, end = rng.split("=")[1].split("-")
-                data = data[int(start): int(end) + 1]
+                data = data[int(start) : int(end) + 1]
                 return 206, {"ETag": f'"{etag}"', "X-Repo-Commit": self.commit}, data
             return 200, {"ETag": f'"{etag}"', "X-Repo-Commit": self.commit}, data
         return 404, {"X-Error-Code": "RepoNotFound"}, b"?"
@@ -143,10 +150,12 @@ def fake_hub(tmp_path, monkeypatch):
     FakeHub.repos = {
         "HuggingFaceTB/SmolLM2-135M": {
             "config.json": json.dumps(SMOL_CONFIG).encode(),
-            "model.safetensors": _safetensors_bytes({
-                "model.embed_tokens.weight": ("BF16", [4, 3]),
-                "model.norm.weight": ("F32", [3]),
-            }),
+            "model.safetensors": _safetensors_bytes(
+                {
+                    "model.embed_tokens.weight": ("BF16", [4, 3]),
+                    "model.norm.weight": ("F32", [3]),
+                }
+            ),
         },
         "org/gguf-only": {"README.md": b"hi"},
     }

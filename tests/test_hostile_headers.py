@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 from crafted_gguf import (
-    ARRAY, F32, STRING, U32, U64, header, llama_kvs, llama_tensors, tensor, tiny_llama,
+    ARRAY,
+    F32,
+    STRING,
+    U32,
+    U64,
+    header,
+    llama_kvs,
+    llama_tensors,
+    tensor,
+    tiny_llama,
 )
 from streamlit.testing.v1 import AppTest
 
@@ -37,19 +46,32 @@ CASES: dict[str, tuple[bytes, str]] = {
     "block-count-string": (tiny_llama(block_count=(STRING, "32")), "llama.block_count"),
     "block-count-float": (tiny_llama(block_count=(F32, 32.0)), "llama.block_count"),
     "head-count-string": (tiny_llama(attention__head_count=(STRING, "4")), "llama.attention.head_count"),
-    "head-count-array-of-strings": (tiny_llama(attention__head_count=(ARRAY, ["4", "4"], STRING)),
-                                    "llama.attention.head_count"),
-    "head-count-nested-arrays": (tiny_llama(attention__head_count=(ARRAY, [(U32, [4, 4]), (U32, [4])], ARRAY)),
-                                 "llama.attention.head_count"),
-    "leading-dense-string": (header(_moe(leading_dense_block_count=(STRING, "1")), llama_tensors()),
-                             "llama.leading_dense_block_count"),
-    "ffn-up-exps-1d": (header(_moe(), llama_tensors() + [tensor("blk.0.ffn_up_exps.weight", (64,))]),
-                       "blk.0.ffn_up_exps.weight"),
-    "ffn-up-shexp-1d": (header(_moe(expert_feed_forward_length=(U32, 32)),
-                               llama_tensors() + [tensor("blk.0.ffn_up_shexp.weight", (64,))]),
-                        "blk.0.ffn_up_shexp.weight"),
-    "tensor-count-over-cap": (header(llama_kvs(), [tensor(f"t{i}", (32,)) for i in range(10)],
-                                     n_tensors=789_000), "tensors"),
+    "head-count-array-of-strings": (
+        tiny_llama(attention__head_count=(ARRAY, ["4", "4"], STRING)),
+        "llama.attention.head_count",
+    ),
+    "head-count-nested-arrays": (
+        tiny_llama(attention__head_count=(ARRAY, [(U32, [4, 4]), (U32, [4])], ARRAY)),
+        "llama.attention.head_count",
+    ),
+    "leading-dense-string": (
+        header(_moe(leading_dense_block_count=(STRING, "1")), llama_tensors()),
+        "llama.leading_dense_block_count",
+    ),
+    "ffn-up-exps-1d": (
+        header(_moe(), llama_tensors() + [tensor("blk.0.ffn_up_exps.weight", (64,))]),
+        "blk.0.ffn_up_exps.weight",
+    ),
+    "ffn-up-shexp-1d": (
+        header(
+            _moe(expert_feed_forward_length=(U32, 32)), llama_tensors() + [tensor("blk.0.ffn_up_shexp.weight", (64,))]
+        ),
+        "blk.0.ffn_up_shexp.weight",
+    ),
+    "tensor-count-over-cap": (
+        header(llama_kvs(), [tensor(f"t{i}", (32,)) for i in range(10)], n_tensors=789_000),
+        "tensors",
+    ),
 }
 
 
@@ -89,7 +111,10 @@ def cli_results(tmp_path_factory):
         p.write_bytes(data)
         out[case] = subprocess.run(
             [sys.executable, "-m", "sizing", "estimate", "--model", str(p), "--ctx", "256"],
-            capture_output=True, text=True, timeout=60, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
             env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
         )
     return out

@@ -14,10 +14,18 @@ from sizing.core.traffic import DeviceRate
 
 def test_compare_puts_output_buffer_into_compute_and_flags_tolerance():
     est = {"weights_bytes": 1000, "kv_cache_bytes": 500, "compute_bytes": 330, "decode_tokens_per_s": 12.0}
-    meas = {"weights_bytes": 1000, "kv_cache_bytes": 400, "compute_bytes": 290, "output_bytes": 10,
-            "decode_tokens_per_s": 10.0, "prefill_tokens_per_s": None}
-    rows = {r.part: r for r in calibrate.compare(est, meas, {"weights_bytes": 0.01, "kv_cache_bytes": 0.01,
-                                                             "compute_bytes": 0.15})}
+    meas = {
+        "weights_bytes": 1000,
+        "kv_cache_bytes": 400,
+        "compute_bytes": 290,
+        "output_bytes": 10,
+        "decode_tokens_per_s": 10.0,
+        "prefill_tokens_per_s": None,
+    }
+    rows = {
+        r.part: r
+        for r in calibrate.compare(est, meas, {"weights_bytes": 0.01, "kv_cache_bytes": 0.01, "compute_bytes": 0.15})
+    }
     assert rows["weights_bytes"].rel_error == 0 and rows["weights_bytes"].within
     assert rows["kv_cache_bytes"].rel_error == pytest.approx(0.25) and rows["kv_cache_bytes"].within is False
     assert rows["compute_bytes"].measured == 300 and rows["compute_bytes"].rel_error == pytest.approx(0.1)
@@ -33,8 +41,9 @@ def test_missing_measurements_give_no_error_not_a_crash():
 
 def _samples(ratios_decode, ratios_prefill):
     return [
-        calibrate.SpeedSample(predicted_decode=p, measured_decode=p * rd, predicted_prefill=10 * p,
-                              measured_prefill=10 * p * rp)
+        calibrate.SpeedSample(
+            predicted_decode=p, measured_decode=p * rd, predicted_prefill=10 * p, measured_prefill=10 * p * rp
+        )
         for p, rd, rp in zip((20.0, 35.0, 50.0, 80.0), ratios_decode, ratios_prefill)
     ]
 
@@ -77,8 +86,12 @@ def test_factors_feed_back_into_the_speed_model():
 def test_store_appends_skips_torn_lines_and_exports(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path / "d"))
     assert store.data_dir() == tmp_path / "d"
-    r1 = store.RunRecord(model="a", runner={"name": "embedded", "version": "x 1", "backend": "cpu"},
-                         hardware={"cpu": "Test CPU"}, measured={"decode_tokens_per_s": 5.0})
+    r1 = store.RunRecord(
+        model="a",
+        runner={"name": "embedded", "version": "x 1", "backend": "cpu"},
+        hardware={"cpu": "Test CPU"},
+        measured={"decode_tokens_per_s": 5.0},
+    )
     path = store.append_run(r1)
     with open(path, "a") as fh:
         fh.write('{"model": "torn", "measu')  # a crash mid-write
@@ -106,8 +119,11 @@ def _machine_samples(bw_bytes_s: float, overhead_s: float, assumed: float):
     for read in (1.0e8, 4.0e8, 1.6e9, 3.2e9):
         measured = 1.0 / (read / bw_bytes_s + overhead_s)
         predicted = 1.0 / (read / assumed + 0.002)
-        out.append(calibrate.SpeedSample(predicted_decode=predicted, measured_decode=measured,
-                                         decode_read_bytes=read, assumed_bandwidth=assumed))
+        out.append(
+            calibrate.SpeedSample(
+                predicted_decode=predicted, measured_decode=measured, decode_read_bytes=read, assumed_bandwidth=assumed
+            )
+        )
     return out
 
 
@@ -131,7 +147,11 @@ def test_small_models_fit_the_overhead_never_the_bandwidth():
     assert f.effective_bandwidth_gbs == pytest.approx(20.0) and f.bandwidth_factor == pytest.approx(1.0)
     # the miss goes to the per-token overhead: those runs are predicted far better than before
     for s in small:
-        assert abs(f.decode_tokens_per_s(s) / s.measured_decode - 1) < 0.15 < abs(s.predicted_decode / s.measured_decode - 1)
+        assert (
+            abs(f.decode_tokens_per_s(s) / s.measured_decode - 1)
+            < 0.15
+            < abs(s.predicted_decode / s.measured_decode - 1)
+        )
 
 
 def test_ratios_alone_fall_back_to_their_median():
@@ -157,20 +177,37 @@ def test_fitted_line_drives_the_real_speed_model():
 # --------------------------------------------------------------------------- screening
 
 
-def _s(id_, decode, *, group="g", others=0.0, spare=0.0, synthetic=False, read=9.6e7, steal=0.0, load=None,
-       threads=None):
-    return calibrate.SpeedSample(id=id_, label=id_, group=group, predicted_decode=150.0, measured_decode=decode,
-                                 decode_read_bytes=read, assumed_bandwidth=1.4e10, synthetic=synthetic,
-                                 others_busy_cores=others, spare_cores=spare, steal_share=steal,
-                                 load_average=load, threads=threads)
+def _s(
+    id_, decode, *, group="g", others=0.0, spare=0.0, synthetic=False, read=9.6e7, steal=0.0, load=None, threads=None
+):
+    return calibrate.SpeedSample(
+        id=id_,
+        label=id_,
+        group=group,
+        predicted_decode=150.0,
+        measured_decode=decode,
+        decode_read_bytes=read,
+        assumed_bandwidth=1.4e10,
+        synthetic=synthetic,
+        others_busy_cores=others,
+        spare_cores=spare,
+        steal_share=steal,
+        load_average=load,
+        threads=threads,
+    )
 
 
 def test_screen_leaves_out_contended_and_slow_repeats_with_reasons():
-    samples = [_s("a", 120.0), _s("b", 118.0), _s("c", 121.0),
-               _s("busy", 30.0, others=1.6), _s("stolen", 60.0, steal=0.2),
-               _s("queued", 50.0, load=6.5, threads=2),
-               _s("synthetic", 10.0, group="s", synthetic=True, read=2.0e9),
-               _s("slow-repeat", 70.0)]
+    samples = [
+        _s("a", 120.0),
+        _s("b", 118.0),
+        _s("c", 121.0),
+        _s("busy", 30.0, others=1.6),
+        _s("stolen", 60.0, steal=0.2),
+        _s("queued", 50.0, load=6.5, threads=2),
+        _s("synthetic", 10.0, group="s", synthetic=True, read=2.0e9),
+        _s("slow-repeat", 70.0),
+    ]
     kept, verdicts = calibrate.screen(samples)
     why = {v.id: v for v in verdicts}
     assert [v.id for v in verdicts] == [s.id for s in samples]  # every run gets a verdict, in order
@@ -198,11 +235,17 @@ def test_a_run_left_free_cores_is_not_contended_by_load_on_them():
 
 def test_one_busy_run_does_not_move_the_calibration():
     """The field case: runs at 30, 8.7 and 0.8 tok/s under load next to quiet ones at ~120."""
-    quiet = [_s("q1", 120.0, group="smol"), _s("q2", 40.0, group="gemma", read=2.5e8),
-             _s("q3", 12.0, group="big", read=1.2e9)]
+    quiet = [
+        _s("q1", 120.0, group="smol"),
+        _s("q2", 40.0, group="gemma", read=2.5e8),
+        _s("q3", 12.0, group="big", read=1.2e9),
+    ]
     before = calibrate.fit_factors(calibrate.screen(quiet)[0])
-    busy = [_s("b1", 30.0, group="smol", others=1.2), _s("b2", 8.7, group="smol", others=1.5),
-            _s("b3", 0.8, group="big", read=1.2e9, others=1.9)]
+    busy = [
+        _s("b1", 30.0, group="smol", others=1.2),
+        _s("b2", 8.7, group="smol", others=1.5),
+        _s("b3", 0.8, group="big", read=1.2e9, others=1.9),
+    ]
     kept, verdicts = calibrate.screen(quiet + busy)
     after = calibrate.fit_factors(kept)
     assert all(not v.used for v in verdicts if v.id.startswith("b"))

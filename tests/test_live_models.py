@@ -49,10 +49,16 @@ def test_found_in_ollama_by_tag(home, smollm2_gguf):
     _link_or_copy(smollm2_gguf, blob)
     manifest = models / "manifests/registry.ollama.ai/library/smollm2/135m"
     manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps({"layers": [
-        {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:ffff"},
-        {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:0123abcd"},
-    ]}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "layers": [
+                    {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:ffff"},
+                    {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:0123abcd"},
+                ]
+            }
+        )
+    )
     assert ollama_names(models / "blobs") == {"smollm2:135m": blob}
     assert find_local_gguf("smollm2:135m") == blob
 
@@ -123,5 +129,4 @@ def test_web_mode_never_writes_a_synthetic_model(tmp_path, home):
     allowed = tmp_path / "models"
     allowed.mkdir()
     with pytest.raises(SizingError, match="only files in the allowed model directories"):
-        run_check("meta-llama/Llama-3.2-1B-Instruct", ctx=512, runner="embedded", web_mode=True,
-                  allowed_dirs=[allowed])
+        run_check("meta-llama/Llama-3.2-1B-Instruct", ctx=512, runner="embedded", web_mode=True, allowed_dirs=[allowed])

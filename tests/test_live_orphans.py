@@ -53,13 +53,37 @@ def _until(cond, deadline_s: float) -> bool:
 def test_killed_verify_leaves_no_child_no_file_no_lock(tmp_path, sig):
     tmp, home = tmp_path / "tmp", tmp_path / "home"
     tmp.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp), "LLM_SIZING_HOME": str(home), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    argv = [sys.executable, "-m", "sizing", "verify", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct",
-            "--quant", "Q4_0", "--ctx", "8192", "--prompt-tokens", "32", "--gen-tokens", "8000",
-            "--timeout", "200", "--runner", "embedded", "--no-store"]
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp),
+        "LLM_SIZING_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "sizing",
+        "verify",
+        "--model",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "--quant",
+        "Q4_0",
+        "--ctx",
+        "8192",
+        "--prompt-tokens",
+        "32",
+        "--gen-tokens",
+        "8000",
+        "--timeout",
+        "200",
+        "--runner",
+        "embedded",
+        "--no-store",
+    ]
     verify = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+
         def llama_running() -> bool:
             return any("embedded_child" in " ".join(p.cmdline()) for p in _descendants(verify.pid) if _alive(p))
 
@@ -70,10 +94,12 @@ def test_killed_verify_leaves_no_child_no_file_no_lock(tmp_path, sig):
         children = _descendants(verify.pid)
         os.kill(verify.pid, sig)
         verify.wait(timeout=30)
-        assert _until(lambda: not any(_alive(p) for p in children), 5.0), \
+        assert _until(lambda: not any(_alive(p) for p in children), 5.0), (
             f"still running 5 s after {sig.name}: {[p.pid for p in children if _alive(p)]}"
-        assert _until(lambda: not list(tmp.glob("llm-sizing-synthetic-*")), 5.0), \
+        )
+        assert _until(lambda: not list(tmp.glob("llm-sizing-synthetic-*")), 5.0), (
             f"synthetic files left after {sig.name}: {list(tmp.iterdir())}"
+        )
         with open(home / "live-check.lock", "a+") as fh:  # free again: the next check may run
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         if sig != signal.SIGKILL:  # a signal it can handle ends in one line, not a traceback

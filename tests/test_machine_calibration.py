@@ -92,8 +92,12 @@ def test_fit_on_this_machine_names_the_calibration(capsys, monkeypatch, tmp_path
 
 
 def _factors(backend: str) -> MachineCalibration:
-    return MachineCalibration(backend=backend, n_runs=3, last_run="2026-01-02",
-                              factors=MachineFactors(bandwidth_factor=0.5, compute_factor=2.0, n_decode=3, n_prefill=3))
+    return MachineCalibration(
+        backend=backend,
+        n_runs=3,
+        last_run="2026-01-02",
+        factors=MachineFactors(bandwidth_factor=0.5, compute_factor=2.0, n_decode=3, n_prefill=3),
+    )
 
 
 def test_factors_apply_only_to_devices_of_their_backend():

@@ -23,7 +23,8 @@ def _table(rows) -> str:
     return "\n".join(
         f"  ctx {cfg['ctx']:>6} kv {cfg['kv_type_k']:<5} {c.part:<9} est {c.estimate:>13,} "
         f"llama.cpp {c.measured:>13,} err {c.error:+.3%} {'ok' if c.ok else 'FAIL'}"
-        for cfg, checks in rows for c in checks
+        for cfg, checks in rows
+        for c in checks
     )
 
 
@@ -75,10 +76,17 @@ def test_run_settings_match_llama_cpp(gemma3_gguf):
     rows = []
     for cfg, meas in zip(SETTINGS, probe_many(gemma3_gguf, SETTINGS)):
         sc, _, _ = build_scenario(
-            rm, None, cfg["ctx"], kv_type_k=cfg.get("kv_type_k", "f16"),
-            kv_type_v=cfg.get("kv_type_v", "f16"), batch=cfg.get("n_batch", 2048),
-            ubatch=cfg.get("n_ubatch", 512), parallel=cfg.get("n_parallel", 1),
-            kv_unified=cfg.get("kv_unified", True), flash_attn=cfg.get("flash_attn", True))
+            rm,
+            None,
+            cfg["ctx"],
+            kv_type_k=cfg.get("kv_type_k", "f16"),
+            kv_type_v=cfg.get("kv_type_v", "f16"),
+            batch=cfg.get("n_batch", 2048),
+            ubatch=cfg.get("n_ubatch", 512),
+            parallel=cfg.get("n_parallel", 1),
+            kv_unified=cfg.get("kv_unified", True),
+            flash_attn=cfg.get("flash_attn", True),
+        )
         est = estimate_memory(sc)
         assert (meas.n_ctx, meas.n_ctx_seq) == (est.context.n_ctx, est.context.n_ctx_seq), cfg
         assert [c.cells for c in meas.kv_caches] == [p.cells for p in est.kv.parts], cfg

@@ -56,9 +56,19 @@ def test_quant_names_with_the_variant():
 
 def test_native_types_come_from_the_release_config(oss20):
     assert oss20.native_types == (("_exps.weight", "MXFP4"),)
-    cfg = {"model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 2,
-           "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 256,
-           "max_position_embeddings": 4096, "num_local_experts": 4, "num_experts_per_tok": 2}
+    cfg = {
+        "model_type": "gpt_oss",
+        "hidden_size": 64,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "vocab_size": 256,
+        "max_position_embeddings": 4096,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+    }
     plain = arch_from_config(cfg, repo_id="x/bf16-oss", source="test")
     assert plain.native_types == ()
     mx = arch_from_config({**cfg, "quantization_config": {"quant_method": "mxfp4"}}, repo_id="x/oss", source="test")

@@ -1,4 +1,4 @@
-""""1 GPU + N GB RAM" builds: how people run big MoE models, priced whole and ranked by ``purchase.plan``."""
+""" "1 GPU + N GB RAM" builds: how people run big MoE models, priced whole and ranked by ``purchase.plan``."""
 
 from __future__ import annotations
 
@@ -30,9 +30,17 @@ def ctx():
 def _builds(ctx, arch, gpus=None, **kw):
     """The builds the plan CLI and the Plan page price for ``arch`` (same composition)."""
     need = memory_need([arch], "Q4_K_M", CTX, ctx["calib"])
-    builds, _ = all_builds(gpus or ctx["gpus"], used=False, overrides=PriceOverrides(), today=TODAY,
-                           ram_need_gb=need.cpu_ram_gib, offload=arch.is_moe, model_gb=need.core_gib,
-                           ram_for=offload_ram_sizer([arch], "Q4_K_M", CTX, ctx["calib"]), **kw)
+    builds, _ = all_builds(
+        gpus or ctx["gpus"],
+        used=False,
+        overrides=PriceOverrides(),
+        today=TODAY,
+        ram_need_gb=need.cpu_ram_gib,
+        offload=arch.is_moe,
+        model_gb=need.core_gib,
+        ram_for=offload_ram_sizer([arch], "Q4_K_M", CTX, ctx["calib"]),
+        **kw,
+    )
     return builds, need
 
 
@@ -48,7 +56,11 @@ def test_offload_ram_is_priced_from_the_one_ram_table(ctx):
     for b, ln in ram_lines:
         table = book.ram[plats[b.platform_id].ram_type]
         assert (ln.unit.usd, ln.unit.kind, ln.unit.date, ln.unit.source) == (
-            table.usd_per_gb, table.kind, table.date, table.source)
+            table.usd_per_gb,
+            table.kind,
+            table.date,
+            table.source,
+        )
         assert ln.usd == pytest.approx(ln.qty * table.usd_per_gb)
 
 
@@ -56,16 +68,30 @@ def test_dense_models_get_no_offload_builds(ctx):
     arch = ctx["cat"].get("meta-llama/Llama-3.1-8B-Instruct")
     sizer = offload_ram_sizer([arch], "Q4_K_M", 8192, ctx["calib"])
     platforms = load_platforms()[0]
-    assert offload_builds(ctx["gpus"], platforms, price_book(ctx["gpus"]), ram_need_gb=64, model_gb=1e6,
-                          today=TODAY, ram_for=sizer) == []
+    assert (
+        offload_builds(
+            ctx["gpus"], platforms, price_book(ctx["gpus"]), ram_need_gb=64, model_gb=1e6, today=TODAY, ram_for=sizer
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("model", ["openai/gpt-oss-120b", "Qwen/Qwen3-235B-A22B"])
 def test_plan_ranks_one_gpu_plus_ram_cheaper_than_many_cards(ctx, model):
     arch = ctx["cat"].get(model)
     builds, need = _builds(ctx, arch)
-    r = plan([arch], builds, quant="Q4_K_M", ctx=CTX, calib=ctx["calib"], coverage=ctx["coverage"], today=TODAY,
-             objective="cheapest", core_gib=need.core_gib, limit=1000)
+    r = plan(
+        [arch],
+        builds,
+        quant="Q4_K_M",
+        ctx=CTX,
+        calib=ctx["calib"],
+        coverage=ctx["coverage"],
+        today=TODAY,
+        objective="cheapest",
+        core_gib=need.core_gib,
+        limit=1000,
+    )
     one = [o for o in r.options if o.kind == "offload" and o.count == 1]
     # whole builds stop at 7 cards on a platform (6 in the boxes sold whole): the many-card
     # builds that hold the model on their cards are the ones RAM for the experts replaces

@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
 from sizing.core.quant import (
-    FILE_QUANTS, GGML_TYPES, KV_TYPES, apply_recipe, kv_bytes_per_element, tensor_bytes,
+    FILE_QUANTS,
+    GGML_TYPES,
+    KV_TYPES,
+    apply_recipe,
+    kv_bytes_per_element,
+    tensor_bytes,
     weights_bytes,
 )
 from sizing.core.tensors import TensorSpec, tensors_for
@@ -107,8 +112,7 @@ def test_weights_match_published_file_sizes(entry, row):
     arch = load_catalog().get(entry.model)
     unit = {"GB": 1e9, "GiB": 2**30}[entry.unit]
     published = row.size * unit
-    weights = weights_bytes(arch, row.quant, imatrix=entry.imatrix,
-                            fused_qkv_own_rule=entry.fused_qkv_own_rule)
+    weights = weights_bytes(arch, row.quant, imatrix=entry.imatrix, fused_qkv_own_rule=entry.fused_qkv_own_rule)
     expected = weights + HEADER_BYTES_PER_TOKEN * arch.vocab_size
     tolerance = 0.005 * published + entry.resolution * unit / 2
     assert abs(expected - published) <= tolerance, (

@@ -98,11 +98,12 @@ def test_memory_of_given_tensors_changes_when_one_tensor_does(backend):
     arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
     typed = tuple(apply_recipe(arch, tensors_for(arch), "Q4_K_M"))
     first = estimate_memory(Scenario(model=arch, quant="Q4_K_M", tensors=typed, ctx=4096, backend=backend))
-    again = estimate_memory(Scenario(model=arch, quant="Q4_K_M", tensors=tuple(_fresh(typed)), ctx=4096,
-                                     backend=backend))
+    again = estimate_memory(
+        Scenario(model=arch, quant="Q4_K_M", tensors=tuple(_fresh(typed)), ctx=4096, backend=backend)
+    )
     assert again == first
     i = next(k for k, t in enumerate(typed) if t.name == "output.weight")
-    changed = typed[:i] + (TensorSpec(name="output.weight", shape=typed[i].shape, ggml_type="Q8_0"),) + typed[i + 1:]
+    changed = typed[:i] + (TensorSpec(name="output.weight", shape=typed[i].shape, ggml_type="Q8_0"),) + typed[i + 1 :]
     other = estimate_memory(Scenario(model=arch, quant="Q4_K_M", tensors=changed, ctx=4096, backend=backend))
     delta = tensor_bytes(changed[i]) - tensor_bytes(typed[i])
     assert delta > 0

@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sizing", *argv], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "sizing", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_a_newline_in_a_file_name_adds_no_line_to_the_modelfile(tmp_path, smollm2_gguf):
@@ -41,11 +47,19 @@ def test_a_repo_id_over_96_characters_is_one_line():
 def test_a_large_models_header_is_accepted_as_an_upload():
     """An upload holds only the header: tensors far larger than the upload are normal
     (DeepSeek-V3's expert tensors: 7168 x 2048 x 256)."""
-    kvs = llama_kvs(block_count=(4, 1), embedding_length=(4, 7168), feed_forward_length=(4, 18432),
-                    attention__head_count=(4, 128), attention__head_count_kv=(4, 128))
-    tensors = [tensor("token_embd.weight", (7168, 129280), 12), tensor("blk.0.ffn_up.weight", (7168, 18432), 12),
-               tensor("blk.0.ffn_gate.weight", (7168, 18432), 12), tensor("blk.0.ffn_down_exps.weight",
-                                                                          (2048, 7168, 256), 12)]
+    kvs = llama_kvs(
+        block_count=(4, 1),
+        embedding_length=(4, 7168),
+        feed_forward_length=(4, 18432),
+        attention__head_count=(4, 128),
+        attention__head_count_kv=(4, 128),
+    )
+    tensors = [
+        tensor("token_embd.weight", (7168, 129280), 12),
+        tensor("blk.0.ffn_up.weight", (7168, 18432), 12),
+        tensor("blk.0.ffn_gate.weight", (7168, 18432), 12),
+        tensor("blk.0.ffn_down_exps.weight", (2048, 7168, 256), 12),
+    ]
     m = read_gguf_bytes(header(kvs, tensors), "big.gguf")
     assert m.arch.hidden_size == 7168 and len(m.tensors) == 4
 

@@ -45,14 +45,19 @@ def _ref(base: str, path: str) -> rg.RemoteRef:
 
 def _same(remote: rg.RemoteGGUF, local_path) -> None:
     local = read_gguf(local_path)
-    assert remote.model.arch.model_dump(exclude={"id", "source", "name"}) == \
-        local.arch.model_dump(exclude={"id", "source", "name"})
+    assert remote.model.arch.model_dump(exclude={"id", "source", "name"}) == local.arch.model_dump(
+        exclude={"id", "source", "name"}
+    )
     assert remote.model.tensors == local.tensors
-    assert (remote.model.file_type, remote.model.file_size, remote.model.data_offset) == \
-        (local.file_type, local.file_size, local.data_offset)
+    assert (remote.model.file_type, remote.model.file_size, remote.model.data_offset) == (
+        local.file_type,
+        local.file_size,
+        local.data_offset,
+    )
 
 
 # --- real files ----------------------------------------------------------------------------
+
 
 def test_real_smollm2_over_range_requests_reads_only_the_header(env, smollm2_gguf):
     files, base, _ = env
@@ -111,6 +116,7 @@ def test_redirect_is_followed(env, smollm2_gguf):
 
 # --- a ~100 GB model: the tokenizer lists are stepped over ----------------------------------
 
+
 @pytest.fixture(scope="module")
 def big_gguf(tmp_path_factory):
     from sizing.live.synthetic import write_synthetic_gguf
@@ -141,7 +147,7 @@ def test_a_table_that_does_not_check_out_falls_back_to_the_whole_header(env, big
         raw = bytearray(f.read(off))
     name = tensors[len(tensors) // 2].name.encode()
     at = raw.rfind(name)
-    raw[at: at + len(name)] = b"#" * len(name)  # an entry in the middle no longer parses
+    raw[at : at + len(name)] = b"#" * len(name)  # an entry in the middle no longer parses
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(bytes(raw))
     with open(bad, "r+b") as f:
@@ -155,6 +161,7 @@ def test_a_table_that_does_not_check_out_falls_back_to_the_whole_header(env, big
 
 
 # --- split models --------------------------------------------------------------------------
+
 
 def _write_split(dirpath, parts: int = 3):
     """A tiny llama written by gguf's own writer, split the way convert/gguf-split name parts."""
@@ -171,9 +178,17 @@ def _write_split(dirpath, parts: int = 3):
     rng = np.random.default_rng(0)
     w.add_tensor("token_embd.weight", rng.standard_normal((300, 64), dtype=np.float32))
     for i in range(2):
-        for n, shape in (("attn_norm", (64,)), ("attn_q", (64, 64)), ("attn_k", (32, 64)), ("attn_v", (32, 64)),
-                         ("attn_output", (64, 64)), ("ffn_norm", (64,)), ("ffn_gate", (128, 64)),
-                         ("ffn_up", (128, 64)), ("ffn_down", (64, 128))):
+        for n, shape in (
+            ("attn_norm", (64,)),
+            ("attn_q", (64, 64)),
+            ("attn_k", (32, 64)),
+            ("attn_v", (32, 64)),
+            ("attn_output", (64, 64)),
+            ("ffn_norm", (64,)),
+            ("ffn_gate", (128, 64)),
+            ("ffn_up", (128, 64)),
+            ("ffn_down", (64, 128)),
+        ):
             w.add_tensor(f"blk.{i}.{n}.weight", rng.standard_normal(shape, dtype=np.float32))
     w.add_tensor("output_norm.weight", np.ones(64, dtype=np.float32))
     w.add_tensor("output.weight", rng.standard_normal((300, 64), dtype=np.float32))
@@ -204,6 +219,7 @@ def test_split_model_parts_are_read_and_summed(env, tmp_path):
 
 # --- names: hf://, owner/repo:QUANT, https URLs, repo listings ------------------------------
 
+
 @pytest.fixture
 def hub_repo(env, smollm2_gguf, tmp_path):
     files, base, _ = env
@@ -224,10 +240,15 @@ def test_repo_listing_offers_its_quants(hub_repo):
     assert listed["F32"].size == sum(p.stat().st_size for p in parts)
 
 
-@pytest.mark.parametrize("spec", [
-    "someone/SmolLM2-GGUF:Q4_1", "someone/SmolLM2-GGUF:q4_1", "hf.co/someone/SmolLM2-GGUF:Q4_1",
-    "hf://someone/SmolLM2-GGUF/SmolLM2-135M-Instruct-Q4_1.gguf",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "someone/SmolLM2-GGUF:Q4_1",
+        "someone/SmolLM2-GGUF:q4_1",
+        "hf.co/someone/SmolLM2-GGUF:Q4_1",
+        "hf://someone/SmolLM2-GGUF/SmolLM2-135M-Instruct-Q4_1.gguf",
+    ],
+)
 def test_names_resolve_to_the_file(hub_repo, smollm2_gguf, spec):
     r = rg.load_remote_gguf(spec)
     _same(r, smollm2_gguf)
@@ -245,14 +266,17 @@ def test_https_url_and_resolve(hub_repo, smollm2_gguf):
     assert m.tensors == read_gguf(smollm2_gguf).tensors
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("someone/SmolLM2-GGUF:Q9_K", "no Q9_K GGUF; it has F32, Q4_1"),
-    ("nobody/nothing:Q4_K_M", "no such repo"),
-    ("hf://someone/SmolLM2-GGUF/missing.gguf", "no such file in the repo (HTTP 404)"),
-    ("hf://only-owner", "expected hf://owner/repo/file.gguf"),
-    ("https://example.org/model.bin", "not a .gguf URL"),
-    ("ftp://x/y.gguf", "not a remote GGUF"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("someone/SmolLM2-GGUF:Q9_K", "no Q9_K GGUF; it has F32, Q4_1"),
+        ("nobody/nothing:Q4_K_M", "no such repo"),
+        ("hf://someone/SmolLM2-GGUF/missing.gguf", "no such file in the repo (HTTP 404)"),
+        ("hf://only-owner", "expected hf://owner/repo/file.gguf"),
+        ("https://example.org/model.bin", "not a .gguf URL"),
+        ("ftp://x/y.gguf", "not a remote GGUF"),
+    ],
+)
 def test_bad_names(hub_repo, spec, message):
     with pytest.raises(SizingError) as e:
         rg.load_remote_gguf(spec)
@@ -262,6 +286,7 @@ def test_bad_names(hub_repo, spec, message):
 
 # --- every way a server can fail: one line each --------------------------------------------
 
+
 def test_server_without_range_support_is_refused_not_downloaded(env, smollm2_gguf):
     files, base, _ = env
     files.add("f/smol.gguf", smollm2_gguf)
@@ -270,11 +295,14 @@ def test_server_without_range_support_is_refused_not_downloaded(env, smollm2_ggu
     assert files.sent < smollm2_gguf.stat().st_size / 4
 
 
-@pytest.mark.parametrize("path, message", [
-    ("f/none.gguf", "f/none.gguf: no such file in the repo (HTTP 404)"),
-    ("gated/f/x.gguf", "gated or private (HTTP 401)"),
-    ("forbidden/f/x.gguf", "gated or private (HTTP 403)"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("f/none.gguf", "f/none.gguf: no such file in the repo (HTTP 404)"),
+        ("gated/f/x.gguf", "gated or private (HTTP 401)"),
+        ("forbidden/f/x.gguf", "gated or private (HTTP 403)"),
+    ],
+)
 def test_http_errors(env, path, message):
     _, base, _ = env
     with pytest.raises(SizingError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -306,16 +334,19 @@ def test_non_gguf_bytes(env, tmp_path):
 def test_partial_header_is_never_parsed_as_complete(env, smollm2_gguf, tmp_path):
     files, base, _ = env
     cut = tmp_path / "cut.gguf"
-    cut.write_bytes(smollm2_gguf.read_bytes()[: 600_000])  # stops inside the token list
+    cut.write_bytes(smollm2_gguf.read_bytes()[:600_000])  # stops inside the token list
     files.add("f/cut.gguf", cut)
     with pytest.raises(SizingError, match="truncated or corrupt GGUF header"):
         rg.read_remote_gguf(_ref(base, "f/cut.gguf"))
 
 
-@pytest.mark.parametrize("tail, message", [
-    (struct.pack("<QQ", 10**13, 0), "declares 10000000000000 tensors"),
-    (struct.pack("<QQQ", 0, 1, 2**60) + b"general.architecture", "declares 1152921504606846976 bytes"),
-])
+@pytest.mark.parametrize(
+    "tail, message",
+    [
+        (struct.pack("<QQ", 10**13, 0), "declares 10000000000000 tensors"),
+        (struct.pack("<QQQ", 0, 1, 2**60) + b"general.architecture", "declares 1152921504606846976 bytes"),
+    ],
+)
 def test_absurd_sizes_refused_before_allocation(env, tmp_path, tail, message):
     files, base, _ = env
     f = tmp_path / "absurd.gguf"
@@ -329,6 +360,7 @@ def test_absurd_sizes_refused_before_allocation(env, tmp_path, tail, message):
 
 
 # --- web mode: Hugging Face hosts only ------------------------------------------------------
+
 
 def test_web_mode_reads_only_hugging_face_hosts(env, smollm2_gguf, monkeypatch):
     files, base, _ = env
@@ -349,13 +381,18 @@ def test_web_mode_reads_only_hugging_face_hosts(env, smollm2_gguf, monkeypatch):
 
 # --- the CLI --------------------------------------------------------------------------------
 
+
 def test_cli_estimate_from_a_remote_gguf_and_bad_input(hub_repo, monkeypatch):
     repo, _, base, _ = hub_repo
     import os
 
     env = {**os.environ}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "sizing", *a], capture_output=True, text=True,  # noqa: E731
-                                    timeout=120, env=env)
+
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sizing", *a], capture_output=True, text=True, timeout=120, env=env
+        )
+
     r = run("estimate", "--model", f"{repo}:Q4_1", "--ctx", "2048", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

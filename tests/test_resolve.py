@@ -51,16 +51,19 @@ def test_gguf_file(smollm2_gguf):
     assert r.arch.n_layers == 30
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("", "no model given"),
-    ("   ", "no model given"),
-    ("llama-3.1-8", "unknown model 'llama-3.1-8'; closest catalog matches: meta-llama/Llama-3.1-8B-Instruct"),
-    ("gpt5", "unknown model 'gpt5'"),
-    ("/nonexistent/model.gguf", "no such GGUF file"),
-    ("./nope/config.json", "no such file"),
-    ("nope/config.json", "no such file"),  # shaped like org/name, but a file name: never sent to the Hub
-    ("./some/dir/model", "no such file or folder; unknown model"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("", "no model given"),
+        ("   ", "no model given"),
+        ("llama-3.1-8", "unknown model 'llama-3.1-8'; closest catalog matches: meta-llama/Llama-3.1-8B-Instruct"),
+        ("gpt5", "unknown model 'gpt5'"),
+        ("/nonexistent/model.gguf", "no such GGUF file"),
+        ("./nope/config.json", "no such file"),
+        ("nope/config.json", "no such file"),  # shaped like org/name, but a file name: never sent to the Hub
+        ("./some/dir/model", "no such file or folder; unknown model"),
+    ],
+)
 def test_bad_specs(spec, message):
     with pytest.raises(SizingError, match=message.replace(".", r"\.").replace("(", r"\(")):
         resolve_model(spec, offline=True)

@@ -55,7 +55,9 @@ def test_best_quant_is_the_highest_that_fits_and_the_next_does_not(db, cat, cali
 
 def test_more_memory_never_gives_a_worse_quant(db, cat, calib):
     arch = cat.get("meta-llama/Llama-3.1-8B-Instruct")
-    order = [QUANT_LADDER.index(best_quant(arch, 8192, hw(db, n), calib).quant) for n in ("RTX 4060", "RTX 4080", "RTX 4090")]
+    order = [
+        QUANT_LADDER.index(best_quant(arch, 8192, hw(db, n), calib).quant) for n in ("RTX 4060", "RTX 4080", "RTX 4090")
+    ]
     assert order == sorted(order, reverse=True)
 
 
@@ -75,7 +77,9 @@ def test_parallel_users_meet_the_floor_and_one_more_does_not(db, cat, calib):
     machine = hw(db, "RTX 4090")
     r = max_parallel_users(arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=20)
     assert r.users >= 2 and r.per_user_tokens_per_s >= 20
-    more = max_parallel_users(arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=r.per_user_tokens_per_s + 0.01, limit=r.users)
+    more = max_parallel_users(
+        arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=r.per_user_tokens_per_s + 0.01, limit=r.users
+    )
     assert more.users <= r.users
     with pytest.raises(SizingError):
         max_parallel_users(arch, "Q4_K_M", 4096, machine, calib, min_tokens_per_s=0)
@@ -93,8 +97,15 @@ def test_context_beyond_the_model_is_sized_but_never_proposed(db, cat, calib):
 
 
 def test_catalog_ranking_puts_gpu_fits_first(db, cat, calib):
-    models = [cat.get(m) for m in ("meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-3.1-70B-Instruct",
-                                   "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-405B-Instruct")]
+    models = [
+        cat.get(m)
+        for m in (
+            "meta-llama/Llama-3.2-1B-Instruct",
+            "meta-llama/Llama-3.1-70B-Instruct",
+            "Qwen/Qwen3-8B",
+            "meta-llama/Llama-3.1-405B-Instruct",
+        )
+    ]
     rows = rank_catalog(models, hw(db, "RTX 4090"), calib, ctx=4096, with_context=False)
     flags = [(r.fits, r.on_gpu) for r in rows]
     assert flags == sorted(flags, reverse=True)

@@ -28,10 +28,25 @@ def test_param_count_is_the_files_element_count(fixture, request):
 
 
 def _moe(**kw) -> ModelArch:
-    base = dict(id="m", name="m", arch="qwen3moe", source="test", n_layers=4, hidden_size=256,
-                n_heads=4, n_kv_heads=2, head_dim_k=64, head_dim_v=64, ffn_size=0,
-                vocab_size=1000, max_context=4096, qk_norm=True, n_experts=8,
-                n_experts_used=2, expert_ffn_size=128)
+    base = dict(
+        id="m",
+        name="m",
+        arch="qwen3moe",
+        source="test",
+        n_layers=4,
+        hidden_size=256,
+        n_heads=4,
+        n_kv_heads=2,
+        head_dim_k=64,
+        head_dim_v=64,
+        ffn_size=0,
+        vocab_size=1000,
+        max_context=4096,
+        qk_norm=True,
+        n_experts=8,
+        n_experts_used=2,
+        expert_ffn_size=128,
+    )
     base.update(kw)
     return ModelArch(**base)
 
@@ -44,12 +59,32 @@ def test_moe_active_counts_only_used_experts():
 
 
 def test_deepseek2_mla_layout():
-    a = ModelArch(id="ds", name="ds", arch="deepseek2", source="test", n_layers=3, hidden_size=512,
-                  n_heads=8, n_kv_heads=8, head_dim_k=96, head_dim_v=64, ffn_size=1024,
-                  vocab_size=1000, max_context=4096, n_experts=4, n_experts_used=2,
-                  expert_ffn_size=128, n_shared_experts=1, shared_expert_ffn_size=128,
-                  n_dense_leading_layers=1, q_lora_rank=192, kv_lora_rank=128,
-                  qk_rope_head_dim=32, qk_nope_head_dim=64, expert_score_bias=True)
+    a = ModelArch(
+        id="ds",
+        name="ds",
+        arch="deepseek2",
+        source="test",
+        n_layers=3,
+        hidden_size=512,
+        n_heads=8,
+        n_kv_heads=8,
+        head_dim_k=96,
+        head_dim_v=64,
+        ffn_size=1024,
+        vocab_size=1000,
+        max_context=4096,
+        n_experts=4,
+        n_experts_used=2,
+        expert_ffn_size=128,
+        n_shared_experts=1,
+        shared_expert_ffn_size=128,
+        n_dense_leading_layers=1,
+        q_lora_rank=192,
+        kv_lora_rank=128,
+        qk_rope_head_dim=32,
+        qk_nope_head_dim=64,
+        expert_score_bias=True,
+    )
     t = {x.name: x.shape for x in tensors_for(a)}
     assert t["blk.0.ffn_gate.weight"] == (512, 1024) and "blk.0.ffn_gate_exps.weight" not in t
     assert t["blk.1.ffn_gate_exps.weight"] == (512, 128, 4)

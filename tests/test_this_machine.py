@@ -20,14 +20,24 @@ MIB = 1024**2
 def _with_bandwidth(machine, gbs: float):
     """The machine as a probe measuring ``gbs`` would report it (the probe itself is
     tested in test_hardware_detect; here a known figure lets us follow it through)."""
-    probe = BandwidthProbe(gbs=gbs, min_gbs=gbs, max_gbs=gbs, spread_pct=0.0, runs=3,
-                           buffer_bytes=256 * MIB, seconds=0.5, method="test figure")
+    probe = BandwidthProbe(
+        gbs=gbs,
+        min_gbs=gbs,
+        max_gbs=gbs,
+        spread_pct=0.0,
+        runs=3,
+        buffer_bytes=256 * MIB,
+        seconds=0.5,
+        method="test figure",
+    )
     return machine.model_copy(update={"cpu": machine.cpu.model_copy(update={"bandwidth": probe})})
 
 
 def test_nvml_two_h100s_use_free_memory_and_database_rates(monkeypatch, tmp_path):
-    gpus = [FakeGPU("NVIDIA H100 80GB HBM3", total=81559 * MIB, used=used * MIB, cc=(9, 0), pcie=(5, 16),
-                    power_mw=700_000) for used in (1000, 5000)]
+    gpus = [
+        FakeGPU("NVIDIA H100 80GB HBM3", total=81559 * MIB, used=used * MIB, cc=(9, 0), pcie=(5, 16), power_mw=700_000)
+        for used in (1000, 5000)
+    ]
     install_fake_nvml(monkeypatch, FakeNVMLLibrary(gpus))
     m = _with_bandwidth(detect_machine(sysfs_root=tmp_path, is_mac=False), 77.0)
     db = load_gpus()
@@ -43,8 +53,9 @@ def test_nvml_two_h100s_use_free_memory_and_database_rates(monkeypatch, tmp_path
 
 
 def test_apple_unified_memory_is_one_pool_with_the_working_set(tmp_path):
-    m = _with_bandwidth(detect_machine(run=_mac(_mac_outputs("Apple M3 Max", 40, 48 * GIB)), is_mac=True,
-                                       sysfs_root=tmp_path), 60.0)
+    m = _with_bandwidth(
+        detect_machine(run=_mac(_mac_outputs("Apple M3 Max", 40, 48 * GIB)), is_mac=True, sysfs_root=tmp_path), 60.0
+    )
     db = load_gpus()
     hw = hardware_from_machine(m, db, threads=12)
     (gpu,) = hw.gpus

@@ -25,7 +25,9 @@ def test_one_model_across_gpus_matches_the_solver():
     at.run()
     assert not at.exception and not at.warning
     table = at.dataframe[0].value
-    assert list(table[""]) == [load_gpus().get(g).name for g in ("nvidia-rtx-3090", "nvidia-rtx-4090", "apple-m4-10c-16gb")]
+    assert list(table[""]) == [
+        load_gpus().get(g).name for g in ("nvidia-rtx-3090", "nvidia-rtx-4090", "apple-m4-10c-16gb")
+    ]
     plan = _core("Qwen/Qwen3-8B", "nvidia-rtx-4090")
     assert table["tokens/s"][1] == fmt.rate(plan.speed.decode_tokens_per_s.expected)
     assert at.get("plotly_chart")
@@ -33,8 +35,14 @@ def test_one_model_across_gpus_matches_the_solver():
 
 def test_many_models_on_one_gpu_and_url_round_trip():
     at = AppTest.from_string(PAGE, default_timeout=120)
-    at.query_params.update({"mode": "models", "gpu": "nvidia-rtx-3090",
-                            "models": "Qwen/Qwen3-8B,meta-llama/Llama-3.1-70B-Instruct", "ctx": "4096"})
+    at.query_params.update(
+        {
+            "mode": "models",
+            "gpu": "nvidia-rtx-3090",
+            "models": "Qwen/Qwen3-8B,meta-llama/Llama-3.1-70B-Instruct",
+            "ctx": "4096",
+        }
+    )
     at.run()
     assert not at.exception and not at.warning
     table = at.dataframe[0].value

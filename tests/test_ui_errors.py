@@ -22,8 +22,10 @@ def test_a_bug_in_one_section_is_one_line_and_the_rest_still_renders(monkeypatch
     at.run()
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert errors == ["Could not draw the fit map: an internal error occurred (ZeroDivisionError). "
-                      "The rest of the page still works; please report this with the page link."]
+    assert errors == [
+        "Could not draw the fit map: an internal error occurred (ZeroDivisionError). "
+        "The rest of the page still works; please report this with the page link."
+    ]
     assert "secret internals" not in " ".join(errors)
     assert any("Verdict" in m.value for m in at.markdown)
     assert any("llama-server" in c.value for c in at.code)  # later sections still drawn

@@ -34,11 +34,27 @@ def test_ranked_table_is_the_cores_ranking(default_run):
     at = default_run
     assert not at.exception, at.exception
     arch = load_catalog().get(MODEL)
-    builds, _ = all_builds(load_gpus().all, used=False, overrides=PriceOverrides(), today=dt.date.today(),
-                                 ram_need_gb=memory_need([arch], "Q4_K_M", 8192, load_calibration()).cpu_ram_gib)
-    core = plan([arch], builds, quant="Q4_K_M", ctx=8192, calib=load_calibration(), coverage=bench_coverage(),
-                today=dt.date.today(), objective="cheapest", target_tps=20, budget_usd=5000,
-                usage=Usage(usd_per_kwh=electricity().usd_per_kwh("EU")), limit=50)
+    builds, _ = all_builds(
+        load_gpus().all,
+        used=False,
+        overrides=PriceOverrides(),
+        today=dt.date.today(),
+        ram_need_gb=memory_need([arch], "Q4_K_M", 8192, load_calibration()).cpu_ram_gib,
+    )
+    core = plan(
+        [arch],
+        builds,
+        quant="Q4_K_M",
+        ctx=8192,
+        calib=load_calibration(),
+        coverage=bench_coverage(),
+        today=dt.date.today(),
+        objective="cheapest",
+        target_tps=20,
+        budget_usd=5000,
+        usage=Usage(usd_per_kwh=electricity().usd_per_kwh("EU")),
+        limit=50,
+    )
     table = at.dataframe[0].value
     assert list(table["build id"][:5]) == [o.build_id for o in core.options[:5]]
     assert at.success and core.message in at.success[0].value
@@ -61,8 +77,17 @@ def test_build_details_buy_or_rent_and_the_pick_in_the_link(default_run):
 
 def test_inputs_round_trip_through_the_url():
     at = AppTest.from_string(PAGE, default_timeout=300)
-    at.query_params.update({"models": MODEL, "objective": "cost-per-token", "used": "1", "region": "DE",
-                            "hours": "4", "prices": "nvidia-rtx-3060-12gb=150", "tout": "1"})
+    at.query_params.update(
+        {
+            "models": MODEL,
+            "objective": "cost-per-token",
+            "used": "1",
+            "region": "DE",
+            "hours": "4",
+            "prices": "nvidia-rtx-3060-12gb=150",
+            "tout": "1",
+        }
+    )
     at.run()
     assert not at.exception and not [w for w in at.warning if "URL" in w.value]
     assert at.selectbox(key="plan.objective").value == "cost-per-token"

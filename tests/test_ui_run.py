@@ -64,8 +64,14 @@ def test_default_view_shows_verdict_chart_and_core_numbers():
 
 
 def test_shared_link_reproduces_the_view():
-    params = {"model": "meta-llama/Llama-3.1-8B-Instruct", "quant": "Q8_0", "ctx": "16384", "kv": "q8_0",
-              "hw": "custom", "mem": "48"}
+    params = {
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "quant": "Q8_0",
+        "ctx": "16384",
+        "kv": "q8_0",
+        "hw": "custom",
+        "mem": "48",
+    }
     at = _run(**params)
     assert not at.exception and not at.warning
     assert at.selectbox(key="run.model").value == params["model"]
@@ -96,10 +102,15 @@ def test_changing_an_input_changes_the_numbers_and_the_url():
 def test_a_model_too_big_for_the_hardware_says_no_and_why():
     at = _run(model="meta-llama/Llama-3.1-70B-Instruct", quant="Q8_0", hw="custom", mem="8", ram="16")
     assert not at.exception
-    plan = solve(load_catalog().get("meta-llama/Llama-3.1-70B-Instruct"), "Q8_0", 4096,
-                 custom_machine(memory_gb=8, bandwidth_gbs=1000,
-                                host=DEFAULT_HOST.model_copy(update={"ram_bytes": 16 * 1024**3})),
-                 load_calibration())
+    plan = solve(
+        load_catalog().get("meta-llama/Llama-3.1-70B-Instruct"),
+        "Q8_0",
+        4096,
+        custom_machine(
+            memory_gb=8, bandwidth_gbs=1000, host=DEFAULT_HOST.model_copy(update={"ram_bytes": 16 * 1024**3})
+        ),
+        load_calibration(),
+    )
     assert not plan.fits
     assert at.error and at.error[0].value.startswith("**No")
     assert "Generation (tok/s)" not in _metrics(at)
@@ -266,8 +277,21 @@ def test_a_header_without_file_type_is_sized_at_the_quant_its_tensors_hold(smoll
     import sys
 
     stripped = tmp_path / "SmolLM2-nokey.gguf"
-    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(smollm2_gguf), str(stripped),
-                    "--remove-metadata", "general.file_type", "--force"], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gguf.scripts.gguf_new_metadata",
+            str(smollm2_gguf),
+            str(stripped),
+            "--remove-metadata",
+            "general.file_type",
+            "--force",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     at = _run(src="file", hw="custom")
     at.get("file_uploader")[0].upload("SmolLM2-nokey.gguf", stripped.read_bytes()[: 8 * 1024 * 1024]).run()
     assert not at.exception

@@ -56,7 +56,11 @@ def test_url_values_fill_the_widgets_and_round_trip():
     assert at.multiselect[0].value == ["b", "c"]
     assert at.text_input[0].value == "Qwen/Qwen3-8B"
     assert dict(at.query_params) == {
-        "quant": "Q8_0", "ctx": "32768", "fa": "0", "gpus": ["b", "c"], "repo": "Qwen/Qwen3-8B"
+        "quant": "Q8_0",
+        "ctx": "32768",
+        "fa": "0",
+        "gpus": ["b", "c"],
+        "repo": "Qwen/Qwen3-8B",
     }
 
 

@@ -38,9 +38,11 @@ def _page(script: str, **params: str) -> AppTest:
 
 
 def _shown(at: AppTest) -> list[str]:
-    return [str(e.value) for kind in ("warning", "error", "info", "success", "markdown", "caption", "title",
-                                      "subheader", "header")
-            for e in at.get(kind)]
+    return [
+        str(e.value)
+        for kind in ("warning", "error", "info", "success", "markdown", "caption", "title", "subheader", "header")
+        for e in at.get(kind)
+    ]
 
 
 def _html(markdown: str) -> str:
@@ -72,7 +74,9 @@ def test_a_link_cannot_inject_markdown(param, payload):
 @pytest.mark.timeout(180)
 def test_a_plan_price_override_cannot_inject_markdown():
     """A value whose check quotes it back (an unknown price id) is inert too."""
-    at = _page("from sizing.ui.pages.plan import render\nrender()", prices=SIGN_IN.strip() + "=5," + IMAGE.strip() + "=1")
+    at = _page(
+        "from sizing.ui.pages.plan import render\nrender()", prices=SIGN_IN.strip() + "=5," + IMAGE.strip() + "=1"
+    )
     assert not at.exception
     shown = _shown(at)
     assert any("`prices`" in s for s in shown), shown
@@ -96,9 +100,25 @@ def test_an_uploaded_file_name_is_echoed_inert():
     assert not re.search(r'(href|src)="[^"]*evil', _html(err)) and "not a GGUF file" in err
 
 
-@pytest.mark.parametrize("text", [SIGN_IN, IMAGE, "`code`", "**bold** _it_", ":material/home: :red[x]",
-                                  "$x^2$", "<b>x</b>", "# head", "- item", "1. item", "> quote",
-                                  "www.evil.example", "a@evil.example", "x\r\ny\x1b[31mz\u202e"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        SIGN_IN,
+        IMAGE,
+        "`code`",
+        "**bold** _it_",
+        ":material/home: :red[x]",
+        "$x^2$",
+        "<b>x</b>",
+        "# head",
+        "- item",
+        "1. item",
+        "> quote",
+        "www.evil.example",
+        "a@evil.example",
+        "x\r\ny\x1b[31mz\u202e",
+    ],
+)
 def test_inert_renders_as_exactly_its_characters(text):
     out = inert(text)
     assert "\n" not in out and "\r" not in out
@@ -136,8 +156,10 @@ def test_a_config_json_link_out_of_the_folder_is_not_read(monkeypatch, tmp_path,
     models, outside = tmp_path / "models", tmp_path / "outside"
     (models / "evil").mkdir(parents=True)
     outside.mkdir()
-    (outside / "config.json").write_text('{"model_type": "llama", "hidden_size": 4242, "num_hidden_layers": 3,'
-                                         ' "num_attention_heads": 2, "intermediate_size": 99, "vocab_size": 77}')
+    (outside / "config.json").write_text(
+        '{"model_type": "llama", "hidden_size": 4242, "num_hidden_layers": 3,'
+        ' "num_attention_heads": 2, "intermediate_size": 99, "vocab_size": 77}'
+    )
     (models / "evil" / "config.json").symlink_to(outside / "config.json")
     monkeypatch.chdir(tmp_path)
     _web(monkeypatch, [models])
@@ -153,11 +175,19 @@ def _split_model(folder: Path) -> list[Path]:
 
     w = GGUFWriter(folder / "tiny.gguf", "llama", split_max_tensors=2)
     w.add_file_type(0)  # all F32
-    for k, v in {"block_count": 1, "embedding_length": 64, "attention.head_count": 2,
-                 "attention.head_count_kv": 2, "feed_forward_length": 128, "context_length": 256}.items():
+    for k, v in {
+        "block_count": 1,
+        "embedding_length": 64,
+        "attention.head_count": 2,
+        "attention.head_count_kv": 2,
+        "feed_forward_length": 128,
+        "context_length": 256,
+    }.items():
         w.add_uint32(f"llama.{k}", v)
-    for n, sh in zip(["token_embd.weight", "output_norm.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight"],
-                     [(100, 64), (64,), (64,), (64, 64)]):
+    for n, sh in zip(
+        ["token_embd.weight", "output_norm.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight"],
+        [(100, 64), (64,), (64,), (64, 64)],
+    ):
         w.add_tensor(n, np.zeros(sh, dtype=np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()

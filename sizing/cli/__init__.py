@@ -57,7 +57,7 @@ def _one_line(message: str) -> str:
     or echoes a huge input: the middle of an over-long message is cut."""
     line = " ".join(part.strip() for part in plain(message).split() if part.strip())
     if len(line) > MAX_MESSAGE:
-        line = f"{line[:MAX_MESSAGE - 300]} … {line[-280:]}"
+        line = f"{line[: MAX_MESSAGE - 300]} … {line[-280:]}"
     return line
 
 

@@ -22,8 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "each device to the GPU database.",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--probe-bandwidth", action="store_true",
-                   help="measure RAM bandwidth (under 2 s; cached for a week)")
+    p.add_argument(
+        "--probe-bandwidth", action="store_true", help="measure RAM bandwidth (under 2 s; cached for a week)"
+    )
     p.set_defaults(func=run)
 
 
@@ -46,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"RAM: {_gb(c.ram_total_bytes)} total, {_gb(c.ram_available_bytes)} available")
     if c.bandwidth:
         b = c.bandwidth
-        print(f"  bandwidth: {b.gbs:.1f} GB/s measured (min {b.min_gbs:.1f}, max {b.max_gbs:.1f}, "
-              f"spread {b.spread_pct:.0f}%, {b.runs} runs{', cached' if b.cached else ''})")
+        print(
+            f"  bandwidth: {b.gbs:.1f} GB/s measured (min {b.min_gbs:.1f}, max {b.max_gbs:.1f}, "
+            f"spread {b.spread_pct:.0f}%, {b.runs} runs{', cached' if b.cached else ''})"
+        )
     if m.disk:
         print(f"Disk: {_gb(m.disk.free_bytes)} free of {_gb(m.disk.total_bytes)} at {m.disk.path}")
     if not m.gpus:
@@ -55,13 +58,24 @@ def run(args: argparse.Namespace) -> int:
     for g in m.gpus:
         match = g.db_id if g.match_status == "matched" else g.match_status
         print(f"GPU {g.vendor} #{g.index}: {g.name} [{match}] via {g.source}")
-        print(f"  memory: {_gb(g.memory_total_bytes)} total, {_gb(g.memory_free_bytes)} free, "
-              f"{_gb(g.usable_memory_bytes)} usable")
-        extras = [f"{k} {v}" for k, v in (
-            ("driver", g.driver_version), ("CUDA", g.cuda_version), ("cc", g.compute_capability),
-            ("target", g.llvm_target), ("cores", g.gpu_cores),
-            ("PCIe gen", g.pcie_gen), ("width x", g.pcie_width), ("power limit W", g.power_limit_w),
-        ) if v is not None]
+        print(
+            f"  memory: {_gb(g.memory_total_bytes)} total, {_gb(g.memory_free_bytes)} free, "
+            f"{_gb(g.usable_memory_bytes)} usable"
+        )
+        extras = [
+            f"{k} {v}"
+            for k, v in (
+                ("driver", g.driver_version),
+                ("CUDA", g.cuda_version),
+                ("cc", g.compute_capability),
+                ("target", g.llvm_target),
+                ("cores", g.gpu_cores),
+                ("PCIe gen", g.pcie_gen),
+                ("width x", g.pcie_width),
+                ("power limit W", g.power_limit_w),
+            )
+            if v is not None
+        ]
         if extras:
             print(f"  {', '.join(extras)}")
         for p in g.other_processes:

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "estimate",
         help="memory needed to run a model with llama.cpp",
         description="Estimate the memory llama.cpp allocates for a model at a quant and "
-                    "context: weights, KV cache, compute buffer and runtime overhead.",
+        "context: weights, KV cache, compute buffer and runtime overhead.",
     )
     add_estimate_arguments(p)
     p.set_defaults(func=run)
@@ -40,57 +40,110 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
     """The model/run flags, shared with subcommands that build on an estimate."""
-    p.add_argument("--model", "-m", required=True,
-                   help="catalog id or alias, Hugging Face repo id, .gguf path or config.json path")
-    p.add_argument("--quant", "-q", default=None,
-                   help="file quant, e.g. Q4_K_M, Q8_0, F16 (default: the GGUF's own, else Q4_K_M)")
+    p.add_argument(
+        "--model", "-m", required=True, help="catalog id or alias, Hugging Face repo id, .gguf path or config.json path"
+    )
+    p.add_argument(
+        "--quant", "-q", default=None, help="file quant, e.g. Q4_K_M, Q8_0, F16 (default: the GGUF's own, else Q4_K_M)"
+    )
     p.add_argument("--ctx", "-c", type=int, default=4096, help="context length in tokens (default 4096)")
-    p.add_argument("--kv-type", default="f16", metavar="T",
-                   help=f"KV cache type for K and V: {', '.join(KV_TYPES)} (default f16)")
+    p.add_argument(
+        "--kv-type", default="f16", metavar="T", help=f"KV cache type for K and V: {', '.join(KV_TYPES)} (default f16)"
+    )
     p.add_argument("--kv-type-k", default=None, metavar="T", help="K cache type (overrides --kv-type)")
     p.add_argument("--kv-type-v", default=None, metavar="T", help="V cache type (overrides --kv-type)")
     p.add_argument("--batch", "-b", type=int, default=2048, help="logical batch, llama.cpp -b (default 2048)")
     p.add_argument("--ubatch", "-ub", type=int, default=512, help="micro-batch, llama.cpp -ub (default 512)")
     p.add_argument("--parallel", "-np", type=int, default=1, help="parallel sequences (default 1)")
-    p.add_argument("--no-kv-unified", dest="kv_unified", action="store_false",
-                   help="one KV stream per sequence (llama.cpp without --kv-unified)")
-    p.add_argument("--flash-attn", "-fa", choices=("on", "off"), default="on",
-                   help="flash attention (default on; a quantized V cache needs it)")
-    p.add_argument("--no-mmap", dest="mmap", action="store_false",
-                   help="read the weights into RAM instead of mapping the file (llama.cpp --no-mmap)")
-    p.add_argument("--no-repack", dest="repack", action="store_false",
-                   help="CPU: no second, repacked copy of Q4_0/Q4_K/IQ4_NL/MXFP4 weights (llama.cpp --no-repack)")
-    p.add_argument("--mlock", action="store_true",
-                   help="pin the weights in RAM (llama.cpp --mlock): mapped file pages stop being reclaimable")
-    p.add_argument("--backend", choices=BACKENDS, default=None,
-                   help="llama.cpp backend holding the model (default: the hardware's usual one, "
-                        "else cpu; without hardware, others mean full offload)")
-    p.add_argument("--mmproj", default=None, metavar="FILE",
-                   help="multimodal projector GGUF (vision/audio encoder) loaded with the model: "
-                        "adds its weights and compute buffer, and says how many context cells an image takes")
+    p.add_argument(
+        "--no-kv-unified",
+        dest="kv_unified",
+        action="store_false",
+        help="one KV stream per sequence (llama.cpp without --kv-unified)",
+    )
+    p.add_argument(
+        "--flash-attn",
+        "-fa",
+        choices=("on", "off"),
+        default="on",
+        help="flash attention (default on; a quantized V cache needs it)",
+    )
+    p.add_argument(
+        "--no-mmap",
+        dest="mmap",
+        action="store_false",
+        help="read the weights into RAM instead of mapping the file (llama.cpp --no-mmap)",
+    )
+    p.add_argument(
+        "--no-repack",
+        dest="repack",
+        action="store_false",
+        help="CPU: no second, repacked copy of Q4_0/Q4_K/IQ4_NL/MXFP4 weights (llama.cpp --no-repack)",
+    )
+    p.add_argument(
+        "--mlock",
+        action="store_true",
+        help="pin the weights in RAM (llama.cpp --mlock): mapped file pages stop being reclaimable",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="llama.cpp backend holding the model (default: the hardware's usual one, "
+        "else cpu; without hardware, others mean full offload)",
+    )
+    p.add_argument(
+        "--mmproj",
+        default=None,
+        metavar="FILE",
+        help="multimodal projector GGUF (vision/audio encoder) loaded with the model: "
+        "adds its weights and compute buffer, and says how many context cells an image takes",
+    )
     p.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # hardware, placement and speed
     add_hardware_args(p, backend=False)
-    p.add_argument("--prompt-tokens", type=int, default=None, metavar="N",
-                   help="prompt length for prefill speed and time to first token (default min(ctx, 512))")
-    p.add_argument("--context-prompt", type=int, default=None, metavar="N",
-                   help="your prompt length for the speed at your context (default: --prompt-tokens if "
-                        "given, else a quarter of the context)")
+    p.add_argument(
+        "--prompt-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="prompt length for prefill speed and time to first token (default min(ctx, 512))",
+    )
+    p.add_argument(
+        "--context-prompt",
+        type=int,
+        default=None,
+        metavar="N",
+        help="your prompt length for the speed at your context (default: --prompt-tokens if "
+        "given, else a quarter of the context)",
+    )
 
 
 def answer_from_args(args: argparse.Namespace) -> Answer:
     """The Answer for the model, run and hardware flags of ``args``."""
     hw = hardware_from_args(args) if has_hardware(args) else None  # --gpu / --hardware this / --memory-gb ...
     return estimate(
-        args.model, args.quant, args.ctx, hardware=hw,
-        kv_type=args.kv_type, kv_type_k=args.kv_type_k, kv_type_v=args.kv_type_v,
-        batch=args.batch, ubatch=args.ubatch, parallel=args.parallel,
-        kv_unified=args.kv_unified, flash_attn=args.flash_attn == "on",
-        backend=args.backend, offline=True if args.offline else None,
-        mmap=args.mmap, repack=args.repack, mlock=args.mlock,
+        args.model,
+        args.quant,
+        args.ctx,
+        hardware=hw,
+        kv_type=args.kv_type,
+        kv_type_k=args.kv_type_k,
+        kv_type_v=args.kv_type_v,
+        batch=args.batch,
+        ubatch=args.ubatch,
+        parallel=args.parallel,
+        kv_unified=args.kv_unified,
+        flash_attn=args.flash_attn == "on",
+        backend=args.backend,
+        offline=True if args.offline else None,
+        mmap=args.mmap,
+        repack=args.repack,
+        mlock=args.mlock,
         mmproj=getattr(args, "mmproj", None),
-        options=placement_options(args) if hw is not None else None, prompt_tokens=args.prompt_tokens,
+        options=placement_options(args) if hw is not None else None,
+        prompt_tokens=args.prompt_tokens,
         context_prompt_tokens=getattr(args, "context_prompt", None),
         model_path=args.model if str(args.model).lower().endswith(".gguf") else None,
         machine_calibration=machine_calibration(args, hw) if hw is not None else None,
@@ -144,15 +197,21 @@ def render(est: Answer) -> str:
     for name, part, dev, size, note in rows:
         lines.append(f"  {name:<{w0}}  {part:<{w1}}  {dev:<6}  {size:>11}   {note}")
     lines.append("")
-    for label, value in (("weights", est.weights_bytes), ("KV cache", est.kv_cache_bytes),
-                         ("compute", est.compute_bytes), ("overhead", est.overhead_bytes)):
+    for label, value in (
+        ("weights", est.weights_bytes),
+        ("KV cache", est.kv_cache_bytes),
+        ("compute", est.compute_bytes),
+        ("overhead", est.overhead_bytes),
+    ):
         lines.append(f"  {label:<10} {human_bytes(value):>11}")
     lines.append(f"  {'total':<10} {human_bytes(est.total_bytes):>11}")
     if est.reclaimable_bytes:
         lines.append(f"  {'resident':<10} {human_bytes(est.resident_bytes):>11}   must stay in RAM")
-        lines.append(f"  {'reclaimable':<10} {human_bytes(est.reclaimable_bytes):>11}   clean file pages behind "
-                     "the repacked copy: the kernel drops them under pressure (--no-mmap or --no-repack "
-                     "removes the duplicate, --mlock pins it)")
+        lines.append(
+            f"  {'reclaimable':<10} {human_bytes(est.reclaimable_bytes):>11}   clean file pages behind "
+            "the repacked copy: the kernel drops them under pressure (--no-mmap or --no-repack "
+            "removes the duplicate, --mlock pins it)"
+        )
     if len(est.memory_by_device) > 1:
         for device, parts in est.memory_by_device.items():
             lines.append(f"    on {device}: {human_bytes(parts.total_bytes)}")
@@ -176,14 +235,18 @@ def render_hardware(est: Answer) -> list[str]:
         return []
     lines = ["", f"On {est.hardware}: {'fits' if est.fits else 'does NOT fit'} — {est.placement}"]
     for dev in est.devices or ():
-        lines.append(f"  {dev.name:<32} {human_bytes(dev.total_bytes):>11} of {human_bytes(dev.capacity_bytes):>11}"
-                     f"  (weights {human_bytes(dev.weights_bytes)}, KV {human_bytes(dev.kv_cache_bytes)})")
+        lines.append(
+            f"  {dev.name:<32} {human_bytes(dev.total_bytes):>11} of {human_bytes(dev.capacity_bytes):>11}"
+            f"  (weights {human_bytes(dev.weights_bytes)}, KV {human_bytes(dev.kv_cache_bytes)})"
+        )
     d, p = est.decode_tokens_per_s, est.prefill_tokens_per_s
     if d is not None:
         lines.append(f"  decode  {d.expected:.1f} tok/s (range {d.low:.1f}–{d.high:.1f})")
         if p is not None:
-            lines.append(f"  prefill {p.expected:.0f} tok/s (range {p.low:.0f}–{p.high:.0f}); "
-                         f"time to first token {est.ttft_s:.2f} s")
+            lines.append(
+                f"  prefill {p.expected:.0f} tok/s (range {p.low:.0f}–{p.high:.0f}); "
+                f"time to first token {est.ttft_s:.2f} s"
+            )
         for depth, r in (est.decode_at_depth or {}).items():
             if depth != "0":
                 lines.append(f"    decode at depth {int(depth):>7,}: {r.expected:.1f} tok/s")
@@ -191,10 +254,14 @@ def render_hardware(est: Answer) -> list[str]:
         if ac:
             m, f, t = ac.decode_mean, ac.decode_full, ac.ttft_s
             lines.append(f"  at your context ({ac.ctx:,} tokens; prompt {ac.prompt_basis}):")
-            lines.append(f"    decode {m.expected:.1f} tok/s on average as the context fills "
-                         f"(range {m.low:.1f}–{m.high:.1f}), {f.expected:.1f} tok/s when full")
-            lines.append(f"    time to first token {t.expected:.2f} s for the {ac.prompt_tokens:,}-token prompt "
-                         f"(range {t.low:.2f}–{t.high:.2f} s)")
+            lines.append(
+                f"    decode {m.expected:.1f} tok/s on average as the context fills "
+                f"(range {m.low:.1f}–{m.high:.1f}), {f.expected:.1f} tok/s when full"
+            )
+            lines.append(
+                f"    time to first token {t.expected:.2f} s for the {ac.prompt_tokens:,}-token prompt "
+                f"(range {t.low:.2f}–{t.high:.2f} s)"
+            )
         lines.append(f"  calibration: {est.speed_calibration}")
     for n in est.hardware_notes:
         lines.append(f"  note: {n}")

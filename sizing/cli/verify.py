@@ -19,21 +19,24 @@ from sizing.errors import SizingError
 from sizing.units import MIB
 
 
-
 def register(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "verify",
         help="run llama.cpp on this machine and compare with the estimate",
         description="Load the model in llama.cpp (in a separate process), measure its memory and "
-                    "speed, compare with the estimate and refine this machine's speed calibration. "
-                    "A catalog id runs a synthetic model (real header, no download).",
+        "speed, compare with the estimate and refine this machine's speed calibration. "
+        "A catalog id runs a synthetic model (real header, no download).",
     )
-    p.add_argument("--model", "-m", help="GGUF path, a GGUF file name in your model folders/caches, "
-                   "or a catalog id (runs a synthetic model)")
+    p.add_argument(
+        "--model",
+        "-m",
+        help="GGUF path, a GGUF file name in your model folders/caches, or a catalog id (runs a synthetic model)",
+    )
     p.add_argument("--quant", "-q", default=None, help="quant of a synthetic model (default Q4_K_M)")
     p.add_argument("--ctx", "-c", type=int, default=4096, help="context length (default 4096)")
-    p.add_argument("--runner", default="auto",
-                   help="auto, embedded (xllamacpp) or a path to llama.cpp binaries (default auto)")
+    p.add_argument(
+        "--runner", default="auto", help="auto, embedded (xllamacpp) or a path to llama.cpp binaries (default auto)"
+    )
     p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="hard time limit in seconds")
     p.add_argument("--prompt-tokens", type=int, default=512, metavar="N", help="prompt length timed (512)")
     p.add_argument("--gen-tokens", type=int, default=128, metavar="N", help="tokens generated (128)")
@@ -43,8 +46,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--flash-attn", choices=("on", "off"), default="on")
     p.add_argument("--gpu-layers", type=int, default=0, metavar="N", help="layers on the GPU (-1: all)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads")
-    p.add_argument("--repetitions", "-r", type=int, default=1, metavar="N",
-                   help="timed runs; speeds are their median (1)")
+    p.add_argument(
+        "--repetitions", "-r", type=int, default=1, metavar="N", help="timed runs; speeds are their median (1)"
+    )
     p.add_argument("--synthetic", action="store_true", help="always run a synthetic model of --model")
     p.add_argument("--keep-synthetic", action="store_true", help="keep the synthetic file in the data dir")
     p.add_argument("--no-store", action="store_true", help="do not record this run")
@@ -108,11 +112,24 @@ def _run_check(args: argparse.Namespace, progress):
     from sizing.live.check import run_check
 
     return run_check(
-        args.model, quant=args.quant, ctx=args.ctx, runner=args.runner, timeout_s=args.timeout,
-        n_prompt=args.prompt_tokens, n_gen=args.gen_tokens, kv_type=args.kv_type, batch=args.batch,
-        ubatch=args.ubatch, flash_attn=args.flash_attn == "on", n_gpu_layers=args.gpu_layers,
-        n_threads=args.threads, repetitions=args.repetitions, synthetic=args.synthetic, keep_synthetic=args.keep_synthetic,
-        save=not args.no_store, progress=progress,
+        args.model,
+        quant=args.quant,
+        ctx=args.ctx,
+        runner=args.runner,
+        timeout_s=args.timeout,
+        n_prompt=args.prompt_tokens,
+        n_gen=args.gen_tokens,
+        kv_type=args.kv_type,
+        batch=args.batch,
+        ubatch=args.ubatch,
+        flash_attn=args.flash_attn == "on",
+        n_gpu_layers=args.gpu_layers,
+        n_threads=args.threads,
+        repetitions=args.repetitions,
+        synthetic=args.synthetic,
+        keep_synthetic=args.keep_synthetic,
+        save=not args.no_store,
+        progress=progress,
     )
 
 
@@ -139,15 +156,22 @@ def render(result) -> str:
         return "\n".join(lines)
     m = j["measured"] or {}
     if m.get("status") != "ok":
-        lines.append(f"llama.cpp: {m.get('status')} — {m.get('message')}"
-                     + (" (partial results below)" if m.get("partial") else ""))
+        lines.append(
+            f"llama.cpp: {m.get('status')} — {m.get('message')}"
+            + (" (partial results below)" if m.get("partial") else "")
+        )
     lines.append(f"{'part':<22}{'estimate':>16}{'measured':>16}{'error':>10}")
     for c in j["comparison"]:
         err = "—" if c["rel_error"] is None else f"{c['rel_error'] * 100:+.1f}%"
-        mark = "" if c["within_tolerance"] is None else ("  ok" if c["within_tolerance"] else
-                                                          f"  > ±{c['tolerance'] * 100:.0f}%")
-        lines.append(f"{c['part'].replace('_', ' '):<22}{_fmt(c['part'], c['estimated']):>16}"
-                     f"{_fmt(c['part'], c['measured']):>16}{err:>10}{mark}")
+        mark = (
+            ""
+            if c["within_tolerance"] is None
+            else ("  ok" if c["within_tolerance"] else f"  > ±{c['tolerance'] * 100:.0f}%")
+        )
+        lines.append(
+            f"{c['part'].replace('_', ' '):<22}{_fmt(c['part'], c['estimated']):>16}"
+            f"{_fmt(c['part'], c['measured']):>16}{err:>10}{mark}"
+        )
     extra = []
     if m.get("peak_rss_bytes"):
         extra.append(f"peak RSS {m['peak_rss_bytes'] / MIB:,.0f} MiB")
@@ -161,11 +185,16 @@ def render(result) -> str:
     if cal and not cal["n_runs"]:
         lines.append("this machine: no usable run yet, speeds keep the public calibration")
     elif cal:
+
         def pct(x):
             return "—" if x is None else f"{x * 100:.0f}%"
+
         f = cal["factors"]
-        bw = (f"effective bandwidth {f['effective_bandwidth_gbs']:.1f} GB/s + {f['decode_overhead_ms']:.1f} ms/token"
-              if f.get("effective_bandwidth_gbs") else f"bandwidth ×{f['bandwidth_factor']:.2f}")
+        bw = (
+            f"effective bandwidth {f['effective_bandwidth_gbs']:.1f} GB/s + {f['decode_overhead_ms']:.1f} ms/token"
+            if f.get("effective_bandwidth_gbs")
+            else f"bandwidth ×{f['bandwidth_factor']:.2f}"
+        )
         lines.append(
             f"this machine ({cal['n_runs']} runs used): {bw}, compute ×{f['compute_factor']:.2f}; "
             f"speed error decode {pct(cal['decode_error_before'])} → {pct(cal['decode_error_after'])}, "
@@ -173,8 +202,10 @@ def render(result) -> str:
         )
     ld = (j.get("load") or {}).get("during")
     if ld:
-        lines.append(f"machine load during the run: other processes {ld['others_busy_cores']:.1f} of "
-                     f"{ld['cpus']} cores, steal {ld['steal_share']:.0%}, load average {ld['load_average'] or 0:.1f}")
+        lines.append(
+            f"machine load during the run: other processes {ld['others_busy_cores']:.1f} of "
+            f"{ld['cpus']} cores, steal {ld['steal_share']:.0%}, load average {ld['load_average'] or 0:.1f}"
+        )
     v = j.get("calibration_verdict")
     if v and not v["used"]:
         lines.append(f"this run is left out of the calibration: {v['reason']}")
@@ -184,8 +215,10 @@ def render(result) -> str:
                 lines.append(f"  left out: {ex['label']}: {ex['reason']}")
     cs = j["calibrated_speed"]
     if cs:
-        lines.append(f"calibrated estimate: decode {cs['decode_tokens_per_s']:.1f} tok/s, "
-                     f"prefill {cs['prefill_tokens_per_s']:.1f} tok/s")
+        lines.append(
+            f"calibrated estimate: decode {cs['decode_tokens_per_s']:.1f} tok/s, "
+            f"prefill {cs['prefill_tokens_per_s']:.1f} tok/s"
+        )
     if j["stored_in"]:
         lines.append(f"stored in {j['stored_in']}")
     return "\n".join(lines)

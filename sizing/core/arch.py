@@ -98,14 +98,15 @@ class ModelArch(BaseModel):
         None, description="explicit list of windowed layers; overrides swa_pattern"
     )
     swa_head_dim: int = Field(
-        0, ge=0,
+        0,
+        ge=0,
         description="K and V length per head on windowed layers where it differs from the "
-                    "full-attention layers' (gemma4: 256 windowed, 512 full); 0 means the same",
+        "full-attention layers' (gemma4: 256 windowed, 512 full); 0 means the same",
     )
     swa_n_kv_heads: int = Field(
-        0, ge=0,
-        description="KV heads on windowed layers where they differ (gemma4: 8 windowed, 2 full); "
-                    "0 means n_kv_heads",
+        0,
+        ge=0,
+        description="KV heads on windowed layers where they differ (gemma4: 8 windowed, 2 full); 0 means n_kv_heads",
     )
 
     # --- multi-head latent attention (DeepSeek-V2/V3) -----------------------------------
@@ -133,13 +134,12 @@ class ModelArch(BaseModel):
         (), description="blocks that are only an FFN, no attention nor recurrence (nemotron_h)"
     )
     n_kv_layers: int | None = Field(
-        None, gt=0,
+        None,
+        gt=0,
         description="only the first N layers hold KV; later ones reuse it (llama.cpp "
-                    "n_layer_kv_from_start: gemma3n keeps 20)",
+        "n_layer_kv_from_start: gemma3n keeps 20)",
     )
-    moe_layer_step: int = Field(
-        1, ge=1, description="MoE on layer i iff (i + 1) % step == 0, dense otherwise (llama4)"
-    )
+    moe_layer_step: int = Field(1, ge=1, description="MoE on layer i iff (i + 1) % step == 0, dense otherwise (llama4)")
 
     # --- free-form facts a specific arch needs (documented where used) --------------------
     extra: dict[str, int | float | bool | str] = Field(default_factory=dict)
@@ -153,9 +153,7 @@ class ModelArch(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> "ModelArch":
         if self.n_heads % self.n_kv_heads:
-            raise ValueError(
-                f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})"
-            )
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
         if self.n_experts:
             if not (0 < self.n_experts_used <= self.n_experts):
                 raise ValueError("n_experts_used must be in 1..n_experts for an MoE model")
@@ -175,8 +173,11 @@ class ModelArch(BaseModel):
             raise ValueError("ffn_only_layers names a layer beyond n_layers")
         if self.recurrent_layers and self.recurrent_kind is None:
             raise ValueError("recurrent_layers given without recurrent_kind")
-        if self.recurrent_kind in ("mamba2", "gated_delta") and self.recurrent_layers and not (
-                self.ssm_d_state and self.ssm_d_conv and self.ssm_d_inner and self.ssm_dt_rank):
+        if (
+            self.recurrent_kind in ("mamba2", "gated_delta")
+            and self.recurrent_layers
+            and not (self.ssm_d_state and self.ssm_d_conv and self.ssm_d_inner and self.ssm_dt_rank)
+        ):
             raise ValueError("recurrent layers need ssm_d_state, ssm_d_conv, ssm_d_inner and ssm_dt_rank")
         if self.recurrent_kind == "shortconv" and self.recurrent_layers and self.ssm_d_conv < 2:
             raise ValueError("short-convolution layers need ssm_d_conv (the L cache) of at least 2")
@@ -228,8 +229,7 @@ class ModelArch(BaseModel):
         return copied
 
     def is_moe_layer(self, layer: int) -> bool:
-        return (self.is_moe and layer >= self.n_dense_leading_layers
-                and (layer + 1) % self.moe_layer_step == 0)
+        return self.is_moe and layer >= self.n_dense_leading_layers and (layer + 1) % self.moe_layer_step == 0
 
 
 _FIELDS: tuple[str, ...] = tuple(ModelArch.model_fields)

@@ -26,6 +26,7 @@ from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_g
 from sizing.core.platforms import Platform, System, physical_fit
 from sizing.core.prices import (
     NO_OVERRIDES,
+    MachinePrice,
     Price,
     PriceBook,
     PriceOverrides,
@@ -77,8 +78,13 @@ class Build(BaseModel):
 
 
 def _host(platform: Platform, ram_gb: float) -> HostSpec:
-    return HostSpec(name=platform.name, ram_bytes=int(ram_gb * GIB), bandwidth_gbs=platform.ram_bandwidth_gbs,
-                    threads=platform.threads, assumed=False)
+    return HostSpec(
+        name=platform.name,
+        ram_bytes=int(ram_gb * GIB),
+        bandwidth_gbs=platform.ram_bandwidth_gbs,
+        threads=platform.threads,
+        assumed=False,
+    )
 
 
 NO_IDLE_TABLE = IdleTable(cards={}, machines=())
@@ -87,13 +93,21 @@ NO_IDLE_TABLE = IdleTable(cards={}, machines=())
 def _idle(platform: Platform, gpu, n: int, idle: IdleTable) -> tuple[float, str]:
     """Host idle plus ``n`` cards idle with a model loaded, and what each figure rests on."""
     card = idle.card(gpu.id)
-    host = (f"host {platform.idle_w:.0f} W ({platform.idle_source})" if platform.idle_source
-            else f"host {platform.idle_w:.0f} W (estimate)")
+    host = (
+        f"host {platform.idle_w:.0f} W ({platform.idle_source})"
+        if platform.idle_source
+        else f"host {platform.idle_w:.0f} W (estimate)"
+    )
     return platform.idle_w + card.watts * n, f"idle: {host} + {n}× {card.basis}"
 
 
-def _ram_lines(platform: Platform, need_gb: float, book: PriceBook, overrides: PriceOverrides = NO_OVERRIDES,
-               today: dt.date | None = None) -> tuple[list[PriceLine], float, list[str]] | None:
+def _ram_lines(
+    platform: Platform,
+    need_gb: float,
+    book: PriceBook,
+    overrides: PriceOverrides = NO_OVERRIDES,
+    today: dt.date | None = None,
+) -> tuple[list[PriceLine], float, list[str]] | None:
     """RAM beyond what the platform includes, rounded up; None when it cannot be had."""
     target = max(platform.ram_included_gb, math.ceil(need_gb / RAM_STEP_GB) * RAM_STEP_GB)
     if target > platform.max_ram_gb:
@@ -107,8 +121,13 @@ def _ram_lines(platform: Platform, need_gb: float, book: PriceBook, overrides: P
     unit = Price(usd=rp.usd_per_gb, kind=rp.kind, date=rp.date, source=rp.source, note=rp.note)
     if today is not None:
         unit = overrides.price(f"ram-{platform.ram_type}", unit, today) or unit  # USD per GB
-    line = PriceLine(item=f"{extra:.0f} GB {platform.ram_type.upper()}", item_id=f"ram-{platform.ram_type}",
-                     qty=extra, unit=unit, usd=extra * unit.usd)
+    line = PriceLine(
+        item=f"{extra:.0f} GB {platform.ram_type.upper()}",
+        item_id=f"ram-{platform.ram_type}",
+        qty=extra,
+        unit=unit,
+        usd=extra * unit.usd,
+    )
     notes = [f"RAM priced per GB: {rp.note}"] if rp.note and "stand" in rp.note else []
     return [line], target, notes
 
@@ -157,12 +176,23 @@ def gpu_builds(
                 hw = machine_from_gpu(g, n, host=_host(p, ram_gb))
                 idle_w, idle_note = _idle(p, g, n, idle)
                 label = f"{n}× {g.name} on {p.name}" if n > 1 else f"{g.name} on {p.name}"
-                out.append(Build(
-                    id=f"{p.id}+{n}x{g.id}", label=label, kind="gpu-build", gpu_id=g.id, count=n, platform_id=p.id,
-                    lines=tuple(lines), total_usd=sum(ln.usd for ln in lines),
-                    load_w=fit.load_w or 0.0, idle_w=idle_w, hardware=hw, ram_gb=ram_gb,
-                    notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()), idle_note),
-                ))
+                out.append(
+                    Build(
+                        id=f"{p.id}+{n}x{g.id}",
+                        label=label,
+                        kind="gpu-build",
+                        gpu_id=g.id,
+                        count=n,
+                        platform_id=p.id,
+                        lines=tuple(lines),
+                        total_usd=sum(ln.usd for ln in lines),
+                        load_w=fit.load_w or 0.0,
+                        idle_w=idle_w,
+                        hardware=hw,
+                        ram_gb=ram_gb,
+                        notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()), idle_note),
+                    )
+                )
     return out, refused
 
 
@@ -180,7 +210,7 @@ def offload_builds(
     ram_for: Callable[[object, int], float | None] | None = None,
     idle: IdleTable = NO_IDLE_TABLE,
 ) -> list[Build]:
-    """"1-2 cards + N GB RAM": a MoE model's routed experts in system RAM (--n-cpu-moe),
+    """ "1-2 cards + N GB RAM": a MoE model's routed experts in system RAM (--n-cpu-moe),
     the rest on the cards. Same physical checks and whole-build price as ``gpu_builds``.
     RAM: ``ram_for(card, count)`` GiB when given (None: that card cannot keep every layer
     while its experts sit in RAM), else ``ram_need_gb``. Only where the cards cannot hold
@@ -219,21 +249,35 @@ def offload_builds(
                 ]
                 what = f"{n}× {g.name}" if n > 1 else g.name
                 idle_w, idle_note = _idle(p, g, n, idle)
-                out.append(Build(
-                    id=f"{p.id}+{n}x{g.id}+ram{ram_gb:.0f}", label=f"{what} + {ram_gb:.0f} GB RAM on {p.name} "
-                    "(experts in RAM)", kind="offload", gpu_id=g.id, count=n, platform_id=p.id,
-                    lines=tuple(lines), total_usd=sum(ln.usd for ln in lines),
-                    load_w=fit.load_w or 0.0, idle_w=idle_w,
-                    hardware=machine_from_gpu(g, n, host=_host(p, ram_gb)), ram_gb=ram_gb,
-                    notes=(*fit.notes, *ram_notes,
-                           "MoE expert offload: routed experts in system RAM (llama.cpp --n-cpu-moe)", idle_note),
-                ))
+                out.append(
+                    Build(
+                        id=f"{p.id}+{n}x{g.id}+ram{ram_gb:.0f}",
+                        label=f"{what} + {ram_gb:.0f} GB RAM on {p.name} (experts in RAM)",
+                        kind="offload",
+                        gpu_id=g.id,
+                        count=n,
+                        platform_id=p.id,
+                        lines=tuple(lines),
+                        total_usd=sum(ln.usd for ln in lines),
+                        load_w=fit.load_w or 0.0,
+                        idle_w=idle_w,
+                        hardware=machine_from_gpu(g, n, host=_host(p, ram_gb)),
+                        ram_gb=ram_gb,
+                        notes=(
+                            *fit.notes,
+                            *ram_notes,
+                            "MoE expert offload: routed experts in system RAM (llama.cpp --n-cpu-moe)",
+                            idle_note,
+                        ),
+                    )
+                )
     return out
 
 
 def _undominated(cards: list) -> list:
     """Cards no other card matches or beats on price, memory, bandwidth, compute and power
     at once (a dominated card cannot rank first by any objective)."""
+
     def key(g, price) -> tuple:
         return (-price.usd, g.memory_gb, g.memory_bandwidth_gbs, g.fp16_tflops or 0.0, -(g.tdp_w or 1e9))
 
@@ -247,8 +291,9 @@ def _undominated(cards: list) -> list:
     return out
 
 
-def system_builds(systems: Sequence[System], gpus_by_id: dict, *, overrides: PriceOverrides = NO_OVERRIDES,
-                  today: dt.date) -> list[Build]:
+def system_builds(
+    systems: Sequence[System], gpus_by_id: dict, *, overrides: PriceOverrides = NO_OVERRIDES, today: dt.date
+) -> list[Build]:
     """Boxes sold whole with N discrete cards (tinybox and the like)."""
     out = []
     for s in systems:
@@ -256,53 +301,100 @@ def system_builds(systems: Sequence[System], gpus_by_id: dict, *, overrides: Pri
         if g is None or g.memory_gb is None or g.memory_bandwidth_gbs is None:
             continue
         price = overrides.price(s.id, s.price, today)
-        host = HostSpec(name=f"{s.name} host", ram_bytes=int(s.host_ram_gb * GIB), bandwidth_gbs=s.host_bandwidth_gbs,
-                        threads=s.threads, assumed=False)
+        host = HostSpec(
+            name=f"{s.name} host",
+            ram_bytes=int(s.host_ram_gb * GIB),
+            bandwidth_gbs=s.host_bandwidth_gbs,
+            threads=s.threads,
+            assumed=False,
+        )
         hw = machine_from_gpu(g, s.count, host=host)
         load = (g.tdp_w or 0) * s.count + 300.0
-        out.append(Build(
-            id=f"system:{s.id}", label=s.name, kind="system", gpu_id=g.id, count=s.count,
-            lines=(PriceLine(item=s.name, item_id=s.id, qty=1, unit=price, usd=price.usd),),
-            total_usd=price.usd, load_w=load, idle_w=s.idle_w, hardware=hw, ram_gb=s.host_ram_gb,
-            notes=("complete system priced as sold", "load power: cards' TDP + 300 W host (estimate)"),
-        ))
+        out.append(
+            Build(
+                id=f"system:{s.id}",
+                label=s.name,
+                kind="system",
+                gpu_id=g.id,
+                count=s.count,
+                lines=(PriceLine(item=s.name, item_id=s.id, qty=1, unit=price, usd=price.usd),),
+                total_usd=price.usd,
+                load_w=load,
+                idle_w=s.idle_w,
+                hardware=hw,
+                ram_gb=s.host_ram_gb,
+                notes=("complete system priced as sold", "load power: cards' TDP + 300 W host (estimate)"),
+            )
+        )
     return out
 
 
-def unified_builds(machine_prices: Sequence, gpus_by_id: dict, *, overrides: PriceOverrides = NO_OVERRIDES,
-                   today: dt.date, idle: IdleTable = NO_IDLE_TABLE, used: bool = True) -> list[Build]:
+def unified_builds(
+    machine_prices: Sequence[MachinePrice],
+    gpus_by_id: dict,
+    *,
+    overrides: PriceOverrides = NO_OVERRIDES,
+    today: dt.date,
+    idle: IdleTable = NO_IDLE_TABLE,
+    used: bool = True,
+) -> list[Build]:
     """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark); a
     configuration the maker no longer sells only when used machines are allowed."""
     out = []
-    best: dict[str, object] = {}
+    best: dict[str, MachinePrice] = {}
     for m in machine_prices:  # one line per chip: the cheapest citable price of it
         if not used and not getattr(m, "sold_new", True):
             continue
-        if m.gpu_id not in best or m.price_usd < best[m.gpu_id].price_usd:  # type: ignore[attr-defined]
+        if m.gpu_id not in best or m.price_usd < best[m.gpu_id].price_usd:
             best[m.gpu_id] = m
     for gid, m in best.items():
         g = gpus_by_id.get(gid)
         if g is None or not g.unified_memory or g.memory_gb is None or g.memory_bandwidth_gbs is None:
             continue
-        base = Price(usd=m.price_usd, kind=m.kind, date=m.date, source=m.source,  # type: ignore[attr-defined]
-                     note=getattr(m, "note", None))
+        base = Price(
+            usd=m.price_usd,
+            kind=m.kind,
+            date=m.date,
+            source=m.source,
+            note=getattr(m, "note", None),
+        )
         price = overrides.price(f"machine:{gid}", base, today)
         at_load = idle.machine_load(gid, g.tdp_w)
         load = at_load.watts
         draw = idle.machine(gid, g.tdp_w)
         note = getattr(m, "note", None)
-        out.append(Build(
-            id=f"machine:{gid}", label=m.name, kind="unified", gpu_id=gid, count=1,  # type: ignore[attr-defined]
-            lines=(PriceLine(item=m.name, item_id=f"machine:{gid}", qty=1, unit=price, usd=price.usd),),  # type: ignore[attr-defined]
-            total_usd=price.usd, load_w=load, idle_w=draw.watts, hardware=machine_from_gpu(g), ram_gb=g.memory_gb,
-            notes=("complete system priced as sold", *((note,) if note else ()), f"load: {at_load.basis}",
-                   f"idle: {draw.basis}"),
-        ))
+        out.append(
+            Build(
+                id=f"machine:{gid}",
+                label=m.name,
+                kind="unified",
+                gpu_id=gid,
+                count=1,
+                lines=(PriceLine(item=m.name, item_id=f"machine:{gid}", qty=1, unit=price, usd=price.usd),),
+                total_usd=price.usd,
+                load_w=load,
+                idle_w=draw.watts,
+                hardware=machine_from_gpu(g),
+                ram_gb=g.memory_gb,
+                notes=(
+                    "complete system priced as sold",
+                    *((note,) if note else ()),
+                    f"load: {at_load.basis}",
+                    f"idle: {draw.basis}",
+                ),
+            )
+        )
     return out
 
 
-def cpu_builds(platforms: Sequence[Platform], book: PriceBook, *, ram_need_gb: float,
-               overrides: PriceOverrides = NO_OVERRIDES, today: dt.date) -> list[Build]:
+def cpu_builds(
+    platforms: Sequence[Platform],
+    book: PriceBook,
+    *,
+    ram_need_gb: float,
+    overrides: PriceOverrides = NO_OVERRIDES,
+    today: dt.date,
+) -> list[Build]:
     """Platforms run CPU-only, with the RAM the models need (priced per GB)."""
     out = []
     for p in platforms:
@@ -312,21 +404,45 @@ def cpu_builds(platforms: Sequence[Platform], book: PriceBook, *, ram_need_gb: f
         ram_lines, ram_gb, ram_notes = ram
         plat = overrides.price(p.id, p.price, today)
         lines = (PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat, usd=plat.usd), *ram_lines)
-        hw = cpu_hardware(f"CPU-only: {p.name}", ram_bytes=int(ram_gb * GIB), bandwidth_gbs=p.ram_bandwidth_gbs,
-                          threads=p.threads)
-        out.append(Build(
-            id=f"cpu:{p.id}", label=f"CPU-only: {p.name}, {ram_gb:.0f} GB", kind="cpu-only", platform_id=p.id,
-            lines=lines, total_usd=sum(ln.usd for ln in lines), load_w=p.cpu_w + 50.0, idle_w=p.idle_w,
-            hardware=hw, ram_gb=ram_gb,
-            notes=(*ram_notes, *((p.note,) if p.note else ()),
-                   f"idle {p.idle_w:.0f} W ({p.idle_source})" if p.idle_source else f"idle {p.idle_w:.0f} W (estimate)"),
-        ))
+        hw = cpu_hardware(
+            f"CPU-only: {p.name}", ram_bytes=int(ram_gb * GIB), bandwidth_gbs=p.ram_bandwidth_gbs, threads=p.threads
+        )
+        out.append(
+            Build(
+                id=f"cpu:{p.id}",
+                label=f"CPU-only: {p.name}, {ram_gb:.0f} GB",
+                kind="cpu-only",
+                platform_id=p.id,
+                lines=lines,
+                total_usd=sum(ln.usd for ln in lines),
+                load_w=p.cpu_w + 50.0,
+                idle_w=p.idle_w,
+                hardware=hw,
+                ram_gb=ram_gb,
+                notes=(
+                    *ram_notes,
+                    *((p.note,) if p.note else ()),
+                    f"idle {p.idle_w:.0f} W ({p.idle_source})"
+                    if p.idle_source
+                    else f"idle {p.idle_w:.0f} W (estimate)",
+                ),
+            )
+        )
     return out
 
 
-def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: dt.date, ram_need_gb: float,
-               cpu_only: bool = True, offload: bool = False, model_gb: float = 0.0,
-               ram_for: Callable[[object, int], float | None] | None = None) -> tuple[list[Build], int]:
+def all_builds(
+    gpus: Sequence,
+    *,
+    used: bool,
+    overrides: PriceOverrides,
+    today: dt.date,
+    ram_need_gb: float,
+    cpu_only: bool = True,
+    offload: bool = False,
+    model_gb: float = 0.0,
+    ram_for: Callable[[object, int], float | None] | None = None,
+) -> tuple[list[Build], int]:
     """Every build the data can price: GPU builds on each platform, complete systems,
     unified-memory machines, (with ``cpu_only``) CPU-only servers and (with ``offload``,
     for MoE models) cards + RAM with the experts in RAM. Loads the data files."""
@@ -342,11 +458,26 @@ def all_builds(gpus: Sequence, *, used: bool, overrides: PriceOverrides, today: 
     builds += system_builds(systems, by_id, overrides=overrides, today=today)
     builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today, idle=idle, used=used)
     if offload:
-        builds += offload_builds(gpus, platforms, book, ram_need_gb=ram_need_gb, model_gb=model_gb or ram_need_gb,
-                                 used=used, overrides=overrides, today=today, ram_for=ram_for, idle=idle)
+        builds += offload_builds(
+            gpus,
+            platforms,
+            book,
+            ram_need_gb=ram_need_gb,
+            model_gb=model_gb or ram_need_gb,
+            used=used,
+            overrides=overrides,
+            today=today,
+            ram_for=ram_for,
+            idle=idle,
+        )
     if cpu_only:
-        builds += cpu_builds([p for p in platforms if p.klass != "desktop"], book, ram_need_gb=ram_need_gb,
-                             overrides=overrides, today=today)
+        builds += cpu_builds(
+            [p for p in platforms if p.klass != "desktop"],
+            book,
+            ram_need_gb=ram_need_gb,
+            overrides=overrides,
+            today=today,
+        )
     return builds, refused
 
 
@@ -356,5 +487,10 @@ def priced_ids(gpus: Sequence) -> set[str]:
     from sizing.core.prices import machine_prices
 
     platforms, systems = load_platforms()
-    return {g.id for g in gpus} | {p.id for p in platforms} | {s.id for s in systems} | {
-        f"machine:{m.gpu_id}" for m in machine_prices()} | {"ram-ddr4", "ram-ddr5", "ram-ddr5-rdimm"}
+    return (
+        {g.id for g in gpus}
+        | {p.id for p in platforms}
+        | {s.id for s in systems}
+        | {f"machine:{m.gpu_id}" for m in machine_prices()}
+        | {"ram-ddr4", "ram-ddr5", "ram-ddr5-rdimm"}
+    )

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 SOURCES_FILE = data_file("weights_sources.yaml")
 
 
-
 class WeightsSource(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -102,10 +101,14 @@ def weights_for(model_id: str, quant: str, sources: dict[str, WeightsSource] | N
     quant, requant = split_quant(quant)
     src = (sources if sources is not None else weights_sources()).get(model_id)
     if requant:  # the common repositories keep the native tensors: no known file
-        return Weights(ollama_tag=None, note=(
-            f"{quant}{REQUANT_SUFFIX}: the common {model_id.split('/')[-1]} GGUFs keep the natively "
-            f"quantized experts; make this file with llama-quantize --allow-requantize or find a "
-            f"publisher that requantizes them"))
+        return Weights(
+            ollama_tag=None,
+            note=(
+                f"{quant}{REQUANT_SUFFIX}: the common {model_id.split('/')[-1]} GGUFs keep the natively "
+                f"quantized experts; make this file with llama-quantize --allow-requantize or find a "
+                f"publisher that requantizes them"
+            ),
+        )
     if src is None or not src.gguf_repo:
         return Weights(
             ollama_tag=src.ollama if src else None,
@@ -189,7 +192,10 @@ def llama_server_argv(
     if not (mmap and not mlock):
         # llama.cpp's --load-mode (llama_load_mode_from_str); builds before it spelled
         # these --no-mmap and --mlock
-        argv += ["--load-mode", {(False, False): "none", (False, True): "mlock", (True, True): "mmap+mlock"}[(mmap, mlock)]]
+        argv += [
+            "--load-mode",
+            {(False, False): "none", (False, True): "mlock", (True, True): "mmap+mlock"}[(mmap, mlock)],
+        ]
     if not repack:
         argv += ["--no-repack"]
     if mmproj_path:  # the multimodal projector llama-server loads next to the model
@@ -215,7 +221,9 @@ def ollama_modelfile(source: str, *, ctx: int, num_gpu: int | None, n_parallel: 
     return "\n".join(lines) + "\n"
 
 
-def ollama_env(*, n_parallel: int, kv_type_k: str, kv_type_v: str, flash_attn: bool) -> tuple[dict[str, str], list[str]]:
+def ollama_env(
+    *, n_parallel: int, kv_type_k: str, kv_type_v: str, flash_attn: bool
+) -> tuple[dict[str, str], list[str]]:
     """The Ollama server environment that matches the plan, and what it cannot express."""
     env: dict[str, str] = {}
     notes: list[str] = []
@@ -258,7 +266,10 @@ def _vllm_kv(kv_type: str) -> tuple[str, str | None]:
         return "auto", None
     if k == "q8_0":
         return "fp8", None
-    return "fp8", f"vLLM has no {k} KV cache; fp8 is its smallest, about {8 / (4.5 if k.startswith('q4') or k == 'iq4_nl' else 5.5):.1f}× the bytes of {k}"
+    return (
+        "fp8",
+        f"vLLM has no {k} KV cache; fp8 is its smallest, about {8 / (4.5 if k.startswith('q4') or k == 'iq4_nl' else 5.5):.1f}× the bytes of {k}",
+    )
 
 
 def vllm_argv(
@@ -352,20 +363,23 @@ def launch_commands(
     experts_in_ram = placement.cpu_moe or placement.n_cpu_moe > 0
     num_gpu: int | None = (placement.gpu_layers if gpus else 0) if not experts_in_ram else None
     if experts_in_ram:
-        notes.append("Ollama cannot keep experts in RAM (no --n-cpu-moe equivalent): it offloads whole "
-                     "layers itself, so num_gpu is left unset; expect it slower than llama-server here")
+        notes.append(
+            "Ollama cannot keep experts in RAM (no --n-cpu-moe equivalent): it offloads whole "
+            "layers itself, so num_gpu is left unset; expect it slower than llama-server here"
+        )
     src = w.ollama_hf or (model_path if model_path else None)
     base, _ = split_quant(quant)
     if w.ollama_tag and base == w.ollama_quant.upper():
         src = w.ollama_tag  # the library tag serves this very quant
     if src and not src.isprintable():
         # A Modelfile is line-based: a line break in a file name would add instructions.
-        notes.append("the model file's name holds a line break or control character: "
-                     "no Ollama Modelfile is written for it (rename the file)")
+        notes.append(
+            "the model file's name holds a line break or control character: "
+            "no Ollama Modelfile is written for it (rename the file)"
+        )
         src = None
     modelfile = ollama_modelfile(src, ctx=ctx, num_gpu=num_gpu) if src else None
-    env, env_notes = ollama_env(n_parallel=n_parallel, kv_type_k=kv_type_k, kv_type_v=kv_type_v,
-                                flash_attn=flash_attn)
+    env, env_notes = ollama_env(n_parallel=n_parallel, kv_type_k=kv_type_k, kv_type_v=kv_type_v, flash_attn=flash_attn)
     notes += env_notes
     name = _ollama_name(model_id, quant, ctx)
     ollama = f"ollama create {name} -f Modelfile && ollama run {name}" if modelfile else None
@@ -375,8 +389,10 @@ def launch_commands(
         per_node = max(1, len(gpus))
         tp, pp_node = vllm_parallel(per_node, n_heads, n_kv_heads)
         if tp != per_node:
-            notes.append(f"vLLM: tensor parallel {tp} (it must divide the {n_heads} attention and "
-                         f"{n_kv_heads} KV heads), {pp_node} pipeline stage(s) per node")
+            notes.append(
+                f"vLLM: tensor parallel {tp} (it must divide the {n_heads} attention and "
+                f"{n_kv_heads} KV heads), {pp_node} pipeline stage(s) per node"
+            )
         # our fit keeps llama.cpp's margin free on each card; ask vLLM for the same share
         caps = [d.capacity_bytes for d in gpus] or [0]
         util = min(caps) / (min(caps) + FIT_MARGIN_BYTES) if min(caps) > 0 else 0.9
@@ -391,8 +407,10 @@ def launch_commands(
         _, kv_note = _vllm_kv(kv_type_k)
         if kv_note:
             notes.append(kv_note)
-        notes.append("vLLM captures CUDA graphs (a few hundred MiB to ~1 GiB per GPU) and profiles "
-                     "activations at start-up; neither is in this estimate (--enforce-eager skips the graphs)")
+        notes.append(
+            "vLLM captures CUDA graphs (a few hundred MiB to ~1 GiB per GPU) and profiles "
+            "activations at start-up; neither is in this estimate (--enforce-eager skips the graphs)"
+        )
         if base not in ("F16", "BF16"):
             notes.append(
                 f"vLLM serves the Hugging Face weights ({model_id}, BF16 unless you point it at an "

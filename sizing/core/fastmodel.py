@@ -36,8 +36,11 @@ def build(cls: type[M], **values: Any) -> M:
     obj = cls.__new__(cls)
     _set(obj, "__dict__", values)
     shared = _ALL_FIELDS.get(cls) or _all_fields(cls)
-    _set(obj, "__pydantic_fields_set__", shared if shared and len(values) == len(shared)
-         and shared.issuperset(values) else set(values))
+    _set(
+        obj,
+        "__pydantic_fields_set__",
+        shared if shared and len(values) == len(shared) and shared.issuperset(values) else set(values),
+    )
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj

@@ -18,6 +18,7 @@ from sizing.core.scenario import Backend
 Vendor = Literal["nvidia", "amd", "intel", "apple"]
 Kind = Literal["datacenter", "workstation", "consumer", "laptop", "apu", "soc", "embedded"]
 
+
 class Sources(BaseModel):
     """Where each group of figures comes from (a URL, or a document and section)."""
 
@@ -52,9 +53,15 @@ class GPU(BaseModel):
     memory_type: str | None = None
     memory_bandwidth_gbs: float | None = Field(None, gt=0)
     unified_memory: bool = False
-    devices_per_board: int = Field(1, ge=1, le=8, description=(
-        "devices the driver shows per board, each with its share of memory and bandwidth "
-        "(MI250/MI250X: two GCDs of 64 GB)"))
+    devices_per_board: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description=(
+            "devices the driver shows per board, each with its share of memory and bandwidth "
+            "(MI250/MI250X: two GCDs of 64 GB)"
+        ),
+    )
 
     fp16_tflops: float | None = Field(None, gt=0, description="dense FP16/BF16 tensor, FP32 acc.")
     int8_tops: float | None = Field(None, gt=0, description="dense INT8 tensor")
@@ -76,9 +83,7 @@ class GPU(BaseModel):
     def _consistent(self) -> GPU:
         if self.memory_gb is None and not self.unified_memory:
             raise ValueError("memory_gb is required unless unified_memory is true")
-        if self.street_price_usd is not None and (
-            self.street_price_date is None or self.sources.street_price is None
-        ):
+        if self.street_price_usd is not None and (self.street_price_date is None or self.sources.street_price is None):
             raise ValueError("street_price_usd needs street_price_date and sources.street_price")
         groups = {
             "compute": (self.fp16_tflops, self.int8_tops, self.fp32_tflops),

@@ -76,7 +76,8 @@ def pipeline_copy_bytes(layers: Iterable[LayerTraffic], *, hidden_size: int, ctx
     return (SCHED_MAX_COPIES - 1) * pipeline_input_bytes(layers, hidden_size=hidden_size, ctx=ctx, n_ubatch=n_ubatch)
 
 
-def pipeline_parallel(n_gpus: int, *, all_layers_on_gpu: bool, split_mode: str, tensor_overrides: bool,
-                      unified: bool = False) -> bool:
+def pipeline_parallel(
+    n_gpus: int, *, all_layers_on_gpu: bool, split_mode: str, tensor_overrides: bool, unified: bool = False
+) -> bool:
     """llama_context's condition for a pipeline-parallel scheduler."""
     return n_gpus > 1 and all_layers_on_gpu and split_mode == "layer" and not tensor_overrides and not unified

@@ -91,8 +91,12 @@ def load_platforms(path: DataPath = PLATFORMS_FILE) -> tuple[tuple[Platform, ...
     def name(e: object, i: int) -> str:
         return repr(e.get("id", i)) if isinstance(e, dict) else repr(i)
 
-    plats = tuple(validate(Platform, e, f"{path}: platform {name(e, i)},") for i, e in enumerate(raw.get("platforms") or []))
-    systems = tuple(validate(System, e, f"{path}: system {name(e, i)},") for i, e in enumerate(raw.get("systems") or []))
+    plats = tuple(
+        validate(Platform, e, f"{path}: platform {name(e, i)},") for i, e in enumerate(raw.get("platforms") or [])
+    )
+    systems = tuple(
+        validate(System, e, f"{path}: system {name(e, i)},") for i, e in enumerate(raw.get("systems") or [])
+    )
     ids = [p.id for p in plats] + [s.id for s in systems]
     dup = {x for x in ids if ids.count(x) > 1}
     if dup:
@@ -130,11 +134,15 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         if load > platform.psu_w:
             reasons.append(f"{sums} > the {platform.psu_w:.0f} W PSU")
         elif load > platform.psu_w * PSU_WARN_SHARE:
-            notes.append(f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)")
+            notes.append(
+                f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)"
+            )
     if getattr(gpu, "kind", None) == "datacenter" and platform.klass == "desktop":
         if (gpu.tdp_w or 0) > PASSIVE_DESKTOP_MAX_W:
-            reasons.append(f"{gpu.name} is a passively cooled {gpu.tdp_w:.0f} W datacenter card: it needs a server "
-                           "chassis's airflow, not a desktop case")
+            reasons.append(
+                f"{gpu.name} is a passively cooled {gpu.tdp_w:.0f} W datacenter card: it needs a server "
+                "chassis's airflow, not a desktop case"
+            )
         else:
             notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or a server chassis)")
     lanes = tuple(platform.slot_lanes[:count])

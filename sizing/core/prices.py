@@ -102,8 +102,9 @@ class PriceBook(BaseModel):
 
     def latest(self, gpu_id: str, kind: PriceKind) -> Price | None:
         """The most recently observed price of this kind (a market moves; the newest figure wins)."""
-        return max((p for p in self.cards.get(gpu_id, ()) if p.kind == kind), key=lambda p: observed_on(p.date),
-                   default=None)
+        return max(
+            (p for p in self.cards.get(gpu_id, ()) if p.kind == kind), key=lambda p: observed_on(p.date), default=None
+        )
 
     def for_card(self, gpu_id: str, *, used: bool) -> Price | None:
         """The price a buyer would pay: new (the latest street price, else MSRP); with
@@ -159,8 +160,10 @@ def load_price_file(path: DataPath = PRICES_FILE) -> tuple[tuple[CardPrice, ...]
 @cache
 def machine_prices(path: DataPath = MACHINES_FILE) -> tuple[MachinePrice, ...]:
     raw = read_yaml_mapping(path, "price list")
-    return tuple(validate(MachinePrice, e, f"{path}: entry {e.get('gpu_id', i) if isinstance(e, dict) else i!r},")
-                 for i, e in enumerate(raw.get("machines") or []))
+    return tuple(
+        validate(MachinePrice, e, f"{path}: entry {e.get('gpu_id', i) if isinstance(e, dict) else i!r},")
+        for i, e in enumerate(raw.get("machines") or [])
+    )
 
 
 def price_book(gpus: Iterable, path: DataPath = PRICES_FILE) -> PriceBook:
@@ -213,8 +216,13 @@ class PriceOverrides(BaseModel):
     def price(self, item_id: str, fallback: Price | None, today: dt.date) -> Price | None:
         if item_id not in self.usd:
             return fallback
-        return Price(usd=self.usd[item_id], kind=fallback.kind if fallback else "street", date=today.isoformat(),
-                     source="https://user.override/" + item_id, note="price entered by the user")
+        return Price(
+            usd=self.usd[item_id],
+            kind=fallback.kind if fallback else "street",
+            date=today.isoformat(),
+            source="https://user.override/" + item_id,
+            note="price entered by the user",
+        )
 
 
 NO_OVERRIDES = PriceOverrides()
@@ -239,7 +247,9 @@ def parse_overrides(items: Iterable[str] | Mapping[str, object], known: Iterable
         try:
             usd = float(v)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise SizingError(f"price override for {k[:60]!r} must be a positive number of USD, got {str(v)[:40]!r}") from None
+            raise SizingError(
+                f"price override for {k[:60]!r} must be a positive number of USD, got {str(v)[:40]!r}"
+            ) from None
         if not (usd > 0 and math.isfinite(usd)):
             raise SizingError(f"price override for {k[:60]!r} must be a positive number of USD, got {str(v)[:40]}")
         if ids and k not in ids:

@@ -74,8 +74,9 @@ def calibration_strength(hardware, gpu_id: str | None, coverage: BenchCoverage, 
         label += " — weak calibration"
     elif weak_moe:
         label += " — weak calibration for MoE models"
-    return Calibration(device_class=cls, class_rows=class_rows, device_rows=device_rows, moe_rows=moe_rows,
-                       weak=weak, label=label)
+    return Calibration(
+        device_class=cls, class_rows=class_rows, device_rows=device_rows, moe_rows=moe_rows, weak=weak, label=label
+    )
 
 
 class ModelRun(BaseModel):
@@ -154,8 +155,10 @@ class Usage(BaseModel):
 def own_cost_per_m(price_usd: float, load_w: float, idle_w: float, tps: float, usage: Usage) -> float:
     """USD per million generated tokens: purchase spread over its life plus electricity,
     generating ``hours_per_day`` and idle the rest of the day."""
-    per_day = price_usd / (usage.years * 365.25) + (
-        load_w * usage.hours_per_day + idle_w * (24 - usage.hours_per_day)) / 1000 * usage.usd_per_kwh
+    per_day = (
+        price_usd / (usage.years * 365.25)
+        + (load_w * usage.hours_per_day + idle_w * (24 - usage.hours_per_day)) / 1000 * usage.usd_per_kwh
+    )
     return per_day / (tps * 3600 * usage.hours_per_day) * 1e6
 
 
@@ -193,12 +196,16 @@ def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: Calibr
 def experts_offloaded(placement) -> bool:
     """Every layer on the cards, only routed experts in RAM (``--n-cpu-moe`` / ``-ot exps=CPU``):
     what an expert-offload build is bought for, never whole layers in RAM."""
-    return placement.fits and placement.gpu_layers >= placement.n_layers + 1 and (
-        placement.cpu_moe or placement.n_cpu_moe > 0)
+    return (
+        placement.fits
+        and placement.gpu_layers >= placement.n_layers + 1
+        and (placement.cpu_moe or placement.n_cpu_moe > 0)
+    )
 
 
-def offload_ram_sizer(models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet,
-                      memory_fn: MemoryFn | None = None):
+def offload_ram_sizer(
+    models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet, memory_fn: MemoryFn | None = None
+):
     """``(card, count) -> GiB of RAM`` an expert-offload build needs: every model placed on
     the cards with unbounded RAM, what the host side then holds, plus the OS reserve the
     MoE placement work uses; None when a model cannot keep every layer on the cards."""
@@ -215,8 +222,15 @@ def offload_ram_sizer(models: Sequence[ModelArch], quant: str, ctx: int, calib: 
                 if not arch.is_moe:
                     gib = -1.0
                     break
-                pl = solve(arch, quant, min(ctx, arch.max_context), machine_from_gpu(gpu, count, host=big), calib,
-                           memory_fn=memory_fn, with_speed=False).placement
+                pl = solve(
+                    arch,
+                    quant,
+                    min(ctx, arch.max_context),
+                    machine_from_gpu(gpu, count, host=big),
+                    calib,
+                    memory_fn=memory_fn,
+                    with_speed=False,
+                ).placement
                 if not experts_offloaded(pl):
                     gib = -1.0
                     break
@@ -235,8 +249,16 @@ def _speed_key(b: Build) -> tuple:
     return ("build", b.id)
 
 
-def _runs(build: Build, models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet,
-          memory_fn: MemoryFn | None, prompt_tokens: int | None, core_gib: float = 0.0) -> tuple[list[ModelRun], list]:
+def _runs(
+    build: Build,
+    models: Sequence[ModelArch],
+    quant: str,
+    ctx: int,
+    calib: CalibrationSet,
+    memory_fn: MemoryFn | None,
+    prompt_tokens: int | None,
+    core_gib: float = 0.0,
+) -> tuple[list[ModelRun], list]:
     runs, plans = [], []
     cap = sum(d.memory_bytes for d in build.hardware.gpus) / 2**30 if build.hardware.gpus else None
     if build.kind in ("gpu-build", "system", "unified") and cap is not None and cap < core_gib:
@@ -248,17 +270,25 @@ def _runs(build: Build, models: Sequence[ModelArch], quant: str, ctx: int, calib
         p = solve(arch, quant, c_ctx, build.hardware, calib, memory_fn=memory_fn, prompt_tokens=prompt_tokens)
         pl = p.placement
         # a GPU purchase must hold the model on its cards; an offload build may keep routed experts in RAM
-        ok = pl.fits and (pl.all_on_gpu or build.kind == "cpu-only" or not build.hardware.gpus
-                          or (build.kind == "offload" and experts_offloaded(pl)))
+        ok = pl.fits and (
+            pl.all_on_gpu
+            or build.kind == "cpu-only"
+            or not build.hardware.gpus
+            or (build.kind == "offload" and experts_offloaded(pl))
+        )
         sp = p.speed if ok else None
-        runs.append(ModelRun(
-            model_id=arch.id, fits=ok, how=pl.how,
-            decode_tokens_per_s=sp.decode_tokens_per_s.expected if sp else None,
-            decode_low=sp.decode_tokens_per_s.low if sp else None,
-            prefill_tokens_per_s=sp.prefill_tokens_per_s.expected if sp else None,
-            ttft_s=sp.ttft_s.expected if sp else None,
-            speed_basis=(f"{sp.basis.method}; {sp.calibration}" if sp else None),
-        ))
+        runs.append(
+            ModelRun(
+                model_id=arch.id,
+                fits=ok,
+                how=pl.how,
+                decode_tokens_per_s=sp.decode_tokens_per_s.expected if sp else None,
+                decode_low=sp.decode_tokens_per_s.low if sp else None,
+                prefill_tokens_per_s=sp.prefill_tokens_per_s.expected if sp else None,
+                ttft_s=sp.ttft_s.expected if sp else None,
+                speed_basis=(f"{sp.basis.method}; {sp.calibration}" if sp else None),
+            )
+        )
         plans.append(p)
     return runs, plans
 
@@ -312,7 +342,9 @@ def plan(
         short = []
         if not fits:
             bad = [r.model_id for r in runs if not r.fits]
-            short.append(f"does not hold {', '.join(bad)} " + ("in RAM" if b.kind == "cpu-only" else "on its accelerators"))
+            short.append(
+                f"does not hold {', '.join(bad)} " + ("in RAM" if b.kind == "cpu-only" else "on its accelerators")
+            )
         cal = calibration_strength(b.hardware, b.gpu_id, coverage, moe=any_moe)
         if fits and target_tps and (tps or 0) < target_tps:
             short.append(f"{(tps or 0):.1f} tok/s < {target_tps:g}")
@@ -321,24 +353,54 @@ def plan(
             short.append(f"weak calibration: low estimate {(slow.decode_low or 0):.1f} tok/s < {target_tps:g}")
         if budget_usd is not None and b.total_usd > budget_usd:
             short.append(f"${b.total_usd:,.0f} > budget ${budget_usd:,.0f}")
-        stale = tuple(f"{ln.item}: {ln.unit.date} ({age_months(ln.unit.date, today):.0f} months old)"
-                      for ln in b.lines if is_stale(ln.unit.date, today))
-        rows.append(Row(
-            build_id=b.id, label=b.label, kind=b.kind, gpu_id=b.gpu_id, count=b.count, platform_id=b.platform_id,
-            price_usd=b.total_usd,
-            lines=tuple({"item": ln.item, "id": ln.item_id, "qty": ln.qty, "usd": ln.usd, "unit_usd": ln.unit.usd,
-                         "kind": ln.unit.kind, "date": ln.unit.date, "source": ln.unit.source,
-                         "age_months": round(age_months(ln.unit.date, today), 1),
-                         "stale": is_stale(ln.unit.date, today), "note": ln.unit.note} for ln in b.lines),
-            oldest_price=b.oldest_price, stale_prices=stale, load_w=b.load_w, idle_w=b.idle_w, ram_gb=b.ram_gb,
-            fits=fits, meets_target=not short, decode_tokens_per_s=tps,
-            decode_low=slow.decode_low if slow else None,
-            ttft_s=max((r.ttft_s for r in runs if r.ttft_s is not None), default=None) if fits else None,
-            usd_per_m_tokens=own_cost_per_m(b.total_usd, b.load_w, b.idle_w, tps, usage) if tps else None,
-            calibration=cal,
-            speed_basis=(slow.speed_basis if slow and slow.speed_basis else "no speed: the models do not fit"),
-            shortfall="; ".join(short) or None, notes=b.notes, models=tuple(runs),
-        ))
+        stale = tuple(
+            f"{ln.item}: {ln.unit.date} ({age_months(ln.unit.date, today):.0f} months old)"
+            for ln in b.lines
+            if is_stale(ln.unit.date, today)
+        )
+        rows.append(
+            Row(
+                build_id=b.id,
+                label=b.label,
+                kind=b.kind,
+                gpu_id=b.gpu_id,
+                count=b.count,
+                platform_id=b.platform_id,
+                price_usd=b.total_usd,
+                lines=tuple(
+                    {
+                        "item": ln.item,
+                        "id": ln.item_id,
+                        "qty": ln.qty,
+                        "usd": ln.usd,
+                        "unit_usd": ln.unit.usd,
+                        "kind": ln.unit.kind,
+                        "date": ln.unit.date,
+                        "source": ln.unit.source,
+                        "age_months": round(age_months(ln.unit.date, today), 1),
+                        "stale": is_stale(ln.unit.date, today),
+                        "note": ln.unit.note,
+                    }
+                    for ln in b.lines
+                ),
+                oldest_price=b.oldest_price,
+                stale_prices=stale,
+                load_w=b.load_w,
+                idle_w=b.idle_w,
+                ram_gb=b.ram_gb,
+                fits=fits,
+                meets_target=not short,
+                decode_tokens_per_s=tps,
+                decode_low=slow.decode_low if slow else None,
+                ttft_s=max((r.ttft_s for r in runs if r.ttft_s is not None), default=None) if fits else None,
+                usd_per_m_tokens=own_cost_per_m(b.total_usd, b.load_w, b.idle_w, tps, usage) if tps else None,
+                calibration=cal,
+                speed_basis=(slow.speed_basis if slow and slow.speed_basis else "no speed: the models do not fit"),
+                shortfall="; ".join(short) or None,
+                notes=b.notes,
+                models=tuple(runs),
+            )
+        )
     sort_key = {
         "cheapest": lambda r: (r.price_usd, -(r.decode_tokens_per_s or 0)),
         "fastest": lambda r: (-speed_band(r.decode_tokens_per_s), r.price_usd),
@@ -346,21 +408,36 @@ def plan(
     }[objective]
     good = _one_per_card_set(sorted((r for r in rows if r.meets_target), key=sort_key))
     base_notes = (
-        ("prices: whole builds (platform + RAM the build needs + cards) or complete systems as sold; "
-         "each line has its kind (launch MSRP / new street / used), date and source"),
-        (f"cost per million tokens: purchase over {usage.years:g} years + electricity at "
-         f"${usage.usd_per_kwh:.3f}/kWh, {usage.hours_per_day:g} h/day at load, idle the rest"),
+        (
+            "prices: whole builds (platform + RAM the build needs + cards) or complete systems as sold; "
+            "each line has its kind (launch MSRP / new street / used), date and source"
+        ),
+        (
+            f"cost per million tokens: purchase over {usage.years:g} years + electricity at "
+            f"${usage.usd_per_kwh:.3f}/kWh, {usage.hours_per_day:g} h/day at load, idle the rest"
+        ),
         *notes,
     )
     if good:
-        top = [_with_commands(r.model_copy(update={"rank": i + 1, "why": _why(i, r, good, rows, objective, target_tps,
-                                                                                budget_usd, usage)}),
-                              plans_by_id[r.build_id], quant, ctx, models)
-               for i, r in enumerate(good[:limit])]
+        top = [
+            _with_commands(
+                r.model_copy(
+                    update={"rank": i + 1, "why": _why(i, r, good, rows, objective, target_tps, budget_usd, usage)}
+                ),
+                plans_by_id[r.build_id],
+                quant,
+                ctx,
+                models,
+            )
+            for i, r in enumerate(good[:limit])
+        ]
         return PurchasePlan(
-            objective=objective, options=tuple(top),
+            objective=objective,
+            options=tuple(top),
             message=f"{len(good)} builds meet the target; {_objective_words(objective)}: {top[0].label}",
-            considered=len(rows), refused_physically=refused_physically, notes=base_notes,
+            considered=len(rows),
+            refused_physically=refused_physically,
+            notes=base_notes,
         )
 
     def closeness(r: Row) -> tuple:
@@ -377,14 +454,25 @@ def plan(
         if key in seen:
             continue
         seen.add(key)
-        closest.append(_with_commands(r.model_copy(update={"rank": len(closest) + 1, "why": "closest: " + (
-            r.shortfall or "")}), plans_by_id[r.build_id], quant, ctx, models))
+        closest.append(
+            _with_commands(
+                r.model_copy(update={"rank": len(closest) + 1, "why": "closest: " + (r.shortfall or "")}),
+                plans_by_id[r.build_id],
+                quant,
+                ctx,
+                models,
+            )
+        )
         if len(closest) == 5:
             break
     return PurchasePlan(
-        objective=objective, options=(), closest=tuple(closest),
-        message="no configuration meets this: the closest builds follow", considered=len(rows),
-        refused_physically=refused_physically, notes=base_notes,
+        objective=objective,
+        options=(),
+        closest=tuple(closest),
+        message="no configuration meets this: the closest builds follow",
+        considered=len(rows),
+        refused_physically=refused_physically,
+        notes=base_notes,
     )
 
 
@@ -414,8 +502,16 @@ def _objective_words(objective: str) -> str:
     return {"cheapest": "cheapest", "fastest": "fastest", "cost-per-token": "lowest cost per token"}[objective]
 
 
-def _why(i: int, r: Row, good: list[Row], rows: list[Row], objective: str, target: float | None,
-         budget: float | None, usage: Usage) -> str:
+def _why(
+    i: int,
+    r: Row,
+    good: list[Row],
+    rows: list[Row],
+    objective: str,
+    target: float | None,
+    budget: float | None,
+    usage: Usage,
+) -> str:
     cond = []
     if target:
         cond.append(f"≥ {target:g} tok/s")
@@ -432,8 +528,7 @@ def _why(i: int, r: Row, good: list[Row], rows: list[Row], objective: str, targe
     elif objective == "fastest":
         head = f"#{i + 1} by speed{within}"
     else:
-        head = (f"#{i + 1} by cost per million tokens ({usage.hours_per_day:g} h/day, {usage.years:g} years)"
-                f"{within}")
+        head = f"#{i + 1} by cost per million tokens ({usage.hours_per_day:g} h/day, {usage.years:g} years){within}"
     if r.calibration.weak:
         head += "; speed rests on weak calibration" + (" (meets the target even at its low estimate)" if target else "")
     return head

@@ -45,9 +45,7 @@ def _type(name: str) -> tuple[int, int]:
     try:
         return GGML_TYPES[name.upper()]
     except KeyError:
-        raise SizingError(
-            f"unknown ggml tensor type {name!r}; valid: {', '.join(GGML_TYPES)}"
-        ) from None
+        raise SizingError(f"unknown ggml tensor type {name!r}; valid: {', '.join(GGML_TYPES)}") from None
 
 
 def row_bytes(ggml_type: str, n: int) -> int:
@@ -143,26 +141,56 @@ _ALIASES = {"MXFP4_MOE": "MXFP4", "FP16": "F16", "FP32": "F32", "Q4_K": "Q4_K_M"
 F = LlamaFileType
 #: the type a tensor gets before the recipe adjusts it (llama_ftype_get_default_type)
 _DEFAULT_TYPE: dict[LlamaFileType, str] = {
-    F.ALL_F32: "F32", F.MOSTLY_F16: "F16", F.MOSTLY_BF16: "BF16",
-    F.MOSTLY_Q8_0: "Q8_0", F.MOSTLY_Q5_1: "Q5_1", F.MOSTLY_Q5_0: "Q5_0",
-    F.MOSTLY_Q4_1: "Q4_1", F.MOSTLY_Q4_0: "Q4_0", F.MOSTLY_MXFP4_MOE: "MXFP4",
-    F.MOSTLY_Q2_K: "Q2_K", F.MOSTLY_Q2_K_S: "Q2_K", F.MOSTLY_IQ3_XS: "IQ3_S",
-    F.MOSTLY_Q3_K_S: "Q3_K", F.MOSTLY_Q3_K_M: "Q3_K", F.MOSTLY_Q3_K_L: "Q3_K",
-    F.MOSTLY_Q4_K_S: "Q4_K", F.MOSTLY_Q4_K_M: "Q4_K",
-    F.MOSTLY_Q5_K_S: "Q5_K", F.MOSTLY_Q5_K_M: "Q5_K", F.MOSTLY_Q6_K: "Q6_K",
-    F.MOSTLY_TQ1_0: "TQ1_0", F.MOSTLY_TQ2_0: "TQ2_0",
-    F.MOSTLY_IQ2_XXS: "IQ2_XXS", F.MOSTLY_IQ2_XS: "IQ2_XS", F.MOSTLY_IQ2_S: "IQ2_XS",
-    F.MOSTLY_IQ2_M: "IQ2_S", F.MOSTLY_IQ3_XXS: "IQ3_XXS", F.MOSTLY_IQ1_S: "IQ1_S",
-    F.MOSTLY_IQ1_M: "IQ1_M", F.MOSTLY_IQ4_NL: "IQ4_NL", F.MOSTLY_IQ4_XS: "IQ4_XS",
-    F.MOSTLY_IQ3_S: "IQ3_S", F.MOSTLY_IQ3_M: "IQ3_S",
+    F.ALL_F32: "F32",
+    F.MOSTLY_F16: "F16",
+    F.MOSTLY_BF16: "BF16",
+    F.MOSTLY_Q8_0: "Q8_0",
+    F.MOSTLY_Q5_1: "Q5_1",
+    F.MOSTLY_Q5_0: "Q5_0",
+    F.MOSTLY_Q4_1: "Q4_1",
+    F.MOSTLY_Q4_0: "Q4_0",
+    F.MOSTLY_MXFP4_MOE: "MXFP4",
+    F.MOSTLY_Q2_K: "Q2_K",
+    F.MOSTLY_Q2_K_S: "Q2_K",
+    F.MOSTLY_IQ3_XS: "IQ3_S",
+    F.MOSTLY_Q3_K_S: "Q3_K",
+    F.MOSTLY_Q3_K_M: "Q3_K",
+    F.MOSTLY_Q3_K_L: "Q3_K",
+    F.MOSTLY_Q4_K_S: "Q4_K",
+    F.MOSTLY_Q4_K_M: "Q4_K",
+    F.MOSTLY_Q5_K_S: "Q5_K",
+    F.MOSTLY_Q5_K_M: "Q5_K",
+    F.MOSTLY_Q6_K: "Q6_K",
+    F.MOSTLY_TQ1_0: "TQ1_0",
+    F.MOSTLY_TQ2_0: "TQ2_0",
+    F.MOSTLY_IQ2_XXS: "IQ2_XXS",
+    F.MOSTLY_IQ2_XS: "IQ2_XS",
+    F.MOSTLY_IQ2_S: "IQ2_XS",
+    F.MOSTLY_IQ2_M: "IQ2_S",
+    F.MOSTLY_IQ3_XXS: "IQ3_XXS",
+    F.MOSTLY_IQ1_S: "IQ1_S",
+    F.MOSTLY_IQ1_M: "IQ1_M",
+    F.MOSTLY_IQ4_NL: "IQ4_NL",
+    F.MOSTLY_IQ4_XS: "IQ4_XS",
+    F.MOSTLY_IQ3_S: "IQ3_S",
+    F.MOSTLY_IQ3_M: "IQ3_S",
 }
 
 #: quants llama-quantize refuses to make without an importance matrix: they type some
 #: tensors IQ1_*, IQ2_* or IQ3_XXS (tensor_requires_imatrix), or are Q2_K_S
-_NEEDS_IMATRIX = frozenset({
-    F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_S,
-    F.MOSTLY_IQ1_M, F.MOSTLY_IQ3_XXS, F.MOSTLY_IQ3_XS, F.MOSTLY_Q2_K_S,
-})
+_NEEDS_IMATRIX = frozenset(
+    {
+        F.MOSTLY_IQ2_XXS,
+        F.MOSTLY_IQ2_XS,
+        F.MOSTLY_IQ2_S,
+        F.MOSTLY_IQ2_M,
+        F.MOSTLY_IQ1_S,
+        F.MOSTLY_IQ1_M,
+        F.MOSTLY_IQ3_XXS,
+        F.MOSTLY_IQ3_XS,
+        F.MOSTLY_Q2_K_S,
+    }
+)
 
 # quants whose "2-bit family" branch runs in the recipe
 _IQ12 = frozenset({F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M})
@@ -181,8 +209,10 @@ def file_quant(quant: str) -> str:
     key, plus, tail = key.partition("+")
     key = _ALIASES.get(key.strip(), key.strip())
     if key not in FILE_QUANTS or (plus and tail.strip() != "REQUANT"):
-        raise SizingError(f"unknown quant {quant!r}; valid: {', '.join(FILE_QUANTS)} "
-                          f"(add {REQUANT_SUFFIX} to requantize natively quantized experts)")
+        raise SizingError(
+            f"unknown quant {quant!r}; valid: {', '.join(FILE_QUANTS)} "
+            f"(add {REQUANT_SUFFIX} to requantize natively quantized experts)"
+        )
     return key + (REQUANT_SUFFIX if plus else "")
 
 
@@ -212,14 +242,19 @@ def native_note(arch: ModelArch, quant: str) -> str | None:
     if not arch.native_types:
         return None
     base, requant = split_quant(quant)
-    what = ", ".join(f"{'the routed experts' if p == '_exps.weight' else p.strip('._')} in {t}"
-                     for p, t in arch.native_types)
+    what = ", ".join(
+        f"{'the routed experts' if p == '_exps.weight' else p.strip('._')} in {t}" for p, t in arch.native_types
+    )
     if requant:
-        return (f"{base}{REQUANT_SUFFIX}: the natively quantized tensors ({what}) are requantized to "
-                f"{base}, as a few publishers do; the common files keep them")
-    return (f"{what} as the model ships them: kept by the common GGUFs (ggml-org, unsloth, "
-            f"bartowski, lmstudio-community) whatever the file's label; {base} applies to the "
-            f"rest (ask for {base}{REQUANT_SUFFIX} for files that requantize them)")
+        return (
+            f"{base}{REQUANT_SUFFIX}: the natively quantized tensors ({what}) are requantized to "
+            f"{base}, as a few publishers do; the common files keep them"
+        )
+    return (
+        f"{what} as the model ships them: kept by the common GGUFs (ggml-org, unsloth, "
+        f"bartowski, lmstudio-community) whatever the file's label; {base} applies to the "
+        f"rest (ask for {base}{REQUANT_SUFFIX} for files that requantize them)"
+    )
 
 
 def file_quant_from_ftype(ftype: int) -> str | None:
@@ -258,8 +293,16 @@ def _category(name: str) -> str:
 
 
 _ATTN_V_LIKE = frozenset({"attn_v", "attn_qkv", "attn_kv_b"})
-_NOT_QUANTIZED = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
-                  "ssm_conv1d", "shortconv.conv.weight", "attn_rel_b.weight")
+_NOT_QUANTIZED = (
+    "_norm.weight",
+    "ffn_gate_inp.weight",
+    "altup",
+    "laurel",
+    "per_layer_model_proj",
+    "ssm_conv1d",
+    "shortconv.conv.weight",
+    "attn_rel_b.weight",
+)
 
 
 _NOT_QUANTIZED_RE = re.compile("|".join(re.escape(s) for s in _NOT_QUANTIZED))
@@ -326,8 +369,7 @@ def _prepare(tensors: tuple[TensorSpec, ...]) -> _Prepared:
 
 
 class _State:
-    def __init__(self, arch: ModelArch, prep: _Prepared, imatrix: bool,
-                 fused_qkv_own_rule: bool = False) -> None:
+    def __init__(self, arch: ModelArch, prep: _Prepared, imatrix: bool, fused_qkv_own_rule: bool = False) -> None:
         self.arch = arch
         self.imatrix = imatrix
         self.fused_qkv_own_rule = fused_qkv_own_rule
@@ -357,7 +399,15 @@ def _impl(s: _State, new: str, t: TensorSpec, ft: LlamaFileType, cat: str) -> st
             return "Q8_0"
         if nx % GGML_TYPES[new][0]:
             return "Q8_0"
-        if ft in (F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ3_XXS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M):
+        if ft in (
+            F.MOSTLY_IQ2_XXS,
+            F.MOSTLY_IQ2_XS,
+            F.MOSTLY_IQ3_XXS,
+            F.MOSTLY_IQ1_S,
+            F.MOSTLY_IQ2_S,
+            F.MOSTLY_IQ2_M,
+            F.MOSTLY_IQ1_M,
+        ):
             return "Q5_K"
         return new if new == "Q8_0" else "Q6_K"
     if ft == F.MOSTLY_MXFP4_MOE:
@@ -472,13 +522,28 @@ def _impl(s: _State, new: str, t: TensorSpec, ft: LlamaFileType, cat: str) -> st
         return new
     if cat == "attn_output":
         if s.n_expert == 8:
-            if ft in (F.MOSTLY_Q2_K, F.MOSTLY_IQ3_XS, F.MOSTLY_IQ3_XXS, F.MOSTLY_Q3_K_S, F.MOSTLY_Q3_K_M,
-                      F.MOSTLY_IQ4_NL, F.MOSTLY_Q4_K_S, F.MOSTLY_Q4_K_M, F.MOSTLY_IQ3_S, F.MOSTLY_IQ3_M,
-                      F.MOSTLY_IQ4_XS):
+            if ft in (
+                F.MOSTLY_Q2_K,
+                F.MOSTLY_IQ3_XS,
+                F.MOSTLY_IQ3_XXS,
+                F.MOSTLY_Q3_K_S,
+                F.MOSTLY_Q3_K_M,
+                F.MOSTLY_IQ4_NL,
+                F.MOSTLY_Q4_K_S,
+                F.MOSTLY_Q4_K_M,
+                F.MOSTLY_IQ3_S,
+                F.MOSTLY_IQ3_M,
+                F.MOSTLY_IQ4_XS,
+            ):
                 new = "Q5_K"
         else:
-            new = {F.MOSTLY_Q2_K: "Q3_K", F.MOSTLY_IQ3_XXS: "IQ3_S", F.MOSTLY_Q3_K_M: "Q4_K",
-                   F.MOSTLY_Q3_K_L: "Q5_K", F.MOSTLY_IQ3_M: "Q4_K"}.get(ft, new)
+            new = {
+                F.MOSTLY_Q2_K: "Q3_K",
+                F.MOSTLY_IQ3_XXS: "IQ3_S",
+                F.MOSTLY_Q3_K_M: "Q4_K",
+                F.MOSTLY_Q3_K_L: "Q5_K",
+                F.MOSTLY_IQ3_M: "Q4_K",
+            }.get(ft, new)
         return new
     if cat in ("ffn_gate", "ffn_up"):
         counter = s.i_ffn_gate if cat == "ffn_gate" else s.i_ffn_up
@@ -518,8 +583,7 @@ def apply_recipe(
     default = _DEFAULT_TYPE[ft]
     native = () if requant else arch.native_types
     prep = _prepare(tuple(tensors))
-    s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX,
-               fused_qkv_own_rule)
+    s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
     quantized = is_quantized(default)
     f32 = prep.f32
     out: list[TensorSpec] = []

@@ -70,8 +70,10 @@ class MemoryParts(BaseModel):
     compute_bytes: int = 0
     overhead_bytes: int = 0
     reclaimable_bytes: int = Field(
-        0, description="of the weights: clean file pages the OS may drop under pressure (mmapped "
-                       "pages behind CPU_REPACK copies), counted in total but not in resident")
+        0,
+        description="of the weights: clean file pages the OS may drop under pressure (mmapped "
+        "pages behind CPU_REPACK copies), counted in total but not in resident",
+    )
 
     @property
     def total_bytes(self) -> int:

@@ -107,7 +107,12 @@ class _Builder:
     def attention(self, i: int) -> None:
         """Separate q/k/v/o projections with optional biases, q/k norms and sinks."""
         a = self.a
-        h, q, kv_k, kv_v = a.hidden_size, a.n_heads * a.head_dim_k, a.n_kv_heads * a.head_dim_k, a.n_kv_heads * a.head_dim_v
+        h, q, kv_k, kv_v = (
+            a.hidden_size,
+            a.n_heads * a.head_dim_k,
+            a.n_kv_heads * a.head_dim_k,
+            a.n_kv_heads * a.head_dim_v,
+        )
         o_in = a.n_heads * a.head_dim_v
         self.blk(i, "attn_q.weight", h, q)
         self.blk(i, "attn_k.weight", h, kv_k)
@@ -217,9 +222,7 @@ def _deepseek2(b: _Builder) -> None:
     nope = a.qk_nope_head_dim or (a.head_dim_k - rope)
     k_mla = nope + rope
     if not (a.kv_lora_rank and rope and nope > 0):
-        raise SizingError(
-            f"model {a.id!r}: deepseek2 needs kv_lora_rank, qk_rope_head_dim and qk_nope_head_dim"
-        )
+        raise SizingError(f"model {a.id!r}: deepseek2 needs kv_lora_rank, qk_rope_head_dim and qk_nope_head_dim")
     b.embeddings()
     for i in range(a.n_layers):
         b.blk(i, "attn_norm.weight", h)
@@ -474,7 +477,11 @@ def _gemma3n(b: _Builder) -> None:
     laurel_rank and n_embd_altup (llama.cpp's defaults 4, 64, 256)."""
     a = b.a
     h, n = a.hidden_size, a.n_layers
-    alt, rank, pl = int(a.extra.get("n_altup", 4)), int(a.extra.get("laurel_rank", 64)), int(a.extra.get("n_embd_altup", 256))
+    alt, rank, pl = (
+        int(a.extra.get("n_altup", 4)),
+        int(a.extra.get("laurel_rank", 64)),
+        int(a.extra.get("n_embd_altup", 256)),
+    )
     b.embeddings()
     b.add("altup_proj.weight", h, h, alt - 1)
     b.add("altup_unembd_proj.weight", h, h, alt - 1)
@@ -633,7 +640,9 @@ def file_order(arch: ModelArch, tensors: list[TensorSpec]) -> list[TensorSpec]:
     return sorted(tensors, key=key)
 
 
-def count_params(tensors: list[TensorSpec] | tuple[TensorSpec, ...], n_experts: int, n_experts_used: int) -> tuple[int, int]:
+def count_params(
+    tensors: list[TensorSpec] | tuple[TensorSpec, ...], n_experts: int, n_experts_used: int
+) -> tuple[int, int]:
     """(total, active) parameters of a tensor list.
 
     Active counts each routed-expert tensor at ``n_experts_used / n_experts`` of its size

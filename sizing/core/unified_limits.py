@@ -68,17 +68,27 @@ def _find(gpu_id: str | None, vendor: str | None) -> PlatformLimit | None:
     return None
 
 
-def gpu_limit(*, gpu_id: str | None, vendor: str | None, ram_bytes: int, raised_mb: int | None = None,
-              apple_fraction: float | None = None) -> GpuLimit:
+def gpu_limit(
+    *,
+    gpu_id: str | None,
+    vendor: str | None,
+    ram_bytes: int,
+    raised_mb: int | None = None,
+    apple_fraction: float | None = None,
+) -> GpuLimit:
     """The GPU's limit on a unified machine of ``ram_bytes`` nameplate RAM.
 
     ``raised_mb``: the limit as the user raised it (Apple wired limit, Linux GTT size).
     ``apple_fraction``: macOS's working-set share for this RAM size (from placement)."""
     p = _find(gpu_id, vendor)
     if p is None:
-        return GpuLimit(ram_bytes=ram_bytes, gpu_bytes=ram_bytes if raised_mb is None else raised_mb * MIB,
-                        known=False, note="the GPU's share of RAM on this platform is unknown: sized as if it "
-                        "may use all of it" + (f" (given: {raised_mb} MiB)" if raised_mb else ""))
+        return GpuLimit(
+            ram_bytes=ram_bytes,
+            gpu_bytes=ram_bytes if raised_mb is None else raised_mb * MIB,
+            known=False,
+            note="the GPU's share of RAM on this platform is unknown: sized as if it "
+            "may use all of it" + (f" (given: {raised_mb} MiB)" if raised_mb else ""),
+        )
     ram = int(p.usable_gib * GIB) if p.rule == "os_total" and p.usable_gib else ram_bytes
     if p.rule == "os_total":
         default = ram

@@ -118,9 +118,7 @@ class Matcher:
                 self._exact.setdefault(_norm(n), []).append(g)
         self._names = [g.name for g in self.gpus]
 
-    def match(
-        self, name: str, *, memory_gb: float | None = None, gpu_cores: int | None = None
-    ) -> MatchResult:
+    def match(self, name: str, *, memory_gb: float | None = None, gpu_cores: int | None = None) -> MatchResult:
         query = name.strip()
         if not query:
             return MatchResult(query=name, status="unknown")

@@ -26,9 +26,15 @@ def main(argv: list[str]) -> int:
 
     ngl = int(check["n_gpu_layers"])
     p = common_params(
-        check["model_path"], ctx=check["ctx"], n_batch=check["n_batch"], n_ubatch=check["n_ubatch"],
-        n_parallel=check["n_parallel"], kv_unified=check["kv_unified"], kv_type_k=check["kv_type_k"],
-        kv_type_v=check["kv_type_v"], flash_attn=bool(check["flash_attn"]),
+        check["model_path"],
+        ctx=check["ctx"],
+        n_batch=check["n_batch"],
+        n_ubatch=check["n_ubatch"],
+        n_parallel=check["n_parallel"],
+        kv_unified=check["kv_unified"],
+        kv_type_k=check["kv_type_k"],
+        kv_type_v=check["kv_type_v"],
+        flash_attn=bool(check["flash_attn"]),
         n_gpu_layers=999 if ngl < 0 else ngl,
     )
     p.verbosity = 4  # INFO: every buffer size, without the debug flood
@@ -69,9 +75,12 @@ def main(argv: list[str]) -> int:
             emit("error", stage="prompt", message=json.dumps(result["error"]))
             return 4
 
-    timings = {"prompt_n": runs[-1].get("prompt_n"), "predicted_n": runs[-1].get("predicted_n") if n_gen > 0 else 0,
-               "prompt_per_second": median(runs, "prompt_per_second"),
-               "predicted_per_second": median(runs, "predicted_per_second") if n_gen > 0 else None}
+    timings = {
+        "prompt_n": runs[-1].get("prompt_n"),
+        "predicted_n": runs[-1].get("predicted_n") if n_gen > 0 else 0,
+        "prompt_per_second": median(runs, "prompt_per_second"),
+        "predicted_per_second": median(runs, "predicted_per_second") if n_gen > 0 else None,
+    }
 
     try:
         import resource

@@ -30,10 +30,22 @@ def _free_port() -> int:
 def _common_args(check: dict) -> list[str]:
     ngl = 999 if check["n_gpu_layers"] < 0 else check["n_gpu_layers"]
     args = [
-        "-m", check["model_path"], "-c", str(check["ctx"]),
-        "-b", str(check["n_batch"]), "-ub", str(check["n_ubatch"]),
-        "-ctk", check["kv_type_k"], "-ctv", check["kv_type_v"],
-        "-fa", "on" if check["flash_attn"] else "off", "-ngl", str(ngl),
+        "-m",
+        check["model_path"],
+        "-c",
+        str(check["ctx"]),
+        "-b",
+        str(check["n_batch"]),
+        "-ub",
+        str(check["n_ubatch"]),
+        "-ctk",
+        check["kv_type_k"],
+        "-ctv",
+        check["kv_type_v"],
+        "-fa",
+        "on" if check["flash_attn"] else "off",
+        "-ngl",
+        str(ngl),
     ]
     if check.get("n_threads"):
         args += ["-t", str(check["n_threads"])]
@@ -51,8 +63,17 @@ def main(argv: list[str]) -> int:
 
 def _run_server(exe: str, check: dict, emit) -> int:
     port = _free_port()
-    argv = [exe, *_common_args(check), "-np", str(check["n_parallel"]),
-            "--host", "127.0.0.1", "--port", str(port), "-v"]
+    argv = [
+        exe,
+        *_common_args(check),
+        "-np",
+        str(check["n_parallel"]),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-v",
+    ]
     emit("loading")
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=2, stderr=2)
@@ -60,8 +81,12 @@ def _run_server(exe: str, check: dict, emit) -> int:
     try:
         while True:
             if proc.poll() is not None:
-                emit("error", stage="loading", message=f"llama-server exited with status {proc.returncode}",
-                     returncode=proc.returncode)
+                emit(
+                    "error",
+                    stage="loading",
+                    message=f"llama-server exited with status {proc.returncode}",
+                    returncode=proc.returncode,
+                )
                 return 3
             try:
                 with urllib.request.urlopen(base + "/health", timeout=2) as r:
@@ -76,8 +101,7 @@ def _run_server(exe: str, check: dict, emit) -> int:
         n_prompt = max(1, min(int(check["n_prompt"]), int(check["ctx"]) - n_gen - 1))
         emit("prompt", n_prompt=n_prompt)
         body = json.dumps(completion_request(n_prompt, n_gen)).encode()
-        req = urllib.request.Request(base + "/completion", data=body,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(base + "/completion", data=body, headers={"Content-Type": "application/json"})
         runs = []
         for _ in range(max(1, int(check.get("repetitions", 1)))):
             try:
@@ -88,9 +112,14 @@ def _run_server(exe: str, check: dict, emit) -> int:
                 return 4
             emit("generation")
 
-        emit("result", load_s=load_s, n_prompt=runs[-1].get("prompt_n"), n_gen=runs[-1].get("predicted_n"),
-             prefill_tokens_per_s=median(runs, "prompt_per_second"),
-             decode_tokens_per_s=median(runs, "predicted_per_second") if n_gen > 0 else None)
+        emit(
+            "result",
+            load_s=load_s,
+            n_prompt=runs[-1].get("prompt_n"),
+            n_gen=runs[-1].get("predicted_n"),
+            prefill_tokens_per_s=median(runs, "prompt_per_second"),
+            decode_tokens_per_s=median(runs, "predicted_per_second") if n_gen > 0 else None,
+        )
         return 0
     finally:
         if proc.poll() is None:
@@ -104,14 +133,28 @@ def _run_server(exe: str, check: dict, emit) -> int:
 
 def _run_cli(exe: str, check: dict, emit) -> int:
     n_gen = max(1, int(check["n_gen"]))
-    argv = [exe, *_common_args(check), "-no-cnv", "--ignore-eos", "-n", str(n_gen),
-            "-p", "hello " * max(1, int(check["n_prompt"]) - 1), "--temp", "0"]
+    argv = [
+        exe,
+        *_common_args(check),
+        "-no-cnv",
+        "--ignore-eos",
+        "-n",
+        str(n_gen),
+        "-p",
+        "hello " * max(1, int(check["n_prompt"]) - 1),
+        "--temp",
+        "0",
+    ]
     emit("loading")
     t0 = time.perf_counter()
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=2, stderr=2)
     if proc.returncode != 0:
-        emit("error", stage="loading", message=f"llama-cli exited with status {proc.returncode}",
-             returncode=proc.returncode)
+        emit(
+            "error",
+            stage="loading",
+            message=f"llama-cli exited with status {proc.returncode}",
+            returncode=proc.returncode,
+        )
         return 3
     # llama-cli prints its timings to the log; the parent parses them there.
     emit("result", wall_s=time.perf_counter() - t0, from_log=True)

@@ -46,11 +46,11 @@ def select_runner(spec: str = "auto") -> Runner:
     if not path.exists() and shutil.which(spec) is None:
         raise SizingError(f"--runner {spec}: no such file or program; {HOW_TO_GET_A_RUNNER}")
     if path.is_file() and not os.access(path, os.X_OK):
-        raise SizingError(f"--runner {spec}: not an executable program (give llama.cpp's llama-bench, "
-                          "llama-server or the folder holding them)")
+        raise SizingError(
+            f"--runner {spec}: not an executable program (give llama.cpp's llama-bench, "
+            "llama-server or the folder holding them)"
+        )
     found = find_llama_binaries(spec)
     if not found:
-        raise SizingError(
-            f"--runner {spec}: no llama-bench, llama-server or llama-cli there; {HOW_TO_GET_A_RUNNER}"
-        )
+        raise SizingError(f"--runner {spec}: no llama-bench, llama-server or llama-cli there; {HOW_TO_GET_A_RUNNER}")
     return ExternalRunner(found)

@@ -56,8 +56,11 @@ def common_params(
     p.no_extra_bufts = not repack
     lm = xl.llama_load_mode
     if not (mmap and not mlock):  # the default (auto) maps the file
-        p.load_mode = {(True, True): lm.LLAMA_LOAD_MODE_MMAP_MLOCK, (False, True): lm.LLAMA_LOAD_MODE_MLOCK,
-                       (False, False): lm.LLAMA_LOAD_MODE_NONE}[(mmap, mlock)]
+        p.load_mode = {
+            (True, True): lm.LLAMA_LOAD_MODE_MMAP_MLOCK,
+            (False, True): lm.LLAMA_LOAD_MODE_MLOCK,
+            (False, False): lm.LLAMA_LOAD_MODE_NONE,
+        }[(mmap, mlock)]
     if mmproj:  # the multimodal projector, loaded (and sized) next to the model
         p.mmproj.path = str(mmproj)
     return p

@@ -74,9 +74,15 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
     "lfm2_moe": "lfm2",
-    "ernie4_5_moe": "qwen3_moe", "hunyuan_v1_moe": "qwen3_moe",
-    "minimax_m2": "qwen3_moe", "granitemoe": "qwen3_moe", "granite": "llama", "mamba2": "granitemoehybrid",
-    "falcon_h1": "granitemoehybrid", "glm4": "glm4_moe", "mistral": "llama",
+    "ernie4_5_moe": "qwen3_moe",
+    "hunyuan_v1_moe": "qwen3_moe",
+    "minimax_m2": "qwen3_moe",
+    "granitemoe": "qwen3_moe",
+    "granite": "llama",
+    "mamba2": "granitemoehybrid",
+    "falcon_h1": "granitemoehybrid",
+    "glm4": "glm4_moe",
+    "mistral": "llama",
 }
 
 #: model_types whose checkpoints are another type's architecture under a new name. Kimi K2
@@ -121,26 +127,57 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "smollm3": {"tie_word_embeddings": True, "attention_bias": False},
     "seed_oss": {"tie_word_embeddings": False},
     "llama4_text": {"tie_word_embeddings": False, "interleave_moe_layer_step": 1, "head_dim": 128},
-    "glm4_moe": {"tie_word_embeddings": False, "first_k_dense_replace": 1, "n_shared_experts": 1,
-                 "attention_bias": False, "use_qk_norm": False, "partial_rotary_factor": 0.5},
+    "glm4_moe": {
+        "tie_word_embeddings": False,
+        "first_k_dense_replace": 1,
+        "n_shared_experts": 1,
+        "attention_bias": False,
+        "use_qk_norm": False,
+        "partial_rotary_factor": 0.5,
+    },
     "qwen3_next": {"tie_word_embeddings": False, "full_attention_interval": 4, "linear_conv_kernel_dim": 4},
     "qwen3_5_text": {"tie_word_embeddings": False, "full_attention_interval": 4, "linear_conv_kernel_dim": 4},
-    "qwen3_5_moe_text": {"tie_word_embeddings": False, "full_attention_interval": 4,
-                         "linear_conv_kernel_dim": 4,
-                         "intermediate_size": 0},  # every layer is MoE: no dense FFN width
+    "qwen3_5_moe_text": {
+        "tie_word_embeddings": False,
+        "full_attention_interval": 4,
+        "linear_conv_kernel_dim": 4,
+        "intermediate_size": 0,
+    },  # every layer is MoE: no dense FFN width
     "qwen3_vl_text": {"tie_word_embeddings": False, "attention_bias": False},
     "qwen3_vl_moe_text": {"tie_word_embeddings": False, "attention_bias": False},
-    "granitemoehybrid": {"tie_word_embeddings": False, "mamba_d_conv": 4, "mamba_n_groups": 1,
-                         "mamba_conv_bias": True, "shared_intermediate_size": 0, "num_local_experts": 0},
+    "granitemoehybrid": {
+        "tie_word_embeddings": False,
+        "mamba_d_conv": 4,
+        "mamba_n_groups": 1,
+        "mamba_conv_bias": True,
+        "shared_intermediate_size": 0,
+        "num_local_experts": 0,
+    },
     "nemotron_h": {"tie_word_embeddings": False, "conv_kernel": 4},
     "lfm2": {"tie_word_embeddings": True, "conv_L_cache": 3},
-    "ernie4_5_moe": {"tie_word_embeddings": True, "moe_num_shared_experts": 0, "moe_layer_start_index": 0,
-                     "moe_layer_interval": 1, "use_bias": False},
+    "ernie4_5_moe": {
+        "tie_word_embeddings": True,
+        "moe_num_shared_experts": 0,
+        "moe_layer_start_index": 0,
+        "moe_layer_interval": 1,
+        "use_bias": False,
+    },
     "minimax_m2": {"tie_word_embeddings": False, "use_qk_norm": True},
-    "gemma4_text": {"tie_word_embeddings": True, "attention_k_eq_v": False, "num_kv_shared_layers": 0,
-                    "hidden_size_per_layer_input": 0, "enable_moe_block": False, "use_double_wide_mlp": False},
-    "gemma3n_text": {"tie_word_embeddings": True, "altup_num_inputs": 4, "laurel_rank": 64,
-                     "hidden_size_per_layer_input": 256, "sliding_window": 512},
+    "gemma4_text": {
+        "tie_word_embeddings": True,
+        "attention_k_eq_v": False,
+        "num_kv_shared_layers": 0,
+        "hidden_size_per_layer_input": 0,
+        "enable_moe_block": False,
+        "use_double_wide_mlp": False,
+    },
+    "gemma3n_text": {
+        "tie_word_embeddings": True,
+        "altup_num_inputs": 4,
+        "laurel_rank": 64,
+        "hidden_size_per_layer_input": 256,
+        "sliding_window": 512,
+    },
 }
 
 # llama.cpp architectures whose graphs use a sliding-window KV cache, with the layer
@@ -150,9 +187,17 @@ _SWA_PATTERN: dict[str, int] = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
 
 
 #: multimodal configs that nest the language model in text_config, with its default type
-_NESTED_TEXT = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "qwen3_5": "qwen3_5_text",
-                "qwen3_5_moe": "qwen3_5_moe_text", "llama4": "llama4_text", "mistral3": "mistral3",
-                "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text"}
+_NESTED_TEXT = {
+    "gemma3": "gemma3_text",
+    "gemma3n": "gemma3n_text",
+    "gemma4": "gemma4_text",
+    "qwen3_5": "qwen3_5_text",
+    "qwen3_5_moe": "qwen3_5_moe_text",
+    "llama4": "llama4_text",
+    "mistral3": "mistral3",
+    "qwen3_vl": "qwen3_vl_text",
+    "qwen3_vl_moe": "qwen3_vl_moe_text",
+}
 
 
 def _text_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -172,8 +217,10 @@ def _ffn_width(v: Any, source: str) -> int:
     """intermediate_size: one width, or one per layer (Gemma-3n) that must all agree."""
     if isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
         if len(set(v)) > 1:
-            raise SizingError(f"{source}: config field 'intermediate_size' differs between layers "
-                              f"({', '.join(map(str, sorted(set(v))))}); that is not modelled")
+            raise SizingError(
+                f"{source}: config field 'intermediate_size' differs between layers "
+                f"({', '.join(map(str, sorted(set(v))))}); that is not modelled"
+            )
         return v[0]
     if isinstance(v, bool) or not isinstance(v, int):
         raise SizingError(f"{source}: config field 'intermediate_size' must be an integer, got {v!r}")
@@ -183,16 +230,14 @@ def _ffn_width(v: Any, source: str) -> int:
 def _layer_types(cfg: dict[str, Any], key: str, n_layers: int, source: str) -> list[str]:
     v = cfg.get(key)
     if not isinstance(v, list) or len(v) != n_layers or not all(isinstance(x, str) for x in v):
-        raise SizingError(f"{source}: config field {key!r} must list one layer type per layer "
-                          f"({n_layers})")
+        raise SizingError(f"{source}: config field {key!r} must list one layer type per layer ({n_layers})")
     return v
 
 
 def _swa_from_layer_types(layer_types: list[str], n_layers: int) -> tuple[int, ...]:
     if len(layer_types) != n_layers:
         raise SizingError(
-            f"config field 'layer_types' has {len(layer_types)} entries but "
-            f"num_hidden_layers is {n_layers}"
+            f"config field 'layer_types' has {len(layer_types)} entries but num_hidden_layers is {n_layers}"
         )
     return tuple(i for i, t in enumerate(layer_types) if t == "sliding_attention")
 
@@ -208,8 +253,9 @@ def _pattern_of(flags: tuple[bool, ...]) -> int | None:
     return None
 
 
-def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
-                     name: str | None = None, aliases: tuple[str, ...] = ()) -> ModelArch:
+def arch_from_config(
+    config: dict[str, Any], *, repo_id: str, source: str, name: str | None = None, aliases: tuple[str, ...] = ()
+) -> ModelArch:
     """Build the ``ModelArch`` llama.cpp would run for a Hugging Face ``config.json``.
 
     ``repo_id`` becomes the model id, ``source`` says where the config came from.
@@ -229,7 +275,8 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         import difflib
 
         closest = _CLOSEST_TYPE.get(str(model_type)) or next(
-            iter(difflib.get_close_matches(str(model_type), list(ARCH_BY_MODEL_TYPE), n=1, cutoff=0.0)), "llama")
+            iter(difflib.get_close_matches(str(model_type), list(ARCH_BY_MODEL_TYPE), n=1, cutoff=0.0)), "llama"
+        )
         raise SizingError(
             f"{source}: config field 'model_type' is {model_type!r}, which is not modelled here "
             f"(closest supported: {closest})"
@@ -296,9 +343,19 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
     if model_type in ("llama", "mistral", "mixtral", "gpt_oss"):
         # llama.cpp loads bq/bk/bv and bo together when the checkpoint has attention biases
         fields["attn_out_bias"] = fields["attn_qkv_bias"]
-    if model_type in ("qwen3", "qwen3_moe", "gemma3_text", "gemma3n_text", "gemma4_text", "qwen3_next", "qwen3_5_text",
-                      "qwen3_5_moe_text", "lfm2", "qwen3_vl_text",
-                      "qwen3_vl_moe_text") or (model_type == "glm4_moe" and get("use_qk_norm")):
+    if model_type in (
+        "qwen3",
+        "qwen3_moe",
+        "gemma3_text",
+        "gemma3n_text",
+        "gemma4_text",
+        "qwen3_next",
+        "qwen3_5_text",
+        "qwen3_5_moe_text",
+        "lfm2",
+        "qwen3_vl_text",
+        "qwen3_vl_moe_text",
+    ) or (model_type == "glm4_moe" and get("use_qk_norm")):
         fields["qk_norm"] = True
     if model_type in ("gemma2", "gemma3_text", "gemma3n_text", "gemma4_text"):
         fields["post_norms"] = True
@@ -363,9 +420,12 @@ def arch_from_config(config: dict[str, Any], *, repo_id: str, source: str,
         if cfg.get("topk_method") == "noaux_tc":
             fields["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
         if model_type == "deepseek_v32":  # the lightning indexer's heads (DSA)
-            fields["extra"] = {**fields.get("extra", {}), "indexer_n_head": get_int("index_n_heads"),
-                               "indexer_head_size": get_int("index_head_dim"),
-                               "indexer_top_k": get_int("index_topk")}
+            fields["extra"] = {
+                **fields.get("extra", {}),
+                "indexer_n_head": get_int("index_n_heads"),
+                "indexer_head_size": get_int("index_head_dim"),
+                "indexer_top_k": get_int("index_topk"),
+            }
     if model_type == "glm4_moe" and n_experts:
         fields["expert_score_bias"] = True  # e_score_correction_bias, as DeepSeek-V3
     fields["head_dim_k"], fields["head_dim_v"] = head_dim_k, head_dim_v
@@ -438,8 +498,9 @@ def arch_from_path(path: str | Path) -> ModelArch:
     return arch_from_config(config, repo_id=name, source=str(p.resolve()), name=name)
 
 
-def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], get, get_int,
-                  n_layers: int, source: str) -> None:
+def _new_families(
+    model_type: str, cfg: dict[str, Any], fields: dict[str, Any], get, get_int, n_layers: int, source: str
+) -> None:
     """Fields of the 2025-26 families, as llama.cpp's converter (convert_hf_to_gguf.py)
     turns their configs into GGUF keys and llama.cpp's loader reads them back."""
     if model_type == "llama4_text":
@@ -455,9 +516,14 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         types = _layer_types(cfg, "layer_types", n_layers, source)
         fields["recurrent_layers"] = tuple(i for i, t in enumerate(types) if t == "mamba")
         heads, dhead = get_int("mamba_n_heads"), get_int("mamba_d_head")
-        fields.update(recurrent_kind="mamba2", ssm_d_state=get_int("mamba_d_state"),
-                      ssm_d_conv=get_int("mamba_d_conv"), ssm_d_inner=heads * dhead,
-                      ssm_n_group=get_int("mamba_n_groups"), ssm_dt_rank=heads)
+        fields.update(
+            recurrent_kind="mamba2",
+            ssm_d_state=get_int("mamba_d_state"),
+            ssm_d_conv=get_int("mamba_d_conv"),
+            ssm_d_inner=heads * dhead,
+            ssm_n_group=get_int("mamba_n_groups"),
+            ssm_dt_rank=heads,
+        )
         shared = get_int("shared_intermediate_size")
         if fields.get("n_experts"):
             if shared:
@@ -469,33 +535,55 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         # llama.cpp's converter writes as nemotron_h_moe)
         pattern = get("hybrid_override_pattern")
         if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-E"):
-            raise SizingError(f"{source}: config field 'hybrid_override_pattern' must give one of "
-                              f"M, *, - or E for each of the {n_layers} layers")
+            raise SizingError(
+                f"{source}: config field 'hybrid_override_pattern' must give one of "
+                f"M, *, - or E for each of the {n_layers} layers"
+            )
         if "E" in pattern:
             if "-" in pattern:
-                raise SizingError(f"{source}: 'hybrid_override_pattern' mixes dense (-) and MoE (E) FFN "
-                                  "blocks; llama.cpp's nemotron_h_moe has MoE ones only")
-            fields.update(arch="nemotron_h_moe", n_experts=get_int("n_routed_experts"),
-                          n_experts_used=get_int("num_experts_per_tok"),
-                          expert_ffn_size=get_int("moe_intermediate_size"), expert_score_bias=True,
-                          n_shared_experts=1, shared_expert_ffn_size=get_int("moe_shared_expert_intermediate_size"))
+                raise SizingError(
+                    f"{source}: 'hybrid_override_pattern' mixes dense (-) and MoE (E) FFN "
+                    "blocks; llama.cpp's nemotron_h_moe has MoE ones only"
+                )
+            fields.update(
+                arch="nemotron_h_moe",
+                n_experts=get_int("n_routed_experts"),
+                n_experts_used=get_int("num_experts_per_tok"),
+                expert_ffn_size=get_int("moe_intermediate_size"),
+                expert_score_bias=True,
+                n_shared_experts=1,
+                shared_expert_ffn_size=get_int("moe_shared_expert_intermediate_size"),
+            )
         heads, dhead = get_int("mamba_num_heads"), get_int("mamba_head_dim")
-        fields.update(recurrent_kind="mamba2", ffn_activation="plain",
-                      recurrent_layers=tuple(i for i, c in enumerate(pattern) if c == "M"),
-                      ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c in "-E"),
-                      ssm_d_state=get_int("ssm_state_size"), ssm_d_conv=get_int("conv_kernel"),
-                      ssm_d_inner=heads * dhead, ssm_n_group=get_int("n_groups"), ssm_dt_rank=heads)
+        fields.update(
+            recurrent_kind="mamba2",
+            ffn_activation="plain",
+            recurrent_layers=tuple(i for i, c in enumerate(pattern) if c == "M"),
+            ffn_only_layers=tuple(i for i, c in enumerate(pattern) if c in "-E"),
+            ssm_d_state=get_int("ssm_state_size"),
+            ssm_d_conv=get_int("conv_kernel"),
+            ssm_d_inner=heads * dhead,
+            ssm_n_group=get_int("n_groups"),
+            ssm_dt_rank=heads,
+        )
     elif model_type in ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"):
         n = get_int("full_attention_interval")
         nk, nv = get_int("linear_num_key_heads"), get_int("linear_num_value_heads")
         dk, dv = get_int("linear_key_head_dim"), get_int("linear_value_head_dim")
         if dk != dv:
-            raise SizingError(f"{source}: linear_key_head_dim {dk} != linear_value_head_dim {dv}: "
-                              "llama.cpp's qwen3next needs them equal")
-        fields.update(recurrent_kind="gated_delta",
-                      recurrent_layers=tuple(i for i in range(n_layers) if (i + 1) % n != 0),
-                      ssm_d_state=dk, ssm_d_conv=get_int("linear_conv_kernel_dim"),
-                      ssm_d_inner=dv * nv, ssm_n_group=nk, ssm_dt_rank=nv)
+            raise SizingError(
+                f"{source}: linear_key_head_dim {dk} != linear_value_head_dim {dv}: "
+                "llama.cpp's qwen3next needs them equal"
+            )
+        fields.update(
+            recurrent_kind="gated_delta",
+            recurrent_layers=tuple(i for i in range(n_layers) if (i + 1) % n != 0),
+            ssm_d_state=dk,
+            ssm_d_conv=get_int("linear_conv_kernel_dim"),
+            ssm_d_inner=dv * nv,
+            ssm_n_group=nk,
+            ssm_dt_rank=nv,
+        )
     elif model_type == "lfm2":
         types = _layer_types(cfg, "layer_types", n_layers, source)
         ff = get_int("block_ff_dim", "intermediate_size")
@@ -508,12 +596,19 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
                 ff = int(float(mult) * ff)
             m = get_int("block_multiple_of", default=256)
             ff = m * ((ff + m - 1) // m)
-        fields.update(ffn_size=ff, recurrent_kind="shortconv", ssm_d_conv=get_int("conv_L_cache"),
-                      recurrent_layers=tuple(i for i, t in enumerate(types) if t != "full_attention"))
+        fields.update(
+            ffn_size=ff,
+            recurrent_kind="shortconv",
+            ssm_d_conv=get_int("conv_L_cache"),
+            recurrent_layers=tuple(i for i, t in enumerate(types) if t != "full_attention"),
+        )
     elif model_type == "ernie4_5_moe" and fields.get("n_experts"):
         n_sh = get_int("moe_num_shared_experts")
-        fields.update(n_dense_leading_layers=get_int("moe_layer_start_index"),
-                      moe_layer_step=get_int("moe_layer_interval"), expert_score_bias=True)
+        fields.update(
+            n_dense_leading_layers=get_int("moe_layer_start_index"),
+            moe_layer_step=get_int("moe_layer_interval"),
+            expert_score_bias=True,
+        )
         if n_sh:
             fields.update(n_shared_experts=n_sh, shared_expert_ffn_size=fields["expert_ffn_size"])
     elif model_type == "minimax_m2":
@@ -524,10 +619,16 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
     elif model_type == "gemma3n_text":
         # llama.cpp keeps KV on the first 20 layers (n_layer_kv_from_start), windows 4 of
         # every 5 (set_swa_pattern(5)); AltUp/LAuReL widths as the config gives them
-        fields.update(sliding_window=get_int("sliding_window"), swa_pattern=5,
-                      n_kv_layers=min(20, n_layers),
-                      extra={"n_altup": get_int("altup_num_inputs"), "laurel_rank": get_int("laurel_rank"),
-                             "n_embd_altup": get_int("hidden_size_per_layer_input")})
+        fields.update(
+            sliding_window=get_int("sliding_window"),
+            swa_pattern=5,
+            n_kv_layers=min(20, n_layers),
+            extra={
+                "n_altup": get_int("altup_num_inputs"),
+                "laurel_rank": get_int("laurel_rank"),
+                "n_embd_altup": get_int("hidden_size_per_layer_input"),
+            },
+        )
         # the converter keeps the text vocabulary of the per-layer embeddings for both tables
         per_layer_vocab = get("vocab_size_per_layer_input", default=None)
         if isinstance(per_layer_vocab, int) and per_layer_vocab > 0:
@@ -543,10 +644,17 @@ def _new_families(model_type: str, cfg: dict[str, Any], fields: dict[str, Any], 
         kv_full = get_int("num_global_key_value_heads", default=kv_swa)
         shared = get_int("num_kv_shared_layers")
         if get("use_double_wide_mlp") and shared:
-            raise SizingError(f"{source}: use_double_wide_mlp doubles the FFN of the KV-shared layers; "
-                              "per-layer FFN widths are not modelled")
-        fields.update(head_dim_k=hd_full, head_dim_v=hd_full, n_kv_heads=kv_full,
-                      sliding_window=get_int("sliding_window"), rope_factor_tensors=("rope_freqs",))
+            raise SizingError(
+                f"{source}: use_double_wide_mlp doubles the FFN of the KV-shared layers; "
+                "per-layer FFN widths are not modelled"
+            )
+        fields.update(
+            head_dim_k=hd_full,
+            head_dim_v=hd_full,
+            n_kv_heads=kv_full,
+            sliding_window=get_int("sliding_window"),
+            rope_factor_tensors=("rope_freqs",),
+        )
         if swa:
             fields["swa_layers"] = swa
         if hd_swa != hd_full:

@@ -63,12 +63,11 @@ def verdict_words(data: dict) -> tuple[str, str]:
         short = data.get("shortfall_bytes")
         more = f": {fmt.gb(short)} short" if short else ""
         return "no", f"No — it needs about {total} and does not fit on {where}{more}."
-    if data.get("all_on_gpu") is False and data.get("devices") and any(
-        d.get("kind") != "cpu" for d in data["devices"]
-    ):
+    if data.get("all_on_gpu") is False and data.get("devices") and any(d.get("kind") != "cpu" for d in data["devices"]):
         if data.get("n_cpu_moe") and (data.get("gpu_layers") or 0) > (data.get("n_layers") or 0):
-            return "partly", (f"Partly — it runs on {where} with the experts of {data['n_cpu_moe']} layers "
-                              f"in system RAM{speed_txt}.")
+            return "partly", (
+                f"Partly — it runs on {where} with the experts of {data['n_cpu_moe']} layers in system RAM{speed_txt}."
+            )
         return "partly", f"Partly — it runs on {where} only with some layers in system RAM{speed_txt}."
     return "yes", f"Yes — it fits on {where} ({total}){speed_txt}."
 
@@ -125,12 +124,18 @@ def speed(data: dict) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Generation (tok/s)", fmt.num(dec.get("expected")), help="decode tokens per second, one user")
     c1.caption(f"{fmt.num(dec.get('low'))} – {fmt.num(dec.get('high'))}")
-    c2.metric("Prompt (tok/s)", fmt.num(pre.get("expected")),
-              help=f"prompt processing (prefill) tokens per second, {data.get('prompt_tokens') or ''} token prompt")
+    c2.metric(
+        "Prompt (tok/s)",
+        fmt.num(pre.get("expected")),
+        help=f"prompt processing (prefill) tokens per second, {data.get('prompt_tokens') or ''} token prompt",
+    )
     if pre:
         c2.caption(f"{fmt.num(pre.get('low'))} – {fmt.num(pre.get('high'))}")
-    c3.metric("First token", fmt.seconds(data.get("ttft_s")),
-              help=f"time to first token for a {data.get('prompt_tokens') or ''} token prompt")
+    c3.metric(
+        "First token",
+        fmt.seconds(data.get("ttft_s")),
+        help=f"time to first token for a {data.get('prompt_tokens') or ''} token prompt",
+    )
     if ttft:
         c3.caption(f"{fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
     if data.get("speed_calibration"):
@@ -146,18 +151,27 @@ def at_context(data: dict) -> None:
     st.markdown(f"##### At your context ({fmt.ctx(ac['ctx'])})")
     c1, c2, c3 = st.columns(3)
     m, f, t = ac["decode_mean"], ac["decode_full"], ac["ttft_s"]
-    c1.metric("Generation, average", fmt.num(m["expected"]),
-              help="tokens per second averaged while the conversation fills the context from your prompt")
+    c1.metric(
+        "Generation, average",
+        fmt.num(m["expected"]),
+        help="tokens per second averaged while the conversation fills the context from your prompt",
+    )
     c1.caption(f"{fmt.num(m['low'])} – {fmt.num(m['high'])}")
     c2.metric("Generation, context full", fmt.num(f["expected"]), help="tokens per second with the context full")
     c2.caption(f"{fmt.num(f['low'])} – {fmt.num(f['high'])}")
-    c3.metric("First token, your prompt", fmt.seconds(t["expected"]),
-              help=f"time to first token for a {ac['prompt_tokens']:,}-token prompt")
+    c3.metric(
+        "First token, your prompt",
+        fmt.seconds(t["expected"]),
+        help=f"time to first token for a {ac['prompt_tokens']:,}-token prompt",
+    )
     c3.caption(f"{fmt.seconds(t['low'])} – {fmt.seconds(t['high'])}")
     st.caption(f"Prompt: {ac['prompt_basis']} (change it under the run settings).")
     if ac.get("curve"):
-        st.plotly_chart(charts.speed_vs_context(ac["curve"], ac["ctx"], ac["prompt_tokens"]), width="stretch",
-                        config={"displayModeBar": False})
+        st.plotly_chart(
+            charts.speed_vs_context(ac["curve"], ac["ctx"], ac["prompt_tokens"]),
+            width="stretch",
+            config={"displayModeBar": False},
+        )
 
 
 def limits(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
@@ -175,8 +189,10 @@ def fit_map(choice: ModelChoice, values: dict, hw: HardwareChoice) -> None:
         width="stretch",
         config={"displayModeBar": False},
     )
-    st.caption("Green: fits on the accelerator · amber: fits only with layers in system RAM (slower) · "
-               "red: does not fit. Cells show the total memory in GiB.")
+    st.caption(
+        "Green: fits on the accelerator · amber: fits only with layers in system RAM (slower) · "
+        "red: does not fit. Cells show the total memory in GiB."
+    )
     if grid.get("explain"):
         st.caption(f":material/info: {grid['explain']}")
 
@@ -191,7 +207,10 @@ def commands(data: dict) -> None:
         st.code(text, language="dockerfile" if name == "ollama_modelfile" else "bash", wrap_lines=True)
     w = data.get("weights_source") or {}
     if w.get("hf_url"):
-        st.caption(f"Weights: [{w.get('hf_repo') or w['hf_url']}]({w['hf_url']})" + (f" — {w['note']}" if w.get("note") else ""))
+        st.caption(
+            f"Weights: [{w.get('hf_repo') or w['hf_url']}]({w['hf_url']})"
+            + (f" — {w['note']}" if w.get("note") else "")
+        )
     elif w.get("note"):
         st.caption(f"Weights: {w['note']}")
 
@@ -203,16 +222,27 @@ def basis(data: dict) -> None:
         if not rows:
             st.write("No basis was recorded for this estimate.")
             return
-        st.dataframe(rows, hide_index=True, width="stretch",
-                     column_config={"source": st.column_config.TextColumn(width="medium"),
-                                    "method": st.column_config.TextColumn(width="large")})
+        st.dataframe(
+            rows,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "source": st.column_config.TextColumn(width="medium"),
+                "method": st.column_config.TextColumn(width="large"),
+            },
+        )
         detail = data.get("items") or []
         if detail:
             st.markdown("**Every buffer llama.cpp allocates**")
             st.dataframe(
                 [
-                    {"buffer": it.get("name"), "part": it.get("part"), "device": it.get("device"),
-                     "size": fmt.gb(it.get("bytes")), "why": it.get("note") or ""}
+                    {
+                        "buffer": it.get("name"),
+                        "part": it.get("part"),
+                        "device": it.get("device"),
+                        "size": fmt.gb(it.get("bytes")),
+                        "why": it.get("note") or "",
+                    }
                     for it in detail
                 ],
                 hide_index=True,

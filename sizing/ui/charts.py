@@ -65,7 +65,7 @@ def memory_bars(devices: Sequence[dict]) -> go.Figure:
             ("Overhead", "overhead_bytes"),
         )
     ]
-    caps = [(_short(d["name"]), d.get("capacity_bytes")) for d in devices if d.get("capacity_bytes")]
+    caps = [(_short(d["name"]), int(d["capacity_bytes"])) for d in devices if d.get("capacity_bytes")]
     if caps:
         data.append(
             {

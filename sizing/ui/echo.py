@@ -33,5 +33,5 @@ def inert(text: object, limit: int | None = None) -> str:
     s = _WWW.sub(r"\1\\.", _INLINE.sub(r"\\\1", s))
     m = _BLOCK_START.match(s)
     if m:
-        s = s[: m.end()] + "\\" + s[m.end():] if m.group(1)[0].isdigit() else "\\" + s
+        s = s[: m.end()] + "\\" + s[m.end() :] if m.group(1)[0].isdigit() else "\\" + s
     return s

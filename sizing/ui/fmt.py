@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from sizing.units import GIB
 
 
@@ -62,3 +64,8 @@ def num(v: float | None) -> str:
     if v >= 100:
         return f"{v:.0f}"
     return f"{v:.1f}"
+
+
+def label_of(names: Mapping[str, str]) -> Callable[[object], str]:
+    """A widget's ``format_func`` for options named in ``names`` (an unnamed one shows as is)."""
+    return lambda key: names.get(str(key), str(key))

@@ -16,7 +16,7 @@ import streamlit as st
 
 from sizing.errors import SizingError
 from sizing.core.scenario import MAX_CTX
-from sizing.ui import services
+from sizing.ui import fmt, services
 from sizing.ui.config import UIConfig
 from sizing.ui.echo import inert
 from sizing.ui.redact import shown_error
@@ -115,7 +115,7 @@ def model_input(ps: PageState, cfg: UIConfig, sources: tuple[str, ...] = SOURCES
     src = st.radio(
         "Model from",
         sources,
-        format_func=SOURCE_LABELS.get,
+        format_func=fmt.label_of(SOURCE_LABELS),
         horizontal=True,
         key=ps.key("src"),
     )
@@ -131,13 +131,13 @@ def model_input(ps: PageState, cfg: UIConfig, sources: tuple[str, ...] = SOURCES
             )
         else:
             st.text_input("Model (catalog id)", key=ps.key("model"))
-            st.caption("The model catalog could not be loaded (the server log says why): type a catalog id, "
-                       "or pick a Hugging Face repo or a GGUF file.")
+            st.caption(
+                "The model catalog could not be loaded (the server log says why): type a catalog id, "
+                "or pick a Hugging Face repo or a GGUF file."
+            )
         return ModelChoice(spec=ps["model"], label=ps["model"])
     if src == "hf":
-        text = st.text_input(
-            "Hugging Face repo id", key=ps.key("repo"), placeholder="org/model", max_chars=160
-        )
+        text = st.text_input("Hugging Face repo id", key=ps.key("repo"), placeholder="org/model", max_chars=160)
         if not text:
             st.info("Enter a repo id such as `Qwen/Qwen3-8B`.")
             return None
@@ -164,9 +164,13 @@ def _repo_gguf_input(ps: PageState, repo: str) -> ModelChoice | None:
         st.warning(f"“{inert(ps['gq'], 40)}” is not a GGUF in {inert(repo)}; it has {inert(', '.join(quants))}.")
     options = ["", *quants]
     st.selectbox(
-        "GGUF quant in this repo", options,
-        format_func=lambda q: "— size from config.json —" if not q else
-        (f"{q}  ·  {sizes[q] / 1e9:.1f} GB" if sizes.get(q) else q),
+        "GGUF quant in this repo",
+        options,
+        format_func=lambda q: (
+            "— size from config.json —"
+            if not q
+            else (f"{q}  ·  {(sizes.get(q) or 0) / 1e9:.1f} GB" if sizes.get(q) else q)
+        ),
         key=ps.key("gq"),
         help="Read from the file's header only, with HTTP range requests: nothing is downloaded",
     )
@@ -192,11 +196,16 @@ def _server_takes_more_than(cap_mb: int) -> bool:
 
 def _file_input(ps: PageState, cfg: UIConfig) -> ModelChoice | None:
     if cfg.web_mode and _server_takes_more_than(cfg.upload_cap_mb):
-        log.error("server.maxUploadSize is above LLM_SIZING_UPLOAD_CAP_MB=%s: uploads are off; "
-                  "start the app with `python -m sizing.ui.serve`", cfg.upload_cap_mb)
-        st.warning("Uploads are off on this server (it was started without its upload cap); "
-                   "pick a GGUF from the server's model folders, or a catalog or Hugging Face model.",
-                   icon=":material/block:")
+        log.error(
+            "server.maxUploadSize is above LLM_SIZING_UPLOAD_CAP_MB=%s: uploads are off; "
+            "start the app with `python -m sizing.ui.serve`",
+            cfg.upload_cap_mb,
+        )
+        st.warning(
+            "Uploads are off on this server (it was started without its upload cap); "
+            "pick a GGUF from the server's model folders, or a catalog or Hugging Face model.",
+            icon=":material/block:",
+        )
         return _local_file_input(ps, cfg, None)
     st.caption(
         f"Only the header is read. Upload the first megabytes of a GGUF (at most {cfg.upload_cap_mb} MB), "
@@ -231,8 +240,9 @@ def _local_file_input(ps: PageState, cfg: UIConfig, up: Any) -> ModelChoice | No
         if cfg.web_mode and not cfg.allowed_file(pick):
             st.error("That file is outside the configured model directories.")
             return None
-        choice = ModelChoice(gguf=services.read_gguf_file(pick, allowed=cfg.allowed_file if cfg.web_mode else None),
-                             label=pick.name)
+        choice = ModelChoice(
+            gguf=services.read_gguf_file(pick, allowed=cfg.allowed_file if cfg.web_mode else None), label=pick.name
+        )
     if choice is None:
         st.info("Upload a GGUF header to size it.")
         return None
@@ -243,16 +253,22 @@ def _local_file_input(ps: PageState, cfg: UIConfig, up: Any) -> ModelChoice | No
 def _mmproj_input(ps: PageState, cfg: UIConfig) -> Any:
     """An optional vision/audio projector (mmproj GGUF) and whether to count it."""
     with st.expander("Vision / audio projector (mmproj)"):
-        mm = st.file_uploader("mmproj GGUF header", type=["gguf"], key=ps.key("mmproj_upload"),
-                              max_upload_size=cfg.upload_cap_mb,
-                              help="The projector llama-server loads with --mmproj: its weights, its "
-                                   "compute buffer and the context each image takes are added")
+        mm = st.file_uploader(
+            "mmproj GGUF header",
+            type=["gguf"],
+            key=ps.key("mmproj_upload"),
+            max_upload_size=cfg.upload_cap_mb,
+            help="The projector llama-server loads with --mmproj: its weights, its "
+            "compute buffer and the context each image takes are added",
+        )
         include = st.toggle("Include the projector", value=True, key=ps.key("mmproj_on"))
         if mm is None:
             return None
         proj = services.read_mmproj_header(mm.getvalue()[: cfg.upload_cap_mb * 1024 * 1024], mm.name)
-        st.caption(f"{proj.projector_type} {'/'.join(proj.modalities)} encoder: each image takes "
-                   f"{proj.image_tokens} context cells")
+        st.caption(
+            f"{proj.projector_type} {'/'.join(proj.modalities)} encoder: each image takes "
+            f"{proj.image_tokens} context cells"
+        )
         return proj if include else None
 
 
@@ -261,8 +277,9 @@ def run_inputs(ps: PageState) -> None:
     c1, c2 = st.columns(2)
     quants = services.file_quants()
     if quants and (ps["src"] == "file" or (ps["src"] == "hf" and ps["gq"])):
-        c1.selectbox("Quant", ["file", *quants], key=ps.key("fq"),
-                     format_func=lambda q: "As in the file" if q == "file" else q)
+        c1.selectbox(
+            "Quant", ["file", *quants], key=ps.key("fq"), format_func=lambda q: "As in the file" if q == "file" else q
+        )
     elif quants:
         c1.selectbox("Quant", quants, key=ps.key("quant"))
     else:
@@ -277,19 +294,40 @@ def run_inputs(ps: PageState) -> None:
             c3.selectbox("KV cache type", kvs, key=ps.key("kv"), help="A quantized V cache needs flash attention")
         else:
             c3.text_input("KV cache type", key=ps.key("kv"))
-        c4.number_input("Parallel users", min_value=1, max_value=256, step=1, key=ps.key("np"),
-                        help="llama-server -np: each user gets the context above")
+        c4.number_input(
+            "Parallel users",
+            min_value=1,
+            max_value=256,
+            step=1,
+            key=ps.key("np"),
+            help="llama-server -np: each user gets the context above",
+        )
         st.toggle("Flash attention", key=ps.key("fa"))
         c5, c6, c7 = st.columns(3)
-        c5.toggle("Memory-map the file", key=ps.key("mmap"),
-                  help="off: llama-server --no-mmap reads the weights into RAM (no file pages kept twice)")
-        c6.toggle("CPU repack", key=ps.key("repack"),
-                  help="off: --no-repack; on the CPU, Q4_0/Q4_K/IQ4_NL/MXFP4 weights otherwise get a second, "
-                       "repacked copy for faster kernels")
-        c7.toggle("Lock in RAM", key=ps.key("mlock"),
-                  help="--mlock: pins the weights; mapped file pages are then never reclaimed")
-        st.number_input("Your prompt (tokens)", min_value=0, max_value=MAX_CTX, step=512, key=ps.key("prompt"),
-                        help="for the time to first token at your context; 0: a quarter of the context")
+        c5.toggle(
+            "Memory-map the file",
+            key=ps.key("mmap"),
+            help="off: llama-server --no-mmap reads the weights into RAM (no file pages kept twice)",
+        )
+        c6.toggle(
+            "CPU repack",
+            key=ps.key("repack"),
+            help="off: --no-repack; on the CPU, Q4_0/Q4_K/IQ4_NL/MXFP4 weights otherwise get a second, "
+            "repacked copy for faster kernels",
+        )
+        c7.toggle(
+            "Lock in RAM",
+            key=ps.key("mlock"),
+            help="--mlock: pins the weights; mapped file pages are then never reclaimed",
+        )
+        st.number_input(
+            "Your prompt (tokens)",
+            min_value=0,
+            max_value=MAX_CTX,
+            step=512,
+            key=ps.key("prompt"),
+            help="for the time to first token at your context; 0: a quarter of the context",
+        )
 
 
 # --- hardware --------------------------------------------------------------------------
@@ -423,13 +461,33 @@ def gpu_picker(ps: PageState) -> list[tuple[str, int]]:
         if st.session_state.get(_row_key(ps, "count", i)) != n:
             st.session_state[_row_key(ps, "count", i)] = n
         # the card on its own line (its full name readable), its count and removal below
-        st.selectbox("GPU" if i == 0 else f"GPU {i + 1}", ids, format_func=lambda x: names.get(x, x),
-                     key=_row_key(ps, "gpu", i), on_change=_on_row_gpu, args=(ps, i))
+        st.selectbox(
+            "GPU" if i == 0 else f"GPU {i + 1}",
+            ids,
+            format_func=lambda x: names.get(x, x),
+            key=_row_key(ps, "gpu", i),
+            on_change=_on_row_gpu,
+            args=(ps, i),
+        )
         c1, c2 = st.columns(2, vertical_alignment="bottom")
-        c1.number_input("Cards of this GPU", min_value=1, max_value=16, step=1, key=_row_key(ps, "count", i),
-                        on_change=_on_row_count, args=(ps, i), help="How many of this card the machine has")
-        c2.button("Remove", icon=":material/close:", key=_row_key(ps, "rm", i), help="Remove this GPU",
-                  on_click=_on_remove, args=(ps, i))
+        c1.number_input(
+            "Cards of this GPU",
+            min_value=1,
+            max_value=16,
+            step=1,
+            key=_row_key(ps, "count", i),
+            on_change=_on_row_count,
+            args=(ps, i),
+            help="How many of this card the machine has",
+        )
+        c2.button(
+            "Remove",
+            icon=":material/close:",
+            key=_row_key(ps, "rm", i),
+            help="Remove this GPU",
+            on_click=_on_remove,
+            args=(ps, i),
+        )
     if len(cards) < MAX_GPU_ROWS:
         if _row_key(ps, "gpu", "new") not in st.session_state:
             st.session_state[_row_key(ps, "gpu", "new")] = None
@@ -451,23 +509,34 @@ def gpu_picker(ps: PageState) -> list[tuple[str, int]]:
 
 
 def hardware_input(ps: PageState, cfg: UIConfig) -> HardwareChoice:
-    mode = st.radio(
-        "Hardware", _hw_modes(cfg), format_func=HW_LABELS.get, horizontal=True, key=ps.key("hw")
-    )
+    mode = st.radio("Hardware", _hw_modes(cfg), format_func=fmt.label_of(HW_LABELS), horizontal=True, key=ps.key("hw"))
     cards = gpu_cards(ps)
     if mode == "db":
         if services.gpu_ids():
             cards = gpu_picker(ps)
             st.number_input("System RAM (GB)", min_value=0.0, max_value=65536.0, key=ps.key("ram"))
         else:
-            st.info("The GPU database could not be loaded (see the server log); use Custom.", icon=":material/construction:")
+            st.info(
+                "The GPU database could not be loaded (see the server log); use Custom.", icon=":material/construction:"
+            )
     elif mode == "custom":
         c1, c2 = st.columns(2)
         c1.number_input("Device memory (GB)", min_value=0.5, max_value=4096.0, key=ps.key("mem"))
         c2.number_input("Memory bandwidth (GB/s)", min_value=1.0, max_value=100000.0, key=ps.key("bw"))
         c3, c4 = st.columns(2, vertical_alignment="bottom")
         c3.number_input("System RAM (GB)", min_value=0.0, max_value=65536.0, key=ps.key("ram"))
-        c4.toggle("Unified memory", key=ps.key("uni"),
-                  help="The device shares system RAM (Apple silicon, Strix Halo, DGX Spark)")
-    return HardwareChoice(mode, [g for g, _ in cards], cards[0][1] if cards else 1, float(ps["mem"]),
-                          float(ps["bw"]), float(ps["ram"]), counts=[n for _, n in cards], unified=bool(ps["uni"]))
+        c4.toggle(
+            "Unified memory",
+            key=ps.key("uni"),
+            help="The device shares system RAM (Apple silicon, Strix Halo, DGX Spark)",
+        )
+    return HardwareChoice(
+        mode,
+        [g for g, _ in cards],
+        cards[0][1] if cards else 1,
+        float(ps["mem"]),
+        float(ps["bw"]),
+        float(ps["ram"]),
+        counts=[n for _, n in cards],
+        unified=bool(ps["uni"]),
+    )

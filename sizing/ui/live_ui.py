@@ -47,8 +47,6 @@ class Job:
         return self.thread is not None and self.thread.is_alive()
 
 
-
-
 def _worker(job: Job, n_prompt: int, n_gen: int, cfg: Any) -> None:
     """Runs in a thread: the whole check (estimate, guard, run, compare, store) in the core."""
     try:
@@ -105,8 +103,11 @@ def render(machine: Any) -> None:
     if synthetic:
         # Empty weights: what llama.cpp allocates is exact, its speed says little, so by
         # default the check only loads the model (seconds instead of minutes).
-        timed = st.toggle("Also time prompt and generation (slow: runs the whole model on empty weights)",
-                          key="live.timed", value=False)
+        timed = st.toggle(
+            "Also time prompt and generation (slow: runs the whole model on empty weights)",
+            key="live.timed",
+            value=False,
+        )
     n_prompt = min(512, int(ctx) // 2) if timed else 0
     n_gen_run = int(n_gen) if timed else 0
     if path and pick != "other":
@@ -121,8 +122,9 @@ def render(machine: Any) -> None:
             st.error("Give the path of a .gguf file.")
         elif path:
             job = Job(path=path, label=label(pick) if pick != "other" else Path(path).name, ctx=int(ctx))
-            job.thread = threading.Thread(target=_worker, args=(job, n_prompt, n_gen_run, cfg), daemon=True,
-                                          name="live-check")
+            job.thread = threading.Thread(
+                target=_worker, args=(job, n_prompt, n_gen_run, cfg), daemon=True, name="live-check"
+            )
             job.thread.start()
             st.session_state[JOB_KEY] = job
     progress_panel()
@@ -217,12 +219,13 @@ def result() -> None:
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
     if r.synthetic:
-        st.caption("Synthetic model: memory is what llama.cpp allocates for this architecture; "
-                   "speed on empty weights is not meaningful.")
+        st.caption(
+            "Synthetic model: memory is what llama.cpp allocates for this architecture; "
+            "speed on empty weights is not meaningful."
+        )
     v = r.verdict
     if v is not None and not v.used:
-        st.warning(f"This run is left out of this machine's speed calibration: {v.reason}.",
-                   icon=":material/block:")
+        st.warning(f"This run is left out of this machine's speed calibration: {v.reason}.", icon=":material/block:")
     if r.calibration is not None:
         c = r.calibration
         st.caption(
@@ -231,8 +234,10 @@ def result() -> None:
             f"prefill {_pct(c.prefill_error_before)} before, {_pct(c.prefill_error_after)} after."
         )
     if r.runner is not None:
-        st.caption(f"Runner: {r.runner.name} {r.runner.version} ({r.runner.backend}). "
-                   + (f"Stored in {r.stored_in}." if r.stored_in else ""))
+        st.caption(
+            f"Runner: {r.runner.name} {r.runner.version} ({r.runner.backend}). "
+            + (f"Stored in {r.stored_in}." if r.stored_in else "")
+        )
 
 
 def status_line(label: str, status: str, message: str | None) -> str:
@@ -281,8 +286,10 @@ def history() -> None:
                 points.append({"part": part, "estimated": est[key], "measured": meas[key], "label": label})
     if points:
         st.plotly_chart(charts.history_scatter(points), width="stretch", config={"displayModeBar": False})
-        st.caption("Each stored run, part by part: on the dotted line the estimate matched what llama.cpp "
-                   "allocated; above it the estimate was low.")
+        st.caption(
+            "Each stored run, part by part: on the dotted line the estimate matched what llama.cpp "
+            "allocated; above it the estimate was low."
+        )
     rows = []
     for r in reversed(runs[-200:]):
         meas, est = r.measured or {}, r.estimate or {}

@@ -31,6 +31,7 @@ def _page(module: str, title: str, icon: str, url_path: str, default: bool = Fal
 
 def pages() -> list[st.Page]:
     out = [_page(*spec, default=(i == 0)) for i, spec in enumerate(PAGES)]
+
     # The default page is served at "/"; keep "/run" working too (older or typed links).
     def run_alias() -> None:
         importlib.import_module(f"sizing.ui.pages.{PAGES[0][0]}").render()
@@ -45,8 +46,10 @@ def main() -> None:
     st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
     nav = st.navigation(pages())
     with st.sidebar:
-        st.caption("**llm-sizing** — can I run this model on this hardware, and how fast? "
-                   "Numbers are checked against llama.cpp.")
+        st.caption(
+            "**llm-sizing** — can I run this model on this hardware, and how fast? "
+            "Numbers are checked against llama.cpp."
+        )
     within_budget(nav.run)
 
 

@@ -80,7 +80,11 @@ def estimate_markdown(data: dict) -> str:
                 f"{'yes' if d.get('fits') else 'no'} |"
             )
     if "fits" in data:
-        lines += ["", f"**Fits:** {'yes' if data['fits'] else 'no'}" + (f" — {data['placement']}" if data.get("placement") else "")]
+        lines += [
+            "",
+            f"**Fits:** {'yes' if data['fits'] else 'no'}"
+            + (f" — {data['placement']}" if data.get("placement") else ""),
+        ]
     if data.get("decode_tokens_per_s"):
         lines += [
             "",

@@ -654,7 +654,7 @@ def _runs_well(
     limit = {}
     for r in rows:
         if r.model_id in top:
-            lim = solver.largest_context(cat.get(r.model_id), r.quant, hwm, cal)
+            lim = solver.largest_context(cat.get(r.model_id), r.quant or "", hwm, cal)
             limit[r.model_id] = lim.on_gpu or lim.with_offload
     return [{**r.model_dump(mode="json"), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
 

@@ -46,6 +46,7 @@ OPTIMIZER_STATE_BYTES: dict[str, float] = {"adamw": 8.0, "adamw8bit": 2.0 + 8.0 
 # absmax blocks -> 0.5 + 1/64 + 4/(64*256) bytes per parameter.
 NF4_DQ_BYTES_PER_PARAM = 0.5 + 1.0 / 64 + 4.0 / (64 * 256)
 
+
 class FinetuneMemory(BaseModel):
     """Per-GPU bytes of one training step, by part, with how each was sized."""
 
@@ -169,8 +170,7 @@ def estimate_finetune_memory(s: FinetuneScenario, data: FinetuneData | None = No
         "backward_start": (
             buckets,
             opt,
-            act.saved_bytes + max(act.loss_transient_bytes, act.layer_transient_bytes, head_grad)
-            + dequant + gathered,
+            act.saved_bytes + max(act.loss_transient_bytes, act.layer_transient_bytes, head_grad) + dequant + gathered,
         ),
         "backward_end": (grads + buckets, opt, act.last_layer_bytes + dequant + gathered),
         "optimizer_step": (grads + buckets, opt + step_temp, 0),
@@ -200,7 +200,9 @@ def estimate_finetune_memory(s: FinetuneScenario, data: FinetuneData | None = No
         supported = False
         warnings.append(f"8-bit AdamW comes from bitsandbytes, which does not run on the {s.backend} backend")
     if s.model.is_moe:
-        warnings.append("MoE: activations sized as if every token ran through its experts' share; router buffers not modelled")
+        warnings.append(
+            "MoE: activations sized as if every token ran through its experts' share; router buffers not modelled"
+        )
 
     measured = s.method != "qlora" and s.model.arch in ("llama", "qwen2", "qwen3", "mistral")
     return FinetuneMemory(
@@ -227,11 +229,18 @@ def estimate_finetune_memory(s: FinetuneScenario, data: FinetuneData | None = No
                 "peak over backward start/end and optimizer step"
             ),
             calibration=(
-                ("checked against the allocator peak and peak RSS of real PyTorch CPU training steps "
-                 "(tests/test_finetune_truth.py, bench/accuracy_finetune.py)"
-                 if measured else "not measured here (QLoRA needs CUDA + bitsandbytes)")
-                + ("; GPU: allocated peak plus the CUDA context, the caching allocator's fragmentation "
-                   "is not included (leave a few % spare)" if s.backend in ("cuda", "rocm") else "")
+                (
+                    "checked against the allocator peak and peak RSS of real PyTorch CPU training steps "
+                    "(tests/test_finetune_truth.py, bench/accuracy_finetune.py)"
+                    if measured
+                    else "not measured here (QLoRA needs CUDA + bitsandbytes)"
+                )
+                + (
+                    "; GPU: allocated peak plus the CUDA context, the caching allocator's fragmentation "
+                    "is not included (leave a few % spare)"
+                    if s.backend in ("cuda", "rocm")
+                    else ""
+                )
             ),
             measured=False,
         ),

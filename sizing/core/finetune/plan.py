@@ -21,7 +21,6 @@ from sizing.core.gpu import GPU
 from sizing.units import GIB
 
 
-
 def gpu_bytes(gpu: GPU) -> int | None:
     """Device memory in bytes; GPU memory sizes are binary (an "80 GB" H100 is 80 GiB)."""
     return int(gpu.memory_gb * GIB) if gpu.memory_gb else None
@@ -135,9 +134,7 @@ def methods_that_fit(s: FinetuneScenario, memory_bytes: int) -> list[MethodFit]:
     return out
 
 
-def rank_gpus(
-    s: FinetuneScenario, gpus: Iterable[GPU], dataset_tokens: int, *, by: str = "time"
-) -> list[GPUVerdict]:
+def rank_gpus(s: FinetuneScenario, gpus: Iterable[GPU], dataset_tokens: int, *, by: str = "time") -> list[GPUVerdict]:
     """GPUs where ``s`` fits, fastest (``by='time'``) or cheapest to buy (``by='cost'``) first."""
     rows = [verdict(s, g, dataset_tokens) for g in gpus]
     timed = [(r, r.epoch_s["expected"]) for r in rows if r.fits and r.epoch_s]

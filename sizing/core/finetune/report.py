@@ -74,7 +74,9 @@ class FinetuneReport(BaseModel):
             "epoch_s": first.epoch_s if first else None,
             "largest_micro_batch": self.largest_micro_batch,
             "largest_seq_len": self.largest_seq_len,
-            "methods": [{"method": f.method, "total_bytes": f.memory.total_bytes, "fits": f.fits} for f in self.methods],
+            "methods": [
+                {"method": f.method, "total_bytes": f.memory.total_bytes, "fits": f.fits} for f in self.methods
+            ],
             "gpus": [
                 {
                     "id": g.gpu_id,

@@ -31,7 +31,6 @@ DEFAULT_TARGETS: tuple[str, ...] = ("q", "k", "v", "o")
 MAX_MICRO_BATCH = 65536
 
 
-
 class FinetuneScenario(BaseModel):
     """One fine-tuning run: model, method, the knobs that change memory, the GPUs."""
 
@@ -62,8 +61,12 @@ class FinetuneScenario(BaseModel):
             kwargs["grad_checkpointing"] = method in ("lora", "qlora")
         if method not in METHODS:
             raise SizingError(f"unknown fine-tuning method {method!r}: use one of {', '.join(METHODS)}")
-        for key, allowed in (("precision", PRECISIONS), ("optimizer", OPTIMIZERS),
-                             ("sharding", SHARDINGS), ("backend", BACKENDS)):
+        for key, allowed in (
+            ("precision", PRECISIONS),
+            ("optimizer", OPTIMIZERS),
+            ("sharding", SHARDINGS),
+            ("backend", BACKENDS),
+        ):
             if key in kwargs and kwargs[key] not in allowed:
                 raise SizingError(f"unknown {key} {kwargs[key]!r}: use one of {', '.join(allowed)}")
         try:
@@ -87,15 +90,11 @@ class FinetuneScenario(BaseModel):
                 raise SizingError("LoRA needs at least one target module")
             bad = [t for t in self.target_modules if t not in TARGET_MODULES]
             if bad:
-                raise SizingError(
-                    f"unknown LoRA target module(s) {', '.join(bad)}: use {', '.join(TARGET_MODULES)}"
-                )
+                raise SizingError(f"unknown LoRA target module(s) {', '.join(bad)}: use {', '.join(TARGET_MODULES)}")
         if self.seq_len <= 0:
             raise SizingError(f"sequence length must be positive, got {self.seq_len}")
         if self.seq_len > m.max_context:
-            raise SizingError(
-                f"sequence length {self.seq_len} is beyond {m.id}'s limit of {m.max_context} tokens"
-            )
+            raise SizingError(f"sequence length {self.seq_len} is beyond {m.id}'s limit of {m.max_context} tokens")
         if self.micro_batch <= 0:
             raise SizingError(f"micro-batch must be positive, got {self.micro_batch}")
         if self.micro_batch > MAX_MICRO_BATCH:

@@ -23,7 +23,6 @@ from sizing.core.finetune.data import FinetuneData, load_finetune_data
 from sizing.core.finetune.params import param_breakdown
 
 
-
 class Throughput(BaseModel):
     model_config = ConfigDict(frozen=True)
 

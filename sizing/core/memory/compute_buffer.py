@@ -68,8 +68,7 @@ def _dims(a: ModelArch) -> tuple[int, int, int, int]:
         q = a.n_heads * max(qk, a.kv_lora_rank + a.qk_rope_head_dim)
         kv = a.kv_lora_rank + a.qk_rope_head_dim
         return a.hidden_size, q, kv, a.n_heads
-    return (a.hidden_size, a.n_heads * max(a.head_dim_k, a.head_dim_v),
-            a.n_kv_heads * a.head_dim_k, a.n_heads)
+    return (a.hidden_size, a.n_heads * max(a.head_dim_k, a.head_dim_v), a.n_kv_heads * a.head_dim_k, a.n_heads)
 
 
 def _recurrent_branch(a: ModelArch, t: int, n_seq: int) -> int:

@@ -49,8 +49,9 @@ class ContextSize(BaseModel):
     n_ubatch: int  # tokens in the worst-case micro-batch the compute graph is reserved for
 
 
-def context_size(ctx: int, *, n_parallel: int = 1, kv_unified: bool = True,
-                 n_batch: int = 2048, n_ubatch: int = 512) -> ContextSize:
+def context_size(
+    ctx: int, *, n_parallel: int = 1, kv_unified: bool = True, n_batch: int = 2048, n_ubatch: int = 512
+) -> ContextSize:
     """Apply llama.cpp's padding and clamping to the requested context and batches."""
     if kv_unified or n_parallel == 1:
         n_ctx_seq = _pad(ctx, CTX_PAD)
@@ -64,8 +65,9 @@ def context_size(ctx: int, *, n_parallel: int = 1, kv_unified: bool = True,
     nb = min(n_batch, ctx)
     nub = min(n_ubatch, nb)
     # build(): every field is computed here from validated ints (hot path of sweeps)
-    return build(ContextSize, n_ctx=n_ctx, n_ctx_seq=n_ctx_seq, n_stream=n_stream,
-                 n_seq=n_parallel, n_batch=nb, n_ubatch=nub)
+    return build(
+        ContextSize, n_ctx=n_ctx, n_ctx_seq=n_ctx_seq, n_stream=n_stream, n_seq=n_parallel, n_batch=nb, n_ubatch=nub
+    )
 
 
 class KVCachePart(BaseModel):
@@ -152,8 +154,7 @@ def estimate_kv_cache(
     swa_full: bool = False,
 ) -> KVCacheEstimate:
     """Bytes of the KV cache (and recurrent state) llama.cpp allocates for this context."""
-    cs = context_size(ctx, n_parallel=n_parallel, kv_unified=kv_unified, n_batch=n_batch,
-                      n_ubatch=n_ubatch)
+    cs = context_size(ctx, n_parallel=n_parallel, kv_unified=kv_unified, n_batch=n_batch, n_ubatch=n_ubatch)
     n_attn, n_swa = _layer_counts(arch)
     n_full = n_attn - n_swa
 
@@ -162,8 +163,17 @@ def estimate_kv_cache(
         rk = cache_row_bytes(kv_type_k, nk, "K")
         rv = cache_row_bytes(kv_type_v, nv, "V")
         n = layers * cells * cs.n_stream
-        return build(KVCachePart, kind=kind, cells=cells, streams=cs.n_stream, layers=layers,
-                     k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=n * rv)
+        return build(
+            KVCachePart,
+            kind=kind,
+            cells=cells,
+            streams=cs.n_stream,
+            layers=layers,
+            k_type=kv_type_k,
+            v_type=kv_type_v,
+            k_bytes=n * rk,
+            v_bytes=n * rv,
+        )
 
     parts: list[KVCachePart] = []
     if arch.is_swa and n_swa and not swa_full:
@@ -179,8 +189,19 @@ def estimate_kv_cache(
         # indexer_head_size per token and layer, in the K cache type (llama_kv_cache_dsa)
         rk = cache_row_bytes(kv_type_k, int(arch.extra.get("indexer_head_size", 0)), "indexer K")
         n = n_attn * cs.n_ctx_seq * cs.n_stream
-        parts.append(build(KVCachePart, kind="indexer", cells=cs.n_ctx_seq, streams=cs.n_stream, layers=n_attn,
-                           k_type=kv_type_k, v_type=kv_type_v, k_bytes=n * rk, v_bytes=0))
+        parts.append(
+            build(
+                KVCachePart,
+                kind="indexer",
+                cells=cs.n_ctx_seq,
+                streams=cs.n_stream,
+                layers=n_attn,
+                k_type=kv_type_k,
+                v_type=kv_type_v,
+                k_bytes=n * rk,
+                v_bytes=0,
+            )
+        )
     if arch.recurrent_layers:
         parts.append(_recurrent_state(arch, n_parallel))
     return build(KVCacheEstimate, context=cs, parts=tuple(parts))
@@ -224,5 +245,13 @@ def _recurrent_state(arch: ModelArch, n_seq: int) -> KVCachePart:
     sizes its cache to ``max(1, n_seq_max)`` cells, whatever the context)."""
     n = len(arch.recurrent_layers)
     r, s = recurrent_row_dims(arch)
-    return KVCachePart(kind="recurrent", cells=n_seq, streams=1, layers=n, k_type="f32",
-                       v_type="f32", k_bytes=4 * r * n * n_seq, v_bytes=4 * s * n * n_seq)
+    return KVCachePart(
+        kind="recurrent",
+        cells=n_seq,
+        streams=1,
+        layers=n,
+        k_type="f32",
+        v_type="f32",
+        k_bytes=4 * r * n * n_seq,
+        v_bytes=4 * s * n * n_seq,
+    )

@@ -55,7 +55,11 @@ def bench_coverage(path: DataPath = BENCH_FILE) -> BenchCoverage:
     by_gpu: Counter[str] = Counter()
     moe: Counter[str] = Counter()
     for i, row in enumerate(raw["rows"]):
-        if not isinstance(row, dict) or row.get("device") not in devices or not isinstance(devices[row["device"]], dict):
+        if (
+            not isinstance(row, dict)
+            or row.get("device") not in devices
+            or not isinstance(devices[row["device"]], dict)
+        ):
             raise SizingError(f"{path}: row {i}: unknown or missing device")
         dev = devices[row["device"]]
         if dev.get("db_id"):

@@ -37,10 +37,15 @@ class MachineFactors(BaseModel):
 
     def detail(self) -> str:
         if self.effective_bandwidth_gbs:
-            src = (f"from {self.n_bandwidth_bound} bandwidth-bound run{'s' if self.n_bandwidth_bound != 1 else ''}"
-                   if self.n_bandwidth_bound else "as published: no bandwidth-bound run yet")
-            bw = (f"effective bandwidth {self.effective_bandwidth_gbs:.1f} GB/s ({src}) + "
-                  f"{self.decode_overhead_ms:.2f} ms/token")
+            src = (
+                f"from {self.n_bandwidth_bound} bandwidth-bound run{'s' if self.n_bandwidth_bound != 1 else ''}"
+                if self.n_bandwidth_bound
+                else "as published: no bandwidth-bound run yet"
+            )
+            bw = (
+                f"effective bandwidth {self.effective_bandwidth_gbs:.1f} GB/s ({src}) + "
+                f"{self.decode_overhead_ms:.2f} ms/token"
+            )
         else:
             bw = f"bandwidth ×{self.bandwidth_factor:.2f}"
         return f"{bw} ({self.n_decode} runs), compute ×{self.compute_factor:.2f} ({self.n_prefill} runs)"
@@ -51,12 +56,16 @@ class MachineFactors(BaseModel):
     def decode_tokens_per_s(self, sample: Any) -> float | None:
         """The calibrated decode prediction for a run (a ``sizing.live.calibrate.SpeedSample``)."""
         if self.effective_bandwidth_gbs and sample.decode_read_bytes:
-            step = sample.decode_read_bytes / (self.effective_bandwidth_gbs * 1e9) + (self.decode_overhead_ms or 0) / 1e3
+            step = (
+                sample.decode_read_bytes / (self.effective_bandwidth_gbs * 1e9) + (self.decode_overhead_ms or 0) / 1e3
+            )
             return 1.0 / step
         return sample.predicted_decode * self.bandwidth_factor if sample.predicted_decode else None
 
 
-def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFactors) -> tuple[DeviceRate, CalibrationSet]:
+def apply_factors(
+    rate: DeviceRate, calib: CalibrationSet, factors: MachineFactors
+) -> tuple[DeviceRate, CalibrationSet]:
     """(DeviceRate, CalibrationSet) with this machine's factors folded in — pure.
 
     Decode with a fitted line: the device bandwidth is set so bandwidth × the backend's
@@ -94,10 +103,12 @@ def apply_factors(rate: DeviceRate, calib: CalibrationSet, factors: MachineFacto
     key = calib.key(backend, rate.kind, rate.family)
     if key != backend:  # the device class's or architecture's own entry is what get() finds
         backends[key] = new_c
-    new_calib = calib.model_copy(update={
-        "backends": backends,
-        "name": f"{calib.name} + {factors.label()}",
-    })
+    new_calib = calib.model_copy(
+        update={
+            "backends": backends,
+            "name": f"{calib.name} + {factors.label()}",
+        }
+    )
     return new_rate, new_calib
 
 
@@ -145,11 +156,16 @@ def calibrate_hardware(
         rate, _ = apply_factors(d.rate(), calib, machine.factors)
         return d.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs})
 
-    new_hw = hardware.model_copy(update={
-        "gpus": tuple(scaled(d) for d in hardware.gpus),
-        "host": scaled(hardware.host),
-        "notes": (*hardware.notes, f"speed calibrated to {machine.label()}",
-                  *(f"calibration left out {x}" for x in machine.excluded[:5]),
-                  *(f"run store {w}" for w in machine.store_warnings[:5])),
-    })
+    new_hw = hardware.model_copy(
+        update={
+            "gpus": tuple(scaled(d) for d in hardware.gpus),
+            "host": scaled(hardware.host),
+            "notes": (
+                *hardware.notes,
+                f"speed calibrated to {machine.label()}",
+                *(f"calibration left out {x}" for x in machine.excluded[:5]),
+                *(f"run store {w}" for w in machine.store_warnings[:5]),
+            ),
+        }
+    )
     return new_hw, new_calib

@@ -11,8 +11,14 @@ from sizing.ui.state import PageState, Param, copy_link_button, safe_name
 
 URL_PATH = "compare"
 ONE_GPU = "nvidia-rtx-4090"
-DEFAULT_GPUS = ("nvidia-rtx-3090", "nvidia-rtx-4090", "amd-rx-7900-xtx", "apple-m3-max-40c-64gb",
-                "nvidia-rtx-6000-ada", "nvidia-a100-pcie-80gb")
+DEFAULT_GPUS = (
+    "nvidia-rtx-3090",
+    "nvidia-rtx-4090",
+    "amd-rx-7900-xtx",
+    "apple-m3-max-40c-64gb",
+    "nvidia-rtx-6000-ada",
+    "nvidia-a100-pcie-80gb",
+)
 
 
 def _names(v: list[str]) -> list[str]:
@@ -52,12 +58,15 @@ def render() -> None:
     names = services.catalog_names()
     gpu_names = {g.id: g.name for g in services.gpu_db().all} if services.gpu_ids() else {}
     with st.container(border=True):
-        mode = st.segmented_control(
-            "Compare",
-            ("gpus", "models"),
-            format_func={"gpus": "One model × many GPUs", "models": "Many models × one GPU"}.get,
-            key=ps.key("mode"),
-        ) or "gpus"
+        mode = (
+            st.segmented_control(
+                "Compare",
+                ("gpus", "models"),
+                format_func=fmt.label_of({"gpus": "One model × many GPUs", "models": "Many models × one GPU"}),
+                key=ps.key("mode"),
+            )
+            or "gpus"
+        )
         if mode == "gpus":
             st.selectbox("Model", list(names), format_func=lambda i: names.get(i, i), key=ps.key("model"))
             st.multiselect("GPUs", list(gpu_names), format_func=lambda i: gpu_names.get(i, i), key=ps.key("gpus"))
@@ -83,8 +92,13 @@ def results(v: dict) -> None:
         return
     colors = [charts.FIT_COLORS["no" if not r["fits"] else "fits" if r["all_on_gpu"] else "tight"] for r in rows]
     st.plotly_chart(
-        charts.bars([r["label"] for r in rows], [r["decode"] or 0 for r in rows], "decode tokens/s", colors,
-                    errors=([r["decode_low"] or 0 for r in rows], [r["decode_high"] or 0 for r in rows])),
+        charts.bars(
+            [r["label"] for r in rows],
+            [r["decode"] or 0 for r in rows],
+            "decode tokens/s",
+            colors,
+            errors=([r["decode_low"] or 0 for r in rows], [r["decode_high"] or 0 for r in rows]),
+        ),
         width="stretch",
         config={"displayModeBar": False},
     )
@@ -102,7 +116,17 @@ def results(v: dict) -> None:
     ]
     st.dataframe(table, hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
-    c1.download_button("Comparison as JSON", report.to_json(rows), file_name="compare.json",
-                       mime="application/json", icon=":material/download:")
-    c2.download_button("Comparison as Markdown", report.table_markdown("Comparison", table), file_name="compare.md",
-                       mime="text/markdown", icon=":material/download:")
+    c1.download_button(
+        "Comparison as JSON",
+        report.to_json(rows),
+        file_name="compare.json",
+        mime="application/json",
+        icon=":material/download:",
+    )
+    c2.download_button(
+        "Comparison as Markdown",
+        report.table_markdown("Comparison", table),
+        file_name="compare.md",
+        mime="text/markdown",
+        icon=":material/download:",
+    )

@@ -34,7 +34,13 @@ RANK_ROWS = 15
 METHODS = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit NF4 base)"}
 PRECISIONS = {"mixed_bf16": "Mixed bf16 (AMP)", "fp32": "fp32"}
 OPTIMIZERS = {"adamw": "AdamW", "adamw8bit": "8-bit AdamW (bitsandbytes)", "sgd": "SGD with momentum"}
-SHARDINGS = {"ddp": "DDP (replicated)", "zero1": "ZeRO-1", "zero2": "ZeRO-2", "zero3": "ZeRO-3", "fsdp": "FSDP (full shard)"}
+SHARDINGS = {
+    "ddp": "DDP (replicated)",
+    "zero1": "ZeRO-1",
+    "zero2": "ZeRO-2",
+    "zero3": "ZeRO-3",
+    "fsdp": "FSDP (full shard)",
+}
 TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
 PART_COLORS = {
     "Weights": "#4C78A8",
@@ -68,30 +74,44 @@ def page_state() -> PageState:
 
 
 def training_inputs(ps: PageState) -> None:
-    method = st.segmented_control("Method", list(METHODS), format_func=METHODS.get, key=ps.key("method"),
-                                  selection_mode="single")
+    method = st.segmented_control(
+        "Method", list(METHODS), format_func=fmt.label_of(METHODS), key=ps.key("method"), selection_mode="single"
+    )
     method = method or "lora"
     c1, c2 = st.columns(2)
     if method == "full":
-        c1.selectbox("Precision", list(PRECISIONS), format_func=PRECISIONS.get, key=ps.key("prec"))
+        c1.selectbox("Precision", list(PRECISIONS), format_func=fmt.label_of(PRECISIONS), key=ps.key("prec"))
     else:
         c1.number_input("LoRA rank", min_value=1, max_value=4096, step=8, key=ps.key("rank"))
-        c2.multiselect("Target modules", list(TARGETS), key=ps.key("targets"),
-                       help="Projections that get adapters: attention q/k/v/o, MLP gate/up/down")
+        c2.multiselect(
+            "Target modules",
+            list(TARGETS),
+            key=ps.key("targets"),
+            help="Projections that get adapters: attention q/k/v/o, MLP gate/up/down",
+        )
     # two per row at most: in the left column at 1280 px a third box cuts its label and value
     c3, c4 = st.columns(2)
     c3.number_input("Sequence length", min_value=1, max_value=1_048_576, step=512, key=ps.key("seq"))
     c4.number_input("Micro-batch", min_value=1, max_value=1024, step=1, key=ps.key("mb"))
-    st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key=ps.key("opt"))
+    st.selectbox("Optimizer", list(OPTIMIZERS), format_func=fmt.label_of(OPTIMIZERS), key=ps.key("opt"))
     c6, c7 = st.columns(2)
-    c6.toggle("Gradient checkpointing", key=ps.key("gc"),
-              help="Keep one tensor per layer; recompute the rest. On by default, as the LoRA/QLoRA "
-                   "recipes of PEFT, TRL, Unsloth and Axolotl run")
+    c6.toggle(
+        "Gradient checkpointing",
+        key=ps.key("gc"),
+        help="Keep one tensor per layer; recompute the rest. On by default, as the LoRA/QLoRA "
+        "recipes of PEFT, TRL, Unsloth and Axolotl run",
+    )
     c7.toggle("Flash attention (SDPA)", key=ps.key("fa"), help="Off: eager attention saves the s × s scores")
-    st.selectbox("Multi-GPU sharding", list(SHARDINGS), format_func=SHARDINGS.get, key=ps.key("shard"),
-                 help="Used when more than one card is chosen")
-    st.number_input("Dataset (million tokens per epoch)", min_value=0.001, max_value=1_000_000.0, step=10.0,
-                    key=ps.key("tokens"))
+    st.selectbox(
+        "Multi-GPU sharding",
+        list(SHARDINGS),
+        format_func=fmt.label_of(SHARDINGS),
+        key=ps.key("shard"),
+        help="Used when more than one card is chosen",
+    )
+    st.number_input(
+        "Dataset (million tokens per epoch)", min_value=0.001, max_value=1_000_000.0, step=10.0, key=ps.key("tokens")
+    )
 
 
 def scenario(arch: Any, v: dict, n_gpus: int = 1) -> FinetuneScenario:
@@ -165,8 +185,11 @@ def _targets_of(hw: Any) -> tuple[list[Any], int, list[tuple[str, int, str]]]:
         else:
             other.append((d.name, int(d.memory_bytes), d.backend))
     if not gpus and not other:
-        st.info("No GPU detected on this machine: the memory below is per GPU, without a fit verdict. "
-                "Pick GPUs from the database to see fit, speed and time.", icon=":material/info:")
+        st.info(
+            "No GPU detected on this machine: the memory below is per GPU, without a fit verdict. "
+            "Pick GPUs from the database to see fit, speed and time.",
+            icon=":material/info:",
+        )
     return gpus, 1, other
 
 
@@ -207,19 +230,32 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
 
     for w in mem.warnings:
         st.warning(inert(w), icon=":material/warning:")
-    rows = [
-        {"name": g.gpu_name, "capacity_bytes": g.memory_bytes, "parts": _parts_for(s, g.gpu_id), "fits": g.fits,
-         "supported": g.supported}
+    rows: list[dict[str, Any]] = [
+        {
+            "name": g.gpu_name,
+            "capacity_bytes": g.memory_bytes,
+            "parts": _parts_for(s, g.gpu_id),
+            "fits": g.fits,
+            "supported": g.supported,
+        }
         for g in rep.gpus
     ]
     for name, cap, backend in others:
         sb = s.model_copy(update={"backend": backend})
         mo = _memory(sb)
-        rows.append({"name": name, "capacity_bytes": cap, "parts": mo.parts(), "fits": fits_in(sb, cap),
-                     "supported": mo.supported})
+        rows.append(
+            {
+                "name": name,
+                "capacity_bytes": cap,
+                "parts": mo.parts(),
+                "fits": fits_in(sb, cap),
+                "supported": mo.supported,
+            }
+        )
     if not rows:
-        rows = [{"name": "per GPU", "capacity_bytes": None, "parts": mem.parts(), "fits": None,
-                 "supported": mem.supported}]
+        rows = [
+            {"name": "per GPU", "capacity_bytes": None, "parts": mem.parts(), "fits": None, "supported": mem.supported}
+        ]
 
     fits = [r["fits"] for r in rows if r["fits"] is not None]
     verdict = "fits" if fits and all(fits) else ("does not fit" if fits else "")
@@ -227,11 +263,16 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
     need = fmt.gb(sum(rows[0]["parts"].values()))
     unsupported = [r["name"] for r in rows if r.get("supported") is False]
     if unsupported:
-        st.error(f"{label} cannot run on {', '.join(unsupported)}: see the warning above. "
-                 f"The memory below is what it would need ({need} per GPU).", icon=":material/block:")
+        st.error(
+            f"{label} cannot run on {', '.join(unsupported)}: see the warning above. "
+            f"The memory below is what it would need ({need} per GPU).",
+            icon=":material/block:",
+        )
     elif verdict == "fits":
-        st.success(f"{label} fits: {need} per GPU at its peak ({mem.peak_phase.replace('_', ' ')}).",
-                   icon=":material/check_circle:")
+        st.success(
+            f"{label} fits: {need} per GPU at its peak ({mem.peak_phase.replace('_', ' ')}).",
+            icon=":material/check_circle:",
+        )
     elif verdict:
         st.error(f"{label} does not fit: it needs {need} per GPU.", icon=":material/block:")
 
@@ -241,11 +282,19 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
     first = rep.gpus[0] if rep.gpus else None
     if first and first.throughput:
         tps = first.throughput.tokens_per_s
-        m[2].metric("Training tokens/s", fmt.num(tps["expected"]),
-                    help=f"{fmt.num(tps['low'])}–{fmt.num(tps['high'])}; {first.throughput.basis}")
-        m[3].metric("Time per epoch", _duration(first.epoch_s["expected"]) if first.epoch_s else "—",
-                    help=f"{fmt.count(dataset).replace(' M', 'M')} tokens; range "
-                         f"{_duration(first.epoch_s['high'])}–{_duration(first.epoch_s['low'])}" if first.epoch_s else None)
+        m[2].metric(
+            "Training tokens/s",
+            fmt.num(tps["expected"]),
+            help=f"{fmt.num(tps['low'])}–{fmt.num(tps['high'])}; {first.throughput.basis}",
+        )
+        m[3].metric(
+            "Time per epoch",
+            _duration(first.epoch_s["expected"]) if first.epoch_s else "—",
+            help=f"{fmt.count(dataset).replace(' M', 'M')} tokens; range "
+            f"{_duration(first.epoch_s['high'])}–{_duration(first.epoch_s['low'])}"
+            if first.epoch_s
+            else None,
+        )
 
     st.subheader("Memory of one training step")
     st.plotly_chart(breakdown_chart(rows), width="stretch", config={"displayModeBar": False})
@@ -261,13 +310,21 @@ def results(ps: PageState, choice: Any, hw: Any) -> None:
         st.subheader(f"On {rep.gpus[0].gpu_name}")
         c = st.columns(3)
         c[0].metric("Largest micro-batch", str(rep.largest_micro_batch), help=f"at sequence length {s.seq_len}")
-        c[1].metric("Longest sequence", fmt.ctx(rep.largest_seq_len) if rep.largest_seq_len else "none",
-                    help=f"at micro-batch {s.micro_batch}")
+        c[1].metric(
+            "Longest sequence",
+            fmt.ctx(rep.largest_seq_len) if rep.largest_seq_len else "none",
+            help=f"at micro-batch {s.micro_batch}",
+        )
         c[2].metric("Methods that fit", ", ".join(f.method for f in rep.methods if f.fits) or "none")
 
     ranking(ps, s, dataset)
-    st.download_button("Fine-tune estimate as JSON", json.dumps(rep.to_json(), indent=2),
-                       file_name="finetune.json", mime="application/json", icon=":material/download:")
+    st.download_button(
+        "Fine-tune estimate as JSON",
+        json.dumps(rep.to_json(), indent=2),
+        file_name="finetune.json",
+        mime="application/json",
+        icon=":material/download:",
+    )
 
 
 def _memory(s: FinetuneScenario) -> Any:
@@ -292,8 +349,12 @@ def _duration(seconds: float | None) -> str:
 
 def ranking(ps: PageState, s: Any, dataset: int) -> None:
     st.subheader("GPUs ranked for this dataset")
-    by = st.segmented_control("Rank by", ["time", "cost"], key=ps.key("rankby"),
-                              format_func={"time": "Fastest epoch", "cost": "Cheapest to buy"}.get)
+    by = st.segmented_control(
+        "Rank by",
+        ["time", "cost"],
+        key=ps.key("rankby"),
+        format_func=fmt.label_of({"time": "Fastest epoch", "cost": "Cheapest to buy"}),
+    )
     ps.sync()
     rows = rank_gpus(s, services.gpu_db().all, dataset, by=by or "time")
     if not rows:
@@ -315,8 +376,10 @@ def ranking(ps: PageState, s: Any, dataset: int) -> None:
         hide_index=True,
         width="stretch",
     )
-    st.caption(f"{len(rows)} GPUs fit. Time from the compute roofline at typical training efficiency; "
-               "price is the street price to buy, else the launch price, where known.")
+    st.caption(
+        f"{len(rows)} GPUs fit. Time from the compute roofline at typical training efficiency; "
+        "price is the street price to buy, else the launch price, where known."
+    )
 
 
 page = render  # the name the app's navigation also looks for

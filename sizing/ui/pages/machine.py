@@ -51,7 +51,7 @@ def render() -> None:
     c2.radio(
         "Quality floor",
         ("any", "q4", "q8"),
-        format_func={"any": "Any quant", "q4": "Q4 or better", "q8": "Q8 or better"}.get,
+        format_func=fmt.label_of({"any": "Any quant", "q4": "Q4 or better", "q8": "Q8 or better"}),
         horizontal=True,
         key=ps.key("quality"),
     )
@@ -128,5 +128,8 @@ def what_runs_here(ps: PageState) -> None:
     hw = inputs.HardwareChoice("machine", [], 1, 24.0, 1000.0, 64.0)
     runs_well.table(hw, ps.values(), {"hw": "machine"}, quality=ps["quality"], with_context=ps["lc"])
     mc = services.machine_calibration()
-    st.caption("Speeds use this machine's own calibration: " + mc.label() if mc is not None else
-               "Speeds use the public llama-bench calibration; run a live check below to calibrate this machine.")
+    st.caption(
+        "Speeds use this machine's own calibration: " + mc.label()
+        if mc is not None
+        else "Speeds use the public llama-bench calibration; run a live check below to calibrate this machine."
+    )

@@ -8,8 +8,10 @@ reproduces the ranking and the break-even.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from sizing.core.scenario import MAX_CTX
 from sizing.errors import SizingError
@@ -20,8 +22,11 @@ from sizing.ui.state import PageState, Param, ParamError, copy_link_button, look
 
 URL_PATH = "plan"
 TABLE_ROWS = 20
-OBJECTIVES = {"cheapest": "Cheapest that meets the target", "fastest": "Fastest within budget",
-              "cost-per-token": "Lowest cost per million tokens"}
+OBJECTIVES = {
+    "cheapest": "Cheapest that meets the target",
+    "fastest": "Fastest within budget",
+    "cost-per-token": "Lowest cost per million tokens",
+}
 
 
 def _models_check(v: list[str]) -> list[str]:
@@ -85,31 +90,43 @@ def render() -> None:
         names = services.catalog_names()
         if names:
             st.multiselect(
-                "Target model(s)", list(names), format_func=lambda i: names.get(i, i), key=ps.key("models"),
+                "Target model(s)",
+                list(names),
+                format_func=lambda i: names.get(i, i),
+                key=ps.key("models"),
                 help="Every model must fit; the speed target applies to the slowest",
             )
         else:
             st.info("The model catalog could not be loaded (see the server log).", icon=":material/construction:")
-        c = st.columns(4)
+        c: Sequence[DeltaGenerator] = st.columns(4)
         quants = services.file_quants()
         if quants:
             c[0].selectbox("Quant", quants, key=ps.key("quant"))
         c[1].number_input("Context (tokens)", min_value=256, max_value=MAX_CTX, step=1024, key=ps.key("ctx"))
-        c[2].number_input("Tokens/s wanted", min_value=0.0, max_value=100000.0, step=5.0, key=ps.key("tps"),
-                          help="0: no speed target")
-        c[3].number_input("Budget (USD, whole build)", min_value=0.0, max_value=10_000_000.0, step=500.0,
-                          key=ps.key("budget"), help="0: no budget")
+        c[2].number_input(
+            "Tokens/s wanted", min_value=0.0, max_value=100000.0, step=5.0, key=ps.key("tps"), help="0: no speed target"
+        )
+        c[3].number_input(
+            "Budget (USD, whole build)",
+            min_value=0.0,
+            max_value=10_000_000.0,
+            step=500.0,
+            key=ps.key("budget"),
+            help="0: no budget",
+        )
         c = st.columns([2, 1, 2])
-        c[0].selectbox("Objective", list(OBJECTIVES), format_func=OBJECTIVES.get, key=ps.key("objective"))
+        c[0].selectbox("Objective", list(OBJECTIVES), format_func=fmt.label_of(OBJECTIVES), key=ps.key("objective"))
         c[1].toggle("Used cards", key=ps.key("used"), help="price a card used where a used price is cited")
         regions = services.regions()
-        c[2].selectbox("Electricity region", list(regions), format_func=regions.get, key=ps.key("region"))
+        c[2].selectbox("Electricity region", list(regions), format_func=fmt.label_of(regions), key=ps.key("region"))
         c = st.columns(3)
-        c[0].number_input("Electricity (USD/kWh, 0 = region)", min_value=0.0, max_value=10.0, step=0.05,
-                          key=ps.key("kwh"))
+        c[0].number_input(
+            "Electricity (USD/kWh, 0 = region)", min_value=0.0, max_value=10.0, step=0.05, key=ps.key("kwh")
+        )
         c[1].number_input("Hours a day generating", min_value=0.5, max_value=24.0, step=1.0, key=ps.key("hours"))
-        c[2].number_input("Years to spread the purchase over", min_value=0.5, max_value=10.0, step=0.5,
-                          key=ps.key("years"))
+        c[2].number_input(
+            "Years to spread the purchase over", min_value=0.5, max_value=10.0, step=0.5, key=ps.key("years")
+        )
         _overrides_input(ps)
     ps.sync()
     with link:
@@ -125,8 +142,12 @@ def render() -> None:
 def _overrides_input(ps: PageState) -> None:
     """Price overrides as ID=USD, kept in the link; a bad one is one message, not applied."""
     current = ", ".join(ps["prices"])
-    text = st.text_input("Your prices (ID=USD, comma-separated)", value=current, key="plan.prices_text",
-                         help="e.g. nvidia-rtx-3090=650, desktop-am5=1300 — ids are shown in each build's price lines")
+    text = st.text_input(
+        "Your prices (ID=USD, comma-separated)",
+        value=current,
+        key="plan.prices_text",
+        help="e.g. nvidia-rtx-3090=650, desktop-am5=1300 — ids are shown in each build's price lines",
+    )
     items = [x.strip() for x in text.split(",") if x.strip()]
     if items != list(ps["prices"]):
         try:
@@ -156,8 +177,20 @@ def _row(o: dict) -> dict:
     }
 
 
-PLAN_KEYS = ("models", "quant", "ctx", "objective", "tps", "budget", "used", "prices", "region", "kwh", "hours",
-             "years")
+PLAN_KEYS = (
+    "models",
+    "quant",
+    "ctx",
+    "objective",
+    "tps",
+    "budget",
+    "used",
+    "prices",
+    "region",
+    "kwh",
+    "hours",
+    "years",
+)
 
 
 def results(ps: PageState, v: dict) -> None:
@@ -171,18 +204,28 @@ def results(ps: PageState, v: dict) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     stale = sum(1 for o in options[:TABLE_ROWS] for ln in o["lines"] if ln["stale"])
     if stale:
-        st.warning(f"{stale} price lines in these builds are over 6 months old (⚠): check them, or enter your "
-                   "own price above.", icon=":material/schedule:")
-    st.caption(f"{p['considered']} builds placed; {p['refused_physically']} card × platform × count combinations "
-               "left out as not physically buildable (slots, PSU, SXM modules).")
+        st.warning(
+            f"{stale} price lines in these builds are over 6 months old (⚠): check them, or enter your "
+            "own price above.",
+            icon=":material/schedule:",
+        )
+    st.caption(
+        f"{p['considered']} builds placed; {p['refused_physically']} card × platform × count combinations "
+        "left out as not physically buildable (slots, PSU, SXM modules)."
+    )
     for n in p.get("notes") or ():
         st.caption(n)
     ids = [o["build_id"] for o in options]
     labels = {o["build_id"]: f"#{o['rank']} {o['label']}" for o in options}
     if ps["pick"] not in ids:
         ps.set("pick", ids[0])
-    st.selectbox("Build", ids, format_func=labels.get, key=ps.key("pick"),
-                 help="its price lines, launch commands and the buy-or-rent comparison below")
+    st.selectbox(
+        "Build",
+        ids,
+        format_func=fmt.label_of(labels),
+        key=ps.key("pick"),
+        help="its price lines, launch commands and the buy-or-rent comparison below",
+    )
     ps.sync()
     row = next(o for o in options if o["build_id"] == ps["pick"])
     _details(row)
@@ -200,19 +243,37 @@ def results(ps: PageState, v: dict) -> None:
     with guard("compare buying with renting"):
         cloud_section(ps, row)
     c1, c2 = st.columns(2)
-    c1.download_button("Plan as JSON", report.to_json(p), file_name="plan.json", mime="application/json",
-                       icon=":material/download:")
-    c2.download_button("Plan as Markdown", report.table_markdown("Purchase plan", table, p["message"]),
-                       file_name="plan.md", mime="text/markdown", icon=":material/download:")
+    c1.download_button(
+        "Plan as JSON", report.to_json(p), file_name="plan.json", mime="application/json", icon=":material/download:"
+    )
+    c2.download_button(
+        "Plan as Markdown",
+        report.table_markdown("Purchase plan", table, p["message"]),
+        file_name="plan.md",
+        mime="text/markdown",
+        icon=":material/download:",
+    )
 
 
 def _details(o: dict) -> None:
     st.markdown(f"**{o['label']}** — {o.get('why') or o.get('shortfall') or ''}")
     st.dataframe(
-        [{"item": ln["item"], "id": ln["id"], "qty": f"{ln['qty']:g}", "unit": fmt.usd(ln["unit_usd"]),
-          "total": fmt.usd(ln["usd"]), "kind": ln["kind"], "date": ln["date"], "age": _age(ln),
-          "source": ln["source"]} for ln in o["lines"]],
-        hide_index=True, width="stretch",
+        [
+            {
+                "item": ln["item"],
+                "id": ln["id"],
+                "qty": f"{ln['qty']:g}",
+                "unit": fmt.usd(ln["unit_usd"]),
+                "total": fmt.usd(ln["usd"]),
+                "kind": ln["kind"],
+                "date": ln["date"],
+                "age": _age(ln),
+                "source": ln["source"],
+            }
+            for ln in o["lines"]
+        ],
+        hide_index=True,
+        width="stretch",
         column_config={"source": st.column_config.LinkColumn("source", display_text="source")},
     )
     st.caption(f"Speed basis: {o['speed_basis']}. Calibration: {o['calibration']['label']}.")
@@ -238,27 +299,45 @@ def cloud_section(ps: PageState, row: dict) -> None:
     like = cost.get("cloud_name")
     be = next((b for b, o in zip(cost["break_even"], cost["rent"]) if o["name"] == like), None)
     m = st.columns(3)
-    m[0].metric("Local, per month", fmt.usd(loc["monthly_usd"]),
-                help=f"hardware {fmt.usd(loc['hardware_monthly_usd'])} + electricity {fmt.usd(loc['power_monthly_usd'])}")
+    m[0].metric(
+        "Local, per month",
+        fmt.usd(loc["monthly_usd"]),
+        help=f"hardware {fmt.usd(loc['hardware_monthly_usd'])} + electricity {fmt.usd(loc['power_monthly_usd'])}",
+    )
     m[1].metric("Cloud, per month", fmt.usd(cost.get("cloud_monthly_usd")), help=like or "")
-    m[2].metric("Break-even", "never" if not be or be["months"] is None else f"{be['months']:.1f} months",
-                help=None if not be or be["tokens"] is None else f"{be['tokens'] / 1e6:,.0f}M output tokens by then")
+    m[2].metric(
+        "Break-even",
+        "never" if not be or be["months"] is None else f"{be['months']:.1f} months",
+        help=None if not be or be["tokens"] is None else f"{be['tokens'] / 1e6:,.0f}M output tokens by then",
+    )
     if not loc["feasible"]:
-        st.warning(f"This build cannot process that many tokens in a day ({loc['busy_hours_per_day']:.1f} hours "
-                   "of work).", icon=":material/warning:")
+        st.warning(
+            f"This build cannot process that many tokens in a day ({loc['busy_hours_per_day']:.1f} hours of work).",
+            icon=":material/warning:",
+        )
     st.caption(loc["basis"])
     st.plotly_chart(
-        charts.monthly_costs(loc["hardware_monthly_usd"], loc["power_monthly_usd"], cost.get("cloud_monthly_usd") or 0,
-                             like or "cloud"),
-        width="stretch", config={"displayModeBar": False},
+        charts.monthly_costs(
+            loc["hardware_monthly_usd"], loc["power_monthly_usd"], cost.get("cloud_monthly_usd") or 0, like or "cloud"
+        ),
+        width="stretch",
+        config={"displayModeBar": False},
     )
     st.dataframe(
-        [{"rent": o["name"] + (" (reference only)" if o["reference_only"] else ""), "kind": o["kind"],
-          "per month": fmt.usd(o["monthly_usd"]),
-          "break-even": "never" if b["months"] is None else f"{b['months']:.1f} months",
-          "tokens by then": "—" if b["tokens"] is None else f"{b['tokens'] / 1e6:,.0f}M",
-          "basis": o["basis"], "date": o["date"], "source": o["source"]}
-         for o, b in zip(cost["rent"], cost["break_even"])],
-        hide_index=True, width="stretch",
+        [
+            {
+                "rent": o["name"] + (" (reference only)" if o["reference_only"] else ""),
+                "kind": o["kind"],
+                "per month": fmt.usd(o["monthly_usd"]),
+                "break-even": "never" if b["months"] is None else f"{b['months']:.1f} months",
+                "tokens by then": "—" if b["tokens"] is None else f"{b['tokens'] / 1e6:,.0f}M",
+                "basis": o["basis"],
+                "date": o["date"],
+                "source": o["source"],
+            }
+            for o, b in zip(cost["rent"], cost["break_even"])
+        ],
+        hide_index=True,
+        width="stretch",
         column_config={"source": st.column_config.LinkColumn("source", display_text="source")},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from sizing.ui import answer, inputs
 from sizing.ui.config import load_config
@@ -36,7 +37,7 @@ def render() -> None:
     if phone:
         # On a phone the columns would stack, putting the verdict below every input: the
         # inputs fold into one expander above the answer instead.
-        left = st.expander("Model, context and hardware", icon=":material/tune:", expanded=False)
+        left: DeltaGenerator = st.expander("Model, context and hardware", icon=":material/tune:", expanded=False)
         right = st.container()
     else:
         st.html(NARROW_ANSWER_FIRST)

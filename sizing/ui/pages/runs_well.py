@@ -28,18 +28,33 @@ def floor_params() -> list[Param]:
 
 def page_state() -> PageState:
     cfg = load_config()
-    return PageState("runswell", inputs.hardware_params(cfg) + [
-        Param("ctx", 8192, kind="int", lo=256, hi=MAX_CTX),
-        *floor_params(),
-    ])
+    return PageState(
+        "runswell",
+        inputs.hardware_params(cfg)
+        + [
+            Param("ctx", 8192, kind="int", lo=256, hi=MAX_CTX),
+            *floor_params(),
+        ],
+    )
 
 
 def floor_inputs(ps: PageState) -> None:
     c1, c2 = st.columns(2)
-    c1.number_input("Usable speed (tok/s at least)", min_value=0.0, max_value=100000.0, step=5.0,
-                    key=ps.key("tps"), help="Models slower than this rank last. 10 tok/s is about reading speed.")
-    c2.selectbox("Task", ("any", *TASKS), format_func=TASK_LABELS.get, key=ps.key("task"),
-                 help="Models the catalog tags for this task")
+    c1.number_input(
+        "Usable speed (tok/s at least)",
+        min_value=0.0,
+        max_value=100000.0,
+        step=5.0,
+        key=ps.key("tps"),
+        help="Models slower than this rank last. 10 tok/s is about reading speed.",
+    )
+    c2.selectbox(
+        "Task",
+        ("any", *TASKS),
+        format_func=fmt.label_of(TASK_LABELS),
+        key=ps.key("task"),
+        help="Models the catalog tags for this task",
+    )
 
 
 def render() -> None:
@@ -69,7 +84,9 @@ def run_link_params(ps: PageState) -> dict:
     return {k: v for k, v in enc.items() if k in {p.name for p in inputs.hardware_params(load_config())}}
 
 
-def table(hw: inputs.HardwareChoice, v: dict, hw_link: dict, *, quality: str = "any", with_context: bool = False) -> None:
+def table(
+    hw: inputs.HardwareChoice, v: dict, hw_link: dict, *, quality: str = "any", with_context: bool = False
+) -> None:
     """The ranked table; one click opens a model in 'Can I run it?' on the same hardware."""
     task = None if v.get("task", "any") == "any" else v["task"]
     floor = float(v["tps"])
@@ -80,8 +97,11 @@ def table(hw: inputs.HardwareChoice, v: dict, hw_link: dict, *, quality: str = "
         return
     usable = [r for r in rows if r["meets_floor"]]
     if not usable:
-        st.warning(f"Nothing in the catalog reaches {floor:g} tok/s here at {fmt.ctx(ctx)} context; "
-                   "below, the fastest that fit.", icon=":material/warning:")
+        st.warning(
+            f"Nothing in the catalog reaches {floor:g} tok/s here at {fmt.ctx(ctx)} context; "
+            "below, the fastest that fit.",
+            icon=":material/warning:",
+        )
     out = []
     for r in rows:
         link = {**hw_link, "model": r["model_id"], "quant": r["quant"] or "Q4_K_M", "ctx": ctx}
@@ -95,16 +115,35 @@ def table(hw: inputs.HardwareChoice, v: dict, hw_link: dict, *, quality: str = "
         if with_context:
             row["largest context"] = fmt.ctx(r.get("max_ctx")) if r.get("max_ctx") else ""
         active = f" ({r['active_params_b']:.1f} B active)" if r["active_params_b"] < 0.95 * r["params_b"] else ""
-        row.update({"size": f"{r['params_b']:.1f} B{active}", "tasks": ", ".join(r.get("tasks") or ()),
-                    "why here": r["reason"]})
+        row.update(
+            {
+                "size": f"{r['params_b']:.1f} B{active}",
+                "tasks": ", ".join(r.get("tasks") or ()),
+                "why here": r["reason"],
+            }
+        )
         out.append(row)
-    st.dataframe(out, hide_index=True, width="stretch", column_config={
-        "open": st.column_config.LinkColumn("open", display_text="Can I run it? ↗",
-                                            help="Open this model in “Can I run it?” on this hardware"),
-    })
-    st.caption(f"{len(usable)} of {len(rows)} models reach {floor:g} tok/s on {rows[0]['hardware']} at "
-               f"{fmt.ctx(ctx)} context. Ranked by usefulness: at least that speed first, then the largest "
-               "model, each at the best quant that keeps the speed (no more than Q4_K_M with layers in "
-               "system RAM); quants below Q4_K_M rank after those; slower models last, fastest first.")
-    st.download_button("List as JSON", report.to_json(rows), file_name="runs-well.json", mime="application/json",
-                       icon=":material/download:", key=f"dl.runswell.{hw.mode}")
+    st.dataframe(
+        out,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "open": st.column_config.LinkColumn(
+                "open", display_text="Can I run it? ↗", help="Open this model in “Can I run it?” on this hardware"
+            ),
+        },
+    )
+    st.caption(
+        f"{len(usable)} of {len(rows)} models reach {floor:g} tok/s on {rows[0]['hardware']} at "
+        f"{fmt.ctx(ctx)} context. Ranked by usefulness: at least that speed first, then the largest "
+        "model, each at the best quant that keeps the speed (no more than Q4_K_M with layers in "
+        "system RAM); quants below Q4_K_M rank after those; slower models last, fastest first."
+    )
+    st.download_button(
+        "List as JSON",
+        report.to_json(rows),
+        file_name="runs-well.json",
+        mime="application/json",
+        icon=":material/download:",
+        key=f"dl.runswell.{hw.mode}",
+    )
