@@ -23,6 +23,7 @@ import streamlit as st
 
 from sizing.core import solver
 from sizing.core.speed.calibration import load_calibration
+from sizing.env import hf_offline
 from sizing.errors import SizingError
 from sizing.answer import answer_for
 from sizing.core.scenario import Basis
@@ -76,17 +77,11 @@ def catalog_suggest(name: str, n: int = 3) -> list[str]:
         return []
 
 
-def hf_offline() -> bool | None:
-    """Hub look-ups follow HF_HUB_OFFLINE; tests and air-gapped servers set it."""
-    v = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
-    return True if v in ("1", "true", "yes", "on") else None
-
-
 @st.cache_resource(show_spinner="Resolving model…", max_entries=64)
 def resolve(spec: str) -> Any:
     """A catalog id/alias or a Hugging Face repo id -> ResolvedModel (never a path: what
     a visitor types is not looked up on the server's disk)."""
-    return resolve_name(spec, offline=hf_offline())
+    return resolve_name(spec)  # offline as HF_HUB_OFFLINE says (sizing.env)
 
 
 class _UploadCache:
@@ -256,7 +251,7 @@ def estimate_kwargs(choice: Any, values: dict) -> dict:
         mmap=bool(values.get("mmap", True)),
         repack=bool(values.get("repack", True)),
         mlock=bool(values.get("mlock", False)),
-        offline=hf_offline(),
+        offline=hf_offline() or None,  # None: the sources read HF_HUB_OFFLINE themselves
     )
 
 
