@@ -32,6 +32,7 @@ from sizing.core.solver import MemoryFn, check_context, solve
 from sizing.core.speed.coverage import BenchCoverage
 from sizing.core.speed.estimate import CalibrationSet
 from sizing.errors import SizingError
+from sizing.units import GIB
 
 Objective = Literal["cheapest", "fastest", "cost-per-token"]
 OBJECTIVES: tuple[str, ...] = ("cheapest", "fastest", "cost-per-token")
@@ -188,8 +189,8 @@ def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: Calibr
         c = min(ctx, arch.max_context)
         m = solve(arch, quant, c, host, calib, with_speed=False).memory
         g = solve(arch, quant, c, card, calib, with_speed=False).memory
-        cpu = max(cpu, m.total_bytes / 2**30)
-        core = max(core, (g.weights_bytes + g.kv_cache_bytes) / 2**30)
+        cpu = max(cpu, m.total_bytes / GIB)
+        core = max(core, (g.weights_bytes + g.kv_cache_bytes) / GIB)
     return MemoryNeed(cpu_ram_gib=cpu + 16.0, core_gib=core)
 
 
@@ -234,7 +235,7 @@ def offload_ram_sizer(
                 if not experts_offloaded(pl):
                     gib = -1.0
                     break
-                gib = max(gib, pl.devices[-1].used_bytes / 2**30)
+                gib = max(gib, pl.devices[-1].used_bytes / GIB)
             seen[key] = gib + OS_RESERVE_GB if gib > 0 else None
         return seen[key]
 
@@ -260,7 +261,7 @@ def _runs(
     core_gib: float = 0.0,
 ) -> tuple[list[ModelRun], list]:
     runs, plans = [], []
-    cap = sum(d.memory_bytes for d in build.hardware.gpus) / 2**30 if build.hardware.gpus else None
+    cap = sum(d.memory_bytes for d in build.hardware.gpus) / GIB if build.hardware.gpus else None
     if build.kind in ("gpu-build", "system", "unified") and cap is not None and cap < core_gib:
         # weights + KV alone exceed the accelerators: no placement can hold it there
         how = f"needs ≥ {core_gib:.0f} GiB for weights + KV, the accelerators hold {cap:.0f} GiB"

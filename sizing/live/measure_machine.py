@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
 from sizing.live.calibrate import BANDWIDTH_BOUND_BYTES
+from sizing.units import GIB
 
 # Candidates for the bandwidth-bound run, smallest first (catalog id, quant).
 BANDWIDTH_MODELS: tuple[tuple[str, str], ...] = (
@@ -65,7 +66,7 @@ def bandwidth_model(available_ram: int, ctx: int = 1024) -> PlannedRun:
         tensors = synthetic_tensors(arch, quant)  # exactly what the synthetic file carries
         work = single_device_work(model_traffic(arch, tensors), rate)
         read = estimate_speed([work], load_calibration(), ctx=ctx).per_device[0].read_bytes
-        tried.append(f"{model_id} {quant}: {est.total_bytes / 2**30:.1f} GiB")
+        tried.append(f"{model_id} {quant}: {est.total_bytes / GIB:.1f} GiB")
         if read >= BANDWIDTH_BOUND_BYTES and est.total_bytes <= RAM_SHARE * available_ram:
             return PlannedRun(
                 model=model_id,
@@ -77,7 +78,7 @@ def bandwidth_model(available_ram: int, ctx: int = 1024) -> PlannedRun:
                 n_gen=16,
             )
     raise SizingError(
-        f"no bandwidth-bound model fits in {RAM_SHARE:.0%} of the {available_ram / 2**30:.1f} GiB of RAM "
+        f"no bandwidth-bound model fits in {RAM_SHARE:.0%} of the {available_ram / GIB:.1f} GiB of RAM "
         f"available now ({'; '.join(tried)}): the bandwidth stays as published"
     )
 
