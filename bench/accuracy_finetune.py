@@ -29,43 +29,12 @@ from sizing.core.finetune.memory import estimate_finetune_memory
 
 from sizing.core.finetune.scenario import FinetuneScenario  # noqa: E402
 from harness.finetune_probe import ProbeSpec, measure_sharded, measure_steps
+from harness.finetune_shapes import QWEN3_SHRUNK, SMOLLM2_SHRUNK
 from sizing.core.arch import ModelArch
 from sizing.units import MIB
 
 
-SMOL = ModelArch(
-    id="bench/smollm2-shrunk",
-    name="SmolLM2-style",
-    arch="llama",
-    source="bench",
-    n_layers=4,
-    hidden_size=256,
-    n_heads=4,
-    n_kv_heads=2,
-    head_dim_k=64,
-    head_dim_v=64,
-    ffn_size=768,
-    vocab_size=49152,
-    tied_embeddings=True,
-    max_context=8192,
-)
-QWEN3 = ModelArch(
-    id="bench/qwen3-shrunk",
-    name="Qwen3-style",
-    arch="qwen3",
-    source="bench",
-    n_layers=6,
-    hidden_size=256,
-    n_heads=4,
-    n_kv_heads=2,
-    head_dim_k=128,
-    head_dim_v=128,
-    ffn_size=1024,
-    vocab_size=32000,
-    tied_embeddings=False,
-    qk_norm=True,
-    max_context=8192,
-)
+SMOL, QWEN3 = SMOLLM2_SHRUNK, QWEN3_SHRUNK
 QWEN2 = ModelArch(  # Qwen2.5-style: q/k/v biases, untied head, wider MLP
     id="bench/qwen2-shrunk",
     name="Qwen2-style",

@@ -28,6 +28,7 @@ from sizing.core.finetune.memory import estimate_finetune_memory  # noqa: E402
 
 from sizing.core.finetune.scenario import FinetuneScenario  # noqa: E402
 from harness.finetune_probe import ProbeSpec, hf_config, measure_sharded, measure_steps  # noqa: E402
+from harness.finetune_shapes import QWEN3_SHRUNK, SMOLLM2_SHRUNK  # noqa: E402
 from sizing.core.arch import ModelArch  # noqa: E402
 
 pytestmark = pytest.mark.finetune
@@ -35,43 +36,7 @@ pytestmark = pytest.mark.finetune
 ALLOCATED_TOL = 0.03
 RSS_TOL = 0.10
 
-# SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json: GQA 3:1 heads of 64,
-# tied embeddings, vocab 49152), shrunk to 4 layers of width 256.
-SMOL = ModelArch(
-    id="test/smollm2-shrunk",
-    name="SmolLM2-style (shrunk)",
-    arch="llama",
-    source="test",
-    n_layers=4,
-    hidden_size=256,
-    n_heads=4,
-    n_kv_heads=2,
-    head_dim_k=64,
-    head_dim_v=64,
-    ffn_size=768,
-    vocab_size=49152,
-    tied_embeddings=True,
-    max_context=8192,
-)
-# Qwen3's shape (Qwen/Qwen3-0.6B config.json: q/k RMSNorm, head_dim 128 decoupled from
-# width, untied output), shrunk to 6 layers of width 256 and a 32k vocabulary.
-QWEN3 = ModelArch(
-    id="test/qwen3-shrunk",
-    name="Qwen3-style (shrunk)",
-    arch="qwen3",
-    source="test",
-    n_layers=6,
-    hidden_size=256,
-    n_heads=4,
-    n_kv_heads=2,
-    head_dim_k=128,
-    head_dim_v=128,
-    ffn_size=1024,
-    vocab_size=32000,
-    tied_embeddings=False,
-    qk_norm=True,
-    max_context=8192,
-)
+SMOL, QWEN3 = SMOLLM2_SHRUNK, QWEN3_SHRUNK
 
 CASES = [
     pytest.param(SMOL, {}, id="llama-full-fp32"),
