@@ -26,6 +26,7 @@ import statistics
 import sys
 from functools import cache
 from pathlib import Path
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -633,29 +634,42 @@ def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> flo
     return (1.0 / row.tg128 - s) * effective_bandwidth(w.device, flat) / row.moe_layers / 1e6
 
 
-def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Each calibration entry's cost per MoE layer (MB at its effective bandwidth): the median
-    its backend's MoE fit rows imply, never below 0. A GPU backend without any takes the
-    largest backend median (a MoE must not look faster on a backend nobody measured MoE on
-    than on one that was); CPUs without rows keep 0. (One size per backend, not per
-    architecture: scaled by bandwidth it carries from one card to another, and few
-    architectures have MoE rows of their own.)"""
+def _per_backend_median(
+    backends: dict[str, BackendCalibration],
+    pairs,
+    pooled_gpu: BackendCalibration,
+    implied: Callable[[BenchRow, BenchDevice, CalibrationSet], float | None],
+    field: str,
+    ndigits: int,
+) -> dict[str, BackendCalibration]:
+    """Set ``field`` on each calibration entry to the median its backend's rows imply
+    (``implied``; never below 0). A GPU backend without any takes the largest backend
+    median (a MoE must not look faster on a backend nobody measured MoE on than on one
+    that was); CPUs without rows keep 0."""
     one = CalibrationSet(
         name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
     )
     by_backend: dict[str, list[float]] = {}
     for r, d in pairs:
-        mb = _moe_layer_mb(r, d, one)
-        if mb is not None:
-            by_backend.setdefault(r.backend, []).append(mb)
-    medians = {b: max(0.0, statistics.median(mbs)) for b, mbs in by_backend.items()}
+        v = implied(r, d, one)
+        if v is not None:
+            by_backend.setdefault(r.backend, []).append(v)
+    medians = {b: max(0.0, statistics.median(vs)) for b, vs in by_backend.items()}
     borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
-        mb = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
-        out[key] = c.model_copy(update={"moe_layer_mb": round(mb, 3)})
+        v = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
+        out[key] = c.model_copy(update={field: round(v, ndigits)})
     return out
+
+
+def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
+    """Each calibration entry's cost per MoE layer (MB at its effective bandwidth), from its
+    backend's MoE fit rows. (One size per backend, not per architecture: scaled by
+    bandwidth it carries from one card to another, and few architectures have MoE rows of
+    their own.)"""
+    return _per_backend_median(backends, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
 
 
 def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
@@ -679,25 +693,8 @@ def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) 
 
 
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Each backend's extra tokens per expert product in prefill: the median its MoE prompt
-    rows imply (never below 0); a GPU backend without any takes the largest backend median;
-    CPUs keep 0."""
-    one = CalibrationSet(
-        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
-    )
-    by_backend: dict[str, list[float]] = {}
-    for r, d in pairs:
-        t0 = _moe_prefill_tokens(r, d, one)
-        if t0 is not None:
-            by_backend.setdefault(r.backend, []).append(t0)
-    medians = {b: max(0.0, statistics.median(xs)) for b, xs in by_backend.items()}
-    borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
-    out = {}
-    for key, c in backends.items():
-        backend = key.split("/")[0]
-        t0 = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
-        out[key] = c.model_copy(update={"moe_prefill_tokens": round(t0, 2)})
-    return out
+    """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows."""
+    return _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
 
 
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
