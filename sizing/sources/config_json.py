@@ -415,7 +415,8 @@ def arch_from_config(
         )
         head_dim_k, head_dim_v = fields["head_dim_k"], fields["head_dim_v"]
         if cfg.get("num_nextn_predict_layers"):
-            # multi-token-prediction layers: llama.cpp's converter drops them
+            # multi-token-prediction layers: llama.cpp's converter drops them for deepseek2
+            # (DeepseekV2Model.skip_mtp) and keeps them for deepseek32 (sizing.core.tensors)
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
         if cfg.get("topk_method") == "noaux_tc":
             fields["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
