@@ -218,6 +218,23 @@ def test_fastest_and_cost_per_token_orders(ctx):
     )
 
 
+def test_x1_risers_are_explained_and_get_no_expert_offload(ctx):
+    """A mining board's x1 risers carry layer split (the row says what they cost: load time,
+    prompt processing, no tensor parallel) but not experts in RAM, whose prompt processing
+    would stream the experts over ~1 GB/s or leave them to a 2-thread Celeron."""
+    mining = {p.id: p for p in load_platforms()[0]}["mining-h510"]
+    g = next(g for g in ctx["gpus"] if g.id == "nvidia-rtx-3090")
+    fit = physical_fit(mining, g, 4)
+    assert fit.ok and fit.lanes == (1, 1, 1, 1)
+    assert any("x1" in n and "layer split works" in n and "s per GB" in n for n in fit.notes)
+    builds, _ = all_builds(
+        [g], used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=96, offload=True, model_gb=60
+    )
+    offload = {b.platform_id for b in builds if b.kind == "offload"}
+    assert offload and "mining-h510" not in offload
+    assert any(b.platform_id == "mining-h510" and b.kind == "gpu-build" for b in builds)
+
+
 def test_unified_boxes_compete_on_the_same_ranking(ctx):
     r = _plan(ctx, "openai/gpt-oss-120b", objective="cheapest", limit=200)
     kinds = {o.kind for o in r.options}
