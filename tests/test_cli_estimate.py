@@ -117,3 +117,18 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_a_cpu_only_server_named_by_its_ram_gets_a_verdict(capsys):
+    """DeepSeek-R1 Q4_K_M on a 512 GB server: the repacked copy's file pages are reclaimable,
+    so it fits on what must stay resident; --ram-gb alone names that server."""
+    argv = ["estimate", "--model", "deepseek-ai/DeepSeek-R1", "--ctx", "8192", "--quant", "Q4_K_M", "--json"]
+    assert main([*argv, "--ram-gb", "512"]) == 0
+    j = json.loads(capsys.readouterr().out)
+    assert j["backend"] == "cpu" and j["hardware"] is not None
+    assert j["resident_bytes"] < 512 * 2**30 < j["total_bytes"]  # the double count would not fit
+    assert j["fits"] is True
+    assert main([*argv, "--ram-gb", "256", "--backend", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["fits"] is False
+    assert main([*argv]) == 0  # no host named: memory only, no verdict
+    assert json.loads(capsys.readouterr().out).get("fits") is None

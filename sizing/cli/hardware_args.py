@@ -58,9 +58,21 @@ def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, bac
         g.add_argument("--tensor-parallel", action="store_true", help="serving-engine tensor parallelism (vLLM)")
 
 
+def _host_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, n, None) is not None for n in ("ram_gb", "ram_bandwidth_gbs", "threads"))
+
+
+def _cpu_only(args: argparse.Namespace) -> bool:
+    """No accelerator named: ``--backend cpu``, or host figures alone (a CPU-only server)."""
+    backend = getattr(args, "backend", None)
+    return backend == "cpu" or (backend is None and _host_given(args))
+
+
 def has_hardware(args: argparse.Namespace) -> bool:
-    """Was a machine named (a GPU, this machine, or custom memory/bandwidth)?"""
-    return bool(args.gpu or args.hardware or args.memory_gb is not None or args.bandwidth_gbs is not None)
+    """Was a machine named (a GPU, this machine, custom memory/bandwidth, or a CPU-only
+    host by its RAM, bandwidth or threads)?"""
+    named = args.gpu or args.hardware or args.memory_gb is not None or args.bandwidth_gbs is not None
+    return bool(named or (_cpu_only(args) and _host_given(args)))
 
 
 def _host(args: argparse.Namespace) -> HostSpec:
@@ -126,7 +138,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
         if len(entries) == 1:
             return machine_from_gpu(entries[0], host=host, backend=args.backend, wired_limit_mb=args.wired_limit_mb)
         return machine_from_gpus(entries, host=host, backend=args.backend)
-    if args.backend == "cpu":
+    if _cpu_only(args):
         return cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=host.bandwidth_gbs, threads=host.threads)
     raise SizingError("no hardware given: use --gpu NAME, --hardware this, or --memory-gb with --bandwidth-gbs")
 
