@@ -298,3 +298,20 @@ def test_a_header_without_file_type_is_sized_at_the_quant_its_tensors_hold(smoll
     text = _texts(at)
     assert "unknown quant" not in text and "mostly" not in text
     assert "Q4_1" in text and "Verdict" in text
+
+
+def test_a_big_moe_on_one_card_runs_with_experts_in_ram_and_says_so():
+    """gpt-oss-120b on a 24 GB card with 128 GB of RAM: the page's verdict is the core's
+    expert-offload placement, memory on both sides, and the command carries --n-cpu-moe."""
+    at = _run(model="openai/gpt-oss-120b", quant="Q4_K_M", ctx="32768", hw="custom", mem="24", ram="128")
+    assert not at.exception
+    from sizing.core.machine import host_spec
+
+    hw = custom_machine(memory_gb=24.0, bandwidth_gbs=1000.0, host=host_spec(128, None, None))
+    plan = solve(load_catalog().get("openai/gpt-oss-120b"), "Q4_K_M", 32768, hw, load_calibration())
+    n = plan.placement.n_cpu_moe
+    assert plan.fits and n
+    text = _texts(at)
+    assert f"experts of {n} layers in system RAM" in text
+    cmd = next(c.value for c in at.code if "llama-server" in c.value)
+    assert f"--n-cpu-moe {n}" in cmd
