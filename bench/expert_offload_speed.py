@@ -99,6 +99,20 @@ RUNS = [
         gpus=2,
         threads=12,
     ),
+    Run(
+        "GLM-4.5-Air Q4_K_S, 2× RTX 3060 12GB, -ncmoe 99 (46), -fa 1, llama-bench tg128",
+        "zai-org/GLM-4.5-Air",
+        "Q4_K_S",
+        "RTX 3060 12GB",
+        46,
+        96,
+        89.6,
+        REYNARDO_HOST,
+        10.83,
+        REYNARDO,
+        gpus=2,
+        threads=12,
+    ),
 ]
 
 
