@@ -100,6 +100,15 @@ def _split_count(name: str) -> tuple[str, int]:
 
 def hardware_from_args(args: argparse.Namespace) -> Hardware:
     """Build the machine the flags describe; one clear error for a bad combination."""
+    hw = _machine(args)
+    if getattr(args, "wired_limit_mb", None) is not None and not hw.unified:
+        raise SizingError(
+            f"--wired-limit-mb is the GPU's share of a unified-memory machine (Apple, Strix Halo), not of {hw.name}"
+        )
+    return hw
+
+
+def _machine(args: argparse.Namespace) -> Hardware:
     host = _host(args)
     if args.memory_gb is not None or args.bandwidth_gbs is not None:
         if args.gpu or args.hardware:
@@ -113,6 +122,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
             matmul_tflops=args.tflops,
             unified=args.unified,
             host=host,
+            wired_limit_mb=args.wired_limit_mb if args.unified else None,
         )
     if args.hardware:
         if args.hardware.strip().lower() != "this":
