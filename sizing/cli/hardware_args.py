@@ -47,7 +47,12 @@ def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, bac
         "--ram-bandwidth-gbs", type=float, metavar="GB/s", help="host RAM bandwidth (default: 89.6, assumed)"
     )
     g.add_argument("--threads", type=int, metavar="N", help="CPU threads for layers in RAM (default: 8, assumed)")
-    g.add_argument("--wired-limit-mb", type=int, metavar="MB", help="Apple: iogpu.wired_limit_mb if raised")
+    g.add_argument(
+        "--wired-limit-mb",
+        type=int,
+        metavar="MB",
+        help="unified memory: the GPU limit as raised, in MiB (Apple iogpu.wired_limit_mb; Strix Halo GTT via ttm.pages_limit)",
+    )
     if placement:
         g.add_argument(
             "--ngl", "--n-gpu-layers", dest="ngl", type=int, metavar="N", help="layers on GPU (default: most that fit)"
