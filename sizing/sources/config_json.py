@@ -749,7 +749,9 @@ def _hunyuan_moe(cfg: dict[str, Any], fields: dict[str, Any], get, get_int, n_la
     num_shared_expert shared ones of intermediate_size; llama.cpp's hunyuan-moe graph
     has exactly one shared MLP, q/k norms and K/V on every layer, so a config that
     shares KV across layers (CLA) or drops either is refused. The NTK-alpha ("dynamic")
-    RoPE is folded into the base and the context written as 256K."""
+    RoPE is folded into the base and the context written as 256K. use_cla, use_qk_norm and
+    use_mixed_mlp_moe are remote-code switches that transformers' HunYuanMoEV1 model lacks
+    (it has no CLA, always q/k norms and a shared MLP): absent, they mean that."""
     if get("use_cla", default=False):
         raise SizingError(
             f"{source}: use_cla true shares K/V across layers (cross-layer attention); "
