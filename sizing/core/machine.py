@@ -376,8 +376,10 @@ def custom_machine(
     count: int = 1,
     unified: bool = False,
     host: HostSpec = DEFAULT_HOST,
+    wired_limit_mb: int | None = None,
 ) -> Hardware:
-    """Hardware from bare numbers (--memory-gb / --bandwidth-gbs)."""
+    """Hardware from bare numbers (--memory-gb / --bandwidth-gbs); ``wired_limit_mb`` is a
+    unified device's raised GPU limit."""
     if not _finite_positive(memory_gb):
         raise SizingError(f"memory must be > 0 GB, got {memory_gb}")
     if not _finite_positive(bandwidth_gbs):
@@ -397,6 +399,7 @@ def custom_machine(
             matmul_tflops=matmul_tflops,
             threads=host.threads,
             apple=backend == "metal",
+            wired_limit_mb=wired_limit_mb,
         )
     gpus = tuple(
         Device(
