@@ -627,6 +627,35 @@ def weights_bytes(arch: ModelArch, quant: str, **kw) -> int:
     return sum(tensor_bytes(t) for t in apply_recipe(arch, tensors_for(arch), quant, **kw))
 
 
+def stock_floor_bytes(arch: ModelArch, quant: str, **kw) -> int:
+    """The fewest weight bytes a stock ``llama-quantize <quant>`` file of ``arch`` can hold.
+
+    Why: a published size below this is not llama.cpp's recipe at any build (a custom
+    ``--tensor-type`` mix, or a mislabelled listing) and must not be fitted. The recipe's
+    upgrades depend on layer position and counters that changed across builds; its
+    downgrades and the output head's rule (Q5_K for the IQ1/IQ2/IQ3_XXS quants, else Q6_K,
+    Q8_0 for rows that do not fill its blocks) did not. So each tensor counts at the
+    smaller of its recipe type and the quant's base type (after the row fallback), the
+    output head (the token embedding when tied) and natively kept tensors at their
+    recipe type. ``kw`` as ``apply_recipe``.
+    """
+    name, _ = split_quant(quant)
+    base = _DEFAULT_TYPE[FILE_QUANTS[name]]
+    typed = apply_recipe(arch, tensors_for(arch), quant, **kw)
+    if not is_quantized(base):
+        return sum(tensor_bytes(t) for t in typed)
+    head = "output.weight" if any(t.name == "output.weight" for t in typed) else "token_embd.weight"
+    total = 0
+    for t in typed:
+        size = tensor_bytes(t)
+        assert t.ggml_type is not None  # apply_recipe types every tensor
+        free = is_quantized(t.ggml_type) and t.name != head and native_type(arch, t.name) is None
+        if free:
+            size = min(size, _nbytes(_fallback(t.shape[0], base), t.shape))
+        total += size
+    return total
+
+
 def bits_per_weight(tensors: Iterable[TensorSpec]) -> float:
     """Average bits per parameter of a typed tensor list."""
     ts = list(tensors)
