@@ -152,6 +152,19 @@ def test_a_typed_name_is_never_a_server_file(monkeypatch, script, name):
 
 
 @pytest.mark.parametrize("script", [RUN, FINETUNE], ids=["run", "finetune"])
+@pytest.mark.parametrize("repo", ["org/" + "m" * 100, "o" * 50 + "/" + "m" * 100], ids=["name", "owner"])
+def test_a_repo_id_over_96_characters_is_one_message(monkeypatch, script, repo):
+    """Typed into the repo field (a link's value is refused before it): one error, no traceback."""
+    _web(monkeypatch, [])
+    at = _page(script, src="hf", hw="db")
+    key = next(t.key for t in at.text_input if t.key.endswith("repo"))
+    at.text_input(key=key).set_value(repo).run()
+    assert not at.exception
+    (err,) = [e.value for e in at.error]
+    assert "not a valid name" in err and "internal error" not in err and "\n" not in err
+
+
+@pytest.mark.parametrize("script", [RUN, FINETUNE], ids=["run", "finetune"])
 def test_a_config_json_link_out_of_the_folder_is_not_read(monkeypatch, tmp_path, script):
     models, outside = tmp_path / "models", tmp_path / "outside"
     (models / "evil").mkdir(parents=True)
@@ -239,3 +252,27 @@ def test_web_mode_errors_name_no_server_path(monkeypatch, tmp_path):
     errors = [e.value for e in at.error]
     assert errors and "broken" in errors[0], errors
     assert all("srv" not in e and str(tmp_path) not in e for e in errors), errors
+
+
+@pytest.mark.parametrize("repo", ["acme/broken", "acme/missing"])
+def test_web_mode_hub_errors_name_no_cache_path(monkeypatch, tmp_path, repo):
+    """A corrupt cached config.json, or a repo not in the cache while offline: the message
+    names the repo, not where the server keeps its Hub cache (the same page run locally
+    does name it, so the web-mode message is the redaction's doing)."""
+    cache = tmp_path / "srv-hub-secret"
+    snap = cache / "models--acme--broken" / "snapshots" / ("a" * 40)
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{not json")
+    (cache / "models--acme--broken" / "refs").mkdir()
+    (cache / "models--acme--broken" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    shown = {}
+    for web in (False, True):
+        if web:
+            _web(monkeypatch, [tmp_path / "models"])
+        at = _page(RUN, src="hf", repo=repo, hw="db", gpu="nvidia-rtx-4090")
+        assert not at.exception
+        shown[web] = [e.value for e in at.error]
+        assert len(shown[web]) == 1 and repo in shown[web][0], shown[web]
+    assert "srv-hub-secret" in shown[False][0], shown[False]
+    assert "srv-hub-secret" not in shown[True][0] and str(tmp_path) not in shown[True][0], shown[True]
