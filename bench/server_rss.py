@@ -8,6 +8,10 @@ real one (SmolLM2's first 8 MB), a tiny valid one, and hostile ones (3e11 metada
 entries in 24 bytes, 2^62 layers, nested-array head counts), each under a few names,
 changing the context now and then. Prints this process's RSS after a warm-up and every
 100 reruns, and the growth. Target: within 50 MiB over 1,000 reruns.
+
+``--distinct``: every upload is a model no earlier rerun saw (the real header with its
+``context_length`` changed), so no parse or estimate cache ever hits and every bounded
+cache fills up and evicts.
 """
 
 from __future__ import annotations
@@ -50,12 +54,24 @@ def uploads() -> list[tuple[str, bytes]]:
     return out
 
 
+def distinct(data: bytes, i: int) -> bytes:
+    """``data`` (a GGUF header) with its ``*.context_length`` value set to 4096 + ``i``."""
+    key = data.find(b".context_length")
+    if key < 0:
+        return data
+    at = key + len(b".context_length") + 4  # past the key and its u32 type tag
+    return data[:at] + struct.pack("<I", 4096 + i) + data[at + 4 :]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reruns", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=40)
+    ap.add_argument("--distinct", action="store_true", help="a model no earlier rerun saw on every upload")
     a = ap.parse_args()
     files = uploads()
+    if a.distinct:
+        files = [files[0]]  # the real header (SmolLM2's), changed on every rerun
     proc = psutil.Process()
     at = AppTest.from_string(PAGE, default_timeout=120)
     at.query_params["src"] = "file"
@@ -66,6 +82,8 @@ def main() -> int:
     t0 = time.perf_counter()
     for i in range(a.warmup + a.reruns):
         name, data = files[i % len(files)]
+        if a.distinct:
+            data = distinct(data, i)
         at.get("file_uploader")[0].upload(f"{i % 3}-{name}", data)
         if i % 7 == 0:
             at.number_input(key="run.ctx").set_value(ctxs[(i // 7) % len(ctxs)])
