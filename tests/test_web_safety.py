@@ -71,6 +71,27 @@ def test_a_link_cannot_inject_markdown(param, payload):
         assert not re.search(r'(href|src)="[^"]*evil', rendered), s
 
 
+PAGES = ["run", "compare", "machine", "plan", "runs_well", "finetune"]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("payload", [SIGN_IN, IMAGE], ids=["link", "image"])
+def test_no_page_lets_any_of_its_parameters_inject_markdown(page, payload):
+    """Every parameter a page reads from its link, all at once: each is named in a
+    warning, and no link or image the visitor brought renders anywhere on the page."""
+    names = _page(
+        f"import streamlit as st\nfrom sizing.ui.pages.{page} import page_state\n"
+        "st.session_state['names'] = [p.name for p in page_state().params]"
+    ).session_state["names"]
+    at = _page(f"from sizing.ui.pages.{page} import render\nrender()", **dict.fromkeys(names, payload))
+    assert not at.exception
+    shown = _shown(at)
+    assert [n for n in names if not any(f"`{n}`" in s for s in shown)] == []
+    for s in shown:
+        assert not re.search(r'(href|src)="[^"]*evil', _html(s)), s
+
+
 @pytest.mark.timeout(180)
 def test_a_plan_price_override_cannot_inject_markdown():
     """A value whose check quotes it back (an unknown price id) is inert too."""
