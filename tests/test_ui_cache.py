@@ -20,6 +20,7 @@ def counted(monkeypatch):
     """Count the memory estimates, the fit maps and the largest-context searches the page asks for."""
     for cached in (
         services._estimate,
+        services._estimate_of_file,
         services._answer,
         services._fit_grid,
         services._largest_context,
@@ -128,3 +129,26 @@ def test_the_upload_cache_is_bounded_by_entries_and_bytes(parses):
     assert len(services.UPLOADS) == 1  # over the bytes bound together: only the newest is kept
     services.read_gguf_header(tiny_llama() + b"\0" * (600 << 10), "big2.gguf")
     assert parses["big2.gguf"] == 1 and parses["big1.gguf"] == 1
+
+
+def test_estimates_of_uploads_are_kept_no_more_than_their_parses():
+    """Each estimate of a file carries the file's tensor list (tens of MB for a large
+    uploaded header): a dozen different uploads leave at most eight such estimates alive,
+    as many as the upload cache keeps parsed."""
+    import gc
+
+    from crafted_gguf import tiny_llama
+
+    from sizing.estimate import Estimate
+
+    services._estimate_of_file.clear()
+    at = AppTest.from_string(PAGE, default_timeout=120)
+    at.query_params["src"] = "file"
+    at.query_params["hw"] = "custom"
+    at.run()
+    for i in range(12):
+        at.get("file_uploader")[0].upload(f"m{i}.gguf", tiny_llama(context_length=(4, 300 + i))).run()
+        assert not at.exception and not at.error
+    gc.collect()
+    kept = [o for o in gc.get_objects() if isinstance(o, Estimate) and o.scenario.tensors is not None]
+    assert 1 <= len(kept) <= 8, len(kept)
