@@ -494,7 +494,8 @@ def plan_for_scenario(
     recipe's, so the traffic cache keys on (model, quant) instead of hashing them."""
     s = scenario
     traffic = _traffic(s.model, s.quant, None if recipe_tensors else s.tensors, s.kv_type_k, s.kv_type_v)
-    opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
+    # the micro-batch is the scenario's (-ub): it sets the SWA cells and the scheduler's copies
+    opts = (options or PlacementOptions()).model_copy(update={"n_ubatch": s.n_ubatch})
     placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None

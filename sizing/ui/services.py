@@ -38,7 +38,7 @@ from sizing.sources.catalog import load_catalog
 from sizing.sources.gguf_reader import read_gguf, read_gguf_bytes
 from sizing.sources.resolve import ResolvedModel, resolve_name
 from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
-from sizing.core.quant import FILE_QUANTS, KV_TYPES
+from sizing.core.quant import FILE_QUANTS, KV_TYPES, REQUANT_SUFFIX
 from sizing.text import plain
 
 log = logging.getLogger("sizing.ui")
@@ -179,6 +179,22 @@ def local_gguf_files(cfg: Any) -> list[Path]:
 
 def file_quants() -> list[str]:
     return list(FILE_QUANTS)
+
+
+def requant_quants() -> list[str]:
+    """Each quant's variant that requantizes the tensors a model ships already quantized."""
+    return [q + REQUANT_SUFFIX for q in FILE_QUANTS]
+
+
+def ships_quantized(choice: Any) -> bool:
+    """Does the model ship some tensors already quantized (gpt-oss's MXFP4 experts)?
+    Only then is the requantized variant a different file."""
+    if choice is None:
+        return False
+    try:
+        return bool(resolved(choice).arch.native_types)
+    except SizingError:
+        return False
 
 
 def kv_types() -> list[str]:
