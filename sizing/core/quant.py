@@ -363,9 +363,24 @@ class _Prepared:
 
 
 # A sweep types the same tensor list once per quant: prepare it once (bounded, by value).
+# A prepared list holds its tensors, so a bounded count is not a bounded size: lists
+# longer than any catalog model's (an uploaded header may carry 65,536 tensors) get a
+# cache of their own with room for a few, and a stream of them cannot fill the other.
+PREPARED_SMALL = 2048
+
+
 @lru_cache(maxsize=256)
 def _prepare(tensors: tuple[TensorSpec, ...]) -> _Prepared:
     return _Prepared(tensors)
+
+
+@lru_cache(maxsize=4)
+def _prepare_large(tensors: tuple[TensorSpec, ...]) -> _Prepared:
+    return _Prepared(tensors)
+
+
+def _prepared(tensors: tuple[TensorSpec, ...]) -> _Prepared:
+    return _prepare(tensors) if len(tensors) <= PREPARED_SMALL else _prepare_large(tensors)
 
 
 class _State:
@@ -582,7 +597,7 @@ def apply_recipe(
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
     native = () if requant else arch.native_types
-    prep = _prepare(tuple(tensors))
+    prep = _prepared(tuple(tensors))
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
     quantized = is_quantized(default)
     f32 = prep.f32
