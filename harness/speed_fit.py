@@ -898,6 +898,8 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
             )
         elif data.model_layers is not None and r.n_layers is None:
             r = r.model_copy(update={"n_layers": data.model_layers.of(r.model)})
+        if r.n_layers is None:  # a GPU's fixed decode cost is per layer: the fit needs the count
+            raise SizingError(f"row {r.id!r}: no layer count for model {r.model!r} (add it to model_layers)")
         rows.append(r)
     return data.model_copy(update={"rows": tuple(rows)})
 
