@@ -18,6 +18,7 @@ from sizing.core.quant import (
     KV_TYPES,
     apply_recipe,
     kv_bytes_per_element,
+    stock_floor_bytes,
     tensor_bytes,
     weights_bytes,
 )
@@ -72,6 +73,7 @@ class _File(BaseModel):
     quant: str
     file: str
     size: float
+    recipe: Literal["stock", "off-stock"] = "stock"
 
 
 class _Entry(BaseModel):
@@ -91,13 +93,14 @@ class _Entry(BaseModel):
     files: list[_File]
 
 
-def _published() -> list[tuple[_Entry, _File]]:
+def _all_published() -> list[tuple[_Entry, _File]]:
     raw = yaml.safe_load(PUBLISHED.read_text())
     entries = [_Entry.model_validate(e) for e in raw["entries"]]
-    return [(e, f) for e in entries for f in e.files if e.check == "test"]
+    return [(e, f) for e in entries for f in e.files]
 
 
-_ROWS = _published()
+_ALL_ROWS = _all_published()
+_ROWS = [(e, f) for e, f in _ALL_ROWS if e.check == "test" and f.recipe == "stock"]
 
 
 def test_published_table_is_broad():
@@ -122,9 +125,7 @@ def test_weights_match_published_file_sizes(entry, row):
 
 
 def _bench_rows(repo: str) -> list[tuple[_Entry, _File]]:
-    raw = yaml.safe_load(PUBLISHED.read_text())
-    entries = [_Entry.model_validate(e) for e in raw["entries"]]
-    return [(e, f) for e in entries if e.repo == repo for f in e.files]
+    return [(e, f) for e, f in _ALL_ROWS if e.repo == repo]
 
 
 @pytest.mark.parametrize("repo", ["ggml-org/gemma-3n-E2B-it-GGUF", "ggml-org/gemma-3n-E4B-it-GGUF"])
@@ -161,3 +162,41 @@ def test_converter_keeps_conv_kernels_and_routers_f32():
         arch = cat.get(model)
         typed = {t.name: t.ggml_type for t in apply_recipe(arch, tensors_for(arch), "Q4_K_M")}
         assert {typed[n] for n in names} == {"F32"}, model
+
+
+# --- the stock recipe's floor: which published rows no llama.cpp recipe can explain ----------
+
+
+@pytest.mark.parametrize(
+    "model", ["meta-llama/Llama-4-Scout-17B-16E-Instruct", "Qwen/Qwen3-30B-A3B", "microsoft/phi-4"]
+)
+def test_stock_floor_is_at_most_the_recipe_and_equal_where_nothing_is_upgraded(model):
+    from sizing.sources.catalog import load_catalog
+
+    arch = load_catalog().get(model)
+    for quant in FILE_QUANTS:
+        assert stock_floor_bytes(arch, quant) <= weights_bytes(arch, quant), quant
+    for quant in ("F32", "F16", "BF16", "Q8_0"):  # every tensor at the base type (or F32)
+        assert stock_floor_bytes(arch, quant) == weights_bytes(arch, quant), quant
+    # the IQ2 recipe upgrades attn_v, ffn_down and the embedding: the floor drops them
+    assert stock_floor_bytes(arch, "IQ2_XS") < weights_bytes(arch, "IQ2_XS")
+
+
+@pytest.mark.parametrize(
+    "entry,row", _ALL_ROWS, ids=[f"{e.model.split('/')[-1]}-{f.quant}-{f.size}" for e, f in _ALL_ROWS]
+)
+def test_off_stock_marks_exactly_the_rows_below_the_stock_floor(entry, row):
+    """A row is marked off-stock iff its published size (header included) is below the
+    stock recipe's floor for the weights alone by more than the size test's tolerance, so
+    the mark can neither hide a row we merely predict badly nor be left off one no recipe
+    can reach."""
+    from sizing.sources.catalog import load_catalog
+
+    arch = load_catalog().get(entry.model)
+    unit = {"B": 1, "GB": 1e9, "GiB": 2**30}[entry.unit]
+    published = row.size * unit
+    floor = stock_floor_bytes(arch, row.quant, imatrix=entry.imatrix, fused_qkv_own_rule=entry.fused_qkv_own_rule)
+    below = published + entry.resolution * unit / 2 < floor - 0.005 * published
+    assert below == (row.recipe == "off-stock"), (
+        f"{entry.repo}/{row.file}: published {row.size} {entry.unit}, stock floor {floor / unit:.3f}"
+    )

@@ -383,9 +383,24 @@ class _Prepared:
 
 
 # A sweep types the same tensor list once per quant: prepare it once (bounded, by value).
+# A prepared list holds its tensors, so a bounded count is not a bounded size: lists
+# longer than any catalog model's (an uploaded header may carry 65,536 tensors) get a
+# cache of their own with room for a few, and a stream of them cannot fill the other.
+PREPARED_SMALL = 2048
+
+
 @lru_cache(maxsize=256)
 def _prepare(tensors: tuple[TensorSpec, ...]) -> _Prepared:
     return _Prepared(tensors)
+
+
+@lru_cache(maxsize=4)
+def _prepare_large(tensors: tuple[TensorSpec, ...]) -> _Prepared:
+    return _Prepared(tensors)
+
+
+def _prepared(tensors: tuple[TensorSpec, ...]) -> _Prepared:
+    return _prepare(tensors) if len(tensors) <= PREPARED_SMALL else _prepare_large(tensors)
 
 
 class _State:
@@ -602,7 +617,7 @@ def apply_recipe(
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
     native = () if requant else arch.native_types
-    prep = _prepare(tuple(tensors))
+    prep = _prepared(tuple(tensors))
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
     quantized = is_quantized(default)
     kept = prep.f32 if name == "F32" else prep.kept
@@ -645,6 +660,35 @@ def weights_bytes(arch: ModelArch, quant: str, **kw) -> int:
     """Bytes of all weight tensors of ``arch`` quantized as ``quant`` (no file header)."""
     file_quant(quant)
     return sum(tensor_bytes(t) for t in apply_recipe(arch, tensors_for(arch), quant, **kw))
+
+
+def stock_floor_bytes(arch: ModelArch, quant: str, **kw) -> int:
+    """The fewest weight bytes a stock ``llama-quantize <quant>`` file of ``arch`` can hold.
+
+    Why: a published size below this is not llama.cpp's recipe at any build (a custom
+    ``--tensor-type`` mix, or a mislabelled listing) and must not be fitted. The recipe's
+    upgrades depend on layer position and counters that changed across builds; its
+    downgrades and the output head's rule (Q5_K for the IQ1/IQ2/IQ3_XXS quants, else Q6_K,
+    Q8_0 for rows that do not fill its blocks) did not. So each tensor counts at the
+    smaller of its recipe type and the quant's base type (after the row fallback), the
+    output head (the token embedding when tied) and natively kept tensors at their
+    recipe type. ``kw`` as ``apply_recipe``.
+    """
+    name, _ = split_quant(quant)
+    base = _DEFAULT_TYPE[FILE_QUANTS[name]]
+    typed = apply_recipe(arch, tensors_for(arch), quant, **kw)
+    if not is_quantized(base):
+        return sum(tensor_bytes(t) for t in typed)
+    head = "output.weight" if any(t.name == "output.weight" for t in typed) else "token_embd.weight"
+    total = 0
+    for t in typed:
+        size = tensor_bytes(t)
+        assert t.ggml_type is not None  # apply_recipe types every tensor
+        free = is_quantized(t.ggml_type) and t.name != head and native_type(arch, t.name) is None
+        if free:
+            size = min(size, _nbytes(_fallback(t.shape[0], base), t.shape))
+        total += size
+    return total
 
 
 def bits_per_weight(tensors: Iterable[TensorSpec]) -> float:
