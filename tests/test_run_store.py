@@ -48,6 +48,7 @@ BAD_LINES = {
     "timestamp 0": _line(time=0),
     "a list, not a run": b"[1, 2, 3]",
     "no model": _line().replace(b'"model": "base", ', b""),
+    "an unknown purpose": _line(purpose="benchmark"),
 }
 
 
@@ -242,3 +243,17 @@ def test_a_corrupt_store_does_not_break_the_main_page(tmp_path, monkeypatch):
     assert at.metric  # the answer is there
     shown = " ".join(str(e.value) for kind in ("caption", "markdown", "info") for e in at.get(kind))
     assert "this machine\\: 1 run" in shown and "line 2\\: skipped \\(invalid UTF-8" in shown
+
+
+def test_only_calibrate_measures_synthetic_runs_feed_the_calibration(tmp_path):
+    """A synthetic model run as a live check is stored and shown, but its speed is never
+    fitted; the one calibrate --measure runs (its bandwidth-bound run) is."""
+    from sizing.live.check import sample_of
+
+    store.append_run(_good("synthetic-check", synthetic=True), tmp_path)
+    store.append_run(_good("synthetic-measure", synthetic=True, purpose="calibration"), tmp_path)
+    store.append_run(_good("legacy-synthetic").model_copy(update={"synthetic": True}), tmp_path)
+    runs = {r.model: r for r in store.read_store(tmp_path).runs}
+    assert [sample_of(runs[m]).calibration_run for m in ("synthetic-check", "synthetic-measure")] == [False, True]
+    # a store written before runs had a purpose: a synthetic run in it counts as a live check
+    assert runs["legacy-synthetic"].purpose == "check"
