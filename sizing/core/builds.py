@@ -483,13 +483,14 @@ def all_builds(
     return builds, refused
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=1)  # one set is ~20 MiB (1,700 builds with their hardware): keep the last only
 def _gpu_builds(
     gpus: tuple, used: bool, overrides: tuple[tuple[str, float], ...], today: dt.date
 ) -> tuple[tuple[Build, ...], int]:
     """``gpu_builds`` over the packaged platforms, prices and idle figures, memoised by
     value (the GPUs, new or used, the typed prices, the day): those builds do not depend
-    on the models, so a plan for other models, a context or an objective reuses them."""
+    on the models, so a plan for other models, a context or an objective reuses them.
+    Only the last set is kept: most plans ask for new prices as listed, and a set is large."""
     from sizing.core.idle import idle_table
     from sizing.core.platforms import load_platforms
     from sizing.core.prices import price_book
