@@ -7,7 +7,8 @@ For Qwen3-30B-A3B, gpt-oss-120b, Llama-3.3-70B and Qwen3-235B-A22B it prints, pe
 objective (cheapest that reaches a usable speed, lowest cost per million tokens, fastest
 within a budget), the top builds: each physically buildable (slots, lanes, PSU), priced
 whole (platform + RAM + cards, or a complete system as sold) with the kind and date of
-every price, its predicted decode speed and the calibration behind it. Figures, not
+every price, its predicted decode speed and the calibration behind it, why it ranks there,
+and what the build's notes say (PCIe lanes, cooling, PSU, idle-power estimates). Figures, not
 assertions: the maintainers hold them against public build reports.
 """
 
@@ -31,6 +32,8 @@ MODELS = {
     "Qwen/Qwen3-235B-A22B": 5.0,
 }
 FASTEST_BUDGET = 10_000.0
+# notes every multi-card row carries, left out of the printout to keep the telling ones visible
+GENERIC_NOTES = ("card width is not in the data",)
 
 
 def main() -> int:
@@ -82,6 +85,10 @@ def main() -> int:
                 print(f"       prices: {kinds}, oldest {o.oldest_price}; load {o.load_w:.0f} W, idle {o.idle_w:.0f} W")
                 print(f"       speed: {o.speed_basis}")
                 print(f"       calibration: {o.calibration.label}")
+                print(f"       why: {o.why}")
+                for n in o.notes:
+                    if not n.startswith(GENERIC_NOTES):
+                        print(f"       note: {n}")
                 if not r.options:
                     print(f"       short: {o.shortfall}")
         print(f"   ({time.perf_counter() - t0:.1f} s)")

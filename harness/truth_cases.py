@@ -569,11 +569,11 @@ NEW_ARCH_CASES: tuple[TruthCase, ...] = (
             kv_lora_rank=512,
             qk_rope_head_dim=64,
             qk_nope_head_dim=128,
-            extra={"indexer_n_head": 64, "indexer_head_size": 128, "indexer_top_k": 2048},
+            extra={"indexer_n_head": 64, "indexer_head_size": 128, "indexer_top_k": 2048, "nextn_predict_layers": 1},
             **_V,
         ),
         note="DeepSeek-V3.2 widths, 16 of 256 experts: the MLA latent cache plus the lightning "
-        "indexer's key cache; 3 dense + 1 MoE layer",
+        "indexer's key cache; 3 dense + 1 MoE layer + the kept MTP block (weights, no KV)",
     ),
     TruthCase(
         "smollm3 Q8_0",

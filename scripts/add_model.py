@@ -109,6 +109,7 @@ ARCH_FIELDS = {
     "block_ffn_dim_multiplier",
     "block_multiple_of",
     "conv_L_cache",
+    "full_attn_idxs",
     "full_attention_interval",
     "linear_conv_kernel_dim",
     "linear_key_head_dim",

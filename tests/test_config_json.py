@@ -333,3 +333,26 @@ def test_llama_attention_bias_adds_output_bias_too():
     assert biased.attn_qkv_bias and biased.attn_out_bias
     with pytest.raises(SizingError, match="'head_dim' must be an integer"):
         conv({**cfg, "head_dim": "16"})
+
+
+def test_lfm2_full_attn_idxs_give_the_same_layers_as_layer_types():
+    """The first LFM2 configs list only the attention layers; transformers derives layer_types from them."""
+    base = {
+        "model_type": "lfm2",
+        "hidden_size": 64,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 100,
+        "max_position_embeddings": 128,
+        "block_ff_dim": 96,
+        "conv_L_cache": 3,
+    }
+    by_idx = arch_from_config({**base, "full_attn_idxs": [1, 3]}, repo_id="t/lfm2", source="t")
+    by_types = arch_from_config(
+        {**base, "layer_types": ["conv", "full_attention", "conv", "full_attention"]}, repo_id="t/lfm2", source="t"
+    )
+    assert by_idx.recurrent_layers == by_types.recurrent_layers == (0, 2)
+    assert by_idx == by_types
+    with pytest.raises(SizingError, match="full_attn_idxs"):
+        arch_from_config({**base, "full_attn_idxs": [1, 4]}, repo_id="t/lfm2", source="t")

@@ -292,6 +292,36 @@ def test_deepseek_v32_config_adds_the_indexer_and_its_key_cache(tmp_path):
     }
 
 
+def test_deepseek_v32_keeps_its_mtp_block_as_its_gguf_does(tmp_path):
+    """llama.cpp's converter keeps DeepSeek-V3.2's multi-token-prediction block
+    (DeepseekV32Model: skip_mtp = False, block_count = layers + nextn) and drops
+    DeepSeek-V3's (DeepseekV2Model.skip_mtp): sized from config.json, V3.2 carries the block
+    (weights, no KV cache), and the total is the checkpoint's 685B rather than 672B."""
+    from sizing.core.tensors import param_counts
+    from sizing.sources.catalog import load_catalog
+
+    catalog = load_catalog()
+    v32, v3 = catalog.get("deepseek-ai/DeepSeek-V3.2"), catalog.get("deepseek-ai/DeepSeek-V3")
+    names = {t.name for t in tensors_for(v32)}
+    assert {
+        "blk.61.nextn.eh_proj.weight",
+        "blk.61.nextn.embed_tokens.weight",
+        "blk.61.nextn.shared_head_head.weight",
+        "blk.61.ffn_gate_exps.weight",
+        "blk.61.indexer.attn_q_b.weight",
+    } <= names
+    assert not any(n.startswith("blk.62.") for n in names)
+    assert not any(t.name.startswith("blk.61.") for t in tensors_for(v3))
+    assert param_counts(v32)[0] - param_counts(v3)[0] > 13e9  # the MTP block, not the indexer alone
+    assert {p.kind: p.layers for p in estimate_kv_cache(v32, 4096).parts} == {"kv": 61, "indexer": 61}
+
+    small = v32.model_copy(update={"n_layers": 4})
+    path = write_synthetic_gguf(small, "Q8_0", tmp_path / "d32.gguf", n_vocab_tokens=1000)
+    back = read_gguf(path).arch
+    assert (back.n_layers, back.extra["nextn_predict_layers"]) == (4, 1)
+    assert {t.name for t in tensors_for(back)} >= {"blk.4.nextn.eh_proj.weight", "blk.4.ffn_up_exps.weight"}
+
+
 def test_nemotron_3_pattern_with_moe_blocks_is_nemotron_h_moe():
     """Nemotron 3 Nano's config is model_type nemotron_h with 'E' (MoE) blocks in its
     pattern; llama.cpp's converter writes it as nemotron_h_moe (catalog entry from

@@ -218,6 +218,39 @@ def test_fastest_and_cost_per_token_orders(ctx):
     )
 
 
+def test_more_of_a_card_for_no_speed_and_a_dearer_build_at_the_same_speed_are_left_out(ctx):
+    """Layer split runs the cards one after another: six P100s hold a 70B no faster than
+    four, so only the four are offered; and "fastest" lists one build per speed, the
+    cheapest (an RTX PRO 6000 reads its weights no faster than an RTX 5090)."""
+    r = _plan(ctx, "meta-llama/Llama-3.1-70B-Instruct", target_tps=10, limit=500)
+    assert any(b.id == "mining-h510+6xnvidia-tesla-p100-16gb" for b in ctx["builds"])
+    p100 = [o for o in r.options if o.gpu_id == "nvidia-tesla-p100-16gb"]
+    assert [o.count for o in p100] == [4] and p100[0].platform_id == "mining-h510"
+    fast = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="fastest", budget_usd=10_000, limit=500)
+    bands = [speed_band(o.decode_tokens_per_s) for o in fast.options]
+    assert len(bands) == len(set(bands))
+    ids = {o.gpu_id for o in fast.options}
+    assert "nvidia-rtx-5090" in ids and "nvidia-rtx-pro-6000-blackwell" not in ids
+    assert int(fast.message.split()[0]) > len(fast.options)  # the count is of builds meeting it, before the cut
+
+
+def test_x1_risers_are_explained_and_get_no_expert_offload(ctx):
+    """A mining board's x1 risers carry layer split (the row says what they cost: load time,
+    prompt processing, no tensor parallel) but not experts in RAM, whose prompt processing
+    would stream the experts over ~1 GB/s or leave them to a 2-thread Celeron."""
+    mining = {p.id: p for p in load_platforms()[0]}["mining-h510"]
+    g = next(g for g in ctx["gpus"] if g.id == "nvidia-rtx-3090")
+    fit = physical_fit(mining, g, 4)
+    assert fit.ok and fit.lanes == (1, 1, 1, 1)
+    assert any("x1" in n and "layer split works" in n and "s per GB" in n for n in fit.notes)
+    builds, _ = all_builds(
+        [g], used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=96, offload=True, model_gb=60
+    )
+    offload = {b.platform_id for b in builds if b.kind == "offload"}
+    assert offload and "mining-h510" not in offload
+    assert any(b.platform_id == "mining-h510" and b.kind == "gpu-build" for b in builds)
+
+
 def test_unified_boxes_compete_on_the_same_ranking(ctx):
     r = _plan(ctx, "openai/gpt-oss-120b", objective="cheapest", limit=200)
     kinds = {o.kind for o in r.options}

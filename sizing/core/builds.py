@@ -38,6 +38,10 @@ from sizing.units import GIB
 COUNTS: tuple[int, ...] = (1, 2, 3, 4, 6, 7, 8)
 GPU_BUILD_RAM_GB = 32.0  # host RAM a GPU build should have: OS, llama.cpp, staging the weights
 RAM_STEP_GB = 32.0
+# Expert offload is not offered on hosts whose cards get this many PCIe lanes or fewer (mining
+# boards' x1 risers): prompt processing either copies the RAM-resident experts to the card per
+# batch over ~1 GB/s or leaves them to the host CPU, so the first token takes minutes.
+OFFLOAD_NARROW_LANES = 2
 
 
 class PriceLine(BaseModel):
@@ -236,7 +240,7 @@ def offload_builds(
                 continue
             for p in platforms:
                 fit = physical_fit(p, g, n)
-                if not fit.ok:
+                if not fit.ok or min(fit.lanes, default=16) <= OFFLOAD_NARROW_LANES:
                     continue
                 ram = _ram_lines(p, need, book, overrides, today)
                 if ram is None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sizing.core.machine import pcie_gbs
 from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.errors import SizingError
 
@@ -147,7 +148,16 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
             notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or a server chassis)")
     lanes = tuple(platform.slot_lanes[:count])
     if lanes and min(lanes) < 8:
-        notes.append(f"cards run at x{min(lanes)}: fine for layer split, slow to load and no tensor parallel")
+        link = pcie_gbs(platform.pcie_gen, min(lanes)) or 1.0
+        how = f"cards run at PCIe {platform.pcie_gen}.0 x{min(lanes)} (~{link:.0f} GB/s each)"
+        if min(lanes) <= 2:
+            notes.append(
+                f"{how}: layer split works, as only activations cross between cards per token, but loading "
+                f"takes ~{1 / link:.1f} s per GB per card, prompt processing slows wherever weights must cross "
+                "the link, and tensor parallel (-sm row) is impractical"
+            )
+        else:
+            notes.append(f"{how}: fine for layer split, slower to load, and tensor parallel suffers")
     notes.append("card width is not in the data: check that the cards fit the slot spacing (or use risers)")
     if platform.psu_assumed:
         notes.append(f"PSU {platform.psu_w:.0f} W is assumed (the cited build does not state it)")

@@ -3,13 +3,15 @@
 ``plan`` places and times every target model on every build (``sizing.builds``) and ranks
 those that hold the models by one of three objectives:
 - ``cheapest``: the lowest whole-build price that meets the speed target within budget;
-- ``fastest``: the highest decode speed (slowest model) within budget;
+- ``fastest``: the highest decode speed (slowest model) within budget, the cheapest build
+  of each speed (within 2%) only;
 - ``cost-per-token``: the lowest cost per million generated tokens over the build's life
   (purchase + electricity at load for the hours used, idle the rest of the day).
 Every row carries its priced lines (kind, date, source), its speed basis and how many
 public llama-bench rows back that device class, and its launch commands. A build on weak
 calibration is marked, and meets a speed target only if its low estimate does. Each set of
-cards is listed once, on its best-ranked host. When no build meets the target, the closest
+cards is listed once, on its best-ranked host, and a build with more of the same card
+that is neither faster nor cheaper is left out. When no build meets the target, the closest
 are returned instead.
 
 Pure: models, data, prices and "today" are passed in.
@@ -407,7 +409,10 @@ def plan(
         "fastest": lambda r: (-speed_band(r.decode_tokens_per_s), r.price_usd),
         "cost-per-token": lambda r: (r.usd_per_m_tokens or math.inf, r.price_usd),
     }[objective]
-    good = _one_per_card_set(sorted((r for r in rows if r.meets_target), key=sort_key))
+    meeting = _one_per_card_set(sorted((r for r in rows if r.meets_target), key=sort_key))
+    good = _no_idle_cards(meeting)
+    if objective == "fastest":
+        good = _cheapest_per_speed(good)
     base_notes = (
         (
             "prices: whole builds (platform + RAM the build needs + cards) or complete systems as sold; "
@@ -423,7 +428,7 @@ def plan(
         top = [
             _with_commands(
                 r.model_copy(
-                    update={"rank": i + 1, "why": _why(i, r, good, rows, objective, target_tps, budget_usd, usage)}
+                    update={"rank": i + 1, "why": _why(i, r, meeting, rows, objective, target_tps, budget_usd, usage)}
                 ),
                 plans_by_id[r.build_id],
                 quant,
@@ -435,7 +440,7 @@ def plan(
         return PurchasePlan(
             objective=objective,
             options=tuple(top),
-            message=f"{len(good)} builds meet the target; {_objective_words(objective)}: {top[0].label}",
+            message=f"{len(meeting)} builds meet the target; {_objective_words(objective)}: {top[0].label}",
             considered=len(rows),
             refused_physically=refused_physically,
             notes=base_notes,
@@ -484,6 +489,41 @@ def speed_band(tps: float | None) -> int:
     """Speeds grouped into 2% bands, so "fastest" breaks a near-tie on price (3 cards at
     38.44 tok/s do not outrank 2 cards at 38.41 tok/s that cost $2,500 less)."""
     return math.floor(math.log(tps) / math.log1p(SPEED_TIE)) if tps and tps > 0 else -(10**9)
+
+
+def _no_idle_cards(ranked: list[Row]) -> list[Row]:
+    """Drops a build with more of the same card than another build that is no dearer and
+    no slower (same 2% speed band): layer split runs the cards one after another, so once
+    the model fits, more of the same card adds price and idle power, not speed."""
+    by_card: dict[str, list[Row]] = {}
+    for r in ranked:
+        if r.kind in ("gpu-build", "offload") and r.gpu_id is not None:
+            by_card.setdefault(r.gpu_id, []).append(r)
+
+    def idle(r: Row) -> bool:
+        if r.kind not in ("gpu-build", "offload") or r.gpu_id is None:
+            return False
+        band = speed_band(r.decode_tokens_per_s)
+        return any(
+            s.count < r.count and s.price_usd <= r.price_usd and speed_band(s.decode_tokens_per_s) >= band
+            for s in by_card[r.gpu_id]
+        )
+
+    return [r for r in ranked if not idle(r)]
+
+
+def _cheapest_per_speed(ranked: list[Row]) -> list[Row]:
+    """For "fastest" (ranked by speed band, then price): one build per 2% speed band, the
+    cheapest. A dearer build at the same speed is never the better buy for speed (an RTX
+    PRO 6000 at the speed of an RTX 5090 that costs less than half as much)."""
+    seen: set[int] = set()
+    out: list[Row] = []
+    for r in ranked:
+        band = speed_band(r.decode_tokens_per_s)
+        if band not in seen:
+            seen.add(band)
+            out.append(r)
+    return out
 
 
 def _one_per_card_set(ranked: list[Row]) -> list[Row]:

@@ -224,7 +224,10 @@ def _deepseek2(b: _Builder) -> None:
     if not (a.kv_lora_rank and rope and nope > 0):
         raise SizingError(f"model {a.id!r}: deepseek2 needs kv_lora_rank, qk_rope_head_dim and qk_nope_head_dim")
     b.embeddings()
-    for i in range(a.n_layers):
+    # deepseek32 keeps its multi-token-prediction blocks after the last layer, as glm4moe
+    # does (llama.cpp DeepseekV32Model: skip_mtp = False); deepseek2 files drop them
+    nextn = int(a.extra.get("nextn_predict_layers", 0)) if a.arch == "deepseek32" else 0
+    for i in range(a.n_layers + nextn):
         b.blk(i, "attn_norm.weight", h)
         if a.q_lora_rank:
             b.blk(i, "attn_q_a_norm.weight", a.q_lora_rank)
@@ -240,7 +243,26 @@ def _deepseek2(b: _Builder) -> None:
         b.blk(i, "ffn_norm.weight", h)
         if a.arch == "deepseek32":
             _dsa_indexer(b, i)
-        b.ffn(i)
+        if i < a.n_layers:
+            b.ffn(i)
+        else:
+            b.moe_ffn(i)
+            _nextn_head(b, i)
+
+
+def _nextn_head(b: _Builder, i: int) -> None:
+    """What a kept multi-token-prediction block adds to a full layer: the projection of
+    [embedding; hidden], its two norms, and the block's own copies of the token embedding
+    and output head, which the checkpoints carry and the converters write (llama.cpp
+    LLM_TENSOR_NEXTN_*; the copies load as optional tensors)."""
+    a = b.a
+    h = a.hidden_size
+    b.blk(i, "nextn.eh_proj.weight", 2 * h, h)
+    b.blk(i, "nextn.embed_tokens.weight", h, a.vocab_size)
+    b.blk(i, "nextn.enorm.weight", h)
+    b.blk(i, "nextn.hnorm.weight", h)
+    b.blk(i, "nextn.shared_head_head.weight", h, a.vocab_size)
+    b.blk(i, "nextn.shared_head_norm.weight", h)
 
 
 def _dsa_indexer(b: _Builder, i: int) -> None:
@@ -289,7 +311,7 @@ def _glm4moe(b: _Builder) -> None:
     norm feeds the FFN (no ffn_norm), sigmoid router with score bias, shared experts
     (llama.cpp src/models/glm4-moe.cpp, load_arch_tensors). The converter keeps the
     multi-token-prediction blocks (``extra['nextn_predict_layers']``) after the last
-    layer: a full MoE block plus its NextN projection and norms, loaded but never run."""
+    layer: a full MoE block plus its NextN head (:func:`_nextn_head`), loaded but never run."""
     a = b.a
     h = a.hidden_size
     b.embeddings()
@@ -302,10 +324,7 @@ def _glm4moe(b: _Builder) -> None:
             b.ffn(i)
         else:
             b.moe_ffn(i)
-            b.blk(i, "nextn.eh_proj.weight", 2 * h, h)
-            b.blk(i, "nextn.enorm.weight", h)
-            b.blk(i, "nextn.hnorm.weight", h)
-            b.blk(i, "nextn.shared_head_norm.weight", h)
+            _nextn_head(b, i)
 
 
 def _seed_oss(b: _Builder) -> None:

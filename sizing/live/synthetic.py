@@ -38,8 +38,8 @@ def _hparams(w: GGUFWriter, a: ModelArch, n_vocab: int) -> None:
     f32 = lambda k, v: w.add_float32(f"{p}.{k}", float(v))  # noqa: E731
     u32("context_length", a.max_context)
     u32("embedding_length", a.hidden_size)
-    nextn = int(a.extra.get("nextn_predict_layers", 0)) if a.arch == "glm4moe" else 0
-    u32("block_count", a.n_layers + nextn)  # glm4moe counts its kept MTP blocks
+    nextn = int(a.extra.get("nextn_predict_layers", 0)) if a.arch in ("glm4moe", "deepseek32") else 0
+    u32("block_count", a.n_layers + nextn)  # glm4moe and deepseek32 count their kept MTP blocks
     if nextn:
         u32("nextn_predict_layers", nextn)
     ffn = a.ffn_size

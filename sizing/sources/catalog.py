@@ -46,6 +46,11 @@ class PublishedParams(BaseModel):
     active_excludes_embedding: bool = Field(
         False, description="the publisher's active count leaves out the token-embedding lookup"
     )
+    excludes_nextn: bool = Field(
+        False,
+        description="the publisher's total leaves out the multi-token-prediction block(s) that "
+        "llama.cpp's GGUF keeps (glm4moe)",
+    )
     source: str = Field(min_length=1)
 
 

@@ -415,7 +415,8 @@ def arch_from_config(
         )
         head_dim_k, head_dim_v = fields["head_dim_k"], fields["head_dim_v"]
         if cfg.get("num_nextn_predict_layers"):
-            # multi-token-prediction layers: llama.cpp's converter drops them
+            # multi-token-prediction layers: llama.cpp's converter drops them for deepseek2
+            # (DeepseekV2Model.skip_mtp) and keeps them for deepseek32 (sizing.core.tensors)
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
         if cfg.get("topk_method") == "noaux_tc":
             fields["expert_score_bias"] = True  # e_score_correction_bias → exp_probs_b
@@ -585,7 +586,15 @@ def _new_families(
             ssm_dt_rank=nv,
         )
     elif model_type == "lfm2":
-        types = _layer_types(cfg, "layer_types", n_layers, source)
+        idxs = cfg.get("full_attn_idxs")
+        if "layer_types" not in cfg and isinstance(idxs, list):
+            # the first LFM2 configs list the attention layers only; transformers'
+            # Lfm2Config turns them into layer_types the same way
+            if not all(isinstance(i, int) and 0 <= i < n_layers for i in idxs):
+                raise SizingError(f"{source}: config field 'full_attn_idxs' must list layer indices below {n_layers}")
+            types = ["full_attention" if i in idxs else "conv" for i in range(n_layers)]
+        else:
+            types = _layer_types(cfg, "layer_types", n_layers, source)
         ff = get_int("block_ff_dim", "intermediate_size")
         if get("block_auto_adjust_ff_dim", default=False):
             # LFM2's own sizing rule (modeling_lfm2.py): 2/3 of the width, times the
