@@ -30,11 +30,12 @@ FIT_COLORS = {"fits": "#2e9e44", "tight": "#e0a526", "no": "#d1495b"}
 
 
 def figure(data: list[dict[str, Any]], height: int = 320, **layout: Any) -> go.Figure:
-    """A figure from trace dicts and layout keys, with the pages' shared margins and legend."""
+    """A figure from trace dicts and layout keys, with the pages' shared margins and
+    legend (a ``legend`` given replaces the shared one)."""
     lay = {
+        "legend": dict(orientation="h", yanchor="bottom", y=1.02, x=0, traceorder="normal"),
         **layout,
         "margin": dict(l=10, r=10, t=40, b=10),
-        "legend": dict(orientation="h", yanchor="bottom", y=1.02, x=0, traceorder="normal"),
         "height": height,
         "template": template_for(d.get("type", "scatter") for d in data),
     }

@@ -166,6 +166,7 @@ def breakdown_chart(rows: list[dict]) -> go.Figure:
         data,
         height=160 + 56 * len(rows),
         barmode="stack",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},  # Plotly's order: stacked, last on top
         xaxis={"title": {"text": "GiB per GPU"}},
         yaxis={"autorange": "reversed"},
     )
