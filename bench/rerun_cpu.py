@@ -77,8 +77,15 @@ def _views(page: str, rng: random.Random, models: list[str], gpus: list[str]) ->
         from bench.load import _query
 
         return dict(parse_qsl(_query(rng, _catalog(), [g for g in LOAD_GPUS if g in gpus_all()])))
-    if page == "plan":
-        return {"models": m, "quant": q, "ctx": ctx}
+    if page == "plan":  # other models, or the same ones ranked another way
+        if rng.random() < 0.5:
+            return {"models": m, "quant": q, "ctx": ctx}
+        return {
+            "models": models[0],
+            "objective": rng.choice(("cheapest", "fastest", "cost-per-token")),
+            "tps": rng.choice((5.0, 10.0, 20.0, 40.0)),
+            "budget": rng.choice((2000.0, 5000.0, 10000.0)),
+        }
     if page == "runs_well":
         return {"hw": "db", "gpu": g, "tps": rng.choice((5.0, 10.0, 20.0))}
     if page == "machine":
