@@ -6,7 +6,12 @@ third of rows held out from the fit, side by side with the popular
 "0.55 × bandwidth ÷ model size" rule for decode. Rows run on slow hosts (Raspberry Pi,
 RISC-V boards) are reported separately: the fit leaves them out.
 
-Run: .venv/bin/python bench/accuracy_speed.py
+With ``--folds``, it also refits three times, each time holding out a different third of
+every backend's rows (the calibration file holds out the third one), and prints the error
+of every row as predicted by the fit it was left out of: a figure that one lucky or
+unlucky split cannot move, for comparing model changes.
+
+Run: .venv/bin/python bench/accuracy_speed.py [--folds]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.speed_fit import (  # noqa: E402
+    fit,
     fit_from_files,
     load_bench_with_db,
     predict_decode,
@@ -44,6 +50,35 @@ def fmt(xs: list[float]) -> str:
     if not xs:
         return "      -        -    (n=0) "
     return f"{100 * statistics.median(xs):6.1f}% {100 * p90(xs):6.1f}%  (n={len(xs):2d})"
+
+
+def cross_validated() -> None:
+    """Every row predicted by the fit of the fold that held it out, per calibration entry."""
+    data = load_bench_with_db()
+    by_key: dict[str, tuple[list[float], list[float]]] = {}
+    for fold in range(3):
+        calib = fit(data, fold=fold)
+        _, held = split_rows(data.rows, fold)
+        for r in held:
+            if r.host_limited:
+                continue
+            d = data.devices[r.device]
+            dev = row_device(r, d)
+            key = calib.key(dev.backend, dev.kind, dev.family)
+            for k in {key, r.backend, "ALL"}:
+                dec, pre = by_key.setdefault(k, ([], []))
+                if r.tg128:
+                    dec.append(rel(predict_decode(r, d, calib), r.tg128))
+                if r.pp512:
+                    try:
+                        pre.append(rel(predict_prefill(r, d, calib), r.pp512))
+                    except SizingError:
+                        pass
+    print("\n== three folds: every row predicted by the fit that held it out (backend, then entry)")
+    print(f"{'entry':24} {'decode median, P90 (n)':28} {'prefill median, P90 (n)':28}")
+    for key in sorted(by_key, key=lambda k: (k == "ALL", k)):
+        dec, pre = by_key[key]
+        print(f"{key:24} {fmt(dec):28} {fmt(pre):28}")
 
 
 def main() -> int:
@@ -143,4 +178,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    if "--folds" in sys.argv[1:]:
+        cross_validated()
+    sys.exit(rc)

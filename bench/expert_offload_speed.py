@@ -11,6 +11,7 @@ assume. Printed: our expected decode tokens/s and range, the published figure, t
 
 from __future__ import annotations
 
+import statistics
 import sys
 from dataclasses import dataclass
 
@@ -35,6 +36,14 @@ class Run:
     ram_note: str
     published_tps: float
     source: str
+    gpus: int = 1
+    threads: int = 16
+
+
+# llama-bench -ncmoe 99 (every layer's experts in RAM) on 2× RTX 3060 12GB, Ryzen 9 7900
+# (12 cores) with 2× 48 GB DDR5 set to 5600 MT/s: dual channel, 89.6 GB/s
+REYNARDO = "https://github.com/reynardo-tjhin/localllm-commands/blob/43316ebb36ca4087932a2ecb359ea8aa14aaff01/README.md"
+REYNARDO_HOST = "Ryzen 9 7900, 2× 48 GB DDR5 at 5600 MT/s (dual channel, 89.6 GB/s), 12 threads"
 
 
 RUNS = [
@@ -62,20 +71,64 @@ RUNS = [
         1.6,
         "https://www.hardware-corner.net/gpt-oss-offloading-moe-layers/ (2025-11-10)",
     ),
+    Run(
+        "gpt-oss-120b F16 file (MXFP4 experts), 2× RTX 3060 12GB, -ncmoe 99 (36), -fa 1, llama-bench tg128",
+        "openai/gpt-oss-120b",
+        "F16",
+        "RTX 3060 12GB",
+        36,
+        96,
+        89.6,
+        REYNARDO_HOST,
+        18.46,
+        REYNARDO,
+        gpus=2,
+        threads=12,
+    ),
+    Run(
+        "Qwen3-Coder-30B-A3B BF16, 2× RTX 3060 12GB, -ncmoe 99 (48), -fa 1, llama-bench tg128",
+        "Qwen/Qwen3-Coder-30B-A3B-Instruct",
+        "BF16",
+        "RTX 3060 12GB",
+        48,
+        96,
+        89.6,
+        REYNARDO_HOST,
+        13.12,
+        REYNARDO,
+        gpus=2,
+        threads=12,
+    ),
+    Run(
+        "GLM-4.5-Air Q4_K_S, 2× RTX 3060 12GB, -ncmoe 99 (46), -fa 1, llama-bench tg128",
+        "zai-org/GLM-4.5-Air",
+        "Q4_K_S",
+        "RTX 3060 12GB",
+        46,
+        96,
+        89.6,
+        REYNARDO_HOST,
+        10.83,
+        REYNARDO,
+        gpus=2,
+        threads=12,
+    ),
 ]
 
 
 def main() -> int:
     cat, db, calib = load_catalog(), load_gpus(), load_calibration()
     print(f"{'run':<86} {'ours tok/s':>18} {'published':>9} {'ratio':>6}")
+    ratios: list[float] = []
+    inside = 0
     for r in RUNS:
         host = HostSpec(
             name=f"{r.ram_gb:g} GB at {r.ram_gbs:g} GB/s",
             ram_bytes=int(r.ram_gb * GIB),
             bandwidth_gbs=r.ram_gbs,
-            threads=16,
+            threads=r.threads,
         )
-        hw = machine_from_gpu(db.match(r.gpu).gpu, host=host)
+        hw = machine_from_gpu(db.match(r.gpu).gpu, r.gpus, host=host)
         p = solve(cat.get(r.model), r.quant, 4096, hw, calib, options=PlacementOptions(n_cpu_moe=r.n_cpu_moe))
         if not p.fits or p.speed is None:
             ours = f"does not fit ({p.placement.how[:40]})"
@@ -84,8 +137,15 @@ def main() -> int:
             d = p.speed.decode_tokens_per_s
             ours = f"{d.expected:.1f} ({d.low:.1f}–{d.high:.1f})"
             ratio = f"{d.expected / r.published_tps:.2f}"
+            ratios.append(d.expected / r.published_tps)
+            inside += d.low <= r.published_tps <= d.high
         print(f"{r.label:<86} {ours:>18} {r.published_tps:>9.2f} {ratio:>6}")
         print(f"    host: {r.ram_note}\n    source: {r.source}")
+    if ratios:
+        print(
+            f"\n{len(ratios)} runs: median ours/published {statistics.median(ratios):.2f}; "
+            f"published inside our range in {inside} of {len(ratios)}"
+        )
     return 0
 
 

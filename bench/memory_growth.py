@@ -35,11 +35,12 @@ from sizing.sources.catalog import load_catalog  # noqa: E402
 CACHES = {
     "tensors": tensors._tensors,
     "prepare": quant._prepare,
+    "prepare_large": quant._prepare_large,
     "recipe_weights": memory.recipe_weights,
     "file_weights": memory._file_weights,
     "basis": memory._basis,
     "typed": solver.typed_tensors,
-    "traffic": solver._traffic,
+    "traffic": solver._traffic_memo,
     "memory": solver._memory,
     "decode_factors": speed._decode_factors,
 }

@@ -37,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.speed.cpu import ISA_LABELS, isa_from_flags
-    from sizing.core.speed.estimate import effective_bandwidth, estimate_speed
+    from sizing.core.speed.estimate import effective_bandwidth, estimate_speed, thread_decode_gbs
     from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
     from sizing.hardware.detect import detect_machine
     from sizing.live.check import kernel_isa
@@ -55,7 +55,13 @@ def main() -> None:
     isa = kernel_isa(cpu.flags, runner)
     calib = load_calibration()
     rate = DeviceRate(
-        name="this CPU", kind="cpu", backend="cpu", bandwidth_gbs=cpu.bandwidth.gbs, threads=threads, family=isa
+        name="this CPU",
+        kind="cpu",
+        backend="cpu",
+        bandwidth_gbs=cpu.bandwidth.gbs,
+        threads=threads,
+        clock_ghz=cpu.clock_ghz,
+        family=isa,
     )
     c = calib.for_device(rate)
     print(
@@ -64,7 +70,8 @@ def main() -> None:
         f"(calibration {calib.key('cpu', 'cpu', isa)}); RAM bandwidth {cpu.bandwidth.gbs:.1f} GB/s "
         f"(probe{', cached' if cpu.bandwidth.cached else ''}); {threads} threads; decode streams at "
         f"{effective_bandwidth(rate, calib) / 1e9:.1f} GB/s (min of bandwidth x {c.decode_efficiency:.2f} and "
-        f"threads x {c.decode_gbs_per_thread or float('inf'):.2f} GB/s) + {c.decode_overhead_ms:.2f} ms/token; "
+        f"threads x {thread_decode_gbs(rate, calib) or float('inf'):.2f} GB/s at "
+        f"{cpu.clock_ghz or float('nan'):.2f} GHz) + {c.decode_overhead_ms:.2f} ms/token; "
         f"prefill {c.prefill_gflops_per_thread or 0:.1f} GFLOP/s per thread (repacked weights)"
     )
     tmp = Path(tempfile.mkdtemp(prefix="llm-sizing-speed-cpu-"))

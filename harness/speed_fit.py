@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
@@ -69,7 +69,22 @@ class BenchDevice(BaseModel):
         None, gt=0, description="FP32 vector peak of a GPU without matrix units llama.cpp uses (cited)"
     )
     vector_source: str | None = Field(None, min_length=8, description="where vector_tflops comes from")
+    clock_ghz: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "CPU: the clock the detection would read for it (the datasheet's max turbo, or the clock "
+            "the source says the cores were fixed at)"
+        ),
+    )
+    clock_source: str | None = Field(None, min_length=8, description="where clock_ghz comes from")
     source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _clock_is_cited(self) -> BenchDevice:
+        if self.clock_ghz is not None and not self.clock_source:
+            raise ValueError("clock_ghz needs a clock_source (the datasheet, or the source that fixed the clock)")
+        return self
 
 
 class BenchRow(BaseModel):
@@ -240,8 +255,10 @@ def load_bench(path: Path = BENCH_FILE) -> BenchData:
     return parse_bench(read_yaml(path, "benchmark data"), path)
 
 
-def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow]) -> tuple[list[BenchRow], list[BenchRow]]:
-    """(fit, held-out): within each backend, sorted by id, every third row is held out."""
+def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow], fold: int = 2) -> tuple[list[BenchRow], list[BenchRow]]:
+    """(fit, held-out): within each backend, sorted by id, every third row is held out
+    (index % 3 == ``fold``; the calibration file uses fold 2, bench/accuracy_speed.py
+    --folds crosses all three so every row is predicted once by a fit it was not in)."""
     fit: list[BenchRow] = []
     held: list[BenchRow] = []
     by_backend: dict[str, list[BenchRow]] = {}
@@ -249,7 +266,7 @@ def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow]) -> tuple[list[BenchR
         by_backend.setdefault(r.backend, []).append(r)
     for backend in sorted(by_backend):
         for i, r in enumerate(sorted(by_backend[backend], key=lambda r: r.id)):
-            (held if i % 3 == 2 else fit).append(r)
+            (held if i % 3 == fold else fit).append(r)
     return fit, held
 
 
@@ -261,6 +278,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         bandwidth_gbs=dev.bandwidth_gbs,
         matmul_tflops=dev.matmul_tflops,
         threads=row.threads,
+        clock_ghz=dev.clock_ghz,
         family=dev.family,
         gpu_cores=dev.gpu_cores,
         vector_tflops=dev.vector_tflops,
@@ -305,8 +323,8 @@ def _decode_x(row: BenchRow, dev: BenchDevice) -> float:
 
 
 # llama.cpp's pull-request and build numbers grow with time: a row that names only its PR
-# or build still says roughly when it was measured. Anchors: rows of this file that state
-# both a number and a day (interpolated linearly between them).
+# or build still says roughly when it was measured. Anchors: rows (and graph pairs) of this
+# file that state both a number and a day (interpolated linearly between them).
 _PR_YEARS = (
     (3084, 2023.69),
     (4766, 2024.03),
@@ -315,6 +333,7 @@ _PR_YEARS = (
     (15525, 2025.64),
     (16834, 2025.83),
     (19053, 2026.09),
+    (27721, 2026.65),  # graph pair rows: PR #27721, 2026-08-26
 )
 _BUILD_YEARS = ((1786, 2024.02), (4696, 2025.12), (6096, 2025.60), (6552, 2025.72), (7340, 2025.94), (7825, 2026.10))
 
@@ -419,6 +438,32 @@ def _fit_cpu_decode(
     return best[1], best[2], best[3]
 
 
+def _fit_cpu_bytes_per_cycle(
+    rows: list[tuple[BenchRow, BenchDevice]], efficiency: float, overhead: float
+) -> float | None:
+    """GB per second per GHz of one thread (bytes per cycle), given the bandwidth
+    efficiency and overhead: the grid value with the least relative error over the rows
+    whose thread count and clock are known, each row's rate min(bandwidth × efficiency,
+    threads × value × clock). None when no row is thread-bound at any grid value (the
+    rows then say nothing about it)."""
+    part = [(r, d) for r, d in rows if r.threads and d.clock_ghz]
+    if not part:
+        return None
+    y = np.array([r.tg128 for r, _ in part])
+    size = np.array([r.file_gib * GIB * r.active_fraction for r, _ in part])
+    bw = np.array([d.bandwidth_gbs * 1e9 * efficiency for _, d in part])
+    thr_ghz = np.array([float(r.threads or 0) * (d.clock_ghz or 0.0) for r, d in part])
+    best: tuple[float, float] | None = None
+    for per_ghz in np.arange(0.5, 15.001, 0.05):
+        rate = np.minimum(bw, thr_ghz * per_ghz * 1e9)
+        err = float(np.sum((y * (size / rate + overhead) - 1.0) ** 2))
+        if best is None or err < best[0] - 1e-12:
+            best = (err, float(per_ghz))
+    assert best is not None
+    # a value so high that no row is thread-bound is not pinned by these rows
+    return None if bool(np.all(thr_ghz * best[1] * 1e9 >= bw)) else best[1]
+
+
 def _prefill_rate(row: BenchRow) -> float:
     return 2.0 * row.active_params * row.pp512  # FLOP/s achieved (attention neglected)
 
@@ -446,7 +491,7 @@ def _fit_backend(
     # layer (fitted apart), which that line does not describe
     dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
-    per_thread = None
+    per_thread = per_ghz = None
     if parent is not None and not dense_dec:
         eff, over = parent.decode_efficiency, parent.decode_overhead_ms / 1000.0
         dec = []
@@ -456,6 +501,7 @@ def _fit_backend(
             raise SizingError(f"no decode rows to fit for {backend}")
         if backend.split("/")[0] == "cpu":  # the backend, or one vector ISA of it ("cpu/avx512")
             eff, over, per_thread = _fit_cpu_decode(dec, overhead, efficiency)
+            per_ghz = _fit_cpu_bytes_per_cycle(dec, eff, over)
         else:
             eff, over = _fit_decode(dec, overhead)
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
@@ -482,6 +528,7 @@ def _fit_backend(
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
         prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
+        decode_gb_per_ghz=round(per_ghz, 3) if per_ghz else None,
         prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
         n_decode=len(dec),
         n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread), len(per_vector)),
@@ -521,9 +568,12 @@ def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> f
     return u / prefill_seconds([row_work(row, dev)], calib, u, n_ubatch=u)
 
 
-def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "") -> CalibrationSet:
-    """Fit every backend on the fit rows; backends with too few rows use the pooled fit."""
-    fit_rows, held = split_rows(data.rows)
+def fit(
+    data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "", fold: int = 2
+) -> CalibrationSet:
+    """Fit every backend on the fit rows (those :func:`split_rows` keeps for ``fold``);
+    backends with too few rows use the pooled fit."""
+    fit_rows, held = split_rows(data.rows, fold)
     pairs = [(r, data.devices[r.device]) for r in fit_rows]
     pooled = _fit_backend("all", pairs, pooled=True)
     gpu_pairs = [(r, d) for r, d in pairs if d.kind != "cpu"]
@@ -591,8 +641,10 @@ def fit(data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: st
             backends[key] = c.model_copy(
                 update={"prefill_vector_efficiency": backends[parent_key].prefill_vector_efficiency}
             )
-    backends = _with_moe_costs(backends, pairs, pooled_gpu)
+    # the launch cost first: a row on a GPU run without CUDA graphs pays it, so the MoE layer
+    # cost its row implies is what is left once it is paid
     backends = _with_launch_costs(backends, data.graph_pairs)
+    backends = _with_moe_costs(backends, pairs, pooled_gpu)
     backends = _with_moe_prefill(backends, pairs, pooled_gpu)
     if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
         speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
@@ -763,12 +815,16 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
                     f"row {r.id!r}: layout needs a catalog arch_id, rest_type (and expert_type for a MoE)"
                 )
             typed = []
-            for t in tensors_for(arch):
+            tensors = tensors_for(arch)
+            # llama-quantize types the output projection apart (output_type); a file with tied
+            # embeddings has none, and token_embd, which then serves as it, takes that type
+            output_name = "output.weight" if any(t.name == "output.weight" for t in tensors) else "token_embd.weight"
+            for t in tensors:
                 if t.is_expert and t.name.endswith(".weight"):
                     typ = r.expert_type
                 elif len(t.shape) == 1 or not t.name.endswith(".weight") or t.name.endswith("ffn_gate_inp.weight"):
                     typ = "F32"  # norms, biases, sinks, routers stay F32 in every llama.cpp file
-                elif t.name == "output.weight" and r.output_type:
+                elif t.name == output_name and r.output_type:
                     typ = r.output_type
                 else:
                     typ = r.rest_type

@@ -25,6 +25,7 @@ from sizing.live.llamacpp_log import MeasuredMemory
 from sizing.live.probe import probe_many
 from sizing.core.arch import ModelArch
 from sizing.core.memory.estimate import MemoryEstimate, estimate_memory
+from sizing.sources.config_json import arch_from_config
 from sizing.sources.resolve import ResolvedModel, resolve_model
 from sizing.core.scenario import Scenario
 from sizing.units import MIB
@@ -58,10 +59,46 @@ class TruthCase:
     extra: dict[str, Any] = field(default_factory=dict)
     arch: dict[str, Any] | None = None  # a shape given inline instead of a catalog entry
     compute_tolerance: float | None = None  # tighter than the general claim where held to it
+    #: config.json fields laid over the catalog entry's own config (to cut layers or experts):
+    #: the case is converted from config.json as a Hub config is, not built from ModelArch
+    config: dict[str, Any] | None = None
 
 
 _V = dict(max_context=131072, vocab_size=32000)
 _NEW = 0.05  # the new architectures are held to 5% (or 16 MiB) of llama.cpp's compute buffer
+
+#: 2025-26 families converted from their catalog config.json (cut in layers, experts and
+#: vocabulary): the config path, not a hand-written shape, is what llama.cpp sizes
+CONFIG_CASES: tuple[TruthCase, ...] = (
+    TruthCase(
+        "LFM2-8B-A1B lfm2moe from config.json Q8_0",
+        "LiquidAI/LFM2-8B-A1B",
+        "Q8_0",
+        vocab=32000,
+        compute_tolerance=_NEW,
+        config=dict(
+            num_hidden_layers=7,
+            layer_types=["conv", "conv", "full_attention", "conv", "conv", "conv", "full_attention"],
+        ),
+        note="the catalog config cut to its first 7 layers (2 dense, 5 MoE; 2 attention) and a 32k vocabulary",
+    ),
+    TruthCase(
+        "Hunyuan-A13B hunyuan-moe from config.json Q8_0",
+        "tencent/Hunyuan-A13B-Instruct",
+        "Q8_0",
+        vocab=32000,
+        compute_tolerance=_NEW,
+        config=dict(
+            num_hidden_layers=4,
+            num_experts=16,
+            moe_intermediate_size=[3072] * 4,
+            moe_topk=[8] * 4,
+            num_shared_expert=[1] * 4,
+        ),
+        note="the catalog config cut to 4 layers, 16 of 64 experts (8 used) and a 32k vocabulary; "
+        "256K context from the NTK-alpha RoPE",
+    ),
+)
 
 #: 2025-26 architectures, as shapes of their own (cut to a few layers, a 32k vocabulary):
 #: each exercises the memory llama.cpp builds for that family (chunked attention, hybrid
@@ -698,6 +735,7 @@ CASES: tuple[TruthCase, ...] = (
         note="fused QKV and gate/up projections, no GQA; 4 of 32 layers",
     ),
     *NEW_ARCH_CASES,
+    *CONFIG_CASES,
 )
 
 
@@ -794,6 +832,9 @@ def case_file(case: TruthCase, workdir: Path) -> tuple[Path, ResolvedModel]:
 
         if case.arch is not None:
             arch = ModelArch(id=case.model, name=case.name, source="truth case shape", **case.arch)
+        elif case.config is not None:
+            entry = load_catalog().entries[case.model]
+            arch = arch_from_config({**entry.config, **case.config}, repo_id=case.model, source=entry.source)
         else:
             arch = load_catalog().get(case.model)
         upd: dict[str, Any] = {}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.arch import ModelArch
-from sizing.core.commands import Weights, launch_commands
+from sizing.core.commands import Weights, computes_bf16, launch_commands
 from sizing.core.machine import Hardware
 from sizing.core.placement import DevicePlacement, PlacementOptions
 from sizing.core.scenario import Basis
@@ -178,6 +178,7 @@ def answer_for(
         n_heads=sc.model.n_heads,
         n_kv_heads=sc.model.n_kv_heads,
         mmproj_path=sc.mmproj.path if sc.mmproj else None,
+        bf16=computes_bf16(g.family for g in hw.gpus if g.backend == "cuda"),
     )
     basis = (*est.basis, *hardware_basis)
     if sp is not None:

@@ -88,6 +88,25 @@ def test_local_config_gives_an_entry_the_catalog_loads(tmp_path, add_model):
     assert cat.read_text() == before
 
 
+@pytest.mark.parametrize("model_id", ["LiquidAI/LFM2-8B-A1B", "tencent/Hunyuan-A13B-Instruct"])
+def test_the_fields_2025_families_are_read_by_are_kept(tmp_path, add_model, model_id):
+    """LFM2-MoE and Hunyuan-MoE read fields of their own (num_dense_layers, use_expert_bias,
+    moe_topk, num_shared_expert, use_cla...): an entry written from their config.json keeps
+    them, so it gives the same model as the whole file (the script refuses one that does not)."""
+    from sizing.sources.catalog import load_catalog
+    from sizing.sources.config_json import arch_from_config
+
+    full = {**load_catalog().entries[model_id].config, "bos_token_id": 1, "initializer_range": 0.02}
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(full))
+    cat = _catalog_with(tmp_path)
+    assert add_model.main([str(cfg), "--id", "someone/Copy", "--write", "--catalog", str(cat)]) == 0
+    entry = parse_catalog(cat).entries["someone/Copy"]
+    assert "bos_token_id" not in entry.config
+    whole = arch_from_config(full, repo_id="someone/Copy", source=entry.source)
+    assert entry.to_arch().model_dump(exclude={"name", "aliases"}) == whole.model_dump(exclude={"name", "aliases"})
+
+
 def test_printed_entry_is_yaml_for_the_catalog(tmp_path, add_model, capsys):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(FULL_CONFIG))

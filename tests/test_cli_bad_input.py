@@ -148,6 +148,10 @@ CASES = [
         "--n-cpu-moe",
         "-2",
     ),
+    # without a machine a placement flag would be silently ignored
+    C("n-cpu-moe-without-hardware", EST + ["--n-cpu-moe", "3"], "--n-cpu-moe", "--gpu"),
+    C("tensor-parallel-without-hardware", EST + ["--tensor-parallel"], "--tensor-parallel", "--gpu"),
+    C("n-cpu-moe-negative-without-hardware", EST + ["--n-cpu-moe", "-1"], "--n-cpu-moe", "-1"),
     C("tensor-split-text", EST + ["--gpu", "RTX 4090", "--tensor-split", "abc"], "--tensor-split", "abc"),
     C("gpu-count-0", EST + ["--gpu", "0x RTX 4090"], "0x RTX 4090", "count"),
     C("hardware-not-this", EST + ["--hardware", "mine"], "--hardware", "mine"),

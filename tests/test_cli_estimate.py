@@ -117,3 +117,37 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_a_cpu_only_server_named_by_its_ram_gets_a_verdict(capsys):
+    """DeepSeek-R1 Q4_K_M on a 512 GB server: the repacked copy's file pages are reclaimable,
+    so it fits on what must stay resident; --ram-gb alone names that server."""
+    argv = ["estimate", "--model", "deepseek-ai/DeepSeek-R1", "--ctx", "8192", "--quant", "Q4_K_M", "--json"]
+    assert main([*argv, "--ram-gb", "512"]) == 0
+    j = json.loads(capsys.readouterr().out)
+    assert j["backend"] == "cpu" and j["hardware"] is not None
+    assert j["resident_bytes"] < 512 * 2**30 < j["total_bytes"]  # the double count would not fit
+    assert j["fits"] is True
+    assert main([*argv, "--ram-gb", "256", "--backend", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["fits"] is False
+    assert main([*argv]) == 0  # no host named: memory only, no verdict
+    assert json.loads(capsys.readouterr().out).get("fits") is None
+
+
+def test_wired_limit_is_a_unified_machines_and_nothing_elses(capsys):
+    """--wired-limit-mb raises a unified GPU's share (custom unified devices too); on a card
+    with its own memory it would be silently ignored, so it is one line, exit 2."""
+    base = ["estimate", "--model", "openai/gpt-oss-20b", "--json"]
+    custom = [*base, "--memory-gb", "96", "--bandwidth-gbs", "400", "--unified"]
+
+    def gpu_capacity() -> int:
+        return next(d for d in json.loads(capsys.readouterr().out)["devices"] if d["kind"] != "cpu")["capacity_bytes"]
+
+    assert main(custom) == 0
+    default = gpu_capacity()
+    assert main([*custom, "--wired-limit-mb", "90000"]) == 0
+    assert default < gpu_capacity() <= 90000 * 2**20
+    for hw in (["--gpu", "RTX 4090"], ["--memory-gb", "24", "--bandwidth-gbs", "900"]):
+        assert main([*base, *hw, "--wired-limit-mb", "20000"]) == 2
+        err = capsys.readouterr().err
+        assert "--wired-limit-mb" in err and "unified" in err and len(err.strip().splitlines()) == 1

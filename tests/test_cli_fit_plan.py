@@ -181,3 +181,16 @@ def test_estimate_on_this_machine(capsys):
         assert d["gpu_layers"] == 0 and [x["kind"] for x in d["devices"]] == ["cpu"]
         assert any("bandwidth measured" in n for n in d["hardware_notes"])
         assert "-ngl 0" in d["commands"]["llama_server"]
+
+
+def test_fit_on_a_cpu_only_server_counts_resident_ram_and_says_ram(capsys):
+    """DeepSeek-R1 on a 512 GB CPU server: Q4_K_M fits on what must stay resident (the repacked
+    copy's file pages are reclaimable), and the context line speaks of RAM, not a GPU."""
+    argv = ["fit", "--ram-gb", "512", "--model", "deepseek-ai/DeepSeek-R1", "--ctx", "8192", "--quant", "Q4_K_M"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    line = next(ln for ln in out.splitlines() if "largest context" in ln)
+    assert "in RAM" in line and "GPU" not in line
+    code, out, err = run(capsys, *argv, "--json")
+    d = json.loads(out)
+    assert d["fits"] and d["largest_context"]["with_offload"] >= 8192

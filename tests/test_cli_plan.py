@@ -159,3 +159,18 @@ def test_buy_or_rent_like_for_like_keeps_the_build(capsys):
     )
     assert code == 0, err
     assert json.loads(out)["cost"]["build_id"] == other
+
+
+def test_offload_build_ram_line_says_its_gigabytes_once(capsys):
+    """The '1 GPU + N GB RAM' build's RAM line reads 'N × <RAM> (per GB): $N·price',
+    not 'N × N GB ...' (which reads as N sticks of N GB)."""
+    code, out, _ = run(capsys, "plan", "--model", "openai/gpt-oss-120b", "--ctx", "32768", "--target-tps", "20")
+    assert code == 0
+    ram = [ln.strip() for ln in out.splitlines() if "RAM (per GB)" in ln]
+    assert ram, out
+    for ln in ram:
+        qty, _, rest = ln.partition(" × ")
+        assert qty.isdigit() and not rest.split(":")[0][0].isdigit(), ln
+    code, out, _ = run(capsys, "plan", "--model", "openai/gpt-oss-120b", "--ctx", "32768", "--json")
+    lines = [x for o in json.loads(out)["options"] for x in o["lines"] if x["id"].startswith("ram-")]
+    assert lines and all(x["usd"] == pytest.approx(x["qty"] * x["unit_usd"]) for x in lines)

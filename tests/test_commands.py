@@ -214,3 +214,26 @@ def test_mixed_kv_types_warn():
         "mixed" in w
         for w in estimate("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4096, kv_type="q8_0", backend="cuda").warnings
     )
+
+
+def test_vllm_asks_for_fp16_on_cards_without_bf16():
+    """vLLM stops on BF16 weights below compute capability 8.0 ("use --dtype=half",
+    vllm-project/vllm#946): the families we call BF16-less are exactly the database's
+    NVIDIA cards below 8.0, and their printed vLLM command asks for FP16."""
+    from sizing.answer import answer_for
+    from sizing.core.commands import computes_bf16
+    from sizing.core.machine import family_of
+    from sizing.estimate import estimate
+
+    nvidia = [g for g in load_gpus().by_vendor("nvidia") if g.compute_capability]
+    assert any(float(g.compute_capability) < 8.0 for g in nvidia)
+    for g in nvidia:
+        assert computes_bf16([family_of(g.architecture)]) == (float(g.compute_capability) >= 8.0), g.id
+    est = estimate("meta-llama/Llama-3.1-8B-Instruct", "F16", 4096, backend="cuda")
+    for gpu, half in (("RTX 2080 Ti", True), ("RTX 3090", False)):
+        hw = machine_from_gpu(load_gpus().match(gpu).gpu, 2, host=HOST)
+        ans = answer_for(est, hw, options=PlacementOptions(split_mode="tensor"))
+        assert ans.commands is not None and ans.commands.vllm
+        argv = shlex.split(ans.commands.vllm)
+        assert ("--dtype" in argv and argv[argv.index("--dtype") + 1] == "half") == half, gpu
+        assert any("no BF16" in n for n in ans.commands.notes) == half

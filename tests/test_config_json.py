@@ -356,3 +356,35 @@ def test_lfm2_full_attn_idxs_give_the_same_layers_as_layer_types():
     assert by_idx == by_types
     with pytest.raises(SizingError, match="full_attn_idxs"):
         arch_from_config({**base, "full_attn_idxs": [1, 4]}, repo_id="t/lfm2", source="t")
+
+
+def test_every_closest_type_is_unmodelled_and_points_at_a_modelled_one():
+    """The 'closest supported' hints are for refused types only: a hint for a type that is
+    modelled would never be shown, and one pointing at a refused type would mislead."""
+    from sizing.sources.config_json import _CLOSEST_TYPE, ARCH_BY_MODEL_TYPE
+
+    assert not set(_CLOSEST_TYPE) & set(ARCH_BY_MODEL_TYPE)
+    assert set(_CLOSEST_TYPE.values()) <= set(ARCH_BY_MODEL_TYPE)
+    for model_type in ("lfm2_moe", "hunyuan_v1_moe", "ernie4_5_moe", "minimax_m2"):
+        with pytest.raises(SizingError) as e:
+            conv({"model_type": model_type})
+        assert "not modelled" not in str(e.value), model_type  # refused for a missing field, not the type
+
+
+def test_liquid_tie_embedding_spelling_wins_as_in_lfm2_configs():
+    """Liquid's configs write tie_embedding; Lfm2Config / Lfm2MoeConfig take it over tie_word_embeddings."""
+    base = {
+        "model_type": "lfm2",
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 100,
+        "max_position_embeddings": 128,
+        "block_ff_dim": 96,
+        "conv_L_cache": 3,
+        "layer_types": ["conv", "full_attention"],
+    }
+    assert conv(base).tied_embeddings  # Lfm2Config's default
+    assert not conv({**base, "tie_embedding": False}).tied_embeddings
+    assert not conv({**base, "tie_embedding": False, "tie_word_embeddings": True}).tied_embeddings

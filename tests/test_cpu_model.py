@@ -11,6 +11,7 @@ import math
 
 import pytest
 
+from harness.speed_fit import load_bench
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.cpu import (
     isa_from_flags,
@@ -154,6 +155,62 @@ def test_isa_entries_keep_the_backends_ram_efficiency():
     from sizing.core.speed.estimate import effective_bandwidth
 
     assert effective_bandwidth(few, calib) < 400e9 * cpu.decode_efficiency  # two threads cannot drain 400 GB/s
+
+
+def test_this_machines_clock_is_what_the_os_states():
+    """The highest clock the OS states for a core: cpufreq's maximum where a frequency
+    driver runs, else the clock /proc/cpuinfo reports (a VM's nominal clock)."""
+    from pathlib import Path
+
+    from sizing.hardware.detect import detect_machine
+
+    clock = detect_machine().cpu.clock_ghz
+    max_freq = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+    if max_freq.is_file():
+        assert clock == pytest.approx(int(max_freq.read_text()) / 1e6, rel=0.01)
+    else:
+        mhz = [float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz")]
+        assert mhz and clock is not None and min(mhz) / 1000 * 0.9 <= clock <= max(mhz) / 1000 * 1.1
+
+
+def test_thread_bound_decode_follows_the_clock_and_stops_at_the_ram():
+    """Few threads of a CPU are limited by what each core multiplies per cycle: twice the
+    clock, twice the rate, until the RAM bandwidth caps it; without a clock, the per-thread
+    rate fitted at the public CPUs' own clocks."""
+    from sizing.core.speed.estimate import effective_bandwidth, thread_decode_gbs
+
+    calib = load_calibration()
+    cpu = calib.backends["cpu"]
+    assert cpu.decode_gb_per_ghz and cpu.decode_gbs_per_thread
+
+    def rate(threads: int, clock: float | None, bw: float = 400.0) -> float:
+        dev = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=bw, threads=threads, clock_ghz=clock)
+        return effective_bandwidth(dev, calib)
+
+    assert rate(1, 4.0) == pytest.approx(2 * rate(1, 2.0))
+    assert rate(2, 3.0) == pytest.approx(2 * rate(1, 3.0))
+    assert rate(64, 2.0, bw=50.0) == rate(64, 4.0, bw=50.0) == pytest.approx(50e9 * cpu.decode_efficiency)
+    unknown = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=1)
+    assert thread_decode_gbs(unknown, calib) == cpu.decode_gbs_per_thread
+    # the per-GHz rate is fitted to the public rows, and their clocks lie where the fitted
+    # per-thread rate says a thread runs
+    clocks = [d.clock_ghz for d in load_bench().devices.values() if d.kind == "cpu" and d.clock_ghz]
+    assert min(clocks) <= cpu.decode_gbs_per_thread / cpu.decode_gb_per_ghz <= max(clocks)
+
+
+def test_the_detected_clock_reaches_the_speed_model():
+    from sizing.hardware.db import load_gpus
+    from sizing.hardware.detect import detect_machine
+    from sizing.hardware.detect.machine import BandwidthProbe
+    from sizing.hardware.this_machine import hardware_from_machine
+
+    m = detect_machine()
+    probe = BandwidthProbe(
+        gbs=20.0, min_gbs=20.0, max_gbs=20.0, spread_pct=0.0, runs=1, buffer_bytes=1, seconds=0.1, method="test"
+    )
+    m = m.model_copy(update={"cpu": m.cpu.model_copy(update={"bandwidth": probe, "clock_ghz": 2.5})})
+    hw = hardware_from_machine(m, load_gpus())
+    assert hw.host.rate().clock_ghz == 2.5
 
 
 def test_the_composition_carries_the_weight_types_to_the_cpu_prefill():

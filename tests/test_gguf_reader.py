@@ -235,3 +235,14 @@ def test_cli_fit_accepts_a_file_without_file_type(smollm2_gguf, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Q4_1" in proc.stdout
+
+
+def test_every_closest_arch_hint_is_for_a_refused_arch_and_names_a_modelled_one():
+    """A hint for an architecture we model would never be shown, and one that names a refused
+    architecture would send the user to another refusal."""
+    from sizing.sources.gguf_reader import _CLOSEST, closest_supported, supported_gguf_archs
+
+    supported = set(supported_gguf_archs())
+    assert not set(_CLOSEST) & supported
+    assert set(_CLOSEST.values()) <= supported
+    assert closest_supported("kimi-linear") == "qwen3next"

@@ -369,3 +369,94 @@ def test_a_copied_architecture_recomputes_its_per_layer_views():
         assert copy.swa_flags == fresh.swa_flags, update
         assert copy.attention_flags == fresh.attention_flags, update
         assert estimate_kv_cache(copy, 8192).bytes == estimate_kv_cache(fresh, 8192).bytes, update
+
+
+def _catalog_config(model_id: str, **over):
+    from sizing.sources.catalog import load_catalog
+
+    return {**load_catalog().entries[model_id].config, **over}
+
+
+def test_lfm2_moe_config_gives_dense_then_routed_layers_and_short_convolutions(tmp_path):
+    """LFM2-8B-A1B's config.json (the catalog's sourced copy), as LFM2MoeModel in
+    convert_hf_to_gguf.py writes it: KV only on its 6 attention layers, a conv state of
+    L - 1 = 2 rows of 2048 F32 on the other 18, dense FFNs on the first num_dense_layers
+    and 32 routed experts with a score bias after them. A GGUF written from it (cut to 7
+    layers) reads back the same; tests/test_memory_truth.py holds that file against llama.cpp."""
+    a = arch_from_config(_catalog_config("LiquidAI/LFM2-8B-A1B"), repo_id="l", source="test")
+    assert a.arch == "lfm2moe" and a.recurrent_kind == "shortconv" and a.tied_embeddings
+    assert [i for i, f in enumerate(a.attention_flags) if f] == [2, 6, 10, 14, 18, 21]
+    kv = estimate_kv_cache(a, 32768)
+    assert kv.part("kv").layers == 6 and kv.part("kv").cells == 32768
+    assert kv.part("recurrent").layers == 18 and kv.part("recurrent").bytes == 18 * 4 * 2 * 2048
+    shapes = {t.name: t.shape for t in tensors_for(a)}
+    assert shapes["blk.1.ffn_up.weight"] == (2048, 7168) and "blk.1.ffn_gate_inp.weight" not in shapes
+    assert shapes["blk.2.ffn_up_exps.weight"] == (2048, 1792, 32) and shapes["blk.2.exp_probs_b.bias"] == (32,)
+    assert "blk.2.ffn_up.weight" not in shapes and "blk.3.attn_q.weight" not in shapes
+    seven = arch_from_config(
+        _catalog_config(
+            "LiquidAI/LFM2-8B-A1B",
+            num_hidden_layers=7,
+            layer_types=["conv", "conv", "full_attention", "conv", "conv", "conv", "full_attention"],
+        ),
+        repo_id="l",
+        source="test",
+    )
+    m = read_gguf(write_synthetic_gguf(seven, "Q8_0", tmp_path / "lfm2moe.gguf", n_vocab_tokens=1000))
+    small = seven.model_copy(update={"vocab_size": 1000})
+    assert (m.arch.n_dense_leading_layers, m.arch.recurrent_layers) == (2, seven.recurrent_layers)
+    assert {t.name: t.shape for t in m.tensors} == {t.name: t.shape for t in tensors_for(small)}
+    assert estimate_kv_cache(m.arch, 8192).parts == estimate_kv_cache(small, 8192).parts
+
+
+def test_hunyuan_moe_config_takes_one_value_from_its_per_layer_lists(tmp_path):
+    """Hunyuan-A13B's config.json (the catalog's sourced copy) gives experts, top-k and
+    shared experts per layer; llama.cpp's converter (HunYuanMoEModel) keeps one of each,
+    one shared MLP of intermediate_size, and a 256K context for its NTK-alpha RoPE. The
+    first release's remote-code spelling, model_type 'hunyuan', is the same model."""
+    cfg = _catalog_config("tencent/Hunyuan-A13B-Instruct")
+    a = arch_from_config(cfg, repo_id="h", source="test")
+    assert (a.arch, a.n_experts, a.n_experts_used, a.expert_ffn_size) == ("hunyuan-moe", 64, 8, 3072)
+    assert (a.n_shared_experts, a.shared_expert_ffn_size, a.qk_norm, a.head_dim_k) == (1, 3072, True, 128)
+    assert a.max_context == 262144 and a.tied_embeddings
+    assert arch_from_config({**cfg, "model_type": "hunyuan"}, repo_id="h", source="test") == a
+    shapes = {t.name: t.shape for t in tensors_for(a)}
+    assert shapes["blk.31.ffn_gate_shexp.weight"] == (4096, 3072) and shapes["blk.0.attn_k_norm.weight"] == (128,)
+    small = arch_from_config(
+        {
+            **cfg,
+            "num_hidden_layers": 4,
+            "num_experts": 16,
+            "moe_intermediate_size": [3072] * 4,
+            "moe_topk": [8] * 4,
+            "num_shared_expert": [1] * 4,
+        },
+        repo_id="h",
+        source="test",
+    )
+    m = read_gguf(write_synthetic_gguf(small, "Q8_0", tmp_path / "hunyuan.gguf", n_vocab_tokens=1000))
+    small = small.model_copy(update={"vocab_size": 1000})
+    assert (m.arch.max_context, m.arch.n_shared_experts, m.arch.shared_expert_ffn_size) == (262144, 1, 3072)
+    assert {t.name: t.shape for t in m.tensors} == {t.name: t.shape for t in tensors_for(small)}
+    assert estimate_kv_cache(m.arch, 8192).parts == estimate_kv_cache(small, 8192).parts
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"use_cla": True, "cla_share_factor": 2}, "cross-layer attention"),
+        ({"num_shared_expert": [2] * 32}, "num_shared_expert is 2"),
+        ({"moe_topk": [8] * 31 + [4]}, "'moe_topk' differs between layers"),
+        ({"moe_intermediate_size": [3072] * 31}, "one per layer \\(32\\)"),
+        ({"use_qk_norm": False}, "use_qk_norm"),
+    ],
+)
+def test_hunyuan_configs_llama_cpp_cannot_run_are_refused(change, message):
+    with pytest.raises(SizingError, match=message):
+        arch_from_config(_catalog_config("tencent/Hunyuan-A13B-Instruct", **change), repo_id="h", source="test")
+
+
+def test_the_dense_hunyuan_is_refused_with_the_closest():
+    cfg = _catalog_config("tencent/Hunyuan-A13B-Instruct", model_type="hunyuan_v1_dense")
+    with pytest.raises(SizingError, match=r"'hunyuan_v1_dense'.*closest supported: qwen3"):
+        arch_from_config(cfg, repo_id="h", source="test")

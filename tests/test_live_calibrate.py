@@ -178,7 +178,18 @@ def test_fitted_line_drives_the_real_speed_model():
 
 
 def _s(
-    id_, decode, *, group="g", others=0.0, spare=0.0, synthetic=False, read=9.6e7, steal=0.0, load=None, threads=None
+    id_,
+    decode,
+    *,
+    group="g",
+    others=0.0,
+    spare=0.0,
+    synthetic=False,
+    calibration_run=False,
+    read=9.6e7,
+    steal=0.0,
+    load=None,
+    threads=None,
 ):
     return calibrate.SpeedSample(
         id=id_,
@@ -189,6 +200,7 @@ def _s(
         decode_read_bytes=read,
         assumed_bandwidth=1.4e10,
         synthetic=synthetic,
+        calibration_run=calibration_run,
         others_busy_cores=others,
         spare_cores=spare,
         steal_share=steal,
@@ -205,7 +217,8 @@ def test_screen_leaves_out_contended_and_slow_repeats_with_reasons():
         _s("busy", 30.0, others=1.6),
         _s("stolen", 60.0, steal=0.2),
         _s("queued", 50.0, load=6.5, threads=2),
-        _s("synthetic", 10.0, group="s", synthetic=True, read=2.0e9),
+        _s("synthetic", 10.0, group="s", synthetic=True, calibration_run=True, read=2.0e9),
+        _s("synthetic-check", 0.5, group="s2", synthetic=True, read=2.0e9),
         _s("slow-repeat", 70.0),
     ]
     kept, verdicts = calibrate.screen(samples)
@@ -214,9 +227,10 @@ def test_screen_leaves_out_contended_and_slow_repeats_with_reasons():
     assert "machine busy" in why["busy"].reason and not why["busy"].used
     assert "steal" in why["stolen"].reason and not why["stolen"].used
     assert "load average 6.5" in why["queued"].reason and not why["queued"].used
-    # a synthetic model streams and multiplies like the real one: it is how a machine gets a
-    # bandwidth-bound run, so it counts
+    # calibrate --measure's synthetic model is the bandwidth-bound run the machine has no real
+    # file for, so it counts; a synthetic model run as a live check measures memory only
     assert why["synthetic"].used
+    assert not why["synthetic-check"].used and "live check" in why["synthetic-check"].reason
     assert "below the other runs of the same model" in why["slow-repeat"].reason
     # the three good repeats count once, as their median
     assert [s.id for s in kept] == ["a", "synthetic"] and why["b"].used and "median of 3" in why["b"].reason

@@ -139,6 +139,33 @@ def test_one_live_check_per_machine(tmp_path):
 # -------------------------------------------------------------------------- memory guard
 
 
+def test_synthetic_models_of_dead_checks_are_swept_and_live_ones_kept(tmp_path):
+    """A check killed before anything could clean up leaves its synthetic folder behind
+    (the folder name carries the check's pid): the next check removes it, and nothing a
+    running check (or this process) still uses."""
+    from sizing.live.check import SYNTHETIC_PREFIX, sweep_synthetic
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folders = {
+            who: tmp_path / f"{SYNTHETIC_PREFIX}{pid}-x1"
+            for who, pid in (("dead", dead.pid), ("live", live.pid), ("self", os.getpid()))
+        }
+        for d in folders.values():
+            d.mkdir()
+            (d / "model.gguf").write_bytes(b"GGUF")
+        other = tmp_path / "someone-elses-folder"
+        other.mkdir()
+        assert sweep_synthetic(tmp_path) == [folders["dead"]]
+        assert not folders["dead"].exists()
+        assert folders["live"].exists() and folders["self"].exists() and other.exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_guard_refuses_with_the_estimates_numbers():
     need = MemoryNeed(host_bytes=40 * GiB, basis="estimate for X at ctx 4096")
     reason = memory_guard(need, FreeMemory(host_bytes=16 * GiB))

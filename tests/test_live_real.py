@@ -123,6 +123,11 @@ def test_cancel_a_real_run(smollm2_gguf, home):
 
 
 def test_cli_json_object(smollm2_gguf, home, tmp_path):
+    # a store with every bad line of the field: verify runs, stores and exports past them
+    from test_run_store import BAD_LINES
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "live_runs.jsonl").write_bytes(b"".join(line + b"\n" for line in BAD_LINES.values()))
     res = subprocess.run(
         [
             sys.executable,
@@ -173,7 +178,7 @@ def test_cli_json_object(smollm2_gguf, home, tmp_path):
         env={**__import__("os").environ, "LLM_SIZING_HOME": str(home)},
     )
     assert res.returncode == 0, res.stderr
-    assert json.loads(export.read_text())["runs"][0]["model"] == str(smollm2_gguf)
+    assert [r["model"] for r in json.loads(export.read_text())["runs"]] == [str(smollm2_gguf)]
 
 
 # A `llama-server` for a machine that has none: the real llama.cpp (xllamacpp) behind

@@ -25,6 +25,7 @@ def _clear_caches() -> None:
     tensors_mod.shared_spec.cache_clear()
     tensors_mod.layer_of.cache_clear()
     quant._prepare.cache_clear()
+    quant._prepare_large.cache_clear()
     quant._nbytes.cache_clear()
     quant._category.cache_clear()
     quant._quantizable_name.cache_clear()
@@ -131,3 +132,28 @@ def test_built_objects_share_no_state_a_caller_can_change():
     spec = build(TensorSpec, name="w", shape=(32, 2), ggml_type="Q8_0")
     assert spec == TensorSpec(name="w", shape=(32, 2), ggml_type="Q8_0")
     assert hash(spec) == hash(TensorSpec(name="w", shape=(32, 2), ggml_type="Q8_0"))
+
+
+def test_long_tensor_lists_are_typed_alike_and_few_are_kept():
+    """A list longer than any catalog model's (an uploaded header's) is typed exactly as
+    when cold, and a stream of different ones keeps at most a few prepared: each holds
+    its whole list, so the sweep cache's 256 entries would be gigabytes of them."""
+    cat = load_catalog()
+    assert max(len(tensors_for(m)) for m in cat.models) <= quant.PREPARED_SMALL  # the catalog stays in the other
+    arch = cat.get("Qwen/Qwen3-8B")
+    base = tensors_for(arch)
+    lists = [  # the model's tensors plus enough uniquely named 1-D ones
+        base + [TensorSpec(name=f"blk.0.extra_{i}_{j}.weight", shape=(4096,)) for j in range(quant.PREPARED_SMALL)]
+        for i in range(6)
+    ]
+    cold = []
+    for specs in lists:
+        _clear_caches()
+        cold.append(_rows(apply_recipe(arch, _fresh(specs), "Q4_K_M")))
+    _clear_caches()
+    for specs, rows in zip(lists, cold):
+        assert _rows(apply_recipe(arch, _fresh(specs), "Q4_K_M")) == rows
+        assert _rows(apply_recipe(arch, _fresh(specs), "Q8_0")) != rows  # served for its quant
+        assert _rows(apply_recipe(arch, _fresh(specs), "Q4_K_M")) == rows  # warm
+    assert quant._prepare.cache_info().currsize == 0
+    assert quant._prepare_large.cache_info().currsize == 4

@@ -48,6 +48,7 @@ BAD_LINES = {
     "timestamp 0": _line(time=0),
     "a list, not a run": b"[1, 2, 3]",
     "no model": _line().replace(b'"model": "base", ', b""),
+    "an unknown purpose": _line(purpose="benchmark"),
 }
 
 
@@ -204,3 +205,55 @@ def test_a_corrupt_store_does_not_break_estimate_on_this_machine(tmp_path, monke
     assert "this machine: 1 run" in out["speed_calibration"]
     notes = " ".join(out["hardware_notes"])
     assert "line 2: skipped (invalid UTF-8" in notes and "line 4: skipped (field time: timestamp 1e+300" in notes
+
+
+def test_a_corrupt_store_does_not_break_the_main_page(tmp_path, monkeypatch):
+    """The local app's main page on 'This machine' with every bad line of the field among
+    one good run: it answers at this machine's calibration, and names the skipped lines."""
+    from streamlit.testing.v1 import AppTest
+
+    from sizing.hardware.detect import detect_machine
+    from sizing.hardware.this_machine import machine_record
+
+    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("LLM_SIZING_WEB_MODE", raising=False)
+    hw = machine_record(detect_machine(probe_bandwidth=True))
+    good = store.RunRecord(
+        model="smollm2.gguf",
+        quant="Q4_1",
+        hardware=hw,
+        runner={"name": "embedded", "version": "x", "backend": "cpu"},
+        scenario={"n_threads": 2},
+        estimate={
+            "predicted_decode_tokens_per_s": 150.0,
+            "predicted_decode_read_bytes": 9.6e7,
+            "assumed_effective_bandwidth": 1.4e10,
+        },
+        measured={"decode_tokens_per_s": 120.0},
+    )
+    store.append_run(good, tmp_path)
+    with open(store.runs_path(tmp_path), "ab") as fh:
+        for line in BAD_LINES.values():  # invalid UTF-8 first: line 2
+            fh.write(line + b"\n")
+    at = AppTest.from_string("from sizing.ui.pages.run import render\nrender()", default_timeout=120)
+    at.query_params.update({"model": "smollm2-135m", "ctx": "2048", "hw": "machine"})
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.metric  # the answer is there
+    shown = " ".join(str(e.value) for kind in ("caption", "markdown", "info") for e in at.get(kind))
+    assert "this machine\\: 1 run" in shown and "line 2\\: skipped \\(invalid UTF-8" in shown
+
+
+def test_only_calibrate_measures_synthetic_runs_feed_the_calibration(tmp_path):
+    """A synthetic model run as a live check is stored and shown, but its speed is never
+    fitted; the one calibrate --measure runs (its bandwidth-bound run) is."""
+    from sizing.live.check import sample_of
+
+    store.append_run(_good("synthetic-check", synthetic=True), tmp_path)
+    store.append_run(_good("synthetic-measure", synthetic=True, purpose="calibration"), tmp_path)
+    store.append_run(_good("legacy-synthetic").model_copy(update={"synthetic": True}), tmp_path)
+    runs = {r.model: r for r in store.read_store(tmp_path).runs}
+    assert [sample_of(runs[m]).calibration_run for m in ("synthetic-check", "synthetic-measure")] == [False, True]
+    # a store written before runs had a purpose: a synthetic run in it counts as a live check
+    assert runs["legacy-synthetic"].purpose == "check"

@@ -199,3 +199,19 @@ def test_without_dates_size_alone_ranks_and_an_undated_model_counts_as_old(cat, 
     code_llama = next(r for r in undated if r.model_id.startswith("codellama"))
     assert code_llama.released is None and code_llama.reason.endswith("release date unknown")
     assert undated[0].model_id == "Qwen/Qwen2.5-Coder-32B-Instruct"
+
+
+def test_what_runs_here_keeps_experts_in_ram_where_the_card_cannot_hold_them(cat, calib, dates):
+    """gpt-oss-120b (~60 GiB) on a 24 GB card with 128 GB of RAM: the row is the solver's
+    expert-offload placement (experts of N layers in RAM), not 'does not fit' or whole layers
+    on the CPU; the CLI names it and the dense 70B beside it gets no such placement."""
+    from sizing.core.machine import host_spec
+
+    models = [cat.get("openai/gpt-oss-120b"), cat.get("meta-llama/Llama-3.1-70B-Instruct")]
+    hw = machine_from_gpu(load_gpus().get("nvidia-rtx-3090"), host=host_spec(128, None, None))
+    rows = {r.model_id: r for r in rank_for_hardware(models, hw, calib, released_of=dates, min_tps=0)}
+    oss = rows["openai/gpt-oss-120b"]
+    assert oss.fits and oss.n_cpu_moe and 0 < oss.n_cpu_moe <= 36
+    plan = solve(models[0], oss.quant, 4096, hw, calib)
+    assert plan.placement.n_cpu_moe == oss.n_cpu_moe and "all 36 layers on GPU" in oss.how
+    assert not rows["meta-llama/Llama-3.1-70B-Instruct"].n_cpu_moe

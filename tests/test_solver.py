@@ -113,3 +113,22 @@ def test_catalog_ranking_puts_gpu_fits_first(db, cat, calib):
     assert by["Qwen/Qwen3-8B"].on_gpu and by["meta-llama/Llama-3.2-1B-Instruct"].on_gpu
     assert not by["meta-llama/Llama-3.1-405B-Instruct"].fits
     assert by["meta-llama/Llama-3.2-1B-Instruct"].decode_tokens_per_s > by["Qwen/Qwen3-8B"].decode_tokens_per_s
+
+
+def test_the_solvers_caches_keep_no_files_tensor_list(db, calib, smollm2_gguf):
+    """A GGUF's tensor list is only a key's hash in the solver's caches: an uploaded header
+    can carry tens of MB of tensors, and a thousand cache entries must not keep them."""
+    import gc
+    import sys
+
+    from sizing.sources.gguf_reader import read_gguf
+
+    g = read_gguf(smollm2_gguf)
+    tensors = tuple(g.tensors)
+    gc.collect()
+    # the scenario validates its own tuple of the same specs: any list kept holds each spec
+    before = [sys.getrefcount(t) for t in tensors]
+    plans = [solve(g.arch, g.file_type, ctx, hw(db, "nvidia-rtx-4090"), calib, tensors=tensors) for ctx in (2048, 4096)]
+    del plans
+    gc.collect()
+    assert [sys.getrefcount(t) for t in tensors] == before

@@ -118,6 +118,15 @@ def test_bad_row_is_reported_with_file_entry_and_field():
     assert "llama_bench.yaml" in msg and raw["rows"][3]["id"] in msg and "tg128" in msg
 
 
+def test_a_cpu_clock_must_be_cited():
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    key = next(k for k, d in raw["devices"].items() if d.get("clock_ghz"))
+    del raw["devices"][key]["clock_source"]
+    with pytest.raises(SizingError) as e:
+        parse_bench(raw, "data/llama_bench.yaml")
+    assert key in str(e.value) and "clock_source" in str(e.value)
+
+
 def test_build_and_date_are_validated_on_load():
     raw = yaml.safe_load(BENCH_FILE.read_text())
     dated = [r for r in raw["rows"] if r.get("date")]

@@ -20,6 +20,7 @@ def counted(monkeypatch):
     """Count the memory estimates, the fit maps and the largest-context searches the page asks for."""
     for cached in (
         services._estimate,
+        services._estimate_of_file,
         services._answer,
         services._fit_grid,
         services._largest_context,
@@ -81,3 +82,73 @@ def test_a_rerun_with_nothing_changed_computes_nothing(counted):
     before = dict(counted)
     at.run()
     assert not at.exception and dict(counted) == before and before["estimate"] == 1
+
+
+# --- uploads: parsed once per content, in a bounded cache --------------------------------
+
+
+@pytest.fixture()
+def parses(monkeypatch):
+    """Count the real header parses behind ``services.read_gguf_header``."""
+    calls: Counter[str] = Counter()
+    real = services._parse_upload
+
+    def counting(data, name):
+        calls[name] += 1
+        return real(data, name)
+
+    monkeypatch.setattr(services, "_parse_upload", counting)
+    monkeypatch.setattr(services, "UPLOADS", services._UploadCache(max_entries=4, max_bytes=1 << 20))
+    return calls
+
+
+def test_the_same_upload_is_parsed_once_and_a_refused_one_is_remembered(parses):
+    from crafted_gguf import tiny_llama
+
+    from sizing.errors import SizingError
+
+    first = services.read_gguf_header(tiny_llama(), "tiny.gguf")
+    again = services.read_gguf_header(bytes(tiny_llama()), "tiny.gguf")  # equal bytes, another object
+    assert again is first and parses["tiny.gguf"] == 1
+    for _ in range(2):
+        with pytest.raises(SizingError, match="not a GGUF file"):
+            services.read_gguf_header(b"not a model", "bad.gguf")
+    assert parses["bad.gguf"] == 1
+
+
+def test_the_upload_cache_is_bounded_by_entries_and_bytes(parses):
+    from crafted_gguf import tiny_llama
+
+    for i in range(10):  # ten different models (their context length differs)
+        services.read_gguf_header(tiny_llama(context_length=(4, 256 + i)), f"m{i}.gguf")
+    assert len(services.UPLOADS) == 4
+    services.read_gguf_header(tiny_llama(context_length=(4, 256)), "m0.gguf")  # evicted: parsed again
+    assert parses["m0.gguf"] == 2
+    for name in ("big1.gguf", "big2.gguf"):  # headers with room after them: 0.6 of the byte bound each
+        services.read_gguf_header(tiny_llama() + b"\0" * (600 << 10), name)
+    assert len(services.UPLOADS) == 1  # over the bytes bound together: only the newest is kept
+    services.read_gguf_header(tiny_llama() + b"\0" * (600 << 10), "big2.gguf")
+    assert parses["big2.gguf"] == 1 and parses["big1.gguf"] == 1
+
+
+def test_estimates_of_uploads_are_kept_no_more_than_their_parses():
+    """Each estimate of a file carries the file's tensor list (tens of MB for a large
+    uploaded header): a dozen different uploads leave at most eight such estimates alive,
+    as many as the upload cache keeps parsed."""
+    import gc
+
+    from crafted_gguf import tiny_llama
+
+    from sizing.estimate import Estimate
+
+    services._estimate_of_file.clear()
+    at = AppTest.from_string(PAGE, default_timeout=120)
+    at.query_params["src"] = "file"
+    at.query_params["hw"] = "custom"
+    at.run()
+    for i in range(12):
+        at.get("file_uploader")[0].upload(f"m{i}.gguf", tiny_llama(context_length=(4, 300 + i))).run()
+        assert not at.exception and not at.error
+    gc.collect()
+    kept = [o for o in gc.get_objects() if isinstance(o, Estimate) and o.scenario.tensors is not None]
+    assert 1 <= len(kept) <= 8, len(kept)

@@ -189,3 +189,24 @@ def test_runs_well_task_filter_uses_the_catalog_tags():
     names = set(at.dataframe[0].value["model"])
     cat = load_catalog()
     assert names == {cat.get(i).name for i in cat.ids_for("code")}
+
+
+def test_runs_well_page_says_when_experts_sit_in_ram():
+    """A 24 GB card: the rows whose placement keeps experts in RAM say so, with the count
+    the core chose, instead of the bare 'GPU+RAM' of layers left on the CPU."""
+    at = _app(RUNS_WELL, hw="db", gpu="nvidia-rtx-3090", tps="0", ctx="4096")
+    assert not at.exception
+    core = rank_for_hardware(
+        load_catalog().models,
+        machine_from_gpu(load_gpus().get("nvidia-rtx-3090")),
+        load_calibration(),
+        ctx=4096,
+        min_tps=0,
+        released_of=load_releases().dates(),
+    )
+    moe = [r for r in core if r.n_cpu_moe]
+    assert moe, "no catalog model keeps experts in RAM on a 24 GB card"
+    table = at.dataframe[0].value
+    where = dict(zip(table["model"], table["where"]))
+    for r in moe:
+        assert where[r.name] == f"GPU, experts of {r.n_cpu_moe} layers in RAM"

@@ -298,3 +298,37 @@ def test_a_header_without_file_type_is_sized_at_the_quant_its_tensors_hold(smoll
     text = _texts(at)
     assert "unknown quant" not in text and "mostly" not in text
     assert "Q4_1" in text and "Verdict" in text
+
+
+def test_a_big_moe_on_one_card_runs_with_experts_in_ram_and_says_so():
+    """gpt-oss-120b on a 24 GB card with 128 GB of RAM: the page's verdict is the core's
+    expert-offload placement, memory on both sides, and the command carries --n-cpu-moe."""
+    at = _run(model="openai/gpt-oss-120b", quant="Q4_K_M", ctx="32768", hw="custom", mem="24", ram="128")
+    assert not at.exception
+    from sizing.core.machine import host_spec
+
+    hw = custom_machine(memory_gb=24.0, bandwidth_gbs=1000.0, host=host_spec(128, None, None))
+    plan = solve(load_catalog().get("openai/gpt-oss-120b"), "Q4_K_M", 32768, hw, load_calibration())
+    n = plan.placement.n_cpu_moe
+    assert plan.fits and n
+    text = _texts(at)
+    assert f"experts of {n} layers in system RAM" in text
+    cmd = next(c.value for c in at.code if "llama-server" in c.value)
+    assert f"--n-cpu-moe {n}" in cmd
+
+
+def test_a_model_shipping_quantized_experts_offers_the_requantized_file():
+    """gpt-oss keeps MXFP4 experts in the common files; the requantized file some publishers
+    make is its own choice on the page (and in the link), sized as the core sizes it."""
+    at = _run(model="openai/gpt-oss-20b", quant="Q8_0", hw="custom")
+    assert not at.exception
+    opts = at.selectbox(key="run.quant").options
+    assert "Q8_0" in opts and "Q8_0+requant" in opts
+    at = _run(model="openai/gpt-oss-20b", quant="Q8_0+requant", hw="custom")
+    assert not at.exception and not at.warning
+    est = estimate("openai/gpt-oss-20b", "Q8_0+requant", 4096, backend="cuda")
+    assert est.weights_bytes > 1.7 * estimate("openai/gpt-oss-20b", "Q8_0", 4096, backend="cuda").weights_bytes
+    assert fmt.gb(est.total_bytes) in _texts(at)
+    # a dense model ships nothing quantized: no such variants to pick
+    at = _run(model="meta-llama/Llama-3.1-8B-Instruct", hw="custom")
+    assert not any(o.endswith("+requant") for o in at.selectbox(key="run.quant").options)

@@ -53,3 +53,22 @@ def test_apple_working_set_and_the_sysctl_line(db):
 def test_an_unknown_platform_says_unknown():
     hw = custom_machine(memory_gb=32, bandwidth_gbs=120, backend="vulkan", unified=True)
     assert any("unknown" in n for n in hw.notes)
+
+
+def test_apple_share_by_macos_release_is_shown_and_cited(db):
+    """The working set changed with macOS: the answer sizes for the current releases and says
+    what the 2023 releases gave (llama.cpp's logged recommendedMaxWorkingSetSize), each cited."""
+    apple = next(p for p in platform_limits() if p.rule == "apple")
+    assert apple.earlier is not None
+    for pt in apple.earlier.points:
+        assert pt.source.startswith("https://github.com/") and "2023" in pt.source
+    # the 2023 logs: 2/3 of a 32 GB Mac, 3/4 of a 64 GB one
+    shares = {pt.ram_gib: pt.gpu_mib / (pt.ram_gib * 1024) for pt in apple.earlier.points}
+    assert shares[32] == pytest.approx(2 / 3, abs=1e-4) and shares[64] == pytest.approx(3 / 4, abs=1e-4)
+    hw = machine_from_gpu(db.get("apple-m4-max-32c-36gb"), host=DEFAULT_HOST)
+    note = next(n for n in hw.notes if "iogpu.wired_limit_mb" in n)
+    assert "2023 macOS" in note and "67% on 32 GB" in note and "75% on 64 GB" in note
+    assert note.index("2023 macOS") < note.index("sudo sysctl")
+    # once the user states the raised limit, that is what counts: no history needed
+    raised = machine_from_gpu(db.get("apple-m4-max-32c-36gb"), host=DEFAULT_HOST, wired_limit_mb=30 * 1024)
+    assert not any("2023 macOS" in n for n in raised.notes)

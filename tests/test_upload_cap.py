@@ -4,11 +4,14 @@ The app is started as `make run` starts it (``sizing.ui.serve``) with
 ``LLM_SIZING_UPLOAD_CAP_MB=1``. A real browser uploads a small header through the page;
 its upload request is then replayed with a body over the cap, as an attacker would,
 and the server must answer 413. The same replay under the cap is accepted, so the
-refusal is the size and nothing else.
+refusal is the size and nothing else. Replayed under many new file ids, the session
+keeps only its newest uploads (the server's own metrics say how many bytes it holds).
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,12 @@ from harness.devserver import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from sizing.ui.serve import streamlit_argv
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+
+def _uploaded_bytes(metrics: str) -> int:
+    """Bytes Streamlit's uploaded file manager holds, from the server's /_stcore/metrics."""
+    m = re.search(r'^cache_memory_bytes\{cache_type="UploadedFileManager"[^}]*\}\s+(\d+)', metrics, re.M)
+    return int(m.group(1)) if m else 0
 
 
 def test_launch_command_carries_the_cap(monkeypatch):
@@ -50,5 +59,15 @@ def test_the_server_refuses_an_upload_over_the_cap(tmp_path):
 
             assert replay(512 * 1024) in (200, 204)  # the replay itself is a valid request
             assert replay(3 * 1024 * 1024) == 413  # over the 1 MB cap: the server refuses it
+
+            # replayed under new file ids, each under the cap: the session keeps its newest
+            # uploads only, at most twice the cap, not one file per request
+            base = sent.url.rsplit("/", 1)[0]
+            for _ in range(12):
+                body = {"name": "x.gguf", "mimeType": "application/octet-stream", "buffer": b"G" * 900_000}
+                status = page.request.put(f"{base}/{uuid.uuid4()}", multipart={"file": body}, headers=headers).status
+                assert status in (200, 204)
+            held = _uploaded_bytes(page.request.get(f"{url}/_stcore/metrics").text())
+            assert 900_000 <= held <= 2 * 1024 * 1024, held
         finally:
             browser.close()

@@ -71,6 +71,27 @@ def test_a_link_cannot_inject_markdown(param, payload):
         assert not re.search(r'(href|src)="[^"]*evil', rendered), s
 
 
+PAGES = ["run", "compare", "machine", "plan", "runs_well", "finetune"]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("payload", [SIGN_IN, IMAGE], ids=["link", "image"])
+def test_no_page_lets_any_of_its_parameters_inject_markdown(page, payload):
+    """Every parameter a page reads from its link, all at once: each is named in a
+    warning, and no link or image the visitor brought renders anywhere on the page."""
+    names = _page(
+        f"import streamlit as st\nfrom sizing.ui.pages.{page} import page_state\n"
+        "st.session_state['names'] = [p.name for p in page_state().params]"
+    ).session_state["names"]
+    at = _page(f"from sizing.ui.pages.{page} import render\nrender()", **dict.fromkeys(names, payload))
+    assert not at.exception
+    shown = _shown(at)
+    assert [n for n in names if not any(f"`{n}`" in s for s in shown)] == []
+    for s in shown:
+        assert not re.search(r'(href|src)="[^"]*evil', _html(s)), s
+
+
 @pytest.mark.timeout(180)
 def test_a_plan_price_override_cannot_inject_markdown():
     """A value whose check quotes it back (an unknown price id) is inert too."""
@@ -149,6 +170,19 @@ def test_a_typed_name_is_never_a_server_file(monkeypatch, script, name):
         assert leak not in text, text
     kinds = [e.value.split(":", 1)[-1][:40] for e in at.error]
     assert len(kinds) == len(ghost.error)
+
+
+@pytest.mark.parametrize("script", [RUN, FINETUNE], ids=["run", "finetune"])
+@pytest.mark.parametrize("repo", ["org/" + "m" * 100, "o" * 50 + "/" + "m" * 100], ids=["name", "owner"])
+def test_a_repo_id_over_96_characters_is_one_message(monkeypatch, script, repo):
+    """Typed into the repo field (a link's value is refused before it): one error, no traceback."""
+    _web(monkeypatch, [])
+    at = _page(script, src="hf", hw="db")
+    key = next(t.key for t in at.text_input if t.key.endswith("repo"))
+    at.text_input(key=key).set_value(repo).run()
+    assert not at.exception
+    (err,) = [e.value for e in at.error]
+    assert "not a valid name" in err and "internal error" not in err and "\n" not in err
 
 
 @pytest.mark.parametrize("script", [RUN, FINETUNE], ids=["run", "finetune"])
@@ -239,3 +273,27 @@ def test_web_mode_errors_name_no_server_path(monkeypatch, tmp_path):
     errors = [e.value for e in at.error]
     assert errors and "broken" in errors[0], errors
     assert all("srv" not in e and str(tmp_path) not in e for e in errors), errors
+
+
+@pytest.mark.parametrize("repo", ["acme/broken", "acme/missing"])
+def test_web_mode_hub_errors_name_no_cache_path(monkeypatch, tmp_path, repo):
+    """A corrupt cached config.json, or a repo not in the cache while offline: the message
+    names the repo, not where the server keeps its Hub cache (the same page run locally
+    does name it, so the web-mode message is the redaction's doing)."""
+    cache = tmp_path / "srv-hub-secret"
+    snap = cache / "models--acme--broken" / "snapshots" / ("a" * 40)
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{not json")
+    (cache / "models--acme--broken" / "refs").mkdir()
+    (cache / "models--acme--broken" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    shown = {}
+    for web in (False, True):
+        if web:
+            _web(monkeypatch, [tmp_path / "models"])
+        at = _page(RUN, src="hf", repo=repo, hw="db", gpu="nvidia-rtx-4090")
+        assert not at.exception
+        shown[web] = [e.value for e in at.error]
+        assert len(shown[web]) == 1 and repo in shown[web][0], shown[web]
+    assert "srv-hub-secret" in shown[False][0], shown[False]
+    assert "srv-hub-secret" not in shown[True][0] and str(tmp_path) not in shown[True][0], shown[True]

@@ -123,6 +123,8 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
 def answer_from_args(args: argparse.Namespace) -> Answer:
     """The Answer for the model, run and hardware flags of ``args``."""
     hw = hardware_from_args(args) if has_hardware(args) else None  # --gpu / --hardware this / --memory-gb ...
+    if hw is None:
+        _refuse_placement_without_hardware(args)
     return estimate(
         args.model,
         args.quant,
@@ -149,6 +151,27 @@ def answer_from_args(args: argparse.Namespace) -> Answer:
         machine_calibration=machine_calibration(args, hw) if hw is not None else None,
         hardware_basis=hardware_basis(args) if hw is not None else (),
     )
+
+
+_PLACEMENT_FLAGS = (
+    ("ngl", "--ngl"),
+    ("tensor_split", "--tensor-split"),
+    ("n_cpu_moe", "--n-cpu-moe"),
+    ("cpu_moe", "--cpu-moe"),
+    ("tensor_parallel", "--tensor-parallel"),
+)
+
+
+def _refuse_placement_without_hardware(args: argparse.Namespace) -> None:
+    """A placement flag with no machine would be silently ignored: the memory table alone
+    places nothing. Its own range is checked first, so a bad value is named as such."""
+    given = [flag for name, flag in _PLACEMENT_FLAGS if getattr(args, name, None) not in (None, False)]
+    if given:
+        placement_options(args)
+        raise SizingError(
+            f"{given[0]} places the model on a machine: name it with --gpu, --hardware this "
+            "or --memory-gb with --bandwidth-gbs"
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -190,9 +190,13 @@ def _one(args: argparse.Namespace, hw, calib) -> int:
             print(f"  decode: {d.expected:.1f} tok/s (range {d.low:.1f}–{d.high:.1f}), calibration {s.calibration}")
     else:
         print(f"  no quant fits at ctx {ctx}")
-    print(
-        f"  largest context at {quant}: on GPU {limit.on_gpu or '—'}, with RAM offload {limit.with_offload or '—'} (model max {limit.model_max})"
-    )
+    if hw.gpus:
+        print(
+            f"  largest context at {quant}: on GPU {limit.on_gpu or '—'}, with RAM offload "
+            f"{limit.with_offload or '—'} (model max {limit.model_max})"
+        )
+    else:  # a CPU-only machine: one figure, in RAM
+        print(f"  largest context at {quant}: {limit.with_offload or '—'} in RAM (model max {limit.model_max})")
     if users is not None:
         print(
             f"  parallel users at ≥ {args.min_tps:g} tok/s each: {users.users} ({users.per_user_tokens_per_s:.1f} tok/s each)"

@@ -47,7 +47,12 @@ def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, bac
         "--ram-bandwidth-gbs", type=float, metavar="GB/s", help="host RAM bandwidth (default: 89.6, assumed)"
     )
     g.add_argument("--threads", type=int, metavar="N", help="CPU threads for layers in RAM (default: 8, assumed)")
-    g.add_argument("--wired-limit-mb", type=int, metavar="MB", help="Apple: iogpu.wired_limit_mb if raised")
+    g.add_argument(
+        "--wired-limit-mb",
+        type=int,
+        metavar="MB",
+        help="unified memory: the GPU limit as raised, in MiB (Apple iogpu.wired_limit_mb; Strix Halo GTT via ttm.pages_limit)",
+    )
     if placement:
         g.add_argument(
             "--ngl", "--n-gpu-layers", dest="ngl", type=int, metavar="N", help="layers on GPU (default: most that fit)"
@@ -58,9 +63,21 @@ def add_hardware_args(p: argparse.ArgumentParser, *, placement: bool = True, bac
         g.add_argument("--tensor-parallel", action="store_true", help="serving-engine tensor parallelism (vLLM)")
 
 
+def _host_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, n, None) is not None for n in ("ram_gb", "ram_bandwidth_gbs", "threads"))
+
+
+def _cpu_only(args: argparse.Namespace) -> bool:
+    """No accelerator named: ``--backend cpu``, or host figures alone (a CPU-only server)."""
+    backend = getattr(args, "backend", None)
+    return backend == "cpu" or (backend is None and _host_given(args))
+
+
 def has_hardware(args: argparse.Namespace) -> bool:
-    """Was a machine named (a GPU, this machine, or custom memory/bandwidth)?"""
-    return bool(args.gpu or args.hardware or args.memory_gb is not None or args.bandwidth_gbs is not None)
+    """Was a machine named (a GPU, this machine, custom memory/bandwidth, or a CPU-only
+    host by its RAM, bandwidth or threads)?"""
+    named = args.gpu or args.hardware or args.memory_gb is not None or args.bandwidth_gbs is not None
+    return bool(named or (_cpu_only(args) and _host_given(args)))
 
 
 def _host(args: argparse.Namespace) -> HostSpec:
@@ -88,6 +105,15 @@ def _split_count(name: str) -> tuple[str, int]:
 
 def hardware_from_args(args: argparse.Namespace) -> Hardware:
     """Build the machine the flags describe; one clear error for a bad combination."""
+    hw = _machine(args)
+    if getattr(args, "wired_limit_mb", None) is not None and not hw.unified:
+        raise SizingError(
+            f"--wired-limit-mb is the GPU's share of a unified-memory machine (Apple, Strix Halo), not of {hw.name}"
+        )
+    return hw
+
+
+def _machine(args: argparse.Namespace) -> Hardware:
     host = _host(args)
     if args.memory_gb is not None or args.bandwidth_gbs is not None:
         if args.gpu or args.hardware:
@@ -101,6 +127,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
             matmul_tflops=args.tflops,
             unified=args.unified,
             host=host,
+            wired_limit_mb=args.wired_limit_mb if args.unified else None,
         )
     if args.hardware:
         if args.hardware.strip().lower() != "this":
@@ -126,7 +153,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
         if len(entries) == 1:
             return machine_from_gpu(entries[0], host=host, backend=args.backend, wired_limit_mb=args.wired_limit_mb)
         return machine_from_gpus(entries, host=host, backend=args.backend)
-    if args.backend == "cpu":
+    if _cpu_only(args):
         return cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=host.bandwidth_gbs, threads=host.threads)
     raise SizingError("no hardware given: use --gpu NAME, --hardware this, or --memory-gb with --bandwidth-gbs")
 

@@ -127,7 +127,7 @@ def _ram_lines(
     if today is not None:
         unit = overrides.price(f"ram-{platform.ram_type}", unit, today) or unit  # USD per GB
     line = PriceLine(
-        item=f"{extra:.0f} GB {platform.ram_type.upper()}",
+        item=f"{platform.ram_type.upper()} RAM (per GB)",  # qty is the GB: said once, not twice
         item_id=f"ram-{platform.ram_type}",
         qty=extra,
         unit=unit,

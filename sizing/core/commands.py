@@ -16,6 +16,7 @@ Pure, except ``weights_sources()`` which reads ``data/weights_sources.yaml`` onc
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 import shlex
 from functools import cache
 from typing import TYPE_CHECKING
@@ -272,6 +273,18 @@ def _vllm_kv(kv_type: str) -> tuple[str, str | None]:
     )
 
 
+# NVIDIA architectures before Ampere (compute capability < 8.0) have no BF16: vLLM stops
+# with "Bfloat16 is only supported on GPUs with compute capability of at least 8.0 ...
+# use --dtype=half" (https://github.com/vllm-project/vllm/issues/946, 2023-09-05;
+# https://github.com/vllm-project/vllm/issues/1157 on a T4)
+NO_BF16_FAMILIES = frozenset({"kepler", "maxwell", "pascal", "volta", "turing"})
+
+
+def computes_bf16(families: Iterable[str | None]) -> bool:
+    """Can every one of these GPU architectures run BF16 weights in vLLM?"""
+    return not any(f in NO_BF16_FAMILIES for f in families)
+
+
 def vllm_argv(
     model_id: str,
     *,
@@ -280,8 +293,10 @@ def vllm_argv(
     pipeline_parallel: int = 1,
     gpu_memory_utilization: float = 0.9,
     kv_type: str = "f16",
+    bf16: bool = True,
 ) -> list[str]:
-    """``vllm serve`` for Hugging Face weights split over TP × PP GPUs."""
+    """``vllm serve`` for Hugging Face weights split over TP × PP GPUs; ``bf16=False`` (cards
+    before Ampere) asks for FP16, as vLLM refuses BF16 weights there."""
     if tensor_parallel < 1 or pipeline_parallel < 1:
         raise SizingError("tensor and pipeline parallel sizes must be ≥ 1")
     if not 0 < gpu_memory_utilization <= 1:
@@ -301,6 +316,7 @@ def vllm_argv(
         f"{gpu_memory_utilization:.2f}",
         "--kv-cache-dtype",
         kv,
+        *([] if bf16 else ["--dtype", "half"]),
     ]
 
 
@@ -332,9 +348,11 @@ def launch_commands(
     n_kv_heads: int | None = None,
     sources: dict[str, WeightsSource] | None = None,
     mmproj_path: str | None = None,
+    bf16: bool = True,
 ) -> LaunchCommands:
     """All commands for a plan (``ctx`` per sequence). vLLM is included when the plan
-    spans several GPUs or nodes; ``n_heads``/``n_kv_heads`` choose its parallel sizes."""
+    spans several GPUs or nodes; ``n_heads``/``n_kv_heads`` choose its parallel sizes;
+    ``bf16``: whether the cards compute in BF16 (see ``computes_bf16``)."""
     w = weights_for(model_id, quant, sources)
     if model_path is None and w.hf_spec is None:
         model_path = f"./{model_id.split('/')[-1]}-{quant.replace(REQUANT_SUFFIX, '-requant')}.gguf"
@@ -403,7 +421,14 @@ def launch_commands(
             pipeline_parallel=pp_node * max(1, nodes),
             gpu_memory_utilization=math.floor(util * 100) / 100,
             kv_type=kv_type_k,
+            bf16=bf16,
         )
+        if not bf16:
+            notes.append(
+                "vLLM: these cards have no BF16 (NVIDIA before Ampere, compute capability < 8.0) and vLLM "
+                "refuses BF16 weights there: the command asks for --dtype half (FP16, the same bytes; "
+                "a model trained in BF16 can overflow in FP16)"
+            )
         _, kv_note = _vllm_kv(kv_type_k)
         if kv_note:
             notes.append(kv_note)

@@ -55,6 +55,7 @@ class Device(BaseModel):
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
     threads: int | None = Field(None, gt=0)
+    clock_ghz: float | None = Field(None, gt=0, description="CPU: core clock (sizing.core.traffic.DeviceRate)")
     tdp_w: float | None = None
     link_gbs: float | None = Field(None, gt=0, description="host link (PCIe) bandwidth, GB/s")
     family: str | None = Field(
@@ -75,6 +76,7 @@ class Device(BaseModel):
             bandwidth_gbs=self.bandwidth_gbs,
             matmul_tflops=self.matmul_tflops,
             threads=self.threads,
+            clock_ghz=self.clock_ghz,
             family=self.family,
             gpu_cores=self.gpu_cores,
             vector_tflops=self.vector_tflops,
@@ -167,10 +169,17 @@ def unified_hardware(
 
 
 def cpu_hardware(
-    name: str, *, ram_bytes: int, bandwidth_gbs: float, threads: int | None, isa: str | None = None
+    name: str,
+    *,
+    ram_bytes: int,
+    bandwidth_gbs: float,
+    threads: int | None,
+    isa: str | None = None,
+    clock_ghz: float | None = None,
 ) -> Hardware:
     """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill);
-    ``isa``: the vector ISA llama.cpp's kernels use (None: the CPU backend's average)."""
+    ``isa``: the vector ISA llama.cpp's kernels use (None: the CPU backend's average);
+    ``clock_ghz``: the core clock (None: the per-thread rate of the fitted CPUs' clocks)."""
     if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)) or (threads is not None and threads <= 0):
         raise SizingError("a CPU machine needs RAM > 0, bandwidth > 0 and threads > 0")
     host = Device(
@@ -181,6 +190,7 @@ def cpu_hardware(
         memory_bytes=ram_bytes,
         bandwidth_gbs=bandwidth_gbs,
         threads=threads,
+        clock_ghz=clock_ghz,
         family=isa,
     )
     return Hardware(name=name, host=host)
@@ -197,6 +207,7 @@ class HostSpec(BaseModel):
     threads: int = Field(gt=0)
     assumed: bool = Field(False, description="not measured or stated: a default the user can change")
     isa: str | None = Field(None, description="vector ISA llama.cpp's CPU kernels use (sizing.core.speed.cpu)")
+    clock_ghz: float | None = Field(None, gt=0, description="core clock, where detected")
 
 
 # When the user names only a GPU: a typical desktop host, stated as an assumption.
@@ -349,6 +360,7 @@ def _with_host(name: str, gpus: tuple[Device, ...], host: HostSpec) -> Hardware:
         memory_bytes=host.ram_bytes,
         bandwidth_gbs=host.bandwidth_gbs,
         threads=host.threads,
+        clock_ghz=host.clock_ghz,
         family=host.isa,
     )
     notes = (f"host figures not given are assumed: {host.name}",) if host.assumed else ()
@@ -364,8 +376,10 @@ def custom_machine(
     count: int = 1,
     unified: bool = False,
     host: HostSpec = DEFAULT_HOST,
+    wired_limit_mb: int | None = None,
 ) -> Hardware:
-    """Hardware from bare numbers (--memory-gb / --bandwidth-gbs)."""
+    """Hardware from bare numbers (--memory-gb / --bandwidth-gbs); ``wired_limit_mb`` is a
+    unified device's raised GPU limit."""
     if not _finite_positive(memory_gb):
         raise SizingError(f"memory must be > 0 GB, got {memory_gb}")
     if not _finite_positive(bandwidth_gbs):
@@ -385,6 +399,7 @@ def custom_machine(
             matmul_tflops=matmul_tflops,
             threads=host.threads,
             apple=backend == "metal",
+            wired_limit_mb=wired_limit_mb,
         )
     gpus = tuple(
         Device(

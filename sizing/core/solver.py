@@ -23,6 +23,7 @@ from sizing.core.projector import Projector
 from sizing.core.tensors import TensorSpec
 from sizing.core.placement import Placement, PlacementOptions, place
 from sizing.core.machine import Hardware
+from sizing.core.memo import Keyed
 from sizing.core.scenario import MAX_CTX, MemoryParts, Scenario
 from sizing.core.speed.estimate import CalibrationSet, SpeedEstimate, estimate_speed, per_user_tokens_per_s
 from sizing.core.traffic import ModelTraffic, model_traffic
@@ -68,8 +69,16 @@ def typed_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
     return tuple(apply_recipe(arch, tensors_for(arch), quant))
 
 
-@lru_cache(maxsize=1024)
 def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None, kv_k: str, kv_v: str) -> ModelTraffic:
+    """Memoised per (model, quant, the tensors' hash, KV types), holding no tensor list
+    (``sizing.core.memo``)."""
+    key = (arch, quant, None if tensors is None else hash(tensors), kv_k, kv_v)
+    return _traffic_memo(Keyed(key, (arch, quant, tensors, kv_k, kv_v)))
+
+
+@lru_cache(maxsize=1024)
+def _traffic_memo(k: Keyed) -> ModelTraffic:
+    arch, quant, tensors, kv_k, kv_v = k.take()
     typed = tensors if tensors is not None else typed_tensors(arch, quant)
     return model_traffic(arch, typed, kv_k, kv_v)
 
@@ -86,27 +95,9 @@ def traffic_for(
     return _traffic(arch, quant, tuple(tensors) if tensors is not None else None, kv_type_k, kv_type_v)
 
 
-class _Keyed:
-    """A scenario as a cache key: its settings plus a short name for its tensors, so a
-    lookup does not hash thousands of tensor specs. The scenario itself is dropped once
-    estimated, so the cache holds keys and results, never tensor lists."""
-
-    __slots__ = ("key", "scenario")
-
-    def __init__(self, key: tuple, scenario: Scenario | None) -> None:
-        self.key = key
-        self.scenario = scenario
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Keyed) and self.key == other.key
-
-
 @lru_cache(maxsize=8192)
-def _memory(k: _Keyed, fn: MemoryFn) -> MemoryParts:
-    scenario, k.scenario = k.scenario, None
+def _memory(k: Keyed, fn: MemoryFn) -> MemoryParts:
+    scenario = k.take()
     assert scenario is not None
     return fn(scenario)
 
@@ -147,7 +138,7 @@ def memory_for(scenario: Scenario, memory_fn: MemoryFn | None = None, *, tensors
         tensors_key,
         s.mmproj,
     )
-    return _memory(_Keyed(key, s), fn)
+    return _memory(Keyed(key, s), fn)
 
 
 # --------------------------------------------------------------------------------------
@@ -503,7 +494,8 @@ def plan_for_scenario(
     recipe's, so the traffic cache keys on (model, quant) instead of hashing them."""
     s = scenario
     traffic = _traffic(s.model, s.quant, None if recipe_tensors else s.tensors, s.kv_type_k, s.kv_type_v)
-    opts = options or PlacementOptions(n_ubatch=s.n_ubatch)
+    # the micro-batch is the scenario's (-ub): it sets the SWA cells and the scheduler's copies
+    opts = (options or PlacementOptions()).model_copy(update={"n_ubatch": s.n_ubatch})
     placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None

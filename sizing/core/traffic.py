@@ -35,6 +35,14 @@ class DeviceRate(BaseModel):
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0, description="dense FP16 matrix peak")
     threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
+    clock_ghz: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "CPU: the highest clock the system states for a core (max turbo where the OS knows it, "
+            "else the nominal clock a VM reports); a thread's decode rate scales with it"
+        ),
+    )
     family: str | None = Field(None, description="GPU architecture, e.g. 'xe-hpg' (Alchemist)")
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores (prefill scales with them)")
     vector_tflops: float | None = Field(

@@ -24,6 +24,29 @@ LIMITS_FILE = data_file("unified_limits.yaml")
 PAGE = 4096
 
 
+class EarlierPoint(BaseModel):
+    """One measured working set on an earlier OS release."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ram_gib: float = Field(gt=0)
+    gpu_mib: float = Field(gt=0)
+    source: str = Field(min_length=8)
+
+
+class Earlier(BaseModel):
+    """What the limit was on earlier releases of the OS: shown, not applied (we size for the current one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    when: str
+    points: tuple[EarlierPoint, ...] = Field(min_length=1)
+
+    def said(self) -> str:
+        shares = ", ".join(f"{p.gpu_mib / (p.ram_gib * 1024):.0%} on {p.ram_gib:g} GB" for p in self.points)
+        return f"{self.when}: the GPU got {shares}"
+
+
 class PlatformLimit(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -36,6 +59,7 @@ class PlatformLimit(BaseModel):
     raise_: str | None = Field(None, alias="raise")
     explain: str
     source: str = Field(min_length=8)
+    earlier: Earlier | None = None
 
 
 class GpuLimit(BaseModel):
@@ -107,5 +131,6 @@ def gpu_limit(
     elif p.rule == "os_total":
         note = f"{p.name}: {p.explain} ({share})"
     else:
-        note = f"{p.name}: {p.explain}: GPU may use {share}" + (f"; raise it: {line}" if line else "")
+        then = f" as measured on current releases ({p.earlier.said()})" if p.earlier is not None else ""
+        note = f"{p.name}: {p.explain}: GPU may use {share}{then}" + (f"; raise it: {line}" if line else "")
     return GpuLimit(ram_bytes=ram, gpu_bytes=min(gpu, ram), known=True, note=note, raise_line=line, source=p.source)

@@ -50,6 +50,7 @@ def cpu_rate(m: Machine) -> DeviceRate | None:
         backend="cpu",
         bandwidth_gbs=bw,
         threads=m.cpu.threads or os.cpu_count() or 1,
+        clock_ghz=m.cpu.clock_ghz,
     )
 
 
@@ -71,10 +72,17 @@ def hardware_from_machine(
     threads = threads or cpu.cores or cpu.threads or 1
     isa = isa_from_flags(cpu.flags) if cpu.flags else None
     host = HostSpec(
-        name=f"{cpu.model or 'CPU'} ({threads} threads)", ram_bytes=int(ram), bandwidth_gbs=bw, threads=threads, isa=isa
+        name=f"{cpu.model or 'CPU'} ({threads} threads)",
+        ram_bytes=int(ram),
+        bandwidth_gbs=bw,
+        threads=threads,
+        isa=isa,
+        clock_ghz=cpu.clock_ghz,
     )
     if not machine.gpus:
-        hw = cpu_hardware(host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads, isa=isa)
+        hw = cpu_hardware(
+            host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads, isa=isa, clock_ghz=cpu.clock_ghz
+        )
         return hw.model_copy(
             update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")}
         )

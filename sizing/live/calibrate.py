@@ -16,9 +16,11 @@ from runs that can be trusted, each for the regime it describes:
   busy time, or more runnable threads than cores in the load average), or the
   hypervisor stole it, or the GPU was busy, a repeat well below the others of its group,
   and a run the others disagree with are left out, each with its reason; repeats count
-  once, as their median. A synthetic model (a real header over a sparse hole) counts:
-  llama.cpp streams and multiplies its pages like any other, so it runs at the real
-  model's speed, and it is how a machine gets a model large enough to be bandwidth-bound;
+  once, as their median. A synthetic model (a real header over a sparse hole) counts
+  only when ``calibrate --measure`` ran it: there it is the bandwidth-bound run the
+  machine has no real file for, sized to stream from RAM and screened like any other.
+  A synthetic model run as a live check measures memory; its speed is shown but never
+  fitted, so one odd check (a model that pages, a cold disk) cannot move the calibration;
 * decode: the speed model's own form, seconds per token = bytes read ÷ effective
   bandwidth + a fixed per-token overhead. The bandwidth comes only from runs reading
   ≥ 1 GiB a token (streaming from RAM, overhead a small share); the overhead from the
@@ -155,6 +157,7 @@ class SpeedSample(BaseModel):
     decode_read_bytes: float | None = None
     assumed_bandwidth: float | None = None
     synthetic: bool = False
+    calibration_run: bool = Field(False, description="run by calibrate --measure, which sizes it for this machine")
     others_busy_cores: float | None = Field(None, description="max over before/during the run")
     spare_cores: float | None = Field(None, description="CPUs the run left free (cpus - threads)")
     steal_share: float | None = None
@@ -219,6 +222,11 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         why: str | None
         if not (s.measured_decode or s.measured_prefill):
             why = "no speed measured"
+        elif s.synthetic and not s.calibration_run:
+            why = (
+                "synthetic model run as a live check: its speed is shown, not fitted "
+                "(only calibrate --measure's synthetic run feeds the calibration)"
+            )
         else:
             why = _contention(s)
         if why:

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -257,6 +257,7 @@ def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
         label=label.replace("  ", " "),
         group=group,
         synthetic=r.synthetic,
+        calibration_run=r.purpose == "calibration",
         predicted_decode=r.estimate.get("predicted_decode_tokens_per_s"),
         measured_decode=r.measured.get("decode_tokens_per_s"),
         predicted_prefill=r.estimate.get("predicted_prefill_tokens_per_s"),
@@ -312,6 +313,7 @@ def run_check(
     repetitions: int = 1,
     synthetic: bool = False,
     keep_synthetic: bool = False,
+    purpose: Literal["check", "calibration"] = "check",
     save: bool = True,
     web_mode: bool = False,
     allowed_dirs: list[Path] | None = None,
@@ -466,6 +468,7 @@ def run_check(
             model=label,
             quant=str(est.quant),
             synthetic=run_synthetic,
+            purpose=purpose,
             scenario={
                 "ctx": ctx,
                 "kv_type_k": est.kv_type_k,

@@ -122,6 +122,7 @@ def measure_machine(
                 n_gen=run.n_gen,
                 n_threads=n_threads,
                 runner="embedded",
+                purpose="calibration",
                 timeout_s=timeout_s,
                 data_directory=data_directory,
             )

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -105,6 +105,9 @@ class RunRecord(BaseModel):
     errors: dict[str, float | None] = Field(default_factory=dict)
     load: dict[str, Any] = Field(default_factory=dict, description="machine load before/during the run")
     source: str = Field("live", description="live (run here) or import (a llama-bench file)")
+    purpose: Literal["check", "calibration"] = Field(
+        "check", description="check (a live check anyone asked for) or calibration (calibrate --measure)"
+    )
     status: str = "ok"
     message: str = ""
 

@@ -59,7 +59,9 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
     "granitemoehybrid": "granitehybrid",
     "nemotron_h": "nemotron_h",
     "lfm2": "lfm2",
+    "lfm2_moe": "lfm2moe",
     "ernie4_5_moe": "ernie4_5-moe",
+    "hunyuan_v1_moe": "hunyuan-moe",
     "minimax_m2": "minimax-m2",
     "gemma3n": "gemma3n",
     "gemma3n_text": "gemma3n",
@@ -73,22 +75,28 @@ ARCH_BY_MODEL_TYPE: dict[str, str] = {
 
 #: Hugging Face model_type of a family we do not model -> the closest one we do
 _CLOSEST_TYPE: dict[str, str] = {
-    "lfm2_moe": "lfm2",
-    "ernie4_5_moe": "qwen3_moe",
-    "hunyuan_v1_moe": "qwen3_moe",
-    "minimax_m2": "qwen3_moe",
     "granitemoe": "qwen3_moe",
     "granite": "llama",
     "mamba2": "granitemoehybrid",
     "falcon_h1": "granitemoehybrid",
     "glm4": "glm4_moe",
-    "mistral": "llama",
+    "hunyuan_v1_dense": "qwen3",
 }
+
+#: the context llama.cpp's converter writes for Hunyuan's NTK-alpha RoPE ("256K", whatever
+#: max_position_embeddings says: HunYuanMoEModel.set_gguf_parameters)
+HUNYUAN_DYNAMIC_CONTEXT = 256 * 1024
 
 #: model_types whose checkpoints are another type's architecture under a new name. Kimi K2
 #: ships ``"model_type": "kimi_k2"`` on DeepseekV3ForCausalLM weights; its deployment guide
 #: (moonshotai/Kimi-K2 docs/deploy_guidance.md) says setting it to ``deepseek_v3`` runs it.
 SAME_ARCHITECTURE: dict[str, str] = {"kimi_k2": "deepseek_v3"}
+
+#: (model_type, architectures entry) of remote-code configs that name a family we model by
+#: another model_type. Tencent's first Hunyuan-A13B config says ``"model_type": "hunyuan"``
+#: for the dense and the MoE checkpoints alike; llama.cpp's converter goes by the
+#: architecture, and HunYuanMoEV1ForCausalLM is transformers' hunyuan_v1_moe.
+_BY_ARCHITECTURE: dict[tuple[str, str], str] = {("hunyuan", "HunYuanMoEV1ForCausalLM"): "hunyuan_v1_moe"}
 
 # Defaults of the transformers config classes (transformers 4.5x/5.x
 # ``configuration_<type>.py``) for fields a published config may omit. Only fields that
@@ -155,6 +163,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "nemotron_h": {"tie_word_embeddings": False, "conv_kernel": 4},
     "lfm2": {"tie_word_embeddings": True, "conv_L_cache": 3},
+    # Lfm2MoeConfig(): LFM2-8B-A1B's config gives neither tie_word_embeddings nor tie_embedding
+    "lfm2_moe": {"tie_word_embeddings": True},
     "ernie4_5_moe": {
         "tie_word_embeddings": True,
         "moe_num_shared_experts": 0,
@@ -211,6 +221,14 @@ def _text_config(config: dict[str, Any]) -> dict[str, Any]:
             text["model_type"] = _NESTED_TEXT[outer]
         return text
     return config
+
+
+def _tied(cfg: dict[str, Any], get) -> bool:
+    """tie_word_embeddings; Liquid's configs spell it tie_embedding, which Lfm2Config and
+    Lfm2MoeConfig take over the other."""
+    if cfg.get("tie_embedding") is not None:
+        return bool(cfg["tie_embedding"])
+    return bool(get("tie_word_embeddings", default=False))
 
 
 def _ffn_width(v: Any, source: str) -> int:
@@ -270,6 +288,9 @@ def arch_from_config(
     cfg = _text_config(config)
     model_type = str(cfg.get("model_type", outer_type))
     model_type = SAME_ARCHITECTURE.get(model_type, model_type)
+    declared = config.get("architectures")
+    for a in declared if isinstance(declared, list) else ():
+        model_type = _BY_ARCHITECTURE.get((model_type, str(a)), model_type)
     arch = ARCH_BY_MODEL_TYPE.get(model_type)
     if arch is None:
         import difflib
@@ -305,7 +326,7 @@ def arch_from_config(
     if n_heads <= 0 or hidden <= 0 or n_layers <= 0:
         raise SizingError(f"{source}: num_hidden_layers, hidden_size and num_attention_heads must be > 0")
     n_kv = get_int("num_key_value_heads", default=n_heads)
-    head_dim = get("head_dim", default=None)
+    head_dim = get("head_dim", "attention_head_dim", default=None)
     if head_dim is not None and (isinstance(head_dim, bool) or not isinstance(head_dim, int)):
         raise SizingError(f"{source}: config field 'head_dim' must be an integer, got {head_dim!r}")
     if head_dim is None:
@@ -329,7 +350,7 @@ def arch_from_config(
         n_kv_heads=n_kv,
         ffn_size=_ffn_width(get("intermediate_size", "block_ff_dim"), source),
         vocab_size=get_int("vocab_size"),
-        tied_embeddings=bool(get("tie_word_embeddings", default=False)),
+        tied_embeddings=_tied(cfg, get),
         max_context=get_int("max_position_embeddings"),
         attn_qkv_bias=bool(get("attention_bias", default=False)),
         attn_out_bias=False,
@@ -353,6 +374,8 @@ def arch_from_config(
         "qwen3_5_text",
         "qwen3_5_moe_text",
         "lfm2",
+        "lfm2_moe",
+        "hunyuan_v1_moe",
         "qwen3_vl_text",
         "qwen3_vl_moe_text",
     ) or (model_type == "glm4_moe" and get("use_qk_norm")):
@@ -371,7 +394,9 @@ def arch_from_config(
     # --- mixture of experts --------------------------------------------------------------
     n_experts = get("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", default=0) or 0
     if model_type in ("nemotron_h", "lfm2"):
-        n_experts = 0  # their MoE variants are other model types, refused above
+        n_experts = 0  # their MoE variants are other model types
+    if model_type == "hunyuan_v1_moe":
+        n_experts = 0  # per-layer lists: read in _new_families
     if model_type == "gemma4_text" and not get("enable_moe_block"):
         n_experts = 0
     if model_type in ("mixtral", "gpt_oss"):
@@ -611,6 +636,20 @@ def _new_families(
             ssm_d_conv=get_int("conv_L_cache"),
             recurrent_layers=tuple(i for i, t in enumerate(types) if t != "full_attention"),
         )
+    elif model_type == "lfm2_moe":
+        # LFM2MoeModel in convert_hf_to_gguf.py: the LFM2 backbone (layer_types, conv_L_cache)
+        # with dense FFNs of intermediate_size on the first num_dense_layers and routed
+        # experts after them; the router's expert_bias becomes exp_probs_b
+        types = _layer_types(cfg, "layer_types", n_layers, source)
+        fields.update(
+            recurrent_kind="shortconv",
+            ssm_d_conv=get_int("conv_L_cache"),
+            recurrent_layers=tuple(i for i, t in enumerate(types) if t != "full_attention"),
+            n_dense_leading_layers=get_int("num_dense_layers"),
+            expert_score_bias=bool(get("use_expert_bias")),
+        )
+    elif model_type == "hunyuan_v1_moe":
+        _hunyuan_moe(cfg, fields, get, get_int, n_layers, source)
     elif model_type == "ernie4_5_moe" and fields.get("n_experts"):
         n_sh = get_int("moe_num_shared_experts")
         fields.update(
@@ -682,3 +721,59 @@ def _new_families(
     elif model_type == "glm4_moe":
         if cfg.get("num_nextn_predict_layers"):
             fields["extra"] = {"nextn_predict_layers": int(cfg["num_nextn_predict_layers"])}
+
+
+def _per_layer_int(cfg: dict[str, Any], key: str, n_layers: int, source: str) -> int:
+    """A field Hunyuan configs give as one integer or one per layer; llama.cpp's converter
+    keeps one value, so every layer must agree."""
+    v = cfg.get(key)
+    if (
+        isinstance(v, list)
+        and len(v) == n_layers
+        and v
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+    ):
+        if len(set(v)) > 1:
+            raise SizingError(f"{source}: config field {key!r} differs between layers; llama.cpp keeps one value")
+        return int(v[0])
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if v is None:
+        raise SizingError(f"{source}: config field {key!r} is missing (model_type 'hunyuan_v1_moe')")
+    raise SizingError(f"{source}: config field {key!r} must be an integer or one per layer ({n_layers}), got {v!r}")
+
+
+def _hunyuan_moe(cfg: dict[str, Any], fields: dict[str, Any], get, get_int, n_layers: int, source: str) -> None:
+    """Hunyuan-A13B as HunYuanMoEModel in convert_hf_to_gguf.py writes it: num_experts
+    routed experts of moe_intermediate_size, moe_topk of them per token, and
+    num_shared_expert shared ones of intermediate_size; llama.cpp's hunyuan-moe graph
+    has exactly one shared MLP, q/k norms and K/V on every layer, so a config that
+    shares KV across layers (CLA) or drops either is refused. The NTK-alpha ("dynamic")
+    RoPE is folded into the base and the context written as 256K. use_cla, use_qk_norm and
+    use_mixed_mlp_moe are remote-code switches that transformers' HunYuanMoEV1 model lacks
+    (it has no CLA, always q/k norms and a shared MLP): absent, they mean that."""
+    if get("use_cla", default=False):
+        raise SizingError(
+            f"{source}: use_cla true shares K/V across layers (cross-layer attention); "
+            "llama.cpp's hunyuan-moe has K/V on every layer"
+        )
+    if not get("use_qk_norm", default=True) or not get("use_mixed_mlp_moe", default=True):
+        raise SizingError(
+            f"{source}: use_qk_norm and use_mixed_mlp_moe must be true: llama.cpp's hunyuan-moe "
+            "loads q/k norms and a shared MLP on every layer"
+        )
+    shared = _per_layer_int(cfg, "num_shared_expert", n_layers, source)
+    if shared != 1:
+        raise SizingError(
+            f"{source}: num_shared_expert is {shared}; llama.cpp's hunyuan-moe has one shared MLP of intermediate_size"
+        )
+    fields.update(
+        n_experts=_per_layer_int(cfg, "num_experts", n_layers, source),
+        n_experts_used=_per_layer_int(cfg, "moe_topk", n_layers, source),
+        expert_ffn_size=_per_layer_int(cfg, "moe_intermediate_size", n_layers, source),
+        n_shared_experts=1,
+        shared_expert_ffn_size=fields["ffn_size"],
+    )
+    rope = cfg.get("rope_scaling") or cfg.get("rope_parameters")
+    if isinstance(rope, dict) and (rope.get("rope_type") or rope.get("type")) == "dynamic":
+        fields["max_context"] = HUNYUAN_DYNAMIC_CONTEXT

@@ -370,20 +370,14 @@ _RECURRENT_BY = {
 
 #: families whose nearest modelled relative is not the closest spelling
 _CLOSEST = {
-    "gemma3n": "gemma3",
-    "gemma4": "gemma3",
     "gemma-embedding": "gemma3",
     "mamba": "granitehybrid",
     "mamba2": "granitehybrid",
     "falcon-h1": "granitehybrid",
     "plamo2": "granitehybrid",
     "jamba": "granitehybrid",
-    "deepseek32": "deepseek2",
     "deepseek": "deepseek2",
     "kimi-linear": "qwen3next",
-    "minimax-m2": "qwen3moe",
-    "ernie4_5-moe": "qwen3moe",
-    "hunyuan-moe": "qwen3moe",
     "glm4": "glm4moe",
     "olmo2": "llama",
     "granite": "llama",

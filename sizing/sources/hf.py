@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from sizing.env import hf_offline
+from sizing.env import hf_offline, web_mode
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.sources.config_json import arch_from_config
@@ -105,9 +105,9 @@ def fetch_config(
     if is_offline(offline):
         path = hub.try_to_load_from_cache(repo_id, "config.json", cache_dir=cache, revision=revision)
         if not isinstance(path, str):
+            where = "" if web_mode() else f" ({cache})"  # a visitor is not told where the server keeps it
             raise SizingError(
-                f"{repo_id}: offline and its config.json is not in the Hugging Face cache "
-                f"({cache}){_suggestion(repo_id)}"
+                f"{repo_id}: offline and its config.json is not in the Hugging Face cache{where}{_suggestion(repo_id)}"
             )
     else:
         unreachable = _unreachable(_endpoint())

@@ -83,7 +83,8 @@ def run_params() -> list[Param]:
     quants = services.file_quants() or None
     kvs = services.kv_types() or None
     return [
-        Param("quant", FALLBACK_QUANT, choices=quants),
+        # a quant, or its variant that requantizes natively quantized experts (gpt-oss)
+        Param("quant", FALLBACK_QUANT, choices=(quants + services.requant_quants()) if quants else None),
         # For a GGUF file: its own quant ("file") or another one by llama.cpp's recipe.
         Param("fq", "file", choices=(["file", *quants] if quants else None)),
         Param("ctx", 4096, kind="int", lo=1, hi=MAX_CTX),
@@ -272,8 +273,10 @@ def _mmproj_input(ps: PageState, cfg: UIConfig) -> Any:
         return proj if include else None
 
 
-def run_inputs(ps: PageState) -> None:
-    """Quant, context, KV cache type, parallel users, flash attention."""
+def run_inputs(ps: PageState, choice: ModelChoice | None = None) -> None:
+    """Quant, context, KV cache type, parallel users, flash attention. A model that ships
+    tensors already quantized (gpt-oss's MXFP4 experts) also offers each quant's variant
+    that requantizes them (``Q8_0+requant``), a different file some publishers make."""
     c1, c2 = st.columns(2)
     quants = services.file_quants()
     if quants and (ps["src"] == "file" or (ps["src"] == "hf" and ps["gq"])):
@@ -281,6 +284,8 @@ def run_inputs(ps: PageState) -> None:
             "Quant", ["file", *quants], key=ps.key("fq"), format_func=lambda q: "As in the file" if q == "file" else q
         )
     elif quants:
+        if services.ships_quantized(choice) or str(ps["quant"]).endswith("+requant"):
+            quants = quants + services.requant_quants()
         c1.selectbox("Quant", quants, key=ps.key("quant"))
     else:
         c1.text_input("Quant", key=ps.key("quant"))

@@ -38,7 +38,7 @@ from sizing.sources.catalog import load_catalog
 from sizing.sources.gguf_reader import read_gguf, read_gguf_bytes
 from sizing.sources.resolve import ResolvedModel, resolve_name
 from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
-from sizing.core.quant import FILE_QUANTS, KV_TYPES
+from sizing.core.quant import FILE_QUANTS, KV_TYPES, REQUANT_SUFFIX
 from sizing.text import plain
 
 log = logging.getLogger("sizing.ui")
@@ -181,6 +181,22 @@ def file_quants() -> list[str]:
     return list(FILE_QUANTS)
 
 
+def requant_quants() -> list[str]:
+    """Each quant's variant that requantizes the tensors a model ships already quantized."""
+    return [q + REQUANT_SUFFIX for q in FILE_QUANTS]
+
+
+def ships_quantized(choice: Any) -> bool:
+    """Does the model ship some tensors already quantized (gpt-oss's MXFP4 experts)?
+    Only then is the requantized variant a different file."""
+    if choice is None:
+        return False
+    try:
+        return bool(resolved(choice).arch.native_types)
+    except SizingError:
+        return False
+
+
 def kv_types() -> list[str]:
     return list(KV_TYPES)
 
@@ -262,19 +278,32 @@ def estimate(choice: Any, values: dict, hw: Any) -> Any:
     "Context" on the pages is per user, as the solver counts it: llama.cpp's ``-c`` is
     that times the parallel users, so the estimate is asked for the product.
     """
-    return _estimate(_model_key(choice), _run_key(choice, values), backend_of(hw), choice, values, hw)
+    cached = _estimate if choice.gguf is None else _estimate_of_file
+    return cached(_model_key(choice), _run_key(choice, values), backend_of(hw), choice, values, hw)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _estimate(model_key: tuple, run_key: tuple, backend: str, _choice: Any, _values: dict, _hw: Any) -> Any:
     """Cached by value: the model, the run settings and the backend (the keys are hashed,
     the objects they were read from are not)."""
-    kw = estimate_kwargs(_choice, _values)
+    return _compute_estimate(_choice, _values, backend)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _estimate_of_file(model_key: tuple, run_key: tuple, backend: str, _choice: Any, _values: dict, _hw: Any) -> Any:
+    """A GGUF file's estimate, cached apart and fewer of them: it carries the file's tensor
+    list, tens of MB for a large uploaded header, and every visitor's uploads share this
+    cache (as many as ``UPLOADS`` keeps parsed)."""
+    return _compute_estimate(_choice, _values, backend)
+
+
+def _compute_estimate(choice: Any, values: dict, backend: str) -> Any:
+    kw = estimate_kwargs(choice, values)
     kw["ctx"] = kw["ctx"] * kw["parallel"]
     kw["backend"] = backend
-    if getattr(_choice, "mmproj", None) is not None:
-        kw["mmproj"] = _choice.mmproj
-    return core_estimate(resolved(_choice), **kw)
+    if getattr(choice, "mmproj", None) is not None:
+        kw["mmproj"] = choice.mmproj
+    return core_estimate(resolved(choice), **kw)
 
 
 def _model_key(choice: Any) -> tuple:

@@ -1,5 +1,6 @@
-"""What serve.py adds to Streamlit's own server: a /healthz route, and the pages' base
-address written into the page so that deep links do not probe missing addresses."""
+"""What serve.py adds to Streamlit's own server: a /healthz route, the pages' base
+address written into the page so that deep links do not probe missing addresses, and a
+bound on the uploads a session keeps (``sizing.ui.upload_limit``)."""
 
 from __future__ import annotations
 
@@ -81,7 +82,9 @@ class PageBaseMiddleware:
 def middleware() -> list:
     from starlette.middleware import Middleware
 
-    return [Middleware(PageBaseMiddleware)]
+    from sizing.ui.upload_limit import SessionUploadLimit
+
+    return [Middleware(PageBaseMiddleware), Middleware(SessionUploadLimit)]
 
 
 __all__ = ["PAGE_PATHS", "PageBaseMiddleware", "healthz", "middleware", "routes"]

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from sizing.core.memory.compute_buffer import ComputeEstimate, estimate_compute_buffer
 from sizing.errors import SizingError
 from sizing.core.fastmodel import build
+from sizing.core.memo import Keyed
 from sizing.core.memory.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
 from sizing.core.arch import ModelArch
 from sizing.core.tensors import TensorSpec, count_params, tensors_for
@@ -177,9 +178,15 @@ def recipe_weights(arch: ModelArch, quant: str) -> WeightsSummary:
     return summarize_weights(arch, typed, "recipe")
 
 
+def _weights_of_file(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSummary:
+    """Weights of a file's own tensors; a sweep over contexts asks for the same ones
+    (memoised by the tensors' hash, holding no tensor list: ``sizing.core.memo``)."""
+    return _file_weights(Keyed((arch, hash(tensors)), (arch, tensors)))
+
+
 @lru_cache(maxsize=128)
-def _file_weights(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSummary:
-    """Weights of a file's own tensors; a sweep over contexts asks for the same ones."""
+def _file_weights(k: Keyed) -> WeightsSummary:
+    arch, tensors = k.take()
     return summarize_weights(arch, tensors, "GGUF header")
 
 
@@ -226,7 +233,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
             "it otherwise; use --flash-attn on or an f16 V cache"
         )
     if s.tensors is not None:
-        w = _file_weights(a, s.tensors)
+        w = _weights_of_file(a, s.tensors)
         quant = s.quant
     else:
         quant = file_quant(s.quant)

@@ -78,6 +78,14 @@ class BackendCalibration(BaseModel):
             "with few threads is limited by this, not by its RAM bandwidth"
         ),
     )
+    decode_gb_per_ghz: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "CPU: GB one thread dequantises and multiplies per second per GHz of its clock (bytes per "
+            "cycle); used where the CPU's clock is known, in place of decode_gbs_per_thread"
+        ),
+    )
     moe_layer_mb: float = Field(
         0.0,
         ge=0,
@@ -238,11 +246,25 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
     if device.kind == "cpu" and device.threads:
-        # an ISA whose rows never ran thread-bound borrows the CPU backend's per-thread rate
-        per_thread = c.decode_gbs_per_thread or calib.get("cpu").decode_gbs_per_thread
+        per_thread = thread_decode_gbs(device, calib)
         if per_thread:
             bw = min(bw, device.threads * per_thread * 1e9)
     return bw
+
+
+def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None:
+    """GB/s one CPU thread dequantises and multiplies while decoding.
+
+    A core's matrix-vector kernel retires a roughly fixed number of weight bytes per
+    cycle for a given vector ISA, so with the clock known the rate is bytes per cycle ×
+    clock; without it, the per-thread rate fitted at the public rows' own clocks. An ISA
+    whose rows never ran thread-bound borrows the CPU backend's figures."""
+    c = calib.for_device(device)
+    cpu = calib.get("cpu")
+    per_ghz = c.decode_gb_per_ghz or cpu.decode_gb_per_ghz
+    if device.clock_ghz and per_ghz:
+        return per_ghz * device.clock_ghz
+    return c.decode_gbs_per_thread or cpu.decode_gbs_per_thread
 
 
 def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:

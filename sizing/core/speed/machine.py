@@ -88,6 +88,9 @@ def apply_factors(
     per_thread = c.decode_gbs_per_thread or (calib.get("cpu").decode_gbs_per_thread if rate.kind == "cpu" else None)
     if per_thread is not None:  # the thread-limited rate moves with the bandwidth
         update["decode_gbs_per_thread"] = per_thread * f
+    per_ghz = c.decode_gb_per_ghz or (calib.get("cpu").decode_gb_per_ghz if rate.kind == "cpu" else None)
+    if per_ghz is not None:
+        update["decode_gb_per_ghz"] = per_ghz * f
     for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
         v = getattr(c, key)
         if v is not None:

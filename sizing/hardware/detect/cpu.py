@@ -180,6 +180,20 @@ def read_cached_bandwidth(model: str) -> BandwidthProbe | None:
         return None
 
 
+def clock_ghz() -> float | None:
+    """The highest clock the OS states for a core: cpufreq's maximum (the turbo clock)
+    where a frequency driver runs, else the current clock it reports, which in a VM
+    without one is the nominal clock the hypervisor passes on (psutil reads both)."""
+    try:
+        f = psutil.cpu_freq()
+    except (OSError, RuntimeError, NotImplementedError):
+        return None
+    if f is None:
+        return None
+    mhz = f.max if f.max and f.max > 0 else f.current
+    return round(mhz / 1000.0, 3) if mhz and mhz > 0 else None
+
+
 def detect_cpu(*, probe: bool = False) -> CPUInfo:
     """CPU facts; with ``probe`` measure RAM bandwidth, else reuse a cached probe if any."""
     model, flags = _model_and_flags()
@@ -191,6 +205,7 @@ def detect_cpu(*, probe: bool = False) -> CPUInfo:
         cores=psutil.cpu_count(logical=False),
         threads=psutil.cpu_count(logical=True),
         flags=flags,
+        clock_ghz=clock_ghz(),
         ram_total_bytes=vm.total,
         ram_available_bytes=vm.available,
         bandwidth=bandwidth,

@@ -85,6 +85,9 @@ class CPUInfo(BaseModel):
     cores: int | None = None
     threads: int | None = None
     flags: tuple[str, ...] = Field((), description="ISA features that matter to llama.cpp")
+    clock_ghz: float | None = Field(
+        None, gt=0, description="the highest clock the OS states for a core (max turbo, else the nominal clock)"
+    )
     ram_total_bytes: int
     ram_available_bytes: int
     bandwidth: BandwidthProbe | None = None

@@ -48,7 +48,7 @@ def render() -> None:
         with st.container(border=True):
             with guard("read the model"):
                 choice = inputs.model_input(ps, cfg)
-            inputs.run_inputs(ps)
+            inputs.run_inputs(ps, choice)
         with st.container(border=True):
             hw = inputs.hardware_input(ps, cfg)
     ps.sync()

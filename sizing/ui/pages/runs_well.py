@@ -110,7 +110,8 @@ def table(
             "open": "run?" + urlencode(link, doseq=True),
             "best quant": r["quant"] or "—",
             "tokens/s": fmt.num(r.get("decode_tokens_per_s")),
-            "where": r["where"],
+            # as the CLI says it: expert offload is not whole layers on the CPU
+            "where": f"GPU, experts of {r['n_cpu_moe']} layers in RAM" if r.get("n_cpu_moe") else r["where"],
         }
         if with_context:
             row["largest context"] = fmt.ctx(r.get("max_ctx")) if r.get("max_ctx") else ""
