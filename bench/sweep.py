@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sizing.core.speed.calibration import load_calibration  # noqa: E402
@@ -79,6 +81,7 @@ def sweep(models, calib, m):
                     kinds,
                     host_threads=DEFAULT_HOST.threads,
                     gpu_moe_layers=r.gpu_moe_layers,
+                    gpu_layers=np.clip(np.asarray(r.gpu_layers) - 1, 0, len(traffic.layers)),
                 )
                 count += len(cap)
                 fits += sum(r.fits)

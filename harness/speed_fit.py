@@ -121,6 +121,11 @@ class BenchRow(BaseModel):
         None, ge=0, le=1, description="computed: share of the file in the routed experts one token reads"
     )
     moe_layers: int | None = Field(None, ge=0, description="computed: layers with routed experts")
+    n_layers: int | None = Field(
+        None,
+        gt=0,
+        description="computed: the model's layers (catalog architecture, else data/llama_bench.yaml model_layers)",
+    )
     expert_total_fraction: float | None = Field(
         None, ge=0, le=1, description="computed: share of the file in all routed experts"
     )
@@ -209,11 +214,32 @@ class GraphPair(BaseModel):
         return (1.0 / self.tg_graphs_off - 1.0 / self.tg_graphs_on) / self.layers
 
 
+class ModelLayers(BaseModel):
+    """Layer counts of the models the rows name by llama-bench's label only (no arch_id):
+    a GPU's fixed decode cost is per layer, so the fit needs them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    layers: dict[str, int] = Field(description="a row's model label, or its first two words ('llama 7B'), -> n_layers")
+    source: str = Field(min_length=8)
+
+    @field_validator("layers")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        if not all(0 < n <= 512 for n in v.values()):
+            raise ValueError("layer counts are in 1..512")
+        return v
+
+    def of(self, label: str) -> int | None:
+        return self.layers.get(label) or self.layers.get(" ".join(label.split()[:2]))
+
+
 class BenchData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     devices: dict[str, BenchDevice]
     rows: tuple[BenchRow, ...]
+    model_layers: ModelLayers | None = None
     cpu_kernels: CpuKernelSpeeds | None = None
     graph_pairs: tuple[GraphPair, ...] = ()
 
@@ -247,7 +273,12 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
     if not isinstance(pairs, list):
         raise SizingError(f"{path}: 'graph_pairs' must be a list")
     graph_pairs = tuple(validate(GraphPair, e, f"{path}: graph pair #{i},") for i, e in enumerate(pairs))
-    return BenchData(devices=devices, rows=tuple(rows), graph_pairs=graph_pairs, cpu_kernels=kernels)
+    layers = None
+    if raw.get("model_layers") is not None:
+        layers = validate(ModelLayers, raw["model_layers"], f"{path}: model_layers,")
+    return BenchData(
+        devices=devices, rows=tuple(rows), graph_pairs=graph_pairs, cpu_kernels=kernels, model_layers=layers
+    )
 
 
 @cache
@@ -306,7 +337,7 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         dense -= size * row.output_fraction
     return DeviceWork(
         device=row_device(row, dev),
-        layers=1,
+        layers=row.n_layers or 0,
         dense_bytes=dense,
         expert_bytes=experts,
         expert_fraction=frac,
@@ -372,30 +403,35 @@ def row_weight(row: BenchRow) -> float:
     return 0.5 ** max(0.0, RECENT_YEAR - (year if year is not None else RECENT_YEAR - 1.0))
 
 
-def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], overhead: float | None = None) -> tuple[float, float]:
-    """(efficiency, overhead seconds) minimising the weighted relative error of the time
-    per token (weights: :func:`row_weight`).
+def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], layer_cost: float | None = None) -> tuple[float, float]:
+    """(efficiency, seconds per layer and token) minimising the weighted relative error of
+    the time per token (weights: :func:`row_weight`): 1/tg = a·bytes/bandwidth + c·layers.
 
-    With ``overhead`` given, only the efficiency is fitted (device classes borrow their
-    backend's per-token cost: one slow device class cannot pin it down)."""
+    The fixed cost is per layer, not per token: each layer dispatches the same kernels,
+    and their minimum time does not shrink with the model's bytes. With ``layer_cost``
+    given, only the efficiency is fitted (device classes borrow their backend's: one slow
+    device class cannot pin it down)."""
     x = np.array([_decode_x(r, d) for r, d in rows])
     y = np.array([r.tg128 for r, _ in rows])
     w = np.array([row_weight(r) for r, _ in rows])
-    if overhead is not None:
-        a = float((w * y * x) @ (1.0 - y * overhead) / ((w * y * x) @ (y * x)))
-        return 1.0 / max(a, 1.0), overhead
-    a, o = _weighted_line(x, y, w)
-    if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the overhead
+    n = np.array([float(r.n_layers or 0) for r, _ in rows])
+    if layer_cost is not None:
+        a = float((w * y * x) @ (1.0 - y * n * layer_cost) / ((w * y * x) @ (y * x)))
+        return 1.0 / max(a, 1.0), layer_cost
+    a, c = _weighted_line(x, y, w, n)
+    if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the layer cost
         a = 1.0
-        o = max(0.0, float(np.sum(w * y * (1.0 - y * x)) / np.sum(w * y * y)))
-    return 1.0 / a, float(o)
+        c = max(0.0, float(np.sum(w * y * n * (1.0 - y * x)) / np.sum(w * (y * n) ** 2)))
+    return 1.0 / a, float(c)
 
 
-def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """(a, o) minimising sum w (y (a x + o) - 1)^2 with o >= 0 (else through the origin):
-    1/tg = a x + o in relative error, each row weighted."""
+def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray | None = None) -> tuple[float, float]:
+    """(a, o) minimising sum w (y (a x + o n) - 1)^2 with o >= 0 (else through the origin):
+    1/tg = a x + o n in relative error (n: 1 for a fixed cost per token, the layer count
+    for one per layer), each row weighted."""
+    n = np.ones_like(y) if n is None else n
     sw = np.sqrt(w)
-    m = np.column_stack([sw * y * x, sw * y])
+    m = np.column_stack([sw * y * x, sw * y * n])
     (a, o), *_ = np.linalg.lstsq(m, sw, rcond=None)
     if o < 0:
         a = float((w * y * x) @ np.ones_like(y) / ((w * y * x) @ (y * x)))
@@ -483,6 +519,7 @@ def _fit_backend(
     overhead: float | None = None,
     efficiency: float | None = None,
     parent: BackendCalibration | None = None,
+    layer_cost: float | None = None,
 ) -> BackendCalibration:
     """Factors for one backend (or, with ``parent``, one of its architectures or device
     classes: those borrow the parent's decode line where they have no dense decode row)."""
@@ -492,8 +529,10 @@ def _fit_backend(
     dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     per_thread = per_ghz = None
+    layer = 0.0  # seconds per layer and token (GPUs; a CPU's fixed cost is per token)
     if parent is not None and not dense_dec:
         eff, over = parent.decode_efficiency, parent.decode_overhead_ms / 1000.0
+        layer = parent.decode_layer_ms / 1000.0
         dec = []
     else:
         dec = dense_dec or dec
@@ -503,7 +542,8 @@ def _fit_backend(
             eff, over, per_thread = _fit_cpu_decode(dec, overhead, efficiency)
             per_ghz = _fit_cpu_bytes_per_cycle(dec, eff, over)
         else:
-            eff, over = _fit_decode(dec, overhead)
+            eff, layer = _fit_decode(dec, layer_cost)
+            over = 0.0
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     # a whole backend's matrix efficiency needs two devices at least: one chip's (say, an
     # iGPU's) rate says little about another vendor's card on the same backend
@@ -523,6 +563,7 @@ def _fit_backend(
         backend=backend,
         decode_efficiency=round(min(eff, 1.0), 4),
         decode_overhead_ms=round(over * 1000, 4),
+        decode_layer_ms=round(layer * 1000, 5),
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
@@ -602,6 +643,7 @@ def fit(
                     f"{backend}/{fam}",
                     part,
                     overhead=c.decode_overhead_ms / 1000,
+                    layer_cost=c.decode_layer_ms / 1000,
                     parent=c,
                     efficiency=c.decode_efficiency if backend == "cpu" else None,
                 )
@@ -631,7 +673,13 @@ def fit(
             part = [(r, d) for r, d in mine if d.kind == kind]
             n_dense = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
             if n_dense >= MIN_ROWS and len(part) < len(mine):
-                ck = _fit_backend(f"{backend}/{kind}", part, overhead=c.decode_overhead_ms / 1000, parent=c)
+                ck = _fit_backend(
+                    f"{backend}/{kind}",
+                    part,
+                    overhead=c.decode_overhead_ms / 1000,
+                    layer_cost=c.decode_layer_ms / 1000,
+                    parent=c,
+                )
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
                     ck = ck.model_copy(update={"prefill_gflops_per_gbs": c.prefill_gflops_per_gbs})
                 backends[f"{backend}/{kind}"] = ck
@@ -841,12 +889,17 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
                     "read_fraction": tr.read_bytes_per_token / tr.total_bytes,
                     "routed_fraction": routed / tr.total_bytes,
                     "moe_layers": sum(1 for layer in tr.layers if layer.expert_bytes),
+                    "n_layers": arch.n_layers,
                     "output_fraction": tr.output_bytes / tr.total_bytes,
                     "expert_total_fraction": sum(layer.expert_bytes for layer in tr.layers) / tr.total_bytes,
                     "experts_used_share": arch.n_experts_used / arch.n_experts if arch.is_moe else None,
                     "size_gib": r.size_gib if r.size_gib is not None else round(total_gib, 2),
                 }
             )
+        elif data.model_layers is not None and r.n_layers is None:
+            r = r.model_copy(update={"n_layers": data.model_layers.of(r.model)})
+        if r.n_layers is None:  # a GPU's fixed decode cost is per layer: the fit needs the count
+            raise SizingError(f"row {r.id!r}: no layer count for model {r.model!r} (add it to model_layers)")
         rows.append(r)
     return data.model_copy(update={"rows": tuple(rows)})
 

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -149,6 +150,15 @@ def _setting(req: PlanRequest, resolve: ModelResolver | None, today: dt.date | N
     )
 
 
+@lru_cache(maxsize=2)  # one holds a few hundred solver plans (a few MiB)
+def _solved(*key: Any) -> dict:
+    """The placements solved for one set of models and builds, shared by the plans that
+    differ only in objective, target, budget or usage (``sizing.core.purchase.plan``'s
+    ``solved``): keyed by value, the resolved models themselves and every request field
+    the builds or the placements depend on."""
+    return {}
+
+
 def plan_purchase(
     req: PlanRequest,
     *,
@@ -200,6 +210,9 @@ def plan_purchase(
         refused_physically=refused,
         core_gib=need.core_gib,
         notes=(s.kwh_note,),
+        solved=_solved(
+            tuple(models), req.quant, req.ctx, req.prompt_tokens, req.used, req.prices, req.cpu_only, s.today
+        ),
     )
     cost = None
     if workload is not None:

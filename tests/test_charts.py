@@ -3,6 +3,8 @@ and draws the numbers it was given."""
 
 from __future__ import annotations
 
+import json
+
 import plotly.graph_objects as go
 import pytest
 
@@ -86,3 +88,18 @@ def test_speed_chart_marks_the_prompt_and_caps_the_axis_at_the_context():
     assert lay["shapes"][0]["x0"] == lay["shapes"][0]["x1"] == 2048
     assert lay["annotations"][0]["text"] == "your prompt (2,048)"
     assert lay["xaxis"]["range"] == [0, 8192 * 1.02]
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_each_figure_carries_the_default_template_cut_to_its_own_trace_types(name):
+    """Same look as Plotly's default template (Streamlit's, in the app), without the
+    per-trace defaults of trace types the figure does not draw."""
+    import plotly.io as pio
+
+    spec = FIGURES[name]().to_dict()
+    full = pio.templates[pio.templates.default].to_plotly_json()
+    kept = spec["layout"]["template"]
+    types = {t["type"] for t in spec["data"]}
+    assert kept["layout"] == full["layout"]
+    assert kept.get("data", {}) == {t: v for t, v in full["data"].items() if t in types}
+    assert len(json.dumps(kept)) < len(json.dumps(full))

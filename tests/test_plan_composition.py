@@ -132,3 +132,30 @@ def test_a_workload_without_a_build_costs_the_top_row():
     )
     assert ans.cost is not None and ans.cost.build_id == ans.rows[0].build_id
     assert json.loads(ans.to_json())["cost"]["local"]["price_usd"] == ans.rows[0].price_usd
+
+
+def test_a_plan_that_reuses_earlier_placements_is_the_plan_made_afresh():
+    """Plans that differ only in objective, target, budget or usage share their solved
+    placements (and a GPU build list): each must equal the plan made with nothing reused,
+    and a change of models, quant or context must not reuse them."""
+    import datetime as dt
+
+    from sizing.core.builds import _gpu_builds
+    from sizing.plan import _solved
+
+    day = dt.date(2026, 12, 1)
+    asks = [
+        PlanRequest(models=(MODEL,), limit=20),
+        PlanRequest(models=(MODEL,), objective="fastest", target_tps=40, limit=20),
+        PlanRequest(models=(MODEL,), objective="cost-per-token", budget_usd=3000, hours_per_day=20, limit=20),
+        PlanRequest(models=(MODEL,), ctx=32768, limit=20),
+        PlanRequest(models=(MODEL,), quant="Q8_0", objective="fastest", limit=20),
+    ]
+    _solved.cache_clear()
+    reused = [plan_purchase(a, today=day) for a in asks]
+    assert _solved.cache_info().hits >= 2  # the second and third asks reused the first's placements
+    assert len({r.model_dump_json() for r in reused}) == len(asks)
+    for ask, got in zip(asks, reused):
+        _solved.cache_clear()
+        _gpu_builds.cache_clear()
+        assert got == plan_purchase(ask, today=day)

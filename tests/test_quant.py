@@ -84,10 +84,11 @@ class _Entry(BaseModel):
     imatrix: bool
     fused_qkv_own_rule: bool = False
     check: Literal["test", "bench"] = "test"
+    own_mix: bool = False
     llama_cpp: str | None = None
     source: str
     source_note: str | None = None
-    unit: str
+    unit: Literal["B", "GB", "GiB"]
     resolution: float
     files: list[_File]
 
@@ -113,7 +114,7 @@ def test_weights_match_published_file_sizes(entry, row):
     from sizing.sources.catalog import load_catalog
 
     arch = load_catalog().get(entry.model)
-    unit = {"GB": 1e9, "GiB": 2**30}[entry.unit]
+    unit = {"B": 1, "GB": 1e9, "GiB": 2**30}[entry.unit]
     published = row.size * unit
     weights = weights_bytes(arch, row.quant, imatrix=entry.imatrix, fused_qkv_own_rule=entry.fused_qkv_own_rule)
     expected = weights + HEADER_BYTES_PER_TOKEN * arch.vocab_size
@@ -121,6 +122,46 @@ def test_weights_match_published_file_sizes(entry, row):
     assert abs(expected - published) <= tolerance, (
         f"{entry.repo}/{row.file}: ours {expected / unit:.3f} {entry.unit}, published {row.size}"
     )
+
+
+def _bench_rows(repo: str) -> list[tuple[_Entry, _File]]:
+    return [(e, f) for e, f in _ALL_ROWS if e.repo == repo]
+
+
+@pytest.mark.parametrize("repo", ["ggml-org/gemma-3n-E2B-it-GGUF", "ggml-org/gemma-3n-E4B-it-GGUF"])
+def test_matrices_llama_quantize_leaves_alone_keep_the_converters_16_bits(repo):
+    """llama-quantize returns a tensor it may not quantize with the type it has in the converted
+    file, and the converter writes F32 only for 1-D tensors, norms and a short list (routers,
+    conv kernels, AltUp's coefficient tables). Gemma 3n's AltUp projections, LAuReL matrices
+    and per_layer_model_proj are 16-bit matrices: typing them F32 put ggml-org's Q8_0 files
+    1.5-2.1 % over their published byte counts."""
+    from sizing.sources.catalog import load_catalog
+
+    [(entry, row)] = _bench_rows(repo)
+    arch = load_catalog().get(entry.model)
+    typed = {t.name: t.ggml_type for t in apply_recipe(arch, tensors_for(arch), row.quant)}
+    assert {typed[n] for n in ("altup_proj.weight", "per_layer_model_proj.weight", "blk.0.laurel_l.weight")} == {"F16"}
+    assert {typed[n] for n in ("blk.0.altup_predict_coef.weight", "blk.0.altup_router_norm.weight")} == {"F32"}
+    assert typed["blk.0.altup_router.weight"] == "F16"
+    f32_file = {t.name: t.ggml_type for t in apply_recipe(arch, tensors_for(arch), "F32")}
+    assert f32_file["altup_proj.weight"] == "F32"  # an F32 conversion keeps everything F32
+    published = row.size * {"B": 1, "GB": 1e9, "GiB": 2**30}[entry.unit]
+    expected = weights_bytes(arch, row.quant) + HEADER_BYTES_PER_TOKEN * arch.vocab_size
+    assert abs(expected - published) <= 0.005 * published
+
+
+def test_converter_keeps_conv_kernels_and_routers_f32():
+    """Mamba-2 and short-convolution kernels and MoE routers stay F32 at any quant."""
+    from sizing.sources.catalog import load_catalog
+
+    cat = load_catalog()
+    for model, names in (
+        ("ibm-granite/granite-4.0-h-tiny", ("blk.0.ssm_conv1d.weight", "blk.0.ffn_gate_inp.weight")),
+        ("LiquidAI/LFM2-8B-A1B", ("blk.0.shortconv.conv.weight",)),
+    ):
+        arch = cat.get(model)
+        typed = {t.name: t.ggml_type for t in apply_recipe(arch, tensors_for(arch), "Q4_K_M")}
+        assert {typed[n] for n in names} == {"F32"}, model
 
 
 # --- the stock recipe's floor: which published rows no llama.cpp recipe can explain ----------
@@ -152,7 +193,7 @@ def test_off_stock_marks_exactly_the_rows_below_the_stock_floor(entry, row):
     from sizing.sources.catalog import load_catalog
 
     arch = load_catalog().get(entry.model)
-    unit = {"GB": 1e9, "GiB": 2**30}[entry.unit]
+    unit = {"B": 1, "GB": 1e9, "GiB": 2**30}[entry.unit]
     published = row.size * unit
     floor = stock_floor_bytes(arch, row.quant, imatrix=entry.imatrix, fused_qkv_own_rule=entry.fused_qkv_own_rule)
     below = published + entry.resolution * unit / 2 < floor - 0.005 * published

@@ -149,6 +149,25 @@ def test_unknown_device_is_rejected():
         parse_bench(raw)
 
 
+def test_a_row_without_a_layer_count_is_named():
+    from harness.speed_fit import with_read_fractions
+
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    raw["rows"] = [r for r in raw["rows"] if not r.get("arch_id")]  # (those take theirs from the catalog)
+    i = 5
+    raw["rows"][i]["model"] = "nosuch 9B Q4_0"
+    with pytest.raises(SizingError) as e:
+        with_read_fractions(parse_bench(raw), {})
+    assert raw["rows"][i]["id"] in str(e.value) and "model_layers" in str(e.value)
+
+
+def test_fixed_decode_cost_is_per_layer_and_lowest_where_cuda_graphs_run(calib):
+    """llama.cpp replays a CUDA decode step as one graph; Metal and ROCm dispatch each
+    layer's kernels one by one: the fitted time per layer is lower on CUDA."""
+    cuda, metal, rocm = (calib.get(b).decode_layer_ms for b in ("cuda", "metal", "rocm"))
+    assert 0 < cuda < metal and cuda < rocm
+
+
 # --- the model on real architectures ---------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -458,7 +459,8 @@ def all_builds(
     book = price_book(gpus)
     idle = idle_table()
     by_id = {g.id: g for g in gpus}
-    builds, refused = gpu_builds(gpus, platforms, book, used=used, overrides=overrides, today=today, idle=idle)
+    gpu_side, refused = _gpu_builds(tuple(gpus), used, tuple(sorted(overrides.usd.items())), today)
+    builds = list(gpu_side)
     builds += system_builds(systems, by_id, overrides=overrides, today=today)
     builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today, idle=idle, used=used)
     if offload:
@@ -483,6 +485,31 @@ def all_builds(
             today=today,
         )
     return builds, refused
+
+
+@lru_cache(maxsize=1)  # one set is ~20 MiB (1,700 builds with their hardware): keep the last only
+def _gpu_builds(
+    gpus: tuple, used: bool, overrides: tuple[tuple[str, float], ...], today: dt.date
+) -> tuple[tuple[Build, ...], int]:
+    """``gpu_builds`` over the packaged platforms, prices and idle figures, memoised by
+    value (the GPUs, new or used, the typed prices, the day): those builds do not depend
+    on the models, so a plan for other models, a context or an objective reuses them.
+    Only the last set is kept: most plans ask for new prices as listed, and a set is large."""
+    from sizing.core.idle import idle_table
+    from sizing.core.platforms import load_platforms
+    from sizing.core.prices import price_book
+
+    platforms, _ = load_platforms()
+    builds, refused = gpu_builds(
+        gpus,
+        platforms,
+        price_book(gpus),
+        used=used,
+        overrides=PriceOverrides(usd=dict(overrides)),
+        today=today,
+        idle=idle_table(),
+    )
+    return tuple(builds), refused
 
 
 def priced_ids(gpus: Sequence) -> set[str]:

@@ -17,7 +17,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -183,6 +183,7 @@ def price_book(gpus: Iterable, path: DataPath = PRICES_FILE) -> PriceBook:
 # age
 
 
+@lru_cache(maxsize=4096)  # a few hundred distinct dates; a plan asks about each thousands of times
 def observed_on(date: str) -> dt.date:
     """The earliest day a price's date can mean ("2026" -> 2026-01-01), so its age is
     never understated."""

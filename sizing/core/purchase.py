@@ -315,10 +315,14 @@ def plan(
     refused_physically: int = 0,
     notes: Sequence[str] = (),
     core_gib: float = 0.0,
+    solved: dict[tuple, tuple[list[ModelRun], list]] | None = None,
 ) -> PurchasePlan:
     """Rank ``builds`` for ``models`` by ``objective``; see the module docstring.
     ``core_gib`` (``memory_need(...).core_gib``): builds whose accelerators hold less are
-    answered "does not fit" without a placement search."""
+    answered "does not fit" without a placement search. ``solved``: the placements of an
+    earlier call with the same models, builds, quant, context, calibration, memory
+    function, prompt and ``core_gib``, filled in here (the caller keys it by those), so
+    a plan that changes only the objective, target, budget or usage places nothing again."""
     if not models:
         raise SizingError("give at least one model to plan for")
     if objective not in OBJECTIVES:
@@ -329,7 +333,7 @@ def plan(
     check_context(ctx)
     usage = usage or Usage()
     any_moe = any(m.is_moe for m in models)
-    cache: dict[tuple, tuple[list[ModelRun], list]] = {}
+    cache: dict[tuple, tuple[list[ModelRun], list]] = solved if solved is not None else {}
     rows: list[Row] = []
     plans_by_id: dict[str, list] = {}
     for b in builds:

@@ -307,6 +307,24 @@ _NOT_QUANTIZED = (
 
 _NOT_QUANTIZED_RE = re.compile("|".join(re.escape(s) for s in _NOT_QUANTIZED))
 
+# A tensor llama-quantize leaves alone keeps the type it has in the converted GGUF
+# (llama_tensor_get_type returns ``tensor->type``). convert_hf_to_gguf.py writes F32 only
+# for 1-D tensors, norms, names not ending in ".weight" and this list (its
+# prepare_tensors); every other tensor takes the conversion's output type, 16-bit in the
+# F16/BF16 files quantizers start from (F32 only when the file itself is F32). So
+# Gemma 3n's AltUp projections, LAuReL matrices and per_layer_model_proj are 16-bit.
+_CONVERTER_F32 = re.compile(
+    r"ffn_gate_inp|position_embd|token_types|ssm_conv1d|shortconv\.conv|time_mix_(first|w1|w2|decay_w1|decay_w2|lerp_fused)"
+    r"|posnet\.\d+\.norm|altup_correct_coef|altup_predict_coef"
+)
+
+
+def _source_type(t: TensorSpec) -> str:
+    """The type the converter gives a tensor that llama-quantize will not quantize."""
+    if len(t.shape) < 2 or max(t.shape[1:]) <= 1 or t.name.endswith("_norm.weight") or not t.name.endswith(".weight"):
+        return "F32"
+    return "F32" if _CONVERTER_F32.search(t.name) else "F16"
+
 
 def _quantizable(t: TensorSpec) -> bool:
     """llama.cpp quantizes only 2-D/3-D ``*weight`` tensors that are not norms or routers."""
@@ -353,11 +371,13 @@ class _Prepared:
         self.tensors = tuple(tensors)
         ordered = llama_order(list(tensors))
         # (tensor, role, its typed specs by type): a quantizable tensor's table fills as
-        # quants type it; one that is never quantized is F32 whatever the quant
+        # quants type it; one that is never quantized keeps the converter's type
         self.entries: tuple[tuple[TensorSpec, str, dict[str, TensorSpec] | None], ...] = tuple(
             (t, _category(t.name), {} if _quantizable(t) else None) for t in ordered
         )
-        self.f32 = {id(t): shared_spec(t.name, t.shape, "F32") for t, _, typed in self.entries if typed is None}
+        kept = [t for t, _, typed in self.entries if typed is None]
+        self.f32 = {id(t): shared_spec(t.name, t.shape, "F32") for t in kept}
+        self.kept = {id(t): shared_spec(t.name, t.shape, _source_type(t)) for t in kept}
         self.n_attention_wv = sum(1 for _, cat, _ in self.entries if cat in _ATTN_V_LIKE)
         self.tied = not any(t.name == "output.weight" for t in ordered)
 
@@ -589,8 +609,8 @@ def apply_recipe(
     (builds of 2024-2025, e.g. b4456), which gave a fused ``attn_qkv`` (Phi-3/Phi-4) its
     own rule (Q4_K_M -> Q5_K, Q5_K_M -> Q6_K on every layer, nothing for IQ4_*/Q4_K_S)
     instead of attn_v's schedule; files published then follow it. Default: current rule.
-    Tensors llama.cpp never quantizes (1-D, norms, routers, biases) stay F32, as the
-    converter writes them. Tensors the model ships already quantized (``arch.native_types``,
+    Tensors llama.cpp never quantizes keep the converter's type: F32 for 1-D tensors,
+    norms, routers and conv kernels, 16-bit for the other matrices (F32 in an F32 file). Tensors the model ships already quantized (``arch.native_types``,
     gpt-oss's MXFP4 experts) keep that type, unless the quant ends in ``+requant``.
     """
     name, requant = split_quant(quant)
@@ -600,12 +620,12 @@ def apply_recipe(
     prep = _prepared(tuple(tensors))
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
     quantized = is_quantized(default)
-    f32 = prep.f32
+    kept = prep.f32 if name == "F32" else prep.kept
     out: list[TensorSpec] = []
     append = out.append
     for t, cat, typed in prep.entries:
-        if typed is None:  # not quantizable: stays F32
-            append(f32[id(t)])
+        if typed is None:  # not quantizable: keeps the converter's type
+            append(kept[id(t)])
             continue
         keep = native and native_type(arch, t.name)
         if keep:  # shipped quantized: the files keep it as it is

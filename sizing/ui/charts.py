@@ -10,10 +10,13 @@ Plotly, so a wrong property still fails there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import functools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from sizing.units import GIB
 
@@ -26,15 +29,40 @@ PART_COLORS = {
 FIT_COLORS = {"fits": "#2e9e44", "tight": "#e0a526", "no": "#d1495b"}
 
 
-def _figure(data: list[dict[str, Any]], height: int = 320, **layout: Any) -> go.Figure:
-    """A figure from trace dicts and layout keys, with the pages' shared margins and legend."""
+def figure(data: list[dict[str, Any]], height: int = 320, **layout: Any) -> go.Figure:
+    """A figure from trace dicts and layout keys, with the pages' shared margins and
+    legend (a ``legend`` given replaces the shared one)."""
     lay = {
+        "legend": dict(orientation="h", yanchor="bottom", y=1.02, x=0, traceorder="normal"),
         **layout,
         "margin": dict(l=10, r=10, t=40, b=10),
-        "legend": dict(orientation="h", yanchor="bottom", y=1.02, x=0, traceorder="normal"),
         "height": height,
+        "template": template_for(d.get("type", "scatter") for d in data),
     }
     return go.Figure({"data": data, "layout": lay}, _validate=False)
+
+
+def template_for(trace_types: Iterable[str]) -> dict[str, Any]:
+    """The default template (Streamlit's, once Streamlit is imported) cut to what draws
+    these traces: its whole layout part, and its per-trace defaults only for these trace
+    types (a template's ``data.heatmap`` entry styles heatmaps and nothing else).
+
+    Plotly copies the whole default template into every figure; Streamlit's lists ten
+    trace types, and copying, encoding and sending them was most of each chart's JSON
+    and of its cost per rerun. A figure drawn with the cut template looks the same."""
+    return copy.deepcopy(_template(frozenset(trace_types), pio.templates.default))
+
+
+@functools.lru_cache(maxsize=32)  # keyed by value: a few sets of trace types, a named template
+def _template(trace_types: frozenset[str], name: str | None) -> dict[str, Any]:
+    if not name or name not in pio.templates:
+        return {}
+    full = pio.templates[name].to_plotly_json()
+    data = {t: v for t, v in (full.get("data") or {}).items() if t in trace_types}
+    out: dict[str, Any] = {"layout": full.get("layout") or {}}
+    if data:
+        out["data"] = data
+    return out
 
 
 def _axis(title: str | None = None, **kw: Any) -> dict[str, Any]:
@@ -78,7 +106,7 @@ def memory_bars(devices: Sequence[dict]) -> go.Figure:
                 "hovertemplate": "Capacity: %{x:.1f} GiB<extra>%{y}</extra>",
             }
         )
-    return _figure(
+    return figure(
         data, height=160 + 56 * len(devices), barmode="stack", xaxis=_axis("GiB"), yaxis=_axis(autorange="reversed")
     )
 
@@ -126,7 +154,7 @@ def fit_map(
         "xgap": 2,
         "ygap": 2,
     }
-    return _figure(
+    return figure(
         [heat],
         height=80 + 28 * len(quants),
         xaxis=_axis("context (tokens)", type="category"),
@@ -168,7 +196,7 @@ def price_speed_scatter(rows: Sequence[dict], pareto_names: set[str]) -> go.Figu
             "hovertemplate": hover,
         },
     ]
-    return _figure(data, height=380, xaxis=_axis("price (USD)"), yaxis=_axis("decode tokens/s"))
+    return figure(data, height=380, xaxis=_axis("price (USD)"), yaxis=_axis("decode tokens/s"))
 
 
 def monthly_costs(hw_month: float, power_month: float, cloud_month: float, cloud_name: str) -> go.Figure:
@@ -182,7 +210,7 @@ def monthly_costs(hw_month: float, power_month: float, cloud_month: float, cloud
         bar("Buy (local)", power_month, "electricity", "#F58518"),
         bar(f"Rent: {cloud_name}"[:40], cloud_month, "API", "#54A24B"),
     ]
-    return _figure(data, height=220, barmode="stack", xaxis=_axis("USD per month"), yaxis=_axis(autorange="reversed"))
+    return figure(data, height=220, barmode="stack", xaxis=_axis("USD per month"), yaxis=_axis(autorange="reversed"))
 
 
 def bars(
@@ -208,7 +236,7 @@ def bars(
             array=[h - v for h, v in zip(hi, values)],
             arrayminus=[v - lo_ for lo_, v in zip(lo, values)],
         )
-    return _figure([trace], height=120 + 26 * len(names), xaxis=_axis(title), yaxis=_axis(autorange="reversed"))
+    return figure([trace], height=120 + 26 * len(names), xaxis=_axis(title), yaxis=_axis(autorange="reversed"))
 
 
 def measured_vs_estimated(
@@ -219,7 +247,7 @@ def measured_vs_estimated(
         {"type": "bar", "x": list(labels), "y": list(estimated), "name": "Estimated", "marker": {"color": "#4C78A8"}},
         {"type": "bar", "x": list(labels), "y": list(measured), "name": "Measured", "marker": {"color": "#F58518"}},
     ]
-    return _figure(data, height=320, barmode="group", yaxis=_axis(unit))
+    return figure(data, height=320, barmode="group", yaxis=_axis(unit))
 
 
 def history_scatter(points: Sequence[dict]) -> go.Figure:
@@ -256,7 +284,7 @@ def history_scatter(points: Sequence[dict]) -> go.Figure:
                 + "</extra>",
             }
         )
-    return _figure(
+    return figure(
         data,
         height=360,
         xaxis=_axis("estimated (GiB)", rangemode="tozero"),
@@ -313,7 +341,7 @@ def speed_vs_context(curve: Sequence[dict], ctx: int, prompt_tokens: int) -> go.
         "yanchor": "top",
         "yref": "y domain",
     }
-    return _figure(
+    return figure(
         data,
         height=320,
         xaxis=_axis("tokens in the context", range=[0, ctx * 1.02]),

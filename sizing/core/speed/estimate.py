@@ -3,8 +3,13 @@
 Decoding one token streams every weight that token touches, plus the KV cache at the
 current depth, through each device's memory once. So the time per token is, per device,
 bytes read ÷ effective bandwidth, summed over the devices a layer-split pipeline visits,
-plus a fixed per-token cost (kernel launches, synchronisation, sampling) that dominates
-small models on fast GPUs. A mixture-of-experts model reads only its active experts, but
+plus a fixed cost per layer on a GPU (each layer dispatches the same dozen-odd kernels,
+and each takes a minimum time however few bytes it reads: launch or command-buffer
+submission, synchronisation), plus a fixed per-token cost (sampling, host work; the
+whole of it on a CPU). The per-layer cost dominates small models on fast GPUs, and it
+grows with the number of layers, not with the bytes: a 16-layer 1B model pays half what
+a 32-layer 8B one does. A fixed cost per token fitted instead is pinned by whichever
+small model the backend's rows happen to hold, and the fit swings between folds. A mixture-of-experts model reads only its active experts, but
 each of its MoE layers also runs a router, a top-k selection and gathered expert products
 that a dense layer does not. Those small kernels take longer on a slower GPU, so the fit
 expresses their cost per MoE layer as bytes streamed at the device's effective bandwidth
@@ -54,6 +59,15 @@ class BackendCalibration(BaseModel):
     backend: str
     decode_efficiency: float = Field(gt=0, le=1, description="fraction of datasheet bandwidth")
     decode_overhead_ms: float = Field(ge=0, description="fixed cost per decoded token")
+    decode_layer_ms: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "GPU decode: fixed time per layer and token on the device that runs the layer (the "
+            "layer's dozen-odd kernel dispatches and their synchronisation, which take about the same "
+            "time however few bytes the layer reads); fitted with the efficiency on dense rows"
+        ),
+    )
     prefill_efficiency: float | None = Field(None, gt=0, description="fraction of matmul_tflops")
     prefill_gflops_per_gbs: float | None = Field(
         None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
@@ -341,7 +355,7 @@ def decode_step_seconds(
             t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
-        t = max(t_mem, t_cmp) + moe
+        t = max(t_mem, t_cmp) + moe + w.layers * c.decode_layer_ms / 1000.0
         total += t
         per.append(
             DeviceTime(name=w.device.name, backend=w.device.backend, layers=w.layers, read_bytes=read, seconds=t)
@@ -456,7 +470,7 @@ def estimate_speed(
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
-                "+ fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
+                "+ fitted fixed time per GPU layer + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
                 "effective compute (routed experts slowed by their few tokens each), floored by one weight read per "
                 "micro-batch"
             ),
@@ -482,8 +496,8 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
 # A sweep times the same machines thousands of times: look their factors up once.
 @lru_cache(maxsize=256)
 def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...]):
-    """Per-machine decode efficiency, fixed cost (s) and MoE layer cost (bytes) arrays
-    (memoised, bounded)."""
+    """Per-machine decode efficiency, fixed cost (s), MoE layer cost (bytes), MoE launch
+    cost (s) and fixed cost per layer (s) arrays (memoised, bounded)."""
     import numpy as np
 
     cs = [calib.get(b, k) for b, k in zip(backends, kinds)]
@@ -491,9 +505,10 @@ def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tup
     over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
     moe = np.array([c.moe_layer_mb for c in cs]) * 1e6
     launch = np.array([c.moe_layer_launch_ms for c in cs]) / 1000.0
-    for a in (eff, over, moe, launch):
+    layer = np.array([c.decode_layer_ms for c in cs]) / 1000.0
+    for a in (eff, over, moe, launch, layer):
         a.flags.writeable = False  # shared between calls
-    return eff, over, moe, launch
+    return eff, over, moe, launch, layer
 
 
 def decode_tokens_per_s_many(
@@ -506,21 +521,26 @@ def decode_tokens_per_s_many(
     gpu_kinds: Sequence[str] | None = None,
     host_threads=None,
     gpu_moe_layers=None,
+    gpu_layers=None,
 ):
     """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine
     (``host_threads``: the host's CPU threads, which cap its decode rate as in
     :func:`effective_bandwidth`; ``gpu_moe_layers``: MoE layers whose experts run on the
-    GPU, each paying the backend's MoE layer cost)."""
+    GPU, each paying the backend's MoE layer cost; ``gpu_layers``: transformer layers on the
+    GPU, each paying the backend's fixed cost per layer; llama.cpp's -ngl counts the output
+    as a unit that goes first, so pass clip(ngl - 1, 0, n_layers))."""
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
-    eff, over, moe, launch = _decode_factors(calib, tuple(gpu_backends), kinds)
+    eff, over, moe, launch, layer = _decode_factors(calib, tuple(gpu_backends), kinds)
     cpu = calib.get("cpu")
     host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
     host_read = np.asarray(host_read_bytes, dtype=float)
     n_moe = np.asarray(gpu_moe_layers if gpu_moe_layers is not None else 0, dtype=float)
+    n_layers = np.asarray(gpu_layers if gpu_layers is not None else 0, dtype=float)
     t = (gpu_read + n_moe * moe) / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff) + n_moe * launch
+    t = t + n_layers * layer
     host_rate = host_bw * 1e9 * cpu.decode_efficiency
     if host_threads is not None and cpu.decode_gbs_per_thread:
         host_rate = np.minimum(host_rate, np.asarray(host_threads, dtype=float) * cpu.decode_gbs_per_thread * 1e9)

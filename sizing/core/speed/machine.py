@@ -70,7 +70,8 @@ def apply_factors(
 
     Decode with a fitted line: the device bandwidth is set so bandwidth × the backend's
     efficiency equals the fitted effective bandwidth, and the per-token overhead is the
-    fitted one. With one factor: bandwidth × f and the overhead ÷ f, so a decode step
+    fitted one (which holds the fixed cost per layer too). With one factor: bandwidth × f
+    and the fixed costs ÷ f, so a decode step
     takes exactly 1/f as long. Prefill: the effective compute × g (per-thread rate on
     CPUs, efficiency on accelerators); its memory floor moves with the bandwidth.
     """
@@ -78,13 +79,14 @@ def apply_factors(
     backend = rate.backend
     c = calib.for_device(rate)
     if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
+        # the fixed cost this machine's runs measured is per token, and holds the per-layer one
         f = factors.effective_bandwidth_gbs * 1e9 / effective_bandwidth(rate, calib)
-        overhead = factors.decode_overhead_ms
+        overhead, layer = factors.decode_overhead_ms, 0.0
     else:
         f = factors.bandwidth_factor
-        overhead = c.decode_overhead_ms / f
+        overhead, layer = c.decode_overhead_ms / f, c.decode_layer_ms / f
     new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
-    update: dict[str, object] = {"decode_overhead_ms": overhead}
+    update: dict[str, object] = {"decode_overhead_ms": overhead, "decode_layer_ms": layer}
     per_thread = c.decode_gbs_per_thread or (calib.get("cpu").decode_gbs_per_thread if rate.kind == "cpu" else None)
     if per_thread is not None:  # the thread-limited rate moves with the bandwidth
         update["decode_gbs_per_thread"] = per_thread * f

@@ -20,7 +20,7 @@ from sizing.core.finetune.memory import estimate_finetune_memory
 from sizing.core.finetune.scenario import FinetuneScenario
 from sizing.core.finetune.plan import backend_for, fits_in, rank_gpus
 from sizing.core.finetune.report import finetune_report
-from sizing.ui import fmt, inputs, services
+from sizing.ui import charts, fmt, inputs, services
 from sizing.ui.config import load_config
 from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
@@ -137,35 +137,39 @@ def breakdown_chart(rows: list[dict]) -> go.Figure:
     ``rows``: dicts with ``name``, ``capacity_bytes`` (or None) and ``parts`` (name -> bytes).
     """
     names = [r["name"] for r in rows]
-    fig = go.Figure()
-    for label, color in PART_COLORS.items():
-        fig.add_bar(
-            y=names,
-            x=[r["parts"].get(label.lower(), 0) / GIB for r in rows],
-            name=label,
-            orientation="h",
-            marker_color=color,
-            hovertemplate=f"{label}: %{{x:.2f}} GiB<extra>%{{y}}</extra>",
-        )
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "y": names,
+            "x": [r["parts"].get(label.lower(), 0) / GIB for r in rows],
+            "name": label,
+            "orientation": "h",
+            "marker": {"color": color},
+            "hovertemplate": f"{label}: %{{x:.2f}} GiB<extra>%{{y}}</extra>",
+        }
+        for label, color in PART_COLORS.items()
+    ]
     caps = [(r["name"], r["capacity_bytes"]) for r in rows if r.get("capacity_bytes")]
     if caps:
-        fig.add_scatter(
-            y=[n for n, _ in caps],
-            x=[c / GIB for _, c in caps],
-            mode="markers",
-            name="GPU memory",
-            marker=dict(symbol="line-ns-open", size=28, line=dict(width=3, color="#222")),
-            hovertemplate="GPU memory: %{x:.1f} GiB<extra>%{y}</extra>",
+        data.append(
+            {
+                "type": "scatter",
+                "y": [n for n, _ in caps],
+                "x": [c / GIB for _, c in caps],
+                "mode": "markers",
+                "name": "GPU memory",
+                "marker": {"symbol": "line-ns-open", "size": 28, "line": {"width": 3, "color": "#222"}},
+                "hovertemplate": "GPU memory: %{x:.1f} GiB<extra>%{y}</extra>",
+            }
         )
-    fig.update_layout(
-        barmode="stack",
-        xaxis_title="GiB per GPU",
+    return charts.figure(
+        data,
         height=160 + 56 * len(rows),
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        barmode="stack",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},  # Plotly's order: stacked, last on top
+        xaxis={"title": {"text": "GiB per GPU"}},
+        yaxis={"autorange": "reversed"},
     )
-    fig.update_yaxes(autorange="reversed")
-    return fig
 
 
 def _targets_of(hw: Any) -> tuple[list[Any], int, list[tuple[str, int, str]]]:
@@ -356,7 +360,7 @@ def ranking(ps: PageState, s: Any, dataset: int) -> None:
         format_func=fmt.label_of({"time": "Fastest epoch", "cost": "Cheapest to buy"}),
     )
     ps.sync()
-    rows = rank_gpus(s, services.gpu_db().all, dataset, by=by or "time")
+    rows = _ranked(s.model_dump_json(), dataset, by or "time", s)
     if not rows:
         st.info("No GPU in the database fits this run; try LoRA/QLoRA, gradient checkpointing or a shorter sequence.")
         return
@@ -380,6 +384,15 @@ def ranking(ps: PageState, s: Any, dataset: int) -> None:
         f"{len(rows)} GPUs fit. Time from the compute roofline at typical training efficiency; "
         "price is the street price to buy, else the launch price, where known."
     )
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _ranked(scenario_key: str, dataset: int, by: str, _s: FinetuneScenario) -> list[Any]:
+    """Every database GPU ranked for this run, computed once per distinct run (keyed by the
+    scenario's JSON, the whole of what the ranking reads besides the database): a
+    rerun that changes nothing the ranking depends on, or another visitor asking the
+    same, does not size every GPU again."""
+    return rank_gpus(_s, services.gpu_db().all, dataset, by=by)
 
 
 page = render  # the name the app's navigation also looks for
