@@ -124,11 +124,13 @@ def measure_machine(
     web_mode: bool = False,
     progress: Callable | None = None,
     cancel: threading.Event | None = None,
+    on_result: Callable[[VerifyResult], None] | None = None,
 ) -> list[VerifyResult]:
     """Run the calibration plan ``repeats`` times (each run stored, screened and fitted).
 
     ``plan`` is the one shown to the user before starting (default: this machine's now).
-    ``cancel`` stops the run in flight and skips the rest; runs already stored stay."""
+    ``cancel`` stops the run in flight and skips the rest; runs already stored stay.
+    ``on_result`` sees each run as it is stored (a later run may still fail: a busy machine)."""
     from sizing.live.check import run_check
 
     if web_mode:
@@ -162,6 +164,8 @@ def measure_machine(
                 cancel=cancel,
             )
             results.append(r)
+            if on_result is not None:
+                on_result(r)
             if r.status != "ok":  # refused, cancelled, failed: no speed to show
                 why = r.refused or (r.measured.message if r.measured else None) or r.status
                 say(f"    {r.status}: {why}; not used")

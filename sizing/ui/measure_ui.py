@@ -64,15 +64,15 @@ def _worker(job: MeasureJob, plan: list, web_mode: bool) -> None:
     try:
         from sizing.live.measure_machine import measure_machine
 
-        results = measure_machine(
+        measure_machine(
             repeats=job.repeats,
             plan=plan,
             web_mode=web_mode,
             say=job.say,
             progress=lambda e: setattr(job, "stage", e.stage),
             cancel=job.cancel,
+            on_result=lambda r: job.run_ids.append(r.run_id) if r.run_id else None,
         )
-        job.run_ids = [r.run_id for r in results if r.run_id]
     except SizingError as exc:  # a busy machine, bad input: its own one-line message
         job.error = str(exc)
     except Exception as exc:  # a bug: one line on the page, the traceback in the server log
@@ -167,6 +167,8 @@ def outcome() -> None:
         st.error(f"Measuring this machine failed: {inert(job.error)}", icon=":material/error:")
     elif job.cancel.is_set():
         st.warning("Measuring this machine was cancelled; the runs it finished are stored.", icon=":material/stop:")
+    elif not job.run_ids:
+        st.warning("Measuring this machine stored no run: each run's reason is below.", icon=":material/block:")
     else:
         st.success(
             "Measured this machine: its runs are marked in the calibration table, each used or left out and why.",
