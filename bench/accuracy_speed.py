@@ -52,6 +52,27 @@ def fmt(xs: list[float]) -> str:
     return f"{100 * statistics.median(xs):6.1f}% {100 * p90(xs):6.1f}%  (n={len(xs):2d})"
 
 
+def add_errors(by_key, held, data, calib, with_totals: bool = False) -> None:
+    """Each held-out row's decode and prefill errors under the calibration entry that
+    predicts it (backend / class / architecture); ``with_totals`` also under its backend
+    and under ALL."""
+    for r in held:
+        if r.host_limited:
+            continue
+        d = data.devices[r.device]
+        dev = row_device(r, d)
+        key = calib.key(dev.backend, dev.kind, dev.family)
+        for k in {key, r.backend, "ALL"} if with_totals else {key}:
+            dec, pre = by_key.setdefault(k, ([], []))
+            if r.tg128:
+                dec.append(rel(predict_decode(r, d, calib), r.tg128))
+            if r.pp512:
+                try:
+                    pre.append(rel(predict_prefill(r, d, calib), r.pp512))
+                except SizingError:
+                    pass
+
+
 def cross_validated() -> None:
     """Every row predicted by the fit of the fold that held it out, per calibration entry."""
     data = load_bench_with_db()
@@ -59,21 +80,7 @@ def cross_validated() -> None:
     for fold in range(3):
         calib = fit(data, fold=fold)
         _, held = split_rows(data.rows, fold)
-        for r in held:
-            if r.host_limited:
-                continue
-            d = data.devices[r.device]
-            dev = row_device(r, d)
-            key = calib.key(dev.backend, dev.kind, dev.family)
-            for k in {key, r.backend, "ALL"}:
-                dec, pre = by_key.setdefault(k, ([], []))
-                if r.tg128:
-                    dec.append(rel(predict_decode(r, d, calib), r.tg128))
-                if r.pp512:
-                    try:
-                        pre.append(rel(predict_prefill(r, d, calib), r.pp512))
-                    except SizingError:
-                        pass
+        add_errors(by_key, held, data, calib, with_totals=True)
     print("\n== three folds: every row predicted by the fit that held it out (backend, then entry)")
     print(f"{'entry':24} {'decode median, P90 (n)':28} {'prefill median, P90 (n)':28}")
     for key in sorted(by_key, key=lambda k: (k == "ALL", k)):
@@ -123,20 +130,7 @@ def main() -> int:
     print("\n== held-out rows by backend and device class (the calibration entry used)")
     print(f"{'entry':24} {'decode median, P90 (n)':28} {'prefill median, P90 (n)':28}")
     by_key: dict[str, tuple[list[float], list[float]]] = {}
-    for r in held:
-        if r.host_limited:
-            continue
-        d = data.devices[r.device]
-        dev = row_device(r, d)
-        key = calib.key(dev.backend, dev.kind, dev.family)
-        dec, pre = by_key.setdefault(key, ([], []))
-        if r.tg128:
-            dec.append(rel(predict_decode(r, d, calib), r.tg128))
-        if r.pp512:
-            try:
-                pre.append(rel(predict_prefill(r, d, calib), r.pp512))
-            except SizingError:
-                pass
+    add_errors(by_key, held, data, calib)
     for key in sorted(by_key):
         dec, pre = by_key[key]
         print(f"{key:24} {fmt(dec):28} {fmt(pre):28}")

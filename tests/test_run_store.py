@@ -158,21 +158,15 @@ def test_a_record_from_the_future_is_refused_but_todays_is_kept(tmp_path):
     assert len(got.runs) == 1 and got.skipped[0].line == 1
 
 
-def test_a_corrupt_store_does_not_break_estimate_on_this_machine(tmp_path, monkeypatch, capsys):
-    """The case from the field: one invalid-UTF-8 line, a string speed and a 1e300
-    timestamp among good runs; `estimate --hardware this` answers and names the lines."""
-    import json as _json
-
-    from sizing.cli import main
+def _this_machines_run() -> store.RunRecord:
+    """A good SmolLM2 run recorded on the machine the tests run on, so it calibrates it."""
     from sizing.hardware.detect import detect_machine
     from sizing.hardware.this_machine import machine_record
 
-    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))
-    hw = machine_record(detect_machine(probe_bandwidth=True))
-    good = store.RunRecord(
+    return store.RunRecord(
         model="smollm2.gguf",
         quant="Q4_1",
-        hardware=hw,
+        hardware=machine_record(detect_machine(probe_bandwidth=True)),
         runner={"name": "embedded", "version": "x", "backend": "cpu"},
         scenario={"n_threads": 2},
         estimate={
@@ -182,7 +176,17 @@ def test_a_corrupt_store_does_not_break_estimate_on_this_machine(tmp_path, monke
         },
         measured={"decode_tokens_per_s": 120.0},
     )
-    store.append_run(good, tmp_path)
+
+
+def test_a_corrupt_store_does_not_break_estimate_on_this_machine(tmp_path, monkeypatch, capsys):
+    """The case from the field: one invalid-UTF-8 line, a string speed and a 1e300
+    timestamp among good runs; `estimate --hardware this` answers and names the lines."""
+    import json as _json
+
+    from sizing.cli import main
+
+    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))
+    store.append_run(_this_machines_run(), tmp_path)
     with open(store.runs_path(tmp_path), "ab") as fh:
         for what in ("invalid UTF-8", "a string speed", "timestamp 1e300"):
             fh.write(BAD_LINES[what] + b"\n")
@@ -212,27 +216,10 @@ def test_a_corrupt_store_does_not_break_the_main_page(tmp_path, monkeypatch):
     one good run: it answers at this machine's calibration, and names the skipped lines."""
     from streamlit.testing.v1 import AppTest
 
-    from sizing.hardware.detect import detect_machine
-    from sizing.hardware.this_machine import machine_record
-
     monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("LLM_SIZING_WEB_MODE", raising=False)
-    hw = machine_record(detect_machine(probe_bandwidth=True))
-    good = store.RunRecord(
-        model="smollm2.gguf",
-        quant="Q4_1",
-        hardware=hw,
-        runner={"name": "embedded", "version": "x", "backend": "cpu"},
-        scenario={"n_threads": 2},
-        estimate={
-            "predicted_decode_tokens_per_s": 150.0,
-            "predicted_decode_read_bytes": 9.6e7,
-            "assumed_effective_bandwidth": 1.4e10,
-        },
-        measured={"decode_tokens_per_s": 120.0},
-    )
-    store.append_run(good, tmp_path)
+    store.append_run(_this_machines_run(), tmp_path)
     with open(store.runs_path(tmp_path), "ab") as fh:
         for line in BAD_LINES.values():  # invalid UTF-8 first: line 2
             fh.write(line + b"\n")
