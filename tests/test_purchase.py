@@ -222,7 +222,8 @@ def test_more_of_a_card_for_no_speed_and_a_dearer_build_at_the_same_speed_are_le
     """Layer split runs the cards one after another: six P100s hold a 70B no faster than
     four, so only the four are offered; and "fastest" lists one build per speed, the
     cheapest (an RTX PRO 6000 reads its weights no faster than an RTX 5090)."""
-    r = _plan(ctx, "meta-llama/Llama-3.1-70B-Instruct", target_tps=10, limit=500)
+    # P100 speeds rest on weak calibration: the target is one their low estimate meets
+    r = _plan(ctx, "meta-llama/Llama-3.1-70B-Instruct", target_tps=9, limit=500)
     assert any(b.id == "mining-h510+6xnvidia-tesla-p100-16gb" for b in ctx["builds"])
     p100 = [o for o in r.options if o.gpu_id == "nvidia-tesla-p100-16gb"]
     assert [o.count for o in p100] == [4] and p100[0].platform_id == "mining-h510"
@@ -429,8 +430,9 @@ def test_moe_rows_are_counted_apart_per_device_class(tmp_path):
 def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
     """A speed for a MoE model on a class fitted on dense rows only is marked weak, and so
     must reach the target at its low estimate; a class with public MoE rows of its own
-    (CUDA) is not, and the same builds for a dense model are not."""
-    from sizing.core.purchase import WEAK_CLASS_ROWS, WEAK_MOE_ROWS
+    (CUDA) is not on its well-covered architectures (entries fitted on enough rows: Ada,
+    Ampere), and the same builds for a dense model are not."""
+    from sizing.core.purchase import WEAK_CLASS_ROWS, WEAK_ENTRY_ROWS, WEAK_MOE_ROWS
 
     cov = ctx["coverage"]
     assert cov.rows("metal", "unified") >= WEAK_CLASS_ROWS and cov.moe_rows("metal", "unified") < WEAK_MOE_ROWS
@@ -442,8 +444,37 @@ def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
         assert o.calibration.weak and o.calibration.moe_rows == cov.moe_rows("metal", "unified")
         assert "weak calibration for MoE models" in o.calibration.label
         assert o.decode_low >= 30  # a weak speed meets the target only at its low end
-    cuda = [o for o in moe.options if o.calibration.device_class == "cuda/gpu"]
-    assert cuda and not any(o.calibration.weak for o in cuda)
+
+    def covered(o) -> bool:
+        return o.calibration.device_class == "cuda/gpu" and o.calibration.entry_decode_rows >= WEAK_ENTRY_ROWS
+
+    cuda = [o for o in moe.options if covered(o)]
+    assert {o.calibration.entry for o in cuda} >= {"cuda/ampere", "cuda/ada-lovelace"}
+    assert not any(o.calibration.weak for o in cuda)
     dense = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", target_tps=30, limit=50)
-    cuda = [o for o in dense.options if o.calibration.device_class == "cuda/gpu"]
+    cuda = [o for o in dense.options if covered(o)]
     assert cuda and not any(o.calibration.weak or o.calibration.moe_rows is not None for o in cuda)
+
+
+def test_a_speed_from_a_thin_architecture_entry_is_weak_unless_the_device_has_rows(ctx):
+    """The strength is that of the calibration entry that predicts the build, not of its
+    device class: a Tesla P100 (Pascal, an entry fitted on fewer than WEAK_ENTRY_ROWS decode
+    rows, none on the P100) is weak although cuda/gpu is well covered, says so, and meets a
+    target only at its low estimate; a Tesla P40 (same entry, public rows of its own) is not."""
+    from sizing.core.purchase import WEAK_CLASS_ROWS, WEAK_ENTRY_ROWS
+
+    calib, cov = ctx["calib"], ctx["coverage"]
+    pascal = calib.backends["cuda/pascal"]
+    assert pascal.n_decode < WEAK_ENTRY_ROWS and cov.rows("cuda", "gpu") >= WEAK_CLASS_ROWS
+    assert cov.by_gpu.get("nvidia-tesla-p100-16gb", 0) == 0 and cov.by_gpu["nvidia-tesla-p40"] > 0
+    r = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", target_tps=20, limit=500)
+    p100 = [o for o in r.options if o.gpu_id == "nvidia-tesla-p100-16gb"]
+    p40 = [o for o in r.options if o.gpu_id == "nvidia-tesla-p40"]
+    assert p100 and p40
+    for o in p100:
+        c = o.calibration
+        assert c.weak and c.entry == "cuda/pascal" and c.entry_decode_rows == pascal.n_decode and c.device_rows == 0
+        assert f"cuda/pascal: {pascal.n_decode} decode" in c.label and "weak calibration" in c.label
+        assert "weak calibration" in o.why and o.decode_low >= 20
+    for o in p40:
+        assert o.calibration.entry == "cuda/pascal" and o.calibration.device_rows > 0 and not o.calibration.weak

@@ -155,8 +155,8 @@ def _print(result) -> None:
                 "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
                 "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
                 f"{o.load_w:.0f}",
-                f"{o.calibration.device_class} {o.calibration.class_rows} rows"
-                + (" WEAK" if o.calibration.weak else ""),
+                f"{o.calibration.entry} {o.calibration.entry_decode_rows} rows"
+                f" ({o.calibration.device_rows} on device)" + (" WEAK" if o.calibration.weak else ""),
                 o.why if result.options else (o.shortfall or ""),
             )
         )

@@ -8,7 +8,8 @@ those that hold the models by one of three objectives:
 - ``cost-per-token``: the lowest cost per million generated tokens over the build's life
   (purchase + electricity at load for the hours used, idle the rest of the day).
 Every row carries its priced lines (kind, date, source), its speed basis and how many
-public llama-bench rows back that device class, and its launch commands. A build on weak
+public llama-bench rows back it (the calibration entry that predicts it, the device, the
+device class: ``calibration_strength``), and its launch commands. A build on weak
 calibration is marked, and meets a speed target only if its low estimate does. Each set of
 cards is listed once, on its best-ranked host, and a build with more of the same card
 that is neither faster nor cheaper is left out. When no build meets the target, the closest
@@ -39,26 +40,46 @@ from sizing.units import GIB
 Objective = Literal["cheapest", "fastest", "cost-per-token"]
 OBJECTIVES: tuple[str, ...] = ("cheapest", "fastest", "cost-per-token")
 WEAK_CLASS_ROWS = 5  # fewer public rows than this behind a device class: weak calibration
+WEAK_ENTRY_ROWS = 3  # fewer fitted decode rows than this behind the calibration entry used: weak
 WEAK_MOE_ROWS = 3  # fewer public MoE rows than this: weak calibration for a MoE model
 OS_RESERVE_GB = 8  # the OS, the desktop and llama-server's own heap stay in RAM beside the experts
 
 
 class Calibration(BaseModel):
-    """How many public llama-bench rows back the speed of this build's device class."""
+    """How many public llama-bench rows back the speed of this build: those the calibration
+    entry that predicts it was fitted on, those on this very device, and its device class's."""
 
     model_config = ConfigDict(frozen=True)
 
     device_class: str
     class_rows: int
     device_rows: int
+    entry: str = Field("", description="the calibration entry that predicts the speed (cuda/pascal, cuda...)")
+    entry_decode_rows: int = Field(
+        0, description="decode rows of its own that entry was fitted on (0 when borrowed from all backends)"
+    )
+    entry_prefill_rows: int = 0
     moe_rows: int | None = Field(None, description="MoE rows in the class, when a planned model is MoE")
     weak: bool
     label: str
 
 
-def calibration_strength(hardware, gpu_id: str | None, coverage: BenchCoverage, moe: bool = False) -> Calibration:
-    """Public llama-bench rows with this build's backend and device kind, and rows on this
-    very device (by its data/gpus.yaml id).
+def calibration_strength(
+    hardware, gpu_id: str | None, coverage: BenchCoverage, calib: CalibrationSet, moe: bool = False
+) -> Calibration:
+    """The rows behind this build's speed: the calibration entry the speed model picks for
+    its first accelerator (or its CPU), as ``CalibrationSet.key`` picks it (architecture,
+    then device class, then backend), with the decode and prefill rows that entry was
+    fitted on; the public rows on this very device (by its data/gpus.yaml id); and those of
+    its device class (backend and kind).
+
+    Weak when no row was run on this device and the entry rests on fewer than
+    ``WEAK_ENTRY_ROWS`` (3) decode rows or is borrowed from all backends (pooled): 3 is
+    the count below which the fit itself gives a backend no line of its own and widens an
+    architecture's spread, since one or two rows pin an efficiency without testing it (a
+    Pascal entry on 2 rows predicts every P100 build). A row on the device itself tests the
+    prediction where it is used. A device class with fewer than ``WEAK_CLASS_ROWS`` rows is
+    weak too.
 
     With ``moe`` (a planned model is a mixture of experts) the class also needs MoE rows of
     its own: a fit on dense models reads a MoE's decode as bandwidth over its active bytes
@@ -67,18 +88,36 @@ def calibration_strength(hardware, gpu_id: str | None, coverage: BenchCoverage, 
     cls = f"{dev.backend}/{dev.kind}"
     class_rows = coverage.rows(dev.backend, dev.kind)
     device_rows = coverage.by_gpu.get(gpu_id, 0) if gpu_id else 0
+    key = calib.key(dev.backend, dev.kind, dev.family)
+    entry = calib.backends.get(key, calib.pooled)
+    pooled = entry.pooled or key not in calib.backends
+    weak_entry = device_rows == 0 and (pooled or entry.n_decode < WEAK_ENTRY_ROWS)
     moe_rows = coverage.moe_rows(dev.backend, dev.kind) if moe else None
     weak_moe = moe_rows is not None and moe_rows < WEAK_MOE_ROWS
-    weak = class_rows < WEAK_CLASS_ROWS or weak_moe
-    label = f"{cls}: {class_rows} public llama-bench rows ({device_rows} on this device)"
+    weak_class = class_rows < WEAK_CLASS_ROWS
+    rows = "pooled over all backends" if pooled else f"{entry.n_decode} decode / {entry.n_prefill} prefill rows"
+    label = f"{key}: {rows}, {device_rows} on this device; {cls}: {class_rows} public llama-bench rows"
     if moe_rows is not None:
         label += f", {moe_rows} of MoE models"
-    if class_rows < WEAK_CLASS_ROWS:
-        label += " — weak calibration"
-    elif weak_moe:
-        label += " — weak calibration for MoE models"
+    reasons = []
+    if weak_entry:
+        reasons.append(f"weak calibration (fewer than {WEAK_ENTRY_ROWS} decode rows behind {key}, none on this device)")
+    elif weak_class:
+        reasons.append(f"weak calibration (fewer than {WEAK_CLASS_ROWS} rows in {cls})")
+    if weak_moe:
+        reasons.append("weak calibration for MoE models")
+    if reasons:
+        label += " — " + "; ".join(reasons)
     return Calibration(
-        device_class=cls, class_rows=class_rows, device_rows=device_rows, moe_rows=moe_rows, weak=weak, label=label
+        device_class=cls,
+        class_rows=class_rows,
+        device_rows=device_rows,
+        entry=key,
+        entry_decode_rows=0 if pooled else entry.n_decode,
+        entry_prefill_rows=0 if pooled else entry.n_prefill,
+        moe_rows=moe_rows,
+        weak=bool(reasons),
+        label=label,
     )
 
 
@@ -352,7 +391,7 @@ def plan(
             short.append(
                 f"does not hold {', '.join(bad)} " + ("in RAM" if b.kind == "cpu-only" else "on its accelerators")
             )
-        cal = calibration_strength(b.hardware, b.gpu_id, coverage, moe=any_moe)
+        cal = calibration_strength(b.hardware, b.gpu_id, coverage, calib, moe=any_moe)
         if fits and target_tps and (tps or 0) < target_tps:
             short.append(f"{(tps or 0):.1f} tok/s < {target_tps:g}")
         elif fits and target_tps and cal.weak and slow and (slow.decode_low or 0) < target_tps:

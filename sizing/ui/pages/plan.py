@@ -160,6 +160,12 @@ def _age(line: dict) -> str:
     return f"{line['age_months']:.0f} mo" + (" ⚠" if line["stale"] else "")
 
 
+def _calibration(cal: dict) -> str:
+    """The rows behind the entry that predicts the speed, and those on the device itself."""
+    head = f"{cal['entry']}: {cal['entry_decode_rows']} decode rows, {cal['device_rows']} on this device"
+    return head + (" · weak" if cal["weak"] else "")
+
+
 def _row(o: dict) -> dict:
     cal = o["calibration"]
     oldest = max(o["lines"], key=lambda ln: ln["age_months"])
@@ -170,7 +176,7 @@ def _row(o: dict) -> dict:
         "tokens/s": fmt.num(o.get("decode_tokens_per_s")),
         "$ / M tokens": "—" if o.get("usd_per_m_tokens") is None else f"${o['usd_per_m_tokens']:.2f}",
         "power": f"{o['load_w']:.0f} W",
-        "calibration": f"{cal['class_rows']} rows ({cal['device_class']})" + (" · weak" if cal["weak"] else ""),
+        "calibration": _calibration(cal),
         "oldest price": f"{oldest['date']} ({_age(oldest)})",
         "why": o.get("why") or o.get("shortfall") or "",
         "build id": o["build_id"],
