@@ -16,14 +16,19 @@ any other), repeated so the screen can take the median.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from sizing.errors import SizingError
 from sizing.live.calibrate import BANDWIDTH_BOUND_BYTES
 from sizing.units import GIB
+
+if TYPE_CHECKING:
+    from sizing.live.check import VerifyResult
 
 # Candidates for the bandwidth-bound run, smallest first (catalog id, quant).
 BANDWIDTH_MODELS: tuple[tuple[str, str], ...] = (
@@ -32,6 +37,8 @@ BANDWIDTH_MODELS: tuple[tuple[str, str], ...] = (
     ("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M"),
 )
 RAM_SHARE = 0.4  # of the RAM available now, at most, for the bandwidth run
+CTX = 1024  # the context every calibration run is loaded at
+N_PROMPT = 64  # prompt tokens of every calibration run
 
 
 class PlannedRun(BaseModel):
@@ -90,6 +97,22 @@ def calibration_plan(available_ram: int, packaged: list[Path]) -> list[PlannedRu
     return runs
 
 
+def this_machine_plan() -> list[PlannedRun]:
+    """The plan for this machine now: the packaged models installed here and the
+    bandwidth run sized for the RAM available now (SizingError when none fits)."""
+    import psutil
+
+    from sizing.live.packaged import gemma3_path, smollm2_path
+
+    packaged = [p for p in (smollm2_path(), gemma3_path()) if p is not None]
+    return calibration_plan(psutil.virtual_memory().available, packaged)
+
+
+def run_name(run: PlannedRun) -> str:
+    """How a planned run is named to the user: the file, or the catalog model it mimics."""
+    return f"{run.model} {run.quant} (synthetic)" if run.synthetic else Path(run.model).name
+
+
 def measure_machine(
     *,
     repeats: int = 3,
@@ -97,38 +120,58 @@ def measure_machine(
     data_directory: Path | None = None,
     say: Callable[[str], None] = print,
     timeout_s: float = 600.0,
-) -> list:
-    """Run the calibration plan ``repeats`` times (each run stored, screened and fitted)."""
-    import psutil
+    plan: list[PlannedRun] | None = None,
+    web_mode: bool = False,
+    progress: Callable | None = None,
+    cancel: threading.Event | None = None,
+    on_result: Callable[[VerifyResult], None] | None = None,
+) -> list[VerifyResult]:
+    """Run the calibration plan ``repeats`` times (each run stored, screened and fitted).
 
+    ``plan`` is the one shown to the user before starting (default: this machine's now).
+    ``cancel`` stops the run in flight and skips the rest; runs already stored stay.
+    ``on_result`` sees each run as it is stored (a later run may still fail: a busy machine)."""
     from sizing.live.check import run_check
-    from sizing.live.packaged import gemma3_path, smollm2_path
 
+    if web_mode:
+        raise SizingError(
+            "measuring this machine runs llama.cpp on the server; live runs are off in web mode "
+            "(run the app locally, or `llm-sizing calibrate --measure`)"
+        )
     if not 1 <= repeats <= 10:
         raise SizingError(f"--repeats must be 1 to 10, got {repeats}")
-    packaged = [p for p in (smollm2_path(), gemma3_path()) if p is not None]
-    plan = calibration_plan(psutil.virtual_memory().available, packaged)
-    results = []
+    plan = this_machine_plan() if plan is None else plan
+    results: list[VerifyResult] = []
     for i in range(repeats):
         for run in plan:
-            name = Path(run.model).name if not run.synthetic else f"{run.model} (synthetic)"
-            say(f"[{i + 1}/{repeats}] {name}: {run.regime} run")
+            if cancel is not None and cancel.is_set():
+                say("cancelled: the runs above are stored, the rest were not run")
+                return results
+            say(f"[{i + 1}/{repeats}] {run_name(run)}: {run.regime} run")
             r = run_check(
                 run.model,
                 quant=run.quant,
                 synthetic=run.synthetic,
-                ctx=1024,
-                n_prompt=64,
+                ctx=CTX,
+                n_prompt=N_PROMPT,
                 n_gen=run.n_gen,
                 n_threads=n_threads,
                 runner="embedded",
                 purpose="calibration",
                 timeout_s=timeout_s,
                 data_directory=data_directory,
+                progress=progress,
+                cancel=cancel,
             )
+            results.append(r)
+            if on_result is not None:
+                on_result(r)
+            if r.status != "ok":  # refused, cancelled, failed: no speed to show
+                why = r.refused or (r.measured.message if r.measured else None) or r.status
+                say(f"    {r.status}: {why}; not used")
+                continue
             v = r.verdict
             speed = r.measured.decode_tokens_per_s if r.measured else None
-            verdict = "used" if v and v.used else f"left out: {v.reason if v else r.refused or r.status}"
+            verdict = "used" if v and v.used else f"left out: {v.reason if v else r.status}"
             say(f"    decode {speed or 0:.1f} tok/s; {verdict}")
-            results.append(r)
     return results

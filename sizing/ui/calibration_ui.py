@@ -1,5 +1,5 @@
-"""This machine's speed calibration on the "This machine" page: see it, undo one run,
-reset (after a confirmation), and upload llama-bench results.
+"""This machine's speed calibration on the "This machine" page: see it, measure it
+(``measure_ui``), undo one run, reset (after a confirmation), and upload llama-bench results.
 
 Every number and verdict comes from ``sizing.live.this_machine`` (the screened fit of
 the stored runs); this module lays them out and passes the user's actions back.
@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from sizing.errors import SizingError
+from sizing.ui import measure_ui
 
 
 UPLOAD_CAP_BYTES = 16 << 20
@@ -25,12 +26,13 @@ def render(machine: Any) -> None:
     if msg:
         (st.success if msg[0] == "ok" else st.error)(msg[1])
     status = machine_status(machine=machine)
+    measured = measure_ui.last_run_ids()
     for w in status["skipped_lines"]:
         st.warning(f"Run store: {w}", icon=":material/report:")
     if not status["backends"]:
         st.caption(
-            "No stored runs from this machine yet: run a live check above, or upload llama-bench "
-            "results below. Until then speeds use the public calibration."
+            "No stored runs from this machine yet: run a live check above, measure this machine, or upload "
+            "llama-bench results below. Until then speeds use the public calibration."
         )
     for backend, b in status["backends"].items():
         st.markdown(f"**{backend}**: {b['detail']} · {b['n_used']} used")
@@ -43,10 +45,12 @@ def render(machine: Any) -> None:
                 "used": "yes" if r["used"] else "left out",
                 "why": r["reason"] or "",
                 "from": r.get("source") or "",
+                **({"just measured": "yes" if r["id"] in measured else ""} if measured else {}),
             }
             for r in b["runs"]
         ]
         st.dataframe(rows, hide_index=True, width="stretch")
+    measure_ui.render()
     ids = [r["id"] for b in status["backends"].values() for r in b["runs"]]
     if ids:
         c1, c2 = st.columns(2)

@@ -686,7 +686,7 @@ def _runs_well(
 LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page cache makes it faster)
 
 
-def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dict | None:
+def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int, quant: str | None = None) -> dict | None:
     """How long a live check should take on this machine, before it starts: loading the
     weights, then the prompt and the generation at the speeds the estimator predicts here.
 
@@ -700,12 +700,18 @@ def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int) -> dic
             stamp = (st_.st_size, st_.st_mtime_ns)
         except OSError:
             stamp = None
-    return _live_expected_seconds(spec, ctx, n_prompt, n_gen, mc.label() if mc else "", stamp)
+    return _live_expected_seconds(spec, ctx, n_prompt, n_gen, mc.label() if mc else "", stamp, quant)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _live_expected_seconds(
-    spec: str, ctx: int, n_prompt: int, n_gen: int, calibration_key: str, file_stamp: tuple | None
+    spec: str,
+    ctx: int,
+    n_prompt: int,
+    n_gen: int,
+    calibration_key: str,
+    file_stamp: tuple | None,
+    quant: str | None = None,
 ) -> dict | None:
     from pathlib import Path as _P
 
@@ -719,7 +725,7 @@ def _live_expected_seconds(
             est.weights_bytes,
         )
     else:
-        arch, quant, tensors = catalog().get(spec), "Q4_K_M", None
+        arch, quant, tensors = catalog().get(spec), quant or "Q4_K_M", None
         load_bytes = 0  # a synthetic file is a sparse hole: nothing to read
     plan_ = solver.solve(arch, quant, ctx, hwm, cal, tensors=tensors, prompt_tokens=max(1, n_prompt))
     sp = plan_.speed
@@ -733,6 +739,36 @@ def _live_expected_seconds(
     else:
         parts.append("memory only")
     return {"total_s": load_s + run_s, "load_s": load_s, "run_s": run_s, "basis": ", ".join(parts)}
+
+
+@st.cache_resource(show_spinner="Planning this machine's calibration runs…", ttl=300, max_entries=1)
+def measure_plan() -> tuple[list, str | None]:
+    """What `calibrate --measure` would run here now, or why it cannot (too little RAM for
+    a bandwidth-bound run). Kept a few minutes: it assembles Gemma-3-270M (a checksum) and
+    sizes the bandwidth run for the RAM available now."""
+    from sizing.live.measure_machine import this_machine_plan
+
+    try:
+        return this_machine_plan(), None
+    except SizingError as exc:
+        return [], str(exc)
+
+
+def measure_expected_seconds(plan: list, repeats: int) -> dict:
+    """How long measuring this machine should take: each planned run by the live check's
+    expected-time estimate (None where it has none), times ``repeats``."""
+    from sizing.live.measure_machine import CTX, N_PROMPT, run_name
+
+    runs = []
+    for run in plan:
+        try:
+            eta = live_expected_seconds(run.model, CTX, N_PROMPT, run.n_gen, run.quant)
+        except Exception:  # no estimate for one run is not a reason to hide the plan
+            eta = None
+        runs.append({"run": run_name(run), "regime": run.regime, "seconds": eta["total_s"] if eta else None})
+    known = [r["seconds"] for r in runs if r["seconds"] is not None]
+    total = sum(known) * repeats if len(known) == len(runs) and runs else None
+    return {"runs": runs, "total_s": total, "repeats": repeats}
 
 
 @st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)
