@@ -460,3 +460,15 @@ def test_the_dense_hunyuan_is_refused_with_the_closest():
     cfg = _catalog_config("tencent/Hunyuan-A13B-Instruct", model_type="hunyuan_v1_dense")
     with pytest.raises(SizingError, match=r"'hunyuan_v1_dense'.*closest supported: qwen3"):
         arch_from_config(cfg, repo_id="h", source="test")
+
+
+def test_an_all_attention_granitemoehybrid_config_is_refused_as_the_granite_it_converts_to():
+    """Granite 4.0 Micro ships a granitemoehybrid config whose every layer attends; llama.cpp's
+    converter writes that as `granite`, which is not modelled: refused, not sized as a hybrid."""
+    from sizing.sources.catalog import load_catalog
+
+    cfg = dict(load_catalog().entry("ibm-granite/granite-4.0-h-tiny").config)
+    assert arch_from_config(cfg, repo_id="ibm-granite/granite-4.0-h-tiny", source="test").recurrent_layers
+    cfg["layer_types"] = ["attention"] * cfg["num_hidden_layers"]
+    with pytest.raises(SizingError, match=r"no mamba layers.*'granite'.*closest supported: llama"):
+        arch_from_config(cfg, repo_id="ibm-granite/granite-4.0-micro", source="test")

@@ -541,6 +541,13 @@ def _new_families(
     elif model_type == "granitemoehybrid":
         types = _layer_types(cfg, "layer_types", n_layers, source)
         fields["recurrent_layers"] = tuple(i for i, t in enumerate(types) if t == "mamba")
+        if not fields["recurrent_layers"]:
+            # GraniteHybridModel in convert_hf_to_gguf.py writes a config without Mamba layers
+            # (Granite 4.0 Micro, 1B, 350M) as llama.cpp's `granite` (`granitemoe` with experts)
+            raise SizingError(
+                f"{source}: a granitemoehybrid config with no mamba layers converts to llama.cpp's "
+                "'granite' architecture, which is not modelled here (closest supported: llama)"
+            )
         heads, dhead = get_int("mamba_n_heads"), get_int("mamba_d_head")
         fields.update(
             recurrent_kind="mamba2",

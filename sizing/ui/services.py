@@ -22,6 +22,7 @@ from typing import Any
 import streamlit as st
 
 from sizing.core import solver
+from sizing.core.live_time import check_time, repeated_time
 from sizing.core.speed.calibration import load_calibration
 from sizing.env import hf_offline
 from sizing.errors import SizingError
@@ -683,9 +684,6 @@ def _runs_well(
     return [{**r.model_dump(mode="json"), "hardware": hwm.name, "max_ctx": limit.get(r.model_id)} for r in rows]
 
 
-LOAD_GBS = 1.0  # reading a GGUF from disk into RAM: a conservative 1 GB/s (page cache makes it faster)
-
-
 def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int, quant: str | None = None) -> dict | None:
     """How long a live check should take on this machine, before it starts: loading the
     weights, then the prompt and the generation at the speeds the estimator predicts here.
@@ -728,17 +726,7 @@ def _live_expected_seconds(
         arch, quant, tensors = catalog().get(spec), quant or "Q4_K_M", None
         load_bytes = 0  # a synthetic file is a sparse hole: nothing to read
     plan_ = solver.solve(arch, quant, ctx, hwm, cal, tensors=tensors, prompt_tokens=max(1, n_prompt))
-    sp = plan_.speed
-    load_s = 2.0 + load_bytes / (LOAD_GBS * 1e9)
-    run_s = 0.0
-    if sp is not None:
-        run_s = n_prompt / sp.prefill_tokens_per_s.expected + n_gen / sp.decode_tokens_per_s.expected
-    parts = [f"loading {load_s:.0f} s"]
-    if n_prompt or n_gen:
-        parts.append(f"{n_prompt} prompt + {n_gen} generated tokens {run_s:.0f} s")
-    else:
-        parts.append("memory only")
-    return {"total_s": load_s + run_s, "load_s": load_s, "run_s": run_s, "basis": ", ".join(parts)}
+    return check_time(load_bytes, n_prompt, n_gen, plan_.speed).model_dump()
 
 
 @st.cache_resource(show_spinner="Planning this machine's calibration runs…", ttl=300, max_entries=1)
@@ -766,9 +754,7 @@ def measure_expected_seconds(plan: list, repeats: int) -> dict:
         except Exception:  # no estimate for one run is not a reason to hide the plan
             eta = None
         runs.append({"run": run_name(run), "regime": run.regime, "seconds": eta["total_s"] if eta else None})
-    known = [r["seconds"] for r in runs if r["seconds"] is not None]
-    total = sum(known) * repeats if len(known) == len(runs) and runs else None
-    return {"runs": runs, "total_s": total, "repeats": repeats}
+    return {"runs": runs, "total_s": repeated_time([r["seconds"] for r in runs], repeats), "repeats": repeats}
 
 
 @st.cache_data(show_spinner="Listing the repo's GGUF files…", ttl=3600, max_entries=64)
