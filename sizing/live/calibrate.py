@@ -273,6 +273,8 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
         measured = s.measured_decode
         if not measured:
             return 0.0
+        if s.bandwidth_bound and not any(o.bandwidth_bound for o in others):
+            return 0.0  # only bandwidth-bound runs fit the bandwidth: small runs cannot judge one
         q = fit_factors(others).decode_tokens_per_s(s)
         return abs(q - measured) / measured if q else 0.0
 
