@@ -3,10 +3,10 @@ it, the web-mode lock-out, and a real live check (xllamacpp) with progress and c
 
 from __future__ import annotations
 
-import time
 
 import psutil
 import pytest
+from apptest_poll import poll
 from streamlit.testing.v1 import AppTest
 
 from sizing.ui import fmt
@@ -58,13 +58,7 @@ def test_web_mode_does_not_describe_the_server(monkeypatch):
 
 
 def _poll(at: AppTest, done, timeout_s: float = 180) -> AppTest:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        at.run()
-        if done(at):
-            return at
-        time.sleep(1.0)
-    raise AssertionError("live check did not finish in time:\n" + _texts(at))
+    return poll(at, done, timeout_s, "live check", _texts)
 
 
 @pytest.mark.live

@@ -4,9 +4,9 @@ message, and a real measurement (xllamacpp) whose runs the calibration table mar
 
 from __future__ import annotations
 
-import time
 
 import pytest
+from apptest_poll import poll
 from streamlit.testing.v1 import AppTest
 
 PAGE = "from sizing.ui.pages.machine import render\nrender()"
@@ -31,13 +31,7 @@ def _start(at: AppTest) -> AppTest:
 
 
 def _poll(at: AppTest, done, timeout_s: float) -> AppTest:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        at.run()
-        if done(at):
-            return at
-        time.sleep(1.0)
-    raise AssertionError("the measurement did not finish in time:\n" + _texts(at))
+    return poll(at, done, timeout_s, "the measurement", _texts)
 
 
 def _finished(at: AppTest) -> bool:
