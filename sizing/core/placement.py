@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,6 +179,49 @@ def place(
     ``sizing.core.memory.estimate``; weights are split per tensor, KV per layer, and every GPU that
     runs layers gets the compute buffer and the backend overhead.
     """
+    found = _search(traffic, memory, hardware, options, ctx=ctx, is_moe=is_moe)
+    return found if isinstance(found, Placement) else _build(found)
+
+
+class Verdict(NamedTuple):
+    """What a search over quants or contexts asks of each trial placement."""
+
+    fits: bool
+    all_on_gpu: bool
+
+
+def verdict(
+    traffic: ModelTraffic,
+    memory: MemoryParts,
+    hardware: Hardware,
+    options: PlacementOptions | None = None,
+    *,
+    ctx: int,
+    is_moe: bool | None = None,
+) -> Verdict:
+    """``place(...).fits`` and ``.all_on_gpu``, from the same search, without building the
+    Placement (its devices, per-token work and wording cost more than the search itself,
+    and a fit map or a bisection reads only these two)."""
+    found = _search(traffic, memory, hardware, options, ctx=ctx, is_moe=is_moe)
+    if isinstance(found, Placement):
+        return Verdict(found.fits, found.all_on_gpu)
+    n = len(found.traffic.layers)
+    gpu_layers = found.act if found.hw.gpus else 0
+    fits = all(found.parts[s].resident_bytes <= found.caps[s] for s in range(found.k + 1))
+    on_gpu = gpu_layers >= n + 1 and not found.n_cpu_moe and not found.opts.cpu_moe
+    return Verdict(fits, on_gpu)
+
+
+def _search(
+    traffic: ModelTraffic,
+    memory: MemoryParts,
+    hardware: Hardware,
+    options: PlacementOptions | None,
+    *,
+    ctx: int,
+    is_moe: bool | None,
+) -> _Layout | Placement:
+    """The layout ``place`` chooses (a tensor-parallel split is built at once)."""
     opts = options or PlacementOptions()
     n = len(traffic.layers)
     moe = is_moe if is_moe is not None else any(layer.expert_bytes for layer in traffic.layers)
@@ -192,21 +235,21 @@ def place(
         return _layout(traffic, memory, hardware, opts, kv, ngl=ngl, n_cpu_moe=n_cpu_moe, ctx=ctx)
 
     if not hardware.gpus:
-        return _build(lay(0, 0))
+        return lay(0, 0)
     if opts.n_gpu_layers is not None:
         ngl = min(opts.n_gpu_layers, n + 1)
         ncm = opts.n_cpu_moe or 0
         if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
-            return _build(_best_moe(lay, n, ngl))
-        return _build(lay(ngl, ncm))
+            return _best_moe(lay, n, ngl)
+        return lay(ngl, ncm)
 
     full = lay(n + 1, opts.n_cpu_moe or 0)
     if full.fits:
-        return _build(full)
+        return full
     if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
         p = _best_moe(lay, n, n + 1)
         if p.fits:
-            return _build(p)
+            return p
     # the most layers the GPUs hold (GPU use grows with -ngl, host use shrinks with it)
     ncm = opts.n_cpu_moe or 0
     lo, hi = 0, n  # ngl = n + 1 does not fit the GPUs
@@ -218,7 +261,7 @@ def place(
             lo, best = mid, p
         else:
             hi = mid - 1
-    return _build(best if best.fits or not full.fits else full)
+    return best if best.fits or not full.fits else full
 
 
 def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) -> None:

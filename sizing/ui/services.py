@@ -498,33 +498,30 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _fit_grid(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> dict:
     sc = estimate(_choice, _values, _hw).scenario
-    hwm, cal = hardware_and_calibration(_hw)
+    hwm = hardware_and_calibration(_hw)[0]
     ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
     status, totals = [], []
     reclaim = 0
     for q in FIT_QUANTS:
         srow, trow = [], []
         for c in ctxs:
-            p = solver.solve(
+            p = solver.fit(
                 sc.model,
                 q,
                 c,
                 hwm,
-                cal,
                 n_parallel=sc.n_parallel,
                 kv_type_k=sc.kv_type_k,
                 kv_type_v=sc.kv_type_v,
                 flash_attn=sc.flash_attn,
-                with_speed=False,
                 mmap=sc.mmap,
                 repack=sc.repack,
                 mlock=sc.mlock,
             )
             reclaim = max(reclaim, p.memory.reclaimable_bytes)
-            pl = p.placement
-            if not pl.fits:
+            if not p.fits:
                 srow.append("no")
-            elif hwm.gpus and not pl.all_on_gpu:
+            elif hwm.gpus and not p.all_on_gpu:
                 srow.append("tight")
             else:
                 srow.append("fits")
