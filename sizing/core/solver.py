@@ -388,6 +388,20 @@ def best_quant(
     memory_fn: MemoryFn | None = None,
     **kw,
 ) -> Plan | None:
+    """The plan (placement and speed) of :func:`best_quant_name`'s quant, or None."""
+    q = best_quant_name(arch, ctx, hardware, quants=quants, memory_fn=memory_fn, **kw)
+    return None if q is None else solve(arch, q, ctx, hardware, calib, memory_fn=memory_fn, **kw)
+
+
+def best_quant_name(
+    arch: ModelArch,
+    ctx: int,
+    hardware: Hardware,
+    *,
+    quants: Iterable[str] = QUANT_LADDER,
+    memory_fn: MemoryFn | None = None,
+    **kw,
+) -> str | None:
     """The highest-quality quant that fits at ``ctx`` entirely on the GPU(s).
 
     If no quant fits there, the best one that fits with layers in system RAM, but no
@@ -421,7 +435,7 @@ def best_quant(
 
     on_gpu = first(lambda p: p.fits and (p.all_on_gpu or not hardware.gpus))
     if on_gpu is not None:
-        return solve(arch, ladder[on_gpu], ctx, hardware, calib, memory_fn=memory_fn, **kw)
+        return ladder[on_gpu]
     any_fit = first(lambda p: p.fits)
     if any_fit is None:
         return None
@@ -431,7 +445,7 @@ def best_quant(
             any_fit += 1
         if any_fit == len(ladder):
             return None
-    return solve(arch, ladder[any_fit], ctx, hardware, calib, memory_fn=memory_fn, **kw)
+    return ladder[any_fit]
 
 
 def largest_context(

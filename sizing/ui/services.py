@@ -474,9 +474,8 @@ def _largest_context(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: A
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _best_quant(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> str | None:
     sc = estimate(_choice, _values, _hw).scenario
-    hwm, cal = hardware_and_calibration(_hw)
-    plan = solver.best_quant(sc.model, int(_values["ctx"]), hwm, cal, **_limit_kw(sc))
-    return plan.quant if plan is not None else None
+    hwm = hardware_and_calibration(_hw)[0]
+    return solver.best_quant_name(sc.model, int(_values["ctx"]), hwm, **_limit_kw(sc))
 
 
 FIT_QUANTS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
