@@ -539,3 +539,29 @@ def test_a_speed_from_a_thin_architecture_entry_is_weak_unless_the_device_has_ro
         assert "weak calibration" in o.why and o.decode_low >= 20
     for o in p40:
         assert o.calibration.entry == "cuda/pascal" and o.calibration.device_rows > 0 and not o.calibration.weak
+
+
+def test_a_used_price_on_a_weak_basis_is_marked_where_it_prices_a_row(ctx):
+    """The P100's and MI50's cited used prices are a best-deal floor and one asking price
+    abroad, not sold medians: a row they price says so in its price line, its notes and
+    why it ranks there; a row priced on a sound figure does not, nor does a price the user
+    gave."""
+    book = price_book(ctx["gpus"])
+    for gid in ("nvidia-tesla-p100-16gb", "amd-mi50-16gb"):
+        p = book.for_card(gid, used=True)
+        assert p is not None and p.kind == "used" and p.weak_basis, gid
+    r = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="cheapest", target_tps=20, limit=500)
+    rows = {o.gpu_id: o for o in reversed(r.options)}  # the cheapest row of each card
+    for gid in ("nvidia-tesla-p100-16gb", "amd-mi50-16gb"):
+        o = rows[gid]
+        card = next(ln for ln in o.lines if ln["id"] == gid)
+        assert card["weak_basis"] and card["kind"] == "used"
+        assert any(n.startswith("weak price basis:") for n in o.notes)
+        assert "rests on a weak figure" in o.why
+    sound = rows["nvidia-rtx-3090"]
+    assert not any(ln["weak_basis"] for ln in sound.lines) and "weak figure" not in sound.why
+    given = PriceOverrides(usd={"nvidia-tesla-p100-16gb": 150.0})
+    assert (
+        given.price("nvidia-tesla-p100-16gb", book.for_card("nvidia-tesla-p100-16gb", used=True), TODAY).weak_basis
+        is None
+    )

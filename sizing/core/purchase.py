@@ -442,6 +442,7 @@ def plan(
                         "age_months": round(age_months(ln.unit.date, today), 1),
                         "stale": is_stale(ln.unit.date, today),
                         "note": ln.unit.note,
+                        "weak_basis": ln.unit.weak_basis,
                     }
                     for ln in b.lines
                 ),
@@ -459,7 +460,10 @@ def plan(
                 calibration=cal,
                 speed_basis=(slow.speed_basis if slow and slow.speed_basis else "no speed: the models do not fit"),
                 shortfall="; ".join(short) or None,
-                notes=b.notes,
+                notes=(
+                    *b.notes,
+                    *(f"weak price basis: {ln.item}: {ln.unit.weak_basis}" for ln in b.lines if ln.unit.weak_basis),
+                ),
                 models=tuple(runs),
             )
         )
@@ -631,6 +635,9 @@ def _why(
         head = f"#{i + 1} by cost per million tokens ({usage.hours_per_day:g} h/day, {usage.years:g} years){within}"
     if r.calibration.weak:
         head += "; speed rests on weak calibration" + (" (meets the target even at its low estimate)" if target else "")
+    weak_prices = [ln["item"] for ln in r.lines if ln.get("weak_basis")]
+    if weak_prices:
+        head += f"; the price of {', '.join(weak_prices)} rests on a weak figure (see the notes)"
     return head
 
 

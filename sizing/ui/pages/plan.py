@@ -271,7 +271,7 @@ def _details(o: dict) -> None:
                 "qty": f"{ln['qty']:g}",
                 "unit": fmt.usd(ln["unit_usd"]),
                 "total": fmt.usd(ln["usd"]),
-                "kind": ln["kind"],
+                "kind": ln["kind"] + (" (weak basis)" if ln.get("weak_basis") else ""),
                 "date": ln["date"],
                 "age": _age(ln),
                 "source": ln["source"],
