@@ -167,8 +167,10 @@ def _print(result) -> None:
         print(f"\n#{o.rank} {o.label}  [build id: {o.build_id}]")
         for ln in o.lines:
             stale = "  (over 6 months old)" if ln["stale"] else ""
+            weak = f"  (weak basis: {ln['weak_basis']})" if ln.get("weak_basis") else ""
             print(
                 f"  {ln['qty']:g} × {ln['item']}: ${ln['usd']:,.0f} — {ln['kind']}, {ln['date']}{stale}, {ln['source']}"
+                + weak
             )
         print(f"  speed basis: {o.speed_basis}")
         print(f"  calibration: {o.calibration.label}")
