@@ -475,11 +475,11 @@ def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx
     ):
         assert f"cuda/{fam}" not in calib.backends and cov.family_decode_rows("cuda", fam) == 0
         c = calibration_strength(machine_from_gpu(db[gid]), gid, cov, calib)
-        assert c.entry == "cuda" and c.family_decode_rows == 0 and c.device_rows == 0 and c.weak, c
+        assert c.entry == "cuda" and c.family == fam and c.family_decode_rows == 0 and c.device_rows == 0 and c.weak
         assert f"(no {fam} decode rows), 0 on this device" in c.label
         assert f"weak calibration (no {fam} decode rows behind cuda, none on this device)" in c.label
     c = calibration_strength(machine_from_gpu(db["nvidia-rtx-3090"]), "nvidia-rtx-3090", cov, calib)
-    assert c.entry == "cuda/ampere" and c.family_decode_rows is None and not c.weak
+    assert c.entry == "cuda/ampere" and c.family is None and c.family_decode_rows is None and not c.weak
     r = _plan(ctx, "meta-llama/Llama-3.3-70B-Instruct", objective="fastest", budget_usd=40000, limit=500)
     hopper = [o for o in r.options if o.gpu_id == "nvidia-h200-nvl-141gb"]
     assert hopper

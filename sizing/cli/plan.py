@@ -142,6 +142,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibration_cell(c) -> str:
+    """The entry behind the speed, its rows (and its rows of the card's own architecture
+    when the entry is a fallback), the rows on the card itself."""
+    own = f", {c.family_decode_rows} {c.family}" if c.family else ""
+    return f"{c.entry} {c.entry_decode_rows} rows{own}, {c.device_rows} on device" + (" WEAK" if c.weak else "")
+
+
 def _print(result) -> None:
     print(result.message)
     rows = result.rows
@@ -155,8 +162,7 @@ def _print(result) -> None:
                 "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
                 "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
                 f"{o.load_w:.0f}",
-                f"{o.calibration.entry} {o.calibration.entry_decode_rows} rows"
-                f" ({o.calibration.device_rows} on device)" + (" WEAK" if o.calibration.weak else ""),
+                _calibration_cell(o.calibration),
                 o.why if result.options else (o.shortfall or ""),
             )
         )

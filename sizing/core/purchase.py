@@ -59,6 +59,7 @@ class Calibration(BaseModel):
         0, description="decode rows of its own that entry was fitted on (0 when borrowed from all backends)"
     )
     entry_prefill_rows: int = 0
+    family: str | None = Field(None, description="the device's architecture, when the entry is a fallback")
     family_decode_rows: int | None = Field(
         None,
         description="when the entry is a fallback (class or backend), its decode rows on the device's own architecture",
@@ -130,6 +131,7 @@ def calibration_strength(
         entry=key,
         entry_decode_rows=0 if pooled else entry.n_decode,
         entry_prefill_rows=0 if pooled else entry.n_prefill,
+        family=dev.family if fallback else None,
         family_decode_rows=family_rows,
         moe_rows=moe_rows,
         weak=bool(reasons),
