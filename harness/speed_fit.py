@@ -11,7 +11,8 @@ fits at run time.
 Decode fit, per backend: 1/tg = (bytes ÷ bandwidth) / efficiency + overhead, a linear
 least-squares problem in (1/efficiency, overhead) weighted so that it minimises
 *relative* error. Prefill fit: the median ratio of achieved FLOP/s to the device's matrix
-peak (or, where no official peak exists, to its bandwidth; per thread on CPUs). Ranges
+peak, over dense rows where there are any (a MoE's experts have their own term), or, where
+no official peak exists, to its bandwidth; per thread on CPUs. Ranges
 are the 10th and 90th percentiles of measured ÷ predicted on the fit rows.
 
 Regenerate with ``python -m harness.speed_fit`` (from the repository root).
@@ -545,6 +546,11 @@ def _fit_backend(
             eff, layer = _fit_decode(dec, layer_cost)
             over = 0.0
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
+    # the matrix share from dense rows where there are any: a MoE's routed experts run at
+    # t/(t + t0) of it (moe_prefill_tokens, fitted from the MoE rows given this share), so
+    # a MoE row's lower achieved rate would count that slowdown twice
+    dense_peaked = [(r, d) for r, d in peaked if not r.active_params_b]
+    peaked = dense_peaked or peaked
     # a whole backend's matrix efficiency needs two devices at least: one chip's (say, an
     # iGPU's) rate says little about another vendor's card on the same backend
     if parent is None and len({d.name for _, d in peaked}) < 2:
@@ -554,7 +560,9 @@ def _fit_backend(
     # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
     # prompt cost has its own term), over two devices at least like the matrix share
     vec = [(r, d) for r, d in pre if d.vector_tflops and not d.matmul_tflops and not r.active_params_b]
-    if parent is None and len({d.name for _, d in vec}) < 2:
+    # (the pooled fit keeps one device's share: it is the last resort before a share of the
+    # bandwidth, which says nothing about a card whose shader ALUs do the multiplying)
+    if parent is None and not pooled and len({d.name for _, d in vec}) < 2:
         vec = []
     per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
     per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
@@ -710,8 +718,8 @@ def fit(
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
-            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per "
-            "CPU thread"
+            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
+            "there are any), per GB/s, or per CPU thread"
         ),
         holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
         backends=backends,
