@@ -82,7 +82,12 @@ class BackendCalibration(BaseModel):
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
     prefill_gflops_per_core: float | None = Field(
-        None, gt=0, description="Apple GPUs (no published matrix peak): effective GFLOP/s per GPU core"
+        None,
+        gt=0,
+        description=(
+            "Apple GPUs without a stated compute figure (M3, M4; the M1, M2 and M5 have one in "
+            "data/gpus.yaml): effective GFLOP/s per GPU core"
+        ),
     )
     decode_gbs_per_thread: float | None = Field(
         None,
