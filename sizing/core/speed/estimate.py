@@ -514,7 +514,8 @@ def estimate_speed(
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
                 "+ fitted fixed time per GPU layer + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
-                "effective compute (routed experts slowed by their few tokens each), floored by one weight read per "
+                "effective compute (routed experts slowed by their few tokens each; F16/BF16 weights at the fitted "
+                "speed-up over quantized ones on a GPU), floored by one weight read per "
                 "micro-batch"
             ),
             calibration=name,
