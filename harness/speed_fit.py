@@ -665,6 +665,13 @@ def fit(
             base = pooled if backend == "cpu" else pooled_gpu
             wide = (round(base.decode_spread[0] * 0.9, 3), round(base.decode_spread[1] * 1.1, 3))
             c = base.model_copy(update={"backend": backend, "pooled": True, "decode_spread": wide})
+            if backend != "cpu":
+                # too few rows for a decode fit of its own, but a matrix share measured on this
+                # backend (one vendor's matrix units and kernels: SYCL's XMX) says more about
+                # its other cards than the share pooled over other vendors' GPUs does
+                own = _fit_backend(backend, mine, parent=c)
+                if own.prefill_efficiency is not None:
+                    c = c.model_copy(update={"prefill_efficiency": own.prefill_efficiency})
         backends[backend] = c
         # GPU architectures (Alchemist vs Battlemage, Ampere vs Ada): each with rows of its
         # own gets its own efficiency (the backend's per-token cost); the spread is widened
