@@ -81,6 +81,7 @@ def main() -> int:
                 tps = "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:6.1f}"
                 cpm = "—" if o.usd_per_m_tokens is None else f"${o.usd_per_m_tokens:.2f}/M"
                 weak = "  [WEAK calibration]" if o.calibration.weak else ""
+                weak += "  [WEAK price]" if any(ln.get("weak_basis") for ln in o.lines) else ""
                 print(f"  {o.rank}. ${o.price_usd:>8,.0f}  {tps} tok/s  {cpm:>9}  {o.label}{weak}")
                 print(f"       prices: {kinds}, oldest {o.oldest_price}; load {o.load_w:.0f} W, idle {o.idle_w:.0f} W")
                 print(f"       speed: {o.speed_basis}")

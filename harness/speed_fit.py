@@ -11,7 +11,8 @@ fits at run time.
 Decode fit, per backend: 1/tg = (bytes ÷ bandwidth) / efficiency + overhead, a linear
 least-squares problem in (1/efficiency, overhead) weighted so that it minimises
 *relative* error. Prefill fit: the median ratio of achieved FLOP/s to the device's matrix
-peak (or, where no official peak exists, to its bandwidth; per thread on CPUs). Ranges
+peak, over dense rows where there are any (a MoE's experts have their own term), or, where
+no official peak exists, to its bandwidth; per thread on CPUs. Ranges
 are the 10th and 90th percentiles of measured ÷ predicted on the fit rows.
 
 Regenerate with ``python -m harness.speed_fit`` (from the repository root).
@@ -35,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
-from sizing.core.speed.estimate import BackendCalibration, CalibrationSet
+from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet
 from sizing.core.traffic import DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
@@ -344,7 +345,28 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         flops_per_token=2.0 * row.active_params,
         expert_flops_per_token=eflops,
         moe_layers=row.moe_layers or 0,
+        # a GPU multiplies F16/BF16 weights faster than quantized ones (prefill_f16_speed);
+        # CPU rows keep no mix: their per-thread rate is fitted as the rows ran
+        matrix_types=((row.quant.upper(), 1.0),) if dev.kind != "cpu" else (),
     )
+
+
+def _unquantized(row: BenchRow) -> bool:
+    return row.quant.upper() in UNQUANTIZED_TYPES
+
+
+def _f16_speed(peaked: list[tuple[BenchRow, BenchDevice]]) -> float | None:
+    """How much faster F16/BF16 weights reach a GPU's matrix peak than quantized ones: per
+    device and llama.cpp build with rows of both kinds, the median F16 share of the peak ÷
+    the median quantized share; the median over such pairs (None without any)."""
+    groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for r, d in peaked:
+        if r.build is None or not d.matmul_tflops:
+            continue
+        f16, quant = groups.setdefault((d.name, r.build), ([], []))
+        (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / (d.matmul_tflops * 1e12))
+    ratios = [statistics.median(f) / statistics.median(q) for f, q in groups.values() if f and q]
+    return statistics.median(ratios) if ratios else None
 
 
 def _decode_x(row: BenchRow, dev: BenchDevice) -> float:
@@ -545,16 +567,27 @@ def _fit_backend(
             eff, layer = _fit_decode(dec, layer_cost)
             over = 0.0
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
+    # the matrix share from dense rows where there are any: a MoE's routed experts run at
+    # t/(t + t0) of it (moe_prefill_tokens, fitted from the MoE rows given this share), so
+    # a MoE row's lower achieved rate would count that slowdown twice
+    dense_peaked = [(r, d) for r, d in peaked if not r.active_params_b]
+    peaked = dense_peaked or peaked
+    # F16/BF16 rows count at the quantized rate they imply (prefill_f16_speed)
+    f16 = _f16_speed(peaked) or (parent.prefill_f16_speed if parent is not None else None)
     # a whole backend's matrix efficiency needs two devices at least: one chip's (say, an
     # iGPU's) rate says little about another vendor's card on the same backend
     if parent is None and len({d.name for _, d in peaked}) < 2:
         peaked = []
-    with_peak = [_prefill_rate(r) / (d.matmul_tflops * 1e12) for r, d in peaked]
+    with_peak = [
+        _prefill_rate(r) / (d.matmul_tflops * 1e12) / (f16 if f16 and _unquantized(r) else 1.0) for r, d in peaked
+    ]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
     # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
     # prompt cost has its own term), over two devices at least like the matrix share
     vec = [(r, d) for r, d in pre if d.vector_tflops and not d.matmul_tflops and not r.active_params_b]
-    if parent is None and len({d.name for _, d in vec}) < 2:
+    # (the pooled fit keeps one device's share: it is the last resort before a share of the
+    # bandwidth, which says nothing about a card whose shader ALUs do the multiplying)
+    if parent is None and not pooled and len({d.name for _, d in vec}) < 2:
         vec = []
     per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
     per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
@@ -567,6 +600,7 @@ def _fit_backend(
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
+        prefill_f16_speed=round(f16, 3) if f16 else None,
         prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
         decode_gb_per_ghz=round(per_ghz, 3) if per_ghz else None,
@@ -631,6 +665,13 @@ def fit(
             base = pooled if backend == "cpu" else pooled_gpu
             wide = (round(base.decode_spread[0] * 0.9, 3), round(base.decode_spread[1] * 1.1, 3))
             c = base.model_copy(update={"backend": backend, "pooled": True, "decode_spread": wide})
+            if backend != "cpu":
+                # too few rows for a decode fit of its own, but a matrix share measured on this
+                # backend (one vendor's matrix units and kernels: SYCL's XMX) says more about
+                # its other cards than the share pooled over other vendors' GPUs does
+                own = _fit_backend(backend, mine, parent=c)
+                if own.prefill_efficiency is not None:
+                    c = c.model_copy(update={"prefill_efficiency": own.prefill_efficiency})
         backends[backend] = c
         # GPU architectures (Alchemist vs Battlemage, Ampere vs Ada): each with rows of its
         # own gets its own efficiency (the backend's per-token cost); the spread is widened
@@ -710,8 +751,9 @@ def fit(
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
-            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS, per GB/s, or per "
-            "CPU thread"
+            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
+            "there are any; F16/BF16 rows divided by the F16 speed-up their device and build show over "
+            "its quantized rows), per GB/s, or per CPU thread"
         ),
         holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
         backends=backends,

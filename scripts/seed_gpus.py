@@ -176,7 +176,36 @@ APPLE_CHIPS: dict[str, dict] = {
         check="Macworld via worldmagazine.it 2025-03 (Mac Studio M4 Max 14-core CPU/32-core GPU, 36 GB, 410 GB/s; 16-core CPU/40-core GPU up to 128 GB); appleosophy.com 2024-11-01 (546 GB/s)",
         src="MacBook Pro (14-inch, M4 Max, 2024) tech specs: 32-core GPU 410 GB/s, 40-core GPU 546 GB/s",
     ),
+    "M5": dict(
+        year=2025,
+        mem="LPDDR5X",
+        bw=153,
+        bins={10: [16, 24, 32]},
+        check="the-decoder.com 2025-10 'Apple's M5 chip brings faster AI to MacBook, iPad and Vision Pro' (ten GPU cores, each with a Neural Accelerator; 153 GB/s; up to 32 GB)",
+        src="Apple newsroom 2025-10-15 'Apple unleashes M5, the next big leap in AI performance for Apple silicon' (153 GB/s, up to 32 GB)",
+        # Apple states no TFLOPS for M5, only "over 6x the peak GPU compute for AI of M1"
+        # (and "over 4x M4") from the Neural Accelerator in each GPU core: 6 x M1's 2.6.
+        matrix_tflops={10: 15.6},
+        matrix_src=(
+            "Apple newsroom 2025-10-15 'Apple unleashes M5': over 6x the peak GPU compute for AI "
+            "of M1 (Neural Accelerator in each of the 10 GPU cores) x M1 8-core GPU 2.6 TFLOPS (Apple newsroom "
+            "2020-11-10 'Apple unleashes M1') = 15.6 TFLOPS (a lower bound); llama.cpp's Metal backend multiplies "
+            "on the Neural Accelerators through the Metal 4 tensor API, which it enables for M5 "
+            "(https://github.com/ggml-org/llama.cpp/pull/16634, merged; "
+            "ggml/src/ggml-metal/ggml-metal-device.m, ggml_metal_device_init)"
+        ),
+    ),
 }
+
+# Apple GPUs of the M1-M4 generations run FP16 at their FP32 rate (GFLOPS F16 = F32 for M1,
+# M1 Pro/Max/Ultra and M2: https://github.com/philipturner/metal-benchmarks, overview table), and
+# llama.cpp's Metal matrix kernels (simdgroup matrix products) run on those ALUs: Apple's stated
+# FP32 TFLOPS is also the chip's matrix peak for prompt processing.
+APPLE_FP16_NOTE = (
+    "GPU FP32 TFLOPS as stated by Apple; also fp16_tflops: Apple GPUs run FP16 at the FP32 rate "
+    "(https://github.com/philipturner/metal-benchmarks, overview table: GFLOPS F16 = F32) and llama.cpp's "
+    "Metal matrix kernels (simdgroup matrix products) run on those ALUs"
+)
 
 
 def apple_entries() -> list[dict]:
@@ -185,6 +214,7 @@ def apple_entries() -> list[dict]:
         for cores, mems in spec["bins"].items():
             bw = spec["bw"][cores] if isinstance(spec["bw"], dict) else spec["bw"]
             tflops = spec.get("tflops", {}).get(cores)
+            matrix = spec.get("matrix_tflops", {}).get(cores)
             for mem in mems:
                 slug = chip.lower().replace(" ", "-")
                 sources = {
@@ -194,8 +224,10 @@ def apple_entries() -> list[dict]:
                     "it (Metal recommendedMaxWorkingSetSize; see sizing.core.machine for the "
                     "measured share); sysctl iogpu.wired_limit_mb raises the limit",
                 }
-                if tflops:
-                    sources["compute"] = f"{spec['src']} (GPU FP32 TFLOPS as stated by Apple)"
+                if matrix:
+                    sources["compute"] = spec["matrix_src"]
+                elif tflops:
+                    sources["compute"] = f"{spec['src']} ({APPLE_FP16_NOTE})"
                 out.append(
                     {
                         "id": f"apple-{slug}-{cores}c-{mem}gb",
@@ -209,6 +241,7 @@ def apple_entries() -> list[dict]:
                         "memory_type": spec["mem"],
                         "memory_bandwidth_gbs": bw,
                         "unified_memory": True,
+                        "fp16_tflops": matrix or tflops,
                         "fp32_tflops": tflops,
                         "year": spec["year"],
                         "backends": DEFAULT_BACKENDS["apple"],

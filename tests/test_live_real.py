@@ -65,7 +65,22 @@ def test_smollm2_memory_matches_and_speed_is_measured(smollm2_gguf, home):
     assert rec["measured"]["decode_tokens_per_s"] == m.decode_tokens_per_s
     assert r.calibration is not None and r.calibration.n_runs == 1
     assert r.calibrated_speed["decode_tokens_per_s"] == pytest.approx(m.decode_tokens_per_s, rel=1e-6)
-    from sizing.live.check import machine_factors
+    # decode is predicted where it ran: after the 32 prompt tokens, at the mean depth of the 8
+    # generated; each of those tokens also read llama.cpp's KV cache of that many cells
+    from sizing.core.traffic import DeviceRate
+    from sizing.estimate import estimate
+    from sizing.live.check import machine_factors, predict_speed
+
+    assert rec["estimate"]["predicted_decode_depth"] == 36
+    empty = predict_speed(
+        estimate(str(smollm2_gguf), None, 2048, backend="cpu", offline=True),
+        DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=10.0, threads=1),
+        n_prompt=1,
+    )
+    kv_per_cell = m.kv_cache_bytes / 2048  # llama.cpp's own KV buffer (no sliding window here)
+    assert rec["estimate"]["predicted_decode_read_bytes"] - empty["decode_read_bytes"] == pytest.approx(
+        (36 - 1) * kv_per_cell, rel=0.02
+    )
 
     f = machine_factors("cpu", home)
     assert f.n_decode == 1 and f.bandwidth_factor == pytest.approx(r.calibration.factors.bandwidth_factor)

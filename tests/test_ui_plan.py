@@ -130,3 +130,29 @@ def test_tampered_plan_link_warns():
     assert not at.exception
     texts = " ".join(w.value for w in at.warning)
     assert "`budget`" in texts and "`models`" in texts and "`region`" in texts
+
+
+def test_weak_prices_and_borrowed_calibration_are_labelled_in_the_table():
+    """A row priced on a weak used figure says so in its price; a row whose speed comes from
+    a calibration entry borrowed from other architectures says how many of its rows are the
+    card's own (none, for a Hopper card on the whole CUDA entry)."""
+    at = AppTest.from_string(PAGE, default_timeout=300)
+    at.query_params.update({"models": MODEL, "used": "1", "objective": "cheapest", "tps": "20"})
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    ids, prices = list(table["build id"]), list(table["price"])
+    p100 = [p for b, p in zip(ids, prices) if "tesla-p100" in b]
+    assert p100 and all(p.endswith("(weak basis)") for p in p100)
+    r3060 = [p for b, p in zip(ids, prices) if "rtx-3060-12gb" in b]
+    assert r3060 and not any(p.endswith("(weak basis)") for p in r3060)
+    at = AppTest.from_string(PAGE, default_timeout=300)
+    at.query_params.update({"models": MODEL, "used": "1", "objective": "fastest", "budget": "40000", "tps": "0"})
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    hopper = [i for i, b in enumerate(table["build id"]) if "h200" in b or "h100" in b]
+    assert hopper
+    for i in hopper:
+        assert "cuda: " in table["calibration"][i] and "0 of them hopper" in table["calibration"][i]
+        assert table["calibration"][i].endswith("· weak")

@@ -142,6 +142,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibration_cell(c) -> str:
+    """The entry behind the speed, its rows (and its rows of the card's own architecture
+    when the entry is a fallback), the rows on the card itself."""
+    own = f", {c.family_decode_rows} {c.family}" if c.family else ""
+    return f"{c.entry} {c.entry_decode_rows} rows{own}, {c.device_rows} on device" + (" WEAK" if c.weak else "")
+
+
 def _print(result) -> None:
     print(result.message)
     rows = result.rows
@@ -155,8 +162,7 @@ def _print(result) -> None:
                 "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
                 "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
                 f"{o.load_w:.0f}",
-                f"{o.calibration.entry} {o.calibration.entry_decode_rows} rows"
-                f" ({o.calibration.device_rows} on device)" + (" WEAK" if o.calibration.weak else ""),
+                _calibration_cell(o.calibration),
                 o.why if result.options else (o.shortfall or ""),
             )
         )
@@ -167,8 +173,10 @@ def _print(result) -> None:
         print(f"\n#{o.rank} {o.label}  [build id: {o.build_id}]")
         for ln in o.lines:
             stale = "  (over 6 months old)" if ln["stale"] else ""
+            weak = f"  (weak basis: {ln['weak_basis']})" if ln.get("weak_basis") else ""
             print(
                 f"  {ln['qty']:g} × {ln['item']}: ${ln['usd']:,.0f} — {ln['kind']}, {ln['date']}{stale}, {ln['source']}"
+                + weak
             )
         print(f"  speed basis: {o.speed_basis}")
         print(f"  calibration: {o.calibration.label}")

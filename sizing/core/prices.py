@@ -46,6 +46,11 @@ class Price(BaseModel):
     date: str = Field(pattern=DATE_RE, description="when the price was observed: YYYY, YYYY-MM or YYYY-MM-DD")
     source: str = Field(pattern=r"^https://\S+$")
     note: str | None = None
+    weak_basis: str | None = Field(
+        None,
+        description="why this figure is a poor guide to what a buyer pays (the floor of a few listings, "
+        "one asking price abroad); shown beside the price",
+    )
 
     def describe(self) -> str:
         return f"${self.usd:,.0f} {KIND_WORDS[self.kind]}, {self.date}"
@@ -60,10 +65,17 @@ class CardPrice(BaseModel):
     date: str = Field(pattern=DATE_RE)
     source: str = Field(pattern=r"^https://\S+$")
     note: str | None = None
+    weak_basis: str | None = Field(
+        None,
+        description="why this figure is a poor guide to what a buyer pays (the floor of a few listings, "
+        "one asking price abroad); shown beside the price",
+    )
 
     @property
     def price(self) -> Price:
-        return Price(usd=self.usd, kind=self.kind, date=self.date, source=self.source, note=self.note)
+        return Price(
+            usd=self.usd, kind=self.kind, date=self.date, source=self.source, note=self.note, weak_basis=self.weak_basis
+        )
 
 
 class RamPrice(BaseModel):

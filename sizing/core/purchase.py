@@ -59,6 +59,11 @@ class Calibration(BaseModel):
         0, description="decode rows of its own that entry was fitted on (0 when borrowed from all backends)"
     )
     entry_prefill_rows: int = 0
+    family: str | None = Field(None, description="the device's architecture, when the entry is a fallback")
+    family_decode_rows: int | None = Field(
+        None,
+        description="when the entry is a fallback (class or backend), its decode rows on the device's own architecture",
+    )
     moe_rows: int | None = Field(None, description="MoE rows in the class, when a planned model is MoE")
     weak: bool
     label: str
@@ -77,9 +82,12 @@ def calibration_strength(
     ``WEAK_ENTRY_ROWS`` (3) decode rows or is borrowed from all backends (pooled): 3 is
     the count below which the fit itself gives a backend no line of its own and widens an
     architecture's spread, since one or two rows pin an efficiency without testing it (a
-    Pascal entry on 2 rows predicts every P100 build). A row on the device itself tests the
-    prediction where it is used. A device class with fewer than ``WEAK_CLASS_ROWS`` rows is
-    weak too.
+    Pascal entry on 2 rows predicts every P100 build). An entry that is a fallback (the
+    device class's or the backend's, because the device's architecture has no entry) is
+    judged by the decode rows of that architecture within it: a Turing card predicted by
+    the whole CUDA entry, which holds no Turing row, rests on rows of other architectures
+    only. A row on the device itself tests the prediction where it is used. A device class
+    with fewer than ``WEAK_CLASS_ROWS`` rows is weak too.
 
     With ``moe`` (a planned model is a mixture of experts) the class also needs MoE rows of
     its own: a fit on dense models reads a MoE's decode as bandwidth over its active bytes
@@ -91,16 +99,24 @@ def calibration_strength(
     key = calib.key(dev.backend, dev.kind, dev.family)
     entry = calib.backends.get(key, calib.pooled)
     pooled = entry.pooled or key not in calib.backends
-    weak_entry = device_rows == 0 and (pooled or entry.n_decode < WEAK_ENTRY_ROWS)
+    fallback = bool(dev.family) and key != f"{dev.backend}/{dev.family}"
+    family_rows = coverage.family_decode_rows(dev.backend, dev.family) if fallback else None
+    thin = pooled or (family_rows if family_rows is not None else entry.n_decode) < WEAK_ENTRY_ROWS
+    weak_entry = device_rows == 0 and thin
     moe_rows = coverage.moe_rows(dev.backend, dev.kind) if moe else None
     weak_moe = moe_rows is not None and moe_rows < WEAK_MOE_ROWS
     weak_class = class_rows < WEAK_CLASS_ROWS
     rows = "pooled over all backends" if pooled else f"{entry.n_decode} decode / {entry.n_prefill} prefill rows"
+    if family_rows is not None:
+        rows += f" ({family_rows or 'no'} {dev.family} decode row{'' if family_rows == 1 else 's'})"
     label = f"{key}: {rows}, {device_rows} on this device; {cls}: {class_rows} public llama-bench rows"
     if moe_rows is not None:
         label += f", {moe_rows} of MoE models"
     reasons = []
-    if weak_entry:
+    if weak_entry and family_rows is not None and not pooled:
+        few = "no" if family_rows == 0 else f"fewer than {WEAK_ENTRY_ROWS}"
+        reasons.append(f"weak calibration ({few} {dev.family} decode rows behind {key}, none on this device)")
+    elif weak_entry:
         reasons.append(f"weak calibration (fewer than {WEAK_ENTRY_ROWS} decode rows behind {key}, none on this device)")
     elif weak_class:
         reasons.append(f"weak calibration (fewer than {WEAK_CLASS_ROWS} rows in {cls})")
@@ -115,6 +131,8 @@ def calibration_strength(
         entry=key,
         entry_decode_rows=0 if pooled else entry.n_decode,
         entry_prefill_rows=0 if pooled else entry.n_prefill,
+        family=dev.family if fallback else None,
+        family_decode_rows=family_rows,
         moe_rows=moe_rows,
         weak=bool(reasons),
         label=label,
@@ -426,6 +444,7 @@ def plan(
                         "age_months": round(age_months(ln.unit.date, today), 1),
                         "stale": is_stale(ln.unit.date, today),
                         "note": ln.unit.note,
+                        "weak_basis": ln.unit.weak_basis,
                     }
                     for ln in b.lines
                 ),
@@ -443,7 +462,10 @@ def plan(
                 calibration=cal,
                 speed_basis=(slow.speed_basis if slow and slow.speed_basis else "no speed: the models do not fit"),
                 shortfall="; ".join(short) or None,
-                notes=b.notes,
+                notes=(
+                    *b.notes,
+                    *(f"weak price basis: {ln.item}: {ln.unit.weak_basis}" for ln in b.lines if ln.unit.weak_basis),
+                ),
                 models=tuple(runs),
             )
         )
@@ -615,6 +637,9 @@ def _why(
         head = f"#{i + 1} by cost per million tokens ({usage.hours_per_day:g} h/day, {usage.years:g} years){within}"
     if r.calibration.weak:
         head += "; speed rests on weak calibration" + (" (meets the target even at its low estimate)" if target else "")
+    weak_prices = [ln["item"] for ln in r.lines if ln.get("weak_basis")]
+    if weak_prices:
+        head += f"; the price of {', '.join(weak_prices)} rests on a weak figure (see the notes)"
     return head
 
 

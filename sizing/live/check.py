@@ -184,14 +184,20 @@ def hardware_summary() -> tuple[dict[str, Any], DeviceRate | None]:
     return machine_record(m), cpu_rate(m)
 
 
-def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, Any] | None:
-    """Expected decode and prefill tokens/s on ``rate`` (a CPU DeviceRate), or None."""
+def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> dict[str, Any] | None:
+    """Expected decode and prefill tokens/s on ``rate`` (a CPU DeviceRate), or None.
+
+    Decode is predicted where the run decodes: after the ``n_prompt`` prompt tokens, at
+    the mean depth of its ``n_gen`` tokens. Each token there reads that much KV cache too,
+    which on a small model is a tenth of its bytes at a 512-token prompt; predicted at an
+    empty cache, a run with a long prompt and one with a short one disagree, and a
+    calibration fitted from one mispredicts the other."""
     if rate is None:
         return None
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.tensors import tensors_for
     from sizing.core.quant import apply_recipe
-    from sizing.core.speed.estimate import effective_bandwidth, estimate_speed
+    from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, estimate_speed
     from sizing.core.traffic import model_traffic, single_device_work
 
     sc = est.scenario
@@ -202,10 +208,13 @@ def predict_speed(est, rate, *, n_prompt: int, calib=None) -> dict[str, Any] | N
     traffic = model_traffic(sc.model, tensors, sc.kv_type_k, sc.kv_type_v)
     work = single_device_work(traffic, rate)
     sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
+    depth = min(sc.ctx - 1, n_prompt + max(0, n_gen) // 2)
+    step, per = decode_step_seconds([work], calib, depth=depth)
     return {
-        "decode_tokens_per_s": sp.decode_tokens_per_s.expected,
+        "decode_tokens_per_s": 1.0 / step,
+        "decode_depth": depth,
         "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
-        "decode_read_bytes": sum(d.read_bytes for d in sp.per_device),
+        "decode_read_bytes": sum(d.read_bytes for d in per),
         "assumed_bandwidth": effective_bandwidth(rate, calib),
         "calibration": sp.calibration,
     }
@@ -384,12 +393,13 @@ def run_check(
         rate = rate.model_copy(update={"family": hw["kernel_isa"], **({"threads": n_threads} if n_threads else {})})
     backend = the_runner.backend
     on_cpu = backend == "cpu" or n_gpu_layers == 0
-    base_speed = predict_speed(est, rate, n_prompt=n_prompt) if on_cpu else None
+    base_speed = predict_speed(est, rate, n_prompt=n_prompt, n_gen=n_gen) if on_cpu else None
     if base_speed:
         est_json["predicted_decode_tokens_per_s"] = base_speed["decode_tokens_per_s"]
         est_json["predicted_prefill_tokens_per_s"] = base_speed["prefill_tokens_per_s"]
         est_json["speed_calibration"] = base_speed["calibration"]
         est_json["predicted_decode_read_bytes"] = base_speed["decode_read_bytes"]
+        est_json["predicted_decode_depth"] = base_speed["decode_depth"]
         est_json["assumed_effective_bandwidth"] = base_speed["assumed_bandwidth"]
 
     # --- the guard: nothing loads (and no synthetic file is written) unless it fits
@@ -498,7 +508,7 @@ def run_check(
                 from sizing.core.speed.calibration import load_calibration
 
                 new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), report.factors)
-                calibrated = predict_speed(est, new_rate, n_prompt=n_prompt, calib=new_calib)
+                calibrated = predict_speed(est, new_rate, n_prompt=n_prompt, n_gen=n_gen, calib=new_calib)
     return VerifyResult(
         model_path=str(path) if not run_synthetic else None,
         synthetic_disk_bytes=disk_bytes,

@@ -21,7 +21,8 @@ arithmetic: FLOPs ÷ effective compute, never faster than reading the weights on
 micro-batch (the memory floor). Effective compute is a share of the matrix peak where
 llama.cpp uses matrix units; a GPU without them (an old GCN or RDNA 2 card) multiplies on
 its shader ALUs, so its share is of its FP32 vector peak: a figure scaled from bandwidth
-would make a 512-bit GDDR5 card of 2013 prefill like a modern one.
+would make a 512-bit GDDR5 card of 2013 prefill like a modern one. F16/BF16 weights reach a
+larger share than quantized ones (no dequantization: the vendor GEMM takes them as they are).
 
 The efficiencies and the fixed cost are not guessed: they come from a fit to public
 llama-bench results (``sizing.core.speed.calibration``), per backend. Every answer is a range whose
@@ -80,9 +81,25 @@ class BackendCalibration(BaseModel):
             "uses (GCN, RDNA 1/2): their prompt products run on the shader ALUs"
         ),
     )
+    prefill_f16_speed: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "GPU prompt speed of F16/BF16 weights relative to quantized ones at the same matrix "
+            "peak: llama.cpp hands unquantized weights to the vendor GEMM (cuBLAS, Metal simdgroup "
+            "matrices) as they are, while quantized ones are dequantized or multiplied by its own "
+            "kernels; fitted from F16 and quantized rows of one device and build (None: no such "
+            "pair, the pooled value or 1 applies)"
+        ),
+    )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
     prefill_gflops_per_core: float | None = Field(
-        None, gt=0, description="Apple GPUs (no published matrix peak): effective GFLOP/s per GPU core"
+        None,
+        gt=0,
+        description=(
+            "Apple GPUs without a stated compute figure (M3, M4; the M1, M2 and M5 have one in "
+            "data/gpus.yaml): effective GFLOP/s per GPU core"
+        ),
     )
     decode_gbs_per_thread: float | None = Field(
         None,
@@ -310,15 +327,41 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     return device.bandwidth_gbs * ratio * 1e9
 
 
+UNQUANTIZED_TYPES = frozenset({"F16", "BF16"})
+
+
+def f16_speed(device: DeviceRate, calib: CalibrationSet) -> float:
+    """The device's prompt speed of F16/BF16 weights relative to quantized ones: its
+    calibration entry's, else its backend's, else the pooled fit's (every backend skips the
+    dequantization for such weights; how much that gains is best known per backend), else 1."""
+    for c in (calib.for_device(device), calib.get(device.backend), calib.pooled):
+        if c.prefill_f16_speed:
+            return c.prefill_f16_speed
+    return 1.0
+
+
+def gpu_weight_factor(matrix_types: Iterable[tuple[str, float]], speed: float) -> float:
+    """Prompt speed of a model's matrix mix on a GPU relative to all-quantized weights:
+    F16/BF16 shares run ``speed`` times as fast, each share takes share ÷ speed of the time."""
+    mix = list(matrix_types)
+    if not mix:
+        return 1.0
+    t = sum(share / (speed if typ.upper() in UNQUANTIZED_TYPES else 1.0) for typ, share in mix)
+    return 1.0 / t if t > 0 else 1.0
+
+
 def work_compute(work: DeviceWork, calib: CalibrationSet) -> float:
     """FLOP/s a device reaches on this work's matrices: on a CPU, the per-thread rate (as
     for repacked weights) × threads, scaled by how fast the model's weight types multiply
-    on the ISA that runs (sizing.core.speed.cpu)."""
+    on the ISA that runs (sizing.core.speed.cpu); on a GPU, the fitted share of its peak
+    (as for quantized weights), faster for the F16/BF16 share of the weights."""
     rate = effective_compute(work.device, calib)
     if work.device.kind == "cpu":
         c = calib.for_device(work.device)
         speeds = dict(c.prefill_kernel_speed or calib.get("cpu").prefill_kernel_speed)
         rate *= prefill_kernel_factor(work.matrix_types, work.device.family, speeds)
+    else:
+        rate *= gpu_weight_factor(work.matrix_types, f16_speed(work.device, calib))
     return rate
 
 
@@ -471,7 +514,8 @@ def estimate_speed(
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
                 "+ fitted fixed time per GPU layer + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
-                "effective compute (routed experts slowed by their few tokens each), floored by one weight read per "
+                "effective compute (routed experts slowed by their few tokens each; F16/BF16 weights at the fitted "
+                "speed-up over quantized ones on a GPU), floored by one weight read per "
                 "micro-batch"
             ),
             calibration=name,

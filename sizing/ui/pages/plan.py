@@ -162,7 +162,8 @@ def _age(line: dict) -> str:
 
 def _calibration(cal: dict) -> str:
     """The rows behind the entry that predicts the speed, and those on the device itself."""
-    head = f"{cal['entry']}: {cal['entry_decode_rows']} decode rows, {cal['device_rows']} on this device"
+    own = f", {cal['family_decode_rows']} of them {cal['family']}" if cal.get("family") else ""
+    head = f"{cal['entry']}: {cal['entry_decode_rows']} decode rows{own}, {cal['device_rows']} on this device"
     return head + (" · weak" if cal["weak"] else "")
 
 
@@ -172,7 +173,7 @@ def _row(o: dict) -> dict:
     return {
         "rank": o["rank"],
         "build": o["label"],
-        "price": fmt.usd(o["price_usd"]),
+        "price": fmt.usd(o["price_usd"]) + (" (weak basis)" if any(ln.get("weak_basis") for ln in o["lines"]) else ""),
         "tokens/s": fmt.num(o.get("decode_tokens_per_s")),
         "$ / M tokens": "—" if o.get("usd_per_m_tokens") is None else f"${o['usd_per_m_tokens']:.2f}",
         "power": f"{o['load_w']:.0f} W",
@@ -271,7 +272,7 @@ def _details(o: dict) -> None:
                 "qty": f"{ln['qty']:g}",
                 "unit": fmt.usd(ln["unit_usd"]),
                 "total": fmt.usd(ln["usd"]),
-                "kind": ln["kind"],
+                "kind": ln["kind"] + (" (weak basis)" if ln.get("weak_basis") else ""),
                 "date": ln["date"],
                 "age": _age(ln),
                 "source": ln["source"],
