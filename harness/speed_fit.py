@@ -425,26 +425,36 @@ def row_weight(row: BenchRow) -> float:
     return 0.5 ** max(0.0, RECENT_YEAR - (year if year is not None else RECENT_YEAR - 1.0))
 
 
-def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], layer_cost: float | None = None) -> tuple[float, float]:
-    """(efficiency, seconds per layer and token) minimising the weighted relative error of
-    the time per token (weights: :func:`row_weight`): 1/tg = a·bytes/bandwidth + c·layers.
+def _fit_decode(
+    rows: list[tuple[BenchRow, BenchDevice]], layer_cost: float | None = None, scaled: bool = False
+) -> tuple[float, float]:
+    """(efficiency, cost per layer) minimising the weighted relative error of
+    the time per token (weights: :func:`row_weight`): 1/tg = (bytes + layers·L)/(bandwidth·eff).
 
-    The fixed cost is per layer, not per token: each layer dispatches the same kernels,
-    and their minimum time does not shrink with the model's bytes. With ``layer_cost``
-    given, only the efficiency is fitted (device classes borrow their backend's: one slow
-    device class cannot pin it down)."""
+    The fixed cost is per layer, not per token: each layer dispatches the same dozen-odd
+    small kernels, and their time does not shrink with the model's bytes. Nor is it one
+    time on every GPU: those kernels run at the device's speed (a 1B model's layer costs
+    an RTX 3090 about twice what it costs an RTX 5090), so it is fitted as bytes streamed at
+    the device's effective bandwidth on CUDA (``scaled``: CUDA graphs leave no host launches),
+    as a fixed time L elsewhere (1/tg = bytes/(bandwidth·eff) + layers·L). Linear in
+    (1/eff, L/eff) or (1/eff, L). With ``layer_cost`` given, only the efficiency is fitted (device classes borrow their backend's: one slow device
+    class cannot pin it down)."""
     x = np.array([_decode_x(r, d) for r, d in rows])
     y = np.array([r.tg128 for r, _ in rows])
     w = np.array([row_weight(r) for r, _ in rows])
-    n = np.array([float(r.n_layers or 0) for r, _ in rows])
+    z = np.array([float(r.n_layers or 0) / (d.bandwidth_gbs * 1e9 if scaled else 1.0) for r, d in rows])
     if layer_cost is not None:
-        a = float((w * y * x) @ (1.0 - y * n * layer_cost) / ((w * y * x) @ (y * x)))
+        if scaled:
+            v = x + z * layer_cost
+            a = float((w * y * v) @ np.ones_like(y) / ((w * y * v) @ (y * v)))
+        else:
+            a = float((w * y * x) @ (1.0 - y * z * layer_cost) / ((w * y * x) @ (y * x)))
         return 1.0 / max(a, 1.0), layer_cost
-    a, c = _weighted_line(x, y, w, n)
+    a, m = _weighted_line(x, y, w, z)
     if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the layer cost
         a = 1.0
-        c = max(0.0, float(np.sum(w * y * n * (1.0 - y * x)) / np.sum(w * (y * n) ** 2)))
-    return 1.0 / a, float(c)
+        m = max(0.0, float(np.sum(w * y * z * (1.0 - y * x)) / np.sum(w * (y * z) ** 2)))
+    return 1.0 / a, float(m / a if scaled else m)
 
 
 def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray | None = None) -> tuple[float, float]:
@@ -534,6 +544,13 @@ def _quantiles(ratios: list[float]) -> tuple[float, float]:
     return (round(min(lo, MIN_SPREAD[0]), 3), round(max(hi, MIN_SPREAD[1]), 3))
 
 
+def _graphs(backend: str) -> bool:
+    """CUDA replays a decode step as one CUDA graph: no kernel is launched from the CPU, so
+    what a layer's small kernels cost is their run time on the GPU, which scales with the
+    GPU's speed; the other backends dispatch kernels from the host, a fixed time each."""
+    return backend.split("/")[0] == "cuda"
+
+
 def _fit_backend(
     backend: str,
     rows: list[tuple[BenchRow, BenchDevice]],
@@ -551,10 +568,11 @@ def _fit_backend(
     dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     per_thread = per_ghz = None
-    layer = 0.0  # seconds per layer and token (GPUs; a CPU's fixed cost is per token)
+    scaled = _graphs(backend)
+    layer = 0.0  # bytes-equivalent per layer and token (GPUs; a CPU's fixed cost is per token)
     if parent is not None and not dense_dec:
         eff, over = parent.decode_efficiency, parent.decode_overhead_ms / 1000.0
-        layer = parent.decode_layer_ms / 1000.0
+        layer = parent.decode_layer_mb * 1e6 if scaled else parent.decode_layer_ms / 1000.0
         dec = []
     else:
         dec = dense_dec or dec
@@ -564,7 +582,7 @@ def _fit_backend(
             eff, over, per_thread = _fit_cpu_decode(dec, overhead, efficiency)
             per_ghz = _fit_cpu_bytes_per_cycle(dec, eff, over)
         else:
-            eff, layer = _fit_decode(dec, layer_cost)
+            eff, layer = _fit_decode(dec, layer_cost, scaled)
             over = 0.0
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     # the matrix share from dense rows where there are any: a MoE's routed experts run at
@@ -596,7 +614,8 @@ def _fit_backend(
         backend=backend,
         decode_efficiency=round(min(eff, 1.0), 4),
         decode_overhead_ms=round(over * 1000, 4),
-        decode_layer_ms=round(layer * 1000, 5),
+        decode_layer_mb=round(layer / 1e6, 3) if scaled else 0.0,
+        decode_layer_ms=0.0 if scaled else round(layer * 1000, 5),
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
@@ -684,7 +703,7 @@ def fit(
                     f"{backend}/{fam}",
                     part,
                     overhead=c.decode_overhead_ms / 1000,
-                    layer_cost=c.decode_layer_ms / 1000,
+                    layer_cost=c.decode_layer_mb * 1e6 if _graphs(backend) else c.decode_layer_ms / 1000,
                     parent=c,
                     efficiency=c.decode_efficiency if backend == "cpu" else None,
                 )
@@ -718,7 +737,7 @@ def fit(
                     f"{backend}/{kind}",
                     part,
                     overhead=c.decode_overhead_ms / 1000,
-                    layer_cost=c.decode_layer_ms / 1000,
+                    layer_cost=c.decode_layer_mb * 1e6 if _graphs(backend) else c.decode_layer_ms / 1000,
                     parent=c,
                 )
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
