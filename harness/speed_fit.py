@@ -45,7 +45,7 @@ from sizing.units import GIB
 BENCH_FILE = data_file("llama_bench.yaml")
 MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
 MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %
-RECENT_YEAR = 2025.0  # rows from here on count fully in the decode fit (see row_weight)
+RECENT_YEAR = 2026.0  # rows from here on count fully in the decode fit (see row_weight)
 
 
 class BenchDevice(BaseModel):
@@ -419,8 +419,11 @@ def row_year(row: BenchRow) -> float | None:
 def row_weight(row: BenchRow) -> float:
     """Weight of a row in the decode fit: llama.cpp's decode kernels got much faster from
     2024 to 2025 (an RTX 3090 ran Llama-2-7B Q4_0 at 120 tok/s in PR #4766, Llama-3-8B Q4_0
-    at 155 tok/s in PR #15802), and a plan is run on today's llama.cpp, so each year before
-    2025 halves a row's weight; a row whose date is not known counts as 2024's."""
+    at 155 tok/s in PR #15802) and on through 2025 (gpt-oss-20b's MoE layers cost an RTX 3090
+    ~114 us each with build 6210, Aug 2025, ~65 us in PR #20586, 2026; an RTX 4090 ~109 us in
+    PR #16834, Oct 2025, an RTX 6000 Ada ~43 us in PR #19053, Feb 2026), and a plan is run on
+    today's llama.cpp, so each year before 2026 halves a row's weight; a row whose date is not
+    known counts as a year older."""
     year = row_year(row)
     return 0.5 ** max(0.0, RECENT_YEAR - (year if year is not None else RECENT_YEAR - 1.0))
 
