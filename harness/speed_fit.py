@@ -554,6 +554,22 @@ def _graphs(backend: str) -> bool:
     return backend.split("/")[0] == "cuda"
 
 
+def _own_layer_cost(backend: str, part: list[tuple[BenchRow, BenchDevice]]) -> bool:
+    """Whether a GPU architecture's rows pin a time per layer of its own: on a backend that
+    dispatches each kernel from the host (Metal, Vulkan, ROCm, SYCL) that time is the driver's
+    and the chip's own (an M5 pays ~52 us a layer, PR #16634's 1B and 7B rows; an M1 Ultra,
+    whose two dies synchronise over UltraFusion, ~140 us, geerlingguy/ai-benchmarks#48), so
+    an architecture with dense decode rows of two sizes at least 2x apart fits it; others
+    borrow their backend's. (On CUDA the graphs leave only the kernels' own run time, which
+    the bandwidth scales.)"""
+    if backend == "cpu" or _graphs(backend):
+        return False
+    sizes = sorted(
+        _decode_x(r, d) * d.bandwidth_gbs for r, d in part if r.tg128 and not r.host_limited and not r.active_params_b
+    )
+    return len(sizes) >= 2 and sizes[-1] >= 2.0 * sizes[0]
+
+
 def _fit_backend(
     backend: str,
     rows: list[tuple[BenchRow, BenchDevice]],
@@ -706,7 +722,13 @@ def fit(
                     f"{backend}/{fam}",
                     part,
                     overhead=c.decode_overhead_ms / 1000,
-                    layer_cost=c.decode_layer_mb * 1e6 if _graphs(backend) else c.decode_layer_ms / 1000,
+                    layer_cost=(
+                        None
+                        if _own_layer_cost(backend, part)
+                        else c.decode_layer_mb * 1e6
+                        if _graphs(backend)
+                        else c.decode_layer_ms / 1000
+                    ),
                     parent=c,
                     efficiency=c.decode_efficiency if backend == "cpu" else None,
                 )
