@@ -456,3 +456,25 @@ def test_vector_peak_prefill_predicts_held_out_gpus_without_matrix_units():
     assert predict_prefill(peaked, dev, calib) == pytest.approx(
         predict_prefill(peaked, dev.model_copy(update={"vector_tflops": 20.0}), calib)
     )
+
+
+def test_a_gpu_line_fitted_on_this_machine_is_not_charged_the_public_per_layer_cost_again(calib):
+    """This machine's decode line (effective bandwidth + a fixed cost per token, fitted to its
+    own runs' bytes and times) already holds every per-layer cost: on a CUDA GPU, whose public
+    per-layer cost is bytes at the effective bandwidth, a step takes exactly bytes ÷ that
+    bandwidth + that fixed cost; with the one-factor fallback the per-layer cost scales too."""
+    from sizing.core.speed.estimate import decode_step_seconds
+    from sizing.core.speed.machine import MachineFactors, apply_factors
+    from sizing.core.traffic import DeviceWork
+
+    rate = DeviceRate(name="RTX 3090", kind="gpu", backend="cuda", bandwidth_gbs=936.0, family="ampere")
+    assert calib.for_device(rate).decode_layer_mb > 0
+    line = MachineFactors(effective_bandwidth_gbs=700.0, decode_overhead_ms=2.0, n_decode=3)
+    new_rate, new_calib = apply_factors(rate, calib, line)
+    work = DeviceWork(device=new_rate, layers=32, dense_bytes=4e9)
+    s, _ = decode_step_seconds([work], new_calib)
+    assert s == pytest.approx(4e9 / 700e9 + 0.002, rel=1e-6)
+    public, _ = decode_step_seconds([DeviceWork(device=rate, layers=32, dense_bytes=4e9)], calib)
+    half_rate, half_calib = apply_factors(rate, calib, MachineFactors(bandwidth_factor=0.5, n_decode=3))
+    half, _ = decode_step_seconds([DeviceWork(device=half_rate, layers=32, dense_bytes=4e9)], half_calib)
+    assert half == pytest.approx(2 * public, rel=1e-6)
