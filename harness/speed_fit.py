@@ -790,8 +790,9 @@ def fit(
         data_file=data_file,
         data_sha256=sha256,
         method=(
-            "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
-            "error, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
+            "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + layers x cost per layer "
+            "(CUDA: MB at the effective bandwidth; host-dispatch backends: a time, an architecture's own "
+            "where its dense rows span two sizes), relative error weighted by recency, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "

@@ -539,7 +539,7 @@ def estimate_speed(
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
-                "+ fitted fixed time per GPU layer + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
+                "+ fitted fixed cost per GPU layer (on CUDA bytes-equivalent at the effective bandwidth) + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
                 "effective compute (routed experts slowed by their few tokens each; F16/BF16 weights at the fitted "
                 "speed-up over quantized ones on a GPU), floored by one weight read per "
                 "micro-batch"
