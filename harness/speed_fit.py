@@ -287,17 +287,25 @@ def load_bench(path: Path = BENCH_FILE) -> BenchData:
     return parse_bench(read_yaml(path, "benchmark data"), path)
 
 
-def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow], fold: int = 2) -> tuple[list[BenchRow], list[BenchRow]]:
+def split_rows(
+    rows: tuple[BenchRow, ...] | list[BenchRow], fold: int = 2, shuffle: str | None = None
+) -> tuple[list[BenchRow], list[BenchRow]]:
     """(fit, held-out): within each backend, sorted by id, every third row is held out
     (index % 3 == ``fold``; the calibration file uses fold 2, bench/accuracy_speed.py
-    --folds crosses all three so every row is predicted once by a fit it was not in)."""
+    --folds crosses all three so every row is predicted once by a fit it was not in).
+    With ``shuffle``, rows are sorted by the SHA-256 of ``shuffle`` + id instead: another
+    reproducible partition, so a model change can be checked on more than one."""
     fit: list[BenchRow] = []
     held: list[BenchRow] = []
     by_backend: dict[str, list[BenchRow]] = {}
     for r in rows:
         by_backend.setdefault(r.backend, []).append(r)
     for backend in sorted(by_backend):
-        for i, r in enumerate(sorted(by_backend[backend], key=lambda r: r.id)):
+        order = sorted(
+            by_backend[backend],
+            key=lambda r: r.id if shuffle is None else hashlib.sha256((shuffle + r.id).encode()).hexdigest(),
+        )
+        for i, r in enumerate(order):
             (held if i % 3 == fold else fit).append(r)
     return fit, held
 
@@ -682,11 +690,16 @@ def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> f
 
 
 def fit(
-    data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "", fold: int = 2
+    data: BenchData,
+    *,
+    data_file: str = "data/llama_bench.yaml",
+    sha256: str = "",
+    fold: int = 2,
+    shuffle: str | None = None,
 ) -> CalibrationSet:
-    """Fit every backend on the fit rows (those :func:`split_rows` keeps for ``fold``);
-    backends with too few rows use the pooled fit."""
-    fit_rows, held = split_rows(data.rows, fold)
+    """Fit every backend on the fit rows (those :func:`split_rows` keeps for ``fold`` and
+    ``shuffle``); backends with too few rows use the pooled fit."""
+    fit_rows, held = split_rows(data.rows, fold, shuffle)
     pairs = [(r, data.devices[r.device]) for r in fit_rows]
     pooled = _fit_backend("all", pairs, pooled=True)
     gpu_pairs = [(r, d) for r, d in pairs if d.kind != "cpu"]
