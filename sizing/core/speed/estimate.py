@@ -389,16 +389,6 @@ def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | No
     return (works[0].device.backend, works[0].device.kind, works[0].device.family) if works else ("cpu", "cpu", None)
 
 
-def layer_bytes(c: BackendCalibration) -> float:
-    """Bytes-equivalent each GPU layer costs at the effective bandwidth (``decode_layer_mb``).
-
-    A per-token cost on a GPU entry comes only from this machine's own runs
-    (``sizing.core.speed.machine``: a line fitted to their bytes and times, whose fixed part
-    already holds every per-layer cost), so where one is set the fitted per-layer bytes are
-    not charged again; the public fit leaves a GPU's per-token cost at zero."""
-    return 0.0 if c.decode_overhead_ms else c.decode_layer_mb * 1e6
-
-
 def decode_step_seconds(
     works: Sequence[DeviceWork], calib: CalibrationSet, depth: int = 0, n_seq: int = 1
 ) -> tuple[float, list[DeviceTime]]:
@@ -423,7 +413,7 @@ def decode_step_seconds(
             t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
-        layer = c.decode_layer_ms / 1000.0 + layer_bytes(c) / _bandwidth(w, calib)
+        layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / _bandwidth(w, calib)
         t = max(t_mem, t_cmp) + moe + w.layers * layer
         total += t
         per.append(
@@ -576,7 +566,7 @@ def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tup
     moe = np.array([c.moe_layer_mb for c in cs]) * 1e6
     launch = np.array([c.moe_layer_launch_ms for c in cs]) / 1000.0
     layer = np.array([c.decode_layer_ms for c in cs]) / 1000.0
-    layer_b = np.array([layer_bytes(c) for c in cs])
+    layer_b = np.array([c.decode_layer_mb for c in cs]) * 1e6
     for a in (eff, over, moe, launch, layer, layer_b):
         a.flags.writeable = False  # shared between calls
     return eff, over, moe, launch, layer, layer_b
