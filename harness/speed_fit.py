@@ -45,7 +45,7 @@ from sizing.units import GIB
 BENCH_FILE = data_file("llama_bench.yaml")
 MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
 MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %
-RECENT_YEAR = 2025.0  # rows from here on count fully in the decode fit (see row_weight)
+RECENT_YEAR = 2026.0  # rows from here on count fully in the decode fit (see row_weight)
 
 
 class BenchDevice(BaseModel):
@@ -287,17 +287,25 @@ def load_bench(path: Path = BENCH_FILE) -> BenchData:
     return parse_bench(read_yaml(path, "benchmark data"), path)
 
 
-def split_rows(rows: tuple[BenchRow, ...] | list[BenchRow], fold: int = 2) -> tuple[list[BenchRow], list[BenchRow]]:
+def split_rows(
+    rows: tuple[BenchRow, ...] | list[BenchRow], fold: int = 2, shuffle: str | None = None
+) -> tuple[list[BenchRow], list[BenchRow]]:
     """(fit, held-out): within each backend, sorted by id, every third row is held out
     (index % 3 == ``fold``; the calibration file uses fold 2, bench/accuracy_speed.py
-    --folds crosses all three so every row is predicted once by a fit it was not in)."""
+    --folds crosses all three so every row is predicted once by a fit it was not in).
+    With ``shuffle``, rows are sorted by the SHA-256 of ``shuffle`` + id instead: another
+    reproducible partition, so a model change can be checked on more than one."""
     fit: list[BenchRow] = []
     held: list[BenchRow] = []
     by_backend: dict[str, list[BenchRow]] = {}
     for r in rows:
         by_backend.setdefault(r.backend, []).append(r)
     for backend in sorted(by_backend):
-        for i, r in enumerate(sorted(by_backend[backend], key=lambda r: r.id)):
+        order = sorted(
+            by_backend[backend],
+            key=lambda r: r.id if shuffle is None else hashlib.sha256((shuffle + r.id).encode()).hexdigest(),
+        )
+        for i, r in enumerate(order):
             (held if i % 3 == fold else fit).append(r)
     return fit, held
 
@@ -419,32 +427,45 @@ def row_year(row: BenchRow) -> float | None:
 def row_weight(row: BenchRow) -> float:
     """Weight of a row in the decode fit: llama.cpp's decode kernels got much faster from
     2024 to 2025 (an RTX 3090 ran Llama-2-7B Q4_0 at 120 tok/s in PR #4766, Llama-3-8B Q4_0
-    at 155 tok/s in PR #15802), and a plan is run on today's llama.cpp, so each year before
-    2025 halves a row's weight; a row whose date is not known counts as 2024's."""
+    at 155 tok/s in PR #15802) and on through 2025 (gpt-oss-20b's MoE layers cost an RTX 3090
+    ~114 us each with build 6210, Aug 2025, ~65 us in PR #20586, 2026; an RTX 4090 ~109 us in
+    PR #16834, Oct 2025, an RTX 6000 Ada ~43 us in PR #19053, Feb 2026), and a plan is run on
+    today's llama.cpp, so each year before 2026 halves a row's weight; a row whose date is not
+    known counts as a year older."""
     year = row_year(row)
     return 0.5 ** max(0.0, RECENT_YEAR - (year if year is not None else RECENT_YEAR - 1.0))
 
 
-def _fit_decode(rows: list[tuple[BenchRow, BenchDevice]], layer_cost: float | None = None) -> tuple[float, float]:
-    """(efficiency, seconds per layer and token) minimising the weighted relative error of
-    the time per token (weights: :func:`row_weight`): 1/tg = a·bytes/bandwidth + c·layers.
+def _fit_decode(
+    rows: list[tuple[BenchRow, BenchDevice]], layer_cost: float | None = None, scaled: bool = False
+) -> tuple[float, float]:
+    """(efficiency, cost per layer) minimising the weighted relative error of
+    the time per token (weights: :func:`row_weight`): 1/tg = (bytes + layers·L)/(bandwidth·eff).
 
-    The fixed cost is per layer, not per token: each layer dispatches the same kernels,
-    and their minimum time does not shrink with the model's bytes. With ``layer_cost``
-    given, only the efficiency is fitted (device classes borrow their backend's: one slow
-    device class cannot pin it down)."""
+    The fixed cost is per layer, not per token: each layer dispatches the same dozen-odd
+    small kernels, and their time does not shrink with the model's bytes. Nor is it one
+    time on every GPU: those kernels run at the device's speed (a 1B model's layer costs
+    an RTX 3090 about twice what it costs an RTX 5090), so it is fitted as bytes streamed at
+    the device's effective bandwidth on CUDA (``scaled``: CUDA graphs leave no host launches),
+    as a fixed time L elsewhere (1/tg = bytes/(bandwidth·eff) + layers·L). Linear in
+    (1/eff, L/eff) or (1/eff, L). With ``layer_cost`` given, only the efficiency is fitted (device classes borrow their backend's: one slow device
+    class cannot pin it down)."""
     x = np.array([_decode_x(r, d) for r, d in rows])
     y = np.array([r.tg128 for r, _ in rows])
     w = np.array([row_weight(r) for r, _ in rows])
-    n = np.array([float(r.n_layers or 0) for r, _ in rows])
+    z = np.array([float(r.n_layers or 0) / (d.bandwidth_gbs * 1e9 if scaled else 1.0) for r, d in rows])
     if layer_cost is not None:
-        a = float((w * y * x) @ (1.0 - y * n * layer_cost) / ((w * y * x) @ (y * x)))
+        if scaled:
+            v = x + z * layer_cost
+            a = float((w * y * v) @ np.ones_like(y) / ((w * y * v) @ (y * v)))
+        else:
+            a = float((w * y * x) @ (1.0 - y * z * layer_cost) / ((w * y * x) @ (y * x)))
         return 1.0 / max(a, 1.0), layer_cost
-    a, c = _weighted_line(x, y, w, n)
+    a, m = _weighted_line(x, y, w, z)
     if a < 1.0:  # efficiency above 100 % is not physical: cap and refit the layer cost
         a = 1.0
-        c = max(0.0, float(np.sum(w * y * n * (1.0 - y * x)) / np.sum(w * (y * n) ** 2)))
-    return 1.0 / a, float(c)
+        m = max(0.0, float(np.sum(w * y * z * (1.0 - y * x)) / np.sum(w * (y * z) ** 2)))
+    return 1.0 / a, float(m / a if scaled else m)
 
 
 def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray | None = None) -> tuple[float, float]:
@@ -534,6 +555,29 @@ def _quantiles(ratios: list[float]) -> tuple[float, float]:
     return (round(min(lo, MIN_SPREAD[0]), 3), round(max(hi, MIN_SPREAD[1]), 3))
 
 
+def _graphs(backend: str) -> bool:
+    """CUDA replays a decode step as one CUDA graph: no kernel is launched from the CPU, so
+    what a layer's small kernels cost is their run time on the GPU, which scales with the
+    GPU's speed; the other backends dispatch kernels from the host, a fixed time each."""
+    return backend.split("/")[0] == "cuda"
+
+
+def _own_layer_cost(backend: str, part: list[tuple[BenchRow, BenchDevice]]) -> bool:
+    """Whether a GPU architecture's rows pin a time per layer of its own: on a backend that
+    dispatches each kernel from the host (Metal, Vulkan, ROCm, SYCL) that time is the driver's
+    and the chip's own (an M5 pays ~52 us a layer, PR #16634's 1B and 7B rows; an M1 Ultra,
+    whose two dies synchronise over UltraFusion, ~140 us, geerlingguy/ai-benchmarks#48), so
+    an architecture with dense decode rows of two sizes at least 2x apart fits it; others
+    borrow their backend's. (On CUDA the graphs leave only the kernels' own run time, which
+    the bandwidth scales.)"""
+    if backend == "cpu" or _graphs(backend):
+        return False
+    sizes = sorted(
+        _decode_x(r, d) * d.bandwidth_gbs for r, d in part if r.tg128 and not r.host_limited and not r.active_params_b
+    )
+    return len(sizes) >= 2 and sizes[-1] >= 2.0 * sizes[0]
+
+
 def _fit_backend(
     backend: str,
     rows: list[tuple[BenchRow, BenchDevice]],
@@ -551,10 +595,11 @@ def _fit_backend(
     dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     per_thread = per_ghz = None
-    layer = 0.0  # seconds per layer and token (GPUs; a CPU's fixed cost is per token)
+    scaled = _graphs(backend)
+    layer = 0.0  # bytes-equivalent per layer and token (GPUs; a CPU's fixed cost is per token)
     if parent is not None and not dense_dec:
         eff, over = parent.decode_efficiency, parent.decode_overhead_ms / 1000.0
-        layer = parent.decode_layer_ms / 1000.0
+        layer = parent.decode_layer_mb * 1e6 if scaled else parent.decode_layer_ms / 1000.0
         dec = []
     else:
         dec = dense_dec or dec
@@ -564,7 +609,7 @@ def _fit_backend(
             eff, over, per_thread = _fit_cpu_decode(dec, overhead, efficiency)
             per_ghz = _fit_cpu_bytes_per_cycle(dec, eff, over)
         else:
-            eff, layer = _fit_decode(dec, layer_cost)
+            eff, layer = _fit_decode(dec, layer_cost, scaled)
             over = 0.0
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     # the matrix share from dense rows where there are any: a MoE's routed experts run at
@@ -596,7 +641,8 @@ def _fit_backend(
         backend=backend,
         decode_efficiency=round(min(eff, 1.0), 4),
         decode_overhead_ms=round(over * 1000, 4),
-        decode_layer_ms=round(layer * 1000, 5),
+        decode_layer_mb=round(layer / 1e6, 3) if scaled else 0.0,
+        decode_layer_ms=0.0 if scaled else round(layer * 1000, 5),
         prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
@@ -644,11 +690,16 @@ def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> f
 
 
 def fit(
-    data: BenchData, *, data_file: str = "data/llama_bench.yaml", sha256: str = "", fold: int = 2
+    data: BenchData,
+    *,
+    data_file: str = "data/llama_bench.yaml",
+    sha256: str = "",
+    fold: int = 2,
+    shuffle: str | None = None,
 ) -> CalibrationSet:
-    """Fit every backend on the fit rows (those :func:`split_rows` keeps for ``fold``);
-    backends with too few rows use the pooled fit."""
-    fit_rows, held = split_rows(data.rows, fold)
+    """Fit every backend on the fit rows (those :func:`split_rows` keeps for ``fold`` and
+    ``shuffle``); backends with too few rows use the pooled fit."""
+    fit_rows, held = split_rows(data.rows, fold, shuffle)
     pairs = [(r, data.devices[r.device]) for r in fit_rows]
     pooled = _fit_backend("all", pairs, pooled=True)
     gpu_pairs = [(r, d) for r, d in pairs if d.kind != "cpu"]
@@ -684,7 +735,13 @@ def fit(
                     f"{backend}/{fam}",
                     part,
                     overhead=c.decode_overhead_ms / 1000,
-                    layer_cost=c.decode_layer_ms / 1000,
+                    layer_cost=(
+                        None
+                        if _own_layer_cost(backend, part)
+                        else c.decode_layer_mb * 1e6
+                        if _graphs(backend)
+                        else c.decode_layer_ms / 1000
+                    ),
                     parent=c,
                     efficiency=c.decode_efficiency if backend == "cpu" else None,
                 )
@@ -718,7 +775,7 @@ def fit(
                     f"{backend}/{kind}",
                     part,
                     overhead=c.decode_overhead_ms / 1000,
-                    layer_cost=c.decode_layer_ms / 1000,
+                    layer_cost=c.decode_layer_mb * 1e6 if _graphs(backend) else c.decode_layer_ms / 1000,
                     parent=c,
                 )
                 if ck.prefill_efficiency is None and ck.prefill_gflops_per_gbs is None:
@@ -746,8 +803,9 @@ def fit(
         data_file=data_file,
         data_sha256=sha256,
         method=(
-            "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + overhead, relative "
-            "error, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
+            "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + layers x cost per layer "
+            "(CUDA: MB at the effective bandwidth; host-dispatch backends: a time, an architecture's own "
+            "where its dense rows span two sizes), relative error weighted by recency, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "

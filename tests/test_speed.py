@@ -21,7 +21,7 @@ from sizing.errors import SizingError
 from sizing.sources.catalog import load_catalog
 from sizing.core.machine import Device
 from sizing.core.solver import traffic_for
-from sizing.core.speed.estimate import estimate_speed, rule_of_thumb_tokens_per_s
+from sizing.core.speed.estimate import effective_bandwidth, estimate_speed, rule_of_thumb_tokens_per_s
 from sizing.core.traffic import DeviceRate, single_device_work
 
 
@@ -163,9 +163,76 @@ def test_a_row_without_a_layer_count_is_named():
 
 def test_fixed_decode_cost_is_per_layer_and_lowest_where_cuda_graphs_run(calib):
     """llama.cpp replays a CUDA decode step as one graph; Metal and ROCm dispatch each
-    layer's kernels one by one: the fitted time per layer is lower on CUDA."""
-    cuda, metal, rocm = (calib.get(b).decode_layer_ms for b in ("cuda", "metal", "rocm"))
-    assert 0 < cuda < metal and cuda < rocm
+    layer's kernels one by one: the fitted time per layer is lower on CUDA (on a card as
+    fast as the fastest of those), and on CUDA it is shorter on a faster card."""
+
+    def layer_s(backend: str, bw: float) -> float:
+        rate = DeviceRate(name="g", kind="gpu", backend=backend, bandwidth_gbs=bw)
+        c = calib.for_device(rate)
+        return c.decode_layer_ms / 1000 + c.decode_layer_mb * 1e6 / effective_bandwidth(rate, calib)
+
+    metal, rocm = (calib.get(b).decode_layer_ms for b in ("metal", "rocm"))
+    assert calib.get("cuda").decode_layer_mb > 0 and metal > 0 and rocm > 0
+    assert layer_s("cuda", 819.0) * 1000 < min(metal, rocm)
+    assert layer_s("cuda", 1792.0) < 0.6 * layer_s("cuda", 936.0)
+
+
+def test_host_dispatch_architecture_fits_its_own_layer_time_and_predicts_its_held_out_row(data):
+    """On Metal the time per layer is the chip's own: the M5 rows (PR #16634), fitted with a
+    per-layer time of their own on two of them, predict the third within 5 % in every fold;
+    with Metal's per-layer time (pinned by an M1 Ultra's 1B row) the same fit misses by more."""
+    from harness.speed_fit import fit
+
+    m5 = sorted(r.id for r in data.rows if r.device == "apple-m5" and r.tg128)
+    assert len(m5) == 3
+    for fold in range(3):
+        calib = fit(data, fold=fold)
+        _, held = split_rows(data.rows, fold)
+        for r in (r for r in held if r.id in m5):
+            own = calib.get("metal", "unified", "apple-m5")
+            assert own.decode_layer_ms < 0.6 * calib.get("metal").decode_layer_ms
+            borrowed = calib.model_copy(
+                update={
+                    "backends": {
+                        **calib.backends,
+                        "metal/apple-m5": own.model_copy(
+                            update={"decode_layer_ms": calib.get("metal").decode_layer_ms}
+                        ),
+                    }
+                }
+            )
+            dev = data.devices[r.device]
+            ours = abs(predict_decode(r, dev, calib) - r.tg128) / r.tg128
+            assert ours < 0.05
+            if r.id != "metal-m5-phi2-3b-q4_0":  # (the middle size sits on either line)
+                assert abs(predict_decode(r, dev, borrowed) - r.tg128) / r.tg128 > 2 * ours
+
+
+def test_cuda_layer_cost_scaled_by_bandwidth_predicts_a_small_model_on_a_faster_card(data):
+    """Fitted without the RTX 5090's row, CUDA's per-layer cost as bytes at the effective
+    bandwidth predicts Llama-3.2-1B BF16 on a 5090 (652 tok/s, PR #24216) within 10 %; the
+    same per-layer time charged on every card (the cost an RTX 3090 pays) misses by more."""
+    from harness.speed_fit import fit
+
+    row = next(r for r in data.rows if r.id == "cuda-5090-llama1b-bf16-ub1")
+    fold = next(f for f in range(3) if row.id in {r.id for r in split_rows(data.rows, f)[1]})
+    calib = fit(data, fold=fold)
+    dev = data.devices[row.device]
+    c = calib.for_device(DeviceRate(name="x", kind="gpu", backend="cuda", bandwidth_gbs=936.0, family="ampere"))
+    at_3090_ms = c.decode_layer_mb * 1e6 / (936e9 * c.decode_efficiency) * 1000
+    fixed = calib.model_copy(
+        update={
+            "backends": {
+                k: v.model_copy(update={"decode_layer_mb": 0.0, "decode_layer_ms": at_3090_ms})
+                if k.startswith("cuda")
+                else v
+                for k, v in calib.backends.items()
+            }
+        }
+    )
+    ours = abs(predict_decode(row, dev, calib) - row.tg128) / row.tg128
+    assert ours < 0.10
+    assert abs(predict_decode(row, dev, fixed) - row.tg128) / row.tg128 > 1.5 * ours
 
 
 # --- the model on real architectures ---------------------------------------------------
@@ -389,3 +456,25 @@ def test_vector_peak_prefill_predicts_held_out_gpus_without_matrix_units():
     assert predict_prefill(peaked, dev, calib) == pytest.approx(
         predict_prefill(peaked, dev.model_copy(update={"vector_tflops": 20.0}), calib)
     )
+
+
+def test_a_gpu_line_fitted_on_this_machine_is_not_charged_the_public_per_layer_cost_again(calib):
+    """This machine's decode line (effective bandwidth + a fixed cost per token, fitted to its
+    own runs' bytes and times) already holds every per-layer cost: on a CUDA GPU, whose public
+    per-layer cost is bytes at the effective bandwidth, a step takes exactly bytes ÷ that
+    bandwidth + that fixed cost; with the one-factor fallback the per-layer cost scales too."""
+    from sizing.core.speed.estimate import decode_step_seconds
+    from sizing.core.speed.machine import MachineFactors, apply_factors
+    from sizing.core.traffic import DeviceWork
+
+    rate = DeviceRate(name="RTX 3090", kind="gpu", backend="cuda", bandwidth_gbs=936.0, family="ampere")
+    assert calib.for_device(rate).decode_layer_mb > 0
+    line = MachineFactors(effective_bandwidth_gbs=700.0, decode_overhead_ms=2.0, n_decode=3)
+    new_rate, new_calib = apply_factors(rate, calib, line)
+    work = DeviceWork(device=new_rate, layers=32, dense_bytes=4e9)
+    s, _ = decode_step_seconds([work], new_calib)
+    assert s == pytest.approx(4e9 / 700e9 + 0.002, rel=1e-6)
+    public, _ = decode_step_seconds([DeviceWork(device=rate, layers=32, dense_bytes=4e9)], calib)
+    half_rate, half_calib = apply_factors(rate, calib, MachineFactors(bandwidth_factor=0.5, n_decode=3))
+    half, _ = decode_step_seconds([DeviceWork(device=half_rate, layers=32, dense_bytes=4e9)], half_calib)
+    assert half == pytest.approx(2 * public, rel=1e-6)

@@ -9,7 +9,12 @@ submission, synchronisation), plus a fixed per-token cost (sampling, host work; 
 whole of it on a CPU). The per-layer cost dominates small models on fast GPUs, and it
 grows with the number of layers, not with the bytes: a 16-layer 1B model pays half what
 a 32-layer 8B one does. A fixed cost per token fitted instead is pinned by whichever
-small model the backend's rows happen to hold, and the fit swings between folds. A mixture-of-experts model reads only its active experts, but
+small model the backend's rows happen to hold, and the fit swings between folds. On CUDA,
+which replays a decode step as one CUDA graph, nothing is launched from the host: a layer's
+fixed cost is its small kernels' run time, which is shorter on a faster GPU (an RTX 5090
+pays about half what an RTX 3090 does per layer of a 1B model), so it is fitted as bytes
+streamed at the device's effective bandwidth; the other backends dispatch each kernel from
+the host, a fixed time. A mixture-of-experts model reads only its active experts, but
 each of its MoE layers also runs a router, a top-k selection and gathered expert products
 that a dense layer does not. Those small kernels take longer on a slower GPU, so the fit
 expresses their cost per MoE layer as bytes streamed at the device's effective bandwidth
@@ -67,6 +72,16 @@ class BackendCalibration(BaseModel):
             "GPU decode: fixed time per layer and token on the device that runs the layer (the "
             "layer's dozen-odd kernel dispatches and their synchronisation, which take about the same "
             "time however few bytes the layer reads); fitted with the efficiency on dense rows"
+        ),
+    )
+    decode_layer_mb: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "GPU decode: each layer costs as much time as streaming this many MB at the device's "
+            "effective bandwidth (the layer's dozen-odd small kernels: norms, RoPE, attention at a "
+            "shallow depth, the dispatches between them; they run at the GPU's speed, so a slower "
+            "card pays more per layer); fitted with the efficiency on dense rows"
         ),
     )
     prefill_efficiency: float | None = Field(None, gt=0, description="fraction of matmul_tflops")
@@ -398,7 +413,8 @@ def decode_step_seconds(
             t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
-        t = max(t_mem, t_cmp) + moe + w.layers * c.decode_layer_ms / 1000.0
+        layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / _bandwidth(w, calib)
+        t = max(t_mem, t_cmp) + moe + w.layers * layer
         total += t
         per.append(
             DeviceTime(name=w.device.name, backend=w.device.backend, layers=w.layers, read_bytes=read, seconds=t)
@@ -513,7 +529,7 @@ def estimate_speed(
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
-                "+ fitted fixed time per GPU layer + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
+                "+ fitted fixed cost per GPU layer (on CUDA bytes-equivalent at the effective bandwidth) + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
                 "effective compute (routed experts slowed by their few tokens each; F16/BF16 weights at the fitted "
                 "speed-up over quantized ones on a GPU), floored by one weight read per "
                 "micro-batch"
@@ -541,7 +557,7 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
 @lru_cache(maxsize=256)
 def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...]):
     """Per-machine decode efficiency, fixed cost (s), MoE layer cost (bytes), MoE launch
-    cost (s) and fixed cost per layer (s) arrays (memoised, bounded)."""
+    cost (s), fixed cost per layer (s) and bytes-equivalent per layer arrays (memoised, bounded)."""
     import numpy as np
 
     cs = [calib.get(b, k) for b, k in zip(backends, kinds)]
@@ -550,9 +566,10 @@ def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tup
     moe = np.array([c.moe_layer_mb for c in cs]) * 1e6
     launch = np.array([c.moe_layer_launch_ms for c in cs]) / 1000.0
     layer = np.array([c.decode_layer_ms for c in cs]) / 1000.0
-    for a in (eff, over, moe, launch, layer):
+    layer_b = np.array([c.decode_layer_mb for c in cs]) * 1e6
+    for a in (eff, over, moe, launch, layer, layer_b):
         a.flags.writeable = False  # shared between calls
-    return eff, over, moe, launch, layer
+    return eff, over, moe, launch, layer, layer_b
 
 
 def decode_tokens_per_s_many(
@@ -576,14 +593,15 @@ def decode_tokens_per_s_many(
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
-    eff, over, moe, launch, layer = _decode_factors(calib, tuple(gpu_backends), kinds)
+    eff, over, moe, launch, layer, layer_b = _decode_factors(calib, tuple(gpu_backends), kinds)
     cpu = calib.get("cpu")
     host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
     host_read = np.asarray(host_read_bytes, dtype=float)
     n_moe = np.asarray(gpu_moe_layers if gpu_moe_layers is not None else 0, dtype=float)
     n_layers = np.asarray(gpu_layers if gpu_layers is not None else 0, dtype=float)
-    t = (gpu_read + n_moe * moe) / (np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff) + n_moe * launch
+    gpu_rate = np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff
+    t = (gpu_read + n_moe * moe + n_layers * layer_b) / gpu_rate + n_moe * launch
     t = t + n_layers * layer
     host_rate = host_bw * 1e9 * cpu.decode_efficiency
     if host_threads is not None and cpu.decode_gbs_per_thread:

@@ -79,14 +79,18 @@ def apply_factors(
     backend = rate.backend
     c = calib.for_device(rate)
     if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
-        # the fixed cost this machine's runs measured is per token, and holds the per-layer one
+        # the fixed cost this machine's runs measured is per token, and holds every per-layer one
+        # (the time per layer and CUDA's bytes per layer alike)
         f = factors.effective_bandwidth_gbs * 1e9 / effective_bandwidth(rate, calib)
-        overhead, layer = factors.decode_overhead_ms, 0.0
-    else:
+        update: dict[str, object] = {
+            "decode_overhead_ms": factors.decode_overhead_ms,
+            "decode_layer_ms": 0.0,
+            "decode_layer_mb": 0.0,
+        }
+    else:  # bytes per layer scale with the bandwidth by themselves
         f = factors.bandwidth_factor
-        overhead, layer = c.decode_overhead_ms / f, c.decode_layer_ms / f
+        update = {"decode_overhead_ms": c.decode_overhead_ms / f, "decode_layer_ms": c.decode_layer_ms / f}
     new_rate = rate.model_copy(update={"bandwidth_gbs": rate.bandwidth_gbs * f})
-    update: dict[str, object] = {"decode_overhead_ms": overhead, "decode_layer_ms": layer}
     per_thread = c.decode_gbs_per_thread or (calib.get("cpu").decode_gbs_per_thread if rate.kind == "cpu" else None)
     if per_thread is not None:  # the thread-limited rate moves with the bandwidth
         update["decode_gbs_per_thread"] = per_thread * f
