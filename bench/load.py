@@ -117,7 +117,9 @@ class Session:
             self.ws = None
 
 
-async def _level(url: str, n: int, seconds: float, think: float, models, gpus) -> dict:
+async def _level(url: str, n: int, seconds: float, think: float, models, gpus, tag: str = "") -> dict:
+    """``n`` sessions for ``seconds``; session i draws its views from a generator seeded by
+    ``tag`` and i, so no level replays another's views (or the warm-up's) from the server's caches."""
     samples: list[float] = []
     errors: list[str] = []
     opened = 0
@@ -126,7 +128,7 @@ async def _level(url: str, n: int, seconds: float, think: float, models, gpus) -
 
     async def one(i: int) -> None:
         nonlocal opened
-        rng = random.Random(i)
+        rng = random.Random(f"{tag or n}/{i}")
         s = Session(url)
         try:
             await s.open()
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{os.cpu_count()} CPUs; {len(models)} models, {len(gpus)} GPUs; think time {args.think:g} s")
     with streamlit_server(timeout_s=120) as url:
         port = int(url.rsplit(":", 1)[1])
-        asyncio.run(_level(url, 1, 5, 0.2, models, gpus))  # warm the server's caches and imports
+        asyncio.run(_level(url, 1, 5, 0.2, models, gpus, tag="warm-up"))  # imports, data files, first-use caches
         for n in args.sessions:
             load1 = os.getloadavg()[0]
             cpu0 = _server_cpu_s(port)

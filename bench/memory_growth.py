@@ -39,7 +39,7 @@ CACHES = {
     "recipe_weights": memory.recipe_weights,
     "file_weights": memory._file_weights,
     "basis": memory._basis,
-    "typed": solver.typed_tensors,
+    "typed": quant.recipe_tensors,
     "traffic": solver._traffic_memo,
     "memory": solver._memory,
     "decode_factors": speed._decode_factors,

@@ -12,6 +12,12 @@ Streamlit does around it), new views and repeated views apart, and the wire size
 page's Plotly charts. CPU time rather than wall time, because the machine is shared;
 compare runs made side by side.
 
+AppTest's script runner skips what the server does once a run ends: a full garbage
+collection when ``runner.postScriptGC`` is on (Streamlit's default), which walks every
+object the process holds. Each rerun here does it too, as the project's
+``.streamlit/config.toml`` says, so the figures are the server's (the websocket work
+itself is bench/load.py's).
+
 ``--profile DIR`` also writes one cProfile file per page (the script thread only), to
 read with ``python -m pstats``.
 """
@@ -19,6 +25,7 @@ read with ``python -m pstats``.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import statistics
@@ -103,6 +110,20 @@ def _chart_bytes(at) -> int:
     return sum(len(c.proto.spec) for c in at.get("plotly_chart"))
 
 
+def _server_run(at):
+    """``at.run`` followed by what the server's script runner does after a run."""
+    from streamlit import config
+
+    collect = config.get_option("runner.postScriptGC")
+
+    def run() -> None:
+        at.run()
+        if collect:
+            gc.collect(2)
+
+    return run
+
+
 def measure(page: str, reruns: int, profile_dir: Path | None, seed: int = 0) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
 
@@ -116,9 +137,10 @@ def measure(page: str, reruns: int, profile_dir: Path | None, seed: int = 0) -> 
     rng = random.Random(seed)
     script = (PROFILED if profile_dir else PLAIN).format(page=page)
     at = AppTest.from_string(script, default_timeout=600)
+    run = _server_run(at)
     at.query_params.update(_views(page, rng, models, gpus))
     t0 = time.process_time()
-    at.run()
+    run()
     first = time.process_time() - t0
     if at.exception:
         raise SystemExit(f"{page}: {at.exception[0].value}")
@@ -134,7 +156,7 @@ def measure(page: str, reruns: int, profile_dir: Path | None, seed: int = 0) -> 
             at.query_params.clear()
             at.query_params.update(_views(page, rng, models, gpus))
         t0 = time.process_time()
-        at.run()
+        run()
         (same if repeat else fresh).append(time.process_time() - t0)
         if at.exception:
             raise SystemExit(f"{page}: {at.exception[0].value}")
@@ -159,7 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    print(f"load average {os.getloadavg()[0]:.1f}; {args.reruns} reruns per page")
+    from streamlit import config
+
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; {args.reruns} reruns per page; "
+        f"runner.postScriptGC {config.get_option('runner.postScriptGC')}"
+    )
     for page in args.pages:
         r = measure(page, args.reruns, args.profile)
         print(

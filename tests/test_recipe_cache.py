@@ -31,6 +31,7 @@ def _clear_caches() -> None:
     quant._quantizable_name.cache_clear()
     memory._file_weights.cache_clear()
     memory.recipe_weights.cache_clear()
+    quant.recipe_tensors.cache_clear()
 
 
 def _rows(specs):

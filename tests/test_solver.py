@@ -14,6 +14,7 @@ from sizing.core.solver import (
     CTX_STEP,
     QUANT_LADDER,
     best_quant,
+    fit,
     largest_context,
     max_parallel_users,
     rank_catalog,
@@ -132,3 +133,43 @@ def test_the_solvers_caches_keep_no_files_tensor_list(db, calib, smollm2_gguf):
     del plans
     gc.collect()
     assert [sys.getrefcount(t) for t in tensors] == before
+
+
+def test_fit_reads_the_same_search_as_solve(db, cat, calib):
+    """``fit`` (what the fit map and the bisections ask) gives ``solve``'s memory, fits and
+    all-on-GPU for dense, MoE and hybrid models on one, two and mixed GPUs, a unified
+    machine and the CPU alone, across the quants and contexts a fit map shows, at the
+    edges too (where the search moves layers or experts to RAM)."""
+    from sizing.core.machine import cpu_hardware, machine_from_gpus
+    from sizing.core.placement import PlacementOptions
+
+    machines = [
+        hw(db, "nvidia-rtx-3060-12gb"),
+        hw(db, "nvidia-rtx-3090", 2),
+        machine_from_gpus([db.get("nvidia-rtx-4090"), db.get("nvidia-rtx-3060-12gb")], host=HOST),
+        machine_from_gpu(db.get("apple-m4-max-40c-64gb"), host=HOST),
+        cpu_hardware("test CPU", ram_bytes=32 * GIB, bandwidth_gbs=60.0, threads=8),
+    ]
+    models = [cat.get(m) for m in ("Qwen/Qwen3-8B", "Qwen/Qwen3-30B-A3B", "google/gemma-3-4b-it")]
+    seen = set()
+    for arch in models:
+        for machine in machines:
+            for q in ("F16", "Q8_0", "Q4_K_M", "Q2_K"):
+                for ctx in (2048, 32768, 131072):
+                    for kw in ({}, {"n_parallel": 2, "kv_type_k": "q8_0", "kv_type_v": "q8_0"}):
+                        p = solve(arch, q, ctx, machine, calib, with_speed=False, **kw)
+                        f = fit(arch, q, ctx, machine, **kw)
+                        assert (f.memory, f.fits, f.all_on_gpu) == (p.memory, p.fits, p.placement.all_on_gpu)
+                        seen.add((p.fits, p.placement.all_on_gpu, bool(p.placement.n_cpu_moe)))
+    # the cases cover every verdict: on the GPU, partly in RAM (layers or experts), no fit
+    assert {(True, True, False), (True, False, False), (True, False, True), (False, False, False)} <= seen
+    for opts in (
+        PlacementOptions(n_gpu_layers=10),
+        PlacementOptions(cpu_moe=True),
+        PlacementOptions(split_mode="tensor"),
+    ):
+        arch = cat.get("Qwen/Qwen3-30B-A3B")
+        for machine in machines[:3]:
+            p = solve(arch, "Q4_K_M", 8192, machine, calib, with_speed=False, options=opts)
+            f = fit(arch, "Q4_K_M", 8192, machine, options=opts)
+            assert (f.memory, f.fits, f.all_on_gpu) == (p.memory, p.fits, p.placement.all_on_gpu)

@@ -39,7 +39,7 @@ def counted(monkeypatch):
     monkeypatch.setattr(services, "core_estimate", counting("estimate", services.core_estimate))
     monkeypatch.setattr(memory_estimate, "repack_explanation", counting("fit map", memory_estimate.repack_explanation))
     monkeypatch.setattr(solver, "largest_context", counting("largest context", solver.largest_context))
-    monkeypatch.setattr(solver, "best_quant", counting("best quant", solver.best_quant))
+    monkeypatch.setattr(solver, "best_quant_name", counting("best quant", solver.best_quant_name))
     return calls
 
 

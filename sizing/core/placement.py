@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from typing import Any, Literal
+from itertools import accumulate
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,6 +180,49 @@ def place(
     ``sizing.core.memory.estimate``; weights are split per tensor, KV per layer, and every GPU that
     runs layers gets the compute buffer and the backend overhead.
     """
+    found = _search(traffic, memory, hardware, options, ctx=ctx, is_moe=is_moe)
+    return found if isinstance(found, Placement) else _build(found)
+
+
+class Verdict(NamedTuple):
+    """What a search over quants or contexts asks of each trial placement."""
+
+    fits: bool
+    all_on_gpu: bool
+
+
+def verdict(
+    traffic: ModelTraffic,
+    memory: MemoryParts,
+    hardware: Hardware,
+    options: PlacementOptions | None = None,
+    *,
+    ctx: int,
+    is_moe: bool | None = None,
+) -> Verdict:
+    """``place(...).fits`` and ``.all_on_gpu``, from the same search, without building the
+    Placement (its devices, per-token work and wording cost more than the search itself,
+    and a fit map or a bisection reads only these two)."""
+    found = _search(traffic, memory, hardware, options, ctx=ctx, is_moe=is_moe)
+    if isinstance(found, Placement):
+        return Verdict(found.fits, found.all_on_gpu)
+    n = len(found.traffic.layers)
+    gpu_layers = found.act if found.hw.gpus else 0
+    fits = all(found.parts[s].resident_bytes <= found.caps[s] for s in range(found.k + 1))
+    on_gpu = gpu_layers >= n + 1 and not found.n_cpu_moe and not found.opts.cpu_moe
+    return Verdict(fits, on_gpu)
+
+
+def _search(
+    traffic: ModelTraffic,
+    memory: MemoryParts,
+    hardware: Hardware,
+    options: PlacementOptions | None,
+    *,
+    ctx: int,
+    is_moe: bool | None,
+) -> _Layout | Placement:
+    """The layout ``place`` chooses (a tensor-parallel split is built at once)."""
     opts = options or PlacementOptions()
     n = len(traffic.layers)
     moe = is_moe if is_moe is not None else any(layer.expert_bytes for layer in traffic.layers)
@@ -186,27 +230,27 @@ def place(
     if opts.split_mode == "tensor":
         return _place_tensor_parallel(traffic, memory, hardware, ctx=ctx, opts=opts)
     # the search compares memory layouts; only the chosen one is built into a Placement
-    kv = kv_per_layer(traffic, memory.kv_cache_bytes, ctx, opts.n_ubatch)
+    sums = _Sums(traffic, kv_per_layer(traffic, memory.kv_cache_bytes, ctx, opts.n_ubatch))
 
     def lay(ngl: int, n_cpu_moe: int) -> _Layout:
-        return _layout(traffic, memory, hardware, opts, kv, ngl=ngl, n_cpu_moe=n_cpu_moe, ctx=ctx)
+        return _layout(traffic, memory, hardware, opts, sums, ngl=ngl, n_cpu_moe=n_cpu_moe, ctx=ctx)
 
     if not hardware.gpus:
-        return _build(lay(0, 0))
+        return lay(0, 0)
     if opts.n_gpu_layers is not None:
         ngl = min(opts.n_gpu_layers, n + 1)
         ncm = opts.n_cpu_moe or 0
         if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
-            return _build(_best_moe(lay, n, ngl))
-        return _build(lay(ngl, ncm))
+            return _best_moe(lay, n, ngl)
+        return lay(ngl, ncm)
 
     full = lay(n + 1, opts.n_cpu_moe or 0)
     if full.fits:
-        return _build(full)
+        return full
     if moe and opts.n_cpu_moe is None and not opts.cpu_moe:
         p = _best_moe(lay, n, n + 1)
         if p.fits:
-            return _build(p)
+            return p
     # the most layers the GPUs hold (GPU use grows with -ngl, host use shrinks with it)
     ncm = opts.n_cpu_moe or 0
     lo, hi = 0, n  # ngl = n + 1 does not fit the GPUs
@@ -218,7 +262,7 @@ def place(
             lo, best = mid, p
         else:
             hi = mid - 1
-    return _build(best if best.fits or not full.fits else full)
+    return best if best.fits or not full.fits else full
 
 
 def check_expert_options(opts: PlacementOptions, *, moe: bool, n_layers: int) -> None:
@@ -302,19 +346,39 @@ class _Layout:
             setattr(self, name, value)
 
 
+class _Sums:
+    """Running totals over a model's layers (dense and expert weights, and the KV cache per
+    layer at one context), so that a candidate split sums each device's contiguous run of
+    layers in one subtraction: the search tries several splits of the same layers."""
+
+    __slots__ = ("layers", "dense", "expert", "kv", "expert_idx")
+
+    def __init__(self, traffic: ModelTraffic, kv: Sequence[int]) -> None:
+        self.layers = traffic.layers
+        self.dense = list(accumulate((layer.dense_bytes for layer in self.layers), initial=0))
+        self.expert = list(accumulate((layer.expert_bytes for layer in self.layers), initial=0))
+        self.kv = list(accumulate(kv, initial=0))
+        self.expert_idx = [i for i, layer in enumerate(self.layers) if layer.expert_bytes]
+
+    def experts(self, a: int, b: int) -> list[LayerTraffic]:
+        """The layers in ``[a, b)`` that have routed experts."""
+        idx = self.expert_idx
+        return [self.layers[i] for i in idx[bisect.bisect_left(idx, a) : bisect.bisect_left(idx, b)]]
+
+
 def _layout(
     traffic: ModelTraffic,
     memory: MemoryParts,
     hw: Hardware,
     opts: PlacementOptions,
-    kv: Sequence[int],
+    sums: _Sums,
     *,
     ngl: int,
     n_cpu_moe: int,
     ctx: int,
 ) -> _Layout:
     """Layers, buffers and memory per device for ``-ngl ngl`` and ``--n-cpu-moe n_cpu_moe``;
-    ``kv`` is the KV cache per layer (``kv_per_layer``)."""
+    ``sums`` holds the layers' running totals, the KV cache per layer among them."""
     n = len(traffic.layers)
     gpus = hw.gpus
     n_cpu_moe = n if opts.cpu_moe else min(n_cpu_moe, n)
@@ -327,29 +391,35 @@ def _layout(
         split = tuple(float(max(g.memory_bytes - hw.margin_bytes, 1)) for g in gpus)
     splits = _cumulative(split) if split is not None and gpus else []
 
-    # -1 = host, else GPU index; index n = output layer
-    if not gpus:
-        owner = [-1] * (n + 1)
-    elif len(gpus) == 1:  # one card holds every offloaded layer
-        owner = [-1] * i_gpu_start + [0] * act
-    else:
-        owner = [-1 if il < i_gpu_start else _layer_gpu(il, i_gpu_start, act, splits) for il in range(n + 1)]
+    def owner(il: int) -> int:
+        """-1 = host, else the GPU's index; il = n is the output layer."""
+        if il < i_gpu_start:
+            return -1
+        return 0 if len(gpus) == 1 else _layer_gpu(il, i_gpu_start, act, splits)
 
     k = len(gpus)
     w = [0] * (k + 1)  # last slot: host
     kvb = [0] * (k + 1)
     layers_on: list[list[LayerTraffic]] = [[] for _ in range(k + 1)]
     experts_on: list[list[LayerTraffic]] = [[] for _ in range(k + 1)]
-    for i, layer in enumerate(traffic.layers):
-        slot = k if owner[i] < 0 else owner[i]
-        layers_on[slot].append(layer)
-        w[slot] += layer.dense_bytes
-        kvb[slot] += kv[i]
-        eslot = k if i < n_cpu_moe else slot
-        if layer.expert_bytes:
-            experts_on[eslot].append(layer)
-            w[eslot] += layer.expert_bytes
-    out_slot = k if owner[n] < 0 else owner[n]
+    # owner never decreases along the layers (host first, then the GPUs in split order), so
+    # each device holds one contiguous run of them; a routed expert stays on the host when
+    # its layer does or is among the first n_cpu_moe
+    dense, expert, kvs = sums.dense, sums.expert, sums.kv
+    layer_ids = range(n)
+    starts = [bisect.bisect_left(layer_ids, s, key=owner) for s in range(k)] + [n]  # GPU s: starts[s] .. starts[s+1]
+    host_end = starts[0]
+    for s in range(k + 1):
+        a, b = (0, host_end) if s == k else (starts[s], starts[s + 1])
+        if a < b:
+            layers_on[s] = list(sums.layers[a:b])
+            w[s] += dense[b] - dense[a]
+            kvb[s] += kvs[b] - kvs[a]
+        ea, eb = (0, max(host_end, n_cpu_moe)) if s == k else (max(a, n_cpu_moe), b)
+        if ea < eb:
+            experts_on[s] = sums.experts(ea, eb)
+            w[s] += expert[eb] - expert[ea]
+    out_slot = k if owner(n) < 0 else owner(n)
     w[k] += traffic.embd_bytes + traffic.idle_bytes  # token embeddings stay in host memory
     w[out_slot] += traffic.other_bytes
     if not traffic.output_tied:

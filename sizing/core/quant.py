@@ -593,6 +593,14 @@ def _impl(s: _State, new: str, t: TensorSpec, ft: LlamaFileType, cat: str) -> st
     return new
 
 
+@lru_cache(maxsize=256)
+def recipe_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
+    """``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded):
+    the memory estimate sums them and the traffic model splits them per layer, so a new
+    model types each quant once for both."""
+    return tuple(apply_recipe(arch, tensors_for(arch), quant))
+
+
 def apply_recipe(
     arch: ModelArch,
     tensors: Iterable[TensorSpec],

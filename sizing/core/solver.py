@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.core.projector import Projector
+from sizing.core.quant import recipe_tensors
 from sizing.core.tensors import TensorSpec
-from sizing.core.placement import Placement, PlacementOptions, place
+from sizing.core.placement import Placement, PlacementOptions, place, verdict
 from sizing.core.machine import Hardware
 from sizing.core.memo import Keyed
 from sizing.core.scenario import MAX_CTX, MemoryParts, Scenario
@@ -60,13 +61,9 @@ def default_memory_fn(scenario: Scenario) -> MemoryParts:
     return _parts_of(estimate_memory(scenario))
 
 
-@lru_cache(maxsize=256)
-def typed_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
-    """``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded)."""
-    from sizing.core.quant import apply_recipe
-    from sizing.core.tensors import tensors_for
-
-    return tuple(apply_recipe(arch, tensors_for(arch), quant))
+# ``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded; the
+# memory estimate reads the same cache)
+typed_tensors = recipe_tensors
 
 
 def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None, kv_k: str, kv_v: str) -> ModelTraffic:
@@ -215,6 +212,50 @@ def check_context(ctx: int) -> None:
         raise SizingError(f"context {ctx} is absurdly large: no model reaches {MAX_CTX:,} tokens")
 
 
+def _scenario(
+    arch: ModelArch,
+    quant: str,
+    ctx: int,
+    hardware: Hardware,
+    *,
+    tensors: Sequence[TensorSpec] | None,
+    n_parallel: int,
+    kv_type_k: str,
+    kv_type_v: str,
+    flash_attn: bool,
+    n_ubatch: int,
+    mmap: bool,
+    repack: bool,
+    mlock: bool,
+    mmproj: Projector | None,
+    memory_fn: MemoryFn | None,
+) -> tuple[Scenario, MemoryParts]:
+    """The scenario a question asks about, and its memory (memoised)."""
+    check_context(ctx)
+    backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
+    # A recipe-typed model carries no tensor list: the memory estimate and the traffic each
+    # cache their result by (model, quant), which a list of thousands of specs would have
+    # to be hashed for on every call (and every typed list kept alive to stay cached).
+    typed = tuple(tensors) if tensors is not None else None
+    scenario = Scenario(
+        model=arch,
+        quant=quant,
+        tensors=typed,
+        ctx=ctx * n_parallel,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        n_ubatch=n_ubatch,
+        n_parallel=n_parallel,
+        flash_attn=flash_attn,
+        backend=backend,  # type: ignore[arg-type]
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
+        mmproj=mmproj,
+    )
+    return scenario, memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
+
+
 def solve(
     arch: ModelArch,
     quant: str,
@@ -244,29 +285,23 @@ def solve(
 
     A context beyond the model's trained maximum is sized as asked (llama.cpp allows it
     with a warning; the memory estimate carries that warning)."""
-    check_context(ctx)
-    backend = hardware.gpus[0].backend if hardware.gpus else "cpu"
-    # A recipe-typed model carries no tensor list: the memory estimate and the traffic each
-    # cache their result by (model, quant), which a list of thousands of specs would have
-    # to be hashed for on every call (and every typed list kept alive to stay cached).
-    typed = tuple(tensors) if tensors is not None else None
-    scenario = Scenario(
-        model=arch,
-        quant=quant,
-        tensors=typed,
-        ctx=ctx * n_parallel,
+    scenario, mem = _scenario(
+        arch,
+        quant,
+        ctx,
+        hardware,
+        tensors=tensors,
+        n_parallel=n_parallel,
         kv_type_k=kv_type_k,
         kv_type_v=kv_type_v,
-        n_ubatch=n_ubatch,
-        n_parallel=n_parallel,
         flash_attn=flash_attn,
-        backend=backend,  # type: ignore[arg-type]
+        n_ubatch=n_ubatch,
         mmap=mmap,
         repack=repack,
         mlock=mlock,
         mmproj=mmproj,
+        memory_fn=memory_fn,
     )
-    mem = memory_for(scenario, memory_fn, tensors_key="recipe" if tensors is None else hash(typed))
     return plan_for_scenario(
         scenario,
         mem,
@@ -279,6 +314,70 @@ def solve(
     )
 
 
+class Fit(BaseModel):
+    """``solve``'s memory and whether it fits (on the GPU(s) or at all), without the
+    placement's devices, work and wording: what a search trial or a fit-map cell reads."""
+
+    model_config = ConfigDict(frozen=True)
+
+    memory: MemoryParts
+    fits: bool
+    all_on_gpu: bool
+
+
+def fit(
+    arch: ModelArch,
+    quant: str,
+    ctx: int,
+    hardware: Hardware,
+    *,
+    options: PlacementOptions | None = None,
+    tensors: Sequence[TensorSpec] | None = None,
+    n_parallel: int = 1,
+    kv_type_k: str = "f16",
+    kv_type_v: str = "f16",
+    flash_attn: bool = True,
+    n_ubatch: int = 512,
+    memory_fn: MemoryFn | None = None,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
+    mmproj: Projector | None = None,
+) -> Fit:
+    """``solve(...)``'s memory, ``.fits`` and ``.placement.all_on_gpu``, by the same search."""
+    s, mem = _scenario(
+        arch,
+        quant,
+        ctx,
+        hardware,
+        tensors=tensors,
+        n_parallel=n_parallel,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        flash_attn=flash_attn,
+        n_ubatch=n_ubatch,
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
+        mmproj=mmproj,
+        memory_fn=memory_fn,
+    )
+    traffic = _traffic(s.model, s.quant, None if tensors is None else s.tensors, s.kv_type_k, s.kv_type_v)
+    opts = _options(options, s)
+    v = verdict(traffic, _with_projector(mem, s.mmproj), hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
+    return Fit(memory=mem, fits=v.fits, all_on_gpu=v.all_on_gpu)
+
+
+def _fit_kw(kw: dict) -> dict:
+    """``solve``'s keywords that ``fit`` takes too (a prompt length changes no fit)."""
+    return {k: v for k, v in kw.items() if k != "prompt_tokens"}
+
+
+def _options(options: PlacementOptions | None, s: Scenario) -> PlacementOptions:
+    # the micro-batch is the scenario's (-ub): it sets the SWA cells and the scheduler's copies
+    return (options or PlacementOptions()).model_copy(update={"n_ubatch": s.n_ubatch})
+
+
 def best_quant(
     arch: ModelArch,
     ctx: int,
@@ -289,6 +388,20 @@ def best_quant(
     memory_fn: MemoryFn | None = None,
     **kw,
 ) -> Plan | None:
+    """The plan (placement and speed) of :func:`best_quant_name`'s quant, or None."""
+    q = best_quant_name(arch, ctx, hardware, quants=quants, memory_fn=memory_fn, **kw)
+    return None if q is None else solve(arch, q, ctx, hardware, calib, memory_fn=memory_fn, **kw)
+
+
+def best_quant_name(
+    arch: ModelArch,
+    ctx: int,
+    hardware: Hardware,
+    *,
+    quants: Iterable[str] = QUANT_LADDER,
+    memory_fn: MemoryFn | None = None,
+    **kw,
+) -> str | None:
     """The highest-quality quant that fits at ``ctx`` entirely on the GPU(s).
 
     If no quant fits there, the best one that fits with layers in system RAM, but no
@@ -299,12 +412,13 @@ def best_quant(
     ladder = list(quants)
     if not ladder:
         raise SizingError("no quants to choose from")
-    memo: dict[str, Plan] = {}
+    memo: dict[str, Fit] = {}
+    fit_kw = _fit_kw(kw)
 
-    def trial(i: int) -> Plan:
+    def trial(i: int) -> Fit:
         q = ladder[i]
         if q not in memo:
-            memo[q] = solve(arch, q, ctx, hardware, calib, memory_fn=memory_fn, with_speed=False, **kw)
+            memo[q] = fit(arch, q, ctx, hardware, memory_fn=memory_fn, **fit_kw)
         return memo[q]
 
     def first(pred) -> int | None:
@@ -319,9 +433,9 @@ def best_quant(
                 lo = mid + 1
         return lo
 
-    on_gpu = first(lambda p: p.fits and (p.placement.all_on_gpu or not hardware.gpus))
+    on_gpu = first(lambda p: p.fits and (p.all_on_gpu or not hardware.gpus))
     if on_gpu is not None:
-        return solve(arch, ladder[on_gpu], ctx, hardware, calib, memory_fn=memory_fn, **kw)
+        return ladder[on_gpu]
     any_fit = first(lambda p: p.fits)
     if any_fit is None:
         return None
@@ -331,7 +445,7 @@ def best_quant(
             any_fit += 1
         if any_fit == len(ladder):
             return None
-    return solve(arch, ladder[any_fit], ctx, hardware, calib, memory_fn=memory_fn, **kw)
+    return ladder[any_fit]
 
 
 def largest_context(
@@ -346,10 +460,14 @@ def largest_context(
     """The largest context (a multiple of 256, up to the model's maximum) that fits,
     entirely on the GPU(s) and at all."""
     top = arch.max_context
+    fit_kw = _fit_kw(kw)
+    memo: dict[int, Fit] = {}  # both searches start from the same contexts
 
     def fits(ctx: int, gpu_only: bool) -> bool:
-        p = solve(arch, quant, ctx, hardware, calib, memory_fn=memory_fn, with_speed=False, **kw)
-        return p.fits and (p.placement.all_on_gpu or not gpu_only or not hardware.gpus)
+        if ctx not in memo:
+            memo[ctx] = fit(arch, quant, ctx, hardware, memory_fn=memory_fn, **fit_kw)
+        p = memo[ctx]
+        return p.fits and (p.all_on_gpu or not gpu_only or not hardware.gpus)
 
     def search(gpu_only: bool) -> int | None:
         lo_ctx = min(CTX_STEP, top)
@@ -494,8 +612,7 @@ def plan_for_scenario(
     recipe's, so the traffic cache keys on (model, quant) instead of hashing them."""
     s = scenario
     traffic = _traffic(s.model, s.quant, None if recipe_tensors else s.tensors, s.kv_type_k, s.kv_type_v)
-    # the micro-batch is the scenario's (-ub): it sets the SWA cells and the scheduler's copies
-    opts = (options or PlacementOptions()).model_copy(update={"n_ubatch": s.n_ubatch})
+    opts = _options(options, s)
     placement = place(traffic, _with_projector(memory, s.mmproj), hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
     per_seq = max(1, s.ctx // s.n_parallel)
     speed = None

@@ -13,6 +13,7 @@ import streamlit as st
 from sizing.ui import charts, fmt, report, services
 from sizing.ui.echo import inert
 from sizing.ui.feedback import guard
+from sizing.ui.table import arrow
 from sizing.ui.inputs import HardwareChoice, ModelChoice
 
 
@@ -101,7 +102,7 @@ def parts_table(data: dict) -> None:
             {"part": "of which reclaimable file pages", "size": fmt.gb(data.get("reclaimable_bytes"))},
         ]
     with st.expander("Memory parts", icon=":material/table:"):
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(arrow(rows), hide_index=True, width="stretch")
     st.caption(
         f"{inert(data.get('model', ''))} · {inert(data.get('quant', ''))} · {fmt.ctx(data.get('ctx'))} context · "
         f"{fmt.count(data.get('params'))} parameters"
@@ -223,7 +224,7 @@ def basis(data: dict) -> None:
             st.write("No basis was recorded for this estimate.")
             return
         st.dataframe(
-            rows,
+            arrow(rows),
             hide_index=True,
             width="stretch",
             column_config={
@@ -235,16 +236,18 @@ def basis(data: dict) -> None:
         if detail:
             st.markdown("**Every buffer llama.cpp allocates**")
             st.dataframe(
-                [
-                    {
-                        "buffer": it.get("name"),
-                        "part": it.get("part"),
-                        "device": it.get("device"),
-                        "size": fmt.gb(it.get("bytes")),
-                        "why": it.get("note") or "",
-                    }
-                    for it in detail
-                ],
+                arrow(
+                    [
+                        {
+                            "buffer": it.get("name"),
+                            "part": it.get("part"),
+                            "device": it.get("device"),
+                            "size": fmt.gb(it.get("bytes")),
+                            "why": it.get("note") or "",
+                        }
+                        for it in detail
+                    ]
+                ),
                 hide_index=True,
                 width="stretch",
             )

@@ -474,9 +474,8 @@ def _largest_context(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: A
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _best_quant(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> str | None:
     sc = estimate(_choice, _values, _hw).scenario
-    hwm, cal = hardware_and_calibration(_hw)
-    plan = solver.best_quant(sc.model, int(_values["ctx"]), hwm, cal, **_limit_kw(sc))
-    return plan.quant if plan is not None else None
+    hwm = hardware_and_calibration(_hw)[0]
+    return solver.best_quant_name(sc.model, int(_values["ctx"]), hwm, **_limit_kw(sc))
 
 
 FIT_QUANTS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
@@ -498,33 +497,30 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _fit_grid(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> dict:
     sc = estimate(_choice, _values, _hw).scenario
-    hwm, cal = hardware_and_calibration(_hw)
+    hwm = hardware_and_calibration(_hw)[0]
     ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
     status, totals = [], []
     reclaim = 0
     for q in FIT_QUANTS:
         srow, trow = [], []
         for c in ctxs:
-            p = solver.solve(
+            p = solver.fit(
                 sc.model,
                 q,
                 c,
                 hwm,
-                cal,
                 n_parallel=sc.n_parallel,
                 kv_type_k=sc.kv_type_k,
                 kv_type_v=sc.kv_type_v,
                 flash_attn=sc.flash_attn,
-                with_speed=False,
                 mmap=sc.mmap,
                 repack=sc.repack,
                 mlock=sc.mlock,
             )
             reclaim = max(reclaim, p.memory.reclaimable_bytes)
-            pl = p.placement
-            if not pl.fits:
+            if not p.fits:
                 srow.append("no")
-            elif hwm.gpus and not pl.all_on_gpu:
+            elif hwm.gpus and not p.all_on_gpu:
                 srow.append("tight")
             else:
                 srow.append("fits")

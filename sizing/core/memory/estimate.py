@@ -32,9 +32,9 @@ from sizing.core.fastmodel import build
 from sizing.core.memo import Keyed
 from sizing.core.memory.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
 from sizing.core.arch import ModelArch
-from sizing.core.tensors import TensorSpec, count_params, tensors_for
+from sizing.core.tensors import TensorSpec, count_params
 from sizing.core.memory.overhead import load_overheads
-from sizing.core.quant import apply_recipe, file_quant, native_note, tensor_bytes
+from sizing.core.quant import file_quant, native_note, recipe_tensors, tensor_bytes
 from sizing.core.scenario import Basis, MemoryParts, Scenario
 from sizing.units import GIB, MIB
 
@@ -174,8 +174,7 @@ def summarize_weights(
 @lru_cache(maxsize=4096)
 def recipe_weights(arch: ModelArch, quant: str) -> WeightsSummary:
     """Weights of ``arch`` quantized as ``quant`` by llama.cpp's recipe (memoized)."""
-    typed = apply_recipe(arch, tensors_for(arch), quant)
-    return summarize_weights(arch, typed, "recipe")
+    return summarize_weights(arch, recipe_tensors(arch, quant), "recipe")
 
 
 def _weights_of_file(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSummary:
