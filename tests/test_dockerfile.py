@@ -155,7 +155,7 @@ def test_dockerfile_steps_build_and_serve_the_app_in_web_mode(tmp_path):
     cmd = [python if c == "python" else str(port) if c == "8501" else c for c in cmd]
     health = [python if c == "python" else c.replace(":8501/", f":{port}/") for c in health]
     run_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LLM_SIZING")},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LLM_SIZING", "MALLOC_"))},
         **env,
         "PYTHONPATH": str(app),
         "LLM_SIZING_HOME": str(tmp_path / "home"),
@@ -176,6 +176,10 @@ def test_dockerfile_steps_build_and_serve_the_app_in_web_mode(tmp_path):
             time.sleep(0.3)
         probe = subprocess.run(health, env=run_env, capture_output=True, text=True, timeout=30)
         assert probe.returncode == 0, probe.stderr
+        # the launcher exec'd the server (same pid) with glibc held to two malloc arenas
+        import psutil
+
+        assert psutil.Process(proc.pid).environ().get("MALLOC_ARENA_MAX") == "2"
 
         from playwright.sync_api import sync_playwright
 

@@ -389,7 +389,11 @@ class _Prepared:
 PREPARED_SMALL = 2048
 
 
-@lru_cache(maxsize=256)
+# A prepared list with its typed tables is ~0.6 MiB for a catalog model once its quants have
+# filled them: 12 hold a page's working set (a model and its quants, the few models a
+# comparison shows; a sweep walks models one at a time) and keep a server that serves every
+# catalog model within its memory budget (bench/load.py --reruns).
+@lru_cache(maxsize=12)
 def _prepare(tensors: tuple[TensorSpec, ...]) -> _Prepared:
     return _Prepared(tensors)
 
@@ -593,7 +597,7 @@ def _impl(s: _State, new: str, t: TensorSpec, ft: LlamaFileType, cat: str) -> st
     return new
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)  # ~55 KiB each: a few models' every quant
 def recipe_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
     """``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded):
     the memory estimate sums them and the traffic model splits them per layer, so a new

@@ -73,7 +73,7 @@ def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None
     return _traffic_memo(Keyed(key, (arch, quant, tensors, kv_k, kv_v)))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=128)  # ~19 KiB each (per-layer arrays): bounded in size as well as count
 def _traffic_memo(k: Keyed) -> ModelTraffic:
     arch, quant, tensors, kv_k, kv_v = k.take()
     typed = tensors if tensors is not None else typed_tensors(arch, quant)
@@ -92,7 +92,7 @@ def traffic_for(
     return _traffic(arch, quant, tuple(tensors) if tensors is not None else None, kv_type_k, kv_type_v)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)  # ~0.7 KiB each; a new Run view asks ~65
 def _memory(k: Keyed, fn: MemoryFn) -> MemoryParts:
     scenario = k.take()
     assert scenario is not None

@@ -57,7 +57,7 @@ def layer_of(name: str) -> int:
     return -1
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)  # ~150 B each; a model's tensors, a few times over
 def shared_spec(name: str, shape: tuple[int, ...], ggml_type: str | None) -> TensorSpec:
     """A TensorSpec from values already known valid, without pydantic's validation, and
     shared (it is frozen): a catalog sweep types ~150k tensors but only ~60k distinct ones,
@@ -628,8 +628,8 @@ def _build(arch: ModelArch) -> list[TensorSpec]:
 
 
 # Building a 61-layer MoE model's tensor list takes milliseconds, and sweeps ask for the
-# same architecture once per quant and context: keep the last few hundred (bounded).
-@lru_cache(maxsize=256)
+# same architecture once per quant and context: keep the last few dozen (bounded).
+@lru_cache(maxsize=64)  # a model's untyped list, ~45 KiB
 def _tensors(arch: ModelArch) -> tuple[TensorSpec, ...]:
     return tuple(llama_order(_build(arch)))
 
