@@ -1,8 +1,8 @@
 """Live-check figures on this machine: verify time, synthetic disk use, calibration error.
 
-    .venv/bin/python bench/verify.py [--skip-8b] [--threads N]
+    .venv/bin/python bench/verify.py [--skip-8b] [--threads N] [--repeats N] [-r N]
 
-1. A full ``verify`` of SmolLM2-135M (512 prompt tokens, 128 generated, ctx 4096), wall
+1. A full ``verify -r 3`` of SmolLM2-135M (512 prompt tokens, 128 generated, ctx 4096), wall
    time from the call to the answer, load included (target: under 30 s).
 2. A synthetic Llama-3.1-8B Q4_K_M check: disk used by the model file (target: under
    10 MB) and the memory parts against the estimate. ``--skip-8b`` only writes the file.
@@ -55,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-8b", action="store_true", help="write the 8B synthetic file but do not run it")
     ap.add_argument("--repeats", type=int, default=3, help="calibration runs of each model")
     ap.add_argument(
+        "--repetitions",
+        "-r",
+        type=int,
+        default=3,
+        help="timed runs of the SmolLM2 verify (`verify -r N`): its decode is their median, as llama-bench's -r",
+    )
+    ap.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -75,12 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         from sizing.live.check import run_check
         from sizing.live.store import load_runs
 
-        # 1. verify SmolLM2-135M, full defaults
+        # 1. verify SmolLM2-135M (defaults, with -r timed runs: one 128-token decode on this VM
+        # spreads by a quarter from run to run)
         t0 = time.perf_counter()
-        r = run_check(str(_smollm2()), ctx=4096, n_prompt=512, n_gen=128, runner="embedded", n_threads=args.threads)
+        r = run_check(
+            str(_smollm2()),
+            ctx=4096,
+            n_prompt=512,
+            n_gen=128,
+            runner="embedded",
+            n_threads=args.threads,
+            repetitions=args.repetitions,
+        )
         wall = time.perf_counter() - t0
         m = r.measured
-        print("== verify SmolLM2-135M Q4_1, ctx 4096, pp512 + tg128")
+        print(f"== verify SmolLM2-135M Q4_1, ctx 4096, pp512 + tg128, -r {args.repetitions}")
         print(f"status {r.status}; wall {wall:.1f} s (target < 30 s), load {m.load_s:.2f} s")
         print(
             f"prefill {m.prefill_tokens_per_s:.1f} tok/s, decode {m.decode_tokens_per_s:.1f} tok/s, "
