@@ -25,7 +25,8 @@ from sizing.sources.catalog import load_catalog  # noqa: E402
 from sizing.core.placement import place_many  # noqa: E402
 from sizing.core.machine import DEFAULT_HOST, apple_working_set_fraction  # noqa: E402
 from sizing.core.scenario import Scenario  # noqa: E402
-from sizing.core.solver import memory_for, traffic_for, typed_tensors  # noqa: E402
+from sizing.core.quant import recipe_tensors  # noqa: E402
+from sizing.core.solver import memory_for, traffic_for  # noqa: E402
 from sizing.core.speed.estimate import decode_tokens_per_s_many  # noqa: E402
 from sizing.units import GIB  # noqa: E402
 
@@ -64,7 +65,7 @@ def sweep(models, calib, m):
     for arch in models:
         for q in QUANTS:
             traffic = traffic_for(arch, q)
-            typed = typed_tensors(arch, q)
+            typed = recipe_tensors(arch, q)
             for ctx in CONTEXTS:
                 c = min(ctx, arch.max_context)
                 mem = memory_for(

@@ -61,11 +61,6 @@ def default_memory_fn(scenario: Scenario) -> MemoryParts:
     return _parts_of(estimate_memory(scenario))
 
 
-# ``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded; the
-# memory estimate reads the same cache)
-typed_tensors = recipe_tensors
-
-
 def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None, kv_k: str, kv_v: str) -> ModelTraffic:
     """Memoised per (model, quant, the tensors' hash, KV types), holding no tensor list
     (``sizing.core.memo``)."""
@@ -76,7 +71,7 @@ def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None
 @lru_cache(maxsize=128)  # ~19 KiB each (per-layer arrays): bounded in size as well as count
 def _traffic_memo(k: Keyed) -> ModelTraffic:
     arch, quant, tensors, kv_k, kv_v = k.take()
-    typed = tensors if tensors is not None else typed_tensors(arch, quant)
+    typed = tensors if tensors is not None else recipe_tensors(arch, quant)  # the memory estimate's cache
     return model_traffic(arch, typed, kv_k, kv_v)
 
 
@@ -92,7 +87,7 @@ def traffic_for(
     return _traffic(arch, quant, tuple(tensors) if tensors is not None else None, kv_type_k, kv_type_v)
 
 
-@lru_cache(maxsize=2048)  # ~0.7 KiB each; a new Run view asks ~65
+@lru_cache(maxsize=8192)  # ~0.7 KiB each: a catalog sweep (159 models × quants × contexts) stays warm
 def _memory(k: Keyed, fn: MemoryFn) -> MemoryParts:
     scenario = k.take()
     assert scenario is not None
