@@ -43,6 +43,7 @@ from sizing.errors import SizingError
 from sizing.units import GIB
 
 BENCH_FILE = data_file("llama_bench.yaml")
+ATTENTION_FILE = data_file("cpu_attention.yaml")
 MIN_ROWS = 3  # fewer fit rows than this for a backend: use the pooled fit
 MIN_SPREAD = (0.85, 1.15)  # never claim a tighter range than ±15 %
 RECENT_YEAR = 2026.0  # rows from here on count fully in the decode fit (see row_weight)
@@ -189,6 +190,23 @@ class CpuKernelSpeeds(BaseModel):
         if v.get("repacked") != 1.0 or not all(0 < x <= 1.5 for x in v.values()):
             raise ValueError("speeds are relative to repacked = 1.0, each in (0, 1.5]")
         return v
+
+
+class CpuAttentionRate(BaseModel):
+    """The CPU decode attention rate (FLOPs per cycle per thread over an F16 KV cache with
+    flash attention), measured with one llama.cpp build: no public table states it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flop_per_cycle: float = Field(gt=0, le=64, description="attention FLOPs per thread per clock cycle")
+    isa: str = Field(description="the ISA the kernels ran on")
+    clock_ghz: float = Field(gt=0, description="the clock the per-cycle figure is taken at")
+    threads: int = Field(gt=0)
+    flash_attn: bool = Field(description="llama.cpp's flash-attention path (what live checks run)")
+    kv_type: str = Field(description="the KV cache type")
+    build: str = Field(min_length=3)
+    date: dt.date
+    source: str = Field(min_length=8)
 
 
 class GraphPair(BaseModel):
@@ -936,14 +954,49 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
     return data.model_copy(update={"devices": devices})
 
 
-def fit_from_files(path: Path = BENCH_FILE) -> CalibrationSet:
+def load_cpu_attention(path: Path = ATTENTION_FILE) -> CpuAttentionRate:
+    raw = read_yaml(path, "CPU attention rate")
+    return validate(CpuAttentionRate, raw.get("cpu_attention") if isinstance(raw, dict) else None, f"{path}:")
+
+
+def with_cpu_attention(calib: CalibrationSet, rate: CpuAttentionRate) -> CalibrationSet:
+    """Every CPU entry with a clock-scaled decode rate of its own gets the attention rate,
+    scaled from the measured ISA by that entry's decode bytes per cycle (a thread's vector
+    work per cycle, as the public rows of each ISA show it), and a per-thread rate at the
+    entry's own rows' clocks (its decode GB/s per thread ÷ GB per GHz); the others borrow
+    the CPU backend's (:func:`sizing.core.speed.estimate.attention_flops_per_s`)."""
+    cpu = calib.backends.get("cpu")
+    ref = calib.backends.get(f"cpu/{rate.isa}")
+    ref_per_ghz = (ref and ref.decode_gb_per_ghz) or (cpu and cpu.decode_gb_per_ghz)
+    backends = dict(calib.backends)
+    for key, c in calib.backends.items():
+        if key.split("/")[0] != "cpu" or not (c.decode_gb_per_ghz and ref_per_ghz):
+            continue
+        per_cycle = rate.flop_per_cycle * c.decode_gb_per_ghz / ref_per_ghz
+        per_thread = per_cycle * c.decode_gbs_per_thread / c.decode_gb_per_ghz if c.decode_gbs_per_thread else None
+        backends[key] = c.model_copy(
+            update={
+                "decode_attn_flop_per_cycle": round(per_cycle, 3),
+                "decode_attn_gflops_per_thread": round(per_thread, 3) if per_thread else None,
+            }
+        )
+    method = (
+        f"{calib.method}; CPU decode attention: {rate.flop_per_cycle} FLOPs per cycle per thread measured on "
+        f"{rate.isa} ({rate.build}, {rate.date}, flash attention {'on' if rate.flash_attn else 'off'}, "
+        f"{rate.kv_type} cache: data/cpu_attention.yaml), scaled to each ISA by its decode GB per GHz"
+    )
+    return calib.model_copy(update={"backends": backends, "method": method})
+
+
+def fit_from_files(path: Path = BENCH_FILE, attention: Path = ATTENTION_FILE) -> CalibrationSet:
     from sizing.hardware.db import load_gpus
 
     db = load_gpus()
     for d in load_bench(path).devices.values():
         if d.db_id and d.db_id not in {g.id for g in db.all}:
             raise SizingError(f"{path}: device {d.name!r}: db_id {d.db_id!r} is not in data/gpus.yaml")
-    return fit(load_bench_with_db(path), data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+    calib = fit(load_bench_with_db(path), data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+    return with_cpu_attention(calib, load_cpu_attention(attention))
 
 
 def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
@@ -1025,6 +1078,9 @@ def dump_calibration(calib: CalibrationSet) -> str:
     for entry in [*data["backends"].values(), data["pooled"]]:
         if not entry.get("prefill_kernel_speed"):  # only CPU entries have one
             entry.pop("prefill_kernel_speed", None)
+        for key in ("decode_attn_flop_per_cycle", "decode_attn_gflops_per_thread"):  # CPU entries only
+            if entry.get(key) is None:
+                entry.pop(key, None)
     return header + yaml.safe_dump(data, sort_keys=False)
 
 

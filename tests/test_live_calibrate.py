@@ -170,8 +170,21 @@ def test_fitted_line_drives_the_real_speed_model():
     factors = calibrate.MachineFactors(effective_bandwidth_gbs=9.0, decode_overhead_ms=25.0, n_decode=3)
     new_rate, new_calib = calibrate.apply_factors(rate, calib, factors)
     after = predict_speed(est, new_rate, n_prompt=128, calib=new_calib)
-    expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025)
+    # the line, plus attention at 128 cached cells where its FLOPs outlast its KV read
+    attention = max(
+        0.0, base["decode_attention_flops"] / base["assumed_attention_rate"] - base["decode_kv_bytes"] / 9e9
+    )
+    assert attention > 0
+    expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025 + attention)
     assert after["decode_tokens_per_s"] == pytest.approx(expected, rel=1e-6)
+    # and the fit's own prediction of such a run is the same figure
+    sample = calibrate.SpeedSample(
+        decode_read_bytes=base["decode_read_bytes"],
+        decode_kv_bytes=base["decode_kv_bytes"],
+        decode_attn_flops=base["decode_attention_flops"],
+        assumed_attn_rate=base["assumed_attention_rate"],
+    )
+    assert factors.decode_tokens_per_s(sample) == pytest.approx(expected, rel=1e-6)
 
 
 # --------------------------------------------------------------------------- screening
@@ -300,3 +313,88 @@ def test_load_window_counts_other_processes_not_this_one():
     w = load._window(a, b, None)
     assert w.others_busy_cores == pytest.approx(1.0)  # 3 busy core-seconds, 1 of them ours, over 2 s
     assert w.steal_share == pytest.approx(0.1)
+
+
+# --------------------------------------------------------------------------- attention at depth
+
+# A SmolLM2-sized step on a machine with a known line and attention rate: 97 MB of weights,
+# 23 KB of KV and 69 kFLOP of attention per cached cell (its traffic at an F16 cache).
+_WEIGHTS, _KV_CELL, _FLOP_CELL = 9.7e7, 23040.0, 69120.0
+_BW, _OVER, _RATE, _ASSUMED_RATE = 1.4e10, 0.010, 4.0e9, 8.0e9
+
+
+def _at_depth(id_, cells, *, series="smol", others=0.0, slow=1.0):
+    kv, flops = _KV_CELL * cells, _FLOP_CELL * cells
+    step = (_WEIGHTS + kv) / _BW + _OVER + max(0.0, flops / _RATE - kv / _BW)
+    return calibrate.SpeedSample(
+        id=id_,
+        label=id_,
+        group=f"{series}|{cells}",
+        series=series,
+        predicted_decode=1 / ((_WEIGHTS + kv) / _BW + max(0.0, flops / _ASSUMED_RATE - kv / _BW)),
+        measured_decode=1 / step / slow,
+        decode_read_bytes=_WEIGHTS + kv,
+        assumed_bandwidth=_BW,
+        decode_kv_bytes=kv,
+        decode_attn_flops=flops,
+        assumed_attn_rate=_ASSUMED_RATE,
+        others_busy_cores=others,
+        spare_cores=0.0,
+    )
+
+
+def test_runs_at_one_depth_fit_no_attention_rate():
+    runs = [_at_depth("a", 80), _at_depth("b", 80), _at_depth("g", 80, series="gemma")]
+    f = calibrate.fit_factors(runs)
+    assert f.attention_factor is None and f.n_attention == 0
+    assert "default rate" in f.detail()
+
+
+def test_depths_too_close_fit_no_attention_rate():
+    f = calibrate.fit_factors([_at_depth("a", 300), _at_depth("b", 300 * calibrate.ATTENTION_SPREAD * 0.9)])
+    assert f.attention_factor is None
+
+
+def test_one_model_at_two_depths_fits_the_attention_rate():
+    runs = [_at_depth("shallow", 80), _at_depth("deep", 656)]
+    f = calibrate.fit_factors(runs)
+    assert f.n_attention == 1
+    assert f.attention_gflops == pytest.approx(_RATE / 1e9, rel=1e-6)
+    assert f.attention_factor == pytest.approx(_RATE / _ASSUMED_RATE, rel=1e-6)
+    assert "GFLOP/s" in f.detail() and "1 model at two depths" in f.detail()
+    # the overhead is what is left once attention is paid: a run at a third depth is predicted
+    verify = _at_depth("verify", 576)
+    assert f.decode_tokens_per_s(verify) == pytest.approx(verify.measured_decode, rel=1e-6)
+    assert abs(verify.predicted_decode / verify.measured_decode - 1) > 0.15
+
+
+def test_runs_of_different_models_do_not_pair_up_as_depths():
+    f = calibrate.fit_factors([_at_depth("smol", 80), _at_depth("gemma", 656, series="gemma")])
+    assert f.attention_factor is None
+
+
+def test_a_busy_deep_run_is_left_out_and_fits_no_rate():
+    runs = [_at_depth("s1", 80), _at_depth("s2", 80), _at_depth("deep", 656, others=1.5, slow=3.0)]
+    kept, verdicts = calibrate.screen(runs)
+    why = {v.id: v for v in verdicts}
+    assert not why["deep"].used and "machine busy" in why["deep"].reason
+    assert calibrate.fit_factors(kept).attention_factor is None
+    # with a quiet repeat of the deep run, the rate is fitted from it alone
+    kept, _ = calibrate.screen([*runs, _at_depth("deep2", 656)])
+    assert calibrate.fit_factors(kept).attention_gflops == pytest.approx(_RATE / 1e9, rel=1e-6)
+
+
+def test_attention_rate_moves_the_speed_model():
+    """A fitted attention factor scales the CPU attention rate of the calibration (and only it)."""
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.estimate import attention_flops_per_s
+
+    calib = load_calibration()
+    rate = DeviceRate(name="test CPU", kind="cpu", backend="cpu", bandwidth_gbs=40.0, threads=2, clock_ghz=2.1)
+    line = calibrate.MachineFactors(effective_bandwidth_gbs=9.0, decode_overhead_ms=5.0, n_decode=3)
+    with_attention = line.model_copy(update={"attention_factor": 0.5, "attention_gflops": 2.0, "n_attention": 1})
+    r1, c1 = calibrate.apply_factors(rate, calib, line)
+    r2, c2 = calibrate.apply_factors(rate, calib, with_attention)
+    assert attention_flops_per_s(r1, c1) == pytest.approx(attention_flops_per_s(rate, calib))
+    assert attention_flops_per_s(r2, c2) == pytest.approx(0.5 * attention_flops_per_s(rate, calib))
+    assert r1 == r2

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sizing.errors import SizingError
-from sizing.live.calibrate import BANDWIDTH_BOUND_BYTES
-from sizing.live.measure_machine import RAM_SHARE, bandwidth_model, calibration_plan
+from sizing.live.calibrate import ATTENTION_SPREAD, BANDWIDTH_BOUND_BYTES
+from sizing.live.measure_machine import CTX, RAM_SHARE, bandwidth_model, calibration_plan
 
 GIB = 1 << 30
 
@@ -31,8 +31,14 @@ def test_too_little_ram_says_so_and_keeps_the_published_bandwidth():
 
 def test_plan_pairs_small_real_models_with_one_bandwidth_run(smollm2_gguf):
     plan = calibration_plan(16 * GIB, [Path(smollm2_gguf)])
-    assert [p.regime for p in plan] == ["overhead", "bandwidth"]
+    assert [p.regime for p in plan] == ["overhead", "attention", "bandwidth"]
     assert not plan[0].synthetic and plan[0].model == str(smollm2_gguf)
+    # the attention run is the same file after a long prompt: two depths of one model, far
+    # enough apart that the fit can take an attention rate from them
+    deep = plan[1]
+    assert deep.model == plan[0].model and deep.n_gen == plan[0].n_gen
+    shallow_cells, deep_cells = plan[0].n_prompt + plan[0].n_gen / 2, deep.n_prompt + deep.n_gen / 2
+    assert deep_cells >= ATTENTION_SPREAD * shallow_cells and deep.n_prompt + deep.n_gen < CTX
 
 
 def test_cli_rejects_bad_repeats_in_one_line(tmp_path):

@@ -147,7 +147,14 @@ class DeviceWork(BaseModel):
         (), description="(KV bytes per cell, window) for sliding-window layers"
     )
     flops_per_token: float = 0.0
-    attn_flops_per_cell: float = 0.0
+    attn_flops_per_cell: float = Field(0.0, description="attention FLOPs per cached token, every layer's")
+    attn_windowed: tuple[tuple[float, int], ...] = Field(
+        (),
+        description=(
+            "(attention FLOPs per cell, window) of the sliding-window layers (part of "
+            "attn_flops_per_cell): a query there attends to at most its window's cells"
+        ),
+    )
     expert_flops_per_token: float = Field(
         0.0, ge=0, description="the routed-expert share of flops_per_token (small gathered matrix products)"
     )
@@ -192,6 +199,14 @@ class DeviceWork(BaseModel):
         total = self.kv_full_per_cell * depth
         for per_cell, window in self.kv_windowed:
             total += per_cell * min(depth, window)
+        return total
+
+    def attention_flops(self, depth: float) -> float:
+        """Attention FLOPs one query spends over ``depth`` cached tokens (Q·K and the
+        weighted sum of V, every head): a sliding-window layer's cells stop at its window."""
+        total = self.attn_flops_per_cell * depth
+        for per_cell, window in self.attn_windowed:
+            total -= per_cell * max(0.0, depth - window)
         return total
 
 
@@ -301,6 +316,7 @@ def work_for_layers(
     d = e = kv_full = flops = attn = eflops = 0.0
     frac = 0.0
     windowed: dict[int, float] = {}
+    attn_windowed: dict[int, float] = {}
     count = moe = 0
     for layer in layers:
         count += 1
@@ -313,6 +329,7 @@ def work_for_layers(
                 kv_full += layer.kv_bytes_per_cell
             else:
                 windowed[layer.window] = windowed.get(layer.window, 0.0) + layer.kv_bytes_per_cell
+                attn_windowed[layer.window] = attn_windowed.get(layer.window, 0.0) + layer.attn_flops_per_cell
         if experts and layer.expert_bytes:
             moe += 1
             e += layer.expert_bytes
@@ -334,6 +351,7 @@ def work_for_layers(
         kv_windowed=tuple((v, w) for w, v in sorted(windowed.items())),
         flops_per_token=flops,
         attn_flops_per_cell=attn,
+        attn_windowed=tuple((f, w) for w, f in sorted(attn_windowed.items()) if f),
         matrix_types=traffic.matrix_types,
         output_flops_per_token=out_flops,
         expert_flops_per_token=eflops,

@@ -139,6 +139,9 @@ STEAL_LIMIT = 0.05  # share of CPU time the hypervisor gave to other guests
 GPU_BUSY_LIMIT = 0.10  # GPU utilisation before a GPU run starts
 REPEAT_SPREAD = 0.25  # a repeat this far below its group's reference is contended
 FAR_FROM_OTHERS = 0.35  # leave-one-out miss beyond which a run disagrees with the rest
+# An attention rate is fitted only from runs of one model at two depths whose attention
+# FLOPs differ this many times over: closer depths leave the slope to the noise.
+ATTENTION_SPREAD = 2.0
 
 
 class SpeedSample(BaseModel):
@@ -156,6 +159,17 @@ class SpeedSample(BaseModel):
     # what the prediction assumed: bytes read per decoded token, effective bytes/s
     decode_read_bytes: float | None = None
     assumed_bandwidth: float | None = None
+    # attention over the cached cells at the run's decode depth (CPU runs)
+    decode_kv_bytes: float | None = Field(None, description="the KV-cache share of decode_read_bytes")
+    decode_attn_flops: float | None = Field(None, description="attention FLOPs per decoded token at its depth")
+    assumed_attn_rate: float | None = Field(None, description="attention FLOP/s the prediction assumed")
+    series: str = Field(
+        "",
+        description=(
+            "runs of the same model and settings but for the prompt length: the same step at other "
+            "depths, whose difference is attention alone"
+        ),
+    )
     synthetic: bool = False
     calibration_run: bool = Field(False, description="run by calibrate --measure, which sizes it for this machine")
     others_busy_cores: float | None = Field(None, description="max over before/during the run")
@@ -324,6 +338,48 @@ class _DecodeRun(NamedTuple):
     assumed_bandwidth: float
     predicted: float
     bandwidth_bound: bool
+    kv_bytes: float
+    attn_flops: float
+    attn_rate: float | None
+
+
+def attention_excess(read_kv: float, flops: float, rate: float | None, bandwidth: float) -> float:
+    """Seconds attention over the cache adds beyond reading its KV at ``bandwidth``: on a CPU
+    its FLOPs at ``rate`` outlast the read (the speed model's max of the two)."""
+    if not (rate and flops):
+        return 0.0
+    return max(0.0, flops / rate - read_kv / bandwidth)
+
+
+def fit_attention(samples: Sequence[SpeedSample]) -> tuple[float, float, int] | None:
+    """(measured ÷ assumed attention rate, measured FLOP/s, models it rests on), or None.
+
+    Only runs of one model and settings at two depths identify it (:attr:`SpeedSample.series`):
+    the step's weights and fixed costs are the same at both, so the extra seconds of the
+    deeper run over the extra attention FLOPs is the rate. A pair qualifies when the deeper
+    run spends at least ``ATTENTION_SPREAD`` times the shallower one's attention FLOPs and
+    is measurably slower; the median over models is taken. One depth, or depths too close,
+    fit nothing: the default rate stays."""
+    series: dict[str, list[SpeedSample]] = {}
+    for s in samples:
+        if s.series and s.measured_decode and s.decode_attn_flops is not None and s.assumed_attn_rate:
+            series.setdefault(s.series, []).append(s)
+    factors, rates = [], []
+    for runs in series.values():
+        lo = min(runs, key=lambda s: s.decode_attn_flops or 0.0)
+        hi = max(runs, key=lambda s: s.decode_attn_flops or 0.0)
+        f_lo, f_hi = lo.decode_attn_flops or 0.0, hi.decode_attn_flops or 0.0
+        if f_hi <= 0 or f_hi < ATTENTION_SPREAD * f_lo:
+            continue
+        dt = 1.0 / (hi.measured_decode or 1.0) - 1.0 / (lo.measured_decode or 1.0)
+        if dt <= 0:  # the deeper run was no slower: nothing to fit from this pair
+            continue
+        rate = (f_hi - f_lo) / dt
+        rates.append(rate)
+        factors.append(rate / (hi.assumed_attn_rate or rate))
+    if not factors:
+        return None
+    return _median(factors), _median(rates), len(factors)
 
 
 def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
@@ -343,23 +399,55 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
         n_decode=len(d),
         n_prefill=len(p),
     )
+    attention = fit_attention(samples)
+    a_factor = attention[0] if attention else 1.0
+    if attention:
+        factors = factors.model_copy(
+            update={
+                "attention_factor": attention[0],
+                "attention_gflops": attention[1] / 1e9,
+                "n_attention": attention[2],
+            }
+        )
     with_bytes = [
-        _DecodeRun(s.decode_read_bytes, s.measured_decode, s.assumed_bandwidth, s.predicted_decode, s.bandwidth_bound)
+        _DecodeRun(
+            s.decode_read_bytes,
+            s.measured_decode,
+            s.assumed_bandwidth,
+            s.predicted_decode,
+            s.bandwidth_bound,
+            s.decode_kv_bytes or 0.0,
+            s.decode_attn_flops or 0.0,
+            s.assumed_attn_rate,
+        )
         for s in samples
         if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth and s.predicted_decode
     ]
     if not with_bytes:
         return factors
     assumed = _median([s.assumed_bandwidth for s in with_bytes])
+
+    def excess(s: _DecodeRun, bw: float, factor: float) -> float:
+        return attention_excess(s.kv_bytes, s.attn_flops, s.attn_rate * factor if s.attn_rate else None, bw)
+
     # the public model's per-token overhead, implied by its own prediction
-    public_over = _median([max(0.0, 1 / s.predicted - s.read_bytes / s.assumed_bandwidth) for s in with_bytes])
+    public_over = _median(
+        [
+            max(0.0, 1 / s.predicted - s.read_bytes / s.assumed_bandwidth - excess(s, s.assumed_bandwidth, 1.0))
+            for s in with_bytes
+        ]
+    )
     big = [s for s in with_bytes if s.bandwidth_bound]
     small = [s for s in with_bytes if not s.bandwidth_bound]
     bw, over = assumed, public_over
     for _ in range(200):  # each regime pins its own parameter; alternate until both settle
         if big:
-            bw = _median([s.read_bytes / max(1e-9, 1 / s.measured - over) for s in big])
-        new = _median([max(0.0, 1 / s.measured - s.read_bytes / bw) for s in small]) if small else over
+            bw = _median([s.read_bytes / max(1e-9, 1 / s.measured - over - excess(s, bw, a_factor)) for s in big])
+        new = (
+            _median([max(0.0, 1 / s.measured - s.read_bytes / bw - excess(s, bw, a_factor)) for s in small])
+            if small
+            else over
+        )
         if abs(new - over) < 1e-15:
             break
         over = new

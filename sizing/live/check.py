@@ -197,7 +197,12 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.tensors import tensors_for
     from sizing.core.quant import apply_recipe
-    from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, estimate_speed
+    from sizing.core.speed.estimate import (
+        attention_flops_per_s,
+        decode_step_seconds,
+        effective_bandwidth,
+        estimate_speed,
+    )
     from sizing.core.traffic import model_traffic, single_device_work
 
     sc = est.scenario
@@ -215,7 +220,11 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         "decode_depth": depth,
         "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
         "decode_read_bytes": sum(d.read_bytes for d in per),
+        "decode_kv_bytes": sum(d.kv_read_bytes for d in per),
+        "decode_attention_flops": sum(d.attention_flops for d in per),
+        "decode_attention_s": sum(d.attention_seconds for d in per),
         "assumed_bandwidth": effective_bandwidth(rate, calib),
+        "assumed_attention_rate": attention_flops_per_s(rate, calib),
         "calibration": sp.calibration,
     }
 
@@ -249,18 +258,18 @@ def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
     sc = r.scenario or {}
     threads = sc.get("n_threads") or r.hardware.get("threads")
     label = f"{Path(r.model).name} {r.quant or ''} ({threads or '?'} threads, {r.runner.get('backend', '?')})"
-    group = "|".join(
-        str(x)
-        for x in (
-            r.model,
-            r.quant,
-            threads,
-            sc.get("n_gpu_layers"),
-            sc.get("n_prompt"),
-            sc.get("n_gen"),
-            r.runner.get("backend"),
-        )
+    # the same step at any depth: same model, threads, offload, backend, attention path and cache type
+    series = (
+        r.model,
+        r.quant,
+        threads,
+        sc.get("n_gpu_layers"),
+        r.runner.get("backend"),
+        sc.get("flash_attn"),
+        sc.get("kv_type_k"),
+        sc.get("kv_type_v"),
     )
+    group = "|".join(str(x) for x in (*series, sc.get("n_prompt"), sc.get("n_gen")))
     return calibrate.SpeedSample(
         id=r.id,
         label=label.replace("  ", " "),
@@ -273,6 +282,10 @@ def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
         measured_prefill=r.measured.get("prefill_tokens_per_s"),
         decode_read_bytes=r.estimate.get("predicted_decode_read_bytes"),
         assumed_bandwidth=r.estimate.get("assumed_effective_bandwidth"),
+        decode_kv_bytes=r.estimate.get("predicted_decode_kv_bytes"),
+        decode_attn_flops=r.estimate.get("predicted_decode_attention_flops"),
+        assumed_attn_rate=r.estimate.get("assumed_attention_flops_per_s"),
+        series="|".join(str(x) for x in series),
         **_load_of(r),
     )
 
@@ -401,6 +414,12 @@ def run_check(
         est_json["predicted_decode_read_bytes"] = base_speed["decode_read_bytes"]
         est_json["predicted_decode_depth"] = base_speed["decode_depth"]
         est_json["assumed_effective_bandwidth"] = base_speed["assumed_bandwidth"]
+        # the decode step's attention over the cache at that depth: its own part, and what
+        # a fit of this machine's attention rate needs (runs of one model at two depths)
+        est_json["predicted_decode_kv_bytes"] = base_speed["decode_kv_bytes"]
+        est_json["predicted_decode_attention_flops"] = base_speed["decode_attention_flops"]
+        est_json["predicted_decode_attention_s"] = base_speed["decode_attention_s"]
+        est_json["assumed_attention_flops_per_s"] = base_speed["assumed_attention_rate"]
 
     # --- the guard: nothing loads (and no synthetic file is written) unless it fits
     free = free or free_memory()

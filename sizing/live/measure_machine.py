@@ -1,13 +1,16 @@
 """Measure this machine for its speed calibration: the runs each factor needs, and only those.
 
-A CPU decode step is a fixed per-token cost plus bytes ÷ bandwidth. A 135M model reads
+A CPU decode step is a fixed per-token cost plus bytes ÷ bandwidth, plus attention over
+the cached cells, which grows with the depth at the CPU's attention rate. A 135M model reads
 about 100 MB a token, which a big last-level cache may hold and which the per-token cost
 dominates: it pins the overhead and says nothing about RAM bandwidth. The bandwidth needs
 a model that reads at least ``BANDWIDTH_BOUND_BYTES`` a token from RAM. Nobody should
 have to download one for that, so it is a synthetic GGUF (a real header over a sparse
 hole: llama.cpp pages, repacks and multiplies it like the real model, so it runs at the
 real model's speed), the smallest catalog model that is bandwidth-bound and whose
-estimated memory fits well inside the RAM available now.
+estimated memory fits well inside the RAM available now. The attention rate needs one
+model at two depths: the first small model runs again after a long prompt
+(``DEEP_PROMPT``), and the difference between its two steps is attention alone.
 
 :func:`calibration_plan` picks the runs; :func:`measure_machine` runs them through
 ``sizing.live.check.run_check`` (each run stored with its load, screened and fitted like
@@ -38,7 +41,11 @@ BANDWIDTH_MODELS: tuple[tuple[str, str], ...] = (
 )
 RAM_SHARE = 0.4  # of the RAM available now, at most, for the bandwidth run
 CTX = 1024  # the context every calibration run is loaded at
-N_PROMPT = 64  # prompt tokens of every calibration run
+N_PROMPT = 64  # prompt tokens of every calibration run but the deep one
+# The deep run's prompt: its decode attends over ~8x the cells of the others (enough spread
+# to fit the attention rate, sizing.live.calibrate.ATTENTION_SPREAD) within CTX, and its
+# prompt takes a few seconds on two threads.
+DEEP_PROMPT = 640
 
 
 class PlannedRun(BaseModel):
@@ -49,10 +56,11 @@ class PlannedRun(BaseModel):
     model: str
     quant: str | None = None
     synthetic: bool
-    regime: str  # "overhead" or "bandwidth"
+    regime: str  # "overhead", "attention" or "bandwidth"
     read_bytes: float | None = None
     memory_bytes: int | None = None
     n_gen: int = 32
+    n_prompt: int = N_PROMPT
 
 
 def bandwidth_model(available_ram: int, ctx: int = 1024) -> PlannedRun:
@@ -91,8 +99,11 @@ def bandwidth_model(available_ram: int, ctx: int = 1024) -> PlannedRun:
 
 
 def calibration_plan(available_ram: int, packaged: list[Path]) -> list[PlannedRun]:
-    """The packaged real models (per-token overhead) and one bandwidth-bound synthetic model."""
+    """The packaged real models (per-token overhead), the first of them again at depth
+    (attention), and one bandwidth-bound synthetic model."""
     runs = [PlannedRun(model=str(p), synthetic=False, regime="overhead") for p in packaged]
+    if packaged:
+        runs.append(PlannedRun(model=str(packaged[0]), synthetic=False, regime="attention", n_prompt=DEEP_PROMPT))
     runs.append(bandwidth_model(available_ram))
     return runs
 
@@ -110,7 +121,8 @@ def this_machine_plan() -> list[PlannedRun]:
 
 def run_name(run: PlannedRun) -> str:
     """How a planned run is named to the user: the file, or the catalog model it mimics."""
-    return f"{run.model} {run.quant} (synthetic)" if run.synthetic else Path(run.model).name
+    name = f"{run.model} {run.quant} (synthetic)" if run.synthetic else Path(run.model).name
+    return f"{name}, {run.n_prompt}-token prompt" if run.n_prompt != N_PROMPT else name
 
 
 def measure_machine(
@@ -153,7 +165,7 @@ def measure_machine(
                 quant=run.quant,
                 synthetic=run.synthetic,
                 ctx=CTX,
-                n_prompt=N_PROMPT,
+                n_prompt=run.n_prompt,
                 n_gen=run.n_gen,
                 n_threads=n_threads,
                 runner="embedded",

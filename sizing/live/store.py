@@ -64,8 +64,11 @@ POSITIVE_FIELDS = {
         "predicted_prefill_tokens_per_s",
         "predicted_decode_read_bytes",
         "assumed_effective_bandwidth",
+        "assumed_attention_flops_per_s",
     ),
 }
+# Figures that may be zero (a model without attention layers) but never negative.
+NON_NEGATIVE_FIELDS = {"estimate": ("predicted_decode_attention_flops", "predicted_decode_kv_bytes")}
 
 
 def data_dir() -> Path:
@@ -174,20 +177,21 @@ def check_record_numbers(raw: dict[str, Any]) -> str | None:
     bad = _bad_number(raw)
     if bad:
         return bad
-    for section, keys in POSITIVE_FIELDS.items():
-        part = raw.get(section)
-        if part is None:
-            continue
-        if not isinstance(part, dict):
-            return f"{section} is not a mapping"
-        for k in keys:
-            v = part.get(k)
-            if v is None:
+    for fields, zero_ok in ((POSITIVE_FIELDS, False), (NON_NEGATIVE_FIELDS, True)):
+        for section, keys in fields.items():
+            part = raw.get(section)
+            if part is None:
                 continue
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                return f"{section}.{k} is {type(v).__name__}, not a number"
-            if not v > 0:
-                return f"{section}.{k} = {v!r} is not positive"
+            if not isinstance(part, dict):
+                return f"{section} is not a mapping"
+            for k in keys:
+                v = part.get(k)
+                if v is None:
+                    continue
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    return f"{section}.{k} is {type(v).__name__}, not a number"
+                if not (v >= 0 if zero_ok else v > 0):
+                    return f"{section}.{k} = {v!r} is {'negative' if zero_ok else 'not positive'}"
     return None
 
 

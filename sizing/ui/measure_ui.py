@@ -25,7 +25,7 @@ from sizing.ui.echo import inert
 
 JOB_KEY = "measure.job"
 WEB_MODE_MESSAGE = "Measuring this machine runs llama.cpp on the server; live runs are off in web mode."
-PINS = {"overhead": "per-token overhead", "bandwidth": "RAM bandwidth"}
+PINS = {"overhead": "per-token overhead", "attention": "attention at depth", "bandwidth": "RAM bandwidth"}
 
 log = logging.getLogger("sizing.ui")
 

@@ -741,12 +741,12 @@ def measure_plan() -> tuple[list, str | None]:
 def measure_expected_seconds(plan: list, repeats: int) -> dict:
     """How long measuring this machine should take: each planned run by the live check's
     expected-time estimate (None where it has none), times ``repeats``."""
-    from sizing.live.measure_machine import CTX, N_PROMPT, run_name
+    from sizing.live.measure_machine import CTX, run_name
 
     runs = []
     for run in plan:
         try:
-            eta = live_expected_seconds(run.model, CTX, N_PROMPT, run.n_gen, run.quant)
+            eta = live_expected_seconds(run.model, CTX, run.n_prompt, run.n_gen, run.quant)
         except Exception:  # no estimate for one run is not a reason to hide the plan
             eta = None
         runs.append({"run": run_name(run), "regime": run.regime, "seconds": eta["total_s"] if eta else None})

@@ -21,6 +21,13 @@ expresses their cost per MoE layer as bytes streamed at the device's effective b
 (one size per backend): a fixed time per layer fitted on fast cards would under-predict an
 old one, such as a Tesla P40, several times over.
 
+On a CPU, attention over the cached cells is arithmetic-bound, not bandwidth-bound:
+llama.cpp's CPU flash-attention kernel walks the cache one cell and head at a time (a dot
+product, an online-softmax step with an exp, a scaled add), a few FLOPs per cycle where
+the matrix kernels reach tens. So a CPU token at depth pays the attention FLOPs at the
+CPU's attention rate (FLOPs per cycle per thread × clock × threads) where that outlasts
+the KV read it overlaps; on a small model at a few hundred cells this is a third of the step.
+
 Prefill runs a micro-batch of tokens through each weight at once, so it is set by
 arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
 micro-batch (the memory floor). Effective compute is a share of the matrix peak where
@@ -173,6 +180,19 @@ class BackendCalibration(BaseModel):
             "(sizing.core.speed.cpu.kernel_class); the per-thread rate is the repacked one"
         ),
     )
+    decode_attn_flop_per_cycle: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "CPU decode: attention FLOPs (Q·K and the weighted sum of V over the cached cells) one "
+            "thread does per clock cycle; llama.cpp's CPU flash-attention kernel walks the cache one "
+            "cell and head at a time (a dot product, an online-softmax step with an exp, a scaled "
+            "add), far below the matrix kernels' rate, so at depth it outlasts reading the KV"
+        ),
+    )
+    decode_attn_gflops_per_thread: float | None = Field(
+        None, gt=0, description="CPU decode: the same per thread, for a CPU whose clock is unknown"
+    )
 
 
 class CalibrationSet(BaseModel):
@@ -258,6 +278,16 @@ class DeviceTime(BaseModel):
     layers: int
     read_bytes: float
     seconds: float
+    attention_seconds: float = Field(
+        0.0,
+        description=(
+            "the part of ``seconds`` spent attending over the cached cells: reading the KV at the "
+            "effective bandwidth, or on a CPU its attention FLOPs at the CPU's attention rate, "
+            "whichever takes longer (the two overlap)"
+        ),
+    )
+    attention_flops: float = Field(0.0, description="attention FLOPs over the cached cells (all sequences)")
+    kv_read_bytes: float = Field(0.0, description="the KV-cache share of ``read_bytes``")
 
 
 class SpeedEstimate(BaseModel):
@@ -315,6 +345,24 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
 
 def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
     return effective_bandwidth(work.device, calib)
+
+
+def attention_flops_per_s(device: DeviceRate, calib: CalibrationSet) -> float | None:
+    """FLOP/s a CPU spends on decode attention over its KV cache (None: not a CPU, or no figure).
+
+    Like the matrix-vector rate (:func:`thread_decode_gbs`), a thread's attention work per
+    cycle is roughly fixed for a vector ISA: with the clock known it is FLOPs per cycle ×
+    clock × threads, else the per-thread rate at the public rows' clocks. An ISA without
+    its own figure borrows the CPU backend's."""
+    if device.kind != "cpu" or not device.threads:
+        return None
+    c = calib.for_device(device)
+    cpu = calib.get("cpu")
+    per_cycle = c.decode_attn_flop_per_cycle or cpu.decode_attn_flop_per_cycle
+    if device.clock_ghz and per_cycle:
+        return device.threads * per_cycle * device.clock_ghz * 1e9
+    per_thread = c.decode_attn_gflops_per_thread or cpu.decode_attn_gflops_per_thread
+    return device.threads * per_thread * 1e9 if per_thread else None
 
 
 def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
@@ -405,11 +453,19 @@ def decode_step_seconds(
     for w in works:
         if not (w.dense_bytes or w.expert_bytes or w.layers):
             continue
-        read = w.weight_read_bytes(n_seq) + n_seq * w.kv_read_bytes(depth)
-        t_mem = read / _bandwidth(w, calib)
+        bw = _bandwidth(w, calib)
+        kv = n_seq * w.kv_read_bytes(depth)
+        read = w.weight_read_bytes(n_seq) + kv
+        attn_flops = n_seq * w.attention_flops(depth)
+        # attention over the cache: its KV read, or on a CPU its arithmetic, whichever is slower
+        attention = kv / bw
+        attn_rate = attention_flops_per_s(w.device, calib) if attn_flops else None
+        if attn_rate:
+            attention = max(attention, attn_flops / attn_rate)
+        t_mem = w.weight_read_bytes(n_seq) / bw + attention
         t_cmp = 0.0
         if n_seq > 1:
-            flops = n_seq * (w.flops_per_token + w.attn_flops_per_cell * depth)
+            flops = n_seq * w.flops_per_token + attn_flops
             t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
@@ -417,7 +473,16 @@ def decode_step_seconds(
         t = max(t_mem, t_cmp) + moe + w.layers * layer
         total += t
         per.append(
-            DeviceTime(name=w.device.name, backend=w.device.backend, layers=w.layers, read_bytes=read, seconds=t)
+            DeviceTime(
+                name=w.device.name,
+                backend=w.device.backend,
+                layers=w.layers,
+                read_bytes=read,
+                seconds=t,
+                attention_seconds=attention if t_mem >= t_cmp else 0.0,
+                attention_flops=attn_flops,
+                kv_read_bytes=kv,
+            )
         )
     total += calib.get(*_main_device(works)).decode_overhead_ms / 1000.0
     return total, per
@@ -445,7 +510,7 @@ def prefill_seconds(
             if w.device.kind == "cpu":
                 # only the prompt's last token needs logits: the output projection runs once
                 per_token -= w.output_flops_per_token * (1.0 - 1.0 / max(1, n_tokens))
-            flops = u * (per_token + w.attn_flops_per_cell * mid_depth)
+            flops = u * (per_token + w.attention_flops(mid_depth))
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
             if w.expert_flops_per_token and w.expert_fraction:
@@ -529,6 +594,8 @@ def estimate_speed(
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
+                "(on a CPU, attention over the cached cells at its attention rate where that outlasts "
+                "the KV read) "
                 "+ fitted fixed cost per GPU layer (on CUDA bytes-equivalent at the effective bandwidth) + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
                 "effective compute (routed experts slowed by their few tokens each; F16/BF16 weights at the fitted "
                 "speed-up over quantized ones on a GPU), floored by one weight read per "

@@ -34,6 +34,16 @@ class MachineFactors(BaseModel):
     effective_bandwidth_gbs: float | None = None
     decode_overhead_ms: float | None = None
     n_bandwidth_bound: int = Field(0, description="runs large enough to fit the bandwidth")
+    # CPU attention over the KV cache, from runs of one model at two depths (None: the default rate)
+    attention_factor: float | None = Field(None, gt=0, description="measured ÷ assumed attention rate")
+    attention_gflops: float | None = Field(None, gt=0, description="the attention FLOP/s those runs measured")
+    n_attention: int = Field(0, description="models run at two depths that the attention rate rests on")
+
+    def attention_detail(self) -> str:
+        if self.attention_factor and self.attention_gflops:
+            models = f"{self.n_attention} model{'s' if self.n_attention != 1 else ''} at two depths"
+            return f"attention {self.attention_gflops:.1f} GFLOP/s (×{self.attention_factor:.2f} the default, {models})"
+        return "attention at the default rate (no runs at two depths)"
 
     def detail(self) -> str:
         if self.effective_bandwidth_gbs:
@@ -48,7 +58,10 @@ class MachineFactors(BaseModel):
             )
         else:
             bw = f"bandwidth ×{self.bandwidth_factor:.2f}"
-        return f"{bw} ({self.n_decode} runs), compute ×{self.compute_factor:.2f} ({self.n_prefill} runs)"
+        return (
+            f"{bw} ({self.n_decode} runs), {self.attention_detail()}, "
+            f"compute ×{self.compute_factor:.2f} ({self.n_prefill} runs)"
+        )
 
     def label(self) -> str:
         return f"this machine: {self.detail()}"
@@ -56,9 +69,12 @@ class MachineFactors(BaseModel):
     def decode_tokens_per_s(self, sample: Any) -> float | None:
         """The calibrated decode prediction for a run (a ``sizing.live.calibrate.SpeedSample``)."""
         if self.effective_bandwidth_gbs and sample.decode_read_bytes:
-            step = (
-                sample.decode_read_bytes / (self.effective_bandwidth_gbs * 1e9) + (self.decode_overhead_ms or 0) / 1e3
-            )
+            bw = self.effective_bandwidth_gbs * 1e9
+            step = sample.decode_read_bytes / bw + (self.decode_overhead_ms or 0) / 1e3
+            rate = sample.assumed_attn_rate
+            if rate and sample.decode_attn_flops:  # attention beyond its KV read (a CPU at depth)
+                rate *= self.attention_factor or 1.0
+                step += max(0.0, sample.decode_attn_flops / rate - (sample.decode_kv_bytes or 0.0) / bw)
             return 1.0 / step
         return sample.predicted_decode * self.bandwidth_factor if sample.predicted_decode else None
 
@@ -71,14 +87,16 @@ def apply_factors(
     Decode with a fitted line: the device bandwidth is set so bandwidth × the backend's
     efficiency equals the fitted effective bandwidth, and the per-token overhead is the
     fitted one (which holds the fixed cost per layer too). With one factor: bandwidth × f
-    and the fixed costs ÷ f, so a decode step
-    takes exactly 1/f as long. Prefill: the effective compute × g (per-thread rate on
+    and the fixed costs ÷ f (and the CPU attention rate × f), so a decode step
+    takes exactly 1/f as long. A fitted attention factor scales the CPU attention rate. Prefill: the effective compute × g (per-thread rate on
     CPUs, efficiency on accelerators); its memory floor moves with the bandwidth.
     """
     g = factors.compute_factor
     backend = rate.backend
     c = calib.for_device(rate)
+    line = False
     if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
+        line = True
         # the fixed cost this machine's runs measured is per token, and holds every per-layer one
         # (the time per layer and CUDA's bytes per layer alike)
         f = factors.effective_bandwidth_gbs * 1e9 / effective_bandwidth(rate, calib)
@@ -97,6 +115,14 @@ def apply_factors(
     per_ghz = c.decode_gb_per_ghz or (calib.get("cpu").decode_gb_per_ghz if rate.kind == "cpu" else None)
     if per_ghz is not None:
         update["decode_gb_per_ghz"] = per_ghz * f
+    # the attention rate this machine's runs measured; with one factor, it moves with the rest
+    # of the step (which then takes exactly 1/f as long)
+    a = factors.attention_factor or (None if line else f)
+    if a and rate.kind == "cpu":
+        for key in ("decode_attn_flop_per_cycle", "decode_attn_gflops_per_thread"):
+            per = getattr(c, key) or getattr(calib.get("cpu"), key)
+            if per is not None:
+                update[key] = per * a
     for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
         v = getattr(c, key)
         if v is not None:
