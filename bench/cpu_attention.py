@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if slopes:
             med = statistics.median(slopes)
             print(
-                f"  median: {1 / med / 1e9:.2f} GFLOP/s; the model assumes {attention_flops_per_s(rate, calib) / 1e9:.2f}"
+                f"  median: {1 / med / 1e9:.2f} GFLOP/s; the model assumes {(attention_flops_per_s(rate, calib) or 0.0) / 1e9:.2f}"
             )
     return 0
 

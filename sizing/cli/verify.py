@@ -172,6 +172,13 @@ def render(result) -> str:
             f"{c['part'].replace('_', ' '):<22}{_fmt(c['part'], c['estimated']):>16}"
             f"{_fmt(c['part'], c['measured']):>16}{err:>10}{mark}"
         )
+    e = j["estimate"]
+    if e.get("predicted_decode_tokens_per_s") and e.get("predicted_decode_attention_s") is not None:
+        lines.append(
+            f"decode predicted at depth {e.get('predicted_decode_depth')}: "
+            f"{1e3 / e['predicted_decode_tokens_per_s']:.1f} ms/token, of which attention over the cache "
+            f"{e['predicted_decode_attention_s'] * 1e3:.1f} ms"
+        )
     extra = []
     if m.get("peak_rss_bytes"):
         extra.append(f"peak RSS {m['peak_rss_bytes'] / MIB:,.0f} MiB")
@@ -195,6 +202,8 @@ def render(result) -> str:
             if f.get("effective_bandwidth_gbs")
             else f"bandwidth ×{f['bandwidth_factor']:.2f}"
         )
+        if f.get("attention_factor") and f.get("attention_gflops"):
+            bw += f", attention {f['attention_gflops']:.1f} GFLOP/s (from {f['n_attention']} model(s) at two depths)"
         lines.append(
             f"this machine ({cal['n_runs']} runs used): {bw}, compute ×{f['compute_factor']:.2f}; "
             f"speed error decode {pct(cal['decode_error_before'])} → {pct(cal['decode_error_after'])}, "
