@@ -198,7 +198,8 @@ class CpuAttentionRate(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    flop_per_cycle: float = Field(gt=0, le=64, description="attention FLOPs per thread per clock cycle")
+    flop_per_cycle: float = Field(gt=0, le=64, description="vector part: attention FLOPs per thread per clock cycle")
+    cycles_per_head_cell: float = Field(ge=0, le=10_000, description="fixed part: cycles per query head and cell")
     isa: str = Field(description="the ISA the kernels ran on")
     clock_ghz: float = Field(gt=0, description="the clock the per-cycle figure is taken at")
     threads: int = Field(gt=0)
@@ -960,11 +961,11 @@ def load_cpu_attention(path: Path = ATTENTION_FILE) -> CpuAttentionRate:
 
 
 def with_cpu_attention(calib: CalibrationSet, rate: CpuAttentionRate) -> CalibrationSet:
-    """Every CPU entry with a clock-scaled decode rate of its own gets the attention rate,
-    scaled from the measured ISA by that entry's decode bytes per cycle (a thread's vector
-    work per cycle, as the public rows of each ISA show it), and a per-thread rate at the
-    entry's own rows' clocks (its decode GB/s per thread ÷ GB per GHz); the others borrow
-    the CPU backend's (:func:`sizing.core.speed.estimate.attention_flops_per_s`)."""
+    """Every CPU entry with a clock-scaled decode rate of its own gets the attention figures:
+    the vector part scaled from the measured ISA by that entry's decode bytes per cycle (a
+    thread's vector work per cycle, as the public rows of each ISA show it), the fixed part
+    per head and cell as measured (scalar work: the exp, the loop); the others borrow the
+    CPU backend's (:func:`sizing.core.speed.estimate.cpu_attention_seconds`)."""
     cpu = calib.backends.get("cpu")
     ref = calib.backends.get(f"cpu/{rate.isa}")
     ref_per_ghz = (ref and ref.decode_gb_per_ghz) or (cpu and cpu.decode_gb_per_ghz)
@@ -972,18 +973,17 @@ def with_cpu_attention(calib: CalibrationSet, rate: CpuAttentionRate) -> Calibra
     for key, c in calib.backends.items():
         if key.split("/")[0] != "cpu" or not (c.decode_gb_per_ghz and ref_per_ghz):
             continue
-        per_cycle = rate.flop_per_cycle * c.decode_gb_per_ghz / ref_per_ghz
-        per_thread = per_cycle * c.decode_gbs_per_thread / c.decode_gb_per_ghz if c.decode_gbs_per_thread else None
         backends[key] = c.model_copy(
             update={
-                "decode_attn_flop_per_cycle": round(per_cycle, 3),
-                "decode_attn_gflops_per_thread": round(per_thread, 3) if per_thread else None,
+                "decode_attn_flop_per_cycle": round(rate.flop_per_cycle * c.decode_gb_per_ghz / ref_per_ghz, 3),
+                "decode_attn_cycles_per_head_cell": rate.cycles_per_head_cell,
             }
         )
     method = (
-        f"{calib.method}; CPU decode attention: {rate.flop_per_cycle} FLOPs per cycle per thread measured on "
-        f"{rate.isa} ({rate.build}, {rate.date}, flash attention {'on' if rate.flash_attn else 'off'}, "
-        f"{rate.kv_type} cache: data/cpu_attention.yaml), scaled to each ISA by its decode GB per GHz"
+        f"{calib.method}; CPU decode attention: {rate.flop_per_cycle} FLOPs per cycle per thread + "
+        f"{rate.cycles_per_head_cell} cycles per head and cell, measured on {rate.isa} ({rate.build}, "
+        f"{rate.date}, flash attention {'on' if rate.flash_attn else 'off'}, {rate.kv_type} cache: "
+        "data/cpu_attention.yaml), the FLOP rate scaled to each ISA by its decode GB per GHz"
     )
     return calib.model_copy(update={"backends": backends, "method": method})
 
@@ -1078,7 +1078,7 @@ def dump_calibration(calib: CalibrationSet) -> str:
     for entry in [*data["backends"].values(), data["pooled"]]:
         if not entry.get("prefill_kernel_speed"):  # only CPU entries have one
             entry.pop("prefill_kernel_speed", None)
-        for key in ("decode_attn_flop_per_cycle", "decode_attn_gflops_per_thread"):  # CPU entries only
+        for key in ("decode_attn_flop_per_cycle", "decode_attn_cycles_per_head_cell"):  # CPU entries only
             if entry.get(key) is None:
                 entry.pop(key, None)
     return header + yaml.safe_dump(data, sort_keys=False)

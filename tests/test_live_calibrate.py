@@ -170,10 +170,8 @@ def test_fitted_line_drives_the_real_speed_model():
     factors = calibrate.MachineFactors(effective_bandwidth_gbs=9.0, decode_overhead_ms=25.0, n_decode=3)
     new_rate, new_calib = calibrate.apply_factors(rate, calib, factors)
     after = predict_speed(est, new_rate, n_prompt=128, calib=new_calib)
-    # the line, plus attention at 128 cached cells where its FLOPs outlast its KV read
-    attention = max(
-        0.0, base["decode_attention_flops"] / base["assumed_attention_rate"] - base["decode_kv_bytes"] / 9e9
-    )
+    # the line, plus attention at 128 cached cells where its arithmetic outlasts its KV read
+    attention = max(0.0, base["decode_attention_compute_s"] - base["decode_kv_bytes"] / 9e9)
     assert attention > 0
     expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025 + attention)
     assert after["decode_tokens_per_s"] == pytest.approx(expected, rel=1e-6)
@@ -182,7 +180,7 @@ def test_fitted_line_drives_the_real_speed_model():
         decode_read_bytes=base["decode_read_bytes"],
         decode_kv_bytes=base["decode_kv_bytes"],
         decode_attn_flops=base["decode_attention_flops"],
-        assumed_attn_rate=base["assumed_attention_rate"],
+        decode_attn_s=base["decode_attention_compute_s"],
     )
     assert factors.decode_tokens_per_s(sample) == pytest.approx(expected, rel=1e-6)
 
@@ -317,27 +315,28 @@ def test_load_window_counts_other_processes_not_this_one():
 
 # --------------------------------------------------------------------------- attention at depth
 
-# A SmolLM2-sized step on a machine with a known line and attention rate: 97 MB of weights,
-# 23 KB of KV and 69 kFLOP of attention per cached cell (its traffic at an F16 cache).
+# A SmolLM2-sized step on a machine with a known line and attention: 97 MB of weights,
+# 23 KB of KV and 69 kFLOP of attention per cached cell (its traffic at an F16 cache); the
+# default rates predict attention twice as fast as this machine runs it.
 _WEIGHTS, _KV_CELL, _FLOP_CELL = 9.7e7, 23040.0, 69120.0
-_BW, _OVER, _RATE, _ASSUMED_RATE = 1.4e10, 0.010, 4.0e9, 8.0e9
+_BW, _OVER, _ATTN_CELL, _ASSUMED_CELL = 1.4e10, 0.010, 69120.0 / 4.0e9, 69120.0 / 8.0e9
 
 
 def _at_depth(id_, cells, *, series="smol", others=0.0, slow=1.0):
     kv, flops = _KV_CELL * cells, _FLOP_CELL * cells
-    step = (_WEIGHTS + kv) / _BW + _OVER + max(0.0, flops / _RATE - kv / _BW)
+    step = (_WEIGHTS + kv) / _BW + _OVER + max(0.0, _ATTN_CELL * cells - kv / _BW)
     return calibrate.SpeedSample(
         id=id_,
         label=id_,
         group=f"{series}|{cells}",
         series=series,
-        predicted_decode=1 / ((_WEIGHTS + kv) / _BW + max(0.0, flops / _ASSUMED_RATE - kv / _BW)),
+        predicted_decode=1 / ((_WEIGHTS + kv) / _BW + max(0.0, _ASSUMED_CELL * cells - kv / _BW)),
         measured_decode=1 / step / slow,
         decode_read_bytes=_WEIGHTS + kv,
         assumed_bandwidth=_BW,
         decode_kv_bytes=kv,
         decode_attn_flops=flops,
-        assumed_attn_rate=_ASSUMED_RATE,
+        decode_attn_s=_ASSUMED_CELL * cells,
         others_busy_cores=others,
         spare_cores=0.0,
     )
@@ -359,8 +358,8 @@ def test_one_model_at_two_depths_fits_the_attention_rate():
     runs = [_at_depth("shallow", 80), _at_depth("deep", 656)]
     f = calibrate.fit_factors(runs)
     assert f.n_attention == 1
-    assert f.attention_gflops == pytest.approx(_RATE / 1e9, rel=1e-6)
-    assert f.attention_factor == pytest.approx(_RATE / _ASSUMED_RATE, rel=1e-6)
+    assert f.attention_gflops == pytest.approx(4.0, rel=1e-6)
+    assert f.attention_factor == pytest.approx(0.5, rel=1e-6)
     assert "GFLOP/s" in f.detail() and "1 model at two depths" in f.detail()
     # the overhead is what is left once attention is paid: a run at a third depth is predicted
     verify = _at_depth("verify", 576)
@@ -381,20 +380,26 @@ def test_a_busy_deep_run_is_left_out_and_fits_no_rate():
     assert calibrate.fit_factors(kept).attention_factor is None
     # with a quiet repeat of the deep run, the rate is fitted from it alone
     kept, _ = calibrate.screen([*runs, _at_depth("deep2", 656)])
-    assert calibrate.fit_factors(kept).attention_gflops == pytest.approx(_RATE / 1e9, rel=1e-6)
+    assert calibrate.fit_factors(kept).attention_gflops == pytest.approx(4.0, rel=1e-6)
 
 
-def test_attention_rate_moves_the_speed_model():
-    """A fitted attention factor scales the CPU attention rate of the calibration (and only it)."""
+def test_attention_factor_moves_the_speed_model(smollm2_gguf):
+    """A fitted attention factor makes the CPU's attention that much faster in the calibration
+    (both its parts), and leaves the rest of the step alone."""
     from sizing.core.speed.calibration import load_calibration
-    from sizing.core.speed.estimate import attention_flops_per_s
+    from sizing.core.speed.estimate import cpu_attention_seconds
+    from sizing.core.traffic import model_traffic, single_device_work
 
     calib = load_calibration()
+    sc = estimate(str(smollm2_gguf), None, 2048, offline=True).scenario
+    assert sc.tensors is not None
+    traffic = model_traffic(sc.model, sc.tensors, sc.kv_type_k, sc.kv_type_v)
     rate = DeviceRate(name="test CPU", kind="cpu", backend="cpu", bandwidth_gbs=40.0, threads=2, clock_ghz=2.1)
     line = calibrate.MachineFactors(effective_bandwidth_gbs=9.0, decode_overhead_ms=5.0, n_decode=3)
     with_attention = line.model_copy(update={"attention_factor": 0.5, "attention_gflops": 2.0, "n_attention": 1})
     r1, c1 = calibrate.apply_factors(rate, calib, line)
     r2, c2 = calibrate.apply_factors(rate, calib, with_attention)
-    assert attention_flops_per_s(r1, c1) == pytest.approx(attention_flops_per_s(rate, calib))
-    assert attention_flops_per_s(r2, c2) == pytest.approx(0.5 * attention_flops_per_s(rate, calib))
+    base = cpu_attention_seconds(single_device_work(traffic, rate), calib, 1000)
+    assert base and cpu_attention_seconds(single_device_work(traffic, r1), c1, 1000) == pytest.approx(base)
+    assert cpu_attention_seconds(single_device_work(traffic, r2), c2, 1000) == pytest.approx(2 * base)
     assert r1 == r2

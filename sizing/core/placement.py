@@ -601,6 +601,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         kv_windowed=a.kv_windowed,
         flops_per_token=a.flops_per_token + b.flops_per_token,
         attn_flops_per_cell=a.attn_flops_per_cell,
+        attn_heads_per_cell=a.attn_heads_per_cell,
         attn_windowed=a.attn_windowed,
         matrix_types=a.matrix_types or b.matrix_types,
         output_flops_per_token=a.output_flops_per_token + b.output_flops_per_token,

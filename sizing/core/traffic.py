@@ -68,6 +68,7 @@ class LayerTraffic(BaseModel):
     window: int | None = Field(None, description="sliding window: cells read are capped here")
     active_params: float = Field(description="parameters one token multiplies by")
     attn_flops_per_cell: float = Field(0.0, description="attention FLOPs per cached token")
+    attn_heads: int = Field(0, description="query heads that attend over the cache (0: no attention)")
 
     @property
     def total_bytes(self) -> int:
@@ -148,11 +149,12 @@ class DeviceWork(BaseModel):
     )
     flops_per_token: float = 0.0
     attn_flops_per_cell: float = Field(0.0, description="attention FLOPs per cached token, every layer's")
-    attn_windowed: tuple[tuple[float, int], ...] = Field(
+    attn_heads_per_cell: float = Field(0.0, description="query heads attending over each cached token, every layer's")
+    attn_windowed: tuple[tuple[float, float, int], ...] = Field(
         (),
         description=(
-            "(attention FLOPs per cell, window) of the sliding-window layers (part of "
-            "attn_flops_per_cell): a query there attends to at most its window's cells"
+            "(attention FLOPs per cell, query heads, window) of the sliding-window layers (part of "
+            "attn_flops_per_cell and attn_heads_per_cell): a query there attends to at most its window's cells"
         ),
     )
     expert_flops_per_token: float = Field(
@@ -205,8 +207,16 @@ class DeviceWork(BaseModel):
         """Attention FLOPs one query spends over ``depth`` cached tokens (Q·K and the
         weighted sum of V, every head): a sliding-window layer's cells stop at its window."""
         total = self.attn_flops_per_cell * depth
-        for per_cell, window in self.attn_windowed:
+        for per_cell, _, window in self.attn_windowed:
             total -= per_cell * max(0.0, depth - window)
+        return total
+
+    def attention_head_cells(self, depth: float) -> float:
+        """(query head, cached cell) pairs one query visits at ``depth``: a CPU pays a fixed
+        cost for each (a softmax step) on top of the FLOPs."""
+        total = self.attn_heads_per_cell * depth
+        for _, heads, window in self.attn_windowed:
+            total -= heads * max(0.0, depth - window)
         return total
 
 
@@ -263,6 +273,7 @@ def model_traffic(
     att = arch.attention_flags  # recurrent and FFN-only blocks read no KV
     layers = []
     for i in range(n):
+        heads = arch.n_heads if att[i] else 0
         if not att[i]:
             kv_cell, attn = 0.0, 0.0
         elif arch.is_mla:
@@ -283,6 +294,7 @@ def model_traffic(
                 window=arch.sliding_window if swa[i] else None,
                 active_params=params[i],
                 attn_flops_per_cell=attn,
+                attn_heads=heads,
             )
         )
     return ModelTraffic(
@@ -316,7 +328,8 @@ def work_for_layers(
     d = e = kv_full = flops = attn = eflops = 0.0
     frac = 0.0
     windowed: dict[int, float] = {}
-    attn_windowed: dict[int, float] = {}
+    attn_windowed: dict[int, tuple[float, float]] = {}
+    heads = 0.0
     count = moe = 0
     for layer in layers:
         count += 1
@@ -325,11 +338,13 @@ def work_for_layers(
             dense_params = layer.active_params - _expert_active_params(layer)
             flops += 2.0 * dense_params
             attn += layer.attn_flops_per_cell
+            heads += layer.attn_heads
             if layer.window is None:
                 kv_full += layer.kv_bytes_per_cell
             else:
                 windowed[layer.window] = windowed.get(layer.window, 0.0) + layer.kv_bytes_per_cell
-                attn_windowed[layer.window] = attn_windowed.get(layer.window, 0.0) + layer.attn_flops_per_cell
+                f, h = attn_windowed.get(layer.window, (0.0, 0.0))
+                attn_windowed[layer.window] = (f + layer.attn_flops_per_cell, h + layer.attn_heads)
         if experts and layer.expert_bytes:
             moe += 1
             e += layer.expert_bytes
@@ -351,7 +366,8 @@ def work_for_layers(
         kv_windowed=tuple((v, w) for w, v in sorted(windowed.items())),
         flops_per_token=flops,
         attn_flops_per_cell=attn,
-        attn_windowed=tuple((f, w) for w, f in sorted(attn_windowed.items()) if f),
+        attn_heads_per_cell=heads,
+        attn_windowed=tuple((f, h, w) for w, (f, h) in sorted(attn_windowed.items()) if f),
         matrix_types=traffic.matrix_types,
         output_flops_per_token=out_flops,
         expert_flops_per_token=eflops,

@@ -162,7 +162,9 @@ class SpeedSample(BaseModel):
     # attention over the cached cells at the run's decode depth (CPU runs)
     decode_kv_bytes: float | None = Field(None, description="the KV-cache share of decode_read_bytes")
     decode_attn_flops: float | None = Field(None, description="attention FLOPs per decoded token at its depth")
-    assumed_attn_rate: float | None = Field(None, description="attention FLOP/s the prediction assumed")
+    decode_attn_s: float | None = Field(
+        None, description="seconds of attention arithmetic per decoded token the prediction assumed (CPU)"
+    )
     series: str = Field(
         "",
         description=(
@@ -339,44 +341,40 @@ class _DecodeRun(NamedTuple):
     predicted: float
     bandwidth_bound: bool
     kv_bytes: float
-    attn_flops: float
-    attn_rate: float | None
+    attn_s: float
 
 
-def attention_excess(read_kv: float, flops: float, rate: float | None, bandwidth: float) -> float:
+def attention_excess(read_kv: float, attn_s: float, bandwidth: float) -> float:
     """Seconds attention over the cache adds beyond reading its KV at ``bandwidth``: on a CPU
-    its FLOPs at ``rate`` outlast the read (the speed model's max of the two)."""
-    if not (rate and flops):
-        return 0.0
-    return max(0.0, flops / rate - read_kv / bandwidth)
+    its arithmetic (``attn_s``) outlasts the read (the speed model's max of the two)."""
+    return max(0.0, attn_s - read_kv / bandwidth) if attn_s else 0.0
 
 
 def fit_attention(samples: Sequence[SpeedSample]) -> tuple[float, float, int] | None:
-    """(measured ÷ assumed attention rate, measured FLOP/s, models it rests on), or None.
+    """(measured ÷ assumed attention speed, measured attention FLOP/s, models it rests on), or None.
 
     Only runs of one model and settings at two depths identify it (:attr:`SpeedSample.series`):
-    the step's weights and fixed costs are the same at both, so the extra seconds of the
-    deeper run over the extra attention FLOPs is the rate. A pair qualifies when the deeper
-    run spends at least ``ATTENTION_SPREAD`` times the shallower one's attention FLOPs and
-    is measurably slower; the median over models is taken. One depth, or depths too close,
-    fit nothing: the default rate stays."""
+    the step's weights and fixed costs are the same at both, so the deeper run's extra
+    seconds are attention alone, set against the extra the default rates predict. A pair
+    qualifies when the deeper run's predicted attention is at least ``ATTENTION_SPREAD``
+    times the shallower one's and it was measurably slower; the median over models is
+    taken. One depth, or depths too close, fit nothing: the default rates stay."""
     series: dict[str, list[SpeedSample]] = {}
     for s in samples:
-        if s.series and s.measured_decode and s.decode_attn_flops is not None and s.assumed_attn_rate:
+        if s.series and s.measured_decode and s.decode_attn_s is not None and s.decode_attn_flops is not None:
             series.setdefault(s.series, []).append(s)
     factors, rates = [], []
     for runs in series.values():
-        lo = min(runs, key=lambda s: s.decode_attn_flops or 0.0)
-        hi = max(runs, key=lambda s: s.decode_attn_flops or 0.0)
-        f_lo, f_hi = lo.decode_attn_flops or 0.0, hi.decode_attn_flops or 0.0
-        if f_hi <= 0 or f_hi < ATTENTION_SPREAD * f_lo:
+        lo = min(runs, key=lambda s: s.decode_attn_s or 0.0)
+        hi = max(runs, key=lambda s: s.decode_attn_s or 0.0)
+        a_lo, a_hi = lo.decode_attn_s or 0.0, hi.decode_attn_s or 0.0
+        if a_hi <= 0 or a_hi < ATTENTION_SPREAD * a_lo:
             continue
         dt = 1.0 / (hi.measured_decode or 1.0) - 1.0 / (lo.measured_decode or 1.0)
         if dt <= 0:  # the deeper run was no slower: nothing to fit from this pair
             continue
-        rate = (f_hi - f_lo) / dt
-        rates.append(rate)
-        factors.append(rate / (hi.assumed_attn_rate or rate))
+        factors.append((a_hi - a_lo) / dt)
+        rates.append(((hi.decode_attn_flops or 0.0) - (lo.decode_attn_flops or 0.0)) / dt)
     if not factors:
         return None
     return _median(factors), _median(rates), len(factors)
@@ -417,8 +415,7 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
             s.predicted_decode,
             s.bandwidth_bound,
             s.decode_kv_bytes or 0.0,
-            s.decode_attn_flops or 0.0,
-            s.assumed_attn_rate,
+            s.decode_attn_s or 0.0,
         )
         for s in samples
         if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth and s.predicted_decode
@@ -428,7 +425,7 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     assumed = _median([s.assumed_bandwidth for s in with_bytes])
 
     def excess(s: _DecodeRun, bw: float, factor: float) -> float:
-        return attention_excess(s.kv_bytes, s.attn_flops, s.attn_rate * factor if s.attn_rate else None, bw)
+        return attention_excess(s.kv_bytes, s.attn_s / factor, bw)
 
     # the public model's per-token overhead, implied by its own prediction
     public_over = _median(

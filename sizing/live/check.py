@@ -198,7 +198,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
     from sizing.core.tensors import tensors_for
     from sizing.core.quant import apply_recipe
     from sizing.core.speed.estimate import (
-        attention_flops_per_s,
+        cpu_attention_seconds,
         decode_step_seconds,
         effective_bandwidth,
         estimate_speed,
@@ -224,7 +224,8 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         "decode_attention_flops": sum(d.attention_flops for d in per),
         "decode_attention_s": sum(d.attention_seconds for d in per),
         "assumed_bandwidth": effective_bandwidth(rate, calib),
-        "assumed_attention_rate": attention_flops_per_s(rate, calib),
+        # the attention arithmetic alone at the default rates (what a fitted factor scales)
+        "decode_attention_compute_s": cpu_attention_seconds(work, calib, depth),
         "calibration": sp.calibration,
     }
 
@@ -284,7 +285,7 @@ def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
         assumed_bandwidth=r.estimate.get("assumed_effective_bandwidth"),
         decode_kv_bytes=r.estimate.get("predicted_decode_kv_bytes"),
         decode_attn_flops=r.estimate.get("predicted_decode_attention_flops"),
-        assumed_attn_rate=r.estimate.get("assumed_attention_flops_per_s"),
+        decode_attn_s=r.estimate.get("predicted_decode_attention_compute_s"),
         series="|".join(str(x) for x in series),
         **_load_of(r),
     )
@@ -419,7 +420,7 @@ def run_check(
         est_json["predicted_decode_kv_bytes"] = base_speed["decode_kv_bytes"]
         est_json["predicted_decode_attention_flops"] = base_speed["decode_attention_flops"]
         est_json["predicted_decode_attention_s"] = base_speed["decode_attention_s"]
-        est_json["assumed_attention_flops_per_s"] = base_speed["assumed_attention_rate"]
+        est_json["predicted_decode_attention_compute_s"] = base_speed["decode_attention_compute_s"]
 
     # --- the guard: nothing loads (and no synthetic file is written) unless it fits
     free = free or free_memory()

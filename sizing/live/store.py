@@ -64,11 +64,17 @@ POSITIVE_FIELDS = {
         "predicted_prefill_tokens_per_s",
         "predicted_decode_read_bytes",
         "assumed_effective_bandwidth",
-        "assumed_attention_flops_per_s",
     ),
 }
 # Figures that may be zero (a model without attention layers) but never negative.
-NON_NEGATIVE_FIELDS = {"estimate": ("predicted_decode_attention_flops", "predicted_decode_kv_bytes")}
+NON_NEGATIVE_FIELDS = {
+    "estimate": (
+        "predicted_decode_attention_flops",
+        "predicted_decode_kv_bytes",
+        "predicted_decode_attention_s",
+        "predicted_decode_attention_compute_s",
+    )
+}
 
 
 def data_dir() -> Path:

@@ -24,9 +24,10 @@ old one, such as a Tesla P40, several times over.
 On a CPU, attention over the cached cells is arithmetic-bound, not bandwidth-bound:
 llama.cpp's CPU flash-attention kernel walks the cache one cell and head at a time (a dot
 product, an online-softmax step with an exp, a scaled add), a few FLOPs per cycle where
-the matrix kernels reach tens. So a CPU token at depth pays the attention FLOPs at the
-CPU's attention rate (FLOPs per cycle per thread × clock × threads) where that outlasts
-the KV read it overlaps; on a small model at a few hundred cells this is a third of the step.
+the matrix kernels reach tens. So a CPU token at depth pays, per thread and clock cycle,
+its attention FLOPs at a vector rate plus a fixed number of cycles per query head and
+cell, where that outlasts the KV read it overlaps; on a small model at a few hundred cells
+this is a third of the step.
 
 Prefill runs a micro-batch of tokens through each weight at once, so it is set by
 arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
@@ -184,14 +185,19 @@ class BackendCalibration(BaseModel):
         None,
         gt=0,
         description=(
-            "CPU decode: attention FLOPs (Q·K and the weighted sum of V over the cached cells) one "
-            "thread does per clock cycle; llama.cpp's CPU flash-attention kernel walks the cache one "
-            "cell and head at a time (a dot product, an online-softmax step with an exp, a scaled "
-            "add), far below the matrix kernels' rate, so at depth it outlasts reading the KV"
+            "CPU decode attention, its vector part: FLOPs (Q·K and the weighted sum of V over the "
+            "cached cells) one thread does per clock cycle"
         ),
     )
-    decode_attn_gflops_per_thread: float | None = Field(
-        None, gt=0, description="CPU decode: the same per thread, for a CPU whose clock is unknown"
+    decode_attn_cycles_per_head_cell: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "CPU decode attention, its fixed part: clock cycles per query head and cached cell "
+            "beyond the FLOPs (llama.cpp's CPU flash-attention kernel takes the cells one at a "
+            "time: an online-softmax step with an exp, a rescale, the loop around them); it "
+            "dominates at small head dimensions"
+        ),
     )
 
 
@@ -347,22 +353,34 @@ def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
     return effective_bandwidth(work.device, calib)
 
 
-def attention_flops_per_s(device: DeviceRate, calib: CalibrationSet) -> float | None:
-    """FLOP/s a CPU spends on decode attention over its KV cache (None: not a CPU, or no figure).
+def cpu_attention_seconds(work: DeviceWork, calib: CalibrationSet, depth: float, n_seq: int = 1) -> float | None:
+    """Seconds a CPU's threads spend on decode attention over ``depth`` cached cells (None:
+    not a CPU, or no figures).
 
-    Like the matrix-vector rate (:func:`thread_decode_gbs`), a thread's attention work per
-    cycle is roughly fixed for a vector ISA: with the clock known it is FLOPs per cycle ×
-    clock × threads, else the per-thread rate at the public rows' clocks. An ISA without
-    its own figure borrows the CPU backend's."""
-    if device.kind != "cpu" or not device.threads:
+    Clock cycles: the attention FLOPs at the vector rate (FLOPs per cycle per thread) plus a
+    fixed number per (query head, cell) pair; divided by threads × clock. A CPU whose clock
+    is unknown is taken at the clock its ISA's public rows imply (decode GB/s per thread ÷
+    GB per GHz). An ISA without figures of its own borrows the CPU backend's."""
+    d = work.device
+    if d.kind != "cpu" or not d.threads:
         return None
-    c = calib.for_device(device)
+    c = calib.for_device(d)
     cpu = calib.get("cpu")
     per_cycle = c.decode_attn_flop_per_cycle or cpu.decode_attn_flop_per_cycle
-    if device.clock_ghz and per_cycle:
-        return device.threads * per_cycle * device.clock_ghz * 1e9
-    per_thread = c.decode_attn_gflops_per_thread or cpu.decode_attn_gflops_per_thread
-    return device.threads * per_thread * 1e9 if per_thread else None
+    per_cell = c.decode_attn_cycles_per_head_cell
+    if per_cell is None:
+        per_cell = cpu.decode_attn_cycles_per_head_cell
+    if not per_cycle or per_cell is None:
+        return None
+    clock = d.clock_ghz
+    if not clock:
+        per_thread = c.decode_gbs_per_thread or cpu.decode_gbs_per_thread
+        per_ghz = c.decode_gb_per_ghz or cpu.decode_gb_per_ghz
+        clock = per_thread / per_ghz if per_thread and per_ghz else None
+    if not clock:
+        return None
+    cycles = work.attention_flops(depth) / per_cycle + work.attention_head_cells(depth) * per_cell
+    return n_seq * cycles / (d.threads * clock * 1e9)
 
 
 def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
@@ -459,9 +477,8 @@ def decode_step_seconds(
         attn_flops = n_seq * w.attention_flops(depth)
         # attention over the cache: its KV read, or on a CPU its arithmetic, whichever is slower
         attention = kv / bw
-        attn_rate = attention_flops_per_s(w.device, calib) if attn_flops else None
-        if attn_rate:
-            attention = max(attention, attn_flops / attn_rate)
+        if attn_flops:
+            attention = max(attention, cpu_attention_seconds(w, calib, depth, n_seq) or 0.0)
         t_mem = w.weight_read_bytes(n_seq) / bw + attention
         t_cmp = 0.0
         if n_seq > 1:
@@ -594,8 +611,8 @@ def estimate_speed(
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
-                "(on a CPU, attention over the cached cells at its attention rate where that outlasts "
-                "the KV read) "
+                "(on a CPU, attention over the cached cells in clock cycles, FLOPs at a vector rate + a "
+                "fixed cost per head and cell, where that outlasts the KV read) "
                 "+ fitted fixed cost per GPU layer (on CUDA bytes-equivalent at the effective bandwidth) + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
                 "effective compute (routed experts slowed by their few tokens each; F16/BF16 weights at the fitted "
                 "speed-up over quantized ones on a GPU), floored by one weight read per "

@@ -35,7 +35,9 @@ class MachineFactors(BaseModel):
     decode_overhead_ms: float | None = None
     n_bandwidth_bound: int = Field(0, description="runs large enough to fit the bandwidth")
     # CPU attention over the KV cache, from runs of one model at two depths (None: the default rate)
-    attention_factor: float | None = Field(None, gt=0, description="measured ÷ assumed attention rate")
+    attention_factor: float | None = Field(
+        None, gt=0, description="measured ÷ assumed attention speed (the default's seconds ÷ the measured ones)"
+    )
     attention_gflops: float | None = Field(None, gt=0, description="the attention FLOP/s those runs measured")
     n_attention: int = Field(0, description="models run at two depths that the attention rate rests on")
 
@@ -71,10 +73,9 @@ class MachineFactors(BaseModel):
         if self.effective_bandwidth_gbs and sample.decode_read_bytes:
             bw = self.effective_bandwidth_gbs * 1e9
             step = sample.decode_read_bytes / bw + (self.decode_overhead_ms or 0) / 1e3
-            rate = sample.assumed_attn_rate
-            if rate and sample.decode_attn_flops:  # attention beyond its KV read (a CPU at depth)
-                rate *= self.attention_factor or 1.0
-                step += max(0.0, sample.decode_attn_flops / rate - (sample.decode_kv_bytes or 0.0) / bw)
+            if sample.decode_attn_s:  # attention beyond its KV read (a CPU at depth)
+                attn = sample.decode_attn_s / (self.attention_factor or 1.0)
+                step += max(0.0, attn - (sample.decode_kv_bytes or 0.0) / bw)
             return 1.0 / step
         return sample.predicted_decode * self.bandwidth_factor if sample.predicted_decode else None
 
@@ -118,11 +119,16 @@ def apply_factors(
     # the attention rate this machine's runs measured; with one factor, it moves with the rest
     # of the step (which then takes exactly 1/f as long)
     a = factors.attention_factor or (None if line else f)
-    if a and rate.kind == "cpu":
-        for key in ("decode_attn_flop_per_cycle", "decode_attn_gflops_per_thread"):
-            per = getattr(c, key) or getattr(calib.get("cpu"), key)
-            if per is not None:
-                update[key] = per * a
+    if a and rate.kind == "cpu":  # a faster attention: more FLOPs per cycle, fewer cycles per cell
+        cpu = calib.get("cpu")
+        per_cycle = c.decode_attn_flop_per_cycle or cpu.decode_attn_flop_per_cycle
+        per_cell = c.decode_attn_cycles_per_head_cell
+        if per_cell is None:
+            per_cell = cpu.decode_attn_cycles_per_head_cell
+        if per_cycle is not None:
+            update["decode_attn_flop_per_cycle"] = per_cycle * a
+        if per_cell is not None:
+            update["decode_attn_cycles_per_head_cell"] = per_cell / a
     for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
         v = getattr(c, key)
         if v is not None:
