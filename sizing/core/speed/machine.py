@@ -120,11 +120,11 @@ def apply_factors(
     # of the step (which then takes exactly 1/f as long)
     a = factors.attention_factor or (None if line else f)
     if a and rate.kind == "cpu":  # a faster attention: more FLOPs per cycle, fewer cycles per cell
-        cpu = calib.get("cpu")
-        per_cycle = c.decode_attn_flop_per_cycle or cpu.decode_attn_flop_per_cycle
+        cpu_c = calib.get("cpu")
+        per_cycle = c.decode_attn_flop_per_cycle or cpu_c.decode_attn_flop_per_cycle
         per_cell = c.decode_attn_cycles_per_head_cell
         if per_cell is None:
-            per_cell = cpu.decode_attn_cycles_per_head_cell
+            per_cell = cpu_c.decode_attn_cycles_per_head_cell
         if per_cycle is not None:
             update["decode_attn_flop_per_cycle"] = per_cycle * a
         if per_cell is not None:
