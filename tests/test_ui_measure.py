@@ -52,7 +52,7 @@ def test_the_plan_and_its_expected_time_show_before_starting():
     plan = this_machine_plan()
     table = _plan_table(at)
     assert list(table["run"]) == [run_name(r) for r in plan]
-    assert set(table["pins"]) == {"per-token overhead", "RAM bandwidth"}
+    assert set(table["pins"]) == {"per-token overhead", "attention at depth", "RAM bandwidth"}
     assert "—" not in set(table["expected, each"])
     assert "Expected: about" in _texts(at) and "3 × each run" in _texts(at)
     at.number_input(key="measure.repeats").set_value(1).run()
