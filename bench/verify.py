@@ -7,7 +7,8 @@
 2. A synthetic Llama-3.1-8B Q4_K_M check: disk used by the model file (target: under
    10 MB) and the memory parts against the estimate. ``--skip-8b`` only writes the file.
 3. Calibration: the runs of ``llm-sizing calibrate --measure`` (SmolLM2 and Gemma-3-270M
-   for the per-token overhead, a synthetic model sized for this RAM for the bandwidth),
+   for the per-token overhead, SmolLM2 after a long prompt for attention at depth, a
+   synthetic model sized for this RAM for the bandwidth),
    ``--repeats`` each, into a fresh run store; then per model the decode error before
    calibration and after it, that model's own runs left out of the fit
    (targets: <= 30 % before, <= 10 % after).
@@ -165,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             if f.effective_bandwidth_gbs
             else ""
         )
-        print(f"runs used: {rep.n_runs} of {len(rep.verdicts)}; fitted: {line}compute x{f.compute_factor:.2f}")
+        print(
+            f"runs used: {rep.n_runs} of {len(rep.verdicts)}; fitted: {line}{f.attention_detail()}, "
+            f"compute x{f.compute_factor:.2f}"
+        )
         for v in rep.excluded:
             print(f"  left out: {v.label}: {v.reason}")
         # per model: the uncalibrated error, and the calibrated one with that model's runs
