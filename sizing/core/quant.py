@@ -407,6 +407,14 @@ def _prepared(tensors: tuple[TensorSpec, ...]) -> _Prepared:
     return _prepare(tensors) if len(tensors) <= PREPARED_SMALL else _prepare_large(tensors)
 
 
+# Finding a tensor list in the cache above hashes every tensor (~1 ms for a large model):
+# the recipe of a catalog model finds it by the architecture instead, once per model rather
+# than once per quant (the same prepared object: no second copy).
+@lru_cache(maxsize=12)
+def _prepared_for(arch: ModelArch) -> _Prepared:
+    return _prepared(tuple(tensors_for(arch)))
+
+
 class _State:
     def __init__(self, arch: ModelArch, prep: _Prepared, imatrix: bool, fused_qkv_own_rule: bool = False) -> None:
         self.arch = arch
@@ -602,7 +610,7 @@ def recipe_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
     """``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded):
     the memory estimate sums them and the traffic model splits them per layer, so a new
     model types each quant once for both."""
-    return tuple(apply_recipe(arch, tensors_for(arch), quant))
+    return tuple(_typed(arch, _prepared_for(arch), quant))
 
 
 def apply_recipe(
@@ -625,11 +633,17 @@ def apply_recipe(
     norms, routers and conv kernels, 16-bit for the other matrices (F32 in an F32 file). Tensors the model ships already quantized (``arch.native_types``,
     gpt-oss's MXFP4 experts) keep that type, unless the quant ends in ``+requant``.
     """
+    return _typed(arch, _prepared(tuple(tensors)), quant, imatrix, fused_qkv_own_rule)
+
+
+def _typed(
+    arch: ModelArch, prep: _Prepared, quant: str, imatrix: bool | None = None, fused_qkv_own_rule: bool = False
+) -> list[TensorSpec]:
+    """``apply_recipe`` over a prepared tensor list."""
     name, requant = split_quant(quant)
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
     native = () if requant else arch.native_types
-    prep = _prepared(tuple(tensors))
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
     quantized = is_quantized(default)
     kept = prep.f32 if name == "F32" else prep.kept

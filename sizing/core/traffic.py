@@ -10,7 +10,6 @@ from __future__ import annotations
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from math import prod
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.core.fastmodel import build
-from sizing.core.tensors import TensorSpec, layer_of
+from sizing.core.tensors import TensorSpec, tensor_role
 
 
 DeviceKind = Literal["gpu", "cpu", "unified"]
@@ -199,7 +198,7 @@ def model_traffic(
     arch: ModelArch, tensors: Sequence[TensorSpec], kv_type_k: str = "f16", kv_type_v: str = "f16"
 ) -> ModelTraffic:
     """Per-layer traffic from typed tensors (from a GGUF header or the quant recipe)."""
-    from sizing.core.quant import kv_bytes_per_element, tensor_bytes
+    from sizing.core.quant import _nbytes as nbytes, kv_bytes_per_element
 
     if any(t.ggml_type is None for t in tensors):
         raise SizingError("model_traffic needs typed tensors (apply the quant recipe first)")
@@ -213,24 +212,25 @@ def model_traffic(
     tied_params = 0
     type_params: dict[str, float] = {}
     for t in tensors:
-        b = tensor_bytes(t)
-        i = layer_of(t.name)
-        if len(t.shape) >= 2 and t.name.endswith(".weight") and 0 <= i < n:
-            share = frac if t.is_expert else 1.0  # a token multiplies by its active experts only
-            type_params[str(t.ggml_type)] = type_params.get(str(t.ggml_type), 0.0) + t.n_elements * share
+        typ, shape, name = t.ggml_type, t.shape, t.name
+        b = nbytes(typ, shape)  # type: ignore[arg-type]  # checked above
+        i, is_expert, n_elements, weight, matrix = tensor_role(name, shape)
+        if matrix and weight and 0 <= i < n:
+            share = frac if is_expert else 1.0  # a token multiplies by its active experts only
+            type_params[str(typ)] = type_params.get(str(typ), 0.0) + n_elements * share
         if 0 <= i < n:
-            if t.is_expert:
+            if is_expert:
                 expert[i] += b
-                params[i] += prod(t.shape) * frac if t.name.endswith(".weight") else 0
+                params[i] += n_elements * frac if weight else 0
             else:
                 dense[i] += b
-                params[i] += prod(t.shape) if t.name.endswith(".weight") else 0
-        elif t.name.startswith("token_embd"):
+                params[i] += n_elements if weight else 0
+        elif name.startswith("token_embd"):
             embd += b
-            tied_params = t.n_elements
-        elif t.name.startswith("output.weight"):
+            tied_params = n_elements
+        elif name.startswith("output.weight"):
             output += b
-            output_params = t.n_elements
+            output_params = n_elements
         elif i >= n:  # e.g. multi-token-prediction blocks: resident, not run while decoding
             idle += b
         else:

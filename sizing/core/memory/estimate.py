@@ -32,9 +32,9 @@ from sizing.core.fastmodel import build
 from sizing.core.memo import Keyed
 from sizing.core.memory.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
 from sizing.core.arch import ModelArch
-from sizing.core.tensors import TensorSpec, count_params
+from sizing.core.tensors import TensorSpec, tensor_role
 from sizing.core.memory.overhead import load_overheads
-from sizing.core.quant import file_quant, native_note, recipe_tensors, tensor_bytes
+from sizing.core.quant import _nbytes, file_quant, native_note, recipe_tensors, tensor_bytes
 from sizing.core.scenario import Basis, MemoryParts, Scenario
 from sizing.units import GIB, MIB
 
@@ -143,15 +143,22 @@ def summarize_weights(
     total = embd = repack = 0
     has_output = False
     embd_spec = None
+    # count_params(tensors, ...) in the same pass
+    n_experts, n_used = arch.n_experts, arch.n_experts_used
+    params = active = 0
     for t in tensors:
-        b = tensor_bytes(t)
+        typ, shape, name = t.ggml_type, t.shape, t.name
+        b = tensor_bytes(t) if typ is None else _nbytes(typ, shape)  # (the first raises)
         total += _aligned(b)
-        if t.name == "token_embd.weight":
+        if name == "token_embd.weight":
             embd, embd_spec = b, t
-        elif t.name == "output.weight":
+        elif name == "output.weight":
             has_output = True
-        if t.ggml_type in REPACK_TYPES and _repackable(t):
+        if typ in REPACK_TYPES and _repackable(t):
             repack += b
+        is_expert, n = tensor_role(name, shape)[1:3]
+        params += n
+        active += n * n_used // n_experts if n_experts > 0 and is_expert else n
     # tied embeddings: llama.cpp loads the embedding matrix a second time as the output
     # projection (a mat-mul weight), so that copy may be repacked too
     if (
@@ -161,7 +168,6 @@ def summarize_weights(
         and embd_spec.shape[1] % REPACK_ROWS == 0
     ):
         repack += embd
-    params, active = count_params(tensors, arch.n_experts, arch.n_experts_used)
     return WeightsSummary(
         total=total, token_embd=_aligned(embd), repack=repack, params=params, active_params=active, typed_by=typed_by
     )
