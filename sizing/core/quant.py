@@ -640,6 +640,24 @@ def _typed(
     arch: ModelArch, prep: _Prepared, quant: str, imatrix: bool | None = None, fused_qkv_own_rule: bool = False
 ) -> list[TensorSpec]:
     """``apply_recipe`` over a prepared tensor list."""
+    kept = prep.f32 if split_quant(quant)[0] == "F32" else prep.kept
+    out: list[TensorSpec] = []
+    append = out.append
+    for (t, _, typed), typ in zip(prep.entries, _types(arch, prep, quant, imatrix, fused_qkv_own_rule)):
+        if typed is None:  # not quantizable: keeps the converter's type
+            append(kept[id(t)])
+            continue
+        spec = typed.get(typ)
+        if spec is None:
+            spec = typed[typ] = shared_spec(t.name, t.shape, typ)
+        append(spec)
+    return out
+
+
+def _types(
+    arch: ModelArch, prep: _Prepared, quant: str, imatrix: bool | None = None, fused_qkv_own_rule: bool = False
+) -> list[str]:
+    """The type the recipe gives each tensor of a prepared list, in its order."""
     name, requant = split_quant(quant)
     ft = FILE_QUANTS[name]
     default = _DEFAULT_TYPE[ft]
@@ -647,22 +665,29 @@ def _typed(
     s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
     quantized = is_quantized(default)
     kept = prep.f32 if name == "F32" else prep.kept
-    out: list[TensorSpec] = []
+    out: list[str] = []
     append = out.append
     for t, cat, typed in prep.entries:
         if typed is None:  # not quantizable: keeps the converter's type
-            append(kept[id(t)])
+            append(kept[id(t)].ggml_type)  # type: ignore[arg-type]  # kept specs are typed
             continue
         keep = native and native_type(arch, t.name)
         if keep:  # shipped quantized: the files keep it as it is
-            typ = keep
+            append(keep)
         else:
-            typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
-        spec = typed.get(typ)
-        if spec is None:
-            spec = typed[typ] = shared_spec(t.name, t.shape, typ)
-        append(spec)
+            append(_fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default)
     return out
+
+
+TypedTensor = tuple[str, tuple[int, ...], str]  # name, shape, ggml type
+
+
+@lru_cache(maxsize=32)  # ~35 KiB each
+def recipe_types(arch: ModelArch, quant: str) -> tuple[TypedTensor, ...]:
+    """``recipe_tensors`` as (name, shape, type) triples, without a TensorSpec per tensor:
+    what the weights summary and the traffic model read, for a model they have not seen."""
+    prep = _prepared_for(arch)
+    return tuple((t.name, t.shape, typ) for (t, _, _), typ in zip(prep.entries, _types(arch, prep, quant)))
 
 
 def guess_file_quant(arch: ModelArch, tensors: Sequence[TensorSpec]) -> str | None:

@@ -20,14 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.core.projector import Projector
-from sizing.core.quant import recipe_tensors
 from sizing.core.tensors import TensorSpec
 from sizing.core.placement import Placement, PlacementOptions, place, verdict
 from sizing.core.machine import Hardware
 from sizing.core.memo import Keyed
 from sizing.core.scenario import MAX_CTX, MemoryParts, Scenario
 from sizing.core.speed.estimate import CalibrationSet, SpeedEstimate, estimate_speed, per_user_tokens_per_s
-from sizing.core.traffic import ModelTraffic, model_traffic
+from sizing.core.traffic import ModelTraffic, model_traffic, recipe_traffic
 
 # Best first: the order in which "the best quant that fits" is looked for.
 QUANT_LADDER: tuple[str, ...] = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
@@ -71,8 +70,9 @@ def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None
 @lru_cache(maxsize=128)  # ~19 KiB each (per-layer arrays): bounded in size as well as count
 def _traffic_memo(k: Keyed) -> ModelTraffic:
     arch, quant, tensors, kv_k, kv_v = k.take()
-    typed = tensors if tensors is not None else recipe_tensors(arch, quant)  # the memory estimate's cache
-    return model_traffic(arch, typed, kv_k, kv_v)
+    if tensors is None:
+        return recipe_traffic(arch, quant, kv_k, kv_v)
+    return model_traffic(arch, tensors, kv_k, kv_v)
 
 
 def traffic_for(
