@@ -858,13 +858,16 @@ def fit(
         method=(
             "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + layers x cost per layer "
             "(CUDA: MB at the effective bandwidth; host-dispatch backends: a time, an architecture's own "
-            "where its dense rows span two sizes), relative error weighted by recency, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
+            "where its dense rows span two sizes; where one efficiency puts it at 0, from each architecture's "
+            "rows of several sizes with an efficiency per architecture), relative error weighted by recency, "
+            "on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
             "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
             "there are any; F16/BF16 rows divided by the F16 speed-up their device and build show over "
-            "its quantized rows), per GB/s, or per CPU thread"
+            "its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
+            "unified-memory chips' in their class and architecture entries), per GB/s, or per CPU thread"
         ),
         holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
         backends=backends,
