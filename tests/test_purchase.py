@@ -460,8 +460,9 @@ def test_decode_rows_are_counted_per_backend_and_architecture(tmp_path):
 def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx):
     """Turing, Volta and Hopper have no calibration entry: the speed model predicts them
     with the whole CUDA entry, fitted on other architectures' rows only. Such a build says
-    so and is weak (none of the public rows on a Turing card counts: it ran on a Pi host,
-    left out of the fit), while an architecture with an entry of its own is judged by it."""
+    so and is weak (the CUDA rows on a Turing card, the RTX 2080 Ti's, ran on a Pi host and
+    are left out of the fit; the RTX 2080 Super has no row at all), while an architecture
+    with an entry of its own is judged by it."""
     from sizing.core.machine import machine_from_gpu
     from sizing.core.purchase import WEAK_ENTRY_ROWS, calibration_strength
 
@@ -469,7 +470,7 @@ def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx
     assert calib.backends["cuda"].n_decode >= WEAK_ENTRY_ROWS  # the entry alone would pass
     db = {g.id: g for g in ctx["gpus"]}
     for gid, fam in (
-        ("nvidia-rtx-2080-ti", "turing"),
+        ("nvidia-rtx-2080-super", "turing"),
         ("nvidia-v100-pcie-32gb", "volta"),
         ("nvidia-h200-nvl-141gb", "hopper"),
     ):
@@ -558,7 +559,7 @@ def test_a_used_price_on_a_weak_basis_is_marked_where_it_prices_a_row(ctx):
         assert card["weak_basis"] and card["kind"] == "used"
         assert any(n.startswith("weak price basis:") for n in o.notes)
         assert "rests on a weak figure" in o.why
-    sound = rows["nvidia-rtx-3090"]
+    sound = rows["nvidia-rtx-3060-12gb"]  # a used price from a guide, not marked weak
     assert not any(ln["weak_basis"] for ln in sound.lines) and "weak figure" not in sound.why
     given = PriceOverrides(usd={"nvidia-tesla-p100-16gb": 150.0})
     assert (
