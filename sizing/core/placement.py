@@ -410,7 +410,10 @@ def _layout(
     # its layer does or is among the first n_cpu_moe
     dense, expert, kvs = sums.dense, sums.expert, sums.kv
     layer_ids = range(n)
-    starts = [bisect.bisect_left(layer_ids, s, key=owner) for s in range(k)] + [n]  # GPU s: starts[s] .. starts[s+1]
+    if k == 1:  # one GPU: everything from i_gpu_start on
+        starts = [min(i_gpu_start, n), n]
+    else:  # GPU s: starts[s] .. starts[s+1]
+        starts = [bisect.bisect_left(layer_ids, s, key=owner) for s in range(k)] + [n]
     host_end = starts[0]
     for s in range(k + 1):
         a, b = (0, host_end) if s == k else (starts[s], starts[s + 1])
