@@ -507,8 +507,13 @@ def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
         assert o.decode_low >= 30  # a weak speed meets the target only at its low end
 
     def covered(o) -> bool:
-        c = o.calibration  # an entry of the card's own architecture, fitted on enough rows
-        return c.device_class == "cuda/gpu" and c.entry_decode_rows >= WEAK_ENTRY_ROWS and c.family_decode_rows is None
+        c = o.calibration  # an entry of the card's own architecture, fitted on enough rows of several cards
+        return (
+            c.device_class == "cuda/gpu"
+            and c.entry_decode_rows >= WEAK_ENTRY_ROWS
+            and c.family_decode_rows is None
+            and cov.family_decode_devices("cuda", c.entry.split("/")[-1]) > 1
+        )
 
     cuda = [o for o in moe.options if covered(o)]
     assert {o.calibration.entry for o in cuda} >= {"cuda/ampere", "cuda/ada-lovelace"}
@@ -521,13 +526,15 @@ def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
 def test_a_speed_from_a_thin_architecture_entry_is_weak_unless_the_device_has_rows(ctx):
     """The strength is that of the calibration entry that predicts the build, not of its
     device class: a Tesla P100 (Pascal, an entry fitted on fewer than WEAK_ENTRY_ROWS decode
-    rows, none on the P100) is weak although cuda/gpu is well covered, says so, and meets a
+    rows or on rows of one other card, none on the P100) is weak although cuda/gpu is well covered, says so, and meets a
     target only at its low estimate; a Tesla P40 (same entry, public rows of its own) is not."""
     from sizing.core.purchase import WEAK_CLASS_ROWS, WEAK_ENTRY_ROWS
 
     calib, cov = ctx["calib"], ctx["coverage"]
     pascal = calib.backends["cuda/pascal"]
-    assert pascal.n_decode < WEAK_ENTRY_ROWS and cov.rows("cuda", "gpu") >= WEAK_CLASS_ROWS
+    assert (pascal.n_decode < WEAK_ENTRY_ROWS or cov.family_decode_devices("cuda", "pascal") == 1) and cov.rows(
+        "cuda", "gpu"
+    ) >= WEAK_CLASS_ROWS
     assert cov.by_gpu.get("nvidia-tesla-p100-16gb", 0) == 0 and cov.by_gpu["nvidia-tesla-p40"] > 0
     r = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", target_tps=20, limit=500)
     p100 = [o for o in r.options if o.gpu_id == "nvidia-tesla-p100-16gb"]
