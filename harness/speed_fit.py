@@ -27,7 +27,7 @@ import statistics
 import sys
 from functools import cache
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Literal
 
 import numpy as np
@@ -487,6 +487,35 @@ def _fit_decode(
     return 1.0 / a, float(m / a if scaled else m)
 
 
+def _within_device_layer_time(rows: list[tuple[BenchRow, BenchDevice]]) -> float | None:
+    """A host-dispatch backend's time per layer, from how each device's time per token grows
+    with the layer count across models of different sizes, each device with an efficiency of
+    its own: 1/tg = bytes/bandwidth · a_device + layers · L, least squares in relative error
+    (weights: :func:`row_weight`). How much of its datasheet bandwidth a card reaches is its
+    own memory system's (an iGPU on LPDDR5x reaches less than a discrete card on GDDR6), so a
+    device with a single row fits that row exactly through its own efficiency and says nothing
+    about L; pooled into one efficiency instead, a single fast recent card (an RDNA 4 AI PRO
+    R9700 next to iGPUs) drags L to 0. None where no device has rows of two sizes."""
+    by_dev: dict[str, list[int]] = {}
+    for i, (r, d) in enumerate(rows):
+        by_dev.setdefault(d.family or r.device, []).append(i)
+    x = np.array([_decode_x(r, d) for r, d in rows])
+    n = np.array([float(r.n_layers or 0) for r, _ in rows])
+    informative = [ix for ix in by_dev.values() if len({round(n[i] / x[i], 6) for i in ix}) > 1]
+    if not informative:
+        return None
+    keep = [i for ix in informative for i in ix]
+    y = np.array([rows[i][0].tg128 or 0.0 for i in keep])
+    sw = np.sqrt(np.array([row_weight(rows[i][0]) for i in keep]))
+    cols = []
+    for ix in informative:
+        mask = np.array([1.0 if i in ix else 0.0 for i in keep])
+        cols.append(mask * sw * y * x[keep])
+    cols.append(sw * y * n[keep])
+    coef, *_ = np.linalg.lstsq(np.column_stack(cols), sw, rcond=None)
+    return max(0.0, float(coef[-1]))
+
+
 def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray | None = None) -> tuple[float, float]:
     """(a, o) minimising sum w (y (a x + o n) - 1)^2 with o >= 0 (else through the origin):
     1/tg = a x + o n in relative error (n: 1 for a fixed cost per token, the layer count
@@ -629,6 +658,13 @@ def _fit_backend(
             per_ghz = _fit_cpu_bytes_per_cycle(dec, eff, over)
         else:
             eff, layer = _fit_decode(dec, layer_cost, scaled)
+            if layer_cost is None and not scaled and layer <= 0.0:
+                # no time per layer is not physical where each kernel is dispatched from the
+                # host: one efficiency does not describe these devices; give each
+                # architecture its own
+                within = _within_device_layer_time(dec)
+                if within:
+                    eff, layer = _fit_decode(dec, within, scaled)
             over = 0.0
     peaked = [(r, d) for r, d in pre if d.matmul_tflops and d.kind != "cpu"]
     # the matrix share from dense rows where there are any: a MoE's routed experts run at
@@ -638,6 +674,13 @@ def _fit_backend(
     peaked = dense_peaked or peaked
     # F16/BF16 rows count at the quantized rate they imply (prefill_f16_speed)
     f16 = _f16_speed(peaked) or (parent.prefill_f16_speed if parent is not None else None)
+    # a backend's own share is its discrete cards' wherever it has discrete prompt rows: an
+    # iGPU on a narrow LPDDR bus and a laptop's power budget reaches a far smaller share of its
+    # peak (on ROCm the Radeon 890M and 8060S about a tenth of theirs, an RX 7900 XTX about 0.4
+    # of its WMMA peak), and that share would under-predict the backend's discrete cards several
+    # times over; unified-memory chips keep theirs in their class and architecture entries
+    if parent is None and not pooled and any(d.kind == "gpu" for _, d in pre):
+        peaked = [(r, d) for r, d in peaked if d.kind == "gpu"]
     # a whole backend's matrix efficiency needs two devices at least: one chip's (say, an
     # iGPU's) rate says little about another vendor's card on the same backend
     if parent is None and len({d.name for _, d in peaked}) < 2:
@@ -715,10 +758,20 @@ def fit(
     sha256: str = "",
     fold: int = 2,
     shuffle: str | None = None,
+    without: Collection[str] | None = None,
 ) -> CalibrationSet:
     """Fit every backend on the fit rows (those :func:`split_rows` keeps for ``fold`` and
-    ``shuffle``); backends with too few rows use the pooled fit."""
-    fit_rows, held = split_rows(data.rows, fold, shuffle)
+    ``shuffle``; with ``without``, every row but those ids, so a check can predict a row by
+    a fit it was not in whichever fold it falls in); backends with too few rows use the
+    pooled fit."""
+    if without is not None:
+        unknown = set(without) - {r.id for r in data.rows}
+        if unknown:
+            raise SizingError(f"no such rows to hold out: {sorted(unknown)}")
+        fit_rows = [r for r in data.rows if r.id not in without]
+        held = [r for r in data.rows if r.id in without]
+    else:
+        fit_rows, held = split_rows(data.rows, fold, shuffle)
     pairs = [(r, data.devices[r.device]) for r in fit_rows]
     pooled = _fit_backend("all", pairs, pooled=True)
     gpu_pairs = [(r, d) for r, d in pairs if d.kind != "cpu"]
@@ -746,7 +799,7 @@ def fit(
         # GPU architectures (Alchemist vs Battlemage, Ampere vs Ada): each with rows of its
         # own gets its own efficiency (the backend's per-token cost); the spread is widened
         # when only one or two rows pin it
-        fams = {d.family for r, d in mine if d.family and r.tg128 and not r.host_limited}
+        fams = {d.family for r, d in mine if d.family and (r.tg128 or r.pp512) and not r.host_limited}
         if len(fams) > 1:
             for fam in sorted(fams):
                 part = [(r, d) for r, d in mine if d.family == fam]
@@ -824,15 +877,24 @@ def fit(
         method=(
             "decode: least squares on 1/tg = (bytes/bandwidth)/efficiency + layers x cost per layer "
             "(CUDA: MB at the effective bandwidth; host-dispatch backends: a time, an architecture's own "
-            "where its dense rows span two sizes), relative error weighted by recency, on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
+            "where its dense rows span two sizes; where one efficiency puts it at 0, from each architecture's "
+            "rows of several sizes with an efficiency per architecture), relative error weighted by recency, "
+            "on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
             "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
             "there are any; F16/BF16 rows divided by the F16 speed-up their device and build show over "
-            "its quantized rows), per GB/s, or per CPU thread"
+            "its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
+            "unified-memory chips' in their class and architecture entries), per GB/s, or per CPU thread"
         ),
-        holdout="within each backend, rows sorted by id, every third row (index % 3 == 2) held out",
+        holdout=(
+            "none: every row is fitted (bench/accuracy_speed.py predicts each row by a fit without it)"
+            if not held
+            else "within each backend, rows sorted by id, every third row (index % 3 == 2) held out"
+            if without is None and shuffle is None and fold == 2
+            else f"held out: {len(held)} rows ({'listed' if without is not None else f'fold {fold}'})"
+        ),
         backends=backends,
         pooled=pooled_gpu.model_copy(update={"backend": "pooled"}),
         holdout_ids=tuple(r.id for r in held),
@@ -995,7 +1057,10 @@ def fit_from_files(path: Path = BENCH_FILE, attention: Path = ATTENTION_FILE) ->
     for d in load_bench(path).devices.values():
         if d.db_id and d.db_id not in {g.id for g in db.all}:
             raise SizingError(f"{path}: device {d.name!r}: db_id {d.db_id!r} is not in data/gpus.yaml")
-    calib = fit(load_bench_with_db(path), data_file=f"data/{Path(path).name}", sha256=file_sha256(path))
+    # the shipped calibration uses every row: a device class whose only rows fell in a held-out
+    # third would otherwise be predicted from other classes (an RX 7900 XTX's prompt speed from
+    # iGPUs); how well the method predicts rows it has not seen is measured by the fold fits
+    calib = fit(load_bench_with_db(path), data_file=f"data/{Path(path).name}", sha256=file_sha256(path), without=())
     return with_cpu_attention(calib, load_cpu_attention(attention))
 
 

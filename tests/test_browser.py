@@ -67,6 +67,9 @@ def test_shared_link_renders_verdict_and_chart(server, page):
     assert not page.locator('[data-testid="stException"]').count()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-run.png"), full_page=True)
+    # the estimate's file is written when the button is clicked, from this view
+    est = _download(page, "Estimate as JSON")
+    assert (est["quant"], est["ctx"]) == ("Q8_0", 8192) and est["total_bytes"] > 0
 
 
 def test_changing_an_input_changes_the_url(server, page):

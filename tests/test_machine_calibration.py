@@ -65,17 +65,20 @@ def test_estimate_on_this_machine_uses_its_stored_runs(capsys, monkeypatch, tmp_
     assert "this machine" in speed_basis["calibration"] and speed_basis["measured"] is True
     assert speed_basis["source"].endswith("refitted to 1 live check stored on this machine")
     # One small-model run describes the per-token overhead, not the bandwidth (a 135M model
-    # is not bandwidth-bound): a run slower than the published bandwidth allows is explained
-    # by its overhead, so the same scenario is now predicted as llama.cpp measured it; a run
-    # faster than that bound cannot raise the bandwidth, so the prediction stays at the bound
-    # and the calibration says no bandwidth-bound run has been seen yet.
+    # is not bandwidth-bound): a run slower than the public prediction is explained by its
+    # overhead, so the same scenario is now predicted as llama.cpp measured it. A faster run
+    # can lower the overhead down to none but cannot raise the bandwidth: the prediction
+    # moves towards the measurement, and where it stops short (the bytes at the published
+    # bandwidth already take longer) the calibration says no bandwidth-bound run was seen.
     measured = result.measured.decode_tokens_per_s
-    bound = result.estimate["predicted_decode_tokens_per_s"]
-    if measured <= bound:
-        assert mine["decode_tokens_per_s"]["expected"] == pytest.approx(measured, rel=0.03)
+    public_tps = result.estimate["predicted_decode_tokens_per_s"]
+    expected = mine["decode_tokens_per_s"]["expected"]
+    if measured <= public_tps:
+        assert expected == pytest.approx(measured, rel=0.03)
     else:
-        assert mine["decode_tokens_per_s"]["expected"] == pytest.approx(bound, rel=0.03)
-        assert "no bandwidth-bound run yet" in mine["speed_calibration"]
+        assert public_tps * 0.97 <= expected <= measured * 1.03
+        if expected < measured * 0.97:
+            assert "no bandwidth-bound run yet" in mine["speed_calibration"]
     # memory does not depend on the calibration
     assert mine["total_bytes"] == public["total_bytes"]
 

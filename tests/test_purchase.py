@@ -460,8 +460,9 @@ def test_decode_rows_are_counted_per_backend_and_architecture(tmp_path):
 def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx):
     """Turing, Volta and Hopper have no calibration entry: the speed model predicts them
     with the whole CUDA entry, fitted on other architectures' rows only. Such a build says
-    so and is weak (none of the public rows on a Turing card counts: it ran on a Pi host,
-    left out of the fit), while an architecture with an entry of its own is judged by it."""
+    so and is weak (the CUDA rows on a Turing card, the RTX 2080 Ti's, ran on a Pi host and
+    are left out of the fit; the RTX 2080 Super has no row at all), while an architecture
+    with an entry of its own is judged by it."""
     from sizing.core.machine import machine_from_gpu
     from sizing.core.purchase import WEAK_ENTRY_ROWS, calibration_strength
 
@@ -469,7 +470,7 @@ def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx
     assert calib.backends["cuda"].n_decode >= WEAK_ENTRY_ROWS  # the entry alone would pass
     db = {g.id: g for g in ctx["gpus"]}
     for gid, fam in (
-        ("nvidia-rtx-2080-ti", "turing"),
+        ("nvidia-rtx-2080-super", "turing"),
         ("nvidia-v100-pcie-32gb", "volta"),
         ("nvidia-h200-nvl-141gb", "hopper"),
     ):
@@ -506,8 +507,13 @@ def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
         assert o.decode_low >= 30  # a weak speed meets the target only at its low end
 
     def covered(o) -> bool:
-        c = o.calibration  # an entry of the card's own architecture, fitted on enough rows
-        return c.device_class == "cuda/gpu" and c.entry_decode_rows >= WEAK_ENTRY_ROWS and c.family_decode_rows is None
+        c = o.calibration  # an entry of the card's own architecture, fitted on enough rows of several cards
+        return (
+            c.device_class == "cuda/gpu"
+            and c.entry_decode_rows >= WEAK_ENTRY_ROWS
+            and c.family_decode_rows is None
+            and cov.family_decode_devices("cuda", c.entry.split("/")[-1]) > 1
+        )
 
     cuda = [o for o in moe.options if covered(o)]
     assert {o.calibration.entry for o in cuda} >= {"cuda/ampere", "cuda/ada-lovelace"}
@@ -520,13 +526,15 @@ def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
 def test_a_speed_from_a_thin_architecture_entry_is_weak_unless_the_device_has_rows(ctx):
     """The strength is that of the calibration entry that predicts the build, not of its
     device class: a Tesla P100 (Pascal, an entry fitted on fewer than WEAK_ENTRY_ROWS decode
-    rows, none on the P100) is weak although cuda/gpu is well covered, says so, and meets a
+    rows or on rows of one other card, none on the P100) is weak although cuda/gpu is well covered, says so, and meets a
     target only at its low estimate; a Tesla P40 (same entry, public rows of its own) is not."""
     from sizing.core.purchase import WEAK_CLASS_ROWS, WEAK_ENTRY_ROWS
 
     calib, cov = ctx["calib"], ctx["coverage"]
     pascal = calib.backends["cuda/pascal"]
-    assert pascal.n_decode < WEAK_ENTRY_ROWS and cov.rows("cuda", "gpu") >= WEAK_CLASS_ROWS
+    assert (pascal.n_decode < WEAK_ENTRY_ROWS or cov.family_decode_devices("cuda", "pascal") == 1) and cov.rows(
+        "cuda", "gpu"
+    ) >= WEAK_CLASS_ROWS
     assert cov.by_gpu.get("nvidia-tesla-p100-16gb", 0) == 0 and cov.by_gpu["nvidia-tesla-p40"] > 0
     r = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", target_tps=20, limit=500)
     p100 = [o for o in r.options if o.gpu_id == "nvidia-tesla-p100-16gb"]

@@ -13,6 +13,7 @@ import pytest
 import sizing.core.memory.estimate as memory
 import sizing.core.tensors as tensors_mod
 import sizing.core.quant as quant
+import sizing.core.traffic as traffic
 from sizing.core.memory.estimate import estimate_memory
 from sizing.sources.catalog import load_catalog
 from sizing.core.tensors import TensorSpec, tensors_for
@@ -32,6 +33,10 @@ def _clear_caches() -> None:
     memory._file_weights.cache_clear()
     memory.recipe_weights.cache_clear()
     quant.recipe_tensors.cache_clear()
+    quant._prepared_for.cache_clear()
+    quant.recipe_types.cache_clear()
+    tensors_mod.tensor_role.cache_clear()
+    traffic._recipe_bytes.cache_clear()
 
 
 def _rows(specs):
@@ -65,6 +70,25 @@ def test_every_catalog_model_and_file_quant_types_the_same_cold_and_warm():
             assert warm == cold[arch.id, q], (arch.id, q)
             if not isinstance(warm, str):
                 assert warm_bytes == sum(r[3] for r in warm)
+
+
+def test_the_recipe_summary_and_traffic_equal_those_of_the_typed_tensors():
+    """recipe_weights and recipe_traffic read the recipe's types without building a
+    TensorSpec per tensor (and keep per-layer bytes, not tensor lists): for every catalog
+    model they give what the typed tensor list itself gives."""
+    _clear_caches()
+    for arch in load_catalog().models:
+        untyped = _fresh(tensors_for(arch))
+        for q in ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K", "IQ4_XS", "MXFP4"):
+            try:
+                typed = apply_recipe(arch, untyped, q)
+            except Exception as exc:  # a quant whose blocks fit no tensor: the same error
+                with pytest.raises(type(exc)):
+                    memory.recipe_weights(arch, q)
+                continue
+            assert memory.recipe_weights(arch, q) == memory.summarize_weights(arch, typed, "recipe"), (arch.id, q)
+            for kv in (("f16", "f16"), ("q8_0", "q4_0")):
+                assert traffic.recipe_traffic(arch, q, *kv) == traffic.model_traffic(arch, typed, *kv), (arch.id, q)
 
 
 def test_tensor_list_cache_follows_the_architecture_not_its_name():

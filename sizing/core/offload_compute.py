@@ -47,7 +47,7 @@ def weight_copy_bytes(
 ) -> int:
     """Bytes of host-resident weights the GPU copies into its compute buffer for the
     largest layer: whole layers left on the CPU, or the experts of ``--n-cpu-moe`` layers."""
-    if unified or backend not in OP_OFFLOAD_BACKENDS or n_ubatch < OP_OFFLOAD_MIN_BATCH:
+    if not copies_weights(backend=backend, n_ubatch=n_ubatch, unified=unified):
         return 0
     per_layer: dict[int, int] = {}
     for layer in host_layers:
@@ -55,6 +55,12 @@ def weight_copy_bytes(
     for layer in host_expert_layers:
         per_layer.setdefault(layer.index, layer.expert_bytes)
     return max(per_layer.values(), default=0)
+
+
+def copies_weights(*, backend: str, n_ubatch: int, unified: bool = False) -> bool:
+    """Whether the GPU copies host-resident weights into its compute buffer at all
+    (``weight_copy_bytes`` is then the largest host layer, else 0)."""
+    return not unified and backend in OP_OFFLOAD_BACKENDS and n_ubatch >= OP_OFFLOAD_MIN_BATCH
 
 
 def pipeline_input_bytes(layers: Iterable[LayerTraffic], *, hidden_size: int, ctx: int, n_ubatch: int) -> int:

@@ -30,6 +30,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
+from sizing.core.fastmodel import build
 from sizing.core.scenario import MemoryParts
 from sizing.core.machine import FIT_MARGIN_BYTES, Hardware
 from sizing.core.offload_compute import (
@@ -37,7 +38,7 @@ from sizing.core.offload_compute import (
     SCHED_MAX_COPIES,
     pipeline_copy_bytes,
     pipeline_parallel,
-    weight_copy_bytes,
+    copies_weights,
 )
 from sizing.core.traffic import DeviceKind, DeviceRate, DeviceWork, LayerTraffic, ModelTraffic, work_for_layers
 from sizing.units import gib
@@ -351,10 +352,12 @@ class _Sums:
     layer at one context), so that a candidate split sums each device's contiguous run of
     layers in one subtraction: the search tries several splits of the same layers."""
 
-    __slots__ = ("layers", "dense", "expert", "kv", "expert_idx")
+    __slots__ = ("layers", "dense", "expert", "kv", "expert_idx", "layer_bytes", "expert_bytes")
 
     def __init__(self, traffic: ModelTraffic, kv: Sequence[int]) -> None:
         self.layers = traffic.layers
+        self.expert_bytes = [layer.expert_bytes for layer in self.layers]
+        self.layer_bytes = [layer.dense_bytes + layer.expert_bytes for layer in self.layers]
         self.dense = list(accumulate((layer.dense_bytes for layer in self.layers), initial=0))
         self.expert = list(accumulate((layer.expert_bytes for layer in self.layers), initial=0))
         self.kv = list(accumulate(kv, initial=0))
@@ -407,7 +410,10 @@ def _layout(
     # its layer does or is among the first n_cpu_moe
     dense, expert, kvs = sums.dense, sums.expert, sums.kv
     layer_ids = range(n)
-    starts = [bisect.bisect_left(layer_ids, s, key=owner) for s in range(k)] + [n]  # GPU s: starts[s] .. starts[s+1]
+    if k == 1:  # one GPU: everything from i_gpu_start on
+        starts = [min(i_gpu_start, n), n]
+    else:  # GPU s: starts[s] .. starts[s+1]
+        starts = [bisect.bisect_left(layer_ids, s, key=owner) for s in range(k)] + [n]
     host_end = starts[0]
     for s in range(k + 1):
         a, b = (0, host_end) if s == k else (starts[s], starts[s + 1])
@@ -434,9 +440,14 @@ def _layout(
     extra = [0] * k
     sched_notes: list[str] = []
     if gpus:
-        copy = weight_copy_bytes(
-            layers_on[k], experts_on[k], backend=gpus[0].backend, n_ubatch=opts.n_ubatch, unified=hw.unified
-        )
+        # weight_copy_bytes(layers_on[k], experts_on[k], ...) from the running totals: the
+        # largest host layer (dense and experts) or expert-only host layer
+        copy = 0
+        if copies_weights(backend=gpus[0].backend, n_ubatch=opts.n_ubatch, unified=hw.unified):
+            copy = max(
+                max(sums.layer_bytes[:host_end], default=0),
+                max(sums.expert_bytes[host_end : max(host_end, n_cpu_moe)], default=0),
+            )
         if copy:
             extra[0] += copy
             sched_notes.append(
@@ -466,20 +477,24 @@ def _layout(
         used = bool(layers_on[s] or experts_on[s]) or s == out_slot
         if s < k:
             parts.append(
-                MemoryParts(
+                build(
+                    MemoryParts,
                     weights_bytes=w[s],
                     kv_cache_bytes=kvb[s],
                     compute_bytes=(memory.compute_bytes + extra[s]) if used else 0,
                     overhead_bytes=memory.overhead_bytes if used else 0,
+                    reclaimable_bytes=0,
                 )
             )
         else:
             host_compute = memory.compute_bytes if layers_on[s] else 0
             parts.append(
-                MemoryParts(
+                build(
+                    MemoryParts,
                     weights_bytes=w[s],
                     kv_cache_bytes=kvb[s],
                     compute_bytes=host_compute,
+                    overhead_bytes=0,
                     reclaimable_bytes=0 if gpus else memory.reclaimable_bytes,
                 )
             )

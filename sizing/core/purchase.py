@@ -86,7 +86,9 @@ def calibration_strength(
     device class's or the backend's, because the device's architecture has no entry) is
     judged by the decode rows of that architecture within it: a Turing card predicted by
     the whole CUDA entry, which holds no Turing row, rests on rows of other architectures
-    only. A row on the device itself tests the prediction where it is used. A device class
+    only. An architecture entry whose decode rows all ran on one other card is thin too: it
+    pinned that card's memory system, not the architecture's (a Pascal entry on three P40
+    rows and a P100 build). A row on the device itself tests the prediction where it is used. A device class
     with fewer than ``WEAK_CLASS_ROWS`` rows is weak too.
 
     With ``moe`` (a planned model is a mixture of experts) the class also needs MoE rows of
@@ -101,7 +103,15 @@ def calibration_strength(
     pooled = entry.pooled or key not in calib.backends
     fallback = bool(dev.family) and key != f"{dev.backend}/{dev.family}"
     family_rows = coverage.family_decode_rows(dev.backend, dev.family) if fallback else None
-    thin = pooled or (family_rows if family_rows is not None else entry.n_decode) < WEAK_ENTRY_ROWS
+    # an architecture entry whose decode rows all ran on one other card has pinned that
+    # card's efficiency (its memory system, its clocks), not the architecture's
+    one_card = (
+        not pooled
+        and not fallback
+        and bool(dev.family)
+        and coverage.family_decode_devices(dev.backend, dev.family or "") == 1
+    )
+    thin = pooled or one_card or (family_rows if family_rows is not None else entry.n_decode) < WEAK_ENTRY_ROWS
     weak_entry = device_rows == 0 and thin
     moe_rows = coverage.moe_rows(dev.backend, dev.kind) if moe else None
     weak_moe = moe_rows is not None and moe_rows < WEAK_MOE_ROWS
@@ -116,6 +126,8 @@ def calibration_strength(
     if weak_entry and family_rows is not None and not pooled:
         few = "no" if family_rows == 0 else f"fewer than {WEAK_ENTRY_ROWS}"
         reasons.append(f"weak calibration ({few} {dev.family} decode rows behind {key}, none on this device)")
+    elif weak_entry and one_card and entry.n_decode >= WEAK_ENTRY_ROWS:
+        reasons.append(f"weak calibration (every {key} decode row ran on one other card, none on this device)")
     elif weak_entry:
         reasons.append(f"weak calibration (fewer than {WEAK_ENTRY_ROWS} decode rows behind {key}, none on this device)")
     elif weak_class:

@@ -407,6 +407,14 @@ def _prepared(tensors: tuple[TensorSpec, ...]) -> _Prepared:
     return _prepare(tensors) if len(tensors) <= PREPARED_SMALL else _prepare_large(tensors)
 
 
+# Finding a tensor list in the cache above hashes every tensor (~1 ms for a large model):
+# the recipe of a catalog model finds it by the architecture instead, once per model rather
+# than once per quant (the same prepared object: no second copy).
+@lru_cache(maxsize=12)
+def _prepared_for(arch: ModelArch) -> _Prepared:
+    return _prepared(tuple(tensors_for(arch)))
+
+
 class _State:
     def __init__(self, arch: ModelArch, prep: _Prepared, imatrix: bool, fused_qkv_own_rule: bool = False) -> None:
         self.arch = arch
@@ -602,7 +610,7 @@ def recipe_tensors(arch: ModelArch, quant: str) -> tuple[TensorSpec, ...]:
     """``arch``'s tensors typed by llama-quantize's ``quant`` recipe (memoised, bounded):
     the memory estimate sums them and the traffic model splits them per layer, so a new
     model types each quant once for both."""
-    return tuple(apply_recipe(arch, tensors_for(arch), quant))
+    return tuple(_typed(arch, _prepared_for(arch), quant))
 
 
 def apply_recipe(
@@ -625,30 +633,61 @@ def apply_recipe(
     norms, routers and conv kernels, 16-bit for the other matrices (F32 in an F32 file). Tensors the model ships already quantized (``arch.native_types``,
     gpt-oss's MXFP4 experts) keep that type, unless the quant ends in ``+requant``.
     """
-    name, requant = split_quant(quant)
-    ft = FILE_QUANTS[name]
-    default = _DEFAULT_TYPE[ft]
-    native = () if requant else arch.native_types
-    prep = _prepared(tuple(tensors))
-    s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
-    quantized = is_quantized(default)
-    kept = prep.f32 if name == "F32" else prep.kept
+    return _typed(arch, _prepared(tuple(tensors)), quant, imatrix, fused_qkv_own_rule)
+
+
+def _typed(
+    arch: ModelArch, prep: _Prepared, quant: str, imatrix: bool | None = None, fused_qkv_own_rule: bool = False
+) -> list[TensorSpec]:
+    """``apply_recipe`` over a prepared tensor list."""
+    kept = prep.f32 if split_quant(quant)[0] == "F32" else prep.kept
     out: list[TensorSpec] = []
     append = out.append
-    for t, cat, typed in prep.entries:
+    for (t, _, typed), typ in zip(prep.entries, _types(arch, prep, quant, imatrix, fused_qkv_own_rule)):
         if typed is None:  # not quantizable: keeps the converter's type
             append(kept[id(t)])
             continue
-        keep = native and native_type(arch, t.name)
-        if keep:  # shipped quantized: the files keep it as it is
-            typ = keep
-        else:
-            typ = _fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default
         spec = typed.get(typ)
         if spec is None:
             spec = typed[typ] = shared_spec(t.name, t.shape, typ)
         append(spec)
     return out
+
+
+def _types(
+    arch: ModelArch, prep: _Prepared, quant: str, imatrix: bool | None = None, fused_qkv_own_rule: bool = False
+) -> list[str]:
+    """The type the recipe gives each tensor of a prepared list, in its order."""
+    name, requant = split_quant(quant)
+    ft = FILE_QUANTS[name]
+    default = _DEFAULT_TYPE[ft]
+    native = () if requant else arch.native_types
+    s = _State(arch, prep, imatrix if imatrix is not None else ft in _NEEDS_IMATRIX, fused_qkv_own_rule)
+    quantized = is_quantized(default)
+    kept = prep.f32 if name == "F32" else prep.kept
+    out: list[str] = []
+    append = out.append
+    for t, cat, typed in prep.entries:
+        if typed is None:  # not quantizable: keeps the converter's type
+            append(kept[id(t)].ggml_type)  # type: ignore[arg-type]  # kept specs are typed
+            continue
+        keep = native and native_type(arch, t.name)
+        if keep:  # shipped quantized: the files keep it as it is
+            append(keep)
+        else:
+            append(_fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default)
+    return out
+
+
+TypedTensor = tuple[str, tuple[int, ...], str]  # name, shape, ggml type
+
+
+@lru_cache(maxsize=32)  # ~35 KiB each
+def recipe_types(arch: ModelArch, quant: str) -> tuple[TypedTensor, ...]:
+    """``recipe_tensors`` as (name, shape, type) triples, without a TensorSpec per tensor:
+    what the weights summary and the traffic model read, for a model they have not seen."""
+    prep = _prepared_for(arch)
+    return tuple((t.name, t.shape, typ) for (t, _, _), typ in zip(prep.entries, _types(arch, prep, quant)))
 
 
 def guess_file_quant(arch: ModelArch, tensors: Sequence[TensorSpec]) -> str | None:

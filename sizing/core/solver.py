@@ -20,14 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.core.projector import Projector
-from sizing.core.quant import recipe_tensors
 from sizing.core.tensors import TensorSpec
 from sizing.core.placement import Placement, PlacementOptions, place, verdict
 from sizing.core.machine import Hardware
+from sizing.core.fastmodel import build
 from sizing.core.memo import Keyed
 from sizing.core.scenario import MAX_CTX, MemoryParts, Scenario
 from sizing.core.speed.estimate import CalibrationSet, SpeedEstimate, estimate_speed, per_user_tokens_per_s
-from sizing.core.traffic import ModelTraffic, model_traffic
+from sizing.core.traffic import ModelTraffic, model_traffic, recipe_traffic
 
 # Best first: the order in which "the best quant that fits" is looked for.
 QUANT_LADDER: tuple[str, ...] = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
@@ -71,8 +71,9 @@ def _traffic(arch: ModelArch, quant: str, tensors: tuple[TensorSpec, ...] | None
 @lru_cache(maxsize=128)  # ~19 KiB each (per-layer arrays): bounded in size as well as count
 def _traffic_memo(k: Keyed) -> ModelTraffic:
     arch, quant, tensors, kv_k, kv_v = k.take()
-    typed = tensors if tensors is not None else recipe_tensors(arch, quant)  # the memory estimate's cache
-    return model_traffic(arch, typed, kv_k, kv_v)
+    if tensors is None:
+        return recipe_traffic(arch, quant, kv_k, kv_v)
+    return model_traffic(arch, tensors, kv_k, kv_v)
 
 
 def traffic_for(
@@ -360,7 +361,7 @@ def fit(
     traffic = _traffic(s.model, s.quant, None if tensors is None else s.tensors, s.kv_type_k, s.kv_type_v)
     opts = _options(options, s)
     v = verdict(traffic, _with_projector(mem, s.mmproj), hardware, opts, ctx=s.ctx, is_moe=s.model.is_moe)
-    return Fit(memory=mem, fits=v.fits, all_on_gpu=v.all_on_gpu)
+    return build(Fit, memory=mem, fits=v.fits, all_on_gpu=v.all_on_gpu)  # each of its type already
 
 
 def _fit_kw(kw: dict) -> dict:
@@ -370,7 +371,15 @@ def _fit_kw(kw: dict) -> dict:
 
 def _options(options: PlacementOptions | None, s: Scenario) -> PlacementOptions:
     # the micro-batch is the scenario's (-ub): it sets the SWA cells and the scheduler's copies
-    return (options or PlacementOptions()).model_copy(update={"n_ubatch": s.n_ubatch})
+    if options is None:
+        return _default_options(s.n_ubatch)
+    return options.model_copy(update={"n_ubatch": s.n_ubatch})
+
+
+@lru_cache(maxsize=64)
+def _default_options(n_ubatch: int) -> PlacementOptions:
+    """The default options at a micro-batch (frozen, so shared: a fit map asks 49 times)."""
+    return PlacementOptions().model_copy(update={"n_ubatch": n_ubatch})
 
 
 def best_quant(

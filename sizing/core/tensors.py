@@ -57,6 +57,14 @@ def layer_of(name: str) -> int:
     return -1
 
 
+@lru_cache(maxsize=1 << 14)  # ~200 B each: the tensors of the models a server shows, every quant's
+def tensor_role(name: str, shape: tuple[int, ...]) -> tuple[int, bool, int, bool, bool]:
+    """What the per-quant passes over a tensor list ask of a tensor whatever its type:
+    (block index or -1, routed expert, elements, a ``.weight``, a matrix). Cached: every
+    quant of a model walks the same names and shapes, and each asked these one by one."""
+    return layer_of(name), "_exps." in name, prod(shape), name.endswith(".weight"), len(shape) >= 2
+
+
 @lru_cache(maxsize=1 << 14)  # ~150 B each; a model's tensors, a few times over
 def shared_spec(name: str, shape: tuple[int, ...], ggml_type: str | None) -> TensorSpec:
     """A TensorSpec from values already known valid, without pydantic's validation, and

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
-from math import prod
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.core.arch import ModelArch
 from sizing.core.fastmodel import build
-from sizing.core.tensors import TensorSpec, layer_of
+from sizing.core.tensors import TensorSpec, tensor_role
 
 
 DeviceKind = Literal["gpu", "cpu", "unified"]
@@ -224,10 +225,45 @@ def model_traffic(
     arch: ModelArch, tensors: Sequence[TensorSpec], kv_type_k: str = "f16", kv_type_v: str = "f16"
 ) -> ModelTraffic:
     """Per-layer traffic from typed tensors (from a GGUF header or the quant recipe)."""
-    from sizing.core.quant import kv_bytes_per_element, tensor_bytes
-
     if any(t.ggml_type is None for t in tensors):
         raise SizingError("model_traffic needs typed tensors (apply the quant recipe first)")
+    triples = [(t.name, t.shape, t.ggml_type) for t in tensors]
+    return _traffic_of(arch, _weight_bytes(arch, triples), kv_type_k, kv_type_v)  # type: ignore[arg-type]
+
+
+def recipe_traffic(arch: ModelArch, quant: str, kv_type_k: str = "f16", kv_type_v: str = "f16") -> ModelTraffic:
+    """``model_traffic`` of ``arch`` typed by ``quant``'s recipe, from a cache of the per-layer
+    bytes (a model seen again, at any KV types, is not typed again)."""
+    return _traffic_of(arch, _recipe_bytes(arch, quant), kv_type_k, kv_type_v)
+
+
+class _WeightBytes(NamedTuple):
+    """The tensor pass of ``model_traffic``: what does not depend on the KV cache types.
+    Per-layer values in arrays (8 bytes each): ~1.5 KiB for a 40-layer model."""
+
+    dense: array
+    expert: array
+    params: array
+    embd: int
+    output: int
+    output_params: int
+    other: int
+    idle: int
+    tied: bool
+    mix: tuple[tuple[str, float], ...]
+
+
+# Every catalog model at every quant of the ladder (159 x 7) fits, at ~1.5 KiB each.
+@lru_cache(maxsize=2048)
+def _recipe_bytes(arch: ModelArch, quant: str) -> _WeightBytes:
+    from sizing.core.quant import recipe_types
+
+    return _weight_bytes(arch, recipe_types(arch, quant))
+
+
+def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...], str]]) -> _WeightBytes:
+    from sizing.core.quant import _nbytes as nbytes
+
     n = arch.n_layers
     dense = [0] * n
     expert = [0] * n
@@ -237,25 +273,25 @@ def model_traffic(
     output_params = 0
     tied_params = 0
     type_params: dict[str, float] = {}
-    for t in tensors:
-        b = tensor_bytes(t)
-        i = layer_of(t.name)
-        if len(t.shape) >= 2 and t.name.endswith(".weight") and 0 <= i < n:
-            share = frac if t.is_expert else 1.0  # a token multiplies by its active experts only
-            type_params[str(t.ggml_type)] = type_params.get(str(t.ggml_type), 0.0) + t.n_elements * share
+    for name, shape, typ in tensors:
+        b = nbytes(typ, shape)
+        i, is_expert, n_elements, weight, matrix = tensor_role(name, shape)
+        if matrix and weight and 0 <= i < n:
+            share = frac if is_expert else 1.0  # a token multiplies by its active experts only
+            type_params[str(typ)] = type_params.get(str(typ), 0.0) + n_elements * share
         if 0 <= i < n:
-            if t.is_expert:
+            if is_expert:
                 expert[i] += b
-                params[i] += prod(t.shape) * frac if t.name.endswith(".weight") else 0
+                params[i] += n_elements * frac if weight else 0
             else:
                 dense[i] += b
-                params[i] += prod(t.shape) if t.name.endswith(".weight") else 0
-        elif t.name.startswith("token_embd"):
+                params[i] += n_elements if weight else 0
+        elif name.startswith("token_embd"):
             embd += b
-            tied_params = t.n_elements
-        elif t.name.startswith("output.weight"):
+            tied_params = n_elements
+        elif name.startswith("output.weight"):
             output += b
-            output_params = t.n_elements
+            output_params = n_elements
         elif i >= n:  # e.g. multi-token-prediction blocks: resident, not run while decoding
             idle += b
         else:
@@ -267,7 +303,17 @@ def model_traffic(
         tied = True
     all_params = sum(type_params.values())
     mix = tuple(sorted((k, v / all_params) for k, v in type_params.items())) if all_params else ()
+    return _WeightBytes(
+        array("q", dense), array("q", expert), array("d", params), embd, output, output_params, other, idle, tied, mix
+    )
 
+
+def _traffic_of(arch: ModelArch, w: _WeightBytes, kv_type_k: str, kv_type_v: str) -> ModelTraffic:
+    from sizing.core.quant import kv_bytes_per_element
+
+    n = arch.n_layers
+    dense, expert, params = w.dense, w.expert, w.params
+    frac = arch.n_experts_used / arch.n_experts if arch.is_moe else 0.0
     bk, bv = kv_bytes_per_element(kv_type_k), kv_bytes_per_element(kv_type_v)
     swa = arch.swa_flags
     att = arch.attention_flags  # recurrent and FFN-only blocks read no KV
@@ -299,14 +345,14 @@ def model_traffic(
         )
     return ModelTraffic(
         layers=tuple(layers),
-        embd_bytes=embd,
-        output_bytes=output,
-        output_params=output_params,
-        other_bytes=other,
-        idle_bytes=idle,
-        output_tied=tied,
+        embd_bytes=w.embd,
+        output_bytes=w.output,
+        output_params=w.output_params,
+        other_bytes=w.other,
+        idle_bytes=w.idle,
+        output_tied=w.tied,
         hidden_size=arch.hidden_size,
-        matrix_types=mix,
+        matrix_types=w.mix,
     )
 
 

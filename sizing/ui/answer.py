@@ -254,10 +254,11 @@ def basis(data: dict) -> None:
 
 
 def downloads(data: dict) -> None:
+    # Built when clicked (Streamlit calls the function then), not on every rerun.
     c1, c2 = st.columns(2)
     c1.download_button(
         "Estimate as JSON",
-        report.to_json(data),
+        lambda: report.to_json(data),
         file_name="estimate.json",
         mime="application/json",
         icon=":material/download:",
@@ -265,7 +266,7 @@ def downloads(data: dict) -> None:
     )
     c2.download_button(
         "Estimate as Markdown",
-        report.estimate_markdown(data),
+        lambda: report.estimate_markdown(data),
         file_name="estimate.md",
         mime="text/markdown",
         icon=":material/download:",

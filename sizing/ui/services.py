@@ -41,6 +41,7 @@ from sizing.sources.resolve import ResolvedModel, resolve_name
 from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, machine_from_gpus
 from sizing.core.quant import FILE_QUANTS, KV_TYPES, REQUANT_SUFFIX
 from sizing.text import plain
+from sizing.ui.memo import value_cache
 
 log = logging.getLogger("sizing.ui")
 
@@ -283,7 +284,7 @@ def estimate(choice: Any, values: dict, hw: Any) -> Any:
     return cached(_model_key(choice), _run_key(choice, values), backend_of(hw), choice, values, hw)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@value_cache(max_entries=64)
 def _estimate(model_key: tuple, run_key: tuple, backend: str, _choice: Any, _values: dict, _hw: Any) -> Any:
     """Cached by value: the model, the run settings and the backend (the keys are hashed,
     the objects they were read from are not)."""
@@ -414,7 +415,7 @@ def answer(choice: Any, values: dict, hw: Any) -> dict:
     return _answer(_model_key(choice), _run_key(choice, values), _hw_key(hw), prompt_tokens, choice, values, hw)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@value_cache(max_entries=64)
 def _answer(
     model_key: tuple, run_key: tuple, hw_key: tuple, prompt_tokens: int | None, _choice: Any, _values: dict, _hw: Any
 ) -> dict:
@@ -464,14 +465,14 @@ def _limit_kw(sc: Any) -> dict:
     return dict(n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@value_cache(max_entries=64)
 def _largest_context(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> Any:
     sc = estimate(_choice, _values, _hw).scenario
     hwm, cal = hardware_and_calibration(_hw)
     return solver.largest_context(sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **_limit_kw(sc))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@value_cache(max_entries=64)
 def _best_quant(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> str | None:
     sc = estimate(_choice, _values, _hw).scenario
     hwm = hardware_and_calibration(_hw)[0]
@@ -494,7 +495,7 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@value_cache(max_entries=64)
 def _fit_grid(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> dict:
     sc = estimate(_choice, _values, _hw).scenario
     hwm = hardware_and_calibration(_hw)[0]

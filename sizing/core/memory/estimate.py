@@ -21,6 +21,7 @@ embeddings (which llama.cpp keeps on the host) and all of KV and compute go to t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal
 
@@ -32,9 +33,9 @@ from sizing.core.fastmodel import build
 from sizing.core.memo import Keyed
 from sizing.core.memory.kv_cache import ContextSize, KVCacheEstimate, estimate_kv_cache
 from sizing.core.arch import ModelArch
-from sizing.core.tensors import TensorSpec, count_params
+from sizing.core.tensors import TensorSpec, tensor_role
 from sizing.core.memory.overhead import load_overheads
-from sizing.core.quant import file_quant, native_note, recipe_tensors, tensor_bytes
+from sizing.core.quant import TypedTensor, _nbytes, file_quant, native_note, recipe_types, tensor_bytes
 from sizing.core.scenario import Basis, MemoryParts, Scenario
 from sizing.units import GIB, MIB
 
@@ -127,41 +128,52 @@ def _aligned(n: int) -> int:
 
 
 def _repackable(t: TensorSpec) -> bool:
+    return t.ggml_type is not None and _repackable_as(t.name, t.shape, t.ggml_type)
+
+
+def _repackable_as(name: str, shape: tuple[int, ...], ggml_type: str) -> bool:
     return (
-        t.ggml_type in REPACK_TYPES
-        and len(t.shape) >= 2
-        and t.shape[1] % REPACK_ROWS == 0
-        and t.name.endswith(".weight")
-        and t.name != "token_embd.weight"
-        and "_norm" not in t.name
+        ggml_type in REPACK_TYPES
+        and len(shape) >= 2
+        and shape[1] % REPACK_ROWS == 0
+        and name.endswith(".weight")
+        and name != "token_embd.weight"
+        and "_norm" not in name
     )
 
 
 def summarize_weights(
     arch: ModelArch, tensors: tuple[TensorSpec, ...] | list[TensorSpec], typed_by: str
 ) -> WeightsSummary:
+    for t in tensors:
+        if t.ggml_type is None:
+            tensor_bytes(t)  # raises: a tensor without a type
+    return _summarize(arch, [(t.name, t.shape, t.ggml_type) for t in tensors], typed_by)  # type: ignore[misc]
+
+
+def _summarize(arch: ModelArch, tensors: Iterable[TypedTensor], typed_by: str) -> WeightsSummary:
     total = embd = repack = 0
     has_output = False
-    embd_spec = None
-    for t in tensors:
-        b = tensor_bytes(t)
+    embd_as: tuple[tuple[int, ...], str] | None = None
+    # count_params(tensors, ...) in the same pass
+    n_experts, n_used = arch.n_experts, arch.n_experts_used
+    params = active = 0
+    for name, shape, typ in tensors:
+        b = _nbytes(typ, shape)
         total += _aligned(b)
-        if t.name == "token_embd.weight":
-            embd, embd_spec = b, t
-        elif t.name == "output.weight":
+        if name == "token_embd.weight":
+            embd, embd_as = b, (shape, typ)
+        elif name == "output.weight":
             has_output = True
-        if t.ggml_type in REPACK_TYPES and _repackable(t):
+        if typ in REPACK_TYPES and _repackable_as(name, shape, typ):
             repack += b
+        is_expert, n = tensor_role(name, shape)[1:3]
+        params += n
+        active += n * n_used // n_experts if n_experts > 0 and is_expert else n
     # tied embeddings: llama.cpp loads the embedding matrix a second time as the output
     # projection (a mat-mul weight), so that copy may be repacked too
-    if (
-        not has_output
-        and embd_spec is not None
-        and embd_spec.ggml_type in REPACK_TYPES
-        and embd_spec.shape[1] % REPACK_ROWS == 0
-    ):
+    if not has_output and embd_as is not None and embd_as[1] in REPACK_TYPES and embd_as[0][1] % REPACK_ROWS == 0:
         repack += embd
-    params, active = count_params(tensors, arch.n_experts, arch.n_experts_used)
     return WeightsSummary(
         total=total, token_embd=_aligned(embd), repack=repack, params=params, active_params=active, typed_by=typed_by
     )
@@ -174,7 +186,7 @@ def summarize_weights(
 @lru_cache(maxsize=4096)
 def recipe_weights(arch: ModelArch, quant: str) -> WeightsSummary:
     """Weights of ``arch`` quantized as ``quant`` by llama.cpp's recipe (memoized)."""
-    return summarize_weights(arch, recipe_tensors(arch, quant), "recipe")
+    return _summarize(arch, recipe_types(arch, quant), "recipe")
 
 
 def _weights_of_file(arch: ModelArch, tensors: tuple[TensorSpec, ...]) -> WeightsSummary:

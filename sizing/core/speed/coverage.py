@@ -40,6 +40,7 @@ class BenchCoverage(BaseModel):
     by_gpu: dict[str, int]
     moe_by_class: dict[str, int] = {}
     decode_by_family: dict[str, int] = {}
+    decode_devices_by_family: dict[str, int] = {}
 
     def rows(self, backend: str, kind: Literal["gpu", "cpu", "unified"] | str) -> int:
         return self.by_class.get(f"{backend}/{kind}", 0)
@@ -52,6 +53,11 @@ class BenchCoverage(BaseModel):
         """Decode rows run with this backend on devices of this architecture ("cuda",
         "turing"): what the fit could give that architecture an entry of its own from."""
         return self.decode_by_family.get(f"{backend}/{family}", 0)
+
+    def family_decode_devices(self, backend: str, family: str) -> int:
+        """How many devices of this architecture ran those decode rows: rows all on one
+        card pin that card's efficiency, which its memory system shares with no sibling."""
+        return self.decode_devices_by_family.get(f"{backend}/{family}", 0)
 
 
 def _gpu_families(path: DataPath) -> dict[str, str]:
@@ -83,6 +89,7 @@ def bench_coverage(path: DataPath = BENCH_FILE, gpus_path: DataPath = GPUS_FILE)
     by_gpu: Counter[str] = Counter()
     moe: Counter[str] = Counter()
     decode_fam: Counter[str] = Counter()
+    decode_devs: dict[str, set[str]] = {}
     for i, row in enumerate(raw["rows"]):
         if (
             not isinstance(row, dict)
@@ -102,6 +109,11 @@ def bench_coverage(path: DataPath = BENCH_FILE, gpus_path: DataPath = GPUS_FILE)
         fam = dev.get("family") or families.get(dev.get("db_id") or "")
         if fam and row.get("tg128") is not None:
             decode_fam[f"{row.get('backend')}/{fam}"] += 1
+            decode_devs.setdefault(f"{row.get('backend')}/{fam}", set()).add(row["device"])
     return BenchCoverage(
-        by_class=dict(by_class), by_gpu=dict(by_gpu), moe_by_class=dict(moe), decode_by_family=dict(decode_fam)
+        by_class=dict(by_class),
+        by_gpu=dict(by_gpu),
+        moe_by_class=dict(moe),
+        decode_by_family=dict(decode_fam),
+        decode_devices_by_family={k: len(v) for k, v in decode_devs.items()},
     )
