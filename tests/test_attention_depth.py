@@ -75,7 +75,7 @@ def test_decode_time_lists_attention_as_its_own_part(smollm2_gguf):
     for depth in (0, 576):
         step, per = decode_step_seconds([work], calib, depth=depth)
         (dev,) = per
-        assert dev.seconds == pytest.approx(step)
+        assert 0 < dev.seconds <= step  # the rest is the per-token overhead
         assert dev.attention_flops == pytest.approx(work.attention_flops(depth))
         assert dev.kv_read_bytes == pytest.approx(work.kv_read_bytes(depth))
         parts[depth] = dev

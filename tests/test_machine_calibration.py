@@ -70,8 +70,13 @@ def test_estimate_on_this_machine_uses_its_stored_runs(capsys, monkeypatch, tmp_
     # can lower the overhead down to none but cannot raise the bandwidth: the prediction
     # moves towards the measurement, and where it stops short (the bytes at the published
     # bandwidth already take longer) the calibration says no bandwidth-bound run was seen.
-    measured = result.measured.decode_tokens_per_s
-    public_tps = result.estimate["predicted_decode_tokens_per_s"]
+    # The estimate is for an empty cache; the run decoded at depth 80, where each token also
+    # attended over the cache (its own part of the step, at the default attention rate: one
+    # depth fits no rate of this machine's), so that part is taken off the measured step.
+    attention = result.estimate["predicted_decode_attention_s"]
+    assert attention > 0
+    measured = 1 / (1 / result.measured.decode_tokens_per_s - attention)
+    public_tps = public["decode_tokens_per_s"]["expected"]
     expected = mine["decode_tokens_per_s"]["expected"]
     if measured <= public_tps:
         assert expected == pytest.approx(measured, rel=0.03)
