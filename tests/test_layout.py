@@ -22,6 +22,7 @@ CORE = PACKAGE / "core"
 PURE_STDLIB = {
     "__future__",
     "abc",
+    "array",
     "bisect",
     "collections",
     "contextlib",

@@ -7,8 +7,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from __future__ import annotations
-
 from array import array
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
