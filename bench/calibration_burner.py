@@ -5,7 +5,7 @@
 In a fresh run store (a temporary LLM_SIZING_HOME) it runs the same live check (SmolLM2
 by default, embedded llama.cpp) ``--runs`` times on the machine as it is (with ``--plan``:
 the runs of ``llm-sizing calibrate --measure``, which give the calibration a fitted
-bandwidth as well as a per-token overhead), prints the
+bandwidth as well as a per-token overhead, then one quiet run of the check itself), prints the
 calibration, then starts a CPU burner (one busy-looping process per core), runs the
 check once more, stops the burner, and prints:
 
@@ -87,15 +87,19 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; store {home}")
     last = None
     if args.plan:
-        from sizing.live.measure_machine import measure_machine
+        from sizing.live.measure_machine import N_PROMPT, PlannedRun, measure_machine
+
+        # the burner run repeats the plan's overhead run, so both predictions are at one depth
+        kw.update(n_prompt=N_PROMPT, n_gen=PlannedRun.model_fields["n_gen"].default)
 
         print(f"baseline: calibrate --measure, {args.runs} runs of each model")
         results = measure_machine(
             repeats=args.runs, n_threads=args.threads, data_directory=home, say=lambda x: print("  " + x)
         )
-        last = next(
-            (r for r in reversed(results) if r.model_path and Path(r.model_path).name == Path(model).name), None
-        )
+        print(f"  {len(results)} runs")
+        # a quiet run of the burner check's own scenario: its calibrated prediction is made with
+        # every baseline run fitted (a plan run's own prediction saw only the runs before it)
+        last = check("reference run, quiet")
     else:
         print(f"baseline: {args.runs} runs of {Path(model).name}")
         for i in range(args.runs):
