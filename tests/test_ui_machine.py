@@ -166,14 +166,19 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf, quiet_machine):
     hw, cal = calibrate_hardware(detect_hardware(), load_calibration(), stored_calibration(detect_hardware()))
     plan = solve(load_catalog().get("smollm2-135m"), "Q4_K_M", 2048, hw, cal)
     assert metrics2["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
-    # a run slower than the published bound moves the speed (its overhead explains the gap);
-    # a faster small-model run cannot raise the bandwidth, so the speed stays where it was
-    moved = metrics2["Generation (tok/s)"] != metrics["Generation (tok/s)"]
+
+    # a run slower than the public prediction moves the speed down (its overhead explains the
+    # gap); a faster small-model run can lower the public fit's per-token cost, never raise
+    # the bandwidth, so the speed does not go down
+    def rate(shown: str) -> float:
+        return float(shown[:-1]) * 1000 if shown.endswith("k") else float(shown)
+
+    old, new = rate(metrics["Generation (tok/s)"]), rate(metrics2["Generation (tok/s)"])
     ratio = result.measured.decode_tokens_per_s / result.estimate["predicted_decode_tokens_per_s"]
     if ratio < 0.97:
-        assert moved
+        assert new < old
     elif ratio >= 1.0:
-        assert not moved
+        assert new >= old
 
 
 def test_live_check_says_how_long_it_will_take_and_a_synthetic_model_measures_memory_only():
