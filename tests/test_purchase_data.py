@@ -11,7 +11,7 @@ import pytest
 from sizing.core.builds import all_builds, gpu_builds, unified_builds
 from sizing.core.idle import CARD_IDLE_W, IdleTable, idle_table
 from sizing.core.platforms import load_platforms, physical_fit
-from sizing.core.prices import PriceOverrides, machine_prices, price_book
+from sizing.core.prices import MachinePrice, PriceOverrides, machine_prices, observed_on, price_book
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
 
@@ -119,7 +119,16 @@ def test_unified_machines_use_apples_idle_figures_and_say_when_withdrawn(gpus):
     assert ultra.total_usd == 9499 and ultra.idle_w == pytest.approx(8.3)
     assert any("withdrew" in n for n in ultra.notes) and any("thefilibusterblog" in n for n in ultra.notes)
     new_only = {b.gpu_id for b in unified_builds(machine_prices(), by_id, today=TODAY, idle=idle_table(), used=False)}
-    assert "apple-m3-ultra-80c-512gb" not in new_only and "apple-m3-ultra-60c-96gb" in new_only
+    assert "apple-m3-ultra-80c-512gb" not in new_only
+    # Apple's rise of 25 June 2026 is the M3 Ultra's newest price; the M4-generation Macs were
+    # replaced on 25 August 2026, so a new-only plan offers none of them
+    u96 = builds["apple-m3-ultra-60c-96gb"]
+    assert u96.total_usd == 5299 and u96.lines[0].unit.date == "2026-06-25"
+    assert not any(g.startswith(("apple-m4", "apple-m3-ultra")) for g in new_only)
+    assert "nvidia-dgx-spark-128gb" in new_only and "amd-ryzen-ai-max-plus-395-128gb" in new_only
+    # the M4 Max 128 GB, at its cited configured launch price, used or refurbished only
+    m4max = builds["apple-m4-max-40c-128gb"]
+    assert m4max.total_usd == 3499 and m4max.lines[0].unit.kind == "msrp"
     # the 256 GB option: Apple's starting price plus the cited upgrade, withdrawn like the 512 GB one
     u256 = builds["apple-m3-ultra-60c-256gb"]
     assert u256.total_usd == 3999 + 1600 and "apple-m3-ultra-60c-256gb" not in new_only
@@ -168,9 +177,51 @@ def test_intel_desktops_and_a_threadripper_workstation_are_priced_and_hold_what_
 
 def test_strix_halo_boxes_other_than_the_framework_are_priced_and_the_cheapest_per_chip_is_offered(gpus):
     by_id = {g.id: g for g in gpus}
-    names = {m.name for m in machine_prices()}
-    assert any("EVO-X2" in n and "128" in n for n in names) and any("Framework" in n for n in names)
+    halo = [m for m in machine_prices() if m.gpu_id == "amd-ryzen-ai-max-plus-395-128gb"]
+    names = {m.name for m in halo}
+    for maker in ("Framework", "EVO-X2", "GTR9 Pro", "HP Z2 Mini G1a", "MS-S1 Max"):
+        assert any(maker in n for n in names), maker
     offered = {b.gpu_id: b for b in unified_builds(machine_prices(), by_id, today=TODAY, idle=idle_table())}
-    cheapest = min(m.price_usd for m in machine_prices() if m.gpu_id == "amd-ryzen-ai-max-plus-395-128gb")
-    assert offered["amd-ryzen-ai-max-plus-395-128gb"].total_usd == cheapest
+    # each box at its newest price, then the cheapest box: not a launch price a later one replaced
+    newest = {}
+    for m in halo:
+        if m.name not in newest or observed_on(m.date) >= observed_on(newest[m.name].date):
+            newest[m.name] = m
+    row = offered["amd-ryzen-ai-max-plus-395-128gb"]
+    assert row.total_usd == min(m.price_usd for m in newest.values())
+    assert row.total_usd > min(m.price_usd for m in halo)  # an older, lower figure is in the file
+    assert row.lines[0].unit.date >= "2026-06"  # not stale by the 6-month rule on a 2026-12 plan
     assert "amd-ryzen-ai-max-plus-395-64gb" in offered
+
+
+def test_a_products_newest_price_wins_and_says_whether_it_is_still_sold(gpus):
+    """Two entries for one product: the later one prices it even when it is dearer, and its
+    ``sold_new: false`` takes the product out of a new-only plan."""
+    by_id = {g.id: g for g in gpus}
+    url = "https://example.org/price"
+    old = MachinePrice(
+        gpu_id="apple-m4-10c-16gb", name="Mac mini", kind="msrp", price_usd=599, date="2024-10-29", source=url
+    )
+    rise = MachinePrice(
+        gpu_id="apple-m4-10c-16gb", name="Mac mini", kind="msrp", price_usd=799, date="2026-05", source=url
+    )
+    gone = MachinePrice(
+        gpu_id="apple-m4-10c-16gb",
+        name="Mac mini",
+        kind="msrp",
+        price_usd=799,
+        date="2026-08-25",
+        source=url,
+        sold_new=False,
+    )
+    (row,) = unified_builds([rise, old], by_id, today=TODAY)  # file order does not matter
+    assert row.total_usd == 799 and row.lines[0].unit.date == "2026-05"
+    assert unified_builds([old, rise, gone], by_id, today=TODAY, used=False) == []
+    (used_row,) = unified_builds([old, gone], by_id, today=TODAY, used=True)
+    assert used_row.total_usd == 799
+    # another maker's box with the same chip is a separate product: the cheaper current one wins
+    other = MachinePrice(
+        gpu_id="apple-m4-10c-16gb", name="Other box", kind="street", price_usd=700, date="2026-01", source=url
+    )
+    (row,) = unified_builds([old, rise, other], by_id, today=TODAY)
+    assert row.label == "Other box" and row.total_usd == 700

@@ -344,10 +344,20 @@ def unified_builds(
     used: bool = True,
 ) -> list[Build]:
     """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark); a
-    configuration the maker no longer sells only when used machines are allowed."""
+    configuration the maker no longer sells only when used machines are allowed.
+
+    A product (chip and name) listed more than once is priced by its newest entry, whose
+    ``sold_new`` also says whether it is still sold: these prices moved a lot in 2026, and a
+    launch price next to a later one would otherwise win by being lower. Boxes from several
+    makers with one chip (Strix Halo) give one line per chip: the cheapest current product."""
     out = []
+    latest: dict[tuple[str, str], MachinePrice] = {}
+    for m in machine_prices:
+        key = (m.gpu_id, m.name)
+        if key not in latest or observed_on(m.date) >= observed_on(latest[key].date):
+            latest[key] = m
     best: dict[str, MachinePrice] = {}
-    for m in machine_prices:  # one line per chip: the cheapest citable price of it
+    for m in latest.values():
         if not used and not getattr(m, "sold_new", True):
             continue
         if m.gpu_id not in best or m.price_usd < best[m.gpu_id].price_usd:
