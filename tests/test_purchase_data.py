@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from sizing.core.builds import all_builds, gpu_builds, unified_builds
+from sizing.core.builds import all_builds, cpu_builds, gpu_builds, unified_builds
 from sizing.core.idle import CARD_IDLE_W, IdleTable, idle_table
 from sizing.core.platforms import load_platforms, physical_fit
 from sizing.core.prices import MachinePrice, PriceOverrides, machine_prices, observed_on, price_book
@@ -225,3 +225,22 @@ def test_a_products_newest_price_wins_and_says_whether_it_is_still_sold(gpus):
     )
     (row,) = unified_builds([old, rise, other], by_id, today=TODAY)
     assert row.label == "Other box" and row.total_usd == 700
+
+
+#: Rome SKUs AMD sells as "optimized for 4 channel memory configurations": two CCDs read about
+#: half of eight channels (https://www.servethehome.com/amd-epyc-7002-rome-cpus-with-half-memory-bandwidth/)
+HALF_BANDWIDTH_ROME = ("7282", "7272", "7252", "7232P")
+
+
+def test_a_server_cpu_that_reads_half_its_channels_is_given_half_the_bandwidth(gpus):
+    """Eight DIMMs on an EPYC 7252 hold 256 GB, but the two-CCD CPU streams only about four
+    channels' worth: CPU-only and expert-offload speeds on it must use that, not 204.8 GB/s."""
+    plats = load_platforms()[0]
+    rome = [p for p in plats if any(f"EPYC {sku}" in p.name for sku in HALF_BANDWIDTH_ROME)]
+    assert rome, "the used EPYC server is priced from a build with an EPYC 7252"
+    for p in rome:
+        assert p.ram_channels == 8 and p.ram_bandwidth_gbs <= 4 * 25.6, p.id
+    # and it reaches the CPU-only build the planner places models on
+    cpu = {b.platform_id: b for b in cpu_builds(rome, price_book(gpus), ram_need_gb=128, today=TODAY)}
+    for p in rome:
+        assert cpu[p.id].hardware.host.bandwidth_gbs == p.ram_bandwidth_gbs
