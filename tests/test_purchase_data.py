@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from sizing.core.builds import all_builds, cpu_builds, gpu_builds, unified_builds
+from sizing.core.builds import all_builds, cpu_builds, gpu_builds, offload_builds, unified_builds
 from sizing.core.idle import CARD_IDLE_W, IdleTable, idle_table
 from sizing.core.platforms import load_platforms, physical_fit
 from sizing.core.prices import MachinePrice, PriceOverrides, machine_prices, observed_on, price_book
@@ -155,7 +155,8 @@ def test_intel_desktops_and_a_threadripper_workstation_are_priced_and_hold_what_
         assert p.price.kind in ("msrp", "street", "used") and URL.match(p.price.source) and p.price.date
         assert "https://" in p.spec_source and p.ram_included_gb == 0  # RAM is priced per GB, at today's price
     assert "intel.com" in lga1700.spec_source and "intel.com" in lga1851.spec_source and "amd.com" in trx50.spec_source
-    assert lga1851.ram_bandwidth_gbs > lga1700.ram_bandwidth_gbs  # DDR5-6400 against DDR5-5600, both 2 channels
+    # DDR5-6400 is Arrow Lake's speed on two-slot boards only: the four-slot PRIME Z890-P runs DDR5-5600
+    assert lga1851.ram_bandwidth_gbs == lga1700.ram_bandwidth_gbs == 2 * 8 * 5.6
     assert trx50.klass == "hedt" and trx50.ram_channels == 4 and trx50.ram_bandwidth_gbs > lga1851.ram_bandwidth_gbs
     by_id = {g.id: g for g in gpus}
     r3090 = by_id["nvidia-rtx-3090"]
@@ -244,3 +245,28 @@ def test_a_server_cpu_that_reads_half_its_channels_is_given_half_the_bandwidth(g
     cpu = {b.platform_id: b for b in cpu_builds(rome, price_book(gpus), ram_need_gb=128, today=TODAY)}
     for p in rome:
         assert cpu[p.id].hardware.host.bandwidth_gbs == p.ram_bandwidth_gbs
+
+
+def test_ram_past_one_dimm_per_channel_runs_slower_or_is_not_offered(gpus):
+    """A desktop with two channels holds 96 GB in two 48 GB DIMMs; 128 GB or more needs a second
+    DIMM in each channel, which the memory controller runs slower. Builds that need it get the
+    slower bandwidth and say so, or, where no page gives that speed, are left out."""
+    plats = {p.id: p for p in load_platforms()[0]}
+    am5, lga1851, lga1700 = plats["desktop-am5"], plats["desktop-lga1851-z890"], plats["desktop-lga1700-z790"]
+    book = price_book(gpus)
+    for p in (am5, lga1851):
+        assert p.ram_bandwidth_at(96) == (p.ram_bandwidth_gbs, None)
+        bw, why = p.ram_bandwidth_at(128)
+        assert bw == p.ram_bandwidth_2dpc_gbs < p.ram_bandwidth_gbs and "two DIMMs per channel" in why
+        (cpu,) = cpu_builds([p], book, ram_need_gb=150, today=TODAY)
+        assert cpu.ram_gb == 160 and cpu.hardware.host.bandwidth_gbs == p.ram_bandwidth_2dpc_gbs
+        assert any("two DIMMs per channel" in n for n in cpu.notes)
+        (small,) = cpu_builds([p], book, ram_need_gb=90, today=TODAY)
+        assert small.hardware.host.bandwidth_gbs == p.ram_bandwidth_gbs
+    assert lga1700.ram_bandwidth_at(128) is None
+    assert cpu_builds([lga1700], book, ram_need_gb=150, today=TODAY) == []
+    assert len(cpu_builds([lga1700], book, ram_need_gb=90, today=TODAY)) == 1
+    # expert offload with 160 GB in RAM on the Arrow Lake desktop reads the experts at the slower speed
+    r3090 = next(g for g in gpus if g.id == "nvidia-rtx-3090")
+    (off,) = offload_builds([r3090], [lga1851], book, ram_need_gb=150, model_gb=140, today=TODAY, counts=(1,))
+    assert off.hardware.host.bandwidth_gbs == lga1851.ram_bandwidth_2dpc_gbs

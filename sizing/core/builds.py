@@ -83,10 +83,11 @@ class Build(BaseModel):
 
 
 def _host(platform: Platform, ram_gb: float) -> HostSpec:
+    at = platform.ram_bandwidth_at(ram_gb)
     return HostSpec(
         name=platform.name,
         ram_bytes=int(ram_gb * GIB),
-        bandwidth_gbs=platform.ram_bandwidth_gbs,
+        bandwidth_gbs=at[0] if at else platform.ram_bandwidth_gbs,
         threads=platform.threads,
         assumed=False,
     )
@@ -113,13 +114,19 @@ def _ram_lines(
     overrides: PriceOverrides = NO_OVERRIDES,
     today: dt.date | None = None,
 ) -> tuple[list[PriceLine], float, list[str]] | None:
-    """RAM beyond what the platform includes, rounded up; None when it cannot be had."""
+    """RAM beyond what the platform includes, rounded up; None when it cannot be had (more
+    than the board holds, or more than one DIMM per channel holds where no page gives the
+    slower speed of two). A note says when two DIMMs per channel slow the RAM."""
     target = max(platform.ram_included_gb, math.ceil(need_gb / RAM_STEP_GB) * RAM_STEP_GB)
     if target > platform.max_ram_gb:
         return None
+    at = platform.ram_bandwidth_at(target)
+    if at is None:
+        return None
+    dpc_notes = [at[1]] if at[1] else []
     extra = target - platform.ram_included_gb
     if extra <= 0:
-        return [], target, []
+        return [], target, dpc_notes
     rp = book.ram.get(platform.ram_type)
     if rp is None:
         return None
@@ -134,7 +141,7 @@ def _ram_lines(
         usd=extra * unit.usd,
     )
     notes = [f"RAM priced per GB: {rp.note}"] if rp.note and "stand" in rp.note else []
-    return [line], target, notes
+    return [line], target, [*dpc_notes, *notes]
 
 
 def gpu_builds(
@@ -420,7 +427,10 @@ def cpu_builds(
         plat = overrides.price(p.id, p.price, today)
         lines = (PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat, usd=plat.usd), *ram_lines)
         hw = cpu_hardware(
-            f"CPU-only: {p.name}", ram_bytes=int(ram_gb * GIB), bandwidth_gbs=p.ram_bandwidth_gbs, threads=p.threads
+            f"CPU-only: {p.name}",
+            ram_bytes=int(ram_gb * GIB),
+            bandwidth_gbs=_host(p, ram_gb).bandwidth_gbs,
+            threads=p.threads,
         )
         out.append(
             Build(

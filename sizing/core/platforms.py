@@ -59,12 +59,43 @@ class Platform(BaseModel):
     idle_source: str | None = None
     spec_source: str = Field(min_length=8)
     note: str | None = None
+    ram_1dpc_max_gb: float | None = Field(
+        None,
+        gt=0,
+        description="the most RAM at one DIMM per channel; more needs a second DIMM per channel, which "
+        "the memory controller runs slower (None: every slot has its own channel, or not modelled)",
+    )
+    ram_bandwidth_2dpc_gbs: float | None = Field(
+        None, gt=0, description="bandwidth with two DIMMs per channel, at the speed the cited page gives"
+    )
+    ram_2dpc_source: str | None = None
 
     def model_post_init(self, _ctx: object) -> None:
         if len(self.slot_lanes) != self.gpu_slots:
             raise ValueError(f"slot_lanes lists {len(self.slot_lanes)} slots, gpu_slots says {self.gpu_slots}")
         if self.ram_included_gb > self.max_ram_gb:
             raise ValueError("ram_included_gb exceeds max_ram_gb")
+        if self.ram_bandwidth_2dpc_gbs is not None:
+            if self.ram_1dpc_max_gb is None or not self.ram_2dpc_source:
+                raise ValueError("ram_bandwidth_2dpc_gbs needs ram_1dpc_max_gb and ram_2dpc_source")
+            if self.ram_bandwidth_2dpc_gbs > self.ram_bandwidth_gbs:
+                raise ValueError("ram_bandwidth_2dpc_gbs exceeds ram_bandwidth_gbs")
+        if self.ram_1dpc_max_gb is not None and not self.ram_included_gb <= self.ram_1dpc_max_gb <= self.max_ram_gb:
+            raise ValueError("ram_1dpc_max_gb must lie between ram_included_gb and max_ram_gb")
+
+    def ram_bandwidth_at(self, ram_gb: float) -> tuple[float, str | None] | None:
+        """Bandwidth with ``ram_gb`` fitted and, where a second DIMM per channel slows it, why.
+        None when that much RAM needs two DIMMs per channel and no page gives their speed:
+        such a build is left out rather than priced at the one-DIMM speed."""
+        if self.ram_1dpc_max_gb is None or ram_gb <= self.ram_1dpc_max_gb:
+            return self.ram_bandwidth_gbs, None
+        if self.ram_bandwidth_2dpc_gbs is None:
+            return None
+        return self.ram_bandwidth_2dpc_gbs, (
+            f"{ram_gb:.0f} GB needs two DIMMs per channel (one per channel holds {self.ram_1dpc_max_gb:.0f} GB): "
+            f"RAM runs slower, {self.ram_bandwidth_2dpc_gbs:.1f} GB/s instead of {self.ram_bandwidth_gbs:.1f} "
+            f"({self.ram_2dpc_source})"
+        )
 
 
 class System(BaseModel):
