@@ -125,6 +125,9 @@ def test_unified_machines_use_apples_idle_figures_and_say_when_withdrawn(gpus):
     u96 = builds["apple-m3-ultra-60c-96gb"]
     assert u96.total_usd == 5299 and u96.lines[0].unit.date == "2026-06-25"
     assert not any(g.startswith(("apple-m4", "apple-m3-ultra")) for g in new_only)
+    # what Apple sells instead: the M5 Max Mac Studio at its list price
+    assert {"apple-m5-max-40c-64gb", "apple-m5-max-40c-128gb"} <= new_only
+    assert builds["apple-m5-max-40c-128gb"].total_usd == 5099
     assert "nvidia-dgx-spark-128gb" in new_only and "amd-ryzen-ai-max-plus-395-128gb" in new_only
     # the M4 Max 128 GB, at its cited configured launch price, used or refurbished only
     m4max = builds["apple-m4-max-40c-128gb"]
