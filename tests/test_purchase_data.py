@@ -262,7 +262,7 @@ def test_ram_past_one_dimm_per_channel_runs_slower_or_is_not_offered(gpus):
         bw, why = p.ram_bandwidth_at(128)
         assert bw == p.ram_bandwidth_2dpc_gbs < p.ram_bandwidth_gbs and "two DIMMs per channel" in why
         (cpu,) = cpu_builds([p], book, ram_need_gb=150, today=TODAY)
-        assert cpu.ram_gb == 160 and cpu.hardware.host.bandwidth_gbs == p.ram_bandwidth_2dpc_gbs
+        assert cpu.ram_gb == 192 and cpu.hardware.host.bandwidth_gbs == p.ram_bandwidth_2dpc_gbs  # 4x 48 GB
         assert any("two DIMMs per channel" in n for n in cpu.notes)
         (small,) = cpu_builds([p], book, ram_need_gb=90, today=TODAY)
         assert small.hardware.host.bandwidth_gbs == p.ram_bandwidth_gbs
@@ -273,3 +273,28 @@ def test_ram_past_one_dimm_per_channel_runs_slower_or_is_not_offered(gpus):
     r3090 = next(g for g in gpus if g.id == "nvidia-rtx-3090")
     (off,) = offload_builds([r3090], [lga1851], book, ram_need_gb=150, model_gb=140, today=TODAY, counts=(1,))
     assert off.hardware.host.bandwidth_gbs == lga1851.ram_bandwidth_2dpc_gbs
+
+
+def test_ram_is_bought_as_identical_modules_filling_every_channel(gpus):
+    """160 GB on an eight-channel server is not a configuration anyone buys: the channels are
+    filled evenly with identical modules (uneven or mixed population runs slower, or fails to
+    train), so the build gets, and pays for, the next even fill."""
+    plats = {p.id: p for p in load_platforms()[0]}
+    book = price_book(gpus)
+    epyc, wrx90, am4 = plats["server-epyc-rome"], plats["workstation-wrx90"], plats["desktop-am4-b550"]
+    assert epyc.ram_fill(150) == (256.0, 8, 32)  # DDR4 has no 24 GB or 48 GB modules
+    assert wrx90.ram_fill(150) == (192.0, 8, 24)  # DDR5 RDIMM does
+    assert am4.ram_fill(96) == (128.0, 4, 32)  # not three sticks on a two-channel board
+    assert am4.ram_fill(200) is None  # more than four 32 GB DDR4 DIMMs hold
+    (cpu,) = cpu_builds([epyc], book, ram_need_gb=150, today=TODAY)
+    ram = next(ln for ln in cpu.lines if ln.item_id.startswith("ram-"))
+    assert cpu.ram_gb == 256 and ram.qty == 256 - epyc.ram_included_gb
+    assert any("8× 32 GB, 1 per channel on all 8 channels" in n for n in cpu.notes)
+    for p in plats.values():
+        if p.dimm_slots is None:
+            continue
+        for need in (32, 64, 96, 128, 150, 200, 300, 500):
+            fill = p.ram_fill(need)
+            if fill is not None:
+                total, n, size = fill
+                assert total >= need and n % p.ram_channels == 0 and n <= p.dimm_slots and total <= p.max_ram_gb

@@ -117,13 +117,28 @@ def _ram_lines(
     """RAM beyond what the platform includes, rounded up; None when it cannot be had (more
     than the board holds, or more than one DIMM per channel holds where no page gives the
     slower speed of two). A note says when two DIMMs per channel slow the RAM."""
-    target = max(platform.ram_included_gb, math.ceil(need_gb / RAM_STEP_GB) * RAM_STEP_GB)
+    need = max(platform.ram_included_gb, need_gb)
+    fill = platform.ram_fill(need)
+    if platform.dimm_slots is not None and fill is None:
+        return None
+    target = fill[0] if fill else math.ceil(need / RAM_STEP_GB) * RAM_STEP_GB
     if target > platform.max_ram_gb:
         return None
     at = platform.ram_bandwidth_at(target)
     if at is None:
         return None
     dpc_notes = [at[1]] if at[1] else []
+    if fill and target > platform.ram_included_gb:
+        per_channel = fill[1] // platform.ram_channels
+        dpc_notes.insert(
+            0,
+            f"RAM: {fill[1]}× {fill[2]} GB, {per_channel} per channel on all {platform.ram_channels} channels"
+            + (
+                f" (the {platform.ram_included_gb:.0f} GB the platform comes with counted against it)"
+                if platform.ram_included_gb
+                else ""
+            ),
+        )
     extra = target - platform.ram_included_gb
     if extra <= 0:
         return [], target, dpc_notes

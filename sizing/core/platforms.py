@@ -34,6 +34,12 @@ BASE_LOAD_W = 50.0
 # Passively cooled datacenter cards up to this board power (P40, V100, MI50 class) are run in
 # desktops with a fan shroud; hotter ones (A100, H100, L40S) are left to server chassis.
 PASSIVE_DESKTOP_MAX_W = 250.0
+# Module sizes sold per RAM type (GB). DDR5 has non-binary 24/48/96 GB modules; DDR4 does not.
+DIMM_SIZES_GB: dict[str, tuple[int, ...]] = {
+    "ddr4": (8, 16, 32, 64, 128),
+    "ddr5": (16, 24, 32, 48, 64),
+    "ddr5-rdimm": (16, 24, 32, 48, 64, 96, 128),
+}
 
 
 class Platform(BaseModel):
@@ -69,6 +75,12 @@ class Platform(BaseModel):
         None, gt=0, description="bandwidth with two DIMMs per channel, at the speed the cited page gives"
     )
     ram_2dpc_source: str | None = None
+    dimm_slots: int | None = Field(
+        None,
+        gt=0,
+        description="DIMM slots on the board: RAM is then bought as identical modules filling every "
+        "channel evenly (None: any multiple of 32 GB, not modelled)",
+    )
 
     def model_post_init(self, _ctx: object) -> None:
         if len(self.slot_lanes) != self.gpu_slots:
@@ -82,6 +94,25 @@ class Platform(BaseModel):
                 raise ValueError("ram_bandwidth_2dpc_gbs exceeds ram_bandwidth_gbs")
         if self.ram_1dpc_max_gb is not None and not self.ram_included_gb <= self.ram_1dpc_max_gb <= self.max_ram_gb:
             raise ValueError("ram_1dpc_max_gb must lie between ram_included_gb and max_ram_gb")
+        if self.dimm_slots is not None and self.dimm_slots % self.ram_channels:
+            raise ValueError(f"{self.dimm_slots} DIMM slots do not divide evenly over {self.ram_channels} channels")
+
+    def ram_fill(self, need_gb: float) -> tuple[float, int, int] | None:
+        """The least RAM of at least ``need_gb`` that fills every channel with identical modules:
+        (total GB, modules, GB per module), fewest modules first at equal size. Channels filled
+        unevenly, or with mixed modules, run slower or may not train at all, so a buyer
+        populates them evenly. None when the board cannot hold that much, or its slots are not
+        given (the caller then rounds to 32 GB)."""
+        if self.dimm_slots is None:
+            return None
+        biggest = self.max_ram_gb / self.dimm_slots
+        fills = [
+            (float(n * size), n, size)
+            for n in range(self.ram_channels, self.dimm_slots + 1, self.ram_channels)
+            for size in DIMM_SIZES_GB[self.ram_type]
+            if size <= biggest and n * size >= need_gb
+        ]
+        return min(fills, default=None)
 
     def ram_bandwidth_at(self, ram_gb: float) -> tuple[float, str | None] | None:
         """Bandwidth with ``ram_gb`` fitted and, where a second DIMM per channel slows it, why.
