@@ -298,3 +298,19 @@ def test_ram_is_bought_as_identical_modules_filling_every_channel(gpus):
             if fill is not None:
                 total, n, size = fill
                 assert total >= need and n % p.ram_channels == 0 and n <= p.dimm_slots and total <= p.max_ram_gb
+
+
+def test_a_card_in_a_chipset_slot_is_described_at_that_slots_pcie_generation(gpus):
+    """B550's second x16-size slot is PCIe 3.0 x4 from the chipset, Z790/Z890's PCIe 4.0 x4:
+    the row says so, not the CPU's generation."""
+    plats = {p.id: p for p in load_platforms()[0]}
+    r3090 = next(g for g in gpus if g.id == "nvidia-rtx-3090")
+    for pid, want in (
+        ("desktop-am4-b550", "PCIe 3.0 x4 (~4 GB/s"),
+        ("desktop-lga1700-z790", "PCIe 4.0 x4 (~8 GB/s"),
+        ("desktop-lga1851-z890", "PCIe 4.0 x4 (~8 GB/s"),
+    ):
+        fit = physical_fit(plats[pid], r3090, 2)
+        assert fit.ok and any(want in n for n in fit.notes), (pid, fit.notes)
+    # one card sits in the CPU's x16 slot: no narrow-link note
+    assert not any("cards run at" in n for n in physical_fit(plats["desktop-am4-b550"], r3090, 1).notes)

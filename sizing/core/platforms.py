@@ -52,6 +52,9 @@ class Platform(BaseModel):
     gpu_slots: int = Field(ge=0, le=16)
     slot_lanes: tuple[int, ...]
     pcie_gen: int = Field(ge=3, le=6)
+    slot_gens: tuple[int, ...] | None = Field(
+        None, description="PCIe generation of each slot where they differ (a chipset slot runs below the CPU's)"
+    )
     ram_type: Literal["ddr4", "ddr5", "ddr5-rdimm"]
     ram_channels: int = Field(ge=1, le=24)
     ram_bandwidth_gbs: float = Field(gt=0)
@@ -85,6 +88,8 @@ class Platform(BaseModel):
     def model_post_init(self, _ctx: object) -> None:
         if len(self.slot_lanes) != self.gpu_slots:
             raise ValueError(f"slot_lanes lists {len(self.slot_lanes)} slots, gpu_slots says {self.gpu_slots}")
+        if self.slot_gens is not None and len(self.slot_gens) != self.gpu_slots:
+            raise ValueError(f"slot_gens lists {len(self.slot_gens)} slots, gpu_slots says {self.gpu_slots}")
         if self.ram_included_gb > self.max_ram_gb:
             raise ValueError("ram_included_gb exceeds max_ram_gb")
         if self.ram_bandwidth_2dpc_gbs is not None:
@@ -209,9 +214,12 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         else:
             notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or a server chassis)")
     lanes = tuple(platform.slot_lanes[:count])
+    gens = tuple(platform.slot_gens[:count]) if platform.slot_gens else (platform.pcie_gen,) * len(lanes)
     if lanes and min(lanes) < 8:
-        link = pcie_gbs(platform.pcie_gen, min(lanes)) or 1.0
-        how = f"cards run at PCIe {platform.pcie_gen}.0 x{min(lanes)} (~{link:.0f} GB/s each)"
+        # the narrowest link the cards get: fewest lanes, then the oldest generation among those slots
+        gen = min(g for g, n in zip(gens, lanes) if n == min(lanes))
+        link = pcie_gbs(gen, min(lanes)) or 1.0
+        how = f"cards run at PCIe {gen}.0 x{min(lanes)} (~{link:.0f} GB/s each)"
         if min(lanes) <= 2:
             notes.append(
                 f"{how}: layer split works, as only activations cross between cards per token, but loading "
