@@ -8,13 +8,16 @@
   under the name such tools expect);
 - deep links (``/compare?…``) that find the server at once instead of first probing
   ``/compare/_stcore/health`` (a 404 in every browser console and proxy log);
-- a garbage collector tuned for a server whose caches hold a few hundred thousand objects.
+- a garbage collector tuned for a server whose caches hold a few hundred thousand objects;
+- worker processes for the pure searches, so reruns use more than one core
+  (``sizing.ui.offload``; ``LLM_SIZING_WORKERS`` sets how many).
 """
 
 import gc
 
 from streamlit.starlette import App
 
+from sizing.ui import offload
 from sizing.ui.web_routes import middleware, routes
 
 app = App("app.py", routes=routes(), middleware=middleware())
@@ -25,3 +28,5 @@ app = App("app.py", routes=routes(), middleware=middleware())
 # bench/load.py's 10 sessions, the server spent 2.2 s collecting, 10 full walks among it;
 # running after every 50,000 new objects, 0.5 s and 2 (garbage cycles wait a little longer).
 gc.set_threshold(50_000, 10, 10)
+
+offload.start()

@@ -195,6 +195,16 @@ APPLE_CHIPS: dict[str, dict] = {
             "ggml/src/ggml-metal/ggml-metal-device.m, ggml_metal_device_init)"
         ),
     ),
+    # The two configurations the Mac Studio sells for local LLMs (from 2026-08-25); Apple gives no
+    # TFLOPS, only "over 4x the peak GPU compute for AI" of the M4 Max, which has none here either.
+    "M5 Max": dict(
+        year=2026,
+        mem="LPDDR5X",
+        bw=614,
+        bins={40: [64, 128]},
+        check="techbetweenthelines.com 2026-03 ('614 GB/s on the top M5 Max configuration'); Mac Studio M5 Max 18-core CPU / 40-core GPU, 614 GB/s, from 2026-08-25 (https://github.com/rlindsey2/sunkcost/blob/660d14ed0ffa132c65bff0b2482fec62bc92a673/data/hardware.json)",
+        src="MacRumors 2026-03-03 'Apple Unveils MacBook Pro With M5 Pro and M5 Max Chips' (https://www.macrumors.com/2026/03/03/apple-unveils-macbook-pro-with-m5-pro-and-m5-max-chips-with-neural-accelerators/: 'M5 Max doubles that to 40' GPU cores, 'retains its 128GB ceiling but raises bandwidth to 614GB/s')",
+    ),
 }
 
 # Apple GPUs of the M1-M4 generations run FP16 at their FP32 rate (GFLOPS F16 = F32 for M1,

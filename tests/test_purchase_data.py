@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from sizing.core.builds import all_builds, gpu_builds, unified_builds
+from sizing.core.builds import all_builds, cpu_builds, gpu_builds, offload_builds, unified_builds
 from sizing.core.idle import CARD_IDLE_W, IdleTable, idle_table
 from sizing.core.platforms import load_platforms, physical_fit
-from sizing.core.prices import PriceOverrides, machine_prices, price_book
+from sizing.core.prices import MachinePrice, PriceOverrides, machine_prices, observed_on, price_book
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
 
@@ -119,7 +119,19 @@ def test_unified_machines_use_apples_idle_figures_and_say_when_withdrawn(gpus):
     assert ultra.total_usd == 9499 and ultra.idle_w == pytest.approx(8.3)
     assert any("withdrew" in n for n in ultra.notes) and any("thefilibusterblog" in n for n in ultra.notes)
     new_only = {b.gpu_id for b in unified_builds(machine_prices(), by_id, today=TODAY, idle=idle_table(), used=False)}
-    assert "apple-m3-ultra-80c-512gb" not in new_only and "apple-m3-ultra-60c-96gb" in new_only
+    assert "apple-m3-ultra-80c-512gb" not in new_only
+    # Apple's rise of 25 June 2026 is the M3 Ultra's newest price; the M4-generation Macs were
+    # replaced on 25 August 2026, so a new-only plan offers none of them
+    u96 = builds["apple-m3-ultra-60c-96gb"]
+    assert u96.total_usd == 5299 and u96.lines[0].unit.date == "2026-06-25"
+    assert not any(g.startswith(("apple-m4", "apple-m3-ultra")) for g in new_only)
+    # what Apple sells instead: the M5 Max Mac Studio at its list price
+    assert {"apple-m5-max-40c-64gb", "apple-m5-max-40c-128gb"} <= new_only
+    assert builds["apple-m5-max-40c-128gb"].total_usd == 5099
+    assert "nvidia-dgx-spark-128gb" in new_only and "amd-ryzen-ai-max-plus-395-128gb" in new_only
+    # the M4 Max 128 GB, at its cited configured launch price, used or refurbished only
+    m4max = builds["apple-m4-max-40c-128gb"]
+    assert m4max.total_usd == 3499 and m4max.lines[0].unit.kind == "msrp"
     # the 256 GB option: Apple's starting price plus the cited upgrade, withdrawn like the 512 GB one
     u256 = builds["apple-m3-ultra-60c-256gb"]
     assert u256.total_usd == 3999 + 1600 and "apple-m3-ultra-60c-256gb" not in new_only
@@ -146,7 +158,8 @@ def test_intel_desktops_and_a_threadripper_workstation_are_priced_and_hold_what_
         assert p.price.kind in ("msrp", "street", "used") and URL.match(p.price.source) and p.price.date
         assert "https://" in p.spec_source and p.ram_included_gb == 0  # RAM is priced per GB, at today's price
     assert "intel.com" in lga1700.spec_source and "intel.com" in lga1851.spec_source and "amd.com" in trx50.spec_source
-    assert lga1851.ram_bandwidth_gbs > lga1700.ram_bandwidth_gbs  # DDR5-6400 against DDR5-5600, both 2 channels
+    # DDR5-6400 is Arrow Lake's speed on two-slot boards only: the four-slot PRIME Z890-P runs DDR5-5600
+    assert lga1851.ram_bandwidth_gbs == lga1700.ram_bandwidth_gbs == 2 * 8 * 5.6
     assert trx50.klass == "hedt" and trx50.ram_channels == 4 and trx50.ram_bandwidth_gbs > lga1851.ram_bandwidth_gbs
     by_id = {g.id: g for g in gpus}
     r3090 = by_id["nvidia-rtx-3090"]
@@ -168,9 +181,136 @@ def test_intel_desktops_and_a_threadripper_workstation_are_priced_and_hold_what_
 
 def test_strix_halo_boxes_other_than_the_framework_are_priced_and_the_cheapest_per_chip_is_offered(gpus):
     by_id = {g.id: g for g in gpus}
-    names = {m.name for m in machine_prices()}
-    assert any("EVO-X2" in n and "128" in n for n in names) and any("Framework" in n for n in names)
+    halo = [m for m in machine_prices() if m.gpu_id == "amd-ryzen-ai-max-plus-395-128gb"]
+    names = {m.name for m in halo}
+    for maker in ("Framework", "EVO-X2", "GTR9 Pro", "HP Z2 Mini G1a", "MS-S1 Max"):
+        assert any(maker in n for n in names), maker
     offered = {b.gpu_id: b for b in unified_builds(machine_prices(), by_id, today=TODAY, idle=idle_table())}
-    cheapest = min(m.price_usd for m in machine_prices() if m.gpu_id == "amd-ryzen-ai-max-plus-395-128gb")
-    assert offered["amd-ryzen-ai-max-plus-395-128gb"].total_usd == cheapest
+    # each box at its newest price, then the cheapest box: not a launch price a later one replaced
+    newest = {}
+    for m in halo:
+        if m.name not in newest or observed_on(m.date) >= observed_on(newest[m.name].date):
+            newest[m.name] = m
+    row = offered["amd-ryzen-ai-max-plus-395-128gb"]
+    assert row.total_usd == min(m.price_usd for m in newest.values())
+    assert row.total_usd > min(m.price_usd for m in halo)  # an older, lower figure is in the file
+    assert row.lines[0].unit.date >= "2026-06"  # not stale by the 6-month rule on a 2026-12 plan
     assert "amd-ryzen-ai-max-plus-395-64gb" in offered
+
+
+def test_a_products_newest_price_wins_and_says_whether_it_is_still_sold(gpus):
+    """Two entries for one product: the later one prices it even when it is dearer, and its
+    ``sold_new: false`` takes the product out of a new-only plan."""
+    by_id = {g.id: g for g in gpus}
+    url = "https://example.org/price"
+    old = MachinePrice(
+        gpu_id="apple-m4-10c-16gb", name="Mac mini", kind="msrp", price_usd=599, date="2024-10-29", source=url
+    )
+    rise = MachinePrice(
+        gpu_id="apple-m4-10c-16gb", name="Mac mini", kind="msrp", price_usd=799, date="2026-05", source=url
+    )
+    gone = MachinePrice(
+        gpu_id="apple-m4-10c-16gb",
+        name="Mac mini",
+        kind="msrp",
+        price_usd=799,
+        date="2026-08-25",
+        source=url,
+        sold_new=False,
+    )
+    (row,) = unified_builds([rise, old], by_id, today=TODAY)  # file order does not matter
+    assert row.total_usd == 799 and row.lines[0].unit.date == "2026-05"
+    assert unified_builds([old, rise, gone], by_id, today=TODAY, used=False) == []
+    (used_row,) = unified_builds([old, gone], by_id, today=TODAY, used=True)
+    assert used_row.total_usd == 799
+    # another maker's box with the same chip is a separate product: the cheaper current one wins
+    other = MachinePrice(
+        gpu_id="apple-m4-10c-16gb", name="Other box", kind="street", price_usd=700, date="2026-01", source=url
+    )
+    (row,) = unified_builds([old, rise, other], by_id, today=TODAY)
+    assert row.label == "Other box" and row.total_usd == 700
+
+
+#: Rome SKUs AMD sells as "optimized for 4 channel memory configurations": two CCDs read about
+#: half of eight channels (https://www.servethehome.com/amd-epyc-7002-rome-cpus-with-half-memory-bandwidth/)
+HALF_BANDWIDTH_ROME = ("7282", "7272", "7252", "7232P")
+
+
+def test_a_server_cpu_that_reads_half_its_channels_is_given_half_the_bandwidth(gpus):
+    """Eight DIMMs on an EPYC 7252 hold 256 GB, but the two-CCD CPU streams only about four
+    channels' worth: CPU-only and expert-offload speeds on it must use that, not 204.8 GB/s."""
+    plats = load_platforms()[0]
+    rome = [p for p in plats if any(f"EPYC {sku}" in p.name for sku in HALF_BANDWIDTH_ROME)]
+    assert rome, "the used EPYC server is priced from a build with an EPYC 7252"
+    for p in rome:
+        assert p.ram_channels == 8 and p.ram_bandwidth_gbs <= 4 * 25.6, p.id
+    # and it reaches the CPU-only build the planner places models on
+    cpu = {b.platform_id: b for b in cpu_builds(rome, price_book(gpus), ram_need_gb=128, today=TODAY)}
+    for p in rome:
+        assert cpu[p.id].hardware.host.bandwidth_gbs == p.ram_bandwidth_gbs
+
+
+def test_ram_past_one_dimm_per_channel_runs_slower_or_is_not_offered(gpus):
+    """A desktop with two channels holds 96 GB in two 48 GB DIMMs; 128 GB or more needs a second
+    DIMM in each channel, which the memory controller runs slower. Builds that need it get the
+    slower bandwidth and say so, or, where no page gives that speed, are left out."""
+    plats = {p.id: p for p in load_platforms()[0]}
+    am5, lga1851, lga1700 = plats["desktop-am5"], plats["desktop-lga1851-z890"], plats["desktop-lga1700-z790"]
+    book = price_book(gpus)
+    for p in (am5, lga1851):
+        assert p.ram_bandwidth_at(96) == (p.ram_bandwidth_gbs, None)
+        bw, why = p.ram_bandwidth_at(128)
+        assert bw == p.ram_bandwidth_2dpc_gbs < p.ram_bandwidth_gbs and "two DIMMs per channel" in why
+        (cpu,) = cpu_builds([p], book, ram_need_gb=150, today=TODAY)
+        assert cpu.ram_gb == 192 and cpu.hardware.host.bandwidth_gbs == p.ram_bandwidth_2dpc_gbs  # 4x 48 GB
+        assert any("two DIMMs per channel" in n for n in cpu.notes)
+        (small,) = cpu_builds([p], book, ram_need_gb=90, today=TODAY)
+        assert small.hardware.host.bandwidth_gbs == p.ram_bandwidth_gbs
+    assert lga1700.ram_bandwidth_at(128) is None
+    assert cpu_builds([lga1700], book, ram_need_gb=150, today=TODAY) == []
+    assert len(cpu_builds([lga1700], book, ram_need_gb=90, today=TODAY)) == 1
+    # expert offload with 160 GB in RAM on the Arrow Lake desktop reads the experts at the slower speed
+    r3090 = next(g for g in gpus if g.id == "nvidia-rtx-3090")
+    (off,) = offload_builds([r3090], [lga1851], book, ram_need_gb=150, model_gb=140, today=TODAY, counts=(1,))
+    assert off.hardware.host.bandwidth_gbs == lga1851.ram_bandwidth_2dpc_gbs
+
+
+def test_ram_is_bought_as_identical_modules_filling_every_channel(gpus):
+    """160 GB on an eight-channel server is not a configuration anyone buys: the channels are
+    filled evenly with identical modules (uneven or mixed population runs slower, or fails to
+    train), so the build gets, and pays for, the next even fill."""
+    plats = {p.id: p for p in load_platforms()[0]}
+    book = price_book(gpus)
+    epyc, wrx90, am4 = plats["server-epyc-rome"], plats["workstation-wrx90"], plats["desktop-am4-b550"]
+    assert epyc.ram_fill(150) == (256.0, 8, 32)  # DDR4 has no 24 GB or 48 GB modules
+    assert wrx90.ram_fill(150) == (192.0, 8, 24)  # DDR5 RDIMM does
+    assert am4.ram_fill(96) == (128.0, 4, 32)  # not three sticks on a two-channel board
+    assert am4.ram_fill(200) is None  # more than four 32 GB DDR4 DIMMs hold
+    (cpu,) = cpu_builds([epyc], book, ram_need_gb=150, today=TODAY)
+    ram = next(ln for ln in cpu.lines if ln.item_id.startswith("ram-"))
+    assert cpu.ram_gb == 256 and ram.qty == 256 - epyc.ram_included_gb
+    assert any("8× 32 GB, 1 per channel on all 8 channels" in n for n in cpu.notes)
+    for p in plats.values():
+        if p.dimm_slots is None:
+            continue
+        for need in (32, 64, 96, 128, 150, 200, 300, 500):
+            fill = p.ram_fill(need)
+            if fill is not None:
+                total, n, size = fill
+                assert total >= need and n % p.ram_channels == 0 and n <= p.dimm_slots and total <= p.max_ram_gb
+
+
+def test_a_card_in_a_chipset_slot_is_described_at_that_slots_pcie_generation(gpus):
+    """B550's second x16-size slot is PCIe 3.0 x4 from the chipset, Z790/Z890's PCIe 4.0 x4:
+    the row says so, not the CPU's generation."""
+    plats = {p.id: p for p in load_platforms()[0]}
+    r3090 = next(g for g in gpus if g.id == "nvidia-rtx-3090")
+    for pid, want in (
+        ("desktop-am4-b550", "PCIe 3.0 x4 (~4 GB/s"),
+        ("desktop-lga1700-z790", "PCIe 4.0 x4 (~8 GB/s"),
+        ("desktop-lga1851-z890", "PCIe 4.0 x4 (~8 GB/s"),
+    ):
+        fit = physical_fit(plats[pid], r3090, 2)
+        assert fit.ok and any(want in n for n in fit.notes), (pid, fit.notes)
+    # one card sits in the CPU's x16 slot: no narrow-link note
+    assert not any("cards run at" in n for n in physical_fit(plats["desktop-am4-b550"], r3090, 1).notes)

@@ -83,10 +83,11 @@ class Build(BaseModel):
 
 
 def _host(platform: Platform, ram_gb: float) -> HostSpec:
+    at = platform.ram_bandwidth_at(ram_gb)
     return HostSpec(
         name=platform.name,
         ram_bytes=int(ram_gb * GIB),
-        bandwidth_gbs=platform.ram_bandwidth_gbs,
+        bandwidth_gbs=at[0] if at else platform.ram_bandwidth_gbs,
         threads=platform.threads,
         assumed=False,
     )
@@ -113,13 +114,34 @@ def _ram_lines(
     overrides: PriceOverrides = NO_OVERRIDES,
     today: dt.date | None = None,
 ) -> tuple[list[PriceLine], float, list[str]] | None:
-    """RAM beyond what the platform includes, rounded up; None when it cannot be had."""
-    target = max(platform.ram_included_gb, math.ceil(need_gb / RAM_STEP_GB) * RAM_STEP_GB)
+    """RAM beyond what the platform includes, rounded up; None when it cannot be had (more
+    than the board holds, or more than one DIMM per channel holds where no page gives the
+    slower speed of two). A note says when two DIMMs per channel slow the RAM."""
+    need = max(platform.ram_included_gb, need_gb)
+    fill = platform.ram_fill(need)
+    if platform.dimm_slots is not None and fill is None:
+        return None
+    target = fill[0] if fill else math.ceil(need / RAM_STEP_GB) * RAM_STEP_GB
     if target > platform.max_ram_gb:
         return None
+    at = platform.ram_bandwidth_at(target)
+    if at is None:
+        return None
+    dpc_notes = [at[1]] if at[1] else []
+    if fill and target > platform.ram_included_gb:
+        per_channel = fill[1] // platform.ram_channels
+        dpc_notes.insert(
+            0,
+            f"RAM: {fill[1]}× {fill[2]} GB, {per_channel} per channel on all {platform.ram_channels} channels"
+            + (
+                f" (the {platform.ram_included_gb:.0f} GB the platform comes with counted against it)"
+                if platform.ram_included_gb
+                else ""
+            ),
+        )
     extra = target - platform.ram_included_gb
     if extra <= 0:
-        return [], target, []
+        return [], target, dpc_notes
     rp = book.ram.get(platform.ram_type)
     if rp is None:
         return None
@@ -134,7 +156,7 @@ def _ram_lines(
         usd=extra * unit.usd,
     )
     notes = [f"RAM priced per GB: {rp.note}"] if rp.note and "stand" in rp.note else []
-    return [line], target, notes
+    return [line], target, [*dpc_notes, *notes]
 
 
 def gpu_builds(
@@ -344,10 +366,20 @@ def unified_builds(
     used: bool = True,
 ) -> list[Build]:
     """Unified-memory machines priced as sold (Mac mini/Studio, Strix Halo, DGX Spark); a
-    configuration the maker no longer sells only when used machines are allowed."""
+    configuration the maker no longer sells only when used machines are allowed.
+
+    A product (chip and name) listed more than once is priced by its newest entry, whose
+    ``sold_new`` also says whether it is still sold: these prices moved a lot in 2026, and a
+    launch price next to a later one would otherwise win by being lower. Boxes from several
+    makers with one chip (Strix Halo) give one line per chip: the cheapest current product."""
     out = []
+    latest: dict[tuple[str, str], MachinePrice] = {}
+    for m in machine_prices:
+        key = (m.gpu_id, m.name)
+        if key not in latest or observed_on(m.date) >= observed_on(latest[key].date):
+            latest[key] = m
     best: dict[str, MachinePrice] = {}
-    for m in machine_prices:  # one line per chip: the cheapest citable price of it
+    for m in latest.values():
         if not used and not getattr(m, "sold_new", True):
             continue
         if m.gpu_id not in best or m.price_usd < best[m.gpu_id].price_usd:
@@ -410,7 +442,10 @@ def cpu_builds(
         plat = overrides.price(p.id, p.price, today)
         lines = (PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat, usd=plat.usd), *ram_lines)
         hw = cpu_hardware(
-            f"CPU-only: {p.name}", ram_bytes=int(ram_gb * GIB), bandwidth_gbs=p.ram_bandwidth_gbs, threads=p.threads
+            f"CPU-only: {p.name}",
+            ram_bytes=int(ram_gb * GIB),
+            bandwidth_gbs=_host(p, ram_gb).bandwidth_gbs,
+            threads=p.threads,
         )
         out.append(
             Build(

@@ -34,6 +34,12 @@ BASE_LOAD_W = 50.0
 # Passively cooled datacenter cards up to this board power (P40, V100, MI50 class) are run in
 # desktops with a fan shroud; hotter ones (A100, H100, L40S) are left to server chassis.
 PASSIVE_DESKTOP_MAX_W = 250.0
+# Module sizes sold per RAM type (GB). DDR5 has non-binary 24/48/96 GB modules; DDR4 does not.
+DIMM_SIZES_GB: dict[str, tuple[int, ...]] = {
+    "ddr4": (8, 16, 32, 64, 128),
+    "ddr5": (16, 24, 32, 48, 64),
+    "ddr5-rdimm": (16, 24, 32, 48, 64, 96, 128),
+}
 
 
 class Platform(BaseModel):
@@ -46,6 +52,9 @@ class Platform(BaseModel):
     gpu_slots: int = Field(ge=0, le=16)
     slot_lanes: tuple[int, ...]
     pcie_gen: int = Field(ge=3, le=6)
+    slot_gens: tuple[int, ...] | None = Field(
+        None, description="PCIe generation of each slot where they differ (a chipset slot runs below the CPU's)"
+    )
     ram_type: Literal["ddr4", "ddr5", "ddr5-rdimm"]
     ram_channels: int = Field(ge=1, le=24)
     ram_bandwidth_gbs: float = Field(gt=0)
@@ -59,12 +68,70 @@ class Platform(BaseModel):
     idle_source: str | None = None
     spec_source: str = Field(min_length=8)
     note: str | None = None
+    ram_1dpc_max_gb: float | None = Field(
+        None,
+        gt=0,
+        description="the most RAM at one DIMM per channel; more needs a second DIMM per channel, which "
+        "the memory controller runs slower (None: every slot has its own channel, or not modelled)",
+    )
+    ram_bandwidth_2dpc_gbs: float | None = Field(
+        None, gt=0, description="bandwidth with two DIMMs per channel, at the speed the cited page gives"
+    )
+    ram_2dpc_source: str | None = None
+    dimm_slots: int | None = Field(
+        None,
+        gt=0,
+        description="DIMM slots on the board: RAM is then bought as identical modules filling every "
+        "channel evenly (None: any multiple of 32 GB, not modelled)",
+    )
 
     def model_post_init(self, _ctx: object) -> None:
         if len(self.slot_lanes) != self.gpu_slots:
             raise ValueError(f"slot_lanes lists {len(self.slot_lanes)} slots, gpu_slots says {self.gpu_slots}")
+        if self.slot_gens is not None and len(self.slot_gens) != self.gpu_slots:
+            raise ValueError(f"slot_gens lists {len(self.slot_gens)} slots, gpu_slots says {self.gpu_slots}")
         if self.ram_included_gb > self.max_ram_gb:
             raise ValueError("ram_included_gb exceeds max_ram_gb")
+        if self.ram_bandwidth_2dpc_gbs is not None:
+            if self.ram_1dpc_max_gb is None or not self.ram_2dpc_source:
+                raise ValueError("ram_bandwidth_2dpc_gbs needs ram_1dpc_max_gb and ram_2dpc_source")
+            if self.ram_bandwidth_2dpc_gbs > self.ram_bandwidth_gbs:
+                raise ValueError("ram_bandwidth_2dpc_gbs exceeds ram_bandwidth_gbs")
+        if self.ram_1dpc_max_gb is not None and not self.ram_included_gb <= self.ram_1dpc_max_gb <= self.max_ram_gb:
+            raise ValueError("ram_1dpc_max_gb must lie between ram_included_gb and max_ram_gb")
+        if self.dimm_slots is not None and self.dimm_slots % self.ram_channels:
+            raise ValueError(f"{self.dimm_slots} DIMM slots do not divide evenly over {self.ram_channels} channels")
+
+    def ram_fill(self, need_gb: float) -> tuple[float, int, int] | None:
+        """The least RAM of at least ``need_gb`` that fills every channel with identical modules:
+        (total GB, modules, GB per module), fewest modules first at equal size. Channels filled
+        unevenly, or with mixed modules, run slower or may not train at all, so a buyer
+        populates them evenly. None when the board cannot hold that much, or its slots are not
+        given (the caller then rounds to 32 GB)."""
+        if self.dimm_slots is None:
+            return None
+        biggest = self.max_ram_gb / self.dimm_slots
+        fills = [
+            (float(n * size), n, size)
+            for n in range(self.ram_channels, self.dimm_slots + 1, self.ram_channels)
+            for size in DIMM_SIZES_GB[self.ram_type]
+            if size <= biggest and n * size >= need_gb
+        ]
+        return min(fills, default=None)
+
+    def ram_bandwidth_at(self, ram_gb: float) -> tuple[float, str | None] | None:
+        """Bandwidth with ``ram_gb`` fitted and, where a second DIMM per channel slows it, why.
+        None when that much RAM needs two DIMMs per channel and no page gives their speed:
+        such a build is left out rather than priced at the one-DIMM speed."""
+        if self.ram_1dpc_max_gb is None or ram_gb <= self.ram_1dpc_max_gb:
+            return self.ram_bandwidth_gbs, None
+        if self.ram_bandwidth_2dpc_gbs is None:
+            return None
+        return self.ram_bandwidth_2dpc_gbs, (
+            f"{ram_gb:.0f} GB needs two DIMMs per channel (one per channel holds {self.ram_1dpc_max_gb:.0f} GB): "
+            f"RAM runs slower, {self.ram_bandwidth_2dpc_gbs:.1f} GB/s instead of {self.ram_bandwidth_gbs:.1f} "
+            f"({self.ram_2dpc_source})"
+        )
 
 
 class System(BaseModel):
@@ -147,9 +214,12 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         else:
             notes.append(f"{gpu.name} is passively cooled: in a desktop it needs a fan shroud (or a server chassis)")
     lanes = tuple(platform.slot_lanes[:count])
+    gens = tuple(platform.slot_gens[:count]) if platform.slot_gens else (platform.pcie_gen,) * len(lanes)
     if lanes and min(lanes) < 8:
-        link = pcie_gbs(platform.pcie_gen, min(lanes)) or 1.0
-        how = f"cards run at PCIe {platform.pcie_gen}.0 x{min(lanes)} (~{link:.0f} GB/s each)"
+        # the narrowest link the cards get: fewest lanes, then the oldest generation among those slots
+        gen = min(g for g, n in zip(gens, lanes) if n == min(lanes))
+        link = pcie_gbs(gen, min(lanes)) or 1.0
+        how = f"cards run at PCIe {gen}.0 x{min(lanes)} (~{link:.0f} GB/s each)"
         if min(lanes) <= 2:
             notes.append(
                 f"{how}: layer split works, as only activations cross between cards per token, but loading "

@@ -364,6 +364,42 @@ def fit(
     return build(Fit, memory=mem, fits=v.fits, all_on_gpu=v.all_on_gpu)  # each of its type already
 
 
+def memory_at(
+    arch: ModelArch,
+    quant: str,
+    ctx: int,
+    hardware: Hardware,
+    *,
+    n_parallel: int = 1,
+    kv_type_k: str = "f16",
+    kv_type_v: str = "f16",
+    flash_attn: bool = True,
+    n_ubatch: int = 512,
+    mmap: bool = True,
+    repack: bool = True,
+    mlock: bool = False,
+) -> MemoryParts:
+    """``fit(...).memory`` without the placement search (memoised): what a map cell shows
+    where its verdict follows from its neighbours'."""
+    return _scenario(
+        arch,
+        quant,
+        ctx,
+        hardware,
+        tensors=None,
+        n_parallel=n_parallel,
+        kv_type_k=kv_type_k,
+        kv_type_v=kv_type_v,
+        flash_attn=flash_attn,
+        n_ubatch=n_ubatch,
+        mmap=mmap,
+        repack=repack,
+        mlock=mlock,
+        mmproj=None,
+        memory_fn=None,
+    )[1]
+
+
 def _fit_kw(kw: dict) -> dict:
     """``solve``'s keywords that ``fit`` takes too (a prompt length changes no fit)."""
     return {k: v for k, v in kw.items() if k != "prompt_tokens"}

@@ -10,6 +10,8 @@ a widget change only recomputes what changed.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import logging
 import os
@@ -21,7 +23,7 @@ from typing import Any
 
 import streamlit as st
 
-from sizing.core import solver
+from sizing.core import fitmap, solver
 from sizing.core.live_time import check_time, repeated_time
 from sizing.core.speed.calibration import load_calibration
 from sizing.env import hf_offline
@@ -42,6 +44,7 @@ from sizing.core.machine import custom_machine, host_spec, machine_from_gpu, mac
 from sizing.core.quant import FILE_QUANTS, KV_TYPES, REQUANT_SUFFIX
 from sizing.text import plain
 from sizing.ui.memo import value_cache
+from sizing.ui import offload
 
 log = logging.getLogger("sizing.ui")
 
@@ -62,10 +65,15 @@ def catalog_ids() -> list[str]:
 def catalog_names() -> dict[str, str]:
     """id -> display name; empty when the catalog cannot be loaded (the page says so)."""
     try:
-        return {m.id: m.name for m in catalog().models}
+        return _names_of(catalog())
     except Exception:
         log.warning("model catalog unavailable: %s", sys.exc_info()[1])
         return {}
+
+
+@functools.lru_cache(maxsize=2)  # by the loaded catalog: built once, not on every rerun
+def _names_of(cat: Any) -> dict[str, str]:
+    return {m.id: m.name for m in cat.models}
 
 
 def catalog_get(name: str) -> Any:
@@ -211,10 +219,25 @@ def gpu_db() -> Any:
     return load_gpus()
 
 
+@functools.lru_cache(maxsize=2)
+def _ids_of(db: Any) -> list[str]:
+    return [g.id for g in db.all]
+
+
+@functools.lru_cache(maxsize=2)
+def _gpu_labels_of(db: Any) -> dict[str, str]:
+    return {g.id: f"{g.name} ({g.memory_gb:g} GB)" if g.memory_gb else g.name for g in db.all}
+
+
+def gpu_labels() -> dict[str, str]:
+    """GPU id -> the picker's label (name and memory)."""
+    return _gpu_labels_of(gpu_db())
+
+
 def gpu_ids() -> list[str]:
     """GPU database ids; empty when the database cannot be loaded (the page says so)."""
     try:
-        return [g.id for g in gpu_db().all]
+        return _ids_of(gpu_db())
     except Exception:
         log.warning("GPU database unavailable: %s", sys.exc_info()[1])
         return []
@@ -305,6 +328,8 @@ def _compute_estimate(choice: Any, values: dict, backend: str) -> Any:
     kw["backend"] = backend
     if getattr(choice, "mmproj", None) is not None:
         kw["mmproj"] = choice.mmproj
+    if choice.gguf is None:  # small to send: a worker types the recipe (a new model's costliest step)
+        return offload.call(core_estimate, resolved(choice), **kw)
     return core_estimate(resolved(choice), **kw)
 
 
@@ -421,7 +446,10 @@ def _answer(
 ) -> dict:
     est = estimate(_choice, _values, _hw)
     hwm, cal = hardware_and_calibration(_hw)
-    ans = answer_for(
+    # a file's estimate carries its tensor list (MBs for a large header): timed in process
+    call = offload.call if _choice.gguf is None else offload.in_process
+    ans = call(
+        answer_for,
         est,
         hwm,
         calibration=cal,
@@ -469,26 +497,20 @@ def _limit_kw(sc: Any) -> dict:
 def _largest_context(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> Any:
     sc = estimate(_choice, _values, _hw).scenario
     hwm, cal = hardware_and_calibration(_hw)
-    return solver.largest_context(sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **_limit_kw(sc))
+    return offload.call(solver.largest_context, sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **_limit_kw(sc))
 
 
 @value_cache(max_entries=64)
 def _best_quant(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> str | None:
     sc = estimate(_choice, _values, _hw).scenario
     hwm = hardware_and_calibration(_hw)[0]
-    return solver.best_quant_name(sc.model, int(_values["ctx"]), hwm, **_limit_kw(sc))
-
-
-FIT_QUANTS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
-FIT_CTXS = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
+    return offload.call(solver.best_quant_name, sc.model, int(_values["ctx"]), hwm, **_limit_kw(sc))
 
 
 def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
-    """Quant × context: the solver's verdict per cell and its total bytes.
-
-    'fits': everything on the accelerator(s) (or, CPU-only, in RAM); 'tight': it fits only
-    with layers kept in system RAM (slower); 'no': it does not fit. The grid does not
-    depend on the chosen quant, context or prompt, so changing those reuses it.
+    """Quant × context: the solver's verdict per cell and its total bytes
+    (``sizing.core.fitmap``). The grid does not depend on the chosen quant, context or
+    prompt, so changing those reuses it.
     """
     return _fit_grid(
         _model_key(choice), _run_key(choice, values, drop=("quant", "ctx")), _hw_key(hw), choice, values, hw
@@ -499,41 +521,18 @@ def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
 def _fit_grid(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> dict:
     sc = estimate(_choice, _values, _hw).scenario
     hwm = hardware_and_calibration(_hw)[0]
-    ctxs = [c for c in FIT_CTXS if c <= sc.model.max_context] or [sc.model.max_context]
-    status, totals = [], []
-    reclaim = 0
-    for q in FIT_QUANTS:
-        srow, trow = [], []
-        for c in ctxs:
-            p = solver.fit(
-                sc.model,
-                q,
-                c,
-                hwm,
-                n_parallel=sc.n_parallel,
-                kv_type_k=sc.kv_type_k,
-                kv_type_v=sc.kv_type_v,
-                flash_attn=sc.flash_attn,
-                mmap=sc.mmap,
-                repack=sc.repack,
-                mlock=sc.mlock,
-            )
-            reclaim = max(reclaim, p.memory.reclaimable_bytes)
-            if not p.fits:
-                srow.append("no")
-            elif hwm.gpus and not p.all_on_gpu:
-                srow.append("tight")
-            else:
-                srow.append("fits")
-            trow.append(p.memory.total_bytes)
-        status.append(srow)
-        totals.append(trow)
-    from sizing.core.memory.estimate import repack_explanation
-
-    explain = repack_explanation(
-        backend=sc.backend, repack=sc.repack, mmap=sc.mmap, mlock=sc.mlock, reclaimable=reclaim
-    )
-    return {"quants": list(FIT_QUANTS), "ctxs": ctxs, "status": status, "totals": totals, "explain": explain}
+    return offload.call(
+        fitmap.fit_map,
+        sc.model,
+        hwm,
+        n_parallel=sc.n_parallel,
+        kv_type_k=sc.kv_type_k,
+        kv_type_v=sc.kv_type_v,
+        flash_attn=sc.flash_attn,
+        mmap=sc.mmap,
+        repack=sc.repack,
+        mlock=sc.mlock,
+    ).model_dump()
 
 
 def plan_request(values: dict) -> Any:
