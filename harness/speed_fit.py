@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
 from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet
-from sizing.core.gpu import matrix_peak_tflops
+from sizing.core.gpu import is_hbm, matrix_peak_tflops
 from sizing.core.traffic import DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
@@ -68,6 +68,7 @@ class BenchDevice(BaseModel):
         ),
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
+    hbm: bool = Field(False, description="stacked HBM memory: filled from data/gpus.yaml's memory_type by db_id")
     vector_tflops: float | None = Field(
         None, gt=0, description="FP32 vector peak of a GPU without matrix units llama.cpp uses (cited)"
     )
@@ -340,6 +341,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         threads=row.threads,
         clock_ghz=dev.clock_ghz,
         family=dev.family,
+        hbm=dev.hbm,
         gpu_cores=dev.gpu_cores,
         vector_tflops=dev.vector_tflops,
     )
@@ -486,6 +488,39 @@ def _fit_decode(
         a = 1.0
         m = max(0.0, float(np.sum(w * y * z * (1.0 - y * x)) / np.sum(w * (y * z) ** 2)))
     return 1.0 / a, float(m / a if scaled else m)
+
+
+def _fit_hbm_share(
+    rows: list[tuple[BenchRow, BenchDevice]], eff: float, layer: float, scaled: bool
+) -> tuple[float, float]:
+    """(share of the decode efficiency ``eff``, scale of the cost per layer) for GPUs with
+    stacked HBM memory (sizing.core.speed.estimate.effective_bandwidth says why), least
+    squares in relative error over their dense decode rows (weights: :func:`row_weight`),
+    given the line fitted on the other devices: 1/tg = (bytes + layers·L·m)/(bandwidth·eff·s)
+    on CUDA (L in bytes at the effective bandwidth), bytes/(bandwidth·eff·s) + layers·L·m
+    elsewhere; linear in (1/s, m/s). The scale is fitted on CUDA only (bytes-scaled layer
+    costs) and needs rows of two sizes on one device to be told from the share; otherwise it
+    stays 1 (at most 4). (1, 1) without HBM rows."""
+    if not rows:
+        return 1.0, 1.0
+    x = np.array([_decode_x(r, d) for r, d in rows]) / eff
+    y = np.array([r.tg128 or 0.0 for r, _ in rows])
+    w = np.array([row_weight(r) for r, _ in rows])
+    n = np.array([float(r.n_layers or 0) for r, _ in rows])
+    z = n * layer / (np.array([d.bandwidth_gbs * 1e9 for _, d in rows]) * eff) if scaled else n * layer
+    two_sizes = any(
+        len({round(n[i] / x[i], 3) for i, (_, d) in enumerate(rows) if d.name == name}) > 1
+        for name in {d.name for _, d in rows}
+    )
+    if scaled and two_sizes and layer > 0:
+        a, b = _weighted_line(x, y, w, z)
+        if a > 0:
+            return min(1.0, 1.0 / a), min(4.0, max(0.0, b / a))
+    if scaled:
+        a = float(np.sum(w * y * (x + z)) / np.sum(w * (y * (x + z)) ** 2))
+    else:
+        a = float(np.sum(w * y * x * (1.0 - y * z)) / np.sum(w * (y * x) ** 2))
+    return (min(1.0, 1.0 / a), 1.0) if a > 0 else (1.0, 1.0)
 
 
 def _within_device_layer_time(rows: list[tuple[BenchRow, BenchDevice]]) -> float | None:
@@ -642,6 +677,10 @@ def _fit_backend(
     # the decode line is bytes over bandwidth; a MoE's decode also pays a fixed cost per MoE
     # layer (fitted apart), which that line does not describe
     dense_dec = [(r, d) for r, d in dec if not r.active_params_b]
+    # the line is fitted on GDDR/LPDDR devices; HBM cards reach a share of it (hbm_decode_share)
+    hbm_dec = [(r, d) for r, d in dense_dec if d.hbm]
+    dense_dec = [(r, d) for r, d in dense_dec if not d.hbm]
+    dec = [(r, d) for r, d in dec if not (d.hbm and not r.active_params_b)]
     pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
     per_thread = per_ghz = None
     scaled = _graphs(backend)
@@ -700,8 +739,15 @@ def _fit_backend(
     per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
     per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
+    share, lscale = (
+        (parent.hbm_decode_share, parent.hbm_layer_scale)
+        if parent is not None
+        else _fit_hbm_share(hbm_dec, eff, layer, scaled)
+    )
     calib = BackendCalibration(
         backend=backend,
+        hbm_decode_share=round(share, 4),
+        hbm_layer_scale=round(lscale, 3),
         decode_efficiency=round(min(eff, 1.0), 4),
         decode_overhead_ms=round(over * 1000, 4),
         decode_layer_mb=round(layer / 1e6, 3) if scaled else 0.0,
@@ -714,7 +760,7 @@ def _fit_backend(
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
         decode_gb_per_ghz=round(per_ghz, 3) if per_ghz else None,
         prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
-        n_decode=len(dec),
+        n_decode=len(dec) + len(hbm_dec),
         n_prefill=max(len(with_peak), len(per_bw), len(flops_per_thread), len(per_vector)),
         pooled=pooled,
     )
@@ -880,7 +926,8 @@ def fit(
             "(CUDA: MB at the effective bandwidth; host-dispatch backends: a time, an architecture's own "
             "where its dense rows span two sizes; where one efficiency puts it at 0, from each architecture's "
             "rows of several sizes with an efficiency per architecture), relative error weighted by recency, "
-            "on dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
+            "on dense rows of GDDR/LPDDR devices; GPUs with HBM: a share of that efficiency and (CUDA) a scale "
+            "of the cost per layer, least squares on their dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
@@ -1013,6 +1060,8 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
             d = d.model_copy(update={"matmul_tflops": peak})
         if d.gpu_cores is None and g is not None and getattr(g, "gpu_cores", None) and g.vendor == "apple":
             d = d.model_copy(update={"gpu_cores": g.gpu_cores})
+        if g is not None and is_hbm(g.memory_type):
+            d = d.model_copy(update={"hbm": True})
         if d.family is None and g is not None and g.architecture:
             from sizing.core.machine import family_of
 

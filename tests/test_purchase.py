@@ -222,8 +222,9 @@ def test_more_of_a_card_for_no_speed_and_a_dearer_build_at_the_same_speed_are_le
     """Layer split runs the cards one after another: six P100s hold a 70B no faster than
     four, so only the four are offered; and "fastest" lists one build per speed, the
     cheapest (an RTX PRO 6000 reads its weights no faster than an RTX 5090)."""
-    # P100 speeds rest on weak calibration: the target is one their low estimate meets
-    r = _plan(ctx, "meta-llama/Llama-3.1-70B-Instruct", target_tps=9, limit=500)
+    # P100 speeds rest on weak calibration (and HBM2: the share of the datasheet bandwidth
+    # HBM cards reach): the target is one their low estimate meets
+    r = _plan(ctx, "meta-llama/Llama-3.1-70B-Instruct", target_tps=6, limit=500)
     assert any(b.id == "mining-h510+6xnvidia-tesla-p100-16gb" for b in ctx["builds"])
     p100 = [o for o in r.options if o.gpu_id == "nvidia-tesla-p100-16gb"]
     assert [o.count for o in p100] == [4] and p100[0].platform_id == "mining-h510"

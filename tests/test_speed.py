@@ -539,3 +539,60 @@ def test_prompt_peak_is_the_fp16_accumulate_rate_so_a_workstation_board_is_not_t
 def _geforce(db, gpu_id: str) -> bool:
     g = db.get(gpu_id)
     return bool(g.fp16_tflops and g.matrix_tflops and g.matrix_tflops > 1.5 * g.fp16_tflops)
+
+
+def test_hbm_cards_decode_at_their_fitted_share_and_a_held_out_a100_is_predicted_from_the_h100(data):
+    """A GPU with stacked HBM memory streams a smaller share of its datasheet bandwidth than
+    a GDDR card (XiongjieDai's May 2024 notebooks: Llama-3-70B Q4_K_M at about half of an
+    A100's or H100 PCIe's, about 0.8 of an RTX 6000 Ada's). Fitted without any A100 row, the
+    share the H100 PCIe rows imply predicts each A100 PCIe and SXM row within 25 %; the same
+    fit with every device taken as GDDR puts the A100's 8B rows 1.6x too fast or more."""
+    from harness.speed_fit import row_device
+    from sizing.core.machine import machine_from_gpu
+    from sizing.hardware.db import load_gpus
+
+    db = load_gpus()
+    for gid, hbm in (("nvidia-a100-pcie-80gb", True), ("nvidia-h200-sxm-141gb", True), ("nvidia-rtx-4090", False)):
+        assert machine_from_gpu(db.get(gid)).gpus[0].rate().hbm is hbm, gid
+
+    a100 = [r for r in data.rows if r.device.startswith("a100-") and r.tg128]
+    assert len(a100) >= 6 and all(data.devices[r.device].hbm for r in a100)
+    calib = fit(data, without={r.id for r in a100})
+    c = calib.get("cuda")
+    assert 0.3 < c.hbm_decode_share < 0.9
+    rate = row_device(a100[0], data.devices[a100[0].device])
+    gddr = rate.model_copy(update={"hbm": False})
+    assert effective_bandwidth(rate, calib) == pytest.approx(c.hbm_decode_share * effective_bandwidth(gddr, calib))
+    flat = {k: d.model_copy(update={"hbm": False}) for k, d in data.devices.items()}
+    plain = fit(data.model_copy(update={"devices": flat}), without={r.id for r in a100})
+    for r in a100:
+        dev = data.devices[r.device]
+        assert abs(predict_decode(r, dev, calib) - r.tg128) / r.tg128 < 0.25, r.id
+        if r.size_gib < 10:
+            assert predict_decode(r, flat[r.device], plain) > 1.6 * r.tg128, r.id
+
+
+def test_vectorised_decode_pays_the_hbm_share_as_the_per_device_model_does(calib):
+    """The planner's sweep (decode_tokens_per_s_many) and the per-device model agree on an
+    HBM card, and an HBM card decodes slower than it would at the GDDR line."""
+    import numpy as np
+
+    from sizing.core.speed.estimate import decode_step_seconds, decode_tokens_per_s_many
+    from sizing.core.traffic import DeviceWork
+
+    rate = DeviceRate(name="h100", kind="gpu", backend="cuda", bandwidth_gbs=3350, matmul_tflops=989, hbm=True)
+    work = DeviceWork(device=rate, layers=32, dense_bytes=4.9e9)
+    s, _ = decode_step_seconds([work], calib)
+    gddr, _ = decode_step_seconds([work.model_copy(update={"device": rate.model_copy(update={"hbm": False})})], calib)
+    assert s > 1.2 * gddr
+    many = decode_tokens_per_s_many(
+        np.array([4.9e9]),
+        np.array([0.0]),
+        np.array([3350.0]),
+        np.array([100.0]),
+        ["cuda"],
+        calib,
+        gpu_layers=np.array([32]),
+        gpu_hbm=np.array([True]),
+    )
+    assert float(many[0]) == pytest.approx(1.0 / s, rel=1e-6)

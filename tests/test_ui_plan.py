@@ -135,7 +135,7 @@ def test_tampered_plan_link_warns():
 def test_weak_prices_and_borrowed_calibration_are_labelled_in_the_table():
     """A row priced on a weak used figure says so in its price; a row whose speed comes from
     a calibration entry that rests on too few rows says how many and how many are the card's
-    own (an H200 on the Hopper entry, whose one row ran on an H100 PCIe: none)."""
+    own (an H200 on the Hopper entry, whose three rows ran on one H100 PCIe: none)."""
     at = AppTest.from_string(PAGE, default_timeout=300)
     at.query_params.update({"models": MODEL, "used": "1", "objective": "cheapest", "tps": "20"})
     at.run()
@@ -154,5 +154,5 @@ def test_weak_prices_and_borrowed_calibration_are_labelled_in_the_table():
     hopper = [i for i, b in enumerate(table["build id"]) if "h200" in b]
     assert hopper
     for i in hopper:
-        assert table["calibration"][i].startswith("cuda/hopper: 1 decode rows, 0 on this device")
+        assert table["calibration"][i].startswith("cuda/hopper: 3 decode rows, 0 on this device")
         assert table["calibration"][i].endswith("· weak")

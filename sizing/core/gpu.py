@@ -123,3 +123,9 @@ def matrix_peak_tflops(fp16_tflops: float | None, int8_tops: float | None) -> fl
     if fp16_tflops and half_int8:
         return max(fp16_tflops, half_int8)
     return fp16_tflops or None
+
+
+def is_hbm(memory_type: str | None) -> bool:
+    """Stacked high-bandwidth memory (HBM2, HBM2e, HBM3, HBM3e): the speed model's decode
+    reaches a smaller share of its datasheet bandwidth (sizing.core.speed.estimate)."""
+    return memory_type is not None and memory_type.strip().upper().startswith("HBM")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
+from sizing.core.gpu import is_hbm
 from sizing.core.traffic import DeviceKind, DeviceRate
 from sizing.units import GIB, MIB
 
@@ -67,6 +68,7 @@ class Device(BaseModel):
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores: prefill compute scales with them")
     vector_tflops: float | None = Field(None, gt=0, description="FP32 vector peak (GPUs without matrix units)")
+    hbm: bool = Field(False, description="stacked HBM memory (sizing.core.traffic.DeviceRate)")
 
     def rate(self) -> DeviceRate:
         return DeviceRate(
@@ -78,6 +80,7 @@ class Device(BaseModel):
             threads=self.threads,
             clock_ghz=self.clock_ghz,
             family=self.family,
+            hbm=self.hbm,
             gpu_cores=self.gpu_cores,
             vector_tflops=self.vector_tflops,
         )
@@ -309,6 +312,7 @@ def machine_from_gpu(
             tdp_w=gpu.tdp_w / per if gpu.tdp_w else None,
             link_gbs=link,
             family=family_of(gpu.architecture),
+            hbm=is_hbm(getattr(gpu, "memory_type", None)),
         )
         for i in range(n)
     )

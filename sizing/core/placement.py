@@ -704,6 +704,7 @@ def _place_tensor_parallel(traffic, memory, hw: Hardware, *, ctx: int, opts: Pla
         backend=slowest.backend,
         bandwidth_gbs=slowest.bandwidth_gbs * k,
         matmul_tflops=(slowest.matmul_tflops * k) if slowest.matmul_tflops else None,
+        hbm=slowest.hbm,
     )
     work = work_for_layers(traffic, combined, traffic.layers, with_output=True)
     fits = all(p.fits for p in placements)

@@ -45,6 +45,13 @@ class DeviceRate(BaseModel):
         ),
     )
     family: str | None = Field(None, description="GPU architecture, e.g. 'xe-hpg' (Alchemist)")
+    hbm: bool = Field(
+        False,
+        description=(
+            "stacked HBM memory (A100, H100, MI300X): decode reaches a smaller share of its datasheet "
+            "bandwidth than on a GDDR card (sizing.core.speed.estimate.effective_bandwidth)"
+        ),
+    )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores (prefill scales with them)")
     vector_tflops: float | None = Field(
         None,

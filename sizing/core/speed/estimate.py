@@ -19,7 +19,10 @@ each of its MoE layers also runs a router, a top-k selection and gathered expert
 that a dense layer does not. Those small kernels take longer on a slower GPU, so the fit
 expresses their cost per MoE layer as bytes streamed at the device's effective bandwidth
 (one size per backend): a fixed time per layer fitted on fast cards would under-predict an
-old one, such as a Tesla P40, several times over.
+old one, such as a Tesla P40, several times over. A GPU with stacked HBM memory (A100,
+H100) streams a smaller share of its datasheet bandwidth and pays a larger cost per layer
+than that bandwidth implies (:func:`effective_bandwidth`): its decode does not scale with
+its 2-5 TB/s.
 
 On a CPU, attention over the cached cells is arithmetic-bound, not bandwidth-bound:
 llama.cpp's CPU flash-attention kernel walks the cache one cell and head at a time (a dot
@@ -168,6 +171,24 @@ class BackendCalibration(BaseModel):
             "decode, GPUs llama.cpp runs without CUDA graphs (Pascal): each MoE layer's many "
             "small kernels are launched from the CPU one by one, a fixed time per layer on top "
             "of moe_layer_mb; measured with graphs off and on"
+        ),
+    )
+    hbm_decode_share: float = Field(
+        1.0,
+        gt=0,
+        le=1.5,
+        description=(
+            "decode on a GPU with stacked HBM memory: the share of this entry's bandwidth efficiency "
+            "it reaches (effective_bandwidth); fitted on HBM rows against the GDDR rows' line"
+        ),
+    )
+    hbm_layer_scale: float = Field(
+        1.0,
+        gt=0,
+        le=10.0,
+        description=(
+            "decode on a GPU with stacked HBM memory: its fixed cost per layer relative to this "
+            "entry's (at its reduced effective bandwidth); fitted with hbm_decode_share"
         ),
     )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
@@ -325,9 +346,22 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     than its threads can dequantise and multiply: a few cores of a server CPU cannot
     drain its memory channels (llama.cpp's matrix-vector kernels run about as fast per
     thread as a core can load), so a 2-thread run is thread-bound, not RAM-bound.
+
+    A GPU with stacked HBM memory reaches a smaller share of its datasheet figure
+    (``hbm_decode_share``). HBM is a very wide, slowly clocked interface (an A100's 5120
+    bits at about 3 Gbit/s a pin against a 4090's 384 at 21) with a latency no shorter than
+    GDDR's; by Little's law a stream reaches bandwidth = bytes in flight ÷ latency, and a
+    decode step's matrix-vector kernels keep only a few KB in flight per SM (one weight row
+    block per warp), about as many on a 108-SM A100 as on a 128-SM RTX 4090. So the 2 TB/s
+    cards stream about what the 1 TB/s GDDR6X ones do: with one llama.cpp build and day
+    (XiongjieDai's May 2024 notebooks, data/llama_bench.yaml) Llama-3-70B Q4_K_M decodes at
+    about half of an A100's or H100 PCIe's datasheet bandwidth and at about 0.8 of an RTX
+    6000 Ada's or RTX A6000's; the 8B F16 likewise (0.42-0.55 against 0.8-0.87).
     """
     c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
+    if device.hbm and device.kind != "cpu":
+        bw *= c.hbm_decode_share
     if device.kind == "cpu" and device.threads:
         per_thread = thread_decode_gbs(device, calib)
         if per_thread:
@@ -488,6 +522,8 @@ def decode_step_seconds(
         c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
         layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / _bandwidth(w, calib)
+        if w.device.hbm and w.device.kind != "cpu":
+            layer *= c.hbm_layer_scale
         t = max(t_mem, t_cmp) + moe + w.layers * layer
         total += t
         per.append(
@@ -647,14 +683,16 @@ def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tup
 
     cs = [calib.get(b, k) for b, k in zip(backends, kinds)]
     eff = np.array([c.decode_efficiency for c in cs])
+    hbm_share = np.array([c.hbm_decode_share for c in cs])
+    hbm_layer = np.array([c.hbm_layer_scale for c in cs])
     over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
     moe = np.array([c.moe_layer_mb for c in cs]) * 1e6
     launch = np.array([c.moe_layer_launch_ms for c in cs]) / 1000.0
     layer = np.array([c.decode_layer_ms for c in cs]) / 1000.0
     layer_b = np.array([c.decode_layer_mb for c in cs]) * 1e6
-    for a in (eff, over, moe, launch, layer, layer_b):
+    for a in (eff, over, moe, launch, layer, layer_b, hbm_share, hbm_layer):
         a.flags.writeable = False  # shared between calls
-    return eff, over, moe, launch, layer, layer_b
+    return eff, over, moe, launch, layer, layer_b, hbm_share, hbm_layer
 
 
 def decode_tokens_per_s_many(
@@ -668,17 +706,23 @@ def decode_tokens_per_s_many(
     host_threads=None,
     gpu_moe_layers=None,
     gpu_layers=None,
+    gpu_hbm=None,
 ):
     """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine
     (``host_threads``: the host's CPU threads, which cap its decode rate as in
     :func:`effective_bandwidth`; ``gpu_moe_layers``: MoE layers whose experts run on the
     GPU, each paying the backend's MoE layer cost; ``gpu_layers``: transformer layers on the
     GPU, each paying the backend's fixed cost per layer; llama.cpp's -ngl counts the output
-    as a unit that goes first, so pass clip(ngl - 1, 0, n_layers))."""
+    as a unit that goes first, so pass clip(ngl - 1, 0, n_layers); ``gpu_hbm``: the GPU has
+    stacked HBM memory, which reaches the backend's HBM share of its efficiency and pays its
+    HBM layer scale, as in :func:`effective_bandwidth`)."""
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
-    eff, over, moe, launch, layer, layer_b = _decode_factors(calib, tuple(gpu_backends), kinds)
+    eff, over, moe, launch, layer, layer_b, hbm_share, hbm_layer = _decode_factors(calib, tuple(gpu_backends), kinds)
+    hbm = np.asarray(gpu_hbm if gpu_hbm is not None else False, dtype=bool)
+    eff = eff * np.where(hbm, hbm_share, 1.0)
+    layer_scale = np.where(hbm, hbm_layer, 1.0)
     cpu = calib.get("cpu")
     host_bw = np.asarray(host_bandwidth_gbs, dtype=float)
     gpu_read = np.asarray(gpu_read_bytes, dtype=float)
@@ -686,8 +730,8 @@ def decode_tokens_per_s_many(
     n_moe = np.asarray(gpu_moe_layers if gpu_moe_layers is not None else 0, dtype=float)
     n_layers = np.asarray(gpu_layers if gpu_layers is not None else 0, dtype=float)
     gpu_rate = np.asarray(gpu_bandwidth_gbs, dtype=float) * 1e9 * eff
-    t = (gpu_read + n_moe * moe + n_layers * layer_b) / gpu_rate + n_moe * launch
-    t = t + n_layers * layer
+    t = (gpu_read + n_moe * moe + n_layers * layer_b * layer_scale) / gpu_rate + n_moe * launch
+    t = t + n_layers * layer * layer_scale
     host_rate = host_bw * 1e9 * cpu.decode_efficiency
     if host_threads is not None and cpu.decode_gbs_per_thread:
         host_rate = np.minimum(host_rate, np.asarray(host_threads, dtype=float) * cpu.decode_gbs_per_thread * 1e9)
