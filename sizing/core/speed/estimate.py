@@ -356,7 +356,12 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     cards stream about what the 1 TB/s GDDR6X ones do: with one llama.cpp build and day
     (XiongjieDai's May 2024 notebooks, data/llama_bench.yaml) Llama-3-70B Q4_K_M decodes at
     about half of an A100's or H100 PCIe's datasheet bandwidth and at about 0.8 of an RTX
-    6000 Ada's or RTX A6000's; the 8B F16 likewise (0.42-0.55 against 0.8-0.87).
+    6000 Ada's or RTX A6000's; the 8B F16 likewise (0.42-0.55 against 0.8-0.87). Their
+    fixed cost per layer does not shrink with that bandwidth either (``hbm_layer_scale``,
+    applied in :func:`decode_step_seconds`): a layer's small kernels are latency-bound, and the
+    datacenter parts run low SM clocks (A100 1.41 GHz, H100 PCIe 1.755, against an RTX
+    4090's 2.52), so the same notebooks' 8B-to-70B steps put an A100's or H100's layer at
+    about 85-120 us and an RTX 6000 Ada's or L40S's at about 50.
     """
     c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
