@@ -181,6 +181,11 @@ class Row(BaseModel):
     lines: tuple[dict, ...]
     oldest_price: str
     stale_prices: tuple[str, ...] = ()
+    price_basis: str = Field(
+        "",
+        description="which price the cards (or the system) are priced at: kind, date, weak or not, and the "
+        "newer weak figure it was chosen over (prices.Price.tag)",
+    )
     load_w: float
     idle_w: float
     ram_gb: float
@@ -457,10 +462,13 @@ def plan(
                         "stale": is_stale(ln.unit.date, today),
                         "note": ln.unit.note,
                         "weak_basis": ln.unit.weak_basis,
+                        "passed_over": ln.unit.passed_over.describe() if ln.unit.passed_over else None,
+                        "label": ln.unit.label(),
                     }
                     for ln in b.lines
                 ),
                 oldest_price=b.oldest_price,
+                price_basis=_price_basis(b),
                 stale_prices=stale,
                 load_w=b.load_w,
                 idle_w=b.idle_w,
@@ -614,6 +622,12 @@ def _one_per_card_set(ranked: list[Row]) -> list[Row]:
             seen.add(key)
             out.append(r)
     return out
+
+
+def _price_basis(b: Build) -> str:
+    """The price the build's cards (or the system as sold) rest on, as a row labels it."""
+    main = [ln for ln in b.lines if b.gpu_id and ln.item_id == b.gpu_id] or list(b.lines[:1])
+    return "; ".join(f"{ln.item}: ${ln.unit.usd:,.0f} {ln.unit.tag()}" for ln in main)
 
 
 def _objective_words(objective: str) -> str:
