@@ -134,6 +134,16 @@ class Platform(BaseModel):
         )
 
 
+class CardPower(BaseModel):
+    """The maker's recommended system PSU for one card (a typical host and the card's spikes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu_id: str
+    system_psu_w: float = Field(gt=0)
+    source: str = Field(pattern=r"^https://\S+")
+
+
 class System(BaseModel):
     """A box sold whole with ``count`` of one accelerator."""
 
@@ -165,11 +175,24 @@ def load_platforms(path: DataPath = PLATFORMS_FILE) -> tuple[tuple[Platform, ...
     systems = tuple(
         validate(System, e, f"{path}: system {name(e, i)},") for i, e in enumerate(raw.get("systems") or [])
     )
+    card_power(path)  # type: ignore[arg-type]  # a DataPath is hashable; validated with the rest of the file
     ids = [p.id for p in plats] + [s.id for s in systems]
     dup = {x for x in ids if ids.count(x) > 1}
     if dup:
         raise SizingError(f"{path}: duplicate ids {sorted(dup)}")
     return plats, systems
+
+
+@cache
+def card_power(path: DataPath = PLATFORMS_FILE) -> dict[str, CardPower]:
+    """``card_power`` of platforms.yaml by GPU id."""
+    raw = read_yaml_mapping(path, "platform list")
+    entries = (raw.get("card_power") or []) if isinstance(raw, dict) else []
+    out = {}
+    for i, e in enumerate(entries):
+        c = validate(CardPower, e, f"{path}: card_power {e.get('gpu_id', i) if isinstance(e, dict) else i!r},")
+        out[c.gpu_id] = c
+    return out
 
 
 class Fit(BaseModel):
@@ -185,7 +208,8 @@ class Fit(BaseModel):
 
 
 def physical_fit(platform: Platform, gpu, count: int) -> Fit:
-    """Slots, PSU against summed TDP, and form factor. Lanes per card are reported (a
+    """Slots, PSU against summed TDP (and, for a card with a cited recommended system PSU,
+    against that figure plus the other cards' TDP), and form factor. Lanes per card are reported (a
     build on x1 risers works for layer split, slowly to load) rather than refused."""
     reasons: list[str] = []
     notes: list[str] = []
@@ -199,8 +223,18 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
     else:
         load = gpu.tdp_w * count + platform.cpu_w + BASE_LOAD_W
         sums = f"{count}× {gpu.tdp_w:.0f} W + CPU {platform.cpu_w:.0f} W + {BASE_LOAD_W:.0f} W = {load:.0f} W"
+        rec = card_power().get(gpu.id)
+        # the maker's one-card system figure already holds a host and the card's spikes; each
+        # further card adds its board power
+        need = rec.system_psu_w + gpu.tdp_w * (count - 1) if rec else 0.0
         if load > platform.psu_w:
             reasons.append(f"{sums} > the {platform.psu_w:.0f} W PSU")
+        elif rec and need > platform.psu_w:
+            more = f" + {count - 1}× {gpu.tdp_w:.0f} W for the other cards = {need:.0f} W" if count > 1 else ""
+            reasons.append(
+                f"the maker's recommended PSU for a system with one {gpu.name} is {rec.system_psu_w:.0f} W{more}: "
+                f"more than the {platform.psu_w:.0f} W PSU ({rec.source.split()[0]})"
+            )
         elif load > platform.psu_w * PSU_WARN_SHARE:
             notes.append(
                 f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)"
