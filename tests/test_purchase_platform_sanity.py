@@ -10,8 +10,12 @@ import pytest
 from sizing.core.builds import all_builds
 from sizing.core.platforms import card_power, load_platforms, physical_fit
 from sizing.core.prices import PriceOverrides
+from sizing.core.purchase import plan
+from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.coverage import bench_coverage
 from sizing.errors import SizingError
 from sizing.hardware.db import load_gpus
+from sizing.sources.catalog import load_catalog
 
 TODAY = dt.date(2026, 12, 1)
 
@@ -61,3 +65,46 @@ def test_a_card_power_entry_without_a_source_is_refused(tmp_path):
     bad.write_text("platforms: []\ncard_power:\n  - {gpu_id: nvidia-rtx-5090, system_psu_w: 1000}\n")
     with pytest.raises(SizingError, match="nvidia-rtx-5090.*source"):
         card_power(bad)
+
+
+def test_a_host_with_less_ram_than_the_weights_says_why_it_still_loads():
+    """gpt-oss-120b (60+ GiB) on three 24 GB cards on the mining board (32 GB of RAM): the placement
+    holds only the token embeddings in host RAM (llama.cpp maps the file and copies layers to
+    the cards), and the row says so and what it costs; on a host with more RAM than the
+    weights there is no such note."""
+    gpus = load_gpus().all
+    builds, _ = all_builds(gpus, used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=64)
+    pick = [
+        b
+        for b in builds
+        if b.gpu_id == "nvidia-rtx-3090" and b.count == 3 and b.platform_id in ("mining-h510", "server-epyc-rome")
+    ]
+    assert len(pick) == 2
+    r = plan(
+        [load_catalog().get("openai/gpt-oss-120b")],
+        pick,
+        quant="Q4_K_M",
+        ctx=32768,
+        calib=load_calibration(),
+        coverage=bench_coverage(),
+        today=TODAY,
+        objective="cheapest",
+        limit=10,
+    )
+    # one row per card set: the cheaper host (the mining board) is the one listed
+    (row,) = r.options
+    assert row.platform_id == "mining-h510" and row.ram_gb == 32  # its 16 GB + the 16 GB a GPU build is given
+    note = [n for n in row.notes if n.startswith("host RAM 32 GB <")]
+    assert note and "memory-maps" in note[0] and "reads it from disk again" in note[0]
+    small = plan(
+        [load_catalog().get("Qwen/Qwen3-30B-A3B")],
+        [b for b in builds if b.id == "desktop-am4-b550+1xnvidia-rtx-3090"],
+        quant="Q4_K_M",
+        ctx=32768,
+        calib=load_calibration(),
+        coverage=bench_coverage(),
+        today=TODAY,
+        objective="cheapest",
+        limit=10,
+    ).options[0]
+    assert small.ram_gb == 32 and not any(n.startswith("host RAM") for n in small.notes)

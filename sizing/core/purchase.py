@@ -485,6 +485,7 @@ def plan(
                 notes=(
                     *b.notes,
                     *(f"weak price basis: {ln.item}: {ln.unit.weak_basis}" for ln in b.lines if ln.unit.weak_basis),
+                    *(_small_host_note(b, plans) if fits else ()),
                 ),
                 models=tuple(runs),
             )
@@ -622,6 +623,27 @@ def _one_per_card_set(ranked: list[Row]) -> list[Row]:
             seen.add(key)
             out.append(r)
     return out
+
+
+def _small_host_note(b: Build, plans: list) -> tuple[str, ...]:
+    """Where the host has less RAM than the weights it loads onto the cards (a mining board's
+    16 GB under 60+ GiB of layers), say why that still works and what it costs. llama.cpp
+    memory-maps the GGUF by default and copies each offloaded tensor to its card from the
+    mapping; the file pages it read are clean page cache the kernel drops as it needs, and
+    after loading it unmaps the parts no CPU tensor uses (src/llama-model-loader.cpp,
+    load_all_data: "unmap offloaded tensors and metadata"). So the host holds only what
+    stays on the CPU (the token embeddings), as the placement counts it: not a limit, but
+    the file cannot stay cached, and every start reads it from disk again."""
+    if b.kind != "gpu-build" or not b.hardware.gpus:
+        return ()
+    weights = max((p.memory.weights_bytes for p in plans if p is not None), default=0) / GIB
+    if weights <= b.ram_gb:
+        return ()
+    return (
+        f"host RAM {b.ram_gb:.0f} GB < the {weights:.0f} GiB of weights: llama.cpp memory-maps the file and "
+        "copies each card's layers through the page cache, keeping only the CPU-side tensors in RAM, so it "
+        "loads; but the file cannot stay cached, so every start reads it from disk again",
+    )
 
 
 def _price_basis(b: Build) -> str:
