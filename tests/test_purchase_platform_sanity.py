@@ -108,3 +108,13 @@ def test_a_host_with_less_ram_than_the_weights_says_why_it_still_loads():
         limit=10,
     ).options[0]
     assert small.ram_gb == 32 and not any(n.startswith("host RAM") for n in small.notes)
+
+
+def test_one_5090_is_offered_on_a_desktop_with_the_psu_it_needs_not_a_mining_board():
+    """With the 850 W AM4 build refused, the cheapest host for one RTX 5090 is the same AM4
+    parts list with a cited 1200 W PSU swapped in, not the x1-riser mining board."""
+    builds, _ = all_builds(load_gpus().all, used=False, overrides=PriceOverrides(), today=TODAY, ram_need_gb=64)
+    one = sorted((b for b in builds if b.gpu_id == "nvidia-rtx-5090" and b.count == 1), key=lambda b: b.total_usd)
+    assert one[0].platform_id == "desktop-am4-b550-1200w"
+    plat = next(ln for ln in one[0].lines if ln.item_id == "desktop-am4-b550-1200w").unit
+    assert plat.source.startswith("https://") and "1200 W" in (plat.note or "")
