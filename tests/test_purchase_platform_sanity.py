@@ -118,3 +118,34 @@ def test_one_5090_is_offered_on_a_desktop_with_the_psu_it_needs_not_a_mining_boa
     assert one[0].platform_id == "desktop-am4-b550-1200w"
     plat = next(ln for ln in one[0].lines if ln.item_id == "desktop-am4-b550-1200w").unit
     assert plat.source.startswith("https://") and "1200 W" in (plat.note or "")
+
+
+def _one(builds, build_id: str, model: str):
+    return plan(
+        [load_catalog().get(model)],
+        [b for b in builds if b.id == build_id],
+        quant="Q4_K_M",
+        ctx=32768,
+        calib=load_calibration(),
+        coverage=bench_coverage(),
+        today=TODAY,
+        objective="cheapest",
+        limit=1,
+    ).options[0]
+
+
+def test_x1_links_say_what_prefill_pays_for_the_activations_and_full_links_do_not():
+    """On x1 risers (PCIe 3.0 x1, ~1 GB/s) gpt-oss-120b's hidden state crossing between three
+    cards at the predicted prefill rate is a share of the links' time the row states; the
+    same three cards at x16 on the EPYC board carry no such note."""
+    plats = {p.id: p for p in load_platforms()[0]}
+    g = load_gpus().get("nvidia-rtx-3090")
+    assert physical_fit(plats["mining-h510"], g, 3).link_gbs == pytest.approx(0.985)
+    assert physical_fit(plats["desktop-am4-b550"], g, 2).link_gbs == pytest.approx(3.94)  # chipset PCIe 3.0 x4
+    builds, _ = all_builds(load_gpus().all, used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=64)
+    x1 = _one(builds, "mining-h510+3xamd-rx-7900-xtx", "openai/gpt-oss-120b")
+    note = [n for n in x1.notes if "bytes per token cross" in n]
+    assert note and "decode is unaffected" in note[0] and "2 hops" in note[0] and "% of the links' time" in note[0]
+    x16 = _one(builds, "server-epyc-rome+3xamd-rx-7900-xtx", "openai/gpt-oss-120b")
+    assert x16.decode_tokens_per_s == x1.decode_tokens_per_s
+    assert not any("bytes per token cross" in n for n in x16.notes)

@@ -203,6 +203,7 @@ class Fit(BaseModel):
     ok: bool
     load_w: float | None = Field(None, description="cards' TDP + CPU TDP + the rest of the box")
     lanes: tuple[int, ...] = ()
+    link_gbs: float | None = Field(None, description="the narrowest card link, GB/s each way (slot lanes x generation)")
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -256,13 +257,14 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         how = f"cards run at PCIe {gen}.0 x{min(lanes)} (~{link:.0f} GB/s each)"
         if min(lanes) <= 2:
             notes.append(
-                f"{how}: layer split works, as only activations cross between cards per token, but loading "
-                f"takes ~{1 / link:.1f} s per GB per card, prompt processing slows wherever weights must cross "
-                "the link, and tensor parallel (-sm row) is impractical"
+                f"{how}: layer split works, as only activations cross between cards, but loading takes "
+                f"~{1 / link:.1f} s per GB, and tensor parallel (-sm row) and expert offload are impractical"
             )
         else:
             notes.append(f"{how}: fine for layer split, slower to load, and tensor parallel suffers")
     notes.append("card width is not in the data: check that the cards fit the slot spacing (or use risers)")
     if platform.psu_assumed:
         notes.append(f"PSU {platform.psu_w:.0f} W is assumed (the cited build does not state it)")
-    return Fit(ok=not reasons, load_w=load, lanes=lanes, reasons=tuple(reasons), notes=tuple(notes))
+    links = [pcie_gbs(g, n) for g, n in zip(gens, lanes)]
+    narrowest = min((x for x in links if x), default=None)
+    return Fit(ok=not reasons, load_w=load, lanes=lanes, link_gbs=narrowest, reasons=tuple(reasons), notes=tuple(notes))

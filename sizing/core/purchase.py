@@ -486,6 +486,7 @@ def plan(
                     *b.notes,
                     *(f"weak price basis: {ln.item}: {ln.unit.weak_basis}" for ln in b.lines if ln.unit.weak_basis),
                     *(_small_host_note(b, plans) if fits else ()),
+                    *(_narrow_link_note(b, runs, models) if fits else ()),
                 ),
                 models=tuple(runs),
             )
@@ -644,6 +645,39 @@ def _small_host_note(b: Build, plans: list) -> tuple[str, ...]:
         "copies each card's layers through the page cache, keeping only the CPU-side tensors in RAM, so it "
         "loads; but the file cannot stay cached, so every start reads it from disk again",
     )
+
+
+LINK_SHARE_NOTE = 0.05  # the share of the links' time that prefill's activations take, from which a row says so
+
+
+def _narrow_link_note(b: Build, runs: Sequence[ModelRun], models: Sequence[ModelArch]) -> tuple[str, ...]:
+    """What narrow slot links (x1 risers, a chipset x4 slot) cost a layer-split build, per model.
+
+    With every layer on the cards, no weights cross the links: between cards only the hidden
+    state does, in F32 (hidden size x 4 bytes per token), and consumer cards without peer
+    to peer send it through the host, over two links per hop. Decode moves a few KB per token,
+    nothing next to a ~1 GB/s link. Prefill moves it for every prompt token: at the predicted
+    prefill rate that is a share of the link's time the predicted speed does not include, so
+    the row says how large (an x1 riser's cost is a few percent to tens of percent of prefill,
+    not the orders of magnitude a weight stream would cost)."""
+    if b.kind != "gpu-build" or b.count < 2 or not b.link_gbs:
+        return ()
+    out = []
+    for run, arch in zip(runs, models):
+        if not run.prefill_tokens_per_s:
+            continue
+        per_token = arch.hidden_size * 4 * 2 * (b.count - 1)  # bytes over the links per prompt token
+        share = run.prefill_tokens_per_s * per_token / (b.link_gbs * 1e9)
+        if share < LINK_SHARE_NOTE:
+            continue
+        hops = f"{b.count - 1} hop" + ("s" if b.count > 2 else "")
+        out.append(
+            f"{arch.id}: between its {b.count} cards {arch.hidden_size:,} × 4 bytes per token cross the "
+            f"~{b.link_gbs:.0f} GB/s links ({hops}, each through the host): decode is unaffected, but at the "
+            f"predicted {run.prefill_tokens_per_s:,.0f} tok/s prefill that is ~{share:.0%} of the links' time, "
+            "which the predicted prefill does not include"
+        )
+    return tuple(out)
 
 
 def _price_basis(b: Build) -> str:
