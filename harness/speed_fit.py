@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
 from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet
+from sizing.core.gpu import matrix_peak_tflops
 from sizing.core.traffic import DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
@@ -1000,13 +1001,16 @@ def file_sha256(path: Path) -> str:
 
 
 def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
-    """Fill matmul_tflops from the GPU database where this file has none (same figure
-    the speed model will use at run time for that device)."""
+    """Fill matmul_tflops from the GPU database where this file has none, and take it, as
+    the speed model does at run time, as the FP16-accumulate peak (the database's INT8 rate
+    halved where that is above the FP32-accumulate figure: GeForce boards,
+    :func:`sizing.core.gpu.matrix_peak_tflops`), so calibration and run time share it."""
     devices = {}
     for key, d in data.devices.items():
         g = gpus_by_id.get(d.db_id) if d.db_id else None
-        if d.matmul_tflops is None and g is not None and g.fp16_tflops:
-            d = d.model_copy(update={"matmul_tflops": g.fp16_tflops})
+        if g is not None and (d.matmul_tflops or g.fp16_tflops):
+            peak = matrix_peak_tflops(d.matmul_tflops or g.fp16_tflops, g.int8_tops)
+            d = d.model_copy(update={"matmul_tflops": peak})
         if d.gpu_cores is None and g is not None and getattr(g, "gpu_cores", None) and g.vendor == "apple":
             d = d.model_copy(update={"gpu_cores": g.gpu_cores})
         if d.family is None and g is not None and g.architecture:

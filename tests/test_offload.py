@@ -27,13 +27,21 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture()
 def pool():
     offload.stop()
+    assert _until(lambda: not _workers(), 10)  # a pool replaced by an earlier test has gone
     assert offload.start(1) == 1
     yield
     offload.stop()
 
 
 def _workers() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())]
+    found = []
+    for p in psutil.Process().children():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def _until(cond, seconds: float) -> bool:
@@ -109,3 +117,16 @@ def test_the_worker_count_is_read_from_the_environment(monkeypatch, caplog):
     assert "LLM_SIZING_WORKERS='many' is not a whole number" in caplog.text
     monkeypatch.delenv("LLM_SIZING_WORKERS")
     assert offload.default_workers() == max(0, min((os.cpu_count() or 1) - 1, 2))
+
+
+def test_a_call_past_the_rerun_budget_is_stopped_and_its_worker_replaced(pool, monkeypatch):
+    from sizing.ui.budget import BudgetExceeded
+
+    monkeypatch.setenv("LLM_SIZING_RERUN_CPU_S", "1")
+    offload.call(os.getpid)
+    (before,) = _workers()
+    with pytest.raises(BudgetExceeded) as caught:
+        offload.call(time.sleep, 60)  # a search that would run on after its page gave up
+    assert "more than 1 s of computing" in caught.value.message()
+    assert _until(lambda: not before.is_running() or before.status() == "zombie", 10)
+    assert offload.call(os.getpid) not in (os.getpid(), before.pid)  # a fresh worker answers

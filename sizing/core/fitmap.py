@@ -12,6 +12,7 @@ own memory estimate (memoised per model, quant and context by the solver).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,7 +57,7 @@ def fit_map(
     """The map for ``arch`` on ``hardware`` at the contexts the model reaches (its maximum
     alone when it reaches none of ``ctxs``)."""
     cols = [c for c in ctxs if c <= arch.max_context] or [arch.max_context]
-    kw = dict(
+    kw: dict[str, Any] = dict(
         n_parallel=n_parallel,
         kv_type_k=kv_type_k,
         kv_type_v=kv_type_v,

@@ -99,3 +99,27 @@ class GPU(BaseModel):
     @property
     def all_names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
+
+    @property
+    def matrix_tflops(self) -> float | None:
+        """The tensor peak llama.cpp's prompt products run at (:func:`matrix_peak_tflops`)."""
+        return matrix_peak_tflops(self.fp16_tflops, self.int8_tops)
+
+
+def matrix_peak_tflops(fp16_tflops: float | None, int8_tops: float | None) -> float | None:
+    """The dense tensor rate llama.cpp's matrix products can reach: FP16 with FP16 accumulate.
+
+    Vendors state ``fp16_tflops`` with FP32 accumulate, and NVIDIA's GeForce and laptop boards
+    run that at half their FP16-accumulate rate (an RTX 4090: 165 vs 330 TFLOPS), while its
+    workstation and datacenter boards do not (an RTX 6000 Ada: 364 both). llama.cpp takes
+    neither halved path: quantized weights are multiplied in INT8 (its MMQ kernels, Turing
+    on), F16 weights through cuBLAS with FP16 compute, Vulkan's matrix shaders accumulate in
+    FP16. Every tensor unit that states an INT8 rate (NVIDIA since Turing, Intel XMX, AMD
+    CDNA and RDNA 4) states it at twice its FP16-accumulate rate, so half the INT8 rate is
+    that peak where it is above the stated FP16 figure. Taking the FP32-accumulate figure
+    instead makes a workstation card look twice as fast at prompts as the GeForce board
+    with the same chip."""
+    half_int8 = int8_tops / 2.0 if int8_tops else None
+    if fp16_tflops and half_int8:
+        return max(fp16_tflops, half_int8)
+    return fp16_tflops or None

@@ -32,7 +32,9 @@ class DeviceRate(BaseModel):
     kind: DeviceKind
     backend: str = Field(description="llama.cpp backend driving it: cuda, metal, rocm, …")
     bandwidth_gbs: float = Field(gt=0)
-    matmul_tflops: float | None = Field(None, gt=0, description="dense FP16 matrix peak")
+    matmul_tflops: float | None = Field(
+        None, gt=0, description="dense FP16 matrix peak, FP16 accumulate (sizing.core.gpu.matrix_peak_tflops)"
+    )
     threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
     clock_ghz: float | None = Field(
         None,

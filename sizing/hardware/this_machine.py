@@ -100,7 +100,7 @@ def hardware_from_machine(
             ram_bytes=int(d.memory_total_bytes or (g.memory_gb or 0) * GIB) or int(ram),
             bandwidth_gbs=g.memory_bandwidth_gbs or bw,
             backend=backend or default_backend,
-            matmul_tflops=g.fp16_tflops,
+            matmul_tflops=g.matrix_tflops,
             threads=threads,
             apple=apple,
             wired_limit_mb=wired_limit_mb,

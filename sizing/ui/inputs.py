@@ -457,7 +457,7 @@ def gpu_picker(ps: PageState) -> list[tuple[str, int]]:
     many of it. A last, empty box adds a different model for a mixed machine."""
     db = services.gpu_db()
     ids = services.gpu_ids()
-    names = {g.id: f"{g.name} ({g.memory_gb:g} GB)" if g.memory_gb else g.name for g in db.all}
+    names = services.gpu_labels()
     cards = gpu_cards(ps)
     for i, (gid, n) in enumerate(cards):
         # the row widgets show the URL-bound list (a link or a callback may have changed it)

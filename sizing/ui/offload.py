@@ -10,7 +10,9 @@ Only the server starts workers (``serve.py`` calls :func:`start`); anywhere else
 AppTest, a bare ``streamlit run app.py``) :func:`call` runs the function in process.
 ``LLM_SIZING_WORKERS`` sets how many (0: none); by default one fewer than the CPUs, at
 most two. A worker that dies is replaced by a fresh pool once; if that fails as well the
-server goes on in process, and says so in its log.
+server goes on in process, and says so in its log. A call waits at most the rerun's CPU
+budget (``LLM_SIZING_RERUN_CPU_S``) in seconds; past it the workers are stopped and the
+page says it asked for too much, as a rerun that computes too long in process does.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+from sizing.ui.budget import BudgetExceeded, rerun_cpu_s
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _broken = 0  # pools lost to a dead worker; after two the server stays in process
+_size = 0  # workers asked for at start: a replacement pool has as many
 
 
 def default_workers() -> int:
@@ -68,9 +74,10 @@ def _ready() -> bool:
 
 def start(workers: int | None = None) -> int:
     """Start the worker processes (idempotent); returns how many run."""
-    global _pool
-    n = default_workers() if workers is None else workers
+    global _pool, _size
+    n = (_size or default_workers()) if workers is None else workers
     with _lock:
+        _size = n
         if _pool is None and n > 0:
             ctx = multiprocessing.get_context("spawn")  # the server is threaded: no fork
             _pool = ProcessPoolExecutor(
@@ -93,6 +100,35 @@ def running() -> bool:
     return _pool is not None
 
 
+def _wait(pool: ProcessPoolExecutor, fut: Future[T]) -> T:
+    """The result, waited for in short steps: the rerun's CPU watchdog (``sizing.ui.budget``)
+    can only interrupt a thread that runs Python, and a worker's CPU is not the thread's, so
+    the wait itself is bounded by the same budget in seconds. Past it the workers are
+    stopped (a process can be, a thread cannot) and fresh ones take their place."""
+    limit = rerun_cpu_s()
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            return fut.result(timeout=0.05)
+        except FuturesTimeout:
+            if time.monotonic() < deadline:
+                continue
+        _replace(pool)
+        raise type("BudgetExceeded", (BudgetExceeded,), {"seconds": limit})()
+
+
+def _replace(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool``'s workers now (what they compute is abandoned) and start fresh ones."""
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    for proc in list(getattr(pool, "_processes", {}).values()):  # shutdown waits for a running task
+        proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    start()
+
+
 def in_process(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` here: for arguments too large to send (a file's tensor list)."""
     return fn(*args, **kwargs)
@@ -108,7 +144,7 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if pool is None:
         return fn(*args, **kwargs)
     try:
-        return pool.submit(fn, *args, **kwargs).result()
+        return _wait(pool, pool.submit(fn, *args, **kwargs))
     except BrokenProcessPool:
         with _lock:
             if _pool is pool:

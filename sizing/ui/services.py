@@ -10,6 +10,8 @@ a widget change only recomputes what changed.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import logging
 import os
@@ -63,10 +65,15 @@ def catalog_ids() -> list[str]:
 def catalog_names() -> dict[str, str]:
     """id -> display name; empty when the catalog cannot be loaded (the page says so)."""
     try:
-        return {m.id: m.name for m in catalog().models}
+        return _names_of(catalog())
     except Exception:
         log.warning("model catalog unavailable: %s", sys.exc_info()[1])
         return {}
+
+
+@functools.lru_cache(maxsize=2)  # by the loaded catalog: built once, not on every rerun
+def _names_of(cat: Any) -> dict[str, str]:
+    return {m.id: m.name for m in cat.models}
 
 
 def catalog_get(name: str) -> Any:
@@ -212,10 +219,25 @@ def gpu_db() -> Any:
     return load_gpus()
 
 
+@functools.lru_cache(maxsize=2)
+def _ids_of(db: Any) -> list[str]:
+    return [g.id for g in db.all]
+
+
+@functools.lru_cache(maxsize=2)
+def _gpu_labels_of(db: Any) -> dict[str, str]:
+    return {g.id: f"{g.name} ({g.memory_gb:g} GB)" if g.memory_gb else g.name for g in db.all}
+
+
+def gpu_labels() -> dict[str, str]:
+    """GPU id -> the picker's label (name and memory)."""
+    return _gpu_labels_of(gpu_db())
+
+
 def gpu_ids() -> list[str]:
     """GPU database ids; empty when the database cannot be loaded (the page says so)."""
     try:
-        return [g.id for g in gpu_db().all]
+        return _ids_of(gpu_db())
     except Exception:
         log.warning("GPU database unavailable: %s", sys.exc_info()[1])
         return []

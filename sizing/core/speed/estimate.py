@@ -32,7 +32,8 @@ this is a third of the step.
 Prefill runs a micro-batch of tokens through each weight at once, so it is set by
 arithmetic: FLOPs ÷ effective compute, never faster than reading the weights once per
 micro-batch (the memory floor). Effective compute is a share of the matrix peak where
-llama.cpp uses matrix units; a GPU without them (an old GCN or RDNA 2 card) multiplies on
+llama.cpp uses matrix units (its FP16-accumulate rate: a GeForce board's stated FP32-accumulate
+figure is half of what llama.cpp's kernels can reach, a workstation board's is not); a GPU without them (an old GCN or RDNA 2 card) multiplies on
 its shader ALUs, so its share is of its FP32 vector peak: a figure scaled from bandwidth
 would make a 512-bit GDDR5 card of 2013 prefill like a modern one. F16/BF16 weights reach a
 larger share than quantized ones (no dequantization: the vendor GEMM takes them as they are).
