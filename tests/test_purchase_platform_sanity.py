@@ -149,3 +149,14 @@ def test_x1_links_say_what_prefill_pays_for_the_activations_and_full_links_do_no
     x16 = _one(builds, "server-epyc-rome+3xamd-rx-7900-xtx", "openai/gpt-oss-120b")
     assert x16.decode_tokens_per_s == x1.decode_tokens_per_s
     assert not any("bytes per token cross" in n for n in x16.notes)
+
+
+def test_a_build_drawing_more_than_a_us_outlet_carries_says_so_but_is_not_refused(plats):
+    """Three 4090s on the mining rig draw 1,458 W by the planner's sum, over the 1,440 W a
+    15 A / 120 V circuit carries continuously; three 3090s (1,158 W) do not."""
+    db = load_gpus()
+    hot = physical_fit(plats["mining-h510"], db.get("nvidia-rtx-4090"), 3)
+    assert hot.ok and (hot.load_w or 0) > 1440
+    assert any("US 15 A / 120 V outlet" in n and "230 V" in n for n in hot.notes)
+    cool = physical_fit(plats["mining-h510"], db.get("nvidia-rtx-3090"), 3)
+    assert cool.ok and not any("outlet" in n for n in cool.notes)

@@ -34,6 +34,13 @@ BASE_LOAD_W = 50.0
 # Passively cooled datacenter cards up to this board power (P40, V100, MI50 class) are run in
 # desktops with a fan shroud; hotter ones (A100, H100, L40S) are left to server chassis.
 PASSIVE_DESKTOP_MAX_W = 250.0
+# What a US household outlet carries as a continuous load: a 15 A / 120 V branch circuit is
+# 1,800 W, and a load running three hours or more may use 80% of it (the NEC rule, quoted at
+# https://forums.overclockersclub.com/topic/199609-1200w-1600w-psus-pushing-the-limits-of-the-electrical-outlet/ ;
+# a 2026 4-GPU build kept to "a single, standard US wall outlet – 15A, 120V" by power-limiting
+# its cards: https://jbarrow.ai/2026-05-18-gpu-workstation/). A 230 V European socket carries about
+# twice that, so a build above it is noted, not refused.
+US_OUTLET_CONTINUOUS_W = 1440.0
 # Module sizes sold per RAM type (GB). DDR5 has non-binary 24/48/96 GB modules; DDR4 does not.
 DIMM_SIZES_GB: dict[str, tuple[int, ...]] = {
     "ddr4": (8, 16, 32, 64, 128),
@@ -240,6 +247,12 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
             notes.append(
                 f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)"
             )
+    if load is not None and not reasons and load > US_OUTLET_CONTINUOUS_W:
+        notes.append(
+            f"{load:.0f} W at load: more than a US 15 A / 120 V outlet carries continuously "
+            f"({US_OUTLET_CONTINUOUS_W:.0f} W, 80% of 1,800 W): it needs a 20 A or 240 V circuit there, "
+            "or power-limited cards (a 230 V European socket carries it)"
+        )
     if getattr(gpu, "kind", None) == "datacenter" and platform.klass == "desktop":
         if (gpu.tdp_w or 0) > PASSIVE_DESKTOP_MAX_W:
             reasons.append(
