@@ -132,14 +132,9 @@ def _workers_cpu() -> float:
     """CPU seconds (user + system) of this process's worker processes so far."""
     import psutil
 
-    total = 0.0
-    for p in psutil.Process().children(recursive=True):
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
+    from bench.server import tree_cpu_s
+
+    return sum(tree_cpu_s(c) for c in psutil.Process().children())
 
 
 def measure(page: str, reruns: int, profile_dir: Path | None, seed: int = 0) -> dict[str, float]:

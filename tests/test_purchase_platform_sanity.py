@@ -96,17 +96,7 @@ def test_a_host_with_less_ram_than_the_weights_says_why_it_still_loads():
     assert row.platform_id == "mining-h510" and row.ram_gb == 32  # its 16 GB + the 16 GB a GPU build is given
     note = [n for n in row.notes if n.startswith("host RAM 32 GB <")]
     assert note and "memory-maps" in note[0] and "reads it from disk again" in note[0]
-    small = plan(
-        [load_catalog().get("Qwen/Qwen3-30B-A3B")],
-        [b for b in builds if b.id == "desktop-am4-b550+1xnvidia-rtx-3090"],
-        quant="Q4_K_M",
-        ctx=32768,
-        calib=load_calibration(),
-        coverage=bench_coverage(),
-        today=TODAY,
-        objective="cheapest",
-        limit=10,
-    ).options[0]
+    small = _one(builds, "desktop-am4-b550+1xnvidia-rtx-3090", "Qwen/Qwen3-30B-A3B")
     assert small.ram_gb == 32 and not any(n.startswith("host RAM") for n in small.notes)
 
 
