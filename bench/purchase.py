@@ -84,6 +84,7 @@ def main() -> int:
                 weak += "  [WEAK price]" if any(ln.get("weak_basis") for ln in o.lines) else ""
                 print(f"  {o.rank}. ${o.price_usd:>8,.0f}  {tps} tok/s  {cpm:>9}  {o.label}{weak}")
                 print(f"       prices: {kinds}, oldest {o.oldest_price}; load {o.load_w:.0f} W, idle {o.idle_w:.0f} W")
+                print(f"       priced at: {o.price_basis}")
                 print(f"       speed: {o.speed_basis}")
                 print(f"       calibration: {o.calibration.label}")
                 print(f"       why: {o.why}")

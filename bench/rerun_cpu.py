@@ -20,6 +20,10 @@ itself is bench/load.py's).
 
 ``--profile DIR`` also writes one cProfile file per page (the script thread only), to
 read with ``python -m pstats``.
+
+``--workers N`` starts the server's worker processes (``sizing.ui.offload``, as ``serve.py``
+does) and prints the CPU per rerun of this process (the pages, Streamlit) and of the
+workers (the searches) apart: the first is what queues on the server's one interpreter.
 """
 
 from __future__ import annotations
@@ -124,6 +128,15 @@ def _server_run(at):
     return run
 
 
+def _workers_cpu() -> float:
+    """CPU seconds (user + system) of this process's worker processes so far."""
+    import psutil
+
+    from bench.server import tree_cpu_s
+
+    return sum(tree_cpu_s(c) for c in psutil.Process().children())
+
+
 def measure(page: str, reruns: int, profile_dir: Path | None, seed: int = 0) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
 
@@ -150,6 +163,7 @@ def measure(page: str, reruns: int, profile_dir: Path | None, seed: int = 0) -> 
         sys.modules["_bench_profile"].p = cProfile.Profile()
     fresh: list[float] = []
     same: list[float] = []
+    w0 = _workers_cpu()
     for i in range(reruns):
         repeat = i % 2 == 1
         if not repeat:
@@ -165,6 +179,7 @@ def measure(page: str, reruns: int, profile_dir: Path | None, seed: int = 0) -> 
         mod.p.dump_stats(str(profile_dir / f"{page}.prof"))
         del mod.p
     return {
+        "workers": (_workers_cpu() - w0) / max(1, reruns),
         "first": first,
         "fresh": statistics.mean(fresh) if fresh else float("nan"),
         "same": statistics.mean(same) if same else float("nan"),
@@ -177,7 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reruns", type=int, default=10)
     ap.add_argument("--pages", nargs="+", default=["run", "plan", "runs_well", "machine", "compare", "finetune"])
     ap.add_argument("--profile", type=Path, default=None, help="write cProfile files here")
+    ap.add_argument("--workers", type=int, default=0, help="start this many worker processes, as serve.py does")
     args = ap.parse_args(argv)
+    if args.workers:
+        from sizing.ui import offload
+
+        offload.start(args.workers)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -191,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         r = measure(page, args.reruns, args.profile)
         print(
             f"{page:10s} CPU per rerun: new view {r['fresh'] * 1000:6.0f} ms, same view {r['same'] * 1000:6.0f} ms, "
-            f"first open {r['first'] * 1000:6.0f} ms; charts {r['chart_kib']:.0f} KiB",
+            f"first open {r['first'] * 1000:6.0f} ms; charts {r['chart_kib']:.0f} KiB"
+            + (f"; workers {r['workers'] * 1000:.0f} ms per rerun" if args.workers else ""),
             flush=True,
         )
     return 0

@@ -146,6 +146,17 @@ def test_weak_prices_and_borrowed_calibration_are_labelled_in_the_table():
     assert p100 and all(p.endswith("(weak basis)") for p in p100)
     r3060 = [p for b, p in zip(ids, prices) if "rtx-3060-12gb" in b]
     assert r3060 and not any(p.endswith("(weak basis)") for p in r3060)
+    # which price each row used: kind and date, "weak", and a newer weak figure passed over
+    basis = dict(zip(ids, table["priced at"]))
+    assert all(basis[b].endswith("used 2026-07 weak") for b in ids if "tesla-p100" in b)
+    at = AppTest.from_string(PAGE, default_timeout=300)
+    at.query_params.update({"models": MODEL, "used": "1", "objective": "cheapest", "tps": "110"})
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    basis = dict(zip(table["build id"], table["priced at"]))
+    r3090 = [b for b in basis if b.endswith("+1xnvidia-rtx-3090")]
+    assert r3090 and all("$750 used 2026-05-16 (over a newer weak $1,207)" in basis[b] for b in r3090)
     at = AppTest.from_string(PAGE, default_timeout=300)
     at.query_params.update({"models": MODEL, "used": "1", "objective": "fastest", "budget": "40000", "tps": "0"})
     at.run()

@@ -152,13 +152,14 @@ def _calibration_cell(c) -> str:
 def _print(result) -> None:
     print(result.message)
     rows = result.rows
-    table = [("#", "build", "price", "tok/s", "$/M tok", "load W", "calibration", "why / short of target")]
+    table = [("#", "build", "price", "priced at", "tok/s", "$/M tok", "load W", "calibration", "why / short of target")]
     for o in rows:
         table.append(
             (
                 str(o.rank),
                 o.label,
                 f"${o.price_usd:,.0f}",
+                o.price_basis.split(": ", 1)[-1],
                 "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
                 "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
                 f"{o.load_w:.0f}",
@@ -174,6 +175,8 @@ def _print(result) -> None:
         for ln in o.lines:
             stale = "  (over 6 months old)" if ln["stale"] else ""
             weak = f"  (weak basis: {ln['weak_basis']})" if ln.get("weak_basis") else ""
+            if ln.get("passed_over"):
+                weak += f"  (chosen over a newer weak figure, {ln['passed_over']})"
             print(
                 f"  {ln['qty']:g} × {ln['item']}: ${ln['usd']:,.0f} — {ln['kind']}, {ln['date']}{stale}, {ln['source']}"
                 + weak

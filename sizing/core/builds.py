@@ -71,6 +71,7 @@ class Build(BaseModel):
     idle_w: float
     hardware: Hardware
     ram_gb: float = 0.0
+    link_gbs: float | None = Field(None, description="the narrowest slot link a card gets, GB/s each way")
     notes: tuple[str, ...] = ()
 
     @property
@@ -217,6 +218,7 @@ def gpu_builds(
                         idle_w=idle_w,
                         hardware=hw,
                         ram_gb=ram_gb,
+                        link_gbs=fit.link_gbs,
                         notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()), idle_note),
                     )
                 )

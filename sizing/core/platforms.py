@@ -34,6 +34,13 @@ BASE_LOAD_W = 50.0
 # Passively cooled datacenter cards up to this board power (P40, V100, MI50 class) are run in
 # desktops with a fan shroud; hotter ones (A100, H100, L40S) are left to server chassis.
 PASSIVE_DESKTOP_MAX_W = 250.0
+# What a US household outlet carries as a continuous load: a 15 A / 120 V branch circuit is
+# 1,800 W, and a load running three hours or more may use 80% of it (the NEC rule, quoted at
+# https://forums.overclockersclub.com/topic/199609-1200w-1600w-psus-pushing-the-limits-of-the-electrical-outlet/ ;
+# a 2026 4-GPU build kept to "a single, standard US wall outlet – 15A, 120V" by power-limiting
+# its cards: https://jbarrow.ai/2026-05-18-gpu-workstation/). A 230 V European socket carries about
+# twice that, so a build above it is noted, not refused.
+US_OUTLET_CONTINUOUS_W = 1440.0
 # Module sizes sold per RAM type (GB). DDR5 has non-binary 24/48/96 GB modules; DDR4 does not.
 DIMM_SIZES_GB: dict[str, tuple[int, ...]] = {
     "ddr4": (8, 16, 32, 64, 128),
@@ -134,6 +141,16 @@ class Platform(BaseModel):
         )
 
 
+class CardPower(BaseModel):
+    """The maker's recommended system PSU for one card (a typical host and the card's spikes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu_id: str
+    system_psu_w: float = Field(gt=0)
+    source: str = Field(pattern=r"^https://\S+")
+
+
 class System(BaseModel):
     """A box sold whole with ``count`` of one accelerator."""
 
@@ -165,11 +182,24 @@ def load_platforms(path: DataPath = PLATFORMS_FILE) -> tuple[tuple[Platform, ...
     systems = tuple(
         validate(System, e, f"{path}: system {name(e, i)},") for i, e in enumerate(raw.get("systems") or [])
     )
+    card_power(path)  # type: ignore[arg-type]  # a DataPath is hashable; validated with the rest of the file
     ids = [p.id for p in plats] + [s.id for s in systems]
     dup = {x for x in ids if ids.count(x) > 1}
     if dup:
         raise SizingError(f"{path}: duplicate ids {sorted(dup)}")
     return plats, systems
+
+
+@cache
+def card_power(path: DataPath = PLATFORMS_FILE) -> dict[str, CardPower]:
+    """``card_power`` of platforms.yaml by GPU id."""
+    raw = read_yaml_mapping(path, "platform list")
+    entries = (raw.get("card_power") or []) if isinstance(raw, dict) else []
+    out = {}
+    for i, e in enumerate(entries):
+        c = validate(CardPower, e, f"{path}: card_power {e.get('gpu_id', i) if isinstance(e, dict) else i!r},")
+        out[c.gpu_id] = c
+    return out
 
 
 class Fit(BaseModel):
@@ -180,12 +210,14 @@ class Fit(BaseModel):
     ok: bool
     load_w: float | None = Field(None, description="cards' TDP + CPU TDP + the rest of the box")
     lanes: tuple[int, ...] = ()
+    link_gbs: float | None = Field(None, description="the narrowest card link, GB/s each way (slot lanes x generation)")
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
 
 def physical_fit(platform: Platform, gpu, count: int) -> Fit:
-    """Slots, PSU against summed TDP, and form factor. Lanes per card are reported (a
+    """Slots, PSU against summed TDP (and, for a card with a cited recommended system PSU,
+    against that figure plus the other cards' TDP), and form factor. Lanes per card are reported (a
     build on x1 risers works for layer split, slowly to load) rather than refused."""
     reasons: list[str] = []
     notes: list[str] = []
@@ -199,12 +231,28 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
     else:
         load = gpu.tdp_w * count + platform.cpu_w + BASE_LOAD_W
         sums = f"{count}× {gpu.tdp_w:.0f} W + CPU {platform.cpu_w:.0f} W + {BASE_LOAD_W:.0f} W = {load:.0f} W"
+        rec = card_power().get(gpu.id)
+        # the maker's one-card system figure already holds a host and the card's spikes; each
+        # further card adds its board power
+        need = rec.system_psu_w + gpu.tdp_w * (count - 1) if rec else 0.0
         if load > platform.psu_w:
             reasons.append(f"{sums} > the {platform.psu_w:.0f} W PSU")
+        elif rec and need > platform.psu_w:
+            more = f" + {count - 1}× {gpu.tdp_w:.0f} W for the other cards = {need:.0f} W" if count > 1 else ""
+            reasons.append(
+                f"the maker's recommended PSU for a system with one {gpu.name} is {rec.system_psu_w:.0f} W{more}: "
+                f"more than the {platform.psu_w:.0f} W PSU ({rec.source.split()[0]})"
+            )
         elif load > platform.psu_w * PSU_WARN_SHARE:
             notes.append(
                 f"{sums}: {load / platform.psu_w:.0%} of the {platform.psu_w:.0f} W PSU (power-limit the cards)"
             )
+    if load is not None and not reasons and load > US_OUTLET_CONTINUOUS_W:
+        notes.append(
+            f"{load:.0f} W at load: more than a US 15 A / 120 V outlet carries continuously "
+            f"({US_OUTLET_CONTINUOUS_W:.0f} W, 80% of 1,800 W): it needs a 20 A or 240 V circuit there, "
+            "or power-limited cards (a 230 V European socket carries it)"
+        )
     if getattr(gpu, "kind", None) == "datacenter" and platform.klass == "desktop":
         if (gpu.tdp_w or 0) > PASSIVE_DESKTOP_MAX_W:
             reasons.append(
@@ -222,13 +270,14 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         how = f"cards run at PCIe {gen}.0 x{min(lanes)} (~{link:.0f} GB/s each)"
         if min(lanes) <= 2:
             notes.append(
-                f"{how}: layer split works, as only activations cross between cards per token, but loading "
-                f"takes ~{1 / link:.1f} s per GB per card, prompt processing slows wherever weights must cross "
-                "the link, and tensor parallel (-sm row) is impractical"
+                f"{how}: layer split works, as only activations cross between cards, but loading takes "
+                f"~{1 / link:.1f} s per GB, and tensor parallel (-sm row) and expert offload are impractical"
             )
         else:
             notes.append(f"{how}: fine for layer split, slower to load, and tensor parallel suffers")
     notes.append("card width is not in the data: check that the cards fit the slot spacing (or use risers)")
     if platform.psu_assumed:
         notes.append(f"PSU {platform.psu_w:.0f} W is assumed (the cited build does not state it)")
-    return Fit(ok=not reasons, load_w=load, lanes=lanes, reasons=tuple(reasons), notes=tuple(notes))
+    links = [pcie_gbs(g, n) for g, n in zip(gens, lanes)]
+    narrowest = min((x for x in links if x), default=None)
+    return Fit(ok=not reasons, load_w=load, lanes=lanes, link_gbs=narrowest, reasons=tuple(reasons), notes=tuple(notes))

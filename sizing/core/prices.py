@@ -32,7 +32,11 @@ PRICES_FILE = data_file("prices.yaml")
 MACHINES_FILE = data_file("machine_prices.yaml")
 PriceKind = Literal["msrp", "street", "used"]
 STALE_MONTHS = 6
+# A sound price observed at most this long before a newer weak one of the same kind still wins
+# (``PriceBook.latest``): the staleness bar, so a figure the app would not yet call old.
+WEAK_YIELDS_WITHIN_MONTHS = STALE_MONTHS
 DATE_RE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+DAYS_PER_MONTH = 365.25 / 12
 KIND_WORDS = {"msrp": "launch MSRP", "street": "new (street)", "used": "used market"}
 
 
@@ -52,8 +56,25 @@ class Price(BaseModel):
         "one asking price abroad); shown beside the price",
     )
 
+    passed_over: Price | None = Field(
+        None, description="a newer weak price of the same kind this one was chosen over (PriceBook.latest)"
+    )
+
     def describe(self) -> str:
         return f"${self.usd:,.0f} {KIND_WORDS[self.kind]}, {self.date}"
+
+    def label(self) -> str:
+        """Which price this is, as a row shows it: kind, date, weak or not, and what it was chosen over."""
+        return (
+            f"{KIND_WORDS[self.kind]}, {self.date}"
+            + (", weak basis" if self.weak_basis else "")
+            + (f"; chosen over a newer weak figure, {self.passed_over.describe()}" if self.passed_over else "")
+        )
+
+    def tag(self) -> str:
+        """The same, short enough for a table cell: "used 2026-05-16 (over a newer weak $1,207)"."""
+        head = f"{self.kind} {self.date}" + (" weak" if self.weak_basis else "")
+        return head + (f" (over a newer weak ${self.passed_over.usd:,.0f})" if self.passed_over else "")
 
 
 class CardPrice(BaseModel):
@@ -113,10 +134,37 @@ class PriceBook(BaseModel):
     ram: dict[str, RamPrice]
 
     def latest(self, gpu_id: str, kind: PriceKind) -> Price | None:
-        """The most recently observed price of this kind (a market moves; the newest figure wins)."""
-        return max(
-            (p for p in self.cards.get(gpu_id, ()) if p.kind == kind), key=lambda p: observed_on(p.date), default=None
-        )
+        """The price of this kind a buyer should be quoted: the most recently observed one,
+        unless that one rests on a weak basis and a sound one was observed at most
+        ``WEAK_YIELDS_WITHIN_MONTHS`` (6) before it; then the newest sound one, which says
+        what it was chosen over.
+
+        Why: a market moves, so a newer figure normally wins. But a weak figure measures
+        something else than a sound one (the cheapest asking prices still listed, three
+        listings, a guide's rough range), and the gap between the two is then mostly that
+        bias, not the market: in April 2026 the asking-price floor for a used RTX 3090 was
+        $1,049 while its eBay sold median in May settled near $750, so September's $1,207
+        floor says little about what one sells for. Within the staleness window (the age
+        at which the app warns that any price may be out of date) the sound figure is the
+        better evidence; past it the market may really have moved, and the newer weak
+        figure is the better of two poor guides. A weak figure with no sound one of its
+        kind is used as it is (and labelled weak wherever it prices a row)."""
+        ps = [p for p in self.cards.get(gpu_id, ()) if p.kind == kind]
+        if not ps:
+            return None
+        newest = max(ps, key=lambda p: observed_on(p.date))
+        if not newest.weak_basis:
+            return newest
+        sound = [
+            p
+            for p in ps
+            if not p.weak_basis
+            and (observed_on(newest.date) - observed_on(p.date)).days / DAYS_PER_MONTH <= WEAK_YIELDS_WITHIN_MONTHS
+        ]
+        if not sound:
+            return newest
+        best = max(sound, key=lambda p: observed_on(p.date))
+        return best.model_copy(update={"passed_over": newest})
 
     def for_card(self, gpu_id: str, *, used: bool) -> Price | None:
         """The price a buyer would pay: new (the latest street price, else MSRP); with
@@ -179,14 +227,16 @@ def machine_prices(path: DataPath = MACHINES_FILE) -> tuple[MachinePrice, ...]:
 
 
 def price_book(gpus: Iterable, path: DataPath = PRICES_FILE) -> PriceBook:
-    """All card prices: the price file's street/used figures first, then gpus.yaml's."""
+    """All card prices: the price file's street/used figures, then every one of gpus.yaml's
+    not already listed (``PriceBook.latest`` chooses among several of a kind; a sold
+    median in gpus.yaml is not hidden by a newer weak figure in the price file)."""
     cards, ram = load_price_file(path)  # type: ignore[arg-type]  # a DataPath is hashable
     merged: dict[str, list[Price]] = {}
     for c in cards:
         merged.setdefault(c.gpu_id, []).append(c.price)
     for gid, ps in gpu_db_prices(gpus).items():
         for p in ps:
-            if not any(q.kind == p.kind for q in merged.get(gid, [])):
+            if not any(q.kind == p.kind and q.usd == p.usd and q.date == p.date for q in merged.get(gid, [])):
                 merged.setdefault(gid, []).append(p)
     return PriceBook(cards={k: tuple(v) for k, v in merged.items()}, ram={r.type: r for r in ram})
 
@@ -204,7 +254,7 @@ def observed_on(date: str) -> dt.date:
 
 
 def age_months(date: str, today: dt.date) -> float:
-    return max(0.0, (today - observed_on(date)).days / (365.25 / 12))
+    return max(0.0, (today - observed_on(date)).days / DAYS_PER_MONTH)
 
 
 def is_stale(date: str, today: dt.date) -> bool:

@@ -181,6 +181,11 @@ class Row(BaseModel):
     lines: tuple[dict, ...]
     oldest_price: str
     stale_prices: tuple[str, ...] = ()
+    price_basis: str = Field(
+        "",
+        description="which price the cards (or the system) are priced at: kind, date, weak or not, and the "
+        "newer weak figure it was chosen over (prices.Price.tag)",
+    )
     load_w: float
     idle_w: float
     ram_gb: float
@@ -457,10 +462,13 @@ def plan(
                         "stale": is_stale(ln.unit.date, today),
                         "note": ln.unit.note,
                         "weak_basis": ln.unit.weak_basis,
+                        "passed_over": ln.unit.passed_over.describe() if ln.unit.passed_over else None,
+                        "label": ln.unit.label(),
                     }
                     for ln in b.lines
                 ),
                 oldest_price=b.oldest_price,
+                price_basis=_price_basis(b),
                 stale_prices=stale,
                 load_w=b.load_w,
                 idle_w=b.idle_w,
@@ -477,6 +485,8 @@ def plan(
                 notes=(
                     *b.notes,
                     *(f"weak price basis: {ln.item}: {ln.unit.weak_basis}" for ln in b.lines if ln.unit.weak_basis),
+                    *(_small_host_note(b, plans) if fits else ()),
+                    *(_narrow_link_note(b, runs, models) if fits else ()),
                 ),
                 models=tuple(runs),
             )
@@ -614,6 +624,66 @@ def _one_per_card_set(ranked: list[Row]) -> list[Row]:
             seen.add(key)
             out.append(r)
     return out
+
+
+def _small_host_note(b: Build, plans: list) -> tuple[str, ...]:
+    """Where the host has less RAM than the weights it loads onto the cards (a mining board's
+    16 GB under 60+ GiB of layers), say why that still works and what it costs. llama.cpp
+    memory-maps the GGUF by default and copies each offloaded tensor to its card from the
+    mapping; the file pages it read are clean page cache the kernel drops as it needs, and
+    after loading it unmaps the parts no CPU tensor uses (src/llama-model-loader.cpp,
+    load_all_data: "unmap offloaded tensors and metadata"). So the host holds only what
+    stays on the CPU (the token embeddings), as the placement counts it: not a limit, but
+    the file cannot stay cached, and every start reads it from disk again."""
+    if b.kind != "gpu-build" or not b.hardware.gpus:
+        return ()
+    weights = max((p.memory.weights_bytes for p in plans if p is not None), default=0) / GIB
+    if weights <= b.ram_gb:
+        return ()
+    return (
+        f"host RAM {b.ram_gb:.0f} GB < the {weights:.0f} GiB of weights: llama.cpp memory-maps the file and "
+        "copies each card's layers through the page cache, keeping only the CPU-side tensors in RAM, so it "
+        "loads; but the file cannot stay cached, so every start reads it from disk again",
+    )
+
+
+LINK_SHARE_NOTE = 0.05  # the share of the links' time that prefill's activations take, from which a row says so
+
+
+def _narrow_link_note(b: Build, runs: Sequence[ModelRun], models: Sequence[ModelArch]) -> tuple[str, ...]:
+    """What narrow slot links (x1 risers, a chipset x4 slot) cost a layer-split build, per model.
+
+    With every layer on the cards, no weights cross the links: between cards only the hidden
+    state does, in F32 (hidden size x 4 bytes per token), and consumer cards without peer
+    to peer send it through the host, over two links per hop. Decode moves a few KB per token,
+    nothing next to a ~1 GB/s link. Prefill moves it for every prompt token: at the predicted
+    prefill rate that is a share of the link's time the predicted speed does not include, so
+    the row says how large (an x1 riser's cost is a few percent to tens of percent of prefill,
+    not the orders of magnitude a weight stream would cost)."""
+    if b.kind != "gpu-build" or b.count < 2 or not b.link_gbs:
+        return ()
+    out = []
+    for run, arch in zip(runs, models):
+        if not run.prefill_tokens_per_s:
+            continue
+        per_token = arch.hidden_size * 4 * 2 * (b.count - 1)  # bytes over the links per prompt token
+        share = run.prefill_tokens_per_s * per_token / (b.link_gbs * 1e9)
+        if share < LINK_SHARE_NOTE:
+            continue
+        hops = f"{b.count - 1} hop" + ("s" if b.count > 2 else "")
+        out.append(
+            f"{arch.id}: between its {b.count} cards {arch.hidden_size:,} × 4 bytes per token cross the "
+            f"~{b.link_gbs:.0f} GB/s links ({hops}, each through the host): decode is unaffected, but at the "
+            f"predicted {run.prefill_tokens_per_s:,.0f} tok/s prefill that is ~{share:.0%} of the links' time, "
+            "which the predicted prefill does not include"
+        )
+    return tuple(out)
+
+
+def _price_basis(b: Build) -> str:
+    """The price the build's cards (or the system as sold) rest on, as a row labels it."""
+    main = [ln for ln in b.lines if b.gpu_id and ln.item_id == b.gpu_id] or list(b.lines[:1])
+    return "; ".join(f"{ln.item}: ${ln.unit.usd:,.0f} {ln.unit.tag()}" for ln in main)
 
 
 def _objective_words(objective: str) -> str:

@@ -364,40 +364,26 @@ def fit(
     return build(Fit, memory=mem, fits=v.fits, all_on_gpu=v.all_on_gpu)  # each of its type already
 
 
-def memory_at(
-    arch: ModelArch,
-    quant: str,
-    ctx: int,
-    hardware: Hardware,
-    *,
-    n_parallel: int = 1,
-    kv_type_k: str = "f16",
-    kv_type_v: str = "f16",
-    flash_attn: bool = True,
-    n_ubatch: int = 512,
-    mmap: bool = True,
-    repack: bool = True,
-    mlock: bool = False,
-) -> MemoryParts:
+def memory_at(arch: ModelArch, quant: str, ctx: int, hardware: Hardware, **kw) -> MemoryParts:
     """``fit(...).memory`` without the placement search (memoised): what a map cell shows
-    where its verdict follows from its neighbours'."""
-    return _scenario(
-        arch,
-        quant,
-        ctx,
-        hardware,
-        tensors=None,
-        n_parallel=n_parallel,
-        kv_type_k=kv_type_k,
-        kv_type_v=kv_type_v,
-        flash_attn=flash_attn,
-        n_ubatch=n_ubatch,
-        mmap=mmap,
-        repack=repack,
-        mlock=mlock,
-        mmproj=None,
-        memory_fn=None,
-    )[1]
+    where its verdict follows from its neighbours'. ``kw``: ``fit``'s run settings."""
+    return _scenario(arch, quant, ctx, hardware, **{**_SCENARIO_DEFAULTS, **kw})[1]
+
+
+#: ``fit``'s defaults for the settings a scenario is built from
+_SCENARIO_DEFAULTS: dict = dict(
+    tensors=None,
+    n_parallel=1,
+    kv_type_k="f16",
+    kv_type_v="f16",
+    flash_attn=True,
+    n_ubatch=512,
+    mmap=True,
+    repack=True,
+    mlock=False,
+    mmproj=None,
+    memory_fn=None,
+)
 
 
 def _fit_kw(kw: dict) -> dict:

@@ -174,6 +174,7 @@ def _row(o: dict) -> dict:
         "rank": o["rank"],
         "build": o["label"],
         "price": fmt.usd(o["price_usd"]) + (" (weak basis)" if any(ln.get("weak_basis") for ln in o["lines"]) else ""),
+        "priced at": o.get("price_basis") or "",
         "tokens/s": fmt.num(o.get("decode_tokens_per_s")),
         "$ / M tokens": "—" if o.get("usd_per_m_tokens") is None else f"${o['usd_per_m_tokens']:.2f}",
         "power": f"{o['load_w']:.0f} W",
@@ -272,7 +273,9 @@ def _details(o: dict) -> None:
                 "qty": f"{ln['qty']:g}",
                 "unit": fmt.usd(ln["unit_usd"]),
                 "total": fmt.usd(ln["usd"]),
-                "kind": ln["kind"] + (" (weak basis)" if ln.get("weak_basis") else ""),
+                "kind": ln["kind"]
+                + (" (weak basis)" if ln.get("weak_basis") else "")
+                + (f" (chosen over a newer weak figure, {ln['passed_over']})" if ln.get("passed_over") else ""),
                 "date": ln["date"],
                 "age": _age(ln),
                 "source": ln["source"],
