@@ -596,3 +596,31 @@ def test_vectorised_decode_pays_the_hbm_share_as_the_per_device_model_does(calib
         gpu_hbm=np.array([True]),
     )
     assert float(many[0]) == pytest.approx(1.0 / s, rel=1e-6)
+
+
+def test_alchemist_has_its_own_entry_and_an_a770_is_not_planned_faster_than_a_3090(data):
+    """The A770's public SYCL rows (a 2024 release note, a 2026 maintainer table) decode at
+    a quarter to a half of its 560 GB/s; fitted on them, Alchemist gets an entry of its own
+    that predicts both within 35 %, and an A770 decodes Llama-3-8B Q4_K_M at under half an
+    RTX 3090's speed (the plan that put two A770s above one 3090 rested on one row)."""
+    from harness.speed_fit import row_device
+    from sizing.core.machine import machine_from_gpu
+    from sizing.core.traffic import work_for_layers
+    from sizing.hardware.db import load_gpus
+
+    calib = fit(data, without=())
+    a770 = [r for r in data.rows if r.device == "arc-a770-16gb" and r.tg128]
+    assert len(a770) >= 2
+    for r in a770:
+        dev = data.devices[r.device]
+        assert calib.key("sycl", "gpu", row_device(r, dev).family) == "sycl/xe-hpg"
+        assert abs(predict_decode(r, dev, calib) - r.tg128) / r.tg128 < 0.35, r.id
+    db = load_gpus()
+    arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
+    traffic = traffic_for(arch, "Q4_K_M")
+    speeds = {}
+    for gid in ("intel-arc-a770-16gb", "nvidia-rtx-3090"):
+        rate = machine_from_gpu(db.get(gid)).gpus[0].rate()
+        work = work_for_layers(traffic, rate, traffic.layers, with_output=True)
+        speeds[gid] = estimate_speed([work], calib, ctx=4096).decode_tokens_per_s.expected
+    assert speeds["intel-arc-a770-16gb"] < 0.5 * speeds["nvidia-rtx-3090"]
