@@ -829,6 +829,10 @@ def fit(
         n_dec = sum(1 for r, _ in mine if r.tg128 and not r.host_limited)
         if n_dec >= MIN_ROWS:
             c = _fit_backend(backend, mine)
+            if backend != "cpu" and not any(d.hbm and r.tg128 for r, d in mine):
+                # no HBM card measured on this backend: the share measured on the others (a
+                # memory system's property, not a backend's) rather than none
+                c = c.model_copy(update={"hbm_decode_share": pooled_gpu.hbm_decode_share})
             if c.prefill_efficiency is None and c.prefill_gflops_per_gbs is None and backend != "cpu":
                 c = c.model_copy(update={"prefill_gflops_per_gbs": pooled_gpu.prefill_gflops_per_gbs})
         else:

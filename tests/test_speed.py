@@ -546,7 +546,8 @@ def test_hbm_cards_decode_at_their_fitted_share_and_a_held_out_a100_is_predicted
     a GDDR card (XiongjieDai's May 2024 notebooks: Llama-3-70B Q4_K_M at about half of an
     A100's or H100 PCIe's, about 0.8 of an RTX 6000 Ada's). Fitted without any A100 row, the
     share the H100 PCIe rows imply predicts each A100 PCIe and SXM row within 25 %; the same
-    fit with every device taken as GDDR puts the A100's 8B rows 1.6x too fast or more."""
+    fit with every device taken as GDDR puts the A100's 8B rows 1.6x too fast or more. A
+    backend with no HBM row of its own borrows the share pooled over the others."""
     from harness.speed_fit import row_device
     from sizing.core.machine import machine_from_gpu
     from sizing.hardware.db import load_gpus
@@ -560,6 +561,8 @@ def test_hbm_cards_decode_at_their_fitted_share_and_a_held_out_a100_is_predicted
     calib = fit(data, without={r.id for r in a100})
     c = calib.get("cuda")
     assert 0.3 < c.hbm_decode_share < 0.9
+    # no HBM card measured on ROCm: an MI300X takes the share measured on the others
+    assert calib.get("rocm").hbm_decode_share == calib.pooled.hbm_decode_share < 1.0
     rate = row_device(a100[0], data.devices[a100[0].device])
     gddr = rate.model_copy(update={"hbm": False})
     assert effective_bandwidth(rate, calib) == pytest.approx(c.hbm_decode_share * effective_bandwidth(gddr, calib))
