@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
-from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet
+from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet, bf16_rate_share
 from sizing.core.gpu import is_hbm, matrix_peak_tflops
 from sizing.core.traffic import DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
@@ -60,6 +60,9 @@ class BenchDevice(BaseModel):
     kind: Literal["gpu", "cpu", "unified"]
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
+    bf16_tflops: float | None = Field(
+        None, gt=0, description="filled by with_db_compute: the FP32-accumulate peak BF16 weights run at"
+    )
     family: str | None = Field(
         None,
         description=(
@@ -338,6 +341,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         backend=row.backend,
         bandwidth_gbs=dev.bandwidth_gbs,
         matmul_tflops=dev.matmul_tflops,
+        bf16_tflops=dev.bf16_tflops,
         threads=row.threads,
         clock_ghz=dev.clock_ghz,
         family=dev.family,
@@ -385,6 +389,15 @@ def _unquantized(row: BenchRow) -> bool:
     return row.quant.upper() in UNQUANTIZED_TYPES
 
 
+def _row_peak(row: BenchRow, dev: BenchDevice) -> float:
+    """FLOP/s of the matrix peak the row's weights can reach: BF16 at its FP32-accumulate
+    share (sizing.core.speed.estimate.bf16_rate_share)."""
+    peak = (dev.matmul_tflops or 0.0) * 1e12
+    if row.quant.upper() == "BF16":
+        peak *= bf16_rate_share(row_device(row, dev))
+    return peak
+
+
 def _f16_speed(peaked: list[tuple[BenchRow, BenchDevice]]) -> float | None:
     """How much faster F16/BF16 weights reach a GPU's matrix peak than quantized ones: per
     device and llama.cpp build with rows of both kinds, the median F16 share of the peak ÷
@@ -394,7 +407,7 @@ def _f16_speed(peaked: list[tuple[BenchRow, BenchDevice]]) -> float | None:
         if r.build is None or not d.matmul_tflops:
             continue
         f16, quant = groups.setdefault((d.name, r.build), ([], []))
-        (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / (d.matmul_tflops * 1e12))
+        (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / _row_peak(r, d))
     ratios = [statistics.median(f) / statistics.median(q) for f, q in groups.values() if f and q]
     return statistics.median(ratios) if ratios else None
 
@@ -725,9 +738,7 @@ def _fit_backend(
     # iGPU's) rate says little about another vendor's card on the same backend
     if parent is None and len({d.name for _, d in peaked}) < 2:
         peaked = []
-    with_peak = [
-        _prefill_rate(r) / (d.matmul_tflops * 1e12) / (f16 if f16 and _unquantized(r) else 1.0) for r, d in peaked
-    ]
+    with_peak = [_prefill_rate(r) / _row_peak(r, d) / (f16 if f16 and _unquantized(r) else 1.0) for r, d in peaked]
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
     # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
     # prompt cost has its own term), over two devices at least like the matrix share
@@ -1060,8 +1071,10 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
     for key, d in data.devices.items():
         g = gpus_by_id.get(d.db_id) if d.db_id else None
         if g is not None and (d.matmul_tflops or g.fp16_tflops):
-            peak = matrix_peak_tflops(d.matmul_tflops or g.fp16_tflops, g.int8_tops)
-            d = d.model_copy(update={"matmul_tflops": peak})
+            stated = d.matmul_tflops or g.fp16_tflops
+            peak = matrix_peak_tflops(stated, g.int8_tops)
+            # BF16 weights run at the stated FP32-accumulate figure (bf16_rate_share)
+            d = d.model_copy(update={"matmul_tflops": peak, "bf16_tflops": stated})
         if d.gpu_cores is None and g is not None and getattr(g, "gpu_cores", None) and g.vendor == "apple":
             d = d.model_copy(update={"gpu_cores": g.gpu_cores})
         if g is not None and is_hbm(g.memory_type):

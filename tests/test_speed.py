@@ -536,6 +536,35 @@ def test_prompt_peak_is_the_fp16_accumulate_rate_so_a_workstation_board_is_not_t
         assert row_device(r, dev).matmul_tflops == dev.matmul_tflops
 
 
+def test_bf16_weights_prompt_at_the_fp32_accumulate_rate_on_geforce_only(calib):
+    """BF16 tensor products accumulate in FP32 only (llama.cpp's cuBLAS path for BF16 asks
+    for CUBLAS_COMPUTE_32F, its F16 path for CUBLAS_COMPUTE_16F: ggml-cuda.cu,
+    batched_mul_mat_traits), which GeForce boards run at half their FP16-accumulate peak. So
+    an RTX 5090 prompts a BF16 model at half the rate of the same model in F16, while a
+    workstation board of the same chip (RTX PRO 6000), whose two rates are equal, prompts
+    both alike; decode (bandwidth) is the same for both types on either."""
+    from sizing.core.machine import machine_from_gpu
+    from sizing.core.speed.estimate import bf16_rate_share
+    from sizing.hardware.db import load_gpus
+
+    db = load_gpus()
+    llama = load_catalog().get("meta-llama/Llama-3.2-1B-Instruct")
+    geforce = machine_from_gpu(db.get("nvidia-rtx-5090")).gpus[0].rate()
+    pro = machine_from_gpu(db.get("nvidia-rtx-pro-6000-blackwell")).gpus[0].rate()
+    assert bf16_rate_share(geforce) == pytest.approx(0.5, rel=0.02)
+    assert bf16_rate_share(pro) == 1.0
+
+    def speeds(dev, quant):
+        w = single_device_work(traffic_for(llama, quant), dev)
+        est = estimate_speed([w], calib, ctx=4096)
+        return est.prefill_tokens_per_s.expected, est.decode_tokens_per_s.expected
+
+    (pb, db_), (pf, df) = speeds(geforce, "BF16"), speeds(geforce, "F16")
+    assert pb == pytest.approx(pf / 2, rel=0.05) and db_ == pytest.approx(df, rel=0.01)
+    (pb, _), (pf, _) = speeds(pro, "BF16"), speeds(pro, "F16")
+    assert pb == pytest.approx(pf, rel=0.01)
+
+
 def _geforce(db, gpu_id: str) -> bool:
     g = db.get(gpu_id)
     return bool(g.fp16_tflops and g.matrix_tflops and g.matrix_tflops > 1.5 * g.fp16_tflops)

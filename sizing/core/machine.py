@@ -55,6 +55,7 @@ class Device(BaseModel):
     memory_bytes: int = Field(gt=0, description="what llama.cpp may allocate here (before the margin)")
     bandwidth_gbs: float = Field(gt=0)
     matmul_tflops: float | None = Field(None, gt=0)
+    bf16_tflops: float | None = Field(None, gt=0, description="BF16 matrix peak (sizing.core.traffic.DeviceRate)")
     threads: int | None = Field(None, gt=0)
     clock_ghz: float | None = Field(None, gt=0, description="CPU: core clock (sizing.core.traffic.DeviceRate)")
     tdp_w: float | None = None
@@ -77,6 +78,7 @@ class Device(BaseModel):
             backend=self.backend,
             bandwidth_gbs=self.bandwidth_gbs,
             matmul_tflops=self.matmul_tflops,
+            bf16_tflops=self.bf16_tflops,
             threads=self.threads,
             clock_ghz=self.clock_ghz,
             family=self.family,
@@ -308,6 +310,7 @@ def machine_from_gpu(
             memory_bytes=int(gpu.memory_gb * GIB / per),
             bandwidth_gbs=gpu.memory_bandwidth_gbs / per,
             matmul_tflops=gpu.matrix_tflops / per if gpu.matrix_tflops else None,
+            bf16_tflops=gpu.fp16_tflops / per if gpu.fp16_tflops else None,
             vector_tflops=gpu.fp32_tflops / per if gpu.fp32_tflops and not gpu.fp16_tflops else None,
             tdp_w=gpu.tdp_w / per if gpu.tdp_w else None,
             link_gbs=link,

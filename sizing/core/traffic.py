@@ -35,6 +35,14 @@ class DeviceRate(BaseModel):
     matmul_tflops: float | None = Field(
         None, gt=0, description="dense FP16 matrix peak, FP16 accumulate (sizing.core.gpu.matrix_peak_tflops)"
     )
+    bf16_tflops: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "dense BF16 matrix peak: BF16 tensor products accumulate in FP32 only, so the stated "
+            "FP32-accumulate figure (half of matmul_tflops on GeForce boards, equal elsewhere)"
+        ),
+    )
     threads: int | None = Field(None, gt=0, description="CPU threads used (CPU devices)")
     clock_ghz: float | None = Field(
         None,

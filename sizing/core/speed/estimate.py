@@ -461,13 +461,32 @@ def f16_speed(device: DeviceRate, calib: CalibrationSet) -> float:
     return 1.0
 
 
-def gpu_weight_factor(matrix_types: Iterable[tuple[str, float]], speed: float) -> float:
+def bf16_rate_share(device: DeviceRate) -> float:
+    """The share of the device's matrix peak BF16 weights can reach: BF16 tensor products
+    accumulate in FP32 only (NVIDIA's mma has no FP16-accumulate BF16 form, and llama.cpp's
+    cuBLAS path for BF16 asks for FP32 compute where its F16 path asks for FP16), and GeForce
+    boards run FP32 accumulate at half the FP16-accumulate rate ``matmul_tflops`` holds; 1
+    where the two rates are equal or either is unknown."""
+    if device.bf16_tflops and device.matmul_tflops:
+        return min(1.0, device.bf16_tflops / device.matmul_tflops)
+    return 1.0
+
+
+def gpu_weight_factor(matrix_types: Iterable[tuple[str, float]], speed: float, bf16_share: float = 1.0) -> float:
     """Prompt speed of a model's matrix mix on a GPU relative to all-quantized weights:
-    F16/BF16 shares run ``speed`` times as fast, each share takes share ÷ speed of the time."""
+    F16/BF16 shares run ``speed`` times as fast (BF16 ones also at ``bf16_share`` of the
+    peak, :func:`bf16_rate_share`), each share takes share ÷ its speed of the time."""
     mix = list(matrix_types)
     if not mix:
         return 1.0
-    t = sum(share / (speed if typ.upper() in UNQUANTIZED_TYPES else 1.0) for typ, share in mix)
+
+    def rate(typ: str) -> float:
+        t = typ.upper()
+        if t not in UNQUANTIZED_TYPES:
+            return 1.0
+        return speed * (bf16_share if t == "BF16" else 1.0)
+
+    t = sum(share / rate(typ) for typ, share in mix)
     return 1.0 / t if t > 0 else 1.0
 
 
@@ -482,7 +501,7 @@ def work_compute(work: DeviceWork, calib: CalibrationSet) -> float:
         speeds = dict(c.prefill_kernel_speed or calib.get("cpu").prefill_kernel_speed)
         rate *= prefill_kernel_factor(work.matrix_types, work.device.family, speeds)
     else:
-        rate *= gpu_weight_factor(work.matrix_types, f16_speed(work.device, calib))
+        rate *= gpu_weight_factor(work.matrix_types, f16_speed(work.device, calib), bf16_rate_share(work.device))
     return rate
 
 
