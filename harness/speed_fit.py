@@ -511,9 +511,11 @@ def _fit_hbm_share(
     squares in relative error over their dense decode rows (weights: :func:`row_weight`),
     given the line fitted on the other devices: 1/tg = (bytes + layers·L·m)/(bandwidth·eff·s)
     on CUDA (L in bytes at the effective bandwidth), bytes/(bandwidth·eff·s) + layers·L·m
-    elsewhere; linear in (1/s, m/s). The scale is fitted on CUDA only (bytes-scaled layer
-    costs) and needs rows of two sizes on one device to be told from the share; otherwise it
-    stays 1 (at most 4). (1, 1) without HBM rows."""
+    elsewhere; linear in (1/s, m/s) on CUDA, in (1/s, m) elsewhere. The scale needs rows of
+    two sizes on one device to be told from the share; otherwise it stays 1 (at most 4). An
+    MI50 (gfx906) on ROCm shows why it is fitted there too: its 7B Q4_0 decodes at a third of
+    its datasheet bandwidth and its 8B and 14B BF16 at half, a fixed cost per layer about
+    twice the GDDR cards' at a share near theirs. (1, 1) without HBM rows."""
     if not rows:
         return 1.0, 1.0
     x = np.array([_decode_x(r, d) for r, d in rows]) / eff
@@ -525,10 +527,10 @@ def _fit_hbm_share(
         len({round(n[i] / x[i], 3) for i, (_, d) in enumerate(rows) if d.name == name}) > 1
         for name in {d.name for _, d in rows}
     )
-    if scaled and two_sizes and layer > 0:
+    if two_sizes and layer > 0:
         a, b = _weighted_line(x, y, w, z)
         if a > 0:
-            return min(1.0, 1.0 / a), min(4.0, max(0.0, b / a))
+            return min(1.0, 1.0 / a), min(4.0, max(0.0, b / a if scaled else b))
     if scaled:
         a = float(np.sum(w * y * (x + z)) / np.sum(w * (y * (x + z)) ** 2))
     else:
@@ -903,7 +905,8 @@ def fit(
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
-            n_dense = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
+            # rows its decode line is fitted on: an HBM card's dense rows fit only its share
+            n_dense = sum(1 for r, d in part if r.tg128 and not r.host_limited and not r.active_params_b and not d.hbm)
             if n_dense >= MIN_ROWS and len(part) < len(mine):
                 ck = _fit_backend(
                     f"{backend}/{kind}",

@@ -359,7 +359,9 @@ def test_moe_layer_cost_fitted_on_fit_rows_predicts_held_out_moe_rows():
         calib = fit(data, without={r.id})
         ours.append(err(r, calib))
         bare.append(err(r, flat(calib)))
-    assert statistics.median(ours) < 0.5 * statistics.median(bare)
+    # (an MI50's gpt-oss row is near either way: its HBM layer cost already slows it)
+    assert statistics.median(ours) < 0.6 * statistics.median(bare)
+    assert sum(o < b for o, b in zip(ours, bare)) >= 2 * len(moe) / 3
     calib = load_calibration()
     assert calib.get("cuda").moe_layer_mb > 0
     dense = next(r for r in data.rows if r.backend == "cuda" and not r.active_params_b and r.tg128)
@@ -576,7 +578,7 @@ def test_hbm_cards_decode_at_their_fitted_share_and_a_held_out_a100_is_predicted
     A100's or H100 PCIe's, about 0.8 of an RTX 6000 Ada's). Fitted without any A100 row, the
     share the H100 PCIe rows imply predicts each A100 PCIe and SXM row within 25 %; the same
     fit with every device taken as GDDR puts the A100's 8B rows 1.6x too fast or more. A
-    backend with no HBM row of its own borrows the share pooled over the others."""
+    backend with no HBM row of its own (Vulkan) borrows the share pooled over the others."""
     from harness.speed_fit import row_device
     from sizing.core.machine import machine_from_gpu
     from sizing.hardware.db import load_gpus
@@ -590,8 +592,8 @@ def test_hbm_cards_decode_at_their_fitted_share_and_a_held_out_a100_is_predicted
     calib = fit(data, without={r.id for r in a100})
     c = calib.get("cuda")
     assert 0.3 < c.hbm_decode_share < 0.9
-    # no HBM card measured on ROCm: an MI300X takes the share measured on the others
-    assert calib.get("rocm").hbm_decode_share == calib.pooled.hbm_decode_share < 1.0
+    # no HBM card measured on Vulkan: an MI300X there takes the share measured on the others
+    assert calib.get("vulkan").hbm_decode_share == calib.pooled.hbm_decode_share < 1.0
     rate = row_device(a100[0], data.devices[a100[0].device])
     gddr = rate.model_copy(update={"hbm": False})
     assert effective_bandwidth(rate, calib) == pytest.approx(c.hbm_decode_share * effective_bandwidth(gddr, calib))
@@ -602,6 +604,40 @@ def test_hbm_cards_decode_at_their_fitted_share_and_a_held_out_a100_is_predicted
         assert abs(predict_decode(r, dev, calib) - r.tg128) / r.tg128 < 0.25, r.id
         if r.size_gib < 10:
             assert predict_decode(r, flat[r.device], plain) > 1.6 * r.tg128, r.id
+
+
+def test_an_mi50_decodes_at_its_own_rocm_share_and_layer_cost_and_each_row_is_predicted_without_it(data):
+    """An MI50 (gfx906, 1 TB/s HBM2) decodes far below its datasheet on ROCm: one llama.cpp
+    build and day (kyuz0/mi50-gfx906-toolboxes) puts a 7B Q4_0 at a third of it and the 8B and
+    14B BF16 at half, so its fixed cost per layer is well above the GDDR cards' and the
+    share and the layer scale are fitted on ROCm as on CUDA. Fitted without each of its dense
+    rows, the other two predict it within 25 %; the pooled share with the GDDR cards' layer
+    cost (what ROCm took before it had an HBM row) puts the 7B 40 % too fast or more, and
+    Qwen3-30B-A3B on an MI50, above an RTX 3090 before, comes out below it."""
+    from harness.speed_fit import fit, predict_decode
+    from sizing.core.machine import machine_from_gpu
+    from sizing.hardware.db import load_gpus
+    from sizing.core.solver import traffic_for
+
+    mi50 = [r for r in data.rows if r.device == "mi50-32gb" and r.tg128 and not r.active_params_b]
+    assert len(mi50) >= 3 and all(data.devices[r.device].hbm for r in mi50)
+    for r in mi50:
+        c = fit(data, without={r.id})
+        assert c.get("rocm").hbm_layer_scale > 1.5, r.id
+        assert abs(predict_decode(r, data.devices[r.device], c) - r.tg128) / r.tg128 < 0.25, r.id
+    q4 = next(r for r in mi50 if r.quant == "Q4_0")
+    c = fit(data, without={r.id for r in mi50})
+    assert predict_decode(q4, data.devices[q4.device], c) > 1.4 * q4.tg128
+
+    calib = load_calibration()
+    db = load_gpus()
+    moe = traffic_for(load_catalog().get("Qwen/Qwen3-30B-A3B"), "Q4_K_M")
+
+    def tg(gid, backend):  # the whole model on one card (a layer split decodes at about its speed)
+        dev = machine_from_gpu(db.get(gid), backend=backend).gpus[0].rate()
+        return estimate_speed([single_device_work(moe, dev)], calib, ctx=4096).decode_tokens_per_s.expected
+
+    assert tg("amd-mi50-16gb", "rocm") < 0.9 * tg("nvidia-rtx-3090", "cuda")
 
 
 def test_vectorised_decode_pays_the_hbm_share_as_the_per_device_model_does(calib):
