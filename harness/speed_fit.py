@@ -944,7 +944,7 @@ def fit(
             "(CUDA: MB at the effective bandwidth; host-dispatch backends: a time, an architecture's own "
             "where its dense rows span two sizes; where one efficiency puts it at 0, from each architecture's "
             "rows of several sizes with an efficiency per architecture), relative error weighted by recency, "
-            "on dense rows of GDDR/LPDDR devices; GPUs with HBM: a share of that efficiency and (CUDA) a scale "
+            "on dense rows of GDDR/LPDDR devices; GPUs with HBM: a share of that efficiency and (rows of two sizes on one card) a scale "
             "of the cost per layer, least squares on their dense rows; MoE: median cost per MoE layer and token, as MB streamed at the "
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
