@@ -403,3 +403,33 @@ def test_attention_factor_moves_the_speed_model(smollm2_gguf):
     assert base and cpu_attention_seconds(single_device_work(traffic, r1), c1, 1000) == pytest.approx(base)
     assert cpu_attention_seconds(single_device_work(traffic, r2), c2, 1000) == pytest.approx(2 * base)
     assert r1 == r2
+
+
+def test_repeats_at_a_depth_count_by_their_median():
+    """One slow shallow repeat (a busy second) does not set the rate: the median of three does."""
+    runs = [
+        _at_depth("s1", 80),
+        _at_depth("s2", 80, slow=1.6),
+        _at_depth("s3", 80),
+        _at_depth("d1", 656),
+        _at_depth("d2", 656),
+        _at_depth("d3", 656, slow=0.9),
+    ]
+    f = calibrate.fit_factors(runs)
+    assert f.attention_factor == pytest.approx(0.5, rel=1e-6)
+    assert f.attention_gflops == pytest.approx(4.0, rel=1e-6)
+
+
+def test_an_implausible_attention_rate_is_taken_for_noise():
+    """A deep run only a hair slower than the shallow one (the shallow run hit a busy
+    moment) would put attention at over 8x the default rates: the default stays."""
+    quiet_shallow, deep = _at_depth("s", 80), _at_depth("deep", 656)
+    step_shallow, step_deep = 1 / quiet_shallow.measured_decode, 1 / deep.measured_decode
+    slow = (step_deep - 0.05 * (step_deep - step_shallow)) / step_shallow  # 95% of the gap eaten by noise
+    shallow = _at_depth("shallow", 80, slow=slow)
+    dt = 1 / deep.measured_decode - 1 / shallow.measured_decode
+    assert dt > 0 and (deep.decode_attn_s - shallow.decode_attn_s) / dt > calibrate.ATTENTION_PLAUSIBLE
+    f = calibrate.fit_factors([shallow, deep])
+    assert f.attention_factor is None and "default rate" in f.detail()
+    # the same two depths without the noise fit the rate
+    assert calibrate.fit_factors([quiet_shallow, deep]).attention_factor == pytest.approx(0.5, rel=1e-6)

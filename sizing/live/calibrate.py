@@ -142,6 +142,10 @@ FAR_FROM_OTHERS = 0.35  # leave-one-out miss beyond which a run disagrees with t
 # An attention rate is fitted only from runs of one model at two depths whose attention
 # FLOPs differ this many times over: closer depths leave the slope to the noise.
 ATTENTION_SPREAD = 2.0
+# A fitted attention speed this far from the default rates (either way) is noise: the
+# default rates come from one-thread CPU-time runs on AVX2 (data/cpu_attention.yaml), and a
+# busy second between two short runs can swing their difference tenfold.
+ATTENTION_PLAUSIBLE = 8.0
 
 
 class SpeedSample(BaseModel):
@@ -357,24 +361,35 @@ def fit_attention(samples: Sequence[SpeedSample]) -> tuple[float, float, int] | 
     the step's weights and fixed costs are the same at both, so the deeper run's extra
     seconds are attention alone, set against the extra the default rates predict. A pair
     qualifies when the deeper run's predicted attention is at least ``ATTENTION_SPREAD``
-    times the shallower one's and it was measurably slower; the median over models is
-    taken. One depth, or depths too close, fit nothing: the default rates stay."""
+    times the shallower one's and it was measurably slower; repeats at a depth count by
+    their median, a factor beyond ``ATTENTION_PLAUSIBLE`` either way is taken for noise, and
+    the median over models is taken. One depth, or depths too close, fit nothing: the
+    default rates stay."""
     series: dict[str, list[SpeedSample]] = {}
     for s in samples:
         if s.series and s.measured_decode and s.decode_attn_s is not None and s.decode_attn_flops is not None:
             series.setdefault(s.series, []).append(s)
     factors, rates = [], []
     for runs in series.values():
-        lo = min(runs, key=lambda s: s.decode_attn_s or 0.0)
-        hi = max(runs, key=lambda s: s.decode_attn_s or 0.0)
-        a_lo, a_hi = lo.decode_attn_s or 0.0, hi.decode_attn_s or 0.0
+        # repeats at one depth: the median step time (one noisy repeat would set the rate)
+        depths: dict[float, list[SpeedSample]] = {}
+        for s in runs:
+            depths.setdefault(round(s.decode_attn_s or 0.0, 9), []).append(s)
+        a_lo, a_hi = min(depths), max(depths)
         if a_hi <= 0 or a_hi < ATTENTION_SPREAD * a_lo:
             continue
-        dt = 1.0 / (hi.measured_decode or 1.0) - 1.0 / (lo.measured_decode or 1.0)
+        lo, hi = depths[a_lo], depths[a_hi]
+        dt = _median([1.0 / (s.measured_decode or 1.0) for s in hi]) - _median(
+            [1.0 / (s.measured_decode or 1.0) for s in lo]
+        )
         if dt <= 0:  # the deeper run was no slower: nothing to fit from this pair
             continue
-        factors.append((a_hi - a_lo) / dt)
-        rates.append(((hi.decode_attn_flops or 0.0) - (lo.decode_attn_flops or 0.0)) / dt)
+        factor = (a_hi - a_lo) / dt
+        if not (1 / ATTENTION_PLAUSIBLE <= factor <= ATTENTION_PLAUSIBLE):
+            continue  # a few ms of noise between the depths, not attention: keep the default
+        factors.append(factor)
+        flops = _median([s.decode_attn_flops or 0.0 for s in hi]) - _median([s.decode_attn_flops or 0.0 for s in lo])
+        rates.append(flops / dt)
     if not factors:
         return None
     return _median(factors), _median(rates), len(factors)
