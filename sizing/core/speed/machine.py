@@ -45,7 +45,7 @@ class MachineFactors(BaseModel):
         if self.attention_factor and self.attention_gflops:
             models = f"{self.n_attention} model{'s' if self.n_attention != 1 else ''} at two depths"
             return f"attention {self.attention_gflops:.1f} GFLOP/s (×{self.attention_factor:.2f} the default, {models})"
-        return "attention at the default rate (no runs at two depths)"
+        return "attention at the default rate (no runs at two depths that fit one)"
 
     def detail(self) -> str:
         if self.effective_bandwidth_gbs:
