@@ -80,17 +80,7 @@ def test_a_host_with_less_ram_than_the_weights_says_why_it_still_loads():
         if b.gpu_id == "nvidia-rtx-3090" and b.count == 3 and b.platform_id in ("mining-h510", "server-epyc-rome")
     ]
     assert len(pick) == 2
-    r = plan(
-        [load_catalog().get("openai/gpt-oss-120b")],
-        pick,
-        quant="Q4_K_M",
-        ctx=32768,
-        calib=load_calibration(),
-        coverage=bench_coverage(),
-        today=TODAY,
-        objective="cheapest",
-        limit=10,
-    )
+    r = _plan(pick, "openai/gpt-oss-120b", limit=10)
     # one row per card set: the cheaper host (the mining board) is the one listed
     (row,) = r.options
     assert row.platform_id == "mining-h510" and row.ram_gb == 32  # its 16 GB + the 16 GB a GPU build is given
@@ -111,17 +101,22 @@ def test_one_5090_is_offered_on_a_desktop_with_the_psu_it_needs_not_a_mining_boa
 
 
 def _one(builds, build_id: str, model: str):
+    return _plan([b for b in builds if b.id == build_id], model, limit=1).options[0]
+
+
+def _plan(builds, model: str, limit: int):
+    """The cheapest-first plan of ``builds`` for one model at Q4_K_M and 32K."""
     return plan(
         [load_catalog().get(model)],
-        [b for b in builds if b.id == build_id],
+        builds,
         quant="Q4_K_M",
         ctx=32768,
         calib=load_calibration(),
         coverage=bench_coverage(),
         today=TODAY,
         objective="cheapest",
-        limit=1,
-    ).options[0]
+        limit=limit,
+    )
 
 
 def test_x1_links_say_what_prefill_pays_for_the_activations_and_full_links_do_not():
