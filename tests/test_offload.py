@@ -131,3 +131,11 @@ def test_a_call_past_the_rerun_budget_is_stopped_and_its_worker_replaced(pool, m
     assert _until(lambda: not before.is_running() or before.status() == "zombie", 10)
     monkeypatch.delenv("LLM_SIZING_RERUN_CPU_S")  # a fresh worker may take seconds to start
     assert offload.call(os.getpid) not in (os.getpid(), before.pid)  # a fresh worker answers
+
+
+def test_a_pool_shut_down_under_a_call_answers_in_process(pool):
+    """Another session's call may replace the pool between this call reading it and
+    submitting to it: the answer is computed here instead of failing the page."""
+    offload.call(os.getpid)
+    offload._pool.shutdown(wait=True)  # as a replacement does to the pool this call holds
+    assert offload.call(os.getpid) == os.getpid()

@@ -129,29 +129,41 @@ def _replace(pool: ProcessPoolExecutor) -> None:
     start()
 
 
-def in_process(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def in_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` here: for arguments too large to send (a file's tensor list)."""
     return fn(*args, **kwargs)
 
 
-def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, in a worker when the server started them.
 
     ``fn`` must be a module-level function of the core whose arguments and result pickle;
     an exception it raises (a ``SizingError``) reaches the caller as it would in process."""
-    global _pool, _broken
     pool = _pool
     if pool is None:
         return fn(*args, **kwargs)
     try:
-        return _wait(pool, pool.submit(fn, *args, **kwargs))
+        fut = pool.submit(fn, *args, **kwargs)
     except BrokenProcessPool:
-        with _lock:
-            if _pool is pool:
-                _broken += 1
-                _pool = None
-                log.warning("a worker process died; %s", "restarting them" if _broken < 2 else "running in process")
-        pool.shutdown(wait=False, cancel_futures=True)
-        if _broken < 2:
-            start()
+        return _lost(pool, fn, *args, **kwargs)
+    except RuntimeError:  # shut down meanwhile (another session's call replaced it): here
         return fn(*args, **kwargs)
+    try:
+        return _wait(pool, fut)
+    except BrokenProcessPool:
+        return _lost(pool, fn, *args, **kwargs)
+
+
+def _lost(pool: ProcessPoolExecutor, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """A worker of ``pool`` died: replace the pool (once; a pool replaced on purpose by a
+    call past its budget does not count), and answer this call here."""
+    global _pool, _broken
+    with _lock:
+        if _pool is pool:
+            _broken += 1
+            _pool = None
+            log.warning("a worker process died; %s", "restarting them" if _broken < 2 else "running in process")
+    pool.shutdown(wait=False, cancel_futures=True)
+    if _broken < 2:
+        start()
+    return fn(*args, **kwargs)
