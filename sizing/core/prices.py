@@ -158,8 +158,7 @@ class PriceBook(BaseModel):
         sound = [
             p
             for p in ps
-            if not p.weak_basis
-            and (observed_on(newest.date) - observed_on(p.date)).days / DAYS_PER_MONTH <= WEAK_YIELDS_WITHIN_MONTHS
+            if not p.weak_basis and age_months(p.date, observed_on(newest.date)) <= WEAK_YIELDS_WITHIN_MONTHS
         ]
         if not sound:
             return newest
