@@ -72,6 +72,7 @@ class BenchDevice(BaseModel):
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
     hbm: bool = Field(False, description="stacked HBM memory: filled from data/gpus.yaml's memory_type by db_id")
+    tdp_w: float | None = Field(None, gt=0, description="board power: filled from data/gpus.yaml's tdp_w by db_id")
     vector_tflops: float | None = Field(
         None, gt=0, description="FP32 vector peak of a GPU without matrix units llama.cpp uses (cited)"
     )
@@ -144,8 +145,11 @@ class BenchRow(BaseModel):
     # changes a lot between builds, so an old row can be told from a recent one
     build: str | None = Field(
         None,
-        pattern=r"^([0-9a-f]{7,40}( \(\d+\))?|b\d+|PR #\d+( [\w./-]+( [\w./-]+)*)?)$",
-        description="llama-bench's 'build: <commit> (<number>)', a release tag bNNNN, or 'PR #N <branch>'",
+        pattern=r"^([0-9a-f]{7,40}( \(\d+\))?|b\d+|PR #\d+( [\w./-]+( [\w./-]+)*)?|([0-9a-f]{7,40}, )?discussion #\d+)$",
+        description=(
+            "llama-bench's 'build: <commit> (<number>)', a release tag bNNNN, 'PR #N <branch>', or a "
+            "scoreboard entry '<commit>, discussion #N'"
+        ),
     )
     date: dt.date | None = Field(None, description="the day the source posted the figure")
     source: str = Field(min_length=8)
@@ -348,6 +352,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         hbm=dev.hbm,
         gpu_cores=dev.gpu_cores,
         vector_tflops=dev.vector_tflops,
+        board_power_w=dev.tdp_w if dev.kind == "gpu" else None,
     )
 
 
@@ -401,7 +406,8 @@ def _row_peak(row: BenchRow, dev: BenchDevice) -> float:
 def _f16_speed(peaked: list[tuple[BenchRow, BenchDevice]]) -> float | None:
     """How much faster F16/BF16 weights reach a GPU's matrix peak than quantized ones: per
     device and llama.cpp build with rows of both kinds, the median F16 share of the peak ÷
-    the median quantized share; the median over such pairs (None without any)."""
+    the median quantized share; the median over such pairs (None without any). Below 1 where
+    llama.cpp's quantized kernels outrun the vendor's F16 GEMM (CUDA since MMQ)."""
     groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for r, d in peaked:
         if r.build is None or not d.matmul_tflops:
@@ -409,6 +415,16 @@ def _f16_speed(peaked: list[tuple[BenchRow, BenchDevice]]) -> float | None:
         f16, quant = groups.setdefault((d.name, r.build), ([], []))
         (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / _row_peak(r, d))
     ratios = [statistics.median(f) / statistics.median(q) for f, q in groups.values() if f and q]
+    if not ratios:
+        # no build timed both kinds on one device (CUDA's pairs predate MMQ, superseded_prompt):
+        # pair each device's F16 rows with its quantized rows of any build. The F16 path is the
+        # vendor GEMM, which llama.cpp's own kernel changes leave alone
+        by_dev: dict[str, tuple[list[float], list[float]]] = {}
+        for r, d in peaked:
+            if d.matmul_tflops:
+                f16, quant = by_dev.setdefault(d.name, ([], []))
+                (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / _row_peak(r, d))
+        ratios = [statistics.median(f) / statistics.median(q) for f, q in by_dev.values() if f and q]
     return statistics.median(ratios) if ratios else None
 
 
@@ -456,7 +472,34 @@ def row_year(row: BenchRow) -> float | None:
         m = re.match(r"PR #(\d+)", row.build)
         if m:
             return _interp(int(m.group(1)), _PR_YEARS)
+        # a scoreboard entry ("8cf6b42, discussion #15013") is at least as new as its thread,
+        # whose number shares GitHub's sequence with the pull requests
+        m = re.search(r"discussion #(\d+)", row.build)
+        if m:
+            return _interp(int(m.group(1)), _PR_YEARS)
     return None
+
+
+# llama.cpp made its int8 tensor-core kernels (MMQ) the default for quantized prompts on
+# cards that have them (Turing and newer) in PR #8075, merged 2024-06-24; before that such a
+# card dequantized the weights and multiplied them with FP16 cuBLAS.
+MMQ_DEFAULT_YEAR = 2024.48
+_INT8_TENSOR_FAMILIES = ("turing", "ampere", "ada-lovelace", "hopper", "blackwell")
+
+
+def superseded_prompt(row: BenchRow, dev: BenchDevice) -> bool:
+    """Whether a row's prompt figure ran a path today's llama.cpp no longer takes: quantized
+    weights on a CUDA card with int8 tensor cores, measured before MMQ became the default
+    there. The same cards prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at
+    7,980 tok/s in PR #4766, 2024-01, and 11,993 on the CUDA scoreboard, discussion #15013; an
+    RTX 3090 3,511 and 5,175), so such a row would pull the prompt rate of every plan, all run
+    on current builds, down by a third. Its decode figure is kept (decode never used cuBLAS)."""
+    if row.backend.split("/")[0] != "cuda" or not row.pp512 or _unquantized(row):
+        return False
+    if not (dev.family or "").startswith(_INT8_TENSOR_FAMILIES):
+        return False
+    year = row_year(row)
+    return year is not None and year < MMQ_DEFAULT_YEAR
 
 
 def row_weight(row: BenchRow) -> float:
@@ -529,8 +572,10 @@ def _fit_hbm_share(
     )
     if two_sizes and layer > 0:
         a, b = _weighted_line(x, y, w, z)
-        if a > 0:
-            return min(1.0, 1.0 / a), min(4.0, max(0.0, b / a if scaled else b))
+        # a scale at or below 0 would say an HBM card's layers cost nothing: those rows do not
+        # pin it, and the share alone is fitted below
+        if a > 0 and b > 0:
+            return min(1.0, 1.0 / a), min(4.0, b / a if scaled else b)
     if scaled:
         a = float(np.sum(w * y * (x + z)) / np.sum(w * (y * (x + z)) ** 2))
     else:
@@ -642,6 +687,32 @@ def _fit_cpu_bytes_per_cycle(
     return None if bool(np.all(thr_ghz * best[1] * 1e9 >= bw)) else best[1]
 
 
+def _power_cap(
+    peaked: list[tuple[BenchRow, BenchDevice]], shares: list[float], f16: float | None
+) -> tuple[float | None, float | None]:
+    """(GFLOP/s per watt of board power, share of the matrix peak) for prompt products. A long
+    prompt keeps the matrix units busy, and a board whose power limit is low for its peak
+    clocks them down: on llama.cpp's CUDA scoreboard the RTX 6000 Ada and L40 (300 W, AD102)
+    prompt at about 0.4 TFLOPS per watt, a third of their peak, while the RTX 4090 (450 W, the
+    same chip) reaches half of its. The most power-efficient of three runs or more is what
+    the architecture's FLOP per joule allows (a run below it was held by its matrix share);
+    the share is then the median over the runs that power did not hold."""
+    if not shares:
+        return None, None
+    share = statistics.median(shares)
+    # discrete cards: a unified chip's stated power covers its CPU too
+    powered = [(r, d) for r, d in peaked if d.tdp_w and d.kind == "gpu"]
+    if len(powered) < 3:
+        return None, share
+    per_watt = max(_prefill_rate(r) / (f16 if f16 and _unquantized(r) else 1.0) / d.tdp_w / 1e9 for r, d in powered)
+    free = [
+        s
+        for (r, d), s in zip(peaked, shares)
+        if not (d.tdp_w and d.kind == "gpu" and per_watt * d.tdp_w * 1e9 < share * _row_peak(r, d))
+    ]
+    return per_watt, statistics.median(free) if free else share
+
+
 def _prefill_rate(row: BenchRow) -> float:
     return 2.0 * row.active_params * row.pp512  # FLOP/s achieved (attention neglected)
 
@@ -696,7 +767,7 @@ def _fit_backend(
     hbm_dec = [(r, d) for r, d in dense_dec if d.hbm]
     dense_dec = [(r, d) for r, d in dense_dec if not d.hbm]
     dec = [(r, d) for r, d in dec if not (d.hbm and not r.active_params_b)]
-    pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
+    pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited and not superseded_prompt(r, d)]
     per_thread = per_ghz = None
     scaled = _graphs(backend)
     layer = 0.0  # bytes-equivalent per layer and token (GPUs; a CPU's fixed cost is per token)
@@ -741,6 +812,7 @@ def _fit_backend(
     if parent is None and len({d.name for _, d in peaked}) < 2:
         peaked = []
     with_peak = [_prefill_rate(r) / _row_peak(r, d) / (f16 if f16 and _unquantized(r) else 1.0) for r, d in peaked]
+    per_watt, pre_share = _power_cap(peaked, with_peak, f16)
     per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
     # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
     # prompt cost has its own term), over two devices at least like the matrix share
@@ -765,7 +837,8 @@ def _fit_backend(
         decode_overhead_ms=round(over * 1000, 4),
         decode_layer_mb=round(layer / 1e6, 3) if scaled else 0.0,
         decode_layer_ms=0.0 if scaled else round(layer * 1000, 5),
-        prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
+        prefill_efficiency=round(pre_share, 4) if pre_share else None,
+        prefill_gflops_per_watt=round(per_watt, 2) if per_watt else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
         prefill_f16_speed=round(f16, 3) if f16 else None,
@@ -890,6 +963,9 @@ def fit(
                             "prefill_efficiency": c.prefill_efficiency,
                         }
                     )
+                if cf.prefill_gflops_per_watt is None and cf.prefill_efficiency == c.prefill_efficiency:
+                    # an architecture without prompt rows of its own takes its backend's cap
+                    cf = cf.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
                 n = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
                 if n < MIN_ROWS:
                     lo, hi = c.decode_spread
@@ -952,7 +1028,10 @@ def fit(
             "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
             "there are any; F16/BF16 rows divided by the F16 speed-up their device and build show over "
             "its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
-            "unified-memory chips' in their class and architecture entries), per GB/s, or per CPU thread"
+            "unified-memory chips' in their class and architecture entries; capped at the GFLOP/s per watt of "
+            "board power of the architecture's most power-efficient discrete run, three runs or more, the "
+            "share then the median of the runs that cap did not hold; quantized CUDA prompt rows measured "
+            "before int8 tensor-core kernels became the default, 2024-06, left out), per GB/s, or per CPU thread"
         ),
         holdout=(
             "none: every row is fitted (bench/accuracy_speed.py predicts each row by a fit without it)"
@@ -1082,6 +1161,8 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
             d = d.model_copy(update={"gpu_cores": g.gpu_cores})
         if g is not None and is_hbm(g.memory_type):
             d = d.model_copy(update={"hbm": True})
+        if g is not None and g.tdp_w and d.kind != "cpu":
+            d = d.model_copy(update={"tdp_w": g.tdp_w})
         if d.family is None and g is not None and g.architecture:
             from sizing.core.machine import family_of
 
