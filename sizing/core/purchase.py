@@ -10,8 +10,10 @@ those that hold the models by one of three objectives:
 Every row carries its priced lines (kind, date, source), its speed basis and how many
 public llama-bench rows back it (the calibration entry that predicts it, the device, the
 device class: ``calibration_strength``), and its launch commands. A build on weak
-calibration is marked, and meets a speed target only if its low estimate does. Each set of
-cards is listed once, on its best-ranked host, and a build with more of the same card
+calibration is marked, and meets a speed target only if its low estimate does. A GPU
+build's host must hold the weights it loads (``sizing.core.hosts``: RAM rule; the row's why
+states it with the cheaper hosts passed over). Each set of cards is listed once, on its
+best-ranked host, and a build with more of the same card
 that is neither faster nor cheaper is left out. When no build meets the target, the closest
 are returned instead.
 
