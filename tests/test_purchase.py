@@ -19,7 +19,8 @@ from sizing.core.prices import (
     parse_overrides,
     price_book,
 )
-from sizing.core.purchase import SPEED_TIE, Usage, own_cost_per_m, plan, speed_band
+from sizing.core.hosts import gpu_host_ram_gb
+from sizing.core.purchase import SPEED_TIE, Usage, memory_need, own_cost_per_m, plan, speed_band
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.coverage import bench_coverage
 from sizing.errors import SizingError
@@ -175,12 +176,24 @@ def test_builds_are_physically_possible_and_priced_whole(ctx):
 
 
 def _plan(ctx, model, **kw):
+    """Plan ``model`` over the builds as the planner composes them for it: the host RAM of
+    each GPU build sized to the weights it loads (``hosts.gpu_host_ram_gb``)."""
     arch = ctx["cat"].get(model)
+    n_ctx = kw.pop("ctx_len", 8192)
+    weights = memory_need([arch], "Q4_K_M", n_ctx, ctx["calib"]).weights_gib
+    builds, _ = all_builds(
+        ctx["gpus"],
+        used=True,
+        overrides=PriceOverrides(),
+        today=TODAY,
+        ram_need_gb=64,
+        host_ram_gb=gpu_host_ram_gb(weights),
+    )
     return plan(
         [arch],
-        ctx["builds"],
+        builds,
         quant="Q4_K_M",
-        ctx=kw.pop("ctx_len", 8192),
+        ctx=n_ctx,
         calib=ctx["calib"],
         coverage=ctx["coverage"],
         today=TODAY,
