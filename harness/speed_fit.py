@@ -824,6 +824,12 @@ def _fit_backend(
     per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
     per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
+    # and per cycle, where the clock is known: the rate a CPU of another clock is scaled from
+    flops_per_cycle = [
+        _prefill_rate(r) / 1e9 / (r.threads * d.clock_ghz)
+        for r, d in pre
+        if d.kind == "cpu" and r.threads and d.clock_ghz
+    ]
     share, lscale = (
         (parent.hbm_decode_share, parent.hbm_layer_scale)
         if parent is not None
@@ -843,6 +849,7 @@ def _fit_backend(
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
         prefill_f16_speed=round(f16, 3) if f16 else None,
         prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
+        prefill_gflop_per_ghz=round(statistics.median(flops_per_cycle), 3) if flops_per_cycle else None,
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
         decode_gb_per_ghz=round(per_ghz, 3) if per_ghz else None,
         prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
@@ -1297,7 +1304,11 @@ def dump_calibration(calib: CalibrationSet) -> str:
     for entry in [*data["backends"].values(), data["pooled"]]:
         if not entry.get("prefill_kernel_speed"):  # only CPU entries have one
             entry.pop("prefill_kernel_speed", None)
-        for key in ("decode_attn_flop_per_cycle", "decode_attn_cycles_per_head_cell"):  # CPU entries only
+        for key in (
+            "decode_attn_flop_per_cycle",
+            "decode_attn_cycles_per_head_cell",
+            "prefill_gflop_per_ghz",
+        ):  # CPU only
             if entry.get(key) is None:
                 entry.pop(key, None)
     return header + yaml.safe_dump(data, sort_keys=False)
