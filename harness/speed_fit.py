@@ -1097,12 +1097,50 @@ def _per_backend_median(
     return out
 
 
+def _moe_layer_ms(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+    """The time per MoE layer one MoE row implies on a backend that dispatches each kernel
+    from the host, in ms: 1/tg = dense step + moe_layers × time."""
+    if not (row.tg128 and row.moe_layers and not row.host_limited):
+        return None
+    w = row_work(row, dev)
+    flat = calib.model_copy(
+        update={
+            "backends": {
+                k: c.model_copy(update={"moe_layer_mb": 0.0, "moe_layer_launch_ms": 0.0})
+                for k, c in calib.backends.items()
+            }
+        }
+    )
+    s, _ = decode_step_seconds([w], flat, depth=0)
+    return (1.0 / row.tg128 - s) / row.moe_layers * 1000.0
+
+
+def _host_dispatch(backend: str) -> bool:
+    """A GPU backend whose decode launches each kernel from the host (not CUDA's graphs)."""
+    b = backend.split("/")[0]
+    return b != "cpu" and not _graphs(b)
+
+
 def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Each calibration entry's cost per MoE layer (MB at its effective bandwidth), from its
-    backend's MoE fit rows. (One size per backend, not per architecture: scaled by
-    bandwidth it carries from one card to another, and few architectures have MoE rows of
-    their own.)"""
-    return _per_backend_median(backends, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
+    """Each calibration entry's cost per MoE layer, from its backend's MoE fit rows (one size
+    per backend, not per architecture: few architectures have MoE rows of their own). On
+    CUDA, which replays a step as one graph, the MoE layer's extra kernels run at the GPU's
+    speed: MB at its effective bandwidth. On backends that dispatch every kernel from the
+    host (ROCm, Vulkan, Metal, SYCL) they cost a time of their own, as a dense layer's
+    kernels do there (decode_layer_ms): LFM2-8B-A1B's MoE layers cost an RX 7900 XTX (960
+    GB/s) about 67 us each on ROCm (PR #26284), Qwen3-30B-A3B's a Radeon 8060S (256 GB/s)
+    about 50, where MB at each one's bandwidth would put the 7900 XTX's at a quarter of the
+    8060S's."""
+    out = _per_backend_median(backends, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
+    host = [(r, d) for r, d in pairs if _host_dispatch(r.backend)]
+    if not host:
+        return out
+    timed = _per_backend_median(
+        {k: c for k, c in out.items() if _host_dispatch(k)}, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4
+    )
+    for key, c in timed.items():
+        out[key] = c.model_copy(update={"moe_layer_mb": 0.0})
+    return out
 
 
 def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
@@ -1126,8 +1164,35 @@ def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) 
 
 
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows."""
-    return _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows;
+    an entry whose devices are all of one memory kind (discrete cards, unified chips) takes
+    the median of that kind's rows on its backend where there are any. A unified chip's
+    routed experts read from the same memory its dense layers do and wait no longer for a
+    tile than those: on ROCm the Radeon 8060S's MoE prompts run at its dense rate or above
+    (gpt-oss-120b, Qwen3-30B-A3B), while an RX 7900 XTX's experts run at about half of it
+    (gpt-oss-20b, PR #18537)."""
+    out = _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=out, pooled=pooled_gpu
+    )
+    by_kind: dict[tuple[str, str], list[float]] = {}
+    kinds: dict[str, set[str]] = {}
+    for r, d in pairs:
+        fam_key = f"{r.backend}/{d.family}" if d.family else None
+        for key in (fam_key, f"{r.backend}/{d.kind}"):
+            if key:
+                kinds.setdefault(key, set()).add(d.kind)
+        v = _moe_prefill_tokens(r, d, one)
+        if v is not None:
+            by_kind.setdefault((r.backend, d.kind), []).append(v)
+    for key, c in out.items():
+        backend = key.split("/")[0]
+        ks = kinds.get(key, set())
+        if len(ks) == 1:
+            vs = by_kind.get((backend, next(iter(ks))))
+            if vs:
+                out[key] = c.model_copy(update={"moe_prefill_tokens": round(max(0.0, statistics.median(vs)), 2)})
+    return out
 
 
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):

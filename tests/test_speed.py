@@ -340,8 +340,9 @@ def test_moe_bytes_read_per_token_explain_a_measured_moe(data):
 
 
 def test_moe_layer_cost_fitted_on_fit_rows_predicts_held_out_moe_rows():
-    """Each MoE layer's fixed cost (router, top-k, gathered expert products), fitted without
-    the row it predicts, brings the GPU MoE rows (DeepSeek-V2-Lite on a P40 and an RTX 3090,
+    """Each MoE layer's fixed cost (router, top-k, gathered expert products: MB at the
+    bandwidth on CUDA, a time on backends that launch each kernel from the host), fitted
+    without the row it predicts, brings the GPU MoE rows (DeepSeek-V2-Lite on a P40 and an RTX 3090,
     gpt-oss-20b on Ada cards, Qwen3-30B-A3B on Strix Halo...) far closer than bandwidth over
     their active bytes alone, which over-predicts them up to 3x; a dense model's decode does
     not change."""
@@ -351,10 +352,9 @@ def test_moe_layer_cost_fitted_on_fit_rows_predicts_held_out_moe_rows():
     moe = [r for r in data.rows if r.moe_layers and r.tg128 and r.backend != "cpu" and not r.host_limited]
     assert len({r.device for r in moe}) >= 3
 
-    def flat(c):
-        return c.model_copy(
-            update={"backends": {key: b.model_copy(update={"moe_layer_mb": 0.0}) for key, b in c.backends.items()}}
-        )
+    def flat(c):  # no MoE cost: neither MB at the bandwidth nor a time per layer
+        off = {"moe_layer_mb": 0.0, "moe_layer_launch_ms": 0.0}
+        return c.model_copy(update={"backends": {key: b.model_copy(update=off) for key, b in c.backends.items()}})
 
     def err(r, c):
         return abs(predict_decode(r, data.devices[r.device], c) - r.tg128) / r.tg128

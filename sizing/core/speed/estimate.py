@@ -188,9 +188,9 @@ class BackendCalibration(BaseModel):
         0.0,
         ge=0,
         description=(
-            "decode, GPUs llama.cpp runs without CUDA graphs (Pascal): each MoE layer's many "
-            "small kernels are launched from the CPU one by one, a fixed time per layer on top "
-            "of moe_layer_mb; measured with graphs off and on"
+            "decode, GPUs whose kernels are launched from the CPU one by one (CUDA without graphs, "
+            "Pascal: measured with graphs off and on, on top of moe_layer_mb; ROCm, Vulkan, Metal, "
+            "SYCL: fitted on their MoE rows, in place of moe_layer_mb): a fixed time per MoE layer"
         ),
     )
     hbm_decode_share: float = Field(
