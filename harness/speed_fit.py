@@ -645,6 +645,9 @@ def _fit_cpu_decode(
     size = np.array([r.file_gib * GIB * r.active_fraction for r, _ in rows])
     bw = np.array([d.bandwidth_gbs * 1e9 for _, d in rows])
     thr = np.array([float(r.threads or 0) for r, _ in rows])
+    fams = sorted({d.family or "" for _, d in rows})
+    if overhead is None and efficiency is None and len(fams) > 1:
+        return _fit_cpu_decode_by_isa(rows, y, size, bw, thr)
     best: tuple[float, float, float, float | None] | None = None
     for per_thread in [None, *np.arange(2.0, 40.01, 0.25)]:
         for eff in [efficiency] if efficiency is not None else np.arange(0.30, 1.0001, 0.01):
@@ -659,6 +662,55 @@ def _fit_cpu_decode(
                 best = (err, float(eff), o, None if per_thread is None else float(per_thread))
     assert best is not None
     return best[1], best[2], best[3]
+
+
+_PER_THREAD_GRID = [None, *np.arange(2.0, 40.01, 0.25)]
+
+
+def _fit_cpu_decode_by_isa(rows, y, size, bw, thr) -> tuple[float, float, float | None]:
+    """The backend-wide CPU line (efficiency, overhead) when the rows span several vector
+    ISAs: each ISA caps its own threads' rate (an ARM core dequantises about half as many
+    bytes per cycle as an x86 one with AVX2), so one per-thread rate for all would read a
+    slow ISA's thread-bound rows as a large fixed cost per token, charged to every CPU.
+    Alternates: the line given each ISA's per-thread rate, then each ISA's rate given the
+    line, a few rounds. Returns the line and the per-thread rate all rows imply together
+    (for an ISA with no rows of its own)."""
+    fam = np.array([d.family or "" for _, d in rows])
+    rate_of: dict[str, float | None] = {f: None for f in set(fam)}
+
+    def capped(eff: float, per_thread: np.ndarray) -> np.ndarray:
+        rate = bw * eff
+        return np.where((thr > 0) & (per_thread > 0), np.minimum(rate, thr * per_thread * 1e9), rate)
+
+    def line(per_thread: np.ndarray) -> tuple[float, float, float]:
+        best = None
+        for eff in np.arange(0.30, 1.0001, 0.01):
+            x = size / capped(float(eff), per_thread)
+            o = max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
+            err = float(np.sum((y * (x + o) - 1.0) ** 2))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, float(eff), o)
+        assert best is not None
+        return best
+
+    def per_thread_of(mask: np.ndarray, eff: float, o: float) -> float | None:
+        best = None
+        for pt in _PER_THREAD_GRID:
+            rate = bw[mask] * eff
+            if pt is not None:
+                rate = np.where(thr[mask] > 0, np.minimum(rate, thr[mask] * pt * 1e9), rate)
+            err = float(np.sum((y[mask] * (size[mask] / rate + o) - 1.0) ** 2))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, pt)
+        assert best is not None
+        return None if best[1] is None else float(best[1])
+
+    eff, o = 0.7, 0.0
+    for _ in range(6):
+        pts = np.array([rate_of[f] or 0.0 for f in fam])
+        _, eff, o = line(pts)
+        rate_of = {f: per_thread_of(fam == f, eff, o) for f in rate_of}
+    return eff, o, per_thread_of(np.ones(len(y), dtype=bool), eff, o)
 
 
 def _fit_cpu_bytes_per_cycle(

@@ -720,3 +720,21 @@ def test_alchemist_has_its_own_entry_and_an_a770_is_not_planned_faster_than_a_30
         work = work_for_layers(traffic, rate, traffic.layers, with_output=True)
         speeds[gid] = estimate_speed([work], calib, ctx=4096).decode_tokens_per_s.expected
     assert speeds["intel-arc-a770-16gb"] < 0.5 * speeds["nvidia-rtx-3090"]
+
+
+def test_a_slow_isas_thread_bound_rows_do_not_become_every_cpus_fixed_cost(data):
+    """The Snapdragon 8cx rows (NEON dot product, 8 threads) are thread-bound at about half
+    an x86 core's bytes per cycle. Fitted with each ISA's own per-thread rate, the CPU line
+    (efficiency, fixed cost per token) barely moves when they join; with one per-thread rate
+    for every ISA, they read as a fixed cost per token well over twice the one without them,
+    charged to every CPU."""
+    from harness.speed_fit import fit
+
+    arm = {r.id for r in data.rows if (data.devices[r.device].family or "").startswith("neon")}
+    assert len(arm) >= 2
+    with_arm, without = (fit(data, without=ids).get("cpu") for ids in ((), arm))
+    assert with_arm.decode_overhead_ms == pytest.approx(without.decode_overhead_ms, rel=0.1)
+    one_isa = {k: d.model_copy(update={"family": "avx2"}) if d.kind == "cpu" else d for k, d in data.devices.items()}
+    flat = data.model_copy(update={"devices": one_isa})
+    shared, shared_without = (fit(flat, without=ids).get("cpu") for ids in ((), arm))
+    assert shared.decode_overhead_ms > 2 * shared_without.decode_overhead_ms
