@@ -943,6 +943,52 @@ def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> f
     return u / prefill_seconds([row_work(row, dev)], calib, u, n_ubatch=u)
 
 
+def _fit_family(
+    backend: str, key: str, part: list[tuple[BenchRow, BenchDevice]], c: BackendCalibration
+) -> BackendCalibration:
+    """One GPU architecture's entry (or one of its memory kinds'), under ``c``: its own
+    efficiency where it has rows, the parent's per-token and per-layer costs; the spread
+    widened when only one or two rows pin it."""
+    cf = _fit_backend(
+        key,
+        part,
+        overhead=c.decode_overhead_ms / 1000,
+        layer_cost=(
+            None
+            if _own_layer_cost(backend, part)
+            else c.decode_layer_mb * 1e6
+            if _graphs(backend)
+            else c.decode_layer_ms / 1000
+        ),
+        parent=c,
+        efficiency=c.decode_efficiency if backend == "cpu" else None,
+    )
+    if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
+        cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
+    if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
+        cf = cf.model_copy(
+            update={
+                "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
+                "prefill_efficiency": c.prefill_efficiency,
+            }
+        )
+    if cf.prefill_gflops_per_watt is None and cf.prefill_efficiency == c.prefill_efficiency:
+        # an architecture without prompt rows of its own takes its backend's cap
+        cf = cf.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
+    n = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
+    if n < MIN_ROWS:
+        lo, hi = c.decode_spread
+        cf = cf.model_copy(
+            update={
+                "decode_spread": (
+                    round(min(lo, cf.decode_spread[0]) * 0.95, 3),
+                    round(max(hi, cf.decode_spread[1]) * 1.05, 3),
+                )
+            }
+        )
+    return cf
+
+
 def fit(
     data: BenchData,
     *,
@@ -999,44 +1045,19 @@ def fit(
         if len(fams) > 1:
             for fam in sorted(fams):
                 part = [(r, d) for r, d in mine if d.family == fam]
-                cf = _fit_backend(
-                    f"{backend}/{fam}",
-                    part,
-                    overhead=c.decode_overhead_ms / 1000,
-                    layer_cost=(
-                        None
-                        if _own_layer_cost(backend, part)
-                        else c.decode_layer_mb * 1e6
-                        if _graphs(backend)
-                        else c.decode_layer_ms / 1000
-                    ),
-                    parent=c,
-                    efficiency=c.decode_efficiency if backend == "cpu" else None,
-                )
-                if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
-                    cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
-                if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
-                    cf = cf.model_copy(
-                        update={
-                            "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
-                            "prefill_efficiency": c.prefill_efficiency,
-                        }
-                    )
-                if cf.prefill_gflops_per_watt is None and cf.prefill_efficiency == c.prefill_efficiency:
-                    # an architecture without prompt rows of its own takes its backend's cap
-                    cf = cf.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
-                n = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
-                if n < MIN_ROWS:
-                    lo, hi = c.decode_spread
-                    cf = cf.model_copy(
-                        update={
-                            "decode_spread": (
-                                round(min(lo, cf.decode_spread[0]) * 0.95, 3),
-                                round(max(hi, cf.decode_spread[1]) * 1.05, 3),
-                            )
-                        }
-                    )
-                backends[f"{backend}/{fam}"] = cf
+                # an architecture sold both as discrete cards and as a unified chip (Blackwell:
+                # the RTX 50 series and the DGX Spark's GB10) is two entries: the chip shares a
+                # narrow LPDDR bus with its CPU, so its small kernels take a different share of
+                # a token than a card's, and its rows would pull the cards' factors
+                kinds_here = {d.kind for _, d in part}
+                if len(kinds_here) > 1 and "unified" in kinds_here:
+                    cards = [(r, d) for r, d in part if d.kind != "unified"]
+                    chips = [(r, d) for r, d in part if d.kind == "unified"]
+                    cf = _fit_family(backend, f"{backend}/{fam}", cards, c)
+                    backends[f"{backend}/{fam}"] = cf
+                    backends[f"{backend}/{fam}/unified"] = _fit_family(backend, f"{backend}/{fam}/unified", chips, cf)
+                else:
+                    backends[f"{backend}/{fam}"] = _fit_family(backend, f"{backend}/{fam}", part, c)
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
@@ -1182,14 +1203,17 @@ def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: 
     kernels do there (decode_layer_ms): LFM2-8B-A1B's MoE layers cost an RX 7900 XTX (960
     GB/s) about 67 us each on ROCm (PR #26284), Qwen3-30B-A3B's a Radeon 8060S (256 GB/s)
     about 50, where MB at each one's bandwidth would put the 7900 XTX's at a quarter of the
-    8060S's."""
+    8060S's. Each by memory kind where a backend has both (:func:`_by_memory_kind`): a DGX
+    Spark's MoE layers (CUDA, 273 GB/s unified) cost about what a discrete card's do in time,
+    far fewer MB at its narrow bus (ggml-org's benches/dgx-spark.md)."""
     out = _per_backend_median(backends, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
+    out = _by_memory_kind(out, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
     host = [(r, d) for r, d in pairs if _host_dispatch(r.backend)]
     if not host:
         return out
-    timed = _per_backend_median(
-        {k: c for k, c in out.items() if _host_dispatch(k)}, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4
-    )
+    hosted = {k: c for k, c in out.items() if _host_dispatch(k)}
+    timed = _per_backend_median(hosted, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4)
+    timed = _by_memory_kind(timed, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4)
     for key, c in timed.items():
         out[key] = c.model_copy(update={"moe_layer_mb": 0.0})
     return out
@@ -1216,34 +1240,48 @@ def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) 
 
 
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows;
-    an entry whose devices are all of one memory kind (discrete cards, unified chips) takes
-    the median of that kind's rows on its backend where there are any. A unified chip's
+    """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows,
+    by memory kind where its rows have both (:func:`_by_memory_kind`). A unified chip's
     routed experts read from the same memory its dense layers do and wait no longer for a
     tile than those: on ROCm the Radeon 8060S's MoE prompts run at its dense rate or above
     (gpt-oss-120b, Qwen3-30B-A3B), while an RX 7900 XTX's experts run at about half of it
     (gpt-oss-20b, PR #18537)."""
     out = _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    return _by_memory_kind(out, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+
+
+def _by_memory_kind(
+    backends: dict[str, BackendCalibration],
+    pairs,
+    pooled_gpu: BackendCalibration,
+    implied: Callable[[BenchRow, BenchDevice, CalibrationSet], float | None],
+    field: str,
+    ndigits: int,
+) -> dict[str, BackendCalibration]:
+    """``field`` of each entry whose devices are all of one memory kind (discrete cards, or
+    unified chips) set to the median its backend's rows of that kind imply, where there are
+    any: a MoE's extra costs differ between a card with its own fast memory and a chip
+    sharing a narrow bus with its CPU, which a backend-wide median of both mixes."""
     one = CalibrationSet(
-        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=out, pooled=pooled_gpu
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
     )
     by_kind: dict[tuple[str, str], list[float]] = {}
     kinds: dict[str, set[str]] = {}
     for r, d in pairs:
-        fam_key = f"{r.backend}/{d.family}" if d.family else None
-        for key in (fam_key, f"{r.backend}/{d.kind}"):
+        fam_keys = (f"{r.backend}/{d.family}", f"{r.backend}/{d.family}/{d.kind}") if d.family else ()
+        for key in (*fam_keys, f"{r.backend}/{d.kind}"):
             if key:
                 kinds.setdefault(key, set()).add(d.kind)
-        v = _moe_prefill_tokens(r, d, one)
+        v = implied(r, d, one)
         if v is not None:
             by_kind.setdefault((r.backend, d.kind), []).append(v)
-    for key, c in out.items():
-        backend = key.split("/")[0]
+    out = dict(backends)
+    for key, c in backends.items():
         ks = kinds.get(key, set())
         if len(ks) == 1:
-            vs = by_kind.get((backend, next(iter(ks))))
+            vs = by_kind.get((key.split("/")[0], next(iter(ks))))
             if vs:
-                out[key] = c.model_copy(update={"moe_prefill_tokens": round(max(0.0, statistics.median(vs)), 2)})
+                out[key] = c.model_copy(update={field: round(max(0.0, statistics.median(vs)), ndigits)})
     return out
 
 

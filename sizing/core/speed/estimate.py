@@ -264,9 +264,16 @@ class CalibrationSet(BaseModel):
         return hash(tuple(tuple(sorted(d[n].items())) if n == "backends" else d[n] for n in type(self).model_fields))
 
     def key(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
-        """The most specific entry the data has: architecture ("sycl/xe-hpg"), then device
-        class ("vulkan/unified"), then the backend."""
-        for k in (f"{backend}/{family}" if family else None, f"{backend}/{kind}" if kind else None):
+        """The most specific entry the data has: an architecture's memory kind where it is
+        sold both ways ("cuda/blackwell-2.0/unified": the DGX Spark's GB10 beside the RTX 50
+        cards), the architecture ("sycl/xe-hpg"), then device class ("vulkan/unified"), then
+        the backend."""
+        candidates = (
+            f"{backend}/{family}/{kind}" if family and kind else None,
+            f"{backend}/{family}" if family else None,
+            f"{backend}/{kind}" if kind else None,
+        )
+        for k in candidates:
             if k is not None and k in self.backends:
                 return k
         return backend
