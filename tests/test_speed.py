@@ -344,6 +344,10 @@ def test_moe_layer_cost_fitted_on_fit_rows_predicts_held_out_moe_rows():
 
     data = load_bench_with_db()
     moe = [r for r in data.rows if r.moe_layers and r.tg128 and r.backend != "cpu" and not r.host_limited]
+    # rows whose backend keeps a MoE row of its own once they are held out: the others
+    # borrow another backend's cost (a Metal chip, whose dense per-layer cost from 2023-build
+    # rows already covers much of it, takes the largest backend median), which is not fitted
+    moe = [r for r in moe if sum(o.backend == r.backend for o in moe) > 1]
     assert len({r.device for r in moe}) >= 3
 
     def flat(c):
