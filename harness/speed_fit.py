@@ -398,16 +398,19 @@ def _row_peak(row: BenchRow, dev: BenchDevice) -> float:
     return peak
 
 
-def _f16_speed(peaked: list[tuple[BenchRow, BenchDevice]]) -> float | None:
-    """How much faster F16/BF16 weights reach a GPU's matrix peak than quantized ones: per
-    device and llama.cpp build with rows of both kinds, the median F16 share of the peak ÷
-    the median quantized share; the median over such pairs (None without any)."""
+def _f16_speed(rows: list[tuple[BenchRow, BenchDevice]]) -> float | None:
+    """How much faster F16/BF16 weights multiply on a GPU than quantized ones: per device and
+    llama.cpp build with prompt rows of both kinds, the median F16 rate ÷ the median quantized
+    rate (each as a share of the matrix peak its weights can reach where the device has one:
+    BF16 reaches less of it, :func:`_row_peak`); the median over such pairs (None without
+    any). Within one device and build the device's own figures cancel, so a chip without a
+    stated peak (most Apple GPUs: their rate comes from the GPU-core count) shows it as well."""
     groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-    for r, d in peaked:
-        if r.build is None or not d.matmul_tflops:
+    for r, d in rows:
+        if r.build is None or d.kind == "cpu":
             continue
         f16, quant = groups.setdefault((d.name, r.build), ([], []))
-        (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / _row_peak(r, d))
+        (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / (_row_peak(r, d) if d.matmul_tflops else 1.0))
     ratios = [statistics.median(f) / statistics.median(q) for f, q in groups.values() if f and q]
     return statistics.median(ratios) if ratios else None
 
@@ -727,8 +730,16 @@ def _fit_backend(
     # a MoE row's lower achieved rate would count that slowdown twice
     dense_peaked = [(r, d) for r, d in peaked if not r.active_params_b]
     peaked = dense_peaked or peaked
-    # F16/BF16 rows count at the quantized rate they imply (prefill_f16_speed)
-    f16 = _f16_speed(peaked) or (parent.prefill_f16_speed if parent is not None else None)
+    # F16/BF16 rows count at the quantized rate they imply (prefill_f16_speed), in every
+    # prompt factor below: the speed model multiplies each device's rate by that speed-up
+    gpu_pre = [(r, d) for r, d in pre if d.kind != "cpu"]
+    f16 = _f16_speed([(r, d) for r, d in gpu_pre if not r.active_params_b] or gpu_pre) or (
+        parent.prefill_f16_speed if parent is not None else None
+    )
+
+    def quantized_rate(r: BenchRow) -> float:
+        return _prefill_rate(r) / (f16 if f16 and _unquantized(r) else 1.0)
+
     # a backend's own share is its discrete cards' wherever it has discrete prompt rows: an
     # iGPU on a narrow LPDDR bus and a laptop's power budget reaches a far smaller share of its
     # peak (on ROCm the Radeon 890M and 8060S about a tenth of theirs, an RX 7900 XTX about 0.4
@@ -740,8 +751,8 @@ def _fit_backend(
     # iGPU's) rate says little about another vendor's card on the same backend
     if parent is None and len({d.name for _, d in peaked}) < 2:
         peaked = []
-    with_peak = [_prefill_rate(r) / _row_peak(r, d) / (f16 if f16 and _unquantized(r) else 1.0) for r, d in peaked]
-    per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
+    with_peak = [quantized_rate(r) / _row_peak(r, d) for r, d in peaked]
+    per_bw = [quantized_rate(r) / 1e9 / d.bandwidth_gbs for r, d in gpu_pre]
     # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
     # prompt cost has its own term), over two devices at least like the matrix share
     vec = [(r, d) for r, d in pre if d.vector_tflops and not d.matmul_tflops and not r.active_params_b]
@@ -749,8 +760,8 @@ def _fit_backend(
     # bandwidth, which says nothing about a card whose shader ALUs do the multiplying)
     if parent is None and not pooled and len({d.name for _, d in vec}) < 2:
         vec = []
-    per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
-    per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
+    per_vector = [quantized_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
+    per_core = [quantized_rate(r) / 1e9 / d.gpu_cores for r, d in gpu_pre if d.gpu_cores and not d.matmul_tflops]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     share, lscale = (
         (parent.hbm_decode_share, parent.hbm_layer_scale)
@@ -950,8 +961,8 @@ def fit(
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
             "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
-            "there are any; F16/BF16 rows divided by the F16 speed-up their device and build show over "
-            "its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
+            "there are any; F16/BF16 rows, in every prompt factor, divided by the F16 speed-up their device and "
+            "build show over its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
             "unified-memory chips' in their class and architecture entries), per GB/s, or per CPU thread"
         ),
         holdout=(

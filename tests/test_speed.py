@@ -334,6 +334,27 @@ def test_moe_bytes_read_per_token_explain_a_measured_moe(data):
     assert abs(naive - row.tg128) / row.tg128 > 0.3
 
 
+def test_f16_prompt_of_apple_chips_without_a_stated_peak_is_fitted_on_their_own_rows():
+    """Apple states no GPU TFLOPS for most chips (every M3 and M4, the lower bins), so their
+    prompt rate comes from the GPU-core count; in #4167 those generations prompt F16 weights
+    only ~4% faster than Q4_0, the M1 and M2 ~13%. Each such F16 row, predicted by a fit
+    without it, lands within a few percent: the F16 speed-up is read from each device's
+    own F16 and quantized rows (its own figures cancel), not borrowed from chips with a peak,
+    and F16 rows do not inflate the per-core rate the speed-up then multiplies again."""
+    from harness.speed_fit import fit, load_bench_with_db, predict_prefill
+
+    data = load_bench_with_db()
+    rows = [
+        r
+        for r in data.rows
+        if r.backend == "metal" and r.quant == "F16" and r.pp512 and not data.devices[r.device].matmul_tflops
+    ]
+    assert len(rows) >= 10
+    errs = [abs(predict_prefill(r, data.devices[r.device], fit(data, without={r.id})) / r.pp512 - 1) for r in rows]
+    assert statistics.median(errs) < 0.04
+    assert max(errs) < 0.1
+
+
 def test_moe_layer_cost_fitted_on_fit_rows_predicts_held_out_moe_rows():
     """Each MoE layer's fixed cost (router, top-k, gathered expert products), fitted without
     the row it predicts, brings the GPU MoE rows (DeepSeek-V2-Lite on a P40 and an RTX 3090,
