@@ -761,7 +761,15 @@ def _fit_backend(
     if parent is None and not pooled and len({d.name for _, d in vec}) < 2:
         vec = []
     per_vector = [quantized_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
-    per_core = [quantized_rate(r) / 1e9 / d.gpu_cores for r, d in gpu_pre if d.gpu_cores and not d.matmul_tflops]
+    # Apple GPUs: the rate one GPU core reaches, read from every dense prompt row of a chip
+    # whose cores are counted, with or without a stated peak: the chips of one generation
+    # share the core design (Apple's TFLOPS are cores x ALUs x clock), so a chip Apple states
+    # no figure for (an M5 Pro or Max, the lower bins) prompts at its generation's per-core
+    # rate, not at another generation's
+    cored = [(r, d) for r, d in gpu_pre if d.gpu_cores]
+    per_core = [quantized_rate(r) / 1e9 / (d.gpu_cores or 1) for r, d in cored if not r.active_params_b] or [
+        quantized_rate(r) / 1e9 / (d.gpu_cores or 1) for r, d in cored
+    ]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     share, lscale = (
         (parent.hbm_decode_share, parent.hbm_layer_scale)
