@@ -717,3 +717,28 @@ def test_alchemist_has_its_own_entry_and_an_a770_is_not_planned_faster_than_a_30
         work = work_for_layers(traffic, rate, traffic.layers, with_output=True)
         speeds[gid] = estimate_speed([work], calib, ctx=4096).decode_tokens_per_s.expected
     assert speeds["intel-arc-a770-16gb"] < 0.5 * speeds["nvidia-rtx-3090"]
+
+
+def test_an_apple_chip_from_the_database_is_predicted_with_its_generations_factors(data, calib):
+    """A unified chip picked from data/gpus.yaml carries its architecture at run time as a
+    discrete GPU does, so the speed model uses the factors fitted for its generation (the
+    per-core prompt rate of an M4, an M5's Neural Accelerators), the ones the fit was scored
+    with: #4167's Llama-2-7B Q4_0 prompt speed of its chips lands within 5% at the median (without
+    it an M4 Max took the rate pooled over every generation: 715 tok/s against 886)."""
+    from harness.speed_fit import row_work
+    from sizing.core.speed.estimate import prefill_seconds
+    from sizing.hardware.db import load_gpus
+    from sizing.core.machine import machine_from_gpu
+
+    gpus = {g.id: g for g in load_gpus().all}
+    rows = [r for r in data.rows if "-4167-" in r.id and r.quant == "Q4_0" and r.pp512]
+    assert len(rows) >= 25
+    errs = []
+    for r in rows:
+        dev = machine_from_gpu(gpus[data.devices[r.device].db_id]).gpus[0].rate()
+        assert dev.family and dev.family.startswith("apple-m"), r.device
+        work = row_work(r, data.devices[r.device]).model_copy(update={"device": dev})
+        pp = 512 / prefill_seconds([work], calib, 512, n_ubatch=512)
+        errs.append(abs(pp / r.pp512 - 1))
+    assert statistics.median(errs) < 0.05
+    assert max(errs) < 0.15
