@@ -5,7 +5,9 @@ Prints, per backend, the median and 90th-percentile relative error of predicted 
 third of rows held out from a fit of the other two thirds (the shipped calibration fits
 every row), side by side with the popular
 "0.55 × bandwidth ÷ model size" rule for decode. Rows run on slow hosts (Raspberry Pi,
-RISC-V boards) are reported separately: the fit leaves them out.
+RISC-V boards) are reported separately: the fit leaves them out. So are the prompt figures of
+quantized CUDA rows measured before llama.cpp made its int8 tensor-core kernels the default
+(harness.speed_fit.superseded_prompt): they time a path no current build takes.
 
 With ``--folds``, it also refits three times, each time holding out a different third of
 every backend's rows, and prints the error
@@ -34,6 +36,7 @@ from harness.speed_fit import (  # noqa: E402
     predict_prefill,
     row_device,
     split_rows,
+    superseded_prompt,
 )
 from sizing.units import GIB  # noqa: E402
 from sizing.errors import SizingError  # noqa: E402
@@ -70,7 +73,7 @@ def add_errors(by_key, held, data, calib, with_totals: bool = False) -> None:
             dec, pre = by_key.setdefault(k, ([], []))
             if r.tg128:
                 dec.append(rel(predict_decode(r, d, calib), r.tg128))
-            if r.pp512:
+            if r.pp512 and not superseded_prompt(r, d):
                 try:
                     pre.append(rel(predict_prefill(r, d, calib), r.pp512))
                 except SizingError:
@@ -147,7 +150,7 @@ def main() -> int:
                             ours.append(rel(predict_decode(r, d, calib), r.tg128))
                             size = r.file_gib * GIB * r.active_fraction
                             rule.append(rel(rule_of_thumb_tokens_per_s(size, d.bandwidth_gbs), r.tg128))
-                        elif what == "prefill" and r.pp512:
+                        elif what == "prefill" and r.pp512 and not superseded_prompt(r, d):
                             ours.append(rel(predict_prefill(r, d, calib), r.pp512))
                     except SizingError:
                         continue
@@ -172,7 +175,7 @@ def main() -> int:
             continue
         d = data.devices[r.device]
         for test, meas, pred in (("decode", r.tg128, predict_decode), ("prefill", r.pp512, predict_prefill)):
-            if not meas:
+            if not meas or (test == "prefill" and superseded_prompt(r, d)):
                 continue
             try:
                 p = pred(r, d, calib)
@@ -184,6 +187,13 @@ def main() -> int:
     for err, r, test, meas, p in worst[:8]:
         when = ", ".join(x for x in (r.build, r.date and r.date.isoformat()) if x) or "build not stated"
         print(f"  {r.id:34} {test:7} {meas:8.1f} vs {p:8.1f} ({100 * err:5.1f}%)  [{when}]")
+    old = [r for r in data.rows if superseded_prompt(r, data.devices[r.device])]
+    if old:
+        print("\n== prompt rows of a path today's llama.cpp no longer takes (not fitted, not scored above):")
+        print("   quantized CUDA prompts before MMQ became the default (PR #8075, 2024-06): measured vs predicted")
+        for r in old:
+            d = data.devices[r.device]
+            print(f"  {r.id:34} pp {r.pp512:7.0f} vs {predict_prefill(r, d, calib):7.0f}")
     slow = [r for r in data.rows if r.host_limited]
     if slow:
         print("\n== slow-host rows (not fitted): measured vs predicted")

@@ -72,6 +72,7 @@ class BenchDevice(BaseModel):
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
     hbm: bool = Field(False, description="stacked HBM memory: filled from data/gpus.yaml's memory_type by db_id")
+    tdp_w: float | None = Field(None, gt=0, description="board power: filled from data/gpus.yaml's tdp_w by db_id")
     vector_tflops: float | None = Field(
         None, gt=0, description="FP32 vector peak of a GPU without matrix units llama.cpp uses (cited)"
     )
@@ -144,8 +145,11 @@ class BenchRow(BaseModel):
     # changes a lot between builds, so an old row can be told from a recent one
     build: str | None = Field(
         None,
-        pattern=r"^([0-9a-f]{7,40}( \(\d+\))?|b\d+|PR #\d+( [\w./-]+( [\w./-]+)*)?)$",
-        description="llama-bench's 'build: <commit> (<number>)', a release tag bNNNN, or 'PR #N <branch>'",
+        pattern=r"^([0-9a-f]{7,40}( \(\d+\))?|b\d+|PR #\d+( [\w./-]+( [\w./-]+)*)?|([0-9a-f]{7,40}, )?discussion #\d+)$",
+        description=(
+            "llama-bench's 'build: <commit> (<number>)', a release tag bNNNN, 'PR #N <branch>', or a "
+            "scoreboard entry '<commit>, discussion #N'"
+        ),
     )
     date: dt.date | None = Field(None, description="the day the source posted the figure")
     source: str = Field(min_length=8)
@@ -348,6 +352,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         hbm=dev.hbm,
         gpu_cores=dev.gpu_cores,
         vector_tflops=dev.vector_tflops,
+        board_power_w=dev.tdp_w if dev.kind == "gpu" else None,
     )
 
 
@@ -403,15 +408,30 @@ def _f16_speed(rows: list[tuple[BenchRow, BenchDevice]]) -> float | None:
     llama.cpp build with prompt rows of both kinds, the median F16 rate ÷ the median quantized
     rate (each as a share of the matrix peak its weights can reach where the device has one:
     BF16 reaches less of it, :func:`_row_peak`); the median over such pairs (None without
-    any). Within one device and build the device's own figures cancel, so a chip without a
-    stated peak (most Apple GPUs: their rate comes from the GPU-core count) shows it as well."""
+    any). Within one device the device's own figures cancel, so a chip without a stated peak
+    (most Apple GPUs: their rate comes from the GPU-core count) shows it as well. Below 1
+    where llama.cpp's quantized kernels outrun the vendor's F16 GEMM (CUDA since MMQ)."""
+
+    def share(r: BenchRow, d: BenchDevice) -> float:
+        return _prefill_rate(r) / (_row_peak(r, d) if d.matmul_tflops else 1.0)
+
     groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for r, d in rows:
         if r.build is None or d.kind == "cpu":
             continue
         f16, quant = groups.setdefault((d.name, r.build), ([], []))
-        (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / (_row_peak(r, d) if d.matmul_tflops else 1.0))
+        (f16 if _unquantized(r) else quant).append(share(r, d))
     ratios = [statistics.median(f) / statistics.median(q) for f, q in groups.values() if f and q]
+    if not ratios:
+        # no build timed both kinds on one device (CUDA's pairs predate MMQ, superseded_prompt):
+        # pair each device's F16 rows with its quantized rows of any build. The F16 path is the
+        # vendor GEMM, which llama.cpp's own kernel changes leave alone
+        by_dev: dict[str, tuple[list[float], list[float]]] = {}
+        for r, d in rows:
+            if d.kind != "cpu":
+                f16, quant = by_dev.setdefault(d.name, ([], []))
+                (f16 if _unquantized(r) else quant).append(share(r, d))
+        ratios = [statistics.median(f) / statistics.median(q) for f, q in by_dev.values() if f and q]
     return statistics.median(ratios) if ratios else None
 
 
@@ -459,7 +479,34 @@ def row_year(row: BenchRow) -> float | None:
         m = re.match(r"PR #(\d+)", row.build)
         if m:
             return _interp(int(m.group(1)), _PR_YEARS)
+        # a scoreboard entry ("8cf6b42, discussion #15013") is at least as new as its thread,
+        # whose number shares GitHub's sequence with the pull requests
+        m = re.search(r"discussion #(\d+)", row.build)
+        if m:
+            return _interp(int(m.group(1)), _PR_YEARS)
     return None
+
+
+# llama.cpp made its int8 tensor-core kernels (MMQ) the default for quantized prompts on
+# cards that have them (Turing and newer) in PR #8075, merged 2024-06-24; before that such a
+# card dequantized the weights and multiplied them with FP16 cuBLAS.
+MMQ_DEFAULT_YEAR = 2024.48
+_INT8_TENSOR_FAMILIES = ("turing", "ampere", "ada-lovelace", "hopper", "blackwell")
+
+
+def superseded_prompt(row: BenchRow, dev: BenchDevice) -> bool:
+    """Whether a row's prompt figure ran a path today's llama.cpp no longer takes: quantized
+    weights on a CUDA card with int8 tensor cores, measured before MMQ became the default
+    there. The same cards prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at
+    7,980 tok/s in PR #4766, 2024-01, and 11,993 on the CUDA scoreboard, discussion #15013; an
+    RTX 3090 3,511 and 5,175), so such a row would pull the prompt rate of every plan, all run
+    on current builds, down by a third. Its decode figure is kept (decode never used cuBLAS)."""
+    if row.backend.split("/")[0] != "cuda" or not row.pp512 or _unquantized(row):
+        return False
+    if not (dev.family or "").startswith(_INT8_TENSOR_FAMILIES):
+        return False
+    year = row_year(row)
+    return year is not None and year < MMQ_DEFAULT_YEAR
 
 
 def row_weight(row: BenchRow) -> float:
@@ -532,8 +579,10 @@ def _fit_hbm_share(
     )
     if two_sizes and layer > 0:
         a, b = _weighted_line(x, y, w, z)
-        if a > 0:
-            return min(1.0, 1.0 / a), min(4.0, max(0.0, b / a if scaled else b))
+        # a scale at or below 0 would say an HBM card's layers cost nothing: those rows do not
+        # pin it, and the share alone is fitted below
+        if a > 0 and b > 0:
+            return min(1.0, 1.0 / a), min(4.0, b / a if scaled else b)
     if scaled:
         a = float(np.sum(w * y * (x + z)) / np.sum(w * (y * (x + z)) ** 2))
     else:
@@ -645,6 +694,32 @@ def _fit_cpu_bytes_per_cycle(
     return None if bool(np.all(thr_ghz * best[1] * 1e9 >= bw)) else best[1]
 
 
+def _power_cap(
+    peaked: list[tuple[BenchRow, BenchDevice]], shares: list[float], f16: float | None
+) -> tuple[float | None, float | None]:
+    """(GFLOP/s per watt of board power, share of the matrix peak) for prompt products. A long
+    prompt keeps the matrix units busy, and a board whose power limit is low for its peak
+    clocks them down: on llama.cpp's CUDA scoreboard the RTX 6000 Ada and L40 (300 W, AD102)
+    prompt at about 0.4 TFLOPS per watt, a third of their peak, while the RTX 4090 (450 W, the
+    same chip) reaches half of its. The most power-efficient of three runs or more is what
+    the architecture's FLOP per joule allows (a run below it was held by its matrix share);
+    the share is then the median over the runs that power did not hold."""
+    if not shares:
+        return None, None
+    share = statistics.median(shares)
+    # discrete cards: a unified chip's stated power covers its CPU too
+    powered = [(r, d) for r, d in peaked if d.tdp_w and d.kind == "gpu"]
+    if len(powered) < 3:
+        return None, share
+    per_watt = max(_prefill_rate(r) / (f16 if f16 and _unquantized(r) else 1.0) / d.tdp_w / 1e9 for r, d in powered)
+    free = [
+        s
+        for (r, d), s in zip(peaked, shares)
+        if not (d.tdp_w and d.kind == "gpu" and per_watt * d.tdp_w * 1e9 < share * _row_peak(r, d))
+    ]
+    return per_watt, statistics.median(free) if free else share
+
+
 def _prefill_rate(row: BenchRow) -> float:
     return 2.0 * row.active_params * row.pp512  # FLOP/s achieved (attention neglected)
 
@@ -699,7 +774,7 @@ def _fit_backend(
     hbm_dec = [(r, d) for r, d in dense_dec if d.hbm]
     dense_dec = [(r, d) for r, d in dense_dec if not d.hbm]
     dec = [(r, d) for r, d in dec if not (d.hbm and not r.active_params_b)]
-    pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited]
+    pre = [(r, d) for r, d in rows if r.pp512 and not r.host_limited and not superseded_prompt(r, d)]
     per_thread = per_ghz = None
     scaled = _graphs(backend)
     layer = 0.0  # bytes-equivalent per layer and token (GPUs; a CPU's fixed cost is per token)
@@ -752,6 +827,7 @@ def _fit_backend(
     if parent is None and len({d.name for _, d in peaked}) < 2:
         peaked = []
     with_peak = [quantized_rate(r) / _row_peak(r, d) for r, d in peaked]
+    per_watt, pre_share = _power_cap(peaked, with_peak, f16)
     per_bw = [quantized_rate(r) / 1e9 / d.bandwidth_gbs for r, d in gpu_pre]
     # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
     # prompt cost has its own term), over two devices at least like the matrix share
@@ -784,7 +860,8 @@ def _fit_backend(
         decode_overhead_ms=round(over * 1000, 4),
         decode_layer_mb=round(layer / 1e6, 3) if scaled else 0.0,
         decode_layer_ms=0.0 if scaled else round(layer * 1000, 5),
-        prefill_efficiency=round(statistics.median(with_peak), 4) if with_peak else None,
+        prefill_efficiency=round(pre_share, 4) if pre_share else None,
+        prefill_gflops_per_watt=round(per_watt, 2) if per_watt else None,
         prefill_gflops_per_gbs=round(statistics.median(per_bw), 3) if per_bw else None,
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
         prefill_f16_speed=round(f16, 3) if f16 else None,
@@ -909,6 +986,9 @@ def fit(
                             "prefill_efficiency": c.prefill_efficiency,
                         }
                     )
+                if cf.prefill_gflops_per_watt is None and cf.prefill_efficiency == c.prefill_efficiency:
+                    # an architecture without prompt rows of its own takes its backend's cap
+                    cf = cf.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
                 n = sum(1 for r, _ in part if r.tg128 and not r.host_limited and not r.active_params_b)
                 if n < MIN_ROWS:
                     lo, hi = c.decode_spread
@@ -971,7 +1051,10 @@ def fit(
             "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
             "there are any; F16/BF16 rows, in every prompt factor, divided by the F16 speed-up their device and "
             "build show over its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
-            "unified-memory chips' in their class and architecture entries), per GB/s, or per CPU thread"
+            "unified-memory chips' in their class and architecture entries; capped at the GFLOP/s per watt of "
+            "board power of the architecture's most power-efficient discrete run, three runs or more, the "
+            "share then the median of the runs that cap did not hold; quantized CUDA prompt rows measured "
+            "before int8 tensor-core kernels became the default, 2024-06, left out), per GB/s, or per CPU thread"
         ),
         holdout=(
             "none: every row is fitted (bench/accuracy_speed.py predicts each row by a fit without it)"
@@ -1030,12 +1113,50 @@ def _per_backend_median(
     return out
 
 
+def _moe_layer_ms(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+    """The time per MoE layer one MoE row implies on a backend that dispatches each kernel
+    from the host, in ms: 1/tg = dense step + moe_layers × time."""
+    if not (row.tg128 and row.moe_layers and not row.host_limited):
+        return None
+    w = row_work(row, dev)
+    flat = calib.model_copy(
+        update={
+            "backends": {
+                k: c.model_copy(update={"moe_layer_mb": 0.0, "moe_layer_launch_ms": 0.0})
+                for k, c in calib.backends.items()
+            }
+        }
+    )
+    s, _ = decode_step_seconds([w], flat, depth=0)
+    return (1.0 / row.tg128 - s) / row.moe_layers * 1000.0
+
+
+def _host_dispatch(backend: str) -> bool:
+    """A GPU backend whose decode launches each kernel from the host (not CUDA's graphs)."""
+    b = backend.split("/")[0]
+    return b != "cpu" and not _graphs(b)
+
+
 def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Each calibration entry's cost per MoE layer (MB at its effective bandwidth), from its
-    backend's MoE fit rows. (One size per backend, not per architecture: scaled by
-    bandwidth it carries from one card to another, and few architectures have MoE rows of
-    their own.)"""
-    return _per_backend_median(backends, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
+    """Each calibration entry's cost per MoE layer, from its backend's MoE fit rows (one size
+    per backend, not per architecture: few architectures have MoE rows of their own). On
+    CUDA, which replays a step as one graph, the MoE layer's extra kernels run at the GPU's
+    speed: MB at its effective bandwidth. On backends that dispatch every kernel from the
+    host (ROCm, Vulkan, Metal, SYCL) they cost a time of their own, as a dense layer's
+    kernels do there (decode_layer_ms): LFM2-8B-A1B's MoE layers cost an RX 7900 XTX (960
+    GB/s) about 67 us each on ROCm (PR #26284), Qwen3-30B-A3B's a Radeon 8060S (256 GB/s)
+    about 50, where MB at each one's bandwidth would put the 7900 XTX's at a quarter of the
+    8060S's."""
+    out = _per_backend_median(backends, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
+    host = [(r, d) for r, d in pairs if _host_dispatch(r.backend)]
+    if not host:
+        return out
+    timed = _per_backend_median(
+        {k: c for k, c in out.items() if _host_dispatch(k)}, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4
+    )
+    for key, c in timed.items():
+        out[key] = c.model_copy(update={"moe_layer_mb": 0.0})
+    return out
 
 
 def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
@@ -1059,8 +1180,35 @@ def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) 
 
 
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
-    """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows."""
-    return _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows;
+    an entry whose devices are all of one memory kind (discrete cards, unified chips) takes
+    the median of that kind's rows on its backend where there are any. A unified chip's
+    routed experts read from the same memory its dense layers do and wait no longer for a
+    tile than those: on ROCm the Radeon 8060S's MoE prompts run at its dense rate or above
+    (gpt-oss-120b, Qwen3-30B-A3B), while an RX 7900 XTX's experts run at about half of it
+    (gpt-oss-20b, PR #18537)."""
+    out = _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    one = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=out, pooled=pooled_gpu
+    )
+    by_kind: dict[tuple[str, str], list[float]] = {}
+    kinds: dict[str, set[str]] = {}
+    for r, d in pairs:
+        fam_key = f"{r.backend}/{d.family}" if d.family else None
+        for key in (fam_key, f"{r.backend}/{d.kind}"):
+            if key:
+                kinds.setdefault(key, set()).add(d.kind)
+        v = _moe_prefill_tokens(r, d, one)
+        if v is not None:
+            by_kind.setdefault((r.backend, d.kind), []).append(v)
+    for key, c in out.items():
+        backend = key.split("/")[0]
+        ks = kinds.get(key, set())
+        if len(ks) == 1:
+            vs = by_kind.get((backend, next(iter(ks))))
+            if vs:
+                out[key] = c.model_copy(update={"moe_prefill_tokens": round(max(0.0, statistics.median(vs)), 2)})
+    return out
 
 
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
@@ -1101,6 +1249,8 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
             d = d.model_copy(update={"gpu_cores": g.gpu_cores})
         if g is not None and is_hbm(g.memory_type):
             d = d.model_copy(update={"hbm": True})
+        if g is not None and g.tdp_w and d.kind != "cpu":
+            d = d.model_copy(update={"tdp_w": g.tdp_w})
         if d.family is None and g is not None and g.architecture:
             from sizing.core.machine import family_of
 

@@ -173,6 +173,7 @@ def plan_purchase(
     top row) against cloud GPUs by the hour and APIs serving the first model.
     ``resolve`` turns a model spec into its architecture (default: ``resolve_model``)."""
     from sizing.core.builds import all_builds, priced_ids
+    from sizing.core.hosts import gpu_host_ram_gb
     from sizing.core.prices import parse_overrides
     from sizing.core.purchase import memory_need, offload_ram_sizer, plan
     from sizing.core.speed.coverage import bench_coverage
@@ -192,6 +193,7 @@ def plan_purchase(
         offload=any(m.is_moe for m in models),
         model_gb=need.core_gib,
         ram_for=offload_ram_sizer(models, req.quant, req.ctx, s.calib),
+        host_ram_gb=gpu_host_ram_gb(need.weights_gib),
     )
     result: PurchasePlan = plan(
         models,

@@ -103,3 +103,16 @@ def test_each_figure_carries_the_default_template_cut_to_its_own_trace_types(nam
     assert kept["layout"] == full["layout"]
     assert kept.get("data", {}) == {t: v for t, v in full["data"].items() if t in types}
     assert len(json.dumps(kept)) < len(json.dumps(full))
+
+
+def test_a_figure_changed_after_it_is_built_leaves_the_next_figures_template_alone():
+    """The pages hand every figure the same cached template dict: a change to one drawn
+    figure (Streamlit's theme, a page's own layout tweak) must not reach the next one."""
+    import plotly.io as pio
+
+    first = charts.memory_bars(DEVICES)
+    first.layout.template.layout.font.size = 99
+    first.update_layout(template={"layout": {"paper_bgcolor": "red"}})
+    second = charts.memory_bars(DEVICES).to_dict()["layout"]["template"]["layout"]
+    default = pio.templates[pio.templates.default].to_plotly_json()["layout"]
+    assert second == default and second.get("paper_bgcolor") != "red"

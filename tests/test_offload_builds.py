@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from sizing.core.hosts import gpu_host_ram_gb
 from sizing.core.builds import all_builds, offload_builds
 from sizing.core.commands import llama_server_argv
 from sizing.core.platforms import load_platforms
@@ -39,6 +40,7 @@ def _builds(ctx, arch, gpus=None, **kw):
         offload=arch.is_moe,
         model_gb=need.core_gib,
         ram_for=offload_ram_sizer([arch], "Q4_K_M", CTX, ctx["calib"]),
+        host_ram_gb=gpu_host_ram_gb(need.weights_gib),
         **kw,
     )
     return builds, need

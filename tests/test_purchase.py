@@ -19,7 +19,8 @@ from sizing.core.prices import (
     parse_overrides,
     price_book,
 )
-from sizing.core.purchase import SPEED_TIE, Usage, own_cost_per_m, plan, speed_band
+from sizing.core.hosts import gpu_host_ram_gb
+from sizing.core.purchase import SPEED_TIE, Usage, memory_need, own_cost_per_m, plan, speed_band
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.coverage import bench_coverage
 from sizing.errors import SizingError
@@ -175,12 +176,24 @@ def test_builds_are_physically_possible_and_priced_whole(ctx):
 
 
 def _plan(ctx, model, **kw):
+    """Plan ``model`` over the builds as the planner composes them for it: the host RAM of
+    each GPU build sized to the weights it loads (``hosts.gpu_host_ram_gb``)."""
     arch = ctx["cat"].get(model)
+    n_ctx = kw.pop("ctx_len", 8192)
+    weights = memory_need([arch], "Q4_K_M", n_ctx, ctx["calib"]).weights_gib
+    builds, _ = all_builds(
+        ctx["gpus"],
+        used=True,
+        overrides=PriceOverrides(),
+        today=TODAY,
+        ram_need_gb=64,
+        host_ram_gb=gpu_host_ram_gb(weights),
+    )
     return plan(
         [arch],
-        ctx["builds"],
+        builds,
         quant="Q4_K_M",
-        ctx=kw.pop("ctx_len", 8192),
+        ctx=n_ctx,
         calib=ctx["calib"],
         coverage=ctx["coverage"],
         today=TODAY,
@@ -459,27 +472,26 @@ def test_decode_rows_are_counted_per_backend_and_architecture(tmp_path):
 
 
 def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx):
-    """Turing and Volta have no calibration entry: the speed model predicts them with the
-    whole CUDA entry, fitted on other architectures' rows only. Such a build says so and is
-    weak (the CUDA rows on a Turing card, the RTX 2080 Ti's, ran on a Pi host and are left
-    out of the fit; the RTX 2080 Super has no row at all), while an architecture with an
-    entry of its own is judged by it; Hopper's entry rests on one H100 PCIe row, so an H200
-    build is still weak, for that."""
+    """Datacenter Blackwell (B200, GB200) has no calibration entry: the speed model predicts
+    it with the whole CUDA entry, fitted on other architectures' rows only. Such a build says
+    so and is weak, while an architecture with an entry of its own is judged by it; Hopper's
+    entry rests on one H100 PCIe row, so an H200 build is still weak, for that."""
     from sizing.core.machine import machine_from_gpu
     from sizing.core.purchase import WEAK_ENTRY_ROWS, calibration_strength
 
     calib, cov = ctx["calib"], ctx["coverage"]
-    assert calib.backends["cuda"].n_decode >= WEAK_ENTRY_ROWS  # the entry alone would pass
+    assert calib.backends["cuda/gpu"].n_decode >= WEAK_ENTRY_ROWS  # the entry alone would pass
     db = {g.id: g for g in ctx["gpus"]}
     for gid, fam in (
-        ("nvidia-rtx-2080-super", "turing"),
-        ("nvidia-v100-pcie-32gb", "volta"),
+        ("nvidia-b200-180gb", "blackwell"),
+        ("nvidia-gb200-186gb", "blackwell"),
     ):
         assert f"cuda/{fam}" not in calib.backends and cov.family_decode_rows("cuda", fam) == 0
         c = calibration_strength(machine_from_gpu(db[gid]), gid, cov, calib)
-        assert c.entry == "cuda" and c.family == fam and c.family_decode_rows == 0 and c.device_rows == 0 and c.weak
+        # (the discrete-card entry: CUDA also has a unified chip's rows, the DGX Spark's)
+        assert c.entry == "cuda/gpu" and c.family == fam and c.family_decode_rows == 0 and c.device_rows == 0 and c.weak
         assert f"(no {fam} decode rows), 0 on this device" in c.label
-        assert f"weak calibration (no {fam} decode rows behind cuda, none on this device)" in c.label
+        assert f"weak calibration (no {fam} decode rows behind cuda/gpu, none on this device)" in c.label
     c = calibration_strength(machine_from_gpu(db["nvidia-rtx-3090"]), "nvidia-rtx-3090", cov, calib)
     assert c.entry == "cuda/ampere" and c.family is None and c.family_decode_rows is None and not c.weak
     r = _plan(ctx, "meta-llama/Llama-3.3-70B-Instruct", objective="fastest", budget_usd=40000, limit=500)

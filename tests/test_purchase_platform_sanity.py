@@ -1,5 +1,5 @@
 """Hosts a build can really run on: a card's cited recommended PSU holds against the
-platform's, and a host with less RAM than the weights says why it still loads them."""
+platform's, and a host with less RAM than the weights it loads is refused, saying why."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from sizing.core.builds import all_builds
 from sizing.core.platforms import card_power, load_platforms, physical_fit
 from sizing.core.prices import PriceOverrides
-from sizing.core.purchase import plan
+from sizing.core.hosts import OS_RESERVE_GB, gpu_host_ram_gb
+from sizing.core.purchase import memory_need, plan
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.coverage import bench_coverage
 from sizing.errors import SizingError
@@ -67,11 +68,11 @@ def test_a_card_power_entry_without_a_source_is_refused(tmp_path):
         card_power(bad)
 
 
-def test_a_host_with_less_ram_than_the_weights_says_why_it_still_loads():
-    """gpt-oss-120b (60+ GiB) on three 24 GB cards on the mining board (32 GB of RAM): the placement
-    holds only the token embeddings in host RAM (llama.cpp maps the file and copies layers to
-    the cards), and the row says so and what it costs; on a host with more RAM than the
-    weights there is no such note."""
+def test_a_host_with_less_ram_than_the_weights_is_refused_and_says_why():
+    """gpt-oss-120b (60+ GiB) on three 24 GB cards whose hosts were given 32 GB of RAM: llama.cpp
+    would load it through the page cache, but the file cannot stay cached and --no-mmap cannot
+    load it at all, so the plan refuses both hosts and says why; a host with more RAM than the
+    weights of a smaller model passes and the row states the figures."""
     gpus = load_gpus().all
     builds, _ = all_builds(gpus, used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=64)
     pick = [
@@ -79,15 +80,16 @@ def test_a_host_with_less_ram_than_the_weights_says_why_it_still_loads():
         for b in builds
         if b.gpu_id == "nvidia-rtx-3090" and b.count == 3 and b.platform_id in ("mining-h510", "server-epyc-rome")
     ]
-    assert len(pick) == 2
+    weights = memory_need([load_catalog().get("openai/gpt-oss-120b")], "Q4_K_M", 32768, load_calibration())
+    assert len(pick) == 2 and all(b.ram_gb < weights.weights_gib + OS_RESERVE_GB for b in pick)
     r = _plan(pick, "openai/gpt-oss-120b", limit=10)
-    # one row per card set: the cheaper host (the mining board) is the one listed
-    (row,) = r.options
-    assert row.platform_id == "mining-h510" and row.ram_gb == 32  # its 16 GB + the 16 GB a GPU build is given
-    note = [n for n in row.notes if n.startswith("host RAM 32 GB <")]
-    assert note and "memory-maps" in note[0] and "reads it from disk again" in note[0]
+    assert not r.options and r.closest
+    for row in r.closest:
+        short = row.shortfall or ""
+        assert row.fits and f"host RAM {row.ram_gb:.0f} GB < {weights.weights_gib:.0f} GiB" in short
+        assert "--no-mmap" in short
     small = _one(builds, "desktop-am4-b550+1xnvidia-rtx-3090", "Qwen/Qwen3-30B-A3B")
-    assert small.ram_gb == 32 and not any(n.startswith("host RAM") for n in small.notes)
+    assert small.ram_gb == 32 and "host RAM 32 GB ≥" in small.why
 
 
 def test_one_5090_is_offered_on_a_desktop_with_the_psu_it_needs_not_a_mining_board():
@@ -120,18 +122,27 @@ def _plan(builds, model: str, limit: int):
 
 
 def test_x1_links_say_what_prefill_pays_for_the_activations_and_full_links_do_not():
-    """On x1 risers (PCIe 3.0 x1, ~1 GB/s) gpt-oss-120b's hidden state crossing between three
+    """On x1 risers (PCIe 3.0 x1, ~1 GB/s) Qwen3-30B-A3B's hidden state crossing between three
     cards at the predicted prefill rate is a share of the links' time the row states; the
     same three cards at x16 on the EPYC board carry no such note."""
     plats = {p.id: p for p in load_platforms()[0]}
     g = load_gpus().get("nvidia-rtx-3090")
     assert physical_fit(plats["mining-h510"], g, 3).link_gbs == pytest.approx(0.985)
     assert physical_fit(plats["desktop-am4-b550"], g, 2).link_gbs == pytest.approx(3.94)  # chipset PCIe 3.0 x4
-    builds, _ = all_builds(load_gpus().all, used=True, overrides=PriceOverrides(), today=TODAY, ram_need_gb=64)
-    x1 = _one(builds, "mining-h510+3xamd-rx-7900-xtx", "openai/gpt-oss-120b")
+    model = "Qwen/Qwen3-30B-A3B"  # whose weights the mining board's RAM holds
+    weights = memory_need([load_catalog().get(model)], "Q4_K_M", 32768, load_calibration()).weights_gib
+    builds, _ = all_builds(
+        load_gpus().all,
+        used=True,
+        overrides=PriceOverrides(),
+        today=TODAY,
+        ram_need_gb=64,
+        host_ram_gb=gpu_host_ram_gb(weights),
+    )
+    x1 = _one(builds, "mining-h510+3xamd-rx-7900-xtx", model)
     note = [n for n in x1.notes if "bytes per token cross" in n]
     assert note and "decode is unaffected" in note[0] and "2 hops" in note[0] and "% of the links' time" in note[0]
-    x16 = _one(builds, "server-epyc-rome+3xamd-rx-7900-xtx", "openai/gpt-oss-120b")
+    x16 = _one(builds, "server-epyc-rome+3xamd-rx-7900-xtx", model)
     assert x16.decode_tokens_per_s == x1.decode_tokens_per_s
     assert not any("bytes per token cross" in n for n in x16.notes)
 

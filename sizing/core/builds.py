@@ -22,6 +22,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sizing.core.hosts import host_refusal, host_rule_met
 from sizing.core.idle import IdleTable
 from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpu
 from sizing.core.platforms import Platform, System, physical_fit
@@ -72,6 +73,11 @@ class Build(BaseModel):
     hardware: Hardware
     ram_gb: float = 0.0
     link_gbs: float | None = Field(None, description="the narrowest slot link a card gets, GB/s each way")
+    link: str | None = Field(None, description="that link, as 'PCIe 3.0 x1'")
+    host_rule: str = Field("", description="the host's own rule on the cards it is built for, which this build passes")
+    host_passed_over: tuple[str, ...] = Field(
+        (), description="cheaper hosts the cards fit but the host rules (sizing.core.hosts) refused, with why"
+    )
     notes: tuple[str, ...] = ()
 
     @property
@@ -170,8 +176,12 @@ def gpu_builds(
     today: dt.date,
     counts: Sequence[int] = COUNTS,
     idle: IdleTable = NO_IDLE_TABLE,
+    host_ram_gb: float = GPU_BUILD_RAM_GB,
 ) -> tuple[list[Build], int]:
-    """Every platform × card × count that physically fits and has every price cited.
+    """Every platform × card × count that physically fits, passes the host rules
+    (``sizing.core.hosts``: the host holds ``host_ram_gb`` of RAM, bought and priced as its
+    modules; x1-riser hosts only for the cards they are built for) and has every price
+    cited. Each build says which cheaper hosts the rules passed over and why.
     Returns the builds and how many combinations were refused as physically impossible."""
     out: list[Build] = []
     refused = 0
@@ -183,17 +193,30 @@ def gpu_builds(
         card = overrides.price(g.id, book.for_card(g.id, used=used), today)
         if card is None:
             continue
-        for p in platforms:
-            if p.gpu_slots == 0:
-                continue
-            plat_price = overrides.price(p.id, p.price, today)
-            for n in counts:
+        for n in counts:
+            passed: list[tuple[float, str]] = []  # (host price, why not) for hosts that fit but fail a rule
+            made: list[tuple[Build, float]] = []
+            for p in platforms:
+                if p.gpu_slots == 0:
+                    continue
+                plat_price = overrides.price(p.id, p.price, today)
                 fit = physical_fit(p, g, n)
                 if not fit.ok:
                     refused += 1
                     continue
-                ram = _ram_lines(p, GPU_BUILD_RAM_GB, book, overrides, today)
+                rule = host_refusal(p, card.usd, n)
+                if rule is not None:
+                    passed.append((plat_price.usd, f"{p.name} (${plat_price.usd:,.0f}): {rule}"))
+                    continue
+                ram = _ram_lines(p, host_ram_gb, book, overrides, today)
                 if ram is None:
+                    passed.append(
+                        (
+                            plat_price.usd,
+                            f"{p.name} (${plat_price.usd:,.0f}): cannot hold the {host_ram_gb:.0f} GB the host "
+                            f"needs (at most {p.max_ram_gb:.0f} GB, or more than one DIMM per channel at no cited speed)",
+                        )
+                    )
                     continue
                 ram_lines, ram_gb, ram_notes = ram
                 lines = [
@@ -204,24 +227,35 @@ def gpu_builds(
                 hw = machine_from_gpu(g, n, host=_host(p, ram_gb))
                 idle_w, idle_note = _idle(p, g, n, idle)
                 label = f"{n}× {g.name} on {p.name}" if n > 1 else f"{g.name} on {p.name}"
-                out.append(
-                    Build(
-                        id=f"{p.id}+{n}x{g.id}",
-                        label=label,
-                        kind="gpu-build",
-                        gpu_id=g.id,
-                        count=n,
-                        platform_id=p.id,
-                        lines=tuple(lines),
-                        total_usd=sum(ln.usd for ln in lines),
-                        load_w=fit.load_w or 0.0,
-                        idle_w=idle_w,
-                        hardware=hw,
-                        ram_gb=ram_gb,
-                        link_gbs=fit.link_gbs,
-                        notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()), idle_note),
+                if ram_gb > p.ram_included_gb:
+                    label += f", RAM to {ram_gb:.0f} GB"
+                host_cost = sum(ln.usd for ln in lines[:-1])
+                made.append(
+                    (
+                        Build(
+                            id=f"{p.id}+{n}x{g.id}",
+                            label=label,
+                            kind="gpu-build",
+                            gpu_id=g.id,
+                            count=n,
+                            platform_id=p.id,
+                            lines=tuple(lines),
+                            total_usd=sum(ln.usd for ln in lines),
+                            load_w=fit.load_w or 0.0,
+                            idle_w=idle_w,
+                            hardware=hw,
+                            ram_gb=ram_gb,
+                            link_gbs=fit.link_gbs,
+                            link=fit.link,
+                            host_rule=host_rule_met(p, card.usd, n),
+                            notes=(*fit.notes, *ram_notes, *((p.note,) if p.note else ()), idle_note),
+                        ),
+                        host_cost,
                     )
                 )
+            for b, host_cost in made:
+                cheaper = [why for usd, why in sorted(passed) if usd < host_cost]
+                out.append(b.model_copy(update={"host_passed_over": tuple(cheaper)}))
     return out, refused
 
 
@@ -265,6 +299,8 @@ def offload_builds(
             for p in platforms:
                 fit = physical_fit(p, g, n)
                 if not fit.ok or min(fit.lanes, default=16) <= OFFLOAD_NARROW_LANES:
+                    continue
+                if host_refusal(p, card.usd, n) is not None:
                     continue
                 ram = _ram_lines(p, need, book, overrides, today)
                 if ram is None:
@@ -484,10 +520,13 @@ def all_builds(
     offload: bool = False,
     model_gb: float = 0.0,
     ram_for: Callable[[object, int], float | None] | None = None,
+    host_ram_gb: float = GPU_BUILD_RAM_GB,
 ) -> tuple[list[Build], int]:
     """Every build the data can price: GPU builds on each platform, complete systems,
     unified-memory machines, (with ``cpu_only``) CPU-only servers and (with ``offload``,
-    for MoE models) cards + RAM with the experts in RAM. Loads the data files."""
+    for MoE models) cards + RAM with the experts in RAM. ``host_ram_gb``: the RAM a GPU
+    build's host needs (``hosts.gpu_host_ram_gb`` of the weights the plan loads). Loads the
+    data files."""
     from sizing.core.idle import idle_table
     from sizing.core.platforms import load_platforms
     from sizing.core.prices import machine_prices, price_book
@@ -496,7 +535,7 @@ def all_builds(
     book = price_book(gpus)
     idle = idle_table()
     by_id = {g.id: g for g in gpus}
-    gpu_side, refused = _gpu_builds(tuple(gpus), used, tuple(sorted(overrides.usd.items())), today)
+    gpu_side, refused = _gpu_builds(tuple(gpus), used, tuple(sorted(overrides.usd.items())), today, host_ram_gb)
     builds = list(gpu_side)
     builds += system_builds(systems, by_id, overrides=overrides, today=today)
     builds += unified_builds(machine_prices(), by_id, overrides=overrides, today=today, idle=idle, used=used)
@@ -526,11 +565,12 @@ def all_builds(
 
 @lru_cache(maxsize=1)  # one set is ~20 MiB (1,700 builds with their hardware): keep the last only
 def _gpu_builds(
-    gpus: tuple, used: bool, overrides: tuple[tuple[str, float], ...], today: dt.date
+    gpus: tuple, used: bool, overrides: tuple[tuple[str, float], ...], today: dt.date, host_ram_gb: float
 ) -> tuple[tuple[Build, ...], int]:
     """``gpu_builds`` over the packaged platforms, prices and idle figures, memoised by
-    value (the GPUs, new or used, the typed prices, the day): those builds do not depend
-    on the models, so a plan for other models, a context or an objective reuses them.
+    value (the GPUs, new or used, the typed prices, the day, the host RAM): those builds
+    depend on the models only through the RAM their host needs, so a plan for a context
+    or an objective reuses them.
     Only the last set is kept: most plans ask for new prices as listed, and a set is large."""
     from sizing.core.idle import idle_table
     from sizing.core.platforms import load_platforms
@@ -545,6 +585,7 @@ def _gpu_builds(
         overrides=PriceOverrides(usd=dict(overrides)),
         today=today,
         idle=idle_table(),
+        host_ram_gb=host_ram_gb,
     )
     return tuple(builds), refused
 

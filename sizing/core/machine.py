@@ -85,6 +85,7 @@ class Device(BaseModel):
             hbm=self.hbm,
             gpu_cores=self.gpu_cores,
             vector_tflops=self.vector_tflops,
+            board_power_w=self.tdp_w if self.kind == "gpu" else None,
         )
 
 

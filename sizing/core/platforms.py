@@ -91,6 +91,13 @@ class Platform(BaseModel):
         description="DIMM slots on the board: RAM is then bought as identical modules filling every "
         "channel evenly (None: any multiple of 32 GB, not modelled)",
     )
+    max_card_usd: float | None = Field(
+        None, gt=0, description="the dearest card this host is bought for (x1-riser rigs: cheap cards)"
+    )
+    min_cards: int = Field(1, ge=1, description="the fewest cards this host is bought for")
+    host_rule_source: str | None = Field(
+        None, description="why max_card_usd / min_cards hold: a cited build of this host and its cards"
+    )
 
     def model_post_init(self, _ctx: object) -> None:
         if len(self.slot_lanes) != self.gpu_slots:
@@ -106,6 +113,10 @@ class Platform(BaseModel):
                 raise ValueError("ram_bandwidth_2dpc_gbs exceeds ram_bandwidth_gbs")
         if self.ram_1dpc_max_gb is not None and not self.ram_included_gb <= self.ram_1dpc_max_gb <= self.max_ram_gb:
             raise ValueError("ram_1dpc_max_gb must lie between ram_included_gb and max_ram_gb")
+        if (self.max_card_usd is not None or self.min_cards > 1) and not self.host_rule_source:
+            raise ValueError("max_card_usd / min_cards need host_rule_source saying why")
+        if self.min_cards > max(self.gpu_slots, 1):
+            raise ValueError(f"min_cards {self.min_cards} exceeds the {self.gpu_slots} slots")
         if self.dimm_slots is not None and self.dimm_slots % self.ram_channels:
             raise ValueError(f"{self.dimm_slots} DIMM slots do not divide evenly over {self.ram_channels} channels")
 
@@ -211,6 +222,7 @@ class Fit(BaseModel):
     load_w: float | None = Field(None, description="cards' TDP + CPU TDP + the rest of the box")
     lanes: tuple[int, ...] = ()
     link_gbs: float | None = Field(None, description="the narrowest card link, GB/s each way (slot lanes x generation)")
+    link: str | None = Field(None, description="the narrowest card link, as 'PCIe 3.0 x1'")
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -278,6 +290,14 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
     notes.append("card width is not in the data: check that the cards fit the slot spacing (or use risers)")
     if platform.psu_assumed:
         notes.append(f"PSU {platform.psu_w:.0f} W is assumed (the cited build does not state it)")
-    links = [pcie_gbs(g, n) for g, n in zip(gens, lanes)]
-    narrowest = min((x for x in links if x), default=None)
-    return Fit(ok=not reasons, load_w=load, lanes=lanes, link_gbs=narrowest, reasons=tuple(reasons), notes=tuple(notes))
+    links = [(pcie_gbs(g, n), f"PCIe {g}.0 x{n}") for g, n in zip(gens, lanes)]
+    narrowest = min(((x, name) for x, name in links if x), default=(None, None))
+    return Fit(
+        ok=not reasons,
+        load_w=load,
+        lanes=lanes,
+        link_gbs=narrowest[0],
+        link=narrowest[1],
+        reasons=tuple(reasons),
+        notes=tuple(notes),
+    )

@@ -10,8 +10,10 @@ those that hold the models by one of three objectives:
 Every row carries its priced lines (kind, date, source), its speed basis and how many
 public llama-bench rows back it (the calibration entry that predicts it, the device, the
 device class: ``calibration_strength``), and its launch commands. A build on weak
-calibration is marked, and meets a speed target only if its low estimate does. Each set of
-cards is listed once, on its best-ranked host, and a build with more of the same card
+calibration is marked, and meets a speed target only if its low estimate does. A GPU
+build's host must hold the weights it loads (``sizing.core.hosts``: RAM rule; the row's why
+states it with the cheaper hosts passed over). Each set of cards is listed once, on its
+best-ranked host, and a build with more of the same card
 that is neither faster nor cheaper is left out. When no build meets the target, the closest
 are returned instead.
 
@@ -30,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sizing.core.arch import ModelArch
 from sizing.core.builds import Build
 from sizing.core.commands import launch_commands
+from sizing.core.hosts import OS_RESERVE_GB, RAM_RULE, load_note, load_seconds, ram_check
 from sizing.core.prices import age_months, is_stale
 from sizing.core.solver import MemoryFn, check_context, solve
 from sizing.core.speed.coverage import BenchCoverage
@@ -42,7 +45,6 @@ OBJECTIVES: tuple[str, ...] = ("cheapest", "fastest", "cost-per-token")
 WEAK_CLASS_ROWS = 5  # fewer public rows than this behind a device class: weak calibration
 WEAK_ENTRY_ROWS = 3  # fewer fitted decode rows than this behind the calibration entry used: weak
 WEAK_MOE_ROWS = 3  # fewer public MoE rows than this: weak calibration for a MoE model
-OS_RESERVE_GB = 8  # the OS, the desktop and llama-server's own heap stay in RAM beside the experts
 
 
 class Calibration(BaseModel):
@@ -198,6 +200,7 @@ class Row(BaseModel):
     calibration: Calibration
     speed_basis: str
     why: str = ""
+    host_why: str = Field("", description="the host rules this build's host passes, and the cheaper hosts they refused")
     shortfall: str | None = None
     notes: tuple[str, ...] = ()
     models: tuple[ModelRun, ...]
@@ -250,6 +253,7 @@ class MemoryNeed(BaseModel):
 
     cpu_ram_gib: float = Field(description="a CPU-only run: the whole estimate on the CPU backend, plus 16 GiB")
     core_gib: float = Field(description="weights + KV cache: a lower bound on any machine's memory for it")
+    weights_gib: float = Field(0.0, description="the weights alone, as a GPU backend types them")
 
 
 def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: CalibrationSet) -> MemoryNeed:
@@ -260,14 +264,15 @@ def memory_need(models: Sequence[ModelArch], quant: str, ctx: int, calib: Calibr
 
     host = cpu_hardware("sizing", ram_bytes=1 << 50, bandwidth_gbs=1.0, threads=1)
     card = custom_machine(memory_gb=1 << 20, bandwidth_gbs=1.0, backend="cuda")
-    cpu = core = 0.0
+    cpu = core = weights = 0.0
     for arch in models:
         c = min(ctx, arch.max_context)
         m = solve(arch, quant, c, host, calib, with_speed=False).memory
         g = solve(arch, quant, c, card, calib, with_speed=False).memory
         cpu = max(cpu, m.total_bytes / GIB)
         core = max(core, (g.weights_bytes + g.kv_cache_bytes) / GIB)
-    return MemoryNeed(cpu_ram_gib=cpu + 16.0, core_gib=core)
+        weights = max(weights, g.weights_bytes / GIB)
+    return MemoryNeed(cpu_ram_gib=cpu + 16.0, core_gib=core, weights_gib=weights)
 
 
 def experts_offloaded(placement) -> bool:
@@ -426,6 +431,9 @@ def plan(
             short.append(
                 f"does not hold {', '.join(bad)} " + ("in RAM" if b.kind == "cpu-only" else "on its accelerators")
             )
+        host_ok, host_why = _host_rules(b, plans) if fits else (True, "")
+        if not host_ok:
+            short.append(host_why)
         cal = calibration_strength(b.hardware, b.gpu_id, coverage, calib, moe=any_moe)
         if fits and target_tps and (tps or 0) < target_tps:
             short.append(f"{(tps or 0):.1f} tok/s < {target_tps:g}")
@@ -481,11 +489,12 @@ def plan(
                 usd_per_m_tokens=own_cost_per_m(b.total_usd, b.load_w, b.idle_w, tps, usage) if tps else None,
                 calibration=cal,
                 speed_basis=(slow.speed_basis if slow and slow.speed_basis else "no speed: the models do not fit"),
+                host_why=host_why,
                 shortfall="; ".join(short) or None,
                 notes=(
                     *b.notes,
                     *(f"weak price basis: {ln.item}: {ln.unit.weak_basis}" for ln in b.lines if ln.unit.weak_basis),
-                    *(_small_host_note(b, plans) if fits else ()),
+                    *(_load_time_note(b, plans) if fits else ()),
                     *(_narrow_link_note(b, runs, models) if fits else ()),
                 ),
                 models=tuple(runs),
@@ -626,25 +635,39 @@ def _one_per_card_set(ranked: list[Row]) -> list[Row]:
     return out
 
 
-def _small_host_note(b: Build, plans: list) -> tuple[str, ...]:
-    """Where the host has less RAM than the weights it loads onto the cards (a mining board's
-    16 GB under 60+ GiB of layers), say why that still works and what it costs. llama.cpp
-    memory-maps the GGUF by default and copies each offloaded tensor to its card from the
-    mapping; the file pages it read are clean page cache the kernel drops as it needs, and
-    after loading it unmaps the parts no CPU tensor uses (src/llama-model-loader.cpp,
-    load_all_data: "unmap offloaded tensors and metadata"). So the host holds only what
-    stays on the CPU (the token embeddings), as the placement counts it: not a limit, but
-    the file cannot stay cached, and every start reads it from disk again."""
+def _weights_bytes(plans: list) -> float:
+    return max((p.memory.weights_bytes for p in plans if p is not None), default=0)
+
+
+def _host_rules(b: Build, plans: list) -> tuple[bool, str]:
+    """Whether the build's host passes the RAM rule for the weights the plan loads
+    (``sizing.core.hosts``), and the host rules as the row's "why" states them: RAM against
+    weights, and the cheaper hosts the rules passed over. An expert-offload build's RAM
+    is sized to what its placement keeps in RAM."""
+    if b.kind == "offload" and plans and plans[0] is not None:
+        held = max(p.placement.devices[-1].used_bytes for p in plans if p is not None) / GIB
+        return True, f"host RAM {b.ram_gb:.0f} GB ≥ the {held:.0f} GiB kept in RAM + {OS_RESERVE_GB:.0f} GB for the OS"
     if b.kind != "gpu-build" or not b.hardware.gpus:
+        return True, ""
+    ok, text = ram_check(b.ram_gb, _weights_bytes(plans) / GIB)
+    text = f"{text}: {RAM_RULE}" if not ok else text
+    parts = [text, *((b.host_rule,) if b.host_rule else ())]
+    if b.host_passed_over:
+        parts.append("cheaper hosts passed over: " + "; ".join(b.host_passed_over))
+    return ok, "; ".join(parts)
+
+
+LOAD_NOTE_S = 30.0  # from this many seconds of weights crossing the links, a row says how long loading takes
+
+
+def _load_time_note(b: Build, plans: list) -> tuple[str, ...]:
+    """How long the weights take to cross narrow links (x1 risers, a chipset x4 slot)."""
+    if b.kind != "gpu-build" or not b.link_gbs:
         return ()
-    weights = max((p.memory.weights_bytes for p in plans if p is not None), default=0) / GIB
-    if weights <= b.ram_gb:
+    w = _weights_bytes(plans)
+    if load_seconds(w, b.link_gbs) < LOAD_NOTE_S:
         return ()
-    return (
-        f"host RAM {b.ram_gb:.0f} GB < the {weights:.0f} GiB of weights: llama.cpp memory-maps the file and "
-        "copies each card's layers through the page cache, keeping only the CPU-side tensors in RAM, so it "
-        "loads; but the file cannot stay cached, so every start reads it from disk again",
-    )
+    return (load_note(w, b.link_gbs, b.link or "the narrowest card link"),)
 
 
 LINK_SHARE_NOTE = 0.05  # the share of the links' time that prefill's activations take, from which a row says so
@@ -719,6 +742,8 @@ def _why(
         head = f"#{i + 1} by cost per million tokens ({usage.hours_per_day:g} h/day, {usage.years:g} years){within}"
     if r.calibration.weak:
         head += "; speed rests on weak calibration" + (" (meets the target even at its low estimate)" if target else "")
+    if r.host_why:
+        head += f"; host: {r.host_why}"
     weak_prices = [ln["item"] for ln in r.lines if ln.get("weak_basis")]
     if weak_prices:
         head += f"; the price of {', '.join(weak_prices)} rests on a weak figure (see the notes)"

@@ -61,6 +61,14 @@ class DeviceRate(BaseModel):
         ),
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores (prefill scales with them)")
+    board_power_w: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "board power limit (TDP): a long prompt keeps the matrix units busy, and a card whose "
+            "power is low for its peak runs them at lower clocks (prefill_gflops_per_watt)"
+        ),
+    )
     vector_tflops: float | None = Field(
         None,
         gt=0,

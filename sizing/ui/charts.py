@@ -10,7 +10,6 @@ Plotly, so a wrong property still fails there.
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -49,8 +48,10 @@ def template_for(trace_types: Iterable[str]) -> dict[str, Any]:
 
     Plotly copies the whole default template into every figure; Streamlit's lists ten
     trace types, and copying, encoding and sending them was most of each chart's JSON
-    and of its cost per rerun. A figure drawn with the cut template looks the same."""
-    return copy.deepcopy(_template(frozenset(trace_types), pio.templates.default))
+    and of its cost per rerun. A figure drawn with the cut template looks the same. The
+    cached dict is handed over as it is: a Figure copies what it is built from, so no
+    figure's change reaches it (tests/test_charts.py)."""
+    return _template(frozenset(trace_types), pio.templates.default)
 
 
 @functools.lru_cache(maxsize=32)  # keyed by value: a few sets of trace types, a named template

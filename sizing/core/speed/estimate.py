@@ -97,6 +97,16 @@ class BackendCalibration(BaseModel):
         ),
     )
     prefill_efficiency: float | None = Field(None, gt=0, description="fraction of matmul_tflops")
+    prefill_gflops_per_watt: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "matrix GFLOP/s per watt of board power the architecture's most power-efficient "
+            "prompt run reached: a card with little power for its peak (an RTX 6000 Ada or L40 at "
+            "300 W beside a 450 W RTX 4090 on the same chip, an A30 at 165 W) prompts at this "
+            "times its board power, below its matrix share"
+        ),
+    )
     prefill_gflops_per_gbs: float | None = Field(
         None, gt=0, description="effective GFLOP/s per GB/s, for devices without a compute figure"
     )
@@ -168,9 +178,9 @@ class BackendCalibration(BaseModel):
         0.0,
         ge=0,
         description=(
-            "decode, GPUs llama.cpp runs without CUDA graphs (Pascal): each MoE layer's many "
-            "small kernels are launched from the CPU one by one, a fixed time per layer on top "
-            "of moe_layer_mb; measured with graphs off and on"
+            "decode, GPUs whose kernels are launched from the CPU one by one (CUDA without graphs, "
+            "Pascal: measured with graphs off and on, on top of moe_layer_mb; ROCm, Vulkan, Metal, "
+            "SYCL: fitted on their MoE rows, in place of moe_layer_mb): a fixed time per MoE layer"
         ),
     )
     hbm_decode_share: float = Field(
@@ -435,7 +445,10 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     if device.matmul_tflops:
         eff = c.prefill_efficiency or p.prefill_efficiency
         if eff:
-            return device.matmul_tflops * 1e12 * eff
+            rate = device.matmul_tflops * 1e12 * eff
+            if device.board_power_w and c.prefill_gflops_per_watt:
+                rate = min(rate, device.board_power_w * c.prefill_gflops_per_watt * 1e9)
+            return rate
     if device.vector_tflops:
         veff = c.prefill_vector_efficiency or p.prefill_vector_efficiency
         if veff:
