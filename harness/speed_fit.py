@@ -71,6 +71,7 @@ class BenchDevice(BaseModel):
         ),
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
+    vendor: str | None = Field(None, description="filled from data/gpus.yaml by db_id")
     hbm: bool = Field(False, description="stacked HBM memory: filled from data/gpus.yaml's memory_type by db_id")
     tdp_w: float | None = Field(None, gt=0, description="board power: filled from data/gpus.yaml's tdp_w by db_id")
     vector_tflops: float | None = Field(
@@ -271,6 +272,13 @@ class BenchData(BaseModel):
     model_layers: ModelLayers | None = None
     cpu_kernels: CpuKernelSpeeds | None = None
     graph_pairs: tuple[GraphPair, ...] = ()
+    db_families: dict[str, dict[str, tuple[str, ...]]] = Field(
+        default_factory=dict,
+        description=(
+            "filled from data/gpus.yaml (load_bench_with_db): vendor -> backend -> the architectures "
+            "of its discrete cards that run on that backend"
+        ),
+    )
 
 
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
@@ -1001,6 +1009,38 @@ def fit(
                         }
                     )
                 backends[f"{backend}/{fam}"] = cf
+        # an architecture with no row on this backend takes its vendor's factors there, where
+        # the backend runs several vendors' cards and the vendor has discrete rows of other
+        # architectures: on Vulkan an Arc A770 and a B580 reach 7-10% of their XMX peak on a
+        # prompt and a third to a half of their bandwidth decoding, NVIDIA and AMD cards 30-45%
+        # and three quarters; the backend's factors, pooled over every vendor, would put an
+        # unmeasured Intel card at twice its decode and four times its prompt speed
+        vendors = {d.vendor for r, d in mine if d.vendor and d.kind == "gpu" and d.family in fams}
+        if len(vendors) > 1:
+            for vendor in sorted(vendors):
+                missing = set(data.db_families.get(vendor, {}).get(backend, ())) - fams
+                if not missing:
+                    continue
+                vpart = [(r, d) for r, d in mine if d.vendor == vendor and d.kind == "gpu"]
+                cv = _fit_backend(
+                    f"{backend}/{vendor}",
+                    vpart,
+                    overhead=c.decode_overhead_ms / 1000,
+                    layer_cost=c.decode_layer_mb * 1e6 if _graphs(backend) else c.decode_layer_ms / 1000,
+                    parent=c,
+                    efficiency=c.decode_efficiency if backend == "cpu" else None,
+                )
+                if cv.prefill_efficiency is None and cv.prefill_gflops_per_gbs is None:
+                    cv = cv.model_copy(
+                        update={
+                            "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
+                            "prefill_efficiency": c.prefill_efficiency,
+                        }
+                    )
+                if cv.prefill_gflops_per_watt is None:
+                    cv = cv.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
+                for fam in sorted(missing):
+                    backends[f"{backend}/{fam}"] = cv.model_copy(update={"backend": f"{backend}/{fam}"})
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
@@ -1251,6 +1291,8 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
             d = d.model_copy(update={"hbm": True})
         if g is not None and g.tdp_w and d.kind != "cpu":
             d = d.model_copy(update={"tdp_w": g.tdp_w})
+        if g is not None and d.vendor is None and d.kind != "cpu":
+            d = d.model_copy(update={"vendor": g.vendor})
         if d.family is None and g is not None and g.architecture:
             from sizing.core.machine import family_of
 
@@ -1370,7 +1412,19 @@ def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
     from sizing.hardware.db import load_gpus
     from sizing.sources.catalog import load_catalog
 
-    data = with_db_compute(load_bench(path), {g.id: g for g in load_gpus().all})
+    from sizing.core.machine import family_of
+
+    gpus = load_gpus().all
+    data = with_db_compute(load_bench(path), {g.id: g for g in gpus})
+    fams: dict[str, dict[str, set[str]]] = {}
+    for g in gpus:
+        fam = family_of(g.architecture)
+        if fam and not g.unified_memory:
+            for b in g.backends:
+                fams.setdefault(g.vendor, {}).setdefault(b, set()).add(fam)
+    data = data.model_copy(
+        update={"db_families": {v: {b: tuple(sorted(f)) for b, f in by.items()} for v, by in fams.items()}}
+    )
     cat = load_catalog()
     archs = {r.arch_id: cat.get(r.arch_id) for r in data.rows if r.arch_id}
     return with_read_fractions(data, archs)
