@@ -660,6 +660,9 @@ def _fit_cpu_decode(
     size = np.array([r.file_gib * GIB * r.active_fraction for r, _ in rows])
     bw = np.array([d.bandwidth_gbs * 1e9 for _, d in rows])
     thr = np.array([float(r.threads or 0) for r, _ in rows])
+    fams = sorted({d.family or "" for _, d in rows})
+    if overhead is None and efficiency is None and len(fams) > 1:
+        return _fit_cpu_decode_by_isa(rows, y, size, bw, thr)
     best: tuple[float, float, float, float | None] | None = None
     for per_thread in [None, *np.arange(2.0, 40.01, 0.25)]:
         for eff in [efficiency] if efficiency is not None else np.arange(0.30, 1.0001, 0.01):
@@ -674,6 +677,55 @@ def _fit_cpu_decode(
                 best = (err, float(eff), o, None if per_thread is None else float(per_thread))
     assert best is not None
     return best[1], best[2], best[3]
+
+
+_PER_THREAD_GRID = [None, *np.arange(2.0, 40.01, 0.25)]
+
+
+def _fit_cpu_decode_by_isa(rows, y, size, bw, thr) -> tuple[float, float, float | None]:
+    """The backend-wide CPU line (efficiency, overhead) when the rows span several vector
+    ISAs: each ISA caps its own threads' rate (an ARM core dequantises about half as many
+    bytes per cycle as an x86 one with AVX2), so one per-thread rate for all would read a
+    slow ISA's thread-bound rows as a large fixed cost per token, charged to every CPU.
+    Alternates: the line given each ISA's per-thread rate, then each ISA's rate given the
+    line, a few rounds. Returns the line and the per-thread rate all rows imply together
+    (for an ISA with no rows of its own)."""
+    fam = np.array([d.family or "" for _, d in rows])
+    rate_of: dict[str, float | None] = {f: None for f in set(fam)}
+
+    def capped(eff: float, per_thread: np.ndarray) -> np.ndarray:
+        rate = bw * eff
+        return np.where((thr > 0) & (per_thread > 0), np.minimum(rate, thr * per_thread * 1e9), rate)
+
+    def line(per_thread: np.ndarray) -> tuple[float, float, float]:
+        best = None
+        for eff in np.arange(0.30, 1.0001, 0.01):
+            x = size / capped(float(eff), per_thread)
+            o = max(0.0, float(np.sum(y * (1 - x * y)) / np.sum(y * y)))
+            err = float(np.sum((y * (x + o) - 1.0) ** 2))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, float(eff), o)
+        assert best is not None
+        return best
+
+    def per_thread_of(mask: np.ndarray, eff: float, o: float) -> float | None:
+        best = None
+        for pt in _PER_THREAD_GRID:
+            rate = bw[mask] * eff
+            if pt is not None:
+                rate = np.where(thr[mask] > 0, np.minimum(rate, thr[mask] * pt * 1e9), rate)
+            err = float(np.sum((y[mask] * (size[mask] / rate + o) - 1.0) ** 2))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, pt)
+        assert best is not None
+        return None if best[1] is None else float(best[1])
+
+    eff, o = 0.7, 0.0
+    for _ in range(6):
+        pts = np.array([rate_of[f] or 0.0 for f in fam])
+        _, eff, o = line(pts)
+        rate_of = {f: per_thread_of(fam == f, eff, o) for f in rate_of}
+    return eff, o, per_thread_of(np.ones(len(y), dtype=bool), eff, o)
 
 
 def _fit_cpu_bytes_per_cycle(
@@ -855,6 +907,12 @@ def _fit_backend(
         quantized_rate(r) / 1e9 / (d.gpu_cores or 1) for r, d in cored
     ]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
+    # and per cycle, where the clock is known: the rate a CPU of another clock is scaled from
+    flops_per_cycle = [
+        _prefill_rate(r) / 1e9 / (r.threads * d.clock_ghz)
+        for r, d in pre
+        if d.kind == "cpu" and r.threads and d.clock_ghz
+    ]
     share, lscale = (
         (parent.hbm_decode_share, parent.hbm_layer_scale)
         if parent is not None
@@ -874,6 +932,7 @@ def _fit_backend(
         prefill_vector_efficiency=round(statistics.median(per_vector), 4) if per_vector else None,
         prefill_f16_speed=round(f16, 3) if f16 else None,
         prefill_gflops_per_thread=round(statistics.median(flops_per_thread), 3) if flops_per_thread else None,
+        prefill_gflop_per_ghz=round(statistics.median(flops_per_cycle), 3) if flops_per_cycle else None,
         decode_gbs_per_thread=round(per_thread, 3) if per_thread else None,
         decode_gb_per_ghz=round(per_ghz, 3) if per_ghz else None,
         prefill_gflops_per_core=round(statistics.median(per_core), 3) if per_core else None,
@@ -1439,7 +1498,11 @@ def dump_calibration(calib: CalibrationSet) -> str:
     for entry in [*data["backends"].values(), data["pooled"]]:
         if not entry.get("prefill_kernel_speed"):  # only CPU entries have one
             entry.pop("prefill_kernel_speed", None)
-        for key in ("decode_attn_flop_per_cycle", "decode_attn_cycles_per_head_cell"):  # CPU entries only
+        for key in (
+            "decode_attn_flop_per_cycle",
+            "decode_attn_cycles_per_head_cell",
+            "prefill_gflop_per_ghz",
+        ):  # CPU only
             if entry.get(key) is None:
                 entry.pop(key, None)
     return header + yaml.safe_dump(data, sort_keys=False)

@@ -130,6 +130,16 @@ class BackendCalibration(BaseModel):
         ),
     )
     prefill_gflops_per_thread: float | None = Field(None, gt=0, description="CPU: per thread")
+    prefill_gflop_per_ghz: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "CPU: prompt GFLOP/s one thread reaches per GHz of its clock (FLOPs per cycle); used where "
+            "the CPU's clock is known, in place of prefill_gflops_per_thread: a core's matrix kernels "
+            "retire a fixed number of FLOPs per cycle for one vector ISA, so two AVX2 laptops on two "
+            "threads prompt in the ratio of their clocks (i5-4278U at 3.1 GHz, i3-1315U at 4.5)"
+        ),
+    )
     prefill_gflops_per_core: float | None = Field(
         None,
         gt=0,
@@ -439,6 +449,9 @@ def effective_compute(device: DeviceRate, calib: CalibrationSet) -> float:
     p = calib.pooled
     if device.kind == "cpu":
         per_thread = c.prefill_gflops_per_thread or calib.get("cpu").prefill_gflops_per_thread
+        per_ghz = c.prefill_gflop_per_ghz or calib.get("cpu").prefill_gflop_per_ghz
+        if device.clock_ghz and per_ghz:
+            per_thread = per_ghz * device.clock_ghz
         if not (per_thread and device.threads):
             raise SizingError(f"CPU prefill needs a thread count and a per-thread factor ({device.name})")
         return device.threads * per_thread * 1e9

@@ -129,7 +129,7 @@ def apply_factors(
             update["decode_attn_flop_per_cycle"] = per_cycle * a
         if per_cell is not None:
             update["decode_attn_cycles_per_head_cell"] = per_cell / a
-    for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflops_per_gbs"):
+    for key in ("prefill_efficiency", "prefill_gflops_per_thread", "prefill_gflop_per_ghz", "prefill_gflops_per_gbs"):
         v = getattr(c, key)
         if v is not None:
             # gflops_per_gbs is multiplied by the (already scaled) bandwidth: undo that.
@@ -138,6 +138,10 @@ def apply_factors(
         cpu = calib.get("cpu").prefill_gflops_per_thread
         if cpu is not None:
             update["prefill_gflops_per_thread"] = cpu * g
+    if c.prefill_gflop_per_ghz is None and rate.kind == "cpu":
+        cpu_ghz = calib.get("cpu").prefill_gflop_per_ghz
+        if cpu_ghz is not None:
+            update["prefill_gflop_per_ghz"] = cpu_ghz * g
     new_c = c.model_copy(update=update)
     backends = dict(calib.backends)
     backends[backend] = new_c
