@@ -71,6 +71,7 @@ class BenchDevice(BaseModel):
         ),
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores; filled from data/gpus.yaml by db_id")
+    vendor: str | None = Field(None, description="filled from data/gpus.yaml by db_id")
     hbm: bool = Field(False, description="stacked HBM memory: filled from data/gpus.yaml's memory_type by db_id")
     tdp_w: float | None = Field(None, gt=0, description="board power: filled from data/gpus.yaml's tdp_w by db_id")
     vector_tflops: float | None = Field(
@@ -271,6 +272,13 @@ class BenchData(BaseModel):
     model_layers: ModelLayers | None = None
     cpu_kernels: CpuKernelSpeeds | None = None
     graph_pairs: tuple[GraphPair, ...] = ()
+    db_families: dict[str, dict[str, tuple[str, ...]]] = Field(
+        default_factory=dict,
+        description=(
+            "filled from data/gpus.yaml (load_bench_with_db): vendor -> backend -> the architectures "
+            "of its discrete cards that run on that backend"
+        ),
+    )
 
 
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
@@ -403,27 +411,34 @@ def _row_peak(row: BenchRow, dev: BenchDevice) -> float:
     return peak
 
 
-def _f16_speed(peaked: list[tuple[BenchRow, BenchDevice]]) -> float | None:
-    """How much faster F16/BF16 weights reach a GPU's matrix peak than quantized ones: per
-    device and llama.cpp build with rows of both kinds, the median F16 share of the peak ÷
-    the median quantized share; the median over such pairs (None without any). Below 1 where
-    llama.cpp's quantized kernels outrun the vendor's F16 GEMM (CUDA since MMQ)."""
+def _f16_speed(rows: list[tuple[BenchRow, BenchDevice]]) -> float | None:
+    """How much faster F16/BF16 weights multiply on a GPU than quantized ones: per device and
+    llama.cpp build with prompt rows of both kinds, the median F16 rate ÷ the median quantized
+    rate (each as a share of the matrix peak its weights can reach where the device has one:
+    BF16 reaches less of it, :func:`_row_peak`); the median over such pairs (None without
+    any). Within one device the device's own figures cancel, so a chip without a stated peak
+    (most Apple GPUs: their rate comes from the GPU-core count) shows it as well. Below 1
+    where llama.cpp's quantized kernels outrun the vendor's F16 GEMM (CUDA since MMQ)."""
+
+    def share(r: BenchRow, d: BenchDevice) -> float:
+        return _prefill_rate(r) / (_row_peak(r, d) if d.matmul_tflops else 1.0)
+
     groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-    for r, d in peaked:
-        if r.build is None or not d.matmul_tflops:
+    for r, d in rows:
+        if r.build is None or d.kind == "cpu":
             continue
         f16, quant = groups.setdefault((d.name, r.build), ([], []))
-        (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / _row_peak(r, d))
+        (f16 if _unquantized(r) else quant).append(share(r, d))
     ratios = [statistics.median(f) / statistics.median(q) for f, q in groups.values() if f and q]
     if not ratios:
         # no build timed both kinds on one device (CUDA's pairs predate MMQ, superseded_prompt):
         # pair each device's F16 rows with its quantized rows of any build. The F16 path is the
         # vendor GEMM, which llama.cpp's own kernel changes leave alone
         by_dev: dict[str, tuple[list[float], list[float]]] = {}
-        for r, d in peaked:
-            if d.matmul_tflops:
+        for r, d in rows:
+            if d.kind != "cpu":
                 f16, quant = by_dev.setdefault(d.name, ([], []))
-                (f16 if _unquantized(r) else quant).append(_prefill_rate(r) / _row_peak(r, d))
+                (f16 if _unquantized(r) else quant).append(share(r, d))
         ratios = [statistics.median(f) / statistics.median(q) for f, q in by_dev.values() if f and q]
     return statistics.median(ratios) if ratios else None
 
@@ -850,8 +865,16 @@ def _fit_backend(
     # a MoE row's lower achieved rate would count that slowdown twice
     dense_peaked = [(r, d) for r, d in peaked if not r.active_params_b]
     peaked = dense_peaked or peaked
-    # F16/BF16 rows count at the quantized rate they imply (prefill_f16_speed)
-    f16 = _f16_speed(peaked) or (parent.prefill_f16_speed if parent is not None else None)
+    # F16/BF16 rows count at the quantized rate they imply (prefill_f16_speed), in every
+    # prompt factor below: the speed model multiplies each device's rate by that speed-up
+    gpu_pre = [(r, d) for r, d in pre if d.kind != "cpu"]
+    f16 = _f16_speed([(r, d) for r, d in gpu_pre if not r.active_params_b] or gpu_pre) or (
+        parent.prefill_f16_speed if parent is not None else None
+    )
+
+    def quantized_rate(r: BenchRow) -> float:
+        return _prefill_rate(r) / (f16 if f16 and _unquantized(r) else 1.0)
+
     # a backend's own share is its discrete cards' wherever it has discrete prompt rows: an
     # iGPU on a narrow LPDDR bus and a laptop's power budget reaches a far smaller share of its
     # peak (on ROCm the Radeon 890M and 8060S about a tenth of theirs, an RX 7900 XTX about 0.4
@@ -863,9 +886,9 @@ def _fit_backend(
     # iGPU's) rate says little about another vendor's card on the same backend
     if parent is None and len({d.name for _, d in peaked}) < 2:
         peaked = []
-    with_peak = [_prefill_rate(r) / _row_peak(r, d) / (f16 if f16 and _unquantized(r) else 1.0) for r, d in peaked]
+    with_peak = [quantized_rate(r) / _row_peak(r, d) for r, d in peaked]
     per_watt, pre_share = _power_cap(peaked, with_peak, f16)
-    per_bw = [_prefill_rate(r) / 1e9 / d.bandwidth_gbs for r, d in pre if d.kind != "cpu"]
+    per_bw = [quantized_rate(r) / 1e9 / d.bandwidth_gbs for r, d in gpu_pre]
     # GPUs without matrix units: a share of the FP32 vector peak, from dense rows (a MoE's
     # prompt cost has its own term), over two devices at least like the matrix share
     vec = [(r, d) for r, d in pre if d.vector_tflops and not d.matmul_tflops and not r.active_params_b]
@@ -873,8 +896,16 @@ def _fit_backend(
     # bandwidth, which says nothing about a card whose shader ALUs do the multiplying)
     if parent is None and not pooled and len({d.name for _, d in vec}) < 2:
         vec = []
-    per_vector = [_prefill_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
-    per_core = [_prefill_rate(r) / 1e9 / d.gpu_cores for r, d in pre if d.gpu_cores and not d.matmul_tflops]
+    per_vector = [quantized_rate(r) / (d.vector_tflops * 1e12) for r, d in vec if d.vector_tflops]
+    # Apple GPUs: the rate one GPU core reaches, read from every dense prompt row of a chip
+    # whose cores are counted, with or without a stated peak: the chips of one generation
+    # share the core design (Apple's TFLOPS are cores x ALUs x clock), so a chip Apple states
+    # no figure for (an M5 Pro or Max, the lower bins) prompts at its generation's per-core
+    # rate, not at another generation's
+    cored = [(r, d) for r, d in gpu_pre if d.gpu_cores]
+    per_core = [quantized_rate(r) / 1e9 / (d.gpu_cores or 1) for r, d in cored if not r.active_params_b] or [
+        quantized_rate(r) / 1e9 / (d.gpu_cores or 1) for r, d in cored
+    ]
     flops_per_thread = [_prefill_rate(r) / 1e9 / r.threads for r, d in pre if d.kind == "cpu" and r.threads]
     # and per cycle, where the clock is known: the rate a CPU of another clock is scaled from
     flops_per_cycle = [
@@ -1058,6 +1089,38 @@ def fit(
                     backends[f"{backend}/{fam}/unified"] = _fit_family(backend, f"{backend}/{fam}/unified", chips, cf)
                 else:
                     backends[f"{backend}/{fam}"] = _fit_family(backend, f"{backend}/{fam}", part, c)
+        # an architecture with no row on this backend takes its vendor's factors there, where
+        # the backend runs several vendors' cards and the vendor has discrete rows of other
+        # architectures: on Vulkan an Arc A770 and a B580 reach 7-10% of their XMX peak on a
+        # prompt and a third to a half of their bandwidth decoding, NVIDIA and AMD cards 30-45%
+        # and three quarters; the backend's factors, pooled over every vendor, would put an
+        # unmeasured Intel card at twice its decode and four times its prompt speed
+        vendors = {d.vendor for r, d in mine if d.vendor and d.kind == "gpu" and d.family in fams}
+        if len(vendors) > 1:
+            for vendor in sorted(vendors):
+                missing = set(data.db_families.get(vendor, {}).get(backend, ())) - fams
+                if not missing:
+                    continue
+                vpart = [(r, d) for r, d in mine if d.vendor == vendor and d.kind == "gpu"]
+                cv = _fit_backend(
+                    f"{backend}/{vendor}",
+                    vpart,
+                    overhead=c.decode_overhead_ms / 1000,
+                    layer_cost=c.decode_layer_mb * 1e6 if _graphs(backend) else c.decode_layer_ms / 1000,
+                    parent=c,
+                    efficiency=c.decode_efficiency if backend == "cpu" else None,
+                )
+                if cv.prefill_efficiency is None and cv.prefill_gflops_per_gbs is None:
+                    cv = cv.model_copy(
+                        update={
+                            "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
+                            "prefill_efficiency": c.prefill_efficiency,
+                        }
+                    )
+                if cv.prefill_gflops_per_watt is None:
+                    cv = cv.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
+                for fam in sorted(missing):
+                    backends[f"{backend}/{fam}"] = cv.model_copy(update={"backend": f"{backend}/{fam}"})
         # device classes (discrete GPU vs unified memory) with enough rows of their own
         for kind in ("gpu", "unified"):
             part = [(r, d) for r, d in mine if d.kind == kind]
@@ -1106,8 +1169,8 @@ def fit(
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
             "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
-            "there are any; F16/BF16 rows divided by the F16 speed-up their device and build show over "
-            "its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
+            "there are any; F16/BF16 rows, in every prompt factor, divided by the F16 speed-up their device and "
+            "build show over its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
             "unified-memory chips' in their class and architecture entries; capped at the GFLOP/s per watt of "
             "board power of the architecture's most power-efficient discrete run, three runs or more, the "
             "share then the median of the runs that cap did not hold; quantized CUDA prompt rows measured "
@@ -1325,6 +1388,8 @@ def with_db_compute(data: BenchData, gpus_by_id: dict) -> BenchData:
             d = d.model_copy(update={"hbm": True})
         if g is not None and g.tdp_w and d.kind != "cpu":
             d = d.model_copy(update={"tdp_w": g.tdp_w})
+        if g is not None and d.vendor is None and d.kind != "cpu":
+            d = d.model_copy(update={"vendor": g.vendor})
         if d.family is None and g is not None and g.architecture:
             from sizing.core.machine import family_of
 
@@ -1444,7 +1509,19 @@ def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
     from sizing.hardware.db import load_gpus
     from sizing.sources.catalog import load_catalog
 
-    data = with_db_compute(load_bench(path), {g.id: g for g in load_gpus().all})
+    from sizing.core.machine import family_of
+
+    gpus = load_gpus().all
+    data = with_db_compute(load_bench(path), {g.id: g for g in gpus})
+    fams: dict[str, dict[str, set[str]]] = {}
+    for g in gpus:
+        fam = family_of(g.architecture)
+        if fam and not g.unified_memory:
+            for b in g.backends:
+                fams.setdefault(g.vendor, {}).setdefault(b, set()).add(fam)
+    data = data.model_copy(
+        update={"db_families": {v: {b: tuple(sorted(f)) for b, f in by.items()} for v, by in fams.items()}}
+    )
     cat = load_catalog()
     archs = {r.arch_id: cat.get(r.arch_id) for r in data.rows if r.arch_id}
     return with_read_fractions(data, archs)

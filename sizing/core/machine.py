@@ -131,10 +131,14 @@ def unified_hardware(
     device_id: str = "unified",
     gpu_id: str | None = None,
     gpu_cores: int | None = None,
+    family: str | None = None,
 ) -> Hardware:
     """One pool of RAM shared by CPU and GPU, of which the GPU may use its platform's limit
     (sizing.core.unified_limits: DGX Spark as its OS sees it, Strix Halo's GTT, macOS's
     working set), or ``wired_limit_mb`` as the user raised it (iogpu.wired_limit_mb, GTT).
+    ``family`` is the GPU's architecture (:func:`family_of`): the speed calibration fits each
+    generation its own factors (an M4's prompt rate per core, an M5's on its Neural
+    Accelerators), as it does a discrete GPU's.
     """
     from sizing.core.unified_limits import gpu_limit
 
@@ -161,6 +165,7 @@ def unified_hardware(
         matmul_tflops=matmul_tflops,
         tdp_w=tdp_w,
         gpu_cores=gpu_cores if apple else None,
+        family=family,
     )
     host = Device(
         id="host",
@@ -294,6 +299,7 @@ def machine_from_gpu(
             tdp_w=gpu.tdp_w,
             device_id=gpu.id,
             gpu_cores=getattr(gpu, "gpu_cores", None),
+            family=family_of(gpu.architecture),
         )
     if gpu.memory_gb is None:
         raise SizingError(f"{gpu.name}: memory size unknown")

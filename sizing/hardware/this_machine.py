@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sizing.core.machine import Hardware, HostSpec, cpu_hardware, machine_from_gpus, unified_hardware
+from sizing.core.machine import Hardware, HostSpec, cpu_hardware, family_of, machine_from_gpus, unified_hardware
 from sizing.core.speed.cpu import isa_from_flags
 from sizing.core.traffic import DeviceRate
 from sizing.errors import SizingError
@@ -105,6 +105,7 @@ def hardware_from_machine(
             apple=apple,
             wired_limit_mb=wired_limit_mb,
             gpu_cores=g.gpu_cores,
+            family=family_of(g.architecture),
         )
     hw = machine_from_gpus([g for _, g in entries], host=host, backend=backend)
     gpus = tuple(
