@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import pytest
 import yaml
@@ -835,3 +836,21 @@ def test_a_unified_chip_of_a_card_architecture_gets_an_entry_of_its_own(data):
         assert abs(predict_decode(r, dev, c) - r.tg128) / r.tg128 < 0.15, r.id
         merged = fit(as_card, without={r.id})
         assert predict_decode(r, cards[r.device], merged) < 0.75 * r.tg128, r.id
+
+
+def test_a_device_given_twice_in_the_bench_file_is_refused(tmp_path):
+    """YAML keeps the last of two equal keys without a word, so a device pasted twice into
+    data/llama_bench.yaml would silently replace the first one's figures. The loader names
+    the file and the key instead."""
+    from harness.speed_fit import load_bench
+
+    text = (Path(__file__).resolve().parents[1] / "sizing" / "data" / "llama_bench.yaml").read_text()
+    first = text.index("\n  rtx-4090:\n")
+    end = text.index("\n  rtx-3090:\n")
+    twice = text.replace("\n  rtx-3090:\n", text[first:end] + "\n  rtx-3090:\n", 1)
+    bad = tmp_path / "llama_bench.yaml"
+    bad.write_text(twice)
+    with pytest.raises(SizingError, match=r"llama_bench.yaml: not valid YAML: key 'rtx-4090' given twice"):
+        load_bench(bad)
+    bad.write_text(text)
+    assert "rtx-4090" in load_bench(bad).devices
