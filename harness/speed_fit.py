@@ -1214,21 +1214,34 @@ def _per_backend_median(
     """Set ``field`` on each calibration entry to the median its backend's rows imply
     (``implied``; never below 0). A GPU backend without any takes the largest backend
     median (a MoE must not look faster on a backend nobody measured MoE on than on one
-    that was); CPUs without rows keep 0."""
+    that was); CPUs without rows keep 0. An entry whose devices are all of one memory kind
+    (discrete cards, or unified chips) takes the median of that kind's rows on its backend
+    where there are any: a MoE's extra costs differ between a card with its own fast memory
+    and a chip sharing a narrow bus with its CPU, which one median of both mixes."""
     one = CalibrationSet(
         name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
     )
     by_backend: dict[str, list[float]] = {}
+    by_kind: dict[tuple[str, str], list[float]] = {}
+    kinds: dict[str, set[str]] = {}
     for r, d in pairs:
+        fam_keys = (f"{r.backend}/{d.family}", f"{r.backend}/{d.family}/{d.kind}") if d.family else ()
+        for key in (*fam_keys, f"{r.backend}/{d.kind}"):
+            kinds.setdefault(key, set()).add(d.kind)
         v = implied(r, d, one)
         if v is not None:
             by_backend.setdefault(r.backend, []).append(v)
+            by_kind.setdefault((r.backend, d.kind), []).append(v)
     medians = {b: max(0.0, statistics.median(vs)) for b, vs in by_backend.items()}
     borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
         v = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
+        ks = kinds.get(key, set())
+        same_kind = by_kind.get((backend, next(iter(ks)))) if len(ks) == 1 else None
+        if same_kind:
+            v = max(0.0, statistics.median(same_kind))
         out[key] = c.model_copy(update={field: round(v, ndigits)})
     return out
 
@@ -1266,17 +1279,15 @@ def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: 
     kernels do there (decode_layer_ms): LFM2-8B-A1B's MoE layers cost an RX 7900 XTX (960
     GB/s) about 67 us each on ROCm (PR #26284), Qwen3-30B-A3B's a Radeon 8060S (256 GB/s)
     about 50, where MB at each one's bandwidth would put the 7900 XTX's at a quarter of the
-    8060S's. Each by memory kind where a backend has both (:func:`_by_memory_kind`): a DGX
+    8060S's. Each by memory kind where a backend has both (:func:`_per_backend_median`): a DGX
     Spark's MoE layers (CUDA, 273 GB/s unified) cost about what a discrete card's do in time,
     far fewer MB at its narrow bus (ggml-org's benches/dgx-spark.md)."""
     out = _per_backend_median(backends, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
-    out = _by_memory_kind(out, pairs, pooled_gpu, _moe_layer_mb, "moe_layer_mb", 3)
     host = [(r, d) for r, d in pairs if _host_dispatch(r.backend)]
     if not host:
         return out
     hosted = {k: c for k, c in out.items() if _host_dispatch(k)}
     timed = _per_backend_median(hosted, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4)
-    timed = _by_memory_kind(timed, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4)
     for key, c in timed.items():
         out[key] = c.model_copy(update={"moe_layer_mb": 0.0})
     return out
@@ -1304,48 +1315,12 @@ def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) 
 
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
     """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows,
-    by memory kind where its rows have both (:func:`_by_memory_kind`). A unified chip's
+    by memory kind where its rows have both (:func:`_per_backend_median`). A unified chip's
     routed experts read from the same memory its dense layers do and wait no longer for a
     tile than those: on ROCm the Radeon 8060S's MoE prompts run at its dense rate or above
     (gpt-oss-120b, Qwen3-30B-A3B), while an RX 7900 XTX's experts run at about half of it
     (gpt-oss-20b, PR #18537)."""
-    out = _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
-    return _by_memory_kind(out, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
-
-
-def _by_memory_kind(
-    backends: dict[str, BackendCalibration],
-    pairs,
-    pooled_gpu: BackendCalibration,
-    implied: Callable[[BenchRow, BenchDevice, CalibrationSet], float | None],
-    field: str,
-    ndigits: int,
-) -> dict[str, BackendCalibration]:
-    """``field`` of each entry whose devices are all of one memory kind (discrete cards, or
-    unified chips) set to the median its backend's rows of that kind imply, where there are
-    any: a MoE's extra costs differ between a card with its own fast memory and a chip
-    sharing a narrow bus with its CPU, which a backend-wide median of both mixes."""
-    one = CalibrationSet(
-        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
-    )
-    by_kind: dict[tuple[str, str], list[float]] = {}
-    kinds: dict[str, set[str]] = {}
-    for r, d in pairs:
-        fam_keys = (f"{r.backend}/{d.family}", f"{r.backend}/{d.family}/{d.kind}") if d.family else ()
-        for key in (*fam_keys, f"{r.backend}/{d.kind}"):
-            if key:
-                kinds.setdefault(key, set()).add(d.kind)
-        v = implied(r, d, one)
-        if v is not None:
-            by_kind.setdefault((r.backend, d.kind), []).append(v)
-    out = dict(backends)
-    for key, c in backends.items():
-        ks = kinds.get(key, set())
-        if len(ks) == 1:
-            vs = by_kind.get((key.split("/")[0], next(iter(ks))))
-            if vs:
-                out[key] = c.model_copy(update={field: round(max(0.0, statistics.median(vs)), ndigits)})
-    return out
+    return _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
 
 
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
