@@ -974,6 +974,19 @@ def predict_prefill(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> f
     return u / prefill_seconds([row_work(row, dev)], calib, u, n_ubatch=u)
 
 
+def _borrow_prompt_share(entry: BackendCalibration, parent: BackendCalibration) -> BackendCalibration:
+    """An entry whose rows pin no prompt factor (no matrix share, no rate per GB/s) takes its
+    parent's pair."""
+    if entry.prefill_efficiency is not None or entry.prefill_gflops_per_gbs is not None:
+        return entry
+    return entry.model_copy(
+        update={
+            "prefill_gflops_per_gbs": parent.prefill_gflops_per_gbs,
+            "prefill_efficiency": parent.prefill_efficiency,
+        }
+    )
+
+
 def _fit_family(
     backend: str, key: str, part: list[tuple[BenchRow, BenchDevice]], c: BackendCalibration
 ) -> BackendCalibration:
@@ -996,13 +1009,7 @@ def _fit_family(
     )
     if cf.prefill_gflops_per_core is None and c.prefill_gflops_per_core is not None:
         cf = cf.model_copy(update={"prefill_gflops_per_core": c.prefill_gflops_per_core})
-    if cf.prefill_efficiency is None and cf.prefill_gflops_per_gbs is None:
-        cf = cf.model_copy(
-            update={
-                "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
-                "prefill_efficiency": c.prefill_efficiency,
-            }
-        )
+    cf = _borrow_prompt_share(cf, c)
     if cf.prefill_gflops_per_watt is None and cf.prefill_efficiency == c.prefill_efficiency:
         # an architecture without prompt rows of its own takes its backend's cap
         cf = cf.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
@@ -1110,13 +1117,7 @@ def fit(
                     parent=c,
                     efficiency=c.decode_efficiency if backend == "cpu" else None,
                 )
-                if cv.prefill_efficiency is None and cv.prefill_gflops_per_gbs is None:
-                    cv = cv.model_copy(
-                        update={
-                            "prefill_gflops_per_gbs": c.prefill_gflops_per_gbs,
-                            "prefill_efficiency": c.prefill_efficiency,
-                        }
-                    )
+                cv = _borrow_prompt_share(cv, c)
                 if cv.prefill_gflops_per_watt is None:
                     cv = cv.model_copy(update={"prefill_gflops_per_watt": c.prefill_gflops_per_watt})
                 for fam in sorted(missing):

@@ -219,11 +219,7 @@ def gpu_builds(
                     )
                     continue
                 ram_lines, ram_gb, ram_notes = ram
-                lines = [
-                    PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat_price, usd=plat_price.usd),
-                    *ram_lines,
-                    PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
-                ]
+                lines = _bill(p, plat_price, ram_lines, g, card, n)
                 hw = machine_from_gpu(g, n, host=_host(p, ram_gb))
                 idle_w, idle_note = _idle(p, g, n, idle)
                 label = f"{n}× {g.name} on {p.name}" if n > 1 else f"{g.name} on {p.name}"
@@ -257,6 +253,15 @@ def gpu_builds(
                 cheaper = [why for usd, why in sorted(passed) if usd < host_cost]
                 out.append(b.model_copy(update={"host_passed_over": tuple(cheaper)}))
     return out, refused
+
+
+def _bill(p: Platform, plat_price, ram_lines: Sequence[PriceLine], g, card, n: int) -> list[PriceLine]:
+    """A build's bill: the platform, the RAM bought for it, the cards."""
+    return [
+        PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat_price, usd=plat_price.usd),
+        *ram_lines,
+        PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
+    ]
 
 
 def offload_builds(
@@ -307,11 +312,7 @@ def offload_builds(
                     continue
                 ram_lines, ram_gb, ram_notes = ram
                 plat_price = overrides.price(p.id, p.price, today)
-                lines = [
-                    PriceLine(item=p.name, item_id=p.id, qty=1, unit=plat_price, usd=plat_price.usd),
-                    *ram_lines,
-                    PriceLine(item=g.name, item_id=g.id, qty=n, unit=card, usd=card.usd * n),
-                ]
+                lines = _bill(p, plat_price, ram_lines, g, card, n)
                 what = f"{n}× {g.name}" if n > 1 else g.name
                 idle_w, idle_note = _idle(p, g, n, idle)
                 out.append(
