@@ -279,6 +279,13 @@ class BenchData(BaseModel):
             "of its discrete cards that run on that backend"
         ),
     )
+    db_same_chip: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "filled from data/gpus.yaml (load_bench_with_db): a device's id -> the ids of the same "
+            "chip sold with other memory sizes (same vendor, architecture, bandwidth, peaks, cores)"
+        ),
+    )
 
 
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
@@ -361,6 +368,7 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
         gpu_cores=dev.gpu_cores,
         vector_tflops=dev.vector_tflops,
         board_power_w=dev.tdp_w if dev.kind == "gpu" else None,
+        chip=dev.db_id if dev.kind != "cpu" else None,
     )
 
 
@@ -1149,6 +1157,7 @@ def fit(
     backends = _with_launch_costs(backends, data.graph_pairs)
     backends = _with_moe_costs(backends, pairs, pooled_gpu)
     backends = _with_moe_prefill(backends, pairs, pooled_gpu)
+    backends = _with_chip_prompt(backends, pairs, pooled_gpu, data.db_same_chip)
     if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
         speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
         backends = {
@@ -1324,6 +1333,60 @@ def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu
     return _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
 
 
+MIN_CHIP_PROMPT_ROWS = 2  # a chip's own prompt runs on one backend before they set its prompt rate
+PROMPT_RATE_FIELDS = (
+    "prefill_efficiency",
+    "prefill_gflops_per_watt",
+    "prefill_gflops_per_gbs",
+    "prefill_vector_efficiency",
+    "prefill_gflops_per_core",
+)
+
+
+def _with_chip_prompt(
+    backends: dict[str, BackendCalibration],
+    pairs: list[tuple[BenchRow, BenchDevice]],
+    pooled_gpu: BackendCalibration,
+    same_chip: dict[str, tuple[str, ...]],
+) -> dict[str, BackendCalibration]:
+    """A GPU chip with prompt runs of its own on a backend (two or more) prompts at the rate
+    they show: its entry is the one it would use, every prompt rate scaled by the median of
+    measured / predicted over those runs. A share per architecture mixes chips whose power
+    and clocks differ several-fold: on RDNA 3.5 a handheld's Radeon 890M at a few tens of
+    watts and a Strix Halo box's 8060S at 120 W. The decode factors stay the architecture's.
+    The entry is written for every memory size the database sells the chip in."""
+    tmp = CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
+    )
+    by: dict[tuple[str, str], list[tuple[BenchRow, BenchDevice]]] = {}
+    for r, d in pairs:
+        if d.kind != "cpu" and d.db_id and r.pp512 and not r.host_limited and not superseded_prompt(r, d):
+            by.setdefault((r.backend, d.db_id), []).append((r, d))
+    out = dict(backends)
+    for (backend, chip), rows in sorted(by.items()):
+        if len(rows) < MIN_CHIP_PROMPT_ROWS:
+            continue
+        ratios = []
+        for r, d in rows:
+            try:
+                ratios.append(r.pp512 / predict_prefill(r, d, tmp))
+            except SizingError:
+                continue
+        if len(ratios) < MIN_CHIP_PROMPT_ROWS:
+            continue
+        scale = statistics.median(ratios)
+        base = tmp.for_device(row_device(*rows[0]))
+        update: dict[str, object] = {
+            f: round(getattr(base, f) * scale, 4) for f in PROMPT_RATE_FIELDS if getattr(base, f) is not None
+        }
+        update["n_prefill"] = len(ratios)
+        update["prefill_spread"] = _quantiles([x / scale for x in ratios])
+        for cid in same_chip.get(chip, (chip,)):
+            key = f"{backend}/chip/{cid}"
+            out[key] = base.model_copy(update={**update, "backend": key})
+    return out
+
+
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
     """CUDA architectures on which llama.cpp runs without CUDA graphs: each MoE layer also
     pays the median time the graphs save a MoE model's layer on such a GPU (measured with
@@ -1495,8 +1558,16 @@ def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
         if fam and not g.unified_memory:
             for b in g.backends:
                 fams.setdefault(g.vendor, {}).setdefault(b, set()).add(fam)
+    chips: dict[tuple, list[str]] = {}
+    for g in gpus:
+        sig = (g.vendor, g.architecture, g.memory_bandwidth_gbs, g.fp16_tflops, g.int8_tops, g.gpu_cores, g.tdp_w)
+        chips.setdefault(sig, []).append(g.id)
+    same = {i: tuple(sorted(ids)) for ids in chips.values() for i in ids}
     data = data.model_copy(
-        update={"db_families": {v: {b: tuple(sorted(f)) for b, f in by.items()} for v, by in fams.items()}}
+        update={
+            "db_families": {v: {b: tuple(sorted(f)) for b, f in by.items()} for v, by in fams.items()},
+            "db_same_chip": same,
+        }
     )
     cat = load_catalog()
     archs = {r.arch_id: cat.get(r.arch_id) for r in data.rows if r.arch_id}

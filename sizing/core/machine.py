@@ -86,6 +86,7 @@ class Device(BaseModel):
             gpu_cores=self.gpu_cores,
             vector_tflops=self.vector_tflops,
             board_power_w=self.tdp_w if self.kind == "gpu" else None,
+            chip=self.id.split("#")[0] if self.kind != "cpu" else None,
         )
 
 

@@ -61,6 +61,14 @@ class DeviceRate(BaseModel):
         ),
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores (prefill scales with them)")
+    chip: str | None = Field(
+        None,
+        description=(
+            "the device's id in data/gpus.yaml: a chip whose own prompt runs are in the speed data "
+            "has its own prompt factors (a handheld's iGPU and a mini PC's of one architecture "
+            "run at very different power)"
+        ),
+    )
     board_power_w: float | None = Field(
         None,
         gt=0,

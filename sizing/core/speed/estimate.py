@@ -263,12 +263,14 @@ class CalibrationSet(BaseModel):
         d = self.__dict__
         return hash(tuple(tuple(sorted(d[n].items())) if n == "backends" else d[n] for n in type(self).model_fields))
 
-    def key(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
-        """The most specific entry the data has: an architecture's memory kind where it is
-        sold both ways ("cuda/blackwell-2.0/unified": the DGX Spark's GB10 beside the RTX 50
-        cards), the architecture ("sycl/xe-hpg"), then device class ("vulkan/unified"), then
-        the backend."""
+    def key(self, backend: str, kind: str | None = None, family: str | None = None, chip: str | None = None) -> str:
+        """The most specific entry the data has: the chip's own where its prompt runs are in
+        the data ("rocm/chip/amd-ryzen-ai-max-plus-395-128gb"), an architecture's memory kind
+        where it is sold both ways ("cuda/blackwell-2.0/unified": the DGX Spark's GB10 beside
+        the RTX 50 cards), the architecture ("sycl/xe-hpg"), then device class
+        ("vulkan/unified"), then the backend."""
         candidates = (
+            f"{backend}/chip/{chip}" if chip else None,
             f"{backend}/{family}/{kind}" if family and kind else None,
             f"{backend}/{family}" if family else None,
             f"{backend}/{kind}" if kind else None,
@@ -278,17 +280,19 @@ class CalibrationSet(BaseModel):
                 return k
         return backend
 
-    def get(self, backend: str, kind: str | None = None, family: str | None = None) -> BackendCalibration:
-        """Factors for a backend, refined by GPU architecture or device class where the
+    def get(
+        self, backend: str, kind: str | None = None, family: str | None = None, chip: str | None = None
+    ) -> BackendCalibration:
+        """Factors for a backend, refined by chip, GPU architecture or device class where the
         data had rows of its own for it."""
-        return self.backends.get(self.key(backend, kind, family), self.pooled)
+        return self.backends.get(self.key(backend, kind, family, chip), self.pooled)
 
     def for_device(self, device: DeviceRate) -> BackendCalibration:
-        return self.get(device.backend, device.kind, device.family)
+        return self.get(device.backend, device.kind, device.family, device.chip)
 
-    def label(self, backend: str, kind: str | None = None, family: str | None = None) -> str:
-        key = self.key(backend, kind, family)
-        c = self.get(backend, kind, family)
+    def label(self, backend: str, kind: str | None = None, family: str | None = None, chip: str | None = None) -> str:
+        key = self.key(backend, kind, family, chip)
+        c = self.get(backend, kind, family, chip)
         how = (
             "pooled over all backends"
             if c.pooled or backend not in self.backends
@@ -538,13 +542,16 @@ def work_compute(work: DeviceWork, calib: CalibrationSet) -> float:
     return rate
 
 
-def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | None]:
-    """(backend, device class, architecture) of the device that drives the run: the first
-    accelerator."""
+def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | None, str | None]:
+    """(backend, device class, architecture, chip) of the device that drives the run: the
+    first accelerator."""
     for w in works:
         if w.device.kind != "cpu" and w.layers:
-            return w.device.backend, w.device.kind, w.device.family
-    return (works[0].device.backend, works[0].device.kind, works[0].device.family) if works else ("cpu", "cpu", None)
+            return w.device.backend, w.device.kind, w.device.family, w.device.chip
+    if not works:
+        return "cpu", "cpu", None, None
+    d = works[0].device
+    return d.backend, d.kind, d.family, d.chip
 
 
 def decode_step_seconds(
@@ -664,8 +671,8 @@ def estimate_speed(
     for w in works:
         if w.device.bandwidth_gbs <= 0:
             raise SizingError(f"bandwidth of {w.device.name} must be > 0")
-    backend, kind, family = _main_device(works)
-    c = calib.get(backend, kind, family)
+    backend, kind, family, chip = _main_device(works)
+    c = calib.get(backend, kind, family, chip)
     p = prompt_tokens if prompt_tokens is not None else min(ctx, 512)
     p = max(1, min(p, ctx))
 
@@ -689,7 +696,7 @@ def estimate_speed(
         s, _ = decode_step_seconds(works, calib, depth=0, n_seq=n_parallel)
         aggregate = Range.around(n_parallel / s, c.decode_spread)
 
-    name = calib.label(backend, kind, family)
+    name = calib.label(backend, kind, family, chip)
     return SpeedEstimate(
         decode_tokens_per_s=decode,
         prefill_tokens_per_s=prefill,

@@ -145,7 +145,7 @@ def apply_factors(
     new_c = c.model_copy(update=update)
     backends = dict(calib.backends)
     backends[backend] = new_c
-    key = calib.key(backend, rate.kind, rate.family)
+    key = calib.key(backend, rate.kind, rate.family, rate.chip)
     if key != backend:  # the device class's or architecture's own entry is what get() finds
         backends[key] = new_c
     new_calib = calib.model_copy(
