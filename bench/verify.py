@@ -85,18 +85,22 @@ def main(argv: list[str] | None = None) -> int:
         from sizing.live.check import run_check
         from sizing.live.store import load_runs
 
+        def verify(path: Path):
+            """`verify` with its defaults: ctx 4096, pp512 + tg128, -r timed runs."""
+            return run_check(
+                str(path),
+                ctx=4096,
+                n_prompt=512,
+                n_gen=128,
+                runner="embedded",
+                n_threads=args.threads,
+                repetitions=args.repetitions,
+            )
+
         # 1. verify SmolLM2-135M (defaults, with -r timed runs: one 128-token decode on this VM
         # spreads by a quarter from run to run)
         t0 = time.perf_counter()
-        r = run_check(
-            str(_smollm2()),
-            ctx=4096,
-            n_prompt=512,
-            n_gen=128,
-            runner="embedded",
-            n_threads=args.threads,
-            repetitions=args.repetitions,
-        )
+        r = verify(_smollm2())
         wall = time.perf_counter() - t0
         m = r.measured
         print(f"== verify SmolLM2-135M Q4_1, ctx 4096, pp512 + tg128, -r {args.repetitions}")
@@ -204,15 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== verify after calibration (ctx 4096, pp512 + tg128, -r {args.repetitions})")
         for path in (_smollm2(), _gemma3(Path(tmp))):
             factors = calibrate.fit_factors(calibrate.screen([sample_of(x) for x in load_runs()])[0])
-            rv = run_check(
-                str(path),
-                ctx=4096,
-                n_prompt=512,
-                n_gen=128,
-                runner="embedded",
-                n_threads=args.threads,
-                repetitions=args.repetitions,
-            )
+            rv = verify(path)
             record = next((x for x in load_runs() if x.id == rv.run_id), None)
             if record is None or not (rv.measured and rv.measured.decode_tokens_per_s):
                 print(f"{path.name}: {rv.status}, no decode measured")

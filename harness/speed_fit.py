@@ -953,14 +953,20 @@ def _fit_backend(
         name="tmp", data_file="", data_sha256="", method="", holdout="", backends={backend: calib}, pooled=calib
     )
     dr = [r.tg128 / predict_decode(r, d, one) for r, d in dec]
-    pr = []
-    for r, d in pre:
-        try:
-            pr.append(r.pp512 / predict_prefill(r, d, one))
-        except SizingError:
-            continue
+    pr = _prompt_ratios(pre, one)
     dspread = parent.decode_spread if (parent is not None and not dec) else _quantiles(dr)
     return calib.model_copy(update={"decode_spread": dspread, "prefill_spread": _quantiles(pr)})
+
+
+def _prompt_ratios(rows: list[tuple[BenchRow, BenchDevice]], calib: CalibrationSet) -> list[float]:
+    """Measured / predicted prompt speed of each row the calibration can predict."""
+    out = []
+    for r, d in rows:
+        try:
+            out.append(r.pp512 / predict_prefill(r, d, calib))
+        except SizingError:
+            continue
+    return out
 
 
 def predict_decode(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float:
@@ -1366,12 +1372,7 @@ def _with_chip_prompt(
     for (backend, chip), rows in sorted(by.items()):
         if len(rows) < MIN_CHIP_PROMPT_ROWS:
             continue
-        ratios = []
-        for r, d in rows:
-            try:
-                ratios.append(r.pp512 / predict_prefill(r, d, tmp))
-            except SizingError:
-                continue
+        ratios = _prompt_ratios(rows, tmp)
         if len(ratios) < MIN_CHIP_PROMPT_ROWS:
             continue
         scale = statistics.median(ratios)
