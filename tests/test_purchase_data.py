@@ -293,6 +293,12 @@ def test_ram_is_bought_as_identical_modules_filling_every_channel(gpus):
     ram = next(ln for ln in cpu.lines if ln.item_id.startswith("ram-"))
     assert cpu.ram_gb == 256 and ram.qty == 256 - epyc.ram_included_gb
     assert any("8× 32 GB, 1 per channel on all 8 channels" in n for n in cpu.notes)
+    # DDR4 is priced at its own cited per-GB figure, and a server's RDIMMs say it is a
+    # desktop kit's; DDR5 RDIMM has a figure of its own and no such caveat
+    assert ram.unit.usd == book.ram["ddr4"].usd_per_gb != book.ram["ddr5"].usd_per_gb
+    assert any("no DDR4 ECC RDIMM figure" in n for n in cpu.notes)
+    (ws,) = cpu_builds([wrx90], book, ram_need_gb=150, today=TODAY)
+    assert not any("RAM priced per GB" in n for n in ws.notes)
     for p in plats.values():
         if p.dimm_slots is None:
             continue

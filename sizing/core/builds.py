@@ -162,7 +162,7 @@ def _ram_lines(
         unit=unit,
         usd=extra * unit.usd,
     )
-    notes = [f"RAM priced per GB: {rp.note}"] if rp.note and "stand" in rp.note else []
+    notes = [f"RAM priced per GB: {rp.caveat}"] if rp.caveat else []
     return [line], target, [*dpc_notes, *notes]
 
 

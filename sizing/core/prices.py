@@ -108,6 +108,9 @@ class RamPrice(BaseModel):
     date: str = Field(pattern=DATE_RE)
     source: str = Field(pattern=r"^https://\S+$")
     note: str | None = None
+    caveat: str | None = Field(
+        None, description="said on every build that adds this RAM: what the figure is not a price of"
+    )
 
 
 class MachinePrice(BaseModel):
