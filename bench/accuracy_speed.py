@@ -6,8 +6,9 @@ third of rows held out from a fit of the other two thirds (the shipped calibrati
 every row), side by side with the popular
 "0.55 × bandwidth ÷ model size" rule for decode. Rows run on slow hosts (Raspberry Pi,
 RISC-V boards) are reported separately: the fit leaves them out. So are the prompt figures of
-quantized CUDA rows measured before llama.cpp made its int8 tensor-core kernels the default
-(harness.speed_fit.superseded_prompt): they time a path no current build takes.
+quantized CUDA rows measured before llama.cpp made its int8 tensor-core kernels the default,
+and of ROCm rows on RDNA 3.5 iGPUs from before October 2025 (harness.speed_fit.superseded_prompt):
+they time a path no current build takes.
 
 With ``--folds``, it also refits three times, each time holding out a different third of
 every backend's rows, and prints the error
@@ -190,7 +191,10 @@ def main() -> int:
     old = [r for r in data.rows if superseded_prompt(r, data.devices[r.device])]
     if old:
         print("\n== prompt rows of a path today's llama.cpp no longer takes (not fitted, not scored above):")
-        print("   quantized CUDA prompts before MMQ became the default (PR #8075, 2024-06): measured vs predicted")
+        print(
+            "   quantized CUDA prompts before MMQ became the default (PR #8075, 2024-06), and ROCm prompts on "
+            "RDNA 3.5 iGPUs before 2025-10 (rocBLAS kernels untuned for gfx1150/1151): measured vs predicted"
+        )
         for r in old:
             d = data.devices[r.device]
             print(f"  {r.id:34} pp {r.pp512:7.0f} vs {predict_prefill(r, d, calib):7.0f}")

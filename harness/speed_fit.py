@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sizing.core.speed.calibration import CALIBRATION_FILE
-from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, effective_compute, prefill_seconds
+from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds, work_compute
 from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet, bf16_rate_share
 from sizing.core.gpu import is_hbm, matrix_peak_tflops
 from sizing.core.traffic import DeviceRate, DeviceWork
@@ -400,6 +400,7 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         flops_per_token=2.0 * row.active_params,
         expert_flops_per_token=eflops,
         moe_layers=row.moe_layers or 0,
+        experts_float=bool(row.active_params_b) and (row.expert_type or row.quant).upper() in UNQUANTIZED_TYPES,
         # a GPU multiplies F16/BF16 weights faster than quantized ones (prefill_f16_speed);
         # CPU rows keep no mix: their per-thread rate is fitted as the rows ran
         matrix_types=((row.quant.upper(), 1.0),) if dev.kind != "cpu" else (),
@@ -510,13 +511,27 @@ MMQ_DEFAULT_YEAR = 2024.48
 _INT8_TENSOR_FAMILIES = ("turing", "ampere", "ada-lovelace", "hopper", "blackwell")
 
 
+# RDNA 3.5 iGPUs (Strix Halo's gfx1151, Strix Point's gfx1150) on ROCm: until late 2025 a
+# default HIP build multiplied prompts through rocBLAS kernels untuned for these chips. On one
+# 8060S, one build and Llama-2-7B Q4_0, llama-bench's pp512 was 316 tok/s by default and 920
+# with hipBLASLt forced on (ROCBLAS_USE_HIPBLASLT=1: github.com/lhl/strix-halo-testing,
+# llm-bench/llama-2-7b.Q4_0/README.md at 461ef97, mid-2025); a ROCm 7.2.3 build of May 2026
+# ran it at 1,545 (kyuz0/amd-strix-halo-toolboxes, a row of data/llama_bench.yaml).
+ROCM_RDNA35_PROMPT_YEAR = (
+    2025.75  # 2025-10: between the last slow-path row (Aug 2025) and the first fast one (Oct 2025)
+)
+
+
 def superseded_prompt(row: BenchRow, dev: BenchDevice) -> bool:
-    """Whether a row's prompt figure ran a path today's llama.cpp no longer takes: quantized
-    weights on a CUDA card with int8 tensor cores, measured before MMQ became the default
-    there. The same cards prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at
+    """Whether a row's prompt figure ran a path today's llama.cpp no longer takes: an RDNA 3.5
+    iGPU on ROCm before October 2025 (ROCM_RDNA35_PROMPT_YEAR), or quantized weights on a CUDA
+    card with int8 tensor cores, measured before MMQ became the default there. The same cards prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at
     7,980 tok/s in PR #4766, 2024-01, and 11,993 on the CUDA scoreboard, discussion #15013; an
     RTX 3090 3,511 and 5,175), so such a row would pull the prompt rate of every plan, all run
     on current builds, down by a third. Its decode figure is kept (decode never used cuBLAS)."""
+    if row.backend.split("/")[0] == "rocm" and row.pp512 and dev.family == "rdna-3.5":
+        year = row_year(row)
+        return year is not None and year < ROCM_RDNA35_PROMPT_YEAR
     if row.backend.split("/")[0] != "cuda" or not row.pp512 or _unquantized(row):
         return False
     if not (dev.family or "").startswith(_INT8_TENSOR_FAMILIES):
@@ -1309,15 +1324,17 @@ def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: 
     return out
 
 
-def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+def _implied_moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
     """The extra tokens per expert product one MoE prompt row implies: with t tokens per
     expert the routed experts ran at share = t / (t + t0) of the dense rate, where
     t_measured = (dense FLOPs + expert FLOPs / share) / effective compute."""
     if not (row.pp512 and row.routed_fraction and row.experts_used_share and not row.host_limited):
         return None
+    if superseded_prompt(row, dev):
+        return None
     w = row_work(row, dev)
     try:
-        compute = effective_compute(w.device, calib)
+        compute = work_compute(w, calib)
     except SizingError:
         return None
     dense = w.flops_per_token - w.expert_flops_per_token
@@ -1329,6 +1346,16 @@ def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) 
     return t * (1.0 / share - 1.0)
 
 
+def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+    """t0 from a row whose routed experts are quantized (llama.cpp's gathered MoE kernel)."""
+    return None if row_work(row, dev).experts_float else _implied_moe_prefill_tokens(row, dev, calib)
+
+
+def _moe_prefill_tokens_float(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
+    """t0 from a row whose routed experts are F16/BF16."""
+    return _implied_moe_prefill_tokens(row, dev, calib) if row_work(row, dev).experts_float else None
+
+
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
     """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows,
     by memory kind where its rows have both (:func:`_per_backend_median`). A unified chip's
@@ -1336,7 +1363,23 @@ def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu
     tile than those: on ROCm the Radeon 8060S's MoE prompts run at its dense rate or above
     (gpt-oss-120b, Qwen3-30B-A3B), while an RX 7900 XTX's experts run at about half of it
     (gpt-oss-20b, PR #18537)."""
-    return _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    backends = _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    # experts stored as F16/BF16: on a GPU, llama.cpp gathers quantized experts into one
+    # matrix kernel, float ones take a path with a larger fixed cost per expert (on one
+    # Strix Halo 8060S, ROCm 2026: two BF16 MoE rows imply ~160-250 extra tokens per expert
+    # product, its MXFP4 gpt-oss rows ~30-55). Where a backend has no such rows the
+    # quantized figure stands (None)
+    with_float = _per_backend_median(
+        backends, pairs, pooled_gpu, _moe_prefill_tokens_float, "moe_prefill_tokens_float", 2
+    )
+    have = {r.backend for r, d in pairs if _moe_prefill_tokens_float(r, d, _tmp_set(backends, pooled_gpu)) is not None}
+    return {k: (with_float[k] if k.split("/")[0] in have else c) for k, c in backends.items()}
+
+
+def _tmp_set(backends: dict[str, BackendCalibration], pooled_gpu: BackendCalibration) -> CalibrationSet:
+    return CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
+    )
 
 
 MIN_CHIP_PROMPT_ROWS = 2  # a chip's own prompt runs on one backend before they set its prompt rate

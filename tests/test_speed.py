@@ -875,3 +875,52 @@ def test_a_chip_with_prompt_runs_of_its_own_prompts_at_their_rate_not_its_archit
     assert abs(own) < 0.30 < 0.35 < abs(family_only), (own, family_only)
     # the same chip sold with less memory is the same entry
     assert "vulkan/chip/amd-ryzen-ai-max-plus-395-64gb" in calib.backends
+
+
+def test_strix_halo_moe_prompts_follow_their_expert_type_and_current_rocm_builds(data):
+    """On one Strix Halo 8060S (ROCm), MXFP4 gpt-oss-120b prompts at 684-998 tok/s and BF16
+    MoE models far slower per routed FLOP: a quantized expert runs in llama.cpp's gathered
+    kernel, a BF16 one does not. Fitted without the gpt-oss-120b row the issue names (998
+    tok/s, TheRock nightly, October 2025), its prediction comes within 30 %; with one
+    extra-token figure for both expert types (the float one taken for both) it misses by
+    more than twice that. ROCm prompt rows on RDNA 3.5 from before October 2025 ran rocBLAS kernels
+    untuned for the chip (a mid-2025 build prompted Llama-2-7B Q4_0 at 316 tok/s by default,
+    920 with hipBLASLt; a May 2026 build at 1,545): they count for decode only."""
+    from harness.speed_fit import fit, superseded_prompt
+
+    held = "rocm-8060s-gptoss120b-mxfp4"
+    calib = fit(data, without={held})
+    r = next(r for r in data.rows if r.id == held)
+    dev = data.devices[r.device]
+    entry = calib.get("rocm", dev.kind, dev.family, dev.db_id)
+    assert entry.moe_prefill_tokens_float is not None and entry.moe_prefill_tokens_float > 2 * entry.moe_prefill_tokens
+    one_figure = calib.model_copy(
+        update={
+            "backends": {
+                k: c.model_copy(update={"moe_prefill_tokens": c.moe_prefill_tokens_float or c.moe_prefill_tokens})
+                for k, c in calib.backends.items()
+            }
+        }
+    )
+    ours = abs(predict_prefill(r, dev, calib) / r.pp512 - 1)
+    mixed = abs(predict_prefill(r, dev, one_figure) / r.pp512 - 1)
+    assert ours < 0.30 and mixed > 2 * ours, (ours, mixed)
+
+    old = next(r for r in data.rows if r.id == "rocm-8060s-llama3b-q4_k_m")  # 2025-08
+    new = next(r for r in data.rows if r.id == "rocm-8060s-llama7b-q4_0-kyuz0")  # 2026-05
+    assert superseded_prompt(old, data.devices[old.device]) and not superseded_prompt(new, data.devices[new.device])
+    # decode is kept: the slow path was the prompt's matrix products only
+    assert old.tg128 and abs(predict_decode(old, data.devices[old.device], calib) / old.tg128 - 1) < 0.15
+
+
+def test_routed_experts_are_marked_float_from_their_tensor_types():
+    """The expert path a prompt takes follows the experts' own ggml type, read from the
+    tensor list: a BF16 MoE's experts are float, a Q4_K_M one's are not, and a dense
+    model has none to mark; the GPU work that runs them carries the mark."""
+    cat = load_catalog()
+    moe = cat.get("Qwen/Qwen3-30B-A3B")
+    gpu = DeviceRate(name="gpu", kind="gpu", backend="rocm", bandwidth_gbs=960.0, matmul_tflops=120.0)
+    assert traffic_for(moe, "BF16").experts_float and single_device_work(traffic_for(moe, "BF16"), gpu).experts_float
+    assert not traffic_for(moe, "Q4_K_M").experts_float
+    assert not single_device_work(traffic_for(moe, "Q4_K_M"), gpu).experts_float
+    assert not traffic_for(cat.get("meta-llama/Llama-3.1-8B-Instruct"), "BF16").experts_float

@@ -622,6 +622,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         output_flops_per_token=a.output_flops_per_token + b.output_flops_per_token,
         expert_flops_per_token=a.expert_flops_per_token + b.expert_flops_per_token,
         moe_layers=a.moe_layers + b.moe_layers,
+        experts_float=a.experts_float or b.experts_float,
     )
 
 

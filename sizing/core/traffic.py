@@ -23,6 +23,10 @@ from sizing.core.tensors import TensorSpec, tensor_role
 DeviceKind = Literal["gpu", "cpu", "unified"]
 
 
+#: ggml weight types a GPU multiplies without dequantizing
+FLOAT_MATRIX_TYPES = frozenset({"F16", "BF16", "F32"})
+
+
 class DeviceRate(BaseModel):
     """What a device can stream and compute, as its datasheet states it."""
 
@@ -142,6 +146,9 @@ class ModelTraffic(BaseModel):
             "different speeds per type (sizing.core.speed.cpu)"
         ),
     )
+    experts_float: bool = Field(
+        False, description="routed experts stored unquantized (F16/BF16/F32): see DeviceWork.experts_float"
+    )
 
     @property
     def total_bytes(self) -> int:
@@ -198,6 +205,14 @@ class DeviceWork(BaseModel):
         description=(
             "layers whose routed experts run here: each pays a fixed cost per token (router, "
             "top-k, gathered expert products, weighting) that its bytes do not describe"
+        ),
+    )
+    experts_float: bool = Field(
+        False,
+        description=(
+            "its routed experts are stored unquantized (F16/BF16/F32): llama.cpp's GPU backends "
+            "gather quantized experts into one matrix kernel, while float experts take a slower "
+            "path whose fixed cost per expert product is larger (moe_prefill_tokens_float)"
         ),
     )
     matrix_types: tuple[tuple[str, float], ...] = Field(
@@ -282,6 +297,7 @@ class _WeightBytes(NamedTuple):
     idle: int
     tied: bool
     mix: tuple[tuple[str, float], ...]
+    experts_float: bool = False
 
 
 # Every catalog model at every quant of the ladder (159 x 7) fits, at ~1.5 KiB each.
@@ -304,6 +320,7 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
     output_params = 0
     tied_params = 0
     type_params: dict[str, float] = {}
+    expert_params = float_expert_params = 0.0
     for name, shape, typ in tensors:
         b = nbytes(typ, shape)
         i, is_expert, n_elements, weight, matrix = tensor_role(name, shape)
@@ -314,6 +331,10 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
             if is_expert:
                 expert[i] += b
                 params[i] += n_elements * frac if weight else 0
+                if weight and matrix:
+                    expert_params += n_elements
+                    if str(typ).upper() in FLOAT_MATRIX_TYPES:
+                        float_expert_params += n_elements
             else:
                 dense[i] += b
                 params[i] += n_elements if weight else 0
@@ -335,7 +356,17 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
     all_params = sum(type_params.values())
     mix = tuple(sorted((k, v / all_params) for k, v in type_params.items())) if all_params else ()
     return _WeightBytes(
-        array("q", dense), array("q", expert), array("d", params), embd, output, output_params, other, idle, tied, mix
+        array("q", dense),
+        array("q", expert),
+        array("d", params),
+        embd,
+        output,
+        output_params,
+        other,
+        idle,
+        tied,
+        mix,
+        experts_float=bool(expert_params) and float_expert_params * 2 >= expert_params,
     )
 
 
@@ -384,6 +415,7 @@ def _traffic_of(arch: ModelArch, w: _WeightBytes, kv_type_k: str, kv_type_v: str
         output_tied=w.tied,
         hidden_size=arch.hidden_size,
         matrix_types=w.mix,
+        experts_float=w.experts_float,
     )
 
 
@@ -449,6 +481,7 @@ def work_for_layers(
         output_flops_per_token=out_flops,
         expert_flops_per_token=eflops,
         moe_layers=moe,
+        experts_float=traffic.experts_float and bool(eflops),
     )
 
 

@@ -184,6 +184,14 @@ class BackendCalibration(BaseModel):
             "rate; fitted on MoE prompt rows"
         ),
     )
+    moe_prefill_tokens_float: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "moe_prefill_tokens for routed experts stored as F16/BF16 (a slower path than the "
+            "quantized experts' gathered kernel); None: no such rows, the quantized figure"
+        ),
+    )
     moe_layer_launch_ms: float = Field(
         0.0,
         ge=0,
@@ -632,7 +640,10 @@ def prefill_seconds(
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
             if w.expert_flops_per_token and w.expert_fraction:
-                t0 = calib.for_device(w.device).moe_prefill_tokens
+                c = calib.for_device(w.device)
+                t0 = c.moe_prefill_tokens
+                if w.experts_float and c.moe_prefill_tokens_float is not None:
+                    t0 = c.moe_prefill_tokens_float
                 slow = u * w.expert_flops_per_token * t0 / (u * w.expert_fraction)
             t_cmp = (flops + slow) / work_compute(w, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
