@@ -301,6 +301,11 @@ class CalibrationSet(BaseModel):
     def label(self, backend: str, kind: str | None = None, family: str | None = None, chip: str | None = None) -> str:
         key = self.key(backend, kind, family, chip)
         c = self.get(backend, kind, family, chip)
+        if key.startswith(f"{backend}/chip/"):  # its own prompt rows; decode as its architecture
+            return (
+                f"{self.name}: {key} (prompt: {c.n_prefill} rows of this chip; "
+                f"decode: {self.key(backend, kind, family)}, {c.n_decode} rows)"
+            )
         how = (
             "pooled over all backends"
             if c.pooled or backend not in self.backends
