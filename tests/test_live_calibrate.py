@@ -367,6 +367,16 @@ def test_one_model_at_two_depths_fits_the_attention_rate():
     assert abs(verify.predicted_decode / verify.measured_decode - 1) > 0.15
 
 
+def test_a_deep_run_barely_slower_than_the_shallow_one_fits_no_rate():
+    """A depth difference within run-to-run noise cannot resolve attention: the deep run
+    here was, by chance, fast enough that its step is only 10 % longer than the shallow one
+    (it would read as attention four times faster than the default)."""
+    shallow = _at_depth("shallow", 80)
+    step = 1 / shallow.measured_decode
+    deep = _at_depth("deep", 656).model_copy(update={"measured_decode": 1 / (step * 1.10)})
+    assert calibrate.fit_factors([shallow, deep]).attention_factor is None
+
+
 def test_runs_of_different_models_do_not_pair_up_as_depths():
     f = calibrate.fit_factors([_at_depth("smol", 80), _at_depth("gemma", 656, series="gemma")])
     assert f.attention_factor is None

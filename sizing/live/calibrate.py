@@ -146,6 +146,11 @@ ATTENTION_SPREAD = 2.0
 # default rates come from one-thread CPU-time runs on AVX2 (data/cpu_attention.yaml), and a
 # busy second between two short runs can swing their difference tenfold.
 ATTENTION_PLAUSIBLE = 8.0
+# The deeper run must be slower by this share of the shallower run's step at least: a smaller
+# difference is within what one short run varies from the next (the same SmolLM2 verify, run
+# five times back to back on a 2-vCPU VM, decoded at 58-76 tok/s), so it cannot resolve the
+# attention rate, and a rate read from it swung to five times the default.
+ATTENTION_RESOLUTION = 0.15
 
 
 class SpeedSample(BaseModel):
@@ -361,7 +366,8 @@ def fit_attention(samples: Sequence[SpeedSample]) -> tuple[float, float, int] | 
     the step's weights and fixed costs are the same at both, so the deeper run's extra
     seconds are attention alone, set against the extra the default rates predict. A pair
     qualifies when the deeper run's predicted attention is at least ``ATTENTION_SPREAD``
-    times the shallower one's and it was measurably slower; repeats at a depth count by
+    times the shallower one's and it was slower by more than run-to-run noise
+    (``ATTENTION_RESOLUTION``); repeats at a depth count by
     their median, a factor beyond ``ATTENTION_PLAUSIBLE`` either way is taken for noise, and
     the median over models is taken. One depth, or depths too close, fit nothing: the
     default rates stay."""
@@ -382,7 +388,8 @@ def fit_attention(samples: Sequence[SpeedSample]) -> tuple[float, float, int] | 
         dt = _median([1.0 / (s.measured_decode or 1.0) for s in hi]) - _median(
             [1.0 / (s.measured_decode or 1.0) for s in lo]
         )
-        if dt <= 0:  # the deeper run was no slower: nothing to fit from this pair
+        shallow_step = _median([1.0 / (s.measured_decode or 1.0) for s in lo])
+        if dt <= ATTENTION_RESOLUTION * shallow_step:  # no slower than run-to-run noise: nothing to fit
             continue
         factor = (a_hi - a_lo) / dt
         if not (1 / ATTENTION_PLAUSIBLE <= factor <= ATTENTION_PLAUSIBLE):
