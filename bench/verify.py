@@ -1,6 +1,6 @@
 """Live-check figures on this machine: verify time, synthetic disk use, calibration error.
 
-    .venv/bin/python bench/verify.py [--skip-8b] [--threads N] [--repeats N] [-r N]
+    .venv/bin/python bench/verify.py [--skip-8b] [--threads N] [--repeats N] [-r N] [--repeatability N]
 
 1. A full ``verify -r 3`` of SmolLM2-135M (512 prompt tokens, 128 generated, ctx 4096), wall
    time from the call to the answer, load included (target: under 30 s).
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -70,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="CPU threads for llama.cpp (default: all, or 1 when the machine is already busy)",
     )
+    ap.add_argument(
+        "--repeatability",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first run the same SmolLM2 verify N times, unstored: how closely this machine repeats one measurement",
+    )
     args = ap.parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     cpus = os.cpu_count() or 1
@@ -85,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         from sizing.live.check import run_check
         from sizing.live.store import load_runs
 
-        def verify(path: Path):
+        def verify(path: Path, save: bool = True):
             """`verify` with its defaults: ctx 4096, pp512 + tg128, -r timed runs."""
             return run_check(
                 str(path),
@@ -95,6 +103,22 @@ def main(argv: list[str] | None = None) -> int:
                 runner="embedded",
                 n_threads=args.threads,
                 repetitions=args.repetitions,
+                save=save,
+            )
+
+        # 0. how closely this machine repeats one measurement (no run is stored): the floor
+        # under any calibrated prediction's error here
+        if args.repeatability:
+            speeds = []
+            for i in range(args.repeatability):
+                rr = verify(_smollm2(), save=False)
+                speeds.append(rr.measured.decode_tokens_per_s if rr.measured else 0.0)
+                print(f"repeat {i + 1}: SmolLM2 decode {speeds[-1]:.1f} tok/s")
+            mid = statistics.median(speeds)
+            near = sum(abs(x / mid - 1) <= 0.10 for x in speeds if mid)
+            print(
+                f"== repeatability: {min(speeds):.1f}-{max(speeds):.1f} tok/s, median {mid:.1f}; "
+                f"{near} of {len(speeds)} runs within 10% of the median"
             )
 
         # 1. verify SmolLM2-135M (defaults, with -r timed runs: one 128-token decode on this VM
