@@ -517,18 +517,18 @@ _INT8_TENSOR_FAMILIES = ("turing", "ampere", "ada-lovelace", "hopper", "blackwel
 # with hipBLASLt forced on (ROCBLAS_USE_HIPBLASLT=1: github.com/lhl/strix-halo-testing,
 # llm-bench/llama-2-7b.Q4_0/README.md at 461ef97, mid-2025); a ROCm 7.2.3 build of May 2026
 # ran it at 1,545 (kyuz0/amd-strix-halo-toolboxes, a row of data/llama_bench.yaml).
-ROCM_RDNA35_PROMPT_YEAR = (
-    2025.75  # 2025-10: between the last slow-path row (Aug 2025) and the first fast one (Oct 2025)
-)
+# The cut: between the last slow-path row (August 2025) and the first fast one (October 2025).
+ROCM_RDNA35_PROMPT_YEAR = 2025.75
 
 
 def superseded_prompt(row: BenchRow, dev: BenchDevice) -> bool:
     """Whether a row's prompt figure ran a path today's llama.cpp no longer takes: an RDNA 3.5
     iGPU on ROCm before October 2025 (ROCM_RDNA35_PROMPT_YEAR), or quantized weights on a CUDA
-    card with int8 tensor cores, measured before MMQ became the default there. The same cards prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at
-    7,980 tok/s in PR #4766, 2024-01, and 11,993 on the CUDA scoreboard, discussion #15013; an
-    RTX 3090 3,511 and 5,175), so such a row would pull the prompt rate of every plan, all run
-    on current builds, down by a third. Its decode figure is kept (decode never used cuBLAS)."""
+    card with int8 tensor cores, measured before MMQ became the default there. The CUDA cards
+    prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at 7,980 tok/s in PR
+    #4766, 2024-01, and 11,993 on the CUDA scoreboard, discussion #15013; an RTX 3090 3,511
+    and 5,175), so such a row would pull the prompt rate of every plan, all run on current
+    builds, down by a third. Its decode figure is kept (decode never used cuBLAS)."""
     if row.backend.split("/")[0] == "rocm" and row.pp512 and dev.family == "rdna-3.5":
         year = row_year(row)
         return year is not None and year < ROCM_RDNA35_PROMPT_YEAR
@@ -838,6 +838,13 @@ def _own_layer_cost(backend: str, part: list[tuple[BenchRow, BenchDevice]]) -> b
     return len(sizes) >= 2 and sizes[-1] >= 2.0 * sizes[0]
 
 
+def _tmp_set(backends: dict[str, BackendCalibration], pooled: BackendCalibration) -> CalibrationSet:
+    """A scratch calibration over some entries, to predict rows with while fitting."""
+    return CalibrationSet(
+        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled
+    )
+
+
 def _fit_backend(
     backend: str,
     rows: list[tuple[BenchRow, BenchDevice]],
@@ -964,9 +971,7 @@ def _fit_backend(
         pooled=pooled,
     )
     # spreads: measured ÷ predicted on the fit rows
-    one = CalibrationSet(
-        name="tmp", data_file="", data_sha256="", method="", holdout="", backends={backend: calib}, pooled=calib
-    )
+    one = _tmp_set({backend: calib}, calib)
     dr = [r.tg128 / predict_decode(r, d, one) for r, d in dec]
     pr = _prompt_ratios(pre, one)
     dspread = parent.decode_spread if (parent is not None and not dec) else _quantiles(dr)
@@ -1241,17 +1246,16 @@ def _per_backend_median(
     implied: Callable[[BenchRow, BenchDevice, CalibrationSet], float | None],
     field: str,
     ndigits: int,
+    borrow: bool = True,
 ) -> dict[str, BackendCalibration]:
     """Set ``field`` on each calibration entry to the median its backend's rows imply
     (``implied``; never below 0). A GPU backend without any takes the largest backend
     median (a MoE must not look faster on a backend nobody measured MoE on than on one
-    that was); CPUs without rows keep 0. An entry whose devices are all of one memory kind
+    that was), or, with ``borrow`` False, None; CPUs without rows keep 0. An entry whose devices are all of one memory kind
     (discrete cards, or unified chips) takes the median of that kind's rows on its backend
     where there are any: a MoE's extra costs differ between a card with its own fast memory
     and a chip sharing a narrow bus with its CPU, which one median of both mixes."""
-    one = CalibrationSet(
-        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
-    )
+    one = _tmp_set(backends, pooled_gpu)
     by_backend: dict[str, list[float]] = {}
     by_kind: dict[tuple[str, str], list[float]] = {}
     kinds: dict[str, set[str]] = {}
@@ -1268,6 +1272,9 @@ def _per_backend_median(
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
+        if backend not in medians and not borrow:
+            out[key] = c.model_copy(update={field: None})
+            continue
         v = medians.get(backend, 0.0 if backend == "cpu" else borrowed)
         ks = kinds.get(key, set())
         same_kind = by_kind.get((backend, next(iter(ks)))) if len(ks) == 1 else None
@@ -1369,16 +1376,8 @@ def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu
     # Strix Halo 8060S, ROCm 2026: two BF16 MoE rows imply ~160-250 extra tokens per expert
     # product, its MXFP4 gpt-oss rows ~30-55). Where a backend has no such rows the
     # quantized figure stands (None)
-    with_float = _per_backend_median(
-        backends, pairs, pooled_gpu, _moe_prefill_tokens_float, "moe_prefill_tokens_float", 2
-    )
-    have = {r.backend for r, d in pairs if _moe_prefill_tokens_float(r, d, _tmp_set(backends, pooled_gpu)) is not None}
-    return {k: (with_float[k] if k.split("/")[0] in have else c) for k, c in backends.items()}
-
-
-def _tmp_set(backends: dict[str, BackendCalibration], pooled_gpu: BackendCalibration) -> CalibrationSet:
-    return CalibrationSet(
-        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
+    return _per_backend_median(
+        backends, pairs, pooled_gpu, _moe_prefill_tokens_float, "moe_prefill_tokens_float", 2, borrow=False
     )
 
 
@@ -1404,9 +1403,7 @@ def _with_chip_prompt(
     and clocks differ several-fold: on RDNA 3.5 a handheld's Radeon 890M at a few tens of
     watts and a Strix Halo box's 8060S at 120 W. The decode factors stay the architecture's.
     The entry is written for every memory size the database sells the chip in."""
-    tmp = CalibrationSet(
-        name="tmp", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled_gpu
-    )
+    tmp = _tmp_set(backends, pooled_gpu)
     by: dict[tuple[str, str], list[tuple[BenchRow, BenchDevice]]] = {}
     for r, d in pairs:
         if d.kind != "cpu" and d.db_id and r.pp512 and not r.host_limited and not superseded_prompt(r, d):
