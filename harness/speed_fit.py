@@ -38,7 +38,7 @@ from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds, work_compute
 from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet, bf16_rate_share
 from sizing.core.gpu import is_hbm, matrix_peak_tflops
-from sizing.core.traffic import DeviceRate, DeviceWork
+from sizing.core.traffic import FLOAT_MATRIX_TYPES, DeviceRate, DeviceWork
 from sizing.core.tables import data_file, read_yaml, validate
 from sizing.errors import SizingError
 from sizing.units import GIB
@@ -400,7 +400,7 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         flops_per_token=2.0 * row.active_params,
         expert_flops_per_token=eflops,
         moe_layers=row.moe_layers or 0,
-        experts_float=bool(row.active_params_b) and (row.expert_type or row.quant).upper() in UNQUANTIZED_TYPES,
+        experts_float=bool(row.active_params_b) and (row.expert_type or row.quant).upper() in FLOAT_MATRIX_TYPES,
         # a GPU multiplies F16/BF16 weights faster than quantized ones (prefill_f16_speed);
         # CPU rows keep no mix: their per-thread rate is fitted as the rows ran
         matrix_types=((row.quant.upper(), 1.0),) if dev.kind != "cpu" else (),
@@ -1331,15 +1331,20 @@ def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: 
     return out
 
 
-def _implied_moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
-    """The extra tokens per expert product one MoE prompt row implies: with t tokens per
-    expert the routed experts ran at share = t / (t + t0) of the dense rate, where
+def _implied_moe_prefill_tokens(
+    row: BenchRow, dev: BenchDevice, calib: CalibrationSet, float_experts: bool
+) -> float | None:
+    """The extra tokens per expert product one MoE prompt row implies, for rows whose routed
+    experts are float (F16/BF16) or quantized as asked: with t tokens per expert the routed
+    experts ran at share = t / (t + t0) of the dense rate, where
     t_measured = (dense FLOPs + expert FLOPs / share) / effective compute."""
     if not (row.pp512 and row.routed_fraction and row.experts_used_share and not row.host_limited):
         return None
     if superseded_prompt(row, dev):
         return None
     w = row_work(row, dev)
+    if w.experts_float != float_experts:
+        return None
     try:
         compute = work_compute(w, calib)
     except SizingError:
@@ -1355,12 +1360,12 @@ def _implied_moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: Calibrat
 
 def _moe_prefill_tokens(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
     """t0 from a row whose routed experts are quantized (llama.cpp's gathered MoE kernel)."""
-    return None if row_work(row, dev).experts_float else _implied_moe_prefill_tokens(row, dev, calib)
+    return _implied_moe_prefill_tokens(row, dev, calib, float_experts=False)
 
 
 def _moe_prefill_tokens_float(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
     """t0 from a row whose routed experts are F16/BF16."""
-    return _implied_moe_prefill_tokens(row, dev, calib) if row_work(row, dev).experts_float else None
+    return _implied_moe_prefill_tokens(row, dev, calib, float_experts=True)
 
 
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
