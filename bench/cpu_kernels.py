@@ -93,6 +93,28 @@ def child(path: str, threads: int, n_gen: int, reps: int) -> None:
     os._exit(0)
 
 
+def decode_rates(files: dict[str, tuple[float, dict[str, float]]]) -> dict[str, float]:
+    """Bytes/s one thread streams per weight type, solved file by file: a file whose bytes are
+    all of one type gives that type's rate; a file whose blocks are one type and whose output
+    projection is another already solved (Q6_K) gives its blocks' rate from the time left."""
+    rates: dict[str, float] = {}
+    pending = dict(files)
+    while pending:
+        done = False
+        for typ, (step, by_type) in list(pending.items()):
+            unknown = [t for t in by_type if t not in rates]
+            if unknown != [typ] and unknown:
+                continue
+            left = step - sum(b / rates[t] for t, b in by_type.items() if t != typ and t in rates)
+            if typ in by_type and left > 0:
+                rates[typ] = by_type[typ] / left
+            del pending[typ]
+            done = True
+        if not done:
+            break
+    return rates
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -101,6 +123,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]), int(args.child[3]))
+    from sizing.core.speed.calibration import load_calibration
     from sizing.core.speed.cpu import kernel_class
     from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
     from sizing.live.build_isa import embedded_build_features
@@ -117,7 +140,7 @@ def main() -> int:
         f"{', '.join(feats) or 'unknown'} -> kernels {isa}; {args.threads} thread(s)"
     )
     one_b = "meta-llama/Llama-3.2-1B-Instruct"
-    singles = ("Q6_K", "Q4_0", "Q8_0", "F16", "Q4_1")
+    singles = ("Q6_K", "Q4_0", "Q8_0", "F16", "Q4_1", "Q5_0")
     specs: list[tuple[str, str | None, int]] = [(one_b, q, 16) for q in singles]
     if not args.quick:
         specs = [
@@ -133,6 +156,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="llm-sizing-kernels-"))
     rate = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=10.0, threads=args.threads)
     per_type: dict[str, float] = {}  # GFLOP/s per thread of one type, solved from its file
+    decode_files: dict[str, tuple[float, dict[str, float]]] = {}  # type -> (s/token, bytes per type)
+    overhead_s = load_calibration().get("cpu", "cpu", isa).decode_overhead_ms / 1e3
     for model, quant, n_gen in specs:
         if quant is None:
             path = smollm2_path() if model == "smol" else gemma3_path()
@@ -173,6 +198,19 @@ def main() -> int:
         )
         if model == one_b and quant in singles:
             per_type[quant] = gf  # each 1B file's blocks are all of one type
+            # decode: the blocks' type and the output projection's (Q6_K in the Q4/Q5 recipes)
+            step = max(1e-6, 1.0 / med["tg_cpu"] - overhead_s)
+            decode_files[quant] = (step, {t: sh * w.dense_bytes for t, sh in w.read_types})
+    rates = decode_rates(decode_files)
+    if "Q4_0" in rates:
+        print(
+            f"decode GB/s per thread by type (CPU time less the {overhead_s * 1e3:.2f} ms fixed cost per token): "
+            + ", ".join(f"{t} {v / 1e9:.2f}" for t, v in rates.items())
+        )
+        print(
+            "relative decode speed per byte vs Q4_0 (repacked): "
+            + ", ".join(f"{t} {v / rates['Q4_0']:.2f}" for t, v in rates.items())
+        )
     if "Q4_0" in per_type:
         base = per_type["Q4_0"]  # repacked on every x86 ISA from AVX2 and on ARM with the dot product
         print("prompt GFLOP/s per thread by type: " + ", ".join(f"{t} {v:.1f}" for t, v in per_type.items()))

@@ -189,6 +189,10 @@ class CpuKernelSpeeds(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     speeds: dict[str, float] = Field(description="kernel class (repacked, sgemm, kquant, legacy) or ggml type -> speed")
+    decode_speeds: dict[str, float] = Field(
+        default_factory=dict,
+        description="decode: ggml type or kernel class -> bytes/s one thread streams relative to repacked",
+    )
     isa: str = Field(description="the ISA the kernels ran on")
     build: str = Field(min_length=3)
     date: dt.date
@@ -199,6 +203,13 @@ class CpuKernelSpeeds(BaseModel):
     def _relative(cls, v: dict[str, float]) -> dict[str, float]:
         if v.get("repacked") != 1.0 or not all(0 < x <= 1.5 for x in v.values()):
             raise ValueError("speeds are relative to repacked = 1.0, each in (0, 1.5]")
+        return v
+
+    @field_validator("decode_speeds")
+    @classmethod
+    def _decode_relative(cls, v: dict[str, float]) -> dict[str, float]:
+        if v and (v.get("repacked") != 1.0 or not all(0 < x <= 3.0 for x in v.values())):
+            raise ValueError("decode speeds are relative to repacked = 1.0, each in (0, 3]")
         return v
 
 
@@ -1186,10 +1197,9 @@ def fit(
     backends = _with_chip_prompt(backends, pairs, pooled_gpu, data.db_same_chip)
     if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
         speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
-        backends = {
-            k: c.model_copy(update={"prefill_kernel_speed": speeds}) if k.split("/")[0] == "cpu" else c
-            for k, c in backends.items()
-        }
+        decode = tuple(sorted(data.cpu_kernels.decode_speeds.items()))
+        update = {"prefill_kernel_speed": speeds, "decode_kernel_speed": decode}
+        backends = {k: c.model_copy(update=update) if k.split("/")[0] == "cpu" else c for k, c in backends.items()}
     return CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,
@@ -1627,8 +1637,9 @@ def dump_calibration(calib: CalibrationSet) -> str:
     )
     data = calib.model_dump(mode="json")
     for entry in [*data["backends"].values(), data["pooled"]]:
-        if not entry.get("prefill_kernel_speed"):  # only CPU entries have one
-            entry.pop("prefill_kernel_speed", None)
+        for key in ("prefill_kernel_speed", "decode_kernel_speed"):  # only CPU entries have them
+            if not entry.get(key):
+                entry.pop(key, None)
         for key in (
             "decode_attn_flop_per_cycle",
             "decode_attn_cycles_per_head_cell",

@@ -116,6 +116,80 @@ def test_prefill_factor_follows_the_types_and_the_isa(smollm2_gguf):
     assert slow < fast
 
 
+@pytest.mark.parametrize("fixture", ["smollm2_gguf", "gemma3_gguf"])
+def test_a_decoded_token_reads_its_blocks_and_its_output_projection_by_type(fixture, request):
+    """The bytes a token reads, split by the file's own tensor types: both packaged models tie
+    their output projection to the embedding, so its type (Q8_0 in both files) is read in full
+    each token, next to the blocks' types."""
+    from gguf import GGUFReader
+
+    path = request.getfixturevalue(fixture)
+    g = read_gguf(path)
+    tr = model_traffic(g.arch, g.tensors)
+    read = dict(tr.read_types)
+    assert math.isclose(sum(read.values()), 1.0, rel_tol=1e-9)
+    # byte counts as the gguf library reads them from the file
+    raw = [(t.name, t.tensor_type.name, int(t.n_bytes), len(t.shape)) for t in GGUFReader(path).tensors]
+    embd = next((typ, n) for name, typ, n, _ in raw if name == "token_embd.weight")
+    assert not any(name == "output.weight" for name, *_ in raw) and embd[0] in read
+    blocks: dict[str, int] = {}
+    for name, typ, n, dims in raw:
+        if name.startswith("blk.") and dims >= 2:
+            blocks[typ] = blocks.get(typ, 0) + n
+    total = embd[1] + sum(blocks.values())
+    for typ, share in read.items():
+        want = (blocks.get(typ, 0) + (embd[1] if typ == embd[0] else 0)) / total
+        assert share == pytest.approx(want, rel=1e-6), typ
+
+
+def test_decode_streams_each_type_at_its_measured_speed_where_threads_bind(smollm2_gguf):
+    """On a thread-bound CPU the decode rate is the repacked weights' per-thread rate scaled by
+    the model's types (bench/cpu_kernels.py measured Q4_1 and Q5_0 slower per byte than
+    repacked Q4_0, Q8_0 and F16 faster); where RAM binds, the types do not matter."""
+    from sizing.core.speed.cpu import decode_kernel_factor
+    from sizing.core.speed.estimate import _bandwidth, effective_bandwidth
+
+    calib = load_calibration()
+    speeds = dict(calib.get("cpu", "cpu", "avx2").decode_kernel_speed)
+    measured = {"Q4_1", "Q5_0", "Q6_K", "Q8_0", "F16"}
+    assert speeds.get("repacked") == 1.0 and measured <= set(speeds)
+    assert speeds["Q4_1"] < 1.0 < speeds["Q8_0"]
+    assert decode_kernel_factor([("Q4_K", 1.0)], "avx2", speeds.items()) == 1.0  # repacked on AVX2
+    assert decode_kernel_factor([("Q4_1", 1.0)], "avx2", speeds.items()) == pytest.approx(speeds["Q4_1"])
+    assert decode_kernel_factor([("IQ3_S", 1.0)], "avx2", speeds.items()) == pytest.approx(speeds["legacy"])
+    half = decode_kernel_factor([("Q4_0", 0.5), ("Q8_0", 0.5)], "avx2", speeds.items())
+    assert half == pytest.approx(1 / (0.5 + 0.5 / speeds["Q8_0"]))
+    assert decode_kernel_factor([], "avx2", speeds.items()) == 1.0
+
+    g = read_gguf(smollm2_gguf)  # Q4_1 blocks, a Q8_0 output projection
+    tr = model_traffic(g.arch, g.tensors)
+    factor = decode_kernel_factor(tr.read_types, "avx2", speeds.items())
+    few = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx2")
+    many = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=20.0, threads=64, family="avx2")
+    assert _bandwidth(single_device_work(tr, few), calib) == pytest.approx(effective_bandwidth(few, calib) * factor)
+    assert _bandwidth(single_device_work(tr, many), calib) == effective_bandwidth(many, calib)
+    # so SmolLM2 decodes slower on two threads than the same bytes as repacked weights would
+    as_q4_0 = tr.model_copy(update={"read_types": (("Q4_0", 1.0),)})
+    slow = estimate_speed([single_device_work(tr, few)], calib, ctx=512).decode_tokens_per_s.expected
+    fast = estimate_speed([single_device_work(as_q4_0, few)], calib, ctx=512).decode_tokens_per_s.expected
+    assert slow < fast
+
+
+def test_a_decode_speed_not_relative_to_repacked_weights_is_refused(tmp_path):
+    """The bench data names its file, entry and field when a decode speed is malformed."""
+    import yaml
+
+    from harness.speed_fit import BENCH_FILE, load_bench
+    from sizing.errors import SizingError
+
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    raw["cpu_kernels"]["decode_speeds"] = {"Q8_0": 1.2}  # no repacked = 1.0 reference
+    bad = tmp_path / "llama_bench.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SizingError, match=r"llama_bench\.yaml.*cpu_kernels.*decode_speeds"):
+        load_bench(bad)
+
+
 def test_cpu_calibration_is_looked_up_by_isa():
     calib = load_calibration()
     assert {"cpu/avx2", "cpu/avx512"} <= set(calib.backends)

@@ -146,6 +146,14 @@ class ModelTraffic(BaseModel):
             "different speeds per type (sizing.core.speed.cpu)"
         ),
     )
+    read_types: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "share of the matrix bytes a decoded token reads per ggml type (the blocks, their active "
+            "experts and the output projection): a CPU thread's matrix-vector kernels stream some "
+            "types faster than others (sizing.core.speed.cpu.decode_kernel_factor)"
+        ),
+    )
     experts_float: bool = Field(
         False, description="routed experts stored unquantized (F16/BF16/F32): see DeviceWork.experts_float"
     )
@@ -217,6 +225,9 @@ class DeviceWork(BaseModel):
     )
     matrix_types: tuple[tuple[str, float], ...] = Field(
         (), description="share of the matrix parameters per ggml type (the model's mix)"
+    )
+    read_types: tuple[tuple[str, float], ...] = Field(
+        (), description="share of a decoded token's matrix bytes per ggml type (the model's, as ModelTraffic)"
     )
     output_flops_per_token: float = Field(
         0.0,
@@ -298,6 +309,7 @@ class _WeightBytes(NamedTuple):
     tied: bool
     mix: tuple[tuple[str, float], ...]
     experts_float: bool = False
+    read_mix: tuple[tuple[str, float], ...] = ()
 
 
 # Every catalog model at every quant of the ladder (159 x 7) fits, at ~1.5 KiB each.
@@ -320,6 +332,8 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
     output_params = 0
     tied_params = 0
     type_params: dict[str, float] = {}
+    type_read: dict[str, float] = {}
+    embd_type = output_type = ""
     expert_params = float_expert_params = 0.0
     for name, shape, typ in tensors:
         b = nbytes(typ, shape)
@@ -327,6 +341,7 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
         if matrix and weight and 0 <= i < n:
             share = frac if is_expert else 1.0  # a token multiplies by its active experts only
             type_params[str(typ)] = type_params.get(str(typ), 0.0) + n_elements * share
+            type_read[str(typ)] = type_read.get(str(typ), 0.0) + b * share
         if 0 <= i < n:
             if is_expert:
                 expert[i] += b
@@ -341,9 +356,11 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
         elif name.startswith("token_embd"):
             embd += b
             tied_params = n_elements
+            embd_type = str(typ)
         elif name.startswith("output.weight"):
             output += b
             output_params = n_elements
+            output_type = str(typ)
         elif i >= n:  # e.g. multi-token-prediction blocks: resident, not run while decoding
             idle += b
         else:
@@ -352,9 +369,14 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
     if not output:  # no output.weight: llama.cpp reuses token_embd as the output projection
         output_params = tied_params
         output = embd  # read in full each token, from its own copy where the output runs
+        output_type = embd_type
         tied = True
     all_params = sum(type_params.values())
     mix = tuple(sorted((k, v / all_params) for k, v in type_params.items())) if all_params else ()
+    if output and output_type:
+        type_read[output_type] = type_read.get(output_type, 0.0) + output
+    all_read = sum(type_read.values())
+    read_mix = tuple(sorted((k, v / all_read) for k, v in type_read.items())) if all_read else ()
     return _WeightBytes(
         array("q", dense),
         array("q", expert),
@@ -367,6 +389,7 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
         tied,
         mix,
         experts_float=bool(expert_params) and float_expert_params * 2 >= expert_params,
+        read_mix=read_mix,
     )
 
 
@@ -415,6 +438,7 @@ def _traffic_of(arch: ModelArch, w: _WeightBytes, kv_type_k: str, kv_type_v: str
         output_tied=w.tied,
         hidden_size=arch.hidden_size,
         matrix_types=w.mix,
+        read_types=w.read_mix,
         experts_float=w.experts_float,
     )
 
@@ -478,6 +502,7 @@ def work_for_layers(
         attn_heads_per_cell=heads,
         attn_windowed=tuple((f, h, w) for w, (f, h) in sorted(attn_windowed.items()) if f),
         matrix_types=traffic.matrix_types,
+        read_types=traffic.read_types,
         output_flops_per_token=out_flops,
         expert_flops_per_token=eflops,
         moe_layers=moe,

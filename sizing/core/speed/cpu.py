@@ -162,3 +162,27 @@ def prefill_kernel_factor(
         speed = 1.0 if cls == "repacked" else speeds.get(typ, speeds.get(cls, 1.0))
         t += share / speed
     return 1.0 / t if t > 0 else 1.0
+
+
+def decode_kernel_factor(
+    read_types: Iterable[tuple[str, float]], isa: str | None, speeds: Iterable[tuple[str, float]] | None
+) -> float:
+    """How fast a thread streams a model's weights while decoding, relative to repacked ones.
+
+    A decode step multiplies each matrix by one vector, one dot product per row: llama.cpp's
+    per-type kernels differ in how much work a byte costs (a Q8_0 block is a plain int8 dot
+    product, a Q4_1 or Q5_0 one unpacks nibbles and adds an offset per block; repacked Q4
+    reads eight rows at once). Where a CPU is thread-bound, a token's time is the sum over
+    its types of bytes ÷ (rate × speed), so the factor is 1 ÷ Σ share ÷ speed over
+    ``read_types`` (ggml type, share of the bytes). ``speeds``: per type, else per kernel
+    class (:func:`kernel_class`), else 1 (measured: ``bench/cpu_kernels.py``)."""
+    table = dict(speeds or ())
+    mix = list(read_types)
+    if not mix or not table:
+        return 1.0
+    t = 0.0
+    for typ, share in mix:
+        cls = kernel_class(typ, isa)
+        speed = 1.0 if cls == "repacked" else table.get(typ, table.get(cls, 1.0))
+        t += share / speed
+    return 1.0 / t if t > 0 else 1.0

@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.core.scenario import Basis
-from sizing.core.speed.cpu import prefill_kernel_factor
+from sizing.core.speed.cpu import decode_kernel_factor, prefill_kernel_factor
 from sizing.core.traffic import DeviceRate, DeviceWork
 
 
@@ -224,6 +224,14 @@ class BackendCalibration(BaseModel):
     n_decode: int = 0
     n_prefill: int = 0
     pooled: bool = Field(False, description="too few rows: borrowed from all backends")
+    decode_kernel_speed: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "CPU: bytes per second one thread's matrix-vector kernel streams for each weight type "
+            "(or kernel class) relative to repacked weights; the thread-limited decode rate is the "
+            "repacked one (sizing.core.speed.cpu.decode_kernel_factor)"
+        ),
+    )
     prefill_kernel_speed: tuple[tuple[str, float], ...] = Field(
         (),
         description=(
@@ -383,13 +391,15 @@ class SpeedEstimate(BaseModel):
 # the model
 
 
-def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
+def effective_bandwidth(device: DeviceRate, calib: CalibrationSet, kernel_factor: float = 1.0) -> float:
     """Bytes/s a decode step streams on this device (fitted).
 
     On a GPU: datasheet bandwidth × the backend's efficiency. On a CPU, also never more
     than its threads can dequantise and multiply: a few cores of a server CPU cannot
     drain its memory channels (llama.cpp's matrix-vector kernels run about as fast per
-    thread as a core can load), so a 2-thread run is thread-bound, not RAM-bound.
+    thread as a core can load), so a 2-thread run is thread-bound, not RAM-bound. That
+    per-thread rate is the repacked Q4 weights' of the public rows; ``kernel_factor``
+    (:func:`sizing.core.speed.cpu.decode_kernel_factor`) scales it to the model's types.
 
     A GPU with stacked HBM memory reaches a smaller share of its datasheet figure
     (``hbm_decode_share``). HBM is a very wide, slowly clocked interface (an A100's 5120
@@ -414,7 +424,7 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet) -> float:
     if device.kind == "cpu" and device.threads:
         per_thread = thread_decode_gbs(device, calib)
         if per_thread:
-            bw = min(bw, device.threads * per_thread * 1e9)
+            bw = min(bw, device.threads * per_thread * 1e9 * kernel_factor)
     return bw
 
 
@@ -434,7 +444,10 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
 
 
 def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
-    return effective_bandwidth(work.device, calib)
+    if work.device.kind != "cpu" or not work.read_types:
+        return effective_bandwidth(work.device, calib)
+    speeds = calib.for_device(work.device).decode_kernel_speed or calib.get("cpu").decode_kernel_speed
+    return effective_bandwidth(work.device, calib, decode_kernel_factor(work.read_types, work.device.family, speeds))
 
 
 def cpu_attention_seconds(work: DeviceWork, calib: CalibrationSet, depth: float, n_seq: int = 1) -> float | None:
