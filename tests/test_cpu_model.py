@@ -147,7 +147,7 @@ def test_decode_streams_each_type_at_its_measured_speed_where_threads_bind(smoll
     the model's types (bench/cpu_kernels.py measured Q4_1 and Q5_0 slower per byte than
     repacked Q4_0, Q8_0 and F16 faster); where RAM binds, the types do not matter."""
     from sizing.core.speed.cpu import decode_kernel_factor
-    from sizing.core.speed.estimate import effective_bandwidth, work_bandwidth
+    from sizing.core.speed.estimate import _bandwidth, effective_bandwidth
 
     calib = load_calibration()
     speeds = dict(calib.get("cpu", "cpu", "avx2").decode_kernel_speed)
@@ -166,8 +166,8 @@ def test_decode_streams_each_type_at_its_measured_speed_where_threads_bind(smoll
     factor = decode_kernel_factor(tr.read_types, "avx2", speeds.items())
     few = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx2")
     many = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=20.0, threads=64, family="avx2")
-    assert work_bandwidth(single_device_work(tr, few), calib) == pytest.approx(effective_bandwidth(few, calib) * factor)
-    assert work_bandwidth(single_device_work(tr, many), calib) == effective_bandwidth(many, calib)
+    assert _bandwidth(single_device_work(tr, few), calib) == pytest.approx(effective_bandwidth(few, calib) * factor)
+    assert _bandwidth(single_device_work(tr, many), calib) == effective_bandwidth(many, calib)
     # so SmolLM2 decodes slower on two threads than the same bytes as repacked weights would
     as_q4_0 = tr.model_copy(update={"read_types": (("Q4_0", 1.0),)})
     slow = estimate_speed([single_device_work(tr, few)], calib, ctx=512).decode_tokens_per_s.expected

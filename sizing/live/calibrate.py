@@ -165,9 +165,7 @@ class SpeedSample(BaseModel):
     measured_decode: float | None = None
     predicted_prefill: float | None = None
     measured_prefill: float | None = None
-    # what the prediction assumed: bytes read per decoded token (on a thread-bound CPU, each
-    # weight type's bytes weighted by how much slower than repacked weights its kernels stream
-    # them), effective bytes/s
+    # what the prediction assumed: bytes read per decoded token, effective bytes/s
     decode_read_bytes: float | None = None
     assumed_bandwidth: float | None = None
     # attention over the cached cells at the run's decode depth (CPU runs)

@@ -202,7 +202,6 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         decode_step_seconds,
         effective_bandwidth,
         estimate_speed,
-        work_bandwidth,
     )
     from sizing.core.traffic import model_traffic, single_device_work
 
@@ -216,16 +215,12 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
     sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
     depth = min(sc.ctx - 1, n_prompt + max(0, n_gen) // 2)
     step, per = decode_step_seconds([work], calib, depth=depth)
-    # bytes as the device's effective bandwidth streams them: on a CPU whose threads bind, a
-    # type its kernels stream slower counts for more (so this machine's fitted line and the
-    # calibrated prediction weigh each model's types the same way)
-    at_rate = effective_bandwidth(rate, calib) / work_bandwidth(work, calib)
     return {
         "decode_tokens_per_s": 1.0 / step,
         "decode_depth": depth,
         "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
-        "decode_read_bytes": sum(d.read_bytes for d in per) * at_rate,
-        "decode_kv_bytes": sum(d.kv_read_bytes for d in per) * at_rate,
+        "decode_read_bytes": sum(d.read_bytes for d in per),
+        "decode_kv_bytes": sum(d.kv_read_bytes for d in per),
         "decode_attention_flops": sum(d.attention_flops for d in per),
         "decode_attention_s": sum(d.attention_seconds for d in per),
         "assumed_bandwidth": effective_bandwidth(rate, calib),

@@ -443,9 +443,7 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
     return c.decode_gbs_per_thread or cpu.decode_gbs_per_thread
 
 
-def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
-    """Bytes/s a decode step streams this work's weights at: the device's effective bandwidth,
-    on a CPU whose threads bind scaled to the weight types it reads (decode_kernel_factor)."""
+def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
     if work.device.kind != "cpu" or not work.read_types:
         return effective_bandwidth(work.device, calib)
     speeds = calib.for_device(work.device).decode_kernel_speed or calib.get("cpu").decode_kernel_speed
@@ -598,7 +596,7 @@ def decode_step_seconds(
     for w in works:
         if not (w.dense_bytes or w.expert_bytes or w.layers):
             continue
-        bw = work_bandwidth(w, calib)
+        bw = _bandwidth(w, calib)
         kv = n_seq * w.kv_read_bytes(depth)
         read = w.weight_read_bytes(n_seq) + kv
         attn_flops = n_seq * w.attention_flops(depth)
@@ -612,8 +610,8 @@ def decode_step_seconds(
             flops = n_seq * w.flops_per_token + attn_flops
             t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
-        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / work_bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
-        layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / work_bandwidth(w, calib)
+        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
+        layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / _bandwidth(w, calib)
         if w.device.hbm and w.device.kind != "cpu":
             layer *= c.hbm_layer_scale
         t = max(t_mem, t_cmp) + moe + w.layers * layer
@@ -668,7 +666,7 @@ def prefill_seconds(
             t_cmp = (flops + slow) / work_compute(w, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
-            t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / work_bandwidth(w, calib)
+            t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
             t = max(t_cmp, t_mem)
             if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
                 t = min(t, w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9))
