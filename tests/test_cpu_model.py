@@ -175,6 +175,25 @@ def test_decode_streams_each_type_at_its_measured_speed_where_threads_bind(smoll
     assert slow < fast
 
 
+def test_a_machines_fitted_line_holds_its_weight_types(smollm2_gguf):
+    """Once this machine's runs fit a decode line (bandwidth + per-token cost), that line holds
+    how fast its measured models' types streamed: the public per-type speeds no longer apply,
+    while a one-factor calibration (no line) keeps them."""
+    from sizing.core.speed.estimate import _bandwidth, effective_bandwidth
+    from sizing.core.speed.machine import MachineFactors, apply_factors
+
+    calib = load_calibration()
+    g = read_gguf(smollm2_gguf)
+    tr = model_traffic(g.arch, g.tensors)
+    few = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx2")
+    line = MachineFactors(effective_bandwidth_gbs=20.0, decode_overhead_ms=6.0)
+    rate, fitted = apply_factors(few, calib, line)
+    assert _bandwidth(single_device_work(tr, rate), fitted) == pytest.approx(20e9)
+    assert effective_bandwidth(rate, fitted) == pytest.approx(20e9)
+    rate, scaled = apply_factors(few, calib, MachineFactors(bandwidth_factor=1.5))
+    assert _bandwidth(single_device_work(tr, rate), scaled) < effective_bandwidth(rate, scaled)
+
+
 def test_a_decode_speed_not_relative_to_repacked_weights_is_refused(tmp_path):
     """The bench data names its file, entry and field when a decode speed is malformed."""
     import yaml

@@ -99,12 +99,15 @@ def apply_factors(
     if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
         line = True
         # the fixed cost this machine's runs measured is per token, and holds every per-layer one
-        # (the time per layer and CUDA's bytes per layer alike)
+        # (the time per layer and CUDA's bytes per layer alike); on a CPU it holds how fast the
+        # measured models' weight types stream too, so the public per-type speeds step aside
+        # (weighing them in again missed the packaged models by 15-30% after calibration)
         f = factors.effective_bandwidth_gbs * 1e9 / effective_bandwidth(rate, calib)
         update: dict[str, object] = {
             "decode_overhead_ms": factors.decode_overhead_ms,
             "decode_layer_ms": 0.0,
             "decode_layer_mb": 0.0,
+            "decode_kernel_speed": (),
         }
     else:  # bytes per layer scale with the bandwidth by themselves
         f = factors.bandwidth_factor
