@@ -13,7 +13,9 @@ GB/s per thread, prefill GFLOP/s per thread (the blocks' FLOPs per prompt token:
 runs for the last token only); then the prompt speed of each CPU matrix path (repacked /
 tinyBLAS / K-quant / legacy dot products; ``sizing.core.speed.cpu``) relative to the
 repacked one, from the 1B files whose blocks are all of one type, which is what
-``cpu_kernels`` in ``sizing/data/llama_bench.yaml`` records.
+``cpu_kernels`` in ``sizing/data/llama_bench.yaml`` records; and, from the same files' decoded
+tokens, the bytes per second a thread streams of each type relative to Q4_0 (what its
+``decode_speeds`` records).
 
 It also checks that a synthetic file runs at the real model's speed (SmolLM2 and
 Gemma-3-270M, real next to synthetic).

@@ -194,6 +194,35 @@ def test_a_machines_fitted_line_holds_its_weight_types(smollm2_gguf):
     assert _bandwidth(single_device_work(tr, rate), scaled) < effective_bandwidth(rate, scaled)
 
 
+@pytest.mark.parametrize("isa", ["avx2", "avx512", "neon-i8mm"])
+def test_a_calibrated_cpu_keeps_its_attention_rate(isa, smollm2_gguf):
+    """A CPU entry without attention figures of its own (an ISA whose public rows never ran
+    thread-bound) borrows the CPU backend's; calibrating the machine replaces the backend's
+    entry too, so the borrowed figures must come along (an AVX-512 machine's live check once
+    failed on a missing attention time after a fitted line)."""
+    from sizing.core.speed.estimate import cpu_attention_seconds
+    from sizing.core.speed.machine import MachineFactors, apply_factors
+
+    calib = load_calibration()
+    g = read_gguf(smollm2_gguf)
+    tr = model_traffic(g.arch, g.tensors)
+    dev = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=30.0, threads=2, clock_ghz=2.6, family=isa)
+    base = cpu_attention_seconds(single_device_work(tr, dev), calib, 512)
+    assert base is not None and base > 0
+    for factors in (
+        MachineFactors(effective_bandwidth_gbs=20.0, decode_overhead_ms=6.0),
+        MachineFactors(bandwidth_factor=0.8),
+        MachineFactors(effective_bandwidth_gbs=20.0, decode_overhead_ms=6.0, attention_factor=2.0),
+    ):
+        rate, fitted = apply_factors(dev, calib, factors)
+        got = cpu_attention_seconds(single_device_work(tr, rate), fitted, 512)
+        assert got is not None and got > 0, factors
+        if factors.attention_factor:
+            assert got == pytest.approx(base / factors.attention_factor)
+        elif factors.effective_bandwidth_gbs:
+            assert got == pytest.approx(base)  # a line without an attention fit keeps the default
+
+
 def test_a_decode_speed_not_relative_to_repacked_weights_is_refused(tmp_path):
     """The bench data names its file, entry and field when a decode speed is malformed."""
     import yaml

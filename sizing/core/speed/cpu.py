@@ -143,6 +143,16 @@ def kernel_class(ggml_type: str, isa: str | None) -> KernelClass:
     return "legacy"
 
 
+def _mix_speed(mix: Iterable[tuple[str, float]], isa: str | None, speeds: dict[str, float]) -> float:
+    """1 ÷ Σ share ÷ speed: the speed of a mix of types relative to all-repacked weights, each
+    type at its own entry in ``speeds``, else its kernel class's, else 1 (repacked: 1)."""
+    t = 0.0
+    for typ, share in mix:
+        cls = kernel_class(typ, isa)
+        t += share / (1.0 if cls == "repacked" else speeds.get(typ, speeds.get(cls, 1.0)))
+    return 1.0 / t if t > 0 else 1.0
+
+
 def prefill_kernel_factor(
     matrix_types: Iterable[tuple[str, float]], isa: str | None, speeds: dict[str, float] | None
 ) -> float:
@@ -153,15 +163,7 @@ def prefill_kernel_factor(
     1). Each type's share of the FLOPs takes share ÷ speed of the time, so the factor is
     1 ÷ Σ share ÷ speed. Without either: 1.
     """
-    mix = list(matrix_types)
-    if not mix or not speeds:
-        return 1.0
-    t = 0.0
-    for typ, share in mix:
-        cls = kernel_class(typ, isa)
-        speed = 1.0 if cls == "repacked" else speeds.get(typ, speeds.get(cls, 1.0))
-        t += share / speed
-    return 1.0 / t if t > 0 else 1.0
+    return _mix_speed(matrix_types, isa, speeds) if speeds else 1.0
 
 
 def decode_kernel_factor(
@@ -177,12 +179,4 @@ def decode_kernel_factor(
     ``read_types`` (ggml type, share of the bytes). ``speeds``: per type, else per kernel
     class (:func:`kernel_class`), else 1 (measured: ``bench/cpu_kernels.py``)."""
     table = dict(speeds or ())
-    mix = list(read_types)
-    if not mix or not table:
-        return 1.0
-    t = 0.0
-    for typ, share in mix:
-        cls = kernel_class(typ, isa)
-        speed = 1.0 if cls == "repacked" else table.get(typ, table.get(cls, 1.0))
-        t += share / speed
-    return 1.0 / t if t > 0 else 1.0
+    return _mix_speed(read_types, isa, table) if table else 1.0

@@ -121,8 +121,10 @@ def apply_factors(
         update["decode_gb_per_ghz"] = per_ghz * f
     # the attention rate this machine's runs measured; with one factor, it moves with the rest
     # of the step (which then takes exactly 1/f as long)
-    a = factors.attention_factor or (None if line else f)
-    if a and rate.kind == "cpu":  # a faster attention: more FLOPs per cycle, fewer cycles per cell
+    # (resolved from the CPU backend's entry where the device's own has none, even unscaled: the
+    # calibrated entry replaces the backend's too, so a fallback left out here would be lost)
+    a = factors.attention_factor or (1.0 if line else f)
+    if rate.kind == "cpu":  # a faster attention: more FLOPs per cycle, fewer cycles per cell
         cpu_c = calib.get("cpu")
         per_cycle = c.decode_attn_flop_per_cycle or cpu_c.decode_attn_flop_per_cycle
         per_cell = c.decode_attn_cycles_per_head_cell
