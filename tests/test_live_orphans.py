@@ -81,7 +81,15 @@ def test_killed_verify_leaves_no_child_no_file_no_lock(tmp_path, sig):
         "embedded",
         "--no-store",
     ]
-    verify = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # as from a terminal: a job a non-interactive shell starts in the background (a CI runner's)
+    # inherits SIGINT ignored, and then Python never turns Ctrl-C into KeyboardInterrupt
+    verify = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
 
         def llama_running() -> bool:
@@ -93,7 +101,13 @@ def test_killed_verify_leaves_no_child_no_file_no_lock(tmp_path, sig):
         assert list(tmp.glob("llm-sizing-synthetic-*")), "the synthetic model was not written where expected"
         children = _descendants(verify.pid)
         os.kill(verify.pid, sig)
-        verify.wait(timeout=30)
+        try:
+            verify.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.kill(verify.pid, signal.SIGUSR1)  # the CLI prints its threads' stacks: say where it hangs
+            time.sleep(2)
+            verify.kill()
+            pytest.fail(f"still running 60 s after {sig.name}; its stacks:\n" + verify.stderr.read().decode()[-6000:])
         assert _until(lambda: not any(_alive(p) for p in children), 5.0), (
             f"still running 5 s after {sig.name}: {[p.pid for p in children if _alive(p)]}"
         )

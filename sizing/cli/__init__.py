@@ -8,9 +8,13 @@ line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import math
 import os
+import signal
 import sys
+import threading
 
 from sizing.cli import calibrate, detect, estimate, finetune, fit, gpus, plan, schema, verify
 from sizing.errors import SizingError
@@ -62,6 +66,11 @@ def _one_line(message: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+        # `kill -USR1 PID` prints every thread's Python stack to stderr: how a stuck run is
+        # diagnosed (not where stderr is no file, as when a caller captures it in memory)
+        with contextlib.suppress(AttributeError, ValueError, OSError, RuntimeError):
+            faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
     parser = build_parser()
     args = parser.parse_args(argv)
     _reject_non_finite(parser, args)
