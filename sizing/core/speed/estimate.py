@@ -610,8 +610,8 @@ def decode_step_seconds(
             flops = n_seq * w.flops_per_token + attn_flops
             t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
-        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / _bandwidth(w, calib) + c.moe_layer_launch_ms / 1000.0)
-        layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / _bandwidth(w, calib)
+        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / bw + c.moe_layer_launch_ms / 1000.0)
+        layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / bw
         if w.device.hbm and w.device.kind != "cpu":
             layer *= c.hbm_layer_scale
         t = max(t_mem, t_cmp) + moe + w.layers * layer
@@ -644,10 +644,11 @@ def prefill_seconds(
         return 0.0
     total = 0.0
     done = 0
+    bandwidths = [_bandwidth(w, calib) for w in works]  # the same for every micro-batch
     while done < n_tokens:
         u = min(n_ubatch, n_tokens - done)
         mid_depth = depth + done + u / 2.0
-        for w in works:
+        for w, bw in zip(works, bandwidths):
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
             per_token = w.flops_per_token
@@ -666,7 +667,7 @@ def prefill_seconds(
             t_cmp = (flops + slow) / work_compute(w, calib)
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
-            t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / _bandwidth(w, calib)
+            t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / bw
             t = max(t_cmp, t_mem)
             if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
                 t = min(t, w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9))
