@@ -154,6 +154,54 @@ def test_small_models_fit_the_overhead_never_the_bandwidth():
         )
 
 
+def test_small_runs_faster_than_the_published_bandwidth_scale_the_whole_step():
+    """A core that streams faster than the public rows' ones: bytes at the published rate
+    alone take longer than the run did, so no overhead (never negative) fits the line; the
+    measured ÷ predicted ratio does, and the run is then predicted as measured."""
+    read, assumed = 9.6e7, 1.4e10  # 6.9 ms of bytes a token at the published rate
+    fast = calibrate.SpeedSample(
+        predicted_decode=1 / (read / assumed + 0.004),
+        measured_decode=200.0,  # 5 ms a token
+        decode_read_bytes=read,
+        assumed_bandwidth=assumed,
+    )
+    f = calibrate.fit_factors([fast])
+    assert f.effective_bandwidth_gbs is None
+    assert f.decode_tokens_per_s(fast) == pytest.approx(200.0, rel=1e-9)
+    # a run slower than its bytes at that rate still fits the line, the overhead taking the rest
+    slow = fast.model_copy(update={"measured_decode": 100.0})
+    g = calibrate.fit_factors([slow])
+    assert g.effective_bandwidth_gbs == pytest.approx(assumed / 1e9)
+    assert g.decode_tokens_per_s(slow) == pytest.approx(100.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("speedup", [0.6, 1.0, 1.3, 2.5])
+def test_one_run_is_predicted_as_measured_after_calibrating(smollm2_gguf, speedup):
+    """The live check's promise after its first run on a machine: the calibrated prediction
+    of that very run is what it measured, whether the machine ran slower or faster than the
+    published rates (a one-thread SmolLM2 run, as the live test makes, through the real speed
+    model: the per-type speeds, the thread cap and attention at depth)."""
+    from sizing.core.speed.calibration import load_calibration
+
+    est = estimate(str(smollm2_gguf), None, 2048, backend="cpu", offline=True)
+    rate = DeviceRate(name="test CPU", kind="cpu", backend="cpu", bandwidth_gbs=30.0, threads=1)
+    base = predict_speed(est, rate, n_prompt=32, n_gen=8)
+    measured = base["decode_tokens_per_s"] * speedup
+    sample = calibrate.SpeedSample(
+        predicted_decode=base["decode_tokens_per_s"],
+        measured_decode=measured,
+        decode_read_bytes=base["decode_read_bytes"],
+        assumed_bandwidth=base["assumed_bandwidth"],
+        decode_kv_bytes=base["decode_kv_bytes"],
+        decode_attn_flops=base["decode_attention_flops"],
+        decode_attn_s=base["decode_attention_compute_s"],
+    )
+    factors = calibrate.fit_factors([sample])
+    new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), factors)
+    after = predict_speed(est, new_rate, n_prompt=32, n_gen=8, calib=new_calib)
+    assert after["decode_tokens_per_s"] == pytest.approx(measured, rel=1e-6)
+
+
 def test_ratios_alone_fall_back_to_their_median():
     s = [calibrate.SpeedSample(predicted_decode=100.0, measured_decode=m) for m in (50.0, 60.0, 300.0)]
     f = calibrate.fit_factors(s)

@@ -410,7 +410,9 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     (≥ 1 GiB a token), after the per-token overhead. Overhead: the median time per token
     beyond bytes ÷ bandwidth over the smaller runs. With no bandwidth-bound run the
     bandwidth stays as the public calibration assumes; with only ratios (no bytes), the
-    median of measured ÷ predicted. Prefill: the median of measured ÷ predicted.
+    median of measured ÷ predicted, as also where the small runs outran the published
+    bandwidth (a line through it would need a negative overhead). Prefill: the median of
+    measured ÷ predicted.
     """
     d, p = _ratios(samples, "decode"), _ratios(samples, "prefill")
     factors = MachineFactors(
@@ -458,6 +460,12 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     )
     big = [s for s in with_bytes if s.bandwidth_bound]
     small = [s for s in with_bytes if not s.bandwidth_bound]
+    if not big and _median([1 / s.measured - s.read_bytes / assumed - excess(s, assumed, a_factor) for s in small]) < 0:
+        # the small runs read their bytes faster than the published rate allows even with no
+        # fixed cost at all (a core that streams faster than the public rows' ones): no line
+        # through that rate fits them, and none of them can set the bandwidth, so the
+        # measured ÷ predicted ratio scales the whole step
+        return factors
     bw, over = assumed, public_over
     for _ in range(200):  # each regime pins its own parameter; alternate until both settle
         if big:
