@@ -25,8 +25,9 @@ from runs that can be trusted, each for the regime it describes:
   bandwidth + a fixed per-token overhead. The bandwidth comes only from runs reading
   ≥ 1 GiB a token (streaming from RAM, overhead a small share); the overhead from the
   smaller runs (a 135M model is mostly overhead); medians, not means. With no
-  bandwidth-bound run the bandwidth stays as published; with only ratios, the median of
-  measured ÷ predicted;
+  bandwidth-bound run the bandwidth stays as published, unless the small runs outran it
+  (their bytes alone at that rate take longer than they did): then, as with only ratios,
+  the median of measured ÷ predicted scales the whole step;
 * prefill: ``compute_factor``, the median of measured ÷ predicted prefill tokens/s
   (prefill is arithmetic, so this scales the effective compute).
 
