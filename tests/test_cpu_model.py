@@ -279,19 +279,28 @@ def test_isa_entries_keep_the_backends_ram_efficiency():
     assert effective_bandwidth(few, calib) < 400e9 * cpu.decode_efficiency  # two threads cannot drain 400 GB/s
 
 
-def test_this_machines_clock_is_what_the_os_states():
-    """The highest clock the OS states for a core: cpufreq's maximum where a frequency
-    driver runs, else the clock /proc/cpuinfo reports (a VM's nominal clock)."""
+def test_this_machines_clock_is_what_the_os_states_or_its_generations_boost():
+    """cpufreq's maximum where a frequency driver runs; else the clock /proc/cpuinfo reports
+    (a VM's nominal clock), unless the CPUID names a generation data/cpu_boost.yaml lists,
+    whose boost clock the cores run at."""
     from pathlib import Path
 
+    from sizing.core.cpu_clock import generation_of
     from sizing.hardware.detect import detect_machine
+    from sizing.hardware.detect.cpu import parse_cpuid
 
-    clock = detect_machine().cpu.clock_ghz
+    cpu = detect_machine().cpu
+    clock = cpu.clock_ghz
     max_freq = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
     if max_freq.is_file():
         assert clock == pytest.approx(int(max_freq.read_text()) / 1e6, rel=0.01)
+        return
+    text = open("/proc/cpuinfo").read()
+    mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
+    gen = generation_of(parse_cpuid(text))
+    if gen is not None and gen.boost_ghz > max(mhz) / 1000:
+        assert clock == gen.boost_ghz and gen.source in cpu.clock_basis
     else:
-        mhz = [float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz")]
         assert mhz and clock is not None and min(mhz) / 1000 * 0.9 <= clock <= max(mhz) / 1000 * 1.1
 
 

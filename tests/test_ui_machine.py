@@ -167,18 +167,12 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf, quiet_machine):
     plan = solve(load_catalog().get("smollm2-135m"), "Q4_K_M", 2048, hw, cal)
     assert metrics2["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
 
-    # a run slower than the public prediction moves the speed down (its overhead explains the
-    # gap); a faster small-model run can lower the public fit's per-token cost, never raise
-    # the bandwidth, so the speed does not go down
-    def rate(shown: str) -> float:
-        return float(shown[:-1]) * 1000 if shown.endswith("k") else float(shown)
-
-    old, new = rate(metrics["Generation (tok/s)"]), rate(metrics2["Generation (tok/s)"])
-    ratio = result.measured.decode_tokens_per_s / result.estimate["predicted_decode_tokens_per_s"]
-    if ratio < 0.97:
-        assert new < old
-    elif ratio >= 1.0:
-        assert new >= old
+    # Which way the page moves is not asserted: the fitted line holds how fast the run's own
+    # file streamed (SmolLM2's Q4_1 blocks with its Q8_0 embedding), and the page sizes the
+    # catalog model at Q4_K_M, whose weight types stream at other speeds, for a native build
+    # of this CPU (AVX-512 here, where the embedded build ran AVX2 kernels). That the calibration predicts the run it was fitted to as measured, slower or
+    # faster than the public rates, is asserted on the same file through the real speed model
+    # (tests/test_live_calibrate.py::test_one_run_is_predicted_as_measured_after_calibrating).
 
 
 def test_live_check_says_how_long_it_will_take_and_a_synthetic_model_measures_memory_only():

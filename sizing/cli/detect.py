@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from sizing.core.speed.cpu import ISA_LABELS, isa_from_flags
 
     print(f"  ISA: {', '.join(c.flags) or 'n/a'} (llama.cpp kernels: {ISA_LABELS[isa_from_flags(c.flags)]})")
+    if c.clock_ghz:
+        print(f"  clock: {c.clock_ghz:.2f} GHz, {c.clock_basis or 'as the OS states it'}")
     print(f"RAM: {_gb(c.ram_total_bytes)} total, {_gb(c.ram_available_bytes)} available")
     if c.bandwidth:
         b = c.bandwidth

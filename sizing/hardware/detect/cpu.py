@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 
+from sizing.core.cpu_clock import CoreClock, CpuId, core_clock
 from sizing.hardware.detect.command import run_command
 from sizing.hardware.detect.machine import BandwidthProbe, CPUInfo
 
@@ -180,18 +181,53 @@ def read_cached_bandwidth(model: str) -> BandwidthProbe | None:
         return None
 
 
-def clock_ghz() -> float | None:
-    """The highest clock the OS states for a core: cpufreq's maximum (the turbo clock)
-    where a frequency driver runs, else the current clock it reports, which in a VM
-    without one is the nominal clock the hypervisor passes on (psutil reads both)."""
+def parse_cpuid(text: str) -> CpuId | None:
+    """Vendor, family and model from /proc/cpuinfo (x86): what a guest still sees of its
+    processor when the hypervisor masks the model name ("AMD EPYC")."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("vendor_id", "cpu family", "model") and key not in fields:
+            fields[key] = value.strip()
+        if not line.strip() and fields:  # the first processor's block is enough
+            break
+    try:
+        return CpuId(vendor=fields["vendor_id"], family=int(fields["cpu family"]), model=int(fields["model"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def stated_clock() -> tuple[float | None, bool]:
+    """(GHz, whether it is a maximum): cpufreq's maximum (the turbo clock) where a frequency
+    driver runs, else the current clock it reports, which in a VM without one is the
+    nominal clock the hypervisor passes on (psutil reads both)."""
     try:
         f = psutil.cpu_freq()
     except (OSError, RuntimeError, NotImplementedError):
-        return None
+        return None, False
     if f is None:
+        return None, False
+    is_max = bool(f.max and f.max > 0)
+    mhz = f.max if is_max else f.current
+    return (round(mhz / 1000.0, 3), is_max) if mhz and mhz > 0 else (None, False)
+
+
+def clock_ghz(cpuid: CpuId | None = None) -> CoreClock | None:
+    """The clock the speed model counts cycles at, with its basis
+    (:func:`sizing.core.cpu_clock.core_clock`: a VM's nominal clock is replaced by its
+    generation's boost clock)."""
+    ghz, is_max = stated_clock()
+    return core_clock(ghz, is_max=is_max, cpuid=cpuid)
+
+
+def _cpuid() -> CpuId | None:
+    if platform.system() != "Linux":
         return None
-    mhz = f.max if f.max and f.max > 0 else f.current
-    return round(mhz / 1000.0, 3) if mhz and mhz > 0 else None
+    try:
+        return parse_cpuid(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return None
 
 
 def detect_cpu(*, probe: bool = False) -> CPUInfo:
@@ -199,13 +235,15 @@ def detect_cpu(*, probe: bool = False) -> CPUInfo:
     model, flags = _model_and_flags()
     vm = psutil.virtual_memory()
     bandwidth = probe_bandwidth(model) if probe else read_cached_bandwidth(model)
+    clock = clock_ghz(_cpuid())
     return CPUInfo(
         model=model,
         arch=platform.machine(),
         cores=psutil.cpu_count(logical=False),
         threads=psutil.cpu_count(logical=True),
         flags=flags,
-        clock_ghz=clock_ghz(),
+        clock_ghz=clock.ghz if clock else None,
+        clock_basis=clock.basis if clock else None,
         ram_total_bytes=vm.total,
         ram_available_bytes=vm.available,
         bandwidth=bandwidth,

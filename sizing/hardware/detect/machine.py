@@ -86,8 +86,14 @@ class CPUInfo(BaseModel):
     threads: int | None = None
     flags: tuple[str, ...] = Field((), description="ISA features that matter to llama.cpp")
     clock_ghz: float | None = Field(
-        None, gt=0, description="the highest clock the OS states for a core (max turbo, else the nominal clock)"
+        None,
+        gt=0,
+        description=(
+            "the clock the cores run at: the maximum (turbo) the OS states, else a listed server "
+            "generation's boost clock, else the nominal clock the OS states"
+        ),
     )
+    clock_basis: str | None = Field(None, description="where clock_ghz comes from")
     ram_total_bytes: int
     ram_available_bytes: int
     bandwidth: BandwidthProbe | None = None

@@ -87,6 +87,10 @@ def detected(machine) -> None:
         f"CPU: {cpu.model} ({cpu.arch}); ISA: {', '.join(cpu.flags) or 'n/a'}; llama.cpp's CPU kernels: "
         f"{ISA_LABELS[isa_from_flags(cpu.flags)]} in a native build (speed factors: cpu/{isa_from_flags(cpu.flags)})"
     )
+    if cpu.clock_ghz:
+        st.caption(
+            f"Clock the speed model counts at: {cpu.clock_ghz:.2f} GHz, {cpu.clock_basis or 'as the OS states it'}"
+        )
     if cpu.bandwidth is not None:
         b = cpu.bandwidth
         st.caption(
