@@ -124,3 +124,48 @@ def test_factors_apply_only_to_devices_of_their_backend():
     same_hw, same_calib = calibrate_hardware(hw, calib, _factors("metal"))
     assert same_hw == hw and same_calib is calib
     assert calibrate_hardware(hw, calib, None) == (hw, calib)
+
+
+@pytest.mark.live
+def test_a_run_predicted_at_another_cpu_clock_is_left_out_and_says_why(capsys, monkeypatch, tmp_path, stored_run):
+    """A run stored by a release that counted this CPU at another clock (a VM's nominal one,
+    before its generation's boost clock was known) holds that clock in its measured ÷
+    predicted: today's prediction, at today's clock, would count the change twice."""
+    home, result = stored_run
+    runs = (home / "live_runs.jsonl").read_text().splitlines()
+    assert len(runs) == 1
+    record = json.loads(runs[0])
+    today = record["hardware"]["clock_ghz"]
+    if today is None:
+        pytest.skip("this OS states no CPU clock: predictions here count none")
+    assert record["hardware"]["clock_stated_ghz"] is not None
+
+    def calibration_with(hardware: dict) -> tuple[dict, dict]:
+        moved = tmp_path / f"home-{len(list(tmp_path.iterdir()))}"
+        moved.mkdir()
+        (moved / "live_runs.jsonl").write_text(json.dumps({**record, "hardware": hardware}) + "\n")
+        monkeypatch.setenv("LLM_SIZING_HOME", str(moved))
+        assert main(["calibrate", "--list", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)["backends"]["cpu"]
+        assert main(["estimate", "--model", "smollm2-135m", "--ctx", str(CTX), "--hardware", "this", "--json"]) == 0
+        return listed, json.loads(capsys.readouterr().out)
+
+    # as stored today: it calibrates
+    listed, est = calibration_with(record["hardware"])
+    assert [r["used"] for r in listed["runs"]] == [True]
+    assert "this machine: 1 run" in est["speed_calibration"]
+
+    # stored as if predicted at seven tenths of today's clock: left out, the reason named
+    listed, est = calibration_with({**record["hardware"], "clock_ghz": round(today * 0.7, 3)})
+    (run,) = listed["runs"]
+    assert run["used"] is False
+    assert f"{today * 0.7:.2f} GHz" in run["reason"] and f"{today:.2f} GHz" in run["reason"]
+    assert "this machine" not in est["speed_calibration"]
+
+    # stored before runs recorded their clock: it counted the clock the OS states, which
+    # calibrates only where that is still the clock counted
+    older = {k: v for k, v in record["hardware"].items() if k not in ("clock_ghz", "clock_stated_ghz")}
+    listed, est = calibration_with(older)
+    same = abs(record["hardware"]["clock_stated_ghz"] / today - 1) <= 0.01
+    assert [r["used"] for r in listed["runs"]] == [same]
+    assert ("this machine: 1 run" in est["speed_calibration"]) is same

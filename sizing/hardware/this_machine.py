@@ -34,6 +34,10 @@ def machine_record(m: Machine) -> dict[str, Any]:
         "ram_bytes": m.cpu.ram_total_bytes,
         "ram_bandwidth_gbs": m.cpu.bandwidth.gbs if m.cpu.bandwidth else None,
         "cpu_flags": list(m.cpu.flags),
+        # the clock the CPU prediction counted: a run predicted at another clock (an older
+        # release counted a VM at its nominal clock) cannot calibrate today's prediction
+        "clock_ghz": m.cpu.clock_ghz,
+        "clock_stated_ghz": m.cpu.clock_stated_ghz,
         "gpus": [g.name for g in m.gpus],
     }
 

@@ -153,6 +153,10 @@ ATTENTION_PLAUSIBLE = 8.0
 # attention rate, and a rate read from it swung to five times the default.
 ATTENTION_RESOLUTION = 0.15
 
+# A stored run's prediction counted its CPU clock; one counted at a clock this far from
+# today's (a release that took a VM's nominal clock) is not comparable with today's.
+CLOCK_TOLERANCE = 0.01
+
 
 class SpeedSample(BaseModel):
     """One run's uncalibrated prediction, what was measured, and how busy the machine was."""
@@ -190,6 +194,7 @@ class SpeedSample(BaseModel):
     gpu_busy: float | None = Field(None, description="highest GPU utilisation before the run (GPU runs)")
     load_average: float | None = Field(None, description="highest 1-minute load average before/at the end of the run")
     threads: int | None = Field(None, description="CPU threads the run used")
+    clock_ghz: float | None = Field(None, description="the CPU clock its prediction counted (CPU runs)")
 
     @property
     def bandwidth_bound(self) -> bool:
@@ -231,10 +236,25 @@ def _contention(s: SpeedSample) -> str | None:
     return None
 
 
-def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[SampleVerdict]]:
+def _other_clock(s: SpeedSample, clock_ghz: float | None) -> str | None:
+    """Why a run predicted at another CPU clock than today's cannot calibrate: its
+    measured ÷ predicted holds the clock change, and today's prediction holds it again."""
+    if not (clock_ghz and s.clock_ghz) or abs(s.clock_ghz / clock_ghz - 1) <= CLOCK_TOLERANCE:
+        return None
+    return (
+        f"predicted for cores at {s.clock_ghz:.2f} GHz; this machine's are now counted at "
+        f"{clock_ghz:.2f} GHz, so its measured ÷ predicted would count the change twice "
+        "(run it again to calibrate)"
+    )
+
+
+def screen(
+    samples: Sequence[SpeedSample], *, clock_ghz: float | None = None
+) -> tuple[list[SpeedSample], list[SampleVerdict]]:
     """The runs that may calibrate this machine, and a verdict for every run.
 
-    Left out, with the reason: runs under contention (load recorded before and during
+    Left out, with the reason: runs predicted at another CPU clock than ``clock_ghz``
+    (today's), runs under contention (load recorded before and during
     the run: other processes' busy time, the load average, CPU steal, GPU use), a
     repeat well below the others of its group (contention only ever slows a run), and
     a run the others predict badly (leave-one-out). Repeats of one measurement are
@@ -254,7 +274,7 @@ def screen(samples: Sequence[SpeedSample]) -> tuple[list[SpeedSample], list[Samp
                 "(only calibrate --measure's synthetic run feeds the calibration)"
             )
         else:
-            why = _contention(s)
+            why = _other_clock(s, clock_ghz) or _contention(s)
         if why:
             verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=why)
         else:

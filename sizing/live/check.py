@@ -254,9 +254,15 @@ def _load_of(r: store.RunRecord) -> dict[str, float | None]:
     }
 
 
-def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
-    """A stored run as a speed sample: prediction, measurement, load, and its group of repeats."""
+def sample_of(r: store.RunRecord, hw: dict | None = None) -> calibrate.SpeedSample:
+    """A stored run as a speed sample: prediction, measurement, load, and its group of repeats.
+
+    ``hw`` (this machine's record) dates a CPU run stored before runs recorded the clock
+    their prediction counted: such a run counted the clock the OS states."""
     sc = r.scenario or {}
+    clock = None
+    if r.runner.get("backend") == "cpu":
+        clock = r.hardware["clock_ghz"] if "clock_ghz" in r.hardware else (hw or {}).get("clock_stated_ghz")
     threads = sc.get("n_threads") or r.hardware.get("threads")
     label = f"{Path(r.model).name} {r.quant or ''} ({threads or '?'} threads, {r.runner.get('backend', '?')})"
     # the same step at any depth: same model, threads, offload, backend, attention path and cache type
@@ -287,6 +293,7 @@ def sample_of(r: store.RunRecord) -> calibrate.SpeedSample:
         decode_attn_flops=r.estimate.get("predicted_decode_attention_flops"),
         decode_attn_s=r.estimate.get("predicted_decode_attention_compute_s"),
         series="|".join(str(x) for x in series),
+        clock_ghz=clock if isinstance(clock, int | float) and clock > 0 else None,
         **_load_of(r),
     )
 
@@ -305,7 +312,7 @@ def machine_runs(runs: list[store.RunRecord], hw: dict, backend: str) -> list[st
 
 def _samples(runs: list[store.RunRecord], hw: dict, backend: str) -> list[calibrate.SpeedSample]:
     """Speed samples of stored runs on this hardware and backend that finished."""
-    return [sample_of(r) for r in machine_runs(runs, hw, backend)]
+    return [sample_of(r, hw) for r in machine_runs(runs, hw, backend)]
 
 
 def screened_report(runs: list[store.RunRecord], hw: dict, backend: str) -> calibrate.CalibrationReport | None:
@@ -314,7 +321,7 @@ def screened_report(runs: list[store.RunRecord], hw: dict, backend: str) -> cali
     samples = _samples(runs, hw, backend)
     if not samples:
         return None
-    kept, verdicts = calibrate.screen(samples)
+    kept, verdicts = calibrate.screen(samples, clock_ghz=hw.get("clock_ghz") if backend == "cpu" else None)
     return calibrate.calibration_report(kept, verdicts)
 
 

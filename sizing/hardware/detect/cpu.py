@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from sizing.core.cpu_clock import CoreClock, CpuId, core_clock
+from sizing.core.cpu_clock import CpuId, core_clock
 from sizing.hardware.detect.command import run_command
 from sizing.hardware.detect.machine import BandwidthProbe, CPUInfo
 
@@ -213,14 +213,6 @@ def stated_clock() -> tuple[float | None, bool]:
     return (round(mhz / 1000.0, 3), is_max) if mhz and mhz > 0 else (None, False)
 
 
-def clock_ghz(cpuid: CpuId | None = None) -> CoreClock | None:
-    """The clock the speed model counts cycles at, with its basis
-    (:func:`sizing.core.cpu_clock.core_clock`: a VM's nominal clock is replaced by its
-    generation's boost clock)."""
-    ghz, is_max = stated_clock()
-    return core_clock(ghz, is_max=is_max, cpuid=cpuid)
-
-
 def _cpuid() -> CpuId | None:
     if platform.system() != "Linux":
         return None
@@ -235,7 +227,8 @@ def detect_cpu(*, probe: bool = False) -> CPUInfo:
     model, flags = _model_and_flags()
     vm = psutil.virtual_memory()
     bandwidth = probe_bandwidth(model) if probe else read_cached_bandwidth(model)
-    clock = clock_ghz(_cpuid())
+    stated, is_max = stated_clock()
+    clock = core_clock(stated, is_max=is_max, cpuid=_cpuid())
     return CPUInfo(
         model=model,
         arch=platform.machine(),
@@ -244,6 +237,7 @@ def detect_cpu(*, probe: bool = False) -> CPUInfo:
         flags=flags,
         clock_ghz=clock.ghz if clock else None,
         clock_basis=clock.basis if clock else None,
+        clock_stated_ghz=stated,
         ram_total_bytes=vm.total,
         ram_available_bytes=vm.available,
         bandwidth=bandwidth,

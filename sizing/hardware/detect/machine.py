@@ -94,6 +94,9 @@ class CPUInfo(BaseModel):
         ),
     )
     clock_basis: str | None = Field(None, description="where clock_ghz comes from")
+    clock_stated_ghz: float | None = Field(
+        None, gt=0, description="the clock the OS states (what predictions counted before a generation's boost clock)"
+    )
     ram_total_bytes: int
     ram_available_bytes: int
     bandwidth: BandwidthProbe | None = None
