@@ -24,7 +24,7 @@ from sizing.errors import SizingError
 
 if TYPE_CHECKING:
     from sizing.core.tables import DataPath
-from sizing.core.prices import DATE_RE
+from sizing.core.prices import DATE_RE, SourceUrl
 
 CLOUD_FILE = data_file("cloud_prices.yaml")
 CLOUD_GPUS_FILE = data_file("cloud_gpus.yaml")
@@ -45,7 +45,7 @@ class CloudPrice(BaseModel):
     output_per_m: float = Field(ge=0)
     date: str = Field(pattern=DATE_RE)
     date_basis: Literal["stated", "read"] = "stated"
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
 
 
 @cache
@@ -65,7 +65,7 @@ class CloudGPU(BaseModel):
     on_demand: float = Field(gt=0, description="USD per GPU-hour")
     spot: float | None = Field(None, gt=0)
     date: str = Field(pattern=DATE_RE)
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
 
 
 class Region(BaseModel):
@@ -76,7 +76,7 @@ class Region(BaseModel):
     price: float = Field(gt=0)
     currency: Literal["USD", "EUR"]
     date: str = Field(pattern=DATE_RE)
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
 
 
 class FxRate(BaseModel):
@@ -84,7 +84,7 @@ class FxRate(BaseModel):
 
     rate: float = Field(gt=0)
     date: str = Field(pattern=DATE_RE)
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
 
 
 class Electricity(BaseModel):

@@ -18,9 +18,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Annotated, Literal, overload
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sizing.core.tables import data_file, read_yaml_mapping, validate
 from sizing.errors import SizingError
@@ -37,6 +38,18 @@ STALE_MONTHS = 6
 WEAK_YIELDS_WITHIN_MONTHS = STALE_MONTHS
 DATE_RE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 DAYS_PER_MONTH = 365.25 / 12
+# Shared chatbot answers are written by a model, not observed on a market: no price may cite one.
+CHAT_HOSTS = ("claude.ai", "chatgpt.com", "chat.openai.com", "perplexity.ai", "gemini.google.com", "poe.com")
+
+
+def _observed_source(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    if any(host == h or host.endswith("." + h) for h in CHAT_HOSTS):
+        raise ValueError(f"{host} serves chatbot answers, which no one observed a price in: cite the page it came from")
+    return url
+
+
+SourceUrl = Annotated[str, Field(pattern=r"^https://\S+$"), AfterValidator(_observed_source)]
 KIND_WORDS = {"msrp": "launch MSRP", "street": "new (street)", "used": "used market"}
 
 
@@ -48,7 +61,7 @@ class Price(BaseModel):
     usd: float = Field(gt=0)
     kind: PriceKind
     date: str = Field(pattern=DATE_RE, description="when the price was observed: YYYY, YYYY-MM or YYYY-MM-DD")
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
     note: str | None = None
     weak_basis: str | None = Field(
         None,
@@ -84,7 +97,7 @@ class CardPrice(BaseModel):
     kind: PriceKind
     usd: float = Field(gt=0)
     date: str = Field(pattern=DATE_RE)
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
     note: str | None = None
     weak_basis: str | None = Field(
         None,
@@ -106,7 +119,7 @@ class RamPrice(BaseModel):
     kind: PriceKind
     usd_per_gb: float = Field(gt=0)
     date: str = Field(pattern=DATE_RE)
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
     note: str | None = None
     caveat: str | None = Field(
         None, description="said on every build that adds this RAM: what the figure is not a price of"
@@ -123,7 +136,7 @@ class MachinePrice(BaseModel):
     kind: PriceKind
     price_usd: float = Field(gt=0)
     date: str = Field(pattern=DATE_RE)
-    source: str = Field(pattern=r"^https://\S+$")
+    source: SourceUrl
     note: str | None = None
     sold_new: bool = Field(True, description="false: the maker no longer sells this configuration (used market only)")
 
