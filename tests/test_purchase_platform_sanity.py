@@ -156,3 +156,17 @@ def test_a_build_drawing_more_than_a_us_outlet_carries_says_so_but_is_not_refuse
     assert any("US 15 A / 120 V outlet" in n and "230 V" in n for n in hot.notes)
     cool = physical_fit(plats["mining-h510"], db.get("nvidia-rtx-3090"), 3)
     assert cool.ok and not any("outlet" in n for n in cool.notes)
+
+
+def test_a_card_with_no_figure_of_its_own_holds_to_its_chip_siblings(plats):
+    """The RTX PRO 6000 Blackwell Workstation (600 W) publishes no system PSU figure; it is the
+    5090's chip at more power, so NVIDIA's 1000 W for the 5090 holds for it too: the 850 W AM4
+    desktop that its summed TDP (715 W) fits is refused, saying whose figure it is."""
+    g = load_gpus().get("nvidia-rtx-pro-6000-blackwell")
+    p = plats["desktop-am4-b550"]
+    assert (g.tdp_w or 0) + p.cpu_w + 50 < p.psu_w
+    fit = physical_fit(p, g, 1)
+    assert not fit.ok
+    (why,) = [r for r in fit.reasons if "1000 W" in r]
+    assert "RTX 5090" in why and "no figure of its own" in why and "850 W PSU" in why
+    assert physical_fit(plats["desktop-am5"], g, 1).ok

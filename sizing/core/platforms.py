@@ -160,6 +160,19 @@ class CardPower(BaseModel):
     gpu_id: str
     system_psu_w: float = Field(gt=0)
     source: str = Field(pattern=r"^https://\S+")
+    like: str | None = Field(
+        None,
+        description=(
+            "no figure is published for this card: the one here is its maker's for this card, the same "
+            "chip at no more board power, whose spikes this card's at least match"
+        ),
+    )
+
+    def says(self, name: str) -> str:
+        """Whose figure it is, as a refusal says it."""
+        if self.like:
+            return f"the maker's recommended PSU for a system with one {self.like} (the same chip at less power than the {name}, which has no figure of its own)"
+        return f"the maker's recommended PSU for a system with one {name}"
 
 
 class System(BaseModel):
@@ -252,7 +265,7 @@ def physical_fit(platform: Platform, gpu, count: int) -> Fit:
         elif rec and need > platform.psu_w:
             more = f" + {count - 1}× {gpu.tdp_w:.0f} W for the other cards = {need:.0f} W" if count > 1 else ""
             reasons.append(
-                f"the maker's recommended PSU for a system with one {gpu.name} is {rec.system_psu_w:.0f} W{more}: "
+                f"{rec.says(gpu.name)} is {rec.system_psu_w:.0f} W{more}: "
                 f"more than the {platform.psu_w:.0f} W PSU ({rec.source.split()[0]})"
             )
         elif load > platform.psu_w * PSU_WARN_SHARE:
