@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Annotated, Literal, overload
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -43,7 +42,8 @@ CHAT_HOSTS = ("claude.ai", "chatgpt.com", "chat.openai.com", "perplexity.ai", "g
 
 
 def _observed_source(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
+    m = re.match(r"^https://(?:[^@/]*@)?([^/:?#]+)", url)
+    host = m.group(1).lower() if m else ""
     if any(host == h or host.endswith("." + h) for h in CHAT_HOSTS):
         raise ValueError(f"{host} serves chatbot answers, which no one observed a price in: cite the page it came from")
     return url
