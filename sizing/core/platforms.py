@@ -163,8 +163,8 @@ class CardPower(BaseModel):
     like: str | None = Field(
         None,
         description=(
-            "no figure is published for this card: the one here is its maker's for this card, the same "
-            "chip at no more board power, whose spikes this card's at least match"
+            "no figure is published for this card: the one here is its maker's for the card named, the "
+            "same chip at no more board power, whose spikes this card's at least match"
         ),
     )
 
