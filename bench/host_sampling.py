@@ -11,13 +11,8 @@ hole) of one layer at hidden size 64, the same but for the vocabulary, loaded si
 in one process and timed in turn, so that a busy neighbour slows them alike. The output
 projection of such a model is a few MB in the CPU cache, so the difference between
 vocabularies is the sampling work. It prints the extra time per token, per vocabulary
-entry, and in clock cycles at the clock the speed model counts for this CPU.
-
-The speed model does not count this part yet: its estimates are on llama-bench's basis,
-and this machine's calibration folds a server's sampling into its fitted per-token cost.
-Run of 2026-12-03 on an AMD EPYC Genoa guest (2 vCPUs, counted at 3.7 GHz): 8.5 / 14.9 /
-14.0 ns an entry over 32,768 / 131,072 / 262,144 entries at 2 threads (32 / 55 / 52
-cycles), 9.1 / 10.2 / 9.7 ns at one thread: 3.7 ms a token over Gemma 3's vocabulary.
+entry, and in clock cycles at the clock the speed model counts for this CPU: the figure
+``sizing/data/host_sampling.yaml`` records.
 """
 
 from __future__ import annotations

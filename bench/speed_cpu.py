@@ -38,6 +38,7 @@ def main() -> None:
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.speed.cpu import ISA_LABELS, isa_from_flags
     from sizing.core.speed.estimate import effective_bandwidth, estimate_speed, thread_decode_gbs
+    from sizing.core.speed.sampling import host_sampling
     from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
     from sizing.hardware.detect import detect_machine
     from sizing.live.check import kernel_isa
@@ -111,9 +112,12 @@ def main() -> None:
             continue
         w = single_device_work(model_traffic(g.arch, g.tensors), rate)
         est = estimate_speed([w], calib, ctx=512, prompt_tokens=128)
-        d_p, p_p = est.decode_tokens_per_s.expected, est.prefill_tokens_per_s.expected
+        # the run is a server's: it samples each token over the vocabulary on the host
+        sampling_s = host_sampling().seconds(g.arch.vocab_size, cpu.clock_ghz)
+        d_p, p_p = 1 / (1 / est.decode_tokens_per_s.expected + sampling_s), est.prefill_tokens_per_s.expected
         print(
-            f"{name}: reads {w.dense_bytes / 1e6:.0f} MB/token; decode measured {m.decode_tokens_per_s:.1f} "
+            f"{name}: reads {w.dense_bytes / 1e6:.0f} MB/token, samples over {g.arch.vocab_size:,} entries "
+            f"({sampling_s * 1e3:.2f} ms); decode measured {m.decode_tokens_per_s:.1f} "
             f"predicted {d_p:.1f} (error {(d_p / m.decode_tokens_per_s - 1) * 100:+.0f}%); prefill measured "
             f"{m.prefill_tokens_per_s:.1f} predicted {p_p:.1f} "
             f"(error {(p_p / m.prefill_tokens_per_s - 1) * 100:+.0f}%); other processes busy "

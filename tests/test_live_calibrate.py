@@ -77,7 +77,11 @@ def test_factors_feed_back_into_the_speed_model():
     factors = calibrate.MachineFactors(bandwidth_factor=0.6, compute_factor=1.5, n_decode=3, n_prefill=3)
     new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), factors)
     after = predict_speed(est, new_rate, n_prompt=512, calib=new_calib)
-    assert after["decode_tokens_per_s"] == pytest.approx(base["decode_tokens_per_s"] * 0.6, rel=1e-9)
+    # the graph's step takes 1/0.6 as long; the server's sampling on the host stays as it was
+    cut = base["decode_sampling_s"]
+    assert cut > 0 and after["decode_sampling_s"] == cut
+    graph_after, graph_base = 1 / (1 / after["decode_tokens_per_s"] - cut), 1 / (1 / base["decode_tokens_per_s"] - cut)
+    assert graph_after == pytest.approx(graph_base * 0.6, rel=1e-9)
     assert after["prefill_tokens_per_s"] > base["prefill_tokens_per_s"] * 1.0
     assert "this machine" in after["calibration"]
     assert rate.bandwidth_gbs == 40.0  # pure: the inputs are untouched
@@ -195,6 +199,7 @@ def test_one_run_is_predicted_as_measured_after_calibrating(smollm2_gguf, speedu
         decode_kv_bytes=base["decode_kv_bytes"],
         decode_attn_flops=base["decode_attention_flops"],
         decode_attn_s=base["decode_attention_compute_s"],
+        decode_sampling_s=base["decode_sampling_s"],
     )
     factors = calibrate.fit_factors([sample])
     new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), factors)
@@ -221,7 +226,8 @@ def test_fitted_line_drives_the_real_speed_model():
     # the line, plus attention at 128 cached cells where its arithmetic outlasts its KV read
     attention = max(0.0, base["decode_attention_compute_s"] - base["decode_kv_bytes"] / 9e9)
     assert attention > 0
-    expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025 + attention)
+    # (and the server's sampling over the vocabulary, which no factor touches)
+    expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025 + attention + base["decode_sampling_s"])
     assert after["decode_tokens_per_s"] == pytest.approx(expected, rel=1e-6)
     # and the fit's own prediction of such a run is the same figure
     sample = calibrate.SpeedSample(
@@ -229,6 +235,7 @@ def test_fitted_line_drives_the_real_speed_model():
         decode_kv_bytes=base["decode_kv_bytes"],
         decode_attn_flops=base["decode_attention_flops"],
         decode_attn_s=base["decode_attention_compute_s"],
+        decode_sampling_s=base["decode_sampling_s"],
     )
     assert factors.decode_tokens_per_s(sample) == pytest.approx(expected, rel=1e-6)
 

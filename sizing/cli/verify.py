@@ -178,6 +178,11 @@ def render(result) -> str:
             f"decode predicted at depth {e.get('predicted_decode_depth')}: "
             f"{1e3 / e['predicted_decode_tokens_per_s']:.1f} ms/token, of which attention over the cache "
             f"{e['predicted_decode_attention_s'] * 1e3:.1f} ms"
+            + (
+                f" and the server's sampling over the vocabulary {e['predicted_decode_sampling_s'] * 1e3:.1f} ms"
+                if e.get("predicted_decode_sampling_s")
+                else ""
+            )
         )
     extra = []
     if m.get("peak_rss_bytes"):

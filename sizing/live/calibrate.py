@@ -179,6 +179,13 @@ class SpeedSample(BaseModel):
     decode_attn_s: float | None = Field(
         None, description="seconds of attention arithmetic per decoded token the prediction assumed (CPU)"
     )
+    decode_sampling_s: float | None = Field(
+        None,
+        description=(
+            "seconds per token the prediction counted for the server sampling over the vocabulary "
+            "(a part no llama-bench row has; None: a run stored before it was counted)"
+        ),
+    )
     series: str = Field(
         "",
         description=(
@@ -354,11 +361,15 @@ def _median(xs: Sequence[float]) -> float:
 
 
 def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
+    """Measured ÷ predicted speed; for decode, of the graph's step alone (the server's
+    sampling, counted apart, off both), which is what a factor scales."""
     out = []
     for s in samples:
         p, m = getattr(s, f"predicted_{kind}"), getattr(s, f"measured_{kind}")
         if p and m and p > 0 and m > 0:
-            out.append(m / p)
+            cut = (s.decode_sampling_s or 0.0) if kind == "decode" else 0.0
+            if 1 / m > cut and 1 / p > cut:
+                out.append((1 / p - cut) / (1 / m - cut))
     return out
 
 
@@ -372,6 +383,7 @@ class _DecodeRun(NamedTuple):
     bandwidth_bound: bool
     kv_bytes: float
     attn_s: float
+    sampling_s: float
 
 
 def attention_excess(read_kv: float, attn_s: float, bandwidth: float) -> float:
@@ -433,7 +445,9 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     bandwidth stays as the public calibration assumes; with only ratios (no bytes), the
     median of measured ÷ predicted, as also where the small runs outran the published
     bandwidth (a line through it would need a negative overhead). Prefill: the median of
-    measured ÷ predicted.
+    measured ÷ predicted. A server's sampling over the vocabulary, which each run's
+    prediction counted apart, comes off its measured step first: the line is the graph's,
+    as the public model's is, and two models of different vocabularies fit one line.
     """
     d, p = _ratios(samples, "decode"), _ratios(samples, "prefill")
     factors = MachineFactors(
@@ -461,6 +475,7 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
             s.bandwidth_bound,
             s.decode_kv_bytes or 0.0,
             s.decode_attn_s or 0.0,
+            s.decode_sampling_s or 0.0,
         )
         for s in samples
         if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth and s.predicted_decode
@@ -475,13 +490,25 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     # the public model's per-token overhead, implied by its own prediction
     public_over = _median(
         [
-            max(0.0, 1 / s.predicted - s.read_bytes / s.assumed_bandwidth - excess(s, s.assumed_bandwidth, 1.0))
+            max(
+                0.0,
+                1 / s.predicted
+                - s.sampling_s
+                - s.read_bytes / s.assumed_bandwidth
+                - excess(s, s.assumed_bandwidth, 1.0),
+            )
             for s in with_bytes
         ]
     )
     big = [s for s in with_bytes if s.bandwidth_bound]
     small = [s for s in with_bytes if not s.bandwidth_bound]
-    if not big and _median([1 / s.measured - s.read_bytes / assumed - excess(s, assumed, a_factor) for s in small]) < 0:
+    if (
+        not big
+        and _median(
+            [1 / s.measured - s.sampling_s - s.read_bytes / assumed - excess(s, assumed, a_factor) for s in small]
+        )
+        < 0
+    ):
         # the small runs read their bytes faster than the published rate allows even with no
         # fixed cost at all (a core that streams faster than the public rows' ones): no line
         # through that rate fits them, and none of them can set the bandwidth, so the
@@ -490,9 +517,13 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     bw, over = assumed, public_over
     for _ in range(200):  # each regime pins its own parameter; alternate until both settle
         if big:
-            bw = _median([s.read_bytes / max(1e-9, 1 / s.measured - over - excess(s, bw, a_factor)) for s in big])
+            bw = _median(
+                [s.read_bytes / max(1e-9, 1 / s.measured - s.sampling_s - over - excess(s, bw, a_factor)) for s in big]
+            )
         new = (
-            _median([max(0.0, 1 / s.measured - s.read_bytes / bw - excess(s, bw, a_factor)) for s in small])
+            _median(
+                [max(0.0, 1 / s.measured - s.sampling_s - s.read_bytes / bw - excess(s, bw, a_factor)) for s in small]
+            )
             if small
             else over
         )

@@ -195,6 +195,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
     if rate is None:
         return None
     from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.sampling import host_sampling
     from sizing.core.tensors import tensors_for
     from sizing.core.quant import apply_recipe
     from sizing.core.speed.estimate import (
@@ -215,8 +216,14 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
     sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
     depth = min(sc.ctx - 1, n_prompt + max(0, n_gen) // 2)
     step, per = decode_step_seconds([work], calib, depth=depth)
+    # the run is a server's: it samples each token over the vocabulary, which llama-bench's
+    # rows (and so the step above) leave out
+    sampling = host_sampling()
+    sampling_s = sampling.seconds(sc.model.vocab_size, rate.clock_ghz)
     return {
-        "decode_tokens_per_s": 1.0 / step,
+        "decode_tokens_per_s": 1.0 / (step + sampling_s),
+        "decode_sampling_s": sampling_s,
+        "decode_sampling": sampling.describe(sc.model.vocab_size, rate.clock_ghz),
         "decode_depth": depth,
         "prefill_tokens_per_s": sp.prefill_tokens_per_s.expected,
         "decode_read_bytes": sum(d.read_bytes for d in per),
@@ -292,6 +299,7 @@ def sample_of(r: store.RunRecord, hw: dict | None = None) -> calibrate.SpeedSamp
         decode_kv_bytes=r.estimate.get("predicted_decode_kv_bytes"),
         decode_attn_flops=r.estimate.get("predicted_decode_attention_flops"),
         decode_attn_s=r.estimate.get("predicted_decode_attention_compute_s"),
+        decode_sampling_s=r.estimate.get("predicted_decode_sampling_s"),
         series="|".join(str(x) for x in series),
         clock_ghz=clock if isinstance(clock, int | float) and clock > 0 else None,
         **_load_of(r),
@@ -428,6 +436,8 @@ def run_check(
         est_json["predicted_decode_attention_flops"] = base_speed["decode_attention_flops"]
         est_json["predicted_decode_attention_s"] = base_speed["decode_attention_s"]
         est_json["predicted_decode_attention_compute_s"] = base_speed["decode_attention_compute_s"]
+        est_json["predicted_decode_sampling_s"] = base_speed["decode_sampling_s"]
+        est_json["predicted_decode_sampling"] = base_speed["decode_sampling"]
 
     # --- the guard: nothing loads (and no synthetic file is written) unless it fits
     free = free or free_memory()

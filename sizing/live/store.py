@@ -73,6 +73,7 @@ NON_NEGATIVE_FIELDS = {
         "predicted_decode_kv_bytes",
         "predicted_decode_attention_s",
         "predicted_decode_attention_compute_s",
+        "predicted_decode_sampling_s",
     )
 }
 

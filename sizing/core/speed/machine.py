@@ -76,8 +76,14 @@ class MachineFactors(BaseModel):
             if sample.decode_attn_s:  # attention beyond its KV read (a CPU at depth)
                 attn = sample.decode_attn_s / (self.attention_factor or 1.0)
                 step += max(0.0, attn - (sample.decode_kv_bytes or 0.0) / bw)
+            # a server's sampling over the vocabulary: no part of the fitted line
+            step += getattr(sample, "decode_sampling_s", None) or 0.0
             return 1.0 / step
-        return sample.predicted_decode * self.bandwidth_factor if sample.predicted_decode else None
+        if not sample.predicted_decode:
+            return None
+        # the factor scales the graph's step; a server's sampling stays as counted
+        cut = getattr(sample, "decode_sampling_s", None) or 0.0
+        return 1.0 / ((1.0 / sample.predicted_decode - cut) / self.bandwidth_factor + cut)
 
 
 def apply_factors(
