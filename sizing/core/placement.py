@@ -619,6 +619,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         attn_heads_per_cell=a.attn_heads_per_cell,
         attn_windowed=a.attn_windowed,
         matrix_types=a.matrix_types or b.matrix_types,
+        read_types=a.read_types or b.read_types,
         output_flops_per_token=a.output_flops_per_token + b.output_flops_per_token,
         expert_flops_per_token=a.expert_flops_per_token + b.expert_flops_per_token,
         moe_layers=a.moe_layers + b.moe_layers,
