@@ -147,7 +147,7 @@ def test_decode_streams_each_type_at_its_measured_speed_where_threads_bind(smoll
     the model's types (bench/cpu_kernels.py measured Q4_1 and Q5_0 slower per byte than
     repacked Q4_0, Q8_0 and F16 faster); where RAM binds, the types do not matter."""
     from sizing.core.speed.cpu import decode_kernel_factor
-    from sizing.core.speed.estimate import _bandwidth, effective_bandwidth
+    from sizing.core.speed.estimate import effective_bandwidth, work_bandwidth
 
     calib = load_calibration()
     speeds = dict(calib.get("cpu", "cpu", "avx2").decode_kernel_speed)
@@ -166,8 +166,8 @@ def test_decode_streams_each_type_at_its_measured_speed_where_threads_bind(smoll
     factor = decode_kernel_factor(tr.read_types, "avx2", speeds.items())
     few = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx2")
     many = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=20.0, threads=64, family="avx2")
-    assert _bandwidth(single_device_work(tr, few), calib) == pytest.approx(effective_bandwidth(few, calib) * factor)
-    assert _bandwidth(single_device_work(tr, many), calib) == effective_bandwidth(many, calib)
+    assert work_bandwidth(single_device_work(tr, few), calib) == pytest.approx(effective_bandwidth(few, calib) * factor)
+    assert work_bandwidth(single_device_work(tr, many), calib) == effective_bandwidth(many, calib)
     # so SmolLM2 decodes slower on two threads than the same bytes as repacked weights would
     as_q4_0 = tr.model_copy(update={"read_types": (("Q4_0", 1.0),)})
     slow = estimate_speed([single_device_work(tr, few)], calib, ctx=512).decode_tokens_per_s.expected
@@ -175,23 +175,26 @@ def test_decode_streams_each_type_at_its_measured_speed_where_threads_bind(smoll
     assert slow < fast
 
 
-def test_a_machines_fitted_line_holds_its_weight_types(smollm2_gguf):
-    """Once this machine's runs fit a decode line (bandwidth + per-token cost), that line holds
-    how fast its measured models' types streamed: the public per-type speeds no longer apply,
-    while a one-factor calibration (no line) keeps them."""
-    from sizing.core.speed.estimate import _bandwidth, effective_bandwidth
+def test_a_machines_fitted_line_keeps_the_per_type_speeds(smollm2_gguf):
+    """This machine's fitted decode line (bandwidth + per-token cost) is the repacked weights'
+    rate, each run's bytes having been counted at its types' speed: SmolLM2's Q4_1 then reads
+    as much slower than the line's bandwidth as the per-type speeds say before calibrating,
+    and a one-factor calibration keeps them too."""
+    from sizing.core.speed.estimate import effective_bandwidth, work_bandwidth
     from sizing.core.speed.machine import MachineFactors, apply_factors
 
     calib = load_calibration()
     g = read_gguf(smollm2_gguf)
     tr = model_traffic(g.arch, g.tensors)
     few = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx2")
+    public = work_bandwidth(single_device_work(tr, few), calib) / effective_bandwidth(few, calib)
+    assert public < 0.9  # Q4_1 streams slower than repacked Q4_0 (a thread-bound CPU)
     line = MachineFactors(effective_bandwidth_gbs=20.0, decode_overhead_ms=6.0)
     rate, fitted = apply_factors(few, calib, line)
-    assert _bandwidth(single_device_work(tr, rate), fitted) == pytest.approx(20e9)
     assert effective_bandwidth(rate, fitted) == pytest.approx(20e9)
+    assert work_bandwidth(single_device_work(tr, rate), fitted) == pytest.approx(20e9 * public)
     rate, scaled = apply_factors(few, calib, MachineFactors(bandwidth_factor=1.5))
-    assert _bandwidth(single_device_work(tr, rate), scaled) < effective_bandwidth(rate, scaled)
+    assert work_bandwidth(single_device_work(tr, rate), scaled) < effective_bandwidth(rate, scaled)
 
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512", "neon-i8mm"])
@@ -377,3 +380,24 @@ def test_a_prompt_multiplies_by_the_output_projection_once(gemma3_gguf):
     assert with_output == pytest.approx(prefill_seconds([blocks_only], calib, 512), rel=0.05)
     every_token = w.model_copy(update={"output_flops_per_token": 0.0})  # as if each token needed logits
     assert prefill_seconds([every_token], calib, 512) > 2 * with_output
+
+
+def test_the_apps_estimate_streams_each_type_at_its_speed_as_a_live_check_does(smollm2_gguf):
+    """The app's placed CPU work carries the model's weight types, so on a thread-bound CPU
+    its decode is the one a live check predicts for the same machine: SmolLM2's Q4_1 blocks
+    read slower than repacked weights (the placement once merged its work without the types,
+    and every CPU estimate in the app read all types at the repacked rate)."""
+    from sizing.answer import estimate
+    from sizing.core.machine import cpu_hardware
+
+    hw = cpu_hardware("2-thread CPU", ram_bytes=8 << 30, bandwidth_gbs=400.0, threads=2, isa="avx2", clock_ghz=3.7)
+    app = estimate(str(smollm2_gguf), ctx=512, hardware=hw, backend="cpu", offline=True)
+    g = read_gguf(smollm2_gguf)
+    tr = model_traffic(g.arch, g.tensors)
+    rate = hw.host.rate()
+    alone = estimate_speed([single_device_work(tr, rate)], load_calibration(), ctx=512)
+    as_repacked = estimate_speed(
+        [single_device_work(tr.model_copy(update={"read_types": (("Q4_0", 1.0),)}), rate)], load_calibration(), ctx=512
+    )
+    assert app.decode_tokens_per_s.expected == pytest.approx(alone.decode_tokens_per_s.expected, rel=1e-3)
+    assert app.decode_tokens_per_s.expected < 0.95 * as_repacked.decode_tokens_per_s.expected

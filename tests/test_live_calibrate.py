@@ -200,6 +200,7 @@ def test_one_run_is_predicted_as_measured_after_calibrating(smollm2_gguf, speedu
         decode_attn_flops=base["decode_attention_flops"],
         decode_attn_s=base["decode_attention_compute_s"],
         decode_sampling_s=base["decode_sampling_s"],
+        decode_kernel_factor=base["decode_kernel_factor"],
     )
     factors = calibrate.fit_factors([sample])
     new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), factors)
@@ -223,11 +224,13 @@ def test_fitted_line_drives_the_real_speed_model():
     factors = calibrate.MachineFactors(effective_bandwidth_gbs=9.0, decode_overhead_ms=25.0, n_decode=3)
     new_rate, new_calib = calibrate.apply_factors(rate, calib, factors)
     after = predict_speed(est, new_rate, n_prompt=128, calib=new_calib)
-    # the line, plus attention at 128 cached cells where its arithmetic outlasts its KV read
-    attention = max(0.0, base["decode_attention_compute_s"] - base["decode_kv_bytes"] / 9e9)
+    # the line (its bandwidth the repacked weights', this model's types read at their own
+    # speed), plus attention at 128 cached cells where its arithmetic outlasts its KV read
+    bw = 9e9 * base["decode_kernel_factor"]
+    attention = max(0.0, base["decode_attention_compute_s"] - base["decode_kv_bytes"] / bw)
     assert attention > 0
     # (and the server's sampling over the vocabulary, which no factor touches)
-    expected = 1.0 / (base["decode_read_bytes"] / 9e9 + 0.025 + attention + base["decode_sampling_s"])
+    expected = 1.0 / (base["decode_read_bytes"] / bw + 0.025 + attention + base["decode_sampling_s"])
     assert after["decode_tokens_per_s"] == pytest.approx(expected, rel=1e-6)
     # and the fit's own prediction of such a run is the same figure
     sample = calibrate.SpeedSample(
@@ -236,6 +239,7 @@ def test_fitted_line_drives_the_real_speed_model():
         decode_attn_flops=base["decode_attention_flops"],
         decode_attn_s=base["decode_attention_compute_s"],
         decode_sampling_s=base["decode_sampling_s"],
+        decode_kernel_factor=base["decode_kernel_factor"],
     )
     assert factors.decode_tokens_per_s(sample) == pytest.approx(expected, rel=1e-6)
 

@@ -179,6 +179,14 @@ class SpeedSample(BaseModel):
     decode_attn_s: float | None = Field(
         None, description="seconds of attention arithmetic per decoded token the prediction assumed (CPU)"
     )
+    decode_kernel_factor: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "CPU: how fast the run's threads read its model's weight types against repacked Q4, the "
+            "speed assumed_bandwidth is (None: 1, a run stored before it was recorded)"
+        ),
+    )
     decode_sampling_s: float | None = Field(
         None,
         description=(
@@ -466,14 +474,16 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
                 "n_attention": attention[2],
             }
         )
+    # bytes as read at the repacked weights' speed: a Q4_1 model's 97 MB take as long as
+    # 143 MB of repacked Q4_0, and one line then fits models of different weight types
     with_bytes = [
         _DecodeRun(
-            s.decode_read_bytes,
+            s.decode_read_bytes / (s.decode_kernel_factor or 1.0),
             s.measured_decode,
             s.assumed_bandwidth,
             s.predicted_decode,
             s.bandwidth_bound,
-            s.decode_kv_bytes or 0.0,
+            (s.decode_kv_bytes or 0.0) / (s.decode_kernel_factor or 1.0),
             s.decode_attn_s or 0.0,
             s.decode_sampling_s or 0.0,
         )

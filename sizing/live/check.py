@@ -203,6 +203,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         decode_step_seconds,
         effective_bandwidth,
         estimate_speed,
+        work_bandwidth,
     )
     from sizing.core.traffic import model_traffic, single_device_work
 
@@ -231,6 +232,9 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         "decode_attention_flops": sum(d.attention_flops for d in per),
         "decode_attention_s": sum(d.attention_seconds for d in per),
         "assumed_bandwidth": effective_bandwidth(rate, calib),
+        # how fast its threads read this model's weight types against repacked Q4 (the
+        # assumed bandwidth's): a fitted line of this machine's keeps the same ratio
+        "decode_kernel_factor": work_bandwidth(work, calib) / effective_bandwidth(rate, calib),
         # the attention arithmetic alone at the default rates (what a fitted factor scales)
         "decode_attention_compute_s": cpu_attention_seconds(work, calib, depth),
         "calibration": sp.calibration,
@@ -300,6 +304,7 @@ def sample_of(r: store.RunRecord, hw: dict | None = None) -> calibrate.SpeedSamp
         decode_attn_flops=r.estimate.get("predicted_decode_attention_flops"),
         decode_attn_s=r.estimate.get("predicted_decode_attention_compute_s"),
         decode_sampling_s=r.estimate.get("predicted_decode_sampling_s"),
+        decode_kernel_factor=r.estimate.get("predicted_decode_kernel_factor"),
         series="|".join(str(x) for x in series),
         clock_ghz=clock if isinstance(clock, int | float) and clock > 0 else None,
         **_load_of(r),
@@ -437,6 +442,7 @@ def run_check(
         est_json["predicted_decode_attention_s"] = base_speed["decode_attention_s"]
         est_json["predicted_decode_attention_compute_s"] = base_speed["decode_attention_compute_s"]
         est_json["predicted_decode_sampling_s"] = base_speed["decode_sampling_s"]
+        est_json["predicted_decode_kernel_factor"] = base_speed["decode_kernel_factor"]
         est_json["predicted_decode_sampling"] = base_speed["decode_sampling"]
 
     # --- the guard: nothing loads (and no synthetic file is written) unless it fits

@@ -64,6 +64,7 @@ POSITIVE_FIELDS = {
         "predicted_prefill_tokens_per_s",
         "predicted_decode_read_bytes",
         "assumed_effective_bandwidth",
+        "predicted_decode_kernel_factor",
     ),
 }
 # Figures that may be zero (a model without attention layers) but never negative.

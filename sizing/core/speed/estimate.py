@@ -443,7 +443,9 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
     return c.decode_gbs_per_thread or cpu.decode_gbs_per_thread
 
 
-def _bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
+def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
+    """Bytes/s this work's decode streams: the device's effective bandwidth, on a CPU at the
+    speed its threads read the model's weight types (:func:`effective_bandwidth`)."""
     if work.device.kind != "cpu" or not work.read_types:
         return effective_bandwidth(work.device, calib)
     speeds = calib.for_device(work.device).decode_kernel_speed or calib.get("cpu").decode_kernel_speed
@@ -596,7 +598,7 @@ def decode_step_seconds(
     for w in works:
         if not (w.dense_bytes or w.expert_bytes or w.layers):
             continue
-        bw = _bandwidth(w, calib)
+        bw = work_bandwidth(w, calib)
         kv = n_seq * w.kv_read_bytes(depth)
         read = w.weight_read_bytes(n_seq) + kv
         attn_flops = n_seq * w.attention_flops(depth)
@@ -644,7 +646,7 @@ def prefill_seconds(
         return 0.0
     total = 0.0
     done = 0
-    bandwidths = [_bandwidth(w, calib) for w in works]  # the same for every micro-batch
+    bandwidths = [work_bandwidth(w, calib) for w in works]  # the same for every micro-batch
     while done < n_tokens:
         u = min(n_ubatch, n_tokens - done)
         mid_depth = depth + done + u / 2.0

@@ -71,7 +71,8 @@ class MachineFactors(BaseModel):
     def decode_tokens_per_s(self, sample: Any) -> float | None:
         """The calibrated decode prediction for a run (a ``sizing.live.calibrate.SpeedSample``)."""
         if self.effective_bandwidth_gbs and sample.decode_read_bytes:
-            bw = self.effective_bandwidth_gbs * 1e9
+            # the fitted bandwidth is the repacked weights'; the run's types read at their own speed
+            bw = self.effective_bandwidth_gbs * 1e9 * (getattr(sample, "decode_kernel_factor", None) or 1.0)
             step = sample.decode_read_bytes / bw + (self.decode_overhead_ms or 0) / 1e3
             if sample.decode_attn_s:  # attention beyond its KV read (a CPU at depth)
                 attn = sample.decode_attn_s / (self.attention_factor or 1.0)
@@ -105,15 +106,14 @@ def apply_factors(
     if factors.effective_bandwidth_gbs and factors.decode_overhead_ms is not None:
         line = True
         # the fixed cost this machine's runs measured is per token, and holds every per-layer one
-        # (the time per layer and CUDA's bytes per layer alike); on a CPU it holds how fast the
-        # measured models' weight types stream too, so the public per-type speeds step aside
-        # (weighing them in again missed the packaged models by 15-30% after calibration)
+        # (the time per layer and CUDA's bytes per layer alike); the line's bandwidth is the
+        # repacked weights' (each run's bytes were counted at its types' speed), so the per-type
+        # speeds stay
         f = factors.effective_bandwidth_gbs * 1e9 / effective_bandwidth(rate, calib)
         update: dict[str, object] = {
             "decode_overhead_ms": factors.decode_overhead_ms,
             "decode_layer_ms": 0.0,
             "decode_layer_mb": 0.0,
-            "decode_kernel_speed": (),
         }
     else:  # bytes per layer scale with the bandwidth by themselves
         f = factors.bandwidth_factor
