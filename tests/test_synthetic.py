@@ -244,3 +244,72 @@ def test_catalog_layouts_load_in_llama_cpp(model_id, tmp_path):
     small = arch.model_copy(update={"vocab_size": 2048})
     expected = weights_bytes(small, "Q8_0")
     assert abs(mm.model_buffers["CPU_Mapped"] - expected) <= 32 * len(tensors_for(small)) + 6 * 1024
+
+
+def test_filled_weights_are_finite_nonzero_and_keep_the_layout(tmp_path):
+    """A speed run's synthetic file has its weights written: every tensor dequantizes to
+    finite values that are not all zero, and the header (so every size llama.cpp reads) is
+    the sparse file's, byte for byte."""
+    import numpy as np
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    from sizing.live.synthetic import fill_weights
+
+    small = LLAMA32_1B.model_copy(update={"n_layers": 1, "vocab_size": 512})
+    sparse = write_synthetic_gguf(small, "Q4_K_M", tmp_path / "sparse.gguf")
+    filled = fill_weights(write_synthetic_gguf(small, "Q4_K_M", tmp_path / "filled.gguf"))
+    assert sparse.stat().st_size == filled.stat().st_size
+    start = GGUFReader(sparse).data_offset
+    assert sparse.read_bytes()[:start] == filled.read_bytes()[:start]
+    assert filled.stat().st_blocks * 512 >= filled.stat().st_size - start  # written, not a hole
+    r = GGUFReader(filled)
+    assert len(r.tensors) == len(tensors_for(small))
+    types = set()
+    for t in r.tensors:
+        values = dequantize(t.data, t.tensor_type)
+        types.add(t.tensor_type.name)
+        assert np.isfinite(values).all(), t.name
+        assert np.count_nonzero(values) > values.size // 2, t.name
+    assert {"Q4_K", "Q6_K", "F32"} <= types  # the recipe's mix: block scales and plain floats alike
+
+
+@pytest.mark.live
+def test_a_filled_synthetic_model_runs_in_llama_cpp(tmp_path):
+    """llama.cpp loads a filled file and decodes every token asked for: no NaN or infinity
+    in the weights stops it (random bytes would put NaN scales in one block in 32)."""
+    from sizing.live.embedded import EmbeddedRunner
+    from sizing.live.runner import Check
+    from sizing.live.synthetic import fill_weights
+
+    small = LLAMA32_1B.model_copy(update={"n_layers": 2, "vocab_size": 512})
+    path = fill_weights(write_synthetic_gguf(small, "Q4_K_M", tmp_path / "m.gguf"))
+    m = EmbeddedRunner().run(Check(model_path=str(path), ctx=512, n_prompt=16, n_gen=16, timeout_s=300))
+    assert m.ok, m.message
+    assert m.n_gen == 16 and m.decode_tokens_per_s and m.decode_tokens_per_s > 0
+
+
+@pytest.mark.live
+def test_only_a_calibration_run_writes_its_synthetic_weights(tmp_path, monkeypatch):
+    """A synthetic live check measures memory, and its header over a hole costs a few MB; a
+    calibration run's speed is fitted, so its weights are written (a sparse hole's zeros
+    decode faster than real weights on a CPU)."""
+    from sizing.live.check import run_check
+
+    monkeypatch.setenv("LLM_SIZING_HOME", str(tmp_path / "home"))
+    disk = {}
+    for purpose in ("check", "calibration"):
+        r = run_check(
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            quant="Q4_0",
+            ctx=512,
+            n_prompt=16,
+            n_gen=8,
+            synthetic=True,
+            purpose=purpose,
+            timeout_s=300,
+        )
+        assert r.status == "ok", r.measured.message if r.measured else r.refused
+        disk[purpose] = r.synthetic_disk_bytes
+    weights = 70 * 1024 * 1024  # SmolLM2-135M at Q4_0: about 80 MB of tensor data
+    assert disk["check"] < 10 * 1024 * 1024 < weights < disk["calibration"]

@@ -5,9 +5,11 @@ the cached cells, which grows with the depth at the CPU's attention rate. A 135M
 about 100 MB a token, which a big last-level cache may hold and which the per-token cost
 dominates: it pins the overhead and says nothing about RAM bandwidth. The bandwidth needs
 a model that reads at least ``BANDWIDTH_BOUND_BYTES`` a token from RAM. Nobody should
-have to download one for that, so it is a synthetic GGUF (a real header over a sparse
-hole: llama.cpp pages, repacks and multiplies it like the real model, so it runs at the
-real model's speed), the smallest catalog model that is bandwidth-bound and whose
+have to download one for that, so it is a synthetic GGUF (a real header, llama.cpp
+pages, repacks and multiplies it like the real model) whose weights are written as
+pseudo-random finite values rather than left a sparse hole: all-zero weights decode
+10-25% faster on a CPU than real ones (``bench/synthetic_speed.py``), and the fitted
+bandwidth would be that much too high. It is the smallest catalog model that is bandwidth-bound and whose
 estimated memory fits well inside the RAM available now. The attention rate needs one
 model at two depths: the first small model runs again after a long prompt
 (``DEEP_PROMPT``), and the difference between its two steps is attention alone.
