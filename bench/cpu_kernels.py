@@ -42,26 +42,10 @@ N_PROMPT = 64
 
 
 def child(path: str, threads: int, n_gen: int, reps: int) -> None:
-    import xllamacpp as xl
-
+    from harness.embedded_timing import cpu_server
     from sizing.live.child import completion_request
-    from sizing.live.xlparams import common_params
 
-    p = common_params(
-        path,
-        ctx=512,
-        n_batch=512,
-        n_ubatch=512,
-        n_parallel=1,
-        kv_unified=True,
-        kv_type_k="f16",
-        kv_type_v="f16",
-        flash_attn=True,
-        n_gpu_layers=0,
-    )
-    p.cpuparams.n_threads = threads
-    p.cpuparams_batch.n_threads = threads
-    srv = xl.Server(p)
+    srv = cpu_server(path, threads)
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)

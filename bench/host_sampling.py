@@ -35,12 +35,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--n-gen", type=int, default=256)
     args = ap.parse_args()
-    import xllamacpp as xl
-
+    from harness.embedded_timing import cpu_server, decode_seconds
     from sizing.hardware.detect import detect_machine
     from sizing.live.child import completion_request
     from sizing.live.synthetic import write_synthetic_gguf
-    from sizing.live.xlparams import common_params
     from sizing.sources.catalog import load_catalog
 
     cpu = detect_machine().cpu
@@ -53,36 +51,14 @@ def main() -> None:
             update={"n_layers": 1, "hidden_size": 64, "n_heads": 4, "n_kv_heads": 1, "ffn_size": 128, "vocab_size": v}
         )
         path = write_synthetic_gguf(arch, "Q8_0", tmp / f"vocab-{v}.gguf")
-        p = common_params(
-            path,
-            ctx=512,
-            n_batch=512,
-            n_ubatch=512,
-            n_parallel=1,
-            kv_unified=True,
-            kv_type_k="f16",
-            kv_type_v="f16",
-            flash_attn=True,
-            n_gpu_layers=0,
-        )
-        p.cpuparams.n_threads = threads
-        p.cpuparams_batch.n_threads = threads
-        servers[v] = xl.Server(p)
+        servers[v] = cpu_server(path, threads)
         path.unlink()
     times: dict[int, list[float]] = {v: [] for v in VOCABS}
     # the live checks' request: greedy, the top-k sampler alone
-    request = {**completion_request(16, args.n_gen), "stream": True, "samplers": ["top_k"]}
+    request = {**completion_request(16, args.n_gen), "samplers": ["top_k"]}
     for _ in range(max(1, args.repetitions)):
         for v, server in servers.items():
-            out: dict = {}
-
-            def on_chunk(chunk, out=out) -> bool:
-                if isinstance(chunk, dict) and "timings" in chunk:
-                    out.update(chunk["timings"])
-                return False
-
-            server.handle_completions(request, on_chunk)
-            times[v].append(1.0 / out["predicted_per_second"])
+            times[v].append(decode_seconds(server, request))
     clock = cpu.clock_ghz
     print(
         f"{cpu.model}, {threads} threads, counted at {clock or float('nan'):.2f} GHz "

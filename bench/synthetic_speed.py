@@ -33,17 +33,16 @@ def main() -> None:
     ap.add_argument("--repetitions", "-r", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
-    import xllamacpp as xl
     from gguf import GGUFReader
 
+    from harness.embedded_timing import cpu_server, decode_seconds
     from sizing.live.child import completion_request
     from sizing.live.packaged import gemma3_path, smollm2_path
     from sizing.live.synthetic import fill_weights
-    from sizing.live.xlparams import common_params
 
     threads = args.threads or os.cpu_count() or 1
     tmp = Path(tempfile.mkdtemp(prefix="llm-sizing-synthetic-speed-"))
-    request = {**completion_request(64, 128), "stream": True, "samplers": ["top_k"]}
+    request = {**completion_request(64, 128), "samplers": ["top_k"]}
     print(f"{threads} threads, load average {os.getloadavg()[0]:.2f}; median of {args.repetitions} runs of 128 tokens")
     for src in (smollm2_path(), gemma3_path()):
         if src is None:
@@ -69,35 +68,13 @@ def main() -> None:
         servers = {}
         variants = (("real", src), ("zeros written", zeros), ("sparse hole", sparse), ("filled", filled))
         for label, path in variants:
-            p = common_params(
-                path,
-                ctx=1024,
-                n_batch=512,
-                n_ubatch=512,
-                n_parallel=1,
-                kv_unified=True,
-                kv_type_k="f16",
-                kv_type_v="f16",
-                flash_attn=True,
-                n_gpu_layers=0,
-            )
-            p.cpuparams.n_threads = threads
-            p.cpuparams_batch.n_threads = threads
-            servers[label] = xl.Server(p)
+            servers[label] = cpu_server(path, threads, ctx=1024)
         times: dict[str, list[float]] = {k: [] for k in servers}
         order = list(servers.items())
         for i in range(max(1, args.repetitions)):
             # each round starts with another file: the one before it may still be spinning
             for label, server in order[i % len(order) :] + order[: i % len(order)]:
-                out: dict = {}
-
-                def on_chunk(chunk, out=out) -> bool:
-                    if isinstance(chunk, dict) and "timings" in chunk:
-                        out.update(chunk["timings"])
-                    return False
-
-                server.handle_completions(request, on_chunk)
-                times[label].append(1.0 / out["predicted_per_second"])
+                times[label].append(decode_seconds(server, request))
         real = statistics.median(times["real"])
         for label, ts in times.items():
             t = statistics.median(ts)
