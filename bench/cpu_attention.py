@@ -37,26 +37,10 @@ def cpu_time_child(path: str, depths: list[int], reps: int, flash_attn: bool) ->
     each other, and on cores other processes hold, two threads run many times slower)."""
     import resource
 
+    from harness.embedded_timing import cpu_server
     from sizing.live.child import completion_request
-    from sizing.live.xlparams import common_params
 
-    import xllamacpp as xl
-
-    p = common_params(
-        path,
-        ctx=CTX,
-        n_batch=2048,
-        n_ubatch=512,
-        n_parallel=1,
-        kv_unified=True,
-        kv_type_k="f16",
-        kv_type_v="f16",
-        flash_attn=flash_attn,
-        n_gpu_layers=0,
-    )
-    p.cpuparams.n_threads = 1
-    p.cpuparams_batch.n_threads = 1
-    srv = xl.Server(p)
+    srv = cpu_server(path, 1, ctx=CTX, n_batch=2048, flash_attn=flash_attn)
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 
-def cpu_server(path: str | Path, threads: int, *, ctx: int = 512) -> Any:
-    """An ``xllamacpp.Server`` for ``path`` on ``threads`` CPU threads (flash attention, F16 cache)."""
+def cpu_server(path: str | Path, threads: int, *, ctx: int = 512, n_batch: int = 512, flash_attn: bool = True) -> Any:
+    """An ``xllamacpp.Server`` for ``path`` on ``threads`` CPU threads (F16 cache)."""
     import xllamacpp as xl
 
     from sizing.live.xlparams import common_params
@@ -21,13 +21,13 @@ def cpu_server(path: str | Path, threads: int, *, ctx: int = 512) -> Any:
     p = common_params(
         path,
         ctx=ctx,
-        n_batch=512,
+        n_batch=n_batch,
         n_ubatch=512,
         n_parallel=1,
         kv_unified=True,
         kv_type_k="f16",
         kv_type_v="f16",
-        flash_attn=True,
+        flash_attn=flash_attn,
         n_gpu_layers=0,
     )
     p.cpuparams.n_threads = threads
