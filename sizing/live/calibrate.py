@@ -382,16 +382,18 @@ def _ratios(samples: Sequence[SpeedSample], kind: str) -> list[float]:
 
 
 class _DecodeRun(NamedTuple):
-    """The decode figures of a run that has them all (the line fit needs every one)."""
+    """The decode figures of a run that has them all (the line fit needs every one).
+
+    Steps are the graph's seconds per token: the server's sampling, counted apart, is off
+    both the measured and the predicted one."""
 
     read_bytes: float
-    measured: float
+    measured_step: float
     assumed_bandwidth: float
-    predicted: float
+    predicted_step: float
     bandwidth_bound: bool
     kv_bytes: float
     attn_s: float
-    sampling_s: float
 
 
 def attention_excess(read_kv: float, attn_s: float, bandwidth: float) -> float:
@@ -479,13 +481,12 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     with_bytes = [
         _DecodeRun(
             s.decode_read_bytes / (s.decode_kernel_factor or 1.0),
-            s.measured_decode,
+            1 / s.measured_decode - (s.decode_sampling_s or 0.0),
             s.assumed_bandwidth,
-            s.predicted_decode,
+            1 / s.predicted_decode - (s.decode_sampling_s or 0.0),
             s.bandwidth_bound,
             (s.decode_kv_bytes or 0.0) / (s.decode_kernel_factor or 1.0),
             s.decode_attn_s or 0.0,
-            s.decode_sampling_s or 0.0,
         )
         for s in samples
         if s.decode_read_bytes and s.measured_decode and s.assumed_bandwidth and s.predicted_decode
@@ -500,13 +501,7 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     # the public model's per-token overhead, implied by its own prediction
     public_over = _median(
         [
-            max(
-                0.0,
-                1 / s.predicted
-                - s.sampling_s
-                - s.read_bytes / s.assumed_bandwidth
-                - excess(s, s.assumed_bandwidth, 1.0),
-            )
+            max(0.0, s.predicted_step - s.read_bytes / s.assumed_bandwidth - excess(s, s.assumed_bandwidth, 1.0))
             for s in with_bytes
         ]
     )
@@ -514,10 +509,7 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     small = [s for s in with_bytes if not s.bandwidth_bound]
     if (
         not big
-        and _median(
-            [1 / s.measured - s.sampling_s - s.read_bytes / assumed - excess(s, assumed, a_factor) for s in small]
-        )
-        < 0
+        and _median([s.measured_step - s.read_bytes / assumed - excess(s, assumed, a_factor) for s in small]) < 0
     ):
         # the small runs read their bytes faster than the published rate allows even with no
         # fixed cost at all (a core that streams faster than the public rows' ones): no line
@@ -527,13 +519,9 @@ def fit_factors(samples: Sequence[SpeedSample]) -> MachineFactors:
     bw, over = assumed, public_over
     for _ in range(200):  # each regime pins its own parameter; alternate until both settle
         if big:
-            bw = _median(
-                [s.read_bytes / max(1e-9, 1 / s.measured - s.sampling_s - over - excess(s, bw, a_factor)) for s in big]
-            )
+            bw = _median([s.read_bytes / max(1e-9, s.measured_step - over - excess(s, bw, a_factor)) for s in big])
         new = (
-            _median(
-                [max(0.0, 1 / s.measured - s.sampling_s - s.read_bytes / bw - excess(s, bw, a_factor)) for s in small]
-            )
+            _median([max(0.0, s.measured_step - s.read_bytes / bw - excess(s, bw, a_factor)) for s in small])
             if small
             else over
         )

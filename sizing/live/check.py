@@ -217,6 +217,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
     sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
     depth = min(sc.ctx - 1, n_prompt + max(0, n_gen) // 2)
     step, per = decode_step_seconds([work], calib, depth=depth)
+    assumed = effective_bandwidth(rate, calib)
     # the run is a server's: it samples each token over the vocabulary, which llama-bench's
     # rows (and so the step above) leave out
     sampling = host_sampling()
@@ -231,10 +232,10 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         "decode_kv_bytes": sum(d.kv_read_bytes for d in per),
         "decode_attention_flops": sum(d.attention_flops for d in per),
         "decode_attention_s": sum(d.attention_seconds for d in per),
-        "assumed_bandwidth": effective_bandwidth(rate, calib),
+        "assumed_bandwidth": assumed,
         # how fast its threads read this model's weight types against repacked Q4 (the
         # assumed bandwidth's): a fitted line of this machine's keeps the same ratio
-        "decode_kernel_factor": work_bandwidth(work, calib) / effective_bandwidth(rate, calib),
+        "decode_kernel_factor": work_bandwidth(work, calib) / assumed,
         # the attention arithmetic alone at the default rates (what a fitted factor scales)
         "decode_attention_compute_s": cpu_attention_seconds(work, calib, depth),
         "calibration": sp.calibration,

@@ -72,18 +72,18 @@ class MachineFactors(BaseModel):
         """The calibrated decode prediction for a run (a ``sizing.live.calibrate.SpeedSample``)."""
         if self.effective_bandwidth_gbs and sample.decode_read_bytes:
             # the fitted bandwidth is the repacked weights'; the run's types read at their own speed
-            bw = self.effective_bandwidth_gbs * 1e9 * (getattr(sample, "decode_kernel_factor", None) or 1.0)
+            bw = self.effective_bandwidth_gbs * 1e9 * (sample.decode_kernel_factor or 1.0)
             step = sample.decode_read_bytes / bw + (self.decode_overhead_ms or 0) / 1e3
             if sample.decode_attn_s:  # attention beyond its KV read (a CPU at depth)
                 attn = sample.decode_attn_s / (self.attention_factor or 1.0)
                 step += max(0.0, attn - (sample.decode_kv_bytes or 0.0) / bw)
             # a server's sampling over the vocabulary: no part of the fitted line
-            step += getattr(sample, "decode_sampling_s", None) or 0.0
+            step += sample.decode_sampling_s or 0.0
             return 1.0 / step
         if not sample.predicted_decode:
             return None
         # the factor scales the graph's step; a server's sampling stays as counted
-        cut = getattr(sample, "decode_sampling_s", None) or 0.0
+        cut = sample.decode_sampling_s or 0.0
         return 1.0 / ((1.0 / sample.predicted_decode - cut) / self.bandwidth_factor + cut)
 
 
