@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from harness.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
@@ -121,8 +122,7 @@ def test_copy_link_reproduces_the_view(server, browser):
     expect(button).to_have_text("Link copied", timeout=10_000)
     link = page.evaluate("navigator.clipboard.readText()")
     assert link.startswith(server) and "quant=Q8_0" in link and "mem=48" in link
-    page.get_by_role("button", name="Show link").click()
-    assert page.locator('[data-testid="stPopoverBody"] code').first.inner_text().strip() == link
+    assert _popover_link(page) == link
     other = browser.new_page(viewport={"width": 390, "height": 844})  # a phone opens the shared link
     other.goto(link)
     other.get_by_text("Verdict").first.wait_for(timeout=60_000)
@@ -166,11 +166,23 @@ def _settle(page) -> None:
     _wait_idle(page)
 
 
-def _show_link(page) -> str:
-    page.get_by_role("button", name="Show link").click()
+def _popover_link(page) -> str:
+    """Open 'Show link' and read its link. A click that lands while a rerun redraws the
+    page can be lost on a busy machine, so the popover is opened again until it shows."""
+    _wait_idle(page)
     code = page.locator('[data-testid="stPopoverBody"] code').first
-    code.wait_for()
-    link = code.inner_text().strip()
+    for _ in range(10):
+        page.get_by_role("button", name="Show link").click()
+        try:
+            code.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    return code.inner_text(timeout=10_000).strip()
+
+
+def _show_link(page) -> str:
+    link = _popover_link(page)
     page.keyboard.press("Escape")
     # the address bar says the same
     assert parse_qs(urlparse(link).query) == parse_qs(urlparse(page.url).query), (link, page.url)
