@@ -1,6 +1,6 @@
 """CPU speed per core, by model size and weight type, robust to a shared machine (figures, no assertion).
 
-    .venv/bin/python bench/cpu_kernels.py [--threads 1] [--quick]
+    .venv/bin/python bench/cpu_kernels.py [--threads 1] [--quick] [--prompt 64]
 
 Runs the embedded llama.cpp (xllamacpp) on the packaged real models and on synthetic
 GGUFs (a real header over a sparse hole) of Llama-3.2-1B at several types and of 3B/8B,
@@ -38,14 +38,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-N_PROMPT = 64
+N_PROMPT = 64  # prompt tokens timed; --prompt sets another (verify times 512)
 
 
-def child(path: str, threads: int, n_gen: int, reps: int) -> None:
+def child(path: str, threads: int, n_gen: int, reps: int, n_prompt: int = N_PROMPT) -> None:
     from harness.embedded_timing import cpu_server
     from sizing.live.child import completion_request
 
-    srv = cpu_server(path, threads)
+    srv = cpu_server(path, threads, ctx=max(512, 2 * n_prompt + n_gen))
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -63,7 +63,7 @@ def child(path: str, threads: int, n_gen: int, reps: int) -> None:
             return False
 
         c0 = cpu()
-        srv.handle_completions({**completion_request(N_PROMPT, n_gen), "stream": True, "samplers": ["top_k"]}, on_chunk)
+        srv.handle_completions({**completion_request(n_prompt, n_gen), "stream": True, "samplers": ["top_k"]}, on_chunk)
         t1, c1 = time.perf_counter(), cpu()
         tf, cf = marks["first"]
         t = marks.get("t", {})
@@ -71,7 +71,7 @@ def child(path: str, threads: int, n_gen: int, reps: int) -> None:
             {
                 "pp_wall": t.get("prompt_per_second"),
                 "tg_wall": t.get("predicted_per_second"),
-                "pp_cpu": N_PROMPT / max(cf - c0, 1e-9) * threads,
+                "pp_cpu": n_prompt / max(cf - c0, 1e-9) * threads,
                 "tg_cpu": (n_gen - 1) / max(c1 - cf, 1e-9) * threads,
                 "core_share": (c1 - cf) / max(t1 - tf, 1e-9) / threads,
             }
@@ -107,10 +107,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="the 1B types only (no 3B/8B, no real-vs-synthetic)")
-    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--real", action="store_true", help="with --quick, also the two packaged real models")
+    ap.add_argument("--prompt", type=int, default=N_PROMPT, help=f"prompt tokens timed (default {N_PROMPT})")
+    ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), int(args.child[2]), int(args.child[3]))
+        child(args.child[0], int(args.child[1]), int(args.child[2]), int(args.child[3]), int(args.child[4]))
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.speed.cpu import kernel_class
     from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
@@ -125,7 +127,7 @@ def main() -> int:
     isa = isa_from_flags(feats)
     print(
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; embedded llama.cpp build: "
-        f"{', '.join(feats) or 'unknown'} -> kernels {isa}; {args.threads} thread(s)"
+        f"{', '.join(feats) or 'unknown'} -> kernels {isa}; {args.threads} thread(s), {args.prompt}-token prompts"
     )
     one_b = "meta-llama/Llama-3.2-1B-Instruct"
     singles = ("Q6_K", "Q4_0", "Q8_0", "F16", "Q4_1", "Q5_0")
@@ -141,6 +143,8 @@ def main() -> int:
             ("meta-llama/Llama-3.2-3B-Instruct", "Q4_K_M", 8),
             ("meta-llama/Llama-3.1-8B-Instruct", "Q4_K_M", 4),
         ]
+    elif args.real:
+        specs = [("smol", None, 32), ("gemma", None, 32), *specs]
     tmp = Path(tempfile.mkdtemp(prefix="llm-sizing-kernels-"))
     rate = DeviceRate(name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=10.0, threads=args.threads)
     per_type: dict[str, float] = {}  # GFLOP/s per thread of one type, solved from its file
@@ -161,7 +165,7 @@ def main() -> int:
         w = single_device_work(model_traffic(g.arch, g.tensors), rate)
         la = os.getloadavg()[0]
         r = subprocess.run(
-            [sys.executable, __file__, "--child", str(path), str(args.threads), str(n_gen), "3"],
+            [sys.executable, __file__, "--child", str(path), str(args.threads), str(n_gen), "3", str(args.prompt)],
             capture_output=True,
             text=True,
             timeout=3600,
