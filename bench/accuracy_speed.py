@@ -7,8 +7,8 @@ every row), side by side with the popular
 "0.55 × bandwidth ÷ model size" rule for decode. Rows run on slow hosts (Raspberry Pi,
 RISC-V boards) are reported separately: the fit leaves them out. So are the prompt figures of
 quantized CUDA rows measured before llama.cpp made its int8 tensor-core kernels the default,
-and of ROCm rows on RDNA 3.5 iGPUs from before October 2025 (harness.speed_fit.superseded_prompt):
-they time a path no current build takes.
+and of RDNA 3.5 iGPU rows from before October 2025 on ROCm and before 2026 on Vulkan
+(harness.speed_fit.superseded_prompt): they time a path no current build takes.
 
 With ``--folds``, it also refits three times, each time holding out a different third of
 every backend's rows, and prints the error
@@ -193,7 +193,8 @@ def main() -> int:
         print("\n== prompt rows of a path today's llama.cpp no longer takes (not fitted, not scored above):")
         print(
             "   quantized CUDA prompts before MMQ became the default (PR #8075, 2024-06), and ROCm prompts on "
-            "RDNA 3.5 iGPUs before 2025-10 (rocBLAS kernels untuned for gfx1150/1151): measured vs predicted"
+            "RDNA 3.5 iGPUs before 2025-10 (rocBLAS kernels untuned for gfx1150/1151) and Vulkan ones before 2026 "
+            "(prompt kernels reworked since): measured vs predicted"
         )
         for r in old:
             d = data.devices[r.device]

@@ -531,18 +531,30 @@ _INT8_TENSOR_FAMILIES = ("turing", "ampere", "ada-lovelace", "hopper", "blackwel
 # The cut: between the last slow-path row (August 2025) and the first fast one (October 2025).
 ROCM_RDNA35_PROMPT_YEAR = 2025.75
 
+# The same chips on Vulkan: llama.cpp's Vulkan prompt kernels for RDNA 3 / 3.5 were reworked
+# through late 2025. One toolbox's run of the same 8060S, Llama-2-7B Q4_0 file and flags
+# (llama-bench -fa 1, RADV), kept in kyuz0/amd-strix-halo-toolboxes'
+# benchmark/results/llama-2-7b.Q4_0__vulkan_radv__fa1.log across its history: pp512 958 tok/s
+# (build 6182, August 2025), 1,096 (October), 1,135 (December), 1,356 (build 7938, February
+# 2026), 1,338 (build 9187, May 2026). A 2025 row would pull a plan's prompt rate down by up
+# to a third, so from 2026 on only.
+VULKAN_RDNA35_PROMPT_YEAR = 2026.0
+
 
 def superseded_prompt(row: BenchRow, dev: BenchDevice) -> bool:
     """Whether a row's prompt figure ran a path today's llama.cpp no longer takes: an RDNA 3.5
-    iGPU on ROCm before October 2025 (ROCM_RDNA35_PROMPT_YEAR), or quantized weights on a CUDA
+    iGPU on ROCm before October 2025 (ROCM_RDNA35_PROMPT_YEAR) or on Vulkan before 2026
+    (VULKAN_RDNA35_PROMPT_YEAR), or quantized weights on a CUDA
     card with int8 tensor cores, measured before MMQ became the default there. The CUDA cards
     prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at 7,980 tok/s in PR
     #4766, 2024-01, and 11,993 on the CUDA scoreboard, discussion #15013; an RTX 3090 3,511
     and 5,175), so such a row would pull the prompt rate of every plan, all run on current
     builds, down by a third. Its decode figure is kept (decode never used cuBLAS)."""
-    if row.backend.split("/")[0] == "rocm" and row.pp512 and dev.family == "rdna-3.5":
+    backend = row.backend.split("/")[0]
+    if backend in ("rocm", "vulkan") and row.pp512 and dev.family == "rdna-3.5":
         year = row_year(row)
-        return year is not None and year < ROCM_RDNA35_PROMPT_YEAR
+        cut = ROCM_RDNA35_PROMPT_YEAR if backend == "rocm" else VULKAN_RDNA35_PROMPT_YEAR
+        return year is not None and year < cut
     if row.backend.split("/")[0] != "cuda" or not row.pp512 or _unquantized(row):
         return False
     if not (dev.family or "").startswith(_INT8_TENSOR_FAMILIES):
@@ -1417,7 +1429,14 @@ def _with_chip_prompt(
     measured / predicted over those runs. A share per architecture mixes chips whose power
     and clocks differ several-fold: on RDNA 3.5 a handheld's Radeon 890M at a few tens of
     watts and a Strix Halo box's 8060S at 120 W. The decode factors stay the architecture's.
-    The entry is written for every memory size the database sells the chip in."""
+    The entry is written for every memory size the database sells the chip in.
+
+    The rate comes from the chip's dense runs where it has two or more (a MoE run also carries
+    its experts' extra cost). A unified-memory chip's own MoE runs then set that extra cost at
+    this rate (:func:`_chip_moe_prefill`): fitted at its architecture's slower rate, the
+    8060S's cost came out near nothing, so at its own rate its MoE prompts were predicted
+    1.7-2.7x too fast. Discrete cards keep their backend's figure, which predicted their
+    held-out MoE prompts better (CUDA three-fold P90 31% against 38% with one per card)."""
     tmp = _tmp_set(backends, pooled_gpu)
     by: dict[tuple[str, str], list[tuple[BenchRow, BenchDevice]]] = {}
     for r, d in pairs:
@@ -1427,9 +1446,14 @@ def _with_chip_prompt(
     for (backend, chip), rows in sorted(by.items()):
         if len(rows) < MIN_CHIP_PROMPT_ROWS:
             continue
+        dense = _prompt_ratios([(r, d) for r, d in rows if not r.routed_fraction], tmp)
+        own_moe = [(r, d) for r, d in rows if r.routed_fraction and d.kind == "unified"]
         ratios = _prompt_ratios(rows, tmp)
         if len(ratios) < MIN_CHIP_PROMPT_ROWS:
             continue
+        # one dense run sets the rate where the chip's MoE runs then set their own cost
+        if len(dense) >= MIN_CHIP_PROMPT_ROWS or (dense and len(own_moe) >= MIN_CHIP_PROMPT_ROWS):
+            ratios = dense
         scale = statistics.median(ratios)
         base = tmp.for_device(row_device(*rows[0]))
         update: dict[str, object] = {
@@ -1437,10 +1461,31 @@ def _with_chip_prompt(
         }
         update["n_prefill"] = len(ratios)
         update["prefill_spread"] = _quantiles([x / scale for x in ratios])
-        for cid in same_chip.get(chip, (chip,)):
-            key = f"{backend}/chip/{cid}"
+        keys = [f"{backend}/chip/{cid}" for cid in same_chip.get(chip, (chip,))]
+        for key in keys:
             out[key] = base.model_copy(update={**update, "backend": key})
+        moe = _chip_moe_prefill(own_moe, _tmp_set(out, pooled_gpu))
+        for key in keys:
+            out[key] = out[key].model_copy(update=moe)
     return out
+
+
+def _chip_moe_prefill(rows: list[tuple[BenchRow, BenchDevice]], calib: CalibrationSet) -> dict[str, float]:
+    """The extra tokens per expert product a chip's own MoE prompt runs imply at the chip's
+    prompt rate (the median of its runs with quantized experts, and apart of those with
+    F16/BF16 ones); a kind with fewer than two runs keeps its architecture's figure: one run
+    of one model fixes the cost at that model's tokens per expert only, and carried to a
+    model with four times as many experts it cut the 8060S's Vulkan gpt-oss-120b prompt
+    estimate from 241 to 89 tok/s."""
+    update: dict[str, float] = {}
+    for field, implied in (
+        ("moe_prefill_tokens", _moe_prefill_tokens),
+        ("moe_prefill_tokens_float", _moe_prefill_tokens_float),
+    ):
+        vs = [v for r, d in rows if (v := implied(r, d, calib)) is not None]
+        if len(vs) >= MIN_CHIP_PROMPT_ROWS:
+            update[field] = round(max(0.0, statistics.median(vs)), 2)
+    return update
 
 
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):

@@ -323,16 +323,16 @@ def test_moe_bytes_read_per_token_explain_a_measured_moe(data):
     """gpt-oss-20b on Strix Halo: the architecture typed as the file is (MXFP4 experts,
     F16 rest) reproduces llama-bench's 12.83 GiB, and the bytes a token reads from it
     (active experts + attention + embeddings) predict the measured tg128; counting only
-    active *parameters* (the usual shortcut) does not. Predicted by a fit without the row,
-    on bytes alone: it is Vulkan's only MoE row, so no MoE layer cost fitted on Vulkan would
-    be left to add."""
+    active *parameters* (the usual shortcut) does not. Predicted by a fit without any of
+    Vulkan's MoE rows, on bytes alone, so no MoE layer cost fitted on Vulkan is left to add."""
     from harness.speed_fit import fit
 
     row = next(r for r in data.rows if r.id == "vulkan-8060s-gptoss20b-mxfp4")
     dev = data.devices[row.device]
     assert row.read_fraction is not None and row.read_fraction > row.active_params_b / row.params_b
-    assert not [r for r in data.rows if r.backend == "vulkan" and r.moe_layers and r.id != row.id]
-    held = fit(data, without={row.id})
+    vulkan_moe = {r.id for r in data.rows if r.backend == "vulkan" and r.moe_layers}
+    assert row.id in vulkan_moe
+    held = fit(data, without=vulkan_moe)
     calib = held.model_copy(
         update={"backends": {k: c.model_copy(update={"moe_layer_mb": 0.0}) for k, c in held.backends.items()}}
     )
@@ -387,13 +387,19 @@ def test_moe_layer_cost_fitted_on_fit_rows_predicts_held_out_moe_rows():
     def err(r, c):
         return abs(predict_decode(r, data.devices[r.device], c) - r.tg128) / r.tg128
 
-    ours, bare = [], []
+    ours, bare, unified = [], [], []
     for r in moe:
         calib = fit(data, without={r.id})
         ours.append(err(r, calib))
         bare.append(err(r, flat(calib)))
-    # (an MI50's gpt-oss row is near either way: its HBM layer cost already slows it)
-    assert statistics.median(ours) < 0.6 * statistics.median(bare)
+        unified.append(data.devices[r.device].kind == "unified")
+    # on discrete cards the cost is most of the gap (an MI50's gpt-oss row is near either
+    # way: its HBM layer cost already slows it); unified chips (Strix Halo, DGX Spark) read
+    # their experts at about their dense rate, so there it must only not get in the way
+    card = [(o, b) for o, b, u in zip(ours, bare, unified) if not u]
+    assert len(card) >= 8
+    assert statistics.median(o for o, _ in card) < 0.6 * statistics.median(b for _, b in card)
+    assert statistics.median(o for o, u in zip(ours, unified) if u) < 0.15
     # (rows whose entry carries no MoE cost, unified chips whose rows imply none, are the
     # same either way)
     costed = [(o, b) for o, b in zip(ours, bare) if o != b]
@@ -860,54 +866,77 @@ def test_a_device_given_twice_in_the_bench_file_is_refused(tmp_path):
 
 def test_a_chip_with_prompt_runs_of_its_own_prompts_at_their_rate_not_its_architectures(data):
     """RDNA 3.5 is a handheld's Radeon 890M (GPD Pocket 4) and a Strix Halo box's 8060S at
-    120 W: one share per architecture puts the 8060S's prompts far too slow. Fitted without
-    its Vulkan Llama-2-7B Q4_0 row (lhl/strix-halo-testing), the chip's other prompt runs
-    predict it within 30 %; the architecture's share alone misses by more than 35 %."""
+    120 W: one share per architecture mixes them. Fitted without its ROCm Llama-2-7B Q4_0 row
+    (kyuz0's Strix Halo toolbox, May 2026), the chip's other prompt runs predict it within
+    10 %; the architecture's share alone misses by more than 15 %."""
     from harness.speed_fit import fit
 
-    held = "vulkan-8060s-llama7b-q4_0-lhl"
+    held = "rocm-8060s-llama7b-q4_0-kyuz0"
     calib = fit(data, without={held})
     r = next(r for r in data.rows if r.id == held)
     dev = data.devices[r.device]
-    assert calib.key("vulkan", dev.kind, dev.family, dev.db_id) == f"vulkan/chip/{dev.db_id}"
+    assert calib.key("rocm", dev.kind, dev.family, dev.db_id) == f"rocm/chip/{dev.db_id}"
     # the basis a user sees says which rows set the prompt rate and which the decode
-    label = calib.label("vulkan", dev.kind, dev.family, dev.db_id)
-    assert "rows of this chip" in label and f"decode: vulkan/{dev.family}" in label, label
+    label = calib.label("rocm", dev.kind, dev.family, dev.db_id)
+    assert "rows of this chip" in label and f"decode: rocm/{dev.family}" in label, label
     own = predict_prefill(r, dev, calib) / r.pp512 - 1
     family_only = predict_prefill(r, dev.model_copy(update={"db_id": None}), calib) / r.pp512 - 1
-    assert abs(own) < 0.30 < 0.35 < abs(family_only), (own, family_only)
+    assert abs(own) < 0.10 < 0.15 < abs(family_only), (own, family_only)
     # the same chip sold with less memory is the same entry
-    assert "vulkan/chip/amd-ryzen-ai-max-plus-395-64gb" in calib.backends
+    assert "rocm/chip/amd-ryzen-ai-max-plus-395-64gb" in calib.backends
+
+
+def test_strix_halo_vulkan_prompts_of_2025_builds_are_set_aside(data):
+    """The same 8060S, Llama-2-7B Q4_0 file and flags prompted at 784 tok/s on Vulkan in
+    August 2025 (lhl/strix-halo-testing) and 1,338 in May 2026 (kyuz0's toolbox): a plan runs
+    today's build, so the 2025 prompt figures are not fitted (their decode still is), and the
+    chip's prompt rate lands within 10 % of the 2026 run (counted as current, they had the
+    shipped fit miss it by 32 %)."""
+    from harness.speed_fit import fit_from_files, superseded_prompt
+
+    old = next(r for r in data.rows if r.id == "vulkan-8060s-llama7b-q4_0-lhl")
+    new = next(r for r in data.rows if r.id == "vulkan-8060s-llama7b-q4_0-kyuz0")
+    dev = data.devices[new.device]
+    assert superseded_prompt(old, dev) and not superseded_prompt(new, dev)
+    assert old.tg128 and new.pp512 > 1.5 * old.pp512
+    calib = fit_from_files()
+    assert abs(predict_prefill(new, dev, calib) / new.pp512 - 1) < 0.10
 
 
 def test_strix_halo_moe_prompts_follow_their_expert_type_and_current_rocm_builds(data):
-    """On one Strix Halo 8060S (ROCm), MXFP4 gpt-oss-120b prompts at 684-998 tok/s and BF16
-    MoE models far slower per routed FLOP: a quantized expert runs in llama.cpp's gathered
-    kernel, a BF16 one does not. Fitted without the gpt-oss-120b row the issue names (998
-    tok/s, TheRock nightly, October 2025), its prediction comes within 30 %; with one
-    extra-token figure for both expert types (the float one taken for both) it misses by
-    more than twice that. ROCm prompt rows on RDNA 3.5 from before October 2025 ran rocBLAS kernels
-    untuned for the chip (a mid-2025 build prompted Llama-2-7B Q4_0 at 316 tok/s by default,
-    920 with hipBLASLt; a May 2026 build at 1,545): they count for decode only."""
+    """On one Strix Halo 8060S (ROCm), MXFP4 gpt-oss-120b prompts at 626-998 tok/s (three
+    public runs, 2025-2026) and BF16 MoE models far slower per routed FLOP: a quantized
+    expert runs in llama.cpp's gathered kernel, a BF16 one does not. Each gpt-oss-120b run,
+    predicted by a fit without it, comes within 40 % (the median of the three within 15 %;
+    the widest is the issue's 998 tok/s of a TheRock nightly, October 2025, which two later
+    runs did not repeat); with one extra-token figure for both expert types (the float one
+    taken for both) each misses by more than twice as much. ROCm prompt rows on RDNA 3.5 from
+    before October 2025 ran rocBLAS kernels untuned for the chip (a mid-2025 build prompted
+    Llama-2-7B Q4_0 at 316 tok/s by default, 920 with hipBLASLt; a May 2026 build at 1,545):
+    they count for decode only."""
     from harness.speed_fit import fit, superseded_prompt
 
-    held = "rocm-8060s-gptoss120b-mxfp4"
-    calib = fit(data, without={held})
-    r = next(r for r in data.rows if r.id == held)
-    dev = data.devices[r.device]
-    entry = calib.get("rocm", dev.kind, dev.family, dev.db_id)
-    assert entry.moe_prefill_tokens_float is not None and entry.moe_prefill_tokens_float > 2 * entry.moe_prefill_tokens
-    one_figure = calib.model_copy(
-        update={
-            "backends": {
-                k: c.model_copy(update={"moe_prefill_tokens": c.moe_prefill_tokens_float or c.moe_prefill_tokens})
-                for k, c in calib.backends.items()
+    errors = []
+    for held in ("rocm-8060s-gptoss120b-mxfp4", "rocm-8060s-gptoss120b-mxfp4-fa1", "rocm-8060s-gptoss120b-mxfp4-kyuz0"):
+        calib = fit(data, without={held})
+        r = next(r for r in data.rows if r.id == held)
+        dev = data.devices[r.device]
+        entry = calib.get("rocm", dev.kind, dev.family, dev.db_id)
+        assert entry.moe_prefill_tokens_float is not None
+        assert entry.moe_prefill_tokens_float > 2 * entry.moe_prefill_tokens
+        one_figure = calib.model_copy(
+            update={
+                "backends": {
+                    k: c.model_copy(update={"moe_prefill_tokens": c.moe_prefill_tokens_float or c.moe_prefill_tokens})
+                    for k, c in calib.backends.items()
+                }
             }
-        }
-    )
-    ours = abs(predict_prefill(r, dev, calib) / r.pp512 - 1)
-    mixed = abs(predict_prefill(r, dev, one_figure) / r.pp512 - 1)
-    assert ours < 0.30 and mixed > 2 * ours, (ours, mixed)
+        )
+        ours = abs(predict_prefill(r, dev, calib) / r.pp512 - 1)
+        mixed = abs(predict_prefill(r, dev, one_figure) / r.pp512 - 1)
+        assert ours < 0.40 and mixed > 2 * ours, (held, ours, mixed)
+        errors.append(ours)
+    assert statistics.median(errors) < 0.15, errors
 
     old = next(r for r in data.rows if r.id == "rocm-8060s-llama3b-q4_k_m")  # 2025-08
     new = next(r for r in data.rows if r.id == "rocm-8060s-llama7b-q4_0-kyuz0")  # 2026-05
