@@ -956,3 +956,25 @@ def test_routed_experts_are_marked_float_from_their_tensor_types():
     assert not traffic_for(moe, "Q4_K_M").experts_float
     assert not single_device_work(traffic_for(moe, "Q4_K_M"), gpu).experts_float
     assert not traffic_for(cat.get("meta-llama/Llama-3.1-8B-Instruct"), "BF16").experts_float
+
+
+def test_a_discrete_card_on_vulkan_does_not_take_strix_halos_moe_costs():
+    """Vulkan's MoE rows all ran on one Strix Halo 8060S, whose experts read from the memory
+    its dense layers use and cost it next to nothing extra. Carried to a discrete card, that
+    had an RTX 3090 on Vulkan prompt gpt-oss-20b 2.8x faster than on CUDA, where llama.cpp's
+    tensor-core kernels make NVIDIA's prompts fastest; a discrete card takes the MoE costs
+    measured on discrete cards instead, and its Vulkan prompt stays below its CUDA one."""
+    from sizing.answer import estimate
+    from sizing.core.machine import machine_from_gpus
+    from sizing.hardware.db import load_gpus
+
+    data = load_bench_with_db()
+    vulkan_moe = [r for r in data.rows if r.backend == "vulkan" and r.moe_layers]
+    assert vulkan_moe and all(data.devices[r.device].kind == "unified" for r in vulkan_moe)
+    card = load_gpus().get("nvidia-rtx-3090")
+    prompt = {}
+    for b in ("cuda", "vulkan"):
+        hw = machine_from_gpus([card], backend=b)
+        ans = estimate("openai/gpt-oss-20b", "MXFP4", 4096, hardware=hw, backend=b, offline=True)
+        prompt[b] = ans.prefill_tokens_per_s
+    assert prompt["vulkan"].expected < prompt["cuda"].expected, prompt
