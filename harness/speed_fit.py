@@ -1261,6 +1261,13 @@ def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> flo
     return (1.0 / row.tg128 - s) * effective_bandwidth(w.device, flat) / row.moe_layers / 1e6
 
 
+# Backends whose MoE costs are not lent to others: a CPU's, and SYCL's, whose MoE kernels are
+# its own and still moving (an Arc Pro B60 decoded Qwen3.6-35B-A3B at 50 tok/s in May 2026, 63
+# on June master and 69 with PR #24452): lent as the largest median, they put an RTX 3090 on
+# Vulkan at six times ROCm's cost per MoE layer
+UNLENT_MOE_BACKENDS = ("cpu", "sycl")
+
+
 def _per_backend_median(
     backends: dict[str, BackendCalibration],
     pairs,
@@ -1294,12 +1301,12 @@ def _per_backend_median(
             by_backend.setdefault(r.backend, []).append(v)
             by_kind.setdefault((r.backend, d.kind), []).append(v)
     medians = {b: max(0.0, statistics.median(vs)) for b, vs in by_backend.items()}
-    borrowed = max((v for b, v in medians.items() if b != "cpu"), default=0.0)
+    borrowed = max((v for b, v in medians.items() if b not in UNLENT_MOE_BACKENDS), default=0.0)
     # the same, per memory kind: what a kind's entry takes where its backend has rows of the
     # other kind only
     kind_borrowed: dict[str, float] = {}
     for (b, kind), vs in by_kind.items():
-        if b != "cpu":
+        if b not in UNLENT_MOE_BACKENDS:
             kind_borrowed[kind] = max(kind_borrowed.get(kind, 0.0), max(0.0, statistics.median(vs)))
     out = {}
     for key, c in backends.items():

@@ -732,8 +732,8 @@ def test_vectorised_decode_pays_the_hbm_share_as_the_per_device_model_does(calib
 
 
 def test_alchemist_has_its_own_entry_and_an_a770_is_not_planned_faster_than_a_3090(data):
-    """The A770's public SYCL rows (a 2024 release note, a 2026 maintainer table) decode at
-    a quarter to a half of its 560 GB/s; fitted on them, Alchemist gets an entry of its own
+    """The A770's public SYCL rows (the 2025 release notes, a 2026 maintainer table) decode at
+    a third to a half of its 560 GB/s; fitted on them, Alchemist gets an entry of its own
     that predicts both within 35 %, and an A770 decodes Llama-3-8B Q4_K_M at under half an
     RTX 3090's speed (the plan that put two A770s above one 3090 rested on one row)."""
     from harness.speed_fit import row_device
@@ -978,3 +978,24 @@ def test_a_discrete_card_on_vulkan_does_not_take_strix_halos_moe_costs():
         ans = estimate("openai/gpt-oss-20b", "MXFP4", 4096, hardware=hw, backend=b, offline=True)
         prompt[b] = ans.prefill_tokens_per_s
     assert prompt["vulkan"].expected < prompt["cuda"].expected, prompt
+
+
+def test_a_battlemage_card_takes_sycls_own_moe_cost(data):
+    """SYCL's MoE costs come from SYCL's own MoE rows: an Arc Pro B60 decodes
+    Qwen3.6-35B-A3B Q4_K_M at 68.8 tok/s on June 2026 master (PR #24452), a B70 Qwen3.5-35B-A3B
+    at 54.5 (data/llama_bench.yaml). Without SYCL MoE rows the B60 borrowed ROCm's cost per MoE
+    layer and a plan put it at 118 tok/s on Qwen3-30B-A3B, cheaper per token than a used RTX
+    3090. Fitted on the data, its Qwen3-30B-A3B decode lies within 30 % of those published
+    rates (a model of the same class: 3.3B active against 3.0B, 48 MoE layers against 40)."""
+    from sizing.core.machine import machine_from_gpu
+    from sizing.core.traffic import work_for_layers
+    from sizing.hardware.db import load_gpus
+
+    calib = fit(data, without=())
+    published = [r.tg128 for r in data.rows if r.backend == "sycl" and r.active_params_b and r.tg128]
+    assert len(published) >= 2
+    rate = machine_from_gpu(load_gpus().get("intel-arc-pro-b60")).gpus[0].rate()
+    traffic = traffic_for(load_catalog().get("Qwen/Qwen3-30B-A3B"), "Q4_K_M")
+    work = work_for_layers(traffic, rate, traffic.layers, with_output=True)
+    tps = estimate_speed([work], calib, ctx=4096).decode_tokens_per_s.expected
+    assert 0.7 * min(published) <= tps <= 1.3 * max(published), (tps, published)
