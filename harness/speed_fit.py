@@ -1611,7 +1611,7 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
     """For MoE rows with a layout: the share of the file a token reads, from the
     architecture's tensors typed as the file is. The typed total must match the row's
     size (so the layout is the file's), else the row is rejected."""
-    from sizing.core.quant import GGML_TYPES
+    from sizing.core.quant import row_fallback
     from sizing.core.tensors import tensors_for
     from sizing.core.traffic import model_traffic
 
@@ -1637,8 +1637,10 @@ def with_read_fractions(data: BenchData, archs: dict) -> BenchData:
                     typ = r.output_type
                 else:
                     typ = r.rest_type
-                if t.shape[0] % GGML_TYPES[typ.upper()][0]:
-                    typ = "F32"  # rows that do not divide into the quant's blocks stay unquantized
+                if typ != "F32":
+                    # rows that do not divide into the quant's blocks take llama-quantize's
+                    # fallback type (Gemma 4's 704-wide experts: Q4_K -> Q5_0)
+                    typ = row_fallback(t.shape[0], typ.upper())
                 typed.append(t.model_copy(update={"ggml_type": typ}))
             tr = model_traffic(arch, typed)
             total_gib = tr.total_bytes / GIB

@@ -338,7 +338,7 @@ def _quantizable_name(name: str) -> bool:
     return name.endswith("weight") and _NOT_QUANTIZED_RE.search(name) is None
 
 
-def _fallback(ncols: int, target: str) -> str:
+def row_fallback(ncols: int, target: str) -> str:
     """tensor_type_fallback: a type whose blocks divide the row when ``target``'s do not."""
     if ncols % GGML_TYPES[target][0] == 0:
         return target
@@ -675,7 +675,7 @@ def _types(
         if keep:  # shipped quantized: the files keep it as it is
             append(keep)
         else:
-            append(_fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default)
+            append(row_fallback(t.shape[0], _impl(s, default, t, ft, cat)) if quantized else default)
     return out
 
 
@@ -737,7 +737,7 @@ def stock_floor_bytes(arch: ModelArch, quant: str, **kw) -> int:
         assert t.ggml_type is not None  # apply_recipe types every tensor
         free = is_quantized(t.ggml_type) and t.name != head and native_type(arch, t.name) is None
         if free:
-            size = min(size, _nbytes(_fallback(t.shape[0], base), t.shape))
+            size = min(size, _nbytes(row_fallback(t.shape[0], base), t.shape))
         total += size
     return total
 
