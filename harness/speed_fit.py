@@ -1279,7 +1279,7 @@ def _per_backend_median(
 ) -> dict[str, BackendCalibration]:
     """Set ``field`` on each calibration entry to the median its backend's rows imply
     (``implied``; never below 0). A GPU backend without any takes the largest backend
-    median (a MoE must not look faster on a backend nobody measured MoE on than on one
+    median (of backends not in ``UNLENT_MOE_BACKENDS``) (a MoE must not look faster on a backend nobody measured MoE on than on one
     that was), or, with ``borrow`` False, None; CPUs without rows keep 0. An entry whose devices are all of one memory kind
     (discrete cards, or unified chips) takes the median of that kind's rows on its backend
     where there are any: a MoE's extra costs differ between a card with its own fast memory
