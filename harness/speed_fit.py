@@ -412,6 +412,7 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         expert_flops_per_token=eflops,
         moe_layers=row.moe_layers or 0,
         experts_float=bool(row.active_params_b) and (row.expert_type or row.quant).upper() in FLOAT_MATRIX_TYPES,
+        expert_type=(row.expert_type or row.quant).upper() if row.moe_layers else "",
         # a GPU multiplies F16/BF16 weights faster than quantized ones (prefill_f16_speed);
         # CPU rows keep no mix: their per-thread rate is fitted as the rows ran
         matrix_types=((row.quant.upper(), 1.0),) if dev.kind != "cpu" else (),
@@ -1267,6 +1268,13 @@ def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> flo
 # Vulkan at six times ROCm's cost per MoE layer
 UNLENT_MOE_BACKENDS = ("cpu", "sycl")
 
+# GPU families whose MoE costs are their own on every backend: Intel's. On Vulkan an Arc runs
+# Mesa ANV's kernels, and one Arc Pro B70 on one build (kyuz0/intel-b70-ai-toolboxes, May 2026)
+# decoded its MoE files at 55-85% of its SYCL speed (Qwen3.6-35B-A3B 39 against 72 tok/s) where
+# a Radeon 8060S on RADV is as fast as on ROCm. Their rows set the MoE costs of their own
+# family's entries (and its chips'), never another family's on the same backend.
+OWN_MOE_FAMILIES = ("xe-hpg", "xe2-hpg")
+
 
 def _per_backend_median(
     backends: dict[str, BackendCalibration],
@@ -1291,15 +1299,26 @@ def _per_backend_median(
     one = _tmp_set(backends, pooled_gpu)
     by_backend: dict[str, list[float]] = {}
     by_kind: dict[tuple[str, str], list[float]] = {}
+    by_family: dict[tuple[str, str], list[float]] = {}  # OWN_MOE_FAMILIES only
+    chip_family: dict[tuple[str, str], str] = {}
     kinds: dict[str, set[str]] = {}
+    # backends with rows of other families: there an own family's rows set only its own costs
+    mixed = {r.backend for r, d in pairs if d.family not in OWN_MOE_FAMILIES}
     for r, d in pairs:
         fam_keys = (f"{r.backend}/{d.family}", f"{r.backend}/{d.family}/{d.kind}") if d.family else ()
         for key in (*fam_keys, f"{r.backend}/{d.kind}"):
             kinds.setdefault(key, set()).add(d.kind)
+        if d.family and d.db_id:
+            chip_family[(r.backend, d.db_id)] = d.family
         v = implied(r, d, one)
-        if v is not None:
-            by_backend.setdefault(r.backend, []).append(v)
-            by_kind.setdefault((r.backend, d.kind), []).append(v)
+        if v is None:
+            continue
+        if d.family in OWN_MOE_FAMILIES:
+            by_family.setdefault((r.backend, d.family), []).append(v)
+            if r.backend in mixed:
+                continue
+        by_backend.setdefault(r.backend, []).append(v)
+        by_kind.setdefault((r.backend, d.kind), []).append(v)
     medians = {b: max(0.0, statistics.median(vs)) for b, vs in by_backend.items()}
     borrowed = max((v for b, v in medians.items() if b not in UNLENT_MOE_BACKENDS), default=0.0)
     # the same, per memory kind: what a kind's entry takes where its backend has rows of the
@@ -1324,6 +1343,15 @@ def _per_backend_median(
             # rows of the other kind only: a discrete card on Vulkan does not take a Strix
             # Halo's cost, whose experts read from the memory its dense layers do
             v = kind_borrowed[kind]
+        parts = key.split("/")
+        family = (
+            chip_family.get((backend, parts[2]))
+            if len(parts) > 2 and parts[1] == "chip"
+            else (parts[1] if len(parts) > 1 else None)
+        )
+        own = by_family.get((backend, family)) if family else None
+        if own:
+            v = max(0.0, statistics.median(own))
         out[key] = c.model_copy(update={field: round(v, ndigits)})
     return out
 
@@ -1372,6 +1400,52 @@ def _with_moe_costs(backends: dict[str, BackendCalibration], pairs, pooled_gpu: 
     timed = _per_backend_median(hosted, host, pooled_gpu, _moe_layer_ms, "moe_layer_launch_ms", 4)
     for key, c in timed.items():
         out[key] = c.model_copy(update={"moe_layer_mb": 0.0})
+    return _with_moe_type_costs(out, host, pooled_gpu)
+
+
+def _with_moe_type_costs(backends: dict[str, BackendCalibration], host, pooled_gpu: BackendCalibration):
+    """An own family's MoE time per expert type (OWN_MOE_FAMILIES, host-dispatch backends): a
+    type with two or more rows of its own, beside rows of other types, gets its median
+    (``moe_layer_launch_ms_by_type``) and the other types the median of theirs. On one Arc Pro
+    B70 and one SYCL build, gpt-oss-20b's MXFP4 experts decoded at 52.8 tok/s and Qwen3.6-35B-A3B's
+    Q4_K ones at 72.2 (kyuz0/intel-b70-ai-toolboxes, May 2026); July's master kept the split
+    (50.4 against Qwen3-30B-A3B's 93.0): one median put the MXFP4 file 50% fast and the Q4_K
+    one 45% slow."""
+    one = _tmp_set(backends, pooled_gpu)
+    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+    chip_family: dict[tuple[str, str], str] = {}
+    for r, d in host:
+        if d.family not in OWN_MOE_FAMILIES:
+            continue
+        if d.db_id:
+            chip_family[(r.backend, d.db_id)] = d.family
+        v = _moe_layer_ms(r, d, one)
+        if v is not None:
+            t = (r.expert_type or r.quant).upper()
+            groups.setdefault((r.backend, d.family), {}).setdefault(t, []).append(v)
+    costs: dict[tuple[str, str], tuple[float, tuple[tuple[str, float], ...]]] = {}
+    for fam, by_type in groups.items():
+        own = {t: vs for t, vs in by_type.items() if len(vs) >= 2}
+        if not own or len(by_type) < 2:
+            continue
+        # the type with the most rows stays the default; the others with two or more get their own
+        default_type = max(by_type, key=lambda t: len(by_type[t]))
+        typed = tuple(
+            sorted((t, round(max(0.0, statistics.median(vs)), 4)) for t, vs in own.items() if t != default_type)
+        )
+        if not typed:
+            continue
+        rest = [v for t, vs in by_type.items() if t not in dict(typed) for v in vs]
+        costs[fam] = (round(max(0.0, statistics.median(rest)), 4), typed)
+    out = dict(backends)
+    for key, c in backends.items():
+        parts = key.split("/")
+        if len(parts) < 2:
+            continue
+        family = chip_family.get((parts[0], parts[2])) if parts[1] == "chip" and len(parts) > 2 else parts[1]
+        if (parts[0], family) in costs:
+            default, typed = costs[(parts[0], family)]
+            out[key] = c.model_copy(update={"moe_layer_launch_ms": default, "moe_layer_launch_ms_by_type": typed})
     return out
 
 
@@ -1706,7 +1780,11 @@ def dump_calibration(calib: CalibrationSet) -> str:
     )
     data = calib.model_dump(mode="json")
     for entry in [*data["backends"].values(), data["pooled"]]:
-        for key in ("prefill_kernel_speed", "decode_kernel_speed"):  # only CPU entries have them
+        for key in (
+            "prefill_kernel_speed",
+            "decode_kernel_speed",
+            "moe_layer_launch_ms_by_type",
+        ):  # few entries have them
             if not entry.get(key):
                 entry.pop(key, None)
         for key in (

@@ -624,6 +624,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         expert_flops_per_token=a.expert_flops_per_token + b.expert_flops_per_token,
         moe_layers=a.moe_layers + b.moe_layers,
         experts_float=a.experts_float or b.experts_float,
+        expert_type=a.expert_type or b.expert_type,
     )
 
 

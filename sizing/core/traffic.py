@@ -157,6 +157,9 @@ class ModelTraffic(BaseModel):
     experts_float: bool = Field(
         False, description="routed experts stored unquantized (F16/BF16/F32): see DeviceWork.experts_float"
     )
+    expert_type: str = Field(
+        "", description="the ggml type most routed-expert weights are stored in: see DeviceWork.expert_type"
+    )
 
     @property
     def total_bytes(self) -> int:
@@ -221,6 +224,14 @@ class DeviceWork(BaseModel):
             "its routed experts are stored unquantized (F16/BF16/F32): llama.cpp's GPU backends "
             "gather quantized experts into one matrix kernel, while float experts take a slower "
             "path whose fixed cost per expert product is larger (moe_prefill_tokens_float)"
+        ),
+    )
+    expert_type: str = Field(
+        "",
+        description=(
+            "the ggml type most of its routed-expert weights are stored in ('' without experts): "
+            "some backends' gathered expert kernels cost a type of their own per MoE layer "
+            "(BackendCalibration.moe_layer_launch_ms_by_type)"
         ),
     )
     matrix_types: tuple[tuple[str, float], ...] = Field(
@@ -310,6 +321,7 @@ class _WeightBytes(NamedTuple):
     mix: tuple[tuple[str, float], ...]
     experts_float: bool = False
     read_mix: tuple[tuple[str, float], ...] = ()
+    expert_type: str = ""
 
 
 # Every catalog model at every quant of the ladder (159 x 7) fits, at ~1.5 KiB each.
@@ -335,6 +347,7 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
     type_read: dict[str, float] = {}
     embd_type = output_type = ""
     expert_params = float_expert_params = 0.0
+    expert_type_params: dict[str, float] = {}
     for name, shape, typ in tensors:
         b = nbytes(typ, shape)
         i, is_expert, n_elements, weight, matrix = tensor_role(name, shape)
@@ -348,6 +361,8 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
                 params[i] += n_elements * frac if weight else 0
                 if weight and matrix:
                     expert_params += n_elements
+                    key = str(typ).upper()
+                    expert_type_params[key] = expert_type_params.get(key, 0.0) + n_elements
                     if str(typ).upper() in FLOAT_MATRIX_TYPES:
                         float_expert_params += n_elements
             else:
@@ -390,6 +405,7 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
         mix,
         experts_float=bool(expert_params) and float_expert_params * 2 >= expert_params,
         read_mix=read_mix,
+        expert_type=max(expert_type_params, key=lambda t: expert_type_params[t]) if expert_type_params else "",
     )
 
 
@@ -440,6 +456,7 @@ def _traffic_of(arch: ModelArch, w: _WeightBytes, kv_type_k: str, kv_type_v: str
         matrix_types=w.mix,
         read_types=w.read_mix,
         experts_float=w.experts_float,
+        expert_type=w.expert_type,
     )
 
 
@@ -507,6 +524,7 @@ def work_for_layers(
         expert_flops_per_token=eflops,
         moe_layers=moe,
         experts_float=traffic.experts_float and bool(eflops),
+        expert_type=traffic.expert_type if eflops else "",
     )
 
 

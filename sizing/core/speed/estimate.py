@@ -201,6 +201,19 @@ class BackendCalibration(BaseModel):
             "SYCL: fitted on their MoE rows, in place of moe_layer_mb): a fixed time per MoE layer"
         ),
     )
+    moe_layer_launch_ms_by_type: tuple[tuple[str, float], ...] = Field(
+        (),
+        description=(
+            "moe_layer_launch_ms for routed experts of one ggml type, where this entry's rows show "
+            "that type costing a time of its own (an Arc on SYCL runs MXFP4 experts far slower per "
+            "layer than Q4_K ones); other types take moe_layer_launch_ms"
+        ),
+    )
+
+    def moe_launch_ms(self, expert_type: str) -> float:
+        """The fixed time per MoE layer for experts of ``expert_type``."""
+        return dict(self.moe_layer_launch_ms_by_type).get(expert_type.upper(), self.moe_layer_launch_ms)
+
     hbm_decode_share: float = Field(
         1.0,
         gt=0,
@@ -612,7 +625,7 @@ def decode_step_seconds(
             flops = n_seq * w.flops_per_token + attn_flops
             t_cmp = flops / work_compute(w, calib)
         c = calib.for_device(w.device)
-        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / bw + c.moe_layer_launch_ms / 1000.0)
+        moe = w.moe_layers * (c.moe_layer_mb * 1e6 / bw + c.moe_launch_ms(w.expert_type) / 1000.0)
         layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / bw
         if w.device.hbm and w.device.kind != "cpu":
             layer *= c.hbm_layer_scale
@@ -772,7 +785,7 @@ def rule_of_thumb_tokens_per_s(model_bytes: float, bandwidth_gbs: float, factor:
 
 # A sweep times the same machines thousands of times: look their factors up once.
 @lru_cache(maxsize=256)
-def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...]):
+def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tuple[str, ...], expert_type: str = ""):
     """Per-machine decode efficiency, fixed cost (s), MoE layer cost (bytes), MoE launch
     cost (s), fixed cost per layer (s) and bytes-equivalent per layer arrays (memoised, bounded)."""
     import numpy as np
@@ -783,7 +796,7 @@ def _decode_factors(calib: CalibrationSet, backends: tuple[str, ...], kinds: tup
     hbm_layer = np.array([c.hbm_layer_scale for c in cs])
     over = np.array([c.decode_overhead_ms for c in cs]) / 1000.0
     moe = np.array([c.moe_layer_mb for c in cs]) * 1e6
-    launch = np.array([c.moe_layer_launch_ms for c in cs]) / 1000.0
+    launch = np.array([c.moe_launch_ms(expert_type) for c in cs]) / 1000.0
     layer = np.array([c.decode_layer_ms for c in cs]) / 1000.0
     layer_b = np.array([c.decode_layer_mb for c in cs]) * 1e6
     for a in (eff, over, moe, launch, layer, layer_b, hbm_share, hbm_layer):
@@ -803,6 +816,7 @@ def decode_tokens_per_s_many(
     gpu_moe_layers=None,
     gpu_layers=None,
     gpu_hbm=None,
+    expert_type: str = "",
 ):
     """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine
     (``host_threads``: the host's CPU threads, which cap its decode rate as in
@@ -811,11 +825,14 @@ def decode_tokens_per_s_many(
     GPU, each paying the backend's fixed cost per layer; llama.cpp's -ngl counts the output
     as a unit that goes first, so pass clip(ngl - 1, 0, n_layers); ``gpu_hbm``: the GPU has
     stacked HBM memory, which reaches the backend's HBM share of its efficiency and pays its
-    HBM layer scale, as in :func:`effective_bandwidth`)."""
+    HBM layer scale, as in :func:`effective_bandwidth`; ``expert_type``: the model's routed-expert
+    type, for backends whose MoE layer cost depends on it)."""
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
-    eff, over, moe, launch, layer, layer_b, hbm_share, hbm_layer = _decode_factors(calib, tuple(gpu_backends), kinds)
+    eff, over, moe, launch, layer, layer_b, hbm_share, hbm_layer = _decode_factors(
+        calib, tuple(gpu_backends), kinds, expert_type
+    )
     hbm = np.asarray(gpu_hbm if gpu_hbm is not None else False, dtype=bool)
     eff = eff * np.where(hbm, hbm_share, 1.0)
     layer_scale = np.where(hbm, hbm_layer, 1.0)
