@@ -46,7 +46,38 @@ REYNARDO = "https://github.com/reynardo-tjhin/localllm-commands/blob/43316ebb36c
 REYNARDO_HOST = "Ryzen 9 7900, 2× 48 GB DDR5 at 5600 MT/s (dual channel, 89.6 GB/s), 12 threads"
 
 
+# llama-bench -ngl 999 -p 512 -n 128 --n-cpu-moe N on one Arc Pro B70 (SYCL, build b9739, July
+# 2026), Core i9-14900K (32 threads) with 64 GB DDR5-6000: dual channel, 96 GB/s
+WJG = "https://github.com/Wesley-Jakob-Gilbert/Intel-Arc-GPU-Benchmarks/blob/fae8b61efd9fe2be3ed7360cd77318b2366f0d03/results/b70-solo/llm-inference-SYCL.md"
+WJG_HOST = "Core i9-14900K, 64 GB DDR5-6000 (dual channel, 96 GB/s), 32 threads"
+
 RUNS = [
+    Run(
+        "gpt-oss-120b MXFP4, Arc Pro B70 (SYCL), --n-cpu-moe 22, llama-bench tg128",
+        "openai/gpt-oss-120b",
+        "MXFP4",
+        "Arc Pro B70",
+        22,
+        64,
+        96.0,
+        WJG_HOST,
+        27.69,
+        WJG + " (2026-07-09)",
+        threads=32,
+    ),
+    Run(
+        "GLM-4.5-Air Q4_K_M, Arc Pro B70 (SYCL), --n-cpu-moe 31, llama-bench tg128",
+        "zai-org/GLM-4.5-Air",
+        "Q4_K_M",
+        "Arc Pro B70",
+        31,
+        64,
+        96.0,
+        WJG_HOST,
+        14.36,
+        WJG + " (2026-07-09)",
+        threads=32,
+    ),
     Run(
         "gpt-oss-120b F16 file (MXFP4 experts), RTX 3090, -ncmoe 26, -ub 512, llama-bench tg",
         "openai/gpt-oss-120b",
