@@ -1276,6 +1276,17 @@ UNLENT_MOE_BACKENDS = ("cpu", "sycl")
 OWN_MOE_FAMILIES = ("xe-hpg", "xe2-hpg")
 
 
+def _entry_family(key: str, pairs) -> str | None:
+    """The GPU family a calibration entry describes: ``backend/family[/kind]``, or a chip's
+    (``backend/chip/<db_id>``) as its rows' device states it; None for a backend's own entry."""
+    parts = key.split("/")
+    if len(parts) < 2:
+        return None
+    if parts[1] != "chip":
+        return parts[1]
+    return next((d.family for _, d in pairs if d.db_id == parts[2]), None) if len(parts) > 2 else None
+
+
 def _per_backend_median(
     backends: dict[str, BackendCalibration],
     pairs,
@@ -1300,7 +1311,6 @@ def _per_backend_median(
     by_backend: dict[str, list[float]] = {}
     by_kind: dict[tuple[str, str], list[float]] = {}
     by_family: dict[tuple[str, str], list[float]] = {}  # OWN_MOE_FAMILIES only
-    chip_family: dict[tuple[str, str], str] = {}
     kinds: dict[str, set[str]] = {}
     # backends with rows of other families: there an own family's rows set only its own costs
     mixed = {r.backend for r, d in pairs if d.family not in OWN_MOE_FAMILIES}
@@ -1308,8 +1318,6 @@ def _per_backend_median(
         fam_keys = (f"{r.backend}/{d.family}", f"{r.backend}/{d.family}/{d.kind}") if d.family else ()
         for key in (*fam_keys, f"{r.backend}/{d.kind}"):
             kinds.setdefault(key, set()).add(d.kind)
-        if d.family and d.db_id:
-            chip_family[(r.backend, d.db_id)] = d.family
         v = implied(r, d, one)
         if v is None:
             continue
@@ -1343,13 +1351,7 @@ def _per_backend_median(
             # rows of the other kind only: a discrete card on Vulkan does not take a Strix
             # Halo's cost, whose experts read from the memory its dense layers do
             v = kind_borrowed[kind]
-        parts = key.split("/")
-        family = (
-            chip_family.get((backend, parts[2]))
-            if len(parts) > 2 and parts[1] == "chip"
-            else (parts[1] if len(parts) > 1 else None)
-        )
-        own = by_family.get((backend, family)) if family else None
+        own = by_family.get((backend, _entry_family(key, pairs) or "")) if by_family else None
         if own:
             v = max(0.0, statistics.median(own))
         out[key] = c.model_copy(update={field: round(v, ndigits)})
@@ -1413,12 +1415,9 @@ def _with_moe_type_costs(backends: dict[str, BackendCalibration], host, pooled_g
     one 45% slow."""
     one = _tmp_set(backends, pooled_gpu)
     groups: dict[tuple[str, str], dict[str, list[float]]] = {}
-    chip_family: dict[tuple[str, str], str] = {}
     for r, d in host:
         if d.family not in OWN_MOE_FAMILIES:
             continue
-        if d.db_id:
-            chip_family[(r.backend, d.db_id)] = d.family
         v = _moe_layer_ms(r, d, one)
         if v is not None:
             t = (r.expert_type or r.quant).upper()
@@ -1435,16 +1434,14 @@ def _with_moe_type_costs(backends: dict[str, BackendCalibration], host, pooled_g
         )
         if not typed:
             continue
-        rest = [v for t, vs in by_type.items() if t not in dict(typed) for v in vs]
+        own_types = {t for t, _ in typed}
+        rest = [v for t, vs in by_type.items() if t not in own_types for v in vs]
         costs[fam] = (round(max(0.0, statistics.median(rest)), 4), typed)
     out = dict(backends)
     for key, c in backends.items():
-        parts = key.split("/")
-        if len(parts) < 2:
-            continue
-        family = chip_family.get((parts[0], parts[2])) if parts[1] == "chip" and len(parts) > 2 else parts[1]
-        if (parts[0], family) in costs:
-            default, typed = costs[(parts[0], family)]
+        fam = (key.split("/")[0], _entry_family(key, host) or "")
+        if fam in costs:
+            default, typed = costs[fam]
             out[key] = c.model_copy(update={"moe_layer_launch_ms": default, "moe_layer_launch_ms_by_type": typed})
     return out
 
