@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sizing.core.speed.calibration import CALIBRATION_FILE
+from sizing.core.speed.coverage import OWN_MOE_FAMILIES
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds, work_compute
 from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet, bf16_rate_share
 from sizing.core.gpu import is_hbm, matrix_peak_tflops
@@ -1267,13 +1268,6 @@ def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> flo
 # on June master and 69 with PR #24452): lent as the largest median, they put an RTX 3090 on
 # Vulkan at six times ROCm's cost per MoE layer
 UNLENT_MOE_BACKENDS = ("cpu", "sycl")
-
-# GPU families whose MoE costs are their own on every backend: Intel's. On Vulkan an Arc runs
-# Mesa ANV's kernels, and one Arc Pro B70 on one build (kyuz0/intel-b70-ai-toolboxes, May 2026)
-# decoded its MoE files at 55-85% of its SYCL speed (Qwen3.6-35B-A3B 39 against 72 tok/s) where
-# a Radeon 8060S on RADV is as fast as on ROCm. Their rows set the MoE costs of their own
-# family's entries (and its chips'), never another family's on the same backend.
-OWN_MOE_FAMILIES = ("xe-hpg", "xe2-hpg")
 
 
 def _entry_family(key: str, pairs) -> str | None:

@@ -441,6 +441,32 @@ def test_moe_rows_are_counted_apart_per_device_class(tmp_path):
     assert cov.moe_rows("metal", "unified") == 0
 
 
+def test_an_intel_familys_moe_rows_count_for_that_family_only(tmp_path):
+    """Intel's MoE kernels are their own on Vulkan as on SYCL (OWN_MOE_FAMILIES): a Battlemage
+    MoE row on Vulkan backs Battlemage's MoE speed there, not an RTX 3090's or an Alchemist's."""
+    f = tmp_path / "bench.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "devices": {
+                    "b": {"kind": "gpu", "db_id": "intel-arc-pro-b70"},
+                    "g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"},
+                },
+                "rows": [
+                    {"device": "b", "backend": "vulkan", "active_params_b": 3.0},
+                    {"device": "b", "backend": "vulkan", "active_params_b": 3.6},
+                    {"device": "g", "backend": "vulkan"},
+                ],
+            }
+        )
+    )
+    cov = bench_coverage(f)
+    assert cov.rows("vulkan", "gpu") == 3
+    assert cov.moe_rows("vulkan", "gpu", "xe2-hpg") == 2
+    assert cov.moe_rows("vulkan", "gpu", "ampere") == 0 and cov.moe_rows("vulkan", "gpu") == 0
+    assert cov.moe_rows("vulkan", "gpu", "xe-hpg") == 0
+
+
 def test_decode_rows_are_counted_per_backend_and_architecture(tmp_path):
     """A row's architecture is its device's own family, else its data/gpus.yaml entry's (as
     the fit reads it); only decode rows count there, and host-limited rows count nowhere,
@@ -503,19 +529,22 @@ def test_an_architecture_without_rows_of_its_own_is_weak_on_a_borrowed_entry(ctx
 
 def test_a_moe_plan_flags_device_classes_without_public_moe_rows(ctx):
     """A speed for a MoE model on a class fitted on dense rows only is marked weak, and so
-    must reach the target at its low estimate; a class with public MoE rows of its own
-    (CUDA) is not on its well-covered architectures (entries fitted on enough rows: Ada,
-    Ampere), and the same builds for a dense model are not."""
+    must reach the target at its low estimate: an Arc A770 (Alchemist) on SYCL, whose
+    class's MoE rows all ran on Battlemage cards (an Intel family's MoE rows count for that
+    family only). A class with public MoE rows of its own (CUDA) is not on its well-covered
+    architectures (entries fitted on enough rows: Ada, Ampere), and the same builds for a
+    dense model are not."""
     from sizing.core.purchase import WEAK_CLASS_ROWS, WEAK_ENTRY_ROWS, WEAK_MOE_ROWS
 
     cov = ctx["coverage"]
-    assert cov.rows("metal", "unified") >= WEAK_CLASS_ROWS and cov.moe_rows("metal", "unified") < WEAK_MOE_ROWS
+    assert cov.rows("sycl", "gpu") >= WEAK_CLASS_ROWS and cov.moe_rows("sycl", "gpu", "xe-hpg") < WEAK_MOE_ROWS
+    assert cov.moe_rows("sycl", "gpu", "xe2-hpg") >= WEAK_MOE_ROWS
     assert cov.moe_rows("cuda", "gpu") >= WEAK_MOE_ROWS
-    moe = _plan(ctx, "Qwen/Qwen3-30B-A3B", target_tps=30, limit=200)
-    mac = [o for o in moe.options if o.calibration.device_class == "metal/unified"]
-    assert mac
-    for o in mac:
-        assert o.calibration.weak and o.calibration.moe_rows == cov.moe_rows("metal", "unified")
+    moe = _plan(ctx, "Qwen/Qwen3-30B-A3B", target_tps=30, limit=400)
+    alchemist = [o for o in moe.options if o.calibration.entry.startswith("sycl/xe-hpg")]
+    assert alchemist
+    for o in alchemist:
+        assert o.calibration.weak and o.calibration.moe_rows == cov.moe_rows("sycl", "gpu", "xe-hpg")
         assert "weak calibration for MoE models" in o.calibration.label
         assert o.decode_low >= 30  # a weak speed meets the target only at its low end
 

@@ -10,7 +10,6 @@ import yaml
 
 from harness.speed_fit import (
     BENCH_FILE,
-    OWN_MOE_FAMILIES,
     fit_from_files,
     load_bench_with_db,
     parse_bench,
@@ -20,6 +19,7 @@ from harness.speed_fit import (
     fit,
 )
 from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.coverage import OWN_MOE_FAMILIES
 from sizing.errors import SizingError
 from sizing.sources.catalog import load_catalog
 from sizing.core.machine import Device

@@ -115,7 +115,7 @@ def calibration_strength(
     )
     thin = pooled or one_card or (family_rows if family_rows is not None else entry.n_decode) < WEAK_ENTRY_ROWS
     weak_entry = device_rows == 0 and thin
-    moe_rows = coverage.moe_rows(dev.backend, dev.kind) if moe else None
+    moe_rows = coverage.moe_rows(dev.backend, dev.kind, dev.family) if moe else None
     weak_moe = moe_rows is not None and moe_rows < WEAK_MOE_ROWS
     weak_class = class_rows < WEAK_CLASS_ROWS
     rows = "pooled over all backends" if pooled else f"{entry.n_decode} decode / {entry.n_prefill} prefill rows"

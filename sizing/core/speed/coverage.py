@@ -17,7 +17,7 @@ from collections import Counter
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.machine import family_of
 from sizing.core.tables import data_file, read_yaml
@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 BENCH_FILE = data_file("llama_bench.yaml")
 GPUS_FILE = data_file("gpus.yaml")
 
+# GPU families whose MoE costs are their own on every backend: Intel's. On Vulkan an Arc runs
+# Mesa ANV's kernels, and one Arc Pro B70 on one build (kyuz0/intel-b70-ai-toolboxes, May 2026)
+# decoded its MoE files at 55-85% of its SYCL speed (Qwen3.6-35B-A3B 39 against 72 tok/s) where
+# a Radeon 8060S on RADV is as fast as on ROCm. Their rows set the MoE costs of their own
+# family's entries (and its chips') and count as MoE coverage for that family only, never for
+# another family on the same backend (harness/speed_fit.py, _per_backend_median).
+OWN_MOE_FAMILIES = ("xe-hpg", "xe2-hpg")
+
 
 class BenchCoverage(BaseModel):
     """Row counts by device class, by ``data/gpus.yaml`` id, and decode rows by backend and
@@ -38,15 +46,19 @@ class BenchCoverage(BaseModel):
 
     by_class: dict[str, int]
     by_gpu: dict[str, int]
-    moe_by_class: dict[str, int] = {}
+    moe_by_class: dict[str, int] = Field({}, description="MoE rows by class, rows of OWN_MOE_FAMILIES left out")
+    moe_by_own_family: dict[str, int] = Field({}, description="MoE rows of OWN_MOE_FAMILIES, by backend/family")
     decode_by_family: dict[str, int] = {}
     decode_devices_by_family: dict[str, int] = {}
 
     def rows(self, backend: str, kind: Literal["gpu", "cpu", "unified"] | str) -> int:
         return self.by_class.get(f"{backend}/{kind}", 0)
 
-    def moe_rows(self, backend: str, kind: Literal["gpu", "cpu", "unified"] | str) -> int:
-        """Rows of mixture-of-experts models in this device class."""
+    def moe_rows(self, backend: str, kind: Literal["gpu", "cpu", "unified"] | str, family: str | None = None) -> int:
+        """Rows of mixture-of-experts models behind a device's MoE costs: its own family's
+        where that family is in OWN_MOE_FAMILIES, else its class's other families'."""
+        if family in OWN_MOE_FAMILIES:
+            return self.moe_by_own_family.get(f"{backend}/{family}", 0)
         return self.moe_by_class.get(f"{backend}/{kind}", 0)
 
     def family_decode_rows(self, backend: str, family: str) -> int:
@@ -88,6 +100,7 @@ def bench_coverage(path: DataPath = BENCH_FILE, gpus_path: DataPath = GPUS_FILE)
     by_class: Counter[str] = Counter()
     by_gpu: Counter[str] = Counter()
     moe: Counter[str] = Counter()
+    moe_own: Counter[str] = Counter()
     decode_fam: Counter[str] = Counter()
     decode_devs: dict[str, set[str]] = {}
     for i, row in enumerate(raw["rows"]):
@@ -104,9 +117,12 @@ def bench_coverage(path: DataPath = BENCH_FILE, gpus_path: DataPath = GPUS_FILE)
             by_gpu[dev["db_id"]] += 1
         cls = f"{row.get('backend')}/{dev.get('kind')}"
         by_class[cls] += 1
-        if row.get("active_params_b"):
-            moe[cls] += 1
         fam = dev.get("family") or families.get(dev.get("db_id") or "")
+        if row.get("active_params_b"):
+            if fam in OWN_MOE_FAMILIES:
+                moe_own[f"{row.get('backend')}/{fam}"] += 1
+            else:
+                moe[cls] += 1
         if fam and row.get("tg128") is not None:
             decode_fam[f"{row.get('backend')}/{fam}"] += 1
             decode_devs.setdefault(f"{row.get('backend')}/{fam}", set()).add(row["device"])
@@ -114,6 +130,7 @@ def bench_coverage(path: DataPath = BENCH_FILE, gpus_path: DataPath = GPUS_FILE)
         by_class=dict(by_class),
         by_gpu=dict(by_gpu),
         moe_by_class=dict(moe),
+        moe_by_own_family=dict(moe_own),
         decode_by_family=dict(decode_fam),
         decode_devices_by_family={k: len(v) for k, v in decode_devs.items()},
     )
