@@ -419,23 +419,25 @@ def test_expert_offload_builds_compete_for_moe_models(ctx):
     assert not dense.is_moe  # the CLI and UI build offload candidates only for MoE models
 
 
+def _coverage_of(tmp_path, devices: dict, rows: list[dict]):
+    """The coverage counts of a bench file holding these devices and rows."""
+    f = tmp_path / "bench.yaml"
+    f.write_text(yaml.safe_dump({"devices": devices, "rows": rows}))
+    return bench_coverage(f)
+
+
 def test_moe_rows_are_counted_apart_per_device_class(tmp_path):
     """A row naming its active parameters is a MoE row; host-limited rows count for nothing."""
-    f = tmp_path / "bench.yaml"
-    f.write_text(
-        yaml.safe_dump(
-            {
-                "devices": {"g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"}, "u": {"kind": "unified"}},
-                "rows": [
-                    {"device": "g", "backend": "cuda"},
-                    {"device": "g", "backend": "cuda", "active_params_b": 3.3},
-                    {"device": "u", "backend": "rocm", "active_params_b": 5.1},
-                    {"device": "u", "backend": "rocm", "active_params_b": 3.3, "host_limited": True},
-                ],
-            }
-        )
+    cov = _coverage_of(
+        tmp_path,
+        {"g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"}, "u": {"kind": "unified"}},
+        [
+            {"device": "g", "backend": "cuda"},
+            {"device": "g", "backend": "cuda", "active_params_b": 3.3},
+            {"device": "u", "backend": "rocm", "active_params_b": 5.1},
+            {"device": "u", "backend": "rocm", "active_params_b": 3.3, "host_limited": True},
+        ],
     )
-    cov = bench_coverage(f)
     assert (cov.rows("cuda", "gpu"), cov.moe_rows("cuda", "gpu")) == (2, 1)
     assert (cov.rows("rocm", "unified"), cov.moe_rows("rocm", "unified")) == (1, 1)
     assert cov.moe_rows("metal", "unified") == 0
@@ -444,23 +446,18 @@ def test_moe_rows_are_counted_apart_per_device_class(tmp_path):
 def test_an_intel_familys_moe_rows_count_for_that_family_only(tmp_path):
     """Intel's MoE kernels are their own on Vulkan as on SYCL (OWN_MOE_FAMILIES): a Battlemage
     MoE row on Vulkan backs Battlemage's MoE speed there, not an RTX 3090's or an Alchemist's."""
-    f = tmp_path / "bench.yaml"
-    f.write_text(
-        yaml.safe_dump(
-            {
-                "devices": {
-                    "b": {"kind": "gpu", "db_id": "intel-arc-pro-b70"},
-                    "g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"},
-                },
-                "rows": [
-                    {"device": "b", "backend": "vulkan", "active_params_b": 3.0},
-                    {"device": "b", "backend": "vulkan", "active_params_b": 3.6},
-                    {"device": "g", "backend": "vulkan"},
-                ],
-            }
-        )
+    cov = _coverage_of(
+        tmp_path,
+        {
+            "b": {"kind": "gpu", "db_id": "intel-arc-pro-b70"},
+            "g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"},
+        },
+        [
+            {"device": "b", "backend": "vulkan", "active_params_b": 3.0},
+            {"device": "b", "backend": "vulkan", "active_params_b": 3.6},
+            {"device": "g", "backend": "vulkan"},
+        ],
     )
-    cov = bench_coverage(f)
     assert cov.rows("vulkan", "gpu") == 3
     assert cov.moe_rows("vulkan", "gpu", "xe2-hpg") == 2
     assert cov.moe_rows("vulkan", "gpu", "ampere") == 0 and cov.moe_rows("vulkan", "gpu") == 0
@@ -471,26 +468,21 @@ def test_decode_rows_are_counted_per_backend_and_architecture(tmp_path):
     """A row's architecture is its device's own family, else its data/gpus.yaml entry's (as
     the fit reads it); only decode rows count there, and host-limited rows count nowhere,
     not even for the device they ran on."""
-    f = tmp_path / "bench.yaml"
-    f.write_text(
-        yaml.safe_dump(
-            {
-                "devices": {
-                    "g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"},
-                    "t": {"kind": "gpu", "db_id": "nvidia-rtx-2080-ti"},
-                    "c": {"kind": "cpu", "family": "avx2"},
-                },
-                "rows": [
-                    {"device": "g", "backend": "cuda", "tg128": 100.0},
-                    {"device": "g", "backend": "cuda", "pp512": 3000.0},
-                    {"device": "g", "backend": "vulkan", "tg128": 90.0},
-                    {"device": "t", "backend": "cuda", "tg128": 80.0, "host_limited": True},
-                    {"device": "c", "backend": "cpu", "tg128": 9.0},
-                ],
-            }
-        )
+    cov = _coverage_of(
+        tmp_path,
+        {
+            "g": {"kind": "gpu", "db_id": "nvidia-rtx-3090"},
+            "t": {"kind": "gpu", "db_id": "nvidia-rtx-2080-ti"},
+            "c": {"kind": "cpu", "family": "avx2"},
+        },
+        [
+            {"device": "g", "backend": "cuda", "tg128": 100.0},
+            {"device": "g", "backend": "cuda", "pp512": 3000.0},
+            {"device": "g", "backend": "vulkan", "tg128": 90.0},
+            {"device": "t", "backend": "cuda", "tg128": 80.0, "host_limited": True},
+            {"device": "c", "backend": "cpu", "tg128": 9.0},
+        ],
     )
-    cov = bench_coverage(f)
     assert cov.family_decode_rows("cuda", "ampere") == 1 and cov.family_decode_rows("vulkan", "ampere") == 1
     assert cov.family_decode_rows("cpu", "avx2") == 1
     assert cov.family_decode_rows("cuda", "turing") == 0 and "nvidia-rtx-2080-ti" not in cov.by_gpu
