@@ -172,6 +172,11 @@ class BenchRow(BaseModel):
         return self.size_gib
 
     @property
+    def routed_type(self) -> str:
+        """The ggml type of the routed experts: the row's ``expert_type``, else its quant's name."""
+        return (self.expert_type or self.quant).upper()
+
+    @property
     def active_fraction(self) -> float:
         """Share of the file one token reads: computed from the layout, else by parameters."""
         if self.read_fraction is not None:
@@ -412,8 +417,8 @@ def row_work(row: BenchRow, dev: BenchDevice) -> DeviceWork:
         flops_per_token=2.0 * row.active_params,
         expert_flops_per_token=eflops,
         moe_layers=row.moe_layers or 0,
-        experts_float=bool(row.active_params_b) and (row.expert_type or row.quant).upper() in FLOAT_MATRIX_TYPES,
-        expert_type=(row.expert_type or row.quant).upper() if row.moe_layers else "",
+        experts_float=bool(row.active_params_b) and row.routed_type in FLOAT_MATRIX_TYPES,
+        expert_type=row.routed_type if row.moe_layers else "",
         # a GPU multiplies F16/BF16 weights faster than quantized ones (prefill_f16_speed);
         # CPU rows keep no mix: their per-thread rate is fitted as the rows ran
         matrix_types=((row.quant.upper(), 1.0),) if dev.kind != "cpu" else (),
@@ -1414,8 +1419,7 @@ def _with_moe_type_costs(backends: dict[str, BackendCalibration], host, pooled_g
             continue
         v = _moe_layer_ms(r, d, one)
         if v is not None:
-            t = (r.expert_type or r.quant).upper()
-            groups.setdefault((r.backend, d.family), {}).setdefault(t, []).append(v)
+            groups.setdefault((r.backend, d.family), {}).setdefault(r.routed_type, []).append(v)
     costs: dict[tuple[str, str], tuple[float, tuple[tuple[str, float], ...]]] = {}
     for fam, by_type in groups.items():
         own = {t: vs for t, vs in by_type.items() if len(vs) >= 2}

@@ -209,11 +209,6 @@ class BackendCalibration(BaseModel):
             "layer than Q4_K ones); other types take moe_layer_launch_ms"
         ),
     )
-
-    def moe_launch_ms(self, expert_type: str) -> float:
-        """The fixed time per MoE layer for experts of ``expert_type``."""
-        return dict(self.moe_layer_launch_ms_by_type).get(expert_type.upper(), self.moe_layer_launch_ms)
-
     hbm_decode_share: float = Field(
         1.0,
         gt=0,
@@ -270,6 +265,10 @@ class BackendCalibration(BaseModel):
             "dominates at small head dimensions"
         ),
     )
+
+    def moe_launch_ms(self, expert_type: str) -> float:
+        """The fixed time per MoE layer for experts of ``expert_type``."""
+        return dict(self.moe_layer_launch_ms_by_type).get(expert_type.upper(), self.moe_layer_launch_ms)
 
 
 class CalibrationSet(BaseModel):
