@@ -10,6 +10,9 @@ quantized CUDA rows measured before llama.cpp made its int8 tensor-core kernels 
 and of RDNA 3.5 iGPU rows from before October 2025 on ROCm and before 2026 on Vulkan
 (harness.speed_fit.superseded_prompt): they time a path no current build takes.
 
+It then scores decode at depth: each run of one model at several depths (data file's
+``depth_runs``) predicted with the attention cost its backend's other runs imply.
+
 With ``--folds``, it also refits three times, each time holding out a different third of
 every backend's rows, and prints the error
 of every row as predicted by the fit it was left out of: a figure that one lucky or
@@ -30,9 +33,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.speed_fit import (  # noqa: E402
+    depth_run_scale,
     fit,
     fit_from_files,
     load_bench_with_db,
+    predicted_depth_ratios,
+    with_kv_time_scale,
     predict_decode,
     predict_prefill,
     row_device,
@@ -94,6 +100,37 @@ def cross_validated() -> None:
     for key in sorted(by_key, key=lambda k: (k == "ALL", k)):
         dec, pre = by_key[key]
         print(f"{key:24} {fmt(dec):28} {fmt(pre):28}")
+
+
+def depth() -> None:
+    """Decode at depth: each run's slowdown at its deepest depth, measured and predicted with
+    the attention cost its backend's other runs imply (the run left out), and with none."""
+    data = load_bench_with_db()
+    calib = fit_from_files()
+    if not data.depth_runs:
+        return
+    print("\n== decode at depth: speed at the deepest run / at depth 0 (each run left out of its backend's median)")
+    print(f"{'run':34} {'depth':>6} {'measured':>9} {'predicted':>9} {'no scale':>9}  scale (others)")
+    errs: dict[str, list[float]] = {"predicted": [], "no scale": []}
+    for run in data.depth_runs:
+        dev = data.devices[run.device]
+        others = [
+            depth_run_scale(o, data.devices[o.device], calib)
+            for o in data.depth_runs
+            if o.backend == run.backend and o.id != run.id
+        ]
+        if not others:
+            continue
+        scale = statistics.median(others)
+        deepest = max(run.tg)
+        measured = run.tg[deepest] / run.tg[0]
+        pred = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, scale))[deepest]
+        bare = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, 1.0))[deepest]
+        errs["predicted"].append(abs(pred - measured) / measured)
+        errs["no scale"].append(abs(bare - measured) / measured)
+        print(f"{run.id:34} {deepest:6d} {measured:9.3f} {pred:9.3f} {bare:9.3f}  {scale:.2f}")
+    for k, xs in errs.items():
+        print(f"  {k:10} error of the ratio: median {100 * statistics.median(xs):4.1f}%, max {100 * max(xs):4.1f}%")
 
 
 def shuffled(n: int) -> None:
@@ -219,6 +256,7 @@ def main() -> int:
 if __name__ == "__main__":
     rc = main()
     args = sys.argv[1:]
+    depth()
     if "--folds" in args:
         cross_validated()
     if "--shuffles" in args:

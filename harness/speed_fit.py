@@ -261,6 +261,53 @@ class GraphPair(BaseModel):
         return (1.0 / self.tg_graphs_off - 1.0 / self.tg_graphs_on) / self.layers
 
 
+class DepthRun(BaseModel):
+    """One model decoded on one device at several depths (llama-bench ``-d``: tg after N cached
+    tokens): how much each cached cell slows a token, which the tg128 rows (depth 0) cannot show."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    device: str
+    backend: Literal["cuda", "metal", "rocm", "vulkan", "sycl"]
+    model: str
+    arch_id: str = Field(description="catalog architecture: its KV layout gives the bytes a cached cell adds")
+    quant: str = Field(description="the file's quant, as the catalog's recipes name it (MXFP4: the experts as shipped)")
+    kv_type: str = "f16"
+    decode_test: str = Field("tg128", pattern=r"^tg\d+$")
+    tg: dict[int, float] = Field(description="depth -> tokens/s; depth 0 is the run's own base")
+    build: str | None = None
+    date: dt.date | None = None
+    source: str = Field(min_length=8)
+    kv_full_per_cell: float | None = Field(
+        None, ge=0, description="computed: KV bytes a cached cell adds over the full-attention layers"
+    )
+    kv_windowed: tuple[tuple[float, int], ...] = Field(
+        (), description="computed: (KV bytes per cell, window) of the sliding-window layers"
+    )
+
+    @field_validator("tg")
+    @classmethod
+    def _depths(cls, v: dict[int, float]) -> dict[int, float]:
+        if 0 not in v or len(v) < 2:
+            raise ValueError("needs depth 0 and at least one deeper run")
+        if any(d < 0 or t <= 0 for d, t in v.items()):
+            raise ValueError("depths are >= 0 and speeds > 0")
+        return v
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the test generates: a run at depth d decodes over d .. d + tokens."""
+        return int(self.decode_test[2:])
+
+    def kv_bytes(self, depth: float) -> float:
+        """K and V bytes one token's attention reads at ``depth`` (load_bench_with_db computes
+        the layout from the catalog architecture)."""
+        if self.kv_full_per_cell is None:
+            raise SizingError(f"depth run {self.id!r}: KV layout not computed yet (load with load_bench_with_db)")
+        return self.kv_full_per_cell * depth + sum(c * min(depth, w) for c, w in self.kv_windowed)
+
+
 class ModelLayers(BaseModel):
     """Layer counts of the models the rows name by llama-bench's label only (no arch_id):
     a GPU's fixed decode cost is per layer, so the fit needs them."""
@@ -289,6 +336,7 @@ class BenchData(BaseModel):
     model_layers: ModelLayers | None = None
     cpu_kernels: CpuKernelSpeeds | None = None
     graph_pairs: tuple[GraphPair, ...] = ()
+    depth_runs: tuple[DepthRun, ...] = ()
     db_families: dict[str, dict[str, tuple[str, ...]]] = Field(
         default_factory=dict,
         description=(
@@ -334,11 +382,26 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
     if not isinstance(pairs, list):
         raise SizingError(f"{path}: 'graph_pairs' must be a list")
     graph_pairs = tuple(validate(GraphPair, e, f"{path}: graph pair #{i},") for i, e in enumerate(pairs))
+    runs = raw.get("depth_runs") or []
+    if not isinstance(runs, list):
+        raise SizingError(f"{path}: 'depth_runs' must be a list")
+    depth_runs = []
+    for i, e in enumerate(runs):
+        rid = e.get("id", f"#{i}") if isinstance(e, dict) else f"#{i}"
+        run = validate(DepthRun, e, f"{path}: depth run {rid!r},")
+        if run.device not in devices:
+            raise SizingError(f"{path}: depth run {run.id!r}, field device: unknown device {run.device!r}")
+        depth_runs.append(run)
     layers = None
     if raw.get("model_layers") is not None:
         layers = validate(ModelLayers, raw["model_layers"], f"{path}: model_layers,")
     return BenchData(
-        devices=devices, rows=tuple(rows), graph_pairs=graph_pairs, cpu_kernels=kernels, model_layers=layers
+        devices=devices,
+        rows=tuple(rows),
+        graph_pairs=graph_pairs,
+        depth_runs=tuple(depth_runs),
+        cpu_kernels=kernels,
+        model_layers=layers,
     )
 
 
@@ -371,14 +434,19 @@ def split_rows(
 
 
 def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
+    return bench_device_rate(row.backend, dev, row.threads)
+
+
+def bench_device_rate(backend: str, dev: BenchDevice, threads: int | None = None) -> DeviceRate:
+    """A data-file device as the speed model sees it, on one backend."""
     return DeviceRate(
         name=dev.name,
         kind=dev.kind,
-        backend=row.backend,
+        backend=backend,
         bandwidth_gbs=dev.bandwidth_gbs,
         matmul_tflops=dev.matmul_tflops,
         bf16_tflops=dev.bf16_tflops,
-        threads=row.threads,
+        threads=threads,
         clock_ghz=dev.clock_ghz,
         family=dev.family,
         hbm=dev.hbm,
@@ -1214,6 +1282,7 @@ def fit(
     backends = _with_moe_costs(backends, pairs, pooled_gpu)
     backends = _with_moe_prefill(backends, pairs, pooled_gpu)
     backends = _with_chip_prompt(backends, pairs, pooled_gpu, data.db_same_chip)
+    backends, pooled_gpu = _with_kv_time_scales(backends, pooled_gpu, data)
     if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
         speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
         decode = tuple(sorted(data.cpu_kernels.decode_speeds.items()))
@@ -1239,7 +1308,9 @@ def fit(
             "unified-memory chips' in their class and architecture entries; capped at the GFLOP/s per watt of "
             "board power of the architecture's most power-efficient discrete run, three runs or more, the "
             "share then the median of the runs that cap did not hold; quantized CUDA prompt rows measured "
-            "before int8 tensor-core kernels became the default, 2024-06, left out), per GB/s, or per CPU thread"
+            "before int8 tensor-core kernels became the default, 2024-06, left out), per GB/s, or per CPU thread; "
+            "decode at depth (GPUs): the K/V bytes attention reads at the backend's median cost relative to "
+            "streaming them, from runs of one model at several depths (every backend's median where a backend has none)"
         ),
         holdout=(
             "none: every row is fitted (bench/accuracy_speed.py predicts each row by a fit without it)"
@@ -1579,6 +1650,82 @@ def _chip_moe_prefill(rows: list[tuple[BenchRow, BenchDevice]], calib: Calibrati
     return update
 
 
+def depth_run_scale(run: DepthRun, dev: BenchDevice, calib: CalibrationSet) -> float:
+    """The cost of attention's K/V reads relative to streaming them at the device's effective
+    bandwidth, that one depth run implies: least squares through the origin of the extra time
+    per token beyond the run's own depth-0 speed on the KV bytes read at each depth over that
+    bandwidth (a run's base, measured, leaves the weights and fixed costs out of it)."""
+    bw = effective_bandwidth(bench_device_rate(run.backend, dev), calib)
+    half = run.tokens / 2.0  # a test at depth d decodes over d .. d + tokens
+    base = 1.0 / run.tg[0]
+    xs = [(run.kv_bytes(d + half) - run.kv_bytes(half)) / bw for d in run.tg if d > 0]
+    ys = [1.0 / t - base for d, t in run.tg.items() if d > 0]
+    sxx = sum(x * x for x in xs)
+    if sxx <= 0:
+        raise SizingError(f"depth run {run.id!r}: its model reads no more K/V at depth (no full-attention layers)")
+    return sum(x * y for x, y in zip(xs, ys)) / sxx
+
+
+def depth_run_work(run: DepthRun, dev: BenchDevice) -> DeviceWork:
+    """The run's model, typed by its quant's recipe, whole on its device: what the speed model
+    decodes at each of the run's depths."""
+    from sizing.core.quant import apply_recipe
+    from sizing.core.tensors import tensors_for
+    from sizing.core.traffic import model_traffic, single_device_work
+    from sizing.sources.catalog import load_catalog
+
+    arch = load_catalog().get(run.arch_id)
+    if arch is None:
+        raise SizingError(f"depth run {run.id!r}: unknown catalog architecture {run.arch_id!r}")
+    tr = model_traffic(arch, apply_recipe(arch, tensors_for(arch), run.quant), run.kv_type, run.kv_type)
+    return single_device_work(tr, bench_device_rate(run.backend, dev))
+
+
+def with_kv_time_scale(calib: CalibrationSet, backend: str, scale: float) -> CalibrationSet:
+    """``calib`` with every entry of ``backend`` at one decode_kv_time_scale (a run left out of
+    its backend's median is predicted with the others' median)."""
+    backends = {
+        k: c.model_copy(update={"decode_kv_time_scale": scale}) if k.split("/")[0] == backend else c
+        for k, c in calib.backends.items()
+    }
+    return calib.model_copy(update={"backends": backends})
+
+
+def predicted_depth_ratios(run: DepthRun, dev: BenchDevice, calib: CalibrationSet) -> dict[int, float]:
+    """Decode speed at each of the run's depths relative to its depth 0, as the speed model
+    predicts it (each test decodes over depth .. depth + tokens: its middle is taken)."""
+    w = depth_run_work(run, dev)
+    half = run.tokens // 2
+    base = decode_step_seconds([w], calib, depth=half)[0]
+    return {d: base / decode_step_seconds([w], calib, depth=d + half)[0] for d in sorted(run.tg)}
+
+
+def _with_kv_time_scales(
+    backends: dict[str, BackendCalibration], pooled: BackendCalibration, data: BenchData
+) -> tuple[dict[str, BackendCalibration], BackendCalibration]:
+    """Every GPU entry's decode_kv_time_scale: the median its backend's depth runs imply,
+    else the median over every backend's runs (attention kernels read the cache in short
+    rows on every GPU); CPU entries keep 1 (their attention has its own term)."""
+    if not data.depth_runs:
+        return backends, pooled
+    one = CalibrationSet(
+        name="kv", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled
+    )
+    by_backend: dict[str, list[float]] = {}
+    for run in data.depth_runs:
+        by_backend.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one))
+    every = statistics.median([x for xs in by_backend.values() for x in xs])
+    out = {}
+    for key, c in backends.items():
+        backend = key.split("/")[0]
+        if backend == "cpu":
+            out[key] = c
+            continue
+        scale = statistics.median(by_backend[backend]) if backend in by_backend else every
+        out[key] = c.model_copy(update={"decode_kv_time_scale": round(max(scale, 0.1), 3)})
+    return out, pooled.model_copy(update={"decode_kv_time_scale": round(max(every, 0.1), 3)})
+
+
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
     """CUDA architectures on which llama.cpp runs without CUDA graphs: each MoE layer also
     pays the median time the graphs save a MoE model's layer on such a GPU (measured with
@@ -1765,7 +1912,27 @@ def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
     )
     cat = load_catalog()
     archs = {r.arch_id: cat.get(r.arch_id) for r in data.rows if r.arch_id}
+    data = with_kv_layouts(data, {run.arch_id: cat.get(run.arch_id) for run in data.depth_runs})
     return with_read_fractions(data, archs)
+
+
+def with_kv_layouts(data: BenchData, archs: dict) -> BenchData:
+    """Each depth run's KV bytes per cached cell, from its catalog architecture and cache type."""
+    from sizing.core.quant import apply_recipe
+    from sizing.core.tensors import tensors_for
+    from sizing.core.traffic import model_traffic, single_device_work
+
+    runs = []
+    for run in data.depth_runs:
+        arch = archs.get(run.arch_id)
+        if arch is None:
+            raise SizingError(f"depth run {run.id!r}: unknown catalog architecture {run.arch_id!r}")
+        # the weights' types do not change the cache; any recipe types the tensors
+        tr = model_traffic(arch, apply_recipe(arch, tensors_for(arch), "Q8_0"), run.kv_type, run.kv_type)
+        dev = data.devices[run.device]
+        w = single_device_work(tr, bench_device_rate(run.backend, dev))
+        runs.append(run.model_copy(update={"kv_full_per_cell": w.kv_full_per_cell, "kv_windowed": w.kv_windowed}))
+    return data.model_copy(update={"depth_runs": tuple(runs)})
 
 
 def dump_calibration(calib: CalibrationSet) -> str:

@@ -157,6 +157,57 @@ def test_build_and_date_are_validated_on_load():
         assert broken["rows"][2]["id"] in str(e.value) and field in str(e.value)
 
 
+def test_decode_at_depth_slows_as_llama_cpp_measured_it_on_runs_left_out():
+    """ggml-org's DGX Spark and M2 Ultra pages decode five models each at 0-32K cached tokens.
+    Each run, predicted with the attention cost the other runs of its backend imply, must slow
+    down with depth as llama.cpp measured; streaming the K/V at the weights' bandwidth (no
+    attention cost of its own) leaves it 6-25% too fast at 32K."""
+    from harness.speed_fit import depth_run_scale, predicted_depth_ratios, with_kv_time_scale
+
+    data = load_bench_with_db()
+    calib = load_calibration()
+    assert {r.backend for r in data.depth_runs} >= {"cuda", "metal"}
+    errs, bare_errs = [], []
+    for run in data.depth_runs:
+        dev = data.devices[run.device]
+        others = [
+            depth_run_scale(o, data.devices[o.device], calib)
+            for o in data.depth_runs
+            if o.backend == run.backend and o.id != run.id
+        ]
+        deepest = max(run.tg)
+        measured = run.tg[deepest] / run.tg[0]
+        pred = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, statistics.median(others)))
+        bare = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, 1.0))
+        assert list(pred.values()) == sorted(pred.values(), reverse=True)  # deeper is never faster
+        errs.append(abs(pred[deepest] - measured) / measured)
+        bare_errs.append(abs(bare[deepest] - measured) / measured)
+    assert statistics.median(errs) < 0.04 and max(errs) < 0.12
+    assert statistics.median(bare_errs) > 2 * statistics.median(errs)
+    # the shipped calibration carries the fitted cost to every GPU backend, and none to a CPU
+    assert calib.get("metal").decode_kv_time_scale > calib.get("cuda").decode_kv_time_scale > 1.2
+    assert calib.get("rocm").decode_kv_time_scale > 1.2 and calib.get("cpu").decode_kv_time_scale == 1.0
+
+
+def test_a_bad_depth_run_is_reported_with_file_entry_and_field():
+    from harness.speed_fit import with_kv_layouts
+
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    run = raw["depth_runs"][1]
+    del run["tg"][0]
+    with pytest.raises(SizingError) as e:
+        parse_bench(raw, "data/llama_bench.yaml")
+    assert "llama_bench.yaml" in str(e.value) and run["id"] in str(e.value) and "tg" in str(e.value)
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    raw["depth_runs"][0]["device"] = "no-such-gpu"
+    with pytest.raises(SizingError, match="depth run.*unknown device"):
+        parse_bench(raw)
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    raw["depth_runs"][0]["arch_id"] = "nobody/no-such-model"
+    with pytest.raises(SizingError, match="no-such-model"):
+        with_kv_layouts(parse_bench(raw), {})
+
+
 def test_unknown_device_is_rejected():
     raw = yaml.safe_load(BENCH_FILE.read_text())
     raw["rows"][0]["device"] = "no-such-gpu"

@@ -227,6 +227,18 @@ class BackendCalibration(BaseModel):
             "entry's (at its reduced effective bandwidth); fitted with hbm_decode_share"
         ),
     )
+    decode_kv_time_scale: float = Field(
+        1.0,
+        gt=0,
+        le=5.0,
+        description=(
+            "GPU decode at depth: attention over the cached cells takes this many times as long as "
+            "streaming its K and V bytes at the device's effective bandwidth (the flash-attention "
+            "kernel reads K and V in short rows, with a softmax between them; the weights' "
+            "matrix-vector kernels stream long ones); fitted on llama-bench runs of one model at "
+            "several depths (tg @ dN); 1 on a CPU, whose attention has its own term"
+        ),
+    )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
     prefill_spread: tuple[float, float] = (0.7, 1.3)
     n_decode: int = 0
@@ -611,11 +623,13 @@ def decode_step_seconds(
         if not (w.dense_bytes or w.expert_bytes or w.layers):
             continue
         bw = work_bandwidth(w, calib)
+        c = calib.for_device(w.device)
         kv = n_seq * w.kv_read_bytes(depth)
         read = w.weight_read_bytes(n_seq) + kv
         attn_flops = n_seq * w.attention_flops(depth)
-        # attention over the cache: its KV read, or on a CPU its arithmetic, whichever is slower
-        attention = kv / bw
+        # attention over the cache: its KV read (on a GPU at the fitted cost of attention's
+        # reads), or on a CPU its arithmetic, whichever is slower
+        attention = kv / bw * (c.decode_kv_time_scale if w.device.kind != "cpu" else 1.0)
         if attn_flops:
             attention = max(attention, cpu_attention_seconds(w, calib, depth, n_seq) or 0.0)
         t_mem = w.weight_read_bytes(n_seq) / bw + attention
@@ -623,7 +637,6 @@ def decode_step_seconds(
         if n_seq > 1:
             flops = n_seq * w.flops_per_token + attn_flops
             t_cmp = flops / work_compute(w, calib)
-        c = calib.for_device(w.device)
         moe = w.moe_layers * (c.moe_layer_mb * 1e6 / bw + c.moe_launch_ms(w.expert_type) / 1000.0)
         layer = c.decode_layer_ms / 1000.0 + c.decode_layer_mb * 1e6 / bw
         if w.device.hbm and w.device.kind != "cpu":
@@ -756,6 +769,7 @@ def estimate_speed(
             + (f", refitted to {calib.machine}" if calib.machine else ""),
             method=(
                 "decode: bytes read per token ÷ (bandwidth × fitted efficiency) summed over devices "
+                "(on a GPU the cache's K/V at attention's fitted cost per byte) "
                 "(on a CPU, attention over the cached cells in clock cycles, FLOPs at a vector rate + a "
                 "fixed cost per head and cell, where that outlasts the KV read) "
                 "+ fitted fixed cost per GPU layer (on CUDA bytes-equivalent at the effective bandwidth) + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
