@@ -79,6 +79,7 @@ def test_plan_cli_objectives_used_region_json(capsys):
     assert costs == sorted(costs)
     for o in rows:
         assert o["decode_tokens_per_s"] >= 30 and o["why"] and o["speed_basis"] and o["calibration"]["label"]
+        assert 0 < o["decode_at_ctx_tokens_per_s"] < o["decode_tokens_per_s"]  # the cache read at the chosen context
         assert o["models"][0]["llama_server"].startswith("llama-server")
         assert all(
             ln["source"].startswith("https://") and ln["kind"] in ("msrp", "street", "used") for ln in o["lines"]
@@ -110,6 +111,8 @@ def test_plan_target_nobody_meets_is_answered_with_the_closest(capsys):
     )
     assert code == 0, err
     assert "no configuration meets this" in out and "#" in out
+    # the table's two speeds, and what each one is
+    assert "at ctx" in out.splitlines()[1] and "at ctx: decode averaged as the chosen context fills" in out
 
 
 def test_buy_or_rent_like_for_like_keeps_the_build(capsys):

@@ -201,6 +201,24 @@ def _plan(ctx, model, **kw):
     )
 
 
+def test_each_row_says_its_decode_at_the_chosen_context_below_an_empty_caches(ctx):
+    """The ranking's tok/s is at an empty cache, as public benchmarks report it; a buyer who
+    works at 32K waits for every token to read the cache up to its depth. Each row carries
+    that speed too, and a longer context takes more off it."""
+    short = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="fastest", budget_usd=3000, ctx_len=4096)
+    long = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="fastest", budget_usd=3000, ctx_len=32768)
+    by_id = {o.build_id: o for o in short.options}
+    both = [(by_id[o.build_id], o) for o in long.options if o.build_id in by_id]
+    assert len(both) >= 5
+    for s4k, s32k in both:
+        for o in (s4k, s32k):
+            assert o.decode_at_ctx_tokens_per_s < o.decode_tokens_per_s
+            assert o.models[0].decode_at_ctx_tokens_per_s == o.decode_at_ctx_tokens_per_s
+        loss_4k = 1 - s4k.decode_at_ctx_tokens_per_s / s4k.decode_tokens_per_s
+        loss_32k = 1 - s32k.decode_at_ctx_tokens_per_s / s32k.decode_tokens_per_s
+        assert loss_32k > 2 * loss_4k and loss_32k > 0.1
+
+
 def test_cheapest_meets_the_target_within_budget_and_says_why(ctx):
     r = _plan(ctx, "meta-llama/Llama-3.1-8B-Instruct", objective="cheapest", target_tps=40, budget_usd=2000)
     assert r.met and r.options

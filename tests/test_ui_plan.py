@@ -18,6 +18,7 @@ from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.coverage import bench_coverage
 from sizing.hardware.db import load_gpus
 from sizing.sources.catalog import load_catalog
+from sizing.ui import fmt
 
 PAGE = "from sizing.ui.pages.plan import render\nrender()"
 MODEL = "Qwen/Qwen3-8B"
@@ -57,6 +58,9 @@ def test_ranked_table_is_the_cores_ranking(default_run):
     )
     table = at.dataframe[0].value
     assert list(table["build id"][:5]) == [o.build_id for o in core.options[:5]]
+    # both speeds the core gives a row: at an empty cache, and as the chosen context fills
+    assert list(table["tokens/s at ctx"][:5]) == [fmt.num(o.decode_at_ctx_tokens_per_s) for o in core.options[:5]]
+    assert list(table["tokens/s"][:5]) == [fmt.num(o.decode_tokens_per_s) for o in core.options[:5]]
     assert at.success and core.message in at.success[0].value
     assert all(w for w in table["why"])
 

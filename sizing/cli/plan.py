@@ -152,7 +152,20 @@ def _calibration_cell(c) -> str:
 def _print(result) -> None:
     print(result.message)
     rows = result.rows
-    table = [("#", "build", "price", "priced at", "tok/s", "$/M tok", "load W", "calibration", "why / short of target")]
+    table = [
+        (
+            "#",
+            "build",
+            "price",
+            "priced at",
+            "tok/s",
+            "at ctx",
+            "$/M tok",
+            "load W",
+            "calibration",
+            "why / short of target",
+        )
+    ]
     for o in rows:
         table.append(
             (
@@ -161,6 +174,7 @@ def _print(result) -> None:
                 f"${o.price_usd:,.0f}",
                 o.price_basis.split(": ", 1)[-1],
                 "—" if o.decode_tokens_per_s is None else f"{o.decode_tokens_per_s:.1f}",
+                "—" if o.decode_at_ctx_tokens_per_s is None else f"{o.decode_at_ctx_tokens_per_s:.1f}",
                 "—" if o.usd_per_m_tokens is None else f"{o.usd_per_m_tokens:.2f}",
                 f"{o.load_w:.0f}",
                 _calibration_cell(o.calibration),
@@ -170,6 +184,10 @@ def _print(result) -> None:
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(
+        "tok/s: decode with an empty cache, as public benchmarks report it; at ctx: decode averaged as the "
+        "chosen context fills from the prompt (the slowest model's)"
+    )
     for o in rows[:3]:
         print(f"\n#{o.rank} {o.label}  [build id: {o.build_id}]")
         for ln in o.lines:

@@ -36,6 +36,7 @@ from sizing.core.hosts import OS_RESERVE_GB, RAM_RULE, load_note, load_seconds, 
 from sizing.core.prices import age_months, is_stale
 from sizing.core.solver import MemoryFn, check_context, solve
 from sizing.core.speed.coverage import BenchCoverage
+from sizing.core.speed.context import context_speed
 from sizing.core.speed.estimate import CalibrationSet
 from sizing.errors import SizingError
 from sizing.units import GIB
@@ -161,6 +162,14 @@ class ModelRun(BaseModel):
     how: str
     decode_tokens_per_s: float | None = None
     decode_low: float | None = None
+    decode_at_ctx_tokens_per_s: float | None = Field(
+        None,
+        description=(
+            "decode averaged as the context fills from the prompt to full (sizing.core.speed.context): "
+            "what a user who works at the chosen context waits; decode_tokens_per_s is at an empty "
+            "cache, as public benchmarks report it"
+        ),
+    )
     prefill_tokens_per_s: float | None = None
     ttft_s: float | None = None
     speed_basis: str | None = None
@@ -195,6 +204,9 @@ class Row(BaseModel):
     meets_target: bool
     decode_tokens_per_s: float | None = Field(None, description="slowest target model, expected")
     decode_low: float | None = None
+    decode_at_ctx_tokens_per_s: float | None = Field(
+        None, description="slowest target model, decode averaged as the chosen context fills (ModelRun)"
+    )
     ttft_s: float | None = None
     usd_per_m_tokens: float | None = Field(None, description="own cost per million output tokens over the build's life")
     calibration: Calibration
@@ -359,6 +371,17 @@ def _runs(
             or (build.kind == "offload" and experts_offloaded(pl))
         )
         sp = p.speed if ok else None
+        at_ctx = (
+            context_speed(
+                pl.works,
+                calib,
+                ctx=c_ctx,
+                prompt_tokens=min(prompt_tokens, c_ctx) if prompt_tokens else None,
+                curve=False,
+            )
+            if sp
+            else None
+        )
         runs.append(
             ModelRun(
                 model_id=arch.id,
@@ -366,6 +389,7 @@ def _runs(
                 how=pl.how,
                 decode_tokens_per_s=sp.decode_tokens_per_s.expected if sp else None,
                 decode_low=sp.decode_tokens_per_s.low if sp else None,
+                decode_at_ctx_tokens_per_s=at_ctx.decode_mean.expected if at_ctx else None,
                 prefill_tokens_per_s=sp.prefill_tokens_per_s.expected if sp else None,
                 ttft_s=sp.ttft_s.expected if sp else None,
                 speed_basis=(f"{sp.basis.method}; {sp.calibration}" if sp else None),
@@ -485,6 +509,11 @@ def plan(
                 meets_target=not short,
                 decode_tokens_per_s=tps,
                 decode_low=slow.decode_low if slow else None,
+                decode_at_ctx_tokens_per_s=min(
+                    (r.decode_at_ctx_tokens_per_s for r in runs if r.decode_at_ctx_tokens_per_s), default=None
+                )
+                if slow
+                else None,
                 ttft_s=max((r.ttft_s for r in runs if r.ttft_s is not None), default=None) if fits else None,
                 usd_per_m_tokens=own_cost_per_m(b.total_usd, b.load_w, b.idle_w, tps, usage) if tps else None,
                 calibration=cal,

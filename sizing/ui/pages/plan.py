@@ -176,6 +176,7 @@ def _row(o: dict) -> dict:
         "price": fmt.usd(o["price_usd"]) + (" (weak basis)" if any(ln.get("weak_basis") for ln in o["lines"]) else ""),
         "priced at": o.get("price_basis") or "",
         "tokens/s": fmt.num(o.get("decode_tokens_per_s")),
+        "tokens/s at ctx": fmt.num(o.get("decode_at_ctx_tokens_per_s")),
         "$ / M tokens": "—" if o.get("usd_per_m_tokens") is None else f"${o['usd_per_m_tokens']:.2f}",
         "power": f"{o['load_w']:.0f} W",
         "calibration": _calibration(cal),
@@ -219,7 +220,9 @@ def results(ps: PageState, v: dict) -> None:
         )
     st.caption(
         f"{p['considered']} builds placed; {p['refused_physically']} card × platform × count combinations "
-        "left out as not physically buildable (slots, PSU, SXM modules)."
+        "left out as not physically buildable (slots, PSU, SXM modules). Tokens/s: decode with an empty "
+        "cache, as public benchmarks report it (the target applies to it); at ctx: averaged as the chosen "
+        "context fills from the prompt (the slowest model's)."
     )
     for n in p.get("notes") or ():
         st.caption(n)
