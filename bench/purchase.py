@@ -84,7 +84,9 @@ def main() -> int:
                 weak += "  [WEAK price]" if any(ln.get("weak_basis") for ln in o.lines) else ""
                 print(f"  {o.rank}. ${o.price_usd:>8,.0f}  {tps} tok/s  {cpm:>9}  {o.label}{weak}")
                 if o.decode_at_ctx_tokens_per_s:
-                    print(f"       decode as the {a.ctx:,}-token context fills: {o.decode_at_ctx_tokens_per_s:.1f} tok/s")
+                    print(
+                        f"       decode as the {a.ctx:,}-token context fills: {o.decode_at_ctx_tokens_per_s:.1f} tok/s"
+                    )
                 print(f"       prices: {kinds}, oldest {o.oldest_price}; load {o.load_w:.0f} W, idle {o.idle_w:.0f} W")
                 print(f"       priced at: {o.price_basis}")
                 print(f"       speed: {o.speed_basis}")
