@@ -33,12 +33,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.speed_fit import (  # noqa: E402
+    depth_run_prompt_scale,
     depth_run_scale,
     fit,
     fit_from_files,
     load_bench_with_db,
     predicted_depth_ratios,
+    predicted_prompt_ratios,
     with_kv_time_scale,
+    with_prompt_attn_scale,
     predict_decode,
     predict_prefill,
     row_device,
@@ -113,7 +116,6 @@ def depth() -> None:
     print(f"{'run':34} {'depth':>6} {'measured':>9} {'predicted':>9} {'no scale':>9}  scale (others)")
     errs: dict[str, list[float]] = {"predicted": [], "no scale": []}
     for run in data.depth_runs:
-        dev = data.devices[run.device]
         others = [
             depth_run_scale(o, data.devices[o.device], calib)
             for o in data.depth_runs
@@ -124,13 +126,35 @@ def depth() -> None:
         scale = statistics.median(others)
         deepest = max(run.tg)
         measured = run.tg[deepest] / run.tg[0]
-        pred = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, scale))[deepest]
-        bare = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, 1.0))[deepest]
+        pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, scale))[deepest]
+        bare = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, 1.0))[deepest]
         errs["predicted"].append(abs(pred - measured) / measured)
         errs["no scale"].append(abs(bare - measured) / measured)
         print(f"{run.id:34} {deepest:6d} {measured:9.3f} {pred:9.3f} {bare:9.3f}  {scale:.2f}")
     for k, xs in errs.items():
         print(f"  {k:10} error of the ratio: median {100 * statistics.median(xs):4.1f}%, max {100 * max(xs):4.1f}%")
+    print("\n== prompt at depth: speed at the deepest run / at depth 0 (each run left out of its backend's median)")
+    print(f"{'run':34} {'depth':>6} {'measured':>9} {'predicted':>9} {'no scale':>9}  scale (others)")
+    errs = {"predicted": [], "no scale": []}
+    for run in data.depth_runs:
+        others = [
+            depth_run_prompt_scale(o, calib)
+            for o in data.depth_runs
+            if o.backend == run.backend and o.id != run.id and o.pp
+        ]
+        if not run.pp or not others:
+            continue
+        scale = statistics.median(others)
+        deepest = max(run.pp)
+        measured = run.pp[deepest] / run.pp[0]
+        pred = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, scale))[deepest]
+        bare = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, 1.0))[deepest]
+        errs["predicted"].append(abs(pred - measured) / measured)
+        errs["no scale"].append(abs(bare - measured) / measured)
+        print(f"{run.id:34} {deepest:6d} {measured:9.3f} {pred:9.3f} {bare:9.3f}  {scale:.2f}")
+    for k, xs in errs.items():
+        if xs:
+            print(f"  {k:10} error of the ratio: median {100 * statistics.median(xs):4.1f}%, max {100 * max(xs):4.1f}%")
 
 
 def shuffled(n: int) -> None:

@@ -279,16 +279,19 @@ class DepthRun(BaseModel):
     build: str | None = None
     date: dt.date | None = None
     source: str = Field(min_length=8)
-    kv_full_per_cell: float | None = Field(
-        None, ge=0, description="computed: KV bytes a cached cell adds over the full-attention layers"
+    pp: dict[int, float] = Field(
+        default_factory=dict, description="depth -> prompt tokens/s (prefill_test), where the run measured them"
     )
-    kv_windowed: tuple[tuple[float, int], ...] = Field(
-        (), description="computed: (KV bytes per cell, window) of the sliding-window layers"
+    prefill_test: str = Field("pp512", pattern=r"^pp\d+( -ub \d+)?$")
+    work: DeviceWork | None = Field(
+        None, description="computed: the model typed by its quant, whole on the device (load_bench_with_db)"
     )
 
-    @field_validator("tg")
+    @field_validator("tg", "pp")
     @classmethod
-    def _depths(cls, v: dict[int, float]) -> dict[int, float]:
+    def _depths(cls, v: dict[int, float], info) -> dict[int, float]:
+        if info.field_name == "pp" and not v:
+            return v
         if 0 not in v or len(v) < 2:
             raise ValueError("needs depth 0 and at least one deeper run")
         if any(d < 0 or t <= 0 for d, t in v.items()):
@@ -300,12 +303,24 @@ class DepthRun(BaseModel):
         """Tokens the test generates: a run at depth d decodes over d .. d + tokens."""
         return int(self.decode_test[2:])
 
+    @property
+    def prompt_tokens(self) -> int:
+        return int(self.prefill_test.split()[0][2:])
+
+    @property
+    def ubatch(self) -> int:
+        m = re.search(r"-ub (\d+)", self.prefill_test)
+        return int(m.group(1)) if m else 512
+
+    @property
+    def model_work(self) -> DeviceWork:
+        if self.work is None:
+            raise SizingError(f"depth run {self.id!r}: its work is not computed yet (load with load_bench_with_db)")
+        return self.work
+
     def kv_bytes(self, depth: float) -> float:
-        """K and V bytes one token's attention reads at ``depth`` (load_bench_with_db computes
-        the layout from the catalog architecture)."""
-        if self.kv_full_per_cell is None:
-            raise SizingError(f"depth run {self.id!r}: KV layout not computed yet (load with load_bench_with_db)")
-        return self.kv_full_per_cell * depth + sum(c * min(depth, w) for c, w in self.kv_windowed)
+        """K and V bytes one token's attention reads at ``depth``."""
+        return self.model_work.kv_read_bytes(int(depth))
 
 
 class ModelLayers(BaseModel):
@@ -1666,21 +1681,6 @@ def depth_run_scale(run: DepthRun, dev: BenchDevice, calib: CalibrationSet) -> f
     return sum(x * y for x, y in zip(xs, ys)) / sxx
 
 
-def depth_run_work(run: DepthRun, dev: BenchDevice) -> DeviceWork:
-    """The run's model, typed by its quant's recipe, whole on its device: what the speed model
-    decodes at each of the run's depths."""
-    from sizing.core.quant import apply_recipe
-    from sizing.core.tensors import tensors_for
-    from sizing.core.traffic import model_traffic, single_device_work
-    from sizing.sources.catalog import load_catalog
-
-    arch = load_catalog().get(run.arch_id)
-    if arch is None:
-        raise SizingError(f"depth run {run.id!r}: unknown catalog architecture {run.arch_id!r}")
-    tr = model_traffic(arch, apply_recipe(arch, tensors_for(arch), run.quant), run.kv_type, run.kv_type)
-    return single_device_work(tr, bench_device_rate(run.backend, dev))
-
-
 def with_kv_time_scale(calib: CalibrationSet, backend: str, scale: float) -> CalibrationSet:
     """``calib`` with every entry of ``backend`` at one decode_kv_time_scale (a run left out of
     its backend's median is predicted with the others' median)."""
@@ -1691,13 +1691,56 @@ def with_kv_time_scale(calib: CalibrationSet, backend: str, scale: float) -> Cal
     return calib.model_copy(update={"backends": backends})
 
 
-def predicted_depth_ratios(run: DepthRun, dev: BenchDevice, calib: CalibrationSet) -> dict[int, float]:
+def predicted_depth_ratios(run: DepthRun, calib: CalibrationSet) -> dict[int, float]:
     """Decode speed at each of the run's depths relative to its depth 0, as the speed model
     predicts it (each test decodes over depth .. depth + tokens: its middle is taken)."""
-    w = depth_run_work(run, dev)
+    w = run.model_work
     half = run.tokens // 2
     base = decode_step_seconds([w], calib, depth=half)[0]
     return {d: base / decode_step_seconds([w], calib, depth=d + half)[0] for d in sorted(run.tg)}
+
+
+def with_prompt_attn_scale(calib: CalibrationSet, backend: str, scale: float) -> CalibrationSet:
+    """``calib`` with every entry of ``backend`` at one prefill_attn_flop_scale."""
+    backends = {
+        k: c.model_copy(update={"prefill_attn_flop_scale": scale}) if k.split("/")[0] == backend else c
+        for k, c in calib.backends.items()
+    }
+    return calib.model_copy(update={"backends": backends})
+
+
+def _prompt_times(run: DepthRun, calib: CalibrationSet) -> dict[int, float]:
+    """Predicted seconds for the run's prompt at each of its prompt depths."""
+    w = run.model_work
+    return {d: prefill_seconds([w], calib, run.prompt_tokens, n_ubatch=run.ubatch, depth=d) for d in sorted(run.pp)}
+
+
+def depth_run_prompt_scale(run: DepthRun, calib: CalibrationSet) -> float:
+    """The cost of attention's FLOPs relative to the weights' products that one run's prompts
+    at depth imply: least squares through its deeper prompts' extra time, each as a share of
+    the run's own depth-0 prompt time (so a device whose overall prompt rate the model misses
+    still shows how much of a prompt attention takes), on the share the model gives attention."""
+    t0 = _prompt_times(run, with_prompt_attn_scale(calib, run.backend, 0.0))
+    t1 = _prompt_times(run, with_prompt_attn_scale(calib, run.backend, 1.0))
+    meas = {d: run.prompt_tokens / v for d, v in run.pp.items()}
+    xs, ys = [], []
+    for d in run.pp:
+        if d == 0:
+            continue
+        base = (t0[d] - t0[0]) / t1[0]  # the cache's read, with no attention arithmetic
+        slope = ((t1[d] - t1[0]) - (t0[d] - t0[0])) / t1[0]
+        xs.append(slope)
+        ys.append((meas[d] - meas[0]) / meas[0] - base)
+    sxx = sum(x * x for x in xs)
+    if sxx <= 0:
+        raise SizingError(f"depth run {run.id!r}: its model does no more attention at depth")
+    return sum(x * y for x, y in zip(xs, ys)) / sxx
+
+
+def predicted_prompt_ratios(run: DepthRun, calib: CalibrationSet) -> dict[int, float]:
+    """Prompt speed at each of the run's depths relative to its depth 0, as predicted."""
+    t = _prompt_times(run, calib)
+    return {d: t[0] / t[d] for d in t}
 
 
 def _with_kv_time_scales(
@@ -1711,19 +1754,29 @@ def _with_kv_time_scales(
     one = CalibrationSet(
         name="kv", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled
     )
-    by_backend: dict[str, list[float]] = {}
+    kv: dict[str, list[float]] = {}
+    attn: dict[str, list[float]] = {}
     for run in data.depth_runs:
-        by_backend.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one))
-    every = statistics.median([x for xs in by_backend.values() for x in xs])
+        kv.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one))
+        if run.pp:
+            attn.setdefault(run.backend, []).append(depth_run_prompt_scale(run, one))
+
+    def pick(by: dict[str, list[float]], backend: str) -> float | None:
+        if not by:
+            return None
+        xs = by.get(backend) or [x for v in by.values() for x in v]
+        return round(min(max(statistics.median(xs), 0.1), 10.0), 3)
+
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
         if backend == "cpu":
             out[key] = c
             continue
-        scale = statistics.median(by_backend[backend]) if backend in by_backend else every
-        out[key] = c.model_copy(update={"decode_kv_time_scale": round(max(scale, 0.1), 3)})
-    return out, pooled.model_copy(update={"decode_kv_time_scale": round(max(every, 0.1), 3)})
+        update = {"decode_kv_time_scale": pick(kv, backend), "prefill_attn_flop_scale": pick(attn, backend)}
+        out[key] = c.model_copy(update={k: v for k, v in update.items() if v is not None})
+    update = {"decode_kv_time_scale": pick(kv, ""), "prefill_attn_flop_scale": pick(attn, "")}
+    return out, pooled.model_copy(update={k: v for k, v in update.items() if v is not None})
 
 
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
@@ -1912,12 +1965,13 @@ def load_bench_with_db(path: Path = BENCH_FILE) -> BenchData:
     )
     cat = load_catalog()
     archs = {r.arch_id: cat.get(r.arch_id) for r in data.rows if r.arch_id}
-    data = with_kv_layouts(data, {run.arch_id: cat.get(run.arch_id) for run in data.depth_runs})
+    data = with_depth_works(data, {run.arch_id: cat.get(run.arch_id) for run in data.depth_runs})
     return with_read_fractions(data, archs)
 
 
-def with_kv_layouts(data: BenchData, archs: dict) -> BenchData:
-    """Each depth run's KV bytes per cached cell, from its catalog architecture and cache type."""
+def with_depth_works(data: BenchData, archs: dict) -> BenchData:
+    """Each depth run's model, from its catalog architecture typed by its quant's recipe with
+    its cache type, whole on its device: the KV bytes and attention FLOPs a cached cell adds."""
     from sizing.core.quant import apply_recipe
     from sizing.core.tensors import tensors_for
     from sizing.core.traffic import model_traffic, single_device_work
@@ -1927,11 +1981,9 @@ def with_kv_layouts(data: BenchData, archs: dict) -> BenchData:
         arch = archs.get(run.arch_id)
         if arch is None:
             raise SizingError(f"depth run {run.id!r}: unknown catalog architecture {run.arch_id!r}")
-        # the weights' types do not change the cache; any recipe types the tensors
-        tr = model_traffic(arch, apply_recipe(arch, tensors_for(arch), "Q8_0"), run.kv_type, run.kv_type)
-        dev = data.devices[run.device]
-        w = single_device_work(tr, bench_device_rate(run.backend, dev))
-        runs.append(run.model_copy(update={"kv_full_per_cell": w.kv_full_per_cell, "kv_windowed": w.kv_windowed}))
+        tr = model_traffic(arch, apply_recipe(arch, tensors_for(arch), run.quant), run.kv_type, run.kv_type)
+        w = single_device_work(tr, bench_device_rate(run.backend, data.devices[run.device]))
+        runs.append(run.model_copy(update={"work": w}))
     return data.model_copy(update={"depth_runs": tuple(runs)})
 
 

@@ -169,7 +169,6 @@ def test_decode_at_depth_slows_as_llama_cpp_measured_it_on_runs_left_out():
     assert {r.backend for r in data.depth_runs} >= {"cuda", "metal"}
     errs, bare_errs = [], []
     for run in data.depth_runs:
-        dev = data.devices[run.device]
         others = [
             depth_run_scale(o, data.devices[o.device], calib)
             for o in data.depth_runs
@@ -177,8 +176,8 @@ def test_decode_at_depth_slows_as_llama_cpp_measured_it_on_runs_left_out():
         ]
         deepest = max(run.tg)
         measured = run.tg[deepest] / run.tg[0]
-        pred = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, statistics.median(others)))
-        bare = predicted_depth_ratios(run, dev, with_kv_time_scale(calib, run.backend, 1.0))
+        pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, statistics.median(others)))
+        bare = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, 1.0))
         assert list(pred.values()) == sorted(pred.values(), reverse=True)  # deeper is never faster
         errs.append(abs(pred[deepest] - measured) / measured)
         bare_errs.append(abs(bare[deepest] - measured) / measured)
@@ -189,8 +188,38 @@ def test_decode_at_depth_slows_as_llama_cpp_measured_it_on_runs_left_out():
     assert calib.get("rocm").decode_kv_time_scale > 1.2 and calib.get("cpu").decode_kv_time_scale == 1.0
 
 
+def test_prompts_at_depth_slow_as_llama_cpp_measured_them_on_runs_left_out():
+    """The same pages time a 2048-token prompt after 0-32K cached tokens. Predicted with the
+    attention cost the other runs of its backend imply, each run's slowdown must be nearer
+    llama.cpp's than with attention's FLOPs at the weights' rate: on Metal those FLOPs cost
+    1.5-2.3 times as much, and a 32K-deep prompt came out 20-35% too fast."""
+    from harness.speed_fit import depth_run_prompt_scale, predicted_prompt_ratios, with_prompt_attn_scale
+
+    data = load_bench_with_db()
+    calib = load_calibration()
+    errs: dict[str, list[float]] = {}
+    bare_errs: list[float] = []
+    for run in data.depth_runs:
+        others = [
+            depth_run_prompt_scale(o, calib) for o in data.depth_runs if o.backend == run.backend and o is not run
+        ]
+        if not run.pp or not others:
+            continue
+        deepest = max(run.pp)
+        measured = run.pp[deepest] / run.pp[0]
+        pred = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, statistics.median(others)))
+        bare = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, 1.0))
+        assert list(pred.values()) == sorted(pred.values(), reverse=True)
+        errs.setdefault(run.backend, []).append(abs(pred[deepest] - measured) / measured)
+        bare_errs.append(abs(bare[deepest] - measured) / measured)
+    every = [e for v in errs.values() for e in v]
+    assert len(errs.get("metal", [])) >= 4 and statistics.median(errs["metal"]) < 0.10
+    assert statistics.median(every) < 0.7 * statistics.median(bare_errs)
+    assert calib.get("metal").prefill_attn_flop_scale > 1.3 and calib.get("cpu").prefill_attn_flop_scale == 1.0
+
+
 def test_a_bad_depth_run_is_reported_with_file_entry_and_field():
-    from harness.speed_fit import with_kv_layouts
+    from harness.speed_fit import with_depth_works
 
     raw = yaml.safe_load(BENCH_FILE.read_text())
     run = raw["depth_runs"][1]
@@ -205,7 +234,7 @@ def test_a_bad_depth_run_is_reported_with_file_entry_and_field():
     raw = yaml.safe_load(BENCH_FILE.read_text())
     raw["depth_runs"][0]["arch_id"] = "nobody/no-such-model"
     with pytest.raises(SizingError, match="no-such-model"):
-        with_kv_layouts(parse_bench(raw), {})
+        with_depth_works(parse_bench(raw), {})
 
 
 def test_unknown_device_is_rejected():

@@ -239,6 +239,17 @@ class BackendCalibration(BaseModel):
             "several depths (tg @ dN); 1 on a CPU, whose attention has its own term"
         ),
     )
+    prefill_attn_flop_scale: float = Field(
+        1.0,
+        gt=0,
+        le=10.0,
+        description=(
+            "GPU prompt at depth: attention's FLOPs over the cached cells cost this many times the "
+            "weights' matrix FLOPs at the device's effective compute (flash attention's tiles, "
+            "softmax and masking run at a rate of their own); fitted on llama-bench runs of one "
+            "model at several depths (pp @ dN); 1 on a CPU"
+        ),
+    )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
     prefill_spread: tuple[float, float] = (0.7, 1.3)
     n_decode: int = 0
@@ -679,10 +690,13 @@ def prefill_seconds(
             if not (w.dense_bytes or w.expert_bytes or w.layers):
                 continue
             per_token = w.flops_per_token
+            attn_scale = 1.0
             if w.device.kind == "cpu":
                 # only the prompt's last token needs logits: the output projection runs once
                 per_token -= w.output_flops_per_token * (1.0 - 1.0 / max(1, n_tokens))
-            flops = u * (per_token + w.attention_flops(mid_depth))
+            else:
+                attn_scale = calib.for_device(w.device).prefill_attn_flop_scale
+            flops = u * (per_token + attn_scale * w.attention_flops(mid_depth))
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
             if w.expert_flops_per_token and w.expert_fraction:
