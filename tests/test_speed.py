@@ -183,9 +183,11 @@ def test_decode_at_depth_slows_as_llama_cpp_measured_it_on_runs_left_out():
         bare_errs.append(abs(bare[deepest] - measured) / measured)
     assert statistics.median(errs) < 0.04 and max(errs) < 0.12
     assert statistics.median(bare_errs) > 2 * statistics.median(errs)
-    # the shipped calibration carries the fitted cost to every GPU backend, and none to a CPU
+    # the shipped calibration carries each backend's fitted cost, the median of every run to a
+    # GPU backend without runs (Vulkan), and none to a CPU
     assert calib.get("metal").decode_kv_time_scale > calib.get("cuda").decode_kv_time_scale > 1.2
-    assert calib.get("rocm").decode_kv_time_scale > 1.2 and calib.get("cpu").decode_kv_time_scale == 1.0
+    assert calib.get("rocm").decode_kv_time_scale > 1.0 and calib.get("vulkan").decode_kv_time_scale > 1.2
+    assert calib.get("cpu").decode_kv_time_scale == 1.0
 
 
 def test_prompts_at_depth_slow_as_llama_cpp_measured_them_on_runs_left_out():
