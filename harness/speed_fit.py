@@ -1761,22 +1761,24 @@ def _with_kv_time_scales(
         if run.pp:
             attn.setdefault(run.backend, []).append(depth_run_prompt_scale(run, one))
 
-    def pick(by: dict[str, list[float]], backend: str) -> float | None:
+    def pick(by: dict[str, list[float]], backend: str, top: float) -> float | None:
+        # within the field's bounds (BackendCalibration): a run far outside them says more
+        # about that run than about the backend
         if not by:
             return None
         xs = by.get(backend) or [x for v in by.values() for x in v]
-        return round(min(max(statistics.median(xs), 0.1), 10.0), 3)
+        return round(min(max(statistics.median(xs), 0.1), top), 3)
+
+    def scales(backend: str) -> dict[str, float]:
+        update = {"decode_kv_time_scale": pick(kv, backend, 5.0), "prefill_attn_flop_scale": pick(attn, backend, 10.0)}
+        return {k: v for k, v in update.items() if v is not None}
 
     out = {}
     for key, c in backends.items():
         backend = key.split("/")[0]
-        if backend == "cpu":
-            out[key] = c
-            continue
-        update = {"decode_kv_time_scale": pick(kv, backend), "prefill_attn_flop_scale": pick(attn, backend)}
-        out[key] = c.model_copy(update={k: v for k, v in update.items() if v is not None})
-    update = {"decode_kv_time_scale": pick(kv, ""), "prefill_attn_flop_scale": pick(attn, "")}
-    return out, pooled.model_copy(update={k: v for k, v in update.items() if v is not None})
+        out[key] = c if backend == "cpu" else c.model_copy(update=scales(backend))
+    update = scales("")
+    return out, pooled.model_copy(update=update)
 
 
 def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tuple[GraphPair, ...]):
