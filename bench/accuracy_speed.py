@@ -33,15 +33,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.speed_fit import (  # noqa: E402
-    depth_run_prompt_scale,
-    depth_run_scale,
+    depth_checks,
     fit,
     fit_from_files,
     load_bench_with_db,
-    predicted_depth_ratios,
-    predicted_prompt_ratios,
-    with_kv_time_scale,
-    with_prompt_attn_scale,
     predict_decode,
     predict_prefill,
     row_device,
@@ -106,55 +101,24 @@ def cross_validated() -> None:
 
 
 def depth() -> None:
-    """Decode at depth: each run's slowdown at its deepest depth, measured and predicted with
+    """Speed at depth: each run's slowdown at its deepest depth, measured and predicted with
     the attention cost its backend's other runs imply (the run left out), and with none."""
     data = load_bench_with_db()
     calib = fit_from_files()
-    if not data.depth_runs:
-        return
-    print("\n== decode at depth: speed at the deepest run / at depth 0 (each run left out of its backend's median)")
-    print(f"{'run':34} {'depth':>6} {'measured':>9} {'predicted':>9} {'no scale':>9}  scale (others)")
-    errs: dict[str, list[float]] = {"predicted": [], "no scale": []}
-    for run in data.depth_runs:
-        others = [
-            depth_run_scale(o, data.devices[o.device], calib)
-            for o in data.depth_runs
-            if o.backend == run.backend and o.id != run.id
-        ]
-        if not others:
+    for what in ("decode", "prompt"):
+        checks = depth_checks(data, calib, what)
+        if not checks:
             continue
-        scale = statistics.median(others)
-        deepest = max(run.tg)
-        measured = run.tg[deepest] / run.tg[0]
-        pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, scale))[deepest]
-        bare = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, 1.0))[deepest]
-        errs["predicted"].append(abs(pred - measured) / measured)
-        errs["no scale"].append(abs(bare - measured) / measured)
-        print(f"{run.id:34} {deepest:6d} {measured:9.3f} {pred:9.3f} {bare:9.3f}  {scale:.2f}")
-    for k, xs in errs.items():
-        print(f"  {k:10} error of the ratio: median {100 * statistics.median(xs):4.1f}%, max {100 * max(xs):4.1f}%")
-    print("\n== prompt at depth: speed at the deepest run / at depth 0 (each run left out of its backend's median)")
-    print(f"{'run':34} {'depth':>6} {'measured':>9} {'predicted':>9} {'no scale':>9}  scale (others)")
-    errs = {"predicted": [], "no scale": []}
-    for run in data.depth_runs:
-        others = [
-            depth_run_prompt_scale(o, calib)
-            for o in data.depth_runs
-            if o.backend == run.backend and o.id != run.id and o.pp
-        ]
-        if not run.pp or not others:
-            continue
-        scale = statistics.median(others)
-        deepest = max(run.pp)
-        measured = run.pp[deepest] / run.pp[0]
-        pred = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, scale))[deepest]
-        bare = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, 1.0))[deepest]
-        errs["predicted"].append(abs(pred - measured) / measured)
-        errs["no scale"].append(abs(bare - measured) / measured)
-        print(f"{run.id:34} {deepest:6d} {measured:9.3f} {pred:9.3f} {bare:9.3f}  {scale:.2f}")
-    for k, xs in errs.items():
-        if xs:
-            print(f"  {k:10} error of the ratio: median {100 * statistics.median(xs):4.1f}%, max {100 * max(xs):4.1f}%")
+        print(
+            f"\n== {what} at depth: speed at the deepest run / at depth 0 (each run left out of its backend's median)"
+        )
+        print(f"{'run':34} {'depth':>6} {'measured':>9} {'predicted':>9} {'no scale':>9}  scale (others)")
+        for c in checks:
+            print(f"{c.run_id:34} {c.depth:6d} {c.measured:9.3f} {c.predicted:9.3f} {c.unscaled:9.3f}  {c.scale:.2f}")
+        for name, xs in (("predicted", [c.error for c in checks]), ("no scale", [c.unscaled_error for c in checks])):
+            print(
+                f"  {name:10} error of the ratio: median {100 * statistics.median(xs):4.1f}%, max {100 * max(xs):4.1f}%"
+            )
 
 
 def shuffled(n: int) -> None:

@@ -1743,6 +1743,64 @@ def predicted_prompt_ratios(run: DepthRun, calib: CalibrationSet) -> dict[int, f
     return {d: t[0] / t[d] for d in t}
 
 
+class DepthCheck(BaseModel):
+    """One depth run's slowdown at its deepest depth, measured and predicted with the cost its
+    backend's other runs imply (the run left out of the median), and with none (scale 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    backend: str
+    depth: int
+    measured: float
+    predicted: float
+    unscaled: float
+    scale: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.predicted - self.measured) / self.measured
+
+    @property
+    def unscaled_error(self) -> float:
+        return abs(self.unscaled - self.measured) / self.measured
+
+
+def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode", "prompt"]) -> list[DepthCheck]:
+    """Every depth run (with prompts at depth, for ``prompt``) whose backend has other runs,
+    checked as :class:`DepthCheck` says: the decode cost of attention's K/V reads, or the
+    prompt cost of its FLOPs."""
+    out = []
+    for run in data.depth_runs:
+        speeds = run.tg if what == "decode" else run.pp
+        others = [
+            o for o in data.depth_runs if o.backend == run.backend and o.id != run.id and (what == "decode" or o.pp)
+        ]
+        if not speeds or not others:
+            continue
+        if what == "decode":
+            scale = statistics.median(depth_run_scale(o, data.devices[o.device], calib) for o in others)
+            pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, scale))
+            bare = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, 1.0))
+        else:
+            scale = statistics.median(depth_run_prompt_scale(o, calib) for o in others)
+            pred = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, scale))
+            bare = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, 1.0))
+        deepest = max(speeds)
+        out.append(
+            DepthCheck(
+                run_id=run.id,
+                backend=run.backend,
+                depth=deepest,
+                measured=speeds[deepest] / speeds[0],
+                predicted=pred[deepest],
+                unscaled=bare[deepest],
+                scale=scale,
+            )
+        )
+    return out
+
+
 def _with_kv_time_scales(
     backends: dict[str, BackendCalibration], pooled: BackendCalibration, data: BenchData
 ) -> tuple[dict[str, BackendCalibration], BackendCalibration]:

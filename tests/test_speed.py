@@ -162,27 +162,19 @@ def test_decode_at_depth_slows_as_llama_cpp_measured_it_on_runs_left_out():
     Each run, predicted with the attention cost the other runs of its backend imply, must slow
     down with depth as llama.cpp measured; streaming the K/V at the weights' bandwidth (no
     attention cost of its own) leaves it 6-25% too fast at 32K."""
-    from harness.speed_fit import depth_run_scale, predicted_depth_ratios, with_kv_time_scale
+    from harness.speed_fit import depth_checks, predicted_depth_ratios
 
     data = load_bench_with_db()
     calib = load_calibration()
     assert {r.backend for r in data.depth_runs} >= {"cuda", "metal"}
-    errs, bare_errs = [], []
-    for run in data.depth_runs:
-        others = [
-            depth_run_scale(o, data.devices[o.device], calib)
-            for o in data.depth_runs
-            if o.backend == run.backend and o.id != run.id
-        ]
-        deepest = max(run.tg)
-        measured = run.tg[deepest] / run.tg[0]
-        pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, statistics.median(others)))
-        bare = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, 1.0))
-        assert list(pred.values()) == sorted(pred.values(), reverse=True)  # deeper is never faster
-        errs.append(abs(pred[deepest] - measured) / measured)
-        bare_errs.append(abs(bare[deepest] - measured) / measured)
+    checks = depth_checks(data, calib, "decode")
+    assert len(checks) >= 10
+    errs = [c.error for c in checks]
     assert statistics.median(errs) < 0.04 and max(errs) < 0.12
-    assert statistics.median(bare_errs) > 2 * statistics.median(errs)
+    assert statistics.median(c.unscaled_error for c in checks) > 2 * statistics.median(errs)
+    for run in data.depth_runs:  # deeper is never faster
+        pred = predicted_depth_ratios(run, calib)
+        assert list(pred.values()) == sorted(pred.values(), reverse=True)
     # the shipped calibration carries each backend's fitted cost, the median of every run to a
     # GPU backend without runs (Vulkan), and none to a CPU
     assert calib.get("metal").decode_kv_time_scale > calib.get("cuda").decode_kv_time_scale > 1.2
@@ -195,28 +187,18 @@ def test_prompts_at_depth_slow_as_llama_cpp_measured_them_on_runs_left_out():
     attention cost the other runs of its backend imply, each run's slowdown must be nearer
     llama.cpp's than with attention's FLOPs at the weights' rate: on Metal those FLOPs cost
     1.5-2.3 times as much, and a 32K-deep prompt came out 20-35% too fast."""
-    from harness.speed_fit import depth_run_prompt_scale, predicted_prompt_ratios, with_prompt_attn_scale
+    from harness.speed_fit import depth_checks, predicted_prompt_ratios
 
     data = load_bench_with_db()
     calib = load_calibration()
-    errs: dict[str, list[float]] = {}
-    bare_errs: list[float] = []
+    checks = depth_checks(data, calib, "prompt")
+    metal = [c.error for c in checks if c.backend == "metal"]
+    assert len(metal) >= 4 and statistics.median(metal) < 0.10
+    assert statistics.median(c.error for c in checks) < 0.7 * statistics.median(c.unscaled_error for c in checks)
     for run in data.depth_runs:
-        others = [
-            depth_run_prompt_scale(o, calib) for o in data.depth_runs if o.backend == run.backend and o is not run
-        ]
-        if not run.pp or not others:
-            continue
-        deepest = max(run.pp)
-        measured = run.pp[deepest] / run.pp[0]
-        pred = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, statistics.median(others)))
-        bare = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, 1.0))
-        assert list(pred.values()) == sorted(pred.values(), reverse=True)
-        errs.setdefault(run.backend, []).append(abs(pred[deepest] - measured) / measured)
-        bare_errs.append(abs(bare[deepest] - measured) / measured)
-    every = [e for v in errs.values() for e in v]
-    assert len(errs.get("metal", [])) >= 4 and statistics.median(errs["metal"]) < 0.10
-    assert statistics.median(every) < 0.7 * statistics.median(bare_errs)
+        if run.pp:
+            pred = predicted_prompt_ratios(run, calib)
+            assert list(pred.values()) == sorted(pred.values(), reverse=True)
     assert calib.get("metal").prefill_attn_flop_scale > 1.3 and calib.get("cpu").prefill_attn_flop_scale == 1.0
 
 
