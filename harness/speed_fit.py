@@ -1681,13 +1681,12 @@ def depth_run_scale(run: DepthRun, dev: BenchDevice, calib: CalibrationSet) -> f
     return sum(x * y for x, y in zip(xs, ys)) / sxx
 
 
-def with_kv_time_scale(calib: CalibrationSet, backend: str, scale: float) -> CalibrationSet:
-    """``calib`` with every entry of ``backend`` at one decode_kv_time_scale (a run left out of
-    its backend's median is predicted with the others' median)."""
-    backends = {
-        k: c.model_copy(update={"decode_kv_time_scale": scale}) if k.split("/")[0] == backend else c
-        for k, c in calib.backends.items()
-    }
+def with_kv_time_scale(calib: CalibrationSet, backend: str, scale: float, quant: float = 1.0) -> CalibrationSet:
+    """``calib`` with every entry of ``backend`` at one decode_kv_time_scale and
+    decode_kv_quant_scale (a run left out of its backend's median is predicted with the
+    others')."""
+    update = {"decode_kv_time_scale": scale, "decode_kv_quant_scale": quant}
+    backends = {k: c.model_copy(update=update) if k.split("/")[0] == backend else c for k, c in calib.backends.items()}
     return calib.model_copy(update={"backends": backends})
 
 
@@ -1779,9 +1778,21 @@ def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode",
         if not speeds or not others:
             continue
         if what == "decode":
-            scale = statistics.median(depth_run_scale(o, data.devices[o.device], calib) for o in others)
-            pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, scale))
+            # unquantized caches' cost, then (for a quantized cache) its own over it
+            implied = {o.id: depth_run_scale(o, data.devices[o.device], calib) for o in others}
+            plain = [implied[o.id] for o in others if not o.model_work.kv_quantized]
+            if not plain:
+                continue
+            scale = statistics.median(plain)
+            quant = 1.0
+            if run.model_work.kv_quantized:
+                quantized = [implied[o.id] / scale for o in others if o.model_work.kv_quantized]
+                if not quantized:
+                    continue
+                quant = statistics.median(quantized)
+            pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, scale, quant))
             bare = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, 1.0))
+            scale *= quant
         else:
             scale = statistics.median(depth_run_prompt_scale(o, calib) for o in others)
             pred = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, scale))
@@ -1815,9 +1826,16 @@ def _with_kv_time_scales(
     kv: dict[str, list[float]] = {}
     attn: dict[str, list[float]] = {}
     for run in data.depth_runs:
-        kv.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one))
+        if not run.model_work.kv_quantized:
+            kv.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one))
         if run.pp:
             attn.setdefault(run.backend, []).append(depth_run_prompt_scale(run, one))
+    # a quantized cache: its runs' cost over their backend's unquantized one
+    quant: dict[str, list[float]] = {}
+    for run in data.depth_runs:
+        if run.model_work.kv_quantized and run.backend in kv:
+            base = statistics.median(kv[run.backend])
+            quant.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one) / base)
 
     def pick(by: dict[str, list[float]], backend: str, top: float) -> float | None:
         # within the field's bounds (BackendCalibration): a run far outside them says more
@@ -1828,7 +1846,11 @@ def _with_kv_time_scales(
         return round(min(max(statistics.median(xs), 0.1), top), 3)
 
     def scales(backend: str) -> dict[str, float]:
-        update = {"decode_kv_time_scale": pick(kv, backend, 5.0), "prefill_attn_flop_scale": pick(attn, backend, 10.0)}
+        update = {
+            "decode_kv_time_scale": pick(kv, backend, 5.0),
+            "decode_kv_quant_scale": pick(quant, backend, 10.0),
+            "prefill_attn_flop_scale": pick(attn, backend, 10.0),
+        }
         return {k: v for k, v in update.items() if v is not None}
 
     out = {}

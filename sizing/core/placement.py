@@ -625,6 +625,7 @@ def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:
         moe_layers=a.moe_layers + b.moe_layers,
         experts_float=a.experts_float or b.experts_float,
         expert_type=a.expert_type or b.expert_type,
+        kv_quantized=a.kv_quantized or b.kv_quantized,
     )
 
 

@@ -160,6 +160,7 @@ class ModelTraffic(BaseModel):
     expert_type: str = Field(
         "", description="the ggml type most routed-expert weights are stored in: see DeviceWork.expert_type"
     )
+    kv_quantized: bool = Field(False, description="the cache's K or V is a quantized type: see DeviceWork.kv_quantized")
 
     @property
     def total_bytes(self) -> int:
@@ -253,6 +254,15 @@ class DeviceWork(BaseModel):
         description=(
             "host layers next to a GPU: llama.cpp copies their weights over this link to run "
             "large prompt batches on the GPU, so prefill here is never slower than that copy"
+        ),
+    )
+
+    kv_quantized: bool = Field(
+        False,
+        description=(
+            "the cache's K or V is a quantized type (q8_0, q4_0...): a GPU's attention kernel "
+            "dequantizes each cached row it reads, which costs time its bytes do not show "
+            "(BackendCalibration.decode_kv_quant_scale)"
         ),
     )
 
@@ -409,6 +419,9 @@ def _weight_bytes(arch: ModelArch, tensors: Iterable[tuple[str, tuple[int, ...],
     )
 
 
+UNQUANTIZED_KV = ("f16", "bf16", "f32")
+
+
 def _traffic_of(arch: ModelArch, w: _WeightBytes, kv_type_k: str, kv_type_v: str) -> ModelTraffic:
     from sizing.core.quant import kv_bytes_per_element
 
@@ -457,6 +470,7 @@ def _traffic_of(arch: ModelArch, w: _WeightBytes, kv_type_k: str, kv_type_v: str
         read_types=w.read_mix,
         experts_float=w.experts_float,
         expert_type=w.expert_type,
+        kv_quantized=any(t.lower() not in UNQUANTIZED_KV for t in (kv_type_k, kv_type_v)),
     )
 
 
@@ -525,6 +539,7 @@ def work_for_layers(
         moe_layers=moe,
         experts_float=traffic.experts_float and bool(eflops),
         expert_type=traffic.expert_type if eflops else "",
+        kv_quantized=traffic.kv_quantized,
     )
 
 

@@ -239,6 +239,16 @@ class BackendCalibration(BaseModel):
             "several depths (tg @ dN); 1 on a CPU, whose attention has its own term"
         ),
     )
+    decode_kv_quant_scale: float = Field(
+        1.0,
+        gt=0,
+        le=10.0,
+        description=(
+            "GPU decode at depth over a quantized cache (q8_0, q4_0...): its attention takes this "
+            "many times decode_kv_time_scale per byte (the kernel dequantizes every row it reads); "
+            "fitted on depth runs with a quantized cache"
+        ),
+    )
     prefill_attn_flop_scale: float = Field(
         1.0,
         gt=0,
@@ -640,7 +650,9 @@ def decode_step_seconds(
         attn_flops = n_seq * w.attention_flops(depth)
         # attention over the cache: its KV read (on a GPU at the fitted cost of attention's
         # reads), or on a CPU its arithmetic, whichever is slower
-        attention = kv / bw * (c.decode_kv_time_scale if w.device.kind != "cpu" else 1.0)
+        attention = kv / bw
+        if w.device.kind != "cpu":
+            attention *= c.decode_kv_time_scale * (c.decode_kv_quant_scale if w.kv_quantized else 1.0)
         if attn_flops:
             attention = max(attention, cpu_attention_seconds(w, calib, depth, n_seq) or 0.0)
         t_mem = w.weight_read_bytes(n_seq) / bw + attention
