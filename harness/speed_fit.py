@@ -1297,7 +1297,7 @@ def fit(
     backends = _with_moe_costs(backends, pairs, pooled_gpu)
     backends = _with_moe_prefill(backends, pairs, pooled_gpu)
     backends = _with_chip_prompt(backends, pairs, pooled_gpu, data.db_same_chip)
-    backends, pooled_gpu = _with_kv_time_scales(backends, pooled_gpu, data)
+    backends, pooled_gpu = _with_depth_scales(backends, pooled_gpu, data)
     if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
         speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
         decode = tuple(sorted(data.cpu_kernels.decode_speeds.items()))
@@ -1325,7 +1325,9 @@ def fit(
             "share then the median of the runs that cap did not hold; quantized CUDA prompt rows measured "
             "before int8 tensor-core kernels became the default, 2024-06, left out), per GB/s, or per CPU thread; "
             "decode at depth (GPUs): the K/V bytes attention reads at the backend's median cost relative to "
-            "streaming them, from runs of one model at several depths (every backend's median where a backend has none)"
+            "streaming them (a quantized cache's at its own multiple of that), and a prompt's attention FLOPs at "
+            "their median cost relative to the weights' products, from runs of one model at several depths "
+            "(every backend's median where a backend has none)"
         ),
         holdout=(
             "none: every row is fitted (bench/accuracy_speed.py predicts each row by a fit without it)"
@@ -1665,12 +1667,12 @@ def _chip_moe_prefill(rows: list[tuple[BenchRow, BenchDevice]], calib: Calibrati
     return update
 
 
-def depth_run_scale(run: DepthRun, dev: BenchDevice, calib: CalibrationSet) -> float:
+def depth_run_scale(run: DepthRun, calib: CalibrationSet) -> float:
     """The cost of attention's K/V reads relative to streaming them at the device's effective
     bandwidth, that one depth run implies: least squares through the origin of the extra time
     per token beyond the run's own depth-0 speed on the KV bytes read at each depth over that
     bandwidth (a run's base, measured, leaves the weights and fixed costs out of it)."""
-    bw = effective_bandwidth(bench_device_rate(run.backend, dev), calib)
+    bw = effective_bandwidth(run.model_work.device, calib)
     half = run.tokens / 2.0  # a test at depth d decodes over d .. d + tokens
     base = 1.0 / run.tg[0]
     xs = [(run.kv_bytes(d + half) - run.kv_bytes(half)) / bw for d in run.tg if d > 0]
@@ -1681,12 +1683,10 @@ def depth_run_scale(run: DepthRun, dev: BenchDevice, calib: CalibrationSet) -> f
     return sum(x * y for x, y in zip(xs, ys)) / sxx
 
 
-def with_kv_time_scale(calib: CalibrationSet, backend: str, scale: float, quant: float = 1.0) -> CalibrationSet:
-    """``calib`` with every entry of ``backend`` at one decode_kv_time_scale and
-    decode_kv_quant_scale (a run left out of its backend's median is predicted with the
-    others')."""
-    update = {"decode_kv_time_scale": scale, "decode_kv_quant_scale": quant}
-    backends = {k: c.model_copy(update=update) if k.split("/")[0] == backend else c for k, c in calib.backends.items()}
+def with_backend_scales(calib: CalibrationSet, backend: str, **scales: float) -> CalibrationSet:
+    """``calib`` with every entry of ``backend`` at the given depth scales (a run left out of
+    its backend's median is predicted with the others')."""
+    backends = {k: c.model_copy(update=scales) if k.split("/")[0] == backend else c for k, c in calib.backends.items()}
     return calib.model_copy(update={"backends": backends})
 
 
@@ -1697,15 +1697,6 @@ def predicted_depth_ratios(run: DepthRun, calib: CalibrationSet) -> dict[int, fl
     half = run.tokens // 2
     base = decode_step_seconds([w], calib, depth=half)[0]
     return {d: base / decode_step_seconds([w], calib, depth=d + half)[0] for d in sorted(run.tg)}
-
-
-def with_prompt_attn_scale(calib: CalibrationSet, backend: str, scale: float) -> CalibrationSet:
-    """``calib`` with every entry of ``backend`` at one prefill_attn_flop_scale."""
-    backends = {
-        k: c.model_copy(update={"prefill_attn_flop_scale": scale}) if k.split("/")[0] == backend else c
-        for k, c in calib.backends.items()
-    }
-    return calib.model_copy(update={"backends": backends})
 
 
 def _prompt_times(run: DepthRun, calib: CalibrationSet) -> dict[int, float]:
@@ -1719,8 +1710,8 @@ def depth_run_prompt_scale(run: DepthRun, calib: CalibrationSet) -> float:
     at depth imply: least squares through its deeper prompts' extra time, each as a share of
     the run's own depth-0 prompt time (so a device whose overall prompt rate the model misses
     still shows how much of a prompt attention takes), on the share the model gives attention."""
-    t0 = _prompt_times(run, with_prompt_attn_scale(calib, run.backend, 0.0))
-    t1 = _prompt_times(run, with_prompt_attn_scale(calib, run.backend, 1.0))
+    t0 = _prompt_times(run, with_backend_scales(calib, run.backend, prefill_attn_flop_scale=0.0))
+    t1 = _prompt_times(run, with_backend_scales(calib, run.backend, prefill_attn_flop_scale=1.0))
     meas = {d: run.prompt_tokens / v for d, v in run.pp.items()}
     xs, ys = [], []
     for d in run.pp:
@@ -1779,7 +1770,7 @@ def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode",
             continue
         if what == "decode":
             # unquantized caches' cost, then (for a quantized cache) its own over it
-            implied = {o.id: depth_run_scale(o, data.devices[o.device], calib) for o in others}
+            implied = {o.id: depth_run_scale(o, calib) for o in others}
             plain = [implied[o.id] for o in others if not o.model_work.kv_quantized]
             if not plain:
                 continue
@@ -1790,13 +1781,17 @@ def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode",
                 if not quantized:
                     continue
                 quant = statistics.median(quantized)
-            pred = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, scale, quant))
-            bare = predicted_depth_ratios(run, with_kv_time_scale(calib, run.backend, 1.0))
+            pred = predicted_depth_ratios(
+                run, with_backend_scales(calib, run.backend, decode_kv_time_scale=scale, decode_kv_quant_scale=quant)
+            )
+            bare = predicted_depth_ratios(
+                run, with_backend_scales(calib, run.backend, decode_kv_time_scale=1.0, decode_kv_quant_scale=1.0)
+            )
             scale *= quant
         else:
             scale = statistics.median(depth_run_prompt_scale(o, calib) for o in others)
-            pred = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, scale))
-            bare = predicted_prompt_ratios(run, with_prompt_attn_scale(calib, run.backend, 1.0))
+            pred = predicted_prompt_ratios(run, with_backend_scales(calib, run.backend, prefill_attn_flop_scale=scale))
+            bare = predicted_prompt_ratios(run, with_backend_scales(calib, run.backend, prefill_attn_flop_scale=1.0))
         deepest = max(speeds)
         out.append(
             DepthCheck(
@@ -1812,12 +1807,14 @@ def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode",
     return out
 
 
-def _with_kv_time_scales(
+def _with_depth_scales(
     backends: dict[str, BackendCalibration], pooled: BackendCalibration, data: BenchData
 ) -> tuple[dict[str, BackendCalibration], BackendCalibration]:
-    """Every GPU entry's decode_kv_time_scale: the median its backend's depth runs imply,
-    else the median over every backend's runs (attention kernels read the cache in short
-    rows on every GPU); CPU entries keep 1 (their attention has its own term)."""
+    """Every GPU entry's depth costs, each the median its backend's depth runs imply, else the
+    median over every backend's runs (attention kernels read the cache in short rows on every
+    GPU): decode_kv_time_scale from unquantized caches, decode_kv_quant_scale from quantized
+    ones over that, prefill_attn_flop_scale from prompts at depth. CPU entries keep 1 (their
+    attention has its own term)."""
     if not data.depth_runs:
         return backends, pooled
     one = CalibrationSet(
@@ -1827,7 +1824,7 @@ def _with_kv_time_scales(
     attn: dict[str, list[float]] = {}
     for run in data.depth_runs:
         if not run.model_work.kv_quantized:
-            kv.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one))
+            kv.setdefault(run.backend, []).append(depth_run_scale(run, one))
         if run.pp:
             attn.setdefault(run.backend, []).append(depth_run_prompt_scale(run, one))
     # a quantized cache: its runs' cost over their backend's unquantized one
@@ -1835,7 +1832,7 @@ def _with_kv_time_scales(
     for run in data.depth_runs:
         if run.model_work.kv_quantized and run.backend in kv:
             base = statistics.median(kv[run.backend])
-            quant.setdefault(run.backend, []).append(depth_run_scale(run, data.devices[run.device], one) / base)
+            quant.setdefault(run.backend, []).append(depth_run_scale(run, one) / base)
 
     def pick(by: dict[str, list[float]], backend: str, top: float) -> float | None:
         # within the field's bounds (BackendCalibration): a run far outside them says more
