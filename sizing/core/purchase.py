@@ -371,17 +371,6 @@ def _runs(
             or (build.kind == "offload" and experts_offloaded(pl))
         )
         sp = p.speed if ok else None
-        at_ctx = (
-            context_speed(
-                pl.works,
-                calib,
-                ctx=c_ctx,
-                prompt_tokens=min(prompt_tokens, c_ctx) if prompt_tokens else None,
-                curve=False,
-            )
-            if sp
-            else None
-        )
         runs.append(
             ModelRun(
                 model_id=arch.id,
@@ -389,7 +378,6 @@ def _runs(
                 how=pl.how,
                 decode_tokens_per_s=sp.decode_tokens_per_s.expected if sp else None,
                 decode_low=sp.decode_tokens_per_s.low if sp else None,
-                decode_at_ctx_tokens_per_s=at_ctx.decode_mean.expected if at_ctx else None,
                 prefill_tokens_per_s=sp.prefill_tokens_per_s.expected if sp else None,
                 ttft_s=sp.ttft_s.expected if sp else None,
                 speed_basis=(f"{sp.basis.method}; {sp.calibration}" if sp else None),
@@ -509,11 +497,6 @@ def plan(
                 meets_target=not short,
                 decode_tokens_per_s=tps,
                 decode_low=slow.decode_low if slow else None,
-                decode_at_ctx_tokens_per_s=min(
-                    (r.decode_at_ctx_tokens_per_s for r in runs if r.decode_at_ctx_tokens_per_s), default=None
-                )
-                if slow
-                else None,
                 ttft_s=max((r.ttft_s for r in runs if r.ttft_s is not None), default=None) if fits else None,
                 usd_per_m_tokens=own_cost_per_m(b.total_usd, b.load_w, b.idle_w, tps, usage) if tps else None,
                 calibration=cal,
@@ -551,7 +534,7 @@ def plan(
     )
     if good:
         top = [
-            _with_commands(
+            _shown(
                 r.model_copy(
                     update={"rank": i + 1, "why": _why(i, r, meeting, rows, objective, target_tps, budget_usd, usage)}
                 ),
@@ -559,6 +542,8 @@ def plan(
                 quant,
                 ctx,
                 models,
+                calib,
+                prompt_tokens,
             )
             for i, r in enumerate(good[:limit])
         ]
@@ -586,12 +571,14 @@ def plan(
             continue
         seen.add(key)
         closest.append(
-            _with_commands(
+            _shown(
                 r.model_copy(update={"rank": len(closest) + 1, "why": "closest: " + (r.shortfall or "")}),
                 plans_by_id[r.build_id],
                 quant,
                 ctx,
                 models,
+                calib,
+                prompt_tokens,
             )
         )
         if len(closest) == 5:
@@ -779,14 +766,36 @@ def _why(
     return head
 
 
-def _with_commands(r: Row, plans: list, quant: str, ctx: int, models: Sequence[ModelArch]) -> Row:
+def _shown(
+    r: Row,
+    plans: list,
+    quant: str,
+    ctx: int,
+    models: Sequence[ModelArch],
+    calib: CalibrationSet,
+    prompt_tokens: int | None,
+) -> Row:
+    """What a row adds once it is shown, so only the shown rows pay for it: each model's
+    launch command and its decode as the chosen context fills (the row's the slowest)."""
     runs = []
     for run, p, arch in zip(r.models, plans, models):
-        cmd = None
+        cmd = at_ctx = None
         if run.fits and p is not None:
+            c_ctx = min(ctx, arch.max_context)
             try:
-                cmd = launch_commands(arch.id, quant, p.placement, ctx=min(ctx, arch.max_context)).llama_server
+                cmd = launch_commands(arch.id, quant, p.placement, ctx=c_ctx).llama_server
             except SizingError:
                 cmd = None
-        runs.append(run.model_copy(update={"llama_server": cmd}))
-    return r.model_copy(update={"models": tuple(runs)})
+            if run.decode_tokens_per_s:
+                prompt = min(prompt_tokens, c_ctx) if prompt_tokens else None
+                at_ctx = context_speed(p.placement.works, calib, ctx=c_ctx, prompt_tokens=prompt, curve=False)
+        runs.append(
+            run.model_copy(
+                update={
+                    "llama_server": cmd,
+                    "decode_at_ctx_tokens_per_s": at_ctx.decode_mean.expected if at_ctx else None,
+                }
+            )
+        )
+    at = [x.decode_at_ctx_tokens_per_s for x in runs if x.decode_at_ctx_tokens_per_s]
+    return r.model_copy(update={"models": tuple(runs), "decode_at_ctx_tokens_per_s": min(at) if at else None})
