@@ -694,30 +694,29 @@ def prefill_seconds(
         return 0.0
     total = 0.0
     done = 0
-    bandwidths = [work_bandwidth(w, calib) for w in works]  # the same for every micro-batch
+    works = [w for w in works if w.dense_bytes or w.expert_bytes or w.layers]
+    # per device, the same for every micro-batch: bandwidth, compute, its calibration entry
+    rates = [(work_bandwidth(w, calib), work_compute(w, calib), calib.for_device(w.device)) for w in works]
     while done < n_tokens:
         u = min(n_ubatch, n_tokens - done)
         mid_depth = depth + done + u / 2.0
-        for w, bw in zip(works, bandwidths):
-            if not (w.dense_bytes or w.expert_bytes or w.layers):
-                continue
+        for w, (bw, compute, c) in zip(works, rates):
             per_token = w.flops_per_token
             attn_scale = 1.0
             if w.device.kind == "cpu":
                 # only the prompt's last token needs logits: the output projection runs once
                 per_token -= w.output_flops_per_token * (1.0 - 1.0 / max(1, n_tokens))
             else:
-                attn_scale = calib.for_device(w.device).prefill_attn_flop_scale
+                attn_scale = c.prefill_attn_flop_scale
             flops = u * (per_token + attn_scale * w.attention_flops(mid_depth))
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
             if w.expert_flops_per_token and w.expert_fraction:
-                c = calib.for_device(w.device)
                 t0 = c.moe_prefill_tokens
                 if w.experts_float and c.moe_prefill_tokens_float is not None:
                     t0 = c.moe_prefill_tokens_float
                 slow = u * w.expert_flops_per_token * t0 / (u * w.expert_fraction)
-            t_cmp = (flops + slow) / work_compute(w, calib)
+            t_cmp = (flops + slow) / compute
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / bw
