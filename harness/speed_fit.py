@@ -274,7 +274,11 @@ class DepthRun(BaseModel):
     arch_id: str = Field(description="catalog architecture: its KV layout gives the bytes a cached cell adds")
     quant: str = Field(description="the file's quant, as the catalog's recipes name it (MXFP4: the experts as shipped)")
     kv_type: str = "f16"
-    decode_test: str = Field("tg128", pattern=r"^tg\d+$")
+    decode_test: str = Field(
+        "tg128",
+        pattern=r"^(tg\d+|pp\d+ -ub 1)$",
+        description="tgN, or ppN at a micro-batch of 1 (N single-token steps, as a decode: no sampling in either)",
+    )
     tg: dict[int, float] = Field(description="depth -> tokens/s; depth 0 is the run's own base")
     build: str | None = None
     date: dt.date | None = None
@@ -300,8 +304,8 @@ class DepthRun(BaseModel):
 
     @property
     def tokens(self) -> int:
-        """Tokens the test generates: a run at depth d decodes over d .. d + tokens."""
-        return int(self.decode_test[2:])
+        """Tokens the test steps through one at a time: a run at depth d decodes over d .. d + tokens."""
+        return int(self.decode_test.split()[0][2:])
 
     @property
     def prompt_tokens(self) -> int:
@@ -1685,7 +1689,9 @@ def depth_run_scale(run: DepthRun, calib: CalibrationSet) -> float:
 
 def with_backend_scales(calib: CalibrationSet, backend: str, **scales: float) -> CalibrationSet:
     """``calib`` with every entry of ``backend`` at the given depth scales (a run left out of
-    its backend's median is predicted with the others')."""
+    its backend's median is predicted with the others'), on either memory kind."""
+    if "prefill_attn_flop_scale" in scales:
+        scales = {**scales, "prefill_attn_flop_scale_unified": scales["prefill_attn_flop_scale"]}
     backends = {k: c.model_copy(update=scales) if k.split("/")[0] == backend else c for k, c in calib.backends.items()}
     return calib.model_copy(update={"backends": backends})
 
@@ -1789,7 +1795,8 @@ def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode",
             )
             scale *= quant
         else:
-            scale = statistics.median(depth_run_prompt_scale(o, calib) for o in others)
+            # as the fit picks: the backend's runs on the same memory kind where it has any
+            scale = statistics.median(depth_run_prompt_scale(o, calib) for o in (_same_kind(others, run) or others))
             pred = predicted_prompt_ratios(run, with_backend_scales(calib, run.backend, prefill_attn_flop_scale=scale))
             bare = predicted_prompt_ratios(run, with_backend_scales(calib, run.backend, prefill_attn_flop_scale=1.0))
         deepest = max(speeds)
@@ -1807,46 +1814,66 @@ def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode",
     return out
 
 
+def _kind(run: DepthRun) -> str:
+    """The run's device memory kind: "unified" (an integrated GPU) or "gpu"."""
+    return "unified" if run.model_work.device.kind == "unified" else "gpu"
+
+
+def _same_kind(runs: list[DepthRun], run: DepthRun) -> list[DepthRun]:
+    return [o for o in runs if _kind(o) == _kind(run)]
+
+
 def _with_depth_scales(
     backends: dict[str, BackendCalibration], pooled: BackendCalibration, data: BenchData
 ) -> tuple[dict[str, BackendCalibration], BackendCalibration]:
-    """Every GPU entry's depth costs, each the median its backend's depth runs imply, else the
-    median over every backend's runs (attention kernels read the cache in short rows on every
-    GPU): decode_kv_time_scale from unquantized caches, decode_kv_quant_scale from quantized
-    ones over that, prefill_attn_flop_scale from prompts at depth. CPU entries keep 1 (their
-    attention has its own term)."""
+    """Every GPU entry's depth costs, each the median its backend's runs imply, else every
+    run's (attention kernels read the cache in short rows on every GPU): decode_kv_time_scale
+    from unquantized caches, decode_kv_quant_scale from quantized ones over that, and
+    prefill_attn_flop_scale from prompts at depth, for discrete cards and integrated GPUs
+    apart (``prefill_attn_flop_scale_unified``; each kind's runs of the backend, else every
+    backend's of that kind): on ROCm a Strix Halo's attention FLOPs cost 2-3 times an RX
+    7900 XTX's or an R9700's. The decode cost is kept per backend only: discrete CUDA cards'
+    runs spread 0.8-2.4 with the model's KV heads, which one scale per kind would not fix.
+    CPU entries keep 1 (their attention has its own term)."""
     if not data.depth_runs:
         return backends, pooled
     one = CalibrationSet(
         name="kv", data_file="", data_sha256="", method="", holdout="", backends=backends, pooled=pooled
     )
-    kv: dict[str, list[float]] = {}
-    attn: dict[str, list[float]] = {}
+    kv: dict[tuple[str, str], list[float]] = {}
+    attn: dict[tuple[str, str], list[float]] = {}
     for run in data.depth_runs:
         if not run.model_work.kv_quantized:
-            kv.setdefault(run.backend, []).append(depth_run_scale(run, one))
+            kv.setdefault((run.backend, ""), []).append(depth_run_scale(run, one))
         if run.pp:
-            attn.setdefault(run.backend, []).append(depth_run_prompt_scale(run, one))
-    # a quantized cache: its runs' cost over their backend's unquantized one
-    quant: dict[str, list[float]] = {}
-    for run in data.depth_runs:
-        if run.model_work.kv_quantized and run.backend in kv:
-            base = statistics.median(kv[run.backend])
-            quant.setdefault(run.backend, []).append(depth_run_scale(run, one) / base)
+            attn.setdefault((run.backend, _kind(run)), []).append(depth_run_prompt_scale(run, one))
 
-    def pick(by: dict[str, list[float]], backend: str, top: float) -> float | None:
+    def pick(by: dict[tuple[str, str], list[float]], backend: str, kind: str, top: float) -> float | None:
         # within the field's bounds (BackendCalibration): a run far outside them says more
         # about that run than about the backend
         if not by:
             return None
-        xs = by.get(backend) or [x for v in by.values() for x in v]
+        xs = (
+            by.get((backend, kind))
+            or [x for (_, k), v in by.items() if k == kind for x in v]
+            or [x for (b, _), v in by.items() if b == backend for x in v]
+            or [x for v in by.values() for x in v]
+        )
         return round(min(max(statistics.median(xs), 0.1), top), 3)
 
-    def scales(backend: str) -> dict[str, float]:
+    # a quantized cache: its runs' cost over their backend's unquantized one on that kind
+    quant: dict[tuple[str, str], list[float]] = {}
+    for run in data.depth_runs:
+        if run.model_work.kv_quantized:
+            base = pick(kv, run.backend, "", 5.0) or 1.0
+            quant.setdefault((run.backend, ""), []).append(depth_run_scale(run, one) / base)
+
+    def scales(backend: str) -> dict[str, float | None]:
         update = {
-            "decode_kv_time_scale": pick(kv, backend, 5.0),
-            "decode_kv_quant_scale": pick(quant, backend, 10.0),
-            "prefill_attn_flop_scale": pick(attn, backend, 10.0),
+            "decode_kv_time_scale": pick(kv, backend, "", 5.0),
+            "decode_kv_quant_scale": pick(quant, backend, "", 10.0),
+            "prefill_attn_flop_scale": pick(attn, backend, "gpu", 10.0),
+            "prefill_attn_flop_scale_unified": pick(attn, backend, "unified", 10.0),
         }
         return {k: v for k, v in update.items() if v is not None}
 

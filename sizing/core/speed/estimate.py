@@ -260,6 +260,16 @@ class BackendCalibration(BaseModel):
             "model at several depths (pp @ dN); 1 on a CPU"
         ),
     )
+    prefill_attn_flop_scale_unified: float | None = Field(
+        None,
+        gt=0,
+        le=10.0,
+        description=(
+            "prefill_attn_flop_scale on an integrated GPU: there attention's FLOPs run 2-3 times "
+            "dearer than on a discrete card of the same backend (Strix Halo against an RX 7900 XTX "
+            "and an R9700 on ROCm); None: prefill_attn_flop_scale"
+        ),
+    )
     decode_spread: tuple[float, float] = Field((0.8, 1.2), description="low/high ratio")
     prefill_spread: tuple[float, float] = (0.7, 1.3)
     n_decode: int = 0
@@ -302,6 +312,11 @@ class BackendCalibration(BaseModel):
     def moe_launch_ms(self, expert_type: str) -> float:
         """The fixed time per MoE layer for experts of ``expert_type``."""
         return dict(self.moe_layer_launch_ms_by_type).get(expert_type.upper(), self.moe_layer_launch_ms)
+
+    def attn_flop_scale(self, kind: str) -> float:
+        """prefill_attn_flop_scale for a device of memory ``kind`` ("unified", "gpu"...)."""
+        own = self.prefill_attn_flop_scale_unified if kind == "unified" else None
+        return self.prefill_attn_flop_scale if own is None else own
 
 
 class CalibrationSet(BaseModel):
@@ -707,7 +722,7 @@ def prefill_seconds(
                 # only the prompt's last token needs logits: the output projection runs once
                 per_token -= w.output_flops_per_token * (1.0 - 1.0 / max(1, n_tokens))
             else:
-                attn_scale = c.prefill_attn_flop_scale
+                attn_scale = c.attn_flop_scale(w.device.kind)
             flops = u * (per_token + attn_scale * w.attention_flops(mid_depth))
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
