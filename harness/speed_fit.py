@@ -1330,8 +1330,9 @@ def fit(
             "before int8 tensor-core kernels became the default, 2024-06, left out), per GB/s, or per CPU thread; "
             "decode at depth (GPUs): the K/V bytes attention reads at the backend's median cost relative to "
             "streaming them (a quantized cache's at its own multiple of that), and a prompt's attention FLOPs at "
-            "their median cost relative to the weights' products, from runs of one model at several depths "
-            "(every backend's median where a backend has none)"
+            "their median cost relative to the weights' products (integrated and discrete GPUs apart, each "
+            "from its kind's runs of the backend, else of every backend), from runs of one model at several "
+            "depths (every backend's median where a backend has none)"
         ),
         holdout=(
             "none: every row is fitted (bench/accuracy_speed.py predicts each row by a fit without it)"
