@@ -227,6 +227,15 @@ def test_a_bad_depth_run_is_reported_with_file_entry_and_field():
     with pytest.raises(SizingError) as e:
         parse_bench(raw, "data/llama_bench.yaml")
     assert "llama_bench.yaml" in str(e.value) and run["id"] in str(e.value) and "tg" in str(e.value)
+    # a prompt stepped at a micro-batch of 1 is a decode; at 4 tokens a step it is not
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    stepped = next(r for r in raw["depth_runs"] if r["decode_test"].startswith("pp"))
+    assert stepped["decode_test"] == "pp256 -ub 1"
+    assert next(r for r in parse_bench(raw).depth_runs if r.id == stepped["id"]).tokens == 256
+    stepped["decode_test"] = "pp256 -ub 4"
+    with pytest.raises(SizingError) as e:
+        parse_bench(raw, "data/llama_bench.yaml")
+    assert stepped["id"] in str(e.value) and "decode_test" in str(e.value)
     raw = yaml.safe_load(BENCH_FILE.read_text())
     raw["depth_runs"][0]["device"] = "no-such-gpu"
     with pytest.raises(SizingError, match="depth run.*unknown device"):
