@@ -237,6 +237,31 @@ class CpuAttentionRate(BaseModel):
     source: str = Field(min_length=8)
 
 
+class OffloadRun(BaseModel):
+    """One public decode run of a MoE model with its routed experts in system RAM beside a GPU
+    (llama.cpp --n-cpu-moe): the GPU, the host's RAM and threads, and the tokens/s measured."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    model: str = Field(description="catalog id")
+    quant: str
+    gpu: str = Field(description="a name data/gpus.yaml matches")
+    gpus: int = Field(1, ge=1, le=8)
+    n_cpu_moe: int = Field(ge=1, description="layers whose routed experts stay in RAM")
+    ram_gb: float = Field(gt=0)
+    ram_gbs: float = Field(gt=0, description="the host RAM's peak bandwidth")
+    threads: int = Field(16, ge=1)
+    host: str = Field(min_length=3, description="the host as the source states it, or what is assumed")
+    tg: float = Field(gt=0, description="decode tokens/s measured")
+    test: str = Field(min_length=3)
+    date: dt.date | None = None
+    source: str = Field(min_length=8)
+    excluded: str | None = Field(
+        None, description="why the run says nothing about the offload rate (shown, not fitted)"
+    )
+
+
 class GraphPair(BaseModel):
     """One model decoded on one GPU with llama.cpp's CUDA graphs off and on (same build):
     what launching every kernel from the CPU costs a layer on a GPU that runs without them."""
@@ -356,6 +381,7 @@ class BenchData(BaseModel):
     cpu_kernels: CpuKernelSpeeds | None = None
     graph_pairs: tuple[GraphPair, ...] = ()
     depth_runs: tuple[DepthRun, ...] = ()
+    offload_runs: tuple[OffloadRun, ...] = ()
     db_families: dict[str, dict[str, tuple[str, ...]]] = Field(
         default_factory=dict,
         description=(
@@ -411,6 +437,13 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
         if run.device not in devices:
             raise SizingError(f"{path}: depth run {run.id!r}, field device: unknown device {run.device!r}")
         depth_runs.append(run)
+    offload = raw.get("offload_runs") or []
+    if not isinstance(offload, list):
+        raise SizingError(f"{path}: 'offload_runs' must be a list")
+    offload_runs = []
+    for i, e in enumerate(offload):
+        rid = e.get("id", f"#{i}") if isinstance(e, dict) else f"#{i}"
+        offload_runs.append(validate(OffloadRun, e, f"{path}: offload run {rid!r},"))
     layers = None
     if raw.get("model_layers") is not None:
         layers = validate(ModelLayers, raw["model_layers"], f"{path}: model_layers,")
@@ -419,6 +452,7 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
         rows=tuple(rows),
         graph_pairs=graph_pairs,
         depth_runs=tuple(depth_runs),
+        offload_runs=tuple(offload_runs),
         cpu_kernels=kernels,
         model_layers=layers,
     )
@@ -1307,7 +1341,7 @@ def fit(
         decode = tuple(sorted(data.cpu_kernels.decode_speeds.items()))
         update = {"prefill_kernel_speed": speeds, "decode_kernel_speed": decode}
         backends = {k: c.model_copy(update=update) if k.split("/")[0] == "cpu" else c for k, c in backends.items()}
-    return CalibrationSet(
+    calib = CalibrationSet(
         name="llama-bench-fit-v1",
         data_file=data_file,
         data_sha256=sha256,
@@ -1332,7 +1366,8 @@ def fit(
             "streaming them (a quantized cache's at its own multiple of that), and a prompt's attention FLOPs at "
             "their median cost relative to the weights' products (integrated and discrete GPUs apart, each "
             "from its kind's runs of the backend, else of every backend), from runs of one model at several "
-            "depths (every backend's median where a backend has none)"
+            "depths (every backend's median where a backend has none); CPU decode of routed experts kept in RAM "
+            "beside a GPU (--n-cpu-moe): the median share of the dense decode bandwidth public runs imply"
         ),
         holdout=(
             "none: every row is fitted (bench/accuracy_speed.py predicts each row by a fit without it)"
@@ -1345,6 +1380,7 @@ def fit(
         pooled=pooled_gpu.model_copy(update={"backend": "pooled"}),
         holdout_ids=tuple(r.id for r in held),
     )
+    return _with_offload_efficiency(calib, data)
 
 
 def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:
@@ -1900,6 +1936,109 @@ def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tup
         if key in out:
             ms = round(max(0.0, statistics.median(ts)) * 1000.0, 4)
             out[key] = out[key].model_copy(update={"moe_layer_launch_ms": ms})
+    return out
+
+
+def offload_step_seconds(run: OffloadRun, calib: CalibrationSet) -> float:
+    """The decode step the speed model predicts for an offload run: the run's model, quant and
+    --n-cpu-moe placed by the solver on its GPU(s) and host, at the run's RAM bandwidth."""
+    from sizing.core.machine import HostSpec, machine_from_gpu
+    from sizing.core.placement import PlacementOptions
+    from sizing.core.solver import solve
+    from sizing.hardware.db import load_gpus
+    from sizing.sources.catalog import load_catalog
+
+    host = HostSpec(
+        name=f"{run.ram_gb:g} GB at {run.ram_gbs:g} GB/s",
+        ram_bytes=int(run.ram_gb * GIB),
+        bandwidth_gbs=run.ram_gbs,
+        threads=run.threads,
+    )
+    try:
+        arch = load_catalog().get(run.model)
+    except (SizingError, KeyError, LookupError) as e:
+        raise SizingError(f"offload run {run.id!r}, field model: {e}") from e
+    gpu = load_gpus().match(run.gpu).gpu
+    if gpu is None:
+        raise SizingError(f"offload run {run.id!r}, field gpu: no GPU in data/gpus.yaml matches {run.gpu!r}")
+    hw = machine_from_gpu(gpu, run.gpus, host=host)
+    plan = solve(arch, run.quant, 4096, hw, calib, options=PlacementOptions(n_cpu_moe=run.n_cpu_moe))
+    if not plan.fits or plan.speed is None:
+        raise SizingError(f"offload run {run.id!r}: the solver does not place it ({plan.placement.how})")
+    return 1.0 / plan.speed.decode_tokens_per_s.expected
+
+
+def with_offload_efficiency(calib: CalibrationSet, efficiency: float) -> CalibrationSet:
+    """``calib`` with every CPU entry's offload_expert_efficiency at ``efficiency``."""
+    backends = {
+        k: c.model_copy(update={"offload_expert_efficiency": efficiency}) if k.split("/")[0] == "cpu" else c
+        for k, c in calib.backends.items()
+    }
+    return calib.model_copy(update={"backends": backends})
+
+
+def offload_run_efficiency(run: OffloadRun, calib: CalibrationSet) -> float:
+    """The share of the CPU's dense decode bandwidth at which one run's experts streamed: its
+    measured step less the model's with the experts at the full share, over the extra time
+    each unit of 1/share adds (the model's step at share 1/2 less at 1)."""
+    full = offload_step_seconds(run, with_offload_efficiency(calib, 1.0))
+    half = offload_step_seconds(run, with_offload_efficiency(calib, 0.5))
+    extra = 1.0 / run.tg - full
+    per = half - full  # seconds per unit of (1/share - 1)
+    if per <= 0:
+        raise SizingError(f"offload run {run.id!r}: no routed experts are read from RAM in its placement")
+    return min(1.5, max(0.2, 1.0 / (1.0 + extra / per)))
+
+
+def _with_offload_efficiency(calib: CalibrationSet, data: BenchData) -> CalibrationSet:
+    """Every CPU entry's offload_expert_efficiency: the median its public --n-cpu-moe runs
+    imply (those with an ``excluded`` reason left out); unchanged without any."""
+    runs = [r for r in data.offload_runs if not r.excluded]
+    if not runs:
+        return calib
+    return with_offload_efficiency(calib, round(statistics.median(offload_run_efficiency(r, calib) for r in runs), 3))
+
+
+class OffloadCheck(BaseModel):
+    """One offload run's decode, predicted with the share the other runs imply (left out of
+    the median) and with the experts at the full dense share (1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    measured: float
+    predicted: float
+    unscaled: float
+    efficiency: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.predicted - self.measured) / self.measured
+
+    @property
+    def unscaled_error(self) -> float:
+        return abs(self.unscaled - self.measured) / self.measured
+
+
+def offload_checks(data: BenchData, calib: CalibrationSet) -> list[OffloadCheck]:
+    """Each fitted offload run predicted with the median share of the others."""
+    runs = [r for r in data.offload_runs if not r.excluded]
+    implied = {r.id: offload_run_efficiency(r, calib) for r in runs}
+    out = []
+    for r in runs:
+        others = [implied[o.id] for o in runs if o.id != r.id]
+        if not others:
+            continue
+        eff = statistics.median(others)
+        out.append(
+            OffloadCheck(
+                run_id=r.id,
+                measured=r.tg,
+                predicted=1.0 / offload_step_seconds(r, with_offload_efficiency(calib, eff)),
+                unscaled=1.0 / offload_step_seconds(r, with_offload_efficiency(calib, 1.0)),
+                efficiency=eff,
+            )
+        )
     return out
 
 

@@ -249,6 +249,7 @@ def test_vectorised_sweep_agrees_with_place():
             host_threads=[_host().threads] * len(caps),
             gpu_moe_layers=many.gpu_moe_layers,
             gpu_layers=[max(0, min(g - 1, len(tr.layers))) for g in many.gpu_layers],
+            host_expert_read_bytes=many.host_expert_read_bytes,
         )
         for i, c in enumerate(caps):
             one = place(tr, mem, Hardware(name="t", gpus=(_gpu(mem=c),), host=_host()), ctx=ctx)

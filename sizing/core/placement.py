@@ -745,6 +745,9 @@ class ManyPlacements(BaseModel):
     n_cpu_moe: tuple[int, ...]
     gpu_read_bytes: tuple[float, ...] = Field(description="weights + KV(depth 0) one token reads on the GPU")
     host_read_bytes: tuple[float, ...]
+    host_expert_read_bytes: tuple[float, ...] = Field(
+        (), description="the routed-expert share of host_read_bytes (read at the CPU's offload share beside a GPU)"
+    )
     gpu_moe_layers: tuple[int, ...] = Field((), description="layers whose routed experts run on the GPU")
 
 
@@ -834,6 +837,8 @@ def place_many(
     rmoved = np.concatenate([[0.0], np.cumsum(expert * frac)])[ncm]
     gpu_read = np.where(ngl >= 1, out_bytes, 0.0) + rtail[n_gpu] - rmoved
     host_read = out_bytes + read.sum() - gpu_read
+    etail = np.concatenate([[0.0], np.cumsum((expert * frac)[::-1])])
+    host_expert_read = (expert * frac).sum() - np.where(ngl >= 1, etail[n_gpu] - rmoved, 0.0)
     # MoE layers on the GPU: those among the last n_gpu layers, less the first ncm whose
     # experts went to RAM (ncm > 0 only when every layer is on the GPU)
     is_moe = (expert > 0).astype(int)
@@ -844,5 +849,6 @@ def place_many(
         n_cpu_moe=tuple(int(x) for x in ncm),
         gpu_read_bytes=tuple(float(x) for x in gpu_read),
         host_read_bytes=tuple(float(x) for x in host_read),
+        host_expert_read_bytes=tuple(float(x) for x in host_expert_read),
         gpu_moe_layers=tuple(int(x) for x in gpu_moe),
     )

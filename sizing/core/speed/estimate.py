@@ -260,6 +260,17 @@ class BackendCalibration(BaseModel):
             "model at several depths (pp @ dN); 1 on a CPU"
         ),
     )
+    offload_expert_efficiency: float = Field(
+        1.0,
+        gt=0,
+        le=1.5,
+        description=(
+            "CPU decode of routed experts kept in RAM for a GPU beside it (--n-cpu-moe, -ot "
+            "exps=CPU): those experts stream at this share of the CPU's dense decode bandwidth (a "
+            "layer's few small expert matrices, and the CPU threads waking for each layer the GPU "
+            "hands over); fitted on public --n-cpu-moe llama-bench runs; 1 elsewhere"
+        ),
+    )
     prefill_attn_flop_scale_unified: float | None = Field(
         None,
         gt=0,
@@ -655,6 +666,8 @@ def decode_step_seconds(
         raise SizingError("nothing placed on any device")
     total = 0.0
     per: list[DeviceTime] = []
+    # a CPU reading routed experts for a GPU beside it reads them at its own offload share
+    beside_gpu = any(w.device.kind != "cpu" for w in works)
     for w in works:
         if not (w.dense_bytes or w.expert_bytes or w.layers):
             continue
@@ -662,6 +675,9 @@ def decode_step_seconds(
         c = calib.for_device(w.device)
         kv = n_seq * w.kv_read_bytes(depth)
         read = w.weight_read_bytes(n_seq) + kv
+        offload = 0.0
+        if beside_gpu and w.device.kind == "cpu" and w.expert_bytes:
+            offload = w.expert_read_bytes(n_seq) / bw * (1.0 / c.offload_expert_efficiency - 1.0)
         attn_flops = n_seq * w.attention_flops(depth)
         # attention over the cache: its KV read (on a GPU at the fitted cost of attention's
         # reads), or on a CPU its arithmetic, whichever is slower
@@ -670,7 +686,7 @@ def decode_step_seconds(
             attention *= c.decode_kv_time_scale * (c.decode_kv_quant_scale if w.kv_quantized else 1.0)
         if attn_flops:
             attention = max(attention, cpu_attention_seconds(w, calib, depth, n_seq) or 0.0)
-        t_mem = w.weight_read_bytes(n_seq) / bw + attention
+        t_mem = w.weight_read_bytes(n_seq) / bw + offload + attention
         t_cmp = 0.0
         if n_seq > 1:
             flops = n_seq * w.flops_per_token + attn_flops
@@ -812,6 +828,8 @@ def estimate_speed(
                 "(on a GPU the cache's K/V at attention's fitted cost per byte) "
                 "(on a CPU, attention over the cached cells in clock cycles, FLOPs at a vector rate + a "
                 "fixed cost per head and cell, where that outlasts the KV read) "
+                "(routed experts a CPU reads for a GPU beside it at the fitted share of its bandwidth "
+                "public --n-cpu-moe runs reach) "
                 "+ fitted fixed cost per GPU layer (on CUDA bytes-equivalent at the effective bandwidth) + fitted per-token overhead + fitted cost per MoE layer (bytes-equivalent); prefill: FLOPs ÷ fitted "
                 "effective compute (routed experts slowed by their few tokens each; F16/BF16 weights at the fitted "
                 "speed-up over quantized ones on a GPU), floored by one weight read per "
@@ -870,6 +888,7 @@ def decode_tokens_per_s_many(
     gpu_layers=None,
     gpu_hbm=None,
     expert_type: str = "",
+    host_expert_read_bytes=None,
 ):
     """Vectorised `decode_step_seconds` at depth 0 for one GPU + host per machine
     (``host_threads``: the host's CPU threads, which cap its decode rate as in
@@ -879,7 +898,8 @@ def decode_tokens_per_s_many(
     as a unit that goes first, so pass clip(ngl - 1, 0, n_layers); ``gpu_hbm``: the GPU has
     stacked HBM memory, which reaches the backend's HBM share of its efficiency and pays its
     HBM layer scale, as in :func:`effective_bandwidth`; ``expert_type``: the model's routed-expert
-    type, for backends whose MoE layer cost depends on it)."""
+    type, for backends whose MoE layer cost depends on it; ``host_expert_read_bytes``: the
+    routed-expert share of ``host_read_bytes``, read at the CPU's offload share beside a GPU)."""
     import numpy as np
 
     kinds = tuple(gpu_kinds) if gpu_kinds is not None else ("gpu",) * len(gpu_backends)
@@ -902,6 +922,10 @@ def decode_tokens_per_s_many(
     if host_threads is not None and cpu.decode_gbs_per_thread:
         host_rate = np.minimum(host_rate, np.asarray(host_threads, dtype=float) * cpu.decode_gbs_per_thread * 1e9)
     t = t + host_read / host_rate
+    if host_expert_read_bytes is not None:  # experts in RAM for a GPU beside them
+        host_exp = np.asarray(host_expert_read_bytes, dtype=float)
+        beside = np.asarray(gpu_read_bytes, dtype=float) > 0
+        t = t + np.where(beside, host_exp / host_rate * (1.0 / cpu.offload_expert_efficiency - 1.0), 0.0)
     # the fixed cost is the main backend's; a CPU-only run pays the CPU's
     t = t + np.where(np.asarray(gpu_read_bytes, dtype=float) > 0, over, cpu.decode_overhead_ms / 1000.0)
     return 1.0 / t
