@@ -1355,7 +1355,9 @@ def fit(
             "effective bandwidth, implied by the MoE fit rows per backend (GPU backends without any: "
             "the largest backend median), plus, on CUDA architectures llama.cpp runs without CUDA "
             "graphs, the median time per MoE layer the graphs save (graphs off/on pairs); MoE prefill: each expert "
-            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
+            "product costs as if it had t0 more tokens (median t0 the backend's MoE prompt rows imply; on its discrete "
+            "cards t0 growing with the tokens each product carries, the slope of t0 on them where its rows span 4x, "
+            "CUDA); prefill: median achieved FLOP/s per matrix TFLOPS (dense rows where "
             "there are any; F16/BF16 rows, in every prompt factor, divided by the F16 speed-up their device and "
             "build show over its quantized rows; a backend's own from its discrete GPUs where it has discrete prompt rows, "
             "unified-memory chips' in their class and architecture entries; capped at the GFLOP/s per watt of "
@@ -1610,6 +1612,40 @@ def _moe_prefill_tokens_float(row: BenchRow, dev: BenchDevice, calib: Calibratio
     return _implied_moe_prefill_tokens(row, dev, calib, float_experts=True)
 
 
+MOE_SLOPE_ROWS = 4  # discrete MoE prompt rows of one backend before t0 gets a slope
+MOE_SLOPE_SPREAD = 4.0  # ... whose tokens per expert product span at least this ratio
+
+
+def _row_expert_tokens(row: BenchRow) -> float:
+    """Tokens each routed expert's product carries in the row's prompt micro-batches."""
+    return row_ubatch(row) * (row.experts_used_share or 0.0)
+
+
+def _moe_prefill_slopes(pairs, calib: CalibrationSet) -> dict[str, tuple[float, float]]:
+    """Per backend, how much the extra tokens per expert product (t0) grow with the tokens the
+    product carries (t), on its discrete cards' quantized-expert prompt rows, and the median t
+    of those rows: the least-squares slope of t0 on t where MOE_SLOPE_ROWS rows span
+    MOE_SLOPE_SPREAD x in t, in [0, 5]. On
+    CUDA an RTX 3090 prompts gpt-oss-20b only 9% faster at -ub 2048 than at 512 (t 256 against
+    64), where one t0 for every t put it 75% faster: the gathered expert kernel keeps a share
+    of the dense rate of its own however many tokens it gets."""
+    by: dict[str, list[tuple[float, float]]] = {}
+    for r, d in pairs:
+        if d.kind != "gpu":
+            continue
+        v = _moe_prefill_tokens(r, d, calib)
+        if v is not None:
+            by.setdefault(r.backend, []).append((_row_expert_tokens(r), v))
+    out = {}
+    for backend, pts in by.items():
+        ts = [t for t, _ in pts]
+        if len(pts) < MOE_SLOPE_ROWS or min(ts) <= 0 or max(ts) / min(ts) < MOE_SLOPE_SPREAD:
+            continue
+        slope = float(np.polyfit(ts, [v for _, v in pts], 1)[0])
+        out[backend] = (round(min(5.0, max(0.0, slope)), 3), round(statistics.median(ts), 1))
+    return out
+
+
 def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu: BackendCalibration):
     """Each backend's extra tokens per expert product in prefill, from its MoE prompt rows,
     by memory kind where its rows have both (:func:`_per_backend_median`). A unified chip's
@@ -1617,7 +1653,18 @@ def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu
     tile than those: on ROCm the Radeon 8060S's MoE prompts run at its dense rate or above
     (gpt-oss-120b, Qwen3-30B-A3B), while an RX 7900 XTX's experts run at about half of it
     (gpt-oss-20b, PR #18537)."""
+    slopes = _moe_prefill_slopes(pairs, _tmp_set(backends, pooled_gpu))
     backends = _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
+    # the median t0 holds at the median tokens per expert of the rows the slope came from
+    backends = {
+        k: c.model_copy(
+            update={
+                "moe_prefill_tokens_slope": slopes.get(k.split("/")[0], (0.0, 0.0))[0],
+                "moe_prefill_tokens_at": slopes.get(k.split("/")[0], (0.0, 0.0))[1],
+            }
+        )
+        for k, c in backends.items()
+    }
     # experts stored as F16/BF16: on a GPU, llama.cpp gathers quantized experts into one
     # matrix kernel, float ones take a path with a larger fixed cost per expert (on one
     # Strix Halo 8060S, ROCm 2026: two BF16 MoE rows imply ~160-250 extra tokens per expert

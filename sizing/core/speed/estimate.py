@@ -184,6 +184,20 @@ class BackendCalibration(BaseModel):
             "rate; fitted on MoE prompt rows"
         ),
     )
+    moe_prefill_tokens_slope: float = Field(
+        0.0,
+        ge=0,
+        le=5.0,
+        description=(
+            "prefill on a discrete card: moe_prefill_tokens grows by this many for each token an "
+            "expert's product carries beyond moe_prefill_tokens_at (the gathered expert kernel keeps "
+            "its own share of the dense rate however many tokens it gets); fitted where a backend's "
+            "discrete MoE prompt rows span micro-batches 4x apart, else 0"
+        ),
+    )
+    moe_prefill_tokens_at: float = Field(
+        0.0, ge=0, description="the tokens per expert product at which moe_prefill_tokens holds (its rows' median)"
+    )
     moe_prefill_tokens_float: float | None = Field(
         None,
         ge=0,
@@ -743,10 +757,13 @@ def prefill_seconds(
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
             slow = 0.0
             if w.expert_flops_per_token and w.expert_fraction:
+                t = u * w.expert_fraction  # tokens each expert's product carries
                 t0 = c.moe_prefill_tokens
                 if w.experts_float and c.moe_prefill_tokens_float is not None:
                     t0 = c.moe_prefill_tokens_float
-                slow = u * w.expert_flops_per_token * t0 / (u * w.expert_fraction)
+                elif w.device.kind == "gpu" and c.moe_prefill_tokens_slope:
+                    t0 = max(0.0, t0 + c.moe_prefill_tokens_slope * (t - c.moe_prefill_tokens_at))
+                slow = u * w.expert_flops_per_token * t0 / t
             t_cmp = (flops + slow) / compute
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
