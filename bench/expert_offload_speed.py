@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.speed_fit import load_bench_with_db, offload_checks, offload_step_seconds  # noqa: E402
+from harness.speed_fit import load_bench_with_db, offload_checks, offload_prompt_speed, offload_step_seconds  # noqa: E402
 from sizing.core.machine import HostSpec, machine_from_gpu  # noqa: E402
 from sizing.core.placement import PlacementOptions  # noqa: E402
 from sizing.core.solver import solve  # noqa: E402
@@ -38,6 +38,7 @@ def main() -> int:
     checks = {c.run_id: c for c in offload_checks(data, calib)}
     print(f"{'run':<40} {'ours tok/s (range)':>20} {'left out':>9} {'share 1':>8} {'published':>9} {'ratio':>6}")
     ratios: list[float] = []
+    prompts: list[float] = []
     inside = 0
     for r in data.offload_runs:
         host = HostSpec(name="host", ram_bytes=int(r.ram_gb * GIB), bandwidth_gbs=r.ram_gbs, threads=r.threads)
@@ -55,6 +56,13 @@ def main() -> int:
             f"{d.expected / r.tg:>6.2f}"
         )
         print(f"    {r.model} {r.quant}, {r.gpus}× {r.gpu}, --n-cpu-moe {r.n_cpu_moe}; {r.test}")
+        for ub, measured in sorted(r.pp.items()):
+            ours_pp = offload_prompt_speed(r, calib, ub)
+            prompts.append(ours_pp / measured)
+            print(
+                f"    prompt of {r.prompt_tokens} at -ub {ub}: ours {ours_pp:.1f} tok/s, published {measured:.1f}, "
+                f"ratio {ours_pp / measured:.2f}"
+            )
         print(f"    host: {r.host}\n    source: {r.source}{f' ({r.date})' if r.date else ''}")
         if r.excluded:
             print(f"    not fitted: {r.excluded}")
@@ -65,6 +73,11 @@ def main() -> int:
         print(
             f"\n{len(ratios)} fitted runs: median ours/published {statistics.median(ratios):.2f}; "
             f"published inside our range in {inside} of {len(ratios)}"
+        )
+    if prompts:
+        print(
+            f"prompts: {len(prompts)} published figures, median ours/published {statistics.median(prompts):.2f} "
+            f"(from {min(prompts):.2f} to {max(prompts):.2f})"
         )
     if checks:
         cs = list(checks.values())

@@ -254,6 +254,10 @@ class OffloadRun(BaseModel):
     threads: int = Field(16, ge=1)
     host: str = Field(min_length=3, description="the host as the source states it, or what is assumed")
     tg: float = Field(gt=0, description="decode tokens/s measured")
+    pp: dict[int, float] = Field(
+        default_factory=dict, description="-ub -> prompt tokens/s measured (a prompt of prompt_tokens)"
+    )
+    prompt_tokens: int = Field(512, ge=1)
     test: str = Field(min_length=3)
     date: dt.date | None = None
     source: str = Field(min_length=8)
@@ -1989,6 +1993,18 @@ def _with_launch_costs(backends: dict[str, BackendCalibration], graph_pairs: tup
 def offload_step_seconds(run: OffloadRun, calib: CalibrationSet) -> float:
     """The decode step the speed model predicts for an offload run: the run's model, quant and
     --n-cpu-moe placed by the solver on its GPU(s) and host, at the run's RAM bandwidth."""
+    return 1.0 / offload_plan(run, calib).speed.decode_tokens_per_s.expected  # type: ignore[union-attr]
+
+
+def offload_prompt_speed(run: OffloadRun, calib: CalibrationSet, n_ubatch: int) -> float:
+    """The prompt tokens/s the speed model predicts for an offload run at ``n_ubatch``."""
+    speed = offload_plan(run, calib, n_ubatch).speed
+    assert speed is not None
+    return speed.prefill_tokens_per_s.expected
+
+
+def offload_plan(run: OffloadRun, calib: CalibrationSet, n_ubatch: int = 512):
+    """The solver's plan for an offload run (a SizingError naming the run where it cannot)."""
     from sizing.core.machine import HostSpec, machine_from_gpu
     from sizing.core.placement import PlacementOptions
     from sizing.core.solver import solve
@@ -2009,10 +2025,20 @@ def offload_step_seconds(run: OffloadRun, calib: CalibrationSet) -> float:
     if gpu is None:
         raise SizingError(f"offload run {run.id!r}, field gpu: no GPU in data/gpus.yaml matches {run.gpu!r}")
     hw = machine_from_gpu(gpu, run.gpus, host=host)
-    plan = solve(arch, run.quant, 4096, hw, calib, options=PlacementOptions(n_cpu_moe=run.n_cpu_moe))
+    ctx = max(4096, 2 * run.prompt_tokens)
+    plan = solve(
+        arch,
+        run.quant,
+        ctx,
+        hw,
+        calib,
+        options=PlacementOptions(n_cpu_moe=run.n_cpu_moe),
+        n_ubatch=n_ubatch,
+        prompt_tokens=run.prompt_tokens,
+    )
     if not plan.fits or plan.speed is None:
         raise SizingError(f"offload run {run.id!r}: the solver does not place it ({plan.placement.how})")
-    return 1.0 / plan.speed.decode_tokens_per_s.expected
+    return plan
 
 
 def with_offload_efficiency(calib: CalibrationSet, efficiency: float) -> CalibrationSet:

@@ -727,13 +727,31 @@ def decode_step_seconds(
     return total, per
 
 
+def _expert_slowdown(w: DeviceWork, c: BackendCalibration, u: int, kind: str) -> float:
+    """Extra FLOP-equivalents a micro-batch of ``u`` tokens spends on ``w``'s routed experts
+    on a device of memory ``kind`` with calibration ``c``: each expert's product carries
+    u·fraction tokens and costs as if it had t0 more (0 without routed experts)."""
+    if not (w.expert_flops_per_token and w.expert_fraction):
+        return 0.0
+    t = u * w.expert_fraction  # tokens each expert's product carries
+    t0 = c.moe_prefill_tokens
+    if w.experts_float and c.moe_prefill_tokens_float is not None:
+        t0 = c.moe_prefill_tokens_float
+    elif kind == "gpu" and c.moe_prefill_tokens_slope:
+        t0 = max(0.0, t0 + c.moe_prefill_tokens_slope * (t - c.moe_prefill_tokens_at))
+    return u * w.expert_flops_per_token * t0 / t
+
+
 def prefill_seconds(
     works: Sequence[DeviceWork], calib: CalibrationSet, n_tokens: int, n_ubatch: int = 512, depth: int = 0
 ) -> float:
     """Expected seconds to process a prompt of ``n_tokens`` after ``depth`` cached tokens.
 
     Per micro-batch each device either computes (FLOPs ÷ effective compute) or, for small
-    batches, streams its weights once (the memory floor), whichever is slower.
+    batches, streams its weights once (the memory floor), whichever is slower. Host layers
+    beside a GPU take the faster of their own compute and the GPU's: llama.cpp copies their
+    weights over the link for a large batch and runs the products there, so that path costs
+    the copy and then the GPU's own time on them (an expert's product as slow as on the GPU).
     """
     if n_tokens <= 0:
         return 0.0
@@ -742,6 +760,8 @@ def prefill_seconds(
     works = [w for w in works if w.dense_bytes or w.expert_bytes or w.layers]
     # per device, the same for every micro-batch: bandwidth, compute, its calibration entry
     rates = [(work_bandwidth(w, calib), work_compute(w, calib), calib.for_device(w.device)) for w in works]
+    # the GPU a host layer's products are offloaded to: the first (llama.cpp's main device)
+    helper = next(((w, r) for w, r in zip(works, rates) if w.device.kind != "cpu"), None)
     while done < n_tokens:
         u = min(n_ubatch, n_tokens - done)
         mid_depth = depth + done + u / 2.0
@@ -755,22 +775,17 @@ def prefill_seconds(
                 attn_scale = c.attn_flop_scale(w.device.kind)
             flops = u * (per_token + attn_scale * w.attention_flops(mid_depth))
             # routed experts: u·fraction tokens each, at t/(t + t0) of the dense rate
-            slow = 0.0
-            if w.expert_flops_per_token and w.expert_fraction:
-                t = u * w.expert_fraction  # tokens each expert's product carries
-                t0 = c.moe_prefill_tokens
-                if w.experts_float and c.moe_prefill_tokens_float is not None:
-                    t0 = c.moe_prefill_tokens_float
-                elif w.device.kind == "gpu" and c.moe_prefill_tokens_slope:
-                    t0 = max(0.0, t0 + c.moe_prefill_tokens_slope * (t - c.moe_prefill_tokens_at))
-                slow = u * w.expert_flops_per_token * t0 / t
-            t_cmp = (flops + slow) / compute
+            t_cmp = (flops + _expert_slowdown(w, c, u, w.device.kind)) / compute
             # a micro-batch reads the weights once and the cached K/V once (attention runs
             # over the whole batch of queries per tile), not once per token
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / bw
             t = max(t_cmp, t_mem)
             if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
-                t = min(t, w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9))
+                copy = w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9)
+                if helper is not None:
+                    gw, (_, g_compute, gc) = helper
+                    copy += (u * per_token + _expert_slowdown(w, gc, u, gw.device.kind)) / g_compute
+                t = min(t, copy)
             total += t
         done += u
     return total
