@@ -1156,7 +1156,7 @@ def test_the_expert_type_reaches_the_work_a_device_does():
 
 
 def test_experts_in_ram_beside_a_gpu_stream_at_the_share_public_offload_runs_imply(data, calib):
-    """Public --n-cpu-moe runs (an Arc Pro B70, an RTX 3090, two RTX 3060s; gpt-oss-120b,
+    """Public --n-cpu-moe runs (an Arc Pro B70, an RTX 3090, two RTX 3060s, an RX 6900 XT; gpt-oss-120b,
     GLM-4.5-Air, Qwen3-Coder-30B) decode 5-25% slower than their experts read at the CPU's
     dense decode bandwidth allow. Each run, predicted with the share the other runs imply,
     must land nearer its published speed than with the experts at the full share."""
