@@ -1827,19 +1827,16 @@ def predicted_prompt_ratios(run: DepthRun, calib: CalibrationSet) -> dict[int, f
     return {d: t[0] / t[d] for d in t}
 
 
-class DepthCheck(BaseModel):
-    """One depth run's slowdown at its deepest depth, measured and predicted with the cost its
-    backend's other runs imply (the run left out of the median), and with none (scale 1)."""
+class LeftOutCheck(BaseModel):
+    """One run measured, predicted with a cost the other runs imply (the run left out of their
+    median), and predicted without that cost."""
 
     model_config = ConfigDict(frozen=True)
 
     run_id: str
-    backend: str
-    depth: int
     measured: float
     predicted: float
     unscaled: float
-    scale: float
 
     @property
     def error(self) -> float:
@@ -1848,6 +1845,15 @@ class DepthCheck(BaseModel):
     @property
     def unscaled_error(self) -> float:
         return abs(self.unscaled - self.measured) / self.measured
+
+
+class DepthCheck(LeftOutCheck):
+    """One depth run's slowdown at its deepest depth, predicted with the cost its backend's
+    other runs imply, and with none (scale 1)."""
+
+    backend: str
+    depth: int
+    scale: float
 
 
 def depth_checks(data: BenchData, calib: CalibrationSet, what: Literal["decode", "prompt"]) -> list[DepthCheck]:
@@ -2072,25 +2078,11 @@ def _with_offload_efficiency(calib: CalibrationSet, data: BenchData) -> Calibrat
     return with_offload_efficiency(calib, round(statistics.median(offload_run_efficiency(r, calib) for r in runs), 3))
 
 
-class OffloadCheck(BaseModel):
-    """One offload run's decode, predicted with the share the other runs imply (left out of
-    the median) and with the experts at the full dense share (1)."""
+class OffloadCheck(LeftOutCheck):
+    """One offload run's decode, predicted with the share the other runs imply and with the
+    experts at the full dense share (1)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    measured: float
-    predicted: float
-    unscaled: float
     efficiency: float
-
-    @property
-    def error(self) -> float:
-        return abs(self.predicted - self.measured) / self.measured
-
-    @property
-    def unscaled_error(self) -> float:
-        return abs(self.unscaled - self.measured) / self.measured
 
 
 def offload_checks(data: BenchData, calib: CalibrationSet) -> list[OffloadCheck]:
