@@ -1660,15 +1660,11 @@ def _with_moe_prefill(backends: dict[str, BackendCalibration], pairs, pooled_gpu
     slopes = _moe_prefill_slopes(pairs, _tmp_set(backends, pooled_gpu))
     backends = _per_backend_median(backends, pairs, pooled_gpu, _moe_prefill_tokens, "moe_prefill_tokens", 2)
     # the median t0 holds at the median tokens per expert of the rows the slope came from
-    backends = {
-        k: c.model_copy(
-            update={
-                "moe_prefill_tokens_slope": slopes.get(k.split("/")[0], (0.0, 0.0))[0],
-                "moe_prefill_tokens_at": slopes.get(k.split("/")[0], (0.0, 0.0))[1],
-            }
-        )
-        for k, c in backends.items()
-    }
+    out = {}
+    for key, c in backends.items():
+        slope, at = slopes.get(key.split("/")[0], (0.0, 0.0))
+        out[key] = c.model_copy(update={"moe_prefill_tokens_slope": slope, "moe_prefill_tokens_at": at})
+    backends = out
     # experts stored as F16/BF16: on a GPU, llama.cpp gathers quantized experts into one
     # matrix kernel, float ones take a path with a larger fixed cost per expert (on one
     # Strix Halo 8060S, ROCm 2026: two BF16 MoE rows imply ~160-250 extra tokens per expert
@@ -1927,7 +1923,7 @@ def _with_depth_scales(
     apart (``prefill_attn_flop_scale_unified``; each kind's runs of the backend, else every
     backend's of that kind): on ROCm a Strix Halo's attention FLOPs cost 2-3 times an RX
     7900 XTX's or an R9700's. The decode cost is kept per backend only: discrete CUDA cards'
-    runs spread 0.8-2.4 with the model's KV heads, which one scale per kind would not fix.
+    runs spread 0.8-2.4 from one model to the next, and a scale per kind fitted them worse.
     CPU entries keep 1 (their attention has its own term)."""
     if not data.depth_runs:
         return backends, pooled
@@ -1955,7 +1951,7 @@ def _with_depth_scales(
         )
         return round(min(max(statistics.median(xs), 0.1), top), 3)
 
-    # a quantized cache: its runs' cost over their backend's unquantized one on that kind
+    # a quantized cache: its runs' cost over their backend's unquantized one
     quant: dict[tuple[str, str], list[float]] = {}
     for run in data.depth_runs:
         if run.model_work.kv_quantized:
