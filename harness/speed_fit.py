@@ -402,6 +402,18 @@ class BenchData(BaseModel):
     )
 
 
+def _named_entries(raw: dict, key: str, model: type[BaseModel], label: str, path: Path | str) -> list:
+    """The list under ``key``, each entry validated and named in errors by its id (else its index)."""
+    entries = raw.get(key) or []
+    if not isinstance(entries, list):
+        raise SizingError(f"{path}: '{key}' must be a list")
+    out = []
+    for i, e in enumerate(entries):
+        rid = e.get("id", f"#{i}") if isinstance(e, dict) else f"#{i}"
+        out.append(validate(model, e, f"{path}: {label} {rid!r},"))
+    return out
+
+
 def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
     """Validate the parsed YAML; errors name the file, the entry and the field."""
     if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list) or not isinstance(raw.get("devices"), dict):
@@ -431,23 +443,11 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
     if not isinstance(pairs, list):
         raise SizingError(f"{path}: 'graph_pairs' must be a list")
     graph_pairs = tuple(validate(GraphPair, e, f"{path}: graph pair #{i},") for i, e in enumerate(pairs))
-    runs = raw.get("depth_runs") or []
-    if not isinstance(runs, list):
-        raise SizingError(f"{path}: 'depth_runs' must be a list")
-    depth_runs = []
-    for i, e in enumerate(runs):
-        rid = e.get("id", f"#{i}") if isinstance(e, dict) else f"#{i}"
-        run = validate(DepthRun, e, f"{path}: depth run {rid!r},")
+    depth_runs = _named_entries(raw, "depth_runs", DepthRun, "depth run", path)
+    for run in depth_runs:
         if run.device not in devices:
             raise SizingError(f"{path}: depth run {run.id!r}, field device: unknown device {run.device!r}")
-        depth_runs.append(run)
-    offload = raw.get("offload_runs") or []
-    if not isinstance(offload, list):
-        raise SizingError(f"{path}: 'offload_runs' must be a list")
-    offload_runs = []
-    for i, e in enumerate(offload):
-        rid = e.get("id", f"#{i}") if isinstance(e, dict) else f"#{i}"
-        offload_runs.append(validate(OffloadRun, e, f"{path}: offload run {rid!r},"))
+    offload_runs = _named_entries(raw, "offload_runs", OffloadRun, "offload run", path)
     layers = None
     if raw.get("model_layers") is not None:
         layers = validate(ModelLayers, raw["model_layers"], f"{path}: model_layers,")
