@@ -1,6 +1,6 @@
 """CPU speed per core, by model size and weight type, robust to a shared machine (figures, no assertion).
 
-    .venv/bin/python bench/cpu_kernels.py [--threads 1] [--quick] [--prompt 64]
+    .venv/bin/python bench/cpu_kernels.py [--threads 1] [--quick] [--prompt 64] [--types Q4_0,Q8_0,...]
 
 Runs the embedded llama.cpp (xllamacpp) on the packaged real models and on synthetic
 GGUFs (a real header over a sparse hole) of Llama-3.2-1B at several types and of 3B/8B,
@@ -109,6 +109,11 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="the 1B types only (no 3B/8B, no real-vs-synthetic)")
     ap.add_argument("--real", action="store_true", help="with --quick, also the two packaged real models")
     ap.add_argument("--prompt", type=int, default=N_PROMPT, help=f"prompt tokens timed (default {N_PROMPT})")
+    ap.add_argument(
+        "--types",
+        default="Q6_K,Q4_0,Q8_0,F16,Q4_1,Q5_0",
+        help="the 1B files' weight types, comma-separated (Q4_0, the reference, is added when missing)",
+    )
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -130,7 +135,9 @@ def main() -> int:
         f"{', '.join(feats) or 'unknown'} -> kernels {isa}; {args.threads} thread(s), {args.prompt}-token prompts"
     )
     one_b = "meta-llama/Llama-3.2-1B-Instruct"
-    singles = ("Q6_K", "Q4_0", "Q8_0", "F16", "Q4_1", "Q5_0")
+    singles = tuple(t.strip().upper() for t in args.types.split(",") if t.strip())
+    if "Q4_0" not in singles:
+        singles = ("Q4_0", *singles)
     specs: list[tuple[str, str | None, int]] = [(one_b, q, 16) for q in singles]
     if not args.quick:
         specs = [

@@ -188,6 +188,27 @@ class BenchRow(BaseModel):
         return (self.active_params_b or self.params_b) * 1e9
 
 
+class VendorDecodeSpeeds(BaseModel):
+    """Decode speeds per weight type measured on one maker's cores (``CpuKernelSpeeds``'
+    ``decode_speeds`` are one machine's: the kernels rank the types differently elsewhere)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decode_speeds: dict[str, float] = Field(description="ggml type or kernel class -> speed relative to repacked")
+    machine: str = Field(min_length=3, description="the CPU the speeds were measured on")
+    isa: str = Field(description="the ISA the kernels ran on")
+    build: str = Field(min_length=3)
+    date: dt.date
+    source: str = Field(min_length=8)
+
+    @field_validator("decode_speeds")
+    @classmethod
+    def _decode_relative(cls, v: dict[str, float]) -> dict[str, float]:
+        if v.get("repacked") != 1.0 or not all(0 < x <= 3.0 for x in v.values()):
+            raise ValueError("decode speeds are relative to repacked = 1.0, each in (0, 3]")
+        return v
+
+
 class CpuKernelSpeeds(BaseModel):
     """Prompt speed of llama.cpp's CPU matrix paths relative to repacked weights
     (sizing.core.speed.cpu.kernel_class), measured with one llama.cpp build."""
@@ -198,6 +219,10 @@ class CpuKernelSpeeds(BaseModel):
     decode_speeds: dict[str, float] = Field(
         default_factory=dict,
         description="decode: ggml type or kernel class -> bytes/s one thread streams relative to repacked",
+    )
+    decode_by_vendor: dict[Literal["GenuineIntel", "AuthenticAMD"], VendorDecodeSpeeds] = Field(
+        default_factory=dict,
+        description="CPUID vendor -> decode speeds measured on that maker's cores (others: decode_speeds)",
     )
     isa: str = Field(description="the ISA the kernels ran on")
     build: str = Field(min_length=3)
@@ -495,8 +520,11 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
 
 
 def bench_device_rate(backend: str, dev: BenchDevice, threads: int | None = None) -> DeviceRate:
-    """A data-file device as the speed model sees it, on one backend."""
+    """A data-file device as the speed model sees it, on one backend (a CPU with the CPUID
+    vendor its maker's name implies, as detection reads it on a live machine)."""
+    maker = dev.name.split()[0].lower() if dev.kind == "cpu" else ""
     return DeviceRate(
+        cpu_vendor={"intel": "GenuineIntel", "amd": "AuthenticAMD"}.get(maker),
         name=dev.name,
         kind=dev.kind,
         backend=backend,
@@ -1343,7 +1371,14 @@ def fit(
     if data.cpu_kernels is not None:  # every CPU entry: its per-thread rate is the repacked one
         speeds = tuple(sorted(data.cpu_kernels.speeds.items()))
         decode = tuple(sorted(data.cpu_kernels.decode_speeds.items()))
-        update = {"prefill_kernel_speed": speeds, "decode_kernel_speed": decode}
+        by_vendor = tuple(
+            (v, tuple(sorted(m.decode_speeds.items()))) for v, m in sorted(data.cpu_kernels.decode_by_vendor.items())
+        )
+        update = {
+            "prefill_kernel_speed": speeds,
+            "decode_kernel_speed": decode,
+            "decode_kernel_speed_by_vendor": by_vendor,
+        }
         backends = {k: c.model_copy(update=update) if k.split("/")[0] == "cpu" else c for k, c in backends.items()}
     calib = CalibrationSet(
         name="llama-bench-fit-v1",
@@ -2304,6 +2339,7 @@ def dump_calibration(calib: CalibrationSet) -> str:
         for key in (
             "prefill_kernel_speed",
             "decode_kernel_speed",
+            "decode_kernel_speed_by_vendor",
             "moe_layer_launch_ms_by_type",
         ):  # few entries have them
             if not entry.get(key):

@@ -226,6 +226,79 @@ def test_a_calibrated_cpu_keeps_its_attention_rate(isa, smollm2_gguf):
             assert got == pytest.approx(base)  # a line without an attention fit keeps the default
 
 
+def test_the_decode_kernel_table_is_the_one_measured_on_the_cpus_maker(smollm2_gguf):
+    """One llama.cpp build ranks the weight types differently on an Intel core than on a Zen 4
+    one (bench/cpu_kernels.py, one thread each: Q4_1 0.68 of repacked Q4_0's bytes per second
+    on the EPYC, 1.07 on the Xeon). A CPU whose CPUID vendor has its own measured table decodes
+    at that table's speeds; another or an unknown one keeps the default table."""
+    from sizing.core.speed.cpu import decode_kernel_factor
+    from sizing.core.speed.estimate import effective_bandwidth, work_bandwidth
+
+    calib = load_calibration()
+    entry = calib.get("cpu", "cpu", "avx2")
+    default = dict(entry.decode_kernel_speed)
+    intel = dict(entry.decode_speeds_for("GenuineIntel"))
+    assert intel.get("repacked") == 1.0 and intel != default
+    assert dict(entry.decode_speeds_for("AuthenticAMD")) == default
+    assert dict(entry.decode_speeds_for(None)) == default
+    # every CPU entry carries the vendor tables (an ISA's entry is what a detected CPU looks up)
+    for key, c in calib.backends.items():
+        if key.split("/")[0] == "cpu":
+            assert dict(c.decode_speeds_for("GenuineIntel")) == intel, key
+
+    g = read_gguf(smollm2_gguf)  # Q4_1 blocks, a Q8_0 output projection
+    tr = model_traffic(g.arch, g.tensors)
+    speeds: dict[str, float] = {}
+    for vendor, table in (("GenuineIntel", intel), ("AuthenticAMD", default), (None, default)):
+        dev = DeviceRate(
+            name="cpu", kind="cpu", backend="cpu", bandwidth_gbs=400.0, threads=2, family="avx2", cpu_vendor=vendor
+        )
+        want = effective_bandwidth(dev, calib) * decode_kernel_factor(tr.read_types, "avx2", table.items())
+        speeds[str(vendor)] = work_bandwidth(single_device_work(tr, dev), calib)
+        assert speeds[str(vendor)] == pytest.approx(want), vendor
+    assert speeds["GenuineIntel"] != speeds["AuthenticAMD"] == speeds["None"]
+
+
+def test_a_detected_cpu_carries_its_vendor_to_the_speed_model():
+    """The CPUID vendor read from /proc/cpuinfo reaches the CPU device a live check predicts
+    with and the host of this machine's placement hardware."""
+    import platform
+
+    from sizing.hardware.db import load_gpus
+    from sizing.hardware.detect import detect_machine
+    from sizing.hardware.this_machine import cpu_rate, hardware_from_machine
+
+    m = detect_machine(probe_bandwidth=True)
+    if platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64"):
+        assert m.cpu.vendor in ("GenuineIntel", "AuthenticAMD")
+    rate = cpu_rate(m)
+    assert rate is not None and rate.cpu_vendor == m.cpu.vendor
+    if not m.gpus:
+        hw = hardware_from_machine(m, load_gpus())
+        assert hw.host.rate().cpu_vendor == m.cpu.vendor
+
+
+def test_a_vendor_decode_table_for_an_unknown_maker_is_refused(tmp_path):
+    """A vendor table must name a CPUID vendor the detection reports, and be relative to
+    repacked weights: the data file, entry and field are named."""
+    import yaml
+
+    from harness.speed_fit import BENCH_FILE, load_bench
+    from sizing.errors import SizingError
+
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    table = raw["cpu_kernels"]["decode_by_vendor"]["GenuineIntel"]
+    raw["cpu_kernels"]["decode_by_vendor"] = {"Intel": table}
+    bad = tmp_path / "llama_bench.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SizingError, match=r"llama_bench\.yaml.*cpu_kernels.*decode_by_vendor"):
+        load_bench(bad)
+    raw["cpu_kernels"]["decode_by_vendor"] = {"GenuineIntel": {**table, "decode_speeds": {"Q8_0": 1.6}}}
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SizingError, match=r"decode_by_vendor.*GenuineIntel.*decode_speeds"):
+        load_bench(bad)
+
+
 def test_a_decode_speed_not_relative_to_repacked_weights_is_refused(tmp_path):
     """The bench data names its file, entry and field when a decode speed is malformed."""
     import yaml

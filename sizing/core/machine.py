@@ -68,6 +68,7 @@ class Device(BaseModel):
         ),
     )
     gpu_cores: int | None = Field(None, gt=0, description="Apple GPU cores: prefill compute scales with them")
+    cpu_vendor: str | None = Field(None, description="CPU: CPUID vendor (sizing.core.traffic.DeviceRate)")
     vector_tflops: float | None = Field(None, gt=0, description="FP32 vector peak (GPUs without matrix units)")
     hbm: bool = Field(False, description="stacked HBM memory (sizing.core.traffic.DeviceRate)")
 
@@ -82,6 +83,7 @@ class Device(BaseModel):
             threads=self.threads,
             clock_ghz=self.clock_ghz,
             family=self.family,
+            cpu_vendor=self.cpu_vendor if self.kind == "cpu" else None,
             hbm=self.hbm,
             gpu_cores=self.gpu_cores,
             vector_tflops=self.vector_tflops,
@@ -188,10 +190,12 @@ def cpu_hardware(
     threads: int | None,
     isa: str | None = None,
     clock_ghz: float | None = None,
+    cpu_vendor: str | None = None,
 ) -> Hardware:
     """A CPU-only machine. ``threads`` None: unknown (decode speed only, no prefill);
     ``isa``: the vector ISA llama.cpp's kernels use (None: the CPU backend's average);
-    ``clock_ghz``: the core clock (None: the per-thread rate of the fitted CPUs' clocks)."""
+    ``clock_ghz``: the core clock (None: the per-thread rate of the fitted CPUs' clocks);
+    ``cpu_vendor``: the CPUID vendor (None: the default decode kernel table)."""
     if not (ram_bytes > 0 and _finite_positive(bandwidth_gbs)) or (threads is not None and threads <= 0):
         raise SizingError("a CPU machine needs RAM > 0, bandwidth > 0 and threads > 0")
     host = Device(
@@ -204,6 +208,7 @@ def cpu_hardware(
         threads=threads,
         clock_ghz=clock_ghz,
         family=isa,
+        cpu_vendor=cpu_vendor,
     )
     return Hardware(name=name, host=host)
 
@@ -220,6 +225,7 @@ class HostSpec(BaseModel):
     assumed: bool = Field(False, description="not measured or stated: a default the user can change")
     isa: str | None = Field(None, description="vector ISA llama.cpp's CPU kernels use (sizing.core.speed.cpu)")
     clock_ghz: float | None = Field(None, gt=0, description="core clock, where detected")
+    cpu_vendor: str | None = Field(None, description="CPUID vendor, where detected (sizing.core.traffic.DeviceRate)")
 
 
 # When the user names only a GPU: a typical desktop host, stated as an assumption.
@@ -377,6 +383,7 @@ def _with_host(name: str, gpus: tuple[Device, ...], host: HostSpec) -> Hardware:
         threads=host.threads,
         clock_ghz=host.clock_ghz,
         family=host.isa,
+        cpu_vendor=host.cpu_vendor,
     )
     notes = (f"host figures not given are assumed: {host.name}",) if host.assumed else ()
     return Hardware(name=name, gpus=gpus, host=h, notes=notes)

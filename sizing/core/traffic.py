@@ -57,6 +57,14 @@ class DeviceRate(BaseModel):
         ),
     )
     family: str | None = Field(None, description="GPU architecture, e.g. 'xe-hpg' (Alchemist)")
+    cpu_vendor: str | None = Field(
+        None,
+        description=(
+            "CPU: the CPUID vendor ('GenuineIntel', 'AuthenticAMD'): llama.cpp's decode kernels "
+            "rank the weight types differently on each maker's cores (speed_calibration's "
+            "decode_kernel_speed_by_vendor); None: the default table"
+        ),
+    )
     hbm: bool = Field(
         False,
         description=(

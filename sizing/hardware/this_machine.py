@@ -55,6 +55,7 @@ def cpu_rate(m: Machine) -> DeviceRate | None:
         bandwidth_gbs=bw,
         threads=m.cpu.threads or os.cpu_count() or 1,
         clock_ghz=m.cpu.clock_ghz,
+        cpu_vendor=m.cpu.vendor,
     )
 
 
@@ -82,10 +83,17 @@ def hardware_from_machine(
         threads=threads,
         isa=isa,
         clock_ghz=cpu.clock_ghz,
+        cpu_vendor=cpu.vendor,
     )
     if not machine.gpus:
         hw = cpu_hardware(
-            host.name, ram_bytes=host.ram_bytes, bandwidth_gbs=bw, threads=threads, isa=isa, clock_ghz=cpu.clock_ghz
+            host.name,
+            ram_bytes=host.ram_bytes,
+            bandwidth_gbs=bw,
+            threads=threads,
+            isa=isa,
+            clock_ghz=cpu.clock_ghz,
+            cpu_vendor=cpu.vendor,
         )
         return hw.model_copy(
             update={"notes": ("detected: no usable GPU; CPU-only", f"RAM bandwidth measured: {bw:g} GB/s")}

@@ -308,6 +308,19 @@ class BackendCalibration(BaseModel):
             "repacked one (sizing.core.speed.cpu.decode_kernel_factor)"
         ),
     )
+    decode_kernel_speed_by_vendor: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = Field(
+        (),
+        description=(
+            "CPU: decode_kernel_speed measured on one maker's cores, by CPUID vendor: the same "
+            "build's kernels rank the types differently on an Intel core than on a Zen 4 one "
+            "(bench/cpu_kernels.py); a CPU of another or unknown vendor takes decode_kernel_speed"
+        ),
+    )
+
+    def decode_speeds_for(self, vendor: str | None) -> tuple[tuple[str, float], ...]:
+        """The decode kernel table for a CPU of this CPUID vendor (the default table without one)."""
+        return dict(self.decode_kernel_speed_by_vendor).get(vendor or "", self.decode_kernel_speed)
+
     prefill_kernel_speed: tuple[tuple[str, float], ...] = Field(
         (),
         description=(
@@ -533,7 +546,10 @@ def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
     speed its threads read the model's weight types (:func:`effective_bandwidth`)."""
     if work.device.kind != "cpu" or not work.read_types:
         return effective_bandwidth(work.device, calib)
-    speeds = calib.for_device(work.device).decode_kernel_speed or calib.get("cpu").decode_kernel_speed
+    c = calib.for_device(work.device)
+    if not c.decode_kernel_speed:
+        c = calib.get("cpu")
+    speeds = c.decode_speeds_for(work.device.cpu_vendor)
     return effective_bandwidth(work.device, calib, decode_kernel_factor(work.read_types, work.device.family, speeds))
 
 

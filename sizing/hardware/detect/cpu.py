@@ -228,13 +228,15 @@ def detect_cpu(*, probe: bool = False) -> CPUInfo:
     vm = psutil.virtual_memory()
     bandwidth = probe_bandwidth(model) if probe else read_cached_bandwidth(model)
     stated, is_max = stated_clock()
-    clock = core_clock(stated, is_max=is_max, cpuid=_cpuid())
+    cpuid = _cpuid()
+    clock = core_clock(stated, is_max=is_max, cpuid=cpuid)
     return CPUInfo(
         model=model,
         arch=platform.machine(),
         cores=psutil.cpu_count(logical=False),
         threads=psutil.cpu_count(logical=True),
         flags=flags,
+        vendor=cpuid.vendor if cpuid else None,
         clock_ghz=clock.ghz if clock else None,
         clock_basis=clock.basis if clock else None,
         clock_stated_ghz=stated,

@@ -85,6 +85,7 @@ class CPUInfo(BaseModel):
     cores: int | None = None
     threads: int | None = None
     flags: tuple[str, ...] = Field((), description="ISA features that matter to llama.cpp")
+    vendor: str | None = Field(None, description="CPUID vendor ('GenuineIntel', 'AuthenticAMD'; x86 Linux)")
     clock_ghz: float | None = Field(
         None,
         gt=0,
