@@ -173,3 +173,34 @@ def test_a_run_predicted_at_another_cpu_clock_is_left_out_and_says_why(capsys, m
     same = abs(record["hardware"]["clock_stated_ghz"] / today - 1) <= 0.01
     assert [r["used"] for r in listed["runs"]] == [same]
     assert ("this machine: 1 run" in est["speed_calibration"]) is same
+
+
+@pytest.mark.live
+def test_a_run_predicted_with_another_cpu_kernel_table_is_left_out_and_says_why(
+    capsys, monkeypatch, tmp_path, stored_run
+):
+    """A CPU run's bytes are weighed at the per-type decode speeds its prediction took (an
+    Intel core's measured table, or the default Zen 4 one): a run stored with another table
+    than today's, or before runs recorded one (the default), would fit another line."""
+    home, _ = stored_run
+    (line,) = (home / "live_runs.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    today = record["estimate"]["predicted_decode_kernel_table"]
+    vendor = record["hardware"]["cpu_vendor"]
+    assert today == load_calibration().get("cpu").decode_table_name(vendor)
+
+    def listed_with(estimate: dict) -> dict:
+        moved = tmp_path / f"home-{len(list(tmp_path.iterdir()))}"
+        moved.mkdir()
+        (moved / "live_runs.jsonl").write_text(json.dumps({**record, "estimate": estimate}) + "\n")
+        monkeypatch.setenv("LLM_SIZING_HOME", str(moved))
+        assert main(["calibrate", "--list", "--json"]) == 0
+        (run,) = json.loads(capsys.readouterr().out)["backends"]["cpu"]["runs"]
+        return run
+
+    assert listed_with(record["estimate"])["used"] is True
+    other = "GenuineIntel" if today == "default" else "default"
+    run = listed_with({**record["estimate"], "predicted_decode_kernel_table": other})
+    assert run["used"] is False and other in run["reason"] and today in run["reason"]
+    older = {k: v for k, v in record["estimate"].items() if k != "predicted_decode_kernel_table"}
+    assert listed_with(older)["used"] is (today == "default")

@@ -162,15 +162,19 @@ def _this_machines_run() -> store.RunRecord:
     """A good SmolLM2 run recorded on the machine the tests run on, so it calibrates it."""
     from sizing.hardware.detect import detect_machine
     from sizing.hardware.this_machine import machine_record
+    from sizing.live.check import kernel_table_of
 
+    hardware = machine_record(detect_machine(probe_bandwidth=True))
     return store.RunRecord(
         model="smollm2.gguf",
         quant="Q4_1",
-        hardware=machine_record(detect_machine(probe_bandwidth=True)),
+        hardware=hardware,
         runner={"name": "embedded", "version": "x", "backend": "cpu"},
         scenario={"n_threads": 2},
         estimate={
             "predicted_decode_tokens_per_s": 150.0,
+            # as a real run records it: the decode kernel table this machine's CPU takes
+            "predicted_decode_kernel_table": kernel_table_of(hardware),
             "predicted_decode_read_bytes": 9.6e7,
             "assumed_effective_bandwidth": 1.4e10,
         },

@@ -30,6 +30,8 @@ def home(tmp_path, monkeypatch):
 
 
 def _run_record(hw: dict, model: str, decode: float, others: float) -> store.RunRecord:
+    from sizing.live.check import kernel_table_of
+
     window = {"seconds": 5.0, "cpus": 2, "load_average": 1.0, "others_busy_cores": others, "steal_share": 0.0}
     return store.RunRecord(
         model=model,
@@ -39,6 +41,8 @@ def _run_record(hw: dict, model: str, decode: float, others: float) -> store.Run
         scenario={"n_threads": 2, "n_prompt": 64, "n_gen": 32},
         estimate={
             "predicted_decode_tokens_per_s": 150.0,
+            # as a real run records it: the decode kernel table this machine's CPU takes
+            "predicted_decode_kernel_table": kernel_table_of(hw),
             "predicted_decode_read_bytes": 9.6e7,
             "assumed_effective_bandwidth": 1.4e10,
         },

@@ -38,6 +38,8 @@ def machine_record(m: Machine) -> dict[str, Any]:
         # release counted a VM at its nominal clock) cannot calibrate today's prediction
         "clock_ghz": m.cpu.clock_ghz,
         "clock_stated_ghz": m.cpu.clock_stated_ghz,
+        # the decode kernel table a CPU prediction takes (sizing.core.speed.estimate.decode_speeds_for)
+        "cpu_vendor": m.cpu.vendor,
         "gpus": [g.name for g in m.gpus],
     }
 

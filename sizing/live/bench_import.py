@@ -204,6 +204,8 @@ def records_from_results(
             est["predicted_decode_tokens_per_s"] = 1.0 / decode_step_seconds([work], calib)[0]
             est["predicted_decode_read_bytes"] = float(size)
             est["assumed_effective_bandwidth"] = effective_bandwidth(rate, calib)
+            # llama-bench names no tensor types: the bytes are not weighed by any kernel table
+            est["predicted_decode_kernel_table"] = "none"
             meas["decode_tokens_per_s"] = tests["tg"].avg_ts
             meas["n_gen"] = tests["tg"].n_gen
         if "pp" in tests:

@@ -210,6 +210,14 @@ class SpeedSample(BaseModel):
     load_average: float | None = Field(None, description="highest 1-minute load average before/at the end of the run")
     threads: int | None = Field(None, description="CPU threads the run used")
     clock_ghz: float | None = Field(None, description="the CPU clock its prediction counted (CPU runs)")
+    kernel_table: str | None = Field(
+        None,
+        description=(
+            "CPU: the decode kernel table its prediction counted ('default', or the CPUID vendor whose "
+            "measured table it was; 'none': an imported llama-bench run, whose types are unknown); a "
+            "run stored before it was recorded counted the default"
+        ),
+    )
 
     @property
     def bandwidth_bound(self) -> bool:
@@ -263,13 +271,24 @@ def _other_clock(s: SpeedSample, clock_ghz: float | None) -> str | None:
     )
 
 
+def _other_kernels(s: SpeedSample, kernel_table: str | None) -> str | None:
+    """Why a run predicted with another decode kernel table than today's cannot calibrate:
+    its bytes were weighed at other per-type speeds, so the line it fits is another one."""
+    if not kernel_table or s.kernel_table in (None, "none", kernel_table):
+        return None  # "none": an imported run, its bytes weighed by no table
+    return (
+        f"predicted with the {s.kernel_table} CPU kernel speeds; this machine's are now the "
+        f"{kernel_table} ones, so its bytes were weighed differently (run it again to calibrate)"
+    )
+
+
 def screen(
-    samples: Sequence[SpeedSample], *, clock_ghz: float | None = None
+    samples: Sequence[SpeedSample], *, clock_ghz: float | None = None, kernel_table: str | None = None
 ) -> tuple[list[SpeedSample], list[SampleVerdict]]:
     """The runs that may calibrate this machine, and a verdict for every run.
 
     Left out, with the reason: runs predicted at another CPU clock than ``clock_ghz``
-    (today's), runs under contention (load recorded before and during
+    (today's) or with another decode kernel table than ``kernel_table``, runs under contention (load recorded before and during
     the run: other processes' busy time, the load average, CPU steal, GPU use), a
     repeat well below the others of its group (contention only ever slows a run), and
     a run the others predict badly (leave-one-out). Repeats of one measurement are
@@ -289,7 +308,7 @@ def screen(
                 "(only calibrate --measure's synthetic run feeds the calibration)"
             )
         else:
-            why = _other_clock(s, clock_ghz) or _contention(s)
+            why = _other_clock(s, clock_ghz) or _other_kernels(s, kernel_table) or _contention(s)
         if why:
             verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=why)
         else:

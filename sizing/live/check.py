@@ -236,6 +236,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         # how fast its threads read this model's weight types against repacked Q4 (the
         # assumed bandwidth's): a fitted line of this machine's keeps the same ratio
         "decode_kernel_factor": work_bandwidth(work, calib) / assumed,
+        "decode_kernel_table": calib.for_device(rate).decode_table_name(rate.cpu_vendor),
         # the attention arithmetic alone at the default rates (what a fitted factor scales)
         "decode_attention_compute_s": cpu_attention_seconds(work, calib, depth),
         "calibration": sp.calibration,
@@ -308,6 +309,9 @@ def sample_of(r: store.RunRecord, hw: dict | None = None) -> calibrate.SpeedSamp
         decode_kernel_factor=r.estimate.get("predicted_decode_kernel_factor"),
         series="|".join(str(x) for x in series),
         clock_ghz=clock if isinstance(clock, int | float) and clock > 0 else None,
+        kernel_table=(r.estimate.get("predicted_decode_kernel_table") or "default")
+        if r.runner.get("backend") == "cpu"
+        else None,
         **_load_of(r),
     )
 
@@ -329,13 +333,25 @@ def _samples(runs: list[store.RunRecord], hw: dict, backend: str) -> list[calibr
     return [sample_of(r, hw) for r in machine_runs(runs, hw, backend)]
 
 
+def kernel_table_of(hw: dict) -> str:
+    """The decode kernel table today's CPU predictions use on this machine (its record's vendor)."""
+    from sizing.core.speed.calibration import load_calibration
+
+    return load_calibration().get("cpu").decode_table_name(hw.get("cpu_vendor"))
+
+
 def screened_report(runs: list[store.RunRecord], hw: dict, backend: str) -> calibrate.CalibrationReport | None:
     """This machine's calibration from its stored runs: screened (contention, synthetic,
     outliers, repeats), fitted, and judged leave-one-out; None before any run."""
     samples = _samples(runs, hw, backend)
     if not samples:
         return None
-    kept, verdicts = calibrate.screen(samples, clock_ghz=hw.get("clock_ghz") if backend == "cpu" else None)
+    on_cpu = backend == "cpu"
+    kept, verdicts = calibrate.screen(
+        samples,
+        clock_ghz=hw.get("clock_ghz") if on_cpu else None,
+        kernel_table=kernel_table_of(hw) if on_cpu else None,
+    )
     return calibrate.calibration_report(kept, verdicts)
 
 
@@ -444,6 +460,7 @@ def run_check(
         est_json["predicted_decode_attention_compute_s"] = base_speed["decode_attention_compute_s"]
         est_json["predicted_decode_sampling_s"] = base_speed["decode_sampling_s"]
         est_json["predicted_decode_kernel_factor"] = base_speed["decode_kernel_factor"]
+        est_json["predicted_decode_kernel_table"] = base_speed["decode_kernel_table"]
         est_json["predicted_decode_sampling"] = base_speed["decode_sampling"]
 
     # --- the guard: nothing loads (and no synthetic file is written) unless it fits

@@ -321,6 +321,10 @@ class BackendCalibration(BaseModel):
         """The decode kernel table for a CPU of this CPUID vendor (the default table without one)."""
         return dict(self.decode_kernel_speed_by_vendor).get(vendor or "", self.decode_kernel_speed)
 
+    def decode_table_name(self, vendor: str | None) -> str:
+        """Which table :meth:`decode_speeds_for` gives: the vendor's, or 'default'."""
+        return vendor if vendor and vendor in dict(self.decode_kernel_speed_by_vendor) else "default"
+
     prefill_kernel_speed: tuple[tuple[str, float], ...] = Field(
         (),
         description=(
