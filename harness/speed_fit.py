@@ -188,32 +188,40 @@ class BenchRow(BaseModel):
         return (self.active_params_b or self.params_b) * 1e9
 
 
-class VendorDecodeSpeeds(BaseModel):
-    """Decode speeds per weight type measured on one maker's cores (``CpuKernelSpeeds``'
-    ``decode_speeds`` are one machine's: the kernels rank the types differently elsewhere)."""
+def _relative_to_repacked(v: dict[str, float], what: str, top: float) -> dict[str, float]:
+    """A kernel speed table: relative to repacked weights (= 1.0), each speed in (0, top]."""
+    if v.get("repacked") != 1.0 or not all(0 < x <= top for x in v.values()):
+        raise ValueError(f"{what} are relative to repacked = 1.0, each in (0, {top:g}]")
+    return v
+
+
+class KernelMeasurement(BaseModel):
+    """Where a CPU kernel speed table comes from: the ISA its kernels ran, the build, the day."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    decode_speeds: dict[str, float] = Field(description="ggml type or kernel class -> speed relative to repacked")
-    machine: str = Field(min_length=3, description="the CPU the speeds were measured on")
     isa: str = Field(description="the ISA the kernels ran on")
     build: str = Field(min_length=3)
     date: dt.date
     source: str = Field(min_length=8)
 
+
+class VendorDecodeSpeeds(KernelMeasurement):
+    """Decode speeds per weight type measured on one maker's cores (``CpuKernelSpeeds``'
+    ``decode_speeds`` are one machine's: the kernels rank the types differently elsewhere)."""
+
+    decode_speeds: dict[str, float] = Field(description="ggml type or kernel class -> speed relative to repacked")
+    machine: str = Field(min_length=3, description="the CPU the speeds were measured on")
+
     @field_validator("decode_speeds")
     @classmethod
     def _decode_relative(cls, v: dict[str, float]) -> dict[str, float]:
-        if v.get("repacked") != 1.0 or not all(0 < x <= 3.0 for x in v.values()):
-            raise ValueError("decode speeds are relative to repacked = 1.0, each in (0, 3]")
-        return v
+        return _relative_to_repacked(v, "decode speeds", 3.0)
 
 
-class CpuKernelSpeeds(BaseModel):
+class CpuKernelSpeeds(KernelMeasurement):
     """Prompt speed of llama.cpp's CPU matrix paths relative to repacked weights
     (sizing.core.speed.cpu.kernel_class), measured with one llama.cpp build."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     speeds: dict[str, float] = Field(description="kernel class (repacked, sgemm, kquant, legacy) or ggml type -> speed")
     decode_speeds: dict[str, float] = Field(
@@ -224,24 +232,16 @@ class CpuKernelSpeeds(BaseModel):
         default_factory=dict,
         description="CPUID vendor -> decode speeds measured on that maker's cores (others: decode_speeds)",
     )
-    isa: str = Field(description="the ISA the kernels ran on")
-    build: str = Field(min_length=3)
-    date: dt.date
-    source: str = Field(min_length=8)
 
     @field_validator("speeds")
     @classmethod
     def _relative(cls, v: dict[str, float]) -> dict[str, float]:
-        if v.get("repacked") != 1.0 or not all(0 < x <= 1.5 for x in v.values()):
-            raise ValueError("speeds are relative to repacked = 1.0, each in (0, 1.5]")
-        return v
+        return _relative_to_repacked(v, "speeds", 1.5)
 
     @field_validator("decode_speeds")
     @classmethod
     def _decode_relative(cls, v: dict[str, float]) -> dict[str, float]:
-        if v and (v.get("repacked") != 1.0 or not all(0 < x <= 3.0 for x in v.values())):
-            raise ValueError("decode speeds are relative to repacked = 1.0, each in (0, 3]")
-        return v
+        return _relative_to_repacked(v, "decode speeds", 3.0) if v else v
 
 
 class CpuAttentionRate(BaseModel):
