@@ -114,6 +114,11 @@ def main() -> int:
         default="Q6_K,Q4_0,Q8_0,F16,Q4_1,Q5_0",
         help="the 1B files' weight types, comma-separated (Q4_0, the reference, is added when missing)",
     )
+    ap.add_argument(
+        "--shape",
+        default="meta-llama/Llama-3.2-1B-Instruct",
+        help="the catalog model whose shape the one-type files take (a small hidden size has short rows)",
+    )
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -134,7 +139,7 @@ def main() -> int:
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; embedded llama.cpp build: "
         f"{', '.join(feats) or 'unknown'} -> kernels {isa}; {args.threads} thread(s), {args.prompt}-token prompts"
     )
-    one_b = "meta-llama/Llama-3.2-1B-Instruct"
+    one_b = args.shape
     singles = tuple(t.strip().upper() for t in args.types.split(",") if t.strip())
     if "Q4_0" not in singles:
         singles = ("Q4_0", *singles)
