@@ -7,8 +7,8 @@ every row), side by side with the popular
 "0.55 × bandwidth ÷ model size" rule for decode. Rows run on slow hosts (Raspberry Pi,
 RISC-V boards) are reported separately: the fit leaves them out. So are the prompt figures of
 quantized CUDA rows measured before llama.cpp made its int8 tensor-core kernels the default,
-and of RDNA 3.5 iGPU rows from before October 2025 on ROCm and before 2026 on Vulkan
-(harness.speed_fit.superseded_prompt): they time a path no current build takes.
+of RDNA 3.5 iGPU rows from before October 2025 on ROCm and before 2026 on Vulkan, and of Intel
+Xe2 rows from before 2026 on Vulkan (harness.speed_fit.superseded_prompt): they time a path no current build takes.
 
 It then scores decode at depth: each run of one model at several depths (data file's
 ``depth_runs``) predicted with the attention cost its backend's other runs imply.
@@ -218,8 +218,8 @@ def main() -> int:
         print("\n== prompt rows of a path today's llama.cpp no longer takes (not fitted, not scored above):")
         print(
             "   quantized CUDA prompts before MMQ became the default (PR #8075, 2024-06), and ROCm prompts on "
-            "RDNA 3.5 iGPUs before 2025-10 (rocBLAS kernels untuned for gfx1150/1151) and Vulkan ones before 2026 "
-            "(prompt kernels reworked since): measured vs predicted"
+            "RDNA 3.5 iGPUs before 2025-10 (rocBLAS kernels untuned for gfx1150/1151), and Vulkan ones and "
+            "Intel Xe2 ones on Vulkan before 2026 (prompt kernels reworked since): measured vs predicted"
         )
         for r in old:
             d = data.devices[r.device]

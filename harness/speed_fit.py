@@ -700,20 +700,36 @@ ROCM_RDNA35_PROMPT_YEAR = 2025.75
 # to a third, so from 2026 on only.
 VULKAN_RDNA35_PROMPT_YEAR = 2026.0
 
+# Intel's Xe2 GPUs (Battlemage, Lunar Lake) on Vulkan: their prompt kernels were reworked
+# through 2025 too. PR #14001 (2025-06) turned on cooperative matrices for Xe2 (an Arc B580's
+# pp512 on gemma-2-2b Q4_K_M went from 491 to 1,631 tok/s on Windows, 421 to 583 on Mesa),
+# PR #18178 (2025-12) retuned their matrix tiles, and 2026 PRs (#25380, #27471) reworked
+# them again. The scoreboard's B580 row (discussion #10879, 2024-12 or later) reads 621 on
+# Llama-2-7B Q4_0; an Arc Pro B70 (32 Xe2 cores to the B580's 20) ran the same file at
+# 2,414 with a May 2026 build (kyuz0's toolboxes, a row of data/llama_bench.yaml), about
+# 1,500 at the B580's size. So, as for RDNA 3.5, from 2026 on only.
+VULKAN_XE2_PROMPT_YEAR = 2026.0
+# per GPU family: the year from which its Vulkan prompt rows time today's kernels
+VULKAN_PROMPT_REWORKED = {"rdna-3.5": VULKAN_RDNA35_PROMPT_YEAR, "xe2-hpg": VULKAN_XE2_PROMPT_YEAR}
+
 
 def superseded_prompt(row: BenchRow, dev: BenchDevice) -> bool:
     """Whether a row's prompt figure ran a path today's llama.cpp no longer takes: an RDNA 3.5
-    iGPU on ROCm before October 2025 (ROCM_RDNA35_PROMPT_YEAR) or on Vulkan before 2026
-    (VULKAN_RDNA35_PROMPT_YEAR), or quantized weights on a CUDA
+    iGPU on ROCm before October 2025 (ROCM_RDNA35_PROMPT_YEAR), an RDNA 3.5 or Xe2 GPU on
+    Vulkan before 2026 (VULKAN_PROMPT_REWORKED), or quantized weights on a CUDA
     card with int8 tensor cores, measured before MMQ became the default there. The CUDA cards
     prompt about 1.5x faster since (an RTX 4090 ran Llama-2-7B Q4_0 at 7,980 tok/s in PR
     #4766, 2024-01, and 11,993 on the CUDA scoreboard, discussion #15013; an RTX 3090 3,511
     and 5,175), so such a row would pull the prompt rate of every plan, all run on current
     builds, down by a third. Its decode figure is kept (decode never used cuBLAS)."""
     backend = row.backend.split("/")[0]
-    if backend in ("rocm", "vulkan") and row.pp512 and dev.family == "rdna-3.5":
+    cut = None
+    if backend == "rocm" and dev.family == "rdna-3.5":
+        cut = ROCM_RDNA35_PROMPT_YEAR
+    elif backend == "vulkan":
+        cut = VULKAN_PROMPT_REWORKED.get(dev.family or "")
+    if cut is not None and row.pp512:
         year = row_year(row)
-        cut = ROCM_RDNA35_PROMPT_YEAR if backend == "rocm" else VULKAN_RDNA35_PROMPT_YEAR
         return year is not None and year < cut
     if row.backend.split("/")[0] != "cuda" or not row.pp512 or _unquantized(row):
         return False
