@@ -413,7 +413,7 @@ class CalibrationSet(BaseModel):
         c = self.get(backend, kind, family, chip)
         if key.startswith(f"{backend}/chip/"):  # its own prompt rows; decode as its architecture
             return (
-                f"{self.name}: {key} (prompt: {c.n_prefill} rows of this chip; "
+                f"{self.name}: {key} (prompt: {c.n_prefill} row{'' if c.n_prefill == 1 else 's'} of this chip; "
                 f"decode: {self.key(backend, kind, family)}, {c.n_decode} rows)"
             )
         how = (
