@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 
@@ -79,6 +80,10 @@ def test_detect_human_with_probe_as_installed_script(tmp_path):
     assert "bandwidth:" in proc.stdout and "GB/s measured" in proc.stdout
     assert "GPUs: none usable (CPU-only)" in proc.stdout
     assert (tmp_path / "ram_bandwidth.json").exists()
+    if platform.system() == "Linux" and platform.machine() == "x86_64":
+        # the CPUID vendor, and the decode kernel table it selects
+        vendor = next(line for line in proc.stdout.splitlines() if line.strip().startswith("vendor:"))
+        assert ("GenuineIntel" in vendor) != ("AuthenticAMD" in vendor) and "decode speed per weight type" in vendor
 
 
 @pytest.mark.parametrize("argv", [["gpus", "--bogus"], ["detect", "--json", "extra"]])

@@ -46,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"  ISA: {', '.join(c.flags) or 'n/a'} (llama.cpp kernels: {ISA_LABELS[isa_from_flags(c.flags)]})")
     if c.clock_ghz:
         print(f"  clock: {c.clock_ghz:.2f} GHz, {c.clock_basis or 'as the OS states it'}")
+    if c.vendor:
+        from sizing.core.speed.calibration import load_calibration
+
+        table = load_calibration().get("cpu").decode_table_name(c.vendor)
+        basis = f"the table measured on {c.vendor} cores" if table != "default" else "the default table (Zen 4)"
+        print(f"  vendor: {c.vendor}; decode speed per weight type: {basis}")
     print(f"RAM: {_gb(c.ram_total_bytes)} total, {_gb(c.ram_available_bytes)} available")
     if c.bandwidth:
         b = c.bandwidth
