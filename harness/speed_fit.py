@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.coverage import OWN_MOE_FAMILIES
+from sizing.core.speed.cpu import vendor_from_name
 from sizing.core.speed.estimate import decode_step_seconds, effective_bandwidth, prefill_seconds, work_compute
 from sizing.core.speed.estimate import UNQUANTIZED_TYPES, BackendCalibration, CalibrationSet, bf16_rate_share
 from sizing.core.gpu import is_hbm, matrix_peak_tflops
@@ -522,9 +523,8 @@ def row_device(row: BenchRow, dev: BenchDevice) -> DeviceRate:
 def bench_device_rate(backend: str, dev: BenchDevice, threads: int | None = None) -> DeviceRate:
     """A data-file device as the speed model sees it, on one backend (a CPU with the CPUID
     vendor its maker's name implies, as detection reads it on a live machine)."""
-    maker = dev.name.split()[0].lower() if dev.kind == "cpu" else ""
     return DeviceRate(
-        cpu_vendor={"intel": "GenuineIntel", "amd": "AuthenticAMD"}.get(maker),
+        cpu_vendor=vendor_from_name(dev.name) if dev.kind == "cpu" else None,
         name=dev.name,
         kind=dev.kind,
         backend=backend,

@@ -502,3 +502,28 @@ def test_an_implausible_attention_rate_is_taken_for_noise():
     assert f.attention_factor is None and "default rate" in f.detail()
     # the same two depths without the noise fit the rate
     assert calibrate.fit_factors([quiet_shallow, deep]).attention_factor == pytest.approx(0.5, rel=1e-6)
+
+
+def test_a_decode_weighed_with_another_kernel_table_is_left_out_its_prompt_kept():
+    """A run whose decode bytes were weighed with another CPU kernel table than today's loses
+    its decode (it would fit another line), keeps its prompt speed (no table weighs it), and
+    is left out whole when it has no prompt speed; an imported llama-bench run ('none': its
+    types are unknown) and a GPU run (no table) are never judged by it."""
+    both = _s("both", 100.0, group="a").model_copy(
+        update={"predicted_prefill": 300.0, "measured_prefill": 330.0, "kernel_table": "default"}
+    )
+    decode_only = _s("decode", 100.0, group="b").model_copy(update={"kernel_table": "default"})
+    imported = _s("import", 100.0, group="c").model_copy(update={"kernel_table": "none"})
+    gpu = _s("gpu", 100.0, group="d")
+    kept, verdicts = calibrate.screen([both, decode_only, imported, gpu], kernel_table="GenuineIntel")
+    by = {v.id: v for v in verdicts}
+    assert by["both"].used and "decode left out" in by["both"].reason and "GenuineIntel" in by["both"].reason
+    assert not by["decode"].used and "default" in by["decode"].reason
+    assert by["import"].used and by["gpu"].used and not by["import"].reason
+    stripped = next(s for s in kept if s.id == "both")
+    assert stripped.measured_decode is None and stripped.measured_prefill == 330.0
+    factors = calibrate.fit_factors(kept)
+    assert factors.n_decode == 2 and factors.n_prefill == 1
+    # today's table: nothing is left out for it
+    kept, verdicts = calibrate.screen([both, decode_only], kernel_table="default")
+    assert all(v.used and not v.reason for v in verdicts)

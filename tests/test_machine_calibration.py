@@ -130,6 +130,14 @@ def test_factors_apply_only_to_devices_of_their_backend():
     assert calibrate_hardware(hw, calib, None) == (hw, calib)
 
 
+def _store_alone(record: dict, tmp_path, monkeypatch) -> None:
+    """A fresh run store holding this one record, where LLM_SIZING_HOME now points."""
+    home = tmp_path / f"home-{len(list(tmp_path.iterdir()))}"
+    home.mkdir()
+    (home / "live_runs.jsonl").write_text(json.dumps(record) + "\n")
+    monkeypatch.setenv("LLM_SIZING_HOME", str(home))
+
+
 @pytest.mark.live
 def test_a_run_predicted_at_another_cpu_clock_is_left_out_and_says_why(capsys, monkeypatch, tmp_path, stored_run):
     """A run stored by a release that counted this CPU at another clock (a VM's nominal one,
@@ -145,10 +153,7 @@ def test_a_run_predicted_at_another_cpu_clock_is_left_out_and_says_why(capsys, m
     assert record["hardware"]["clock_stated_ghz"] is not None
 
     def calibration_with(hardware: dict) -> tuple[dict, dict]:
-        moved = tmp_path / f"home-{len(list(tmp_path.iterdir()))}"
-        moved.mkdir()
-        (moved / "live_runs.jsonl").write_text(json.dumps({**record, "hardware": hardware}) + "\n")
-        monkeypatch.setenv("LLM_SIZING_HOME", str(moved))
+        _store_alone({**record, "hardware": hardware}, tmp_path, monkeypatch)
         assert main(["calibrate", "--list", "--json"]) == 0
         listed = json.loads(capsys.readouterr().out)["backends"]["cpu"]
         assert main(["estimate", "--model", "smollm2-135m", "--ctx", str(CTX), "--hardware", "this", "--json"]) == 0
@@ -176,31 +181,40 @@ def test_a_run_predicted_at_another_cpu_clock_is_left_out_and_says_why(capsys, m
 
 
 @pytest.mark.live
-def test_a_run_predicted_with_another_cpu_kernel_table_is_left_out_and_says_why(
+def test_a_runs_decode_weighed_with_another_cpu_kernel_table_is_left_out_and_says_why(
     capsys, monkeypatch, tmp_path, stored_run
 ):
-    """A CPU run's bytes are weighed at the per-type decode speeds its prediction took (an
+    """A CPU run's decode bytes are weighed at the per-type speeds its prediction took (an
     Intel core's measured table, or the default Zen 4 one): a run stored with another table
-    than today's, or before runs recorded one (the default), would fit another line."""
+    than today's, or before runs recorded one (the default), would fit another decode line.
+    Its decode is left out with the reason; its prompt speed, which no table weighs, still
+    calibrates. A value that is not a table's name is ignored, never a crash."""
     home, _ = stored_run
     (line,) = (home / "live_runs.jsonl").read_text().splitlines()
     record = json.loads(line)
     today = record["estimate"]["predicted_decode_kernel_table"]
-    vendor = record["hardware"]["cpu_vendor"]
-    assert today == load_calibration().get("cpu").decode_table_name(vendor)
+    assert today == load_calibration().get("cpu").decode_table_name(record["hardware"]["cpu_vendor"])
+    assert record["measured"]["prefill_tokens_per_s"] and record["estimate"]["predicted_prefill_tokens_per_s"]
 
     def listed_with(estimate: dict) -> dict:
-        moved = tmp_path / f"home-{len(list(tmp_path.iterdir()))}"
-        moved.mkdir()
-        (moved / "live_runs.jsonl").write_text(json.dumps({**record, "estimate": estimate}) + "\n")
-        monkeypatch.setenv("LLM_SIZING_HOME", str(moved))
+        _store_alone({**record, "estimate": estimate}, tmp_path, monkeypatch)
         assert main(["calibrate", "--list", "--json"]) == 0
-        (run,) = json.loads(capsys.readouterr().out)["backends"]["cpu"]["runs"]
-        return run
+        backend = json.loads(capsys.readouterr().out)["backends"]["cpu"]
+        (run,) = backend["runs"]
+        return {
+            **run,
+            "n_decode": (backend["factors"] or {}).get("n_decode"),
+            "n_prefill": (backend["factors"] or {}).get("n_prefill"),
+        }
 
-    assert listed_with(record["estimate"])["used"] is True
+    same = listed_with(record["estimate"])
+    assert same["used"] is True and same["reason"] == "" and same["n_decode"] == 1 and same["n_prefill"] == 1
     other = "GenuineIntel" if today == "default" else "default"
     run = listed_with({**record["estimate"], "predicted_decode_kernel_table": other})
-    assert run["used"] is False and other in run["reason"] and today in run["reason"]
+    assert run["used"] is True and "decode left out" in run["reason"]
+    assert other in run["reason"] and today in run["reason"]
+    assert run["n_decode"] == 0 and run["n_prefill"] == 1
     older = {k: v for k, v in record["estimate"].items() if k != "predicted_decode_kernel_table"}
-    assert listed_with(older)["used"] is (today == "default")
+    assert listed_with(older)["n_decode"] == (1 if today == "default" else 0)
+    # a hand-edited store: the value is not a name; the run is read, not a traceback
+    assert listed_with({**record["estimate"], "predicted_decode_kernel_table": 7})["used"] is True

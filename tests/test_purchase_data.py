@@ -194,6 +194,25 @@ def test_intel_desktops_and_a_threadripper_workstation_are_priced_and_hold_what_
             ln.item_id.startswith("ram-") for ln in b.lines
         )
         assert b.total_usd == pytest.approx(sum(ln.usd for ln in b.lines))
+    # each host's CPU decodes by its maker's kernel table: the build's host device says whose
+    for b in builds:
+        assert b.hardware.host.rate().cpu_vendor == plats[b.platform_id].cpu_vendor
+    assert lga1700.cpu_vendor == lga1851.cpu_vendor == "GenuineIntel" and trx50.cpu_vendor == "AuthenticAMD"
+
+
+def test_every_platform_names_the_cpu_vendor_its_cpu_is_made_by():
+    """A platform's CPU vendor picks its decode kernel table; it must be the maker of the CPU
+    the platform's name lists (Ryzen, EPYC and Threadripper: AMD; Core, Celeron and Xeon: Intel)."""
+    from sizing.core.speed.cpu import vendor_from_name
+
+    makers = {"Ryzen": "AuthenticAMD", "EPYC": "AuthenticAMD", "Threadripper": "AuthenticAMD"}
+    makers |= {"Core": "GenuineIntel", "Celeron": "GenuineIntel", "Xeon": "GenuineIntel"}
+    for p in load_platforms()[0]:
+        named = {v for k, v in makers.items() if re.search(rf"\b{k}\b", p.name)}
+        assert named == {p.cpu_vendor}, (p.id, p.name, p.cpu_vendor)
+    assert vendor_from_name("Intel(R) Core(TM) i7-14700K") == "GenuineIntel"
+    assert vendor_from_name("AMD Ryzen 9 7950X 16-Core Processor") == "AuthenticAMD"
+    assert vendor_from_name("Apple M2 Max") is None and vendor_from_name("") is None and vendor_from_name(None) is None
 
 
 def test_strix_halo_boxes_other_than_the_framework_are_priced_and_the_cheapest_per_chip_is_offered(gpus):

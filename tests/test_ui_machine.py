@@ -33,6 +33,12 @@ def test_detected_hardware_is_shown_as_read():
     assert ram and ram[0].value == fmt.gb(psutil.virtual_memory().total)
     cores = [m for m in at.metric if m.label == "CPU cores"]
     assert cores and cores[0].value == str(psutil.cpu_count(logical=False))
+    import platform
+
+    if platform.system() == "Linux" and platform.machine() == "x86_64":
+        # the CPUID vendor read from /proc/cpuinfo, and the decode kernel table it selects
+        vendor = next(line for line in _texts(at).splitlines() if line.startswith("CPU vendor:"))
+        assert ("GenuineIntel" in vendor) != ("AuthenticAMD" in vendor) and "decode speed per weight type" in vendor
 
 
 def test_url_state_round_trips_and_tampering_warns():

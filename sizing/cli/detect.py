@@ -48,10 +48,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  clock: {c.clock_ghz:.2f} GHz, {c.clock_basis or 'as the OS states it'}")
     if c.vendor:
         from sizing.core.speed.calibration import load_calibration
+        from sizing.core.speed.estimate import decode_table_label
 
-        table = load_calibration().get("cpu").decode_table_name(c.vendor)
-        basis = f"the table measured on {c.vendor} cores" if table != "default" else "the default table (Zen 4)"
-        print(f"  vendor: {c.vendor}; decode speed per weight type: {basis}")
+        print(f"  vendor: {c.vendor}; decode speed per weight type: {decode_table_label(c.vendor, load_calibration())}")
     print(f"RAM: {_gb(c.ram_total_bytes)} total, {_gb(c.ram_available_bytes)} available")
     if c.bandwidth:
         b = c.bandwidth

@@ -97,6 +97,7 @@ def _host(platform: Platform, ram_gb: float) -> HostSpec:
         bandwidth_gbs=at[0] if at else platform.ram_bandwidth_gbs,
         threads=platform.threads,
         assumed=False,
+        cpu_vendor=platform.cpu_vendor,
     )
 
 
@@ -485,6 +486,7 @@ def cpu_builds(
             ram_bytes=int(ram_gb * GIB),
             bandwidth_gbs=_host(p, ram_gb).bandwidth_gbs,
             threads=p.threads,
+            cpu_vendor=p.cpu_vendor,
         )
         out.append(
             Build(

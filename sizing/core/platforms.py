@@ -68,6 +68,9 @@ class Platform(BaseModel):
     ram_included_gb: float = Field(ge=0)
     max_ram_gb: float = Field(gt=0)
     threads: int = Field(gt=0)
+    cpu_vendor: Literal["GenuineIntel", "AuthenticAMD"] = Field(
+        description="the CPU's CPUID vendor: its decode kernel table (sizing.core.speed.estimate.decode_kernel_table)"
+    )
     psu_w: float = Field(gt=0)
     psu_assumed: bool = False
     cpu_w: float = Field(gt=0)

@@ -198,14 +198,13 @@ def records_from_results(
             rate = rate.model_copy(update={"threads": None})
         # the whole file on one device, as llama-bench ran it (the public fit's rows too)
         work = DeviceWork(device=rate, layers=1, dense_bytes=float(size), flops_per_token=2.0 * first.model_n_params)
-        est: dict[str, Any] = {"speed_calibration": calib.name}
+        # llama-bench names no tensor types: no kernel table weighs an imported run's bytes
+        est: dict[str, Any] = {"speed_calibration": calib.name, "predicted_decode_kernel_table": "none"}
         meas: dict[str, Any] = {}
         if "tg" in tests:
             est["predicted_decode_tokens_per_s"] = 1.0 / decode_step_seconds([work], calib)[0]
             est["predicted_decode_read_bytes"] = float(size)
             est["assumed_effective_bandwidth"] = effective_bandwidth(rate, calib)
-            # llama-bench names no tensor types: the bytes are not weighed by any kernel table
-            est["predicted_decode_kernel_table"] = "none"
             meas["decode_tokens_per_s"] = tests["tg"].avg_ts
             meas["n_gen"] = tests["tg"].n_gen
         if "pp" in tests:

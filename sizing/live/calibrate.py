@@ -282,14 +282,31 @@ def _other_kernels(s: SpeedSample, kernel_table: str | None) -> str | None:
     )
 
 
+def _without_decode(s: SpeedSample) -> SpeedSample:
+    """The run with its decode figures dropped: its prompt speed alone calibrates."""
+    return s.model_copy(
+        update={
+            "measured_decode": None,
+            "predicted_decode": None,
+            "decode_read_bytes": None,
+            "assumed_bandwidth": None,
+            "decode_kv_bytes": None,
+            "decode_attn_flops": None,
+            "decode_attn_s": None,
+            "series": "",
+        }
+    )
+
+
 def screen(
     samples: Sequence[SpeedSample], *, clock_ghz: float | None = None, kernel_table: str | None = None
 ) -> tuple[list[SpeedSample], list[SampleVerdict]]:
     """The runs that may calibrate this machine, and a verdict for every run.
 
     Left out, with the reason: runs predicted at another CPU clock than ``clock_ghz``
-    (today's) or with another decode kernel table than ``kernel_table``, runs under contention (load recorded before and during
-    the run: other processes' busy time, the load average, CPU steal, GPU use), a
+    (today's), the decode of runs whose bytes were weighed with another kernel table than
+    ``kernel_table`` (their prompt speed still counts), runs under contention (load recorded
+    before and during the run: other processes' busy time, the load average, CPU steal, GPU use), a
     repeat well below the others of its group (contention only ever slows a run), and
     a run the others predict badly (leave-one-out). Repeats of one measurement are
     collapsed to their median, so ten runs of one model do not outvote one of another.
@@ -298,6 +315,7 @@ def screen(
     order = [s.id or str(i) for i, s in enumerate(samples)]
     keyed = {k: s for k, s in zip(order, samples)}
     pool: list[tuple[str, SpeedSample]] = []
+    notes: dict[str, str] = {}
     for k, s in keyed.items():
         why: str | None
         if not (s.measured_decode or s.measured_prefill):
@@ -308,7 +326,14 @@ def screen(
                 "(only calibrate --measure's synthetic run feeds the calibration)"
             )
         else:
-            why = _other_clock(s, clock_ghz) or _other_kernels(s, kernel_table) or _contention(s)
+            why = _other_clock(s, clock_ghz) or _contention(s)
+            other = None if why else _other_kernels(s, kernel_table)
+            if other and s.measured_prefill and s.predicted_prefill:
+                # the prompt's prediction weighs no bytes by that table: it still calibrates
+                s = _without_decode(s)
+                notes[k] = f"decode left out, prompt kept: {other}"
+            elif other:
+                why = other
         if why:
             verdicts[k] = SampleVerdict(id=s.id, label=s.label, used=False, reason=why)
         else:
@@ -379,7 +404,7 @@ def screen(
         )
         kept = rest
     for k, s in kept:
-        verdicts.setdefault(k, SampleVerdict(id=s.id, label=s.label, used=True))
+        verdicts.setdefault(k, SampleVerdict(id=s.id, label=s.label, used=True, reason=notes.get(k, "")))
     return [s for _, s in kept], [verdicts[k] for k in order]
 
 

@@ -200,6 +200,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
     from sizing.core.quant import apply_recipe
     from sizing.core.speed.estimate import (
         cpu_attention_seconds,
+        decode_kernel_table,
         decode_step_seconds,
         effective_bandwidth,
         estimate_speed,
@@ -236,7 +237,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         # how fast its threads read this model's weight types against repacked Q4 (the
         # assumed bandwidth's): a fitted line of this machine's keeps the same ratio
         "decode_kernel_factor": work_bandwidth(work, calib) / assumed,
-        "decode_kernel_table": calib.for_device(rate).decode_table_name(rate.cpu_vendor),
+        "decode_kernel_table": decode_kernel_table(rate, calib)[0],
         # the attention arithmetic alone at the default rates (what a fitted factor scales)
         "decode_attention_compute_s": cpu_attention_seconds(work, calib, depth),
         "calibration": sp.calibration,
@@ -265,6 +266,18 @@ def _load_of(r: store.RunRecord) -> dict[str, float | None]:
         "spare_cores": (cpus - threads) if isinstance(cpus, int | float) and isinstance(threads, int | float) else None,
         "gpu_busy": max(gpu) if gpu and r.runner.get("backend") != "cpu" else None,
     }
+
+
+def _kernel_table_of_run(r: store.RunRecord) -> str | None:
+    """The decode kernel table a stored run's CPU prediction took: as recorded; 'default' for a
+    CPU run predicted before runs recorded it; None where no CPU decode was predicted (a GPU
+    run, a run without a prediction) or the stored value is not a name."""
+    recorded = r.estimate.get("predicted_decode_kernel_table")
+    if recorded is not None:
+        return recorded if isinstance(recorded, str) and recorded else None
+    if r.runner.get("backend") == "cpu" and r.estimate.get("predicted_decode_tokens_per_s"):
+        return "default"
+    return None
 
 
 def sample_of(r: store.RunRecord, hw: dict | None = None) -> calibrate.SpeedSample:
@@ -309,9 +322,7 @@ def sample_of(r: store.RunRecord, hw: dict | None = None) -> calibrate.SpeedSamp
         decode_kernel_factor=r.estimate.get("predicted_decode_kernel_factor"),
         series="|".join(str(x) for x in series),
         clock_ghz=clock if isinstance(clock, int | float) and clock > 0 else None,
-        kernel_table=(r.estimate.get("predicted_decode_kernel_table") or "default")
-        if r.runner.get("backend") == "cpu"
-        else None,
+        kernel_table=_kernel_table_of_run(r),
         **_load_of(r),
     )
 
@@ -334,10 +345,23 @@ def _samples(runs: list[store.RunRecord], hw: dict, backend: str) -> list[calibr
 
 
 def kernel_table_of(hw: dict) -> str:
-    """The decode kernel table today's CPU predictions use on this machine (its record's vendor)."""
+    """The decode kernel table today's CPU predictions use on this machine (its record's
+    vendor and kernel ISA), by the same lookup a prediction makes."""
     from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.estimate import decode_kernel_table
+    from sizing.core.traffic import DeviceRate
 
-    return load_calibration().get("cpu").decode_table_name(hw.get("cpu_vendor"))
+    vendor = hw.get("cpu_vendor")
+    isa = hw.get("kernel_isa")
+    cpu = DeviceRate(
+        name="this CPU",
+        kind="cpu",
+        backend="cpu",
+        bandwidth_gbs=1.0,
+        family=isa if isinstance(isa, str) else None,
+        cpu_vendor=vendor if isinstance(vendor, str) else None,
+    )
+    return decode_kernel_table(cpu, load_calibration())[0]
 
 
 def screened_report(runs: list[store.RunRecord], hw: dict, backend: str) -> calibrate.CalibrationReport | None:
@@ -346,11 +370,12 @@ def screened_report(runs: list[store.RunRecord], hw: dict, backend: str) -> cali
     samples = _samples(runs, hw, backend)
     if not samples:
         return None
-    on_cpu = backend == "cpu"
+    # the table is checked on every run that recorded one (a GPU-backend run with no layer
+    # offloaded was predicted on the CPU too)
     kept, verdicts = calibrate.screen(
         samples,
-        clock_ghz=hw.get("clock_ghz") if on_cpu else None,
-        kernel_table=kernel_table_of(hw) if on_cpu else None,
+        clock_ghz=hw.get("clock_ghz") if backend == "cpu" else None,
+        kernel_table=kernel_table_of(hw),
     )
     return calibrate.calibration_report(kept, verdicts)
 

@@ -71,6 +71,18 @@ def isa_from_flags(flags: Iterable[str]) -> CpuIsa:
     return "generic"
 
 
+def vendor_from_name(name: str | None) -> str | None:
+    """The CPUID vendor an x86 CPU's marketing name implies ('Intel(R) Core(TM) i7-…' →
+    'GenuineIntel', 'AMD Ryzen …' → 'AuthenticAMD'); None for any other name. For where
+    /proc/cpuinfo is not there to read (Windows, macOS) and for the public rows' devices."""
+    first = (name or "").strip().split(" ")[0].lower()
+    if first.startswith("intel"):
+        return "GenuineIntel"
+    if first.startswith("amd"):
+        return "AuthenticAMD"
+    return None
+
+
 def _rank(isa: str) -> tuple[int, int]:
     for fam, order in enumerate((X86_ORDER, ARM_ORDER)):
         if isa in order:

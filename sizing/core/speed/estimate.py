@@ -545,15 +545,28 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
     return c.decode_gbs_per_thread or cpu.decode_gbs_per_thread
 
 
+def decode_kernel_table(device: DeviceRate, calib: CalibrationSet) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """(name, speeds) of the decode kernel table a CPU device reads its weight types by: its
+    entry's (else the CPU backend's) table for its CPUID vendor, 'default' where the vendor has
+    none of its own. Live runs record the name, so a calibration knows what weighed their bytes."""
+    c = calib.for_device(device)
+    if not c.decode_kernel_speed:
+        c = calib.get("cpu")
+    return c.decode_table_name(device.cpu_vendor), c.decode_speeds_for(device.cpu_vendor)
+
+
+def decode_table_label(vendor: str | None, calib: CalibrationSet) -> str:
+    """Which decode kernel table a CPU of this CPUID vendor takes, in words (detect, the UI)."""
+    name = calib.get("cpu").decode_table_name(vendor)
+    return f"the table measured on {name} cores" if name != "default" else "the default table (a Zen 4 core's)"
+
+
 def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
     """Bytes/s this work's decode streams: the device's effective bandwidth, on a CPU at the
     speed its threads read the model's weight types (:func:`effective_bandwidth`)."""
     if work.device.kind != "cpu" or not work.read_types:
         return effective_bandwidth(work.device, calib)
-    c = calib.for_device(work.device)
-    if not c.decode_kernel_speed:
-        c = calib.get("cpu")
-    speeds = c.decode_speeds_for(work.device.cpu_vendor)
+    _, speeds = decode_kernel_table(work.device, calib)
     return effective_bandwidth(work.device, calib, decode_kernel_factor(work.read_types, work.device.family, speeds))
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from sizing.core.cpu_clock import CpuId, core_clock
+from sizing.core.speed.cpu import vendor_from_name
 from sizing.hardware.detect.command import run_command
 from sizing.hardware.detect.machine import BandwidthProbe, CPUInfo
 
@@ -236,7 +237,8 @@ def detect_cpu(*, probe: bool = False) -> CPUInfo:
         cores=psutil.cpu_count(logical=False),
         threads=psutil.cpu_count(logical=True),
         flags=flags,
-        vendor=cpuid.vendor if cpuid else None,
+        # where /proc/cpuinfo is not there (Windows, macOS), the maker the model name states
+        vendor=cpuid.vendor if cpuid else vendor_from_name(model),
         clock_ghz=clock.ghz if clock else None,
         clock_basis=clock.basis if clock else None,
         clock_stated_ghz=stated,

@@ -91,6 +91,13 @@ def detected(machine) -> None:
         st.caption(
             f"Clock the speed model counts at: {cpu.clock_ghz:.2f} GHz, {cpu.clock_basis or 'as the OS states it'}"
         )
+    if cpu.vendor:
+        from sizing.core.speed.calibration import load_calibration
+        from sizing.core.speed.estimate import decode_table_label
+
+        st.caption(
+            f"CPU vendor: {cpu.vendor}; decode speed per weight type: {decode_table_label(cpu.vendor, load_calibration())}"
+        )
     if cpu.bandwidth is not None:
         b = cpu.bandwidth
         st.caption(
