@@ -348,20 +348,12 @@ def kernel_table_of(hw: dict) -> str:
     """The decode kernel table today's CPU predictions use on this machine (its record's
     vendor and kernel ISA), by the same lookup a prediction makes."""
     from sizing.core.speed.calibration import load_calibration
-    from sizing.core.speed.estimate import decode_kernel_table
-    from sizing.core.traffic import DeviceRate
+    from sizing.core.speed.estimate import cpu_decode_table_name
 
-    vendor = hw.get("cpu_vendor")
-    isa = hw.get("kernel_isa")
-    cpu = DeviceRate(
-        name="this CPU",
-        kind="cpu",
-        backend="cpu",
-        bandwidth_gbs=1.0,
-        family=isa if isinstance(isa, str) else None,
-        cpu_vendor=vendor if isinstance(vendor, str) else None,
+    vendor, isa = hw.get("cpu_vendor"), hw.get("kernel_isa")
+    return cpu_decode_table_name(
+        vendor if isinstance(vendor, str) else None, isa if isinstance(isa, str) else None, load_calibration()
     )
-    return decode_kernel_table(cpu, load_calibration())[0]
 
 
 def screened_report(runs: list[store.RunRecord], hw: dict, backend: str) -> calibrate.CalibrationReport | None:

@@ -555,9 +555,16 @@ def decode_kernel_table(device: DeviceRate, calib: CalibrationSet) -> tuple[str,
     return c.decode_table_name(device.cpu_vendor), c.decode_speeds_for(device.cpu_vendor)
 
 
+def cpu_decode_table_name(vendor: str | None, isa: str | None, calib: CalibrationSet) -> str:
+    """The name :func:`decode_kernel_table` gives a CPU known only by its CPUID vendor and
+    kernel ISA (a machine record, a detected CPU)."""
+    cpu = DeviceRate(name="CPU", kind="cpu", backend="cpu", bandwidth_gbs=1.0, family=isa, cpu_vendor=vendor)
+    return decode_kernel_table(cpu, calib)[0]
+
+
 def decode_table_label(vendor: str | None, calib: CalibrationSet) -> str:
     """Which decode kernel table a CPU of this CPUID vendor takes, in words (detect, the UI)."""
-    name = calib.get("cpu").decode_table_name(vendor)
+    name = cpu_decode_table_name(vendor, None, calib)
     return f"the table measured on {name} cores" if name != "default" else "the default table (a Zen 4 core's)"
 
 
