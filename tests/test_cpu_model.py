@@ -259,6 +259,31 @@ def test_the_decode_kernel_table_is_the_one_measured_on_the_cpus_maker(smollm2_g
     assert speeds["GenuineIntel"] != speeds["AuthenticAMD"] == speeds["None"]
 
 
+def test_a_repacked_type_measured_apart_streams_at_its_own_speed(gemma3_gguf):
+    """AVX2 builds repack Q4_K as well as Q4_0, but on the Xeon measured (bench/cpu_kernels.py
+    --types Q4_0,Q4_K,Q6_K) an interleaved Q4_K GEMV streams 1.65x Q4_0's bytes a second. A
+    repacked type the table names is read at its entry; one it does not name keeps repacked
+    Q4_0's 1; on an ISA that does not repack it, the type is a K-quant dot product again."""
+    from sizing.core.speed.cpu import decode_kernel_factor
+
+    entry = load_calibration().get("cpu", "cpu", "avx2")
+    intel = dict(entry.decode_speeds_for("GenuineIntel"))
+    assert kernel_class("Q4_K", "avx2") == "repacked" and intel["Q4_K"] > 1.0
+    tr = model_traffic(*(lambda g: (g.arch, g.tensors))(read_gguf(gemma3_gguf)))
+    mix = dict(tr.read_types)
+    assert mix.get("Q4_K", 0) > 0  # the real Gemma-3-270M Q4_K_M reads some Q4_K each token
+    unnamed = {k: v for k, v in intel.items() if k != "Q4_K"}
+    with_entry = decode_kernel_factor(mix.items(), "avx2", intel.items())
+    without = decode_kernel_factor(mix.items(), "avx2", unnamed.items())
+    assert with_entry > without
+    # the bytes' time differs exactly by the Q4_K share read at 1.65 instead of 1
+    assert 1 / without - 1 / with_entry == pytest.approx(mix["Q4_K"] * (1 - 1 / intel["Q4_K"]))
+    # only Q4_K moved: alone, a Q4_K matrix reads at its entry; on NEON (no repack) at kquant's
+    assert decode_kernel_factor([("Q4_K", 1.0)], "avx2", intel.items()) == pytest.approx(intel["Q4_K"])
+    assert decode_kernel_factor([("Q4_K", 1.0)], "avx2", unnamed.items()) == 1.0
+    assert decode_kernel_factor([("Q4_K", 1.0)], "neon", unnamed.items()) == pytest.approx(intel["kquant"])
+
+
 def test_a_detected_cpu_carries_its_vendor_to_the_speed_model():
     """The CPUID vendor read from /proc/cpuinfo reaches the CPU device a live check predicts
     with and the host of this machine's placement hardware."""

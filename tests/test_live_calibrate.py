@@ -527,3 +527,11 @@ def test_a_decode_weighed_with_another_kernel_table_is_left_out_its_prompt_kept(
     # today's table: nothing is left out for it
     kept, verdicts = calibrate.screen([both, decode_only], kernel_table="default")
     assert all(v.used and not v.reason for v in verdicts)
+    # one maker's table measured again: the digest tells the two apart; a bare name (stored
+    # before names carried a digest) is today's table of that name
+    then = decode_only.model_copy(update={"kernel_table": "GenuineIntel#aaaaaa"})
+    bare = _s("bare", 100.0, group="e").model_copy(update={"kernel_table": "GenuineIntel"})
+    kept, verdicts = calibrate.screen([then, bare], kernel_table="GenuineIntel#bbbbbb")
+    by = {v.id: v for v in verdicts}
+    assert not by["decode"].used and "earlier measurement of the GenuineIntel" in by["decode"].reason
+    assert by["bare"].used and not by["bare"].reason

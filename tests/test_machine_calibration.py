@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+
 from sizing.core.speed.calibration import load_calibration
+from sizing.core.speed.estimate import kernel_table_base
 from sizing.cli import main
 from sizing.live.calibrate import MachineFactors
 from sizing.core.speed.machine import MachineCalibration, calibrate_hardware
@@ -209,12 +211,19 @@ def test_a_runs_decode_weighed_with_another_cpu_kernel_table_is_left_out_and_say
 
     same = listed_with(record["estimate"])
     assert same["used"] is True and same["reason"] == "" and same["n_decode"] == 1 and same["n_prefill"] == 1
-    other = "GenuineIntel" if today == "default" else "default"
+    base = kernel_table_base(today)
+    other = "GenuineIntel" if base == "default" else "default"
     run = listed_with({**record["estimate"], "predicted_decode_kernel_table": other})
     assert run["used"] is True and "decode left out" in run["reason"]
-    assert other in run["reason"] and today in run["reason"]
+    assert other in run["reason"] and base in run["reason"]
     assert run["n_decode"] == 0 and run["n_prefill"] == 1
+    # the same maker's table, measured again since: its speeds differ, so its digest does
+    run = listed_with({**record["estimate"], "predicted_decode_kernel_table": f"{base}#000000"})
+    assert "decode left out" in run["reason"] and "earlier measurement" in run["reason"] and today in run["reason"]
+    assert run["n_decode"] == 0 and run["n_prefill"] == 1
+    # stored before names carried a digest: the bare name is today's table
+    assert listed_with({**record["estimate"], "predicted_decode_kernel_table": base})["n_decode"] == 1
     older = {k: v for k, v in record["estimate"].items() if k != "predicted_decode_kernel_table"}
-    assert listed_with(older)["n_decode"] == (1 if today == "default" else 0)
+    assert listed_with(older)["n_decode"] == (1 if base == "default" else 0)
     # a hand-edited store: the value is not a name; the run is read, not a traceback
     assert listed_with({**record["estimate"], "predicted_decode_kernel_table": 7})["used"] is True

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.accuracy import MEMORY_TOLERANCE
 from sizing.core.speed.machine import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
+from sizing.core.speed.estimate import kernel_table_base
 from sizing.units import GIB
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
@@ -276,10 +277,15 @@ def _other_kernels(s: SpeedSample, kernel_table: str | None) -> str | None:
     its bytes were weighed at other per-type speeds, so the line it fits is another one."""
     if not kernel_table or s.kernel_table in (None, "none", kernel_table):
         return None  # "none": an imported run, its bytes weighed by no table
-    return (
-        f"predicted with the {s.kernel_table} CPU kernel speeds; this machine's are now the "
-        f"{kernel_table} ones, so its bytes were weighed differently (run it again to calibrate)"
+    then, now = kernel_table_base(s.kernel_table), kernel_table_base(kernel_table)
+    if s.kernel_table == then and then == now:
+        return None  # stored before names carried a digest: the table it names is today's
+    which = (
+        f"an earlier measurement of the {now} CPU kernel speeds ({s.kernel_table}; today {kernel_table})"
+        if then == now
+        else f"the {then} CPU kernel speeds; this machine's are now the {now} ones"
     )
+    return f"predicted with {which}, so its bytes were weighed differently (run it again to calibrate)"
 
 
 def _without_decode(s: SpeedSample) -> SpeedSample:

@@ -156,12 +156,14 @@ def kernel_class(ggml_type: str, isa: str | None) -> KernelClass:
 
 
 def _mix_speed(mix: Iterable[tuple[str, float]], isa: str | None, speeds: dict[str, float]) -> float:
-    """1 ÷ Σ share ÷ speed: the speed of a mix of types relative to all-repacked weights, each
-    type at its own entry in ``speeds``, else its kernel class's, else 1 (repacked: 1)."""
+    """1 ÷ Σ share ÷ speed: the speed of a mix of types relative to repacked Q4_0, each type at
+    its own entry in ``speeds``, else its kernel class's, else 1. The ``repacked`` class is
+    repacked Q4_0 (1 by definition); a repacked type measured apart has its own entry: an
+    interleaved Q4_K GEMV does not stream at Q4_0's speed."""
     t = 0.0
     for typ, share in mix:
         cls = kernel_class(typ, isa)
-        t += share / (1.0 if cls == "repacked" else speeds.get(typ, speeds.get(cls, 1.0)))
+        t += share / speeds.get(typ, 1.0 if cls == "repacked" else speeds.get(cls, 1.0))
     return 1.0 / t if t > 0 else 1.0
 
 

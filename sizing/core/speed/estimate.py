@@ -322,8 +322,11 @@ class BackendCalibration(BaseModel):
         return dict(self.decode_kernel_speed_by_vendor).get(vendor or "", self.decode_kernel_speed)
 
     def decode_table_name(self, vendor: str | None) -> str:
-        """Which table :meth:`decode_speeds_for` gives: the vendor's, or 'default'."""
-        return vendor if vendor and vendor in dict(self.decode_kernel_speed_by_vendor) else "default"
+        """Which table :meth:`decode_speeds_for` gives: the vendor's, or 'default', and a digest
+        of its speeds ('GenuineIntel#1a2b3c'), so a run stored under a table since re-measured
+        is told apart from one weighed by today's."""
+        base = vendor if vendor and vendor in dict(self.decode_kernel_speed_by_vendor) else "default"
+        return f"{base}#{kernel_table_digest(self.decode_speeds_for(vendor))}"
 
     prefill_kernel_speed: tuple[tuple[str, float], ...] = Field(
         (),
@@ -545,6 +548,20 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
     return c.decode_gbs_per_thread or cpu.decode_gbs_per_thread
 
 
+def kernel_table_digest(speeds: Iterable[tuple[str, float]]) -> str:
+    """Six hex digits naming a kernel table's contents (the same speeds, the same digits)."""
+    import hashlib
+
+    text = ",".join(f"{k}={v:g}" for k, v in sorted(speeds))
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
+def kernel_table_base(name: str) -> str:
+    """A table name without its digest: 'GenuineIntel#1a2b3c' -> 'GenuineIntel' (a run stored
+    before names carried one has the bare name)."""
+    return name.split("#", 1)[0]
+
+
 def decode_kernel_table(device: DeviceRate, calib: CalibrationSet) -> tuple[str, tuple[tuple[str, float], ...]]:
     """(name, speeds) of the decode kernel table a CPU device reads its weight types by: its
     entry's (else the CPU backend's) table for its CPUID vendor, 'default' where the vendor has
@@ -564,7 +581,7 @@ def cpu_decode_table_name(vendor: str | None, isa: str | None, calib: Calibratio
 
 def decode_table_label(vendor: str | None, calib: CalibrationSet) -> str:
     """Which decode kernel table a CPU of this CPUID vendor takes, in words (detect, the UI)."""
-    name = cpu_decode_table_name(vendor, None, calib)
+    name = kernel_table_base(cpu_decode_table_name(vendor, None, calib))
     return f"the table measured on {name} cores" if name != "default" else "the default table (a Zen 4 core's)"
 
 
