@@ -111,8 +111,14 @@ def test_what_runs_here_is_the_solvers_ranking_and_links_open_the_model():
     at = AppTest.from_string(PAGE, default_timeout=180).run()
     assert not at.exception
     table = at.dataframe[0].value
-    hw = detect_hardware()
     from sizing.sources.releases import load_releases
+    from sizing.ui.services import detected_hardware
+
+    # the machine as the page detected it: the app detects once a process, and a fresh
+    # detection later in a suite may see other free RAM and so pick other quants
+    hw = detected_hardware()
+    fresh = detect_hardware()
+    assert hw.name == fresh.name and [g.name for g in hw.gpus] == [g.name for g in fresh.gpus]
 
     core = rank_for_hardware(
         load_catalog().models, hw, load_calibration(), ctx=8192, released_of=load_releases().dates()
