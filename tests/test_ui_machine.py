@@ -147,8 +147,8 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf, quiet_machine):
     from datetime import UTC, datetime
 
     from sizing.core.speed.calibration import load_calibration
-    from sizing.hardware.this_machine import detect_hardware
     from sizing.live.check import run_check
+    from sizing.ui.services import detected_hardware
     from sizing.live.this_machine import stored_calibration
     from sizing.core.speed.machine import calibrate_hardware
     from sizing.sources.catalog import load_catalog
@@ -175,7 +175,8 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf, quiet_machine):
     today = datetime.now(UTC).date().isoformat()
     assert f"this machine: 1 run, last on {today}" in text2
     assert f"Speeds use this machine's own calibration: this machine: 1 run, last on {today}" in page2
-    hw, cal = calibrate_hardware(detect_hardware(), load_calibration(), stored_calibration(detect_hardware()))
+    page_hw = detected_hardware()  # the machine as the app detected it (once a process)
+    hw, cal = calibrate_hardware(page_hw, load_calibration(), stored_calibration(page_hw))
     plan = solve(load_catalog().get("smollm2-135m"), "Q4_K_M", 2048, hw, cal)
     assert metrics2["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
 
