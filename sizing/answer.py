@@ -23,7 +23,7 @@ from sizing.core.placement import DevicePlacement, PlacementOptions
 from sizing.core.scenario import Basis
 from sizing.core.speed.calibration import load_calibration
 from sizing.core.speed.context import ContextSpeed, context_speed
-from sizing.core.speed.estimate import CalibrationSet, Range
+from sizing.core.speed.estimate import CalibrationSet, DeviceTime, Range
 from sizing.core.speed.machine import MachineCalibration, calibrate_hardware
 from sizing.core.solver import plan_for_scenario
 from sizing.estimate import Estimate, EstimateFields
@@ -57,6 +57,29 @@ class DeviceUse(BaseModel):
     @classmethod
     def of(cls, d: DevicePlacement) -> DeviceUse:
         return cls(**d.to_json())
+
+
+class DecodeRead(BaseModel):
+    """One device's part of a decoded token at an empty cache: what it reads, how fast, and
+    what sets that rate (its memory, or a CPU's threads and its maker's kernel table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    read_bytes: int = Field(description="bytes the device reads for one token")
+    read_gbs: float = Field(description="GB/s it streams the weights at")
+    seconds: float = Field(description="its share of the token's time, per-token overhead aside")
+    basis: str
+
+    @classmethod
+    def of(cls, t: DeviceTime) -> DecodeRead:
+        return cls(
+            device=t.name,
+            read_bytes=int(t.read_bytes),
+            read_gbs=round(t.read_gbs, 2),
+            seconds=round(t.seconds, 6),
+            basis=t.read_basis,
+        )
 
 
 class Commands(BaseModel):
@@ -104,6 +127,9 @@ class Answer(EstimateFields):
         None, description="speed at the chosen context: decode as it fills and when full, first token for the prompt"
     )
     speed_calibration: str | None = None
+    decode_reads: tuple[DecodeRead, ...] | None = Field(
+        None, description="each device's part of a decoded token: bytes, read rate and what sets it"
+    )
     # what to run
     commands: Commands | None = None
     weights_source: Weights | None = None
@@ -204,6 +230,7 @@ def answer_for(
         decode_at_depth={str(k): _rounded(v) for k, v in sp.decode_at_depth.items()} if sp else None,
         at_context=at_ctx,
         speed_calibration=sp.calibration if sp else None,
+        decode_reads=tuple(DecodeRead.of(t) for t in sp.per_device) if sp else None,
         commands=Commands(
             llama_server=cmds.llama_server,
             ollama=cmds.ollama,

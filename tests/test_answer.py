@@ -73,3 +73,58 @@ def test_json_round_trips_through_the_answer_type(capsys):
     again = Answer.model_validate(j)
     assert again.to_json() == j
     assert again.decode_tokens_per_s is not None and again.decode_tokens_per_s.low <= again.decode_tokens_per_s.high
+
+
+def test_each_device_says_what_it_reads_a_token_and_what_sets_its_rate(capsys):
+    """The decode figure's parts: per device, the bytes a token reads, the rate it streams
+    them at and why; the parts' times stay within the whole step. A GPU with its experts'
+    overflow in RAM names both sides, the RAM side's share for routed experts too."""
+    j = _cli(capsys, "--model", "openai/gpt-oss-120b", "--gpu", "RTX 3090", "--ram-gb", "96")
+    reads = j["decode_reads"]
+    assert j["n_cpu_moe"] and len(reads) == 2
+    step = 1 / j["decode_tokens_per_s"]["expected"]
+    assert sum(r["seconds"] for r in reads) <= step * 1.0001
+    for r in reads:
+        assert r["read_bytes"] > 0 and r["seconds"] >= r["read_bytes"] / (r["read_gbs"] * 1e9) * 0.999
+        assert r["basis"].startswith("memory binds")
+    gpu, host = (next(r for r in reads if "3090" in r["device"]), next(r for r in reads if "3090" not in r["device"]))
+    assert "routed experts" in host["basis"] and "routed experts" not in gpu["basis"]
+    assert gpu["read_gbs"] > 5 * host["read_gbs"]
+
+
+def test_a_cpu_whose_threads_bind_names_its_kernel_table():
+    """Two threads of a 12-channel server cannot drain its RAM: the rate is the threads', the
+    model's weight types at the table of the CPU's maker (the name a live check records);
+    with all its threads, the RAM binds."""
+    from sizing.core.speed.calibration import load_calibration
+    from sizing.core.speed.estimate import decode_kernel_table, estimate_speed, work_bandwidth
+    from sizing.core.tensors import tensors_for
+    from sizing.core.quant import apply_recipe
+    from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
+    from sizing.sources.catalog import load_catalog
+
+    calib = load_calibration()
+    arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
+    tr = model_traffic(arch, apply_recipe(arch, tensors_for(arch), "Q4_K_M"))
+    for threads, vendor, bound in (
+        (2, "GenuineIntel", "threads bind"),
+        (2, "AuthenticAMD", "threads bind"),
+        (128, "AuthenticAMD", "memory binds"),
+    ):
+        cpu = DeviceRate(
+            name="EPYC",
+            kind="cpu",
+            backend="cpu",
+            bandwidth_gbs=460.8,
+            threads=threads,
+            family="avx512",
+            clock_ghz=3.7,
+            cpu_vendor=vendor,
+        )
+        work = single_device_work(tr, cpu)
+        (part,) = estimate_speed([work], calib, ctx=4096).per_device
+        assert part.read_basis.startswith(bound), (threads, vendor, part.read_basis)
+        assert part.read_gbs * 1e9 == pytest.approx(work_bandwidth(work, calib))
+        if bound == "threads bind":
+            assert f"kernel table {decode_kernel_table(cpu, calib)[0]}" in part.read_basis
+            assert f"{threads} × " in part.read_basis

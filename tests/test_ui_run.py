@@ -16,6 +16,7 @@ from sizing.sources.catalog import load_catalog
 from sizing.core.machine import DEFAULT_HOST, custom_machine
 from sizing.core.solver import solve
 from sizing.ui import fmt
+from sizing.ui.echo import inert
 
 PAGE = "from sizing.ui.pages.run import render\nrender()"
 
@@ -57,6 +58,10 @@ def test_default_view_shows_verdict_chart_and_core_numbers():
     assert "Verdict" in text and "Yes" in text and plan.fits
     assert fmt.gb(est.total_bytes) in text
     assert _metrics(at)["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
+    # the figure's parts: what each device reads a token, at what rate, and why
+    (part,) = plan.speed.per_device
+    assert f"Each token reads: {inert(part.name)} {fmt.gb(part.read_bytes)} at {fmt.num(part.read_gbs)} GB/s" in text
+    assert part.read_basis.startswith("memory binds") and inert(part.read_basis) in text
     assert len(at.get("plotly_chart")) >= 2, "memory chart or fit map missing"
     assert any("llama-server" in c.value for c in at.code), "launch command missing"
     assert not at.warning

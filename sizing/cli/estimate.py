@@ -285,6 +285,10 @@ def render_hardware(est: Answer) -> list[str]:
                 f"    time to first token {t.expected:.2f} s for the {ac.prompt_tokens:,}-token prompt "
                 f"(range {t.low:.2f}–{t.high:.2f} s)"
             )
+        for part in est.decode_reads or ():
+            lines.append(
+                f"  reads on {part.device}: {human_bytes(part.read_bytes)} a token at {part.read_gbs:.1f} GB/s ({part.basis})"
+            )
         lines.append(f"  calibration: {est.speed_calibration}")
     for n in est.hardware_notes:
         lines.append(f"  note: {n}")

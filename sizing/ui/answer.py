@@ -141,6 +141,15 @@ def speed(data: dict) -> None:
         c3.caption(f"{fmt.seconds(ttft.get('low'))} – {fmt.seconds(ttft.get('high'))}")
     if data.get("speed_calibration"):
         st.caption(f"Ranges from the calibration: {data['speed_calibration']}")
+    reads = data.get("decode_reads") or []
+    if reads:
+        st.caption(
+            "Each token reads: "
+            + "; ".join(
+                f"{inert(r['device'])} {fmt.gb(r['read_bytes'])} at {fmt.num(r['read_gbs'])} GB/s ({inert(r['basis'])})"
+                for r in reads
+            )
+        )
     at_context(data)
 
 

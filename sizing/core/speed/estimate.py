@@ -473,6 +473,10 @@ class DeviceTime(BaseModel):
     )
     attention_flops: float = Field(0.0, description="attention FLOPs over the cached cells (all sequences)")
     kv_read_bytes: float = Field(0.0, description="the KV-cache share of ``read_bytes``")
+    read_gbs: float = Field(0.0, description="GB/s this device streams the model's weights at (:func:`work_bandwidth`)")
+    read_basis: str = Field(
+        "", description="what sets that rate: the memory and its fitted efficiency, or a CPU's threads"
+    )
 
 
 class SpeedEstimate(BaseModel):
@@ -583,6 +587,30 @@ def decode_table_label(vendor: str | None, calib: CalibrationSet) -> str:
     """Which decode kernel table a CPU of this CPUID vendor takes, in words (detect, the UI)."""
     name = kernel_table_base(cpu_decode_table_name(vendor, None, calib))
     return f"the table measured on {name} cores" if name != "default" else "the default table (a Zen 4 core's)"
+
+
+def read_rate_basis(work: DeviceWork, calib: CalibrationSet) -> str:
+    """What sets :func:`work_bandwidth` for this work, in words: the memory at its fitted
+    efficiency, or on a CPU whose threads cannot drain its RAM, threads × the per-thread
+    rate × the model's weight types at the kernel table of the CPU's maker."""
+    d = work.device
+    c = calib.for_device(d)
+    ram = f"memory binds: {d.bandwidth_gbs:g} GB/s × {c.decode_efficiency:.2f} fitted efficiency"
+    if d.hbm and d.kind != "cpu":
+        ram += f" × {c.hbm_decode_share:.2f} (HBM)"
+    if d.kind != "cpu" or not d.threads:
+        return ram
+    per_thread = thread_decode_gbs(d, calib)
+    if not per_thread:
+        return ram
+    name, speeds = decode_kernel_table(d, calib)
+    factor = decode_kernel_factor(work.read_types, d.family, speeds) if work.read_types else 1.0
+    if d.threads * per_thread * factor >= d.bandwidth_gbs * c.decode_efficiency:
+        return ram
+    return (
+        f"threads bind: {d.threads} × {per_thread:.2f} GB/s a thread (repacked Q4_0) × {factor:.2f} for "
+        f"this model's weight types (kernel table {name})"
+    )
 
 
 def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
@@ -725,13 +753,14 @@ def _main_device(works: Sequence[DeviceWork]) -> tuple[str, str | None, str | No
 
 
 def decode_step_seconds(
-    works: Sequence[DeviceWork], calib: CalibrationSet, depth: int = 0, n_seq: int = 1
+    works: Sequence[DeviceWork], calib: CalibrationSet, depth: int = 0, n_seq: int = 1, *, explain: bool = False
 ) -> tuple[float, list[DeviceTime]]:
     """Expected seconds for one decode step of ``n_seq`` sequences at ``depth``.
 
     Devices run one after another (llama.cpp's layer split), so their times add up. With
     several sequences the weights are read once per step, the KV once per sequence, and
-    a device turns compute-bound once the batch outgrows its bandwidth.
+    a device turns compute-bound once the batch outgrows its bandwidth. ``explain``: each
+    device's part also says what sets its read rate (:func:`read_rate_basis`).
     """
     if not works:
         raise SizingError("nothing placed on any device")
@@ -778,6 +807,18 @@ def decode_step_seconds(
                 attention_seconds=attention if t_mem >= t_cmp else 0.0,
                 attention_flops=attn_flops,
                 kv_read_bytes=kv,
+                read_gbs=bw / 1e9,
+                read_basis=(
+                    read_rate_basis(w, calib)
+                    + (
+                        f"; routed experts for the GPU beside it at {c.offload_expert_efficiency:.2f} of that "
+                        "(fitted on public --n-cpu-moe runs)"
+                        if offload
+                        else ""
+                    )
+                    if explain
+                    else ""
+                ),
             )
         )
     total += calib.get(*_main_device(works)).decode_overhead_ms / 1000.0
@@ -878,7 +919,7 @@ def estimate_speed(
     p = prompt_tokens if prompt_tokens is not None else min(ctx, 512)
     p = max(1, min(p, ctx))
 
-    step, per = decode_step_seconds(works, calib, depth=0)
+    step, per = decode_step_seconds(works, calib, depth=0, explain=True)
     decode = Range.around(1.0 / step, c.decode_spread)
     at_depth: dict[int, Range] = {}
     for d in sorted(set(depths)):
