@@ -847,9 +847,12 @@ def prefill_seconds(
 
     Per micro-batch each device either computes (FLOPs ÷ effective compute) or, for small
     batches, streams its weights once (the memory floor), whichever is slower. Host layers
-    beside a GPU take the faster of their own compute and the GPU's: llama.cpp copies their
-    weights over the link for a large batch and runs the products there, so that path costs
-    the copy and then the GPU's own time on them (an expert's product as slow as on the GPU).
+    beside a GPU run on the GPU from a batch of ``OFFLOAD_MIN_BATCH`` tokens: llama.cpp's
+    scheduler hands a product whose weights sit in RAM to the GPU whenever the GPU backend
+    accepts it (``ggml_backend_sched`` with ``op_offload``, on unless ``--no-op-offload``),
+    whether or not the CPU would be faster, so that path costs the copy over the link and
+    then the GPU's own time on them (an expert's product as slow as on the GPU). Smaller
+    batches stay on the CPU.
     """
     if n_tokens <= 0:
         return 0.0
@@ -883,7 +886,7 @@ def prefill_seconds(
                 if helper is not None:
                     gw, (_, g_compute, gc) = helper
                     copy += (u * per_token + _expert_slowdown(w, gc, u, gw.device.kind)) / g_compute
-                t = min(t, copy)
+                t = copy
             total += t
         done += u
     return total
