@@ -34,6 +34,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sizing.core.offload_compute import OP_OFFLOAD_BACKENDS
 from sizing.core.speed.calibration import CALIBRATION_FILE
 from sizing.core.speed.coverage import OWN_MOE_FAMILIES
 from sizing.core.speed.cpu import vendor_from_name
@@ -402,6 +403,19 @@ class ModelLayers(BaseModel):
         return self.layers.get(label) or self.layers.get(" ".join(label.split()[:2]))
 
 
+class HostCopyRate(BaseModel):
+    """How fast one backend copies weights from RAM to the GPU where that falls short of the
+    PCIe link: the prompt batches of layers kept in RAM (--n-cpu-moe) are copied to the GPU
+    first (op offload), so this rate, not the link's, bounds their prompt speed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gbs: float = Field(gt=0, le=128, description="GB/s a host-to-device weight copy reaches")
+    measured: str = Field(min_length=3, description="what the source measured, with its range")
+    date: dt.date
+    source: str = Field(min_length=8)
+
+
 class BenchData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -412,6 +426,9 @@ class BenchData(BaseModel):
     graph_pairs: tuple[GraphPair, ...] = ()
     depth_runs: tuple[DepthRun, ...] = ()
     offload_runs: tuple[OffloadRun, ...] = ()
+    host_copy: dict[str, HostCopyRate] = Field(
+        default_factory=dict, description="backend -> its host-to-device copy rate, where below the link's"
+    )
     db_families: dict[str, dict[str, tuple[str, ...]]] = Field(
         default_factory=dict,
         description=(
@@ -474,6 +491,16 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
         if run.device not in devices:
             raise SizingError(f"{path}: depth run {run.id!r}, field device: unknown device {run.device!r}")
     offload_runs = _named_entries(raw, "offload_runs", OffloadRun, "offload run", path)
+    copies = raw.get("host_copy") or {}
+    if not isinstance(copies, dict):
+        raise SizingError(f"{path}: 'host_copy' must be a mapping of backend to rate")
+    host_copy: dict[str, HostCopyRate] = {}
+    for backend, entry in copies.items():
+        if backend not in OP_OFFLOAD_BACKENDS:
+            raise SizingError(
+                f"{path}: host_copy {backend!r}: not a backend that copies host weights to a GPU (one of {', '.join(sorted(OP_OFFLOAD_BACKENDS))})"
+            )
+        host_copy[backend] = validate(HostCopyRate, entry, f"{path}: host_copy {backend!r},")
     layers = None
     if raw.get("model_layers") is not None:
         layers = validate(ModelLayers, raw["model_layers"], f"{path}: model_layers,")
@@ -483,6 +510,7 @@ def parse_bench(raw: object, path: Path | str = BENCH_FILE) -> BenchData:
         graph_pairs=graph_pairs,
         depth_runs=tuple(depth_runs),
         offload_runs=tuple(offload_runs),
+        host_copy=host_copy,
         cpu_kernels=kernels,
         model_layers=layers,
     )
@@ -1437,7 +1465,20 @@ def fit(
         pooled=pooled_gpu.model_copy(update={"backend": "pooled"}),
         holdout_ids=tuple(r.id for r in held),
     )
-    return _with_offload_efficiency(calib, data)
+    return _with_host_copy(_with_offload_efficiency(calib, data), data)
+
+
+def _with_host_copy(calib: CalibrationSet, data: BenchData) -> CalibrationSet:
+    """Every entry of a backend with a cited host-to-device copy rate carries it."""
+    if not data.host_copy:
+        return calib
+    backends = {
+        k: c.model_copy(update={"offload_copy_gbs": data.host_copy[k.split("/")[0]].gbs})
+        if k.split("/")[0] in data.host_copy
+        else c
+        for k, c in calib.backends.items()
+    }
+    return calib.model_copy(update={"backends": backends})
 
 
 def _moe_layer_mb(row: BenchRow, dev: BenchDevice, calib: CalibrationSet) -> float | None:

@@ -1276,3 +1276,31 @@ def test_offloaded_prompts_pay_the_copy_and_the_gpus_own_products(data, calib):
     r3090 = next(r for r, _, _, _ in cuda if len(r.pp) >= 3)
     speeds = [offload_prompt_speed(r3090, calib, ub) for ub in sorted(r3090.pp)]
     assert speeds == sorted(speeds) and speeds[-1] > 4 * speeds[0]
+
+
+def test_a_sycl_card_copies_host_weights_at_the_rate_cited_for_its_backend(data, calib):
+    """SYCL copies weights from pageable memory, 6-11 GB/s a copy (llama.cpp issue #26752),
+    not at its PCIe 5.0 x16 link's 63 GB/s. A B70 with experts in RAM then prompts no faster
+    than those bytes at that rate per batch; a CUDA card keeps its link's rate. A host_copy
+    entry for a backend that copies nothing, or without its source, is refused by name."""
+    from harness.speed_fit import offload_plan, offload_prompt_speed
+
+    rate = data.host_copy["sycl"]
+    assert 6 <= rate.gbs <= 11 and "26752" in rate.source
+    for key, c in calib.backends.items():
+        assert c.offload_copy_gbs == (rate.gbs if key.split("/")[0] == "sycl" else None), key
+    b70 = [r for r in data.offload_runs if "B70" in r.gpu and r.pp]
+    assert b70
+    for r in b70:
+        host = next(w for w in offload_plan(r, calib, 512).placement.works if w.device.kind == "cpu")
+        ceiling = 512 / (host.weight_read_bytes(512) / (rate.gbs * 1e9))
+        assert offload_prompt_speed(r, calib, 512) <= ceiling * 1.0001
+        assert host.offload_link_gbs > 4 * rate.gbs  # the link alone would allow far more
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    raw["host_copy"]["metal"] = dict(raw["host_copy"]["sycl"])
+    with pytest.raises(SizingError, match="host_copy 'metal'"):
+        parse_bench(raw, "data/llama_bench.yaml")
+    raw = yaml.safe_load(BENCH_FILE.read_text())
+    del raw["host_copy"]["sycl"]["source"]
+    with pytest.raises(SizingError, match="host_copy 'sycl'.*source"):
+        parse_bench(raw, "data/llama_bench.yaml")

@@ -274,6 +274,15 @@ class BackendCalibration(BaseModel):
             "model at several depths (pp @ dN); 1 on a CPU"
         ),
     )
+    offload_copy_gbs: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "GB/s this GPU backend copies weights from RAM at where below the PCIe link's (SYCL "
+            "copies from pageable memory: llama.cpp issue #26752); a prompt batch of layers kept in "
+            "RAM is copied to the GPU first, so it bounds their prompt speed; None: the link's"
+        ),
+    )
     offload_expert_efficiency: float = Field(
         1.0,
         gt=0,
@@ -882,9 +891,12 @@ def prefill_seconds(
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / bw
             t = max(t_cmp, t_mem)
             if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
-                copy = w.weight_read_bytes(u) / (w.offload_link_gbs * 1e9)
+                link = w.offload_link_gbs
                 if helper is not None:
                     gw, (_, g_compute, gc) = helper
+                    link = min(link, gc.offload_copy_gbs or link)
+                copy = w.weight_read_bytes(u) / (link * 1e9)
+                if helper is not None:
                     copy += (u * per_token + _expert_slowdown(w, gc, u, gw.device.kind)) / g_compute
                 t = copy
             total += t
