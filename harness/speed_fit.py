@@ -2405,7 +2405,8 @@ def dump_calibration(calib: CalibrationSet) -> str:
             "decode_attn_flop_per_cycle",
             "decode_attn_cycles_per_head_cell",
             "prefill_gflop_per_ghz",
-        ):  # CPU only
+            "offload_copy_gbs",
+        ):  # CPU only, or (the copy rate) the backends with a cited one
             if entry.get(key) is None:
                 entry.pop(key, None)
     return header + yaml.safe_dump(data, sort_keys=False)

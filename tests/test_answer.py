@@ -97,7 +97,7 @@ def test_a_cpu_whose_threads_bind_names_its_kernel_table():
     model's weight types at the table of the CPU's maker (the name a live check records);
     with all its threads, the RAM binds."""
     from sizing.core.speed.calibration import load_calibration
-    from sizing.core.speed.estimate import decode_kernel_table, estimate_speed, work_bandwidth
+    from sizing.core.speed.estimate import decode_kernel_table, estimate_speed, kernel_table_base, work_bandwidth
     from sizing.core.tensors import tensors_for
     from sizing.core.quant import apply_recipe
     from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
@@ -126,5 +126,5 @@ def test_a_cpu_whose_threads_bind_names_its_kernel_table():
         assert part.read_basis.startswith(bound), (threads, vendor, part.read_basis)
         assert part.read_gbs * 1e9 == pytest.approx(work_bandwidth(work, calib))
         if bound == "threads bind":
-            assert f"kernel table {decode_kernel_table(cpu, calib)[0]}" in part.read_basis
+            assert f"({kernel_table_base(decode_kernel_table(cpu, calib)[0])} kernel table)" in part.read_basis
             assert f"{threads} × " in part.read_basis

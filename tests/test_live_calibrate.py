@@ -528,10 +528,14 @@ def test_a_decode_weighed_with_another_kernel_table_is_left_out_its_prompt_kept(
     kept, verdicts = calibrate.screen([both, decode_only], kernel_table="default")
     assert all(v.used and not v.reason for v in verdicts)
     # one maker's table measured again: the digest tells the two apart; a bare name (stored
-    # before names carried a digest) is today's table of that name
+    # before names carried a digest) is that table as it stood then
+    from sizing.core.speed.estimate import LEGACY_TABLE_DIGESTS
+
     then = decode_only.model_copy(update={"kernel_table": "GenuineIntel#aaaaaa"})
     bare = _s("bare", 100.0, group="e").model_copy(update={"kernel_table": "GenuineIntel"})
     kept, verdicts = calibrate.screen([then, bare], kernel_table="GenuineIntel#bbbbbb")
     by = {v.id: v for v in verdicts}
     assert not by["decode"].used and "earlier measurement of the GenuineIntel" in by["decode"].reason
-    assert by["bare"].used and not by["bare"].reason
+    assert not by["bare"].used and f"GenuineIntel#{LEGACY_TABLE_DIGESTS['GenuineIntel']}" in by["bare"].reason
+    kept, verdicts = calibrate.screen([bare], kernel_table=f"GenuineIntel#{LEGACY_TABLE_DIGESTS['GenuineIntel']}")
+    assert all(v.used and not v.reason for v in verdicts)

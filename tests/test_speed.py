@@ -1304,3 +1304,26 @@ def test_a_sycl_card_copies_host_weights_at_the_rate_cited_for_its_backend(data,
     del raw["host_copy"]["sycl"]["source"]
     with pytest.raises(SizingError, match="host_copy 'sycl'.*source"):
         parse_bench(raw, "data/llama_bench.yaml")
+
+
+def test_a_host_layers_attention_stays_on_the_cpu_when_its_weights_go_to_the_gpu(calib):
+    """A prompt batch copies a host layer's weights to the GPU for its products, but attention
+    is no weight's product: over that layer's cache, which sits in RAM, the CPU runs it. Deep
+    into a long context a prompt on a partly offloaded dense model is then no faster than the
+    host's attention at the CPU's rate."""
+    from sizing.core.machine import HostSpec, machine_from_gpu
+    from sizing.core.solver import solve
+    from sizing.core.speed.estimate import prefill_seconds, work_compute
+    from sizing.hardware.db import load_gpus
+
+    host = HostSpec(name="host", ram_bytes=128 * 2**30, bandwidth_gbs=89.6, threads=16)
+    hw = machine_from_gpu(load_gpus().match("RTX 3090").gpu, 1, host=host)
+    plan = solve(load_catalog().get("meta-llama/Llama-3.1-70B-Instruct"), "Q4_K_M", 65536, hw, calib)
+    works = plan.placement.works
+    cpu = next(w for w in works if w.device.kind == "cpu")
+    assert cpu.offload_link_gbs and cpu.layers > 10  # dense layers in RAM beside the GPU
+    depth, n = 60000, 512
+    attention = n * cpu.attention_flops(depth + n / 2) / work_compute(cpu, calib)
+    assert attention > 1.0  # seconds: far more than the copy of a few layers' weights
+    assert prefill_seconds(works, calib, n, n_ubatch=n, depth=depth) >= attention
+    assert prefill_seconds(works, calib, n, n_ubatch=n, depth=0) < attention

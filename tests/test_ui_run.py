@@ -17,6 +17,7 @@ from sizing.core.machine import DEFAULT_HOST, custom_machine
 from sizing.core.solver import solve
 from sizing.ui import fmt
 from sizing.ui.echo import inert
+from sizing.answer import DecodeRead
 
 PAGE = "from sizing.ui.pages.run import render\nrender()"
 
@@ -59,9 +60,9 @@ def test_default_view_shows_verdict_chart_and_core_numbers():
     assert fmt.gb(est.total_bytes) in text
     assert _metrics(at)["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
     # the figure's parts: what each device reads a token, at what rate, and why
-    (part,) = plan.speed.per_device
-    assert f"Each token reads: {inert(part.name)} {fmt.gb(part.read_bytes)} at {fmt.num(part.read_gbs)} GB/s" in text
-    assert part.read_basis.startswith("memory binds") and inert(part.read_basis) in text
+    (part,) = (DecodeRead.of(t) for t in plan.speed.per_device)
+    assert f"Each token reads: {inert(part.device)} {fmt.gb(part.read_bytes)} at {fmt.num(part.read_gbs)} GB/s" in text
+    assert part.basis.startswith("memory binds") and inert(part.basis) in text
     assert len(at.get("plotly_chart")) >= 2, "memory chart or fit map missing"
     assert any("llama-server" in c.value for c in at.code), "launch command missing"
     assert not at.warning

@@ -261,7 +261,7 @@ class DeviceWork(BaseModel):
         None,
         description=(
             "host layers next to a GPU: llama.cpp copies their weights over this link to run "
-            "large prompt batches on the GPU, so prefill here is never slower than that copy"
+            "large prompt batches on the GPU, so such a batch costs that copy and the GPU's products"
         ),
     )
 

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.core.accuracy import MEMORY_TOLERANCE
 from sizing.core.speed.machine import MachineFactors, apply_factors  # noqa: F401 (the core's; re-exported)
-from sizing.core.speed.estimate import kernel_table_base
+from sizing.core.speed.estimate import kernel_table_base, kernel_table_full_name
 from sizing.units import GIB
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes")
@@ -214,9 +214,10 @@ class SpeedSample(BaseModel):
     kernel_table: str | None = Field(
         None,
         description=(
-            "CPU: the decode kernel table its prediction counted ('default', or the CPUID vendor whose "
-            "measured table it was; 'none': an imported llama-bench run, whose types are unknown); a "
-            "run stored before it was recorded counted the default"
+            "CPU: the decode kernel table its prediction counted ('default' or the CPUID vendor whose "
+            "measured table it was, with '#' and a digest of its speeds; a bare name, stored before "
+            "names carried one, is that table as it stood then; 'none': an imported llama-bench run, "
+            "whose types are unknown); a run stored before it was recorded counted the default"
         ),
     )
 
@@ -277,11 +278,12 @@ def _other_kernels(s: SpeedSample, kernel_table: str | None) -> str | None:
     its bytes were weighed at other per-type speeds, so the line it fits is another one."""
     if not kernel_table or s.kernel_table in (None, "none", kernel_table):
         return None  # "none": an imported run, its bytes weighed by no table
-    then, now = kernel_table_base(s.kernel_table), kernel_table_base(kernel_table)
-    if s.kernel_table == then and then == now:
-        return None  # stored before names carried a digest: the table it names is today's
+    stored = kernel_table_full_name(s.kernel_table)  # a bare name: the table as it was then
+    if stored == kernel_table_full_name(kernel_table):
+        return None
+    then, now = kernel_table_base(stored), kernel_table_base(kernel_table)
     which = (
-        f"an earlier measurement of the {now} CPU kernel speeds ({s.kernel_table}; today {kernel_table})"
+        f"an earlier measurement of the {now} CPU kernel speeds ({stored}; today {kernel_table})"
         if then == now
         else f"the {then} CPU kernel speeds; this machine's are now the {now} ones"
     )

@@ -155,15 +155,27 @@ def kernel_class(ggml_type: str, isa: str | None) -> KernelClass:
     return "legacy"
 
 
+# The kernel tables are measured with the PyPI wheel's AVX2 kernels: an entry for a type these
+# repack is its repacked kernel's speed, which says nothing of its plain dot product elsewhere.
+TABLE_REPACKED = REPACK_BY_ISA["avx2"]
+
+
 def _mix_speed(mix: Iterable[tuple[str, float]], isa: str | None, speeds: dict[str, float]) -> float:
     """1 ÷ Σ share ÷ speed: the speed of a mix of types relative to repacked Q4_0, each type at
     its own entry in ``speeds``, else its kernel class's, else 1. The ``repacked`` class is
-    repacked Q4_0 (1 by definition); a repacked type measured apart has its own entry: an
-    interleaved Q4_K GEMV does not stream at Q4_0's speed."""
+    repacked Q4_0 (1 by definition); a repacked type measured apart has its own entry (an
+    interleaved Q4_K GEMV does not stream at Q4_0's speed), which holds on the repacked path
+    only: where that type is not repacked, it takes its class's speed."""
     t = 0.0
     for typ, share in mix:
         cls = kernel_class(typ, isa)
-        t += share / speeds.get(typ, 1.0 if cls == "repacked" else speeds.get(cls, 1.0))
+        if cls == "repacked":
+            speed = speeds.get(typ, 1.0)
+        elif typ in TABLE_REPACKED:
+            speed = speeds.get(cls, 1.0)
+        else:
+            speed = speeds.get(typ, speeds.get(cls, 1.0))
+        t += share / speed
     return 1.0 / t if t > 0 else 1.0
 
 

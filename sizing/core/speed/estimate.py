@@ -575,6 +575,19 @@ def kernel_table_base(name: str) -> str:
     return name.split("#", 1)[0]
 
 
+# The tables as they stood while stored runs recorded bare names (to 2026-12-04): Zen 4's
+# default one, and the Intel one before its repacked Q4_K entry. A bare name means that table.
+LEGACY_TABLE_DIGESTS = {"default": "d6e540", "GenuineIntel": "411a25"}
+
+
+def kernel_table_full_name(name: str) -> str:
+    """A stored table name with its digest: a bare one (stored before names carried one) gets
+    the digest its table had then; an unknown bare name stays as it is."""
+    if "#" in name or name not in LEGACY_TABLE_DIGESTS:
+        return name
+    return f"{name}#{LEGACY_TABLE_DIGESTS[name]}"
+
+
 def decode_kernel_table(device: DeviceRate, calib: CalibrationSet) -> tuple[str, tuple[tuple[str, float], ...]]:
     """(name, speeds) of the decode kernel table a CPU device reads its weight types by: its
     entry's (else the CPU backend's) table for its CPUID vendor, 'default' where the vendor has
@@ -618,7 +631,7 @@ def read_rate_basis(work: DeviceWork, calib: CalibrationSet) -> str:
         return ram
     return (
         f"threads bind: {d.threads} × {per_thread:.2f} GB/s a thread (repacked Q4_0) × {factor:.2f} for "
-        f"this model's weight types (kernel table {name})"
+        f"this model's weight types ({kernel_table_base(name)} kernel table)"
     )
 
 
@@ -898,6 +911,8 @@ def prefill_seconds(
                 copy = w.weight_read_bytes(u) / (link * 1e9)
                 if helper is not None:
                     copy += (u * per_token + _expert_slowdown(w, gc, u, gw.device.kind)) / g_compute
+                # attention is no weight's product: over a host layer's cache (in RAM) the CPU runs it
+                copy += u * w.attention_flops(mid_depth) / compute
                 t = copy
             total += t
         done += u
