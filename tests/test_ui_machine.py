@@ -148,8 +148,7 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf, quiet_machine):
 
     from sizing.core.speed.calibration import load_calibration
     from sizing.live.check import run_check
-    from sizing.ui.services import detected_hardware
-    from sizing.live.this_machine import stored_calibration
+    from sizing.ui.services import detected_hardware, machine_calibration
     from sizing.core.speed.machine import calibrate_hardware
     from sizing.sources.catalog import load_catalog
     from sizing.core.solver import solve
@@ -175,8 +174,8 @@ def test_this_machine_speeds_use_its_stored_checks(smollm2_gguf, quiet_machine):
     today = datetime.now(UTC).date().isoformat()
     assert f"this machine: 1 run, last on {today}" in text2
     assert f"Speeds use this machine's own calibration: this machine: 1 run, last on {today}" in page2
-    page_hw = detected_hardware()  # the machine as the app detected it (once a process)
-    hw, cal = calibrate_hardware(page_hw, load_calibration(), stored_calibration(page_hw))
+    # the machine as the app detected it (once a process, bandwidth probed) and its stored checks
+    hw, cal = calibrate_hardware(detected_hardware(), load_calibration(), machine_calibration())
     plan = solve(load_catalog().get("smollm2-135m"), "Q4_K_M", 2048, hw, cal)
     assert metrics2["Generation (tok/s)"] == fmt.num(plan.speed.decode_tokens_per_s.expected)
 
