@@ -535,15 +535,28 @@ def effective_bandwidth(device: DeviceRate, calib: CalibrationSet, kernel_factor
     4090's 2.52), so the same notebooks' 8B-to-70B steps put an A100's or H100's layer at
     about 85-120 us and an RTX 6000 Ada's or L40S's at about 50.
     """
+    bw = memory_read_rate(device, calib)
+    threads = thread_read_rate(device, calib, kernel_factor)
+    return bw if threads is None else min(bw, threads)
+
+
+def memory_read_rate(device: DeviceRate, calib: CalibrationSet) -> float:
+    """Bytes/s the device's memory yields a decode step: datasheet × fitted efficiency (× the
+    HBM share on a GPU with stacked memory)."""
     c = calib.for_device(device)
     bw = device.bandwidth_gbs * 1e9 * c.decode_efficiency
     if device.hbm and device.kind != "cpu":
         bw *= c.hbm_decode_share
-    if device.kind == "cpu" and device.threads:
-        per_thread = thread_decode_gbs(device, calib)
-        if per_thread:
-            bw = min(bw, device.threads * per_thread * 1e9 * kernel_factor)
     return bw
+
+
+def thread_read_rate(device: DeviceRate, calib: CalibrationSet, kernel_factor: float = 1.0) -> float | None:
+    """Bytes/s a CPU's threads dequantise and multiply (threads × the per-thread rate × the
+    weight types' ``kernel_factor``); None on a GPU or without a per-thread rate."""
+    if device.kind != "cpu" or not device.threads:
+        return None
+    per_thread = thread_decode_gbs(device, calib)
+    return device.threads * per_thread * 1e9 * kernel_factor if per_thread else None
 
 
 def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None:
@@ -620,19 +633,21 @@ def read_rate_basis(work: DeviceWork, calib: CalibrationSet) -> str:
     ram = f"memory binds: {d.bandwidth_gbs:g} GB/s × {c.decode_efficiency:.2f} fitted efficiency"
     if d.hbm and d.kind != "cpu":
         ram += f" × {c.hbm_decode_share:.2f} (HBM)"
-    if d.kind != "cpu" or not d.threads:
-        return ram
-    per_thread = thread_decode_gbs(d, calib)
-    if not per_thread:
-        return ram
-    name, speeds = decode_kernel_table(d, calib)
-    factor = decode_kernel_factor(work.read_types, d.family, speeds) if work.read_types else 1.0
-    if d.threads * per_thread * factor >= d.bandwidth_gbs * c.decode_efficiency:
+    name, factor = work_kernel_factor(work, calib)
+    threads = thread_read_rate(d, calib, factor)
+    if threads is None or threads >= memory_read_rate(d, calib):
         return ram
     return (
-        f"threads bind: {d.threads} × {per_thread:.2f} GB/s a thread (repacked Q4_0) × {factor:.2f} for "
-        f"this model's weight types ({kernel_table_base(name)} kernel table)"
+        f"threads bind: {d.threads} × {thread_decode_gbs(d, calib):.2f} GB/s a thread (repacked Q4_0) × "
+        f"{factor:.2f} for this model's weight types ({kernel_table_base(name)} kernel table)"
     )
+
+
+def work_kernel_factor(work: DeviceWork, calib: CalibrationSet) -> tuple[str, float]:
+    """(kernel table name, factor) a CPU work's weight types read at against repacked Q4_0
+    (:func:`sizing.core.speed.cpu.decode_kernel_factor`); 1 without types."""
+    name, speeds = decode_kernel_table(work.device, calib)
+    return name, decode_kernel_factor(work.read_types, work.device.family, speeds) if work.read_types else 1.0
 
 
 def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
@@ -640,8 +655,7 @@ def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
     speed its threads read the model's weight types (:func:`effective_bandwidth`)."""
     if work.device.kind != "cpu" or not work.read_types:
         return effective_bandwidth(work.device, calib)
-    _, speeds = decode_kernel_table(work.device, calib)
-    return effective_bandwidth(work.device, calib, decode_kernel_factor(work.read_types, work.device.family, speeds))
+    return effective_bandwidth(work.device, calib, work_kernel_factor(work, calib)[1])
 
 
 def cpu_attention_seconds(work: DeviceWork, calib: CalibrationSet, depth: float, n_seq: int = 1) -> float | None:
