@@ -50,6 +50,7 @@ Everything here is pure: numbers and pydantic models in, pydantic models out.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -576,8 +577,6 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
 
 def kernel_table_digest(speeds: Iterable[tuple[str, float]]) -> str:
     """Six hex digits naming a kernel table's contents (the same speeds, the same digits)."""
-    import hashlib
-
     text = ",".join(f"{k}={v:g}" for k, v in sorted(speeds))
     return hashlib.sha256(text.encode()).hexdigest()[:6]
 
@@ -624,23 +623,29 @@ def decode_table_label(vendor: str | None, calib: CalibrationSet) -> str:
     return f"the table measured on {name} cores" if name != "default" else "the default table (a Zen 4 core's)"
 
 
-def read_rate_basis(work: DeviceWork, calib: CalibrationSet) -> str:
+def read_rate_basis(work: DeviceWork, calib: CalibrationSet, offload_share: float | None = None) -> str:
     """What sets :func:`work_bandwidth` for this work, in words: the memory at its fitted
     efficiency, or on a CPU whose threads cannot drain its RAM, threads × the per-thread
-    rate × the model's weight types at the kernel table of the CPU's maker."""
+    rate × the model's weight types at the kernel table of the CPU's maker; with
+    ``offload_share``, the share routed experts read beside a GPU stream at."""
     d = work.device
     c = calib.for_device(d)
-    ram = f"memory binds: {d.bandwidth_gbs:g} GB/s × {c.decode_efficiency:.2f} fitted efficiency"
+    basis = f"memory binds: {d.bandwidth_gbs:g} GB/s × {c.decode_efficiency:.2f} fitted efficiency"
     if d.hbm and d.kind != "cpu":
-        ram += f" × {c.hbm_decode_share:.2f} (HBM)"
-    name, factor = work_kernel_factor(work, calib)
-    threads = thread_read_rate(d, calib, factor)
-    if threads is None or threads >= memory_read_rate(d, calib):
-        return ram
-    return (
-        f"threads bind: {d.threads} × {thread_decode_gbs(d, calib):.2f} GB/s a thread (repacked Q4_0) × "
-        f"{factor:.2f} for this model's weight types ({kernel_table_base(name)} kernel table)"
-    )
+        basis += f" × {c.hbm_decode_share:.2f} (HBM)"
+    if d.kind == "cpu":
+        name, factor = work_kernel_factor(work, calib)
+        threads = thread_read_rate(d, calib, factor)
+        if threads is not None and threads < memory_read_rate(d, calib):
+            basis = (
+                f"threads bind: {d.threads} × {thread_decode_gbs(d, calib):.2f} GB/s a thread (repacked Q4_0) × "
+                f"{factor:.2f} for this model's weight types ({kernel_table_base(name)} kernel table)"
+            )
+    if offload_share is not None:
+        basis += (
+            f"; routed experts for the GPU beside it at {offload_share:.2f} of that (fitted on public --n-cpu-moe runs)"
+        )
+    return basis
 
 
 def work_kernel_factor(work: DeviceWork, calib: CalibrationSet) -> tuple[str, float]:
@@ -844,17 +849,9 @@ def decode_step_seconds(
                 attention_flops=attn_flops,
                 kv_read_bytes=kv,
                 read_gbs=bw / 1e9,
-                read_basis=(
-                    read_rate_basis(w, calib)
-                    + (
-                        f"; routed experts for the GPU beside it at {c.offload_expert_efficiency:.2f} of that "
-                        "(fitted on public --n-cpu-moe runs)"
-                        if offload
-                        else ""
-                    )
-                    if explain
-                    else ""
-                ),
+                read_basis=read_rate_basis(w, calib, offload_share=c.offload_expert_efficiency if offload else None)
+                if explain
+                else "",
             )
         )
     total += calib.get(*_main_device(works)).decode_overhead_ms / 1000.0
@@ -918,16 +915,14 @@ def prefill_seconds(
             t_mem = (w.weight_read_bytes(u) + w.kv_read_bytes(int(mid_depth))) / bw
             t = max(t_cmp, t_mem)
             if w.offload_link_gbs and u >= OFFLOAD_MIN_BATCH:
+                # attention is no weight's product: over a host layer's cache (in RAM) the CPU runs it
+                t = u * w.attention_flops(mid_depth) / compute
                 link = w.offload_link_gbs
-                if helper is not None:
+                if helper is not None:  # the GPU's products, after a copy at its backend's rate
                     gw, (_, g_compute, gc) = helper
                     link = min(link, gc.offload_copy_gbs or link)
-                copy = w.weight_read_bytes(u) / (link * 1e9)
-                if helper is not None:
-                    copy += (u * per_token + _expert_slowdown(w, gc, u, gw.device.kind)) / g_compute
-                # attention is no weight's product: over a host layer's cache (in RAM) the CPU runs it
-                copy += u * w.attention_flops(mid_depth) / compute
-                t = copy
+                    t += (u * per_token + _expert_slowdown(w, gc, u, gw.device.kind)) / g_compute
+                t += w.weight_read_bytes(u) / (link * 1e9)
             total += t
         done += u
     return total
