@@ -111,3 +111,43 @@ def test_a_bad_upload_is_one_message_and_nothing_is_stored(home):
     with pytest.raises(Exception, match="field model_size: missing"):
         calibration_ui._import(Upload())
     assert not store.runs_path(home).exists()
+
+
+def test_a_changed_store_is_never_answered_from_the_cache_of_another(tmp_path, monkeypatch, hw_record):
+    """Two stores whose fitted factors differ below the label's rounding: the page's answer
+    follows the store it reads now (the caches key on the factors, not on their label)."""
+    from sizing.core.solver import solve
+    from sizing.core.speed.machine import calibrate_hardware
+    from sizing.ui import services
+    from sizing.ui.inputs import HardwareChoice, ModelChoice
+
+    monkeypatch.delenv("LLM_SIZING_WEB_MODE", raising=False)
+    choice = ModelChoice(spec="smollm2-135m", label="smollm2-135m")
+    values = {"quant": "Q4_K_M", "ctx": 2048, "kv": "f16", "np": 1, "fa": True}
+    hw = HardwareChoice("machine", [], 1, 24.0, 1000.0, 64.0)
+
+    def stored(decode: float) -> tuple[str, float, float]:
+        """(label, the page's decode, the core's) with one run of ``decode`` tok/s stored."""
+        home = tmp_path / f"{decode:.3f}"
+        home.mkdir()
+        monkeypatch.setenv("LLM_SIZING_HOME", str(home))
+        store.append_run(_run_record(hw_record, "smollm2.gguf", decode, others=0.0), home)
+        mc = services.machine_calibration()
+        assert mc is not None and mc.n_runs == 1
+        got = services.answer(choice, values, hw)["decode_tokens_per_s"]["expected"]
+        h, cal = calibrate_hardware(services.detected_hardware(), services.calibration(), mc)
+        want = solve(services.catalog_get("smollm2-135m"), "Q4_K_M", 2048, h, cal).speed.decode_tokens_per_s.expected
+        assert got == pytest.approx(want, abs=0.006)  # the JSON keeps two decimals
+        return mc.label(), got, want
+
+    # stores whose fits print one label yet move the answer (its 0.01 ms/token rounding spans
+    # about 0.15 tok/s here): with the label as the key, the second answered the first's figure
+    label_a, a, want_a = stored(120.0)
+    for k in range(1, 60):
+        label_b, b, want_b = stored(120.0 + 0.003 * k)
+        if label_b != label_a:
+            label_a, a, want_a = label_b, b, want_b
+        elif abs(want_b - want_a) > 0.02:
+            assert b != a
+            return
+    pytest.fail("no two stores printed one label")

@@ -364,10 +364,7 @@ def _run_key(choice: Any, values: dict, drop: tuple[str, ...] = ()) -> tuple:
 
 def _hw_key(hw: Any) -> tuple:
     """A hardware choice by value; on this machine, with the stored calibration it is timed by."""
-    cal = ""
-    if hw.mode == "machine":
-        mc = machine_calibration()
-        cal = mc.label() if mc else ""
+    cal = machine_calibration_key() if hw.mode == "machine" else ""
     return (hw.mode, tuple(hw.cards), hw.mem_gb, hw.bw_gbs, hw.ram_gb, bool(getattr(hw, "unified", False)), cal)
 
 
@@ -393,6 +390,14 @@ def machine_calibration() -> Any:
 
     Not cached: the store is one small file, and a check run a moment ago must count."""
     return stored_calibration(detected_hardware(), machine())
+
+
+def machine_calibration_key() -> str:
+    """This machine's stored calibration by value, for the caches of what it times ("" before
+    any check). Its label rounds the factors, so two stores can share one: a check run, a
+    run left out or a store swapped for another would keep a stale answer under it."""
+    mc = machine_calibration()
+    return "" if mc is None else mc.model_dump_json()
 
 
 def hardware(hw: Any) -> Any:
@@ -639,10 +644,7 @@ def runs_well(
 ) -> list[dict]:
     """What runs well on a page's hardware choice (``sizing.core.runs_well.rank_for_hardware``):
     on this machine at its own speed calibration when it has stored live checks."""
-    key = ""
-    if hw.mode == "machine":
-        mc = machine_calibration()
-        key = mc.label() if mc else ""
+    key = machine_calibration_key() if hw.mode == "machine" else ""
     return _runs_well(key, hw, ctx=ctx, min_tps=min_tps, task=task, quality=quality, with_context=with_context)
 
 
@@ -686,7 +688,6 @@ def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int, quant:
 
     Cached per input, this machine's stored calibration and the file's size and time (a
     GGUF's header was read again on every rerun of the page)."""
-    mc = machine_calibration()
     stamp = None
     if spec.lower().endswith(".gguf"):
         try:
@@ -694,7 +695,7 @@ def live_expected_seconds(spec: str, ctx: int, n_prompt: int, n_gen: int, quant:
             stamp = (st_.st_size, st_.st_mtime_ns)
         except OSError:
             stamp = None
-    return _live_expected_seconds(spec, ctx, n_prompt, n_gen, mc.label() if mc else "", stamp, quant)
+    return _live_expected_seconds(spec, ctx, n_prompt, n_gen, machine_calibration_key(), stamp, quant)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
