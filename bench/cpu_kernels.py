@@ -1,6 +1,7 @@
 """CPU speed per core, by model size and weight type, robust to a shared machine (figures, no assertion).
 
     .venv/bin/python bench/cpu_kernels.py [--threads 1] [--quick] [--prompt 64] [--types Q4_0,Q8_0,...]
+        [--plain Q4_0,Q4_K]
 
 Runs the embedded llama.cpp (xllamacpp) on the packaged real models and on synthetic
 GGUFs (a real header over a sparse hole) of Llama-3.2-1B at several types and of 3B/8B,
@@ -15,7 +16,10 @@ tinyBLAS / K-quant / legacy dot products; ``sizing.core.speed.cpu``) relative to
 repacked one, from the 1B files whose blocks are all of one type, which is what
 ``cpu_kernels`` in ``sizing/data/llama_bench.yaml`` records; and, from the same files' decoded
 tokens, the bytes per second a thread streams of each type relative to Q4_0 (what its
-``decode_speeds`` records).
+``decode_speeds`` records). ``--plain`` runs the named 1B files a second time with repacking
+off (llama.cpp's --no-repack), which is how a host layer beside a CUDA, ROCm, SYCL or Vulkan
+GPU runs (its weights sit in the GPU's pinned host buffer, not CPU_REPACK's): their decode
+speed is printed as ``TYPE/plain`` against repacked Q4_0.
 
 The synthetic files' weights are written as pseudo-random finite values
 (``sizing.live.synthetic.fill_weights``): a sparse hole's zeros decode 10-25% faster than
@@ -41,11 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 N_PROMPT = 64  # prompt tokens timed; --prompt sets another (verify times 512)
 
 
-def child(path: str, threads: int, n_gen: int, reps: int, n_prompt: int = N_PROMPT) -> None:
+def child(path: str, threads: int, n_gen: int, reps: int, n_prompt: int = N_PROMPT, repack: bool = True) -> None:
     from harness.embedded_timing import cpu_server
     from sizing.live.child import completion_request
 
-    srv = cpu_server(path, threads, ctx=max(512, 2 * n_prompt + n_gen))
+    srv = cpu_server(path, threads, ctx=max(512, 2 * n_prompt + n_gen), repack=repack)
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -119,10 +123,16 @@ def main() -> int:
         default="meta-llama/Llama-3.2-1B-Instruct",
         help="the catalog model whose shape the one-type files take (a small hidden size has short rows)",
     )
-    ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--plain",
+        default="",
+        help="1B types to run again with repacking off (--no-repack: a host layer beside most GPUs), comma-separated",
+    )
+    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), int(args.child[2]), int(args.child[3]), int(args.child[4]))
+        c = args.child
+        child(c[0], int(c[1]), int(c[2]), int(c[3]), int(c[4]), c[5] == "1")
     from sizing.core.speed.calibration import load_calibration
     from sizing.core.speed.cpu import kernel_class
     from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
@@ -143,7 +153,9 @@ def main() -> int:
     singles = tuple(t.strip().upper() for t in args.types.split(",") if t.strip())
     if "Q4_0" not in singles:
         singles = ("Q4_0", *singles)
+    plain = tuple(t.strip().upper() for t in args.plain.split(",") if t.strip())
     specs: list[tuple[str, str | None, int]] = [(one_b, q, 16) for q in singles]
+    specs += [(one_b, f"{q}/plain", 16) for q in plain]
     if not args.quick:
         specs = [
             ("smol", None, 32),
@@ -163,6 +175,8 @@ def main() -> int:
     decode_files: dict[str, tuple[float, dict[str, float]]] = {}  # type -> (s/token, bytes per type)
     overhead_s = load_calibration().get("cpu", "cpu", isa).decode_overhead_ms / 1e3
     for model, quant, n_gen in specs:
+        repack = not (quant or "").endswith("/plain")
+        typ = (quant or "").removesuffix("/plain") or None
         if quant is None:
             path = smollm2_path() if model == "smol" else gemma3_path()
             if path is None:
@@ -171,13 +185,23 @@ def main() -> int:
             name = f"{path.name} (real)"
         else:
             # written weights: a sparse hole's zeros decode faster than real values on a CPU
-            path = fill_weights(write_synthetic_gguf(load_catalog().get(model), quant, tmp / f"m.{quant}.gguf"))
-            name = f"{model.split('/')[-1]} {quant} (synthetic)"
+            path = fill_weights(write_synthetic_gguf(load_catalog().get(model), typ, tmp / f"m.{typ}.gguf"))
+            name = f"{model.split('/')[-1]} {quant} (synthetic{'' if repack else ', repacking off'})"
         g = read_gguf(path)
         w = single_device_work(model_traffic(g.arch, g.tensors), rate)
         la = os.getloadavg()[0]
         r = subprocess.run(
-            [sys.executable, __file__, "--child", str(path), str(args.threads), str(n_gen), "3", str(args.prompt)],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(path),
+                str(args.threads),
+                str(n_gen),
+                "3",
+                str(args.prompt),
+                "1" if repack else "0",
+            ],
             capture_output=True,
             text=True,
             timeout=3600,
@@ -201,11 +225,13 @@ def main() -> int:
             f"prefill {med['pp_cpu']:.1f} tok/s by CPU time ({med['pp_wall']:.1f} wall) = {gf:.1f} GFLOP/s "
             f"per thread; matrices {mix}; load average {la:.1f}"
         )
-        if model == one_b and quant in singles:
-            per_type[quant] = gf  # each 1B file's blocks are all of one type
-            # decode: the blocks' type and the output projection's (Q6_K in the Q4/Q5 recipes)
+        if model == one_b and (quant in singles or typ in plain):
+            if repack:
+                per_type[quant] = gf  # each 1B file's blocks are all of one type
+            # decode: the blocks' type and the output projection's (Q6_K in the Q4/Q5 recipes);
+            # with repacking off the blocks' type is a type of its own ("Q4_0/plain")
             step = max(1e-6, 1.0 / med["tg_cpu"] - overhead_s)
-            decode_files[quant] = (step, {t: sh * w.dense_bytes for t, sh in w.read_types})
+            decode_files[quant] = (step, {(quant if t == typ else t): sh * w.dense_bytes for t, sh in w.read_types})
     rates = decode_rates(decode_files)
     if "Q4_0" in rates:
         print(

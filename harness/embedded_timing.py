@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 
-def cpu_server(path: str | Path, threads: int, *, ctx: int = 512, n_batch: int = 512, flash_attn: bool = True) -> Any:
-    """An ``xllamacpp.Server`` for ``path`` on ``threads`` CPU threads (F16 cache)."""
+def cpu_server(
+    path: str | Path, threads: int, *, ctx: int = 512, n_batch: int = 512, flash_attn: bool = True, repack: bool = True
+) -> Any:
+    """An ``xllamacpp.Server`` for ``path`` on ``threads`` CPU threads (F16 cache; ``repack``
+    False: llama.cpp's --no-repack)."""
     import xllamacpp as xl
 
     from sizing.live.xlparams import common_params
@@ -29,6 +32,7 @@ def cpu_server(path: str | Path, threads: int, *, ctx: int = 512, n_batch: int =
         kv_type_v="f16",
         flash_attn=flash_attn,
         n_gpu_layers=0,
+        repack=repack,
     )
     p.cpuparams.n_threads = threads
     p.cpuparams_batch.n_threads = threads

@@ -20,7 +20,7 @@ from sizing.core.speed.cpu import (
     repacked_types,
     usable_isa,
 )
-from sizing.core.speed.estimate import estimate_speed
+from sizing.core.speed.estimate import estimate_speed, read_rate_basis, work_bandwidth
 from sizing.core.traffic import DeviceRate, model_traffic, single_device_work
 from sizing.hardware.detect.cpu import parse_cpuinfo
 from sizing.sources.gguf_reader import read_gguf
@@ -278,11 +278,22 @@ def test_a_repacked_type_measured_apart_streams_at_its_own_speed(gemma3_gguf):
     without = decode_kernel_factor(mix.items(), "avx2", unnamed.items())
     assert with_entry > without
     # only Q4_K moved: alone, a Q4_K matrix reads at its entry where it is repacked; where it is
-    # not (NEON, a generic build), the entry, a repacked kernel's, does not hold: K-quants' speed
+    # not (NEON, a generic build, repacking off), the entry, a repacked kernel's, does not hold:
+    # its plain kernel's, measured with repacking off, does, else K-quants' speed
     assert decode_kernel_factor([("Q4_K", 1.0)], "avx2", intel.items()) == pytest.approx(intel["Q4_K"])
     assert decode_kernel_factor([("Q4_K", 1.0)], "avx2", unnamed.items()) == 1.0
+    assert intel["Q4_K/plain"] < intel["Q4_K"]  # measured: the interleaved GEMV is the faster
+    no_plain = {k: v for k, v in intel.items() if not k.endswith("/plain")}
     for isa in ("neon", "generic"):
-        assert decode_kernel_factor([("Q4_K", 1.0)], isa, intel.items()) == pytest.approx(intel["kquant"])
+        assert decode_kernel_factor([("Q4_K", 1.0)], isa, intel.items()) == pytest.approx(intel["Q4_K/plain"])
+        assert decode_kernel_factor([("Q4_K", 1.0)], isa, no_plain.items()) == pytest.approx(intel["kquant"])
+    plain = decode_kernel_factor([("Q4_K", 1.0)], "avx2", intel.items(), repacked=False)
+    assert plain == pytest.approx(intel["Q4_K/plain"])
+    # MXFP4's plain dot product is built as Q4_0's (a nibble table lookup for the offset), so it
+    # takes plain Q4_0's measured speed, not the legacy class's
+    assert intel["Q4_0/plain"] != intel["legacy"]
+    mxfp4 = decode_kernel_factor([("MXFP4", 1.0)], "avx2", intel.items(), repacked=False)
+    assert mxfp4 == pytest.approx(intel["Q4_0/plain"])
     # a plain type's entry holds wherever it runs its dot product
     assert decode_kernel_factor([("Q8_0", 1.0)], "neon", intel.items()) == pytest.approx(intel["Q8_0"])
 
@@ -502,3 +513,52 @@ def test_the_apps_estimate_streams_each_type_at_its_speed_as_a_live_check_does(s
     )
     assert app.decode_tokens_per_s.expected == pytest.approx(alone.decode_tokens_per_s.expected, rel=1e-3)
     assert app.decode_tokens_per_s.expected < 0.95 * as_repacked.decode_tokens_per_s.expected
+
+
+def test_host_weights_beside_a_gpu_with_a_pinned_host_buffer_run_unrepacked():
+    """llama.cpp offers a host layer's weights the first GPU's pinned host buffer before
+    CPU_REPACK (llama-model.cpp make_cpu_buft_list), so beside a CUDA or Vulkan GPU they are
+    multiplied by the plain dot products; Metal has no host buffer type, so there they stay
+    repacked. --no-repack takes repacking off a CPU-only run too. On an Intel CPU whose two
+    threads bind, plain Q4_0 streams slower than repacked Q4_0 (bench/cpu_kernels.py --plain)."""
+    from sizing.core.machine import cpu_hardware, custom_machine, host_spec
+    from sizing.core.solver import solve
+    from sizing.sources.catalog import load_catalog
+
+    arch = load_catalog().get("meta-llama/Llama-3.1-8B-Instruct")
+    cal = load_calibration()
+    # an Intel host whose two threads bind, not its RAM (the Intel table measured plain Q4_0)
+    host = host_spec(ram_gb=64, bandwidth_gbs=200, threads=2).model_copy(
+        update={"cpu_vendor": "GenuineIntel", "isa": "avx2", "clock_ghz": 2.6}
+    )
+
+    def host_work(backend: str, **kw):
+        hw = custom_machine(memory_gb=3, bandwidth_gbs=400, backend=backend, host=host)
+        plan = solve(arch, "Q4_0", 4096, hw, cal, **kw)
+        assert plan.fits and 0 < plan.placement.gpu_layers < arch.n_layers  # a split
+        return plan, next(w for w in plan.placement.works if w.device.kind == "cpu")
+
+    _, cuda = host_work("cuda")
+    _, vulkan = host_work("vulkan")
+    _, metal = host_work("metal")
+    assert not cuda.repacked and not vulkan.repacked and metal.repacked
+    _, cuda_off = host_work("cuda", repack=False)
+    _, metal_off = host_work("metal", repack=False)
+    assert not cuda_off.repacked and not metal_off.repacked
+    # the same bytes on the same threads: the plain Q4_0 kernel reads them slower
+    assert work_bandwidth(cuda, cal) < work_bandwidth(metal, cal)
+    assert work_bandwidth(metal_off, cal) == pytest.approx(work_bandwidth(cuda, cal))
+    assert "not repacked" in read_rate_basis(cuda, cal) and "not repacked" not in read_rate_basis(metal, cal)
+
+    cpu_only = cpu_hardware(
+        "this CPU",
+        ram_bytes=64 * 2**30,
+        bandwidth_gbs=200,
+        threads=2,
+        isa="avx2",
+        clock_ghz=2.6,
+        cpu_vendor="GenuineIntel",
+    )
+    on, off = (solve(arch, "Q4_0", 4096, cpu_only, cal, repack=r) for r in (True, False))
+    assert on.speed and off.speed and on.placement.works[0].repacked and not off.placement.works[0].repacked
+    assert off.speed.decode_tokens_per_s.expected < on.speed.decode_tokens_per_s.expected

@@ -58,6 +58,7 @@ class PlacementOptions(BaseModel):
     cpu_moe: bool = Field(False, description="-ot exps=CPU: every routed expert on the host")
     split_mode: SplitMode = "layer"
     n_ubatch: int = 512
+    repack: bool = Field(True, description="CPU_REPACK on (llama.cpp's default; --no-repack turns it off)")
 
 
 class DevicePlacement(BaseModel):
@@ -577,6 +578,8 @@ def _build(lay: _Layout) -> Placement:
         links = [g.link_gbs for g in gpus if g.link_gbs and g.kind == "gpu"]
         if links:
             merged = merged.model_copy(update={"offload_link_gbs": links[0]})
+        if not host_repacks(opts.repack, [g.backend for g in gpus]):
+            merged = merged.model_copy(update={"repacked": False})
         works.append(merged)
     for s, g in enumerate(gpus):
         if not (layers_on[s] or out_slot == s):
@@ -603,6 +606,23 @@ def _build(lay: _Layout) -> Placement:
         works=tuple(works),
         notes=hw.notes + lay.notes,
     )
+
+
+# GPU backends without a pinned host buffer type: llama.cpp's Metal device returns none
+# (ggml-metal's get_host_buffer_type is NULL; its memory is shared with the CPU anyway).
+NO_HOST_BUFFER = frozenset({"metal"})
+
+
+def host_repacks(repack: bool, gpu_backends: Sequence[str]) -> bool:
+    """Whether weights kept in RAM run through CPU_REPACK's interleaved kernels.
+
+    llama.cpp lists a CPU weight's buffer types as: accelerators, then the first GPU's pinned
+    host buffer, then the CPU's extra types (CPU_REPACK), then plain CPU memory (llama-model.cpp
+    ``make_cpu_buft_list``). So beside a CUDA, ROCm, SYCL or Vulkan GPU a host layer's weights
+    sit verbatim in pinned memory, for faster copies when a prompt batch is offloaded, and the
+    CPU multiplies them with the plain per-type dot products. ``--no-repack`` turns the extra
+    types off everywhere."""
+    return repack and all(b in NO_HOST_BUFFER for b in gpu_backends)
 
 
 def _merge(a: DeviceWork, b: DeviceWork) -> DeviceWork:

@@ -393,15 +393,16 @@ def _fit_kw(kw: dict) -> dict:
 
 def _options(options: PlacementOptions | None, s: Scenario) -> PlacementOptions:
     # the micro-batch is the scenario's (-ub): it sets the SWA cells and the scheduler's copies
+    # and so is --no-repack: it sets the kernels host weights run through
     if options is None:
-        return _default_options(s.n_ubatch)
-    return options.model_copy(update={"n_ubatch": s.n_ubatch})
+        return _default_options(s.n_ubatch, s.repack)
+    return options.model_copy(update={"n_ubatch": s.n_ubatch, "repack": s.repack})
 
 
 @lru_cache(maxsize=64)
-def _default_options(n_ubatch: int) -> PlacementOptions:
+def _default_options(n_ubatch: int, repack: bool = True) -> PlacementOptions:
     """The default options at a micro-batch (frozen, so shared: a fit map asks 49 times)."""
-    return PlacementOptions().model_copy(update={"n_ubatch": n_ubatch})
+    return PlacementOptions().model_copy(update={"n_ubatch": n_ubatch, "repack": repack})
 
 
 def best_quant(

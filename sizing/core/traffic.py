@@ -257,6 +257,14 @@ class DeviceWork(BaseModel):
             "last token only (llama.cpp computes n_outputs = 1), so prefill pays it once"
         ),
     )
+    repacked: bool = Field(
+        True,
+        description=(
+            "on a CPU: its weights run through CPU_REPACK's interleaved kernels where their type "
+            "has one (False beside most GPUs, whose pinned host buffer takes them first, and "
+            "with --no-repack: sizing.core.placement.host_repacks)"
+        ),
+    )
     offload_link_gbs: float | None = Field(
         None,
         description=(

@@ -144,9 +144,11 @@ KQUANT_TYPES = frozenset({"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"})
 KernelClass = Literal["repacked", "sgemm", "kquant", "legacy"]
 
 
-def kernel_class(ggml_type: str, isa: str | None) -> KernelClass:
-    """Which CPU matrix-multiplication path a weight of ``ggml_type`` takes on ``isa``."""
-    if ggml_type in repacked_types(isa):
+def kernel_class(ggml_type: str, isa: str | None, repacked: bool = True) -> KernelClass:
+    """Which CPU matrix-multiplication path a weight of ``ggml_type`` takes on ``isa``
+    (``repacked``: whether its buffer is CPU_REPACK's, as it is unless a GPU's pinned host
+    buffer holds it or repacking is off)."""
+    if repacked and ggml_type in repacked_types(isa):
         return "repacked"
     if ggml_type in SGEMM_TYPES and (isa or "avx2") != "generic":
         return "sgemm"
@@ -156,23 +158,34 @@ def kernel_class(ggml_type: str, isa: str | None) -> KernelClass:
 
 
 # The kernel tables are measured with the PyPI wheel's AVX2 kernels: an entry for a type these
-# repack is its repacked kernel's speed, which says nothing of its plain dot product elsewhere.
+# repack is its repacked kernel's speed, which says nothing of its plain dot product elsewhere;
+# that one, measured with repacking off (``bench/cpu_kernels.py --plain``), is "TYPE/plain".
 TABLE_REPACKED = REPACK_BY_ISA["avx2"]
+PLAIN = "/plain"
+# Plain dot products built as Q4_0's is: MXFP4 and IQ4_NL look each nibble up in a 16-entry
+# table (one byte shuffle) where Q4_0 subtracts 8, over blocks of 32 with one scale, so unless
+# measured apart they take plain Q4_0's speed, not that of the kernel class they fall in.
+PLAIN_AS = {"MXFP4": "Q4_0", "IQ4_NL": "Q4_0"}
 
 
-def _mix_speed(mix: Iterable[tuple[str, float]], isa: str | None, speeds: dict[str, float]) -> float:
+def _mix_speed(
+    mix: Iterable[tuple[str, float]], isa: str | None, speeds: dict[str, float], repacked: bool = True
+) -> float:
     """1 ÷ Σ share ÷ speed: the speed of a mix of types relative to repacked Q4_0, each type at
     its own entry in ``speeds``, else its kernel class's, else 1. The ``repacked`` class is
     repacked Q4_0 (1 by definition); a repacked type measured apart has its own entry (an
     interleaved Q4_K GEMV does not stream at Q4_0's speed), which holds on the repacked path
-    only: where that type is not repacked, it takes its class's speed."""
+    only: where that type is not repacked, it takes its plain kernel's entry ("Q4_K/plain")
+    where one was measured, else its class's speed."""
     t = 0.0
     for typ, share in mix:
-        cls = kernel_class(typ, isa)
+        cls = kernel_class(typ, isa, repacked)
         if cls == "repacked":
             speed = speeds.get(typ, 1.0)
         elif typ in TABLE_REPACKED:
-            speed = speeds.get(cls, 1.0)
+            like = PLAIN_AS.get(typ, typ)
+            like_cls = kernel_class(like, isa, repacked=False)
+            speed = speeds.get(typ + PLAIN, speeds.get(like + PLAIN, speeds.get(like_cls, 1.0)))
         else:
             speed = speeds.get(typ, speeds.get(cls, 1.0))
         t += share / speed
@@ -180,20 +193,27 @@ def _mix_speed(mix: Iterable[tuple[str, float]], isa: str | None, speeds: dict[s
 
 
 def prefill_kernel_factor(
-    matrix_types: Iterable[tuple[str, float]], isa: str | None, speeds: dict[str, float] | None
+    matrix_types: Iterable[tuple[str, float]],
+    isa: str | None,
+    speeds: dict[str, float] | None,
+    repacked: bool = True,
 ) -> float:
     """Prompt-processing speed of a model's matrix mix relative to all-repacked weights.
 
     ``matrix_types`` are (ggml type, share of the parameters); ``speeds`` the relative
     speed of a type (an entry named for it) or else of its kernel class (``repacked`` =
     1). Each type's share of the FLOPs takes share ÷ speed of the time, so the factor is
-    1 ÷ Σ share ÷ speed. Without either: 1.
+    1 ÷ Σ share ÷ speed. Without either: 1. ``repacked``: False where the weights sit outside
+    CPU_REPACK's buffer (:func:`kernel_class`).
     """
-    return _mix_speed(matrix_types, isa, speeds) if speeds else 1.0
+    return _mix_speed(matrix_types, isa, speeds, repacked) if speeds else 1.0
 
 
 def decode_kernel_factor(
-    read_types: Iterable[tuple[str, float]], isa: str | None, speeds: Iterable[tuple[str, float]] | None
+    read_types: Iterable[tuple[str, float]],
+    isa: str | None,
+    speeds: Iterable[tuple[str, float]] | None,
+    repacked: bool = True,
 ) -> float:
     """How fast a thread streams a model's weights while decoding, relative to repacked ones.
 
@@ -203,6 +223,7 @@ def decode_kernel_factor(
     reads eight rows at once). Where a CPU is thread-bound, a token's time is the sum over
     its types of bytes ÷ (rate × speed), so the factor is 1 ÷ Σ share ÷ speed over
     ``read_types`` (ggml type, share of the bytes). ``speeds``: per type, else per kernel
-    class (:func:`kernel_class`), else 1 (measured: ``bench/cpu_kernels.py``)."""
+    class (:func:`kernel_class`), else 1 (measured: ``bench/cpu_kernels.py``). ``repacked``:
+    False where the weights sit outside CPU_REPACK's buffer."""
     table = dict(speeds or ())
-    return _mix_speed(read_types, isa, table) if table else 1.0
+    return _mix_speed(read_types, isa, table, repacked) if table else 1.0

@@ -639,7 +639,8 @@ def read_rate_basis(work: DeviceWork, calib: CalibrationSet, offload_share: floa
         if threads is not None and threads < memory_read_rate(d, calib):
             basis = (
                 f"threads bind: {d.threads} × {thread_decode_gbs(d, calib):.2f} GB/s a thread (repacked Q4_0) × "
-                f"{factor:.2f} for this model's weight types ({kernel_table_base(name)} kernel table)"
+                f"{factor:.2f} for this model's weight types ({kernel_table_base(name)} kernel table"
+                f"{'' if work.repacked else '; not repacked: plain dot products'})"
             )
     if offload_share is not None:
         basis += (
@@ -652,7 +653,9 @@ def work_kernel_factor(work: DeviceWork, calib: CalibrationSet) -> tuple[str, fl
     """(kernel table name, factor) a CPU work's weight types read at against repacked Q4_0
     (:func:`sizing.core.speed.cpu.decode_kernel_factor`); 1 without types."""
     name, speeds = decode_kernel_table(work.device, calib)
-    return name, decode_kernel_factor(work.read_types, work.device.family, speeds) if work.read_types else 1.0
+    if not work.read_types:
+        return name, 1.0
+    return name, decode_kernel_factor(work.read_types, work.device.family, speeds, work.repacked)
 
 
 def work_bandwidth(work: DeviceWork, calib: CalibrationSet) -> float:
@@ -775,7 +778,7 @@ def work_compute(work: DeviceWork, calib: CalibrationSet) -> float:
     if work.device.kind == "cpu":
         c = calib.for_device(work.device)
         speeds = dict(c.prefill_kernel_speed or calib.get("cpu").prefill_kernel_speed)
-        rate *= prefill_kernel_factor(work.matrix_types, work.device.family, speeds)
+        rate *= prefill_kernel_factor(work.matrix_types, work.device.family, speeds, work.repacked)
     else:
         rate *= gpu_weight_factor(work.matrix_types, f16_speed(work.device, calib), bf16_rate_share(work.device))
     return rate
