@@ -214,7 +214,8 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         tensors = apply_recipe(sc.model, tensors_for(sc.model), sc.quant)
     calib = calib or load_calibration()
     traffic = model_traffic(sc.model, tensors, sc.kv_type_k, sc.kv_type_v)
-    work = single_device_work(traffic, rate)
+    # --no-repack: the weights run through the plain dot products
+    work = single_device_work(traffic, rate).model_copy(update={"repacked": sc.repack})
     sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
     depth = min(sc.ctx - 1, n_prompt + max(0, n_gen) // 2)
     step, per = decode_step_seconds([work], calib, depth=depth)
