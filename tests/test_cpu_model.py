@@ -562,3 +562,38 @@ def test_host_weights_beside_a_gpu_with_a_pinned_host_buffer_run_unrepacked():
     on, off = (solve(arch, "Q4_0", 4096, cpu_only, cal, repack=r) for r in (True, False))
     assert on.speed and off.speed and on.placement.works[0].repacked and not off.placement.works[0].repacked
     assert off.speed.decode_tokens_per_s.expected < on.speed.decode_tokens_per_s.expected
+
+
+def test_a_tables_plain_kernel_entries_do_not_rename_it():
+    """A live check runs on the CPU alone with repacking on, so a table's plain-kernel entries
+    never weighed a stored run: measuring one keeps the table's name and digest (stored runs
+    keep their decode), while any entry a CPU-only run reads renames it."""
+    from sizing.core.speed.estimate import LEGACY_TABLE_DIGESTS, kernel_table_digest
+
+    entry = load_calibration().get("cpu")
+    intel = dict(entry.decode_speeds_for("GenuineIntel"))
+    assert any(k.endswith("/plain") for k in intel)
+    without_plain = {k: v for k, v in intel.items() if not k.endswith("/plain")}
+    assert kernel_table_digest(intel.items()) == kernel_table_digest(without_plain.items())
+    assert entry.decode_table_name("GenuineIntel") == f"GenuineIntel#{kernel_table_digest(without_plain.items())}"
+    assert kernel_table_digest({**intel, "Q8_0": intel["Q8_0"] + 0.01}.items()) != kernel_table_digest(intel.items())
+    assert LEGACY_TABLE_DIGESTS["GenuineIntel"] != kernel_table_digest(intel.items())  # it gained Q4_K since
+
+
+def test_an_unmeasured_plain_kernel_is_never_faster_than_the_repacked_one():
+    """Where only the buffer keeps a type plain (beside a GPU, --no-repack) and its plain kernel
+    was not measured, its kernel class's speed stands in, capped at its repacked speed:
+    llama.cpp repacks a type because the interleaved kernel is the faster (measured for Q4_0
+    and Q4_K on the Intel core). An ISA that never repacks it keeps the class's own speed."""
+    from sizing.core.speed.cpu import decode_kernel_factor, kernel_class
+
+    default = dict(load_calibration().get("cpu").decode_kernel_speed)
+    assert not any(k.endswith("/plain") for k in default)  # the Zen 4 table measured none
+    assert default["kquant"] > default.get("Q4_K", 1.0)  # so the class alone would be faster
+    plain = decode_kernel_factor([("Q4_K", 1.0)], "avx2", default.items(), repacked=False)
+    assert plain == pytest.approx(min(default["kquant"], default.get("Q4_K", 1.0)))
+    assert decode_kernel_factor([("Q4_K", 1.0)], "neon", default.items()) == pytest.approx(default["kquant"])
+    # MXFP4 without a measured plain Q4_0 to go by: its class, the legacy dot products
+    assert kernel_class("MXFP4", "avx2", repacked=False) == "legacy"
+    mx = decode_kernel_factor([("MXFP4", 1.0)], "avx2", default.items(), repacked=False)
+    assert mx == pytest.approx(default["legacy"])

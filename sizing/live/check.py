@@ -184,14 +184,18 @@ def hardware_summary() -> tuple[dict[str, Any], DeviceRate | None]:
     return machine_record(m), cpu_rate(m)
 
 
-def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> dict[str, Any] | None:
+def predict_speed(
+    est, rate, *, n_prompt: int, n_gen: int = 0, calib=None, backend: str = "cpu"
+) -> dict[str, Any] | None:
     """Expected decode and prefill tokens/s on ``rate`` (a CPU DeviceRate), or None.
 
     Decode is predicted where the run decodes: after the ``n_prompt`` prompt tokens, at
     the mean depth of its ``n_gen`` tokens. Each token there reads that much KV cache too,
     which on a small model is a tenth of its bytes at a 512-token prompt; predicted at an
     empty cache, a run with a long prompt and one with a short one disagree, and a
-    calibration fitted from one mispredicts the other."""
+    calibration fitted from one mispredicts the other. ``backend``: the runner's; a GPU
+    build run with no layers offloaded still keeps the weights in its pinned host buffer,
+    not CPU_REPACK's (:func:`sizing.core.placement.host_repacks`)."""
     if rate is None:
         return None
     from sizing.core.speed.calibration import load_calibration
@@ -207,6 +211,7 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         work_bandwidth,
     )
     from sizing.core.traffic import model_traffic, single_device_work
+    from sizing.core.placement import host_repacks
 
     sc = est.scenario
     tensors = sc.tensors
@@ -214,8 +219,9 @@ def predict_speed(est, rate, *, n_prompt: int, n_gen: int = 0, calib=None) -> di
         tensors = apply_recipe(sc.model, tensors_for(sc.model), sc.quant)
     calib = calib or load_calibration()
     traffic = model_traffic(sc.model, tensors, sc.kv_type_k, sc.kv_type_v)
-    # --no-repack: the weights run through the plain dot products
-    work = single_device_work(traffic, rate).model_copy(update={"repacked": sc.repack})
+    # --no-repack, or a GPU build's pinned host buffer: the weights run the plain dot products
+    repacked = host_repacks(sc.repack, [] if backend == "cpu" else [backend])
+    work = single_device_work(traffic, rate).model_copy(update={"repacked": repacked})
     sp = estimate_speed([work], calib, ctx=sc.ctx, prompt_tokens=n_prompt, n_ubatch=sc.n_ubatch)
     depth = min(sc.ctx - 1, n_prompt + max(0, n_gen) // 2)
     step, per = decode_step_seconds([work], calib, depth=depth)
@@ -462,7 +468,7 @@ def run_check(
         rate = rate.model_copy(update={"family": hw["kernel_isa"], **({"threads": n_threads} if n_threads else {})})
     backend = the_runner.backend
     on_cpu = backend == "cpu" or n_gpu_layers == 0
-    base_speed = predict_speed(est, rate, n_prompt=n_prompt, n_gen=n_gen) if on_cpu else None
+    base_speed = predict_speed(est, rate, n_prompt=n_prompt, n_gen=n_gen, backend=backend) if on_cpu else None
     if base_speed:
         est_json["predicted_decode_tokens_per_s"] = base_speed["decode_tokens_per_s"]
         est_json["predicted_prefill_tokens_per_s"] = base_speed["prefill_tokens_per_s"]
@@ -588,7 +594,9 @@ def run_check(
                 from sizing.core.speed.calibration import load_calibration
 
                 new_rate, new_calib = calibrate.apply_factors(rate, load_calibration(), report.factors)
-                calibrated = predict_speed(est, new_rate, n_prompt=n_prompt, n_gen=n_gen, calib=new_calib)
+                calibrated = predict_speed(
+                    est, new_rate, n_prompt=n_prompt, n_gen=n_gen, calib=new_calib, backend=backend
+                )
     return VerifyResult(
         model_path=str(path) if not run_synthetic else None,
         synthetic_disk_bytes=disk_bytes,

@@ -175,17 +175,25 @@ def _mix_speed(
     its own entry in ``speeds``, else its kernel class's, else 1. The ``repacked`` class is
     repacked Q4_0 (1 by definition); a repacked type measured apart has its own entry (an
     interleaved Q4_K GEMV does not stream at Q4_0's speed), which holds on the repacked path
-    only: where that type is not repacked, it takes its plain kernel's entry ("Q4_K/plain")
-    where one was measured, else its class's speed."""
+    only. Where that type is not repacked it takes its plain kernel's entry ("Q4_K/plain"), or
+    for MXFP4 and IQ4_NL plain Q4_0's, where one was measured; else its class's speed, which
+    where only the buffer keeps it plain (beside a GPU, --no-repack; ``repacked`` False on an
+    ISA that repacks it) is capped at its repacked speed: llama.cpp repacks a type because
+    the interleaved kernel is the faster, as measured for Q4_0 and Q4_K."""
     t = 0.0
     for typ, share in mix:
         cls = kernel_class(typ, isa, repacked)
         if cls == "repacked":
             speed = speeds.get(typ, 1.0)
         elif typ in TABLE_REPACKED:
-            like = PLAIN_AS.get(typ, typ)
-            like_cls = kernel_class(like, isa, repacked=False)
-            speed = speeds.get(typ + PLAIN, speeds.get(like + PLAIN, speeds.get(like_cls, 1.0)))
+            plain = speeds.get(typ + PLAIN)
+            if plain is None and typ in PLAIN_AS:
+                plain = speeds.get(PLAIN_AS[typ] + PLAIN)
+            if plain is None:
+                plain = speeds.get(cls, 1.0)
+                if not repacked and typ in repacked_types(isa):
+                    plain = min(plain, speeds.get(typ, 1.0))
+            speed = plain
         else:
             speed = speeds.get(typ, speeds.get(cls, 1.0))
         t += share / speed

@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sizing.errors import SizingError
 from sizing.core.scenario import Basis
-from sizing.core.speed.cpu import decode_kernel_factor, prefill_kernel_factor
+from sizing.core.speed.cpu import PLAIN, decode_kernel_factor, prefill_kernel_factor, repacked_share
 from sizing.core.traffic import DeviceRate, DeviceWork
 
 
@@ -576,8 +576,12 @@ def thread_decode_gbs(device: DeviceRate, calib: CalibrationSet) -> float | None
 
 
 def kernel_table_digest(speeds: Iterable[tuple[str, float]]) -> str:
-    """Six hex digits naming a kernel table's contents (the same speeds, the same digits)."""
-    text = ",".join(f"{k}={v:g}" for k, v in sorted(speeds))
+    """Six hex digits naming a kernel table's contents (the same speeds, the same digits).
+
+    The plain kernels' entries ("Q4_K/plain") are left out: a live check runs on the CPU
+    alone with repacking on, so they never weighed a stored run, and measuring one must not
+    cost stored runs their decode."""
+    text = ",".join(f"{k}={v:g}" for k, v in sorted(speeds) if not k.endswith(PLAIN))
     return hashlib.sha256(text.encode()).hexdigest()[:6]
 
 
@@ -635,12 +639,15 @@ def read_rate_basis(work: DeviceWork, calib: CalibrationSet, offload_share: floa
         basis += f" × {c.hbm_decode_share:.2f} (HBM)"
     if d.kind == "cpu":
         name, factor = work_kernel_factor(work, calib)
+        # only where the model has types the build would repack does staying plain matter
+        would = dict(work.read_types) and repacked_share(dict(work.read_types), d.family) > 0
+        plain_note = "; not repacked: plain dot products" if not work.repacked and would else ""
         threads = thread_read_rate(d, calib, factor)
         if threads is not None and threads < memory_read_rate(d, calib):
             basis = (
                 f"threads bind: {d.threads} × {thread_decode_gbs(d, calib):.2f} GB/s a thread (repacked Q4_0) × "
                 f"{factor:.2f} for this model's weight types ({kernel_table_base(name)} kernel table"
-                f"{'' if work.repacked else '; not repacked: plain dot products'})"
+                f"{plain_note})"
             )
     if offload_share is not None:
         basis += (
