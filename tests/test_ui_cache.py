@@ -152,3 +152,25 @@ def test_estimates_of_uploads_are_kept_no_more_than_their_parses():
     gc.collect()
     kept = [o for o in gc.get_objects() if isinstance(o, Estimate) and o.scenario.tensors is not None]
     assert 1 <= len(kept) <= 8, len(kept)
+
+
+def test_the_limits_are_sized_with_the_pages_load_settings():
+    """The largest context and the best quant on the page are the solver's for the page's own
+    --mlock / --no-mmap / --no-repack: locked pages cannot be dropped, so on this machine's RAM
+    a locked model holds less context (the limits had been asked for with the defaults)."""
+    from sizing.ui.inputs import HardwareChoice, ModelChoice
+
+    choice = ModelChoice(spec="meta-llama/Llama-3.1-8B-Instruct", label="meta-llama/Llama-3.1-8B-Instruct")
+    hw = HardwareChoice("machine", [], 1, 24.0, 1000.0, 64.0)
+    h, cal = services.hardware_and_calibration(hw)
+    arch = services.catalog_get(choice.spec)
+    seen = set()
+    for load in ({}, {"mlock": True}, {"mmap": False}, {"repack": False}):
+        values = {"quant": "Q4_K_M", "ctx": 8192, "kv": "f16", "np": 1, "fa": True, **load}
+        core = solver.largest_context(arch, "Q4_K_M", h, cal, **load)
+        shown = services.limits(choice, values, hw)
+        assert shown["max_ctx_with_offload"] == core.with_offload and shown["max_ctx_on_gpu"] == core.on_gpu
+        assert shown["best_quant"] == solver.best_quant_name(arch, 8192, h, **load)
+        seen.add(core.with_offload)
+    if len(seen) == 1:  # a machine with RAM to spare: the settings move nothing here
+        pytest.skip(f"every load setting holds the same context on this machine ({seen})")

@@ -495,7 +495,15 @@ def limits(choice: Any, values: dict, hw: Any) -> dict:
 
 
 def _limit_kw(sc: Any) -> dict:
-    return dict(n_parallel=sc.n_parallel, kv_type_k=sc.kv_type_k, kv_type_v=sc.kv_type_v, flash_attn=sc.flash_attn)
+    return dict(
+        n_parallel=sc.n_parallel,
+        kv_type_k=sc.kv_type_k,
+        kv_type_v=sc.kv_type_v,
+        flash_attn=sc.flash_attn,
+        mmap=sc.mmap,
+        repack=sc.repack,
+        mlock=sc.mlock,
+    )
 
 
 @value_cache(max_entries=64)
