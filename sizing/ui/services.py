@@ -494,7 +494,9 @@ def limits(choice: Any, values: dict, hw: Any) -> dict:
     }
 
 
-def _limit_kw(sc: Any) -> dict:
+def _run_settings(sc: Any) -> dict:
+    """The scenario's run settings as the solver's searches and the fit map take them: the
+    limits and the map beside them are sized for the page's users, cache and load settings."""
     return dict(
         n_parallel=sc.n_parallel,
         kv_type_k=sc.kv_type_k,
@@ -510,14 +512,14 @@ def _limit_kw(sc: Any) -> dict:
 def _largest_context(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> Any:
     sc = estimate(_choice, _values, _hw).scenario
     hwm, cal = hardware_and_calibration(_hw)
-    return offload.call(solver.largest_context, sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **_limit_kw(sc))
+    return offload.call(solver.largest_context, sc.model, sc.quant, hwm, cal, tensors=sc.tensors, **_run_settings(sc))
 
 
 @value_cache(max_entries=64)
 def _best_quant(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _values: dict, _hw: Any) -> str | None:
     sc = estimate(_choice, _values, _hw).scenario
     hwm = hardware_and_calibration(_hw)[0]
-    return offload.call(solver.best_quant_name, sc.model, int(_values["ctx"]), hwm, **_limit_kw(sc))
+    return offload.call(solver.best_quant_name, sc.model, int(_values["ctx"]), hwm, **_run_settings(sc))
 
 
 def fit_grid(choice: Any, values: dict, hw: Any) -> dict:
@@ -538,13 +540,7 @@ def _fit_grid(model_key: tuple, run_key: tuple, hw_key: tuple, _choice: Any, _va
         fitmap.fit_map,
         sc.model,
         hwm,
-        n_parallel=sc.n_parallel,
-        kv_type_k=sc.kv_type_k,
-        kv_type_v=sc.kv_type_v,
-        flash_attn=sc.flash_attn,
-        mmap=sc.mmap,
-        repack=sc.repack,
-        mlock=sc.mlock,
+        **_run_settings(sc),
     ).model_dump()
 
 
