@@ -163,8 +163,8 @@ def kernel_class(ggml_type: str, isa: str | None, repacked: bool = True) -> Kern
 TABLE_REPACKED = REPACK_BY_ISA["avx2"]
 PLAIN = "/plain"
 # Plain dot products built as Q4_0's is: MXFP4 and IQ4_NL look each nibble up in a 16-entry
-# table (one byte shuffle) where Q4_0 subtracts 8, over blocks of 32 with one scale, so unless
-# measured apart they take plain Q4_0's speed, not that of the kernel class they fall in.
+# table (one byte shuffle) where Q4_0 subtracts 8, over blocks of 32 with one scale, so where a
+# table measured plain Q4_0 and not them, they take its speed rather than their class's.
 PLAIN_AS = {"MXFP4": "Q4_0", "IQ4_NL": "Q4_0"}
 
 
