@@ -640,8 +640,8 @@ def read_rate_basis(work: DeviceWork, calib: CalibrationSet, offload_share: floa
     if d.kind == "cpu":
         name, factor = work_kernel_factor(work, calib)
         # only where the model has types the build would repack does staying plain matter
-        would = dict(work.read_types) and repacked_share(dict(work.read_types), d.family) > 0
-        plain_note = "; not repacked: plain dot products" if not work.repacked and would else ""
+        plain = not work.repacked and repacked_share(dict(work.read_types), d.family) > 0
+        plain_note = "; not repacked: plain dot products" if plain else ""
         threads = thread_read_rate(d, calib, factor)
         if threads is not None and threads < memory_read_rate(d, calib):
             basis = (
